@@ -1,0 +1,115 @@
+/**
+ * The typed errors of lance-loader. Every error has a stable machine-readable `code` and a message
+ * that names what went wrong and where (file, byte offset, column, row). Errors cross worker threads as
+ * plain records ({@link ErrorRecord}) because structured clone drops the class, `code` and `cause`.
+ */
+
+/** Machine-readable error codes. */
+export type ErrorCode =
+  | 'INVALID_ARGUMENT'
+  | 'CORRUPT_FILE'
+  | 'UNSUPPORTED'
+  | 'IO_ERROR'
+  | 'ABORTED'
+  | 'WORKER_ERROR'
+  | 'INTERNAL';
+
+/** Base class of every error lance-loader throws on purpose. */
+export class LanceLoaderError extends Error {
+  readonly code: ErrorCode;
+  /** Structured facts about the error (file, offsets, column, rows), for programs to read. */
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.details = details;
+    this.name = new.target.name;
+  }
+}
+
+/** A bad option or argument: the message names the option path and what is accepted. */
+export class InvalidArgumentError extends LanceLoaderError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('INVALID_ARGUMENT', message, details);
+  }
+}
+
+/** The bytes of a file violate the Lance format (or are truncated). */
+export class CorruptFileError extends LanceLoaderError {
+  constructor(message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super('CORRUPT_FILE', message, details, options);
+  }
+}
+
+/** A valid file that uses a feature lance-loader does not implement (names the encoding and version). */
+export class UnsupportedError extends LanceLoaderError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('UNSUPPORTED', message, details);
+  }
+}
+
+/** An operating-system level failure: missing file, short read, permission. */
+export class IoError extends LanceLoaderError {
+  constructor(message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super('IO_ERROR', message, details, options);
+  }
+}
+
+/** The operation was cancelled (loader closed, signal aborted). */
+export class AbortError extends LanceLoaderError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('ABORTED', message, details);
+  }
+}
+
+/** A worker thread died or could not be started. */
+export class WorkerError extends LanceLoaderError {
+  constructor(message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super('WORKER_ERROR', message, details, options);
+  }
+}
+
+/** A broken invariant inside lance-loader: please report it. */
+export class InternalError extends LanceLoaderError {
+  constructor(message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super('INTERNAL', `${message} (this is a bug in lance-loader, please report it)`, details, options);
+  }
+}
+
+/** An error as plain data, for crossing a thread boundary. */
+export interface ErrorRecord {
+  code: ErrorCode;
+  message: string;
+  details: Record<string, unknown>;
+}
+
+/** Turns any thrown value into a plain record; unknown errors become `INTERNAL`. */
+export function toErrorRecord(error: unknown): ErrorRecord {
+  if (error instanceof LanceLoaderError) {
+    return { code: error.code, message: error.message, details: error.details };
+  }
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return { code: 'INTERNAL', message, details: {} };
+}
+
+const constructors: Record<ErrorCode, new (message: string, details: Record<string, unknown>) => LanceLoaderError> = {
+  INVALID_ARGUMENT: InvalidArgumentError,
+  CORRUPT_FILE: CorruptFileError,
+  UNSUPPORTED: UnsupportedError,
+  IO_ERROR: IoError,
+  ABORTED: AbortError,
+  WORKER_ERROR: WorkerError,
+  INTERNAL: class extends LanceLoaderError {
+    constructor(message: string, details: Record<string, unknown>) {
+      super('INTERNAL', message, details);
+      this.name = 'InternalError';
+    }
+  },
+};
+
+/** Rebuilds the typed error from a record made by {@link toErrorRecord}. */
+export function fromErrorRecord(record: ErrorRecord): LanceLoaderError {
+  const Ctor = constructors[record.code] ?? constructors.INTERNAL;
+  return new Ctor(record.message, record.details);
+}
