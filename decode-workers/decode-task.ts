@@ -1,0 +1,94 @@
+/**
+ * Decode tasks: everything needed to turn the bytes of one page read into column values, as plain
+ * structured-clone-safe data (layouts, typed arrays, byte views), so a task runs the same on the main
+ * thread or in a worker. {@link runDecodeTask} writes into a caller-supplied {@link ColumnOutput}.
+ */
+import type { FullZipLayoutProto, MiniBlockLayoutProto } from '../format/proto/messages.js';
+import { decodeFullZipSpan, type RowSpan } from './fullzip.js';
+import { decodeMiniBlockChunk, decodeMiniBlockDictionary, gatherChunk } from './miniblock.js';
+import { appendVariable, setNull, type ColumnOutput } from './output.js';
+import { runV20Task, type V20Buffers, type V20Shape } from './v20.js';
+import type { DecodedValues } from './values.js';
+
+/** One mini-block chunk's bytes and the entries [from, to) of the task's rows that fall in it. */
+export interface MiniBlockChunkBytes {
+  itemStart: number;
+  itemCount: number;
+  from: number;
+  to: number;
+  bytes: Uint8Array;
+}
+
+export type DecodeTask =
+  | {
+      kind: 'miniblock';
+      where: string;
+      layout: MiniBlockLayoutProto;
+      rows: Uint32Array;
+      slots: Uint32Array;
+      dictionary: Uint8Array | null;
+      chunks: MiniBlockChunkBytes[];
+    }
+  | {
+      kind: 'fullzip';
+      where: string;
+      layout: FullZipLayoutProto;
+      rows: Uint32Array;
+      slots: Uint32Array;
+      spans: (RowSpan & { from: number; to: number })[];
+    }
+  | { kind: 'constant'; where: string; slots: Uint32Array; inlineValue: Uint8Array | null }
+  | {
+      kind: 'v2.0';
+      where: string;
+      shape: V20Shape;
+      rows: Uint32Array;
+      slots: Uint32Array;
+      buffers: V20Buffers;
+    };
+
+/** Decoded page dictionaries, keyed by the dictionary's bytes (one decode per page and thread). */
+const dictionaries = new WeakMap<Uint8Array, DecodedValues>();
+
+/** Decodes a task's rows into `out`. */
+export function runDecodeTask(task: DecodeTask, out: ColumnOutput): void {
+  switch (task.kind) {
+    case 'miniblock': {
+      let dictionary: DecodedValues | null = null;
+      if (task.dictionary) {
+        dictionary = dictionaries.get(task.dictionary) ?? decodeMiniBlockDictionary(task.layout, task.dictionary, task.where);
+        dictionaries.set(task.dictionary, dictionary);
+      }
+      for (const chunk of task.chunks) {
+        const where = `${task.where} chunk at item ${chunk.itemStart}`;
+        const decoded = decodeMiniBlockChunk(task.layout, chunk.bytes, chunk.itemCount, where);
+        gatherChunk(decoded, { rows: task.rows, slots: task.slots, from: chunk.from, to: chunk.to, itemStart: chunk.itemStart }, dictionary, out, where);
+      }
+      return;
+    }
+    case 'fullzip':
+      for (const span of task.spans) decodeFullZipSpan(task.layout, span, task.rows, task.slots, span.from, span.to, out, task.where);
+      return;
+    case 'constant':
+      fillConstant(task.inlineValue, task.slots, out);
+      return;
+    case 'v2.0':
+      runV20Task(task.shape, task.buffers, task.rows, task.slots, out, task.where);
+      return;
+  }
+}
+
+/** Writes a constant value (or null when there is none: an all-null page) into every slot. */
+function fillConstant(value: Uint8Array | null, slots: Uint32Array, out: ColumnOutput): void {
+  for (let i = 0; i < slots.length; i++) {
+    const slot = slots[i] as number;
+    if (!value) {
+      setNull(out, slot);
+    } else if (out.kind === 'fixed') {
+      // Bools are stored as one byte; other values are raw little-endian bytes of the column's width.
+      out.values.set(value.subarray(0, out.byteWidth), slot * out.byteWidth);
+    } else {
+      appendVariable(out, slot, value, 0, value.length);
+    }
+  }
+}

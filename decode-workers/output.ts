@@ -1,0 +1,110 @@
+/**
+ * Column outputs: the caller-supplied destinations decoders write into. A take of N rows allocates one
+ * output per column with N slots; decoders write slot by slot (slots need not arrive in order, so a
+ * shuffled take decodes pages in file order and scatters into request order).
+ *
+ * - fixed width (ints, floats, dates, timestamps, fixed_size_binary, fixed_size_list, bool as one byte
+ *   0/1 per row): `values` holds N × byteWidth bytes, slot i at i × byteWidth.
+ * - variable width (utf8, binary and their large forms): each slot's bytes are appended to `data`
+ *   (which grows by doubling) and its start and length recorded; {@link compactVariable} puts them in
+ *   slot order, a copy that is skipped when slots were written in order (scans).
+ * - `validity` (one byte per slot, 1 = valid) exists for nullable fields only.
+ */
+
+export interface FixedOutput {
+  kind: 'fixed';
+  byteWidth: number;
+  values: Uint8Array;
+  validity: Uint8Array | null;
+}
+
+export interface VariableOutput {
+  kind: 'variable';
+  starts: Float64Array;
+  lengths: Uint32Array;
+  data: Uint8Array;
+  /** Bytes of `data` in use. */
+  used: number;
+  /** Whether every slot so far was appended after the previous one (no compaction needed). */
+  inOrder: boolean;
+  lastSlot: number;
+  validity: Uint8Array | null;
+}
+
+export type ColumnOutput = FixedOutput | VariableOutput;
+
+export function createFixedOutput(numSlots: number, byteWidth: number, nullable: boolean): FixedOutput {
+  return {
+    kind: 'fixed',
+    byteWidth,
+    values: new Uint8Array(numSlots * byteWidth),
+    validity: nullable ? new Uint8Array(numSlots).fill(1) : null,
+  };
+}
+
+export function createVariableOutput(numSlots: number, nullable: boolean, initialBytes = 1024): VariableOutput {
+  return {
+    kind: 'variable',
+    starts: new Float64Array(numSlots),
+    lengths: new Uint32Array(numSlots),
+    data: new Uint8Array(Math.max(16, initialBytes)),
+    used: 0,
+    inOrder: true,
+    lastSlot: -1,
+    validity: nullable ? new Uint8Array(numSlots).fill(1) : null,
+  };
+}
+
+/** Reserves `length` bytes for `slot` and returns the byte offset in `out.data` to write them at. */
+export function reserveVariable(out: VariableOutput, slot: number, length: number): number {
+  const need = out.used + length;
+  if (need > out.data.length) {
+    let capacity = out.data.length * 2;
+    while (capacity < need) capacity *= 2;
+    const grown = new Uint8Array(capacity);
+    grown.set(out.data.subarray(0, out.used));
+    out.data = grown;
+  }
+  const at = out.used;
+  out.starts[slot] = at;
+  out.lengths[slot] = length;
+  out.used = need;
+  if (slot <= out.lastSlot) out.inOrder = false;
+  out.lastSlot = slot;
+  return at;
+}
+
+/** Appends `src[start, end)` as the value of `slot`. */
+export function appendVariable(out: VariableOutput, slot: number, src: Uint8Array, start: number, end: number): void {
+  const at = reserveVariable(out, slot, end - start);
+  out.data.set(src.subarray(start, end), at);
+}
+
+/** Marks a slot null (an empty value). */
+export function setNull(out: ColumnOutput, slot: number): void {
+  if (out.validity) out.validity[slot] = 0;
+  if (out.kind === 'variable') reserveVariable(out, slot, 0);
+}
+
+/**
+ * The variable output in slot order: end offsets per slot (n + 1 entries, first 0) and the bytes. Copies
+ * the bytes once unless the slots were written in order and contiguously.
+ */
+export function compactVariable(out: VariableOutput): { offsets: Float64Array; data: Uint8Array } {
+  const n = out.lengths.length;
+  const offsets = new Float64Array(n + 1);
+  let total = 0;
+  let contiguous = out.inOrder;
+  for (let i = 0; i < n; i++) {
+    if (out.starts[i] !== total) contiguous = false;
+    total += out.lengths[i] ?? 0;
+    offsets[i + 1] = total;
+  }
+  if (contiguous) return { offsets, data: out.data.subarray(0, total) };
+  const data = new Uint8Array(total);
+  for (let i = 0; i < n; i++) {
+    const start = out.starts[i] ?? 0;
+    data.set(out.data.subarray(start, start + (out.lengths[i] ?? 0)), offsets[i] ?? 0);
+  }
+  return { offsets, data };
+}

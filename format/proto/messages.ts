@@ -1,0 +1,268 @@
+/**
+ * Typed decoding of the Lance protobuf messages (see definitions.ts). Messages are decoded with
+ * protobufjs reflection and converted to plain objects: 64-bit integers become numbers (callers check
+ * them against file sizes and sane limits), enums become their names, oneofs gain a `kind`-like
+ * property named after the oneof. Any decoding failure is a {@link CorruptFileError} naming the file
+ * and the message.
+ */
+import protobuf from 'protobufjs';
+import { CorruptFileError } from '../../errors.js';
+import { protoSources } from './definitions.js';
+
+const root = new protobuf.Root();
+for (const source of protoSources) protobuf.parse(source, root, { keepCase: true });
+root.resolveAll();
+
+const conversion: protobuf.IConversionOptions = {
+  longs: Number,
+  enums: String,
+  bytes: Uint8Array as unknown as ArrayConstructor,
+  defaults: true,
+  arrays: true,
+  oneofs: true,
+};
+
+/**
+ * protobufjs fills absent message fields with null; remove them so an absent field reads as undefined
+ * (the optional properties of the interfaces below).
+ */
+function dropNulls(value: unknown): void {
+  if (Array.isArray(value)) {
+    value.forEach(dropNulls);
+  } else if (value !== null && typeof value === 'object' && !ArrayBuffer.isView(value)) {
+    const record = value as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+      if (record[key] === null) delete record[key];
+      else dropNulls(record[key]);
+    }
+  }
+}
+
+function decoder<T>(typeName: string): (bytes: Uint8Array, where: string) => T {
+  const type = root.lookupType(typeName);
+  return (bytes, where) => {
+    try {
+      const object = type.toObject(type.decode(bytes), conversion);
+      dropNulls(object);
+      return object as T;
+    } catch (cause) {
+      throw new CorruptFileError(`${where}: cannot decode protobuf ${typeName}: ${(cause as Error).message}`, {
+        message: typeName,
+      }, { cause });
+    }
+  };
+}
+
+/** lance.file.Field */
+export interface FieldProto {
+  type: 'PARENT' | 'REPEATED' | 'LEAF';
+  name: string;
+  id: number;
+  parent_id: number;
+  logical_type: string;
+  nullable: boolean;
+  metadata: Record<string, Uint8Array>;
+  extension_name: string;
+}
+
+/** lance.file.FileDescriptor (global buffer 0 of a v2 data file) */
+export interface FileDescriptorProto {
+  schema?: { fields: FieldProto[]; metadata: Record<string, Uint8Array> };
+  length: number;
+}
+
+/** lance.file.v2.Encoding */
+export interface EncodingProto {
+  location?: 'indirect' | 'direct' | 'none';
+  direct?: { encoding: Uint8Array };
+  indirect?: { buffer_location: number; buffer_length: number };
+}
+
+/** lance.file.v2.ColumnMetadata.Page */
+export interface PageProto {
+  buffer_offsets: number[];
+  buffer_sizes: number[];
+  length: number;
+  encoding?: EncodingProto;
+  priority: number;
+}
+
+/** lance.file.v2.ColumnMetadata */
+export interface ColumnMetadataProto {
+  encoding?: EncodingProto;
+  pages: PageProto[];
+  buffer_offsets: number[];
+  buffer_sizes: number[];
+}
+
+/** google.protobuf.Any */
+export interface AnyProto {
+  type_url: string;
+  value: Uint8Array;
+}
+
+/** lance.table.DataFile */
+export interface DataFileProto {
+  path: string;
+  fields: number[];
+  column_indices: number[];
+  file_major_version: number;
+  file_minor_version: number;
+  file_size_bytes: number;
+  base_id?: number;
+}
+
+/** lance.table.DeletionFile */
+export interface DeletionFileProto {
+  file_type: 'ARROW_ARRAY' | 'BITMAP';
+  read_version: number;
+  id: number;
+  num_deleted_rows: number;
+  base_id?: number;
+}
+
+/** lance.table.DataFragment */
+export interface DataFragmentProto {
+  id: number;
+  files: DataFileProto[];
+  deletion_file?: DeletionFileProto;
+  physical_rows: number;
+}
+
+/** lance.table.Manifest */
+export interface ManifestProto {
+  fields: FieldProto[];
+  fragments: DataFragmentProto[];
+  version: number;
+  schema_metadata: Record<string, Uint8Array>;
+  timestamp?: { seconds: number; nanos: number };
+  tag: string;
+  reader_feature_flags: number;
+  writer_feature_flags: number;
+  writer_version?: { library: string; version: string };
+  data_format?: { file_format: string; version: string };
+  base_paths: { id: number; name: string; is_dataset_root: boolean; path: string }[];
+}
+
+export type RepDefLayerName =
+  | 'REPDEF_UNSPECIFIED'
+  | 'REPDEF_ALL_VALID_ITEM'
+  | 'REPDEF_ALL_VALID_LIST'
+  | 'REPDEF_NULLABLE_ITEM'
+  | 'REPDEF_NULLABLE_LIST'
+  | 'REPDEF_EMPTYABLE_LIST'
+  | 'REPDEF_NULL_AND_EMPTY_LIST';
+
+/** lance.encodings21.BufferCompression */
+export interface BufferCompressionProto {
+  scheme: 'COMPRESSION_ALGORITHM_UNSPECIFIED' | 'COMPRESSION_ALGORITHM_LZ4' | 'COMPRESSION_ALGORITHM_ZSTD';
+  level?: number;
+}
+
+/** lance.encodings21.CompressiveEncoding (one member set, named by `compression`). */
+export interface CompressiveEncodingProto {
+  compression?:
+    | 'flat' | 'variable' | 'constant' | 'out_of_line_bitpacking' | 'inline_bitpacking' | 'fsst'
+    | 'dictionary' | 'rle' | 'byte_stream_split' | 'general' | 'fixed_size_list' | 'packed_struct'
+    | 'variable_packed_struct';
+  flat?: { bits_per_value: number; data?: BufferCompressionProto };
+  variable?: { offsets?: CompressiveEncodingProto; values?: BufferCompressionProto };
+  constant?: { value?: Uint8Array };
+  out_of_line_bitpacking?: { uncompressed_bits_per_value: number; values?: CompressiveEncodingProto };
+  inline_bitpacking?: { uncompressed_bits_per_value: number; values?: BufferCompressionProto };
+  fsst?: { symbol_table: Uint8Array; values?: CompressiveEncodingProto };
+  dictionary?: { indices?: CompressiveEncodingProto; items?: CompressiveEncodingProto; num_dictionary_items: number };
+  rle?: { values?: CompressiveEncodingProto; run_lengths?: CompressiveEncodingProto };
+  byte_stream_split?: { values?: CompressiveEncodingProto };
+  general?: { compression?: BufferCompressionProto; values?: CompressiveEncodingProto };
+  fixed_size_list?: { items_per_value: number; has_validity: boolean; values?: CompressiveEncodingProto };
+  packed_struct?: { bits_per_value: number[]; values?: CompressiveEncodingProto };
+  variable_packed_struct?: { fields: unknown[] };
+}
+
+/** lance.encodings21.MiniBlockLayout */
+export interface MiniBlockLayoutProto {
+  rep_compression?: CompressiveEncodingProto;
+  def_compression?: CompressiveEncodingProto;
+  value_compression?: CompressiveEncodingProto;
+  dictionary?: CompressiveEncodingProto;
+  num_dictionary_items: number;
+  layers: RepDefLayerName[];
+  num_buffers: number;
+  repetition_index_depth: number;
+  num_items: number;
+}
+
+/** lance.encodings21.FullZipLayout */
+export interface FullZipLayoutProto {
+  bits_rep: number;
+  bits_def: number;
+  details?: 'bits_per_value' | 'bits_per_offset';
+  bits_per_value?: number;
+  bits_per_offset?: number;
+  num_items: number;
+  num_visible_items: number;
+  value_compression?: CompressiveEncodingProto;
+  layers: RepDefLayerName[];
+}
+
+/** lance.encodings21.ConstantLayout (AllNullLayout before lance 10) */
+export interface ConstantLayoutProto {
+  layers: RepDefLayerName[];
+  inline_value?: Uint8Array;
+  rep_compression?: CompressiveEncodingProto;
+  def_compression?: CompressiveEncodingProto;
+  num_rep_values: number;
+  num_def_values: number;
+}
+
+/** lance.encodings21.PageLayout */
+export interface PageLayoutProto {
+  layout?: 'mini_block_layout' | 'constant_layout' | 'full_zip_layout' | 'blob_layout';
+  mini_block_layout?: MiniBlockLayoutProto;
+  constant_layout?: ConstantLayoutProto;
+  full_zip_layout?: FullZipLayoutProto;
+  blob_layout?: { inner_layout?: PageLayoutProto; layers: RepDefLayerName[] };
+}
+
+/** lance.encodings.Buffer (2.0) */
+export interface BufferProto20 {
+  buffer_index: number;
+  buffer_type: 'page' | 'column' | 'file';
+}
+
+/** lance.encodings.ArrayEncoding (2.0), one member set, named by `array_encoding`. */
+export interface ArrayEncodingProto {
+  array_encoding?:
+    | 'flat' | 'nullable' | 'fixed_size_list' | 'list' | 'struct' | 'binary' | 'dictionary' | 'fsst'
+    | 'packed_struct' | 'bitpacked' | 'fixed_size_binary' | 'bitpacked_for_non_neg' | 'constant'
+    | 'inline_bitpacking' | 'out_of_line_bitpacking' | 'variable' | 'packed_struct_fixed_width_mini_block'
+    | 'block' | 'rle' | 'general_mini_block' | 'byte_stream_split';
+  flat?: { bits_per_value: number; buffer?: BufferProto20; compression?: { scheme: string; level?: number } };
+  nullable?: {
+    nullability?: 'no_nulls' | 'some_nulls' | 'all_nulls';
+    no_nulls?: { values?: ArrayEncodingProto };
+    some_nulls?: { validity?: ArrayEncodingProto; values?: ArrayEncodingProto };
+  };
+  fixed_size_list?: { dimension: number; items?: ArrayEncodingProto; has_validity: boolean };
+  list?: { offsets?: ArrayEncodingProto; null_offset_adjustment: number; num_items: number };
+  binary?: { indices?: ArrayEncodingProto; bytes?: ArrayEncodingProto; null_adjustment: number };
+  dictionary?: { indices?: ArrayEncodingProto; items?: ArrayEncodingProto; num_dictionary_items: number };
+  fsst?: { binary?: ArrayEncodingProto; symbol_table: Uint8Array };
+  packed_struct?: { inner: ArrayEncodingProto[]; buffer?: BufferProto20 };
+  fixed_size_binary?: { bytes?: ArrayEncodingProto; byte_width: number };
+  constant?: { value: Uint8Array };
+}
+
+/** lance.encodings.ColumnEncoding (column-level encoding of every version) */
+export interface ColumnEncodingProto {
+  column_encoding?: 'values' | 'zone_index' | 'blob';
+}
+
+export const decodeFileDescriptor = decoder<FileDescriptorProto>('lance.file.FileDescriptor');
+export const decodeColumnMetadata = decoder<ColumnMetadataProto>('lance.file.v2.ColumnMetadata');
+export const decodeAny = decoder<AnyProto>('lance.wk.Any');
+export const decodeManifest = decoder<ManifestProto>('lance.table.Manifest');
+export const decodePageLayout = decoder<PageLayoutProto>('lance.encodings21.PageLayout');
+export const decodeArrayEncoding = decoder<ArrayEncodingProto>('lance.encodings.ArrayEncoding');
+export const decodeColumnEncoding = decoder<ColumnEncodingProto>('lance.encodings.ColumnEncoding');

@@ -1,0 +1,159 @@
+/**
+ * Lance schemas → apache-arrow schemas. A Lance schema is a flattened pre-order list of
+ * lance.file.Field (id, parent_id, logical_type string); this module rebuilds the tree and maps each
+ * logical type to its Arrow type. Field metadata bytes become UTF-8 strings.
+ */
+import * as arrow from 'apache-arrow';
+import { CorruptFileError, UnsupportedError } from '../errors.js';
+import type { FieldProto } from './proto/messages.js';
+
+/** A Lance field with its children, in schema order. */
+export interface LanceField {
+  id: number;
+  name: string;
+  logicalType: string;
+  nullable: boolean;
+  metadata: Map<string, string>;
+  children: LanceField[];
+  arrowType: arrow.DataType;
+}
+
+const utf8 = new TextDecoder('utf-8');
+
+function primitiveType(logicalType: string): arrow.DataType | undefined {
+  switch (logicalType) {
+    case 'null': return new arrow.Null();
+    case 'bool': return new arrow.Bool();
+    case 'int8': return new arrow.Int8();
+    case 'int16': return new arrow.Int16();
+    case 'int32': return new arrow.Int32();
+    case 'int64': return new arrow.Int64();
+    case 'uint8': return new arrow.Uint8();
+    case 'uint16': return new arrow.Uint16();
+    case 'uint32': return new arrow.Uint32();
+    case 'uint64': return new arrow.Uint64();
+    case 'halffloat': return new arrow.Float16();
+    case 'float': return new arrow.Float32();
+    case 'double': return new arrow.Float64();
+    case 'string': return new arrow.Utf8();
+    case 'large_string': return new arrow.LargeUtf8();
+    case 'binary': return new arrow.Binary();
+    case 'large_binary': return new arrow.LargeBinary();
+    case 'date32:day': return new arrow.DateDay();
+    case 'date64:ms': return new arrow.DateMillisecond();
+  }
+  const parts = logicalType.split(':');
+  const [head] = parts;
+  if (head === 'timestamp' && parts.length === 3) {
+    const unit = timeUnit(parts[1]);
+    const tz = parts[2] === '-' ? null : parts[2] ?? null;
+    return unit === undefined ? undefined : new arrow.Timestamp(unit, tz);
+  }
+  if ((head === 'time32' || head === 'time64') && parts.length === 2) {
+    const unit = timeUnit(parts[1]);
+    return unit === undefined ? undefined : new arrow.Time(unit, head === 'time32' ? 32 : 64);
+  }
+  if (head === 'fixed_size_binary' && parts.length === 2) {
+    const width = Number(parts[1]);
+    return Number.isInteger(width) && width > 0 ? new arrow.FixedSizeBinary(width) : undefined;
+  }
+  if (head === 'fixed_size_list' && parts.length >= 3) {
+    const dim = Number(parts[parts.length - 1]);
+    const inner = primitiveType(parts.slice(1, -1).join(':'));
+    if (!inner || !Number.isInteger(dim) || dim <= 0) return undefined;
+    return new arrow.FixedSizeList(dim, new arrow.Field('item', inner, true));
+  }
+  return undefined;
+}
+
+function timeUnit(unit: string | undefined): arrow.TimeUnit | undefined {
+  switch (unit) {
+    case 's': return arrow.TimeUnit.SECOND;
+    case 'ms': return arrow.TimeUnit.MILLISECOND;
+    case 'us': return arrow.TimeUnit.MICROSECOND;
+    case 'ns': return arrow.TimeUnit.NANOSECOND;
+  }
+  return undefined;
+}
+
+function arrowTypeOf(field: Omit<LanceField, 'arrowType'>, where: string): arrow.DataType {
+  const t = field.logicalType;
+  if (t === 'struct') {
+    return new arrow.Struct(field.children.map(toArrowField));
+  }
+  if (t === 'list' || t === 'large_list' || t === 'list.struct' || t === 'large_list.struct') {
+    const [child] = field.children;
+    if (!child) throw new CorruptFileError(`${where}: list field "${field.name}" has no item field`);
+    return new arrow.List(toArrowField(child));
+  }
+  if (t.startsWith('dict:')) {
+    // dict:<value type>:<index type>:<ordered>
+    const [, valueName, indexName] = t.split(':');
+    const valueType = primitiveType(valueName ?? '');
+    const indexType = primitiveType(indexName ?? '');
+    if (valueType && indexType instanceof arrow.Int) return new arrow.Dictionary(valueType, indexType as arrow.Int32);
+  }
+  const type = primitiveType(t);
+  if (!type) {
+    throw new UnsupportedError(`${where}: field "${field.name}" has logical type "${t}", which lance-loader does not know`, {
+      field: field.name,
+      logicalType: t,
+    });
+  }
+  return type;
+}
+
+/** The Arrow field for a Lance field (metadata carried over). */
+export function toArrowField(field: LanceField): arrow.Field {
+  return new arrow.Field(field.name, field.arrowType, field.nullable, field.metadata);
+}
+
+/** Rebuilds the field tree from Lance's flattened pre-order list. `where` names the file for errors. */
+export function buildFieldTree(protos: FieldProto[], where: string): LanceField[] {
+  const byId = new Map<number, LanceField>();
+  const top: LanceField[] = [];
+  const pending: { field: Omit<LanceField, 'arrowType'>; parentId: number }[] = [];
+  for (const proto of protos) {
+    const metadata = new Map<string, string>();
+    for (const [key, value] of Object.entries(proto.metadata)) metadata.set(key, utf8.decode(value));
+    const field = { id: proto.id, name: proto.name, logicalType: proto.logical_type, nullable: proto.nullable, metadata, children: [] };
+    pending.push({ field, parentId: proto.parent_id });
+  }
+  for (const { field } of pending) byId.set(field.id, field as LanceField);
+  for (const { field, parentId } of pending) {
+    if (parentId < 0) {
+      top.push(field as LanceField);
+    } else {
+      const parent = byId.get(parentId);
+      if (!parent || parent === field) {
+        throw new CorruptFileError(`${where}: field "${field.name}" (id ${field.id}) names parent id ${parentId}, which does not exist`);
+      }
+      parent.children.push(field as LanceField);
+    }
+  }
+  const resolve = (field: LanceField, depth: number): void => {
+    if (depth > 64) throw new CorruptFileError(`${where}: schema nesting is deeper than 64 levels`);
+    for (const child of field.children) resolve(child, depth + 1);
+    field.arrowType = arrowTypeOf(field, where);
+  };
+  for (const field of top) resolve(field, 0);
+  return top;
+}
+
+/** The Arrow schema of a field tree, with the schema-level metadata. */
+export function toArrowSchema(fields: LanceField[], metadata: Record<string, Uint8Array> = {}): arrow.Schema {
+  const meta = new Map<string, string>();
+  for (const [key, value] of Object.entries(metadata)) meta.set(key, utf8.decode(value));
+  return new arrow.Schema(fields.map(toArrowField), meta);
+}
+
+/** Every field of the tree in pre-order (the order Lance lists them in). */
+export function flattenFields(fields: LanceField[]): LanceField[] {
+  const out: LanceField[] = [];
+  const visit = (f: LanceField) => {
+    out.push(f);
+    f.children.forEach(visit);
+  };
+  fields.forEach(visit);
+  return out;
+}

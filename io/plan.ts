@@ -1,0 +1,232 @@
+/**
+ * Planning: which bytes a read of some rows of one page needs, as a short sequence of steps. Each step
+ * lists byte ranges; given their bytes (one view per range) it yields the next step or the finished
+ * {@link DecodeTask}. Steps are pure (no I/O), so the caller can merge the ranges of many pages and
+ * columns into few large reads before running any of them.
+ *
+ *   mini-block:        [chunk table, dictionary]ᵒⁿᶜᵉ → [touched chunks]        → task
+ *   full-zip fixed:    [row runs at row × stride]                              → task
+ *   full-zip variable: [repetition-index entries of the runs] → [row runs]     → task
+ *   constant/all-null: (nothing to read)                                       → task
+ *   2.0 tree:          see v20-plan.ts
+ *
+ * Page indexes (chunk tables, dictionaries) are cached per page, so later takes skip the first step.
+ */
+import { CorruptFileError, UnsupportedError } from '../errors.js';
+import type { ByteRange, PageInfo } from '../format/file-metadata.js';
+import type { DecodeTask, MiniBlockChunkBytes } from '../decode-workers/decode-task.js';
+import { checkFullZipSupported, controlWordBytes, fixedValueBytes, parseRepetitionIndex, type RowSpan } from '../decode-workers/fullzip.js';
+import { checkMiniBlockSupported, parseChunkTable, type ChunkTable } from '../decode-workers/miniblock.js';
+import { planV20Page } from './v20-plan.js';
+
+/** Rows of one page to read: page-relative rows, ascending (duplicates allowed), and each row's output slot. */
+export interface PageRequest {
+  page: PageInfo;
+  rows: Uint32Array;
+  slots: Uint32Array;
+  /** File, column and page, for error messages. */
+  where: string;
+  /** The field is an Arrow dictionary (2.0 stores those with nulls among the items). */
+  arrowDictionary?: boolean;
+}
+
+export type PlanStep =
+  | { done: false; ranges: ByteRange[]; next: (views: Uint8Array[]) => PlanStep }
+  | { done: true; task: DecodeTask };
+
+/** Per-page indexes loaded by a first step and reused by later reads of the same page. */
+export interface PageIndexCache {
+  miniblock: WeakMap<PageInfo, { table: ChunkTable; dictionary: Uint8Array | null }>;
+}
+
+export function createPageIndexCache(): PageIndexCache {
+  return { miniblock: new WeakMap() };
+}
+
+const done = (task: DecodeTask): PlanStep => ({ done: true, task });
+
+/** Splits ascending rows into runs of consecutive rows: returns run boundaries as indexes into rows. */
+export function rowRuns(rows: Uint32Array): number[] {
+  const bounds: number[] = [0];
+  for (let i = 1; i < rows.length; i++) {
+    if ((rows[i] as number) > (rows[i - 1] as number) + 1) bounds.push(i);
+  }
+  bounds.push(rows.length);
+  return bounds;
+}
+
+/** The first step of reading `request`. */
+export function planPage(request: PageRequest, cache: PageIndexCache): PlanStep {
+  const { page, where } = request;
+  const layout = page.layout;
+  switch (layout.kind) {
+    case 'miniblock':
+      return planMiniBlock(request, layout.layout, cache);
+    case 'fullzip':
+      checkFullZipSupported(layout.layout, where);
+      return layout.layout.details === 'bits_per_value' ? planFullZipFixed(request) : planFullZipVariable(request);
+    case 'constant': {
+      const l = layout.layout;
+      if (l.rep_compression || l.def_compression || page.buffers.length > 0) {
+        throw new UnsupportedError(`${where}: constant pages with buffers (file version 2.2) are not supported`);
+      }
+      return done({ kind: 'constant', where, slots: request.slots, inlineValue: l.inline_value ?? null });
+    }
+    case 'blob':
+      throw new UnsupportedError(`${where}: blob columns are not supported yet`);
+    case 'v2.0':
+      return planV20Page(request, layout.encoding);
+  }
+}
+
+function pageBuffer(page: PageInfo, index: number, where: string): ByteRange {
+  const buffer = page.buffers[index];
+  if (!buffer) throw new CorruptFileError(`${where}: page has ${page.buffers.length} buffers, buffer ${index} is missing`);
+  return buffer;
+}
+
+function planMiniBlock(request: PageRequest, layout: import('../format/proto/messages.js').MiniBlockLayoutProto, cache: PageIndexCache): PlanStep {
+  const { page, where } = request;
+  checkMiniBlockSupported(layout, where);
+  const cached = cache.miniblock.get(page);
+  if (cached) return planMiniBlockChunks(request, layout, cached.table, cached.dictionary);
+  const meta = pageBuffer(page, 0, where);
+  const data = pageBuffer(page, 1, where);
+  const ranges = [meta];
+  if (layout.dictionary) ranges.push(pageBuffer(page, 2, where));
+  return {
+    done: false,
+    ranges,
+    next: ([metaBytes, dictionary]) => {
+      const table = parseChunkTable(metaBytes as Uint8Array, layout.num_items, data.size, where);
+      const entry = { table, dictionary: dictionary ?? null };
+      cache.miniblock.set(page, entry);
+      return planMiniBlockChunks(request, layout, table, entry.dictionary);
+    },
+  };
+}
+
+function planMiniBlockChunks(
+  request: PageRequest,
+  layout: import('../format/proto/messages.js').MiniBlockLayoutProto,
+  table: ChunkTable,
+  dictionary: Uint8Array | null,
+): PlanStep {
+  const { page, rows, slots, where } = request;
+  const data = pageBuffer(page, 1, where);
+  const chunks: { chunk: number; from: number; to: number }[] = [];
+  let chunk = 0;
+  const numChunks = table.itemStarts.length - 1;
+  for (let i = 0; i < rows.length; ) {
+    const row = rows[i] as number;
+    while (chunk < numChunks && (table.itemStarts[chunk + 1] as number) <= row) chunk++;
+    if (chunk >= numChunks) throw new CorruptFileError(`${where}: row ${row} is beyond the page's ${table.itemStarts[numChunks]} items`);
+    const end = table.itemStarts[chunk + 1] as number;
+    let j = i;
+    while (j < rows.length && (rows[j] as number) < end) j++;
+    chunks.push({ chunk, from: i, to: j });
+    i = j;
+  }
+  const ranges = chunks.map(({ chunk: c }) => ({
+    offset: data.offset + (table.byteOffsets[c] as number),
+    size: (table.byteOffsets[c + 1] as number) - (table.byteOffsets[c] as number),
+  }));
+  return {
+    done: false,
+    ranges,
+    next: (views) =>
+      done({
+        kind: 'miniblock',
+        where,
+        layout,
+        rows,
+        slots,
+        dictionary,
+        chunks: chunks.map(({ chunk: c, from, to }, k): MiniBlockChunkBytes => ({
+          itemStart: table.itemStarts[c] as number,
+          itemCount: (table.itemStarts[c + 1] as number) - (table.itemStarts[c] as number),
+          from,
+          to,
+          bytes: views[k] as Uint8Array,
+        })),
+      }),
+  };
+}
+
+function planFullZipFixed(request: PageRequest): PlanStep {
+  const { page, rows, slots, where } = request;
+  if (page.layout.kind !== 'fullzip') throw new CorruptFileError(`${where}: not a full-zip page`);
+  const layout = page.layout.layout;
+  const stride = controlWordBytes(layout) + fixedValueBytes(layout, where);
+  const data = pageBuffer(page, 0, where);
+  if (data.size < page.numRows * stride) {
+    throw new CorruptFileError(`${where}: full-zip buffer is ${data.size} bytes, ${page.numRows} rows of ${stride} bytes need ${page.numRows * stride}`);
+  }
+  const bounds = rowRuns(rows);
+  const ranges: ByteRange[] = [];
+  for (let k = 0; k + 1 < bounds.length; k++) {
+    const first = rows[bounds[k] as number] as number;
+    const last = rows[(bounds[k + 1] as number) - 1] as number;
+    ranges.push({ offset: data.offset + first * stride, size: (last + 1 - first) * stride });
+  }
+  return {
+    done: false,
+    ranges,
+    next: (views) => done({ kind: 'fullzip', where, layout, rows, slots, spans: spansOf(rows, bounds, views, null) }),
+  };
+}
+
+function spansOf(rows: Uint32Array, bounds: number[], views: Uint8Array[], indexes: Float64Array[] | null): (RowSpan & { from: number; to: number })[] {
+  const spans: (RowSpan & { from: number; to: number })[] = [];
+  for (let k = 0; k + 1 < bounds.length; k++) {
+    const from = bounds[k] as number;
+    const to = bounds[k + 1] as number;
+    const span: RowSpan & { from: number; to: number } = {
+      firstRow: rows[from] as number,
+      endRow: (rows[to - 1] as number) + 1,
+      bytes: views[k] as Uint8Array,
+      from,
+      to,
+    };
+    if (indexes) span.index = indexes[k] as Float64Array;
+    spans.push(span);
+  }
+  return spans;
+}
+
+function planFullZipVariable(request: PageRequest): PlanStep {
+  const { page, rows, slots, where } = request;
+  if (page.layout.kind !== 'fullzip') throw new CorruptFileError(`${where}: not a full-zip page`);
+  const layout = page.layout.layout;
+  const data = pageBuffer(page, 0, where);
+  const index = pageBuffer(page, 1, where);
+  const width = index.size / (page.numRows + 1);
+  if (![1, 2, 4, 8].includes(width)) {
+    throw new CorruptFileError(`${where}: repetition index of ${index.size} bytes does not hold ${page.numRows + 1} entries of 1, 2, 4 or 8 bytes`);
+  }
+  const bounds = rowRuns(rows);
+  const indexRanges: ByteRange[] = [];
+  for (let k = 0; k + 1 < bounds.length; k++) {
+    const first = rows[bounds[k] as number] as number;
+    const last = rows[(bounds[k + 1] as number) - 1] as number;
+    indexRanges.push({ offset: index.offset + first * width, size: (last + 2 - first) * width });
+  }
+  return {
+    done: false,
+    ranges: indexRanges,
+    next: (indexViews) => {
+      const indexes = indexViews.map((view, k) => parseRepetitionIndex(view, width, view.length / width, `${where} run ${k}`));
+      const ranges = indexes.map((entries) => {
+        const start = entries[0] as number;
+        const end = entries[entries.length - 1] as number;
+        if (end > data.size) throw new CorruptFileError(`${where}: repetition index points at byte ${end} of a ${data.size}-byte buffer`);
+        return { offset: data.offset + start, size: end - start };
+      });
+      return {
+        done: false,
+        ranges,
+        next: (views) => done({ kind: 'fullzip', where, layout, rows, slots, spans: spansOf(rows, bounds, views, indexes) }),
+      };
+    },
+  };
+}

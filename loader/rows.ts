@@ -1,0 +1,40 @@
+/**
+ * Row-offset arguments: validation (integers within [0, numRows)) and the sort that turns a request in
+ * any order into ascending file rows plus the output slot of each, so pages are read in file order and
+ * values land in request order.
+ */
+import { InvalidArgumentError } from '../errors.js';
+
+/** Validates `offsets` against `numRows` and copies them into a Uint32Array. */
+export function toRowOffsets(offsets: ArrayLike<number | bigint>, numRows: number, what = 'row offset'): Uint32Array {
+  if (offsets === null || typeof offsets !== 'object' || typeof offsets.length !== 'number') {
+    throw new InvalidArgumentError(`${what}s must be an array or typed array of integers, got ${typeof offsets}`);
+  }
+  const out = new Uint32Array(offsets.length);
+  for (let i = 0; i < offsets.length; i++) {
+    const raw = offsets[i];
+    const value = typeof raw === 'bigint' ? Number(raw) : raw;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value >= numRows) {
+      throw new InvalidArgumentError(`${what} ${String(raw)} at index ${i} is out of range: the dataset has ${numRows} rows (valid offsets 0..${numRows - 1})`, {
+        index: i,
+        offset: String(raw),
+        numRows,
+      });
+    }
+    out[i] = value;
+  }
+  return out;
+}
+
+/** Rows sorted ascending with the slot (request position) of each; no copy when already ascending. */
+export function sortWithSlots(rows: Uint32Array): { rows: Uint32Array; slots: Uint32Array } {
+  let ascending = true;
+  for (let i = 1; i < rows.length && ascending; i++) ascending = (rows[i] as number) >= (rows[i - 1] as number);
+  const slots = new Uint32Array(rows.length);
+  for (let i = 0; i < slots.length; i++) slots[i] = i;
+  if (ascending) return { rows, slots };
+  slots.sort((a, b) => (rows[a] as number) - (rows[b] as number) || a - b);
+  const sorted = new Uint32Array(rows.length);
+  for (let i = 0; i < sorted.length; i++) sorted[i] = rows[slots[i] as number] as number;
+  return { rows: sorted, slots };
+}
