@@ -38,12 +38,14 @@ function dropNulls(value: unknown): void {
   }
 }
 
-function decoder<T>(typeName: string): (bytes: Uint8Array, where: string) => T {
+function decoder<T>(typeName: string, finish?: (object: T, message: protobuf.Message) => void): (bytes: Uint8Array, where: string) => T {
   const type = root.lookupType(typeName);
   return (bytes, where) => {
     try {
-      const object = type.toObject(type.decode(bytes), conversion);
+      const message = type.decode(bytes);
+      const object = type.toObject(message, conversion);
       dropNulls(object);
+      finish?.(object as T, message);
       return object as T;
     } catch (cause) {
       throw new CorruptFileError(`${where}: cannot decode protobuf ${typeName}: ${(cause as Error).message}`, {
@@ -116,7 +118,8 @@ export interface DataFileProto {
 export interface DeletionFileProto {
   file_type: 'ARROW_ARRAY' | 'BITMAP';
   read_version: number;
-  id: number;
+  /** A random u64 used in the file name; kept exact as a decimal string. */
+  id: string;
   num_deleted_rows: number;
   base_id?: number;
 }
@@ -262,7 +265,18 @@ export interface ColumnEncodingProto {
 export const decodeFileDescriptor = decoder<FileDescriptorProto>('lance.file.FileDescriptor');
 export const decodeColumnMetadata = decoder<ColumnMetadataProto>('lance.file.v2.ColumnMetadata');
 export const decodeAny = decoder<AnyProto>('lance.wk.Any');
-export const decodeManifest = decoder<ManifestProto>('lance.table.Manifest');
+/** Deletion file ids are random u64s, beyond a number's precision: keep them as exact strings. */
+function exactDeletionIds(manifest: ManifestProto, message: protobuf.Message): void {
+  const fragments = (message as unknown as { fragments: { deletion_file?: { id?: unknown } | null }[] }).fragments;
+  manifest.fragments.forEach((fragment, i) => {
+    const id = fragments[i]?.deletion_file?.id;
+    if (fragment.deletion_file && id !== undefined && id !== null) {
+      fragment.deletion_file.id = String(id);
+    }
+  });
+}
+
+export const decodeManifest = decoder<ManifestProto>('lance.table.Manifest', exactDeletionIds);
 export const decodePageLayout = decoder<PageLayoutProto>('lance.encodings21.PageLayout');
 export const decodeArrayEncoding = decoder<ArrayEncodingProto>('lance.encodings.ArrayEncoding');
 export const decodeColumnEncoding = decoder<ColumnEncodingProto>('lance.encodings.ColumnEncoding');
