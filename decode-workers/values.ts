@@ -116,7 +116,7 @@ export function decodeMiniBlockValues(
       if (bits !== 32 && bits !== 64) unsupported(encoding, where);
       const byteWidth = bits / 8;
       const bytes = new Uint8Array(count * byteWidth);
-      decodeByteStreamSplit(need(buffers[0], count * byteWidth, where, 'byte-stream-split values'), byteWidth as 4 | 8, count, bytes, 0);
+      decodeByteStreamSplit(need(buffers[0], count * byteWidth, where, 'byte-stream-split values').subarray(0, count * byteWidth), byteWidth as 4 | 8, count, bytes, 0);
       return { kind: 'fixed', byteWidth, bytes, count };
     }
     case 'general': {
