@@ -14,7 +14,7 @@ import { expectTablesEqual } from '../fixtures/compare.js';
 import { Rng } from '../fixtures/random.js';
 
 function isNested(type: arrow.DataType): boolean {
-  return arrow.DataType.isList(type) || arrow.DataType.isStruct(type) || arrow.DataType.isLargeList?.(type) === true;
+  return arrow.DataType.isList(type) || arrow.DataType.isStruct(type);
 }
 
 function flatColumns(ds: Dataset): string[] {
@@ -24,7 +24,7 @@ function flatColumns(ds: Dataset): string[] {
 async function scanAll(ds: Dataset, columns: string[], batchSize: number): Promise<arrow.Table> {
   const batches: arrow.RecordBatch[] = [];
   for await (const batch of ds.scan({ columns, batchSize })) batches.push(batch);
-  return new arrow.Table(batches.length ? batches : ds.schema.select(columns));
+  return batches.length > 0 ? new arrow.Table(batches) : new arrow.Table(ds.schema.select(columns));
 }
 
 async function withDataset<T>(path: string, fn: (ds: Dataset) => Promise<T>, version?: number): Promise<T> {
