@@ -21,6 +21,8 @@ import { appendVariable, setNull, type ColumnOutput } from './output.js';
 import { decodeBlockValues, decodeLevels, decodeMiniBlockValues, type DecodedValues } from './values.js';
 
 const ALIGN = 8;
+/** Most items one chunk can hold: the chunk metadata word stores log2(items) in 4 bits. */
+const MAX_CHUNK_ITEMS = 2 ** 15;
 
 /** Where each chunk of a page sits and which items it holds; index i..i+1 bound chunk i. */
 export interface ChunkTable {
@@ -41,7 +43,12 @@ export function parseChunkTable(meta: Uint8Array, numItems: number, dataBytes: n
   for (let i = 0; i < n; i++) {
     const word = (meta[2 * i] as number) | ((meta[2 * i + 1] as number) << 8);
     bytes += ((word >>> 4) + 1) * 8;
-    items += i === n - 1 ? numItems - items : 2 ** (word & 0xf);
+    const count = i === n - 1 ? numItems - items : 2 ** (word & 0xf);
+    // The last chunk holds the rest of the page; like every chunk it has at most 2^15 items.
+    if (count < 0 || count > MAX_CHUNK_ITEMS) {
+      throw new CorruptFileError(`${where}: chunk ${i} of ${n} would hold ${count} items (the page has ${numItems}, chunks hold 0..${MAX_CHUNK_ITEMS})`);
+    }
+    items += count;
     byteOffsets[i + 1] = bytes;
     itemStarts[i + 1] = items;
   }

@@ -192,6 +192,10 @@ export function runV20Task(shape: V20Shape, buffers: V20Buffers, rows: Uint32Arr
       return;
     case 'fixed': {
       if (out.kind !== 'fixed') throw new CorruptFileError(`${where}: fixed-width values for a variable-width column`);
+      const valueBytes = shape.bitWidth === 1 ? 1 : shape.bitWidth / 8;
+      if (valueBytes !== out.byteWidth) {
+        throw new CorruptFileError(`${where}: page values are ${shape.bitWidth} bits wide, the column's type needs ${out.byteWidth * 8}`);
+      }
       for (let k = 0; k + 1 < bounds.length; k++) {
         const from = bounds[k] as number;
         const to = bounds[k + 1] as number;

@@ -54,7 +54,7 @@ export function parseFooter(tail: Uint8Array, fileSize: number, path: string): F
   }
   for (let i = 0; i < 4; i++) {
     if (tail[36 + i] !== MAGIC[i]) {
-      throw new CorruptFileError(`${path}: not a Lance file (magic bytes at the end are not "LANC")`, { path });
+      throw new CorruptFileError(`${path}: not a Lance file, or truncated (the last 4 bytes are not the magic "LANC")`, { path, fileSize });
     }
   }
   const view = new DataView(tail.buffer, tail.byteOffset, tail.byteLength);

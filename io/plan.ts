@@ -90,6 +90,10 @@ function planMiniBlock(request: PageRequest, layout: import('../format/proto/mes
   checkMiniBlockSupported(layout, where);
   const cached = cache.miniblock.get(page);
   if (cached) return planMiniBlockChunks(request, layout, cached.table, cached.dictionary);
+  // Flat (non-list) pages, the only ones lance-loader decodes, hold one item per row.
+  if (layout.num_items !== page.numRows) {
+    throw new CorruptFileError(`${where}: mini-block layout holds ${layout.num_items} items but the page has ${page.numRows} rows`);
+  }
   const meta = pageBuffer(page, 0, where);
   const data = pageBuffer(page, 1, where);
   const ranges = [meta];

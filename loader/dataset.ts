@@ -68,13 +68,23 @@ interface Fragment {
   deletedRank: Float64Array;
 }
 
-function insideDirectory(root: string, path: string, what: string): string {
+function insideDirectory(root: string, path: string, what: string, manifestPath?: string): string {
   const full = resolve(root, path);
   const rel = relative(root, full);
   if (rel === '' || rel.startsWith('..' + sep) || rel === '..' || isAbsolute(rel)) {
-    throw new CorruptFileError(`manifest names ${what} "${path}", which lies outside ${root}`, { path, root });
+    const source = manifestPath ? `${manifestPath}: manifest` : 'manifest';
+    throw new CorruptFileError(`${source} names ${what} "${path}", which lies outside ${root}`, { path, root, manifest: manifestPath });
   }
   return full;
+}
+
+/** Reads a whole small file (manifest, deletion file); failures become an {@link IoError} naming it. */
+async function readWholeFile(path: string, what: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path);
+  } catch (cause) {
+    throw new IoError(`cannot read ${what} ${path}: ${(cause as Error).message}`, { path }, { cause });
+  }
 }
 
 /** Opens a Lance dataset directory at its latest version (or `options.version`). */
@@ -93,13 +103,7 @@ export async function openDataset(path: string, options: OpenDatasetOptions = {}
     throw new InvalidArgumentError(`${root} has no version ${version}; its versions are ${versions.map((v) => v.version).join(', ')}`, { version });
   }
   const manifestPath = join(root, '_versions', entry.file);
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(manifestPath);
-  } catch (cause) {
-    throw new IoError(`cannot read ${manifestPath}: ${(cause as Error).message}`, { path: manifestPath }, { cause });
-  }
-  const manifest = parseManifest(bytes, manifestPath);
+  const manifest = parseManifest(await readWholeFile(manifestPath, 'manifest'), manifestPath);
   return Dataset.create(root, manifest, manifestPath);
 }
 
@@ -156,7 +160,7 @@ export class Dataset {
       manifest.fragments.map(async (proto): Promise<Fragment> => {
         for (const file of proto.files) {
           if (file.base_id !== undefined) throw new UnsupportedError(`${manifestPath}: data file ${file.path} lives under another base path, which lance-loader does not support`);
-          insideDirectory(dataDir, file.path, 'data file');
+          insideDirectory(dataDir, file.path, 'data file', manifestPath);
         }
         let deleted: Uint32Array = new Uint32Array(0);
         let deletionFile: string | null = null;
@@ -165,13 +169,8 @@ export class Dataset {
           if (d.base_id !== undefined) throw new UnsupportedError(`${manifestPath}: deletion file under another base path is not supported`);
           const ext = d.file_type === 'BITMAP' ? 'bin' : 'arrow';
           deletionFile = `_deletions/${proto.id}-${d.read_version}-${d.id}.${ext}`;
-          const full = insideDirectory(root, deletionFile, 'deletion file');
-          let bytes: Uint8Array;
-          try {
-            bytes = await readFile(full);
-          } catch (cause) {
-            throw new IoError(`cannot read deletion file ${full}: ${(cause as Error).message}`, { path: full }, { cause });
-          }
+          const full = insideDirectory(root, deletionFile, 'deletion file', manifestPath);
+          const bytes = await readWholeFile(full, 'deletion file');
           deleted = parseDeletionFile(bytes, d.file_type === 'BITMAP' ? 'bitmap' : 'arrow', full, proto.physical_rows);
         }
         const deletedRank = new Float64Array(deleted.length);
@@ -201,11 +200,12 @@ export class Dataset {
 
   /** Every version of the dataset, oldest first. */
   async versions(): Promise<VersionInfo[]> {
+    this.checkOpen();
     const versions = await listVersions(this.root);
     return Promise.all(
       versions.map(async ({ version, file }) => {
         const path = join(this.root, '_versions', file);
-        const manifest = parseManifest(await readFile(path), path);
+        const manifest = parseManifest(await readWholeFile(path, 'manifest'), path);
         const ts = manifest.timestamp;
         return { version, timestamp: ts ? new Date(ts.seconds * 1000 + Math.floor(ts.nanos / 1e6)) : null };
       }),
@@ -214,6 +214,7 @@ export class Dataset {
 
   /** Per data file: versions, columns, pages, layouts, encodings and sizes. */
   async describeFiles(): Promise<FileSummary[]> {
+    this.checkOpen();
     const summaries: FileSummary[] = [];
     for (const fragment of this.fragmentList) {
       for (const file of fragment.files) {

@@ -2,7 +2,7 @@
  * `openFile`: one Lance data file (`.lance`) read on its own, with the schema stored in the file.
  */
 import * as arrow from 'apache-arrow';
-import { InvalidArgumentError } from '../errors.js';
+import { CorruptFileError, InvalidArgumentError } from '../errors.js';
 import type { FileMetadata } from '../format/file-metadata.js';
 import { describeLayout } from '../format/layout.js';
 import { buildFieldTree, toArrowSchema, type LanceField } from '../format/schema.js';
@@ -78,6 +78,34 @@ export class LanceFile {
   ) {
     this.schema = toArrowSchema(fields, meta.schemaMetadata);
     this.columnOf = columnIndexesOfFile(fields, meta.version);
+    const needed = this.columnOf.size;
+    if (needed !== meta.columns.length) {
+      throw new CorruptFileError(`${meta.path}: the file's schema needs ${needed} columns (file version ${meta.version}) but the file has ${meta.columns.length}`, {
+        path: meta.path,
+        expected: needed,
+        actual: meta.columns.length,
+      });
+    }
+    if (meta.version === '2.0') this.checkRowCounts(fields);
+  }
+
+  /**
+   * 2.0 pages need not add up to the file's rows in list item columns, so parseFileMetadata cannot check
+   * them; every column outside a list must hold exactly the file's rows.
+   */
+  private checkRowCounts(fields: LanceField[]): void {
+    for (const field of fields) {
+      const index = this.columnOf.get(field.id);
+      const column = index === undefined ? undefined : this.meta.columns[index];
+      const rows = column ? column.pages.reduce((sum, page) => sum + page.numRows, 0) : this.meta.numRows;
+      if (rows !== this.meta.numRows) {
+        throw new CorruptFileError(`${this.meta.path} column ${index} ("${field.name}"): pages hold ${rows} rows but the file has ${this.meta.numRows}`, {
+          path: this.meta.path,
+          column: index,
+        });
+      }
+      if (!field.logicalType.includes('list')) this.checkRowCounts(field.children);
+    }
   }
 
   /** @internal */

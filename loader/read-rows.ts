@@ -8,7 +8,7 @@
  *          │                              ByteSource.readRanges ◄────────────┘ step, merged
  *          └── ColumnOutput ◄── runDecodeTask ◄── DecodeTask ◄── step.next(views) (until done)
  */
-import { InternalError } from '../errors.js';
+import { CorruptFileError, InternalError } from '../errors.js';
 import type { ColumnInfo } from '../format/file-metadata.js';
 import { runDecodeTask, type DecodeTask } from '../decode-workers/decode-task.js';
 import type { ColumnOutput } from '../decode-workers/output.js';
@@ -40,7 +40,14 @@ export function splitByPage(column: ColumnInfo, rows: Uint32Array, slots: Uint32
       p++;
     }
     const page = column.pages[p];
-    if (!page) throw new InternalError(`${where}: row ${row} is past the last page`);
+    if (!page) {
+      const last = column.pages[column.pages.length - 1];
+      const covered = last ? last.rowStart + last.numRows : 0;
+      throw new CorruptFileError(`${where}: row ${row} is past the last page (the column's ${column.pages.length} pages hold ${covered} rows)`, {
+        row,
+        rowsInPages: covered,
+      });
+    }
     const end = page.rowStart + page.numRows;
     let j = i;
     while (j < rows.length && (rows[j] as number) < end) j++;

@@ -5,23 +5,42 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 
+/** Offsets are carried in Uint32Arrays; larger ones would wrap silently, so they are refused here. */
+const MAX_ROW_OFFSET = 0xffffffff;
+
 /** Validates `offsets` against `numRows` and copies them into a Uint32Array. */
 export function toRowOffsets(offsets: ArrayLike<number | bigint>, numRows: number, what = 'row offset'): Uint32Array {
   if (offsets === null || typeof offsets !== 'object' || typeof offsets.length !== 'number') {
-    throw new InvalidArgumentError(`${what}s must be an array or typed array of integers, got ${typeof offsets}`);
+    throw new InvalidArgumentError(`${what}s must be an array or typed array of integers, got ${offsets === null ? 'null' : typeof offsets}`);
   }
-  const out = new Uint32Array(offsets.length);
-  for (let i = 0; i < offsets.length; i++) {
+  const length = offsets.length;
+  if (!Number.isInteger(length) || length < 0 || length > MAX_ROW_OFFSET) {
+    throw new InvalidArgumentError(`${what}s must be an array or typed array of integers, got an object with length ${length}`);
+  }
+  const limit = Math.min(numRows, MAX_ROW_OFFSET + 1);
+  // Validate every entry before allocating, so a bogus array-like cannot trigger a huge allocation.
+  for (let i = 0; i < length; i++) {
     const raw = offsets[i];
     const value = typeof raw === 'bigint' ? Number(raw) : raw;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value >= numRows) {
-      throw new InvalidArgumentError(`${what} ${String(raw)} at index ${i} is out of range: the dataset has ${numRows} rows (valid offsets 0..${numRows - 1})`, {
+    if (typeof value !== 'number' || !Number.isInteger(value)) {
+      throw new InvalidArgumentError(`${what} ${String(raw)} at index ${i} is not an integer (offsets must be integers from 0 to ${limit - 1})`, {
         index: i,
         offset: String(raw),
         numRows,
       });
     }
-    out[i] = value;
+    if (value < 0 || value >= limit) {
+      throw new InvalidArgumentError(`${what} ${String(raw)} at index ${i} is out of range: the dataset has ${numRows} rows (valid offsets 0..${limit - 1})`, {
+        index: i,
+        offset: String(raw),
+        numRows,
+      });
+    }
+  }
+  const out = new Uint32Array(length);
+  for (let i = 0; i < length; i++) {
+    const raw = offsets[i] as number | bigint;
+    out[i] = typeof raw === 'bigint' ? Number(raw) : raw;
   }
   return out;
 }

@@ -38,6 +38,26 @@ function dropNulls(value: unknown): void {
   }
 }
 
+/**
+ * A map entry without its value (proto3 writers may omit an empty one) decodes to a plain `[]` in
+ * protobufjs for `bytes` values; make every value of a `map<string, bytes>` a Uint8Array.
+ */
+function fixBytesMaps(type: protobuf.Type, object: Record<string, unknown>): void {
+  for (const field of type.fieldsArray) {
+    const value = object[field.name];
+    if (value === null || typeof value !== 'object') continue;
+    if (field.map && field.type === 'bytes') {
+      const map = value as Record<string, unknown>;
+      for (const key of Object.keys(map)) {
+        if (!(map[key] instanceof Uint8Array)) map[key] = Uint8Array.from(map[key] as ArrayLike<number>);
+      }
+    } else if (field.resolvedType instanceof protobuf.Type) {
+      const items = field.map ? Object.values(value) : Array.isArray(value) ? value : [value];
+      for (const item of items) if (item !== null && typeof item === 'object') fixBytesMaps(field.resolvedType, item as Record<string, unknown>);
+    }
+  }
+}
+
 function decoder<T>(typeName: string, finish?: (object: T, message: protobuf.Message) => void): (bytes: Uint8Array, where: string) => T {
   const type = root.lookupType(typeName);
   return (bytes, where) => {
@@ -45,6 +65,7 @@ function decoder<T>(typeName: string, finish?: (object: T, message: protobuf.Mes
       const message = type.decode(bytes);
       const object = type.toObject(message, conversion);
       dropNulls(object);
+      fixBytesMaps(type, object);
       finish?.(object as T, message);
       return object as T;
     } catch (cause) {
