@@ -20,9 +20,8 @@ import { fetchFileMetadata } from '../io/open-file.js';
 import { FileSource, type ByteSource } from '../io/source.js';
 import { createOutputs, selectFields, toRecordBatch } from './columns.js';
 import { checkBatchSize, summarizeFile, type FileSummary, type ScanOptions, type TakeOptions } from './file.js';
-import { readRows, type ColumnRead } from './read-rows.js';
+import { readInline, type ColumnRead, type FileRead, type OutputTask } from './read-rows.js';
 import { sortWithSlots, toRowOffsets } from './rows.js';
-import { setNull, type ColumnOutput } from '../decode-workers/output.js';
 
 /** Options of {@link openDataset}. */
 export interface OpenDatasetOptions {
@@ -235,7 +234,7 @@ export class Dataset {
   async take(rowOffsets: ArrayLike<number | bigint>, options: TakeOptions = {}): Promise<arrow.Table> {
     this.checkOpen();
     const offsets = toRowOffsets(rowOffsets, this.numRows);
-    const fields = selectFields(this.fieldTree, options.columns, this.root);
+    const fields = this.selectFields(options.columns);
     return new arrow.Table(this.schemaOf(fields), [await this.readOffsets(offsets, fields)]);
   }
 
@@ -243,7 +242,7 @@ export class Dataset {
   async *scan(options: ScanOptions = {}): AsyncIterable<arrow.RecordBatch> {
     this.checkOpen();
     const batchSize = checkBatchSize(options.batchSize);
-    const fields = selectFields(this.fieldTree, options.columns, this.root);
+    const fields = this.selectFields(options.columns);
     for (let f = 0; f < this.fragmentList.length; f++) {
       const start = this.starts[f] as number;
       const end = this.starts[f + 1] as number;
@@ -286,10 +285,27 @@ export class Dataset {
   }
 
   private async readOffsets(offsets: Uint32Array, fields: LanceField[]): Promise<arrow.RecordBatch> {
+    const outputs = createOutputs(fields, offsets.length);
+    const plan = await this.planRead(offsets, fields);
+    await readInline(plan.files, plan.nullFills, outputs);
+    return toRecordBatch(this.schema, fields, outputs, offsets.length);
+  }
+
+  /** @internal The top-level fields named by `columns` (all when undefined). */
+  selectFields(columns: readonly string[] | undefined): LanceField[] {
+    return selectFields(this.fieldTree, columns, this.root);
+  }
+
+  /**
+   * @internal What reading `offsets` (visible, any order) of `fields` into outputs `0..fields.length-1`
+   * takes: one {@link FileRead} per data file touched, and null fills for fields a fragment lacks.
+   */
+  async planRead(offsets: Uint32Array, fields: LanceField[]): Promise<{ files: FileRead[]; nullFills: OutputTask[] }> {
+    this.checkOpen();
     const n = offsets.length;
-    const outputs = createOutputs(fields, n);
     const sorted = sortWithSlots(offsets);
-    const jobs: Promise<void>[] = [];
+    const files: Promise<FileRead[]>[] = [];
+    const nullFills: OutputTask[] = [];
     let i = 0;
     let f = 0;
     while (i < n) {
@@ -301,35 +317,33 @@ export class Dataset {
       const fragment = this.fragmentList[f] as Fragment;
       const rows = new Uint32Array(j - i);
       for (let k = i; k < j; k++) rows[k - i] = this.physicalRow(fragment, (sorted.rows[k] as number) - (this.starts[f] as number));
-      jobs.push(this.readFragment(fragment, fields, outputs, rows, sorted.slots.subarray(i, j)));
+      files.push(this.planFragment(fragment, fields, rows, sorted.slots.subarray(i, j), nullFills));
       i = j;
     }
-    await Promise.all(jobs);
-    return toRecordBatch(this.schema, fields, outputs, n);
+    return { files: (await Promise.all(files)).flat(), nullFills };
   }
 
-  private async readFragment(fragment: Fragment, fields: LanceField[], outputs: ColumnOutput[], rows: Uint32Array, slots: Uint32Array): Promise<void> {
-    const byFile = new Map<DataFileProto, { field: LanceField; out: ColumnOutput }[]>();
-    fields.forEach((field, k) => {
-      const out = outputs[k] as ColumnOutput;
+  private async planFragment(fragment: Fragment, fields: LanceField[], rows: Uint32Array, slots: Uint32Array, nullFills: OutputTask[]): Promise<FileRead[]> {
+    const byFile = new Map<DataFileProto, { field: LanceField; output: number }[]>();
+    fields.forEach((field, output) => {
       const file = fragment.files.find((df) => df.fields.some((id, c) => id === field.id && (df.column_indices[c] ?? -1) >= 0));
       if (!file) {
         if (!field.nullable) throw new CorruptFileError(`${this.root}: fragment ${fragment.info.id} has no data for non-nullable column "${field.name}"`);
-        for (let s = 0; s < slots.length; s++) setNull(out, slots[s] as number);
+        nullFills.push({ output, task: { kind: 'constant', where: `${this.root} fragment ${fragment.info.id}`, slots, inlineValue: null } });
         return;
       }
-      byFile.set(file, [...(byFile.get(file) ?? []), { field, out }]);
+      byFile.set(file, [...(byFile.get(file) ?? []), { field, output }]);
     });
-    await Promise.all(
-      [...byFile].map(async ([file, wanted]) => {
+    return Promise.all(
+      [...byFile].map(async ([file, wanted]): Promise<FileRead> => {
         const opened = await this.openDataFile(file, fragment);
-        const reads = wanted.map(({ field, out }): ColumnRead => {
+        const columns = wanted.map(({ field, output }): ColumnRead => {
           const index = opened.columnOf.get(field.id) as number;
           const column = opened.meta.columns[index];
           if (!column) throw new CorruptFileError(`${opened.source.path}: manifest maps column "${field.name}" to column ${index}, but the file has ${opened.meta.columns.length}`);
-          return { column, out, where: `${opened.source.path} column ${index} ("${field.name}")`, arrowDictionary: arrow.DataType.isDictionary(field.arrowType) };
+          return { column, output, where: `${opened.source.path} column ${index} ("${field.name}")`, arrowDictionary: arrow.DataType.isDictionary(field.arrowType) };
         });
-        await readRows(reads, rows, slots, opened.source, opened.cache);
+        return { path: opened.source.path, source: opened.source, cache: opened.cache, columns, rows, slots };
       }),
     );
   }

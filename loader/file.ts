@@ -10,7 +10,7 @@ import { createPageIndexCache, type PageIndexCache } from '../io/plan.js';
 import { fetchFileMetadata } from '../io/open-file.js';
 import { FileSource, type ByteSource } from '../io/source.js';
 import { columnIndexesOfFile, createOutputs, selectFields, toRecordBatch } from './columns.js';
-import { readRows, type ColumnRead } from './read-rows.js';
+import { readInline, type ColumnRead } from './read-rows.js';
 import { sortWithSlots, toRowOffsets } from './rows.js';
 
 /** Options of `take`. */
@@ -155,18 +155,14 @@ export class LanceFile {
   private async readBatch(rows: Uint32Array, fields: LanceField[]): Promise<arrow.RecordBatch> {
     const outputs = createOutputs(fields, rows.length);
     const sorted = sortWithSlots(rows);
-    const reads: ColumnRead[] = fields.map((field, i) => {
+    const columns = fields.map((field, output): ColumnRead => {
       const index = this.columnOf.get(field.id);
       const column = index === undefined ? undefined : this.meta.columns[index];
       if (!column) throw new InvalidArgumentError(`${this.source.path}: field "${field.name}" has no column in this file`);
-      return {
-        column,
-        out: outputs[i] as (typeof outputs)[number],
-        where: `${this.source.path} column ${index} ("${field.name}")`,
-        arrowDictionary: arrow.DataType.isDictionary(field.arrowType),
-      };
+      return { column, output, where: `${this.source.path} column ${index} ("${field.name}")`, arrowDictionary: arrow.DataType.isDictionary(field.arrowType) };
     });
-    await readRows(reads, sorted.rows, sorted.slots, this.source, this.cache);
+    const read = { path: this.source.path, source: this.source, cache: this.cache, columns, rows: sorted.rows, slots: sorted.slots };
+    await readInline([read], [], outputs);
     return toRecordBatch(this.schema, fields, outputs, rows.length);
   }
 

@@ -7,6 +7,9 @@
  *          ▲                                                                 │ ranges of every pending
  *          │                              ByteSource.readRanges ◄────────────┘ step, merged
  *          └── ColumnOutput ◄── runDecodeTask ◄── DecodeTask ◄── step.next(views) (until done)
+ *
+ * `take`/`scan` run the decode tasks inline ({@link readInline}); the DataLoader reads through its
+ * direct-I/O source and runs the same tasks in its worker pool.
  */
 import { CorruptFileError, InternalError } from '../errors.js';
 import type { ColumnInfo } from '../format/file-metadata.js';
@@ -15,14 +18,32 @@ import type { ColumnOutput } from '../decode-workers/output.js';
 import { planPage, type PageIndexCache, type PageRequest, type PlanStep } from '../io/plan.js';
 import type { ByteSource } from '../io/source.js';
 
-/** One column of one file to read, with the output its values go to. */
+/** One column of one file to read; its values go to output `output` of the read. */
 export interface ColumnRead {
   column: ColumnInfo;
-  out: ColumnOutput;
+  output: number;
   /** Names the file and field for error messages. */
   where: string;
   /** The field is an Arrow dictionary. */
   arrowDictionary?: boolean;
+}
+
+/** The columns to read from one data file for some rows (ascending file rows, with output slots). */
+export interface FileRead {
+  /** The file's path: the loader reads it through its own direct-I/O source. */
+  path: string;
+  /** The buffered source the file was opened with. */
+  source: ByteSource;
+  cache: PageIndexCache;
+  columns: ColumnRead[];
+  rows: Uint32Array;
+  slots: Uint32Array;
+}
+
+/** A decode task and the output (by index) it writes. */
+export interface OutputTask {
+  task: DecodeTask;
+  output: number;
 }
 
 /**
@@ -59,13 +80,6 @@ export function splitByPage(column: ColumnInfo, rows: Uint32Array, slots: Uint32
   return requests;
 }
 
-/** Where decode tasks run: in this thread by default; the loader supplies a worker pool. */
-export type TaskRunner = (tasks: { task: DecodeTask; out: ColumnOutput }[]) => Promise<void>;
-
-export const runTasksInline: TaskRunner = async (tasks) => {
-  for (const { task, out } of tasks) runDecodeTask(task, out);
-};
-
 /** Runs plan steps until every page is a decode task, merging the reads of each round. */
 export async function fetchDecodeTasks(steps: PlanStep[], source: ByteSource): Promise<DecodeTask[]> {
   let pending = steps;
@@ -85,23 +99,22 @@ export async function fetchDecodeTasks(steps: PlanStep[], source: ByteSource): P
   throw new InternalError('read planning did not finish in 8 rounds');
 }
 
-/** Reads `rows` (ascending file rows) of every column into slot `slots[i]` of each column's output. */
-export async function readRows(
-  reads: ColumnRead[],
-  rows: Uint32Array,
-  slots: Uint32Array,
-  source: ByteSource,
-  cache: PageIndexCache,
-  runTasks: TaskRunner = runTasksInline,
-): Promise<void> {
+/** Plans and reads one file's columns: the decode tasks, with the output each writes. */
+export async function fetchFileTasks(read: FileRead, source: ByteSource = read.source): Promise<OutputTask[]> {
   const steps: PlanStep[] = [];
-  const outs: ColumnOutput[] = [];
-  for (const read of reads) {
-    for (const request of splitByPage(read.column, rows, slots, read.where, read.arrowDictionary)) {
-      steps.push(planPage(request, cache));
-      outs.push(read.out);
+  const outputs: number[] = [];
+  for (const column of read.columns) {
+    for (const request of splitByPage(column.column, read.rows, read.slots, column.where, column.arrowDictionary)) {
+      steps.push(planPage(request, read.cache));
+      outputs.push(column.output);
     }
   }
   const tasks = await fetchDecodeTasks(steps, source);
-  await runTasks(tasks.map((task, i) => ({ task, out: outs[i] as ColumnOutput })));
+  return tasks.map((task, i) => ({ task, output: outputs[i] as number }));
+}
+
+/** Reads every file of a plan and decodes in this thread into `outputs`. */
+export async function readInline(files: FileRead[], extraTasks: OutputTask[], outputs: ColumnOutput[]): Promise<void> {
+  const perFile = await Promise.all(files.map((file) => fetchFileTasks(file)));
+  for (const { task, output } of [...perFile.flat(), ...extraTasks]) runDecodeTask(task, outputs[output] as ColumnOutput);
 }
