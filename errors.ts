@@ -70,10 +70,12 @@ export class WorkerError extends LanceLoaderError {
   }
 }
 
+const REPORT = '(this is a bug in lance-loader, please report it)';
+
 /** A broken invariant inside lance-loader: please report it. */
 export class InternalError extends LanceLoaderError {
   constructor(message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
-    super('INTERNAL', `${message} (this is a bug in lance-loader, please report it)`, details, options);
+    super('INTERNAL', message.includes(REPORT) ? message : `${message} ${REPORT}`, details, options);
   }
 }
 
@@ -100,16 +102,22 @@ const constructors: Record<ErrorCode, new (message: string, details: Record<stri
   IO_ERROR: IoError,
   ABORTED: AbortError,
   WORKER_ERROR: WorkerError,
-  INTERNAL: class extends LanceLoaderError {
-    constructor(message: string, details: Record<string, unknown>) {
-      super('INTERNAL', message, details);
-      this.name = 'InternalError';
-    }
-  },
+  INTERNAL: InternalError,
 };
 
 /** Rebuilds the typed error from a record made by {@link toErrorRecord}. */
 export function fromErrorRecord(record: ErrorRecord): LanceLoaderError {
   const Ctor = constructors[record.code] ?? constructors.INTERNAL;
   return new Ctor(record.message, record.details);
+}
+
+/**
+ * The same kind of error with context appended to its message and merged into its details (for
+ * example the batch and rows a decode error happened in). Unknown errors become {@link InternalError}.
+ */
+export function withContext(error: unknown, context: string, details: Record<string, unknown>): LanceLoaderError {
+  const record = toErrorRecord(error);
+  const rebuilt = fromErrorRecord({ code: record.code, message: `${record.message} (${context})`, details: { ...record.details, ...details } });
+  if (error instanceof Error) rebuilt.stack = `${rebuilt.name}: ${rebuilt.message}\n${error.stack?.split('\n').slice(1).join('\n') ?? ''}`;
+  return rebuilt;
 }

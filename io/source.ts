@@ -12,8 +12,11 @@ import { defaultCoalesceOptions, planCoalescedReads, viewsOfRanges, type Coalesc
 
 /** Counters of what a source did, for tests and metrics. */
 export interface ReadStats {
+  /** Reads issued to the OS (after merging). */
   readsIssued: number;
   bytesRead: number;
+  /** Byte ranges asked for, and their bytes (before merging). */
+  rangesRequested: number;
   bytesRequested: number;
 }
 
@@ -34,7 +37,7 @@ export interface FileSourceOptions {
 
 /** Buffered reads of a local file. */
 export class FileSource implements ByteSource {
-  readonly stats: ReadStats = { readsIssued: 0, bytesRead: 0, bytesRequested: 0 };
+  readonly stats: ReadStats = { readsIssued: 0, bytesRead: 0, rangesRequested: 0, bytesRequested: 0 };
   private constructor(
     readonly path: string,
     readonly size: number,
@@ -74,6 +77,7 @@ export class FileSource implements ByteSource {
       }
       this.stats.bytesRequested += r.size;
     }
+    this.stats.rangesRequested += ranges.length;
     const plan = planCoalescedReads(ranges, this.options.coalesce);
     const results: Uint8Array[] = new Array(plan.reads.length);
     let next = 0;

@@ -1,0 +1,70 @@
+/**
+ * The decode worker pool: a thin wrapper over Piscina. One job per batch; a job whose worker died (killed,
+ * out of memory) is retried once on a fresh worker, then reported as a {@link WorkerError}. Never loses a
+ * batch silently.
+ *
+ * When lance-loader runs from its TypeScript sources (tests, tsx), workers load worker.ts through tsx;
+ * from the built package they load worker.js.
+ */
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+import { AbortError, WorkerError, fromErrorRecord } from '../errors.js';
+import type { DecodeJob, DecodeJobResult } from './messages.js';
+
+export interface DecodePoolOptions {
+  /** Worker threads (default: the number of cores). */
+  workers?: number;
+}
+
+export function defaultWorkerCount(): number {
+  return Math.max(1, availableParallelism());
+}
+
+export class DecodePool {
+  private readonly piscina: Piscina;
+  /** Jobs retried after a worker died. */
+  retries = 0;
+
+  constructor(options: DecodePoolOptions = {}) {
+    const workers = options.workers ?? defaultWorkerCount();
+    const fromSource = import.meta.url.endsWith('.ts');
+    this.piscina = new Piscina({
+      filename: new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url).href,
+      minThreads: workers,
+      maxThreads: workers,
+      execArgv: fromSource ? ['--import', 'tsx'] : [],
+      // No maxQueue: the loader's slot ring bounds the jobs in flight (prefetch), so the queue cannot grow.
+    });
+  }
+
+  /** The live worker threads (tests use this to kill one). */
+  get threads(): readonly import('node:worker_threads').Worker[] {
+    return this.piscina.threads;
+  }
+
+  /** Runs a job; decode errors come back as typed errors, a dead worker is retried once. */
+  async run(job: DecodeJob): Promise<Extract<DecodeJobResult, { ok: true }>> {
+    for (let attempt = 0; ; attempt++) {
+      let result: DecodeJobResult;
+      try {
+        result = (await this.piscina.run(job)) as DecodeJobResult;
+      } catch (cause) {
+        if (this.destroyed) throw new AbortError('decode cancelled: the loader was closed');
+        if (attempt === 0) {
+          this.retries++;
+          continue;
+        }
+        throw new WorkerError(`a decode worker failed twice on the same batch: ${(cause as Error).message}`, {}, { cause });
+      }
+      if (!result.ok) throw fromErrorRecord(result.error);
+      return result;
+    }
+  }
+
+  private destroyed = false;
+
+  async destroy(): Promise<void> {
+    this.destroyed = true;
+    await this.piscina.destroy();
+  }
+}

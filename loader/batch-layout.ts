@@ -1,0 +1,108 @@
+/**
+ * How a batch's columns sit in a slot of shared memory. Fixed-width columns get a region of
+ * `batchSize × bytesPerRow` bytes (8-byte aligned) plus, when nullable, one validity byte per row;
+ * variable-width columns (utf8, binary) are returned by the workers and live outside the slot.
+ *
+ *   slot: [col A values | pad][col A validity | pad][col B values | pad] …
+ */
+import * as arrow from 'apache-arrow';
+import { InvalidArgumentError, UnsupportedError } from '../errors.js';
+import type { LanceField } from '../format/schema.js';
+import type { ColumnDType, ColumnValues } from './batch.js';
+import { fixedByteWidth } from './arrow-build.js';
+
+type ValuesConstructor = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => ColumnValues;
+
+export interface ColumnLayout {
+  name: string;
+  dtype: ColumnDType;
+  variable: boolean;
+  nullable: boolean;
+  /** Bytes of one row (fixed width). */
+  bytesPerRow: number;
+  /** Dimensions of one row after the batch dimension. */
+  rowShape: number[];
+  ArrayType: ValuesConstructor;
+  /** Byte offsets within the slot (fixed width), or -1. */
+  valuesOffset: number;
+  validityOffset: number;
+}
+
+export interface BatchLayout {
+  columns: ColumnLayout[];
+  slotBytes: number;
+}
+
+function scalarDType(type: arrow.DataType, name: string): { dtype: ColumnDType; ArrayType: ValuesConstructor } {
+  if (arrow.DataType.isInt(type)) {
+    const key = `${type.isSigned ? 'int' : 'uint'}${type.bitWidth}` as ColumnDType;
+    const table: Record<string, ValuesConstructor> = {
+      int8: Int8Array, int16: Int16Array, int32: Int32Array, int64: BigInt64Array,
+      uint8: Uint8Array, uint16: Uint16Array, uint32: Uint32Array, uint64: BigUint64Array,
+    };
+    return { dtype: key, ArrayType: table[key] as ValuesConstructor };
+  }
+  if (arrow.DataType.isFloat(type)) {
+    if (type.precision === arrow.Precision.HALF) return { dtype: 'float16', ArrayType: Uint16Array };
+    return type.precision === arrow.Precision.SINGLE ? { dtype: 'float32', ArrayType: Float32Array } : { dtype: 'float64', ArrayType: Float64Array };
+  }
+  if (arrow.DataType.isBool(type)) return { dtype: 'bool', ArrayType: Uint8Array };
+  if (arrow.DataType.isDate(type)) return type.unit === arrow.DateUnit.DAY ? { dtype: 'int32', ArrayType: Int32Array } : { dtype: 'int64', ArrayType: BigInt64Array };
+  if (arrow.DataType.isTimestamp(type)) return { dtype: 'int64', ArrayType: BigInt64Array };
+  if (arrow.DataType.isTime(type)) return type.bitWidth === 32 ? { dtype: 'int32', ArrayType: Int32Array } : { dtype: 'int64', ArrayType: BigInt64Array };
+  if (arrow.DataType.isFixedSizeBinary(type)) return { dtype: 'uint8', ArrayType: Uint8Array };
+  throw new UnsupportedError(`column "${name}" has type ${type}, which the loader cannot batch`, { column: name });
+}
+
+function align8(x: number): number {
+  return Math.ceil(x / 8) * 8;
+}
+
+/** Lays out the columns of batches of `batchSize` rows; `shapes` reshapes rows (e.g. `{ pixels: [28, 28, 1] }`). */
+export function planBatchLayout(fields: LanceField[], batchSize: number, shapes: Record<string, readonly number[]> = {}): BatchLayout {
+  let at = 0;
+  for (const name of Object.keys(shapes)) {
+    if (!fields.some((f) => f.name === name)) throw new InvalidArgumentError(`options.shapes.${name} names a column that is not loaded`);
+  }
+  const columns = fields.map((field): ColumnLayout => {
+    let type = field.arrowType;
+    if (arrow.DataType.isDictionary(type)) type = type.dictionary;
+    const variable = arrow.DataType.isUtf8(type) || arrow.DataType.isLargeUtf8(type) || arrow.DataType.isBinary(type) || arrow.DataType.isLargeBinary(type);
+    if (variable) {
+      if (shapes[field.name]) throw new InvalidArgumentError(`options.shapes.${field.name}: a ${type} column cannot be reshaped`);
+      const dtype: ColumnDType = arrow.DataType.isUtf8(type) || arrow.DataType.isLargeUtf8(type) ? 'utf8' : 'binary';
+      return { name: field.name, dtype, variable, nullable: field.nullable, bytesPerRow: 0, rowShape: [], ArrayType: Uint8Array, valuesOffset: -1, validityOffset: -1 };
+    }
+    const bytesPerRow = fixedByteWidth(type);
+    if (bytesPerRow === undefined) {
+      throw new UnsupportedError(`column "${field.name}" has type ${type}, which the loader cannot batch yet (nested columns come later)`, { column: field.name });
+    }
+    let scalarType = type;
+    let items = 1;
+    if (arrow.DataType.isFixedSizeList(type)) {
+      scalarType = type.children[0]?.type as arrow.DataType;
+      items = type.listSize;
+    } else if (arrow.DataType.isFixedSizeBinary(type)) {
+      items = type.byteWidth;
+    }
+    const { dtype, ArrayType } = scalarDType(scalarType, field.name);
+    let rowShape = items === 1 ? [] : [items];
+    const shape = shapes[field.name];
+    if (shape) {
+      const product = shape.reduce((a, b) => a * b, 1);
+      if (!shape.every((d) => Number.isInteger(d) && d > 0) || product !== items) {
+        throw new InvalidArgumentError(`options.shapes.${field.name} is [${shape.join(', ')}] (${product} values) but a row of "${field.name}" holds ${items}`);
+      }
+      rowShape = [...shape];
+    }
+    const valuesOffset = at;
+    at = align8(at + bytesPerRow * batchSize);
+    let validityOffset = -1;
+    if (field.nullable) {
+      validityOffset = at;
+      at = align8(at + batchSize);
+    }
+    return { name: field.name, dtype, variable, nullable: field.nullable, bytesPerRow, rowShape, ArrayType, valuesOffset, validityOffset };
+  });
+  return { columns, slotBytes: Math.max(8, at) };
+}

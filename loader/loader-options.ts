@@ -1,0 +1,115 @@
+/**
+ * DataLoader options: the documented defaults and one validation pass with exact messages.
+ */
+import { InvalidArgumentError } from '../errors.js';
+import type { ShuffleMode, SamplerState } from '../samplers/index.js';
+import { defaultWorkerCount } from '../decode-workers/pool.js';
+
+/** I/O settings of the loader. */
+export interface LoaderIoOptions {
+  /** O_DIRECT reads where the file system allows them (`'auto'`, default), always (`true`) or never (`false`). */
+  direct?: boolean | 'auto';
+  /** Merged reads in flight per data file (default 32). */
+  queueDepth?: number;
+  /** Largest gap of unwanted bytes read to merge two ranges (default 64 KiB). */
+  maxGapBytes?: number;
+  /** Largest merged read (default 8 MiB). */
+  maxReadBytes?: number;
+}
+
+/** Options of {@link createLoader}. */
+export interface LoaderOptions {
+  /** Columns to load (default: all). */
+  columns?: readonly string[];
+  /** Rows per batch. */
+  batchSize: number;
+  /** `true` (a new seeded order each epoch), `false` (file order), `'locality'` or a sampler shuffle mode. Default true. */
+  shuffle?: boolean | 'locality' | ShuffleMode;
+  /** Seed of the shuffle (default 0). */
+  seed?: number;
+  /** Drop the last partial batch (default false). */
+  dropLast?: boolean;
+  /** This process's rank among `worldSize` (distributed training); default 0 of 1. */
+  rank?: number;
+  worldSize?: number;
+  /** Decode worker threads (default: the number of cores). */
+  workers?: number;
+  /** Batches in flight ahead of the consumer (default 4). */
+  prefetch?: number;
+  io?: LoaderIoOptions;
+  /** Bytes the loader may hold: batch slots plus reads in flight (default 512 MiB). */
+  memoryBytes?: number;
+  /** Per-column row shapes, e.g. `{ pixels: [28, 28, 1] }`. */
+  shapes?: Record<string, readonly number[]>;
+  /** A state from `loader.state()` to continue from. */
+  resume?: LoaderState;
+}
+
+/** A JSON-serialisable position of the loader. */
+export interface LoaderState {
+  version: 1;
+  sampler: SamplerState;
+}
+
+export interface ResolvedLoaderOptions {
+  columns: readonly string[] | undefined;
+  batchSize: number;
+  shuffle: ShuffleMode;
+  seed: number;
+  dropLast: boolean;
+  rank: number;
+  worldSize: number;
+  workers: number;
+  prefetch: number;
+  direct: boolean | 'auto';
+  queueDepth: number;
+  maxGapBytes: number;
+  maxReadBytes: number;
+  memoryBytes: number;
+  shapes: Record<string, readonly number[]>;
+  resume: LoaderState | undefined;
+}
+
+function integer(value: unknown, path: string, min: number, max: number, fallback?: number): number {
+  const v = value ?? fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new InvalidArgumentError(`options.${path} must be an integer from ${min} to ${max}, got ${String(value)}`, { option: path });
+  }
+  return v;
+}
+
+/** Validates options and fills in defaults. */
+export function resolveLoaderOptions(options: LoaderOptions): ResolvedLoaderOptions {
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('createLoader needs an options object with at least batchSize');
+  const shuffle = options.shuffle ?? true;
+  let mode: ShuffleMode;
+  if (shuffle === true) mode = 'global';
+  else if (shuffle === false) mode = 'none';
+  else if (shuffle === 'locality') mode = { kind: 'locality', blockRows: 1024, windowBlocks: 64 };
+  else mode = shuffle;
+  const io = options.io ?? {};
+  const direct = io.direct ?? 'auto';
+  if (direct !== true && direct !== false && direct !== 'auto') throw new InvalidArgumentError(`options.io.direct must be true, false or 'auto', got ${String(direct)}`);
+  const resume = options.resume;
+  if (resume !== undefined && (typeof resume !== 'object' || resume === null || resume.version !== 1 || typeof resume.sampler !== 'object')) {
+    throw new InvalidArgumentError('options.resume must be a state returned by loader.state()');
+  }
+  return {
+    columns: options.columns,
+    batchSize: integer(options.batchSize, 'batchSize', 1, 1 << 24),
+    shuffle: mode,
+    seed: integer(options.seed, 'seed', 0, 2 ** 32 - 1, 0),
+    dropLast: options.dropLast ?? false,
+    rank: integer(options.rank, 'rank', 0, 1 << 20, 0),
+    worldSize: integer(options.worldSize, 'worldSize', 1, 1 << 20, 1),
+    workers: integer(options.workers, 'workers', 1, 256, defaultWorkerCount()),
+    prefetch: integer(options.prefetch, 'prefetch', 1, 1024, 4),
+    direct,
+    queueDepth: integer(io.queueDepth, 'io.queueDepth', 1, 1024, 32),
+    maxGapBytes: integer(io.maxGapBytes, 'io.maxGapBytes', 0, 1 << 30, 64 * 1024),
+    maxReadBytes: integer(io.maxReadBytes, 'io.maxReadBytes', 4096, 1 << 30, 8 * 1024 * 1024),
+    memoryBytes: integer(options.memoryBytes, 'memoryBytes', 1 << 20, Number.MAX_SAFE_INTEGER, 512 * 1024 * 1024),
+    shapes: options.shapes ?? {},
+    resume,
+  };
+}
