@@ -103,7 +103,8 @@ function planMiniBlock(request: PageRequest, layout: import('../format/proto/mes
     ranges,
     next: ([metaBytes, dictionary]) => {
       const table = parseChunkTable(metaBytes as Uint8Array, layout.num_items, data.size, where);
-      const entry = { table, dictionary: dictionary ?? null };
+      // Copied: the view may alias pooled read memory that is reused once this read is done.
+      const entry = { table, dictionary: dictionary ? dictionary.slice() : null };
       cache.miniblock.set(page, entry);
       return planMiniBlockChunks(request, layout, table, entry.dictionary);
     },

@@ -16,7 +16,9 @@ import type { LanceField } from '../format/schema.js';
 import { BatchSampler } from '../samplers/index.js';
 import { DecodePool } from '../decode-workers/pool.js';
 import type { DecodeJob, OutputDescriptor, VariableColumn } from '../decode-workers/messages.js';
-import { FileSource, type ByteSource } from '../io/source.js';
+import { DirectFileSource } from '../io/direct-source.js';
+import { createSlabPool, type SlabPool } from '../io/slab.js';
+import type { ByteSource } from '../io/source.js';
 import type { Batch, BatchColumn } from './batch.js';
 import { planBatchLayout, type BatchLayout } from './batch-layout.js';
 import { openDataset, type Dataset } from './dataset.js';
@@ -29,13 +31,13 @@ interface Slot {
   free: boolean;
 }
 
-/** Opens the loader's sources: one per data file, shared by all batches. */
-type SourceFactory = (path: string) => Promise<ByteSource>;
+/** How long a batch may wait for read memory before the loader reports the budget as too small. */
+const READ_MEMORY_WAIT_MS = 30_000;
 
 /** Shuffled, multi-threaded batches of a Lance dataset. Create with {@link createLoader}. */
 export class DataLoader {
   private readonly slots: Slot[];
-  private readonly sources = new Map<string, Promise<ByteSource>>();
+  private readonly sources = new Map<string, Promise<DirectFileSource>>();
   private readonly openedSources: ByteSource[] = [];
   private readonly counters: MetricsCounters;
   private position: { epoch: number; nextBatch: number };
@@ -51,7 +53,7 @@ export class DataLoader {
     private readonly sampler: BatchSampler,
     private readonly pool: DecodePool,
     private readonly options: ResolvedLoaderOptions,
-    private readonly openSource: SourceFactory,
+    private readonly readMemory: SlabPool,
   ) {
     this.slots = Array.from({ length: options.prefetch + 2 }, () => ({ buffer: new SharedArrayBuffer(layout.slotBytes), free: true }));
     this.counters = createLoaderMetrics();
@@ -81,10 +83,10 @@ export class DataLoader {
         rank: resolved.rank,
         worldSize: resolved.worldSize,
       });
-      const coalesce = { maxGapBytes: resolved.maxGapBytes, maxReadBytes: resolved.maxReadBytes };
-      const openSource: SourceFactory = (path) => FileSource.open(path, { coalesce, queueDepth: resolved.queueDepth });
+      const readBudget = Math.floor((resolved.memoryBytes - slotsBytes) / 4096) * 4096;
+      const readMemory = createSlabPool({ slabBytes: Math.min(16 * 1024 * 1024, readBudget), maxBytes: readBudget });
       const pool = new DecodePool({ workers: resolved.workers });
-      return new DataLoader(dataset, owns, fields, layout, sampler, pool, resolved, openSource);
+      return new DataLoader(dataset, owns, fields, layout, sampler, pool, resolved, readMemory);
     } catch (error) {
       if (owns) await dataset.close();
       throw error;
@@ -179,6 +181,7 @@ export class DataLoader {
     await this.pool.destroy();
     const sources = await Promise.allSettled(this.sources.values());
     await Promise.all(sources.map((s) => (s.status === 'fulfilled' ? s.value.close() : undefined)));
+    this.readMemory.close();
     if (this.ownsDataset) await this.dataset.close();
   }
 
@@ -186,10 +189,12 @@ export class DataLoader {
     if (this.closed) throw new AbortError('the loader is closed');
   }
 
-  private sourceFor(path: string): Promise<ByteSource> {
+  /** The loader's own reader of a data file (direct I/O where possible), shared by all batches. */
+  private sourceFor(path: string): Promise<DirectFileSource> {
     let source = this.sources.get(path);
     if (!source) {
-      source = this.openSource(path);
+      const { direct, queueDepth, maxGapBytes, maxReadBytes } = this.options;
+      source = DirectFileSource.open(path, { direct, queueDepth, coalesce: { maxGapBytes, maxReadBytes }, pool: this.readMemory });
       source.then((s) => this.openedSources.push(s), () => this.sources.delete(path));
       this.sources.set(path, source);
     }
@@ -198,9 +203,11 @@ export class DataLoader {
 
   private async loadBatch(epoch: number, index: number, slot: Slot): Promise<Batch> {
     const rows = this.sampler.batch(epoch, index);
+    // Views of leased read memory travel to the worker by reference and are released after decoding.
+    const leases: (() => void)[] = [];
     try {
       const plan = await this.dataset.planRead(rows, this.fields);
-      const perFile = await Promise.all(plan.files.map(async (file) => fetchFileTasks(file, await this.sourceFor(file.path))));
+      const perFile = await Promise.all(plan.files.map(async (file) => fetchFileTasks(file, this.leasing(await this.sourceFor(file.path), leases))));
       const tasks: OutputTask[] = [...perFile.flat(), ...plan.nullFills];
       const job: DecodeJob = { tasks, outputs: this.describeOutputs(slot, rows.length) };
       const result = await this.pool.run(job);
@@ -210,7 +217,34 @@ export class DataLoader {
       slot.free = true;
       const shown = Array.from(rows.subarray(0, 8)).join(', ') + (rows.length > 8 ? `, … (${rows.length} rows)` : '');
       throw withContext(error, `while loading epoch ${epoch} batch ${index}, rows ${shown}`, { epoch, batch: index, rows: Array.from(rows) });
+    } finally {
+      for (const release of leases) release();
     }
+  }
+
+  /** A view of `source` whose reads lease pool memory (zero-copy) and record the release in `leases`. */
+  private leasing(source: DirectFileSource, leases: (() => void)[]): ByteSource {
+    return {
+      path: source.path,
+      size: source.size,
+      stats: source.stats,
+      readRanges: async (ranges) => {
+        const signal = AbortSignal.timeout(READ_MEMORY_WAIT_MS);
+        try {
+          const leased = await source.readRangesLeased(ranges, { signal });
+          leases.push(leased.release);
+          return leased.views;
+        } catch (error) {
+          if (signal.aborted) {
+            throw new InvalidArgumentError(
+              `a batch waited ${READ_MEMORY_WAIT_MS / 1000} s for read memory: options.memoryBytes (${this.options.memoryBytes}) is too small for prefetch ${this.options.prefetch} and this batch size`,
+            );
+          }
+          throw error;
+        }
+      },
+      close: () => source.close(),
+    };
   }
 
   private describeOutputs(slot: Slot, numRows: number): OutputDescriptor[] {

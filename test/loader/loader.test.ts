@@ -128,6 +128,25 @@ describe('a batch', () => {
   });
 });
 
+describe('direct I/O', () => {
+  it('gives the same bytes as buffered reads', async () => {
+    const digest = (direct: boolean) =>
+      withLoader({ batchSize: 512, workers: 2, seed: 21, io: { direct } }, async (loader) => {
+        const parts: string[] = [];
+        for await (const batch of loader.epoch(0)) {
+          for (const [name, column] of Object.entries(batch.columns)) {
+            const bytes = new Uint8Array(column.values.buffer, column.values.byteOffset, column.values.byteLength);
+            parts.push(`${name}:${Buffer.from(bytes).toString('base64')}:${column.validity ? Buffer.from(column.validity).toString('base64') : ''}`);
+          }
+          batch.release();
+        }
+        return parts;
+      });
+    const direct = await digest(true);
+    expect(await digest(false)).toEqual(direct);
+  });
+});
+
 describe('resume', () => {
   it('continues with exactly the remaining batches from any step', async () => {
     const options = { batchSize: 1500, workers: 2, seed: 9 };
@@ -187,7 +206,8 @@ describe('failures', () => {
     await withLoader({ batchSize: 200, workers: 2, prefetch: 2, seed: 1 }, async (loader) => {
       const iterator = loader.epoch(0);
       ((await iterator.next()).value as Batch).release();
-      for (const thread of loader.decodePool.threads) await thread.terminate();
+      const victims = [...loader.decodePool.threads];
+      await Promise.all(victims.map((thread) => thread.terminate()));
       const rows: number[] = [];
       for await (const batch of { [Symbol.asyncIterator]: () => iterator }) {
         rows.push(...batch.rowOffsets);

@@ -1,0 +1,392 @@
+/**
+ * Direct-I/O reads of a local file into pooled SharedArrayBuffer memory (slab.ts), with at most
+ * `queueDepth` reads in flight. Implements {@link ByteSource}; the zero-copy entry point is
+ * {@link DirectFileSource.readRangesLeased}.
+ *
+ *   ranges ─► planCoalescedReads ─► merged reads ─► widen to blockBytes ─► pool.acquireAll (budget, FIFO)
+ *                                                                              │
+ *   views (one per range, into the slab) ◄── O_DIRECT pread × queueDepth ◄─────┘  (async fs.read, libuv pool)
+ *
+ * Modes (`stats.mode`, reason in `stats.modeReason`):
+ * - 'direct': a second fd opened with O_DIRECT. Each merged read is widened to `blockBytes` (default
+ *   4096) boundaries in offset and length, read at an aligned view offset of the slab (the pool places
+ *   regions at the slab's probed phase, align.ts), and the views handed back point at the requested bytes
+ *   inside the slab. Near EOF the widened length runs past the end: O_DIRECT returns a short read, which
+ *   is fine when the requested bytes are covered and an IoError otherwise.
+ * - 'buffered': positional reads through the page cache into the same pool memory, unwidened. Chosen when
+ *   `direct: false`; for `direct: 'auto'` also when the file is on tmpfs (page cache only: O_DIRECT there
+ *   saves nothing — Linux ≥ 6.6 accepts O_DIRECT on tmpfs, older kernels refuse the open), when the file
+ *   is empty, when the O_DIRECT open fails, or when the alignment probe fails at every offset.
+ *   `direct: true` turns those failures into an IoError instead.
+ *
+ * Copies of a byte: readRangesLeased — none after the kernel's (DMA into the slab for O_DIRECT; page
+ * cache → slab for buffered). readRanges — one more: slab → a fresh ArrayBuffer per merged read, so the
+ * slab memory is back in the pool before the promise resolves and the caller owns plain memory.
+ *
+ * Queue depth: reads use async `fs.read` (verified on Node 20: a Uint8Array over a SharedArrayBuffer is
+ * accepted and filled in place, O_DIRECT included). Those run on the libuv threadpool, which has
+ * UV_THREADPOOL_SIZE = 4 threads unless the environment sets it before Node first uses the pool, so at
+ * most 4 reads reach the disk at once by default whatever `queueDepth` says; set UV_THREADPOOL_SIZE=32
+ * (max 1024) in the environment to let queue depth fill a disk (see bench/direct-read.ts for numbers).
+ *
+ * Memory ownership: a leased result keeps its slab regions out of the pool until `release()`; the views
+ * must not be used afterwards (the memory is reused by later reads). Release is idempotent.
+ */
+import { closeSync, constants, fstatSync, open as openCallback, openSync, read as readCallback } from 'node:fs';
+import { AbortError, InvalidArgumentError, IoError } from '../errors.js';
+import type { ByteRange } from '../format/file-metadata.js';
+import { alignDown, alignUp, DIRECT_MEMORY_ALIGN_BYTES, isDirectAligned, isOnTmpfs, probeDirectAlignment, PROBE_READ_BYTES, PROBE_SCAN_BYTES } from './align.js';
+import { defaultCoalesceOptions, planCoalescedReads, viewsOfRanges, type CoalesceOptions } from './coalesce.js';
+import { createSlabPool, type AcquireOptions, type SlabLease, type SlabPool } from './slab.js';
+import type { ByteSource, ReadStats } from './source.js';
+
+export type ReadMode = 'direct' | 'buffered';
+
+export interface DirectReadStats extends ReadStats {
+  /** How the file is read; see the module comment. */
+  mode: ReadMode;
+  /** Why the mode was chosen, e.g. "tmpfs (page cache only)"; says what failed when a fallback happened. */
+  modeReason: string;
+  /** Merged reads done with O_DIRECT and through the page cache (a direct source reads buffered into a misaligned lease of a shared pool). */
+  directReads: number;
+  bufferedReads: number;
+  // readsIssued counts merged reads (as FileSource); bytesRead counts bytes the kernel delivered, which in
+  // direct mode includes the widening to blockBytes.
+}
+
+export interface DirectFileSourceOptions {
+  /** O_DIRECT: true (required, else IoError), false (buffered), 'auto' (direct when it works; default). */
+  direct?: boolean | 'auto';
+  /** Merged reads in flight at once for this source (default 16). See the threadpool note above. */
+  queueDepth?: number;
+  coalesce?: CoalesceOptions;
+  /** Memory and in-flight budget, shareable between sources; default a private pool (4 MiB slabs, 64 MiB). */
+  pool?: SlabPool;
+  /** Direct reads are widened to multiples of this in offset and length (default 4096; a multiple of 512). */
+  blockBytes?: number;
+}
+
+/** Views of the requested ranges inside pool memory, valid until `release()`. */
+export interface LeasedViews {
+  views: Uint8Array[];
+  release(): void;
+}
+
+const DEFAULT_QUEUE_DEPTH = 16;
+const DEFAULT_SLAB_BYTES = 4 * 1024 * 1024;
+const DEFAULT_POOL_BYTES = 64 * 1024 * 1024;
+/** readRanges copies through pieces of at most this many bytes, so any read fits any pool. */
+const MAX_PIECE_BYTES = 8 * 1024 * 1024;
+
+/** Reads of a local file with O_DIRECT into SharedArrayBuffer slabs, falling back to buffered reads. */
+export class DirectFileSource implements ByteSource {
+  readonly stats: DirectReadStats;
+  private closed = false;
+  private inFlight = 0;
+  /** Reads holding or waiting for a slot; close() waits for zero. */
+  private pendingReads = 0;
+  private onIdle: (() => void) | undefined;
+  private readonly slotWaiters: Array<() => void> = [];
+  private readonly phaseOf: AcquireOptions['phaseOf'];
+
+  private constructor(
+    readonly path: string,
+    readonly size: number,
+    private readonly bufferedFd: number,
+    /** -1 in buffered mode. */
+    private readonly directFd: number,
+    private readonly pool: SlabPool,
+    private readonly ownsPool: boolean,
+    private readonly queueDepth: number,
+    private readonly coalesce: CoalesceOptions,
+    private readonly blockBytes: number,
+    modeReason: string,
+  ) {
+    const mode: ReadMode = directFd >= 0 ? 'direct' : 'buffered';
+    this.stats = { readsIssued: 0, bytesRead: 0, rangesRequested: 0, bytesRequested: 0, mode, modeReason, directReads: 0, bufferedReads: 0 };
+    const unit = pool.unitBytes;
+    this.phaseOf =
+      mode === 'direct'
+        ? (slab) => {
+            if (slab.byteLength < PROBE_SCAN_BYTES + PROBE_READ_BYTES) return null; // too small to probe: read buffered
+            const phase = probeDirectAlignment(directFd, slab);
+            return phase === null ? null : phase % unit;
+          }
+        : undefined;
+  }
+
+  /** How this source reads: 'direct' (O_DIRECT) or 'buffered'. */
+  get mode(): ReadMode {
+    return this.stats.mode;
+  }
+
+  /** Opens `path`; a missing or unreadable file is an {@link IoError}, a bad option an InvalidArgumentError. */
+  static async open(path: string, options: DirectFileSourceOptions = {}): Promise<DirectFileSource> {
+    const direct = options.direct ?? 'auto';
+    if (direct !== true && direct !== false && direct !== 'auto') {
+      throw new InvalidArgumentError(`DirectFileSource option direct must be true, false or 'auto', got ${JSON.stringify(direct)}`, { option: 'direct' });
+    }
+    const queueDepth = options.queueDepth ?? DEFAULT_QUEUE_DEPTH;
+    if (!Number.isSafeInteger(queueDepth) || queueDepth < 1) {
+      throw new InvalidArgumentError(`DirectFileSource option queueDepth must be an integer >= 1, got ${String(options.queueDepth)}`, { option: 'queueDepth' });
+    }
+    const blockBytes = options.blockBytes ?? 4096;
+    if (!Number.isSafeInteger(blockBytes) || blockBytes < DIRECT_MEMORY_ALIGN_BYTES || blockBytes % DIRECT_MEMORY_ALIGN_BYTES !== 0) {
+      throw new InvalidArgumentError(`DirectFileSource option blockBytes must be a positive multiple of 512, got ${String(options.blockBytes)}`, { option: 'blockBytes' });
+    }
+    const coalesce = options.coalesce ?? defaultCoalesceOptions;
+    const pool = options.pool ?? createSlabPool({ slabBytes: DEFAULT_SLAB_BYTES, maxBytes: DEFAULT_POOL_BYTES });
+    if (pool.maxBytes < 2 * blockBytes) {
+      throw new InvalidArgumentError(`DirectFileSource needs a pool with maxBytes >= 2 * blockBytes (${2 * blockBytes}), got ${pool.maxBytes}`, { option: 'pool' });
+    }
+
+    let bufferedFd: number;
+    try {
+      bufferedFd = await new Promise<number>((resolve, reject) => openCallback(path, 'r', (err, fd) => (err ? reject(err) : resolve(fd))));
+    } catch (cause) {
+      throw new IoError(`cannot open ${path}: ${(cause as Error).message}`, { path }, { cause });
+    }
+    let directFd = -1;
+    try {
+      const stat = fstatSync(bufferedFd);
+      if (!stat.isFile()) throw new IoError(`${path} is not a regular file`, { path });
+      let reason: string;
+      if (direct === false) {
+        reason = 'direct: false';
+      } else if (direct === 'auto' && isOnTmpfs(path)) {
+        reason = 'tmpfs (page cache only; O_DIRECT would save nothing)';
+      } else if (stat.size === 0) {
+        reason = 'empty file (nothing to probe O_DIRECT with)';
+      } else {
+        const attempt = openDirect(path);
+        if (typeof attempt === 'number') {
+          directFd = attempt;
+          reason = 'O_DIRECT';
+        } else {
+          reason = attempt;
+        }
+      }
+      if (directFd < 0 && direct === true) {
+        throw new IoError(`${path}: direct: true but O_DIRECT is not usable: ${reason}`, { path, reason });
+      }
+      return new DirectFileSource(path, stat.size, bufferedFd, directFd, pool, options.pool === undefined, queueDepth, coalesce, blockBytes, reason);
+    } catch (error) {
+      if (directFd >= 0) closeSync(directFd);
+      closeSync(bufferedFd);
+      if (options.pool === undefined) pool.close();
+      throw error;
+    }
+  }
+
+  /**
+   * Reads the ranges (any order, overlaps and duplicates allowed) and returns one view per range into
+   * pool memory, without copying. All the memory is acquired at once (waiting for budget, abortable by
+   * `signal`); a call needing more than the pool's maxBytes is an InvalidArgumentError.
+   */
+  async readRangesLeased(ranges: readonly ByteRange[], options: { signal?: AbortSignal } = {}): Promise<LeasedViews> {
+    this.checkRanges(ranges);
+    const plan = planCoalescedReads(ranges, this.coalesce);
+    const leaseSizes: number[] = [];
+    for (const read of plan.reads) if (read.size > 0) leaseSizes.push(this.leaseBytesFor(read));
+    const leases = await this.pool.acquireAll(leaseSizes, { signal: options.signal, phaseOf: this.phaseOf });
+    const release = () => {
+      for (const lease of leases) lease.release();
+    };
+    try {
+      const readViews: Uint8Array[] = new Array(plan.reads.length);
+      let leaseAt = 0;
+      // allSettled, not all: on a failure every other read must finish before its memory goes back.
+      const outcomes = await Promise.allSettled(
+        plan.reads.map((read, i) => {
+          if (read.size === 0) {
+            readViews[i] = new Uint8Array(0);
+            return undefined;
+          }
+          const lease = leases[leaseAt++] as SlabLease;
+          return this.withSlot(options.signal, async () => {
+            readViews[i] = await this.readSpan(read, lease);
+          });
+        }),
+      );
+      for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason;
+      return { views: viewsOfRanges(ranges, plan, readViews), release };
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
+
+  /**
+   * {@link ByteSource.readRanges}: as readRangesLeased, but copies each merged read out of the slab into a
+   * fresh buffer (the views alias those buffers) and returns the slab memory at once. Reads are split into
+   * pieces that fit the pool, so any range size works.
+   */
+  async readRanges(ranges: readonly ByteRange[]): Promise<Uint8Array[]> {
+    this.checkRanges(ranges);
+    const plan = planCoalescedReads(ranges, this.coalesce);
+    const results = plan.reads.map((read) => new Uint8Array(read.size));
+    // A piece widened to blocks and rounded to pool units must fit the budget.
+    const room = alignDown(this.pool.maxBytes, this.pool.unitBytes) - this.blockBytes - this.pool.unitBytes;
+    const maxPiece = Math.max(this.blockBytes, alignDown(Math.min(MAX_PIECE_BYTES, room), this.blockBytes));
+    const pieces: Array<{ read: number; offset: number; size: number }> = [];
+    plan.reads.forEach((read, i) => {
+      for (let at = 0; at < read.size; at += maxPiece) pieces.push({ read: i, offset: read.offset + at, size: Math.min(maxPiece, read.size - at) });
+    });
+    // Memory first, then a queue slot (as readRangesLeased): a read never holds a slot while it waits for
+    // memory, so a leased call that holds memory and waits for a slot cannot deadlock against it.
+    await Promise.all(
+      pieces.map(async (piece) => {
+        const lease = await this.pool.acquire(this.leaseBytesFor(piece), { phaseOf: this.phaseOf });
+        try {
+          await this.withSlot(undefined, async () => {
+            const bytes = await this.readSpan(piece, lease);
+            const read = plan.reads[piece.read] as ByteRange;
+            (results[piece.read] as Uint8Array).set(bytes, piece.offset - read.offset); // the one copy
+          });
+        } finally {
+          lease.release();
+        }
+      }),
+    );
+    return viewsOfRanges(ranges, plan, results);
+  }
+
+  /** Waits for reads in flight (closing an fd under a read could let the fd number be reused), then closes. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.pendingReads > 0) await new Promise<void>((resolve) => (this.onIdle = resolve));
+    if (this.directFd >= 0) closeSync(this.directFd);
+    closeSync(this.bufferedFd);
+    if (this.ownsPool) this.pool.close();
+  }
+
+  private checkRanges(ranges: readonly ByteRange[]): void {
+    if (this.closed) throw new IoError(`${this.path}: source is closed`, { path: this.path });
+    for (const r of ranges) {
+      if (!(Number.isSafeInteger(r.offset) && Number.isSafeInteger(r.size) && r.offset >= 0 && r.size >= 0 && r.offset + r.size <= this.size)) {
+        throw new IoError(`${this.path}: read of bytes ${r.offset}..${r.offset + r.size} is outside the file (${this.size} bytes)`, {
+          path: this.path,
+          offset: r.offset,
+          size: r.size,
+        });
+      }
+    }
+    for (const r of ranges) this.stats.bytesRequested += r.size;
+    this.stats.rangesRequested += ranges.length;
+  }
+
+  /** Pool bytes needed to read `span`: widened to blockBytes in direct mode. */
+  private leaseBytesFor(span: ByteRange): number {
+    if (this.directFd < 0) return span.size;
+    return alignUp(span.offset + span.size, this.blockBytes) - alignDown(span.offset, this.blockBytes);
+  }
+
+  /** Reads exactly the bytes of `span` into `lease`; returns the view of them. A short read is an IoError. */
+  private async readSpan(span: ByteRange, lease: SlabLease): Promise<Uint8Array> {
+    this.stats.readsIssued++;
+    if (this.directFd >= 0 && isDirectAligned(lease.buffer, lease.byteOffset) === true) {
+      const start = alignDown(span.offset, this.blockBytes);
+      const length = alignUp(span.offset + span.size, this.blockBytes) - start;
+      const view = new Uint8Array(lease.buffer, lease.byteOffset, length);
+      const need = span.offset + span.size - start;
+      let done = 0;
+      let misaligned = false;
+      try {
+        while (done < need) {
+          const n = await pread(this.directFd, view, done, length - done, start + done);
+          if (n === 0) break;
+          done += n;
+          if (done % DIRECT_MEMORY_ALIGN_BYTES !== 0) break; // EOF inside a sector: the next read would be misaligned
+        }
+      } catch (cause) {
+        // EINVAL before any byte: this slab's phase came from a probe on a device with a coarser alignment
+        // rule (a pool shared across devices). Read this span buffered instead.
+        if ((cause as NodeJS.ErrnoException).code !== 'EINVAL' || done > 0) throw this.readError(span, cause);
+        misaligned = true;
+      }
+      if (!misaligned) {
+        this.stats.bytesRead += done;
+        if (done < need) throw this.shortRead(span, start + done);
+        this.stats.directReads++;
+        return view.subarray(span.offset - start, span.offset - start + span.size);
+      }
+    }
+    // Buffered mode, or a lease of a shared pool whose slab was not aligned for this source.
+    const view = new Uint8Array(lease.buffer, lease.byteOffset, span.size);
+    let done = 0;
+    while (done < span.size) {
+      let n: number;
+      try {
+        n = await pread(this.bufferedFd, view, done, span.size - done, span.offset + done);
+      } catch (cause) {
+        throw this.readError(span, cause);
+      }
+      if (n === 0) throw this.shortRead(span, span.offset + done);
+      done += n;
+      this.stats.bytesRead += n;
+    }
+    this.stats.bufferedReads++;
+    return view;
+  }
+
+  private readError(span: ByteRange, cause: unknown): IoError {
+    return new IoError(`${this.path}: read of bytes ${span.offset}..${span.offset + span.size} failed: ${(cause as Error).message}`, { path: this.path, ...span, mode: this.mode }, { cause });
+  }
+
+  private shortRead(span: ByteRange, at: number): IoError {
+    return new IoError(
+      `${this.path}: short read at byte ${at} (wanted ${span.size} bytes from ${span.offset}; the file may have been truncated)`,
+      { path: this.path, ...span, mode: this.mode },
+    );
+  }
+
+  /** Runs `fn` holding one of `queueDepth` slots; slots are handed over FIFO. */
+  private async withSlot<T>(signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+    this.pendingReads++;
+    try {
+      if (this.inFlight < this.queueDepth) this.inFlight++;
+      else await new Promise<void>((resolve) => this.slotWaiters.push(resolve)); // the slot is handed over
+      try {
+        if (signal?.aborted) throw new AbortError(`${this.path}: read aborted`, { path: this.path, reason: String(signal.reason) });
+        if (this.closed) throw new IoError(`${this.path}: source closed while a read was queued`, { path: this.path });
+        return await fn();
+      } finally {
+        const next = this.slotWaiters.shift();
+        if (next) next();
+        else this.inFlight--;
+      }
+    } finally {
+      if (--this.pendingReads === 0) this.onIdle?.();
+    }
+  }
+}
+
+/** Opens `path` with O_DIRECT and checks a direct read works at some memory offset; returns the fd or why not. */
+function openDirect(path: string): number | string {
+  const flag = constants.O_DIRECT;
+  if (flag === undefined) return 'O_DIRECT is not available on this platform';
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | flag);
+  } catch (cause) {
+    return `O_DIRECT open failed: ${(cause as Error).message}`;
+  }
+  try {
+    // A throwaway buffer: the probe only has to show that some offset works on this device.
+    if (probeDirectAlignment(fd, new SharedArrayBuffer(PROBE_SCAN_BYTES + PROBE_READ_BYTES)) === null) {
+      closeSync(fd);
+      return 'O_DIRECT reads failed (EINVAL) at every memory offset probed';
+    }
+  } catch (cause) {
+    closeSync(fd);
+    return `O_DIRECT probe failed: ${(cause as Error).message}`;
+  }
+  return fd;
+}
+
+function pread(fd: number, view: Uint8Array, offset: number, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    readCallback(fd, view, offset, length, position, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead)));
+  });
+}

@@ -1,0 +1,385 @@
+/**
+ * A bounded pool of SharedArrayBuffer slabs: the memory that reads land in, and the in-flight byte budget.
+ *
+ * Guarantees:
+ * - The bytes leased at once (each lease rounded up to `unitBytes`) never exceed `maxBytes`.
+ * - A request that does not fit waits in a FIFO queue (a promise, no polling); waiters are served strictly
+ *   in arrival order, so a large request is never starved by small ones behind it. `acquireAll` takes
+ *   several regions as one request (all or nothing), so a reader that needs N regions at once can never
+ *   hold some of them while waiting for the rest (no hold-and-wait deadlock between readers).
+ * - A lease is a region of one slab that no other live lease overlaps. Regions start at
+ *   `phase + k * unitBytes` within their slab; `phase` is chosen per slab (see O_DIRECT below).
+ *
+ *   slab (SharedArrayBuffer, slabBytes + unitBytes long)
+ *   ┌─phase─┬────unit────┬────unit────┬────unit────┬─ ─ ─ ─┬────unit────┬─slack─┐
+ *   │       │  lease A (2 units)      │  free      │       │  lease B   │       │
+ *   └───────┴────────────┴────────────┴────────────┴─ ─ ─ ─┴────────────┴───────┘
+ *
+ * Allocation is first-fit over a sorted free list of unit runs per slab (neighbours merge on release).
+ * Slabs are made on demand; a request larger than `slabBytes` (but within `maxBytes`) gets a slab of its
+ * own that is dropped on release. An empty slab is kept for reuse while the slabs held total at most
+ * `maxBytes`, and dropped (left to the GC) beyond that, so idle memory is bounded by `maxBytes + slabBytes`.
+ *
+ * O_DIRECT: a read needs its memory address 512-byte aligned, and JS cannot see addresses (design §6).
+ * `acquire(..., { phaseOf })` lets the reader say where aligned regions start in a slab: the pool calls
+ * `phaseOf(slab)` only while that slab is empty (a probe writes into it), and then places every region
+ * of the slab at `phase + k * unitBytes`, which stays aligned because `unitBytes` is a multiple of 512.
+ * Slabs whose phase was never probed (first used by a request without `phaseOf`) are skipped by requests
+ * with `phaseOf` until they are empty again.
+ *
+ * Release is idempotent: a second `release()` of the same lease is ignored (and counted in
+ * `stats().doubleReleases`). Each lease carries its own released flag, so a repeated release can never
+ * free a region that was since leased to someone else; ignoring it lets cleanup run from both a
+ * `finally` and an abort path without masking the original error.
+ */
+import { AbortError, InternalError, InvalidArgumentError } from '../errors.js';
+
+export interface SlabPoolOptions {
+  /** Bytes per slab (a multiple of `unitBytes`). */
+  slabBytes: number;
+  /** The in-flight byte budget: most bytes leased at once (leases rounded up to `unitBytes`). */
+  maxBytes: number;
+  /** Allocation granularity and alignment step of region starts (default 4096, a multiple of 512). */
+  unitBytes?: number;
+}
+
+/** A region of a slab, owned by the caller until `release()`. */
+export interface SlabLease {
+  readonly buffer: SharedArrayBuffer;
+  readonly byteOffset: number;
+  /** The bytes asked for (the pool reserves this rounded up to `unitBytes`). */
+  readonly byteLength: number;
+  /** Returns the region to the pool; further calls are ignored. */
+  release(): void;
+}
+
+export interface AcquireOptions {
+  signal?: AbortSignal;
+  /**
+   * Where aligned regions start in `slab` (a byte offset in [0, unitBytes)), or null if none is known.
+   * Called only on an empty slab, so it may write into the slab (an O_DIRECT probe does).
+   */
+  phaseOf?: (slab: SharedArrayBuffer) => number | null;
+}
+
+export interface SlabPoolStats {
+  /** Bytes leased now (rounded up to unitBytes). Never above maxBytes. */
+  bytesInUse: number;
+  /** Highest bytesInUse seen. */
+  peakBytesInUse: number;
+  /** Acquires that had to wait for budget. */
+  waits: number;
+  /** Acquires waiting now. */
+  waiting: number;
+  /** Live leases. */
+  leases: number;
+  /** Slabs held (in use or idle) and their total bytes. */
+  slabs: number;
+  slabBytesHeld: number;
+  /** Slabs ever made (each is one SharedArrayBuffer allocation). */
+  slabsCreated: number;
+  /** Second releases of a lease, ignored. */
+  doubleReleases: number;
+}
+
+export interface SlabPool {
+  readonly slabBytes: number;
+  readonly maxBytes: number;
+  readonly unitBytes: number;
+  /** Waits until `bytes` fit the budget, then leases a region of that many bytes. */
+  acquire(bytes: number, options?: AbortSignal | AcquireOptions): Promise<SlabLease>;
+  /** Leases one region per size, granted together once their total fits the budget. */
+  acquireAll(sizes: readonly number[], options?: AbortSignal | AcquireOptions): Promise<SlabLease[]>;
+  stats(): SlabPoolStats;
+  /** Rejects every waiting acquire with AbortError; later acquires fail. Live leases stay valid. */
+  close(): void;
+}
+
+interface Slab {
+  readonly buffer: SharedArrayBuffer;
+  /** Units in the slab. */
+  readonly units: number;
+  /** Free runs of units: starts and ends (exclusive), ascending and disjoint. */
+  freeStart: number[];
+  freeEnd: number[];
+  usedUnits: number;
+  /** Byte offset of unit 0; undefined while the slab is empty and not yet placed. */
+  phase: number | undefined;
+  /** Whether `phase` came from a phaseOf probe (aligned for O_DIRECT). */
+  probed: boolean;
+  /** A slab made for one oversized request, dropped on release. */
+  readonly dedicated: boolean;
+}
+
+interface Waiter {
+  readonly units: number[];
+  readonly totalBytes: number;
+  readonly sizes: readonly number[];
+  readonly phaseOf: AcquireOptions['phaseOf'];
+  readonly resolve: (leases: SlabLease[]) => void;
+  readonly reject: (error: unknown) => void;
+  readonly signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+const isPositiveInteger = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n > 0;
+
+/** Makes a pool; throws InvalidArgumentError naming the bad option. */
+export function createSlabPool(options: SlabPoolOptions): SlabPool {
+  const unitBytes = options.unitBytes ?? 4096;
+  if (!isPositiveInteger(unitBytes) || unitBytes % 512 !== 0) {
+    throw new InvalidArgumentError(`slab pool option unitBytes must be a positive multiple of 512, got ${String(options.unitBytes)}`, { option: 'unitBytes' });
+  }
+  if (!isPositiveInteger(options.slabBytes) || options.slabBytes % unitBytes !== 0) {
+    throw new InvalidArgumentError(`slab pool option slabBytes must be a positive multiple of unitBytes (${unitBytes}), got ${String(options.slabBytes)}`, { option: 'slabBytes' });
+  }
+  if (!isPositiveInteger(options.maxBytes) || options.maxBytes < unitBytes) {
+    throw new InvalidArgumentError(`slab pool option maxBytes must be an integer >= unitBytes (${unitBytes}), got ${String(options.maxBytes)}`, { option: 'maxBytes' });
+  }
+  return new Pool(options.slabBytes, options.maxBytes, unitBytes);
+}
+
+class Pool implements SlabPool {
+  private readonly slabs: Slab[] = [];
+  private readonly queue: Waiter[] = [];
+  private closed = false;
+  private pumping = false;
+  private bytesInUse = 0;
+  private peakBytesInUse = 0;
+  private waits = 0;
+  private leases = 0;
+  private slabsCreated = 0;
+  private doubleReleases = 0;
+
+  constructor(
+    readonly slabBytes: number,
+    readonly maxBytes: number,
+    readonly unitBytes: number,
+  ) {}
+
+  acquire(bytes: number, options?: AbortSignal | AcquireOptions): Promise<SlabLease> {
+    return this.acquireAll([bytes], options).then((leases) => leases[0] as SlabLease);
+  }
+
+  acquireAll(sizes: readonly number[], options?: AbortSignal | AcquireOptions): Promise<SlabLease[]> {
+    const { signal, phaseOf } = options instanceof AbortSignal ? { signal: options, phaseOf: undefined } : (options ?? {});
+    const units: number[] = [];
+    let totalBytes = 0;
+    for (const bytes of sizes) {
+      if (!isPositiveInteger(bytes)) {
+        return Promise.reject(new InvalidArgumentError(`slab pool acquire needs a positive integer byte count, got ${String(bytes)}`, { bytes }));
+      }
+      const u = Math.ceil(bytes / this.unitBytes);
+      units.push(u);
+      totalBytes += u * this.unitBytes;
+    }
+    if (totalBytes > this.maxBytes) {
+      return Promise.reject(
+        new InvalidArgumentError(`slab pool acquire of ${totalBytes} bytes (rounded to ${this.unitBytes}-byte units) exceeds the pool's maxBytes (${this.maxBytes}); raise maxBytes or read less at once`, {
+          bytes: totalBytes,
+          maxBytes: this.maxBytes,
+        }),
+      );
+    }
+    if (this.closed) return Promise.reject(new AbortError('slab pool is closed'));
+    if (signal?.aborted) return Promise.reject(new AbortError('slab pool acquire aborted before it started', { reason: String(signal.reason) }));
+    if (units.length === 0) return Promise.resolve([]);
+    if (this.queue.length === 0 && this.bytesInUse + totalBytes <= this.maxBytes) {
+      try {
+        return Promise.resolve(this.grant(units, sizes, phaseOf));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    this.waits++;
+    return new Promise<SlabLease[]>((resolve, reject) => {
+      const waiter: Waiter = { units, totalBytes, sizes, phaseOf, resolve, reject, signal, onAbort: undefined };
+      if (signal) {
+        waiter.onAbort = () => {
+          const at = this.queue.indexOf(waiter);
+          if (at < 0) return;
+          this.queue.splice(at, 1);
+          reject(new AbortError(`slab pool acquire of ${totalBytes} bytes aborted while waiting for budget`, { bytes: totalBytes, reason: String(signal.reason) }));
+          this.pump(); // the head may have changed
+        };
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+      this.queue.push(waiter);
+    });
+  }
+
+  stats(): SlabPoolStats {
+    let slabBytesHeld = 0;
+    for (const s of this.slabs) slabBytesHeld += s.buffer.byteLength;
+    return {
+      bytesInUse: this.bytesInUse,
+      peakBytesInUse: this.peakBytesInUse,
+      waits: this.waits,
+      waiting: this.queue.length,
+      leases: this.leases,
+      slabs: this.slabs.length,
+      slabBytesHeld,
+      slabsCreated: this.slabsCreated,
+      doubleReleases: this.doubleReleases,
+    };
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const w of this.queue.splice(0)) {
+      if (w.onAbort) w.signal?.removeEventListener('abort', w.onAbort);
+      w.reject(new AbortError('slab pool closed while an acquire was waiting', { bytes: w.totalBytes }));
+    }
+  }
+
+  /** Serves waiters from the head while they fit. */
+  private pump(): void {
+    if (this.pumping) return; // a release inside grant's error path; the outer loop continues
+    this.pumping = true;
+    try {
+      this.pumpQueue();
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private pumpQueue(): void {
+    while (this.queue.length > 0) {
+      const head = this.queue[0] as Waiter;
+      if (this.bytesInUse + head.totalBytes > this.maxBytes) return;
+      this.queue.shift();
+      if (head.onAbort) head.signal?.removeEventListener('abort', head.onAbort);
+      try {
+        head.resolve(this.grant(head.units, head.sizes, head.phaseOf));
+      } catch (error) {
+        head.reject(error);
+      }
+    }
+  }
+
+  /** Places every region; the budget was checked by the caller. */
+  private grant(units: readonly number[], sizes: readonly number[], phaseOf: AcquireOptions['phaseOf']): SlabLease[] {
+    const leases: SlabLease[] = [];
+    try {
+      for (let i = 0; i < units.length; i++) leases.push(this.place(units[i] as number, sizes[i] as number, phaseOf));
+      if (this.bytesInUse > this.maxBytes) throw new InternalError(`slab pool budget exceeded: ${this.bytesInUse} > ${this.maxBytes}`);
+    } catch (error) {
+      for (const lease of leases) lease.release();
+      throw error;
+    }
+    return leases;
+  }
+
+  private place(units: number, bytes: number, phaseOf: AcquireOptions['phaseOf']): SlabLease {
+    const slabUnits = this.slabBytes / this.unitBytes;
+    if (units <= slabUnits) {
+      for (const slab of this.slabs) {
+        if (slab.dedicated || slab.units - slab.usedUnits < units) continue;
+        if (slab.usedUnits === 0 && (slab.phase === undefined || (phaseOf && !slab.probed))) this.setPhase(slab, phaseOf);
+        if (phaseOf && !slab.probed) continue;
+        const start = takeRun(slab, units);
+        if (start >= 0) return this.lease(slab, start, units, bytes);
+      }
+    }
+    const slab = this.newSlab(Math.max(units, slabUnits), units > slabUnits);
+    this.setPhase(slab, phaseOf);
+    const start = takeRun(slab, units);
+    if (start < 0) throw new InternalError(`slab pool could not place ${units} units in a fresh slab of ${slab.units}`);
+    return this.lease(slab, start, units, bytes);
+  }
+
+  private setPhase(slab: Slab, phaseOf: AcquireOptions['phaseOf']): void {
+    const phase = phaseOf ? phaseOf(slab.buffer) : null;
+    if (phase !== null && !(Number.isInteger(phase) && phase >= 0 && phase < this.unitBytes)) {
+      throw new InternalError(`phaseOf returned ${phase}, outside [0, ${this.unitBytes})`);
+    }
+    slab.phase = phase ?? 0;
+    // A request with phaseOf that got null still uses the slab (its reader falls back to buffered I/O).
+    slab.probed = phaseOf !== undefined;
+  }
+
+  private newSlab(units: number, dedicated: boolean): Slab {
+    // One extra unit of slack so that regions can start at any phase in [0, unitBytes).
+    const buffer = new SharedArrayBuffer((units + 1) * this.unitBytes);
+    const slab: Slab = { buffer, units, freeStart: [0], freeEnd: [units], usedUnits: 0, phase: undefined, probed: false, dedicated };
+    this.slabs.push(slab);
+    this.slabsCreated++;
+    return slab;
+  }
+
+  private lease(slab: Slab, start: number, units: number, bytes: number): SlabLease {
+    const reserved = units * this.unitBytes;
+    slab.usedUnits += units;
+    this.bytesInUse += reserved;
+    this.peakBytesInUse = Math.max(this.peakBytesInUse, this.bytesInUse);
+    this.leases++;
+    let released = false;
+    const byteOffset = (slab.phase ?? 0) + start * this.unitBytes;
+    return {
+      buffer: slab.buffer,
+      byteOffset,
+      byteLength: bytes,
+      release: () => {
+        if (released) {
+          this.doubleReleases++;
+          return;
+        }
+        released = true;
+        giveRun(slab, start, units);
+        slab.usedUnits -= units;
+        this.bytesInUse -= reserved;
+        this.leases--;
+        if (slab.usedUnits === 0) this.retireIfIdle(slab);
+        this.pump();
+      },
+    };
+  }
+
+  private retireIfIdle(slab: Slab): void {
+    let held = 0;
+    for (const s of this.slabs) held += s.units * this.unitBytes;
+    if (slab.dedicated || held > this.maxBytes) {
+      this.slabs.splice(this.slabs.indexOf(slab), 1);
+      return;
+    }
+    if (!slab.probed) slab.phase = undefined; // may be placed again, e.g. by a probing request
+  }
+}
+
+/** First-fit: takes `units` from the first free run long enough; returns the start unit or -1. */
+function takeRun(slab: Slab, units: number): number {
+  for (let i = 0; i < slab.freeStart.length; i++) {
+    const start = slab.freeStart[i] as number;
+    const end = slab.freeEnd[i] as number;
+    if (end - start < units) continue;
+    if (end - start === units) {
+      slab.freeStart.splice(i, 1);
+      slab.freeEnd.splice(i, 1);
+    } else {
+      slab.freeStart[i] = start + units;
+    }
+    return start;
+  }
+  return -1;
+}
+
+/** Returns a run to the free list, merging with its neighbours. */
+function giveRun(slab: Slab, start: number, units: number): void {
+  const end = start + units;
+  let i = 0;
+  while (i < slab.freeStart.length && (slab.freeStart[i] as number) < start) i++;
+  const mergesLeft = i > 0 && slab.freeEnd[i - 1] === start;
+  const mergesRight = i < slab.freeStart.length && slab.freeStart[i] === end;
+  if (mergesLeft && mergesRight) {
+    slab.freeEnd[i - 1] = slab.freeEnd[i] as number;
+    slab.freeStart.splice(i, 1);
+    slab.freeEnd.splice(i, 1);
+  } else if (mergesLeft) {
+    slab.freeEnd[i - 1] = end;
+  } else if (mergesRight) {
+    slab.freeStart[i] = start;
+  } else {
+    slab.freeStart.splice(i, 0, start);
+    slab.freeEnd.splice(i, 0, end);
+  }
+}
