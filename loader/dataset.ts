@@ -39,7 +39,7 @@ export interface FragmentInfo {
   /** Visible rows (physical minus deleted). */
   numRows: number;
   /** Data files, relative to the dataset's `data/` directory, with the field ids each holds. */
-  files: { path: string; fields: number[]; fileVersion: string }[];
+  files: { path: string; fields: number[]; fileVersion: string; sizeBytes: number }[];
   /** The deletion file, relative to the dataset directory, if rows were deleted. */
   deletionFile: string | null;
 }
@@ -180,7 +180,12 @@ export class Dataset {
             physicalRows: proto.physical_rows,
             deletedRows: deleted.length,
             numRows: proto.physical_rows - deleted.length,
-            files: proto.files.map((f) => ({ path: f.path, fields: f.fields, fileVersion: `${f.file_major_version}.${f.file_minor_version}` })),
+            files: proto.files.map((f) => ({
+              path: f.path,
+              fields: f.fields,
+              fileVersion: `${f.file_major_version}.${f.file_minor_version}`,
+              sizeBytes: f.file_size_bytes,
+            })),
             deletionFile,
           },
           files: proto.files,

@@ -7,7 +7,11 @@ import { defaultWorkerCount } from '../decode-workers/pool.js';
 
 /** I/O settings of the loader. */
 export interface LoaderIoOptions {
-  /** O_DIRECT reads where the file system allows them (`'auto'`, default), always (`true`) or never (`false`). */
+  /**
+   * O_DIRECT reads: `true` (always; an IoError where the file system refuses), `false` (buffered reads
+   * through the page cache), or `'auto'` (default): direct when the dataset's files add up to more than
+   * half of the machine's memory, so the page cache cannot hold them, buffered otherwise.
+   */
   direct?: boolean | 'auto';
   /** Merged reads in flight per data file (default 32). */
   queueDepth?: number;

@@ -11,6 +11,7 @@
  * only after `release()`. Errors reject the epoch with the typed error plus the batch and rows; every
  * other batch in flight is settled first, so no work or thread is left behind.
  */
+import { totalmem } from 'node:os';
 import { AbortError, InvalidArgumentError, withContext } from '../errors.js';
 import type { LanceField } from '../format/schema.js';
 import { BatchSampler } from '../samplers/index.js';
@@ -41,6 +42,8 @@ export class DataLoader {
   private readonly openedSources: ByteSource[] = [];
   private readonly counters: MetricsCounters;
   private position: { epoch: number; nextBatch: number };
+  /** Whether reads bypass the page cache (options.io.direct, with 'auto' resolved for this dataset). */
+  private readonly direct: boolean | 'auto';
   /** Every batch load not yet settled, so close() can let them finish before stopping the workers. */
   private readonly loading = new Set<Promise<Batch>>();
   private closed = false;
@@ -57,6 +60,8 @@ export class DataLoader {
   ) {
     this.slots = Array.from({ length: options.prefetch + 2 }, () => ({ buffer: new SharedArrayBuffer(layout.slotBytes), free: true }));
     this.counters = createLoaderMetrics();
+    const datasetBytes = dataset.fragments.reduce((sum, f) => sum + f.files.reduce((s, file) => s + file.sizeBytes, 0), 0);
+    this.direct = options.direct === 'auto' ? (datasetBytes > totalmem() / 2 ? 'auto' : false) : options.direct;
     this.position = options.resume ? sampler.resume(options.resume.sampler) : { epoch: 0, nextBatch: 0 };
   }
 
@@ -193,8 +198,8 @@ export class DataLoader {
   private sourceFor(path: string): Promise<DirectFileSource> {
     let source = this.sources.get(path);
     if (!source) {
-      const { direct, queueDepth, maxGapBytes, maxReadBytes } = this.options;
-      source = DirectFileSource.open(path, { direct, queueDepth, coalesce: { maxGapBytes, maxReadBytes }, pool: this.readMemory });
+      const { queueDepth, maxGapBytes, maxReadBytes } = this.options;
+      source = DirectFileSource.open(path, { direct: this.direct, queueDepth, coalesce: { maxGapBytes, maxReadBytes }, pool: this.readMemory });
       source.then((s) => this.openedSources.push(s), () => this.sources.delete(path));
       this.sources.set(path, source);
     }
