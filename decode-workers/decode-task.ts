@@ -10,6 +10,14 @@ import { appendVariable, setNull, type ColumnOutput } from './output.js';
 import { runV20Task, type V20Buffers, type V20Shape } from './v20.js';
 import type { DecodedValues } from './values.js';
 
+/** A run of consecutive page rows: entries [from, to) of a task's rows, covering rows first..last. */
+export interface RowRun {
+  from: number;
+  to: number;
+  first: number;
+  last: number;
+}
+
 /** One mini-block chunk's bytes and the entries [from, to) of the task's rows that fall in it. */
 export interface MiniBlockChunkBytes {
   itemStart: number;

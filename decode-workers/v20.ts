@@ -16,6 +16,7 @@
  */
 import { CorruptFileError, UnsupportedError } from '../errors.js';
 import type { ByteRange, PageInfo } from '../format/file-metadata.js';
+import type { RowRun } from './decode-task.js';
 import { describeArrayEncoding } from '../format/layout.js';
 import type { ArrayEncodingProto } from '../format/proto/messages.js';
 import { decompressBuffer } from './compression.js';
@@ -53,8 +54,8 @@ export interface V20Buffers {
   /** binary with a compressed bytes buffer, or dictionary items: whole buffers. */
   wholeBytes?: Uint8Array;
   wholeItemIndices?: Uint8Array;
-  /** Run boundaries as indexes into the task's rows. */
-  bounds: number[];
+  /** The runs of consecutive rows the per-run views above cover. */
+  runs: RowRun[];
 }
 
 function unsupported(encoding: ArrayEncodingProto | undefined, where: string): never {
@@ -185,7 +186,6 @@ function appendBinaryValue(out: ColumnOutput, slot: number, src: Uint8Array, sta
 
 /** Decodes 2.0 rows read per io/v20-plan.ts into `out`. */
 export function runV20Task(shape: V20Shape, buffers: V20Buffers, rows: Uint32Array, slots: Uint32Array, out: ColumnOutput, where: string): void {
-  const bounds = buffers.bounds;
   switch (shape.kind) {
     case 'allnull':
       for (let i = 0; i < slots.length; i++) setNull(out, slots[i] as number);
@@ -196,10 +196,8 @@ export function runV20Task(shape: V20Shape, buffers: V20Buffers, rows: Uint32Arr
       if (valueBytes !== out.byteWidth) {
         throw new CorruptFileError(`${where}: page values are ${shape.bitWidth} bits wide, the column's type needs ${out.byteWidth * 8}`);
       }
-      for (let k = 0; k + 1 < bounds.length; k++) {
-        const from = bounds[k] as number;
-        const to = bounds[k + 1] as number;
-        const first = rows[from] as number;
+      for (let k = 0; k < buffers.runs.length; k++) {
+        const { from, to, first } = buffers.runs[k] as RowRun;
         const values = buffers.values?.[k];
         const validity = buffers.validity?.[k];
         if (!values) throw new CorruptFileError(`${where}: missing values for run ${k}`);
@@ -230,10 +228,8 @@ export function runV20Task(shape: V20Shape, buffers: V20Buffers, rows: Uint32Arr
       const b = shape.binary;
       const fsst = b.fsstSymbols ? parseFsstSymbolTable(b.fsstSymbols) : null;
       const whole = buffers.wholeBytes ? binaryBytes(b, buffers.wholeBytes, where) : null;
-      for (let k = 0; k + 1 < bounds.length; k++) {
-        const from = bounds[k] as number;
-        const to = bounds[k + 1] as number;
-        const first = rows[from] as number;
+      for (let k = 0; k < buffers.runs.length; k++) {
+        const { from, to, first } = buffers.runs[k] as RowRun;
         const ends = endOffsets(buffers.indices?.[k] ?? new Uint8Array(0), where);
         const lead = first > 0 ? 1 : 0;
         const adjust = (v: number) => (v >= b.nullAdjustment ? v - b.nullAdjustment : v);
@@ -262,10 +258,8 @@ export function runV20Task(shape: V20Shape, buffers: V20Buffers, rows: Uint32Arr
       const itemBytes = binaryBytes(items, buffers.wholeBytes ?? new Uint8Array(0), where);
       const fsst = items.fsstSymbols ? parseFsstSymbolTable(items.fsstSymbols) : null;
       const w = shape.indexBits / 8;
-      for (let k = 0; k + 1 < bounds.length; k++) {
-        const from = bounds[k] as number;
-        const to = bounds[k + 1] as number;
-        const first = rows[from] as number;
+      for (let k = 0; k < buffers.runs.length; k++) {
+        const { from, to, first } = buffers.runs[k] as RowRun;
         const view = buffers.indices?.[k] ?? new Uint8Array(0);
         const dv = new DataView(view.buffer, view.byteOffset, view.byteLength);
         for (let i = from; i < to; i++) {

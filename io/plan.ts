@@ -14,7 +14,7 @@
  */
 import { CorruptFileError, UnsupportedError } from '../errors.js';
 import type { ByteRange, PageInfo } from '../format/file-metadata.js';
-import type { DecodeTask, MiniBlockChunkBytes } from '../decode-workers/decode-task.js';
+import type { DecodeTask, MiniBlockChunkBytes, RowRun } from '../decode-workers/decode-task.js';
 import { checkFullZipSupported, controlWordBytes, fixedValueBytes, parseRepetitionIndex, type RowSpan } from '../decode-workers/fullzip.js';
 import { checkMiniBlockSupported, parseChunkTable, type ChunkTable } from '../decode-workers/miniblock.js';
 import { planV20Page } from './v20-plan.js';
@@ -45,14 +45,17 @@ export function createPageIndexCache(): PageIndexCache {
 
 const done = (task: DecodeTask): PlanStep => ({ done: true, task });
 
-/** Splits ascending rows into runs of consecutive rows: returns run boundaries as indexes into rows. */
-export function rowRuns(rows: Uint32Array): number[] {
-  const bounds: number[] = [0];
-  for (let i = 1; i < rows.length; i++) {
-    if ((rows[i] as number) > (rows[i - 1] as number) + 1) bounds.push(i);
+/** Splits ascending rows (duplicates allowed) into runs of consecutive rows. */
+export function rowRuns(rows: Uint32Array): RowRun[] {
+  const runs: RowRun[] = [];
+  let from = 0;
+  for (let i = 1; i <= rows.length; i++) {
+    if (i === rows.length || (rows[i] as number) > (rows[i - 1] as number) + 1) {
+      if (i > from) runs.push({ from, to: i, first: rows[from] as number, last: rows[i - 1] as number });
+      from = i;
+    }
   }
-  bounds.push(rows.length);
-  return bounds;
+  return runs;
 }
 
 /** The first step of reading `request`. */
@@ -167,36 +170,21 @@ function planFullZipFixed(request: PageRequest): PlanStep {
   if (data.size < page.numRows * stride) {
     throw new CorruptFileError(`${where}: full-zip buffer is ${data.size} bytes, ${page.numRows} rows of ${stride} bytes need ${page.numRows * stride}`);
   }
-  const bounds = rowRuns(rows);
-  const ranges: ByteRange[] = [];
-  for (let k = 0; k + 1 < bounds.length; k++) {
-    const first = rows[bounds[k] as number] as number;
-    const last = rows[(bounds[k + 1] as number) - 1] as number;
-    ranges.push({ offset: data.offset + first * stride, size: (last + 1 - first) * stride });
-  }
+  const runs = rowRuns(rows);
+  const ranges = runs.map(({ first, last }) => ({ offset: data.offset + first * stride, size: (last + 1 - first) * stride }));
   return {
     done: false,
     ranges,
-    next: (views) => done({ kind: 'fullzip', where, layout, rows, slots, spans: spansOf(rows, bounds, views, null) }),
+    next: (views) => done({ kind: 'fullzip', where, layout, rows, slots, spans: spansOf(runs, views, null) }),
   };
 }
 
-function spansOf(rows: Uint32Array, bounds: number[], views: Uint8Array[], indexes: Float64Array[] | null): (RowSpan & { from: number; to: number })[] {
-  const spans: (RowSpan & { from: number; to: number })[] = [];
-  for (let k = 0; k + 1 < bounds.length; k++) {
-    const from = bounds[k] as number;
-    const to = bounds[k + 1] as number;
-    const span: RowSpan & { from: number; to: number } = {
-      firstRow: rows[from] as number,
-      endRow: (rows[to - 1] as number) + 1,
-      bytes: views[k] as Uint8Array,
-      from,
-      to,
-    };
+function spansOf(runs: RowRun[], views: Uint8Array[], indexes: Float64Array[] | null): (RowSpan & { from: number; to: number })[] {
+  return runs.map(({ from, to, first, last }, k) => {
+    const span: RowSpan & { from: number; to: number } = { firstRow: first, endRow: last + 1, bytes: views[k] as Uint8Array, from, to };
     if (indexes) span.index = indexes[k] as Float64Array;
-    spans.push(span);
-  }
-  return spans;
+    return span;
+  });
 }
 
 function planFullZipVariable(request: PageRequest): PlanStep {
@@ -209,13 +197,8 @@ function planFullZipVariable(request: PageRequest): PlanStep {
   if (![1, 2, 4, 8].includes(width)) {
     throw new CorruptFileError(`${where}: repetition index of ${index.size} bytes does not hold ${page.numRows + 1} entries of 1, 2, 4 or 8 bytes`);
   }
-  const bounds = rowRuns(rows);
-  const indexRanges: ByteRange[] = [];
-  for (let k = 0; k + 1 < bounds.length; k++) {
-    const first = rows[bounds[k] as number] as number;
-    const last = rows[(bounds[k + 1] as number) - 1] as number;
-    indexRanges.push({ offset: index.offset + first * width, size: (last + 2 - first) * width });
-  }
+  const runs = rowRuns(rows);
+  const indexRanges = runs.map(({ first, last }) => ({ offset: index.offset + first * width, size: (last + 2 - first) * width }));
   return {
     done: false,
     ranges: indexRanges,
@@ -230,7 +213,7 @@ function planFullZipVariable(request: PageRequest): PlanStep {
       return {
         done: false,
         ranges,
-        next: (views) => done({ kind: 'fullzip', where, layout, rows, slots, spans: spansOf(rows, bounds, views, indexes) }),
+        next: (views) => done({ kind: 'fullzip', where, layout, rows, slots, spans: spansOf(runs, views, indexes) }),
       };
     },
   };

@@ -9,23 +9,14 @@ import type { ArrayEncodingProto } from '../format/proto/messages.js';
 import { resolveV20Shape, type V20Buffers } from '../decode-workers/v20.js';
 import { rowRuns, type PageRequest, type PlanStep } from './plan.js';
 
-function runsOf(rows: Uint32Array, bounds: number[]): { first: number; last: number }[] {
-  const runs: { first: number; last: number }[] = [];
-  for (let k = 0; k + 1 < bounds.length; k++) {
-    runs.push({ first: rows[bounds[k] as number] as number, last: rows[(bounds[k + 1] as number) - 1] as number });
-  }
-  return runs;
-}
-
 /** The first step of reading a 2.0 page. */
 export function planV20Page(request: PageRequest, encoding: ArrayEncodingProto): PlanStep {
   const { page, rows, slots, where } = request;
   const shape = resolveV20Shape(encoding, page, where, request.arrowDictionary ?? false);
-  const bounds = rowRuns(rows);
-  const runs = runsOf(rows, bounds);
-  const finish = (buffers: Omit<V20Buffers, 'bounds'>): PlanStep => ({
+  const runs = rowRuns(rows);
+  const finish = (buffers: Omit<V20Buffers, 'runs'>): PlanStep => ({
     done: true,
-    task: { kind: 'v2.0', where, shape, rows, slots, buffers: { ...buffers, bounds } },
+    task: { kind: 'v2.0', where, shape, rows, slots, buffers: { ...buffers, runs } },
   });
   const within = (range: ByteRange, offset: number, size: number, what: string): ByteRange => {
     if (offset < 0 || offset + size > range.size) {
