@@ -99,7 +99,7 @@ const SCRATCH_U32 = new Uint32Array(SCRATCH);
 const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Bytes of one block packed at `bitWidth`: 1024·w bits. */
-function blockByteLength(bitWidth: number): number {
+export function blockByteLength(bitWidth: number): number {
   return 128 * bitWidth;
 }
 
@@ -282,7 +282,7 @@ function checkOutput(elemBits: BitWidthElem, out: UnsignedOutput, outIndex: numb
 }
 
 /** The little-endian T word holding a block's bit width; a u64 word with high bits set reads as > 64. */
-function readWidthWord(src: Uint8Array, byteOffset: number, elemBits: BitWidthElem): number {
+export function readWidthWord(src: Uint8Array, byteOffset: number, elemBits: BitWidthElem): number {
   const b0 = src[byteOffset] ?? 0;
   if (elemBits === 8) return b0;
   let value = b0 | ((src[byteOffset + 1] ?? 0) << 8);

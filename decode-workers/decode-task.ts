@@ -69,7 +69,8 @@ export function runDecodeTask(task: DecodeTask, out: ColumnOutput): void {
       }
       for (const chunk of task.chunks) {
         const where = `${task.where} chunk at item ${chunk.itemStart}`;
-        const decoded = decodeMiniBlockChunk(task.layout, chunk.bytes, chunk.itemCount, where);
+        const wanted = { rows: task.rows, from: chunk.from, to: chunk.to, base: chunk.itemStart };
+        const decoded = decodeMiniBlockChunk(task.layout, chunk.bytes, chunk.itemCount, where, wanted);
         gatherChunk(decoded, { rows: task.rows, slots: task.slots, from: chunk.from, to: chunk.to, itemStart: chunk.itemStart }, dictionary, out, where);
       }
       return;

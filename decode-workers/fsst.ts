@@ -70,6 +70,18 @@ function corrupt(message: string, details: Record<string, unknown> = {}): Corrup
 }
 
 /** Reads and checks an FSST symbol table (the `symbol_table` bytes of the `Fsst` encoding). */
+const parsedTables = new WeakMap<Uint8Array, FsstSymbolTable>();
+
+/** {@link parseFsstSymbolTable}, parsed once per table bytes object (a page's table is shared by its chunks). */
+export function fsstSymbolTable(bytes: Uint8Array): FsstSymbolTable {
+  let table = parsedTables.get(bytes);
+  if (!table) {
+    table = parseFsstSymbolTable(bytes);
+    parsedTables.set(bytes, table);
+  }
+  return table;
+}
+
 export function parseFsstSymbolTable(bytes: Uint8Array): FsstSymbolTable {
   if (bytes.length < HEADER_BYTES) {
     throw corrupt(`symbol table is ${bytes.length} bytes, expected at least the ${HEADER_BYTES}-byte header`, {

@@ -16,8 +16,8 @@ import { CorruptFileError, UnsupportedError } from '../errors.js';
 import { describeCompressive } from '../format/layout.js';
 import type { CompressiveEncodingProto, FullZipLayoutProto } from '../format/proto/messages.js';
 import { decompressBuffer } from './compression.js';
-import { decodeFsst, parseFsstSymbolTable, type FsstSymbolTable } from './fsst.js';
-import { appendVariable, reserveVariable, setNull, type ColumnOutput } from './output.js';
+import { fsstSymbolTable, type FsstSymbolTable } from './fsst.js';
+import { appendFsst, appendVariable, setNull, type ColumnOutput } from './output.js';
 import { flatBits } from './values.js';
 
 /** Largest single value accepted after per-value decompression. */
@@ -66,7 +66,7 @@ function variableCodec(encoding: CompressiveEncodingProto | undefined, where: st
     case 'variable':
       return { kind: 'plain' };
     case 'fsst':
-      if (encoding.fsst?.values?.compression === 'variable') return { kind: 'fsst', table: parseFsstSymbolTable(encoding.fsst.symbol_table) };
+      if (encoding.fsst?.values?.compression === 'variable') return { kind: 'fsst', table: fsstSymbolTable(encoding.fsst.symbol_table) };
       break;
     case 'general':
       if (encoding.general?.compression?.scheme === 'COMPRESSION_ALGORITHM_ZSTD' && encoding.general.values?.compression === 'variable') {
@@ -159,11 +159,7 @@ export function decodeFullZipSpan(
       const value = decompressBuffer('zstd', bytes.subarray(at, end), MAX_VALUE_BYTES);
       appendVariable(out, slot, value, 0, value.length);
     } else {
-      const bound = length * 8;
-      const offset = reserveVariable(out, slot, bound);
-      const written = decodeFsst(codec.table, bytes, at, end, out.data, offset);
-      out.used = offset + written;
-      out.lengths[slot] = written;
+      appendFsst(out, slot, codec.table, bytes, at, end);
     }
   }
 }

@@ -17,8 +17,8 @@
 import { CorruptFileError, UnsupportedError } from '../errors.js';
 import type { MiniBlockLayoutProto } from '../format/proto/messages.js';
 import { gatherFixed } from './gather.js';
-import { appendVariable, setNull, type ColumnOutput } from './output.js';
-import { decodeBlockValues, decodeLevels, decodeMiniBlockValues, type DecodedValues } from './values.js';
+import { appendFsst, appendVariable, setNull, type ColumnOutput, type VariableOutput } from './output.js';
+import { decodeBlockValues, decodeLevels, decodeMiniBlockValues, type DecodedValues, type WantedValues } from './values.js';
 
 const ALIGN = 8;
 /** Most items one chunk can hold: the chunk metadata word stores log2(items) in 4 bits. */
@@ -82,8 +82,8 @@ export function checkMiniBlockSupported(layout: MiniBlockLayoutProto, where: str
   }
 }
 
-/** Decodes one chunk of `itemCount` items. */
-export function decodeMiniBlockChunk(layout: MiniBlockLayoutProto, chunk: Uint8Array, itemCount: number, where: string): DecodedChunk {
+/** Decodes one chunk of `itemCount` items (only the `wanted` ones where that is cheaper). */
+export function decodeMiniBlockChunk(layout: MiniBlockLayoutProto, chunk: Uint8Array, itemCount: number, where: string, wanted?: WantedValues): DecodedChunk {
   const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   const numBuffers = layout.num_buffers;
   const hasDef = layout.def_compression !== undefined;
@@ -116,7 +116,7 @@ export function decodeMiniBlockChunk(layout: MiniBlockLayoutProto, chunk: Uint8A
     def = decodeLevels(layout.def_compression, take(defSize, 'definition levels'), numLevels, where);
   }
   const buffers = sizes.map((size, i) => take(size, `value buffer ${i}`));
-  const values = decodeMiniBlockValues(layout.value_compression, buffers, itemCount, where);
+  const values = decodeMiniBlockValues(layout.value_compression, buffers, itemCount, where, wanted);
   return { values, def };
 }
 
@@ -160,8 +160,16 @@ export function gatherChunk(chunk: DecodedChunk, sel: ChunkRows, dictionary: Dec
   for (let i = from; i < to; i++) {
     const item = (rows[i] as number) - itemStart;
     if (def && def[item] !== 0) continue;
-    appendVariable(out, slots[i] as number, values.data, values.offsets[item] as number, values.offsets[item + 1] as number);
+    appendValue(out, slots[i] as number, values, item);
   }
+}
+
+/** Copies variable-width value `item` into `slot`, expanding FSST on the way. */
+function appendValue(out: VariableOutput, slot: number, values: DecodedValues & { kind: 'variable' }, item: number): void {
+  const start = values.offsets[item] as number;
+  const end = values.offsets[item + 1] as number;
+  if (values.fsst) appendFsst(out, slot, values.fsst, values.data, start, end);
+  else appendVariable(out, slot, values.data, start, end);
 }
 
 function gatherDictionary(
@@ -183,7 +191,7 @@ function gatherDictionary(
     const slot = slots[i] as number;
     if (dictionary.kind === 'variable') {
       if (out.kind !== 'variable') throw new CorruptFileError(`${where}: string dictionary for a fixed-width column`);
-      appendVariable(out, slot, dictionary.data, dictionary.offsets[index] as number, dictionary.offsets[index + 1] as number);
+      appendValue(out, slot, dictionary, index);
     } else {
       if (out.kind !== 'fixed' || out.byteWidth !== dictionary.byteWidth) throw new CorruptFileError(`${where}: dictionary values do not match the column's width`);
       out.values.set(dictionary.bytes.subarray(index * dictionary.byteWidth, (index + 1) * dictionary.byteWidth), slot * dictionary.byteWidth);

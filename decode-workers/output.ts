@@ -10,6 +10,7 @@
  *   slot order, a copy that is skipped when slots were written in order (scans).
  * - `validity` (one byte per slot, 1 = valid) exists for nullable fields only.
  */
+import { decodeFsst, fsstDecodedLengthBound, type FsstSymbolTable } from './fsst.js';
 
 export interface FixedOutput {
   kind: 'fixed';
@@ -78,6 +79,14 @@ export function reserveVariable(out: VariableOutput, slot: number, length: numbe
 export function appendVariable(out: VariableOutput, slot: number, src: Uint8Array, start: number, end: number): void {
   const at = reserveVariable(out, slot, end - start);
   out.data.set(src.subarray(start, end), at);
+}
+
+/** Appends the FSST decoding of `src[start, end)` as the value of `slot`, decoded straight into `out.data`. */
+export function appendFsst(out: VariableOutput, slot: number, table: FsstSymbolTable, src: Uint8Array, start: number, end: number): void {
+  const at = reserveVariable(out, slot, fsstDecodedLengthBound(end - start));
+  const written = decodeFsst(table, src, start, end, out.data, at);
+  out.used = at + written;
+  out.lengths[slot] = written;
 }
 
 /** Marks a slot null (an empty value). */

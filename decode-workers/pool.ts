@@ -1,7 +1,7 @@
 /**
  * The decode worker pool: a thin wrapper over Piscina. One job per batch; a job whose worker died (killed,
- * out of memory) is retried once on a fresh worker, then reported as a {@link WorkerError}. Never loses a
- * batch silently.
+ * out of memory) is retried on another worker up to {@link MAX_RETRIES} times (a retry can land on a worker
+ * that is dying too), then reported as a {@link WorkerError}. Never loses a batch silently.
  *
  * When lance-loader runs from its TypeScript sources (tests, tsx), workers load worker.ts through tsx;
  * from the built package they load worker.js.
@@ -10,6 +10,9 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { AbortError, WorkerError, fromErrorRecord } from '../errors.js';
 import type { DecodeJob, DecodeJobResult } from './messages.js';
+
+/** Retries of a job whose worker died. */
+export const MAX_RETRIES = 2;
 
 export interface DecodePoolOptions {
   /** Worker threads (default: the number of cores). */
@@ -50,11 +53,11 @@ export class DecodePool {
         result = (await this.piscina.run(job)) as DecodeJobResult;
       } catch (cause) {
         if (this.destroyed) throw new AbortError('decode cancelled: the loader was closed');
-        if (attempt === 0) {
+        if (attempt < MAX_RETRIES) {
           this.retries++;
           continue;
         }
-        throw new WorkerError(`a decode worker failed twice on the same batch: ${(cause as Error).message}`, {}, { cause });
+        throw new WorkerError(`decode workers died ${attempt + 1} times on the same batch: ${(cause as Error).message}`, { attempts: attempt + 1 }, { cause });
       }
       if (!result.ok) throw fromErrorRecord(result.error);
       return result;

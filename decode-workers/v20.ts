@@ -20,8 +20,8 @@ import type { RowRun } from './decode-task.js';
 import { describeArrayEncoding } from '../format/layout.js';
 import type { ArrayEncodingProto } from '../format/proto/messages.js';
 import { decompressBuffer } from './compression.js';
-import { decodeFsst, parseFsstSymbolTable } from './fsst.js';
-import { appendVariable, reserveVariable, setNull, type ColumnOutput } from './output.js';
+import { fsstSymbolTable, type FsstSymbolTable } from './fsst.js';
+import { appendFsst, appendVariable, setNull, type ColumnOutput } from './output.js';
 
 /** The largest decompressed 2.0 bytes buffer accepted. */
 const MAX_BINARY_BYTES = 2 * 1024 * 1024 * 1024 - 1;
@@ -171,17 +171,11 @@ export function binaryBytes(binary: V20Binary, whole: Uint8Array, where: string)
   return binary.compression ? decompressBuffer(binary.compression, whole, MAX_BINARY_BYTES) : whole;
 }
 
-function appendBinaryValue(out: ColumnOutput, slot: number, src: Uint8Array, start: number, end: number, fsst: ReturnType<typeof parseFsstSymbolTable> | null, where: string): void {
+function appendBinaryValue(out: ColumnOutput, slot: number, src: Uint8Array, start: number, end: number, fsst: FsstSymbolTable | null, where: string): void {
   if (out.kind !== 'variable') throw new CorruptFileError(`${where}: binary values for a fixed-width column`);
   if (start > end || end > src.length) throw new CorruptFileError(`${where}: binary value bytes ${start}..${end} are outside ${src.length} bytes`);
-  if (!fsst) {
-    appendVariable(out, slot, src, start, end);
-    return;
-  }
-  const at = reserveVariable(out, slot, (end - start) * 8);
-  const written = decodeFsst(fsst, src, start, end, out.data, at);
-  out.used = at + written;
-  out.lengths[slot] = written;
+  if (fsst) appendFsst(out, slot, fsst, src, start, end);
+  else appendVariable(out, slot, src, start, end);
 }
 
 /** Decodes 2.0 rows read per io/v20-plan.ts into `out`. */
@@ -226,7 +220,7 @@ export function runV20Task(shape: V20Shape, buffers: V20Buffers, rows: Uint32Arr
     }
     case 'binary': {
       const b = shape.binary;
-      const fsst = b.fsstSymbols ? parseFsstSymbolTable(b.fsstSymbols) : null;
+      const fsst = b.fsstSymbols ? fsstSymbolTable(b.fsstSymbols) : null;
       const whole = buffers.wholeBytes ? binaryBytes(b, buffers.wholeBytes, where) : null;
       for (let k = 0; k < buffers.runs.length; k++) {
         const { from, to, first } = buffers.runs[k] as RowRun;
@@ -256,7 +250,7 @@ export function runV20Task(shape: V20Shape, buffers: V20Buffers, rows: Uint32Arr
       const items = shape.items;
       const itemEnds = endOffsets(buffers.wholeItemIndices ?? new Uint8Array(0), where);
       const itemBytes = binaryBytes(items, buffers.wholeBytes ?? new Uint8Array(0), where);
-      const fsst = items.fsstSymbols ? parseFsstSymbolTable(items.fsstSymbols) : null;
+      const fsst = items.fsstSymbols ? fsstSymbolTable(items.fsstSymbols) : null;
       const w = shape.indexBits / 8;
       for (let k = 0; k < buffers.runs.length; k++) {
         const { from, to, first } = buffers.runs[k] as RowRun;

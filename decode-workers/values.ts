@@ -10,14 +10,19 @@ import { CorruptFileError, UnsupportedError } from '../errors.js';
 import { describeCompressive } from '../format/layout.js';
 import type { CompressiveEncodingProto } from '../format/proto/messages.js';
 import { decodeInlineBitpacking, decodeOutOfLineBitpacking, type BitWidthElem } from './bitpack.js';
+import { extractInlineBitpacked } from './bitpack-sparse.js';
 import { decodeByteStreamSplit } from './byte-stream-split.js';
 import { decompressBuffer } from './compression.js';
-import { decodeFsst, parseFsstSymbolTable } from './fsst.js';
+import { fsstSymbolTable, type FsstSymbolTable } from './fsst.js';
 import { decodeRle } from './rle.js';
 
+/**
+ * Values of a chunk or dictionary. Variable-width values may still be FSST-compressed (`fsst` set): they
+ * are expanded only when copied out, so a sparse take decodes just the rows it needs.
+ */
 export type DecodedValues =
   | { kind: 'fixed'; byteWidth: number; bytes: Uint8Array; count: number }
-  | { kind: 'variable'; offsets: Uint32Array; data: Uint8Array; count: number };
+  | { kind: 'variable'; offsets: Uint32Array; data: Uint8Array; count: number; fsst?: FsstSymbolTable };
 
 /** Largest decompressed size accepted for one chunk buffer. */
 export const MAX_CHUNK_BUFFER_BYTES = 64 * 1024 * 1024;
@@ -60,12 +65,27 @@ function unpacked(elemBits: BitWidthElem, count: number, fill: (out: Uint8Array 
   return new Uint8Array(out.buffer, 0, out.byteLength);
 }
 
+/**
+ * The values a caller will read: entries [from, to) of `rows`, minus `base`. Decoders may fill only
+ * those (leaving the rest of the result zero) when that is cheaper than decoding every value.
+ */
+export interface WantedValues {
+  rows: Uint32Array;
+  from: number;
+  to: number;
+  base: number;
+}
+
+/** Fewer wanted values than count / SPARSE_RATIO are extracted one by one instead of unpacking blocks. */
+const SPARSE_RATIO = 16;
+
 /** Decodes the value buffers of one mini-block chunk holding `count` values. */
 export function decodeMiniBlockValues(
   encoding: CompressiveEncodingProto | undefined,
   buffers: Uint8Array[],
   count: number,
   where: string,
+  wanted?: WantedValues,
 ): DecodedValues {
   switch (encoding?.compression) {
     case 'flat': {
@@ -90,7 +110,12 @@ export function decodeMiniBlockValues(
     case 'inline_bitpacking': {
       const elemBits = elemBitsOf(encoding.inline_bitpacking?.uncompressed_bits_per_value ?? 0, where);
       const src = need(buffers[0], 0, where, 'bit-packed values');
-      const bytes = unpacked(elemBits, count, (out) => decodeInlineBitpacking(src, elemBits, count, out, 0));
+      const sparse = wanted !== undefined && (wanted.to - wanted.from) * SPARSE_RATIO < count;
+      const bytes = unpacked(elemBits, count, (out) =>
+        sparse
+          ? extractInlineBitpacked(src, elemBits, count, wanted.rows, wanted.from, wanted.to, wanted.base, out, where)
+          : decodeInlineBitpacking(src, elemBits, count, out, 0),
+      );
       return { kind: 'fixed', byteWidth: elemBits / 8, bytes, count };
     }
     case 'out_of_line_bitpacking': {
@@ -125,7 +150,7 @@ export function decodeMiniBlockValues(
       if (!codec) unsupported(encoding, where);
       const first = need(buffers[0], 0, where, 'compressed values');
       const rest = buffers.slice(1);
-      return decodeMiniBlockValues(encoding.general?.values, [decompressBuffer(codec, first, MAX_CHUNK_BUFFER_BYTES), ...rest], count, where);
+      return decodeMiniBlockValues(encoding.general?.values, [decompressBuffer(codec, first, MAX_CHUNK_BUFFER_BYTES), ...rest], count, where, wanted);
     }
     case 'variable':
       return decodeVariableChunk(encoding, need(buffers[0], 0, where, 'variable values'), count, where);
@@ -133,8 +158,8 @@ export function decodeMiniBlockValues(
       const fsst = encoding.fsst;
       if (!fsst) unsupported(encoding, where);
       const compressed = decodeMiniBlockValues(fsst.values, buffers, count, where);
-      if (compressed.kind !== 'variable') unsupported(encoding, where);
-      return expandFsst(fsst.symbol_table, compressed, where);
+      if (compressed.kind !== 'variable' || compressed.fsst) unsupported(encoding, where);
+      return { ...compressed, fsst: fsstSymbolTable(fsst.symbol_table) };
     }
     default:
       return unsupported(encoding, where);
@@ -164,22 +189,6 @@ function decodeVariableChunk(encoding: CompressiveEncodingProto, buffer: Uint8Ar
     previous = offset;
   }
   return { kind: 'variable', offsets, data: buffer.subarray(first, previous), count };
-}
-
-/** Expands FSST-compressed values (a per-page symbol table) into plain bytes. */
-export function expandFsst(symbolTable: Uint8Array, compressed: DecodedValues & { kind: 'variable' }, where: string): DecodedValues {
-  const table = parseFsstSymbolTable(symbolTable);
-  const count = compressed.count;
-  // Each code expands to at most 8 bytes; an escape takes 2 input bytes for 1 output byte.
-  const data = new Uint8Array(compressed.data.length * 8);
-  const offsets = new Uint32Array(count + 1);
-  let written = 0;
-  for (let i = 0; i < count; i++) {
-    written += decodeFsst(table, compressed.data, compressed.offsets[i] as number, compressed.offsets[i + 1] as number, data, written);
-    offsets[i + 1] = written;
-  }
-  if (written > data.length) throw new CorruptFileError(`${where}: FSST output overflow`);
-  return { kind: 'variable', offsets, data: data.subarray(0, written), count };
 }
 
 /**
