@@ -15,7 +15,7 @@ export interface LoaderIoOptions {
   direct?: boolean | 'auto';
   /** Merged reads in flight per data file (default 32). */
   queueDepth?: number;
-  /** Largest gap of unwanted bytes read to merge two ranges (default 64 KiB). */
+  /** Largest gap of unwanted bytes read to merge two ranges (default 4 KiB: shuffled rows are far apart, so wider gaps mostly read bytes nobody wants). */
   maxGapBytes?: number;
   /** Largest merged read (default 8 MiB). */
   maxReadBytes?: number;
@@ -110,7 +110,7 @@ export function resolveLoaderOptions(options: LoaderOptions): ResolvedLoaderOpti
     prefetch: integer(options.prefetch, 'prefetch', 1, 1024, 4),
     direct,
     queueDepth: integer(io.queueDepth, 'io.queueDepth', 1, 1024, 32),
-    maxGapBytes: integer(io.maxGapBytes, 'io.maxGapBytes', 0, 1 << 30, 64 * 1024),
+    maxGapBytes: integer(io.maxGapBytes, 'io.maxGapBytes', 0, 1 << 30, 4096),
     maxReadBytes: integer(io.maxReadBytes, 'io.maxReadBytes', 4096, 1 << 30, 8 * 1024 * 1024),
     memoryBytes: integer(options.memoryBytes, 'memoryBytes', 1 << 20, Number.MAX_SAFE_INTEGER, 512 * 1024 * 1024),
     shapes: options.shapes ?? {},

@@ -49,7 +49,8 @@ export class DataLoader {
   private closed = false;
 
   private constructor(
-    private readonly dataset: Dataset,
+    /** The dataset being loaded. */
+    readonly dataset: Dataset,
     private readonly ownsDataset: boolean,
     private readonly fields: LanceField[],
     private readonly layout: BatchLayout,
@@ -101,11 +102,6 @@ export class DataLoader {
   /** Batches per epoch (for this rank). */
   get numBatches(): number {
     return this.sampler.numBatches();
-  }
-
-  /** The dataset being loaded. */
-  get source(): Dataset {
-    return this.dataset;
   }
 
   /** @internal The worker pool (tests kill workers through it). */

@@ -9,7 +9,8 @@
  * ```
  *
  * What becomes a tensor is validated by tensor-spec.ts; how column values become tensor data (dtypes,
- * normalization, one-hot, and why every tensor owns a fresh copy) is tensor-data.ts.
+ * normalization, one-hot, and why every tensor owns a fresh copy) is tensor-data.ts; the conv2d filter
+ * gradient that the wasm backend lacks, added when wasm starts, is wasm-conv2d-gradient.ts.
  */
 import { createRequire } from 'node:module';
 import { dirname, sep } from 'node:path';
@@ -17,6 +18,7 @@ import type * as tfjs from '@tensorflow/tfjs';
 import { InternalError, InvalidArgumentError, UnsupportedError } from '../errors.js';
 import type { Batch } from './batch.js';
 import { toTensorData } from './tensor-data.js';
+import { registerWasmConv2DFilterGradient } from './wasm-conv2d-gradient.js';
 import {
   describeOption,
   isRecord,
@@ -68,7 +70,8 @@ let wasmPathsSet = false;
 /**
  * Loads tfjs and activates the best backend, starting from `preference` (default `'node'`) and falling
  * back in the order node (`@tensorflow/tfjs-node`, native) → wasm (`@tensorflow/tfjs-backend-wasm`, its
- * `.wasm` files loaded from the installed package, offline) → cpu (pure JS). Returns the tf namespace;
+ * `.wasm` files loaded from the installed package, offline; lance-loader adds the conv2d filter gradient
+ * it lacks, so conv2d layers train there) → cpu (pure JS). Returns the tf namespace;
  * `tf.getBackend()` names the active backend ({@link loadTfBackend} also says why others were skipped).
  * Call it once, before creating tensors: switching backends later moves every tensor.
  */
@@ -110,8 +113,11 @@ export async function loadTfBackend(preference: TfBackendPreference = 'node'): P
   if (preference !== 'cpu') {
     const wasm = await importOptional('@tensorflow/tfjs-backend-wasm');
     let reason = wasm.ok ? setWasmPaths(wasm.module) : wasm.reason;
-    if (reason === null) reason = await activate(tf, 'wasm');
-    if (reason === null) return { tf, backend: 'wasm', skipped };
+    if (reason === null) reason = await withoutNewProcessHandlers(() => activate(tf, 'wasm'));
+    if (reason === null) {
+      registerWasmConv2DFilterGradient(tf);
+      return { tf, backend: 'wasm', skipped };
+    }
     skipped.push({ backend: 'wasm', reason });
   }
   const reason = await activate(tf, 'cpu');
@@ -148,6 +154,27 @@ function setWasmPaths(module: unknown): string | null {
     return null;
   } catch (error) {
     return `setWasmPaths failed: ${(error as Error).message ?? String(error)}`;
+  }
+}
+
+/**
+ * Runs `start` and removes the `uncaughtException` / `unhandledRejection` listeners it added. The wasm
+ * backend's Emscripten runtime adds two that rethrow, so that any later uncaught error in the program
+ * exits with code 7 and prints the backend's whole minified source line (~30 KB) instead of the error;
+ * without them Node reports errors itself, as before tfjs was loaded.
+ */
+async function withoutNewProcessHandlers<T>(start: () => Promise<T>): Promise<T> {
+  const emitter: NodeJS.EventEmitter = process;
+  const events = ['uncaughtException', 'unhandledRejection'];
+  const before = new Map(events.map((event) => [event, new Set(emitter.listeners(event))]));
+  try {
+    return await start();
+  } finally {
+    for (const event of events) {
+      for (const listener of emitter.listeners(event)) {
+        if (!before.get(event)?.has(listener)) emitter.removeListener(event, listener as (...args: unknown[]) => void);
+      }
+    }
   }
 }
 
