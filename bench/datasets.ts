@@ -1,34 +1,122 @@
 /**
- * Benchmark datasets, generated once with LanceDB into bench/.data and reused:
- *   emb    id int64, label int32, x fixed_size_list<float32>[768]
- *   mixed  id int64, i32, f64, bool, timestamp, utf8, nullable int32
- * and page-cache eviction of a dataset's files (for cold-cache runs).
+ * Benchmark datasets, generated once with LanceDB into bench/.data and reused (the directory name holds
+ * the kind, row count and file version, so quick and full sizes live side by side):
+ *
+ *   emb      id int64, label int32, x fixed_size_list<float32>[768]             (3 KiB rows)
+ *   mnist    label int32, pixels fixed_size_list<uint8>[784]                    (MNIST-like 28×28 rings)
+ *   seed000  id int64, tensor fixed_size_list<float32>[105600]                  (~422 KB rows, the shape
+ *            of the published Lance-vs-NumPy investigation)
+ *   images   id int64, label int32, image binary of 20–120 KB                   (JPEG-*like*: random bytes
+ *            between a JPEG SOI/APP0 marker FF D8 FF E0 and an EOI marker FF D9, not decodable images;
+ *            the loader never decodes them, so only their sizes matter)
+ *   mixed    id int64, i32, f64, bool, timestamp, utf8, nullable int32          (bench/scan.ts)
+ *
+ * Each dataset is written by one `createTable` call from one multi-batch Arrow table, so it is one
+ * fragment with one data file (the row counts stay under LanceDB's 1M-rows-per-file default). Values
+ * are deterministic (seeded), except the image bytes, which are random (only their seeded sizes matter).
+ *
+ * Cold-cache runs evict files with posix_fadvise(POSIX_FADV_DONTNEED) — one python3 call for many files,
+ * else `dd iflag=nocache count=0` per file — after `sync`, and check the result with `fincore`. This
+ * drops only the benchmark's own files, never the whole page cache of a shared machine.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { randomFillSync } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
 import * as arrow from 'apache-arrow';
+import { writeNpyBatchFiles } from '../examples/npy.js';
 
 export const dataDir = join(import.meta.dirname, '.data');
 
-export type BenchKind = 'emb' | 'mixed';
+export type BenchKind = 'emb' | 'mixed' | 'mnist' | 'seed000' | 'images';
+export type FileVersion = '2.0' | '2.1';
 
-function fsl(values: Float32Array, dim: number, n: number): arrow.Vector {
-  const child = arrow.makeData({ type: new arrow.Float32(), length: n * dim, data: values });
-  return arrow.makeVector(arrow.makeData({ type: new arrow.FixedSizeList(dim, new arrow.Field('item', new arrow.Float32(), true)), length: n, nullCount: 0, child }));
+/** Rows per dimension of the vector-like column of each kind (for the NumPy store and reports). */
+export const SEED000_DIM = 105_600;
+export const EMB_DIM = 768;
+export const MNIST_PIXELS = 784;
+
+/** A small seeded PRNG (mulberry32): uniform in [0, 1). */
+export function createRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function fsl(values: Float32Array | Uint8Array, dim: number, n: number): arrow.Vector {
+  const child = values instanceof Float32Array ? arrow.makeData({ type: new arrow.Float32(), length: n * dim, data: values }) : arrow.makeData({ type: new arrow.Uint8(), length: n * dim, data: values });
+  const type: arrow.DataType = child.type;
+  return arrow.makeVector(arrow.makeData({ type: new arrow.FixedSizeList(dim, new arrow.Field('item', type, true)), length: n, nullCount: 0, child }));
+}
+
+function int64s(start: number, n: number): arrow.Vector {
+  return arrow.makeVector(BigInt64Array.from({ length: n }, (_, i) => BigInt(start + i)));
+}
+
+function labels(start: number, n: number): arrow.Vector {
+  return arrow.makeVector(Int32Array.from({ length: n }, (_, i) => (start + i) % 10));
+}
+
+/** MNIST-like pixels: one bright ring per row (centre, radius and brightness from the row number), zeros elsewhere (~20% lit). */
+function mnistPixels(start: number, n: number): Uint8Array {
+  const out = new Uint8Array(n * MNIST_PIXELS);
+  for (let r = 0; r < n; r++) {
+    const random = createRandom(start + r);
+    const cx = 9 + random() * 10;
+    const cy = 9 + random() * 10;
+    const radius = 4 + random() * 5;
+    const peak = 180 + Math.floor(random() * 75);
+    const base = r * MNIST_PIXELS;
+    for (let y = 0; y < 28; y++) {
+      for (let x = 0; x < 28; x++) {
+        const d = Math.abs(Math.hypot(x - cx, y - cy) - radius);
+        if (d < 1.6) out[base + y * 28 + x] = Math.round(peak * (1 - d / 1.6));
+      }
+    }
+  }
+  return out;
 }
 
 function makeTable(kind: BenchKind, start: number, n: number): arrow.Table {
-  const id = arrow.makeVector(BigInt64Array.from({ length: n }, (_, i) => BigInt(start + i)));
   if (kind === 'emb') {
-    const x = new Float32Array(n * 768);
-    for (let i = 0; i < x.length; i++) x[i] = Math.sin(start * 768 + i);
-    return new arrow.Table({ id, label: arrow.makeVector(Int32Array.from({ length: n }, (_, i) => (start + i) % 10)), x: fsl(x, 768, n) });
+    const x = new Float32Array(n * EMB_DIM);
+    for (let i = 0; i < x.length; i++) x[i] = Math.sin(start * EMB_DIM + i);
+    return new arrow.Table({ id: int64s(start, n), label: labels(start, n), x: fsl(x, EMB_DIM, n) });
+  }
+  if (kind === 'mnist') {
+    return new arrow.Table({ label: labels(start, n), pixels: fsl(mnistPixels(start, n), MNIST_PIXELS, n) });
+  }
+  if (kind === 'seed000') {
+    const values = new Float32Array(n * SEED000_DIM);
+    const random = createRandom(0x5eed + start);
+    for (let i = 0; i < values.length; i++) values[i] = random() * 2 - 1;
+    return new arrow.Table({ id: int64s(start, n), tensor: fsl(values, SEED000_DIM, n) });
+  }
+  if (kind === 'images') {
+    const random = createRandom(0x1a9e + start);
+    const sizes = Array.from({ length: n }, () => 20_000 + Math.floor(random() * 100_001));
+    const valueOffsets = new Int32Array(n + 1);
+    for (let i = 0; i < n; i++) valueOffsets[i + 1] = (valueOffsets[i] as number) + (sizes[i] as number);
+    const data = new Uint8Array(valueOffsets[n] as number);
+    randomFillSync(data);
+    for (let i = 0; i < n; i++) {
+      const at = valueOffsets[i] as number;
+      const end = valueOffsets[i + 1] as number;
+      data.set([0xff, 0xd8, 0xff, 0xe0], at); // SOI + APP0
+      data.set([0xff, 0xd9], end - 2); // EOI
+    }
+    const image = arrow.makeVector(arrow.makeData({ type: new arrow.Binary(), length: n, nullCount: 0, valueOffsets, data }));
+    return new arrow.Table({ id: int64s(start, n), label: labels(start, n), image });
   }
   const words = ['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta', 'eta', 'theta'];
   return new arrow.Table({
-    id,
+    id: int64s(start, n),
     i32: arrow.makeVector(Int32Array.from({ length: n }, (_, i) => Math.imul(start + i, 2654435761) | 0)),
     f64: arrow.makeVector(Float64Array.from({ length: n }, (_, i) => Math.cos(start + i))),
     flag: arrow.vectorFromArray(Array.from({ length: n }, (_, i) => (start + i) % 3 === 0), new arrow.Bool()),
@@ -38,31 +126,123 @@ function makeTable(kind: BenchKind, start: number, n: number): arrow.Table {
   });
 }
 
+/** Rows per generated Arrow batch, so a batch holds ~32 MB. */
+function chunkRows(kind: BenchKind): number {
+  const bytesPerRow = { emb: 3100, mnist: 790, seed000: SEED000_DIM * 4, images: 70_000, mixed: 60 }[kind];
+  return Math.max(1, Math.floor((32 << 20) / bytesPerRow));
+}
+
 /** The table name of a benchmark dataset. */
-export function benchTableName(kind: BenchKind, rows: number, version: '2.0' | '2.1'): string {
+export function benchTableName(kind: BenchKind, rows: number, version: FileVersion): string {
   return `${kind}-${rows}-v${version.replace('.', '')}`;
 }
 
 /** Writes the dataset if it is not cached yet; returns its directory. */
-export async function ensureBenchDataset(kind: BenchKind, rows: number, version: '2.0' | '2.1'): Promise<string> {
+export async function ensureBenchDataset(kind: BenchKind, rows: number, version: FileVersion): Promise<string> {
   mkdirSync(dataDir, { recursive: true });
   const name = benchTableName(kind, rows, version);
   const path = join(dataDir, `${name}.lance`);
   if (existsSync(join(path, '_versions'))) return path;
+  const batches: arrow.RecordBatch[] = [];
+  const step = chunkRows(kind);
+  for (let start = 0; start < rows; start += step) batches.push(...makeTable(kind, start, Math.min(step, rows - start)).batches);
   const db = await lancedb.connect(dataDir);
-  const batch = 8192;
-  let table: lancedb.Table | undefined;
-  for (let start = 0; start < rows; start += batch) {
-    const t = makeTable(kind, start, Math.min(batch, rows - start));
-    if (!table) table = await db.createTable(name, t, { mode: 'overwrite', storageOptions: { new_table_data_storage_version: version } });
-    else await table.add(t);
-  }
-  await table?.optimize();
+  const table = await db.createTable(name, new arrow.Table(batches), { mode: 'overwrite', storageOptions: { new_table_data_storage_version: version } });
+  table.close();
+  db.close();
+  execFileSync('sync');
   return path;
 }
 
-/** Drops a dataset's data files from the page cache (posix_fadvise DONTNEED through `dd iflag=nocache`). */
-export function evictDataset(path: string): void {
-  const dataFiles = readdirSync(join(path, 'data')).map((f) => join(path, 'data', f));
-  for (const file of dataFiles) execFileSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none']);
+/** The data files (`data/*.lance`) of a dataset directory with their sizes. */
+export function dataFilesOf(path: string): { path: string; sizeBytes: number }[] {
+  return readdirSync(join(path, 'data'))
+    .filter((f) => f.endsWith('.lance'))
+    .sort()
+    .map((f) => ({ path: join(path, 'data', f), sizeBytes: statSync(join(path, 'data', f)).size }));
+}
+
+let python: boolean | undefined;
+
+/**
+ * Drops files from the page cache (posix_fadvise DONTNEED). Returns how: 'posix_fadvise (python3)' or
+ * 'dd iflag=nocache'. Dirty pages cannot be dropped, so call after the files were synced.
+ */
+export function evictFiles(paths: readonly string[]): string {
+  if (paths.length === 0) return 'nothing to evict';
+  if (python === undefined) {
+    try {
+      execFileSync('python3', ['-c', 'import os; os.posix_fadvise'], { stdio: 'ignore' });
+      python = true;
+    } catch {
+      python = false;
+    }
+  }
+  if (python) {
+    const script = 'import os,sys\nfor p in sys.stdin.read().split("\\0"):\n  if p:\n    fd=os.open(p,os.O_RDONLY); os.posix_fadvise(fd,0,0,os.POSIX_FADV_DONTNEED); os.close(fd)\n';
+    execFileSync('python3', ['-c', script], { input: paths.join('\0') });
+    return 'posix_fadvise(DONTNEED) via python3';
+  }
+  for (const file of paths) execFileSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none']);
+  return 'dd iflag=nocache count=0 (posix_fadvise DONTNEED)';
+}
+
+/** Drops a dataset's data files from the page cache. */
+export function evictDataset(path: string): string {
+  return evictFiles(dataFilesOf(path).map((f) => f.path));
+}
+
+/** Bytes of `paths` in the page cache (fincore), or undefined when fincore is missing. */
+export function cachedBytes(paths: readonly string[]): number | undefined {
+  if (paths.length === 0) return 0;
+  try {
+    let total = 0;
+    // fincore takes many files per call; split to stay far below the argument-length limit.
+    for (let i = 0; i < paths.length; i += 500) {
+      const out = execFileSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', ...paths.slice(i, i + 500)], { encoding: 'utf8' });
+      for (const line of out.split('\n')) if (line.trim() !== '') total += Number(line.trim());
+    }
+    return total;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads files whole into the page cache (`cat > /dev/null`, in batches of files). */
+export function warmFiles(paths: readonly string[]): void {
+  for (let i = 0; i < paths.length; i += 500) execFileSync('cat', paths.slice(i, i + 500), { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+/**
+ * The NumPy batch-file store of a dataset's float32 vector column (examples/npy.ts: NPY v1.0 files of
+ * `rowsPerFile` rows plus index.json, row ids = row offsets), written once next to the dataset from
+ * LanceDB's own scan. Returns the store directory.
+ */
+export async function ensureNpyStore(datasetPath: string, tableName: string, column: string, dim: number, rows: number, rowsPerFile = 100): Promise<string> {
+  const dir = datasetPath.replace(/\.lance$/, `.npy${rowsPerFile}`);
+  if (existsSync(join(dir, 'index.json'))) return dir;
+  const db = await lancedb.connect(dataDir);
+  const table = await db.openTable(tableName);
+  const values = new Float32Array(rows * dim);
+  let at = 0;
+  for await (const batch of table.query().select([column])) {
+    const vector = batch.getChildAt(0);
+    if (!vector) throw new Error(`${tableName}: no column ${column}`);
+    for (const data of vector.data) {
+      const child = data.children[0];
+      const flat = child?.values as Float32Array | undefined;
+      if (!child || !(flat instanceof Float32Array)) throw new Error(`${tableName}.${column} is not a fixed-size list of float32`);
+      // A list's offset counts lists, its child's offset counts values.
+      const start = child.offset + data.offset * dim;
+      values.set(flat.subarray(start, start + data.length * dim), at);
+      at += data.length * dim;
+    }
+  }
+  table.close();
+  db.close();
+  if (at !== values.length) throw new Error(`${tableName}: scanned ${at / dim} rows of ${column}, expected ${rows}`);
+  const ids = BigInt64Array.from({ length: rows }, (_, i) => BigInt(i));
+  await writeNpyBatchFiles(dir, ids, values, dim, rowsPerFile);
+  execFileSync('sync');
+  return dir;
 }

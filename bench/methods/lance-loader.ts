@@ -1,0 +1,203 @@
+/**
+ * lance-loader in the suite: the DataLoader's shuffled epoch (the suite's batches: seed, epoch, batch
+ * size), warm and cold, the dataset's full scan, peak RSS and RSS over extra epochs.
+ *
+ *   epoch warm              files read into the page cache (cat), a loader with io.direct false, up to 16
+ *                           untimed batches of another epoch first (threads, JIT, page-index cache)
+ *   epoch cold O_DIRECT     a fresh loader with io.direct true; the files are evicted just before timing
+ *   epoch cold buffered     the same with io.direct false (reads come from the disk through the page cache)
+ *   scan warm               dataset.scan({ batchSize: 8192 }) over every column, files in the page cache
+ *   rss epochs              more warm epochs on the warm loader; peak RSS of each
+ *
+ * The consumer only counts rows and releases each batch, so its wait share is close to 100% by design:
+ * it says how much of the epoch the loader was the bottleneck, not a training loop's share.
+ * Run by bench/run.ts: `node --import tsx bench/methods/lance-loader.ts <task.json>`.
+ */
+import { createLoader, openDataset, type DataLoader, type LoaderMetrics } from 'lance-loader';
+import { cachedBytes, evictFiles, warmFiles } from '../datasets.js';
+import { createRssSampler, createSampler, describe, log, procIoSince, rate, readProcIo, runMethodProcess, type Measurement, type MethodTask } from '../suite.js';
+
+type Variant = { name: string; cache: 'warm' | 'cold' | 'direct'; direct: boolean };
+
+async function openLoader(task: MethodTask, direct: boolean): Promise<DataLoader> {
+  return createLoader(task.dataset.path, {
+    batchSize: task.dataset.batchSize,
+    shuffle: true,
+    seed: task.seed,
+    memoryBytes: task.memoryBytes,
+    io: { direct },
+  });
+}
+
+function delta(after: LoaderMetrics, before: LoaderMetrics): Pick<Measurement, 'bytesRead' | 'bytesDelivered' | 'readsIssued' | 'rangesRequested' | 'consumerWaitMs' | 'decodeMs'> {
+  return {
+    bytesRead: after.bytesRead - before.bytesRead,
+    bytesDelivered: after.bytesDelivered - before.bytesDelivered,
+    readsIssued: after.readsIssued - before.readsIssued,
+    rangesRequested: after.rangesRequested - before.rangesRequested,
+    consumerWaitMs: after.consumerWaitMs - before.consumerWaitMs,
+    decodeMs: after.decodeMs - before.decodeMs,
+  };
+}
+
+/** Drains up to `maxBatches` batches of `epoch` (or until `deadline`); returns rows and the first batch's latency. */
+async function drain(loader: DataLoader, epoch: number, deadline: number, maxBatches = Infinity, expectFirst?: Uint32Array): Promise<{ rows: number; batches: number; firstBatchMs: number; complete: boolean }> {
+  const started = performance.now();
+  let rows = 0;
+  let batches = 0;
+  let firstBatchMs = NaN;
+  let complete = true;
+  for await (const batch of loader.epoch(epoch)) {
+    if (batches === 0) {
+      firstBatchMs = performance.now() - started;
+      // Every method must read the same batches: the loader's first batch is the suite sampler's.
+      if (expectFirst && (expectFirst.length !== batch.rowOffsets.length || expectFirst.some((row, i) => batch.rowOffsets[i] !== row))) {
+        throw new Error(`the loader's first batch of epoch ${epoch} differs from BatchSampler's: the methods would not read the same rows`);
+      }
+    }
+    rows += batch.numRows;
+    batches++;
+    batch.release();
+    if (batches >= maxBatches) break;
+    if (performance.now() > deadline && batches < loader.numBatches) {
+      complete = false;
+      break;
+    }
+  }
+  return { rows, batches, firstBatchMs, complete };
+}
+
+async function epochRun(task: MethodTask, variant: Variant, rss: ReturnType<typeof createRssSampler>): Promise<{ measurement: Measurement; loader: DataLoader }> {
+  const files = task.dataset.dataFiles.map((f) => f.path);
+  if (variant.cache === 'warm') warmFiles(files);
+  const loader = await openLoader(task, variant.direct);
+  let cachedBeforeBytes: number | undefined;
+  if (variant.cache === 'warm') {
+    await drain(loader, task.epoch + 1000, Infinity, 16);
+  } else {
+    evictFiles(files);
+    cachedBeforeBytes = cachedBytes(files);
+  }
+  const expectFirst = createSampler(task.dataset, task.seed).batch(task.epoch, 0);
+  const before = loader.metrics();
+  const io = readProcIo();
+  rss.reset();
+  const t0 = performance.now();
+  const run = await drain(loader, task.epoch, t0 + task.maxSeconds * 1000, Infinity, expectFirst);
+  const ms = performance.now() - t0;
+  const d = delta(loader.metrics(), before);
+  const measurement: Measurement = {
+    method: 'lance-loader',
+    variant: variant.name,
+    cache: variant.cache,
+    rows: run.rows,
+    ms,
+    rowsPerSecond: rate(run.rows, ms),
+    complete: run.complete,
+    firstBatchMs: run.firstBatchMs,
+    ...d,
+    consumerWaitShare: (d.consumerWaitMs ?? 0) / ms,
+    peakRssBytes: rss.peak(),
+    proc: procIoSince(io),
+    ...(cachedBeforeBytes !== undefined ? { cachedBeforeBytes } : {}),
+  };
+  log(task, describe(measurement));
+  return { measurement, loader };
+}
+
+async function scanRun(task: MethodTask, rss: ReturnType<typeof createRssSampler>): Promise<Measurement> {
+  warmFiles(task.dataset.dataFiles.map((f) => f.path));
+  const ds = await openDataset(task.dataset.path);
+  try {
+    const pass = async (deadline: number) => {
+      let rows = 0;
+      let bytes = 0;
+      let complete = true;
+      for await (const batch of ds.scan({ batchSize: 8192 })) {
+        rows += batch.numRows;
+        bytes += batch.data.children.reduce((sum, child) => sum + byteLengthOf(child), 0);
+        if (performance.now() > deadline && rows < ds.numRows) {
+          complete = false;
+          break;
+        }
+      }
+      return { rows, bytes, complete };
+    };
+    await pass(performance.now() + Math.min(2000, task.maxSeconds * 250));
+    const io = readProcIo();
+    rss.reset();
+    const t0 = performance.now();
+    const run = await pass(t0 + task.maxSeconds * 1000);
+    const ms = performance.now() - t0;
+    const m: Measurement = {
+      method: 'lance-loader',
+      variant: 'scan warm',
+      cache: 'warm',
+      rows: run.rows,
+      ms,
+      rowsPerSecond: rate(run.rows, ms),
+      complete: run.complete,
+      bytesDelivered: run.bytes,
+      peakRssBytes: rss.peak(),
+      proc: procIoSince(io),
+    };
+    log(task, describe(m));
+    return m;
+  } finally {
+    await ds.close();
+  }
+}
+
+/** Bytes of an Arrow Data's buffers (values, offsets, validity), children included. */
+function byteLengthOf(data: { values?: { byteLength: number }; valueOffsets?: { byteLength: number }; nullBitmap?: { byteLength: number }; children: unknown[] }): number {
+  let n = (data.values?.byteLength ?? 0) + (data.valueOffsets?.byteLength ?? 0) + (data.nullBitmap?.byteLength ?? 0);
+  for (const child of data.children) n += byteLengthOf(child as Parameters<typeof byteLengthOf>[0]);
+  return n;
+}
+
+await runMethodProcess(async (task, result) => {
+  const rss = createRssSampler();
+  const attempt = async <T>(what: string, fn: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await fn();
+    } catch (error) {
+      const e = error as Error & { code?: string };
+      result.errors.push(`${what}: ${e.code ? `${e.code}: ` : ''}${e.message}`);
+      log(task, `${what} failed: ${e.message}`);
+      return undefined;
+    }
+  };
+
+  const warm = await attempt('epoch warm', () => epochRun(task, { name: 'epoch warm', cache: 'warm', direct: false }, rss));
+  if (warm) {
+    result.measurements.push(warm.measurement);
+    // RSS over more warm epochs on the same loader: flat means no growth per epoch.
+    if (task.rssEpochs > 0) {
+      await attempt('rss epochs', async () => {
+        const perEpoch: number[] = [];
+        const stop = performance.now() + task.maxSeconds * 2000;
+        for (let e = 0; e < task.rssEpochs && performance.now() < stop; e++) {
+          rss.reset();
+          await drain(warm.loader, task.epoch + 1 + e, stop);
+          perEpoch.push(rss.peak());
+        }
+        warm.measurement.rssPerEpochBytes = perEpoch;
+        log(task, `rss over ${perEpoch.length} epochs: ${perEpoch.map((b) => Math.round(b / 2 ** 20)).join(', ')} MiB`);
+      });
+    }
+    await warm.loader.close();
+  }
+  for (const variant of [
+    { name: 'epoch cold O_DIRECT', cache: 'direct', direct: true },
+    { name: 'epoch cold buffered', cache: 'cold', direct: false },
+  ] as const) {
+    const run = await attempt(variant.name, () => epochRun(task, variant, rss));
+    if (run) {
+      result.measurements.push(run.measurement);
+      await run.loader.close();
+    }
+  }
+  const scan = await attempt('scan warm', () => scanRun(task, rss));
+  if (scan) result.measurements.push(scan);
+  rss.stop();
+});

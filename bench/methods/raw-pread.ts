@@ -1,0 +1,218 @@
+/**
+ * The raw ceiling: the suite's shuffled rows read as plain positional reads of the row's stored size,
+ * with no format, planning or decoding, from Node worker threads (`fs.readSync`, one read per row, the
+ * threads taking batches from a shared counter), and from `fio` when it is installed.
+ *
+ * Where a row's bytes are: the dataset's data files are taken as one row-major byte space of
+ * `rowBytes = data bytes / rows` per row, so row r is read at r × rowBytes, rowBytes long. That is the
+ * row's real size (exact for fixed-width rows up to page headers, the mean for images) and its region of
+ * the file, without asking the library where pages are.
+ *
+ *   pread buffered warm ×T   files read into the page cache first; T threads
+ *   pread O_DIRECT ×T        O_DIRECT, each read widened to 4 KiB boundaries (the alignment O_DIRECT
+ *                            needs); the buffer's offset is probed as in docs (design §6)
+ *   fio qd32 / qd1           fio randread, libaio, direct=1, bs = rowBytes rounded up to 4 KiB, on the
+ *                            largest data file, time-based; rows/s = reads/s (one read per row)
+ *
+ * fio is optional: without it the fio rows are reported as skipped (`apt-get install -y fio`).
+ * Run by bench/run.ts: `node --import tsx bench/methods/raw-pread.ts <task.json>`.
+ */
+import { execFileSync } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
+import { warmFiles } from '../datasets.js';
+import { createRssSampler, createSampler, describe, log, procIoSince, rate, readProcIo, runMethodProcess, type Measurement, type MethodTask } from '../suite.js';
+
+/** The worker: plain JavaScript (eval), so it needs no TypeScript loader in the thread. */
+const WORKER_SOURCE = `
+const { workerData, parentPort } = require('node:worker_threads');
+const fs = require('node:fs');
+const { files, fileStarts, rowBytes, order, batchSize, counter, direct, control } = workerData;
+const fds = files.map((f) => fs.openSync(f.path, direct ? fs.constants.O_RDONLY | fs.constants.O_DIRECT : 'r'));
+const maxLength = direct ? Math.ceil((rowBytes + 4096) / 4096) * 4096 + 4096 : rowBytes;
+const sab = new SharedArrayBuffer(maxLength + 8192);
+let base = 0;
+if (direct) {
+  // Find a view offset whose address is 512-byte aligned: a full 4 KiB read at a 4 KiB file position.
+  base = -1;
+  for (let off = 0; off < 4096 && base < 0; off += 16) {
+    try { fs.readSync(fds[0], new Uint8Array(sab, off, 4096), 0, 4096, 0); base = off; } catch {}
+  }
+  if (base < 0) throw new Error('no O_DIRECT-aligned offset found in the buffer');
+}
+const view = new Uint8Array(sab, base, maxLength);
+const rows = new Uint32Array(order);
+const next = new Int32Array(counter);
+parentPort.postMessage({ ready: true });
+// control: Int32 [0] = go flag, Float64 [1] = deadline (Date.now() ms), both set by the main thread.
+Atomics.wait(new Int32Array(control, 0, 1), 0, 0);
+const deadline = new Float64Array(control, 8, 1)[0];
+let done = 0, reads = 0, bytes = 0;
+const numBatches = Math.ceil(rows.length / batchSize);
+for (;;) {
+  if (Date.now() > deadline) break;
+  const b = Atomics.add(next, 0, 1);
+  if (b >= numBatches) break;
+  const end = Math.min(rows.length, (b + 1) * batchSize);
+  for (let i = b * batchSize; i < end; i++) {
+    const at = rows[i] * rowBytes;
+    let f = 0;
+    while (f + 1 < fileStarts.length && fileStarts[f + 1] <= at) f++;
+    let position = at - fileStarts[f];
+    let length = Math.min(rowBytes, files[f].size - position);
+    if (direct) {
+      const start = Math.floor(position / 4096) * 4096;
+      length = Math.ceil((position + length) / 4096) * 4096 - start;
+      position = start;
+    }
+    const n = fs.readSync(fds[f], view, 0, length, position);
+    if (n <= 0) throw new Error('read of ' + length + ' bytes at ' + position + ' returned ' + n);
+    reads++;
+    bytes += n;
+  }
+  done += end - b * batchSize;
+}
+for (const fd of fds) fs.closeSync(fd);
+parentPort.postMessage({ done, reads, bytes });
+`;
+
+interface WorkerReport {
+  done: number;
+  reads: number;
+  bytes: number;
+}
+
+async function preadRun(task: MethodTask, threads: number, direct: boolean, rss: ReturnType<typeof createRssSampler>): Promise<Measurement> {
+  const { dataset } = task;
+  const files = dataset.dataFiles;
+  const fileStarts: number[] = [];
+  let total = 0;
+  for (const f of files) {
+    fileStarts.push(total);
+    total += f.sizeBytes;
+  }
+  const rowBytes = Math.floor(dataset.dataBytes / dataset.rows);
+  if (!direct) warmFiles(files.map((f) => f.path));
+  const sampler = createSampler(dataset, task.seed);
+  const order = new SharedArrayBuffer(dataset.rows * 4);
+  const orderView = new Uint32Array(order);
+  let at = 0;
+  for (let b = 0; b < sampler.numBatches(); b++) {
+    const rows = sampler.batch(task.epoch, b);
+    orderView.set(rows, at);
+    at += rows.length;
+  }
+  const counter = new SharedArrayBuffer(4);
+  const control = new SharedArrayBuffer(16);
+  const workers: Worker[] = [];
+  const ready: Promise<void>[] = [];
+  const reports: Promise<WorkerReport>[] = [];
+  for (let t = 0; t < threads; t++) {
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { files: files.map((f) => ({ path: f.path, size: f.sizeBytes })), fileStarts, rowBytes, order, batchSize: dataset.batchSize, counter, direct, control },
+    });
+    workers.push(worker);
+    let resolveReady!: () => void;
+    ready.push(new Promise<void>((r) => (resolveReady = r)));
+    reports.push(
+      new Promise<WorkerReport>((resolve, reject) => {
+        worker.on('message', (m: { ready?: boolean } & WorkerReport) => (m.ready ? resolveReady() : resolve(m)));
+        worker.on('error', reject);
+        worker.on('exit', (code) => (code !== 0 ? reject(new Error(`pread worker exited with ${code}`)) : undefined));
+      }),
+    );
+  }
+  let done: WorkerReport[];
+  let ms: number;
+  let io: ReturnType<typeof readProcIo>;
+  try {
+    await Promise.race([Promise.all(ready), Promise.all(reports)]);
+    io = readProcIo();
+    rss.reset();
+    const t0 = performance.now();
+    new Float64Array(control, 8, 1)[0] = Date.now() + task.maxSeconds * 1000;
+    Atomics.store(new Int32Array(control, 0, 1), 0, 1);
+    Atomics.notify(new Int32Array(control, 0, 1), 0);
+    done = await Promise.all(reports);
+    ms = performance.now() - t0;
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+  const rows = done.reduce((s, r) => s + r.done, 0);
+  const m: Measurement = {
+    method: 'raw-pread',
+    variant: `pread ${direct ? 'O_DIRECT' : 'buffered warm'} ×${threads}`,
+    cache: direct ? 'direct' : 'warm',
+    rows,
+    ms,
+    rowsPerSecond: rate(rows, ms),
+    complete: rows === dataset.rows,
+    bytesRead: done.reduce((s, r) => s + r.bytes, 0),
+    readsIssued: done.reduce((s, r) => s + r.reads, 0),
+    peakRssBytes: rss.peak(),
+    proc: procIoSince(io),
+    note: `${threads} worker thread${threads > 1 ? 's' : ''}, one readSync of ${rowBytes} bytes per row${direct ? ' widened to 4 KiB boundaries' : ''}`,
+  };
+  log(task, describe(m));
+  return m;
+}
+
+function fioVersion(): string | undefined {
+  try {
+    return execFileSync('fio', ['--version'], { encoding: 'utf8' }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function fioRun(task: MethodTask, iodepth: number): Measurement {
+  const { dataset } = task;
+  const file = [...dataset.dataFiles].sort((a, b) => b.sizeBytes - a.sizeBytes)[0];
+  if (!file) throw new Error('no data file');
+  const rowBytes = Math.floor(dataset.dataBytes / dataset.rows);
+  const bs = Math.ceil(rowBytes / 4096) * 4096;
+  const size = Math.floor(file.sizeBytes / bs) * bs;
+  if (size < bs) throw new Error(`data file of ${file.sizeBytes} bytes is smaller than one ${bs}-byte read`);
+  const runtime = task.quick ? 2 : 10;
+  const args = [
+    '--name=rowread', `--filename=${file.path}`, '--readonly', '--rw=randread', `--bs=${bs}`, `--iodepth=${iodepth}`,
+    '--ioengine=libaio', '--direct=1', `--size=${size}`, `--runtime=${runtime}`, '--time_based', '--norandommap',
+    '--numjobs=1', '--output-format=json',
+  ];
+  const out = execFileSync('fio', args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const json = JSON.parse(out.slice(out.indexOf('{'))) as { jobs: { read: { iops: number; io_bytes: number; runtime: number; total_ios: number } }[] };
+  const read = json.jobs[0]?.read;
+  if (!read) throw new Error('fio printed no read job');
+  const m: Measurement = {
+    method: 'raw-pread',
+    variant: `fio qd${iodepth}`,
+    cache: 'direct',
+    rows: read.total_ios,
+    ms: read.runtime,
+    rowsPerSecond: read.iops,
+    complete: true,
+    bytesRead: read.io_bytes,
+    readsIssued: read.total_ios,
+    note: `fio randread libaio direct=1 bs=${bs} iodepth=${iodepth} ${runtime} s on ${file.path.split('/').slice(-3).join('/')}`,
+  };
+  log(task, describe(m));
+  return m;
+}
+
+await runMethodProcess(async (task, result) => {
+  const rss = createRssSampler();
+  const attempt = async (what: string, fn: () => Promise<Measurement> | Measurement) => {
+    try {
+      result.measurements.push(await fn());
+    } catch (error) {
+      result.errors.push(`${what}: ${(error as Error).message}`);
+      log(task, `${what} failed: ${(error as Error).message}`);
+    }
+  };
+  for (const threads of [1, 4]) await attempt(`pread buffered ×${threads}`, () => preadRun(task, threads, false, rss));
+  for (const threads of [1, 4]) await attempt(`pread O_DIRECT ×${threads}`, () => preadRun(task, threads, true, rss));
+  const fio = fioVersion();
+  if (!fio) result.skipped.push('fio is not installed (optional: apt-get install -y fio)');
+  else for (const qd of [32, 1]) await attempt(`fio qd${qd}`, () => fioRun(task, qd));
+  rss.stop();
+});
