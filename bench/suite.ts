@@ -187,3 +187,49 @@ export function log(task: MethodTask, message: string): void {
 export function describe(m: Measurement): string {
   return `${m.variant}: ${Math.round(m.rowsPerSecond).toLocaleString('en-US')} rows/s (${m.rows} rows in ${(m.ms / 1000).toFixed(2)} s${m.complete ? '' : ', time cap'})`;
 }
+
+/**
+ * Times a warm full scan: one short untimed pass, then a pass capped at `task.maxSeconds`. `batches`
+ * yields each batch's rows and value bytes.
+ */
+export async function measureWarmScan(
+  task: MethodTask,
+  rss: ReturnType<typeof createRssSampler>,
+  method: Measurement['method'],
+  batches: () => AsyncIterable<{ rows: number; bytes: number }>,
+): Promise<Measurement> {
+  const pass = async (deadline: number) => {
+    let rows = 0;
+    let bytes = 0;
+    let complete = true;
+    for await (const batch of batches()) {
+      rows += batch.rows;
+      bytes += batch.bytes;
+      if (performance.now() > deadline && rows < task.dataset.rows) {
+        complete = false;
+        break;
+      }
+    }
+    return { rows, bytes, complete };
+  };
+  await pass(performance.now() + Math.min(2000, task.maxSeconds * 250));
+  const io = readProcIo();
+  rss.reset();
+  const t0 = performance.now();
+  const run = await pass(t0 + task.maxSeconds * 1000);
+  const ms = performance.now() - t0;
+  const m: Measurement = {
+    method,
+    variant: 'scan warm',
+    cache: 'warm',
+    rows: run.rows,
+    ms,
+    rowsPerSecond: rate(run.rows, ms),
+    complete: run.complete,
+    bytesDelivered: run.bytes,
+    peakRssBytes: rss.peak(),
+    proc: procIoSince(io),
+  };
+  log(task, describe(m));
+  return m;
+}

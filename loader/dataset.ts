@@ -140,7 +140,7 @@ export class Dataset {
 
   private constructor(
     private readonly root: string,
-    private readonly manifest: ManifestProto,
+    manifest: ManifestProto,
     fragments: Fragment[],
   ) {
     this.fieldTree = buildFieldTree(manifest.fields, root);

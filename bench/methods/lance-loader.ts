@@ -15,7 +15,7 @@
  */
 import { createLoader, openDataset, type DataLoader, type LoaderMetrics } from 'lance-loader';
 import { cachedBytes, evictFiles, warmFiles } from '../datasets.js';
-import { createRssSampler, createSampler, describe, log, procIoSince, rate, readProcIo, runMethodProcess, type Measurement, type MethodTask } from '../suite.js';
+import { createRssSampler, createSampler, describe, log, procIoSince, rate, readProcIo, measureWarmScan, runMethodProcess, type Measurement, type MethodTask } from '../suite.js';
 
 type Variant = { name: string; cache: 'warm' | 'cold' | 'direct'; direct: boolean };
 
@@ -109,40 +109,11 @@ async function scanRun(task: MethodTask, rss: ReturnType<typeof createRssSampler
   warmFiles(task.dataset.dataFiles.map((f) => f.path));
   const ds = await openDataset(task.dataset.path);
   try {
-    const pass = async (deadline: number) => {
-      let rows = 0;
-      let bytes = 0;
-      let complete = true;
+    return await measureWarmScan(task, rss, 'lance-loader', async function* () {
       for await (const batch of ds.scan({ batchSize: 8192 })) {
-        rows += batch.numRows;
-        bytes += batch.data.children.reduce((sum, child) => sum + byteLengthOf(child), 0);
-        if (performance.now() > deadline && rows < ds.numRows) {
-          complete = false;
-          break;
-        }
+        yield { rows: batch.numRows, bytes: batch.data.children.reduce((sum, child) => sum + byteLengthOf(child), 0) };
       }
-      return { rows, bytes, complete };
-    };
-    await pass(performance.now() + Math.min(2000, task.maxSeconds * 250));
-    const io = readProcIo();
-    rss.reset();
-    const t0 = performance.now();
-    const run = await pass(t0 + task.maxSeconds * 1000);
-    const ms = performance.now() - t0;
-    const m: Measurement = {
-      method: 'lance-loader',
-      variant: 'scan warm',
-      cache: 'warm',
-      rows: run.rows,
-      ms,
-      rowsPerSecond: rate(run.rows, ms),
-      complete: run.complete,
-      bytesDelivered: run.bytes,
-      peakRssBytes: rss.peak(),
-      proc: procIoSince(io),
-    };
-    log(task, describe(m));
-    return m;
+    });
   } finally {
     await ds.close();
   }

@@ -14,7 +14,7 @@
 import { dirname } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
 import { cachedBytes, evictFiles, warmFiles } from '../datasets.js';
-import { createRssSampler, createSampler, describe, log, procIoSince, rate, readProcIo, runMethodProcess, type Measurement, type MethodTask } from '../suite.js';
+import { createRssSampler, createSampler, describe, log, procIoSince, rate, readProcIo, measureWarmScan, runMethodProcess, type Measurement, type MethodTask } from '../suite.js';
 
 interface ArrowLike {
   numRows: number;
@@ -103,40 +103,11 @@ async function scanRun(task: MethodTask, rss: ReturnType<typeof createRssSampler
   warmFiles(task.dataset.dataFiles.map((f) => f.path));
   const { db, table } = await openTable(task);
   try {
-    const pass = async (deadline: number) => {
-      let rows = 0;
-      let bytes = 0;
-      let complete = true;
+    return await measureWarmScan(task, rss, 'lancedb', async function* () {
       for await (const batch of table.query()) {
-        rows += batch.numRows;
-        bytes += (batch.data as unknown as DataLike).children.reduce((s, c) => s + byteLengthOf(c), 0);
-        if (performance.now() > deadline && rows < task.dataset.rows) {
-          complete = false;
-          break;
-        }
+        yield { rows: batch.numRows, bytes: (batch.data as unknown as DataLike).children.reduce((s, c) => s + byteLengthOf(c), 0) };
       }
-      return { rows, bytes, complete };
-    };
-    await pass(performance.now() + Math.min(2000, task.maxSeconds * 250));
-    const io = readProcIo();
-    rss.reset();
-    const t0 = performance.now();
-    const run = await pass(t0 + task.maxSeconds * 1000);
-    const ms = performance.now() - t0;
-    const m: Measurement = {
-      method: 'lancedb',
-      variant: 'scan warm',
-      cache: 'warm',
-      rows: run.rows,
-      ms,
-      rowsPerSecond: rate(run.rows, ms),
-      complete: run.complete,
-      bytesDelivered: run.bytes,
-      peakRssBytes: rss.peak(),
-      proc: procIoSince(io),
-    };
-    log(task, describe(m));
-    return m;
+    });
   } finally {
     table.close();
     db.close();

@@ -3,7 +3,7 @@
  * epochs, determinism across worker counts, resume, sharding, equality with `dataset.take`, and failure
  * behaviour (corrupt pages, dead workers, closing).
  */
-import { copyFileSync, cpSync, mkdtempSync, readdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as arrow from 'apache-arrow';
