@@ -37,7 +37,7 @@ const dataset = await openDataset(path);
 console.log(`dataset ${path}: version ${dataset.version}, ${dataset.numRows} rows, ${dataset.fragments.length} fragment(s)`);
 console.log(`schema: ${dataset.schema.fields.map((f) => `${f.name}: ${f.type}`).join(', ')}`);
 
-const table = await dataset.take([42, 7, 9_000, 7], { columns: ['id', 'label', 'caption'] });
+const table = await dataset.take([41, 8, 5_001, 8], { columns: ['id', 'label', 'caption'] });
 for (const row of table) console.log(`take → id=${row.id} label=${row.label} caption=${JSON.stringify(row.caption)}`);
 
 let rows = 0;
