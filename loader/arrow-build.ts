@@ -25,7 +25,8 @@ export function fixedByteWidth(type: arrow.DataType): number | undefined {
   return undefined;
 }
 
-function isVariable(type: arrow.DataType): boolean {
+/** Whether `type` is utf8, binary or their large forms (values of any length). */
+export function isVariableWidth(type: arrow.DataType): boolean {
   return arrow.DataType.isUtf8(type) || arrow.DataType.isLargeUtf8(type) || arrow.DataType.isBinary(type) || arrow.DataType.isLargeBinary(type);
 }
 
@@ -34,7 +35,7 @@ export function createOutputFor(type: arrow.DataType, numSlots: number, nullable
   if (arrow.DataType.isDictionary(type)) return createOutputFor(type.dictionary, numSlots, nullable, name);
   const width = fixedByteWidth(type);
   if (width !== undefined) return createFixedOutput(numSlots, width, nullable);
-  if (isVariable(type)) return createVariableOutput(numSlots, nullable);
+  if (isVariableWidth(type)) return createVariableOutput(numSlots, nullable);
   throw new UnsupportedError(`column "${name}" has type ${type}, which lance-loader cannot read yet (nested, dictionary and blob columns come later)`, {
     column: name,
     type: String(type),

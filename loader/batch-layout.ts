@@ -9,7 +9,7 @@ import * as arrow from 'apache-arrow';
 import { InvalidArgumentError, UnsupportedError } from '../errors.js';
 import type { LanceField } from '../format/schema.js';
 import type { ColumnDType, ColumnValues } from './batch.js';
-import { fixedByteWidth } from './arrow-build.js';
+import { fixedByteWidth, isVariableWidth } from './arrow-build.js';
 
 type ValuesConstructor = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => ColumnValues;
 
@@ -67,7 +67,7 @@ export function planBatchLayout(fields: LanceField[], batchSize: number, shapes:
   const columns = fields.map((field): ColumnLayout => {
     let type = field.arrowType;
     if (arrow.DataType.isDictionary(type)) type = type.dictionary;
-    const variable = arrow.DataType.isUtf8(type) || arrow.DataType.isLargeUtf8(type) || arrow.DataType.isBinary(type) || arrow.DataType.isLargeBinary(type);
+    const variable = isVariableWidth(type);
     if (variable) {
       if (shapes[field.name]) throw new InvalidArgumentError(`options.shapes.${field.name}: a ${type} column cannot be reshaped`);
       const dtype: ColumnDType = arrow.DataType.isUtf8(type) || arrow.DataType.isLargeUtf8(type) ? 'utf8' : 'binary';
