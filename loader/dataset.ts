@@ -220,15 +220,12 @@ export class Dataset {
   async describeFiles(): Promise<FileSummary[]> {
     this.checkOpen();
     const summaries: FileSummary[] = [];
+    const nameOf = new Map(flattenFields(this.fieldTree).map((f) => [f.id, f.name]));
     for (const fragment of this.fragmentList) {
       for (const file of fragment.files) {
         const opened = await this.openDataFile(file, fragment);
         const names = new Map<number, string>();
-        const byId = new Map(flattenFields(this.fieldTree).map((f) => [f.id, f.name]));
-        file.fields.forEach((id, i) => {
-          const c = file.column_indices[i];
-          if (c !== undefined && c >= 0) names.set(c, byId.get(id) ?? String(id));
-        });
+        for (const [id, column] of opened.columnOf) names.set(column, nameOf.get(id) ?? String(id));
         summaries.push(summarizeFile(opened.meta, names));
       }
     }
