@@ -25,6 +25,7 @@ import {
   writeDataset,
   writePristineDatasets,
 } from './bad-input-helpers.js';
+import { Rng } from '../fixtures/random.js';
 
 beforeAll(writePristineDatasets);
 afterAll(removeTempDirs);
@@ -239,18 +240,6 @@ describe('opening something that is not a dataset or a file', () => {
 // ---------------------------------------------------------------------------------------------------
 // Fuzzing: random byte damage must end in success or a LanceLoaderError, never anything else.
 
-/** mulberry32: a small seeded PRNG, so every run damages the same bytes. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Rejects with an Error when `promise` has not settled after `ms`. It catches asynchronous hangs (a read
  * that never completes); a synchronous infinite loop cannot be interrupted in-process.
@@ -277,7 +266,9 @@ interface FuzzTally {
 async function fuzz(original: Buffer, target: string, iterations: number, seed: number, read: () => Promise<string>, mutate: (bytes: Buffer, random: () => number) => void): Promise<FuzzTally> {
   fs.writeFileSync(target, original);
   const expected = await read();
-  const random = seededRandom(seed);
+  // Seeded (mulberry32), so every run damages the same bytes.
+  const rng = new Rng(seed);
+  const random = () => rng.float();
   const tally: FuzzTally = { same: 0, different: 0, errors: {}, escaped: [] };
   for (let i = 0; i < iterations; i++) {
     const damaged = Buffer.from(original);

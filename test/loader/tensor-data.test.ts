@@ -3,10 +3,11 @@
  * the rejections (strings, nulls, values outside int32, labels outside the classes) with their messages.
  */
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError, type LanceLoaderError } from '../../errors.js';
+import { InvalidArgumentError } from '../../errors.js';
 import type { Batch, BatchColumn } from '../../loader/batch.js';
 import { toTensorData, type TensorData } from '../../loader/tensor-data.js';
 import { resolveColumnSpec, type ColumnSpecInput } from '../../loader/tensor-spec.js';
+import { caught } from '../caught.js';
 
 /** A batch of hand-made columns (ordinary memory). */
 function batchOf(columns: Record<string, BatchColumn>): Batch {
@@ -17,15 +18,6 @@ function batchOf(columns: Record<string, BatchColumn>): Batch {
 /** Tensor data of one column spec, given at option path `spec` as batchToTensors does. */
 function dataOf(batch: Batch, spec: ColumnSpecInput, path = 'spec'): TensorData {
   return toTensorData(batch, resolveColumnSpec(spec, path));
-}
-
-function caught(fn: () => unknown): LanceLoaderError {
-  try {
-    fn();
-  } catch (error) {
-    return error as LanceLoaderError;
-  }
-  throw new Error('expected an error');
 }
 
 describe('toTensorData conversions', () => {

@@ -3,17 +3,9 @@
  * message with the option path for every bad option.
  */
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError, type LanceLoaderError } from '../../errors.js';
+import { InvalidArgumentError } from '../../errors.js';
 import { resolveColumnSpec, resolveTensorsSpec } from '../../loader/tensor-spec.js';
-
-function caught(fn: () => unknown): LanceLoaderError {
-  try {
-    fn();
-  } catch (error) {
-    return error as LanceLoaderError;
-  }
-  throw new Error('expected an error');
-}
+import { caught } from '../caught.js';
 
 describe('resolveTensorsSpec', () => {
   it('reads a name, a list and a record as one tensor, inputs in order and inputs by name', () => {

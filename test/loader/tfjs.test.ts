@@ -8,9 +8,10 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { InvalidArgumentError, type LanceLoaderError } from '../../errors.js';
+import { InvalidArgumentError } from '../../errors.js';
 import type { Batch, BatchColumn } from '../../loader/batch.js';
 import { batchToTensors, loadTfBackend, toTfDataset, type BatchSource, type Tf } from '../../loader/tfjs.js';
+import { caught } from '../caught.js';
 
 let tf: Tf;
 let backend: string;
@@ -139,15 +140,6 @@ function expectedRows(epoch: number, index: number, rows: number): ReturnType<ty
 function batchOf(columns: Record<string, BatchColumn>): Batch {
   const rows = Object.values(columns)[0]?.shape[0] ?? 0;
   return { epoch: 0, index: 0, rowOffsets: new Uint32Array(rows), numRows: rows, columns, release: () => {} };
-}
-
-function caught(fn: () => unknown): LanceLoaderError {
-  try {
-    fn();
-  } catch (error) {
-    return error as LanceLoaderError;
-  }
-  throw new Error('expected an error');
 }
 
 async function firstBatch(source: BatchSource): Promise<Batch> {
