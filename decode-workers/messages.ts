@@ -1,13 +1,16 @@
 /**
- * The messages between the loader and its decode workers, typed in one place. Everything here is plain
+ * The messages between the loader and its workers, typed in one place. Everything here is plain
  * structured-clone data: SharedArrayBuffers and views over them travel by reference (never in a
  * transfer list), other typed arrays are copied.
  *
- *   main ── DecodeJob { tasks (pages of one batch), outputs (where each column lives) } ──► worker
- *   main ◄── DecodeJobResult { ok, variable columns (fresh buffers, transferred), decodeMs } ── worker
+ *   main ── LoadJob { dataset (how to open it), rows (one batch), outputs (where each column lives) } ──► worker
+ *   main ◄── LoadJobResult { ok, variable columns (fresh buffers), decodeMs, reads (counters) } ── worker
+ *
+ * A worker opens the dataset itself on its first job (manifest, file metadata, its own file descriptors)
+ * and keeps it for later jobs, so a job is only row offsets and output locations: the main thread never
+ * plans, reads or decodes.
  */
 import type { ErrorRecord } from '../errors.js';
-import type { DecodeTask } from './decode-task.js';
 
 /** Where one output column of a batch lives. */
 export type OutputDescriptor =
@@ -23,8 +26,31 @@ export type OutputDescriptor =
     }
   | { kind: 'variable'; numSlots: number; nullable: boolean };
 
-export interface DecodeJob {
-  tasks: { task: DecodeTask; output: number }[];
+/** How a worker opens and reads the loader's dataset: the same for every job of a loader. */
+export interface DatasetRef {
+  /** The dataset directory and the version the loader opened. */
+  path: string;
+  version: number;
+  /** The columns to load, in output order. */
+  columns: string[];
+  /** O_DIRECT, as DirectFileSourceOptions.direct. */
+  direct: boolean | 'auto';
+  /** Blocking reads on the worker thread (page-cache hits); else async reads, queueDepth in flight. */
+  sync: boolean;
+  queueDepth: number;
+  maxGapBytes: number;
+  maxReadBytes: number;
+  /** This worker's share of the read-memory budget. */
+  readMemoryBytes: number;
+  /** The loader's memoryBytes and prefetch, for the message when reads wait too long for memory. */
+  memoryBytes: number;
+  prefetch: number;
+}
+
+export interface LoadJob {
+  dataset: DatasetRef;
+  /** Visible row offsets of the batch, in batch order (duplicates allowed). */
+  rows: Uint32Array;
   outputs: OutputDescriptor[];
 }
 
@@ -36,6 +62,14 @@ export interface VariableColumn {
   validity: Uint8Array | null;
 }
 
-export type DecodeJobResult =
-  | { ok: true; decodeMs: number; variable: (VariableColumn | null)[] }
+/** What one job's reads did (the worker's source counters over the job). */
+export interface ReadCounters {
+  readsIssued: number;
+  bytesRead: number;
+  rangesRequested: number;
+  bytesRequested: number;
+}
+
+export type LoadJobResult =
+  | { ok: true; decodeMs: number; readMs: number; reads: ReadCounters; variable: (VariableColumn | null)[] }
   | { ok: false; error: ErrorRecord };

@@ -9,7 +9,7 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { AbortError, WorkerError, fromErrorRecord } from '../errors.js';
-import type { DecodeJob, DecodeJobResult } from './messages.js';
+import type { LoadJob, LoadJobResult } from './messages.js';
 
 /** Retries of a job whose worker died. */
 export const MAX_RETRIES = 2;
@@ -36,6 +36,8 @@ export class DecodePool {
       minThreads: workers,
       maxThreads: workers,
       execArgv: fromSource ? ['--import', 'tsx'] : [],
+      // Workers open the dataset's files themselves; Node closes those descriptors when a worker stops.
+      trackUnmanagedFds: true,
       // No maxQueue: the loader's slot ring bounds the jobs in flight (prefetch), so the queue cannot grow.
     });
   }
@@ -46,11 +48,11 @@ export class DecodePool {
   }
 
   /** Runs a job; decode errors come back as typed errors, a dead worker is retried once. */
-  async run(job: DecodeJob): Promise<Extract<DecodeJobResult, { ok: true }>> {
+  async run(job: LoadJob): Promise<Extract<LoadJobResult, { ok: true }>> {
     for (let attempt = 0; ; attempt++) {
-      let result: DecodeJobResult;
+      let result: LoadJobResult;
       try {
-        result = (await this.piscina.run(job)) as DecodeJobResult;
+        result = (await this.piscina.run(job)) as LoadJobResult;
       } catch (cause) {
         if (this.destroyed) throw new AbortError('decode cancelled: the loader was closed');
         if (attempt < MAX_RETRIES) {

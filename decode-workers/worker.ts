@@ -1,35 +1,35 @@
 /**
- * The decode worker (a Piscina task function): runs the decode tasks of one batch, writing fixed-width
- * columns straight into the batch slot's shared memory and returning variable-width columns as fresh
- * buffers. Errors come back as records (structured clone would drop their class and code).
+ * The loader's worker (a Piscina task function): loads one batch — plan, read, decode — with the
+ * dataset this worker opened on its first job (loader/worker-dataset.ts). Fixed-width columns land
+ * straight in the batch slot's shared memory; variable-width columns come back as fresh buffers. Errors
+ * come back as records (structured clone would drop their class and code).
  */
 import { toErrorRecord } from '../errors.js';
-import { runDecodeTask } from './decode-task.js';
-import type { DecodeJob, DecodeJobResult, OutputDescriptor, VariableColumn } from './messages.js';
-import { compactVariable, createVariableOutput, type ColumnOutput } from './output.js';
+import { WorkerDataset } from '../loader/worker-dataset.js';
+import type { LoadJob, LoadJobResult } from './messages.js';
 
-function openOutput(d: OutputDescriptor): ColumnOutput {
-  if (d.kind === 'variable') return createVariableOutput(d.numSlots, d.nullable);
-  const validity = d.validityOffset >= 0 ? new Uint8Array(d.buffer, d.validityOffset, d.numSlots) : null;
-  validity?.fill(1);
-  return { kind: 'fixed', byteWidth: d.byteWidth, values: new Uint8Array(d.buffer, d.byteOffset, d.numSlots * d.byteWidth), validity };
+/** The dataset of the loader this worker serves, by its ref (one loader per pool, so one entry). */
+const datasets = new Map<string, Promise<WorkerDataset>>();
+
+function datasetFor(job: LoadJob): Promise<WorkerDataset> {
+  const key = JSON.stringify(job.dataset);
+  let dataset = datasets.get(key);
+  if (!dataset) {
+    dataset = WorkerDataset.open(job.dataset);
+    dataset.catch(() => datasets.delete(key));
+    datasets.set(key, dataset);
+  }
+  return dataset;
 }
 
-/** Runs one batch's decode tasks. */
-export function decodeJob(job: DecodeJob): DecodeJobResult {
-  const started = performance.now();
+/** Loads one batch. */
+export async function loadJob(job: LoadJob): Promise<LoadJobResult> {
   try {
-    const outputs = job.outputs.map(openOutput);
-    for (const { task, output } of job.tasks) runDecodeTask(task, outputs[output] as ColumnOutput);
-    const variable = outputs.map((out): VariableColumn | null => {
-      if (out.kind !== 'variable') return null;
-      const { offsets, data } = compactVariable(out);
-      return { offsets, data: data.slice(), validity: out.validity };
-    });
-    return { ok: true, decodeMs: performance.now() - started, variable };
+    const loaded = await (await datasetFor(job)).load(job.rows, job.outputs);
+    return { ok: true, ...loaded };
   } catch (error) {
     return { ok: false, error: toErrorRecord(error) };
   }
 }
 
-export default decodeJob;
+export default loadJob;

@@ -32,7 +32,7 @@
  * Memory ownership: a leased result keeps its slab regions out of the pool until `release()`; the views
  * must not be used afterwards (the memory is reused by later reads). Release is idempotent.
  */
-import { closeSync, constants, fstatSync, open as openCallback, openSync, read as readCallback } from 'node:fs';
+import { closeSync, constants, fstatSync, open as openCallback, openSync, read as readCallback, readSync } from 'node:fs';
 import { AbortError, InvalidArgumentError, IoError } from '../errors.js';
 import type { ByteRange } from '../format/file-metadata.js';
 import { alignDown, alignUp, DIRECT_MEMORY_ALIGN_BYTES, isDirectAligned, isOnTmpfs, probeDirectAlignment, PROBE_READ_BYTES, PROBE_SCAN_BYTES } from './align.js';
@@ -64,6 +64,12 @@ export interface DirectFileSourceOptions {
   pool?: SlabPool;
   /** Direct reads are widened to multiples of this in offset and length (default 4096; a multiple of 512). */
   blockBytes?: number;
+  /**
+   * Read with blocking `readSync` on the calling thread, one merged read after another, instead of async
+   * reads on the libuv threadpool (default false). For a worker thread reading page-cache hits: no
+   * threadpool hand-off per read (about 7 µs each), but a cache miss blocks the thread and queueDepth is 1.
+   */
+  sync?: boolean;
 }
 
 /** Views of the requested ranges inside pool memory, valid until `release()`. */
@@ -88,6 +94,8 @@ export class DirectFileSource implements ByteSource {
   private onIdle: (() => void) | undefined;
   private readonly slotWaiters: Array<() => void> = [];
   private readonly phaseOf: AcquireOptions['phaseOf'];
+  /** Positional read of one span: async on the threadpool, or readSync (options.sync). */
+  private readonly readAt: (fd: number, view: Uint8Array, offset: number, length: number, position: number) => number | Promise<number>;
 
   private constructor(
     readonly path: string,
@@ -101,7 +109,9 @@ export class DirectFileSource implements ByteSource {
     private readonly coalesce: CoalesceOptions,
     private readonly blockBytes: number,
     modeReason: string,
+    private readonly sync: boolean,
   ) {
+    this.readAt = sync ? readSync : pread;
     const mode: ReadMode = directFd >= 0 ? 'direct' : 'buffered';
     this.stats = { readsIssued: 0, bytesRead: 0, rangesRequested: 0, bytesRequested: 0, mode, modeReason, directReads: 0, bufferedReads: 0 };
     const unit = pool.unitBytes;
@@ -169,7 +179,7 @@ export class DirectFileSource implements ByteSource {
       if (directFd < 0 && direct === true) {
         throw new IoError(`${path}: direct: true but O_DIRECT is not usable: ${reason}`, { path, reason });
       }
-      return new DirectFileSource(path, stat.size, bufferedFd, directFd, pool, options.pool === undefined, queueDepth, coalesce, blockBytes, reason);
+      return new DirectFileSource(path, stat.size, bufferedFd, directFd, pool, options.pool === undefined, queueDepth, coalesce, blockBytes, reason, options.sync === true);
     } catch (error) {
       if (directFd >= 0) closeSync(directFd);
       closeSync(bufferedFd);
@@ -194,6 +204,14 @@ export class DirectFileSource implements ByteSource {
     };
     try {
       const readViews: Uint8Array[] = new Array(plan.reads.length);
+      if (this.sync) {
+        let leaseAt = 0;
+        for (let i = 0; i < plan.reads.length; i++) {
+          const read = plan.reads[i] as ByteRange;
+          readViews[i] = read.size === 0 ? new Uint8Array(0) : await this.readSpan(read, leases[leaseAt++] as SlabLease);
+        }
+        return { views: viewsOfRanges(ranges, plan, readViews), release };
+      }
       let leaseAt = 0;
       // allSettled, not all: on a failure every other read must finish before its memory goes back.
       const outcomes = await Promise.allSettled(
@@ -294,7 +312,7 @@ export class DirectFileSource implements ByteSource {
       let misaligned = false;
       try {
         while (done < need) {
-          const n = await pread(this.directFd, view, done, length - done, start + done);
+          const n = await this.readAt(this.directFd, view, done, length - done, start + done);
           if (n === 0) break;
           done += n;
           if (done % DIRECT_MEMORY_ALIGN_BYTES !== 0) break; // EOF inside a sector: the next read would be misaligned
@@ -318,7 +336,7 @@ export class DirectFileSource implements ByteSource {
     while (done < span.size) {
       let n: number;
       try {
-        n = await pread(this.bufferedFd, view, done, span.size - done, span.offset + done);
+        n = await this.readAt(this.bufferedFd, view, done, span.size - done, span.offset + done);
       } catch (cause) {
         throw this.readError(span, cause);
       }

@@ -139,11 +139,12 @@ export class Dataset {
   private closed = false;
 
   private constructor(
-    private readonly root: string,
+    /** The dataset directory (absolute). */
+    readonly path: string,
     manifest: ManifestProto,
     fragments: Fragment[],
   ) {
-    this.fieldTree = buildFieldTree(manifest.fields, root);
+    this.fieldTree = buildFieldTree(manifest.fields, path);
     this.schema = toArrowSchema(this.fieldTree, manifest.schema_metadata);
     this.version = manifest.version;
     this.fragmentList = fragments;
@@ -205,10 +206,10 @@ export class Dataset {
   /** Every version of the dataset, oldest first. */
   async versions(): Promise<VersionInfo[]> {
     this.checkOpen();
-    const versions = await listVersions(this.root);
+    const versions = await listVersions(this.path);
     return Promise.all(
       versions.map(async ({ version, file }) => {
-        const path = join(this.root, '_versions', file);
+        const path = join(this.path, '_versions', file);
         const manifest = parseManifest(await readWholeFile(path, 'manifest'), path);
         const ts = manifest.timestamp;
         return { version, timestamp: ts ? new Date(ts.seconds * 1000 + Math.floor(ts.nanos / 1e6)) : null };
@@ -266,7 +267,7 @@ export class Dataset {
   }
 
   private checkOpen(): void {
-    if (this.closed) throw new InvalidArgumentError(`dataset ${this.root} is closed`);
+    if (this.closed) throw new InvalidArgumentError(`dataset ${this.path} is closed`);
   }
 
   private schemaOf(fields: LanceField[]): arrow.Schema {
@@ -295,7 +296,7 @@ export class Dataset {
 
   /** @internal The top-level fields named by `columns` (all when undefined). */
   selectFields(columns: readonly string[] | undefined): LanceField[] {
-    return selectFields(this.fieldTree, columns, this.root);
+    return selectFields(this.fieldTree, columns, this.path);
   }
 
   /**
@@ -330,8 +331,8 @@ export class Dataset {
     fields.forEach((field, output) => {
       const file = fragment.files.find((df) => df.fields.some((id, c) => id === field.id && (df.column_indices[c] ?? -1) >= 0));
       if (!file) {
-        if (!field.nullable) throw new CorruptFileError(`${this.root}: fragment ${fragment.info.id} has no data for non-nullable column "${field.name}"`);
-        nullFills.push({ output, task: { kind: 'constant', where: `${this.root} fragment ${fragment.info.id}`, slots, inlineValue: null } });
+        if (!field.nullable) throw new CorruptFileError(`${this.path}: fragment ${fragment.info.id} has no data for non-nullable column "${field.name}"`);
+        nullFills.push({ output, task: { kind: 'constant', where: `${this.path} fragment ${fragment.info.id}`, slots, inlineValue: null } });
         return;
       }
       byFile.set(file, [...(byFile.get(file) ?? []), { field, output }]);
@@ -351,7 +352,7 @@ export class Dataset {
   }
 
   private openDataFile(file: DataFileProto, fragment: Fragment): Promise<OpenDataFile> {
-    const path = insideDirectory(join(this.root, 'data'), file.path, 'data file');
+    const path = insideDirectory(join(this.path, 'data'), file.path, 'data file');
     let opened = this.files.get(path);
     if (!opened) {
       opened = (async () => {

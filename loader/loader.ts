@@ -1,49 +1,44 @@
 /**
- * The DataLoader: shuffled batches of a Lance dataset for training, read with few large reads and
- * decoded in worker threads straight into shared memory.
+ * The DataLoader: shuffled batches of a Lance dataset for training, each loaded by one worker thread
+ * (plan, coalesced reads, decode) straight into shared memory.
  *
- *   sampler ─rows─► dataset.planRead ─► fetchFileTasks (merged reads, per data file) ─► DecodePool job
- *      ▲                                                                                   │ writes into
+ *   sampler ─rows─► DecodePool: LoadJob { rows, slot } ─► worker: planRead → reads → decode ─┐ writes into
+ *      ▲                                                                                   │
  *      │ state()/resume                              slot ring (prefetch + 2 SharedArrayBuffers) ◄─┘
  *   consumer ◄── Batch (typed-array views of a slot; release() returns the slot) ◄── in order
  *
- * Up to `prefetch` batches are in flight; they are delivered in epoch order. A batch's slot is reused
- * only after `release()`. Errors reject the epoch with the typed error plus the batch and rows; every
- * other batch in flight is settled first, so no work or thread is left behind.
+ * The main thread only draws rows and hands out slots: each worker opens the dataset itself on its first
+ * job (loader/worker-dataset.ts) and reads with its own file descriptors, with blocking reads when the
+ * data is expected in the page cache (no threadpool hand-off per read) and async O_DIRECT reads, queue
+ * depth deep, when it is not. Up to `prefetch` batches are in flight (one per worker at a time); they are
+ * delivered in epoch order. A batch's slot is reused only after `release()`. Errors reject the epoch
+ * with the typed error plus the batch and rows; every other batch in flight is settled first, so no work
+ * or thread is left behind.
  */
 import { totalmem } from 'node:os';
 import { AbortError, InvalidArgumentError, withContext } from '../errors.js';
-import type { LanceField } from '../format/schema.js';
 import { BatchSampler } from '../samplers/index.js';
 import { DecodePool } from '../decode-workers/pool.js';
-import type { DecodeJob, OutputDescriptor, VariableColumn } from '../decode-workers/messages.js';
-import { DirectFileSource } from '../io/direct-source.js';
-import { createSlabPool, type SlabPool } from '../io/slab.js';
-import type { ByteSource } from '../io/source.js';
+import type { DatasetRef, OutputDescriptor, VariableColumn } from '../decode-workers/messages.js';
 import type { Batch, BatchColumn } from './batch.js';
 import { planBatchLayout, type BatchLayout } from './batch-layout.js';
 import { openDataset, type Dataset } from './dataset.js';
 import { resolveLoaderOptions, type LoaderOptions, type LoaderState, type ResolvedLoaderOptions } from './loader-options.js';
 import { createLoaderMetrics, type LoaderMetrics, type MetricsCounters } from './metrics.js';
-import { fetchFileTasks, type OutputTask } from './read-rows.js';
 
 interface Slot {
   buffer: SharedArrayBuffer;
   free: boolean;
 }
 
-/** How long a batch may wait for read memory before the loader reports the budget as too small. */
-const READ_MEMORY_WAIT_MS = 30_000;
+/** Smallest read memory a worker can work with (two O_DIRECT blocks, with room for a merged read). */
+const MIN_WORKER_READ_BYTES = 64 * 1024;
 
 /** Shuffled, multi-threaded batches of a Lance dataset. Create with {@link createLoader}. */
 export class DataLoader {
   private readonly slots: Slot[];
-  private readonly sources = new Map<string, Promise<DirectFileSource>>();
-  private readonly openedSources: ByteSource[] = [];
   private readonly counters: MetricsCounters;
   private position: { epoch: number; nextBatch: number };
-  /** Whether reads bypass the page cache (options.io.direct, with 'auto' resolved for this dataset). */
-  private readonly direct: boolean | 'auto';
   /** Every batch load not yet settled, so close() can let them finish before stopping the workers. */
   private readonly loading = new Set<Promise<Batch>>();
   private closed = false;
@@ -52,17 +47,15 @@ export class DataLoader {
     /** The dataset being loaded. */
     readonly dataset: Dataset,
     private readonly ownsDataset: boolean,
-    private readonly fields: LanceField[],
     private readonly layout: BatchLayout,
     private readonly sampler: BatchSampler,
     private readonly pool: DecodePool,
     private readonly options: ResolvedLoaderOptions,
-    private readonly readMemory: SlabPool,
+    /** How workers open and read the dataset. */
+    private readonly ref: DatasetRef,
   ) {
     this.slots = Array.from({ length: options.prefetch + 2 }, () => ({ buffer: new SharedArrayBuffer(layout.slotBytes), free: true }));
     this.counters = createLoaderMetrics();
-    const datasetBytes = dataset.fragments.reduce((sum, f) => sum + f.files.reduce((s, file) => s + file.sizeBytes, 0), 0);
-    this.direct = options.direct === 'auto' ? (datasetBytes > totalmem() / 2 ? 'auto' : false) : options.direct;
     this.position = options.resume ? sampler.resume(options.resume.sampler) : { epoch: 0, nextBatch: 0 };
   }
 
@@ -80,6 +73,12 @@ export class DataLoader {
           `batch slots need ${slotsBytes} bytes ((prefetch ${resolved.prefetch} + 2) × ${layout.slotBytes}), more than half of options.memoryBytes (${resolved.memoryBytes}); lower batchSize or prefetch, or raise memoryBytes`,
         );
       }
+      const workerReadBytes = Math.floor((resolved.memoryBytes - slotsBytes) / resolved.workers / 4096) * 4096;
+      if (workerReadBytes < MIN_WORKER_READ_BYTES) {
+        throw new InvalidArgumentError(
+          `options.memoryBytes (${resolved.memoryBytes}) leaves ${workerReadBytes} bytes of read memory per worker after the batch slots (${slotsBytes} bytes); each of the ${resolved.workers} workers needs at least ${MIN_WORKER_READ_BYTES}`,
+        );
+      }
       const sampler = new BatchSampler({
         numRows: dataset.numRows,
         batchSize: resolved.batchSize,
@@ -89,10 +88,24 @@ export class DataLoader {
         rank: resolved.rank,
         worldSize: resolved.worldSize,
       });
-      const readBudget = Math.floor((resolved.memoryBytes - slotsBytes) / 4096) * 4096;
-      const readMemory = createSlabPool({ slabBytes: Math.min(16 * 1024 * 1024, readBudget), maxBytes: readBudget });
+      const datasetBytes = dataset.fragments.reduce((sum, f) => sum + f.files.reduce((s, file) => s + file.sizeBytes, 0), 0);
+      // 'auto': O_DIRECT only when the page cache cannot hold the dataset (it bypasses a warm cache).
+      const direct = resolved.direct === 'auto' ? (datasetBytes > totalmem() / 2 ? 'auto' : false) : resolved.direct;
+      const ref: DatasetRef = {
+        path: dataset.path,
+        version: dataset.version,
+        columns: fields.map((f) => f.name),
+        direct,
+        sync: direct === false,
+        queueDepth: resolved.queueDepth,
+        maxGapBytes: resolved.maxGapBytes,
+        maxReadBytes: resolved.maxReadBytes,
+        readMemoryBytes: workerReadBytes,
+        memoryBytes: resolved.memoryBytes,
+        prefetch: resolved.prefetch,
+      };
       const pool = new DecodePool({ workers: resolved.workers });
-      return new DataLoader(dataset, owns, fields, layout, sampler, pool, resolved, readMemory);
+      return new DataLoader(dataset, owns, layout, sampler, pool, resolved, ref);
     } catch (error) {
       if (owns) await dataset.close();
       throw error;
@@ -168,7 +181,7 @@ export class DataLoader {
 
   /** Throughput, I/O and wait counters since creation. */
   metrics(): LoaderMetrics {
-    return this.counters.snapshot(this.openedSources.map((s) => s.stats));
+    return this.counters.snapshot();
   }
 
   /**
@@ -179,10 +192,8 @@ export class DataLoader {
     if (this.closed) return;
     this.closed = true;
     await Promise.allSettled([...this.loading]);
+    // Workers' file descriptors are closed when their threads stop (Piscina tracks fds opened in workers).
     await this.pool.destroy();
-    const sources = await Promise.allSettled(this.sources.values());
-    await Promise.all(sources.map((s) => (s.status === 'fulfilled' ? s.value.close() : undefined)));
-    this.readMemory.close();
     if (this.ownsDataset) await this.dataset.close();
   }
 
@@ -190,62 +201,19 @@ export class DataLoader {
     if (this.closed) throw new AbortError('the loader is closed');
   }
 
-  /** The loader's own reader of a data file (direct I/O where possible), shared by all batches. */
-  private sourceFor(path: string): Promise<DirectFileSource> {
-    let source = this.sources.get(path);
-    if (!source) {
-      const { queueDepth, maxGapBytes, maxReadBytes } = this.options;
-      source = DirectFileSource.open(path, { direct: this.direct, queueDepth, coalesce: { maxGapBytes, maxReadBytes }, pool: this.readMemory });
-      source.then((s) => this.openedSources.push(s), () => this.sources.delete(path));
-      this.sources.set(path, source);
-    }
-    return source;
-  }
-
   private async loadBatch(epoch: number, index: number, slot: Slot): Promise<Batch> {
     const rows = this.sampler.batch(epoch, index);
-    // Views of leased read memory travel to the worker by reference and are released after decoding.
-    const leases: (() => void)[] = [];
     try {
-      const plan = await this.dataset.planRead(rows, this.fields);
-      const perFile = await Promise.all(plan.files.map(async (file) => fetchFileTasks(file, this.leasing(await this.sourceFor(file.path), leases))));
-      const tasks: OutputTask[] = [...perFile.flat(), ...plan.nullFills];
-      const job: DecodeJob = { tasks, outputs: this.describeOutputs(slot, rows.length) };
-      const result = await this.pool.run(job);
+      const result = await this.pool.run({ dataset: this.ref, rows, outputs: this.describeOutputs(slot, rows.length) });
+      this.counters.readMs += result.readMs;
       this.counters.decodeMs += result.decodeMs;
+      this.counters.addReads(result.reads);
       return this.assemble(epoch, index, rows, slot, result.variable);
     } catch (error) {
       slot.free = true;
       const shown = Array.from(rows.subarray(0, 8)).join(', ') + (rows.length > 8 ? `, … (${rows.length} rows)` : '');
       throw withContext(error, `while loading epoch ${epoch} batch ${index}, rows ${shown}`, { epoch, batch: index, rows: Array.from(rows) });
-    } finally {
-      for (const release of leases) release();
     }
-  }
-
-  /** A view of `source` whose reads lease pool memory (zero-copy) and record the release in `leases`. */
-  private leasing(source: DirectFileSource, leases: (() => void)[]): ByteSource {
-    return {
-      path: source.path,
-      size: source.size,
-      stats: source.stats,
-      readRanges: async (ranges) => {
-        const signal = AbortSignal.timeout(READ_MEMORY_WAIT_MS);
-        try {
-          const leased = await source.readRangesLeased(ranges, { signal });
-          leases.push(leased.release);
-          return leased.views;
-        } catch (error) {
-          if (signal.aborted) {
-            throw new InvalidArgumentError(
-              `a batch waited ${READ_MEMORY_WAIT_MS / 1000} s for read memory: options.memoryBytes (${this.options.memoryBytes}) is too small for prefetch ${this.options.prefetch} and this batch size`,
-            );
-          }
-          throw error;
-        }
-      },
-      close: () => source.close(),
-    };
   }
 
   private describeOutputs(slot: Slot, numRows: number): OutputDescriptor[] {

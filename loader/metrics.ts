@@ -1,7 +1,7 @@
 /**
  * Loader metrics: what the loader did and how long the consumer waited for it.
  */
-import type { ReadStats } from '../io/source.js';
+import type { ReadCounters } from '../decode-workers/messages.js';
 
 export interface LoaderMetrics {
   batches: number;
@@ -18,7 +18,8 @@ export interface LoaderMetrics {
   coalescingRatio: number;
   /** Time the consumer spent waiting inside the iterator for a batch. */
   consumerWaitMs: number;
-  /** Time workers spent decoding (summed over workers). */
+  /** Time workers spent planning and reading, and decoding (each summed over workers). */
+  readMs: number;
   decodeMs: number;
 }
 
@@ -27,27 +28,31 @@ export interface MetricsCounters {
   rows: number;
   bytesDelivered: number;
   consumerWaitMs: number;
+  readMs: number;
   decodeMs: number;
-  snapshot(sources: ReadStats[]): LoaderMetrics;
+  /** Adds one batch's read counters (from the worker that loaded it). */
+  addReads(reads: ReadCounters): void;
+  snapshot(): LoaderMetrics;
 }
 
 export function createLoaderMetrics(): MetricsCounters {
   const started = performance.now();
+  const reads: ReadCounters = { readsIssued: 0, bytesRead: 0, rangesRequested: 0, bytesRequested: 0 };
   const counters: MetricsCounters = {
     batches: 0,
     rows: 0,
     bytesDelivered: 0,
     consumerWaitMs: 0,
+    readMs: 0,
     decodeMs: 0,
-    snapshot(sources) {
-      let bytesRead = 0;
-      let readsIssued = 0;
-      let rangesRequested = 0;
-      for (const stats of sources) {
-        bytesRead += stats.bytesRead;
-        readsIssued += stats.readsIssued;
-        rangesRequested += stats.rangesRequested;
-      }
+    addReads(batch) {
+      reads.readsIssued += batch.readsIssued;
+      reads.bytesRead += batch.bytesRead;
+      reads.rangesRequested += batch.rangesRequested;
+      reads.bytesRequested += batch.bytesRequested;
+    },
+    snapshot() {
+      const { bytesRead, readsIssued, rangesRequested } = reads;
       const elapsedMs = performance.now() - started;
       return {
         batches: counters.batches,
@@ -60,6 +65,7 @@ export function createLoaderMetrics(): MetricsCounters {
         rangesRequested,
         coalescingRatio: readsIssued > 0 ? rangesRequested / readsIssued : 0,
         consumerWaitMs: counters.consumerWaitMs,
+        readMs: counters.readMs,
         decodeMs: counters.decodeMs,
       };
     },

@@ -87,6 +87,8 @@ describe('DirectFileSource', () => {
     ['direct, queue depth 32', { direct: true, queueDepth: 32 }],
     ['direct, no coalescing', { direct: true, coalesce: { maxGapBytes: 0, maxReadBytes: 64 * KiB } }],
     ['buffered', { direct: false, queueDepth: 8 }],
+    ['buffered, blocking reads', { direct: false, sync: true }],
+    ['direct, blocking reads', { direct: true, sync: true }],
   ];
   for (const [name, options] of variants) {
     const skip = options.direct === true && onTmpfs;

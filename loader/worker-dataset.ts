@@ -1,0 +1,147 @@
+/**
+ * The loader's dataset as a worker thread holds it: opened once per worker from a {@link DatasetRef}
+ * (manifest, file metadata, page indexes, its own file descriptors and read memory), then used for every
+ * batch that worker loads. A batch goes through the same plan → read → decode path as `dataset.take()`
+ * (read-rows.ts), with reads leased from the worker's slab pool and values decoded straight into the
+ * batch slot's shared memory.
+ *
+ *   rows ─► dataset.planRead ─► fetchFileTasks (merged reads: readSync for page-cache hits, or async
+ *   O_DIRECT reads queueDepth deep) ─► runDecodeTask ─► slot (fixed-width) / fresh buffers (variable)
+ *
+ * Copies of a byte: kernel → the worker's slab (the read); slab → the batch slot (the decode, which is a
+ * plain copy for flat values); variable-width columns once more into the buffer handed back.
+ */
+import { InvalidArgumentError } from '../errors.js';
+import type { LanceField } from '../format/schema.js';
+import { runDecodeTask } from '../decode-workers/decode-task.js';
+import type { DatasetRef, OutputDescriptor, ReadCounters, VariableColumn } from '../decode-workers/messages.js';
+import { compactVariable, createVariableOutput, type ColumnOutput } from '../decode-workers/output.js';
+import { DirectFileSource } from '../io/direct-source.js';
+import { createSlabPool, type SlabPool } from '../io/slab.js';
+import type { ByteSource } from '../io/source.js';
+import { openDataset, type Dataset } from './dataset.js';
+import { fetchFileTasks } from './read-rows.js';
+
+/** How long a batch may wait for read memory before the loader reports the budget as too small. */
+const READ_MEMORY_WAIT_MS = 30_000;
+
+/** One batch loaded: variable-width columns (null for fixed-width ones, which are in the slot) and timings. */
+export interface LoadedBatch {
+  variable: (VariableColumn | null)[];
+  readMs: number;
+  decodeMs: number;
+  reads: ReadCounters;
+}
+
+export class WorkerDataset {
+  private readonly sources = new Map<string, Promise<DirectFileSource>>();
+  private readonly opened: DirectFileSource[] = [];
+
+  private constructor(
+    private readonly ref: DatasetRef,
+    private readonly dataset: Dataset,
+    private readonly fields: LanceField[],
+    private readonly memory: SlabPool,
+  ) {}
+
+  static async open(ref: DatasetRef): Promise<WorkerDataset> {
+    const dataset = await openDataset(ref.path, { version: ref.version });
+    try {
+      const fields = dataset.selectFields(ref.columns);
+      const memory = createSlabPool({ slabBytes: Math.min(16 * 1024 * 1024, ref.readMemoryBytes), maxBytes: ref.readMemoryBytes });
+      return new WorkerDataset(ref, dataset, fields, memory);
+    } catch (error) {
+      await dataset.close();
+      throw error;
+    }
+  }
+
+  /** Reads and decodes the rows (visible offsets, batch order) into the outputs. */
+  async load(rows: Uint32Array, outputs: OutputDescriptor[]): Promise<LoadedBatch> {
+    const started = performance.now();
+    const before = this.counters();
+    const columns = outputs.map(openOutput);
+    // Views of leased read memory are valid until the tasks have run; released in `finally`.
+    const leases: (() => void)[] = [];
+    try {
+      const plan = await this.dataset.planRead(rows, this.fields);
+      const perFile = await Promise.all(plan.files.map(async (file) => fetchFileTasks(file, this.leasing(await this.sourceFor(file.path), leases))));
+      const read = performance.now();
+      for (const { task, output } of [...perFile.flat(), ...plan.nullFills]) runDecodeTask(task, columns[output] as ColumnOutput);
+      const variable = columns.map((out): VariableColumn | null => {
+        if (out.kind !== 'variable') return null;
+        const { offsets, data } = compactVariable(out);
+        return { offsets, data: data.slice(), validity: out.validity };
+      });
+      const after = this.counters();
+      return {
+        variable,
+        readMs: read - started,
+        decodeMs: performance.now() - read,
+        reads: {
+          readsIssued: after.readsIssued - before.readsIssued,
+          bytesRead: after.bytesRead - before.bytesRead,
+          rangesRequested: after.rangesRequested - before.rangesRequested,
+          bytesRequested: after.bytesRequested - before.bytesRequested,
+        },
+      };
+    } finally {
+      for (const release of leases) release();
+    }
+  }
+
+  /** The summed counters of this worker's sources. */
+  private counters(): ReadCounters {
+    const sum: ReadCounters = { readsIssued: 0, bytesRead: 0, rangesRequested: 0, bytesRequested: 0 };
+    for (const { stats } of this.opened) {
+      sum.readsIssued += stats.readsIssued;
+      sum.bytesRead += stats.bytesRead;
+      sum.rangesRequested += stats.rangesRequested;
+      sum.bytesRequested += stats.bytesRequested;
+    }
+    return sum;
+  }
+
+  private sourceFor(path: string): Promise<DirectFileSource> {
+    let source = this.sources.get(path);
+    if (!source) {
+      const { direct, sync, queueDepth, maxGapBytes, maxReadBytes } = this.ref;
+      source = DirectFileSource.open(path, { direct, sync, queueDepth, coalesce: { maxGapBytes, maxReadBytes }, pool: this.memory });
+      source.then((s) => this.opened.push(s), () => this.sources.delete(path));
+      this.sources.set(path, source);
+    }
+    return source;
+  }
+
+  /** A view of `source` whose reads lease pool memory (zero-copy) and record the release in `leases`. */
+  private leasing(source: DirectFileSource, leases: (() => void)[]): ByteSource {
+    return {
+      path: source.path,
+      size: source.size,
+      stats: source.stats,
+      readRanges: async (ranges) => {
+        const signal = AbortSignal.timeout(READ_MEMORY_WAIT_MS);
+        try {
+          const leased = await source.readRangesLeased(ranges, { signal });
+          leases.push(leased.release);
+          return leased.views;
+        } catch (error) {
+          if (signal.aborted) {
+            throw new InvalidArgumentError(
+              `a batch waited ${READ_MEMORY_WAIT_MS / 1000} s for read memory: options.memoryBytes (${this.ref.memoryBytes}) is too small for prefetch ${this.ref.prefetch} and this batch size`,
+            );
+          }
+          throw error;
+        }
+      },
+      close: () => source.close(),
+    };
+  }
+}
+
+function openOutput(d: OutputDescriptor): ColumnOutput {
+  if (d.kind === 'variable') return createVariableOutput(d.numSlots, d.nullable);
+  const validity = d.validityOffset >= 0 ? new Uint8Array(d.buffer, d.validityOffset, d.numSlots) : null;
+  validity?.fill(1);
+  return { kind: 'fixed', byteWidth: d.byteWidth, values: new Uint8Array(d.buffer, d.byteOffset, d.numSlots * d.byteWidth), validity };
+}
