@@ -4,7 +4,9 @@
  * thread or in a worker. {@link runDecodeTask} writes into a caller-supplied {@link ColumnOutput}.
  */
 import type { FullZipLayoutProto, MiniBlockLayoutProto } from '../format/proto/messages.js';
+import { InternalError } from '../errors.js';
 import { decodeFullZipSpan, type RowSpan } from './fullzip.js';
+import { gatherFixed } from './gather.js';
 import { decodeMiniBlockChunk, decodeMiniBlockDictionary, gatherChunk } from './miniblock.js';
 import { appendVariable, setNull, type ColumnOutput } from './output.js';
 import { runV20Task, type V20Buffers, type V20Shape } from './v20.js';
@@ -47,6 +49,16 @@ export type DecodeTask =
     }
   | { kind: 'constant'; where: string; slots: Uint32Array; inlineValue: Uint8Array | null }
   | {
+      /** Rows of a page kept decoded (io/plan.ts): value `rows[i]` of `values` goes to slot `slots[i]`. */
+      kind: 'cached';
+      where: string;
+      rows: Uint32Array;
+      slots: Uint32Array;
+      values: Uint8Array;
+      byteWidth: number;
+      validity: Uint8Array | null;
+    }
+  | {
       kind: 'v2.0';
       where: string;
       shape: V20Shape;
@@ -81,10 +93,23 @@ export function runDecodeTask(task: DecodeTask, out: ColumnOutput): void {
     case 'constant':
       fillConstant(task.inlineValue, task.slots, out);
       return;
+    case 'cached':
+      copyCached(task, out);
+      return;
     case 'v2.0':
       runV20Task(task.shape, task.buffers, task.rows, task.slots, out, task.where);
       return;
   }
+}
+
+/** Copies rows of a page kept decoded into their slots. */
+function copyCached(task: DecodeTask & { kind: 'cached' }, out: ColumnOutput): void {
+  if (out.kind !== 'fixed' || out.byteWidth !== task.byteWidth) {
+    throw new InternalError(`${task.where}: a page kept with ${task.byteWidth}-byte values is read into a column of ${out.kind === 'fixed' ? out.byteWidth : 'variable'}-byte values`);
+  }
+  const { rows, slots, validity } = task;
+  gatherFixed(task.values, task.byteWidth, rows, slots, 0, rows.length, 0, out);
+  if (validity) for (let i = 0; i < rows.length; i++) if (validity[rows[i] as number] === 0) setNull(out, slots[i] as number);
 }
 
 /** Writes a constant value (or null when there is none: an all-null page) into every slot. */

@@ -40,8 +40,9 @@ export interface DatasetRef {
   queueDepth: number;
   maxGapBytes: number;
   maxReadBytes: number;
-  /** This worker's share of the read-memory budget. */
+  /** This worker's share of the read-memory budget, and its budget of decoded small pages. */
   readMemoryBytes: number;
+  cacheBytes: number;
   /** The loader's memoryBytes and prefetch, for the message when reads wait too long for memory. */
   memoryBytes: number;
   prefetch: number;

@@ -55,19 +55,31 @@ export function expandBits(bits: Uint8Array, count: number, out: Uint8Array, out
   for (let i = 0; i < count; i++) out[outOffset + i] = ((bits[i >>> 3] as number) >>> (i & 7)) & 1;
 }
 
+/**
+ * Memory for sparse extractions, reused by every sparse decode of this thread: a shuffled take extracts a
+ * few values per chunk, and allocating (and zeroing) a whole chunk's output for them cost more than the
+ * extraction. Only the wanted entries are written and read; the result is consumed (gathered) before the
+ * next decode, so it is never cached or handed on.
+ */
+let sparseScratch = new ArrayBuffer(64 * 1024);
+
 /** Unsigned integers of `elemBits` decoded by a bit-unpacking kernel, returned as little-endian bytes. */
-function unpacked(elemBits: BitWidthElem, count: number, fill: (out: Uint8Array | Uint16Array | Uint32Array) => void): Uint8Array {
+function unpacked(elemBits: BitWidthElem, count: number, fill: (out: Uint8Array | Uint16Array | Uint32Array) => void, scratch = false): Uint8Array {
+  const bytes = (count * elemBits) / 8;
+  if (scratch && sparseScratch.byteLength < bytes) sparseScratch = new ArrayBuffer(Math.max(bytes, 2 * sparseScratch.byteLength));
+  const buffer = scratch ? sparseScratch : new ArrayBuffer(bytes);
+  const words = elemBits === 64 ? count * 2 : count;
   const out =
-    elemBits === 8 ? new Uint8Array(count) :
-    elemBits === 16 ? new Uint16Array(count) :
-    elemBits === 32 ? new Uint32Array(count) : new Uint32Array(count * 2);
+    elemBits === 8 ? new Uint8Array(buffer, 0, words) :
+    elemBits === 16 ? new Uint16Array(buffer, 0, words) : new Uint32Array(buffer, 0, words);
   fill(out);
-  return new Uint8Array(out.buffer, 0, out.byteLength);
+  return new Uint8Array(buffer, 0, bytes);
 }
 
 /**
  * The values a caller will read: entries [from, to) of `rows`, minus `base`. Decoders may fill only
- * those (leaving the rest of the result zero) when that is cheaper than decoding every value.
+ * those (the rest of the result is garbage) when that is cheaper than decoding every value; such a
+ * result may live in this thread's scratch memory and is valid only until the next decode.
  */
 export interface WantedValues {
   rows: Uint32Array;
@@ -111,10 +123,14 @@ export function decodeMiniBlockValues(
       const elemBits = elemBitsOf(encoding.inline_bitpacking?.uncompressed_bits_per_value ?? 0, where);
       const src = need(buffers[0], 0, where, 'bit-packed values');
       const sparse = wanted !== undefined && (wanted.to - wanted.from) * SPARSE_RATIO < count;
-      const bytes = unpacked(elemBits, count, (out) =>
-        sparse
-          ? extractInlineBitpacked(src, elemBits, count, wanted.rows, wanted.from, wanted.to, wanted.base, out, where)
-          : decodeInlineBitpacking(src, elemBits, count, out, 0),
+      const bytes = unpacked(
+        elemBits,
+        count,
+        (out) =>
+          sparse
+            ? extractInlineBitpacked(src, elemBits, count, wanted.rows, wanted.from, wanted.to, wanted.base, out, where)
+            : decodeInlineBitpacking(src, elemBits, count, out, 0),
+        sparse,
       );
       return { kind: 'fixed', byteWidth: elemBits / 8, bytes, count };
     }

@@ -11,10 +11,20 @@
  *   2.0 tree:          see v20-plan.ts
  *
  * Page indexes (chunk tables, dictionaries) are cached per page, so later takes skip the first step.
+ *
+ * Decoded small pages: a shuffled read of a small column (ids, labels) reads and decodes a whole
+ * mini-block chunk (thousands of values) per row it wants. With a byte budget (PageCache.budget), the
+ * first read of a fixed-width mini-block page reads and decodes the whole page once instead, keeps the
+ * values, and every later read of the page copies straight from them with no I/O ('cached' task). Pages
+ * are kept first come, first served until the budget is spent; nothing is evicted.
+ *
+ *   mini-block, cacheable:  [chunk table, dictionary, all chunks] → decode every row, keep → task
+ *   decoded page kept:      (nothing to read)                                            → task
  */
-import { CorruptFileError, UnsupportedError } from '../errors.js';
+import { CorruptFileError, InternalError, UnsupportedError } from '../errors.js';
 import type { ByteRange, PageInfo } from '../format/file-metadata.js';
-import type { DecodeTask, MiniBlockChunkBytes, RowRun } from '../decode-workers/decode-task.js';
+import { runDecodeTask, type DecodeTask, type MiniBlockChunkBytes, type RowRun } from '../decode-workers/decode-task.js';
+import { createFixedOutput, type FixedOutput } from '../decode-workers/output.js';
 import { checkFullZipSupported, controlWordBytes, fixedValueBytes, parseRepetitionIndex, type RowSpan } from '../decode-workers/fullzip.js';
 import { checkMiniBlockSupported, parseChunkTable, type ChunkTable } from '../decode-workers/miniblock.js';
 import { planV20Page } from './v20-plan.js';
@@ -28,19 +38,32 @@ export interface PageRequest {
   where: string;
   /** The field is an Arrow dictionary (2.0 stores those with nulls among the items). */
   arrowDictionary?: boolean;
+  /** Bytes per value when the column's output is fixed-width (such mini-block pages may be kept decoded). */
+  fixedWidth?: number;
+  nullable?: boolean;
 }
 
 export type PlanStep =
   | { done: false; ranges: ByteRange[]; next: (views: Uint8Array[]) => PlanStep }
   | { done: true; task: DecodeTask };
 
-/** Per-page indexes loaded by a first step and reused by later reads of the same page. */
-export interface PageIndexCache {
-  miniblock: WeakMap<PageInfo, { table: ChunkTable; dictionary: Uint8Array | null }>;
+/** Bytes of decoded pages that may still be kept; one budget may be shared by the caches of many files. */
+export interface DecodedPageBudget {
+  bytesLeft: number;
 }
 
-export function createPageIndexCache(): PageIndexCache {
-  return { miniblock: new WeakMap() };
+/** Per-page state loaded by a first read and reused by later reads of the same page. */
+export interface PageCache {
+  /** Chunk tables and dictionaries of mini-block pages. */
+  miniblock: WeakMap<PageInfo, { table: ChunkTable; dictionary: Uint8Array | null }>;
+  /** Whole decoded fixed-width mini-block pages, within `budget`. */
+  decoded: WeakMap<PageInfo, FixedOutput>;
+  budget: DecodedPageBudget;
+}
+
+/** A page cache; `budget` (default none) lets it keep decoded small pages. */
+export function createPageCache(budget: DecodedPageBudget = { bytesLeft: 0 }): PageCache {
+  return { miniblock: new WeakMap(), decoded: new WeakMap(), budget };
 }
 
 const done = (task: DecodeTask): PlanStep => ({ done: true, task });
@@ -59,7 +82,7 @@ export function rowRuns(rows: Uint32Array): RowRun[] {
 }
 
 /** The first step of reading `request`. */
-export function planPage(request: PageRequest, cache: PageIndexCache): PlanStep {
+export function planPage(request: PageRequest, cache: PageCache): PlanStep {
   const { page, where } = request;
   const layout = page.layout;
   switch (layout.kind) {
@@ -88,11 +111,16 @@ function pageBuffer(page: PageInfo, index: number, where: string): ByteRange {
   return buffer;
 }
 
-function planMiniBlock(request: PageRequest, layout: import('../format/proto/messages.js').MiniBlockLayoutProto, cache: PageIndexCache): PlanStep {
+function planMiniBlock(request: PageRequest, layout: import('../format/proto/messages.js').MiniBlockLayoutProto, cache: PageCache): PlanStep {
   const { page, where } = request;
   checkMiniBlockSupported(layout, where);
+  const decoded = cache.decoded.get(page);
+  if (decoded) return done(cachedTask(request, decoded));
+  const keptBytes = request.fixedWidth === undefined ? Infinity : page.numRows * (request.fixedWidth + (request.nullable ? 1 : 0));
+  const keep = keptBytes <= cache.budget.bytesLeft;
+  if (keep) cache.budget.bytesLeft -= keptBytes;
   const cached = cache.miniblock.get(page);
-  if (cached) return planMiniBlockChunks(request, layout, cached.table, cached.dictionary);
+  if (cached && !keep) return planMiniBlockChunks(request, layout, cached.table, cached.dictionary);
   // Flat (non-list) pages, the only ones lance-loader decodes, hold one item per row.
   if (layout.num_items !== page.numRows) {
     throw new CorruptFileError(`${where}: mini-block layout holds ${layout.num_items} items but the page has ${page.numRows} rows`);
@@ -101,17 +129,51 @@ function planMiniBlock(request: PageRequest, layout: import('../format/proto/mes
   const data = pageBuffer(page, 1, where);
   const ranges = [meta];
   if (layout.dictionary) ranges.push(pageBuffer(page, 2, where));
+  if (keep) ranges.push(data);
   return {
     done: false,
     ranges,
-    next: ([metaBytes, dictionary]) => {
-      const table = parseChunkTable(metaBytes as Uint8Array, layout.num_items, data.size, where);
+    next: (views) => {
+      const table = parseChunkTable(views[0] as Uint8Array, layout.num_items, data.size, where);
+      const dictionary = layout.dictionary ? (views[1] as Uint8Array) : undefined;
       // Copied: the view may alias pooled read memory that is reused once this read is done.
       const entry = { table, dictionary: dictionary ? dictionary.slice() : null };
       cache.miniblock.set(page, entry);
-      return planMiniBlockChunks(request, layout, table, entry.dictionary);
+      if (!keep) return planMiniBlockChunks(request, layout, table, entry.dictionary);
+      const values = decodeWholePage(request, layout, table, entry.dictionary, views[views.length - 1] as Uint8Array);
+      cache.decoded.set(page, values);
+      return done(cachedTask(request, values));
     },
   };
+}
+
+/** Decodes every row of a mini-block page from its whole data buffer into fresh memory. */
+function decodeWholePage(
+  request: PageRequest,
+  layout: import('../format/proto/messages.js').MiniBlockLayoutProto,
+  table: ChunkTable,
+  dictionary: Uint8Array | null,
+  data: Uint8Array,
+): FixedOutput {
+  const { page } = request;
+  const all = new Uint32Array(page.numRows);
+  for (let i = 0; i < all.length; i++) all[i] = i;
+  const step = planMiniBlockChunks({ ...request, rows: all, slots: all }, layout, table, dictionary);
+  if (step.done) return unreachable();
+  const start = pageBuffer(page, 1, request.where).offset;
+  const task = step.next(step.ranges.map((r) => data.subarray(r.offset - start, r.offset - start + r.size)));
+  if (!task.done) return unreachable();
+  const out = createFixedOutput(page.numRows, request.fixedWidth as number, request.nullable === true);
+  runDecodeTask(task.task, out);
+  return out;
+}
+
+function unreachable(): never {
+  throw new InternalError('a mini-block plan takes exactly one read step');
+}
+
+function cachedTask(request: PageRequest, values: FixedOutput): DecodeTask {
+  return { kind: 'cached', where: request.where, rows: request.rows, slots: request.slots, values: values.values, byteWidth: values.byteWidth, validity: values.validity };
 }
 
 function planMiniBlockChunks(

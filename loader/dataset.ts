@@ -15,18 +15,25 @@ import type { FileMetadata } from '../format/file-metadata.js';
 import { parseManifest, versionOfManifestName } from '../format/manifest.js';
 import type { DataFileProto, ManifestProto } from '../format/proto/messages.js';
 import { buildFieldTree, flattenFields, toArrowSchema, type LanceField } from '../format/schema.js';
-import { createPageIndexCache, type PageIndexCache } from '../io/plan.js';
+import { createPageCache, type DecodedPageBudget, type PageCache } from '../io/plan.js';
 import { fetchFileMetadata } from '../io/open-file.js';
 import { FileSource, type ByteSource } from '../io/source.js';
 import { createOutputs, selectFields, toRecordBatch } from './columns.js';
 import { checkBatchSize, summarizeFile, type FileSummary, type ScanOptions, type TakeOptions } from './file.js';
-import { readInline, type ColumnRead, type FileRead, type OutputTask } from './read-rows.js';
+import { columnRead, readInline, type ColumnRead, type FileRead, type OutputTask } from './read-rows.js';
 import { sortWithSlots, toRowOffsets } from './rows.js';
 
 /** Options of {@link openDataset}. */
 export interface OpenDatasetOptions {
   /** Version to open (time travel); default the latest. */
   version?: number;
+  /**
+   * Bytes of decoded pages of small fixed-width columns (ids, labels) to keep for later reads (default 0:
+   * none). With a budget, the first read touching such a page reads and decodes all of it, and later
+   * random takes copy from memory instead of reading and decoding a whole chunk per row. Pages are kept
+   * first come, first served until the budget is spent.
+   */
+  cacheBytes?: number;
 }
 
 /** One fragment of the dataset as the manifest describes it. */
@@ -54,7 +61,7 @@ export interface VersionInfo {
 interface OpenDataFile {
   source: ByteSource;
   meta: FileMetadata;
-  cache: PageIndexCache;
+  cache: PageCache;
   columnOf: Map<number, number>;
 }
 
@@ -102,8 +109,10 @@ export async function openDataset(path: string, options: OpenDatasetOptions = {}
     throw new InvalidArgumentError(`${root} has no version ${version}; its versions are ${versions.map((v) => v.version).join(', ')}`, { version });
   }
   const manifestPath = join(root, '_versions', entry.file);
+  const cacheBytes = options.cacheBytes ?? 0;
+  if (!Number.isSafeInteger(cacheBytes) || cacheBytes < 0) throw new InvalidArgumentError(`options.cacheBytes must be a non-negative integer, got ${String(options.cacheBytes)}`);
   const manifest = parseManifest(await readWholeFile(manifestPath, 'manifest'), manifestPath);
-  return Dataset.create(root, manifest, manifestPath);
+  return Dataset.create(root, manifest, manifestPath, { bytesLeft: cacheBytes });
 }
 
 async function listVersions(root: string): Promise<{ version: number; file: string }[]> {
@@ -143,6 +152,8 @@ export class Dataset {
     readonly path: string,
     manifest: ManifestProto,
     fragments: Fragment[],
+    /** Shared by the page caches of every data file. */
+    private readonly budget: DecodedPageBudget,
   ) {
     this.fieldTree = buildFieldTree(manifest.fields, path);
     this.schema = toArrowSchema(this.fieldTree, manifest.schema_metadata);
@@ -154,7 +165,7 @@ export class Dataset {
   }
 
   /** @internal */
-  static async create(root: string, manifest: ManifestProto, manifestPath: string): Promise<Dataset> {
+  static async create(root: string, manifest: ManifestProto, manifestPath: string, budget: DecodedPageBudget): Promise<Dataset> {
     const dataDir = join(root, 'data');
     const fragments = await Promise.all(
       manifest.fragments.map(async (proto): Promise<Fragment> => {
@@ -195,7 +206,7 @@ export class Dataset {
         };
       }),
     );
-    return new Dataset(root, manifest, fragments);
+    return new Dataset(root, manifest, fragments, budget);
   }
 
   /** The fragments of this version, in row order. */
@@ -344,7 +355,7 @@ export class Dataset {
           const index = opened.columnOf.get(field.id) as number;
           const column = opened.meta.columns[index];
           if (!column) throw new CorruptFileError(`${opened.source.path}: manifest maps column "${field.name}" to column ${index}, but the file has ${opened.meta.columns.length}`);
-          return { column, output, where: `${opened.source.path} column ${index} ("${field.name}")`, arrowDictionary: arrow.DataType.isDictionary(field.arrowType) };
+          return columnRead(field, column, index, output, opened.source.path);
         });
         return { path: opened.source.path, source: opened.source, cache: opened.cache, columns, rows, slots };
       }),
@@ -367,7 +378,7 @@ export class Dataset {
             const c = file.column_indices[i];
             if (c !== undefined && c >= 0) columnOf.set(id, c);
           });
-          return { source, meta, cache: createPageIndexCache(), columnOf };
+          return { source, meta, cache: createPageCache(this.budget), columnOf };
         } catch (error) {
           await source.close();
           throw error;

@@ -6,11 +6,11 @@ import { CorruptFileError, InvalidArgumentError } from '../errors.js';
 import type { FileMetadata } from '../format/file-metadata.js';
 import { describeLayout } from '../format/layout.js';
 import { buildFieldTree, toArrowSchema, type LanceField } from '../format/schema.js';
-import { createPageIndexCache, type PageIndexCache } from '../io/plan.js';
+import { createPageCache, type PageCache } from '../io/plan.js';
 import { fetchFileMetadata } from '../io/open-file.js';
 import { FileSource, type ByteSource } from '../io/source.js';
 import { columnIndexesOfFile, createOutputs, selectFields, toRecordBatch } from './columns.js';
-import { readInline, type ColumnRead } from './read-rows.js';
+import { columnRead, readInline, type ColumnRead } from './read-rows.js';
 import { sortWithSlots, toRowOffsets } from './rows.js';
 
 /** Options of `take`. */
@@ -68,7 +68,7 @@ export function summarizeFile(meta: FileMetadata, fieldOfColumn: Map<number, str
 export class LanceFile {
   /** The file's Arrow schema (with field metadata). */
   readonly schema: arrow.Schema;
-  private readonly cache: PageIndexCache = createPageIndexCache();
+  private readonly cache: PageCache = createPageCache();
   private readonly columnOf: Map<number, number>;
 
   private constructor(
@@ -159,7 +159,7 @@ export class LanceFile {
       const index = this.columnOf.get(field.id);
       const column = index === undefined ? undefined : this.meta.columns[index];
       if (!column) throw new InvalidArgumentError(`${this.source.path}: field "${field.name}" has no column in this file`);
-      return { column, output, where: `${this.source.path} column ${index} ("${field.name}")`, arrowDictionary: arrow.DataType.isDictionary(field.arrowType) };
+      return columnRead(field, column, index as number, output, this.source.path);
     });
     const read = { path: this.source.path, source: this.source, cache: this.cache, columns, rows: sorted.rows, slots: sorted.slots };
     await readInline([read], [], outputs);

@@ -19,6 +19,12 @@ export interface LoaderIoOptions {
   maxGapBytes?: number;
   /** Largest merged read (default 8 MiB). */
   maxReadBytes?: number;
+  /**
+   * Bytes of decoded pages of small fixed-width columns (ids, labels) each worker keeps (default 16 MiB;
+   * part of memoryBytes, times the worker count). A shuffled batch otherwise reads and decodes a whole
+   * mini-block chunk per row for every such column; see OpenDatasetOptions.cacheBytes. 0 turns it off.
+   */
+  cacheBytes?: number;
 }
 
 /** Options of {@link createLoader}. */
@@ -69,6 +75,7 @@ export interface ResolvedLoaderOptions {
   queueDepth: number;
   maxGapBytes: number;
   maxReadBytes: number;
+  cacheBytes: number;
   memoryBytes: number;
   shapes: Record<string, readonly number[]>;
   resume: LoaderState | undefined;
@@ -112,6 +119,7 @@ export function resolveLoaderOptions(options: LoaderOptions): ResolvedLoaderOpti
     queueDepth: integer(io.queueDepth, 'io.queueDepth', 1, 1024, 32),
     maxGapBytes: integer(io.maxGapBytes, 'io.maxGapBytes', 0, 1 << 30, 4096),
     maxReadBytes: integer(io.maxReadBytes, 'io.maxReadBytes', 4096, 1 << 30, 8 * 1024 * 1024),
+    cacheBytes: integer(io.cacheBytes, 'io.cacheBytes', 0, Number.MAX_SAFE_INTEGER, 16 * 1024 * 1024),
     memoryBytes: integer(options.memoryBytes, 'memoryBytes', 1 << 20, Number.MAX_SAFE_INTEGER, 512 * 1024 * 1024),
     shapes: options.shapes ?? {},
     resume,

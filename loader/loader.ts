@@ -73,10 +73,11 @@ export class DataLoader {
           `batch slots need ${slotsBytes} bytes ((prefetch ${resolved.prefetch} + 2) × ${layout.slotBytes}), more than half of options.memoryBytes (${resolved.memoryBytes}); lower batchSize or prefetch, or raise memoryBytes`,
         );
       }
-      const workerReadBytes = Math.floor((resolved.memoryBytes - slotsBytes) / resolved.workers / 4096) * 4096;
+      const cacheBytes = resolved.cacheBytes * resolved.workers;
+      const workerReadBytes = Math.floor((resolved.memoryBytes - slotsBytes - cacheBytes) / resolved.workers / 4096) * 4096;
       if (workerReadBytes < MIN_WORKER_READ_BYTES) {
         throw new InvalidArgumentError(
-          `options.memoryBytes (${resolved.memoryBytes}) leaves ${workerReadBytes} bytes of read memory per worker after the batch slots (${slotsBytes} bytes); each of the ${resolved.workers} workers needs at least ${MIN_WORKER_READ_BYTES}`,
+          `options.memoryBytes (${resolved.memoryBytes}) leaves ${Math.max(0, workerReadBytes)} bytes of read memory per worker after the batch slots (${slotsBytes} bytes) and the decoded-page caches (${resolved.workers} × io.cacheBytes ${resolved.cacheBytes}); each of the ${resolved.workers} workers needs at least ${MIN_WORKER_READ_BYTES}`,
         );
       }
       const sampler = new BatchSampler({
@@ -101,6 +102,7 @@ export class DataLoader {
         maxGapBytes: resolved.maxGapBytes,
         maxReadBytes: resolved.maxReadBytes,
         readMemoryBytes: workerReadBytes,
+        cacheBytes: resolved.cacheBytes,
         memoryBytes: resolved.memoryBytes,
         prefetch: resolved.prefetch,
       };

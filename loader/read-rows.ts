@@ -11,11 +11,14 @@
  * `take`/`scan` run the decode tasks inline ({@link readInline}); the DataLoader reads through its
  * direct-I/O source and runs the same tasks in its worker pool.
  */
+import * as arrow from 'apache-arrow';
 import { CorruptFileError, InternalError } from '../errors.js';
+import type { LanceField } from '../format/schema.js';
+import { fixedByteWidth } from './arrow-build.js';
 import type { ColumnInfo } from '../format/file-metadata.js';
 import { runDecodeTask, type DecodeTask } from '../decode-workers/decode-task.js';
 import type { ColumnOutput } from '../decode-workers/output.js';
-import { planPage, type PageIndexCache, type PageRequest, type PlanStep } from '../io/plan.js';
+import { planPage, type PageCache, type PageRequest, type PlanStep } from '../io/plan.js';
 import type { ByteSource } from '../io/source.js';
 
 /** One column of one file to read; its values go to output `output` of the read. */
@@ -25,7 +28,23 @@ export interface ColumnRead {
   /** Names the file and field for error messages. */
   where: string;
   /** The field is an Arrow dictionary. */
-  arrowDictionary?: boolean;
+  arrowDictionary: boolean;
+  /** Bytes per value of the output when it is fixed-width (not for dictionaries). */
+  fixedWidth: number | undefined;
+  nullable: boolean;
+}
+
+/** How to read `field`, stored as column `index` (`column`) of the file at `path`, into output `output`. */
+export function columnRead(field: LanceField, column: ColumnInfo, index: number, output: number, path: string): ColumnRead {
+  const arrowDictionary = arrow.DataType.isDictionary(field.arrowType);
+  return {
+    column,
+    output,
+    where: `${path} column ${index} ("${field.name}")`,
+    arrowDictionary,
+    fixedWidth: arrowDictionary ? undefined : fixedByteWidth(field.arrowType),
+    nullable: field.nullable,
+  };
 }
 
 /** The columns to read from one data file for some rows (ascending file rows, with output slots). */
@@ -34,7 +53,7 @@ export interface FileRead {
   path: string;
   /** The buffered source the file was opened with. */
   source: ByteSource;
-  cache: PageIndexCache;
+  cache: PageCache;
   columns: ColumnRead[];
   rows: Uint32Array;
   slots: Uint32Array;
@@ -50,7 +69,8 @@ export interface OutputTask {
  * Splits rows (ascending file rows; duplicates allowed) of one column into per-page requests with
  * page-relative rows.
  */
-export function splitByPage(column: ColumnInfo, rows: Uint32Array, slots: Uint32Array, where: string, arrowDictionary = false): PageRequest[] {
+export function splitByPage(read: ColumnRead, rows: Uint32Array, slots: Uint32Array): PageRequest[] {
+  const { column, where, arrowDictionary, fixedWidth, nullable } = read;
   const requests: PageRequest[] = [];
   let p = 0;
   for (let i = 0; i < rows.length; ) {
@@ -74,7 +94,9 @@ export function splitByPage(column: ColumnInfo, rows: Uint32Array, slots: Uint32
     while (j < rows.length && (rows[j] as number) < end) j++;
     const pageRows = new Uint32Array(j - i);
     for (let k = i; k < j; k++) pageRows[k - i] = (rows[k] as number) - page.rowStart;
-    requests.push({ page, rows: pageRows, slots: slots.subarray(i, j), where: `${where} page ${page.index}`, arrowDictionary });
+    const request: PageRequest = { page, rows: pageRows, slots: slots.subarray(i, j), where: `${where} page ${page.index}`, arrowDictionary, nullable };
+    if (fixedWidth !== undefined) request.fixedWidth = fixedWidth;
+    requests.push(request);
     i = j;
   }
   return requests;
@@ -104,7 +126,7 @@ export async function fetchFileTasks(read: FileRead, source: ByteSource = read.s
   const steps: PlanStep[] = [];
   const outputs: number[] = [];
   for (const column of read.columns) {
-    for (const request of splitByPage(column.column, read.rows, read.slots, column.where, column.arrowDictionary)) {
+    for (const request of splitByPage(column, read.rows, read.slots)) {
       steps.push(planPage(request, read.cache));
       outputs.push(column.output);
     }

@@ -45,7 +45,7 @@ export class WorkerDataset {
   ) {}
 
   static async open(ref: DatasetRef): Promise<WorkerDataset> {
-    const dataset = await openDataset(ref.path, { version: ref.version });
+    const dataset = await openDataset(ref.path, { version: ref.version, cacheBytes: ref.cacheBytes });
     try {
       const fields = dataset.selectFields(ref.columns);
       const memory = createSlabPool({ slabBytes: Math.min(16 * 1024 * 1024, ref.readMemoryBytes), maxBytes: ref.readMemoryBytes });

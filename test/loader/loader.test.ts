@@ -83,6 +83,17 @@ describe('an epoch', () => {
 });
 
 describe('a batch', () => {
+  it('reads fewer bytes when small columns are kept decoded', async () => {
+    const bytesRead = (cacheBytes: number) =>
+      withLoader({ batchSize: 256, workers: 1, seed: 5, io: { cacheBytes } }, async (loader) => {
+        await collect(loader, 0);
+        return loader.metrics().bytesRead;
+      });
+    const none = await bytesRead(0);
+    const kept = await bytesRead(16 * 1024 * 1024);
+    expect(kept).toBeLessThan(none / 2);
+  });
+
   it('holds the same values as dataset.take of its row offsets', async () => {
     await withLoader({ batchSize: 333, workers: 2, prefetch: 2, seed: 5 }, async (loader) => {
       let checked = 0;

@@ -61,6 +61,23 @@ describe.each(cases)('$spec.name written as $version', ({ spec, version }) => {
     });
   });
 
+  it('takes the same values as LanceDB with decoded pages kept (cacheBytes)', async () => {
+    const path = await ensureDataset(spec, version);
+    const ds = await openDataset(path, { cacheBytes: 64 * 1024 * 1024 });
+    try {
+      if (ds.numRows === 0) return;
+      const rng = new Rng(8);
+      const offsets = Array.from({ length: Math.min(200, ds.numRows) }, () => rng.int(0, ds.numRows));
+      const columns = flatColumns(ds);
+      const expected = await oracleTake(path, offsets, columns);
+      // The first take keeps the pages it touches; the second reads them from memory.
+      expectTablesEqual(await ds.take(offsets, { columns }), expected, { label: `${spec.name} v${version} first take` });
+      expectTablesEqual(await ds.take(offsets, { columns }), expected, { label: `${spec.name} v${version} kept take` });
+    } finally {
+      await ds.close();
+    }
+  });
+
   it('reads every older version like LanceDB', async () => {
     const path = await ensureDataset(spec, version);
     const versions = await oracleVersions(path);
