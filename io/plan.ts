@@ -13,15 +13,16 @@
  * Page indexes (chunk tables, dictionaries) are cached per page, so later takes skip the first step.
  *
  * Decoded small pages: a shuffled read of a small column (ids, labels) reads and decodes a whole
- * mini-block chunk (thousands of values) per row it wants. With a byte budget (PageCache.budget), the
- * first read of a fixed-width mini-block page reads and decodes the whole page once instead, keeps the
- * values, and every later read of the page copies straight from them with no I/O ('cached' task). Pages
- * are kept first come, first served until the budget is spent; nothing is evicted.
+ * mini-block chunk (thousands of values) per row it wants in 2.1, and issues a tiny read per row in 2.0.
+ * With a byte budget (PageCache.budget), the first read of a fixed-width mini-block page (or 2.0 page of
+ * values at most 64 bytes wide) reads and decodes the whole page once instead, keeps the values, and
+ * every later read of the page copies straight from them with no I/O ('cached' task). Pages are kept
+ * first come, first served until the budget is spent; nothing is evicted.
  *
- *   mini-block, cacheable:  [chunk table, dictionary, all chunks] → decode every row, keep → task
- *   decoded page kept:      (nothing to read)                                            → task
+ *   small page, kept:       the page's steps for every row → decode all, keep → task
+ *   decoded page kept:      (nothing to read)                                 → task
  */
-import { CorruptFileError, InternalError, UnsupportedError } from '../errors.js';
+import { CorruptFileError, UnsupportedError } from '../errors.js';
 import type { ByteRange, PageInfo } from '../format/file-metadata.js';
 import { runDecodeTask, type DecodeTask, type MiniBlockChunkBytes, type RowRun } from '../decode-workers/decode-task.js';
 import { createFixedOutput, type FixedOutput } from '../decode-workers/output.js';
@@ -81,8 +82,42 @@ export function rowRuns(rows: Uint32Array): RowRun[] {
   return runs;
 }
 
+/** Widest values of a 2.0 page worth keeping decoded (2.0 stores every column in plain pages). */
+const MAX_KEPT_V20_WIDTH = 64;
+
 /** The first step of reading `request`. */
 export function planPage(request: PageRequest, cache: PageCache): PlanStep {
+  const { page } = request;
+  const decoded = cache.decoded.get(page);
+  if (decoded) return done(cachedTask(request, decoded));
+  const width = request.fixedWidth;
+  const small = page.layout.kind === 'miniblock' || (page.layout.kind === 'v2.0' && width !== undefined && width <= MAX_KEPT_V20_WIDTH);
+  const keptBytes = width === undefined ? Infinity : page.numRows * (width + (request.nullable ? 1 : 0));
+  if (!small || keptBytes > cache.budget.bytesLeft) return planLayout(request, cache);
+  // Keep the page: read and decode every row once, then serve this and later requests from memory.
+  cache.budget.bytesLeft -= keptBytes;
+  const all = new Uint32Array(page.numRows);
+  for (let i = 0; i < all.length; i++) all[i] = i;
+  return afterTask(planLayout({ ...request, rows: all, slots: all }, cache), (task) => {
+    const out = createFixedOutput(page.numRows, width as number, request.nullable === true);
+    runDecodeTask(task, out);
+    cache.decoded.set(page, out);
+    return done(cachedTask(request, out));
+  });
+}
+
+/** `step`, with its final decode task replaced by what `then` makes of it. */
+function afterTask(step: PlanStep, then: (task: DecodeTask) => PlanStep): PlanStep {
+  if (step.done) return then(step.task);
+  return { done: false, ranges: step.ranges, next: (views) => afterTask(step.next(views), then) };
+}
+
+function cachedTask(request: PageRequest, values: FixedOutput): DecodeTask {
+  return { kind: 'cached', where: request.where, rows: request.rows, slots: request.slots, values: values.values, byteWidth: values.byteWidth, validity: values.validity };
+}
+
+/** The first step of reading `request` from the file, by the page's layout. */
+function planLayout(request: PageRequest, cache: PageCache): PlanStep {
   const { page, where } = request;
   const layout = page.layout;
   switch (layout.kind) {
@@ -114,13 +149,8 @@ function pageBuffer(page: PageInfo, index: number, where: string): ByteRange {
 function planMiniBlock(request: PageRequest, layout: import('../format/proto/messages.js').MiniBlockLayoutProto, cache: PageCache): PlanStep {
   const { page, where } = request;
   checkMiniBlockSupported(layout, where);
-  const decoded = cache.decoded.get(page);
-  if (decoded) return done(cachedTask(request, decoded));
-  const keptBytes = request.fixedWidth === undefined ? Infinity : page.numRows * (request.fixedWidth + (request.nullable ? 1 : 0));
-  const keep = keptBytes <= cache.budget.bytesLeft;
-  if (keep) cache.budget.bytesLeft -= keptBytes;
   const cached = cache.miniblock.get(page);
-  if (cached && !keep) return planMiniBlockChunks(request, layout, cached.table, cached.dictionary);
+  if (cached) return planMiniBlockChunks(request, layout, cached.table, cached.dictionary);
   // Flat (non-list) pages, the only ones lance-loader decodes, hold one item per row.
   if (layout.num_items !== page.numRows) {
     throw new CorruptFileError(`${where}: mini-block layout holds ${layout.num_items} items but the page has ${page.numRows} rows`);
@@ -129,51 +159,17 @@ function planMiniBlock(request: PageRequest, layout: import('../format/proto/mes
   const data = pageBuffer(page, 1, where);
   const ranges = [meta];
   if (layout.dictionary) ranges.push(pageBuffer(page, 2, where));
-  if (keep) ranges.push(data);
   return {
     done: false,
     ranges,
-    next: (views) => {
-      const table = parseChunkTable(views[0] as Uint8Array, layout.num_items, data.size, where);
-      const dictionary = layout.dictionary ? (views[1] as Uint8Array) : undefined;
+    next: ([metaBytes, dictionary]) => {
+      const table = parseChunkTable(metaBytes as Uint8Array, layout.num_items, data.size, where);
       // Copied: the view may alias pooled read memory that is reused once this read is done.
       const entry = { table, dictionary: dictionary ? dictionary.slice() : null };
       cache.miniblock.set(page, entry);
-      if (!keep) return planMiniBlockChunks(request, layout, table, entry.dictionary);
-      const values = decodeWholePage(request, layout, table, entry.dictionary, views[views.length - 1] as Uint8Array);
-      cache.decoded.set(page, values);
-      return done(cachedTask(request, values));
+      return planMiniBlockChunks(request, layout, table, entry.dictionary);
     },
   };
-}
-
-/** Decodes every row of a mini-block page from its whole data buffer into fresh memory. */
-function decodeWholePage(
-  request: PageRequest,
-  layout: import('../format/proto/messages.js').MiniBlockLayoutProto,
-  table: ChunkTable,
-  dictionary: Uint8Array | null,
-  data: Uint8Array,
-): FixedOutput {
-  const { page } = request;
-  const all = new Uint32Array(page.numRows);
-  for (let i = 0; i < all.length; i++) all[i] = i;
-  const step = planMiniBlockChunks({ ...request, rows: all, slots: all }, layout, table, dictionary);
-  if (step.done) return unreachable();
-  const start = pageBuffer(page, 1, request.where).offset;
-  const task = step.next(step.ranges.map((r) => data.subarray(r.offset - start, r.offset - start + r.size)));
-  if (!task.done) return unreachable();
-  const out = createFixedOutput(page.numRows, request.fixedWidth as number, request.nullable === true);
-  runDecodeTask(task.task, out);
-  return out;
-}
-
-function unreachable(): never {
-  throw new InternalError('a mini-block plan takes exactly one read step');
-}
-
-function cachedTask(request: PageRequest, values: FixedOutput): DecodeTask {
-  return { kind: 'cached', where: request.where, rows: request.rows, slots: request.slots, values: values.values, byteWidth: values.byteWidth, validity: values.validity };
 }
 
 function planMiniBlockChunks(
