@@ -2,8 +2,8 @@
  * lance-loader in the suite: the DataLoader's shuffled epoch (the suite's batches: seed, epoch, batch
  * size), warm and cold, the dataset's full scan, peak RSS and RSS over extra epochs.
  *
- *   epoch warm              files read into the page cache (cat), a loader with io.direct false, up to 16
- *                           untimed batches of another epoch first (threads, JIT, page-index cache)
+ *   epoch warm              files read into the page cache (cat), a loader with io.direct false, up to
+ *                           WARM_UP_BATCHES untimed batches of another epoch first (threads, JIT, page caches)
  *   epoch cold O_DIRECT     a fresh loader with io.direct true; the files are evicted just before timing
  *   epoch cold buffered     the same with io.direct false (reads come from the disk through the page cache)
  *   scan warm               dataset.scan({ batchSize: 8192 }) over every column, files in the page cache
@@ -15,7 +15,7 @@
  */
 import { createLoader, openDataset, type DataLoader, type LoaderMetrics } from 'lance-loader';
 import { cachedBytes, evictFiles, warmFiles } from '../datasets.js';
-import { createRssSampler, createSampler, describe, log, procIoSince, rate, readProcIo, measureWarmScan, runMethodProcess, type Measurement, type MethodTask } from '../suite.js';
+import { createRssSampler, createSampler, describe, log, procIoSince, rate, readProcIo, measureWarmScan, runMethodProcess, WARM_UP_BATCHES, type Measurement, type MethodTask } from '../suite.js';
 
 type Variant = { name: string; cache: 'warm' | 'cold' | 'direct'; direct: boolean };
 
@@ -73,7 +73,7 @@ async function epochRun(task: MethodTask, variant: Variant, rss: ReturnType<type
   const loader = await openLoader(task, variant.direct);
   let cachedBeforeBytes: number | undefined;
   if (variant.cache === 'warm') {
-    await drain(loader, task.epoch + 1000, Infinity, 16);
+    await drain(loader, task.epoch + 1000, Infinity, WARM_UP_BATCHES);
   } else {
     evictFiles(files);
     cachedBeforeBytes = cachedBytes(files);
