@@ -15,9 +15,9 @@
 import { CorruptFileError, UnsupportedError } from '../errors.js';
 import { describeCompressive } from '../format/layout.js';
 import type { CompressiveEncodingProto, FullZipLayoutProto } from '../format/proto/messages.js';
-import { decompressBuffer } from './compression.js';
+import { decompressBuffer, decompressBufferInto, zstdDeclaredLength } from './compression.js';
 import { fsstSymbolTable, type FsstSymbolTable } from './fsst.js';
-import { appendFsst, appendVariable, setNull, type ColumnOutput } from './output.js';
+import { appendFsst, appendVariable, reserveVariable, setNull, type ColumnOutput } from './output.js';
 import { flatBits } from './values.js';
 
 /** Largest single value accepted after per-value decompression. */
@@ -156,8 +156,16 @@ export function decodeFullZipSpan(
     if (codec.kind === 'plain') {
       appendVariable(out, slot, bytes, at, end);
     } else if (codec.kind === 'zstd') {
-      const value = decompressBuffer('zstd', bytes.subarray(at, end), MAX_VALUE_BYTES);
-      appendVariable(out, slot, value, 0, value.length);
+      const src = bytes.subarray(at, end);
+      const declared = src.length === 0 ? 0 : zstdDeclaredLength(src);
+      if (declared !== undefined && declared <= MAX_VALUE_BYTES) {
+        // Straight into the output: no intermediate buffer per value.
+        const position = reserveVariable(out, slot, declared); // may grow out.data: reserve first
+        decompressBufferInto('zstd', src, out.data, position, declared);
+      } else {
+        const value = decompressBuffer('zstd', src, MAX_VALUE_BYTES);
+        appendVariable(out, slot, value, 0, value.length);
+      }
     } else {
       appendFsst(out, slot, codec.table, bytes, at, end);
     }

@@ -4,7 +4,7 @@
  * transfer list), other typed arrays are copied.
  *
  *   main ── LoadJob { dataset (how to open it), rows (one batch), outputs (where each column lives) } ──► worker
- *   main ◄── LoadJobResult { ok, variable columns (fresh buffers), decodeMs, reads (counters) } ── worker
+ *   main ◄── LoadJobResult { ok, variable columns (fresh shared memory), decodeMs, reads (counters) } ── worker
  *
  * A worker opens the dataset itself on its first job (manifest, file metadata, its own file descriptors)
  * and keeps it for later jobs, so a job is only row offsets and output locations: the main thread never
@@ -24,7 +24,13 @@ export type OutputDescriptor =
       /** Byte offset of one validity byte per slot, or -1 when the column is not nullable. */
       validityOffset: number;
     }
-  | { kind: 'variable'; numSlots: number; nullable: boolean };
+  | {
+      kind: 'variable';
+      numSlots: number;
+      nullable: boolean;
+      /** Memory this slot's previous batch used for the column, free again: reused when big enough. */
+      reuse: SharedArrayBuffer | null;
+    };
 
 /** How a worker opens and reads the loader's dataset: the same for every job of a loader. */
 export interface DatasetRef {
@@ -59,6 +65,7 @@ export interface LoadJob {
 export interface VariableColumn {
   /** numSlots + 1 byte offsets. */
   offsets: Float64Array;
+  /** In shared memory the worker made for this batch: it reaches the main thread by reference. */
   data: Uint8Array;
   validity: Uint8Array | null;
 }

@@ -43,12 +43,13 @@ export function createFixedOutput(numSlots: number, byteWidth: number, nullable:
   };
 }
 
-export function createVariableOutput(numSlots: number, nullable: boolean, initialBytes = 1024): VariableOutput {
+/** An empty variable-width output; `data` is the memory to start with (reused scratch) or its size. */
+export function createVariableOutput(numSlots: number, nullable: boolean, data: Uint8Array | number = 1024): VariableOutput {
   return {
     kind: 'variable',
     starts: new Float64Array(numSlots),
     lengths: new Uint32Array(numSlots),
-    data: new Uint8Array(Math.max(16, initialBytes)),
+    data: typeof data === 'number' ? new Uint8Array(Math.max(16, data)) : data,
     used: 0,
     inOrder: true,
     lastSlot: -1,
@@ -97,9 +98,10 @@ export function setNull(out: ColumnOutput, slot: number): void {
 
 /**
  * The variable output in slot order: end offsets per slot (n + 1 entries, first 0) and the bytes. Copies
- * the bytes once unless the slots were written in order and contiguously.
+ * the bytes once, into `into(total)` when given (always), else into fresh memory unless the slots were
+ * written in order and contiguously (then the bytes are a view of `out.data`).
  */
-export function compactVariable(out: VariableOutput): { offsets: Float64Array; data: Uint8Array } {
+export function compactVariable(out: VariableOutput, into?: (bytes: number) => Uint8Array): { offsets: Float64Array; data: Uint8Array } {
   const n = out.lengths.length;
   const offsets = new Float64Array(n + 1);
   let total = 0;
@@ -109,8 +111,12 @@ export function compactVariable(out: VariableOutput): { offsets: Float64Array; d
     total += out.lengths[i] ?? 0;
     offsets[i + 1] = total;
   }
-  if (contiguous) return { offsets, data: out.data.subarray(0, total) };
-  const data = new Uint8Array(total);
+  if (contiguous && !into) return { offsets, data: out.data.subarray(0, total) };
+  const data = into ? into(total) : new Uint8Array(total);
+  if (contiguous) {
+    data.set(out.data.subarray(0, total));
+    return { offsets, data };
+  }
   for (let i = 0; i < n; i++) {
     const start = out.starts[i] ?? 0;
     data.set(out.data.subarray(start, start + (out.lengths[i] ?? 0)), offsets[i] ?? 0);

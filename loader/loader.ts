@@ -29,6 +29,8 @@ import { createLoaderMetrics, type LoaderMetrics, type MetricsCounters } from '.
 interface Slot {
   buffer: SharedArrayBuffer;
   free: boolean;
+  /** Per column: the shared memory of the slot's last batch's variable-width values, reused once free. */
+  variable: (SharedArrayBuffer | null)[];
 }
 
 /** Smallest read memory a worker can work with (two O_DIRECT blocks, with room for a merged read). */
@@ -54,7 +56,11 @@ export class DataLoader {
     /** How workers open and read the dataset. */
     private readonly ref: DatasetRef,
   ) {
-    this.slots = Array.from({ length: options.prefetch + 2 }, () => ({ buffer: new SharedArrayBuffer(layout.slotBytes), free: true }));
+    this.slots = Array.from({ length: options.prefetch + 2 }, () => ({
+      buffer: new SharedArrayBuffer(layout.slotBytes),
+      free: true,
+      variable: layout.columns.map(() => null),
+    }));
     this.counters = createLoaderMetrics();
     this.position = options.resume ? sampler.resume(options.resume.sampler) : { epoch: 0, nextBatch: 0 };
   }
@@ -219,9 +225,9 @@ export class DataLoader {
   }
 
   private describeOutputs(slot: Slot, numRows: number): OutputDescriptor[] {
-    return this.layout.columns.map((c): OutputDescriptor =>
+    return this.layout.columns.map((c, i): OutputDescriptor =>
       c.variable
-        ? { kind: 'variable', numSlots: numRows, nullable: c.nullable }
+        ? { kind: 'variable', numSlots: numRows, nullable: c.nullable, reuse: slot.variable[i] ?? null }
         : { kind: 'fixed', buffer: slot.buffer, byteOffset: c.valuesOffset, byteWidth: c.bytesPerRow, numSlots: numRows, validityOffset: c.validityOffset },
     );
   }
@@ -233,6 +239,7 @@ export class DataLoader {
     this.layout.columns.forEach((c, i) => {
       const v = variable[i];
       if (c.variable && v) {
+        if (v.data.buffer instanceof SharedArrayBuffer) slot.variable[i] = v.data.buffer;
         const offsets = Int32Array.from(v.offsets);
         columns[c.name] = { dtype: c.dtype, values: v.data, shape: [numRows], offsets, ...(v.validity ? { validity: v.validity } : {}) };
         bytes += v.data.byteLength;

@@ -9,7 +9,9 @@
  *   O_DIRECT reads queueDepth deep) ─► runDecodeTask ─► slot (fixed-width) / fresh buffers (variable)
  *
  * Copies of a byte: kernel → the worker's slab (the read); slab → the batch slot (the decode, which is a
- * plain copy for flat values); variable-width columns once more into the buffer handed back.
+ * plain copy for flat values). Variable-width values are decoded into the worker's reused scratch memory
+ * and copied once more, in slot order, into shared memory handed back by reference (the slot's previous
+ * buffer for the column when it is big enough).
  */
 import { InvalidArgumentError } from '../errors.js';
 import type { LanceField } from '../format/schema.js';
@@ -36,6 +38,11 @@ export interface LoadedBatch {
 export class WorkerDataset {
   private readonly sources = new Map<string, Promise<DirectFileSource>>();
   private readonly opened: DirectFileSource[] = [];
+  /**
+   * Per variable-width output: the memory its values were decoded into last time, reused by the next
+   * batch (fresh memory per batch costs page faults and zeroing). As large as the largest batch so far.
+   */
+  private readonly scratch: (Uint8Array | undefined)[] = [];
 
   private constructor(
     private readonly ref: DatasetRef,
@@ -60,7 +67,7 @@ export class WorkerDataset {
   async load(rows: Uint32Array, outputs: OutputDescriptor[]): Promise<LoadedBatch> {
     const started = performance.now();
     const before = this.counters();
-    const columns = outputs.map(openOutput);
+    const columns = outputs.map((d, i) => openOutput(d, this.scratch[i]));
     // Views of leased read memory are valid until the tasks have run; released in `finally`.
     const leases: (() => void)[] = [];
     try {
@@ -68,10 +75,16 @@ export class WorkerDataset {
       const perFile = await Promise.all(plan.files.map(async (file) => fetchFileTasks(file, this.leasing(await this.sourceFor(file.path), leases))));
       const read = performance.now();
       for (const { task, output } of [...perFile.flat(), ...plan.nullFills]) runDecodeTask(task, columns[output] as ColumnOutput);
-      const variable = columns.map((out): VariableColumn | null => {
-        if (out.kind !== 'variable') return null;
-        const { offsets, data } = compactVariable(out);
-        return { offsets, data: data.slice(), validity: out.validity };
+      const variable = columns.map((out, i): VariableColumn | null => {
+        const d = outputs[i] as OutputDescriptor;
+        if (out.kind !== 'variable' || d.kind !== 'variable') return null;
+        this.scratch[i] = out.data;
+        // Into shared memory, which reaches the main thread by reference: the slot's previous buffer
+        // when it is big enough (its pages are already mapped), else a new one with some headroom.
+        const { offsets, data } = compactVariable(out, (bytes) =>
+          d.reuse && d.reuse.byteLength >= bytes ? new Uint8Array(d.reuse, 0, bytes) : new Uint8Array(new SharedArrayBuffer(Math.ceil(bytes * 1.25)), 0, bytes),
+        );
+        return { offsets, data, validity: out.validity };
       });
       const after = this.counters();
       return {
@@ -139,8 +152,8 @@ export class WorkerDataset {
   }
 }
 
-function openOutput(d: OutputDescriptor): ColumnOutput {
-  if (d.kind === 'variable') return createVariableOutput(d.numSlots, d.nullable);
+function openOutput(d: OutputDescriptor, scratch: Uint8Array | undefined): ColumnOutput {
+  if (d.kind === 'variable') return createVariableOutput(d.numSlots, d.nullable, scratch);
   const validity = d.validityOffset >= 0 ? new Uint8Array(d.buffer, d.validityOffset, d.numSlots) : null;
   validity?.fill(1);
   return { kind: 'fixed', byteWidth: d.byteWidth, values: new Uint8Array(d.buffer, d.byteOffset, d.numSlots * d.byteWidth), validity };

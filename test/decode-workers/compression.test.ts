@@ -3,7 +3,9 @@ import { createRequire } from 'node:module';
 
 import { describe, expect, it } from 'vitest';
 
-import { decompressBuffer, decompressBufferInto, decompressZstdFrame } from '../../decode-workers/compression.js';
+import { decompress as fzstdDecompress } from 'fzstd';
+
+import { decompressBuffer, decompressBufferInto, decompressZstdFrame, zstdDeclaredLength } from '../../decode-workers/compression.js';
 import { CorruptFileError, InvalidArgumentError, UnsupportedError } from '../../errors.js';
 
 /** lz4js ships no types; only its block compressor is used here, as an independent encoder. */
@@ -69,6 +71,50 @@ function lz4Compress(data: Uint8Array): Uint8Array {
   expect(size).toBeGreaterThan(0);
   return concat(u32(data.length), dst.subarray(0, size));
 }
+
+/** A block header: bit 0 last, bits 1-2 type (0 raw, 1 RLE), bits 3-23 size. */
+const blockHeader = (last: boolean, type: number, size: number): Uint8Array => {
+  const v = (size << 3) | (type << 1) | (last ? 1 : 0);
+  return Uint8Array.of(v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff);
+};
+/** What zstd writes for incompressible data: a frame (2-byte content size 400) of a 200-byte raw block and a 200-byte RLE block. */
+const RAW_BYTES = Uint8Array.from({ length: 200 }, (_, i) => (i * 89 + 7) & 0xff);
+const SIMPLE_FRAME = concat(hex('28b52ffd60'), Uint8Array.of(400 - 256, 0), blockHeader(false, 0, 200), RAW_BYTES, blockHeader(true, 1, 200), Uint8Array.of(0x7f));
+const SIMPLE_CONTENT = concat(RAW_BYTES, new Uint8Array(200).fill(0x7f));
+
+describe('zstd frames of raw and RLE blocks', () => {
+  it('decode by copying to what fzstd decodes', () => {
+    expect(fzstdDecompress(SIMPLE_FRAME)).toEqual(SIMPLE_CONTENT);
+    expect(decompressBuffer('zstd', concat(u64(400), SIMPLE_FRAME), 1 << 20)).toEqual(SIMPLE_CONTENT);
+  });
+
+  it('decode straight into a region of the output', () => {
+    const out = new Uint8Array(410).fill(1);
+    decompressBufferInto('zstd', concat(u64(400), SIMPLE_FRAME), out, 10, 400);
+    expect(out.subarray(10)).toEqual(SIMPLE_CONTENT);
+    expect(out.subarray(0, 10)).toEqual(new Uint8Array(10).fill(1));
+  });
+
+  it('reject a content size their blocks do not add up to', () => {
+    const lying = SIMPLE_FRAME.slice();
+    lying[5] = 401 - 256;
+    expect(() => decompressBuffer('zstd', lying, 1 << 20)).toThrow(CorruptFileError);
+  });
+});
+
+describe('zstdDeclaredLength', () => {
+  it('reads the Lance length prefix', () => {
+    expect(zstdDeclaredLength(concat(u64(4096), PATTERN_FRAME))).toBe(4096);
+  });
+
+  it('adds up the content sizes of raw frames', () => {
+    expect(zstdDeclaredLength(concat(PATTERN_FRAME, SIMPLE_FRAME))).toBe(4096 + 400);
+  });
+
+  it('is undefined when a frame has no content size', () => {
+    expect(zstdDeclaredLength(FOX_FRAME_NO_SIZE)).toBeUndefined();
+  });
+});
 
 describe('decompressBuffer zstd', () => {
   it('decodes the Lance framing: u64 length prefix and one frame', () => {
