@@ -8,8 +8,8 @@
  *   views (one per range, into the slab) ◄── O_DIRECT pread × queueDepth ◄─────┘  (async fs.read, libuv pool)
  *
  * Modes (`stats.mode`, reason in `stats.modeReason`):
- * - 'direct': a second fd opened with O_DIRECT. Each merged read is widened to `blockBytes` (default
- *   4096) boundaries in offset and length, read at an aligned view offset of the slab (the pool places
+ * - 'direct': a second fd opened with O_DIRECT. Each merged read is widened to `blockBytes` (probed at
+ *   open: 512 or 4096) boundaries in offset and length, read at an aligned view offset of the slab (the pool places
  *   regions at the slab's probed phase, align.ts), and the views handed back point at the requested bytes
  *   inside the slab. Near EOF the widened length runs past the end: O_DIRECT returns a short read, which
  *   is fine when the requested bytes are covered and an IoError otherwise.
@@ -35,7 +35,7 @@
 import { closeSync, constants, fstatSync, open as openCallback, openSync, read as readCallback, readSync } from 'node:fs';
 import { AbortError, InvalidArgumentError, IoError } from '../errors.js';
 import type { ByteRange } from '../format/file-metadata.js';
-import { alignDown, alignUp, DIRECT_MEMORY_ALIGN_BYTES, isDirectAligned, isOnTmpfs, probeDirectAlignment, PROBE_READ_BYTES, PROBE_SCAN_BYTES } from './align.js';
+import { alignDown, alignUp, DIRECT_MEMORY_ALIGN_BYTES, isDirectAligned, isOnTmpfs, probeDirectAlignment, probeDirectBlockBytes, PROBE_READ_BYTES, PROBE_SCAN_BYTES } from './align.js';
 import { defaultCoalesceOptions, planCoalescedReads, viewsOfRanges, type CoalesceOptions } from './coalesce.js';
 import { createSlabPool, type AcquireOptions, type SlabLease, type SlabPool } from './slab.js';
 import type { ByteSource, ReadStats } from './source.js';
@@ -50,6 +50,8 @@ export interface DirectReadStats extends ReadStats {
   /** Merged reads done with O_DIRECT and through the page cache (a direct source reads buffered into a misaligned lease of a shared pool). */
   directReads: number;
   bufferedReads: number;
+  /** File-offset granularity direct reads are widened to (0 in buffered mode). */
+  blockBytes: number;
   // readsIssued counts merged reads (as FileSource); bytesRead counts bytes the kernel delivered, which in
   // direct mode includes the widening to blockBytes.
 }
@@ -62,7 +64,10 @@ export interface DirectFileSourceOptions {
   coalesce?: CoalesceOptions;
   /** Memory and in-flight budget, shareable between sources; default a private pool (4 MiB slabs, 64 MiB). */
   pool?: SlabPool;
-  /** Direct reads are widened to multiples of this in offset and length (default 4096; a multiple of 512). */
+  /**
+   * Direct reads are widened to multiples of this in offset and length (a multiple of 512). Default: what
+   * a probe at open finds the device accepts, 512 or 4096 (align.ts probeDirectBlockBytes).
+   */
   blockBytes?: number;
   /**
    * Read with blocking `readSync` on the calling thread, one merged read after another, instead of async
@@ -113,7 +118,7 @@ export class DirectFileSource implements ByteSource {
   ) {
     this.readAt = sync ? readSync : pread;
     const mode: ReadMode = directFd >= 0 ? 'direct' : 'buffered';
-    this.stats = { readsIssued: 0, bytesRead: 0, rangesRequested: 0, bytesRequested: 0, mode, modeReason, directReads: 0, bufferedReads: 0 };
+    this.stats = { readsIssued: 0, bytesRead: 0, rangesRequested: 0, bytesRequested: 0, mode, modeReason, directReads: 0, bufferedReads: 0, blockBytes: mode === 'direct' ? blockBytes : 0 };
     const unit = pool.unitBytes;
     this.phaseOf =
       mode === 'direct'
@@ -140,7 +145,7 @@ export class DirectFileSource implements ByteSource {
     if (!Number.isSafeInteger(queueDepth) || queueDepth < 1) {
       throw new InvalidArgumentError(`DirectFileSource option queueDepth must be an integer >= 1, got ${String(options.queueDepth)}`, { option: 'queueDepth' });
     }
-    const blockBytes = options.blockBytes ?? 4096;
+    let blockBytes = options.blockBytes ?? 4096;
     if (!Number.isSafeInteger(blockBytes) || blockBytes < DIRECT_MEMORY_ALIGN_BYTES || blockBytes % DIRECT_MEMORY_ALIGN_BYTES !== 0) {
       throw new InvalidArgumentError(`DirectFileSource option blockBytes must be a positive multiple of 512, got ${String(options.blockBytes)}`, { option: 'blockBytes' });
     }
@@ -169,8 +174,9 @@ export class DirectFileSource implements ByteSource {
         reason = 'empty file (nothing to probe O_DIRECT with)';
       } else {
         const attempt = openDirect(path);
-        if (typeof attempt === 'number') {
-          directFd = attempt;
+        if (typeof attempt !== 'string') {
+          directFd = attempt.fd;
+          blockBytes = options.blockBytes ?? attempt.blockBytes;
           reason = 'O_DIRECT';
         } else {
           reason = attempt;
@@ -380,8 +386,11 @@ export class DirectFileSource implements ByteSource {
   }
 }
 
-/** Opens `path` with O_DIRECT and checks a direct read works at some memory offset; returns the fd or why not. */
-function openDirect(path: string): number | string {
+/**
+ * Opens `path` with O_DIRECT and checks a direct read works at some memory offset; returns the fd and the
+ * file-offset granularity of direct reads, or why not.
+ */
+function openDirect(path: string): { fd: number; blockBytes: number } | string {
   const flag = constants.O_DIRECT;
   if (flag === undefined) return 'O_DIRECT is not available on this platform';
   let fd: number;
@@ -392,15 +401,16 @@ function openDirect(path: string): number | string {
   }
   try {
     // A throwaway buffer: the probe only has to show that some offset works on this device.
-    if (probeDirectAlignment(fd, new SharedArrayBuffer(PROBE_SCAN_BYTES + PROBE_READ_BYTES)) === null) {
+    const probe = new SharedArrayBuffer(PROBE_SCAN_BYTES + PROBE_READ_BYTES);
+    if (probeDirectAlignment(fd, probe) === null) {
       closeSync(fd);
       return 'O_DIRECT reads failed (EINVAL) at every memory offset probed';
     }
+    return { fd, blockBytes: probeDirectBlockBytes(fd, probe) };
   } catch (cause) {
     closeSync(fd);
     return `O_DIRECT probe failed: ${(cause as Error).message}`;
   }
-  return fd;
 }
 
 function pread(fd: number, view: Uint8Array, offset: number, length: number, position: number): Promise<number> {

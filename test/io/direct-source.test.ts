@@ -122,13 +122,28 @@ describe('DirectFileSource', () => {
   });
 
   it.skipIf(onTmpfs)(`widens direct reads to 4096-byte blocks and counts the widened bytes as read${skipReason}`, async () => {
-    const source = await DirectFileSource.open(path, { direct: true });
+    const source = await DirectFileSource.open(path, { direct: true, blockBytes: 4096 });
     try {
       const { views, release } = await source.readRangesLeased([{ offset: 5000, size: 10 }, { offset: FILE_BYTES - 3, size: 3 }]);
       expectBytes(views, [{ offset: 5000, size: 10 }, { offset: FILE_BYTES - 3, size: 3 }]);
       release();
       // 4096..8192, then the last partial block (1234 bytes past 8 MiB: a short read that covers the range).
       expect(source.stats).toMatchObject({ readsIssued: 2, directReads: 2, bufferedReads: 0, rangesRequested: 2, bytesRequested: 13, bytesRead: 4096 + 1234 });
+    } finally {
+      await source.close();
+    }
+  });
+
+  it.skipIf(onTmpfs)(`widens direct reads only to the block size a probe finds the device accepts${skipReason}`, async () => {
+    const source = await DirectFileSource.open(path, { direct: true });
+    try {
+      const block = source.stats.blockBytes;
+      expect([512, 4096]).toContain(block);
+      const { views, release } = await source.readRangesLeased([{ offset: 5000, size: 10 }]);
+      expectBytes(views, [{ offset: 5000, size: 10 }]);
+      release();
+      // 5000..5010 lies in one block of either size.
+      expect(source.stats.bytesRead).toBe(block);
     } finally {
       await source.close();
     }
