@@ -66,6 +66,6 @@ export function describeMachine(repoRoot: string): MachineInfo {
     fio: run('fio', ['--version']),
     gitCommit: run('git', ['rev-parse', 'HEAD'], repoRoot) ?? 'unknown',
     gitDirty: status !== null && status !== '',
-    uvThreadpoolSize: `${process.env.UV_THREADPOOL_SIZE ?? '64'} (method processes)`,
+    uvThreadpoolSize: process.env.UV_THREADPOOL_SIZE ?? '4 (default)',
   };
 }

@@ -120,13 +120,6 @@ async function prepare(key: DatasetKey): Promise<{ dataset: SuiteDataset; genera
   return { dataset, generatedMs: performance.now() - t0 };
 }
 
-/**
- * The environment of every method process: UV_THREADPOOL_SIZE 64 unless set, so async reads (the
- * loader's O_DIRECT reads, Node's fs) can have more than libuv's default 4 in flight. Node reads it once
- * at startup, so only the environment can set it (README, "Cold reads"). LanceDB reads on its own threads.
- */
-const methodEnv = { ...process.env, UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '64' };
-
 /** Runs one method on one dataset in its own process; a crash or timeout becomes an error entry. */
 async function runMethod(method: MethodName, dataset: SuiteDataset, workDir: string): Promise<MethodResult> {
   const resultFile = join(workDir, `${dataset.key}-${method}.result.json`);
@@ -136,7 +129,7 @@ async function runMethod(method: MethodName, dataset: SuiteDataset, workDir: str
   const script = join(repoRoot, 'bench', 'methods', `${method}.ts`);
   const timeoutMs = (maxSeconds * 30 + 180) * 1000;
   const code = await new Promise<number | string>((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, taskFile], { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'], env: methodEnv });
+    const child = spawn(process.execPath, ['--import', 'tsx', script, taskFile], { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] });
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('exit', (c, signal) => {
       clearTimeout(timer);
