@@ -203,6 +203,7 @@ export async function measureWarmScan(
   rss: ReturnType<typeof createRssSampler>,
   method: Measurement['method'],
   batches: () => AsyncIterable<{ rows: number; bytes: number }>,
+  variant = 'scan warm',
 ): Promise<Measurement> {
   const pass = async (deadline: number) => {
     let rows = 0;
@@ -226,7 +227,7 @@ export async function measureWarmScan(
   const ms = performance.now() - t0;
   const m: Measurement = {
     method,
-    variant: 'scan warm',
+    variant,
     cache: 'warm',
     rows: run.rows,
     ms,

@@ -6,7 +6,9 @@
  *                           WARM_UP_BATCHES untimed batches of another epoch first (threads, JIT, page caches)
  *   epoch cold O_DIRECT     a fresh loader with io.direct true; the files are evicted just before timing
  *   epoch cold buffered     the same with io.direct false (reads come from the disk through the page cache)
- *   scan warm               dataset.scan({ batchSize: 8192 }) over every column, files in the page cache
+ *   scan warm               the loader's sequential epoch (shuffle: false, batches of up to 8192 rows that fit
+ *                           the slots), every column, files in the page cache: the full-scan target's number
+ *   dataset.scan warm       dataset.scan({ batchSize: 8192 }): Arrow record batches decoded on the main thread
  *   rss epochs              more warm epochs on the warm loader; peak RSS of each
  *
  * The consumer only counts rows and releases each batch, so its wait share is close to 100% by design:
@@ -105,15 +107,44 @@ async function epochRun(task: MethodTask, variant: Variant, rss: ReturnType<type
   return { measurement, loader };
 }
 
-async function scanRun(task: MethodTask, rss: ReturnType<typeof createRssSampler>): Promise<Measurement> {
+/** Rows per batch of both scans: the size LanceDB's scan uses. */
+const SCAN_BATCH_ROWS = 8192;
+
+/** The loader's sequential epoch (shuffle: false): every row in file order, read and decoded by the workers. */
+async function loaderScanRun(task: MethodTask, rss: ReturnType<typeof createRssSampler>): Promise<Measurement> {
+  warmFiles(task.dataset.dataFiles.map((f) => f.path));
+  const batchSize = Math.min(SCAN_BATCH_ROWS, Math.max(1, Math.floor(task.memoryBytes / 2 / 6 / Math.max(1, task.dataset.rowBytes))));
+  const loader = await createLoader(task.dataset.path, { batchSize, shuffle: false, memoryBytes: task.memoryBytes, io: { direct: false } });
+  try {
+    return await measureWarmScan(task, rss, 'lance-loader', async function* () {
+      for await (const batch of loader.epoch(0)) {
+        let bytes = 0;
+        for (const column of Object.values(batch.columns)) bytes += column.values.byteLength;
+        yield { rows: batch.numRows, bytes };
+        batch.release();
+      }
+    });
+  } finally {
+    await loader.close();
+  }
+}
+
+/** `dataset.scan()`: Arrow record batches, read and decoded on the calling thread. */
+async function datasetScanRun(task: MethodTask, rss: ReturnType<typeof createRssSampler>): Promise<Measurement> {
   warmFiles(task.dataset.dataFiles.map((f) => f.path));
   const ds = await openDataset(task.dataset.path);
   try {
-    return await measureWarmScan(task, rss, 'lance-loader', async function* () {
-      for await (const batch of ds.scan({ batchSize: 8192 })) {
-        yield { rows: batch.numRows, bytes: batch.data.children.reduce((sum, child) => sum + byteLengthOf(child), 0) };
-      }
-    });
+    return await measureWarmScan(
+      task,
+      rss,
+      'lance-loader',
+      async function* () {
+        for await (const batch of ds.scan({ batchSize: SCAN_BATCH_ROWS })) {
+          yield { rows: batch.numRows, bytes: batch.data.children.reduce((sum, child) => sum + byteLengthOf(child), 0) };
+        }
+      },
+      'dataset.scan warm',
+    );
   } finally {
     await ds.close();
   }
@@ -168,7 +199,9 @@ await runMethodProcess(async (task, result) => {
       await run.loader.close();
     }
   }
-  const scan = await attempt('scan warm', () => scanRun(task, rss));
-  if (scan) result.measurements.push(scan);
+  for (const [name, run] of [['scan warm', loaderScanRun], ['dataset.scan warm', datasetScanRun]] as const) {
+    const scan = await attempt(name, () => run(task, rss));
+    if (scan) result.measurements.push(scan);
+  }
   rss.stop();
 });
