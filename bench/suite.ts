@@ -16,7 +16,7 @@ import type { BenchKind, FileVersion } from './datasets.js';
  * Untimed batches of another epoch that warm methods (lance-loader, LanceDB takes) read before timing:
  * threads started, JIT-compiled hot paths, metadata and page caches filled. The same for every method.
  */
-export const WARM_UP_BATCHES = 64;
+export const WARM_UP_BATCHES = 256;
 
 export type DatasetKey = 'emb-2.1' | 'emb-2.0' | 'mnist' | 'seed000' | 'images';
 export const DATASET_KEYS: readonly DatasetKey[] = ['emb-2.1', 'emb-2.0', 'mnist', 'seed000', 'images'];
