@@ -2,7 +2,7 @@
  * O_DIRECT alignment. A direct read must start at a file offset and have a length that are multiples of
  * the device's logical block size, and (the hard part from JS) land at a memory address aligned to the
  * device's DMA alignment — 512 bytes on the virtio disk measured in design §6. JS cannot see addresses,
- * and a SharedArrayBuffer's data starts at an arbitrary 16-byte-aligned address, different per buffer.
+ * and an (Shared)ArrayBuffer's data starts at an arbitrary 16-byte-aligned address, different per buffer.
  * So we probe: try a 4096-byte direct read into the buffer at view offsets 0, 16, 32, ... The first that
  * works is the buffer's aligned phase; every `phase + k * 512` works too.
  *
@@ -31,7 +31,7 @@ const PROBE_STEP_BYTES = 16;
 
 const TMPFS_MAGIC = 0x01021994;
 
-const phases = new WeakMap<SharedArrayBuffer, number>();
+const phases = new WeakMap<ArrayBuffer | SharedArrayBuffer, number>();
 
 /**
  * The first byte offset within `sab` at which a {@link PROBE_READ_BYTES}-byte read on `fd` works, or null
@@ -41,11 +41,11 @@ const phases = new WeakMap<SharedArrayBuffer, number>();
  * Writes into the first `PROBE_SCAN_BYTES + PROBE_READ_BYTES` bytes of `sab`: call it only on memory that
  * nobody uses (a fresh slab). Cached per `sab`; a cached call does no I/O.
  */
-export function probeDirectAlignment(fd: number, sab: SharedArrayBuffer): number | null {
+export function probeDirectAlignment(fd: number, sab: ArrayBuffer | SharedArrayBuffer): number | null {
   const cached = phases.get(sab);
   if (cached !== undefined) return cached;
   if (sab.byteLength < PROBE_READ_BYTES + DIRECT_MEMORY_ALIGN_BYTES) {
-    throw new InvalidArgumentError(`probeDirectAlignment needs a SharedArrayBuffer of at least ${PROBE_READ_BYTES + DIRECT_MEMORY_ALIGN_BYTES} bytes, got ${sab.byteLength}`);
+    throw new InvalidArgumentError(`probeDirectAlignment needs a buffer of at least ${PROBE_READ_BYTES + DIRECT_MEMORY_ALIGN_BYTES} bytes, got ${sab.byteLength}`);
   }
   if (fstatSync(fd).size === 0) return null;
   const lastOffset = Math.min(PROBE_SCAN_BYTES, sab.byteLength - PROBE_READ_BYTES);
@@ -63,12 +63,12 @@ export function probeDirectAlignment(fd: number, sab: SharedArrayBuffer): number
 }
 
 /** The cached probe result for `sab`, if it was probed successfully. */
-export function cachedDirectAlignment(sab: SharedArrayBuffer): number | undefined {
+export function cachedDirectAlignment(sab: ArrayBuffer | SharedArrayBuffer): number | undefined {
   return phases.get(sab);
 }
 
 /** Whether memory at `byteOffset` of `sab` is aligned for a direct read (undefined: `sab` never probed). */
-export function isDirectAligned(sab: SharedArrayBuffer, byteOffset: number): boolean | undefined {
+export function isDirectAligned(sab: ArrayBuffer | SharedArrayBuffer, byteOffset: number): boolean | undefined {
   const phase = phases.get(sab);
   if (phase === undefined) return undefined;
   return (((byteOffset - phase) % DIRECT_MEMORY_ALIGN_BYTES) + DIRECT_MEMORY_ALIGN_BYTES) % DIRECT_MEMORY_ALIGN_BYTES === 0;
@@ -81,7 +81,7 @@ export function isDirectAligned(sab: SharedArrayBuffer, byteOffset: number): boo
  * (the read would end at EOF) and get 4096. Widening a 3 KB row read to 512-byte boundaries reads about
  * 3.5 KB instead of 4 or 8 KiB.
  */
-export function probeDirectBlockBytes(fd: number, sab: SharedArrayBuffer): 512 | 4096 {
+export function probeDirectBlockBytes(fd: number, sab: ArrayBuffer | SharedArrayBuffer): 512 | 4096 {
   const phase = phases.get(sab);
   if (phase === undefined || fstatSync(fd).size < 2 * DIRECT_MEMORY_ALIGN_BYTES) return 4096;
   try {

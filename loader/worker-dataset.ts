@@ -55,7 +55,8 @@ export class WorkerDataset {
     const dataset = await openDataset(ref.path, { version: ref.version, cacheBytes: ref.cacheBytes });
     try {
       const fields = dataset.selectFields(ref.columns);
-      const memory = createSlabPool({ slabBytes: Math.min(16 * 1024 * 1024, ref.readMemoryBytes), maxBytes: ref.readMemoryBytes });
+      // Plain memory: reads and decodes happen on this thread, and copies out of plain memory are fast.
+      const memory = createSlabPool({ slabBytes: Math.min(16 * 1024 * 1024, ref.readMemoryBytes), maxBytes: ref.readMemoryBytes, shared: false });
       return new WorkerDataset(ref, dataset, fields, memory);
     } catch (error) {
       await dataset.close();

@@ -82,7 +82,7 @@ describe('probeDirectAlignment', () => {
     const smallFd = openSync(path, 'r');
     try {
       expect(() => probeDirectAlignment(smallFd, new SharedArrayBuffer(1024))).toThrow(
-        expect.objectContaining({ code: 'INVALID_ARGUMENT', message: 'probeDirectAlignment needs a SharedArrayBuffer of at least 4608 bytes, got 1024' }),
+        expect.objectContaining({ code: 'INVALID_ARGUMENT', message: 'probeDirectAlignment needs a buffer of at least 4608 bytes, got 1024' }),
       );
     } finally {
       closeSync(smallFd);

@@ -89,6 +89,8 @@ describe('DirectFileSource', () => {
     ['buffered', { direct: false, queueDepth: 8 }],
     ['buffered, blocking reads', { direct: false, sync: true }],
     ['direct, blocking reads', { direct: true, sync: true }],
+    ['direct, blocking reads into a plain (not shared) pool', { direct: true, sync: true, pool: createSlabPool({ slabBytes: 4 * MiB, maxBytes: 64 * MiB, shared: false }) }],
+    ['direct, async reads into a plain (not shared) pool', { direct: true, pool: createSlabPool({ slabBytes: 4 * MiB, maxBytes: 64 * MiB, shared: false }) }],
   ];
   for (const [name, options] of variants) {
     const skip = options.direct === true && onTmpfs;

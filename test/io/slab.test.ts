@@ -125,10 +125,18 @@ describe('createSlabPool', () => {
     for (const l of leases) l.release();
   });
 
+  it('makes plain ArrayBuffer slabs when not shared', async () => {
+    const pool = createSlabPool({ slabBytes: 16 * KiB, maxBytes: 64 * KiB, shared: false });
+    const lease = await pool.acquire(4 * KiB);
+    expect(lease.buffer).toBeInstanceOf(ArrayBuffer);
+    lease.release();
+    pool.close();
+  });
+
   it('places every region of a slab at the phase phaseOf chose, probing each slab once', async () => {
     const pool = createSlabPool({ slabBytes: 16 * KiB, maxBytes: 64 * KiB });
-    const probed: SharedArrayBuffer[] = [];
-    const phaseOf = (slab: SharedArrayBuffer) => (probed.push(slab), 496);
+    const probed: (ArrayBuffer | SharedArrayBuffer)[] = [];
+    const phaseOf = (slab: ArrayBuffer | SharedArrayBuffer) => (probed.push(slab), 496);
     const leases = await pool.acquireAll([4 * KiB, 100, 8 * KiB, 12 * KiB], { phaseOf });
     for (const l of leases) expect(l.byteOffset % 4096).toBe(496);
     expect(new Set(leases.map((l) => l.buffer)).size).toBe(probed.length);
