@@ -49,9 +49,8 @@ export interface DatasetRef {
   /** This worker's share of the read-memory budget, and its budget of decoded small pages. */
   readMemoryBytes: number;
   cacheBytes: number;
-  /** The loader's memoryBytes and prefetch, for the message when reads wait too long for memory. */
+  /** The loader's memoryBytes, for the message when reads wait too long for memory. */
   memoryBytes: number;
-  prefetch: number;
 }
 
 export interface LoadJob {

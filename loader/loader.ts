@@ -110,7 +110,6 @@ export class DataLoader {
         readMemoryBytes: workerReadBytes,
         cacheBytes: resolved.cacheBytes,
         memoryBytes: resolved.memoryBytes,
-        prefetch: resolved.prefetch,
       };
       const pool = new DecodePool({ workers: resolved.workers });
       return new DataLoader(dataset, owns, layout, sampler, pool, resolved, ref);

@@ -134,18 +134,23 @@ export class WorkerDataset {
       size: source.size,
       stats: source.stats,
       readRanges: async (ranges) => {
-        const signal = AbortSignal.timeout(READ_MEMORY_WAIT_MS);
+        // A timer cleared when the read is done. Not AbortSignal.timeout: Node keeps each such signal
+        // alive until its timer fires, so one per read held ~1 KB per batch for 30 s (RSS grew per epoch).
+        const controller = new AbortController();
+        const timer = setTimeout(() => controller.abort(), READ_MEMORY_WAIT_MS);
         try {
-          const leased = await source.readRangesLeased(ranges, { signal });
+          const leased = await source.readRangesLeased(ranges, { signal: controller.signal });
           leases.push(leased.release);
           return leased.views;
         } catch (error) {
-          if (signal.aborted) {
+          if (controller.signal.aborted) {
             throw new InvalidArgumentError(
-              `a batch waited ${READ_MEMORY_WAIT_MS / 1000} s for read memory: options.memoryBytes (${this.ref.memoryBytes}) is too small for prefetch ${this.ref.prefetch} and this batch size`,
+              `a batch waited ${READ_MEMORY_WAIT_MS / 1000} s for read memory: each worker's share (${this.ref.readMemoryBytes} bytes of options.memoryBytes ${this.ref.memoryBytes}, after the batch slots and decoded-page caches) is too small for this batch size; raise memoryBytes or lower batchSize`,
             );
           }
           throw error;
+        } finally {
+          clearTimeout(timer);
         }
       },
       close: () => source.close(),

@@ -115,9 +115,11 @@ async function loaderScanRun(task: MethodTask, rss: ReturnType<typeof createRssS
   warmFiles(task.dataset.dataFiles.map((f) => f.path));
   const batchSize = Math.min(SCAN_BATCH_ROWS, Math.max(1, Math.floor(task.memoryBytes / 2 / 6 / Math.max(1, task.dataset.rowBytes))));
   const loader = await createLoader(task.dataset.path, { batchSize, shuffle: false, memoryBytes: task.memoryBytes, io: { direct: false } });
+  // Each pass is a new epoch: asking for an epoch the loader already finished would resume at its end.
+  let epoch = 0;
   try {
     return await measureWarmScan(task, rss, 'lance-loader', async function* () {
-      for await (const batch of loader.epoch(0)) {
+      for await (const batch of loader.epoch(epoch++)) {
         let bytes = 0;
         for (const column of Object.values(batch.columns)) bytes += column.values.byteLength;
         yield { rows: batch.numRows, bytes };

@@ -189,6 +189,12 @@ describe('ranks', () => {
 });
 
 describe('failures', () => {
+  it('reject a memory budget that leaves the workers no read memory, naming the caches', async () => {
+    await expect(createLoader(dataset, { batchSize: 64, workers: 2, memoryBytes: 8 << 20, io: { cacheBytes: 4 << 20 } })).rejects.toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('io.cacheBytes') }),
+    );
+  });
+
   it('reject the epoch with a typed error naming the file, column and rows when a page is corrupt', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'llcorrupt-'));
     cpSync(path, join(dir, 't.lance'), { recursive: true });
