@@ -48,6 +48,8 @@ export type DecodeTask =
       spans: (RowSpan & { from: number; to: number })[];
     }
   | { kind: 'constant'; where: string; slots: Uint32Array; inlineValue: Uint8Array | null }
+  /** Values already read into their slots (io/plan.ts planFullZipPlaced): nothing left to decode. */
+  | { kind: 'placed'; where: string; slots: Uint32Array }
   | {
       /** Rows of a page kept decoded (io/plan.ts): value `rows[i]` of `values` goes to slot `slots[i]`. */
       kind: 'cached';
@@ -95,6 +97,8 @@ export function runDecodeTask(task: DecodeTask, out: ColumnOutput): void {
       return;
     case 'cached':
       copyCached(task, out);
+      return;
+    case 'placed':
       return;
     case 'v2.0':
       runV20Task(task.shape, task.buffers, task.rows, task.slots, out, task.where);

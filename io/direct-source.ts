@@ -275,6 +275,38 @@ export class DirectFileSource implements ByteSource {
     return viewsOfRanges(ranges, plan, results);
   }
 
+  /**
+   * {@link ByteSource.readInto}: each range into its target. Blocking buffered sources read straight into
+   * the targets (one syscall per range, no pool memory); others go through {@link readRanges} (pieces that
+   * fit the pool) and copy, because O_DIRECT needs aligned memory.
+   */
+  async readInto(ranges: readonly ByteRange[], targets: readonly Uint8Array[]): Promise<void> {
+    if (!this.sync || this.directFd >= 0) {
+      const views = await this.readRanges(ranges);
+      views.forEach((view, k) => (targets[k] as Uint8Array).set(view));
+      return;
+    }
+    this.checkRanges(ranges);
+    for (let k = 0; k < ranges.length; k++) {
+      const span = ranges[k] as ByteRange;
+      const target = targets[k] as Uint8Array;
+      this.stats.readsIssued++;
+      let done = 0;
+      while (done < span.size) {
+        let n: number;
+        try {
+          n = readSync(this.bufferedFd, target, done, span.size - done, span.offset + done);
+        } catch (cause) {
+          throw this.readError(span, cause);
+        }
+        if (n === 0) throw this.shortRead(span, span.offset + done);
+        done += n;
+        this.stats.bytesRead += n;
+      }
+      this.stats.bufferedReads++;
+    }
+  }
+
   /** Waits for reads in flight (closing an fd under a read could let the fd number be reused), then closes. */
   async close(): Promise<void> {
     if (this.closed) return;

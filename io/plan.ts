@@ -6,6 +6,7 @@
  *
  *   mini-block:        [chunk table, dictionary]ᵒⁿᶜᵉ → [touched chunks]        → task
  *   full-zip fixed:    [row runs at row × stride]                              → task
+ *                      (no control words, output known: read into the output's slots → 'placed')
  *   full-zip variable: [repetition-index entries of the runs] → [row runs]     → task
  *   constant/all-null: (nothing to read)                                       → task
  *   2.0 tree:          see v20-plan.ts
@@ -25,7 +26,7 @@
 import { CorruptFileError, UnsupportedError } from '../errors.js';
 import type { ByteRange, PageInfo } from '../format/file-metadata.js';
 import { runDecodeTask, type DecodeTask, type MiniBlockChunkBytes, type RowRun } from '../decode-workers/decode-task.js';
-import { createFixedOutput, type FixedOutput } from '../decode-workers/output.js';
+import { createFixedOutput, type ColumnOutput, type FixedOutput } from '../decode-workers/output.js';
 import { checkFullZipSupported, controlWordBytes, fixedValueBytes, parseRepetitionIndex, type RowSpan } from '../decode-workers/fullzip.js';
 import { checkMiniBlockSupported, parseChunkTable, type ChunkTable } from '../decode-workers/miniblock.js';
 import { planV20Page } from './v20-plan.js';
@@ -42,10 +43,17 @@ export interface PageRequest {
   /** Bytes per value when the column's output is fixed-width (such mini-block pages may be kept decoded). */
   fixedWidth?: number;
   nullable?: boolean;
+  /** The output the rows go to, when known while planning: full-zip values may then be read into place. */
+  output?: ColumnOutput;
 }
 
+/**
+ * A step: ranges to read, then `next` with one view per range. With `into`, each range's bytes are final
+ * values and go straight to their place in the output (`into[k]`, the same length as range k); `next` then
+ * gets those places as its views.
+ */
 export type PlanStep =
-  | { done: false; ranges: ByteRange[]; next: (views: Uint8Array[]) => PlanStep }
+  | { done: false; ranges: ByteRange[]; into?: Uint8Array[]; next: (views: Uint8Array[]) => PlanStep }
   | { done: true; task: DecodeTask };
 
 /** Bytes of decoded pages that may still be kept; one budget may be shared by the caches of many files. */
@@ -98,7 +106,7 @@ export function planPage(request: PageRequest, cache: PageCache): PlanStep {
   cache.budget.bytesLeft -= keptBytes;
   const all = new Uint32Array(page.numRows);
   for (let i = 0; i < all.length; i++) all[i] = i;
-  return afterTask(planLayout({ ...request, rows: all, slots: all }, cache), (task) => {
+  return afterTask(planLayout({ ...request, rows: all, slots: all, output: undefined }, cache), (task) => {
     const out = createFixedOutput(page.numRows, width as number, request.nullable === true);
     runDecodeTask(task, out);
     cache.decoded.set(page, out);
@@ -228,6 +236,8 @@ function planFullZipFixed(request: PageRequest): PlanStep {
   if (data.size < page.numRows * stride) {
     throw new CorruptFileError(`${where}: full-zip buffer is ${data.size} bytes, ${page.numRows} rows of ${stride} bytes need ${page.numRows * stride}`);
   }
+  const out = request.output;
+  if (controlWordBytes(layout) === 0 && out?.kind === 'fixed' && out.byteWidth === stride) return planFullZipPlaced(request, data.offset, stride, out);
   const runs = rowRuns(rows);
   const ranges = runs.map(({ first, last }) => ({ offset: data.offset + first * stride, size: (last + 1 - first) * stride }));
   return {
@@ -235,6 +245,25 @@ function planFullZipFixed(request: PageRequest): PlanStep {
     ranges,
     next: (views) => done({ kind: 'fullzip', where, layout, rows, slots, spans: spansOf(runs, views, null) }),
   };
+}
+
+/**
+ * Full-zip fixed values without control words are the output's bytes: each run of rows that are
+ * consecutive in the file and in the output is read straight into its place (no copy after the read).
+ */
+function planFullZipPlaced(request: PageRequest, dataOffset: number, width: number, out: FixedOutput): PlanStep {
+  const { rows, slots, where } = request;
+  const ranges: ByteRange[] = [];
+  const into: Uint8Array[] = [];
+  for (let i = 0; i < rows.length; ) {
+    let j = i + 1;
+    while (j < rows.length && rows[j] === (rows[j - 1] as number) + 1 && slots[j] === (slots[j - 1] as number) + 1) j++;
+    const slot = slots[i] as number;
+    ranges.push({ offset: dataOffset + (rows[i] as number) * width, size: (j - i) * width });
+    into.push(out.values.subarray(slot * width, (slot + j - i) * width));
+    i = j;
+  }
+  return { done: false, ranges, into, next: () => done({ kind: 'placed', where, slots }) };
 }
 
 function spansOf(runs: RowRun[], views: Uint8Array[], indexes: Float64Array[] | null): (RowSpan & { from: number; to: number })[] {

@@ -26,6 +26,8 @@ export interface ByteSource {
   readonly stats: ReadStats;
   /** Reads the ranges (any order, overlaps allowed); returns one view per range. */
   readRanges(ranges: readonly ByteRange[]): Promise<Uint8Array[]>;
+  /** Reads each range into `targets[k]` (the same length), e.g. straight into an output; not merged. */
+  readInto?(ranges: readonly ByteRange[], targets: readonly Uint8Array[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -67,17 +69,7 @@ export class FileSource implements ByteSource {
   }
 
   async readRanges(ranges: readonly ByteRange[]): Promise<Uint8Array[]> {
-    for (const r of ranges) {
-      if (!(r.offset >= 0 && r.size >= 0 && r.offset + r.size <= this.size)) {
-        throw new IoError(`${this.path}: read of bytes ${r.offset}..${r.offset + r.size} is outside the file (${this.size} bytes)`, {
-          path: this.path,
-          offset: r.offset,
-          size: r.size,
-        });
-      }
-      this.stats.bytesRequested += r.size;
-    }
-    this.stats.rangesRequested += ranges.length;
+    this.checkRanges(ranges);
     const plan = planCoalescedReads(ranges, this.options.coalesce);
     const results: Uint8Array[] = new Array(plan.reads.length);
     let next = 0;
@@ -91,8 +83,33 @@ export class FileSource implements ByteSource {
     return viewsOfRanges(ranges, plan, results);
   }
 
-  private async readExactly(range: ByteRange): Promise<Uint8Array> {
-    const buffer = new Uint8Array(range.size);
+  async readInto(ranges: readonly ByteRange[], targets: readonly Uint8Array[]): Promise<void> {
+    this.checkRanges(ranges);
+    let next = 0;
+    const worker = async () => {
+      while (next < ranges.length) {
+        const i = next++;
+        await this.readExactly(ranges[i] as ByteRange, targets[i] as Uint8Array);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.options.queueDepth, ranges.length) }, worker));
+  }
+
+  private checkRanges(ranges: readonly ByteRange[]): void {
+    for (const r of ranges) {
+      if (!(r.offset >= 0 && r.size >= 0 && r.offset + r.size <= this.size)) {
+        throw new IoError(`${this.path}: read of bytes ${r.offset}..${r.offset + r.size} is outside the file (${this.size} bytes)`, {
+          path: this.path,
+          offset: r.offset,
+          size: r.size,
+        });
+      }
+      this.stats.bytesRequested += r.size;
+    }
+    this.stats.rangesRequested += ranges.length;
+  }
+
+  private async readExactly(range: ByteRange, buffer: Uint8Array = new Uint8Array(range.size)): Promise<Uint8Array> {
     let done = 0;
     this.stats.readsIssued++;
     while (done < range.size) {

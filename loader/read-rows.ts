@@ -15,7 +15,7 @@ import * as arrow from 'apache-arrow';
 import { CorruptFileError, InternalError } from '../errors.js';
 import type { LanceField } from '../format/schema.js';
 import { fixedByteWidth } from './arrow-build.js';
-import type { ColumnInfo } from '../format/file-metadata.js';
+import type { ByteRange, ColumnInfo } from '../format/file-metadata.js';
 import { runDecodeTask, type DecodeTask } from '../decode-workers/decode-task.js';
 import type { ColumnOutput } from '../decode-workers/output.js';
 import { planPage, type PageCache, type PageRequest, type PlanStep } from '../io/plan.js';
@@ -102,17 +102,29 @@ export function splitByPage(read: ColumnRead, rows: Uint32Array, slots: Uint32Ar
   return requests;
 }
 
-/** Runs plan steps until every page is a decode task, merging the reads of each round. */
+/**
+ * Runs plan steps until every page is a decode task, merging the reads of each round. Steps whose ranges
+ * go straight into the output (`into`) are read there, unmerged.
+ */
 export async function fetchDecodeTasks(steps: PlanStep[], source: ByteSource): Promise<DecodeTask[]> {
   let pending = steps;
   for (let round = 0; round < 8; round++) {
     const waiting = pending.filter((s): s is PlanStep & { done: false } => !s.done);
     if (waiting.length === 0) return pending.map((s) => (s as PlanStep & { done: true }).task);
-    const ranges = waiting.flatMap((s) => s.ranges);
-    const views = await source.readRanges(ranges);
+    const reading = waiting.filter((s) => !s.into);
+    const placing = waiting.filter((s) => s.into);
+    const [views] = await Promise.all([
+      source.readRanges(reading.flatMap((s) => s.ranges)),
+      readInto(
+        source,
+        placing.flatMap((s) => s.ranges),
+        placing.flatMap((s) => s.into ?? []),
+      ),
+    ]);
     let at = 0;
     pending = pending.map((s) => {
       if (s.done) return s;
+      if (s.into) return s.next(s.into);
       const mine = views.slice(at, at + s.ranges.length);
       at += s.ranges.length;
       return s.next(mine);
@@ -121,12 +133,25 @@ export async function fetchDecodeTasks(steps: PlanStep[], source: ByteSource): P
   throw new InternalError('read planning did not finish in 8 rounds');
 }
 
-/** Plans and reads one file's columns: the decode tasks, with the output each writes. */
-export async function fetchFileTasks(read: FileRead, source: ByteSource = read.source): Promise<OutputTask[]> {
+/** Reads each range into its target: with the source's readInto, else through readRanges and a copy. */
+async function readInto(source: ByteSource, ranges: ByteRange[], targets: Uint8Array[]): Promise<void> {
+  if (ranges.length === 0) return;
+  if (source.readInto) return source.readInto(ranges, targets);
+  const views = await source.readRanges(ranges);
+  views.forEach((view, k) => (targets[k] as Uint8Array).set(view));
+}
+
+/**
+ * Plans and reads one file's columns: the decode tasks, with the output each writes. Given the outputs,
+ * values that need no decoding are read straight into them.
+ */
+export async function fetchFileTasks(read: FileRead, source: ByteSource = read.source, into?: ColumnOutput[]): Promise<OutputTask[]> {
   const steps: PlanStep[] = [];
   const outputs: number[] = [];
   for (const column of read.columns) {
+    const output = into?.[column.output];
     for (const request of splitByPage(column, read.rows, read.slots)) {
+      if (output) request.output = output;
       steps.push(planPage(request, read.cache));
       outputs.push(column.output);
     }
@@ -137,6 +162,6 @@ export async function fetchFileTasks(read: FileRead, source: ByteSource = read.s
 
 /** Reads every file of a plan and decodes in this thread into `outputs`. */
 export async function readInline(files: FileRead[], extraTasks: OutputTask[], outputs: ColumnOutput[]): Promise<void> {
-  const perFile = await Promise.all(files.map((file) => fetchFileTasks(file)));
+  const perFile = await Promise.all(files.map((file) => fetchFileTasks(file, file.source, outputs)));
   for (const { task, output } of [...perFile.flat(), ...extraTasks]) runDecodeTask(task, outputs[output] as ColumnOutput);
 }

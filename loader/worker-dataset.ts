@@ -73,7 +73,7 @@ export class WorkerDataset {
     const leases: (() => void)[] = [];
     try {
       const plan = await this.dataset.planRead(rows, this.fields);
-      const perFile = await Promise.all(plan.files.map(async (file) => fetchFileTasks(file, this.leasing(await this.sourceFor(file.path), leases))));
+      const perFile = await Promise.all(plan.files.map(async (file) => fetchFileTasks(file, this.leasing(await this.sourceFor(file.path), leases), columns)));
       const read = performance.now();
       for (const { task, output } of [...perFile.flat(), ...plan.nullFills]) runDecodeTask(task, columns[output] as ColumnOutput);
       const variable = columns.map((out, i): VariableColumn | null => {
@@ -153,6 +153,7 @@ export class WorkerDataset {
           clearTimeout(timer);
         }
       },
+      readInto: (ranges, targets) => source.readInto(ranges, targets),
       close: () => source.close(),
     };
   }

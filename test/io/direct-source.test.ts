@@ -1,6 +1,7 @@
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IoError } from '../../errors.js';
 import type { ByteRange } from '../../format/file-metadata.js';
 import { isOnTmpfs } from '../../io/align.js';
 import { DirectFileSource, type DirectFileSourceOptions } from '../../io/direct-source.js';
@@ -146,6 +147,47 @@ describe('DirectFileSource', () => {
       release();
       // 5000..5010 lies in one block of either size.
       expect(source.stats.bytesRead).toBe(block);
+    } finally {
+      await source.close();
+    }
+  });
+
+  const intoVariants: Array<[string, () => Promise<{ readInto(r: ByteRange[], t: Uint8Array[]): Promise<void>; close(): Promise<void> }>]> = [
+    ['DirectFileSource, blocking buffered reads', () => DirectFileSource.open(path, { direct: false, sync: true })],
+    ['DirectFileSource, async reads', () => DirectFileSource.open(path, { direct: false })],
+    ['FileSource', () => FileSource.open(path)],
+  ];
+  for (const [name, open] of intoVariants) {
+    it(`reads each range straight into its target with readInto (${name})`, async () => {
+      const ranges = awkwardRanges(FILE_BYTES, new Rng(5)).filter((r) => r.size > 0);
+      const targets = ranges.map((r) => new Uint8Array(new SharedArrayBuffer(r.size + 3), 3, r.size));
+      const source = await open();
+      try {
+        await source.readInto(ranges, targets);
+        expectBytes(targets, ranges);
+      } finally {
+        await source.close();
+      }
+    });
+  }
+
+  it.skipIf(onTmpfs)(`reads into targets through aligned pool memory in direct mode${skipReason}`, async () => {
+    const ranges = [{ offset: 5000, size: 10 }, { offset: 12345, size: 7000 }];
+    const targets = ranges.map((r) => new Uint8Array(r.size));
+    const source = await DirectFileSource.open(path, { direct: true, sync: true });
+    try {
+      await source.readInto(ranges, targets);
+      expectBytes(targets, ranges);
+      expect(source.stats.directReads).toBeGreaterThan(0);
+    } finally {
+      await source.close();
+    }
+  });
+
+  it('rejects a readInto range outside the file with IoError', async () => {
+    const source = await DirectFileSource.open(path, { direct: false, sync: true });
+    try {
+      await expect(source.readInto([{ offset: FILE_BYTES - 2, size: 4 }], [new Uint8Array(4)])).rejects.toBeInstanceOf(IoError);
     } finally {
       await source.close();
     }
