@@ -287,6 +287,8 @@ export class DirectFileSource implements ByteSource {
       return;
     }
     this.checkRanges(ranges);
+    // The blocking twin of readSpan's buffered loop, kept apart on purpose: awaiting each read (one
+    // microtask per row) measured 15-20% slower on a shuffled emb epoch.
     for (let k = 0; k < ranges.length; k++) {
       const span = ranges[k] as ByteRange;
       const target = targets[k] as Uint8Array;
