@@ -277,13 +277,24 @@ export class DirectFileSource implements ByteSource {
 
   /**
    * {@link ByteSource.readInto}: each range into its target. Blocking buffered sources read straight into
-   * the targets (one syscall per range, no pool memory); others go through {@link readRanges} (pieces that
-   * fit the pool) and copy, because O_DIRECT needs aligned memory.
+   * the targets (one syscall per range, no pool memory). Others read through pool memory and copy,
+   * because O_DIRECT needs aligned memory: leased at once (waiting for memory, abortable by `signal`) when
+   * the ranges need at most half the pool, else through {@link readRanges}' pieces.
    */
-  async readInto(ranges: readonly ByteRange[], targets: readonly Uint8Array[]): Promise<void> {
+  async readInto(ranges: readonly ByteRange[], targets: readonly Uint8Array[], options: { signal?: AbortSignal } = {}): Promise<void> {
     if (!this.sync || this.directFd >= 0) {
-      const views = await this.readRanges(ranges);
-      views.forEach((view, k) => (targets[k] as Uint8Array).set(view));
+      const needed = ranges.reduce((sum, r) => sum + this.leaseBytesFor(r), 0);
+      if (needed > this.pool.maxBytes / 2) {
+        const views = await this.readRanges(ranges);
+        views.forEach((view, k) => (targets[k] as Uint8Array).set(view));
+        return;
+      }
+      const leased = await this.readRangesLeased(ranges, options);
+      try {
+        leased.views.forEach((view, k) => (targets[k] as Uint8Array).set(view));
+      } finally {
+        leased.release();
+      }
       return;
     }
     this.checkRanges(ranges);

@@ -133,29 +133,35 @@ export class WorkerDataset {
       path: source.path,
       size: source.size,
       stats: source.stats,
-      readRanges: async (ranges) => {
-        // A timer cleared when the read is done. Not AbortSignal.timeout: Node keeps each such signal
-        // alive until its timer fires, so one per read held ~1 KB per batch for 30 s (RSS grew per epoch).
-        const controller = new AbortController();
-        const timer = setTimeout(() => controller.abort(), READ_MEMORY_WAIT_MS);
-        try {
-          const leased = await source.readRangesLeased(ranges, { signal: controller.signal });
+      readRanges: (ranges) =>
+        this.waitingForMemory(async (signal) => {
+          const leased = await source.readRangesLeased(ranges, { signal });
           leases.push(leased.release);
           return leased.views;
-        } catch (error) {
-          if (controller.signal.aborted) {
-            throw new InvalidArgumentError(
-              `a batch waited ${READ_MEMORY_WAIT_MS / 1000} s for read memory: each worker's share (${this.ref.readMemoryBytes} bytes of options.memoryBytes ${this.ref.memoryBytes}, after the batch slots and decoded-page caches) is too small for this batch size; raise memoryBytes or lower batchSize`,
-            );
-          }
-          throw error;
-        } finally {
-          clearTimeout(timer);
-        }
-      },
-      readInto: (ranges, targets) => source.readInto(ranges, targets),
+        }),
+      readInto: (ranges, targets) => this.waitingForMemory((signal) => source.readInto(ranges, targets, { signal })),
       close: () => source.close(),
     };
+  }
+
+  /** Runs a read that may wait for pool memory, giving up with a clear error after READ_MEMORY_WAIT_MS. */
+  private async waitingForMemory<T>(read: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    // A timer cleared when the read is done. Not AbortSignal.timeout: Node keeps each such signal alive
+    // until its timer fires, so one per read held ~1 KB per batch for 30 s (RSS grew every epoch).
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), READ_MEMORY_WAIT_MS);
+    try {
+      return await read(controller.signal);
+    } catch (error) {
+      if (controller.signal.aborted) {
+        throw new InvalidArgumentError(
+          `a batch waited ${READ_MEMORY_WAIT_MS / 1000} s for read memory: each worker's share (${this.ref.readMemoryBytes} bytes of options.memoryBytes ${this.ref.memoryBytes}, after the batch slots and decoded-page caches) is too small for this batch size; raise memoryBytes or lower batchSize`,
+        );
+      }
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
 
