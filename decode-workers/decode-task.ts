@@ -48,7 +48,7 @@ export type DecodeTask =
       spans: (RowSpan & { from: number; to: number })[];
     }
   | { kind: 'constant'; where: string; slots: Uint32Array; inlineValue: Uint8Array | null }
-  /** Values already read into their slots (io/plan.ts planFullZipPlaced): nothing left to decode. */
+  /** Values already read into their slots (io/plan.ts planPlacedValues): nothing left to decode. */
   | { kind: 'placed'; where: string; slots: Uint32Array }
   | {
       /** Rows of a page kept decoded (io/plan.ts): value `rows[i]` of `values` goes to slot `slots[i]`. */

@@ -237,7 +237,7 @@ function planFullZipFixed(request: PageRequest): PlanStep {
     throw new CorruptFileError(`${where}: full-zip buffer is ${data.size} bytes, ${page.numRows} rows of ${stride} bytes need ${page.numRows * stride}`);
   }
   const out = request.output;
-  if (controlWordBytes(layout) === 0 && out?.kind === 'fixed' && out.byteWidth === stride) return planFullZipPlaced(request, data.offset, stride, out);
+  if (controlWordBytes(layout) === 0 && out?.kind === 'fixed' && out.byteWidth === stride) return planPlacedValues(request, data.offset, stride, out);
   const runs = rowRuns(rows);
   const ranges = runs.map(({ first, last }) => ({ offset: data.offset + first * stride, size: (last + 1 - first) * stride }));
   return {
@@ -248,10 +248,12 @@ function planFullZipFixed(request: PageRequest): PlanStep {
 }
 
 /**
- * Full-zip fixed values without control words are the output's bytes: each run of rows that are
- * consecutive in the file and in the output is read straight into its place (no copy after the read).
+ * Values stored as the output's bytes, `width` bytes per row from `dataOffset` (full-zip fixed values
+ * without control words; 2.0 plain values without validity): each run of rows that are consecutive in the
+ * file and in the output is read straight into its place (no copy after the read). The caller checks
+ * that the page's buffer holds every row.
  */
-function planFullZipPlaced(request: PageRequest, dataOffset: number, width: number, out: FixedOutput): PlanStep {
+export function planPlacedValues(request: PageRequest, dataOffset: number, width: number, out: FixedOutput): PlanStep {
   const { rows, slots, where } = request;
   const ranges: ByteRange[] = [];
   const into: Uint8Array[] = [];

@@ -1,13 +1,13 @@
 /**
  * Read planning for file version 2.0 pages (see decode-workers/v20.ts for the shapes). Reads are exact
- * per run of consecutive rows: fixed-width values at row × width, validity bits by byte, binary end
- * offsets then the bytes they bound. Compressed binary buffers and dictionary items are read whole.
+ * per run of consecutive rows: fixed-width values at row × width (straight into the output when there is
+ * no validity), validity bits by byte, binary end offsets then the bytes they bound. Compressed binary buffers and dictionary items are read whole.
  */
 import { CorruptFileError } from '../errors.js';
 import type { ByteRange } from '../format/file-metadata.js';
 import type { ArrayEncodingProto } from '../format/proto/messages.js';
 import { resolveV20Shape, type V20Buffers } from '../decode-workers/v20.js';
-import { rowRuns, type PageRequest, type PlanStep } from './plan.js';
+import { planPlacedValues, rowRuns, type PageRequest, type PlanStep } from './plan.js';
 
 /** The first step of reading a 2.0 page. */
 export function planV20Page(request: PageRequest, encoding: ArrayEncodingProto): PlanStep {
@@ -29,6 +29,11 @@ export function planV20Page(request: PageRequest, encoding: ArrayEncodingProto):
       return finish({});
     case 'fixed': {
       const w = shape.bitWidth;
+      const out = request.output;
+      if (!shape.validity && w % 8 === 0 && out?.kind === 'fixed' && out.byteWidth === w / 8) {
+        within(shape.values, 0, (page.numRows * w) / 8, 'values');
+        return planPlacedValues(request, shape.values.offset, w / 8, out);
+      }
       const valueRanges = runs.map(({ first, last }) =>
         w === 1
           ? within(shape.values, first >>> 3, (last >>> 3) - (first >>> 3) + 1, 'bool values')
