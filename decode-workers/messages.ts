@@ -11,6 +11,7 @@
  * plans, reads or decodes.
  */
 import type { ErrorRecord } from '../errors.js';
+import type { ReadStats } from '../io/source.js';
 
 /** Where one output column of a batch lives. */
 export type OutputDescriptor =
@@ -41,8 +42,6 @@ export interface DatasetRef {
   columns: string[];
   /** O_DIRECT, as DirectFileSourceOptions.direct. */
   direct: boolean | 'auto';
-  /** Blocking reads on the worker thread (page-cache hits); else async reads, queueDepth in flight. */
-  sync: boolean;
   queueDepth: number;
   maxGapBytes: number;
   maxReadBytes: number;
@@ -69,14 +68,13 @@ export interface VariableColumn {
   validity: Uint8Array | null;
 }
 
-/** What one job's reads did (the worker's source counters over the job). */
-export interface ReadCounters {
-  readsIssued: number;
-  bytesRead: number;
-  rangesRequested: number;
-  bytesRequested: number;
-}
-
 export type LoadJobResult =
-  | { ok: true; decodeMs: number; readMs: number; reads: ReadCounters; variable: (VariableColumn | null)[] }
+  | {
+      ok: true;
+      decodeMs: number;
+      readMs: number;
+      /** What the job's reads did (the worker's source counters over the job). */
+      reads: ReadStats;
+      variable: (VariableColumn | null)[];
+    }
   | { ok: false; error: ErrorRecord };

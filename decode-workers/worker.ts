@@ -1,8 +1,9 @@
 /**
  * The loader's worker (a Piscina task function): loads one batch — plan, read, decode — with the
  * dataset this worker opened on its first job (loader/worker-dataset.ts). Fixed-width columns land
- * straight in the batch slot's shared memory; variable-width columns come back as fresh buffers. Errors
- * come back as records (structured clone would drop their class and code).
+ * straight in the batch slot's shared memory; variable-width columns come back in shared memory (the
+ * slot's previous buffer for the column when it is big enough). Errors come back as records
+ * (structured clone would drop their class and code).
  */
 import { toErrorRecord } from '../errors.js';
 import { WorkerDataset } from '../loader/worker-dataset.js';

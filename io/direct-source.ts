@@ -38,7 +38,7 @@ import type { ByteRange } from '../format/file-metadata.js';
 import { alignDown, alignUp, DIRECT_MEMORY_ALIGN_BYTES, isDirectAligned, isOnTmpfs, probeDirectAlignment, probeDirectBlockBytes, PROBE_READ_BYTES, PROBE_SCAN_BYTES } from './align.js';
 import { defaultCoalesceOptions, planCoalescedReads, viewsOfRanges, type CoalesceOptions } from './coalesce.js';
 import { createSlabPool, type AcquireOptions, type SlabLease, type SlabPool } from './slab.js';
-import type { ByteSource, ReadStats } from './source.js';
+import { emptyReadStats, type ByteSource, type ReadStats } from './source.js';
 
 export type ReadMode = 'direct' | 'buffered';
 
@@ -118,7 +118,7 @@ export class DirectFileSource implements ByteSource {
   ) {
     this.readAt = sync ? readSync : pread;
     const mode: ReadMode = directFd >= 0 ? 'direct' : 'buffered';
-    this.stats = { readsIssued: 0, bytesRead: 0, rangesRequested: 0, bytesRequested: 0, mode, modeReason, directReads: 0, bufferedReads: 0, blockBytes: mode === 'direct' ? blockBytes : 0 };
+    this.stats = { ...emptyReadStats(), mode, modeReason, directReads: 0, bufferedReads: 0, blockBytes: mode === 'direct' ? blockBytes : 0 };
     const unit = pool.unitBytes;
     this.phaseOf =
       mode === 'direct'

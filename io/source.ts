@@ -20,6 +20,20 @@ export interface ReadStats {
   bytesRequested: number;
 }
 
+/** A zeroed {@link ReadStats}. */
+export function emptyReadStats(): ReadStats {
+  return { readsIssued: 0, bytesRead: 0, rangesRequested: 0, bytesRequested: 0 };
+}
+
+/** Adds `sign` × `from` into `into`, counter by counter (sign -1 subtracts: a delta between snapshots). */
+export function addReadStats(into: ReadStats, from: ReadStats, sign: 1 | -1 = 1): ReadStats {
+  into.readsIssued += sign * from.readsIssued;
+  into.bytesRead += sign * from.bytesRead;
+  into.rangesRequested += sign * from.rangesRequested;
+  into.bytesRequested += sign * from.bytesRequested;
+  return into;
+}
+
 export interface ByteSource {
   readonly path: string;
   readonly size: number;
@@ -39,7 +53,7 @@ export interface FileSourceOptions {
 
 /** Buffered reads of a local file. */
 export class FileSource implements ByteSource {
-  readonly stats: ReadStats = { readsIssued: 0, bytesRead: 0, rangesRequested: 0, bytesRequested: 0 };
+  readonly stats: ReadStats = emptyReadStats();
   private constructor(
     readonly path: string,
     readonly size: number,
@@ -72,27 +86,24 @@ export class FileSource implements ByteSource {
     this.checkRanges(ranges);
     const plan = planCoalescedReads(ranges, this.options.coalesce);
     const results: Uint8Array[] = new Array(plan.reads.length);
-    let next = 0;
-    const worker = async () => {
-      while (next < plan.reads.length) {
-        const i = next++;
-        results[i] = await this.readExactly(plan.reads[i] as ByteRange);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.options.queueDepth, plan.reads.length) }, worker));
+    await this.inQueue(plan.reads.length, async (i) => {
+      results[i] = await this.readExactly(plan.reads[i] as ByteRange);
+    });
     return viewsOfRanges(ranges, plan, results);
   }
 
   async readInto(ranges: readonly ByteRange[], targets: readonly Uint8Array[]): Promise<void> {
     this.checkRanges(ranges);
+    await this.inQueue(ranges.length, (i) => this.readExactly(ranges[i] as ByteRange, targets[i] as Uint8Array));
+  }
+
+  /** Runs `read(0 … count-1)` with at most `queueDepth` in flight. */
+  private async inQueue(count: number, read: (i: number) => Promise<unknown>): Promise<void> {
     let next = 0;
     const worker = async () => {
-      while (next < ranges.length) {
-        const i = next++;
-        await this.readExactly(ranges[i] as ByteRange, targets[i] as Uint8Array);
-      }
+      while (next < count) await read(next++);
     };
-    await Promise.all(Array.from({ length: Math.min(this.options.queueDepth, ranges.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(this.options.queueDepth, count) }, worker));
   }
 
   private checkRanges(ranges: readonly ByteRange[]): void {

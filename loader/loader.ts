@@ -103,7 +103,6 @@ export class DataLoader {
         version: dataset.version,
         columns: fields.map((f) => f.name),
         direct,
-        sync: direct === false,
         queueDepth: resolved.queueDepth,
         maxGapBytes: resolved.maxGapBytes,
         maxReadBytes: resolved.maxReadBytes,

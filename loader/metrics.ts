@@ -1,7 +1,7 @@
 /**
  * Loader metrics: what the loader did and how long the consumer waited for it.
  */
-import type { ReadCounters } from '../decode-workers/messages.js';
+import { addReadStats, emptyReadStats, type ReadStats } from '../io/source.js';
 
 export interface LoaderMetrics {
   batches: number;
@@ -31,13 +31,13 @@ export interface MetricsCounters {
   readMs: number;
   decodeMs: number;
   /** Adds one batch's read counters (from the worker that loaded it). */
-  addReads(reads: ReadCounters): void;
+  addReads(reads: ReadStats): void;
   snapshot(): LoaderMetrics;
 }
 
 export function createLoaderMetrics(): MetricsCounters {
   const started = performance.now();
-  const reads: ReadCounters = { readsIssued: 0, bytesRead: 0, rangesRequested: 0, bytesRequested: 0 };
+  const reads = emptyReadStats();
   const counters: MetricsCounters = {
     batches: 0,
     rows: 0,
@@ -46,10 +46,7 @@ export function createLoaderMetrics(): MetricsCounters {
     readMs: 0,
     decodeMs: 0,
     addReads(batch) {
-      reads.readsIssued += batch.readsIssued;
-      reads.bytesRead += batch.bytesRead;
-      reads.rangesRequested += batch.rangesRequested;
-      reads.bytesRequested += batch.bytesRequested;
+      addReadStats(reads, batch);
     },
     snapshot() {
       const { bytesRead, readsIssued, rangesRequested } = reads;

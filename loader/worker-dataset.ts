@@ -16,11 +16,11 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { LanceField } from '../format/schema.js';
 import { runDecodeTask } from '../decode-workers/decode-task.js';
-import type { DatasetRef, OutputDescriptor, ReadCounters, VariableColumn } from '../decode-workers/messages.js';
+import type { DatasetRef, OutputDescriptor, VariableColumn } from '../decode-workers/messages.js';
 import { compactVariable, createVariableOutput, type ColumnOutput } from '../decode-workers/output.js';
 import { DirectFileSource } from '../io/direct-source.js';
 import { createSlabPool, type SlabPool } from '../io/slab.js';
-import type { ByteSource } from '../io/source.js';
+import { addReadStats, emptyReadStats, type ByteSource, type ReadStats } from '../io/source.js';
 import { openDataset, type Dataset } from './dataset.js';
 import { fetchFileTasks } from './read-rows.js';
 
@@ -32,7 +32,7 @@ export interface LoadedBatch {
   variable: (VariableColumn | null)[];
   readMs: number;
   decodeMs: number;
-  reads: ReadCounters;
+  reads: ReadStats;
 }
 
 export class WorkerDataset {
@@ -87,40 +87,26 @@ export class WorkerDataset {
         );
         return { offsets, data, validity: out.validity };
       });
-      const after = this.counters();
-      return {
-        variable,
-        readMs: read - started,
-        decodeMs: performance.now() - read,
-        reads: {
-          readsIssued: after.readsIssued - before.readsIssued,
-          bytesRead: after.bytesRead - before.bytesRead,
-          rangesRequested: after.rangesRequested - before.rangesRequested,
-          bytesRequested: after.bytesRequested - before.bytesRequested,
-        },
-      };
+      return { variable, readMs: read - started, decodeMs: performance.now() - read, reads: addReadStats(this.counters(), before, -1) };
     } finally {
       for (const release of leases) release();
     }
   }
 
   /** The summed counters of this worker's sources. */
-  private counters(): ReadCounters {
-    const sum: ReadCounters = { readsIssued: 0, bytesRead: 0, rangesRequested: 0, bytesRequested: 0 };
-    for (const { stats } of this.opened) {
-      sum.readsIssued += stats.readsIssued;
-      sum.bytesRead += stats.bytesRead;
-      sum.rangesRequested += stats.rangesRequested;
-      sum.bytesRequested += stats.bytesRequested;
-    }
+  private counters(): ReadStats {
+    const sum = emptyReadStats();
+    for (const { stats } of this.opened) addReadStats(sum, stats);
     return sum;
   }
 
   private sourceFor(path: string): Promise<DirectFileSource> {
     let source = this.sources.get(path);
     if (!source) {
-      const { direct, sync, queueDepth, maxGapBytes, maxReadBytes } = this.ref;
-      source = DirectFileSource.open(path, { direct, sync, queueDepth, coalesce: { maxGapBytes, maxReadBytes }, pool: this.memory });
+      const { direct, queueDepth, maxGapBytes, maxReadBytes } = this.ref;
+      // Blocking reads where the data is expected in the page cache (buffered); async O_DIRECT reads,
+      // queueDepth in flight, where it is not.
+      source = DirectFileSource.open(path, { direct, sync: direct === false, queueDepth, coalesce: { maxGapBytes, maxReadBytes }, pool: this.memory });
       source.then((s) => this.opened.push(s), () => this.sources.delete(path));
       this.sources.set(path, source);
     }
