@@ -23,20 +23,26 @@
  * cache → slab for buffered). readRanges — one more: slab → a fresh ArrayBuffer per merged read, so the
  * slab memory is back in the pool before the promise resolves and the caller owns plain memory.
  *
- * Queue depth: reads use async `fs.read` (verified on Node 20: a Uint8Array over a SharedArrayBuffer is
- * accepted and filled in place, O_DIRECT included). Those run on the libuv threadpool, which has
- * UV_THREADPOOL_SIZE = 4 threads unless the environment sets it before Node first uses the pool, so at
- * most 4 reads reach the disk at once by default whatever `queueDepth` says; set UV_THREADPOOL_SIZE=32
- * (max 1024) in the environment to let queue depth fill a disk (see bench/direct-read.ts for numbers).
+ * Queue depth: by default reads use async `fs.read` (verified on Node 20: a Uint8Array over a
+ * SharedArrayBuffer is accepted and filled in place, O_DIRECT included). Those run on the libuv
+ * threadpool, which has UV_THREADPOOL_SIZE = 4 threads unless the environment sets it before Node first
+ * uses the pool, so at most 4 reads reach the disk at once by default whatever `queueDepth` says; set
+ * UV_THREADPOOL_SIZE=32 (max 1024) in the environment to let queue depth fill a disk (see
+ * bench/direct-read.ts for numbers). With `sync: true` a call's merged reads are one blocking batch
+ * (native-read.ts): through the native addon's io_uring, `queueDepth` of them in flight from the calling
+ * thread; without the addon, one fs.readSync after another. `stats.engine` says which.
  *
  * Memory ownership: a leased result keeps its slab regions out of the pool until `release()`; the views
  * must not be used afterwards (the memory is reused by later reads). Release is idempotent.
  */
 import { closeSync, constants, fstatSync, open as openCallback, openSync, read as readCallback, readSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { getSystemErrorMap } from 'node:util';
 import { AbortError, InvalidArgumentError, IoError } from '../errors.js';
 import type { ByteRange } from '../format/file-metadata.js';
 import { alignDown, alignUp, DIRECT_MEMORY_ALIGN_BYTES, isDirectAligned, isOnTmpfs, probeDirectAlignment, probeDirectBlockBytes, PROBE_READ_BYTES, PROBE_SCAN_BYTES } from './align.js';
 import { defaultCoalesceOptions, planCoalescedReads, viewsOfRanges, type CoalesceOptions } from './coalesce.js';
+import { readBatchSync, readEngine, type ReadEngine } from './native-read.js';
 import { createSlabPool, type AcquireOptions, type SlabLease, type SlabPool } from './slab.js';
 import { emptyReadStats, type ByteSource, type ReadStats } from './source.js';
 
@@ -52,6 +58,8 @@ export interface DirectReadStats extends ReadStats {
   bufferedReads: number;
   /** File-offset granularity direct reads are widened to (0 in buffered mode). */
   blockBytes: number;
+  /** How reads are issued: 'fs.read' (async, libuv threadpool), or a blocking batch engine (`sync: true`). */
+  engine: ReadEngine | 'fs.read';
   // readsIssued counts merged reads (as FileSource); bytesRead counts bytes the kernel delivered, which in
   // direct mode includes the widening to blockBytes.
 }
@@ -70,9 +78,10 @@ export interface DirectFileSourceOptions {
    */
   blockBytes?: number;
   /**
-   * Read with blocking `readSync` on the calling thread, one merged read after another, instead of async
-   * reads on the libuv threadpool (default false). For a worker thread reading page-cache hits: no
-   * threadpool hand-off per read (about 7 µs each), but a cache miss blocks the thread and queueDepth is 1.
+   * Block the calling thread: each call's merged reads are one batch (native-read.ts readBatchSync), with
+   * `queueDepth` in flight through io_uring when the native addon is built, else one fs.readSync after
+   * another (default false: async reads on the libuv threadpool). For worker threads: no threadpool
+   * hand-off per read (about 7 µs each); without io_uring a cache miss blocks the thread at queue depth 1.
    */
   sync?: boolean;
 }
@@ -118,7 +127,15 @@ export class DirectFileSource implements ByteSource {
   ) {
     this.readAt = sync ? readSync : pread;
     const mode: ReadMode = directFd >= 0 ? 'direct' : 'buffered';
-    this.stats = { ...emptyReadStats(), mode, modeReason, directReads: 0, bufferedReads: 0, blockBytes: mode === 'direct' ? blockBytes : 0 };
+    this.stats = {
+      ...emptyReadStats(),
+      mode,
+      modeReason,
+      directReads: 0,
+      bufferedReads: 0,
+      blockBytes: mode === 'direct' ? blockBytes : 0,
+      engine: sync ? readEngine().engine : 'fs.read',
+    };
     const unit = pool.unitBytes;
     this.phaseOf =
       mode === 'direct'
@@ -209,15 +226,8 @@ export class DirectFileSource implements ByteSource {
       for (const lease of leases) lease.release();
     };
     try {
+      if (this.sync) return { views: viewsOfRanges(ranges, plan, this.readLeasedSync(plan.reads, leases)), release };
       const readViews: Uint8Array[] = new Array(plan.reads.length);
-      if (this.sync) {
-        let leaseAt = 0;
-        for (let i = 0; i < plan.reads.length; i++) {
-          const read = plan.reads[i] as ByteRange;
-          readViews[i] = read.size === 0 ? new Uint8Array(0) : await this.readSpan(read, leases[leaseAt++] as SlabLease);
-        }
-        return { views: viewsOfRanges(ranges, plan, readViews), release };
-      }
       let leaseAt = 0;
       // allSettled, not all: on a failure every other read must finish before its memory goes back.
       const outcomes = await Promise.allSettled(
@@ -277,46 +287,27 @@ export class DirectFileSource implements ByteSource {
 
   /**
    * {@link ByteSource.readInto}: each range into its target. Blocking buffered sources read straight into
-   * the targets (one syscall per range, no pool memory). Others read through pool memory and copy,
-   * because O_DIRECT needs aligned memory: leased at once (waiting for memory, abortable by `signal`) when
-   * the ranges need at most half the pool, else through {@link readRanges}' pieces.
+   * the targets (one batch, no pool memory). Others read through pool memory and copy, because O_DIRECT
+   * needs aligned memory: leased at once (waiting for memory, abortable by `signal`) when the ranges need
+   * at most half the pool, else through {@link readRanges}' pieces.
    */
   async readInto(ranges: readonly ByteRange[], targets: readonly Uint8Array[], options: { signal?: AbortSignal } = {}): Promise<void> {
-    if (!this.sync || this.directFd >= 0) {
-      const needed = ranges.reduce((sum, r) => sum + this.leaseBytesFor(r), 0);
-      if (needed > this.pool.maxBytes / 2) {
-        const views = await this.readRanges(ranges);
-        views.forEach((view, k) => (targets[k] as Uint8Array).set(view));
-        return;
-      }
-      const leased = await this.readRangesLeased(ranges, options);
-      try {
-        leased.views.forEach((view, k) => (targets[k] as Uint8Array).set(view));
-      } finally {
-        leased.release();
-      }
+    if (this.sync && this.directFd < 0) {
+      this.checkRanges(ranges);
+      this.readBatch(ranges, targets, false);
       return;
     }
-    this.checkRanges(ranges);
-    // The blocking twin of readSpan's buffered loop, kept apart on purpose: awaiting each read (one
-    // microtask per row) measured 15-20% slower on a shuffled emb epoch.
-    for (let k = 0; k < ranges.length; k++) {
-      const span = ranges[k] as ByteRange;
-      const target = targets[k] as Uint8Array;
-      this.stats.readsIssued++;
-      let done = 0;
-      while (done < span.size) {
-        let n: number;
-        try {
-          n = readSync(this.bufferedFd, target, done, span.size - done, span.offset + done);
-        } catch (cause) {
-          throw this.readError(span, cause);
-        }
-        if (n === 0) throw this.shortRead(span, span.offset + done);
-        done += n;
-        this.stats.bytesRead += n;
-      }
-      this.stats.bufferedReads++;
+    const needed = ranges.reduce((sum, r) => sum + this.leaseBytesFor(r), 0);
+    if (needed > this.pool.maxBytes / 2) {
+      const views = await this.readRanges(ranges);
+      views.forEach((view, k) => (targets[k] as Uint8Array).set(view));
+      return;
+    }
+    const leased = await this.readRangesLeased(ranges, options);
+    try {
+      leased.views.forEach((view, k) => (targets[k] as Uint8Array).set(view));
+    } finally {
+      leased.release();
     }
   }
 
@@ -399,6 +390,80 @@ export class DirectFileSource implements ByteSource {
     return view;
   }
 
+  /**
+   * Blocking reads of the non-empty `reads` into their leases, as one batch per fd: O_DIRECT (widened) where
+   * the lease is aligned for it, buffered otherwise. Returns the view of each read's bytes.
+   */
+  private readLeasedSync(reads: readonly ByteRange[], leases: readonly SlabLease[]): Uint8Array[] {
+    const views: Uint8Array[] = new Array(reads.length);
+    const direct: number[] = [];
+    const buffered: number[] = [];
+    const leaseOf: SlabLease[] = new Array(reads.length);
+    let leaseAt = 0;
+    for (let i = 0; i < reads.length; i++) {
+      if ((reads[i] as ByteRange).size === 0) {
+        views[i] = new Uint8Array(0);
+        continue;
+      }
+      const lease = (leaseOf[i] = leases[leaseAt++] as SlabLease);
+      (this.directFd >= 0 && isDirectAligned(lease.buffer, lease.byteOffset) === true ? direct : buffered).push(i);
+    }
+    if (direct.length > 0) {
+      const spans = direct.map((i) => reads[i] as ByteRange);
+      const targets = direct.map((i, k) => {
+        const span = spans[k] as ByteRange;
+        const lease = leaseOf[i] as SlabLease;
+        return new Uint8Array(lease.buffer, lease.byteOffset, alignUp(span.offset + span.size, this.blockBytes) - alignDown(span.offset, this.blockBytes));
+      });
+      const misaligned = this.readBatch(spans, targets, true);
+      direct.forEach((i, k) => {
+        if (misaligned.has(k)) buffered.push(i);
+        const span = spans[k] as ByteRange;
+        const skip = span.offset - alignDown(span.offset, this.blockBytes);
+        views[i] = (targets[k] as Uint8Array).subarray(skip, skip + span.size);
+      });
+    }
+    if (buffered.length > 0) {
+      const targets = buffered.map((i) => {
+        const lease = leaseOf[i] as SlabLease;
+        return (views[i] = new Uint8Array(lease.buffer, lease.byteOffset, (reads[i] as ByteRange).size));
+      });
+      this.readBatch(buffered.map((i) => reads[i] as ByteRange), targets, false);
+    }
+    return views;
+  }
+
+  /**
+   * One blocking batch: spans[k] into targets[k] (direct: the span widened to blockBytes, from the block
+   * boundary). Throws an IoError for a failed or short read. Returns the direct reads that failed with
+   * EINVAL before any byte (a lease of a pool shared with a device of coarser alignment): read them buffered.
+   */
+  private readBatch(spans: readonly ByteRange[], targets: readonly Uint8Array[], direct: boolean): Set<number> {
+    const positions = new Float64Array(spans.length);
+    for (let k = 0; k < spans.length; k++) positions[k] = direct ? alignDown((spans[k] as ByteRange).offset, this.blockBytes) : (spans[k] as ByteRange).offset;
+    const results = new Float64Array(spans.length);
+    readBatchSync(direct ? this.directFd : this.bufferedFd, positions, targets as Uint8Array[], this.queueDepth, direct, results);
+    const misaligned = new Set<number>();
+    for (let k = 0; k < spans.length; k++) {
+      const span = spans[k] as ByteRange;
+      const done = results[k] as number;
+      if (done < 0) {
+        if (direct && done === EINVAL) {
+          misaligned.add(k);
+          continue;
+        }
+        throw this.readError(span, errnoError(done));
+      }
+      this.stats.readsIssued++;
+      this.stats.bytesRead += done;
+      const start = positions[k] as number;
+      if (start + done < span.offset + span.size) throw this.shortRead(span, start + done);
+    }
+    if (direct) this.stats.directReads += spans.length - misaligned.size;
+    else this.stats.bufferedReads += spans.length;
+    return misaligned;
+  }
+
   private readError(span: ByteRange, cause: unknown): IoError {
     return new IoError(`${this.path}: read of bytes ${span.offset}..${span.offset + span.size} failed: ${(cause as Error).message}`, { path: this.path, ...span, mode: this.mode }, { cause });
   }
@@ -462,4 +527,13 @@ function pread(fd: number, view: Uint8Array, offset: number, length: number, pos
   return new Promise((resolve, reject) => {
     readCallback(fd, view, offset, length, position, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead)));
   });
+}
+
+/** Batch reads report errors as negative errno values. */
+const EINVAL = -osConstants.errno.EINVAL;
+
+/** An Error like Node's own for a negative errno from a batch read, e.g. "EIO: i/o error, read". */
+function errnoError(errno: number): NodeJS.ErrnoException {
+  const [code, description] = getSystemErrorMap().get(errno) ?? ['UNKNOWN', `errno ${errno}`];
+  return Object.assign(new Error(`${code}: ${description}, read`), { code, errno, syscall: 'read' });
 }

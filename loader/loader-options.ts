@@ -13,7 +13,11 @@ export interface LoaderIoOptions {
    * half of the machine's memory, so the page cache cannot hold them, buffered otherwise.
    */
   direct?: boolean | 'auto';
-  /** Merged reads in flight per data file (default 32). */
+  /**
+   * Merged reads in flight per data file and worker (default 256). With the native addon's io_uring a
+   * worker submits a whole batch's reads at once (at most 256 in flight); without it, async O_DIRECT
+   * reads are limited by the libuv threadpool (UV_THREADPOOL_SIZE, 4 by default) whatever this says.
+   */
   queueDepth?: number;
   /** Largest gap of unwanted bytes read to merge two ranges (default 4 KiB: shuffled rows are far apart, so wider gaps mostly read bytes nobody wants). */
   maxGapBytes?: number;
@@ -116,7 +120,7 @@ export function resolveLoaderOptions(options: LoaderOptions): ResolvedLoaderOpti
     workers: integer(options.workers, 'workers', 1, 256, defaultWorkerCount()),
     prefetch: integer(options.prefetch, 'prefetch', 1, 1024, 4),
     direct,
-    queueDepth: integer(io.queueDepth, 'io.queueDepth', 1, 1024, 32),
+    queueDepth: integer(io.queueDepth, 'io.queueDepth', 1, 1024, 256),
     maxGapBytes: integer(io.maxGapBytes, 'io.maxGapBytes', 0, 1 << 30, 4096),
     maxReadBytes: integer(io.maxReadBytes, 'io.maxReadBytes', 4096, 1 << 30, 8 * 1024 * 1024),
     cacheBytes: integer(io.cacheBytes, 'io.cacheBytes', 0, Number.MAX_SAFE_INTEGER, 16 * 1024 * 1024),

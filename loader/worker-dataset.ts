@@ -5,8 +5,9 @@
  * (read-rows.ts), with reads leased from the worker's slab pool and values decoded straight into the
  * batch slot's shared memory.
  *
- *   rows ─► dataset.planRead ─► fetchFileTasks (merged reads: readSync for page-cache hits, or async
- *   O_DIRECT reads queueDepth deep) ─► runDecodeTask ─► slot (fixed-width) / fresh buffers (variable)
+ *   rows ─► dataset.planRead ─► fetchFileTasks (merged reads as one blocking batch per file and round:
+ *   io_uring via the native addon, else readSync for page-cache hits and async O_DIRECT reads queueDepth
+ *   deep) ─► runDecodeTask ─► slot (fixed-width) / fresh buffers (variable)
  *
  * Copies of a byte: kernel → the worker's slab (the read); slab → the batch slot (the decode, which is a
  * plain copy for flat values). Variable-width values are decoded into the worker's reused scratch memory
@@ -19,6 +20,7 @@ import { runDecodeTask } from '../decode-workers/decode-task.js';
 import type { DatasetRef, OutputDescriptor, VariableColumn } from '../decode-workers/messages.js';
 import { compactVariable, createVariableOutput, type ColumnOutput } from '../decode-workers/output.js';
 import { DirectFileSource } from '../io/direct-source.js';
+import { hasQueuedReads } from '../io/native-read.js';
 import { createSlabPool, type SlabPool } from '../io/slab.js';
 import { addReadStats, emptyReadStats, type ByteSource, type ReadStats } from '../io/source.js';
 import { openDataset, type Dataset } from './dataset.js';
@@ -104,9 +106,10 @@ export class WorkerDataset {
     let source = this.sources.get(path);
     if (!source) {
       const { direct, queueDepth, maxGapBytes, maxReadBytes } = this.ref;
-      // Blocking reads where the data is expected in the page cache (buffered); async O_DIRECT reads,
-      // queueDepth in flight, where it is not.
-      source = DirectFileSource.open(path, { direct, sync: direct === false, queueDepth, coalesce: { maxGapBytes, maxReadBytes }, pool: this.memory });
+      // Blocking batches where the data is expected in the page cache (buffered), and for O_DIRECT too when
+      // io_uring keeps queueDepth reads in flight from this thread; else async O_DIRECT reads on the threadpool.
+      const sync = direct === false || hasQueuedReads();
+      source = DirectFileSource.open(path, { direct, sync, queueDepth, coalesce: { maxGapBytes, maxReadBytes }, pool: this.memory });
       source.then((s) => this.opened.push(s), () => this.sources.delete(path));
       this.sources.set(path, source);
     }

@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "lance_loader_native",
+      "sources": ["native/batch_read.c"],
+      "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra"]
+    }
+  ]
+}
