@@ -1,11 +1,12 @@
 /**
  * The machine and software a benchmark run measured: CPU, cores, memory, the disk under bench/.data,
- * Node, LanceDB, lance-loader, fio, the git commit (and whether the tree had changes).
+ * Node, LanceDB, lance-loader and its read engine, fio, the git commit (and whether the tree had changes).
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { readEngine } from '../io/native-read.js';
 import { dataDir } from './datasets.js';
 
 export interface MachineInfo {
@@ -22,6 +23,8 @@ export interface MachineInfo {
   gitCommit: string;
   gitDirty: boolean;
   uvThreadpoolSize: string;
+  /** How the loader's workers issue blocking batch reads (native-read.ts), and why. */
+  readEngine: string;
 }
 
 function run(cmd: string, args: string[], cwd?: string): string | null {
@@ -67,5 +70,6 @@ export function describeMachine(repoRoot: string): MachineInfo {
     gitCommit: run('git', ['rev-parse', 'HEAD'], repoRoot) ?? 'unknown',
     gitDirty: status !== null && status !== '',
     uvThreadpoolSize: process.env.UV_THREADPOOL_SIZE ?? '4 (default)',
+    readEngine: `${readEngine().engine}: ${readEngine().reason}`,
   };
 }

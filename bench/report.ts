@@ -134,7 +134,7 @@ export function renderMarkdown(report: SuiteReport): string {
   lines.push(`Generated ${report.generatedAt} by \`${report.command}\` in ${(report.durationMs / 1000).toFixed(0)} s.`, '');
   lines.push(`- Machine: ${m.cpuModel}, ${m.cores} cores, ${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB memory, kernel ${m.kernel}`);
   lines.push(`- Disk under bench/.data: ${m.disk.source} (${m.disk.fsType}), ${m.disk.model}, ${(Number(m.disk.sizeBytes) / 2 ** 30).toFixed(0)} GiB, rotational: ${m.disk.rotational}`);
-  lines.push(`- Node ${m.node}, @lancedb/lancedb ${m.lancedb}, apache-arrow ${m.apacheArrow}, lance-loader ${m.lanceLoader} at ${m.gitCommit.slice(0, 12)}${m.gitDirty ? ' (working tree with uncommitted changes)' : ''}, ${m.fio ?? 'fio not installed'}, UV_THREADPOOL_SIZE ${m.uvThreadpoolSize}`);
+  lines.push(`- Node ${m.node}, @lancedb/lancedb ${m.lancedb}, apache-arrow ${m.apacheArrow}, lance-loader ${m.lanceLoader} at ${m.gitCommit.slice(0, 12)}${m.gitDirty ? ' (working tree with uncommitted changes)' : ''}, ${m.fio ?? 'fio not installed'}, UV_THREADPOOL_SIZE ${m.uvThreadpoolSize}, read engine ${m.readEngine}`);
   const s = report.settings;
   lines.push(`- Settings: seed ${s.seed}, epoch ${s.epoch} of a global shuffle (BatchSampler) for every method, rows × ${s.rowsScale}, at most ${s.maxSeconds} s per measurement (\\* = stopped by that cap; the rate is over the rows read), loader memoryBytes ${s.memoryBytes / MiB} MiB, ${s.rssEpochs} extra epochs for RSS`, '');
   lines.push('## Datasets', '');

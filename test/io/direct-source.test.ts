@@ -1,6 +1,6 @@
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { IoError } from '../../errors.js';
 import type { ByteRange } from '../../format/file-metadata.js';
 import { isOnTmpfs } from '../../io/align.js';
@@ -342,12 +342,13 @@ describe('DirectFileSource', () => {
     await expect(DirectFileSource.open(path, { direct: 'yes' as unknown as boolean })).rejects.toMatchObject({ message: `DirectFileSource option direct must be true, false or 'auto', got "yes"` });
   });
 
-  for (const direct of [true, false]) {
+  for (const [direct, sync] of [[true, false], [false, false], [true, true], [false, true]] as const) {
     const skip = direct && onTmpfs;
-    it.skipIf(skip)(`reports a read past the end of a file truncated after open as a short read IoError (${direct ? 'direct' : 'buffered'})${direct ? skipReason : ''}`, async () => {
-      const copy = join(dir, `truncated-${String(direct)}.bin`);
+    const name = `${direct ? 'direct' : 'buffered'}${sync ? ', blocking reads' : ''}`;
+    it.skipIf(skip)(`reports a read past the end of a file truncated after open as a short read IoError (${name})${direct ? skipReason : ''}`, async () => {
+      const copy = join(dir, `truncated-${String(direct)}-${String(sync)}.bin`);
       copyFileSync(path, copy);
-      const source = await DirectFileSource.open(copy, { direct });
+      const source = await DirectFileSource.open(copy, { direct, sync });
       try {
         truncateSync(copy, 5000);
         // Partly covered: O_DIRECT returns 904 bytes of the block at 4096, short of the range's end.
@@ -411,6 +412,28 @@ describe('DirectFileSource', () => {
       expect(Buffer.from(all as Uint8Array).equals(readFileSync(path))).toBe(true);
     } finally {
       await source.close();
+    }
+  });
+
+  it.skipIf(onTmpfs)(`returns the file's bytes for random awkward ranges with blocking reads through fs.readSync, without the addon${skipReason}`, async () => {
+    vi.resetModules();
+    vi.stubEnv('LANCE_LOADER_NATIVE', '0');
+    const { DirectFileSource: WithoutAddon } = await import('../../io/direct-source.js');
+    const ranges = awkwardRanges(FILE_BYTES, new Rng(11));
+    for (const direct of [true, false]) {
+      const source = await WithoutAddon.open(path, { direct, sync: true });
+      try {
+        expect(source.stats.engine).toBe('fs.readSync');
+        const leased = await source.readRangesLeased(ranges);
+        expectBytes(leased.views, ranges);
+        leased.release();
+        const placed = ranges.filter((r) => r.size > 0);
+        const targets = placed.map((r) => new Uint8Array(r.size));
+        await source.readInto(placed, targets);
+        expectBytes(targets, placed);
+      } finally {
+        await source.close();
+      }
     }
   });
 });

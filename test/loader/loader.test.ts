@@ -7,7 +7,7 @@ import { cpSync, mkdtempSync, readdirSync, writeFileSync, readFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as arrow from 'apache-arrow';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CorruptFileError, openDataset, type Dataset } from '../../index.js';
 import { createLoader, type DataLoader } from '../../loader/loader.js';
 import type { Batch } from '../../loader/batch.js';
@@ -140,7 +140,7 @@ describe('a batch', () => {
 });
 
 describe('direct I/O', () => {
-  it('gives the same bytes as buffered reads', async () => {
+  it('gives the same bytes as buffered reads, with and without the native read addon', async () => {
     const digest = (direct: boolean) =>
       withLoader({ batchSize: 512, workers: 2, seed: 21, io: { direct } }, async (loader) => {
         const parts: string[] = [];
@@ -154,6 +154,9 @@ describe('direct I/O', () => {
         return parts;
       });
     const direct = await digest(true);
+    expect(await digest(false)).toEqual(direct);
+    vi.stubEnv('LANCE_LOADER_NATIVE', '0'); // workers copy the environment: fs reads instead of the addon
+    expect(await digest(true)).toEqual(direct);
     expect(await digest(false)).toEqual(direct);
   });
 });
