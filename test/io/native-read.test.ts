@@ -28,7 +28,7 @@ const ioUringEnabled = process.platform === 'linux' && (!existsSync('/proc/sys/k
 
 let dir = '';
 let path = '';
-let bytes = new Uint8Array(0);
+let bytes: Uint8Array = new Uint8Array(0);
 let fd = -1;
 beforeAll(() => {
   dir = mkdtempSync(join(root, 'native-read-'));
