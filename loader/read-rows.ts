@@ -109,18 +109,23 @@ export function splitByPage(read: ColumnRead, rows: Uint32Array, slots: Uint32Ar
 export async function fetchDecodeTasks(steps: PlanStep[], source: ByteSource): Promise<DecodeTask[]> {
   let pending = steps;
   for (let round = 0; round < 8; round++) {
-    const waiting = pending.filter((s): s is PlanStep & { done: false } => !s.done);
-    if (waiting.length === 0) return pending.map((s) => (s as PlanStep & { done: true }).task);
-    const reading = waiting.filter((s) => !s.into);
-    const placing = waiting.filter((s) => s.into);
-    const [views] = await Promise.all([
-      source.readRanges(reading.flatMap((s) => s.ranges)),
-      readInto(
-        source,
-        placing.flatMap((s) => s.ranges),
-        placing.flatMap((s) => s.into ?? []),
-      ),
-    ]);
+    // Plain loops, not filter/flatMap: a shuffled batch has about one step per row.
+    const ranges: ByteRange[] = [];
+    const placedRanges: ByteRange[] = [];
+    const targets: Uint8Array[] = [];
+    let waiting = 0;
+    for (const step of pending) {
+      if (step.done) continue;
+      waiting++;
+      if (step.into) {
+        for (const range of step.ranges) placedRanges.push(range);
+        for (const target of step.into) targets.push(target);
+      } else {
+        for (const range of step.ranges) ranges.push(range);
+      }
+    }
+    if (waiting === 0) return pending.map((s) => (s as PlanStep & { done: true }).task);
+    const [views] = await Promise.all([ranges.length > 0 ? source.readRanges(ranges) : [], readInto(source, placedRanges, targets)]);
     let at = 0;
     pending = pending.map((s) => {
       if (s.done) return s;

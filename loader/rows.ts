@@ -50,10 +50,29 @@ export function sortWithSlots(rows: Uint32Array): { rows: Uint32Array; slots: Ui
   let ascending = true;
   for (let i = 1; i < rows.length && ascending; i++) ascending = (rows[i] as number) >= (rows[i - 1] as number);
   const slots = new Uint32Array(rows.length);
-  for (let i = 0; i < slots.length; i++) slots[i] = i;
-  if (ascending) return { rows, slots };
-  slots.sort((a, b) => (rows[a] as number) - (rows[b] as number) || a - b);
+  if (ascending) {
+    for (let i = 0; i < slots.length; i++) slots[i] = i;
+    return { rows, slots };
+  }
   const sorted = new Uint32Array(rows.length);
+  if (rows.length <= SLOT_SPAN) {
+    // row * SLOT_SPAN + slot stays below 2^53: one native numeric sort, no comparator calls.
+    const keys = new Float64Array(rows.length);
+    for (let i = 0; i < keys.length; i++) keys[i] = (rows[i] as number) * SLOT_SPAN + i;
+    keys.sort();
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as number;
+      const slot = key % SLOT_SPAN;
+      slots[i] = slot;
+      sorted[i] = (key - slot) / SLOT_SPAN;
+    }
+    return { rows: sorted, slots };
+  }
+  for (let i = 0; i < slots.length; i++) slots[i] = i;
+  slots.sort((a, b) => (rows[a] as number) - (rows[b] as number) || a - b);
   for (let i = 0; i < sorted.length; i++) sorted[i] = rows[slots[i] as number] as number;
   return { rows: sorted, slots };
 }
+
+/** Batches of up to this many rows sort as packed (row, slot) keys: 2^32 rows × 2^21 slots < 2^53. */
+const SLOT_SPAN = 2 ** 21;

@@ -222,6 +222,13 @@ describe('failures', () => {
     expect(loader.decodePool.threads.length).toBe(0);
   });
 
+  it('cap the young generation of their V8 heaps, so worker RSS does not creep over the first epochs', async () => {
+    await withLoader({ batchSize: 200, workers: 2, seed: 1 }, async (loader) => {
+      ((await loader.epoch(0).next()).value as Batch).release();
+      for (const thread of loader.decodePool.threads) expect(thread.resourceLimits?.maxYoungGenerationSizeMb).toBe(8);
+    });
+  });
+
   it('retry a batch whose worker was killed, on a replacement worker', async () => {
     await withLoader({ batchSize: 200, workers: 2, prefetch: 2, seed: 1 }, async (loader) => {
       const iterator = loader.epoch(0);
