@@ -13,10 +13,18 @@ import { BatchSampler } from '../samplers/index.js';
 import type { BenchKind, FileVersion } from './datasets.js';
 
 /**
- * Untimed batches of another epoch that warm methods (lance-loader, LanceDB takes) read before timing:
- * threads started, JIT-compiled hot paths, metadata and page caches filled. The same for every method.
+ * Warm methods (lance-loader, LanceDB takes) first read another whole epoch, untimed, stopping after at
+ * most this many seconds (and the run's maxSeconds): threads started, hot paths JIT-compiled, metadata and
+ * page caches filled, heaps grown to their working size, as in a training run's second epoch. The same
+ * for every method. (256 batches measured a first-epoch rate: mnist's loader epoch 0 ran at 0.6-0.8× of
+ * its epochs 1-3 in the same process.)
  */
-export const WARM_UP_BATCHES = 256;
+export const WARM_UP_MAX_SECONDS = 30;
+
+/** When a warm method's untimed warm-up epoch stops, if it has not ended by then. */
+export function warmUpDeadline(task: { maxSeconds: number }): number {
+  return performance.now() + Math.min(task.maxSeconds, WARM_UP_MAX_SECONDS) * 1000;
+}
 
 export type DatasetKey = 'emb-2.1' | 'emb-2.0' | 'mnist' | 'seed000' | 'images';
 export const DATASET_KEYS: readonly DatasetKey[] = ['emb-2.1', 'emb-2.0', 'mnist', 'seed000', 'images'];

@@ -2,8 +2,8 @@
  * lance-loader in the suite: the DataLoader's shuffled epoch (the suite's batches: seed, epoch, batch
  * size), warm and cold, the dataset's full scan, peak RSS and RSS over extra epochs.
  *
- *   epoch warm              files read into the page cache (cat), a loader with io.direct false, up to
- *                           WARM_UP_BATCHES untimed batches of another epoch first (threads, JIT, page caches)
+ *   epoch warm              files read into the page cache (cat), a loader with io.direct false, another
+ *                           whole epoch untimed first (at most WARM_UP_MAX_SECONDS: threads, JIT, caches)
  *   epoch cold O_DIRECT     a fresh loader with io.direct true; the files are evicted just before timing
  *   epoch cold buffered     the same with io.direct false (reads come from the disk through the page cache)
  *   scan warm               the loader's sequential epoch (shuffle: false, batches of up to 8192 rows that fit
@@ -17,7 +17,7 @@
  */
 import { createLoader, openDataset, type DataLoader, type LoaderMetrics } from 'lance-loader';
 import { cachedBytes, evictFiles, warmFiles } from '../datasets.js';
-import { createRssSampler, createSampler, describe, log, procIoSince, rate, readProcIo, measureWarmScan, runMethodProcess, WARM_UP_BATCHES, type Measurement, type MethodTask } from '../suite.js';
+import { createRssSampler, createSampler, describe, log, procIoSince, rate, readProcIo, measureWarmScan, runMethodProcess, warmUpDeadline, type Measurement, type MethodTask } from '../suite.js';
 
 type Variant = { name: string; cache: 'warm' | 'cold' | 'direct'; direct: boolean };
 
@@ -75,7 +75,7 @@ async function epochRun(task: MethodTask, variant: Variant, rss: ReturnType<type
   const loader = await openLoader(task, variant.direct);
   let cachedBeforeBytes: number | undefined;
   if (variant.cache === 'warm') {
-    await drain(loader, task.epoch + 1000, Infinity, WARM_UP_BATCHES);
+    await drain(loader, task.epoch + 1000, warmUpDeadline(task));
   } else {
     evictFiles(files);
     cachedBeforeBytes = cachedBytes(files);

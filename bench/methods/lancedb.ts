@@ -3,7 +3,7 @@
  * on the suite's shuffled batches with 1 and 4 batches in flight, warm and cold, and its full scan
  * (`for await (const batch of table.query())`, every column).
  *
- *   take ×N warm   files read into the page cache (cat), WARM_UP_BATCHES untimed batches of another epoch first
+ *   take ×N warm   files read into the page cache (cat), another whole epoch untimed first (at most WARM_UP_MAX_SECONDS)
  *   take ×N cold   a fresh connection and table; the files are evicted just before timing
  *   scan warm      files in the page cache, a short untimed pass first
  *
@@ -14,7 +14,7 @@
 import { dirname } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
 import { cachedBytes, evictFiles, warmFiles } from '../datasets.js';
-import { createRssSampler, createSampler, describe, log, procIoSince, rate, readProcIo, measureWarmScan, runMethodProcess, WARM_UP_BATCHES, type Measurement, type MethodTask } from '../suite.js';
+import { createRssSampler, createSampler, describe, log, procIoSince, rate, readProcIo, measureWarmScan, runMethodProcess, warmUpDeadline, type Measurement, type MethodTask } from '../suite.js';
 
 interface ArrowLike {
   numRows: number;
@@ -52,7 +52,8 @@ async function takeRun(task: MethodTask, inFlight: number, cache: 'warm' | 'cold
   try {
     let cachedBeforeBytes: number | undefined;
     if (cache === 'warm') {
-      for (let i = 0; i < Math.min(WARM_UP_BATCHES, numBatches); i++) await table.takeOffsets(Array.from(sampler.batch(task.epoch + 1000, i))).toArrow();
+      const deadline = warmUpDeadline(task);
+      for (let i = 0; i < numBatches && performance.now() < deadline; i++) await table.takeOffsets(Array.from(sampler.batch(task.epoch + 1000, i))).toArrow();
     } else {
       evictFiles(files);
       cachedBeforeBytes = cachedBytes(files);
