@@ -3,7 +3,7 @@
  * numbers of the same run), and the Markdown page bench/results/results.md.
  */
 import type { MachineInfo } from './machine.js';
-import { DATASET_SPECS, WARM_UP_MAX_SECONDS, type DatasetKey, type Measurement, type MethodName, type MethodResult, type SuiteDataset } from './suite.js';
+import { DATASET_SPECS, MIN_WARM_TIMED_SECONDS, WARM_UP_MAX_SECONDS, type DatasetKey, type Measurement, type MethodName, type MethodResult, type SuiteDataset } from './suite.js';
 
 export interface SuiteReport {
   generatedAt: string;
@@ -243,7 +243,7 @@ export function renderMarkdown(report: SuiteReport): string {
   lines.push('## How it was measured', '');
   lines.push(
     '- Every method runs in its own Node process per dataset (bench/methods/*.ts), reads the same batches (BatchSampler, global shuffle, the seed and epoch above) and only counts the rows it gets.',
-    '- **lance-loader**: `createLoader(path, { batchSize, shuffle: true, seed, memoryBytes, io: { direct } })`; warm = files read into the page cache with `cat` and another whole epoch read untimed (stopped after at most ' + WARM_UP_MAX_SECONDS + ' s); cold = a fresh loader, files evicted just before the timed epoch. Scan = the loader\'s sequential epoch (`shuffle: false`, up to 8192 rows per batch), every column; `dataset.scan({ batchSize: 8192 })` (Arrow batches, decoded on the calling thread) is listed as "dataset.scan warm".',
+    '- **lance-loader**: `createLoader(path, { batchSize, shuffle: true, seed, memoryBytes, io: { direct } })`; warm = files read into the page cache with `cat` and another whole epoch read untimed (stopped after at most ' + WARM_UP_MAX_SECONDS + ' s), then whole epochs timed (the suite\'s epoch and the ones after it, the same sequence for LanceDB\'s warm takes) until at least ' + MIN_WARM_TIMED_SECONDS + ' s are timed; cold = a fresh loader, files evicted just before the timed epoch. Scan = the loader\'s sequential epoch (`shuffle: false`, up to 8192 rows per batch), every column; `dataset.scan({ batchSize: 8192 })` (Arrow batches, decoded on the calling thread) is listed as "dataset.scan warm".',
     '- **LanceDB**: `table.takeOffsets(rows).toArrow()` per batch with 1 or 4 batches in flight; its scan is `for await (const b of table.query())`. Each variant opens a fresh connection; warm takes also read another whole epoch untimed first (stopped after at most ' + WARM_UP_MAX_SECONDS + ' s).',
     '- **NumPy files**: the layout of the published Lance-vs-NumPy investigation: the float32 vector column as NPY v1.0 files of 100 rows plus index.json (examples/npy.ts); per batch, each needed file is loaded whole, one after another, and its rows copied out. Only emb and seed000 have a float32 vector column.',
     '- **raw pread**: each row read with one `fs.readSync` of the row\'s stored size (data bytes ÷ rows, at row × that size) from 1 or 4 worker threads; O_DIRECT reads are widened to 4 KiB boundaries. **fio** (optional, `apt-get install -y fio`): `--rw=randread --ioengine=libaio --direct=1 --iodepth=32 --bs=<row size rounded up to 4 KiB>` on the dataset\'s data file; rows/s = reads/s.',

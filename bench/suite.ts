@@ -21,6 +21,13 @@ import type { BenchKind, FileVersion } from './datasets.js';
  */
 export const WARM_UP_MAX_SECONDS = 30;
 
+/**
+ * Warm rates are timed over whole epochs (the suite's epoch, then the ones after it, the same sequence for
+ * every method) until at least this many seconds are timed: one epoch of emb takes lance-loader under half
+ * a second, too short to be measured reliably on a shared machine.
+ */
+export const MIN_WARM_TIMED_SECONDS = 3;
+
 /** When a warm method's untimed warm-up epoch stops, if it has not ended by then. */
 export function warmUpDeadline(task: { maxSeconds: number }): number {
   return performance.now() + Math.min(task.maxSeconds, WARM_UP_MAX_SECONDS) * 1000;
