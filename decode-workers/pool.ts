@@ -9,7 +9,7 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { AbortError, WorkerError, fromErrorRecord } from '../errors.js';
-import type { LoadJob, LoadJobResult } from './messages.js';
+import type { DatasetRef, LoadJob, LoadJobResult } from './messages.js';
 
 /** Retries of a job whose worker died. */
 export const MAX_RETRIES = 2;
@@ -28,11 +28,12 @@ export function defaultWorkerCount(): number {
 
 export class DecodePool {
   private readonly piscina: Piscina;
+  private readonly workers: number;
   /** Jobs retried after a worker died. */
   retries = 0;
 
   constructor(options: DecodePoolOptions = {}) {
-    const workers = options.workers ?? defaultWorkerCount();
+    const workers = (this.workers = options.workers ?? defaultWorkerCount());
     const fromSource = import.meta.url.endsWith('.ts');
     this.piscina = new Piscina({
       filename: new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url).href,
@@ -70,6 +71,17 @@ export class DecodePool {
       if (!result.ok) throw fromErrorRecord(result.error);
       return result;
     }
+  }
+
+  /**
+   * Has idle workers open the dataset before the first batch, one `prepare` task per worker (Piscina
+   * hands each to an idle worker, so usually one each; a worker that missed out opens on its first
+   * batch). Resolves to how many opens succeeded; it never rejects: a failing open is reported by the
+   * first batch.
+   */
+  async prepare(ref: DatasetRef): Promise<number> {
+    const opened = await Promise.all(Array.from({ length: this.workers }, () => this.piscina.run(ref, { name: 'prepare' }).then(Boolean, () => false)));
+    return opened.filter(Boolean).length;
   }
 
   private destroyed = false;

@@ -111,6 +111,8 @@ export class DataLoader {
         memoryBytes: resolved.memoryBytes,
       };
       const pool = new DecodePool({ workers: resolved.workers });
+      // Workers start and open the dataset now, not on the first batch: its latency is then reading only.
+      await pool.prepare(ref);
       return new DataLoader(dataset, owns, layout, sampler, pool, resolved, ref);
     } catch (error) {
       if (owns) await dataset.close();
