@@ -97,7 +97,14 @@ static void ring_close(Ring *ring) {
 static Ring *ring_open(void) {
   struct io_uring_params params;
   memset(&params, 0, sizeof params);
+  /* Only this thread submits, and completions are reaped while it waits in io_uring_enter: completion
+     work is deferred to that wait instead of interrupting the thread (kernels >= 6.1; else plain flags). */
+  params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
   int fd = (int)syscall(__NR_io_uring_setup, RING_ENTRIES, &params);
+  if (fd < 0) {
+    memset(&params, 0, sizeof params);
+    fd = (int)syscall(__NR_io_uring_setup, RING_ENTRIES, &params);
+  }
   if (fd < 0) return NULL;
   Ring *ring = calloc(1, sizeof *ring);
   if (!ring) {
