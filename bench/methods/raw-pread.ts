@@ -11,14 +11,20 @@
  *   pread buffered warm ×T   files read into the page cache first; T threads
  *   pread O_DIRECT ×T        O_DIRECT, each read widened to 4 KiB boundaries (the alignment O_DIRECT
  *                            needs); the buffer's offset is probed as in docs (design §6)
- *   fio qd32 / qd1           fio randread, libaio, direct=1, bs = rowBytes rounded up to 4 KiB, on the
- *                            largest data file, time-based; rows/s = reads/s (one read per row)
+ *   fio qd32 / qd1           fio randread, libaio, direct=1, on the largest data file, time-based; rows/s =
+ *                            reads/s (one read per row). bs = rowBytes rounded up to the device's O_DIRECT
+ *                            block (probed as the loader does: 512 here, else 4096), at offsets aligned to
+ *                            that block: the reads a row costs the loader
+ *   fio qd32 4K-aligned      the same with bs rounded up to 4 KiB at 4 KiB-aligned offsets: the disk's rate
+ *                            for whole aligned pages, which rows that straddle 4 KiB boundaries do not get
  *
  * fio is optional: without it the fio rows are reported as skipped (`apt-get install -y fio`).
  * Run by bench/run.ts: `node --import tsx bench/methods/raw-pread.ts <task.json>`.
  */
 import { execFileSync } from 'node:child_process';
+import { closeSync, constants, openSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
+import { probeDirectAlignment, probeDirectBlockBytes, PROBE_READ_BYTES, PROBE_SCAN_BYTES } from '../../io/align.js';
 import { warmFiles } from '../datasets.js';
 import { createRssSampler, createSampler, describe, log, procIoSince, rate, readProcIo, runMethodProcess, type Measurement, type MethodTask } from '../suite.js';
 
@@ -165,17 +171,29 @@ function fioVersion(): string | undefined {
   }
 }
 
-function fioRun(task: MethodTask, iodepth: number): Measurement {
+/** The O_DIRECT offset granularity of `path`'s device, probed as DirectFileSource does (512 or 4096). */
+function directBlockBytes(path: string): number {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_DIRECT);
+  try {
+    const probe = new SharedArrayBuffer(PROBE_SCAN_BYTES + PROBE_READ_BYTES);
+    return probeDirectAlignment(fd, probe) === null ? 4096 : probeDirectBlockBytes(fd, probe);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function fioRun(task: MethodTask, iodepth: number, block: 'device' | 4096): Measurement {
   const { dataset } = task;
   const file = [...dataset.dataFiles].sort((a, b) => b.sizeBytes - a.sizeBytes)[0];
   if (!file) throw new Error('no data file');
   const rowBytes = Math.floor(dataset.dataBytes / dataset.rows);
-  const bs = Math.ceil(rowBytes / 4096) * 4096;
+  const blockBytes = block === 'device' ? directBlockBytes(file.path) : block;
+  const bs = Math.ceil(rowBytes / blockBytes) * blockBytes;
   const size = Math.floor(file.sizeBytes / bs) * bs;
   if (size < bs) throw new Error(`data file of ${file.sizeBytes} bytes is smaller than one ${bs}-byte read`);
   const runtime = task.quick ? 2 : 10;
   const args = [
-    '--name=rowread', `--filename=${file.path}`, '--readonly', '--rw=randread', `--bs=${bs}`, `--iodepth=${iodepth}`,
+    '--name=rowread', `--filename=${file.path}`, '--readonly', '--rw=randread', `--bs=${bs}`, `--blockalign=${blockBytes}`, `--iodepth=${iodepth}`,
     '--ioengine=libaio', '--direct=1', `--size=${size}`, `--runtime=${runtime}`, '--time_based', '--norandommap',
     '--numjobs=1', '--output-format=json',
   ];
@@ -185,7 +203,7 @@ function fioRun(task: MethodTask, iodepth: number): Measurement {
   if (!read) throw new Error('fio printed no read job');
   const m: Measurement = {
     method: 'raw-pread',
-    variant: `fio qd${iodepth}`,
+    variant: `fio qd${iodepth}${block === 4096 ? ' 4K-aligned' : ''}`,
     cache: 'direct',
     rows: read.total_ios,
     ms: read.runtime,
@@ -193,7 +211,7 @@ function fioRun(task: MethodTask, iodepth: number): Measurement {
     complete: true,
     bytesRead: read.io_bytes,
     readsIssued: read.total_ios,
-    note: `fio randread libaio direct=1 bs=${bs} iodepth=${iodepth} ${runtime} s on ${file.path.split('/').slice(-3).join('/')}`,
+    note: `fio randread libaio direct=1 bs=${bs} blockalign=${blockBytes} iodepth=${iodepth} ${runtime} s on ${file.path.split('/').slice(-3).join('/')}`,
   };
   log(task, describe(m));
   return m;
@@ -213,6 +231,9 @@ await runMethodProcess(async (task, result) => {
   for (const threads of [1, 4]) await attempt(`pread O_DIRECT ×${threads}`, () => preadRun(task, threads, true, rss));
   const fio = fioVersion();
   if (!fio) result.skipped.push('fio is not installed (optional: apt-get install -y fio)');
-  else for (const qd of [32, 1]) await attempt(`fio qd${qd}`, () => fioRun(task, qd));
+  else {
+    for (const qd of [32, 1]) await attempt(`fio qd${qd}`, () => fioRun(task, qd, 'device'));
+    await attempt('fio qd32 4K-aligned', () => fioRun(task, 32, 4096));
+  }
   rss.stop();
 });
