@@ -294,6 +294,10 @@ export class DirectFileSource implements ByteSource {
   async readInto(ranges: readonly ByteRange[], targets: readonly Uint8Array[], options: { signal?: AbortSignal } = {}): Promise<void> {
     if (this.sync && this.directFd < 0) {
       this.checkRanges(ranges);
+      // Straight into the targets: each must be exactly its range's size (a batch read fills whole targets).
+      ranges.forEach((r, k) => {
+        if (targets[k]?.byteLength !== r.size) throw new InvalidArgumentError(`readInto target ${k} holds ${targets[k]?.byteLength} bytes for a range of ${r.size}`, { option: 'targets' });
+      });
       this.readBatch(ranges, targets, false);
       return;
     }

@@ -276,7 +276,11 @@ static napi_value ReadBatch(napi_env env, napi_callback_info info) {
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 6) return throw_type(env, "readBatch takes 6 arguments");
   int32_t fd, queue_depth;
   bool direct;
-  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok) return throw_type(env, "fd must be a number");
+  double fd_number;
+  if (napi_get_value_double(env, argv[0], &fd_number) != napi_ok || !(fd_number >= 0 && fd_number <= 2147483647.0) || fd_number != (double)(int32_t)fd_number) {
+    return throw_type(env, "fd must be a non-negative integer");
+  }
+  fd = (int32_t)fd_number;
   double *positions, *results;
   size_t count, result_count;
   if (!typed_array_of(env, argv[1], napi_float64_array, (void **)&positions, &count)) return throw_type(env, "positions must be a Float64Array");

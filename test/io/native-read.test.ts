@@ -119,8 +119,9 @@ describe.each([
   });
 });
 
-it.runIf(addonBuilt)('rejects targets that are not Uint8Arrays and bad positions with a TypeError (native addon)', async () => {
+it.runIf(addonBuilt)('rejects targets that are not Uint8Arrays, bad positions and a non-integer fd with a TypeError (native addon)', async () => {
   const { readBatchSync } = await loadEngine(true);
   expect(() => readBatchSync(fd, Float64Array.of(0), [new Float32Array(2) as unknown as Uint8Array], 1, false, new Float64Array(1))).toThrow(TypeError);
   expect(() => readBatchSync(fd, Float64Array.of(-1), [new Uint8Array(2)], 1, false, new Float64Array(1))).toThrow(TypeError);
+  expect(() => readBatchSync(Number.NaN, Float64Array.of(0), [new Uint8Array(2)], 1, false, new Float64Array(1))).toThrow(TypeError);
 });
