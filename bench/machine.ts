@@ -44,6 +44,7 @@ function packageVersion(repoRoot: string, name: string): string {
 }
 
 export function describeMachine(repoRoot: string): MachineInfo {
+  const engine = readEngine();
   const mount = run('findmnt', ['-no', 'SOURCE,FSTYPE', '-T', dataDir]) ?? run('findmnt', ['-no', 'SOURCE,FSTYPE', '-T', repoRoot]) ?? '? ?';
   const [source = '?', fsType = '?'] = mount.split(/\s+/);
   const device = source.startsWith('/dev/') ? source : '';
@@ -70,6 +71,6 @@ export function describeMachine(repoRoot: string): MachineInfo {
     gitCommit: run('git', ['rev-parse', 'HEAD'], repoRoot) ?? 'unknown',
     gitDirty: status !== null && status !== '',
     uvThreadpoolSize: process.env.UV_THREADPOOL_SIZE ?? '4 (default)',
-    readEngine: `${readEngine().engine}: ${readEngine().reason}`,
+    readEngine: `${engine.engine}: ${engine.reason}`,
   };
 }

@@ -415,9 +415,8 @@ export class DirectFileSource implements ByteSource {
     if (direct.length > 0) {
       const spans = direct.map((i) => reads[i] as ByteRange);
       const targets = direct.map((i, k) => {
-        const span = spans[k] as ByteRange;
         const lease = leaseOf[i] as SlabLease;
-        return new Uint8Array(lease.buffer, lease.byteOffset, alignUp(span.offset + span.size, this.blockBytes) - alignDown(span.offset, this.blockBytes));
+        return new Uint8Array(lease.buffer, lease.byteOffset, this.leaseBytesFor(spans[k] as ByteRange));
       });
       const misaligned = this.readBatch(spans, targets, true);
       direct.forEach((i, k) => {
