@@ -8,6 +8,7 @@
  *   full-zip fixed:    [row runs at row × stride]                              → task
  *                      (no control words, output known: read into the output's slots → 'placed')
  *   full-zip variable: [repetition-index entries of the runs] → [row runs]     → task
+ *                      (within the budget: [whole index]ᵒⁿᶜᵉ, kept parsed; then [row runs] only)
  *   constant/all-null: (nothing to read)                                       → task
  *   2.0 tree:          see v20-plan.ts
  *
@@ -18,7 +19,9 @@
  * With a byte budget (PageCache.budget), the first read of a fixed-width mini-block page (or 2.0 page of
  * values at most 64 bytes wide) reads and decodes the whole page once instead, keeps the values, and
  * every later read of the page copies straight from them with no I/O ('cached' task). Pages are kept
- * first come, first served until the budget is spent; nothing is evicted.
+ * first come, first served until the budget is spent; nothing is evicted. The same budget keeps the
+ * parsed repetition indexes of variable-width full-zip pages (8 bytes a row), which takes a read of such
+ * a page from two dependent rounds of reads to one.
  *
  *   small page, kept:       the page's steps for every row → decode all, keep → task
  *   decoded page kept:      (nothing to read)                                 → task
@@ -67,12 +70,14 @@ export interface PageCache {
   miniblock: WeakMap<PageInfo, { table: ChunkTable; dictionary: Uint8Array | null }>;
   /** Whole decoded fixed-width mini-block pages, within `budget`. */
   decoded: WeakMap<PageInfo, FixedOutput>;
+  /** Whole parsed repetition indexes of variable-width full-zip pages, within `budget`. */
+  repetition: WeakMap<PageInfo, Float64Array>;
   budget: DecodedPageBudget;
 }
 
 /** A page cache; `budget` (default none) lets it keep decoded small pages. */
 export function createPageCache(budget: DecodedPageBudget = { bytesLeft: 0 }): PageCache {
-  return { miniblock: new WeakMap(), decoded: new WeakMap(), budget };
+  return { miniblock: new WeakMap(), decoded: new WeakMap(), repetition: new WeakMap(), budget };
 }
 
 const done = (task: DecodeTask): PlanStep => ({ done: true, task });
@@ -90,8 +95,11 @@ export function rowRuns(rows: Uint32Array): RowRun[] {
   return runs;
 }
 
-/** Widest values of a 2.0 page worth keeping decoded (2.0 stores every column in plain pages). */
-const MAX_KEPT_V20_WIDTH = 64;
+/**
+ * Widest values of a 2.0 page worth keeping decoded (2.0 stores every column in plain pages), and the
+ * widest the loader's workers decode whole when the loader is created (WorkerDataset.keepSmallColumns).
+ */
+export const SMALL_VALUE_BYTES = 64;
 
 /** The first step of reading `request`. */
 export function planPage(request: PageRequest, cache: PageCache): PlanStep {
@@ -99,7 +107,7 @@ export function planPage(request: PageRequest, cache: PageCache): PlanStep {
   const decoded = cache.decoded.get(page);
   if (decoded) return done(cachedTask(request, decoded));
   const width = request.fixedWidth;
-  const small = page.layout.kind === 'miniblock' || (page.layout.kind === 'v2.0' && width !== undefined && width <= MAX_KEPT_V20_WIDTH);
+  const small = page.layout.kind === 'miniblock' || (page.layout.kind === 'v2.0' && width !== undefined && width <= SMALL_VALUE_BYTES);
   const keptBytes = width === undefined ? Infinity : page.numRows * (width + (request.nullable ? 1 : 0));
   if (!small || keptBytes > cache.budget.bytesLeft) return planLayout(request, cache);
   // Keep the page: read and decode every row once, then serve this and later requests from memory.
@@ -133,7 +141,7 @@ function planLayout(request: PageRequest, cache: PageCache): PlanStep {
       return planMiniBlock(request, layout.layout, cache);
     case 'fullzip':
       checkFullZipSupported(layout.layout, where);
-      return layout.layout.details === 'bits_per_value' ? planFullZipFixed(request) : planFullZipVariable(request);
+      return layout.layout.details === 'bits_per_value' ? planFullZipFixed(request) : planFullZipVariable(request, cache);
     case 'constant': {
       const l = layout.layout;
       if (l.rep_compression || l.def_compression || page.buffers.length > 0) {
@@ -276,34 +284,64 @@ function spansOf(runs: RowRun[], views: Uint8Array[], indexes: Float64Array[] | 
   });
 }
 
-function planFullZipVariable(request: PageRequest): PlanStep {
-  const { page, rows, slots, where } = request;
+/**
+ * Variable-width full-zip rows: their repetition-index entries first, then the bytes between them. With
+ * room in the budget, the first read of a page reads its whole index once and keeps it parsed (8 bytes
+ * per row), so every later read of the page is one round: a shuffled batch would otherwise wait for one
+ * small index read per page before reading any value.
+ */
+function planFullZipVariable(request: PageRequest, cache: PageCache): PlanStep {
+  const { page, rows, where } = request;
   if (page.layout.kind !== 'fullzip') throw new CorruptFileError(`${where}: not a full-zip page`);
-  const layout = page.layout.layout;
-  const data = pageBuffer(page, 0, where);
   const index = pageBuffer(page, 1, where);
   const width = index.size / (page.numRows + 1);
   if (![1, 2, 4, 8].includes(width)) {
     throw new CorruptFileError(`${where}: repetition index of ${index.size} bytes does not hold ${page.numRows + 1} entries of 1, 2, 4 or 8 bytes`);
   }
   const runs = rowRuns(rows);
+  const kept = cache.repetition.get(page);
+  if (kept) return planZippedRuns(request, runs, runs.map(({ first, last }) => kept.subarray(first, last + 2)));
+  const keptBytes = (page.numRows + 1) * Float64Array.BYTES_PER_ELEMENT;
+  if (keptBytes <= cache.budget.bytesLeft) {
+    cache.budget.bytesLeft -= keptBytes;
+    return {
+      done: false,
+      ranges: [index],
+      next: ([view]) => {
+        const entries = parseRepetitionIndex(view as Uint8Array, width, page.numRows + 1, `${where} repetition index`);
+        cache.repetition.set(page, entries);
+        return planZippedRuns(request, runs, runs.map(({ first, last }) => entries.subarray(first, last + 2)));
+      },
+    };
+  }
   const indexRanges = runs.map(({ first, last }) => ({ offset: index.offset + first * width, size: (last + 2 - first) * width }));
   return {
     done: false,
     ranges: indexRanges,
-    next: (indexViews) => {
-      const indexes = indexViews.map((view, k) => parseRepetitionIndex(view, width, view.length / width, `${where} run ${k}`));
-      const ranges = indexes.map((entries) => {
-        const start = entries[0] as number;
-        const end = entries[entries.length - 1] as number;
-        if (end > data.size) throw new CorruptFileError(`${where}: repetition index points at byte ${end} of a ${data.size}-byte buffer`);
-        return { offset: data.offset + start, size: end - start };
-      });
-      return {
-        done: false,
-        ranges,
-        next: (views) => done({ kind: 'fullzip', where, layout, rows, slots, spans: spansOf(runs, views, indexes) }),
-      };
-    },
+    next: (indexViews) =>
+      planZippedRuns(
+        request,
+        runs,
+        indexViews.map((view, k) => parseRepetitionIndex(view, width, view.length / width, `${where} run ${k}`)),
+      ),
+  };
+}
+
+/** Reads each run's zipped bytes, from its first row's index entry to the entry after its last row. */
+function planZippedRuns(request: PageRequest, runs: RowRun[], indexes: Float64Array[]): PlanStep {
+  const { page, rows, slots, where } = request;
+  if (page.layout.kind !== 'fullzip') throw new CorruptFileError(`${where}: not a full-zip page`);
+  const layout = page.layout.layout;
+  const data = pageBuffer(page, 0, where);
+  const ranges = indexes.map((entries) => {
+    const start = entries[0] as number;
+    const end = entries[entries.length - 1] as number;
+    if (end > data.size) throw new CorruptFileError(`${where}: repetition index points at byte ${end} of a ${data.size}-byte buffer`);
+    return { offset: data.offset + start, size: end - start };
+  });
+  return {
+    done: false,
+    ranges,
+    next: (views) => done({ kind: 'fullzip', where, layout, rows, slots, spans: spansOf(runs, views, indexes) }),
   };
 }

@@ -9,7 +9,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import * as arrow from 'apache-arrow';
-import { CorruptFileError, InvalidArgumentError, IoError, UnsupportedError } from '../errors.js';
+import { CorruptFileError, InternalError, InvalidArgumentError, IoError, UnsupportedError } from '../errors.js';
 import { parseDeletionFile } from '../format/deletion.js';
 import type { FileMetadata } from '../format/file-metadata.js';
 import { parseManifest, versionOfManifestName } from '../format/manifest.js';
@@ -30,8 +30,9 @@ export interface OpenDatasetOptions {
   /**
    * Bytes of decoded pages of small fixed-width columns (ids, labels) to keep for later reads (default 0:
    * none). With a budget, the first read touching such a page reads and decodes all of it, and later
-   * random takes copy from memory instead of reading and decoding a whole chunk per row. Pages are kept
-   * first come, first served until the budget is spent.
+   * random takes copy from memory instead of reading and decoding a whole chunk per row. The budget also
+   * keeps the repetition indexes of variable-width full-zip pages (8 bytes a row), so later takes of
+   * large values read them in one round. Kept first come, first served until the budget is spent.
    */
   cacheBytes?: number;
 }
@@ -322,6 +323,10 @@ export class Dataset {
     const nullFills: OutputTask[] = [];
     let i = 0;
     let f = 0;
+    // Sorted: only the last can be past the end (callers validate; this keeps a bad one from looping).
+    if (n > 0 && (sorted.rows[n - 1] as number) >= this.numRows) {
+      throw new InternalError(`${this.path}: row offset ${sorted.rows[n - 1]} planned past the dataset's ${this.numRows} rows`);
+    }
     while (i < n) {
       const offset = sorted.rows[i] as number;
       while ((this.starts[f + 1] as number) <= offset) f++;

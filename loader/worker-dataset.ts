@@ -25,8 +25,14 @@ import { DirectFileSource } from '../io/direct-source.js';
 import { hasQueuedReads } from '../io/native-read.js';
 import { createSlabPool, type SlabPool } from '../io/slab.js';
 import { addReadStats, emptyReadStats, type ByteSource, type ReadStats } from '../io/source.js';
+import { SMALL_VALUE_BYTES } from '../io/plan.js';
+import { fixedByteWidth } from './arrow-build.js';
+import { createOutputs } from './columns.js';
 import { openDataset, type Dataset } from './dataset.js';
 import { fetchFileTasks } from './read-rows.js';
+
+/** Rows that {@link WorkerDataset.keepSmallColumns} reads to touch every page of the small columns. */
+const KEEP_ROWS = 4096;
 
 /** How long a batch may wait for read memory before the loader reports the budget as too small. */
 const READ_MEMORY_WAIT_MS = 30_000;
@@ -75,30 +81,54 @@ export class WorkerDataset {
     const started = performance.now();
     const before = this.counters();
     const columns = outputs.map((d, i) => openOutput(d, this.scratch[i]));
+    const read = await this.readColumns(rows, this.fields, columns);
+    const variable = columns.map((out, i): VariableColumn | null => {
+      const d = outputs[i] as OutputDescriptor;
+      if (out.kind !== 'variable' || d.kind !== 'variable') return null;
+      this.scratch[i] = out.data;
+      // Into shared memory, which reaches the main thread by reference: the slot's previous buffer
+      // when it is big enough (its pages are already mapped), else a new one with some headroom.
+      const { offsets, data } = compactVariable(
+        out,
+        (bytes) => (d.reuse && d.reuse.byteLength >= bytes ? new Uint8Array(d.reuse, 0, bytes) : new Uint8Array(new SharedArrayBuffer(Math.ceil(bytes * 1.25)), 0, bytes)),
+        (bytes) => {
+          if (this.staging.byteLength < bytes) this.staging = new Uint8Array(Math.ceil(bytes * 1.25));
+          return this.staging;
+        },
+      );
+      return { offsets, data, validity: out.validity };
+    });
+    return { variable, readMs: read - started, decodeMs: performance.now() - read, reads: addReadStats(this.counters(), before, -1) };
+  }
+
+  /**
+   * Reads and decodes whole, into the decoded-page cache, every page of the small fixed-width columns
+   * (values of at most {@link SMALL_VALUE_BYTES}: ids, labels) when all of them fit the cache's budget
+   * (io.cacheBytes). The loader has each worker do this when it is created, so the first batch of an
+   * epoch reads only its rows instead of whole pages, on code that already ran once. Larger small
+   * columns are kept page by page as batches first touch them, as before.
+   */
+  async keepSmallColumns(): Promise<void> {
+    const small = this.fields.filter((f) => (fixedByteWidth(f.arrowType) ?? Infinity) <= SMALL_VALUE_BYTES);
+    const numRows = this.dataset.numRows;
+    const bytes = small.reduce((sum, f) => sum + numRows * ((fixedByteWidth(f.arrowType) as number) + (f.nullable ? 1 : 0)), 0);
+    if (small.length === 0 || numRows === 0 || bytes > this.ref.cacheBytes) return;
+    // Evenly spaced rows touch every page that holds at least numRows / KEEP_ROWS of them.
+    const rows = new Uint32Array(Math.min(numRows, KEEP_ROWS));
+    for (let i = 0; i < rows.length; i++) rows[i] = Math.floor((i * numRows) / rows.length);
+    await this.readColumns(rows, small, createOutputs(small, rows.length));
+  }
+
+  /** Plan → read → decode of `rows` of `fields` into `columns`; resolves to when the reads were done. */
+  private async readColumns(rows: Uint32Array, fields: LanceField[], columns: ColumnOutput[]): Promise<number> {
     // Views of leased read memory are valid until the tasks have run; released in `finally`.
     const leases: (() => void)[] = [];
     try {
-      const plan = await this.dataset.planRead(rows, this.fields);
+      const plan = await this.dataset.planRead(rows, fields);
       const perFile = await Promise.all(plan.files.map(async (file) => fetchFileTasks(file, this.leasing(await this.sourceFor(file.path), leases), columns)));
       const read = performance.now();
       for (const { task, output } of [...perFile.flat(), ...plan.nullFills]) runDecodeTask(task, columns[output] as ColumnOutput);
-      const variable = columns.map((out, i): VariableColumn | null => {
-        const d = outputs[i] as OutputDescriptor;
-        if (out.kind !== 'variable' || d.kind !== 'variable') return null;
-        this.scratch[i] = out.data;
-        // Into shared memory, which reaches the main thread by reference: the slot's previous buffer
-        // when it is big enough (its pages are already mapped), else a new one with some headroom.
-        const { offsets, data } = compactVariable(
-          out,
-          (bytes) => (d.reuse && d.reuse.byteLength >= bytes ? new Uint8Array(d.reuse, 0, bytes) : new Uint8Array(new SharedArrayBuffer(Math.ceil(bytes * 1.25)), 0, bytes)),
-          (bytes) => {
-            if (this.staging.byteLength < bytes) this.staging = new Uint8Array(Math.ceil(bytes * 1.25));
-            return this.staging;
-          },
-        );
-        return { offsets, data, validity: out.validity };
-      });
-      return { variable, readMs: read - started, decodeMs: performance.now() - read, reads: addReadStats(this.counters(), before, -1) };
+      return read;
     } finally {
       for (const release of leases) release();
     }

@@ -1,0 +1,97 @@
+/**
+ * WorkerDataset (a loader worker's dataset) on a LanceDB-written dataset with deletions: keeping the
+ * small columns decoded ahead of the first batch, and batches read through it.
+ */
+import * as arrow from 'apache-arrow';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { DatasetRef, OutputDescriptor } from '../../decode-workers/messages.js';
+import { openDataset } from '../../index.js';
+import { WorkerDataset } from '../../loader/worker-dataset.js';
+import { ensureDataset } from '../fixtures/datasets.js';
+import { specByName } from '../fixtures/matrix.js';
+
+let ref: DatasetRef;
+let numRows: number;
+let opened: WorkerDataset | undefined;
+
+beforeAll(async () => {
+  const path = await ensureDataset(specByName('deletions_arrow'), '2.1');
+  const dataset = await openDataset(path);
+  numRows = dataset.numRows;
+  ref = {
+    path: dataset.path,
+    version: dataset.version,
+    // idx int64 and i32 int32: the small columns; vec_f32_8 (32 bytes a row) is small too.
+    columns: ['idx', 'i32', 'vec_f32_8'],
+    direct: false,
+    queueDepth: 8,
+    maxGapBytes: 4096,
+    maxReadBytes: 1 << 20,
+    readMemoryBytes: 16 << 20,
+    cacheBytes: 16 << 20,
+    memoryBytes: 64 << 20,
+  };
+  await dataset.close();
+});
+
+afterEach(() => {
+  opened = undefined;
+});
+
+const WIDTHS = [8, 4, 32];
+
+/** Output descriptors of the three columns for `n` rows, in one shared buffer. */
+function outputsFor(n: number): { outputs: OutputDescriptor[]; buffer: SharedArrayBuffer } {
+  const buffer = new SharedArrayBuffer(n * WIDTHS.reduce((a, b) => a + b, 0));
+  let at = 0;
+  const outputs = WIDTHS.map((byteWidth): OutputDescriptor => {
+    const d: OutputDescriptor = { kind: 'fixed', buffer, byteOffset: at, byteWidth, numSlots: n, validityOffset: -1 };
+    at += n * byteWidth;
+    return d;
+  });
+  return { outputs, buffer };
+}
+
+/** Loads `rows` and returns the bytes read and the idx column's values. */
+async function load(worker: WorkerDataset, rows: number[]): Promise<{ bytesRead: number; idx: bigint[] }> {
+  const { outputs, buffer } = outputsFor(rows.length);
+  const loaded = await worker.load(Uint32Array.from(rows), outputs);
+  return { bytesRead: loaded.reads.bytesRead, idx: Array.from(new BigInt64Array(buffer, 0, rows.length)) };
+}
+
+async function expectedIdx(rows: number[]): Promise<bigint[]> {
+  const dataset = await openDataset(ref.path);
+  try {
+    return Array.from((await dataset.take(rows)).getChild('idx') as arrow.Vector, (v) => BigInt(v as bigint));
+  } finally {
+    await dataset.close();
+  }
+}
+
+describe('WorkerDataset.keepSmallColumns', () => {
+  it('decodes the small columns ahead, so a batch of them reads no bytes', async () => {
+    opened = await WorkerDataset.open(ref);
+    await opened.keepSmallColumns();
+    const rows = [numRows - 1, 0, 5000, 17, 9900];
+    const batch = await load(opened, rows);
+    expect(batch.bytesRead).toBe(0);
+    expect(batch.idx).toEqual(await expectedIdx(rows));
+  });
+
+  it('reads nothing ahead when the small columns do not fit the decoded-page budget', async () => {
+    opened = await WorkerDataset.open({ ...ref, cacheBytes: numRows });
+    await opened.keepSmallColumns();
+    const rows = [3, 8000];
+    const batch = await load(opened, rows);
+    expect(batch.bytesRead).toBeGreaterThan(0);
+    expect(batch.idx).toEqual(await expectedIdx(rows));
+  });
+});
+
+describe('WorkerDataset.load', () => {
+  it('throws an InternalError for a row offset past the end instead of planning forever', async () => {
+    opened = await WorkerDataset.open(ref);
+    const { outputs } = outputsFor(2);
+    await expect(opened.load(Uint32Array.from([0, numRows]), outputs)).rejects.toMatchObject({ code: 'INTERNAL', message: expect.stringContaining(`row offset ${numRows}`) });
+  });
+});
