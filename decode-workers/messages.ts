@@ -52,6 +52,13 @@ export interface DatasetRef {
   memoryBytes: number;
 }
 
+/** The `prepare` task: one per worker, all sharing `arrived` (an Int32Array's buffer counting them). */
+export interface PrepareJob {
+  dataset: DatasetRef;
+  arrived: SharedArrayBuffer;
+  workers: number;
+}
+
 export interface LoadJob {
   dataset: DatasetRef;
   /** Visible row offsets of the batch, in batch order (duplicates allowed). */

@@ -10,6 +10,7 @@
  *   slot order, a copy that is skipped when slots were written in order (scans).
  * - `validity` (one byte per slot, 1 = valid) exists for nullable fields only.
  */
+import { nativeAddon } from '../io/native-addon.js';
 import { decodeFsst, fsstDecodedLengthBound, type FsstSymbolTable } from './fsst.js';
 
 export interface FixedOutput {
@@ -101,10 +102,11 @@ export function setNull(out: ColumnOutput, slot: number): void {
  * the bytes once, into `into(total)` when given (always), else into fresh memory unless the slots were
  * written in order and contiguously (then the bytes are a view of `out.data`).
  *
- * `staging(total)`, plain memory the caller reuses, is for an `into` in shared memory: the values are put
- * in slot order there and then copied into `into` in one piece. V8 copies into a SharedArrayBuffer word by
- * word only when source and target offsets agree mod 8, else byte by byte (≈4.5 GB/s against 30-50);
- * values of arbitrary lengths almost never agree, one whole copy from offset 0 to offset 0 always does.
+ * `staging(total)`, plain memory the caller reuses, is for an `into` in shared memory. V8 copies into a
+ * SharedArrayBuffer word by word only when source and target offsets agree mod 8, else byte by byte
+ * (≈4.5 GB/s against 30-50); values of arbitrary lengths almost never agree. So the native addon copies
+ * them into `into` with memmove (io/native-addon.ts, native/gather.c); without it, they are put in slot
+ * order in the staging memory and copied into `into` in one piece (offset 0 to offset 0 always agrees).
  */
 export function compactVariable(
   out: VariableOutput,
@@ -124,6 +126,11 @@ export function compactVariable(
   const data = into ? into(total) : new Uint8Array(total);
   if (contiguous) {
     data.set(out.data.subarray(0, total));
+    return { offsets, data };
+  }
+  const native = into && staging ? nativeAddon() : null;
+  if (native) {
+    native.gatherValues(data, out.data, out.starts, out.lengths);
     return { offsets, data };
   }
   const ordered = into && staging ? staging(total) : data;

@@ -9,7 +9,7 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { AbortError, WorkerError, fromErrorRecord } from '../errors.js';
-import type { DatasetRef, LoadJob, LoadJobResult } from './messages.js';
+import type { DatasetRef, LoadJob, LoadJobResult, PrepareJob } from './messages.js';
 
 /** Retries of a job whose worker died. */
 export const MAX_RETRIES = 2;
@@ -80,7 +80,8 @@ export class DecodePool {
    * first batch.
    */
   async prepare(ref: DatasetRef): Promise<number> {
-    const opened = await Promise.all(Array.from({ length: this.workers }, () => this.piscina.run(ref, { name: 'prepare' }).then(Boolean, () => false)));
+    const job: PrepareJob = { dataset: ref, arrived: new SharedArrayBuffer(4), workers: this.workers };
+    const opened = await Promise.all(Array.from({ length: this.workers }, () => this.piscina.run(job, { name: 'prepare' }).then(Boolean, () => false)));
     return opened.filter(Boolean).length;
   }
 

@@ -7,7 +7,7 @@
  */
 import { toErrorRecord } from '../errors.js';
 import { WorkerDataset } from '../loader/worker-dataset.js';
-import type { DatasetRef, LoadJob, LoadJobResult } from './messages.js';
+import type { DatasetRef, LoadJob, LoadJobResult, PrepareJob } from './messages.js';
 
 /** The dataset of the loader this worker serves, by its ref (one loader per pool, so one entry). */
 const datasets = new Map<string, Promise<WorkerDataset>>();
@@ -33,18 +33,33 @@ export async function loadJob(job: LoadJob): Promise<LoadJobResult> {
   }
 }
 
+/** How long a `prepare` task waits for the other workers to take theirs. */
+const PREPARE_WAIT_MS = 5000;
+
 /**
  * Opens the dataset ahead of the first batch (Piscina task `prepare`), so that batch does not wait for
- * the manifest, file metadata and descriptors. True when it opened; a failure is left for the first batch
- * to report, since it retries the open and throws the same typed error with the batch's context.
+ * the manifest, file metadata and descriptors, and keeps the small columns decoded
+ * (WorkerDataset.keepSmallColumns). Then it holds this worker until every worker has taken a `prepare`
+ * task (or PREPARE_WAIT_MS passed): Piscina gives a task to an idle worker, so without the wait a worker
+ * that started first could take two and leave another to do all this on its first batch, from a disk
+ * the caller may just have evicted. True when the work succeeded; a failure is left for the first batch
+ * to report, since it retries what failed and throws the same typed error with the batch's context.
  */
-export async function prepare(ref: DatasetRef): Promise<boolean> {
+export async function prepare(job: PrepareJob): Promise<boolean> {
+  const arrived = new Int32Array(job.arrived);
+  Atomics.add(arrived, 0, 1);
+  Atomics.notify(arrived, 0);
+  let ok = true;
   try {
-    await datasetFor(ref);
-    return true;
+    await (await datasetFor(job.dataset)).keepSmallColumns();
   } catch {
-    return false;
+    ok = false;
   }
+  const deadline = Date.now() + PREPARE_WAIT_MS;
+  for (let n = Atomics.load(arrived, 0); n < job.workers && Date.now() < deadline; n = Atomics.load(arrived, 0)) {
+    await Atomics.waitAsync(arrived, 0, n, deadline - Date.now()).value;
+  }
+  return ok;
 }
 
 export default loadJob;

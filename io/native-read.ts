@@ -1,5 +1,5 @@
 /**
- * The optional native addon (native/batch_read.c, built by node-gyp when the package installs): one
+ * Batched blocking reads through the optional native addon (native-addon.ts, native/batch_read.c): one
  * blocking call reads a whole batch of (position, target) pairs of one file, through an io_uring of the
  * calling thread with up to `queueDepth` reads in flight, or a pread loop where io_uring is unavailable.
  *
@@ -13,47 +13,15 @@
  * way; the tests run both.
  */
 import { readSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { nativeAddon, nativeAddonReason } from './native-addon.js';
 
 /** How a batch of blocking reads is issued. */
 export type ReadEngine = 'io_uring' | 'pread' | 'fs.readSync';
 
-interface NativeAddon {
-  readBatch(fd: number, positions: Float64Array, targets: Uint8Array[], queueDepth: number, direct: boolean, results: Float64Array): void;
-  engine(): 'io_uring' | 'pread';
-}
-
-const ADDON_PATHS = ['../build/Release/lance_loader_native.node', '../../build/Release/lance_loader_native.node'];
-
-let addon: NativeAddon | null | undefined;
-let addonReason = '';
-
-function loadAddon(): NativeAddon | null {
-  if (addon !== undefined) return addon;
-  addon = null;
-  if (process.env.LANCE_LOADER_NATIVE === '0') {
-    addonReason = 'LANCE_LOADER_NATIVE=0';
-    return addon;
-  }
-  const require = createRequire(import.meta.url);
-  const failures: string[] = [];
-  for (const path of ADDON_PATHS) {
-    try {
-      addon = require(path) as NativeAddon;
-      addonReason = `native addon (${addon.engine()})`;
-      return addon;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') failures.push(`${path}: ${(error as Error).message}`);
-    }
-  }
-  addonReason = failures.length > 0 ? `native addon failed to load: ${failures.join('; ')}` : 'native addon not built (npm install runs node-gyp)';
-  return addon;
-}
-
 /** The engine {@link readBatchSync} uses on this thread, and why. */
 export function readEngine(): { engine: ReadEngine; reason: string } {
-  const native = loadAddon();
-  return { engine: native ? native.engine() : 'fs.readSync', reason: addonReason };
+  const native = nativeAddon();
+  return { engine: native ? native.engine() : 'fs.readSync', reason: nativeAddonReason() };
 }
 
 /** Whether blocking batch reads keep several reads in flight (io_uring), so they suit O_DIRECT. */
@@ -67,7 +35,7 @@ export function hasQueuedReads(): boolean {
  * fd), a target stops at a short read that ends inside a 512-byte sector.
  */
 export function readBatchSync(fd: number, positions: Float64Array, targets: Uint8Array[], queueDepth: number, direct: boolean, results: Float64Array): void {
-  const native = loadAddon();
+  const native = nativeAddon();
   if (native) {
     native.readBatch(fd, positions, targets, queueDepth, direct, results);
     return;

@@ -10,11 +10,11 @@
  *   deep) ─► runDecodeTask ─► slot (fixed-width) / fresh buffers (variable)
  *
  * Copies of a byte: kernel → the worker's slab (the read); slab → the batch slot (the decode, which is a
- * plain copy for flat values). Variable-width values are decoded into the worker's reused scratch memory,
- * put in slot order in reused plain staging memory when they were decoded out of order (a shuffled batch),
- * and copied in one piece into shared memory handed back by reference (the slot's previous buffer for
- * the column when it is big enough). The staging copy is the cheap one: copying value by value into
- * shared memory at unaligned offsets ran at a quarter of the speed (output.ts compactVariable).
+ * plain copy for flat values). Variable-width values are decoded into the worker's reused scratch memory
+ * and then copied in slot order into shared memory handed back by reference (the slot's previous buffer
+ * for the column when it is big enough): by the native addon's memmove, or, without the addon, through
+ * reused plain staging memory in slot order and one whole copy, because V8 copies value by value into
+ * shared memory at unaligned offsets at a quarter of the speed (output.ts compactVariable).
  */
 import { InvalidArgumentError } from '../errors.js';
 import type { LanceField } from '../format/schema.js';
@@ -53,7 +53,7 @@ export class WorkerDataset {
    * batch (fresh memory per batch costs page faults and zeroing). As large as the largest batch so far.
    */
   private readonly scratch: (Uint8Array | undefined)[] = [];
-  /** Plain memory where variable-width values are put in slot order before one copy into shared memory. */
+  /** Without the addon: plain memory where variable-width values are put in slot order before one copy into shared memory. */
   private staging = new Uint8Array(0);
 
   private constructor(

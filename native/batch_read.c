@@ -13,6 +13,7 @@
  *   memory); results[i] gets the bytes read (less than asked at end of file) or -errno. With `direct`,
  *   a read stops at a short read that ends inside a 512-byte sector (end of file under O_DIRECT).
  * engine() -> "io_uring" | "pread"
+ * gatherValues(...): native/gather.c
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,6 +24,8 @@
 #include <unistd.h>
 
 #include <node_api.h>
+
+#include "addon.h"
 
 #ifdef __linux__
 #include <linux/io_uring.h>
@@ -262,7 +265,7 @@ static napi_value throw_type(napi_env env, const char *message) {
   return NULL;
 }
 
-static int typed_array_of(napi_env env, napi_value value, napi_typedarray_type want, void **data, size_t *length) {
+int typed_array_of(napi_env env, napi_value value, napi_typedarray_type want, void **data, size_t *length) {
   bool is;
   if (napi_is_typedarray(env, value, &is) != napi_ok || !is) return 0;
   napi_typedarray_type type;
@@ -364,6 +367,7 @@ NAPI_MODULE_INIT() {
   napi_property_descriptor properties[] = {
       {"readBatch", NULL, ReadBatch, NULL, NULL, NULL, napi_default, NULL},
       {"engine", NULL, Engine, NULL, NULL, NULL, napi_default, NULL},
+      {"gatherValues", NULL, GatherValues, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   return exports;

@@ -1,24 +1,15 @@
 import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isOnTmpfs, probeDirectAlignment, PROBE_READ_BYTES, PROBE_SCAN_BYTES } from '../../io/align.js';
 import { Rng } from '../fixtures/random.js';
+import { importWithAddon } from '../fixtures/worker-ref.js';
 
 type NativeRead = typeof import('../../io/native-read.js');
 
 /** A fresh copy of native-read.ts, loaded with or without the addon (LANCE_LOADER_NATIVE=0). */
-async function loadEngine(native: boolean): Promise<NativeRead> {
-  vi.resetModules();
-  vi.stubEnv('LANCE_LOADER_NATIVE', native ? '' : '0');
-  try {
-    const mod = await import('../../io/native-read.js');
-    mod.readEngine(); // loads (or refuses) the addon while the environment says so
-    return mod;
-  } finally {
-    vi.unstubAllEnvs();
-  }
-}
+const loadEngine = (native: boolean): Promise<NativeRead> => importWithAddon(native, () => import('../../io/native-read.js'));
 
 const root = join(import.meta.dirname, '..', '.fixtures', 'tmp');
 mkdirSync(root, { recursive: true });

@@ -7,30 +7,17 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DatasetRef, OutputDescriptor } from '../../decode-workers/messages.js';
 import { openDataset } from '../../index.js';
 import { WorkerDataset } from '../../loader/worker-dataset.js';
-import { ensureDataset } from '../fixtures/datasets.js';
-import { specByName } from '../fixtures/matrix.js';
+import { workerRefFor } from '../fixtures/worker-ref.js';
 
 let ref: DatasetRef;
 let numRows: number;
 let opened: WorkerDataset | undefined;
 
 beforeAll(async () => {
-  const path = await ensureDataset(specByName('deletions_arrow'), '2.1');
-  const dataset = await openDataset(path);
+  // idx int64 and i32 int32: the small columns; vec_f32_8 (32 bytes a row) is small too.
+  ref = await workerRefFor('deletions_arrow', { columns: ['idx', 'i32', 'vec_f32_8'], cacheBytes: 16 << 20 });
+  const dataset = await openDataset(ref.path);
   numRows = dataset.numRows;
-  ref = {
-    path: dataset.path,
-    version: dataset.version,
-    // idx int64 and i32 int32: the small columns; vec_f32_8 (32 bytes a row) is small too.
-    columns: ['idx', 'i32', 'vec_f32_8'],
-    direct: false,
-    queueDepth: 8,
-    maxGapBytes: 4096,
-    maxReadBytes: 1 << 20,
-    readMemoryBytes: 16 << 20,
-    cacheBytes: 16 << 20,
-    memoryBytes: 64 << 20,
-  };
   await dataset.close();
 });
 

@@ -1,0 +1,49 @@
+/**
+ * The optional native addon (native/*.c, built by node-gyp when the package installs): loaded once per
+ * thread on first use, or absent (no compiler at install, another platform, or `LANCE_LOADER_NATIVE=0`),
+ * with the reason kept for reports. Its users fall back to JavaScript that gives the same results:
+ * batched reads (native-read.ts) and the copy of variable-width values into shared memory
+ * (decode-workers/output.ts compactVariable).
+ */
+import { createRequire } from 'node:module';
+
+export interface NativeAddon {
+  readBatch(fd: number, positions: Float64Array, targets: Uint8Array[], queueDepth: number, direct: boolean, results: Float64Array): void;
+  engine(): 'io_uring' | 'pread';
+  /** Copies source[starts[i], starts[i] + lengths[i]) for every i, one after the other, into target; returns the bytes. */
+  gatherValues(target: Uint8Array, source: Uint8Array, starts: Float64Array, lengths: Uint32Array): number;
+}
+
+const ADDON_PATHS = ['../build/Release/lance_loader_native.node', '../../build/Release/lance_loader_native.node'];
+
+let addon: NativeAddon | null | undefined;
+let reason = '';
+
+/** The addon, or null when it is not built, failed to load, or `LANCE_LOADER_NATIVE=0` turned it off. */
+export function nativeAddon(): NativeAddon | null {
+  if (addon !== undefined) return addon;
+  addon = null;
+  if (process.env.LANCE_LOADER_NATIVE === '0') {
+    reason = 'LANCE_LOADER_NATIVE=0';
+    return addon;
+  }
+  const require = createRequire(import.meta.url);
+  const failures: string[] = [];
+  for (const path of ADDON_PATHS) {
+    try {
+      addon = require(path) as NativeAddon;
+      reason = `native addon (${addon.engine()})`;
+      return addon;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') failures.push(`${path}: ${(error as Error).message}`);
+    }
+  }
+  reason = failures.length > 0 ? `native addon failed to load: ${failures.join('; ')}` : 'native addon not built (npm install runs node-gyp)';
+  return addon;
+}
+
+/** Why {@link nativeAddon} is what it is (loaded and its read engine, turned off, not built, failed). */
+export function nativeAddonReason(): string {
+  nativeAddon();
+  return reason;
+}
