@@ -102,11 +102,12 @@ export function setNull(out: ColumnOutput, slot: number): void {
  * the bytes once, into `into(total)` when given (always), else into fresh memory unless the slots were
  * written in order and contiguously (then the bytes are a view of `out.data`).
  *
- * `staging(total)`, plain memory the caller reuses, is for an `into` in shared memory. V8 copies into a
- * SharedArrayBuffer word by word only when source and target offsets agree mod 8, else byte by byte
- * (≈4.5 GB/s against 30-50); values of arbitrary lengths almost never agree. So the native addon copies
- * them into `into` with memmove (io/native-addon.ts, native/gather.c); without it, they are put in slot
- * order in the staging memory and copied into `into` in one piece (offset 0 to offset 0 always agrees).
+ * With `into`, the native addon copies the values there with memmove (io/native-addon.ts,
+ * native/gather.c). Without the addon, `staging(total)`, plain memory the caller reuses, is for an `into`
+ * in shared memory: V8 copies into a SharedArrayBuffer word by word only when source and target offsets
+ * agree mod 8, else byte by byte (≈4.5 GB/s against 30-50), and values of arbitrary lengths almost never
+ * agree; so they are put in slot order in the staging memory and copied into `into` in one piece
+ * (offset 0 to offset 0 always agrees).
  */
 export function compactVariable(
   out: VariableOutput,
@@ -128,7 +129,7 @@ export function compactVariable(
     data.set(out.data.subarray(0, total));
     return { offsets, data };
   }
-  const native = into && staging ? nativeAddon() : null;
+  const native = into ? nativeAddon() : null;
   if (native) {
     native.gatherValues(data, out.data, out.starts, out.lengths);
     return { offsets, data };

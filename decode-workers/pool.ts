@@ -74,10 +74,9 @@ export class DecodePool {
   }
 
   /**
-   * Has idle workers open the dataset before the first batch, one `prepare` task per worker (Piscina
-   * hands each to an idle worker, so usually one each; a worker that missed out opens on its first
-   * batch). Resolves to how many opens succeeded; it never rejects: a failing open is reported by the
-   * first batch.
+   * Has every worker open the dataset and keep its small columns decoded before the first batch: one
+   * `prepare` task per worker, each holding its worker until all are taken (worker.ts). Resolves to how
+   * many succeeded; it never rejects: a failure is reported by the first batch.
    */
   async prepare(ref: DatasetRef): Promise<number> {
     const job: PrepareJob = { dataset: ref, arrived: new SharedArrayBuffer(4), workers: this.workers };

@@ -1,9 +1,9 @@
 /**
- * The loader's worker (Piscina task functions; `prepare` opens the dataset ahead of time): loads one batch — plan, read, decode — with the
- * dataset this worker opened on its first job (loader/worker-dataset.ts). Fixed-width columns land
- * straight in the batch slot's shared memory; variable-width columns come back in shared memory (the
- * slot's previous buffer for the column when it is big enough). Errors come back as records
- * (structured clone would drop their class and code).
+ * The loader's worker (Piscina task functions): `prepare` opens the dataset and decodes its small columns
+ * when the loader is created; `loadJob` loads one batch — plan, read, decode — with that dataset
+ * (loader/worker-dataset.ts). Fixed-width columns land straight in the batch slot's shared memory;
+ * variable-width columns come back in shared memory (the slot's previous buffer for the column when it
+ * is big enough). Errors come back as records (structured clone would drop their class and code).
  */
 import { toErrorRecord } from '../errors.js';
 import { WorkerDataset } from '../loader/worker-dataset.js';

@@ -293,6 +293,7 @@ function spansOf(runs: RowRun[], views: Uint8Array[], indexes: Float64Array[] | 
 function planFullZipVariable(request: PageRequest, cache: PageCache): PlanStep {
   const { page, rows, where } = request;
   if (page.layout.kind !== 'fullzip') throw new CorruptFileError(`${where}: not a full-zip page`);
+  const layout = page.layout.layout;
   const index = pageBuffer(page, 1, where);
   const width = index.size / (page.numRows + 1);
   if (![1, 2, 4, 8].includes(width)) {
@@ -300,7 +301,7 @@ function planFullZipVariable(request: PageRequest, cache: PageCache): PlanStep {
   }
   const runs = rowRuns(rows);
   const kept = cache.repetition.get(page);
-  if (kept) return planZippedRuns(request, runs, runs.map(({ first, last }) => kept.subarray(first, last + 2)));
+  if (kept) return planZippedRuns(request, layout, runs, runs.map(({ first, last }) => kept.subarray(first, last + 2)));
   const keptBytes = (page.numRows + 1) * Float64Array.BYTES_PER_ELEMENT;
   if (keptBytes <= cache.budget.bytesLeft) {
     cache.budget.bytesLeft -= keptBytes;
@@ -310,7 +311,7 @@ function planFullZipVariable(request: PageRequest, cache: PageCache): PlanStep {
       next: ([view]) => {
         const entries = parseRepetitionIndex(view as Uint8Array, width, page.numRows + 1, `${where} repetition index`);
         cache.repetition.set(page, entries);
-        return planZippedRuns(request, runs, runs.map(({ first, last }) => entries.subarray(first, last + 2)));
+        return planZippedRuns(request, layout, runs, runs.map(({ first, last }) => entries.subarray(first, last + 2)));
       },
     };
   }
@@ -321,6 +322,7 @@ function planFullZipVariable(request: PageRequest, cache: PageCache): PlanStep {
     next: (indexViews) =>
       planZippedRuns(
         request,
+        layout,
         runs,
         indexViews.map((view, k) => parseRepetitionIndex(view, width, view.length / width, `${where} run ${k}`)),
       ),
@@ -328,10 +330,8 @@ function planFullZipVariable(request: PageRequest, cache: PageCache): PlanStep {
 }
 
 /** Reads each run's zipped bytes, from its first row's index entry to the entry after its last row. */
-function planZippedRuns(request: PageRequest, runs: RowRun[], indexes: Float64Array[]): PlanStep {
+function planZippedRuns(request: PageRequest, layout: import('../format/proto/messages.js').FullZipLayoutProto, runs: RowRun[], indexes: Float64Array[]): PlanStep {
   const { page, rows, slots, where } = request;
-  if (page.layout.kind !== 'fullzip') throw new CorruptFileError(`${where}: not a full-zip page`);
-  const layout = page.layout.layout;
   const data = pageBuffer(page, 0, where);
   const ranges = indexes.map((entries) => {
     const start = entries[0] as number;

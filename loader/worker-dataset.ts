@@ -111,8 +111,8 @@ export class WorkerDataset {
   async keepSmallColumns(): Promise<void> {
     const small = this.fields.filter((f) => (fixedByteWidth(f.arrowType) ?? Infinity) <= SMALL_VALUE_BYTES);
     const numRows = this.dataset.numRows;
-    const bytes = small.reduce((sum, f) => sum + numRows * ((fixedByteWidth(f.arrowType) as number) + (f.nullable ? 1 : 0)), 0);
-    if (small.length === 0 || numRows === 0 || bytes > this.ref.cacheBytes) return;
+    const bytesPerRow = small.reduce((sum, f) => sum + (fixedByteWidth(f.arrowType) as number) + (f.nullable ? 1 : 0), 0);
+    if (small.length === 0 || numRows === 0 || numRows * bytesPerRow > this.ref.cacheBytes) return;
     // Evenly spaced rows touch every page that holds at least numRows / KEEP_ROWS of them.
     const rows = new Uint32Array(Math.min(numRows, KEEP_ROWS));
     for (let i = 0; i < rows.length; i++) rows[i] = Math.floor((i * numRows) / rows.length);

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { appendVariable, compactVariable, createVariableOutput } from '../../decode-workers/output.js';
-import { importWithAddon } from '../fixtures/worker-ref.js';
+import { importWithAddon } from '../fixtures/addon.js';
 
 type Output = typeof import('../../decode-workers/output.js');
 

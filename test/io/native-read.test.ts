@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isOnTmpfs, probeDirectAlignment, PROBE_READ_BYTES, PROBE_SCAN_BYTES } from '../../io/align.js';
 import { Rng } from '../fixtures/random.js';
-import { importWithAddon } from '../fixtures/worker-ref.js';
+import { importWithAddon } from '../fixtures/addon.js';
 
 type NativeRead = typeof import('../../io/native-read.js');
 
