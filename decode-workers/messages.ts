@@ -47,6 +47,11 @@ export interface DatasetRef {
   maxReadBytes: number;
   /** This worker's share of the read-memory budget, and its budget of decoded small pages. */
   readMemoryBytes: number;
+  /**
+   * Batches a worker loads at once (Piscina's concurrentTasksPerWorker): one is planned or decoded while
+   * the others' reads are on the disk. Each lane has its own share of readMemoryBytes and its own files.
+   */
+  lanes: number;
   cacheBytes: number;
   /** The loader's memoryBytes, for the message when reads wait too long for memory. */
   memoryBytes: number;

@@ -17,10 +17,29 @@ export const MAX_RETRIES = 2;
 export interface DecodePoolOptions {
   /** Worker threads (default: the number of cores). */
   workers?: number;
+  /** Jobs a worker runs at once (default 1): with more, a worker's next job waits in the worker, not in the pool. */
+  tasksPerWorker?: number;
 }
 
 /** Young-generation cap per worker (V8 splits it into two semi-spaces and a large-object space). */
 const WORKER_YOUNG_GENERATION_MB = 8;
+
+export type LoadBalancer = NonNullable<NonNullable<ConstructorParameters<typeof Piscina>[0]>['loadBalancer']>;
+
+/**
+ * Piscina's default balancing (an idle worker, else the least busy one below `maximumUsage` tasks),
+ * except that a `prepare` task only goes to an idle worker: with several tasks per worker, one worker
+ * could otherwise take every worker's `prepare`.
+ */
+export function prepareOnIdleWorkers(maximumUsage: number): LoadBalancer {
+  return (task, workers) => {
+    const idle = workers.find((w) => w.currentUsage === 0 && !w.terminating);
+    if (idle || task.name === 'prepare') return idle ?? null;
+    let best: (typeof workers)[number] | null = null;
+    for (const w of workers) if (!w.terminating && w.currentUsage < maximumUsage && (!best || w.currentUsage < best.currentUsage)) best = w;
+    return best;
+  };
+}
 
 export function defaultWorkerCount(): number {
   return Math.max(1, availableParallelism());
@@ -39,6 +58,8 @@ export class DecodePool {
       filename: new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url).href,
       minThreads: workers,
       maxThreads: workers,
+      concurrentTasksPerWorker: options.tasksPerWorker ?? 1,
+      loadBalancer: prepareOnIdleWorkers(options.tasksPerWorker ?? 1),
       execArgv: fromSource ? ['--import', 'tsx'] : [],
       // Workers open the dataset's files themselves; Node closes those descriptors when a worker stops.
       trackUnmanagedFds: true,
@@ -75,13 +96,14 @@ export class DecodePool {
 
   /**
    * Has every worker open the dataset and keep its small columns decoded before the first batch: one
-   * `prepare` task per worker, each holding its worker until all are taken (worker.ts). Resolves to how
-   * many succeeded; it never rejects: a failure is reported by the first batch.
+   * `prepare` task per worker, each holding its worker until all are taken (worker.ts), and given only to
+   * idle workers. Resolves to how many workers succeeded; it never rejects: a failure is reported by the
+   * first batch.
    */
   async prepare(ref: DatasetRef): Promise<number> {
     const job: PrepareJob = { dataset: ref, arrived: new SharedArrayBuffer(4), workers: this.workers };
-    const opened = await Promise.all(Array.from({ length: this.workers }, () => this.piscina.run(job, { name: 'prepare' }).then(Boolean, () => false)));
-    return opened.filter(Boolean).length;
+    const threads = await Promise.all(Array.from({ length: this.workers }, () => this.piscina.run(job, { name: 'prepare' }).then((id: number | null) => id, () => null)));
+    return new Set(threads.filter((id) => id !== null)).size;
   }
 
   private destroyed = false;

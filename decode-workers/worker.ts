@@ -5,6 +5,7 @@
  * variable-width columns come back in shared memory (the slot's previous buffer for the column when it
  * is big enough). Errors come back as records (structured clone would drop their class and code).
  */
+import { threadId } from 'node:worker_threads';
 import { toErrorRecord } from '../errors.js';
 import { WorkerDataset } from '../loader/worker-dataset.js';
 import type { DatasetRef, LoadJob, LoadJobResult, PrepareJob } from './messages.js';
@@ -42,10 +43,11 @@ const PREPARE_WAIT_MS = 5000;
  * (WorkerDataset.keepSmallColumns). Then it holds this worker until every worker has taken a `prepare`
  * task (or PREPARE_WAIT_MS passed): Piscina gives a task to an idle worker, so without the wait a worker
  * that started first could take two and leave another to do all this on its first batch, from a disk
- * the caller may just have evicted. True when the work succeeded; a failure is left for the first batch
- * to report, since it retries what failed and throws the same typed error with the batch's context.
+ * the caller may just have evicted. Resolves to this worker's threadId when the work succeeded, else
+ * null: a failure is left for the first batch to report, since it retries what failed and throws the
+ * same typed error with the batch's context.
  */
-export async function prepare(job: PrepareJob): Promise<boolean> {
+export async function prepare(job: PrepareJob): Promise<number | null> {
   const arrived = new Int32Array(job.arrived);
   Atomics.add(arrived, 0, 1);
   Atomics.notify(arrived, 0);
@@ -59,7 +61,7 @@ export async function prepare(job: PrepareJob): Promise<boolean> {
   for (let n = Atomics.load(arrived, 0); n < job.workers && Date.now() < deadline; n = Atomics.load(arrived, 0)) {
     await Atomics.waitAsync(arrived, 0, n, deadline - Date.now()).value;
   }
-  return ok;
+  return ok ? threadId : null;
 }
 
 export default loadJob;

@@ -28,9 +28,11 @@
  * threadpool, which has UV_THREADPOOL_SIZE = 4 threads unless the environment sets it before Node first
  * uses the pool, so at most 4 reads reach the disk at once by default whatever `queueDepth` says; set
  * UV_THREADPOOL_SIZE=32 (max 1024) in the environment to let queue depth fill a disk (see
- * bench/direct-read.ts for numbers). With `sync: true` a call's merged reads are one blocking batch
- * (native-read.ts): through the native addon's io_uring, `queueDepth` of them in flight from the calling
- * thread; without the addon, one fs.readSync after another. `stats.engine` says which.
+ * bench/direct-read.ts for numbers). With `reads: 'blocking'` or `'queued'` a call's merged reads are one
+ * batch (native-read.ts) through the native addon's io_uring of the calling thread, `queueDepth` of them
+ * in flight: 'blocking' blocks the thread until the batch is done, 'queued' returns at once and lets the
+ * thread's event loop reap the reads, so the batches of calls in progress together share the queue.
+ * Without the addon both are one fs.readSync after another. `stats.engine` says which engine.
  *
  * Memory ownership: a leased result keeps its slab regions out of the pool until `release()`; the views
  * must not be used afterwards (the memory is reused by later reads). Release is idempotent.
@@ -42,7 +44,7 @@ import { AbortError, InvalidArgumentError, IoError } from '../errors.js';
 import type { ByteRange } from '../format/file-metadata.js';
 import { alignDown, alignUp, DIRECT_MEMORY_ALIGN_BYTES, isDirectAligned, isOnTmpfs, probeDirectAlignment, probeDirectBlockBytes, PROBE_READ_BYTES, PROBE_SCAN_BYTES } from './align.js';
 import { defaultCoalesceOptions, planCoalescedReads, viewsOfRanges, type CoalesceOptions } from './coalesce.js';
-import { readBatchSync, readEngine, type ReadEngine } from './native-read.js';
+import { readBatchQueued, readBatchSync, readEngine, type ReadEngine } from './native-read.js';
 import { createSlabPool, type AcquireOptions, type SlabLease, type SlabPool } from './slab.js';
 import { emptyReadStats, type ByteSource, type ReadStats } from './source.js';
 
@@ -58,7 +60,7 @@ export interface DirectReadStats extends ReadStats {
   bufferedReads: number;
   /** File-offset granularity direct reads are widened to (0 in buffered mode). */
   blockBytes: number;
-  /** How reads are issued: 'fs.read' (async, libuv threadpool), or a blocking batch engine (`sync: true`). */
+  /** How reads are issued: 'fs.read' (async, libuv threadpool), or the engine of batch reads (options.reads). */
   engine: ReadEngine | 'fs.read';
   // readsIssued counts merged reads (as FileSource); bytesRead counts bytes the kernel delivered, which in
   // direct mode includes the widening to blockBytes.
@@ -78,13 +80,22 @@ export interface DirectFileSourceOptions {
    */
   blockBytes?: number;
   /**
-   * Block the calling thread: each call's merged reads are one batch (native-read.ts readBatchSync), with
-   * `queueDepth` in flight through io_uring when the native addon is built, else one fs.readSync after
-   * another (default false: async reads on the libuv threadpool). For worker threads: no threadpool
-   * hand-off per read (about 7 µs each); without io_uring a cache miss blocks the thread at queue depth 1.
+   * How a call's merged reads are issued (default 'threadpool'):
+   * - 'threadpool': one async fs.read each on the libuv threadpool, `queueDepth` at a time;
+   * - 'blocking': one batch that blocks the calling thread (native-read.ts readBatchSync), `queueDepth` in
+   *   flight through io_uring when the native addon is built, else one fs.readSync after another. For
+   *   worker threads reading from the page cache: no threadpool hand-off per read (about 7 µs each);
+   * - 'queued': one batch on the calling thread's io_uring without blocking (readBatchQueued): the batches
+   *   of calls in progress together share `queueDepth` reads in flight, older calls first. For worker
+   *   threads that plan or decode one batch while another is on the disk. Without the addon it blocks
+   *   like 'blocking'.
+   * Without io_uring, a batch that misses the page cache blocks at queue depth 1.
    */
-  sync?: boolean;
+  reads?: BatchReads;
 }
+
+/** How a {@link DirectFileSource} issues its reads; see DirectFileSourceOptions.reads. */
+export type BatchReads = 'threadpool' | 'blocking' | 'queued';
 
 /** Views of the requested ranges inside pool memory, valid until `release()`. */
 export interface LeasedViews {
@@ -108,7 +119,7 @@ export class DirectFileSource implements ByteSource {
   private onIdle: (() => void) | undefined;
   private readonly slotWaiters: Array<() => void> = [];
   private readonly phaseOf: AcquireOptions['phaseOf'];
-  /** Positional read of one span: async on the threadpool, or readSync (options.sync). */
+  /** Positional read of one span: async on the threadpool, or readSync when reads are batched. */
   private readonly readAt: (fd: number, view: Uint8Array, offset: number, length: number, position: number) => number | Promise<number>;
 
   private constructor(
@@ -123,9 +134,9 @@ export class DirectFileSource implements ByteSource {
     private readonly coalesce: CoalesceOptions,
     private readonly blockBytes: number,
     modeReason: string,
-    private readonly sync: boolean,
+    private readonly reads: BatchReads,
   ) {
-    this.readAt = sync ? readSync : pread;
+    this.readAt = reads === 'threadpool' ? pread : readSync;
     const mode: ReadMode = directFd >= 0 ? 'direct' : 'buffered';
     this.stats = {
       ...emptyReadStats(),
@@ -134,7 +145,7 @@ export class DirectFileSource implements ByteSource {
       directReads: 0,
       bufferedReads: 0,
       blockBytes: mode === 'direct' ? blockBytes : 0,
-      engine: sync ? readEngine().engine : 'fs.read',
+      engine: reads === 'threadpool' ? 'fs.read' : readEngine().engine,
     };
     const unit = pool.unitBytes;
     this.phaseOf =
@@ -157,6 +168,10 @@ export class DirectFileSource implements ByteSource {
     const direct = options.direct ?? 'auto';
     if (direct !== true && direct !== false && direct !== 'auto') {
       throw new InvalidArgumentError(`DirectFileSource option direct must be true, false or 'auto', got ${JSON.stringify(direct)}`, { option: 'direct' });
+    }
+    const reads = options.reads ?? 'threadpool';
+    if (reads !== 'threadpool' && reads !== 'blocking' && reads !== 'queued') {
+      throw new InvalidArgumentError(`DirectFileSource option reads must be 'threadpool', 'blocking' or 'queued', got ${JSON.stringify(reads)}`, { option: 'reads' });
     }
     const queueDepth = options.queueDepth ?? DEFAULT_QUEUE_DEPTH;
     if (!Number.isSafeInteger(queueDepth) || queueDepth < 1) {
@@ -202,7 +217,7 @@ export class DirectFileSource implements ByteSource {
       if (directFd < 0 && direct === true) {
         throw new IoError(`${path}: direct: true but O_DIRECT is not usable: ${reason}`, { path, reason });
       }
-      return new DirectFileSource(path, stat.size, bufferedFd, directFd, pool, options.pool === undefined, queueDepth, coalesce, blockBytes, reason, options.sync === true);
+      return new DirectFileSource(path, stat.size, bufferedFd, directFd, pool, options.pool === undefined, queueDepth, coalesce, blockBytes, reason, reads);
     } catch (error) {
       if (directFd >= 0) closeSync(directFd);
       closeSync(bufferedFd);
@@ -226,7 +241,7 @@ export class DirectFileSource implements ByteSource {
       for (const lease of leases) lease.release();
     };
     try {
-      if (this.sync) return { views: viewsOfRanges(ranges, plan, this.readLeasedSync(plan.reads, leases)), release };
+      if (this.reads !== 'threadpool') return { views: viewsOfRanges(ranges, plan, await this.readLeasedBatch(plan.reads, leases)), release };
       const readViews: Uint8Array[] = new Array(plan.reads.length);
       let leaseAt = 0;
       // allSettled, not all: on a failure every other read must finish before its memory goes back.
@@ -292,13 +307,13 @@ export class DirectFileSource implements ByteSource {
    * at most half the pool, else through {@link readRanges}' pieces.
    */
   async readInto(ranges: readonly ByteRange[], targets: readonly Uint8Array[], options: { signal?: AbortSignal } = {}): Promise<void> {
-    if (this.sync && this.directFd < 0) {
+    if (this.reads !== 'threadpool' && this.directFd < 0) {
       this.checkRanges(ranges);
       // Straight into the targets: each must be exactly its range's size (a batch read fills whole targets).
       ranges.forEach((r, k) => {
         if (targets[k]?.byteLength !== r.size) throw new InvalidArgumentError(`readInto target ${k} holds ${targets[k]?.byteLength} bytes for a range of ${r.size}`, { option: 'targets' });
       });
-      this.readBatch(ranges, targets, false);
+      await this.readBatch(ranges, targets, false);
       return;
     }
     const needed = ranges.reduce((sum, r) => sum + this.leaseBytesFor(r), 0);
@@ -395,10 +410,10 @@ export class DirectFileSource implements ByteSource {
   }
 
   /**
-   * Blocking reads of the non-empty `reads` into their leases, as one batch per fd: O_DIRECT (widened) where
-   * the lease is aligned for it, buffered otherwise. Returns the view of each read's bytes.
+   * Batch reads of the non-empty `reads` into their leases, one batch per fd: O_DIRECT (widened) where the
+   * lease is aligned for it, buffered otherwise. Resolves to the view of each read's bytes.
    */
-  private readLeasedSync(reads: readonly ByteRange[], leases: readonly SlabLease[]): Uint8Array[] {
+  private async readLeasedBatch(reads: readonly ByteRange[], leases: readonly SlabLease[]): Promise<Uint8Array[]> {
     const views: Uint8Array[] = new Array(reads.length);
     const direct: number[] = [];
     const buffered: number[] = [];
@@ -418,7 +433,7 @@ export class DirectFileSource implements ByteSource {
         const lease = leaseOf[i] as SlabLease;
         return new Uint8Array(lease.buffer, lease.byteOffset, this.leaseBytesFor(spans[k] as ByteRange));
       });
-      const misaligned = this.readBatch(spans, targets, true);
+      const misaligned = await this.readBatch(spans, targets, true);
       direct.forEach((i, k) => {
         if (misaligned.has(k)) buffered.push(i);
         const span = spans[k] as ByteRange;
@@ -431,21 +446,33 @@ export class DirectFileSource implements ByteSource {
         const lease = leaseOf[i] as SlabLease;
         return (views[i] = new Uint8Array(lease.buffer, lease.byteOffset, (reads[i] as ByteRange).size));
       });
-      this.readBatch(buffered.map((i) => reads[i] as ByteRange), targets, false);
+      await this.readBatch(buffered.map((i) => reads[i] as ByteRange), targets, false);
     }
     return views;
   }
 
   /**
-   * One blocking batch: spans[k] into targets[k] (direct: the span widened to blockBytes, from the block
-   * boundary). Throws an IoError for a failed or short read. Returns the direct reads that failed with
-   * EINVAL before any byte (a lease of a pool shared with a device of coarser alignment): read them buffered.
+   * One batch (blocking or queued, options.reads): spans[k] into targets[k] (direct: the span widened to
+   * blockBytes, from the block boundary). Throws an IoError for a failed or short read. Returns the direct
+   * reads that failed with EINVAL before any byte (a lease of a pool shared with a device of coarser
+   * alignment): read them buffered.
    */
-  private readBatch(spans: readonly ByteRange[], targets: readonly Uint8Array[], direct: boolean): Set<number> {
+  private async readBatch(spans: readonly ByteRange[], targets: readonly Uint8Array[], direct: boolean): Promise<Set<number>> {
     const positions = new Float64Array(spans.length);
     for (let k = 0; k < spans.length; k++) positions[k] = direct ? alignDown((spans[k] as ByteRange).offset, this.blockBytes) : (spans[k] as ByteRange).offset;
     const results = new Float64Array(spans.length);
-    readBatchSync(direct ? this.directFd : this.bufferedFd, positions, targets as Uint8Array[], this.queueDepth, direct, results);
+    const fd = direct ? this.directFd : this.bufferedFd;
+    if (this.reads === 'blocking') {
+      readBatchSync(fd, positions, targets as Uint8Array[], this.queueDepth, direct, results);
+    } else {
+      // Counted as pending: close() must not close the fd while the ring still holds reads of it.
+      this.pendingReads++;
+      try {
+        await readBatchQueued(fd, positions, targets as Uint8Array[], this.queueDepth, direct, results);
+      } finally {
+        if (--this.pendingReads === 0) this.onIdle?.();
+      }
+    }
     const misaligned = new Set<number>();
     for (let k = 0; k < spans.length; k++) {
       const span = spans[k] as ByteRange;

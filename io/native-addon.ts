@@ -2,16 +2,20 @@
  * The optional native addon (native/*.c, built by node-gyp when the package installs): loaded once per
  * thread on first use, or absent (no compiler at install, another platform, or `LANCE_LOADER_NATIVE=0`),
  * with the reason kept for reports. Its users fall back to JavaScript that gives the same results:
- * batched reads (native-read.ts) and the copy of variable-width values into shared memory
- * (decode-workers/output.ts compactVariable).
+ * batched reads (native-read.ts), the copy of variable-width values into shared memory
+ * (decode-workers/output.ts compactVariable), and huge-page read memory ({@link readMemory}).
  */
 import { createRequire } from 'node:module';
 
 export interface NativeAddon {
   readBatch(fd: number, positions: Float64Array, targets: Uint8Array[], queueDepth: number, direct: boolean, results: Float64Array): void;
+  /** As readBatch, queued on this thread's ring without blocking; resolves when every read is done. */
+  readBatchAsync(fd: number, positions: Float64Array, targets: Uint8Array[], queueDepth: number, direct: boolean, results: Float64Array): Promise<void>;
   engine(): 'io_uring' | 'pread';
   /** Copies source[starts[i], starts[i] + lengths[i]) for every i, one after the other, into target; returns the bytes. */
   gatherValues(target: Uint8Array, source: Uint8Array, starts: Float64Array, lengths: Uint32Array): number;
+  /** Zeroed memory of at least `bytes` bytes advised for transparent huge pages, or undefined where it cannot be made. */
+  hugePageBuffer(bytes: number): ArrayBuffer | undefined;
 }
 
 const ADDON_PATHS = ['../build/Release/lance_loader_native.node', '../../build/Release/lance_loader_native.node'];
@@ -46,4 +50,13 @@ export function nativeAddon(): NativeAddon | null {
 export function nativeAddonReason(): string {
   nativeAddon();
   return reason;
+}
+
+/**
+ * Memory for reads to land in on this thread: from the addon, 2 MiB-aligned and advised for transparent
+ * huge pages (native/memory.c: large direct reads run up to half again as fast on virtual disks), else
+ * a plain ArrayBuffer.
+ */
+export function readMemory(bytes: number): ArrayBuffer {
+  return nativeAddon()?.hugePageBuffer(bytes) ?? new ArrayBuffer(bytes);
 }

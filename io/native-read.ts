@@ -1,7 +1,12 @@
 /**
- * Batched blocking reads through the optional native addon (native-addon.ts, native/batch_read.c): one
- * blocking call reads a whole batch of (position, target) pairs of one file, through an io_uring of the
- * calling thread with up to `queueDepth` reads in flight, or a pread loop where io_uring is unavailable.
+ * Batched reads through the optional native addon (native-addon.ts, native/*.c): one call reads a whole
+ * batch of (position, target) pairs of one file, through an io_uring of the calling thread with up to
+ * `queueDepth` reads in flight, or a pread loop where io_uring is unavailable. Two forms:
+ * - {@link readBatchSync} blocks the calling thread until the batch is done;
+ * - {@link readBatchQueued} queues the batch on the thread's ring and returns a promise: the thread's
+ *   event loop reaps completions and submits further reads between JavaScript tasks, so batches queued
+ *   one after another share the ring, older first, `queueDepth` reads in flight in all. A worker thread
+ *   can so keep the disk busy while it plans and decodes.
  *
  * Why: a shuffled epoch costs one positional read per row. From JavaScript each read is a separate
  * `fs.readSync` (≈1.8 µs a row on the development machines, most of a worker's time), and O_DIRECT
@@ -9,22 +14,22 @@
  * crossing into Node, and the ring keeps the disk's queue full from a single worker thread.
  *
  * When the addon is missing (no compiler at install, another platform) or `LANCE_LOADER_NATIVE=0` is set,
- * {@link readBatchSync} does the same with fs.readSync, and `engine` says so. Results are identical either
- * way; the tests run both.
+ * both do the same with fs.readSync (blocking), and `engine` says so. Results are identical either way;
+ * the tests run both.
  */
 import { readSync } from 'node:fs';
 import { nativeAddon, nativeAddonReason } from './native-addon.js';
 
-/** How a batch of blocking reads is issued. */
+/** How a batch of reads is issued. */
 export type ReadEngine = 'io_uring' | 'pread' | 'fs.readSync';
 
-/** The engine {@link readBatchSync} uses on this thread, and why. */
+/** The engine {@link readBatchSync} and {@link readBatchQueued} use on this thread, and why. */
 export function readEngine(): { engine: ReadEngine; reason: string } {
   const native = nativeAddon();
   return { engine: native ? native.engine() : 'fs.readSync', reason: nativeAddonReason() };
 }
 
-/** Whether blocking batch reads keep several reads in flight (io_uring), so they suit O_DIRECT. */
+/** Whether batch reads keep several reads in flight (io_uring), so they suit O_DIRECT. */
 export function hasQueuedReads(): boolean {
   return readEngine().engine === 'io_uring';
 }
@@ -54,4 +59,15 @@ export function readBatchSync(fd: number, positions: Float64Array, targets: Uint
       results[i] = (error as NodeJS.ErrnoException).errno ?? -5; // EIO when Node gives no errno
     }
   }
+}
+
+/**
+ * As {@link readBatchSync}, queued on this thread's ring: resolves when every read is done and `results`
+ * is filled. The targets and results must not be touched before. Without the addon it blocks like
+ * readBatchSync and resolves at once.
+ */
+export async function readBatchQueued(fd: number, positions: Float64Array, targets: Uint8Array[], queueDepth: number, direct: boolean, results: Float64Array): Promise<void> {
+  const native = nativeAddon();
+  if (native) return native.readBatchAsync(fd, positions, targets, queueDepth, direct, results);
+  readBatchSync(fd, positions, targets, queueDepth, direct, results);
 }

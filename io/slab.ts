@@ -47,6 +47,11 @@ export interface SlabPoolOptions {
    * when source and target offsets differ mod 8, against 30-50 GB/s for plain ArrayBuffers.
    */
   shared?: boolean;
+  /**
+   * Makes the memory of a plain slab (`shared: false`) of at least `bytes` bytes, e.g. huge-page-backed
+   * memory from the native addon (native-addon.ts readMemory). Default `new ArrayBuffer(bytes)`.
+   */
+  allocate?: (bytes: number) => ArrayBuffer;
 }
 
 /** A region of a slab, owned by the caller until `release()`. */
@@ -142,7 +147,9 @@ export function createSlabPool(options: SlabPoolOptions): SlabPool {
   if (!isPositiveInteger(options.maxBytes) || options.maxBytes < unitBytes) {
     throw new InvalidArgumentError(`slab pool option maxBytes must be an integer >= unitBytes (${unitBytes}), got ${String(options.maxBytes)}`, { option: 'maxBytes' });
   }
-  return new Pool(options.slabBytes, options.maxBytes, unitBytes, options.shared ?? true);
+  const shared = options.shared ?? true;
+  const allocate = options.allocate ?? ((bytes: number) => new ArrayBuffer(bytes));
+  return new Pool(options.slabBytes, options.maxBytes, unitBytes, shared ? (bytes) => new SharedArrayBuffer(bytes) : allocate);
 }
 
 class Pool implements SlabPool {
@@ -161,7 +168,7 @@ class Pool implements SlabPool {
     readonly slabBytes: number,
     readonly maxBytes: number,
     readonly unitBytes: number,
-    private readonly shared: boolean,
+    private readonly allocate: (bytes: number) => ArrayBuffer | SharedArrayBuffer,
   ) {}
 
   acquire(bytes: number, options?: AbortSignal | AcquireOptions): Promise<SlabLease> {
@@ -308,7 +315,7 @@ class Pool implements SlabPool {
   private newSlab(units: number, dedicated: boolean): Slab {
     // One extra unit of slack so that regions can start at any phase in [0, unitBytes).
     const bytes = (units + 1) * this.unitBytes;
-    const buffer = this.shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
+    const buffer = this.allocate(bytes);
     const slab: Slab = { buffer, units, freeStart: [0], freeEnd: [units], usedUnits: 0, phase: undefined, probed: false, dedicated };
     this.slabs.push(slab);
     this.slabsCreated++;

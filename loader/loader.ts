@@ -36,6 +36,16 @@ interface Slot {
 /** Smallest read memory a worker can work with (two O_DIRECT blocks, with room for a merged read). */
 const MIN_WORKER_READ_BYTES = 64 * 1024;
 
+/**
+ * Batches a worker loads at once (DatasetRef.lanes): two, so one is planned or decoded while the other's
+ * reads are on the disk and the worker never waits for the main thread's next job, when half of the
+ * worker's read memory still holds twice an average batch's bytes (a batch may need a second round of
+ * reads); else one.
+ */
+function lanesFor(workerReadBytes: number, batchBytes: number): number {
+  return workerReadBytes / 2 >= Math.max(MIN_WORKER_READ_BYTES, 2 * batchBytes) ? 2 : 1;
+}
+
 /** Shuffled, multi-threaded batches of a Lance dataset. Create with {@link createLoader}. */
 export class DataLoader {
   private readonly slots: Slot[];
@@ -107,10 +117,11 @@ export class DataLoader {
         maxGapBytes: resolved.maxGapBytes,
         maxReadBytes: resolved.maxReadBytes,
         readMemoryBytes: workerReadBytes,
+        lanes: lanesFor(workerReadBytes, resolved.batchSize * (datasetBytes / Math.max(1, dataset.numRows))),
         cacheBytes: resolved.cacheBytes,
         memoryBytes: resolved.memoryBytes,
       };
-      const pool = new DecodePool({ workers: resolved.workers });
+      const pool = new DecodePool({ workers: resolved.workers, tasksPerWorker: ref.lanes });
       // Workers start and open the dataset now, not on the first batch: its latency is then reading only.
       await pool.prepare(ref);
       return new DataLoader(dataset, owns, layout, sampler, pool, resolved, ref);

@@ -150,7 +150,7 @@ async function readInto(source: ByteSource, ranges: ByteRange[], targets: Uint8A
  * Plans and reads one file's columns: the decode tasks, with the output each writes. Given the outputs,
  * values that need no decoding are read straight into them.
  */
-export async function fetchFileTasks(read: FileRead, source: ByteSource = read.source, into?: ColumnOutput[]): Promise<OutputTask[]> {
+export async function fetchFileTasks(read: FileRead, source: ByteSource = read.source, into?: readonly (ColumnOutput | undefined)[]): Promise<OutputTask[]> {
   const steps: PlanStep[] = [];
   const outputs: number[] = [];
   for (const column of read.columns) {

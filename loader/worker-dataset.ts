@@ -21,7 +21,8 @@ import type { LanceField } from '../format/schema.js';
 import { runDecodeTask } from '../decode-workers/decode-task.js';
 import type { DatasetRef, OutputDescriptor, VariableColumn } from '../decode-workers/messages.js';
 import { compactVariable, createVariableOutput, type ColumnOutput } from '../decode-workers/output.js';
-import { DirectFileSource } from '../io/direct-source.js';
+import { DirectFileSource, type BatchReads } from '../io/direct-source.js';
+import { readMemory } from '../io/native-addon.js';
 import { hasQueuedReads } from '../io/native-read.js';
 import { createSlabPool, type SlabPool } from '../io/slab.js';
 import { addReadStats, emptyReadStats, type ByteSource, type ReadStats } from '../io/source.js';
@@ -29,7 +30,7 @@ import { SMALL_VALUE_BYTES } from '../io/plan.js';
 import { fixedByteWidth } from './arrow-build.js';
 import { createOutputs } from './columns.js';
 import { openDataset, type Dataset } from './dataset.js';
-import { fetchFileTasks } from './read-rows.js';
+import { fetchFileTasks, type OutputTask } from './read-rows.js';
 
 /** Rows that {@link WorkerDataset.keepSmallColumns} reads to touch every page of the small columns. */
 const KEEP_ROWS = 4096;
@@ -45,12 +46,24 @@ export interface LoadedBatch {
   reads: ReadStats;
 }
 
+/**
+ * What one batch in progress holds of its own: its share of the worker's read memory and the sources
+ * (file descriptors) that read into it. Lanes never wait for each other's memory, so a batch that needs
+ * a second round of reads cannot be stuck behind another batch holding the rest of the budget.
+ */
+interface Lane {
+  memory: SlabPool;
+  sources: Map<string, Promise<DirectFileSource>>;
+  opened: DirectFileSource[];
+}
+
 export class WorkerDataset {
-  private readonly sources = new Map<string, Promise<DirectFileSource>>();
-  private readonly opened: DirectFileSource[] = [];
+  private readonly free: Lane[];
+  private readonly waiting: ((lane: Lane) => void)[] = [];
   /**
    * Per variable-width output: the memory its values were decoded into last time, reused by the next
    * batch (fresh memory per batch costs page faults and zeroing). As large as the largest batch so far.
+   * Shared by the lanes: a batch decodes and compacts in one synchronous step.
    */
   private readonly scratch: (Uint8Array | undefined)[] = [];
   /** Without the addon: plain memory where variable-width values are put in slot order before one copy into shared memory. */
@@ -60,16 +73,23 @@ export class WorkerDataset {
     private readonly ref: DatasetRef,
     private readonly dataset: Dataset,
     private readonly fields: LanceField[],
-    private readonly memory: SlabPool,
-  ) {}
+    lanes: Lane[],
+  ) {
+    this.free = [...lanes];
+  }
 
   static async open(ref: DatasetRef): Promise<WorkerDataset> {
     const dataset = await openDataset(ref.path, { version: ref.version, cacheBytes: ref.cacheBytes });
     try {
       const fields = dataset.selectFields(ref.columns);
+      const laneBytes = Math.floor(ref.readMemoryBytes / ref.lanes / 4096) * 4096;
       // Plain memory: reads and decodes happen on this thread, and copies out of plain memory are fast.
-      const memory = createSlabPool({ slabBytes: Math.min(16 * 1024 * 1024, ref.readMemoryBytes), maxBytes: ref.readMemoryBytes, shared: false });
-      return new WorkerDataset(ref, dataset, fields, memory);
+      const lanes = Array.from({ length: ref.lanes }, () => ({
+        memory: createSlabPool({ slabBytes: Math.min(16 * 1024 * 1024, laneBytes), maxBytes: laneBytes, shared: false, allocate: readMemory }),
+        sources: new Map<string, Promise<DirectFileSource>>(),
+        opened: [],
+      }));
+      return new WorkerDataset(ref, dataset, fields, lanes);
     } catch (error) {
       await dataset.close();
       throw error;
@@ -79,26 +99,15 @@ export class WorkerDataset {
   /** Reads and decodes the rows (visible offsets, batch order) into the outputs. */
   async load(rows: Uint32Array, outputs: OutputDescriptor[]): Promise<LoadedBatch> {
     const started = performance.now();
-    const before = this.counters();
-    const columns = outputs.map((d, i) => openOutput(d, this.scratch[i]));
-    const read = await this.readColumns(rows, this.fields, columns);
-    const variable = columns.map((out, i): VariableColumn | null => {
-      const d = outputs[i] as OutputDescriptor;
-      if (out.kind !== 'variable' || d.kind !== 'variable') return null;
-      this.scratch[i] = out.data;
-      // Into shared memory, which reaches the main thread by reference: the slot's previous buffer
-      // when it is big enough (its pages are already mapped), else a new one with some headroom.
-      const { offsets, data } = compactVariable(
-        out,
-        (bytes) => (d.reuse && d.reuse.byteLength >= bytes ? new Uint8Array(d.reuse, 0, bytes) : new Uint8Array(new SharedArrayBuffer(Math.ceil(bytes * 1.25)), 0, bytes)),
-        (bytes) => {
-          if (this.staging.byteLength < bytes) this.staging = new Uint8Array(Math.ceil(bytes * 1.25));
-          return this.staging;
-        },
-      );
-      return { offsets, data, validity: out.validity };
+    // Fixed-width outputs are known before reading (values may be read straight into them); variable-width
+    // ones take the shared scratch memory when their batch decodes.
+    const placed = outputs.map((d) => (d.kind === 'fixed' ? openFixedOutput(d) : undefined));
+    const { read, reads, result: variable } = await this.readColumns(rows, this.fields, placed, (tasks) => {
+      const columns = outputs.map((d, i) => placed[i] ?? createVariableOutput(d.numSlots, d.kind === 'variable' && d.nullable, this.scratch[i]));
+      for (const { task, output } of tasks) runDecodeTask(task, columns[output] as ColumnOutput);
+      return columns.map((out, i) => this.compact(out, outputs[i] as OutputDescriptor, i));
     });
-    return { variable, readMs: read - started, decodeMs: performance.now() - read, reads: addReadStats(this.counters(), before, -1) };
+    return { variable, readMs: read - started, decodeMs: performance.now() - read, reads };
   }
 
   /**
@@ -116,41 +125,74 @@ export class WorkerDataset {
     // Evenly spaced rows touch every page that holds at least numRows / KEEP_ROWS of them.
     const rows = new Uint32Array(Math.min(numRows, KEEP_ROWS));
     for (let i = 0; i < rows.length; i++) rows[i] = Math.floor((i * numRows) / rows.length);
-    await this.readColumns(rows, small, createOutputs(small, rows.length));
+    const columns = createOutputs(small, rows.length);
+    await this.readColumns(rows, small, columns, (tasks) => {
+      for (const { task, output } of tasks) runDecodeTask(task, columns[output] as ColumnOutput);
+    });
   }
 
-  /** Plan → read → decode of `rows` of `fields` into `columns`; resolves to when the reads were done. */
-  private async readColumns(rows: Uint32Array, fields: LanceField[], columns: ColumnOutput[]): Promise<number> {
+  /**
+   * Plan → read of `rows` of `fields` in a free lane, reading values that need no decoding straight into
+   * `placed`; then `decode` runs the decode tasks while the read memory is still held. Resolves to when
+   * the reads were done, the lane's read counters for them, and what `decode` returned.
+   */
+  private async readColumns<T>(
+    rows: Uint32Array,
+    fields: LanceField[],
+    placed: readonly (ColumnOutput | undefined)[],
+    decode: (tasks: OutputTask[]) => T,
+  ): Promise<{ read: number; reads: ReadStats; result: T }> {
+    const lane = await this.takeLane();
+    const before = counters(lane);
     // Views of leased read memory are valid until the tasks have run; released in `finally`.
     const leases: (() => void)[] = [];
     try {
       const plan = await this.dataset.planRead(rows, fields);
-      const perFile = await Promise.all(plan.files.map(async (file) => fetchFileTasks(file, this.leasing(await this.sourceFor(file.path), leases), columns)));
+      const perFile = await Promise.all(plan.files.map(async (file) => fetchFileTasks(file, this.leasing(await this.sourceFor(lane, file.path), leases), placed)));
       const read = performance.now();
-      for (const { task, output } of [...perFile.flat(), ...plan.nullFills]) runDecodeTask(task, columns[output] as ColumnOutput);
-      return read;
+      const result = decode([...perFile.flat(), ...plan.nullFills]);
+      return { read, reads: addReadStats(counters(lane), before, -1), result };
     } finally {
       for (const release of leases) release();
+      this.returnLane(lane);
     }
   }
 
-  /** The summed counters of this worker's sources. */
-  private counters(): ReadStats {
-    const sum = emptyReadStats();
-    for (const { stats } of this.opened) addReadStats(sum, stats);
-    return sum;
+  /** A variable-width output into shared memory, in slot order (null for fixed-width outputs, which are in the slot). */
+  private compact(out: ColumnOutput, d: OutputDescriptor, i: number): VariableColumn | null {
+    if (out.kind !== 'variable' || d.kind !== 'variable') return null;
+    this.scratch[i] = out.data;
+    // Into shared memory, which reaches the main thread by reference: the slot's previous buffer
+    // when it is big enough (its pages are already mapped), else a new one with some headroom.
+    const { offsets, data } = compactVariable(
+      out,
+      (bytes) => (d.reuse && d.reuse.byteLength >= bytes ? new Uint8Array(d.reuse, 0, bytes) : new Uint8Array(new SharedArrayBuffer(Math.ceil(bytes * 1.25)), 0, bytes)),
+      (bytes) => {
+        if (this.staging.byteLength < bytes) this.staging = new Uint8Array(Math.ceil(bytes * 1.25));
+        return this.staging;
+      },
+    );
+    return { offsets, data, validity: out.validity };
   }
 
-  private sourceFor(path: string): Promise<DirectFileSource> {
-    let source = this.sources.get(path);
+  private takeLane(): Promise<Lane> {
+    const lane = this.free.pop();
+    return lane ? Promise.resolve(lane) : new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private returnLane(lane: Lane): void {
+    const next = this.waiting.shift();
+    if (next) next(lane);
+    else this.free.push(lane);
+  }
+
+  private sourceFor(lane: Lane, path: string): Promise<DirectFileSource> {
+    let source = lane.sources.get(path);
     if (!source) {
       const { direct, queueDepth, maxGapBytes, maxReadBytes } = this.ref;
-      // Blocking batches where the data is expected in the page cache (buffered), and for O_DIRECT too when
-      // io_uring keeps queueDepth reads in flight from this thread; else async O_DIRECT reads on the threadpool.
-      const sync = direct === false || hasQueuedReads();
-      source = DirectFileSource.open(path, { direct, sync, queueDepth, coalesce: { maxGapBytes, maxReadBytes }, pool: this.memory });
-      source.then((s) => this.opened.push(s), () => this.sources.delete(path));
-      this.sources.set(path, source);
+      source = DirectFileSource.open(path, { direct, reads: readsFor(direct), queueDepth, coalesce: { maxGapBytes, maxReadBytes }, pool: lane.memory });
+      source.then((s) => lane.opened.push(s), () => lane.sources.delete(path));
+      lane.sources.set(path, source);
     }
     return source;
   }
@@ -183,7 +225,7 @@ export class WorkerDataset {
     } catch (error) {
       if (controller.signal.aborted) {
         throw new InvalidArgumentError(
-          `a batch waited ${READ_MEMORY_WAIT_MS / 1000} s for read memory: each worker's share (${this.ref.readMemoryBytes} bytes of options.memoryBytes ${this.ref.memoryBytes}, after the batch slots and decoded-page caches) is too small for this batch size; raise memoryBytes or lower batchSize`,
+          `a batch waited ${READ_MEMORY_WAIT_MS / 1000} s for read memory: each batch's share (${Math.floor(this.ref.readMemoryBytes / this.ref.lanes)} bytes: a worker's ${this.ref.readMemoryBytes} bytes of options.memoryBytes ${this.ref.memoryBytes}, after the batch slots and decoded-page caches, for ${this.ref.lanes} batches at once) is too small for this batch size; raise memoryBytes or lower batchSize`,
         );
       }
       throw error;
@@ -193,8 +235,24 @@ export class WorkerDataset {
   }
 }
 
-function openOutput(d: OutputDescriptor, scratch: Uint8Array | undefined): ColumnOutput {
-  if (d.kind === 'variable') return createVariableOutput(d.numSlots, d.nullable, scratch);
+/** The summed counters of a lane's sources. */
+function counters(lane: Lane): ReadStats {
+  const sum = emptyReadStats();
+  for (const { stats } of lane.opened) addReadStats(sum, stats);
+  return sum;
+}
+
+/**
+ * How a worker issues a batch's reads: queued on its io_uring (the disk works on one batch while the
+ * worker plans or decodes another) when the addon has one; else blocking batches where the data is
+ * expected in the page cache (direct: false), and async O_DIRECT reads on the threadpool otherwise.
+ */
+function readsFor(direct: DatasetRef['direct']): BatchReads {
+  if (hasQueuedReads()) return 'queued';
+  return direct === false ? 'blocking' : 'threadpool';
+}
+
+function openFixedOutput(d: Extract<OutputDescriptor, { kind: 'fixed' }>): ColumnOutput {
   const validity = d.validityOffset >= 0 ? new Uint8Array(d.buffer, d.validityOffset, d.numSlots) : null;
   validity?.fill(1);
   return { kind: 'fixed', byteWidth: d.byteWidth, values: new Uint8Array(d.buffer, d.byteOffset, d.numSlots * d.byteWidth), validity };

@@ -6,7 +6,16 @@
 /* Whether `value` is a typed array of type `want`; if so, its data pointer and element count. */
 int typed_array_of(napi_env env, napi_value value, napi_typedarray_type want, void **data, size_t *length);
 
+/* This environment's slot for native/async_read.c's engine (NULL before the module is set up). */
+void **async_engine_slot(napi_env env);
+
 /* gatherValues(target, source, starts, lengths): native/gather.c. */
 napi_value GatherValues(napi_env env, napi_callback_info info);
+
+/* readBatchAsync(fd, positions, targets, queueDepth, direct, results) -> Promise: native/async_read.c. */
+napi_value ReadBatchAsync(napi_env env, napi_callback_info info);
+
+/* hugePageBuffer(bytes) -> ArrayBuffer | undefined: native/memory.c. */
+napi_value HugePageBuffer(napi_env env, napi_callback_info info);
 
 #endif

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { DatasetRef, PrepareJob } from '../../decode-workers/messages.js';
+import { threadId } from 'node:worker_threads';
 import { prepare } from '../../decode-workers/worker.js';
 import { workerRefFor } from '../fixtures/worker-ref.js';
 
@@ -13,20 +14,20 @@ describe('the prepare task', () => {
   it('holds its worker until every worker has taken one, so Piscina gives each worker its own', async () => {
     const job: PrepareJob = { dataset: ref, arrived: new SharedArrayBuffer(4), workers: 2 };
     let settled = false;
-    const prepared = prepare(job).then((ok) => {
+    const prepared = prepare(job).then((id) => {
       settled = true;
-      return ok;
+      return id;
     });
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(settled).toBe(false);
     const arrived = new Int32Array(job.arrived);
     Atomics.add(arrived, 0, 1);
     Atomics.notify(arrived, 0);
-    expect(await prepared).toBe(true);
+    expect(await prepared).toBe(threadId);
   });
 
-  it('resolves to false, without throwing, when the dataset cannot be opened', async () => {
+  it('resolves to null, without throwing, when the dataset cannot be opened', async () => {
     const job: PrepareJob = { dataset: { ...ref, path: `${ref.path}-missing` }, arrived: new SharedArrayBuffer(4), workers: 1 };
-    expect(await prepare(job)).toBe(false);
+    expect(await prepare(job)).toBeNull();
   });
 });

@@ -88,9 +88,12 @@ describe('DirectFileSource', () => {
     ['direct, queue depth 32', { direct: true, queueDepth: 32 }],
     ['direct, no coalescing', { direct: true, coalesce: { maxGapBytes: 0, maxReadBytes: 64 * KiB } }],
     ['buffered', { direct: false, queueDepth: 8 }],
-    ['buffered, blocking reads', { direct: false, sync: true }],
-    ['direct, blocking reads', { direct: true, sync: true }],
-    ['direct, blocking reads into a plain (not shared) pool', { direct: true, sync: true, pool: createSlabPool({ slabBytes: 4 * MiB, maxBytes: 64 * MiB, shared: false }) }],
+    ['buffered, blocking reads', { direct: false, reads: 'blocking' }],
+    ['direct, blocking reads', { direct: true, reads: 'blocking' }],
+    ['direct, blocking reads into a plain (not shared) pool', { direct: true, reads: 'blocking', pool: createSlabPool({ slabBytes: 4 * MiB, maxBytes: 64 * MiB, shared: false }) }],
+    ['buffered, queued reads', { direct: false, reads: 'queued' }],
+    ['direct, queued reads', { direct: true, reads: 'queued' }],
+    ['direct, queued reads at queue depth 1', { direct: true, reads: 'queued', queueDepth: 1 }],
     ['direct, async reads into a plain (not shared) pool', { direct: true, pool: createSlabPool({ slabBytes: 4 * MiB, maxBytes: 64 * MiB, shared: false }) }],
   ];
   for (const [name, options] of variants) {
@@ -153,7 +156,8 @@ describe('DirectFileSource', () => {
   });
 
   const intoVariants: Array<[string, () => Promise<{ readInto(r: ByteRange[], t: Uint8Array[]): Promise<void>; close(): Promise<void> }>]> = [
-    ['DirectFileSource, blocking buffered reads', () => DirectFileSource.open(path, { direct: false, sync: true })],
+    ['DirectFileSource, blocking buffered reads', () => DirectFileSource.open(path, { direct: false, reads: 'blocking' })],
+    ['DirectFileSource, queued buffered reads', () => DirectFileSource.open(path, { direct: false, reads: 'queued' })],
     ['DirectFileSource, async reads', () => DirectFileSource.open(path, { direct: false })],
     ['FileSource', () => FileSource.open(path)],
   ];
@@ -174,7 +178,7 @@ describe('DirectFileSource', () => {
   it.skipIf(onTmpfs)(`reads into targets through aligned pool memory in direct mode${skipReason}`, async () => {
     const ranges = [{ offset: 5000, size: 10 }, { offset: 12345, size: 7000 }];
     const targets = ranges.map((r) => new Uint8Array(r.size));
-    const source = await DirectFileSource.open(path, { direct: true, sync: true });
+    const source = await DirectFileSource.open(path, { direct: true, reads: 'blocking' });
     try {
       await source.readInto(ranges, targets);
       expectBytes(targets, ranges);
@@ -185,7 +189,7 @@ describe('DirectFileSource', () => {
   });
 
   it('rejects a readInto range outside the file with IoError', async () => {
-    const source = await DirectFileSource.open(path, { direct: false, sync: true });
+    const source = await DirectFileSource.open(path, { direct: false, reads: 'blocking' });
     try {
       await expect(source.readInto([{ offset: FILE_BYTES - 2, size: 4 }], [new Uint8Array(4)])).rejects.toBeInstanceOf(IoError);
     } finally {
@@ -342,13 +346,13 @@ describe('DirectFileSource', () => {
     await expect(DirectFileSource.open(path, { direct: 'yes' as unknown as boolean })).rejects.toMatchObject({ message: `DirectFileSource option direct must be true, false or 'auto', got "yes"` });
   });
 
-  for (const [direct, sync] of [[true, false], [false, false], [true, true], [false, true]] as const) {
+  for (const [direct, reads] of [true, false].flatMap((d) => (['threadpool', 'blocking', 'queued'] as const).map((r) => [d, r] as const))) {
     const skip = direct && onTmpfs;
-    const name = `${direct ? 'direct' : 'buffered'}${sync ? ', blocking reads' : ''}`;
+    const name = `${direct ? 'direct' : 'buffered'}, ${reads} reads`;
     it.skipIf(skip)(`reports a read past the end of a file truncated after open as a short read IoError (${name})${direct ? skipReason : ''}`, async () => {
-      const copy = join(dir, `truncated-${String(direct)}-${String(sync)}.bin`);
+      const copy = join(dir, `truncated-${String(direct)}-${reads}.bin`);
       copyFileSync(path, copy);
-      const source = await DirectFileSource.open(copy, { direct, sync });
+      const source = await DirectFileSource.open(copy, { direct, reads });
       try {
         truncateSync(copy, 5000);
         // Partly covered: O_DIRECT returns 904 bytes of the block at 4096, short of the range's end.
@@ -421,7 +425,7 @@ describe('DirectFileSource', () => {
     const { DirectFileSource: WithoutAddon } = await import('../../io/direct-source.js');
     const ranges = awkwardRanges(FILE_BYTES, new Rng(11));
     for (const direct of [true, false]) {
-      const source = await WithoutAddon.open(path, { direct, sync: true });
+      const source = await WithoutAddon.open(path, { direct, reads: 'blocking' });
       try {
         expect(source.stats.engine).toBe('fs.readSync');
         const leased = await source.readRangesLeased(ranges);

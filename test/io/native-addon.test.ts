@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { nativeAddon, type NativeAddon } from '../../io/native-addon.js';
+import { nativeAddon, readMemory, type NativeAddon } from '../../io/native-addon.js';
+import { importWithAddon } from '../fixtures/addon.js';
 
 const addonBuilt = existsSync(join(import.meta.dirname, '..', '..', 'build', 'Release', 'lance_loader_native.node'));
 
@@ -40,4 +41,33 @@ describe.runIf(addonBuilt)('the addon\'s gatherValues', () => {
   it('throws a TypeError for arguments of the wrong types', () => {
     expect(() => addon.gatherValues(new Uint8Array(8), source, Float64Array.of(0), Float64Array.of(1) as unknown as Uint32Array)).toThrow(TypeError);
   });
+});
+
+describe.runIf(addonBuilt)("the addon's hugePageBuffer", () => {
+  const addon = nativeAddon() as NativeAddon;
+
+  it('gives zeroed plain memory rounded up to whole 2 MiB pages', () => {
+    const buffer = addon.hugePageBuffer(3 * 1024 * 1024 + 1) as ArrayBuffer;
+    expect(buffer).toBeInstanceOf(ArrayBuffer);
+    expect(buffer.byteLength).toBe(4 * 1024 * 1024);
+    const bytes = new Uint8Array(buffer);
+    expect(bytes.every((b) => b === 0)).toBe(true);
+    bytes.fill(7);
+    expect(bytes[bytes.length - 1]).toBe(7);
+  });
+
+  it.each([0, -1, Number.NaN, 2 ** 47])('throws a TypeError for a byte count of %s', (bytes) => {
+    expect(() => addon.hugePageBuffer(bytes)).toThrow(TypeError);
+  });
+});
+
+it('readMemory gives a plain ArrayBuffer of the size asked for without the addon', async () => {
+  const { readMemory: withoutAddon } = await importWithAddon(false, () => import('../../io/native-addon.js'));
+  const buffer = withoutAddon(5000);
+  expect(buffer).toBeInstanceOf(ArrayBuffer);
+  expect(buffer.byteLength).toBe(5000);
+});
+
+it.runIf(addonBuilt)('readMemory gives at least the bytes asked for with the addon', () => {
+  expect(readMemory(5000).byteLength).toBeGreaterThanOrEqual(5000);
 });

@@ -1,6 +1,7 @@
 import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isOnTmpfs, probeDirectAlignment, PROBE_READ_BYTES, PROBE_SCAN_BYTES } from '../../io/align.js';
 import { Rng } from '../fixtures/random.js';
@@ -43,16 +44,22 @@ it('falls back to fs.readSync when LANCE_LOADER_NATIVE=0', async () => {
   expect(readEngine()).toEqual({ engine: 'fs.readSync', reason: 'LANCE_LOADER_NATIVE=0' });
 });
 
+/** readBatchSync or readBatchQueued, as a promise. */
+type BatchRead = (fd: number, positions: Float64Array, targets: Uint8Array[], queueDepth: number, direct: boolean, results: Float64Array) => Promise<void>;
+
 describe.each([
-  ['the native addon', true],
-  ['fs.readSync', false],
-])('readBatchSync with %s', (_name, native) => {
-  let engine: NativeRead;
+  ['readBatchSync', 'the native addon', true],
+  ['readBatchQueued', 'the native addon', true],
+  ['readBatchSync', 'fs.readSync', false],
+  ['readBatchQueued', 'fs.readSync', false],
+] as const)('%s with %s', (form, _name, native) => {
+  let read: BatchRead;
   beforeAll(async () => {
-    engine = await loadEngine(native);
+    const engine = await loadEngine(native);
+    read = form === 'readBatchSync' ? async (...args) => engine.readBatchSync(...args) : engine.readBatchQueued;
   });
 
-  it('reads every target at its position, into ArrayBuffer and SharedArrayBuffer memory', () => {
+  it('reads every target at its position, into ArrayBuffer and SharedArrayBuffer memory', async () => {
     const rng = new Rng(3);
     const count = 700; // more than the ring's 256 entries
     const positions = new Float64Array(count);
@@ -63,7 +70,7 @@ describe.each([
       targets.push(i % 2 === 0 ? new Uint8Array(size) : new Uint8Array(new SharedArrayBuffer(size + 5), 5, size));
     }
     const results = new Float64Array(count);
-    engine.readBatchSync(fd, positions, targets, 32, false, results);
+    await read(fd, positions, targets, 32, false, results);
     targets.forEach((target, i) => {
       expect(results[i]).toBe(target.byteLength);
       const at = positions[i] as number;
@@ -71,27 +78,27 @@ describe.each([
     });
   });
 
-  it('reports fewer bytes for a target that runs past the end of the file', () => {
+  it('reports fewer bytes for a target that runs past the end of the file', async () => {
     const results = new Float64Array(2);
-    engine.readBatchSync(fd, Float64Array.of(FILE_BYTES - 10, FILE_BYTES + 100), [new Uint8Array(64), new Uint8Array(8)], 4, false, results);
+    await read(fd, Float64Array.of(FILE_BYTES - 10, FILE_BYTES + 100), [new Uint8Array(64), new Uint8Array(8)], 4, false, results);
     expect(Array.from(results)).toEqual([10, 0]);
   });
 
-  it('reads nothing into empty targets', () => {
+  it('reads nothing into empty targets', async () => {
     const results = Float64Array.of(-1, -1);
-    engine.readBatchSync(fd, Float64Array.of(0, 5), [new Uint8Array(0), new Uint8Array(0)], 4, false, results);
+    await read(fd, Float64Array.of(0, 5), [new Uint8Array(0), new Uint8Array(0)], 4, false, results);
     expect(Array.from(results)).toEqual([0, 0]);
   });
 
-  it('reports a negative errno for each target of a bad file descriptor', () => {
+  it('reports a negative errno for each target of a bad file descriptor', async () => {
     const bad = openSync(path, 'r');
     closeSync(bad);
     const results = new Float64Array(3);
-    engine.readBatchSync(bad, Float64Array.of(0, 10, 20), [new Uint8Array(4), new Uint8Array(4), new Uint8Array(4)], 4, false, results);
+    await read(bad, Float64Array.of(0, 10, 20), [new Uint8Array(4), new Uint8Array(4), new Uint8Array(4)], 4, false, results);
     expect(Array.from(results)).toEqual([-osConstants.errno.EBADF, -osConstants.errno.EBADF, -osConstants.errno.EBADF]);
   });
 
-  it.skipIf(isOnTmpfs(root))('stops an O_DIRECT read at the short read inside the last sector', () => {
+  it.skipIf(isOnTmpfs(root))('stops an O_DIRECT read at the short read inside the last sector', async () => {
     const direct = openSync(path, constants.O_RDONLY | constants.O_DIRECT);
     try {
       const memory = new SharedArrayBuffer(PROBE_SCAN_BYTES + PROBE_READ_BYTES + 3 * 4096);
@@ -101,7 +108,7 @@ describe.each([
       const lastSector = Math.floor(FILE_BYTES / 512) * 512;
       const targets = [new Uint8Array(memory, start, 4096), new Uint8Array(memory, start + 4096, 4096)];
       const results = new Float64Array(2);
-      engine.readBatchSync(direct, Float64Array.of(4096, lastSector - 1024), targets, 2, true, results);
+      await read(direct, Float64Array.of(4096, lastSector - 1024), targets, 2, true, results);
       expect(Array.from(results)).toEqual([4096, FILE_BYTES - (lastSector - 1024)]);
       expect(Buffer.from(targets[1]?.subarray(0, results[1]) ?? []).equals(Buffer.from(bytes.subarray(lastSector - 1024)))).toBe(true);
     } finally {
@@ -115,4 +122,58 @@ it.runIf(addonBuilt)('rejects targets that are not Uint8Arrays, bad positions an
   expect(() => readBatchSync(fd, Float64Array.of(0), [new Float32Array(2) as unknown as Uint8Array], 1, false, new Float64Array(1))).toThrow(TypeError);
   expect(() => readBatchSync(fd, Float64Array.of(-1), [new Uint8Array(2)], 1, false, new Float64Array(1))).toThrow(TypeError);
   expect(() => readBatchSync(Number.NaN, Float64Array.of(0), [new Uint8Array(2)], 1, false, new Float64Array(1))).toThrow(TypeError);
+});
+
+describe.runIf(addonBuilt && ioUringEnabled)('readBatchQueued on the ring', () => {
+  it('resolves each of several batches queued together with its own bytes, at a queue depth below their total', async () => {
+    const { readBatchQueued } = await loadEngine(true);
+    const rng = new Rng(9);
+    const batches = [300, 1, 0, 40, 257].map((count) => {
+      const positions = new Float64Array(count);
+      const targets: Uint8Array[] = [];
+      for (let i = 0; i < count; i++) {
+        const size = rng.int(1, 9000);
+        positions[i] = rng.int(0, FILE_BYTES - size + 1);
+        targets.push(new Uint8Array(new SharedArrayBuffer(size)));
+      }
+      return { positions, targets, results: new Float64Array(count) };
+    });
+    await Promise.all(batches.map((b) => readBatchQueued(fd, b.positions, b.targets, 16, false, b.results)));
+    for (const { positions, targets, results } of batches) {
+      targets.forEach((target, i) => {
+        expect(results[i]).toBe(target.byteLength);
+        const at = positions[i] as number;
+        expect(Buffer.from(target).equals(Buffer.from(bytes.subarray(at, at + target.byteLength)))).toBe(true);
+      });
+    }
+  });
+
+  it.skipIf(isOnTmpfs(root))('lets a worker thread that is terminated with O_DIRECT reads in flight end cleanly', async () => {
+    const addonPath = join(import.meta.dirname, '..', '..', 'build', 'Release', 'lance_loader_native.node');
+    const source = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const { openSync, constants } = require('node:fs');
+      const addon = require(workerData.addonPath);
+      const fd = openSync(workerData.path, constants.O_RDONLY | constants.O_DIRECT);
+      const memory = addon.hugePageBuffer(200 * 8192); // 2 MiB-aligned: fit for O_DIRECT
+      const targets = Array.from({ length: 200 }, (_, i) => new Uint8Array(memory, i * 8192, 8192));
+      const positions = new Float64Array(200).map((_, i) => ((i * 7919) % Math.floor((workerData.size - 8192) / 4096)) * 4096);
+      let batches = 0;
+      const loop = async () => {
+        for (;;) {
+          const results = new Float64Array(200);
+          await Promise.all([0, 1, 2].map(() => addon.readBatchAsync(fd, positions, targets, 64, true, results)));
+          if (results[0] !== 8192) throw new Error('read failed: ' + results[0]);
+          if (++batches === 3) parentPort.postMessage('reading');
+        }
+      };
+      loop();
+    `;
+    const worker = new Worker(source, { eval: true, workerData: { addonPath, path, size: FILE_BYTES } });
+    await new Promise((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    expect(await worker.terminate()).toBe(1);
+  });
 });

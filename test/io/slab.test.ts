@@ -133,6 +133,16 @@ describe('createSlabPool', () => {
     pool.close();
   });
 
+  it('makes plain slabs with the allocate option when given, each of slabBytes plus one unit of slack', async () => {
+    const asked: number[] = [];
+    const pool = createSlabPool({ slabBytes: 16 * KiB, maxBytes: 64 * KiB, shared: false, allocate: (bytes) => (asked.push(bytes), new ArrayBuffer(bytes + 100)) });
+    const leases = await pool.acquireAll([12 * KiB, 12 * KiB]);
+    expect(asked).toEqual([20 * KiB, 20 * KiB]);
+    expect(leases.map((l) => l.buffer.byteLength)).toEqual([20 * KiB + 100, 20 * KiB + 100]);
+    for (const l of leases) l.release();
+    pool.close();
+  });
+
   it('places every region of a slab at the phase phaseOf chose, probing each slab once', async () => {
     const pool = createSlabPool({ slabBytes: 16 * KiB, maxBytes: 64 * KiB });
     const probed: (ArrayBuffer | SharedArrayBuffer)[] = [];

@@ -76,6 +76,44 @@ describe('WorkerDataset.keepSmallColumns', () => {
 });
 
 describe('WorkerDataset.load', () => {
+  it('loads batches that overlap in time in lanes of their own, each batch counting only its own reads', async () => {
+    const batches = [
+      [5, 3000, 9900, 7],
+      [numRows - 1, 40, 6001],
+      [100, 101, 102, 8000, 9900],
+    ];
+    // What each batch reads on its own, in a fresh worker without a decoded-page cache: the most it can
+    // read together with others (it may find page metadata another batch already read).
+    const alone: number[] = [];
+    for (const rows of batches) alone.push((await load(await WorkerDataset.open({ ...ref, cacheBytes: 0, lanes: 1 }), rows)).bytesRead);
+    opened = await WorkerDataset.open({ ...ref, cacheBytes: 0, lanes: 2 });
+    const together = await Promise.all(batches.map((rows) => load(opened as WorkerDataset, rows)));
+    for (const [i, rows] of batches.entries()) {
+      expect(together[i]?.idx).toEqual(await expectedIdx(rows));
+      expect(together[i]?.bytesRead).toBeGreaterThan(0);
+      expect(together[i]?.bytesRead).toBeLessThanOrEqual(alone[i] as number);
+    }
+  });
+
+  it('decodes variable-width values of batches loaded at once into their own outputs', async () => {
+    opened = await WorkerDataset.open({ ...ref, columns: ['utf8_words'], lanes: 2 });
+    const batches = [
+      [9, 2000, 9500],
+      [4, 5, 6, 7000],
+    ];
+    const loaded = await Promise.all(batches.map((rows) => (opened as WorkerDataset).load(Uint32Array.from(rows), [{ kind: 'variable', numSlots: rows.length, nullable: true, reuse: null }])));
+    const dataset = await openDataset(ref.path);
+    try {
+      for (const [i, rows] of batches.entries()) {
+        const column = loaded[i]?.variable[0];
+        const words = rows.map((_, k) => new TextDecoder().decode(column?.data.subarray(column.offsets[k], column.offsets[k + 1])));
+        expect(words).toEqual(Array.from((await dataset.take(rows, { columns: ['utf8_words'] })).getChild('utf8_words') as arrow.Vector, (v) => v ?? ''));
+      }
+    } finally {
+      await dataset.close();
+    }
+  });
+
   it('throws an InternalError for a row offset past the end instead of planning forever', async () => {
     opened = await WorkerDataset.open(ref);
     const { outputs } = outputsFor(2);

@@ -1,0 +1,361 @@
+/*
+ * readBatchAsync(fd, positions, targets, queueDepth, direct, results) -> Promise<void>
+ *
+ * The reads of readBatch (native/batch_read.c, same arguments and results), without blocking: the call
+ * queues the reads and returns a promise that resolves when every one is done, with `results` filled in.
+ * The targets and results must stay untouched until then (the call holds references to them).
+ *
+ * How: one io_uring per thread with an eventfd registered on it, and a uv_poll handle on that eventfd in
+ * the thread's own event loop, so completions are reaped between JavaScript tasks and the next reads are
+ * submitted as earlier ones finish. Batches share the ring: at most `queueDepth` (of the latest call)
+ * reads of the thread are in flight, submitted in call order (an older batch's reads go first). A worker
+ * thread can so keep the disk's queue full across batches while it plans and decodes.
+ *
+ * Where the ring cannot be set up (no io_uring, io_uring_disabled, a seccomp filter), or fails later,
+ * the reads finish with blocking preads and the promise resolves the same way.
+ *
+ * Lifetime: the engine belongs to the Node environment (main thread or worker). When the environment
+ * ends (worker.terminate() included), an async cleanup hook waits for the reads the kernel still holds,
+ * since they write into JavaScript memory, then closes the poll handle, the ring and the eventfd.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <node_api.h>
+#include <uv.h>
+
+#include "addon.h"
+#include "read.h"
+
+#ifdef HAVE_IO_URING
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#endif
+
+typedef struct Batch {
+  struct Batch *next;
+  Request *requests;
+  size_t count;
+  size_t submitted;  /* requests[0 .. submitted) went to the ring at least once */
+  size_t unfinished; /* requests not yet complete, at end of file or failed */
+  size_t *again;     /* requests to read on from where they stopped (short or interrupted reads) */
+  size_t again_count;
+  int fd, direct;
+  double *results;
+  napi_ref targets_ref, results_ref;
+  napi_deferred deferred;
+} Batch;
+
+typedef struct {
+  napi_env env;
+#ifdef HAVE_IO_URING
+  Ring *ring; /* NULL: reads go through pread */
+  int event_fd;
+  uv_poll_t poll;
+  int poll_open, polling;
+#endif
+  napi_ref resource;
+  napi_async_context context;
+  Batch *head, *tail; /* unsettled batches, in call order */
+  unsigned in_flight; /* reads put in the submission queue and not yet reaped */
+  unsigned depth;
+  napi_async_cleanup_hook_handle cleanup;
+} Engine;
+
+static void free_batch(napi_env env, Batch *b) {
+  if (b->targets_ref) napi_delete_reference(env, b->targets_ref);
+  if (b->results_ref) napi_delete_reference(env, b->results_ref);
+  free(b);
+}
+
+/* Resolves and frees every batch whose reads are all finished (in call order of completion). */
+static void settle(Engine *e) {
+  Batch **link = &e->head, *last = NULL;
+  while (*link) {
+    Batch *b = *link;
+    if (b->unfinished > 0) {
+      last = b;
+      link = &b->next;
+      continue;
+    }
+    *link = b->next;
+    batch_results(b->requests, b->count, b->results);
+    napi_value undefined;
+    napi_get_undefined(e->env, &undefined);
+    napi_resolve_deferred(e->env, b->deferred, undefined);
+    free_batch(e->env, b);
+  }
+  e->tail = last;
+}
+
+/* Reads every unfinished request of every batch with pread (blocking): the fallback once the ring is gone. */
+static void finish_with_pread(Engine *e) {
+  for (Batch *b = e->head; b; b = b->next) {
+    read_with_pread(b->fd, b->requests, b->count, b->direct);
+    b->unfinished = 0;
+    b->again_count = 0;
+    b->submitted = b->count;
+  }
+}
+
+#ifdef HAVE_IO_URING
+/* Accounts the completions in the ring: finished reads, and reads to go on with. */
+static void reap(Engine *e) {
+  Ring *ring = e->ring;
+  unsigned head = *ring->cq_head;
+  unsigned tail = __atomic_load_n(ring->cq_tail, __ATOMIC_ACQUIRE);
+  for (; head != tail; head++) {
+    struct io_uring_cqe *cqe = &ring->cqes[head & *ring->cq_mask];
+    Request *r = (Request *)(uintptr_t)cqe->user_data;
+    Batch *b = r->owner;
+    e->in_flight--;
+    if (read_finished(r, cqe->res, b->direct)) {
+      b->again[b->again_count++] = (size_t)(r - b->requests);
+    } else {
+      b->unfinished--;
+    }
+  }
+  __atomic_store_n(ring->cq_head, head, __ATOMIC_RELEASE);
+}
+
+/* Reads the kernel holds: in flight minus the entries it has not taken from the submission queue. */
+static unsigned in_kernel(const Engine *e) {
+  Ring *ring = e->ring;
+  return e->in_flight - (*ring->sq_tail - __atomic_load_n(ring->sq_head, __ATOMIC_ACQUIRE));
+}
+
+/* Waits (blocking) until the kernel holds no read of ours: their memory may be reused or freed after. */
+static void drain(Engine *e) {
+  while (in_kernel(e) > 0) {
+    if (ring_enter(e->ring, 0, 1, IORING_ENTER_GETEVENTS) < 0) sched_yield();
+    reap(e);
+  }
+}
+
+/* The ring failed (not a read): wait for what the kernel holds, then read the rest with pread for good. */
+static void drop_ring(Engine *e) {
+  drain(e);
+  e->in_flight = 0;
+  finish_with_pread(e);
+  if (e->polling) uv_poll_stop(&e->poll);
+  e->polling = 0;
+  ring_close(e->ring);
+  e->ring = NULL;
+}
+
+/* Puts reads in the submission queue, older batches first, up to the depth, and submits them. */
+static void pump(Engine *e) {
+  Ring *ring = e->ring;
+  unsigned tail = *ring->sq_tail;
+  for (Batch *b = e->head; b && e->in_flight < e->depth; b = b->next) {
+    while (b->again_count > 0 && e->in_flight < e->depth) {
+      Request *r = &b->requests[b->again[--b->again_count]];
+      ring_prepare_read(ring, tail++, b->fd, r, (uint64_t)(uintptr_t)r);
+      e->in_flight++;
+    }
+    while (b->submitted < b->count && e->in_flight < e->depth) {
+      Request *r = &b->requests[b->submitted++];
+      ring_prepare_read(ring, tail++, b->fd, r, (uint64_t)(uintptr_t)r);
+      e->in_flight++;
+    }
+  }
+  __atomic_store_n(ring->sq_tail, tail, __ATOMIC_RELEASE);
+  unsigned unsubmitted = tail - __atomic_load_n(ring->sq_head, __ATOMIC_ACQUIRE);
+  if (unsubmitted == 0) return;
+  int n = ring_enter(ring, unsubmitted, 0, 0);
+  /* The kernel may take fewer entries (out of memory: EAGAIN, EBUSY); the rest go with the next
+     completion. With nothing of ours in the kernel there would be no next completion: give up the ring. */
+  if ((n < 0 && n != -EAGAIN && n != -EBUSY) || (n <= 0 && in_kernel(e) == 0)) drop_ring(e);
+}
+
+static void on_ready(uv_poll_t *handle, int status, int events);
+
+/* Watches the eventfd while batches are unsettled; an idle engine does not keep the event loop alive. */
+static void watch(Engine *e) {
+  if (!e->ring) return;
+  if (e->head && !e->polling) {
+    e->polling = uv_poll_start(&e->poll, UV_READABLE, on_ready) == 0;
+    if (!e->polling) drop_ring(e);
+  } else if (!e->head && e->polling) {
+    uv_poll_stop(&e->poll);
+    e->polling = 0;
+  }
+}
+
+static void on_ready(uv_poll_t *handle, int status, int events) {
+  (void)events;
+  Engine *e = handle->data;
+  uint64_t count;
+  if (read(e->event_fd, &count, sizeof count) < 0 && errno != EAGAIN) status = -errno;
+  napi_handle_scope handles;
+  napi_open_handle_scope(e->env, &handles);
+  napi_value resource;
+  napi_get_reference_value(e->env, e->resource, &resource);
+  /* Promise reactions run when this scope closes, as after any callback from the event loop. */
+  napi_callback_scope scope;
+  napi_open_callback_scope(e->env, resource, e->context, &scope);
+  if (status < 0) {
+    drop_ring(e);
+  } else {
+    /* With deferred task work, completions are only posted when this thread enters the ring. */
+    if (e->ring->flags & IORING_SETUP_DEFER_TASKRUN) ring_enter(e->ring, 0, 0, IORING_ENTER_GETEVENTS);
+    reap(e);
+    pump(e);
+  }
+  settle(e);
+  watch(e);
+  napi_close_callback_scope(e->env, scope);
+  napi_close_handle_scope(e->env, handles);
+}
+
+static void on_closed(uv_handle_t *handle) {
+  Engine *e = handle->data;
+  if (e->ring) ring_close(e->ring);
+  close(e->event_fd);
+  napi_remove_async_cleanup_hook(e->cleanup);
+  free(e);
+}
+
+/* A ring with an eventfd the thread's event loop watches, or none (reads then go through pread). */
+static void open_ring(Engine *e) {
+  e->event_fd = -1;
+  e->ring = ring_open();
+  if (!e->ring) return;
+  uv_loop_t *loop;
+  e->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (e->event_fd < 0 || syscall(__NR_io_uring_register, e->ring->fd, IORING_REGISTER_EVENTFD, &e->event_fd, 1) < 0 ||
+      napi_get_uv_event_loop(e->env, &loop) != napi_ok || uv_poll_init(loop, &e->poll, e->event_fd) != 0) {
+    if (e->event_fd >= 0) close(e->event_fd);
+    e->event_fd = -1;
+    ring_close(e->ring);
+    e->ring = NULL;
+    return;
+  }
+  e->poll.data = e;
+  e->poll_open = 1;
+}
+#endif
+
+static void on_cleanup(napi_async_cleanup_hook_handle handle, void *data) {
+  Engine *e = data;
+  e->cleanup = handle;
+#ifdef HAVE_IO_URING
+  if (e->ring) drain(e);
+#endif
+  while (e->head) {
+    Batch *b = e->head;
+    e->head = b->next;
+    free_batch(e->env, b);
+  }
+  napi_async_destroy(e->env, e->context);
+  napi_delete_reference(e->env, e->resource);
+#ifdef HAVE_IO_URING
+  if (e->poll_open) {
+    uv_close((uv_handle_t *)&e->poll, on_closed);
+    return;
+  }
+#endif
+  napi_remove_async_cleanup_hook(handle);
+  free(e);
+}
+
+/* This environment's engine, made on first use; NULL (with an exception pending) when it cannot be. */
+static Engine *engine_of(napi_env env) {
+  void **slot = async_engine_slot(env);
+  if (!slot) {
+    napi_throw_error(env, "ERR_NATIVE", "native module is not initialised on this thread");
+    return NULL;
+  }
+  if (*slot) return *slot;
+  Engine *e = calloc(1, sizeof *e);
+  if (!e) {
+    napi_throw_error(env, "ENOMEM", "readBatchAsync: out of memory");
+    return NULL;
+  }
+  e->env = env;
+  napi_value resource, name;
+  if (napi_create_object(env, &resource) != napi_ok || napi_create_reference(env, resource, 1, &e->resource) != napi_ok ||
+      napi_create_string_utf8(env, "lance-loader:readBatchAsync", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_async_init(env, resource, name, &e->context) != napi_ok) {
+    if (e->resource) napi_delete_reference(env, e->resource);
+    free(e);
+    napi_throw_error(env, "ERR_NATIVE", "readBatchAsync: cannot set up its async context");
+    return NULL;
+  }
+#ifdef HAVE_IO_URING
+  open_ring(e);
+#endif
+  if (napi_add_async_cleanup_hook(env, on_cleanup, e, &e->cleanup) != napi_ok) {
+#ifdef HAVE_IO_URING
+    if (e->ring) {
+      uv_close((uv_handle_t *)&e->poll, NULL);
+      ring_close(e->ring);
+      close(e->event_fd);
+    }
+#endif
+    napi_async_destroy(env, e->context);
+    napi_delete_reference(env, e->resource);
+    free(e);
+    napi_throw_error(env, "ERR_NATIVE", "readBatchAsync: cannot register its cleanup");
+    return NULL;
+  }
+  *slot = e;
+  return e;
+}
+
+napi_value ReadBatchAsync(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  BatchArgs args;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 6) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "readBatchAsync takes 6 arguments");
+    return NULL;
+  }
+  if (!batch_args(env, argv, &args)) return NULL;
+  Engine *e = engine_of(env);
+  if (!e) return NULL;
+  /* One allocation: the batch, its requests, and the indexes of requests to read on. */
+  Batch *b = calloc(1, sizeof *b + args.count * (sizeof(Request) + sizeof(size_t)));
+  if (!b) {
+    napi_throw_error(env, "ENOMEM", "readBatchAsync: out of memory for the request table");
+    return NULL;
+  }
+  b->requests = (Request *)(b + 1);
+  b->again = (size_t *)(b->requests + args.count);
+  if (!batch_requests(env, &args, b->requests)) {
+    free(b);
+    return NULL;
+  }
+  napi_value promise;
+  if (napi_create_promise(env, &b->deferred, &promise) != napi_ok) {
+    free(b);
+    napi_throw_error(env, "ERR_NATIVE", "readBatchAsync: cannot create a promise");
+    return NULL;
+  }
+  b->count = b->unfinished = args.count;
+  b->fd = args.fd;
+  b->direct = args.direct;
+  b->results = args.results;
+  for (size_t i = 0; i < b->count; i++) b->requests[i].owner = b;
+  napi_create_reference(env, args.targets, 1, &b->targets_ref);
+  napi_create_reference(env, argv[5], 1, &b->results_ref);
+  if (e->tail) e->tail->next = b;
+  else e->head = b;
+  e->tail = b;
+#ifdef HAVE_IO_URING
+  if (e->ring) {
+    e->depth = args.queue_depth < e->ring->entries ? args.queue_depth : e->ring->entries;
+    pump(e);
+    watch(e);
+  }
+  if (!e->ring) finish_with_pread(e);
+#else
+  finish_with_pread(e);
+#endif
+  settle(e);
+  return promise;
+}
