@@ -43,6 +43,7 @@ export interface DatasetRef {
   /** O_DIRECT, as DirectFileSourceOptions.direct. */
   direct: boolean | 'auto';
   queueDepth: number;
+  bytesInFlight: number;
   maxGapBytes: number;
   maxReadBytes: number;
   /** This worker's share of the read-memory budget, and its budget of decoded small pages. */
@@ -52,6 +53,13 @@ export interface DatasetRef {
    * the others' reads are on the disk. Each lane has its own share of readMemoryBytes and its own files.
    */
   lanes: number;
+  /**
+   * An average batch's stored bytes (batch size × the dataset's bytes per row). Each lane touches that
+   * much of its read memory when the loader is created, so first batches do not wait for page faults.
+   */
+  batchBytes: number;
+  /** An estimate of a batch's bytes per variable-width column: workers size their decode scratch to it ahead. */
+  variableBytes: number;
   cacheBytes: number;
   /** The loader's memoryBytes, for the message when reads wait too long for memory. */
   memoryBytes: number;

@@ -39,8 +39,8 @@ const PREPARE_WAIT_MS = 5000;
 
 /**
  * Opens the dataset ahead of the first batch (Piscina task `prepare`), so that batch does not wait for
- * the manifest, file metadata and descriptors, and keeps the small columns decoded
- * (WorkerDataset.keepSmallColumns). Then it holds this worker until every worker has taken a `prepare`
+ * the manifest, file metadata and descriptors, keeps the small columns decoded
+ * (WorkerDataset.keepSmallColumns), and readies each lane's files and read memory. Then it holds this worker until every worker has taken a `prepare`
  * task (or PREPARE_WAIT_MS passed): Piscina gives a task to an idle worker, so without the wait a worker
  * that started first could take two and leave another to do all this on its first batch, from a disk
  * the caller may just have evicted. Resolves to this worker's threadId when the work succeeded, else
@@ -53,7 +53,9 @@ export async function prepare(job: PrepareJob): Promise<number | null> {
   Atomics.notify(arrived, 0);
   let ok = true;
   try {
-    await (await datasetFor(job.dataset)).keepSmallColumns();
+    const dataset = await datasetFor(job.dataset);
+    await dataset.keepSmallColumns();
+    await dataset.prepareLanes();
   } catch {
     ok = false;
   }

@@ -92,6 +92,12 @@ export interface DirectFileSourceOptions {
    * Without io_uring, a batch that misses the page cache blocks at queue depth 1.
    */
   reads?: BatchReads;
+  /**
+   * With `reads: 'queued'`: the most bytes the thread's ring keeps in flight (always at least one read;
+   * default 0: only queueDepth limits). The ring is the thread's, so the latest call's limit holds for
+   * every batch on it.
+   */
+  bytesInFlight?: number;
 }
 
 /** How a {@link DirectFileSource} issues its reads; see DirectFileSourceOptions.reads. */
@@ -135,6 +141,7 @@ export class DirectFileSource implements ByteSource {
     private readonly blockBytes: number,
     modeReason: string,
     private readonly reads: BatchReads,
+    private readonly bytesInFlight: number,
   ) {
     this.readAt = reads === 'threadpool' ? pread : readSync;
     const mode: ReadMode = directFd >= 0 ? 'direct' : 'buffered';
@@ -174,6 +181,10 @@ export class DirectFileSource implements ByteSource {
       throw new InvalidArgumentError(`DirectFileSource option reads must be 'threadpool', 'blocking' or 'queued', got ${JSON.stringify(reads)}`, { option: 'reads' });
     }
     const queueDepth = options.queueDepth ?? DEFAULT_QUEUE_DEPTH;
+    const bytesInFlight = options.bytesInFlight ?? 0;
+    if (!Number.isSafeInteger(bytesInFlight) || bytesInFlight < 0) {
+      throw new InvalidArgumentError(`DirectFileSource option bytesInFlight must be an integer >= 0, got ${String(options.bytesInFlight)}`, { option: 'bytesInFlight' });
+    }
     if (!Number.isSafeInteger(queueDepth) || queueDepth < 1) {
       throw new InvalidArgumentError(`DirectFileSource option queueDepth must be an integer >= 1, got ${String(options.queueDepth)}`, { option: 'queueDepth' });
     }
@@ -217,7 +228,7 @@ export class DirectFileSource implements ByteSource {
       if (directFd < 0 && direct === true) {
         throw new IoError(`${path}: direct: true but O_DIRECT is not usable: ${reason}`, { path, reason });
       }
-      return new DirectFileSource(path, stat.size, bufferedFd, directFd, pool, options.pool === undefined, queueDepth, coalesce, blockBytes, reason, reads);
+      return new DirectFileSource(path, stat.size, bufferedFd, directFd, pool, options.pool === undefined, queueDepth, coalesce, blockBytes, reason, reads, bytesInFlight);
     } catch (error) {
       if (directFd >= 0) closeSync(directFd);
       closeSync(bufferedFd);
@@ -468,7 +479,7 @@ export class DirectFileSource implements ByteSource {
       // Counted as pending: close() must not close the fd while the ring still holds reads of it.
       this.pendingReads++;
       try {
-        await readBatchQueued(fd, positions, targets as Uint8Array[], this.queueDepth, direct, results);
+        await readBatchQueued(fd, positions, targets as Uint8Array[], this.queueDepth, direct, results, this.bytesInFlight);
       } finally {
         if (--this.pendingReads === 0) this.onIdle?.();
       }

@@ -9,8 +9,8 @@ import { createRequire } from 'node:module';
 
 export interface NativeAddon {
   readBatch(fd: number, positions: Float64Array, targets: Uint8Array[], queueDepth: number, direct: boolean, results: Float64Array): void;
-  /** As readBatch, queued on this thread's ring without blocking; resolves when every read is done. */
-  readBatchAsync(fd: number, positions: Float64Array, targets: Uint8Array[], queueDepth: number, direct: boolean, results: Float64Array): Promise<void>;
+  /** As readBatch, queued on this thread's ring without blocking (at most maxBytesInFlight bytes in flight when > 0); resolves when every read is done. */
+  readBatchAsync(fd: number, positions: Float64Array, targets: Uint8Array[], queueDepth: number, direct: boolean, results: Float64Array, maxBytesInFlight?: number): Promise<void>;
   engine(): 'io_uring' | 'pread';
   /** Copies source[starts[i], starts[i] + lengths[i]) for every i, one after the other, into target; returns the bytes. */
   gatherValues(target: Uint8Array, source: Uint8Array, starts: Float64Array, lengths: Uint32Array): number;

@@ -63,11 +63,12 @@ export function readBatchSync(fd: number, positions: Float64Array, targets: Uint
 
 /**
  * As {@link readBatchSync}, queued on this thread's ring: resolves when every read is done and `results`
- * is filled. The targets and results must not be touched before. Without the addon it blocks like
- * readBatchSync and resolves at once.
+ * is filled. The targets and results must not be touched before. With `maxBytesInFlight` (> 0) the ring
+ * also keeps at most that many bytes in flight (always at least one read). Without the addon it blocks
+ * like readBatchSync and resolves at once.
  */
-export async function readBatchQueued(fd: number, positions: Float64Array, targets: Uint8Array[], queueDepth: number, direct: boolean, results: Float64Array): Promise<void> {
+export async function readBatchQueued(fd: number, positions: Float64Array, targets: Uint8Array[], queueDepth: number, direct: boolean, results: Float64Array, maxBytesInFlight = 0): Promise<void> {
   const native = nativeAddon();
-  if (native) return native.readBatchAsync(fd, positions, targets, queueDepth, direct, results);
+  if (native) return native.readBatchAsync(fd, positions, targets, queueDepth, direct, results, maxBytesInFlight);
   readBatchSync(fd, positions, targets, queueDepth, direct, results);
 }

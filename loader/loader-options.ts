@@ -14,11 +14,18 @@ export interface LoaderIoOptions {
    */
   direct?: boolean | 'auto';
   /**
-   * Merged reads in flight per data file and worker (default 256). With the native addon's io_uring a
-   * worker submits a whole batch's reads at once (at most 256 in flight); without it, async O_DIRECT
-   * reads are limited by the libuv threadpool (UV_THREADPOOL_SIZE, 4 by default) whatever this says.
+   * Merged reads in flight per worker (default 256). With the native addon's io_uring a worker queues
+   * its batches' reads on its own ring, at most this many in flight (the ring holds 256); without it,
+   * per data file, and async O_DIRECT reads are limited by the libuv threadpool (UV_THREADPOOL_SIZE, 4
+   * by default) whatever this says.
    */
   queueDepth?: number;
+  /**
+   * Bytes of reads in flight per worker with the native addon's io_uring (default 4 MiB; 0: only
+   * queueDepth limits). Large reads (images, tensors of hundreds of KB) fill a disk's bandwidth with a
+   * few in flight; more only make the batch that is due wait behind the next ones.
+   */
+  bytesInFlight?: number;
   /** Largest gap of unwanted bytes read to merge two ranges (default 4 KiB: shuffled rows are far apart, so wider gaps mostly read bytes nobody wants). */
   maxGapBytes?: number;
   /** Largest merged read (default 8 MiB). */
@@ -81,6 +88,7 @@ export interface ResolvedLoaderOptions {
   prefetch: number;
   direct: boolean | 'auto';
   queueDepth: number;
+  bytesInFlight: number;
   maxGapBytes: number;
   maxReadBytes: number;
   cacheBytes: number;
@@ -125,6 +133,7 @@ export function resolveLoaderOptions(options: LoaderOptions): ResolvedLoaderOpti
     prefetch: integer(options.prefetch, 'prefetch', 1, 1024, 4),
     direct,
     queueDepth: integer(io.queueDepth, 'io.queueDepth', 1, 1024, 256),
+    bytesInFlight: integer(io.bytesInFlight, 'io.bytesInFlight', 0, Number.MAX_SAFE_INTEGER, 4 * 1024 * 1024),
     maxGapBytes: integer(io.maxGapBytes, 'io.maxGapBytes', 0, 1 << 30, 4096),
     maxReadBytes: integer(io.maxReadBytes, 'io.maxReadBytes', 4096, 1 << 30, 8 * 1024 * 1024),
     cacheBytes: integer(io.cacheBytes, 'io.cacheBytes', 0, Number.MAX_SAFE_INTEGER, 16 * 1024 * 1024),

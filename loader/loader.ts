@@ -7,11 +7,11 @@
  *      │ state()/resume                              slot ring (prefetch + 2 SharedArrayBuffers) ◄─┘
  *   consumer ◄── Batch (typed-array views of a slot; release() returns the slot) ◄── in order
  *
- * The main thread only draws rows and hands out slots: each worker opens the dataset itself on its first
- * job (loader/worker-dataset.ts) and reads with its own file descriptors, with blocking reads when the
- * data is expected in the page cache (no threadpool hand-off per read) and async O_DIRECT reads, queue
- * depth deep, when it is not. Up to `prefetch` batches are in flight (one per worker at a time); they are
- * delivered in epoch order. A batch's slot is reused only after `release()`. Errors reject the epoch
+ * The main thread only draws rows and hands out slots: each worker opens the dataset itself when the
+ * loader is created (loader/worker-dataset.ts) and reads with its own file descriptors, queueing each
+ * batch's reads on its own io_uring (native addon) so that it plans or decodes one batch while another's
+ * reads are on the disk. Up to `prefetch` batches are in flight (up to two per worker at a time, see
+ * lanesFor); they are delivered in epoch order. A batch's slot is reused only after `release()`. Errors reject the epoch
  * with the typed error plus the batch and rows; every other batch in flight is settled first, so no work
  * or thread is left behind.
  */
@@ -46,6 +46,23 @@ function lanesFor(workerReadBytes: number, batchBytes: number): number {
   return workerReadBytes / 2 >= Math.max(MIN_WORKER_READ_BYTES, 2 * batchBytes) ? 2 : 1;
 }
 
+/**
+ * `buffer` with every page touched: the kernel zeroes a page on first touch, and the first batches would
+ * otherwise pay for that while the disk waits (a few ms per batch of seed000's 6.7 MB).
+ */
+function faultedIn(buffer: SharedArrayBuffer): SharedArrayBuffer {
+  const bytes = new Uint8Array(buffer);
+  for (let at = 0; at < bytes.length; at += 4096) bytes[at] = 0;
+  return buffer;
+}
+
+/** An estimate of a batch's bytes per variable-width column: what the batch's stored bytes leave after its fixed-width values, shared evenly. */
+function variableBytesOf(layout: BatchLayout, batchBytes: number, batchSize: number): number {
+  const variable = layout.columns.filter((c) => c.variable).length;
+  const fixed = layout.columns.reduce((sum, c) => sum + c.bytesPerRow * batchSize, 0);
+  return variable === 0 ? 0 : Math.ceil(Math.max(0, batchBytes - fixed) / variable);
+}
+
 /** Shuffled, multi-threaded batches of a Lance dataset. Create with {@link createLoader}. */
 export class DataLoader {
   private readonly slots: Slot[];
@@ -67,9 +84,11 @@ export class DataLoader {
     private readonly ref: DatasetRef,
   ) {
     this.slots = Array.from({ length: options.prefetch + 2 }, () => ({
-      buffer: new SharedArrayBuffer(layout.slotBytes),
+      buffer: faultedIn(new SharedArrayBuffer(layout.slotBytes)),
       free: true,
-      variable: layout.columns.map(() => null),
+      // Sized like the workers size a first variable-width copy (a quarter of headroom), so the first
+      // batches copy into memory already mapped.
+      variable: layout.columns.map((c) => (c.variable && ref.variableBytes > 0 ? faultedIn(new SharedArrayBuffer(Math.ceil(ref.variableBytes * 1.25))) : null)),
     }));
     this.counters = createLoaderMetrics();
     this.position = options.resume ? sampler.resume(options.resume.sampler) : { epoch: 0, nextBatch: 0 };
@@ -108,16 +127,20 @@ export class DataLoader {
       const datasetBytes = dataset.fragments.reduce((sum, f) => sum + f.files.reduce((s, file) => s + file.sizeBytes, 0), 0);
       // 'auto': O_DIRECT only when the page cache cannot hold the dataset (it bypasses a warm cache).
       const direct = resolved.direct === 'auto' ? (datasetBytes > totalmem() / 2 ? 'auto' : false) : resolved.direct;
+      const batchBytes = Math.ceil(resolved.batchSize * (datasetBytes / Math.max(1, dataset.numRows)));
       const ref: DatasetRef = {
         path: dataset.path,
         version: dataset.version,
         columns: fields.map((f) => f.name),
         direct,
         queueDepth: resolved.queueDepth,
+        bytesInFlight: resolved.bytesInFlight,
         maxGapBytes: resolved.maxGapBytes,
         maxReadBytes: resolved.maxReadBytes,
         readMemoryBytes: workerReadBytes,
-        lanes: lanesFor(workerReadBytes, resolved.batchSize * (datasetBytes / Math.max(1, dataset.numRows))),
+        lanes: lanesFor(workerReadBytes, batchBytes),
+        batchBytes,
+        variableBytes: variableBytesOf(layout, batchBytes, resolved.batchSize),
         cacheBytes: resolved.cacheBytes,
         memoryBytes: resolved.memoryBytes,
       };

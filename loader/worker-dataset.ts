@@ -1,13 +1,17 @@
 /**
  * The loader's dataset as a worker thread holds it: opened once per worker from a {@link DatasetRef}
- * (manifest, file metadata, page indexes, its own file descriptors and read memory), then used for every
- * batch that worker loads. A batch goes through the same plan → read → decode path as `dataset.take()`
- * (read-rows.ts), with reads leased from the worker's slab pool and values decoded straight into the
- * batch slot's shared memory.
+ * (manifest, file metadata, page indexes), then used for every batch that worker loads. A batch goes
+ * through the same plan → read → decode path as `dataset.take()` (read-rows.ts), with reads leased from
+ * its lane's slab pool and values decoded straight into the batch slot's shared memory.
  *
- *   rows ─► dataset.planRead ─► fetchFileTasks (merged reads as one blocking batch per file and round:
- *   io_uring via the native addon, else readSync for page-cache hits and async O_DIRECT reads queueDepth
- *   deep) ─► runDecodeTask ─► slot (fixed-width) / fresh buffers (variable)
+ *   rows ─► dataset.planRead ─► fetchFileTasks (merged reads as one batch per file and round, queued on
+ *   the worker's io_uring via the native addon; else blocking reads for page-cache hits and async O_DIRECT
+ *   reads queueDepth deep) ─► runDecodeTask ─► slot (fixed-width) / shared buffers (variable)
+ *
+ * Lanes: a worker loads `ref.lanes` batches at once (Piscina gives it that many jobs). Each lane has its
+ * own read memory and file descriptors; while one batch is planned or decoded on the thread, the reads of
+ * another are on the disk, and the worker's next job is already waiting in the worker when one ends.
+ * Read memory is huge-page backed where the addon can make it (native-addon.ts readMemory).
  *
  * Copies of a byte: kernel → the worker's slab (the read); slab → the batch slot (the decode, which is a
  * plain copy for flat values). Variable-width values are decoded into the worker's reused scratch memory
@@ -16,6 +20,7 @@
  * reused plain staging memory in slot order and one whole copy, because V8 copies value by value into
  * shared memory at unaligned offsets at a quarter of the speed (output.ts compactVariable).
  */
+import * as arrow from 'apache-arrow';
 import { InvalidArgumentError } from '../errors.js';
 import type { LanceField } from '../format/schema.js';
 import { runDecodeTask } from '../decode-workers/decode-task.js';
@@ -27,7 +32,7 @@ import { hasQueuedReads } from '../io/native-read.js';
 import { createSlabPool, type SlabPool } from '../io/slab.js';
 import { addReadStats, emptyReadStats, type ByteSource, type ReadStats } from '../io/source.js';
 import { SMALL_VALUE_BYTES } from '../io/plan.js';
-import { fixedByteWidth } from './arrow-build.js';
+import { fixedByteWidth, isVariableWidth } from './arrow-build.js';
 import { createOutputs } from './columns.js';
 import { openDataset, type Dataset } from './dataset.js';
 import { fetchFileTasks, type OutputTask } from './read-rows.js';
@@ -132,6 +137,30 @@ export class WorkerDataset {
   }
 
   /**
+   * Readies every lane for the first batches of an epoch, when the loader is created: opens in each lane
+   * the files another lane opened (keepSmallColumns), since an O_DIRECT open probes the device with reads,
+   * and touches as much of each lane's read memory as an average batch reads (ref.batchBytes, at most the
+   * lane's share), since the kernel zeroes a page on first touch. Variable-width columns get decode
+   * scratch of ref.variableBytes, touched, so their first batch does not grow it by doubling.
+   */
+  async prepareLanes(): Promise<void> {
+    this.fields.forEach(({ arrowType }, i) => {
+      const valueType = arrow.DataType.isDictionary(arrowType) ? arrowType.dictionary : arrowType;
+      if (isVariableWidth(valueType) && this.ref.variableBytes > 0) this.scratch[i] = touched(new Uint8Array(Math.ceil(this.ref.variableBytes * 1.25)));
+    });
+    const lanes = [...this.free];
+    const paths = new Set(lanes.flatMap((lane) => [...lane.sources.keys()]));
+    await Promise.all(
+      lanes.map(async (lane) => {
+        await Promise.all([...paths].map((path) => this.sourceFor(lane, path)));
+        const lease = await lane.memory.acquire(Math.min(this.ref.batchBytes, lane.memory.maxBytes));
+        touched(new Uint8Array(lease.buffer, lease.byteOffset, lease.byteLength));
+        lease.release();
+      }),
+    );
+  }
+
+  /**
    * Plan → read of `rows` of `fields` in a free lane, reading values that need no decoding straight into
    * `placed`; then `decode` runs the decode tasks while the read memory is still held. Resolves to when
    * the reads were done, the lane's read counters for them, and what `decode` returned.
@@ -189,8 +218,8 @@ export class WorkerDataset {
   private sourceFor(lane: Lane, path: string): Promise<DirectFileSource> {
     let source = lane.sources.get(path);
     if (!source) {
-      const { direct, queueDepth, maxGapBytes, maxReadBytes } = this.ref;
-      source = DirectFileSource.open(path, { direct, reads: readsFor(direct), queueDepth, coalesce: { maxGapBytes, maxReadBytes }, pool: lane.memory });
+      const { direct, queueDepth, bytesInFlight, maxGapBytes, maxReadBytes } = this.ref;
+      source = DirectFileSource.open(path, { direct, reads: readsFor(direct), queueDepth, bytesInFlight, coalesce: { maxGapBytes, maxReadBytes }, pool: lane.memory });
       source.then((s) => lane.opened.push(s), () => lane.sources.delete(path));
       lane.sources.set(path, source);
     }
@@ -233,6 +262,12 @@ export class WorkerDataset {
       clearTimeout(timer);
     }
   }
+}
+
+/** `bytes` with every page written once (the kernel zeroes a page on its first touch). */
+function touched(bytes: Uint8Array): Uint8Array {
+  for (let at = 0; at < bytes.length; at += 4096) bytes[at] = 0;
+  return bytes;
 }
 
 /** The summed counters of a lane's sources. */

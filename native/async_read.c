@@ -1,5 +1,5 @@
 /*
- * readBatchAsync(fd, positions, targets, queueDepth, direct, results) -> Promise<void>
+ * readBatchAsync(fd, positions, targets, queueDepth, direct, results[, maxBytesInFlight]) -> Promise<void>
  *
  * The reads of readBatch (native/batch_read.c, same arguments and results), without blocking: the call
  * queues the reads and returns a promise that resolves when every one is done, with `results` filled in.
@@ -7,9 +7,11 @@
  *
  * How: one io_uring per thread with an eventfd registered on it, and a uv_poll handle on that eventfd in
  * the thread's own event loop, so completions are reaped between JavaScript tasks and the next reads are
- * submitted as earlier ones finish. Batches share the ring: at most `queueDepth` (of the latest call)
- * reads of the thread are in flight, submitted in call order (an older batch's reads go first). A worker
- * thread can so keep the disk's queue full across batches while it plans and decodes.
+ * submitted as earlier ones finish. Batches share the ring: at most `queueDepth` reads of the thread, and
+ * with `maxBytesInFlight` (> 0) at most that many bytes (but always one read), are in flight, submitted in
+ * call order (an older batch's reads go first); both limits are the latest call's. A worker thread can so
+ * keep the disk busy across batches while it plans and decodes, and an older batch's reads are not held
+ * up by a younger one's: large reads fill a disk's bandwidth with few in flight.
  *
  * Where the ring cannot be set up (no io_uring, io_uring_disabled, a seccomp filter), or fails later,
  * the reads finish with blocking preads and the promise resolves the same way.
@@ -63,6 +65,7 @@ typedef struct {
   Batch *head, *tail; /* unsettled batches, in call order */
   unsigned in_flight; /* reads put in the submission queue and not yet reaped */
   unsigned depth;
+  size_t bytes_in_flight, max_bytes; /* max_bytes 0: no limit */
   napi_async_cleanup_hook_handle cleanup;
 } Engine;
 
@@ -113,6 +116,7 @@ static void reap(Engine *e) {
     Request *r = (Request *)(uintptr_t)cqe->user_data;
     Batch *b = r->owner;
     e->in_flight--;
+    e->bytes_in_flight -= r->asked;
     if (read_finished(r, cqe->res, b->direct)) {
       b->again[b->again_count++] = (size_t)(r - b->requests);
     } else {
@@ -140,6 +144,7 @@ static void drain(Engine *e) {
 static void drop_ring(Engine *e) {
   drain(e);
   e->in_flight = 0;
+  e->bytes_in_flight = 0;
   finish_with_pread(e);
   if (e->polling) uv_poll_stop(&e->poll);
   e->polling = 0;
@@ -147,21 +152,25 @@ static void drop_ring(Engine *e) {
   e->ring = NULL;
 }
 
-/* Puts reads in the submission queue, older batches first, up to the depth, and submits them. */
+/* Whether another read may go in flight: below the depth, and below the byte limit or with none in flight. */
+static int room(const Engine *e) {
+  return e->in_flight < e->depth && (e->max_bytes == 0 || e->in_flight == 0 || e->bytes_in_flight < e->max_bytes);
+}
+
+static void submit_read(Engine *e, unsigned *tail, Batch *b, Request *r) {
+  r->asked = next_length(r);
+  ring_prepare_read(e->ring, (*tail)++, b->fd, r, (uint64_t)(uintptr_t)r);
+  e->in_flight++;
+  e->bytes_in_flight += r->asked;
+}
+
+/* Puts reads in the submission queue, older batches first, within the limits, and submits them. */
 static void pump(Engine *e) {
   Ring *ring = e->ring;
   unsigned tail = *ring->sq_tail;
-  for (Batch *b = e->head; b && e->in_flight < e->depth; b = b->next) {
-    while (b->again_count > 0 && e->in_flight < e->depth) {
-      Request *r = &b->requests[b->again[--b->again_count]];
-      ring_prepare_read(ring, tail++, b->fd, r, (uint64_t)(uintptr_t)r);
-      e->in_flight++;
-    }
-    while (b->submitted < b->count && e->in_flight < e->depth) {
-      Request *r = &b->requests[b->submitted++];
-      ring_prepare_read(ring, tail++, b->fd, r, (uint64_t)(uintptr_t)r);
-      e->in_flight++;
-    }
+  for (Batch *b = e->head; b && room(e); b = b->next) {
+    while (b->again_count > 0 && room(e)) submit_read(e, &tail, b, &b->requests[b->again[--b->again_count]]);
+    while (b->submitted < b->count && room(e)) submit_read(e, &tail, b, &b->requests[b->submitted++]);
   }
   __atomic_store_n(ring->sq_tail, tail, __ATOMIC_RELEASE);
   unsigned unsubmitted = tail - __atomic_load_n(ring->sq_head, __ATOMIC_ACQUIRE);
@@ -308,14 +317,19 @@ static Engine *engine_of(napi_env env) {
 }
 
 napi_value ReadBatchAsync(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 7;
+  napi_value argv[7];
   BatchArgs args;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 6) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "readBatchAsync takes 6 arguments");
+  double max_bytes = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 6 || argc > 7) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "readBatchAsync takes 6 or 7 arguments");
     return NULL;
   }
   if (!batch_args(env, argv, &args)) return NULL;
+  if (argc == 7 && (napi_get_value_double(env, argv[6], &max_bytes) != napi_ok || !(max_bytes >= 0 && max_bytes <= 9007199254740991.0))) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "maxBytesInFlight must be a non-negative number");
+    return NULL;
+  }
   Engine *e = engine_of(env);
   if (!e) return NULL;
   /* One allocation: the batch, its requests, and the indexes of requests to read on. */
@@ -349,6 +363,7 @@ napi_value ReadBatchAsync(napi_env env, napi_callback_info info) {
 #ifdef HAVE_IO_URING
   if (e->ring) {
     e->depth = args.queue_depth < e->ring->entries ? args.queue_depth : e->ring->entries;
+    e->max_bytes = (size_t)max_bytes;
     pump(e);
     watch(e);
   }

@@ -120,6 +120,7 @@ int batch_requests(napi_env env, const BatchArgs *args, Request *requests) {
     r->done = 0;
     r->error = 0;
     r->owner = NULL;
+    r->asked = 0;
   }
   return 1;
 }

@@ -28,6 +28,7 @@ typedef struct {
   size_t done;
   int error; /* errno, 0 while fine */
   void *owner; /* the async batch the read belongs to (async_read.c) */
+  size_t asked; /* bytes its read in flight asks for (async_read.c) */
 } Request;
 
 /* The arguments both readers take: (fd, positions, targets, queueDepth, direct, results). */

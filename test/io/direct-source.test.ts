@@ -94,6 +94,7 @@ describe('DirectFileSource', () => {
     ['buffered, queued reads', { direct: false, reads: 'queued' }],
     ['direct, queued reads', { direct: true, reads: 'queued' }],
     ['direct, queued reads at queue depth 1', { direct: true, reads: 'queued', queueDepth: 1 }],
+    ['direct, queued reads, one in flight by bytes', { direct: true, reads: 'queued', bytesInFlight: 1 }],
     ['direct, async reads into a plain (not shared) pool', { direct: true, pool: createSlabPool({ slabBytes: 4 * MiB, maxBytes: 64 * MiB, shared: false }) }],
   ];
   for (const [name, options] of variants) {
@@ -342,6 +343,8 @@ describe('DirectFileSource', () => {
       code: 'INVALID_ARGUMENT',
       message: 'DirectFileSource option queueDepth must be an integer >= 1, got 0',
     });
+    await expect(DirectFileSource.open(path, { bytesInFlight: -5 })).rejects.toMatchObject({ message: 'DirectFileSource option bytesInFlight must be an integer >= 0, got -5' });
+    await expect(DirectFileSource.open(path, { reads: 'sync' as 'blocking' })).rejects.toMatchObject({ message: `DirectFileSource option reads must be 'threadpool', 'blocking' or 'queued', got "sync"` });
     await expect(DirectFileSource.open(path, { blockBytes: 1000 })).rejects.toMatchObject({ message: 'DirectFileSource option blockBytes must be a positive multiple of 512, got 1000' });
     await expect(DirectFileSource.open(path, { direct: 'yes' as unknown as boolean })).rejects.toMatchObject({ message: `DirectFileSource option direct must be true, false or 'auto', got "yes"` });
   });

@@ -34,6 +34,15 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** Every target read whole, with the file's bytes at its position. */
+function expectWholeReads(positions: Float64Array, targets: Uint8Array[], results: Float64Array): void {
+  targets.forEach((target, i) => {
+    expect(results[i]).toBe(target.byteLength);
+    const at = positions[i] as number;
+    expect(Buffer.from(target).equals(Buffer.from(bytes.subarray(at, at + target.byteLength)))).toBe(true);
+  });
+}
+
 it.runIf(ioUringEnabled)('reads through io_uring on Linux where io_uring is enabled (the addon is built at install)', async () => {
   const { readEngine } = await loadEngine(true);
   expect(readEngine()).toMatchObject({ engine: 'io_uring' });
@@ -71,11 +80,7 @@ describe.each([
     }
     const results = new Float64Array(count);
     await read(fd, positions, targets, 32, false, results);
-    targets.forEach((target, i) => {
-      expect(results[i]).toBe(target.byteLength);
-      const at = positions[i] as number;
-      expect(Buffer.from(target).equals(Buffer.from(bytes.subarray(at, at + target.byteLength)))).toBe(true);
-    });
+    expectWholeReads(positions, targets, results);
   });
 
   it('reports fewer bytes for a target that runs past the end of the file', async () => {
@@ -140,12 +145,23 @@ describe.runIf(addonBuilt && ioUringEnabled)('readBatchQueued on the ring', () =
     });
     await Promise.all(batches.map((b) => readBatchQueued(fd, b.positions, b.targets, 16, false, b.results)));
     for (const { positions, targets, results } of batches) {
-      targets.forEach((target, i) => {
-        expect(results[i]).toBe(target.byteLength);
-        const at = positions[i] as number;
-        expect(Buffer.from(target).equals(Buffer.from(bytes.subarray(at, at + target.byteLength)))).toBe(true);
-      });
+      expectWholeReads(positions, targets, results);
     }
+  });
+
+  it('keeps at most maxBytesInFlight bytes in flight and still reads every target', async () => {
+    const { readBatchQueued } = await loadEngine(true);
+    const positions = Float64Array.of(0, 100_000, 2_000_000, 7);
+    const targets = [new Uint8Array(50_000), new Uint8Array(3), new Uint8Array(900_000), new Uint8Array(10)];
+    const results = new Float64Array(4);
+    await readBatchQueued(fd, positions, targets, 32, false, results, 1);
+    expectWholeReads(positions, targets, results);
+  });
+
+  it('rejects a negative or non-numeric maxBytesInFlight with a TypeError', async () => {
+    const { readBatchQueued } = await loadEngine(true);
+    await expect(readBatchQueued(fd, Float64Array.of(0), [new Uint8Array(2)], 1, false, new Float64Array(1), -1)).rejects.toThrow(TypeError);
+    await expect(readBatchQueued(fd, Float64Array.of(0), [new Uint8Array(2)], 1, false, new Float64Array(1), 'x' as unknown as number)).rejects.toThrow(TypeError);
   });
 
   it.skipIf(isOnTmpfs(root))('lets a worker thread that is terminated with O_DIRECT reads in flight end cleanly', async () => {

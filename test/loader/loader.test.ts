@@ -141,8 +141,8 @@ describe('a batch', () => {
 
 describe('direct I/O', () => {
   it('gives the same bytes as buffered reads, with and without the native read addon', async () => {
-    const digest = (direct: boolean) =>
-      withLoader({ batchSize: 512, workers: 2, seed: 21, io: { direct } }, async (loader) => {
+    const digest = (direct: boolean, bytesInFlight?: number) =>
+      withLoader({ batchSize: 512, workers: 2, seed: 21, io: { direct, bytesInFlight } }, async (loader) => {
         const parts: string[] = [];
         for await (const batch of loader.epoch(0)) {
           for (const [name, column] of Object.entries(batch.columns)) {
@@ -155,9 +155,14 @@ describe('direct I/O', () => {
       });
     const direct = await digest(true);
     expect(await digest(false)).toEqual(direct);
+    expect(await digest(true, 1)).toEqual(direct); // one read in flight at a time per worker
     vi.stubEnv('LANCE_LOADER_NATIVE', '0'); // workers copy the environment: fs reads instead of the addon
     expect(await digest(true)).toEqual(direct);
     expect(await digest(false)).toEqual(direct);
+  });
+
+  it('rejects a negative io.bytesInFlight with InvalidArgumentError', async () => {
+    await expect(createLoader(dataset, { batchSize: 64, io: { bytesInFlight: -1 } })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('io.bytesInFlight') });
   });
 });
 

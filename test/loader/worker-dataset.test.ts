@@ -46,6 +46,22 @@ async function load(worker: WorkerDataset, rows: number[]): Promise<{ bytesRead:
   return { bytesRead: loaded.reads.bytesRead, idx: Array.from(new BigInt64Array(buffer, 0, rows.length)) };
 }
 
+/** Loads `rows` of the utf8_words column alone; its values as strings. */
+async function loadWords(worker: WorkerDataset, rows: number[]): Promise<string[]> {
+  const loaded = await worker.load(Uint32Array.from(rows), [{ kind: 'variable', numSlots: rows.length, nullable: true, reuse: null }]);
+  const column = loaded.variable[0];
+  return rows.map((_, k) => new TextDecoder().decode(column?.data.subarray(column.offsets[k], column.offsets[k + 1])));
+}
+
+async function expectedWords(rows: number[]): Promise<string[]> {
+  const dataset = await openDataset(ref.path);
+  try {
+    return Array.from((await dataset.take(rows, { columns: ['utf8_words'] })).getChild('utf8_words') as arrow.Vector, (v) => (v as string | null) ?? '');
+  } finally {
+    await dataset.close();
+  }
+}
+
 async function expectedIdx(rows: number[]): Promise<bigint[]> {
   const dataset = await openDataset(ref.path);
   try {
@@ -101,17 +117,15 @@ describe('WorkerDataset.load', () => {
       [9, 2000, 9500],
       [4, 5, 6, 7000],
     ];
-    const loaded = await Promise.all(batches.map((rows) => (opened as WorkerDataset).load(Uint32Array.from(rows), [{ kind: 'variable', numSlots: rows.length, nullable: true, reuse: null }])));
-    const dataset = await openDataset(ref.path);
-    try {
-      for (const [i, rows] of batches.entries()) {
-        const column = loaded[i]?.variable[0];
-        const words = rows.map((_, k) => new TextDecoder().decode(column?.data.subarray(column.offsets[k], column.offsets[k + 1])));
-        expect(words).toEqual(Array.from((await dataset.take(rows, { columns: ['utf8_words'] })).getChild('utf8_words') as arrow.Vector, (v) => v ?? ''));
-      }
-    } finally {
-      await dataset.close();
-    }
+    const loaded = await Promise.all(batches.map((rows) => loadWords(opened as WorkerDataset, rows)));
+    for (const [i, rows] of batches.entries()) expect(loaded[i]).toEqual(await expectedWords(rows));
+  });
+
+  it.each([16, 1 << 20])('decodes variable-width values into scratch prepared ahead at %i bytes', async (variableBytes) => {
+    opened = await WorkerDataset.open({ ...ref, columns: ['utf8_words'], variableBytes, lanes: 2 });
+    await opened.prepareLanes();
+    const rows = Array.from({ length: 300 }, (_, i) => (i * 31) % numRows);
+    expect(await loadWords(opened, rows)).toEqual(await expectedWords(rows));
   });
 
   it('throws an InternalError for a row offset past the end instead of planning forever', async () => {
