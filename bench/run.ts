@@ -129,7 +129,8 @@ async function runMethod(method: MethodName, dataset: SuiteDataset, workDir: str
   const script = join(repoRoot, 'bench', 'methods', `${method}.ts`);
   const timeoutMs = (maxSeconds * 30 + 180) * 1000;
   const code = await new Promise<number | string>((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, taskFile], { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] });
+    // --expose-gc: a method collects what one measurement left behind before the next (methods/lance-loader.ts).
+    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', script, taskFile], { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] });
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('exit', (c, signal) => {
       clearTimeout(timer);

@@ -3,7 +3,7 @@
  * task a method process receives, the measurement it returns, and the probes every method uses
  * (the shuffled batches, /proc/self/io counters, a peak-RSS sampler, a time cap).
  *
- *   run.ts ──task JSON file──► node --import tsx methods/<method>.ts <task> ──result JSON file──► run.ts
+ *   run.ts ──task JSON file──► node --expose-gc --import tsx methods/<method>.ts <task> ──result JSON file──► run.ts
  *
  * Every method runs in its own process, so its peak RSS and I/O counters are its own and no method
  * inherits another's heap, threads or caches.

@@ -13,7 +13,9 @@
  *
  * The consumer only counts rows and releases each batch, so its wait share is close to 100% by design:
  * it says how much of the epoch the loader was the bottleneck, not a training loop's share.
- * Run by bench/run.ts: `node --import tsx bench/methods/lance-loader.ts <task.json>`.
+ * Each loader is closed and the garbage collector run (node --expose-gc) before the next variant starts,
+ * so a variant's peak RSS is not raised by the shared memory of a closed loader the GC has not freed yet.
+ * Run by bench/run.ts: `node --expose-gc --import tsx bench/methods/lance-loader.ts <task.json>`.
  */
 import { createLoader, openDataset, type DataLoader, type LoaderMetrics } from 'lance-loader';
 import { cachedBytes, evictFiles, warmFiles } from '../datasets.js';
@@ -134,7 +136,7 @@ async function loaderScanRun(task: MethodTask, rss: ReturnType<typeof createRssS
       }
     });
   } finally {
-    await loader.close();
+    await closeAndCollect(loader);
   }
 }
 
@@ -164,6 +166,12 @@ function byteLengthOf(data: { values?: { byteLength: number }; valueOffsets?: { 
   let n = (data.values?.byteLength ?? 0) + (data.valueOffsets?.byteLength ?? 0) + (data.nullBitmap?.byteLength ?? 0);
   for (const child of data.children) n += byteLengthOf(child as Parameters<typeof byteLengthOf>[0]);
   return n;
+}
+
+/** Closes the loader and frees its memory now (its slots are SharedArrayBuffers, freed by the GC). */
+async function closeAndCollect(loader: DataLoader): Promise<void> {
+  await loader.close();
+  (globalThis as { gc?: () => void }).gc?.();
 }
 
 await runMethodProcess(async (task, result) => {
@@ -196,7 +204,7 @@ await runMethodProcess(async (task, result) => {
         log(task, `rss over ${perEpoch.length} epochs: ${perEpoch.map((b) => Math.round(b / 2 ** 20)).join(', ')} MiB`);
       });
     }
-    await warm.loader.close();
+    await closeAndCollect(warm.loader);
   }
   for (const variant of [
     { name: 'epoch cold O_DIRECT', cache: 'direct', direct: true },
@@ -205,7 +213,7 @@ await runMethodProcess(async (task, result) => {
     const run = await attempt(variant.name, () => epochRun(task, variant, rss));
     if (run) {
       result.measurements.push(run.measurement);
-      await run.loader.close();
+      await closeAndCollect(run.loader);
     }
   }
   for (const [name, run] of [['scan warm', loaderScanRun], ['dataset.scan warm', datasetScanRun]] as const) {
