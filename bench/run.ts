@@ -120,11 +120,32 @@ async function prepare(key: DatasetKey): Promise<{ dataset: SuiteDataset; genera
   return { dataset, generatedMs: performance.now() - t0 };
 }
 
-/** Runs one method on one dataset in its own process; a crash or timeout becomes an error entry. */
+/**
+ * Parts of a method that each run in a process of their own, so each part's peak RSS is its own: a
+ * process that closed one loader keeps some of its freed memory (the allocator's), which would count
+ * towards the next loader's peak.
+ */
+const METHOD_PARTS: Partial<Record<MethodName, string[]>> = { 'lance-loader': ['warm', 'cold O_DIRECT', 'cold buffered'] };
+
+/** Runs one method on one dataset, each part in its own process (METHOD_PARTS), and merges the results. */
 async function runMethod(method: MethodName, dataset: SuiteDataset, workDir: string): Promise<MethodResult> {
-  const resultFile = join(workDir, `${dataset.key}-${method}.result.json`);
-  const taskFile = join(workDir, `${dataset.key}-${method}.task.json`);
-  const task: MethodTask = { method, dataset, seed, epoch, maxSeconds, rssEpochs, memoryBytes, quick, resultFile };
+  const parts: MethodResult[] = [];
+  for (const part of METHOD_PARTS[method] ?? [undefined]) parts.push(await runMethodPart(method, dataset, workDir, part));
+  return {
+    method,
+    dataset: dataset.key,
+    measurements: parts.flatMap((r) => r.measurements),
+    skipped: parts.flatMap((r) => r.skipped),
+    errors: parts.flatMap((r) => r.errors),
+  };
+}
+
+/** Runs one method (or one part of it) on one dataset in its own process; a crash or timeout becomes an error entry. */
+async function runMethodPart(method: MethodName, dataset: SuiteDataset, workDir: string, part: string | undefined): Promise<MethodResult> {
+  const name = `${dataset.key}-${method}${part ? `-${part.replace(/\W+/g, '-')}` : ''}`;
+  const resultFile = join(workDir, `${name}.result.json`);
+  const taskFile = join(workDir, `${name}.task.json`);
+  const task: MethodTask = { method, dataset, seed, epoch, maxSeconds, rssEpochs, memoryBytes, quick, resultFile, ...(part ? { part } : {}) };
   writeFileSync(taskFile, JSON.stringify(task));
   const script = join(repoRoot, 'bench', 'methods', `${method}.ts`);
   const timeoutMs = (maxSeconds * 30 + 180) * 1000;

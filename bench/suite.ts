@@ -93,6 +93,8 @@ export interface MethodTask {
   memoryBytes: number;
   quick: boolean;
   resultFile: string;
+  /** The part of the method to run, for methods run in several processes (run.ts METHOD_PARTS); all when absent. */
+  part?: string;
 }
 
 /** /proc/self/io deltas: bytes passed through read syscalls (page cache or not), read syscalls, bytes from the block device. */

@@ -58,6 +58,8 @@ export interface DatasetRef {
    * much of its read memory when the loader is created, so first batches do not wait for page faults.
    */
   batchBytes: number;
+  /** The dataset's stored bytes per row (all its columns): how many rows a worker's warm-up reads. */
+  rowBytes: number;
   /** An estimate of a batch's bytes per variable-width column: workers size their decode scratch to it ahead. */
   variableBytes: number;
   cacheBytes: number;

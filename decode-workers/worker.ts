@@ -40,7 +40,8 @@ const PREPARE_WAIT_MS = 5000;
 /**
  * Opens the dataset ahead of the first batch (Piscina task `prepare`), so that batch does not wait for
  * the manifest, file metadata and descriptors, keeps the small columns decoded
- * (WorkerDataset.keepSmallColumns), and readies each lane's files and read memory. Then it holds this worker until every worker has taken a `prepare`
+ * (WorkerDataset.keepSmallColumns), runs a few rows of every column through it (warmUp), and readies
+ * each lane's files and read memory. Then it holds this worker until every worker has taken a `prepare`
  * task (or PREPARE_WAIT_MS passed): Piscina gives a task to an idle worker, so without the wait a worker
  * that started first could take two and leave another to do all this on its first batch, from a disk
  * the caller may just have evicted. Resolves to this worker's threadId when the work succeeded, else
@@ -55,6 +56,7 @@ export async function prepare(job: PrepareJob): Promise<number | null> {
   try {
     const dataset = await datasetFor(job.dataset);
     await dataset.keepSmallColumns();
+    await dataset.warmUp();
     await dataset.prepareLanes();
   } catch {
     ok = false;

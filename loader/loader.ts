@@ -127,7 +127,8 @@ export class DataLoader {
       const datasetBytes = dataset.fragments.reduce((sum, f) => sum + f.files.reduce((s, file) => s + file.sizeBytes, 0), 0);
       // 'auto': O_DIRECT only when the page cache cannot hold the dataset (it bypasses a warm cache).
       const direct = resolved.direct === 'auto' ? (datasetBytes > totalmem() / 2 ? 'auto' : false) : resolved.direct;
-      const batchBytes = Math.ceil(resolved.batchSize * (datasetBytes / Math.max(1, dataset.numRows)));
+      const rowBytes = datasetBytes / Math.max(1, dataset.numRows);
+      const batchBytes = Math.ceil(resolved.batchSize * rowBytes);
       const ref: DatasetRef = {
         path: dataset.path,
         version: dataset.version,
@@ -140,6 +141,7 @@ export class DataLoader {
         readMemoryBytes: workerReadBytes,
         lanes: lanesFor(workerReadBytes, batchBytes),
         batchBytes,
+        rowBytes,
         variableBytes: variableBytesOf(layout, batchBytes, resolved.batchSize),
         cacheBytes: resolved.cacheBytes,
         memoryBytes: resolved.memoryBytes,

@@ -40,6 +40,10 @@ import { fetchFileTasks, type OutputTask } from './read-rows.js';
 /** Rows that {@link WorkerDataset.keepSmallColumns} reads to touch every page of the small columns. */
 const KEEP_ROWS = 4096;
 
+/** Most rows, and most of their stored bytes, that {@link WorkerDataset.warmUp} reads. */
+const WARM_UP_ROWS = 256;
+const WARM_UP_BYTES = 8 * 1024 * 1024;
+
 /** How long a batch may wait for read memory before the loader reports the budget as too small. */
 const READ_MEMORY_WAIT_MS = 30_000;
 
@@ -128,10 +132,25 @@ export class WorkerDataset {
     const bytesPerRow = small.reduce((sum, f) => sum + (fixedByteWidth(f.arrowType) as number) + (f.nullable ? 1 : 0), 0);
     if (small.length === 0 || numRows === 0 || numRows * bytesPerRow > this.ref.cacheBytes) return;
     // Evenly spaced rows touch every page that holds at least numRows / KEEP_ROWS of them.
-    const rows = new Uint32Array(Math.min(numRows, KEEP_ROWS));
-    for (let i = 0; i < rows.length; i++) rows[i] = Math.floor((i * numRows) / rows.length);
-    const columns = createOutputs(small, rows.length);
-    await this.readColumns(rows, small, columns, (tasks) => {
+    await this.readAndDrop(evenlySpaced(numRows, KEEP_ROWS), small);
+  }
+
+  /**
+   * Loads a few evenly spaced rows of every column (as many as WARM_UP_BYTES hold, WARM_UP_ROWS at most)
+   * and drops them, when the loader is created: the decoders this dataset needs have run once before the
+   * first batch, and the first read of each variable-width full-zip page keeps the page's repetition
+   * index (within io.cacheBytes), so the first batches read only their rows.
+   */
+  async warmUp(): Promise<void> {
+    const numRows = this.dataset.numRows;
+    if (numRows === 0) return;
+    await this.readAndDrop(evenlySpaced(numRows, Math.min(WARM_UP_ROWS, Math.max(1, Math.floor(WARM_UP_BYTES / Math.max(1, this.ref.rowBytes))))), this.fields);
+  }
+
+  /** Reads and decodes `rows` of `fields` into outputs of its own, for what reading leaves behind (kept pages, compiled code). */
+  private async readAndDrop(rows: Uint32Array, fields: LanceField[]): Promise<void> {
+    const columns = createOutputs(fields, rows.length);
+    await this.readColumns(rows, fields, columns, (tasks) => {
       for (const { task, output } of tasks) runDecodeTask(task, columns[output] as ColumnOutput);
     });
   }
@@ -262,6 +281,13 @@ export class WorkerDataset {
       clearTimeout(timer);
     }
   }
+}
+
+/** `count` rows (at most numRows) spread evenly over [0, numRows), ascending. */
+function evenlySpaced(numRows: number, count: number): Uint32Array {
+  const rows = new Uint32Array(Math.min(numRows, count));
+  for (let i = 0; i < rows.length; i++) rows[i] = Math.floor((i * numRows) / rows.length);
+  return rows;
 }
 
 /** `bytes` with every page written once (the kernel zeroes a page on its first touch). */

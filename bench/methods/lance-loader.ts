@@ -13,8 +13,9 @@
  *
  * The consumer only counts rows and releases each batch, so its wait share is close to 100% by design:
  * it says how much of the epoch the loader was the bottleneck, not a training loop's share.
- * Each loader is closed and the garbage collector run (node --expose-gc) before the next variant starts,
- * so a variant's peak RSS is not raised by the shared memory of a closed loader the GC has not freed yet.
+ * bench/run.ts runs the cold variants each in a process of its own, so each peak RSS is one loader's.
+ * Within a process, each loader is closed and the garbage collector run (node --expose-gc) before the
+ * next measurement, so shared memory of a closed loader the GC has not freed yet does not count.
  * Run by bench/run.ts: `node --expose-gc --import tsx bench/methods/lance-loader.ts <task.json>`.
  */
 import { createLoader, openDataset, type DataLoader, type LoaderMetrics } from 'lance-loader';
@@ -187,7 +188,10 @@ await runMethodProcess(async (task, result) => {
     }
   };
 
-  const warm = await attempt('epoch warm', () => epochRun(task, { name: 'epoch warm', cache: 'warm', direct: false }, rss));
+  // run.ts runs the parts in processes of their own (METHOD_PARTS): 'warm' (with the RSS epochs and the
+  // scans), 'cold O_DIRECT', 'cold buffered'; without a part, all of them.
+  const runs = (part: string) => task.part === undefined || task.part === part;
+  const warm = runs('warm') ? await attempt('epoch warm', () => epochRun(task, { name: 'epoch warm', cache: 'warm', direct: false }, rss)) : undefined;
   if (warm) {
     result.measurements.push(warm.measurement);
     // RSS over more warm epochs on the same loader: flat means no growth per epoch.
@@ -207,9 +211,10 @@ await runMethodProcess(async (task, result) => {
     await closeAndCollect(warm.loader);
   }
   for (const variant of [
-    { name: 'epoch cold O_DIRECT', cache: 'direct', direct: true },
-    { name: 'epoch cold buffered', cache: 'cold', direct: false },
+    { name: 'epoch cold O_DIRECT', part: 'cold O_DIRECT', cache: 'direct', direct: true },
+    { name: 'epoch cold buffered', part: 'cold buffered', cache: 'cold', direct: false },
   ] as const) {
+    if (!runs(variant.part)) continue;
     const run = await attempt(variant.name, () => epochRun(task, variant, rss));
     if (run) {
       result.measurements.push(run.measurement);
@@ -217,6 +222,7 @@ await runMethodProcess(async (task, result) => {
     }
   }
   for (const [name, run] of [['scan warm', loaderScanRun], ['dataset.scan warm', datasetScanRun]] as const) {
+    if (!runs('warm')) continue;
     const scan = await attempt(name, () => run(task, rss));
     if (scan) result.measurements.push(scan);
   }
