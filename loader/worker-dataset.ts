@@ -172,9 +172,14 @@ export class WorkerDataset {
     await Promise.all(
       lanes.map(async (lane) => {
         await Promise.all([...paths].map((path) => this.sourceFor(lane, path)));
-        const lease = await lane.memory.acquire(Math.min(this.ref.batchBytes, lane.memory.maxBytes));
-        touched(new Uint8Array(lease.buffer, lease.byteOffset, lease.byteLength));
-        lease.release();
+        // In pieces of at most a slab: a larger lease gets a slab of its own, dropped on release.
+        const { slabBytes, maxBytes } = lane.memory;
+        const pieces: number[] = [];
+        for (let left = Math.min(this.ref.batchBytes, maxBytes); left > 0; left -= slabBytes) pieces.push(Math.min(left, slabBytes));
+        for (const lease of await lane.memory.acquireAll(pieces)) {
+          touched(new Uint8Array(lease.buffer, lease.byteOffset, lease.byteLength));
+          lease.release();
+        }
       }),
     );
   }
