@@ -18,7 +18,10 @@ export interface LoaderMetrics {
   coalescingRatio: number;
   /** Time the consumer spent waiting inside the iterator for a batch. */
   consumerWaitMs: number;
-  /** Time workers spent planning and reading, and decoding (each summed over workers). */
+  /**
+   * Time batches spent being planned and read (waiting for the disk included), and decoded, summed over
+   * batches: a worker has up to two batches in progress at once, so the read time can exceed wall time.
+   */
   readMs: number;
   decodeMs: number;
 }
