@@ -211,6 +211,12 @@ export class WorkerDataset {
     }
   }
 
+  /** Closes the dataset and every lane's files (a loader's workers leave that to their thread's exit). */
+  async close(): Promise<void> {
+    await Promise.all(this.free.flatMap((lane) => lane.opened.map((source) => source.close())));
+    await this.dataset.close();
+  }
+
   /** A variable-width output into shared memory, in slot order (null for fixed-width outputs, which are in the slot). */
   private compact(out: ColumnOutput, d: OutputDescriptor, i: number): VariableColumn | null {
     if (out.kind !== 'variable' || d.kind !== 'variable') return null;

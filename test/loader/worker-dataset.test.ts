@@ -11,7 +11,14 @@ import { workerRefFor } from '../fixtures/worker-ref.js';
 
 let ref: DatasetRef;
 let numRows: number;
-let opened: WorkerDataset | undefined;
+/** Every WorkerDataset a test opened, closed after it. */
+const opened: WorkerDataset[] = [];
+
+async function openWorker(r: DatasetRef): Promise<WorkerDataset> {
+  const worker = await WorkerDataset.open(r);
+  opened.push(worker);
+  return worker;
+}
 
 beforeAll(async () => {
   // idx int64 and i32 int32: the small columns; vec_f32_8 (32 bytes a row) is small too.
@@ -21,8 +28,8 @@ beforeAll(async () => {
   await dataset.close();
 });
 
-afterEach(() => {
-  opened = undefined;
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((worker) => worker.close()));
 });
 
 const WIDTHS = [8, 4, 32];
@@ -73,19 +80,19 @@ async function expectedIdx(rows: number[]): Promise<bigint[]> {
 
 describe('WorkerDataset.keepSmallColumns', () => {
   it('decodes the small columns ahead, so a batch of them reads no bytes', async () => {
-    opened = await WorkerDataset.open(ref);
-    await opened.keepSmallColumns();
+    const worker = await openWorker(ref);
+    await worker.keepSmallColumns();
     const rows = [numRows - 1, 0, 5000, 17, 9900];
-    const batch = await load(opened, rows);
+    const batch = await load(worker, rows);
     expect(batch.bytesRead).toBe(0);
     expect(batch.idx).toEqual(await expectedIdx(rows));
   });
 
   it('reads nothing ahead when the small columns do not fit the decoded-page budget', async () => {
-    opened = await WorkerDataset.open({ ...ref, cacheBytes: numRows });
-    await opened.keepSmallColumns();
+    const worker = await openWorker({ ...ref, cacheBytes: numRows });
+    await worker.keepSmallColumns();
     const rows = [3, 8000];
-    const batch = await load(opened, rows);
+    const batch = await load(worker, rows);
     expect(batch.bytesRead).toBeGreaterThan(0);
     expect(batch.idx).toEqual(await expectedIdx(rows));
   });
@@ -96,8 +103,8 @@ describe('WorkerDataset.warmUp', () => {
     const longRef = await workerRefFor('strings_long', { columns: ['binary_medium'], cacheBytes: 1 << 20 });
     const rows = Uint32Array.of(3, 700, 250, 999);
     const outputs: OutputDescriptor[] = [{ kind: 'variable', numSlots: rows.length, nullable: true, reuse: null }];
-    const cold = await (await WorkerDataset.open(longRef)).load(rows, outputs);
-    const warm = await WorkerDataset.open(longRef);
+    const cold = await (await openWorker(longRef)).load(rows, outputs);
+    const warm = await openWorker(longRef);
     await warm.warmUp();
     const loaded = await warm.load(rows, outputs);
     expect(loaded.reads.bytesRead).toBeLessThan(cold.reads.bytesRead);
@@ -118,9 +125,9 @@ describe('WorkerDataset.load', () => {
     // What each batch reads on its own, in a fresh worker without a decoded-page cache: the most it can
     // read together with others (it may find page metadata another batch already read).
     const alone: number[] = [];
-    for (const rows of batches) alone.push((await load(await WorkerDataset.open({ ...ref, cacheBytes: 0, lanes: 1 }), rows)).bytesRead);
-    opened = await WorkerDataset.open({ ...ref, cacheBytes: 0, lanes: 2 });
-    const together = await Promise.all(batches.map((rows) => load(opened as WorkerDataset, rows)));
+    for (const rows of batches) alone.push((await load(await openWorker({ ...ref, cacheBytes: 0, lanes: 1 }), rows)).bytesRead);
+    const worker = await openWorker({ ...ref, cacheBytes: 0, lanes: 2 });
+    const together = await Promise.all(batches.map((rows) => load(worker, rows)));
     for (const [i, rows] of batches.entries()) {
       expect(together[i]?.idx).toEqual(await expectedIdx(rows));
       expect(together[i]?.bytesRead).toBeGreaterThan(0);
@@ -129,25 +136,25 @@ describe('WorkerDataset.load', () => {
   });
 
   it('decodes variable-width values of batches loaded at once into their own outputs', async () => {
-    opened = await WorkerDataset.open({ ...ref, columns: ['utf8_words'], lanes: 2 });
+    const worker = await openWorker({ ...ref, columns: ['utf8_words'], lanes: 2 });
     const batches = [
       [9, 2000, 9500],
       [4, 5, 6, 7000],
     ];
-    const loaded = await Promise.all(batches.map((rows) => loadWords(opened as WorkerDataset, rows)));
+    const loaded = await Promise.all(batches.map((rows) => loadWords(worker, rows)));
     for (const [i, rows] of batches.entries()) expect(loaded[i]).toEqual(await expectedWords(rows));
   });
 
   it.each([16, 1 << 20])('decodes variable-width values into scratch prepared ahead at %i bytes', async (variableBytes) => {
-    opened = await WorkerDataset.open({ ...ref, columns: ['utf8_words'], variableBytes, lanes: 2 });
-    await opened.prepareLanes();
+    const worker = await openWorker({ ...ref, columns: ['utf8_words'], variableBytes, lanes: 2 });
+    await worker.prepareLanes();
     const rows = Array.from({ length: 300 }, (_, i) => (i * 31) % numRows);
-    expect(await loadWords(opened, rows)).toEqual(await expectedWords(rows));
+    expect(await loadWords(worker, rows)).toEqual(await expectedWords(rows));
   });
 
   it('throws an InternalError for a row offset past the end instead of planning forever', async () => {
-    opened = await WorkerDataset.open(ref);
+    const worker = await openWorker(ref);
     const { outputs } = outputsFor(2);
-    await expect(opened.load(Uint32Array.from([0, numRows]), outputs)).rejects.toMatchObject({ code: 'INTERNAL', message: expect.stringContaining(`row offset ${numRows}`) });
+    await expect(worker.load(Uint32Array.from([0, numRows]), outputs)).rejects.toMatchObject({ code: 'INTERNAL', message: expect.stringContaining(`row offset ${numRows}`) });
   });
 });
