@@ -295,23 +295,17 @@ static Engine *engine_of(napi_env env) {
     napi_throw_error(env, "ERR_NATIVE", "readBatchAsync: cannot set up its async context");
     return NULL;
   }
-#ifdef HAVE_IO_URING
-  open_ring(e);
-#endif
+  /* The hook first, so a failure leaves no poll handle to close (its close is asynchronous). */
   if (napi_add_async_cleanup_hook(env, on_cleanup, e, &e->cleanup) != napi_ok) {
-#ifdef HAVE_IO_URING
-    if (e->ring) {
-      uv_close((uv_handle_t *)&e->poll, NULL);
-      ring_close(e->ring);
-      close(e->event_fd);
-    }
-#endif
     napi_async_destroy(env, e->context);
     napi_delete_reference(env, e->resource);
     free(e);
     napi_throw_error(env, "ERR_NATIVE", "readBatchAsync: cannot register its cleanup");
     return NULL;
   }
+#ifdef HAVE_IO_URING
+  open_ring(e);
+#endif
   *slot = e;
   return e;
 }
@@ -365,12 +359,19 @@ napi_value ReadBatchAsync(napi_env env, napi_callback_info info) {
     e->depth = args.queue_depth < e->ring->entries ? args.queue_depth : e->ring->entries;
     e->max_bytes = (size_t)max_bytes;
     pump(e);
-    watch(e);
   }
   if (!e->ring) finish_with_pread(e);
+  /* Settle first: a batch with nothing to read is done now, and the eventfd is watched only while
+     batches wait for it (a watch without them would keep the event loop alive for good). */
+  settle(e);
+  watch(e);
+  if (!e->ring) {
+    finish_with_pread(e); /* the watch could not start: the ring was dropped */
+    settle(e);
+  }
 #else
   finish_with_pread(e);
-#endif
   settle(e);
+#endif
   return promise;
 }

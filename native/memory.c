@@ -17,6 +17,9 @@
 #include "addon.h"
 
 #define HUGE_PAGE_BYTES ((size_t)2 << 20)
+/* Node 20 makes external ArrayBuffers through Buffer, at most 2^32 bytes; a larger one calls the
+   finalizer (munmap) at once and fails, so it is refused here (a multiple of 2 MiB). */
+#define MAX_BYTES ((size_t)1 << 32)
 
 static void unmap(napi_env env, void *data, void *hint) {
   (void)env;
@@ -28,8 +31,8 @@ napi_value HugePageBuffer(napi_env env, napi_callback_info info) {
   napi_value argv[1], result;
   double requested;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 || napi_get_value_double(env, argv[0], &requested) != napi_ok ||
-      !(requested >= 1 && requested <= (double)((size_t)1 << 46))) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "hugePageBuffer takes a byte count from 1 to 2^46");
+      !(requested >= 1 && requested <= (double)MAX_BYTES)) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "hugePageBuffer takes a byte count from 1 to 2^32");
     return NULL;
   }
   napi_get_undefined(env, &result);
@@ -45,7 +48,16 @@ napi_value HugePageBuffer(napi_env env, napi_callback_info info) {
   madvise(start, bytes, MADV_HUGEPAGE);
 #endif
   if (napi_create_external_arraybuffer(env, start, bytes, unmap, (void *)(uintptr_t)bytes, &result) != napi_ok) {
-    munmap(start, bytes);
+    /* With an exception pending Node may have run the finalizer already: clear it and leave the memory
+       to it; otherwise (no external buffers allowed) the mapping is still ours. */
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_value error;
+      napi_get_and_clear_last_exception(env, &error);
+    } else {
+      munmap(start, bytes);
+    }
     napi_get_undefined(env, &result);
   }
   return result;

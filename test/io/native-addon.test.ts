@@ -56,7 +56,7 @@ describe.runIf(addonBuilt)("the addon's hugePageBuffer", () => {
     expect(bytes[bytes.length - 1]).toBe(7);
   });
 
-  it.each([0, -1, Number.NaN, 2 ** 47])('throws a TypeError for a byte count of %s', (bytes) => {
+  it.each([0, -1, Number.NaN, 2 ** 32 + 1])('throws a TypeError for a byte count of %s', (bytes) => {
     expect(() => addon.hugePageBuffer(bytes)).toThrow(TypeError);
   });
 });

@@ -1,6 +1,7 @@
 import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isOnTmpfs, probeDirectAlignment, PROBE_READ_BYTES, PROBE_SCAN_BYTES } from '../../io/align.js';
@@ -147,6 +148,12 @@ describe.runIf(addonBuilt && ioUringEnabled)('readBatchQueued on the ring', () =
     for (const { positions, targets, results } of batches) {
       expectWholeReads(positions, targets, results);
     }
+  });
+
+  it('lets the process exit after a batch with nothing to read (the ring is not watched without reads)', () => {
+    const addonPath = join(import.meta.dirname, '..', '..', 'build', 'Release', 'lance_loader_native.node');
+    const source = `const addon = require(${JSON.stringify(addonPath)}); addon.readBatchAsync(0, new Float64Array(0), [], 4, false, new Float64Array(0)).then(() => console.log('settled'));`;
+    expect(execFileSync(process.execPath, ['-e', source], { encoding: 'utf8', timeout: 20_000 }).trim()).toBe('settled');
   });
 
   it('keeps at most maxBytesInFlight bytes in flight and still reads every target', async () => {
