@@ -60,7 +60,7 @@ export interface DatasetRef {
   batchBytes: number;
   /** The dataset's stored bytes per row (all its columns): how many rows a worker's warm-up reads. */
   rowBytes: number;
-  /** An estimate of a batch's bytes per variable-width column: workers size their decode scratch to it ahead. */
+  /** An estimate of a batch's bytes per variable-width column, with headroom: workers size their decode scratch to it ahead. */
   variableBytes: number;
   cacheBytes: number;
   /** The loader's memoryBytes, for the message when reads wait too long for memory. */

@@ -54,6 +54,15 @@ export interface SlabPoolOptions {
   allocate?: (bytes: number) => ArrayBuffer;
 }
 
+/**
+ * `bytes` with one byte of every 4 KiB page written: the kernel zeroes a page on its first touch, so memory
+ * touched ahead (when a loader is created) does not fault while a batch waits for it.
+ */
+export function touchPages<T extends Uint8Array>(bytes: T): T {
+  for (let at = 0; at < bytes.length; at += 4096) bytes[at] = 0;
+  return bytes;
+}
+
 /** A region of a slab, owned by the caller until `release()`. */
 export interface SlabLease {
   readonly buffer: ArrayBuffer | SharedArrayBuffer;

@@ -30,9 +30,14 @@ export function isVariableWidth(type: arrow.DataType): boolean {
   return arrow.DataType.isUtf8(type) || arrow.DataType.isLargeUtf8(type) || arrow.DataType.isBinary(type) || arrow.DataType.isLargeBinary(type);
 }
 
+/** The type of a column's values: a dictionary's value type, else the type itself. */
+export function valueTypeOf(type: arrow.DataType): arrow.DataType {
+  return arrow.DataType.isDictionary(type) ? type.dictionary : type;
+}
+
 /** An empty output with `numSlots` slots for a column of `type`. */
-export function createOutputFor(type: arrow.DataType, numSlots: number, nullable: boolean, name: string): ColumnOutput {
-  if (arrow.DataType.isDictionary(type)) return createOutputFor(type.dictionary, numSlots, nullable, name);
+export function createOutputFor(columnType: arrow.DataType, numSlots: number, nullable: boolean, name: string): ColumnOutput {
+  const type = valueTypeOf(columnType);
   const width = fixedByteWidth(type);
   if (width !== undefined) return createFixedOutput(numSlots, width, nullable);
   if (isVariableWidth(type)) return createVariableOutput(numSlots, nullable);

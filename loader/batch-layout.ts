@@ -9,7 +9,7 @@ import * as arrow from 'apache-arrow';
 import { InvalidArgumentError, UnsupportedError } from '../errors.js';
 import type { LanceField } from '../format/schema.js';
 import type { ColumnDType, ColumnValues } from './batch.js';
-import { fixedByteWidth, isVariableWidth } from './arrow-build.js';
+import { fixedByteWidth, isVariableWidth, valueTypeOf } from './arrow-build.js';
 
 type ValuesConstructor = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => ColumnValues;
 
@@ -65,8 +65,7 @@ export function planBatchLayout(fields: LanceField[], batchSize: number, shapes:
     if (!fields.some((f) => f.name === name)) throw new InvalidArgumentError(`options.shapes.${name} names a column that is not loaded`);
   }
   const columns = fields.map((field): ColumnLayout => {
-    let type = field.arrowType;
-    if (arrow.DataType.isDictionary(type)) type = type.dictionary;
+    const type = valueTypeOf(field.arrowType);
     const variable = isVariableWidth(type);
     if (variable) {
       if (shapes[field.name]) throw new InvalidArgumentError(`options.shapes.${field.name}: a ${type} column cannot be reshaped`);

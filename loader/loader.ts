@@ -11,14 +11,15 @@
  * loader is created (loader/worker-dataset.ts) and reads with its own file descriptors, queueing each
  * batch's reads on its own io_uring (native addon) so that it plans or decodes one batch while another's
  * reads are on the disk. Up to `prefetch` batches are in flight (up to two per worker at a time, see
- * lanesFor); they are delivered in epoch order. A batch's slot is reused only after `release()`. Errors reject the epoch
- * with the typed error plus the batch and rows; every other batch in flight is settled first, so no work
- * or thread is left behind.
+ * lanesFor); they are delivered in epoch order. A batch's slot is reused only after `release()`. Errors
+ * reject the epoch with the typed error plus the batch and rows; every other batch in flight is settled
+ * first, so no work or thread is left behind.
  */
 import { totalmem } from 'node:os';
 import { AbortError, InvalidArgumentError, withContext } from '../errors.js';
 import { BatchSampler } from '../samplers/index.js';
 import { DecodePool } from '../decode-workers/pool.js';
+import { touchPages } from '../io/slab.js';
 import type { DatasetRef, OutputDescriptor, VariableColumn } from '../decode-workers/messages.js';
 import type { Batch, BatchColumn } from './batch.js';
 import { planBatchLayout, type BatchLayout } from './batch-layout.js';
@@ -47,20 +48,22 @@ function lanesFor(workerReadBytes: number, batchBytes: number): number {
 }
 
 /**
- * `buffer` with every page touched: the kernel zeroes a page on first touch, and the first batches would
- * otherwise pay for that while the disk waits (a few ms per batch of seed000's 6.7 MB).
+ * Shared memory of `bytes` with every page touched, so the first batches do not pay the kernel's zeroing
+ * while the disk waits (a few ms per batch of seed000's 6.7 MB).
  */
-function faultedIn(buffer: SharedArrayBuffer): SharedArrayBuffer {
-  const bytes = new Uint8Array(buffer);
-  for (let at = 0; at < bytes.length; at += 4096) bytes[at] = 0;
-  return buffer;
+function touchedShared(bytes: number): SharedArrayBuffer {
+  return touchPages(new Uint8Array(new SharedArrayBuffer(bytes))).buffer as SharedArrayBuffer;
 }
 
-/** An estimate of a batch's bytes per variable-width column: what the batch's stored bytes leave after its fixed-width values, shared evenly. */
+/**
+ * The memory a batch's variable-width column gets first (DatasetRef.variableBytes): what the batch's
+ * stored bytes leave after its fixed-width values, shared evenly, with a quarter of headroom (as workers
+ * size a new shared buffer for a column).
+ */
 function variableBytesOf(layout: BatchLayout, batchBytes: number, batchSize: number): number {
   const variable = layout.columns.filter((c) => c.variable).length;
   const fixed = layout.columns.reduce((sum, c) => sum + c.bytesPerRow * batchSize, 0);
-  return variable === 0 ? 0 : Math.ceil(Math.max(0, batchBytes - fixed) / variable);
+  return variable === 0 ? 0 : Math.ceil((Math.max(0, batchBytes - fixed) / variable) * 1.25);
 }
 
 /** Shuffled, multi-threaded batches of a Lance dataset. Create with {@link createLoader}. */
@@ -84,11 +87,10 @@ export class DataLoader {
     private readonly ref: DatasetRef,
   ) {
     this.slots = Array.from({ length: options.prefetch + 2 }, () => ({
-      buffer: faultedIn(new SharedArrayBuffer(layout.slotBytes)),
+      buffer: touchedShared(layout.slotBytes),
       free: true,
-      // Sized like the workers size a first variable-width copy (a quarter of headroom), so the first
-      // batches copy into memory already mapped.
-      variable: layout.columns.map((c) => (c.variable && ref.variableBytes > 0 ? faultedIn(new SharedArrayBuffer(Math.ceil(ref.variableBytes * 1.25))) : null)),
+      // So the first batches copy their variable-width values into memory already mapped.
+      variable: layout.columns.map((c) => (c.variable && ref.variableBytes > 0 ? touchedShared(ref.variableBytes) : null)),
     }));
     this.counters = createLoaderMetrics();
     this.position = options.resume ? sampler.resume(options.resume.sampler) : { epoch: 0, nextBatch: 0 };

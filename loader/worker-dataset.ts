@@ -20,7 +20,6 @@
  * reused plain staging memory in slot order and one whole copy, because V8 copies value by value into
  * shared memory at unaligned offsets at a quarter of the speed (output.ts compactVariable).
  */
-import * as arrow from 'apache-arrow';
 import { InvalidArgumentError } from '../errors.js';
 import type { LanceField } from '../format/schema.js';
 import { runDecodeTask } from '../decode-workers/decode-task.js';
@@ -29,10 +28,10 @@ import { compactVariable, createVariableOutput, type ColumnOutput } from '../dec
 import { DirectFileSource, type BatchReads } from '../io/direct-source.js';
 import { readMemory } from '../io/native-addon.js';
 import { hasQueuedReads } from '../io/native-read.js';
-import { createSlabPool, type SlabPool } from '../io/slab.js';
+import { createSlabPool, touchPages, type SlabPool } from '../io/slab.js';
 import { addReadStats, emptyReadStats, type ByteSource, type ReadStats } from '../io/source.js';
 import { SMALL_VALUE_BYTES } from '../io/plan.js';
-import { fixedByteWidth, isVariableWidth } from './arrow-build.js';
+import { fixedByteWidth, isVariableWidth, valueTypeOf } from './arrow-build.js';
 import { createOutputs } from './columns.js';
 import { openDataset, type Dataset } from './dataset.js';
 import { fetchFileTasks, type OutputTask } from './read-rows.js';
@@ -157,15 +156,14 @@ export class WorkerDataset {
 
   /**
    * Readies every lane for the first batches of an epoch, when the loader is created: opens in each lane
-   * the files another lane opened (keepSmallColumns), since an O_DIRECT open probes the device with reads,
-   * and touches as much of each lane's read memory as an average batch reads (ref.batchBytes, at most the
-   * lane's share), since the kernel zeroes a page on first touch. Variable-width columns get decode
-   * scratch of ref.variableBytes, touched, so their first batch does not grow it by doubling.
+   * the files another lane opened (keepSmallColumns, warmUp), since an O_DIRECT open probes the device
+   * with reads, and touches as much of each lane's read memory as an average batch reads (ref.batchBytes,
+   * at most the lane's share), since the kernel zeroes a page on first touch. Variable-width columns get
+   * decode scratch of ref.variableBytes, touched, so their first batch does not grow it by doubling.
    */
   async prepareLanes(): Promise<void> {
     this.fields.forEach(({ arrowType }, i) => {
-      const valueType = arrow.DataType.isDictionary(arrowType) ? arrowType.dictionary : arrowType;
-      if (isVariableWidth(valueType) && this.ref.variableBytes > 0) this.scratch[i] = touched(new Uint8Array(Math.ceil(this.ref.variableBytes * 1.25)));
+      if (isVariableWidth(valueTypeOf(arrowType)) && this.ref.variableBytes > 0) this.scratch[i] = touchPages(new Uint8Array(this.ref.variableBytes));
     });
     const lanes = [...this.free];
     const paths = new Set(lanes.flatMap((lane) => [...lane.sources.keys()]));
@@ -177,7 +175,7 @@ export class WorkerDataset {
         const pieces: number[] = [];
         for (let left = Math.min(this.ref.batchBytes, maxBytes); left > 0; left -= slabBytes) pieces.push(Math.min(left, slabBytes));
         for (const lease of await lane.memory.acquireAll(pieces)) {
-          touched(new Uint8Array(lease.buffer, lease.byteOffset, lease.byteLength));
+          touchPages(new Uint8Array(lease.buffer, lease.byteOffset, lease.byteLength));
           lease.release();
         }
       }),
@@ -299,12 +297,6 @@ function evenlySpaced(numRows: number, count: number): Uint32Array {
   const rows = new Uint32Array(Math.min(numRows, count));
   for (let i = 0; i < rows.length; i++) rows[i] = Math.floor((i * numRows) / rows.length);
   return rows;
-}
-
-/** `bytes` with every page written once (the kernel zeroes a page on its first touch). */
-function touched(bytes: Uint8Array): Uint8Array {
-  for (let at = 0; at < bytes.length; at += 4096) bytes[at] = 0;
-  return bytes;
 }
 
 /** The summed counters of a lane's sources. */
