@@ -5,13 +5,13 @@
  *   lance-loader inspect <dataset-dir | file.lance> [--version N] [--json]
  *
  * Exit codes: 0 success, 1 a lance-loader error (printed as `lance-loader: <message>`), 2 bad usage
- * (the message and the usage text). The report itself is built and formatted in loader/inspect.ts.
+ * (the message and the usage text). The report itself is built and formatted in dataset/inspect.ts.
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LanceLoaderError } from './errors.js';
-import { formatInspectReport, inspect } from './loader/inspect.js';
+import { formatInspectReport, inspect } from './dataset/inspect.js';
 
 const usage = `Usage: lance-loader inspect <dataset-dir | file.lance> [--version N] [--json]
 

@@ -5,8 +5,8 @@
  *
  * @packageDocumentation
  */
-export { openDataset, Dataset, type OpenDatasetOptions, type FragmentInfo, type VersionInfo } from './loader/dataset.js';
-export { openFile, LanceFile, type TakeOptions, type ScanOptions, type FileSummary } from './loader/file.js';
+export { openDataset, Dataset, type OpenDatasetOptions, type FragmentInfo, type VersionInfo } from './dataset/dataset.js';
+export { openFile, LanceFile, type TakeOptions, type ScanOptions, type FileSummary } from './dataset/file.js';
 export { createLoader, DataLoader } from './loader/loader.js';
 export type { LoaderOptions, LoaderIoOptions, LoaderState } from './loader/loader-options.js';
 export type { LoaderMetrics } from './loader/metrics.js';
@@ -28,7 +28,7 @@ export {
   type ColumnSpecInput,
   type ColumnTensorSpec,
   type TensorDType,
-} from './loader/tfjs.js';
+} from './loader/tfjs/adapter.js';
 export {
   LanceLoaderError,
   InvalidArgumentError,

@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import * as lancedb from '@lancedb/lancedb';
-import { openDataset } from '../loader/dataset.js';
+import { openDataset } from '../dataset/dataset.js';
 import { createLoader } from '../loader/loader.js';
 import { BatchSampler } from '../samplers/index.js';
 import { benchTableName, dataDir, ensureBenchDataset, evictDataset, type BenchKind } from './datasets.js';

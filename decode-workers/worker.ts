@@ -1,13 +1,13 @@
 /**
  * The loader's worker (Piscina task functions): `prepare` opens the dataset and decodes its small columns
  * when the loader is created; `loadJob` loads one batch — plan, read, decode — with that dataset
- * (loader/worker-dataset.ts). Fixed-width columns land straight in the batch slot's shared memory;
+ * (decode-workers/worker-dataset.ts). Fixed-width columns land straight in the batch slot's shared memory;
  * variable-width columns come back in shared memory (the slot's previous buffer for the column when it
  * is big enough). Errors come back as records (structured clone would drop their class and code).
  */
 import { threadId } from 'node:worker_threads';
 import { toErrorRecord } from '../errors.js';
-import { WorkerDataset } from '../loader/worker-dataset.js';
+import { WorkerDataset } from './worker-dataset.js';
 import type { DatasetRef, LoadJob, LoadJobResult, PrepareJob } from './messages.js';
 
 /** The dataset of the loader this worker serves, by its ref (one loader per pool, so one entry). */

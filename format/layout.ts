@@ -148,3 +148,8 @@ export function describeArrayEncoding(encoding: ArrayEncodingProto | undefined):
       return encoding.array_encoding;
   }
 }
+
+/** Width in bits of a Flat encoding, or undefined for anything else. */
+export function flatBits(encoding: CompressiveEncodingProto | undefined): number | undefined {
+  return encoding?.compression === 'flat' ? encoding.flat?.bits_per_value : undefined;
+}

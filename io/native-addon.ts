@@ -3,7 +3,7 @@
  * thread on first use, or absent (no compiler at install, another platform, or `LANCE_LOADER_NATIVE=0`),
  * with the reason kept for reports. Its users fall back to JavaScript that gives the same results:
  * batched reads (native-read.ts), the copy of variable-width values into shared memory
- * (decode-workers/output.ts compactVariable), and huge-page read memory ({@link readMemory}).
+ * (decode-workers/encodings/output.ts compactVariable), and huge-page read memory ({@link readMemory}).
  */
 import { createRequire } from 'node:module';
 

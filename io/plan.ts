@@ -28,36 +28,22 @@
  */
 import { CorruptFileError, UnsupportedError } from '../errors.js';
 import type { ByteRange, PageInfo } from '../format/file-metadata.js';
-import { runDecodeTask, type DecodeTask, type MiniBlockChunkBytes, type RowRun } from '../decode-workers/decode-task.js';
-import { createFixedOutput, type ColumnOutput, type FixedOutput } from '../decode-workers/output.js';
-import { checkFullZipSupported, controlWordBytes, fixedValueBytes, parseRepetitionIndex, type RowSpan } from '../decode-workers/fullzip.js';
-import { checkMiniBlockSupported, parseChunkTable, type ChunkTable } from '../decode-workers/miniblock.js';
+import { checkFullZipSupported, controlWordBytes, fixedValueBytes, parseRepetitionIndex } from '../format/fullzip-layout.js';
+import { checkMiniBlockSupported, parseChunkTable, type ChunkTable } from '../format/miniblock-layout.js';
+import type { FullZipLayoutProto, MiniBlockLayoutProto } from '../format/proto/messages.js';
+import {
+  done,
+  planPlacedValues,
+  rowRuns,
+  type DecodeTask,
+  type KeptValues,
+  type MiniBlockChunkBytes,
+  type PageRequest,
+  type PlanStep,
+  type RowRun,
+  type RowSpan,
+} from './plan-steps.js';
 import { planV20Page } from './v20-plan.js';
-
-/** Rows of one page to read: page-relative rows, ascending (duplicates allowed), and each row's output slot. */
-export interface PageRequest {
-  page: PageInfo;
-  rows: Uint32Array;
-  slots: Uint32Array;
-  /** File, column and page, for error messages. */
-  where: string;
-  /** The field is an Arrow dictionary (2.0 stores those with nulls among the items). */
-  arrowDictionary?: boolean;
-  /** Bytes per value when the column's output is fixed-width (such mini-block pages may be kept decoded). */
-  fixedWidth?: number;
-  nullable?: boolean;
-  /** The output the rows go to, when known while planning: full-zip values may then be read into place. */
-  output?: ColumnOutput;
-}
-
-/**
- * A step: ranges to read, then `next` with one view per range. With `into`, each range's bytes are final
- * values and go straight to their place in the output (`into[k]`, the same length as range k); `next` then
- * gets those places as its views.
- */
-export type PlanStep =
-  | { done: false; ranges: ByteRange[]; into?: Uint8Array[]; next: (views: Uint8Array[]) => PlanStep }
-  | { done: true; task: DecodeTask };
 
 /** Bytes of decoded pages that may still be kept; one budget may be shared by the caches of many files. */
 export interface DecodedPageBudget {
@@ -69,30 +55,20 @@ export interface PageCache {
   /** Chunk tables and dictionaries of mini-block pages. */
   miniblock: WeakMap<PageInfo, { table: ChunkTable; dictionary: Uint8Array | null }>;
   /** Whole decoded fixed-width mini-block pages, within `budget`. */
-  decoded: WeakMap<PageInfo, FixedOutput>;
+  decoded: WeakMap<PageInfo, KeptValues>;
   /** Whole parsed repetition indexes of variable-width full-zip pages, within `budget`. */
   repetition: WeakMap<PageInfo, Float64Array>;
   budget: DecodedPageBudget;
+  /** Decodes a page kept whole: the planner plans, the decoders (which io does not import) decode. */
+  decodePage: DecodePage;
 }
 
-/** A page cache; `budget` (default none) lets it keep decoded small pages. */
-export function createPageCache(budget: DecodedPageBudget = { bytesLeft: 0 }): PageCache {
-  return { miniblock: new WeakMap(), decoded: new WeakMap(), repetition: new WeakMap(), budget };
-}
+/** Decodes a task over all `numRows` rows of a page into values to keep. */
+export type DecodePage = (task: DecodeTask, numRows: number, byteWidth: number, nullable: boolean) => KeptValues;
 
-const done = (task: DecodeTask): PlanStep => ({ done: true, task });
-
-/** Splits ascending rows (duplicates allowed) into runs of consecutive rows. */
-export function rowRuns(rows: Uint32Array): RowRun[] {
-  const runs: RowRun[] = [];
-  let from = 0;
-  for (let i = 1; i <= rows.length; i++) {
-    if (i === rows.length || (rows[i] as number) > (rows[i - 1] as number) + 1) {
-      if (i > from) runs.push({ from, to: i, first: rows[from] as number, last: rows[i - 1] as number });
-      from = i;
-    }
-  }
-  return runs;
+/** A page cache; `budget` (default none) lets it keep decoded small pages, decoded by `decodePage`. */
+export function createPageCache(decodePage: DecodePage, budget: DecodedPageBudget = { bytesLeft: 0 }): PageCache {
+  return { miniblock: new WeakMap(), decoded: new WeakMap(), repetition: new WeakMap(), budget, decodePage };
 }
 
 /**
@@ -115,8 +91,7 @@ export function planPage(request: PageRequest, cache: PageCache): PlanStep {
   const all = new Uint32Array(page.numRows);
   for (let i = 0; i < all.length; i++) all[i] = i;
   return afterTask(planLayout({ ...request, rows: all, slots: all, output: undefined }, cache), (task) => {
-    const out = createFixedOutput(page.numRows, width as number, request.nullable === true);
-    runDecodeTask(task, out);
+    const out = cache.decodePage(task, page.numRows, width as number, request.nullable === true);
     cache.decoded.set(page, out);
     return done(cachedTask(request, out));
   });
@@ -128,7 +103,7 @@ function afterTask(step: PlanStep, then: (task: DecodeTask) => PlanStep): PlanSt
   return { done: false, ranges: step.ranges, next: (views) => afterTask(step.next(views), then) };
 }
 
-function cachedTask(request: PageRequest, values: FixedOutput): DecodeTask {
+function cachedTask(request: PageRequest, values: KeptValues): DecodeTask {
   return { kind: 'cached', where: request.where, rows: request.rows, slots: request.slots, values: values.values, byteWidth: values.byteWidth, validity: values.validity };
 }
 
@@ -162,7 +137,7 @@ function pageBuffer(page: PageInfo, index: number, where: string): ByteRange {
   return buffer;
 }
 
-function planMiniBlock(request: PageRequest, layout: import('../format/proto/messages.js').MiniBlockLayoutProto, cache: PageCache): PlanStep {
+function planMiniBlock(request: PageRequest, layout: MiniBlockLayoutProto, cache: PageCache): PlanStep {
   const { page, where } = request;
   checkMiniBlockSupported(layout, where);
   const cached = cache.miniblock.get(page);
@@ -190,7 +165,7 @@ function planMiniBlock(request: PageRequest, layout: import('../format/proto/mes
 
 function planMiniBlockChunks(
   request: PageRequest,
-  layout: import('../format/proto/messages.js').MiniBlockLayoutProto,
+  layout: MiniBlockLayoutProto,
   table: ChunkTable,
   dictionary: Uint8Array | null,
 ): PlanStep {
@@ -255,27 +230,6 @@ function planFullZipFixed(request: PageRequest): PlanStep {
   };
 }
 
-/**
- * Values stored as the output's bytes, `width` bytes per row from `dataOffset` (full-zip fixed values
- * without control words; 2.0 plain values without validity): each run of rows that are consecutive in the
- * file and in the output is read straight into its place (no copy after the read). The caller checks
- * that the page's buffer holds every row.
- */
-export function planPlacedValues(request: PageRequest, dataOffset: number, width: number, out: FixedOutput): PlanStep {
-  const { rows, slots, where } = request;
-  const ranges: ByteRange[] = [];
-  const into: Uint8Array[] = [];
-  for (let i = 0; i < rows.length; ) {
-    let j = i + 1;
-    while (j < rows.length && rows[j] === (rows[j - 1] as number) + 1 && slots[j] === (slots[j - 1] as number) + 1) j++;
-    const slot = slots[i] as number;
-    ranges.push({ offset: dataOffset + (rows[i] as number) * width, size: (j - i) * width });
-    into.push(out.values.subarray(slot * width, (slot + j - i) * width));
-    i = j;
-  }
-  return { done: false, ranges, into, next: () => done({ kind: 'placed', where, slots }) };
-}
-
 function spansOf(runs: RowRun[], views: Uint8Array[], indexes: Float64Array[] | null): (RowSpan & { from: number; to: number })[] {
   return runs.map(({ from, to, first, last }, k) => {
     const span: RowSpan & { from: number; to: number } = { firstRow: first, endRow: last + 1, bytes: views[k] as Uint8Array, from, to };
@@ -330,7 +284,7 @@ function planFullZipVariable(request: PageRequest, cache: PageCache): PlanStep {
 }
 
 /** Reads each run's zipped bytes, from its first row's index entry to the entry after its last row. */
-function planZippedRuns(request: PageRequest, layout: import('../format/proto/messages.js').FullZipLayoutProto, runs: RowRun[], indexes: Float64Array[]): PlanStep {
+function planZippedRuns(request: PageRequest, layout: FullZipLayoutProto, runs: RowRun[], indexes: Float64Array[]): PlanStep {
   const { page, rows, slots, where } = request;
   const data = pageBuffer(page, 0, where);
   const ranges = indexes.map((entries) => {

@@ -1,13 +1,13 @@
 /**
- * Read planning for file version 2.0 pages (see decode-workers/v20.ts for the shapes). Reads are exact
+ * Read planning for file version 2.0 pages (see format/v20-shape.ts for the shapes). Reads are exact
  * per run of consecutive rows: fixed-width values at row × width (straight into the output when there is
  * no validity), validity bits by byte, binary end offsets then the bytes they bound. Compressed binary buffers and dictionary items are read whole.
  */
 import { CorruptFileError } from '../errors.js';
 import type { ByteRange } from '../format/file-metadata.js';
 import type { ArrayEncodingProto } from '../format/proto/messages.js';
-import { resolveV20Shape, type V20Buffers } from '../decode-workers/v20.js';
-import { planPlacedValues, rowRuns, type PageRequest, type PlanStep } from './plan.js';
+import { resolveV20Shape } from '../format/v20-shape.js';
+import { planPlacedValues, rowRuns, type PageRequest, type PlanStep, type V20Buffers } from './plan-steps.js';
 
 /** The first step of reading a 2.0 page. */
 export function planV20Page(request: PageRequest, encoding: ArrayEncodingProto): PlanStep {

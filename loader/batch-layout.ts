@@ -9,7 +9,7 @@ import * as arrow from 'apache-arrow';
 import { InvalidArgumentError, UnsupportedError } from '../errors.js';
 import type { LanceField } from '../format/schema.js';
 import type { ColumnDType, ColumnValues } from './batch.js';
-import { fixedByteWidth, isVariableWidth, valueTypeOf } from './arrow-build.js';
+import { fixedByteWidth, isVariableWidth, valueTypeOf } from '../dataset/arrow-build.js';
 
 type ValuesConstructor = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => ColumnValues;
 

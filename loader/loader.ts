@@ -8,7 +8,7 @@
  *   consumer ◄── Batch (typed-array views of a slot; release() returns the slot) ◄── in order
  *
  * The main thread only draws rows and hands out slots: each worker opens the dataset itself when the
- * loader is created (loader/worker-dataset.ts) and reads with its own file descriptors, queueing each
+ * loader is created (decode-workers/worker-dataset.ts) and reads with its own file descriptors, queueing each
  * batch's reads on its own io_uring (native addon) so that it plans or decodes one batch while another's
  * reads are on the disk. Up to `prefetch` batches are in flight (up to two per worker at a time, see
  * lanesFor); they are delivered in epoch order. A batch's slot is reused only after `release()`. Errors
@@ -23,7 +23,7 @@ import { touchPages } from '../io/slab.js';
 import type { DatasetRef, OutputDescriptor, VariableColumn } from '../decode-workers/messages.js';
 import type { Batch, BatchColumn } from './batch.js';
 import { planBatchLayout, type BatchLayout } from './batch-layout.js';
-import { openDataset, type Dataset } from './dataset.js';
+import { openDataset, type Dataset } from '../dataset/dataset.js';
 import { resolveLoaderOptions, type LoaderOptions, type LoaderState, type ResolvedLoaderOptions } from './loader-options.js';
 import { createLoaderMetrics, type LoaderMetrics, type MetricsCounters } from './metrics.js';
 

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../cli.js';
 import { LanceLoaderError } from '../errors.js';
 import { openDataset } from '../index.js';
-import { formatInspectReport, toFileReport } from '../loader/inspect.js';
+import { formatInspectReport, toFileReport } from '../dataset/inspect.js';
 import { lanceDbArrow as A } from './fixtures/arrow-bridge.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -32,7 +32,7 @@ import {
   writePristineDatasets,
   type Msg,
   type Range,
-} from '../loader/bad-input-helpers.js';
+} from '../dataset/bad-input-helpers.js';
 
 beforeAll(writePristineDatasets);
 afterAll(removeTempDirs);

@@ -1,11 +1,11 @@
 /**
  * Planning with a page cache on LanceDB-written full-zip pages: how many dependent rounds of reads a
  * take of a variable-width full-zip page needs, with and without room to keep its repetition index.
- * (Values against LanceDB with kept pages: test/loader/matrix.test.ts.)
+ * (Values against LanceDB with kept pages: test/dataset/matrix.test.ts.)
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openDataset, type Dataset } from '../../index.js';
-import { fetchFileTasks, type FileRead } from '../../loader/read-rows.js';
+import { fetchFileTasks, type FileRead } from '../../dataset/read-rows.js';
 import type { ByteSource } from '../../io/source.js';
 import { ensureDataset } from '../fixtures/datasets.js';
 import { specByName } from '../fixtures/matrix.js';

@@ -1,0 +1,118 @@
+/**
+ * Column outputs ↔ Arrow: sizes the output for a field's Arrow type, and wraps a filled output as an
+ * Arrow vector. Wrapping is zero-copy for fixed-width values (the typed array views the output bytes);
+ * validity bytes and bools are packed into Arrow bitmaps (one pass), variable-width values are compacted
+ * into slot order (compactVariable) and their offsets narrowed to Int32 or widened to BigInt64.
+ */
+import * as arrow from 'apache-arrow';
+import { InvalidArgumentError, UnsupportedError } from '../errors.js';
+import { compactVariable, createFixedOutput, createVariableOutput, type ColumnOutput } from '../decode-workers/encodings/output.js';
+
+/** Bytes per value of a fixed-width Arrow type (bools count 1: decoders write one byte per bool), or undefined. */
+export function fixedByteWidth(type: arrow.DataType): number | undefined {
+  if (arrow.DataType.isBool(type)) return 1;
+  if (arrow.DataType.isInt(type)) return type.bitWidth / 8;
+  if (arrow.DataType.isFloat(type)) return [2, 4, 8][type.precision];
+  if (arrow.DataType.isDate(type)) return type.unit === arrow.DateUnit.DAY ? 4 : 8;
+  if (arrow.DataType.isTimestamp(type)) return 8;
+  if (arrow.DataType.isTime(type)) return type.bitWidth / 8;
+  if (arrow.DataType.isFixedSizeBinary(type)) return type.byteWidth;
+  if (arrow.DataType.isFixedSizeList(type)) {
+    const child = type.children[0]?.type;
+    const inner = child && !arrow.DataType.isBool(child) ? fixedByteWidth(child) : undefined;
+    return inner === undefined ? undefined : inner * type.listSize;
+  }
+  return undefined;
+}
+
+/** Whether `type` is utf8, binary or their large forms (values of any length). */
+export function isVariableWidth(type: arrow.DataType): boolean {
+  return arrow.DataType.isUtf8(type) || arrow.DataType.isLargeUtf8(type) || arrow.DataType.isBinary(type) || arrow.DataType.isLargeBinary(type);
+}
+
+/** The type of a column's values: a dictionary's value type, else the type itself. */
+export function valueTypeOf(type: arrow.DataType): arrow.DataType {
+  return arrow.DataType.isDictionary(type) ? type.dictionary : type;
+}
+
+/** An empty output with `numSlots` slots for a column of `type`. */
+export function createOutputFor(columnType: arrow.DataType, numSlots: number, nullable: boolean, name: string): ColumnOutput {
+  const type = valueTypeOf(columnType);
+  const width = fixedByteWidth(type);
+  if (width !== undefined) return createFixedOutput(numSlots, width, nullable);
+  if (isVariableWidth(type)) return createVariableOutput(numSlots, nullable);
+  throw new UnsupportedError(`column "${name}" has type ${type}, which lance-loader cannot read yet (nested, dictionary and blob columns come later)`, {
+    column: name,
+    type: String(type),
+  });
+}
+
+function packBits(bytes: Uint8Array): { bitmap: Uint8Array; zeros: number } {
+  const bitmap = new Uint8Array((bytes.length + 7) >>> 3);
+  let zeros = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i]) bitmap[i >>> 3] = (bitmap[i >>> 3] as number) | (1 << (i & 7));
+    else zeros++;
+  }
+  return { bitmap, zeros };
+}
+
+interface TypedArrayConstructor {
+  new (buffer: ArrayBufferLike, byteOffset: number, length: number): ArrayBufferView;
+  new (length: number): ArrayBufferView;
+  BYTES_PER_ELEMENT: number;
+}
+
+/** A typed view of `bytes` (copied once only when the bytes are not aligned for the element size). */
+function typedView(Ctor: TypedArrayConstructor, bytes: Uint8Array): ArrayBufferView {
+  const n = bytes.byteLength / Ctor.BYTES_PER_ELEMENT;
+  if (bytes.byteOffset % Ctor.BYTES_PER_ELEMENT === 0) return new Ctor(bytes.buffer, bytes.byteOffset, n);
+  const copy = new Ctor(n);
+  new Uint8Array(copy.buffer as ArrayBuffer).set(bytes);
+  return copy;
+}
+
+function dataOf(type: arrow.DataType, bytes: Uint8Array, length: number): arrow.Data {
+  if (arrow.DataType.isFixedSizeList(type)) {
+    const childType = type.children[0]?.type as arrow.DataType;
+    const child = dataOf(childType, bytes, length * type.listSize);
+    return arrow.makeData({ type, length, nullCount: 0, child });
+  }
+  if (arrow.DataType.isBool(type)) {
+    return arrow.makeData({ type, length, nullCount: 0, data: packBits(bytes).bitmap });
+  }
+  const ArrayType = (type as unknown as { ArrayType: TypedArrayConstructor }).ArrayType;
+  return arrow.makeData({ type, length, nullCount: 0, data: typedView(ArrayType, bytes) } as never);
+}
+
+/** Wraps a filled output as an Arrow vector of `type` with `length` rows. */
+export function outputToVector(type: arrow.DataType, out: ColumnOutput, length: number): arrow.Vector {
+  if (arrow.DataType.isDictionary(type)) {
+    // Lance stores dictionary columns by value; the result is a dictionary with one entry per row.
+    const values = outputToVector(type.dictionary, out, length);
+    const indices = new Int32Array(length);
+    for (let i = 0; i < length; i++) indices[i] = i;
+    const valuesData = values.data[0] as arrow.Data;
+    const dictionaryType = new arrow.Dictionary(type.dictionary, new arrow.Int32(), type.id, type.isOrdered);
+    return arrow.makeVector(
+      arrow.makeData({ type: dictionaryType, length, nullCount: valuesData.nullCount, nullBitmap: valuesData.nullBitmap, data: indices, dictionary: values } as never),
+    );
+  }
+  const validity = out.validity ? packBits(out.validity) : null;
+  const nullCount = validity?.zeros ?? 0;
+  const nullBitmap = nullCount > 0 ? validity?.bitmap : undefined;
+  if (out.kind === 'fixed') {
+    const base = dataOf(type, out.values, length);
+    const data = nullCount > 0 ? base.clone(type, 0, length, nullCount, { ...base.buffers, [arrow.BufferType.VALIDITY]: nullBitmap } as never) : base;
+    return arrow.makeVector(data);
+  }
+  const { offsets, data } = compactVariable(out);
+  const large = arrow.DataType.isLargeUtf8(type) || arrow.DataType.isLargeBinary(type);
+  if (!large && (offsets[length] ?? 0) > 0x7fffffff) {
+    throw new InvalidArgumentError(`a ${type} column of ${offsets[length]} bytes does not fit Arrow's 32-bit offsets; take fewer rows`);
+  }
+  const valueOffsets = large ? BigInt64Array.from(offsets, (x) => BigInt(x)) : Int32Array.from(offsets);
+  return arrow.makeVector(
+    arrow.makeData({ type, length, nullCount, nullBitmap, valueOffsets, data } as never),
+  );
+}

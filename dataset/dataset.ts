@@ -1,0 +1,399 @@
+/**
+ * `openDataset`: a Lance dataset directory (`_versions/*.manifest`, `data/*.lance`, `_deletions/`).
+ *
+ * Rows are addressed by visible offset: fragments in manifest order, each contributing its physical
+ * rows minus its deleted rows (like LanceDB's `takeOffsets`). A take maps each offset to (fragment,
+ * physical row), groups the rows by data file and reads them through the same plan → read → decode path
+ * as single files (read-rows.ts), writing every value straight into its request slot.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import * as arrow from 'apache-arrow';
+import { CorruptFileError, InternalError, InvalidArgumentError, IoError, UnsupportedError } from '../errors.js';
+import { parseDeletionFile } from '../format/deletion.js';
+import type { FileMetadata } from '../format/file-metadata.js';
+import { parseManifest, versionOfManifestName } from '../format/manifest.js';
+import type { DataFileProto, ManifestProto } from '../format/proto/messages.js';
+import { buildFieldTree, flattenFields, toArrowSchema, type LanceField } from '../format/schema.js';
+import { decodeWholePage } from '../decode-workers/encodings/decode-task.js';
+import { createPageCache, type DecodedPageBudget, type PageCache } from '../io/plan.js';
+import { fetchFileMetadata } from '../io/open-file.js';
+import { FileSource, type ByteSource } from '../io/source.js';
+import { createOutputs, selectFields, toRecordBatch } from './columns.js';
+import { checkBatchSize, summarizeFile, type FileSummary, type ScanOptions, type TakeOptions } from './file.js';
+import { columnRead, readInline, type ColumnRead, type FileRead, type OutputTask } from './read-rows.js';
+import { sortWithSlots, toRowOffsets } from './rows.js';
+
+/** Options of {@link openDataset}. */
+export interface OpenDatasetOptions {
+  /** Version to open (time travel); default the latest. */
+  version?: number;
+  /**
+   * Bytes of decoded pages of small fixed-width columns (ids, labels) to keep for later reads (default 0:
+   * none). With a budget, the first read touching such a page reads and decodes all of it, and later
+   * random takes copy from memory instead of reading and decoding a whole chunk per row. The budget also
+   * keeps the repetition indexes of variable-width full-zip pages (8 bytes a row), so later takes of
+   * large values read them in one round. Kept first come, first served until the budget is spent.
+   */
+  cacheBytes?: number;
+}
+
+/** One fragment of the dataset as the manifest describes it. */
+export interface FragmentInfo {
+  id: number;
+  /** Rows written to the fragment's files. */
+  physicalRows: number;
+  /** Rows deleted from it. */
+  deletedRows: number;
+  /** Visible rows (physical minus deleted). */
+  numRows: number;
+  /** Data files, relative to the dataset's `data/` directory, with the field ids each holds. */
+  files: { path: string; fields: number[]; fileVersion: string; sizeBytes: number }[];
+  /** The deletion file, relative to the dataset directory, if rows were deleted. */
+  deletionFile: string | null;
+}
+
+/** A version of the dataset. */
+export interface VersionInfo {
+  version: number;
+  /** Commit time, when the manifest records one. */
+  timestamp: Date | null;
+}
+
+interface OpenDataFile {
+  source: ByteSource;
+  meta: FileMetadata;
+  cache: PageCache;
+  columnOf: Map<number, number>;
+}
+
+interface Fragment {
+  info: FragmentInfo;
+  files: DataFileProto[];
+  /** Sorted physical rows deleted from the fragment. */
+  deleted: Uint32Array;
+  /** deleted[j] - j, nondecreasing: visible rows before each deleted row. */
+  deletedRank: Float64Array;
+}
+
+function insideDirectory(root: string, path: string, what: string, manifestPath?: string): string {
+  const full = resolve(root, path);
+  const rel = relative(root, full);
+  if (rel === '' || rel.startsWith('..' + sep) || rel === '..' || isAbsolute(rel)) {
+    const source = manifestPath ? `${manifestPath}: manifest` : 'manifest';
+    throw new CorruptFileError(`${source} names ${what} "${path}", which lies outside ${root}`, { path, root, manifest: manifestPath });
+  }
+  return full;
+}
+
+/** Reads a whole small file (manifest, deletion file); failures become an {@link IoError} naming it. */
+async function readWholeFile(path: string, what: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path);
+  } catch (cause) {
+    throw new IoError(`cannot read ${what} ${path}: ${(cause as Error).message}`, { path }, { cause });
+  }
+}
+
+/** Opens a Lance dataset directory at its latest version (or `options.version`). */
+export async function openDataset(path: string, options: OpenDatasetOptions = {}): Promise<Dataset> {
+  if (typeof path !== 'string' || path.length === 0) throw new InvalidArgumentError(`openDataset needs a dataset directory path, got ${String(path)}`);
+  if (options.version !== undefined && (!Number.isInteger(options.version) || options.version <= 0)) {
+    throw new InvalidArgumentError(`options.version must be a positive integer, got ${String(options.version)}`);
+  }
+  const root = resolve(path);
+  const versions = await listVersions(root);
+  const latest = versions[versions.length - 1];
+  if (latest === undefined) throw new IoError(`${root} is not a Lance dataset: _versions/ holds no manifest`, { path: root });
+  const version = options.version ?? latest.version;
+  const entry = versions.find((v) => v.version === version);
+  if (!entry) {
+    throw new InvalidArgumentError(`${root} has no version ${version}; its versions are ${versions.map((v) => v.version).join(', ')}`, { version });
+  }
+  const manifestPath = join(root, '_versions', entry.file);
+  const cacheBytes = options.cacheBytes ?? 0;
+  if (!Number.isSafeInteger(cacheBytes) || cacheBytes < 0) throw new InvalidArgumentError(`options.cacheBytes must be a non-negative integer, got ${String(options.cacheBytes)}`);
+  const manifest = parseManifest(await readWholeFile(manifestPath, 'manifest'), manifestPath);
+  return Dataset.create(root, manifest, manifestPath, { bytesLeft: cacheBytes });
+}
+
+async function listVersions(root: string): Promise<{ version: number; file: string }[]> {
+  let names: string[];
+  try {
+    if (!(await stat(root)).isDirectory()) throw new IoError(`${root} is not a directory`, { path: root });
+    names = await readdir(join(root, '_versions'));
+  } catch (cause) {
+    if (cause instanceof IoError) throw cause;
+    throw new IoError(`${root} is not a Lance dataset (cannot list _versions/: ${(cause as Error).message})`, { path: root }, { cause });
+  }
+  const versions: { version: number; file: string }[] = [];
+  for (const file of names) {
+    const version = versionOfManifestName(file);
+    if (version !== undefined) versions.push({ version, file });
+  }
+  return versions.sort((a, b) => a.version - b.version);
+}
+
+/** A Lance dataset opened at one version. */
+export class Dataset {
+  /** The dataset's Arrow schema (with field metadata). */
+  readonly schema: arrow.Schema;
+  /** The version opened. */
+  readonly version: number;
+  /** Visible rows (deleted rows excluded). */
+  readonly numRows: number;
+  private readonly fieldTree: LanceField[];
+  private readonly fragmentList: Fragment[];
+  /** Visible-row offset of each fragment's first row (n + 1 entries). */
+  private readonly starts: Float64Array;
+  private readonly files = new Map<string, Promise<OpenDataFile>>();
+  private closed = false;
+
+  private constructor(
+    /** The dataset directory (absolute). */
+    readonly path: string,
+    manifest: ManifestProto,
+    fragments: Fragment[],
+    /** Shared by the page caches of every data file. */
+    private readonly budget: DecodedPageBudget,
+  ) {
+    this.fieldTree = buildFieldTree(manifest.fields, path);
+    this.schema = toArrowSchema(this.fieldTree, manifest.schema_metadata);
+    this.version = manifest.version;
+    this.fragmentList = fragments;
+    this.starts = new Float64Array(fragments.length + 1);
+    fragments.forEach((f, i) => (this.starts[i + 1] = (this.starts[i] as number) + f.info.numRows));
+    this.numRows = this.starts[fragments.length] as number;
+  }
+
+  /** @internal */
+  static async create(root: string, manifest: ManifestProto, manifestPath: string, budget: DecodedPageBudget): Promise<Dataset> {
+    const dataDir = join(root, 'data');
+    const fragments = await Promise.all(
+      manifest.fragments.map(async (proto): Promise<Fragment> => {
+        for (const file of proto.files) {
+          if (file.base_id !== undefined) throw new UnsupportedError(`${manifestPath}: data file ${file.path} lives under another base path, which lance-loader does not support`);
+          insideDirectory(dataDir, file.path, 'data file', manifestPath);
+        }
+        let deleted: Uint32Array = new Uint32Array(0);
+        let deletionFile: string | null = null;
+        const d = proto.deletion_file;
+        if (d && d.num_deleted_rows > 0) {
+          if (d.base_id !== undefined) throw new UnsupportedError(`${manifestPath}: deletion file under another base path is not supported`);
+          const ext = d.file_type === 'BITMAP' ? 'bin' : 'arrow';
+          deletionFile = `_deletions/${proto.id}-${d.read_version}-${d.id}.${ext}`;
+          const full = insideDirectory(root, deletionFile, 'deletion file', manifestPath);
+          const bytes = await readWholeFile(full, 'deletion file');
+          deleted = parseDeletionFile(bytes, d.file_type === 'BITMAP' ? 'bitmap' : 'arrow', full, proto.physical_rows);
+        }
+        const deletedRank = new Float64Array(deleted.length);
+        for (let j = 0; j < deleted.length; j++) deletedRank[j] = (deleted[j] as number) - j;
+        return {
+          info: {
+            id: proto.id,
+            physicalRows: proto.physical_rows,
+            deletedRows: deleted.length,
+            numRows: proto.physical_rows - deleted.length,
+            files: proto.files.map((f) => ({
+              path: f.path,
+              fields: f.fields,
+              fileVersion: `${f.file_major_version}.${f.file_minor_version}`,
+              sizeBytes: f.file_size_bytes,
+            })),
+            deletionFile,
+          },
+          files: proto.files,
+          deleted,
+          deletedRank,
+        };
+      }),
+    );
+    return new Dataset(root, manifest, fragments, budget);
+  }
+
+  /** The fragments of this version, in row order. */
+  get fragments(): FragmentInfo[] {
+    return this.fragmentList.map((f) => f.info);
+  }
+
+  /** Every version of the dataset, oldest first. */
+  async versions(): Promise<VersionInfo[]> {
+    this.checkOpen();
+    const versions = await listVersions(this.path);
+    return Promise.all(
+      versions.map(async ({ version, file }) => {
+        const path = join(this.path, '_versions', file);
+        const manifest = parseManifest(await readWholeFile(path, 'manifest'), path);
+        const ts = manifest.timestamp;
+        return { version, timestamp: ts ? new Date(ts.seconds * 1000 + Math.floor(ts.nanos / 1e6)) : null };
+      }),
+    );
+  }
+
+  /** Per data file: versions, columns, pages, layouts, encodings and sizes. */
+  async describeFiles(): Promise<FileSummary[]> {
+    this.checkOpen();
+    const summaries: FileSummary[] = [];
+    const nameOf = new Map(flattenFields(this.fieldTree).map((f) => [f.id, f.name]));
+    for (const fragment of this.fragmentList) {
+      for (const file of fragment.files) {
+        const opened = await this.openDataFile(file, fragment);
+        const names = new Map<number, string>();
+        for (const [id, column] of opened.columnOf) names.set(column, nameOf.get(id) ?? String(id));
+        summaries.push(summarizeFile(opened.meta, names));
+      }
+    }
+    return summaries;
+  }
+
+  /** Reads rows by visible offset, in the order given (duplicates allowed). */
+  async take(rowOffsets: ArrayLike<number | bigint>, options: TakeOptions = {}): Promise<arrow.Table> {
+    this.checkOpen();
+    const offsets = toRowOffsets(rowOffsets, this.numRows);
+    const fields = this.selectFields(options.columns);
+    return new arrow.Table(this.schemaOf(fields), [await this.readOffsets(offsets, fields)]);
+  }
+
+  /** Reads every visible row in order; batches hold at most `batchSize` rows and never span fragments. */
+  async *scan(options: ScanOptions = {}): AsyncIterable<arrow.RecordBatch> {
+    this.checkOpen();
+    const batchSize = checkBatchSize(options.batchSize);
+    const fields = this.selectFields(options.columns);
+    for (let f = 0; f < this.fragmentList.length; f++) {
+      const start = this.starts[f] as number;
+      const end = this.starts[f + 1] as number;
+      for (let at = start; at < end; at += batchSize) {
+        const n = Math.min(batchSize, end - at);
+        const offsets = new Uint32Array(n);
+        for (let i = 0; i < n; i++) offsets[i] = at + i;
+        yield await this.readOffsets(offsets, fields);
+      }
+    }
+  }
+
+  /** Closes every open data file. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const files = [...this.files.values()];
+    this.files.clear();
+    await Promise.all(files.map(async (p) => (await p.catch(() => undefined))?.source.close()));
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new InvalidArgumentError(`dataset ${this.path} is closed`);
+  }
+
+  private schemaOf(fields: LanceField[]): arrow.Schema {
+    return new arrow.Schema(fields.map((f) => this.schema.fields.find((sf) => sf.name === f.name) as arrow.Field), this.schema.metadata);
+  }
+
+  /** Maps a visible offset within a fragment to its physical row. */
+  private physicalRow(fragment: Fragment, visible: number): number {
+    const rank = fragment.deletedRank;
+    let lo = 0;
+    let hi = rank.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((rank[mid] as number) <= visible) lo = mid + 1;
+      else hi = mid;
+    }
+    return visible + lo;
+  }
+
+  private async readOffsets(offsets: Uint32Array, fields: LanceField[]): Promise<arrow.RecordBatch> {
+    const outputs = createOutputs(fields, offsets.length);
+    const plan = await this.planRead(offsets, fields);
+    await readInline(plan.files, plan.nullFills, outputs);
+    return toRecordBatch(this.schema, fields, outputs, offsets.length);
+  }
+
+  /** @internal The top-level fields named by `columns` (all when undefined). */
+  selectFields(columns: readonly string[] | undefined): LanceField[] {
+    return selectFields(this.fieldTree, columns, this.path);
+  }
+
+  /**
+   * @internal What reading `offsets` (visible, any order) of `fields` into outputs `0..fields.length-1`
+   * takes: one {@link FileRead} per data file touched, and null fills for fields a fragment lacks.
+   */
+  async planRead(offsets: Uint32Array, fields: LanceField[]): Promise<{ files: FileRead[]; nullFills: OutputTask[] }> {
+    this.checkOpen();
+    const n = offsets.length;
+    const sorted = sortWithSlots(offsets);
+    const files: Promise<FileRead[]>[] = [];
+    const nullFills: OutputTask[] = [];
+    let i = 0;
+    let f = 0;
+    // Sorted: only the last can be past the end (callers validate; this keeps a bad one from looping).
+    if (n > 0 && (sorted.rows[n - 1] as number) >= this.numRows) {
+      throw new InternalError(`${this.path}: row offset ${sorted.rows[n - 1]} planned past the dataset's ${this.numRows} rows`);
+    }
+    while (i < n) {
+      const offset = sorted.rows[i] as number;
+      while ((this.starts[f + 1] as number) <= offset) f++;
+      const end = this.starts[f + 1] as number;
+      let j = i;
+      while (j < n && (sorted.rows[j] as number) < end) j++;
+      const fragment = this.fragmentList[f] as Fragment;
+      const rows = new Uint32Array(j - i);
+      for (let k = i; k < j; k++) rows[k - i] = this.physicalRow(fragment, (sorted.rows[k] as number) - (this.starts[f] as number));
+      files.push(this.planFragment(fragment, fields, rows, sorted.slots.subarray(i, j), nullFills));
+      i = j;
+    }
+    return { files: (await Promise.all(files)).flat(), nullFills };
+  }
+
+  private async planFragment(fragment: Fragment, fields: LanceField[], rows: Uint32Array, slots: Uint32Array, nullFills: OutputTask[]): Promise<FileRead[]> {
+    const byFile = new Map<DataFileProto, { field: LanceField; output: number }[]>();
+    fields.forEach((field, output) => {
+      const file = fragment.files.find((df) => df.fields.some((id, c) => id === field.id && (df.column_indices[c] ?? -1) >= 0));
+      if (!file) {
+        if (!field.nullable) throw new CorruptFileError(`${this.path}: fragment ${fragment.info.id} has no data for non-nullable column "${field.name}"`);
+        nullFills.push({ output, task: { kind: 'constant', where: `${this.path} fragment ${fragment.info.id}`, slots, inlineValue: null } });
+        return;
+      }
+      byFile.set(file, [...(byFile.get(file) ?? []), { field, output }]);
+    });
+    return Promise.all(
+      [...byFile].map(async ([file, wanted]): Promise<FileRead> => {
+        const opened = await this.openDataFile(file, fragment);
+        const columns = wanted.map(({ field, output }): ColumnRead => {
+          const index = opened.columnOf.get(field.id) as number;
+          const column = opened.meta.columns[index];
+          if (!column) throw new CorruptFileError(`${opened.source.path}: manifest maps column "${field.name}" to column ${index}, but the file has ${opened.meta.columns.length}`);
+          return columnRead(field, column, index, output, opened.source.path);
+        });
+        return { path: opened.source.path, source: opened.source, cache: opened.cache, columns, rows, slots };
+      }),
+    );
+  }
+
+  private openDataFile(file: DataFileProto, fragment: Fragment): Promise<OpenDataFile> {
+    const path = insideDirectory(join(this.path, 'data'), file.path, 'data file');
+    let opened = this.files.get(path);
+    if (!opened) {
+      opened = (async () => {
+        const source = await FileSource.open(path);
+        try {
+          const meta = await fetchFileMetadata(source);
+          if (meta.numRows !== fragment.info.physicalRows) {
+            throw new CorruptFileError(`${path}: file has ${meta.numRows} rows but the manifest says fragment ${fragment.info.id} has ${fragment.info.physicalRows}`, { path });
+          }
+          const columnOf = new Map<number, number>();
+          file.fields.forEach((id, i) => {
+            const c = file.column_indices[i];
+            if (c !== undefined && c >= 0) columnOf.set(id, c);
+          });
+          return { source, meta, cache: createPageCache(decodeWholePage, this.budget), columnOf };
+        } catch (error) {
+          await source.close();
+          throw error;
+        }
+      })();
+      opened.catch(() => this.files.delete(path));
+      this.files.set(path, opened);
+    }
+    return opened;
+  }
+}
+

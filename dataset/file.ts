@@ -1,0 +1,180 @@
+/**
+ * `openFile`: one Lance data file (`.lance`) read on its own, with the schema stored in the file.
+ */
+import * as arrow from 'apache-arrow';
+import { CorruptFileError, InvalidArgumentError } from '../errors.js';
+import type { FileMetadata } from '../format/file-metadata.js';
+import { describeLayout } from '../format/layout.js';
+import { buildFieldTree, toArrowSchema, type LanceField } from '../format/schema.js';
+import { decodeWholePage } from '../decode-workers/encodings/decode-task.js';
+import { createPageCache, type PageCache } from '../io/plan.js';
+import { fetchFileMetadata } from '../io/open-file.js';
+import { FileSource, type ByteSource } from '../io/source.js';
+import { columnIndexesOfFile, createOutputs, selectFields, toRecordBatch } from './columns.js';
+import { columnRead, readInline, type ColumnRead } from './read-rows.js';
+import { sortWithSlots, toRowOffsets } from './rows.js';
+
+/** Options of `take`. */
+export interface TakeOptions {
+  /** Top-level column names to read (default: all). */
+  columns?: readonly string[];
+}
+
+/** Options of `scan`. */
+export interface ScanOptions extends TakeOptions {
+  /** Rows per yielded record batch (default 8192). */
+  batchSize?: number;
+}
+
+/** What `metadata()` reports about a file: versions, columns, pages, layouts, encodings and sizes. */
+export interface FileSummary {
+  path: string;
+  fileSize: number;
+  version: string;
+  numRows: number;
+  columns: {
+    index: number;
+    field: string | null;
+    pages: { rows: number; layout: string; bufferSizes: number[] }[];
+    bytes: number;
+  }[];
+}
+
+/** Checks a batchSize option. */
+export function checkBatchSize(batchSize: unknown): number {
+  const value = batchSize ?? 8192;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > 1 << 24) {
+    throw new InvalidArgumentError(`options.batchSize must be an integer from 1 to ${1 << 24}, got ${String(batchSize)}`);
+  }
+  return value;
+}
+
+/** Summarises a file's columns and pages. */
+export function summarizeFile(meta: FileMetadata, fieldOfColumn: Map<number, string>): FileSummary {
+  return {
+    path: meta.path,
+    fileSize: meta.fileSize,
+    version: meta.version,
+    numRows: meta.numRows,
+    columns: meta.columns.map((c) => ({
+      index: c.index,
+      field: fieldOfColumn.get(c.index) ?? null,
+      pages: c.pages.map((p) => ({ rows: p.numRows, layout: describeLayout(p.layout), bufferSizes: p.buffers.map((b) => b.size) })),
+      bytes: c.pages.reduce((sum, p) => sum + p.buffers.reduce((s, b) => s + b.size, 0), 0),
+    })),
+  };
+}
+
+/** A single Lance data file opened for reading. */
+export class LanceFile {
+  /** The file's Arrow schema (with field metadata). */
+  readonly schema: arrow.Schema;
+  private readonly cache: PageCache = createPageCache(decodeWholePage);
+  private readonly columnOf: Map<number, number>;
+
+  private constructor(
+    private readonly source: ByteSource,
+    private readonly meta: FileMetadata,
+    private readonly fields: LanceField[],
+  ) {
+    this.schema = toArrowSchema(fields, meta.schemaMetadata);
+    this.columnOf = columnIndexesOfFile(fields, meta.version);
+    const needed = this.columnOf.size;
+    if (needed !== meta.columns.length) {
+      throw new CorruptFileError(`${meta.path}: the file's schema needs ${needed} columns (file version ${meta.version}) but the file has ${meta.columns.length}`, {
+        path: meta.path,
+        expected: needed,
+        actual: meta.columns.length,
+      });
+    }
+    if (meta.version === '2.0') this.checkRowCounts(fields);
+  }
+
+  /**
+   * 2.0 pages need not add up to the file's rows in list item columns, so parseFileMetadata cannot check
+   * them; every column outside a list must hold exactly the file's rows.
+   */
+  private checkRowCounts(fields: LanceField[]): void {
+    for (const field of fields) {
+      const index = this.columnOf.get(field.id);
+      const column = index === undefined ? undefined : this.meta.columns[index];
+      const rows = column ? column.pages.reduce((sum, page) => sum + page.numRows, 0) : this.meta.numRows;
+      if (rows !== this.meta.numRows) {
+        throw new CorruptFileError(`${this.meta.path} column ${index} ("${field.name}"): pages hold ${rows} rows but the file has ${this.meta.numRows}`, {
+          path: this.meta.path,
+          column: index,
+        });
+      }
+      if (!field.logicalType.includes('list')) this.checkRowCounts(field.children);
+    }
+  }
+
+  /** @internal */
+  static async open(source: ByteSource): Promise<LanceFile> {
+    try {
+      const meta = await fetchFileMetadata(source);
+      return new LanceFile(source, meta, buildFieldTree(meta.fields, source.path));
+    } catch (error) {
+      await source.close();
+      throw error;
+    }
+  }
+
+  /** Rows in the file. */
+  get numRows(): number {
+    return this.meta.numRows;
+  }
+
+  /** Versions, columns, pages, layouts, encodings and buffer sizes of the file. */
+  metadata(): FileSummary {
+    const names = new Map<number, string>();
+    for (const f of this.fields) {
+      const c = this.columnOf.get(f.id);
+      if (c !== undefined) names.set(c, f.name);
+    }
+    return summarizeFile(this.meta, names);
+  }
+
+  /** Reads rows by offset, in the order given (duplicates allowed). */
+  async take(rowOffsets: ArrayLike<number | bigint>, options: TakeOptions = {}): Promise<arrow.Table> {
+    const rows = toRowOffsets(rowOffsets, this.numRows);
+    return new arrow.Table([await this.readBatch(rows, selectFields(this.fields, options.columns, this.source.path))]);
+  }
+
+  /** Reads every row in order, `batchSize` rows per record batch. */
+  async *scan(options: ScanOptions = {}): AsyncIterable<arrow.RecordBatch> {
+    const batchSize = checkBatchSize(options.batchSize);
+    const fields = selectFields(this.fields, options.columns, this.source.path);
+    for (let start = 0; start < this.numRows; start += batchSize) {
+      const end = Math.min(this.numRows, start + batchSize);
+      const rows = new Uint32Array(end - start);
+      for (let i = 0; i < rows.length; i++) rows[i] = start + i;
+      yield await this.readBatch(rows, fields);
+    }
+  }
+
+  private async readBatch(rows: Uint32Array, fields: LanceField[]): Promise<arrow.RecordBatch> {
+    const outputs = createOutputs(fields, rows.length);
+    const sorted = sortWithSlots(rows);
+    const columns = fields.map((field, output): ColumnRead => {
+      const index = this.columnOf.get(field.id);
+      const column = index === undefined ? undefined : this.meta.columns[index];
+      if (!column) throw new InvalidArgumentError(`${this.source.path}: field "${field.name}" has no column in this file`);
+      return columnRead(field, column, index as number, output, this.source.path);
+    });
+    const read = { path: this.source.path, source: this.source, cache: this.cache, columns, rows: sorted.rows, slots: sorted.slots };
+    await readInline([read], [], outputs);
+    return toRecordBatch(this.schema, fields, outputs, rows.length);
+  }
+
+  /** Closes the file. */
+  async close(): Promise<void> {
+    await this.source.close();
+  }
+}
+
+/** Opens a single `.lance` data file. */
+export async function openFile(path: string): Promise<LanceFile> {
+  if (typeof path !== 'string' || path.length === 0) throw new InvalidArgumentError(`openFile needs a file path, got ${String(path)}`);
+  return LanceFile.open(await FileSource.open(path));
+}

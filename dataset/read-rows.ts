@@ -1,0 +1,173 @@
+/**
+ * The one read path: rows → pages → plan steps → merged reads → decode tasks → column outputs. Both
+ * `take` and `scan` (and the DataLoader) go through {@link readRows}; only where the bytes come from
+ * (the ByteSource) and where tasks run differ.
+ *
+ *   rows (file order) ──split by page──► PageRequest ──planPage──► PlanStep ─┐
+ *          ▲                                                                 │ ranges of every pending
+ *          │                              ByteSource.readRanges ◄────────────┘ step, merged
+ *          └── ColumnOutput ◄── runDecodeTask ◄── DecodeTask ◄── step.next(views) (until done)
+ *
+ * `take`/`scan` run the decode tasks inline ({@link readInline}); the DataLoader reads through its
+ * direct-I/O source and runs the same tasks in its worker pool.
+ */
+import * as arrow from 'apache-arrow';
+import { CorruptFileError, InternalError } from '../errors.js';
+import type { LanceField } from '../format/schema.js';
+import { fixedByteWidth } from './arrow-build.js';
+import type { ByteRange, ColumnInfo } from '../format/file-metadata.js';
+import { runDecodeTask } from '../decode-workers/encodings/decode-task.js';
+import type { ColumnOutput } from '../decode-workers/encodings/output.js';
+import { planPage, type PageCache } from '../io/plan.js';
+import type { DecodeTask, PageRequest, PlanStep } from '../io/plan-steps.js';
+import type { ByteSource } from '../io/source.js';
+
+/** One column of one file to read; its values go to output `output` of the read. */
+export interface ColumnRead {
+  column: ColumnInfo;
+  output: number;
+  /** Names the file and field for error messages. */
+  where: string;
+  /** The field is an Arrow dictionary. */
+  arrowDictionary: boolean;
+  /** Bytes per value of the output when it is fixed-width (not for dictionaries). */
+  fixedWidth: number | undefined;
+  nullable: boolean;
+}
+
+/** How to read `field`, stored as column `index` (`column`) of the file at `path`, into output `output`. */
+export function columnRead(field: LanceField, column: ColumnInfo, index: number, output: number, path: string): ColumnRead {
+  const arrowDictionary = arrow.DataType.isDictionary(field.arrowType);
+  return {
+    column,
+    output,
+    where: `${path} column ${index} ("${field.name}")`,
+    arrowDictionary,
+    fixedWidth: arrowDictionary ? undefined : fixedByteWidth(field.arrowType),
+    nullable: field.nullable,
+  };
+}
+
+/** The columns to read from one data file for some rows (ascending file rows, with output slots). */
+export interface FileRead {
+  /** The file's path: the loader reads it through its own direct-I/O source. */
+  path: string;
+  /** The buffered source the file was opened with. */
+  source: ByteSource;
+  cache: PageCache;
+  columns: ColumnRead[];
+  rows: Uint32Array;
+  slots: Uint32Array;
+}
+
+/** A decode task and the output (by index) it writes. */
+export interface OutputTask {
+  task: DecodeTask;
+  output: number;
+}
+
+/**
+ * Splits rows (ascending file rows; duplicates allowed) of one column into per-page requests with
+ * page-relative rows.
+ */
+export function splitByPage(read: ColumnRead, rows: Uint32Array, slots: Uint32Array): PageRequest[] {
+  const { column, where, arrowDictionary, fixedWidth, nullable } = read;
+  const requests: PageRequest[] = [];
+  let p = 0;
+  for (let i = 0; i < rows.length; ) {
+    const row = rows[i] as number;
+    while (p < column.pages.length) {
+      const page = column.pages[p] as ColumnInfo['pages'][number];
+      if (row < page.rowStart + page.numRows) break;
+      p++;
+    }
+    const page = column.pages[p];
+    if (!page) {
+      const last = column.pages[column.pages.length - 1];
+      const covered = last ? last.rowStart + last.numRows : 0;
+      throw new CorruptFileError(`${where}: row ${row} is past the last page (the column's ${column.pages.length} pages hold ${covered} rows)`, {
+        row,
+        rowsInPages: covered,
+      });
+    }
+    const end = page.rowStart + page.numRows;
+    let j = i;
+    while (j < rows.length && (rows[j] as number) < end) j++;
+    const pageRows = new Uint32Array(j - i);
+    for (let k = i; k < j; k++) pageRows[k - i] = (rows[k] as number) - page.rowStart;
+    const request: PageRequest = { page, rows: pageRows, slots: slots.subarray(i, j), where: `${where} page ${page.index}`, arrowDictionary, nullable };
+    if (fixedWidth !== undefined) request.fixedWidth = fixedWidth;
+    requests.push(request);
+    i = j;
+  }
+  return requests;
+}
+
+/**
+ * Runs plan steps until every page is a decode task, merging the reads of each round. Steps whose ranges
+ * go straight into the output (`into`) are read there, unmerged.
+ */
+export async function fetchDecodeTasks(steps: PlanStep[], source: ByteSource): Promise<DecodeTask[]> {
+  let pending = steps;
+  for (let round = 0; round < 8; round++) {
+    // Plain loops, not filter/flatMap: a shuffled batch has about one step per row.
+    const ranges: ByteRange[] = [];
+    const placedRanges: ByteRange[] = [];
+    const targets: Uint8Array[] = [];
+    let waiting = 0;
+    for (const step of pending) {
+      if (step.done) continue;
+      waiting++;
+      if (step.into) {
+        for (const range of step.ranges) placedRanges.push(range);
+        for (const target of step.into) targets.push(target);
+      } else {
+        for (const range of step.ranges) ranges.push(range);
+      }
+    }
+    if (waiting === 0) return pending.map((s) => (s as PlanStep & { done: true }).task);
+    const [views] = await Promise.all([ranges.length > 0 ? source.readRanges(ranges) : [], readInto(source, placedRanges, targets)]);
+    let at = 0;
+    pending = pending.map((s) => {
+      if (s.done) return s;
+      if (s.into) return s.next(s.into);
+      const mine = views.slice(at, at + s.ranges.length);
+      at += s.ranges.length;
+      return s.next(mine);
+    });
+  }
+  throw new InternalError('read planning did not finish in 8 rounds');
+}
+
+/** Reads each range into its target: with the source's readInto, else through readRanges and a copy. */
+async function readInto(source: ByteSource, ranges: ByteRange[], targets: Uint8Array[]): Promise<void> {
+  if (ranges.length === 0) return;
+  if (source.readInto) return source.readInto(ranges, targets);
+  const views = await source.readRanges(ranges);
+  views.forEach((view, k) => (targets[k] as Uint8Array).set(view));
+}
+
+/**
+ * Plans and reads one file's columns: the decode tasks, with the output each writes. Given the outputs,
+ * values that need no decoding are read straight into them.
+ */
+export async function fetchFileTasks(read: FileRead, source: ByteSource = read.source, into?: readonly (ColumnOutput | undefined)[]): Promise<OutputTask[]> {
+  const steps: PlanStep[] = [];
+  const outputs: number[] = [];
+  for (const column of read.columns) {
+    const output = into?.[column.output];
+    for (const request of splitByPage(column, read.rows, read.slots)) {
+      if (output) request.output = output;
+      steps.push(planPage(request, read.cache));
+      outputs.push(column.output);
+    }
+  }
+  const tasks = await fetchDecodeTasks(steps, source);
+  return tasks.map((task, i) => ({ task, output: outputs[i] as number }));
+}
+
+/** Reads every file of a plan and decodes in this thread into `outputs`. */
+export async function readInline(files: FileRead[], extraTasks: OutputTask[], outputs: ColumnOutput[]): Promise<void> {
+  const perFile = await Promise.all(files.map((file) => fetchFileTasks(file, file.source, outputs)));
+  for (const { task, output } of [...perFile.flat(), ...extraTasks]) runDecodeTask(task, outputs[output] as ColumnOutput);
+}

@@ -1,0 +1,82 @@
+/**
+ * Running decode tasks (io/plan-steps.ts): everything needed to turn the bytes of one page read into
+ * column values, as plain structured-clone-safe data, so a task runs the same on the main thread or in
+ * a worker. {@link runDecodeTask} writes into a caller-supplied {@link ColumnOutput}.
+ */
+import { InternalError } from '../../errors.js';
+import type { DecodeTask, KeptValues } from '../../io/plan-steps.js';
+import { decodeFullZipSpan } from './fullzip.js';
+import { gatherFixed } from './gather.js';
+import { decodeMiniBlockChunk, decodeMiniBlockDictionary, gatherChunk } from './miniblock.js';
+import { appendVariable, createFixedOutput, setNull, type ColumnOutput } from './output.js';
+import { runV20Task } from './v20.js';
+import type { DecodedValues } from './values.js';
+
+/** Decoded page dictionaries, keyed by the dictionary's bytes (one decode per page and thread). */
+const dictionaries = new WeakMap<Uint8Array, DecodedValues>();
+
+/** Decodes a task's rows into `out`. */
+export function runDecodeTask(task: DecodeTask, out: ColumnOutput): void {
+  switch (task.kind) {
+    case 'miniblock': {
+      let dictionary: DecodedValues | null = null;
+      if (task.dictionary) {
+        dictionary = dictionaries.get(task.dictionary) ?? decodeMiniBlockDictionary(task.layout, task.dictionary, task.where);
+        dictionaries.set(task.dictionary, dictionary);
+      }
+      for (const chunk of task.chunks) {
+        const where = `${task.where} chunk at item ${chunk.itemStart}`;
+        const wanted = { rows: task.rows, from: chunk.from, to: chunk.to, base: chunk.itemStart };
+        const decoded = decodeMiniBlockChunk(task.layout, chunk.bytes, chunk.itemCount, where, wanted);
+        gatherChunk(decoded, { rows: task.rows, slots: task.slots, from: chunk.from, to: chunk.to, itemStart: chunk.itemStart }, dictionary, out, where);
+      }
+      return;
+    }
+    case 'fullzip':
+      for (const span of task.spans) decodeFullZipSpan(task.layout, span, task.rows, task.slots, span.from, span.to, out, task.where);
+      return;
+    case 'constant':
+      fillConstant(task.inlineValue, task.slots, out);
+      return;
+    case 'cached':
+      copyCached(task, out);
+      return;
+    case 'placed':
+      return;
+    case 'v2.0':
+      runV20Task(task.shape, task.buffers, task.rows, task.slots, out, task.where);
+      return;
+  }
+}
+
+/** Copies rows of a page kept decoded into their slots. */
+function copyCached(task: DecodeTask & { kind: 'cached' }, out: ColumnOutput): void {
+  if (out.kind !== 'fixed' || out.byteWidth !== task.byteWidth) {
+    throw new InternalError(`${task.where}: a page kept with ${task.byteWidth}-byte values is read into a column of ${out.kind === 'fixed' ? out.byteWidth : 'variable'}-byte values`);
+  }
+  const { rows, slots, validity } = task;
+  gatherFixed(task.values, task.byteWidth, rows, slots, 0, rows.length, 0, out);
+  if (validity) for (let i = 0; i < rows.length; i++) if (validity[rows[i] as number] === 0) setNull(out, slots[i] as number);
+}
+
+/** Writes a constant value (or null when there is none: an all-null page) into every slot. */
+function fillConstant(value: Uint8Array | null, slots: Uint32Array, out: ColumnOutput): void {
+  for (let i = 0; i < slots.length; i++) {
+    const slot = slots[i] as number;
+    if (!value) {
+      setNull(out, slot);
+    } else if (out.kind === 'fixed') {
+      // Bools are stored as one byte; other values are raw little-endian bytes of the column's width.
+      out.values.set(value.subarray(0, out.byteWidth), slot * out.byteWidth);
+    } else {
+      appendVariable(out, slot, value, 0, value.length);
+    }
+  }
+}
+
+/** Decodes a task over every row of a page into values the planner keeps (io/plan.ts PageCache). */
+export function decodeWholePage(task: DecodeTask, numRows: number, byteWidth: number, nullable: boolean): KeptValues {
+  const out = createFixedOutput(numRows, byteWidth, nullable);
+  runDecodeTask(task, out);
+  return out;
+}

@@ -1,0 +1,323 @@
+/**
+ * The loader's dataset as a worker thread holds it: opened once per worker from a {@link DatasetRef}
+ * (manifest, file metadata, page indexes), then used for every batch that worker loads. A batch goes
+ * through the same plan → read → decode path as `dataset.take()` (read-rows.ts), with reads leased from
+ * its lane's slab pool and values decoded straight into the batch slot's shared memory.
+ *
+ *   rows ─► dataset.planRead ─► fetchFileTasks (merged reads as one batch per file and round, queued on
+ *   the worker's io_uring via the native addon; else blocking reads for page-cache hits and async O_DIRECT
+ *   reads queueDepth deep) ─► runDecodeTask ─► slot (fixed-width) / shared buffers (variable)
+ *
+ * Lanes: a worker loads `ref.lanes` batches at once (Piscina gives it that many jobs). Each lane has its
+ * own read memory and file descriptors; while one batch is planned or decoded on the thread, the reads of
+ * another are on the disk, and the worker's next job is already waiting in the worker when one ends.
+ * Read memory is huge-page backed where the addon can make it (native-addon.ts readMemory).
+ *
+ * Copies of a byte: kernel → the worker's slab (the read); slab → the batch slot (the decode, which is a
+ * plain copy for flat values). Variable-width values are decoded into the worker's reused scratch memory
+ * and then copied in slot order into shared memory handed back by reference (the slot's previous buffer
+ * for the column when it is big enough): by the native addon's memmove, or, without the addon, through
+ * reused plain staging memory in slot order and one whole copy, because V8 copies value by value into
+ * shared memory at unaligned offsets at a quarter of the speed (output.ts compactVariable).
+ */
+import { InvalidArgumentError } from '../errors.js';
+import type { LanceField } from '../format/schema.js';
+import { runDecodeTask } from './encodings/decode-task.js';
+import type { DatasetRef, OutputDescriptor, VariableColumn } from './messages.js';
+import { compactVariable, createVariableOutput, type ColumnOutput } from './encodings/output.js';
+import { DirectFileSource, type BatchReads } from '../io/direct-source.js';
+import { readMemory } from '../io/native-addon.js';
+import { hasQueuedReads } from '../io/native-read.js';
+import { createSlabPool, touchPages, type SlabPool } from '../io/slab.js';
+import { addReadStats, emptyReadStats, type ByteSource, type ReadStats } from '../io/source.js';
+import { SMALL_VALUE_BYTES } from '../io/plan.js';
+import { fixedByteWidth, isVariableWidth, valueTypeOf } from '../dataset/arrow-build.js';
+import { createOutputs } from '../dataset/columns.js';
+import { openDataset, type Dataset } from '../dataset/dataset.js';
+import { fetchFileTasks, type OutputTask } from '../dataset/read-rows.js';
+
+/** Rows that {@link WorkerDataset.keepSmallColumns} reads to touch every page of the small columns. */
+const KEEP_ROWS = 4096;
+
+/** Most rows, and most of their stored bytes, that {@link WorkerDataset.warmUp} reads. */
+const WARM_UP_ROWS = 256;
+const WARM_UP_BYTES = 8 * 1024 * 1024;
+
+/** How long a batch may wait for read memory before the loader reports the budget as too small. */
+const READ_MEMORY_WAIT_MS = 30_000;
+
+/** One batch loaded: variable-width columns (null for fixed-width ones, which are in the slot) and timings. */
+export interface LoadedBatch {
+  variable: (VariableColumn | null)[];
+  readMs: number;
+  decodeMs: number;
+  reads: ReadStats;
+}
+
+/**
+ * What one batch in progress holds of its own: its share of the worker's read memory and the sources
+ * (file descriptors) that read into it. Lanes never wait for each other's memory, so a batch that needs
+ * a second round of reads cannot be stuck behind another batch holding the rest of the budget.
+ */
+interface Lane {
+  memory: SlabPool;
+  sources: Map<string, Promise<DirectFileSource>>;
+  opened: DirectFileSource[];
+}
+
+export class WorkerDataset {
+  private readonly free: Lane[];
+  private readonly waiting: ((lane: Lane) => void)[] = [];
+  /**
+   * Per variable-width output: the memory its values were decoded into last time, reused by the next
+   * batch (fresh memory per batch costs page faults and zeroing). As large as the largest batch so far.
+   * Shared by the lanes: a batch decodes and compacts in one synchronous step.
+   */
+  private readonly scratch: (Uint8Array | undefined)[] = [];
+  /** Without the addon: plain memory where variable-width values are put in slot order before one copy into shared memory. */
+  private staging = new Uint8Array(0);
+
+  private constructor(
+    private readonly ref: DatasetRef,
+    private readonly dataset: Dataset,
+    private readonly fields: LanceField[],
+    lanes: Lane[],
+  ) {
+    this.free = [...lanes];
+  }
+
+  static async open(ref: DatasetRef): Promise<WorkerDataset> {
+    const dataset = await openDataset(ref.path, { version: ref.version, cacheBytes: ref.cacheBytes });
+    try {
+      const fields = dataset.selectFields(ref.columns);
+      const laneBytes = Math.floor(ref.readMemoryBytes / ref.lanes / 4096) * 4096;
+      // Plain memory: reads and decodes happen on this thread, and copies out of plain memory are fast.
+      const lanes = Array.from({ length: ref.lanes }, () => ({
+        memory: createSlabPool({ slabBytes: Math.min(16 * 1024 * 1024, laneBytes), maxBytes: laneBytes, shared: false, allocate: readMemory }),
+        sources: new Map<string, Promise<DirectFileSource>>(),
+        opened: [],
+      }));
+      return new WorkerDataset(ref, dataset, fields, lanes);
+    } catch (error) {
+      await dataset.close();
+      throw error;
+    }
+  }
+
+  /** Reads and decodes the rows (visible offsets, batch order) into the outputs. */
+  async load(rows: Uint32Array, outputs: OutputDescriptor[]): Promise<LoadedBatch> {
+    const started = performance.now();
+    // Fixed-width outputs are known before reading (values may be read straight into them); variable-width
+    // ones take the shared scratch memory when their batch decodes.
+    const placed = outputs.map((d) => (d.kind === 'fixed' ? openFixedOutput(d) : undefined));
+    const { read, reads, result: variable } = await this.readColumns(rows, this.fields, placed, (tasks) => {
+      const columns = outputs.map((d, i) => placed[i] ?? createVariableOutput(d.numSlots, d.kind === 'variable' && d.nullable, this.scratch[i]));
+      for (const { task, output } of tasks) runDecodeTask(task, columns[output] as ColumnOutput);
+      return columns.map((out, i) => this.compact(out, outputs[i] as OutputDescriptor, i));
+    });
+    return { variable, readMs: read - started, decodeMs: performance.now() - read, reads };
+  }
+
+  /**
+   * Reads and decodes whole, into the decoded-page cache, every page of the small fixed-width columns
+   * (values of at most {@link SMALL_VALUE_BYTES}: ids, labels) when all of them fit the cache's budget
+   * (io.cacheBytes). The loader has each worker do this when it is created, so the first batch of an
+   * epoch reads only its rows instead of whole pages, on code that already ran once. Larger small
+   * columns are kept page by page as batches first touch them, as before.
+   */
+  async keepSmallColumns(): Promise<void> {
+    const small = this.fields.filter((f) => (fixedByteWidth(f.arrowType) ?? Infinity) <= SMALL_VALUE_BYTES);
+    const numRows = this.dataset.numRows;
+    const bytesPerRow = small.reduce((sum, f) => sum + (fixedByteWidth(f.arrowType) as number) + (f.nullable ? 1 : 0), 0);
+    if (small.length === 0 || numRows === 0 || numRows * bytesPerRow > this.ref.cacheBytes) return;
+    // Evenly spaced rows touch every page that holds at least numRows / KEEP_ROWS of them.
+    await this.readAndDrop(evenlySpaced(numRows, KEEP_ROWS), small);
+  }
+
+  /**
+   * Loads a few evenly spaced rows of every column (as many as WARM_UP_BYTES hold, WARM_UP_ROWS at most)
+   * and drops them, when the loader is created: the decoders this dataset needs have run once before the
+   * first batch, and the first read of each variable-width full-zip page keeps the page's repetition
+   * index (within io.cacheBytes), so the first batches read only their rows.
+   */
+  async warmUp(): Promise<void> {
+    const numRows = this.dataset.numRows;
+    if (numRows === 0) return;
+    await this.readAndDrop(evenlySpaced(numRows, Math.min(WARM_UP_ROWS, Math.max(1, Math.floor(WARM_UP_BYTES / Math.max(1, this.ref.rowBytes))))), this.fields);
+  }
+
+  /** Reads and decodes `rows` of `fields` into outputs of its own, for what reading leaves behind (kept pages, compiled code). */
+  private async readAndDrop(rows: Uint32Array, fields: LanceField[]): Promise<void> {
+    const columns = createOutputs(fields, rows.length);
+    await this.readColumns(rows, fields, columns, (tasks) => {
+      for (const { task, output } of tasks) runDecodeTask(task, columns[output] as ColumnOutput);
+    });
+  }
+
+  /**
+   * Readies every lane for the first batches of an epoch, when the loader is created: opens in each lane
+   * the files another lane opened (keepSmallColumns, warmUp), since an O_DIRECT open probes the device
+   * with reads, and touches as much of each lane's read memory as an average batch reads (ref.batchBytes,
+   * at most the lane's share), since the kernel zeroes a page on first touch. Variable-width columns get
+   * decode scratch of ref.variableBytes, touched, so their first batch does not grow it by doubling.
+   */
+  async prepareLanes(): Promise<void> {
+    this.fields.forEach(({ arrowType }, i) => {
+      if (isVariableWidth(valueTypeOf(arrowType)) && this.ref.variableBytes > 0) this.scratch[i] = touchPages(new Uint8Array(this.ref.variableBytes));
+    });
+    const lanes = [...this.free];
+    const paths = new Set(lanes.flatMap((lane) => [...lane.sources.keys()]));
+    await Promise.all(
+      lanes.map(async (lane) => {
+        await Promise.all([...paths].map((path) => this.sourceFor(lane, path)));
+        // In pieces of at most a slab: a larger lease gets a slab of its own, dropped on release.
+        const { slabBytes, maxBytes } = lane.memory;
+        const pieces: number[] = [];
+        for (let left = Math.min(this.ref.batchBytes, maxBytes); left > 0; left -= slabBytes) pieces.push(Math.min(left, slabBytes));
+        for (const lease of await lane.memory.acquireAll(pieces)) {
+          touchPages(new Uint8Array(lease.buffer, lease.byteOffset, lease.byteLength));
+          lease.release();
+        }
+      }),
+    );
+  }
+
+  /**
+   * Plan → read of `rows` of `fields` in a free lane, reading values that need no decoding straight into
+   * `placed`; then `decode` runs the decode tasks while the read memory is still held. Resolves to when
+   * the reads were done, the lane's read counters for them, and what `decode` returned.
+   */
+  private async readColumns<T>(
+    rows: Uint32Array,
+    fields: LanceField[],
+    placed: readonly (ColumnOutput | undefined)[],
+    decode: (tasks: OutputTask[]) => T,
+  ): Promise<{ read: number; reads: ReadStats; result: T }> {
+    const lane = await this.takeLane();
+    const before = counters(lane);
+    // Views of leased read memory are valid until the tasks have run; released in `finally`.
+    const leases: (() => void)[] = [];
+    try {
+      const plan = await this.dataset.planRead(rows, fields);
+      const perFile = await Promise.all(plan.files.map(async (file) => fetchFileTasks(file, this.leasing(await this.sourceFor(lane, file.path), leases), placed)));
+      const read = performance.now();
+      const result = decode([...perFile.flat(), ...plan.nullFills]);
+      return { read, reads: addReadStats(counters(lane), before, -1), result };
+    } finally {
+      for (const release of leases) release();
+      this.returnLane(lane);
+    }
+  }
+
+  /** Closes the dataset and every lane's files (a loader's workers leave that to their thread's exit). */
+  async close(): Promise<void> {
+    await Promise.all(this.free.flatMap((lane) => lane.opened.map((source) => source.close())));
+    await this.dataset.close();
+  }
+
+  /** A variable-width output into shared memory, in slot order (null for fixed-width outputs, which are in the slot). */
+  private compact(out: ColumnOutput, d: OutputDescriptor, i: number): VariableColumn | null {
+    if (out.kind !== 'variable' || d.kind !== 'variable') return null;
+    this.scratch[i] = out.data;
+    // Into shared memory, which reaches the main thread by reference: the slot's previous buffer
+    // when it is big enough (its pages are already mapped), else a new one with some headroom.
+    const { offsets, data } = compactVariable(
+      out,
+      (bytes) => (d.reuse && d.reuse.byteLength >= bytes ? new Uint8Array(d.reuse, 0, bytes) : new Uint8Array(new SharedArrayBuffer(Math.ceil(bytes * 1.25)), 0, bytes)),
+      (bytes) => {
+        if (this.staging.byteLength < bytes) this.staging = new Uint8Array(Math.ceil(bytes * 1.25));
+        return this.staging;
+      },
+    );
+    return { offsets, data, validity: out.validity };
+  }
+
+  private takeLane(): Promise<Lane> {
+    const lane = this.free.pop();
+    return lane ? Promise.resolve(lane) : new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private returnLane(lane: Lane): void {
+    const next = this.waiting.shift();
+    if (next) next(lane);
+    else this.free.push(lane);
+  }
+
+  private sourceFor(lane: Lane, path: string): Promise<DirectFileSource> {
+    let source = lane.sources.get(path);
+    if (!source) {
+      const { direct, queueDepth, bytesInFlight, maxGapBytes, maxReadBytes } = this.ref;
+      source = DirectFileSource.open(path, { direct, reads: readsFor(direct), queueDepth, bytesInFlight, coalesce: { maxGapBytes, maxReadBytes }, pool: lane.memory });
+      source.then((s) => lane.opened.push(s), () => lane.sources.delete(path));
+      lane.sources.set(path, source);
+    }
+    return source;
+  }
+
+  /** A view of `source` whose reads lease pool memory (zero-copy) and record the release in `leases`. */
+  private leasing(source: DirectFileSource, leases: (() => void)[]): ByteSource {
+    return {
+      path: source.path,
+      size: source.size,
+      stats: source.stats,
+      readRanges: (ranges) =>
+        this.waitingForMemory(async (signal) => {
+          const leased = await source.readRangesLeased(ranges, { signal });
+          leases.push(leased.release);
+          return leased.views;
+        }),
+      readInto: (ranges, targets) => this.waitingForMemory((signal) => source.readInto(ranges, targets, { signal })),
+      close: () => source.close(),
+    };
+  }
+
+  /** Runs a read that may wait for pool memory, giving up with a clear error after READ_MEMORY_WAIT_MS. */
+  private async waitingForMemory<T>(read: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    // A timer cleared when the read is done. Not AbortSignal.timeout: Node keeps each such signal alive
+    // until its timer fires, so one per read held ~1 KB per batch for 30 s (RSS grew every epoch).
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), READ_MEMORY_WAIT_MS);
+    try {
+      return await read(controller.signal);
+    } catch (error) {
+      if (controller.signal.aborted) {
+        throw new InvalidArgumentError(
+          `a batch waited ${READ_MEMORY_WAIT_MS / 1000} s for read memory: each batch's share (${Math.floor(this.ref.readMemoryBytes / this.ref.lanes)} bytes: a worker's ${this.ref.readMemoryBytes} bytes of options.memoryBytes ${this.ref.memoryBytes}, after the batch slots and decoded-page caches, for ${this.ref.lanes} batches at once) is too small for this batch size; raise memoryBytes or lower batchSize`,
+        );
+      }
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** `count` rows (at most numRows) spread evenly over [0, numRows), ascending. */
+function evenlySpaced(numRows: number, count: number): Uint32Array {
+  const rows = new Uint32Array(Math.min(numRows, count));
+  for (let i = 0; i < rows.length; i++) rows[i] = Math.floor((i * numRows) / rows.length);
+  return rows;
+}
+
+/** The summed counters of a lane's sources. */
+function counters(lane: Lane): ReadStats {
+  const sum = emptyReadStats();
+  for (const { stats } of lane.opened) addReadStats(sum, stats);
+  return sum;
+}
+
+/**
+ * How a worker issues a batch's reads: queued on its io_uring (the disk works on one batch while the
+ * worker plans or decodes another) when the addon has one; else blocking batches where the data is
+ * expected in the page cache (direct: false), and async O_DIRECT reads on the threadpool otherwise.
+ */
+function readsFor(direct: DatasetRef['direct']): BatchReads {
+  if (hasQueuedReads()) return 'queued';
+  return direct === false ? 'blocking' : 'threadpool';
+}
+
+function openFixedOutput(d: Extract<OutputDescriptor, { kind: 'fixed' }>): ColumnOutput {
+  const validity = d.validityOffset >= 0 ? new Uint8Array(d.buffer, d.validityOffset, d.numSlots) : null;
+  validity?.fill(1);
+  return { kind: 'fixed', byteWidth: d.byteWidth, values: new Uint8Array(d.buffer, d.byteOffset, d.numSlots * d.byteWidth), validity };
+}

@@ -1,0 +1,68 @@
+/**
+ * The 2.1 mini-block layout's page index (lance.encodings21.MiniBlockLayout; lance-encoding
+ * encodings/logical/primitive.rs): which bytes of a page hold which items. A page has buffers:
+ *
+ *   [0] chunk metadata: one u16 word per chunk (2.1); bytes = ((word >> 4) + 1) * 8,
+ *       values = 2^(word & 0xF) except the last chunk, which holds the rest of the page's items
+ *   [1] chunk data, the chunks back to back
+ *   [2] the page dictionary, when `dictionary` is set
+ *
+ * The planner reads the chunk table once per page and then only the chunks a read touches; the
+ * chunks themselves are decoded by decode-workers/encodings/miniblock.ts.
+ */
+import { CorruptFileError, UnsupportedError } from '../errors.js';
+import type { MiniBlockLayoutProto } from './proto/messages.js';
+
+/** Most items one chunk can hold: the chunk metadata word stores log2(items) in 4 bits. */
+const MAX_CHUNK_ITEMS = 2 ** 15;
+
+/** Where each chunk of a page sits and which items it holds; index i..i+1 bound chunk i. */
+export interface ChunkTable {
+  /** Byte offset of each chunk within the chunk data buffer (n + 1 entries). */
+  byteOffsets: Float64Array;
+  /** First item of each chunk (n + 1 entries; the last is the page's item count). */
+  itemStarts: Float64Array;
+}
+
+/** Parses the chunk metadata buffer of a page holding `numItems` items in `dataBytes` of chunk data. */
+export function parseChunkTable(meta: Uint8Array, numItems: number, dataBytes: number, where: string): ChunkTable {
+  if (meta.length % 2 !== 0) throw new CorruptFileError(`${where}: chunk metadata is ${meta.length} bytes, not a whole number of u16 words`);
+  const n = meta.length / 2;
+  const byteOffsets = new Float64Array(n + 1);
+  const itemStarts = new Float64Array(n + 1);
+  let bytes = 0;
+  let items = 0;
+  for (let i = 0; i < n; i++) {
+    const word = (meta[2 * i] as number) | ((meta[2 * i + 1] as number) << 8);
+    bytes += ((word >>> 4) + 1) * 8;
+    const count = i === n - 1 ? numItems - items : 2 ** (word & 0xf);
+    // The last chunk holds the rest of the page; like every chunk it has at most 2^15 items.
+    if (count < 0 || count > MAX_CHUNK_ITEMS) {
+      throw new CorruptFileError(`${where}: chunk ${i} of ${n} would hold ${count} items (the page has ${numItems}, chunks hold 0..${MAX_CHUNK_ITEMS})`);
+    }
+    items += count;
+    byteOffsets[i + 1] = bytes;
+    itemStarts[i + 1] = items;
+  }
+  if (items !== numItems || (n === 0 && numItems !== 0) || bytes > dataBytes) {
+    throw new CorruptFileError(
+      `${where}: chunk table of ${n} chunks covers ${items} items in ${bytes} bytes, but the page has ${numItems} items in ${dataBytes} bytes`,
+    );
+  }
+  return { byteOffsets, itemStarts };
+}
+
+/** Checks that lance-loader can decode the page's structure (flat columns, no repetition). */
+export function checkMiniBlockSupported(layout: MiniBlockLayoutProto, where: string): void {
+  if (layout.rep_compression || layout.repetition_index_depth > 0) {
+    throw new UnsupportedError(`${where}: nested (list) mini-block pages are not supported yet`, { layers: layout.layers });
+  }
+  for (const layer of layout.layers) {
+    if (layer !== 'REPDEF_ALL_VALID_ITEM' && layer !== 'REPDEF_NULLABLE_ITEM') {
+      throw new UnsupportedError(`${where}: mini-block pages with ${layer} layers (nested data) are not supported yet`, { layers: layout.layers });
+    }
+  }
+  if (layout.layers.length > 1) {
+    throw new UnsupportedError(`${where}: mini-block pages with ${layout.layers.length} rep/def layers (struct fields) are not supported yet`);
+  }
+}

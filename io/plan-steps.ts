@@ -1,0 +1,166 @@
+/**
+ * The steps of read planning, shared by both planners (io/plan.ts for 2.1+ layouts, io/v20-plan.ts for
+ * 2.0) and by whoever runs them: a {@link PageRequest} becomes {@link PlanStep}s, each listing byte ranges,
+ * until the last yields a {@link DecodeTask}, plain data that decode-workers/encodings runs.
+ */
+import type { ByteRange, PageInfo } from '../format/file-metadata.js';
+import type { FullZipLayoutProto, MiniBlockLayoutProto } from '../format/proto/messages.js';
+import type { V20Shape } from '../format/v20-shape.js';
+
+/** Where fixed-width values of a column go: slot i at i × byteWidth of `values`. */
+export interface FixedPlacement {
+  kind: 'fixed';
+  byteWidth: number;
+  values: Uint8Array;
+}
+
+/** Values of a whole page kept decoded: row i at i × byteWidth, `validity` one byte per row (1 = valid). */
+export interface KeptValues {
+  values: Uint8Array;
+  byteWidth: number;
+  validity: Uint8Array | null;
+}
+
+/** Rows of one page to read: page-relative rows, ascending (duplicates allowed), and each row's output slot. */
+export interface PageRequest {
+  page: PageInfo;
+  rows: Uint32Array;
+  slots: Uint32Array;
+  /** File, column and page, for error messages. */
+  where: string;
+  /** The field is an Arrow dictionary (2.0 stores those with nulls among the items). */
+  arrowDictionary?: boolean;
+  /** Bytes per value when the column's output is fixed-width (such mini-block pages may be kept decoded). */
+  fixedWidth?: number;
+  nullable?: boolean;
+  /** The output the rows go to, when known while planning: fixed-width values may then be read into place. */
+  output?: FixedPlacement | { kind: 'variable' };
+}
+
+/**
+ * A step: ranges to read, then `next` with one view per range. With `into`, each range's bytes are final
+ * values and go straight to their place in the output (`into[k]`, the same length as range k); `next` then
+ * gets those places as its views.
+ */
+export type PlanStep =
+  | { done: false; ranges: ByteRange[]; into?: Uint8Array[]; next: (views: Uint8Array[]) => PlanStep }
+  | { done: true; task: DecodeTask };
+
+/** A run of consecutive page rows: entries [from, to) of a task's rows, covering rows first..last. */
+export interface RowRun {
+  from: number;
+  to: number;
+  first: number;
+  last: number;
+}
+
+/** One mini-block chunk's bytes and the entries [from, to) of the task's rows that fall in it. */
+export interface MiniBlockChunkBytes {
+  itemStart: number;
+  itemCount: number;
+  from: number;
+  to: number;
+  bytes: Uint8Array;
+}
+
+export type DecodeTask =
+  | {
+      kind: 'miniblock';
+      where: string;
+      layout: MiniBlockLayoutProto;
+      rows: Uint32Array;
+      slots: Uint32Array;
+      dictionary: Uint8Array | null;
+      chunks: MiniBlockChunkBytes[];
+    }
+  | {
+      kind: 'fullzip';
+      where: string;
+      layout: FullZipLayoutProto;
+      rows: Uint32Array;
+      slots: Uint32Array;
+      spans: (RowSpan & { from: number; to: number })[];
+    }
+  | { kind: 'constant'; where: string; slots: Uint32Array; inlineValue: Uint8Array | null }
+  /** Values already read into their slots (io/plan.ts planPlacedValues): nothing left to decode. */
+  | { kind: 'placed'; where: string; slots: Uint32Array }
+  | {
+      /** Rows of a page kept decoded (io/plan.ts): value `rows[i]` of `values` goes to slot `slots[i]`. */
+      kind: 'cached';
+      where: string;
+      rows: Uint32Array;
+      slots: Uint32Array;
+      values: Uint8Array;
+      byteWidth: number;
+      validity: Uint8Array | null;
+    }
+  | {
+      kind: 'v2.0';
+      where: string;
+      shape: V20Shape;
+      rows: Uint32Array;
+      slots: Uint32Array;
+      buffers: V20Buffers;
+    };
+
+/** A contiguous span of page rows [firstRow, endRow) that was read, with its bytes. */
+export interface RowSpan {
+  firstRow: number;
+  endRow: number;
+  bytes: Uint8Array;
+  /** Variable width only: endRow - firstRow + 1 repetition-index entries (offsets into buffer 0). */
+  index?: Float64Array;
+}
+
+/** Page-relative views read for a task (see io/v20-plan.ts for what each holds). */
+export interface V20Buffers {
+  /** fixed: per run of rows, the values bytes of the run. */
+  values?: Uint8Array[];
+  /** fixed with validity: per run, the validity bitmap bytes covering the run (from byte floor(first/8)). */
+  validity?: Uint8Array[];
+  /** binary/dictionary: per run, u64 end offsets of rows first-1 (when first > 0) .. last. */
+  indices?: Uint8Array[];
+  /** binary: per run, the bytes between the run's first start and last end (uncompressed buffers only). */
+  bytes?: Uint8Array[];
+  /** binary with a compressed bytes buffer, or dictionary items: whole buffers. */
+  wholeBytes?: Uint8Array;
+  wholeItemIndices?: Uint8Array;
+  /** The runs of consecutive rows the per-run views above cover. */
+  runs: RowRun[];
+}
+
+export const done = (task: DecodeTask): PlanStep => ({ done: true, task });
+
+/** Splits ascending rows (duplicates allowed) into runs of consecutive rows. */
+export function rowRuns(rows: Uint32Array): RowRun[] {
+  const runs: RowRun[] = [];
+  let from = 0;
+  for (let i = 1; i <= rows.length; i++) {
+    if (i === rows.length || (rows[i] as number) > (rows[i - 1] as number) + 1) {
+      if (i > from) runs.push({ from, to: i, first: rows[from] as number, last: rows[i - 1] as number });
+      from = i;
+    }
+  }
+  return runs;
+}
+
+/**
+ * Values stored as the output's bytes, `width` bytes per row from `dataOffset` (full-zip fixed values
+ * without control words; 2.0 plain values without validity): each run of rows that are consecutive in the
+ * file and in the output is read straight into its place (no copy after the read). The caller checks
+ * that the page's buffer holds every row.
+ */
+export function planPlacedValues(request: PageRequest, dataOffset: number, width: number, out: FixedPlacement): PlanStep {
+  const { rows, slots, where } = request;
+  const ranges: ByteRange[] = [];
+  const into: Uint8Array[] = [];
+  for (let i = 0; i < rows.length; ) {
+    let j = i + 1;
+    while (j < rows.length && rows[j] === (rows[j - 1] as number) + 1 && slots[j] === (slots[j - 1] as number) + 1) j++;
+    const slot = slots[i] as number;
+    ranges.push({ offset: dataOffset + (rows[i] as number) * width, size: (j - i) * width });
+    into.push(out.values.subarray(slot * width, (slot + j - i) * width));
+    i = j;
+  }
+  return { done: false, ranges, into, next: () => done({ kind: 'placed', where, slots }) };
+}

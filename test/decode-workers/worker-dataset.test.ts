@@ -1,0 +1,160 @@
+/**
+ * WorkerDataset (a loader worker's dataset) on a LanceDB-written dataset with deletions: keeping the
+ * small columns decoded ahead of the first batch, and batches read through it.
+ */
+import * as arrow from 'apache-arrow';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { DatasetRef, OutputDescriptor } from '../../decode-workers/messages.js';
+import { openDataset } from '../../index.js';
+import { WorkerDataset } from '../../decode-workers/worker-dataset.js';
+import { workerRefFor } from '../fixtures/worker-ref.js';
+
+let ref: DatasetRef;
+let numRows: number;
+/** Every WorkerDataset a test opened, closed after it. */
+const opened: WorkerDataset[] = [];
+
+async function openWorker(r: DatasetRef): Promise<WorkerDataset> {
+  const worker = await WorkerDataset.open(r);
+  opened.push(worker);
+  return worker;
+}
+
+beforeAll(async () => {
+  // idx int64 and i32 int32: the small columns; vec_f32_8 (32 bytes a row) is small too.
+  ref = await workerRefFor('deletions_arrow', { columns: ['idx', 'i32', 'vec_f32_8'], cacheBytes: 16 << 20 });
+  const dataset = await openDataset(ref.path);
+  numRows = dataset.numRows;
+  await dataset.close();
+});
+
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((worker) => worker.close()));
+});
+
+const WIDTHS = [8, 4, 32];
+
+/** Output descriptors of the three columns for `n` rows, in one shared buffer. */
+function outputsFor(n: number): { outputs: OutputDescriptor[]; buffer: SharedArrayBuffer } {
+  const buffer = new SharedArrayBuffer(n * WIDTHS.reduce((a, b) => a + b, 0));
+  let at = 0;
+  const outputs = WIDTHS.map((byteWidth): OutputDescriptor => {
+    const d: OutputDescriptor = { kind: 'fixed', buffer, byteOffset: at, byteWidth, numSlots: n, validityOffset: -1 };
+    at += n * byteWidth;
+    return d;
+  });
+  return { outputs, buffer };
+}
+
+/** Loads `rows` and returns the bytes read and the idx column's values. */
+async function load(worker: WorkerDataset, rows: number[]): Promise<{ bytesRead: number; idx: bigint[] }> {
+  const { outputs, buffer } = outputsFor(rows.length);
+  const loaded = await worker.load(Uint32Array.from(rows), outputs);
+  return { bytesRead: loaded.reads.bytesRead, idx: Array.from(new BigInt64Array(buffer, 0, rows.length)) };
+}
+
+/** Loads `rows` of the utf8_words column alone; its values as strings. */
+async function loadWords(worker: WorkerDataset, rows: number[]): Promise<string[]> {
+  const loaded = await worker.load(Uint32Array.from(rows), [{ kind: 'variable', numSlots: rows.length, nullable: true, reuse: null }]);
+  const column = loaded.variable[0];
+  return rows.map((_, k) => new TextDecoder().decode(column?.data.subarray(column.offsets[k], column.offsets[k + 1])));
+}
+
+async function expectedWords(rows: number[]): Promise<string[]> {
+  const dataset = await openDataset(ref.path);
+  try {
+    return Array.from((await dataset.take(rows, { columns: ['utf8_words'] })).getChild('utf8_words') as arrow.Vector, (v) => (v as string | null) ?? '');
+  } finally {
+    await dataset.close();
+  }
+}
+
+async function expectedIdx(rows: number[]): Promise<bigint[]> {
+  const dataset = await openDataset(ref.path);
+  try {
+    return Array.from((await dataset.take(rows)).getChild('idx') as arrow.Vector, (v) => BigInt(v as bigint));
+  } finally {
+    await dataset.close();
+  }
+}
+
+describe('WorkerDataset.keepSmallColumns', () => {
+  it('decodes the small columns ahead, so a batch of them reads no bytes', async () => {
+    const worker = await openWorker(ref);
+    await worker.keepSmallColumns();
+    const rows = [numRows - 1, 0, 5000, 17, 9900];
+    const batch = await load(worker, rows);
+    expect(batch.bytesRead).toBe(0);
+    expect(batch.idx).toEqual(await expectedIdx(rows));
+  });
+
+  it('reads nothing ahead when the small columns do not fit the decoded-page budget', async () => {
+    const worker = await openWorker({ ...ref, cacheBytes: numRows });
+    await worker.keepSmallColumns();
+    const rows = [3, 8000];
+    const batch = await load(worker, rows);
+    expect(batch.bytesRead).toBeGreaterThan(0);
+    expect(batch.idx).toEqual(await expectedIdx(rows));
+  });
+});
+
+describe('WorkerDataset.warmUp', () => {
+  it('keeps the repetition indexes of variable-width full-zip pages, so a first batch reads only its values', async () => {
+    const longRef = await workerRefFor('strings_long', { columns: ['binary_medium'], cacheBytes: 1 << 20 });
+    const rows = Uint32Array.of(3, 700, 250, 999);
+    const outputs: OutputDescriptor[] = [{ kind: 'variable', numSlots: rows.length, nullable: true, reuse: null }];
+    const cold = await (await openWorker(longRef)).load(rows, outputs);
+    const warm = await openWorker(longRef);
+    await warm.warmUp();
+    const loaded = await warm.load(rows, outputs);
+    expect(loaded.reads.bytesRead).toBeLessThan(cold.reads.bytesRead);
+    expect(loaded.reads.readsIssued).toBeLessThan(cold.reads.readsIssued);
+    const column = loaded.variable[0];
+    const expected = cold.variable[0];
+    expect(Buffer.from(column?.data ?? []).equals(Buffer.from(expected?.data ?? [1]))).toBe(true);
+  });
+});
+
+describe('WorkerDataset.load', () => {
+  it('loads batches that overlap in time in lanes of their own, each batch counting only its own reads', async () => {
+    const batches = [
+      [5, 3000, 9900, 7],
+      [numRows - 1, 40, 6001],
+      [100, 101, 102, 8000, 9900],
+    ];
+    // What each batch reads on its own, in a fresh worker without a decoded-page cache: the most it can
+    // read together with others (it may find page metadata another batch already read).
+    const alone: number[] = [];
+    for (const rows of batches) alone.push((await load(await openWorker({ ...ref, cacheBytes: 0, lanes: 1 }), rows)).bytesRead);
+    const worker = await openWorker({ ...ref, cacheBytes: 0, lanes: 2 });
+    const together = await Promise.all(batches.map((rows) => load(worker, rows)));
+    for (const [i, rows] of batches.entries()) {
+      expect(together[i]?.idx).toEqual(await expectedIdx(rows));
+      expect(together[i]?.bytesRead).toBeGreaterThan(0);
+      expect(together[i]?.bytesRead).toBeLessThanOrEqual(alone[i] as number);
+    }
+  });
+
+  it('decodes variable-width values of batches loaded at once into their own outputs', async () => {
+    const worker = await openWorker({ ...ref, columns: ['utf8_words'], lanes: 2 });
+    const batches = [
+      [9, 2000, 9500],
+      [4, 5, 6, 7000],
+    ];
+    const loaded = await Promise.all(batches.map((rows) => loadWords(worker, rows)));
+    for (const [i, rows] of batches.entries()) expect(loaded[i]).toEqual(await expectedWords(rows));
+  });
+
+  it.each([16, 1 << 20])('decodes variable-width values into scratch prepared ahead at %i bytes', async (variableBytes) => {
+    const worker = await openWorker({ ...ref, columns: ['utf8_words'], variableBytes, lanes: 2 });
+    await worker.prepareLanes();
+    const rows = Array.from({ length: 300 }, (_, i) => (i * 31) % numRows);
+    expect(await loadWords(worker, rows)).toEqual(await expectedWords(rows));
+  });
+
+  it('throws an InternalError for a row offset past the end instead of planning forever', async () => {
+    const worker = await openWorker(ref);
+    const { outputs } = outputsFor(2);
+    await expect(worker.load(Uint32Array.from([0, numRows]), outputs)).rejects.toMatchObject({ code: 'INTERNAL', message: expect.stringContaining(`row offset ${numRows}`) });
+  });
+});
