@@ -48,10 +48,16 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     let version: number | undefined;
     if (values.version !== undefined) {
       version = /^[1-9][0-9]*$/.test(values.version) ? Number(values.version) : NaN;
-      if (!Number.isSafeInteger(version)) throw new UsageError(`--version must be a positive integer, got "${values.version}"`);
+      if (!Number.isSafeInteger(version))
+        throw new UsageError(`--version must be a positive integer, got "${values.version}"`);
     }
     const report = await inspect(path, version === undefined ? {} : { version });
-    io.stdout(values.json ? JSON.stringify(report, (_key, value: unknown) => (typeof value === 'bigint' ? String(value) : value), 2) + '\n' : formatInspectReport(report));
+    io.stdout(
+      values.json
+        ? JSON.stringify(report, (_key, value: unknown) => (typeof value === 'bigint' ? String(value) : value), 2) +
+            '\n'
+        : formatInspectReport(report),
+    );
     return 0;
   } catch (error) {
     if (error instanceof UsageError) {
@@ -62,7 +68,9 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       io.stderr(`lance-loader: ${error.message}\n`);
       return 1;
     }
-    io.stderr(`lance-loader: unexpected error (this is a bug in lance-loader, please report it)\n${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    io.stderr(
+      `lance-loader: unexpected error (this is a bug in lance-loader, please report it)\n${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     return 1;
   }
 }

@@ -6,13 +6,7 @@
 
 /** Machine-readable error codes. */
 export type ErrorCode =
-  | 'INVALID_ARGUMENT'
-  | 'CORRUPT_FILE'
-  | 'UNSUPPORTED'
-  | 'IO_ERROR'
-  | 'ABORTED'
-  | 'WORKER_ERROR'
-  | 'INTERNAL';
+  'INVALID_ARGUMENT' | 'CORRUPT_FILE' | 'UNSUPPORTED' | 'IO_ERROR' | 'ABORTED' | 'WORKER_ERROR' | 'INTERNAL';
 
 /** Base class of every error lance-loader throws on purpose. */
 export class LanceLoaderError extends Error {
@@ -117,7 +111,12 @@ export function fromErrorRecord(record: ErrorRecord): LanceLoaderError {
  */
 export function withContext(error: unknown, context: string, details: Record<string, unknown>): LanceLoaderError {
   const record = toErrorRecord(error);
-  const rebuilt = fromErrorRecord({ code: record.code, message: `${record.message} (${context})`, details: { ...record.details, ...details } });
-  if (error instanceof Error) rebuilt.stack = `${rebuilt.name}: ${rebuilt.message}\n${error.stack?.split('\n').slice(1).join('\n') ?? ''}`;
+  const rebuilt = fromErrorRecord({
+    code: record.code,
+    message: `${record.message} (${context})`,
+    details: { ...record.details, ...details },
+  });
+  if (error instanceof Error)
+    rebuilt.stack = `${rebuilt.name}: ${rebuilt.message}\n${error.stack?.split('\n').slice(1).join('\n') ?? ''}`;
   return rebuilt;
 }

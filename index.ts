@@ -5,7 +5,13 @@
  *
  * @packageDocumentation
  */
-export { openDataset, Dataset, type OpenDatasetOptions, type FragmentInfo, type VersionInfo } from './dataset/dataset.js';
+export {
+  openDataset,
+  Dataset,
+  type OpenDatasetOptions,
+  type FragmentInfo,
+  type VersionInfo,
+} from './dataset/dataset.js';
 export { openFile, LanceFile, type TakeOptions, type ScanOptions, type FileSummary } from './dataset/file.js';
 export { createLoader, DataLoader } from './loader/loader.js';
 export type { LoaderOptions, LoaderIoOptions, LoaderState } from './loader/loader-options.js';

@@ -50,9 +50,19 @@ export function createRandom(seed: number): () => number {
 }
 
 function fsl(values: Float32Array | Uint8Array, dim: number, n: number): arrow.Vector {
-  const child = values instanceof Float32Array ? arrow.makeData({ type: new arrow.Float32(), length: n * dim, data: values }) : arrow.makeData({ type: new arrow.Uint8(), length: n * dim, data: values });
+  const child =
+    values instanceof Float32Array
+      ? arrow.makeData({ type: new arrow.Float32(), length: n * dim, data: values })
+      : arrow.makeData({ type: new arrow.Uint8(), length: n * dim, data: values });
   const type: arrow.DataType = child.type;
-  return arrow.makeVector(arrow.makeData({ type: new arrow.FixedSizeList(dim, new arrow.Field('item', type, true)), length: n, nullCount: 0, child }));
+  return arrow.makeVector(
+    arrow.makeData({
+      type: new arrow.FixedSizeList(dim, new arrow.Field('item', type, true)),
+      length: n,
+      nullCount: 0,
+      child,
+    }),
+  );
 }
 
 function int64s(start: number, n: number): arrow.Vector {
@@ -111,7 +121,9 @@ function makeTable(kind: BenchKind, start: number, n: number): arrow.Table {
       data.set([0xff, 0xd8, 0xff, 0xe0], at); // SOI + APP0
       data.set([0xff, 0xd9], end - 2); // EOI
     }
-    const image = arrow.makeVector(arrow.makeData({ type: new arrow.Binary(), length: n, nullCount: 0, valueOffsets, data }));
+    const image = arrow.makeVector(
+      arrow.makeData({ type: new arrow.Binary(), length: n, nullCount: 0, valueOffsets, data }),
+    );
     return new arrow.Table({ id: int64s(start, n), label: labels(start, n), image });
   }
   const words = ['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta', 'eta', 'theta'];
@@ -119,10 +131,22 @@ function makeTable(kind: BenchKind, start: number, n: number): arrow.Table {
     id: int64s(start, n),
     i32: arrow.makeVector(Int32Array.from({ length: n }, (_, i) => Math.imul(start + i, 2654435761) | 0)),
     f64: arrow.makeVector(Float64Array.from({ length: n }, (_, i) => Math.cos(start + i))),
-    flag: arrow.vectorFromArray(Array.from({ length: n }, (_, i) => (start + i) % 3 === 0), new arrow.Bool()),
-    ts: arrow.vectorFromArray(Array.from({ length: n }, (_, i) => 1_700_000_000_000 + (start + i) * 1000), new arrow.TimestampMillisecond()),
-    text: arrow.vectorFromArray(Array.from({ length: n }, (_, i) => `${words[(start + i) % 8]} ${words[((start + i) * 7) % 8]} ${start + i}`), new arrow.Utf8()),
-    maybe: arrow.vectorFromArray(Array.from({ length: n }, (_, i) => ((start + i) % 10 === 0 ? null : start + i)), new arrow.Int32()),
+    flag: arrow.vectorFromArray(
+      Array.from({ length: n }, (_, i) => (start + i) % 3 === 0),
+      new arrow.Bool(),
+    ),
+    ts: arrow.vectorFromArray(
+      Array.from({ length: n }, (_, i) => 1_700_000_000_000 + (start + i) * 1000),
+      new arrow.TimestampMillisecond(),
+    ),
+    text: arrow.vectorFromArray(
+      Array.from({ length: n }, (_, i) => `${words[(start + i) % 8]} ${words[((start + i) * 7) % 8]} ${start + i}`),
+      new arrow.Utf8(),
+    ),
+    maybe: arrow.vectorFromArray(
+      Array.from({ length: n }, (_, i) => ((start + i) % 10 === 0 ? null : start + i)),
+      new arrow.Int32(),
+    ),
   });
 }
 
@@ -145,9 +169,13 @@ export async function ensureBenchDataset(kind: BenchKind, rows: number, version:
   if (existsSync(join(path, '_versions'))) return path;
   const batches: arrow.RecordBatch[] = [];
   const step = chunkRows(kind);
-  for (let start = 0; start < rows; start += step) batches.push(...makeTable(kind, start, Math.min(step, rows - start)).batches);
+  for (let start = 0; start < rows; start += step)
+    batches.push(...makeTable(kind, start, Math.min(step, rows - start)).batches);
   const db = await lancedb.connect(dataDir);
-  const table = await db.createTable(name, new arrow.Table(batches), { mode: 'overwrite', storageOptions: { new_table_data_storage_version: version } });
+  const table = await db.createTable(name, new arrow.Table(batches), {
+    mode: 'overwrite',
+    storageOptions: { new_table_data_storage_version: version },
+  });
   table.close();
   db.close();
   execFileSync('sync');
@@ -179,7 +207,8 @@ export function evictFiles(paths: readonly string[]): string {
     }
   }
   if (python) {
-    const script = 'import os,sys\nfor p in sys.stdin.read().split("\\0"):\n  if p:\n    fd=os.open(p,os.O_RDONLY); os.posix_fadvise(fd,0,0,os.POSIX_FADV_DONTNEED); os.close(fd)\n';
+    const script =
+      'import os,sys\nfor p in sys.stdin.read().split("\\0"):\n  if p:\n    fd=os.open(p,os.O_RDONLY); os.posix_fadvise(fd,0,0,os.POSIX_FADV_DONTNEED); os.close(fd)\n';
     execFileSync('python3', ['-c', script], { input: paths.join('\0') });
     return 'posix_fadvise(DONTNEED) via python3';
   }
@@ -199,7 +228,9 @@ export function cachedBytes(paths: readonly string[]): number | undefined {
     let total = 0;
     // fincore takes many files per call; split to stay far below the argument-length limit.
     for (let i = 0; i < paths.length; i += 500) {
-      const out = execFileSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', ...paths.slice(i, i + 500)], { encoding: 'utf8' });
+      const out = execFileSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', ...paths.slice(i, i + 500)], {
+        encoding: 'utf8',
+      });
       for (const line of out.split('\n')) if (line.trim() !== '') total += Number(line.trim());
     }
     return total;
@@ -210,7 +241,8 @@ export function cachedBytes(paths: readonly string[]): number | undefined {
 
 /** Reads files whole into the page cache (`cat > /dev/null`, in batches of files). */
 export function warmFiles(paths: readonly string[]): void {
-  for (let i = 0; i < paths.length; i += 500) execFileSync('cat', paths.slice(i, i + 500), { stdio: ['ignore', 'ignore', 'inherit'] });
+  for (let i = 0; i < paths.length; i += 500)
+    execFileSync('cat', paths.slice(i, i + 500), { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 /**
@@ -218,7 +250,14 @@ export function warmFiles(paths: readonly string[]): void {
  * `rowsPerFile` rows plus index.json, row ids = row offsets), written once next to the dataset from
  * LanceDB's own scan. Returns the store directory.
  */
-export async function ensureNpyStore(datasetPath: string, tableName: string, column: string, dim: number, rows: number, rowsPerFile = 100): Promise<string> {
+export async function ensureNpyStore(
+  datasetPath: string,
+  tableName: string,
+  column: string,
+  dim: number,
+  rows: number,
+  rowsPerFile = 100,
+): Promise<string> {
   const dir = datasetPath.replace(/\.lance$/, `.npy${rowsPerFile}`);
   if (existsSync(join(dir, 'index.json'))) return dir;
   const db = await lancedb.connect(dataDir);
@@ -231,7 +270,8 @@ export async function ensureNpyStore(datasetPath: string, tableName: string, col
     for (const data of vector.data) {
       const child = data.children[0];
       const flat = child?.values as Float32Array | undefined;
-      if (!child || !(flat instanceof Float32Array)) throw new Error(`${tableName}.${column} is not a fixed-size list of float32`);
+      if (!child || !(flat instanceof Float32Array))
+        throw new Error(`${tableName}.${column} is not a fixed-size list of float32`);
       // A list's offset counts lists, its child's offset counts values.
       const start = child.offset + data.offset * dim;
       values.set(flat.subarray(start, start + data.length * dim), at);

@@ -20,7 +20,11 @@ import { DirectFileSource } from '../io/direct-source.js';
 import { createSlabPool } from '../io/slab.js';
 
 const { values: args } = parseArgs({
-  options: { reads: { type: 'string', default: '40000' }, batch: { type: 'string', default: '1024' }, gib: { type: 'string', default: '1' } },
+  options: {
+    reads: { type: 'string', default: '40000' },
+    batch: { type: 'string', default: '1024' },
+    gib: { type: 'string', default: '1' },
+  },
 });
 const reads = Number(args.reads);
 const batch = Number(args.batch);
@@ -33,7 +37,8 @@ if (!existsSync(path) || statSync(path).size !== fileBytes) {
   console.log(`writing ${path} (${fileBytes} bytes of random data)...`);
   const fd = openSync(path, 'w');
   const chunk = new Uint8Array(16 * 1024 * 1024);
-  for (let at = 0; at < fileBytes; at += chunk.length) writeSync(fd, randomFillSync(chunk), 0, Math.min(chunk.length, fileBytes - at));
+  for (let at = 0; at < fileBytes; at += chunk.length)
+    writeSync(fd, randomFillSync(chunk), 0, Math.min(chunk.length, fileBytes - at));
   closeSync(fd);
 }
 
@@ -42,14 +47,18 @@ function evict(): string {
   try {
     execFileSync('dd', [`if=${path}`, 'iflag=nocache', 'count=0', 'status=none']);
     if (cachedPercent() === '0.0%') return 'dd iflag=nocache';
-  } catch {}
+  } catch {
+    // dd without nocache support: fall through to dropping the whole page cache.
+  }
   execFileSync('sh', ['-c', 'sync && echo 3 > /proc/sys/vm/drop_caches'], { stdio: 'ignore' });
   return 'drop_caches';
 }
 
 function cachedPercent(): string {
   try {
-    const out = execFileSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', path], { encoding: 'utf8' }).trim();
+    const out = execFileSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', path], {
+      encoding: 'utf8',
+    }).trim();
     return `${((100 * Number(out)) / fileBytes).toFixed(1)}%`;
   } catch {
     return '?';
@@ -75,8 +84,14 @@ function randomOffsets(n: number): number[] {
 
 async function runSource(direct: boolean, queueDepth: number): Promise<number> {
   const pool = createSlabPool({ slabBytes: 8 * 1024 * 1024, maxBytes: 64 * 1024 * 1024 });
-  const source = await DirectFileSource.open(path, { direct, queueDepth, pool, coalesce: { maxGapBytes: 0, maxReadBytes: 4096 } });
-  if (source.mode !== (direct ? 'direct' : 'buffered')) throw new Error(`expected ${direct ? 'direct' : 'buffered'} mode, got ${source.mode}: ${source.stats.modeReason}`);
+  const source = await DirectFileSource.open(path, {
+    direct,
+    queueDepth,
+    pool,
+    coalesce: { maxGapBytes: 0, maxReadBytes: 4096 },
+  });
+  if (source.mode !== (direct ? 'direct' : 'buffered'))
+    throw new Error(`expected ${direct ? 'direct' : 'buffered'} mode, got ${source.mode}: ${source.stats.modeReason}`);
   const offsets = randomOffsets(reads);
   const started = performance.now();
   for (let at = 0; at < reads; at += batch) {
@@ -97,7 +112,9 @@ function runSyncDirect(): number {
     try {
       readSync(fd, new Uint8Array(sab, off, 4096), 0, 4096, 0);
       phase = off;
-    } catch {}
+    } catch {
+      // EINVAL: this view offset is not aligned for O_DIRECT; try the next one.
+    }
   }
   const view = new Uint8Array(sab, phase, 4096);
   const offsets = randomOffsets(reads);
@@ -109,14 +126,22 @@ function runSyncDirect(): number {
 }
 
 const fmt = (n: number) => `${Math.round(n).toLocaleString('en-US')}/s`;
-console.log(`random 4 KiB reads, ${reads} per run, ${batch} per call, file ${fileBytes} bytes, UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}`);
+console.log(
+  `random 4 KiB reads, ${reads} per run, ${batch} per call, file ${fileBytes} bytes, UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}`,
+);
 console.log(`O_DIRECT readSync, one thread (baseline): ${fmt(runSyncDirect())}`);
-for (const qd of [1, 8, 32]) console.log(`O_DIRECT DirectFileSource, queue depth ${qd}: ${fmt(await runSource(true, qd))}`);
+for (const qd of [1, 8, 32])
+  console.log(`O_DIRECT DirectFileSource, queue depth ${qd}: ${fmt(await runSource(true, qd))}`);
 for (const qd of [1, 8, 32]) {
   const how = evict();
   const before = cachedPercent();
   const rate = await runSource(false, qd);
-  console.log(`buffered, cold cache (${how}; cached before ${before}, after ${cachedPercent()}), queue depth ${qd}: ${fmt(rate)}`);
+  console.log(
+    `buffered, cold cache (${how}; cached before ${before}, after ${cachedPercent()}), queue depth ${qd}: ${fmt(rate)}`,
+  );
 }
 warm();
-for (const qd of [1, 8, 32]) console.log(`buffered, warm cache (${cachedPercent()} cached), queue depth ${qd}: ${fmt(await runSource(false, qd))}`);
+for (const qd of [1, 8, 32])
+  console.log(
+    `buffered, warm cache (${cachedPercent()} cached), queue depth ${qd}: ${fmt(await runSource(false, qd))}`,
+  );

@@ -13,7 +13,11 @@ import { BatchSampler } from '../samplers/index.js';
 import { benchTableName, dataDir, ensureBenchDataset, evictDataset, type BenchKind } from './datasets.js';
 
 const { values: args } = parseArgs({
-  options: { rows: { type: 'string', default: '50000' }, batch: { type: 'string', default: '256' }, kinds: { type: 'string', default: 'emb,mixed' } },
+  options: {
+    rows: { type: 'string', default: '50000' },
+    batch: { type: 'string', default: '256' },
+    kinds: { type: 'string', default: 'emb,mixed' },
+  },
 });
 const rows = Number(args.rows);
 const batchSize = Number(args.batch);
@@ -21,7 +25,12 @@ const seed = 7;
 
 /** One timed epoch of the loader; the loader (and its workers) are created before timing starts. */
 async function ours(path: string, cache: 'warm' | 'cold'): Promise<{ rows: number; ms: number; metrics: unknown }> {
-  const loader = await createLoader(path, { batchSize, seed, prefetch: 8, io: { direct: process.env.LL_DIRECT === '1' ? true : 'auto' } });
+  const loader = await createLoader(path, {
+    batchSize,
+    seed,
+    prefetch: 8,
+    io: { direct: process.env.LL_DIRECT === '1' ? true : 'auto' },
+  });
   const drain = async (epoch: number) => {
     let n = 0;
     for await (const batch of loader.epoch(epoch)) {
@@ -40,10 +49,23 @@ async function ours(path: string, cache: 'warm' | 'cold'): Promise<{ rows: numbe
   return { rows: n, ms, metrics };
 }
 
-async function lancedbTake(path: string, name: string, numRows: number, inFlight: number): Promise<{ rows: number; ms: number }> {
+async function lancedbTake(
+  path: string,
+  name: string,
+  numRows: number,
+  inFlight: number,
+): Promise<{ rows: number; ms: number }> {
   const db = await lancedb.connect(dataDir);
   const table = await db.openTable(name);
-  const sampler = new BatchSampler({ numRows, batchSize, shuffle: 'global', seed, dropLast: false, rank: 0, worldSize: 1 });
+  const sampler = new BatchSampler({
+    numRows,
+    batchSize,
+    shuffle: 'global',
+    seed,
+    dropLast: false,
+    rank: 0,
+    worldSize: 1,
+  });
   const t0 = performance.now();
   let n = 0;
   let next = 0;
@@ -61,7 +83,9 @@ async function lancedbTake(path: string, name: string, numRows: number, inFlight
 
 const rate = (r: { rows: number; ms: number }) => (r.rows / r.ms) * 1000;
 console.log(`rows ${rows}, batch ${batchSize}, seed ${seed}; rows/s (best of warm runs; cold = files evicted first)\n`);
-console.log('| dataset | cache | lance-loader | LanceDB takeOffsets ×1 | LanceDB takeOffsets ×4 | ratio vs best LanceDB |');
+console.log(
+  '| dataset | cache | lance-loader | LanceDB takeOffsets ×1 | LanceDB takeOffsets ×4 | ratio vs best LanceDB |',
+);
 console.log('|---|---|---:|---:|---:|---:|');
 for (const kind of String(args.kinds).split(',') as BenchKind[]) {
   for (const version of ['2.1', '2.0'] as const) {
@@ -81,7 +105,9 @@ for (const kind of String(args.kinds).split(',') as BenchKind[]) {
       const b = await run(() => lancedbTake(path, name, numRows, 1));
       const c = await run(() => lancedbTake(path, name, numRows, 4));
       const best = Math.max(rate(b), rate(c));
-      console.log(`| ${kind} ${version} | ${cache} | ${rate(a).toFixed(0)} | ${rate(b).toFixed(0)} | ${rate(c).toFixed(0)} | ${(rate(a) / best).toFixed(2)} |`);
+      console.log(
+        `| ${kind} ${version} | ${cache} | ${rate(a).toFixed(0)} | ${rate(b).toFixed(0)} | ${rate(c).toFixed(0)} | ${(rate(a) / best).toFixed(2)} |`,
+      );
       if (cache === 'warm') console.error(JSON.stringify(a.metrics));
     }
   }

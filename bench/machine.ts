@@ -29,7 +29,11 @@ export interface MachineInfo {
 
 function run(cmd: string, args: string[], cwd?: string): string | null {
   try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], ...(cwd ? { cwd } : {}) }).trim();
+    return execFileSync(cmd, args, {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      ...(cwd ? { cwd } : {}),
+    }).trim();
   } catch {
     return null;
   }
@@ -37,7 +41,9 @@ function run(cmd: string, args: string[], cwd?: string): string | null {
 
 function packageVersion(repoRoot: string, name: string): string {
   try {
-    return (JSON.parse(readFileSync(join(repoRoot, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+    return (
+      JSON.parse(readFileSync(join(repoRoot, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }
+    ).version;
   } catch {
     return 'unknown';
   }
@@ -45,7 +51,10 @@ function packageVersion(repoRoot: string, name: string): string {
 
 export function describeMachine(repoRoot: string): MachineInfo {
   const engine = readEngine();
-  const mount = run('findmnt', ['-no', 'SOURCE,FSTYPE', '-T', dataDir]) ?? run('findmnt', ['-no', 'SOURCE,FSTYPE', '-T', repoRoot]) ?? '? ?';
+  const mount =
+    run('findmnt', ['-no', 'SOURCE,FSTYPE', '-T', dataDir]) ??
+    run('findmnt', ['-no', 'SOURCE,FSTYPE', '-T', repoRoot]) ??
+    '? ?';
   const [source = '?', fsType = '?'] = mount.split(/\s+/);
   const device = source.startsWith('/dev/') ? source : '';
   // lsblk of the whole disk a partition belongs to (PKNAME), else of the device itself.
@@ -62,7 +71,14 @@ export function describeMachine(repoRoot: string): MachineInfo {
     cores: cpus().length,
     memoryBytes: totalmem(),
     kernel: release(),
-    disk: { source, fsType, model, rotational: rotational === '1' ? 'yes (as reported; virtual disks often say so)' : rotational === '0' ? 'no' : rotational, sizeBytes },
+    disk: {
+      source,
+      fsType,
+      model,
+      rotational:
+        rotational === '1' ? 'yes (as reported; virtual disks often say so)' : rotational === '0' ? 'no' : rotational,
+      sizeBytes,
+    },
     node: process.version,
     lancedb: packageVersion(repoRoot, '@lancedb/lancedb'),
     lanceLoader: (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version,

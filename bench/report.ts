@@ -3,14 +3,31 @@
  * numbers of the same run), and the Markdown page bench/results/results.md.
  */
 import type { MachineInfo } from './machine.js';
-import { DATASET_SPECS, MIN_WARM_TIMED_SECONDS, WARM_UP_MAX_SECONDS, type DatasetKey, type Measurement, type MethodName, type MethodResult, type SuiteDataset } from './suite.js';
+import {
+  DATASET_SPECS,
+  MIN_WARM_TIMED_SECONDS,
+  WARM_UP_MAX_SECONDS,
+  type DatasetKey,
+  type Measurement,
+  type MethodName,
+  type MethodResult,
+  type SuiteDataset,
+} from './suite.js';
 
 export interface SuiteReport {
   generatedAt: string;
   command: string;
   mode: 'quick' | 'full';
   durationMs: number;
-  settings: { seed: number; epoch: number; rowsScale: number; maxSeconds: number; rssEpochs: number; memoryBytes: number; batchSizes: Record<string, number> };
+  settings: {
+    seed: number;
+    epoch: number;
+    rowsScale: number;
+    maxSeconds: number;
+    rssEpochs: number;
+    memoryBytes: number;
+    batchSizes: Record<string, number>;
+  };
   machine: MachineInfo;
   datasets: (Omit<SuiteDataset, 'path'> & { path: string; describe: string; generatedMs: number })[];
   results: MethodResult[];
@@ -31,8 +48,15 @@ export interface TargetResult {
 
 const MiB = 2 ** 20;
 
-export function find(report: Pick<SuiteReport, 'results'>, dataset: DatasetKey, method: MethodName, variant: string): Measurement | undefined {
-  return report.results.find((r) => r.dataset === dataset && r.method === method)?.measurements.find((m) => m.variant === variant);
+export function find(
+  report: Pick<SuiteReport, 'results'>,
+  dataset: DatasetKey,
+  method: MethodName,
+  variant: string,
+): Measurement | undefined {
+  return report.results
+    .find((r) => r.dataset === dataset && r.method === method)
+    ?.measurements.find((m) => m.variant === variant);
 }
 
 function best(...ms: (Measurement | undefined)[]): Measurement | undefined {
@@ -68,7 +92,15 @@ function fmtMs(n: number | undefined): string {
 export function evaluateTargets(report: SuiteReport): TargetResult[] {
   const out: TargetResult[] = [];
   const keys = report.datasets.map((d) => d.key);
-  const push = (target: string, dataset: DatasetKey | 'all', measured: number | null, threshold: number, detail: string, unit: '×' | 'MiB' = '×', lowerIsBetter = false) => {
+  const push = (
+    target: string,
+    dataset: DatasetKey | 'all',
+    measured: number | null,
+    threshold: number,
+    detail: string,
+    unit: '×' | 'MiB' = '×',
+    lowerIsBetter = false,
+  ) => {
     const pass = measured === null ? null : lowerIsBetter ? measured <= threshold : measured >= threshold;
     out.push({ target, dataset, measured, threshold, unit, pass, detail });
   };
@@ -76,19 +108,39 @@ export function evaluateTargets(report: SuiteReport): TargetResult[] {
     const ll = find(report, key, 'lance-loader', 'epoch warm');
     const lanceBest = best(find(report, key, 'lancedb', 'take ×1 warm'), find(report, key, 'lancedb', 'take ×4 warm'));
     const threshold = key === 'seed000' || key === 'images' ? 5 : 10;
-    push(`shuffled epoch, warm: ≥ ${threshold}× LanceDB takeOffsets (best of ×1, ×4)`, key, ratio(ll, lanceBest), threshold, `${fmtRate(ll)} vs ${fmtRate(lanceBest)} rows/s (${lanceBest?.variant ?? '—'})`);
+    push(
+      `shuffled epoch, warm: ≥ ${threshold}× LanceDB takeOffsets (best of ×1, ×4)`,
+      key,
+      ratio(ll, lanceBest),
+      threshold,
+      `${fmtRate(ll)} vs ${fmtRate(lanceBest)} rows/s (${lanceBest?.variant ?? '—'})`,
+    );
   }
   for (const key of keys) {
     const cold = find(report, key, 'lance-loader', 'epoch cold O_DIRECT');
     const fio = find(report, key, 'raw-pread', 'fio qd32');
     const fio4k = find(report, key, 'raw-pread', 'fio qd32 4K-aligned');
-    const against4k = fio4k ? `; against whole 4 KiB-aligned pages (${fio4k.note?.replace(/ on .*/, '') ?? 'fio'}): ${fmtRatio(ratio(cold, fio4k))}` : '';
-    push('shuffled epoch, cold, O_DIRECT: ≥ 0.8× fio randread qd32 at the row read size', key, ratio(cold, fio), 0.8, `${fmtRate(cold)} vs ${fmtRate(fio)} reads/s${fio?.note ? ` (${fio.note.replace(/ on .*/, '')})` : ' (fio not run)'}${against4k}`);
+    const against4k = fio4k
+      ? `; against whole 4 KiB-aligned pages (${fio4k.note?.replace(/ on .*/, '') ?? 'fio'}): ${fmtRatio(ratio(cold, fio4k))}`
+      : '';
+    push(
+      'shuffled epoch, cold, O_DIRECT: ≥ 0.8× fio randread qd32 at the row read size',
+      key,
+      ratio(cold, fio),
+      0.8,
+      `${fmtRate(cold)} vs ${fmtRate(fio)} reads/s${fio?.note ? ` (${fio.note.replace(/ on .*/, '')})` : ' (fio not run)'}${against4k}`,
+    );
   }
   for (const key of keys) {
     const cold = find(report, key, 'lance-loader', 'epoch cold O_DIRECT');
     const lanceBest = best(find(report, key, 'lancedb', 'take ×1 cold'), find(report, key, 'lancedb', 'take ×4 cold'));
-    push('shuffled epoch, cold, O_DIRECT: ≥ 2× LanceDB takeOffsets cold (best of ×1, ×4)', key, ratio(cold, lanceBest), 2, `${fmtRate(cold)} vs ${fmtRate(lanceBest)} rows/s (${lanceBest?.variant ?? '—'})`);
+    push(
+      'shuffled epoch, cold, O_DIRECT: ≥ 2× LanceDB takeOffsets cold (best of ×1, ×4)',
+      key,
+      ratio(cold, lanceBest),
+      2,
+      `${fmtRate(cold)} vs ${fmtRate(lanceBest)} rows/s (${lanceBest?.variant ?? '—'})`,
+    );
   }
   for (const key of keys) {
     const ll = find(report, key, 'lance-loader', 'scan warm');
@@ -100,11 +152,20 @@ export function evaluateTargets(report: SuiteReport): TargetResult[] {
     const np = find(report, 'seed000', 'numpy-files', 'epoch warm');
     const llCold = find(report, 'seed000', 'lance-loader', 'epoch cold O_DIRECT');
     const npCold = find(report, 'seed000', 'numpy-files', 'epoch cold');
-    push('seed000 epoch: ≥ 20× the NumPy batch-file loader (warm vs warm)', 'seed000', ratio(ll, np), 20, `${fmtRate(ll)} vs ${fmtRate(np)} rows/s; cold (O_DIRECT vs evicted NPY files): ${fmtRatio(ratio(llCold, npCold))}`);
+    push(
+      'seed000 epoch: ≥ 20× the NumPy batch-file loader (warm vs warm)',
+      'seed000',
+      ratio(ll, np),
+      20,
+      `${fmtRate(ll)} vs ${fmtRate(np)} rows/s; cold (O_DIRECT vs evicted NPY files): ${fmtRatio(ratio(llCold, npCold))}`,
+    );
   }
   const budgetMiB = report.settings.memoryBytes / MiB + 150;
   for (const key of keys) {
-    const ms = report.results.find((r) => r.dataset === key && r.method === 'lance-loader')?.measurements.filter((m) => m.variant.startsWith('epoch')) ?? [];
+    const ms =
+      report.results
+        .find((r) => r.dataset === key && r.method === 'lance-loader')
+        ?.measurements.filter((m) => m.variant.startsWith('epoch')) ?? [];
     const peaks = ms.flatMap((m) => [m.peakRssBytes ?? 0, ...(m.rssPerEpochBytes ?? [])]);
     const peak = peaks.length > 0 ? Math.max(...peaks) / MiB : null;
     const perEpoch = ms.find((m) => m.variant === 'epoch warm')?.rssPerEpochBytes ?? [];
@@ -121,11 +182,25 @@ export function evaluateTargets(report: SuiteReport): TargetResult[] {
       growth === null
         ? 'no extra epochs'
         : `${perEpoch.length} epochs: ${perEpoch.map((b) => Math.round(b / MiB)).join(', ')} MiB (${growth >= 0 ? '+' : ''}${growth.toFixed(0)} MiB from the peak of the first ${half} to the peak of the last ${perEpoch.length - half}, ${flat ? 'flat' : 'NOT flat'})`;
-    push(`peak RSS ≤ memoryBytes (${report.settings.memoryBytes / MiB} MiB) + 150 MiB, flat over epochs`, key, peak, budgetMiB, `peak over lance-loader epochs; ${flatText}`, 'MiB', true);
+    push(
+      `peak RSS ≤ memoryBytes (${report.settings.memoryBytes / MiB} MiB) + 150 MiB, flat over epochs`,
+      key,
+      peak,
+      budgetMiB,
+      `peak over lance-loader epochs; ${flatText}`,
+      'MiB',
+      true,
+    );
     const added = out[out.length - 1];
     if (added && added.pass === true && !flat) added.pass = false;
   }
-  push('training example: consumer waits ≤ 5% of step time', 'all', null, 0.05, 'not measured by the suite: `npm run demo` (examples/train.ts) prints the loader metrics of each epoch');
+  push(
+    'training example: consumer waits ≤ 5% of step time',
+    'all',
+    null,
+    0.05,
+    'not measured by the suite: `npm run demo` (examples/train.ts) prints the loader metrics of each epoch',
+  );
   return out;
 }
 
@@ -140,17 +215,36 @@ export function renderMarkdown(report: SuiteReport): string {
   const f = (key: DatasetKey, method: MethodName, variant: string) => find(report, key, method, variant);
   const lines: string[] = [];
   lines.push(`# lance-loader benchmark results (${report.mode})`, '');
-  lines.push(`Generated ${report.generatedAt} by \`${report.command}\` in ${(report.durationMs / 1000).toFixed(0)} s.`, '');
-  lines.push(`- Machine: ${m.cpuModel}, ${m.cores} cores, ${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB memory, kernel ${m.kernel}`);
-  lines.push(`- Disk under bench/.data: ${m.disk.source} (${m.disk.fsType}), ${m.disk.model}, ${(Number(m.disk.sizeBytes) / 2 ** 30).toFixed(0)} GiB, rotational: ${m.disk.rotational}`);
-  lines.push(`- Node ${m.node}, @lancedb/lancedb ${m.lancedb}, apache-arrow ${m.apacheArrow}, lance-loader ${m.lanceLoader} at ${m.gitCommit.slice(0, 12)}${m.gitDirty ? ' (working tree with uncommitted changes)' : ''}, ${m.fio ?? 'fio not installed'}, UV_THREADPOOL_SIZE ${m.uvThreadpoolSize}, read engine ${m.readEngine}`);
+  lines.push(
+    `Generated ${report.generatedAt} by \`${report.command}\` in ${(report.durationMs / 1000).toFixed(0)} s.`,
+    '',
+  );
+  lines.push(
+    `- Machine: ${m.cpuModel}, ${m.cores} cores, ${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB memory, kernel ${m.kernel}`,
+  );
+  lines.push(
+    `- Disk under bench/.data: ${m.disk.source} (${m.disk.fsType}), ${m.disk.model}, ${(Number(m.disk.sizeBytes) / 2 ** 30).toFixed(0)} GiB, rotational: ${m.disk.rotational}`,
+  );
+  lines.push(
+    `- Node ${m.node}, @lancedb/lancedb ${m.lancedb}, apache-arrow ${m.apacheArrow}, lance-loader ${m.lanceLoader} at ${m.gitCommit.slice(0, 12)}${m.gitDirty ? ' (working tree with uncommitted changes)' : ''}, ${m.fio ?? 'fio not installed'}, UV_THREADPOOL_SIZE ${m.uvThreadpoolSize}, read engine ${m.readEngine}`,
+  );
   const s = report.settings;
-  lines.push(`- Settings: seed ${s.seed}, epoch ${s.epoch} of a global shuffle (BatchSampler) for every method, rows × ${s.rowsScale}, at most ${s.maxSeconds} s per measurement (\\* = stopped by that cap; the rate is over the rows read), loader memoryBytes ${s.memoryBytes / MiB} MiB, ${s.rssEpochs} extra epochs for RSS`, '');
+  lines.push(
+    `- Settings: seed ${s.seed}, epoch ${s.epoch} of a global shuffle (BatchSampler) for every method, rows × ${s.rowsScale}, at most ${s.maxSeconds} s per measurement (\\* = stopped by that cap; the rate is over the rows read), loader memoryBytes ${s.memoryBytes / MiB} MiB, ${s.rssEpochs} extra epochs for RSS`,
+    '',
+  );
   lines.push('## Datasets', '');
   lines.push(
     table(
       ['dataset', 'rows', 'batch', 'stored', 'bytes/row', 'columns'],
-      report.datasets.map((d) => [d.key, d.rows.toLocaleString('en-US'), String(d.batchSize), fmtBytes(d.dataBytes), Math.round(d.rowBytes).toLocaleString('en-US'), d.describe]),
+      report.datasets.map((d) => [
+        d.key,
+        d.rows.toLocaleString('en-US'),
+        String(d.batchSize),
+        fmtBytes(d.dataBytes),
+        Math.round(d.rowBytes).toLocaleString('en-US'),
+        d.describe,
+      ]),
       ['l', 'r', 'r', 'r', 'r', 'l'],
     ),
     '',
@@ -159,13 +253,35 @@ export function renderMarkdown(report: SuiteReport): string {
   lines.push('## Shuffled epoch, warm page cache (rows/s)', '');
   lines.push(
     table(
-      ['dataset', 'lance-loader', 'LanceDB take ×1', 'LanceDB take ×4', 'NumPy files', 'pread ×1', 'pread ×4', 'lance-loader ÷ best LanceDB', 'lance-loader ÷ NumPy', 'lance-loader ÷ pread ×1'],
+      [
+        'dataset',
+        'lance-loader',
+        'LanceDB take ×1',
+        'LanceDB take ×4',
+        'NumPy files',
+        'pread ×1',
+        'pread ×4',
+        'lance-loader ÷ best LanceDB',
+        'lance-loader ÷ NumPy',
+        'lance-loader ÷ pread ×1',
+      ],
       keys.map((k) => {
         const ll = f(k, 'lance-loader', 'epoch warm');
         const b = best(f(k, 'lancedb', 'take ×1 warm'), f(k, 'lancedb', 'take ×4 warm'));
         const np = f(k, 'numpy-files', 'epoch warm');
         const p1 = f(k, 'raw-pread', 'pread buffered warm ×1');
-        return [k, fmtRate(ll), fmtRate(f(k, 'lancedb', 'take ×1 warm')), fmtRate(f(k, 'lancedb', 'take ×4 warm')), fmtRate(np), fmtRate(p1), fmtRate(f(k, 'raw-pread', 'pread buffered warm ×4')), fmtRatio(ratio(ll, b)), fmtRatio(ratio(ll, np)), fmtRatio(ratio(ll, p1))];
+        return [
+          k,
+          fmtRate(ll),
+          fmtRate(f(k, 'lancedb', 'take ×1 warm')),
+          fmtRate(f(k, 'lancedb', 'take ×4 warm')),
+          fmtRate(np),
+          fmtRate(p1),
+          fmtRate(f(k, 'raw-pread', 'pread buffered warm ×4')),
+          fmtRatio(ratio(ll, b)),
+          fmtRatio(ratio(ll, np)),
+          fmtRatio(ratio(ll, p1)),
+        ];
       }),
     ),
     '',
@@ -173,13 +289,43 @@ export function renderMarkdown(report: SuiteReport): string {
   lines.push('## Shuffled epoch, cold (rows/s; files evicted first, O_DIRECT bypasses the cache)', '');
   lines.push(
     table(
-      ['dataset', 'lance-loader O_DIRECT', 'lance-loader buffered', 'LanceDB take ×1', 'LanceDB take ×4', 'NumPy files', 'pread O_DIRECT ×1', 'pread O_DIRECT ×4', 'fio qd32', 'fio qd1', 'fio qd32 4K-aligned', 'lance-loader ÷ fio qd32', 'lance-loader ÷ fio qd32 4K-aligned', 'lance-loader ÷ best LanceDB'],
+      [
+        'dataset',
+        'lance-loader O_DIRECT',
+        'lance-loader buffered',
+        'LanceDB take ×1',
+        'LanceDB take ×4',
+        'NumPy files',
+        'pread O_DIRECT ×1',
+        'pread O_DIRECT ×4',
+        'fio qd32',
+        'fio qd1',
+        'fio qd32 4K-aligned',
+        'lance-loader ÷ fio qd32',
+        'lance-loader ÷ fio qd32 4K-aligned',
+        'lance-loader ÷ best LanceDB',
+      ],
       keys.map((k) => {
         const ll = f(k, 'lance-loader', 'epoch cold O_DIRECT');
         const fio = f(k, 'raw-pread', 'fio qd32');
         const fio4k = f(k, 'raw-pread', 'fio qd32 4K-aligned');
         const b = best(f(k, 'lancedb', 'take ×1 cold'), f(k, 'lancedb', 'take ×4 cold'));
-        return [k, fmtRate(ll), fmtRate(f(k, 'lance-loader', 'epoch cold buffered')), fmtRate(f(k, 'lancedb', 'take ×1 cold')), fmtRate(f(k, 'lancedb', 'take ×4 cold')), fmtRate(f(k, 'numpy-files', 'epoch cold')), fmtRate(f(k, 'raw-pread', 'pread O_DIRECT ×1')), fmtRate(f(k, 'raw-pread', 'pread O_DIRECT ×4')), fmtRate(fio), fmtRate(f(k, 'raw-pread', 'fio qd1')), fmtRate(fio4k), fmtRatio(ratio(ll, fio)), fmtRatio(ratio(ll, fio4k)), fmtRatio(ratio(ll, b))];
+        return [
+          k,
+          fmtRate(ll),
+          fmtRate(f(k, 'lance-loader', 'epoch cold buffered')),
+          fmtRate(f(k, 'lancedb', 'take ×1 cold')),
+          fmtRate(f(k, 'lancedb', 'take ×4 cold')),
+          fmtRate(f(k, 'numpy-files', 'epoch cold')),
+          fmtRate(f(k, 'raw-pread', 'pread O_DIRECT ×1')),
+          fmtRate(f(k, 'raw-pread', 'pread O_DIRECT ×4')),
+          fmtRate(fio),
+          fmtRate(f(k, 'raw-pread', 'fio qd1')),
+          fmtRate(fio4k),
+          fmtRatio(ratio(ll, fio)),
+          fmtRatio(ratio(ll, fio4k)),
+          fmtRatio(ratio(ll, b)),
+        ];
       }),
     ),
     '',
@@ -187,7 +333,14 @@ export function renderMarkdown(report: SuiteReport): string {
   lines.push('## Full scan, warm (rows/s)', '');
   lines.push(
     table(
-      ['dataset', 'lance-loader scan (loader, shuffle: false)', 'dataset.scan() (Arrow, one thread)', 'LanceDB scan', 'ratio (loader)', 'ratio (dataset.scan)'],
+      [
+        'dataset',
+        'lance-loader scan (loader, shuffle: false)',
+        'dataset.scan() (Arrow, one thread)',
+        'LanceDB scan',
+        'ratio (loader)',
+        'ratio (dataset.scan)',
+      ],
       keys.map((k) => {
         const a = f(k, 'lance-loader', 'scan warm');
         const d = f(k, 'lance-loader', 'dataset.scan warm');
@@ -199,12 +352,26 @@ export function renderMarkdown(report: SuiteReport): string {
   );
   lines.push('## lance-loader epochs in detail', '');
   lines.push(
-    'Bytes read and reads issued are the loader\'s own counters (`metrics()`); read ÷ delivered is the read amplification. The consumer only counts rows, so its wait share is the share of the epoch the loader was the bottleneck (≈100% means the consumer always waited), not a training loop\'s.',
+    "Bytes read and reads issued are the loader's own counters (`metrics()`); read ÷ delivered is the read amplification. The consumer only counts rows, so its wait share is the share of the epoch the loader was the bottleneck (≈100% means the consumer always waited), not a training loop's.",
     '',
   );
   lines.push(
     table(
-      ['dataset', 'variant', 'rows/s', 'first batch', 'bytes read', 'bytes delivered', 'read ÷ delivered', 'reads issued', 'ranges/read', 'consumer wait', 'decode (all workers)', 'peak RSS', 'cached before'],
+      [
+        'dataset',
+        'variant',
+        'rows/s',
+        'first batch',
+        'bytes read',
+        'bytes delivered',
+        'read ÷ delivered',
+        'reads issued',
+        'ranges/read',
+        'consumer wait',
+        'decode (all workers)',
+        'peak RSS',
+        'cached before',
+      ],
       keys.flatMap((k) =>
         (report.results.find((r) => r.dataset === k && r.method === 'lance-loader')?.measurements ?? [])
           .filter((x) => x.variant.startsWith('epoch'))
@@ -229,34 +396,79 @@ export function renderMarkdown(report: SuiteReport): string {
     '',
   );
   lines.push('## Every measurement', '');
-  lines.push('`syscall bytes`/`read syscalls`/`disk bytes` are the `/proc/self/io` deltas (rchar, syscr, read_bytes) of the method\'s process over the timed part: the same yardstick for every method, threads included.', '');
+  lines.push(
+    "`syscall bytes`/`read syscalls`/`disk bytes` are the `/proc/self/io` deltas (rchar, syscr, read_bytes) of the method's process over the timed part: the same yardstick for every method, threads included.",
+    '',
+  );
   lines.push(
     table(
-      ['dataset', 'method', 'variant', 'rows/s', 'rows', 'time', 'first batch', 'syscall bytes', 'read syscalls', 'disk bytes', 'peak RSS'],
+      [
+        'dataset',
+        'method',
+        'variant',
+        'rows/s',
+        'rows',
+        'time',
+        'first batch',
+        'syscall bytes',
+        'read syscalls',
+        'disk bytes',
+        'peak RSS',
+      ],
       report.results.flatMap((r) =>
-        r.measurements.map((x) => [r.dataset, r.method, x.variant, fmtRate(x), x.rows.toLocaleString('en-US'), fmtMs(x.ms), fmtMs(x.firstBatchMs), fmtBytes(x.proc?.rchar), x.proc?.syscr.toLocaleString('en-US') ?? '—', fmtBytes(x.proc?.readBytes), fmtBytes(x.peakRssBytes)]),
+        r.measurements.map((x) => [
+          r.dataset,
+          r.method,
+          x.variant,
+          fmtRate(x),
+          x.rows.toLocaleString('en-US'),
+          fmtMs(x.ms),
+          fmtMs(x.firstBatchMs),
+          fmtBytes(x.proc?.rchar),
+          x.proc?.syscr.toLocaleString('en-US') ?? '—',
+          fmtBytes(x.proc?.readBytes),
+          fmtBytes(x.peakRssBytes),
+        ]),
       ),
       ['l', 'l', 'l'],
     ),
     '',
   );
   lines.push('## Targets (issue 4), ratios within this run', '');
-  if (report.mode === 'quick') lines.push('Quick run: the datasets are ~1/20 of the target sizes, so these verdicts are a smoke check, not the measurement the targets are about.', '');
+  if (report.mode === 'quick')
+    lines.push(
+      'Quick run: the datasets are ~1/20 of the target sizes, so these verdicts are a smoke check, not the measurement the targets are about.',
+      '',
+    );
   for (const t of report.targets) {
     const verdict = t.pass === null ? 'not measured' : t.pass ? '**pass**' : '**fail**';
-    const value = t.measured === null ? '—' : t.unit === 'MiB' ? `${t.measured.toFixed(0)} MiB (limit ${t.threshold.toFixed(0)} MiB)` : fmtRatio(t.measured);
+    const value =
+      t.measured === null
+        ? '—'
+        : t.unit === 'MiB'
+          ? `${t.measured.toFixed(0)} MiB (limit ${t.threshold.toFixed(0)} MiB)`
+          : fmtRatio(t.measured);
     lines.push(`- ${verdict} — ${t.target}${t.dataset === 'all' ? '' : ` — ${t.dataset}`}: ${value}; ${t.detail}`);
   }
   lines.push('');
-  const problems = report.results.flatMap((r) => [...r.errors.map((e) => `error: ${r.dataset} ${r.method}: ${e.split('\n')[0]}`), ...r.skipped.map((e) => `skipped: ${r.dataset} ${r.method}: ${e}`)]);
+  const problems = report.results.flatMap((r) => [
+    ...r.errors.map((e) => `error: ${r.dataset} ${r.method}: ${e.split('\n')[0]}`),
+    ...r.skipped.map((e) => `skipped: ${r.dataset} ${r.method}: ${e}`),
+  ]);
   if (problems.length > 0) lines.push('## Errors and skipped runs', '', ...problems.map((p) => `- ${p}`), '');
   lines.push('## How it was measured', '');
   lines.push(
     '- Every method runs in its own Node process per dataset (bench/methods/*.ts), reads the same batches (BatchSampler, global shuffle, the seed and epoch above) and only counts the rows it gets.',
-    '- **lance-loader**: `createLoader(path, { batchSize, shuffle: true, seed, memoryBytes, io: { direct } })`; warm = files read into the page cache with `cat` and another whole epoch read untimed (stopped after at most ' + WARM_UP_MAX_SECONDS + ' s), then whole epochs timed (the suite\'s epoch and the ones after it, the same sequence for LanceDB\'s warm takes) until at least ' + MIN_WARM_TIMED_SECONDS + ' s are timed; cold = a fresh loader, files evicted just before the timed epoch. Scan = the loader\'s sequential epoch (`shuffle: false`, up to 8192 rows per batch), every column; `dataset.scan({ batchSize: 8192 })` (Arrow batches, decoded on the calling thread) is listed as "dataset.scan warm".',
-    '- **LanceDB**: `table.takeOffsets(rows).toArrow()` per batch with 1 or 4 batches in flight; its scan is `for await (const b of table.query())`. Each variant opens a fresh connection; warm takes also read another whole epoch untimed first (stopped after at most ' + WARM_UP_MAX_SECONDS + ' s).',
+    '- **lance-loader**: `createLoader(path, { batchSize, shuffle: true, seed, memoryBytes, io: { direct } })`; warm = files read into the page cache with `cat` and another whole epoch read untimed (stopped after at most ' +
+      WARM_UP_MAX_SECONDS +
+      " s), then whole epochs timed (the suite's epoch and the ones after it, the same sequence for LanceDB's warm takes) until at least " +
+      MIN_WARM_TIMED_SECONDS +
+      ' s are timed; cold = a fresh loader, files evicted just before the timed epoch. Scan = the loader\'s sequential epoch (`shuffle: false`, up to 8192 rows per batch), every column; `dataset.scan({ batchSize: 8192 })` (Arrow batches, decoded on the calling thread) is listed as "dataset.scan warm".',
+    '- **LanceDB**: `table.takeOffsets(rows).toArrow()` per batch with 1 or 4 batches in flight; its scan is `for await (const b of table.query())`. Each variant opens a fresh connection; warm takes also read another whole epoch untimed first (stopped after at most ' +
+      WARM_UP_MAX_SECONDS +
+      ' s).',
     '- **NumPy files**: the layout of the published Lance-vs-NumPy investigation: the float32 vector column as NPY v1.0 files of 100 rows plus index.json (examples/npy.ts); per batch, each needed file is loaded whole, one after another, and its rows copied out. Only emb and seed000 have a float32 vector column.',
-    '- **raw pread**: each row read with one `fs.readSync` of the row\'s stored size (data bytes ÷ rows, at row × that size) from 1 or 4 worker threads; O_DIRECT reads are widened to 4 KiB boundaries. **fio** (optional, `apt-get install -y fio`): `--rw=randread --ioengine=libaio --direct=1 --iodepth=32 --bs=<row size rounded up to the device\'s O_DIRECT block> --blockalign=<that block>` on the dataset\'s data file (the block is probed as the loader probes it: 512 on these disks), which is the read a row costs the loader and the target\'s reference; "fio qd32 4K-aligned" rounds up to 4 KiB at 4 KiB-aligned offsets, the disk\'s rate for whole aligned pages; rows/s = reads/s.',
+    "- **raw pread**: each row read with one `fs.readSync` of the row's stored size (data bytes ÷ rows, at row × that size) from 1 or 4 worker threads; O_DIRECT reads are widened to 4 KiB boundaries. **fio** (optional, `apt-get install -y fio`): `--rw=randread --ioengine=libaio --direct=1 --iodepth=32 --bs=<row size rounded up to the device's O_DIRECT block> --blockalign=<that block>` on the dataset's data file (the block is probed as the loader probes it: 512 on these disks), which is the read a row costs the loader and the target's reference; \"fio qd32 4K-aligned\" rounds up to 4 KiB at 4 KiB-aligned offsets, the disk's rate for whole aligned pages; rows/s = reads/s.",
     '- **Cold cache**: the benchmark evicts only its own files with posix_fadvise(POSIX_FADV_DONTNEED) (python3 `os.posix_fadvise`, else `dd iflag=nocache count=0`) after `sync`; "cached before" is what `fincore` still saw.',
     '- **images** rows are random bytes between a JPEG SOI/APP0 marker (FF D8 FF E0) and an EOI marker (FF D9), 20–120 KB each: JPEG-like in size and incompressibility, not decodable pictures.',
     '- **Peak RSS** is process RSS sampled every 50 ms over the timed part (decode worker threads included).',

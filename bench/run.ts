@@ -22,7 +22,15 @@ import { benchTableName, dataFilesOf, ensureBenchDataset, ensureNpyStore } from 
 import { describeMachine } from './machine.js';
 import { renderMarkdown, evaluateTargets, type SuiteReport } from './report.js';
 import { renderChart } from './chart.js';
-import { DATASET_KEYS, DATASET_SPECS, type DatasetKey, type MethodName, type MethodResult, type MethodTask, type SuiteDataset } from './suite.js';
+import {
+  DATASET_KEYS,
+  DATASET_SPECS,
+  type DatasetKey,
+  type MethodName,
+  type MethodResult,
+  type MethodTask,
+  type SuiteDataset,
+} from './suite.js';
 
 const METHODS: readonly MethodName[] = ['lance-loader', 'lancedb', 'numpy-files', 'raw-pread'];
 const repoRoot = join(import.meta.dirname, '..');
@@ -50,7 +58,8 @@ if (args.from) {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'results.md'), renderMarkdown(saved));
   writeFileSync(join(dir, 'throughput.svg'), renderChart(saved));
-  if (resolve(dir) !== resolve(dirname(args.from))) writeFileSync(join(dir, 'results.json'), JSON.stringify(saved, null, 2) + '\n');
+  if (resolve(dir) !== resolve(dirname(args.from)))
+    writeFileSync(join(dir, 'results.json'), JSON.stringify(saved, null, 2) + '\n');
   process.stderr.write(`re-rendered ${dir}/results.md and throughput.svg from ${args.from}\n`);
   process.exit(0);
 }
@@ -73,9 +82,15 @@ const epoch = 1;
 function selectDatasets(text: string | undefined): DatasetKey[] {
   if (!text) return [...DATASET_KEYS];
   const out = new Set<DatasetKey>();
-  for (const word of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const word of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const matches = DATASET_KEYS.filter((k) => k === word || k.split('-')[0] === word);
-    if (matches.length === 0) throw new Error(`--only: unknown dataset "${word}" (known: ${DATASET_KEYS.join(', ')}, or emb for both emb versions)`);
+    if (matches.length === 0)
+      throw new Error(
+        `--only: unknown dataset "${word}" (known: ${DATASET_KEYS.join(', ')}, or emb for both emb versions)`,
+      );
     for (const m of matches) out.add(m);
   }
   return DATASET_KEYS.filter((k) => out.has(k));
@@ -83,17 +98,25 @@ function selectDatasets(text: string | undefined): DatasetKey[] {
 
 function selectMethods(text: string | undefined): MethodName[] {
   if (!text) return [...METHODS];
-  const words = text.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const w of words) if (!METHODS.includes(w as MethodName)) throw new Error(`--methods: unknown method "${w}" (known: ${METHODS.join(', ')})`);
+  const words = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const w of words)
+    if (!METHODS.includes(w as MethodName))
+      throw new Error(`--methods: unknown method "${w}" (known: ${METHODS.join(', ')})`);
   return METHODS.filter((m) => words.includes(m));
 }
 
 const datasetKeys = selectDatasets(args.only);
 const methods = selectMethods(args.methods);
 const started = performance.now();
-const say = (message: string) => process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${message}\n`);
+const say = (message: string) =>
+  process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${message}\n`);
 
-say(`${quick ? 'quick' : 'full'} run: datasets ${datasetKeys.join(', ')}; methods ${methods.join(', ')}; rows × ${rowsScale}; ≤ ${maxSeconds} s per measurement`);
+say(
+  `${quick ? 'quick' : 'full'} run: datasets ${datasetKeys.join(', ')}; methods ${methods.join(', ')}; rows × ${rowsScale}; ≤ ${maxSeconds} s per measurement`,
+);
 
 /** Generates (or reuses) every selected dataset and, for the NumPy method, its batch-file store. */
 async function prepare(key: DatasetKey): Promise<{ dataset: SuiteDataset; generatedMs: number }> {
@@ -125,12 +148,15 @@ async function prepare(key: DatasetKey): Promise<{ dataset: SuiteDataset; genera
  * process that closed one loader keeps some of its freed memory (the allocator's), which would count
  * towards the next loader's peak.
  */
-const METHOD_PARTS: Partial<Record<MethodName, string[]>> = { 'lance-loader': ['warm', 'cold O_DIRECT', 'cold buffered'] };
+const METHOD_PARTS: Partial<Record<MethodName, string[]>> = {
+  'lance-loader': ['warm', 'cold O_DIRECT', 'cold buffered'],
+};
 
 /** Runs one method on one dataset, each part in its own process (METHOD_PARTS), and merges the results. */
 async function runMethod(method: MethodName, dataset: SuiteDataset, workDir: string): Promise<MethodResult> {
   const parts: MethodResult[] = [];
-  for (const part of METHOD_PARTS[method] ?? [undefined]) parts.push(await runMethodPart(method, dataset, workDir, part));
+  for (const part of METHOD_PARTS[method] ?? [undefined])
+    parts.push(await runMethodPart(method, dataset, workDir, part));
   return {
     method,
     dataset: dataset.key,
@@ -141,17 +167,36 @@ async function runMethod(method: MethodName, dataset: SuiteDataset, workDir: str
 }
 
 /** Runs one method (or one part of it) on one dataset in its own process; a crash or timeout becomes an error entry. */
-async function runMethodPart(method: MethodName, dataset: SuiteDataset, workDir: string, part: string | undefined): Promise<MethodResult> {
+async function runMethodPart(
+  method: MethodName,
+  dataset: SuiteDataset,
+  workDir: string,
+  part: string | undefined,
+): Promise<MethodResult> {
   const name = `${dataset.key}-${method}${part ? `-${part.replace(/\W+/g, '-')}` : ''}`;
   const resultFile = join(workDir, `${name}.result.json`);
   const taskFile = join(workDir, `${name}.task.json`);
-  const task: MethodTask = { method, dataset, seed, epoch, maxSeconds, rssEpochs, memoryBytes, quick, resultFile, ...(part ? { part } : {}) };
+  const task: MethodTask = {
+    method,
+    dataset,
+    seed,
+    epoch,
+    maxSeconds,
+    rssEpochs,
+    memoryBytes,
+    quick,
+    resultFile,
+    ...(part ? { part } : {}),
+  };
   writeFileSync(taskFile, JSON.stringify(task));
   const script = join(repoRoot, 'bench', 'methods', `${method}.ts`);
   const timeoutMs = (maxSeconds * 30 + 180) * 1000;
   const code = await new Promise<number | string>((resolve) => {
     // --expose-gc: a method collects what one measurement left behind before the next (methods/lance-loader.ts).
-    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', script, taskFile], { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', script, taskFile], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('exit', (c, signal) => {
       clearTimeout(timer);
@@ -165,7 +210,13 @@ async function runMethodPart(method: MethodName, dataset: SuiteDataset, workDir:
   try {
     return JSON.parse(readFileSync(resultFile, 'utf8')) as MethodResult;
   } catch {
-    return { method, dataset: dataset.key, measurements: [], skipped: [], errors: [`the ${method} process ended (${code}) without a result`] };
+    return {
+      method,
+      dataset: dataset.key,
+      measurements: [],
+      skipped: [],
+      errors: [`the ${method} process ended (${code}) without a result`],
+    };
   }
 }
 
@@ -177,8 +228,15 @@ try {
   for (const key of datasetKeys) {
     say(`dataset ${key}: preparing`);
     const { dataset, generatedMs } = await prepare(key);
-    say(`dataset ${key}: ${dataset.rows} rows, ${(dataset.dataBytes / 2 ** 20).toFixed(1)} MiB in ${dataset.dataFiles.length} file(s), ${Math.round(dataset.rowBytes)} B/row (${(generatedMs / 1000).toFixed(1)} s)`);
-    datasets.push({ ...dataset, describe: DATASET_SPECS[key].describe, generatedMs, path: relative(repoRoot, dataset.path) });
+    say(
+      `dataset ${key}: ${dataset.rows} rows, ${(dataset.dataBytes / 2 ** 20).toFixed(1)} MiB in ${dataset.dataFiles.length} file(s), ${Math.round(dataset.rowBytes)} B/row (${(generatedMs / 1000).toFixed(1)} s)`,
+    );
+    datasets.push({
+      ...dataset,
+      describe: DATASET_SPECS[key].describe,
+      generatedMs,
+      path: relative(repoRoot, dataset.path),
+    });
     for (const method of methods) {
       say(`dataset ${key}: ${method}`);
       results.push(await runMethod(method, dataset, workDir));
@@ -193,7 +251,15 @@ const report: SuiteReport = {
   command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
   mode: quick ? 'quick' : 'full',
   durationMs: performance.now() - started,
-  settings: { seed, epoch, rowsScale, maxSeconds, rssEpochs, memoryBytes, batchSizes: Object.fromEntries(datasetKeys.map((k) => [k, DATASET_SPECS[k].batchSize])) },
+  settings: {
+    seed,
+    epoch,
+    rowsScale,
+    maxSeconds,
+    rssEpochs,
+    memoryBytes,
+    batchSizes: Object.fromEntries(datasetKeys.map((k) => [k, DATASET_SPECS[k].batchSize])),
+  },
   machine,
   datasets,
   results,
@@ -206,7 +272,9 @@ writeFileSync(join(out, 'results.json'), JSON.stringify(report, null, 2) + '\n')
 writeFileSync(join(out, 'results.md'), renderMarkdown(report));
 writeFileSync(join(out, 'throughput.svg'), renderChart(report));
 const errors = results.flatMap((r) => r.errors.map((e) => `${r.dataset} ${r.method}: ${e.split('\n')[0]}`));
-say(`wrote ${relative(process.cwd(), join(out, 'results.json'))}, results.md, throughput.svg in ${(report.durationMs / 1000).toFixed(0)} s`);
+say(
+  `wrote ${relative(process.cwd(), join(out, 'results.json'))}, results.md, throughput.svg in ${(report.durationMs / 1000).toFixed(0)} s`,
+);
 for (const e of errors) say(`error: ${e}`);
 // A smoke check: timings never fail the run, errors do (a method that crashed or a variant that threw).
 if (errors.length > 0) process.exitCode = 1;

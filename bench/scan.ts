@@ -14,7 +14,9 @@ import * as lancedb from '@lancedb/lancedb';
 import { openDataset } from 'lance-loader';
 import { dataDir, ensureBenchDataset as ensure } from './datasets.js';
 
-const { values: args } = parseArgs({ options: { rows: { type: 'string', default: '100000' }, repeat: { type: 'string', default: '3' } } });
+const { values: args } = parseArgs({
+  options: { rows: { type: 'string', default: '100000' }, repeat: { type: 'string', default: '3' } },
+});
 const rows = Number(args.rows);
 const repeat = Number(args.repeat);
 
@@ -43,7 +45,12 @@ for (const kind of ['emb', 'mixed'] as const) {
     });
     await ds.close();
     const db = await lancedb.connect(dataDir);
-    const tbl = await db.openTable(path.split('/').pop()!.replace(/\.lance$/, ''));
+    const tbl = await db.openTable(
+      path
+        .split('/')
+        .pop()!
+        .replace(/\.lance$/, ''),
+    );
     const theirs = await timeIt(async () => {
       let n = 0;
       for await (const b of tbl.query()) n += b.numRows;
@@ -51,6 +58,8 @@ for (const kind of ['emb', 'mixed'] as const) {
     });
     if (ours.rows !== theirs.rows) throw new Error(`row counts differ: ${ours.rows} vs ${theirs.rows}`);
     const rate = (x: { ms: number; rows: number }) => (x.rows / x.ms) * 1000;
-    console.log(`| ${kind} | ${version} | ${ours.rows} | ${rate(ours).toFixed(0)} | ${rate(theirs).toFixed(0)} | ${(rate(ours) / rate(theirs)).toFixed(2)} |`);
+    console.log(
+      `| ${kind} | ${version} | ${ours.rows} | ${rate(ours).toFixed(0)} | ${rate(theirs).toFixed(0)} | ${(rate(ours) / rate(theirs)).toFixed(2)} |`,
+    );
   }
 }

@@ -52,12 +52,55 @@ export interface DatasetSpec {
 }
 
 export const DATASET_SPECS: Record<DatasetKey, DatasetSpec> = {
-  'emb-2.1': { key: 'emb-2.1', kind: 'emb', version: '2.1', fullRows: 200_000, minRows: 2048, batchSize: 256, npyColumn: { name: 'x', dim: 768 }, describe: 'id int64, label int32, x fixed_size_list<float32>[768]; file version 2.1' },
+  'emb-2.1': {
+    key: 'emb-2.1',
+    kind: 'emb',
+    version: '2.1',
+    fullRows: 200_000,
+    minRows: 2048,
+    batchSize: 256,
+    npyColumn: { name: 'x', dim: 768 },
+    describe: 'id int64, label int32, x fixed_size_list<float32>[768]; file version 2.1',
+  },
   // emb-2.0 holds the same values as emb-2.1, so the NumPy store (and its run) would repeat emb-2.1's.
-  'emb-2.0': { key: 'emb-2.0', kind: 'emb', version: '2.0', fullRows: 200_000, minRows: 2048, batchSize: 256, describe: 'id int64, label int32, x fixed_size_list<float32>[768]; file version 2.0' },
-  mnist: { key: 'mnist', kind: 'mnist', version: '2.1', fullRows: 1_000_000, minRows: 4096, batchSize: 256, describe: 'label int32, pixels fixed_size_list<uint8>[784]; file version 2.1' },
-  seed000: { key: 'seed000', kind: 'seed000', version: '2.1', fullRows: 500, minRows: 500, batchSize: 16, npyColumn: { name: 'tensor', dim: 105_600 }, describe: 'id int64, tensor fixed_size_list<float32>[105600] (~422 KB); file version 2.1' },
-  images: { key: 'images', kind: 'images', version: '2.1', fullRows: 20_000, minRows: 512, batchSize: 256, describe: 'id int64, label int32, image binary 20–120 KB (random bytes between JPEG SOI/EOI markers); file version 2.1' },
+  'emb-2.0': {
+    key: 'emb-2.0',
+    kind: 'emb',
+    version: '2.0',
+    fullRows: 200_000,
+    minRows: 2048,
+    batchSize: 256,
+    describe: 'id int64, label int32, x fixed_size_list<float32>[768]; file version 2.0',
+  },
+  mnist: {
+    key: 'mnist',
+    kind: 'mnist',
+    version: '2.1',
+    fullRows: 1_000_000,
+    minRows: 4096,
+    batchSize: 256,
+    describe: 'label int32, pixels fixed_size_list<uint8>[784]; file version 2.1',
+  },
+  seed000: {
+    key: 'seed000',
+    kind: 'seed000',
+    version: '2.1',
+    fullRows: 500,
+    minRows: 500,
+    batchSize: 16,
+    npyColumn: { name: 'tensor', dim: 105_600 },
+    describe: 'id int64, tensor fixed_size_list<float32>[105600] (~422 KB); file version 2.1',
+  },
+  images: {
+    key: 'images',
+    kind: 'images',
+    version: '2.1',
+    fullRows: 20_000,
+    minRows: 512,
+    batchSize: 256,
+    describe:
+      'id int64, label int32, image binary 20–120 KB (random bytes between JPEG SOI/EOI markers); file version 2.1',
+  },
 };
 
 /** A generated dataset as the methods see it. */
@@ -143,7 +186,15 @@ export interface MethodResult {
 
 /** The shuffled batches of `epoch`: the same sampler the loader builds from (numRows, batchSize, seed). */
 export function createSampler(dataset: SuiteDataset, seed: number): BatchSampler {
-  return new BatchSampler({ numRows: dataset.rows, batchSize: dataset.batchSize, shuffle: 'global', seed, dropLast: false, rank: 0, worldSize: 1 });
+  return new BatchSampler({
+    numRows: dataset.rows,
+    batchSize: dataset.batchSize,
+    shuffle: 'global',
+    seed,
+    dropLast: false,
+    rank: 0,
+    worldSize: 1,
+  });
 }
 
 export function readProcIo(): ProcIo {
@@ -154,7 +205,11 @@ export function readProcIo(): ProcIo {
 
 export function procIoSince(before: ProcIo): ProcIo {
   const now = readProcIo();
-  return { rchar: now.rchar - before.rchar, syscr: now.syscr - before.syscr, readBytes: now.readBytes - before.readBytes };
+  return {
+    rchar: now.rchar - before.rchar,
+    syscr: now.syscr - before.syscr,
+    readBytes: now.readBytes - before.readBytes,
+  };
 }
 
 /** Samples process RSS every 50 ms; `peak()` is the highest since the last `reset()`. */
@@ -187,7 +242,13 @@ export async function runMethodProcess(body: (task: MethodTask, result: MethodRe
   const taskFile = process.argv[2];
   if (!taskFile) throw new Error('usage: tsx bench/methods/<method>.ts <task.json>');
   const task = JSON.parse(readFileSync(taskFile, 'utf8')) as MethodTask;
-  const result: MethodResult = { method: task.method, dataset: task.dataset.key, measurements: [], skipped: [], errors: [] };
+  const result: MethodResult = {
+    method: task.method,
+    dataset: task.dataset.key,
+    measurements: [],
+    skipped: [],
+    errors: [],
+  };
   const started = performance.now();
   try {
     await body(task, result);

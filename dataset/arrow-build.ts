@@ -6,7 +6,12 @@
  */
 import * as arrow from 'apache-arrow';
 import { InvalidArgumentError, UnsupportedError } from '../errors.js';
-import { compactVariable, createFixedOutput, createVariableOutput, type ColumnOutput } from '../decode-workers/encodings/output.js';
+import {
+  compactVariable,
+  createFixedOutput,
+  createVariableOutput,
+  type ColumnOutput,
+} from '../decode-workers/encodings/output.js';
 
 /** Bytes per value of a fixed-width Arrow type (bools count 1: decoders write one byte per bool), or undefined. */
 export function fixedByteWidth(type: arrow.DataType): number | undefined {
@@ -27,7 +32,12 @@ export function fixedByteWidth(type: arrow.DataType): number | undefined {
 
 /** Whether `type` is utf8, binary or their large forms (values of any length). */
 export function isVariableWidth(type: arrow.DataType): boolean {
-  return arrow.DataType.isUtf8(type) || arrow.DataType.isLargeUtf8(type) || arrow.DataType.isBinary(type) || arrow.DataType.isLargeBinary(type);
+  return (
+    arrow.DataType.isUtf8(type) ||
+    arrow.DataType.isLargeUtf8(type) ||
+    arrow.DataType.isBinary(type) ||
+    arrow.DataType.isLargeBinary(type)
+  );
 }
 
 /** The type of a column's values: a dictionary's value type, else the type itself. */
@@ -36,15 +46,23 @@ export function valueTypeOf(type: arrow.DataType): arrow.DataType {
 }
 
 /** An empty output with `numSlots` slots for a column of `type`. */
-export function createOutputFor(columnType: arrow.DataType, numSlots: number, nullable: boolean, name: string): ColumnOutput {
+export function createOutputFor(
+  columnType: arrow.DataType,
+  numSlots: number,
+  nullable: boolean,
+  name: string,
+): ColumnOutput {
   const type = valueTypeOf(columnType);
   const width = fixedByteWidth(type);
   if (width !== undefined) return createFixedOutput(numSlots, width, nullable);
   if (isVariableWidth(type)) return createVariableOutput(numSlots, nullable);
-  throw new UnsupportedError(`column "${name}" has type ${type}, which lance-loader cannot read yet (nested, dictionary and blob columns come later)`, {
-    column: name,
-    type: String(type),
-  });
+  throw new UnsupportedError(
+    `column "${name}" has type ${type}, which lance-loader cannot read yet (nested, dictionary and blob columns come later)`,
+    {
+      column: name,
+      type: String(type),
+    },
+  );
 }
 
 function packBits(bytes: Uint8Array): { bitmap: Uint8Array; zeros: number } {
@@ -95,7 +113,14 @@ export function outputToVector(type: arrow.DataType, out: ColumnOutput, length: 
     const valuesData = values.data[0] as arrow.Data;
     const dictionaryType = new arrow.Dictionary(type.dictionary, new arrow.Int32(), type.id, type.isOrdered);
     return arrow.makeVector(
-      arrow.makeData({ type: dictionaryType, length, nullCount: valuesData.nullCount, nullBitmap: valuesData.nullBitmap, data: indices, dictionary: values } as never),
+      arrow.makeData({
+        type: dictionaryType,
+        length,
+        nullCount: valuesData.nullCount,
+        nullBitmap: valuesData.nullBitmap,
+        data: indices,
+        dictionary: values,
+      } as never),
     );
   }
   const validity = out.validity ? packBits(out.validity) : null;
@@ -103,16 +128,19 @@ export function outputToVector(type: arrow.DataType, out: ColumnOutput, length: 
   const nullBitmap = nullCount > 0 ? validity?.bitmap : undefined;
   if (out.kind === 'fixed') {
     const base = dataOf(type, out.values, length);
-    const data = nullCount > 0 ? base.clone(type, 0, length, nullCount, { ...base.buffers, [arrow.BufferType.VALIDITY]: nullBitmap } as never) : base;
+    const data =
+      nullCount > 0
+        ? base.clone(type, 0, length, nullCount, { ...base.buffers, [arrow.BufferType.VALIDITY]: nullBitmap } as never)
+        : base;
     return arrow.makeVector(data);
   }
   const { offsets, data } = compactVariable(out);
   const large = arrow.DataType.isLargeUtf8(type) || arrow.DataType.isLargeBinary(type);
   if (!large && (offsets[length] ?? 0) > 0x7fffffff) {
-    throw new InvalidArgumentError(`a ${type} column of ${offsets[length]} bytes does not fit Arrow's 32-bit offsets; take fewer rows`);
+    throw new InvalidArgumentError(
+      `a ${type} column of ${offsets[length]} bytes does not fit Arrow's 32-bit offsets; take fewer rows`,
+    );
   }
   const valueOffsets = large ? BigInt64Array.from(offsets, (x) => BigInt(x)) : Int32Array.from(offsets);
-  return arrow.makeVector(
-    arrow.makeData({ type, length, nullCount, nullBitmap, valueOffsets, data } as never),
-  );
+  return arrow.makeVector(arrow.makeData({ type, length, nullCount, nullBitmap, valueOffsets, data } as never));
 }

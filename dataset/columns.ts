@@ -10,7 +10,11 @@ import { createOutputFor, outputToVector } from './arrow-build.js';
 import type { ColumnOutput } from '../decode-workers/encodings/output.js';
 
 /** The top-level fields named by `columns` (all when undefined), in the requested order. */
-export function selectFields(fields: LanceField[], columns: readonly string[] | undefined, where: string): LanceField[] {
+export function selectFields(
+  fields: LanceField[],
+  columns: readonly string[] | undefined,
+  where: string,
+): LanceField[] {
   if (columns === undefined) return fields;
   if (!Array.isArray(columns) || columns.some((c) => typeof c !== 'string')) {
     throw new InvalidArgumentError(`options.columns must be an array of column names`);
@@ -18,7 +22,10 @@ export function selectFields(fields: LanceField[], columns: readonly string[] | 
   return columns.map((name) => {
     const field = fields.find((f) => f.name === name);
     if (!field) {
-      throw new InvalidArgumentError(`${where} has no column "${name}"; its columns are: ${fields.map((f) => f.name).join(', ')}`, { column: name });
+      throw new InvalidArgumentError(
+        `${where} has no column "${name}"; its columns are: ${fields.map((f) => f.name).join(', ')}`,
+        { column: name },
+      );
     }
     return field;
   });
@@ -40,9 +47,19 @@ export function createOutputs(fields: LanceField[], numSlots: number): ColumnOut
 }
 
 /** An Arrow record batch of the filled outputs. */
-export function toRecordBatch(schema: arrow.Schema, fields: LanceField[], outputs: ColumnOutput[], numRows: number): arrow.RecordBatch {
-  const children = fields.map((f, i) => outputToVector(f.arrowType, outputs[i] as ColumnOutput, numRows).data[0] as arrow.Data);
-  const selected = new arrow.Schema(fields.map((f) => schema.fields.find((sf) => sf.name === f.name) as arrow.Field), schema.metadata);
+export function toRecordBatch(
+  schema: arrow.Schema,
+  fields: LanceField[],
+  outputs: ColumnOutput[],
+  numRows: number,
+): arrow.RecordBatch {
+  const children = fields.map(
+    (f, i) => outputToVector(f.arrowType, outputs[i] as ColumnOutput, numRows).data[0] as arrow.Data,
+  );
+  const selected = new arrow.Schema(
+    fields.map((f) => schema.fields.find((sf) => sf.name === f.name) as arrow.Field),
+    schema.metadata,
+  );
   const data = arrow.makeData({ type: new arrow.Struct(selected.fields), length: numRows, nullCount: 0, children });
   return new arrow.RecordBatch(selected, data);
 }

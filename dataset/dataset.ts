@@ -81,7 +81,11 @@ function insideDirectory(root: string, path: string, what: string, manifestPath?
   const rel = relative(root, full);
   if (rel === '' || rel.startsWith('..' + sep) || rel === '..' || isAbsolute(rel)) {
     const source = manifestPath ? `${manifestPath}: manifest` : 'manifest';
-    throw new CorruptFileError(`${source} names ${what} "${path}", which lies outside ${root}`, { path, root, manifest: manifestPath });
+    throw new CorruptFileError(`${source} names ${what} "${path}", which lies outside ${root}`, {
+      path,
+      root,
+      manifest: manifestPath,
+    });
   }
   return full;
 }
@@ -97,22 +101,30 @@ async function readWholeFile(path: string, what: string): Promise<Uint8Array> {
 
 /** Opens a Lance dataset directory at its latest version (or `options.version`). */
 export async function openDataset(path: string, options: OpenDatasetOptions = {}): Promise<Dataset> {
-  if (typeof path !== 'string' || path.length === 0) throw new InvalidArgumentError(`openDataset needs a dataset directory path, got ${String(path)}`);
+  if (typeof path !== 'string' || path.length === 0)
+    throw new InvalidArgumentError(`openDataset needs a dataset directory path, got ${String(path)}`);
   if (options.version !== undefined && (!Number.isInteger(options.version) || options.version <= 0)) {
     throw new InvalidArgumentError(`options.version must be a positive integer, got ${String(options.version)}`);
   }
   const root = resolve(path);
   const versions = await listVersions(root);
   const latest = versions[versions.length - 1];
-  if (latest === undefined) throw new IoError(`${root} is not a Lance dataset: _versions/ holds no manifest`, { path: root });
+  if (latest === undefined)
+    throw new IoError(`${root} is not a Lance dataset: _versions/ holds no manifest`, { path: root });
   const version = options.version ?? latest.version;
   const entry = versions.find((v) => v.version === version);
   if (!entry) {
-    throw new InvalidArgumentError(`${root} has no version ${version}; its versions are ${versions.map((v) => v.version).join(', ')}`, { version });
+    throw new InvalidArgumentError(
+      `${root} has no version ${version}; its versions are ${versions.map((v) => v.version).join(', ')}`,
+      { version },
+    );
   }
   const manifestPath = join(root, '_versions', entry.file);
   const cacheBytes = options.cacheBytes ?? 0;
-  if (!Number.isSafeInteger(cacheBytes) || cacheBytes < 0) throw new InvalidArgumentError(`options.cacheBytes must be a non-negative integer, got ${String(options.cacheBytes)}`);
+  if (!Number.isSafeInteger(cacheBytes) || cacheBytes < 0)
+    throw new InvalidArgumentError(
+      `options.cacheBytes must be a non-negative integer, got ${String(options.cacheBytes)}`,
+    );
   const manifest = parseManifest(await readWholeFile(manifestPath, 'manifest'), manifestPath);
   return Dataset.create(root, manifest, manifestPath, { bytesLeft: cacheBytes });
 }
@@ -124,7 +136,11 @@ async function listVersions(root: string): Promise<{ version: number; file: stri
     names = await readdir(join(root, '_versions'));
   } catch (cause) {
     if (cause instanceof IoError) throw cause;
-    throw new IoError(`${root} is not a Lance dataset (cannot list _versions/: ${(cause as Error).message})`, { path: root }, { cause });
+    throw new IoError(
+      `${root} is not a Lance dataset (cannot list _versions/: ${(cause as Error).message})`,
+      { path: root },
+      { cause },
+    );
   }
   const versions: { version: number; file: string }[] = [];
   for (const file of names) {
@@ -167,19 +183,28 @@ export class Dataset {
   }
 
   /** @internal */
-  static async create(root: string, manifest: ManifestProto, manifestPath: string, budget: DecodedPageBudget): Promise<Dataset> {
+  static async create(
+    root: string,
+    manifest: ManifestProto,
+    manifestPath: string,
+    budget: DecodedPageBudget,
+  ): Promise<Dataset> {
     const dataDir = join(root, 'data');
     const fragments = await Promise.all(
       manifest.fragments.map(async (proto): Promise<Fragment> => {
         for (const file of proto.files) {
-          if (file.base_id !== undefined) throw new UnsupportedError(`${manifestPath}: data file ${file.path} lives under another base path, which lance-loader does not support`);
+          if (file.base_id !== undefined)
+            throw new UnsupportedError(
+              `${manifestPath}: data file ${file.path} lives under another base path, which lance-loader does not support`,
+            );
           insideDirectory(dataDir, file.path, 'data file', manifestPath);
         }
         let deleted: Uint32Array = new Uint32Array(0);
         let deletionFile: string | null = null;
         const d = proto.deletion_file;
         if (d && d.num_deleted_rows > 0) {
-          if (d.base_id !== undefined) throw new UnsupportedError(`${manifestPath}: deletion file under another base path is not supported`);
+          if (d.base_id !== undefined)
+            throw new UnsupportedError(`${manifestPath}: deletion file under another base path is not supported`);
           const ext = d.file_type === 'BITMAP' ? 'bin' : 'arrow';
           deletionFile = `_deletions/${proto.id}-${d.read_version}-${d.id}.${ext}`;
           const full = insideDirectory(root, deletionFile, 'deletion file', manifestPath);
@@ -284,7 +309,10 @@ export class Dataset {
   }
 
   private schemaOf(fields: LanceField[]): arrow.Schema {
-    return new arrow.Schema(fields.map((f) => this.schema.fields.find((sf) => sf.name === f.name) as arrow.Field), this.schema.metadata);
+    return new arrow.Schema(
+      fields.map((f) => this.schema.fields.find((sf) => sf.name === f.name) as arrow.Field),
+      this.schema.metadata,
+    );
   }
 
   /** Maps a visible offset within a fragment to its physical row. */
@@ -326,7 +354,9 @@ export class Dataset {
     let f = 0;
     // Sorted: only the last can be past the end (callers validate; this keeps a bad one from looping).
     if (n > 0 && (sorted.rows[n - 1] as number) >= this.numRows) {
-      throw new InternalError(`${this.path}: row offset ${sorted.rows[n - 1]} planned past the dataset's ${this.numRows} rows`);
+      throw new InternalError(
+        `${this.path}: row offset ${sorted.rows[n - 1]} planned past the dataset's ${this.numRows} rows`,
+      );
     }
     while (i < n) {
       const offset = sorted.rows[i] as number;
@@ -336,20 +366,35 @@ export class Dataset {
       while (j < n && (sorted.rows[j] as number) < end) j++;
       const fragment = this.fragmentList[f] as Fragment;
       const rows = new Uint32Array(j - i);
-      for (let k = i; k < j; k++) rows[k - i] = this.physicalRow(fragment, (sorted.rows[k] as number) - (this.starts[f] as number));
+      for (let k = i; k < j; k++)
+        rows[k - i] = this.physicalRow(fragment, (sorted.rows[k] as number) - (this.starts[f] as number));
       files.push(this.planFragment(fragment, fields, rows, sorted.slots.subarray(i, j), nullFills));
       i = j;
     }
     return { files: (await Promise.all(files)).flat(), nullFills };
   }
 
-  private async planFragment(fragment: Fragment, fields: LanceField[], rows: Uint32Array, slots: Uint32Array, nullFills: OutputTask[]): Promise<FileRead[]> {
+  private async planFragment(
+    fragment: Fragment,
+    fields: LanceField[],
+    rows: Uint32Array,
+    slots: Uint32Array,
+    nullFills: OutputTask[],
+  ): Promise<FileRead[]> {
     const byFile = new Map<DataFileProto, { field: LanceField; output: number }[]>();
     fields.forEach((field, output) => {
-      const file = fragment.files.find((df) => df.fields.some((id, c) => id === field.id && (df.column_indices[c] ?? -1) >= 0));
+      const file = fragment.files.find((df) =>
+        df.fields.some((id, c) => id === field.id && (df.column_indices[c] ?? -1) >= 0),
+      );
       if (!file) {
-        if (!field.nullable) throw new CorruptFileError(`${this.path}: fragment ${fragment.info.id} has no data for non-nullable column "${field.name}"`);
-        nullFills.push({ output, task: { kind: 'constant', where: `${this.path} fragment ${fragment.info.id}`, slots, inlineValue: null } });
+        if (!field.nullable)
+          throw new CorruptFileError(
+            `${this.path}: fragment ${fragment.info.id} has no data for non-nullable column "${field.name}"`,
+          );
+        nullFills.push({
+          output,
+          task: { kind: 'constant', where: `${this.path} fragment ${fragment.info.id}`, slots, inlineValue: null },
+        });
         return;
       }
       byFile.set(file, [...(byFile.get(file) ?? []), { field, output }]);
@@ -360,7 +405,10 @@ export class Dataset {
         const columns = wanted.map(({ field, output }): ColumnRead => {
           const index = opened.columnOf.get(field.id) as number;
           const column = opened.meta.columns[index];
-          if (!column) throw new CorruptFileError(`${opened.source.path}: manifest maps column "${field.name}" to column ${index}, but the file has ${opened.meta.columns.length}`);
+          if (!column)
+            throw new CorruptFileError(
+              `${opened.source.path}: manifest maps column "${field.name}" to column ${index}, but the file has ${opened.meta.columns.length}`,
+            );
           return columnRead(field, column, index, output, opened.source.path);
         });
         return { path: opened.source.path, source: opened.source, cache: opened.cache, columns, rows, slots };
@@ -377,7 +425,10 @@ export class Dataset {
         try {
           const meta = await fetchFileMetadata(source);
           if (meta.numRows !== fragment.info.physicalRows) {
-            throw new CorruptFileError(`${path}: file has ${meta.numRows} rows but the manifest says fragment ${fragment.info.id} has ${fragment.info.physicalRows}`, { path });
+            throw new CorruptFileError(
+              `${path}: file has ${meta.numRows} rows but the manifest says fragment ${fragment.info.id} has ${fragment.info.physicalRows}`,
+              { path },
+            );
           }
           const columnOf = new Map<number, number>();
           file.fields.forEach((id, i) => {
@@ -396,4 +447,3 @@ export class Dataset {
     return opened;
   }
 }
-

@@ -44,7 +44,9 @@ export interface FileSummary {
 export function checkBatchSize(batchSize: unknown): number {
   const value = batchSize ?? 8192;
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > 1 << 24) {
-    throw new InvalidArgumentError(`options.batchSize must be an integer from 1 to ${1 << 24}, got ${String(batchSize)}`);
+    throw new InvalidArgumentError(
+      `options.batchSize must be an integer from 1 to ${1 << 24}, got ${String(batchSize)}`,
+    );
   }
   return value;
 }
@@ -59,7 +61,11 @@ export function summarizeFile(meta: FileMetadata, fieldOfColumn: Map<number, str
     columns: meta.columns.map((c) => ({
       index: c.index,
       field: fieldOfColumn.get(c.index) ?? null,
-      pages: c.pages.map((p) => ({ rows: p.numRows, layout: describeLayout(p.layout), bufferSizes: p.buffers.map((b) => b.size) })),
+      pages: c.pages.map((p) => ({
+        rows: p.numRows,
+        layout: describeLayout(p.layout),
+        bufferSizes: p.buffers.map((b) => b.size),
+      })),
       bytes: c.pages.reduce((sum, p) => sum + p.buffers.reduce((s, b) => s + b.size, 0), 0),
     })),
   };
@@ -81,11 +87,14 @@ export class LanceFile {
     this.columnOf = columnIndexesOfFile(fields, meta.version);
     const needed = this.columnOf.size;
     if (needed !== meta.columns.length) {
-      throw new CorruptFileError(`${meta.path}: the file's schema needs ${needed} columns (file version ${meta.version}) but the file has ${meta.columns.length}`, {
-        path: meta.path,
-        expected: needed,
-        actual: meta.columns.length,
-      });
+      throw new CorruptFileError(
+        `${meta.path}: the file's schema needs ${needed} columns (file version ${meta.version}) but the file has ${meta.columns.length}`,
+        {
+          path: meta.path,
+          expected: needed,
+          actual: meta.columns.length,
+        },
+      );
     }
     if (meta.version === '2.0') this.checkRowCounts(fields);
   }
@@ -100,10 +109,13 @@ export class LanceFile {
       const column = index === undefined ? undefined : this.meta.columns[index];
       const rows = column ? column.pages.reduce((sum, page) => sum + page.numRows, 0) : this.meta.numRows;
       if (rows !== this.meta.numRows) {
-        throw new CorruptFileError(`${this.meta.path} column ${index} ("${field.name}"): pages hold ${rows} rows but the file has ${this.meta.numRows}`, {
-          path: this.meta.path,
-          column: index,
-        });
+        throw new CorruptFileError(
+          `${this.meta.path} column ${index} ("${field.name}"): pages hold ${rows} rows but the file has ${this.meta.numRows}`,
+          {
+            path: this.meta.path,
+            column: index,
+          },
+        );
       }
       if (!field.logicalType.includes('list')) this.checkRowCounts(field.children);
     }
@@ -159,10 +171,18 @@ export class LanceFile {
     const columns = fields.map((field, output): ColumnRead => {
       const index = this.columnOf.get(field.id);
       const column = index === undefined ? undefined : this.meta.columns[index];
-      if (!column) throw new InvalidArgumentError(`${this.source.path}: field "${field.name}" has no column in this file`);
+      if (!column)
+        throw new InvalidArgumentError(`${this.source.path}: field "${field.name}" has no column in this file`);
       return columnRead(field, column, index as number, output, this.source.path);
     });
-    const read = { path: this.source.path, source: this.source, cache: this.cache, columns, rows: sorted.rows, slots: sorted.slots };
+    const read = {
+      path: this.source.path,
+      source: this.source,
+      cache: this.cache,
+      columns,
+      rows: sorted.rows,
+      slots: sorted.slots,
+    };
     await readInline([read], [], outputs);
     return toRecordBatch(this.schema, fields, outputs, rows.length);
   }
@@ -175,6 +195,7 @@ export class LanceFile {
 
 /** Opens a single `.lance` data file. */
 export async function openFile(path: string): Promise<LanceFile> {
-  if (typeof path !== 'string' || path.length === 0) throw new InvalidArgumentError(`openFile needs a file path, got ${String(path)}`);
+  if (typeof path !== 'string' || path.length === 0)
+    throw new InvalidArgumentError(`openFile needs a file path, got ${String(path)}`);
   return LanceFile.open(await FileSource.open(path));
 }

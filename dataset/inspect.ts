@@ -81,13 +81,27 @@ export type InspectReport =
 /** Inspects a dataset directory, or a single data file when `path` ends in `.lance` and is a file. */
 export async function inspect(path: string, options: InspectOptions = {}): Promise<InspectReport> {
   const full = resolve(path);
-  const isFile = full.endsWith('.lance') && (await stat(full).then((s) => s.isFile(), () => false));
+  const isFile =
+    full.endsWith('.lance') &&
+    (await stat(full).then(
+      (s) => s.isFile(),
+      () => false,
+    ));
   if (!isFile) return inspectDataset(full, options);
-  if (options.version !== undefined) throw new InvalidArgumentError(`${full} is a single data file, which has no versions; a version applies to datasets only`);
+  if (options.version !== undefined)
+    throw new InvalidArgumentError(
+      `${full} is a single data file, which has no versions; a version applies to datasets only`,
+    );
   const file = await openFile(full);
   try {
     const { path: _path, ...summary } = toFileReport(file.metadata());
-    return { kind: 'file', path: full, ...summary, schema: reportOfSchema(file.schema), schemaMetadata: Object.fromEntries(file.schema.metadata) };
+    return {
+      kind: 'file',
+      path: full,
+      ...summary,
+      schema: reportOfSchema(file.schema),
+      schemaMetadata: Object.fromEntries(file.schema.metadata),
+    };
   } finally {
     await file.close();
   }
@@ -96,7 +110,10 @@ export async function inspect(path: string, options: InspectOptions = {}): Promi
 async function inspectDataset(path: string, options: InspectOptions): Promise<InspectReport> {
   const ds = await openDataset(path, options.version === undefined ? {} : { version: options.version });
   try {
-    const versions = (await ds.versions()).map((v) => ({ version: v.version, timestamp: v.timestamp?.toISOString() ?? null }));
+    const versions = (await ds.versions()).map((v) => ({
+      version: v.version,
+      timestamp: v.timestamp?.toISOString() ?? null,
+    }));
     // describeFiles() lists the data files fragment by fragment, in the order of `fragments[].files`.
     const summaries = await ds.describeFiles();
     let next = 0;
@@ -108,7 +125,8 @@ async function inspectDataset(path: string, options: InspectOptions): Promise<In
       deletionFile: f.deletionFile,
       files: f.files.map((file) => {
         const summary = summaries[next++];
-        if (!summary) throw new InternalError(`describeFiles() returned ${summaries.length} files, fewer than the fragments list`);
+        if (!summary)
+          throw new InternalError(`describeFiles() returned ${summaries.length} files, fewer than the fragments list`);
         const { path: _path, ...rest } = toFileReport(summary);
         return { path: file.path, fields: file.fields, ...rest };
       }),
@@ -129,7 +147,12 @@ async function inspectDataset(path: string, options: InspectOptions): Promise<In
 }
 
 function reportOfSchema(schema: arrow.Schema): FieldReport[] {
-  return schema.fields.map((f) => ({ name: f.name, type: String(f.type), nullable: f.nullable, metadata: Object.fromEntries(f.metadata) }));
+  return schema.fields.map((f) => ({
+    name: f.name,
+    type: String(f.type),
+    nullable: f.nullable,
+    metadata: Object.fromEntries(f.metadata),
+  }));
 }
 
 /** A file summary with each column's pages reduced to totals and grouped layouts. */
@@ -171,7 +194,16 @@ export function formatInspectReport(report: InspectReport): string {
       ]),
       '',
       `versions (${report.versions.length})`,
-      ...indent(formatTable(report.versions.map((v) => [String(v.version), v.timestamp ?? '-', v.version === report.version ? '← opened' : '']), [true])),
+      ...indent(
+        formatTable(
+          report.versions.map((v) => [
+            String(v.version),
+            v.timestamp ?? '-',
+            v.version === report.version ? '← opened' : '',
+          ]),
+          [true],
+        ),
+      ),
       '',
       ...formatSchema(report.schema, report.schemaMetadata),
       '',
@@ -179,7 +211,14 @@ export function formatInspectReport(report: InspectReport): string {
       ...indent(
         formatTable(
           [['id', 'physical rows', 'deleted', 'visible', 'data files', 'deletion file']].concat(
-            report.fragments.map((f) => [String(f.id), String(f.physicalRows), String(f.deletedRows), String(f.numRows), String(f.files.length), f.deletionFile ?? '-']),
+            report.fragments.map((f) => [
+              String(f.id),
+              String(f.physicalRows),
+              String(f.deletedRows),
+              String(f.numRows),
+              String(f.files.length),
+              f.deletionFile ?? '-',
+            ]),
           ),
           [true, true, true, true, true],
         ),
@@ -187,12 +226,22 @@ export function formatInspectReport(report: InspectReport): string {
     );
     for (const f of report.fragments) {
       for (const file of f.files) {
-        out.push('', `fragment ${f.id}: data/${file.path}`, ...indent(formatTable(fileFacts(file))), ...indent(formatColumns(file.columns)));
+        out.push(
+          '',
+          `fragment ${f.id}: data/${file.path}`,
+          ...indent(formatTable(fileFacts(file))),
+          ...indent(formatColumns(file.columns)),
+        );
       }
     }
   } else {
     out.push(...formatTable([['file', report.path], ...fileFacts(report)]), '');
-    out.push(...formatSchema(report.schema, report.schemaMetadata), '', 'columns', ...indent(formatColumns(report.columns)));
+    out.push(
+      ...formatSchema(report.schema, report.schemaMetadata),
+      '',
+      'columns',
+      ...indent(formatColumns(report.columns)),
+    );
   }
   return out.join('\n') + '\n';
 }
@@ -209,7 +258,13 @@ function fileFacts(file: Omit<DataFileReport, 'path'> & { fields?: number[] }): 
 
 function formatSchema(fields: FieldReport[], metadata: Record<string, string>): string[] {
   const lines = [`schema (${fields.length} field${fields.length === 1 ? '' : 's'})`];
-  lines.push(...indent(formatTable(fields.map((f) => [f.name, f.type, f.nullable ? 'nullable' : 'not null', formatMetadata(f.metadata)]))));
+  lines.push(
+    ...indent(
+      formatTable(
+        fields.map((f) => [f.name, f.type, f.nullable ? 'nullable' : 'not null', formatMetadata(f.metadata)]),
+      ),
+    ),
+  );
   if (Object.keys(metadata).length > 0) lines.push(`  schema metadata: ${formatMetadata(metadata)}`);
   return lines;
 }

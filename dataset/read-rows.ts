@@ -36,7 +36,13 @@ export interface ColumnRead {
 }
 
 /** How to read `field`, stored as column `index` (`column`) of the file at `path`, into output `output`. */
-export function columnRead(field: LanceField, column: ColumnInfo, index: number, output: number, path: string): ColumnRead {
+export function columnRead(
+  field: LanceField,
+  column: ColumnInfo,
+  index: number,
+  output: number,
+  path: string,
+): ColumnRead {
   const arrowDictionary = arrow.DataType.isDictionary(field.arrowType);
   return {
     column,
@@ -74,7 +80,7 @@ export function splitByPage(read: ColumnRead, rows: Uint32Array, slots: Uint32Ar
   const { column, where, arrowDictionary, fixedWidth, nullable } = read;
   const requests: PageRequest[] = [];
   let p = 0;
-  for (let i = 0; i < rows.length; ) {
+  for (let i = 0; i < rows.length;) {
     const row = rows[i] as number;
     while (p < column.pages.length) {
       const page = column.pages[p] as ColumnInfo['pages'][number];
@@ -85,17 +91,27 @@ export function splitByPage(read: ColumnRead, rows: Uint32Array, slots: Uint32Ar
     if (!page) {
       const last = column.pages[column.pages.length - 1];
       const covered = last ? last.rowStart + last.numRows : 0;
-      throw new CorruptFileError(`${where}: row ${row} is past the last page (the column's ${column.pages.length} pages hold ${covered} rows)`, {
-        row,
-        rowsInPages: covered,
-      });
+      throw new CorruptFileError(
+        `${where}: row ${row} is past the last page (the column's ${column.pages.length} pages hold ${covered} rows)`,
+        {
+          row,
+          rowsInPages: covered,
+        },
+      );
     }
     const end = page.rowStart + page.numRows;
     let j = i;
     while (j < rows.length && (rows[j] as number) < end) j++;
     const pageRows = new Uint32Array(j - i);
     for (let k = i; k < j; k++) pageRows[k - i] = (rows[k] as number) - page.rowStart;
-    const request: PageRequest = { page, rows: pageRows, slots: slots.subarray(i, j), where: `${where} page ${page.index}`, arrowDictionary, nullable };
+    const request: PageRequest = {
+      page,
+      rows: pageRows,
+      slots: slots.subarray(i, j),
+      where: `${where} page ${page.index}`,
+      arrowDictionary,
+      nullable,
+    };
     if (fixedWidth !== undefined) request.fixedWidth = fixedWidth;
     requests.push(request);
     i = j;
@@ -126,7 +142,10 @@ export async function fetchDecodeTasks(steps: PlanStep[], source: ByteSource): P
       }
     }
     if (waiting === 0) return pending.map((s) => (s as PlanStep & { done: true }).task);
-    const [views] = await Promise.all([ranges.length > 0 ? source.readRanges(ranges) : [], readInto(source, placedRanges, targets)]);
+    const [views] = await Promise.all([
+      ranges.length > 0 ? source.readRanges(ranges) : [],
+      readInto(source, placedRanges, targets),
+    ]);
     let at = 0;
     pending = pending.map((s) => {
       if (s.done) return s;
@@ -151,7 +170,11 @@ async function readInto(source: ByteSource, ranges: ByteRange[], targets: Uint8A
  * Plans and reads one file's columns: the decode tasks, with the output each writes. Given the outputs,
  * values that need no decoding are read straight into them.
  */
-export async function fetchFileTasks(read: FileRead, source: ByteSource = read.source, into?: readonly (ColumnOutput | undefined)[]): Promise<OutputTask[]> {
+export async function fetchFileTasks(
+  read: FileRead,
+  source: ByteSource = read.source,
+  into?: readonly (ColumnOutput | undefined)[],
+): Promise<OutputTask[]> {
   const steps: PlanStep[] = [];
   const outputs: number[] = [];
   for (const column of read.columns) {
@@ -169,5 +192,6 @@ export async function fetchFileTasks(read: FileRead, source: ByteSource = read.s
 /** Reads every file of a plan and decodes in this thread into `outputs`. */
 export async function readInline(files: FileRead[], extraTasks: OutputTask[], outputs: ColumnOutput[]): Promise<void> {
   const perFile = await Promise.all(files.map((file) => fetchFileTasks(file, file.source, outputs)));
-  for (const { task, output } of [...perFile.flat(), ...extraTasks]) runDecodeTask(task, outputs[output] as ColumnOutput);
+  for (const { task, output } of [...perFile.flat(), ...extraTasks])
+    runDecodeTask(task, outputs[output] as ColumnOutput);
 }

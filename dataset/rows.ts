@@ -11,11 +11,15 @@ const MAX_ROW_OFFSET = 0xffffffff;
 /** Validates `offsets` against `numRows` and copies them into a Uint32Array. */
 export function toRowOffsets(offsets: ArrayLike<number | bigint>, numRows: number, what = 'row offset'): Uint32Array {
   if (offsets === null || typeof offsets !== 'object' || typeof offsets.length !== 'number') {
-    throw new InvalidArgumentError(`${what}s must be an array or typed array of integers, got ${offsets === null ? 'null' : typeof offsets}`);
+    throw new InvalidArgumentError(
+      `${what}s must be an array or typed array of integers, got ${offsets === null ? 'null' : typeof offsets}`,
+    );
   }
   const length = offsets.length;
   if (!Number.isInteger(length) || length < 0 || length > MAX_ROW_OFFSET) {
-    throw new InvalidArgumentError(`${what}s must be an array or typed array of integers, got an object with length ${length}`);
+    throw new InvalidArgumentError(
+      `${what}s must be an array or typed array of integers, got an object with length ${length}`,
+    );
   }
   const limit = Math.min(numRows, MAX_ROW_OFFSET + 1);
   // Validate every entry before allocating, so a bogus array-like cannot trigger a huge allocation.
@@ -23,18 +27,24 @@ export function toRowOffsets(offsets: ArrayLike<number | bigint>, numRows: numbe
     const raw = offsets[i];
     const value = typeof raw === 'bigint' ? Number(raw) : raw;
     if (typeof value !== 'number' || !Number.isInteger(value)) {
-      throw new InvalidArgumentError(`${what} ${String(raw)} at index ${i} is not an integer (offsets must be integers from 0 to ${limit - 1})`, {
-        index: i,
-        offset: String(raw),
-        numRows,
-      });
+      throw new InvalidArgumentError(
+        `${what} ${String(raw)} at index ${i} is not an integer (offsets must be integers from 0 to ${limit - 1})`,
+        {
+          index: i,
+          offset: String(raw),
+          numRows,
+        },
+      );
     }
     if (value < 0 || value >= limit) {
-      throw new InvalidArgumentError(`${what} ${String(raw)} at index ${i} is out of range: the dataset has ${numRows} rows (valid offsets 0..${limit - 1})`, {
-        index: i,
-        offset: String(raw),
-        numRows,
-      });
+      throw new InvalidArgumentError(
+        `${what} ${String(raw)} at index ${i} is out of range: the dataset has ${numRows} rows (valid offsets 0..${limit - 1})`,
+        {
+          index: i,
+          offset: String(raw),
+          numRows,
+        },
+      );
     }
   }
   const out = new Uint32Array(length);

@@ -36,7 +36,8 @@ export function prepareOnIdleWorkers(maximumUsage: number): LoadBalancer {
     const idle = workers.find((w) => w.currentUsage === 0 && !w.terminating);
     if (idle || task.name === 'prepare') return idle ?? null;
     let best: (typeof workers)[number] | null = null;
-    for (const w of workers) if (!w.terminating && w.currentUsage < maximumUsage && (!best || w.currentUsage < best.currentUsage)) best = w;
+    for (const w of workers)
+      if (!w.terminating && w.currentUsage < maximumUsage && (!best || w.currentUsage < best.currentUsage)) best = w;
     return best;
   };
 }
@@ -87,7 +88,11 @@ export class DecodePool {
           this.retries++;
           continue;
         }
-        throw new WorkerError(`decode workers died ${attempt + 1} times on the same batch: ${(cause as Error).message}`, { attempts: attempt + 1 }, { cause });
+        throw new WorkerError(
+          `decode workers died ${attempt + 1} times on the same batch: ${(cause as Error).message}`,
+          { attempts: attempt + 1 },
+          { cause },
+        );
       }
       if (!result.ok) throw fromErrorRecord(result.error);
       return result;
@@ -102,7 +107,14 @@ export class DecodePool {
    */
   async prepare(ref: DatasetRef): Promise<number> {
     const job: PrepareJob = { dataset: ref, arrived: new SharedArrayBuffer(4), workers: this.workers };
-    const threads = await Promise.all(Array.from({ length: this.workers }, () => this.piscina.run(job, { name: 'prepare' }).then((id: number | null) => id, () => null)));
+    const threads = await Promise.all(
+      Array.from({ length: this.workers }, () =>
+        this.piscina.run(job, { name: 'prepare' }).then(
+          (id: number | null) => id,
+          () => null,
+        ),
+      ),
+    );
     return new Set(threads.filter((id) => id !== null)).size;
   }
 

@@ -93,7 +93,12 @@ export class WorkerDataset {
       const laneBytes = Math.floor(ref.readMemoryBytes / ref.lanes / 4096) * 4096;
       // Plain memory: reads and decodes happen on this thread, and copies out of plain memory are fast.
       const lanes = Array.from({ length: ref.lanes }, () => ({
-        memory: createSlabPool({ slabBytes: Math.min(16 * 1024 * 1024, laneBytes), maxBytes: laneBytes, shared: false, allocate: readMemory }),
+        memory: createSlabPool({
+          slabBytes: Math.min(16 * 1024 * 1024, laneBytes),
+          maxBytes: laneBytes,
+          shared: false,
+          allocate: readMemory,
+        }),
         sources: new Map<string, Promise<DirectFileSource>>(),
         opened: [],
       }));
@@ -110,8 +115,14 @@ export class WorkerDataset {
     // Fixed-width outputs are known before reading (values may be read straight into them); variable-width
     // ones take the shared scratch memory when their batch decodes.
     const placed = outputs.map((d) => (d.kind === 'fixed' ? openFixedOutput(d) : undefined));
-    const { read, reads, result: variable } = await this.readColumns(rows, this.fields, placed, (tasks) => {
-      const columns = outputs.map((d, i) => placed[i] ?? createVariableOutput(d.numSlots, d.kind === 'variable' && d.nullable, this.scratch[i]));
+    const {
+      read,
+      reads,
+      result: variable,
+    } = await this.readColumns(rows, this.fields, placed, (tasks) => {
+      const columns = outputs.map(
+        (d, i) => placed[i] ?? createVariableOutput(d.numSlots, d.kind === 'variable' && d.nullable, this.scratch[i]),
+      );
       for (const { task, output } of tasks) runDecodeTask(task, columns[output] as ColumnOutput);
       return columns.map((out, i) => this.compact(out, outputs[i] as OutputDescriptor, i));
     });
@@ -128,7 +139,10 @@ export class WorkerDataset {
   async keepSmallColumns(): Promise<void> {
     const small = this.fields.filter((f) => (fixedByteWidth(f.arrowType) ?? Infinity) <= SMALL_VALUE_BYTES);
     const numRows = this.dataset.numRows;
-    const bytesPerRow = small.reduce((sum, f) => sum + (fixedByteWidth(f.arrowType) as number) + (f.nullable ? 1 : 0), 0);
+    const bytesPerRow = small.reduce(
+      (sum, f) => sum + (fixedByteWidth(f.arrowType) as number) + (f.nullable ? 1 : 0),
+      0,
+    );
     if (small.length === 0 || numRows === 0 || numRows * bytesPerRow > this.ref.cacheBytes) return;
     // Evenly spaced rows touch every page that holds at least numRows / KEEP_ROWS of them.
     await this.readAndDrop(evenlySpaced(numRows, KEEP_ROWS), small);
@@ -143,7 +157,13 @@ export class WorkerDataset {
   async warmUp(): Promise<void> {
     const numRows = this.dataset.numRows;
     if (numRows === 0) return;
-    await this.readAndDrop(evenlySpaced(numRows, Math.min(WARM_UP_ROWS, Math.max(1, Math.floor(WARM_UP_BYTES / Math.max(1, this.ref.rowBytes))))), this.fields);
+    await this.readAndDrop(
+      evenlySpaced(
+        numRows,
+        Math.min(WARM_UP_ROWS, Math.max(1, Math.floor(WARM_UP_BYTES / Math.max(1, this.ref.rowBytes)))),
+      ),
+      this.fields,
+    );
   }
 
   /** Reads and decodes `rows` of `fields` into outputs of its own, for what reading leaves behind (kept pages, compiled code). */
@@ -163,7 +183,8 @@ export class WorkerDataset {
    */
   async prepareLanes(): Promise<void> {
     this.fields.forEach(({ arrowType }, i) => {
-      if (isVariableWidth(valueTypeOf(arrowType)) && this.ref.variableBytes > 0) this.scratch[i] = touchPages(new Uint8Array(this.ref.variableBytes));
+      if (isVariableWidth(valueTypeOf(arrowType)) && this.ref.variableBytes > 0)
+        this.scratch[i] = touchPages(new Uint8Array(this.ref.variableBytes));
     });
     const lanes = [...this.free];
     const paths = new Set(lanes.flatMap((lane) => [...lane.sources.keys()]));
@@ -173,7 +194,8 @@ export class WorkerDataset {
         // In pieces of at most a slab: a larger lease gets a slab of its own, dropped on release.
         const { slabBytes, maxBytes } = lane.memory;
         const pieces: number[] = [];
-        for (let left = Math.min(this.ref.batchBytes, maxBytes); left > 0; left -= slabBytes) pieces.push(Math.min(left, slabBytes));
+        for (let left = Math.min(this.ref.batchBytes, maxBytes); left > 0; left -= slabBytes)
+          pieces.push(Math.min(left, slabBytes));
         for (const lease of await lane.memory.acquireAll(pieces)) {
           touchPages(new Uint8Array(lease.buffer, lease.byteOffset, lease.byteLength));
           lease.release();
@@ -199,7 +221,11 @@ export class WorkerDataset {
     const leases: (() => void)[] = [];
     try {
       const plan = await this.dataset.planRead(rows, fields);
-      const perFile = await Promise.all(plan.files.map(async (file) => fetchFileTasks(file, this.leasing(await this.sourceFor(lane, file.path), leases), placed)));
+      const perFile = await Promise.all(
+        plan.files.map(async (file) =>
+          fetchFileTasks(file, this.leasing(await this.sourceFor(lane, file.path), leases), placed),
+        ),
+      );
       const read = performance.now();
       const result = decode([...perFile.flat(), ...plan.nullFills]);
       return { read, reads: addReadStats(counters(lane), before, -1), result };
@@ -223,7 +249,10 @@ export class WorkerDataset {
     // when it is big enough (its pages are already mapped), else a new one with some headroom.
     const { offsets, data } = compactVariable(
       out,
-      (bytes) => (d.reuse && d.reuse.byteLength >= bytes ? new Uint8Array(d.reuse, 0, bytes) : new Uint8Array(new SharedArrayBuffer(Math.ceil(bytes * 1.25)), 0, bytes)),
+      (bytes) =>
+        d.reuse && d.reuse.byteLength >= bytes
+          ? new Uint8Array(d.reuse, 0, bytes)
+          : new Uint8Array(new SharedArrayBuffer(Math.ceil(bytes * 1.25)), 0, bytes),
       (bytes) => {
         if (this.staging.byteLength < bytes) this.staging = new Uint8Array(Math.ceil(bytes * 1.25));
         return this.staging;
@@ -247,8 +276,18 @@ export class WorkerDataset {
     let source = lane.sources.get(path);
     if (!source) {
       const { direct, queueDepth, bytesInFlight, maxGapBytes, maxReadBytes } = this.ref;
-      source = DirectFileSource.open(path, { direct, reads: readsFor(direct), queueDepth, bytesInFlight, coalesce: { maxGapBytes, maxReadBytes }, pool: lane.memory });
-      source.then((s) => lane.opened.push(s), () => lane.sources.delete(path));
+      source = DirectFileSource.open(path, {
+        direct,
+        reads: readsFor(direct),
+        queueDepth,
+        bytesInFlight,
+        coalesce: { maxGapBytes, maxReadBytes },
+        pool: lane.memory,
+      });
+      source.then(
+        (s) => lane.opened.push(s),
+        () => lane.sources.delete(path),
+      );
       lane.sources.set(path, source);
     }
     return source;
@@ -319,5 +358,10 @@ function readsFor(direct: DatasetRef['direct']): BatchReads {
 function openFixedOutput(d: Extract<OutputDescriptor, { kind: 'fixed' }>): ColumnOutput {
   const validity = d.validityOffset >= 0 ? new Uint8Array(d.buffer, d.validityOffset, d.numSlots) : null;
   validity?.fill(1);
-  return { kind: 'fixed', byteWidth: d.byteWidth, values: new Uint8Array(d.buffer, d.byteOffset, d.numSlots * d.byteWidth), validity };
+  return {
+    kind: 'fixed',
+    byteWidth: d.byteWidth,
+    values: new Uint8Array(d.buffer, d.byteOffset, d.numSlots * d.byteWidth),
+    validity,
+  };
 }

@@ -52,12 +52,15 @@ export interface NpyArray {
 }
 
 function checkHost(): void {
-  if (endianness() !== 'LE') throw new Error('the NPY store writes and reads <f4 through Float32Array, which needs a little-endian host');
+  if (endianness() !== 'LE')
+    throw new Error('the NPY store writes and reads <f4 through Float32Array, which needs a little-endian host');
 }
 
 /** The header (magic, version 1.0, length, padded dict) of a `<f4` C-order array of `shape`. */
 export function encodeNpyHeader(shape: readonly number[]): Uint8Array {
-  for (const d of shape) if (!Number.isSafeInteger(d) || d < 0) throw new Error(`NPY shape must hold non-negative integers, got [${shape.join(', ')}]`);
+  for (const d of shape)
+    if (!Number.isSafeInteger(d) || d < 0)
+      throw new Error(`NPY shape must hold non-negative integers, got [${shape.join(', ')}]`);
   const tuple = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
   const dict = `{'descr': '<f4', 'fortran_order': False, 'shape': ${tuple}, }`;
   // 6 magic + 2 version + 2 length bytes, then the dict, spaces and a final '\n', up to a multiple of 64.
@@ -80,24 +83,29 @@ export function encodeNpyHeader(shape: readonly number[]): Uint8Array {
  * Throws an Error naming `path` for anything but a `<f4`, C-order array whose data exactly fills the file.
  */
 export function parseNpyHeader(bytes: Uint8Array, fileSize: number, path = '<npy>'): NpyHeader {
-  if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) throw new Error(`${path}: not an NPY file (bad magic)`);
+  if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b))
+    throw new Error(`${path}: not an NPY file (bad magic)`);
   const major = bytes[6];
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let lengthBytes: number;
   if (major === 1) lengthBytes = 2;
   else if (major === 2 || major === 3) lengthBytes = 4;
-  else throw new Error(`${path}: NPY version ${String(major)}.${String(bytes[7])} is not supported (1.0, 2.0, 3.0 are)`);
+  else
+    throw new Error(`${path}: NPY version ${String(major)}.${String(bytes[7])} is not supported (1.0, 2.0, 3.0 are)`);
   if (bytes.length < 8 + lengthBytes) throw new Error(`${path}: NPY header truncated`);
   const headerLength = lengthBytes === 2 ? view.getUint16(8, true) : view.getUint32(8, true);
   const dataOffset = 8 + lengthBytes + headerLength;
   if (headerLength > MAX_HEADER_BYTES || dataOffset > bytes.length || dataOffset > fileSize) {
-    throw new Error(`${path}: NPY header length ${headerLength} runs past the ${Math.min(bytes.length, fileSize)} bytes available`);
+    throw new Error(
+      `${path}: NPY header length ${headerLength} runs past the ${Math.min(bytes.length, fileSize)} bytes available`,
+    );
   }
   const dict = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(8 + lengthBytes, dataOffset));
   const descr = /'descr'\s*:\s*'([^']*)'/.exec(dict)?.[1];
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(dict)?.[1];
   const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(dict)?.[1];
-  if (descr === undefined || fortran === undefined || shapeText === undefined) throw new Error(`${path}: NPY header is not a descr/fortran_order/shape dict: ${JSON.stringify(dict.trim())}`);
+  if (descr === undefined || fortran === undefined || shapeText === undefined)
+    throw new Error(`${path}: NPY header is not a descr/fortran_order/shape dict: ${JSON.stringify(dict.trim())}`);
   if (descr !== '<f4') throw new Error(`${path}: NPY dtype ${descr} is not supported (only <f4)`);
   if (fortran !== 'False') throw new Error(`${path}: Fortran-order NPY arrays are not supported`);
   const shape = shapeText
@@ -105,10 +113,13 @@ export function parseNpyHeader(bytes: Uint8Array, fileSize: number, path = '<npy
     .map((s) => s.trim())
     .filter((s) => s !== '')
     .map((s) => (/^\d+$/.test(s) ? Number(s) : NaN));
-  if (shape.some((d) => !Number.isSafeInteger(d))) throw new Error(`${path}: NPY shape (${shapeText}) is not a tuple of integers`);
+  if (shape.some((d) => !Number.isSafeInteger(d)))
+    throw new Error(`${path}: NPY shape (${shapeText}) is not a tuple of integers`);
   const dataBytes = shape.reduce((a, b) => a * b, 1) * 4;
   if (dataOffset + dataBytes !== fileSize) {
-    throw new Error(`${path}: NPY shape (${shape.join(', ')}) needs ${dataBytes} data bytes after offset ${dataOffset}, file has ${fileSize - dataOffset}`);
+    throw new Error(
+      `${path}: NPY shape (${shape.join(', ')}) needs ${dataBytes} data bytes after offset ${dataOffset}, file has ${fileSize - dataOffset}`,
+    );
   }
   return { descr, shape, dataOffset };
 }
@@ -117,12 +128,18 @@ export function parseNpyHeader(bytes: Uint8Array, fileSize: number, path = '<npy
 export async function writeNpyFile(path: string, values: Float32Array, shape: readonly number[]): Promise<void> {
   checkHost();
   const count = shape.reduce((a, b) => a * b, 1);
-  if (count !== values.length) throw new Error(`NPY shape (${shape.join(', ')}) holds ${count} values, got ${values.length}`);
+  if (count !== values.length)
+    throw new Error(`NPY shape (${shape.join(', ')}) holds ${count} values, got ${values.length}`);
   const header = encodeNpyHeader(shape);
   const file = await open(path, 'w');
   try {
     await file.write(header, 0, header.length, 0);
-    await file.write(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), 0, values.byteLength, header.length);
+    await file.write(
+      new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
+      0,
+      values.byteLength,
+      header.length,
+    );
   } finally {
     await file.close();
   }
@@ -144,7 +161,11 @@ export async function fetchNpyFile(path: string): Promise<NpyArray> {
     }
     const header = parseNpyHeader(bytes, size, path);
     const count = (size - header.dataOffset) / 4;
-    return { header, values: new Float32Array(bytes.buffer, bytes.byteOffset + header.dataOffset, count), fileBytes: size };
+    return {
+      header,
+      values: new Float32Array(bytes.buffer, bytes.byteOffset + header.dataOffset, count),
+      fileBytes: size,
+    };
   } finally {
     await file.close();
   }
@@ -165,9 +186,19 @@ export interface NpyBatchIndex {
  * Writes rows `i` (id `ids[i]`, values `values[i*dim .. (i+1)*dim)`) in files of `rowsPerFile` rows, in
  * order, plus `index.json`. Ids must be distinct.
  */
-export async function writeNpyBatchFiles(dir: string, ids: BigInt64Array, values: Float32Array, dim: number, rowsPerFile: number): Promise<NpyBatchIndex> {
-  if (values.length !== ids.length * dim) throw new Error(`writeNpyBatchFiles: ${ids.length} ids × dim ${dim} need ${ids.length * dim} values, got ${values.length}`);
-  if (!Number.isInteger(rowsPerFile) || rowsPerFile < 1) throw new Error(`writeNpyBatchFiles: rowsPerFile must be a positive integer, got ${rowsPerFile}`);
+export async function writeNpyBatchFiles(
+  dir: string,
+  ids: BigInt64Array,
+  values: Float32Array,
+  dim: number,
+  rowsPerFile: number,
+): Promise<NpyBatchIndex> {
+  if (values.length !== ids.length * dim)
+    throw new Error(
+      `writeNpyBatchFiles: ${ids.length} ids × dim ${dim} need ${ids.length * dim} values, got ${values.length}`,
+    );
+  if (!Number.isInteger(rowsPerFile) || rowsPerFile < 1)
+    throw new Error(`writeNpyBatchFiles: rowsPerFile must be a positive integer, got ${rowsPerFile}`);
   await mkdir(dir, { recursive: true });
   const index: NpyBatchIndex = { version: 1, dim, rowsPerFile, files: [], rows: {} };
   for (let start = 0, f = 0; start < ids.length; start += rowsPerFile, f++) {
@@ -201,7 +232,12 @@ export interface NpyBatchStore {
 /** Opens a store written by {@link writeNpyBatchFiles}. */
 export async function openNpyBatchStore(dir: string): Promise<NpyBatchStore> {
   const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as NpyBatchIndex;
-  if (index.version !== 1 || !Number.isInteger(index.dim) || !Array.isArray(index.files) || typeof index.rows !== 'object') {
+  if (
+    index.version !== 1 ||
+    !Number.isInteger(index.dim) ||
+    !Array.isArray(index.files) ||
+    typeof index.rows !== 'object'
+  ) {
     throw new Error(`${join(dir, 'index.json')}: not an NPY batch-file index (version 1)`);
   }
   const stats = { filesLoaded: 0, bytesRead: 0 };
@@ -222,7 +258,9 @@ export async function openNpyBatchStore(dir: string): Promise<NpyBatchStore> {
         stats.bytesRead += array.fileBytes;
         const [rows, dim] = array.header.shape;
         if (array.header.shape.length !== 2 || dim !== index.dim || rows === undefined || where[1] >= rows) {
-          throw new Error(`${path}: shape (${array.header.shape.join(', ')}) has no row ${where[1]} of dim ${index.dim}`);
+          throw new Error(
+            `${path}: shape (${array.header.shape.join(', ')}) has no row ${where[1]} of dim ${index.dim}`,
+          );
         }
         out.push(array.values.slice(where[1] * dim, (where[1] + 1) * dim));
       }

@@ -43,11 +43,14 @@ const BATCH_SIZE = 16;
 /** Bytes of one row as stored: the int64 id plus the float32 tensor. */
 const ROW_BYTES = 8 + DIM * 4;
 
-const { values: args } = parseArgs({ options: { repeat: { type: 'string', default: '3' }, seed: { type: 'string', default: '42' } } });
+const { values: args } = parseArgs({
+  options: { repeat: { type: 'string', default: '3' }, seed: { type: 'string', default: '42' } },
+});
 const repeat = Number(args.repeat);
 const seed = Number(args.seed);
 if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat must be a positive integer, got ${args.repeat}`);
-if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) throw new Error(`--seed must be an integer from 0 to 2^32-1, got ${args.seed}`);
+if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32)
+  throw new Error(`--seed must be an integer from 0 to 2^32-1, got ${args.seed}`);
 
 // ---------------------------------------------------------------------------------------------------
 // Data: seeded per row, so any row can be regenerated to check a read against.
@@ -138,7 +141,12 @@ function column<T extends arrow.DataType>(table: arrow.Table, name: string): arr
 }
 
 /** One epoch of the loader; returns the ids of each batch in order (the order of this round). */
-async function loaderPass(loader: DataLoader, epoch: number, method: MethodName, sink: Sink): Promise<{ result: PassResult; order: BigInt64Array[] }> {
+async function loaderPass(
+  loader: DataLoader,
+  epoch: number,
+  method: MethodName,
+  sink: Sink,
+): Promise<{ result: PassResult; order: BigInt64Array[] }> {
   const order: BigInt64Array[] = [];
   const before = loader.metrics().bytesRead;
   const started = performance.now();
@@ -146,7 +154,8 @@ async function loaderPass(loader: DataLoader, epoch: number, method: MethodName,
   for await (const batch of loader.epoch(epoch)) {
     const ids = batch.columns.id?.values;
     const tensor = batch.columns.tensor?.values;
-    if (!(ids instanceof BigInt64Array) || !(tensor instanceof Float32Array)) throw new Error('loader batch lacks id (int64) or tensor (float32)');
+    if (!(ids instanceof BigInt64Array) || !(tensor instanceof Float32Array))
+      throw new Error('loader batch lacks id (int64) or tensor (float32)');
     for (let r = 0; r < batch.numRows; r++) sink(ids[r] as bigint, tensor.subarray(r * DIM, (r + 1) * DIM));
     order.push(ids.slice());
     rows += batch.numRows;
@@ -156,7 +165,12 @@ async function loaderPass(loader: DataLoader, epoch: number, method: MethodName,
   return { result: { method, rows, ms, bytesRead: loader.metrics().bytesRead - before }, order };
 }
 
-async function takePass(dataset: Dataset, offsetOfId: Map<bigint, number>, order: BigInt64Array[], sink: Sink): Promise<PassResult> {
+async function takePass(
+  dataset: Dataset,
+  offsetOfId: Map<bigint, number>,
+  order: BigInt64Array[],
+  sink: Sink,
+): Promise<PassResult> {
   const started = performance.now();
   let rows = 0;
   for (const ids of order) {
@@ -187,7 +201,12 @@ async function npyPass(store: NpyBatchStore, order: BigInt64Array[], sink: Sink)
     values.forEach((v, r) => sink(ids[r] as bigint, v));
     rows += values.length;
   }
-  return { method: 'NumPy batch files', rows, ms: performance.now() - started, bytesRead: store.stats.bytesRead - before };
+  return {
+    method: 'NumPy batch files',
+    rows,
+    ms: performance.now() - started,
+    bytesRead: store.stats.bytesRead - before,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -198,7 +217,12 @@ function bytesOf(values: Float32Array): Buffer {
 }
 
 /** Collects each method's rows of one batch and compares them once all three have delivered it. */
-function checkBatch(expected: BigInt64Array, got: Map<MethodName, { id: bigint; values: Float32Array }[]>, truth: Float32Array, rowOfId: Map<bigint, number>): void {
+function checkBatch(
+  expected: BigInt64Array,
+  got: Map<MethodName, { id: bigint; values: Float32Array }[]>,
+  truth: Float32Array,
+  rowOfId: Map<bigint, number>,
+): void {
   const reference = [...got.values()][0];
   if (!reference) throw new Error('nothing to compare');
   expected.forEach((id, r) => {
@@ -207,14 +231,18 @@ function checkBatch(expected: BigInt64Array, got: Map<MethodName, { id: bigint; 
     fillRow(truth, row);
     for (const [method, rows] of got) {
       const mine = rows[r];
-      if (!mine || mine.id !== id) throw new Error(`${method}: row ${r} of the batch has id ${String(mine?.id)}, expected ${id}`);
-      if (!bytesOf(mine.values).equals(bytesOf(truth))) throw new Error(`${method}: values of id ${id} differ from the generated row`);
+      if (!mine || mine.id !== id)
+        throw new Error(`${method}: row ${r} of the batch has id ${String(mine?.id)}, expected ${id}`);
+      if (!bytesOf(mine.values).equals(bytesOf(truth)))
+        throw new Error(`${method}: values of id ${id} differ from the generated row`);
     }
   });
 }
 
 function listFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? listFiles(join(dir, e.name)) : [join(dir, e.name)]));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? listFiles(join(dir, e.name)) : [join(dir, e.name)],
+  );
 }
 
 /** Bytes of `files` resident in the page cache (fincore), or null when fincore is unavailable. */
@@ -245,13 +273,19 @@ function evict(files: string[]): boolean {
 
 await ensureData();
 const dataset = await openDataset(lancePath);
-console.log(`dataset: ${dataset.numRows} rows, ${dataset.fragments.length} fragment(s), schema ${dataset.schema.fields.map((f) => `${f.name}: ${f.type}`).join(', ')}`);
+console.log(
+  `dataset: ${dataset.numRows} rows, ${dataset.fragments.length} fragment(s), schema ${dataset.schema.fields.map((f) => `${f.name}: ${f.type}`).join(', ')}`,
+);
 for (const file of await dataset.describeFiles()) {
-  console.log(`data file ${file.path.split('/').pop()} (version ${file.version}, ${(file.fileSize / 1e6).toFixed(1)} MB)`);
+  console.log(
+    `data file ${file.path.split('/').pop()} (version ${file.version}, ${(file.fileSize / 1e6).toFixed(1)} MB)`,
+  );
   for (const c of file.columns) {
     const layouts = new Map<string, number>();
     for (const p of c.pages) layouts.set(p.layout, (layouts.get(p.layout) ?? 0) + 1);
-    console.log(`  ${c.field ?? `column ${c.index}`}: ${[...layouts].map(([layout, n]) => `${n} × ${layout}`).join(', ')}`);
+    console.log(
+      `  ${c.field ?? `column ${c.index}`}: ${[...layouts].map(([layout, n]) => `${n} × ${layout}`).join(', ')}`,
+    );
   }
 }
 
@@ -277,11 +311,17 @@ try {
     for await (const batch of loader.epoch(0)) {
       const ids = batch.columns.id?.values;
       const tensor = batch.columns.tensor?.values;
-      if (!(ids instanceof BigInt64Array) || !(tensor instanceof Float32Array)) throw new Error('loader batch lacks id (int64) or tensor (float32)');
+      if (!(ids instanceof BigInt64Array) || !(tensor instanceof Float32Array))
+        throw new Error('loader batch lacks id (int64) or tensor (float32)');
       const expected = ids.slice();
       order.push(expected);
-      const got = new Map<MethodName, { id: bigint; values: Float32Array }[]>([['lance-loader', []], ['dataset.take', []], ['NumPy batch files', []]]);
-      for (let r = 0; r < batch.numRows; r++) got.get('lance-loader')?.push({ id: ids[r] as bigint, values: tensor.subarray(r * DIM, (r + 1) * DIM) });
+      const got = new Map<MethodName, { id: bigint; values: Float32Array }[]>([
+        ['lance-loader', []],
+        ['dataset.take', []],
+        ['NumPy batch files', []],
+      ]);
+      for (let r = 0; r < batch.numRows; r++)
+        got.get('lance-loader')?.push({ id: ids[r] as bigint, values: tensor.subarray(r * DIM, (r + 1) * DIM) });
       await takePass(dataset, offsetOfId, [expected], (id, values) => got.get('dataset.take')?.push({ id, values }));
       await npyPass(store, [expected], (id, values) => got.get('NumPy batch files')?.push({ id, values }));
       checkBatch(expected, got, truth, rowOfId);
@@ -292,7 +332,8 @@ try {
     try {
       await loaderPass(direct, 0, 'lance-loader O_DIRECT', (id, values) => {
         fillRow(truth, rowOfId.get(id) ?? -1);
-        if (!bytesOf(values).equals(bytesOf(truth))) throw new Error(`lance-loader O_DIRECT: values of id ${id} differ from the generated row`);
+        if (!bytesOf(values).equals(bytesOf(truth)))
+          throw new Error(`lance-loader O_DIRECT: values of id ${id} differ from the generated row`);
       });
     } catch (error) {
       if (!(error instanceof IoError)) throw error;
@@ -300,7 +341,9 @@ try {
       await direct.close();
       direct = null;
     }
-    console.log(`checked: all ${ROWS} rows bit-identical across lance-loader ('auto'${direct ? ' and O_DIRECT' : ''}), dataset.take and the NPY reader, and equal to the generator`);
+    console.log(
+      `checked: all ${ROWS} rows bit-identical across lance-loader ('auto'${direct ? ' and O_DIRECT' : ''}), dataset.take and the NPY reader, and equal to the generator`,
+    );
   }
 
   let checksum = 0; // keeps the consumer honest: every pass touches one value of every row
@@ -316,7 +359,11 @@ try {
     if (direct) {
       beforeEach();
       const viaDirect = await loaderPass(direct, epoch, 'lance-loader O_DIRECT', sink);
-      const sameOrder = viaDirect.order.length === auto.order.length && viaDirect.order.every((ids, b) => Buffer.from(ids.buffer).equals(Buffer.from(auto.order[b]?.buffer ?? new ArrayBuffer(0))));
+      const sameOrder =
+        viaDirect.order.length === auto.order.length &&
+        viaDirect.order.every((ids, b) =>
+          Buffer.from(ids.buffer).equals(Buffer.from(auto.order[b]?.buffer ?? new ArrayBuffer(0))),
+        );
       if (!sameOrder) throw new Error('the two loaders disagree on the order');
       results.push(viaDirect.result);
     }
@@ -355,7 +402,9 @@ try {
       );
     }
   };
-  console.log(`\n${ROWS} rows × ${ROW_BYTES} B, random order, ${BATCH_SIZE} ids per request; MB = 10^6 bytes of rows delivered; warm = best of ${repeat}`);
+  console.log(
+    `\n${ROWS} rows × ${ROW_BYTES} B, random order, ${BATCH_SIZE} ids per request; MB = 10^6 bytes of rows delivered; warm = best of ${repeat}`,
+  );
   console.log('| cache | method | rows | total ms | rows/s | MB/s | MB read | × NumPy |');
   console.log('|---|---|---:|---:|---:|---:|---:|---:|');
   print('warm', [...best.values()]);
@@ -365,12 +414,17 @@ try {
       ? '\ncold: before each method every file of both stores was dropped from the page cache with `dd if=FILE iflag=nocache count=0` (posix_fadvise DONTNEED), fincore confirmed 0 bytes resident'
       : '\ncold: skipped, the files could not be evicted from the page cache (dd iflag=nocache / fincore unavailable or ineffective)',
   );
-  const datasetBytes = dataset.fragments.reduce((sum, f) => sum + f.files.reduce((s, file) => s + file.sizeBytes, 0), 0);
+  const datasetBytes = dataset.fragments.reduce(
+    (sum, f) => sum + f.files.reduce((s, file) => s + file.sizeBytes, 0),
+    0,
+  );
   console.log(
     `io.direct 'auto' reads through the page cache unless the dataset outgrows half the memory: here ${mb(datasetBytes)} MB vs ${mb(totalmem() / 2)} MB, so ${datasetBytes > totalmem() / 2 ? 'O_DIRECT' : 'buffered'}`,
   );
   const m = loader.metrics();
-  console.log(`loader metrics: ${m.readsIssued} reads for ${m.rangesRequested} ranges, ${mb(m.bytesRead)} MB read, decode ${m.decodeMs.toFixed(0)} ms; checksum ${checksum.toFixed(3)}`);
+  console.log(
+    `loader metrics: ${m.readsIssued} reads for ${m.rangesRequested} ranges, ${mb(m.bytesRead)} MB read, decode ${m.decodeMs.toFixed(0)} ms; checksum ${checksum.toFixed(3)}`,
+  );
   console.log(`data: ${dataDir} (${mb(allFiles.reduce((s, f) => s + statSync(f).size, 0))} MB on disk)`);
 } finally {
   await loader.close();

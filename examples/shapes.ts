@@ -16,7 +16,18 @@ import * as lancedb from '@lancedb/lancedb';
 import * as arrow from 'apache-arrow';
 
 export const SIDE = 28;
-export const CLASS_NAMES = ['ring', 'disc', 'square', 'block', 'triangle', 'hbar', 'vbar', 'x-cross', 'plus', 'equals'] as const;
+export const CLASS_NAMES = [
+  'ring',
+  'disc',
+  'square',
+  'block',
+  'triangle',
+  'hbar',
+  'vbar',
+  'x-cross',
+  'plus',
+  'equals',
+] as const;
 
 export interface ShapesDataset {
   trainPath: string;
@@ -37,7 +48,10 @@ export async function ensureShapesDataset(dir: string, rows: number): Promise<Sh
     const { labels, pixels } = drawShapes(rows);
     const testRows = Math.max(1, Math.round(rows / 6));
     const db = await lancedb.connect(temp);
-    for (const [name, start, end] of [['train', 0, rows - testRows], ['test', rows - testRows, rows]] as const) {
+    for (const [name, start, end] of [
+      ['train', 0, rows - testRows],
+      ['test', rows - testRows, rows],
+    ] as const) {
       const table = shapesTable(labels.subarray(start, end), pixels.subarray(start * SIDE * SIDE, end * SIDE * SIDE));
       const written = await db.createTable(name, table, { storageOptions: { new_table_data_storage_version: '2.1' } });
       written.close();
@@ -106,16 +120,31 @@ function triangle(x: number, y: number, r: number): number {
  */
 function inkDistance(label: number, x: number, y: number, r: number, halfWidth: number): number {
   switch (label) {
-    case 0: return Math.abs(Math.hypot(x, y) - r) - halfWidth;
-    case 1: return Math.hypot(x, y) - r;
-    case 2: return Math.abs(box(x, y, r * 0.8)) - halfWidth;
-    case 3: return box(x, y, r * 0.8);
-    case 4: return Math.abs(triangle(x, y, r)) - halfWidth;
-    case 5: return segment(x, y, -r, 0, r, 0) - halfWidth;
-    case 6: return segment(x, y, 0, -r, 0, r) - halfWidth;
-    case 7: return Math.min(segment(x, y, -0.75 * r, -0.75 * r, 0.75 * r, 0.75 * r), segment(x, y, -0.75 * r, 0.75 * r, 0.75 * r, -0.75 * r)) - halfWidth;
-    case 8: return Math.min(segment(x, y, -r, 0, r, 0), segment(x, y, 0, -r, 0, r)) - halfWidth;
-    default: return Math.min(segment(x, y, -r, -0.4 * r, r, -0.4 * r), segment(x, y, -r, 0.4 * r, r, 0.4 * r)) - halfWidth;
+    case 0:
+      return Math.abs(Math.hypot(x, y) - r) - halfWidth;
+    case 1:
+      return Math.hypot(x, y) - r;
+    case 2:
+      return Math.abs(box(x, y, r * 0.8)) - halfWidth;
+    case 3:
+      return box(x, y, r * 0.8);
+    case 4:
+      return Math.abs(triangle(x, y, r)) - halfWidth;
+    case 5:
+      return segment(x, y, -r, 0, r, 0) - halfWidth;
+    case 6:
+      return segment(x, y, 0, -r, 0, r) - halfWidth;
+    case 7:
+      return (
+        Math.min(
+          segment(x, y, -0.75 * r, -0.75 * r, 0.75 * r, 0.75 * r),
+          segment(x, y, -0.75 * r, 0.75 * r, 0.75 * r, -0.75 * r),
+        ) - halfWidth
+      );
+    case 8:
+      return Math.min(segment(x, y, -r, 0, r, 0), segment(x, y, 0, -r, 0, r)) - halfWidth;
+    default:
+      return Math.min(segment(x, y, -r, -0.4 * r, r, -0.4 * r), segment(x, y, -r, 0.4 * r, r, 0.4 * r)) - halfWidth;
   }
 }
 

@@ -20,7 +20,11 @@ import { CLASS_NAMES, SIDE, ensureShapesDataset } from './shapes.js';
 
 const started = performance.now();
 const { values: args } = parseArgs({
-  options: { epochs: { type: 'string', default: '5' }, rows: { type: 'string', default: '12000' }, data: { type: 'string' } },
+  options: {
+    epochs: { type: 'string', default: '5' },
+    rows: { type: 'string', default: '12000' },
+    data: { type: 'string' },
+  },
 });
 const epochs = positiveInteger('--epochs', args.epochs);
 const rows = positiveInteger('--rows', args.rows);
@@ -34,8 +38,10 @@ function positiveInteger(flag: string, text: string | undefined): number {
 }
 
 const { trainPath, testPath, written } = await ensureShapesDataset(dataDir, rows);
-console.log(`${written ? 'wrote' : 'reusing'} ${rows} images of ${CLASS_NAMES.length} classes (${CLASS_NAMES.join(', ')}) in ${dataDir} ` +
-  `[${((performance.now() - started) / 1000).toFixed(1)} s]`);
+console.log(
+  `${written ? 'wrote' : 'reusing'} ${rows} images of ${CLASS_NAMES.length} classes (${CLASS_NAMES.join(', ')}) in ${dataDir} ` +
+    `[${((performance.now() - started) / 1000).toFixed(1)} s]`,
+);
 
 const { tf, backend } = await loadTfBackend('wasm');
 const columns = ['pixels', 'label'];
@@ -49,8 +55,10 @@ const trainSet = toTfDataset(tf, train, tensors);
 const testSet = toTfDataset(tf, test, tensors);
 
 const model = cnn(tf);
-console.log(`train ${train.dataset.numRows} rows (${train.numBatches} batches of 64, shuffled), test ${test.dataset.numRows} rows; ` +
-  `tfjs ${backend} backend, CNN with ${model.countParams()} parameters`);
+console.log(
+  `train ${train.dataset.numRows} rows (${train.numBatches} batches of 64, shuffled), test ${test.dataset.numRows} rows; ` +
+    `tfjs ${backend} backend, CNN with ${model.countParams()} parameters`,
+);
 
 /** conv 3×3×16 → pool → conv 3×3×32 → pool → dense 64 → softmax 10 */
 function cnn(tf: Tf): ReturnType<Tf['sequential']> {
@@ -101,8 +109,10 @@ try {
         const evaluated = (await model.evaluateDataset(testSet, {})) as ReturnType<Tf['scalar']>[]; // [loss, accuracy]
         testAccuracy = (await evaluated[1]!.data())[0]!;
         tf.dispose(evaluated);
-        console.log(`epoch ${epoch + 1}/${epochs}  loss ${logs?.loss?.toFixed(4)}  accuracy ${logs?.acc?.toFixed(4)}  ` +
-          `test accuracy ${testAccuracy.toFixed(4)}  [${(wallMs / 1000).toFixed(1)} s]`);
+        console.log(
+          `epoch ${epoch + 1}/${epochs}  loss ${logs?.loss?.toFixed(4)}  accuracy ${logs?.acc?.toFixed(4)}  ` +
+            `test accuracy ${testAccuracy.toFixed(4)}  [${(wallMs / 1000).toFixed(1)} s]`,
+        );
         console.log(`  loader: ${describeEpoch(metricsBefore, metricsAfter, wallMs)}`);
       },
     },
@@ -111,5 +121,7 @@ try {
   model.dispose();
   await Promise.all([train.close(), test.close()]);
 }
-console.log(`test accuracy ${(testAccuracy * 100).toFixed(1)}% (chance ${(100 / CLASS_NAMES.length).toFixed(0)}%) after ${epochs} epoch${epochs === 1 ? '' : 's'}; ` +
-  `total ${((performance.now() - started) / 1000).toFixed(1)} s`);
+console.log(
+  `test accuracy ${(testAccuracy * 100).toFixed(1)}% (chance ${(100 / CLASS_NAMES.length).toFixed(0)}%) after ${epochs} epoch${epochs === 1 ? '' : 's'}; ` +
+    `total ${((performance.now() - started) / 1000).toFixed(1)} s`,
+);

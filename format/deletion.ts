@@ -62,9 +62,17 @@ const MAX_ZSTD_WINDOW = 2 ** 27;
  * @param physicalRows the fragment's `physical_rows` (DataFragment field 4); when given, every offset must
  *   be below it and it bounds the memory spent. Without it, {@link DEFAULT_MAX_DELETED_ROWS} bounds memory.
  */
-export function parseDeletionFile(bytes: Uint8Array, kind: DeletionFileKind, path: string, physicalRows?: number): Uint32Array {
+export function parseDeletionFile(
+  bytes: Uint8Array,
+  kind: DeletionFileKind,
+  path: string,
+  physicalRows?: number,
+): Uint32Array {
   if (physicalRows !== undefined && !(Number.isSafeInteger(physicalRows) && physicalRows >= 0)) {
-    throw new InvalidArgumentError(`physicalRows must be a non-negative integer, got ${String(physicalRows)}`, { path, physicalRows });
+    throw new InvalidArgumentError(`physicalRows must be a non-negative integer, got ${String(physicalRows)}`, {
+      path,
+      physicalRows,
+    });
   }
   const maxRows = physicalRows === undefined ? DEFAULT_MAX_DELETED_ROWS : Math.min(physicalRows, MAX_FRAGMENT_ROWS);
   let offsets: Uint32Array;
@@ -76,15 +84,21 @@ export function parseDeletionFile(bytes: Uint8Array, kind: DeletionFileKind, pat
   } else if (kind === 'arrow') {
     offsets = sortUnique(readArrowRowIds(bytes, path, maxRows, physicalRows));
   } else {
-    throw new InvalidArgumentError(`deletion file kind must be 'arrow' or 'bitmap', got ${String(kind)}`, { path, kind });
+    throw new InvalidArgumentError(`deletion file kind must be 'arrow' or 'bitmap', got ${String(kind)}`, {
+      path,
+      kind,
+    });
   }
   const last = offsets.length > 0 ? offsets[offsets.length - 1] : undefined;
   if (physicalRows !== undefined && last !== undefined && last >= physicalRows) {
-    throw new CorruptFileError(`${path}: deletes row offset ${last} but the fragment has only ${physicalRows} physical rows`, {
-      path,
-      rowOffset: last,
-      physicalRows,
-    });
+    throw new CorruptFileError(
+      `${path}: deletes row offset ${last} but the fragment has only ${physicalRows} physical rows`,
+      {
+        path,
+        rowOffset: last,
+        physicalRows,
+      },
+    );
   }
   return offsets;
 }
@@ -92,7 +106,11 @@ export function parseDeletionFile(bytes: Uint8Array, kind: DeletionFileKind, pat
 function checkCount(count: number, maxRows: number, physicalRows: number | undefined, path: string): void {
   if (count <= maxRows) return;
   const bound = physicalRows === undefined ? `the limit of ${maxRows}` : `the fragment's ${physicalRows} physical rows`;
-  throw new CorruptFileError(`${path}: deletion file lists ${count} row offsets, more than ${bound}`, { path, count, maxRows });
+  throw new CorruptFileError(`${path}: deletion file lists ${count} row offsets, more than ${bound}`, {
+    path,
+    count,
+    maxRows,
+  });
 }
 
 /** Sorts in place and drops repeats; returns a shorter copy only when there were repeats. */
@@ -109,7 +127,12 @@ function sortUnique(values: Uint32Array): Uint32Array {
 // ---------------------------------------------------------------------------------------------------
 // Arrow IPC file
 
-function arrowCorrupt(path: string, message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }): CorruptFileError {
+function arrowCorrupt(
+  path: string,
+  message: string,
+  details: Record<string, unknown> = {},
+  options?: { cause?: unknown },
+): CorruptFileError {
   return new CorruptFileError(`${path}: Arrow deletion file ${message}`, { path, ...details }, options);
 }
 
@@ -125,34 +148,58 @@ function hasMagic(bytes: Uint8Array, at: number): boolean {
 }
 
 /** All `row_id` values of every record batch, in file order. */
-function readArrowRowIds(bytes: Uint8Array, path: string, maxRows: number, physicalRows: number | undefined): Uint32Array {
+function readArrowRowIds(
+  bytes: Uint8Array,
+  path: string,
+  maxRows: number,
+  physicalRows: number | undefined,
+): Uint32Array {
   try {
     return readArrowRowIdsUnchecked(bytes, path, maxRows, physicalRows);
   } catch (error) {
     if (error instanceof LanceLoaderError) throw error;
     // flatbuffer accessors on garbage offsets can throw (RangeError, TextDecoder errors).
-    throw arrowCorrupt(path, `has malformed metadata (${error instanceof Error ? error.message : String(error)})`, {}, { cause: error });
+    throw arrowCorrupt(
+      path,
+      `has malformed metadata (${error instanceof Error ? error.message : String(error)})`,
+      {},
+      { cause: error },
+    );
   }
 }
 
-function readArrowRowIdsUnchecked(bytes: Uint8Array, path: string, maxRows: number, physicalRows: number | undefined): Uint32Array {
+function readArrowRowIdsUnchecked(
+  bytes: Uint8Array,
+  path: string,
+  maxRows: number,
+  physicalRows: number | undefined,
+): Uint32Array {
   const size = bytes.byteLength;
   const view = new DataView(bytes.buffer, bytes.byteOffset, size);
   // "ARROW1" + 2 pad bytes, then at least the footer length and the closing magic.
   if (size < 8 + 4 + 6 || !hasMagic(bytes, 0) || !hasMagic(bytes, size - 6)) {
-    throw arrowCorrupt(path, `is not an Arrow IPC file (no "ARROW1" magic at both ends; ${size} bytes)`, { byteLength: size });
+    throw arrowCorrupt(path, `is not an Arrow IPC file (no "ARROW1" magic at both ends; ${size} bytes)`, {
+      byteLength: size,
+    });
   }
   const footerLength = view.getInt32(size - 10, true);
   const footerStart = size - 10 - footerLength;
   if (footerLength <= 0 || footerStart < 8) {
-    throw arrowCorrupt(path, `footer length ${footerLength} does not fit in ${size} bytes`, { byteOffset: size - 10, footerLength });
+    throw arrowCorrupt(path, `footer length ${footerLength} does not fit in ${size} bytes`, {
+      byteOffset: size - 10,
+      footerLength,
+    });
   }
   const footer = Footer.getRootAsFooter(new ByteBuffer(bytes.subarray(footerStart, footerStart + footerLength)));
   checkSchema(footer, path);
 
   const batchCount = footer.recordBatchesLength();
   if (batchCount * BLOCK_BYTES > footerLength) {
-    throw arrowCorrupt(path, `footer lists ${batchCount} record batches, more than its ${footerLength} bytes can hold`, { batchCount });
+    throw arrowCorrupt(
+      path,
+      `footer lists ${batchCount} record batches, more than its ${footerLength} bytes can hold`,
+      { batchCount },
+    );
   }
   const chunks: Uint8Array[] = []; // little-endian u32 values of each batch
   let total = 0;
@@ -162,19 +209,27 @@ function readArrowRowIdsUnchecked(bytes: Uint8Array, path: string, maxRows: numb
     const at = safeLength(block.offset(), `record batch ${b} offset`, path);
     const metaLength = block.metaDataLength();
     if (at < 8 || metaLength < 8 || at + metaLength > footerStart) {
-      throw arrowCorrupt(path, `record batch ${b} metadata (${metaLength} bytes at ${at}) lies outside the message area [8, ${footerStart})`, {
-        batch: b,
-        byteOffset: at,
-      });
+      throw arrowCorrupt(
+        path,
+        `record batch ${b} metadata (${metaLength} bytes at ${at}) lies outside the message area [8, ${footerStart})`,
+        {
+          batch: b,
+          byteOffset: at,
+        },
+      );
     }
     const message = readMessage(bytes, view, at, metaLength, b, path);
     const bodyStart = at + metaLength;
     const bodyLength = safeLength(message.bodyLength(), `record batch ${b} body length`, path);
     if (bodyStart + bodyLength > footerStart) {
-      throw arrowCorrupt(path, `record batch ${b} body (${bodyLength} bytes at ${bodyStart}) runs into the footer at ${footerStart}`, {
-        batch: b,
-        byteOffset: bodyStart,
-      });
+      throw arrowCorrupt(
+        path,
+        `record batch ${b} body (${bodyLength} bytes at ${bodyStart}) runs into the footer at ${footerStart}`,
+        {
+          batch: b,
+          byteOffset: bodyStart,
+        },
+      );
     }
     const body = bytes.subarray(bodyStart, bodyStart + bodyLength);
     const values = readBatchValues(message, body, b, bodyStart, path, maxRows - total, physicalRows);
@@ -196,20 +251,40 @@ function checkSchema(footer: Footer, path: string): void {
   const schema = footer.schema();
   if (schema === null) throw arrowCorrupt(path, 'footer has no schema');
   if (schema.endianness() !== Endianness.Little) {
-    throw new UnsupportedError(`${path}: Arrow deletion file is big-endian, which lance-loader does not read`, { path });
+    throw new UnsupportedError(`${path}: Arrow deletion file is big-endian, which lance-loader does not read`, {
+      path,
+    });
   }
   const field = schema.fieldsLength() === 1 ? schema.fields(0) : null;
   const int = field !== null && field.typeType() === Type.Int ? (field.type(new Int()) as Int | null) : null;
   const name = field?.name() ?? null;
-  if (field === null || int === null || int.bitWidth() !== 32 || int.isSigned() || name !== 'row_id' || field.nullable()) {
-    throw arrowCorrupt(path, `schema is not one non-nullable UInt32 field "row_id" (${schema.fieldsLength()} fields, first "${name}")`, {
-      fieldCount: schema.fieldsLength(),
-    });
+  if (
+    field === null ||
+    int === null ||
+    int.bitWidth() !== 32 ||
+    int.isSigned() ||
+    name !== 'row_id' ||
+    field.nullable()
+  ) {
+    throw arrowCorrupt(
+      path,
+      `schema is not one non-nullable UInt32 field "row_id" (${schema.fieldsLength()} fields, first "${name}")`,
+      {
+        fieldCount: schema.fieldsLength(),
+      },
+    );
   }
 }
 
 /** Reads the encapsulated Message at `at`: optional 0xFFFFFFFF continuation, i32 length, flatbuffer. */
-function readMessage(bytes: Uint8Array, view: DataView, at: number, metaLength: number, batch: number, path: string): Message {
+function readMessage(
+  bytes: Uint8Array,
+  view: DataView,
+  at: number,
+  metaLength: number,
+  batch: number,
+  path: string,
+): Message {
   let fbStart = at + 4;
   let fbLength = view.getInt32(at, true);
   if (view.getUint32(at, true) === CONTINUATION) {
@@ -217,17 +292,25 @@ function readMessage(bytes: Uint8Array, view: DataView, at: number, metaLength: 
     fbLength = view.getInt32(at + 4, true);
   }
   if (fbLength <= 0 || fbStart + fbLength > at + metaLength) {
-    throw arrowCorrupt(path, `record batch ${batch} message length ${fbLength} does not fit its ${metaLength}-byte metadata block at ${at}`, {
-      batch,
-      byteOffset: at,
-    });
+    throw arrowCorrupt(
+      path,
+      `record batch ${batch} message length ${fbLength} does not fit its ${metaLength}-byte metadata block at ${at}`,
+      {
+        batch,
+        byteOffset: at,
+      },
+    );
   }
   const message = Message.getRootAsMessage(new ByteBuffer(bytes.subarray(fbStart, fbStart + fbLength)));
   if (message.headerType() !== MessageHeader.RecordBatch) {
-    throw arrowCorrupt(path, `block ${batch} at byte ${at} holds message type ${message.headerType()}, not a record batch`, {
-      batch,
-      byteOffset: at,
-    });
+    throw arrowCorrupt(
+      path,
+      `block ${batch} at byte ${at} holds message type ${message.headerType()}, not a record batch`,
+      {
+        batch,
+        byteOffset: at,
+      },
+    );
   }
   return message;
 }
@@ -249,32 +332,52 @@ function readBatchValues(
   if (header === null) throw arrowCorrupt(path, `record batch ${batch} has no header`, { batch });
   const rows = safeLength(header.length(), `record batch ${batch} length`, path);
   if (header.nodesLength() !== 1 || header.buffersLength() !== 2) {
-    throw arrowCorrupt(path, `record batch ${batch} has ${header.nodesLength()} field nodes and ${header.buffersLength()} buffers (expected 1 and 2 for one UInt32 column)`, {
-      batch,
-    });
+    throw arrowCorrupt(
+      path,
+      `record batch ${batch} has ${header.nodesLength()} field nodes and ${header.buffersLength()} buffers (expected 1 and 2 for one UInt32 column)`,
+      {
+        batch,
+      },
+    );
   }
   const node = header.nodes(0);
   const buffer = header.buffers(1); // buffers(0) is the validity bitmap, unused when null_count = 0
-  if (node === null || buffer === null) throw arrowCorrupt(path, `record batch ${batch} is missing its field node or values buffer`, { batch });
+  if (node === null || buffer === null)
+    throw arrowCorrupt(path, `record batch ${batch} is missing its field node or values buffer`, { batch });
   if (safeLength(node.length(), `record batch ${batch} field length`, path) !== rows) {
-    throw arrowCorrupt(path, `record batch ${batch} has ${rows} rows but its row_id column has ${node.length()} values`, { batch });
+    throw arrowCorrupt(
+      path,
+      `record batch ${batch} has ${rows} rows but its row_id column has ${node.length()} values`,
+      { batch },
+    );
   }
   if (node.nullCount() !== 0n) {
     // Lance refuses these too: "Null values are not allowed in deletion files".
-    throw arrowCorrupt(path, `record batch ${batch} has ${node.nullCount()} null row ids; nulls are not allowed in deletion files`, { batch });
+    throw arrowCorrupt(
+      path,
+      `record batch ${batch} has ${node.nullCount()} null row ids; nulls are not allowed in deletion files`,
+      { batch },
+    );
   }
   if (rows > remaining) {
     const bound = physicalRows === undefined ? 'the limit' : `the fragment's ${physicalRows} physical rows`;
-    throw arrowCorrupt(path, `lists more row offsets than ${bound} (record batch ${batch} adds ${rows})`, { batch, rows });
+    throw arrowCorrupt(path, `lists more row offsets than ${bound} (record batch ${batch} adds ${rows})`, {
+      batch,
+      rows,
+    });
   }
 
   const offset = safeLength(buffer.offset(), `record batch ${batch} values buffer offset`, path);
   const length = safeLength(buffer.length(), `record batch ${batch} values buffer length`, path);
   if (offset + length > body.byteLength) {
-    throw arrowCorrupt(path, `record batch ${batch} values buffer (${length} bytes at body offset ${offset}) runs past its ${body.byteLength}-byte body`, {
-      batch,
-      byteOffset: bodyStart + offset,
-    });
+    throw arrowCorrupt(
+      path,
+      `record batch ${batch} values buffer (${length} bytes at body offset ${offset}) runs past its ${body.byteLength}-byte body`,
+      {
+        batch,
+        byteOffset: bodyStart + offset,
+      },
+    );
   }
   const stored = body.subarray(offset, offset + length);
   const needed = rows * 4;
@@ -284,14 +387,21 @@ function readBatchValues(
   let values = stored;
   if (compression !== null && length > 0) {
     if (compression.method() !== BodyCompressionMethod.BUFFER) {
-      throw new UnsupportedError(`${path}: Arrow body compression method ${compression.method()} is not supported (only BUFFER)`, { path });
+      throw new UnsupportedError(
+        `${path}: Arrow body compression method ${compression.method()} is not supported (only BUFFER)`,
+        { path },
+      );
     }
     if (compression.codec() !== CompressionType.ZSTD) {
-      throw new UnsupportedError(`${path}: Arrow body compression codec ${CompressionType[compression.codec()] ?? compression.codec()} is not supported (only ZSTD)`, {
-        path,
-      });
+      throw new UnsupportedError(
+        `${path}: Arrow body compression codec ${CompressionType[compression.codec()] ?? compression.codec()} is not supported (only ZSTD)`,
+        {
+          path,
+        },
+      );
     }
-    if (length < 8) throw arrowCorrupt(path, `${where} is ${length} bytes, too short for its 8-byte length prefix`, { batch });
+    if (length < 8)
+      throw arrowCorrupt(path, `${where} is ${length} bytes, too short for its 8-byte length prefix`, { batch });
     const declared = new DataView(stored.buffer, stored.byteOffset, 8).getBigInt64(0, true);
     if (declared === -1n) {
       values = stored.subarray(8);
@@ -320,16 +430,23 @@ function inflateZstd(frame: Uint8Array, expected: number, path: string, where: s
   let written = 0;
   try {
     const stream = new Decompress((chunk) => {
-      if (written + chunk.length > expected) throw arrowCorrupt(path, `${where} inflates to more than its declared ${expected} bytes`);
+      if (written + chunk.length > expected)
+        throw arrowCorrupt(path, `${where} inflates to more than its declared ${expected} bytes`);
       out.set(chunk, written);
       written += chunk.length;
     });
     stream.push(frame, true);
   } catch (error) {
     if (error instanceof LanceLoaderError) throw error;
-    throw arrowCorrupt(path, `${where} is not valid zstd (${error instanceof Error ? error.message : String(error)})`, {}, { cause: error });
+    throw arrowCorrupt(
+      path,
+      `${where} is not valid zstd (${error instanceof Error ? error.message : String(error)})`,
+      {},
+      { cause: error },
+    );
   }
-  if (written !== expected) throw arrowCorrupt(path, `${where} inflates to ${written} bytes, not its declared ${expected}`);
+  if (written !== expected)
+    throw arrowCorrupt(path, `${where} inflates to ${written} bytes, not its declared ${expected}`);
   return out;
 }
 
@@ -344,7 +461,8 @@ function checkZstdFrameHeader(frame: Uint8Array, expected: number, path: string,
   const sizeFlag = descriptor >> 6;
   const contentSizeBytes = sizeFlag === 0 ? (singleSegment ? 1 : 0) : 1 << sizeFlag;
   const contentSizeAt = 5 + (singleSegment ? 0 : 1) + dictIdBytes;
-  if (contentSizeAt + contentSizeBytes > frame.byteLength) throw arrowCorrupt(path, `${where} has a truncated zstd frame header`);
+  if (contentSizeAt + contentSizeBytes > frame.byteLength)
+    throw arrowCorrupt(path, `${where} has a truncated zstd frame header`);
   if (contentSizeBytes > 0) {
     let contentSize = 0;
     for (let i = contentSizeBytes - 1; i >= 0; i--) contentSize = contentSize * 256 + (frame[contentSizeAt + i] ?? 0);
@@ -357,6 +475,7 @@ function checkZstdFrameHeader(frame: Uint8Array, expected: number, path: string,
     const windowDescriptor = frame[5] ?? 0;
     const windowBase = 2 ** (10 + (windowDescriptor >> 3));
     const window = windowBase + (windowBase / 8) * (windowDescriptor & 7);
-    if (window > MAX_ZSTD_WINDOW) throw arrowCorrupt(path, `${where} asks for a ${window}-byte zstd window (limit ${MAX_ZSTD_WINDOW})`);
+    if (window > MAX_ZSTD_WINDOW)
+      throw arrowCorrupt(path, `${where} asks for a ${window}-byte zstd window (limit ${MAX_ZSTD_WINDOW})`);
   }
 }

@@ -66,7 +66,14 @@ function checkRange(range: ByteRange, fileSize: number, path: string, what: stri
 }
 
 /** Reads `count` (u64 position, u64 size) pairs at `offset` of `region`. */
-function parseOffsetTable(region: Uint8Array, offset: number, count: number, fileSize: number, path: string, what: string): ByteRange[] {
+function parseOffsetTable(
+  region: Uint8Array,
+  offset: number,
+  count: number,
+  fileSize: number,
+  path: string,
+  what: string,
+): ByteRange[] {
   const view = new DataView(region.buffer, region.byteOffset, region.byteLength);
   const table: ByteRange[] = [];
   for (let i = 0; i < count; i++) {
@@ -81,8 +88,21 @@ function parseOffsetTable(region: Uint8Array, offset: number, count: number, fil
 }
 
 /** The positions of the global buffers (buffer 0 holds the schema), from the metadata region. */
-export function parseGlobalBufferTable(region: Uint8Array, regionStart: number, footer: Footer, fileSize: number, path: string): ByteRange[] {
-  return parseOffsetTable(region, footer.gboTableOffset - regionStart, footer.numGlobalBuffers, fileSize, path, 'global buffer');
+export function parseGlobalBufferTable(
+  region: Uint8Array,
+  regionStart: number,
+  footer: Footer,
+  fileSize: number,
+  path: string,
+): ByteRange[] {
+  return parseOffsetTable(
+    region,
+    footer.gboTableOffset - regionStart,
+    footer.numGlobalBuffers,
+    fileSize,
+    path,
+    'global buffer',
+  );
 }
 
 /**
@@ -99,7 +119,14 @@ export function parseFileMetadata(
 ): FileMetadata {
   const descriptor = decodeFileDescriptor(schemaBytes, `${path} (schema in global buffer 0)`);
   const numRows = descriptor.length;
-  const columnTable = parseOffsetTable(region, footer.cmoTableOffset - regionStart, footer.numColumns, fileSize, path, 'column metadata');
+  const columnTable = parseOffsetTable(
+    region,
+    footer.cmoTableOffset - regionStart,
+    footer.numColumns,
+    fileSize,
+    path,
+    'column metadata',
+  );
   const columns = columnTable.map((range, index) => {
     const where = `${path} column ${index}`;
     if (range.offset < regionStart || range.offset + range.size > fileSize - FOOTER_BYTES) {
@@ -111,10 +138,17 @@ export function parseFileMetadata(
     const pages = proto.pages.map((page, pageIndex): PageInfo => {
       const pageWhere = `${where} page ${pageIndex}`;
       if (page.buffer_offsets.length !== page.buffer_sizes.length) {
-        throw new CorruptFileError(`${pageWhere}: ${page.buffer_offsets.length} buffer offsets but ${page.buffer_sizes.length} sizes`);
+        throw new CorruptFileError(
+          `${pageWhere}: ${page.buffer_offsets.length} buffer offsets but ${page.buffer_sizes.length} sizes`,
+        );
       }
       const buffers = page.buffer_offsets.map((offset, b) =>
-        checkRange({ offset, size: page.buffer_sizes[b] ?? 0 }, fileSize, path, `column ${index} page ${pageIndex} buffer ${b}`),
+        checkRange(
+          { offset, size: page.buffer_sizes[b] ?? 0 },
+          fileSize,
+          path,
+          `column ${index} page ${pageIndex} buffer ${b}`,
+        ),
       );
       const info: PageInfo = {
         index: pageIndex,
@@ -128,7 +162,10 @@ export function parseFileMetadata(
     });
     // 2.0 list item columns count items, not rows, so only 2.1 pages must add up to the file's rows.
     if (footer.version === '2.1' && rowStart !== numRows) {
-      throw new CorruptFileError(`${where}: pages hold ${rowStart} rows but the file has ${numRows}`, { path, column: index });
+      throw new CorruptFileError(`${where}: pages hold ${rowStart} rows but the file has ${numRows}`, {
+        path,
+        column: index,
+      });
     }
     const buffers = proto.buffer_offsets.map((offset, b) =>
       checkRange({ offset, size: proto.buffer_sizes[b] ?? 0 }, fileSize, path, `column ${index} buffer ${b}`),

@@ -47,14 +47,20 @@ export function fileVersionOf(major: number, minor: number, path: string): FileV
 /** Parses the footer from the last {@link FOOTER_BYTES} bytes of a file of `fileSize` bytes. */
 export function parseFooter(tail: Uint8Array, fileSize: number, path: string): Footer {
   if (fileSize < FOOTER_BYTES || tail.length !== FOOTER_BYTES) {
-    throw new CorruptFileError(`${path}: file is ${fileSize} bytes, too small for a Lance footer (${FOOTER_BYTES} bytes)`, {
-      path,
-      fileSize,
-    });
+    throw new CorruptFileError(
+      `${path}: file is ${fileSize} bytes, too small for a Lance footer (${FOOTER_BYTES} bytes)`,
+      {
+        path,
+        fileSize,
+      },
+    );
   }
   for (let i = 0; i < 4; i++) {
     if (tail[36 + i] !== MAGIC[i]) {
-      throw new CorruptFileError(`${path}: not a Lance file, or truncated (the last 4 bytes are not the magic "LANC")`, { path, fileSize });
+      throw new CorruptFileError(
+        `${path}: not a Lance file, or truncated (the last 4 bytes are not the magic "LANC")`,
+        { path, fileSize },
+      );
     }
   }
   const view = new DataView(tail.buffer, tail.byteOffset, tail.byteLength);
@@ -73,8 +79,17 @@ export function parseFooter(tail: Uint8Array, fileSize: number, path: string): F
   const check = (ok: boolean, what: string) => {
     if (!ok) throw new CorruptFileError(`${path}: footer ${what} (file size ${fileSize})`, { path, fileSize, footer });
   };
-  check(footer.columnMetaStart <= footer.cmoTableOffset, `column metadata start ${footer.columnMetaStart} is after its offset table ${footer.cmoTableOffset}`);
-  check(footer.cmoTableOffset + footer.numColumns * 16 <= metaEnd, `column offset table (${footer.numColumns} columns at ${footer.cmoTableOffset}) runs past the footer`);
-  check(footer.gboTableOffset + footer.numGlobalBuffers * 16 <= metaEnd, `global buffer table (${footer.numGlobalBuffers} buffers at ${footer.gboTableOffset}) runs past the footer`);
+  check(
+    footer.columnMetaStart <= footer.cmoTableOffset,
+    `column metadata start ${footer.columnMetaStart} is after its offset table ${footer.cmoTableOffset}`,
+  );
+  check(
+    footer.cmoTableOffset + footer.numColumns * 16 <= metaEnd,
+    `column offset table (${footer.numColumns} columns at ${footer.cmoTableOffset}) runs past the footer`,
+  );
+  check(
+    footer.gboTableOffset + footer.numGlobalBuffers * 16 <= metaEnd,
+    `global buffer table (${footer.numGlobalBuffers} buffers at ${footer.gboTableOffset}) runs past the footer`,
+  );
   return footer;
 }

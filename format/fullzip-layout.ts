@@ -27,7 +27,9 @@ export function controlWordBytes(layout: FullZipLayoutProto): number {
 export function checkFullZipSupported(layout: FullZipLayoutProto, where: string): void {
   if (layout.bits_rep > 0) throw new UnsupportedError(`${where}: nested (list) full-zip pages are not supported yet`);
   if (layout.layers.length > 1 || layout.bits_def > 1) {
-    throw new UnsupportedError(`${where}: full-zip pages with ${layout.layers.length} rep/def layers (struct fields) are not supported yet`);
+    throw new UnsupportedError(
+      `${where}: full-zip pages with ${layout.layers.length} rep/def layers (struct fields) are not supported yet`,
+    );
   }
   if (layout.details === 'bits_per_value') {
     fixedValueBytes(layout, where);
@@ -48,7 +50,9 @@ export function fixedValueBytes(layout: FullZipLayoutProto, where: string): numb
   const inner = encoding?.compression === 'fixed_size_list' ? encoding.fixed_size_list?.values : encoding;
   const innerBits = flatBits(inner);
   if (innerBits === undefined || innerBits % 8 !== 0 || bits % 8 !== 0 || bits === 0) {
-    throw new UnsupportedError(`${where}: full-zip values encoded as ${describeCompressive(encoding)} are not supported`);
+    throw new UnsupportedError(
+      `${where}: full-zip values encoded as ${describeCompressive(encoding)} are not supported`,
+    );
   }
   return bits / 8;
 }
@@ -65,23 +69,44 @@ export function variableCodecKind(encoding: CompressiveEncodingProto | undefined
       if (encoding.fsst?.values?.compression === 'variable') return 'fsst';
       break;
     case 'general':
-      if (encoding.general?.compression?.scheme === 'COMPRESSION_ALGORITHM_ZSTD' && encoding.general.values?.compression === 'variable') return 'zstd';
+      if (
+        encoding.general?.compression?.scheme === 'COMPRESSION_ALGORITHM_ZSTD' &&
+        encoding.general.values?.compression === 'variable'
+      )
+        return 'zstd';
       break;
   }
   throw new UnsupportedError(`${where}: full-zip values encoded as ${describeCompressive(encoding)} are not supported`);
 }
 
 /** Reads the byte-packed repetition-index entries of `indexBytes` (width 1/2/4/8) as offsets. */
-export function parseRepetitionIndex(indexBytes: Uint8Array, width: number, count: number, where: string): Float64Array {
+export function parseRepetitionIndex(
+  indexBytes: Uint8Array,
+  width: number,
+  count: number,
+  where: string,
+): Float64Array {
   if (![1, 2, 4, 8].includes(width) || indexBytes.length < count * width) {
-    throw new CorruptFileError(`${where}: repetition index of ${indexBytes.length} bytes cannot hold ${count} entries of ${width} bytes`);
+    throw new CorruptFileError(
+      `${where}: repetition index of ${indexBytes.length} bytes cannot hold ${count} entries of ${width} bytes`,
+    );
   }
   const view = new DataView(indexBytes.buffer, indexBytes.byteOffset, indexBytes.byteLength);
   const out = new Float64Array(count);
   let previous = 0;
   for (let i = 0; i < count; i++) {
-    const value = width === 1 ? view.getUint8(i) : width === 2 ? view.getUint16(i * 2, true) : width === 4 ? view.getUint32(i * 4, true) : Number(view.getBigUint64(i * 8, true));
-    if (value < previous) throw new CorruptFileError(`${where}: repetition index entry ${i} (${value}) is below the previous one (${previous})`);
+    const value =
+      width === 1
+        ? view.getUint8(i)
+        : width === 2
+          ? view.getUint16(i * 2, true)
+          : width === 4
+            ? view.getUint32(i * 4, true)
+            : Number(view.getBigUint64(i * 8, true));
+    if (value < previous)
+      throw new CorruptFileError(
+        `${where}: repetition index entry ${i} (${value}) is below the previous one (${previous})`,
+      );
     out[i] = value;
     previous = value;
   }

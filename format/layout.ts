@@ -28,7 +28,9 @@ export type PageLayout =
 /** Decodes a page's encoding into a layout; `where` names the file, column and page for errors. */
 export function parsePageLayout(encoding: EncodingProto | undefined, version: FileVersion, where: string): PageLayout {
   if (encoding?.location !== 'direct' || !encoding.direct) {
-    throw new CorruptFileError(`${where}: page encoding is not stored inline (location ${encoding?.location ?? 'missing'})`);
+    throw new CorruptFileError(
+      `${where}: page encoding is not stored inline (location ${encoding?.location ?? 'missing'})`,
+    );
   }
   const any = decodeAny(encoding.direct.encoding, where);
   if (any.type_url.endsWith('lance.encodings21.PageLayout')) {

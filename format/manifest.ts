@@ -32,27 +32,39 @@ export function manifestNameOfVersion(version: number): string {
 
 /** Parses the bytes of a whole manifest file. */
 export function parseManifest(bytes: Uint8Array, path: string): ManifestProto {
-  if (bytes.length < 20) throw new CorruptFileError(`${path}: manifest file is ${bytes.length} bytes, too small`, { path });
+  if (bytes.length < 20)
+    throw new CorruptFileError(`${path}: manifest file is ${bytes.length} bytes, too small`, { path });
   const end = bytes.length;
   for (let i = 0; i < 4; i++) {
-    if (bytes[end - 4 + i] !== MAGIC[i]) throw new CorruptFileError(`${path}: not a Lance manifest (no "LANC" magic at the end)`, { path });
+    if (bytes[end - 4 + i] !== MAGIC[i])
+      throw new CorruptFileError(`${path}: not a Lance manifest (no "LANC" magic at the end)`, { path });
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const position = Number(view.getBigInt64(end - 16, true));
   if (position < 0 || position + 4 > end - 16) {
-    throw new CorruptFileError(`${path}: manifest position ${position} is outside the ${end}-byte file`, { path, position });
+    throw new CorruptFileError(`${path}: manifest position ${position} is outside the ${end}-byte file`, {
+      path,
+      position,
+    });
   }
   const length = view.getUint32(position, true);
   if (position + 4 + length > end - 16) {
-    throw new CorruptFileError(`${path}: manifest of ${length} bytes at ${position} runs past the end of the file`, { path, position, length });
+    throw new CorruptFileError(`${path}: manifest of ${length} bytes at ${position} runs past the end of the file`, {
+      path,
+      position,
+      length,
+    });
   }
   const manifest = decodeManifest(bytes.subarray(position + 4, position + 4 + length), path);
   const unknown = manifest.reader_feature_flags & ~KNOWN_READER_FLAGS;
   if (unknown !== 0) {
-    throw new UnsupportedError(`${path}: the dataset needs reader features ${unknown} that lance-loader does not know (flags ${manifest.reader_feature_flags})`, {
-      path,
-      flags: manifest.reader_feature_flags,
-    });
+    throw new UnsupportedError(
+      `${path}: the dataset needs reader features ${unknown} that lance-loader does not know (flags ${manifest.reader_feature_flags})`,
+      {
+        path,
+        flags: manifest.reader_feature_flags,
+      },
+    );
   }
   return manifest;
 }

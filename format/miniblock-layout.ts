@@ -26,7 +26,8 @@ export interface ChunkTable {
 
 /** Parses the chunk metadata buffer of a page holding `numItems` items in `dataBytes` of chunk data. */
 export function parseChunkTable(meta: Uint8Array, numItems: number, dataBytes: number, where: string): ChunkTable {
-  if (meta.length % 2 !== 0) throw new CorruptFileError(`${where}: chunk metadata is ${meta.length} bytes, not a whole number of u16 words`);
+  if (meta.length % 2 !== 0)
+    throw new CorruptFileError(`${where}: chunk metadata is ${meta.length} bytes, not a whole number of u16 words`);
   const n = meta.length / 2;
   const byteOffsets = new Float64Array(n + 1);
   const itemStarts = new Float64Array(n + 1);
@@ -38,7 +39,9 @@ export function parseChunkTable(meta: Uint8Array, numItems: number, dataBytes: n
     const count = i === n - 1 ? numItems - items : 2 ** (word & 0xf);
     // The last chunk holds the rest of the page; like every chunk it has at most 2^15 items.
     if (count < 0 || count > MAX_CHUNK_ITEMS) {
-      throw new CorruptFileError(`${where}: chunk ${i} of ${n} would hold ${count} items (the page has ${numItems}, chunks hold 0..${MAX_CHUNK_ITEMS})`);
+      throw new CorruptFileError(
+        `${where}: chunk ${i} of ${n} would hold ${count} items (the page has ${numItems}, chunks hold 0..${MAX_CHUNK_ITEMS})`,
+      );
     }
     items += count;
     byteOffsets[i + 1] = bytes;
@@ -55,14 +58,21 @@ export function parseChunkTable(meta: Uint8Array, numItems: number, dataBytes: n
 /** Checks that lance-loader can decode the page's structure (flat columns, no repetition). */
 export function checkMiniBlockSupported(layout: MiniBlockLayoutProto, where: string): void {
   if (layout.rep_compression || layout.repetition_index_depth > 0) {
-    throw new UnsupportedError(`${where}: nested (list) mini-block pages are not supported yet`, { layers: layout.layers });
+    throw new UnsupportedError(`${where}: nested (list) mini-block pages are not supported yet`, {
+      layers: layout.layers,
+    });
   }
   for (const layer of layout.layers) {
     if (layer !== 'REPDEF_ALL_VALID_ITEM' && layer !== 'REPDEF_NULLABLE_ITEM') {
-      throw new UnsupportedError(`${where}: mini-block pages with ${layer} layers (nested data) are not supported yet`, { layers: layout.layers });
+      throw new UnsupportedError(
+        `${where}: mini-block pages with ${layer} layers (nested data) are not supported yet`,
+        { layers: layout.layers },
+      );
     }
   }
   if (layout.layers.length > 1) {
-    throw new UnsupportedError(`${where}: mini-block pages with ${layout.layers.length} rep/def layers (struct fields) are not supported yet`);
+    throw new UnsupportedError(
+      `${where}: mini-block pages with ${layout.layers.length} rep/def layers (struct fields) are not supported yet`,
+    );
   }
 }

@@ -84,10 +84,14 @@ export function parseRoaringLayout(bytes: Uint8Array, path: string): RoaringLayo
     hasRuns = true;
     pos = 4;
   } else {
-    throw corrupt(path, `has unknown cookie ${cookie} (expected ${ROARING_COOKIE_NO_RUN}, or ${ROARING_COOKIE_RUN} in the low 16 bits)`, {
-      byteOffset: 0,
-      cookie,
-    });
+    throw corrupt(
+      path,
+      `has unknown cookie ${cookie} (expected ${ROARING_COOKIE_NO_RUN}, or ${ROARING_COOKIE_RUN} in the low 16 bits)`,
+      {
+        byteOffset: 0,
+        cookie,
+      },
+    );
   }
 
   const runFlagsAt = pos;
@@ -114,10 +118,14 @@ export function parseRoaringLayout(bytes: Uint8Array, path: string): RoaringLayo
   for (let i = 0; i < count; i++) {
     const key = view.getUint16(descriptionsAt + 4 * i, true);
     if (key <= lastKey) {
-      throw corrupt(path, `container keys are not strictly increasing (container ${i} has key ${key} after ${lastKey})`, {
-        byteOffset: descriptionsAt + 4 * i,
-        container: i,
-      });
+      throw corrupt(
+        path,
+        `container keys are not strictly increasing (container ${i} has key ${key} after ${lastKey})`,
+        {
+          byteOffset: descriptionsAt + 4 * i,
+          container: i,
+        },
+      );
     }
     lastKey = key;
     const containerCardinality = view.getUint16(descriptionsAt + 4 * i + 2, true) + 1;
@@ -133,7 +141,8 @@ export function parseRoaringLayout(bytes: Uint8Array, path: string): RoaringLayo
         });
       }
       const runs = view.getUint16(pos, true);
-      if (runs === 0) throw corrupt(path, `run container ${i} at byte ${pos} has zero runs`, { byteOffset: pos, container: i });
+      if (runs === 0)
+        throw corrupt(path, `run container ${i} at byte ${pos} has zero runs`, { byteOffset: pos, container: i });
       kind = CONTAINER_RUN;
       byteLength = 2 + 4 * runs;
     } else if (containerCardinality <= ARRAY_LIMIT) {
@@ -146,20 +155,28 @@ export function parseRoaringLayout(bytes: Uint8Array, path: string): RoaringLayo
     if (hasOffsets) {
       const declared = view.getUint32(offsetsAt + 4 * i, true);
       if (declared !== pos) {
-        throw corrupt(path, `offset header says container ${i} starts at byte ${declared}, but it starts at byte ${pos}`, {
-          byteOffset: offsetsAt + 4 * i,
-          container: i,
-          expected: pos,
-          actual: declared,
-        });
+        throw corrupt(
+          path,
+          `offset header says container ${i} starts at byte ${declared}, but it starts at byte ${pos}`,
+          {
+            byteOffset: offsetsAt + 4 * i,
+            container: i,
+            expected: pos,
+            actual: declared,
+          },
+        );
       }
     }
     if (pos + byteLength > size) {
-      throw corrupt(path, `container ${i} (${byteLength} bytes at byte ${pos}) runs past the end of the file (${size} bytes)`, {
-        byteOffset: pos,
-        container: i,
-        byteLength: size,
-      });
+      throw corrupt(
+        path,
+        `container ${i} (${byteLength} bytes at byte ${pos}) runs past the end of the file (${size} bytes)`,
+        {
+          byteOffset: pos,
+          container: i,
+          byteLength: size,
+        },
+      );
     }
     keys[i] = key;
     cardinalities[i] = containerCardinality;
@@ -170,7 +187,10 @@ export function parseRoaringLayout(bytes: Uint8Array, path: string): RoaringLayo
     pos += byteLength;
   }
   if (pos !== size) {
-    throw corrupt(path, `ends at byte ${pos} but the file has ${size - pos} more bytes`, { byteOffset: pos, byteLength: size });
+    throw corrupt(path, `ends at byte ${pos} but the file has ${size - pos} more bytes`, {
+      byteOffset: pos,
+      byteLength: size,
+    });
   }
   return { cardinality, keys, cardinalities, kinds, byteOffsets, byteLengths };
 }
@@ -182,7 +202,9 @@ export function parseRoaringLayout(bytes: Uint8Array, path: string): RoaringLayo
  */
 export function decodeRoaringBitmap(bytes: Uint8Array, layout: RoaringLayout, output: Uint32Array, path: string): void {
   if (output.length < layout.cardinality) {
-    throw new InternalError(`roaring output holds ${output.length} values, fewer than the bitmap's ${layout.cardinality}`);
+    throw new InternalError(
+      `roaring output holds ${output.length} values, fewer than the bitmap's ${layout.cardinality}`,
+    );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let out = 0;
@@ -235,16 +257,24 @@ export function decodeRoaringBitmap(bytes: Uint8Array, layout: RoaringLayout, ou
           const start = view.getUint16(at + 2 + 4 * r, true);
           const last = start + view.getUint16(at + 4 + 4 * r, true);
           if (last > 0xffff) {
-            throw corrupt(path, `run ${r} of container ${i} at byte ${at} goes past 65535 (start ${start}, end ${last})`, {
-              byteOffset: at + 2 + 4 * r,
-              container: i,
-            });
+            throw corrupt(
+              path,
+              `run ${r} of container ${i} at byte ${at} goes past 65535 (start ${start}, end ${last})`,
+              {
+                byteOffset: at + 2 + 4 * r,
+                container: i,
+              },
+            );
           }
           if (start <= previousEnd) {
-            throw corrupt(path, `run ${r} of container ${i} at byte ${at} starts at ${start}, not after the previous run's end ${previousEnd}`, {
-              byteOffset: at + 2 + 4 * r,
-              container: i,
-            });
+            throw corrupt(
+              path,
+              `run ${r} of container ${i} at byte ${at} starts at ${start}, not after the previous run's end ${previousEnd}`,
+              {
+                byteOffset: at + 2 + 4 * r,
+                container: i,
+              },
+            );
           }
           previousEnd = last;
           if (out + (last - start + 1) > end) throw mismatch('more');

@@ -22,31 +22,50 @@ const utf8 = new TextDecoder('utf-8');
 
 function primitiveType(logicalType: string): arrow.DataType | undefined {
   switch (logicalType) {
-    case 'null': return new arrow.Null();
-    case 'bool': return new arrow.Bool();
-    case 'int8': return new arrow.Int8();
-    case 'int16': return new arrow.Int16();
-    case 'int32': return new arrow.Int32();
-    case 'int64': return new arrow.Int64();
-    case 'uint8': return new arrow.Uint8();
-    case 'uint16': return new arrow.Uint16();
-    case 'uint32': return new arrow.Uint32();
-    case 'uint64': return new arrow.Uint64();
-    case 'halffloat': return new arrow.Float16();
-    case 'float': return new arrow.Float32();
-    case 'double': return new arrow.Float64();
-    case 'string': return new arrow.Utf8();
-    case 'large_string': return new arrow.LargeUtf8();
-    case 'binary': return new arrow.Binary();
-    case 'large_binary': return new arrow.LargeBinary();
-    case 'date32:day': return new arrow.DateDay();
-    case 'date64:ms': return new arrow.DateMillisecond();
+    case 'null':
+      return new arrow.Null();
+    case 'bool':
+      return new arrow.Bool();
+    case 'int8':
+      return new arrow.Int8();
+    case 'int16':
+      return new arrow.Int16();
+    case 'int32':
+      return new arrow.Int32();
+    case 'int64':
+      return new arrow.Int64();
+    case 'uint8':
+      return new arrow.Uint8();
+    case 'uint16':
+      return new arrow.Uint16();
+    case 'uint32':
+      return new arrow.Uint32();
+    case 'uint64':
+      return new arrow.Uint64();
+    case 'halffloat':
+      return new arrow.Float16();
+    case 'float':
+      return new arrow.Float32();
+    case 'double':
+      return new arrow.Float64();
+    case 'string':
+      return new arrow.Utf8();
+    case 'large_string':
+      return new arrow.LargeUtf8();
+    case 'binary':
+      return new arrow.Binary();
+    case 'large_binary':
+      return new arrow.LargeBinary();
+    case 'date32:day':
+      return new arrow.DateDay();
+    case 'date64:ms':
+      return new arrow.DateMillisecond();
   }
   const parts = logicalType.split(':');
   const [head] = parts;
   if (head === 'timestamp' && parts.length === 3) {
     const unit = timeUnit(parts[1]);
-    const tz = parts[2] === '-' ? null : parts[2] ?? null;
+    const tz = parts[2] === '-' ? null : (parts[2] ?? null);
     return unit === undefined ? undefined : new arrow.Timestamp(unit, tz);
   }
   if ((head === 'time32' || head === 'time64') && parts.length === 2) {
@@ -68,10 +87,14 @@ function primitiveType(logicalType: string): arrow.DataType | undefined {
 
 function timeUnit(unit: string | undefined): arrow.TimeUnit | undefined {
   switch (unit) {
-    case 's': return arrow.TimeUnit.SECOND;
-    case 'ms': return arrow.TimeUnit.MILLISECOND;
-    case 'us': return arrow.TimeUnit.MICROSECOND;
-    case 'ns': return arrow.TimeUnit.NANOSECOND;
+    case 's':
+      return arrow.TimeUnit.SECOND;
+    case 'ms':
+      return arrow.TimeUnit.MILLISECOND;
+    case 'us':
+      return arrow.TimeUnit.MICROSECOND;
+    case 'ns':
+      return arrow.TimeUnit.NANOSECOND;
   }
   return undefined;
 }
@@ -95,10 +118,13 @@ function arrowTypeOf(field: Omit<LanceField, 'arrowType'>, where: string): arrow
   }
   const type = primitiveType(t);
   if (!type) {
-    throw new UnsupportedError(`${where}: field "${field.name}" has logical type "${t}", which lance-loader does not know`, {
-      field: field.name,
-      logicalType: t,
-    });
+    throw new UnsupportedError(
+      `${where}: field "${field.name}" has logical type "${t}", which lance-loader does not know`,
+      {
+        field: field.name,
+        logicalType: t,
+      },
+    );
   }
   return type;
 }
@@ -116,7 +142,14 @@ export function buildFieldTree(protos: FieldProto[], where: string): LanceField[
   for (const proto of protos) {
     const metadata = new Map<string, string>();
     for (const [key, value] of Object.entries(proto.metadata)) metadata.set(key, utf8.decode(value));
-    const field = { id: proto.id, name: proto.name, logicalType: proto.logical_type, nullable: proto.nullable, metadata, children: [] };
+    const field = {
+      id: proto.id,
+      name: proto.name,
+      logicalType: proto.logical_type,
+      nullable: proto.nullable,
+      metadata,
+      children: [],
+    };
     pending.push({ field, parentId: proto.parent_id });
   }
   for (const { field } of pending) byId.set(field.id, field as LanceField);
@@ -126,7 +159,9 @@ export function buildFieldTree(protos: FieldProto[], where: string): LanceField[
     } else {
       const parent = byId.get(parentId);
       if (!parent || parent === field) {
-        throw new CorruptFileError(`${where}: field "${field.name}" (id ${field.id}) names parent id ${parentId}, which does not exist`);
+        throw new CorruptFileError(
+          `${where}: field "${field.name}" (id ${field.id}) names parent id ${parentId}, which does not exist`,
+        );
       }
       parent.children.push(field as LanceField);
     }

@@ -31,36 +31,61 @@ export interface V20Binary {
 export type V20Shape =
   | { kind: 'fixed'; bitWidth: number; values: ByteRange; validity: ByteRange | null }
   | { kind: 'binary'; binary: V20Binary }
-  | { kind: 'dictionary'; indexBits: number; indices: ByteRange; items: V20Binary; numItems: number; nullsInItems: boolean }
+  | {
+      kind: 'dictionary';
+      indexBits: number;
+      indices: ByteRange;
+      items: V20Binary;
+      numItems: number;
+      nullsInItems: boolean;
+    }
   | { kind: 'allnull' };
 
 function unsupported(encoding: ArrayEncodingProto | undefined, where: string): never {
-  throw new UnsupportedError(`${where}: 2.0 encoding ${describeArrayEncoding(encoding)} is not supported by lance-loader`, {
-    encoding: describeArrayEncoding(encoding),
-  });
+  throw new UnsupportedError(
+    `${where}: 2.0 encoding ${describeArrayEncoding(encoding)} is not supported by lance-loader`,
+    {
+      encoding: describeArrayEncoding(encoding),
+    },
+  );
 }
 
 function pageBuffer(page: PageInfo, encoding: ArrayEncodingProto | undefined, where: string): ByteRange {
   const buffer = encoding?.flat?.buffer;
   if (!buffer || buffer.buffer_type !== 'page') unsupported(encoding, where);
   const range = page.buffers[buffer.buffer_index];
-  if (!range) throw new CorruptFileError(`${where}: encoding names page buffer ${buffer.buffer_index} of ${page.buffers.length}`);
+  if (!range)
+    throw new CorruptFileError(`${where}: encoding names page buffer ${buffer.buffer_index} of ${page.buffers.length}`);
   return range;
 }
 
 /** Strips a Nullable(NoNull) wrapper. */
 function unwrapNoNull(encoding: ArrayEncodingProto | undefined): ArrayEncodingProto | undefined {
-  if (encoding?.array_encoding === 'nullable' && encoding.nullable?.nullability === 'no_nulls') return encoding.nullable.no_nulls?.values;
+  if (encoding?.array_encoding === 'nullable' && encoding.nullable?.nullability === 'no_nulls')
+    return encoding.nullable.no_nulls?.values;
   return encoding;
 }
 
-function flatOf(encoding: ArrayEncodingProto | undefined, page: PageInfo, where: string): { bits: number; range: ByteRange; compression: string } {
+function flatOf(
+  encoding: ArrayEncodingProto | undefined,
+  page: PageInfo,
+  where: string,
+): { bits: number; range: ByteRange; compression: string } {
   const e = unwrapNoNull(encoding);
   if (e?.array_encoding !== 'flat' || !e.flat) unsupported(encoding, where);
-  return { bits: e.flat.bits_per_value, range: pageBuffer(page, e, where), compression: e.flat.compression?.scheme ?? '' };
+  return {
+    bits: e.flat.bits_per_value,
+    range: pageBuffer(page, e, where),
+    compression: e.flat.compression?.scheme ?? '',
+  };
 }
 
-function binaryOf(encoding: ArrayEncodingProto | undefined, page: PageInfo, where: string, fsstSymbols: Uint8Array | null): V20Binary {
+function binaryOf(
+  encoding: ArrayEncodingProto | undefined,
+  page: PageInfo,
+  where: string,
+  fsstSymbols: Uint8Array | null,
+): V20Binary {
   if (encoding?.array_encoding === 'fsst' && encoding.fsst && !fsstSymbols) {
     return binaryOf(encoding.fsst.binary, page, where, encoding.fsst.symbol_table);
   }
@@ -79,7 +104,11 @@ function binaryOf(encoding: ArrayEncodingProto | undefined, page: PageInfo, wher
   };
 }
 
-function fixedOf(encoding: ArrayEncodingProto | undefined, page: PageInfo, where: string): { bitWidth: number; values: ByteRange } {
+function fixedOf(
+  encoding: ArrayEncodingProto | undefined,
+  page: PageInfo,
+  where: string,
+): { bitWidth: number; values: ByteRange } {
   const e = unwrapNoNull(encoding);
   if (e?.array_encoding === 'fixed_size_list' && e.fixed_size_list) {
     const inner = fixedOf(e.fixed_size_list.items, page, where);
@@ -92,14 +121,23 @@ function fixedOf(encoding: ArrayEncodingProto | undefined, page: PageInfo, where
 }
 
 /** Reduces a page's encoding tree to a shape lance-loader can read. */
-export function resolveV20Shape(encoding: ArrayEncodingProto, page: PageInfo, where: string, arrowDictionary = false): V20Shape {
+export function resolveV20Shape(
+  encoding: ArrayEncodingProto,
+  page: PageInfo,
+  where: string,
+  arrowDictionary = false,
+): V20Shape {
   switch (encoding.array_encoding) {
     case 'nullable': {
       const n = encoding.nullable;
       if (n?.nullability === 'all_nulls') return { kind: 'allnull' };
       if (n?.nullability === 'no_nulls') {
         const inner = n.no_nulls?.values;
-        if (inner?.array_encoding === 'binary' || inner?.array_encoding === 'fsst' || inner?.array_encoding === 'dictionary') {
+        if (
+          inner?.array_encoding === 'binary' ||
+          inner?.array_encoding === 'fsst' ||
+          inner?.array_encoding === 'dictionary'
+        ) {
           return resolveV20Shape(inner, page, where, arrowDictionary);
         }
         return { kind: 'fixed', ...fixedOf(inner, page, where), validity: null };

@@ -45,7 +45,9 @@ export function probeDirectAlignment(fd: number, sab: ArrayBuffer | SharedArrayB
   const cached = phases.get(sab);
   if (cached !== undefined) return cached;
   if (sab.byteLength < PROBE_READ_BYTES + DIRECT_MEMORY_ALIGN_BYTES) {
-    throw new InvalidArgumentError(`probeDirectAlignment needs a buffer of at least ${PROBE_READ_BYTES + DIRECT_MEMORY_ALIGN_BYTES} bytes, got ${sab.byteLength}`);
+    throw new InvalidArgumentError(
+      `probeDirectAlignment needs a buffer of at least ${PROBE_READ_BYTES + DIRECT_MEMORY_ALIGN_BYTES} bytes, got ${sab.byteLength}`,
+    );
   }
   if (fstatSync(fd).size === 0) return null;
   const lastOffset = Math.min(PROBE_SCAN_BYTES, sab.byteLength - PROBE_READ_BYTES);
@@ -71,7 +73,9 @@ export function cachedDirectAlignment(sab: ArrayBuffer | SharedArrayBuffer): num
 export function isDirectAligned(sab: ArrayBuffer | SharedArrayBuffer, byteOffset: number): boolean | undefined {
   const phase = phases.get(sab);
   if (phase === undefined) return undefined;
-  return (((byteOffset - phase) % DIRECT_MEMORY_ALIGN_BYTES) + DIRECT_MEMORY_ALIGN_BYTES) % DIRECT_MEMORY_ALIGN_BYTES === 0;
+  return (
+    (((byteOffset - phase) % DIRECT_MEMORY_ALIGN_BYTES) + DIRECT_MEMORY_ALIGN_BYTES) % DIRECT_MEMORY_ALIGN_BYTES === 0
+  );
 }
 
 /**
@@ -85,7 +89,13 @@ export function probeDirectBlockBytes(fd: number, sab: ArrayBuffer | SharedArray
   const phase = phases.get(sab);
   if (phase === undefined || fstatSync(fd).size < 2 * DIRECT_MEMORY_ALIGN_BYTES) return 4096;
   try {
-    const n = readSync(fd, new Uint8Array(sab, phase, DIRECT_MEMORY_ALIGN_BYTES), 0, DIRECT_MEMORY_ALIGN_BYTES, DIRECT_MEMORY_ALIGN_BYTES);
+    const n = readSync(
+      fd,
+      new Uint8Array(sab, phase, DIRECT_MEMORY_ALIGN_BYTES),
+      0,
+      DIRECT_MEMORY_ALIGN_BYTES,
+      DIRECT_MEMORY_ALIGN_BYTES,
+    );
     return n === DIRECT_MEMORY_ALIGN_BYTES ? 512 : 4096;
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code === 'EINVAL') return 4096;

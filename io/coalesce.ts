@@ -29,9 +29,14 @@ export interface CoalescedPlan {
 }
 
 /** Plans the merged reads for `ranges` (any order). */
-export function planCoalescedReads(ranges: readonly ByteRange[], options: CoalesceOptions = defaultCoalesceOptions): CoalescedPlan {
+export function planCoalescedReads(
+  ranges: readonly ByteRange[],
+  options: CoalesceOptions = defaultCoalesceOptions,
+): CoalescedPlan {
   if (!(options.maxGapBytes >= 0) || !(options.maxReadBytes > 0)) {
-    throw new InvalidArgumentError(`coalesce options need maxGapBytes >= 0 and maxReadBytes > 0, got ${JSON.stringify(options)}`);
+    throw new InvalidArgumentError(
+      `coalesce options need maxGapBytes >= 0 and maxReadBytes > 0, got ${JSON.stringify(options)}`,
+    );
   }
   const n = ranges.length;
   const order = new Uint32Array(n);
@@ -46,7 +51,8 @@ export function planCoalescedReads(ranges: readonly ByteRange[], options: Coales
     const i = order[k] as number;
     const r = ranges[i] as ByteRange;
     const rEnd = r.offset + r.size;
-    const fits = start >= 0 && r.offset <= end + options.maxGapBytes && Math.max(end, rEnd) - start <= options.maxReadBytes;
+    const fits =
+      start >= 0 && r.offset <= end + options.maxGapBytes && Math.max(end, rEnd) - start <= options.maxReadBytes;
     const contained = start >= 0 && rEnd <= end;
     if (fits || contained) {
       end = Math.max(end, rEnd);
@@ -63,7 +69,11 @@ export function planCoalescedReads(ranges: readonly ByteRange[], options: Coales
 }
 
 /** The view of each requested range, given the bytes of each merged read. */
-export function viewsOfRanges(ranges: readonly ByteRange[], plan: CoalescedPlan, readBytes: readonly Uint8Array[]): Uint8Array[] {
+export function viewsOfRanges(
+  ranges: readonly ByteRange[],
+  plan: CoalescedPlan,
+  readBytes: readonly Uint8Array[],
+): Uint8Array[] {
   return ranges.map((r, i) => {
     const bytes = readBytes[plan.readOf[i] as number] as Uint8Array;
     const at = plan.offsetInRead[i] as number;

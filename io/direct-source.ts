@@ -37,12 +37,30 @@
  * Memory ownership: a leased result keeps its slab regions out of the pool until `release()`; the views
  * must not be used afterwards (the memory is reused by later reads). Release is idempotent.
  */
-import { closeSync, constants, fstatSync, open as openCallback, openSync, read as readCallback, readSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  open as openCallback,
+  openSync,
+  read as readCallback,
+  readSync,
+} from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 import { AbortError, InvalidArgumentError, IoError } from '../errors.js';
 import type { ByteRange } from '../format/file-metadata.js';
-import { alignDown, alignUp, DIRECT_MEMORY_ALIGN_BYTES, isDirectAligned, isOnTmpfs, probeDirectAlignment, probeDirectBlockBytes, PROBE_READ_BYTES, PROBE_SCAN_BYTES } from './align.js';
+import {
+  alignDown,
+  alignUp,
+  DIRECT_MEMORY_ALIGN_BYTES,
+  isDirectAligned,
+  isOnTmpfs,
+  probeDirectAlignment,
+  probeDirectBlockBytes,
+  PROBE_READ_BYTES,
+  PROBE_SCAN_BYTES,
+} from './align.js';
 import { defaultCoalesceOptions, planCoalescedReads, viewsOfRanges, type CoalesceOptions } from './coalesce.js';
 import { readBatchQueued, readBatchSync, readEngine, type ReadEngine } from './native-read.js';
 import { createSlabPool, type AcquireOptions, type SlabLease, type SlabPool } from './slab.js';
@@ -126,7 +144,13 @@ export class DirectFileSource implements ByteSource {
   private readonly slotWaiters: Array<() => void> = [];
   private readonly phaseOf: AcquireOptions['phaseOf'];
   /** Positional read of one span: async on the threadpool, or readSync when reads are batched. */
-  private readonly readAt: (fd: number, view: Uint8Array, offset: number, length: number, position: number) => number | Promise<number>;
+  private readonly readAt: (
+    fd: number,
+    view: Uint8Array,
+    offset: number,
+    length: number,
+    position: number,
+  ) => number | Promise<number>;
 
   private constructor(
     readonly path: string,
@@ -174,33 +198,57 @@ export class DirectFileSource implements ByteSource {
   static async open(path: string, options: DirectFileSourceOptions = {}): Promise<DirectFileSource> {
     const direct = options.direct ?? 'auto';
     if (direct !== true && direct !== false && direct !== 'auto') {
-      throw new InvalidArgumentError(`DirectFileSource option direct must be true, false or 'auto', got ${JSON.stringify(direct)}`, { option: 'direct' });
+      throw new InvalidArgumentError(
+        `DirectFileSource option direct must be true, false or 'auto', got ${JSON.stringify(direct)}`,
+        { option: 'direct' },
+      );
     }
     const reads = options.reads ?? 'threadpool';
     if (reads !== 'threadpool' && reads !== 'blocking' && reads !== 'queued') {
-      throw new InvalidArgumentError(`DirectFileSource option reads must be 'threadpool', 'blocking' or 'queued', got ${JSON.stringify(reads)}`, { option: 'reads' });
+      throw new InvalidArgumentError(
+        `DirectFileSource option reads must be 'threadpool', 'blocking' or 'queued', got ${JSON.stringify(reads)}`,
+        { option: 'reads' },
+      );
     }
     const queueDepth = options.queueDepth ?? DEFAULT_QUEUE_DEPTH;
     const bytesInFlight = options.bytesInFlight ?? 0;
     if (!Number.isSafeInteger(bytesInFlight) || bytesInFlight < 0) {
-      throw new InvalidArgumentError(`DirectFileSource option bytesInFlight must be an integer >= 0, got ${String(options.bytesInFlight)}`, { option: 'bytesInFlight' });
+      throw new InvalidArgumentError(
+        `DirectFileSource option bytesInFlight must be an integer >= 0, got ${String(options.bytesInFlight)}`,
+        { option: 'bytesInFlight' },
+      );
     }
     if (!Number.isSafeInteger(queueDepth) || queueDepth < 1) {
-      throw new InvalidArgumentError(`DirectFileSource option queueDepth must be an integer >= 1, got ${String(options.queueDepth)}`, { option: 'queueDepth' });
+      throw new InvalidArgumentError(
+        `DirectFileSource option queueDepth must be an integer >= 1, got ${String(options.queueDepth)}`,
+        { option: 'queueDepth' },
+      );
     }
     let blockBytes = options.blockBytes ?? 4096;
-    if (!Number.isSafeInteger(blockBytes) || blockBytes < DIRECT_MEMORY_ALIGN_BYTES || blockBytes % DIRECT_MEMORY_ALIGN_BYTES !== 0) {
-      throw new InvalidArgumentError(`DirectFileSource option blockBytes must be a positive multiple of 512, got ${String(options.blockBytes)}`, { option: 'blockBytes' });
+    if (
+      !Number.isSafeInteger(blockBytes) ||
+      blockBytes < DIRECT_MEMORY_ALIGN_BYTES ||
+      blockBytes % DIRECT_MEMORY_ALIGN_BYTES !== 0
+    ) {
+      throw new InvalidArgumentError(
+        `DirectFileSource option blockBytes must be a positive multiple of 512, got ${String(options.blockBytes)}`,
+        { option: 'blockBytes' },
+      );
     }
     const coalesce = options.coalesce ?? defaultCoalesceOptions;
     const pool = options.pool ?? createSlabPool({ slabBytes: DEFAULT_SLAB_BYTES, maxBytes: DEFAULT_POOL_BYTES });
     if (pool.maxBytes < 2 * blockBytes) {
-      throw new InvalidArgumentError(`DirectFileSource needs a pool with maxBytes >= 2 * blockBytes (${2 * blockBytes}), got ${pool.maxBytes}`, { option: 'pool' });
+      throw new InvalidArgumentError(
+        `DirectFileSource needs a pool with maxBytes >= 2 * blockBytes (${2 * blockBytes}), got ${pool.maxBytes}`,
+        { option: 'pool' },
+      );
     }
 
     let bufferedFd: number;
     try {
-      bufferedFd = await new Promise<number>((resolve, reject) => openCallback(path, 'r', (err, fd) => (err ? reject(err) : resolve(fd))));
+      bufferedFd = await new Promise<number>((resolve, reject) =>
+        openCallback(path, 'r', (err, fd) => (err ? reject(err) : resolve(fd))),
+      );
     } catch (cause) {
       throw new IoError(`cannot open ${path}: ${(cause as Error).message}`, { path }, { cause });
     }
@@ -228,7 +276,20 @@ export class DirectFileSource implements ByteSource {
       if (directFd < 0 && direct === true) {
         throw new IoError(`${path}: direct: true but O_DIRECT is not usable: ${reason}`, { path, reason });
       }
-      return new DirectFileSource(path, stat.size, bufferedFd, directFd, pool, options.pool === undefined, queueDepth, coalesce, blockBytes, reason, reads, bytesInFlight);
+      return new DirectFileSource(
+        path,
+        stat.size,
+        bufferedFd,
+        directFd,
+        pool,
+        options.pool === undefined,
+        queueDepth,
+        coalesce,
+        blockBytes,
+        reason,
+        reads,
+        bytesInFlight,
+      );
     } catch (error) {
       if (directFd >= 0) closeSync(directFd);
       closeSync(bufferedFd);
@@ -252,7 +313,8 @@ export class DirectFileSource implements ByteSource {
       for (const lease of leases) lease.release();
     };
     try {
-      if (this.reads !== 'threadpool') return { views: viewsOfRanges(ranges, plan, await this.readLeasedBatch(plan.reads, leases)), release };
+      if (this.reads !== 'threadpool')
+        return { views: viewsOfRanges(ranges, plan, await this.readLeasedBatch(plan.reads, leases)), release };
       const readViews: Uint8Array[] = new Array(plan.reads.length);
       let leaseAt = 0;
       // allSettled, not all: on a failure every other read must finish before its memory goes back.
@@ -290,7 +352,8 @@ export class DirectFileSource implements ByteSource {
     const maxPiece = Math.max(this.blockBytes, alignDown(Math.min(MAX_PIECE_BYTES, room), this.blockBytes));
     const pieces: Array<{ read: number; offset: number; size: number }> = [];
     plan.reads.forEach((read, i) => {
-      for (let at = 0; at < read.size; at += maxPiece) pieces.push({ read: i, offset: read.offset + at, size: Math.min(maxPiece, read.size - at) });
+      for (let at = 0; at < read.size; at += maxPiece)
+        pieces.push({ read: i, offset: read.offset + at, size: Math.min(maxPiece, read.size - at) });
     });
     // Memory first, then a queue slot (as readRangesLeased): a read never holds a slot while it waits for
     // memory, so a leased call that holds memory and waits for a slot cannot deadlock against it.
@@ -317,12 +380,20 @@ export class DirectFileSource implements ByteSource {
    * needs aligned memory: leased at once (waiting for memory, abortable by `signal`) when the ranges need
    * at most half the pool, else through {@link readRanges}' pieces.
    */
-  async readInto(ranges: readonly ByteRange[], targets: readonly Uint8Array[], options: { signal?: AbortSignal } = {}): Promise<void> {
+  async readInto(
+    ranges: readonly ByteRange[],
+    targets: readonly Uint8Array[],
+    options: { signal?: AbortSignal } = {},
+  ): Promise<void> {
     if (this.reads !== 'threadpool' && this.directFd < 0) {
       this.checkRanges(ranges);
       // Straight into the targets: each must be exactly its range's size (a batch read fills whole targets).
       ranges.forEach((r, k) => {
-        if (targets[k]?.byteLength !== r.size) throw new InvalidArgumentError(`readInto target ${k} holds ${targets[k]?.byteLength} bytes for a range of ${r.size}`, { option: 'targets' });
+        if (targets[k]?.byteLength !== r.size)
+          throw new InvalidArgumentError(
+            `readInto target ${k} holds ${targets[k]?.byteLength} bytes for a range of ${r.size}`,
+            { option: 'targets' },
+          );
       });
       await this.readBatch(ranges, targets, false);
       return;
@@ -354,12 +425,21 @@ export class DirectFileSource implements ByteSource {
   private checkRanges(ranges: readonly ByteRange[]): void {
     if (this.closed) throw new IoError(`${this.path}: source is closed`, { path: this.path });
     for (const r of ranges) {
-      if (!(Number.isSafeInteger(r.offset) && Number.isSafeInteger(r.size) && r.offset >= 0 && r.size >= 0 && r.offset + r.size <= this.size)) {
-        throw new IoError(`${this.path}: read of bytes ${r.offset}..${r.offset + r.size} is outside the file (${this.size} bytes)`, {
-          path: this.path,
-          offset: r.offset,
-          size: r.size,
-        });
+      if (!(
+        Number.isSafeInteger(r.offset) &&
+        Number.isSafeInteger(r.size) &&
+        r.offset >= 0 &&
+        r.size >= 0 &&
+        r.offset + r.size <= this.size
+      )) {
+        throw new IoError(
+          `${this.path}: read of bytes ${r.offset}..${r.offset + r.size} is outside the file (${this.size} bytes)`,
+          {
+            path: this.path,
+            offset: r.offset,
+            size: r.size,
+          },
+        );
       }
     }
     for (const r of ranges) this.stats.bytesRequested += r.size;
@@ -457,7 +537,11 @@ export class DirectFileSource implements ByteSource {
         const lease = leaseOf[i] as SlabLease;
         return (views[i] = new Uint8Array(lease.buffer, lease.byteOffset, (reads[i] as ByteRange).size));
       });
-      await this.readBatch(buffered.map((i) => reads[i] as ByteRange), targets, false);
+      await this.readBatch(
+        buffered.map((i) => reads[i] as ByteRange),
+        targets,
+        false,
+      );
     }
     return views;
   }
@@ -468,9 +552,16 @@ export class DirectFileSource implements ByteSource {
    * reads that failed with EINVAL before any byte (a lease of a pool shared with a device of coarser
    * alignment): read them buffered.
    */
-  private async readBatch(spans: readonly ByteRange[], targets: readonly Uint8Array[], direct: boolean): Promise<Set<number>> {
+  private async readBatch(
+    spans: readonly ByteRange[],
+    targets: readonly Uint8Array[],
+    direct: boolean,
+  ): Promise<Set<number>> {
     const positions = new Float64Array(spans.length);
-    for (let k = 0; k < spans.length; k++) positions[k] = direct ? alignDown((spans[k] as ByteRange).offset, this.blockBytes) : (spans[k] as ByteRange).offset;
+    for (let k = 0; k < spans.length; k++)
+      positions[k] = direct
+        ? alignDown((spans[k] as ByteRange).offset, this.blockBytes)
+        : (spans[k] as ByteRange).offset;
     const results = new Float64Array(spans.length);
     const fd = direct ? this.directFd : this.bufferedFd;
     if (this.reads === 'blocking') {
@@ -479,7 +570,15 @@ export class DirectFileSource implements ByteSource {
       // Counted as pending: close() must not close the fd while the ring still holds reads of it.
       this.pendingReads++;
       try {
-        await readBatchQueued(fd, positions, targets as Uint8Array[], this.queueDepth, direct, results, this.bytesInFlight);
+        await readBatchQueued(
+          fd,
+          positions,
+          targets as Uint8Array[],
+          this.queueDepth,
+          direct,
+          results,
+          this.bytesInFlight,
+        );
       } finally {
         if (--this.pendingReads === 0) this.onIdle?.();
       }
@@ -506,7 +605,11 @@ export class DirectFileSource implements ByteSource {
   }
 
   private readError(span: ByteRange, cause: unknown): IoError {
-    return new IoError(`${this.path}: read of bytes ${span.offset}..${span.offset + span.size} failed: ${(cause as Error).message}`, { path: this.path, ...span, mode: this.mode }, { cause });
+    return new IoError(
+      `${this.path}: read of bytes ${span.offset}..${span.offset + span.size} failed: ${(cause as Error).message}`,
+      { path: this.path, ...span, mode: this.mode },
+      { cause },
+    );
   }
 
   private shortRead(span: ByteRange, at: number): IoError {
@@ -523,7 +626,8 @@ export class DirectFileSource implements ByteSource {
       if (this.inFlight < this.queueDepth) this.inFlight++;
       else await new Promise<void>((resolve) => this.slotWaiters.push(resolve)); // the slot is handed over
       try {
-        if (signal?.aborted) throw new AbortError(`${this.path}: read aborted`, { path: this.path, reason: String(signal.reason) });
+        if (signal?.aborted)
+          throw new AbortError(`${this.path}: read aborted`, { path: this.path, reason: String(signal.reason) });
         if (this.closed) throw new IoError(`${this.path}: source closed while a read was queued`, { path: this.path });
         return await fn();
       } finally {

@@ -8,9 +8,24 @@
 import { createRequire } from 'node:module';
 
 export interface NativeAddon {
-  readBatch(fd: number, positions: Float64Array, targets: Uint8Array[], queueDepth: number, direct: boolean, results: Float64Array): void;
+  readBatch(
+    fd: number,
+    positions: Float64Array,
+    targets: Uint8Array[],
+    queueDepth: number,
+    direct: boolean,
+    results: Float64Array,
+  ): void;
   /** As readBatch, queued on this thread's ring without blocking (at most maxBytesInFlight bytes in flight when > 0); resolves when every read is done. */
-  readBatchAsync(fd: number, positions: Float64Array, targets: Uint8Array[], queueDepth: number, direct: boolean, results: Float64Array, maxBytesInFlight?: number): Promise<void>;
+  readBatchAsync(
+    fd: number,
+    positions: Float64Array,
+    targets: Uint8Array[],
+    queueDepth: number,
+    direct: boolean,
+    results: Float64Array,
+    maxBytesInFlight?: number,
+  ): Promise<void>;
   engine(): 'io_uring' | 'pread';
   /** Copies source[starts[i], starts[i] + lengths[i]) for every i, one after the other, into target; returns the bytes. */
   gatherValues(target: Uint8Array, source: Uint8Array, starts: Float64Array, lengths: Uint32Array): number;
@@ -39,10 +54,14 @@ export function nativeAddon(): NativeAddon | null {
       reason = `native addon (${addon.engine()})`;
       return addon;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') failures.push(`${path}: ${(error as Error).message}`);
+      if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND')
+        failures.push(`${path}: ${(error as Error).message}`);
     }
   }
-  reason = failures.length > 0 ? `native addon failed to load: ${failures.join('; ')}` : 'native addon not built (npm install runs node-gyp)';
+  reason =
+    failures.length > 0
+      ? `native addon failed to load: ${failures.join('; ')}`
+      : 'native addon not built (npm install runs node-gyp)';
   return addon;
 }
 

@@ -39,7 +39,14 @@ export function hasQueuedReads(): boolean {
  * `results[i]` gets the bytes read (fewer at end of file) or a negative errno. With `direct` (an O_DIRECT
  * fd), a target stops at a short read that ends inside a 512-byte sector.
  */
-export function readBatchSync(fd: number, positions: Float64Array, targets: Uint8Array[], queueDepth: number, direct: boolean, results: Float64Array): void {
+export function readBatchSync(
+  fd: number,
+  positions: Float64Array,
+  targets: Uint8Array[],
+  queueDepth: number,
+  direct: boolean,
+  results: Float64Array,
+): void {
   const native = nativeAddon();
   if (native) {
     native.readBatch(fd, positions, targets, queueDepth, direct, results);
@@ -67,7 +74,15 @@ export function readBatchSync(fd: number, positions: Float64Array, targets: Uint
  * also keeps at most that many bytes in flight (always at least one read). Without the addon it blocks
  * like readBatchSync and resolves at once.
  */
-export async function readBatchQueued(fd: number, positions: Float64Array, targets: Uint8Array[], queueDepth: number, direct: boolean, results: Float64Array, maxBytesInFlight = 0): Promise<void> {
+export async function readBatchQueued(
+  fd: number,
+  positions: Float64Array,
+  targets: Uint8Array[],
+  queueDepth: number,
+  direct: boolean,
+  results: Float64Array,
+  maxBytesInFlight = 0,
+): Promise<void> {
   const native = nativeAddon();
   if (native) return native.readBatchAsync(fd, positions, targets, queueDepth, direct, results, maxBytesInFlight);
   readBatchSync(fd, positions, targets, queueDepth, direct, results);

@@ -5,14 +5,22 @@
  */
 import { CorruptFileError } from '../errors.js';
 import { parseFooter, FOOTER_BYTES } from '../format/footer.js';
-import { metadataRegion, parseFileMetadata, parseGlobalBufferTable, type FileMetadata } from '../format/file-metadata.js';
+import {
+  metadataRegion,
+  parseFileMetadata,
+  parseGlobalBufferTable,
+  type FileMetadata,
+} from '../format/file-metadata.js';
 import type { ByteSource } from './source.js';
 
 /** Reads and parses the metadata of the file behind `source`. */
 export async function fetchFileMetadata(source: ByteSource): Promise<FileMetadata> {
   const { path, size } = source;
   if (size < FOOTER_BYTES) {
-    throw new CorruptFileError(`${path}: file is ${size} bytes, too small for a Lance file (truncated?)`, { path, fileSize: size });
+    throw new CorruptFileError(`${path}: file is ${size} bytes, too small for a Lance file (truncated?)`, {
+      path,
+      fileSize: size,
+    });
   }
   const [tail] = await source.readRanges([{ offset: size - FOOTER_BYTES, size: FOOTER_BYTES }]);
   const footer = parseFooter(tail as Uint8Array, size, path);

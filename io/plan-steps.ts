@@ -150,11 +150,16 @@ export function rowRuns(rows: Uint32Array): RowRun[] {
  * file and in the output is read straight into its place (no copy after the read). The caller checks
  * that the page's buffer holds every row.
  */
-export function planPlacedValues(request: PageRequest, dataOffset: number, width: number, out: FixedPlacement): PlanStep {
+export function planPlacedValues(
+  request: PageRequest,
+  dataOffset: number,
+  width: number,
+  out: FixedPlacement,
+): PlanStep {
   const { rows, slots, where } = request;
   const ranges: ByteRange[] = [];
   const into: Uint8Array[] = [];
-  for (let i = 0; i < rows.length; ) {
+  for (let i = 0; i < rows.length;) {
     let j = i + 1;
     while (j < rows.length && rows[j] === (rows[j - 1] as number) + 1 && slots[j] === (slots[j - 1] as number) + 1) j++;
     const slot = slots[i] as number;

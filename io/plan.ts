@@ -28,7 +28,12 @@
  */
 import { CorruptFileError, UnsupportedError } from '../errors.js';
 import type { ByteRange, PageInfo } from '../format/file-metadata.js';
-import { checkFullZipSupported, controlWordBytes, fixedValueBytes, parseRepetitionIndex } from '../format/fullzip-layout.js';
+import {
+  checkFullZipSupported,
+  controlWordBytes,
+  fixedValueBytes,
+  parseRepetitionIndex,
+} from '../format/fullzip-layout.js';
 import { checkMiniBlockSupported, parseChunkTable, type ChunkTable } from '../format/miniblock-layout.js';
 import type { FullZipLayoutProto, MiniBlockLayoutProto } from '../format/proto/messages.js';
 import {
@@ -83,7 +88,9 @@ export function planPage(request: PageRequest, cache: PageCache): PlanStep {
   const decoded = cache.decoded.get(page);
   if (decoded) return done(cachedTask(request, decoded));
   const width = request.fixedWidth;
-  const small = page.layout.kind === 'miniblock' || (page.layout.kind === 'v2.0' && width !== undefined && width <= SMALL_VALUE_BYTES);
+  const small =
+    page.layout.kind === 'miniblock' ||
+    (page.layout.kind === 'v2.0' && width !== undefined && width <= SMALL_VALUE_BYTES);
   const keptBytes = width === undefined ? Infinity : page.numRows * (width + (request.nullable ? 1 : 0));
   if (!small || keptBytes > cache.budget.bytesLeft) return planLayout(request, cache);
   // Keep the page: read and decode every row once, then serve this and later requests from memory.
@@ -104,7 +111,15 @@ function afterTask(step: PlanStep, then: (task: DecodeTask) => PlanStep): PlanSt
 }
 
 function cachedTask(request: PageRequest, values: KeptValues): DecodeTask {
-  return { kind: 'cached', where: request.where, rows: request.rows, slots: request.slots, values: values.values, byteWidth: values.byteWidth, validity: values.validity };
+  return {
+    kind: 'cached',
+    where: request.where,
+    rows: request.rows,
+    slots: request.slots,
+    values: values.values,
+    byteWidth: values.byteWidth,
+    validity: values.validity,
+  };
 }
 
 /** The first step of reading `request` from the file, by the page's layout. */
@@ -116,7 +131,9 @@ function planLayout(request: PageRequest, cache: PageCache): PlanStep {
       return planMiniBlock(request, layout.layout, cache);
     case 'fullzip':
       checkFullZipSupported(layout.layout, where);
-      return layout.layout.details === 'bits_per_value' ? planFullZipFixed(request) : planFullZipVariable(request, cache);
+      return layout.layout.details === 'bits_per_value'
+        ? planFullZipFixed(request)
+        : planFullZipVariable(request, cache);
     case 'constant': {
       const l = layout.layout;
       if (l.rep_compression || l.def_compression || page.buffers.length > 0) {
@@ -133,7 +150,8 @@ function planLayout(request: PageRequest, cache: PageCache): PlanStep {
 
 function pageBuffer(page: PageInfo, index: number, where: string): ByteRange {
   const buffer = page.buffers[index];
-  if (!buffer) throw new CorruptFileError(`${where}: page has ${page.buffers.length} buffers, buffer ${index} is missing`);
+  if (!buffer)
+    throw new CorruptFileError(`${where}: page has ${page.buffers.length} buffers, buffer ${index} is missing`);
   return buffer;
 }
 
@@ -144,7 +162,9 @@ function planMiniBlock(request: PageRequest, layout: MiniBlockLayoutProto, cache
   if (cached) return planMiniBlockChunks(request, layout, cached.table, cached.dictionary);
   // Flat (non-list) pages, the only ones lance-loader decodes, hold one item per row.
   if (layout.num_items !== page.numRows) {
-    throw new CorruptFileError(`${where}: mini-block layout holds ${layout.num_items} items but the page has ${page.numRows} rows`);
+    throw new CorruptFileError(
+      `${where}: mini-block layout holds ${layout.num_items} items but the page has ${page.numRows} rows`,
+    );
   }
   const meta = pageBuffer(page, 0, where);
   const data = pageBuffer(page, 1, where);
@@ -174,10 +194,11 @@ function planMiniBlockChunks(
   const chunks: { chunk: number; from: number; to: number }[] = [];
   let chunk = 0;
   const numChunks = table.itemStarts.length - 1;
-  for (let i = 0; i < rows.length; ) {
+  for (let i = 0; i < rows.length;) {
     const row = rows[i] as number;
     while (chunk < numChunks && (table.itemStarts[chunk + 1] as number) <= row) chunk++;
-    if (chunk >= numChunks) throw new CorruptFileError(`${where}: row ${row} is beyond the page's ${table.itemStarts[numChunks]} items`);
+    if (chunk >= numChunks)
+      throw new CorruptFileError(`${where}: row ${row} is beyond the page's ${table.itemStarts[numChunks]} items`);
     const end = table.itemStarts[chunk + 1] as number;
     let j = i;
     while (j < rows.length && (rows[j] as number) < end) j++;
@@ -217,12 +238,18 @@ function planFullZipFixed(request: PageRequest): PlanStep {
   const stride = controlWordBytes(layout) + fixedValueBytes(layout, where);
   const data = pageBuffer(page, 0, where);
   if (data.size < page.numRows * stride) {
-    throw new CorruptFileError(`${where}: full-zip buffer is ${data.size} bytes, ${page.numRows} rows of ${stride} bytes need ${page.numRows * stride}`);
+    throw new CorruptFileError(
+      `${where}: full-zip buffer is ${data.size} bytes, ${page.numRows} rows of ${stride} bytes need ${page.numRows * stride}`,
+    );
   }
   const out = request.output;
-  if (controlWordBytes(layout) === 0 && out?.kind === 'fixed' && out.byteWidth === stride) return planPlacedValues(request, data.offset, stride, out);
+  if (controlWordBytes(layout) === 0 && out?.kind === 'fixed' && out.byteWidth === stride)
+    return planPlacedValues(request, data.offset, stride, out);
   const runs = rowRuns(rows);
-  const ranges = runs.map(({ first, last }) => ({ offset: data.offset + first * stride, size: (last + 1 - first) * stride }));
+  const ranges = runs.map(({ first, last }) => ({
+    offset: data.offset + first * stride,
+    size: (last + 1 - first) * stride,
+  }));
   return {
     done: false,
     ranges,
@@ -230,9 +257,19 @@ function planFullZipFixed(request: PageRequest): PlanStep {
   };
 }
 
-function spansOf(runs: RowRun[], views: Uint8Array[], indexes: Float64Array[] | null): (RowSpan & { from: number; to: number })[] {
+function spansOf(
+  runs: RowRun[],
+  views: Uint8Array[],
+  indexes: Float64Array[] | null,
+): (RowSpan & { from: number; to: number })[] {
   return runs.map(({ from, to, first, last }, k) => {
-    const span: RowSpan & { from: number; to: number } = { firstRow: first, endRow: last + 1, bytes: views[k] as Uint8Array, from, to };
+    const span: RowSpan & { from: number; to: number } = {
+      firstRow: first,
+      endRow: last + 1,
+      bytes: views[k] as Uint8Array,
+      from,
+      to,
+    };
     if (indexes) span.index = indexes[k] as Float64Array;
     return span;
   });
@@ -251,11 +288,19 @@ function planFullZipVariable(request: PageRequest, cache: PageCache): PlanStep {
   const index = pageBuffer(page, 1, where);
   const width = index.size / (page.numRows + 1);
   if (![1, 2, 4, 8].includes(width)) {
-    throw new CorruptFileError(`${where}: repetition index of ${index.size} bytes does not hold ${page.numRows + 1} entries of 1, 2, 4 or 8 bytes`);
+    throw new CorruptFileError(
+      `${where}: repetition index of ${index.size} bytes does not hold ${page.numRows + 1} entries of 1, 2, 4 or 8 bytes`,
+    );
   }
   const runs = rowRuns(rows);
   const kept = cache.repetition.get(page);
-  if (kept) return planZippedRuns(request, layout, runs, runs.map(({ first, last }) => kept.subarray(first, last + 2)));
+  if (kept)
+    return planZippedRuns(
+      request,
+      layout,
+      runs,
+      runs.map(({ first, last }) => kept.subarray(first, last + 2)),
+    );
   const keptBytes = (page.numRows + 1) * Float64Array.BYTES_PER_ELEMENT;
   if (keptBytes <= cache.budget.bytesLeft) {
     cache.budget.bytesLeft -= keptBytes;
@@ -265,11 +310,19 @@ function planFullZipVariable(request: PageRequest, cache: PageCache): PlanStep {
       next: ([view]) => {
         const entries = parseRepetitionIndex(view as Uint8Array, width, page.numRows + 1, `${where} repetition index`);
         cache.repetition.set(page, entries);
-        return planZippedRuns(request, layout, runs, runs.map(({ first, last }) => entries.subarray(first, last + 2)));
+        return planZippedRuns(
+          request,
+          layout,
+          runs,
+          runs.map(({ first, last }) => entries.subarray(first, last + 2)),
+        );
       },
     };
   }
-  const indexRanges = runs.map(({ first, last }) => ({ offset: index.offset + first * width, size: (last + 2 - first) * width }));
+  const indexRanges = runs.map(({ first, last }) => ({
+    offset: index.offset + first * width,
+    size: (last + 2 - first) * width,
+  }));
   return {
     done: false,
     ranges: indexRanges,
@@ -284,13 +337,19 @@ function planFullZipVariable(request: PageRequest, cache: PageCache): PlanStep {
 }
 
 /** Reads each run's zipped bytes, from its first row's index entry to the entry after its last row. */
-function planZippedRuns(request: PageRequest, layout: FullZipLayoutProto, runs: RowRun[], indexes: Float64Array[]): PlanStep {
+function planZippedRuns(
+  request: PageRequest,
+  layout: FullZipLayoutProto,
+  runs: RowRun[],
+  indexes: Float64Array[],
+): PlanStep {
   const { page, rows, slots, where } = request;
   const data = pageBuffer(page, 0, where);
   const ranges = indexes.map((entries) => {
     const start = entries[0] as number;
     const end = entries[entries.length - 1] as number;
-    if (end > data.size) throw new CorruptFileError(`${where}: repetition index points at byte ${end} of a ${data.size}-byte buffer`);
+    if (end > data.size)
+      throw new CorruptFileError(`${where}: repetition index points at byte ${end} of a ${data.size}-byte buffer`);
     return { offset: data.offset + start, size: end - start };
   });
   return {

@@ -148,17 +148,31 @@ const isPositiveInteger = (n: unknown): n is number => typeof n === 'number' && 
 export function createSlabPool(options: SlabPoolOptions): SlabPool {
   const unitBytes = options.unitBytes ?? 4096;
   if (!isPositiveInteger(unitBytes) || unitBytes % 512 !== 0) {
-    throw new InvalidArgumentError(`slab pool option unitBytes must be a positive multiple of 512, got ${String(options.unitBytes)}`, { option: 'unitBytes' });
+    throw new InvalidArgumentError(
+      `slab pool option unitBytes must be a positive multiple of 512, got ${String(options.unitBytes)}`,
+      { option: 'unitBytes' },
+    );
   }
   if (!isPositiveInteger(options.slabBytes) || options.slabBytes % unitBytes !== 0) {
-    throw new InvalidArgumentError(`slab pool option slabBytes must be a positive multiple of unitBytes (${unitBytes}), got ${String(options.slabBytes)}`, { option: 'slabBytes' });
+    throw new InvalidArgumentError(
+      `slab pool option slabBytes must be a positive multiple of unitBytes (${unitBytes}), got ${String(options.slabBytes)}`,
+      { option: 'slabBytes' },
+    );
   }
   if (!isPositiveInteger(options.maxBytes) || options.maxBytes < unitBytes) {
-    throw new InvalidArgumentError(`slab pool option maxBytes must be an integer >= unitBytes (${unitBytes}), got ${String(options.maxBytes)}`, { option: 'maxBytes' });
+    throw new InvalidArgumentError(
+      `slab pool option maxBytes must be an integer >= unitBytes (${unitBytes}), got ${String(options.maxBytes)}`,
+      { option: 'maxBytes' },
+    );
   }
   const shared = options.shared ?? true;
   const allocate = options.allocate ?? ((bytes: number) => new ArrayBuffer(bytes));
-  return new Pool(options.slabBytes, options.maxBytes, unitBytes, shared ? (bytes) => new SharedArrayBuffer(bytes) : allocate);
+  return new Pool(
+    options.slabBytes,
+    options.maxBytes,
+    unitBytes,
+    shared ? (bytes) => new SharedArrayBuffer(bytes) : allocate,
+  );
 }
 
 class Pool implements SlabPool {
@@ -185,12 +199,17 @@ class Pool implements SlabPool {
   }
 
   acquireAll(sizes: readonly number[], options?: AbortSignal | AcquireOptions): Promise<SlabLease[]> {
-    const { signal, phaseOf } = options instanceof AbortSignal ? { signal: options, phaseOf: undefined } : (options ?? {});
+    const { signal, phaseOf } =
+      options instanceof AbortSignal ? { signal: options, phaseOf: undefined } : (options ?? {});
     const units: number[] = [];
     let totalBytes = 0;
     for (const bytes of sizes) {
       if (!isPositiveInteger(bytes)) {
-        return Promise.reject(new InvalidArgumentError(`slab pool acquire needs a positive integer byte count, got ${String(bytes)}`, { bytes }));
+        return Promise.reject(
+          new InvalidArgumentError(`slab pool acquire needs a positive integer byte count, got ${String(bytes)}`, {
+            bytes,
+          }),
+        );
       }
       const u = Math.ceil(bytes / this.unitBytes);
       units.push(u);
@@ -198,14 +217,20 @@ class Pool implements SlabPool {
     }
     if (totalBytes > this.maxBytes) {
       return Promise.reject(
-        new InvalidArgumentError(`slab pool acquire of ${totalBytes} bytes (rounded to ${this.unitBytes}-byte units) exceeds the pool's maxBytes (${this.maxBytes}); raise maxBytes or read less at once`, {
-          bytes: totalBytes,
-          maxBytes: this.maxBytes,
-        }),
+        new InvalidArgumentError(
+          `slab pool acquire of ${totalBytes} bytes (rounded to ${this.unitBytes}-byte units) exceeds the pool's maxBytes (${this.maxBytes}); raise maxBytes or read less at once`,
+          {
+            bytes: totalBytes,
+            maxBytes: this.maxBytes,
+          },
+        ),
       );
     }
     if (this.closed) return Promise.reject(new AbortError('slab pool is closed'));
-    if (signal?.aborted) return Promise.reject(new AbortError('slab pool acquire aborted before it started', { reason: String(signal.reason) }));
+    if (signal?.aborted)
+      return Promise.reject(
+        new AbortError('slab pool acquire aborted before it started', { reason: String(signal.reason) }),
+      );
     if (units.length === 0) return Promise.resolve([]);
     if (this.queue.length === 0 && this.bytesInUse + totalBytes <= this.maxBytes) {
       try {
@@ -222,7 +247,12 @@ class Pool implements SlabPool {
           const at = this.queue.indexOf(waiter);
           if (at < 0) return;
           this.queue.splice(at, 1);
-          reject(new AbortError(`slab pool acquire of ${totalBytes} bytes aborted while waiting for budget`, { bytes: totalBytes, reason: String(signal.reason) }));
+          reject(
+            new AbortError(`slab pool acquire of ${totalBytes} bytes aborted while waiting for budget`, {
+              bytes: totalBytes,
+              reason: String(signal.reason),
+            }),
+          );
           this.pump(); // the head may have changed
         };
         signal.addEventListener('abort', waiter.onAbort, { once: true });
@@ -285,7 +315,8 @@ class Pool implements SlabPool {
     const leases: SlabLease[] = [];
     try {
       for (let i = 0; i < units.length; i++) leases.push(this.place(units[i] as number, sizes[i] as number, phaseOf));
-      if (this.bytesInUse > this.maxBytes) throw new InternalError(`slab pool budget exceeded: ${this.bytesInUse} > ${this.maxBytes}`);
+      if (this.bytesInUse > this.maxBytes)
+        throw new InternalError(`slab pool budget exceeded: ${this.bytesInUse} > ${this.maxBytes}`);
     } catch (error) {
       for (const lease of leases) lease.release();
       throw error;
@@ -298,7 +329,8 @@ class Pool implements SlabPool {
     if (units <= slabUnits) {
       for (const slab of this.slabs) {
         if (slab.dedicated || slab.units - slab.usedUnits < units) continue;
-        if (slab.usedUnits === 0 && (slab.phase === undefined || (phaseOf && !slab.probed))) this.setPhase(slab, phaseOf);
+        if (slab.usedUnits === 0 && (slab.phase === undefined || (phaseOf && !slab.probed)))
+          this.setPhase(slab, phaseOf);
         if (phaseOf && !slab.probed) continue;
         const start = takeRun(slab, units);
         if (start >= 0) return this.lease(slab, start, units, bytes);
@@ -325,7 +357,16 @@ class Pool implements SlabPool {
     // One extra unit of slack so that regions can start at any phase in [0, unitBytes).
     const bytes = (units + 1) * this.unitBytes;
     const buffer = this.allocate(bytes);
-    const slab: Slab = { buffer, units, freeStart: [0], freeEnd: [units], usedUnits: 0, phase: undefined, probed: false, dedicated };
+    const slab: Slab = {
+      buffer,
+      units,
+      freeStart: [0],
+      freeEnd: [units],
+      usedUnits: 0,
+      phase: undefined,
+      probed: false,
+      dedicated,
+    };
     this.slabs.push(slab);
     this.slabsCreated++;
     return slab;

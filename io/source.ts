@@ -109,11 +109,14 @@ export class FileSource implements ByteSource {
   private checkRanges(ranges: readonly ByteRange[]): void {
     for (const r of ranges) {
       if (!(r.offset >= 0 && r.size >= 0 && r.offset + r.size <= this.size)) {
-        throw new IoError(`${this.path}: read of bytes ${r.offset}..${r.offset + r.size} is outside the file (${this.size} bytes)`, {
-          path: this.path,
-          offset: r.offset,
-          size: r.size,
-        });
+        throw new IoError(
+          `${this.path}: read of bytes ${r.offset}..${r.offset + r.size} is outside the file (${this.size} bytes)`,
+          {
+            path: this.path,
+            offset: r.offset,
+            size: r.size,
+          },
+        );
       }
       this.stats.bytesRequested += r.size;
     }
@@ -128,10 +131,17 @@ export class FileSource implements ByteSource {
       try {
         ({ bytesRead } = await this.handle.read(buffer, done, range.size - done, range.offset + done));
       } catch (cause) {
-        throw new IoError(`${this.path}: read of bytes ${range.offset}..${range.offset + range.size} failed: ${(cause as Error).message}`, { path: this.path, ...range }, { cause });
+        throw new IoError(
+          `${this.path}: read of bytes ${range.offset}..${range.offset + range.size} failed: ${(cause as Error).message}`,
+          { path: this.path, ...range },
+          { cause },
+        );
       }
       if (bytesRead === 0) {
-        throw new IoError(`${this.path}: short read at byte ${range.offset + done} (wanted ${range.size} bytes from ${range.offset}; the file may have been truncated)`, { path: this.path, ...range });
+        throw new IoError(
+          `${this.path}: short read at byte ${range.offset + done} (wanted ${range.size} bytes from ${range.offset}; the file may have been truncated)`,
+          { path: this.path, ...range },
+        );
       }
       done += bytesRead;
     }

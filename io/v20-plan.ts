@@ -20,7 +20,9 @@ export function planV20Page(request: PageRequest, encoding: ArrayEncodingProto):
   });
   const within = (range: ByteRange, offset: number, size: number, what: string): ByteRange => {
     if (offset < 0 || offset + size > range.size) {
-      throw new CorruptFileError(`${where}: ${what} bytes ${offset}..${offset + size} are outside the ${range.size}-byte buffer`);
+      throw new CorruptFileError(
+        `${where}: ${what} bytes ${offset}..${offset + size} are outside the ${range.size}-byte buffer`,
+      );
     }
     return { offset: range.offset + offset, size };
   };
@@ -53,10 +55,17 @@ export function planV20Page(request: PageRequest, encoding: ArrayEncodingProto):
     case 'binary': {
       const b = shape.binary;
       const indexRanges = runs.map(({ first, last }) =>
-        first > 0 ? within(b.indices, (first - 1) * 8, (last - first + 2) * 8, 'binary offsets') : within(b.indices, 0, (last + 1) * 8, 'binary offsets'),
+        first > 0
+          ? within(b.indices, (first - 1) * 8, (last - first + 2) * 8, 'binary offsets')
+          : within(b.indices, 0, (last + 1) * 8, 'binary offsets'),
       );
       if (b.compression) {
-        return { done: false, ranges: [...indexRanges, b.bytes], next: (views) => finish({ indices: views.slice(0, runs.length), wholeBytes: views[runs.length] as Uint8Array }) };
+        return {
+          done: false,
+          ranges: [...indexRanges, b.bytes],
+          next: (views) =>
+            finish({ indices: views.slice(0, runs.length), wholeBytes: views[runs.length] as Uint8Array }),
+        };
       }
       return {
         done: false,
@@ -77,7 +86,9 @@ export function planV20Page(request: PageRequest, encoding: ArrayEncodingProto):
     }
     case 'dictionary': {
       const w = shape.indexBits / 8;
-      const indexRanges = runs.map(({ first, last }) => within(shape.indices, first * w, (last + 1 - first) * w, 'dictionary indices'));
+      const indexRanges = runs.map(({ first, last }) =>
+        within(shape.indices, first * w, (last + 1 - first) * w, 'dictionary indices'),
+      );
       return {
         done: false,
         ranges: [...indexRanges, shape.items.indices, shape.items.bytes],

@@ -37,19 +37,33 @@ function scalarDType(type: arrow.DataType, name: string): { dtype: ColumnDType; 
   if (arrow.DataType.isInt(type)) {
     const key = `${type.isSigned ? 'int' : 'uint'}${type.bitWidth}` as ColumnDType;
     const table: Record<string, ValuesConstructor> = {
-      int8: Int8Array, int16: Int16Array, int32: Int32Array, int64: BigInt64Array,
-      uint8: Uint8Array, uint16: Uint16Array, uint32: Uint32Array, uint64: BigUint64Array,
+      int8: Int8Array,
+      int16: Int16Array,
+      int32: Int32Array,
+      int64: BigInt64Array,
+      uint8: Uint8Array,
+      uint16: Uint16Array,
+      uint32: Uint32Array,
+      uint64: BigUint64Array,
     };
     return { dtype: key, ArrayType: table[key] as ValuesConstructor };
   }
   if (arrow.DataType.isFloat(type)) {
     if (type.precision === arrow.Precision.HALF) return { dtype: 'float16', ArrayType: Uint16Array };
-    return type.precision === arrow.Precision.SINGLE ? { dtype: 'float32', ArrayType: Float32Array } : { dtype: 'float64', ArrayType: Float64Array };
+    return type.precision === arrow.Precision.SINGLE
+      ? { dtype: 'float32', ArrayType: Float32Array }
+      : { dtype: 'float64', ArrayType: Float64Array };
   }
   if (arrow.DataType.isBool(type)) return { dtype: 'bool', ArrayType: Uint8Array };
-  if (arrow.DataType.isDate(type)) return type.unit === arrow.DateUnit.DAY ? { dtype: 'int32', ArrayType: Int32Array } : { dtype: 'int64', ArrayType: BigInt64Array };
+  if (arrow.DataType.isDate(type))
+    return type.unit === arrow.DateUnit.DAY
+      ? { dtype: 'int32', ArrayType: Int32Array }
+      : { dtype: 'int64', ArrayType: BigInt64Array };
   if (arrow.DataType.isTimestamp(type)) return { dtype: 'int64', ArrayType: BigInt64Array };
-  if (arrow.DataType.isTime(type)) return type.bitWidth === 32 ? { dtype: 'int32', ArrayType: Int32Array } : { dtype: 'int64', ArrayType: BigInt64Array };
+  if (arrow.DataType.isTime(type))
+    return type.bitWidth === 32
+      ? { dtype: 'int32', ArrayType: Int32Array }
+      : { dtype: 'int64', ArrayType: BigInt64Array };
   if (arrow.DataType.isFixedSizeBinary(type)) return { dtype: 'uint8', ArrayType: Uint8Array };
   throw new UnsupportedError(`column "${name}" has type ${type}, which the loader cannot batch`, { column: name });
 }
@@ -59,22 +73,41 @@ function align8(x: number): number {
 }
 
 /** Lays out the columns of batches of `batchSize` rows; `shapes` reshapes rows (e.g. `{ pixels: [28, 28, 1] }`). */
-export function planBatchLayout(fields: LanceField[], batchSize: number, shapes: Record<string, readonly number[]> = {}): BatchLayout {
+export function planBatchLayout(
+  fields: LanceField[],
+  batchSize: number,
+  shapes: Record<string, readonly number[]> = {},
+): BatchLayout {
   let at = 0;
   for (const name of Object.keys(shapes)) {
-    if (!fields.some((f) => f.name === name)) throw new InvalidArgumentError(`options.shapes.${name} names a column that is not loaded`);
+    if (!fields.some((f) => f.name === name))
+      throw new InvalidArgumentError(`options.shapes.${name} names a column that is not loaded`);
   }
   const columns = fields.map((field): ColumnLayout => {
     const type = valueTypeOf(field.arrowType);
     const variable = isVariableWidth(type);
     if (variable) {
-      if (shapes[field.name]) throw new InvalidArgumentError(`options.shapes.${field.name}: a ${type} column cannot be reshaped`);
+      if (shapes[field.name])
+        throw new InvalidArgumentError(`options.shapes.${field.name}: a ${type} column cannot be reshaped`);
       const dtype: ColumnDType = arrow.DataType.isUtf8(type) || arrow.DataType.isLargeUtf8(type) ? 'utf8' : 'binary';
-      return { name: field.name, dtype, variable, nullable: field.nullable, bytesPerRow: 0, rowShape: [], ArrayType: Uint8Array, valuesOffset: -1, validityOffset: -1 };
+      return {
+        name: field.name,
+        dtype,
+        variable,
+        nullable: field.nullable,
+        bytesPerRow: 0,
+        rowShape: [],
+        ArrayType: Uint8Array,
+        valuesOffset: -1,
+        validityOffset: -1,
+      };
     }
     const bytesPerRow = fixedByteWidth(type);
     if (bytesPerRow === undefined) {
-      throw new UnsupportedError(`column "${field.name}" has type ${type}, which the loader cannot batch yet (nested columns come later)`, { column: field.name });
+      throw new UnsupportedError(
+        `column "${field.name}" has type ${type}, which the loader cannot batch yet (nested columns come later)`,
+        { column: field.name },
+      );
     }
     let scalarType = type;
     let items = 1;
@@ -90,7 +123,9 @@ export function planBatchLayout(fields: LanceField[], batchSize: number, shapes:
     if (shape) {
       const product = shape.reduce((a, b) => a * b, 1);
       if (!shape.every((d) => Number.isInteger(d) && d > 0) || product !== items) {
-        throw new InvalidArgumentError(`options.shapes.${field.name} is [${shape.join(', ')}] (${product} values) but a row of "${field.name}" holds ${items}`);
+        throw new InvalidArgumentError(
+          `options.shapes.${field.name} is [${shape.join(', ')}] (${product} values) but a row of "${field.name}" holds ${items}`,
+        );
       }
       rowShape = [...shape];
     }
@@ -101,7 +136,17 @@ export function planBatchLayout(fields: LanceField[], batchSize: number, shapes:
       validityOffset = at;
       at = align8(at + batchSize);
     }
-    return { name: field.name, dtype, variable, nullable: field.nullable, bytesPerRow, rowShape, ArrayType, valuesOffset, validityOffset };
+    return {
+      name: field.name,
+      dtype,
+      variable,
+      nullable: field.nullable,
+      bytesPerRow,
+      rowShape,
+      ArrayType,
+      valuesOffset,
+      validityOffset,
+    };
   });
   return { columns, slotBytes: Math.max(8, at) };
 }

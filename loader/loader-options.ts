@@ -100,14 +100,17 @@ export interface ResolvedLoaderOptions {
 function integer(value: unknown, path: string, min: number, max: number, fallback?: number): number {
   const v = value ?? fallback;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new InvalidArgumentError(`options.${path} must be an integer from ${min} to ${max}, got ${String(value)}`, { option: path });
+    throw new InvalidArgumentError(`options.${path} must be an integer from ${min} to ${max}, got ${String(value)}`, {
+      option: path,
+    });
   }
   return v;
 }
 
 /** Validates options and fills in defaults. */
 export function resolveLoaderOptions(options: LoaderOptions): ResolvedLoaderOptions {
-  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('createLoader needs an options object with at least batchSize');
+  if (options === null || typeof options !== 'object')
+    throw new InvalidArgumentError('createLoader needs an options object with at least batchSize');
   const shuffle = options.shuffle ?? true;
   let mode: ShuffleMode;
   if (shuffle === true) mode = 'global';
@@ -116,9 +119,13 @@ export function resolveLoaderOptions(options: LoaderOptions): ResolvedLoaderOpti
   else mode = shuffle;
   const io = options.io ?? {};
   const direct = io.direct ?? 'auto';
-  if (direct !== true && direct !== false && direct !== 'auto') throw new InvalidArgumentError(`options.io.direct must be true, false or 'auto', got ${String(direct)}`);
+  if (direct !== true && direct !== false && direct !== 'auto')
+    throw new InvalidArgumentError(`options.io.direct must be true, false or 'auto', got ${String(direct)}`);
   const resume = options.resume;
-  if (resume !== undefined && (typeof resume !== 'object' || resume === null || resume.version !== 1 || typeof resume.sampler !== 'object')) {
+  if (
+    resume !== undefined &&
+    (typeof resume !== 'object' || resume === null || resume.version !== 1 || typeof resume.sampler !== 'object')
+  ) {
     throw new InvalidArgumentError('options.resume must be a state returned by loader.state()');
   }
   return {

@@ -24,7 +24,12 @@ import type { DatasetRef, OutputDescriptor, VariableColumn } from '../decode-wor
 import type { Batch, BatchColumn } from './batch.js';
 import { planBatchLayout, type BatchLayout } from './batch-layout.js';
 import { openDataset, type Dataset } from '../dataset/dataset.js';
-import { resolveLoaderOptions, type LoaderOptions, type LoaderState, type ResolvedLoaderOptions } from './loader-options.js';
+import {
+  resolveLoaderOptions,
+  type LoaderOptions,
+  type LoaderState,
+  type ResolvedLoaderOptions,
+} from './loader-options.js';
 import { createLoaderMetrics, type LoaderMetrics, type MetricsCounters } from './metrics.js';
 
 interface Slot {
@@ -90,7 +95,9 @@ export class DataLoader {
       buffer: touchedShared(layout.slotBytes),
       free: true,
       // So the first batches copy their variable-width values into memory already mapped.
-      variable: layout.columns.map((c) => (c.variable && ref.variableBytes > 0 ? touchedShared(ref.variableBytes) : null)),
+      variable: layout.columns.map((c) =>
+        c.variable && ref.variableBytes > 0 ? touchedShared(ref.variableBytes) : null,
+      ),
     }));
     this.counters = createLoaderMetrics();
     this.position = options.resume ? sampler.resume(options.resume.sampler) : { epoch: 0, nextBatch: 0 };
@@ -111,7 +118,8 @@ export class DataLoader {
         );
       }
       const cacheBytes = resolved.cacheBytes * resolved.workers;
-      const workerReadBytes = Math.floor((resolved.memoryBytes - slotsBytes - cacheBytes) / resolved.workers / 4096) * 4096;
+      const workerReadBytes =
+        Math.floor((resolved.memoryBytes - slotsBytes - cacheBytes) / resolved.workers / 4096) * 4096;
       if (workerReadBytes < MIN_WORKER_READ_BYTES) {
         throw new InvalidArgumentError(
           `options.memoryBytes (${resolved.memoryBytes}) leaves ${Math.max(0, workerReadBytes)} bytes of read memory per worker after the batch slots (${slotsBytes} bytes) and the decoded-page caches (${resolved.workers} × io.cacheBytes ${resolved.cacheBytes}); each of the ${resolved.workers} workers needs at least ${MIN_WORKER_READ_BYTES}`,
@@ -126,7 +134,10 @@ export class DataLoader {
         rank: resolved.rank,
         worldSize: resolved.worldSize,
       });
-      const datasetBytes = dataset.fragments.reduce((sum, f) => sum + f.files.reduce((s, file) => s + file.sizeBytes, 0), 0);
+      const datasetBytes = dataset.fragments.reduce(
+        (sum, f) => sum + f.files.reduce((s, file) => s + file.sizeBytes, 0),
+        0,
+      );
       // 'auto': O_DIRECT only when the page cache cannot hold the dataset (it bypasses a warm cache).
       const direct = resolved.direct === 'auto' ? (datasetBytes > totalmem() / 2 ? 'auto' : false) : resolved.direct;
       const rowBytes = datasetBytes / Math.max(1, dataset.numRows);
@@ -173,7 +184,8 @@ export class DataLoader {
    * starts where that state stopped.
    */
   async *epoch(epoch: number): AsyncGenerator<Batch> {
-    if (!Number.isInteger(epoch) || epoch < 0) throw new InvalidArgumentError(`epoch must be a non-negative integer, got ${String(epoch)}`);
+    if (!Number.isInteger(epoch) || epoch < 0)
+      throw new InvalidArgumentError(`epoch must be a non-negative integer, got ${String(epoch)}`);
     this.checkOpen();
     const numBatches = this.numBatches;
     const start = this.position.epoch === epoch ? this.position.nextBatch : 0;
@@ -258,7 +270,11 @@ export class DataLoader {
     } catch (error) {
       slot.free = true;
       const shown = Array.from(rows.subarray(0, 8)).join(', ') + (rows.length > 8 ? `, … (${rows.length} rows)` : '');
-      throw withContext(error, `while loading epoch ${epoch} batch ${index}, rows ${shown}`, { epoch, batch: index, rows: Array.from(rows) });
+      throw withContext(error, `while loading epoch ${epoch} batch ${index}, rows ${shown}`, {
+        epoch,
+        batch: index,
+        rows: Array.from(rows),
+      });
     }
   }
 
@@ -266,11 +282,24 @@ export class DataLoader {
     return this.layout.columns.map((c, i): OutputDescriptor =>
       c.variable
         ? { kind: 'variable', numSlots: numRows, nullable: c.nullable, reuse: slot.variable[i] ?? null }
-        : { kind: 'fixed', buffer: slot.buffer, byteOffset: c.valuesOffset, byteWidth: c.bytesPerRow, numSlots: numRows, validityOffset: c.validityOffset },
+        : {
+            kind: 'fixed',
+            buffer: slot.buffer,
+            byteOffset: c.valuesOffset,
+            byteWidth: c.bytesPerRow,
+            numSlots: numRows,
+            validityOffset: c.validityOffset,
+          },
     );
   }
 
-  private assemble(epoch: number, index: number, rows: Uint32Array, slot: Slot, variable: (VariableColumn | null)[]): Batch {
+  private assemble(
+    epoch: number,
+    index: number,
+    rows: Uint32Array,
+    slot: Slot,
+    variable: (VariableColumn | null)[],
+  ): Batch {
     const numRows = rows.length;
     const columns: Record<string, BatchColumn> = {};
     let bytes = 0;
@@ -279,7 +308,13 @@ export class DataLoader {
       if (c.variable && v) {
         if (v.data.buffer instanceof SharedArrayBuffer) slot.variable[i] = v.data.buffer;
         const offsets = Int32Array.from(v.offsets);
-        columns[c.name] = { dtype: c.dtype, values: v.data, shape: [numRows], offsets, ...(v.validity ? { validity: v.validity } : {}) };
+        columns[c.name] = {
+          dtype: c.dtype,
+          values: v.data,
+          shape: [numRows],
+          offsets,
+          ...(v.validity ? { validity: v.validity } : {}),
+        };
         bytes += v.data.byteLength;
         return;
       }

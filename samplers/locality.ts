@@ -22,7 +22,12 @@ import { shuffleRange } from './permutation.js';
  * Writes the locality-aware permutation of 0..output.length-1 into `output`, determined by `key`,
  * `blockRows` and `windowBlocks` (positive integers, checked by the sampler's options).
  */
-export function fillLocalityPermutation(output: Uint32Array, key: string, blockRows: number, windowBlocks: number): void {
+export function fillLocalityPermutation(
+  output: Uint32Array,
+  key: string,
+  blockRows: number,
+  windowBlocks: number,
+): void {
   const rows = output.length;
   if (rows === 0) return;
   const random = createRandom(key);

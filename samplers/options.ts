@@ -75,11 +75,14 @@ export function checkShuffleMode(value: unknown, path: string): ShuffleMode {
 export function checkInteger(value: unknown, path: string, min: number, max: number, maxReason?: string): number {
   if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) return value;
   const because = maxReason === undefined ? '' : ` (${maxReason})`;
-  throw new InvalidArgumentError(`${path} must be an integer from ${min} to ${max}${because}, got ${describeValue(value)}`, {
-    option: path,
-    min,
-    max,
-  });
+  throw new InvalidArgumentError(
+    `${path} must be an integer from ${min} to ${max}${because}, got ${describeValue(value)}`,
+    {
+      option: path,
+      min,
+      max,
+    },
+  );
 }
 
 function checkBoolean(value: unknown, path: string): boolean {

@@ -81,6 +81,6 @@ export function fillPermutation(output: Uint32Array, key: string, targetBucketRo
 /** log2 of the bucket count: 0 (one bucket, plain Fisher–Yates) up to log2(MAX_BUCKETS). */
 function bucketBitsFor(rows: number, targetBucketRows: number): number {
   let bits = 0;
-  while ((1 << bits) < MAX_BUCKETS && rows > targetBucketRows * (1 << bits)) bits++;
+  while (1 << bits < MAX_BUCKETS && rows > targetBucketRows * (1 << bits)) bits++;
   return bits;
 }

@@ -68,9 +68,12 @@ export class BatchSampler {
     if (numBatches === 0) {
       const { numRows, batchSize, worldSize } = this.plan;
       const layout = `numRows ${numRows}, batchSize ${batchSize}, worldSize ${worldSize}`;
-      throw new InvalidArgumentError(`index ${describeValue(index)} is out of range: this sampler yields no batches (${layout})`, {
-        option: 'index',
-      });
+      throw new InvalidArgumentError(
+        `index ${describeValue(index)} is out of range: this sampler yields no batches (${layout})`,
+        {
+          option: 'index',
+        },
+      );
     }
     checkInteger(index, 'index', 0, numBatches - 1, `numBatches ${numBatches}`);
     const rows = new Uint32Array(batchLength(this.plan, index));

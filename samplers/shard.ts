@@ -71,7 +71,13 @@ export function batchLength(plan: ShardPlan, index: number): number {
  * Writes the rows of batch `index` of `rank` into `output` (length {@link batchLength}). `order` is the
  * epoch order, or null for the sequential order (position p holds row p) which needs no array.
  */
-export function fillBatchRows(output: Uint32Array, plan: ShardPlan, order: Uint32Array | null, rank: number, index: number): void {
+export function fillBatchRows(
+  output: Uint32Array,
+  plan: ShardPlan,
+  order: Uint32Array | null,
+  rank: number,
+  index: number,
+): void {
   const { numRows, worldSize } = plan;
   let position = index * plan.batchSize * worldSize + rank;
   for (let k = 0; k < output.length; k++, position += worldSize) {

@@ -54,15 +54,21 @@ export function createSamplerState(options: SamplerOptions, epoch: number, nextB
 /** Checks a state read back from storage against the dataset's current `numRows`. */
 export function checkSamplerState(state: unknown, numRows: number): ResumePoint {
   if (typeof state !== 'object' || state === null) {
-    throw new InvalidArgumentError(`state must be an object made by BatchSampler.state(), got ${describeValue(state)}`, {
-      option: 'state',
-    });
+    throw new InvalidArgumentError(
+      `state must be an object made by BatchSampler.state(), got ${describeValue(state)}`,
+      {
+        option: 'state',
+      },
+    );
   }
   const fields = state as Record<string, unknown>;
   if (fields.version !== 1) {
-    throw new InvalidArgumentError(`state.version must be 1 (the only state format), got ${describeValue(fields.version)}`, {
-      option: 'state.version',
-    });
+    throw new InvalidArgumentError(
+      `state.version must be 1 (the only state format), got ${describeValue(fields.version)}`,
+      {
+        option: 'state.version',
+      },
+    );
   }
   const options = checkSamplerOptions(state, 'state');
   if (options.numRows !== numRows) {
@@ -85,7 +91,11 @@ export function checkSameOptions(saved: SamplerOptions, current: SamplerOptions)
     const b = describeValue(current[name]);
     if (a !== b) {
       const message = `state.${name} is ${a} but this sampler's ${name} is ${b}; resume with the options the state was saved under`;
-      throw new InvalidArgumentError(message, { option: `state.${name}`, expected: current[name], actual: saved[name] });
+      throw new InvalidArgumentError(message, {
+        option: `state.${name}`,
+        expected: current[name],
+        actual: saved[name],
+      });
     }
   }
 }

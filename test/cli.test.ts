@@ -27,7 +27,10 @@ interface CliResult {
 
 function runCli(...args: string[]): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'cli.ts', ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'cli.ts', ...args], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
@@ -49,7 +52,10 @@ async function runMain(...args: string[]): Promise<CliResult> {
 function rows(start: number, n: number) {
   const id = Int32Array.from({ length: n }, (_, i) => start + i);
   const x = Float32Array.from({ length: n }, (_, i) => (start + i) / 2);
-  const name = A.vectorFromArray(Array.from({ length: n }, (_, i) => `name-${start + i}`), new A.Utf8());
+  const name = A.vectorFromArray(
+    Array.from({ length: n }, (_, i) => `name-${start + i}`),
+    new A.Utf8(),
+  );
   // tableFromArrays takes the Utf8 vector at run time, but its types accept only arrays: build the Table
   // from vectors the same way tableFromArrays does.
   return new A.Table({ id: A.makeVector(id), x: A.makeVector(x), name });
@@ -90,8 +96,16 @@ describe('lance-loader inspect on a dataset', () => {
     expect(stdout.match(/^fragment \d: data\/\w+\.lance$/gm)).toHaveLength(2);
     expect(stdout.match(/^ +format +2\.1$/gm)).toHaveLength(2);
     // column, field, pages, rows, bytes, layouts: one page per column in each file
-    for (const [field, rowsInFile] of [['id', 100], ['x', 100], ['name', 100], ['id', 50], ['name', 50]] as const) {
-      expect(stdout).toMatch(new RegExp(`^ +\\d +${field} +1 +${rowsInFile} +[\\d.]+ (B|KiB) +1 × MiniBlock\\{values=.+\\}$`, 'm'));
+    for (const [field, rowsInFile] of [
+      ['id', 100],
+      ['x', 100],
+      ['name', 100],
+      ['id', 50],
+      ['name', 50],
+    ] as const) {
+      expect(stdout).toMatch(
+        new RegExp(`^ +\\d +${field} +1 +${rowsInFile} +[\\d.]+ (B|KiB) +1 × MiniBlock\\{values=.+\\}$`, 'm'),
+      );
     }
     expect(stdout).toMatch(/^ +2 +name .*1 × MiniBlock\{values=Variable\(.*\)\}$/m);
   });
@@ -119,7 +133,13 @@ describe('lance-loader inspect on a dataset', () => {
         { name: 'name', type: 'Utf8', nullable: true, metadata: {} },
       ],
       fragments: [
-        { id: 0, physicalRows: 100, deletedRows: 10, numRows: 90, deletionFile: expect.stringMatching(/^_deletions\//) },
+        {
+          id: 0,
+          physicalRows: 100,
+          deletedRows: 10,
+          numRows: 90,
+          deletionFile: expect.stringMatching(/^_deletions\//),
+        },
         { id: 1, physicalRows: 50, deletedRows: 0, numRows: 50, deletionFile: null },
       ],
     });
@@ -127,7 +147,12 @@ describe('lance-loader inspect on a dataset', () => {
     const file = report.fragments[0].files[0];
     expect(file).toMatchObject({ fileVersion: '2.1', numRows: 100, fields: [0, 1, 2] });
     expect(file.columns.map((c: { field: string }) => c.field)).toEqual(['id', 'x', 'name']);
-    expect(file.columns[0]).toMatchObject({ index: 0, pages: 1, rows: 100, layouts: [{ layout: expect.stringMatching(/^MiniBlock\{/), pages: 1 }] });
+    expect(file.columns[0]).toMatchObject({
+      index: 0,
+      pages: 1,
+      rows: 100,
+      layouts: [{ layout: expect.stringMatching(/^MiniBlock\{/), pages: 1 }],
+    });
   });
 });
 
@@ -135,7 +160,9 @@ describe('lance-loader inspect on a single .lance file', () => {
   it('prints the file version, rows, schema and columns', async () => {
     const dataDir = path.join(dataset, 'data');
     const files = fs.readdirSync(dataDir).map((name) => path.join(dataDir, name));
-    const file = files.find((f) => fs.statSync(f).size === Math.max(...files.map((g) => fs.statSync(g).size))) as string;
+    const file = files.find(
+      (f) => fs.statSync(f).size === Math.max(...files.map((g) => fs.statSync(g).size)),
+    ) as string;
     const { code, stdout, stderr } = await runMain('inspect', file);
     expect(stderr).toBe('');
     expect(code).toBe(0);
@@ -204,11 +231,30 @@ describe('inspect text formatting', () => {
       fileSize: 5000,
       version: '2.1',
       numRows: 40,
-      columns: [{ index: 0, field: 'a', bytes: 168, pages: [page('MiniBlock{values=Flat(32b)}'), page('Constant{inline}'), page('MiniBlock{values=Flat(32b)}'), page('MiniBlock{values=Flat(32b)}')] }],
+      columns: [
+        {
+          index: 0,
+          field: 'a',
+          bytes: 168,
+          pages: [
+            page('MiniBlock{values=Flat(32b)}'),
+            page('Constant{inline}'),
+            page('MiniBlock{values=Flat(32b)}'),
+            page('MiniBlock{values=Flat(32b)}'),
+          ],
+        },
+      ],
     });
     expect(file.columns[0]).toEqual({
-      index: 0, field: 'a', pages: 4, rows: 40, bytes: 168,
-      layouts: [{ layout: 'MiniBlock{values=Flat(32b)}', pages: 3 }, { layout: 'Constant{inline}', pages: 1 }],
+      index: 0,
+      field: 'a',
+      pages: 4,
+      rows: 40,
+      bytes: 168,
+      layouts: [
+        { layout: 'MiniBlock{values=Flat(32b)}', pages: 3 },
+        { layout: 'Constant{inline}', pages: 1 },
+      ],
     });
     const text = formatInspectReport({ kind: 'file', schema: [], schemaMetadata: {}, ...file });
     expect(text).toMatch(/^ +0 +a +4 +40 +168 B +3 × MiniBlock\{values=Flat\(32b\)\}, 1 × Constant\{inline\}$/m);

@@ -14,7 +14,10 @@ function importInChild(specifier: string): { exports: string[]; tfjsLoaded: bool
   const script =
     `const m = await import(${JSON.stringify(specifier)});` +
     'console.log(JSON.stringify({ exports: Object.keys(m).sort(), tfjsLoaded: globalThis._tfengine !== undefined }));';
-  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: repoRoot, encoding: 'utf8' });
+  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+  });
   return JSON.parse(out) as { exports: string[]; tfjsLoaded: boolean };
 }
 
@@ -23,9 +26,24 @@ describe('the package entry', () => {
     const { exports, tfjsLoaded } = importInChild(fileURLToPath(new URL('../index.ts', import.meta.url)));
     expect(exports).toEqual(
       [
-        'AbortError', 'CorruptFileError', 'DataLoader', 'Dataset', 'InternalError', 'InvalidArgumentError', 'IoError',
-        'LanceFile', 'LanceLoaderError', 'UnsupportedError', 'WorkerError', 'batchToTensors', 'createLoader',
-        'loadTf', 'loadTfBackend', 'openDataset', 'openFile', 'toTfDataset',
+        'AbortError',
+        'CorruptFileError',
+        'DataLoader',
+        'Dataset',
+        'InternalError',
+        'InvalidArgumentError',
+        'IoError',
+        'LanceFile',
+        'LanceLoaderError',
+        'UnsupportedError',
+        'WorkerError',
+        'batchToTensors',
+        'createLoader',
+        'loadTf',
+        'loadTfBackend',
+        'openDataset',
+        'openFile',
+        'toTfDataset',
       ].sort(),
     );
     expect(tfjsLoaded).toBe(false);

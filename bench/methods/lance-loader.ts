@@ -20,7 +20,21 @@
  */
 import { createLoader, openDataset, type DataLoader, type LoaderMetrics } from 'lance-loader';
 import { cachedBytes, evictFiles, warmFiles } from '../datasets.js';
-import { createRssSampler, createSampler, describe, log, procIoSince, rate, readProcIo, measureWarmScan, runMethodProcess, warmUpDeadline, MIN_WARM_TIMED_SECONDS, type Measurement, type MethodTask } from '../suite.js';
+import {
+  createRssSampler,
+  createSampler,
+  describe,
+  log,
+  procIoSince,
+  rate,
+  readProcIo,
+  measureWarmScan,
+  runMethodProcess,
+  warmUpDeadline,
+  MIN_WARM_TIMED_SECONDS,
+  type Measurement,
+  type MethodTask,
+} from '../suite.js';
 
 type Variant = { name: string; cache: 'warm' | 'cold' | 'direct'; direct: boolean };
 
@@ -34,7 +48,13 @@ async function openLoader(task: MethodTask, direct: boolean): Promise<DataLoader
   });
 }
 
-function delta(after: LoaderMetrics, before: LoaderMetrics): Pick<Measurement, 'bytesRead' | 'bytesDelivered' | 'readsIssued' | 'rangesRequested' | 'consumerWaitMs' | 'decodeMs'> {
+function delta(
+  after: LoaderMetrics,
+  before: LoaderMetrics,
+): Pick<
+  Measurement,
+  'bytesRead' | 'bytesDelivered' | 'readsIssued' | 'rangesRequested' | 'consumerWaitMs' | 'decodeMs'
+> {
   return {
     bytesRead: after.bytesRead - before.bytesRead,
     bytesDelivered: after.bytesDelivered - before.bytesDelivered,
@@ -46,7 +66,13 @@ function delta(after: LoaderMetrics, before: LoaderMetrics): Pick<Measurement, '
 }
 
 /** Drains up to `maxBatches` batches of `epoch` (or until `deadline`); returns rows and the first batch's latency. */
-async function drain(loader: DataLoader, epoch: number, deadline: number, maxBatches = Infinity, expectFirst?: Uint32Array): Promise<{ rows: number; batches: number; firstBatchMs: number; complete: boolean }> {
+async function drain(
+  loader: DataLoader,
+  epoch: number,
+  deadline: number,
+  maxBatches = Infinity,
+  expectFirst?: Uint32Array,
+): Promise<{ rows: number; batches: number; firstBatchMs: number; complete: boolean }> {
   const started = performance.now();
   let rows = 0;
   let batches = 0;
@@ -56,8 +82,13 @@ async function drain(loader: DataLoader, epoch: number, deadline: number, maxBat
     if (batches === 0) {
       firstBatchMs = performance.now() - started;
       // Every method must read the same batches: the loader's first batch is the suite sampler's.
-      if (expectFirst && (expectFirst.length !== batch.rowOffsets.length || expectFirst.some((row, i) => batch.rowOffsets[i] !== row))) {
-        throw new Error(`the loader's first batch of epoch ${epoch} differs from BatchSampler's: the methods would not read the same rows`);
+      if (
+        expectFirst &&
+        (expectFirst.length !== batch.rowOffsets.length || expectFirst.some((row, i) => batch.rowOffsets[i] !== row))
+      ) {
+        throw new Error(
+          `the loader's first batch of epoch ${epoch} differs from BatchSampler's: the methods would not read the same rows`,
+        );
       }
     }
     rows += batch.numRows;
@@ -72,7 +103,11 @@ async function drain(loader: DataLoader, epoch: number, deadline: number, maxBat
   return { rows, batches, firstBatchMs, complete };
 }
 
-async function epochRun(task: MethodTask, variant: Variant, rss: ReturnType<typeof createRssSampler>): Promise<{ measurement: Measurement; loader: DataLoader }> {
+async function epochRun(
+  task: MethodTask,
+  variant: Variant,
+  rss: ReturnType<typeof createRssSampler>,
+): Promise<{ measurement: Measurement; loader: DataLoader }> {
   const files = task.dataset.dataFiles.map((f) => f.path);
   if (variant.cache === 'warm') warmFiles(files);
   const loader = await openLoader(task, variant.direct);
@@ -91,7 +126,11 @@ async function epochRun(task: MethodTask, variant: Variant, rss: ReturnType<type
   const deadline = t0 + task.maxSeconds * 1000;
   const run = await drain(loader, task.epoch, deadline, Infinity, expectFirst);
   // Warm: more whole epochs until MIN_WARM_TIMED_SECONDS are timed (LanceDB's takes follow the same epochs).
-  for (let epoch = task.epoch + 1; variant.cache === 'warm' && run.complete && performance.now() - t0 < MIN_WARM_TIMED_SECONDS * 1000; epoch++) {
+  for (
+    let epoch = task.epoch + 1;
+    variant.cache === 'warm' && run.complete && performance.now() - t0 < MIN_WARM_TIMED_SECONDS * 1000;
+    epoch++
+  ) {
     const more = await drain(loader, epoch, deadline);
     run.rows += more.rows;
     run.complete = more.complete;
@@ -123,8 +162,16 @@ const SCAN_BATCH_ROWS = 8192;
 /** The loader's sequential epoch (shuffle: false): every row in file order, read and decoded by the workers. */
 async function loaderScanRun(task: MethodTask, rss: ReturnType<typeof createRssSampler>): Promise<Measurement> {
   warmFiles(task.dataset.dataFiles.map((f) => f.path));
-  const batchSize = Math.min(SCAN_BATCH_ROWS, Math.max(1, Math.floor(task.memoryBytes / 2 / 6 / Math.max(1, task.dataset.rowBytes))));
-  const loader = await createLoader(task.dataset.path, { batchSize, shuffle: false, memoryBytes: task.memoryBytes, io: { direct: false } });
+  const batchSize = Math.min(
+    SCAN_BATCH_ROWS,
+    Math.max(1, Math.floor(task.memoryBytes / 2 / 6 / Math.max(1, task.dataset.rowBytes))),
+  );
+  const loader = await createLoader(task.dataset.path, {
+    batchSize,
+    shuffle: false,
+    memoryBytes: task.memoryBytes,
+    io: { direct: false },
+  });
   // Each pass is a new epoch: asking for an epoch the loader already finished would resume at its end.
   let epoch = 0;
   try {
@@ -152,7 +199,10 @@ async function datasetScanRun(task: MethodTask, rss: ReturnType<typeof createRss
       'lance-loader',
       async function* () {
         for await (const batch of ds.scan({ batchSize: SCAN_BATCH_ROWS })) {
-          yield { rows: batch.numRows, bytes: batch.data.children.reduce((sum, child) => sum + byteLengthOf(child), 0) };
+          yield {
+            rows: batch.numRows,
+            bytes: batch.data.children.reduce((sum, child) => sum + byteLengthOf(child), 0),
+          };
         }
       },
       'dataset.scan warm',
@@ -163,7 +213,12 @@ async function datasetScanRun(task: MethodTask, rss: ReturnType<typeof createRss
 }
 
 /** Bytes of an Arrow Data's buffers (values, offsets, validity), children included. */
-function byteLengthOf(data: { values?: { byteLength: number }; valueOffsets?: { byteLength: number }; nullBitmap?: { byteLength: number }; children: unknown[] }): number {
+function byteLengthOf(data: {
+  values?: { byteLength: number };
+  valueOffsets?: { byteLength: number };
+  nullBitmap?: { byteLength: number };
+  children: unknown[];
+}): number {
   let n = (data.values?.byteLength ?? 0) + (data.valueOffsets?.byteLength ?? 0) + (data.nullBitmap?.byteLength ?? 0);
   for (const child of data.children) n += byteLengthOf(child as Parameters<typeof byteLengthOf>[0]);
   return n;
@@ -191,7 +246,9 @@ await runMethodProcess(async (task, result) => {
   // run.ts runs the parts in processes of their own (METHOD_PARTS): 'warm' (with the RSS epochs and the
   // scans), 'cold O_DIRECT', 'cold buffered'; without a part, all of them.
   const runs = (part: string) => task.part === undefined || task.part === part;
-  const warm = runs('warm') ? await attempt('epoch warm', () => epochRun(task, { name: 'epoch warm', cache: 'warm', direct: false }, rss)) : undefined;
+  const warm = runs('warm')
+    ? await attempt('epoch warm', () => epochRun(task, { name: 'epoch warm', cache: 'warm', direct: false }, rss))
+    : undefined;
   if (warm) {
     result.measurements.push(warm.measurement);
     // RSS over more warm epochs on the same loader: flat means no growth per epoch.
@@ -221,7 +278,10 @@ await runMethodProcess(async (task, result) => {
       await closeAndCollect(run.loader);
     }
   }
-  for (const [name, run] of [['scan warm', loaderScanRun], ['dataset.scan warm', datasetScanRun]] as const) {
+  for (const [name, run] of [
+    ['scan warm', loaderScanRun],
+    ['dataset.scan warm', datasetScanRun],
+  ] as const) {
     if (!runs('warm')) continue;
     const scan = await attempt(name, () => run(task, rss));
     if (scan) result.measurements.push(scan);

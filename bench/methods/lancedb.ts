@@ -14,7 +14,21 @@
 import { dirname } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
 import { cachedBytes, evictFiles, warmFiles } from '../datasets.js';
-import { createRssSampler, createSampler, describe, log, procIoSince, rate, readProcIo, measureWarmScan, runMethodProcess, warmUpDeadline, MIN_WARM_TIMED_SECONDS, type Measurement, type MethodTask } from '../suite.js';
+import {
+  createRssSampler,
+  createSampler,
+  describe,
+  log,
+  procIoSince,
+  rate,
+  readProcIo,
+  measureWarmScan,
+  runMethodProcess,
+  warmUpDeadline,
+  MIN_WARM_TIMED_SECONDS,
+  type Measurement,
+  type MethodTask,
+} from '../suite.js';
 
 interface ArrowLike {
   numRows: number;
@@ -43,7 +57,12 @@ async function openTable(task: MethodTask): Promise<{ db: lancedb.Connection; ta
   return { db, table };
 }
 
-async function takeRun(task: MethodTask, inFlight: number, cache: 'warm' | 'cold', rss: ReturnType<typeof createRssSampler>): Promise<Measurement> {
+async function takeRun(
+  task: MethodTask,
+  inFlight: number,
+  cache: 'warm' | 'cold',
+  rss: ReturnType<typeof createRssSampler>,
+): Promise<Measurement> {
   const files = task.dataset.dataFiles.map((f) => f.path);
   const sampler = createSampler(task.dataset, task.seed);
   const numBatches = sampler.numBatches();
@@ -53,7 +72,8 @@ async function takeRun(task: MethodTask, inFlight: number, cache: 'warm' | 'cold
     let cachedBeforeBytes: number | undefined;
     if (cache === 'warm') {
       const deadline = warmUpDeadline(task);
-      for (let i = 0; i < numBatches && performance.now() < deadline; i++) await table.takeOffsets(Array.from(sampler.batch(task.epoch + 1000, i))).toArrow();
+      for (let i = 0; i < numBatches && performance.now() < deadline; i++)
+        await table.takeOffsets(Array.from(sampler.batch(task.epoch + 1000, i))).toArrow();
     } else {
       evictFiles(files);
       cachedBeforeBytes = cachedBytes(files);
@@ -121,7 +141,10 @@ async function scanRun(task: MethodTask, rss: ReturnType<typeof createRssSampler
   try {
     return await measureWarmScan(task, rss, 'lancedb', async function* () {
       for await (const batch of table.query()) {
-        yield { rows: batch.numRows, bytes: (batch.data as unknown as DataLike).children.reduce((s, c) => s + byteLengthOf(c), 0) };
+        yield {
+          rows: batch.numRows,
+          bytes: (batch.data as unknown as DataLike).children.reduce((s, c) => s + byteLengthOf(c), 0),
+        };
       }
     });
   } finally {
@@ -141,7 +164,8 @@ await runMethodProcess(async (task, result) => {
     }
   };
   for (const cache of ['warm', 'cold'] as const) {
-    for (const inFlight of [1, 4]) await attempt(`take ×${inFlight} ${cache}`, () => takeRun(task, inFlight, cache, rss));
+    for (const inFlight of [1, 4])
+      await attempt(`take ×${inFlight} ${cache}`, () => takeRun(task, inFlight, cache, rss));
   }
   await attempt('scan warm', () => scanRun(task, rss));
   rss.stop();

@@ -20,12 +20,30 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fetchNpyFile, openNpyBatchStore } from '../../examples/npy.js';
 import { cachedBytes, evictFiles, warmFiles } from '../datasets.js';
-import { createRssSampler, createSampler, describe, log, procIoSince, rate, readProcIo, runMethodProcess, type Measurement, type MethodTask } from '../suite.js';
+import {
+  createRssSampler,
+  createSampler,
+  describe,
+  log,
+  procIoSince,
+  rate,
+  readProcIo,
+  runMethodProcess,
+  type Measurement,
+  type MethodTask,
+} from '../suite.js';
 
-async function epochRun(task: MethodTask, dir: string, cache: 'warm' | 'cold', rss: ReturnType<typeof createRssSampler>): Promise<Measurement> {
+async function epochRun(
+  task: MethodTask,
+  dir: string,
+  cache: 'warm' | 'cold',
+  rss: ReturnType<typeof createRssSampler>,
+): Promise<Measurement> {
   const store = await openNpyBatchStore(dir);
   const { dim, files, rows: where } = store.index;
-  const paths = readdirSync(dir).filter((f) => f.endsWith('.npy')).map((f) => join(dir, f));
+  const paths = readdirSync(dir)
+    .filter((f) => f.endsWith('.npy'))
+    .map((f) => join(dir, f));
   const sampler = createSampler(task.dataset, task.seed);
   const numBatches = sampler.numBatches();
   const batches = Array.from({ length: numBatches }, (_, i) => sampler.batch(task.epoch, i));

@@ -26,7 +26,18 @@ import { closeSync, constants, openSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { probeDirectAlignment, probeDirectBlockBytes, PROBE_READ_BYTES, PROBE_SCAN_BYTES } from '../../io/align.js';
 import { warmFiles } from '../datasets.js';
-import { createRssSampler, createSampler, describe, log, procIoSince, rate, readProcIo, runMethodProcess, type Measurement, type MethodTask } from '../suite.js';
+import {
+  createRssSampler,
+  createSampler,
+  describe,
+  log,
+  procIoSince,
+  rate,
+  readProcIo,
+  runMethodProcess,
+  type Measurement,
+  type MethodTask,
+} from '../suite.js';
 
 /** The worker: plain JavaScript (eval), so it needs no TypeScript loader in the thread. */
 const WORKER_SOURCE = `
@@ -87,7 +98,12 @@ interface WorkerReport {
   bytes: number;
 }
 
-async function preadRun(task: MethodTask, threads: number, direct: boolean, rss: ReturnType<typeof createRssSampler>): Promise<Measurement> {
+async function preadRun(
+  task: MethodTask,
+  threads: number,
+  direct: boolean,
+  rss: ReturnType<typeof createRssSampler>,
+): Promise<Measurement> {
   const { dataset } = task;
   const files = dataset.dataFiles;
   const fileStarts: number[] = [];
@@ -115,7 +131,16 @@ async function preadRun(task: MethodTask, threads: number, direct: boolean, rss:
   for (let t = 0; t < threads; t++) {
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { files: files.map((f) => ({ path: f.path, size: f.sizeBytes })), fileStarts, rowBytes, order, batchSize: dataset.batchSize, counter, direct, control },
+      workerData: {
+        files: files.map((f) => ({ path: f.path, size: f.sizeBytes })),
+        fileStarts,
+        rowBytes,
+        order,
+        batchSize: dataset.batchSize,
+        counter,
+        direct,
+        control,
+      },
     });
     workers.push(worker);
     let resolveReady!: () => void;
@@ -193,12 +218,26 @@ function fioRun(task: MethodTask, iodepth: number, block: 'device' | 4096): Meas
   if (size < bs) throw new Error(`data file of ${file.sizeBytes} bytes is smaller than one ${bs}-byte read`);
   const runtime = task.quick ? 2 : 10;
   const args = [
-    '--name=rowread', `--filename=${file.path}`, '--readonly', '--rw=randread', `--bs=${bs}`, `--blockalign=${blockBytes}`, `--iodepth=${iodepth}`,
-    '--ioengine=libaio', '--direct=1', `--size=${size}`, `--runtime=${runtime}`, '--time_based', '--norandommap',
-    '--numjobs=1', '--output-format=json',
+    '--name=rowread',
+    `--filename=${file.path}`,
+    '--readonly',
+    '--rw=randread',
+    `--bs=${bs}`,
+    `--blockalign=${blockBytes}`,
+    `--iodepth=${iodepth}`,
+    '--ioengine=libaio',
+    '--direct=1',
+    `--size=${size}`,
+    `--runtime=${runtime}`,
+    '--time_based',
+    '--norandommap',
+    '--numjobs=1',
+    '--output-format=json',
   ];
   const out = execFileSync('fio', args, { encoding: 'utf8', maxBuffer: 64 << 20 });
-  const json = JSON.parse(out.slice(out.indexOf('{'))) as { jobs: { read: { iops: number; io_bytes: number; runtime: number; total_ios: number } }[] };
+  const json = JSON.parse(out.slice(out.indexOf('{'))) as {
+    jobs: { read: { iops: number; io_bytes: number; runtime: number; total_ios: number } }[];
+  };
   const read = json.jobs[0]?.read;
   if (!read) throw new Error('fio printed no read job');
   const m: Measurement = {

@@ -36,7 +36,8 @@ export function extractInlineBitpacked(
   let width = readWidthWord(src, 0, elemBits);
   for (let i = from; i < to; i++) {
     const item = (items[i] as number) - base;
-    if (item < 0 || item >= numValues) throw new CorruptFileError(`${where}: value ${item} is outside the chunk's ${numValues} values`);
+    if (item < 0 || item >= numValues)
+      throw new CorruptFileError(`${where}: value ${item} is outside the chunk's ${numValues} values`);
     const wantBlock = item >>> 10;
     while (block < wantBlock) {
       blockStart += wordBytes + blockByteLength(width);
@@ -44,7 +45,9 @@ export function extractInlineBitpacked(
       width = readWidthWord(src, blockStart, elemBits);
     }
     if (width > elemBits || blockStart + wordBytes + blockByteLength(width) > src.length) {
-      throw new CorruptFileError(`${where}: bit-packed block ${block} (width ${width}) runs past the ${src.length}-byte chunk`);
+      throw new CorruptFileError(
+        `${where}: bit-packed block ${block} (width ${width}) runs past the ${src.length}-byte chunk`,
+      );
     }
     const v = item & 1023;
     const rem = v & 127;
@@ -55,7 +58,17 @@ export function extractInlineBitpacked(
 }
 
 /** Reads `width` bits starting at lane bit `bit` of lane `lane` and stores them as value `index` of `out`. */
-function extractOne(src: Uint8Array, at: number, elemBits: number, lanes: number, lane: number, bit: number, width: number, out: UnsignedOutput, index: number): void {
+function extractOne(
+  src: Uint8Array,
+  at: number,
+  elemBits: number,
+  lanes: number,
+  lane: number,
+  bit: number,
+  width: number,
+  out: UnsignedOutput,
+  index: number,
+): void {
   let lo = 0;
   let hi = 0;
   let got = 0;

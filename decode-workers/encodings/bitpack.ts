@@ -122,14 +122,22 @@ export function unpackFastLanesBlock(
   checkCount('count', count, FASTLANES_BLOCK_VALUES);
   checkOutput(elemBits, out, outIndex, count);
   if (!Number.isInteger(srcByteOffset) || srcByteOffset < 0) {
-    throw new InvalidArgumentError(`srcByteOffset must be a non-negative integer, got ${srcByteOffset}`, { srcByteOffset });
+    throw new InvalidArgumentError(`srcByteOffset must be a non-negative integer, got ${srcByteOffset}`, {
+      srcByteOffset,
+    });
   }
   const byteLength = blockByteLength(bitWidth);
   if (srcByteOffset + byteLength > src.length) {
     throw new CorruptFileError(
       `FastLanes block truncated: ${elemBits}-bit values at ${bitWidth} bits need ${byteLength} bytes at byte offset ${srcByteOffset}, ` +
         `but the buffer has ${Math.max(0, src.length - srcByteOffset)}`,
-      { elemBits, bitWidth, byteOffset: srcByteOffset, expectedBytes: byteLength, actualBytes: Math.max(0, src.length - srcByteOffset) },
+      {
+        elemBits,
+        bitWidth,
+        byteOffset: srcByteOffset,
+        expectedBytes: byteLength,
+        actualBytes: Math.max(0, src.length - srcByteOffset),
+      },
     );
   }
   unpackChecked(src, srcByteOffset, elemBits, bitWidth, count, out, outIndex);
@@ -174,7 +182,14 @@ export function decodeInlineBitpacking(
       throw new CorruptFileError(
         `InlineBitpacking buffer truncated: block ${blockIndex} at ${bitWidth} bits needs ${byteLength} bytes at byte offset ${dataOffset}, ` +
           `but the buffer has ${src.length - dataOffset}`,
-        { elemBits, blockIndex, bitWidth, byteOffset: dataOffset, expectedBytes: byteLength, actualBytes: src.length - dataOffset },
+        {
+          elemBits,
+          blockIndex,
+          bitWidth,
+          byteOffset: dataOffset,
+          expectedBytes: byteLength,
+          actualBytes: src.length - dataOffset,
+        },
       );
     }
     const count = Math.min(FASTLANES_BLOCK_VALUES, numValues - done);
@@ -215,7 +230,14 @@ export function decodeOutOfLineBitpacking(
     throw new CorruptFileError(
       `OutOfLineBitpacking buffer truncated: ${numValues} ${elemBits}-bit values at ${bitWidth} bits need ${packedLength} bytes${rawNote}, ` +
         `but the buffer has ${src.length}`,
-      { elemBits, bitWidth, numValues, expectedBytes: packedLength, rawTailBytes: tail > 0 ? rawTailLength : undefined, actualBytes: src.length },
+      {
+        elemBits,
+        bitWidth,
+        numValues,
+        expectedBytes: packedLength,
+        rawTailBytes: tail > 0 ? rawTailLength : undefined,
+        actualBytes: src.length,
+      },
     );
   }
   for (let block = 0; block < fullBlocks; block++) {
@@ -263,10 +285,13 @@ function checkCount(name: string, value: number, max: number): void {
 function checkOutput(elemBits: BitWidthElem, out: UnsignedOutput, outIndex: number, count: number): void {
   const expected = elemBits === 8 ? Uint8Array : elemBits === 16 ? Uint16Array : Uint32Array;
   if (!(out instanceof expected)) {
-    throw new InvalidArgumentError(`out must be a ${expected.name} for ${elemBits}-bit values, got ${out.constructor.name}`, {
-      elemBits,
-      out: out.constructor.name,
-    });
+    throw new InvalidArgumentError(
+      `out must be a ${expected.name} for ${elemBits}-bit values, got ${out.constructor.name}`,
+      {
+        elemBits,
+        out: out.constructor.name,
+      },
+    );
   }
   if (!Number.isInteger(outIndex) || outIndex < 0) {
     throw new InvalidArgumentError(`outIndex must be a non-negative integer, got ${outIndex}`, { outIndex });
@@ -444,7 +469,14 @@ function unpackWide(words: Uint32Array, bitWidth: number, count: number, out: Un
 }
 
 /** Copies `count` raw little-endian T words (an OutOfLine raw tail) from src[byteOffset]. */
-function copyRawWords(src: Uint8Array, byteOffset: number, elemBits: BitWidthElem, count: number, out: UnsignedOutput, outIndex: number): void {
+function copyRawWords(
+  src: Uint8Array,
+  byteOffset: number,
+  elemBits: BitWidthElem,
+  count: number,
+  out: UnsignedOutput,
+  outIndex: number,
+): void {
   const byteLength = count * (elemBits >> 3);
   switch (elemBits) {
     case 8:

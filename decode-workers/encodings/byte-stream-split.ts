@@ -44,7 +44,9 @@ export function decodeByteStreamSplit(
     throw new InvalidArgumentError(`ByteStreamSplit numValues must be a non-negative integer, got ${numValues}`);
   }
   if (!Number.isSafeInteger(outByteOffset) || outByteOffset < 0) {
-    throw new InvalidArgumentError(`ByteStreamSplit outByteOffset must be a non-negative integer, got ${outByteOffset}`);
+    throw new InvalidArgumentError(
+      `ByteStreamSplit outByteOffset must be a non-negative integer, got ${outByteOffset}`,
+    );
   }
   const byteLength = numValues * bytesPerValue;
   if (src.length !== byteLength) {

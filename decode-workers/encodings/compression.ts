@@ -241,7 +241,9 @@ function decodeZstdPieces(src: Uint8Array, frames: ZstdFrame[], limit: number): 
     const frameBytes = src.subarray(frame.start, frame.end);
     if (frame.contentSize > limit - total) throw overLimit('zstd', total + frame.contentSize, limit);
     const piece =
-      frame.contentSize >= 0 ? runFzstd(frameBytes, frame, new Uint8Array(frame.contentSize)) : runFzstd(frameBytes, frame, undefined);
+      frame.contentSize >= 0
+        ? runFzstd(frameBytes, frame, new Uint8Array(frame.contentSize))
+        : runFzstd(frameBytes, frame, undefined);
     total += piece.length;
     if (total > limit) {
       throw new CorruptFileError(`zstd frames decode to at least ${total} bytes, more than the limit of ${limit}`, {
@@ -293,7 +295,17 @@ function walkZstdFrame(src: Uint8Array, start: number): ZstdFrame {
     need(src, start + 4, 4, start, 'skippable frame size');
     const size = readU32(src, start + 4);
     need(src, start + 8, size, start, 'skippable frame content');
-    return { start, end: start + 8 + size, skippable: true, contentSize: 0, windowSize: 0, minContentSize: 0, maxContentSize: 0, simple: true, blocksStart: start + 8 };
+    return {
+      start,
+      end: start + 8 + size,
+      skippable: true,
+      contentSize: 0,
+      windowSize: 0,
+      minContentSize: 0,
+      maxContentSize: 0,
+      simple: true,
+      blocksStart: start + 8,
+    };
   }
   if (magic !== ZSTD_MAGIC) {
     throw new CorruptFileError(
@@ -328,10 +340,13 @@ function walkZstdFrame(src: Uint8Array, start: number): ZstdFrame {
   let dictionaryId = 0;
   for (let b = 0; b < dictionaryIdBytes; b++) dictionaryId += (src[position + b] ?? 0) * 2 ** (8 * b);
   if (dictionaryId !== 0) {
-    throw new UnsupportedError(`zstd frame at byte ${start} needs dictionary ${dictionaryId}; Lance never writes dictionaries`, {
-      scheme: 'zstd',
-      byteOffset: start,
-    });
+    throw new UnsupportedError(
+      `zstd frame at byte ${start} needs dictionary ${dictionaryId}; Lance never writes dictionaries`,
+      {
+        scheme: 'zstd',
+        byteOffset: start,
+      },
+    );
   }
   position += dictionaryIdBytes;
   let contentSize = -1;
@@ -395,7 +410,17 @@ function walkZstdFrame(src: Uint8Array, start: number): ZstdFrame {
       { scheme: 'zstd', byteOffset: start, windowSize },
     );
   }
-  return { start, end: position, skippable: false, contentSize, windowSize, minContentSize, maxContentSize, simple, blocksStart };
+  return {
+    start,
+    end: position,
+    skippable: false,
+    contentSize,
+    windowSize,
+    minContentSize,
+    maxContentSize,
+    simple,
+    blocksStart,
+  };
 }
 
 /** Runs fzstd on one frame; its exceptions become {@link CorruptFileError} with the cause attached. */
@@ -407,10 +432,13 @@ function runFzstd(frameBytes: Uint8Array, frame: ZstdFrame, into: Uint8Array | u
     const decoded = fzstdDecompress(frameBytes);
     if (into === undefined) return decoded;
     if (decoded.length !== into.length) {
-      throw new CorruptFileError(`zstd frame at byte ${frame.start} decoded to ${decoded.length} bytes, its header promised ${into.length}`, {
-        scheme: 'zstd',
-        byteOffset: frame.start,
-      });
+      throw new CorruptFileError(
+        `zstd frame at byte ${frame.start} decoded to ${decoded.length} bytes, its header promised ${into.length}`,
+        {
+          scheme: 'zstd',
+          byteOffset: frame.start,
+        },
+      );
     }
     into.set(decoded);
     return into;
@@ -432,10 +460,13 @@ function runFzstd(frameBytes: Uint8Array, frame: ZstdFrame, into: Uint8Array | u
 function copySimpleFrame(frameBytes: Uint8Array, frame: ZstdFrame, into: Uint8Array | undefined): Uint8Array {
   const out = into ?? new Uint8Array(frame.minContentSize);
   if (out.length !== frame.minContentSize) {
-    throw new CorruptFileError(`zstd frame at byte ${frame.start} decodes to ${frame.minContentSize} bytes, expected ${out.length}`, {
-      scheme: 'zstd',
-      byteOffset: frame.start,
-    });
+    throw new CorruptFileError(
+      `zstd frame at byte ${frame.start} decodes to ${frame.minContentSize} bytes, expected ${out.length}`,
+      {
+        scheme: 'zstd',
+        byteOffset: frame.start,
+      },
+    );
   }
   let at = frame.blocksStart - frame.start;
   let written = 0;
@@ -498,11 +529,14 @@ function readLz4Prefix(src: Uint8Array): number {
   }
   const declared = readU32(src, 0);
   if (declared > LZ4_MAX_DECLARED_BYTES) {
-    throw new CorruptFileError(`lz4 size prefix ${declared} is negative as an i32, expected 0..${LZ4_MAX_DECLARED_BYTES}`, {
-      scheme: 'lz4',
-      byteOffset: 0,
-      declaredByteLength: declared,
-    });
+    throw new CorruptFileError(
+      `lz4 size prefix ${declared} is negative as an i32, expected 0..${LZ4_MAX_DECLARED_BYTES}`,
+      {
+        scheme: 'lz4',
+        byteOffset: 0,
+        declaredByteLength: declared,
+      },
+    );
   }
   return declared;
 }
@@ -551,11 +585,14 @@ function unknownScheme(scheme: string): UnsupportedError {
 }
 
 function readU32(bytes: Uint8Array, at: number): number {
-  return ((bytes[at] ?? 0) | ((bytes[at + 1] ?? 0) << 8) | ((bytes[at + 2] ?? 0) << 16) | ((bytes[at + 3] ?? 0) << 24)) >>> 0;
+  return (
+    ((bytes[at] ?? 0) | ((bytes[at + 1] ?? 0) << 8) | ((bytes[at + 2] ?? 0) << 16) | ((bytes[at + 3] ?? 0) << 24)) >>> 0
+  );
 }
 
 function hex(bytes: Uint8Array, at: number, count: number): string {
   const parts: string[] = [];
-  for (let i = at; i < Math.min(at + count, bytes.length); i++) parts.push((bytes[i] ?? 0).toString(16).padStart(2, '0'));
+  for (let i = at; i < Math.min(at + count, bytes.length); i++)
+    parts.push((bytes[i] ?? 0).toString(16).padStart(2, '0'));
   return parts.join(' ');
 }

@@ -21,19 +21,27 @@ export function runDecodeTask(task: DecodeTask, out: ColumnOutput): void {
     case 'miniblock': {
       let dictionary: DecodedValues | null = null;
       if (task.dictionary) {
-        dictionary = dictionaries.get(task.dictionary) ?? decodeMiniBlockDictionary(task.layout, task.dictionary, task.where);
+        dictionary =
+          dictionaries.get(task.dictionary) ?? decodeMiniBlockDictionary(task.layout, task.dictionary, task.where);
         dictionaries.set(task.dictionary, dictionary);
       }
       for (const chunk of task.chunks) {
         const where = `${task.where} chunk at item ${chunk.itemStart}`;
         const wanted = { rows: task.rows, from: chunk.from, to: chunk.to, base: chunk.itemStart };
         const decoded = decodeMiniBlockChunk(task.layout, chunk.bytes, chunk.itemCount, where, wanted);
-        gatherChunk(decoded, { rows: task.rows, slots: task.slots, from: chunk.from, to: chunk.to, itemStart: chunk.itemStart }, dictionary, out, where);
+        gatherChunk(
+          decoded,
+          { rows: task.rows, slots: task.slots, from: chunk.from, to: chunk.to, itemStart: chunk.itemStart },
+          dictionary,
+          out,
+          where,
+        );
       }
       return;
     }
     case 'fullzip':
-      for (const span of task.spans) decodeFullZipSpan(task.layout, span, task.rows, task.slots, span.from, span.to, out, task.where);
+      for (const span of task.spans)
+        decodeFullZipSpan(task.layout, span, task.rows, task.slots, span.from, span.to, out, task.where);
       return;
     case 'constant':
       fillConstant(task.inlineValue, task.slots, out);
@@ -52,11 +60,14 @@ export function runDecodeTask(task: DecodeTask, out: ColumnOutput): void {
 /** Copies rows of a page kept decoded into their slots. */
 function copyCached(task: DecodeTask & { kind: 'cached' }, out: ColumnOutput): void {
   if (out.kind !== 'fixed' || out.byteWidth !== task.byteWidth) {
-    throw new InternalError(`${task.where}: a page kept with ${task.byteWidth}-byte values is read into a column of ${out.kind === 'fixed' ? out.byteWidth : 'variable'}-byte values`);
+    throw new InternalError(
+      `${task.where}: a page kept with ${task.byteWidth}-byte values is read into a column of ${out.kind === 'fixed' ? out.byteWidth : 'variable'}-byte values`,
+    );
   }
   const { rows, slots, validity } = task;
   gatherFixed(task.values, task.byteWidth, rows, slots, 0, rows.length, 0, out);
-  if (validity) for (let i = 0; i < rows.length; i++) if (validity[rows[i] as number] === 0) setNull(out, slots[i] as number);
+  if (validity)
+    for (let i = 0; i < rows.length; i++) if (validity[rows[i] as number] === 0) setNull(out, slots[i] as number);
 }
 
 /** Writes a constant value (or null when there is none: an all-null page) into every slot. */

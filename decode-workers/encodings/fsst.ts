@@ -127,7 +127,11 @@ export function parseFsstSymbolTable(bytes: Uint8Array): FsstSymbolTable {
     for (let w = 0; w < 2; w++) {
       const at = 8 * c + 4 * w;
       symbolWords[2 * c + w] =
-        ((symbols[at] ?? 0) | ((symbols[at + 1] ?? 0) << 8) | ((symbols[at + 2] ?? 0) << 16) | ((symbols[at + 3] ?? 0) << 24)) >>> 0;
+        ((symbols[at] ?? 0) |
+          ((symbols[at + 1] ?? 0) << 8) |
+          ((symbols[at + 2] ?? 0) << 16) |
+          ((symbols[at + 3] ?? 0) << 24)) >>>
+        0;
     }
   }
   return { compressed, symbolCount, suffixLimit, terminator, symbols, symbolWords, lengths };
@@ -197,7 +201,10 @@ export function decodeFsst(
 
   // Bulk loop: every code here is at least 1 input byte and at most 8 output bytes, so `fastEnd` keeps
   // each 8-byte store inside `out`, and an escape's literal byte is always before `srcEnd`.
-  const fastEnd = Math.min(srcEnd - EXACT_TAIL_BYTES, srcStart + Math.floor((outEnd - outOffset) / FSST_MAX_SYMBOL_BYTES));
+  const fastEnd = Math.min(
+    srcEnd - EXACT_TAIL_BYTES,
+    srcStart + Math.floor((outEnd - outOffset) / FSST_MAX_SYMBOL_BYTES),
+  );
   while (i < fastEnd) {
     const code = src[i] ?? 0;
     if (code === FSST_ESCAPE) {
@@ -243,7 +250,13 @@ export function decodeFsst(
 }
 
 function checkRange(src: Uint8Array, srcStart: number, srcEnd: number): void {
-  if (!Number.isSafeInteger(srcStart) || !Number.isSafeInteger(srcEnd) || srcStart < 0 || srcStart > srcEnd || srcEnd > src.length) {
+  if (
+    !Number.isSafeInteger(srcStart) ||
+    !Number.isSafeInteger(srcEnd) ||
+    srcStart < 0 ||
+    srcStart > srcEnd ||
+    srcEnd > src.length
+  ) {
     throw new InvalidArgumentError(
       `Fsst source range [${srcStart}, ${srcEnd}) must lie within the ${src.length}-byte input`,
     );
@@ -251,9 +264,12 @@ function checkRange(src: Uint8Array, srcStart: number, srcEnd: number): void {
 }
 
 function truncatedEscape(at: number, srcEnd: number): CorruptFileError {
-  return corrupt(`data ends in an escape: code 255 at byte ${at} needs a literal byte, but the input ends at ${srcEnd}`, {
-    byteOffset: at,
-  });
+  return corrupt(
+    `data ends in an escape: code 255 at byte ${at} needs a literal byte, but the input ends at ${srcEnd}`,
+    {
+      byteOffset: at,
+    },
+  );
 }
 
 function unknownCode(code: number, at: number, symbolCount: number): CorruptFileError {

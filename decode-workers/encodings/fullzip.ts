@@ -24,7 +24,13 @@ function variableCodec(encoding: CompressiveEncodingProto | undefined, where: st
 function readControl(bytes: Uint8Array, at: number, width: number): number {
   if (width === 1) return bytes[at] as number;
   if (width === 2) return (bytes[at] as number) | ((bytes[at + 1] as number) << 8);
-  return ((bytes[at] as number) | ((bytes[at + 1] as number) << 8) | ((bytes[at + 2] as number) << 16) | ((bytes[at + 3] as number) << 24)) >>> 0;
+  return (
+    ((bytes[at] as number) |
+      ((bytes[at + 1] as number) << 8) |
+      ((bytes[at + 2] as number) << 16) |
+      ((bytes[at + 3] as number) << 24)) >>>
+    0
+  );
 }
 
 /**
@@ -47,8 +53,12 @@ export function decodeFullZipSpan(
   if (layout.details === 'bits_per_value') {
     const width = fixedValueBytes(layout, where);
     const stride = ctrl + width;
-    if (out.kind !== 'fixed' || out.byteWidth !== width) throw new CorruptFileError(`${where}: full-zip values are ${width} bytes wide, the column needs another width`);
-    if (bytes.length < (span.endRow - span.firstRow) * stride) throw new CorruptFileError(`${where}: full-zip rows ${span.firstRow}..${span.endRow} need ${(span.endRow - span.firstRow) * stride} bytes, got ${bytes.length}`);
+    if (out.kind !== 'fixed' || out.byteWidth !== width)
+      throw new CorruptFileError(`${where}: full-zip values are ${width} bytes wide, the column needs another width`);
+    if (bytes.length < (span.endRow - span.firstRow) * stride)
+      throw new CorruptFileError(
+        `${where}: full-zip rows ${span.firstRow}..${span.endRow} need ${(span.endRow - span.firstRow) * stride} bytes, got ${bytes.length}`,
+      );
     const dst = out.values;
     for (let i = from; i < to; i++) {
       const at = ((rows[i] as number) - span.firstRow) * stride;
@@ -61,7 +71,8 @@ export function decodeFullZipSpan(
     }
     return;
   }
-  if (out.kind !== 'variable') throw new CorruptFileError(`${where}: full-zip variable-width values for a fixed-width column`);
+  if (out.kind !== 'variable')
+    throw new CorruptFileError(`${where}: full-zip variable-width values for a fixed-width column`);
   const index = span.index;
   if (!index) throw new CorruptFileError(`${where}: variable-width full-zip span without its repetition index`);
   const lengthBytes = (layout.bits_per_offset ?? 32) / 8;
@@ -73,7 +84,10 @@ export function decodeFullZipSpan(
     const start = (index[r] as number) - base;
     const end = (index[r + 1] as number) - base;
     const slot = slots[i] as number;
-    if (end > bytes.length || start > end) throw new CorruptFileError(`${where}: row ${rows[i]} spans bytes ${start}..${end} of a ${bytes.length}-byte read`);
+    if (end > bytes.length || start > end)
+      throw new CorruptFileError(
+        `${where}: row ${rows[i]} spans bytes ${start}..${end} of a ${bytes.length}-byte read`,
+      );
     let at = start;
     if (ctrl > 0) {
       if (at + ctrl > end) throw new CorruptFileError(`${where}: row ${rows[i]} is too short for its control word`);
@@ -87,7 +101,10 @@ export function decodeFullZipSpan(
     if (at + lengthBytes > end) throw new CorruptFileError(`${where}: row ${rows[i]} is too short for its length`);
     const length = lengthBytes === 4 ? view.getUint32(at, true) : Number(view.getBigUint64(at, true));
     at += lengthBytes;
-    if (at + length !== end) throw new CorruptFileError(`${where}: row ${rows[i]} declares ${length} bytes but its repetition index gives ${end - at}`);
+    if (at + length !== end)
+      throw new CorruptFileError(
+        `${where}: row ${rows[i]} declares ${length} bytes but its repetition index gives ${end - at}`,
+      );
     if (codec.kind === 'plain') {
       appendVariable(out, slot, bytes, at, end);
     } else if (codec.kind === 'zstd') {

@@ -16,7 +16,7 @@ export function gatherFixed(
   out: FixedOutput,
 ): void {
   const dst = out.values;
-  const aligned = (src.byteOffset % byteWidth) === 0 && (dst.byteOffset % byteWidth) === 0;
+  const aligned = src.byteOffset % byteWidth === 0 && dst.byteOffset % byteWidth === 0;
   if (aligned && (byteWidth === 4 || byteWidth === 8)) {
     const s = new Uint32Array(src.buffer, src.byteOffset, src.byteLength >>> 2);
     const d = new Uint32Array(dst.buffer, dst.byteOffset, dst.byteLength >>> 2);

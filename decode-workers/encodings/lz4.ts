@@ -42,20 +42,25 @@ export function decodeLz4Block(src: Uint8Array, out: Uint8Array, outByteOffset: 
   let o = outByteOffset;
   for (;;) {
     const tokenAt = s;
-    if (s >= srcEnd) throw lz4Corrupt(`block ends after a match at byte ${s}, expected a final literals-only sequence`, s);
+    if (s >= srcEnd)
+      throw lz4Corrupt(`block ends after a match at byte ${s}, expected a final literals-only sequence`, s);
     const token = src[s++] ?? 0;
 
     let literals = token >>> 4;
     if (literals === 15) {
       let extra = 255;
       while (extra === 255) {
-        if (s >= srcEnd) throw lz4Corrupt(`literal length of the sequence at byte ${tokenAt} runs past the end of the block`, tokenAt);
+        if (s >= srcEnd)
+          throw lz4Corrupt(`literal length of the sequence at byte ${tokenAt} runs past the end of the block`, tokenAt);
         extra = src[s++] ?? 0;
         literals += extra;
       }
     }
     if (literals > srcEnd - s) {
-      throw lz4Corrupt(`sequence at byte ${tokenAt} has ${literals} literals, only ${srcEnd - s} bytes remain`, tokenAt);
+      throw lz4Corrupt(
+        `sequence at byte ${tokenAt} has ${literals} literals, only ${srcEnd - s} bytes remain`,
+        tokenAt,
+      );
     }
     if (literals > outEnd - o) throw lz4PastOutput(tokenAt, o - outByteOffset, outEnd - outByteOffset);
     if (literals < SHORT_COPY) {
@@ -78,7 +83,8 @@ export function decodeLz4Block(src: Uint8Array, out: Uint8Array, outByteOffset: 
     if (matchLength === 15) {
       let extra = 255;
       while (extra === 255) {
-        if (s >= srcEnd) throw lz4Corrupt(`match length of the sequence at byte ${tokenAt} runs past the end of the block`, tokenAt);
+        if (s >= srcEnd)
+          throw lz4Corrupt(`match length of the sequence at byte ${tokenAt} runs past the end of the block`, tokenAt);
         extra = src[s++] ?? 0;
         matchLength += extra;
       }

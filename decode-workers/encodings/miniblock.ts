@@ -10,7 +10,13 @@ import { CorruptFileError } from '../../errors.js';
 import type { MiniBlockLayoutProto } from '../../format/proto/messages.js';
 import { gatherFixed } from './gather.js';
 import { appendFsst, appendVariable, setNull, type ColumnOutput, type VariableOutput } from './output.js';
-import { decodeBlockValues, decodeLevels, decodeMiniBlockValues, type DecodedValues, type WantedValues } from './values.js';
+import {
+  decodeBlockValues,
+  decodeLevels,
+  decodeMiniBlockValues,
+  type DecodedValues,
+  type WantedValues,
+} from './values.js';
 
 const ALIGN = 8;
 /** The decoded contents of one chunk. */
@@ -21,13 +27,21 @@ export interface DecodedChunk {
 }
 
 /** Decodes one chunk of `itemCount` items (only the `wanted` ones where that is cheaper). */
-export function decodeMiniBlockChunk(layout: MiniBlockLayoutProto, chunk: Uint8Array, itemCount: number, where: string, wanted?: WantedValues): DecodedChunk {
+export function decodeMiniBlockChunk(
+  layout: MiniBlockLayoutProto,
+  chunk: Uint8Array,
+  itemCount: number,
+  where: string,
+  wanted?: WantedValues,
+): DecodedChunk {
   const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   const numBuffers = layout.num_buffers;
   const hasDef = layout.def_compression !== undefined;
   const headerBytes = 2 + (hasDef ? 2 : 0) + 2 * numBuffers;
   if (numBuffers > 64 || chunk.length < headerBytes) {
-    throw new CorruptFileError(`${where}: chunk of ${chunk.length} bytes is too small for its header (${numBuffers} buffers)`);
+    throw new CorruptFileError(
+      `${where}: chunk of ${chunk.length} bytes is too small for its header (${numBuffers} buffers)`,
+    );
   }
   const numLevels = view.getUint16(0, true);
   let at = 2;
@@ -42,7 +56,9 @@ export function decodeMiniBlockChunk(layout: MiniBlockLayoutProto, chunk: Uint8A
   at = pad(at);
   const take = (size: number, what: string) => {
     if (at + size > chunk.length) {
-      throw new CorruptFileError(`${where}: chunk ${what} (${size} bytes at ${at}) runs past the chunk's ${chunk.length} bytes`);
+      throw new CorruptFileError(
+        `${where}: chunk ${what} (${size} bytes at ${at}) runs past the chunk's ${chunk.length} bytes`,
+      );
     }
     const slice = chunk.subarray(at, at + size);
     at = pad(at + size);
@@ -50,7 +66,8 @@ export function decodeMiniBlockChunk(layout: MiniBlockLayoutProto, chunk: Uint8A
   };
   let def: Uint16Array | null = null;
   if (hasDef) {
-    if (numLevels !== itemCount) throw new CorruptFileError(`${where}: chunk has ${numLevels} levels for ${itemCount} items`);
+    if (numLevels !== itemCount)
+      throw new CorruptFileError(`${where}: chunk has ${numLevels} levels for ${itemCount} items`);
     def = decodeLevels(layout.def_compression, take(defSize, 'definition levels'), numLevels, where);
   }
   const buffers = sizes.map((size, i) => take(size, `value buffer ${i}`));
@@ -59,7 +76,11 @@ export function decodeMiniBlockChunk(layout: MiniBlockLayoutProto, chunk: Uint8A
 }
 
 /** The page dictionary (buffer 2), decoded once per page. */
-export function decodeMiniBlockDictionary(layout: MiniBlockLayoutProto, bytes: Uint8Array, where: string): DecodedValues {
+export function decodeMiniBlockDictionary(
+  layout: MiniBlockLayoutProto,
+  bytes: Uint8Array,
+  where: string,
+): DecodedValues {
   return decodeBlockValues(layout.dictionary, bytes, layout.num_dictionary_items, `${where} dictionary`);
 }
 
@@ -74,7 +95,13 @@ export interface ChunkRows {
 }
 
 /** Copies the requested rows of a decoded chunk into the output, resolving dictionary indices. */
-export function gatherChunk(chunk: DecodedChunk, sel: ChunkRows, dictionary: DecodedValues | null, out: ColumnOutput, where: string): void {
+export function gatherChunk(
+  chunk: DecodedChunk,
+  sel: ChunkRows,
+  dictionary: DecodedValues | null,
+  out: ColumnOutput,
+  where: string,
+): void {
   const { rows, slots, from, to, itemStart } = sel;
   const { values, def } = chunk;
   if (def) {
@@ -89,12 +116,15 @@ export function gatherChunk(chunk: DecodedChunk, sel: ChunkRows, dictionary: Dec
   }
   if (values.kind === 'fixed') {
     if (out.kind !== 'fixed' || out.byteWidth !== values.byteWidth) {
-      throw new CorruptFileError(`${where}: page values are ${values.byteWidth} bytes wide, the column's type needs ${out.kind === 'fixed' ? out.byteWidth : 'variable width'}`);
+      throw new CorruptFileError(
+        `${where}: page values are ${values.byteWidth} bytes wide, the column's type needs ${out.kind === 'fixed' ? out.byteWidth : 'variable width'}`,
+      );
     }
     gatherFixed(values.bytes, values.byteWidth, rows, slots, from, to, itemStart, out);
     return;
   }
-  if (out.kind !== 'variable') throw new CorruptFileError(`${where}: page holds variable-width values for a fixed-width column`);
+  if (out.kind !== 'variable')
+    throw new CorruptFileError(`${where}: page holds variable-width values for a fixed-width column`);
   for (let i = from; i < to; i++) {
     const item = (rows[i] as number) - itemStart;
     if (def && def[item] !== 0) continue;
@@ -103,7 +133,12 @@ export function gatherChunk(chunk: DecodedChunk, sel: ChunkRows, dictionary: Dec
 }
 
 /** Copies variable-width value `item` into `slot`, expanding FSST on the way. */
-function appendValue(out: VariableOutput, slot: number, values: DecodedValues & { kind: 'variable' }, item: number): void {
+function appendValue(
+  out: VariableOutput,
+  slot: number,
+  values: DecodedValues & { kind: 'variable' },
+  item: number,
+): void {
   const start = values.offsets[item] as number;
   const end = values.offsets[item + 1] as number;
   if (values.fsst) appendFsst(out, slot, values.fsst, values.data, start, end);
@@ -124,15 +159,27 @@ function gatherDictionary(
   for (let i = from; i < to; i++) {
     const item = (rows[i] as number) - itemStart;
     if (def && def[item] !== 0) continue;
-    const index = width === 4 ? view.getUint32(item * 4, true) : width === 2 ? view.getUint16(item * 2, true) : width === 1 ? view.getUint8(item) : Number(view.getBigUint64(item * 8, true));
-    if (index >= dictionary.count) throw new CorruptFileError(`${where}: dictionary index ${index} is out of range (${dictionary.count} items)`);
+    const index =
+      width === 4
+        ? view.getUint32(item * 4, true)
+        : width === 2
+          ? view.getUint16(item * 2, true)
+          : width === 1
+            ? view.getUint8(item)
+            : Number(view.getBigUint64(item * 8, true));
+    if (index >= dictionary.count)
+      throw new CorruptFileError(`${where}: dictionary index ${index} is out of range (${dictionary.count} items)`);
     const slot = slots[i] as number;
     if (dictionary.kind === 'variable') {
       if (out.kind !== 'variable') throw new CorruptFileError(`${where}: string dictionary for a fixed-width column`);
       appendValue(out, slot, dictionary, index);
     } else {
-      if (out.kind !== 'fixed' || out.byteWidth !== dictionary.byteWidth) throw new CorruptFileError(`${where}: dictionary values do not match the column's width`);
-      out.values.set(dictionary.bytes.subarray(index * dictionary.byteWidth, (index + 1) * dictionary.byteWidth), slot * dictionary.byteWidth);
+      if (out.kind !== 'fixed' || out.byteWidth !== dictionary.byteWidth)
+        throw new CorruptFileError(`${where}: dictionary values do not match the column's width`);
+      out.values.set(
+        dictionary.bytes.subarray(index * dictionary.byteWidth, (index + 1) * dictionary.byteWidth),
+        slot * dictionary.byteWidth,
+      );
     }
   }
 }

@@ -45,7 +45,11 @@ export function createFixedOutput(numSlots: number, byteWidth: number, nullable:
 }
 
 /** An empty variable-width output; `data` is the memory to start with (reused scratch) or its size. */
-export function createVariableOutput(numSlots: number, nullable: boolean, data: Uint8Array | number = 1024): VariableOutput {
+export function createVariableOutput(
+  numSlots: number,
+  nullable: boolean,
+  data: Uint8Array | number = 1024,
+): VariableOutput {
   return {
     kind: 'variable',
     starts: new Float64Array(numSlots),
@@ -84,7 +88,14 @@ export function appendVariable(out: VariableOutput, slot: number, src: Uint8Arra
 }
 
 /** Appends the FSST decoding of `src[start, end)` as the value of `slot`, decoded straight into `out.data`. */
-export function appendFsst(out: VariableOutput, slot: number, table: FsstSymbolTable, src: Uint8Array, start: number, end: number): void {
+export function appendFsst(
+  out: VariableOutput,
+  slot: number,
+  table: FsstSymbolTable,
+  src: Uint8Array,
+  start: number,
+  end: number,
+): void {
   const at = reserveVariable(out, slot, fsstDecodedLengthBound(end - start));
   const written = decodeFsst(table, src, start, end, out.data, at);
   out.used = at + written;

@@ -67,11 +67,14 @@ export function decodeRle(
   const runCount = values.length / bytesPerValue;
   const runLengthCount = runLengths.length / runLengthBytes;
   if (runCount !== runLengthCount) {
-    throw new CorruptFileError(`Rle holds ${runCount} run values but ${runLengthCount} run lengths, expected equal counts`, {
-      encoding: 'Rle',
-      runCount,
-      runLengthCount,
-    });
+    throw new CorruptFileError(
+      `Rle holds ${runCount} run values but ${runLengthCount} run lengths, expected equal counts`,
+      {
+        encoding: 'Rle',
+        runCount,
+        runLengthCount,
+      },
+    );
   }
 
   const start = out.byteOffset + outByteOffset;
@@ -145,10 +148,10 @@ function checkWidths(bytesPerValue: number, runLengthBytes: number): void {
     });
   }
   if (runLengthBytes !== 1 && runLengthBytes !== 2 && runLengthBytes !== 4) {
-    throw new UnsupportedError(
-      `Rle with ${runLengthBytes * 8}-bit run lengths is not supported (8, 16 or 32 bits)`,
-      { encoding: 'Rle', runLengthBytes },
-    );
+    throw new UnsupportedError(`Rle with ${runLengthBytes * 8}-bit run lengths is not supported (8, 16 or 32 bits)`, {
+      encoding: 'Rle',
+      runLengthBytes,
+    });
   }
 }
 
@@ -168,7 +171,9 @@ function checkOutput(numValues: number, bytesPerValue: number, out: Uint8Array, 
 }
 
 function readU32(bytes: Uint8Array, at: number): number {
-  return ((bytes[at] ?? 0) | ((bytes[at + 1] ?? 0) << 8) | ((bytes[at + 2] ?? 0) << 16) | ((bytes[at + 3] ?? 0) << 24)) >>> 0;
+  return (
+    ((bytes[at] ?? 0) | ((bytes[at + 1] ?? 0) << 8) | ((bytes[at + 2] ?? 0) << 16) | ((bytes[at + 3] ?? 0) << 24)) >>> 0
+  );
 }
 
 /** Run length `run`, read at its width. */

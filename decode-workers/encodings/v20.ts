@@ -21,19 +21,35 @@ function endOffsets(view: Uint8Array, where: string): Float64Array {
 }
 
 /** Decodes the bytes of whole binary/items buffers (decompressing when needed). */
-export function binaryBytes(binary: V20Binary, whole: Uint8Array, where: string): Uint8Array {
+function binaryBytes(binary: V20Binary, whole: Uint8Array): Uint8Array {
   return binary.compression ? decompressBuffer(binary.compression, whole, MAX_BINARY_BYTES) : whole;
 }
 
-function appendBinaryValue(out: ColumnOutput, slot: number, src: Uint8Array, start: number, end: number, fsst: FsstSymbolTable | null, where: string): void {
+function appendBinaryValue(
+  out: ColumnOutput,
+  slot: number,
+  src: Uint8Array,
+  start: number,
+  end: number,
+  fsst: FsstSymbolTable | null,
+  where: string,
+): void {
   if (out.kind !== 'variable') throw new CorruptFileError(`${where}: binary values for a fixed-width column`);
-  if (start > end || end > src.length) throw new CorruptFileError(`${where}: binary value bytes ${start}..${end} are outside ${src.length} bytes`);
+  if (start > end || end > src.length)
+    throw new CorruptFileError(`${where}: binary value bytes ${start}..${end} are outside ${src.length} bytes`);
   if (fsst) appendFsst(out, slot, fsst, src, start, end);
   else appendVariable(out, slot, src, start, end);
 }
 
 /** Decodes 2.0 rows read per io/v20-plan.ts into `out`. */
-export function runV20Task(shape: V20Shape, buffers: V20Buffers, rows: Uint32Array, slots: Uint32Array, out: ColumnOutput, where: string): void {
+export function runV20Task(
+  shape: V20Shape,
+  buffers: V20Buffers,
+  rows: Uint32Array,
+  slots: Uint32Array,
+  out: ColumnOutput,
+  where: string,
+): void {
   switch (shape.kind) {
     case 'allnull':
       for (let i = 0; i < slots.length; i++) setNull(out, slots[i] as number);
@@ -42,7 +58,9 @@ export function runV20Task(shape: V20Shape, buffers: V20Buffers, rows: Uint32Arr
       if (out.kind !== 'fixed') throw new CorruptFileError(`${where}: fixed-width values for a variable-width column`);
       const valueBytes = shape.bitWidth === 1 ? 1 : shape.bitWidth / 8;
       if (valueBytes !== out.byteWidth) {
-        throw new CorruptFileError(`${where}: page values are ${shape.bitWidth} bits wide, the column's type needs ${out.byteWidth * 8}`);
+        throw new CorruptFileError(
+          `${where}: page values are ${shape.bitWidth} bits wide, the column's type needs ${out.byteWidth * 8}`,
+        );
       }
       for (let k = 0; k < buffers.runs.length; k++) {
         const { from, to, first } = buffers.runs[k] as RowRun;
@@ -75,7 +93,7 @@ export function runV20Task(shape: V20Shape, buffers: V20Buffers, rows: Uint32Arr
     case 'binary': {
       const b = shape.binary;
       const fsst = b.fsstSymbols ? fsstSymbolTable(b.fsstSymbols) : null;
-      const whole = buffers.wholeBytes ? binaryBytes(b, buffers.wholeBytes, where) : null;
+      const whole = buffers.wholeBytes ? binaryBytes(b, buffers.wholeBytes) : null;
       for (let k = 0; k < buffers.runs.length; k++) {
         const { from, to, first } = buffers.runs[k] as RowRun;
         const ends = endOffsets(buffers.indices?.[k] ?? new Uint8Array(0), where);
@@ -103,7 +121,7 @@ export function runV20Task(shape: V20Shape, buffers: V20Buffers, rows: Uint32Arr
     case 'dictionary': {
       const items = shape.items;
       const itemEnds = endOffsets(buffers.wholeItemIndices ?? new Uint8Array(0), where);
-      const itemBytes = binaryBytes(items, buffers.wholeBytes ?? new Uint8Array(0), where);
+      const itemBytes = binaryBytes(items, buffers.wholeBytes ?? new Uint8Array(0));
       const fsst = items.fsstSymbols ? fsstSymbolTable(items.fsstSymbols) : null;
       const w = shape.indexBits / 8;
       for (let k = 0; k < buffers.runs.length; k++) {
@@ -112,7 +130,8 @@ export function runV20Task(shape: V20Shape, buffers: V20Buffers, rows: Uint32Arr
         const dv = new DataView(view.buffer, view.byteOffset, view.byteLength);
         for (let i = from; i < to; i++) {
           const at = ((rows[i] as number) - first) * w;
-          if (at + w > view.length) throw new CorruptFileError(`${where}: dictionary indices do not cover row ${rows[i]}`);
+          if (at + w > view.length)
+            throw new CorruptFileError(`${where}: dictionary indices do not cover row ${rows[i]}`);
           const raw = w === 1 ? dv.getUint8(at) : w === 2 ? dv.getUint16(at, true) : dv.getUint32(at, true);
           const slot = slots[i] as number;
           if (!shape.nullsInItems && raw === 0) {
@@ -121,7 +140,8 @@ export function runV20Task(shape: V20Shape, buffers: V20Buffers, rows: Uint32Arr
           }
           const index = shape.nullsInItems ? raw : raw - 1;
           const rawEnd = itemEnds[index];
-          if (rawEnd === undefined) throw new CorruptFileError(`${where}: dictionary index ${raw} is beyond ${itemEnds.length} items`);
+          if (rawEnd === undefined)
+            throw new CorruptFileError(`${where}: dictionary index ${raw} is beyond ${itemEnds.length} items`);
           if (rawEnd >= items.nullAdjustment) {
             setNull(out, slot);
             continue;

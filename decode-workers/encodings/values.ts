@@ -59,14 +59,23 @@ export function expandBits(bits: Uint8Array, count: number, out: Uint8Array, out
 let sparseScratch = new ArrayBuffer(64 * 1024);
 
 /** Unsigned integers of `elemBits` decoded by a bit-unpacking kernel, returned as little-endian bytes. */
-function unpacked(elemBits: BitWidthElem, count: number, fill: (out: Uint8Array | Uint16Array | Uint32Array) => void, scratch = false): Uint8Array {
+function unpacked(
+  elemBits: BitWidthElem,
+  count: number,
+  fill: (out: Uint8Array | Uint16Array | Uint32Array) => void,
+  scratch = false,
+): Uint8Array {
   const bytes = (count * elemBits) / 8;
-  if (scratch && sparseScratch.byteLength < bytes) sparseScratch = new ArrayBuffer(Math.max(bytes, 2 * sparseScratch.byteLength));
+  if (scratch && sparseScratch.byteLength < bytes)
+    sparseScratch = new ArrayBuffer(Math.max(bytes, 2 * sparseScratch.byteLength));
   const buffer = scratch ? sparseScratch : new ArrayBuffer(bytes);
   const words = elemBits === 64 ? count * 2 : count;
   const out =
-    elemBits === 8 ? new Uint8Array(buffer, 0, words) :
-    elemBits === 16 ? new Uint16Array(buffer, 0, words) : new Uint32Array(buffer, 0, words);
+    elemBits === 8
+      ? new Uint8Array(buffer, 0, words)
+      : elemBits === 16
+        ? new Uint16Array(buffer, 0, words)
+        : new Uint32Array(buffer, 0, words);
   fill(out);
   return new Uint8Array(buffer, 0, bytes);
 }
@@ -105,7 +114,12 @@ export function decodeMiniBlockValues(
       }
       if (bits === 0 || bits % 8 !== 0) unsupported(encoding, where);
       const byteWidth = bits / 8;
-      return { kind: 'fixed', byteWidth, bytes: need(buffer, count * byteWidth, where, 'flat values').subarray(0, count * byteWidth), count };
+      return {
+        kind: 'fixed',
+        byteWidth,
+        bytes: need(buffer, count * byteWidth, where, 'flat values').subarray(0, count * byteWidth),
+        count,
+      };
     }
     case 'fixed_size_list': {
       const fsl = encoding.fixed_size_list;
@@ -135,7 +149,9 @@ export function decodeMiniBlockValues(
       const bitWidth = flatBits(oob?.values);
       if (bitWidth === undefined) unsupported(encoding, where);
       const src = need(buffers[0], 0, where, 'bit-packed values');
-      const bytes = unpacked(elemBits, count, (out) => decodeOutOfLineBitpacking(src, elemBits, bitWidth, count, out, 0));
+      const bytes = unpacked(elemBits, count, (out) =>
+        decodeOutOfLineBitpacking(src, elemBits, bitWidth, count, out, 0),
+      );
       return { kind: 'fixed', byteWidth: elemBits / 8, bytes, count };
     }
     case 'rle': {
@@ -144,7 +160,14 @@ export function decodeMiniBlockValues(
       if (bits === undefined || runBits !== 8 || ![8, 16, 32, 64].includes(bits)) unsupported(encoding, where);
       const byteWidth = (bits / 8) as 1 | 2 | 4 | 8;
       const bytes = new Uint8Array(count * byteWidth);
-      decodeRle(need(buffers[0], 0, where, 'run values'), need(buffers[1], 0, where, 'run lengths'), byteWidth, count, bytes, 0);
+      decodeRle(
+        need(buffers[0], 0, where, 'run values'),
+        need(buffers[1], 0, where, 'run lengths'),
+        byteWidth,
+        count,
+        bytes,
+        0,
+      );
       return { kind: 'fixed', byteWidth, bytes, count };
     }
     case 'byte_stream_split': {
@@ -152,16 +175,29 @@ export function decodeMiniBlockValues(
       if (bits !== 32 && bits !== 64) unsupported(encoding, where);
       const byteWidth = bits / 8;
       const bytes = new Uint8Array(count * byteWidth);
-      decodeByteStreamSplit(need(buffers[0], count * byteWidth, where, 'byte-stream-split values').subarray(0, count * byteWidth), byteWidth as 4 | 8, count, bytes, 0);
+      decodeByteStreamSplit(
+        need(buffers[0], count * byteWidth, where, 'byte-stream-split values').subarray(0, count * byteWidth),
+        byteWidth as 4 | 8,
+        count,
+        bytes,
+        0,
+      );
       return { kind: 'fixed', byteWidth, bytes, count };
     }
     case 'general': {
       const scheme = encoding.general?.compression?.scheme;
-      const codec = scheme === 'COMPRESSION_ALGORITHM_ZSTD' ? 'zstd' : scheme === 'COMPRESSION_ALGORITHM_LZ4' ? 'lz4' : undefined;
+      const codec =
+        scheme === 'COMPRESSION_ALGORITHM_ZSTD' ? 'zstd' : scheme === 'COMPRESSION_ALGORITHM_LZ4' ? 'lz4' : undefined;
       if (!codec) unsupported(encoding, where);
       const first = need(buffers[0], 0, where, 'compressed values');
       const rest = buffers.slice(1);
-      return decodeMiniBlockValues(encoding.general?.values, [decompressBuffer(codec, first, MAX_CHUNK_BUFFER_BYTES), ...rest], count, where, wanted);
+      return decodeMiniBlockValues(
+        encoding.general?.values,
+        [decompressBuffer(codec, first, MAX_CHUNK_BUFFER_BYTES), ...rest],
+        count,
+        where,
+        wanted,
+      );
     }
     case 'variable':
       return decodeVariableChunk(encoding, need(buffers[0], 0, where, 'variable values'), count, where);
@@ -181,7 +217,12 @@ export function decodeMiniBlockValues(
  * Mini-block Variable: (count + 1) u32 or u64 offsets measured from the start of the chunk buffer,
  * then the bytes (physical/binary.rs, BinaryMiniBlockDecompressor).
  */
-function decodeVariableChunk(encoding: CompressiveEncodingProto, buffer: Uint8Array, count: number, where: string): DecodedValues {
+function decodeVariableChunk(
+  encoding: CompressiveEncodingProto,
+  buffer: Uint8Array,
+  count: number,
+  where: string,
+): DecodedValues {
   const bits = flatBits(encoding.variable?.offsets);
   if (bits !== 32 && bits !== 64) unsupported(encoding, where);
   const width = bits / 8;
@@ -194,7 +235,9 @@ function decodeVariableChunk(encoding: CompressiveEncodingProto, buffer: Uint8Ar
   for (let i = 0; i <= count; i++) {
     const offset = read(i);
     if (offset < previous || offset > buffer.length) {
-      throw new CorruptFileError(`${where}: variable offset ${i} is ${offset} (previous ${previous}, buffer ${buffer.length} bytes)`);
+      throw new CorruptFileError(
+        `${where}: variable offset ${i} is ${offset} (previous ${previous}, buffer ${buffer.length} bytes)`,
+      );
     }
     offsets[i] = offset - first;
     previous = offset;
@@ -207,37 +250,54 @@ function decodeVariableChunk(encoding: CompressiveEncodingProto, buffer: Uint8Ar
  * Variable = `u32 bits_per_offset | u32 bytes_start | offsets | bytes` (u64 fields for 64-bit offsets),
  * General = a compressed buffer around another block encoding, Flat = plain values.
  */
-export function decodeBlockValues(encoding: CompressiveEncodingProto | undefined, buffer: Uint8Array, count: number, where: string): DecodedValues {
+export function decodeBlockValues(
+  encoding: CompressiveEncodingProto | undefined,
+  buffer: Uint8Array,
+  count: number,
+  where: string,
+): DecodedValues {
   switch (encoding?.compression) {
     case 'flat':
       return decodeMiniBlockValues(encoding, [buffer], count, where);
     case 'general': {
       const scheme = encoding.general?.compression?.scheme;
-      const codec = scheme === 'COMPRESSION_ALGORITHM_ZSTD' ? 'zstd' : scheme === 'COMPRESSION_ALGORITHM_LZ4' ? 'lz4' : undefined;
+      const codec =
+        scheme === 'COMPRESSION_ALGORITHM_ZSTD' ? 'zstd' : scheme === 'COMPRESSION_ALGORITHM_LZ4' ? 'lz4' : undefined;
       if (!codec) unsupported(encoding, where);
-      return decodeBlockValues(encoding.general?.values, decompressBuffer(codec, buffer, MAX_CHUNK_BUFFER_BYTES * 16), count, where);
+      return decodeBlockValues(
+        encoding.general?.values,
+        decompressBuffer(codec, buffer, MAX_CHUNK_BUFFER_BYTES * 16),
+        count,
+        where,
+      );
     }
     case 'variable': {
       need(buffer, 8, where, 'variable block header');
       const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
       const bits = view.getUint32(0, true);
-      if (bits !== 32 && bits !== 64) throw new CorruptFileError(`${where}: variable block has ${bits}-bit offsets (expected 32 or 64)`);
+      if (bits !== 32 && bits !== 64)
+        throw new CorruptFileError(`${where}: variable block has ${bits}-bit offsets (expected 32 or 64)`);
       const width = bits / 8;
       const headerBytes = bits === 32 ? 8 : 16;
       need(buffer, headerBytes, where, 'variable block header');
       const bytesStart = bits === 32 ? view.getUint32(4, true) : Number(view.getBigUint64(8, true));
       if (bytesStart > buffer.length || bytesStart < headerBytes + (count + 1) * width) {
-        throw new CorruptFileError(`${where}: variable block data starts at ${bytesStart}, outside its ${buffer.length} bytes for ${count} values`);
+        throw new CorruptFileError(
+          `${where}: variable block data starts at ${bytesStart}, outside its ${buffer.length} bytes for ${count} values`,
+        );
       }
       const data = buffer.subarray(bytesStart);
       const offsets = new Uint32Array(count + 1);
-      const read = (i: number) => (width === 4 ? view.getUint32(headerBytes + i * 4, true) : Number(view.getBigUint64(headerBytes + i * 8, true)));
+      const read = (i: number) =>
+        width === 4 ? view.getUint32(headerBytes + i * 4, true) : Number(view.getBigUint64(headerBytes + i * 8, true));
       const first = read(0);
       let previous = first;
       for (let i = 0; i <= count; i++) {
         const offset = read(i);
         if (offset < previous || offset - first > data.length) {
-          throw new CorruptFileError(`${where}: variable block offset ${i} is ${offset} (previous ${previous}, data ${data.length} bytes)`);
+          throw new CorruptFileError(
+            `${where}: variable block offset ${i} is ${offset} (previous ${previous}, data ${data.length} bytes)`,
+          );
         }
         offsets[i] = offset - first;
         previous = offset;
@@ -250,10 +310,17 @@ export function decodeBlockValues(encoding: CompressiveEncodingProto | undefined
 }
 
 /** Decodes repetition or definition levels (u16 before compression) of a mini-block chunk. */
-export function decodeLevels(encoding: CompressiveEncodingProto | undefined, bytes: Uint8Array, numLevels: number, where: string): Uint16Array {
+export function decodeLevels(
+  encoding: CompressiveEncodingProto | undefined,
+  bytes: Uint8Array,
+  numLevels: number,
+  where: string,
+): Uint16Array {
   const decoded = decodeMiniBlockValues(encoding, [bytes], numLevels, `${where} levels`);
   if (decoded.kind !== 'fixed' || decoded.byteWidth !== 2) {
-    throw new CorruptFileError(`${where}: levels decode to ${decoded.kind === 'fixed' ? decoded.byteWidth * 8 : 'variable'}-bit values, expected 16-bit`);
+    throw new CorruptFileError(
+      `${where}: levels decode to ${decoded.kind === 'fixed' ? decoded.byteWidth * 8 : 'variable'}-bit values, expected 16-bit`,
+    );
   }
   const b = decoded.bytes;
   if (b.byteOffset % 2 === 0) return new Uint16Array(b.buffer, b.byteOffset, numLevels);

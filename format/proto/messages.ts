@@ -53,12 +53,17 @@ function fixBytesMaps(type: protobuf.Type, object: Record<string, unknown>): voi
       }
     } else if (field.resolvedType instanceof protobuf.Type) {
       const items = field.map ? Object.values(value) : Array.isArray(value) ? value : [value];
-      for (const item of items) if (item !== null && typeof item === 'object') fixBytesMaps(field.resolvedType, item as Record<string, unknown>);
+      for (const item of items)
+        if (item !== null && typeof item === 'object')
+          fixBytesMaps(field.resolvedType, item as Record<string, unknown>);
     }
   }
 }
 
-function decoder<T>(typeName: string, finish?: (object: T, message: protobuf.Message) => void): (bytes: Uint8Array, where: string) => T {
+function decoder<T>(
+  typeName: string,
+  finish?: (object: T, message: protobuf.Message) => void,
+): (bytes: Uint8Array, where: string) => T {
   const type = root.lookupType(typeName);
   return (bytes, where) => {
     try {
@@ -69,9 +74,13 @@ function decoder<T>(typeName: string, finish?: (object: T, message: protobuf.Mes
       finish?.(object as T, message);
       return object as T;
     } catch (cause) {
-      throw new CorruptFileError(`${where}: cannot decode protobuf ${typeName}: ${(cause as Error).message}`, {
-        message: typeName,
-      }, { cause });
+      throw new CorruptFileError(
+        `${where}: cannot decode protobuf ${typeName}: ${(cause as Error).message}`,
+        {
+          message: typeName,
+        },
+        { cause },
+      );
     }
   };
 }
@@ -186,8 +195,18 @@ export interface BufferCompressionProto {
 /** lance.encodings21.CompressiveEncoding (one member set, named by `compression`). */
 export interface CompressiveEncodingProto {
   compression?:
-    | 'flat' | 'variable' | 'constant' | 'out_of_line_bitpacking' | 'inline_bitpacking' | 'fsst'
-    | 'dictionary' | 'rle' | 'byte_stream_split' | 'general' | 'fixed_size_list' | 'packed_struct'
+    | 'flat'
+    | 'variable'
+    | 'constant'
+    | 'out_of_line_bitpacking'
+    | 'inline_bitpacking'
+    | 'fsst'
+    | 'dictionary'
+    | 'rle'
+    | 'byte_stream_split'
+    | 'general'
+    | 'fixed_size_list'
+    | 'packed_struct'
     | 'variable_packed_struct';
   flat?: { bits_per_value: number; data?: BufferCompressionProto };
   variable?: { offsets?: CompressiveEncodingProto; values?: BufferCompressionProto };
@@ -258,10 +277,27 @@ export interface BufferProto20 {
 /** lance.encodings.ArrayEncoding (2.0), one member set, named by `array_encoding`. */
 export interface ArrayEncodingProto {
   array_encoding?:
-    | 'flat' | 'nullable' | 'fixed_size_list' | 'list' | 'struct' | 'binary' | 'dictionary' | 'fsst'
-    | 'packed_struct' | 'bitpacked' | 'fixed_size_binary' | 'bitpacked_for_non_neg' | 'constant'
-    | 'inline_bitpacking' | 'out_of_line_bitpacking' | 'variable' | 'packed_struct_fixed_width_mini_block'
-    | 'block' | 'rle' | 'general_mini_block' | 'byte_stream_split';
+    | 'flat'
+    | 'nullable'
+    | 'fixed_size_list'
+    | 'list'
+    | 'struct'
+    | 'binary'
+    | 'dictionary'
+    | 'fsst'
+    | 'packed_struct'
+    | 'bitpacked'
+    | 'fixed_size_binary'
+    | 'bitpacked_for_non_neg'
+    | 'constant'
+    | 'inline_bitpacking'
+    | 'out_of_line_bitpacking'
+    | 'variable'
+    | 'packed_struct_fixed_width_mini_block'
+    | 'block'
+    | 'rle'
+    | 'general_mini_block'
+    | 'byte_stream_split';
   flat?: { bits_per_value: number; buffer?: BufferProto20; compression?: { scheme: string; level?: number } };
   nullable?: {
     nullability?: 'no_nulls' | 'some_nulls' | 'all_nulls';

@@ -184,7 +184,9 @@ async function activate(tf: Tf, backend: TfBackendName): Promise<string | null> 
   try {
     if (!(await tf.setBackend(backend))) return `tf.setBackend('${backend}') returned false`;
     await tf.ready();
-    return tf.getBackend() === backend ? null : `tf.getBackend() is '${tf.getBackend()}' after setBackend('${backend}')`;
+    return tf.getBackend() === backend
+      ? null
+      : `tf.getBackend() is '${tf.getBackend()}' after setBackend('${backend}')`;
   } catch (error) {
     return `tf.setBackend('${backend}') threw: ${(error as Error).message ?? String(error)}`;
   }
@@ -194,7 +196,11 @@ async function activate(tf: Tf, backend: TfBackendName): Promise<string | null> 
 
 export function batchToTensors(tf: Tf, batch: Batch, spec: ColumnSpecInput): tfjs.Tensor;
 export function batchToTensors(tf: Tf, batch: Batch, spec: ColumnSpecInput[]): tfjs.Tensor[];
-export function batchToTensors(tf: Tf, batch: Batch, spec: { [input: string]: ColumnSpecInput }): { [input: string]: tfjs.Tensor };
+export function batchToTensors(
+  tf: Tf,
+  batch: Batch,
+  spec: { [input: string]: ColumnSpecInput },
+): { [input: string]: tfjs.Tensor };
 export function batchToTensors(tf: Tf, batch: Batch, spec: TensorsSpec): TensorTree;
 /**
  * Builds tensors from a batch's columns: each tensor holds its own copy of the values (see tensor-data.ts),
@@ -252,21 +258,30 @@ export function toTfDataset(
   source: BatchSource,
   options: TfDatasetOptions,
 ): tfjs.data.Dataset<{ xs: TensorTree; ys: TensorTree }> {
-  if (!isRecord(options)) throw new InvalidArgumentError(`toTfDataset: options must be { xs, ys, startEpoch?, epochs? }, got ${describeOption(options)}`);
+  if (!isRecord(options))
+    throw new InvalidArgumentError(
+      `toTfDataset: options must be { xs, ys, startEpoch?, epochs? }, got ${describeOption(options)}`,
+    );
   for (const key of Object.keys(options)) {
     if (!['xs', 'ys', 'startEpoch', 'epochs'].includes(key)) {
-      throw new InvalidArgumentError(`toTfDataset: unknown option ${key} (accepted: xs, ys, startEpoch, epochs)`, { option: key });
+      throw new InvalidArgumentError(`toTfDataset: unknown option ${key} (accepted: xs, ys, startEpoch, epochs)`, {
+        option: key,
+      });
     }
   }
   const xs = resolveTensorsSpec(options.xs, 'xs');
   const ys = resolveTensorsSpec(options.ys, 'ys');
   const startEpoch = options.startEpoch ?? 0;
   if (!Number.isInteger(startEpoch) || startEpoch < 0) {
-    throw new InvalidArgumentError(`startEpoch: expected an integer ≥ 0, got ${describeOption(options.startEpoch)}`, { option: 'startEpoch' });
+    throw new InvalidArgumentError(`startEpoch: expected an integer ≥ 0, got ${describeOption(options.startEpoch)}`, {
+      option: 'startEpoch',
+    });
   }
   const epochs = options.epochs ?? Infinity;
   if (options.epochs !== undefined && (!Number.isInteger(epochs) || epochs < 1)) {
-    throw new InvalidArgumentError(`epochs: expected an integer ≥ 1, got ${describeOption(options.epochs)}`, { option: 'epochs' });
+    throw new InvalidArgumentError(`epochs: expected an integer ≥ 1, got ${describeOption(options.epochs)}`, {
+      option: 'epochs',
+    });
   }
 
   let nextEpoch = startEpoch;

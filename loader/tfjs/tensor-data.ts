@@ -116,7 +116,7 @@ type TypedArrayCtor<T> = { new (length: number): T; prototype: T };
 
 /** The column's values as the array type its dtype promises (a mismatch is a loader bug). */
 function values<T>(col: BatchColumn, Ctor: TypedArrayCtor<T>): T {
-  if (!(col.values instanceof (Ctor as unknown as Function))) {
+  if (!(col.values instanceof (Ctor as unknown as abstract new (...args: never[]) => unknown))) {
     throw new InternalError(`batch column of dtype ${col.dtype} holds a ${col.values.constructor.name}`);
   }
   return col.values as unknown as T;
@@ -170,7 +170,12 @@ function toInt32(col: BatchColumn, where: string, perRow: number, spec: Resolved
     }
     return out;
   }
-  if (v instanceof BigInt64Array || v instanceof BigUint64Array || v instanceof Float32Array || v instanceof Float64Array) {
+  if (
+    v instanceof BigInt64Array ||
+    v instanceof BigUint64Array ||
+    v instanceof Float32Array ||
+    v instanceof Float64Array
+  ) {
     throw new InternalError(`batch column of dtype ${col.dtype} holds a ${v.constructor.name}`);
   }
   if (col.dtype === 'float16') throw new InternalError('float16 reached the int32 conversion');
@@ -223,7 +228,14 @@ function normalized(col: BatchColumn, n: { scale: number; offset: number }): Flo
   return out;
 }
 
-function oneHotData(col: BatchColumn, rows: number, perRow: number, classes: number, spec: ResolvedColumnSpec, where: string): TensorData {
+function oneHotData(
+  col: BatchColumn,
+  rows: number,
+  perRow: number,
+  classes: number,
+  spec: ResolvedColumnSpec,
+  where: string,
+): TensorData {
   const integer = !['float16', 'float32', 'float64', 'bool'].includes(col.dtype);
   if (!integer || perRow !== 1) {
     throw new InvalidArgumentError(
@@ -260,9 +272,13 @@ function float16Table(): Float32Array {
     const exponent = (h >> 10) & 0x1f;
     const fraction = h & 0x3ff;
     f16[h] =
-      exponent === 0 ? sign * fraction * 2 ** -24 // zero and subnormals
-      : exponent === 31 ? (fraction === 0 ? sign * Infinity : NaN)
-      : sign * (1024 + fraction) * 2 ** (exponent - 25);
+      exponent === 0
+        ? sign * fraction * 2 ** -24 // zero and subnormals
+        : exponent === 31
+          ? fraction === 0
+            ? sign * Infinity
+            : NaN
+          : sign * (1024 + fraction) * 2 ** (exponent - 25);
   }
   return f16;
 }

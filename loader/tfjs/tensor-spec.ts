@@ -96,7 +96,14 @@ export function resolveColumnSpec(input: unknown, path: string): ResolvedColumnS
     if (!SPEC_KEYS.includes(key)) fail(`.${key}`, `no such option (${SPEC_KEYS.join(', ')})`, input[key]);
   }
   if (typeof column !== 'string' || column === '') fail('.column', 'a column name', column);
-  const spec: ResolvedColumnSpec = { path, column: column as string, shape: null, normalize: null, dtype: null, oneHot: null };
+  const spec: ResolvedColumnSpec = {
+    path,
+    column: column as string,
+    shape: null,
+    normalize: null,
+    dtype: null,
+    oneHot: null,
+  };
   if (shape !== undefined) {
     const ok =
       Array.isArray(shape) &&
@@ -113,7 +120,12 @@ export function resolveColumnSpec(input: unknown, path: string): ResolvedColumnS
     spec.normalize = { scale: 1 / 255, offset: 0, uint8Only: true };
   } else if (isRecord(normalize)) {
     const { scale, offset } = normalize;
-    if (typeof scale !== 'number' || !Number.isFinite(scale) || typeof offset !== 'number' || !Number.isFinite(offset)) {
+    if (
+      typeof scale !== 'number' ||
+      !Number.isFinite(scale) ||
+      typeof offset !== 'number' ||
+      !Number.isFinite(offset)
+    ) {
       fail('.normalize', '{ scale, offset } with finite numbers', normalize);
     }
     spec.normalize = { scale: scale as number, offset: offset as number, uint8Only: false };
@@ -124,8 +136,10 @@ export function resolveColumnSpec(input: unknown, path: string): ResolvedColumnS
     fail('.dtype', "'float32' (or nothing) with normalize", dtype);
   }
   if (oneHot !== undefined) {
-    if (!Number.isInteger(oneHot) || (oneHot as number) < 1) fail('.oneHot', 'the number of classes (integer ≥ 1)', oneHot);
-    if (spec.normalize !== null || spec.shape !== null) fail('.oneHot', 'no normalize and no shape alongside oneHot', oneHot);
+    if (!Number.isInteger(oneHot) || (oneHot as number) < 1)
+      fail('.oneHot', 'the number of classes (integer ≥ 1)', oneHot);
+    if (spec.normalize !== null || spec.shape !== null)
+      fail('.oneHot', 'no normalize and no shape alongside oneHot', oneHot);
     if (spec.dtype === 'bool') fail('.dtype', "'float32' or 'int32' with oneHot", dtype);
     spec.oneHot = oneHot as number;
   }

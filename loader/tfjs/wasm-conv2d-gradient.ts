@@ -50,10 +50,20 @@ export function registerWasmConv2DFilterGradient(tf: Tf): boolean {
     const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
     const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as FilterGradientAttrs;
     if (dataFormat !== 'NHWC') {
-      throw new UnsupportedError(`the conv2d filter gradient on wasm supports dataFormat 'NHWC' only, got '${dataFormat}'`, { dataFormat });
+      throw new UnsupportedError(
+        `the conv2d filter gradient on wasm supports dataFormat 'NHWC' only, got '${dataFormat}'`,
+        { dataFormat },
+      );
     }
     const info = tf.backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode, false, 'channelsLast',
+      x.shape as [number, number, number, number],
+      filterShape,
+      strides,
+      1,
+      pad,
+      dimRoundingMode,
+      false,
+      'channelsLast',
     );
     const [kh, kw] = filterShape;
     const [, height = 0, width = 0] = x.shape;
@@ -64,13 +74,22 @@ export function registerWasmConv2DFilterGradient(tf: Tf): boolean {
 
     const xT = run(transpose, { x }, { perm: [3, 1, 2, 0] });
     const dyT = run(transpose, { x: dy }, { perm: [1, 2, 0, 3] });
-    const full = run(conv2d, { x: xT, filter: dyT }, {
-      strides: 1,
-      dilations: [info.strideHeight, info.strideWidth],
-      pad: [[0, 0], [top, bottom], [left, right], [0, 0]],
-      dataFormat: 'NHWC',
-      ...(dimRoundingMode !== undefined ? { dimRoundingMode } : {}),
-    });
+    const full = run(
+      conv2d,
+      { x: xT, filter: dyT },
+      {
+        strides: 1,
+        dilations: [info.strideHeight, info.strideWidth],
+        pad: [
+          [0, 0],
+          [top, bottom],
+          [left, right],
+          [0, 0],
+        ],
+        dataFormat: 'NHWC',
+        ...(dimRoundingMode !== undefined ? { dimRoundingMode } : {}),
+      },
+    );
     const [channels = 0, , , filters = 0] = full.shape;
     const fits = full.shape[1] === kh && full.shape[2] === kw;
     const cut = fits ? full : run(slice, { x: full }, { begin: [0, 0, 0, 0], size: [channels, kh, kw, filters] });

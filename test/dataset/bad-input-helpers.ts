@@ -37,10 +37,15 @@ function sampleTable(): Table {
   return new Table({ id: base.getChild('id')!, x: base.getChild('x')!, s: vectorFromArray(strings, new Utf8()) });
 }
 
-export async function writeDataset(version: Version, edit?: (table: lancedb.Table) => Promise<unknown>): Promise<string> {
+export async function writeDataset(
+  version: Version,
+  edit?: (table: lancedb.Table) => Promise<unknown>,
+): Promise<string> {
   const dir = tempDir();
   const db = await lancedb.connect(dir);
-  const table = await db.createTable('t', sampleTable(), { storageOptions: { new_table_data_storage_version: version } });
+  const table = await db.createTable('t', sampleTable(), {
+    storageOptions: { new_table_data_storage_version: version },
+  });
   await edit?.(table);
   table.close();
   return path.join(dir, 't.lance');
@@ -65,7 +70,10 @@ function onlyDataFile(root: string): string {
 
 function latestManifest(root: string): string {
   // V2 naming: u64::MAX − version, so the newest version sorts first.
-  const names = fs.readdirSync(path.join(root, '_versions')).filter((f) => f.endsWith('.manifest')).sort();
+  const names = fs
+    .readdirSync(path.join(root, '_versions'))
+    .filter((f) => f.endsWith('.manifest'))
+    .sort();
   return path.join(root, '_versions', names[0] as string);
 }
 
@@ -77,7 +85,8 @@ export async function readAllOfFile(file: string): Promise<string> {
   const lance = await openFile(file);
   try {
     const lines = [lance.schema.fields.map((f) => `${f.name}:${f.type}`).join(',')];
-    for await (const batch of lance.scan({ batchSize: 100 })) lines.push(...batch.toArray().map((row) => JSON.stringify(row.toJSON())));
+    for await (const batch of lance.scan({ batchSize: 100 }))
+      lines.push(...batch.toArray().map((row) => JSON.stringify(row.toJSON())));
     const take = await lance.take([NUM_ROWS - 1, 0, 7, 150, 7]);
     lines.push(...take.toArray().map((row) => JSON.stringify(row.toJSON())));
     return lines.join('\n');
@@ -90,7 +99,8 @@ export async function readAllOfDataset(root: string): Promise<string> {
   const ds = await openDataset(root);
   try {
     const lines: string[] = [];
-    for await (const batch of ds.scan({ batchSize: 128 })) lines.push(...batch.toArray().map((row) => JSON.stringify(row.toJSON())));
+    for await (const batch of ds.scan({ batchSize: 128 }))
+      lines.push(...batch.toArray().map((row) => JSON.stringify(row.toJSON())));
     const take = await ds.take([NUM_ROWS - 1, 0, 7]);
     lines.push(...take.toArray().map((row) => JSON.stringify(row.toJSON())));
     return lines.join('\n');
@@ -102,7 +112,12 @@ export async function readAllOfDataset(root: string): Promise<string> {
 export type ErrorClass = new (...args: never[]) => LanceLoaderError;
 
 /** Awaits `run` and asserts it rejects with `Class`/`code` and a message containing every `needle`. */
-export async function expectFailure(run: () => Promise<unknown>, Class: ErrorClass, code: ErrorCode, ...needles: (string | RegExp)[]): Promise<LanceLoaderError> {
+export async function expectFailure(
+  run: () => Promise<unknown>,
+  Class: ErrorClass,
+  code: ErrorCode,
+  ...needles: (string | RegExp)[]
+): Promise<LanceLoaderError> {
   let caught: unknown;
   try {
     await run();
@@ -110,7 +125,9 @@ export async function expectFailure(run: () => Promise<unknown>, Class: ErrorCla
     caught = error;
   }
   if (!(caught instanceof Class)) {
-    throw new Error(`expected ${Class.name}, got ${caught instanceof Error ? `${caught.name}: ${caught.message}` : String(caught)}`);
+    throw new Error(
+      `expected ${Class.name}, got ${caught instanceof Error ? `${caught.name}: ${caught.message}` : String(caught)}`,
+    );
   }
   expect(caught.code).toBe(code);
   for (const needle of needles) {
@@ -147,6 +164,7 @@ export const PageLayout = protoRoot.lookupType('lance.encodings21.PageLayout');
 export const Manifest = protoRoot.lookupType('lance.table.Manifest');
 
 /** Mutable views of decoded messages (protobufjs messages with keepCase field names). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- protobufjs messages are untyped trees the tests mutate
 export type Msg = Record<string, any>;
 
 export interface Range {
@@ -193,7 +211,10 @@ export function decodeColumn(parts: FileParts, index: number): Msg {
  * the column metadata, appends an edited schema there, then re-encoded column metadata, both offset tables
  * and a footer with the same version. With no edits the result reads exactly like the original.
  */
-export function rewriteDataFile(file: string, edit: { column?: (index: number, column: Msg) => void; descriptor?: (descriptor: Msg) => void }): void {
+export function rewriteDataFile(
+  file: string,
+  edit: { column?: (index: number, column: Msg) => void; descriptor?: (descriptor: Msg) => void },
+): void {
   const parts = parseParts(fs.readFileSync(file));
   const chunks: Uint8Array[] = [parts.bytes.subarray(0, parts.columnMetaStart)];
   let at = parts.columnMetaStart;

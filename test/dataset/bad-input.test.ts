@@ -8,7 +8,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CorruptFileError, InvalidArgumentError, IoError, LanceLoaderError, UnsupportedError, openDataset, openFile, type ErrorCode } from '../../index.js';
+import {
+  CorruptFileError,
+  InvalidArgumentError,
+  IoError,
+  LanceLoaderError,
+  UnsupportedError,
+  openDataset,
+  openFile,
+  type ErrorCode,
+} from '../../index.js';
 import {
   MiB,
   NUM_ROWS,
@@ -44,11 +53,21 @@ describe('the byte-surgery helpers', () => {
 });
 
 describe.each(VERSIONS)('a %s dataset with a bad manifest', (version) => {
-  it.each(['../../etc/passwd', '/etc/passwd', '../t.lance/../../outside.lance'])('naming data file %s outside the dataset is a CorruptFileError', async (escape) => {
-    const { root, manifest } = copyDataset(version);
-    editManifest(manifest, (m) => (m.fragments[0].files[0].path = escape));
-    await expectFailure(() => openDataset(root), CorruptFileError, 'CORRUPT_FILE', manifest, `data file "${escape}"`, 'lies outside');
-  });
+  it.each(['../../etc/passwd', '/etc/passwd', '../t.lance/../../outside.lance'])(
+    'naming data file %s outside the dataset is a CorruptFileError',
+    async (escape) => {
+      const { root, manifest } = copyDataset(version);
+      editManifest(manifest, (m) => (m.fragments[0].files[0].path = escape));
+      await expectFailure(
+        () => openDataset(root),
+        CorruptFileError,
+        'CORRUPT_FILE',
+        manifest,
+        `data file "${escape}"`,
+        'lies outside',
+      );
+    },
+  );
 
   it('claiming 2^40 physical rows is a CorruptFileError on first read, naming the data file', async () => {
     const { root, manifest, dataFile } = copyDataset(version);
@@ -57,8 +76,19 @@ describe.each(VERSIONS)('a %s dataset with a bad manifest', (version) => {
     try {
       expect(ds.numRows).toBe(2 ** 40);
       await withinMemory(64 * MiB, async () => {
-        await expectFailure(() => ds.take([0]), CorruptFileError, 'CORRUPT_FILE', dataFile, `file has ${NUM_ROWS} rows but the manifest says fragment 0 has 1099511627776`);
-        await expectFailure(() => ds.take([2 ** 33]), InvalidArgumentError, 'INVALID_ARGUMENT', 'row offset 8589934592 at index 0 is out of range');
+        await expectFailure(
+          () => ds.take([0]),
+          CorruptFileError,
+          'CORRUPT_FILE',
+          dataFile,
+          `file has ${NUM_ROWS} rows but the manifest says fragment 0 has 1099511627776`,
+        );
+        await expectFailure(
+          () => ds.take([2 ** 33]),
+          InvalidArgumentError,
+          'INVALID_ARGUMENT',
+          'row offset 8589934592 at index 0 is out of range',
+        );
         const batches = ds.scan({ batchSize: 1000 })[Symbol.asyncIterator]();
         await expectFailure(() => batches.next(), CorruptFileError, 'CORRUPT_FILE', dataFile);
       });
@@ -92,13 +122,36 @@ describe.each(VERSIONS)('a %s dataset with a bad manifest', (version) => {
     const framings: [string, Buffer][] = [
       ['no "LANC" magic', Buffer.concat([whole.subarray(0, whole.length - 4), Buffer.from('XXXX')])],
       ['too small', whole.subarray(0, 10)],
-      ['is outside the', (() => { const b = Buffer.from(whole); b.writeBigInt64LE(-5n, b.length - 16); return b; })()],
-      ['runs past the end', (() => { const b = Buffer.from(whole); b.writeUInt32LE(0xfffffff0, Number(b.readBigInt64LE(b.length - 16))); return b; })()],
-      ['cannot decode protobuf lance.table.Manifest', (() => { const b = Buffer.from(whole); b.fill(0xff, Number(b.readBigInt64LE(b.length - 16)) + 4, Number(b.readBigInt64LE(b.length - 16)) + 12); return b; })()],
+      [
+        'is outside the',
+        (() => {
+          const b = Buffer.from(whole);
+          b.writeBigInt64LE(-5n, b.length - 16);
+          return b;
+        })(),
+      ],
+      [
+        'runs past the end',
+        (() => {
+          const b = Buffer.from(whole);
+          b.writeUInt32LE(0xfffffff0, Number(b.readBigInt64LE(b.length - 16)));
+          return b;
+        })(),
+      ],
+      [
+        'cannot decode protobuf lance.table.Manifest',
+        (() => {
+          const b = Buffer.from(whole);
+          b.fill(0xff, Number(b.readBigInt64LE(b.length - 16)) + 4, Number(b.readBigInt64LE(b.length - 16)) + 12);
+          return b;
+        })(),
+      ],
     ];
     for (const [message, bytes] of framings) {
       fs.writeFileSync(manifest, bytes);
-      await withinMemory(64 * MiB, () => expectFailure(() => openDataset(root), CorruptFileError, 'CORRUPT_FILE', manifest, message));
+      await withinMemory(64 * MiB, () =>
+        expectFailure(() => openDataset(root), CorruptFileError, 'CORRUPT_FILE', manifest, message),
+      );
     }
   });
 });
@@ -146,7 +199,13 @@ describe.each(['openDataset', 'openFile'] as const)('bad arguments to %s', (open
   ])('take with an offset %s is an InvalidArgumentError', async (_what, offsets, message, accepted) => {
     const reader = await open();
     try {
-      await expectFailure(() => reader.take(offsets as number[]), InvalidArgumentError, 'INVALID_ARGUMENT', message, accepted);
+      await expectFailure(
+        () => reader.take(offsets as number[]),
+        InvalidArgumentError,
+        'INVALID_ARGUMENT',
+        message,
+        accepted,
+      );
     } finally {
       await reader.close();
     }
@@ -155,10 +214,25 @@ describe.each(['openDataset', 'openFile'] as const)('bad arguments to %s', (open
   it('take with something other than an array is an InvalidArgumentError', async () => {
     const reader = await open();
     try {
-      await expectFailure(() => reader.take(42 as unknown as number[]), InvalidArgumentError, 'INVALID_ARGUMENT', 'must be an array or typed array');
-      await expectFailure(() => reader.take(null as unknown as number[]), InvalidArgumentError, 'INVALID_ARGUMENT', 'must be an array or typed array');
+      await expectFailure(
+        () => reader.take(42 as unknown as number[]),
+        InvalidArgumentError,
+        'INVALID_ARGUMENT',
+        'must be an array or typed array',
+      );
+      await expectFailure(
+        () => reader.take(null as unknown as number[]),
+        InvalidArgumentError,
+        'INVALID_ARGUMENT',
+        'must be an array or typed array',
+      );
       await withinMemory(64 * MiB, () =>
-        expectFailure(() => reader.take({ length: 2 ** 31 } as ArrayLike<number>), InvalidArgumentError, 'INVALID_ARGUMENT', 'row offset undefined at index 0'),
+        expectFailure(
+          () => reader.take({ length: 2 ** 31 } as ArrayLike<number>),
+          InvalidArgumentError,
+          'INVALID_ARGUMENT',
+          'row offset undefined at index 0',
+        ),
       );
     } finally {
       await reader.close();
@@ -168,24 +242,50 @@ describe.each(['openDataset', 'openFile'] as const)('bad arguments to %s', (open
   it('a column that does not exist is an InvalidArgumentError listing the columns', async () => {
     const reader = await open();
     try {
-      await expectFailure(() => reader.take([0], { columns: ['id', 'nope'] }), InvalidArgumentError, 'INVALID_ARGUMENT', 'has no column "nope"', 'its columns are: id, x, s');
+      await expectFailure(
+        () => reader.take([0], { columns: ['id', 'nope'] }),
+        InvalidArgumentError,
+        'INVALID_ARGUMENT',
+        'has no column "nope"',
+        'its columns are: id, x, s',
+      );
       const batches = reader.scan({ columns: ['ID'] })[Symbol.asyncIterator]();
-      await expectFailure(() => batches.next(), InvalidArgumentError, 'INVALID_ARGUMENT', 'has no column "ID"', 'its columns are: id, x, s');
-      await expectFailure(() => reader.take([0], { columns: 'id' as unknown as string[] }), InvalidArgumentError, 'INVALID_ARGUMENT', 'options.columns must be an array');
+      await expectFailure(
+        () => batches.next(),
+        InvalidArgumentError,
+        'INVALID_ARGUMENT',
+        'has no column "ID"',
+        'its columns are: id, x, s',
+      );
+      await expectFailure(
+        () => reader.take([0], { columns: 'id' as unknown as string[] }),
+        InvalidArgumentError,
+        'INVALID_ARGUMENT',
+        'options.columns must be an array',
+      );
     } finally {
       await reader.close();
     }
   });
 
-  it.each([0, 1.5, -3, '8' as unknown as number])('scan with batchSize %s is an InvalidArgumentError', async (batchSize) => {
-    const reader = await open();
-    try {
-      const batches = reader.scan({ batchSize })[Symbol.asyncIterator]();
-      await expectFailure(() => batches.next(), InvalidArgumentError, 'INVALID_ARGUMENT', 'options.batchSize must be an integer', `got ${batchSize}`);
-    } finally {
-      await reader.close();
-    }
-  });
+  it.each([0, 1.5, -3, '8' as unknown as number])(
+    'scan with batchSize %s is an InvalidArgumentError',
+    async (batchSize) => {
+      const reader = await open();
+      try {
+        const batches = reader.scan({ batchSize })[Symbol.asyncIterator]();
+        await expectFailure(
+          () => batches.next(),
+          InvalidArgumentError,
+          'INVALID_ARGUMENT',
+          'options.batchSize must be an integer',
+          `got ${batchSize}`,
+        );
+      } finally {
+        await reader.close();
+      }
+    },
+  );
 });
 
 describe('opening something that is not a dataset or a file', () => {
@@ -213,12 +313,23 @@ describe('opening something that is not a dataset or a file', () => {
 
   it('a version that does not exist is an InvalidArgumentError listing the versions', async () => {
     const { root } = copyDataset('2.1');
-    await expectFailure(() => openDataset(root, { version: 99 }), InvalidArgumentError, 'INVALID_ARGUMENT', 'has no version 99', 'its versions are 1');
+    await expectFailure(
+      () => openDataset(root, { version: 99 }),
+      InvalidArgumentError,
+      'INVALID_ARGUMENT',
+      'has no version 99',
+      'its versions are 1',
+    );
   });
 
   it.each([0, -1, 1.5, NaN])('version %s is an InvalidArgumentError', async (version) => {
     const { root } = copyDataset('2.1');
-    await expectFailure(() => openDataset(root, { version }), InvalidArgumentError, 'INVALID_ARGUMENT', 'options.version must be a positive integer');
+    await expectFailure(
+      () => openDataset(root, { version }),
+      InvalidArgumentError,
+      'INVALID_ARGUMENT',
+      'options.version must be a positive integer',
+    );
   });
 
   it('a missing data file is an IoError naming it', async () => {
@@ -232,7 +343,12 @@ describe('opening something that is not a dataset or a file', () => {
   });
 
   it('an empty path is an InvalidArgumentError', async () => {
-    await expectFailure(() => openDataset(''), InvalidArgumentError, 'INVALID_ARGUMENT', 'needs a dataset directory path');
+    await expectFailure(
+      () => openDataset(''),
+      InvalidArgumentError,
+      'INVALID_ARGUMENT',
+      'needs a dataset directory path',
+    );
     await expectFailure(() => openFile(''), InvalidArgumentError, 'INVALID_ARGUMENT', 'needs a file path');
   });
 });
@@ -263,7 +379,14 @@ interface FuzzTally {
   escaped: string[];
 }
 
-async function fuzz(original: Buffer, target: string, iterations: number, seed: number, read: () => Promise<string>, mutate: (bytes: Buffer, random: () => number) => void): Promise<FuzzTally> {
+async function fuzz(
+  original: Buffer,
+  target: string,
+  iterations: number,
+  seed: number,
+  read: () => Promise<string>,
+  mutate: (bytes: Buffer, random: () => number) => void,
+): Promise<FuzzTally> {
   fs.writeFileSync(target, original);
   const expected = await read();
   // Seeded (mulberry32), so every run damages the same bytes.
@@ -281,7 +404,10 @@ async function fuzz(original: Buffer, target: string, iterations: number, seed: 
       else tally.different++;
     } catch (error) {
       if (error instanceof LanceLoaderError) tally.errors[error.code] = (tally.errors[error.code] ?? 0) + 1;
-      else tally.escaped.push(`mutation ${i}: ${error instanceof Error ? `${error.name}: ${error.message}\n${error.stack}` : String(error)}`);
+      else
+        tally.escaped.push(
+          `mutation ${i}: ${error instanceof Error ? `${error.name}: ${error.message}\n${error.stack}` : String(error)}`,
+        );
     }
     const grown = process.memoryUsage().arrayBuffers - before;
     if (grown > 256 * MiB) tally.escaped.push(`mutation ${i}: array buffers grew by ${grown} bytes`);
@@ -326,10 +452,17 @@ describe.each(VERSIONS)('fuzzing a %s dataset', (version) => {
   it('turns 200 random byte changes in the manifest into results or typed errors, never anything else', async () => {
     const { root, manifest } = copyDataset(version);
     const original = fs.readFileSync(manifest);
-    const tally = await fuzz(original, manifest, 200, 7, () => readAllOfDataset(root), (bytes, random) => {
-      const at = Math.floor(random() * bytes.length);
-      bytes[at] = Math.floor(random() * 256);
-    });
+    const tally = await fuzz(
+      original,
+      manifest,
+      200,
+      7,
+      () => readAllOfDataset(root),
+      (bytes, random) => {
+        const at = Math.floor(random() * bytes.length);
+        bytes[at] = Math.floor(random() * 256);
+      },
+    );
     expect(tally.escaped).toEqual([]);
     expect(tally.errors.INTERNAL ?? 0).toBe(0);
     expect(Object.values(tally.errors).reduce((a, b) => a + b, 0)).toBeGreaterThan(10);

@@ -57,7 +57,9 @@ describe.each(cases)('$spec.name written as $version', ({ spec, version }) => {
       const offsets = Array.from({ length: Math.min(300, ds.numRows * 2) }, () => rng.int(0, ds.numRows));
       offsets.push(0, ds.numRows - 1, offsets[0] as number);
       const columns = flatColumns(ds);
-      expectTablesEqual(await ds.take(offsets, { columns }), await oracleTake(path, offsets, columns), { label: `${spec.name} v${version} take` });
+      expectTablesEqual(await ds.take(offsets, { columns }), await oracleTake(path, offsets, columns), {
+        label: `${spec.name} v${version} take`,
+      });
     });
   });
 
@@ -71,7 +73,9 @@ describe.each(cases)('$spec.name written as $version', ({ spec, version }) => {
       const columns = flatColumns(ds);
       const expected = await oracleTake(path, offsets, columns);
       // The first take keeps the pages it touches; the second reads them from memory.
-      expectTablesEqual(await ds.take(offsets, { columns }), expected, { label: `${spec.name} v${version} first take` });
+      expectTablesEqual(await ds.take(offsets, { columns }), expected, {
+        label: `${spec.name} v${version} first take`,
+      });
       expectTablesEqual(await ds.take(offsets, { columns }), expected, { label: `${spec.name} v${version} kept take` });
     } finally {
       await ds.close();
@@ -86,7 +90,9 @@ describe.each(cases)('$spec.name written as $version', ({ spec, version }) => {
         path,
         async (ds) => {
           const columns = flatColumns(ds);
-          expectTablesEqual(await scanAll(ds, columns, 4096), await oracleVersion(path, v, columns), { label: `${spec.name} v${version} @${v}` });
+          expectTablesEqual(await scanAll(ds, columns, 4096), await oracleVersion(path, v, columns), {
+            label: `${spec.name} v${version} @${v}`,
+          });
         },
         v,
       );

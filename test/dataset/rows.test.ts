@@ -10,12 +10,15 @@ function referenceOrder(rows: readonly number[]): number[] {
 describe('sortWithSlots', () => {
   it('sorts rows ascending and gives each its request position, ties in request order', () => {
     fc.assert(
-      fc.property(fc.array(fc.oneof(fc.nat(20), fc.constant(2 ** 32 - 1), fc.nat({ max: 2 ** 32 - 1 })), { maxLength: 600 }), (list) => {
-        const { rows, slots } = sortWithSlots(Uint32Array.from(list));
-        const order = referenceOrder(list);
-        expect(Array.from(slots)).toEqual(order);
-        expect(Array.from(rows)).toEqual(order.map((i) => list[i]));
-      }),
+      fc.property(
+        fc.array(fc.oneof(fc.nat(20), fc.constant(2 ** 32 - 1), fc.nat({ max: 2 ** 32 - 1 })), { maxLength: 600 }),
+        (list) => {
+          const { rows, slots } = sortWithSlots(Uint32Array.from(list));
+          const order = referenceOrder(list);
+          expect(Array.from(slots)).toEqual(order);
+          expect(Array.from(rows)).toEqual(order.map((i) => list[i]));
+        },
+      ),
     );
   });
 

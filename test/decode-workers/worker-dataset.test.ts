@@ -55,7 +55,9 @@ async function load(worker: WorkerDataset, rows: number[]): Promise<{ bytesRead:
 
 /** Loads `rows` of the utf8_words column alone; its values as strings. */
 async function loadWords(worker: WorkerDataset, rows: number[]): Promise<string[]> {
-  const loaded = await worker.load(Uint32Array.from(rows), [{ kind: 'variable', numSlots: rows.length, nullable: true, reuse: null }]);
+  const loaded = await worker.load(Uint32Array.from(rows), [
+    { kind: 'variable', numSlots: rows.length, nullable: true, reuse: null },
+  ]);
   const column = loaded.variable[0];
   return rows.map((_, k) => new TextDecoder().decode(column?.data.subarray(column.offsets[k], column.offsets[k + 1])));
 }
@@ -63,7 +65,10 @@ async function loadWords(worker: WorkerDataset, rows: number[]): Promise<string[
 async function expectedWords(rows: number[]): Promise<string[]> {
   const dataset = await openDataset(ref.path);
   try {
-    return Array.from((await dataset.take(rows, { columns: ['utf8_words'] })).getChild('utf8_words') as arrow.Vector, (v) => (v as string | null) ?? '');
+    return Array.from(
+      (await dataset.take(rows, { columns: ['utf8_words'] })).getChild('utf8_words') as arrow.Vector,
+      (v) => (v as string | null) ?? '',
+    );
   } finally {
     await dataset.close();
   }
@@ -125,7 +130,8 @@ describe('WorkerDataset.load', () => {
     // What each batch reads on its own, in a fresh worker without a decoded-page cache: the most it can
     // read together with others (it may find page metadata another batch already read).
     const alone: number[] = [];
-    for (const rows of batches) alone.push((await load(await openWorker({ ...ref, cacheBytes: 0, lanes: 1 }), rows)).bytesRead);
+    for (const rows of batches)
+      alone.push((await load(await openWorker({ ...ref, cacheBytes: 0, lanes: 1 }), rows)).bytesRead);
     const worker = await openWorker({ ...ref, cacheBytes: 0, lanes: 2 });
     const together = await Promise.all(batches.map((rows) => load(worker, rows)));
     for (const [i, rows] of batches.entries()) {
@@ -145,16 +151,22 @@ describe('WorkerDataset.load', () => {
     for (const [i, rows] of batches.entries()) expect(loaded[i]).toEqual(await expectedWords(rows));
   });
 
-  it.each([16, 1 << 20])('decodes variable-width values into scratch prepared ahead at %i bytes', async (variableBytes) => {
-    const worker = await openWorker({ ...ref, columns: ['utf8_words'], variableBytes, lanes: 2 });
-    await worker.prepareLanes();
-    const rows = Array.from({ length: 300 }, (_, i) => (i * 31) % numRows);
-    expect(await loadWords(worker, rows)).toEqual(await expectedWords(rows));
-  });
+  it.each([16, 1 << 20])(
+    'decodes variable-width values into scratch prepared ahead at %i bytes',
+    async (variableBytes) => {
+      const worker = await openWorker({ ...ref, columns: ['utf8_words'], variableBytes, lanes: 2 });
+      await worker.prepareLanes();
+      const rows = Array.from({ length: 300 }, (_, i) => (i * 31) % numRows);
+      expect(await loadWords(worker, rows)).toEqual(await expectedWords(rows));
+    },
+  );
 
   it('throws an InternalError for a row offset past the end instead of planning forever', async () => {
     const worker = await openWorker(ref);
     const { outputs } = outputsFor(2);
-    await expect(worker.load(Uint32Array.from([0, numRows]), outputs)).rejects.toMatchObject({ code: 'INTERNAL', message: expect.stringContaining(`row offset ${numRows}`) });
+    await expect(worker.load(Uint32Array.from([0, numRows]), outputs)).rejects.toMatchObject({
+      code: 'INTERNAL',
+      message: expect.stringContaining(`row offset ${numRows}`),
+    });
   });
 });

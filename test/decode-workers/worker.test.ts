@@ -27,7 +27,11 @@ describe('the prepare task', () => {
   });
 
   it('resolves to null, without throwing, when the dataset cannot be opened', async () => {
-    const job: PrepareJob = { dataset: { ...ref, path: `${ref.path}-missing` }, arrived: new SharedArrayBuffer(4), workers: 1 };
+    const job: PrepareJob = {
+      dataset: { ...ref, path: `${ref.path}-missing` },
+      arrived: new SharedArrayBuffer(4),
+      workers: 1,
+    };
     expect(await prepare(job)).toBeNull();
   });
 });

@@ -10,7 +10,15 @@ import * as lancedb from '@lancedb/lancedb';
 import * as arrow from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDataset, type Dataset } from '../../index.js';
-import { encodeNpyHeader, fetchNpyFile, openNpyBatchStore, parseNpyHeader, writeNpyBatchFiles, writeNpyFile, type NpyBatchStore } from '../../examples/npy.js';
+import {
+  encodeNpyHeader,
+  fetchNpyFile,
+  openNpyBatchStore,
+  parseNpyHeader,
+  writeNpyBatchFiles,
+  writeNpyFile,
+  type NpyBatchStore,
+} from '../../examples/npy.js';
 
 const ROWS = 30;
 const DIM = 64;
@@ -61,7 +69,9 @@ describe('NPY files', () => {
   it('refuses a dtype other than <f4', () => {
     const header = encodeNpyHeader([2]);
     header[23] = 0x38; // bytes 10.. hold "{'descr': '<f4'": byte 23 is the '4', now '8'
-    expect(() => parseNpyHeader(header, HEADER + 8, 'f8.npy')).toThrow('f8.npy: NPY dtype <f8 is not supported (only <f4)');
+    expect(() => parseNpyHeader(header, HEADER + 8, 'f8.npy')).toThrow(
+      'f8.npy: NPY dtype <f8 is not supported (only <f4)',
+    );
   });
 
   it('refuses a file whose data does not fill the shape', () => {
@@ -73,7 +83,9 @@ describe('NPY files', () => {
   it('refuses a header length that runs past the file', () => {
     const header = encodeNpyHeader([3]);
     new DataView(header.buffer).setUint16(8, 1000, true);
-    expect(() => parseNpyHeader(header, 64, 'long.npy')).toThrow('long.npy: NPY header length 1000 runs past the 64 bytes available');
+    expect(() => parseNpyHeader(header, 64, 'long.npy')).toThrow(
+      'long.npy: NPY header length 1000 runs past the 64 bytes available',
+    );
   });
 });
 
@@ -139,7 +151,12 @@ describe('NPY batch-file store', () => {
   it('refuses an index.json that is not a version 1 index', async () => {
     const other = join(dir, 'not-an-index');
     await writeNpyBatchFiles(other, ids.subarray(0, 2), values.subarray(0, 2 * DIM), DIM, 10);
-    writeFileSync(join(other, 'index.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(other, 'index.json'), 'utf8')), version: 2 }));
-    await expect(openNpyBatchStore(other)).rejects.toThrow(`${join(other, 'index.json')}: not an NPY batch-file index (version 1)`);
+    writeFileSync(
+      join(other, 'index.json'),
+      JSON.stringify({ ...JSON.parse(readFileSync(join(other, 'index.json'), 'utf8')), version: 2 }),
+    );
+    await expect(openNpyBatchStore(other)).rejects.toThrow(
+      `${join(other, 'index.json')}: not an NPY batch-file index (version 1)`,
+    );
   });
 });

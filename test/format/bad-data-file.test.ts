@@ -50,7 +50,13 @@ describe.each(VERSIONS)('a damaged %s data file', (version) => {
       };
       for (const [where, length] of Object.entries(cuts)) {
         fs.writeFileSync(dataFile, whole.subarray(0, length));
-        const error = await expectFailure(() => openFile(dataFile), CorruptFileError, 'CORRUPT_FILE', dataFile, /truncated/);
+        const error = await expectFailure(
+          () => openFile(dataFile),
+          CorruptFileError,
+          'CORRUPT_FILE',
+          dataFile,
+          /truncated/,
+        );
         expect(error.message, where).toContain('LANC');
       }
     });
@@ -58,7 +64,14 @@ describe.each(VERSIONS)('a damaged %s data file', (version) => {
     it('is a CorruptFileError naming the file when it is shorter than a footer', async () => {
       const { dataFile } = copyDataset(version);
       fs.writeFileSync(dataFile, fs.readFileSync(dataFile).subarray(0, 12));
-      await expectFailure(() => openFile(dataFile), CorruptFileError, 'CORRUPT_FILE', dataFile, 'file is 12 bytes, too small', 'truncated');
+      await expectFailure(
+        () => openFile(dataFile),
+        CorruptFileError,
+        'CORRUPT_FILE',
+        dataFile,
+        'file is 12 bytes, too small',
+        'truncated',
+      );
     });
 
     it('is a CorruptFileError when page data is missing but the footer survived', async () => {
@@ -66,7 +79,13 @@ describe.each(VERSIONS)('a damaged %s data file', (version) => {
       const whole = fs.readFileSync(dataFile);
       // Drop 64 bytes of page data: every offset in the footer now points 64 bytes too far.
       fs.writeFileSync(dataFile, Buffer.concat([whole.subarray(0, 64), whole.subarray(128)]));
-      await expectFailure(() => openFile(dataFile), CorruptFileError, 'CORRUPT_FILE', dataFile, /runs past the footer|points past the end|outside/);
+      await expectFailure(
+        () => openFile(dataFile),
+        CorruptFileError,
+        'CORRUPT_FILE',
+        dataFile,
+        /runs past the footer|points past the end|outside/,
+      );
     });
 
     it('is a CorruptFileError from a dataset take, naming the data file', async () => {
@@ -96,7 +115,14 @@ describe.each(VERSIONS)('a damaged %s data file', (version) => {
     const { dataFile } = copyDataset(version);
     const size = fs.statSync(dataFile).size;
     patchFile(dataFile, size - 4, Buffer.from('LANX', 'latin1'));
-    await expectFailure(() => openFile(dataFile), CorruptFileError, 'CORRUPT_FILE', dataFile, 'not a Lance file', '"LANC"');
+    await expectFailure(
+      () => openFile(dataFile),
+      CorruptFileError,
+      'CORRUPT_FILE',
+      dataFile,
+      'not a Lance file',
+      '"LANC"',
+    );
   });
 
   it('that is not a Lance file at all is a CorruptFileError', async () => {
@@ -109,7 +135,13 @@ describe.each(VERSIONS)('a damaged %s data file', (version) => {
     const { dataFile } = copyDataset(version);
     const size = fs.statSync(dataFile).size;
     patchFile(dataFile, size - 8, [9, 0, 7, 0]); // major 9, minor 7
-    await expectFailure(() => openFile(dataFile), UnsupportedError, 'UNSUPPORTED', dataFile, 'version 9.7 is not supported');
+    await expectFailure(
+      () => openFile(dataFile),
+      UnsupportedError,
+      'UNSUPPORTED',
+      dataFile,
+      'version 9.7 is not supported',
+    );
   });
 
   describe('with corrupt protobuf', () => {
@@ -118,7 +150,13 @@ describe.each(VERSIONS)('a damaged %s data file', (version) => {
       const column = parseParts(fs.readFileSync(dataFile)).columns[1] as Range;
       // 0xFF… reads as a tag with wire type 7, which protobuf does not have.
       patchFile(dataFile, column.offset, new Array(8).fill(0xff));
-      await expectFailure(() => openFile(dataFile), CorruptFileError, 'CORRUPT_FILE', `${dataFile} column 1`, 'cannot decode protobuf lance.file.v2.ColumnMetadata');
+      await expectFailure(
+        () => openFile(dataFile),
+        CorruptFileError,
+        'CORRUPT_FILE',
+        `${dataFile} column 1`,
+        'cannot decode protobuf lance.file.v2.ColumnMetadata',
+      );
     });
 
     it('in the column metadata claiming a 2 GiB field is a CorruptFileError without a big allocation', async () => {
@@ -127,7 +165,13 @@ describe.each(VERSIONS)('a damaged %s data file', (version) => {
       // field 1 (encoding), length-delimited, length varint 0x7FFFFFFF
       patchFile(dataFile, column.offset, [0x0a, 0xff, 0xff, 0xff, 0xff, 0x07]);
       await withinMemory(64 * MiB, () =>
-        expectFailure(() => openFile(dataFile), CorruptFileError, 'CORRUPT_FILE', `${dataFile} column 0`, 'cannot decode protobuf'),
+        expectFailure(
+          () => openFile(dataFile),
+          CorruptFileError,
+          'CORRUPT_FILE',
+          `${dataFile} column 0`,
+          'cannot decode protobuf',
+        ),
       );
     });
 
@@ -135,7 +179,14 @@ describe.each(VERSIONS)('a damaged %s data file', (version) => {
       const { dataFile } = copyDataset(version);
       const schema = parseParts(fs.readFileSync(dataFile)).globals[0] as Range;
       patchFile(dataFile, schema.offset, new Array(8).fill(0xff));
-      await expectFailure(() => openFile(dataFile), CorruptFileError, 'CORRUPT_FILE', dataFile, 'schema in global buffer 0', 'lance.file.FileDescriptor');
+      await expectFailure(
+        () => openFile(dataFile),
+        CorruptFileError,
+        'CORRUPT_FILE',
+        dataFile,
+        'schema in global buffer 0',
+        'lance.file.FileDescriptor',
+      );
     });
 
     it('in a page encoding is a CorruptFileError naming the column and page', async () => {
@@ -145,7 +196,13 @@ describe.each(VERSIONS)('a damaged %s data file', (version) => {
           if (i === 2) column.pages[0].encoding.direct.encoding = Uint8Array.from([0x0a, 0x10, 0x2f]); // a 16-byte string with 1 byte
         },
       });
-      await expectFailure(() => openFile(dataFile), CorruptFileError, 'CORRUPT_FILE', `${dataFile} column 2 page 0`, 'cannot decode protobuf');
+      await expectFailure(
+        () => openFile(dataFile),
+        CorruptFileError,
+        'CORRUPT_FILE',
+        `${dataFile} column 2 page 0`,
+        'cannot decode protobuf',
+      );
     });
   });
 
@@ -155,7 +212,13 @@ describe.each(VERSIONS)('a damaged %s data file', (version) => {
       const bytes = fs.readFileSync(dataFile);
       const parts = parseParts(bytes);
       patchFile(dataFile, parts.cmoTableOffset + 16, u64Bytes(BigInt(bytes.length))); // column 1 position
-      await expectFailure(() => openFile(dataFile), CorruptFileError, 'CORRUPT_FILE', dataFile, 'column metadata 1 points past the end of the file');
+      await expectFailure(
+        () => openFile(dataFile),
+        CorruptFileError,
+        'CORRUPT_FILE',
+        dataFile,
+        'column metadata 1 points past the end of the file',
+      );
     });
 
     it('in a page buffer offset is a CorruptFileError naming column, page and buffer', async () => {
@@ -166,7 +229,13 @@ describe.each(VERSIONS)('a damaged %s data file', (version) => {
           if (i === 1) column.pages[0].buffer_offsets[0] = size + 4096;
         },
       });
-      await expectFailure(() => openFile(dataFile), CorruptFileError, 'CORRUPT_FILE', dataFile, 'column 1 page 0 buffer 0 points past the end of the file');
+      await expectFailure(
+        () => openFile(dataFile),
+        CorruptFileError,
+        'CORRUPT_FILE',
+        dataFile,
+        'column 1 page 0 buffer 0 points past the end of the file',
+      );
     });
 
     it('in a page buffer size is a CorruptFileError', async () => {
@@ -177,7 +246,13 @@ describe.each(VERSIONS)('a damaged %s data file', (version) => {
         },
       });
       await withinMemory(64 * MiB, () =>
-        expectFailure(() => openFile(dataFile), CorruptFileError, 'CORRUPT_FILE', dataFile, /column 0 page 0 buffer \d points past the end of the file/),
+        expectFailure(
+          () => openFile(dataFile),
+          CorruptFileError,
+          'CORRUPT_FILE',
+          dataFile,
+          /column 0 page 0 buffer \d points past the end of the file/,
+        ),
       );
     });
   });
@@ -190,14 +265,22 @@ describe.each(VERSIONS)('a damaged %s data file', (version) => {
       const cases: { patch: [number, Buffer]; message: string | RegExp }[] = [
         { patch: [footer + 28, u32Bytes(2 ** 31)], message: 'column offset table (2147483648 columns' },
         { patch: [footer + 24, u32Bytes(0xffffffff)], message: 'global buffer table (4294967295 buffers' },
-        { patch: [footer + 0, u64Bytes((1n << 64n) - 1n)], message: 'column metadata start is 18446744073709551615, beyond any file size' },
+        {
+          patch: [footer + 0, u64Bytes((1n << 64n) - 1n)],
+          message: 'column metadata start is 18446744073709551615, beyond any file size',
+        },
         { patch: [footer + 8, u64Bytes(2n ** 53n - 1n)], message: 'runs past the footer' },
-        { patch: [footer + 16, u64Bytes(1n << 40n)], message: 'global buffer table (1 buffers at 1099511627776) runs past the footer' },
+        {
+          patch: [footer + 16, u64Bytes(1n << 40n)],
+          message: 'global buffer table (1 buffers at 1099511627776) runs past the footer',
+        },
       ];
       for (const { patch, message } of cases) {
         fs.writeFileSync(dataFile, whole);
         patchFile(dataFile, patch[0], patch[1]);
-        await withinMemory(64 * MiB, () => expectFailure(() => openFile(dataFile), CorruptFileError, 'CORRUPT_FILE', dataFile, message));
+        await withinMemory(64 * MiB, () =>
+          expectFailure(() => openFile(dataFile), CorruptFileError, 'CORRUPT_FILE', dataFile, message),
+        );
       }
     });
 
@@ -205,7 +288,13 @@ describe.each(VERSIONS)('a damaged %s data file', (version) => {
       const { dataFile } = copyDataset(version);
       rewriteDataFile(dataFile, { descriptor: (d) => (d.length = 2 ** 40) });
       await withinMemory(64 * MiB, () =>
-        expectFailure(() => readAllOfFile(dataFile), CorruptFileError, 'CORRUPT_FILE', dataFile, `pages hold ${NUM_ROWS} rows but the file has 1099511627776`),
+        expectFailure(
+          () => readAllOfFile(dataFile),
+          CorruptFileError,
+          'CORRUPT_FILE',
+          dataFile,
+          `pages hold ${NUM_ROWS} rows but the file has 1099511627776`,
+        ),
       );
     });
 
@@ -217,7 +306,13 @@ describe.each(VERSIONS)('a damaged %s data file', (version) => {
         },
       });
       await withinMemory(64 * MiB, () =>
-        expectFailure(() => readAllOfFile(dataFile), CorruptFileError, 'CORRUPT_FILE', `${dataFile} column 1`, 'rows but the file has 300'),
+        expectFailure(
+          () => readAllOfFile(dataFile),
+          CorruptFileError,
+          'CORRUPT_FILE',
+          `${dataFile} column 1`,
+          'rows but the file has 300',
+        ),
       );
     });
   });
@@ -225,7 +320,14 @@ describe.each(VERSIONS)('a damaged %s data file', (version) => {
   it('whose schema does not match its columns is a CorruptFileError', async () => {
     const { dataFile } = copyDataset(version);
     rewriteDataFile(dataFile, { descriptor: (d) => d.schema.fields.pop() });
-    await expectFailure(() => openFile(dataFile), CorruptFileError, 'CORRUPT_FILE', dataFile, 'schema needs 2 columns', 'the file has 3');
+    await expectFailure(
+      () => openFile(dataFile),
+      CorruptFileError,
+      'CORRUPT_FILE',
+      dataFile,
+      'schema needs 2 columns',
+      'the file has 3',
+    );
   });
 });
 
@@ -266,7 +368,14 @@ describe('a damaged 2.1 mini-block page', () => {
     patchFile(dataFile, chunks.offset + 2, [0xff, 0xff]); // the u16 after num_levels: a def or value buffer size
     const lance = await openFile(dataFile);
     try {
-      await expectFailure(() => lance.take([5]), CorruptFileError, 'CORRUPT_FILE', `${dataFile} column 0 ("id") page 0`, '65535 bytes', 'runs past the chunk');
+      await expectFailure(
+        () => lance.take([5]),
+        CorruptFileError,
+        'CORRUPT_FILE',
+        `${dataFile} column 0 ("id") page 0`,
+        '65535 bytes',
+        'runs past the chunk',
+      );
     } finally {
       await lance.close();
     }
@@ -282,7 +391,13 @@ describe('a damaged 2.1 mini-block page', () => {
     const lance = await openFile(dataFile);
     try {
       await withinMemory(64 * MiB, () =>
-        expectFailure(() => lance.take([5]), CorruptFileError, 'CORRUPT_FILE', `${dataFile} column 0 ("id") page 0`, `holds 2147483648 items but the page has ${NUM_ROWS} rows`),
+        expectFailure(
+          () => lance.take([5]),
+          CorruptFileError,
+          'CORRUPT_FILE',
+          `${dataFile} column 0 ("id") page 0`,
+          `holds 2147483648 items but the page has ${NUM_ROWS} rows`,
+        ),
       );
     } finally {
       await lance.close();
@@ -304,7 +419,13 @@ describe('a damaged 2.0 binary page', () => {
     const lance = await openFile(dataFile);
     try {
       await withinMemory(64 * MiB, () =>
-        expectFailure(() => lance.take([NUM_ROWS - 1]), CorruptFileError, 'CORRUPT_FILE', `${dataFile} column 2 ("s") page 0`, `outside the ${bytesSize}-byte buffer`),
+        expectFailure(
+          () => lance.take([NUM_ROWS - 1]),
+          CorruptFileError,
+          'CORRUPT_FILE',
+          `${dataFile} column 2 ("s") page 0`,
+          `outside the ${bytesSize}-byte buffer`,
+        ),
       );
     } finally {
       await lance.close();
@@ -315,7 +436,14 @@ describe('a damaged 2.0 binary page', () => {
     const { dataFile } = copyDataset('2.0');
     // Swap the schema's logical type of "x" (float, 32 bits) for double: the page still holds 32-bit values.
     rewriteDataFile(dataFile, { descriptor: (d) => (d.schema.fields[1].logical_type = 'double') });
-    await expectFailure(() => readAllOfFile(dataFile), CorruptFileError, 'CORRUPT_FILE', `${dataFile} column 1 ("x")`, 'values are 32 bits wide', 'needs 64');
+    await expectFailure(
+      () => readAllOfFile(dataFile),
+      CorruptFileError,
+      'CORRUPT_FILE',
+      `${dataFile} column 1 ("x")`,
+      'values are 32 bits wide',
+      'needs 64',
+    );
   });
 });
 

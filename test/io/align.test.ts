@@ -1,7 +1,14 @@
 import { closeSync, constants, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alignDown, alignUp, cachedDirectAlignment, isDirectAligned, isOnTmpfs, probeDirectAlignment } from '../../io/align.js';
+import {
+  alignDown,
+  alignUp,
+  cachedDirectAlignment,
+  isDirectAligned,
+  isOnTmpfs,
+  probeDirectAlignment,
+} from '../../io/align.js';
 import { Rng } from '../fixtures/random.js';
 
 // Under the repo (ext4 here), not os.tmpdir(): that may be tmpfs, which has no real O_DIRECT.
@@ -35,28 +42,34 @@ describe('probeDirectAlignment', () => {
     }
   };
 
-  it.skipIf(onTmpfs)(`finds a view offset where 4096-byte O_DIRECT reads work, and every working offset is that one plus a multiple of 512${skipReason}`, () => {
-    const sab = new SharedArrayBuffer(64 * 1024);
-    const phase = probeDirectAlignment(fd, sab);
-    expect(phase).not.toBeNull();
-    const probeOffset = phase as number;
-    expect(probeOffset).toBeGreaterThanOrEqual(0);
-    expect(probeOffset).toBeLessThan(512); // a 512-byte DMA alignment (this disk: dma_alignment 511)
-    for (let offset = 0; offset < 4096; offset += 16) {
-      const works = readsAt(sab, offset, 8192);
-      expect(works).toBe((offset - probeOffset) % 512 === 0);
-    }
-  });
+  it.skipIf(onTmpfs)(
+    `finds a view offset where 4096-byte O_DIRECT reads work, and every working offset is that one plus a multiple of 512${skipReason}`,
+    () => {
+      const sab = new SharedArrayBuffer(64 * 1024);
+      const phase = probeDirectAlignment(fd, sab);
+      expect(phase).not.toBeNull();
+      const probeOffset = phase as number;
+      expect(probeOffset).toBeGreaterThanOrEqual(0);
+      expect(probeOffset).toBeLessThan(512); // a 512-byte DMA alignment (this disk: dma_alignment 511)
+      for (let offset = 0; offset < 4096; offset += 16) {
+        const works = readsAt(sab, offset, 8192);
+        expect(works).toBe((offset - probeOffset) % 512 === 0);
+      }
+    },
+  );
 
-  it.skipIf(onTmpfs)(`probes each buffer on its own, and each phase is consistent with reads into that buffer${skipReason}`, () => {
-    for (let i = 0; i < 8; i++) {
-      const sab = new SharedArrayBuffer(16 * 1024 + 64 * i);
-      const phase = probeDirectAlignment(fd, sab) as number;
-      expect(readsAt(sab, phase + 1024, 4096)).toBe(true);
-      expect(isDirectAligned(sab, phase + 512 * 3)).toBe(true);
-      expect(isDirectAligned(sab, phase + 256)).toBe(false);
-    }
-  });
+  it.skipIf(onTmpfs)(
+    `probes each buffer on its own, and each phase is consistent with reads into that buffer${skipReason}`,
+    () => {
+      for (let i = 0; i < 8; i++) {
+        const sab = new SharedArrayBuffer(16 * 1024 + 64 * i);
+        const phase = probeDirectAlignment(fd, sab) as number;
+        expect(readsAt(sab, phase + 1024, 4096)).toBe(true);
+        expect(isDirectAligned(sab, phase + 512 * 3)).toBe(true);
+        expect(isDirectAligned(sab, phase + 256)).toBe(false);
+      }
+    },
+  );
 
   it.skipIf(onTmpfs)(`caches the result per buffer, so a second probe does no I/O${skipReason}`, () => {
     const sab = new SharedArrayBuffer(16 * 1024);
@@ -82,7 +95,10 @@ describe('probeDirectAlignment', () => {
     const smallFd = openSync(path, 'r');
     try {
       expect(() => probeDirectAlignment(smallFd, new SharedArrayBuffer(1024))).toThrow(
-        expect.objectContaining({ code: 'INVALID_ARGUMENT', message: 'probeDirectAlignment needs a buffer of at least 4608 bytes, got 1024' }),
+        expect.objectContaining({
+          code: 'INVALID_ARGUMENT',
+          message: 'probeDirectAlignment needs a buffer of at least 4608 bytes, got 1024',
+        }),
       );
     } finally {
       closeSync(smallFd);
@@ -96,8 +112,12 @@ describe('probeDirectAlignment', () => {
 
 describe('alignDown and alignUp', () => {
   it('round to multiples of the block', () => {
-    expect([alignDown(0, 4096), alignDown(4095, 4096), alignDown(4096, 4096), alignDown(8191, 4096)]).toEqual([0, 0, 4096, 4096]);
-    expect([alignUp(0, 4096), alignUp(1, 4096), alignUp(4096, 4096), alignUp(4097, 4096)]).toEqual([0, 4096, 4096, 8192]);
+    expect([alignDown(0, 4096), alignDown(4095, 4096), alignDown(4096, 4096), alignDown(8191, 4096)]).toEqual([
+      0, 0, 4096, 4096,
+    ]);
+    expect([alignUp(0, 4096), alignUp(1, 4096), alignUp(4096, 4096), alignUp(4097, 4096)]).toEqual([
+      0, 4096, 4096, 8192,
+    ]);
   });
 });
 

@@ -1,4 +1,13 @@
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { IoError } from '../../errors.js';
@@ -68,7 +77,11 @@ describe('DirectFileSource', () => {
     ranges.forEach((r, i) => {
       const view = views[i] as Uint8Array;
       expect(view.byteLength).toBe(r.size);
-      expect(Buffer.from(view.buffer, view.byteOffset, view.byteLength).equals(Buffer.from(bytes.buffer, bytes.byteOffset + r.offset, r.size))).toBe(true);
+      expect(
+        Buffer.from(view.buffer, view.byteOffset, view.byteLength).equals(
+          Buffer.from(bytes.buffer, bytes.byteOffset + r.offset, r.size),
+        ),
+      ).toBe(true);
     });
   };
 
@@ -90,27 +103,40 @@ describe('DirectFileSource', () => {
     ['buffered', { direct: false, queueDepth: 8 }],
     ['buffered, blocking reads', { direct: false, reads: 'blocking' }],
     ['direct, blocking reads', { direct: true, reads: 'blocking' }],
-    ['direct, blocking reads into a plain (not shared) pool', { direct: true, reads: 'blocking', pool: createSlabPool({ slabBytes: 4 * MiB, maxBytes: 64 * MiB, shared: false }) }],
+    [
+      'direct, blocking reads into a plain (not shared) pool',
+      {
+        direct: true,
+        reads: 'blocking',
+        pool: createSlabPool({ slabBytes: 4 * MiB, maxBytes: 64 * MiB, shared: false }),
+      },
+    ],
     ['buffered, queued reads', { direct: false, reads: 'queued' }],
     ['direct, queued reads', { direct: true, reads: 'queued' }],
     ['direct, queued reads at queue depth 1', { direct: true, reads: 'queued', queueDepth: 1 }],
     ['direct, queued reads, one in flight by bytes', { direct: true, reads: 'queued', bytesInFlight: 1 }],
-    ['direct, async reads into a plain (not shared) pool', { direct: true, pool: createSlabPool({ slabBytes: 4 * MiB, maxBytes: 64 * MiB, shared: false }) }],
+    [
+      'direct, async reads into a plain (not shared) pool',
+      { direct: true, pool: createSlabPool({ slabBytes: 4 * MiB, maxBytes: 64 * MiB, shared: false }) },
+    ],
   ];
   for (const [name, options] of variants) {
     const skip = options.direct === true && onTmpfs;
-    it.skipIf(skip)(`returns the file's bytes for random awkward ranges (${name})${options.direct === true ? skipReason : ''}`, async () => {
-      const ranges = awkwardRanges(FILE_BYTES, new Rng(name.length));
-      const source = await DirectFileSource.open(path, options);
-      try {
-        expectBytes(await source.readRanges(ranges), ranges);
-        const leased = await source.readRangesLeased(ranges);
-        expectBytes(leased.views, ranges);
-        leased.release();
-      } finally {
-        await source.close();
-      }
-    });
+    it.skipIf(skip)(
+      `returns the file's bytes for random awkward ranges (${name})${options.direct === true ? skipReason : ''}`,
+      async () => {
+        const ranges = awkwardRanges(FILE_BYTES, new Rng(name.length));
+        const source = await DirectFileSource.open(path, options);
+        try {
+          expectBytes(await source.readRanges(ranges), ranges);
+          const leased = await source.readRangesLeased(ranges);
+          expectBytes(leased.views, ranges);
+          leased.release();
+        } finally {
+          await source.close();
+        }
+      },
+    );
   }
 
   it.skipIf(onTmpfs)(`returns the same bytes as the buffered FileSource${skipReason}`, async () => {
@@ -128,36 +154,60 @@ describe('DirectFileSource', () => {
     }
   });
 
-  it.skipIf(onTmpfs)(`widens direct reads to 4096-byte blocks and counts the widened bytes as read${skipReason}`, async () => {
-    const source = await DirectFileSource.open(path, { direct: true, blockBytes: 4096 });
-    try {
-      const { views, release } = await source.readRangesLeased([{ offset: 5000, size: 10 }, { offset: FILE_BYTES - 3, size: 3 }]);
-      expectBytes(views, [{ offset: 5000, size: 10 }, { offset: FILE_BYTES - 3, size: 3 }]);
-      release();
-      // 4096..8192, then the last partial block (1234 bytes past 8 MiB: a short read that covers the range).
-      expect(source.stats).toMatchObject({ readsIssued: 2, directReads: 2, bufferedReads: 0, rangesRequested: 2, bytesRequested: 13, bytesRead: 4096 + 1234 });
-    } finally {
-      await source.close();
-    }
-  });
+  it.skipIf(onTmpfs)(
+    `widens direct reads to 4096-byte blocks and counts the widened bytes as read${skipReason}`,
+    async () => {
+      const source = await DirectFileSource.open(path, { direct: true, blockBytes: 4096 });
+      try {
+        const { views, release } = await source.readRangesLeased([
+          { offset: 5000, size: 10 },
+          { offset: FILE_BYTES - 3, size: 3 },
+        ]);
+        expectBytes(views, [
+          { offset: 5000, size: 10 },
+          { offset: FILE_BYTES - 3, size: 3 },
+        ]);
+        release();
+        // 4096..8192, then the last partial block (1234 bytes past 8 MiB: a short read that covers the range).
+        expect(source.stats).toMatchObject({
+          readsIssued: 2,
+          directReads: 2,
+          bufferedReads: 0,
+          rangesRequested: 2,
+          bytesRequested: 13,
+          bytesRead: 4096 + 1234,
+        });
+      } finally {
+        await source.close();
+      }
+    },
+  );
 
-  it.skipIf(onTmpfs)(`widens direct reads only to the block size a probe finds the device accepts${skipReason}`, async () => {
-    const source = await DirectFileSource.open(path, { direct: true });
-    try {
-      const block = source.stats.blockBytes;
-      expect([512, 4096]).toContain(block);
-      const { views, release } = await source.readRangesLeased([{ offset: 5000, size: 10 }]);
-      expectBytes(views, [{ offset: 5000, size: 10 }]);
-      release();
-      // 5000..5010 lies in one block of either size.
-      expect(source.stats.bytesRead).toBe(block);
-    } finally {
-      await source.close();
-    }
-  });
+  it.skipIf(onTmpfs)(
+    `widens direct reads only to the block size a probe finds the device accepts${skipReason}`,
+    async () => {
+      const source = await DirectFileSource.open(path, { direct: true });
+      try {
+        const block = source.stats.blockBytes;
+        expect([512, 4096]).toContain(block);
+        const { views, release } = await source.readRangesLeased([{ offset: 5000, size: 10 }]);
+        expectBytes(views, [{ offset: 5000, size: 10 }]);
+        release();
+        // 5000..5010 lies in one block of either size.
+        expect(source.stats.bytesRead).toBe(block);
+      } finally {
+        await source.close();
+      }
+    },
+  );
 
-  const intoVariants: Array<[string, () => Promise<{ readInto(r: ByteRange[], t: Uint8Array[]): Promise<void>; close(): Promise<void> }>]> = [
-    ['DirectFileSource, blocking buffered reads', () => DirectFileSource.open(path, { direct: false, reads: 'blocking' })],
+  const intoVariants: Array<
+    [string, () => Promise<{ readInto(r: ByteRange[], t: Uint8Array[]): Promise<void>; close(): Promise<void> }>]
+  > = [
+    [
+      'DirectFileSource, blocking buffered reads',
+      () => DirectFileSource.open(path, { direct: false, reads: 'blocking' }),
+    ],
     ['DirectFileSource, queued buffered reads', () => DirectFileSource.open(path, { direct: false, reads: 'queued' })],
     ['DirectFileSource, async reads', () => DirectFileSource.open(path, { direct: false })],
     ['FileSource', () => FileSource.open(path)],
@@ -177,7 +227,10 @@ describe('DirectFileSource', () => {
   }
 
   it.skipIf(onTmpfs)(`reads into targets through aligned pool memory in direct mode${skipReason}`, async () => {
-    const ranges = [{ offset: 5000, size: 10 }, { offset: 12345, size: 7000 }];
+    const ranges = [
+      { offset: 5000, size: 10 },
+      { offset: 12345, size: 7000 },
+    ];
     const targets = ranges.map((r) => new Uint8Array(r.size));
     const source = await DirectFileSource.open(path, { direct: true, reads: 'blocking' });
     try {
@@ -192,7 +245,9 @@ describe('DirectFileSource', () => {
   it('rejects a readInto range outside the file with IoError', async () => {
     const source = await DirectFileSource.open(path, { direct: false, reads: 'blocking' });
     try {
-      await expect(source.readInto([{ offset: FILE_BYTES - 2, size: 4 }], [new Uint8Array(4)])).rejects.toBeInstanceOf(IoError);
+      await expect(source.readInto([{ offset: FILE_BYTES - 2, size: 4 }], [new Uint8Array(4)])).rejects.toBeInstanceOf(
+        IoError,
+      );
     } finally {
       await source.close();
     }
@@ -201,7 +256,10 @@ describe('DirectFileSource', () => {
   it('hands back views into pool memory without copying (readRangesLeased)', async () => {
     const pool = createSlabPool({ slabBytes: 1 * MiB, maxBytes: 8 * MiB });
     const source = await DirectFileSource.open(path, { pool });
-    const ranges = [{ offset: 10, size: 100 }, { offset: 2 * MiB, size: 5000 }];
+    const ranges = [
+      { offset: 10, size: 100 },
+      { offset: 2 * MiB, size: 5000 },
+    ];
     try {
       const { views, release } = await source.readRangesLeased(ranges);
       for (const view of views) expect(view.buffer).toBeInstanceOf(SharedArrayBuffer);
@@ -235,7 +293,10 @@ describe('DirectFileSource', () => {
     const pool = createSlabPool({ slabBytes: 64 * KiB, maxBytes: 128 * KiB });
     const source = await DirectFileSource.open(path, { pool, queueDepth: 4 });
     try {
-      const ranges = [{ offset: 3, size: 3 * MiB }, { offset: FILE_BYTES - MiB, size: MiB }];
+      const ranges = [
+        { offset: 3, size: 3 * MiB },
+        { offset: FILE_BYTES - MiB, size: MiB },
+      ];
       expectBytes(await source.readRanges(ranges), ranges);
       expect(pool.stats().peakBytesInUse).toBeLessThanOrEqual(128 * KiB);
     } finally {
@@ -277,7 +338,9 @@ describe('DirectFileSource', () => {
     const buffered = await DirectFileSource.open(path, { pool, direct: false });
     const direct = await DirectFileSource.open(path, { pool });
     try {
-      const ranges = awkwardRanges(FILE_BYTES, new Rng(5)).filter((r) => r.size < 100_000).slice(0, 60);
+      const ranges = awkwardRanges(FILE_BYTES, new Rng(5))
+        .filter((r) => r.size < 100_000)
+        .slice(0, 60);
       const [a, b] = await Promise.all([buffered.readRangesLeased(ranges), direct.readRangesLeased(ranges)]);
       expectBytes(a.views, ranges);
       expectBytes(b.views, ranges);
@@ -296,7 +359,10 @@ describe('DirectFileSource', () => {
     const source = await DirectFileSource.open(path, { pool, queueDepth: 1 });
     try {
       const big = [{ offset: 1000, size: MiB }];
-      const small = [{ offset: 5, size: 100 }, { offset: 300_000, size: 20_000 }];
+      const small = [
+        { offset: 5, size: 100 },
+        { offset: 300_000, size: 20_000 },
+      ];
       // The leased result is released as soon as it is used (holding it would starve the third call).
       const leased = source.readRangesLeased(small).then(({ views, release }) => {
         expectBytes(views, small);
@@ -318,8 +384,14 @@ describe('DirectFileSource', () => {
     const queued = source.readRanges(ranges.slice(1)).catch((error: unknown) => error);
     await source.close();
     expectBytes(await reading, ranges.slice(0, 1));
-    await expect(queued).resolves.toMatchObject({ code: 'IO_ERROR', message: expect.stringContaining('source closed while a read was queued') });
-    await expect(source.readRanges(ranges)).rejects.toMatchObject({ code: 'IO_ERROR', message: `${path}: source is closed` });
+    await expect(queued).resolves.toMatchObject({
+      code: 'IO_ERROR',
+      message: expect.stringContaining('source closed while a read was queued'),
+    });
+    await expect(source.readRanges(ranges)).rejects.toMatchObject({
+      code: 'IO_ERROR',
+      message: `${path}: source is closed`,
+    });
   });
 
   it('rejects a range outside the file with IoError', async () => {
@@ -335,7 +407,10 @@ describe('DirectFileSource', () => {
   });
 
   it('rejects a missing file with IoError', async () => {
-    await expect(DirectFileSource.open(join(dir, 'missing.bin'))).rejects.toMatchObject({ code: 'IO_ERROR', message: expect.stringContaining('cannot open') });
+    await expect(DirectFileSource.open(join(dir, 'missing.bin'))).rejects.toMatchObject({
+      code: 'IO_ERROR',
+      message: expect.stringContaining('cannot open'),
+    });
   });
 
   it('rejects bad options with InvalidArgumentError naming the option', async () => {
@@ -343,61 +418,79 @@ describe('DirectFileSource', () => {
       code: 'INVALID_ARGUMENT',
       message: 'DirectFileSource option queueDepth must be an integer >= 1, got 0',
     });
-    await expect(DirectFileSource.open(path, { bytesInFlight: -5 })).rejects.toMatchObject({ message: 'DirectFileSource option bytesInFlight must be an integer >= 0, got -5' });
-    await expect(DirectFileSource.open(path, { reads: 'sync' as 'blocking' })).rejects.toMatchObject({ message: `DirectFileSource option reads must be 'threadpool', 'blocking' or 'queued', got "sync"` });
-    await expect(DirectFileSource.open(path, { blockBytes: 1000 })).rejects.toMatchObject({ message: 'DirectFileSource option blockBytes must be a positive multiple of 512, got 1000' });
-    await expect(DirectFileSource.open(path, { direct: 'yes' as unknown as boolean })).rejects.toMatchObject({ message: `DirectFileSource option direct must be true, false or 'auto', got "yes"` });
+    await expect(DirectFileSource.open(path, { bytesInFlight: -5 })).rejects.toMatchObject({
+      message: 'DirectFileSource option bytesInFlight must be an integer >= 0, got -5',
+    });
+    await expect(DirectFileSource.open(path, { reads: 'sync' as 'blocking' })).rejects.toMatchObject({
+      message: `DirectFileSource option reads must be 'threadpool', 'blocking' or 'queued', got "sync"`,
+    });
+    await expect(DirectFileSource.open(path, { blockBytes: 1000 })).rejects.toMatchObject({
+      message: 'DirectFileSource option blockBytes must be a positive multiple of 512, got 1000',
+    });
+    await expect(DirectFileSource.open(path, { direct: 'yes' as unknown as boolean })).rejects.toMatchObject({
+      message: `DirectFileSource option direct must be true, false or 'auto', got "yes"`,
+    });
   });
 
-  for (const [direct, reads] of [true, false].flatMap((d) => (['threadpool', 'blocking', 'queued'] as const).map((r) => [d, r] as const))) {
+  for (const [direct, reads] of [true, false].flatMap((d) =>
+    (['threadpool', 'blocking', 'queued'] as const).map((r) => [d, r] as const),
+  )) {
     const skip = direct && onTmpfs;
     const name = `${direct ? 'direct' : 'buffered'}, ${reads} reads`;
-    it.skipIf(skip)(`reports a read past the end of a file truncated after open as a short read IoError (${name})${direct ? skipReason : ''}`, async () => {
-      const copy = join(dir, `truncated-${String(direct)}-${reads}.bin`);
-      copyFileSync(path, copy);
-      const source = await DirectFileSource.open(copy, { direct, reads });
-      try {
-        truncateSync(copy, 5000);
-        // Partly covered: O_DIRECT returns 904 bytes of the block at 4096, short of the range's end.
-        await expect(source.readRanges([{ offset: 4100, size: 8000 }])).rejects.toMatchObject({
-          code: 'IO_ERROR',
-          message: expect.stringMatching(/short read at byte 5000 \(wanted 8000 bytes from 4100; the file may have been truncated\)$/),
-        });
-        // Wholly past the new end.
-        await expect(source.readRangesLeased([{ offset: MiB, size: 10 }])).rejects.toMatchObject({
-          code: 'IO_ERROR',
-          message: expect.stringContaining(`short read at byte ${MiB}`),
-        });
-        // Still inside: fine.
-        const [head] = await source.readRanges([{ offset: 0, size: 5000 }]);
-        expect(Buffer.from(head as Uint8Array).equals(Buffer.from(bytes.subarray(0, 5000)))).toBe(true);
-      } finally {
-        await source.close();
-      }
-    });
+    it.skipIf(skip)(
+      `reports a read past the end of a file truncated after open as a short read IoError (${name})${direct ? skipReason : ''}`,
+      async () => {
+        const copy = join(dir, `truncated-${String(direct)}-${reads}.bin`);
+        copyFileSync(path, copy);
+        const source = await DirectFileSource.open(copy, { direct, reads });
+        try {
+          truncateSync(copy, 5000);
+          // Partly covered: O_DIRECT returns 904 bytes of the block at 4096, short of the range's end.
+          await expect(source.readRanges([{ offset: 4100, size: 8000 }])).rejects.toMatchObject({
+            code: 'IO_ERROR',
+            message: expect.stringMatching(
+              /short read at byte 5000 \(wanted 8000 bytes from 4100; the file may have been truncated\)$/,
+            ),
+          });
+          // Wholly past the new end.
+          await expect(source.readRangesLeased([{ offset: MiB, size: 10 }])).rejects.toMatchObject({
+            code: 'IO_ERROR',
+            message: expect.stringContaining(`short read at byte ${MiB}`),
+          });
+          // Still inside: fine.
+          const [head] = await source.readRanges([{ offset: 0, size: 5000 }]);
+          expect(Buffer.from(head as Uint8Array).equals(Buffer.from(bytes.subarray(0, 5000)))).toBe(true);
+        } finally {
+          await source.close();
+        }
+      },
+    );
   }
 
-  it.skipIf(!shmUsable)('falls back to buffered reads on tmpfs (/dev/shm) and says so in stats (skipped when /dev/shm is not tmpfs)', async () => {
-    const shmDir = mkdtempSync('/dev/shm/lance-loader-direct-');
-    try {
-      const shmPath = join(shmDir, 'data.bin');
-      writeFileSync(shmPath, bytes.subarray(0, MiB + 77));
-      const source = await DirectFileSource.open(shmPath);
+  it.skipIf(!shmUsable)(
+    'falls back to buffered reads on tmpfs (/dev/shm) and says so in stats (skipped when /dev/shm is not tmpfs)',
+    async () => {
+      const shmDir = mkdtempSync('/dev/shm/lance-loader-direct-');
       try {
-        expect(source.mode).toBe('buffered');
-        expect(source.stats.mode).toBe('buffered');
-        expect(source.stats.modeReason).toContain('tmpfs');
-        const ranges = awkwardRanges(MiB + 77, new Rng(3));
-        expectBytes(await source.readRanges(ranges), ranges);
-        expect(source.stats.directReads).toBe(0);
-        expect(source.stats.bufferedReads).toBeGreaterThan(0);
+        const shmPath = join(shmDir, 'data.bin');
+        writeFileSync(shmPath, bytes.subarray(0, MiB + 77));
+        const source = await DirectFileSource.open(shmPath);
+        try {
+          expect(source.mode).toBe('buffered');
+          expect(source.stats.mode).toBe('buffered');
+          expect(source.stats.modeReason).toContain('tmpfs');
+          const ranges = awkwardRanges(MiB + 77, new Rng(3));
+          expectBytes(await source.readRanges(ranges), ranges);
+          expect(source.stats.directReads).toBe(0);
+          expect(source.stats.bufferedReads).toBeGreaterThan(0);
+        } finally {
+          await source.close();
+        }
       } finally {
-        await source.close();
+        rmSync(shmDir, { recursive: true, force: true });
       }
-    } finally {
-      rmSync(shmDir, { recursive: true, force: true });
-    }
-  });
+    },
+  );
 
   it('reads an empty file buffered and hands back empty views', async () => {
     const empty = join(dir, 'empty.bin');
@@ -422,25 +515,28 @@ describe('DirectFileSource', () => {
     }
   });
 
-  it.skipIf(onTmpfs)(`returns the file's bytes for random awkward ranges with blocking reads through fs.readSync, without the addon${skipReason}`, async () => {
-    vi.resetModules();
-    vi.stubEnv('LANCE_LOADER_NATIVE', '0');
-    const { DirectFileSource: WithoutAddon } = await import('../../io/direct-source.js');
-    const ranges = awkwardRanges(FILE_BYTES, new Rng(11));
-    for (const direct of [true, false]) {
-      const source = await WithoutAddon.open(path, { direct, reads: 'blocking' });
-      try {
-        expect(source.stats.engine).toBe('fs.readSync');
-        const leased = await source.readRangesLeased(ranges);
-        expectBytes(leased.views, ranges);
-        leased.release();
-        const placed = ranges.filter((r) => r.size > 0);
-        const targets = placed.map((r) => new Uint8Array(r.size));
-        await source.readInto(placed, targets);
-        expectBytes(targets, placed);
-      } finally {
-        await source.close();
+  it.skipIf(onTmpfs)(
+    `returns the file's bytes for random awkward ranges with blocking reads through fs.readSync, without the addon${skipReason}`,
+    async () => {
+      vi.resetModules();
+      vi.stubEnv('LANCE_LOADER_NATIVE', '0');
+      const { DirectFileSource: WithoutAddon } = await import('../../io/direct-source.js');
+      const ranges = awkwardRanges(FILE_BYTES, new Rng(11));
+      for (const direct of [true, false]) {
+        const source = await WithoutAddon.open(path, { direct, reads: 'blocking' });
+        try {
+          expect(source.stats.engine).toBe('fs.readSync');
+          const leased = await source.readRangesLeased(ranges);
+          expectBytes(leased.views, ranges);
+          leased.release();
+          const placed = ranges.filter((r) => r.size > 0);
+          const targets = placed.map((r) => new Uint8Array(r.size));
+          await source.readInto(placed, targets);
+          expectBytes(targets, placed);
+        } finally {
+          await source.close();
+        }
       }
-    }
-  });
+    },
+  );
 });

@@ -6,13 +6,18 @@ import { importWithAddon } from '../fixtures/addon.js';
 
 const addonBuilt = existsSync(join(import.meta.dirname, '..', '..', 'build', 'Release', 'lance_loader_native.node'));
 
-describe.runIf(addonBuilt)('the addon\'s gatherValues', () => {
+describe.runIf(addonBuilt)("the addon's gatherValues", () => {
   const addon = nativeAddon() as NativeAddon;
   const source = Uint8Array.from({ length: 64 }, (_, i) => i);
 
   it('copies the ranges one after the other into shared memory and returns the bytes', () => {
     const target = new Uint8Array(new SharedArrayBuffer(16), 1, 10);
-    const copied = addon.gatherValues(target, source.subarray(8), Float64Array.of(5, 0, 60 - 8), Uint32Array.of(3, 2, 4));
+    const copied = addon.gatherValues(
+      target,
+      source.subarray(8),
+      Float64Array.of(5, 0, 60 - 8),
+      Uint32Array.of(3, 2, 4),
+    );
     expect(copied).toBe(9);
     expect(Array.from(target.subarray(0, 9))).toEqual([13, 14, 15, 8, 9, 60, 61, 62, 63]);
   });
@@ -39,7 +44,9 @@ describe.runIf(addonBuilt)('the addon\'s gatherValues', () => {
   });
 
   it('throws a TypeError for arguments of the wrong types', () => {
-    expect(() => addon.gatherValues(new Uint8Array(8), source, Float64Array.of(0), Float64Array.of(1) as unknown as Uint32Array)).toThrow(TypeError);
+    expect(() =>
+      addon.gatherValues(new Uint8Array(8), source, Float64Array.of(0), Float64Array.of(1) as unknown as Uint32Array),
+    ).toThrow(TypeError);
   });
 });
 

@@ -1,4 +1,14 @@
-import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -11,13 +21,17 @@ import { importWithAddon } from '../fixtures/addon.js';
 type NativeRead = typeof import('../../io/native-read.js');
 
 /** A fresh copy of native-read.ts, loaded with or without the addon (LANCE_LOADER_NATIVE=0). */
-const loadEngine = (native: boolean): Promise<NativeRead> => importWithAddon(native, () => import('../../io/native-read.js'));
+const loadEngine = (native: boolean): Promise<NativeRead> =>
+  importWithAddon(native, () => import('../../io/native-read.js'));
 
 const root = join(import.meta.dirname, '..', '.fixtures', 'tmp');
 mkdirSync(root, { recursive: true });
 const FILE_BYTES = 3 * 1024 * 1024 + 777; // ends inside a sector
 const addonBuilt = existsSync(join(import.meta.dirname, '..', '..', 'build', 'Release', 'lance_loader_native.node'));
-const ioUringEnabled = process.platform === 'linux' && (!existsSync('/proc/sys/kernel/io_uring_disabled') || readFileSync('/proc/sys/kernel/io_uring_disabled', 'utf8').trim() === '0');
+const ioUringEnabled =
+  process.platform === 'linux' &&
+  (!existsSync('/proc/sys/kernel/io_uring_disabled') ||
+    readFileSync('/proc/sys/kernel/io_uring_disabled', 'utf8').trim() === '0');
 
 let dir = '';
 let path = '';
@@ -44,10 +58,13 @@ function expectWholeReads(positions: Float64Array, targets: Uint8Array[], result
   });
 }
 
-it.runIf(ioUringEnabled)('reads through io_uring on Linux where io_uring is enabled (the addon is built at install)', async () => {
-  const { readEngine } = await loadEngine(true);
-  expect(readEngine()).toMatchObject({ engine: 'io_uring' });
-});
+it.runIf(ioUringEnabled)(
+  'reads through io_uring on Linux where io_uring is enabled (the addon is built at install)',
+  async () => {
+    const { readEngine } = await loadEngine(true);
+    expect(readEngine()).toMatchObject({ engine: 'io_uring' });
+  },
+);
 
 it('falls back to fs.readSync when LANCE_LOADER_NATIVE=0', async () => {
   const { readEngine } = await loadEngine(false);
@@ -55,7 +72,14 @@ it('falls back to fs.readSync when LANCE_LOADER_NATIVE=0', async () => {
 });
 
 /** readBatchSync or readBatchQueued, as a promise. */
-type BatchRead = (fd: number, positions: Float64Array, targets: Uint8Array[], queueDepth: number, direct: boolean, results: Float64Array) => Promise<void>;
+type BatchRead = (
+  fd: number,
+  positions: Float64Array,
+  targets: Uint8Array[],
+  queueDepth: number,
+  direct: boolean,
+  results: Float64Array,
+) => Promise<void>;
 
 describe.each([
   ['readBatchSync', 'the native addon', true],
@@ -86,7 +110,14 @@ describe.each([
 
   it('reports fewer bytes for a target that runs past the end of the file', async () => {
     const results = new Float64Array(2);
-    await read(fd, Float64Array.of(FILE_BYTES - 10, FILE_BYTES + 100), [new Uint8Array(64), new Uint8Array(8)], 4, false, results);
+    await read(
+      fd,
+      Float64Array.of(FILE_BYTES - 10, FILE_BYTES + 100),
+      [new Uint8Array(64), new Uint8Array(8)],
+      4,
+      false,
+      results,
+    );
     expect(Array.from(results)).toEqual([10, 0]);
   });
 
@@ -100,7 +131,14 @@ describe.each([
     const bad = openSync(path, 'r');
     closeSync(bad);
     const results = new Float64Array(3);
-    await read(bad, Float64Array.of(0, 10, 20), [new Uint8Array(4), new Uint8Array(4), new Uint8Array(4)], 4, false, results);
+    await read(
+      bad,
+      Float64Array.of(0, 10, 20),
+      [new Uint8Array(4), new Uint8Array(4), new Uint8Array(4)],
+      4,
+      false,
+      results,
+    );
     expect(Array.from(results)).toEqual([-osConstants.errno.EBADF, -osConstants.errno.EBADF, -osConstants.errno.EBADF]);
   });
 
@@ -116,19 +154,37 @@ describe.each([
       const results = new Float64Array(2);
       await read(direct, Float64Array.of(4096, lastSector - 1024), targets, 2, true, results);
       expect(Array.from(results)).toEqual([4096, FILE_BYTES - (lastSector - 1024)]);
-      expect(Buffer.from(targets[1]?.subarray(0, results[1]) ?? []).equals(Buffer.from(bytes.subarray(lastSector - 1024)))).toBe(true);
+      expect(
+        Buffer.from(targets[1]?.subarray(0, results[1]) ?? []).equals(Buffer.from(bytes.subarray(lastSector - 1024))),
+      ).toBe(true);
     } finally {
       closeSync(direct);
     }
   });
 });
 
-it.runIf(addonBuilt)('rejects targets that are not Uint8Arrays, bad positions and a non-integer fd with a TypeError (native addon)', async () => {
-  const { readBatchSync } = await loadEngine(true);
-  expect(() => readBatchSync(fd, Float64Array.of(0), [new Float32Array(2) as unknown as Uint8Array], 1, false, new Float64Array(1))).toThrow(TypeError);
-  expect(() => readBatchSync(fd, Float64Array.of(-1), [new Uint8Array(2)], 1, false, new Float64Array(1))).toThrow(TypeError);
-  expect(() => readBatchSync(Number.NaN, Float64Array.of(0), [new Uint8Array(2)], 1, false, new Float64Array(1))).toThrow(TypeError);
-});
+it.runIf(addonBuilt)(
+  'rejects targets that are not Uint8Arrays, bad positions and a non-integer fd with a TypeError (native addon)',
+  async () => {
+    const { readBatchSync } = await loadEngine(true);
+    expect(() =>
+      readBatchSync(
+        fd,
+        Float64Array.of(0),
+        [new Float32Array(2) as unknown as Uint8Array],
+        1,
+        false,
+        new Float64Array(1),
+      ),
+    ).toThrow(TypeError);
+    expect(() => readBatchSync(fd, Float64Array.of(-1), [new Uint8Array(2)], 1, false, new Float64Array(1))).toThrow(
+      TypeError,
+    );
+    expect(() =>
+      readBatchSync(Number.NaN, Float64Array.of(0), [new Uint8Array(2)], 1, false, new Float64Array(1)),
+    ).toThrow(TypeError);
+  },
+);
 
 describe.runIf(addonBuilt && ioUringEnabled)('readBatchQueued on the ring', () => {
   it('resolves each of several batches queued together with its own bytes, at a queue depth below their total', async () => {
@@ -153,7 +209,9 @@ describe.runIf(addonBuilt && ioUringEnabled)('readBatchQueued on the ring', () =
   it('lets the process exit after a batch with nothing to read (the ring is not watched without reads)', () => {
     const addonPath = join(import.meta.dirname, '..', '..', 'build', 'Release', 'lance_loader_native.node');
     const source = `const addon = require(${JSON.stringify(addonPath)}); addon.readBatchAsync(0, new Float64Array(0), [], 4, false, new Float64Array(0)).then(() => console.log('settled'));`;
-    expect(execFileSync(process.execPath, ['-e', source], { encoding: 'utf8', timeout: 20_000 }).trim()).toBe('settled');
+    expect(execFileSync(process.execPath, ['-e', source], { encoding: 'utf8', timeout: 20_000 }).trim()).toBe(
+      'settled',
+    );
   });
 
   it('keeps at most maxBytesInFlight bytes in flight and still reads every target', async () => {
@@ -167,13 +225,27 @@ describe.runIf(addonBuilt && ioUringEnabled)('readBatchQueued on the ring', () =
 
   it('rejects a negative or non-numeric maxBytesInFlight with a TypeError', async () => {
     const { readBatchQueued } = await loadEngine(true);
-    await expect(readBatchQueued(fd, Float64Array.of(0), [new Uint8Array(2)], 1, false, new Float64Array(1), -1)).rejects.toThrow(TypeError);
-    await expect(readBatchQueued(fd, Float64Array.of(0), [new Uint8Array(2)], 1, false, new Float64Array(1), 'x' as unknown as number)).rejects.toThrow(TypeError);
+    await expect(
+      readBatchQueued(fd, Float64Array.of(0), [new Uint8Array(2)], 1, false, new Float64Array(1), -1),
+    ).rejects.toThrow(TypeError);
+    await expect(
+      readBatchQueued(
+        fd,
+        Float64Array.of(0),
+        [new Uint8Array(2)],
+        1,
+        false,
+        new Float64Array(1),
+        'x' as unknown as number,
+      ),
+    ).rejects.toThrow(TypeError);
   });
 
-  it.skipIf(isOnTmpfs(root))('lets a worker thread that is terminated with O_DIRECT reads in flight end cleanly', async () => {
-    const addonPath = join(import.meta.dirname, '..', '..', 'build', 'Release', 'lance_loader_native.node');
-    const source = `
+  it.skipIf(isOnTmpfs(root))(
+    'lets a worker thread that is terminated with O_DIRECT reads in flight end cleanly',
+    async () => {
+      const addonPath = join(import.meta.dirname, '..', '..', 'build', 'Release', 'lance_loader_native.node');
+      const source = `
       const { parentPort, workerData } = require('node:worker_threads');
       const { openSync, constants } = require('node:fs');
       const addon = require(workerData.addonPath);
@@ -192,11 +264,12 @@ describe.runIf(addonBuilt && ioUringEnabled)('readBatchQueued on the ring', () =
       };
       loop();
     `;
-    const worker = new Worker(source, { eval: true, workerData: { addonPath, path, size: FILE_BYTES } });
-    await new Promise((resolve, reject) => {
-      worker.once('message', resolve);
-      worker.once('error', reject);
-    });
-    expect(await worker.terminate()).toBe(1);
-  });
+      const worker = new Worker(source, { eval: true, workerData: { addonPath, path, size: FILE_BYTES } });
+      await new Promise((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+      });
+      expect(await worker.terminate()).toBe(1);
+    },
+  );
 });

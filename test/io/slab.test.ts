@@ -15,7 +15,9 @@ describe('createSlabPool', () => {
       const lease = await pool.acquire(bytes);
       for (const other of live) {
         if (other.buffer !== lease.buffer) continue;
-        const disjoint = lease.byteOffset + lease.byteLength <= other.byteOffset || other.byteOffset + other.byteLength <= lease.byteOffset;
+        const disjoint =
+          lease.byteOffset + lease.byteLength <= other.byteOffset ||
+          other.byteOffset + other.byteLength <= lease.byteOffset;
         expect(disjoint).toBe(true);
       }
       live.add(lease);
@@ -68,14 +70,23 @@ describe('createSlabPool', () => {
 
   it('rejects a non-positive or fractional byte count with InvalidArgumentError', async () => {
     const pool = createSlabPool({ slabBytes: 8 * KiB, maxBytes: 32 * KiB });
-    await expect(pool.acquire(0)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('positive integer byte count, got 0') });
+    await expect(pool.acquire(0)).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining('positive integer byte count, got 0'),
+    });
     await expect(pool.acquire(1.5)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 
   it('names the bad option when created with bad options', () => {
-    expect(() => createSlabPool({ slabBytes: 1000, maxBytes: 64 * KiB })).toThrow(/option slabBytes must be a positive multiple of unitBytes \(4096\), got 1000/);
-    expect(() => createSlabPool({ slabBytes: 4096, maxBytes: 100 })).toThrow(/option maxBytes must be an integer >= unitBytes/);
-    expect(() => createSlabPool({ slabBytes: 4096, maxBytes: 4096, unitBytes: 100 })).toThrow(/option unitBytes must be a positive multiple of 512/);
+    expect(() => createSlabPool({ slabBytes: 1000, maxBytes: 64 * KiB })).toThrow(
+      /option slabBytes must be a positive multiple of unitBytes \(4096\), got 1000/,
+    );
+    expect(() => createSlabPool({ slabBytes: 4096, maxBytes: 100 })).toThrow(
+      /option maxBytes must be an integer >= unitBytes/,
+    );
+    expect(() => createSlabPool({ slabBytes: 4096, maxBytes: 4096, unitBytes: 100 })).toThrow(
+      /option unitBytes must be a positive multiple of 512/,
+    );
   });
 
   it('rejects a waiting acquire with AbortError when its signal aborts, and lets the waiters behind it through', async () => {
@@ -87,7 +98,10 @@ describe('createSlabPool', () => {
     await tick();
     expect(pool.stats().waiting).toBe(2);
     controller.abort();
-    await expect(blocked).rejects.toMatchObject({ code: 'ABORTED', message: expect.stringContaining('aborted while waiting for budget') });
+    await expect(blocked).rejects.toMatchObject({
+      code: 'ABORTED',
+      message: expect.stringContaining('aborted while waiting for budget'),
+    });
     const lease = await behind; // 8 + 4 fit once the 16 KiB head is gone
     expect(pool.stats()).toMatchObject({ waiting: 0, bytesInUse: 12 * KiB });
     lease.release();
@@ -135,7 +149,12 @@ describe('createSlabPool', () => {
 
   it('makes plain slabs with the allocate option when given, each of slabBytes plus one unit of slack', async () => {
     const asked: number[] = [];
-    const pool = createSlabPool({ slabBytes: 16 * KiB, maxBytes: 64 * KiB, shared: false, allocate: (bytes) => (asked.push(bytes), new ArrayBuffer(bytes + 100)) });
+    const pool = createSlabPool({
+      slabBytes: 16 * KiB,
+      maxBytes: 64 * KiB,
+      shared: false,
+      allocate: (bytes) => (asked.push(bytes), new ArrayBuffer(bytes + 100)),
+    });
     const leases = await pool.acquireAll([12 * KiB, 12 * KiB]);
     expect(asked).toEqual([20 * KiB, 20 * KiB]);
     expect(leases.map((l) => l.buffer.byteLength)).toEqual([20 * KiB + 100, 20 * KiB + 100]);
@@ -175,7 +194,10 @@ describe('createSlabPool', () => {
     const held = await pool.acquire(16 * KiB);
     const waiting = pool.acquire(4 * KiB);
     pool.close();
-    await expect(waiting).rejects.toMatchObject({ code: 'ABORTED', message: 'slab pool closed while an acquire was waiting' });
+    await expect(waiting).rejects.toMatchObject({
+      code: 'ABORTED',
+      message: 'slab pool closed while an acquire was waiting',
+    });
     await expect(pool.acquire(4 * KiB)).rejects.toMatchObject({ code: 'ABORTED', message: 'slab pool is closed' });
     held.release();
   });

@@ -26,7 +26,11 @@ afterAll(async () => {
   await dataset.close();
 });
 
-async function collect(loader: DataLoader, epoch: number, keep = false): Promise<{ rows: number[][]; batches: Batch[] }> {
+async function collect(
+  loader: DataLoader,
+  epoch: number,
+  keep = false,
+): Promise<{ rows: number[][]; batches: Batch[] }> {
   const rows: number[][] = [];
   const batches: Batch[] = [];
   for await (const batch of loader.epoch(epoch)) {
@@ -37,7 +41,10 @@ async function collect(loader: DataLoader, epoch: number, keep = false): Promise
   return { rows, batches };
 }
 
-async function withLoader<T>(options: Parameters<typeof createLoader>[1], fn: (loader: DataLoader) => Promise<T>): Promise<T> {
+async function withLoader<T>(
+  options: Parameters<typeof createLoader>[1],
+  fn: (loader: DataLoader) => Promise<T>,
+): Promise<T> {
   const loader = await createLoader(dataset, options);
   try {
     return await fn(loader);
@@ -116,7 +123,10 @@ describe('a batch', () => {
               expect(new TextDecoder().decode(bytes)).toBe(expected);
             } else {
               const perRow = column?.shape.slice(1).reduce((a, b) => a * b, 1) ?? 1;
-              const got = Array.from((column?.values as ArrayLike<number | bigint>) ?? []).slice(i * perRow, (i + 1) * perRow);
+              const got = Array.from((column?.values as ArrayLike<number | bigint>) ?? []).slice(
+                i * perRow,
+                (i + 1) * perRow,
+              );
               const want = perRow === 1 ? [expected] : Array.from(expected as ArrayLike<number>);
               expect(got).toEqual(want);
             }
@@ -130,12 +140,15 @@ describe('a batch', () => {
   });
 
   it('reshapes a fixed-size list column with the shapes option', async () => {
-    await withLoader({ batchSize: 10, columns: ['vec_f32_8'], shapes: { vec_f32_8: [2, 4] }, workers: 1 }, async (loader) => {
-      const first = await loader.epoch(0).next();
-      const batch = first.value as Batch;
-      expect(batch.columns['vec_f32_8']?.shape).toEqual([10, 2, 4]);
-      batch.release();
-    });
+    await withLoader(
+      { batchSize: 10, columns: ['vec_f32_8'], shapes: { vec_f32_8: [2, 4] }, workers: 1 },
+      async (loader) => {
+        const first = await loader.epoch(0).next();
+        const batch = first.value as Batch;
+        expect(batch.columns['vec_f32_8']?.shape).toEqual([10, 2, 4]);
+        batch.release();
+      },
+    );
   });
 });
 
@@ -147,7 +160,9 @@ describe('direct I/O', () => {
         for await (const batch of loader.epoch(0)) {
           for (const [name, column] of Object.entries(batch.columns)) {
             const bytes = new Uint8Array(column.values.buffer, column.values.byteOffset, column.values.byteLength);
-            parts.push(`${name}:${Buffer.from(bytes).toString('base64')}:${column.validity ? Buffer.from(column.validity).toString('base64') : ''}`);
+            parts.push(
+              `${name}:${Buffer.from(bytes).toString('base64')}:${column.validity ? Buffer.from(column.validity).toString('base64') : ''}`,
+            );
           }
           batch.release();
         }
@@ -162,7 +177,10 @@ describe('direct I/O', () => {
   });
 
   it('rejects a negative io.bytesInFlight with InvalidArgumentError', async () => {
-    await expect(createLoader(dataset, { batchSize: 64, io: { bytesInFlight: -1 } })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('io.bytesInFlight') });
+    await expect(createLoader(dataset, { batchSize: 64, io: { bytesInFlight: -1 } })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining('io.bytesInFlight'),
+    });
   });
 });
 
@@ -187,7 +205,9 @@ describe('resume', () => {
 describe('ranks', () => {
   it('partition the rows with equal batch counts', async () => {
     const per = await Promise.all(
-      [0, 1, 2].map((rank) => withLoader({ batchSize: 400, workers: 1, seed: 4, rank, worldSize: 3, dropLast: true }, (l) => collect(l, 0))),
+      [0, 1, 2].map((rank) =>
+        withLoader({ batchSize: 400, workers: 1, seed: 4, rank, worldSize: 3, dropLast: true }, (l) => collect(l, 0)),
+      ),
     );
     const counts = per.map((p) => p.rows.length);
     expect(new Set(counts).size).toBe(1);
@@ -198,7 +218,9 @@ describe('ranks', () => {
 
 describe('failures', () => {
   it('reject a memory budget that leaves the workers no read memory, naming the caches', async () => {
-    await expect(createLoader(dataset, { batchSize: 64, workers: 2, memoryBytes: 8 << 20, io: { cacheBytes: 4 << 20 } })).rejects.toThrow(
+    await expect(
+      createLoader(dataset, { batchSize: 64, workers: 2, memoryBytes: 8 << 20, io: { cacheBytes: 4 << 20 } }),
+    ).rejects.toThrow(
       expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('io.cacheBytes') }),
     );
   });
@@ -215,7 +237,10 @@ describe('failures', () => {
     const broken = await openDataset(join(dir, 't.lance'));
     const loader = await createLoader(broken, { batchSize: 256, workers: 2, prefetch: 4, shuffle: false });
     try {
-      const error = await collect(loader, 0).then(() => null, (e: unknown) => e);
+      const error = await collect(loader, 0).then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(error).toBeInstanceOf(CorruptFileError);
       expect((error as Error).message).toContain(file);
       expect((error as Error).message).toMatch(/column \d+ \("\w+"\)/);

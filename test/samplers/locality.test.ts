@@ -74,7 +74,9 @@ describe('fillLocalityPermutation', () => {
   it('depends only on the key and the layout', () => {
     fc.assert(
       fc.property(layouts, ({ rows, blockRows, windowBlocks, key }) => {
-        expect(localityOrder(rows, key, blockRows, windowBlocks)).toEqual(localityOrder(rows, key, blockRows, windowBlocks));
+        expect(localityOrder(rows, key, blockRows, windowBlocks)).toEqual(
+          localityOrder(rows, key, blockRows, windowBlocks),
+        );
       }),
     );
   });

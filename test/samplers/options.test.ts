@@ -3,7 +3,15 @@ import { BatchSampler, type SamplerOptions } from '../../samplers/index.js';
 import { checkSamplerOptions } from '../../samplers/options.js';
 import { expectInvalidArgument } from './invalid-argument.js';
 
-const valid: SamplerOptions = { numRows: 100, batchSize: 8, shuffle: 'global', seed: 1, dropLast: false, rank: 0, worldSize: 1 };
+const valid: SamplerOptions = {
+  numRows: 100,
+  batchSize: 8,
+  shuffle: 'global',
+  seed: 1,
+  dropLast: false,
+  rank: 0,
+  worldSize: 1,
+};
 
 /** `valid` with one field replaced by an arbitrary (possibly ill-typed) value. */
 function withOption(name: string, value: unknown): SamplerOptions {
@@ -36,17 +44,41 @@ describe('BatchSampler options', () => {
     ['batchSize', 0, 'options.batchSize must be an integer from 1 to 4294967295, got 0'],
     ['batchSize', Number.NaN, 'options.batchSize must be an integer from 1 to 4294967295, got NaN'],
     ['seed', 0.5, 'options.seed must be an integer from -9007199254740991 to 9007199254740991, got 0.5'],
-    ['seed', 2 ** 53, 'options.seed must be an integer from -9007199254740991 to 9007199254740991, got 9007199254740992'],
+    [
+      'seed',
+      2 ** 53,
+      'options.seed must be an integer from -9007199254740991 to 9007199254740991, got 9007199254740992',
+    ],
     ['dropLast', 'yes', 'options.dropLast must be true or false, got "yes"'],
     ['dropLast', 0, 'options.dropLast must be true or false, got 0'],
     ['worldSize', 0, 'options.worldSize must be an integer from 1 to 4294967295, got 0'],
     ['rank', 1, 'options.rank must be an integer from 0 to 0 (worldSize 1), got 1'],
     ['rank', -1, 'options.rank must be an integer from 0 to 0 (worldSize 1), got -1'],
-    ['shuffle', 'random', `options.shuffle must be 'none', 'global' or { kind: 'locality', blockRows, windowBlocks }, got "random"`],
-    ['shuffle', true, `options.shuffle must be 'none', 'global' or { kind: 'locality', blockRows, windowBlocks }, got true`],
-    ['shuffle', { kind: 'blocks' }, `options.shuffle must be 'none', 'global' or { kind: 'locality', blockRows, windowBlocks }, got {"kind":"blocks"}`],
-    ['shuffle', { kind: 'locality', blockRows: 0, windowBlocks: 2 }, 'options.shuffle.blockRows must be an integer from 1 to 4294967295, got 0'],
-    ['shuffle', { kind: 'locality', blockRows: 64 }, 'options.shuffle.windowBlocks must be an integer from 1 to 4294967295, got undefined'],
+    [
+      'shuffle',
+      'random',
+      `options.shuffle must be 'none', 'global' or { kind: 'locality', blockRows, windowBlocks }, got "random"`,
+    ],
+    [
+      'shuffle',
+      true,
+      `options.shuffle must be 'none', 'global' or { kind: 'locality', blockRows, windowBlocks }, got true`,
+    ],
+    [
+      'shuffle',
+      { kind: 'blocks' },
+      `options.shuffle must be 'none', 'global' or { kind: 'locality', blockRows, windowBlocks }, got {"kind":"blocks"}`,
+    ],
+    [
+      'shuffle',
+      { kind: 'locality', blockRows: 0, windowBlocks: 2 },
+      'options.shuffle.blockRows must be an integer from 1 to 4294967295, got 0',
+    ],
+    [
+      'shuffle',
+      { kind: 'locality', blockRows: 64 },
+      'options.shuffle.windowBlocks must be an integer from 1 to 4294967295, got undefined',
+    ],
   ])('rejects %s = %j, naming the option and what it accepts', (name, value, message) => {
     expectInvalidArgument(() => new BatchSampler(withOption(name, value)), message);
   });
@@ -70,7 +102,11 @@ describe('BatchSampler options', () => {
       new BatchSampler(withOption('batchSize', -3));
       expect.unreachable();
     } catch (error) {
-      expect((error as { details: unknown }).details).toEqual({ option: 'options.batchSize', min: 1, max: 2 ** 32 - 1 });
+      expect((error as { details: unknown }).details).toEqual({
+        option: 'options.batchSize',
+        min: 1,
+        max: 2 ** 32 - 1,
+      });
     }
   });
 

@@ -8,7 +8,11 @@ import { expectInvalidArgument } from './invalid-argument.js';
 const shuffleModes: fc.Arbitrary<ShuffleMode> = fc.oneof(
   fc.constant('none' as const),
   fc.constant('global' as const),
-  fc.record({ kind: fc.constant('locality' as const), blockRows: fc.integer({ min: 1, max: 16 }), windowBlocks: fc.integer({ min: 1, max: 6 }) }),
+  fc.record({
+    kind: fc.constant('locality' as const),
+    blockRows: fc.integer({ min: 1, max: 16 }),
+    windowBlocks: fc.integer({ min: 1, max: 6 }),
+  }),
 );
 
 const singleRank = fc.record({
@@ -44,14 +48,25 @@ function sorted(rows: number[]): number[] {
 }
 
 function base(overrides: Partial<SamplerOptions> = {}): SamplerOptions {
-  return { numRows: 100, batchSize: 10, shuffle: 'global', seed: 7, dropLast: false, rank: 0, worldSize: 1, ...overrides };
+  return {
+    numRows: 100,
+    batchSize: 10,
+    shuffle: 'global',
+    seed: 7,
+    dropLast: false,
+    rank: 0,
+    worldSize: 1,
+    ...overrides,
+  };
 }
 
 describe('BatchSampler order', () => {
   it('pins the first rows of seed 42, epoch 0, 10 rows (a seedrandom upgrade that changes the order must be noticed)', () => {
     const sampler = new BatchSampler(base({ numRows: 10, seed: 42 }));
     expect(Array.from(sampler.batch(0, 0))).toEqual([8, 1, 3, 4, 9, 7, 5, 0, 6, 2]);
-    const locality = new BatchSampler(base({ numRows: 10, seed: 42, shuffle: { kind: 'locality', blockRows: 3, windowBlocks: 2 } }));
+    const locality = new BatchSampler(
+      base({ numRows: 10, seed: 42, shuffle: { kind: 'locality', blockRows: 3, windowBlocks: 2 } }),
+    );
     expect(Array.from(locality.batch(0, 0))).toEqual([4, 5, 3, 9, 0, 6, 8, 1, 2, 7]);
   });
 
@@ -63,7 +78,9 @@ describe('BatchSampler order', () => {
   it('yields every row exactly once per epoch on a single rank', () => {
     fc.assert(
       fc.property(singleRank, epochs, (options, epoch) => {
-        expect(sorted(allRows(new BatchSampler(options), epoch))).toEqual(Array.from({ length: options.numRows }, (_, i) => i));
+        expect(sorted(allRows(new BatchSampler(options), epoch))).toEqual(
+          Array.from({ length: options.numRows }, (_, i) => i),
+        );
       }),
     );
   });
@@ -121,7 +138,9 @@ describe('BatchSampler order', () => {
     fc.assert(
       fc.property(fc.integer(), fc.integer(), epochs, (seed, otherSeed, epoch) => {
         fc.pre(seed !== otherSeed);
-        expect(allRows(new BatchSampler(base({ seed })), epoch)).not.toEqual(allRows(new BatchSampler(base({ seed: otherSeed })), epoch));
+        expect(allRows(new BatchSampler(base({ seed })), epoch)).not.toEqual(
+          allRows(new BatchSampler(base({ seed: otherSeed })), epoch),
+        );
       }),
       { numRuns: 30 },
     );
@@ -159,7 +178,9 @@ describe('BatchSampler ranks', () => {
     fc.assert(
       fc.property(anyLayout, epochs, (options, epoch) => {
         const { paddingRows, droppedRows } = new BatchSampler(options).plan;
-        const yielded = Array.from({ length: options.worldSize }, (_, rank) => allRows(new BatchSampler({ ...options, rank }), epoch)).flat();
+        const yielded = Array.from({ length: options.worldSize }, (_, rank) =>
+          allRows(new BatchSampler({ ...options, rank }), epoch),
+        ).flat();
         const distinct = new Set(yielded);
         expect(yielded.length - distinct.size).toBe(paddingRows); // each padded position repeats a row
         expect(distinct.size).toBe(options.numRows - droppedRows);
@@ -174,7 +195,9 @@ describe('BatchSampler ranks', () => {
       fc.property(anyLayout, epochs, (options, epoch) => {
         const sampler = new BatchSampler({ ...options, dropLast: true });
         for (const batch of sampler.batches(epoch)) expect(batch.rows.length).toBe(options.batchSize);
-        expect(sampler.numBatches()).toBe(Math.floor(Math.floor(options.numRows / options.worldSize) / options.batchSize));
+        expect(sampler.numBatches()).toBe(
+          Math.floor(Math.floor(options.numRows / options.worldSize) / options.batchSize),
+        );
       }),
     );
   });

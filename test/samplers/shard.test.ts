@@ -29,13 +29,25 @@ function shuffled(numRows: number, key: string): Uint32Array {
 describe('planShard', () => {
   it('pads to ceil(N/W) rows per rank without dropLast', () => {
     expect(planShard(10, 2, 3, false)).toEqual({
-      numRows: 10, batchSize: 2, worldSize: 3, rowsPerRank: 4, numBatches: 2, paddingRows: 2, droppedRows: 0,
+      numRows: 10,
+      batchSize: 2,
+      worldSize: 3,
+      rowsPerRank: 4,
+      numBatches: 2,
+      paddingRows: 2,
+      droppedRows: 0,
     });
   });
 
   it('keeps only full batches of floor(N/W) rows per rank with dropLast', () => {
     expect(planShard(10, 2, 3, true)).toEqual({
-      numRows: 10, batchSize: 2, worldSize: 3, rowsPerRank: 2, numBatches: 1, paddingRows: 0, droppedRows: 4,
+      numRows: 10,
+      batchSize: 2,
+      worldSize: 3,
+      rowsPerRank: 2,
+      numBatches: 1,
+      paddingRows: 0,
+      droppedRows: 4,
     });
   });
 
@@ -54,9 +66,18 @@ describe('planShard', () => {
 describe('fillBatchRows', () => {
   it('deals positions round-robin and repeats the first rows as padding (the example of shard.ts)', () => {
     const plan = planShard(10, 2, 3, false);
-    expect(rankBatches(plan, null, 0)).toEqual([[0, 3], [6, 9]]);
-    expect(rankBatches(plan, null, 1)).toEqual([[1, 4], [7, 0]]);
-    expect(rankBatches(plan, null, 2)).toEqual([[2, 5], [8, 1]]);
+    expect(rankBatches(plan, null, 0)).toEqual([
+      [0, 3],
+      [6, 9],
+    ]);
+    expect(rankBatches(plan, null, 1)).toEqual([
+      [1, 4],
+      [7, 0],
+    ]);
+    expect(rankBatches(plan, null, 2)).toEqual([
+      [2, 5],
+      [8, 1],
+    ]);
   });
 
   it('drops the tail of the order with dropLast (the example of shard.ts)', () => {
@@ -74,7 +95,9 @@ describe('fillBatchRows', () => {
       fc.property(layouts, ({ numRows, batchSize, worldSize, dropLast, key }) => {
         const plan = planShard(numRows, batchSize, worldSize, dropLast);
         const order = shuffled(numRows, key);
-        const lengths = Array.from({ length: worldSize }, (_, rank) => rankBatches(plan, order, rank).map((batch) => batch.length));
+        const lengths = Array.from({ length: worldSize }, (_, rank) =>
+          rankBatches(plan, order, rank).map((batch) => batch.length),
+        );
         for (const rankLengths of lengths) {
           expect(rankLengths).toEqual(lengths[0]);
           expect(rankLengths.slice(0, -1).every((length) => length === batchSize)).toBe(true);
@@ -92,7 +115,8 @@ describe('fillBatchRows', () => {
         const order = shuffled(numRows, key);
         const timesYielded = new Array<number>(numRows).fill(0);
         for (let rank = 0; rank < worldSize; rank++) {
-          for (const batch of rankBatches(plan, order, rank)) for (const row of batch) timesYielded[row] = (timesYielded[row] ?? 0) + 1;
+          for (const batch of rankBatches(plan, order, rank))
+            for (const row of batch) timesYielded[row] = (timesYielded[row] ?? 0) + 1;
         }
         // Expected: once per used position; padding positions p ≥ N repeat order[p mod N].
         const expected = new Array<number>(numRows).fill(0);

@@ -6,7 +6,11 @@ import { expectInvalidArgument } from './invalid-argument.js';
 const shuffleModes: fc.Arbitrary<ShuffleMode> = fc.oneof(
   fc.constant('none' as const),
   fc.constant('global' as const),
-  fc.record({ kind: fc.constant('locality' as const), blockRows: fc.integer({ min: 1, max: 16 }), windowBlocks: fc.integer({ min: 1, max: 6 }) }),
+  fc.record({
+    kind: fc.constant('locality' as const),
+    blockRows: fc.integer({ min: 1, max: 16 }),
+    windowBlocks: fc.integer({ min: 1, max: 6 }),
+  }),
 );
 
 const layouts = fc
@@ -62,7 +66,10 @@ describe('BatchSampler.state', () => {
   it('rejects a next batch past the end of the epoch', () => {
     const sampler = new BatchSampler(options);
     expect(sampler.numBatches()).toBe(16);
-    expectInvalidArgument(() => sampler.state(0, 17), 'nextBatch must be an integer from 0 to 16 (numBatches 16), got 17');
+    expectInvalidArgument(
+      () => sampler.state(0, 17),
+      'nextBatch must be an integer from 0 to 16 (numBatches 16), got 17',
+    );
   });
 });
 
@@ -102,7 +109,11 @@ describe('BatchSampler.fromState', () => {
     ['version', 2, 'state.version must be 1 (the only state format), got 2'],
     ['version', undefined, 'state.version must be 1 (the only state format), got undefined'],
     ['batchSize', '32', 'state.batchSize must be an integer from 1 to 4294967295, got "32"'],
-    ['shuffle', 'blocks', `state.shuffle must be 'none', 'global' or { kind: 'locality', blockRows, windowBlocks }, got "blocks"`],
+    [
+      'shuffle',
+      'blocks',
+      `state.shuffle must be 'none', 'global' or { kind: 'locality', blockRows, windowBlocks }, got "blocks"`,
+    ],
     ['rank', 2, 'state.rank must be an integer from 0 to 1 (worldSize 2), got 2'],
     ['dropLast', null, 'state.dropLast must be true or false, got null'],
     ['epoch', -1, 'state.epoch must be an integer from 0 to 9007199254740991, got -1'],
@@ -127,11 +138,27 @@ describe('BatchSampler.resume', () => {
   });
 
   it.each([
-    ['batchSize', 16, "state.batchSize is 32 but this sampler's batchSize is 16; resume with the options the state was saved under"],
+    [
+      'batchSize',
+      16,
+      "state.batchSize is 32 but this sampler's batchSize is 16; resume with the options the state was saved under",
+    ],
     ['seed', 6, "state.seed is 5 but this sampler's seed is 6; resume with the options the state was saved under"],
-    ['shuffle', 'global', `state.shuffle is {"kind":"locality","blockRows":64,"windowBlocks":4} but this sampler's shuffle is "global"; resume with the options the state was saved under`],
-    ['worldSize', 4, "state.worldSize is 2 but this sampler's worldSize is 4; resume with the options the state was saved under"],
-    ['dropLast', true, "state.dropLast is false but this sampler's dropLast is true; resume with the options the state was saved under"],
+    [
+      'shuffle',
+      'global',
+      `state.shuffle is {"kind":"locality","blockRows":64,"windowBlocks":4} but this sampler's shuffle is "global"; resume with the options the state was saved under`,
+    ],
+    [
+      'worldSize',
+      4,
+      "state.worldSize is 2 but this sampler's worldSize is 4; resume with the options the state was saved under",
+    ],
+    [
+      'dropLast',
+      true,
+      "state.dropLast is false but this sampler's dropLast is true; resume with the options the state was saved under",
+    ],
   ])('refuses a state saved with a different %s', (name, value, message) => {
     const state = throughJson(new BatchSampler(options).state(0, 0));
     const sampler = new BatchSampler({ ...options, [name]: value });

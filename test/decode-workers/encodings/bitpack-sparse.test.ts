@@ -19,7 +19,11 @@ function randomInline(elemBits: BitWidthElem, widths: number[], seed: number): U
 }
 
 function output(elemBits: BitWidthElem, n: number): Uint8Array | Uint16Array | Uint32Array {
-  return elemBits === 8 ? new Uint8Array(n) : elemBits === 16 ? new Uint16Array(n) : new Uint32Array(elemBits === 64 ? 2 * n : n);
+  return elemBits === 8
+    ? new Uint8Array(n)
+    : elemBits === 16
+      ? new Uint16Array(n)
+      : new Uint32Array(elemBits === 64 ? 2 * n : n);
 }
 
 describe('extractInlineBitpacked', () => {
@@ -28,23 +32,30 @@ describe('extractInlineBitpacked', () => {
     [16, [1, 7, 16]],
     [32, [5, 17, 32]],
     [64, [1, 31, 33, 64]],
-  ] as [BitWidthElem, number[]][])('extracts the same %i-bit values as the full unpacker at widths %j', (elemBits, widths) => {
-    const numValues = widths.length * 1024 - 100;
-    const src = randomInline(elemBits, widths, elemBits * 7 + widths.length);
-    const full = output(elemBits, numValues);
-    decodeInlineBitpacking(src, elemBits, numValues, full, 0);
-    const items = Uint32Array.from({ length: numValues }, (_, i) => i).filter((i) => i % 13 === 0 || i % 1024 === 1023);
-    const sparse = output(elemBits, numValues);
-    extractInlineBitpacked(src, elemBits, numValues, items, 0, items.length, 0, sparse, 'test');
-    const per = elemBits === 64 ? 2 : 1;
-    for (const item of items) {
-      for (let k = 0; k < per; k++) expect(sparse[item * per + k], `value ${item}`).toBe(full[item * per + k]);
-    }
-  });
+  ] as [BitWidthElem, number[]][])(
+    'extracts the same %i-bit values as the full unpacker at widths %j',
+    (elemBits, widths) => {
+      const numValues = widths.length * 1024 - 100;
+      const src = randomInline(elemBits, widths, elemBits * 7 + widths.length);
+      const full = output(elemBits, numValues);
+      decodeInlineBitpacking(src, elemBits, numValues, full, 0);
+      const items = Uint32Array.from({ length: numValues }, (_, i) => i).filter(
+        (i) => i % 13 === 0 || i % 1024 === 1023,
+      );
+      const sparse = output(elemBits, numValues);
+      extractInlineBitpacked(src, elemBits, numValues, items, 0, items.length, 0, sparse, 'test');
+      const per = elemBits === 64 ? 2 : 1;
+      for (const item of items) {
+        for (let k = 0; k < per; k++) expect(sparse[item * per + k], `value ${item}`).toBe(full[item * per + k]);
+      }
+    },
+  );
 
   it('rejects a block that runs past the chunk with CorruptFileError', () => {
     const src = randomInline(32, [20], 1).subarray(0, 1000);
     const out = new Uint32Array(1024);
-    expect(() => extractInlineBitpacked(src, 32, 1024, Uint32Array.of(5), 0, 1, 0, out, 'chunk')).toThrow(CorruptFileError);
+    expect(() => extractInlineBitpacked(src, 32, 1024, Uint32Array.of(5), 0, 1, 0, out, 'chunk')).toThrow(
+      CorruptFileError,
+    );
   });
 });

@@ -98,7 +98,8 @@ function readValues(out: UnsignedOutput, elemBits: BitWidthElem, start: number, 
     return BigInt(value);
   };
   const values: bigint[] = [];
-  for (let i = start; i < start + count; i++) values.push(elemBits === 64 ? word(2 * i) | (word(2 * i + 1) << 32n) : word(i));
+  for (let i = start; i < start + count; i++)
+    values.push(elemBits === 64 ? word(2 * i) | (word(2 * i + 1) << 32n) : word(i));
   return values;
 }
 
@@ -198,18 +199,21 @@ describe.each(ELEM_BITS)('unpackFastLanesBlock with %i-bit values', (elemBits) =
     expect(readValues(out, elemBits, 0, 1024)).toEqual(values);
   });
 
-  it.each([1, 100, 700, 1023])('writes only values [0, %i) of a partial block at the requested output index', (count) => {
-    const bitWidth = elemBits - 1;
-    const values = randomValues(1024, bitWidth, 77n);
-    const packed = referencePack(values, elemBits, bitWidth);
-    const outIndex = 5;
-    const out = newOutput(elemBits, outIndex + count + 3, 0x5c);
-    const sentinel = readValues(out, elemBits, 0, 1)[0];
-    unpackFastLanesBlock(packed, 0, elemBits, bitWidth, count, out, outIndex);
-    expect(readValues(out, elemBits, outIndex, count)).toEqual(values.slice(0, count));
-    expect(readValues(out, elemBits, 0, outIndex)).toEqual(new Array(outIndex).fill(sentinel));
-    expect(readValues(out, elemBits, outIndex + count, 3)).toEqual(new Array(3).fill(sentinel));
-  });
+  it.each([1, 100, 700, 1023])(
+    'writes only values [0, %i) of a partial block at the requested output index',
+    (count) => {
+      const bitWidth = elemBits - 1;
+      const values = randomValues(1024, bitWidth, 77n);
+      const packed = referencePack(values, elemBits, bitWidth);
+      const outIndex = 5;
+      const out = newOutput(elemBits, outIndex + count + 3, 0x5c);
+      const sentinel = readValues(out, elemBits, 0, 1)[0];
+      unpackFastLanesBlock(packed, 0, elemBits, bitWidth, count, out, outIndex);
+      expect(readValues(out, elemBits, outIndex, count)).toEqual(values.slice(0, count));
+      expect(readValues(out, elemBits, 0, outIndex)).toEqual(new Array(outIndex).fill(sentinel));
+      expect(readValues(out, elemBits, outIndex + count, 3)).toEqual(new Array(3).fill(sentinel));
+    },
+  );
 
   it('reads a block at an unaligned byte offset', () => {
     const bitWidth = Math.max(1, elemBits - 3);
@@ -229,7 +233,9 @@ describe.each(ELEM_BITS)('unpackFastLanesBlock with %i-bit values', (elemBits) =
   it('throws CorruptFileError when the buffer is shorter than the block', () => {
     const bitWidth = 3;
     const packed = referencePack(randomValues(1024, bitWidth), elemBits, bitWidth).subarray(0, 128 * bitWidth - 1);
-    const error = catchError(() => unpackFastLanesBlock(packed, 0, elemBits, bitWidth, 1024, newOutput(elemBits, 1024), 0));
+    const error = catchError(() =>
+      unpackFastLanesBlock(packed, 0, elemBits, bitWidth, 1024, newOutput(elemBits, 1024), 0),
+    );
     expect(error).toBeInstanceOf(CorruptFileError);
     expect(error).toMatchObject({ code: 'CORRUPT_FILE', details: { expectedBytes: 384, actualBytes: 383 } });
     expect((error as Error).message).toBe(
@@ -238,9 +244,13 @@ describe.each(ELEM_BITS)('unpackFastLanesBlock with %i-bit values', (elemBits) =
   });
 
   it('throws CorruptFileError for a bit width wider than the values', () => {
-    const error = catchError(() => unpackFastLanesBlock(new Uint8Array(9000), 0, elemBits, elemBits + 1, 1024, newOutput(elemBits, 1024), 0));
+    const error = catchError(() =>
+      unpackFastLanesBlock(new Uint8Array(9000), 0, elemBits, elemBits + 1, 1024, newOutput(elemBits, 1024), 0),
+    );
     expect(error).toMatchObject({ code: 'CORRUPT_FILE', details: { bitWidth: elemBits + 1 } });
-    expect((error as Error).message).toBe(`bit width ${elemBits + 1} is not an integer in 0..${elemBits} for ${elemBits}-bit values`);
+    expect((error as Error).message).toBe(
+      `bit width ${elemBits + 1} is not an integer in 0..${elemBits} for ${elemBits}-bit values`,
+    );
   });
 });
 
@@ -252,7 +262,9 @@ describe('unpackFastLanesBlock arguments', () => {
   });
 
   it('refuses an output too small for the requested values', () => {
-    const error = catchError(() => unpackFastLanesBlock(new Uint8Array(1024), 0, 64, 8, 1024, new Uint32Array(2047), 0));
+    const error = catchError(() =>
+      unpackFastLanesBlock(new Uint8Array(1024), 0, 64, 8, 1024, new Uint32Array(2047), 0),
+    );
     expect(error).toMatchObject({ code: 'INVALID_ARGUMENT' });
     expect((error as Error).message).toBe('out has room for 1023 values, but values 0..1024 were requested');
   });
@@ -270,7 +282,10 @@ function inlineBuffer(values: readonly bigint[], elemBits: BitWidthElem, widths:
   const parts: Uint8Array[] = [];
   for (let block = 0; block * 1024 < values.length; block++) {
     const bitWidth = widths[block]!;
-    parts.push(wordBytes(BigInt(bitWidth), elemBits), referencePack(padTo1024(values.slice(block * 1024, block * 1024 + 1024)), elemBits, bitWidth));
+    parts.push(
+      wordBytes(BigInt(bitWidth), elemBits),
+      referencePack(padTo1024(values.slice(block * 1024, block * 1024 + 1024)), elemBits, bitWidth),
+    );
   }
   return concat(...parts);
 }
@@ -278,7 +293,9 @@ function inlineBuffer(values: readonly bigint[], elemBits: BitWidthElem, widths:
 describe.each(ELEM_BITS)('decodeInlineBitpacking with %i-bit values', (elemBits) => {
   const widths = [elemBits, 0, 1, 3, elemBits - 1];
   const numValues = 4 * 1024 + 300;
-  const values = widths.flatMap((bitWidth, block) => randomValues(block === 4 ? 300 : 1024, bitWidth, BigInt(block + 1)));
+  const values = widths.flatMap((bitWidth, block) =>
+    randomValues(block === 4 ? 300 : 1024, bitWidth, BigInt(block + 1)),
+  );
 
   it('decodes several blocks of different widths and a partial last block', () => {
     const src = inlineBuffer(values, elemBits, widths);
@@ -371,7 +388,8 @@ function outOfLineBuffer(values: readonly bigint[], elemBits: BitWidthElem, bitW
   }
   const tail = values.slice(fullBlocks * 1024);
   if (tail.length > 0) {
-    if (writerPacksTail(elemBits, bitWidth, tail.length)) parts.push(referencePack(padTo1024(tail), elemBits, bitWidth));
+    if (writerPacksTail(elemBits, bitWidth, tail.length))
+      parts.push(referencePack(padTo1024(tail), elemBits, bitWidth));
     else parts.push(...tail.map((value) => wordBytes(value, elemBits)));
   }
   return concat(...parts);
@@ -434,8 +452,13 @@ describe.each(ELEM_BITS)('decodeOutOfLineBitpacking with %i-bit values', (elemBi
 
   it('throws CorruptFileError when the buffer fits neither tail layout', () => {
     const numValues = 1024 + 1000;
-    const src = outOfLineBuffer(randomValues(numValues, bitWidth, 16n), elemBits, bitWidth).subarray(0, 2 * 128 * bitWidth - 1);
-    const error = catchError(() => decodeOutOfLineBitpacking(src, elemBits, bitWidth, numValues, newOutput(elemBits, numValues), 0));
+    const src = outOfLineBuffer(randomValues(numValues, bitWidth, 16n), elemBits, bitWidth).subarray(
+      0,
+      2 * 128 * bitWidth - 1,
+    );
+    const error = catchError(() =>
+      decodeOutOfLineBitpacking(src, elemBits, bitWidth, numValues, newOutput(elemBits, numValues), 0),
+    );
     expect(error).toBeInstanceOf(CorruptFileError);
     expect(error).toMatchObject({ details: { expectedBytes: 2 * 128 * bitWidth, actualBytes: src.length } });
     expect((error as Error).message).toBe(
@@ -456,9 +479,13 @@ describe('decodeOutOfLineBitpacking edge cases', () => {
   });
 
   it('throws CorruptFileError for whole blocks cut short', () => {
-    const error = catchError(() => decodeOutOfLineBitpacking(new Uint8Array(2 * 128 * 4 - 8), 16, 4, 2048, new Uint16Array(2048), 0));
+    const error = catchError(() =>
+      decodeOutOfLineBitpacking(new Uint8Array(2 * 128 * 4 - 8), 16, 4, 2048, new Uint16Array(2048), 0),
+    );
     expect(error).toMatchObject({ code: 'CORRUPT_FILE', details: { expectedBytes: 1024, actualBytes: 1016 } });
-    expect((error as Error).message).toBe('OutOfLineBitpacking buffer truncated: 2048 16-bit values at 4 bits need 1024 bytes, but the buffer has 1016');
+    expect((error as Error).message).toBe(
+      'OutOfLineBitpacking buffer truncated: 2048 16-bit values at 4 bits need 1024 bytes, but the buffer has 1016',
+    );
   });
 
   it('throws CorruptFileError for a bit width wider than the values', () => {

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 
-import { decodeByteStreamSplit, type ByteStreamSplitWidth } from '../../../decode-workers/encodings/byte-stream-split.js';
+import {
+  decodeByteStreamSplit,
+  type ByteStreamSplitWidth,
+} from '../../../decode-workers/encodings/byte-stream-split.js';
 import { CorruptFileError, InvalidArgumentError, UnsupportedError } from '../../../errors.js';
 
 /** Reference split of one chunk: byte j of value i goes to j * n + i. */

@@ -5,7 +5,12 @@ import { describe, expect, it } from 'vitest';
 
 import { decompress as fzstdDecompress } from 'fzstd';
 
-import { decompressBuffer, decompressBufferInto, decompressZstdFrame, zstdDeclaredLength } from '../../../decode-workers/encodings/compression.js';
+import {
+  decompressBuffer,
+  decompressBufferInto,
+  decompressZstdFrame,
+  zstdDeclaredLength,
+} from '../../../decode-workers/encodings/compression.js';
 import { CorruptFileError, InvalidArgumentError, UnsupportedError } from '../../../errors.js';
 
 /** lz4js ships no types; only its block compressor is used here, as an independent encoder. */
@@ -79,7 +84,14 @@ const blockHeader = (last: boolean, type: number, size: number): Uint8Array => {
 };
 /** What zstd writes for incompressible data: a frame (2-byte content size 400) of a 200-byte raw block and a 200-byte RLE block. */
 const RAW_BYTES = Uint8Array.from({ length: 200 }, (_, i) => (i * 89 + 7) & 0xff);
-const SIMPLE_FRAME = concat(hex('28b52ffd60'), Uint8Array.of(400 - 256, 0), blockHeader(false, 0, 200), RAW_BYTES, blockHeader(true, 1, 200), Uint8Array.of(0x7f));
+const SIMPLE_FRAME = concat(
+  hex('28b52ffd60'),
+  Uint8Array.of(400 - 256, 0),
+  blockHeader(false, 0, 200),
+  RAW_BYTES,
+  blockHeader(true, 1, 200),
+  Uint8Array.of(0x7f),
+);
 const SIMPLE_CONTENT = concat(RAW_BYTES, new Uint8Array(200).fill(0x7f));
 
 describe('zstd frames of raw and RLE blocks', () => {
@@ -185,7 +197,9 @@ describe('decompressBuffer zstd', () => {
   it('rejects a truncated frame', () => {
     const run = () => decompressBuffer('zstd', concat(u64(4096), PATTERN_FRAME.subarray(0, 50)), 1 << 20);
     expect(run).toThrow(CorruptFileError);
-    expect(run).toThrow('zstd frame at byte 8 is truncated: its compressed block needs 46 bytes at byte 18, only 40 remain');
+    expect(run).toThrow(
+      'zstd frame at byte 8 is truncated: its compressed block needs 46 bytes at byte 18, only 40 remain',
+    );
   });
 
   it('rejects bytes after the last frame', () => {
@@ -324,12 +338,14 @@ describe('decompressBuffer lz4', () => {
   });
 
   it('rejects a block that decodes to fewer bytes than declared', () => {
-    const run = () => decompressBuffer('lz4', Uint8Array.of(14, 0, 0, 0, 0x35, 0x61, 0x62, 0x63, 3, 0, 0x10, 0x64), 100);
+    const run = () =>
+      decompressBuffer('lz4', Uint8Array.of(14, 0, 0, 0, 0x35, 0x61, 0x62, 0x63, 3, 0, 0x10, 0x64), 100);
     expect(run).toThrow('lz4 block decoded to 13 bytes, expected 14 (from the size prefix)');
   });
 
   it('rejects a block that decodes to more bytes than declared', () => {
-    const run = () => decompressBuffer('lz4', Uint8Array.of(12, 0, 0, 0, 0x35, 0x61, 0x62, 0x63, 3, 0, 0x10, 0x64), 100);
+    const run = () =>
+      decompressBuffer('lz4', Uint8Array.of(12, 0, 0, 0, 0x35, 0x61, 0x62, 0x63, 3, 0, 0x10, 0x64), 100);
     expect(run).toThrow('lz4 block expands past the expected 12 bytes (sequence at byte 6, 12 bytes decoded so far)');
   });
 });

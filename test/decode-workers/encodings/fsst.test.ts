@@ -16,7 +16,10 @@ const utf8 = new TextDecoder();
  * Builds the 2312-byte table Lance stores (rust/compression/fsst/src/fsst.rs `export`):
  * u64 LE "FSST" << 32 | switch << 24 | suffix_lim << 16 | terminator << 8 | n, n × u64 symbols, n × u8 lengths.
  */
-function buildTable(symbols: readonly string[], options: { compressed?: boolean; suffixLimit?: number; terminator?: number } = {}): Uint8Array {
+function buildTable(
+  symbols: readonly string[],
+  options: { compressed?: boolean; suffixLimit?: number; terminator?: number } = {},
+): Uint8Array {
   const bytes = new Uint8Array(FSST_SYMBOL_TABLE_BYTES);
   const n = symbols.length;
   bytes[0] = n;
@@ -36,7 +39,7 @@ function buildTable(symbols: readonly string[], options: { compressed?: boolean;
 function encodeFsst(symbols: readonly string[], input: Uint8Array): Uint8Array {
   const encoded = symbols.map((s) => text.encode(s));
   const codes: number[] = [];
-  for (let i = 0; i < input.length; ) {
+  for (let i = 0; i < input.length;) {
     let best = -1;
     let bestLength = 0;
     encoded.forEach((symbol, c) => {
@@ -56,7 +59,23 @@ function encodeFsst(symbols: readonly string[], input: Uint8Array): Uint8Array {
   return Uint8Array.from(codes);
 }
 
-const SYMBOLS = ['the ', 'quick', 'brown', ' fox', 'jumps', ' over', 'lazy', ' dog', 'ab', 'e', 't', 'a', ' ', 'value-', '12345678'];
+const SYMBOLS = [
+  'the ',
+  'quick',
+  'brown',
+  ' fox',
+  'jumps',
+  ' over',
+  'lazy',
+  ' dog',
+  'ab',
+  'e',
+  't',
+  'a',
+  ' ',
+  'value-',
+  '12345678',
+];
 
 describe('parseFsstSymbolTable', () => {
   it('reads the header fields, symbols and lengths of a 2312-byte table', () => {
@@ -160,7 +179,9 @@ describe('decodeFsst', () => {
       const bad = src.slice();
       bad[3] = 200;
       const run = () => decodeFsst(table, bad, 0, bad.length, new Uint8Array(fsstDecodedLengthBound(bad.length)), 0);
-      expect(run).toThrow(`Fsst code 200 at byte 3 is not a symbol, expected a code below ${SYMBOLS.length} or the escape 255`);
+      expect(run).toThrow(
+        `Fsst code 200 at byte 3 is not a symbol, expected a code below ${SYMBOLS.length} or the escape 255`,
+      );
     });
 
     it('rejects an output too small, found only near the end of the input', () => {
@@ -217,7 +238,9 @@ describe('decodeFsst', () => {
       // 24 bytes take the unchecked loop, 4 bytes the careful one
       const run = () => decodeFsst(table, src, 0, src.length, new Uint8Array(size), 0);
       expect(run).toThrow(CorruptFileError);
-      expect(run).toThrow('Fsst data ends in an escape: code 255 at byte 2 needs a literal byte, but the input ends at 3');
+      expect(run).toThrow(
+        'Fsst data ends in an escape: code 255 at byte 2 needs a literal byte, but the input ends at 3',
+      );
     }
     expect(() => fsstDecodedLength(table, src, 0, 3)).toThrow('Fsst data ends in an escape');
   });
@@ -226,7 +249,9 @@ describe('decodeFsst', () => {
     const table = parseFsstSymbolTable(buildTable(['ab']));
     const src = Uint8Array.of(0, 255, 0x41);
     const run = () => decodeFsst(table, src, 0, 2, new Uint8Array(16), 0);
-    expect(run).toThrow('Fsst data ends in an escape: code 255 at byte 1 needs a literal byte, but the input ends at 2');
+    expect(run).toThrow(
+      'Fsst data ends in an escape: code 255 at byte 1 needs a literal byte, but the input ends at 2',
+    );
   });
 
   it('rejects a code that is not in the table', () => {
@@ -241,7 +266,9 @@ describe('decodeFsst', () => {
     const backing = new Uint8Array(20).fill(0xee);
     const run = () => decodeFsst(table, Uint8Array.of(0, 0), 0, 2, backing.subarray(0, 12), 0);
     expect(run).toThrow(CorruptFileError);
-    expect(run).toThrow('Fsst data expands past the output: code at byte 1 does not fit in the 12 bytes from offset 0 (input 2 bytes)');
+    expect(run).toThrow(
+      'Fsst data expands past the output: code at byte 1 does not fit in the 12 bytes from offset 0 (input 2 bytes)',
+    );
     expect(Array.from(backing.subarray(8))).toEqual(Array(12).fill(0xee));
   });
 

@@ -97,7 +97,9 @@ describe('decodeLz4Block', () => {
 
   it('rejects output past the end of out, for literals and for matches', () => {
     const literals = () => decodeLz4Block(ABC_BLOCK, new Uint8Array(2), 0);
-    expect(literals).toThrow('lz4 block expands past the expected 2 bytes (sequence at byte 0, 0 bytes decoded so far)');
+    expect(literals).toThrow(
+      'lz4 block expands past the expected 2 bytes (sequence at byte 0, 0 bytes decoded so far)',
+    );
     const match = () => decodeLz4Block(ABC_BLOCK, new Uint8Array(10), 0);
     expect(match).toThrow('lz4 block expands past the expected 10 bytes (sequence at byte 0, 3 bytes decoded so far)');
   });

@@ -7,7 +7,8 @@ import { importWithAddon } from '../../fixtures/addon.js';
 type Output = typeof import('../../../decode-workers/encodings/output.js');
 
 /** A fresh copy of output.ts, with or without the addon. */
-const loadOutput = (native: boolean): Promise<Output> => importWithAddon(native, () => import('../../../decode-workers/encodings/output.js'));
+const loadOutput = (native: boolean): Promise<Output> =>
+  importWithAddon(native, () => import('../../../decode-workers/encodings/output.js'));
 
 const addonBuilt = existsSync(join(import.meta.dirname, '..', '..', 'build', 'Release', 'lance_loader_native.node'));
 
@@ -43,52 +44,58 @@ describe('compactVariable', () => {
     expect(Buffer.from(staging.subarray(0, 11)).toString()).toBe('abbbccccccc');
   });
 
-  it.runIf(addonBuilt)('with the addon, copies values into shared memory in slot order without touching the staging memory', async () => {
-    const output = await loadOutput(true);
-    const shared = new SharedArrayBuffer(32);
-    const out = shuffledOutput(output.createVariableOutput, output.appendVariable);
-    const { offsets, data } = output.compactVariable(
-      out,
-      (bytes) => new Uint8Array(shared, 3, bytes),
-      () => {
-        throw new Error('staging memory asked for');
-      },
-    );
-    expect(Array.from(offsets)).toEqual([0, 1, 4, 11]);
-    expect(Buffer.from(data).toString()).toBe('abbbccccccc');
-    expect(new Uint8Array(shared, 0, 3)).toEqual(new Uint8Array(3));
-  });
+  it.runIf(addonBuilt)(
+    'with the addon, copies values into shared memory in slot order without touching the staging memory',
+    async () => {
+      const output = await loadOutput(true);
+      const shared = new SharedArrayBuffer(32);
+      const out = shuffledOutput(output.createVariableOutput, output.appendVariable);
+      const { offsets, data } = output.compactVariable(
+        out,
+        (bytes) => new Uint8Array(shared, 3, bytes),
+        () => {
+          throw new Error('staging memory asked for');
+        },
+      );
+      expect(Array.from(offsets)).toEqual([0, 1, 4, 11]);
+      expect(Buffer.from(data).toString()).toBe('abbbccccccc');
+      expect(new Uint8Array(shared, 0, 3)).toEqual(new Uint8Array(3));
+    },
+  );
 
   it.each([
     ['the native addon', true],
     ['the staging copy', false],
-  ])('gives the same shared bytes through %s for many values of random lengths, nulls among them', async (_name, native) => {
-    if (native && !addonBuilt) return;
-    const output = await loadOutput(native);
-    const slots = 300;
-    const out = output.createVariableOutput(slots, true, 16);
-    const source = new Uint8Array(500_000).map((_, i) => (i * 31 + 7) & 0xff);
-    const order = Array.from({ length: slots }, (_, i) => (i * 7919) % slots);
-    const expected: number[][] = [];
-    let at = 0;
-    for (const slot of order) {
-      if (slot % 13 === 0) {
-        output.setNull(out, slot);
-        expected[slot] = [];
-        continue;
+  ])(
+    'gives the same shared bytes through %s for many values of random lengths, nulls among them',
+    async (_name, native) => {
+      if (native && !addonBuilt) return;
+      const output = await loadOutput(native);
+      const slots = 300;
+      const out = output.createVariableOutput(slots, true, 16);
+      const source = new Uint8Array(500_000).map((_, i) => (i * 31 + 7) & 0xff);
+      const order = Array.from({ length: slots }, (_, i) => (i * 7919) % slots);
+      const expected: number[][] = [];
+      let at = 0;
+      for (const slot of order) {
+        if (slot % 13 === 0) {
+          output.setNull(out, slot);
+          expected[slot] = [];
+          continue;
+        }
+        const length = (slot * 97) % 1500;
+        output.appendVariable(out, slot, source, at, at + length);
+        expected[slot] = Array.from(source.subarray(at, at + length));
+        at += length;
       }
-      const length = (slot * 97) % 1500;
-      output.appendVariable(out, slot, source, at, at + length);
-      expected[slot] = Array.from(source.subarray(at, at + length));
-      at += length;
-    }
-    const { offsets, data } = output.compactVariable(
-      out,
-      (bytes) => new Uint8Array(new SharedArrayBuffer(bytes + 5), 5, bytes),
-      (bytes) => new Uint8Array(bytes),
-    );
-    for (let slot = 0; slot < slots; slot++) {
-      expect(Array.from(data.subarray(offsets[slot], offsets[slot + 1])), `slot ${slot}`).toEqual(expected[slot]);
-    }
-  });
+      const { offsets, data } = output.compactVariable(
+        out,
+        (bytes) => new Uint8Array(new SharedArrayBuffer(bytes + 5), 5, bytes),
+        (bytes) => new Uint8Array(bytes),
+      );
+      for (let slot = 0; slot < slots; slot++) {
+        expect(Array.from(data.subarray(offsets[slot], offsets[slot + 1])), `slot ${slot}`).toEqual(expected[slot]);
+      }
+    },
+  );
 });

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 
-import { decodeRle, decodeRleBlock, type RleRunLengthWidth, type RleValueWidth } from '../../../decode-workers/encodings/rle.js';
+import {
+  decodeRle,
+  decodeRleBlock,
+  type RleRunLengthWidth,
+  type RleValueWidth,
+} from '../../../decode-workers/encodings/rle.js';
 import { CorruptFileError, InvalidArgumentError, UnsupportedError } from '../../../errors.js';
 
 /** Reference encoder: little-endian values, runs split at the run-length type's maximum (as Lance does). */
@@ -12,7 +17,7 @@ function encodeRle(
   const maxRun = 2 ** (8 * runLengthBytes) - 1;
   const runValues: bigint[] = [];
   const runLengths: number[] = [];
-  for (let i = 0; i < values.length; ) {
+  for (let i = 0; i < values.length;) {
     let j = i;
     while (j < values.length && values[j] === values[i]) j++;
     for (let left = j - i; left > 0; left -= Math.min(left, maxRun)) {

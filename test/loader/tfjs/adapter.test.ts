@@ -43,7 +43,7 @@ const PIXELS = 16;
 function fakeRow(epoch: number, index: number, row: number): { pixels: number[]; label: number; feat: number[] } {
   const label = unit(epoch, index, row) < 0.5 ? 1 : 0;
   const pixels = Array.from({ length: PIXELS }, (_, p) => {
-    const bright = (p < PIXELS / 2) === (label === 1);
+    const bright = p < PIXELS / 2 === (label === 1);
     const noise = Math.floor(unit(epoch, index, row, p) * 128);
     return bright ? 128 + noise : noise;
   });
@@ -70,7 +70,10 @@ class FakeSource implements BatchSource {
   yielded = 0;
   private readonly slots: Slot[];
 
-  constructor(readonly numBatches: number, readonly rows: number) {
+  constructor(
+    readonly numBatches: number,
+    readonly rows: number,
+  ) {
     this.slots = [0, 1].map(() => {
       const imageBytes = rows * PIXELS;
       const featOffset = Math.ceil(imageBytes / 4) * 4;
@@ -111,7 +114,12 @@ class FakeSource implements BatchSource {
         image: { dtype: 'uint8', values: slot.image, shape: [this.rows, PIXELS] },
         feat: { dtype: 'float32', values: slot.feat, shape: [this.rows, 3] },
         label: { dtype: 'int32', values: slot.label, shape: [this.rows] },
-        caption: { dtype: 'utf8', values: new Uint8Array(0), shape: [this.rows], offsets: new Int32Array(this.rows + 1) },
+        caption: {
+          dtype: 'utf8',
+          values: new Uint8Array(0),
+          shape: [this.rows],
+          offsets: new Int32Array(this.rows + 1),
+        },
       };
       this.yielded++;
       yield {
@@ -169,7 +177,9 @@ describe('loadTf', () => {
       'const before = typeof globalThis._tfengine;' +
       "const tf = await m.loadTf('cpu');" +
       'console.log(before, typeof globalThis._tfengine, tf.getBackend());';
-    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+    });
     expect(out.trim()).toBe('undefined object cpu');
   });
   it("leaves Node's handling of uncaught errors as it was after starting wasm", () => {
@@ -180,7 +190,9 @@ describe('loadTf', () => {
       'const before = count();' +
       "const tf = await m.loadTf('wasm');" +
       'console.log(before, count(), tf.getBackend());';
-    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+    });
     expect(out.trim()).toBe(`0/0 0/0 ${backend}`);
   });
 });
@@ -188,33 +200,38 @@ describe('loadTf', () => {
 // ── copies ──────────────────────────────────────────────────────────────────────────────────────────────
 
 describe('batchToTensors copies', () => {
-  it.for(['wasm', 'cpu'])('tensors keep their values after the batch is released and its slot overwritten (%s)', async (name, { skip }) => {
-    if (name !== backend && name !== 'cpu') skip(); // wasm could not start here
-    const previous = tf.getBackend();
-    await tf.setBackend(name);
-    try {
-      const source = new FakeSource(1, 4);
-      const batch = await firstBatch(source);
-      const image = batch.columns.image!.values;
-      const t = batchToTensors(tf, batch, {
-        raw: 'image',
-        scaled: { column: 'image', normalize: true },
-        feat: 'feat', // float32 → float32: the path where passing the view through would be easiest
-        label: 'label',
-      });
-      batch.release();
-      expect(image[0]).toBe(GARBAGE);
+  it.for(['wasm', 'cpu'])(
+    'tensors keep their values after the batch is released and its slot overwritten (%s)',
+    async (name, { skip }) => {
+      if (name !== backend && name !== 'cpu') skip(); // wasm could not start here
+      const previous = tf.getBackend();
+      await tf.setBackend(name);
+      try {
+        const source = new FakeSource(1, 4);
+        const batch = await firstBatch(source);
+        const image = batch.columns.image!.values;
+        const t = batchToTensors(tf, batch, {
+          raw: 'image',
+          scaled: { column: 'image', normalize: true },
+          feat: 'feat', // float32 → float32: the path where passing the view through would be easiest
+          label: 'label',
+        });
+        batch.release();
+        expect(image[0]).toBe(GARBAGE);
 
-      const rows = expectedRows(0, 0, 4);
-      expect(Array.from(t.raw!.dataSync())).toEqual(rows.flatMap((r) => r.pixels));
-      expect(Array.from(t.scaled!.dataSync())).toEqual(rows.flatMap((r) => r.pixels.map((p) => Math.fround(p / 255))));
-      expect(Array.from(t.feat!.dataSync())).toEqual(rows.flatMap((r) => r.feat));
-      expect(Array.from(t.label!.dataSync())).toEqual(rows.map((r) => r.label));
-      tf.dispose(Object.values(t));
-    } finally {
-      await tf.setBackend(previous);
-    }
-  });
+        const rows = expectedRows(0, 0, 4);
+        expect(Array.from(t.raw!.dataSync())).toEqual(rows.flatMap((r) => r.pixels));
+        expect(Array.from(t.scaled!.dataSync())).toEqual(
+          rows.flatMap((r) => r.pixels.map((p) => Math.fround(p / 255))),
+        );
+        expect(Array.from(t.feat!.dataSync())).toEqual(rows.flatMap((r) => r.feat));
+        expect(Array.from(t.label!.dataSync())).toEqual(rows.map((r) => r.label));
+        tf.dispose(Object.values(t));
+      } finally {
+        await tf.setBackend(previous);
+      }
+    },
+  );
 });
 
 // ── tensors ─────────────────────────────────────────────────────────────────────────────────────────────
@@ -235,7 +252,13 @@ describe('batchToTensors', () => {
     expect(Array.from(one.dataSync())).toEqual([0, 0.2, 1, 128 / 255].map(Math.fround));
     expect([flag!.dtype, Array.from(flag!.dataSync())]).toEqual(['bool', [1, 0]]);
     expect([id!.dtype, Array.from(id!.dataSync())]).toEqual(['int32', [7, -1]]);
-    expect([label!.dtype, label!.arraySync()]).toEqual(['int32', [[0, 0, 0, 1], [1, 0, 0, 0]]]);
+    expect([label!.dtype, label!.arraySync()]).toEqual([
+      'int32',
+      [
+        [0, 0, 0, 1],
+        [1, 0, 0, 0],
+      ],
+    ]);
     tf.dispose([one, flag!, id!, label!]);
   });
 
@@ -258,8 +281,17 @@ describe('batchToTensors', () => {
 
 function tinyModel(): ReturnType<Tf['sequential']> {
   const model = tf.sequential();
-  model.add(tf.layers.dense({ inputShape: [PIXELS], units: 8, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }));
-  model.add(tf.layers.dense({ units: 2, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }));
+  model.add(
+    tf.layers.dense({
+      inputShape: [PIXELS],
+      units: 8,
+      activation: 'relu',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
+    }),
+  );
+  model.add(
+    tf.layers.dense({ units: 2, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
+  );
   model.compile({ optimizer: tf.train.adam(0.03), loss: 'categoricalCrossentropy' });
   return model;
 }
@@ -267,9 +299,15 @@ function tinyModel(): ReturnType<Tf['sequential']> {
 describe('toTfDataset', () => {
   it('yields { xs, ys } holding copies of each batch, releasing every batch', async () => {
     const source = new FakeSource(3, 4);
-    const ds = toTfDataset(tf, source, { xs: { column: 'image', normalize: true }, ys: { column: 'label', oneHot: 2 } });
+    const ds = toTfDataset(tf, source, {
+      xs: { column: 'image', normalize: true },
+      ys: { column: 'label', oneHot: 2 },
+    });
     expect(ds.size).toBe(3);
-    const elements = (await ds.toArray()) as { xs: import('@tensorflow/tfjs').Tensor; ys: import('@tensorflow/tfjs').Tensor }[];
+    const elements = (await ds.toArray()) as {
+      xs: import('@tensorflow/tfjs').Tensor;
+      ys: import('@tensorflow/tfjs').Tensor;
+    }[];
     expect(source.released).toBe(3);
     expect(elements).toHaveLength(3);
     for (const [index, { xs, ys }] of elements.entries()) {
@@ -288,7 +326,8 @@ describe('toTfDataset', () => {
     const iterator = await ds.iterator();
     await expect(iterator.next()).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
-      message: "ys: column 'caption' (utf8) cannot become a tensor: strings and binary values are not numbers; leave it out of xs/ys",
+      message:
+        "ys: column 'caption' (utf8) cannot become a tensor: strings and binary values are not numbers; leave it out of xs/ys",
     });
     expect(source.released).toBe(1);
     expect(tf.memory().numTensors).toBe(before);
@@ -326,9 +365,10 @@ describe('toTfDataset', () => {
     expect(caught(() => toTfDataset(tf, source, { xs: [], ys: 'label' })).message).toBe(
       'xs must be a column name, { column, ... }, a non-empty array of them or a non-empty record of them; got []',
     );
-    expect(caught(() => toTfDataset(tf, source, { xs: { column: 'image', normalize: 'yes' as never }, ys: 'label' })).message).toBe(
-      "xs.normalize: expected true, false or { scale, offset }, got 'yes'",
-    );
+    expect(
+      caught(() => toTfDataset(tf, source, { xs: { column: 'image', normalize: 'yes' as never }, ys: 'label' }))
+        .message,
+    ).toBe("xs.normalize: expected true, false or { scale, offset }, got 'yes'");
     expect(caught(() => toTfDataset(tf, source, { xs: 'image', ys: 'label', startEpoch: -1 })).message).toBe(
       'startEpoch: expected an integer ≥ 0, got -1',
     );
@@ -336,7 +376,10 @@ describe('toTfDataset', () => {
 
   it('trains a dense model with fitDataset for 3 epochs: loss falls, tensors stay flat, every batch released', async () => {
     const source = new FakeSource(24, 32);
-    const ds = toTfDataset(tf, source, { xs: { column: 'image', normalize: true }, ys: { column: 'label', oneHot: 2 } });
+    const ds = toTfDataset(tf, source, {
+      xs: { column: 'image', normalize: true },
+      ys: { column: 'label', oneHot: 2 },
+    });
     const model = tinyModel();
     const tensorsAfterEpoch: number[] = [];
     const started = performance.now();
@@ -347,8 +390,10 @@ describe('toTfDataset', () => {
     });
     const ms = performance.now() - started;
     const loss = history.history.loss as number[];
-    console.info(`fitDataset on ${tf.getBackend()}: ${ms.toFixed(0)} ms, loss ${loss.map((l) => l.toFixed(4)).join(' → ')}, ` +
-      `numTensors after each epoch ${tensorsAfterEpoch.join(', ')}`);
+    console.info(
+      `fitDataset on ${tf.getBackend()}: ${ms.toFixed(0)} ms, loss ${loss.map((l) => l.toFixed(4)).join(' → ')}, ` +
+        `numTensors after each epoch ${tensorsAfterEpoch.join(', ')}`,
+    );
 
     expect(source.epochsServed).toEqual([0, 1, 2]);
     expect(source.released).toBe(3 * 24);

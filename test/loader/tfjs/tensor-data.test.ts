@@ -66,7 +66,10 @@ describe('toTensorData conversions', () => {
     );
     const u = batchOf({ id: { dtype: 'uint64', values: new BigUint64Array([7n, 2147483648n]), shape: [2] } });
     expect(caught(() => dataOf(u, 'id')).message).toContain('row 1 holds 2147483648, outside int32');
-    const ok = dataOf(batchOf({ id: { dtype: 'uint64', values: new BigUint64Array([7n, 2147483647n]), shape: [2] } }), 'id');
+    const ok = dataOf(
+      batchOf({ id: { dtype: 'uint64', values: new BigUint64Array([7n, 2147483647n]), shape: [2] } }),
+      'id',
+    );
     expect(Array.from(ok.data)).toEqual([7, 2147483647]);
   });
 

@@ -44,7 +44,12 @@ async function writeQuadrants(parent: string): Promise<string> {
   const table = new A.Table({
     label: A.makeVector(labels),
     pixels: A.makeVector(
-      A.makeData({ type: pixelType, length: ROWS, nullCount: 0, child: A.makeData({ type: new A.Uint8(), length: pixels.length, data: pixels }) }),
+      A.makeData({
+        type: pixelType,
+        length: ROWS,
+        nullCount: 0,
+        child: A.makeData({ type: new A.Uint8(), length: pixels.length, data: pixels }),
+      }),
     ),
   });
   const db = await lancedb.connect(parent);
@@ -68,13 +73,33 @@ afterAll(() => {
 
 describe('fitDataset over the DataLoader', () => {
   it('learns a LanceDB dataset in 3 shuffled epochs with a flat tensor count, consuming every batch', async () => {
-    const loader = await createLoader(path, { batchSize: 64, workers: 2, columns: ['pixels', 'label'], shapes: { pixels: [SIDE, SIDE, 1] } });
+    const loader = await createLoader(path, {
+      batchSize: 64,
+      workers: 2,
+      columns: ['pixels', 'label'],
+      shapes: { pixels: [SIDE, SIDE, 1] },
+    });
     const model = tf.sequential();
     try {
-      const ds = toTfDataset(tf, loader, { xs: { column: 'pixels', normalize: true }, ys: { column: 'label', oneHot: CLASSES } });
+      const ds = toTfDataset(tf, loader, {
+        xs: { column: 'pixels', normalize: true },
+        ys: { column: 'label', oneHot: CLASSES },
+      });
       model.add(tf.layers.flatten({ inputShape: [SIDE, SIDE, 1] }));
-      model.add(tf.layers.dense({ units: 16, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }));
-      model.add(tf.layers.dense({ units: CLASSES, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }));
+      model.add(
+        tf.layers.dense({
+          units: 16,
+          activation: 'relu',
+          kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
+        }),
+      );
+      model.add(
+        tf.layers.dense({
+          units: CLASSES,
+          activation: 'softmax',
+          kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }),
+        }),
+      );
       model.compile({ optimizer: tf.train.adam(0.01), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
 
       const tensorsAfterEpoch: number[] = [];
@@ -90,8 +115,10 @@ describe('fitDataset over the DataLoader', () => {
         },
       });
       const metrics = loader.metrics();
-      console.info(`fitDataset over the loader on ${tf.getBackend()}: accuracy ${accuracy.map((a) => a.toFixed(3)).join(' → ')}, ` +
-        `numTensors after each epoch ${tensorsAfterEpoch.join(', ')}, ${metrics.rowsPerSecond.toFixed(0)} rows/s`);
+      console.info(
+        `fitDataset over the loader on ${tf.getBackend()}: accuracy ${accuracy.map((a) => a.toFixed(3)).join(' → ')}, ` +
+          `numTensors after each epoch ${tensorsAfterEpoch.join(', ')}, ${metrics.rowsPerSecond.toFixed(0)} rows/s`,
+      );
 
       expect(accuracy[2]).toBeGreaterThan(0.9); // chance is 0.25
       expect(tensorsAfterEpoch[2]).toBe(tensorsAfterEpoch[1]);

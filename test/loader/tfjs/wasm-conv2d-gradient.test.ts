@@ -26,16 +26,37 @@ const CASES: ConvCase[] = [
   { x: [2, 8, 9, 2], filter: [3, 2, 2, 5], strides: 2, pad: 'same' },
   { x: [2, 8, 9, 2], filter: [3, 3, 2, 5], strides: [2, 3], pad: 'valid' },
   { x: [1, 10, 10, 1], filter: [5, 5, 1, 2], strides: 3, pad: 'valid' }, // the last 2 rows and columns are never read
-  { x: [3, 6, 5, 2], filter: [2, 3, 2, 3], strides: 1, pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
+  {
+    x: [3, 6, 5, 2],
+    filter: [2, 3, 2, 3],
+    strides: 1,
+    pad: [
+      [0, 0],
+      [1, 2],
+      [0, 1],
+      [0, 0],
+    ],
+  },
 ];
 
 /** d(sum(conv2d(x, w)²))/dw on `name`, from values that depend only on the case. */
 async function filterGradient(name: string, c: ConvCase): Promise<Float32Array> {
   await tf.setBackend(name);
   const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-  const x = tf.tensor4d(Float32Array.from({ length: size(c.x) }, (_, i) => Math.sin(i)), c.x);
-  const w = tf.tensor4d(Float32Array.from({ length: size(c.filter) }, (_, i) => Math.cos(i)), c.filter);
-  const dw = tf.grad((filter) => tf.conv2d(x, filter as typeof w, c.strides, c.pad).square().sum())(w);
+  const x = tf.tensor4d(
+    Float32Array.from({ length: size(c.x) }, (_, i) => Math.sin(i)),
+    c.x,
+  );
+  const w = tf.tensor4d(
+    Float32Array.from({ length: size(c.filter) }, (_, i) => Math.cos(i)),
+    c.filter,
+  );
+  const dw = tf.grad((filter) =>
+    tf
+      .conv2d(x, filter as typeof w, c.strides, c.pad)
+      .square()
+      .sum(),
+  )(w);
   const values = dw.dataSync() as Float32Array;
   tf.dispose([x, w, dw]);
   return values;
@@ -65,12 +86,43 @@ describe('the wasm conv2d filter gradient', () => {
     if (backend !== 'wasm') skip();
     const model = tf.sequential();
     // Seeded initial weights: an unlucky draw can leave every ReLU dead and the loss stuck at ln 2.
-    model.add(tf.layers.conv2d({ inputShape: [10, 10, 1], filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) }));
+    model.add(
+      tf.layers.conv2d({
+        inputShape: [10, 10, 1],
+        filters: 4,
+        kernelSize: 3,
+        strides: 2,
+        padding: 'same',
+        activation: 'relu',
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }),
+      }),
+    );
     model.add(tf.layers.flatten());
-    model.add(tf.layers.dense({ units: 2, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }) }));
+    model.add(
+      tf.layers.dense({
+        units: 2,
+        activation: 'softmax',
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }),
+      }),
+    );
     model.compile({ optimizer: tf.train.adam(0.05), loss: 'categoricalCrossentropy' });
     // Class 1 is bright in the top half: a filter has to learn that.
-    const xs = tf.tidy(() => tf.randomUniform([32, 10, 10, 1], 0, 0.5, 'float32', 1).add(tf.concat([tf.zeros([16, 10, 10, 1]), tf.ones([16, 5, 10, 1]).pad([[0, 0], [0, 5], [0, 0], [0, 0]])], 0)));
+    const xs = tf.tidy(() =>
+      tf.randomUniform([32, 10, 10, 1], 0, 0.5, 'float32', 1).add(
+        tf.concat(
+          [
+            tf.zeros([16, 10, 10, 1]),
+            tf.ones([16, 5, 10, 1]).pad([
+              [0, 0],
+              [0, 5],
+              [0, 0],
+              [0, 0],
+            ]),
+          ],
+          0,
+        ),
+      ),
+    );
     const ys = tf.tidy(() => tf.oneHot(tf.tensor1d([...Array(16).fill(0), ...Array(16).fill(1)], 'int32'), 2));
     const first = (await model.trainOnBatch(xs, ys)) as number;
     const memory = tf.memory();
