@@ -37,14 +37,14 @@ import { decodeRoaringBitmap, parseRoaringLayout } from './roaring.js';
 import { parseZstdFrames, ZSTD_MAX_WINDOW_BYTES, type ZstdFrame } from './zstd-frame.js';
 
 /** `arrow` = `.arrow` (DeletionFileType ARROW_ARRAY = 0), `bitmap` = `.bin` (BITMAP = 1), protos/table.proto. */
-export type DeletionFileKind = 'arrow' | 'bitmap';
+type DeletionFileKind = 'arrow' | 'bitmap';
 
 /**
  * Upper bound on the values of one deletion file when the caller does not pass `physicalRows`
  * (2^28 offsets = 1 GiB of output). Run containers and zstd can expand a small file enormously, so
  * some bound must hold before allocating.
  */
-export const DEFAULT_MAX_DELETED_ROWS = 2 ** 28;
+const DEFAULT_MAX_DELETED_ROWS = 2 ** 28;
 /** Row offsets in a fragment are u32. */
 const MAX_FRAGMENT_ROWS = 2 ** 32;
 

@@ -66,9 +66,9 @@ import { readBatchQueued, readBatchSync, readEngine, type ReadEngine } from './n
 import { createSlabPool, type AcquireOptions, type SlabLease, type SlabPool } from './slab.js';
 import { emptyReadStats, type ByteSource, type ReadStats } from './source.js';
 
-export type ReadMode = 'direct' | 'buffered';
+type ReadMode = 'direct' | 'buffered';
 
-export interface DirectReadStats extends ReadStats {
+interface DirectReadStats extends ReadStats {
   /** How the file is read; see the module comment. */
   mode: ReadMode;
   /** Why the mode was chosen, e.g. "tmpfs (page cache only)"; says what failed when a fallback happened. */
@@ -122,7 +122,7 @@ export interface DirectFileSourceOptions {
 export type BatchReads = 'threadpool' | 'blocking' | 'queued';
 
 /** Views of the requested ranges inside pool memory, valid until `release()`. */
-export interface LeasedViews {
+interface LeasedViews {
   views: Uint8Array[];
   release(): void;
 }

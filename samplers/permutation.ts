@@ -22,7 +22,7 @@ import { createRandom } from './random.js';
 /** Rows per bucket the large-order path aims for (256 KiB of offsets: stays in L2 while shuffled). */
 export const TARGET_BUCKET_ROWS = 1 << 16;
 /** Most buckets the scatter pass writes to at once (more streams than this thrash the cache). */
-export const MAX_BUCKETS = 1 << 11;
+const MAX_BUCKETS = 1 << 11;
 
 /**
  * Shuffles `array[start, end)` in place (Durstenfeld's Fisher–Yates: for i from the last position down,

@@ -39,7 +39,7 @@ import { parseZstdFrames, ZSTD_MAGIC, type ZstdFrame } from '../../format/zstd-f
 import { decodeLz4Block } from './lz4.js';
 
 /** The general-purpose schemes Lance writes (`CompressionScheme` in encodings_v2_1.proto). */
-export type CompressionScheme = 'zstd' | 'lz4';
+type CompressionScheme = 'zstd' | 'lz4';
 
 /** Bit of the frame header descriptor that Lance tests to recognise a raw (unprefixed) frame. */
 const LANCE_RAW_FRAME_FHD_BIT = 0x10;

@@ -38,9 +38,9 @@ import { CorruptFileError, InvalidArgumentError } from '../../errors.js';
 /** Size of the symbol table buffer Lance writes: 8-byte header, 256 × u64 symbols, 256 × u8 lengths. */
 export const FSST_SYMBOL_TABLE_BYTES = 8 + 256 * 8 + 256;
 /** The code that announces a literal byte. */
-export const FSST_ESCAPE = 255;
+const FSST_ESCAPE = 255;
 /** A code expands to at most this many bytes. */
-export const FSST_MAX_SYMBOL_BYTES = 8;
+const FSST_MAX_SYMBOL_BYTES = 8;
 /** "FSST" as the high 32 bits of the header. */
 const FSST_MAGIC = 0x46535354;
 const HEADER_BYTES = 8;
