@@ -52,7 +52,7 @@ function expandBits(bits: Uint8Array, count: number, out: Uint8Array, outOffset:
 
 /**
  * Memory for sparse extractions, reused by every sparse decode of this thread: a shuffled take extracts a
- * few values per chunk, and allocating (and zeroing) a whole chunk's output for them cost more than the
+ * few values per chunk, and allocating (and zeroing) a whole chunk's output for them costs more than the
  * extraction. Only the wanted entries are written and read; the result is consumed (gathered) before the
  * next decode, so it is never cached or handed on.
  */
