@@ -32,27 +32,25 @@ import { MessageHeader } from 'apache-arrow/fb/message-header';
 import { RecordBatch } from 'apache-arrow/fb/record-batch';
 import { Type } from 'apache-arrow/fb/type';
 import { Decompress } from 'fzstd';
-import { CorruptFileError, InvalidArgumentError, LanceLoaderError, UnsupportedError } from '../errors.js';
+import { CorruptFileError, InvalidArgumentError, LanceLoaderError, UnsupportedError, withContext } from '../errors.js';
 import { decodeRoaringBitmap, parseRoaringLayout } from './roaring.js';
+import { parseZstdFrames, ZSTD_MAX_WINDOW_BYTES, type ZstdFrame } from './zstd-frame.js';
 
 /** `arrow` = `.arrow` (DeletionFileType ARROW_ARRAY = 0), `bitmap` = `.bin` (BITMAP = 1), protos/table.proto. */
-export type DeletionFileKind = 'arrow' | 'bitmap';
+type DeletionFileKind = 'arrow' | 'bitmap';
 
 /**
  * Upper bound on the values of one deletion file when the caller does not pass `physicalRows`
  * (2^28 offsets = 1 GiB of output). Run containers and zstd can expand a small file enormously, so
  * some bound must hold before allocating.
  */
-export const DEFAULT_MAX_DELETED_ROWS = 2 ** 28;
+const DEFAULT_MAX_DELETED_ROWS = 2 ** 28;
 /** Row offsets in a fragment are u32. */
 const MAX_FRAGMENT_ROWS = 2 ** 32;
 
 const ARROW_MAGIC = [0x41, 0x52, 0x52, 0x4f, 0x57, 0x31]; // "ARROW1"
 const CONTINUATION = 0xffffffff;
 const BLOCK_BYTES = 24; // struct Block { offset i64, metaDataLength i32 (+4 pad), bodyLength i64 }
-const ZSTD_MAGIC = 0xfd2fb528;
-/** libzstd's default decoder limit (ZSTD_WINDOWLOG_LIMIT_DEFAULT = 27): refuse larger windows. */
-const MAX_ZSTD_WINDOW = 2 ** 27;
 
 /**
  * Parses a Lance deletion file's bytes into the sorted, de-duplicated physical row offsets (u32) deleted
@@ -420,12 +418,12 @@ function readBatchValues(
 }
 
 /**
- * Inflates zstd data that must decompress to exactly `expected` bytes. The frame header is checked first so
- * fzstd never allocates a window larger than {@link MAX_ZSTD_WINDOW} or a content size other than `expected`,
- * and output beyond `expected` stops decoding.
+ * Inflates zstd data that must decompress to exactly `expected` bytes. The frames are parsed first
+ * (./zstd-frame.ts) so fzstd never allocates a window larger than {@link ZSTD_MAX_WINDOW_BYTES} or a
+ * content size other than `expected`, and output beyond `expected` stops decoding.
  */
-function inflateZstd(frame: Uint8Array, expected: number, path: string, where: string): Uint8Array {
-  checkZstdFrameHeader(frame, expected, path, where);
+function inflateZstd(src: Uint8Array, expected: number, path: string, where: string): Uint8Array {
+  checkZstdFrames(src, expected, path, where);
   const out = new Uint8Array(expected);
   let written = 0;
   try {
@@ -435,7 +433,7 @@ function inflateZstd(frame: Uint8Array, expected: number, path: string, where: s
       out.set(chunk, written);
       written += chunk.length;
     });
-    stream.push(frame, true);
+    stream.push(src, true);
   } catch (error) {
     if (error instanceof LanceLoaderError) throw error;
     throw arrowCorrupt(
@@ -450,32 +448,26 @@ function inflateZstd(frame: Uint8Array, expected: number, path: string, where: s
   return out;
 }
 
-function checkZstdFrameHeader(frame: Uint8Array, expected: number, path: string, where: string): void {
-  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
-  if (frame.byteLength < 6 || view.getUint32(0, true) !== ZSTD_MAGIC) {
-    throw arrowCorrupt(path, `${where} does not start with a zstd frame`);
+function checkZstdFrames(src: Uint8Array, expected: number, path: string, where: string): void {
+  let frames: ZstdFrame[];
+  try {
+    frames = parseZstdFrames(src, 0);
+  } catch (error) {
+    throw withContext(error, `${path}: Arrow deletion file ${where}`, { path });
   }
-  const descriptor = frame[4] ?? 0;
-  const singleSegment = (descriptor & 0x20) !== 0;
-  const dictIdBytes = [0, 1, 2, 4][descriptor & 3] ?? 0;
-  const sizeFlag = descriptor >> 6;
-  const contentSizeBytes = sizeFlag === 0 ? (singleSegment ? 1 : 0) : 1 << sizeFlag;
-  const contentSizeAt = 5 + (singleSegment ? 0 : 1) + dictIdBytes;
-  if (contentSizeAt + contentSizeBytes > frame.byteLength)
-    throw arrowCorrupt(path, `${where} has a truncated zstd frame header`);
-  if (contentSizeBytes > 0) {
-    let contentSize = 0;
-    for (let i = contentSizeBytes - 1; i >= 0; i--) contentSize = contentSize * 256 + (frame[contentSizeAt + i] ?? 0);
-    if (contentSizeBytes === 2) contentSize += 256;
-    if (contentSize !== expected) {
-      throw arrowCorrupt(path, `${where} holds a zstd frame of ${contentSize} bytes, not the declared ${expected}`);
+  let contentSize = 0;
+  for (const frame of frames) {
+    if (frame.skippable) continue;
+    if (frame.contentSize >= 0) contentSize += frame.contentSize;
+    if (frame.windowSize > ZSTD_MAX_WINDOW_BYTES) {
+      throw arrowCorrupt(
+        path,
+        `${where} asks for a ${frame.windowSize}-byte zstd window (limit ${ZSTD_MAX_WINDOW_BYTES})`,
+      );
     }
   }
-  if (!singleSegment) {
-    const windowDescriptor = frame[5] ?? 0;
-    const windowBase = 2 ** (10 + (windowDescriptor >> 3));
-    const window = windowBase + (windowBase / 8) * (windowDescriptor & 7);
-    if (window > MAX_ZSTD_WINDOW)
-      throw arrowCorrupt(path, `${where} asks for a ${window}-byte zstd window (limit ${MAX_ZSTD_WINDOW})`);
+  const known = frames.every((frame) => frame.contentSize >= 0);
+  if (known && contentSize !== expected) {
+    throw arrowCorrupt(path, `${where} holds a zstd frame of ${contentSize} bytes, not the declared ${expected}`);
   }
 }

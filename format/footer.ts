@@ -35,7 +35,7 @@ export function readU64(view: DataView, byteOffset: number, path: string, what: 
 }
 
 /** Maps footer version numbers to a file version; 0.1/0.2 (legacy) and 2.2+ are refused. */
-export function fileVersionOf(major: number, minor: number, path: string): FileVersion {
+function fileVersionOf(major: number, minor: number, path: string): FileVersion {
   if ((major === 0 && minor === 3) || (major === 2 && minor === 0)) return '2.0';
   if (major === 2 && minor === 1) return '2.1';
   throw new UnsupportedError(

@@ -58,7 +58,7 @@ export function fixedValueBytes(layout: FullZipLayoutProto, where: string): numb
 }
 
 /** How variable-width values are compressed, one value at a time. */
-export type VariableCodecKind = 'plain' | 'fsst' | 'zstd';
+type VariableCodecKind = 'plain' | 'fsst' | 'zstd';
 
 /** The codec of a variable-width page's values, or UnsupportedError naming the encoding. */
 export function variableCodecKind(encoding: CompressiveEncodingProto | undefined, where: string): VariableCodecKind {

@@ -25,11 +25,6 @@ export function versionOfManifestName(name: string): number | undefined {
   return version > 0n && version <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(version) : undefined;
 }
 
-/** The V2 file name of a version. */
-export function manifestNameOfVersion(version: number): string {
-  return `${(U64_MAX - BigInt(version)).toString().padStart(20, '0')}.manifest`;
-}
-
 /** Parses the bytes of a whole manifest file. */
 export function parseManifest(bytes: Uint8Array, path: string): ManifestProto {
   if (bytes.length < 20)

@@ -24,8 +24,8 @@
  */
 import { CorruptFileError, InternalError } from '../errors.js';
 
-export const ROARING_COOKIE_NO_RUN = 12346;
-export const ROARING_COOKIE_RUN = 12347;
+const ROARING_COOKIE_NO_RUN = 12346;
+const ROARING_COOKIE_RUN = 12347;
 /** With the run cookie, the offset header is only written for this many containers or more. */
 const NO_OFFSET_THRESHOLD = 4;
 /** Array containers hold at most this many values; above it a container is a bitmap. */
@@ -34,12 +34,12 @@ const BITMAP_CONTAINER_BYTES = 8192;
 /** One container per 16-bit key. */
 const MAX_CONTAINERS = 65536;
 
-export const CONTAINER_ARRAY = 0;
-export const CONTAINER_BITMAP = 1;
-export const CONTAINER_RUN = 2;
+const CONTAINER_ARRAY = 0;
+const CONTAINER_BITMAP = 1;
+const CONTAINER_RUN = 2;
 
 /** Where each container of a serialized bitmap lies, parallel typed arrays indexed by container. */
-export interface RoaringLayout {
+interface RoaringLayout {
   /** Number of values in the bitmap (sum of the containers' cardinalities). */
   cardinality: number;
   /** High 16 bits of the container's values, strictly increasing. */

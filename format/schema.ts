@@ -130,7 +130,7 @@ function arrowTypeOf(field: Omit<LanceField, 'arrowType'>, where: string): arrow
 }
 
 /** The Arrow field for a Lance field (metadata carried over). */
-export function toArrowField(field: LanceField): arrow.Field {
+function toArrowField(field: LanceField): arrow.Field {
   return new arrow.Field(field.name, field.arrowType, field.nullable, field.metadata);
 }
 

@@ -1,7 +1,7 @@
 /**
  * O_DIRECT alignment. A direct read must start at a file offset and have a length that are multiples of
  * the device's logical block size, and (the hard part from JS) land at a memory address aligned to the
- * device's DMA alignment — 512 bytes on the virtio disk measured in design §6. JS cannot see addresses,
+ * device's DMA alignment — 512 bytes on common virtio disks. JS cannot see addresses,
  * and an (Shared)ArrayBuffer's data starts at an arbitrary 16-byte-aligned address, different per buffer.
  * So we probe: try a 4096-byte direct read into the buffer at view offsets 0, 16, 32, ... The first that
  * works is the buffer's aligned phase; every `phase + k * 512` works too.

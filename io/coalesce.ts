@@ -19,7 +19,7 @@ export interface CoalesceOptions {
 
 export const defaultCoalesceOptions: CoalesceOptions = { maxGapBytes: 64 * 1024, maxReadBytes: 16 * 1024 * 1024 };
 
-export interface CoalescedPlan {
+interface CoalescedPlan {
   /** The reads to issue, ascending and non-overlapping. */
   reads: ByteRange[];
   /** For requested range i: the read that holds it. */

@@ -66,9 +66,9 @@ import { readBatchQueued, readBatchSync, readEngine, type ReadEngine } from './n
 import { createSlabPool, type AcquireOptions, type SlabLease, type SlabPool } from './slab.js';
 import { emptyReadStats, type ByteSource, type ReadStats } from './source.js';
 
-export type ReadMode = 'direct' | 'buffered';
+type ReadMode = 'direct' | 'buffered';
 
-export interface DirectReadStats extends ReadStats {
+interface DirectReadStats extends ReadStats {
   /** How the file is read; see the module comment. */
   mode: ReadMode;
   /** Why the mode was chosen, e.g. "tmpfs (page cache only)"; says what failed when a fallback happened. */
@@ -102,7 +102,8 @@ export interface DirectFileSourceOptions {
    * - 'threadpool': one async fs.read each on the libuv threadpool, `queueDepth` at a time;
    * - 'blocking': one batch that blocks the calling thread (native-read.ts readBatchSync), `queueDepth` in
    *   flight through io_uring when the native addon is built, else one fs.readSync after another. For
-   *   worker threads reading from the page cache: no threadpool hand-off per read (about 7 µs each);
+   *   worker threads reading from the page cache: no threadpool hand-off per read, which costs more than
+   *   the copy out of the cache;
    * - 'queued': one batch on the calling thread's io_uring without blocking (readBatchQueued): the batches
    *   of calls in progress together share `queueDepth` reads in flight, older calls first. For worker
    *   threads that plan or decode one batch while another is on the disk. Without the addon it blocks
@@ -122,7 +123,7 @@ export interface DirectFileSourceOptions {
 export type BatchReads = 'threadpool' | 'blocking' | 'queued';
 
 /** Views of the requested ranges inside pool memory, valid until `release()`. */
-export interface LeasedViews {
+interface LeasedViews {
   views: Uint8Array[];
   release(): void;
 }

@@ -9,7 +9,7 @@
  *   can so keep the disk busy while it plans and decodes.
  *
  * Why: a shuffled epoch costs one positional read per row. From JavaScript each read is a separate
- * `fs.readSync` (≈1.8 µs a row on the development machines, most of a worker's time), and O_DIRECT
+ * `fs.readSync` (most of a worker's time when the rows are in the page cache), and O_DIRECT
  * reads reach the disk at most libuv-threadpool-size at a time. One call per batch removes the per-read
  * crossing into Node, and the ring keeps the disk's queue full from a single worker thread.
  *

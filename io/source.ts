@@ -45,7 +45,7 @@ export interface ByteSource {
   close(): Promise<void>;
 }
 
-export interface FileSourceOptions {
+interface FileSourceOptions {
   coalesce?: CoalesceOptions;
   /** Merged reads in flight at once. */
   queueDepth?: number;

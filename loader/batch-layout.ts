@@ -13,7 +13,7 @@ import { fixedByteWidth, isVariableWidth, valueTypeOf } from '../dataset/arrow-b
 
 type ValuesConstructor = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => ColumnValues;
 
-export interface ColumnLayout {
+interface ColumnLayout {
   name: string;
   dtype: ColumnDType;
   variable: boolean;

@@ -5,10 +5,10 @@
  *   where external ArrayBuffers are not allowed (V8 sandbox builds) or the mapping fails; then the caller
  *   uses a plain ArrayBuffer.
  *
- * Why: a read's pages are pinned and handed to the device one by one. On the development machines'
- * virtual disk, direct reads of 70 KB into 2 MiB pages ran at 40K/s against 28K/s into 4 KiB pages (qd32,
- * io_uring), and 422 KB reads at 9.1K/s against 6.1K/s; reads of a few KiB gained nothing. The memory is
- * returned to the system (munmap) when the ArrayBuffer is collected.
+ * Why: a read's pages are pinned and handed to the device one by one, so a read of tens or hundreds of
+ * KB into 2 MiB pages hands the device far fewer pieces than into 4 KiB pages and completes sooner on
+ * virtual disks (README, Performance); reads of a few KiB gain nothing. The memory is returned to the
+ * system (munmap) when the ArrayBuffer is collected.
  */
 #define _GNU_SOURCE
 #include <stdint.h>

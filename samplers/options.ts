@@ -29,7 +29,7 @@ export interface SamplerOptions {
 }
 
 /** Largest numRows (row offsets must fit a Uint32Array). */
-export const MAX_ROWS = 0xffffffff;
+const MAX_ROWS = 0xffffffff;
 const MAX_COUNT = 0xffffffff;
 
 /** Checks `options` (at `path`, e.g. "options" or "state") and returns a copy with a copied shuffle mode. */
@@ -52,7 +52,7 @@ export function checkSamplerOptions(options: unknown, path = 'options'): Sampler
 }
 
 /** Checks a shuffle mode and returns a copy (objects are never shared with the caller). */
-export function checkShuffleMode(value: unknown, path: string): ShuffleMode {
+function checkShuffleMode(value: unknown, path: string): ShuffleMode {
   if (value === 'none' || value === 'global') return value;
   if (typeof value !== 'object' || value === null || (value as { kind?: unknown }).kind !== 'locality') {
     throw new InvalidArgumentError(

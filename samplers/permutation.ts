@@ -4,8 +4,9 @@
  * permutation of 100M rows needs its 400 MB array and nothing else of that size.
  *
  * Small orders are a plain Fisher–Yates shuffle of the identity. A Fisher–Yates pass over a 400 MB array
- * swaps with a random far-away element at every step and so waits on memory at every step (measured:
- * ~5.6 s for 100M rows). Large orders therefore take one level of the Rao–Sandelius / Sanders shuffle:
+ * swaps with a random far-away element at every step and so waits on memory at every step. Large orders
+ * therefore take one level of the Rao–Sandelius / Sanders shuffle, whose passes touch memory in order or
+ * within a cache-resident bucket:
  *
  *   pass 1  count:    draw a bucket for each row 0..n-1 (top bits of one draw), count rows per bucket
  *   pass 2  scatter:  replay the same draws (second stream, same key) and append each row to its bucket
@@ -14,7 +15,7 @@
  *
  * This is still exactly uniform: with bucket sizes c_1..c_k, every assignment of rows to buckets with
  * those sizes is equally likely, and each bucket is then shuffled uniformly, so each of the n!
- * permutations has probability (∏ c_b! / n!) · ∏ (1 / c_b!) = 1 / n!. It roughly halves the time at 100M.
+ * permutations has probability (∏ c_b! / n!) · ∏ (1 / c_b!) = 1 / n!.
  */
 import type { Random } from './random.js';
 import { createRandom } from './random.js';
@@ -22,7 +23,7 @@ import { createRandom } from './random.js';
 /** Rows per bucket the large-order path aims for (256 KiB of offsets: stays in L2 while shuffled). */
 export const TARGET_BUCKET_ROWS = 1 << 16;
 /** Most buckets the scatter pass writes to at once (more streams than this thrash the cache). */
-export const MAX_BUCKETS = 1 << 11;
+const MAX_BUCKETS = 1 << 11;
 
 /**
  * Shuffles `array[start, end)` in place (Durstenfeld's Fisher–Yates: for i from the last position down,

@@ -14,8 +14,8 @@
  *
  * Memory: the order of the last epoch asked for is cached, and its array is reused for the next epoch,
  * so at most one order (4 bytes per row) is alive. Asking alternately for two epochs recomputes the order
- * at every switch (global: ~0.3 s per 10M rows, ~3 s per 100M on a 2-core VM): finish an epoch's
- * batches before asking for the next epoch's.
+ * at every switch, a pass over the whole dataset's offsets: finish an epoch's batches before asking for
+ * the next epoch's.
  *
  * Batches are fresh arrays, never views of the order: the order is overwritten when the epoch changes,
  * and a view would also keep a 400 MB order alive for as long as any batch is held. A batch is

@@ -28,7 +28,7 @@ export interface SamplerState {
 }
 
 /** Where a state resumes, with the options it was saved under. */
-export interface ResumePoint {
+interface ResumePoint {
   options: SamplerOptions;
   epoch: number;
   nextBatch: number;

@@ -73,7 +73,7 @@ export type BitWidthElem = 8 | 16 | 32 | 64;
 export type UnsignedOutput = Uint8Array | Uint16Array | Uint32Array;
 
 /** Values in one FastLanes block. */
-export const FASTLANES_BLOCK_VALUES = 1024;
+const FASTLANES_BLOCK_VALUES = 1024;
 
 /** FastLanes' row-group order (lance-bitpacking `FL_ORDER`). */
 const FL_ORDER = [0, 4, 2, 6, 1, 5, 3, 7] as const;

@@ -1,7 +1,7 @@
 /**
  * General-purpose buffer decompression as Lance frames it: the `General{compression{scheme}, values}`
  * encoding of 2.1/2.2 (mini-block: value buffer 0 of each chunk; full-zip: each value; block: dictionaries),
- * `Flat.compression` in 2.0, and the zstd-compressed buffers of Arrow IPC deletion files.
+ * and `Flat.compression` in 2.0.
  *
  * Byte layout (rust/lance-encoding/src/encodings/physical/block.rs, `ZstdBufferCompressor` and
  * `Lz4BufferCompressor`; general.rs compresses only buffer 0 of each mini-block chunk):
@@ -20,35 +20,30 @@
  * (frame header descriptor 0x60, observed in `lance-encoding:compression=zstd` 2.1 and 2.2 files).
  *
  * Checks before any allocation: a declared length must not exceed `maxUncompressedBytes`; every zstd frame
- * is walked block by block (header, block sizes, checksum) without decoding, so a truncated frame,
- * trailing bytes, a Frame_Content_Size that disagrees with the prefix, or block sizes that cannot add up
- * to the declared length are {@link CorruptFileError}. `fzstd` cannot tell how many bytes it produced when
- * given an output buffer, so for frames with a content size the exact-length check is the frame's own
- * content size against the declared length, plus the block bounds; it does not verify checksums.
+ * is parsed block by block (header, block sizes, checksum) without decoding, by ../../format/zstd-frame.ts,
+ * so a truncated frame, trailing bytes, a Frame_Content_Size that disagrees with the prefix, or block
+ * sizes that cannot add up to the declared length are {@link CorruptFileError}. For frames with a content
+ * size the exact-length check is the frame's own content size against the declared length, plus the block
+ * bounds; checksums are not verified.
  * LZ4 blocks are decoded by ./lz4.ts (bounds-checked; `lz4js.decompressBlock` checks nothing and turns bad
  * offsets into zeros), and the decoded size must equal the declared size.
  *
- * Copies: zstd and LZ4 decode straight into the result (or the caller's output with
- * {@link decompressBufferInto}); the only extra copy is for a zstd frame without a content size, which
- * fzstd decodes into its own buffer first (older raw-format files only).
+ * Copies: LZ4 and zstd frames of raw and RLE blocks decode straight into the result (or the caller's
+ * output with {@link decompressBufferInto}); other zstd frames are decoded by fzstd into a buffer of its
+ * own and copied once into the result.
  */
 import { decompress as fzstdDecompress } from 'fzstd';
 
 import { CorruptFileError, InvalidArgumentError, LanceLoaderError, UnsupportedError } from '../../errors.js';
+import { parseZstdFrames, ZSTD_MAGIC, type ZstdFrame } from '../../format/zstd-frame.js';
 import { decodeLz4Block } from './lz4.js';
 
 /** The general-purpose schemes Lance writes (`CompressionScheme` in encodings_v2_1.proto). */
-export type CompressionScheme = 'zstd' | 'lz4';
+type CompressionScheme = 'zstd' | 'lz4';
 
-const ZSTD_MAGIC = 0xfd2fb528;
-const ZSTD_SKIPPABLE_MAGIC = 0x184d2a50;
 /** Bit of the frame header descriptor that Lance tests to recognise a raw (unprefixed) frame. */
 const LANCE_RAW_FRAME_FHD_BIT = 0x10;
 const ZSTD_PREFIX_BYTES = 8;
-/** Block_Maximum_Size upper limit (RFC 8878 §3.1.1.2.3). */
-const ZSTD_MAX_BLOCK_BYTES = 128 * 1024;
-/** Largest window we let fzstd allocate for a frame without a content size (libzstd's default limit). */
-const ZSTD_MAX_WINDOW_BYTES = 1 << 27;
 const LZ4_PREFIX_BYTES = 4;
 /** The lz4 crate reads the prefix as an i32 and rejects negative sizes. */
 const LZ4_MAX_DECLARED_BYTES = 0x7fffffff;
@@ -66,7 +61,7 @@ export function decompressBuffer(scheme: CompressionScheme, src: Uint8Array, max
     decodeLz4Payload(src, out);
     return out;
   }
-  if (scheme === 'zstd') return decodeZstd(src, true, maxUncompressedBytes, undefined);
+  if (scheme === 'zstd') return decodeZstd(src, maxUncompressedBytes, undefined);
   throw unknownScheme(scheme);
 }
 
@@ -97,56 +92,20 @@ export function decompressBufferInto(
     return;
   }
   if (scheme === 'zstd') {
-    decodeZstd(src, true, expectedByteLength, target);
+    decodeZstd(src, expectedByteLength, target);
     return;
   }
   throw unknownScheme(scheme);
 }
 
-/**
- * Decompresses plain zstd frames (no Lance length prefix), e.g. an Arrow IPC body buffer of a deletion
- * file. With `expectedByteLength` the frames must decode to exactly that many bytes; without it their
- * content sizes must fit in `maxUncompressedBytes`. Returns a fresh buffer.
- */
-export function decompressZstdFrame(
-  src: Uint8Array,
-  maxUncompressedBytes: number,
-  expectedByteLength?: number,
-): Uint8Array {
-  checkLimit(maxUncompressedBytes, 'maxUncompressedBytes');
-  if (expectedByteLength === undefined) return decodeZstd(src, false, maxUncompressedBytes, undefined);
-  checkLimit(expectedByteLength, 'expectedByteLength');
-  if (expectedByteLength > maxUncompressedBytes) throw overLimit('zstd', expectedByteLength, maxUncompressedBytes);
-  const out = new Uint8Array(expectedByteLength);
-  decodeZstd(src, false, expectedByteLength, out);
-  return out;
-}
-
 // ---------------------------------------------------------------------------------------------------
 // zstd
 
-/** Where one zstd frame lies and what its headers promise, found without decoding. */
-interface ZstdFrame {
-  start: number;
-  end: number;
-  skippable: boolean;
-  /** Frame_Content_Size, or -1 when the header omits it. */
-  contentSize: number;
-  windowSize: number;
-  /** Bounds on the decoded size from the block headers (raw and RLE blocks are exact). */
-  minContentSize: number;
-  maxContentSize: number;
-  /** Every block is raw or RLE (incompressible data): decoded by copying, without fzstd. */
-  simple: boolean;
-  /** Byte offset in the source of the first block header. */
-  blocksStart: number;
-}
-
 /**
- * Decodes Lance zstd bytes. `prefixed`: apply Lance's raw-vs-prefixed rule (else: raw frames only).
+ * Decodes Lance zstd bytes, prefixed or raw frames by Lance's rule ({@link isRawZstd}).
  * `target`: the exact output (its length is the expected size); else allocate, bounded by `limit`.
  */
-function decodeZstd(src: Uint8Array, prefixed: boolean, limit: number, target: Uint8Array | undefined): Uint8Array {
+function decodeZstd(src: Uint8Array, limit: number, target: Uint8Array | undefined): Uint8Array {
   if (src.length === 0) {
     if (target !== undefined && target.length !== 0) {
       throw new CorruptFileError(`zstd buffer is empty, expected ${target.length} uncompressed bytes`, {
@@ -159,7 +118,7 @@ function decodeZstd(src: Uint8Array, prefixed: boolean, limit: number, target: U
 
   let framesStart = 0;
   let declared = -1;
-  if (prefixed && !isRawZstd(src)) {
+  if (!isRawZstd(src)) {
     declared = readU32(src, 0) + readU32(src, 4) * 4294967296;
     framesStart = ZSTD_PREFIX_BYTES;
     if (target === undefined && declared > limit) throw overLimit('zstd', declared, limit);
@@ -174,7 +133,7 @@ function decodeZstd(src: Uint8Array, prefixed: boolean, limit: number, target: U
     declared = target.length;
   }
 
-  const frames = walkZstdFrames(src, framesStart);
+  const frames = parseZstdFrames(src, framesStart);
   let known = true;
   let knownTotal = 0;
   let minTotal = 0;
@@ -270,165 +229,12 @@ function isRawZstd(src: Uint8Array): boolean {
   return readU32(src, 0) === ZSTD_MAGIC && ((src[4] ?? 0) & LANCE_RAW_FRAME_FHD_BIT) === 0;
 }
 
-/** Walks the frames in `src[start…]`: headers and block headers only, no decoding. */
-function walkZstdFrames(src: Uint8Array, start: number): ZstdFrame[] {
-  const frames: ZstdFrame[] = [];
-  let position = start;
-  if (position >= src.length) {
-    throw new CorruptFileError(`zstd buffer ends at byte ${src.length}, expected a frame at byte ${position}`, {
-      scheme: 'zstd',
-      byteOffset: position,
-    });
-  }
-  while (position < src.length) {
-    const frame = walkZstdFrame(src, position);
-    frames.push(frame);
-    position = frame.end;
-  }
-  return frames;
-}
-
-function walkZstdFrame(src: Uint8Array, start: number): ZstdFrame {
-  need(src, start, 4, start, 'frame magic');
-  const magic = readU32(src, start);
-  if ((magic & 0xfffffff0) >>> 0 === ZSTD_SKIPPABLE_MAGIC) {
-    need(src, start + 4, 4, start, 'skippable frame size');
-    const size = readU32(src, start + 4);
-    need(src, start + 8, size, start, 'skippable frame content');
-    return {
-      start,
-      end: start + 8 + size,
-      skippable: true,
-      contentSize: 0,
-      windowSize: 0,
-      minContentSize: 0,
-      maxContentSize: 0,
-      simple: true,
-      blocksStart: start + 8,
-    };
-  }
-  if (magic !== ZSTD_MAGIC) {
-    throw new CorruptFileError(
-      `zstd frame at byte ${start} starts with ${hex(src, start, 4)}, expected the magic 28 b5 2f fd`,
-      { scheme: 'zstd', byteOffset: start },
-    );
-  }
-  need(src, start + 4, 1, start, 'frame header descriptor');
-  const descriptor = src[start + 4] ?? 0;
-  if ((descriptor & 0x08) !== 0) {
-    throw new CorruptFileError(`zstd frame at byte ${start} has the reserved bit of its header descriptor set`, {
-      scheme: 'zstd',
-      byteOffset: start + 4,
-    });
-  }
-  const singleSegment = (descriptor >> 5) & 1;
-  const contentSizeFlag = descriptor >> 6;
-  const hasChecksum = (descriptor >> 2) & 1;
-  const dictionaryIdBytes = [0, 1, 2, 4][descriptor & 3] ?? 0;
-  const contentSizeBytes = [singleSegment, 2, 4, 8][contentSizeFlag] ?? 0;
-  let position = start + 5;
-
-  let windowSize = 0;
-  if (singleSegment === 0) {
-    need(src, position, 1, start, 'window descriptor');
-    const windowDescriptor = src[position] ?? 0;
-    const base = 2 ** (10 + (windowDescriptor >> 3));
-    windowSize = base + (base / 8) * (windowDescriptor & 7);
-    position += 1;
-  }
-  need(src, position, dictionaryIdBytes + contentSizeBytes, start, 'frame header');
-  let dictionaryId = 0;
-  for (let b = 0; b < dictionaryIdBytes; b++) dictionaryId += (src[position + b] ?? 0) * 2 ** (8 * b);
-  if (dictionaryId !== 0) {
-    throw new UnsupportedError(
-      `zstd frame at byte ${start} needs dictionary ${dictionaryId}; Lance never writes dictionaries`,
-      {
-        scheme: 'zstd',
-        byteOffset: start,
-      },
-    );
-  }
-  position += dictionaryIdBytes;
-  let contentSize = -1;
-  if (contentSizeBytes > 0) {
-    contentSize = 0;
-    for (let b = 0; b < contentSizeBytes; b++) contentSize += (src[position + b] ?? 0) * 2 ** (8 * b);
-    if (contentSizeBytes === 2) contentSize += 256;
-    position += contentSizeBytes;
-  }
-  if (singleSegment === 1) windowSize = contentSize;
-
-  const compressedBlockMax = Math.min(windowSize, ZSTD_MAX_BLOCK_BYTES);
-  let minContentSize = 0;
-  let maxContentSize = 0;
-  let simple = true;
-  const blocksStart = position;
-  for (;;) {
-    need(src, position, 3, start, 'block header');
-    const header = (src[position] ?? 0) | ((src[position + 1] ?? 0) << 8) | ((src[position + 2] ?? 0) << 16);
-    const last = header & 1;
-    const type = (header >> 1) & 3;
-    const size = header >>> 3;
-    if (type === 3 || size > ZSTD_MAX_BLOCK_BYTES) {
-      throw new CorruptFileError(
-        `zstd block at byte ${position} has ${type === 3 ? 'the reserved block type 3' : `size ${size}, more than ${ZSTD_MAX_BLOCK_BYTES}`}`,
-        { scheme: 'zstd', byteOffset: position },
-      );
-    }
-    position += 3;
-    if (type === 1) {
-      need(src, position, 1, start, 'RLE block byte');
-      position += 1;
-      minContentSize += size;
-      maxContentSize += size;
-    } else {
-      need(src, position, size, start, type === 0 ? 'raw block' : 'compressed block');
-      position += size;
-      if (type === 0) {
-        minContentSize += size;
-        maxContentSize += size;
-      } else {
-        maxContentSize += compressedBlockMax;
-        simple = false;
-      }
-    }
-    if (last === 1) break;
-  }
-  if (hasChecksum === 1) {
-    need(src, position, 4, start, 'content checksum');
-    position += 4;
-  }
-  if (contentSize >= 0 && (contentSize < minContentSize || contentSize > maxContentSize)) {
-    throw new CorruptFileError(
-      `zstd frame at byte ${start} declares ${contentSize} content bytes, but its blocks decode to between ${minContentSize} and ${maxContentSize}`,
-      { scheme: 'zstd', byteOffset: start, frameContentSize: contentSize, minContentSize, maxContentSize },
-    );
-  }
-  if (contentSize < 0 && windowSize > ZSTD_MAX_WINDOW_BYTES) {
-    throw new UnsupportedError(
-      `zstd frame at byte ${start} has no content size and a ${windowSize}-byte window, more than the ${ZSTD_MAX_WINDOW_BYTES} bytes we allocate`,
-      { scheme: 'zstd', byteOffset: start, windowSize },
-    );
-  }
-  return {
-    start,
-    end: position,
-    skippable: false,
-    contentSize,
-    windowSize,
-    minContentSize,
-    maxContentSize,
-    simple,
-    blocksStart,
-  };
-}
-
 /** Runs fzstd on one frame; its exceptions become {@link CorruptFileError} with the cause attached. */
 function runFzstd(frameBytes: Uint8Array, frame: ZstdFrame, into: Uint8Array | undefined): Uint8Array {
   if (frame.simple) return copySimpleFrame(frameBytes, frame, into);
   try {
-    // fzstd 0.1.1 is ~15× slower when handed an output buffer (measured: 4.2 ms vs 0.27 ms for a 70 KB
-    // frame), so it always allocates and the result is copied into `into`: one extra copy, much less time.
+    // fzstd decodes far slower into a buffer it is handed than into one it allocates, so it always
+    // allocates and the result is copied into `into`: one extra copy costs much less than that.
     const decoded = fzstdDecompress(frameBytes);
     if (into === undefined) return decoded;
     if (decoded.length !== into.length) {
@@ -455,7 +261,7 @@ function runFzstd(frameBytes: Uint8Array, frame: ZstdFrame, into: Uint8Array | u
 
 /**
  * Decodes a frame of raw and RLE blocks (what zstd writes for incompressible data, e.g. JPEG bytes) by
- * copying the blocks: fzstd moves such blocks byte by byte. walkZstdFrame checked every block header.
+ * copying the blocks: fzstd moves such blocks byte by byte. parseZstdFrames checked every block header.
  */
 function copySimpleFrame(frameBytes: Uint8Array, frame: ZstdFrame, into: Uint8Array | undefined): Uint8Array {
   const out = into ?? new Uint8Array(frame.minContentSize);
@@ -493,21 +299,12 @@ function copySimpleFrame(frameBytes: Uint8Array, frame: ZstdFrame, into: Uint8Ar
 export function zstdDeclaredLength(src: Uint8Array): number | undefined {
   if (!isRawZstd(src)) return readU32(src, 0) + readU32(src, 4) * 4294967296;
   let total = 0;
-  for (const frame of walkZstdFrames(src, 0)) {
+  for (const frame of parseZstdFrames(src, 0)) {
     if (frame.skippable) continue;
     if (frame.contentSize < 0) return undefined;
     total += frame.contentSize;
   }
   return total;
-}
-
-function need(src: Uint8Array, at: number, count: number, frameStart: number, what: string): void {
-  if (count > src.length - at) {
-    throw new CorruptFileError(
-      `zstd frame at byte ${frameStart} is truncated: its ${what} needs ${count} bytes at byte ${at}, only ${Math.max(0, src.length - at)} remain`,
-      { scheme: 'zstd', byteOffset: at, byteLength: src.length },
-    );
-  }
 }
 
 function pastOutput(frame: ZstdFrame, position: number, length: number): CorruptFileError {
@@ -588,11 +385,4 @@ function readU32(bytes: Uint8Array, at: number): number {
   return (
     ((bytes[at] ?? 0) | ((bytes[at + 1] ?? 0) << 8) | ((bytes[at + 2] ?? 0) << 16) | ((bytes[at + 3] ?? 0) << 24)) >>> 0
   );
-}
-
-function hex(bytes: Uint8Array, at: number, count: number): string {
-  const parts: string[] = [];
-  for (let i = at; i < Math.min(at + count, bytes.length); i++)
-    parts.push((bytes[i] ?? 0).toString(16).padStart(2, '0'));
-  return parts.join(' ');
 }

@@ -28,7 +28,7 @@
  * Copies: the table is unpacked once per page into 256 × 8 symbol bytes, the same as 2 × 256 u32 words,
  * and 256 lengths. Decoding writes straight into `out`. In the bulk of an input (all but its last 16
  * bytes, and only while 8 bytes per remaining code fit in `out`) each code stores all 8 bytes of its symbol
- * slot and advances by its length — branch-free, 2–3× faster than copying `length` bytes; the spare bytes
+ * slot and advances by its length — branch-free, so cheaper than copying `length` bytes; the spare bytes
  * land where the next codes write. The last 16 input bytes (at least 8 output bytes) are copied exactly,
  * so after a successful call nothing outside `out[outOffset, outOffset + returned)` has changed. After a
  * {@link CorruptFileError} up to 7 bytes past the partial output may hold scratch.
@@ -38,9 +38,9 @@ import { CorruptFileError, InvalidArgumentError } from '../../errors.js';
 /** Size of the symbol table buffer Lance writes: 8-byte header, 256 × u64 symbols, 256 × u8 lengths. */
 export const FSST_SYMBOL_TABLE_BYTES = 8 + 256 * 8 + 256;
 /** The code that announces a literal byte. */
-export const FSST_ESCAPE = 255;
+const FSST_ESCAPE = 255;
 /** A code expands to at most this many bytes. */
-export const FSST_MAX_SYMBOL_BYTES = 8;
+const FSST_MAX_SYMBOL_BYTES = 8;
 /** "FSST" as the high 32 bits of the header. */
 const FSST_MAGIC = 0x46535354;
 const HEADER_BYTES = 8;

@@ -15,7 +15,7 @@
  * Every length and offset is checked against the input, the output and the bytes decoded so far before
  * use: corrupt input is a {@link CorruptFileError}, never a read or write outside the arrays.
  * `lz4js.decompressBlock` (0.2.0) has no such checks — it silently yields zeros for bad offsets — which
- * is why this ~90-line decoder exists; it is also several times faster on long literals and matches.
+ * is why this decoder exists; it also copies long literals and matches in bulk (see Copies).
  *
  * Copies: literals go from `src` to `out` once (`set` for long runs, a byte loop for short ones); match
  * bytes are copied within `out` (`copyWithin` when long and not overlapping, forward bytes otherwise).

@@ -20,7 +20,7 @@ import {
 
 const ALIGN = 8;
 /** The decoded contents of one chunk. */
-export interface DecodedChunk {
+interface DecodedChunk {
   values: DecodedValues;
   /** Definition levels (0 = valid), or null when every item is valid. */
   def: Uint16Array | null;
@@ -85,7 +85,7 @@ export function decodeMiniBlockDictionary(
 }
 
 /** Rows of one chunk to copy out: entries [from, to) of `rows`/`slots`, rows counted from the page start. */
-export interface ChunkRows {
+interface ChunkRows {
   rows: Uint32Array;
   slots: Uint32Array;
   from: number;

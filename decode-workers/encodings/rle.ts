@@ -82,13 +82,12 @@ export function decodeRle(
   if (!LITTLE_ENDIAN_HOST || bytesPerValue === 1 || start % bytesPerValue !== 0) {
     written = expandBytes(values, runLengths, runLengthBytes, bytesPerValue, runCount, numValues, out, outByteOffset);
   } else if (bytesPerValue === 2) {
-    const view = new Uint16Array(out.buffer, start, numValues);
-    written = expandWords16(values, runLengths, runLengthBytes, runCount, view);
+    written = expandWords(values, runLengths, runLengthBytes, runCount, new Uint16Array(out.buffer, start, numValues));
   } else {
     const view = new Uint32Array(out.buffer, start, (numValues * bytesPerValue) / 4);
     written =
       bytesPerValue === 4
-        ? expandWords32(values, runLengths, runLengthBytes, runCount, view)
+        ? expandWords(values, runLengths, runLengthBytes, runCount, view)
         : expandWords64(values, runLengths, runLengthBytes, runCount, view);
   }
   if (written !== numValues) {
@@ -223,38 +222,22 @@ function expandBytes(
   return decoded;
 }
 
-function expandWords16(
+/** 16- and 32-bit values through a view of the same width, one `fill` per run. */
+function expandWords(
   values: Uint8Array,
   runLengths: Uint8Array,
   runLengthBytes: RleRunLengthWidth,
   runCount: number,
-  view: Uint16Array,
+  view: Uint16Array | Uint32Array,
 ): number {
   const numValues = view.length;
+  const wide = view.BYTES_PER_ELEMENT === 4;
   let decoded = 0;
   for (let run = 0; run < runCount; run++) {
     const length = runLength(runLengths, runLengthBytes, run);
     if (length === 0 || length > numValues - decoded) throw runError(run, length, decoded, numValues);
-    const value = (values[2 * run] ?? 0) | ((values[2 * run + 1] ?? 0) << 8);
+    const value = wide ? readU32(values, 4 * run) : (values[2 * run] ?? 0) | ((values[2 * run + 1] ?? 0) << 8);
     view.fill(value, decoded, decoded + length);
-    decoded += length;
-  }
-  return decoded;
-}
-
-function expandWords32(
-  values: Uint8Array,
-  runLengths: Uint8Array,
-  runLengthBytes: RleRunLengthWidth,
-  runCount: number,
-  view: Uint32Array,
-): number {
-  const numValues = view.length;
-  let decoded = 0;
-  for (let run = 0; run < runCount; run++) {
-    const length = runLength(runLengths, runLengthBytes, run);
-    if (length === 0 || length > numValues - decoded) throw runError(run, length, decoded, numValues);
-    view.fill(readU32(values, 4 * run), decoded, decoded + length);
     decoded += length;
   }
   return decoded;

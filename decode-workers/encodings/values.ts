@@ -25,7 +25,7 @@ export type DecodedValues =
   | { kind: 'variable'; offsets: Uint32Array; data: Uint8Array; count: number; fsst?: FsstSymbolTable };
 
 /** Largest decompressed size accepted for one chunk buffer. */
-export const MAX_CHUNK_BUFFER_BYTES = 64 * 1024 * 1024;
+const MAX_CHUNK_BUFFER_BYTES = 64 * 1024 * 1024;
 
 function unsupported(encoding: CompressiveEncodingProto | undefined, where: string): never {
   throw new UnsupportedError(`${where}: encoding ${describeCompressive(encoding)} is not supported by lance-loader`, {
@@ -46,13 +46,13 @@ function elemBitsOf(bits: number, where: string): BitWidthElem {
 }
 
 /** Expands an LSB-first bitmap of `count` bits into one byte (0/1) per value. */
-export function expandBits(bits: Uint8Array, count: number, out: Uint8Array, outOffset: number): void {
+function expandBits(bits: Uint8Array, count: number, out: Uint8Array, outOffset: number): void {
   for (let i = 0; i < count; i++) out[outOffset + i] = ((bits[i >>> 3] as number) >>> (i & 7)) & 1;
 }
 
 /**
  * Memory for sparse extractions, reused by every sparse decode of this thread: a shuffled take extracts a
- * few values per chunk, and allocating (and zeroing) a whole chunk's output for them cost more than the
+ * few values per chunk, and allocating (and zeroing) a whole chunk's output for them costs more than the
  * extraction. Only the wanted entries are written and read; the result is consumed (gathered) before the
  * next decode, so it is never cached or handed on.
  */

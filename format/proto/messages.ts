@@ -98,7 +98,7 @@ export interface FieldProto {
 }
 
 /** lance.file.FileDescriptor (global buffer 0 of a v2 data file) */
-export interface FileDescriptorProto {
+interface FileDescriptorProto {
   schema?: { fields: FieldProto[]; metadata: Record<string, Uint8Array> };
   length: number;
 }
@@ -111,7 +111,7 @@ export interface EncodingProto {
 }
 
 /** lance.file.v2.ColumnMetadata.Page */
-export interface PageProto {
+interface PageProto {
   buffer_offsets: number[];
   buffer_sizes: number[];
   length: number;
@@ -120,7 +120,7 @@ export interface PageProto {
 }
 
 /** lance.file.v2.ColumnMetadata */
-export interface ColumnMetadataProto {
+interface ColumnMetadataProto {
   encoding?: EncodingProto;
   pages: PageProto[];
   buffer_offsets: number[];
@@ -128,7 +128,7 @@ export interface ColumnMetadataProto {
 }
 
 /** google.protobuf.Any */
-export interface AnyProto {
+interface AnyProto {
   type_url: string;
   value: Uint8Array;
 }
@@ -145,7 +145,7 @@ export interface DataFileProto {
 }
 
 /** lance.table.DeletionFile */
-export interface DeletionFileProto {
+interface DeletionFileProto {
   file_type: 'ARROW_ARRAY' | 'BITMAP';
   read_version: number;
   /** A random u64 used in the file name; kept exact as a decimal string. */
@@ -155,7 +155,7 @@ export interface DeletionFileProto {
 }
 
 /** lance.table.DataFragment */
-export interface DataFragmentProto {
+interface DataFragmentProto {
   id: number;
   files: DataFileProto[];
   deletion_file?: DeletionFileProto;
@@ -177,7 +177,7 @@ export interface ManifestProto {
   base_paths: { id: number; name: string; is_dataset_root: boolean; path: string }[];
 }
 
-export type RepDefLayerName =
+type RepDefLayerName =
   | 'REPDEF_UNSPECIFIED'
   | 'REPDEF_ALL_VALID_ITEM'
   | 'REPDEF_ALL_VALID_LIST'
@@ -187,7 +187,7 @@ export type RepDefLayerName =
   | 'REPDEF_NULL_AND_EMPTY_LIST';
 
 /** lance.encodings21.BufferCompression */
-export interface BufferCompressionProto {
+interface BufferCompressionProto {
   scheme: 'COMPRESSION_ALGORITHM_UNSPECIFIED' | 'COMPRESSION_ALGORITHM_LZ4' | 'COMPRESSION_ALGORITHM_ZSTD';
   level?: number;
 }
@@ -269,7 +269,7 @@ export interface PageLayoutProto {
 }
 
 /** lance.encodings.Buffer (2.0) */
-export interface BufferProto20 {
+interface BufferProto20 {
   buffer_index: number;
   buffer_type: 'page' | 'column' | 'file';
 }
@@ -314,11 +314,6 @@ export interface ArrayEncodingProto {
   constant?: { value: Uint8Array };
 }
 
-/** lance.encodings.ColumnEncoding (column-level encoding of every version) */
-export interface ColumnEncodingProto {
-  column_encoding?: 'values' | 'zone_index' | 'blob';
-}
-
 export const decodeFileDescriptor = decoder<FileDescriptorProto>('lance.file.FileDescriptor');
 export const decodeColumnMetadata = decoder<ColumnMetadataProto>('lance.file.v2.ColumnMetadata');
 export const decodeAny = decoder<AnyProto>('lance.wk.Any');
@@ -336,4 +331,3 @@ function exactDeletionIds(manifest: ManifestProto, message: protobuf.Message): v
 export const decodeManifest = decoder<ManifestProto>('lance.table.Manifest', exactDeletionIds);
 export const decodePageLayout = decoder<PageLayoutProto>('lance.encodings21.PageLayout');
 export const decodeArrayEncoding = decoder<ArrayEncodingProto>('lance.encodings.ArrayEncoding');
-export const decodeColumnEncoding = decoder<ColumnEncodingProto>('lance.encodings.ColumnEncoding');

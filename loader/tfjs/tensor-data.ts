@@ -1,6 +1,6 @@
 /**
  * One batch column → the data of one tensor: a fresh typed array in a tfjs dtype plus a shape, checked
- * against the column's dtype, nulls and shape. No tfjs here: `tfjs.ts` hands the result to `tf.tensor()`.
+ * against the column's dtype, nulls and shape. No tfjs here: adapter.ts hands the result to `tf.tensor()`.
  *
  * ```
  *  BatchColumn (views of a shared slot) ──toTensorData──► { data (fresh, unshared), shape, dtype }

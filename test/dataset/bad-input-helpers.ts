@@ -19,7 +19,7 @@ import { protoSources } from '../../format/proto/definitions.js';
 
 export const NUM_ROWS = 300;
 export const VERSIONS = ['2.0', '2.1'] as const;
-export type Version = (typeof VERSIONS)[number];
+type Version = (typeof VERSIONS)[number];
 
 const tempDirs: string[] = [];
 export function tempDir(): string {
@@ -109,7 +109,7 @@ export async function readAllOfDataset(root: string): Promise<string> {
   }
 }
 
-export type ErrorClass = new (...args: never[]) => LanceLoaderError;
+type ErrorClass = new (...args: never[]) => LanceLoaderError;
 
 /** Awaits `run` and asserts it rejects with `Class`/`code` and a message containing every `needle`. */
 export async function expectFailure(
@@ -157,11 +157,11 @@ export const MiB = 1024 * 1024;
 const protoRoot = new protobuf.Root();
 for (const source of protoSources) protobuf.parse(source, protoRoot, { keepCase: true });
 protoRoot.resolveAll();
-export const ColumnMetadata = protoRoot.lookupType('lance.file.v2.ColumnMetadata');
-export const FileDescriptor = protoRoot.lookupType('lance.file.FileDescriptor');
+const ColumnMetadata = protoRoot.lookupType('lance.file.v2.ColumnMetadata');
+const FileDescriptor = protoRoot.lookupType('lance.file.FileDescriptor');
 export const AnyMessage = protoRoot.lookupType('lance.wk.Any');
 export const PageLayout = protoRoot.lookupType('lance.encodings21.PageLayout');
-export const Manifest = protoRoot.lookupType('lance.table.Manifest');
+const Manifest = protoRoot.lookupType('lance.table.Manifest');
 
 /** Mutable views of decoded messages (protobufjs messages with keepCase field names). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- protobufjs messages are untyped trees the tests mutate
@@ -172,7 +172,7 @@ export interface Range {
   size: number;
 }
 
-export interface FileParts {
+interface FileParts {
   bytes: Buffer;
   columnMetaStart: number;
   cmoTableOffset: number;
@@ -284,7 +284,7 @@ export function u32Bytes(value: number): Buffer {
 
 // Manifest surgery: [sections] u32 len | Manifest | i64 manifest_pos | u16 major | u16 minor | "LANC"
 
-export function readManifest(file: string): Msg {
+function readManifest(file: string): Msg {
   const bytes = fs.readFileSync(file);
   const position = Number(bytes.readBigInt64LE(bytes.length - 16));
   const length = bytes.readUInt32LE(position);
@@ -292,7 +292,7 @@ export function readManifest(file: string): Msg {
 }
 
 /** Writes `manifest` (plus `extraFields`, raw protobuf bytes appended to its encoding) as a manifest file. */
-export function writeManifest(file: string, manifest: Msg, extraFields: ArrayLike<number> = []): void {
+function writeManifest(file: string, manifest: Msg, extraFields: ArrayLike<number> = []): void {
   const body = Buffer.concat([Manifest.encode(manifest).finish(), Uint8Array.from(extraFields)]);
   const out = Buffer.alloc(4 + body.length + 16);
   out.writeUInt32LE(body.length, 0);

@@ -1,19 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BatchSampler, type SamplerOptions, type ShuffleMode } from '../../samplers/index.js';
+import { BatchSampler, type SamplerOptions } from '../../samplers/index.js';
 import { fillPermutation } from '../../samplers/permutation.js';
 import { epochSeedKey } from '../../samplers/random.js';
+import { samplerOptions, shuffleModes } from './arbitraries.js';
 import { expectInvalidArgument } from './invalid-argument.js';
-
-const shuffleModes: fc.Arbitrary<ShuffleMode> = fc.oneof(
-  fc.constant('none' as const),
-  fc.constant('global' as const),
-  fc.record({
-    kind: fc.constant('locality' as const),
-    blockRows: fc.integer({ min: 1, max: 16 }),
-    windowBlocks: fc.integer({ min: 1, max: 6 }),
-  }),
-);
 
 const singleRank = fc.record({
   numRows: fc.nat(300),
@@ -24,18 +15,6 @@ const singleRank = fc.record({
   rank: fc.constant(0),
   worldSize: fc.constant(1),
 });
-
-const anyLayout = fc
-  .record({
-    numRows: fc.nat(250),
-    batchSize: fc.integer({ min: 1, max: 20 }),
-    shuffle: shuffleModes,
-    seed: fc.integer(),
-    dropLast: fc.boolean(),
-    worldSize: fc.integer({ min: 1, max: 6 }),
-  })
-  .chain((options) => fc.record({ options: fc.constant(options), rank: fc.nat(options.worldSize - 1) }))
-  .map(({ options, rank }): SamplerOptions => ({ ...options, rank }));
 
 const epochs = fc.nat(1000);
 
@@ -107,7 +86,7 @@ describe('BatchSampler order', () => {
 
   it('yields the same batches for the same seed and epoch from separate samplers', () => {
     fc.assert(
-      fc.property(anyLayout, epochs, (options, epoch) => {
+      fc.property(samplerOptions, epochs, (options, epoch) => {
         expect([...new BatchSampler(options).batches(epoch)]).toEqual([...new BatchSampler(options).batches(epoch)]);
       }),
     );
@@ -115,7 +94,7 @@ describe('BatchSampler order', () => {
 
   it('deals every rank its positions of the one epoch order that a single rank would yield', () => {
     fc.assert(
-      fc.property(anyLayout, epochs, (options, epoch) => {
+      fc.property(samplerOptions, epochs, (options, epoch) => {
         fc.pre(options.numRows > 0);
         const single = allRows(new BatchSampler({ ...options, rank: 0, worldSize: 1, dropLast: false }), epoch);
         const rows = allRows(new BatchSampler(options), epoch);
@@ -165,7 +144,7 @@ describe('BatchSampler order', () => {
 describe('BatchSampler ranks', () => {
   it('gives every rank the same number of batches and batch sizes', () => {
     fc.assert(
-      fc.property(anyLayout, epochs, (options, epoch) => {
+      fc.property(samplerOptions, epochs, (options, epoch) => {
         const sizes = Array.from({ length: options.worldSize }, (_, rank) =>
           [...new BatchSampler({ ...options, rank }).batches(epoch)].map((batch) => batch.rows.length),
         );
@@ -176,7 +155,7 @@ describe('BatchSampler ranks', () => {
 
   it('partitions the rows: ranks are disjoint apart from padding, and cover every row without dropLast', () => {
     fc.assert(
-      fc.property(anyLayout, epochs, (options, epoch) => {
+      fc.property(samplerOptions, epochs, (options, epoch) => {
         const { paddingRows, droppedRows } = new BatchSampler(options).plan;
         const yielded = Array.from({ length: options.worldSize }, (_, rank) =>
           allRows(new BatchSampler({ ...options, rank }), epoch),
@@ -192,7 +171,7 @@ describe('BatchSampler ranks', () => {
 
   it('yields only full batches with dropLast', () => {
     fc.assert(
-      fc.property(anyLayout, epochs, (options, epoch) => {
+      fc.property(samplerOptions, epochs, (options, epoch) => {
         const sampler = new BatchSampler({ ...options, dropLast: true });
         for (const batch of sampler.batches(epoch)) expect(batch.rows.length).toBe(options.batchSize);
         expect(sampler.numBatches()).toBe(

@@ -1,29 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BatchSampler, type SamplerOptions, type SamplerState, type ShuffleMode } from '../../samplers/index.js';
+import { BatchSampler, type SamplerOptions, type SamplerState } from '../../samplers/index.js';
+import { samplerOptions } from './arbitraries.js';
 import { expectInvalidArgument } from './invalid-argument.js';
-
-const shuffleModes: fc.Arbitrary<ShuffleMode> = fc.oneof(
-  fc.constant('none' as const),
-  fc.constant('global' as const),
-  fc.record({
-    kind: fc.constant('locality' as const),
-    blockRows: fc.integer({ min: 1, max: 16 }),
-    windowBlocks: fc.integer({ min: 1, max: 6 }),
-  }),
-);
-
-const layouts = fc
-  .record({
-    numRows: fc.nat(250),
-    batchSize: fc.integer({ min: 1, max: 20 }),
-    shuffle: shuffleModes,
-    seed: fc.integer(),
-    dropLast: fc.boolean(),
-    worldSize: fc.integer({ min: 1, max: 5 }),
-  })
-  .chain((options) => fc.record({ options: fc.constant(options), rank: fc.nat(options.worldSize - 1) }))
-  .map(({ options, rank }): SamplerOptions => ({ ...options, rank }));
 
 const options: SamplerOptions = {
   numRows: 1000,
@@ -76,7 +55,7 @@ describe('BatchSampler.state', () => {
 describe('BatchSampler.fromState', () => {
   it('resumes from any step of any epoch with exactly the batches not yet yielded', () => {
     fc.assert(
-      fc.property(layouts, fc.nat(1000), fc.nat(), (layout, epoch, stepSeed) => {
+      fc.property(samplerOptions, fc.nat(1000), fc.nat(), (layout, epoch, stepSeed) => {
         const sampler = new BatchSampler(layout);
         const step = stepSeed % (sampler.numBatches() + 1);
         const remaining = [...sampler.batches(epoch)].slice(step);
@@ -90,7 +69,7 @@ describe('BatchSampler.fromState', () => {
 
   it('rebuilds a sampler with the saved options', () => {
     fc.assert(
-      fc.property(layouts, (layout) => {
+      fc.property(samplerOptions, (layout) => {
         const state = throughJson(new BatchSampler(layout).state(0, 0));
         expect(BatchSampler.fromState(state, layout.numRows).sampler.options).toEqual(layout);
       }),
