@@ -38,11 +38,12 @@ beforeAll(async () => {
   dbDir = fs.mkdtempSync(path.join(os.tmpdir(), 'llloc-'));
   db = await lancedb.connect(dbDir);
   table = await db.createTable('images', rows(0, 50), V21);
-  await table.add(rows(50, 10));
-  (await db.createTable('labels', rows(0, 5), V21)).close();
   tablePath = path.join(dbDir, 'images.lance');
   const dataDir = path.join(tablePath, 'data');
+  // The first fragment's file (50 rows), taken while it is the only one.
   dataFile = path.join(dataDir, fs.readdirSync(dataDir)[0] as string);
+  await table.add(rows(50, 10));
+  (await db.createTable('labels', rows(0, 5), V21)).close();
 });
 
 afterAll(() => {
