@@ -6,6 +6,7 @@
  *   URL ────┘                └─ s3, gs, az, http(s), … ──► UnsupportedError (remote reads do not exist yet)
  *           └─ anything else ────────────────────────────► local path (relative to the working directory)
  *   LanceDB Table ──display(): "NativeTable(name, uri=…, …)"──► the uri, as a string above
+ *                 └─ "RemoteTable(name)" (LanceDB Cloud) ─────► UnsupportedError
  *   anything else ───────────────────────────────────────► InvalidArgumentError naming the argument
  *
  * `@lancedb/lancedb` is only a dev dependency, so a Table is recognised by its shape, never imported.

@@ -2,9 +2,12 @@
  * What may be passed where a dataset is expected (dataset/location.ts), through the public entry points:
  * local paths, `file:` URLs and real LanceDB `Table` objects open; remote URLs, closed tables and values of
  * the wrong type are typed errors naming what was passed; a LanceDB database folder lists its tables.
- * Datasets are written by LanceDB into one database folder holding two tables.
+ * Datasets are written by LanceDB into one database folder holding two tables; the LanceDB Cloud table is
+ * LanceDB's own RemoteTable, opened against a local HTTP server.
  */
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -205,6 +208,37 @@ describe('a LanceDB Table', () => {
       'openDataset(path) got a closed LanceDB Table ("labels")',
       "path.join(dbUri, 'labels.lance')",
     );
+  });
+
+  it('of LanceDB Cloud is an UnsupportedError saying remote datasets are not readable yet', async () => {
+    // A real RemoteTable: LanceDB's client opens it with one describe request, answered here locally.
+    const server = http.createServer((request, response) => {
+      request.resume().on('end', () => {
+        response.setHeader('content-type', 'application/json');
+        response.end(JSON.stringify({ version: 1, schema: { fields: [] } }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const cloud = await lancedb.connect('db://mydb', {
+      apiKey: 'key',
+      region: 'us-east-1',
+      hostOverride: `http://127.0.0.1:${port}`,
+    });
+    const remote = await cloud.openTable('images');
+    try {
+      expect(remote.display()).toBe('RemoteTable(images)');
+      await expectFailure(
+        () => openDataset(remote),
+        UnsupportedError,
+        'UNSUPPORTED',
+        'openDataset(path) got a remote LanceDB Table ("images"): remote datasets are not readable yet',
+      );
+    } finally {
+      remote.close();
+      cloud.close();
+      server.close();
+    }
   });
 
   it('given to openFile is an InvalidArgumentError pointing at openDataset', async () => {
