@@ -16,7 +16,8 @@ import { formatInspectReport, inspect } from './dataset/inspect.js';
 const usage = `Usage: lance-loader inspect <dataset-dir | file.lance> [--version N] [--json]
 
 Prints what a Lance dataset or a single .lance data file holds: versions, schema, rows, fragments and
-deletions, and per data file and column the pages, rows, page layouts/encodings and bytes.
+deletions, and per data file and column the pages, rows, page layouts/encodings and bytes. The path may
+also be a file:// URL; remote URLs (s3://, gs://, az://, https://) are not readable yet.
 
 Options:
   --version N   open version N of the dataset (default: the latest)

@@ -23,6 +23,7 @@ import { createOutputs, selectFields, toRecordBatch } from './columns.js';
 import { checkBatchSize, summarizeFile, type FileSummary, type ScanOptions, type TakeOptions } from './file.js';
 import { columnRead, readInline, type ColumnRead, type FileRead, type OutputTask } from './read-rows.js';
 import { sortWithSlots, toRowOffsets } from './rows.js';
+import { explainNotADataset, toLocalPath, type DatasetLocation, type LocationArgument } from './location.js';
 
 /** Options of {@link openDataset}. */
 export interface OpenDatasetOptions {
@@ -99,10 +100,19 @@ async function readWholeFile(path: string, what: string): Promise<Uint8Array> {
   }
 }
 
-/** Opens a Lance dataset directory at its latest version (or `options.version`). */
-export async function openDataset(path: string, options: OpenDatasetOptions = {}): Promise<Dataset> {
-  if (typeof path !== 'string' || path.length === 0)
-    throw new InvalidArgumentError(`openDataset needs a dataset directory path, got ${String(path)}`);
+const OPEN_DATASET: LocationArgument = {
+  name: 'openDataset(path)',
+  accepts: 'a dataset directory: a path, a file: URL or a LanceDB Table',
+  tables: true,
+};
+
+/**
+ * Opens a Lance dataset directory at its latest version (or `options.version`). `location` is a local
+ * path, a `file:` URL or an open local LanceDB `Table` (read at its directory, latest version unless
+ * `options.version` says otherwise); remote URLs are rejected with an `UnsupportedError`.
+ */
+export async function openDataset(location: DatasetLocation, options: OpenDatasetOptions = {}): Promise<Dataset> {
+  const path = toLocalPath(location, OPEN_DATASET);
   if (options.version !== undefined && (!Number.isInteger(options.version) || options.version <= 0)) {
     throw new InvalidArgumentError(`options.version must be a positive integer, got ${String(options.version)}`);
   }
@@ -135,6 +145,9 @@ async function listVersions(root: string): Promise<{ version: number; file: stri
     if (!(await stat(root)).isDirectory()) throw new IoError(`${root} is not a directory`, { path: root });
     names = await readdir(join(root, '_versions'));
   } catch (cause) {
+    // A LanceDB database folder or a data file is a common mistake: say what it is and what to pass.
+    const explained = await explainNotADataset(root);
+    if (explained) throw explained;
     if (cause instanceof IoError) throw cause;
     throw new IoError(
       `${root} is not a Lance dataset (cannot list _versions/: ${(cause as Error).message})`,

@@ -13,6 +13,7 @@ import { FileSource, type ByteSource } from '../io/source.js';
 import { columnIndexesOfFile, createOutputs, selectFields, toRecordBatch } from './columns.js';
 import { columnRead, readInline, type ColumnRead } from './read-rows.js';
 import { sortWithSlots, toRowOffsets } from './rows.js';
+import { explainNotAFile, toLocalPath, type LocationArgument } from './location.js';
 
 /** Options of `take`. */
 export interface TakeOptions {
@@ -193,9 +194,20 @@ export class LanceFile {
   }
 }
 
-/** Opens a single `.lance` data file. */
-export async function openFile(path: string): Promise<LanceFile> {
-  if (typeof path !== 'string' || path.length === 0)
-    throw new InvalidArgumentError(`openFile needs a file path, got ${String(path)}`);
-  return LanceFile.open(await FileSource.open(path));
+const OPEN_FILE: LocationArgument = {
+  name: 'openFile(path)',
+  accepts: 'a .lance data file: a path or a file: URL',
+  tables: false,
+};
+
+/** Opens a single `.lance` data file, given as a local path or a `file:` URL. */
+export async function openFile(location: string | URL): Promise<LanceFile> {
+  const path = toLocalPath(location, OPEN_FILE);
+  let source: FileSource;
+  try {
+    source = await FileSource.open(path);
+  } catch (error) {
+    throw (await explainNotAFile(path)) ?? error;
+  }
+  return LanceFile.open(source);
 }

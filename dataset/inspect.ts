@@ -16,6 +16,7 @@ import type * as arrow from 'apache-arrow';
 import { InternalError, InvalidArgumentError } from '../errors.js';
 import { openDataset } from './dataset.js';
 import { openFile, type FileSummary } from './file.js';
+import { toLocalPath, type DatasetLocation, type LocationArgument } from './location.js';
 
 /** Options of {@link inspect}. */
 export interface InspectOptions {
@@ -78,9 +79,18 @@ export type InspectReport =
     }
   | ({ kind: 'file'; schema: FieldReport[]; schemaMetadata: Record<string, string> } & DataFileReport);
 
-/** Inspects a dataset directory, or a single data file when `path` ends in `.lance` and is a file. */
-export async function inspect(path: string, options: InspectOptions = {}): Promise<InspectReport> {
-  const full = resolve(path);
+const INSPECT: LocationArgument = {
+  name: 'inspect(path)',
+  accepts: 'a dataset directory or a .lance data file: a path, a file: URL or a LanceDB Table',
+  tables: true,
+};
+
+/**
+ * Inspects a dataset directory, or a single data file when the path ends in `.lance` and is a file.
+ * `location` is given as for `openDataset` (a path, a `file:` URL or a LanceDB Table).
+ */
+export async function inspect(location: DatasetLocation, options: InspectOptions = {}): Promise<InspectReport> {
+  const full = resolve(toLocalPath(location, INSPECT));
   const isFile =
     full.endsWith('.lance') &&
     (await stat(full).then(

@@ -23,7 +23,8 @@ import { touchPages } from '../io/slab.js';
 import type { DatasetRef, OutputDescriptor, VariableColumn } from '../decode-workers/messages.js';
 import type { Batch, BatchColumn } from './batch.js';
 import { planBatchLayout, type BatchLayout } from './batch-layout.js';
-import { openDataset, type Dataset } from '../dataset/dataset.js';
+import { Dataset, openDataset } from '../dataset/dataset.js';
+import { toLocalPath, type DatasetLocation, type LocationArgument } from '../dataset/location.js';
 import {
   resolveLoaderOptions,
   type LoaderOptions,
@@ -104,10 +105,13 @@ export class DataLoader {
   }
 
   /** @internal */
-  static async create(pathOrDataset: string | Dataset, options: LoaderOptions): Promise<DataLoader> {
+  static async create(pathOrDataset: DatasetLocation | Dataset, options: LoaderOptions): Promise<DataLoader> {
     const resolved = resolveLoaderOptions(options);
-    const owns = typeof pathOrDataset === 'string';
-    const dataset = owns ? await openDataset(pathOrDataset) : pathOrDataset;
+    const dataset =
+      pathOrDataset instanceof Dataset
+        ? pathOrDataset
+        : await openDataset(toLocalPath(pathOrDataset, DATASET_ARGUMENT));
+    const owns = dataset !== pathOrDataset;
     try {
       const fields = dataset.selectFields(resolved.columns);
       const layout = planBatchLayout(fields, resolved.batchSize, resolved.shapes);
@@ -342,10 +346,17 @@ export class DataLoader {
   }
 }
 
+const DATASET_ARGUMENT: LocationArgument = {
+  name: 'createLoader(dataset)',
+  accepts: 'a dataset directory (a path, a file: URL or a LanceDB Table) or an open Dataset',
+  tables: true,
+};
+
 /**
  * Creates a loader over a dataset directory (opened and closed by the loader) or an open {@link Dataset}
- * (left open).
+ * (left open). The directory is given as for `openDataset`: a local path, a `file:` URL or an open local
+ * LanceDB `Table`.
  */
-export function createLoader(pathOrDataset: string | Dataset, options: LoaderOptions): Promise<DataLoader> {
+export function createLoader(pathOrDataset: DatasetLocation | Dataset, options: LoaderOptions): Promise<DataLoader> {
   return DataLoader.create(pathOrDataset, options);
 }

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as lancedb from '@lancedb/lancedb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../cli.js';
@@ -184,6 +184,27 @@ describe('lance-loader errors and usage', () => {
     expect(stdout).toBe('');
     expect(stderr).toBe(`lance-loader: ${(error as Error).message}\n`);
     expect(stderr).toContain(`${missing} is not a Lance dataset`);
+  });
+
+  it('inspects a dataset given as a file:// URL', async () => {
+    const { code, stdout } = await runMain('inspect', pathToFileURL(dataset).href);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(new RegExp(`^dataset +${escape(dataset)}$`, 'm'));
+  });
+
+  it('exits 1 for a remote URL, saying remote datasets are not readable yet', async () => {
+    const { code, stderr } = await runMain('inspect', 's3://bucket/t.lance?X-Amz-Credential=secret');
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/^lance-loader: s3:\/\/bucket\/t\.lance is a remote URL \(s3:\/\/\).*not readable yet/);
+    expect(stderr).not.toContain('secret');
+  });
+
+  it('exits 1 for a LanceDB database folder, listing its tables', async () => {
+    const { code, stderr } = await runMain('inspect', tmp);
+    expect(code).toBe(1);
+    expect(stderr).toBe(
+      `lance-loader: ${tmp} is a LanceDB database folder, not a table: it holds the table t; pass one of them, e.g. ${dataset}\n`,
+    );
   });
 
   it('exits 1 for a version the dataset does not have', async () => {

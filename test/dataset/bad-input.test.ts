@@ -306,9 +306,9 @@ describe('opening something that is not a dataset or a file', () => {
     await expectFailure(() => openDataset(dir), IoError, 'IO_ERROR', dir, 'holds no manifest');
   });
 
-  it('a regular file is an IoError saying it is not a directory', async () => {
-    const { dataFile } = copyDataset('2.1');
-    await expectFailure(() => openDataset(dataFile), IoError, 'IO_ERROR', dataFile, 'is not a directory');
+  it('a regular file other than a data file is an IoError saying it is not a directory', async () => {
+    const { manifest } = copyDataset('2.1');
+    await expectFailure(() => openDataset(manifest), IoError, 'IO_ERROR', `${manifest} is not a directory`);
   });
 
   it('a version that does not exist is an InvalidArgumentError listing the versions', async () => {
@@ -337,19 +337,26 @@ describe('opening something that is not a dataset or a file', () => {
     await expectFailure(() => openFile(missing), IoError, 'IO_ERROR', `cannot open ${missing}`, 'ENOENT');
   });
 
-  it('a directory given to openFile is an IoError', async () => {
-    const { root } = copyDataset('2.1');
-    await expectFailure(() => openFile(root), IoError, 'IO_ERROR', root, 'not a regular file');
+  it('a directory that is not a dataset given to openFile is an IoError', async () => {
+    const dir = tempDir();
+    await expectFailure(() => openFile(dir), IoError, 'IO_ERROR', `${dir} is not a regular file`);
   });
 
-  it('an empty path is an InvalidArgumentError', async () => {
+  it('an empty path is an InvalidArgumentError naming the argument', async () => {
     await expectFailure(
       () => openDataset(''),
       InvalidArgumentError,
       'INVALID_ARGUMENT',
-      'needs a dataset directory path',
+      'openDataset(path) must be a dataset directory',
+      'got an empty string',
     );
-    await expectFailure(() => openFile(''), InvalidArgumentError, 'INVALID_ARGUMENT', 'needs a file path');
+    await expectFailure(
+      () => openFile(''),
+      InvalidArgumentError,
+      'INVALID_ARGUMENT',
+      'openFile(path) must be a .lance data file',
+      'got an empty string',
+    );
   });
 });
 
