@@ -76,7 +76,7 @@ export interface PageCache {
   /** Whole parsed repetition indexes of variable-width full-zip pages, within `budget`. */
   repetition: WeakMap<PageInfo, Float64Array>;
   /** Pages being read whole to be kept: a second read of one waits for the first instead of reading it too. */
-  loading: WeakMap<PageInfo, PageLoad>;
+  loading: WeakMap<PageInfo, KeepFlight>;
   /** Variable-width pages that decoded larger than the budget had left: read by rows from then on. */
   tooLarge: WeakSet<PageInfo>;
   budget: DecodedPageBudget;

@@ -7,12 +7,13 @@
  */
 import * as arrow from 'apache-arrow';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { IoError, openDataset, type Dataset } from '../../index.js';
+import { CorruptFileError, IoError, openDataset, type Dataset } from '../../index.js';
 import { createOutputs, toRecordBatch } from '../../dataset/columns.js';
 import { fetchFileTasks, type FileRead, type OutputTask } from '../../dataset/read-rows.js';
 import { decodeWholePage, runDecodeTask } from '../../decode-workers/encodings/decode-task.js';
 import type { ColumnOutput } from '../../decode-workers/encodings/output.js';
 import { createPageCache, SMALL_VARIABLE_ROW_BYTES, type DecodedPageBudget } from '../../io/plan.js';
+import type { PageInfo } from '../../format/file-metadata.js';
 import type { ByteSource } from '../../io/source.js';
 import { expectTablesEqual } from '../fixtures/compare.js';
 import { ensureDataset } from '../fixtures/datasets.js';
@@ -160,6 +161,24 @@ describe('a small page chosen to be kept', () => {
     expect(budget.bytesLeft).toBeLessThan(64 << 20);
   });
 
+  it('gives its budget back and keeps nothing when decoding it fails', async () => {
+    dataset = await openDataset(stringsPath);
+    const budget = { bytesLeft: 64 << 20 };
+    let decodes = 0;
+    const read = {
+      ...(await fileRead(dataset, SHUFFLED, 'binary_small', budget)),
+      // The real decoder, failing its first call as a corrupt page would.
+      cache: createPageCache((...args) => {
+        if (++decodes === 1) throw new CorruptFileError('test decode fails');
+        return decodeWholePage(...args);
+      }, budget),
+    };
+    await expect(fetchFileTasks(read)).rejects.toMatchObject({ code: 'CORRUPT_FILE', message: 'test decode fails' });
+    expect(budget.bytesLeft).toBe(64 << 20);
+    await expectKeptBinarySmall(stringsPath, SHUFFLED, await fetchFileTasks(read));
+    expect(decodes).toBe(2);
+  });
+
   it('is read and charged once when two reads of it overlap in time', async () => {
     dataset = await openDataset(stringsPath);
     const alone = { bytesLeft: 64 << 20 };
@@ -215,6 +234,27 @@ describe('a small variable-width page', () => {
       }
     },
   );
+
+  it('is dropped, and read by rows from then on, when it decodes larger than the budget left', async () => {
+    const stringsPath = await ensureDataset(specByName('strings'), '2.1');
+    dataset = await openDataset(stringsPath);
+    const budget = { bytesLeft: 0 };
+    // utf8_words is FSST-compressed: its decoded values outgrow what the page stores. A budget of exactly
+    // what the planner charges before reading (stored bytes and 8 bytes of offsets a row) lets it try.
+    const read = await fileRead(dataset, SHUFFLED, 'utf8_words', budget);
+    const page = read.columns[0]?.column.pages[0] as PageInfo;
+    budget.bytesLeft = page.buffers.reduce((sum, b) => sum + b.size, 0) + (page.numRows + 1) * 8;
+    const charged = budget.bytesLeft;
+    const expected = await oracleTake(stringsPath, SHUFFLED, ['utf8_words']);
+    const first = testSource(read.source);
+    expectTablesEqual(tableOf(dataset, 'utf8_words', SHUFFLED, await fetchFileTasks(read, first.source)), expected);
+    expect(budget.bytesLeft).toBe(charged);
+    const second = testSource(read.source);
+    expectTablesEqual(tableOf(dataset, 'utf8_words', SHUFFLED, await fetchFileTasks(read, second.source)), expected);
+    expect(second.bytesRead()).toBeGreaterThan(0);
+    expect(second.bytesRead()).toBeLessThan(first.bytesRead());
+    expect(budget.bytesLeft).toBe(charged);
+  });
 
   it(`is read by rows when it stores more than ${SMALL_VARIABLE_ROW_BYTES} bytes a row`, async () => {
     dataset = await openDataset(await ensureDataset(specByName('structural'), '2.1'));
