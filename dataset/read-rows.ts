@@ -123,7 +123,10 @@ export function splitByPage(read: ColumnRead, rows: Uint32Array, slots: Uint32Ar
   return requests;
 }
 
-/** Most rounds of reads a page's steps take (mini-block: chunk table, then chunks; 2.0 binary: offsets, then bytes). */
+/**
+ * Rounds of reads after which planning is taken to be stuck: a page's steps take two at most (mini-block:
+ * chunk table, then chunks; 2.0 binary: offsets, then bytes), and a page waited for and given up starts over.
+ */
 const MAX_READ_ROUNDS = 8;
 
 /**
