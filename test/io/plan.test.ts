@@ -31,21 +31,34 @@ afterEach(async () => {
   await dataset?.close();
 });
 
-/** `source`, counting its readRanges calls: one per round of reads. */
-function counting(source: ByteSource): { source: ByteSource; rounds: () => number } {
+/** A source as tests see it: its rounds of reads (readRanges calls) and bytes read so far. */
+interface CountingSource {
+  source: ByteSource;
+  rounds: () => number;
+  bytesRead: () => number;
+}
+
+/**
+ * `source`, counting its rounds and bytes; with `failCall`, that call of readRanges (1 = the first) fails
+ * once with an IoError before reading anything (the bytes read stay LanceDB's own).
+ */
+function counting(source: ByteSource, failCall?: number): CountingSource {
   let calls = 0;
+  let bytes = 0;
   return {
     source: {
       path: source.path,
       size: source.size,
       stats: source.stats,
-      readRanges: (ranges) => {
-        calls++;
+      readRanges: async (ranges) => {
+        if (++calls === failCall) throw new IoError(`${source.path}: test read ${calls} fails`);
+        for (const range of ranges) bytes += range.size;
         return source.readRanges(ranges);
       },
       close: () => source.close(),
     },
     rounds: () => calls,
+    bytesRead: () => bytes,
   };
 }
 
@@ -85,35 +98,6 @@ describe('a variable-width full-zip page', () => {
   });
 });
 
-/** A page's source as tests see it: bytes read so far, and a read that fails once. */
-interface TestSource {
-  source: ByteSource;
-  bytesRead: () => number;
-}
-
-/**
- * `source`, counting the bytes it reads; with `failCall`, that call of readRanges (1 = the first) fails
- * once with an IoError before reading anything (the bytes read stay LanceDB's own).
- */
-function testSource(source: ByteSource, failCall?: number): TestSource {
-  let calls = 0;
-  let bytes = 0;
-  return {
-    source: {
-      path: source.path,
-      size: source.size,
-      stats: source.stats,
-      readRanges: async (ranges) => {
-        if (++calls === failCall) throw new IoError(`${source.path}: test read ${calls} fails`);
-        for (const range of ranges) bytes += range.size;
-        return source.readRanges(ranges);
-      },
-      close: () => source.close(),
-    },
-    bytesRead: () => bytes,
-  };
-}
-
 /** The file read of `rows` of `column`, planned against a page cache of its own with `budget`. */
 async function fileRead(ds: Dataset, rows: number[], column: string, budget: DecodedPageBudget): Promise<FileRead> {
   const plan = await ds.planRead(Uint32Array.from(rows), ds.selectFields([column]));
@@ -150,13 +134,13 @@ describe('a small page chosen to be kept', () => {
     dataset = await openDataset(stringsPath);
     const budget = { bytesLeft: 64 << 20 };
     const read = await fileRead(dataset, SHUFFLED, 'binary_small', budget);
-    const failing = testSource(read.source, failCall);
+    const failing = counting(read.source, failCall);
     await expect(fetchFileTasks(read, failing.source)).rejects.toMatchObject({
       code: 'IO_ERROR',
       message: expect.stringContaining(`test read ${failCall} fails`),
     });
     expect(budget.bytesLeft).toBe(64 << 20);
-    const again = testSource(read.source);
+    const again = counting(read.source);
     await expectKeptBinarySmall(stringsPath, SHUFFLED, await fetchFileTasks(read, again.source));
     expect(budget.bytesLeft).toBeLessThan(64 << 20);
   });
@@ -183,14 +167,14 @@ describe('a small page chosen to be kept', () => {
     dataset = await openDataset(stringsPath);
     const alone = { bytesLeft: 64 << 20 };
     const aloneRead = await fileRead(dataset, SHUFFLED, 'binary_small', alone);
-    const aloneSource = testSource(aloneRead.source);
+    const aloneSource = counting(aloneRead.source);
     await fetchFileTasks(aloneRead, aloneSource.source);
 
     const budget = { bytesLeft: 64 << 20 };
     const first = await fileRead(dataset, SHUFFLED, 'binary_small', budget);
     const other = [7, 6500, 11000];
     const second = { ...(await fileRead(dataset, other, 'binary_small', budget)), cache: first.cache };
-    const source = testSource(first.source);
+    const source = counting(first.source);
     const [, secondTasks] = await Promise.all([
       fetchFileTasks(first, source.source),
       fetchFileTasks(second, source.source),
@@ -225,9 +209,9 @@ describe('a small variable-width page', () => {
       for (const column of columns) {
         const read = await fileRead(dataset, SHUFFLED, column, budget);
         const expected = await oracleTake(stringsPath, SHUFFLED, [column]);
-        const first = testSource(read.source);
+        const first = counting(read.source);
         expectTablesEqual(tableOf(dataset, column, SHUFFLED, await fetchFileTasks(read, first.source)), expected);
-        const second = testSource(read.source);
+        const second = counting(read.source);
         const kept = await fetchFileTasks(read, second.source);
         expect(second.bytesRead()).toBe(0);
         expectTablesEqual(tableOf(dataset, column, SHUFFLED, kept), expected, { label: `${column} kept` });
@@ -246,10 +230,10 @@ describe('a small variable-width page', () => {
     budget.bytesLeft = page.buffers.reduce((sum, b) => sum + b.size, 0) + (page.numRows + 1) * 8;
     const charged = budget.bytesLeft;
     const expected = await oracleTake(stringsPath, SHUFFLED, ['utf8_words']);
-    const first = testSource(read.source);
+    const first = counting(read.source);
     expectTablesEqual(tableOf(dataset, 'utf8_words', SHUFFLED, await fetchFileTasks(read, first.source)), expected);
     expect(budget.bytesLeft).toBe(charged);
-    const second = testSource(read.source);
+    const second = counting(read.source);
     expectTablesEqual(tableOf(dataset, 'utf8_words', SHUFFLED, await fetchFileTasks(read, second.source)), expected);
     expect(second.bytesRead()).toBeGreaterThan(0);
     expect(second.bytesRead()).toBeLessThan(first.bytesRead());
@@ -261,7 +245,7 @@ describe('a small variable-width page', () => {
     const budget = { bytesLeft: 64 << 20 };
     const read = await fileRead(dataset, [3, 700, 250], 'binary_medium_miniblock', budget);
     await fetchFileTasks(read);
-    const second = testSource(read.source);
+    const second = counting(read.source);
     await fetchFileTasks(read, second.source);
     expect(second.bytesRead()).toBeGreaterThan(0);
     expect(budget.bytesLeft).toBe(64 << 20);
