@@ -30,11 +30,13 @@ export interface OpenDatasetOptions {
   /** Version to open (time travel); default the latest. */
   version?: number;
   /**
-   * Bytes of decoded pages of small fixed-width columns (ids, labels) to keep for later reads (default 0:
-   * none). With a budget, the first read touching such a page reads and decodes all of it, and later
-   * random takes copy from memory instead of reading and decoding a whole chunk per row. The budget also
-   * keeps the repetition indexes of variable-width full-zip pages (8 bytes a row), so later takes of
-   * large values read them in one round. Kept first come, first served until the budget is spent.
+   * Bytes of decoded pages of small columns (fixed-width ids and labels; strings and binaries of at most
+   * 256 stored bytes a row) to keep for later reads (default 0: none). With a budget, the first read
+   * touching such a page reads and decodes all of it, and later random takes copy from memory instead of
+   * reading and decoding a whole chunk per row. The budget also keeps the repetition indexes of
+   * variable-width full-zip pages (8 bytes a row), so later takes of large values read them in one round.
+   * Kept first come, first served until the budget is spent; a page is read and charged once even when
+   * several reads want it at the same time.
    */
   cacheBytes?: number;
 }

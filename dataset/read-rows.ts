@@ -14,7 +14,7 @@
 import * as arrow from 'apache-arrow';
 import { CorruptFileError, InternalError } from '../errors.js';
 import type { LanceField } from '../format/schema.js';
-import { fixedByteWidth } from './arrow-build.js';
+import { fixedByteWidth, isVariableWidth, valueTypeOf } from './arrow-build.js';
 import type { ByteRange, ColumnInfo } from '../format/file-metadata.js';
 import { runDecodeTask } from '../decode-workers/encodings/decode-task.js';
 import type { ColumnOutput } from '../decode-workers/encodings/output.js';
@@ -32,6 +32,8 @@ export interface ColumnRead {
   arrowDictionary: boolean;
   /** Bytes per value of the output when it is fixed-width (not for dictionaries). */
   fixedWidth: number | undefined;
+  /** The output is variable-width (strings, binaries, dictionaries of them). */
+  variableWidth: boolean;
   nullable: boolean;
 }
 
@@ -50,6 +52,7 @@ export function columnRead(
     where: `${path} column ${index} ("${field.name}")`,
     arrowDictionary,
     fixedWidth: arrowDictionary ? undefined : fixedByteWidth(field.arrowType),
+    variableWidth: isVariableWidth(valueTypeOf(field.arrowType)),
     nullable: field.nullable,
   };
 }
@@ -77,7 +80,7 @@ export interface OutputTask {
  * page-relative rows.
  */
 export function splitByPage(read: ColumnRead, rows: Uint32Array, slots: Uint32Array): PageRequest[] {
-  const { column, where, arrowDictionary, fixedWidth, nullable } = read;
+  const { column, where, arrowDictionary, fixedWidth, variableWidth, nullable } = read;
   const requests: PageRequest[] = [];
   let p = 0;
   for (let i = 0; i < rows.length;) {
@@ -110,6 +113,7 @@ export function splitByPage(read: ColumnRead, rows: Uint32Array, slots: Uint32Ar
       slots: slots.subarray(i, j),
       where: `${where} page ${page.index}`,
       arrowDictionary,
+      variableWidth,
       nullable,
     };
     if (fixedWidth !== undefined) request.fixedWidth = fixedWidth;
@@ -120,42 +124,80 @@ export function splitByPage(read: ColumnRead, rows: Uint32Array, slots: Uint32Ar
 }
 
 /**
+ * Rounds of reads after which planning is taken to be stuck: a page's steps take two at most (mini-block:
+ * chunk table, then chunks; 2.0 binary: offsets, then bytes), and a page waited for and given up starts over.
+ */
+const MAX_READ_ROUNDS = 8;
+
+/**
  * Runs plan steps until every page is a decode task, merging the reads of each round. Steps whose ranges
- * go straight into the output (`into`) are read there, unmerged.
+ * go straight into the output (`into`) are read there, unmerged. Steps waiting for another read's load of
+ * their page (`waitFor`) are left until it settles; only when nothing else is left to read does this wait
+ * for them, so two reads each waiting on a page the other is loading both go on. If a read or a step
+ * fails, every step still pending is abandoned (a page chosen to be kept gets its budget back).
  */
 export async function fetchDecodeTasks(steps: PlanStep[], source: ByteSource): Promise<DecodeTask[]> {
   let pending = steps;
-  for (let round = 0; round < 8; round++) {
-    // Plain loops, not filter/flatMap: a shuffled batch has about one step per row.
-    const ranges: ByteRange[] = [];
-    const placedRanges: ByteRange[] = [];
-    const targets: Uint8Array[] = [];
-    let waiting = 0;
-    for (const step of pending) {
-      if (step.done) continue;
-      waiting++;
-      if (step.into) {
-        for (const range of step.ranges) placedRanges.push(range);
-        for (const target of step.into) targets.push(target);
-      } else {
-        for (const range of step.ranges) ranges.push(range);
+  try {
+    for (let round = 0; round < MAX_READ_ROUNDS;) {
+      pending = pending.map(afterWaiting);
+      // Plain loops, not filter/flatMap: a shuffled batch has about one step per row.
+      const ranges: ByteRange[] = [];
+      const placedRanges: ByteRange[] = [];
+      const targets: Uint8Array[] = [];
+      const waits: Promise<void>[] = [];
+      let reading = 0;
+      for (const step of pending) {
+        if (step.done) continue;
+        if (step.waitFor) {
+          waits.push(step.waitFor.promise);
+          continue;
+        }
+        reading++;
+        if (step.into) {
+          for (const range of step.ranges) placedRanges.push(range);
+          for (const target of step.into) targets.push(target);
+        } else {
+          for (const range of step.ranges) ranges.push(range);
+        }
       }
+      if (reading === 0) {
+        if (waits.length === 0) return pending.map((s) => (s as PlanStep & { done: true }).task);
+        await Promise.all(waits);
+        continue;
+      }
+      round++;
+      const [views] = await Promise.all([
+        ranges.length > 0 ? source.readRanges(ranges) : [],
+        readInto(source, placedRanges, targets),
+      ]);
+      let at = 0;
+      pending = pending.map((s) => {
+        if (s.done || s.waitFor) return s;
+        if (s.into) return s.next(s.into);
+        const mine = views.slice(at, at + s.ranges.length);
+        at += s.ranges.length;
+        return s.next(mine);
+      });
     }
-    if (waiting === 0) return pending.map((s) => (s as PlanStep & { done: true }).task);
-    const [views] = await Promise.all([
-      ranges.length > 0 ? source.readRanges(ranges) : [],
-      readInto(source, placedRanges, targets),
-    ]);
-    let at = 0;
-    pending = pending.map((s) => {
-      if (s.done) return s;
-      if (s.into) return s.next(s.into);
-      const mine = views.slice(at, at + s.ranges.length);
-      at += s.ranges.length;
-      return s.next(mine);
-    });
+  } catch (error) {
+    abandonSteps(pending);
+    throw error;
   }
-  throw new InternalError('read planning did not finish in 8 rounds');
+  abandonSteps(pending);
+  throw new InternalError(`read planning did not finish in ${MAX_READ_ROUNDS} rounds`);
+}
+
+/** `step`, planned again once the page load it waits for has settled. */
+function afterWaiting(step: PlanStep): PlanStep {
+  let s = step;
+  while (!s.done && s.waitFor?.settled) s = s.next([]);
+  return s;
+}
+
+/** Gives back what steps that will never run hold. */
+function abandonSteps(steps: PlanStep[]): void {
+  for (const step of steps) if (!step.done) step.abandon?.();
 }
 
 /** Reads each range into its target: with the source's readInto, else through readRanges and a copy. */
@@ -177,13 +219,18 @@ export async function fetchFileTasks(
 ): Promise<OutputTask[]> {
   const steps: PlanStep[] = [];
   const outputs: number[] = [];
-  for (const column of read.columns) {
-    const output = into?.[column.output];
-    for (const request of splitByPage(column, read.rows, read.slots)) {
-      if (output) request.output = output;
-      steps.push(planPage(request, read.cache));
-      outputs.push(column.output);
+  try {
+    for (const column of read.columns) {
+      const output = into?.[column.output];
+      for (const request of splitByPage(column, read.rows, read.slots)) {
+        if (output) request.output = output;
+        steps.push(planPage(request, read.cache));
+        outputs.push(column.output);
+      }
     }
+  } catch (error) {
+    abandonSteps(steps);
+    throw error;
   }
   const tasks = await fetchDecodeTasks(steps, source);
   return tasks.map((task, i) => ({ task, output: outputs[i] as number }));

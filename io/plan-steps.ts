@@ -14,11 +14,21 @@ export interface FixedPlacement {
   values: Uint8Array;
 }
 
-/** Values of a whole page kept decoded: row i at i × byteWidth, `validity` one byte per row (1 = valid). */
-export interface KeptValues {
-  values: Uint8Array;
-  byteWidth: number;
-  validity: Uint8Array | null;
+/**
+ * Values of a whole page kept decoded, `validity` one byte per row (1 = valid): fixed-width row i at
+ * i × byteWidth of `values`; variable-width row i is `data[offsets[i], offsets[i + 1])`.
+ */
+export type KeptValues =
+  | { kind: 'fixed'; values: Uint8Array; byteWidth: number; validity: Uint8Array | null }
+  | { kind: 'variable'; offsets: Float64Array; data: Uint8Array; validity: Uint8Array | null };
+
+/**
+ * A page that one read is loading to keep (io/plan.ts): other reads of the page wait until it has
+ * settled (kept, or given up and its budget refunded), then plan again.
+ */
+export interface KeepFlight {
+  settled: boolean;
+  promise: Promise<void>;
 }
 
 /** Rows of one page to read: page-relative rows, ascending (duplicates allowed), and each row's output slot. */
@@ -32,6 +42,8 @@ export interface PageRequest {
   arrowDictionary?: boolean;
   /** Bytes per value when the column's output is fixed-width (such mini-block pages may be kept decoded). */
   fixedWidth?: number;
+  /** The column's output is variable-width (strings, binaries): pages of small values may be kept decoded. */
+  variableWidth?: boolean;
   nullable?: boolean;
   /** The output the rows go to, when known while planning: fixed-width values may then be read into place. */
   output?: FixedPlacement | { kind: 'variable' };
@@ -40,10 +52,19 @@ export interface PageRequest {
 /**
  * A step: ranges to read, then `next` with one view per range. With `into`, each range's bytes are final
  * values and go straight to their place in the output (`into[k]`, the same length as range k); `next` then
- * gets those places as its views.
+ * gets those places as its views. With `waitFor` (and no ranges), `next` runs once that page load has
+ * settled. `abandon`, when present, must be called if the step will never run (a read failed): it gives
+ * back what the step holds (a kept page's budget) and lets waiting reads go on.
  */
 export type PlanStep =
-  | { done: false; ranges: ByteRange[]; into?: Uint8Array[]; next: (views: Uint8Array[]) => PlanStep }
+  | {
+      done: false;
+      ranges: ByteRange[];
+      into?: Uint8Array[];
+      waitFor?: KeepFlight;
+      abandon?: () => void;
+      next: (views: Uint8Array[]) => PlanStep;
+    }
   | { done: true; task: DecodeTask };
 
 /** A run of consecutive page rows: entries [from, to) of a task's rows, covering rows first..last. */
@@ -85,14 +106,12 @@ export type DecodeTask =
   /** Values already read into their slots (io/plan.ts planPlacedValues): nothing left to decode. */
   | { kind: 'placed'; where: string; slots: Uint32Array }
   | {
-      /** Rows of a page kept decoded (io/plan.ts): value `rows[i]` of `values` goes to slot `slots[i]`. */
+      /** Rows of a page kept decoded (io/plan.ts): value `rows[i]` of `kept` goes to slot `slots[i]`. */
       kind: 'cached';
       where: string;
       rows: Uint32Array;
       slots: Uint32Array;
-      values: Uint8Array;
-      byteWidth: number;
-      validity: Uint8Array | null;
+      kept: KeptValues;
     }
   | {
       kind: 'v2.0';

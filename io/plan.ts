@@ -14,17 +14,28 @@
  *
  * Page indexes (chunk tables, dictionaries) are cached per page, so later takes skip the first step.
  *
- * Decoded small pages: a shuffled read of a small column (ids, labels) reads and decodes a whole
- * mini-block chunk (thousands of values) per row it wants in 2.1, and issues a tiny read per row in 2.0.
- * With a byte budget (PageCache.budget), the first read of a fixed-width mini-block page (or 2.0 page of
- * values at most 64 bytes wide) reads and decodes the whole page once instead, keeps the values, and
- * every later read of the page copies straight from them with no I/O ('cached' task). Pages are kept
- * first come, first served until the budget is spent; nothing is evicted. The same budget keeps the
- * parsed repetition indexes of variable-width full-zip pages (8 bytes a row), which takes a read of such
- * a page from two dependent rounds of reads to one.
+ * Decoded small pages: a shuffled read of a small column (ids, labels, short strings, tiny images) reads
+ * and decodes a whole mini-block chunk (thousands of values) per row it wants in 2.1, and issues a tiny
+ * read per row in 2.0. With a byte budget (PageCache.budget), the first read of such a page reads and
+ * decodes the whole page once instead, keeps the values, and every later read of the page copies straight
+ * from them with no I/O ('cached' task). Small pages are fixed-width mini-block pages, 2.0 pages of values
+ * at most SMALL_VALUE_BYTES wide, and variable-width mini-block and 2.0 pages of at most
+ * SMALL_VARIABLE_ROW_BYTES stored bytes a row. Pages are kept first come, first served until the budget is
+ * spent; nothing is evicted. The same budget keeps the parsed repetition indexes of variable-width
+ * full-zip pages (8 bytes a row), which takes a read of such a page from two dependent rounds of reads to
+ * one.
  *
  *   small page, kept:       the page's steps for every row → decode all, keep → task
  *   decoded page kept:      (nothing to read)                                 → task
+ *   page being kept:        wait for that load (waitFor) → plan again        → task
+ *
+ * A page chosen to be kept is charged to the budget before its bytes are read (PageLoad), so that
+ * concurrent reads (a worker's lanes, overlapping takes) cannot count on the same bytes, and it is
+ * registered as loading: another read of the page waits for it instead of reading and charging it a
+ * second time. If the read fails (the runner calls the step's `abandon`) or the decode throws, the charge
+ * is refunded and the page is left unkept; whoever waited plans again. A variable-width page's size is
+ * known only once decoded: it is charged its stored size, and settled at the decoded size, or dropped
+ * (and never tried again) when that no longer fits.
  */
 import { CorruptFileError, UnsupportedError } from '../errors.js';
 import type { ByteRange, PageInfo } from '../format/file-metadata.js';
@@ -41,6 +52,7 @@ import {
   planPlacedValues,
   rowRuns,
   type DecodeTask,
+  type KeepFlight,
   type KeptValues,
   type MiniBlockChunkBytes,
   type PageRequest,
@@ -59,21 +71,41 @@ export interface DecodedPageBudget {
 export interface PageCache {
   /** Chunk tables and dictionaries of mini-block pages. */
   miniblock: WeakMap<PageInfo, { table: ChunkTable; dictionary: Uint8Array | null }>;
-  /** Whole decoded fixed-width mini-block pages, within `budget`. */
+  /** Whole decoded small pages, within `budget`. */
   decoded: WeakMap<PageInfo, KeptValues>;
   /** Whole parsed repetition indexes of variable-width full-zip pages, within `budget`. */
   repetition: WeakMap<PageInfo, Float64Array>;
+  /** Pages being read whole to be kept: a second read of one waits for the first instead of reading it too. */
+  loading: WeakMap<PageInfo, KeepFlight>;
+  /** Variable-width pages that decoded larger than the budget had left: read by rows from then on. */
+  tooLarge: WeakSet<PageInfo>;
   budget: DecodedPageBudget;
   /** Decodes a page kept whole: the planner plans, the decoders (which io does not import) decode. */
   decodePage: DecodePage;
 }
 
-/** Decodes a task over all `numRows` rows of a page into values to keep. */
-export type DecodePage = (task: DecodeTask, numRows: number, byteWidth: number, nullable: boolean) => KeptValues;
+/**
+ * Decodes a task over all `numRows` rows of a page into values to keep: fixed-width values of `byteWidth`
+ * bytes, or variable-width values when `byteWidth` is undefined.
+ */
+export type DecodePage = (
+  task: DecodeTask,
+  numRows: number,
+  nullable: boolean,
+  byteWidth: number | undefined,
+) => KeptValues;
 
 /** A page cache; `budget` (default none) lets it keep decoded small pages, decoded by `decodePage`. */
 export function createPageCache(decodePage: DecodePage, budget: DecodedPageBudget = { bytesLeft: 0 }): PageCache {
-  return { miniblock: new WeakMap(), decoded: new WeakMap(), repetition: new WeakMap(), budget, decodePage };
+  return {
+    miniblock: new WeakMap(),
+    decoded: new WeakMap(),
+    repetition: new WeakMap(),
+    loading: new WeakMap(),
+    tooLarge: new WeakSet(),
+    budget,
+    decodePage,
+  };
 }
 
 /**
@@ -82,44 +114,140 @@ export function createPageCache(decodePage: DecodePage, budget: DecodedPageBudge
  */
 export const SMALL_VALUE_BYTES = 64;
 
+/**
+ * Most stored bytes per row (all the page's buffers over its rows) of a variable-width mini-block or 2.0
+ * page worth keeping decoded. A shuffled read of such a page reads a whole mini-block chunk (2.1) or
+ * sector (O_DIRECT) per row it wants, many times the value's size; larger values fill a chunk or sector
+ * by themselves, so keeping them would spend the budget where reads waste little.
+ */
+export const SMALL_VARIABLE_ROW_BYTES = 256;
+
+/**
+ * A page some read is loading to keep: `charged` bytes of the budget are held for it from the moment it
+ * is chosen (so two pages cannot both count on the same bytes) until it is kept or given up.
+ */
+class PageLoad implements KeepFlight {
+  settled = false;
+  readonly promise: Promise<void>;
+  private resolve!: () => void;
+
+  constructor(
+    private readonly cache: PageCache,
+    private readonly page: PageInfo,
+    private readonly charged: number,
+  ) {
+    this.promise = new Promise((resolve) => (this.resolve = resolve));
+    cache.budget.bytesLeft -= charged;
+    cache.loading.set(page, this);
+  }
+
+  /**
+   * Settles the charge at the `bytes` actually kept: true when they fit, false when they did not (the
+   * charge is refunded and the caller keeps nothing).
+   */
+  land(bytes: number): boolean {
+    if (this.settled) return false;
+    const fits = bytes - this.charged <= this.cache.budget.bytesLeft;
+    this.cache.budget.bytesLeft -= fits ? bytes - this.charged : -this.charged;
+    this.finish();
+    return fits;
+  }
+
+  /** Gives up (the read or decode failed, or will never run): refunds the charge. Idempotent. */
+  abandon(): void {
+    if (this.settled) return;
+    this.cache.budget.bytesLeft += this.charged;
+    this.finish();
+  }
+
+  private finish(): void {
+    this.settled = true;
+    this.cache.loading.delete(this.page);
+    this.resolve();
+  }
+}
+
+/** `step` and the steps after it, giving up `load` if one throws or is abandoned before it settles. */
+function loadingSteps(step: PlanStep, load: PageLoad): PlanStep {
+  if (step.done || load.settled) return step;
+  return {
+    ...step,
+    abandon: () => {
+      load.abandon();
+      step.abandon?.();
+    },
+    next: (views) => {
+      try {
+        return loadingSteps(step.next(views), load);
+      } catch (error) {
+        load.abandon();
+        throw error;
+      }
+    },
+  };
+}
+
+/**
+ * Bytes that keeping `request`'s whole page decoded would take (an estimate for variable width), or
+ * undefined when the page is not worth keeping.
+ */
+function keptBytesOf(request: PageRequest, cache: PageCache): number | undefined {
+  const { page } = request;
+  const kind = page.layout.kind;
+  const validity = request.nullable ? page.numRows : 0;
+  const width = request.fixedWidth;
+  if (width !== undefined)
+    return kind === 'miniblock' || (kind === 'v2.0' && width <= SMALL_VALUE_BYTES)
+      ? page.numRows * width + validity
+      : undefined;
+  if (!request.variableWidth || (kind !== 'miniblock' && kind !== 'v2.0') || cache.tooLarge.has(page)) return undefined;
+  let stored = 0;
+  for (const buffer of page.buffers) stored += buffer.size;
+  if (stored > page.numRows * SMALL_VARIABLE_ROW_BYTES) return undefined;
+  // Stored bytes are what uncompressed values decode to; the decoded size settles the charge (PageLoad.land).
+  return stored + (page.numRows + 1) * Float64Array.BYTES_PER_ELEMENT + validity;
+}
+
+/** Bytes that kept values take. */
+function keptSize(kept: KeptValues): number {
+  const validity = kept.validity?.byteLength ?? 0;
+  return kept.kind === 'fixed'
+    ? kept.values.byteLength + validity
+    : kept.data.byteLength + kept.offsets.byteLength + validity;
+}
+
 /** The first step of reading `request`. */
 export function planPage(request: PageRequest, cache: PageCache): PlanStep {
   const { page } = request;
   const decoded = cache.decoded.get(page);
   if (decoded) return done(cachedTask(request, decoded));
-  const width = request.fixedWidth;
-  const small =
-    page.layout.kind === 'miniblock' ||
-    (page.layout.kind === 'v2.0' && width !== undefined && width <= SMALL_VALUE_BYTES);
-  const keptBytes = width === undefined ? Infinity : page.numRows * (width + (request.nullable ? 1 : 0));
-  if (!small || keptBytes > cache.budget.bytesLeft) return planLayout(request, cache);
+  const loading = cache.loading.get(page);
+  // Another read is loading the page to keep it: wait for it, then plan again (kept, or given up).
+  if (loading) return { done: false, ranges: [], waitFor: loading, next: () => planPage(request, cache) };
+  const keptBytes = keptBytesOf(request, cache);
+  if (keptBytes === undefined || keptBytes > cache.budget.bytesLeft) return planLayout(request, cache);
   // Keep the page: read and decode every row once, then serve this and later requests from memory.
-  cache.budget.bytesLeft -= keptBytes;
+  const load = new PageLoad(cache, page, keptBytes);
   const all = new Uint32Array(page.numRows);
   for (let i = 0; i < all.length; i++) all[i] = i;
-  return afterTask(planLayout({ ...request, rows: all, slots: all, output: undefined }, cache), (task) => {
-    const out = cache.decodePage(task, page.numRows, width as number, request.nullable === true);
-    cache.decoded.set(page, out);
-    return done(cachedTask(request, out));
+  const whole = { ...request, rows: all, slots: all, output: undefined };
+  const steps = afterTask(planLayout(whole, cache), (task) => {
+    const kept = cache.decodePage(task, page.numRows, request.nullable === true, request.fixedWidth);
+    if (load.land(keptSize(kept))) cache.decoded.set(page, kept);
+    else cache.tooLarge.add(page);
+    return done(cachedTask(request, kept));
   });
+  return loadingSteps(steps, load);
 }
 
 /** `step`, with its final decode task replaced by what `then` makes of it. */
 function afterTask(step: PlanStep, then: (task: DecodeTask) => PlanStep): PlanStep {
   if (step.done) return then(step.task);
-  return { done: false, ranges: step.ranges, next: (views) => afterTask(step.next(views), then) };
+  return { ...step, next: (views) => afterTask(step.next(views), then) };
 }
 
-function cachedTask(request: PageRequest, values: KeptValues): DecodeTask {
-  return {
-    kind: 'cached',
-    where: request.where,
-    rows: request.rows,
-    slots: request.slots,
-    values: values.values,
-    byteWidth: values.byteWidth,
-    validity: values.validity,
-  };
+function cachedTask(request: PageRequest, kept: KeptValues): DecodeTask {
+  return { kind: 'cached', where: request.where, rows: request.rows, slots: request.slots, kept };
 }
 
 /** The first step of reading `request` from the file, by the page's layout. */
@@ -303,21 +431,29 @@ function planFullZipVariable(request: PageRequest, cache: PageCache): PlanStep {
     );
   const keptBytes = (page.numRows + 1) * Float64Array.BYTES_PER_ELEMENT;
   if (keptBytes <= cache.budget.bytesLeft) {
-    cache.budget.bytesLeft -= keptBytes;
-    return {
-      done: false,
-      ranges: [index],
-      next: ([view]) => {
-        const entries = parseRepetitionIndex(view as Uint8Array, width, page.numRows + 1, `${where} repetition index`);
-        cache.repetition.set(page, entries);
-        return planZippedRuns(
-          request,
-          layout,
-          runs,
-          runs.map(({ first, last }) => entries.subarray(first, last + 2)),
-        );
+    const load = new PageLoad(cache, page, keptBytes);
+    return loadingSteps(
+      {
+        done: false,
+        ranges: [index],
+        next: ([view]) => {
+          const entries = parseRepetitionIndex(
+            view as Uint8Array,
+            width,
+            page.numRows + 1,
+            `${where} repetition index`,
+          );
+          if (load.land(entries.byteLength)) cache.repetition.set(page, entries);
+          return planZippedRuns(
+            request,
+            layout,
+            runs,
+            runs.map(({ first, last }) => entries.subarray(first, last + 2)),
+          );
+        },
       },
-    };
+      load,
+    );
   }
   const indexRanges = runs.map(({ first, last }) => ({
     offset: index.offset + first * width,

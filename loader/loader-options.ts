@@ -31,9 +31,9 @@ export interface LoaderIoOptions {
   /** Largest merged read (default 8 MiB). */
   maxReadBytes?: number;
   /**
-   * Bytes of decoded pages of small fixed-width columns (ids, labels) each worker keeps (default 16 MiB;
-   * part of memoryBytes, times the worker count). A shuffled batch otherwise reads and decodes a whole
-   * mini-block chunk per row for every such column; see OpenDatasetOptions.cacheBytes. When all small
+   * Bytes of decoded pages of small columns (ids, labels, short strings and binaries) each worker keeps
+   * (default 16 MiB; part of memoryBytes, times the worker count). A shuffled batch otherwise reads and
+   * decodes a whole mini-block chunk per row for every such column; see OpenDatasetOptions.cacheBytes. When all small
    * columns (values of at most 64 bytes) fit, each worker decodes them while the loader is created, so
    * the first batch does not. The same budget keeps the repetition indexes of variable-width full-zip
    * pages (8 bytes a row), which saves a shuffled batch of large values (images) a round of reads.

@@ -8,7 +8,14 @@ import type { DecodeTask, KeptValues } from '../../io/plan-steps.js';
 import { decodeFullZipSpan } from './fullzip.js';
 import { gatherFixed } from './gather.js';
 import { decodeMiniBlockChunk, decodeMiniBlockDictionary, gatherChunk } from './miniblock.js';
-import { appendVariable, createFixedOutput, setNull, type ColumnOutput } from './output.js';
+import {
+  appendVariable,
+  compactVariable,
+  createFixedOutput,
+  createVariableOutput,
+  setNull,
+  type ColumnOutput,
+} from './output.js';
 import { runV20Task } from './v20.js';
 import type { DecodedValues } from './values.js';
 
@@ -59,15 +66,25 @@ export function runDecodeTask(task: DecodeTask, out: ColumnOutput): void {
 
 /** Copies rows of a page kept decoded into their slots. */
 function copyCached(task: DecodeTask & { kind: 'cached' }, out: ColumnOutput): void {
-  if (out.kind !== 'fixed' || out.byteWidth !== task.byteWidth) {
+  const { rows, slots, kept } = task;
+  const { validity } = kept;
+  if (kept.kind === 'fixed' && out.kind === 'fixed' && out.byteWidth === kept.byteWidth) {
+    gatherFixed(kept.values, kept.byteWidth, rows, slots, 0, rows.length, 0, out);
+    if (validity)
+      for (let i = 0; i < rows.length; i++) if (validity[rows[i] as number] === 0) setNull(out, slots[i] as number);
+  } else if (kept.kind === 'variable' && out.kind === 'variable') {
+    const { offsets, data } = kept;
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i] as number;
+      if (validity?.[row] === 0) setNull(out, slots[i] as number);
+      else appendVariable(out, slots[i] as number, data, offsets[row] as number, offsets[row + 1] as number);
+    }
+  } else {
+    const what = (v: KeptValues | ColumnOutput) => (v.kind === 'fixed' ? `${v.byteWidth}-byte` : 'variable-width');
     throw new InternalError(
-      `${task.where}: a page kept with ${task.byteWidth}-byte values is read into a column of ${out.kind === 'fixed' ? out.byteWidth : 'variable'}-byte values`,
+      `${task.where}: a page kept with ${what(kept)} values is read into a column of ${what(out)} values`,
     );
   }
-  const { rows, slots, validity } = task;
-  gatherFixed(task.values, task.byteWidth, rows, slots, 0, rows.length, 0, out);
-  if (validity)
-    for (let i = 0; i < rows.length; i++) if (validity[rows[i] as number] === 0) setNull(out, slots[i] as number);
 }
 
 /** Writes a constant value (or null when there is none: an all-null page) into every slot. */
@@ -85,9 +102,24 @@ function fillConstant(value: Uint8Array | null, slots: Uint32Array, out: ColumnO
   }
 }
 
-/** Decodes a task over every row of a page into values the planner keeps (io/plan.ts PageCache). */
-export function decodeWholePage(task: DecodeTask, numRows: number, byteWidth: number, nullable: boolean): KeptValues {
-  const out = createFixedOutput(numRows, byteWidth, nullable);
+/**
+ * Decodes a task over every row of a page into values the planner keeps (io/plan.ts PageCache): of
+ * `byteWidth` bytes each, or variable-width when it is undefined (compacted to their exact size).
+ */
+export function decodeWholePage(
+  task: DecodeTask,
+  numRows: number,
+  nullable: boolean,
+  byteWidth: number | undefined,
+): KeptValues {
+  if (byteWidth !== undefined) {
+    const out = createFixedOutput(numRows, byteWidth, nullable);
+    runDecodeTask(task, out);
+    return out;
+  }
+  const out = createVariableOutput(numRows, nullable);
   runDecodeTask(task, out);
-  return out;
+  // Slots were written in order: the offsets and a view of out.data, copied so that the grown output's spare capacity is not kept.
+  const { offsets, data } = compactVariable(out);
+  return { kind: 'variable', offsets, data: data.slice(), validity: out.validity };
 }

@@ -53,13 +53,16 @@ async function load(worker: WorkerDataset, rows: number[]): Promise<{ bytesRead:
   return { bytesRead: loaded.reads.bytesRead, idx: Array.from(new BigInt64Array(buffer, 0, rows.length)) };
 }
 
-/** Loads `rows` of the utf8_words column alone; its values as strings. */
-async function loadWords(worker: WorkerDataset, rows: number[]): Promise<string[]> {
+/** Loads `rows` of the utf8_words column alone: its values as strings, and the bytes read. */
+async function loadWords(worker: WorkerDataset, rows: number[]): Promise<{ words: string[]; bytesRead: number }> {
   const loaded = await worker.load(Uint32Array.from(rows), [
     { kind: 'variable', numSlots: rows.length, nullable: true, reuse: null },
   ]);
   const column = loaded.variable[0];
-  return rows.map((_, k) => new TextDecoder().decode(column?.data.subarray(column.offsets[k], column.offsets[k + 1])));
+  const words = rows.map((_, k) =>
+    new TextDecoder().decode(column?.data.subarray(column.offsets[k], column.offsets[k + 1])),
+  );
+  return { words, bytesRead: loaded.reads.bytesRead };
 }
 
 async function expectedWords(rows: number[]): Promise<string[]> {
@@ -148,7 +151,20 @@ describe('WorkerDataset.load', () => {
       [4, 5, 6, 7000],
     ];
     const loaded = await Promise.all(batches.map((rows) => loadWords(worker, rows)));
-    for (const [i, rows] of batches.entries()) expect(loaded[i]).toEqual(await expectedWords(rows));
+    for (const [i, rows] of batches.entries()) expect(loaded[i]?.words).toEqual(await expectedWords(rows));
+  });
+
+  it('reads a small variable-width page once when two lanes load batches that both want it kept', async () => {
+    // Every 37th and every 41st row: both batches touch every page of utf8_words.
+    const batches = [37, 41].map((step) => Array.from({ length: Math.floor(numRows / step) }, (_, i) => i * step));
+    const columns = ['utf8_words'];
+    const alone = await openWorker({ ...ref, columns, cacheBytes: 16 << 20, lanes: 1 });
+    const union = [...new Set(batches.flat())].sort((a, b) => a - b);
+    const { bytesRead: aloneBytes } = await loadWords(alone, union);
+    const worker = await openWorker({ ...ref, columns, cacheBytes: 16 << 20, lanes: 2 });
+    const loaded = await Promise.all(batches.map((rows) => loadWords(worker, rows)));
+    expect(loaded.reduce((sum, batch) => sum + batch.bytesRead, 0)).toBe(aloneBytes);
+    for (const [i, rows] of batches.entries()) expect(loaded[i]?.words).toEqual(await expectedWords(rows));
   });
 
   it.each([16, 1 << 20])(
@@ -157,7 +173,7 @@ describe('WorkerDataset.load', () => {
       const worker = await openWorker({ ...ref, columns: ['utf8_words'], variableBytes, lanes: 2 });
       await worker.prepareLanes();
       const rows = Array.from({ length: 300 }, (_, i) => (i * 31) % numRows);
-      expect(await loadWords(worker, rows)).toEqual(await expectedWords(rows));
+      expect((await loadWords(worker, rows)).words).toEqual(await expectedWords(rows));
     },
   );
 
