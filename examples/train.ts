@@ -87,6 +87,7 @@ function describeEpoch(before: LoaderMetrics, after: LoaderMetrics, wallMs: numb
     `waited ${waitMs.toFixed(0)} ms = ${((waitMs / wallMs) * 100).toFixed(1)}% of step time`,
     `read ${mb(after.bytesRead - before.bytesRead)} for ${mb(after.bytesDelivered - before.bytesDelivered)} delivered`,
     `${reads} reads for ${ranges} ranges (×${reads > 0 ? (ranges / reads).toFixed(1) : '-'} coalescing)`,
+    `reads through ${after.native?.engine ?? '-'}`,
     `decode ${(after.decodeMs - before.decodeMs).toFixed(0)} ms`,
   ].join(', ');
 }
