@@ -103,7 +103,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
 }
 
 /** What `lance-loader doctor` found (its --json document). */
-export interface DoctorReport {
+interface DoctorReport {
   node: string;
   platform: string;
   arch: string;
@@ -131,7 +131,7 @@ export interface DoctorReport {
 }
 
 /** Runs the doctor's checks; `path` is where O_DIRECT is tried. */
-export async function doctor(path: string): Promise<DoctorReport> {
+async function doctor(path: string): Promise<DoctorReport> {
   const addon = nativeAddon();
   const { engine } = readEngine();
   const thp = transparentHugePagesMode();
@@ -209,7 +209,7 @@ async function checkTfjs(): Promise<DoctorReport['tfjs']> {
 }
 
 /** The doctor's report as aligned text lines. */
-export function formatDoctorReport(report: DoctorReport): string {
+function formatDoctorReport(report: DoctorReport): string {
   const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
   const { directIo: direct, hugePages: huge, tfjs } = report;
   const engine: Record<ReadEngine, string> = {
