@@ -6,7 +6,7 @@
  *   unknown option, bad value        `<example>: <what is wrong>` and the usage on stderr, exit 2
  *   a LanceLoaderError while running `<example>: <its message>` on stderr, exit 1
  *
- * Any other error is a bug in the example or the library: it still ends the run with its stack.
+ * Any other error ends the run with its stack (exit 1).
  */
 import { parseArgs } from 'node:util';
 import { LanceLoaderError } from '../index.js';
@@ -44,7 +44,7 @@ export interface ExampleArgs {
 }
 
 /** The usage text of `spec`. */
-export function formatUsage(spec: ExampleSpec): string {
+function formatUsage(spec: ExampleSpec): string {
   const rows: [string, string][] = Object.entries(spec.options).map(([name, option]) => [
     `--${name} ${option.value}`,
     option.description + (option.default !== undefined ? ` (default ${option.default})` : ''),
@@ -95,7 +95,7 @@ export function parseExampleArgs(spec: ExampleSpec, argv: string[] = process.arg
     process.stderr.write(
       error instanceof LanceLoaderError
         ? `${spec.name}: ${error.message}\n`
-        : `${spec.name}: unexpected error (a bug, please report it)\n${error.stack ?? String(error)}\n`,
+        : `${spec.name}: unexpected error\n${error.stack ?? String(error)}\n`,
     );
     process.exit(1);
   });
