@@ -11,6 +11,7 @@
  * plans, reads or decodes.
  */
 import type { ErrorRecord } from '../errors.js';
+import type { ReadEngine } from '../io/native-read.js';
 import type { ReadStats } from '../io/source.js';
 
 /** Where one output column of a batch lives. */
@@ -90,9 +91,17 @@ export interface VariableColumn {
   validity: Uint8Array | null;
 }
 
+/** How a worker reads: whether it loaded the native addon, and its read engine (io/native-read.ts). */
+export interface WorkerReads {
+  addon: boolean;
+  engine: ReadEngine;
+}
+
 export type LoadJobResult =
   | {
       ok: true;
+      /** How the worker that loaded the batch reads. */
+      native: WorkerReads;
       decodeMs: number;
       readMs: number;
       /** What the job's reads did (the worker's source counters over the job). */

@@ -7,8 +7,10 @@
  */
 import { threadId } from 'node:worker_threads';
 import { toErrorRecord } from '../errors.js';
+import { nativeAddon } from '../io/native-addon.js';
+import { readEngine } from '../io/native-read.js';
 import { WorkerDataset } from './worker-dataset.js';
-import type { DatasetRef, LoadJob, LoadJobResult, PrepareJob } from './messages.js';
+import type { DatasetRef, LoadJob, LoadJobResult, PrepareJob, WorkerReads } from './messages.js';
 
 /** The dataset of the loader this worker serves, by its ref (one loader per pool, so one entry). */
 const datasets = new Map<string, Promise<WorkerDataset>>();
@@ -28,7 +30,9 @@ function datasetFor(ref: DatasetRef): Promise<WorkerDataset> {
 export async function loadJob(job: LoadJob): Promise<LoadJobResult> {
   try {
     const loaded = await (await datasetFor(job.dataset)).load(job.rows, job.outputs);
-    return { ok: true, ...loaded };
+    // Asked after the load: the thread's io_uring is made on first use, and one that fails falls back to pread.
+    const native: WorkerReads = { addon: nativeAddon() !== null, engine: readEngine().engine };
+    return { ok: true, native, ...loaded };
   } catch (error) {
     return { ok: false, error: toErrorRecord(error) };
   }

@@ -8,12 +8,14 @@
  *   <dir>/train.lance   first 5/6 of the images
  *   <dir>/test.lance    last 1/6 (held out)
  *
- * A directory is complete or absent: it is written under a temporary name and renamed into place.
+ * A directory is complete or absent: it is written under a temporary name and renamed into place; the
+ * temporary folder is removed on failure, exit and Ctrl-C.
  */
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
 import * as arrow from 'apache-arrow';
+import { removeOnExit } from './remove-on-exit.js';
 
 export const SIDE = 28;
 export const CLASS_NAMES = [
@@ -44,6 +46,7 @@ export async function ensureShapesDataset(dir: string, rows: number): Promise<Sh
   mkdirSync(dirname(dir), { recursive: true });
   const temp = `${dir}.tmp-${process.pid}`;
   rmSync(temp, { recursive: true, force: true });
+  const removeTemp = removeOnExit(temp);
   try {
     const { labels, pixels } = drawShapes(rows);
     const testRows = Math.max(1, Math.round(rows / 6));
@@ -59,9 +62,8 @@ export async function ensureShapesDataset(dir: string, rows: number): Promise<Sh
     db.close();
     rmSync(dir, { recursive: true, force: true });
     renameSync(temp, dir);
-  } catch (error) {
-    rmSync(temp, { recursive: true, force: true });
-    throw error;
+  } finally {
+    removeTemp();
   }
   return { trainPath, testPath, written: true };
 }

@@ -14,28 +14,28 @@
  *   test.lance  ─createLoader(in order)─► toTfDataset ─► model.evaluateDataset ◄┘
  */
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { createLoader, loadTfBackend, toTfDataset, type LoaderMetrics, type Tf } from 'lance-loader';
+import { createLoader, loadTfBackend, toTfDataset, type LoaderMetrics, type Tf } from '../index.js';
+import { parseExampleArgs } from './command-line.js';
 import { CLASS_NAMES, SIDE, ensureShapesDataset } from './shapes.js';
 
 const started = performance.now();
-const { values: args } = parseArgs({
+const args = parseExampleArgs({
+  name: 'demo',
+  command: 'npm run demo --',
+  about:
+    'Trains a small TensorFlow.js CNN (wasm backend) on 28×28 images of 10 generated shape classes, read in\n' +
+    'shuffled epochs by the lance-loader DataLoader. Prints loss, training and test accuracy and what the\n' +
+    'loader did after every epoch. The images are written with LanceDB on the first run and reused.',
   options: {
-    epochs: { type: 'string', default: '5' },
-    rows: { type: 'string', default: '12000' },
-    data: { type: 'string' },
+    epochs: { value: 'N', default: '5', description: 'training epochs' },
+    rows: { value: 'N', default: '12000', description: 'images in all, 1/6 of them held out for testing' },
+    data: { value: 'DIR', description: 'where the images are kept (default examples/.data/shapes-<rows>)' },
   },
 });
-const epochs = positiveInteger('--epochs', args.epochs);
-const rows = positiveInteger('--rows', args.rows);
-const dataDir = args.data ?? fileURLToPath(new URL(`./.data/shapes-${rows}`, import.meta.url));
-
-function positiveInteger(flag: string, text: string | undefined): number {
-  const n = Number(text);
-  if (Number.isInteger(n) && n >= 1) return n;
-  console.error(`${flag} must be a positive integer, got ${text}`);
-  process.exit(2);
-}
+const epochs = args.integer('epochs', 1);
+// The smallest split that leaves a training image besides the held-out sixth.
+const rows = args.integer('rows', 2);
+const dataDir = args.string('data') ?? fileURLToPath(new URL(`./.data/shapes-${rows}`, import.meta.url));
 
 const { trainPath, testPath, written } = await ensureShapesDataset(dataDir, rows);
 console.log(
@@ -87,6 +87,7 @@ function describeEpoch(before: LoaderMetrics, after: LoaderMetrics, wallMs: numb
     `waited ${waitMs.toFixed(0)} ms = ${((waitMs / wallMs) * 100).toFixed(1)}% of step time`,
     `read ${mb(after.bytesRead - before.bytesRead)} for ${mb(after.bytesDelivered - before.bytesDelivered)} delivered`,
     `${reads} reads for ${ranges} ranges (×${reads > 0 ? (ranges / reads).toFixed(1) : '-'} coalescing)`,
+    `reads through ${after.native?.engine ?? '-'}`,
     `decode ${(after.decodeMs - before.decodeMs).toFixed(0)} ms`,
   ].join(', ');
 }

@@ -270,6 +270,7 @@ export class DataLoader {
       this.counters.readMs += result.readMs;
       this.counters.decodeMs += result.decodeMs;
       this.counters.addReads(result.reads);
+      this.counters.addNative(result.native);
       return this.assemble(epoch, index, rows, slot, result.variable);
     } catch (error) {
       slot.free = true;

@@ -1,6 +1,8 @@
 /**
  * Loader metrics: what the loader did and how long the consumer waited for it.
  */
+import type { WorkerReads } from '../decode-workers/messages.js';
+import type { ReadEngine } from '../io/native-read.js';
 import { addReadStats, emptyReadStats, type ReadStats } from '../io/source.js';
 
 export interface LoaderMetrics {
@@ -24,6 +26,12 @@ export interface LoaderMetrics {
    */
   readMs: number;
   decodeMs: number;
+  /**
+   * How the workers read, as they report it with each batch: `addon` whether the native addon is loaded
+   * in every worker, `engine` the slowest read engine any of them uses (`io_uring`, else `pread`, else
+   * `fs.readSync` without the addon). Null until the first batch has been loaded.
+   */
+  native: WorkerReads | null;
 }
 
 export interface MetricsCounters {
@@ -35,12 +43,17 @@ export interface MetricsCounters {
   decodeMs: number;
   /** Adds one batch's read counters (from the worker that loaded it). */
   addReads(reads: ReadStats): void;
+  /** Adds how the worker that loaded a batch reads. */
+  addNative(native: WorkerReads): void;
   snapshot(): LoaderMetrics;
 }
+
+const ENGINES_FASTEST_FIRST: readonly ReadEngine[] = ['io_uring', 'pread', 'fs.readSync'];
 
 export function createLoaderMetrics(): MetricsCounters {
   const started = performance.now();
   const reads = emptyReadStats();
+  let native: WorkerReads | null = null;
   const counters: MetricsCounters = {
     batches: 0,
     rows: 0,
@@ -50,6 +63,18 @@ export function createLoaderMetrics(): MetricsCounters {
     decodeMs: 0,
     addReads(batch) {
       addReadStats(reads, batch);
+    },
+    addNative(worker) {
+      native =
+        native === null
+          ? { ...worker }
+          : {
+              addon: native.addon && worker.addon,
+              engine:
+                ENGINES_FASTEST_FIRST.indexOf(worker.engine) > ENGINES_FASTEST_FIRST.indexOf(native.engine)
+                  ? worker.engine
+                  : native.engine,
+            };
     },
     snapshot() {
       const { bytesRead, readsIssued, rangesRequested } = reads;
@@ -67,6 +92,7 @@ export function createLoaderMetrics(): MetricsCounters {
         consumerWaitMs: counters.consumerWaitMs,
         readMs: counters.readMs,
         decodeMs: counters.decodeMs,
+        native: native && { ...native },
       };
     },
   };

@@ -1,23 +1,24 @@
 /**
  * The `lance-loader inspect` command on a dataset written by LanceDB: two fragments, the first with
- * deletions. The main cases run the CLI as a child process through the TypeScript source
+ * deletions; and `lance-loader doctor`, checked against what the modules it asks say in this process.
+ * The main cases run the CLI as a child process through the TypeScript source
  * (`node --import tsx cli.ts`), so exit codes and streams are the real ones; the rest call the exported
  * `main(argv, io)` in-process, which is the same code without the ~0.5 s start of a process.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import * as lancedb from '@lancedb/lancedb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../cli.js';
 import { LanceLoaderError } from '../errors.js';
 import { openDataset } from '../index.js';
 import { formatInspectReport, toFileReport } from '../dataset/inspect.js';
+import { nativeAddon } from '../io/native-addon.js';
+import { readEngine } from '../io/native-read.js';
 import { lanceDbArrow as A } from './fixtures/arrow-bridge.js';
-
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+import { runScript } from './fixtures/run-script.js';
 
 interface CliResult {
   code: number | null;
@@ -26,18 +27,7 @@ interface CliResult {
 }
 
 function runCli(...args: string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'cli.ts', ...args], {
-      cwd: repoRoot,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runScript('cli.ts', args);
 }
 
 /** The same CLI in-process: `main` with collected output. */
@@ -241,6 +231,72 @@ describe('lance-loader errors and usage', () => {
     expect(code).toBe(0);
     expect(stderr).toBe('');
     expect(stdout).toMatch(/^Usage: lance-loader inspect /);
+  });
+});
+
+describe('lance-loader doctor', () => {
+  it('prints node, the machine, the native addon, the read engine, O_DIRECT, huge pages and tfjs, and exits 0', async () => {
+    const { code, stdout, stderr } = await runCli('doctor', tmp);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(
+      new RegExp(`^node +${escape(process.version)} on ${process.platform} ${process.arch}, kernel `),
+    );
+    expect(stdout).toMatch(/^machine +\d+ cores, [\d.]+ GiB memory$/m);
+    expect(stdout).toMatch(
+      new RegExp(`^native addon +${nativeAddon() ? 'loaded: native addon' : 'not loaded: '}`, 'm'),
+    );
+    expect(stdout).toMatch(new RegExp(`^read engine +${escape(readEngine().engine)}`, 'm'));
+    expect(stdout).toMatch(new RegExp(`^O_DIRECT +(works|does not work) in ${escape(tmp)}`, 'm'));
+    expect(stdout).toMatch(/^huge pages +transparent huge pages \w+; read memory /m);
+    expect(stdout).toMatch(/^tfjs +(wasm|tensorflow|cpu) backend$/m); // tfjs and its wasm backend are dev dependencies
+  });
+
+  it('prints a JSON document with --json, and leaves no test file in the directory it probes', async () => {
+    const { code, stdout } = await runCli('doctor', tmp, '--json');
+    expect(code).toBe(0);
+    const report = JSON.parse(stdout);
+    expect(report).toMatchObject({
+      node: process.version,
+      platform: process.platform,
+      cores: os.availableParallelism(),
+      nativeAddon: { loaded: nativeAddon() !== null },
+      readEngine: readEngine().engine,
+      directIo: { path: tmp },
+      tfjs: { backend: 'wasm' },
+    });
+    if (report.directIo.works) expect([512, 4096]).toContain(report.directIo.blockBytes);
+    expect(fs.readdirSync(tmp).filter((name) => name.startsWith('.lance-loader-doctor'))).toEqual([]);
+  });
+
+  it('says why the addon is not loaded and reads with fs.readSync under LANCE_LOADER_NATIVE=0', async () => {
+    const { code, stdout } = await runScript('cli.ts', ['doctor', '--json'], { env: { LANCE_LOADER_NATIVE: '0' } });
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({
+      nativeAddon: { loaded: false, reason: 'LANCE_LOADER_NATIVE=0' },
+      readEngine: 'fs.readSync',
+      hugePages: { addonMemory: false, used: false },
+      directIo: { path: process.cwd() },
+    });
+  });
+
+  it('reports O_DIRECT as not working, with the reason, for a path that does not exist', async () => {
+    const missing = path.join(tmp, 'no-such-dir');
+    const { code, stdout } = await runMain('doctor', missing, '--json');
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout).directIo).toEqual({
+      path: missing,
+      works: false,
+      reason: `ENOENT: no such file or directory, stat '${missing}'`,
+      tmpfs: false,
+    });
+  });
+
+  it('exits 2 with the usage for --version or a second path', async () => {
+    const results = await Promise.all([runMain('doctor', '--version', '1'), runMain('doctor', tmp, tmp)]);
+    expect(results.map((r) => r.code)).toEqual([2, 2]);
+    expect(results[0]?.stderr).toMatch(/^lance-loader: --version is an option of inspect, not of doctor\n\nUsage: /);
+    expect(results[1]?.stderr).toMatch(new RegExp(`^lance-loader: unexpected argument "${escape(tmp)}"\n\nUsage: `));
   });
 });
 
