@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
 import * as arrow from 'apache-arrow';
-import { openDataset } from 'lance-loader';
+import { openDataset } from '../index.js';
 
 async function writeExample(dir: string): Promise<string> {
   const n = 10_000;

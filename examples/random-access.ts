@@ -33,7 +33,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as lancedb from '@lancedb/lancedb';
 import * as arrow from 'apache-arrow';
-import { createLoader, IoError, openDataset, type Dataset, type DataLoader } from 'lance-loader';
+import { createLoader, IoError, openDataset, type Dataset, type DataLoader } from '../index.js';
 import { openNpyBatchStore, writeNpyBatchFiles, type NpyBatchStore } from './npy.js';
 
 const ROWS = 500;

@@ -15,7 +15,8 @@
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createLoader, loadTfBackend, toTfDataset, type LoaderMetrics, type Tf } from 'lance-loader';
+import { createLoader, type LoaderMetrics } from '../index.js';
+import { loadTfBackend, toTfDataset, type Tf } from '../tfjs.js';
 import { CLASS_NAMES, SIDE, ensureShapesDataset } from './shapes.js';
 
 const started = performance.now();
