@@ -103,6 +103,16 @@ async function compileEach(prefix: string, source: string, skipLibCheck: boolean
 
 const compiledCleanly = TS_PROJECTS.map(({ name }) => ({ name, code: 0, output: '' }));
 
+/** tfjs as a user would have it beside lance-loader, for one test: the repository's copies, linked in. */
+function linkTfjs(): void {
+  const scope = path.join(app, 'node_modules', '@tensorflow');
+  fs.mkdirSync(scope);
+  onTestFinished(() => fs.rmSync(scope, { recursive: true }));
+  for (const name of ['tfjs', 'tfjs-backend-wasm']) {
+    fs.symlinkSync(path.join(repoRoot, 'node_modules', '@tensorflow', name), path.join(scope, name));
+  }
+}
+
 beforeAll(async () => {
   for (const built of ['dist/index.js', 'dist/tfjs.d.ts', 'dist/cjs/index.js', 'dist/cjs/package.json']) {
     if (!fs.existsSync(path.join(repoRoot, built))) throw new Error(`${built} is missing: run npm run build first`);
@@ -241,11 +251,7 @@ describe('the packed package in a fresh project', () => {
     skip,
   }) => {
     if (skipReason) skip(skipReason);
-    // tfjs as the user would have it beside lance-loader: the repository's copy, linked in for this test.
-    const scope = path.join(app, 'node_modules', '@tensorflow');
-    fs.mkdirSync(scope);
-    onTestFinished(() => fs.rmSync(scope, { recursive: true }));
-    fs.symlinkSync(path.join(repoRoot, 'node_modules', '@tensorflow', 'tfjs'), path.join(scope, 'tfjs'));
+    linkTfjs();
     // tfjs's own declarations do not compile with skipLibCheck off (TS2304 'Long', TS2411 in tfjs-layers),
     // so this project skips them; the expected error proves the types resolved (unresolved, they are any).
     const source = `
@@ -261,5 +267,23 @@ describe('the packed package in a fresh project', () => {
       }
       void main();`;
     expect(await compileEach('tfjs', source, true)).toEqual(compiledCleanly);
+  });
+
+  it('loads tfjs with the wasm backend and makes tensors through lance-loader/tfjs from both builds', async ({
+    skip,
+  }) => {
+    if (skipReason) skip(skipReason);
+    linkTfjs();
+    const body = `
+      const report = await loadTfBackend('wasm');
+      const x = { dtype: 'float32', shape: [2, 2], values: new Float32Array([1, 2, 3, 4]) };
+      const batch = { epoch: 0, index: 0, rowOffsets: new Uint32Array([0, 1]), numRows: 2, columns: { x }, release() {} };
+      const tensor = batchToTensors(report.tf, batch, { column: 'x' });
+      console.log(JSON.stringify({ backend: report.backend, shape: tensor.shape, values: [...tensor.dataSync()] }));`;
+    const esm = `import { batchToTensors, loadTfBackend } from 'lance-loader/tfjs';\n${body}`;
+    const cjs = `const { batchToTensors, loadTfBackend } = require('lance-loader/tfjs');\n(async () => {${body}})();`;
+    const expected = { backend: 'wasm', shape: [2, 2], values: [1, 2, 3, 4] };
+    expect(await node(['--input-type=module', '-e', esm])).toEqual(expected);
+    expect(await node(['--input-type=commonjs', '-e', cjs])).toEqual(expected);
   });
 });
