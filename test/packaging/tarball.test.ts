@@ -172,9 +172,16 @@ afterAll(() => {
   if (work) fs.rmSync(work, { recursive: true, force: true });
 });
 
-describe('the packed package in a fresh project', () => {
-  it('reads a dataset through an ES module import', async ({ skip }) => {
+/** A test of the installed package: skipped, with the reason, when the npm cache could not provide it. */
+function itInstalled(name: string, body: () => Promise<void>): void {
+  it(name, async ({ skip }) => {
     if (skipReason) skip(skipReason);
+    await body();
+  });
+}
+
+describe('the packed package in a fresh project', () => {
+  itInstalled('reads a dataset through an ES module import', async () => {
     const script = `
       import { openDataset } from 'lance-loader';
       const dataset = await openDataset(${JSON.stringify(datasetDir)});
@@ -189,8 +196,7 @@ describe('the packed package in a fresh project', () => {
     });
   });
 
-  it('reads a dataset and loads a batch in a worker thread through require()', async ({ skip }) => {
-    if (skipReason) skip(skipReason);
+  itInstalled('reads a dataset and loads a batch in a worker thread through require()', async () => {
     const script = `
       const { openDataset, createLoader } = require('lance-loader');
       (async () => {
@@ -213,8 +219,7 @@ describe('the packed package in a fresh project', () => {
     });
   });
 
-  it('finds the native addon that its install script built, from both builds', async ({ skip }) => {
-    if (skipReason) skip(skipReason);
+  itInstalled('finds the native addon that its install script built, from both builds', async () => {
     const dist = path.join(app, 'node_modules', 'lance-loader', 'dist');
     const esm = `
       const { nativeAddonReason } = await import(${JSON.stringify(path.join(dist, 'io', 'native-addon.js'))});
@@ -226,12 +231,11 @@ describe('the packed package in a fresh project', () => {
     expect(await node(['--input-type=commonjs', '-e', cjs])).toMatch(/^native addon \((io_uring|pread)\)$/);
   });
 
-  it('compiles TypeScript projects using the reader and loader types without tfjs and with skipLibCheck off', async ({
-    skip,
-  }) => {
-    if (skipReason) skip(skipReason);
-    expect(fs.existsSync(path.join(app, 'node_modules', '@tensorflow'))).toBe(false);
-    const source = `
+  itInstalled(
+    'compiles TypeScript projects using the reader and loader types without tfjs and with skipLibCheck off',
+    async () => {
+      expect(fs.existsSync(path.join(app, 'node_modules', '@tensorflow'))).toBe(false);
+      const source = `
       import { createLoader, openDataset, type Batch, type LoaderOptions } from 'lance-loader';
       async function main(): Promise<number> {
         const dataset = await openDataset('data.lance');
@@ -244,17 +248,17 @@ describe('the packed package in a fresh project', () => {
         return dataset.numRows;
       }
       void main();`;
-    expect(await compileEach('reader', source, false)).toEqual(compiledCleanly);
-  });
+      expect(await compileEach('reader', source, false)).toEqual(compiledCleanly);
+    },
+  );
 
-  it('resolves the lance-loader/tfjs types when tfjs is installed, from CommonJS and ES module projects', async ({
-    skip,
-  }) => {
-    if (skipReason) skip(skipReason);
-    linkTfjs();
-    // tfjs's own declarations do not compile with skipLibCheck off (TS2304 'Long', TS2411 in tfjs-layers),
-    // so this project skips them; the expected error proves the types resolved (unresolved, they are any).
-    const source = `
+  itInstalled(
+    'resolves the lance-loader/tfjs types when tfjs is installed, from CommonJS and ES module projects',
+    async () => {
+      linkTfjs();
+      // tfjs's own declarations do not compile with skipLibCheck off (TS2304 'Long', TS2411 in tfjs-layers),
+      // so this project skips them; the expected error proves the types resolved (unresolved, they are any).
+      const source = `
       import { createLoader } from 'lance-loader';
       import { loadTf, toTfDataset, type Tf } from 'lance-loader/tfjs';
       async function main(): Promise<void> {
@@ -266,24 +270,25 @@ describe('the packed package in a fresh project', () => {
         void size;
       }
       void main();`;
-    expect(await compileEach('tfjs', source, true)).toEqual(compiledCleanly);
-  });
+      expect(await compileEach('tfjs', source, true)).toEqual(compiledCleanly);
+    },
+  );
 
-  it('loads tfjs with the wasm backend and makes tensors through lance-loader/tfjs from both builds', async ({
-    skip,
-  }) => {
-    if (skipReason) skip(skipReason);
-    linkTfjs();
-    const body = `
+  itInstalled(
+    'loads tfjs with the wasm backend and makes tensors through lance-loader/tfjs from both builds',
+    async () => {
+      linkTfjs();
+      const body = `
       const report = await loadTfBackend('wasm');
       const x = { dtype: 'float32', shape: [2, 2], values: new Float32Array([1, 2, 3, 4]) };
       const batch = { epoch: 0, index: 0, rowOffsets: new Uint32Array([0, 1]), numRows: 2, columns: { x }, release() {} };
       const tensor = batchToTensors(report.tf, batch, { column: 'x' });
       console.log(JSON.stringify({ backend: report.backend, shape: tensor.shape, values: [...tensor.dataSync()] }));`;
-    const esm = `import { batchToTensors, loadTfBackend } from 'lance-loader/tfjs';\n${body}`;
-    const cjs = `const { batchToTensors, loadTfBackend } = require('lance-loader/tfjs');\n(async () => {${body}})();`;
-    const expected = { backend: 'wasm', shape: [2, 2], values: [1, 2, 3, 4] };
-    expect(await node(['--input-type=module', '-e', esm])).toEqual(expected);
-    expect(await node(['--input-type=commonjs', '-e', cjs])).toEqual(expected);
-  });
+      const esm = `import { batchToTensors, loadTfBackend } from 'lance-loader/tfjs';\n${body}`;
+      const cjs = `const { batchToTensors, loadTfBackend } = require('lance-loader/tfjs');\n(async () => {${body}})();`;
+      const expected = { backend: 'wasm', shape: [2, 2], values: [1, 2, 3, 4] };
+      expect(await node(['--input-type=module', '-e', esm])).toEqual(expected);
+      expect(await node(['--input-type=commonjs', '-e', cjs])).toEqual(expected);
+    },
+  );
 });
