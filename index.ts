@@ -1,7 +1,8 @@
 /**
  * lance-loader: read Lance datasets natively in Node.js and feed shuffled batches to TensorFlow.js.
  *
- * Importing the package never loads tfjs: the adapter imports it on `loadTf()` (types only until then).
+ * The reader and the DataLoader. Nothing here, in code or in types, refers to tfjs, so a project without
+ * tfjs compiles against it with `skipLibCheck: false`; the TensorFlow.js adapter is `lance-loader/tfjs`.
  *
  * @packageDocumentation
  */
@@ -19,23 +20,6 @@ export type { LoaderOptions, LoaderIoOptions, LoaderState } from './loader/loade
 export type { LoaderMetrics } from './loader/metrics.js';
 export type { ShuffleMode, SamplerState } from './samplers/index.js';
 export type { Batch, BatchColumn, ColumnDType, ColumnValues } from './loader/batch.js';
-export {
-  loadTf,
-  loadTfBackend,
-  batchToTensors,
-  toTfDataset,
-  type Tf,
-  type TfBackendPreference,
-  type TfBackendName,
-  type TfBackendReport,
-  type TfDatasetOptions,
-  type BatchSource,
-  type TensorTree,
-  type TensorsSpec,
-  type ColumnSpecInput,
-  type ColumnTensorSpec,
-  type TensorDType,
-} from './loader/tfjs/adapter.js';
 export {
   LanceLoaderError,
   InvalidArgumentError,

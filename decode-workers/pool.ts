@@ -7,8 +7,10 @@
  * from the built package they load worker.js.
  */
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { Piscina } from 'piscina';
 import { AbortError, WorkerError, fromErrorRecord } from '../errors.js';
+import { fromSource, ioDir } from '../io/module-dir.cjs';
 import type { DatasetRef, LoadJob, LoadJobResult, PrepareJob } from './messages.js';
 
 /** Retries of a job whose worker died. */
@@ -54,9 +56,9 @@ export class DecodePool {
 
   constructor(options: DecodePoolOptions = {}) {
     const workers = (this.workers = options.workers ?? defaultWorkerCount());
-    const fromSource = import.meta.url.endsWith('.ts');
     this.piscina = new Piscina({
-      filename: new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url).href,
+      // The worker of the same build (ES modules or CommonJS) as this file.
+      filename: join(ioDir, '..', 'decode-workers', fromSource ? 'worker.ts' : 'worker.js'),
       minThreads: workers,
       maxThreads: workers,
       concurrentTasksPerWorker: options.tasksPerWorker ?? 1,

@@ -14,7 +14,8 @@
  *   test.lance  ─createLoader(in order)─► toTfDataset ─► model.evaluateDataset ◄┘
  */
 import { fileURLToPath } from 'node:url';
-import { createLoader, loadTfBackend, toTfDataset, type LoaderMetrics, type Tf } from '../index.js';
+import { createLoader, type LoaderMetrics } from '../index.js';
+import { loadTfBackend, toTfDataset, type Tf } from '../tfjs.js';
 import { parseExampleArgs } from './command-line.js';
 import { CLASS_NAMES, SIDE, ensureShapesDataset } from './shapes.js';
 

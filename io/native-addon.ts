@@ -5,7 +5,7 @@
  * batched reads (native-read.ts), the copy of variable-width values into shared memory
  * (decode-workers/encodings/output.ts compactVariable), and huge-page read memory ({@link readMemory}).
  */
-import { createRequire } from 'node:module';
+import { packageRequire } from './module-dir.cjs';
 
 export interface NativeAddon {
   readBatch(
@@ -33,7 +33,8 @@ export interface NativeAddon {
   hugePageBuffer(bytes: number): ArrayBuffer | undefined;
 }
 
-const ADDON_PATHS = ['../build/Release/lance_loader_native.node', '../../build/Release/lance_loader_native.node'];
+/** build/ sits at the package root: next to the sources, above dist/, or above dist/cjs/. */
+const ADDON_PATHS = ['..', '../..', '../../..'].map((up) => `${up}/build/Release/lance_loader_native.node`);
 
 let addon: NativeAddon | null | undefined;
 let reason = '';
@@ -46,11 +47,10 @@ export function nativeAddon(): NativeAddon | null {
     reason = 'LANCE_LOADER_NATIVE=0';
     return addon;
   }
-  const require = createRequire(import.meta.url);
   const failures: string[] = [];
   for (const path of ADDON_PATHS) {
     try {
-      addon = require(path) as NativeAddon;
+      addon = packageRequire(path) as NativeAddon;
       reason = `native addon (${addon.engine()})`;
       return addon;
     } catch (error) {

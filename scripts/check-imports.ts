@@ -3,7 +3,7 @@
  * itself through its imports. Run by `npm test` (npm run lint).
  *
  *   errors.ts ◄── format/, samplers/ ◄── io/ ◄── decode-workers/encodings/ ◄── dataset/
- *        ◄── decode-workers/ ◄── loader/ ◄── loader/tfjs/ ◄── entry points (index.ts, cli.ts)
+ *        ◄── decode-workers/ ◄── loader/ ◄── loader/tfjs/ ◄── entry points (index.ts, tfjs.ts, cli.ts)
  *
  * A module may import its own room and the rooms below it; `format/` and `samplers/` share a level but
  * not each other. Type-only imports count: a type is a dependency too. Examples import the public
@@ -22,9 +22,9 @@ const LEVELS: string[][] = [
   ['decode-workers/'],
   ['loader/'],
   ['loader/tfjs/'],
-  ['index.ts', 'cli.ts'],
+  ['index.ts', 'tfjs.ts', 'cli.ts'],
 ];
-const ENTRY_POINTS = new Set(['index.ts']);
+const ENTRY_POINTS = new Set(['index.ts', 'tfjs.ts']);
 const SOURCE_ROOTS = [...new Set(LEVELS.flat().map((room) => room.split('/')[0] as string))];
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -48,7 +48,7 @@ function listTs(dir: string): string[] {
   return fs.readdirSync(full, { withFileTypes: true }).flatMap((entry) => {
     const rel = path.posix.join(dir, entry.name);
     if (entry.isDirectory()) return listTs(rel);
-    return entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts') ? [rel] : [];
+    return /\.c?ts$/.test(entry.name) && !entry.name.endsWith('.d.ts') ? [rel] : [];
   });
 }
 
@@ -57,7 +57,7 @@ function importsOf(file: string): string[] {
   const text = fs.readFileSync(path.join(root, file), 'utf8');
   const found: string[] = [];
   for (const match of text.matchAll(SPECIFIER)) {
-    const spec = (match[1] as string).replace(/\.js$/, '.ts');
+    const spec = (match[1] as string).replace(/\.js$/, '.ts').replace(/\.cjs$/, '.cts');
     found.push(path.posix.normalize(path.posix.join(path.posix.dirname(file), spec)));
   }
   return found;

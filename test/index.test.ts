@@ -1,7 +1,8 @@
 /**
- * The package entry: what it exports, and that importing it leaves tfjs unloaded (tfjs is an optional
- * peer, loaded only by `loadTf()`). Each import runs in a fresh Node process, since this test process
- * may already have loaded tfjs; tfjs-core announces itself by setting `globalThis._tfengine`.
+ * The package entries, `lance-loader` and `lance-loader/tfjs`: what they export, and that importing them
+ * leaves tfjs unloaded (tfjs is an optional peer, loaded only by `loadTf()`). Each import runs in a fresh
+ * Node process, since this test process may already have loaded tfjs; tfjs-core announces itself by
+ * setting `globalThis._tfengine`.
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -21,8 +22,8 @@ function importInChild(specifier: string): { exports: string[]; tfjsLoaded: bool
   return JSON.parse(out) as { exports: string[]; tfjsLoaded: boolean };
 }
 
-describe('the package entry', () => {
-  it('exports the reader, the DataLoader, the tfjs adapter and the errors without loading tfjs', () => {
+describe('the package entries', () => {
+  it('exports the reader, the DataLoader and the errors from lance-loader without loading tfjs', () => {
     const { exports, tfjsLoaded } = importInChild(fileURLToPath(new URL('../index.ts', import.meta.url)));
     expect(exports).toEqual(
       [
@@ -37,22 +38,25 @@ describe('the package entry', () => {
         'LanceLoaderError',
         'UnsupportedError',
         'WorkerError',
-        'batchToTensors',
         'createLoader',
-        'loadTf',
-        'loadTfBackend',
         'openDataset',
         'openFile',
-        'toTfDataset',
       ].sort(),
     );
     expect(tfjsLoaded).toBe(false);
   });
 
-  it("resolves 'lance-loader' to the build, which does not load tfjs either (npm run build first)", () => {
-    const { exports, tfjsLoaded } = importInChild('lance-loader');
-    expect(exports).toContain('createLoader');
-    expect(exports).toContain('toTfDataset');
+  it('exports the tfjs adapter from lance-loader/tfjs without loading tfjs', () => {
+    const { exports, tfjsLoaded } = importInChild(fileURLToPath(new URL('../tfjs.ts', import.meta.url)));
+    expect(exports).toEqual(['batchToTensors', 'loadTf', 'loadTfBackend', 'toTfDataset']);
     expect(tfjsLoaded).toBe(false);
+  });
+
+  it("resolves 'lance-loader' and 'lance-loader/tfjs' to the build, which does not load tfjs either (npm run build first)", () => {
+    const reader = importInChild('lance-loader');
+    const adapter = importInChild('lance-loader/tfjs');
+    expect(reader.exports).toContain('createLoader');
+    expect(adapter.exports).toContain('toTfDataset');
+    expect([reader.tfjsLoaded, adapter.tfjsLoaded]).toEqual([false, false]);
   });
 });

@@ -12,10 +12,10 @@
  * normalization, one-hot, and why every tensor owns a fresh copy) is tensor-data.ts; the conv2d filter
  * gradient that the wasm backend lacks, added when wasm starts, is wasm-conv2d-gradient.ts.
  */
-import { createRequire } from 'node:module';
 import { dirname, sep } from 'node:path';
 import type * as tfjs from '@tensorflow/tfjs';
 import { InternalError, InvalidArgumentError, UnsupportedError } from '../../errors.js';
+import { packageRequire } from '../../io/module-dir.cjs';
 import type { Batch } from '../batch.js';
 import { toTensorData } from './tensor-data.js';
 import { registerWasmConv2DFilterGradient } from './wasm-conv2d-gradient.js';
@@ -133,7 +133,8 @@ async function importOptional(specifier: string): Promise<Imported> {
     return { ok: true, module: (await import(specifier)) as unknown };
   } catch (error) {
     const code = (error as { code?: unknown }).code;
-    const why = code === 'ERR_MODULE_NOT_FOUND' ? 'not installed' : 'failed to load';
+    // The CommonJS build compiles import() to require(), which reports a missing package as MODULE_NOT_FOUND.
+    const why = code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND' ? 'not installed' : 'failed to load';
     return { ok: false, reason: `${specifier} ${why}: ${(error as Error).message ?? String(error)}` };
   }
 }
@@ -149,7 +150,7 @@ function setWasmPaths(module: unknown): string | null {
   if (wasmPathsSet) return null;
   try {
     const wasm = namespaceOf(module) as unknown as { setWasmPaths(prefix: string): void };
-    const entry = createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm');
+    const entry = packageRequire.resolve('@tensorflow/tfjs-backend-wasm');
     wasm.setWasmPaths(dirname(entry) + sep);
     wasmPathsSet = true;
     return null;
