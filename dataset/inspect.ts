@@ -301,7 +301,7 @@ function formatMetadata(metadata: Record<string, string>): string {
 }
 
 /** Bytes with a binary unit: `410 B`, `2.7 KiB`, `1.5 GiB`. */
-export function formatBytes(bytes: number): string {
+function formatBytes(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
   let value = bytes;
   let unit = 0;

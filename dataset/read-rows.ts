@@ -79,7 +79,7 @@ export interface OutputTask {
  * Splits rows (ascending file rows; duplicates allowed) of one column into per-page requests with
  * page-relative rows.
  */
-export function splitByPage(read: ColumnRead, rows: Uint32Array, slots: Uint32Array): PageRequest[] {
+function splitByPage(read: ColumnRead, rows: Uint32Array, slots: Uint32Array): PageRequest[] {
   const { column, where, arrowDictionary, fixedWidth, variableWidth, nullable } = read;
   const requests: PageRequest[] = [];
   let p = 0;
@@ -136,7 +136,7 @@ const MAX_READ_ROUNDS = 8;
  * for them, so two reads each waiting on a page the other is loading both go on. If a read or a step
  * fails, every step still pending is abandoned (a page chosen to be kept gets its budget back).
  */
-export async function fetchDecodeTasks(steps: PlanStep[], source: ByteSource): Promise<DecodeTask[]> {
+async function fetchDecodeTasks(steps: PlanStep[], source: ByteSource): Promise<DecodeTask[]> {
   let pending = steps;
   try {
     for (let round = 0; round < MAX_READ_ROUNDS;) {

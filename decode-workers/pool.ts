@@ -14,7 +14,7 @@ import { fromSource, ioDir } from '../io/module-dir.cjs';
 import type { DatasetRef, LoadJob, LoadJobResult, PrepareJob } from './messages.js';
 
 /** Retries of a job whose worker died. */
-export const MAX_RETRIES = 2;
+const MAX_RETRIES = 2;
 
 export interface DecodePoolOptions {
   /** Worker threads (default: the number of cores). */
@@ -67,7 +67,7 @@ export class DecodePool {
       // Workers open the dataset's files themselves; Node closes those descriptors when a worker stops.
       trackUnmanagedFds: true,
       // A worker's garbage lives for one batch: a small young generation is enough, and it keeps V8 from
-      // growing each worker's semi-spaces towards 16 MiB over the first epochs (RSS that creeps for minutes).
+      // growing each worker's semi-spaces over the first epochs, which shows as RSS creeping up.
       resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
       // No maxQueue: the loader's slot ring bounds the jobs in flight (prefetch), so the queue cannot grow.
     });
@@ -78,7 +78,7 @@ export class DecodePool {
     return this.piscina.threads;
   }
 
-  /** Runs a job; decode errors come back as typed errors, a dead worker is retried once. */
+  /** Runs a job; decode errors come back as typed errors, a dead worker's job is retried up to MAX_RETRIES times. */
   async run(job: LoadJob): Promise<Extract<LoadJobResult, { ok: true }>> {
     for (let attempt = 0; ; attempt++) {
       let result: LoadJobResult;

@@ -73,7 +73,7 @@ export function nativeAddonReason(): string {
 
 /**
  * Memory for reads to land in on this thread: from the addon, 2 MiB-aligned and advised for transparent
- * huge pages (native/memory.c: large direct reads run up to half again as fast on virtual disks), else
+ * huge pages (native/memory.c: large direct reads complete sooner on virtual disks), else
  * a plain ArrayBuffer.
  */
 export function readMemory(bytes: number): ArrayBuffer {

@@ -116,7 +116,7 @@ export function setNull(out: ColumnOutput, slot: number): void {
  * With `into`, the native addon copies the values there with memmove (io/native-addon.ts,
  * native/gather.c). Without the addon, `staging(total)`, plain memory the caller reuses, is for an `into`
  * in shared memory: V8 copies into a SharedArrayBuffer word by word only when source and target offsets
- * agree mod 8, else byte by byte (≈4.5 GB/s against 30-50), and values of arbitrary lengths almost never
+ * agree mod 8, else byte by byte (far slower), and values of arbitrary lengths almost never
  * agree; so they are put in slot order in the staging memory and copied into `into` in one piece
  * (offset 0 to offset 0 always agrees).
  */
