@@ -27,7 +27,7 @@ function datasetFor(ref: DatasetRef): Promise<WorkerDataset> {
 /** Loads one batch. */
 export async function loadJob(job: LoadJob): Promise<LoadJobResult> {
   try {
-    const loaded = await (await datasetFor(job.dataset)).load(job.rows, job.outputs);
+    const loaded = await (await datasetFor(job.dataset)).load(job.rows, job.outputs, job.variableMemory);
     return { ok: true, ...loaded };
   } catch (error) {
     return { ok: false, error: toErrorRecord(error) };

@@ -18,7 +18,9 @@
  * Allocation is first-fit over a sorted free list of unit runs per slab (neighbours merge on release).
  * Slabs are made on demand; a request larger than `slabBytes` (but within `maxBytes`) gets a slab of its
  * own that is dropped on release. An empty slab is kept for reuse while the slabs held total at most
- * `maxBytes`, and dropped (left to the GC) beyond that, so idle memory is bounded by `maxBytes + slabBytes`.
+ * `maxBytes`, and dropped (left to the GC) beyond that, so idle memory is bounded by `maxBytes + slabBytes`;
+ * before a new slab would take the slabs held past `maxBytes`, empty ones are dropped first. Each slab is
+ * one unit longer than its units (see the diagram), which a caller with a hard memory limit leaves room for.
  *
  * O_DIRECT: a read needs its memory address 512-byte aligned, and JS cannot see addresses (design §6).
  * `acquire(..., { phaseOf })` lets the reader say where aligned regions start in a slab: the pool calls
@@ -32,7 +34,7 @@
  * free a region that was since leased to someone else; ignoring it lets cleanup run from both a
  * `finally` and an abort path without masking the original error.
  */
-import { AbortError, InternalError, InvalidArgumentError } from '../errors.js';
+import { AbortError, InternalError, InvalidArgumentError, ResourceError } from '../errors.js';
 
 export interface SlabPoolOptions {
   /** Bytes per slab (a multiple of `unitBytes`). */
@@ -96,6 +98,8 @@ export interface SlabPoolStats {
   /** Slabs held (in use or idle) and their total bytes. */
   slabs: number;
   slabBytesHeld: number;
+  /** Highest slabBytesHeld seen. */
+  peakSlabBytesHeld: number;
   /** Slabs ever made (each is one SharedArrayBuffer allocation). */
   slabsCreated: number;
   /** Second releases of a lease, ignored. */
@@ -186,6 +190,8 @@ class Pool implements SlabPool {
   private leases = 0;
   private slabsCreated = 0;
   private doubleReleases = 0;
+  private slabBytesHeld = 0;
+  private peakSlabBytesHeld = 0;
 
   constructor(
     readonly slabBytes: number,
@@ -217,8 +223,9 @@ class Pool implements SlabPool {
     }
     if (totalBytes > this.maxBytes) {
       return Promise.reject(
-        new InvalidArgumentError(
-          `slab pool acquire of ${totalBytes} bytes (rounded to ${this.unitBytes}-byte units) exceeds the pool's maxBytes (${this.maxBytes}); raise maxBytes or read less at once`,
+        new ResourceError(
+          'MEMORY_BUDGET',
+          `slab pool acquire of ${totalBytes} bytes (rounded to ${this.unitBytes}-byte units) exceeds the pool's maxBytes (${this.maxBytes}); raise maxBytes (a loader's: options.memoryBytes) or read less at once`,
           {
             bytes: totalBytes,
             maxBytes: this.maxBytes,
@@ -262,8 +269,6 @@ class Pool implements SlabPool {
   }
 
   stats(): SlabPoolStats {
-    let slabBytesHeld = 0;
-    for (const s of this.slabs) slabBytesHeld += s.buffer.byteLength;
     return {
       bytesInUse: this.bytesInUse,
       peakBytesInUse: this.peakBytesInUse,
@@ -271,7 +276,8 @@ class Pool implements SlabPool {
       waiting: this.queue.length,
       leases: this.leases,
       slabs: this.slabs.length,
-      slabBytesHeld,
+      slabBytesHeld: this.slabBytesHeld,
+      peakSlabBytesHeld: this.peakSlabBytesHeld,
       slabsCreated: this.slabsCreated,
       doubleReleases: this.doubleReleases,
     };
@@ -356,7 +362,10 @@ class Pool implements SlabPool {
   private newSlab(units: number, dedicated: boolean): Slab {
     // One extra unit of slack so that regions can start at any phase in [0, unitBytes).
     const bytes = (units + 1) * this.unitBytes;
+    this.dropEmptySlabs(units);
     const buffer = this.allocate(bytes);
+    this.slabBytesHeld += buffer.byteLength;
+    this.peakSlabBytesHeld = Math.max(this.peakSlabBytesHeld, this.slabBytesHeld);
     const slab: Slab = {
       buffer,
       units,
@@ -401,13 +410,30 @@ class Pool implements SlabPool {
   }
 
   private retireIfIdle(slab: Slab): void {
-    let held = 0;
-    for (const s of this.slabs) held += s.units * this.unitBytes;
-    if (slab.dedicated || held > this.maxBytes) {
-      this.slabs.splice(this.slabs.indexOf(slab), 1);
+    if (slab.dedicated || this.unitsHeld() * this.unitBytes > this.maxBytes) {
+      this.drop(slab);
       return;
     }
     if (!slab.probed) slab.phase = undefined; // may be placed again, e.g. by a probing request
+  }
+
+  /** Drops empty slabs while a new slab of `units` would take the slabs held past maxBytes. */
+  private dropEmptySlabs(units: number): void {
+    for (const slab of this.slabs.filter((s) => s.usedUnits === 0)) {
+      if ((this.unitsHeld() + units) * this.unitBytes <= this.maxBytes) return;
+      this.drop(slab);
+    }
+  }
+
+  private unitsHeld(): number {
+    let units = 0;
+    for (const s of this.slabs) units += s.units;
+    return units;
+  }
+
+  private drop(slab: Slab): void {
+    this.slabs.splice(this.slabs.indexOf(slab), 1);
+    this.slabBytesHeld -= slab.buffer.byteLength;
   }
 }
 

@@ -1,7 +1,79 @@
 /**
- * Loader metrics: what the loader did and how long the consumer waited for it.
+ * Loader metrics: what the loader did, how long the consumer waited for it, and what each part of the
+ * memory budget holds. Workers report their parts with every batch they load; the loader keeps each
+ * worker's latest report and sums them.
  */
 import { addReadStats, emptyReadStats, type ReadStats } from '../io/source.js';
+import type { WorkerMemoryUse } from '../decode-workers/messages.js';
+import { MEMORY_PARTS, type MemoryBudget, type MemoryPart } from './budget.js';
+
+/** One part of the memory budget: bytes planned for it, held now, and the most held. */
+export interface MemoryPartMetrics {
+  plannedBytes: number;
+  usedBytes: number;
+  /** For per-worker parts, the sum of each worker's peak (an upper bound of their peaks at one time). */
+  peakBytes: number;
+}
+
+/**
+ * The memory budget by part: `slots` (batch slots holding a batch), `variable` (their variable-width
+ * values), and summed over workers `readMemory` (read slabs held), `pageCaches` (decoded pages kept),
+ * `decodeScratch` and `transformScratch`. Worker parts are as of each worker's last batch.
+ */
+export interface LoaderMemoryMetrics {
+  /** options.memoryBytes. */
+  budgetBytes: number;
+  parts: Record<MemoryPart, MemoryPartMetrics>;
+  /** Sums of the parts' plannedBytes (at most budgetBytes) and usedBytes. */
+  plannedBytes: number;
+  usedBytes: number;
+}
+
+/** The budget's parts as the main thread and the workers report them. */
+export interface MemoryTracker {
+  /** The bytes a part the main thread owns holds now. */
+  setMain(part: 'slots' | 'variable', bytes: number): void;
+  /** A worker's latest report of its parts. */
+  setWorker(use: WorkerMemoryUse): void;
+  snapshot(): LoaderMemoryMetrics;
+}
+
+type WorkerPart = Exclude<MemoryPart, 'slots' | 'variable'>;
+
+function createMemoryTracker(budget: MemoryBudget): MemoryTracker {
+  const main = { slots: { inUse: 0, peak: 0 }, variable: { inUse: 0, peak: 0 } };
+  const workers = new Map<number, WorkerMemoryUse>();
+  const usage = (part: MemoryPart): { inUse: number; peak: number } => {
+    if (part === 'slots' || part === 'variable') return main[part];
+    const sum = { inUse: 0, peak: 0 };
+    for (const use of workers.values()) {
+      sum.inUse += use[part as WorkerPart].inUse;
+      sum.peak += use[part as WorkerPart].peak;
+    }
+    return sum;
+  };
+  return {
+    setMain(part, bytes) {
+      main[part].inUse = bytes;
+      main[part].peak = Math.max(main[part].peak, bytes);
+    },
+    setWorker(use) {
+      workers.set(use.worker, use);
+    },
+    snapshot() {
+      const parts = {} as Record<MemoryPart, MemoryPartMetrics>;
+      let plannedBytes = 0;
+      let usedBytes = 0;
+      for (const part of MEMORY_PARTS) {
+        const { inUse, peak } = usage(part);
+        parts[part] = { plannedBytes: budget.parts[part], usedBytes: inUse, peakBytes: peak };
+        plannedBytes += budget.parts[part];
+        usedBytes += inUse;
+      }
+      return { budgetBytes: budget.memoryBytes, parts, plannedBytes, usedBytes };
+    },
+  };
+}
 
 export interface LoaderMetrics {
   batches: number;
@@ -24,6 +96,7 @@ export interface LoaderMetrics {
    */
   readMs: number;
   decodeMs: number;
+  memory: LoaderMemoryMetrics;
 }
 
 export interface MetricsCounters {
@@ -35,10 +108,11 @@ export interface MetricsCounters {
   decodeMs: number;
   /** Adds one batch's read counters (from the worker that loaded it). */
   addReads(reads: ReadStats): void;
+  memory: MemoryTracker;
   snapshot(): LoaderMetrics;
 }
 
-export function createLoaderMetrics(): MetricsCounters {
+export function createLoaderMetrics(budget: MemoryBudget): MetricsCounters {
   const started = performance.now();
   const reads = emptyReadStats();
   const counters: MetricsCounters = {
@@ -51,6 +125,7 @@ export function createLoaderMetrics(): MetricsCounters {
     addReads(batch) {
       addReadStats(reads, batch);
     },
+    memory: createMemoryTracker(budget),
     snapshot() {
       const { bytesRead, readsIssued, rangesRequested } = reads;
       const elapsedMs = performance.now() - started;
@@ -67,6 +142,7 @@ export function createLoaderMetrics(): MetricsCounters {
         consumerWaitMs: counters.consumerWaitMs,
         readMs: counters.readMs,
         decodeMs: counters.decodeMs,
+        memory: counters.memory.snapshot(),
       };
     },
   };

@@ -60,10 +60,10 @@ describe('createSlabPool', () => {
     expect(pool.stats().bytesInUse).toBe(0);
   });
 
-  it('rejects a request larger than maxBytes with InvalidArgumentError', async () => {
+  it('rejects a request larger than maxBytes with a MEMORY_BUDGET ResourceError', async () => {
     const pool = createSlabPool({ slabBytes: 8 * KiB, maxBytes: 32 * KiB });
     await expect(pool.acquire(32 * KiB + 1)).rejects.toMatchObject({
-      code: 'INVALID_ARGUMENT',
+      code: 'MEMORY_BUDGET',
       message: expect.stringContaining("exceeds the pool's maxBytes (32768)"),
     });
   });
