@@ -52,14 +52,24 @@ export interface WorkerMemoryPlan {
   variableBytes: number;
 }
 
-/** What a worker holds of its budget now, and the most it held, by part (bytes). */
+/**
+ * One part of the budget as its owner sees it: bytes allocated (memory the part holds, resident once
+ * touched), of them holding live data now, and the most allocated at once.
+ */
+export interface MemoryPartUse {
+  allocated: number;
+  inUse: number;
+  peak: number;
+}
+
+/** What a worker holds of its budget, by part. */
 export interface WorkerMemoryUse {
   /** The worker's thread id: the loader keeps the latest report of each worker. */
   worker: number;
-  readMemory: { inUse: number; peak: number };
-  pageCaches: { inUse: number; peak: number };
-  decodeScratch: { inUse: number; peak: number };
-  transformScratch: { inUse: number; peak: number };
+  readMemory: MemoryPartUse;
+  pageCaches: MemoryPartUse;
+  decodeScratch: MemoryPartUse;
+  transformScratch: MemoryPartUse;
 }
 
 /** How a worker opens and reads the loader's dataset: the same for every job of a loader. */

@@ -39,7 +39,7 @@ import {
   type VariableOutput,
 } from './encodings/output.js';
 import { DirectFileSource, type BatchReads } from '../io/direct-source.js';
-import { readMemory } from '../io/native-addon.js';
+import { nativeAddon, readMemory } from '../io/native-addon.js';
 import { hasQueuedReads } from '../io/native-read.js';
 import { createSlabPool, touchPages, type SlabPool } from '../io/slab.js';
 import { addReadStats, emptyReadStats, type ByteSource, type ReadStats } from '../io/source.js';
@@ -65,6 +65,9 @@ const READ_SLAB_BYTES = 16 * 1024 * 1024;
 /** The slab pool's allocation unit (createSlabPool's default); each slab is one unit longer, for alignment. */
 const READ_UNIT_BYTES = 4096;
 
+/** What readMemory rounds sizes up to: huge pages (native/memory.c), or pages without the addon. */
+const READ_ALLOCATE_UNIT_BYTES = nativeAddon() ? 2 * 1024 * 1024 : READ_UNIT_BYTES;
+
 /** Bytes per row and variable-width column of a batch's decode indexes (loader/budget.ts VARIABLE_INDEX_BYTES_PER_ROW). */
 const VARIABLE_INDEX_BYTES_PER_ROW = 21;
 
@@ -75,13 +78,18 @@ const STAGING_HEADROOM = 1.25;
 const VARIABLE_ALIGN_BYTES = 8;
 
 /**
- * The slab pool of a lane with `laneBytes` of read memory: its lease budget leaves room for the extra
- * unit each slab has, so the slabs it holds stay within the lane's share.
+ * The slab pool of a lane with `laneBytes` of read memory: as many slabs of equal size as READ_SLAB_BYTES
+ * needs, each (with the unit of slack the pool adds) a whole number of readMemory's allocation units,
+ * and a lease budget of exactly those slabs, so the pool never needs memory past the lane's share.
  */
 function lanePoolSize(laneBytes: number): { slabBytes: number; maxBytes: number } {
-  const slabs = Math.ceil(laneBytes / READ_SLAB_BYTES) + 1;
-  const maxBytes = laneBytes - slabs * READ_UNIT_BYTES;
-  return { slabBytes: Math.min(READ_SLAB_BYTES, Math.floor(maxBytes / READ_UNIT_BYTES) * READ_UNIT_BYTES), maxBytes };
+  const slabs = Math.max(1, Math.ceil(laneBytes / READ_SLAB_BYTES));
+  const allocated = Math.max(
+    READ_ALLOCATE_UNIT_BYTES,
+    Math.floor(laneBytes / slabs / READ_ALLOCATE_UNIT_BYTES) * READ_ALLOCATE_UNIT_BYTES,
+  );
+  const slabBytes = allocated - READ_UNIT_BYTES;
+  return { slabBytes, maxBytes: slabs * slabBytes };
 }
 
 /** One batch loaded: variable-width columns (null for fixed-width ones, which are in the slot) and timings. */
@@ -116,9 +124,8 @@ export class WorkerDataset {
   private readonly scratch: (Uint8Array | undefined)[] = [];
   /** Without the addon: plain memory where variable-width values are put in slot order before one copy into shared memory. */
   private staging = new Uint8Array(0);
-  /** The most decode scratch (with staging) held at once, and the most slab memory held by the lanes. */
+  /** The most decode scratch (with staging) held at once. */
   private peakScratchBytes = 0;
-  private peakReadBytes = 0;
 
   private constructor(
     private readonly ref: DatasetRef,
@@ -139,6 +146,7 @@ export class WorkerDataset {
         memory: createSlabPool({
           ...lanePoolSize(laneBytes),
           unitBytes: READ_UNIT_BYTES,
+          allocateUnitBytes: READ_ALLOCATE_UNIT_BYTES,
           shared: false,
           allocate: readMemory,
         }),
@@ -185,19 +193,24 @@ export class WorkerDataset {
     return { variable, readMs: read - started, decodeMs: performance.now() - read, reads, memory: this.memoryUse() };
   }
 
-  /** What the worker holds of its budget now, and the most it held, by part. */
+  /** What the worker holds of its budget, by part. */
   memoryUse(): WorkerMemoryUse {
-    let readBytes = 0;
-    for (const lane of this.lanes) readBytes += lane.memory.stats().slabBytesHeld;
-    this.peakReadBytes = Math.max(this.peakReadBytes, readBytes);
+    const read = { allocated: 0, inUse: 0, peak: 0 };
+    for (const lane of this.lanes) {
+      const stats = lane.memory.stats();
+      read.allocated += stats.slabBytesHeld;
+      read.inUse += stats.bytesInUse;
+      read.peak += stats.peakSlabBytesHeld;
+    }
+    // Pages are kept until the worker stops, never evicted: what is held is the most held.
     const cached = this.ref.memory.cacheBytes - this.dataset.cacheBytesLeft;
+    const scratch = this.scratchBytes();
     return {
       worker: threadId,
-      readMemory: { inUse: readBytes, peak: this.peakReadBytes },
-      // Pages are kept until the worker stops, never evicted: what is held is the most held.
-      pageCaches: { inUse: cached, peak: cached },
-      decodeScratch: { inUse: this.scratchBytes(), peak: this.peakScratchBytes },
-      transformScratch: { inUse: 0, peak: 0 },
+      readMemory: read,
+      pageCaches: { allocated: cached, inUse: cached, peak: cached },
+      decodeScratch: { allocated: scratch, inUse: scratch, peak: this.peakScratchBytes },
+      transformScratch: { allocated: 0, inUse: 0, peak: 0 },
     };
   }
 

@@ -18,9 +18,10 @@
  * Allocation is first-fit over a sorted free list of unit runs per slab (neighbours merge on release).
  * Slabs are made on demand; a request larger than `slabBytes` (but within `maxBytes`) gets a slab of its
  * own that is dropped on release. An empty slab is kept for reuse while the slabs held total at most
- * `maxBytes`, and dropped (left to the GC) beyond that, so idle memory is bounded by `maxBytes + slabBytes`;
- * before a new slab would take the slabs held past `maxBytes`, empty ones are dropped first. Each slab is
- * one unit longer than its units (see the diagram), which a caller with a hard memory limit leaves room for.
+ * `maxBytes`, and dropped (left to the GC) beyond that; before a new slab would take the slabs held past
+ * `maxBytes`, empty ones are dropped. So the slabs held stay within `maxBytes` (each slab one unit longer
+ * than its units, see the diagram, and as long as `allocateUnitBytes` rounds it) unless live leases
+ * fragment them so that a request within the budget fits no slab.
  *
  * O_DIRECT: a read needs its memory address 512-byte aligned, and JS cannot see addresses (design §6).
  * `acquire(..., { phaseOf })` lets the reader say where aligned regions start in a slab: the pool calls
@@ -54,6 +55,12 @@ export interface SlabPoolOptions {
    * memory from the native addon (native-addon.ts readMemory). Default `new ArrayBuffer(bytes)`.
    */
   allocate?: (bytes: number) => ArrayBuffer;
+  /**
+   * The size `allocate` rounds a request up to (a multiple of `unitBytes`; default `unitBytes`), e.g.
+   * 2 MiB for huge-page memory: slabs are made in multiples of it and use all of it, so the slabs held
+   * are what the pool counts.
+   */
+  allocateUnitBytes?: number;
 }
 
 /**
@@ -169,12 +176,20 @@ export function createSlabPool(options: SlabPoolOptions): SlabPool {
       { option: 'maxBytes' },
     );
   }
+  const allocateUnitBytes = options.allocateUnitBytes ?? unitBytes;
+  if (!isPositiveInteger(allocateUnitBytes) || allocateUnitBytes % unitBytes !== 0) {
+    throw new InvalidArgumentError(
+      `slab pool option allocateUnitBytes must be a positive multiple of unitBytes (${unitBytes}), got ${String(options.allocateUnitBytes)}`,
+      { option: 'allocateUnitBytes' },
+    );
+  }
   const shared = options.shared ?? true;
   const allocate = options.allocate ?? ((bytes: number) => new ArrayBuffer(bytes));
   return new Pool(
     options.slabBytes,
     options.maxBytes,
     unitBytes,
+    allocateUnitBytes,
     shared ? (bytes) => new SharedArrayBuffer(bytes) : allocate,
   );
 }
@@ -197,6 +212,7 @@ class Pool implements SlabPool {
     readonly slabBytes: number,
     readonly maxBytes: number,
     readonly unitBytes: number,
+    private readonly allocateUnitBytes: number,
     private readonly allocate: (bytes: number) => ArrayBuffer | SharedArrayBuffer,
   ) {}
 
@@ -342,7 +358,7 @@ class Pool implements SlabPool {
         if (start >= 0) return this.lease(slab, start, units, bytes);
       }
     }
-    const slab = this.newSlab(Math.max(units, slabUnits), units > slabUnits);
+    const slab = this.newSlab(units, slabUnits);
     this.setPhase(slab, phaseOf);
     const start = takeRun(slab, units);
     if (start < 0) throw new InternalError(`slab pool could not place ${units} units in a fresh slab of ${slab.units}`);
@@ -359,9 +375,14 @@ class Pool implements SlabPool {
     slab.probed = phaseOf !== undefined;
   }
 
-  private newSlab(units: number, dedicated: boolean): Slab {
-    // One extra unit of slack so that regions can start at any phase in [0, unitBytes).
-    const bytes = (units + 1) * this.unitBytes;
+  /** A slab for a request of `units`: of `slabUnits`, or dedicated to the request when it is larger. */
+  private newSlab(units: number, slabUnits: number): Slab {
+    const dedicated = units > slabUnits;
+    // One extra unit of slack so that regions can start at any phase in [0, unitBytes); all that
+    // `allocate` rounds up to is used.
+    const bytes =
+      Math.ceil(((Math.max(units, slabUnits) + 1) * this.unitBytes) / this.allocateUnitBytes) * this.allocateUnitBytes;
+    units = bytes / this.unitBytes - 1;
     this.dropEmptySlabs(units);
     const buffer = this.allocate(bytes);
     this.slabBytesHeld += buffer.byteLength;

@@ -35,8 +35,11 @@ export const MEMORY_PARTS: readonly MemoryPart[] = [
 /** Read memory is planned in pages (the slab pool's allocation unit). */
 export const READ_MEMORY_UNIT_BYTES = 4096;
 
-/** Smallest read memory a worker can work with (two O_DIRECT blocks, with room for a merged read). */
-export const MIN_WORKER_READ_BYTES = 64 * 1024;
+/**
+ * Smallest read memory a worker gets: two 2 MiB huge pages, the unit the native addon's read memory
+ * comes in (a worker with less could not make a single slab within its share).
+ */
+export const MIN_WORKER_READ_BYTES = 4 * 1024 * 1024;
 
 /**
  * Average batches of read memory a worker gets at least when variable-width columns want the rest: two

@@ -45,6 +45,8 @@ interface Slot {
   variable: SharedArrayBuffer | null;
   /** Bytes of variable-width values of the slot's batch. */
   variableBytes: number;
+  /** Bytes of `variable` ever touched (resident): touched ahead at creation, or written by a batch. */
+  variableTouched: number;
 }
 
 /**
@@ -87,8 +89,10 @@ export class DataLoader {
       free: true,
       variable: variableSlotBytes > 0 ? touchedShared(variableSlotBytes, variableTouched) : null,
       variableBytes: 0,
+      variableTouched: Math.min(variableSlotBytes, variableTouched),
     }));
     this.counters = createLoaderMetrics(budget);
+    this.trackSlots();
     this.position = options.resume ? sampler.resume(options.resume.sampler) : { epoch: 0, nextBatch: 0 };
   }
 
@@ -274,12 +278,17 @@ export class DataLoader {
     }
   }
 
-  /** Reports the slots holding a batch (loading or delivered) and their variable-width bytes to the metrics. */
+  /** Reports the slots and their variable-width memory to the metrics. */
   private trackSlots(): void {
     const held = this.slots.filter((s) => !s.free);
-    this.counters.memory.setMain('slots', held.length * this.layout.slotBytes);
+    this.counters.memory.setMain(
+      'slots',
+      this.slots.length * this.layout.slotBytes,
+      held.length * this.layout.slotBytes,
+    );
     this.counters.memory.setMain(
       'variable',
+      this.slots.reduce((sum, s) => sum + s.variableTouched, 0),
       held.reduce((sum, s) => sum + s.variableBytes, 0),
     );
   }
@@ -332,6 +341,9 @@ export class DataLoader {
     });
     this.counters.bytesDelivered += bytes;
     slot.variableBytes = variable.reduce((sum, v) => sum + (v?.data.byteLength ?? 0), 0);
+    // Columns are placed one after another: the last one's end is how far the batch wrote.
+    const written = variable.reduce((end, v) => Math.max(end, v ? v.data.byteOffset + v.data.byteLength : 0), 0);
+    slot.variableTouched = Math.max(slot.variableTouched, written);
     this.trackSlots();
     let released = false;
     return {

@@ -4,73 +4,89 @@
  * worker's latest report and sums them.
  */
 import { addReadStats, emptyReadStats, type ReadStats } from '../io/source.js';
-import type { WorkerMemoryUse } from '../decode-workers/messages.js';
+import type { MemoryPartUse, WorkerMemoryUse } from '../decode-workers/messages.js';
 import { MEMORY_PARTS, type MemoryBudget, type MemoryPart } from './budget.js';
 
-/** One part of the memory budget: bytes planned for it, held now, and the most held. */
+/**
+ * One part of the memory budget: bytes planned for it, allocated now (memory the part holds, resident
+ * once touched), of them holding live data now, and the most allocated at once.
+ */
 export interface MemoryPartMetrics {
   plannedBytes: number;
-  usedBytes: number;
+  allocatedBytes: number;
+  inUseBytes: number;
   /** For per-worker parts, the sum of each worker's peak (an upper bound of their peaks at one time). */
   peakBytes: number;
 }
 
 /**
- * The memory budget by part: `slots` (batch slots holding a batch), `variable` (their variable-width
- * values), and summed over workers `readMemory` (read slabs held), `pageCaches` (decoded pages kept),
- * `decodeScratch` and `transformScratch`. Worker parts are as of each worker's last batch.
+ * The memory budget by part: `slots` (batch slots; in use: those holding a batch), `variable` (the slots'
+ * variable-width memory; in use: their batches' values), and summed over workers `readMemory` (read
+ * slabs; in use: leased), `pageCaches` (decoded pages kept), `decodeScratch` and `transformScratch`.
+ * Worker parts are as of each worker's last batch.
  */
 export interface LoaderMemoryMetrics {
   /** options.memoryBytes. */
   budgetBytes: number;
   parts: Record<MemoryPart, MemoryPartMetrics>;
-  /** Sums of the parts' plannedBytes (at most budgetBytes) and usedBytes. */
+  /** Sums over the parts: plannedBytes (at most budgetBytes), allocatedBytes and inUseBytes. */
   plannedBytes: number;
-  usedBytes: number;
+  allocatedBytes: number;
+  inUseBytes: number;
 }
+
+type MainPart = 'slots' | 'variable';
+type WorkerPart = Exclude<MemoryPart, MainPart>;
 
 /** The budget's parts as the main thread and the workers report them. */
 export interface MemoryTracker {
-  /** The bytes a part the main thread owns holds now. */
-  setMain(part: 'slots' | 'variable', bytes: number): void;
+  /** What a part the main thread owns holds now. */
+  setMain(part: MainPart, allocated: number, inUse: number): void;
   /** A worker's latest report of its parts. */
   setWorker(use: WorkerMemoryUse): void;
   snapshot(): LoaderMemoryMetrics;
 }
 
-type WorkerPart = Exclude<MemoryPart, 'slots' | 'variable'>;
-
 function createMemoryTracker(budget: MemoryBudget): MemoryTracker {
-  const main = { slots: { inUse: 0, peak: 0 }, variable: { inUse: 0, peak: 0 } };
+  const main: Record<MainPart, MemoryPartUse> = {
+    slots: { allocated: 0, inUse: 0, peak: 0 },
+    variable: { allocated: 0, inUse: 0, peak: 0 },
+  };
   const workers = new Map<number, WorkerMemoryUse>();
-  const usage = (part: MemoryPart): { inUse: number; peak: number } => {
+  const usage = (part: MemoryPart): MemoryPartUse => {
     if (part === 'slots' || part === 'variable') return main[part];
-    const sum = { inUse: 0, peak: 0 };
+    const sum = { allocated: 0, inUse: 0, peak: 0 };
     for (const use of workers.values()) {
-      sum.inUse += use[part as WorkerPart].inUse;
-      sum.peak += use[part as WorkerPart].peak;
+      const one = use[part as WorkerPart];
+      sum.allocated += one.allocated;
+      sum.inUse += one.inUse;
+      sum.peak += one.peak;
     }
     return sum;
   };
   return {
-    setMain(part, bytes) {
-      main[part].inUse = bytes;
-      main[part].peak = Math.max(main[part].peak, bytes);
+    setMain(part, allocated, inUse) {
+      main[part] = { allocated, inUse, peak: Math.max(main[part].peak, allocated) };
     },
     setWorker(use) {
       workers.set(use.worker, use);
     },
     snapshot() {
       const parts = {} as Record<MemoryPart, MemoryPartMetrics>;
-      let plannedBytes = 0;
-      let usedBytes = 0;
+      const total = { plannedBytes: 0, allocatedBytes: 0, inUseBytes: 0 };
       for (const part of MEMORY_PARTS) {
-        const { inUse, peak } = usage(part);
-        parts[part] = { plannedBytes: budget.parts[part], usedBytes: inUse, peakBytes: peak };
-        plannedBytes += budget.parts[part];
-        usedBytes += inUse;
+        const { allocated, inUse, peak } = usage(part);
+        parts[part] = {
+          plannedBytes: budget.parts[part],
+          allocatedBytes: allocated,
+          inUseBytes: inUse,
+          peakBytes: peak,
+        };
+        total.plannedBytes += budget.parts[part];
+        total.allocatedBytes += allocated;
+        total.inUseBytes += inUse;
       }
-      return { budgetBytes: budget.memoryBytes, parts, plannedBytes, usedBytes };
+      return { budgetBytes: budget.memoryBytes, parts, ...total };
     },
   };
 }
