@@ -35,6 +35,7 @@ describe('the package entry', () => {
         'IoError',
         'LanceFile',
         'LanceLoaderError',
+        'ResourceError',
         'UnsupportedError',
         'WorkerError',
         'batchToTensors',

@@ -173,6 +173,60 @@ describe('WorkerDataset.load', () => {
     },
   );
 
+  it("refuses a batch whose variable-width values do not fit the slot's memory, naming the column and bytes", async () => {
+    const small = withMemory({ ...ref, columns: ['utf8_words'] }, { variableSlotBytes: 1024 });
+    const rows = Array.from({ length: 300 }, (_, i) => (i * 31) % numRows);
+    const outputs: OutputDescriptor[] = [{ kind: 'variable', numSlots: rows.length, nullable: true }];
+    await expect((await openWorker(small)).load(Uint32Array.from(rows), outputs, slotMemory(small))).rejects.toThrow(
+      expect.objectContaining({
+        code: 'MEMORY_BUDGET',
+        message: expect.stringMatching(
+          /variable-width values need \d+ bytes \("utf8_words" \d+\), more than a batch slot's 1024 bytes/,
+        ),
+      }),
+    );
+  });
+
+  it('refuses a batch whose decode scratch would outgrow its part of the budget', async () => {
+    const small = withMemory({ ...ref, columns: ['utf8_words'] }, { decodeScratchBytes: 300 * 21 + 64 });
+    const rows = Array.from({ length: 300 }, (_, i) => (i * 31) % numRows);
+    const outputs: OutputDescriptor[] = [{ kind: 'variable', numSlots: rows.length, nullable: true }];
+    await expect((await openWorker(small)).load(Uint32Array.from(rows), outputs, slotMemory(small))).rejects.toThrow(
+      expect.objectContaining({
+        code: 'MEMORY_BUDGET',
+        message: expect.stringContaining("the worker's decode scratch"),
+      }),
+    );
+  });
+
+  it('reports the read memory, kept pages and decode scratch it holds', async () => {
+    const worker = await openWorker({ ...ref, columns: ['idx', 'utf8_words'] });
+    await worker.keepSmallColumns();
+    const rows = Uint32Array.from({ length: 300 }, (_, i) => (i * 31) % numRows);
+    const { memory } = await worker.load(
+      rows,
+      [
+        {
+          kind: 'fixed',
+          buffer: new SharedArrayBuffer(rows.length * 8),
+          byteOffset: 0,
+          byteWidth: 8,
+          numSlots: rows.length,
+          validityOffset: -1,
+        },
+        { kind: 'variable', numSlots: rows.length, nullable: true },
+      ],
+      slotMemory(ref),
+    );
+    expect(memory.readMemory.allocated).toBeGreaterThan(0);
+    expect(memory.readMemory.peak).toBeLessThanOrEqual(ref.memory.readMemoryBytes);
+    // idx's pages whole, deleted rows included.
+    expect(memory.pageCaches.allocated).toBeGreaterThanOrEqual(numRows * 8);
+    expect(memory.pageCaches.allocated).toBeLessThanOrEqual(ref.memory.cacheBytes);
+    expect(memory.decodeScratch.allocated).toBeGreaterThan(0);
+    expect(memory.decodeScratch.peak).toBeLessThanOrEqual(ref.memory.decodeScratchBytes);
+  });
+
   it('throws an InternalError for a row offset past the end instead of planning forever', async () => {
     const worker = await openWorker(ref);
     const { outputs } = outputsFor(2);
