@@ -6,10 +6,10 @@
  *
  * The fixed overhead, which no budget covers:
  * - the process without a loader: Node, tsx and a decode pool whose worker threads loaded their modules,
- *   measured once by the same script (about 200 MiB here, most of it tsx in each thread);
+ *   measured once by the same script;
  * - JS_HEAP_BYTES_PER_THREAD for the main thread and each worker: per-batch JS objects (plan steps, one
- *   view per read range, Piscina's messages) are collected in sawtooth waves, measured up to ~50 MB per
- *   worker above the idle heap over eight epochs of the variable-width run.
+ *   view per read range, Piscina's messages) are collected in waves, and the allowance is above the
+ *   highest wave of a worker over eight epochs of the variable-width run.
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
