@@ -32,6 +32,16 @@ export type OutputDescriptor =
     };
 
 /**
+ * Bytes per row and variable-width column of a batch's decode indexes in a worker: start (8) and length
+ * (4) of each value as decoded, a validity byte, and the end offsets in slot order (8). Part of the
+ * decode scratch the loader plans.
+ */
+export const VARIABLE_INDEX_BYTES_PER_ROW = 21;
+
+/** Variable-width columns start at multiples of this in a slot's memory (V8 copies fastest between offsets equal mod 8). */
+export const VARIABLE_ALIGN_BYTES = 8;
+
+/**
  * A worker's share of the loader's memory budget (loader/budget.ts plans it): every byte the worker
  * keeps draws from one of these parts, and what does not fit is refused with a ResourceError.
  */

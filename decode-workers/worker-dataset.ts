@@ -29,7 +29,14 @@ import { threadId } from 'node:worker_threads';
 import { ResourceError } from '../errors.js';
 import type { LanceField } from '../format/schema.js';
 import { runDecodeTask } from './encodings/decode-task.js';
-import type { DatasetRef, OutputDescriptor, VariableColumn, WorkerMemoryUse } from './messages.js';
+import {
+  VARIABLE_ALIGN_BYTES,
+  VARIABLE_INDEX_BYTES_PER_ROW,
+  type DatasetRef,
+  type OutputDescriptor,
+  type VariableColumn,
+  type WorkerMemoryUse,
+} from './messages.js';
 import {
   compactVariable,
   createVariableOutput,
@@ -68,14 +75,8 @@ const READ_UNIT_BYTES = 4096;
 /** What readMemory rounds sizes up to: huge pages (native/memory.c), or pages without the addon. */
 const READ_ALLOCATE_UNIT_BYTES = nativeAddon() ? 2 * 1024 * 1024 : READ_UNIT_BYTES;
 
-/** Bytes per row and variable-width column of a batch's decode indexes (loader/budget.ts VARIABLE_INDEX_BYTES_PER_ROW). */
-const VARIABLE_INDEX_BYTES_PER_ROW = 21;
-
 /** Staging grows with a quarter of headroom, so batches a little larger than the last do not regrow it. */
 const STAGING_HEADROOM = 1.25;
-
-/** Variable-width columns start at multiples of this in a slot's memory (V8 copies fastest between offsets equal mod 8). */
-const VARIABLE_ALIGN_BYTES = 8;
 
 /**
  * The slab pool of a lane with `laneBytes` of read memory: as many slabs of equal size as READ_SLAB_BYTES
@@ -264,7 +265,7 @@ export class WorkerDataset {
    * the files another lane opened (keepSmallColumns, warmUp), since an O_DIRECT open probes the device
    * with reads, and touches as much of each lane's read memory as an average batch reads (ref.batchBytes,
    * at most the lane's share), since the kernel zeroes a page on first touch. Variable-width columns get
-   * decode scratch of ref.variableBytes, touched, so their first batch does not grow it by doubling.
+   * decode scratch of ref.memory.variableBytes, touched, so their first batch does not grow it by doubling.
    */
   async prepareLanes(): Promise<void> {
     const { variableBytes } = this.ref.memory;
@@ -357,7 +358,8 @@ export class WorkerDataset {
   ): (VariableColumn | null)[] {
     const sizes = columns.map((out) => (out.kind === 'variable' ? valueBytes(out) : 0));
     const needed = sizes.reduce((sum, bytes) => sum + alignUp(bytes), 0);
-    const slotBytes = memory?.byteLength ?? 0;
+    const target = memory ?? new SharedArrayBuffer(0);
+    const slotBytes = target.byteLength;
     if (needed > slotBytes) {
       const shown = columns
         .map((out, i) => (out.kind === 'variable' ? `"${this.fields[i]?.name}" ${sizes[i]}` : ''))
@@ -371,11 +373,11 @@ export class WorkerDataset {
     }
     let at = 0;
     return columns.map((out) => {
-      if (out.kind !== 'variable' || !memory) return null;
+      if (out.kind !== 'variable') return null;
       const start = at;
       const { offsets, data } = compactVariable(
         out,
-        (bytes) => new Uint8Array(memory, start, bytes),
+        (bytes) => new Uint8Array(target, start, bytes),
         (bytes) => this.stagingFor(bytes, budget),
       );
       at = alignUp(start + data.byteLength);

