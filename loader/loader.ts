@@ -261,7 +261,10 @@ export class DataLoader {
         outputs: this.describeOutputs(slot, rows.length),
         variableMemory: slot.variable,
       });
-      this.counters.memory.setWorker(result.memory);
+      this.counters.memory.setWorker(
+        result.memory,
+        this.pool.threads.map((t) => t.threadId),
+      );
       this.counters.readMs += result.readMs;
       this.counters.decodeMs += result.decodeMs;
       this.counters.addReads(result.reads);

@@ -42,8 +42,8 @@ type WorkerPart = Exclude<MemoryPart, MainPart>;
 export interface MemoryTracker {
   /** What a part the main thread owns holds now. */
   setMain(part: MainPart, allocated: number, inUse: number): void;
-  /** A worker's latest report of its parts. */
-  setWorker(use: WorkerMemoryUse): void;
+  /** A worker's latest report of its parts; reports of threads not in `live` (workers that died) are dropped. */
+  setWorker(use: WorkerMemoryUse, live: readonly number[]): void;
   snapshot(): LoaderMemoryMetrics;
 }
 
@@ -68,8 +68,9 @@ function createMemoryTracker(budget: MemoryBudget): MemoryTracker {
     setMain(part, allocated, inUse) {
       main[part] = { allocated, inUse, peak: Math.max(main[part].peak, allocated) };
     },
-    setWorker(use) {
+    setWorker(use, live) {
       workers.set(use.worker, use);
+      for (const id of workers.keys()) if (!live.includes(id)) workers.delete(id);
     },
     snapshot() {
       const parts = {} as Record<MemoryPart, MemoryPartMetrics>;
