@@ -6,7 +6,21 @@
 
 /** Machine-readable error codes. */
 export type ErrorCode =
-  'INVALID_ARGUMENT' | 'CORRUPT_FILE' | 'UNSUPPORTED' | 'IO_ERROR' | 'ABORTED' | 'WORKER_ERROR' | 'INTERNAL';
+  | 'INVALID_ARGUMENT'
+  | 'CORRUPT_FILE'
+  | 'UNSUPPORTED'
+  | 'IO_ERROR'
+  | 'ABORTED'
+  | 'WORKER_ERROR'
+  | ResourceErrorCode
+  | 'INTERNAL';
+
+/**
+ * The codes of {@link ResourceError}: the memory budget cannot hold what is asked of it
+ * (`MEMORY_BUDGET`), the consumer holds every batch slot (`SLOTS_EXHAUSTED`), or a batch waited too long
+ * for its worker's read memory (`READ_MEMORY_TIMEOUT`).
+ */
+export type ResourceErrorCode = 'MEMORY_BUDGET' | 'SLOTS_EXHAUSTED' | 'READ_MEMORY_TIMEOUT';
 
 /** Base class of every error lance-loader throws on purpose. */
 export class LanceLoaderError extends Error {
@@ -64,6 +78,19 @@ export class WorkerError extends LanceLoaderError {
   }
 }
 
+/**
+ * A bounded resource of the loader ran out: the options are valid, but the memory budget (or the slots
+ * the consumer left free) cannot hold what the data asks for. The message says how much was needed and
+ * which option to change.
+ */
+export class ResourceError extends LanceLoaderError {
+  declare readonly code: ResourceErrorCode;
+
+  constructor(code: ResourceErrorCode, message: string, details: Record<string, unknown> = {}) {
+    super(code, message, details);
+  }
+}
+
 const REPORT = '(this is a bug in lance-loader, please report it)';
 
 /** A broken invariant inside lance-loader: please report it. */
@@ -89,20 +116,25 @@ export function toErrorRecord(error: unknown): ErrorRecord {
   return { code: 'INTERNAL', message, details: {} };
 }
 
-const constructors: Record<ErrorCode, new (message: string, details: Record<string, unknown>) => LanceLoaderError> = {
-  INVALID_ARGUMENT: InvalidArgumentError,
-  CORRUPT_FILE: CorruptFileError,
-  UNSUPPORTED: UnsupportedError,
-  IO_ERROR: IoError,
-  ABORTED: AbortError,
-  WORKER_ERROR: WorkerError,
-  INTERNAL: InternalError,
+type Rebuild = (message: string, details: Record<string, unknown>) => LanceLoaderError;
+
+const rebuilders: Record<ErrorCode, Rebuild> = {
+  INVALID_ARGUMENT: (m, d) => new InvalidArgumentError(m, d),
+  CORRUPT_FILE: (m, d) => new CorruptFileError(m, d),
+  UNSUPPORTED: (m, d) => new UnsupportedError(m, d),
+  IO_ERROR: (m, d) => new IoError(m, d),
+  ABORTED: (m, d) => new AbortError(m, d),
+  WORKER_ERROR: (m, d) => new WorkerError(m, d),
+  MEMORY_BUDGET: (m, d) => new ResourceError('MEMORY_BUDGET', m, d),
+  SLOTS_EXHAUSTED: (m, d) => new ResourceError('SLOTS_EXHAUSTED', m, d),
+  READ_MEMORY_TIMEOUT: (m, d) => new ResourceError('READ_MEMORY_TIMEOUT', m, d),
+  INTERNAL: (m, d) => new InternalError(m, d),
 };
 
 /** Rebuilds the typed error from a record made by {@link toErrorRecord}. */
 export function fromErrorRecord(record: ErrorRecord): LanceLoaderError {
-  const Ctor = constructors[record.code] ?? constructors.INTERNAL;
-  return new Ctor(record.message, record.details);
+  const rebuild = rebuilders[record.code] ?? rebuilders.INTERNAL;
+  return rebuild(record.message, record.details);
 }
 
 /**

@@ -17,7 +17,8 @@ export type { DatasetLocation, LanceDbTableLike } from './dataset/location.js';
 export { openFile, LanceFile, type TakeOptions, type ScanOptions, type FileSummary } from './dataset/file.js';
 export { createLoader, DataLoader } from './loader/loader.js';
 export type { LoaderOptions, LoaderIoOptions, LoaderState } from './loader/loader-options.js';
-export type { LoaderMetrics } from './loader/metrics.js';
+export type { LoaderMetrics, LoaderMemoryMetrics } from './loader/metrics.js';
+export type { MemoryPart } from './loader/budget.js';
 export type { ShuffleMode, SamplerState } from './samplers/index.js';
 export type { Batch, BatchColumn, ColumnDType, ColumnValues } from './loader/batch.js';
 export {
@@ -28,6 +29,8 @@ export {
   IoError,
   AbortError,
   WorkerError,
+  ResourceError,
   InternalError,
   type ErrorCode,
+  type ResourceErrorCode,
 } from './errors.js';

@@ -256,6 +256,11 @@ export class Dataset {
     return this.fragmentList.map((f) => f.info);
   }
 
+  /** @internal Bytes of OpenDatasetOptions.cacheBytes not yet spent on kept pages (the loader's memory metrics). */
+  get cacheBytesLeft(): number {
+    return this.budget.bytesLeft;
+  }
+
   /** Every version of the dataset, oldest first. */
   async versions(): Promise<VersionInfo[]> {
     this.checkOpen();

@@ -4,7 +4,7 @@
  * transfer list), other typed arrays are copied.
  *
  *   main ── LoadJob { dataset (how to open it), rows (one batch), outputs (where each column lives) } ──► worker
- *   main ◄── LoadJobResult { ok, variable columns (fresh shared memory), decodeMs, reads (counters) } ── worker
+ *   main ◄── LoadJobResult { ok, variable columns (views of the slot's memory), decodeMs, reads, memory } ── worker
  *
  * A worker opens the dataset itself on its first job (manifest, file metadata, its own file descriptors)
  * and keeps it for later jobs, so a job is only row offsets and output locations: the main thread never
@@ -30,9 +30,58 @@ export type OutputDescriptor =
       kind: 'variable';
       numSlots: number;
       nullable: boolean;
-      /** Memory this slot's previous batch used for the column, free again: reused when big enough. */
-      reuse: SharedArrayBuffer | null;
     };
+
+/**
+ * Bytes per row and variable-width column of a batch's decode indexes in a worker: start (8) and length
+ * (4) of each value as decoded, a validity byte, and the end offsets in slot order (8). Part of the
+ * decode scratch the loader plans.
+ */
+export const VARIABLE_INDEX_BYTES_PER_ROW = 21;
+
+/** Variable-width columns start at multiples of this in a slot's memory (V8 copies fastest between offsets equal mod 8). */
+export const VARIABLE_ALIGN_BYTES = 8;
+
+/**
+ * A worker's share of the loader's memory budget (loader/budget.ts plans it): every byte the worker
+ * keeps draws from one of these parts, and what does not fit is refused with a ResourceError.
+ */
+export interface WorkerMemoryPlan {
+  /** The loader's options.memoryBytes, for messages. */
+  memoryBytes: number;
+  /** Read memory (slab pools of every lane, their slack included). */
+  readMemoryBytes: number;
+  /** Decoded pages of small columns and repetition indexes kept (io.cacheBytes). */
+  cacheBytes: number;
+  /** Variable-width values decoded before they go to shared memory, their slot indexes and staging. */
+  decodeScratchBytes: number;
+  /** Reserved for per-batch transforms: 0 until there are any. */
+  transformScratchBytes: number;
+  /** A batch slot's memory for all of its variable-width values (the most one batch may have). */
+  variableSlotBytes: number;
+  /** An average batch's variable-width bytes, per column, with headroom: the decode scratch prepared ahead. */
+  variableBytes: number;
+}
+
+/**
+ * One part of the budget as its owner sees it: bytes allocated (memory the part holds, resident once
+ * touched), of them holding live data now, and the most allocated at once.
+ */
+export interface MemoryPartUse {
+  allocated: number;
+  inUse: number;
+  peak: number;
+}
+
+/** What a worker holds of its budget, by part. */
+export interface WorkerMemoryUse {
+  /** The worker's thread id: the loader keeps the latest report of each worker. */
+  worker: number;
+  readMemory: MemoryPartUse;
+  pageCaches: MemoryPartUse;
+  decodeScratch: MemoryPartUse;
+  transformScratch: MemoryPartUse;
+}
 
 /** How a worker opens and reads the loader's dataset: the same for every job of a loader. */
 export interface DatasetRef {
@@ -47,11 +96,11 @@ export interface DatasetRef {
   bytesInFlight: number;
   maxGapBytes: number;
   maxReadBytes: number;
-  /** This worker's share of the read-memory budget, and its budget of decoded small pages. */
-  readMemoryBytes: number;
+  /** This worker's share of the memory budget. */
+  memory: WorkerMemoryPlan;
   /**
    * Batches a worker loads at once (Piscina's concurrentTasksPerWorker): one is planned or decoded while
-   * the others' reads are on the disk. Each lane has its own share of readMemoryBytes and its own files.
+   * the others' reads are on the disk. Each lane has its own share of memory.readMemoryBytes and its own files.
    */
   lanes: number;
   /**
@@ -61,11 +110,6 @@ export interface DatasetRef {
   batchBytes: number;
   /** The dataset's stored bytes per row (all its columns): how many rows a worker's warm-up reads. */
   rowBytes: number;
-  /** An estimate of a batch's bytes per variable-width column, with headroom: workers size their decode scratch to it ahead. */
-  variableBytes: number;
-  cacheBytes: number;
-  /** The loader's memoryBytes, for the message when reads wait too long for memory. */
-  memoryBytes: number;
 }
 
 /** The `prepare` task: one per worker, all sharing `arrived` (an Int32Array's buffer counting them). */
@@ -80,13 +124,18 @@ export interface LoadJob {
   /** Visible row offsets of the batch, in batch order (duplicates allowed). */
   rows: Uint32Array;
   outputs: OutputDescriptor[];
+  /**
+   * The batch slot's memory for variable-width values (memory.variableSlotBytes long), null without
+   * variable-width columns: the worker puts the columns one after another in it.
+   */
+  variableMemory: SharedArrayBuffer | null;
 }
 
 /** A variable-width column decoded by a worker, in slot order. */
 export interface VariableColumn {
   /** numSlots + 1 byte offsets. */
   offsets: Float64Array;
-  /** In shared memory the worker made for this batch: it reaches the main thread by reference. */
+  /** A view of the slot's variable-width memory (LoadJob.variableMemory): it reaches the main thread by reference. */
   data: Uint8Array;
   validity: Uint8Array | null;
 }
@@ -107,5 +156,7 @@ export type LoadJobResult =
       /** What the job's reads did (the worker's source counters over the job). */
       reads: ReadStats;
       variable: (VariableColumn | null)[];
+      /** The worker's memory after the job. */
+      memory: WorkerMemoryUse;
     }
   | { ok: false; error: ErrorRecord };

@@ -15,18 +15,38 @@
  *
  * Copies of a byte: kernel → the worker's slab (the read); slab → the batch slot (the decode, which is a
  * plain copy for flat values). Variable-width values are decoded into the worker's reused scratch memory
- * and then copied in slot order into shared memory handed back by reference (the slot's previous buffer
- * for the column when it is big enough): by the native addon's memmove, or, without the addon, through
- * reused plain staging memory in slot order and one whole copy, because V8 copies value by value into
- * shared memory at unaligned offsets at a quarter of the speed (output.ts compactVariable).
+ * and then copied in slot order into the slot's variable-width memory (LoadJob.variableMemory), one
+ * column after another: by the native addon's memmove, or, without the addon, through reused plain
+ * staging memory in slot order and one whole copy, because V8 copies value by value into shared memory
+ * at unaligned offsets at a quarter of the speed (output.ts compactVariable).
+ *
+ * Memory: everything the worker keeps draws from its share of the loader's budget (ref.memory): lanes'
+ * slab pools from readMemoryBytes, kept pages from cacheBytes, decode scratch and staging from
+ * decodeScratchBytes. A batch whose values do not fit its slot or its scratch is refused with a
+ * ResourceError (MEMORY_BUDGET) instead of taking memory outside the budget.
  */
-import { InvalidArgumentError } from '../errors.js';
+import { threadId } from 'node:worker_threads';
+import { ResourceError } from '../errors.js';
 import type { LanceField } from '../format/schema.js';
 import { runDecodeTask } from './encodings/decode-task.js';
-import type { DatasetRef, OutputDescriptor, VariableColumn } from './messages.js';
-import { compactVariable, createVariableOutput, type ColumnOutput } from './encodings/output.js';
+import {
+  VARIABLE_ALIGN_BYTES,
+  VARIABLE_INDEX_BYTES_PER_ROW,
+  type DatasetRef,
+  type OutputDescriptor,
+  type VariableColumn,
+  type WorkerMemoryUse,
+} from './messages.js';
+import {
+  compactVariable,
+  createVariableOutput,
+  chargeGrowth,
+  type ColumnOutput,
+  type ScratchBudget,
+  type VariableOutput,
+} from './encodings/output.js';
 import { DirectFileSource, type BatchReads } from '../io/direct-source.js';
-import { readMemory } from '../io/native-addon.js';
+import { nativeAddon, readMemory } from '../io/native-addon.js';
 import { hasQueuedReads } from '../io/native-read.js';
 import { createSlabPool, touchPages, type SlabPool } from '../io/slab.js';
 import { addReadStats, emptyReadStats, type ByteSource, type ReadStats } from '../io/source.js';
@@ -46,12 +66,41 @@ const WARM_UP_BYTES = 8 * 1024 * 1024;
 /** How long a batch may wait for read memory before the loader reports the budget as too small. */
 const READ_MEMORY_WAIT_MS = 30_000;
 
+/** Read memory is made in slabs of at most this many bytes (a smaller lane gets one slab of its size). */
+const READ_SLAB_BYTES = 16 * 1024 * 1024;
+
+/** The slab pool's allocation unit (createSlabPool's default); each slab is one unit longer, for alignment. */
+const READ_UNIT_BYTES = 4096;
+
+/** What readMemory rounds sizes up to: huge pages (native/memory.c), or pages without the addon. */
+const READ_ALLOCATE_UNIT_BYTES = nativeAddon() ? 2 * 1024 * 1024 : READ_UNIT_BYTES;
+
+/** Staging grows with a quarter of headroom, so batches a little larger than the last do not regrow it. */
+const STAGING_HEADROOM = 1.25;
+
+/**
+ * The slab pool of a lane with `laneBytes` of read memory: as many slabs of equal size as READ_SLAB_BYTES
+ * needs, each (with the unit of slack the pool adds) a whole number of readMemory's allocation units,
+ * and a lease budget of exactly those slabs, so the pool never needs memory past the lane's share.
+ */
+function lanePoolSize(laneBytes: number): { slabBytes: number; maxBytes: number } {
+  const slabs = Math.max(1, Math.ceil(laneBytes / READ_SLAB_BYTES));
+  const allocated = Math.max(
+    READ_ALLOCATE_UNIT_BYTES,
+    Math.floor(laneBytes / slabs / READ_ALLOCATE_UNIT_BYTES) * READ_ALLOCATE_UNIT_BYTES,
+  );
+  const slabBytes = allocated - READ_UNIT_BYTES;
+  return { slabBytes, maxBytes: slabs * slabBytes };
+}
+
 /** One batch loaded: variable-width columns (null for fixed-width ones, which are in the slot) and timings. */
 export interface LoadedBatch {
   variable: (VariableColumn | null)[];
   readMs: number;
   decodeMs: number;
   reads: ReadStats;
+  /** The worker's memory after the batch. */
+  memory: WorkerMemoryUse;
 }
 
 /**
@@ -76,26 +125,29 @@ export class WorkerDataset {
   private readonly scratch: (Uint8Array | undefined)[] = [];
   /** Without the addon: plain memory where variable-width values are put in slot order before one copy into shared memory. */
   private staging = new Uint8Array(0);
+  /** The most decode scratch (with staging) held at once. */
+  private peakScratchBytes = 0;
 
   private constructor(
     private readonly ref: DatasetRef,
     private readonly dataset: Dataset,
     private readonly fields: LanceField[],
-    lanes: Lane[],
+    private readonly lanes: Lane[],
   ) {
     this.free = [...lanes];
   }
 
   static async open(ref: DatasetRef): Promise<WorkerDataset> {
-    const dataset = await openDataset(ref.path, { version: ref.version, cacheBytes: ref.cacheBytes });
+    const dataset = await openDataset(ref.path, { version: ref.version, cacheBytes: ref.memory.cacheBytes });
     try {
       const fields = dataset.selectFields(ref.columns);
-      const laneBytes = Math.floor(ref.readMemoryBytes / ref.lanes / 4096) * 4096;
+      const laneBytes = Math.floor(ref.memory.readMemoryBytes / ref.lanes / READ_UNIT_BYTES) * READ_UNIT_BYTES;
       // Plain memory: reads and decodes happen on this thread, and copies out of plain memory are fast.
       const lanes = Array.from({ length: ref.lanes }, () => ({
         memory: createSlabPool({
-          slabBytes: Math.min(16 * 1024 * 1024, laneBytes),
-          maxBytes: laneBytes,
+          ...lanePoolSize(laneBytes),
+          unitBytes: READ_UNIT_BYTES,
+          allocateUnitBytes: READ_ALLOCATE_UNIT_BYTES,
           shared: false,
           allocate: readMemory,
         }),
@@ -109,8 +161,15 @@ export class WorkerDataset {
     }
   }
 
-  /** Reads and decodes the rows (visible offsets, batch order) into the outputs. */
-  async load(rows: Uint32Array, outputs: OutputDescriptor[]): Promise<LoadedBatch> {
+  /**
+   * Reads and decodes the rows (visible offsets, batch order) into the outputs; variable-width columns
+   * go into `variableMemory` (the slot's), one after another.
+   */
+  async load(
+    rows: Uint32Array,
+    outputs: OutputDescriptor[],
+    variableMemory: SharedArrayBuffer | null,
+  ): Promise<LoadedBatch> {
     const started = performance.now();
     // Fixed-width outputs are known before reading (values may be read straight into them); variable-width
     // ones take the shared scratch memory when their batch decodes.
@@ -120,13 +179,40 @@ export class WorkerDataset {
       reads,
       result: variable,
     } = await this.readColumns(rows, this.fields, placed, (tasks) => {
+      const budget = this.scratchBudget(outputs);
       const columns = outputs.map(
-        (d, i) => placed[i] ?? createVariableOutput(d.numSlots, d.kind === 'variable' && d.nullable, this.scratch[i]),
+        (d, i) =>
+          placed[i] ?? createVariableOutput(d.numSlots, d.kind === 'variable' && d.nullable, this.scratch[i], budget),
       );
-      for (const { task, output } of tasks) runDecodeTask(task, columns[output] as ColumnOutput);
-      return columns.map((out, i) => this.compact(out, outputs[i] as OutputDescriptor, i));
+      try {
+        for (const { task, output } of tasks) runDecodeTask(task, columns[output] as ColumnOutput);
+        return this.compactAll(columns, variableMemory, budget);
+      } finally {
+        this.keepScratch(columns);
+      }
     });
-    return { variable, readMs: read - started, decodeMs: performance.now() - read, reads };
+    return { variable, readMs: read - started, decodeMs: performance.now() - read, reads, memory: this.memoryUse() };
+  }
+
+  /** What the worker holds of its budget, by part. */
+  memoryUse(): WorkerMemoryUse {
+    const read = { allocated: 0, inUse: 0, peak: 0 };
+    for (const lane of this.lanes) {
+      const stats = lane.memory.stats();
+      read.allocated += stats.slabBytesHeld;
+      read.inUse += stats.bytesInUse;
+      read.peak += stats.peakSlabBytesHeld;
+    }
+    // Pages are kept until the worker stops, never evicted: what is held is the most held.
+    const cached = this.ref.memory.cacheBytes - this.dataset.cacheBytesLeft;
+    const scratch = this.scratchBytes();
+    return {
+      worker: threadId,
+      readMemory: read,
+      pageCaches: { allocated: cached, inUse: cached, peak: cached },
+      decodeScratch: { allocated: scratch, inUse: scratch, peak: this.peakScratchBytes },
+      transformScratch: { allocated: 0, inUse: 0, peak: 0 },
+    };
   }
 
   /**
@@ -143,7 +229,7 @@ export class WorkerDataset {
       (sum, f) => sum + (fixedByteWidth(f.arrowType) as number) + (f.nullable ? 1 : 0),
       0,
     );
-    if (small.length === 0 || numRows === 0 || numRows * bytesPerRow > this.ref.cacheBytes) return;
+    if (small.length === 0 || numRows === 0 || numRows * bytesPerRow > this.ref.memory.cacheBytes) return;
     // Evenly spaced rows touch every page that holds at least numRows / KEEP_ROWS of them.
     await this.readAndDrop(evenlySpaced(numRows, KEEP_ROWS), small);
   }
@@ -179,13 +265,15 @@ export class WorkerDataset {
    * the files another lane opened (keepSmallColumns, warmUp), since an O_DIRECT open probes the device
    * with reads, and touches as much of each lane's read memory as an average batch reads (ref.batchBytes,
    * at most the lane's share), since the kernel zeroes a page on first touch. Variable-width columns get
-   * decode scratch of ref.variableBytes, touched, so their first batch does not grow it by doubling.
+   * decode scratch of ref.memory.variableBytes, touched, so their first batch does not grow it by doubling.
    */
   async prepareLanes(): Promise<void> {
+    const { variableBytes } = this.ref.memory;
     this.fields.forEach(({ arrowType }, i) => {
-      if (isVariableWidth(valueTypeOf(arrowType)) && this.ref.variableBytes > 0)
-        this.scratch[i] = touchPages(new Uint8Array(this.ref.variableBytes));
+      if (isVariableWidth(valueTypeOf(arrowType)) && variableBytes > 0)
+        this.scratch[i] = touchPages(new Uint8Array(variableBytes));
     });
+    this.peakScratchBytes = Math.max(this.peakScratchBytes, this.scratchBytes());
     const lanes = [...this.free];
     const paths = new Set(lanes.flatMap((lane) => [...lane.sources.keys()]));
     await Promise.all(
@@ -237,28 +325,92 @@ export class WorkerDataset {
 
   /** Closes the dataset and every lane's files (a loader's workers leave that to their thread's exit). */
   async close(): Promise<void> {
-    await Promise.all(this.free.flatMap((lane) => lane.opened.map((source) => source.close())));
+    await Promise.all(this.lanes.flatMap((lane) => lane.opened.map((source) => source.close())));
     await this.dataset.close();
   }
 
-  /** A variable-width output into shared memory, in slot order (null for fixed-width outputs, which are in the slot). */
-  private compact(out: ColumnOutput, d: OutputDescriptor, i: number): VariableColumn | null {
-    if (out.kind !== 'variable' || d.kind !== 'variable') return null;
-    this.scratch[i] = out.data;
-    // Into shared memory, which reaches the main thread by reference: the slot's previous buffer
-    // when it is big enough (its pages are already mapped), else a new one with some headroom.
-    const { offsets, data } = compactVariable(
-      out,
-      (bytes) =>
-        d.reuse && d.reuse.byteLength >= bytes
-          ? new Uint8Array(d.reuse, 0, bytes)
-          : new Uint8Array(new SharedArrayBuffer(Math.ceil(bytes * 1.25)), 0, bytes),
-      (bytes) => {
-        if (this.staging.byteLength < bytes) this.staging = new Uint8Array(Math.ceil(bytes * 1.25));
-        return this.staging;
-      },
+  /** Bytes of decode scratch held: the kept variable-width outputs and the staging memory. */
+  private scratchBytes(): number {
+    return this.scratch.reduce((sum, data) => sum + (data?.byteLength ?? 0), this.staging.byteLength);
+  }
+
+  /** What a batch's variable-width outputs may grow by: the scratch part less its indexes and what is kept. */
+  private scratchBudget(outputs: readonly OutputDescriptor[]): ScratchBudget {
+    const { decodeScratchBytes, memoryBytes } = this.ref.memory;
+    const indexes = outputs.reduce(
+      (sum, d) => sum + (d.kind === 'variable' ? d.numSlots * VARIABLE_INDEX_BYTES_PER_ROW : 0),
+      0,
     );
-    return { offsets, data, validity: out.validity };
+    return {
+      bytesLeft: Math.max(0, decodeScratchBytes - indexes - this.scratchBytes()),
+      source: `the worker's decode scratch (${decodeScratchBytes} bytes of options.memoryBytes ${memoryBytes})`,
+    };
+  }
+
+  /**
+   * The variable-width outputs in slot order, one after another in the slot's memory (null for fixed-width
+   * outputs, which are in the slot); a ResourceError when they do not fit it.
+   */
+  private compactAll(
+    columns: readonly ColumnOutput[],
+    memory: SharedArrayBuffer | null,
+    budget: ScratchBudget,
+  ): (VariableColumn | null)[] {
+    const sizes = columns.map((out) => (out.kind === 'variable' ? valueBytes(out) : 0));
+    const needed = sizes.reduce((sum, bytes) => sum + alignUp(bytes), 0);
+    const target = memory ?? new SharedArrayBuffer(0);
+    const slotBytes = target.byteLength;
+    if (needed > slotBytes) {
+      const shown = columns
+        .map((out, i) => (out.kind === 'variable' ? `"${this.fields[i]?.name}" ${sizes[i]}` : ''))
+        .filter(Boolean)
+        .join(', ');
+      throw new ResourceError(
+        'MEMORY_BUDGET',
+        `a batch's variable-width values need ${needed} bytes (${shown}), more than a batch slot's ${slotBytes} bytes of variable-width memory (options.memoryBytes ${this.ref.memory.memoryBytes}); raise memoryBytes, or lower batchSize or prefetch`,
+        { neededBytes: needed, slotBytes },
+      );
+    }
+    let at = 0;
+    return columns.map((out) => {
+      if (out.kind !== 'variable') return null;
+      const start = at;
+      const { offsets, data } = compactVariable(
+        out,
+        (bytes) => new Uint8Array(target, start, bytes),
+        (bytes) => this.stagingFor(bytes, budget),
+      );
+      at = alignUp(start + data.byteLength);
+      return { offsets, data, validity: out.validity };
+    });
+  }
+
+  /** Staging memory of at least `bytes`, grown within the batch's scratch budget. */
+  private stagingFor(bytes: number, budget: ScratchBudget): Uint8Array {
+    const length = this.staging.byteLength;
+    if (length < bytes)
+      this.staging = new Uint8Array(chargeGrowth(budget, length, Math.ceil(bytes * STAGING_HEADROOM), bytes));
+    return this.staging;
+  }
+
+  /**
+   * Keeps the batch's variable-width outputs' memory for the next batch, at most a slot's worth in all
+   * (the largest dropped first): one large batch of one column does not hold scratch for ever.
+   */
+  private keepScratch(columns: readonly ColumnOutput[]): void {
+    columns.forEach((out, i) => {
+      if (out.kind === 'variable') this.scratch[i] = out.data;
+    });
+    this.peakScratchBytes = Math.max(this.peakScratchBytes, this.scratchBytes());
+    let kept = this.scratchBytes() - this.staging.byteLength;
+    while (kept > this.ref.memory.variableSlotBytes) {
+      let largest = -1;
+      this.scratch.forEach((data, i) => {
+        if (data && (largest < 0 || data.byteLength > (this.scratch[largest]?.byteLength ?? 0))) largest = i;
+      });
+      kept -= this.scratch[largest]?.byteLength ?? 0;
+      this.scratch[largest] = undefined;
+    }
   }
 
   private takeLane(): Promise<Lane> {
@@ -320,8 +472,11 @@ export class WorkerDataset {
       return await read(controller.signal);
     } catch (error) {
       if (controller.signal.aborted) {
-        throw new InvalidArgumentError(
-          `a batch waited ${READ_MEMORY_WAIT_MS / 1000} s for read memory: each batch's share (${Math.floor(this.ref.readMemoryBytes / this.ref.lanes)} bytes: a worker's ${this.ref.readMemoryBytes} bytes of options.memoryBytes ${this.ref.memoryBytes}, after the batch slots and decoded-page caches, for ${this.ref.lanes} batches at once) is too small for this batch size; raise memoryBytes or lower batchSize`,
+        const { readMemoryBytes, memoryBytes } = this.ref.memory;
+        throw new ResourceError(
+          'READ_MEMORY_TIMEOUT',
+          `a batch waited ${READ_MEMORY_WAIT_MS / 1000} s for read memory: each batch's share (${Math.floor(readMemoryBytes / this.ref.lanes)} bytes: a worker's ${readMemoryBytes} bytes of options.memoryBytes ${memoryBytes} for ${this.ref.lanes} batches at once) is too small for this batch size; raise memoryBytes or lower batchSize`,
+          { readMemoryBytes, lanes: this.ref.lanes, waitedMs: READ_MEMORY_WAIT_MS },
         );
       }
       throw error;
@@ -330,6 +485,15 @@ export class WorkerDataset {
     }
   }
 }
+
+/** Bytes of a variable-width output's values (what compaction copies). */
+function valueBytes(out: VariableOutput): number {
+  let total = 0;
+  for (let i = 0; i < out.lengths.length; i++) total += out.lengths[i] as number;
+  return total;
+}
+
+const alignUp = (bytes: number): number => Math.ceil(bytes / VARIABLE_ALIGN_BYTES) * VARIABLE_ALIGN_BYTES;
 
 /** `count` rows (at most numRows) spread evenly over [0, numRows), ascending. */
 function evenlySpaced(numRows: number, count: number): Uint32Array {

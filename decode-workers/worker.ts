@@ -29,7 +29,7 @@ function datasetFor(ref: DatasetRef): Promise<WorkerDataset> {
 /** Loads one batch. */
 export async function loadJob(job: LoadJob): Promise<LoadJobResult> {
   try {
-    const loaded = await (await datasetFor(job.dataset)).load(job.rows, job.outputs);
+    const loaded = await (await datasetFor(job.dataset)).load(job.rows, job.outputs, job.variableMemory);
     // Asked after the load: the thread's io_uring is made on first use, and one that fails falls back to pread.
     const native: WorkerReads = { addon: nativeAddon() !== null, engine: readEngine().engine };
     return { ok: true, native, ...loaded };

@@ -18,7 +18,10 @@
  * Allocation is first-fit over a sorted free list of unit runs per slab (neighbours merge on release).
  * Slabs are made on demand; a request larger than `slabBytes` (but within `maxBytes`) gets a slab of its
  * own that is dropped on release. An empty slab is kept for reuse while the slabs held total at most
- * `maxBytes`, and dropped (left to the GC) beyond that, so idle memory is bounded by `maxBytes + slabBytes`.
+ * `maxBytes`, and dropped (left to the GC) beyond that; before a new slab would take the slabs held past
+ * `maxBytes`, empty ones are dropped. So the slabs held stay within `maxBytes` (each slab one unit longer
+ * than its units, see the diagram, and as long as `allocateUnitBytes` rounds it) unless live leases
+ * fragment them so that a request within the budget fits no slab.
  *
  * O_DIRECT: a read needs its memory address 512-byte aligned, and JS cannot see addresses (design §6).
  * `acquire(..., { phaseOf })` lets the reader say where aligned regions start in a slab: the pool calls
@@ -32,7 +35,7 @@
  * free a region that was since leased to someone else; ignoring it lets cleanup run from both a
  * `finally` and an abort path without masking the original error.
  */
-import { AbortError, InternalError, InvalidArgumentError } from '../errors.js';
+import { AbortError, InternalError, InvalidArgumentError, ResourceError } from '../errors.js';
 
 export interface SlabPoolOptions {
   /** Bytes per slab (a multiple of `unitBytes`). */
@@ -52,6 +55,12 @@ export interface SlabPoolOptions {
    * memory from the native addon (native-addon.ts readMemory). Default `new ArrayBuffer(bytes)`.
    */
   allocate?: (bytes: number) => ArrayBuffer;
+  /**
+   * The size `allocate` rounds a request up to (a multiple of `unitBytes`; default `unitBytes`), e.g.
+   * 2 MiB for huge-page memory: slabs are made in multiples of it and use all of it, so the slabs held
+   * are what the pool counts.
+   */
+  allocateUnitBytes?: number;
 }
 
 /**
@@ -96,6 +105,8 @@ export interface SlabPoolStats {
   /** Slabs held (in use or idle) and their total bytes. */
   slabs: number;
   slabBytesHeld: number;
+  /** Highest slabBytesHeld seen. */
+  peakSlabBytesHeld: number;
   /** Slabs ever made (each is one SharedArrayBuffer allocation). */
   slabsCreated: number;
   /** Second releases of a lease, ignored. */
@@ -165,12 +176,20 @@ export function createSlabPool(options: SlabPoolOptions): SlabPool {
       { option: 'maxBytes' },
     );
   }
+  const allocateUnitBytes = options.allocateUnitBytes ?? unitBytes;
+  if (!isPositiveInteger(allocateUnitBytes) || allocateUnitBytes % unitBytes !== 0) {
+    throw new InvalidArgumentError(
+      `slab pool option allocateUnitBytes must be a positive multiple of unitBytes (${unitBytes}), got ${String(options.allocateUnitBytes)}`,
+      { option: 'allocateUnitBytes' },
+    );
+  }
   const shared = options.shared ?? true;
   const allocate = options.allocate ?? ((bytes: number) => new ArrayBuffer(bytes));
   return new Pool(
     options.slabBytes,
     options.maxBytes,
     unitBytes,
+    allocateUnitBytes,
     shared ? (bytes) => new SharedArrayBuffer(bytes) : allocate,
   );
 }
@@ -186,11 +205,14 @@ class Pool implements SlabPool {
   private leases = 0;
   private slabsCreated = 0;
   private doubleReleases = 0;
+  private slabBytesHeld = 0;
+  private peakSlabBytesHeld = 0;
 
   constructor(
     readonly slabBytes: number,
     readonly maxBytes: number,
     readonly unitBytes: number,
+    private readonly allocateUnitBytes: number,
     private readonly allocate: (bytes: number) => ArrayBuffer | SharedArrayBuffer,
   ) {}
 
@@ -217,8 +239,9 @@ class Pool implements SlabPool {
     }
     if (totalBytes > this.maxBytes) {
       return Promise.reject(
-        new InvalidArgumentError(
-          `slab pool acquire of ${totalBytes} bytes (rounded to ${this.unitBytes}-byte units) exceeds the pool's maxBytes (${this.maxBytes}); raise maxBytes or read less at once`,
+        new ResourceError(
+          'MEMORY_BUDGET',
+          `slab pool acquire of ${totalBytes} bytes (rounded to ${this.unitBytes}-byte units) exceeds the pool's maxBytes (${this.maxBytes}); raise maxBytes (a loader's: options.memoryBytes) or read less at once`,
           {
             bytes: totalBytes,
             maxBytes: this.maxBytes,
@@ -262,8 +285,6 @@ class Pool implements SlabPool {
   }
 
   stats(): SlabPoolStats {
-    let slabBytesHeld = 0;
-    for (const s of this.slabs) slabBytesHeld += s.buffer.byteLength;
     return {
       bytesInUse: this.bytesInUse,
       peakBytesInUse: this.peakBytesInUse,
@@ -271,7 +292,8 @@ class Pool implements SlabPool {
       waiting: this.queue.length,
       leases: this.leases,
       slabs: this.slabs.length,
-      slabBytesHeld,
+      slabBytesHeld: this.slabBytesHeld,
+      peakSlabBytesHeld: this.peakSlabBytesHeld,
       slabsCreated: this.slabsCreated,
       doubleReleases: this.doubleReleases,
     };
@@ -336,7 +358,7 @@ class Pool implements SlabPool {
         if (start >= 0) return this.lease(slab, start, units, bytes);
       }
     }
-    const slab = this.newSlab(Math.max(units, slabUnits), units > slabUnits);
+    const slab = this.newSlab(units, slabUnits);
     this.setPhase(slab, phaseOf);
     const start = takeRun(slab, units);
     if (start < 0) throw new InternalError(`slab pool could not place ${units} units in a fresh slab of ${slab.units}`);
@@ -353,10 +375,18 @@ class Pool implements SlabPool {
     slab.probed = phaseOf !== undefined;
   }
 
-  private newSlab(units: number, dedicated: boolean): Slab {
-    // One extra unit of slack so that regions can start at any phase in [0, unitBytes).
-    const bytes = (units + 1) * this.unitBytes;
+  /** A slab for a request of `units`: of `slabUnits`, or dedicated to the request when it is larger. */
+  private newSlab(units: number, slabUnits: number): Slab {
+    const dedicated = units > slabUnits;
+    // One extra unit of slack so that regions can start at any phase in [0, unitBytes); all that
+    // `allocate` rounds up to is used.
+    const bytes =
+      Math.ceil(((Math.max(units, slabUnits) + 1) * this.unitBytes) / this.allocateUnitBytes) * this.allocateUnitBytes;
+    units = bytes / this.unitBytes - 1;
+    this.dropEmptySlabs(units);
     const buffer = this.allocate(bytes);
+    this.slabBytesHeld += buffer.byteLength;
+    this.peakSlabBytesHeld = Math.max(this.peakSlabBytesHeld, this.slabBytesHeld);
     const slab: Slab = {
       buffer,
       units,
@@ -401,13 +431,30 @@ class Pool implements SlabPool {
   }
 
   private retireIfIdle(slab: Slab): void {
-    let held = 0;
-    for (const s of this.slabs) held += s.units * this.unitBytes;
-    if (slab.dedicated || held > this.maxBytes) {
-      this.slabs.splice(this.slabs.indexOf(slab), 1);
+    if (slab.dedicated || this.unitsHeld() * this.unitBytes > this.maxBytes) {
+      this.drop(slab);
       return;
     }
     if (!slab.probed) slab.phase = undefined; // may be placed again, e.g. by a probing request
+  }
+
+  /** Drops empty slabs while a new slab of `units` would take the slabs held past maxBytes. */
+  private dropEmptySlabs(units: number): void {
+    for (const slab of this.slabs.filter((s) => s.usedUnits === 0)) {
+      if ((this.unitsHeld() + units) * this.unitBytes <= this.maxBytes) return;
+      this.drop(slab);
+    }
+  }
+
+  private unitsHeld(): number {
+    let units = 0;
+    for (const s of this.slabs) units += s.units;
+    return units;
+  }
+
+  private drop(slab: Slab): void {
+    this.slabs.splice(this.slabs.indexOf(slab), 1);
+    this.slabBytesHeld -= slab.buffer.byteLength;
   }
 }
 

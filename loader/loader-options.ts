@@ -32,8 +32,8 @@ export interface LoaderIoOptions {
   maxReadBytes?: number;
   /**
    * Bytes of decoded pages of small columns (ids, labels, short strings and binaries) each worker keeps
-   * (default 16 MiB; part of memoryBytes, times the worker count). A shuffled batch otherwise reads and
-   * decodes a whole mini-block chunk per row for every such column; see OpenDatasetOptions.cacheBytes. When all small
+   * (default 16 MiB; the budget's pageCaches part is this times the worker count). A shuffled batch otherwise
+   * reads and decodes a whole mini-block chunk per row for every such column; see OpenDatasetOptions.cacheBytes. When all small
    * columns (values of at most 64 bytes) fit, each worker decodes them while the loader is created, so
    * the first batch does not. The same budget keeps the repetition indexes of variable-width full-zip
    * pages (8 bytes a row), which saves a shuffled batch of large values (images) a round of reads.
@@ -62,7 +62,12 @@ export interface LoaderOptions {
   /** Batches in flight ahead of the consumer (default 4). */
   prefetch?: number;
   io?: LoaderIoOptions;
-  /** Bytes the loader may hold: batch slots plus reads in flight (default 512 MiB). */
+  /**
+   * Bytes the loader and its workers may keep (default 512 MiB): one budget split into batch slots,
+   * their variable-width memory, each worker's read memory, decoded-page cache (io.cacheBytes) and decode
+   * scratch (loader/budget.ts); `metrics().memory` reports each part. Too small for the least each part
+   * needs: createLoader rejects with a ResourceError (MEMORY_BUDGET) saying how many bytes it needs.
+   */
   memoryBytes?: number;
   /** Per-column row shapes, e.g. `{ pixels: [28, 28, 1] }`. */
   shapes?: Record<string, readonly number[]>;

@@ -11,18 +11,24 @@
  * loader is created (decode-workers/worker-dataset.ts) and reads with its own file descriptors, queueing each
  * batch's reads on its own io_uring (native addon) so that it plans or decodes one batch while another's
  * reads are on the disk. Up to `prefetch` batches are in flight (up to two per worker at a time, see
- * lanesFor); they are delivered in epoch order. A batch's slot is reused only after `release()`. Errors
+ * budget.ts lanesFor); they are delivered in epoch order. A batch's slot is reused only after `release()`. Errors
  * reject the epoch with the typed error plus the batch and rows; every other batch in flight is settled
  * first, so no work or thread is left behind.
+ *
+ * Memory: options.memoryBytes is split once into the parts of one budget (budget.ts): the slots and their
+ * variable-width memory are made here, at creation; each worker gets its share of read memory, page cache
+ * and decode scratch in DatasetRef.memory. metrics().memory reports each part's use.
  */
 import { totalmem } from 'node:os';
-import { AbortError, InvalidArgumentError, withContext } from '../errors.js';
+import { AbortError, InvalidArgumentError, ResourceError, withContext } from '../errors.js';
 import { BatchSampler } from '../samplers/index.js';
 import { DecodePool } from '../decode-workers/pool.js';
 import { touchPages } from '../io/slab.js';
+import { nativeAddon } from '../io/native-addon.js';
 import type { DatasetRef, OutputDescriptor, VariableColumn } from '../decode-workers/messages.js';
 import type { Batch, BatchColumn } from './batch.js';
 import { planBatchLayout, type BatchLayout } from './batch-layout.js';
+import { planMemoryBudget, type MemoryBudget } from './budget.js';
 import { Dataset, openDataset } from '../dataset/dataset.js';
 import { toLocalPath, type DatasetLocation, type LocationArgument } from '../dataset/location.js';
 import {
@@ -36,40 +42,23 @@ import { createLoaderMetrics, type LoaderMetrics, type MetricsCounters } from '.
 interface Slot {
   buffer: SharedArrayBuffer;
   free: boolean;
-  /** Per column: the shared memory of the slot's last batch's variable-width values, reused once free. */
-  variable: (SharedArrayBuffer | null)[];
-}
-
-/** Smallest read memory a worker can work with (two O_DIRECT blocks, with room for a merged read). */
-const MIN_WORKER_READ_BYTES = 64 * 1024;
-
-/**
- * Batches a worker loads at once (DatasetRef.lanes): two, so one is planned or decoded while the other's
- * reads are on the disk and the worker never waits for the main thread's next job, when half of the
- * worker's read memory still holds twice an average batch's bytes (a batch may need a second round of
- * reads); else one.
- */
-function lanesFor(workerReadBytes: number, batchBytes: number): number {
-  return workerReadBytes / 2 >= Math.max(MIN_WORKER_READ_BYTES, 2 * batchBytes) ? 2 : 1;
+  /** The slot's memory for its batch's variable-width values (the budget's variable part), or null. */
+  variable: SharedArrayBuffer | null;
+  /** Bytes of variable-width values of the slot's batch. */
+  variableBytes: number;
+  /** Bytes of `variable` ever touched (resident): touched ahead at creation, or written by a batch. */
+  variableTouched: number;
 }
 
 /**
- * Shared memory of `bytes` with every page touched, so the first batches do not pay the kernel's zeroing
- * while the disk waits (a few ms per batch of seed000's 6.7 MB).
+ * Shared memory of `bytes`, its first `touchBytes` touched, so the first batches do not pay the kernel's
+ * zeroing while the disk waits (a few ms per batch of seed000's 6.7 MB). Untouched pages take no memory
+ * until a batch writes them.
  */
-function touchedShared(bytes: number): SharedArrayBuffer {
-  return touchPages(new Uint8Array(new SharedArrayBuffer(bytes))).buffer as SharedArrayBuffer;
-}
-
-/**
- * The memory a batch's variable-width column gets first (DatasetRef.variableBytes): what the batch's
- * stored bytes leave after its fixed-width values, shared evenly, with a quarter of headroom (as workers
- * size a new shared buffer for a column).
- */
-function variableBytesOf(layout: BatchLayout, batchBytes: number, batchSize: number): number {
-  const variable = layout.columns.filter((c) => c.variable).length;
-  const fixed = layout.columns.reduce((sum, c) => sum + c.bytesPerRow * batchSize, 0);
-  return variable === 0 ? 0 : Math.ceil((Math.max(0, batchBytes - fixed) / variable) * 1.25);
+function touchedShared(bytes: number, touchBytes = bytes): SharedArrayBuffer {
+  const buffer = new SharedArrayBuffer(bytes);
+  touchPages(new Uint8Array(buffer, 0, Math.min(bytes, touchBytes)));
+  return buffer;
 }
 
 /** Shuffled, multi-threaded batches of a Lance dataset. Create with {@link createLoader}. */
@@ -91,16 +80,20 @@ export class DataLoader {
     private readonly options: ResolvedLoaderOptions,
     /** How workers open and read the dataset. */
     private readonly ref: DatasetRef,
+    budget: MemoryBudget,
   ) {
-    this.slots = Array.from({ length: options.prefetch + 2 }, () => ({
+    const { variableSlotBytes, variableBytes } = budget.worker;
+    // An average batch's variable-width values touched ahead, so the first batches copy them into mapped memory.
+    const variableTouched = variableBytes * layout.columns.filter((c) => c.variable).length;
+    this.slots = Array.from({ length: budget.slotCount }, () => ({
       buffer: touchedShared(layout.slotBytes),
       free: true,
-      // So the first batches copy their variable-width values into memory already mapped.
-      variable: layout.columns.map((c) =>
-        c.variable && ref.variableBytes > 0 ? touchedShared(ref.variableBytes) : null,
-      ),
+      variable: variableSlotBytes > 0 ? touchedShared(variableSlotBytes, variableTouched) : null,
+      variableBytes: 0,
+      variableTouched: Math.min(variableSlotBytes, variableTouched),
     }));
-    this.counters = createLoaderMetrics();
+    this.counters = createLoaderMetrics(budget);
+    this.trackSlots();
     this.position = options.resume ? sampler.resume(options.resume.sampler) : { epoch: 0, nextBatch: 0 };
   }
 
@@ -115,20 +108,6 @@ export class DataLoader {
     try {
       const fields = dataset.selectFields(resolved.columns);
       const layout = planBatchLayout(fields, resolved.batchSize, resolved.shapes);
-      const slotsBytes = layout.slotBytes * (resolved.prefetch + 2);
-      if (slotsBytes > resolved.memoryBytes / 2) {
-        throw new InvalidArgumentError(
-          `batch slots need ${slotsBytes} bytes ((prefetch ${resolved.prefetch} + 2) × ${layout.slotBytes}), more than half of options.memoryBytes (${resolved.memoryBytes}); lower batchSize or prefetch, or raise memoryBytes`,
-        );
-      }
-      const cacheBytes = resolved.cacheBytes * resolved.workers;
-      const workerReadBytes =
-        Math.floor((resolved.memoryBytes - slotsBytes - cacheBytes) / resolved.workers / 4096) * 4096;
-      if (workerReadBytes < MIN_WORKER_READ_BYTES) {
-        throw new InvalidArgumentError(
-          `options.memoryBytes (${resolved.memoryBytes}) leaves ${Math.max(0, workerReadBytes)} bytes of read memory per worker after the batch slots (${slotsBytes} bytes) and the decoded-page caches (${resolved.workers} × io.cacheBytes ${resolved.cacheBytes}); each of the ${resolved.workers} workers needs at least ${MIN_WORKER_READ_BYTES}`,
-        );
-      }
       const sampler = new BatchSampler({
         numRows: dataset.numRows,
         batchSize: resolved.batchSize,
@@ -146,6 +125,20 @@ export class DataLoader {
       const direct = resolved.direct === 'auto' ? (datasetBytes > totalmem() / 2 ? 'auto' : false) : resolved.direct;
       const rowBytes = datasetBytes / Math.max(1, dataset.numRows);
       const batchBytes = Math.ceil(resolved.batchSize * rowBytes);
+      const fixedBatchBytes = layout.columns.reduce((sum, c) => sum + c.bytesPerRow * resolved.batchSize, 0);
+      const budget = planMemoryBudget({
+        memoryBytes: resolved.memoryBytes,
+        workers: resolved.workers,
+        slotCount: resolved.prefetch + 2,
+        slotBytes: layout.slotBytes,
+        batchSize: resolved.batchSize,
+        variableColumns: layout.columns.filter((c) => c.variable).length,
+        batchBytes,
+        // What the batch's stored bytes leave after its fixed-width values.
+        variableBatchBytes: Math.max(0, batchBytes - fixedBatchBytes),
+        cacheBytes: resolved.cacheBytes,
+        nativeGather: nativeAddon() !== null,
+      });
       const ref: DatasetRef = {
         path: dataset.path,
         version: dataset.version,
@@ -155,18 +148,15 @@ export class DataLoader {
         bytesInFlight: resolved.bytesInFlight,
         maxGapBytes: resolved.maxGapBytes,
         maxReadBytes: resolved.maxReadBytes,
-        readMemoryBytes: workerReadBytes,
-        lanes: lanesFor(workerReadBytes, batchBytes),
+        memory: budget.worker,
+        lanes: budget.lanes,
         batchBytes,
         rowBytes,
-        variableBytes: variableBytesOf(layout, batchBytes, resolved.batchSize),
-        cacheBytes: resolved.cacheBytes,
-        memoryBytes: resolved.memoryBytes,
       };
       const pool = new DecodePool({ workers: resolved.workers, tasksPerWorker: ref.lanes });
       // Workers start and open the dataset now, not on the first batch: its latency is then reading only.
       await pool.prepare(ref);
-      return new DataLoader(dataset, owns, layout, sampler, pool, resolved, ref);
+      return new DataLoader(dataset, owns, layout, sampler, pool, resolved, ref, budget);
     } catch (error) {
       if (owns) await dataset.close();
       throw error;
@@ -201,6 +191,7 @@ export class DataLoader {
         const slot = this.slots.find((s) => s.free);
         if (!slot) return;
         slot.free = false;
+        this.trackSlots();
         const promise = this.loadBatch(epoch, next, slot);
         this.loading.add(promise);
         promise.then(
@@ -217,8 +208,10 @@ export class DataLoader {
         const pending = inflight.get(index);
         if (!pending) {
           this.checkOpen();
-          throw new InvalidArgumentError(
-            `all ${this.slots.length} batch slots are held by the consumer: call batch.release() on batches you are done with before asking for more`,
+          throw new ResourceError(
+            'SLOTS_EXHAUSTED',
+            `all ${this.slots.length} batch slots ((prefetch ${this.options.prefetch} + 2)) are held by the consumer: call batch.release() on batches you are done with before asking for more, or raise prefetch`,
+            { slots: this.slots.length },
           );
         }
         const waitStarted = performance.now();
@@ -241,7 +234,7 @@ export class DataLoader {
     return { version: 1, sampler: this.sampler.state(this.position.epoch, this.position.nextBatch) };
   }
 
-  /** Throughput, I/O and wait counters since creation. */
+  /** Throughput, I/O and wait counters since creation, and the memory budget's use by part. */
   metrics(): LoaderMetrics {
     return this.counters.snapshot();
   }
@@ -266,7 +259,16 @@ export class DataLoader {
   private async loadBatch(epoch: number, index: number, slot: Slot): Promise<Batch> {
     const rows = this.sampler.batch(epoch, index);
     try {
-      const result = await this.pool.run({ dataset: this.ref, rows, outputs: this.describeOutputs(slot, rows.length) });
+      const result = await this.pool.run({
+        dataset: this.ref,
+        rows,
+        outputs: this.describeOutputs(slot, rows.length),
+        variableMemory: slot.variable,
+      });
+      this.counters.memory.setWorker(
+        result.memory,
+        this.pool.threads.map((t) => t.threadId),
+      );
       this.counters.readMs += result.readMs;
       this.counters.decodeMs += result.decodeMs;
       this.counters.addReads(result.reads);
@@ -274,6 +276,7 @@ export class DataLoader {
       return this.assemble(epoch, index, rows, slot, result.variable);
     } catch (error) {
       slot.free = true;
+      this.trackSlots();
       const shown = Array.from(rows.subarray(0, 8)).join(', ') + (rows.length > 8 ? `, … (${rows.length} rows)` : '');
       throw withContext(error, `while loading epoch ${epoch} batch ${index}, rows ${shown}`, {
         epoch,
@@ -283,10 +286,25 @@ export class DataLoader {
     }
   }
 
+  /** Reports the slots and their variable-width memory to the metrics. */
+  private trackSlots(): void {
+    const held = this.slots.filter((s) => !s.free);
+    this.counters.memory.setMain(
+      'slots',
+      this.slots.length * this.layout.slotBytes,
+      held.length * this.layout.slotBytes,
+    );
+    this.counters.memory.setMain(
+      'variable',
+      this.slots.reduce((sum, s) => sum + s.variableTouched, 0),
+      held.reduce((sum, s) => sum + s.variableBytes, 0),
+    );
+  }
+
   private describeOutputs(slot: Slot, numRows: number): OutputDescriptor[] {
-    return this.layout.columns.map((c, i): OutputDescriptor =>
+    return this.layout.columns.map((c): OutputDescriptor =>
       c.variable
-        ? { kind: 'variable', numSlots: numRows, nullable: c.nullable, reuse: slot.variable[i] ?? null }
+        ? { kind: 'variable', numSlots: numRows, nullable: c.nullable }
         : {
             kind: 'fixed',
             buffer: slot.buffer,
@@ -311,7 +329,6 @@ export class DataLoader {
     this.layout.columns.forEach((c, i) => {
       const v = variable[i];
       if (c.variable && v) {
-        if (v.data.buffer instanceof SharedArrayBuffer) slot.variable[i] = v.data.buffer;
         const offsets = Int32Array.from(v.offsets);
         columns[c.name] = {
           dtype: c.dtype,
@@ -331,6 +348,11 @@ export class DataLoader {
       bytes += numRows * c.bytesPerRow;
     });
     this.counters.bytesDelivered += bytes;
+    slot.variableBytes = variable.reduce((sum, v) => sum + (v?.data.byteLength ?? 0), 0);
+    // Columns are placed one after another: the last one's end is how far the batch wrote.
+    const written = variable.reduce((end, v) => Math.max(end, v ? v.data.byteOffset + v.data.byteLength : 0), 0);
+    slot.variableTouched = Math.max(slot.variableTouched, written);
+    this.trackSlots();
     let released = false;
     return {
       epoch,
@@ -342,6 +364,8 @@ export class DataLoader {
         if (released) return;
         released = true;
         slot.free = true;
+        slot.variableBytes = 0;
+        this.trackSlots();
       },
     };
   }

@@ -1,9 +1,98 @@
 /**
- * Loader metrics: what the loader did and how long the consumer waited for it.
+ * Loader metrics: what the loader did, how long the consumer waited for it, and what each part of the
+ * memory budget holds. Workers report their parts with every batch they load; the loader keeps each
+ * worker's latest report and sums them.
  */
 import type { WorkerReads } from '../decode-workers/messages.js';
 import type { ReadEngine } from '../io/native-read.js';
 import { addReadStats, emptyReadStats, type ReadStats } from '../io/source.js';
+import type { MemoryPartUse, WorkerMemoryUse } from '../decode-workers/messages.js';
+import { MEMORY_PARTS, type MemoryBudget, type MemoryPart } from './budget.js';
+
+/**
+ * One part of the memory budget: bytes planned for it, allocated now (memory the part holds, resident
+ * once touched), of them holding live data now, and the most allocated at once.
+ */
+export interface MemoryPartMetrics {
+  plannedBytes: number;
+  allocatedBytes: number;
+  inUseBytes: number;
+  /** For per-worker parts, the sum of each worker's peak (an upper bound of their peaks at one time). */
+  peakBytes: number;
+}
+
+/**
+ * The memory budget by part: `slots` (batch slots; in use: those holding a batch), `variable` (the slots'
+ * variable-width memory; in use: their batches' values), and summed over workers `readMemory` (read
+ * slabs; in use: leased), `pageCaches` (decoded pages kept), `decodeScratch` and `transformScratch`.
+ * Worker parts are as of each worker's last batch.
+ */
+export interface LoaderMemoryMetrics {
+  /** options.memoryBytes. */
+  budgetBytes: number;
+  parts: Record<MemoryPart, MemoryPartMetrics>;
+  /** Sums over the parts: plannedBytes (at most budgetBytes), allocatedBytes and inUseBytes. */
+  plannedBytes: number;
+  allocatedBytes: number;
+  inUseBytes: number;
+}
+
+type MainPart = 'slots' | 'variable';
+type WorkerPart = Exclude<MemoryPart, MainPart>;
+
+/** The budget's parts as the main thread and the workers report them. */
+export interface MemoryTracker {
+  /** What a part the main thread owns holds now. */
+  setMain(part: MainPart, allocated: number, inUse: number): void;
+  /** A worker's latest report of its parts; reports of threads not in `live` (workers that died) are dropped. */
+  setWorker(use: WorkerMemoryUse, live: readonly number[]): void;
+  snapshot(): LoaderMemoryMetrics;
+}
+
+function createMemoryTracker(budget: MemoryBudget): MemoryTracker {
+  const main: Record<MainPart, MemoryPartUse> = {
+    slots: { allocated: 0, inUse: 0, peak: 0 },
+    variable: { allocated: 0, inUse: 0, peak: 0 },
+  };
+  const workers = new Map<number, WorkerMemoryUse>();
+  const usage = (part: MemoryPart): MemoryPartUse => {
+    if (part === 'slots' || part === 'variable') return main[part];
+    const sum = { allocated: 0, inUse: 0, peak: 0 };
+    for (const use of workers.values()) {
+      const one = use[part as WorkerPart];
+      sum.allocated += one.allocated;
+      sum.inUse += one.inUse;
+      sum.peak += one.peak;
+    }
+    return sum;
+  };
+  return {
+    setMain(part, allocated, inUse) {
+      main[part] = { allocated, inUse, peak: Math.max(main[part].peak, allocated) };
+    },
+    setWorker(use, live) {
+      workers.set(use.worker, use);
+      for (const id of workers.keys()) if (!live.includes(id)) workers.delete(id);
+    },
+    snapshot() {
+      const parts = {} as Record<MemoryPart, MemoryPartMetrics>;
+      const total = { plannedBytes: 0, allocatedBytes: 0, inUseBytes: 0 };
+      for (const part of MEMORY_PARTS) {
+        const { allocated, inUse, peak } = usage(part);
+        parts[part] = {
+          plannedBytes: budget.parts[part],
+          allocatedBytes: allocated,
+          inUseBytes: inUse,
+          peakBytes: peak,
+        };
+        total.plannedBytes += budget.parts[part];
+        total.allocatedBytes += allocated;
+        total.inUseBytes += inUse;
+      }
+      return { budgetBytes: budget.memoryBytes, parts, ...total };
+    },
+  };
+}
 
 export interface LoaderMetrics {
   batches: number;
@@ -32,6 +121,7 @@ export interface LoaderMetrics {
    * `fs.readSync` without the addon). Null until the first batch has been loaded.
    */
   native: WorkerReads | null;
+  memory: LoaderMemoryMetrics;
 }
 
 export interface MetricsCounters {
@@ -45,12 +135,13 @@ export interface MetricsCounters {
   addReads(reads: ReadStats): void;
   /** Adds how the worker that loaded a batch reads. */
   addNative(native: WorkerReads): void;
+  memory: MemoryTracker;
   snapshot(): LoaderMetrics;
 }
 
 const ENGINES_FASTEST_FIRST: readonly ReadEngine[] = ['io_uring', 'pread', 'fs.readSync'];
 
-export function createLoaderMetrics(): MetricsCounters {
+export function createLoaderMetrics(budget: MemoryBudget): MetricsCounters {
   const started = performance.now();
   const reads = emptyReadStats();
   let native: WorkerReads | null = null;
@@ -76,6 +167,7 @@ export function createLoaderMetrics(): MetricsCounters {
                   : native.engine,
             };
     },
+    memory: createMemoryTracker(budget),
     snapshot() {
       const { bytesRead, readsIssued, rangesRequested } = reads;
       const elapsedMs = performance.now() - started;
@@ -93,6 +185,7 @@ export function createLoaderMetrics(): MetricsCounters {
         readMs: counters.readMs,
         decodeMs: counters.decodeMs,
         native: native && { ...native },
+        memory: counters.memory.snapshot(),
       };
     },
   };

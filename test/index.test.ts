@@ -36,6 +36,7 @@ describe('the package entries', () => {
         'IoError',
         'LanceFile',
         'LanceLoaderError',
+        'ResourceError',
         'UnsupportedError',
         'WorkerError',
         'createLoader',

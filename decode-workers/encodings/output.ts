@@ -10,6 +10,7 @@
  *   slot order, a copy that is skipped when slots were written in order (scans).
  * - `validity` (one byte per slot, 1 = valid) exists for nullable fields only.
  */
+import { ResourceError } from '../../errors.js';
 import { nativeAddon } from '../../io/native-addon.js';
 import { decodeFsst, fsstDecodedLengthBound, type FsstSymbolTable } from './fsst.js';
 
@@ -31,6 +32,18 @@ export interface VariableOutput {
   inOrder: boolean;
   lastSlot: number;
   validity: Uint8Array | null;
+  /** Bytes `data` may still grow by (shared by the outputs of one batch), or undefined for no limit. */
+  budget: ScratchBudget | undefined;
+}
+
+/**
+ * Memory a batch's variable-width outputs may still grow into. When doubling would pass it, `data`
+ * grows to exactly what it needs; past that, growth is refused with a ResourceError (MEMORY_BUDGET).
+ */
+export interface ScratchBudget {
+  bytesLeft: number;
+  /** Where the budget comes from, for the error message. */
+  source: string;
 }
 
 export type ColumnOutput = FixedOutput | VariableOutput;
@@ -44,11 +57,15 @@ export function createFixedOutput(numSlots: number, byteWidth: number, nullable:
   };
 }
 
-/** An empty variable-width output; `data` is the memory to start with (reused scratch) or its size. */
+/**
+ * An empty variable-width output; `data` is the memory to start with (reused scratch) or its size, and
+ * `budget` what it may grow by.
+ */
 export function createVariableOutput(
   numSlots: number,
   nullable: boolean,
   data: Uint8Array | number = 1024,
+  budget?: ScratchBudget,
 ): VariableOutput {
   return {
     kind: 'variable',
@@ -59,6 +76,7 @@ export function createVariableOutput(
     inOrder: true,
     lastSlot: -1,
     validity: nullable ? new Uint8Array(numSlots).fill(1) : null,
+    budget,
   };
 }
 
@@ -68,6 +86,7 @@ export function reserveVariable(out: VariableOutput, slot: number, length: numbe
   if (need > out.data.length) {
     let capacity = out.data.length * 2;
     while (capacity < need) capacity *= 2;
+    if (out.budget) capacity = chargeGrowth(out.budget, out.data.length, capacity, need);
     const grown = new Uint8Array(capacity);
     grown.set(out.data.subarray(0, out.used));
     out.data = grown;
@@ -79,6 +98,23 @@ export function reserveVariable(out: VariableOutput, slot: number, length: numbe
   if (slot <= out.lastSlot) out.inOrder = false;
   out.lastSlot = slot;
   return at;
+}
+
+/**
+ * The length memory of `length` bytes grows to within `budget` (`wanted`, else exactly `need`), charged
+ * to it; a ResourceError (MEMORY_BUDGET) when even `need` does not fit.
+ */
+export function chargeGrowth(budget: ScratchBudget, length: number, wanted: number, need: number): number {
+  const capacity = wanted - length <= budget.bytesLeft ? wanted : need;
+  if (capacity - length > budget.bytesLeft) {
+    throw new ResourceError(
+      'MEMORY_BUDGET',
+      `decoding variable-width values needs ${capacity - length} more bytes of scratch, but ${budget.source} has ${budget.bytesLeft} left; raise memoryBytes or lower batchSize`,
+      { neededBytes: capacity - length, bytesLeft: budget.bytesLeft },
+    );
+  }
+  budget.bytesLeft -= capacity - length;
+  return capacity;
 }
 
 /** Appends `src[start, end)` as the value of `slot`. */

@@ -4,7 +4,7 @@
  */
 import * as arrow from 'apache-arrow';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { DatasetRef, OutputDescriptor } from '../../decode-workers/messages.js';
+import type { DatasetRef, OutputDescriptor, WorkerMemoryPlan } from '../../decode-workers/messages.js';
 import { openDataset } from '../../index.js';
 import { WorkerDataset } from '../../decode-workers/worker-dataset.js';
 import { workerRefFor } from '../fixtures/worker-ref.js';
@@ -22,11 +22,21 @@ async function openWorker(r: DatasetRef): Promise<WorkerDataset> {
 
 beforeAll(async () => {
   // idx int64 and i32 int32: the small columns; vec_f32_8 (32 bytes a row) is small too.
-  ref = await workerRefFor('deletions_arrow', { columns: ['idx', 'i32', 'vec_f32_8'], cacheBytes: 16 << 20 });
+  ref = await workerRefFor('deletions_arrow', { columns: ['idx', 'i32', 'vec_f32_8'] }, { cacheBytes: 16 << 20 });
   const dataset = await openDataset(ref.path);
   numRows = dataset.numRows;
   await dataset.close();
 });
+
+/** `r` with parts of its memory plan replaced. */
+function withMemory(r: DatasetRef, memory: Partial<WorkerMemoryPlan>): DatasetRef {
+  return { ...r, memory: { ...r.memory, ...memory } };
+}
+
+/** A batch slot's variable-width memory, as the loader makes it for `r`. */
+function slotMemory(r: DatasetRef): SharedArrayBuffer {
+  return new SharedArrayBuffer(r.memory.variableSlotBytes);
+}
 
 afterEach(async () => {
   await Promise.all(opened.splice(0).map((worker) => worker.close()));
@@ -49,15 +59,17 @@ function outputsFor(n: number): { outputs: OutputDescriptor[]; buffer: SharedArr
 /** Loads `rows` and returns the bytes read and the idx column's values. */
 async function load(worker: WorkerDataset, rows: number[]): Promise<{ bytesRead: number; idx: bigint[] }> {
   const { outputs, buffer } = outputsFor(rows.length);
-  const loaded = await worker.load(Uint32Array.from(rows), outputs);
+  const loaded = await worker.load(Uint32Array.from(rows), outputs, null);
   return { bytesRead: loaded.reads.bytesRead, idx: Array.from(new BigInt64Array(buffer, 0, rows.length)) };
 }
 
 /** Loads `rows` of the utf8_words column alone: its values as strings, and the bytes read. */
 async function loadWords(worker: WorkerDataset, rows: number[]): Promise<{ words: string[]; bytesRead: number }> {
-  const loaded = await worker.load(Uint32Array.from(rows), [
-    { kind: 'variable', numSlots: rows.length, nullable: true, reuse: null },
-  ]);
+  const loaded = await worker.load(
+    Uint32Array.from(rows),
+    [{ kind: 'variable', numSlots: rows.length, nullable: true }],
+    slotMemory(ref),
+  );
   const column = loaded.variable[0];
   const words = rows.map((_, k) =>
     new TextDecoder().decode(column?.data.subarray(column.offsets[k], column.offsets[k + 1])),
@@ -97,7 +109,7 @@ describe('WorkerDataset.keepSmallColumns', () => {
   });
 
   it('reads nothing ahead when the small columns do not fit the decoded-page budget', async () => {
-    const worker = await openWorker({ ...ref, cacheBytes: numRows });
+    const worker = await openWorker(withMemory(ref, { cacheBytes: numRows }));
     await worker.keepSmallColumns();
     const rows = [3, 8000];
     const batch = await load(worker, rows);
@@ -108,13 +120,13 @@ describe('WorkerDataset.keepSmallColumns', () => {
 
 describe('WorkerDataset.warmUp', () => {
   it('keeps the repetition indexes of variable-width full-zip pages, so a first batch reads only its values', async () => {
-    const longRef = await workerRefFor('strings_long', { columns: ['binary_medium'], cacheBytes: 1 << 20 });
+    const longRef = await workerRefFor('strings_long', { columns: ['binary_medium'] }, { cacheBytes: 1 << 20 });
     const rows = Uint32Array.of(3, 700, 250, 999);
-    const outputs: OutputDescriptor[] = [{ kind: 'variable', numSlots: rows.length, nullable: true, reuse: null }];
-    const cold = await (await openWorker(longRef)).load(rows, outputs);
+    const outputs: OutputDescriptor[] = [{ kind: 'variable', numSlots: rows.length, nullable: true }];
+    const cold = await (await openWorker(longRef)).load(rows, outputs, slotMemory(longRef));
     const warm = await openWorker(longRef);
     await warm.warmUp();
-    const loaded = await warm.load(rows, outputs);
+    const loaded = await warm.load(rows, outputs, slotMemory(longRef));
     expect(loaded.reads.bytesRead).toBeLessThan(cold.reads.bytesRead);
     expect(loaded.reads.readsIssued).toBeLessThan(cold.reads.readsIssued);
     const column = loaded.variable[0];
@@ -134,8 +146,8 @@ describe('WorkerDataset.load', () => {
     // read together with others (it may find page metadata another batch already read).
     const alone: number[] = [];
     for (const rows of batches)
-      alone.push((await load(await openWorker({ ...ref, cacheBytes: 0, lanes: 1 }), rows)).bytesRead);
-    const worker = await openWorker({ ...ref, cacheBytes: 0, lanes: 2 });
+      alone.push((await load(await openWorker({ ...withMemory(ref, { cacheBytes: 0 }), lanes: 1 }), rows)).bytesRead);
+    const worker = await openWorker({ ...withMemory(ref, { cacheBytes: 0 }), lanes: 2 });
     const together = await Promise.all(batches.map((rows) => load(worker, rows)));
     for (const [i, rows] of batches.entries()) {
       expect(together[i]?.idx).toEqual(await expectedIdx(rows));
@@ -158,10 +170,10 @@ describe('WorkerDataset.load', () => {
     // Every 37th and every 41st row: both batches touch every page of utf8_words.
     const batches = [37, 41].map((step) => Array.from({ length: Math.floor(numRows / step) }, (_, i) => i * step));
     const columns = ['utf8_words'];
-    const alone = await openWorker({ ...ref, columns, cacheBytes: 16 << 20, lanes: 1 });
+    const alone = await openWorker({ ...withMemory(ref, { cacheBytes: 16 << 20 }), columns, lanes: 1 });
     const union = [...new Set(batches.flat())].sort((a, b) => a - b);
     const { bytesRead: aloneBytes } = await loadWords(alone, union);
-    const worker = await openWorker({ ...ref, columns, cacheBytes: 16 << 20, lanes: 2 });
+    const worker = await openWorker({ ...withMemory(ref, { cacheBytes: 16 << 20 }), columns, lanes: 2 });
     const loaded = await Promise.all(batches.map((rows) => loadWords(worker, rows)));
     expect(loaded.reduce((sum, batch) => sum + batch.bytesRead, 0)).toBe(aloneBytes);
     for (const [i, rows] of batches.entries()) expect(loaded[i]?.words).toEqual(await expectedWords(rows));
@@ -170,17 +182,71 @@ describe('WorkerDataset.load', () => {
   it.each([16, 1 << 20])(
     'decodes variable-width values into scratch prepared ahead at %i bytes',
     async (variableBytes) => {
-      const worker = await openWorker({ ...ref, columns: ['utf8_words'], variableBytes, lanes: 2 });
+      const worker = await openWorker({ ...withMemory(ref, { variableBytes }), columns: ['utf8_words'], lanes: 2 });
       await worker.prepareLanes();
       const rows = Array.from({ length: 300 }, (_, i) => (i * 31) % numRows);
       expect((await loadWords(worker, rows)).words).toEqual(await expectedWords(rows));
     },
   );
 
+  it("refuses a batch whose variable-width values do not fit the slot's memory, naming the column and bytes", async () => {
+    const small = withMemory({ ...ref, columns: ['utf8_words'] }, { variableSlotBytes: 1024 });
+    const rows = Array.from({ length: 300 }, (_, i) => (i * 31) % numRows);
+    const outputs: OutputDescriptor[] = [{ kind: 'variable', numSlots: rows.length, nullable: true }];
+    await expect((await openWorker(small)).load(Uint32Array.from(rows), outputs, slotMemory(small))).rejects.toThrow(
+      expect.objectContaining({
+        code: 'MEMORY_BUDGET',
+        message: expect.stringMatching(
+          /variable-width values need \d+ bytes \("utf8_words" \d+\), more than a batch slot's 1024 bytes/,
+        ),
+      }),
+    );
+  });
+
+  it('refuses a batch whose decode scratch would outgrow its part of the budget', async () => {
+    const small = withMemory({ ...ref, columns: ['utf8_words'] }, { decodeScratchBytes: 300 * 21 + 64 });
+    const rows = Array.from({ length: 300 }, (_, i) => (i * 31) % numRows);
+    const outputs: OutputDescriptor[] = [{ kind: 'variable', numSlots: rows.length, nullable: true }];
+    await expect((await openWorker(small)).load(Uint32Array.from(rows), outputs, slotMemory(small))).rejects.toThrow(
+      expect.objectContaining({
+        code: 'MEMORY_BUDGET',
+        message: expect.stringContaining("the worker's decode scratch"),
+      }),
+    );
+  });
+
+  it('reports the read memory, kept pages and decode scratch it holds', async () => {
+    const worker = await openWorker({ ...ref, columns: ['idx', 'utf8_words'] });
+    await worker.keepSmallColumns();
+    const rows = Uint32Array.from({ length: 300 }, (_, i) => (i * 31) % numRows);
+    const { memory } = await worker.load(
+      rows,
+      [
+        {
+          kind: 'fixed',
+          buffer: new SharedArrayBuffer(rows.length * 8),
+          byteOffset: 0,
+          byteWidth: 8,
+          numSlots: rows.length,
+          validityOffset: -1,
+        },
+        { kind: 'variable', numSlots: rows.length, nullable: true },
+      ],
+      slotMemory(ref),
+    );
+    expect(memory.readMemory.allocated).toBeGreaterThan(0);
+    expect(memory.readMemory.peak).toBeLessThanOrEqual(ref.memory.readMemoryBytes);
+    // idx's pages whole, deleted rows included.
+    expect(memory.pageCaches.allocated).toBeGreaterThanOrEqual(numRows * 8);
+    expect(memory.pageCaches.allocated).toBeLessThanOrEqual(ref.memory.cacheBytes);
+    expect(memory.decodeScratch.allocated).toBeGreaterThan(0);
+    expect(memory.decodeScratch.peak).toBeLessThanOrEqual(ref.memory.decodeScratchBytes);
+  });
+
   it('throws an InternalError for a row offset past the end instead of planning forever', async () => {
     const worker = await openWorker(ref);
     const { outputs } = outputsFor(2);
-    await expect(worker.load(Uint32Array.from([0, numRows]), outputs)).rejects.toMatchObject({
+    await expect(worker.load(Uint32Array.from([0, numRows]), outputs, null)).rejects.toMatchObject({
       code: 'INTERNAL',
       message: expect.stringContaining(`row offset ${numRows}`),
     });

@@ -7,7 +7,7 @@ import { workerRefFor } from '../fixtures/worker-ref.js';
 let ref: DatasetRef;
 
 beforeAll(async () => {
-  ref = await workerRefFor('deletions_arrow', { columns: ['idx', 'i32'], cacheBytes: 16 << 20 });
+  ref = await workerRefFor('deletions_arrow', { columns: ['idx', 'i32'] }, { cacheBytes: 16 << 20 });
 });
 
 describe('the prepare task', () => {

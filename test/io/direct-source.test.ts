@@ -304,12 +304,12 @@ describe('DirectFileSource', () => {
     }
   });
 
-  it('rejects a leased read needing more than the pool budget with InvalidArgumentError', async () => {
+  it('rejects a leased read needing more than the pool budget with a MEMORY_BUDGET ResourceError', async () => {
     const pool = createSlabPool({ slabBytes: 64 * KiB, maxBytes: 128 * KiB });
     const source = await DirectFileSource.open(path, { pool });
     try {
       await expect(source.readRangesLeased([{ offset: 0, size: MiB }])).rejects.toMatchObject({
-        code: 'INVALID_ARGUMENT',
+        code: 'MEMORY_BUDGET',
         message: expect.stringContaining("exceeds the pool's maxBytes (131072)"),
       });
     } finally {

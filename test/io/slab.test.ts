@@ -60,10 +60,10 @@ describe('createSlabPool', () => {
     expect(pool.stats().bytesInUse).toBe(0);
   });
 
-  it('rejects a request larger than maxBytes with InvalidArgumentError', async () => {
+  it('rejects a request larger than maxBytes with a MEMORY_BUDGET ResourceError', async () => {
     const pool = createSlabPool({ slabBytes: 8 * KiB, maxBytes: 32 * KiB });
     await expect(pool.acquire(32 * KiB + 1)).rejects.toMatchObject({
-      code: 'INVALID_ARGUMENT',
+      code: 'MEMORY_BUDGET',
       message: expect.stringContaining("exceeds the pool's maxBytes (32768)"),
     });
   });
@@ -200,5 +200,39 @@ describe('createSlabPool', () => {
     });
     await expect(pool.acquire(4 * KiB)).rejects.toMatchObject({ code: 'ABORTED', message: 'slab pool is closed' });
     held.release();
+  });
+});
+
+describe('the slabs a pool holds', () => {
+  it('are whole units of what allocate rounds up to, all of them usable', async () => {
+    const sizes: number[] = [];
+    const pool = createSlabPool({
+      slabBytes: 56 * KiB,
+      maxBytes: 128 * KiB,
+      allocateUnitBytes: 32 * KiB,
+      shared: false,
+      allocate: (bytes) => (sizes.push(bytes), new ArrayBuffer(bytes)),
+    });
+    // 56 KiB and a unit of slack round up to 64 KiB, which then holds 60 KiB of leases, not 56.
+    const leases = await pool.acquireAll([28 * KiB, 28 * KiB, 4 * KiB]);
+    expect(sizes).toEqual([64 * KiB]);
+    expect(new Set(leases.map((lease) => lease.buffer)).size).toBe(1);
+    expect(pool.stats().slabBytesHeld).toBe(64 * KiB);
+  });
+
+  it('stay within maxBytes: an empty slab is dropped before a dedicated one would pass it', async () => {
+    const pool = createSlabPool({ slabBytes: 28 * KiB, maxBytes: 64 * KiB });
+    (await pool.acquire(28 * KiB)).release();
+    (await pool.acquire(56 * KiB)).release();
+    const stats = pool.stats();
+    expect(stats.slabsCreated).toBe(2);
+    expect(stats.peakSlabBytesHeld).toBeLessThanOrEqual(64 * KiB);
+  });
+
+  it('report their peak, which outlasts the slabs dropped since', async () => {
+    const pool = createSlabPool({ slabBytes: 8 * KiB, maxBytes: 32 * KiB });
+    (await pool.acquire(20 * KiB)).release();
+    expect(pool.stats().slabBytesHeld).toBe(0);
+    expect(pool.stats().peakSlabBytesHeld).toBe(24 * KiB);
   });
 });

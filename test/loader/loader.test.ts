@@ -217,11 +217,14 @@ describe('ranks', () => {
 });
 
 describe('failures', () => {
-  it('reject a memory budget that leaves the workers no read memory, naming the caches', async () => {
+  it('reject a memory budget that leaves the workers no read memory, naming the caches and the bytes needed', async () => {
     await expect(
       createLoader(dataset, { batchSize: 64, workers: 2, memoryBytes: 8 << 20, io: { cacheBytes: 4 << 20 } }),
     ).rejects.toThrow(
-      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('io.cacheBytes') }),
+      expect.objectContaining({
+        code: 'MEMORY_BUDGET',
+        message: expect.stringMatching(/needs at least \d+ bytes .*io\.cacheBytes/),
+      }),
     );
   });
 
@@ -280,7 +283,12 @@ describe('failures', () => {
       const run = async () => {
         for await (const batch of loader.epoch(0)) held.push(batch);
       };
-      await expect(run()).rejects.toThrow(/batch slots are held by the consumer/);
+      await expect(run()).rejects.toThrow(
+        expect.objectContaining({
+          code: 'SLOTS_EXHAUSTED',
+          message: expect.stringContaining('batch slots ((prefetch 1 + 2)) are held by the consumer'),
+        }),
+      );
       expect(held.length).toBe(3);
     });
   });

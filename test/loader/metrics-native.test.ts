@@ -7,6 +7,7 @@ import { openDataset, type Dataset } from '../../index.js';
 import { nativeAddon } from '../../io/native-addon.js';
 import { readEngine } from '../../io/native-read.js';
 import { createLoader } from '../../loader/loader.js';
+import { planMemoryBudget } from '../../loader/budget.js';
 import { createLoaderMetrics } from '../../loader/metrics.js';
 import { ensureDataset } from '../fixtures/datasets.js';
 import { specByName } from '../fixtures/matrix.js';
@@ -48,7 +49,20 @@ describe('metrics().native', () => {
   });
 
   it('reports the slowest engine any worker uses, and the addon only when every worker has it', () => {
-    const metrics = createLoaderMetrics();
+    const metrics = createLoaderMetrics(
+      planMemoryBudget({
+        memoryBytes: 64 << 20,
+        workers: 1,
+        slotCount: 2,
+        slotBytes: 1 << 20,
+        batchSize: 16,
+        variableColumns: 0,
+        batchBytes: 1 << 20,
+        variableBatchBytes: 0,
+        cacheBytes: 0,
+        nativeGather: true,
+      }),
+    );
     metrics.addNative({ addon: true, engine: 'io_uring' });
     metrics.addNative({ addon: true, engine: 'pread' });
     metrics.addNative({ addon: true, engine: 'io_uring' });

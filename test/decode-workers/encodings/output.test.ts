@@ -1,7 +1,12 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { appendVariable, compactVariable, createVariableOutput } from '../../../decode-workers/encodings/output.js';
+import {
+  appendVariable,
+  compactVariable,
+  createVariableOutput,
+  reserveVariable,
+} from '../../../decode-workers/encodings/output.js';
 import { importWithAddon } from '../../fixtures/addon.js';
 
 type Output = typeof import('../../../decode-workers/encodings/output.js');
@@ -98,4 +103,29 @@ describe('compactVariable', () => {
       }
     },
   );
+});
+
+describe('a variable-width output with a scratch budget', () => {
+  it('grows by doubling while the budget allows, charging the growth to it', () => {
+    const budget = { bytesLeft: 100, source: 'a test budget' };
+    const out = createVariableOutput(2, false, 16, budget);
+    reserveVariable(out, 0, 20);
+    expect(out.data.length).toBe(32);
+    expect(budget.bytesLeft).toBe(84);
+  });
+
+  it('grows to exactly what it needs when doubling would pass the budget', () => {
+    const budget = { bytesLeft: 10, source: 'a test budget' };
+    const out = createVariableOutput(2, false, 16, budget);
+    reserveVariable(out, 0, 20);
+    expect(out.data.length).toBe(20);
+    expect(budget.bytesLeft).toBe(6);
+  });
+
+  it('refuses to grow past the budget with MEMORY_BUDGET, naming the budget', () => {
+    const out = createVariableOutput(2, false, 16, { bytesLeft: 3, source: 'a test budget' });
+    expect(() => reserveVariable(out, 0, 20)).toThrow(
+      expect.objectContaining({ code: 'MEMORY_BUDGET', message: expect.stringContaining('a test budget has 3 left') }),
+    );
+  });
 });

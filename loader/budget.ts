@@ -1,0 +1,198 @@
+/**
+ * One memory budget: `options.memoryBytes` split into named parts, one per kind of memory the loader and
+ * its workers keep. Planned once, when the loader is created; every allocation then draws from its part,
+ * and what does not fit is refused with a {@link ResourceError} instead of being made outside the budget.
+ *
+ *   memoryBytes
+ *   ├─ slots             (prefetch + 2) × the fixed-width bytes of a batch        main thread, touched ahead
+ *   ├─ variable          (prefetch + 2) × variableSlotBytes: variable-width values main thread (workers write)
+ *   ├─ readMemory        workers × readMemoryBytes: each lane's slab pool          per worker
+ *   ├─ pageCaches        workers × io.cacheBytes: decoded small pages kept         per worker
+ *   ├─ decodeScratch     workers × decodeScratchBytes: variable-width decode       per worker
+ *   └─ transformScratch  workers × 0: per-batch transforms, when there are any     per worker
+ *
+ * Slots and page caches take what they ask for. Without variable-width columns read memory gets the
+ * rest. With them, read memory gets half of the rest (at least two lanes of twice an average batch), and
+ * the other half is shared out in equal units: one per slot's variable-width memory, DECODE_SCRATCH_COPIES per worker's
+ * scratch. Workers receive their share as plain data (DatasetRef.memory), since decode-workers/ cannot
+ * import loader/.
+ */
+import { ResourceError } from '../errors.js';
+import {
+  VARIABLE_ALIGN_BYTES,
+  VARIABLE_INDEX_BYTES_PER_ROW,
+  type WorkerMemoryPlan,
+} from '../decode-workers/messages.js';
+
+/** The parts of the budget, each owned by one kind of allocation. */
+export type MemoryPart = 'slots' | 'variable' | 'readMemory' | 'pageCaches' | 'decodeScratch' | 'transformScratch';
+
+export const MEMORY_PARTS: readonly MemoryPart[] = [
+  'slots',
+  'variable',
+  'readMemory',
+  'pageCaches',
+  'decodeScratch',
+  'transformScratch',
+];
+
+/** Read memory is planned in pages (the slab pool's allocation unit). */
+const READ_MEMORY_UNIT_BYTES = 4096;
+
+/**
+ * Smallest read memory a worker gets: two 2 MiB huge pages, the unit the native addon's read memory
+ * comes in (a worker with less could not make a single slab within its share).
+ */
+export const MIN_WORKER_READ_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Average batches of read memory a worker gets at least when variable-width columns want the rest: two
+ * lanes, each with room for twice a batch (a batch may need a second round of reads).
+ */
+const READ_BATCHES_PER_WORKER = 4;
+
+/**
+ * The share of what slots and caches leave that read memory gets when variable-width columns want the
+ * rest: reads of whole pages (small columns kept decoded, mini-block chunks) can be far larger than a
+ * batch's own bytes.
+ */
+const READ_SHARE_WITH_VARIABLE = 0.5;
+
+/**
+ * Copies of a batch's variable-width values a worker's decode scratch holds: the values as decoded, what
+ * earlier batches left in the other columns' scratch (kept for reuse, at most a slot's share in all), and
+ * without the native addon's gather the values put in slot order before one copy into the slot.
+ */
+export const DECODE_SCRATCH_COPIES = { native: 2, fallback: 3 } as const;
+
+/** Least variable-width memory a slot gets, whatever the estimate says. */
+const MIN_VARIABLE_SLOT_BYTES = 64 * 1024;
+
+/**
+ * Headroom over an average batch's variable-width bytes (estimated from stored bytes): the least a slot's
+ * variable-width memory may be, for batches of longer values than average, and how much of it is touched
+ * and how much decode scratch prepared when the loader is created.
+ */
+const VARIABLE_HEADROOM = 1.25;
+
+/** What the plan is made from: the resolved options and the estimates of one batch's bytes. */
+export interface MemoryBudgetInput {
+  memoryBytes: number;
+  workers: number;
+  /** Batch slots in the ring (prefetch + 2). */
+  slotCount: number;
+  /** Fixed-width bytes of one slot (BatchLayout.slotBytes). */
+  slotBytes: number;
+  batchSize: number;
+  /** Variable-width columns loaded. */
+  variableColumns: number;
+  /** An average batch's stored bytes (all columns). */
+  batchBytes: number;
+  /** An average batch's stored bytes of its variable-width columns. */
+  variableBatchBytes: number;
+  /** io.cacheBytes (per worker). */
+  cacheBytes: number;
+  /** Whether the native addon gathers variable-width values (no staging copy). */
+  nativeGather: boolean;
+}
+
+/** The budget: bytes planned per part (summed over workers), and what each worker and slot gets. */
+export interface MemoryBudget {
+  memoryBytes: number;
+  parts: Record<MemoryPart, number>;
+  slotCount: number;
+  /** Fixed-width bytes of a slot. */
+  slotBytes: number;
+  /** Each worker's share, as sent to it. */
+  worker: WorkerMemoryPlan;
+  /** Batches a worker loads at once. */
+  lanes: number;
+}
+
+/**
+ * Batches a worker loads at once (DatasetRef.lanes): two, so one is planned or decoded while the other's
+ * reads are on the disk and the worker never waits for the main thread's next job, when half of the
+ * worker's read memory still holds twice an average batch's bytes; else one.
+ */
+function lanesFor(workerReadBytes: number, batchBytes: number): number {
+  return workerReadBytes / 2 >= Math.max(MIN_WORKER_READ_BYTES, 2 * batchBytes) ? 2 : 1;
+}
+
+const floorTo = (bytes: number, unit: number): number => Math.floor(bytes / unit) * unit;
+const ceilTo = (bytes: number, unit: number): number => Math.ceil(bytes / unit) * unit;
+
+/** Splits memoryBytes into its parts; a ResourceError (MEMORY_BUDGET) when it cannot hold the least each needs. */
+export function planMemoryBudget(input: MemoryBudgetInput): MemoryBudget {
+  const { memoryBytes, workers, slotCount, slotBytes, variableColumns, cacheBytes } = input;
+  const slots = slotCount * slotBytes;
+  const pageCaches = workers * cacheBytes;
+  const copies = input.nativeGather ? DECODE_SCRATCH_COPIES.native : DECODE_SCRATCH_COPIES.fallback;
+  const indexBytes = input.batchSize * VARIABLE_INDEX_BYTES_PER_ROW * variableColumns;
+  // Units of variable-width memory: one per slot, `copies` per worker's decode scratch.
+  const variableUnits = variableColumns === 0 ? 0 : slotCount + workers * copies;
+  const minVariableSlot =
+    variableColumns === 0
+      ? 0
+      : Math.max(MIN_VARIABLE_SLOT_BYTES, ceilTo(input.variableBatchBytes * VARIABLE_HEADROOM, VARIABLE_ALIGN_BYTES));
+  const fixedParts = slots + pageCaches + workers * indexBytes;
+  const needed = fixedParts + workers * MIN_WORKER_READ_BYTES + variableUnits * minVariableSlot;
+  if (needed > memoryBytes) {
+    throw new ResourceError(
+      'MEMORY_BUDGET',
+      `options.memoryBytes (${memoryBytes}) is too small: this loader needs at least ${needed} bytes ` +
+        `(batch slots ${slots}: (prefetch + 2) ${slotCount} × ${slotBytes}; decoded-page caches ${pageCaches}: ${workers} workers × io.cacheBytes ${cacheBytes}; ` +
+        `read memory ${workers} × ${MIN_WORKER_READ_BYTES}` +
+        (variableColumns === 0
+          ? ''
+          : `; variable-width values ${variableUnits * minVariableSlot + workers * indexBytes}: ${variableUnits} × ${minVariableSlot} for ${slotCount} slots and ${workers} workers' decode scratch, plus indexes`) +
+        `); raise memoryBytes, or lower batchSize, prefetch, workers or io.cacheBytes`,
+      { option: 'memoryBytes', memoryBytes, neededBytes: needed },
+    );
+  }
+  const rest = memoryBytes - fixedParts;
+  let readMemoryBytes: number;
+  let variableSlotBytes = 0;
+  if (variableColumns === 0) {
+    readMemoryBytes = floorTo(rest / workers, READ_MEMORY_UNIT_BYTES);
+  } else {
+    const wanted = Math.max(
+      MIN_WORKER_READ_BYTES,
+      READ_BATCHES_PER_WORKER * input.batchBytes,
+      (rest * READ_SHARE_WITH_VARIABLE) / workers,
+    );
+    const most = floorTo((rest - variableUnits * minVariableSlot) / workers, READ_MEMORY_UNIT_BYTES);
+    readMemoryBytes = Math.max(MIN_WORKER_READ_BYTES, Math.min(floorTo(wanted, READ_MEMORY_UNIT_BYTES), most));
+    variableSlotBytes = floorTo((rest - workers * readMemoryBytes) / variableUnits, VARIABLE_ALIGN_BYTES);
+  }
+  const decodeScratchBytes = variableColumns === 0 ? 0 : copies * variableSlotBytes + indexBytes;
+  const worker: WorkerMemoryPlan = {
+    memoryBytes,
+    readMemoryBytes,
+    cacheBytes,
+    decodeScratchBytes,
+    transformScratchBytes: 0,
+    variableSlotBytes,
+    variableBytes:
+      variableColumns === 0
+        ? 0
+        : Math.min(
+            Math.floor(variableSlotBytes / variableColumns),
+            Math.ceil((input.variableBatchBytes / variableColumns) * VARIABLE_HEADROOM),
+          ),
+  };
+  return {
+    memoryBytes,
+    parts: {
+      slots,
+      variable: slotCount * variableSlotBytes,
+      readMemory: workers * readMemoryBytes,
+      pageCaches,
+      decodeScratch: workers * decodeScratchBytes,
+      transformScratch: workers * worker.transformScratchBytes,
+    },
+    slotCount,
+    slotBytes,
+    worker,
+    lanes: lanesFor(readMemoryBytes, input.batchBytes),
+  };
+}

@@ -1,0 +1,124 @@
+/**
+ * planMemoryBudget: how options.memoryBytes is split into the parts every allocation of a loader and its
+ * workers draws from, and the budgets it refuses.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  DECODE_SCRATCH_COPIES,
+  MEMORY_PARTS,
+  MIN_WORKER_READ_BYTES,
+  planMemoryBudget,
+  type MemoryBudgetInput,
+} from '../../loader/budget.js';
+import type { LanceLoaderError } from '../../errors.js';
+
+const MiB = 1024 * 1024;
+
+/** A loader of 2 workers and 6 slots of 1 MiB, with a variable-width column of 4 MiB a batch. */
+const VARIABLE: MemoryBudgetInput = {
+  memoryBytes: 512 * MiB,
+  workers: 2,
+  slotCount: 6,
+  slotBytes: MiB,
+  batchSize: 1024,
+  variableColumns: 1,
+  batchBytes: 5 * MiB,
+  variableBatchBytes: 4 * MiB,
+  cacheBytes: 16 * MiB,
+  nativeGather: true,
+};
+
+const FLAT: MemoryBudgetInput = { ...VARIABLE, variableColumns: 0, variableBatchBytes: 0 };
+
+function refusal(input: MemoryBudgetInput): LanceLoaderError {
+  try {
+    planMemoryBudget(input);
+  } catch (error) {
+    return error as LanceLoaderError;
+  }
+  throw new Error('expected planMemoryBudget to refuse');
+}
+
+const inputs = fc.record({
+  memoryBytes: fc.integer({ min: 1, max: 8192 }).map((n) => n * MiB),
+  workers: fc.integer({ min: 1, max: 16 }),
+  slotCount: fc.integer({ min: 3, max: 66 }),
+  slotBytes: fc.integer({ min: 0, max: 64 * MiB }),
+  batchSize: fc.integer({ min: 1, max: 1 << 16 }),
+  variableColumns: fc.integer({ min: 0, max: 4 }),
+  batchBytes: fc.integer({ min: 0, max: 64 * MiB }),
+  variableBatchBytes: fc.integer({ min: 0, max: 64 * MiB }),
+  cacheBytes: fc.integer({ min: 0, max: 64 * MiB }),
+  nativeGather: fc.boolean(),
+});
+
+describe('planMemoryBudget', () => {
+  it('plans parts that add up to at most memoryBytes, or refuses a budget below the bytes it says it needs', () => {
+    fc.assert(
+      fc.property(inputs, (input) => {
+        let budget;
+        try {
+          budget = planMemoryBudget(input);
+        } catch (error) {
+          expect((error as LanceLoaderError).code).toBe('MEMORY_BUDGET');
+          const needed = (error as LanceLoaderError).details.neededBytes as number;
+          expect(needed).toBeGreaterThan(input.memoryBytes);
+          expect(() => planMemoryBudget({ ...input, memoryBytes: needed })).not.toThrow();
+          return;
+        }
+        const total = MEMORY_PARTS.reduce((sum, part) => sum + budget.parts[part], 0);
+        expect(total).toBeLessThanOrEqual(input.memoryBytes);
+        for (const part of MEMORY_PARTS) expect(budget.parts[part]).toBeGreaterThanOrEqual(0);
+      }),
+    );
+  });
+
+  it('names every part it plans', () => {
+    expect(Object.keys(planMemoryBudget(VARIABLE).parts).sort()).toEqual([...MEMORY_PARTS].sort());
+  });
+
+  it('plans the batch slots, the page caches and no transform scratch as asked', () => {
+    const { parts } = planMemoryBudget(VARIABLE);
+    expect(parts.slots).toBe(6 * MiB);
+    expect(parts.pageCaches).toBe(2 * 16 * MiB);
+    expect(parts.transformScratch).toBe(0);
+  });
+
+  it('gives read memory all that slots and caches leave when no column is variable-width', () => {
+    const { parts } = planMemoryBudget(FLAT);
+    expect(parts.variable + parts.decodeScratch).toBe(0);
+    expect(512 * MiB - parts.slots - parts.pageCaches - parts.readMemory).toBeLessThan(2 * 4096);
+  });
+
+  it('gives each slot at least an average batch of variable-width values, and each worker scratch for as many', () => {
+    const { worker } = planMemoryBudget(VARIABLE);
+    expect(worker.variableSlotBytes).toBeGreaterThanOrEqual(4 * MiB);
+    expect(worker.decodeScratchBytes).toBeGreaterThanOrEqual(DECODE_SCRATCH_COPIES.native * worker.variableSlotBytes);
+    const fallback = planMemoryBudget({ ...VARIABLE, nativeGather: false }).worker;
+    expect(fallback.decodeScratchBytes).toBeGreaterThanOrEqual(
+      DECODE_SCRATCH_COPIES.fallback * fallback.variableSlotBytes,
+    );
+  });
+
+  it('refuses a budget below what its parts need with MEMORY_BUDGET, saying how many bytes it needs', () => {
+    const error = refusal({ ...VARIABLE, memoryBytes: 64 * MiB });
+    expect(error.code).toBe('MEMORY_BUDGET');
+    const needed = error.details.neededBytes as number;
+    expect(needed).toBeGreaterThan(64 * MiB);
+    expect(error.message).toContain(`needs at least ${needed} bytes`);
+    expect(error.message).toContain('io.cacheBytes 16777216');
+  });
+
+  it('accepts a budget of exactly the bytes a refusal said it needs', () => {
+    const needed = refusal({ ...VARIABLE, memoryBytes: 64 * MiB }).details.neededBytes as number;
+    const { worker } = planMemoryBudget({ ...VARIABLE, memoryBytes: needed });
+    expect(worker.readMemoryBytes).toBeGreaterThanOrEqual(MIN_WORKER_READ_BYTES);
+    expect(worker.variableSlotBytes).toBeGreaterThanOrEqual(4 * MiB);
+  });
+
+  it('loads two batches per worker at once only when half its read memory holds two batches', () => {
+    expect(planMemoryBudget(FLAT).lanes).toBe(2);
+    expect(planMemoryBudget({ ...FLAT, memoryBytes: 64 * MiB, batchBytes: 8 * MiB }).lanes).toBe(1);
+  });
+});
