@@ -6,7 +6,14 @@
 
 /** Machine-readable error codes. */
 export type ErrorCode =
-  'INVALID_ARGUMENT' | 'CORRUPT_FILE' | 'UNSUPPORTED' | 'IO_ERROR' | 'ABORTED' | 'WORKER_ERROR' | 'INTERNAL';
+  | 'INVALID_ARGUMENT'
+  | 'INVALID_STATE'
+  | 'CORRUPT_FILE'
+  | 'UNSUPPORTED'
+  | 'IO_ERROR'
+  | 'ABORTED'
+  | 'WORKER_ERROR'
+  | 'INTERNAL';
 
 /** Base class of every error lance-loader throws on purpose. */
 export class LanceLoaderError extends Error {
@@ -26,6 +33,16 @@ export class LanceLoaderError extends Error {
 export class InvalidArgumentError extends LanceLoaderError {
   constructor(message: string, details: Record<string, unknown> = {}) {
     super('INVALID_ARGUMENT', message, details);
+  }
+}
+
+/**
+ * A call the object's current state does not allow: a batch read after `release()`, an epoch started
+ * while another is still being iterated.
+ */
+export class InvalidStateError extends LanceLoaderError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('INVALID_STATE', message, details);
   }
 }
 
@@ -91,6 +108,7 @@ export function toErrorRecord(error: unknown): ErrorRecord {
 
 const constructors: Record<ErrorCode, new (message: string, details: Record<string, unknown>) => LanceLoaderError> = {
   INVALID_ARGUMENT: InvalidArgumentError,
+  INVALID_STATE: InvalidStateError,
   CORRUPT_FILE: CorruptFileError,
   UNSUPPORTED: UnsupportedError,
   IO_ERROR: IoError,

@@ -38,6 +38,7 @@ export {
 export {
   LanceLoaderError,
   InvalidArgumentError,
+  InvalidStateError,
   CorruptFileError,
   UnsupportedError,
   IoError,

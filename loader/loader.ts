@@ -16,12 +16,12 @@
  * first, so no work or thread is left behind.
  */
 import { totalmem } from 'node:os';
-import { AbortError, InvalidArgumentError, withContext } from '../errors.js';
+import { AbortError, InvalidArgumentError, InvalidStateError, withContext } from '../errors.js';
 import { BatchSampler } from '../samplers/index.js';
 import { DecodePool } from '../decode-workers/pool.js';
 import { touchPages } from '../io/slab.js';
 import type { DatasetRef, OutputDescriptor, VariableColumn } from '../decode-workers/messages.js';
-import type { Batch, BatchColumn } from './batch.js';
+import { createBatch, type Batch, type BatchColumn, type BatchLease } from './batch.js';
 import { planBatchLayout, type BatchLayout } from './batch-layout.js';
 import { openDataset, type Dataset } from '../dataset/dataset.js';
 import {
@@ -32,9 +32,8 @@ import {
 } from './loader-options.js';
 import { createLoaderMetrics, type LoaderMetrics, type MetricsCounters } from './metrics.js';
 
-interface Slot {
+interface Slot extends BatchLease {
   buffer: SharedArrayBuffer;
-  free: boolean;
   /** Per column: the shared memory of the slot's last batch's variable-width values, reused once free. */
   variable: (SharedArrayBuffer | null)[];
 }
@@ -76,9 +75,13 @@ export class DataLoader {
   private readonly slots: Slot[];
   private readonly counters: MetricsCounters;
   private position: { epoch: number; nextBatch: number };
+  /** Where the first iteration of the resumed epoch starts (options.resume); used once. */
+  private resumeAt: { epoch: number; nextBatch: number } | null;
+  /** The epoch being iterated: slots and position serve one iteration at a time. */
+  private iterating: number | null = null;
   /** Every batch load not yet settled, so close() can let them finish before stopping the workers. */
   private readonly loading = new Set<Promise<Batch>>();
-  private closed = false;
+  private isClosed = false;
 
   private constructor(
     /** The dataset being loaded. */
@@ -90,17 +93,20 @@ export class DataLoader {
     private readonly options: ResolvedLoaderOptions,
     /** How workers open and read the dataset. */
     private readonly ref: DatasetRef,
+    resumeAt: { epoch: number; nextBatch: number } | null,
   ) {
     this.slots = Array.from({ length: options.prefetch + 2 }, () => ({
       buffer: touchedShared(layout.slotBytes),
       free: true,
+      generation: 0,
       // So the first batches copy their variable-width values into memory already mapped.
       variable: layout.columns.map((c) =>
         c.variable && ref.variableBytes > 0 ? touchedShared(ref.variableBytes) : null,
       ),
     }));
     this.counters = createLoaderMetrics();
-    this.position = options.resume ? sampler.resume(options.resume.sampler) : { epoch: 0, nextBatch: 0 };
+    this.resumeAt = resumeAt;
+    this.position = resumeAt ?? { epoch: 0, nextBatch: 0 };
   }
 
   /** @internal */
@@ -108,6 +114,7 @@ export class DataLoader {
     const resolved = resolveLoaderOptions(options);
     const owns = typeof pathOrDataset === 'string';
     const dataset = owns ? await openDataset(pathOrDataset) : pathOrDataset;
+    let pool: DecodePool | undefined;
     try {
       const fields = dataset.selectFields(resolved.columns);
       const layout = planBatchLayout(fields, resolved.batchSize, resolved.shapes);
@@ -134,6 +141,8 @@ export class DataLoader {
         rank: resolved.rank,
         worldSize: resolved.worldSize,
       });
+      // Before any worker starts: a refused state must leave nothing running.
+      const resumeAt = resolved.resume ? sampler.resume(resolved.resume.sampler, 'options.resume.sampler') : null;
       const datasetBytes = dataset.fragments.reduce(
         (sum, f) => sum + f.files.reduce((s, file) => s + file.sizeBytes, 0),
         0,
@@ -159,11 +168,12 @@ export class DataLoader {
         cacheBytes: resolved.cacheBytes,
         memoryBytes: resolved.memoryBytes,
       };
-      const pool = new DecodePool({ workers: resolved.workers, tasksPerWorker: ref.lanes });
+      pool = new DecodePool({ workers: resolved.workers, tasksPerWorker: ref.lanes });
       // Workers start and open the dataset now, not on the first batch: its latency is then reading only.
       await pool.prepare(ref);
-      return new DataLoader(dataset, owns, layout, sampler, pool, resolved, ref);
+      return new DataLoader(dataset, owns, layout, sampler, pool, resolved, ref, resumeAt);
     } catch (error) {
+      await pool?.destroy();
       if (owns) await dataset.close();
       throw error;
     }
@@ -179,21 +189,40 @@ export class DataLoader {
     return this.pool;
   }
 
+  /** Whether {@link close} was called. */
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
   /**
-   * The batches of epoch `epoch` in order. When the loader was created with `resume` for this epoch, it
-   * starts where that state stopped.
+   * The batches of epoch `epoch` in order, the same batches for the same seed every time the epoch is
+   * iterated. The first iteration of the epoch named by `options.resume` starts where that state stopped;
+   * every other iteration starts at the first batch.
+   *
+   * One iteration at a time: starting one while another has not ended (finished, left with `break`, or
+   * its iterator's `return()` called) throws an InvalidStateError. After {@link close}, the iteration in
+   * progress ends normally without further batches, and starting another throws an AbortError.
    */
   async *epoch(epoch: number): AsyncGenerator<Batch> {
     if (!Number.isInteger(epoch) || epoch < 0)
       throw new InvalidArgumentError(`epoch must be a non-negative integer, got ${String(epoch)}`);
     this.checkOpen();
+    if (this.iterating !== null) {
+      const at = this.position;
+      throw new InvalidStateError(
+        `epoch ${epoch} cannot start while epoch ${this.iterating} is being iterated (${at.nextBatch} of ${this.numBatches} batches delivered); finish that loop, or end it with break or its iterator's return(), first`,
+        { epoch, iterating: this.iterating },
+      );
+    }
+    this.iterating = epoch;
     const numBatches = this.numBatches;
-    const start = this.position.epoch === epoch ? this.position.nextBatch : 0;
+    const start = this.resumeAt?.epoch === epoch ? this.resumeAt.nextBatch : 0;
+    this.resumeAt = null;
     this.position = { epoch, nextBatch: start };
     const inflight = new Map<number, Promise<Batch>>();
     let next = start;
     const launch = () => {
-      while (next < numBatches && inflight.size < this.options.prefetch && !this.closed) {
+      while (next < numBatches && inflight.size < this.options.prefetch && !this.isClosed) {
         const slot = this.slots.find((s) => s.free);
         if (!slot) return;
         slot.free = false;
@@ -210,9 +239,9 @@ export class DataLoader {
     try {
       for (let index = start; index < numBatches; index++) {
         launch();
+        if (this.isClosed) return;
         const pending = inflight.get(index);
         if (!pending) {
-          this.checkOpen();
           throw new InvalidArgumentError(
             `all ${this.slots.length} batch slots are held by the consumer: call batch.release() on batches you are done with before asking for more`,
           );
@@ -220,6 +249,7 @@ export class DataLoader {
         const waitStarted = performance.now();
         const batch = await pending;
         this.counters.consumerWaitMs += performance.now() - waitStarted;
+        if (this.isClosed) return; // closed while waiting: the finally block releases the batch
         inflight.delete(index);
         this.position = { epoch, nextBatch: index + 1 };
         this.counters.batches++;
@@ -229,6 +259,7 @@ export class DataLoader {
     } finally {
       await Promise.allSettled(inflight.values());
       for (const promise of inflight.values()) (await promise.catch(() => null))?.release();
+      this.iterating = null;
     }
   }
 
@@ -244,11 +275,13 @@ export class DataLoader {
 
   /**
    * Lets batches being loaded finish, then stops every worker thread and closes files. Batches already
-   * delivered stay readable. Idempotent.
+   * delivered stay readable until released. An epoch being iterated ends normally (its `for await` loop
+   * exits without more batches), so close() may be called from anywhere, a SIGINT handler included.
+   * Idempotent.
    */
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.isClosed) return;
+    this.isClosed = true;
     await Promise.allSettled([...this.loading]);
     // Workers' file descriptors are closed when their threads stop (Piscina tracks fds opened in workers).
     await this.pool.destroy();
@@ -256,7 +289,7 @@ export class DataLoader {
   }
 
   private checkOpen(): void {
-    if (this.closed) throw new AbortError('the loader is closed');
+    if (this.isClosed) throw new AbortError('the loader is closed');
   }
 
   private async loadBatch(epoch: number, index: number, slot: Slot): Promise<Batch> {
@@ -326,19 +359,7 @@ export class DataLoader {
       bytes += numRows * c.bytesPerRow;
     });
     this.counters.bytesDelivered += bytes;
-    let released = false;
-    return {
-      epoch,
-      index,
-      rowOffsets: rows,
-      numRows,
-      columns,
-      release: () => {
-        if (released) return;
-        released = true;
-        slot.free = true;
-      },
-    };
+    return createBatch({ epoch, index, rowOffsets: rows, numRows }, columns, slot);
   }
 }
 
