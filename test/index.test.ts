@@ -32,6 +32,7 @@ describe('the package entry', () => {
         'Dataset',
         'InternalError',
         'InvalidArgumentError',
+        'InvalidStateError',
         'IoError',
         'LanceFile',
         'LanceLoaderError',
