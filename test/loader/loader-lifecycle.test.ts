@@ -4,7 +4,7 @@
  * from a SIGINT handler in a child process), batches used after release(), and options refused before
  * any worker starts.
  */
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -150,9 +150,14 @@ describe('close() during for await', () => {
 
   it('from a SIGINT handler ends the loop with no unhandled rejection and nothing left running', () => {
     const child = fileURLToPath(new URL('./close-on-sigint.child.ts', import.meta.url));
-    // execFileSync throws if the child exits non-zero, which an unhandled rejection makes it do.
-    const out = execFileSync(process.execPath, ['--import', 'tsx', child, path], { encoding: 'utf8', timeout: 60_000 });
-    const report = JSON.parse(out.trim().split('\n').pop() as string) as Record<string, unknown>;
+    const run = spawnSync(process.execPath, ['--import', 'tsx', child, path], { encoding: 'utf8', timeout: 60_000 });
+    // An unhandled rejection would end the child with status 1 and the error on stderr.
+    expect({ status: run.status, signal: run.signal, stderr: run.stderr }).toEqual({
+      status: 0,
+      signal: null,
+      stderr: '',
+    });
+    const report = JSON.parse(run.stdout.trim()) as Record<string, unknown>;
     expect(report).toEqual({ delivered: 3, numBatches: expect.any(Number), closed: true, threads: 0, fdsLeft: 0 });
     expect(report.numBatches).toBeGreaterThan(3);
   });
