@@ -19,8 +19,12 @@ for await (const batch of loader.epoch(0)) {
   if (delivered === 3) {
     // Listeners run in the order added: when this one runs, the handler above has called close().
     const signalled = new Promise((resolve) => process.once('SIGINT', resolve));
+    // The signal arrives asynchronously and Node's signal watcher does not keep the event loop alive: with
+    // the workers idle, the process could otherwise end (unsettled top-level await, exit 13) before it.
+    const keepAlive = setInterval(() => {}, 1000);
     process.kill(process.pid, 'SIGINT');
     await signalled;
+    clearInterval(keepAlive);
   }
   batch.release();
 }
