@@ -77,8 +77,8 @@ export class DataLoader {
   private position: { epoch: number; nextBatch: number };
   /** Where the first iteration of the resumed epoch starts (options.resume); used once. */
   private resumeAt: { epoch: number; nextBatch: number } | null;
-  /** The epoch being iterated: slots and position serve one iteration at a time. */
-  private iterating: number | null = null;
+  /** The epoch iteration in progress: slots and position serve one iteration at a time. */
+  private iterating: { epoch: number; generator: AsyncGenerator<Batch> } | null = null;
   /** Every batch load not yet settled, so close() can let them finish before stopping the workers. */
   private readonly loading = new Set<Promise<Batch>>();
   private isClosed = false;
@@ -199,22 +199,38 @@ export class DataLoader {
    * iterated. The first iteration of the epoch named by `options.resume` starts where that state stopped;
    * every other iteration starts at the first batch.
    *
-   * One iteration at a time: starting one while another has not ended (finished, left with `break`, or
-   * its iterator's `return()` called) throws an InvalidStateError. After {@link close}, the iteration in
-   * progress ends normally without further batches, and starting another throws an AbortError.
+   * One iteration at a time: starting one while another has not ended (finished, left with `break`, its
+   * iterator's `return()` called, or {@link endEpoch}) throws an InvalidStateError. After {@link close},
+   * the iteration in progress ends normally without further batches, and starting another throws an
+   * AbortError.
    */
-  async *epoch(epoch: number): AsyncGenerator<Batch> {
+  epoch(epoch: number): AsyncGenerator<Batch> {
+    const generator: AsyncGenerator<Batch> = this.iterate(epoch, () => generator);
+    return generator;
+  }
+
+  /**
+   * Ends the epoch iteration in progress as `break` would, when its loop is out of reach: after
+   * `model.fitDataset` stopped early (`model.stopTraining`), the iteration it was reading stays open.
+   * Waits for a batch the iteration is waiting for, if any. Does nothing when no iteration is open.
+   */
+  async endEpoch(): Promise<void> {
+    await this.iterating?.generator.return(undefined);
+  }
+
+  private async *iterate(epoch: number, generator: () => AsyncGenerator<Batch>): AsyncGenerator<Batch> {
     if (!Number.isInteger(epoch) || epoch < 0)
       throw new InvalidArgumentError(`epoch must be a non-negative integer, got ${String(epoch)}`);
     this.checkOpen();
     if (this.iterating !== null) {
+      const open = this.iterating.epoch;
       const at = this.position;
       throw new InvalidStateError(
-        `epoch ${epoch} cannot start while epoch ${this.iterating} is being iterated (${at.nextBatch} of ${this.numBatches} batches delivered); finish that loop, or end it with break or its iterator's return(), first`,
-        { epoch, iterating: this.iterating },
+        `epoch ${epoch} cannot start while epoch ${open} is being iterated (${at.nextBatch} of ${this.numBatches} batches delivered); finish that loop, end it with break or its iterator's return(), or call loader.endEpoch(), first`,
+        { epoch, iterating: open },
       );
     }
-    this.iterating = epoch;
+    this.iterating = { epoch, generator: generator() };
     const numBatches = this.numBatches;
     const start = this.resumeAt?.epoch === epoch ? this.resumeAt.nextBatch : 0;
     this.resumeAt = null;

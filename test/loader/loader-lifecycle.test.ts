@@ -96,6 +96,16 @@ describe('two iterations at once', () => {
   });
 });
 
+describe('loader.endEpoch()', () => {
+  it('ends an iteration whose loop is out of reach, so that another can start', async () => {
+    await withLoader(options, async (loader) => {
+      (await first(loader.epoch(0))).release(); // the iterator is dropped, as fitDataset does when stopped early
+      await loader.endEpoch();
+      expect((await rowsOf(loader, 1)).length).toBe(loader.numBatches);
+    });
+  });
+});
+
 describe('close() during for await', () => {
   it('ends the loop after the batch in hand, with the workers and their files gone', async () => {
     await createLoader(path, options).then((warm) => warm.close()); // first-use fds (module loading) out of the count
