@@ -7,6 +7,7 @@
 /** Machine-readable error codes. */
 export type ErrorCode =
   | 'INVALID_ARGUMENT'
+  | 'INVALID_STATE'
   | 'CORRUPT_FILE'
   | 'UNSUPPORTED'
   | 'IO_ERROR'
@@ -40,6 +41,16 @@ export class LanceLoaderError extends Error {
 export class InvalidArgumentError extends LanceLoaderError {
   constructor(message: string, details: Record<string, unknown> = {}) {
     super('INVALID_ARGUMENT', message, details);
+  }
+}
+
+/**
+ * A call the object's current state does not allow: a batch read after `release()`, an epoch started
+ * while another is still being iterated.
+ */
+export class InvalidStateError extends LanceLoaderError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('INVALID_STATE', message, details);
   }
 }
 
@@ -120,6 +131,7 @@ type Rebuild = (message: string, details: Record<string, unknown>) => LanceLoade
 
 const rebuilders: Record<ErrorCode, Rebuild> = {
   INVALID_ARGUMENT: (m, d) => new InvalidArgumentError(m, d),
+  INVALID_STATE: (m, d) => new InvalidStateError(m, d),
   CORRUPT_FILE: (m, d) => new CorruptFileError(m, d),
   UNSUPPORTED: (m, d) => new UnsupportedError(m, d),
   IO_ERROR: (m, d) => new IoError(m, d),

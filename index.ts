@@ -24,6 +24,7 @@ export type { Batch, BatchColumn, ColumnDType, ColumnValues } from './loader/bat
 export {
   LanceLoaderError,
   InvalidArgumentError,
+  InvalidStateError,
   CorruptFileError,
   UnsupportedError,
   IoError,

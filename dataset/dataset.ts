@@ -20,7 +20,14 @@ import { createPageCache, type DecodedPageBudget, type PageCache } from '../io/p
 import { fetchFileMetadata } from '../io/open-file.js';
 import { FileSource, type ByteSource } from '../io/source.js';
 import { createOutputs, selectFields, toRecordBatch } from './columns.js';
-import { checkBatchSize, summarizeFile, type FileSummary, type ScanOptions, type TakeOptions } from './file.js';
+import {
+  checkBatchSize,
+  checkOptionsArgument,
+  summarizeFile,
+  type FileSummary,
+  type ScanOptions,
+  type TakeOptions,
+} from './file.js';
 import { columnRead, readInline, type ColumnRead, type FileRead, type OutputTask } from './read-rows.js';
 import { sortWithSlots, toRowOffsets } from './rows.js';
 import { explainNotADataset, toLocalPath, type DatasetLocation, type LocationArgument } from './location.js';
@@ -115,6 +122,7 @@ const OPEN_DATASET: LocationArgument = {
  */
 export async function openDataset(location: DatasetLocation, options: OpenDatasetOptions = {}): Promise<Dataset> {
   const path = toLocalPath(location, OPEN_DATASET);
+  checkOptionsArgument(options, 'openDataset', '{ version: 3 }');
   if (options.version !== undefined && (!Number.isInteger(options.version) || options.version <= 0)) {
     throw new InvalidArgumentError(`options.version must be a positive integer, got ${String(options.version)}`);
   }
@@ -294,6 +302,7 @@ export class Dataset {
   /** Reads rows by visible offset, in the order given (duplicates allowed). */
   async take(rowOffsets: ArrayLike<number | bigint>, options: TakeOptions = {}): Promise<arrow.Table> {
     this.checkOpen();
+    checkOptionsArgument(options, 'take', "{ columns: ['id'] }");
     const offsets = toRowOffsets(rowOffsets, this.numRows);
     const fields = this.selectFields(options.columns);
     return new arrow.Table(this.schemaOf(fields), [await this.readOffsets(offsets, fields)]);
@@ -302,6 +311,7 @@ export class Dataset {
   /** Reads every visible row in order; batches hold at most `batchSize` rows and never span fragments. */
   async *scan(options: ScanOptions = {}): AsyncIterable<arrow.RecordBatch> {
     this.checkOpen();
+    checkOptionsArgument(options, 'scan', "{ batchSize: 4096, columns: ['id'] }");
     const batchSize = checkBatchSize(options.batchSize);
     const fields = this.selectFields(options.columns);
     for (let f = 0; f < this.fragmentList.length; f++) {

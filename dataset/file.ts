@@ -3,6 +3,7 @@
  */
 import * as arrow from 'apache-arrow';
 import { CorruptFileError, InvalidArgumentError } from '../errors.js';
+import { describeValue } from '../samplers/options.js';
 import type { FileMetadata } from '../format/file-metadata.js';
 import { describeLayout } from '../format/layout.js';
 import { buildFieldTree, toArrowSchema, type LanceField } from '../format/schema.js';
@@ -39,6 +40,24 @@ export interface FileSummary {
     pages: { rows: number; layout: string; bufferSizes: number[] }[];
     bytes: number;
   }[];
+}
+
+/** Whether `value` can be an options argument: an object, not null or an array. */
+export function isOptionsObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Checks the options argument of `call` (left out, it is the parameter's default `{}`), so that
+ * `take(rows, null)` is an InvalidArgumentError rather than a TypeError on `null.columns`.
+ */
+export function checkOptionsArgument(options: unknown, call: string, example: string): void {
+  if (!isOptionsObject(options)) {
+    throw new InvalidArgumentError(
+      `${call}: options must be an object such as ${example} (or left out), got ${describeValue(options)}`,
+      { option: 'options' },
+    );
+  }
 }
 
 /** Checks a batchSize option. */
@@ -150,12 +169,14 @@ export class LanceFile {
 
   /** Reads rows by offset, in the order given (duplicates allowed). */
   async take(rowOffsets: ArrayLike<number | bigint>, options: TakeOptions = {}): Promise<arrow.Table> {
+    checkOptionsArgument(options, 'take', "{ columns: ['id'] }");
     const rows = toRowOffsets(rowOffsets, this.numRows);
     return new arrow.Table([await this.readBatch(rows, selectFields(this.fields, options.columns, this.source.path))]);
   }
 
   /** Reads every row in order, `batchSize` rows per record batch. */
   async *scan(options: ScanOptions = {}): AsyncIterable<arrow.RecordBatch> {
+    checkOptionsArgument(options, 'scan', "{ batchSize: 4096, columns: ['id'] }");
     const batchSize = checkBatchSize(options.batchSize);
     const fields = selectFields(this.fields, options.columns, this.source.path);
     for (let start = 0; start < this.numRows; start += batchSize) {

@@ -50,8 +50,8 @@ export function nativeAddon(): NativeAddon | null {
   const failures: string[] = [];
   for (const path of ADDON_PATHS) {
     try {
+      // Its engine is asked only when someone wants the reason: asking opens this thread's io_uring.
       addon = packageRequire(path) as NativeAddon;
-      reason = `native addon (${addon.engine()})`;
       return addon;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND')
@@ -67,8 +67,8 @@ export function nativeAddon(): NativeAddon | null {
 
 /** Why {@link nativeAddon} is what it is (loaded and its read engine, turned off, not built, failed). */
 export function nativeAddonReason(): string {
-  nativeAddon();
-  return reason;
+  const loaded = nativeAddon();
+  return loaded ? `native addon (${loaded.engine()})` : reason;
 }
 
 /**

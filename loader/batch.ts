@@ -4,7 +4,14 @@
  * Memory: `values`, `offsets` and `validity` view the batch's slot of shared memory (SharedArrayBuffer)
  * and stay valid until `release()`; after release the slot is reused for a later batch, so anything kept
  * longer must be copied (the tfjs adapter copies into tensors before releasing).
+ *
+ * Use after release is caught where it costs one comparison: every release bumps the slot's generation,
+ * and `batch.columns` and each column of it check that the generation is still the batch's own, throwing
+ * an InvalidStateError otherwise. A typed array taken out before release cannot be revoked (SharedArrayBuffers
+ * cannot be detached, and a check per element would cost every reader): it silently shows the slot's next
+ * batch.
  */
+import { InvalidStateError } from '../errors.js';
 
 /** Element types of batch columns. */
 export type ColumnDType =
@@ -60,7 +67,68 @@ export interface Batch {
   /** Visible row offsets of the rows, in batch order (`dataset.take(batch.rowOffsets)` gives the same values). */
   rowOffsets: Uint32Array;
   numRows: number;
-  columns: Record<string, BatchColumn>;
-  /** Hands the batch's memory back to the loader. Idempotent. */
+  /**
+   * The columns by name. Reading this, or a column of it, after `release()` throws an InvalidStateError;
+   * typed arrays taken out before `release()` are not revoked and show a later batch's values once the
+   * slot is reused, so copy what you keep.
+   */
+  readonly columns: Readonly<Record<string, BatchColumn>>;
+  /**
+   * Hands the batch's memory back to the loader, which reuses it for a later batch. Idempotent: a second
+   * call never frees the slot again, even when it already holds another batch.
+   */
   release(): void;
+}
+
+/** The loader's slot a batch lives in, as far as the batch's release() is concerned. */
+export interface BatchLease {
+  /** Moves on at every release, so a batch can tell whether the slot is still its own. */
+  generation: number;
+  /** Whether the loader may load another batch into the slot. */
+  free: boolean;
+}
+
+/**
+ * A batch whose columns stay readable until its release() moves the lease's generation on; `onRelease`
+ * runs once, after the lease is free.
+ */
+export function createBatch(
+  fields: Omit<Batch, 'columns' | 'release'>,
+  columns: Record<string, BatchColumn>,
+  lease: BatchLease,
+  onRelease?: () => void,
+): Batch {
+  const generation = lease.generation;
+  const check = () => {
+    if (lease.generation !== generation) {
+      throw new InvalidStateError(
+        `batch ${fields.index} of epoch ${fields.epoch} was released and its memory may hold another batch; read its columns before release(), or copy them`,
+        { epoch: fields.epoch, batch: fields.index },
+      );
+    }
+  };
+  const guarded: Record<string, BatchColumn> = {};
+  for (const [name, column] of Object.entries(columns)) {
+    Object.defineProperty(guarded, name, {
+      enumerable: true,
+      get: () => {
+        check();
+        return column;
+      },
+    });
+  }
+  Object.freeze(guarded);
+  return {
+    ...fields,
+    get columns() {
+      check();
+      return guarded;
+    },
+    release: () => {
+      if (lease.generation !== generation) return;
+      lease.generation++;
+      lease.free = true;
+      onRelease?.();
+    },
+  };
 }

@@ -3,6 +3,8 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import type { ShuffleMode, SamplerState } from '../samplers/index.js';
+import { describeValue } from '../samplers/options.js';
+import { isOptionsObject } from '../dataset/file.js';
 import { defaultWorkerCount } from '../decode-workers/pool.js';
 
 /** I/O settings of the loader. */
@@ -112,10 +114,32 @@ function integer(value: unknown, path: string, min: number, max: number, fallbac
   return v;
 }
 
+/** `shapes` checked: an object of arrays of positive integers (each matched to its column later). */
+function checkShapes(shapes: unknown): Record<string, readonly number[]> {
+  if (shapes === undefined) return {};
+  if (!isOptionsObject(shapes))
+    throw new InvalidArgumentError(
+      `options.shapes must be an object of row shapes such as { pixels: [28, 28, 1] }, got ${describeValue(shapes)}`,
+      { option: 'shapes' },
+    );
+  for (const [name, shape] of Object.entries(shapes)) {
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d > 0)) {
+      throw new InvalidArgumentError(
+        `options.shapes.${name} must be an array of positive integers such as [28, 28, 1], got ${describeValue(shape)}`,
+        { option: `shapes.${name}` },
+      );
+    }
+  }
+  return shapes as Record<string, readonly number[]>;
+}
+
 /** Validates options and fills in defaults. */
 export function resolveLoaderOptions(options: LoaderOptions): ResolvedLoaderOptions {
-  if (options === null || typeof options !== 'object')
-    throw new InvalidArgumentError('createLoader needs an options object with at least batchSize');
+  if (!isOptionsObject(options))
+    throw new InvalidArgumentError(
+      `createLoader needs an options object with at least batchSize, got ${describeValue(options)}`,
+      { option: 'options' },
+    );
   const shuffle = options.shuffle ?? true;
   let mode: ShuffleMode;
   if (shuffle === true) mode = 'global';
@@ -123,6 +147,11 @@ export function resolveLoaderOptions(options: LoaderOptions): ResolvedLoaderOpti
   else if (shuffle === 'locality') mode = { kind: 'locality', blockRows: 1024, windowBlocks: 64 };
   else mode = shuffle;
   const io = options.io ?? {};
+  if (!isOptionsObject(io))
+    throw new InvalidArgumentError(
+      `options.io must be an object such as { direct: 'auto', cacheBytes: 16 << 20 }, got ${describeValue(io)}`,
+      { option: 'io' },
+    );
   const direct = io.direct ?? 'auto';
   if (direct !== true && direct !== false && direct !== 'auto')
     throw new InvalidArgumentError(`options.io.direct must be true, false or 'auto', got ${String(direct)}`);
@@ -131,7 +160,10 @@ export function resolveLoaderOptions(options: LoaderOptions): ResolvedLoaderOpti
     resume !== undefined &&
     (typeof resume !== 'object' || resume === null || resume.version !== 1 || typeof resume.sampler !== 'object')
   ) {
-    throw new InvalidArgumentError('options.resume must be a state returned by loader.state()');
+    throw new InvalidArgumentError(
+      `options.resume must be a state returned by loader.state(), got ${describeValue(resume)}`,
+      { option: 'resume' },
+    );
   }
   return {
     columns: options.columns,
@@ -150,7 +182,7 @@ export function resolveLoaderOptions(options: LoaderOptions): ResolvedLoaderOpti
     maxReadBytes: integer(io.maxReadBytes, 'io.maxReadBytes', 4096, 1 << 30, 8 * 1024 * 1024),
     cacheBytes: integer(io.cacheBytes, 'io.cacheBytes', 0, Number.MAX_SAFE_INTEGER, 16 * 1024 * 1024),
     memoryBytes: integer(options.memoryBytes, 'memoryBytes', 1 << 20, Number.MAX_SAFE_INTEGER, 512 * 1024 * 1024),
-    shapes: options.shapes ?? {},
+    shapes: checkShapes(options.shapes),
     resume,
   };
 }

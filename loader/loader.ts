@@ -20,13 +20,13 @@
  * and decode scratch in DatasetRef.memory. metrics().memory reports each part's use.
  */
 import { totalmem } from 'node:os';
-import { AbortError, InvalidArgumentError, ResourceError, withContext } from '../errors.js';
+import { AbortError, InvalidArgumentError, InvalidStateError, ResourceError, withContext } from '../errors.js';
 import { BatchSampler } from '../samplers/index.js';
 import { DecodePool } from '../decode-workers/pool.js';
 import { touchPages } from '../io/slab.js';
 import { nativeAddon } from '../io/native-addon.js';
 import type { DatasetRef, OutputDescriptor, VariableColumn } from '../decode-workers/messages.js';
-import type { Batch, BatchColumn } from './batch.js';
+import { createBatch, type Batch, type BatchColumn, type BatchLease } from './batch.js';
 import { planBatchLayout, type BatchLayout } from './batch-layout.js';
 import { planMemoryBudget, type MemoryBudget } from './budget.js';
 import { Dataset, openDataset } from '../dataset/dataset.js';
@@ -39,9 +39,8 @@ import {
 } from './loader-options.js';
 import { createLoaderMetrics, type LoaderMetrics, type MetricsCounters } from './metrics.js';
 
-interface Slot {
+interface Slot extends BatchLease {
   buffer: SharedArrayBuffer;
-  free: boolean;
   /** The slot's memory for its batch's variable-width values (the budget's variable part), or null. */
   variable: SharedArrayBuffer | null;
   /** Bytes of variable-width values of the slot's batch. */
@@ -66,9 +65,13 @@ export class DataLoader {
   private readonly slots: Slot[];
   private readonly counters: MetricsCounters;
   private position: { epoch: number; nextBatch: number };
+  /** Where the first iteration of the resumed epoch starts (options.resume); used once. */
+  private resumeAt: { epoch: number; nextBatch: number } | null;
+  /** The epoch iteration in progress: slots and position serve one iteration at a time. */
+  private iterating: { epoch: number; generator: AsyncGenerator<Batch> } | null = null;
   /** Every batch load not yet settled, so close() can let them finish before stopping the workers. */
   private readonly loading = new Set<Promise<Batch>>();
-  private closed = false;
+  private isClosed = false;
 
   private constructor(
     /** The dataset being loaded. */
@@ -81,6 +84,7 @@ export class DataLoader {
     /** How workers open and read the dataset. */
     private readonly ref: DatasetRef,
     budget: MemoryBudget,
+    resumeAt: { epoch: number; nextBatch: number } | null,
   ) {
     const { variableSlotBytes, variableBytes } = budget.worker;
     // An average batch's variable-width values touched ahead, so the first batches copy them into mapped memory.
@@ -88,13 +92,15 @@ export class DataLoader {
     this.slots = Array.from({ length: budget.slotCount }, () => ({
       buffer: touchedShared(layout.slotBytes),
       free: true,
+      generation: 0,
       variable: variableSlotBytes > 0 ? touchedShared(variableSlotBytes, variableTouched) : null,
       variableBytes: 0,
       variableTouched: Math.min(variableSlotBytes, variableTouched),
     }));
     this.counters = createLoaderMetrics(budget);
     this.trackSlots();
-    this.position = options.resume ? sampler.resume(options.resume.sampler) : { epoch: 0, nextBatch: 0 };
+    this.resumeAt = resumeAt;
+    this.position = resumeAt ?? { epoch: 0, nextBatch: 0 };
   }
 
   /** @internal */
@@ -105,6 +111,7 @@ export class DataLoader {
         ? pathOrDataset
         : await openDataset(toLocalPath(pathOrDataset, DATASET_ARGUMENT));
     const owns = dataset !== pathOrDataset;
+    let pool: DecodePool | undefined;
     try {
       const fields = dataset.selectFields(resolved.columns);
       const layout = planBatchLayout(fields, resolved.batchSize, resolved.shapes);
@@ -117,6 +124,8 @@ export class DataLoader {
         rank: resolved.rank,
         worldSize: resolved.worldSize,
       });
+      // Before any worker starts: a refused state must leave nothing running.
+      const resumeAt = resolved.resume ? sampler.resume(resolved.resume.sampler, 'options.resume.sampler') : null;
       const datasetBytes = dataset.fragments.reduce(
         (sum, f) => sum + f.files.reduce((s, file) => s + file.sizeBytes, 0),
         0,
@@ -153,11 +162,12 @@ export class DataLoader {
         batchBytes,
         rowBytes,
       };
-      const pool = new DecodePool({ workers: resolved.workers, tasksPerWorker: ref.lanes });
+      pool = new DecodePool({ workers: resolved.workers, tasksPerWorker: ref.lanes });
       // Workers start and open the dataset now, not on the first batch: its latency is then reading only.
       await pool.prepare(ref);
-      return new DataLoader(dataset, owns, layout, sampler, pool, resolved, ref, budget);
+      return new DataLoader(dataset, owns, layout, sampler, pool, resolved, ref, budget, resumeAt);
     } catch (error) {
+      await pool?.destroy();
       if (owns) await dataset.close();
       throw error;
     }
@@ -173,21 +183,56 @@ export class DataLoader {
     return this.pool;
   }
 
+  /** Whether {@link close} was called. */
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
   /**
-   * The batches of epoch `epoch` in order. When the loader was created with `resume` for this epoch, it
-   * starts where that state stopped.
+   * The batches of epoch `epoch` in order, the same batches for the same seed every time the epoch is
+   * iterated. The first iteration of the epoch named by `options.resume` starts where that state stopped;
+   * every other iteration starts at the first batch.
+   *
+   * One iteration at a time: starting one while another has not ended (finished, left with `break`, its
+   * iterator's `return()` called, or {@link endEpoch}) throws an InvalidStateError. After {@link close},
+   * the iteration in progress ends normally without further batches, and starting another throws an
+   * AbortError.
    */
-  async *epoch(epoch: number): AsyncGenerator<Batch> {
+  epoch(epoch: number): AsyncGenerator<Batch> {
+    const generator: AsyncGenerator<Batch> = this.iterate(epoch, () => generator);
+    return generator;
+  }
+
+  /**
+   * Ends the epoch iteration in progress as `break` would, when its loop is out of reach: after
+   * `model.fitDataset` stopped early (`model.stopTraining`), the iteration it was reading stays open.
+   * Waits for a batch the iteration is waiting for, if any. Does nothing when no iteration is open.
+   */
+  async endEpoch(): Promise<void> {
+    await this.iterating?.generator.return(undefined);
+  }
+
+  private async *iterate(epoch: number, generator: () => AsyncGenerator<Batch>): AsyncGenerator<Batch> {
     if (!Number.isInteger(epoch) || epoch < 0)
       throw new InvalidArgumentError(`epoch must be a non-negative integer, got ${String(epoch)}`);
     this.checkOpen();
+    if (this.iterating !== null) {
+      const open = this.iterating.epoch;
+      const at = this.position;
+      throw new InvalidStateError(
+        `epoch ${epoch} cannot start while epoch ${open} is being iterated (${at.nextBatch} of ${this.numBatches} batches delivered); finish that loop, end it with break or its iterator's return(), or call loader.endEpoch(), first`,
+        { epoch, iterating: open },
+      );
+    }
+    this.iterating = { epoch, generator: generator() };
     const numBatches = this.numBatches;
-    const start = this.position.epoch === epoch ? this.position.nextBatch : 0;
+    const start = this.resumeAt?.epoch === epoch ? this.resumeAt.nextBatch : 0;
+    this.resumeAt = null;
     this.position = { epoch, nextBatch: start };
     const inflight = new Map<number, Promise<Batch>>();
     let next = start;
     const launch = () => {
-      while (next < numBatches && inflight.size < this.options.prefetch && !this.closed) {
+      while (next < numBatches && inflight.size < this.options.prefetch && !this.isClosed) {
         const slot = this.slots.find((s) => s.free);
         if (!slot) return;
         slot.free = false;
@@ -205,9 +250,9 @@ export class DataLoader {
     try {
       for (let index = start; index < numBatches; index++) {
         launch();
+        if (this.isClosed) return;
         const pending = inflight.get(index);
         if (!pending) {
-          this.checkOpen();
           throw new ResourceError(
             'SLOTS_EXHAUSTED',
             `all ${this.slots.length} batch slots ((prefetch ${this.options.prefetch} + 2)) are held by the consumer: call batch.release() on batches you are done with before asking for more, or raise prefetch`,
@@ -217,6 +262,7 @@ export class DataLoader {
         const waitStarted = performance.now();
         const batch = await pending;
         this.counters.consumerWaitMs += performance.now() - waitStarted;
+        if (this.isClosed) return; // closed while waiting: the finally block releases the batch
         inflight.delete(index);
         this.position = { epoch, nextBatch: index + 1 };
         this.counters.batches++;
@@ -226,6 +272,7 @@ export class DataLoader {
     } finally {
       await Promise.allSettled(inflight.values());
       for (const promise of inflight.values()) (await promise.catch(() => null))?.release();
+      this.iterating = null;
     }
   }
 
@@ -241,11 +288,13 @@ export class DataLoader {
 
   /**
    * Lets batches being loaded finish, then stops every worker thread and closes files. Batches already
-   * delivered stay readable. Idempotent.
+   * delivered stay readable until released. An epoch being iterated ends normally (its `for await` loop
+   * exits without more batches), so close() may be called from anywhere, a SIGINT handler included.
+   * Idempotent.
    */
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.isClosed) return;
+    this.isClosed = true;
     await Promise.allSettled([...this.loading]);
     // Workers' file descriptors are closed when their threads stop (Piscina tracks fds opened in workers).
     await this.pool.destroy();
@@ -253,7 +302,7 @@ export class DataLoader {
   }
 
   private checkOpen(): void {
-    if (this.closed) throw new AbortError('the loader is closed');
+    if (this.isClosed) throw new AbortError('the loader is closed');
   }
 
   private async loadBatch(epoch: number, index: number, slot: Slot): Promise<Batch> {
@@ -353,21 +402,10 @@ export class DataLoader {
     const written = variable.reduce((end, v) => Math.max(end, v ? v.data.byteOffset + v.data.byteLength : 0), 0);
     slot.variableTouched = Math.max(slot.variableTouched, written);
     this.trackSlots();
-    let released = false;
-    return {
-      epoch,
-      index,
-      rowOffsets: rows,
-      numRows,
-      columns,
-      release: () => {
-        if (released) return;
-        released = true;
-        slot.free = true;
-        slot.variableBytes = 0;
-        this.trackSlots();
-      },
-    };
+    return createBatch({ epoch, index, rowOffsets: rows, numRows }, columns, slot, () => {
+      slot.variableBytes = 0;
+      this.trackSlots();
+    });
   }
 }
 

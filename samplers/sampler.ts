@@ -99,11 +99,12 @@ export class BatchSampler {
 
   /**
    * Where `state` resumes, after checking that it was saved by a sampler with exactly this sampler's
-   * options (else InvalidArgumentError naming the first differing field, e.g. `state.batchSize`).
+   * options (else InvalidArgumentError naming the first differing field, e.g. `state.batchSize`; `path`
+   * replaces `state` in messages).
    */
-  resume(state: SamplerState): { epoch: number; nextBatch: number } {
-    const point = checkSamplerState(state, this.options.numRows);
-    checkSameOptions(point.options, this.options);
+  resume(state: SamplerState, path = 'state'): { epoch: number; nextBatch: number } {
+    const point = checkSamplerState(state, this.options.numRows, path);
+    checkSameOptions(point.options, this.options, path);
     return { epoch: point.epoch, nextBatch: point.nextBatch };
   }
 

@@ -51,48 +51,51 @@ export function createSamplerState(options: SamplerOptions, epoch: number, nextB
   };
 }
 
-/** Checks a state read back from storage against the dataset's current `numRows`. */
-export function checkSamplerState(state: unknown, numRows: number): ResumePoint {
+/**
+ * Checks a state read back from storage against the dataset's current `numRows`. `path` names the state
+ * in messages (`state`, or `options.resume.sampler` when a loader resumes).
+ */
+export function checkSamplerState(state: unknown, numRows: number, path = 'state'): ResumePoint {
   if (typeof state !== 'object' || state === null) {
     throw new InvalidArgumentError(
-      `state must be an object made by BatchSampler.state(), got ${describeValue(state)}`,
+      `${path} must be an object made by BatchSampler.state(), got ${describeValue(state)}`,
       {
-        option: 'state',
+        option: path,
       },
     );
   }
   const fields = state as Record<string, unknown>;
   if (fields.version !== 1) {
     throw new InvalidArgumentError(
-      `state.version must be 1 (the only state format), got ${describeValue(fields.version)}`,
+      `${path}.version must be 1 (the only state format), got ${describeValue(fields.version)}`,
       {
-        option: 'state.version',
+        option: `${path}.version`,
       },
     );
   }
-  const options = checkSamplerOptions(state, 'state');
+  const options = checkSamplerOptions(state, path);
   if (options.numRows !== numRows) {
     throw new InvalidArgumentError(
-      `state.numRows is ${options.numRows} but the dataset has ${numRows} rows; a state resumes only the dataset it was saved from`,
-      { option: 'state.numRows', expected: numRows, actual: options.numRows },
+      `${path}.numRows is ${options.numRows} but the dataset has ${numRows} rows; a state resumes only the dataset it was saved from`,
+      { option: `${path}.numRows`, expected: numRows, actual: options.numRows },
     );
   }
-  const epoch = checkInteger(fields.epoch, 'state.epoch', 0, Number.MAX_SAFE_INTEGER);
+  const epoch = checkInteger(fields.epoch, `${path}.epoch`, 0, Number.MAX_SAFE_INTEGER);
   const { numBatches } = planShard(options.numRows, options.batchSize, options.worldSize, options.dropLast);
-  const nextBatch = checkInteger(fields.nextBatch, 'state.nextBatch', 0, numBatches, `numBatches ${numBatches}`);
+  const nextBatch = checkInteger(fields.nextBatch, `${path}.nextBatch`, 0, numBatches, `numBatches ${numBatches}`);
   return { options, epoch, nextBatch };
 }
 
 /** Throws if `saved` (a checked state's options) differs from `current` in any field, naming the first. */
-export function checkSameOptions(saved: SamplerOptions, current: SamplerOptions): void {
+export function checkSameOptions(saved: SamplerOptions, current: SamplerOptions, path = 'state'): void {
   const names = ['numRows', 'batchSize', 'shuffle', 'seed', 'dropLast', 'rank', 'worldSize'] as const;
   for (const name of names) {
     const a = describeValue(saved[name]);
     const b = describeValue(current[name]);
     if (a !== b) {
-      const message = `state.${name} is ${a} but this sampler's ${name} is ${b}; resume with the options the state was saved under`;
+      const message = `${path}.${name} is ${a} but this sampler's ${name} is ${b}; resume with the options the state was saved under`;
       throw new InvalidArgumentError(message, {
-        option: `state.${name}`,
+        option: `${path}.${name}`,
         expected: current[name],
         actual: saved[name],
       });

@@ -33,6 +33,7 @@ describe('the package entries', () => {
         'Dataset',
         'InternalError',
         'InvalidArgumentError',
+        'InvalidStateError',
         'IoError',
         'LanceFile',
         'LanceLoaderError',

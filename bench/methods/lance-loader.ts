@@ -172,7 +172,7 @@ async function loaderScanRun(task: MethodTask, rss: ReturnType<typeof createRssS
     memoryBytes: task.memoryBytes,
     io: { direct: false },
   });
-  // Each pass is a new epoch: asking for an epoch the loader already finished would resume at its end.
+  // Each pass is the next epoch, as a training loop asks for them.
   let epoch = 0;
   try {
     return await measureWarmScan(task, rss, 'lance-loader', async function* () {
