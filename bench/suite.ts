@@ -271,6 +271,27 @@ export function createRssSampler(): { peak(): number; reset(): void; stop(): voi
   };
 }
 
+/**
+ * An Arrow Data as far as counting its bytes goes: lance-loader and LanceDB each hand out their own
+ * apache-arrow copy's classes, so the type is structural.
+ */
+export interface ArrowDataLike {
+  values?: { byteLength: number };
+  valueOffsets?: { byteLength: number };
+  nullBitmap?: { byteLength: number };
+  children: ArrowDataLike[];
+}
+
+/** Value bytes of a record batch's data: every column's buffers (values, offsets, validity), children included. */
+export function recordBatchBytes(batchData: ArrowDataLike): number {
+  const bytesOf = (data: ArrowDataLike): number =>
+    (data.values?.byteLength ?? 0) +
+    (data.valueOffsets?.byteLength ?? 0) +
+    (data.nullBitmap?.byteLength ?? 0) +
+    data.children.reduce((sum, child) => sum + bytesOf(child), 0);
+  return batchData.children.reduce((sum, column) => sum + bytesOf(column), 0);
+}
+
 /** A measurement from rows done and elapsed time. */
 export function rate(rows: number, ms: number): number {
   return ms > 0 ? (rows / ms) * 1000 : 0;

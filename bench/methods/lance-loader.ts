@@ -33,10 +33,12 @@ import {
   measureCold,
   measureWarm,
   LOADER_COLD_VARIANTS,
+  recordBatchBytes,
   runMethodProcess,
   scanPass,
   WARM_UP_EPOCH_OFFSET,
   type Measurement,
+  type ArrowDataLike,
   type LoaderColdVariant,
   type MethodTask,
   type PassResult,
@@ -227,7 +229,7 @@ async function datasetScanRun(task: MethodTask, rss: ReturnType<typeof createRss
         task,
         (async function* () {
           for await (const batch of ds.scan({ batchSize: SCAN_BATCH_ROWS }))
-            yield { rows: batch.numRows, bytes: batch.data.children.reduce((sum, c) => sum + byteLengthOf(c), 0) };
+            yield { rows: batch.numRows, bytes: recordBatchBytes(batch.data as unknown as ArrowDataLike) };
         })(),
         deadline,
       ),
@@ -235,18 +237,6 @@ async function datasetScanRun(task: MethodTask, rss: ReturnType<typeof createRss
   } finally {
     await ds.close();
   }
-}
-
-/** Bytes of an Arrow Data's buffers (values, offsets, validity), children included. */
-function byteLengthOf(data: {
-  values?: { byteLength: number };
-  valueOffsets?: { byteLength: number };
-  nullBitmap?: { byteLength: number };
-  children: unknown[];
-}): number {
-  let n = (data.values?.byteLength ?? 0) + (data.valueOffsets?.byteLength ?? 0) + (data.nullBitmap?.byteLength ?? 0);
-  for (const child of data.children) n += byteLengthOf(child as Parameters<typeof byteLengthOf>[0]);
-  return n;
 }
 
 /** Closes the loader and frees its memory now (its slots are SharedArrayBuffers, freed by the GC). */

@@ -23,8 +23,10 @@ import {
   log,
   measureCold,
   measureWarm,
+  recordBatchBytes,
   runMethodProcess,
   scanPass,
+  type ArrowDataLike,
   type Measurement,
   type MethodTask,
   type PassResult,
@@ -32,32 +34,20 @@ import {
 
 interface ArrowLike {
   numRows: number;
-  batches: { data: DataLike }[];
-}
-interface DataLike {
-  values?: { byteLength: number };
-  valueOffsets?: { byteLength: number };
-  nullBitmap?: { byteLength: number };
-  children: DataLike[];
-}
-
-function byteLengthOf(data: DataLike): number {
-  let n = (data.values?.byteLength ?? 0) + (data.valueOffsets?.byteLength ?? 0) + (data.nullBitmap?.byteLength ?? 0);
-  for (const child of data.children) n += byteLengthOf(child);
-  return n;
+  batches: { data: ArrowDataLike }[];
 }
 
 function tableBytes(table: ArrowLike): number {
-  return table.batches.reduce((sum, b) => sum + b.data.children.reduce((s, c) => s + byteLengthOf(c), 0), 0);
+  return table.batches.reduce((sum, b) => sum + recordBatchBytes(b.data), 0);
 }
+
+type Opened = { db: lancedb.Connection; table: lancedb.Table };
 
 async function openTable(task: MethodTask): Promise<Opened> {
   const db = await lancedb.connect(dirname(task.dataset.path));
   const table = await db.openTable(task.dataset.tableName);
   return { db, table };
 }
-
-type Opened = { db: lancedb.Connection; table: lancedb.Table };
 
 function closeTable({ db, table }: Opened): void {
   table.close();
@@ -134,8 +124,7 @@ async function scanRun(task: MethodTask, rss: ReturnType<typeof createRssSampler
         task,
         (async function* () {
           for await (const batch of opened.table.query()) {
-            const data = batch.data as unknown as DataLike;
-            yield { rows: batch.numRows, bytes: data.children.reduce((s, c) => s + byteLengthOf(c), 0) };
+            yield { rows: batch.numRows, bytes: recordBatchBytes(batch.data as unknown as ArrowDataLike) };
           }
         })(),
         deadline,
