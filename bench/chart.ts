@@ -29,22 +29,36 @@ const bestOf =
 
 const SERIES: Series[] = [
   { label: 'lance-loader epoch, warm', color: '#1f4e9c', pick: one('lance-loader', 'epoch warm') },
-  { label: 'lance-loader epoch, cold O_DIRECT', color: '#6f9fdc', pick: one('lance-loader', 'epoch cold O_DIRECT') },
+  {
+    label: 'lance-loader epoch, cold O_DIRECT, createLoader timed',
+    color: '#4a78c4',
+    pick: one('lance-loader', 'epoch cold O_DIRECT incl. creation'),
+  },
+  {
+    label: 'lance-loader epoch, cold O_DIRECT, after createLoader',
+    color: '#9dbde8',
+    pick: one('lance-loader', 'epoch cold O_DIRECT'),
+  },
   {
     label: 'LanceDB takeOffsets, warm (best of ×1, ×4)',
     color: '#d9731a',
     pick: bestOf('lancedb', 'take ×1 warm', 'take ×4 warm'),
   },
   {
-    label: 'LanceDB takeOffsets, cold (best of ×1, ×4)',
+    label: 'LanceDB takeOffsets, cold, open timed (best of ×1, ×4)',
     color: '#f2b27a',
     pick: bestOf('lancedb', 'take ×1 cold', 'take ×4 cold'),
   },
   { label: 'NumPy batch files, warm', color: '#3a8f3a', pick: one('numpy-files', 'epoch warm') },
   { label: 'pread buffered, warm (1 thread)', color: '#7a7a7a', pick: one('raw-pread', 'pread buffered warm ×1') },
   { label: 'fio randread qd32 O_DIRECT', color: '#333333', pick: one('raw-pread', 'fio qd32') },
-  { label: 'lance-loader full scan', color: '#7b4fa6', pick: one('lance-loader', 'scan warm') },
-  { label: 'LanceDB full scan', color: '#c0a3dc', pick: one('lancedb', 'scan warm') },
+  { label: 'lance-loader dataset.scan(), Arrow', color: '#7b4fa6', pick: one('lance-loader', 'dataset.scan warm') },
+  { label: 'LanceDB scan, Arrow', color: '#c0a3dc', pick: one('lancedb', 'scan warm') },
+  {
+    label: 'lance-loader sequential epoch, typed arrays',
+    color: '#a07cc4',
+    pick: one('lance-loader', 'scan warm'),
+  },
 ];
 
 function esc(text: string): string {

@@ -15,8 +15,9 @@
  * fragment with one data file (the row counts stay under LanceDB's 1M-rows-per-file default). Values
  * are deterministic (seeded), except the image bytes, which are random (only their seeded sizes matter).
  *
- * Cold-cache runs evict files with posix_fadvise(POSIX_FADV_DONTNEED) — one python3 call for many files,
- * else `dd iflag=nocache count=0` per file — after `sync`, and check the result with `fincore`. This
+ * Cold-cache runs evict every file of the dataset (datasetFiles) with posix_fadvise(POSIX_FADV_DONTNEED) —
+ * one python3 call for many files, else `dd iflag=nocache count=0` per file — after `sync`, and check the
+ * result with `fincore`. This
  * drops only the benchmark's own files, never the whole page cache of a shared machine.
  */
 import { execFileSync } from 'node:child_process';
@@ -216,9 +217,21 @@ export function evictFiles(paths: readonly string[]): string {
   return 'dd iflag=nocache count=0 (posix_fadvise DONTNEED)';
 }
 
-/** Drops a dataset's data files from the page cache. */
+/**
+ * Every file under a directory: for a dataset, its manifests (`_versions/`, `_latest.manifest`),
+ * transactions, data files, deletion files and indexes. lance-loader offers no list of the files a loader
+ * opened, so cold runs evict all of these: a superset of what opening and reading can touch.
+ */
+export function datasetFiles(path: string): string[] {
+  return readdirSync(path, { recursive: true, encoding: 'utf8' })
+    .map((name) => join(path, name))
+    .filter((file) => statSync(file).isFile())
+    .sort();
+}
+
+/** Drops every file of a dataset from the page cache. */
 export function evictDataset(path: string): string {
-  return evictFiles(dataFilesOf(path).map((f) => f.path));
+  return evictFiles(datasetFiles(path));
 }
 
 /** Bytes of `paths` in the page cache (fincore), or undefined when fincore is missing. */

@@ -25,6 +25,7 @@ import { renderChart } from './chart.js';
 import {
   DATASET_KEYS,
   DATASET_SPECS,
+  LOADER_COLD_VARIANTS,
   type DatasetKey,
   type MethodName,
   type MethodResult,
@@ -149,7 +150,7 @@ async function prepare(key: DatasetKey): Promise<{ dataset: SuiteDataset; genera
  * towards the next loader's peak.
  */
 const METHOD_PARTS: Partial<Record<MethodName, string[]>> = {
-  'lance-loader': ['warm', 'cold O_DIRECT', 'cold buffered'],
+  'lance-loader': ['warm', ...LOADER_COLD_VARIANTS.map((v) => v.part)],
 };
 
 /** Runs one method on one dataset, each part in its own process (METHOD_PARTS), and merges the results. */

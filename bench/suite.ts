@@ -10,14 +10,14 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { BatchSampler } from '../samplers/index.js';
-import type { BenchKind, FileVersion } from './datasets.js';
+import { cachedBytes, evictFiles, type BenchKind, type FileVersion } from './datasets.js';
 
 /**
- * Warm methods (lance-loader, LanceDB takes) first read another whole epoch, untimed, stopping after at
- * most this many seconds (and the run's maxSeconds): threads started, hot paths JIT-compiled, metadata and
- * page caches filled, heaps grown to their working size, as in a training run's second epoch. The same
- * for every method. (256 batches measured a first-epoch rate: mnist's loader epoch 0 ran at 0.6-0.8× of
- * its epochs 1-3 in the same process.)
+ * The warm-up every method gets before a warm measurement (measureWarm): one whole pass over another
+ * epoch's batches (or, for scans, one whole scan), untimed, stopped after at most this many seconds (and
+ * the run's maxSeconds): threads started, hot paths JIT-compiled, metadata and page caches filled, heaps
+ * grown to their working size, as in a training run's second epoch. (256 batches measured a first-epoch
+ * rate: mnist's loader epoch 0 ran at 0.6-0.8× of its epochs 1-3 in the same process.)
  */
 export const WARM_UP_MAX_SECONDS = 30;
 
@@ -28,7 +28,10 @@ export const WARM_UP_MAX_SECONDS = 30;
  */
 export const MIN_WARM_TIMED_SECONDS = 3;
 
-/** When a warm method's untimed warm-up epoch stops, if it has not ended by then. */
+/** The warm-up reads this epoch after the suite's, so the timed epochs' batches are not the ones it just read. */
+export const WARM_UP_EPOCH_OFFSET = 1000;
+
+/** When a warm method's untimed warm-up pass stops, if it has not ended by then. */
 export function warmUpDeadline(task: { maxSeconds: number }): number {
   return performance.now() + Math.min(task.maxSeconds, WARM_UP_MAX_SECONDS) * 1000;
 }
@@ -103,6 +106,40 @@ export const DATASET_SPECS: Record<DatasetKey, DatasetSpec> = {
   },
 };
 
+/** A cold variant of lance-loader's shuffled epoch. */
+export interface LoaderColdVariant {
+  name: string;
+  /** The run.ts part (process) it runs in. */
+  part: string;
+  cache: 'cold' | 'direct';
+  direct: boolean;
+  creation: Creation;
+}
+
+/**
+ * lance-loader's cold variants (methods/lance-loader.ts), each run in a process of its own (`part`,
+ * run.ts METHOD_PARTS). "incl. creation" times createLoader with the epoch, as LanceDB's cold takes time
+ * their open; the others time the epoch after a createLoader on evicted files (measureCold).
+ */
+export const LOADER_COLD_VARIANTS: readonly LoaderColdVariant[] = [
+  {
+    name: 'epoch cold O_DIRECT incl. creation',
+    part: 'cold O_DIRECT incl. creation',
+    cache: 'direct',
+    direct: true,
+    creation: 'timed',
+  },
+  { name: 'epoch cold O_DIRECT', part: 'cold O_DIRECT', cache: 'direct', direct: true, creation: 'before eviction' },
+  {
+    name: 'epoch cold buffered incl. creation',
+    part: 'cold buffered incl. creation',
+    cache: 'cold',
+    direct: false,
+    creation: 'timed',
+  },
+  { name: 'epoch cold buffered', part: 'cold buffered', cache: 'cold', direct: false, creation: 'before eviction' },
+];
+
 /** A generated dataset as the methods see it. */
 export interface SuiteDataset {
   key: DatasetKey;
@@ -159,6 +196,12 @@ export interface Measurement {
   /** False when the time cap stopped the run before the epoch ended (the rate is over the rows done). */
   complete: boolean;
   firstBatchMs?: number;
+  /**
+   * Time to open before the first batch could be asked for: createLoader, LanceDB's connect + openTable,
+   * the NPY store's index. Part of `ms` in the variants that time creation (cold "… incl. creation",
+   * LanceDB and NumPy cold), outside it otherwise.
+   */
+  createMs?: number;
   bytesRead?: number;
   bytesDelivered?: number;
   readsIssued?: number;
@@ -228,6 +271,27 @@ export function createRssSampler(): { peak(): number; reset(): void; stop(): voi
   };
 }
 
+/**
+ * An Arrow Data as far as counting its bytes goes: lance-loader and LanceDB each hand out their own
+ * apache-arrow copy's classes, so the type is structural.
+ */
+export interface ArrowDataLike {
+  values?: { byteLength: number };
+  valueOffsets?: { byteLength: number };
+  nullBitmap?: { byteLength: number };
+  children: ArrowDataLike[];
+}
+
+/** Value bytes of a record batch's data: every column's buffers (values, offsets, validity), children included. */
+export function recordBatchBytes(batchData: ArrowDataLike): number {
+  const bytesOf = (data: ArrowDataLike): number =>
+    (data.values?.byteLength ?? 0) +
+    (data.valueOffsets?.byteLength ?? 0) +
+    (data.nullBitmap?.byteLength ?? 0) +
+    data.children.reduce((sum, child) => sum + bytesOf(child), 0);
+  return batchData.children.reduce((sum, column) => sum + bytesOf(column), 0);
+}
+
 /** A measurement from rows done and elapsed time. */
 export function rate(rows: number, ms: number): number {
   return ms > 0 ? (rows / ms) * 1000 : 0;
@@ -272,49 +336,157 @@ export function describe(m: Measurement): string {
   return `${m.variant}: ${Math.round(m.rowsPerSecond).toLocaleString('en-US')} rows/s (${m.rows} rows in ${(m.ms / 1000).toFixed(2)} s${m.complete ? '' : ', time cap'})`;
 }
 
+/** What one pass over a method's batches (one epoch, or one whole scan) did. */
+export interface PassResult {
+  rows: number;
+  /** False when the deadline stopped the pass before its end. */
+  complete: boolean;
+  firstBatchMs?: number;
+  /** Value bytes handed to the consumer, when the method counts them. */
+  bytes?: number;
+}
+
+/** A measurement's timing, without its method and variant. */
+export type Timing = Pick<
+  Measurement,
+  | 'rows'
+  | 'ms'
+  | 'rowsPerSecond'
+  | 'complete'
+  | 'firstBatchMs'
+  | 'createMs'
+  | 'bytesDelivered'
+  | 'peakRssBytes'
+  | 'proc'
+  | 'cachedBeforeBytes'
+>;
+
 /**
- * Times a warm full scan: one short untimed pass, then a pass capped at `task.maxSeconds`. `batches`
- * yields each batch's rows and value bytes.
+ * The warm protocol, the same for every method and scan: a warm-up pass over another epoch
+ * (WARM_UP_EPOCH_OFFSET), untimed, stopped at warmUpDeadline; then whole passes timed, the suite's
+ * epoch first, then the ones after it, until at least MIN_WARM_TIMED_SECONDS are timed (or the run's
+ * maxSeconds stops a pass). `pass(epoch, deadline)` reads one epoch's batches, stopping after the batch
+ * that crosses `deadline`; `onTimedStart` runs just before the clock starts (to take counters).
  */
-export async function measureWarmScan(
+export async function measureWarm(
   task: MethodTask,
   rss: ReturnType<typeof createRssSampler>,
-  method: Measurement['method'],
-  batches: () => AsyncIterable<{ rows: number; bytes: number }>,
-  variant = 'scan warm',
-): Promise<Measurement> {
-  const pass = async (deadline: number) => {
-    let rows = 0;
-    let bytes = 0;
-    let complete = true;
-    for await (const batch of batches()) {
-      rows += batch.rows;
-      bytes += batch.bytes;
-      if (performance.now() > deadline && rows < task.dataset.rows) {
-        complete = false;
-        break;
-      }
-    }
-    return { rows, bytes, complete };
-  };
-  await pass(performance.now() + Math.min(2000, task.maxSeconds * 250));
+  pass: (epoch: number, deadline: number) => Promise<PassResult>,
+  onTimedStart?: () => void,
+): Promise<Timing> {
+  await pass(task.epoch + WARM_UP_EPOCH_OFFSET, warmUpDeadline(task));
+  onTimedStart?.();
   const io = readProcIo();
   rss.reset();
   const t0 = performance.now();
-  const run = await pass(t0 + task.maxSeconds * 1000);
+  const deadline = t0 + task.maxSeconds * 1000;
+  const first = await pass(task.epoch, deadline);
+  let { rows, complete } = first;
+  let bytes = first.bytes;
+  for (let epoch = task.epoch + 1; complete && performance.now() - t0 < MIN_WARM_TIMED_SECONDS * 1000; epoch++) {
+    const more = await pass(epoch, deadline);
+    rows += more.rows;
+    complete = more.complete;
+    if (bytes !== undefined) bytes += more.bytes ?? 0;
+  }
   const ms = performance.now() - t0;
-  const m: Measurement = {
-    method,
-    variant,
-    cache: 'warm',
-    rows: run.rows,
+  return {
+    rows,
     ms,
-    rowsPerSecond: rate(run.rows, ms),
-    complete: run.complete,
-    bytesDelivered: run.bytes,
+    rowsPerSecond: rate(rows, ms),
+    complete,
+    firstBatchMs: first.firstBatchMs,
+    ...(bytes !== undefined ? { bytesDelivered: bytes } : {}),
     peakRssBytes: rss.peak(),
     proc: procIoSince(io),
   };
-  log(task, describe(m));
-  return m;
+}
+
+/**
+ * One scan pass for measureWarm: counts what `batches` yields (each batch's rows and value bytes) and
+ * stops after the batch that crosses `deadline`.
+ */
+export async function scanPass(
+  task: MethodTask,
+  batches: AsyncIterable<{ rows: number; bytes: number }>,
+  deadline: number,
+): Promise<PassResult> {
+  const run = { rows: 0, complete: true, bytes: 0 };
+  for await (const batch of batches) {
+    run.rows += batch.rows;
+    run.bytes += batch.bytes;
+    if (performance.now() > deadline && run.rows < task.dataset.rows) {
+      run.complete = false;
+      break;
+    }
+  }
+  return run;
+}
+
+/** How a cold measurement treats opening (createLoader, LanceDB's openTable, the NPY index). */
+export type Creation = 'timed' | 'before eviction';
+
+/**
+ * A cold measurement of one pass over the suite's epoch. Every file is evicted first, so opening reads
+ * the manifest, file footers and column metadata from the disk as well.
+ *
+ *   'timed'             evict → [open → pass]: opening is part of the time (createMs says how much), as a
+ *                       training job's first epoch pays it; LanceDB's and NumPy's cold numbers are this
+ *   'before eviction'   evict → open → evict again → [pass]: the epoch alone, after whatever opening keeps
+ *                       in memory (the loader's decoded small columns, warmed-up workers)
+ *
+ * `files` must hold every file `open` and `pass` read (datasets.ts datasetFiles), or the page cache
+ * serves some of them. The handle is closed before returning; `details` reads its counters first.
+ */
+export async function measureCold<H>(
+  task: MethodTask,
+  rss: ReturnType<typeof createRssSampler>,
+  run: {
+    files: readonly string[];
+    creation: Creation;
+    open: () => Promise<H>;
+    pass: (handle: H, deadline: number) => Promise<PassResult>;
+    close: (handle: H) => Promise<void> | void;
+    onTimedStart?: (handle: H) => void;
+    details?: (handle: H, ms: number) => Partial<Measurement>;
+  },
+): Promise<Timing & Partial<Measurement>> {
+  evictFiles(run.files);
+  let handle: H | undefined;
+  let createMs = NaN;
+  const open = async () => {
+    const c0 = performance.now();
+    handle = await run.open();
+    createMs = performance.now() - c0;
+    return handle;
+  };
+  try {
+    if (run.creation === 'before eviction') {
+      await open();
+      evictFiles(run.files);
+    }
+    const cachedBeforeBytes = cachedBytes(run.files);
+    const io = readProcIo();
+    rss.reset();
+    const t0 = performance.now();
+    const opened = handle ?? (await open());
+    run.onTimedStart?.(opened);
+    const p = await run.pass(opened, t0 + task.maxSeconds * 1000);
+    const ms = performance.now() - t0;
+    return {
+      rows: p.rows,
+      ms,
+      rowsPerSecond: rate(p.rows, ms),
+      complete: p.complete,
+      firstBatchMs: p.firstBatchMs,
+      createMs,
+      ...(p.bytes !== undefined ? { bytesDelivered: p.bytes } : {}),
+      peakRssBytes: rss.peak(),
+      proc: procIoSince(io),
+      ...(cachedBeforeBytes !== undefined ? { cachedBeforeBytes } : {}),
+      ...run.details?.(opened, ms),
+    };
+  } finally {
+    if (handle !== undefined) await run.close(handle);
+  }
 }

@@ -1,15 +1,20 @@
 /**
  * lance-loader in the suite: the DataLoader's shuffled epoch (the suite's batches: seed, epoch, batch
- * size), warm and cold, the dataset's full scan, peak RSS and RSS over extra epochs.
+ * size), warm and cold, the dataset's full scan both ways, peak RSS and RSS over extra epochs.
  *
- *   epoch warm              files read into the page cache (cat), a loader with io.direct false, another
- *                           whole epoch untimed first (at most WARM_UP_MAX_SECONDS: threads, JIT, caches)
- *   epoch cold O_DIRECT     a fresh loader with io.direct true; the files are evicted just before timing
- *   epoch cold buffered     the same with io.direct false (reads come from the disk through the page cache)
- *   scan warm               the loader's sequential epoch (shuffle: false, batches of up to 8192 rows that fit
- *                           the slots), every column, files in the page cache: the full-scan target's number
- *   dataset.scan warm       dataset.scan({ batchSize: 8192 }): Arrow record batches decoded on the main thread
- *   rss epochs              more warm epochs on the warm loader; peak RSS of each
+ *   epoch warm                            files read into the page cache (cat), a loader with io.direct false,
+ *                                         the suite's warm protocol (suite.ts measureWarm)
+ *   epoch cold O_DIRECT incl. creation    every file of the dataset evicted, then createLoader and the epoch
+ *                                         timed together (createMs: creation's share): what LanceDB's cold
+ *                                         takes pay too (open + takes), so the figure compared with them
+ *   epoch cold O_DIRECT                   evicted, createLoader (createMs), evicted again, the epoch alone
+ *                                         timed: the reads an epoch costs once the loader is up
+ *   epoch cold buffered [incl. creation]  the same two with io.direct false (reads through the page cache)
+ *   dataset.scan warm                     dataset.scan({ batchSize: 8192 }): Arrow record batches decoded on the
+ *                                         calling thread, what LanceDB's scan delivers: the full-scan target
+ *   scan warm                             the loader's sequential epoch (shuffle: false, batches of up to 8192
+ *                                         rows that fit the slots) as typed arrays, decoded by the workers
+ *   rss epochs                            more warm epochs on the warm loader; peak RSS of each
  *
  * The consumer only counts rows and releases each batch, so its wait share is close to 100% by design:
  * it says how much of the epoch the loader was the bottleneck, not a training loop's share.
@@ -19,24 +24,25 @@
  * Run by bench/run.ts: `node --expose-gc --import tsx bench/methods/lance-loader.ts <task.json>`.
  */
 import { createLoader, openDataset, type DataLoader, type LoaderMetrics } from 'lance-loader';
-import { cachedBytes, evictFiles, warmFiles } from '../datasets.js';
+import { datasetFiles, warmFiles } from '../datasets.js';
 import {
   createRssSampler,
   createSampler,
   describe,
   log,
-  procIoSince,
-  rate,
-  readProcIo,
-  measureWarmScan,
+  measureCold,
+  measureWarm,
+  LOADER_COLD_VARIANTS,
+  recordBatchBytes,
   runMethodProcess,
-  warmUpDeadline,
-  MIN_WARM_TIMED_SECONDS,
+  scanPass,
+  WARM_UP_EPOCH_OFFSET,
   type Measurement,
+  type ArrowDataLike,
+  type LoaderColdVariant,
   type MethodTask,
+  type PassResult,
 } from '../suite.js';
-
-type Variant = { name: string; cache: 'warm' | 'cold' | 'direct'; direct: boolean };
 
 async function openLoader(task: MethodTask, direct: boolean): Promise<DataLoader> {
   return createLoader(task.dataset.path, {
@@ -65,12 +71,11 @@ function delta(
   };
 }
 
-/** Drains up to `maxBatches` batches of `epoch` (or until `deadline`); returns rows and the first batch's latency. */
+/** Drains the batches of `epoch` (or until `deadline`); returns rows and the first batch's latency. */
 async function drain(
   loader: DataLoader,
   epoch: number,
   deadline: number,
-  maxBatches = Infinity,
   expectFirst?: Uint32Array,
 ): Promise<{ rows: number; batches: number; firstBatchMs: number; complete: boolean }> {
   const started = performance.now();
@@ -94,7 +99,6 @@ async function drain(
     rows += batch.numRows;
     batches++;
     batch.release();
-    if (batches >= maxBatches) break;
     if (performance.now() > deadline && batches < loader.numBatches) {
       complete = false;
       break;
@@ -103,65 +107,87 @@ async function drain(
   return { rows, batches, firstBatchMs, complete };
 }
 
-async function epochRun(
+/** One pass over `epoch` that checks the loader reads the suite's batches (the first one is BatchSampler's). */
+function suitePass(task: MethodTask, loader: DataLoader, epoch: number, deadline: number): Promise<PassResult> {
+  const expectFirst = epoch === task.epoch ? createSampler(task.dataset, task.seed).batch(epoch, 0) : undefined;
+  return drain(loader, epoch, deadline, expectFirst);
+}
+
+/** Loader counters over the timed part, and the consumer's wait as a share of it. */
+function metricsSince(loader: DataLoader, before: LoaderMetrics, ms: number): Partial<Measurement> {
+  const d = delta(loader.metrics(), before);
+  return { ...d, consumerWaitShare: (d.consumerWaitMs ?? 0) / ms };
+}
+
+/** The warm epoch; the loader stays open for the RSS epochs. */
+async function warmRun(
   task: MethodTask,
-  variant: Variant,
   rss: ReturnType<typeof createRssSampler>,
 ): Promise<{ measurement: Measurement; loader: DataLoader }> {
-  const files = task.dataset.dataFiles.map((f) => f.path);
-  if (variant.cache === 'warm') warmFiles(files);
-  const loader = await openLoader(task, variant.direct);
-  let cachedBeforeBytes: number | undefined;
-  if (variant.cache === 'warm') {
-    await drain(loader, task.epoch + 1000, warmUpDeadline(task));
-  } else {
-    evictFiles(files);
-    cachedBeforeBytes = cachedBytes(files);
+  warmFiles(datasetFiles(task.dataset.path));
+  const loader = await openLoader(task, false);
+  try {
+    let before = loader.metrics();
+    const timing = await measureWarm(
+      task,
+      rss,
+      (epoch, deadline) => suitePass(task, loader, epoch, deadline),
+      () => (before = loader.metrics()),
+    );
+    const measurement: Measurement = {
+      method: 'lance-loader',
+      variant: 'epoch warm',
+      cache: 'warm',
+      ...timing,
+      ...metricsSince(loader, before, timing.ms),
+    };
+    log(task, describe(measurement));
+    return { measurement, loader };
+  } catch (error) {
+    await closeAndCollect(loader);
+    throw error;
   }
-  const expectFirst = createSampler(task.dataset, task.seed).batch(task.epoch, 0);
-  const before = loader.metrics();
-  const io = readProcIo();
-  rss.reset();
-  const t0 = performance.now();
-  const deadline = t0 + task.maxSeconds * 1000;
-  const run = await drain(loader, task.epoch, deadline, Infinity, expectFirst);
-  // Warm: more whole epochs until MIN_WARM_TIMED_SECONDS are timed (LanceDB's takes follow the same epochs).
-  for (
-    let epoch = task.epoch + 1;
-    variant.cache === 'warm' && run.complete && performance.now() - t0 < MIN_WARM_TIMED_SECONDS * 1000;
-    epoch++
-  ) {
-    const more = await drain(loader, epoch, deadline);
-    run.rows += more.rows;
-    run.complete = more.complete;
-  }
-  const ms = performance.now() - t0;
-  const d = delta(loader.metrics(), before);
-  const measurement: Measurement = {
-    method: 'lance-loader',
-    variant: variant.name,
-    cache: variant.cache,
-    rows: run.rows,
-    ms,
-    rowsPerSecond: rate(run.rows, ms),
-    complete: run.complete,
-    firstBatchMs: run.firstBatchMs,
-    ...d,
-    consumerWaitShare: (d.consumerWaitMs ?? 0) / ms,
-    peakRssBytes: rss.peak(),
-    proc: procIoSince(io),
-    ...(cachedBeforeBytes !== undefined ? { cachedBeforeBytes } : {}),
-  };
-  log(task, describe(measurement));
-  return { measurement, loader };
+}
+
+async function coldRun(
+  task: MethodTask,
+  variant: LoaderColdVariant,
+  rss: ReturnType<typeof createRssSampler>,
+): Promise<Measurement> {
+  let before: LoaderMetrics | undefined;
+  const timing = await measureCold(task, rss, {
+    files: datasetFiles(task.dataset.path),
+    creation: variant.creation,
+    open: () => openLoader(task, variant.direct),
+    pass: (loader, deadline) => suitePass(task, loader, task.epoch, deadline),
+    close: closeAndCollect,
+    onTimedStart: (loader) => (before = loader.metrics()),
+    details: (loader, ms) => (before ? metricsSince(loader, before, ms) : {}),
+  });
+  const measurement: Measurement = { method: 'lance-loader', variant: variant.name, cache: variant.cache, ...timing };
+  log(task, `${describe(measurement)}, createLoader ${Math.round(measurement.createMs ?? NaN)} ms`);
+  return measurement;
 }
 
 /** Rows per batch of both scans: the size LanceDB's scan uses. */
 const SCAN_BATCH_ROWS = 8192;
 
-/** The loader's sequential epoch (shuffle: false): every row in file order, read and decoded by the workers. */
+/** Times a warm full scan with the suite's warm protocol; `pass` scans once. */
+async function scanRun(
+  task: MethodTask,
+  rss: ReturnType<typeof createRssSampler>,
+  variant: string,
+  pass: (epoch: number, deadline: number) => Promise<PassResult>,
+): Promise<Measurement> {
+  const timing = await measureWarm(task, rss, pass);
+  const measurement: Measurement = { method: 'lance-loader', variant, cache: 'warm', ...timing };
+  log(task, describe(measurement));
+  return measurement;
+}
+
+/** The loader's sequential epoch (shuffle: false): every row in file order as typed arrays, decoded by the workers. */
 async function loaderScanRun(task: MethodTask, rss: ReturnType<typeof createRssSampler>): Promise<Measurement> {
-  warmFiles(task.dataset.dataFiles.map((f) => f.path));
+  warmFiles(datasetFiles(task.dataset.path));
   const batchSize = Math.min(
     SCAN_BATCH_ROWS,
     Math.max(1, Math.floor(task.memoryBytes / 2 / 6 / Math.max(1, task.dataset.rowBytes))),
@@ -172,17 +198,22 @@ async function loaderScanRun(task: MethodTask, rss: ReturnType<typeof createRssS
     memoryBytes: task.memoryBytes,
     io: { direct: false },
   });
-  // Each pass is the next epoch, as a training loop asks for them.
-  let epoch = 0;
   try {
-    return await measureWarmScan(task, rss, 'lance-loader', async function* () {
-      for await (const batch of loader.epoch(epoch++)) {
-        let bytes = 0;
-        for (const column of Object.values(batch.columns)) bytes += column.values.byteLength;
-        yield { rows: batch.numRows, bytes };
-        batch.release();
-      }
-    });
+    // measureWarm asks for the next epoch each pass, as a training loop does.
+    return await scanRun(task, rss, 'scan warm', (epoch, deadline) =>
+      scanPass(
+        task,
+        (async function* () {
+          for await (const batch of loader.epoch(epoch)) {
+            let bytes = 0;
+            for (const column of Object.values(batch.columns)) bytes += column.values.byteLength;
+            batch.release();
+            yield { rows: batch.numRows, bytes };
+          }
+        })(),
+        deadline,
+      ),
+    );
   } finally {
     await closeAndCollect(loader);
   }
@@ -190,38 +221,22 @@ async function loaderScanRun(task: MethodTask, rss: ReturnType<typeof createRssS
 
 /** `dataset.scan()`: Arrow record batches, read and decoded on the calling thread. */
 async function datasetScanRun(task: MethodTask, rss: ReturnType<typeof createRssSampler>): Promise<Measurement> {
-  warmFiles(task.dataset.dataFiles.map((f) => f.path));
+  warmFiles(datasetFiles(task.dataset.path));
   const ds = await openDataset(task.dataset.path);
   try {
-    return await measureWarmScan(
-      task,
-      rss,
-      'lance-loader',
-      async function* () {
-        for await (const batch of ds.scan({ batchSize: SCAN_BATCH_ROWS })) {
-          yield {
-            rows: batch.numRows,
-            bytes: batch.data.children.reduce((sum, child) => sum + byteLengthOf(child), 0),
-          };
-        }
-      },
-      'dataset.scan warm',
+    return await scanRun(task, rss, 'dataset.scan warm', (_epoch, deadline) =>
+      scanPass(
+        task,
+        (async function* () {
+          for await (const batch of ds.scan({ batchSize: SCAN_BATCH_ROWS }))
+            yield { rows: batch.numRows, bytes: recordBatchBytes(batch.data as unknown as ArrowDataLike) };
+        })(),
+        deadline,
+      ),
     );
   } finally {
     await ds.close();
   }
-}
-
-/** Bytes of an Arrow Data's buffers (values, offsets, validity), children included. */
-function byteLengthOf(data: {
-  values?: { byteLength: number };
-  valueOffsets?: { byteLength: number };
-  nullBitmap?: { byteLength: number };
-  children: unknown[];
-}): number {
-  let n = (data.values?.byteLength ?? 0) + (data.valueOffsets?.byteLength ?? 0) + (data.nullBitmap?.byteLength ?? 0);
-  for (const child of data.children) n += byteLengthOf(child as Parameters<typeof byteLengthOf>[0]);
-  return n;
 }
 
 /** Closes the loader and frees its memory now (its slots are SharedArrayBuffers, freed by the GC). */
@@ -244,21 +259,20 @@ await runMethodProcess(async (task, result) => {
   };
 
   // run.ts runs the parts in processes of their own (METHOD_PARTS): 'warm' (with the RSS epochs and the
-  // scans), 'cold O_DIRECT', 'cold buffered'; without a part, all of them.
+  // scans) and each cold variant; without a part, all of them.
   const runs = (part: string) => task.part === undefined || task.part === part;
-  const warm = runs('warm')
-    ? await attempt('epoch warm', () => epochRun(task, { name: 'epoch warm', cache: 'warm', direct: false }, rss))
-    : undefined;
+  const warm = runs('warm') ? await attempt('epoch warm', () => warmRun(task, rss)) : undefined;
   if (warm) {
     result.measurements.push(warm.measurement);
-    // RSS over more warm epochs on the same loader: flat means no growth per epoch.
+    // RSS over more warm epochs on the same loader: flat means no growth per epoch. Epochs of their own,
+    // past the warm-up's: an epoch the loader already finished would resume at its end.
     if (task.rssEpochs > 0) {
       await attempt('rss epochs', async () => {
         const perEpoch: number[] = [];
         const stop = performance.now() + task.maxSeconds * 2000;
         for (let e = 0; e < task.rssEpochs && performance.now() < stop; e++) {
           rss.reset();
-          await drain(warm.loader, task.epoch + 1 + e, stop);
+          await drain(warm.loader, task.epoch + WARM_UP_EPOCH_OFFSET + 1 + e, stop);
           perEpoch.push(rss.peak());
         }
         warm.measurement.rssPerEpochBytes = perEpoch;
@@ -267,20 +281,14 @@ await runMethodProcess(async (task, result) => {
     }
     await closeAndCollect(warm.loader);
   }
-  for (const variant of [
-    { name: 'epoch cold O_DIRECT', part: 'cold O_DIRECT', cache: 'direct', direct: true },
-    { name: 'epoch cold buffered', part: 'cold buffered', cache: 'cold', direct: false },
-  ] as const) {
+  for (const variant of LOADER_COLD_VARIANTS) {
     if (!runs(variant.part)) continue;
-    const run = await attempt(variant.name, () => epochRun(task, variant, rss));
-    if (run) {
-      result.measurements.push(run.measurement);
-      await closeAndCollect(run.loader);
-    }
+    const measurement = await attempt(variant.name, () => coldRun(task, variant, rss));
+    if (measurement) result.measurements.push(measurement);
   }
   for (const [name, run] of [
-    ['scan warm', loaderScanRun],
     ['dataset.scan warm', datasetScanRun],
+    ['scan warm', loaderScanRun],
   ] as const) {
     if (!runs('warm')) continue;
     const scan = await attempt(name, () => run(task, rss));

@@ -1,11 +1,13 @@
 /**
  * LanceDB (@lancedb/lancedb, the reference reader) in the suite: `table.takeOffsets(batchRows).toArrow()`
  * on the suite's shuffled batches with 1 and 4 batches in flight, warm and cold, and its full scan
- * (`for await (const batch of table.query())`, every column).
+ * (`for await (const batch of table.query())`, every column, Arrow record batches).
  *
- *   take ×N warm   files read into the page cache (cat), another whole epoch untimed first (at most WARM_UP_MAX_SECONDS)
- *   take ×N cold   a fresh connection and table; the files are evicted just before timing
- *   scan warm      files in the page cache, a short untimed pass first
+ *   take ×N warm   files read into the page cache (cat), a connection opened, the suite's warm protocol
+ *                  (suite.ts measureWarm: one untimed warm-up epoch, then whole epochs timed)
+ *   take ×N cold   every file of the dataset evicted, then connect + openTable and the epoch's takes timed
+ *                  together (createMs: the open's share), as lance-loader's "incl. creation" variants
+ *   scan warm      files in the page cache, the same warm protocol over whole scans
  *
  * Each variant opens its own connection, so no variant inherits another's caches. takeOffsets returns
  * rows sorted by offset rather than in the asked order; only throughput is measured here.
@@ -13,48 +15,72 @@
  */
 import { dirname } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
-import { cachedBytes, evictFiles, warmFiles } from '../datasets.js';
+import { datasetFiles, warmFiles } from '../datasets.js';
 import {
   createRssSampler,
   createSampler,
   describe,
   log,
-  procIoSince,
-  rate,
-  readProcIo,
-  measureWarmScan,
+  measureCold,
+  measureWarm,
+  recordBatchBytes,
   runMethodProcess,
-  warmUpDeadline,
-  MIN_WARM_TIMED_SECONDS,
+  scanPass,
+  type ArrowDataLike,
   type Measurement,
   type MethodTask,
+  type PassResult,
 } from '../suite.js';
 
 interface ArrowLike {
   numRows: number;
-  batches: { data: DataLike }[];
-}
-interface DataLike {
-  values?: { byteLength: number };
-  valueOffsets?: { byteLength: number };
-  nullBitmap?: { byteLength: number };
-  children: DataLike[];
-}
-
-function byteLengthOf(data: DataLike): number {
-  let n = (data.values?.byteLength ?? 0) + (data.valueOffsets?.byteLength ?? 0) + (data.nullBitmap?.byteLength ?? 0);
-  for (const child of data.children) n += byteLengthOf(child);
-  return n;
+  batches: { data: ArrowDataLike }[];
 }
 
 function tableBytes(table: ArrowLike): number {
-  return table.batches.reduce((sum, b) => sum + b.data.children.reduce((s, c) => s + byteLengthOf(c), 0), 0);
+  return table.batches.reduce((sum, b) => sum + recordBatchBytes(b.data), 0);
 }
 
-async function openTable(task: MethodTask): Promise<{ db: lancedb.Connection; table: lancedb.Table }> {
+type Opened = { db: lancedb.Connection; table: lancedb.Table };
+
+async function openTable(task: MethodTask): Promise<Opened> {
   const db = await lancedb.connect(dirname(task.dataset.path));
   const table = await db.openTable(task.dataset.tableName);
   return { db, table };
+}
+
+function closeTable({ db, table }: Opened): void {
+  table.close();
+  db.close();
+}
+
+/** One epoch's batches taken with `inFlight` takes at a time, stopping after the batch that crosses `deadline`. */
+async function takeEpoch(
+  task: MethodTask,
+  table: lancedb.Table,
+  epoch: number,
+  inFlight: number,
+  deadline: number,
+): Promise<PassResult> {
+  const sampler = createSampler(task.dataset, task.seed);
+  const batches = Array.from({ length: sampler.numBatches() }, (_, i) => Array.from(sampler.batch(epoch, i)));
+  const t0 = performance.now();
+  const run: PassResult = { rows: 0, complete: true, bytes: 0, firstBatchMs: NaN };
+  let next = 0;
+  const worker = async () => {
+    while (next < batches.length) {
+      if (performance.now() > deadline) {
+        run.complete = false;
+        return;
+      }
+      const result = (await table.takeOffsets(batches[next++] as number[]).toArrow()) as unknown as ArrowLike;
+      if (Number.isNaN(run.firstBatchMs)) run.firstBatchMs = performance.now() - t0;
+      run.rows += result.numRows;
+      run.bytes = (run.bytes ?? 0) + tableBytes(result);
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  return run;
 }
 
 async function takeRun(
@@ -63,93 +89,52 @@ async function takeRun(
   cache: 'warm' | 'cold',
   rss: ReturnType<typeof createRssSampler>,
 ): Promise<Measurement> {
-  const files = task.dataset.dataFiles.map((f) => f.path);
-  const sampler = createSampler(task.dataset, task.seed);
-  const numBatches = sampler.numBatches();
-  if (cache === 'warm') warmFiles(files);
-  const { db, table } = await openTable(task);
-  try {
-    let cachedBeforeBytes: number | undefined;
-    if (cache === 'warm') {
-      const deadline = warmUpDeadline(task);
-      for (let i = 0; i < numBatches && performance.now() < deadline; i++)
-        await table.takeOffsets(Array.from(sampler.batch(task.epoch + 1000, i))).toArrow();
-    } else {
-      evictFiles(files);
-      cachedBeforeBytes = cachedBytes(files);
+  const files = datasetFiles(task.dataset.path);
+  let timing;
+  if (cache === 'warm') {
+    warmFiles(files);
+    const opened = await openTable(task);
+    try {
+      timing = await measureWarm(task, rss, (epoch, deadline) =>
+        takeEpoch(task, opened.table, epoch, inFlight, deadline),
+      );
+    } finally {
+      closeTable(opened);
     }
-    // Each epoch's batches as plain arrays, made when the epoch starts (the first one before timing).
-    const epochs = new Map<number, number[][]>();
-    const batchAt = (at: number): number[] => {
-      const epoch = task.epoch + Math.floor(at / numBatches);
-      let list = epochs.get(epoch);
-      if (!list) {
-        list = Array.from({ length: numBatches }, (_, i) => Array.from(sampler.batch(epoch, i)));
-        epochs.set(epoch, list);
-        epochs.delete(epoch - 2);
-      }
-      return list[at % numBatches] as number[];
-    };
-    batchAt(0);
-    const io = readProcIo();
-    rss.reset();
-    const t0 = performance.now();
-    const deadline = t0 + task.maxSeconds * 1000;
-    let rows = 0;
-    let bytes = 0;
-    let next = 0;
-    let firstBatchMs = NaN;
-    // Warm: whole epochs (the suite's, then the ones after it, as lance-loader) until MIN_WARM_TIMED_SECONDS.
-    const minMs = cache === 'warm' ? MIN_WARM_TIMED_SECONDS * 1000 : 0;
-    const worker = async () => {
-      while (performance.now() <= deadline) {
-        if (next > 0 && next % numBatches === 0 && performance.now() - t0 >= minMs) break;
-        const batch = batchAt(next++);
-        const result = (await table.takeOffsets(batch).toArrow()) as unknown as ArrowLike;
-        if (Number.isNaN(firstBatchMs)) firstBatchMs = performance.now() - t0;
-        rows += result.numRows;
-        bytes += tableBytes(result);
-      }
-    };
-    await Promise.all(Array.from({ length: inFlight }, worker));
-    const ms = performance.now() - t0;
-    const m: Measurement = {
-      method: 'lancedb',
-      variant: `take ×${inFlight} ${cache}`,
-      cache,
-      rows,
-      ms,
-      rowsPerSecond: rate(rows, ms),
-      complete: next >= numBatches,
-      firstBatchMs,
-      bytesDelivered: bytes,
-      peakRssBytes: rss.peak(),
-      proc: procIoSince(io),
-      ...(cachedBeforeBytes !== undefined ? { cachedBeforeBytes } : {}),
-    };
-    log(task, describe(m));
-    return m;
-  } finally {
-    table.close();
-    db.close();
+  } else {
+    timing = await measureCold(task, rss, {
+      files,
+      creation: 'timed',
+      open: () => openTable(task),
+      pass: ({ table }, deadline) => takeEpoch(task, table, task.epoch, inFlight, deadline),
+      close: closeTable,
+    });
   }
+  const m: Measurement = { method: 'lancedb', variant: `take ×${inFlight} ${cache}`, cache, ...timing };
+  log(task, describe(m));
+  return m;
 }
 
 async function scanRun(task: MethodTask, rss: ReturnType<typeof createRssSampler>): Promise<Measurement> {
-  warmFiles(task.dataset.dataFiles.map((f) => f.path));
-  const { db, table } = await openTable(task);
+  warmFiles(datasetFiles(task.dataset.path));
+  const opened = await openTable(task);
   try {
-    return await measureWarmScan(task, rss, 'lancedb', async function* () {
-      for await (const batch of table.query()) {
-        yield {
-          rows: batch.numRows,
-          bytes: (batch.data as unknown as DataLike).children.reduce((s, c) => s + byteLengthOf(c), 0),
-        };
-      }
-    });
+    const timing = await measureWarm(task, rss, (_epoch, deadline) =>
+      scanPass(
+        task,
+        (async function* () {
+          for await (const batch of opened.table.query()) {
+            yield { rows: batch.numRows, bytes: recordBatchBytes(batch.data as unknown as ArrowDataLike) };
+          }
+        })(),
+        deadline,
+      ),
+    );
+    const m: Measurement = { method: 'lancedb', variant: 'scan warm', cache: 'warm', ...timing };
+    log(task, describe(m));
+    return m;
   } finally {
-    table.close();
-    db.close();
+    closeTable(opened);
   }
 }
 

@@ -6,48 +6,57 @@
  * file into a fresh buffer, header parsed) and the batch's rows are copied out in batch order into one
  * (batchSize × dim) Float32Array, one file after another, as `np.load(file)` in a Python loop would.
  *
- *   epoch warm   the store's files read into the page cache first (cat)
- *   epoch cold   the store's files evicted first
+ *   epoch warm   the store's files read into the page cache first (cat), the index opened, the suite's warm
+ *                protocol (suite.ts measureWarm: one untimed warm-up epoch, then whole epochs timed)
+ *   epoch cold   the store's files (index.json included) evicted, then the index opened and the epoch timed
+ *                together (createMs: the open's share), as LanceDB's cold takes and lance-loader's
+ *                "incl. creation" variants
  *
  * Only float32 vector datasets have a store (emb, seed000); mnist (uint8) and images (binary) are
  * reported as skipped, since examples/npy.ts stores `<f4` only; emb-2.0 has the same values as emb-2.1, so
  * only emb-2.1 gets a store.
  *
- * Warm runs load 2 untimed batches of another epoch first (JIT), like the other methods.
  * Run by bench/run.ts: `node --import tsx bench/methods/numpy-files.ts <task.json>`.
  */
-import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fetchNpyFile, openNpyBatchStore } from '../../examples/npy.js';
-import { cachedBytes, evictFiles, warmFiles } from '../datasets.js';
+import { fetchNpyFile, openNpyBatchStore, type NpyBatchStore } from '../../examples/npy.js';
+import { datasetFiles, warmFiles } from '../datasets.js';
 import {
   createRssSampler,
   createSampler,
   describe,
   log,
-  procIoSince,
-  rate,
-  readProcIo,
+  measureCold,
+  measureWarm,
   runMethodProcess,
   type Measurement,
   type MethodTask,
+  type PassResult,
 } from '../suite.js';
 
-async function epochRun(
+/**
+ * One epoch of the suite's batches from the store; `counts` adds up the whole-file loads and their bytes.
+ * Stops after the batch that crosses `deadline`.
+ */
+async function loadEpoch(
   task: MethodTask,
-  dir: string,
-  cache: 'warm' | 'cold',
-  rss: ReturnType<typeof createRssSampler>,
-): Promise<Measurement> {
-  const store = await openNpyBatchStore(dir);
+  store: NpyBatchStore,
+  epoch: number,
+  deadline: number,
+  counts: { filesLoaded: number; bytesRead: number },
+): Promise<PassResult> {
+  const { dir } = store;
   const { dim, files, rows: where } = store.index;
-  const paths = readdirSync(dir)
-    .filter((f) => f.endsWith('.npy'))
-    .map((f) => join(dir, f));
   const sampler = createSampler(task.dataset, task.seed);
   const numBatches = sampler.numBatches();
-  const batches = Array.from({ length: numBatches }, (_, i) => sampler.batch(task.epoch, i));
-  const loadBatch = async (batch: Uint32Array): Promise<{ filesLoaded: number; bytesRead: number }> => {
+  const t0 = performance.now();
+  const run: PassResult = { rows: 0, complete: true, firstBatchMs: NaN, bytes: 0 };
+  for (let b = 0; b < numBatches; b++) {
+    if (b > 0 && performance.now() > deadline) {
+      run.complete = false;
+      break;
+    }
+    const batch = sampler.batch(epoch, b);
     const out = new Float32Array(batch.length * dim);
     // file index → positions in the batch of the rows it holds
     const byFile = new Map<number, number[]>();
@@ -58,62 +67,65 @@ async function epochRun(
       if (list) list.push(i);
       else byFile.set(at[0], [i]);
     }
-    let bytesRead = 0;
     for (const [file, positions] of byFile) {
       const name = files[file];
       if (name === undefined) throw new Error(`${dir}: index names no file ${file}`);
       const array = await fetchNpyFile(join(dir, name));
-      bytesRead += array.fileBytes;
+      counts.bytesRead += array.fileBytes;
       for (const i of positions) {
         const row = (where[String(batch[i])] as [number, number])[1];
         out.set(array.values.subarray(row * dim, (row + 1) * dim), i * dim);
       }
     }
-    return { filesLoaded: byFile.size, bytesRead };
+    counts.filesLoaded += byFile.size;
+    if (b === 0) run.firstBatchMs = performance.now() - t0;
+    run.rows += batch.length;
+    run.bytes = (run.bytes ?? 0) + out.byteLength;
+  }
+  return run;
+}
+
+async function epochRun(
+  task: MethodTask,
+  dir: string,
+  cache: 'warm' | 'cold',
+  rss: ReturnType<typeof createRssSampler>,
+): Promise<Measurement> {
+  const files = datasetFiles(dir);
+  const counts = { filesLoaded: 0, bytesRead: 0 };
+  let rowsPerFile = NaN;
+  const open = async () => {
+    const store = await openNpyBatchStore(dir);
+    rowsPerFile = store.index.rowsPerFile;
+    return store;
   };
-  let cachedBeforeBytes: number | undefined;
+  let timing;
   if (cache === 'warm') {
-    warmFiles(paths);
-    for (let i = 0; i < Math.min(2, numBatches); i++) await loadBatch(sampler.batch(task.epoch + 1000, i));
+    warmFiles(files);
+    const store = await open();
+    timing = await measureWarm(
+      task,
+      rss,
+      (epoch, deadline) => loadEpoch(task, store, epoch, deadline, counts),
+      () => Object.assign(counts, { filesLoaded: 0, bytesRead: 0 }),
+    );
   } else {
-    evictFiles(paths);
-    cachedBeforeBytes = cachedBytes(paths);
+    timing = await measureCold(task, rss, {
+      files,
+      creation: 'timed',
+      open,
+      pass: (store, deadline) => loadEpoch(task, store, task.epoch, deadline, counts),
+      close: () => undefined,
+    });
   }
-  const io = readProcIo();
-  rss.reset();
-  const t0 = performance.now();
-  const deadline = t0 + task.maxSeconds * 1000;
-  let rows = 0;
-  let bytesRead = 0;
-  let filesLoaded = 0;
-  let firstBatchMs = NaN;
-  let done = 0;
-  for (const batch of batches) {
-    const loaded = await loadBatch(batch);
-    filesLoaded += loaded.filesLoaded;
-    bytesRead += loaded.bytesRead;
-    if (done === 0) firstBatchMs = performance.now() - t0;
-    rows += batch.length;
-    done++;
-    if (performance.now() > deadline) break;
-  }
-  const ms = performance.now() - t0;
   const m: Measurement = {
     method: 'numpy-files',
     variant: `epoch ${cache}`,
     cache,
-    rows,
-    ms,
-    rowsPerSecond: rate(rows, ms),
-    complete: done === numBatches,
-    firstBatchMs,
-    bytesRead,
-    bytesDelivered: rows * dim * 4,
-    readsIssued: filesLoaded,
-    peakRssBytes: rss.peak(),
-    proc: procIoSince(io),
-    note: `${filesLoaded} whole-file loads of ${store.index.rowsPerFile}-row NPY files; vector column only`,
-    ...(cachedBeforeBytes !== undefined ? { cachedBeforeBytes } : {}),
+    ...timing,
+    bytesRead: counts.bytesRead,
+    readsIssued: counts.filesLoaded,
+    note: `${counts.filesLoaded} whole-file loads of ${rowsPerFile}-row NPY files; vector column only`,
   };
   log(task, describe(m));
   return m;

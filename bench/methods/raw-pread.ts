@@ -8,7 +8,8 @@
  * row's real size (exact for fixed-width rows up to page headers, the mean for images) and its region of
  * the file, without asking the library where pages are.
  *
- *   pread buffered warm ×T   files read into the page cache first; T threads
+ *   pread buffered warm ×T   files read into the page cache first; T threads; the suite's warm protocol
+ *                            (an untimed warm-up epoch, then whole epochs until MIN_WARM_TIMED_SECONDS)
  *   pread O_DIRECT ×T        O_DIRECT, each read widened to 4 KiB boundaries (the alignment O_DIRECT
  *                            needs); the buffer's offset is probed as in docs (design §6)
  *   fio qd32 / qd1           fio randread, libaio, direct=1, on the largest data file, time-based; rows/s =
@@ -35,6 +36,9 @@ import {
   rate,
   readProcIo,
   runMethodProcess,
+  warmUpDeadline,
+  MIN_WARM_TIMED_SECONDS,
+  WARM_UP_EPOCH_OFFSET,
   type Measurement,
   type MethodTask,
 } from '../suite.js';
@@ -43,7 +47,7 @@ import {
 const WORKER_SOURCE = `
 const { workerData, parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
-const { files, fileStarts, rowBytes, order, batchSize, counter, direct, control } = workerData;
+const { files, fileStarts, rowBytes, warmUpOrder, order, batchSize, counter, direct, control } = workerData;
 const fds = files.map((f) => fs.openSync(f.path, direct ? fs.constants.O_RDONLY | fs.constants.O_DIRECT : 'r'));
 const maxLength = direct ? Math.ceil((rowBytes + 4096) / 4096) * 4096 + 4096 : rowBytes;
 const sab = new SharedArrayBuffer(maxLength + 8192);
@@ -57,45 +61,93 @@ if (direct) {
   if (base < 0) throw new Error('no O_DIRECT-aligned offset found in the buffer');
 }
 const view = new Uint8Array(sab, base, maxLength);
-const rows = new Uint32Array(order);
 const next = new Int32Array(counter);
-parentPort.postMessage({ ready: true });
-// control: Int32 [0] = go flag, Float64 [1] = deadline (Date.now() ms), both set by the main thread.
-Atomics.wait(new Int32Array(control, 0, 1), 0, 0);
-const deadline = new Float64Array(control, 8, 1)[0];
-let done = 0, reads = 0, bytes = 0;
-const numBatches = Math.ceil(rows.length / batchSize);
-for (;;) {
-  if (Date.now() > deadline) break;
-  const b = Atomics.add(next, 0, 1);
-  if (b >= numBatches) break;
-  const end = Math.min(rows.length, (b + 1) * batchSize);
-  for (let i = b * batchSize; i < end; i++) {
-    const at = rows[i] * rowBytes;
-    let f = 0;
-    while (f + 1 < fileStarts.length && fileStarts[f + 1] <= at) f++;
-    let position = at - fileStarts[f];
-    let length = Math.min(rowBytes, files[f].size - position);
-    if (direct) {
-      const start = Math.floor(position / 4096) * 4096;
-      length = Math.ceil((position + length) / 4096) * 4096 - start;
-      position = start;
-    }
-    const n = fs.readSync(fds[f], view, 0, length, position);
-    if (n <= 0) throw new Error('read of ' + length + ' bytes at ' + position + ' returned ' + n);
-    reads++;
-    bytes += n;
+const numBatches = Math.ceil(order.byteLength / 4 / batchSize);
+// control, set by the main thread: Int32 [0] = phase (0 wait, 1 warm-up, 2 timed), [1] = no batch from
+// this index on; Float64 [1] = deadline (Date.now() ms), [2] = when the timed phase started, [3] = timed
+// ms after which the end of an epoch stops it.
+const phase = new Int32Array(control, 0, 2);
+const times = new Float64Array(control, 8, 3);
+let reads = 0, bytes = 0, cut = false;
+function readRow(row) {
+  const at = row * rowBytes;
+  let f = 0;
+  while (f + 1 < fileStarts.length && fileStarts[f + 1] <= at) f++;
+  let position = at - fileStarts[f];
+  let length = Math.min(rowBytes, files[f].size - position);
+  if (direct) {
+    const start = Math.floor(position / 4096) * 4096;
+    length = Math.ceil((position + length) / 4096) * 4096 - start;
+    position = start;
   }
-  done += end - b * batchSize;
+  const n = fs.readSync(fds[f], view, 0, length, position);
+  if (n <= 0) throw new Error('read of ' + length + ' bytes at ' + position + ' returned ' + n);
+  reads++;
+  bytes += n;
 }
+// Takes batches from the shared counter until the deadline or the limit; a batch index past one epoch
+// wraps around (whole epochs repeat the order). Returns the rows read.
+function run(rows, deadline, timed) {
+  let done = 0;
+  for (;;) {
+    if (Date.now() > deadline) {
+      cut = true;
+      break;
+    }
+    const b = Atomics.add(next, 0, 1);
+    if (b >= Atomics.load(phase, 1)) break;
+    if (timed && b > 0 && b % numBatches === 0 && Date.now() - times[1] >= times[2]) {
+      // An epoch ended with enough time timed: no batch from here on (other threads may be one batch past).
+      let limit = Atomics.load(phase, 1);
+      while (b < limit) {
+        const seen = Atomics.compareExchange(phase, 1, limit, b);
+        if (seen === limit) break;
+        limit = seen;
+      }
+      break;
+    }
+    const start = (b % numBatches) * batchSize;
+    const end = Math.min(rows.length, start + batchSize);
+    for (let i = start; i < end; i++) readRow(rows[i]);
+    done += end - start;
+  }
+  return done;
+}
+parentPort.postMessage({ ready: true });
+Atomics.wait(phase, 0, 0);
+if (Atomics.load(phase, 0) === 1) {
+  run(new Uint32Array(warmUpOrder), times[0], false);
+  parentPort.postMessage({ warmedUp: true });
+  Atomics.wait(phase, 0, 1);
+}
+reads = 0;
+bytes = 0;
+cut = false;
+const done = run(new Uint32Array(order), times[0], true);
 for (const fd of fds) fs.closeSync(fd);
-parentPort.postMessage({ done, reads, bytes });
+parentPort.postMessage({ done, reads, bytes, cut });
 `;
 
 interface WorkerReport {
   done: number;
   reads: number;
   bytes: number;
+  /** The deadline stopped the worker before the last epoch ended. */
+  cut: boolean;
+}
+
+/** The rows of every batch of `epoch`, one after another. */
+function epochOrder(task: MethodTask, epoch: number): SharedArrayBuffer {
+  const sampler = createSampler(task.dataset, task.seed);
+  const order = new SharedArrayBuffer(task.dataset.rows * 4);
+  const view = new Uint32Array(order);
+  let at = 0;
+  for (let b = 0; b < sampler.numBatches(); b++) {
+    const rows = sampler.batch(epoch, b);
+    view.set(rows, at);
+    at += rows.length;
+  }
+  return order;
 }
 
 async function preadRun(
@@ -114,19 +166,14 @@ async function preadRun(
   }
   const rowBytes = Math.floor(dataset.dataBytes / dataset.rows);
   if (!direct) warmFiles(files.map((f) => f.path));
-  const sampler = createSampler(dataset, task.seed);
-  const order = new SharedArrayBuffer(dataset.rows * 4);
-  const orderView = new Uint32Array(order);
-  let at = 0;
-  for (let b = 0; b < sampler.numBatches(); b++) {
-    const rows = sampler.batch(task.epoch, b);
-    orderView.set(rows, at);
-    at += rows.length;
-  }
+  const numBatches = createSampler(dataset, task.seed).numBatches();
   const counter = new SharedArrayBuffer(4);
-  const control = new SharedArrayBuffer(16);
+  const control = new SharedArrayBuffer(32);
+  const phase = new Int32Array(control, 0, 2);
+  const times = new Float64Array(control, 8, 3);
   const workers: Worker[] = [];
   const ready: Promise<void>[] = [];
+  const warmedUp: Promise<void>[] = [];
   const reports: Promise<WorkerReport>[] = [];
   for (let t = 0; t < threads; t++) {
     const worker = new Worker(WORKER_SOURCE, {
@@ -135,7 +182,8 @@ async function preadRun(
         files: files.map((f) => ({ path: f.path, size: f.sizeBytes })),
         fileStarts,
         rowBytes,
-        order,
+        warmUpOrder: epochOrder(task, task.epoch + WARM_UP_EPOCH_OFFSET),
+        order: epochOrder(task, task.epoch),
         batchSize: dataset.batchSize,
         counter,
         direct,
@@ -144,10 +192,14 @@ async function preadRun(
     });
     workers.push(worker);
     let resolveReady!: () => void;
+    let resolveWarmedUp!: () => void;
     ready.push(new Promise<void>((r) => (resolveReady = r)));
+    warmedUp.push(new Promise<void>((r) => (resolveWarmedUp = r)));
     reports.push(
       new Promise<WorkerReport>((resolve, reject) => {
-        worker.on('message', (m: { ready?: boolean } & WorkerReport) => (m.ready ? resolveReady() : resolve(m)));
+        worker.on('message', (m: { ready?: boolean; warmedUp?: boolean } & WorkerReport) =>
+          m.ready ? resolveReady() : m.warmedUp ? resolveWarmedUp() : resolve(m),
+        );
         worker.on('error', reject);
         worker.on('exit', (code) => (code !== 0 ? reject(new Error(`pread worker exited with ${code}`)) : undefined));
       }),
@@ -158,12 +210,28 @@ async function preadRun(
   let io: ReturnType<typeof readProcIo>;
   try {
     await Promise.race([Promise.all(ready), Promise.all(reports)]);
+    const start = (which: 1 | 2) => {
+      Atomics.store(phase, 0, which);
+      Atomics.notify(phase, 0);
+    };
+    // Warm: the suite's warm protocol (suite.ts measureWarm), in the threads: one untimed epoch of
+    // another epoch's order, then whole epochs timed until MIN_WARM_TIMED_SECONDS (later epochs repeat
+    // the suite's order: a read from the page cache costs the same in any order). O_DIRECT: one epoch.
+    if (!direct) {
+      Atomics.store(phase, 1, numBatches);
+      times[0] = warmUpDeadline(task) - performance.now() + Date.now();
+      start(1);
+      await Promise.race([Promise.all(warmedUp), Promise.all(reports)]);
+    }
+    Atomics.store(new Int32Array(counter), 0, 0);
+    Atomics.store(phase, 1, direct ? numBatches : 0x7fffffff);
+    times[2] = direct ? 0 : MIN_WARM_TIMED_SECONDS * 1000;
     io = readProcIo();
     rss.reset();
     const t0 = performance.now();
-    new Float64Array(control, 8, 1)[0] = Date.now() + task.maxSeconds * 1000;
-    Atomics.store(new Int32Array(control, 0, 1), 0, 1);
-    Atomics.notify(new Int32Array(control, 0, 1), 0);
+    times[1] = Date.now();
+    times[0] = times[1] + task.maxSeconds * 1000;
+    start(2);
     done = await Promise.all(reports);
     ms = performance.now() - t0;
   } finally {
@@ -177,7 +245,7 @@ async function preadRun(
     rows,
     ms,
     rowsPerSecond: rate(rows, ms),
-    complete: rows === dataset.rows,
+    complete: !done.some((r) => r.cut),
     bytesRead: done.reduce((s, r) => s + r.bytes, 0),
     readsIssued: done.reduce((s, r) => s + r.reads, 0),
     peakRssBytes: rss.peak(),
