@@ -265,7 +265,7 @@ await runMethodProcess(async (task, result) => {
   if (warm) {
     result.measurements.push(warm.measurement);
     // RSS over more warm epochs on the same loader: flat means no growth per epoch. Epochs of their own,
-    // past the warm-up's: an epoch the loader already finished would resume at its end.
+    // past the warm-up's, so each is a new shuffle.
     if (task.rssEpochs > 0) {
       await attempt('rss epochs', async () => {
         const perEpoch: number[] = [];
