@@ -1,5 +1,5 @@
 /**
- * The suite's report: the targets of issue 4 evaluated on one run's measurements (every ratio from
+ * The suite's report: the suite's targets evaluated on one run's measurements (every ratio from
  * numbers of the same run), and the Markdown page bench/results/results.md.
  */
 import type { MachineInfo } from './machine.js';
@@ -92,7 +92,7 @@ function fmtMs(n: number | undefined): string {
   return n === undefined || !Number.isFinite(n) ? '—' : n >= 100 ? `${n.toFixed(0)} ms` : `${n.toFixed(1)} ms`;
 }
 
-/** Evaluates every target of issue 4 that the run measured. */
+/** Evaluates every target of the suite that the run measured. */
 export function evaluateTargets(report: SuiteReport): TargetResult[] {
   const out: TargetResult[] = [];
   const keys = report.datasets.map((d) => d.key);
@@ -498,7 +498,7 @@ export function renderMarkdown(report: SuiteReport): string {
     ),
     '',
   );
-  lines.push('## Targets (issue 4), ratios within this run', '');
+  lines.push('## Targets, ratios within this run', '');
   if (report.mode === 'quick')
     lines.push(
       'Quick run: the datasets are ~1/20 of the target sizes, so these verdicts are a smoke check, not the measurement the targets are about.',

@@ -16,8 +16,8 @@ import { cachedBytes, evictFiles, type BenchKind, type FileVersion } from './dat
  * The warm-up every method gets before a warm measurement (measureWarm): one whole pass over another
  * epoch's batches (or, for scans, one whole scan), untimed, stopped after at most this many seconds (and
  * the run's maxSeconds): threads started, hot paths JIT-compiled, metadata and page caches filled, heaps
- * grown to their working size, as in a training run's second epoch. (256 batches measured a first-epoch
- * rate: mnist's loader epoch 0 ran at 0.6-0.8× of its epochs 1-3 in the same process.)
+ * grown to their working size, as in a training run's second epoch (a first epoch runs slower than later
+ * ones in the same process).
  */
 export const WARM_UP_MAX_SECONDS = 30;
 

@@ -6,7 +6,8 @@
  *   main ── LoadJob { dataset (how to open it), rows (one batch), outputs (where each column lives) } ──► worker
  *   main ◄── LoadJobResult { ok, variable columns (views of the slot's memory), decodeMs, reads, memory } ── worker
  *
- * A worker opens the dataset itself on its first job (manifest, file metadata, its own file descriptors)
+ * A worker opens the dataset itself when the loader is created, in its `prepare` task (manifest, file
+ * metadata, its own file descriptors)
  * and keeps it for later jobs, so a job is only row offsets and output locations: the main thread never
  * plans, reads or decodes.
  */

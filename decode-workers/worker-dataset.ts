@@ -18,7 +18,7 @@
  * and then copied in slot order into the slot's variable-width memory (LoadJob.variableMemory), one
  * column after another: by the native addon's memmove, or, without the addon, through reused plain
  * staging memory in slot order and one whole copy, because V8 copies value by value into shared memory
- * at unaligned offsets at a quarter of the speed (output.ts compactVariable).
+ * at unaligned offsets much more slowly (output.ts compactVariable).
  *
  * Memory: everything the worker keeps draws from its share of the loader's budget (ref.memory): lanes'
  * slab pools from readMemoryBytes, kept pages from cacheBytes, decode scratch and staging from
@@ -220,7 +220,7 @@ export class WorkerDataset {
    * (values of at most {@link SMALL_VALUE_BYTES}: ids, labels) when all of them fit the cache's budget
    * (io.cacheBytes). The loader has each worker do this when it is created, so the first batch of an
    * epoch reads only its rows instead of whole pages, on code that already ran once. Larger small
-   * columns are kept page by page as batches first touch them, as before.
+   * columns are kept page by page as batches first touch them.
    */
   async keepSmallColumns(): Promise<void> {
     const small = this.fields.filter((f) => (fixedByteWidth(f.arrowType) ?? Infinity) <= SMALL_VALUE_BYTES);
@@ -465,7 +465,7 @@ export class WorkerDataset {
   /** Runs a read that may wait for pool memory, giving up with a clear error after READ_MEMORY_WAIT_MS. */
   private async waitingForMemory<T>(read: (signal: AbortSignal) => Promise<T>): Promise<T> {
     // A timer cleared when the read is done. Not AbortSignal.timeout: Node keeps each such signal alive
-    // until its timer fires, so one per read held ~1 KB per batch for 30 s (RSS grew every epoch).
+    // until its timer fires, so one per read would hold memory for the whole timeout and RSS would grow every epoch.
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), READ_MEMORY_WAIT_MS);
     try {

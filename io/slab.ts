@@ -23,7 +23,7 @@
  * than its units, see the diagram, and as long as `allocateUnitBytes` rounds it) unless live leases
  * fragment them so that a request within the budget fits no slab.
  *
- * O_DIRECT: a read needs its memory address 512-byte aligned, and JS cannot see addresses (design §6).
+ * O_DIRECT: a read needs its memory address 512-byte aligned, and JS cannot see addresses (align.ts probes where aligned memory starts).
  * `acquire(..., { phaseOf })` lets the reader say where aligned regions start in a slab: the pool calls
  * `phaseOf(slab)` only while that slab is empty (a probe writes into it), and then places every region
  * of the slab at `phase + k * unitBytes`, which stays aligned because `unitBytes` is a multiple of 512.
@@ -46,8 +46,8 @@ export interface SlabPoolOptions {
   unitBytes?: number;
   /**
    * Slabs are SharedArrayBuffers (default true), so leased bytes can travel to other threads by reference.
-   * A pool used by one thread only should say false: V8 copies into or out of shared memory at ~4.5 GB/s
-   * when source and target offsets differ mod 8, against 30-50 GB/s for plain ArrayBuffers.
+   * A pool used by one thread only should say false: V8 copies into or out of shared memory byte
+   * by byte when source and target offsets differ mod 8, far slower than between plain ArrayBuffers.
    */
   shared?: boolean;
   /**

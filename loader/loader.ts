@@ -51,7 +51,7 @@ interface Slot extends BatchLease {
 
 /**
  * Shared memory of `bytes`, its first `touchBytes` touched, so the first batches do not pay the kernel's
- * zeroing while the disk waits (a few ms per batch of seed000's 6.7 MB). Untouched pages take no memory
+ * zeroing while the disk waits (the kernel zeroes each page on first touch). Untouched pages take no memory
  * until a batch writes them.
  */
 function touchedShared(bytes: number, touchBytes = bytes): SharedArrayBuffer {

@@ -11,7 +11,7 @@
  *   pread buffered warm ×T   files read into the page cache first; T threads; the suite's warm protocol
  *                            (an untimed warm-up epoch, then whole epochs until MIN_WARM_TIMED_SECONDS)
  *   pread O_DIRECT ×T        O_DIRECT, each read widened to 4 KiB boundaries (the alignment O_DIRECT
- *                            needs); the buffer's offset is probed as in docs (design §6)
+ *                            needs); the buffer's offset is probed as io/align.ts does
  *   fio qd32 / qd1           fio randread, libaio, direct=1, on the largest data file, time-based; rows/s =
  *                            reads/s (one read per row). bs = rowBytes rounded up to the device's O_DIRECT
  *                            block (probed as the loader does: 512 here, else 4096), at offsets aligned to
