@@ -185,12 +185,17 @@ async function scanRun(
   return measurement;
 }
 
+/** A loader scan's batch is at most this fraction of memoryBytes. */
+const SCAN_MEMORY_SHARES = 32;
+
 /** The loader's sequential epoch (shuffle: false): every row in file order as typed arrays, decoded by the workers. */
 async function loaderScanRun(task: MethodTask, rss: ReturnType<typeof createRssSampler>): Promise<Measurement> {
   warmFiles(datasetFiles(task.dataset.path));
+  // The memory budget holds about ten batches of variable-width values (each slot's, and each worker's
+  // decode scratch) with headroom, beside read memory: a batch of a 32nd of memoryBytes fits any dataset.
   const batchSize = Math.min(
     SCAN_BATCH_ROWS,
-    Math.max(1, Math.floor(task.memoryBytes / 2 / 6 / Math.max(1, task.dataset.rowBytes))),
+    Math.max(1, Math.floor(task.memoryBytes / SCAN_MEMORY_SHARES / Math.max(1, task.dataset.rowBytes))),
   );
   const loader = await createLoader(task.dataset.path, {
     batchSize,
