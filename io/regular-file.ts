@@ -16,7 +16,7 @@
 import { close, constants, fstatSync, open, openSync, read, realpath, stat, type Stats } from 'node:fs';
 import { relative, isAbsolute, sep } from 'node:path';
 import { promisify } from 'node:util';
-import { CorruptFileError, IoError } from '../errors.js';
+import { CorruptFileError, IoError, LanceLoaderError } from '../errors.js';
 
 const openAsync = promisify(open);
 const closeAsync = promisify(close);
@@ -77,7 +77,7 @@ export async function openRegularFile(path: string, options: RegularFileOptions)
     return { fd: reopened, size: opened.size };
   } catch (error) {
     close(fd, () => {});
-    throw error;
+    throw error instanceof LanceLoaderError ? error : cannot(error);
   }
 }
 
@@ -114,17 +114,22 @@ function reopen(fd: number, flags: number): number {
  */
 export async function readRegularFile(path: string, options: RegularFileOptions): Promise<Uint8Array> {
   const { fd, size } = await openRegularFile(path, options);
+  /** Reads into `into` from byte `from` on, at file position `position`. */
+  const readAt = async (into: Uint8Array, from: number, position: number): Promise<number> => {
+    try {
+      return (await readAsync(fd, into, from, into.byteLength - from, position)).bytesRead;
+    } catch (cause) {
+      throw new IoError(
+        `cannot read ${options.what} ${path}: ${(cause as Error).message}`,
+        { path, offset: position },
+        { cause },
+      );
+    }
+  };
   try {
     const bytes = new Uint8Array(size);
-    let done = 0;
-    while (done < size) {
-      const { bytesRead } = await readAsync(fd, bytes, done, size - done, done).catch((cause: unknown) => {
-        throw new IoError(
-          `cannot read ${options.what} ${path}: ${(cause as Error).message}`,
-          { path, offset: done },
-          { cause },
-        );
-      });
+    for (let done = 0; done < size;) {
+      const bytesRead = await readAt(bytes, done, done);
       if (bytesRead === 0) {
         throw new IoError(`${options.what} ${path} shrank while being read: ${done} of its ${size} bytes were there`, {
           path,
@@ -134,8 +139,8 @@ export async function readRegularFile(path: string, options: RegularFileOptions)
       }
       done += bytesRead;
     }
-    const { bytesRead: extra } = await readAsync(fd, new Uint8Array(1), 0, 1, size);
-    if (extra !== 0)
+    // A byte past the size fstat gave means the file grew after it was opened.
+    if ((await readAt(new Uint8Array(1), 0, size)) !== 0)
       throw new IoError(`${options.what} ${path} grew while being read (it was ${size} bytes)`, { path, size });
     return bytes;
   } finally {
