@@ -3,9 +3,10 @@
  * regression that hangs in open(2) on a FIFO is then ended by the parent's timeout instead of hanging
  * the suite. Prints the outcome as JSON: `{ ok: true }` or the error's `{ name, code, message }`.
  *
- *   node --import tsx hostile-files.child.ts <openDataset|take|openFile|createLoader> <path>
+ *   node --import tsx hostile-files.child.ts <openDataset|take|openFile|directSource|createLoader> <path>
  */
 import { createLoader, openDataset, openFile } from '../../index.js';
+import { DirectFileSource } from '../../io/direct-source.js';
 
 const runs: Record<string, (path: string) => Promise<unknown>> = {
   openDataset: async (path) => (await openDataset(path)).close(),
@@ -18,6 +19,7 @@ const runs: Record<string, (path: string) => Promise<unknown>> = {
     }
   },
   openFile: async (path) => (await openFile(path)).close(),
+  directSource: async (path) => (await DirectFileSource.open(path, { direct: 'auto' })).close(),
   createLoader: async (path) => {
     const loader = await createLoader(path, { batchSize: 16, workers: 1, shuffle: false });
     try {

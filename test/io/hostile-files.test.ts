@@ -257,10 +257,10 @@ describe('a FIFO', () => {
     expect(outcome.message).toContain(`${what} ${file} is not a regular file (it is a FIFO)`);
   });
 
-  it('given to openFile ends with an IoError naming it', () => {
+  it.each(['openFile', 'directSource'])('given to %s ends with an IoError naming it', (op) => {
     const fifo = path.join(tempDir(), 'pipe.lance');
     execFileSync('mkfifo', [fifo]);
-    const outcome = runInChild('openFile', fifo);
+    const outcome = runInChild(op, fifo);
     expect(outcome.code).toBe('IO_ERROR');
     expect(outcome.message).toContain(`${fifo} is not a regular file (it is a FIFO)`);
   });
