@@ -10,6 +10,7 @@ export {
   openDataset,
   Dataset,
   type OpenDatasetOptions,
+  type FollowSymlinks,
   type FragmentInfo,
   type VersionInfo,
 } from './dataset/dataset.js';

@@ -6,11 +6,11 @@
  * physical row), groups the rows by data file and reads them through the same plan → read → decode path
  * as single files (read-rows.ts), writing every value straight into its request slot.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import * as arrow from 'apache-arrow';
 import { CorruptFileError, InternalError, InvalidArgumentError, IoError, UnsupportedError } from '../errors.js';
-import { parseDeletionFile } from '../format/deletion.js';
+import { maxDeletionFileBytes, parseDeletionFile } from '../format/deletion.js';
 import type { FileMetadata } from '../format/file-metadata.js';
 import { parseManifest, versionOfManifestName } from '../format/manifest.js';
 import type { DataFileProto, ManifestProto } from '../format/proto/messages.js';
@@ -18,6 +18,7 @@ import { buildFieldTree, flattenFields, toArrowSchema, type LanceField } from '.
 import { decodeWholePage } from '../decode-workers/encodings/decode-task.js';
 import { createPageCache, type DecodedPageBudget, type PageCache } from '../io/plan.js';
 import { fetchFileMetadata } from '../io/open-file.js';
+import { readRegularFile } from '../io/regular-file.js';
 import { FileSource, type ByteSource } from '../io/source.js';
 import { createOutputs, selectFields, toRecordBatch } from './columns.js';
 import {
@@ -46,7 +47,23 @@ export interface OpenDatasetOptions {
    * several reads want it at the same time.
    */
   cacheBytes?: number;
+  /**
+   * Which symlinks among the dataset's files (manifests, data and deletion files) are followed:
+   * `'inside'` (default) only those that resolve inside the dataset directory, others are refused with
+   * an `IoError`; `'all'` every one, as Lance does. The dataset directory itself may be a symlink.
+   */
+  followSymlinks?: FollowSymlinks;
 }
+
+/** See {@link OpenDatasetOptions.followSymlinks}. */
+export type FollowSymlinks = 'inside' | 'all';
+
+/**
+ * Manifests larger than this are refused before they are read. A manifest lists every fragment with its
+ * files (on the order of 100 bytes each), so this holds millions of fragments; a larger file is damage,
+ * or not a manifest at all.
+ */
+const MAX_MANIFEST_BYTES = 256 * 1024 * 1024;
 
 /** One fragment of the dataset as the manifest describes it. */
 export interface FragmentInfo {
@@ -100,13 +117,9 @@ function insideDirectory(root: string, path: string, what: string, manifestPath?
   return full;
 }
 
-/** Reads a whole small file (manifest, deletion file); failures become an {@link IoError} naming it. */
-async function readWholeFile(path: string, what: string): Promise<Uint8Array> {
-  try {
-    return await readFile(path);
-  } catch (cause) {
-    throw new IoError(`cannot read ${what} ${path}: ${(cause as Error).message}`, { path }, { cause });
-  }
+/** Reads and parses the manifest at `path`, refusing what cannot be one (regular-file.ts). */
+async function fetchManifest(path: string, inside: string | undefined): Promise<ManifestProto> {
+  return parseManifest(await readRegularFile(path, { what: 'manifest', maxBytes: MAX_MANIFEST_BYTES, inside }), path);
 }
 
 const OPEN_DATASET: LocationArgument = {
@@ -145,8 +158,14 @@ export async function openDataset(location: DatasetLocation, options: OpenDatase
     throw new InvalidArgumentError(
       `options.cacheBytes must be a non-negative integer, got ${String(options.cacheBytes)}`,
     );
-  const manifest = parseManifest(await readWholeFile(manifestPath, 'manifest'), manifestPath);
-  return Dataset.create(root, manifest, manifestPath, { bytesLeft: cacheBytes });
+  const followSymlinks = options.followSymlinks ?? 'inside';
+  if (followSymlinks !== 'inside' && followSymlinks !== 'all')
+    throw new InvalidArgumentError(
+      `options.followSymlinks must be 'inside' or 'all', got ${JSON.stringify(options.followSymlinks)}`,
+    );
+  const inside = followSymlinks === 'inside' ? await realpath(root) : undefined;
+  const manifest = await fetchManifest(manifestPath, inside);
+  return Dataset.create(root, manifest, manifestPath, { bytesLeft: cacheBytes }, followSymlinks, inside);
 }
 
 async function listVersions(root: string): Promise<{ version: number; file: string }[]> {
@@ -195,6 +214,10 @@ export class Dataset {
     fragments: Fragment[],
     /** Shared by the page caches of every data file. */
     private readonly budget: DecodedPageBudget,
+    /** @internal The symlink policy the dataset was opened with (workers open it the same way). */
+    readonly followSymlinks: FollowSymlinks,
+    /** The real path every file must resolve inside, or undefined to follow every symlink. */
+    private readonly inside: string | undefined,
   ) {
     this.fieldTree = buildFieldTree(manifest.fields, path);
     this.schema = toArrowSchema(this.fieldTree, manifest.schema_metadata);
@@ -211,6 +234,8 @@ export class Dataset {
     manifest: ManifestProto,
     manifestPath: string,
     budget: DecodedPageBudget,
+    followSymlinks: FollowSymlinks,
+    inside: string | undefined,
   ): Promise<Dataset> {
     const dataDir = join(root, 'data');
     const fragments = await Promise.all(
@@ -231,8 +256,10 @@ export class Dataset {
           const ext = d.file_type === 'BITMAP' ? 'bin' : 'arrow';
           deletionFile = `_deletions/${proto.id}-${d.read_version}-${d.id}.${ext}`;
           const full = insideDirectory(root, deletionFile, 'deletion file', manifestPath);
-          const bytes = await readWholeFile(full, 'deletion file');
-          deleted = parseDeletionFile(bytes, d.file_type === 'BITMAP' ? 'bitmap' : 'arrow', full, proto.physical_rows);
+          const kind = d.file_type === 'BITMAP' ? 'bitmap' : 'arrow';
+          const maxBytes = maxDeletionFileBytes(kind, proto.physical_rows);
+          const bytes = await readRegularFile(full, { what: 'deletion file', maxBytes, inside });
+          deleted = parseDeletionFile(bytes, kind, full, proto.physical_rows);
         }
         const deletedRank = new Float64Array(deleted.length);
         for (let j = 0; j < deleted.length; j++) deletedRank[j] = (deleted[j] as number) - j;
@@ -256,7 +283,7 @@ export class Dataset {
         };
       }),
     );
-    return new Dataset(root, manifest, fragments, budget);
+    return new Dataset(root, manifest, fragments, budget, followSymlinks, inside);
   }
 
   /** The fragments of this version, in row order. */
@@ -275,8 +302,7 @@ export class Dataset {
     const versions = await listVersions(this.path);
     return Promise.all(
       versions.map(async ({ version, file }) => {
-        const path = join(this.path, '_versions', file);
-        const manifest = parseManifest(await readWholeFile(path, 'manifest'), path);
+        const manifest = await fetchManifest(join(this.path, '_versions', file), this.inside);
         const ts = manifest.timestamp;
         return { version, timestamp: ts ? new Date(ts.seconds * 1000 + Math.floor(ts.nanos / 1e6)) : null };
       }),
@@ -451,7 +477,7 @@ export class Dataset {
     let opened = this.files.get(path);
     if (!opened) {
       opened = (async () => {
-        const source = await FileSource.open(path);
+        const source = await FileSource.open(path, { inside: this.inside });
         try {
           const meta = await fetchFileMetadata(source);
           if (meta.numRows !== fragment.info.physicalRows) {

@@ -12,6 +12,7 @@
  * plans, reads or decodes.
  */
 import type { ErrorRecord } from '../errors.js';
+import type { FollowSymlinks } from '../dataset/dataset.js';
 import type { ReadEngine } from '../io/native-read.js';
 import type { ReadStats } from '../io/source.js';
 
@@ -89,6 +90,8 @@ export interface DatasetRef {
   /** The dataset directory and the version the loader opened. */
   path: string;
   version: number;
+  /** The symlink policy the loader's dataset was opened with (OpenDatasetOptions.followSymlinks; default 'inside'). */
+  followSymlinks?: FollowSymlinks;
   /** The columns to load, in output order. */
   columns: string[];
   /** O_DIRECT, as DirectFileSourceOptions.direct. */

@@ -138,7 +138,11 @@ export class WorkerDataset {
   }
 
   static async open(ref: DatasetRef): Promise<WorkerDataset> {
-    const dataset = await openDataset(ref.path, { version: ref.version, cacheBytes: ref.memory.cacheBytes });
+    const dataset = await openDataset(ref.path, {
+      version: ref.version,
+      cacheBytes: ref.memory.cacheBytes,
+      followSymlinks: ref.followSymlinks,
+    });
     try {
       const fields = dataset.selectFields(ref.columns);
       const laneBytes = Math.floor(ref.memory.readMemoryBytes / ref.lanes / READ_UNIT_BYTES) * READ_UNIT_BYTES;

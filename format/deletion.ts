@@ -51,6 +51,14 @@ const MAX_FRAGMENT_ROWS = 2 ** 32;
 const ARROW_MAGIC = [0x41, 0x52, 0x52, 0x4f, 0x57, 0x31]; // "ARROW1"
 const CONTINUATION = 0xffffffff;
 const BLOCK_BYTES = 24; // struct Block { offset i64, metaDataLength i32 (+4 pad), bodyLength i64 }
+/** Room in an Arrow deletion file for what is not row ids: magic, schema, footer, batch messages. */
+const ARROW_FIXED_BYTES = 64 * 1024;
+/** Roaring (roaring.ts): cookie and container count. */
+const ROARING_HEADER_BYTES = 8;
+/** Roaring: a container's key and cardinality, and its offset. */
+const ROARING_CONTAINER_HEADER_BYTES = 8;
+/** Roaring: a run container of 32768 runs (every other value), 2 + 4 bytes a run. */
+const ROARING_MAX_CONTAINER_BYTES = 2 + 4 * 32768;
 
 /**
  * Parses a Lance deletion file's bytes into the sorted, de-duplicated physical row offsets (u32) deleted
@@ -99,6 +107,20 @@ export function parseDeletionFile(
     );
   }
   return offsets;
+}
+
+/**
+ * The most bytes a deletion file of a fragment of `physicalRows` rows can take, so a larger file is refused
+ * before it is read. Arrow: the row ids as u32 (stored raw, or zstd, which expands incompressible input by
+ * well under 4 bytes a row) plus a fixed allowance for magic, schema, footer and record-batch messages.
+ * Bitmap: every container a fragment's rows can need (one per 65536 rows), each at its largest — a run
+ * container of 32768 runs — with its descriptive header, offset and run flag.
+ */
+export function maxDeletionFileBytes(kind: DeletionFileKind, physicalRows: number): number {
+  const rows = Math.min(physicalRows, MAX_FRAGMENT_ROWS);
+  if (kind === 'arrow') return ARROW_FIXED_BYTES + 8 * rows;
+  const containers = Math.ceil(rows / 65536);
+  return ROARING_HEADER_BYTES + containers * (ROARING_CONTAINER_HEADER_BYTES + ROARING_MAX_CONTAINER_BYTES + 1);
 }
 
 function checkCount(count: number, maxRows: number, physicalRows: number | undefined, path: string): void {

@@ -37,15 +37,7 @@
  * Memory ownership: a leased result keeps its slab regions out of the pool until `release()`; the views
  * must not be used afterwards (the memory is reused by later reads). Release is idempotent.
  */
-import {
-  closeSync,
-  constants,
-  fstatSync,
-  open as openCallback,
-  openSync,
-  read as readCallback,
-  readSync,
-} from 'node:fs';
+import { closeSync, constants, read as readCallback, readSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 import { AbortError, InvalidArgumentError, IoError } from '../errors.js';
@@ -63,6 +55,7 @@ import {
 } from './align.js';
 import { defaultCoalesceOptions, planCoalescedReads, viewsOfRanges, type CoalesceOptions } from './coalesce.js';
 import { readBatchQueued, readBatchSync, readEngine, type ReadEngine } from './native-read.js';
+import { openRegularFile, reopenRegularFile } from './regular-file.js';
 import { createSlabPool, type AcquireOptions, type SlabLease, type SlabPool } from './slab.js';
 import { emptyReadStats, type ByteSource, type ReadStats } from './source.js';
 
@@ -245,27 +238,18 @@ export class DirectFileSource implements ByteSource {
       );
     }
 
-    let bufferedFd: number;
-    try {
-      bufferedFd = await new Promise<number>((resolve, reject) =>
-        openCallback(path, 'r', (err, fd) => (err ? reject(err) : resolve(fd))),
-      );
-    } catch (cause) {
-      throw new IoError(`cannot open ${path}: ${(cause as Error).message}`, { path }, { cause });
-    }
+    const { fd: bufferedFd, size } = await openRegularFile(path, { what: 'data file' });
     let directFd = -1;
     try {
-      const stat = fstatSync(bufferedFd);
-      if (!stat.isFile()) throw new IoError(`${path} is not a regular file`, { path });
       let reason: string;
       if (direct === false) {
         reason = 'direct: false';
       } else if (direct === 'auto' && isOnTmpfs(path)) {
         reason = 'tmpfs (page cache only; O_DIRECT would save nothing)';
-      } else if (stat.size === 0) {
+      } else if (size === 0) {
         reason = 'empty file (nothing to probe O_DIRECT with)';
       } else {
-        const attempt = openDirect(path);
+        const attempt = openDirect(bufferedFd, path);
         if (typeof attempt !== 'string') {
           directFd = attempt.fd;
           blockBytes = options.blockBytes ?? attempt.blockBytes;
@@ -279,7 +263,7 @@ export class DirectFileSource implements ByteSource {
       }
       return new DirectFileSource(
         path,
-        stat.size,
+        size,
         bufferedFd,
         directFd,
         pool,
@@ -643,15 +627,16 @@ export class DirectFileSource implements ByteSource {
 }
 
 /**
- * Opens `path` with O_DIRECT and checks a direct read works at some memory offset; returns the fd and the
- * file-offset granularity of direct reads, or why not.
+ * Opens the file of `bufferedFd` again with O_DIRECT (regular-file.ts: the same inode, so never a FIFO
+ * swapped in) and checks a direct read works at some memory offset; returns the fd and the file-offset
+ * granularity of direct reads, or why not.
  */
-function openDirect(path: string): { fd: number; blockBytes: number } | string {
+function openDirect(bufferedFd: number, path: string): { fd: number; blockBytes: number } | string {
   const flag = constants.O_DIRECT;
   if (flag === undefined) return 'O_DIRECT is not available on this platform';
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | flag);
+    fd = reopenRegularFile(bufferedFd, path, constants.O_RDONLY | flag);
   } catch (cause) {
     return `O_DIRECT open failed: ${(cause as Error).message}`;
   }

@@ -5,10 +5,15 @@
  *
  * Copies: one, from the kernel page cache into a fresh buffer per merged read; views handed back alias it.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import { close, read } from 'node:fs';
+import { promisify } from 'node:util';
 import { IoError } from '../errors.js';
 import type { ByteRange } from '../format/file-metadata.js';
 import { defaultCoalesceOptions, planCoalescedReads, viewsOfRanges, type CoalesceOptions } from './coalesce.js';
+import { openRegularFile, type RegularFileOptions } from './regular-file.js';
+
+const readAsync = promisify(read);
+const closeAsync = promisify(close);
 
 /** Counters of what a source did, for tests and metrics. */
 export interface ReadStats {
@@ -45,7 +50,7 @@ export interface ByteSource {
   close(): Promise<void>;
 }
 
-interface FileSourceOptions {
+interface FileSourceOptions extends Partial<RegularFileOptions> {
   coalesce?: CoalesceOptions;
   /** Merged reads in flight at once. */
   queueDepth?: number;
@@ -54,32 +59,24 @@ interface FileSourceOptions {
 /** Buffered reads of a local file. */
 export class FileSource implements ByteSource {
   readonly stats: ReadStats = emptyReadStats();
+  private closed = false;
   private constructor(
     readonly path: string,
     readonly size: number,
-    private readonly handle: FileHandle,
-    private readonly options: Required<FileSourceOptions>,
+    private readonly fd: number,
+    private readonly options: { coalesce: CoalesceOptions; queueDepth: number },
   ) {}
 
-  /** Opens `path`; a missing or unreadable file is an {@link IoError}. */
+  /**
+   * Opens `path` (checked by regular-file.ts: a regular file, inside `options.inside` when given); a
+   * missing, unreadable or irregular file is an {@link IoError}.
+   */
   static async open(path: string, options: FileSourceOptions = {}): Promise<FileSource> {
-    let handle: FileHandle;
-    try {
-      handle = await open(path, 'r');
-    } catch (cause) {
-      throw new IoError(`cannot open ${path}: ${(cause as Error).message}`, { path }, { cause });
-    }
-    try {
-      const stat = await handle.stat();
-      if (!stat.isFile()) throw new IoError(`${path} is not a regular file`, { path });
-      return new FileSource(path, stat.size, handle, {
-        coalesce: options.coalesce ?? defaultCoalesceOptions,
-        queueDepth: options.queueDepth ?? 16,
-      });
-    } catch (error) {
-      await handle.close();
-      throw error;
-    }
+    const { fd, size } = await openRegularFile(path, { ...options, what: options.what ?? 'data file' });
+    return new FileSource(path, size, fd, {
+      coalesce: options.coalesce ?? defaultCoalesceOptions,
+      queueDepth: options.queueDepth ?? 16,
+    });
   }
 
   async readRanges(ranges: readonly ByteRange[]): Promise<Uint8Array[]> {
@@ -129,7 +126,7 @@ export class FileSource implements ByteSource {
     while (done < range.size) {
       let bytesRead: number;
       try {
-        ({ bytesRead } = await this.handle.read(buffer, done, range.size - done, range.offset + done));
+        ({ bytesRead } = await readAsync(this.fd, buffer, done, range.size - done, range.offset + done));
       } catch (cause) {
         throw new IoError(
           `${this.path}: read of bytes ${range.offset}..${range.offset + range.size} failed: ${(cause as Error).message}`,
@@ -149,7 +146,10 @@ export class FileSource implements ByteSource {
     return buffer;
   }
 
+  /** Closes the file; closing again does nothing (the descriptor number may belong to another file by then). */
   async close(): Promise<void> {
-    await this.handle.close();
+    if (this.closed) return;
+    this.closed = true;
+    await closeAsync(this.fd);
   }
 }

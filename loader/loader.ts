@@ -151,6 +151,7 @@ export class DataLoader {
       const ref: DatasetRef = {
         path: dataset.path,
         version: dataset.version,
+        followSymlinks: dataset.followSymlinks,
         columns: fields.map((f) => f.name),
         direct,
         queueDepth: resolved.queueDepth,

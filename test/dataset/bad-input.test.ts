@@ -162,9 +162,9 @@ describe.each(VERSIONS)('a %s dataset with a missing file', (version) => {
     fs.rmSync(dataFile);
     const ds = await openDataset(root);
     try {
-      await expectFailure(() => ds.take([0]), IoError, 'IO_ERROR', `cannot open ${dataFile}`, 'ENOENT');
+      await expectFailure(() => ds.take([0]), IoError, 'IO_ERROR', `cannot open data file ${dataFile}`, 'ENOENT');
       const batches = ds.scan()[Symbol.asyncIterator]();
-      await expectFailure(() => batches.next(), IoError, 'IO_ERROR', `cannot open ${dataFile}`);
+      await expectFailure(() => batches.next(), IoError, 'IO_ERROR', `cannot open data file ${dataFile}`);
     } finally {
       await ds.close();
     }
@@ -176,7 +176,7 @@ describe.each(VERSIONS)('a %s dataset with a missing file', (version) => {
     expect(deletions).toHaveLength(1);
     const deletion = path.join(root, '_deletions', deletions[0] as string);
     fs.rmSync(deletion);
-    await expectFailure(() => openDataset(root), IoError, 'IO_ERROR', `cannot read deletion file ${deletion}`);
+    await expectFailure(() => openDataset(root), IoError, 'IO_ERROR', `cannot open deletion file ${deletion}`);
   });
 });
 
@@ -334,7 +334,7 @@ describe('opening something that is not a dataset or a file', () => {
 
   it('a missing data file is an IoError naming it', async () => {
     const missing = path.join(tempDir(), 'missing.lance');
-    await expectFailure(() => openFile(missing), IoError, 'IO_ERROR', `cannot open ${missing}`, 'ENOENT');
+    await expectFailure(() => openFile(missing), IoError, 'IO_ERROR', `cannot open data file ${missing}`, 'ENOENT');
   });
 
   it('a directory that is not a dataset given to openFile is an IoError', async () => {
