@@ -4,6 +4,7 @@
  * validity bytes and bools are packed into Arrow bitmaps (one pass), variable-width values are compacted
  * into slot order (compactVariable) and their offsets narrowed to Int32 or widened to BigInt64.
  */
+import { constants } from 'node:buffer';
 import * as arrow from 'apache-arrow';
 import { InvalidArgumentError, UnsupportedError } from '../errors.js';
 import {
@@ -54,7 +55,16 @@ export function createOutputFor(
 ): ColumnOutput {
   const type = valueTypeOf(columnType);
   const width = fixedByteWidth(type);
-  if (width !== undefined) return createFixedOutput(numSlots, width, nullable);
+  if (width !== undefined) {
+    // Widths were checked against the file's pages (columnRead); what is left too big is the request.
+    if (numSlots * width > constants.MAX_LENGTH) {
+      throw new InvalidArgumentError(
+        `column "${name}" needs ${numSlots} rows × ${width} bytes, more than one buffer holds (${constants.MAX_LENGTH} bytes); read fewer rows at a time`,
+        { column: name, rows: numSlots, width },
+      );
+    }
+    return createFixedOutput(numSlots, width, nullable);
+  }
   if (isVariableWidth(type)) return createVariableOutput(numSlots, nullable);
   throw new UnsupportedError(
     `column "${name}" has type ${type}, which lance-loader cannot read yet (nested, dictionary and blob columns come later)`,

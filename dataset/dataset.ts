@@ -359,8 +359,9 @@ export class Dataset {
   }
 
   private async readOffsets(offsets: Uint32Array, fields: LanceField[]): Promise<arrow.RecordBatch> {
-    const outputs = createOutputs(fields, offsets.length);
+    // Planned first: planning checks each column's widths against its pages, before outputs are sized by them.
     const plan = await this.planRead(offsets, fields);
+    const outputs = createOutputs(fields, offsets.length);
     await readInline(plan.files, plan.nullFills, outputs);
     return toRecordBatch(this.schema, fields, outputs, offsets.length);
   }

@@ -188,7 +188,6 @@ export class LanceFile {
   }
 
   private async readBatch(rows: Uint32Array, fields: LanceField[]): Promise<arrow.RecordBatch> {
-    const outputs = createOutputs(fields, rows.length);
     const sorted = sortWithSlots(rows);
     const columns = fields.map((field, output): ColumnRead => {
       const index = this.columnOf.get(field.id);
@@ -197,6 +196,8 @@ export class LanceFile {
         throw new InvalidArgumentError(`${this.source.path}: field "${field.name}" has no column in this file`);
       return columnRead(field, column, index as number, output, this.source.path);
     });
+    // After columnRead, which checks each column's width against its pages before outputs are sized by it.
+    const outputs = createOutputs(fields, rows.length);
     const read = {
       path: this.source.path,
       source: this.source,
