@@ -19,7 +19,7 @@ import { decodeWholePage } from '../decode-workers/encodings/decode-task.js';
 import { createPageCache, type DecodedPageBudget, type PageCache } from '../io/plan.js';
 import { fetchFileMetadata } from '../io/open-file.js';
 import { FileSource, type ByteSource } from '../io/source.js';
-import { createOutputs, selectFields, toRecordBatch } from './columns.js';
+import { checkReadableFields, createOutputs, selectFields, toRecordBatch } from './columns.js';
 import {
   checkBatchSize,
   checkOptionsArgument,
@@ -359,7 +359,8 @@ export class Dataset {
   }
 
   private async readOffsets(offsets: Uint32Array, fields: LanceField[]): Promise<arrow.RecordBatch> {
-    // Planned first: planning checks each column's widths against its pages, before outputs are sized by them.
+    checkReadableFields(fields);
+    // Planned before outputs are sized: planning checks each column's width against its pages.
     const plan = await this.planRead(offsets, fields);
     const outputs = createOutputs(fields, offsets.length);
     await readInline(plan.files, plan.nullFills, outputs);

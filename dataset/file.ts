@@ -11,7 +11,7 @@ import { decodeWholePage } from '../decode-workers/encodings/decode-task.js';
 import { createPageCache, type PageCache } from '../io/plan.js';
 import { fetchFileMetadata } from '../io/open-file.js';
 import { FileSource, type ByteSource } from '../io/source.js';
-import { columnIndexesOfFile, createOutputs, selectFields, toRecordBatch } from './columns.js';
+import { checkReadableFields, columnIndexesOfFile, createOutputs, selectFields, toRecordBatch } from './columns.js';
 import { columnRead, readInline, type ColumnRead } from './read-rows.js';
 import { sortWithSlots, toRowOffsets } from './rows.js';
 import { explainNotAFile, toLocalPath, type LocationArgument } from './location.js';
@@ -188,6 +188,7 @@ export class LanceFile {
   }
 
   private async readBatch(rows: Uint32Array, fields: LanceField[]): Promise<arrow.RecordBatch> {
+    checkReadableFields(fields);
     const sorted = sortWithSlots(rows);
     const columns = fields.map((field, output): ColumnRead => {
       const index = this.columnOf.get(field.id);
