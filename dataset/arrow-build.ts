@@ -4,6 +4,7 @@
  * validity bytes and bools are packed into Arrow bitmaps (one pass), variable-width values are compacted
  * into slot order (compactVariable) and their offsets narrowed to Int32 or widened to BigInt64.
  */
+import { constants } from 'node:buffer';
 import * as arrow from 'apache-arrow';
 import { InvalidArgumentError, UnsupportedError } from '../errors.js';
 import {
@@ -45,17 +46,14 @@ export function valueTypeOf(type: arrow.DataType): arrow.DataType {
   return arrow.DataType.isDictionary(type) ? type.dictionary : type;
 }
 
-/** An empty output with `numSlots` slots for a column of `type`. */
-export function createOutputFor(
-  columnType: arrow.DataType,
-  numSlots: number,
-  nullable: boolean,
-  name: string,
-): ColumnOutput {
+/**
+ * Bytes per value of the output for a column of `columnType` (undefined: variable width); an
+ * UnsupportedError for a type lance-loader cannot read yet.
+ */
+export function outputWidthOf(columnType: arrow.DataType, name: string): number | undefined {
   const type = valueTypeOf(columnType);
   const width = fixedByteWidth(type);
-  if (width !== undefined) return createFixedOutput(numSlots, width, nullable);
-  if (isVariableWidth(type)) return createVariableOutput(numSlots, nullable);
+  if (width !== undefined || isVariableWidth(type)) return width;
   throw new UnsupportedError(
     `column "${name}" has type ${type}, which lance-loader cannot read yet (nested, dictionary and blob columns come later)`,
     {
@@ -63,6 +61,25 @@ export function createOutputFor(
       type: String(type),
     },
   );
+}
+
+/** An empty output with `numSlots` slots for a column of `type`. */
+export function createOutputFor(
+  columnType: arrow.DataType,
+  numSlots: number,
+  nullable: boolean,
+  name: string,
+): ColumnOutput {
+  const width = outputWidthOf(columnType, name);
+  if (width === undefined) return createVariableOutput(numSlots, nullable);
+  // Widths were checked against the file's pages (columnRead); what is left too big is the request.
+  if (numSlots * width > constants.MAX_LENGTH) {
+    throw new InvalidArgumentError(
+      `column "${name}" needs ${numSlots} rows × ${width} bytes, more than one buffer holds (${constants.MAX_LENGTH} bytes); read fewer rows at a time`,
+      { column: name, rows: numSlots, width },
+    );
+  }
+  return createFixedOutput(numSlots, width, nullable);
 }
 
 function packBits(bytes: Uint8Array): { bitmap: Uint8Array; zeros: number } {

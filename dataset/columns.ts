@@ -6,7 +6,7 @@ import * as arrow from 'apache-arrow';
 import { InvalidArgumentError } from '../errors.js';
 import type { FileVersion } from '../format/footer.js';
 import { flattenFields, type LanceField } from '../format/schema.js';
-import { createOutputFor, outputToVector } from './arrow-build.js';
+import { createOutputFor, outputToVector, outputWidthOf } from './arrow-build.js';
 import type { ColumnOutput } from '../decode-workers/encodings/output.js';
 
 /** The top-level fields named by `columns` (all when undefined), in the requested order. */
@@ -39,6 +39,11 @@ export function columnIndexesOfFile(fields: LanceField[], version: FileVersion):
     if (version === '2.0' || field.children.length === 0) map.set(field.id, next++);
   }
   return map;
+}
+
+/** Refuses fields of types lance-loader cannot read, before their columns are looked up in any file. */
+export function checkReadableFields(fields: LanceField[]): void {
+  for (const f of fields) outputWidthOf(f.arrowType, f.name);
 }
 
 /** Fresh outputs with `numSlots` slots for each field. */

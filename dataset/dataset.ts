@@ -20,7 +20,7 @@ import { createPageCache, type DecodedPageBudget, type PageCache } from '../io/p
 import { fetchFileMetadata } from '../io/open-file.js';
 import { readRegularFile } from '../io/regular-file.js';
 import { FileSource, type ByteSource } from '../io/source.js';
-import { createOutputs, selectFields, toRecordBatch } from './columns.js';
+import { checkReadableFields, createOutputs, selectFields, toRecordBatch } from './columns.js';
 import {
   checkBatchSize,
   checkOptionsArgument,
@@ -385,8 +385,10 @@ export class Dataset {
   }
 
   private async readOffsets(offsets: Uint32Array, fields: LanceField[]): Promise<arrow.RecordBatch> {
-    const outputs = createOutputs(fields, offsets.length);
+    checkReadableFields(fields);
+    // Planned before outputs are sized: planning checks each column's width against its pages.
     const plan = await this.planRead(offsets, fields);
+    const outputs = createOutputs(fields, offsets.length);
     await readInline(plan.files, plan.nullFills, outputs);
     return toRecordBatch(this.schema, fields, outputs, offsets.length);
   }

@@ -37,6 +37,32 @@ export interface ColumnRead {
   nullable: boolean;
 }
 
+/**
+ * The most bytes one value may decode to beyond what its pages store: compressed, constant and all-null
+ * pages decode to more than their buffers, but a schema width above this with no bytes behind it is a lie.
+ */
+const MAX_EXPANDED_VALUE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Checks a fixed width from a schema against what `column`'s pages can hold, so that no output is sized
+ * by a width the file does not back: N rows in pages of B bytes hold at most B / N bytes a row, or up to
+ * MAX_EXPANDED_VALUE_BYTES when their encoding expands.
+ */
+function checkFixedWidth(column: ColumnInfo, width: number, where: string): void {
+  let rows = 0;
+  let bytes = 0;
+  for (const range of column.buffers) bytes += range.size;
+  for (const page of column.pages) {
+    rows += page.numRows;
+    for (const range of page.buffers) bytes += range.size;
+  }
+  if (rows === 0 || width <= MAX_EXPANDED_VALUE_BYTES || width <= bytes / rows) return;
+  throw new CorruptFileError(
+    `${where}: the schema declares ${width} bytes per row, but the column's pages hold ${bytes} bytes for ${rows} rows`,
+    { width, rows, bytes },
+  );
+}
+
 /** How to read `field`, stored as column `index` (`column`) of the file at `path`, into output `output`. */
 export function columnRead(
   field: LanceField,
@@ -46,12 +72,15 @@ export function columnRead(
   path: string,
 ): ColumnRead {
   const arrowDictionary = arrow.DataType.isDictionary(field.arrowType);
+  const where = `${path} column ${index} ("${field.name}")`;
+  const fixedWidth = fixedByteWidth(valueTypeOf(field.arrowType));
+  if (fixedWidth !== undefined) checkFixedWidth(column, fixedWidth, where);
   return {
     column,
     output,
-    where: `${path} column ${index} ("${field.name}")`,
+    where,
     arrowDictionary,
-    fixedWidth: arrowDictionary ? undefined : fixedByteWidth(field.arrowType),
+    fixedWidth: arrowDictionary ? undefined : fixedWidth,
     variableWidth: isVariableWidth(valueTypeOf(field.arrowType)),
     nullable: field.nullable,
   };

@@ -12,9 +12,20 @@ import { decodeManifest, type ManifestProto } from './proto/messages.js';
 const U64_MAX = (1n << 64n) - 1n;
 const MAGIC = [0x4c, 0x41, 0x4e, 0x43];
 
-/** Reader feature flags this reader understands (lance-table feature_flags.rs): deletion files (1),
- * stable row ids (2), the deprecated v2-format flag (4), table config (8). */
-const KNOWN_READER_FLAGS = 1 | 2 | 4 | 8;
+// Reader feature flags this reader understands (lance-table feature_flags.rs).
+const FLAG_DELETION_FILES = 1n;
+const FLAG_STABLE_ROW_IDS = 2n;
+const FLAG_USE_V2_FORMAT_DEPRECATED = 4n;
+const FLAG_TABLE_CONFIG = 8n;
+const KNOWN_READER_FLAGS =
+  FLAG_DELETION_FILES | FLAG_STABLE_ROW_IDS | FLAG_USE_V2_FORMAT_DEPRECATED | FLAG_TABLE_CONFIG;
+
+/** The numbers (0..63) of the bits set in `flags`. */
+function bitsOf(flags: bigint): number[] {
+  const bits: number[] = [];
+  for (let bit = 0; bit < 64; bit++) if ((flags >> BigInt(bit)) & 1n) bits.push(bit);
+  return bits;
+}
 
 /** The version number a manifest file name stands for, or undefined if it is not a manifest name. */
 export function versionOfManifestName(name: string): number | undefined {
@@ -52,12 +63,14 @@ export function parseManifest(bytes: Uint8Array, path: string): ManifestProto {
   }
   const manifest = decodeManifest(bytes.subarray(position + 4, position + 4 + length), path);
   const unknown = manifest.reader_feature_flags & ~KNOWN_READER_FLAGS;
-  if (unknown !== 0) {
+  if (unknown !== 0n) {
+    const bits = bitsOf(unknown);
     throw new UnsupportedError(
-      `${path}: the dataset needs reader features ${unknown} that lance-loader does not know (flags ${manifest.reader_feature_flags})`,
+      `${path}: the dataset needs reader features ${unknown} (flag bits ${bits.join(', ')}) that lance-loader does not know (flags ${manifest.reader_feature_flags})`,
       {
         path,
-        flags: manifest.reader_feature_flags,
+        flags: String(manifest.reader_feature_flags),
+        unknownBits: bits,
       },
     );
   }

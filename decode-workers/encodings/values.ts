@@ -40,6 +40,19 @@ function need(buffer: Uint8Array | undefined, bytes: number, where: string, what
   return buffer;
 }
 
+/**
+ * Refuses to allocate the decoded values of an expanding encoding (bit unpacking, runs) beyond what a
+ * chunk may hold: `count` comes from the file and, through fixed-size lists, can be multiplied by any width.
+ */
+function checkDecodedBytes(bytes: number, where: string, what: string): void {
+  if (bytes > MAX_CHUNK_BUFFER_BYTES) {
+    throw new CorruptFileError(
+      `${where}: ${what} would decode to ${bytes} bytes, more than a chunk may hold (${MAX_CHUNK_BUFFER_BYTES})`,
+      { bytes },
+    );
+  }
+}
+
 function elemBitsOf(bits: number, where: string): BitWidthElem {
   if (bits === 8 || bits === 16 || bits === 32 || bits === 64) return bits;
   throw new CorruptFileError(`${where}: bit-packed values of ${bits} bits (expected 8, 16, 32 or 64)`);
@@ -108,8 +121,9 @@ export function decodeMiniBlockValues(
       const bits = encoding.flat?.bits_per_value ?? 0;
       const buffer = buffers[0];
       if (bits === 1) {
+        const packed = need(buffer, Math.ceil(count / 8), where, 'bool values');
         const bytes = new Uint8Array(count);
-        expandBits(need(buffer, Math.ceil(count / 8), where, 'bool values'), count, bytes, 0);
+        expandBits(packed, count, bytes, 0);
         return { kind: 'fixed', byteWidth: 1, bytes, count };
       }
       if (bits === 0 || bits % 8 !== 0) unsupported(encoding, where);
@@ -131,6 +145,7 @@ export function decodeMiniBlockValues(
     case 'inline_bitpacking': {
       const elemBits = elemBitsOf(encoding.inline_bitpacking?.uncompressed_bits_per_value ?? 0, where);
       const src = need(buffers[0], 0, where, 'bit-packed values');
+      checkDecodedBytes((count * elemBits) / 8, where, 'bit-packed values');
       const sparse = wanted !== undefined && (wanted.to - wanted.from) * SPARSE_RATIO < count;
       const bytes = unpacked(
         elemBits,
@@ -149,6 +164,7 @@ export function decodeMiniBlockValues(
       const bitWidth = flatBits(oob?.values);
       if (bitWidth === undefined) unsupported(encoding, where);
       const src = need(buffers[0], 0, where, 'bit-packed values');
+      checkDecodedBytes((count * elemBits) / 8, where, 'bit-packed values');
       const bytes = unpacked(elemBits, count, (out) =>
         decodeOutOfLineBitpacking(src, elemBits, bitWidth, count, out, 0),
       );
@@ -159,6 +175,7 @@ export function decodeMiniBlockValues(
       const runBits = flatBits(encoding.rle?.run_lengths);
       if (bits === undefined || runBits !== 8 || ![8, 16, 32, 64].includes(bits)) unsupported(encoding, where);
       const byteWidth = (bits / 8) as 1 | 2 | 4 | 8;
+      checkDecodedBytes(count * byteWidth, where, 'run-length values');
       const bytes = new Uint8Array(count * byteWidth);
       decodeRle(
         need(buffers[0], 0, where, 'run values'),
@@ -174,14 +191,9 @@ export function decodeMiniBlockValues(
       const bits = flatBits(encoding.byte_stream_split?.values);
       if (bits !== 32 && bits !== 64) unsupported(encoding, where);
       const byteWidth = bits / 8;
+      const split = need(buffers[0], count * byteWidth, where, 'byte-stream-split values');
       const bytes = new Uint8Array(count * byteWidth);
-      decodeByteStreamSplit(
-        need(buffers[0], count * byteWidth, where, 'byte-stream-split values').subarray(0, count * byteWidth),
-        byteWidth as 4 | 8,
-        count,
-        bytes,
-        0,
-      );
+      decodeByteStreamSplit(split.subarray(0, count * byteWidth), byteWidth as 4 | 8, count, bytes, 0);
       return { kind: 'fixed', byteWidth, bytes, count };
     }
     case 'general': {

@@ -170,8 +170,10 @@ export interface ManifestProto {
   schema_metadata: Record<string, Uint8Array>;
   timestamp?: { seconds: number; nanos: number };
   tag: string;
-  reader_feature_flags: number;
-  writer_feature_flags: number;
+  /** Field 9, a u64 bit set: exact, all 64 bits. */
+  reader_feature_flags: bigint;
+  /** Field 10, a u64 bit set: exact, all 64 bits. */
+  writer_feature_flags: bigint;
   writer_version?: { library: string; version: string };
   data_format?: { file_format: string; version: string };
   base_paths: { id: number; name: string; is_dataset_root: boolean; path: string }[];
@@ -328,6 +330,16 @@ function exactDeletionIds(manifest: ManifestProto, message: protobuf.Message): v
   });
 }
 
-export const decodeManifest = decoder<ManifestProto>('lance.table.Manifest', exactDeletionIds);
+/** Feature flags are u64 bit sets: a number would lose the bits above 2^53 (and bitwise operators those above 2^31). */
+function exactFeatureFlags(manifest: ManifestProto, message: protobuf.Message): void {
+  const flags = message as unknown as { reader_feature_flags?: unknown; writer_feature_flags?: unknown };
+  manifest.reader_feature_flags = BigInt.asUintN(64, BigInt(String(flags.reader_feature_flags ?? 0)));
+  manifest.writer_feature_flags = BigInt.asUintN(64, BigInt(String(flags.writer_feature_flags ?? 0)));
+}
+
+export const decodeManifest = decoder<ManifestProto>('lance.table.Manifest', (manifest, message) => {
+  exactDeletionIds(manifest, message);
+  exactFeatureFlags(manifest, message);
+});
 export const decodePageLayout = decoder<PageLayoutProto>('lance.encodings21.PageLayout');
 export const decodeArrayEncoding = decoder<ArrayEncodingProto>('lance.encodings.ArrayEncoding');

@@ -403,6 +403,32 @@ describe('a damaged 2.1 mini-block page', () => {
       await lance.close();
     }
   });
+  it('whose values claim a fixed-size list of 2^20 bit-packed items each is a CorruptFileError without allocating for them', async () => {
+    const { dataFile } = copyDataset('2.1');
+    rewriteDataFile(dataFile, {
+      column: (i, column) => {
+        if (i !== 0) return;
+        editPageLayout(column.pages[0], (layout) => {
+          const values = layout.mini_block_layout.value_compression;
+          layout.mini_block_layout.value_compression = { fixed_size_list: { items_per_value: 2 ** 20, values } };
+        });
+      },
+    });
+    const lance = await openFile(dataFile);
+    try {
+      await withinMemory(64 * MiB, () =>
+        expectFailure(
+          () => lance.take([5]),
+          CorruptFileError,
+          'CORRUPT_FILE',
+          `${dataFile} column 0 ("id") page 0`,
+          `bit-packed values would decode to ${NUM_ROWS * 2 ** 20 * 4} bytes`,
+        ),
+      );
+    } finally {
+      await lance.close();
+    }
+  });
 });
 
 describe('a damaged 2.0 binary page', () => {
