@@ -119,6 +119,6 @@ describe('terminating workers while their replacements load the worker module', 
       signal: null,
       stderr: '',
     });
-    expect(JSON.parse(run.stdout.trim())).toEqual({ rounds: 50, threads: 0, fdsLeft: 0 });
+    expect(JSON.parse(run.stdout.trim())).toEqual({ rounds: 50, threads: 0 });
   }, 115_000);
 });
