@@ -1,7 +1,9 @@
 /**
  * The decode worker pool: a thin wrapper over Piscina. One job per batch; a job whose worker died (killed,
  * out of memory) is retried on another worker up to {@link MAX_RETRIES} times (a retry can land on a worker
- * that is dying too), then reported as a {@link WorkerError}. Never loses a batch silently.
+ * that is dying too), then reported as a {@link WorkerError}. Never loses a batch silently, and never waits
+ * on a pool with no thread left: Piscina stops replacing workers once one dies while starting, so the pool
+ * then restarts Piscina, and gives up with a WorkerError after a bounded storm of deaths.
  *
  * When lance-loader runs from its TypeScript sources (tests, tsx), workers load worker.ts through tsx;
  * from the built package they load worker.js.
@@ -15,6 +17,28 @@ import type { DatasetRef, LoadJob, LoadJobResult, PrepareJob } from './messages.
 
 /** Retries of a job whose worker died. */
 const MAX_RETRIES = 2;
+
+/**
+ * Worker deaths in a row (no job finished in between), per worker, after which the pool stops replacing
+ * them and rejects every job with a WorkerError: workers that keep dying would otherwise be restarted forever.
+ */
+const DEATHS_PER_WORKER_WITHOUT_PROGRESS = 4;
+
+/**
+ * Piscina require()s its worker file first and import()s it only if that throws. A require() of an ES
+ * module (Node 20.19 and newer load one; the ES build's worker.js is one) can abort the whole process, in
+ * V8's `Module::IsGraphAsync` check, when the thread is terminated while the module graph loads. With
+ * require(esm) off in the workers, that require() throws ERR_REQUIRE_ESM before loading anything and the
+ * worker is import()ed, which a terminated thread abandons safely. Under tsx (the sources) worker.ts and
+ * everything it loads are compiled to CommonJS, which never needed require(esm). Node versions without
+ * the flag have no require(esm) either.
+ */
+const WORKER_EXEC_ARGV = process.allowedNodeEnvironmentFlags.has('--no-experimental-require-module')
+  ? ['--no-experimental-require-module']
+  : [];
+
+/** What Piscina rejects a queued task with when its instance is destroyed. */
+const PISCINA_DESTROYED = 'Terminating worker thread';
 
 export interface DecodePoolOptions {
   /** Worker threads (default: the number of cores). */
@@ -49,21 +73,42 @@ export function defaultWorkerCount(): number {
 }
 
 export class DecodePool {
-  private readonly piscina: Piscina;
+  private piscina: Piscina;
   private readonly workers: number;
+  private readonly tasksPerWorker: number;
+  /** Piscina instances torn down after a restart or a failure (destroy() waits for them, once each). */
+  private readonly retiring = new Map<Piscina, Promise<void>>();
   /** Jobs retried after a worker died. */
   retries = 0;
+  /** Worker threads that died (killed, crashed, out of memory) over the pool's life. */
+  deaths = 0;
+  /** Deaths since a worker last finished a job: the storm that {@link maxDeathsWithoutProgress} bounds. */
+  private deathsWithoutProgress = 0;
+  private lastCause: unknown;
+  /** Set once workers died {@link maxDeathsWithoutProgress} times in a row: every job rejects with it. */
+  private failure: WorkerError | undefined;
+  private destroyed = false;
 
   constructor(options: DecodePoolOptions = {}) {
-    const workers = (this.workers = options.workers ?? defaultWorkerCount());
-    this.piscina = new Piscina({
+    this.workers = options.workers ?? defaultWorkerCount();
+    this.tasksPerWorker = options.tasksPerWorker ?? 1;
+    this.piscina = this.start();
+  }
+
+  /** Worker deaths in a row, with no job finished in between, after which the pool gives up. */
+  get maxDeathsWithoutProgress(): number {
+    return DEATHS_PER_WORKER_WITHOUT_PROGRESS * this.workers;
+  }
+
+  private start(): Piscina {
+    const piscina = new Piscina({
       // The worker of the same build (ES modules or CommonJS) as this file.
       filename: join(ioDir, '..', 'decode-workers', fromSource ? 'worker.ts' : 'worker.js'),
-      minThreads: workers,
-      maxThreads: workers,
-      concurrentTasksPerWorker: options.tasksPerWorker ?? 1,
-      loadBalancer: prepareOnIdleWorkers(options.tasksPerWorker ?? 1),
-      execArgv: fromSource ? ['--import', 'tsx'] : [],
+      minThreads: this.workers,
+      maxThreads: this.workers,
+      concurrentTasksPerWorker: this.tasksPerWorker,
+      loadBalancer: prepareOnIdleWorkers(this.tasksPerWorker),
+      execArgv: [...WORKER_EXEC_ARGV, ...(fromSource ? ['--import', 'tsx'] : [])],
       // Workers open the dataset's files themselves; Node closes those descriptors when a worker stops.
       trackUnmanagedFds: true,
       // A worker's garbage lives for one batch: a small young generation is enough, and it keeps V8 from
@@ -71,6 +116,47 @@ export class DecodePool {
       resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
       // No maxQueue: the loader's slot ring bounds the jobs in flight (prefetch), so the queue cannot grow.
     });
+    // A worker that fails while it has no task is reported as an 'error' event, which would otherwise throw.
+    piscina.on('error', (error: unknown) => {
+      if (piscina === this.piscina) this.lastCause = error;
+    });
+    // With minThreads = maxThreads Piscina removes a worker only when it died (or on destroy).
+    piscina.on('workerDestroy', () => {
+      if (piscina !== this.piscina || this.destroyed || this.failure) return;
+      this.deaths++;
+      this.deathsWithoutProgress++;
+      // After Piscina is done with the dead worker: it emits this event before it forgets the worker, and
+      // a destroy() then would wait for that worker's exit, which has passed. Piscina starts a replacement
+      // right after this event, unless the dead worker had not finished starting: then it never starts
+      // another, and jobs queued with no thread left would wait forever.
+      queueMicrotask(() =>
+        this.deathsWithoutProgress >= this.maxDeathsWithoutProgress ? this.fail() : this.restartIfEmpty(piscina),
+      );
+    });
+    return piscina;
+  }
+
+  private restartIfEmpty(piscina: Piscina): void {
+    if (piscina !== this.piscina || this.destroyed || this.failure || piscina.threads.length > 0) return;
+    this.piscina = this.start();
+    // Rejects the queued jobs (no thread ran them), which run() then queues on the new instance.
+    this.retire(piscina);
+  }
+
+  private fail(): void {
+    if (this.failure || this.destroyed) return;
+    const cause = this.lastCause instanceof Error ? this.lastCause.message : 'a worker exited while starting';
+    this.failure = new WorkerError(
+      `decode workers died ${this.deathsWithoutProgress} times in a row with no batch finished ` +
+        `(at most ${this.maxDeathsWithoutProgress} for ${this.workers} workers); last cause: ${cause}`,
+      { deaths: this.deathsWithoutProgress, workers: this.workers },
+      { cause: this.lastCause },
+    );
+    this.retire(this.piscina);
+  }
+
+  private retire(piscina: Piscina): void {
+    if (!this.retiring.has(piscina)) this.retiring.set(piscina, piscina.destroy());
   }
 
   /** The live worker threads (tests use this to kill one). */
@@ -78,24 +164,35 @@ export class DecodePool {
     return this.piscina.threads;
   }
 
-  /** Runs a job; decode errors come back as typed errors, a dead worker's job is retried up to MAX_RETRIES times. */
+  /**
+   * Runs a job; decode errors come back as typed errors, a dead worker's job is retried up to MAX_RETRIES
+   * times, and a storm of deaths rejects every job with a WorkerError (see maxDeathsWithoutProgress).
+   */
   async run(job: LoadJob): Promise<Extract<LoadJobResult, { ok: true }>> {
-    for (let attempt = 0; ; attempt++) {
+    for (let attempt = 0; ;) {
+      if (this.failure) throw this.failure;
+      const piscina = this.piscina;
       let result: LoadJobResult;
       try {
-        result = (await this.piscina.run(job)) as LoadJobResult;
+        result = (await piscina.run(job)) as LoadJobResult;
       } catch (cause) {
         if (this.destroyed) throw new AbortError('decode cancelled: the loader was closed');
-        if (attempt < MAX_RETRIES) {
+        if (this.failure) throw this.failure;
+        // Queued on an instance restarted with no thread left: the job never reached a worker.
+        if (piscina !== this.piscina && (cause as Error).message === PISCINA_DESTROYED) continue;
+        this.lastCause = cause;
+        if (attempt++ < MAX_RETRIES) {
           this.retries++;
           continue;
         }
         throw new WorkerError(
-          `decode workers died ${attempt + 1} times on the same batch: ${(cause as Error).message}`,
-          { attempts: attempt + 1 },
+          `decode workers died ${attempt} times on the same batch (${this.deaths} deaths in all); ` +
+            `last cause: ${(cause as Error).message}`,
+          { attempts: attempt, deaths: this.deaths },
           { cause },
         );
       }
+      this.deathsWithoutProgress = 0;
       if (!result.ok) throw fromErrorRecord(result.error);
       return result;
     }
@@ -120,10 +217,9 @@ export class DecodePool {
     return new Set(threads.filter((id) => id !== null)).size;
   }
 
-  private destroyed = false;
-
   async destroy(): Promise<void> {
     this.destroyed = true;
-    await this.piscina.destroy();
+    this.retire(this.piscina);
+    await Promise.all(this.retiring.values());
   }
 }
