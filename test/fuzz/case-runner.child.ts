@@ -1,0 +1,106 @@
+/**
+ * A fuzz child process: runs the cases its parent sends over IPC, one at a time, and answers each with its
+ * outcome. Per source dataset it keeps one copy in a temp dir; a case damages one file of that copy, opens,
+ * scans and takes from it (and, for some cases, runs a one-worker loader epoch), then puts the file back.
+ * The parent owns timeouts and crashes: this process only classifies what the reader returned or threw.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { LanceLoaderError, createLoader, openDataset, openFile } from '../../index.js';
+import type { Rng } from '../fixtures/random.js';
+import { mutationRng, type FuzzCase } from './cases.js';
+import { mutate } from './mutations.js';
+
+export interface CaseRequest {
+  fuzzCase: FuzzCase;
+  sourceRoot: string;
+}
+
+export interface CaseReply {
+  index: number;
+  /** `data`: every read returned; `typed`: a LanceLoaderError; `raw`: anything else thrown. */
+  outcome: 'data' | 'typed' | 'raw';
+  /** The error's code (typed) or class name (raw). */
+  code?: string;
+  message?: string;
+  description: string;
+  /** Peak resident set of this process so far. */
+  maxRssBytes: number;
+}
+
+const tempRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'llfuzz-'));
+const copies = new Map<string, string>();
+process.on('exit', () => fs.rmSync(tempRoot, { recursive: true, force: true }));
+
+function copyOf(sourceRoot: string): string {
+  let copy = copies.get(sourceRoot);
+  if (!copy) {
+    copy = path.join(tempRoot, String(copies.size), path.basename(sourceRoot));
+    fs.cpSync(sourceRoot, copy, { recursive: true });
+    copies.set(sourceRoot, copy);
+  }
+  return copy;
+}
+
+async function exercise(root: string, c: FuzzCase, rng: Rng): Promise<void> {
+  const dataset = await openDataset(root);
+  try {
+    await dataset.versions();
+    for await (const batch of dataset.scan({ batchSize: 1024 })) void batch.numRows;
+    const rows = dataset.numRows;
+    if (rows > 0) await dataset.take([rows - 1, 0, rng.int(0, rows)]);
+  } finally {
+    await dataset.close();
+  }
+  if (c.role === 'data') {
+    const file = await openFile(path.join(root, c.file));
+    try {
+      for await (const batch of file.scan({ batchSize: 1024 })) void batch.numRows;
+      if (file.numRows > 0) await file.take([rng.int(0, file.numRows), 0]);
+    } finally {
+      await file.close();
+    }
+  }
+  if (c.loader) {
+    const loader = await createLoader(root, { batchSize: 64, workers: 1, memoryBytes: 32 << 20, seed: c.index });
+    try {
+      for await (const batch of loader.epoch(0)) batch.release();
+    } finally {
+      await loader.close();
+    }
+  }
+}
+
+async function runCase({ fuzzCase: c, sourceRoot }: CaseRequest): Promise<CaseReply> {
+  const root = copyOf(sourceRoot);
+  const target = path.join(root, c.file);
+  const original = fs.readFileSync(path.join(sourceRoot, c.file));
+  const rng = mutationRng(c);
+  const { bytes, description } = mutate(original, c.role, c.mutation, rng);
+  fs.writeFileSync(target, bytes);
+  const reply = (outcome: CaseReply['outcome'], code?: string, message?: string): CaseReply => ({
+    index: c.index,
+    outcome,
+    code,
+    message,
+    description,
+    maxRssBytes: process.resourceUsage().maxRSS * 1024,
+  });
+  try {
+    await exercise(root, c, rng);
+    return reply('data');
+  } catch (error) {
+    if (error instanceof LanceLoaderError) return reply('typed', error.code, error.message);
+    const e = error instanceof Error ? error : new Error(String(error));
+    const at = e.stack?.split('\n')[1]?.trim() ?? '';
+    return reply('raw', e.name, `${e.message} ${at}`);
+  } finally {
+    fs.writeFileSync(target, original);
+  }
+}
+
+process.on('message', (request: CaseRequest) => {
+  void runCase(request).then((reply) => process.send?.(reply));
+});
+process.send?.({ ready: true });

@@ -1,0 +1,210 @@
+/**
+ * Byte mutations of the fuzz suite: each takes a file's bytes and a seeded `Rng` and returns new bytes plus a
+ * description of what changed (so a failing case can be read, not only rerun). Generic ones touch any byte;
+ * structure-aware ones aim at what a reader trusts: the 40-byte footer of a data file (format/footer.ts) and
+ * the varints of its protobuf metadata (column metadata, the schema buffer) or of a manifest.
+ */
+import type { Rng } from '../fixtures/random.js';
+
+/** What a file is to the reader, which decides the mutations that make sense for it. */
+export type FileRole = 'data' | 'manifest' | 'deletion';
+
+export type MutationKind =
+  'bitflip' | 'overwrite' | 'truncate' | 'zero' | 'splice' | 'u32-huge' | 'footer' | 'varint-huge' | 'length-past-end';
+
+const GENERIC: readonly MutationKind[] = ['bitflip', 'overwrite', 'truncate', 'zero', 'splice', 'u32-huge'];
+const PROTOBUF: readonly MutationKind[] = ['varint-huge', 'length-past-end'];
+
+/** The mutations that apply to a file of `role`. */
+export function mutationsFor(role: FileRole): readonly MutationKind[] {
+  if (role === 'data') return [...GENERIC, 'footer', ...PROTOBUF];
+  if (role === 'manifest') return [...GENERIC, ...PROTOBUF];
+  return GENERIC;
+}
+
+export interface Mutated {
+  bytes: Uint8Array;
+  description: string;
+}
+
+const FOOTER_BYTES = 40;
+/** The largest varint protobuf can hold: ten bytes, 2^64 − 1. */
+const HUGE_VARINT = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01);
+
+export function mutate(bytes: Uint8Array, role: FileRole, kind: MutationKind, rng: Rng): Mutated {
+  const size = bytes.length;
+  const out = Uint8Array.from(bytes);
+  const at = (): number => (size === 0 ? 0 : rng.int(0, size));
+  switch (kind) {
+    case 'bitflip': {
+      const flips = rng.int(1, 9);
+      const positions: number[] = [];
+      for (let i = 0; i < flips && size > 0; i++) {
+        const p = at();
+        out[p] = (out[p] as number) ^ (1 << rng.int(0, 8));
+        positions.push(p);
+      }
+      return { bytes: out, description: `flip bits at ${positions.join(',')}` };
+    }
+    case 'overwrite': {
+      const p = at();
+      const n = Math.min(rng.int(1, 17), size - p);
+      out.set(rng.bytes(Math.max(n, 0)), p);
+      return { bytes: out, description: `overwrite ${n} random bytes at ${p}` };
+    }
+    case 'truncate': {
+      const keep = rng.bool(0.3) ? Math.max(0, size - rng.int(1, FOOTER_BYTES + 1)) : at();
+      return { bytes: out.subarray(0, keep), description: `truncate ${size} → ${keep} bytes` };
+    }
+    case 'zero': {
+      const p = at();
+      const n = Math.min(rng.int(1, 257), size - p);
+      out.fill(0, p, p + n);
+      return { bytes: out, description: `zero ${n} bytes at ${p}` };
+    }
+    case 'splice': {
+      const from = at();
+      const to = at();
+      const n = Math.min(rng.int(1, 129), size - from, size - to);
+      out.copyWithin(to, from, from + n);
+      return { bytes: out, description: `copy ${n} bytes from ${from} to ${to}` };
+    }
+    case 'u32-huge': {
+      const p = size < 4 ? 0 : rng.int(0, size - 3) & ~3;
+      if (size >= 4) new DataView(out.buffer).setUint32(p, 0xffffffff - rng.int(0, 16), true);
+      return { bytes: out, description: `u32 near 2^32 at ${p}` };
+    }
+    case 'footer':
+      return mutateFooter(out, rng);
+    case 'varint-huge':
+    case 'length-past-end':
+      return mutateVarint(out, role, kind, rng);
+  }
+}
+
+const FOOTER_FIELDS = [
+  { name: 'column_meta_start', offset: 0, bytes: 8 },
+  { name: 'cmo_table_offset', offset: 8, bytes: 8 },
+  { name: 'gbo_table_offset', offset: 16, bytes: 8 },
+  { name: 'num_global_buffers', offset: 24, bytes: 4 },
+  { name: 'num_columns', offset: 28, bytes: 4 },
+  { name: 'major_version', offset: 32, bytes: 2 },
+  { name: 'minor_version', offset: 34, bytes: 2 },
+] as const;
+
+function mutateFooter(out: Uint8Array, rng: Rng): Mutated {
+  if (out.length < FOOTER_BYTES) return { bytes: out, description: 'footer: file too small, unchanged' };
+  const field = FOOTER_FIELDS[rng.int(0, FOOTER_FIELDS.length)] as (typeof FOOTER_FIELDS)[number];
+  const size = BigInt(out.length);
+  const max = (1n << BigInt(field.bytes * 8)) - 1n;
+  const choices = [0n, 1n, size - 1n, size, size + 1n, size * 4096n, 1n << 53n, max, BigInt(rng.int(0, 1 << 30))];
+  const value = (choices[rng.int(0, choices.length)] as bigint) & max;
+  const view = new DataView(out.buffer, out.length - FOOTER_BYTES);
+  if (field.bytes === 8) view.setBigUint64(field.offset, value, true);
+  else if (field.bytes === 4) view.setUint32(field.offset, Number(value), true);
+  else view.setUint16(field.offset, Number(value), true);
+  return { bytes: out, description: `footer ${field.name} = ${value}` };
+}
+
+/** A varint in protobuf bytes: where it starts, its byte length, and whether it is a length prefix. */
+interface VarintSite {
+  position: number;
+  byteLength: number;
+  isLength: boolean;
+}
+
+function mutateVarint(out: Uint8Array, role: FileRole, kind: MutationKind, rng: Rng): Mutated {
+  const sites: VarintSite[] = [];
+  for (const [start, end] of protobufRegions(out, role)) walkMessage(out, start, end, 0, sites);
+  const candidates = kind === 'length-past-end' ? sites.filter((s) => s.isLength) : sites;
+  const site = candidates[rng.int(0, Math.max(candidates.length, 1))];
+  if (!site) return { bytes: out, description: `${kind}: no protobuf varint found, unchanged` };
+  const replacement = kind === 'varint-huge' ? HUGE_VARINT : encodeVarint(out.length + rng.int(1, 1 << 20));
+  const bytes = new Uint8Array(out.length - site.byteLength + replacement.length);
+  bytes.set(out.subarray(0, site.position));
+  bytes.set(replacement, site.position);
+  bytes.set(out.subarray(site.position + site.byteLength), site.position + replacement.length);
+  const what = site.isLength ? 'length' : 'varint';
+  return {
+    bytes,
+    description: `${kind}: ${what} at ${site.position} (${site.byteLength} bytes) → ${replacement.length}-byte varint`,
+  };
+}
+
+function encodeVarint(value: number): Uint8Array {
+  const bytes: number[] = [];
+  let v = value;
+  while (v >= 0x80) {
+    bytes.push((v % 0x80) | 0x80);
+    v = Math.floor(v / 0x80);
+  }
+  bytes.push(v);
+  return Uint8Array.from(bytes);
+}
+
+/** Byte ranges holding protobuf messages: a manifest's message, a data file's column metadata and global buffers. */
+function protobufRegions(bytes: Uint8Array, role: FileRole): [number, number][] {
+  const size = bytes.length;
+  if (size < FOOTER_BYTES) return [];
+  const view = new DataView(bytes.buffer, bytes.byteOffset, size);
+  const inFile = (start: number, end: number): boolean => start >= 0 && start <= end && end <= size;
+  if (role === 'manifest') {
+    const position = Number(view.getBigUint64(size - 16, true));
+    if (position + 4 > size) return [];
+    const end = position + 4 + view.getUint32(position, true);
+    return inFile(position + 4, end) ? [[position + 4, end]] : [];
+  }
+  const footer = size - FOOTER_BYTES;
+  const columnMetaStart = Number(view.getBigUint64(footer, true));
+  const cmoTable = Number(view.getBigUint64(footer + 8, true));
+  const gboTable = Number(view.getBigUint64(footer + 16, true));
+  const numGlobalBuffers = view.getUint32(footer + 24, true);
+  const regions: [number, number][] = [];
+  if (inFile(columnMetaStart, cmoTable)) regions.push([columnMetaStart, cmoTable]);
+  for (let i = 0; i < numGlobalBuffers && inFile(gboTable, gboTable + 16 * (i + 1)); i++) {
+    const start = Number(view.getBigUint64(gboTable + 16 * i, true));
+    const end = start + Number(view.getBigUint64(gboTable + 16 * i + 8, true));
+    if (inFile(start, end)) regions.push([start, end]);
+  }
+  return regions;
+}
+
+/**
+ * Walks the protobuf wire format of [start, end), recording every varint (field values and length prefixes),
+ * and descends into length-delimited fields that parse as messages themselves. Returns false (recording
+ * nothing) when the bytes are not a message.
+ */
+function walkMessage(bytes: Uint8Array, start: number, end: number, depth: number, sites: VarintSite[]): boolean {
+  const found: VarintSite[] = [];
+  let p = start;
+  const readVarint = (): number | undefined => {
+    let value = 0;
+    for (let shift = 0; shift < 70 && p < end; shift += 7) {
+      const b = bytes[p++] as number;
+      value += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return value;
+    }
+    return undefined;
+  };
+  while (p < end) {
+    const tag = readVarint();
+    if (tag === undefined || tag >> 3 === 0) return false;
+    const wireType = tag & 7;
+    const position = p;
+    if (wireType === 0) {
+      if (readVarint() === undefined) return false;
+      found.push({ position, byteLength: p - position, isLength: false });
+    } else if (wireType === 2) {
+      const length = readVarint();
+      if (length === undefined || p + length > end) return false;
+      found.push({ position, byteLength: p - position, isLength: true });
+      if (depth < 8) walkMessage(bytes, p, p + length, depth + 1, found);
+      p += length;
+    } else if (wireType === 1 || wireType === 5) {
+      p += wireType === 1 ? 8 : 4;
+      if (p > end) return false;
+    } else return false;
+  }
+  sites.push(...found);
+  return true;
+}
