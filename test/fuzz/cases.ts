@@ -88,15 +88,15 @@ function listFiles(root: string): SourceFile[] {
 const LOADER_SHARE = 0.02;
 
 /**
- * Case `index` of `seed`. Roles are drawn first (data files 60 %, manifests 25 %, deletion files 15 % where
- * the dataset has them) so the few manifests and deletion files are not drowned by data files.
+ * Case `index` of `seed`. The role is drawn first (data files 55 %, manifests 25 %, deletion files 20 %), then
+ * a dataset that has such files, so the few datasets with deletion files get their share of cases.
  */
 export function planCase(seed: number, index: number, sources: readonly Source[]): FuzzCase {
   const rng = new Rng(seedFrom(seed, index, 'plan'));
-  const source = sources[rng.int(0, sources.length)] as Source;
-  const hasDeletions = source.files.some((f) => f.role === 'deletion');
   const draw = rng.float();
-  const role: FileRole = draw < 0.6 ? 'data' : draw < 0.85 || !hasDeletions ? 'manifest' : 'deletion';
+  const role: FileRole = draw < 0.55 ? 'data' : draw < 0.8 ? 'manifest' : 'deletion';
+  const withRole = sources.filter((s) => s.files.some((f) => f.role === role));
+  const source = withRole[rng.int(0, withRole.length)] as Source;
   const files = source.files.filter((f) => f.role === role);
   const file = files[rng.int(0, files.length)] as SourceFile;
   const kinds = mutationsFor(role);

@@ -28,8 +28,8 @@ export interface Mutated {
 }
 
 const FOOTER_BYTES = 40;
-/** The largest varint protobuf can hold: ten bytes, 2^64 − 1. */
-const HUGE_VARINT = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01);
+/** Values a huge varint takes: 2^64 − 1 (ten bytes, the largest protobuf holds) and the edges of u32, i32 and f64's integers. */
+const HUGE_VALUES = [(1n << 64n) - 1n, (1n << 53n) + 1n, 1n << 32n, (1n << 31n) - 1n, 1n << 28n];
 
 export function mutate(bytes: Uint8Array, role: FileRole, kind: MutationKind, rng: Rng): Mutated {
   const size = bytes.length;
@@ -119,7 +119,11 @@ function mutateVarint(out: Uint8Array, role: FileRole, kind: MutationKind, rng: 
   const candidates = kind === 'length-past-end' ? sites.filter((s) => s.isLength) : sites;
   const site = candidates[rng.int(0, Math.max(candidates.length, 1))];
   if (!site) return { bytes: out, description: `${kind}: no protobuf varint found, unchanged` };
-  const replacement = kind === 'varint-huge' ? HUGE_VARINT : encodeVarint(out.length + rng.int(1, 1 << 20));
+  const value =
+    kind === 'varint-huge'
+      ? (HUGE_VALUES[rng.int(0, HUGE_VALUES.length)] as bigint)
+      : BigInt(out.length + rng.int(1, 1 << 20));
+  const replacement = encodeVarint(value);
   const bytes = new Uint8Array(out.length - site.byteLength + replacement.length);
   bytes.set(out.subarray(0, site.position));
   bytes.set(replacement, site.position);
@@ -131,14 +135,14 @@ function mutateVarint(out: Uint8Array, role: FileRole, kind: MutationKind, rng: 
   };
 }
 
-function encodeVarint(value: number): Uint8Array {
+function encodeVarint(value: bigint): Uint8Array {
   const bytes: number[] = [];
   let v = value;
-  while (v >= 0x80) {
-    bytes.push((v % 0x80) | 0x80);
-    v = Math.floor(v / 0x80);
+  while (v >= 0x80n) {
+    bytes.push(Number(v & 0x7fn) | 0x80);
+    v >>= 7n;
   }
-  bytes.push(v);
+  bytes.push(Number(v));
   return Uint8Array.from(bytes);
 }
 
