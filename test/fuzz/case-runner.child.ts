@@ -27,10 +27,41 @@ export interface CaseReply {
   description: string;
   /** Peak resident set of this process so far. */
   maxRssBytes: number;
+  /** Descriptors of the dataset's files the case left open (every reader it opened is closed by then). */
+  leakedFds: number;
 }
 
 const tempRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'llfuzz-'));
 const copies = new Map<string, string>();
+
+/**
+ * Descriptors this process holds on files of the damaged copies (Linux; 0 where /proc is missing). Other
+ * descriptors (the addon's io_uring, made once per thread on first use) are not the case's to close.
+ */
+function openDatasetFds(): number {
+  if (!fs.existsSync('/proc/self/fd')) return 0;
+  let count = 0;
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    try {
+      if (fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith(tempRoot)) count++;
+    } catch {
+      // closed between the listing and the look
+    }
+  }
+  return count;
+}
+
+/**
+ * Dataset descriptors opened since `before` that stay open. A rejected read may still be closing a sibling
+ * file when the error reaches the caller, so a descriptor only counts once it outlives a grace period.
+ */
+async function leakedSince(before: number): Promise<number> {
+  if (openDatasetFds() <= before) return 0;
+  await new Promise((resolve) => setTimeout(resolve, FD_GRACE_MS));
+  return Math.max(0, openDatasetFds() - before);
+}
+const FD_GRACE_MS = 500;
+
 process.on('exit', () => fs.rmSync(tempRoot, { recursive: true, force: true }));
 
 function copyOf(sourceRoot: string): string {
@@ -79,13 +110,15 @@ async function runCase({ fuzzCase: c, sourceRoot }: CaseRequest): Promise<CaseRe
   const rng = mutationRng(c);
   const { bytes, description } = mutate(original, c.role, c.mutation, rng);
   fs.writeFileSync(target, bytes);
-  const reply = (outcome: CaseReply['outcome'], code?: string, message?: string): CaseReply => ({
+  const fdsBefore = openDatasetFds();
+  const reply = async (outcome: CaseReply['outcome'], code?: string, message?: string): Promise<CaseReply> => ({
     index: c.index,
     outcome,
     code,
     message,
     description,
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    leakedFds: await leakedSince(fdsBefore),
   });
   try {
     await exercise(root, c, rng);

@@ -6,7 +6,8 @@
  *      └── outcome, peak RSS ◄───────────────────┘   timeout / exit / RSS over cap → failure, new child
  *
  * A case passes when the reads return data or reject with a LanceLoaderError. A raw error, a crash or
- * signal, a case that outlives its timeout, or a child whose peak RSS passes the cap is a failure.
+ * signal, a case that outlives its timeout, a child whose peak RSS passes the cap, or file descriptors left
+ * open after the case closed every reader it opened, is a failure.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -30,7 +31,7 @@ export interface FuzzOptions {
 
 export interface FuzzFailure {
   fuzzCase: FuzzCase;
-  kind: 'raw' | 'crash' | 'hang' | 'rss';
+  kind: 'raw' | 'crash' | 'hang' | 'rss' | 'fd-leak';
   message: string;
   description: string;
 }
@@ -118,6 +119,9 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzSummary> {
             const message = `peak RSS ${Math.round(reply.maxRssBytes / 2 ** 20)} MiB over the cap of ${Math.round(options.rssCapBytes / 2 ** 20)} MiB`;
             summary.failures.push({ fuzzCase, kind: 'rss', message, description: reply.description });
             fresh = true; // the peak never comes down: only a new child can measure the next case
+          } else if (reply.leakedFds > 0) {
+            const message = `${reply.leakedFds} file descriptors left open after ${reply.outcome === 'typed' ? reply.code : 'data'}`;
+            summary.failures.push({ fuzzCase, kind: 'fd-leak', message, description: reply.description });
           } else if (reply.outcome === 'typed') {
             summary.typed++;
             const code = reply.code ?? '?';

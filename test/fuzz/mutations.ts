@@ -106,16 +106,25 @@ function mutateFooter(out: Uint8Array, rng: Rng): Mutated {
   return { bytes: out, description: `footer ${field.name} = ${value}` };
 }
 
-/** A varint in protobuf bytes: where it starts, its byte length, and whether it is a length prefix. */
+/** A varint in protobuf bytes: where it starts, its byte length, its value, and the length prefixes around it. */
 interface VarintSite {
   position: number;
   byteLength: number;
+  value: number;
   isLength: boolean;
+  /** Length prefixes of the messages that hold this varint, outermost first. */
+  enclosing: VarintSite[];
 }
 
+/**
+ * Sets one varint of the file's protobuf metadata to a huge value (or a length to one past the end of the file),
+ * then refits everything around it: the enclosing messages' length prefixes, the manifest's length, a data
+ * file's footer and offset tables. The damage is then in the value alone, which the reader meets only
+ * after everything else checks out.
+ */
 function mutateVarint(out: Uint8Array, role: FileRole, kind: MutationKind, rng: Rng): Mutated {
   const sites: VarintSite[] = [];
-  for (const [start, end] of protobufRegions(out, role)) walkMessage(out, start, end, 0, sites);
+  for (const [start, end] of protobufRegions(out, role)) walkMessage(out, start, end, [], sites);
   const candidates = kind === 'length-past-end' ? sites.filter((s) => s.isLength) : sites;
   const site = candidates[rng.int(0, Math.max(candidates.length, 1))];
   if (!site) return { bytes: out, description: `${kind}: no protobuf varint found, unchanged` };
@@ -123,16 +132,59 @@ function mutateVarint(out: Uint8Array, role: FileRole, kind: MutationKind, rng: 
     kind === 'varint-huge'
       ? (HUGE_VALUES[rng.int(0, HUGE_VALUES.length)] as bigint)
       : BigInt(out.length + rng.int(1, 1 << 20));
-  const replacement = encodeVarint(value);
-  const bytes = new Uint8Array(out.length - site.byteLength + replacement.length);
-  bytes.set(out.subarray(0, site.position));
-  bytes.set(replacement, site.position);
-  bytes.set(out.subarray(site.position + site.byteLength), site.position + replacement.length);
+  let { bytes, delta } = replaceVarint(out, site, value);
+  // Innermost first: each prefix sits before the ones it encloses, so earlier positions stay put.
+  for (const parent of [...site.enclosing].reverse()) {
+    const refit = replaceVarint(bytes, parent, BigInt(parent.value + delta));
+    bytes = refit.bytes;
+    delta += refit.delta;
+  }
+  refitTables(out, bytes, role, site.position, delta);
   const what = site.isLength ? 'length' : 'varint';
-  return {
-    bytes,
-    description: `${kind}: ${what} at ${site.position} (${site.byteLength} bytes) → ${replacement.length}-byte varint`,
-  };
+  return { bytes, description: `${kind}: ${what} at ${site.position} (${site.byteLength} bytes) = ${value}` };
+}
+
+function replaceVarint(bytes: Uint8Array, site: VarintSite, value: bigint): { bytes: Uint8Array; delta: number } {
+  const replacement = encodeVarint(value);
+  const out = new Uint8Array(bytes.length - site.byteLength + replacement.length);
+  out.set(bytes.subarray(0, site.position));
+  out.set(replacement, site.position);
+  out.set(bytes.subarray(site.position + site.byteLength), site.position + replacement.length);
+  return { bytes: out, delta: replacement.length - site.byteLength };
+}
+
+/** Moves the offsets that point past `position` by `delta` and grows the region holding it (`before` is the unmodified file). */
+function refitTables(before: Uint8Array, after: Uint8Array, role: FileRole, position: number, delta: number): void {
+  const old = new DataView(before.buffer, before.byteOffset, before.byteLength);
+  const view = new DataView(after.buffer, after.byteOffset, after.byteLength);
+  if (role === 'manifest') {
+    const start = Number(old.getBigUint64(before.length - 16, true));
+    view.setUint32(start, old.getUint32(start, true) + delta, true);
+    return;
+  }
+  const shift = (offset: number): number => (offset > position ? offset + delta : offset);
+  const oldFooter = before.length - FOOTER_BYTES;
+  const footer = after.length - FOOTER_BYTES;
+  for (const field of [0, 8, 16]) {
+    view.setBigUint64(footer + field, BigInt(shift(Number(old.getBigUint64(oldFooter + field, true)))), true);
+  }
+  // The column metadata offset table (one entry per column) and the global buffer table: u64 position, u64 size.
+  const tables = [
+    { at: 8, entries: old.getUint32(oldFooter + 28, true) },
+    { at: 16, entries: old.getUint32(oldFooter + 24, true) },
+  ];
+  for (const { at, entries } of tables) {
+    const oldTable = Number(old.getBigUint64(oldFooter + at, true));
+    const table = shift(oldTable);
+    if (oldTable + 16 * entries > oldFooter) continue;
+    for (let i = 0; i < entries; i++) {
+      const start = Number(old.getBigUint64(oldTable + 16 * i, true));
+      const size = Number(old.getBigUint64(oldTable + 16 * i + 8, true));
+      view.setBigUint64(table + 16 * i, BigInt(shift(start)), true);
+      const holds = start <= position && position < start + size;
+      view.setBigUint64(table + 16 * i + 8, BigInt(holds ? size + delta : size), true);
+    }
+  }
 }
 
 function encodeVarint(value: bigint): Uint8Array {
@@ -178,7 +230,13 @@ function protobufRegions(bytes: Uint8Array, role: FileRole): [number, number][] 
  * and descends into length-delimited fields that parse as messages themselves. Returns false (recording
  * nothing) when the bytes are not a message.
  */
-function walkMessage(bytes: Uint8Array, start: number, end: number, depth: number, sites: VarintSite[]): boolean {
+function walkMessage(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  enclosing: VarintSite[],
+  sites: VarintSite[],
+): boolean {
   const found: VarintSite[] = [];
   let p = start;
   const readVarint = (): number | undefined => {
@@ -192,18 +250,18 @@ function walkMessage(bytes: Uint8Array, start: number, end: number, depth: numbe
   };
   while (p < end) {
     const tag = readVarint();
-    if (tag === undefined || tag >> 3 === 0) return false;
-    const wireType = tag & 7;
+    if (tag === undefined || tag < 8) return false;
+    const wireType = tag % 8;
     const position = p;
-    if (wireType === 0) {
-      if (readVarint() === undefined) return false;
-      found.push({ position, byteLength: p - position, isLength: false });
-    } else if (wireType === 2) {
-      const length = readVarint();
-      if (length === undefined || p + length > end) return false;
-      found.push({ position, byteLength: p - position, isLength: true });
-      if (depth < 8) walkMessage(bytes, p, p + length, depth + 1, found);
-      p += length;
+    const value = wireType === 0 || wireType === 2 ? readVarint() : 0;
+    if (value === undefined) return false;
+    const site = { position, byteLength: p - position, value, isLength: wireType === 2, enclosing };
+    if (wireType === 0) found.push(site);
+    else if (wireType === 2) {
+      if (p + value > end) return false;
+      found.push(site);
+      if (enclosing.length < 8) walkMessage(bytes, p, p + value, [...enclosing, site], found);
+      p += value;
     } else if (wireType === 1 || wireType === 5) {
       p += wireType === 1 ? 8 : 4;
       if (p > end) return false;
