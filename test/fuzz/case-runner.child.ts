@@ -136,4 +136,4 @@ async function runCase({ fuzzCase: c, sourceRoot }: CaseRequest): Promise<CaseRe
 process.on('message', (request: CaseRequest) => {
   void runCase(request).then((reply) => process.send?.(reply));
 });
-process.send?.({ ready: true });
+process.send?.({ tempRoot });

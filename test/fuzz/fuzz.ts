@@ -45,23 +45,44 @@ export interface FuzzSummary {
   seconds: number;
 }
 
+/** How long a disconnected child may take to exit before it is killed. */
+const STOP_GRACE_MS = 5_000;
 const CHILD = fileURLToPath(new URL('./case-runner.child.ts', import.meta.url));
 
 interface Runner {
   child: ChildProcess;
-  ready: Promise<void>;
+  /** Resolves to the child's temp dir (its dataset copies) once it takes cases. */
+  ready: Promise<string>;
 }
 
 function startRunner(): Runner {
   const child = fork(CHILD, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
   child.stderr?.resume();
-  const ready = new Promise<void>((resolve, reject) => {
-    child.once('message', () => resolve());
+  const ready = new Promise<string>((resolve, reject) => {
+    child.once('message', (message: { tempRoot: string }) => resolve(message.tempRoot));
     child.once('exit', (code, signal) =>
       reject(new Error(`fuzz child exited (${code ?? signal}) before it was ready`)),
     );
   });
   return { child, ready };
+}
+
+/**
+ * Ends a child: `disconnect` lets it exit on its own (it removes its temp dir), `kill` is for a child that
+ * hung or is spoiled, whose temp dir the parent removes.
+ */
+async function stopRunner(runner: Runner, how: 'disconnect' | 'kill'): Promise<void> {
+  const { child } = runner;
+  const tempRoot = await runner.ready.catch(() => undefined);
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    if (how === 'disconnect' && child.connected) child.disconnect();
+    else child.kill('SIGKILL');
+    const stuck = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+    await exited;
+    clearTimeout(stuck);
+  }
+  if (how === 'kill' && tempRoot) fs.rmSync(tempRoot, { recursive: true, force: true });
 }
 
 type Settled = { reply: CaseReply } | { failure: Omit<FuzzFailure, 'fuzzCase'> };
@@ -130,13 +151,13 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzSummary> {
         }
         options.onProgress?.(summary.cases);
         if (fresh) {
-          runner.child.kill('SIGKILL');
+          await stopRunner(runner, 'kill');
           runner = startRunner();
           await runner.ready;
         }
       }
     } finally {
-      runner.child.kill();
+      await stopRunner(runner, 'disconnect');
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, options.jobs) }, lane));
