@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadSources, mutationRng, planCase, type FuzzCase, type Source } from './cases.js';
-import { mutate } from './mutations.js';
+import { mutate, type MutationKind } from './mutations.js';
 import type { CaseReply, CaseRequest } from './case-runner.child.js';
 
 export interface FuzzOptions {
@@ -22,6 +22,8 @@ export interface FuzzOptions {
   /** Cases 0 … cases−1 of the seed, unless `only` names one. */
   cases: number;
   only?: number;
+  /** Mutations left out of the run. */
+  skip?: readonly MutationKind[];
   jobs: number;
   timeoutMs: number;
   rssCapBytes: number;
@@ -123,7 +125,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzSummary> {
     try {
       await runner.ready;
       while (next < indexes.length) {
-        const fuzzCase = planCase(options.seed, indexes[next++] as number, sources);
+        const fuzzCase = planCase(options.seed, indexes[next++] as number, sources, options.skip);
         const request: CaseRequest = { fuzzCase, sourceRoot: rootOf.get(fuzzCase.source) as string };
         const settled = await runOne(runner, request, options.timeoutMs);
         summary.cases++;

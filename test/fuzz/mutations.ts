@@ -10,10 +10,19 @@ import type { Rng } from '../fixtures/random.js';
 export type FileRole = 'data' | 'manifest' | 'deletion';
 
 export type MutationKind =
-  'bitflip' | 'overwrite' | 'truncate' | 'zero' | 'splice' | 'u32-huge' | 'footer' | 'varint-huge' | 'length-past-end';
+  | 'bitflip'
+  | 'overwrite'
+  | 'truncate'
+  | 'zero'
+  | 'splice'
+  | 'u32-huge'
+  | 'footer'
+  | 'varint-huge'
+  | 'length-past-end'
+  | 'schema-width';
 
 const GENERIC: readonly MutationKind[] = ['bitflip', 'overwrite', 'truncate', 'zero', 'splice', 'u32-huge'];
-const PROTOBUF: readonly MutationKind[] = ['varint-huge', 'length-past-end'];
+const PROTOBUF: readonly MutationKind[] = ['varint-huge', 'length-past-end', 'schema-width'];
 
 /** The mutations that apply to a file of `role`. */
 export function mutationsFor(role: FileRole): readonly MutationKind[] {
@@ -78,6 +87,7 @@ export function mutate(bytes: Uint8Array, role: FileRole, kind: MutationKind, rn
       return mutateFooter(out, rng);
     case 'varint-huge':
     case 'length-past-end':
+    case 'schema-width':
       return mutateVarint(out, role, kind, rng);
   }
 }
@@ -116,15 +126,11 @@ interface VarintSite {
   enclosing: VarintSite[];
 }
 
-/**
- * Sets one varint of the file's protobuf metadata to a huge value (or a length to one past the end of the file),
- * then refits everything around it: the enclosing messages' length prefixes, the manifest's length, a data
- * file's footer and offset tables. The damage is then in the value alone, which the reader meets only
- * after everything else checks out.
- */
+/** Sets one varint of the file's protobuf metadata to a huge value, or a length to one past the end of the file. */
 function mutateVarint(out: Uint8Array, role: FileRole, kind: MutationKind, rng: Rng): Mutated {
   const sites: VarintSite[] = [];
   for (const [start, end] of protobufRegions(out, role)) walkMessage(out, start, end, [], sites);
+  if (kind === 'schema-width') return mutateWidth(out, role, sites, rng);
   const candidates = kind === 'length-past-end' ? sites.filter((s) => s.isLength) : sites;
   const site = candidates[rng.int(0, Math.max(candidates.length, 1))];
   if (!site) return { bytes: out, description: `${kind}: no protobuf varint found, unchanged` };
@@ -132,25 +138,70 @@ function mutateVarint(out: Uint8Array, role: FileRole, kind: MutationKind, rng: 
     kind === 'varint-huge'
       ? (HUGE_VALUES[rng.int(0, HUGE_VALUES.length)] as bigint)
       : BigInt(out.length + rng.int(1, 1 << 20));
-  let { bytes, delta } = replaceVarint(out, site, value);
-  // Innermost first: each prefix sits before the ones it encloses, so earlier positions stay put.
-  for (const parent of [...site.enclosing].reverse()) {
-    const refit = replaceVarint(bytes, parent, BigInt(parent.value + delta));
-    bytes = refit.bytes;
-    delta += refit.delta;
-  }
-  refitTables(out, bytes, role, site.position, delta);
+  const bytes = replaceAndRefit(out, role, site.position, site.byteLength, encodeVarint(value), site.enclosing);
   const what = site.isLength ? 'length' : 'varint';
   return { bytes, description: `${kind}: ${what} at ${site.position} (${site.byteLength} bytes) = ${value}` };
 }
 
-function replaceVarint(bytes: Uint8Array, site: VarintSite, value: bigint): { bytes: Uint8Array; delta: number } {
-  const replacement = encodeVarint(value);
-  const out = new Uint8Array(bytes.length - site.byteLength + replacement.length);
-  out.set(bytes.subarray(0, site.position));
-  out.set(replacement, site.position);
-  out.set(bytes.subarray(site.position + site.byteLength), site.position + replacement.length);
-  return { bytes: out, delta: replacement.length - site.byteLength };
+/** Widths a fixed-size type's logical type string takes: past u32 and i32, and zero. */
+const HUGE_WIDTHS = ['4294967296', '2147483647', '99999999999999999999', '0'];
+
+/** Rewrites the width in a schema field's logical type (`fixed_size_list:float:16`, `fixed_size_binary:16`). */
+function mutateWidth(out: Uint8Array, role: FileRole, sites: VarintSite[], rng: Rng): Mutated {
+  const decoder = new TextDecoder();
+  const payloadStart = (s: VarintSite): number => s.position + s.byteLength;
+  const candidates = sites.filter(
+    (s) =>
+      s.isLength &&
+      s.value < 64 &&
+      /^fixed_size_(list|binary):.*\d$/.test(decoder.decode(out.subarray(payloadStart(s), payloadStart(s) + s.value))),
+  );
+  const site = candidates[rng.int(0, Math.max(candidates.length, 1))];
+  if (!site) return { bytes: out, description: 'schema-width: no fixed-size type found, unchanged' };
+  const text = decoder.decode(out.subarray(payloadStart(site), payloadStart(site) + site.value));
+  const changed = text.replace(/\d+$/, HUGE_WIDTHS[rng.int(0, HUGE_WIDTHS.length)] as string);
+  const payload = new TextEncoder().encode(changed);
+  const withPayload = replaceRange(out, payloadStart(site), site.value, payload);
+  const length = encodeVarint(BigInt(payload.length));
+  const delta = payload.length - site.value;
+  const bytes = replaceAndRefit(withPayload, role, site.position, site.byteLength, length, site.enclosing, out, delta);
+  return { bytes, description: `schema-width: ${text} → ${changed} at ${site.position}` };
+}
+
+/**
+ * Replaces `byteLength` bytes at `position` with `replacement`, then refits everything around it: the
+ * enclosing messages' length prefixes, the manifest's length, a data file's footer and offset tables. The
+ * damage is then in the value alone, which the reader meets only after everything else checks out.
+ * `original` and `delta` describe an earlier change inside the replaced site's message.
+ */
+function replaceAndRefit(
+  out: Uint8Array,
+  role: FileRole,
+  position: number,
+  byteLength: number,
+  replacement: Uint8Array,
+  enclosing: VarintSite[],
+  original = out,
+  earlierDelta = 0,
+): Uint8Array {
+  let bytes = replaceRange(out, position, byteLength, replacement);
+  let delta = earlierDelta + replacement.length - byteLength;
+  // Innermost first: each prefix sits before the ones it encloses, so earlier positions stay put.
+  for (const parent of [...enclosing].reverse()) {
+    const length = encodeVarint(BigInt(parent.value + delta));
+    bytes = replaceRange(bytes, parent.position, parent.byteLength, length);
+    delta += length.length - parent.byteLength;
+  }
+  refitTables(original, bytes, role, position, delta);
+  return bytes;
+}
+
+function replaceRange(bytes: Uint8Array, position: number, byteLength: number, replacement: Uint8Array): Uint8Array {
+  const out = new Uint8Array(bytes.length - byteLength + replacement.length);
+  out.set(bytes.subarray(0, position));
+  out.set(replacement, position);
+  out.set(bytes.subarray(position + byteLength), position + replacement.length);
+  return out;
 }
 
 /** Moves the offsets that point past `position` by `delta` and grows the region holding it (`before` is the unmodified file). */
