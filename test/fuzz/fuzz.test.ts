@@ -11,9 +11,6 @@ import { mutate, mutationsFor } from './mutations.js';
 
 const SEED = 20261205;
 const QUICK_CASES = 500;
-/** Mutations the quick run leaves out while the bug each finds is open (see the `it.fails` below). */
-const KNOWN_BUG_MUTATIONS = ['schema-width'] as const;
-
 describe('the quick fuzz run', () => {
   it('plans every mutation of every file role in its cases', async () => {
     const sources = await loadSources();
@@ -43,7 +40,6 @@ describe('the quick fuzz run', () => {
     const summary = await runFuzz({
       seed: SEED,
       cases: QUICK_CASES,
-      skip: KNOWN_BUG_MUTATIONS,
       jobs: 2,
       timeoutMs: 30_000,
       rssCapBytes: 1 << 30,
@@ -51,16 +47,4 @@ describe('the quick fuzz run', () => {
     expect(summary.cases).toBe(QUICK_CASES);
     expect(summary.failures, formatSummary(summary, SEED)).toEqual([]);
   }, 240_000);
-
-  // Known bug, open: a fixed-size width past 2^31 in a schema's logical type (`fixed_size_list:float:4294967296`,
-  // in a data file's schema or a manifest) escapes as a raw RangeError "Invalid typed array length" instead of
-  // a CorruptFileError. Rerun: npm run fuzz -- --seed 5 --case 15. Drop this test and KNOWN_BUG_MUTATIONS once fixed.
-  it.fails(
-    'returns a typed error for schema widths past 2^31',
-    async () => {
-      const summary = await runFuzz({ seed: 5, cases: 100, jobs: 2, timeoutMs: 30_000, rssCapBytes: 1 << 30 });
-      expect(summary.failures, formatSummary(summary, 5)).toEqual([]);
-    },
-    240_000,
-  );
 });
