@@ -14,6 +14,7 @@
  */
 import { dirname, sep } from 'node:path';
 import type * as tfjs from '@tensorflow/tfjs';
+import { isOptionsObject } from '../../dataset/file.js';
 import { InternalError, InvalidArgumentError, UnsupportedError } from '../../errors.js';
 import { packageRequire } from '../../io/module-dir.cjs';
 import type { Batch } from '../batch.js';
@@ -21,7 +22,6 @@ import { toTensorData } from './tensor-data.js';
 import { registerWasmConv2DFilterGradient } from './wasm-conv2d-gradient.js';
 import {
   describeOption,
-  isRecord,
   resolveTensorsSpec,
   type ColumnSpecInput,
   type ResolvedColumnSpec,
@@ -259,7 +259,7 @@ export function toTfDataset(
   source: BatchSource,
   options: TfDatasetOptions,
 ): tfjs.data.Dataset<{ xs: TensorTree; ys: TensorTree }> {
-  if (!isRecord(options))
+  if (!isOptionsObject(options))
     throw new InvalidArgumentError(
       `toTfDataset: options must be { xs, ys, startEpoch?, epochs? }, got ${describeOption(options)}`,
     );

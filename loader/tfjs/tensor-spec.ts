@@ -8,6 +8,7 @@
  *     ['a', { column: 'b' }]              { kind: 'list',   specs }
  *     { image: 'a', meta: 'b' }           { kind: 'record', specs: [name, spec][] }
  */
+import { isOptionsObject } from '../../dataset/file.js';
 import { InvalidArgumentError } from '../../errors.js';
 
 /** The tensor dtypes tfjs has. */
@@ -60,19 +61,15 @@ export function describeOption(value: unknown): string {
   }
 }
 
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /** Validates a tensors spec given at option path `path` (`xs`, `ys`, `spec`). */
 export function resolveTensorsSpec(spec: unknown, path: string): ResolvedTree {
-  if (typeof spec === 'string' || (isRecord(spec) && typeof spec.column === 'string')) {
+  if (typeof spec === 'string' || (isOptionsObject(spec) && typeof spec.column === 'string')) {
     return { kind: 'one', spec: resolveColumnSpec(spec, path) };
   }
   if (Array.isArray(spec) && spec.length > 0) {
     return { kind: 'list', specs: spec.map((s, i) => resolveColumnSpec(s, `${path}[${i}]`)) };
   }
-  if (isRecord(spec) && Object.keys(spec).length > 0) {
+  if (isOptionsObject(spec) && Object.keys(spec).length > 0) {
     return { kind: 'record', specs: Object.entries(spec).map(([k, s]) => [k, resolveColumnSpec(s, `${path}.${k}`)]) };
   }
   throw new InvalidArgumentError(
@@ -90,7 +87,8 @@ export function resolveColumnSpec(input: unknown, path: string): ResolvedColumnS
     });
   };
   if (typeof input === 'string') input = { column: input };
-  if (!isRecord(input)) return fail('', 'a column name or { column, shape?, normalize?, dtype?, oneHot? }', input);
+  if (!isOptionsObject(input))
+    return fail('', 'a column name or { column, shape?, normalize?, dtype?, oneHot? }', input);
   const { column, shape, normalize, dtype, oneHot } = input;
   for (const key of Object.keys(input)) {
     if (!SPEC_KEYS.includes(key)) fail(`.${key}`, `no such option (${SPEC_KEYS.join(', ')})`, input[key]);
@@ -118,7 +116,7 @@ export function resolveColumnSpec(input: unknown, path: string): ResolvedColumnS
   }
   if (normalize === true) {
     spec.normalize = { scale: 1 / 255, offset: 0, uint8Only: true };
-  } else if (isRecord(normalize)) {
+  } else if (isOptionsObject(normalize)) {
     const { scale, offset } = normalize;
     if (
       typeof scale !== 'number' ||
