@@ -31,6 +31,7 @@ import {
 } from './file.js';
 import { columnRead, readInline, type ColumnRead, type FileRead, type OutputTask } from './read-rows.js';
 import { sortWithSlots, toRowOffsets } from './rows.js';
+import { allSettledOrFirstError } from './settle.js';
 import { explainNotADataset, toLocalPath, type DatasetLocation, type LocationArgument } from './location.js';
 
 /** Options of {@link openDataset}. */
@@ -238,7 +239,7 @@ export class Dataset {
     inside: string | undefined,
   ): Promise<Dataset> {
     const dataDir = join(root, 'data');
-    const fragments = await Promise.all(
+    const fragments = await allSettledOrFirstError(
       manifest.fragments.map(async (proto): Promise<Fragment> => {
         for (const file of proto.files) {
           if (file.base_id !== undefined)
@@ -300,7 +301,7 @@ export class Dataset {
   async versions(): Promise<VersionInfo[]> {
     this.checkOpen();
     const versions = await listVersions(this.path);
-    return Promise.all(
+    return allSettledOrFirstError(
       versions.map(async ({ version, file }) => {
         const manifest = await fetchManifest(join(this.path, '_versions', file), this.inside);
         const ts = manifest.timestamp;
