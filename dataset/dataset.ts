@@ -400,6 +400,21 @@ export class Dataset {
   }
 
   /**
+   * @internal Checks the fixed width of each of `fields` against the pages of every data file that holds
+   * it (read-rows.ts checkFixedWidth), as a take does before sizing its outputs: for a caller that sizes
+   * memory by the schema's widths before reading anything (the loader's batch slots). Opens those files.
+   */
+  async checkWidths(fields: LanceField[]): Promise<void> {
+    const firstRows: number[] = [];
+    for (let f = 0; f < this.fragmentList.length; f++) {
+      const start = this.starts[f] as number;
+      if ((this.starts[f + 1] as number) > start) firstRows.push(start);
+    }
+    // Planning a row of each fragment opens its files and checks every column read (columnRead).
+    await this.planRead(Uint32Array.from(firstRows), fields);
+  }
+
+  /**
    * @internal What reading `offsets` (visible, any order) of `fields` into outputs `0..fields.length-1`
    * takes: one {@link FileRead} per data file touched, and null fills for fields a fragment lacks.
    */

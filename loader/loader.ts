@@ -115,6 +115,8 @@ export class DataLoader {
     try {
       const fields = dataset.selectFields(resolved.columns);
       const layout = planBatchLayout(fields, resolved.batchSize, resolved.shapes);
+      // Slots are sized by the schema's widths: a width the pages cannot hold is damage, not a budget matter.
+      await dataset.checkWidths(fields);
       const sampler = new BatchSampler({
         numRows: dataset.numRows,
         batchSize: resolved.batchSize,
