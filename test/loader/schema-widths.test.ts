@@ -11,18 +11,12 @@ import {
   editManifest,
   expectFailure,
   removeTempDirs,
+  retype,
   writePristineDatasets,
-  type Msg,
 } from '../dataset/bad-input-helpers.js';
 
 beforeAll(writePristineDatasets);
 afterAll(removeTempDirs);
-
-function retype(fields: Msg[], name: string, logicalType: string): void {
-  const field = fields.find((f) => f.name === name);
-  if (!field) throw new Error(`no field ${name}`);
-  field.logical_type = logicalType;
-}
 
 describe.each(VERSIONS)('createLoader over a %s dataset whose manifest schema declares a huge width', (version) => {
   it.each([
