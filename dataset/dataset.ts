@@ -6,6 +6,7 @@
  * physical row), groups the rows by data file and reads them through the same plan → read → decode path
  * as single files (read-rows.ts), writing every value straight into its request slot.
  */
+import { createHash } from 'node:crypto';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import * as arrow from 'apache-arrow';
@@ -19,7 +20,7 @@ import { decodeWholePage } from '../decode-workers/encodings/decode-task.js';
 import { createPageCache, type DecodedPageBudget, type PageCache } from '../io/plan.js';
 import { fetchFileMetadata } from '../io/open-file.js';
 import { readRegularFile } from '../io/regular-file.js';
-import { FileSource, type ByteSource } from '../io/source.js';
+import { FileSource } from '../io/source.js';
 import { checkReadableFields, createOutputs, selectFields, toRecordBatch } from './columns.js';
 import {
   checkBatchSize,
@@ -89,7 +90,7 @@ export interface VersionInfo {
 }
 
 interface OpenDataFile {
-  source: ByteSource;
+  source: FileSource;
   meta: FileMetadata;
   cache: PageCache;
   columnOf: Map<number, number>;
@@ -295,6 +296,24 @@ export class Dataset {
   /** @internal Bytes of OpenDatasetOptions.cacheBytes not yet spent on kept pages (the loader's memory metrics). */
   get cacheBytesLeft(): number {
     return this.budget.bytesLeft;
+  }
+
+  /**
+   * @internal A digest of what this version's manifest says about the fragments (ids, rows, data and
+   * deletion files): two opens of a version agree on it unless its manifest or deletion files changed.
+   */
+  get fragmentsDigest(): string {
+    return createHash('sha256').update(JSON.stringify(this.fragments)).digest('hex');
+  }
+
+  /**
+   * @internal The device and inode (regular-file.ts RegularFile.identity) of every data file opened so
+   * far, by absolute path: a file replaced since (renamed over, deleted and written again) has another.
+   */
+  async openedFiles(): Promise<Record<string, string>> {
+    const opened: Record<string, string> = {};
+    for (const [path, file] of this.files) opened[path] = (await file).source.identity;
+    return opened;
   }
 
   /** Every version of the dataset, oldest first. */

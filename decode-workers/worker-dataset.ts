@@ -26,7 +26,7 @@
  * ResourceError (MEMORY_BUDGET) instead of taking memory outside the budget.
  */
 import { threadId } from 'node:worker_threads';
-import { ResourceError } from '../errors.js';
+import { InvalidArgumentError, IoError, ResourceError } from '../errors.js';
 import type { LanceField } from '../format/schema.js';
 import { runDecodeTask } from './encodings/decode-task.js';
 import {
@@ -133,18 +133,17 @@ export class WorkerDataset {
     private readonly dataset: Dataset,
     private readonly fields: LanceField[],
     private readonly lanes: Lane[],
+    /** Device and inode of each data file, as the loader opened it (checkSameDataset). */
+    private readonly files: Record<string, string>,
   ) {
     this.free = [...lanes];
   }
 
   static async open(ref: DatasetRef): Promise<WorkerDataset> {
-    const dataset = await openDataset(ref.path, {
-      version: ref.version,
-      cacheBytes: ref.memory.cacheBytes,
-      followSymlinks: ref.followSymlinks,
-    });
+    const dataset = await openVersion(ref);
     try {
       const fields = dataset.selectFields(ref.columns);
+      const files = await checkSameDataset(ref, dataset, fields);
       const laneBytes = Math.floor(ref.memory.readMemoryBytes / ref.lanes / READ_UNIT_BYTES) * READ_UNIT_BYTES;
       // Plain memory: reads and decodes happen on this thread, and copies out of plain memory are fast.
       const lanes = Array.from({ length: ref.lanes }, () => ({
@@ -158,7 +157,7 @@ export class WorkerDataset {
         sources: new Map<string, Promise<DirectFileSource>>(),
         opened: [],
       }));
-      return new WorkerDataset(ref, dataset, fields, lanes);
+      return new WorkerDataset(ref, dataset, fields, lanes, files);
     } catch (error) {
       await dataset.close();
       throw error;
@@ -432,6 +431,7 @@ export class WorkerDataset {
     let source = lane.sources.get(path);
     if (!source) {
       const { direct, queueDepth, bytesInFlight, maxGapBytes, maxReadBytes } = this.ref;
+      const expected = this.files[path];
       source = DirectFileSource.open(path, {
         direct,
         reads: readsFor(direct),
@@ -439,6 +439,10 @@ export class WorkerDataset {
         bytesInFlight,
         coalesce: { maxGapBytes, maxReadBytes },
         pool: lane.memory,
+      }).then(async (opened) => {
+        if (expected === undefined || opened.identity === expected) return opened;
+        await opened.close();
+        throw replaced(path, expected, opened.identity, 'while the loader was reading it');
       });
       source.then(
         (s) => lane.opened.push(s),
@@ -488,6 +492,64 @@ export class WorkerDataset {
       clearTimeout(timer);
     }
   }
+}
+
+/**
+ * The loader's version of the dataset, as the loader opened it; a manifest removed since is an IoError
+ * naming the version (openDataset's InvalidArgumentError would blame the caller for asking for it).
+ */
+async function openVersion(ref: DatasetRef): Promise<Dataset> {
+  try {
+    return await openDataset(ref.path, {
+      version: ref.version,
+      cacheBytes: ref.memory.cacheBytes,
+      followSymlinks: ref.followSymlinks,
+    });
+  } catch (error) {
+    if (error instanceof InvalidArgumentError && error.details.version === ref.version) {
+      throw new IoError(
+        `${ref.path}: the manifest of version ${ref.version} was removed from _versions/ after the loader opened that version`,
+        { path: ref.path, version: ref.version },
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
+
+/**
+ * Checks that this worker opened what the loader opened and returns the data files' identities: a worker
+ * started after a manifest, deletion file or data file changed (a dead worker's replacement) must fail
+ * with an IoError naming it rather than load other rows or values than the loader's other workers.
+ * Opens every data file holding `fields`.
+ */
+async function checkSameDataset(
+  ref: DatasetRef,
+  dataset: Dataset,
+  fields: LanceField[],
+): Promise<Record<string, string>> {
+  if (dataset.fragmentsDigest !== ref.fragmentsDigest) {
+    throw new IoError(
+      `${ref.path}: version ${ref.version} changed after the loader opened it (its manifest or a deletion file now lists other fragments, files or deleted rows)`,
+      { path: ref.path, version: ref.version },
+    );
+  }
+  await dataset.checkWidths(fields);
+  const files = await dataset.openedFiles();
+  for (const [path, identity] of Object.entries(files)) {
+    const expected = ref.files[path];
+    if (expected !== undefined && identity !== expected)
+      throw replaced(path, expected, identity, 'after the loader opened the dataset');
+  }
+  return files;
+}
+
+/** The IoError for data file `path`, opened by the loader as `expected` (device:inode), found to be `actual`. */
+function replaced(path: string, expected: string, actual: string, when: string): IoError {
+  return new IoError(
+    `data file ${path} was replaced ${when} (device:inode ${actual}, not ${expected}); a loader reads the files it opened, so create a new loader to read the dataset as it is now`,
+    { path, expected, actual },
+  );
 }
 
 /** Bytes of a variable-width output's values (what compaction copies). */

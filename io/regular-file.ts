@@ -41,6 +41,8 @@ export interface RegularFileOptions {
 export interface RegularFile {
   fd: number;
   size: number;
+  /** Device and inode of the file opened: equal for two opens exactly when they reached the same file. */
+  identity: string;
 }
 
 /** Opens `path` for reading after the checks of the module comment; every refusal is a typed error naming it. */
@@ -76,7 +78,7 @@ export async function openRegularFile(path: string, options: RegularFileOptions)
     // Closed before returning, as on every path below: a caller that fails next must find nothing of
     // this file left open once its promise rejects.
     if (reopened !== fd) closeSync(fd);
-    return { fd: reopened, size: opened.size };
+    return { fd: reopened, size: opened.size, identity: `${opened.dev}:${opened.ino}` };
   } catch (error) {
     closeSync(fd);
     throw error instanceof LanceLoaderError ? error : cannot(error);

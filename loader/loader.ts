@@ -116,6 +116,7 @@ export class DataLoader {
       const fields = dataset.selectFields(resolved.columns);
       const layout = planBatchLayout(fields, resolved.batchSize, resolved.shapes);
       // Slots are sized by the schema's widths: a width the pages cannot hold is damage, not a budget matter.
+      // This opens every data file the loader reads, whose identities the workers check theirs against.
       await dataset.checkWidths(fields);
       const sampler = new BatchSampler({
         numRows: dataset.numRows,
@@ -164,6 +165,8 @@ export class DataLoader {
         lanes: budget.lanes,
         batchBytes,
         rowBytes,
+        fragmentsDigest: dataset.fragmentsDigest,
+        files: await dataset.openedFiles(),
       };
       pool = new DecodePool({ workers: resolved.workers, tasksPerWorker: ref.lanes });
       // Workers start and open the dataset now, not on the first batch: its latency is then reading only.
