@@ -72,6 +72,8 @@ export class DataLoader {
   /** Every batch load not yet settled, so close() can let them finish before stopping the workers. */
   private readonly loading = new Set<Promise<Batch>>();
   private isClosed = false;
+  /** What close() resolves with, for every call: the first call's shutdown. */
+  private closing: Promise<void> | undefined;
 
   private constructor(
     /** The dataset being loaded. */
@@ -261,8 +263,8 @@ export class DataLoader {
         if (!pending) {
           throw new ResourceError(
             'SLOTS_EXHAUSTED',
-            `all ${this.slots.length} batch slots ((prefetch ${this.options.prefetch} + 2)) are held by the consumer: call batch.release() on batches you are done with before asking for more, or raise prefetch`,
-            { slots: this.slots.length },
+            `all ${this.slots.length} batch slots (prefetch ${this.options.prefetch} + 2) are held by the consumer, so epoch ${epoch} batch ${index} cannot be loaded: call batch.release() on batches you are done with before asking for more, or raise prefetch`,
+            { slots: this.slots.length, epoch, batch: index },
           );
         }
         const waitStarted = performance.now();
@@ -296,10 +298,14 @@ export class DataLoader {
    * Lets batches being loaded finish, then stops every worker thread and closes files. Batches already
    * delivered stay readable until released. An epoch being iterated ends normally (its `for await` loop
    * exits without more batches), so close() may be called from anywhere, a SIGINT handler included.
-   * Idempotent.
+   * Idempotent: every call resolves once the workers have stopped.
    */
-  async close(): Promise<void> {
-    if (this.isClosed) return;
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
     this.isClosed = true;
     await Promise.allSettled([...this.loading]);
     // Workers' file descriptors are closed when their threads stop (Piscina tracks fds opened in workers).

@@ -298,3 +298,152 @@ describe('a manifest changed after the loader opened the dataset', () => {
     expect(error).toMatchObject({ code: 'CORRUPT_FILE', message: expect.stringContaining(latest) });
   });
 });
+
+/** Epoch 0's first batch from a fresh loader over `root`, and the iterator, still open. */
+async function firstBatch(
+  root: string,
+): Promise<{ loader: DataLoader; iterator: AsyncGenerator<Batch>; batch: Batch }> {
+  const loader = await createLoader(root, options);
+  const iterator = loader.epoch(0);
+  const batch = (await settles(iterator.next(), 'the first batch')).value as Batch;
+  return { loader, iterator, batch };
+}
+
+describe('close()', () => {
+  faultTest('before the first batch: the epoch then refuses to start with an AbortError', async (root) => {
+    const loader = await createLoader(root, options);
+    const iterator = loader.epoch(0);
+    await settles(loader.close(), 'close()');
+    expect(await rejectionOf(iterator.next())).toMatchObject({ code: 'ABORTED' });
+  });
+
+  faultTest('with batches in flight: the loop ends after the batch in hand', async (root) => {
+    const { loader, iterator, batch } = await firstBatch(root);
+    expect(summary(batch)).toBe(undisturbed[0]);
+    batch.release();
+    await settles(loader.close(), 'close()');
+    expect(await iterator.next()).toEqual({ done: true, value: undefined });
+  });
+
+  faultTest('while the consumer holds a batch: the batch stays readable until released', async (root) => {
+    const { loader, iterator, batch } = await firstBatch(root);
+    await settles(loader.close(), 'close()');
+    expect(summary(batch)).toBe(undisturbed[0]);
+    batch.release();
+    expect(await iterator.next()).toEqual({ done: true, value: undefined });
+  });
+
+  faultTest('during endEpoch(): both settle, and the next epoch is refused with an AbortError', async (root) => {
+    const { loader, batch } = await firstBatch(root);
+    batch.release();
+    await settles(Promise.all([loader.endEpoch(), loader.close()]), 'endEpoch() and close()');
+    expect(await rejectionOf(loader.epoch(1).next())).toMatchObject({ code: 'ABORTED' });
+  });
+
+  faultTest('twice at once: the second call also resolves only once every thread and file is closed', async (root) => {
+    const before = running();
+    const { loader, batch } = await firstBatch(root);
+    batch.release();
+    const first = loader.close();
+    await settles(loader.close(), 'the second close()');
+    expect(running()).toEqual(before);
+    await settles(first, 'the first close()');
+    await settles(loader.close(), 'a third close()');
+  });
+
+  faultTest("together with the iterator's return(): both settle", async (root) => {
+    const { loader, iterator, batch } = await firstBatch(root);
+    batch.release();
+    const [ended] = await settles(Promise.all([iterator.return(undefined), loader.close()]), 'return() and close()');
+    expect(ended).toEqual({ done: true, value: undefined });
+  });
+});
+
+describe('six loaders at once', () => {
+  const one: LoaderOptions = { ...options, workers: 1 };
+
+  faultTest('over the same dataset each deliver the undisturbed epoch', async (root) => {
+    const loaders = await settles(
+      Promise.all(Array.from({ length: 6 }, () => createLoader(root, one))),
+      'createLoader',
+    );
+    const epochs = await Promise.all(loaders.map((loader) => epochOf(loader)));
+    expect(epochs).toEqual(Array.from({ length: 6 }, () => undisturbed));
+  });
+
+  it(
+    'over six datasets each deliver the epoch they deliver alone',
+    async () => {
+      const names = ['deletions_arrow', 'deletions_bitmap', 'multi_fragment', 'one_write', 'ints', 'strings'];
+      const roots = await Promise.all(
+        names.map(async (name) => copyDataset(await ensureDataset(specByName(name), '2.1'))),
+      );
+      const six: LoaderOptions = { ...one, columns: ['idx'] };
+      const alone: string[][] = [];
+      for (const root of roots) alone.push(await epochOf(await createLoader(root, six)));
+      const before = running();
+      const loaders = await settles(Promise.all(roots.map((root) => createLoader(root, six))), 'createLoader');
+      expect(await Promise.all(loaders.map((loader) => epochOf(loader)))).toEqual(alone);
+      expect(running()).toEqual(before);
+    },
+    SETTLES_MS * 2,
+  );
+});
+
+describe('a consumer that never releases', () => {
+  /** Holds every batch of epoch `epoch` it is given, until the loader refuses to load more. */
+  async function holdAll(loader: DataLoader, epoch = 0): Promise<{ held: Batch[]; error: LanceLoaderError }> {
+    const held: Batch[] = [];
+    const run = async () => {
+      for await (const batch of loader.epoch(epoch)) held.push(batch);
+    };
+    return { held, error: await rejectionOf(settles(run(), 'an epoch whose batches are all held')) };
+  }
+
+  faultTest('gets a SLOTS_EXHAUSTED ResourceError naming the slots and the batch it waited for', async (root) => {
+    const loader = await createLoader(root, options);
+    try {
+      const { held, error } = await holdAll(loader);
+      expect(held.length).toBe(4);
+      expect(error).toMatchObject({
+        code: 'SLOTS_EXHAUSTED',
+        message: expect.stringMatching(
+          /^all 4 batch slots \(prefetch 2 \+ 2\) are held by the consumer, so epoch 0 batch 4 cannot be loaded/,
+        ),
+      });
+    } finally {
+      await settles(loader.close(), 'close()');
+    }
+  });
+
+  faultTest('keeps the batches it holds readable, and once it releases them the epoch runs exactly', async (root) => {
+    const loader = await createLoader(root, options);
+    const { held } = await holdAll(loader);
+    expect(held.map(summary)).toEqual(undisturbed.slice(0, 4));
+    for (const batch of held) batch.release();
+    expect(await epochOf(loader)).toEqual(undisturbed);
+  });
+
+  faultTest('holding fewer batches than there are slots still gets the exact epoch', async (root) => {
+    const loader = await createLoader(root, options);
+    const kept: Batch[] = [];
+    const batches: string[] = [];
+    try {
+      for await (const batch of loader.epoch(0)) {
+        batches.push(summary(batch));
+        kept.push(batch);
+        if (kept.length > 3) kept.shift()?.release(); // three held at any time, one slot left
+      }
+      expect(batches).toEqual(undisturbed);
+    } finally {
+      await settles(loader.close(), 'close()');
+    }
+  });
+
+  faultTest('can still close the loader with every slot held', async (root) => {
+    const loader = await createLoader(root, options);
+    const { held } = await holdAll(loader);
+    await settles(loader.close(), 'close()');
+    expect(held.map(summary)).toEqual(undisturbed.slice(0, 4));
+  });
+});
