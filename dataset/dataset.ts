@@ -6,6 +6,7 @@
  * physical row), groups the rows by data file and reads them through the same plan → read → decode path
  * as single files (read-rows.ts), writing every value straight into its request slot.
  */
+import { createHash } from 'node:crypto';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import * as arrow from 'apache-arrow';
@@ -19,7 +20,7 @@ import { decodeWholePage } from '../decode-workers/encodings/decode-task.js';
 import { createPageCache, type DecodedPageBudget, type PageCache } from '../io/plan.js';
 import { fetchFileMetadata } from '../io/open-file.js';
 import { readRegularFile } from '../io/regular-file.js';
-import { FileSource, type ByteSource } from '../io/source.js';
+import { FileSource } from '../io/source.js';
 import { checkReadableFields, createOutputs, selectFields, toRecordBatch } from './columns.js';
 import {
   checkBatchSize,
@@ -31,6 +32,7 @@ import {
 } from './file.js';
 import { columnRead, readInline, type ColumnRead, type FileRead, type OutputTask } from './read-rows.js';
 import { sortWithSlots, toRowOffsets } from './rows.js';
+import { allSettledOrFirstError } from './settle.js';
 import { explainNotADataset, toLocalPath, type DatasetLocation, type LocationArgument } from './location.js';
 
 /** Options of {@link openDataset}. */
@@ -88,7 +90,7 @@ export interface VersionInfo {
 }
 
 interface OpenDataFile {
-  source: ByteSource;
+  source: FileSource;
   meta: FileMetadata;
   cache: PageCache;
   columnOf: Map<number, number>;
@@ -238,7 +240,7 @@ export class Dataset {
     inside: string | undefined,
   ): Promise<Dataset> {
     const dataDir = join(root, 'data');
-    const fragments = await Promise.all(
+    const fragments = await allSettledOrFirstError(
       manifest.fragments.map(async (proto): Promise<Fragment> => {
         for (const file of proto.files) {
           if (file.base_id !== undefined)
@@ -296,11 +298,29 @@ export class Dataset {
     return this.budget.bytesLeft;
   }
 
+  /**
+   * @internal A digest of what this version's manifest says about the fragments (ids, rows, data and
+   * deletion files): two opens of a version agree on it unless its manifest or deletion files changed.
+   */
+  get fragmentsDigest(): string {
+    return createHash('sha256').update(JSON.stringify(this.fragments)).digest('hex');
+  }
+
+  /**
+   * @internal The device and inode (regular-file.ts RegularFile.identity) of every data file opened so
+   * far, by absolute path: a file replaced since (renamed over, deleted and written again) has another.
+   */
+  async openedFiles(): Promise<Record<string, string>> {
+    const opened: Record<string, string> = {};
+    for (const [path, file] of this.files) opened[path] = (await file).source.identity;
+    return opened;
+  }
+
   /** Every version of the dataset, oldest first. */
   async versions(): Promise<VersionInfo[]> {
     this.checkOpen();
     const versions = await listVersions(this.path);
-    return Promise.all(
+    return allSettledOrFirstError(
       versions.map(async ({ version, file }) => {
         const manifest = await fetchManifest(join(this.path, '_versions', file), this.inside);
         const ts = manifest.timestamp;
@@ -396,6 +416,21 @@ export class Dataset {
   /** @internal The top-level fields named by `columns` (all when undefined). */
   selectFields(columns: readonly string[] | undefined): LanceField[] {
     return selectFields(this.fieldTree, columns, this.path);
+  }
+
+  /**
+   * @internal Checks the fixed width of each of `fields` against the pages of every data file that holds
+   * it (read-rows.ts checkFixedWidth), as a take does before sizing its outputs: for a caller that sizes
+   * memory by the schema's widths before reading anything (the loader's batch slots). Opens those files.
+   */
+  async checkWidths(fields: LanceField[]): Promise<void> {
+    const firstRows: number[] = [];
+    for (let f = 0; f < this.fragmentList.length; f++) {
+      const start = this.starts[f] as number;
+      if ((this.starts[f + 1] as number) > start) firstRows.push(start);
+    }
+    // Planning a row of each fragment opens its files and checks every column read (columnRead).
+    await this.planRead(Uint32Array.from(firstRows), fields);
   }
 
   /**

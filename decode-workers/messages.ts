@@ -114,6 +114,14 @@ export interface DatasetRef {
   batchBytes: number;
   /** The dataset's stored bytes per row (all its columns): how many rows a worker's warm-up reads. */
   rowBytes: number;
+  /**
+   * What the loader opened, for workers to check that they open the same (Dataset.fragmentsDigest and
+   * Dataset.openedFiles): a worker started after a manifest, deletion file or data file changed (a dead
+   * worker's replacement) refuses to load other rows or values than the loader's other workers.
+   */
+  fragmentsDigest: string;
+  /** Device and inode of each data file holding the loaded columns, by absolute path. */
+  files: Record<string, string>;
 }
 
 /** The `prepare` task: one per worker, all sharing `arrived` (an Int32Array's buffer counting them). */

@@ -6,10 +6,10 @@
  * then restarts Piscina, and gives up with a WorkerError after a bounded storm of deaths.
  *
  * When lance-loader runs from its TypeScript sources (tests, tsx), workers load worker.ts through tsx;
- * from the built package they load worker.js.
+ * from either build of the package they load the CommonJS build's worker.js (see WORKER_FILENAME).
  */
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Piscina } from 'piscina';
 import { AbortError, WorkerError, fromErrorRecord } from '../errors.js';
 import { fromSource, ioDir } from '../io/module-dir.cjs';
@@ -25,13 +25,23 @@ const MAX_RETRIES = 2;
 const DEATHS_PER_WORKER_WITHOUT_PROGRESS = 4;
 
 /**
+ * The worker script. Built, it is the CommonJS build's worker.js (dist/cjs/), also for the ES build
+ * (dist/): a worker terminated while it loads ES modules leaks descriptors, because Node reads each
+ * module file through an asynchronous open, and an open that completes after the thread stopped is
+ * never closed. require() reads with synchronous opens, which Node tracks and closes when a thread
+ * stops (trackUnmanagedFds).
+ */
+const WORKER_FILENAME = fromSource
+  ? join(ioDir, '..', 'decode-workers', 'worker.ts')
+  : join(ioDir, '..', ...(basename(join(ioDir, '..')) === 'cjs' ? [] : ['cjs']), 'decode-workers', 'worker.js');
+
+/**
  * Piscina require()s its worker file first and import()s it only if that throws. A require() of an ES
- * module (Node 20.19 and newer load one; the ES build's worker.js is one) can abort the whole process, in
- * V8's `Module::IsGraphAsync` check, when the thread is terminated while the module graph loads. With
- * require(esm) off in the workers, that require() throws ERR_REQUIRE_ESM before loading anything and the
- * worker is import()ed, which a terminated thread abandons safely. Under tsx (the sources) worker.ts and
- * everything it loads are compiled to CommonJS, which never needed require(esm). Node versions without
- * the flag have no require(esm) either.
+ * module (Node 20.19 and newer load one) can abort the whole process, in V8's `Module::IsGraphAsync`
+ * check, when the thread is terminated while the module graph loads. The worker and everything it loads
+ * are CommonJS (the CommonJS build, or the sources compiled by tsx); with require(esm) off, a dependency
+ * that is an ES module only would fail to load instead of risking that abort. Node versions without the
+ * flag have no require(esm) either.
  */
 const WORKER_EXEC_ARGV = process.allowedNodeEnvironmentFlags.has('--no-experimental-require-module')
   ? ['--no-experimental-require-module']
@@ -102,8 +112,7 @@ export class DecodePool {
 
   private start(): Piscina {
     const piscina = new Piscina({
-      // The worker of the same build (ES modules or CommonJS) as this file.
-      filename: join(ioDir, '..', 'decode-workers', fromSource ? 'worker.ts' : 'worker.js'),
+      filename: WORKER_FILENAME,
       minThreads: this.workers,
       maxThreads: this.workers,
       concurrentTasksPerWorker: this.tasksPerWorker,

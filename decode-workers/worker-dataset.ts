@@ -53,7 +53,8 @@ import { addReadStats, emptyReadStats, type ByteSource, type ReadStats } from '.
 import { SMALL_VALUE_BYTES } from '../io/plan.js';
 import { fixedByteWidth, isVariableWidth, valueTypeOf } from '../dataset/arrow-build.js';
 import { createOutputs } from '../dataset/columns.js';
-import { openDataset, type Dataset } from '../dataset/dataset.js';
+import type { Dataset } from '../dataset/dataset.js';
+import { checkSameDataset, openVersion, replaced } from './same-dataset.js';
 import { fetchFileTasks, type OutputTask } from '../dataset/read-rows.js';
 
 /** Rows that {@link WorkerDataset.keepSmallColumns} reads to touch every page of the small columns. */
@@ -133,18 +134,17 @@ export class WorkerDataset {
     private readonly dataset: Dataset,
     private readonly fields: LanceField[],
     private readonly lanes: Lane[],
+    /** Device and inode of each data file, as the loader opened it (checkSameDataset). */
+    private readonly files: Record<string, string>,
   ) {
     this.free = [...lanes];
   }
 
   static async open(ref: DatasetRef): Promise<WorkerDataset> {
-    const dataset = await openDataset(ref.path, {
-      version: ref.version,
-      cacheBytes: ref.memory.cacheBytes,
-      followSymlinks: ref.followSymlinks,
-    });
+    const dataset = await openVersion(ref);
     try {
       const fields = dataset.selectFields(ref.columns);
+      const files = await checkSameDataset(ref, dataset, fields);
       const laneBytes = Math.floor(ref.memory.readMemoryBytes / ref.lanes / READ_UNIT_BYTES) * READ_UNIT_BYTES;
       // Plain memory: reads and decodes happen on this thread, and copies out of plain memory are fast.
       const lanes = Array.from({ length: ref.lanes }, () => ({
@@ -158,7 +158,7 @@ export class WorkerDataset {
         sources: new Map<string, Promise<DirectFileSource>>(),
         opened: [],
       }));
-      return new WorkerDataset(ref, dataset, fields, lanes);
+      return new WorkerDataset(ref, dataset, fields, lanes, files);
     } catch (error) {
       await dataset.close();
       throw error;
@@ -432,6 +432,7 @@ export class WorkerDataset {
     let source = lane.sources.get(path);
     if (!source) {
       const { direct, queueDepth, bytesInFlight, maxGapBytes, maxReadBytes } = this.ref;
+      const expected = this.files[path];
       source = DirectFileSource.open(path, {
         direct,
         reads: readsFor(direct),
@@ -439,6 +440,10 @@ export class WorkerDataset {
         bytesInFlight,
         coalesce: { maxGapBytes, maxReadBytes },
         pool: lane.memory,
+      }).then(async (opened) => {
+        if (expected === undefined || opened.identity === expected) return opened;
+        await opened.close();
+        throw replaced(path, expected, opened.identity, 'while the loader was reading it');
       });
       source.then(
         (s) => lane.opened.push(s),

@@ -149,6 +149,8 @@ export class DirectFileSource implements ByteSource {
   private constructor(
     readonly path: string,
     readonly size: number,
+    /** The file's device and inode when opened (regular-file.ts RegularFile.identity). */
+    readonly identity: string,
     private readonly bufferedFd: number,
     /** -1 in buffered mode. */
     private readonly directFd: number,
@@ -238,7 +240,7 @@ export class DirectFileSource implements ByteSource {
       );
     }
 
-    const { fd: bufferedFd, size } = await openRegularFile(path, { what: 'data file' });
+    const { fd: bufferedFd, size, identity } = await openRegularFile(path, { what: 'data file' });
     let directFd = -1;
     try {
       let reason: string;
@@ -264,6 +266,7 @@ export class DirectFileSource implements ByteSource {
       return new DirectFileSource(
         path,
         size,
+        identity,
         bufferedFd,
         directFd,
         pool,

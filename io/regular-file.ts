@@ -13,7 +13,7 @@
  * instead of waiting for the disk; /proc/self/fd/N names the same inode, so the reopen cannot reach
  * another file. Without /proc (not Linux) the O_NONBLOCK fd is kept: reads of regular files ignore it.
  */
-import { close, constants, fstatSync, open, openSync, read, realpath, stat, type Stats } from 'node:fs';
+import { close, closeSync, constants, fstatSync, open, openSync, read, realpath, stat, type Stats } from 'node:fs';
 import { relative, isAbsolute, sep } from 'node:path';
 import { promisify } from 'node:util';
 import { CorruptFileError, IoError, LanceLoaderError } from '../errors.js';
@@ -41,6 +41,8 @@ export interface RegularFileOptions {
 export interface RegularFile {
   fd: number;
   size: number;
+  /** Device and inode of the file opened: equal for two opens exactly when they reached the same file. */
+  identity: string;
 }
 
 /** Opens `path` for reading after the checks of the module comment; every refusal is a typed error naming it. */
@@ -73,10 +75,12 @@ export async function openRegularFile(path: string, options: RegularFileOptions)
     const opened = fstatSync(fd);
     checkRegular(opened, path, options);
     const reopened = reopen(fd, constants.O_RDONLY);
-    if (reopened !== fd) close(fd, () => {});
-    return { fd: reopened, size: opened.size };
+    // Closed before returning, as on every path below: a caller that fails next must find nothing of
+    // this file left open once its promise rejects.
+    if (reopened !== fd) closeSync(fd);
+    return { fd: reopened, size: opened.size, identity: `${opened.dev}:${opened.ino}` };
   } catch (error) {
-    close(fd, () => {});
+    closeSync(fd);
     throw error instanceof LanceLoaderError ? error : cannot(error);
   }
 }
@@ -89,12 +93,15 @@ export function reopenRegularFile(fd: number, path: string, flags: number): numb
   const reopened = reopen(fd, flags);
   if (reopened !== fd) return reopened;
   const other = openSync(path, flags | constants.O_NONBLOCK);
-  const [was, now] = [fstatSync(fd), fstatSync(other)];
-  if (was.ino !== now.ino || was.dev !== now.dev) {
-    close(other, () => {});
-    throw new IoError(`${path} was replaced while it was being opened`, { path });
+  try {
+    const [was, now] = [fstatSync(fd), fstatSync(other)];
+    if (was.ino !== now.ino || was.dev !== now.dev)
+      throw new IoError(`${path} was replaced while it was being opened`, { path });
+    return other;
+  } catch (error) {
+    closeSync(other);
+    throw error;
   }
-  return other;
 }
 
 /** The file behind `fd` opened again through /proc/self/fd with `flags`, or `fd` itself without /proc. */

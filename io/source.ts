@@ -63,6 +63,8 @@ export class FileSource implements ByteSource {
   private constructor(
     readonly path: string,
     readonly size: number,
+    /** The file's device and inode when opened (regular-file.ts RegularFile.identity). */
+    readonly identity: string,
     private readonly fd: number,
     private readonly options: { coalesce: CoalesceOptions; queueDepth: number },
   ) {}
@@ -72,8 +74,8 @@ export class FileSource implements ByteSource {
    * missing, unreadable or irregular file is an {@link IoError}.
    */
   static async open(path: string, options: FileSourceOptions = {}): Promise<FileSource> {
-    const { fd, size } = await openRegularFile(path, { ...options, what: options.what ?? 'data file' });
-    return new FileSource(path, size, fd, {
+    const { fd, size, identity } = await openRegularFile(path, { ...options, what: options.what ?? 'data file' });
+    return new FileSource(path, size, identity, fd, {
       coalesce: options.coalesce ?? defaultCoalesceOptions,
       queueDepth: options.queueDepth ?? 16,
     });

@@ -72,6 +72,8 @@ export class DataLoader {
   /** Every batch load not yet settled, so close() can let them finish before stopping the workers. */
   private readonly loading = new Set<Promise<Batch>>();
   private isClosed = false;
+  /** What close() resolves with, for every call: the first call's shutdown. */
+  private closing: Promise<void> | undefined;
 
   private constructor(
     /** The dataset being loaded. */
@@ -115,6 +117,9 @@ export class DataLoader {
     try {
       const fields = dataset.selectFields(resolved.columns);
       const layout = planBatchLayout(fields, resolved.batchSize, resolved.shapes);
+      // Slots are sized by the schema's widths: a width the pages cannot hold is damage, not a budget matter.
+      // This opens every data file the loader reads, whose identities the workers check theirs against.
+      await dataset.checkWidths(fields);
       const sampler = new BatchSampler({
         numRows: dataset.numRows,
         batchSize: resolved.batchSize,
@@ -162,6 +167,8 @@ export class DataLoader {
         lanes: budget.lanes,
         batchBytes,
         rowBytes,
+        fragmentsDigest: dataset.fragmentsDigest,
+        files: await dataset.openedFiles(),
       };
       pool = new DecodePool({ workers: resolved.workers, tasksPerWorker: ref.lanes });
       // Workers start and open the dataset now, not on the first batch: its latency is then reading only.
@@ -256,8 +263,8 @@ export class DataLoader {
         if (!pending) {
           throw new ResourceError(
             'SLOTS_EXHAUSTED',
-            `all ${this.slots.length} batch slots ((prefetch ${this.options.prefetch} + 2)) are held by the consumer: call batch.release() on batches you are done with before asking for more, or raise prefetch`,
-            { slots: this.slots.length },
+            `all ${this.slots.length} batch slots (prefetch ${this.options.prefetch} + 2) are held by the consumer, so epoch ${epoch} batch ${index} cannot be loaded: call batch.release() on batches you are done with before asking for more, or raise prefetch`,
+            { slots: this.slots.length, epoch, batch: index },
           );
         }
         const waitStarted = performance.now();
@@ -291,10 +298,14 @@ export class DataLoader {
    * Lets batches being loaded finish, then stops every worker thread and closes files. Batches already
    * delivered stay readable until released. An epoch being iterated ends normally (its `for await` loop
    * exits without more batches), so close() may be called from anywhere, a SIGINT handler included.
-   * Idempotent.
+   * Idempotent: every call resolves once the workers have stopped.
    */
-  async close(): Promise<void> {
-    if (this.isClosed) return;
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
     this.isClosed = true;
     await Promise.allSettled([...this.loading]);
     // Workers' file descriptors are closed when their threads stop (Piscina tracks fds opened in workers).

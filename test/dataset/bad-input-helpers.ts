@@ -304,6 +304,13 @@ function writeManifest(file: string, manifest: Msg, extraFields: ArrayLike<numbe
   fs.writeFileSync(file, out);
 }
 
+/** Gives field `name` of a protobuf schema the logical type `logicalType`. */
+export function retype(fields: Msg[], name: string, logicalType: string): void {
+  const field = fields.find((f) => f.name === name);
+  if (!field) throw new Error(`no field ${name}`);
+  field.logical_type = logicalType;
+}
+
 export function editManifest(file: string, edit: (manifest: Msg) => void, extraFields: ArrayLike<number> = []): void {
   const manifest = readManifest(file);
   edit(manifest);

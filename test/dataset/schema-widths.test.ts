@@ -14,21 +14,14 @@ import {
   readAllOfDataset,
   readAllOfFile,
   removeTempDirs,
+  retype,
   rewriteDataFile,
   withinMemory,
   writePristineDatasets,
-  type Msg,
 } from './bad-input-helpers.js';
 
 beforeAll(writePristineDatasets);
 afterAll(removeTempDirs);
-
-/** Gives field `name` of a protobuf schema the logical type `logicalType`. */
-function retype(fields: Msg[], name: string, logicalType: string): void {
-  const field = fields.find((f) => f.name === name);
-  if (!field) throw new Error(`no field ${name}`);
-  field.logical_type = logicalType;
-}
 
 describe.each(VERSIONS)('a %s dataset whose manifest schema declares a huge width', (version) => {
   it('of a fixed-size list of 1e9 floats is a CorruptFileError on take, naming file, column and width', async () => {

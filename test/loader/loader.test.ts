@@ -286,7 +286,7 @@ describe('failures', () => {
       await expect(run()).rejects.toThrow(
         expect.objectContaining({
           code: 'SLOTS_EXHAUSTED',
-          message: expect.stringContaining('batch slots ((prefetch 1 + 2)) are held by the consumer'),
+          message: expect.stringContaining('batch slots (prefetch 1 + 2) are held by the consumer'),
         }),
       );
       expect(held.length).toBe(3);
