@@ -4,7 +4,16 @@
  * with the reason kept for reports. Its users fall back to JavaScript that gives the same results:
  * batched reads (native-read.ts), the copy of variable-width values into shared memory
  * (decode-workers/encodings/output.ts compactVariable), and huge-page read memory ({@link readMemory}).
+ *
+ * `LANCE_LOADER_NATIVE_ADDON=/abs/path/to/addon.node` loads another build of the addon instead of
+ * build/Release (`npm run sanitize` loads one built with AddressSanitizer this way; worker threads
+ * inherit the variable). Whoever sets it means to test that build, so a value that is not an absolute
+ * path to a `.node` file, or a file that does not load, is an InvalidArgumentError, never a quiet
+ * fallback to build/Release or to JavaScript.
  */
+import { statSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
+import { InvalidArgumentError } from '../errors.js';
 import { packageRequire } from './module-dir.cjs';
 
 export interface NativeAddon {
@@ -39,14 +48,36 @@ const ADDON_PATHS = ['..', '../..', '../../..'].map((up) => `${up}/build/Release
 let addon: NativeAddon | null | undefined;
 let reason = '';
 
-/** The addon, or null when it is not built, failed to load, or `LANCE_LOADER_NATIVE=0` turned it off. */
+/** The addon built at `path` (LANCE_LOADER_NATIVE_ADDON), checked as the module comment says. */
+function overrideAddon(path: string): NativeAddon {
+  const refuse = (why: string) =>
+    new InvalidArgumentError(`LANCE_LOADER_NATIVE_ADDON=${path}: ${why}`, { option: 'LANCE_LOADER_NATIVE_ADDON' });
+  if (!isAbsolute(path) || !path.endsWith('.node')) throw refuse('must be an absolute path to a .node file');
+  if (!statSync(path, { throwIfNoEntry: false })?.isFile()) throw refuse('no such file');
+  try {
+    return packageRequire(path) as NativeAddon;
+  } catch (error) {
+    throw refuse(`does not load: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * The addon, or null when it is not built, failed to load, or `LANCE_LOADER_NATIVE=0` turned it off.
+ * Throws an InvalidArgumentError for a LANCE_LOADER_NATIVE_ADDON that names no loadable addon.
+ */
 export function nativeAddon(): NativeAddon | null {
   if (addon !== undefined) return addon;
-  addon = null;
   if (process.env.LANCE_LOADER_NATIVE === '0') {
     reason = 'LANCE_LOADER_NATIVE=0';
+    return (addon = null);
+  }
+  const override = process.env.LANCE_LOADER_NATIVE_ADDON;
+  if (override !== undefined && override !== '') {
+    addon = overrideAddon(override);
+    reason = `LANCE_LOADER_NATIVE_ADDON=${override}`;
     return addon;
   }
+  addon = null;
   const failures: string[] = [];
   for (const path of ADDON_PATHS) {
     try {
@@ -68,7 +99,8 @@ export function nativeAddon(): NativeAddon | null {
 /** Why {@link nativeAddon} is what it is (loaded and its read engine, turned off, not built, failed). */
 export function nativeAddonReason(): string {
   const loaded = nativeAddon();
-  return loaded ? `native addon (${loaded.engine()})` : reason;
+  if (!loaded) return reason;
+  return reason === '' ? `native addon (${loaded.engine()})` : `native addon (${loaded.engine()}, ${reason})`;
 }
 
 /**
