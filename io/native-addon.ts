@@ -25,7 +25,11 @@ export interface NativeAddon {
     direct: boolean,
     results: Float64Array,
   ): void;
-  /** As readBatch, queued on this thread's ring without blocking (at most maxBytesInFlight bytes in flight when > 0); resolves when every read is done. */
+  /**
+   * As readBatch, queued on this thread's ring without blocking (at most maxBytesInFlight bytes in flight
+   * when > 0); calls `done()` when every read is done, or `done(error)` (code ERR_TARGET_DETACHED) when a
+   * target or `results` was detached before then. Never called if the thread ends first.
+   */
   readBatchAsync(
     fd: number,
     positions: Float64Array,
@@ -33,8 +37,9 @@ export interface NativeAddon {
     queueDepth: number,
     direct: boolean,
     results: Float64Array,
-    maxBytesInFlight?: number,
-  ): Promise<void>;
+    maxBytesInFlight: number,
+    done: (error?: Error & { code: string }) => void,
+  ): void;
   engine(): 'io_uring' | 'pread';
   /** Copies source[starts[i], starts[i] + lengths[i]) for every i, one after the other, into target; returns the bytes. */
   gatherValues(target: Uint8Array, source: Uint8Array, starts: Float64Array, lengths: Uint32Array): number;
