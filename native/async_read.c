@@ -433,6 +433,15 @@ napi_value ReadBatchAsync(napi_env env, napi_callback_info info) {
   b->fd = args.fd;
   b->direct = args.direct;
   for (size_t i = 0; i < b->count; i++) b->requests[i].owner = b;
+#ifdef HAVE_IO_URING
+  /* A stale fd number reused by the engine's own eventfd or ring: a read of the eventfd would wait for a
+     completion that only its own end could bring, and hang the thread's reads for good. */
+  if (e->ring && (args.fd == e->event_fd || args.fd == e->ring->fd)) {
+    for (size_t i = 0; i < b->count; i++) b->requests[i].error = EBADF;
+    b->unfinished = 0;
+    b->submitted = b->count;
+  }
+#endif
   if (e->tail) e->tail->next = b;
   else e->head = b;
   e->tail = b;

@@ -5,6 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
@@ -165,5 +166,22 @@ describe.runIf(existsSync(addonPath) && ioUringEnabled)('batches pending when th
   ])('lets the process end cleanly when %s with batches queued', async (_name, source) => {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, ['-e', source()], { timeout: 20_000 });
     expect({ stdout, stderr }).toEqual({ stdout: '', stderr: '' });
+  });
+
+  it("fails a batch on a stale fd number that now names the ring's own eventfd with EBADF instead of hanging", async () => {
+    const source = `
+      const { readdirSync, readlinkSync, openSync } = require('node:fs');
+      const addon = require(${JSON.stringify(addonPath)});
+      const eventfds = () => readdirSync('/proc/self/fd').filter((fd) => { try { return readlinkSync('/proc/self/fd/' + fd) === 'anon_inode:[eventfd]'; } catch { return false; } });
+      const before = new Set(eventfds());
+      const fd = openSync(${JSON.stringify(path)}, 'r');
+      addon.readBatchAsync(fd, Float64Array.of(0), [new Uint8Array(8)], 1, false, new Float64Array(1), 0, () => {
+        const ours = Number(eventfds().find((fd) => !before.has(fd)));
+        const results = new Float64Array(2);
+        addon.readBatchAsync(ours, Float64Array.of(0, 0), [new Uint8Array(8), new Uint8Array(8)], 2, false, results, 0, () => console.log(results.join(' ')));
+      });
+    `;
+    const { stdout } = await promisify(execFile)(process.execPath, ['-e', source], { timeout: 20_000 });
+    expect(stdout.trim()).toBe(`${-osConstants.errno.EBADF} ${-osConstants.errno.EBADF}`);
   });
 });
