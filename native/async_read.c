@@ -22,9 +22,11 @@
  * the array that listed them, so replacing an element or dropping the array frees nothing under the
  * kernel. A detach cannot be refused through N-API, so it is reported: when the reads are done, a target
  * or `results` that no longer views the memory it viewed at the call makes `done` get an error with code
- * ERR_TARGET_DETACHED (naming the target), and `results` is not written (its memory may be gone). Memory
- * that was transferred and then collected while a read was in flight is the caller's bug, as it is for
- * fs.read; SharedArrayBuffers (the loader's batch memory) cannot be detached at all.
+ * ERR_TARGET_DETACHED (naming the target), and `results` is not written (its memory may be gone). The
+ * memory the loader reads into cannot be detached at all: hugePageBuffer's is external, which Node copies
+ * instead of transferring (test/io/native-lifetime.test.ts checks it), and SharedArrayBuffers have no
+ * detach. Other memory that is transferred and then collected while a read is in flight is the caller's
+ * bug, as it is for fs.read.
  *
  * Batches pending at teardown: the engine belongs to the Node environment (main thread or worker). When
  * the environment ends (worker.terminate() included), an async cleanup hook first waits until the

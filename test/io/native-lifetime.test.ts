@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidStateError } from '../../errors.js';
+import { nativeAddon, type NativeAddon } from '../../io/native-addon.js';
 import { readBatchQueued, readBatchSync } from '../../io/native-read.js';
 import { Rng } from '../fixtures/random.js';
 
@@ -71,6 +72,18 @@ describe.runIf(existsSync(addonPath) && ioUringEnabled)(
       const moved = new Float64Array(structuredClone(results.buffer, { transfer: [results.buffer] }));
       await expect(settled).rejects.toThrow('readBatchAsync: results was detached before the batch completed');
       expect(moved.every((r) => r === -7)).toBe(true);
+    });
+
+    it('cannot lose read memory from hugePageBuffer to a transfer: the buffer is copied, not detached', async () => {
+      const memory = (nativeAddon() as NativeAddon).hugePageBuffer(READS * READ_BYTES) as ArrayBuffer;
+      const { positions, results } = batch();
+      const targets = Array.from({ length: READS }, (_, i) => new Uint8Array(memory, i * READ_BYTES, READ_BYTES));
+      const settled = readBatchQueued(fd, positions, targets, 4, false, results);
+      const copy = structuredClone(memory, { transfer: [memory] });
+      expect([memory.byteLength, copy.byteLength]).toEqual([READS * READ_BYTES, READS * READ_BYTES]);
+      await settled;
+      const at = positions[9] as number;
+      expect(Buffer.from(targets[9] as Uint8Array).equals(Buffer.from(bytes.subarray(at, at + READ_BYTES)))).toBe(true);
     });
 
     it('reads into the targets it was given when the array that listed them changes meanwhile', async () => {
