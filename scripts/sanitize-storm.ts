@@ -26,7 +26,7 @@ const SECTOR = 4096;
 const CALLS_PER_ROUND = 100;
 
 /** What a storm did, for the summary line: reads checked, child processes ended, calls made (and refused). */
-interface Counts {
+export interface Counts {
   rounds: number;
   reads?: number;
   processes?: number;

@@ -21,6 +21,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Rng } from '../test/fixtures/random.js';
+import type { Counts } from './sanitize-storm.js';
 
 const STORMS = ['concurrent', 'workers', 'close', 'detach', 'teardown', 'arguments'] as const;
 /** Patterns of a sanitizer or valgrind report in a child's stderr. */
@@ -128,15 +129,6 @@ function instrumented(addon: string): { command: string; prefix: string[]; env: 
       UBSAN_OPTIONS: 'halt_on_error=1:print_stacktrace=1',
     },
   };
-}
-
-/** A storm's counts (scripts/sanitize-storm.ts Counts). */
-interface Counts {
-  rounds: number;
-  reads?: number;
-  processes?: number;
-  calls?: number;
-  refused?: number;
 }
 
 interface StormResult {
