@@ -545,6 +545,9 @@ export class DirectFileSource implements ByteSource {
     targets: readonly Uint8Array[],
     direct: boolean,
   ): Promise<Set<number>> {
+    // close() may have run while this call waited for memory: its fd numbers may already name other files
+    // (or the ring's own eventfd, whose read would wait forever).
+    if (this.closed) throw new IoError(`${this.path}: source closed while a read was queued`, { path: this.path });
     const positions = new Float64Array(spans.length);
     for (let k = 0; k < spans.length; k++)
       positions[k] = direct

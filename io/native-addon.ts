@@ -4,7 +4,16 @@
  * with the reason kept for reports. Its users fall back to JavaScript that gives the same results:
  * batched reads (native-read.ts), the copy of variable-width values into shared memory
  * (decode-workers/encodings/output.ts compactVariable), and huge-page read memory ({@link readMemory}).
+ *
+ * `LANCE_LOADER_NATIVE_ADDON=/abs/path/to/addon.node` loads another build of the addon instead of
+ * build/Release (`npm run sanitize` loads one built with AddressSanitizer this way; worker threads
+ * inherit the variable). Whoever sets it means to test that build, so a value that is not an absolute
+ * path to a `.node` file, or a file that does not load, is an InvalidArgumentError, never a quiet
+ * fallback to build/Release or to JavaScript.
  */
+import { statSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
+import { InvalidArgumentError } from '../errors.js';
 import { packageRequire } from './module-dir.cjs';
 
 export interface NativeAddon {
@@ -16,7 +25,11 @@ export interface NativeAddon {
     direct: boolean,
     results: Float64Array,
   ): void;
-  /** As readBatch, queued on this thread's ring without blocking (at most maxBytesInFlight bytes in flight when > 0); resolves when every read is done. */
+  /**
+   * As readBatch, queued on this thread's ring without blocking (at most maxBytesInFlight bytes in flight
+   * when > 0); calls `done()` when every read is done, or `done(error)` (code ERR_TARGET_DETACHED) when a
+   * target or `results` was detached before then. Never called if the thread ends first.
+   */
   readBatchAsync(
     fd: number,
     positions: Float64Array,
@@ -24,8 +37,9 @@ export interface NativeAddon {
     queueDepth: number,
     direct: boolean,
     results: Float64Array,
-    maxBytesInFlight?: number,
-  ): Promise<void>;
+    maxBytesInFlight: number,
+    done: (error?: Error & { code: string }) => void,
+  ): void;
   engine(): 'io_uring' | 'pread';
   /** Copies source[starts[i], starts[i] + lengths[i]) for every i, one after the other, into target; returns the bytes. */
   gatherValues(target: Uint8Array, source: Uint8Array, starts: Float64Array, lengths: Uint32Array): number;
@@ -39,14 +53,36 @@ const ADDON_PATHS = ['..', '../..', '../../..'].map((up) => `${up}/build/Release
 let addon: NativeAddon | null | undefined;
 let reason = '';
 
-/** The addon, or null when it is not built, failed to load, or `LANCE_LOADER_NATIVE=0` turned it off. */
+/** The addon built at `path` (LANCE_LOADER_NATIVE_ADDON), checked as the module comment says. */
+function overrideAddon(path: string): NativeAddon {
+  const refuse = (why: string) =>
+    new InvalidArgumentError(`LANCE_LOADER_NATIVE_ADDON=${path}: ${why}`, { option: 'LANCE_LOADER_NATIVE_ADDON' });
+  if (!isAbsolute(path) || !path.endsWith('.node')) throw refuse('must be an absolute path to a .node file');
+  if (!statSync(path, { throwIfNoEntry: false })?.isFile()) throw refuse('no such file');
+  try {
+    return packageRequire(path) as NativeAddon;
+  } catch (error) {
+    throw refuse(`does not load: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * The addon, or null when it is not built, failed to load, or `LANCE_LOADER_NATIVE=0` turned it off.
+ * Throws an InvalidArgumentError for a LANCE_LOADER_NATIVE_ADDON that names no loadable addon.
+ */
 export function nativeAddon(): NativeAddon | null {
   if (addon !== undefined) return addon;
-  addon = null;
   if (process.env.LANCE_LOADER_NATIVE === '0') {
     reason = 'LANCE_LOADER_NATIVE=0';
+    return (addon = null);
+  }
+  const override = process.env.LANCE_LOADER_NATIVE_ADDON;
+  if (override !== undefined && override !== '') {
+    addon = overrideAddon(override);
+    reason = `LANCE_LOADER_NATIVE_ADDON=${override}`;
     return addon;
   }
+  addon = null;
   const failures: string[] = [];
   for (const path of ADDON_PATHS) {
     try {
@@ -68,7 +104,8 @@ export function nativeAddon(): NativeAddon | null {
 /** Why {@link nativeAddon} is what it is (loaded and its read engine, turned off, not built, failed). */
 export function nativeAddonReason(): string {
   const loaded = nativeAddon();
-  return loaded ? `native addon (${loaded.engine()})` : reason;
+  if (!loaded) return reason;
+  return reason === '' ? `native addon (${loaded.engine()})` : `native addon (${loaded.engine()}, ${reason})`;
 }
 
 /**

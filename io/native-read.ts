@@ -18,6 +18,7 @@
  * the tests run both.
  */
 import { readSync } from 'node:fs';
+import { InvalidStateError } from '../errors.js';
 import { nativeAddon, nativeAddonReason } from './native-addon.js';
 
 /** How a batch of reads is issued. */
@@ -70,9 +71,11 @@ export function readBatchSync(
 
 /**
  * As {@link readBatchSync}, queued on this thread's ring: resolves when every read is done and `results`
- * is filled. The targets and results must not be touched before. With `maxBytesInFlight` (> 0) the ring
- * also keeps at most that many bytes in flight (always at least one read). Without the addon it blocks
- * like readBatchSync and resolves at once.
+ * is filled. The targets and results must not be touched before: the addon holds them, but a target or
+ * `results` whose buffer is detached (transferred) meanwhile makes the promise reject with an
+ * InvalidStateError and leaves `results` unwritten. With `maxBytesInFlight` (> 0) the ring also keeps at
+ * most that many bytes in flight (always at least one read). Without the addon it blocks like
+ * readBatchSync and resolves at once. If the thread ends first (a worker terminated) it never settles.
  */
 export async function readBatchQueued(
   fd: number,
@@ -84,6 +87,16 @@ export async function readBatchQueued(
   maxBytesInFlight = 0,
 ): Promise<void> {
   const native = nativeAddon();
-  if (native) return native.readBatchAsync(fd, positions, targets, queueDepth, direct, results, maxBytesInFlight);
-  readBatchSync(fd, positions, targets, queueDepth, direct, results);
+  if (!native) {
+    readBatchSync(fd, positions, targets, queueDepth, direct, results);
+    return;
+  }
+  return new Promise((resolve, reject) =>
+    native.readBatchAsync(fd, positions, targets, queueDepth, direct, results, maxBytesInFlight, (error) => {
+      if (!error) resolve();
+      else if (error.code === 'ERR_TARGET_DETACHED')
+        reject(new InvalidStateError(`${error.message}: read memory must stay attached until its read settles`));
+      else reject(error);
+    }),
+  );
 }

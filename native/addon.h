@@ -12,8 +12,7 @@ void **async_engine_slot(napi_env env);
 /* gatherValues(target, source, starts, lengths): native/gather.c. */
 napi_value GatherValues(napi_env env, napi_callback_info info);
 
-/* readBatchAsync(fd, positions, targets, queueDepth, direct, results[, maxBytesInFlight]) -> Promise:
-   native/async_read.c. */
+/* readBatchAsync(fd, positions, targets, queueDepth, direct, results, maxBytesInFlight, done): native/async_read.c. */
 napi_value ReadBatchAsync(napi_env env, napi_callback_info info);
 
 /* hugePageBuffer(bytes) -> ArrayBuffer | undefined: native/memory.c. */

@@ -1,9 +1,9 @@
 /*
- * readBatchAsync(fd, positions, targets, queueDepth, direct, results[, maxBytesInFlight]) -> Promise<void>
+ * readBatchAsync(fd, positions, targets, queueDepth, direct, results, maxBytesInFlight, done) -> undefined
  *
- * The reads of readBatch (native/batch_read.c, same arguments and results), without blocking: the call
- * queues the reads and returns a promise that resolves when every one is done, with `results` filled in.
- * The targets and results must stay untouched until then (the call holds references to them).
+ * The reads of readBatch (native/batch_read.c, same first six arguments and results), without blocking:
+ * the call queues the reads and calls `done()` when every one is done, with `results` filled in, or
+ * `done(error)` when they could not be reported (below). io/native-read.ts wraps it in a promise.
  *
  * How: one io_uring per thread with an eventfd registered on it, and a uv_poll handle on that eventfd in
  * the thread's own event loop, so completions are reaped between JavaScript tasks and the next reads are
@@ -14,15 +14,35 @@
  * up by a younger one's: large reads fill a disk's bandwidth with few in flight.
  *
  * Where the ring cannot be set up (no io_uring, io_uring_disabled, a seccomp filter), or fails later,
- * the reads finish with blocking preads and the promise resolves the same way.
+ * the reads finish with blocking preads and `done` is called the same way.
  *
- * Lifetime: the engine belongs to the Node environment (main thread or worker). When the environment
- * ends (worker.terminate() included), an async cleanup hook waits for the reads the kernel still holds,
- * since they write into JavaScript memory, then closes the poll handle, the ring and the eventfd.
+ * Targets detached before the batch settles: the kernel writes into the targets' memory until each read
+ * completes, and JavaScript can detach an ArrayBuffer (transfer it with structuredClone or postMessage)
+ * in the meantime. The batch holds a reference to every target view and to `results` itself, not only to
+ * the array that listed them, so replacing an element or dropping the array frees nothing under the
+ * kernel. A detach cannot be refused through N-API, so it is reported: when the reads are done, a target
+ * or `results` that no longer views the memory it viewed at the call makes `done` get an error with code
+ * ERR_TARGET_DETACHED (naming the target), and `results` is not written (its memory may be gone). The
+ * memory the loader reads into cannot be detached at all: hugePageBuffer's is external, which Node copies
+ * instead of transferring (test/io/native-lifetime.test.ts checks it), and SharedArrayBuffers have no
+ * detach. Other memory that is transferred and then collected while a read is in flight is the caller's
+ * bug, as it is for fs.read.
+ *
+ * Batches pending at teardown: the engine belongs to the Node environment (main thread or worker). When
+ * the environment ends (worker.terminate() included), an async cleanup hook first waits until the
+ * kernel holds no read of ours, since those write into JavaScript memory that is freed right after
+ * (reads still in the submission queue are never submitted). Waiting rather than cancelling: a read
+ * that already reached the device cannot be cancelled, and those are the ones that write. Then every
+ * pending batch is freed with its references and `done` is not called: an ending environment runs no
+ * more JavaScript. (A promise made with napi_create_promise could not be settled then either, and N-API
+ * has no other way to free its deferred, so each pending batch would leak one; hence the callback.)
+ * Then the poll handle, the ring and the eventfd are closed.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -47,9 +67,8 @@ typedef struct Batch {
   size_t *again;     /* requests to read on from where they stopped (short or interrupted reads) */
   size_t again_count;
   int fd, direct;
-  double *results;
-  napi_ref targets_ref, results_ref;
-  napi_deferred deferred;
+  napi_ref *target_refs; /* every target view, held until the batch settles */
+  napi_ref results_ref, done_ref;
 } Batch;
 
 typedef struct {
@@ -70,29 +89,85 @@ typedef struct {
 } Engine;
 
 static void free_batch(napi_env env, Batch *b) {
-  if (b->targets_ref) napi_delete_reference(env, b->targets_ref);
+  for (size_t i = 0; i < b->count; i++) {
+    if (b->target_refs[i]) napi_delete_reference(env, b->target_refs[i]);
+  }
   if (b->results_ref) napi_delete_reference(env, b->results_ref);
+  if (b->done_ref) napi_delete_reference(env, b->done_ref);
   free(b);
 }
 
-/* Resolves and frees every batch whose reads are all finished (in call order of completion). */
+/* 1 + the index of the first target that no longer views the memory read into, or 0. */
+static size_t detached_target(napi_env env, const Batch *b) {
+  for (size_t i = 0; i < b->count; i++) {
+    const Request *r = &b->requests[i];
+    napi_value target;
+    void *data;
+    size_t length;
+    if (r->length == 0) continue; /* nothing was written */
+    if (napi_get_reference_value(env, b->target_refs[i], &target) != napi_ok || !target ||
+        !typed_array_of(env, target, napi_uint8_array, &data, &length) || data != r->data || length != r->length) {
+      return i + 1;
+    }
+  }
+  return 0;
+}
+
+/* Fills in the batch's results and calls its `done`, or calls it with an error when a target or the results were detached. */
+static void conclude(napi_env env, Batch *b) {
+  char message[160];
+  napi_value results = NULL, done, undefined, error = NULL, code, text;
+  size_t detached = detached_target(env, b);
+  double *memory = NULL;
+  int attached = napi_get_reference_value(env, b->results_ref, &results) == napi_ok && results &&
+                 batch_results_memory(env, results, b->count, &memory);
+  if (detached) {
+    snprintf(message, sizeof message, "readBatchAsync: target %zu was detached before its read completed", detached - 1);
+  } else if (!attached) {
+    snprintf(message, sizeof message, "readBatchAsync: results was detached before the batch completed");
+  } else {
+    batch_results(b->requests, b->count, memory);
+  }
+  if (detached || !attached) {
+    napi_create_string_utf8(env, "ERR_TARGET_DETACHED", NAPI_AUTO_LENGTH, &code);
+    napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &text);
+    napi_create_error(env, code, text, &error);
+  }
+  napi_get_undefined(env, &undefined);
+  if (napi_get_reference_value(env, b->done_ref, &done) != napi_ok || !done) return;
+  if (napi_call_function(env, undefined, done, error ? 1 : 0, &error, NULL) == napi_pending_exception) {
+    /* A throwing `done` is an uncaught exception, as a throwing fs callback is; the other batches still settle. */
+    napi_value exception;
+    napi_get_and_clear_last_exception(env, &exception);
+    napi_fatal_exception(env, exception);
+  }
+}
+
+/*
+ * Settles and frees every batch whose reads are all finished. They leave the list before any `done` runs:
+ * a `done` may queue another batch (readBatchAsync) and so reach this list again.
+ */
 static void settle(Engine *e) {
-  Batch **link = &e->head, *last = NULL;
+  Batch **link = &e->head, *finished = NULL, **finished_tail = &finished;
+  e->tail = NULL;
   while (*link) {
     Batch *b = *link;
     if (b->unfinished > 0) {
-      last = b;
+      e->tail = b;
       link = &b->next;
       continue;
     }
     *link = b->next;
-    batch_results(b->requests, b->count, b->results);
-    napi_value undefined;
-    napi_get_undefined(e->env, &undefined);
-    napi_resolve_deferred(e->env, b->deferred, undefined);
+    b->next = NULL;
+    *finished_tail = b;
+    finished_tail = &b->next;
+  }
+  while (finished) {
+    Batch *b = finished;
+    finished = b->next;
+    conclude(e->env, b);
     free_batch(e->env, b);
   }
-  e->tail = last;
 }
 
 /* Reads every unfinished request of every batch with pread (blocking): the fallback once the ring is gone. */
@@ -311,46 +386,64 @@ static Engine *engine_of(napi_env env) {
 }
 
 napi_value ReadBatchAsync(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
+  size_t argc = 8;
+  napi_value argv[8];
   BatchArgs args;
   double max_bytes = 0;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 6 || argc > 7) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "readBatchAsync takes 6 or 7 arguments");
+  napi_valuetype done_type;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 8) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "readBatchAsync takes 8 arguments");
     return NULL;
   }
   if (!batch_args(env, argv, &args)) return NULL;
-  if (argc == 7 && (napi_get_value_double(env, argv[6], &max_bytes) != napi_ok || !(max_bytes >= 0 && max_bytes <= 9007199254740991.0))) {
+  if (napi_get_value_double(env, argv[6], &max_bytes) != napi_ok || !(max_bytes >= 0 && max_bytes <= 9007199254740991.0)) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "maxBytesInFlight must be a non-negative number");
+    return NULL;
+  }
+  if (napi_typeof(env, argv[7], &done_type) != napi_ok || done_type != napi_function) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "done must be a function");
     return NULL;
   }
   Engine *e = engine_of(env);
   if (!e) return NULL;
-  /* One allocation: the batch, its requests, and the indexes of requests to read on. */
-  Batch *b = calloc(1, sizeof *b + args.count * (sizeof(Request) + sizeof(size_t)));
+  /* One allocation: the batch, its requests, the indexes of requests to read on, the references to the
+     targets, and the targets' values while the call runs. */
+  size_t per_read = sizeof(Request) + sizeof(size_t) + sizeof(napi_ref) + sizeof(napi_value);
+  Batch *b = args.count <= (SIZE_MAX - sizeof *b) / per_read ? calloc(1, sizeof *b + args.count * per_read) : NULL;
   if (!b) {
     napi_throw_error(env, "ENOMEM", "readBatchAsync: out of memory for the request table");
     return NULL;
   }
   b->requests = (Request *)(b + 1);
   b->again = (size_t *)(b->requests + args.count);
-  if (!batch_requests(env, &args, b->requests)) {
-    free(b);
+  b->target_refs = (napi_ref *)(b->again + args.count);
+  napi_value *values = (napi_value *)(b->target_refs + args.count);
+  b->count = args.count; /* free_batch walks target_refs: the calloc left them NULL */
+  if (!batch_requests(env, &args, b->requests, values)) {
+    free_batch(env, b);
     return NULL;
   }
-  napi_value promise;
-  if (napi_create_promise(env, &b->deferred, &promise) != napi_ok) {
-    free(b);
-    napi_throw_error(env, "ERR_NATIVE", "readBatchAsync: cannot create a promise");
+  int held = napi_create_reference(env, args.results, 1, &b->results_ref) == napi_ok &&
+             napi_create_reference(env, argv[7], 1, &b->done_ref) == napi_ok;
+  for (size_t i = 0; held && i < args.count; i++) held = napi_create_reference(env, values[i], 1, &b->target_refs[i]) == napi_ok;
+  if (!held) {
+    free_batch(env, b);
+    napi_throw_error(env, "ERR_NATIVE", "readBatchAsync: cannot hold its targets");
     return NULL;
   }
-  b->count = b->unfinished = args.count;
+  b->unfinished = args.count;
   b->fd = args.fd;
   b->direct = args.direct;
-  b->results = args.results;
   for (size_t i = 0; i < b->count; i++) b->requests[i].owner = b;
-  napi_create_reference(env, args.targets, 1, &b->targets_ref);
-  napi_create_reference(env, argv[5], 1, &b->results_ref);
+#ifdef HAVE_IO_URING
+  /* A stale fd number reused by the engine's own eventfd or ring: a read of the eventfd would wait for a
+     completion that only its own end could bring, and hang the thread's reads for good. */
+  if (e->ring && (args.fd == e->event_fd || args.fd == e->ring->fd)) {
+    for (size_t i = 0; i < b->count; i++) b->requests[i].error = EBADF;
+    b->unfinished = 0;
+    b->submitted = b->count;
+  }
+#endif
   if (e->tail) e->tail->next = b;
   else e->head = b;
   e->tail = b;
@@ -373,5 +466,5 @@ napi_value ReadBatchAsync(napi_env env, napi_callback_info info) {
   finish_with_pread(e);
   settle(e);
 #endif
-  return promise;
+  return NULL;
 }

@@ -13,7 +13,7 @@
  *   memory), blocking the calling thread until all are done; results[i] gets the bytes read (less than
  *   asked at end of file) or -errno. With `direct`, a read stops at a short read that ends inside a
  *   512-byte sector (end of file under O_DIRECT).
- * readBatchAsync(...same arguments) -> Promise<void>: native/async_read.c.
+ * readBatchAsync(...same arguments, maxBytesInFlight, done): native/async_read.c.
  * engine() -> "io_uring" | "pread"
  * gatherValues(...): native/gather.c
  * hugePageBuffer(bytes): native/memory.c
@@ -33,6 +33,7 @@ typedef struct {
 #endif
   Request *requests;
   size_t *pending;
+  napi_value *values;
   size_t capacity;
   void *async_engine; /* async_read.c's, which frees it itself when the environment ends */
 } Thread;
@@ -46,6 +47,7 @@ static void thread_finalize(napi_env env, void *data, void *hint) {
 #endif
   free(thread->requests);
   free(thread->pending);
+  free(thread->values);
   free(thread);
 }
 
@@ -89,8 +91,10 @@ int batch_args(napi_env env, napi_value *argv, BatchArgs *args) {
     return throw_type(env, "fd must be a non-negative integer");
   }
   args->fd = (int)fd_number;
+  void *data;
   size_t result_count;
-  if (!typed_array_of(env, argv[1], napi_float64_array, (void **)&args->positions, &args->count)) return throw_type(env, "positions must be a Float64Array");
+  if (!typed_array_of(env, argv[1], napi_float64_array, &data, &args->count)) return throw_type(env, "positions must be a Float64Array");
+  args->positions = argv[1];
   bool is_array;
   uint32_t target_count;
   if (napi_is_array(env, argv[2], &is_array) != napi_ok || !is_array) return throw_type(env, "targets must be an array");
@@ -102,19 +106,32 @@ int batch_args(napi_env env, napi_value *argv, BatchArgs *args) {
   bool direct;
   if (napi_get_value_bool(env, argv[4], &direct) != napi_ok) return throw_type(env, "direct must be a boolean");
   args->direct = direct;
-  if (!typed_array_of(env, argv[5], napi_float64_array, (void **)&args->results, &result_count)) return throw_type(env, "results must be a Float64Array");
+  if (!typed_array_of(env, argv[5], napi_float64_array, &data, &result_count)) return throw_type(env, "results must be a Float64Array");
+  args->results = argv[5];
   if (target_count != args->count || result_count < args->count) return throw_type(env, "positions, targets and results must have the same length");
   return 1;
 }
 
-int batch_requests(napi_env env, const BatchArgs *args, Request *requests) {
+int batch_results_memory(napi_env env, napi_value results, size_t count, double **memory) {
+  size_t length;
+  return typed_array_of(env, results, napi_float64_array, (void **)memory, &length) && length >= count;
+}
+
+int batch_requests(napi_env env, const BatchArgs *args, Request *requests, napi_value *values) {
   for (uint32_t i = 0; i < args->count; i++) {
-    napi_value target;
+    if (napi_get_element(env, args->targets, i, &values[i]) != napi_ok) return throw_type(env, "every target must be a Uint8Array");
+  }
+  /* From here on no JavaScript runs until the reads are queued or done. */
+  double *positions, *results;
+  size_t position_count;
+  if (!typed_array_of(env, args->positions, napi_float64_array, (void **)&positions, &position_count) || position_count != args->count ||
+      !batch_results_memory(env, args->results, args->count, &results)) {
+    return throw_type(env, "positions or results were detached while the targets were fetched");
+  }
+  for (uint32_t i = 0; i < args->count; i++) {
     Request *r = &requests[i];
-    if (napi_get_element(env, args->targets, i, &target) != napi_ok || !typed_array_of(env, target, napi_uint8_array, (void **)&r->data, &r->length)) {
-      return throw_type(env, "every target must be a Uint8Array");
-    }
-    double position = args->positions[i];
+    if (!typed_array_of(env, values[i], napi_uint8_array, (void **)&r->data, &r->length)) return throw_type(env, "every target must be a Uint8Array");
+    double position = positions[i];
     if (!(position >= 0 && position <= 9007199254740991.0) || position != (double)(uint64_t)position) return throw_type(env, "positions must be safe non-negative integers");
     r->position = (uint64_t)position;
     r->done = 0;
@@ -150,13 +167,15 @@ static napi_value ReadBatch(napi_env env, napi_callback_info info) {
     if (requests) thread->requests = requests;
     size_t *pending = realloc(thread->pending, capacity * sizeof *pending);
     if (pending) thread->pending = pending;
-    if (!requests || !pending) {
+    napi_value *values = realloc(thread->values, capacity * sizeof *values);
+    if (values) thread->values = values;
+    if (!requests || !pending || !values) {
       napi_throw_error(env, "ENOMEM", "readBatch: out of memory for the request table");
       return NULL;
     }
     thread->capacity = capacity;
   }
-  if (!batch_requests(env, &args, thread->requests)) return NULL;
+  if (!batch_requests(env, &args, thread->requests, thread->values)) return NULL;
 
   int finished = 0;
 #ifdef HAVE_IO_URING
@@ -173,7 +192,9 @@ static napi_value ReadBatch(napi_env env, napi_callback_info info) {
   }
 #endif
   if (!finished) read_with_pread(args.fd, thread->requests, count, args.direct);
-  batch_results(thread->requests, count, args.results);
+  /* Checked by batch_requests, and no JavaScript ran since: the results cannot have been detached. */
+  double *results;
+  if (batch_results_memory(env, args.results, count, &results)) batch_results(thread->requests, count, results);
   return NULL;
 }
 

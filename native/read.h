@@ -34,19 +34,24 @@ typedef struct {
 /* The arguments both readers take: (fd, positions, targets, queueDepth, direct, results). */
 typedef struct {
   int fd;
-  double *positions;
   size_t count;
-  napi_value targets;
+  napi_value positions, targets, results;
   unsigned queue_depth;
   int direct;
-  double *results;
 } BatchArgs;
 
 /* Checks the six arguments; on failure a TypeError is pending and 0 is returned. */
 int batch_args(napi_env env, napi_value *argv, BatchArgs *args);
 
-/* Fills requests[0 .. args->count) from the targets and positions; 0 with a TypeError pending on failure. */
-int batch_requests(napi_env env, const BatchArgs *args, Request *requests);
+/*
+ * Fills requests[0 .. args->count) from the targets and positions, and stores each target's value in
+ * values[i] (valid during the call); 0 with a TypeError pending on failure. Every element is fetched
+ * before any pointer is taken: fetching one can run JavaScript (a getter) that detaches a buffer.
+ */
+int batch_requests(napi_env env, const BatchArgs *args, Request *requests, napi_value *values);
+
+/* Whether `results` still holds `count` numbers (it may have been detached since the call); if so, its memory. */
+int batch_results_memory(napi_env env, napi_value results, size_t count, double **memory);
 
 /* Bytes read or -errno, per request, into results. */
 void batch_results(const Request *requests, size_t count, double *results);

@@ -394,6 +394,27 @@ describe('DirectFileSource', () => {
     });
   });
 
+  it.each([
+    ['direct', { direct: true, reads: 'queued' }],
+    ['buffered', { direct: false, reads: 'queued' }],
+    ['direct, blocking', { direct: true, reads: 'blocking' }],
+  ] as const)(
+    'fails %s batch reads still waiting for pool memory when the source closes, instead of reading its closed fds',
+    async (_name, options) => {
+      const source = await DirectFileSource.open(path, options);
+      const calls = Array.from({ length: 4 }, () =>
+        source.readRangesLeased([{ offset: MiB, size: 20_000 }]).catch((error: unknown) => error),
+      );
+      await source.close(); // before any call got its memory
+      for (const outcome of await Promise.all(calls))
+        expect(outcome).toMatchObject({
+          code: 'IO_ERROR',
+          message: `${path}: source closed while a read was queued`,
+        });
+    },
+    10_000, // a read of a closed fd number that the ring's eventfd took shows as a timeout
+  );
+
   it('rejects a range outside the file with IoError', async () => {
     const source = await DirectFileSource.open(path);
     try {

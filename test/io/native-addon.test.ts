@@ -1,10 +1,12 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { nativeAddon, readMemory, type NativeAddon } from '../../io/native-addon.js';
 import { importWithAddon } from '../fixtures/addon.js';
 
-const addonBuilt = existsSync(join(import.meta.dirname, '..', '..', 'build', 'Release', 'lance_loader_native.node'));
+const addonPath = join(import.meta.dirname, '..', '..', 'build', 'Release', 'lance_loader_native.node');
+const addonBuilt = existsSync(addonPath);
 
 describe.runIf(addonBuilt)("the addon's gatherValues", () => {
   const addon = nativeAddon() as NativeAddon;
@@ -77,4 +79,52 @@ it('readMemory gives a plain ArrayBuffer of the size asked for without the addon
 
 it.runIf(addonBuilt)('readMemory gives at least the bytes asked for with the addon', () => {
   expect(readMemory(5000).byteLength).toBeGreaterThanOrEqual(5000);
+});
+
+describe('LANCE_LOADER_NATIVE_ADDON', () => {
+  /** nativeAddon and nativeAddonReason of a fresh native-addon.ts, loaded with LANCE_LOADER_NATIVE_ADDON=path. */
+  async function withOverride(path: string): Promise<typeof import('../../io/native-addon.js')> {
+    vi.resetModules();
+    vi.stubEnv('LANCE_LOADER_NATIVE', '');
+    vi.stubEnv('LANCE_LOADER_NATIVE_ADDON', path);
+    return import('../../io/native-addon.js');
+  }
+  afterEach(() => vi.unstubAllEnvs());
+
+  it.runIf(addonBuilt)('loads the addon at the absolute path it names and says so in the reason', async () => {
+    const { nativeAddon: load, nativeAddonReason } = await withOverride(addonPath);
+    expect(typeof load()?.readBatchAsync).toBe('function');
+    expect(nativeAddonReason()).toMatch(`, LANCE_LOADER_NATIVE_ADDON=${addonPath})`);
+  });
+
+  it.each([
+    ['a relative path', 'build/Release/lance_loader_native.node', 'must be an absolute path to a .node file'],
+    ['a path that is no .node file', '/etc/hostname', 'must be an absolute path to a .node file'],
+    ['a file that does not exist', '/nonexistent/addon.node', 'no such file'],
+  ])('refuses %s with an InvalidArgumentError that names it', async (_name, path, why) => {
+    const { nativeAddon: load } = await withOverride(path);
+    expect(load).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(load).toThrow(`LANCE_LOADER_NATIVE_ADDON=${path}: ${why}`);
+  });
+
+  it('refuses a .node file that is not a loadable addon with an InvalidArgumentError', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'native-addon-'));
+    try {
+      const path = join(dir, 'garbage.node');
+      writeFileSync(path, 'not an ELF file');
+      const { nativeAddon: load } = await withOverride(path);
+      expect(load).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+      expect(load).toThrow(`LANCE_LOADER_NATIVE_ADDON=${path}: does not load: `);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('gives way to LANCE_LOADER_NATIVE=0, which turns the addon off', async () => {
+    vi.resetModules();
+    vi.stubEnv('LANCE_LOADER_NATIVE', '0');
+    vi.stubEnv('LANCE_LOADER_NATIVE_ADDON', 'not even absolute');
+    const { nativeAddon: load } = await import('../../io/native-addon.js');
+    expect(load()).toBeNull();
+  });
 });

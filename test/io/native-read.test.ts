@@ -208,7 +208,7 @@ describe.runIf(addonBuilt && ioUringEnabled)('readBatchQueued on the ring', () =
 
   it('lets the process exit after a batch with nothing to read (the ring is not watched without reads)', () => {
     const addonPath = join(import.meta.dirname, '..', '..', 'build', 'Release', 'lance_loader_native.node');
-    const source = `const addon = require(${JSON.stringify(addonPath)}); addon.readBatchAsync(0, new Float64Array(0), [], 4, false, new Float64Array(0)).then(() => console.log('settled'));`;
+    const source = `const addon = require(${JSON.stringify(addonPath)}); addon.readBatchAsync(0, new Float64Array(0), [], 4, false, new Float64Array(0), 0, () => console.log('settled'));`;
     expect(execFileSync(process.execPath, ['-e', source], { encoding: 'utf8', timeout: 20_000 }).trim()).toBe(
       'settled',
     );
@@ -257,7 +257,7 @@ describe.runIf(addonBuilt && ioUringEnabled)('readBatchQueued on the ring', () =
       const loop = async () => {
         for (;;) {
           const results = new Float64Array(200);
-          await Promise.all([0, 1, 2].map(() => addon.readBatchAsync(fd, positions, targets, 64, true, results)));
+          await Promise.all([0, 1, 2].map(() => new Promise((done) => addon.readBatchAsync(fd, positions, targets, 64, true, results, 0, done))));
           if (results[0] !== 8192) throw new Error('read failed: ' + results[0]);
           if (++batches === 3) parentPort.postMessage('reading');
         }
