@@ -43,6 +43,8 @@ export async function startS3(buckets: readonly string[]): Promise<S3Server> {
     endpoint,
     storage: { endpoint, allowHttp: 'true', ...S3_KEY },
     async close() {
+      // LanceDB's client keeps idle connections open for 90 s, and close() would wait for them.
+      (server as unknown as { httpServer: Server }).httpServer.closeAllConnections();
       await server.close();
       rmSync(directory, { recursive: true, force: true });
     },
