@@ -127,6 +127,8 @@ export interface FaultProxy extends LoopbackServer {
   fault: (req: IncomingMessage, n: number) => Fault;
   /** Milliseconds added before every request is forwarded. */
   delayMs: number;
+  /** The most requests the proxy had open at once. */
+  peakInFlight: number;
 }
 
 /** A proxy in front of `target` that adds latency and the faults `proxy.fault` picks. */
@@ -137,14 +139,18 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     url: '',
     requests: 0,
     delayMs: 0,
+    peakInFlight: 0,
     fault: () => ({ kind: 'pass' }),
     close: () => {
       for (const res of stalled) res.destroy();
       return closeServer(server, sockets);
     },
   };
+  let inFlight = 0;
   const server = createServer((req, res) => {
     const fault = proxy.fault(req, proxy.requests++);
+    proxy.peakInFlight = Math.max(proxy.peakInFlight, ++inFlight);
+    res.on('close', () => inFlight--);
     const forward = () => {
       if (fault.kind === 'status') {
         res.writeHead(fault.status, { 'content-type': 'application/xml' });
