@@ -301,6 +301,9 @@ export class DataLoader {
   async close(): Promise<void> {
     if (this.isClosed) return;
     this.isClosed = true;
+    // A remote batch may wait minutes on its requests (timeouts times retries); its worker has no kernel
+    // reads into its memory in flight, so stopping the threads now ends those requests safely.
+    if (this.ref.remote) await this.pool.destroy();
     await Promise.allSettled([...this.loading]);
     // Workers' file descriptors are closed when their threads stop (Piscina tracks fds opened in workers).
     await this.pool.destroy();
