@@ -6,8 +6,9 @@
 import { copyFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as arrow from 'apache-arrow';
+import { rejection } from '../caught.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidArgumentError, IoError, openDataset, type Dataset, type LanceLoaderError } from '../../index.js';
+import { InvalidArgumentError, IoError, openDataset, type Dataset } from '../../index.js';
 import { expectTablesEqual, oracleScan, oracleTake, oracleVersion, Rng } from '../fixtures/index.js';
 import { REMOTE_VERSIONS, writeRemoteFixture, type RemoteFixture } from '../io/remote/remote-fixture.js';
 import { startFaultProxy, startStaticServer, type Fault, type LoopbackServer } from '../io/remote/servers.js';
@@ -24,16 +25,6 @@ afterAll(async () => {
   await http?.close();
   await fixture?.close();
 });
-
-/** The error `promise` rejects with (failing the test when it resolves). */
-async function rejection(promise: Promise<unknown>): Promise<LanceLoaderError> {
-  return promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (error: unknown) => error as LanceLoaderError,
-  );
-}
 
 async function scanAll(dataset: Dataset) {
   const rows = Array.from({ length: dataset.numRows }, (_, i) => i);

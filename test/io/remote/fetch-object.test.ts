@@ -4,8 +4,9 @@
  * per-request timeouts on stalled bodies, the in-flight limit, and close() aborting requests in flight.
  */
 import { writeFileSync } from 'node:fs';
+import { rejection } from '../../caught.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { AbortError, IoError, type LanceLoaderError } from '../../../errors.js';
+import { AbortError, IoError } from '../../../errors.js';
 import { ObjectStore } from '../../../io/remote/object-store.js';
 import { resolveRemoteIo, type RemoteIoOptions } from '../../../io/remote/remote-options.js';
 import {
@@ -46,15 +47,6 @@ function storeOf(options: RemoteIoOptions = {}): ObjectStore {
     proxy.url,
     undefined,
     resolveRemoteIo({ retries: 2, timeoutMs: 5_000, ...options }, 'remote'),
-  );
-}
-
-async function rejection(promise: Promise<unknown>): Promise<LanceLoaderError> {
-  return promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (error: unknown) => error as LanceLoaderError,
   );
 }
 
