@@ -13,6 +13,7 @@
  * derived signing key per day and region. @smithy/signature-v4 (the AWS SDK's) would bring a dozen
  * @smithy packages and a separate SHA-256 implementation for the same four HMACs.
  */
+import { setMaxListeners } from 'node:events';
 import { AwsClient } from 'aws4fetch';
 import { InvalidArgumentError, IoError, UnsupportedError } from '../../errors.js';
 import { fetchObject, type ObjectBytes, type ObjectRange } from './fetch-object.js';
@@ -44,6 +45,8 @@ export class ObjectStore {
     private readonly policy: ResolvedRemoteIo,
   ) {
     this.limiter = new RequestLimiter(policy.concurrency, policy.bytesInFlight);
+    // Every request in flight or waiting listens for close(): hundreds at once are expected, not a leak.
+    setMaxListeners(0, this.aborter.signal);
   }
 
   /** The store of `url` (`s3://bucket/prefix`, `http(s)://host/path`), with `storage` settings for S3. */

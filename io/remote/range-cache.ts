@@ -17,6 +17,7 @@
  * by this instance, so all writers together may overshoot it by that much each.
  */
 import { createHash } from 'node:crypto';
+import { readSync } from 'node:fs';
 import { mkdir, open, readdir, stat, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IoError } from '../../errors.js';
@@ -66,14 +67,16 @@ export class RangeCache {
   /** The bytes of `range` of the object at `url` (`size` bytes), if all of them are cached. */
   async read(url: string, size: number, range: ByteRange): Promise<Uint8Array | undefined> {
     const object = await this.object(url, size);
-    await this.readLog(object);
-    if (!covers(object.present, range.offset, range.offset + range.size)) {
+    const { offset } = range;
+    // The log is read again only when what this instance knows does not cover the range.
+    if (!covers(object.present, offset, offset + range.size)) await this.readLog(object);
+    if (!covers(object.present, offset, offset + range.size)) {
       this.stats.misses++;
       return undefined;
     }
+    // A blocking read: a hit is a page-cache copy, cheaper than a trip through the threadpool.
     const bytes = new Uint8Array(range.size);
-    const { bytesRead } = await object.data.read(bytes, 0, range.size, range.offset);
-    if (bytesRead !== range.size) return undefined;
+    if (readSync(object.data.fd, bytes, 0, range.size, offset) !== range.size) return undefined;
     this.stats.hits++;
     await this.touch(object);
     return bytes;
