@@ -5,8 +5,8 @@
  *
  * Opening reads the object's tail speculatively (the last TAIL_BYTES), as Lance does: the footer, the
  * column metadata and the schema of a data file usually lie there, so the metadata costs one request.
- * Reads inside the tail are served from it. With a {@link RangeCache}, merged reads are looked up on
- * local disk first and kept there after they are fetched.
+ * Reads inside the tail are served from it. With a {@link RangeCache}, requested ranges are looked up on
+ * local disk first, and merged reads are kept there after they are fetched.
  *
  * Copies: undici's body into a fresh buffer per GET; views handed back alias it.
  */
@@ -96,12 +96,20 @@ export class RemoteSource implements ByteSource {
         );
       stats.bytesRequested += r.size;
       if (r.offset >= tailStart) views[i] = this.tail.subarray(r.offset - tailStart, r.offset - tailStart + r.size);
+    });
+    stats.rangesRequested += ranges.length;
+    // Ranges are looked up in the cache one by one, before merging: a merged read would also span gaps
+    // no earlier read fetched.
+    for (let i = 0; i < ranges.length; i++) {
+      if (views[i] !== undefined) continue;
+      const r = ranges[i] as ByteRange;
+      const cached = await this.cache?.read(this.path, this.size, r);
+      if (cached) views[i] = cached;
       else {
         fetched.push(r);
         fetchedAt.push(i);
       }
-    });
-    stats.rangesRequested += ranges.length;
+    }
     if (fetched.length === 0) return views;
     const plan = planCoalescedReads(fetched, this.options);
     const bytes = await Promise.all(plan.reads.map((read) => this.fetchRange(read, stats)));
@@ -112,10 +120,8 @@ export class RemoteSource implements ByteSource {
   /** Nothing to release: the store is closed with the dataset. */
   async close(): Promise<void> {}
 
-  /** Fetches one merged read (from the range cache when it holds it); `stats` counts requests sent. */
+  /** Fetches one merged read and keeps it in the range cache; `stats` counts requests sent. */
   private async fetchRange(range: ByteRange, stats: ReadStats): Promise<Uint8Array> {
-    const cached = await this.cache?.read(this.path, this.size, range);
-    if (cached) return cached;
     const { bytes } = await this.store.get(this.key, range);
     stats.readsIssued++;
     stats.bytesRead += bytes.length;

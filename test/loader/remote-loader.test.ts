@@ -10,7 +10,7 @@ import type { Batch } from '../../loader/batch.js';
 import { oracleTake, Rng, toComparableRows, type Comparable } from '../fixtures/index.js';
 import { runScript } from '../fixtures/run-script.js';
 import { writeRemoteFixture, type RemoteFixture } from '../io/remote/remote-fixture.js';
-import { startFaultProxy, type Fault, type FaultProxy } from '../io/remote/servers.js';
+import { startFaultProxy, temporaryDirectory, type Fault, type FaultProxy } from '../io/remote/servers.js';
 
 let fixture: RemoteFixture;
 let proxy: FaultProxy;
@@ -150,6 +150,21 @@ describe('a loader over an s3:// dataset', () => {
       expect(loader.closed).toBe(true);
     } finally {
       proxy.fault = () => ({ kind: 'pass' });
+    }
+  });
+
+  it('with a range cache reads its second epoch from local disk, exactly', async () => {
+    const cache = temporaryDirectory('lance-loader-range-cache-');
+    try {
+      await withLoader(throughProxy({ io: { remote: { cacheDir: cache.dir } } }), async (loader) => {
+        await collect(loader, 0);
+        const before = proxy.requests;
+        const { offsets, rows } = await collect(loader, 1);
+        expect(proxy.requests - before).toBe(0);
+        expect(rows).toEqual(toComparableRows(await oracleTake(fixture.url, offsets)));
+      });
+    } finally {
+      cache.remove();
     }
   });
 
