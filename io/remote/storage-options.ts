@@ -3,8 +3,7 @@
  * camelCase, with or without the `aws_` prefix) merged over the usual `AWS_*` environment variables,
  * checked once. Unknown names are refused so that a misspelt credential is not silently ignored.
  *
- * The resolved settings hold secrets: nothing here puts them in a message, and {@link describeStorage}
- * is what the rest of the reader may show.
+ * The resolved settings hold secrets: no message here names a key or secret, only which is missing.
  */
 import { InvalidArgumentError } from '../../errors.js';
 
@@ -150,9 +149,4 @@ export function resolveS3Settings(
     allowHttp,
     virtualHostedStyle: flag(get('virtual_hosted_style_request'), 'virtual_hosted_style_request'),
   };
-}
-
-/** The settings that may be shown: endpoint, region, addressing style, whether requests are signed. */
-export function describeStorage(settings: S3Settings): string {
-  return `endpoint ${settings.endpoint ?? `AWS (${settings.region})`}, ${settings.virtualHostedStyle ? 'virtual-hosted' : 'path-style'}, ${settings.accessKeyId ? 'signed' : 'unsigned'} requests`;
 }
