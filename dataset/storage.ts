@@ -24,6 +24,7 @@ import { explainNotADataset } from './location.js';
 
 /** A manifest file of `_versions/`: its version and file name. */
 export interface ManifestEntry {
+  /** 0 for `_latest.manifest` over http(s), whose version only its contents tell. */
   version: number;
   file: string;
 }
@@ -55,7 +56,7 @@ export interface RemoteAccess {
   io: ResolvedRemoteIo;
 }
 
-/** `name` (from a manifest) relative to `dir` inside `root`, or a CorruptFileError when it escapes it. */
+/** `name` (from a manifest) resolved under `root`, or a CorruptFileError when it escapes it. */
 export function insideDirectory(root: string, name: string, what: string, manifestPath?: string): string {
   const full = resolve(root, name);
   const rel = relative(root, full);
