@@ -7,20 +7,20 @@
  * as single files (read-rows.ts), writing every value straight into its request slot.
  */
 import { createHash } from 'node:crypto';
-import { readdir, realpath, stat } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { join } from 'node:path';
 import * as arrow from 'apache-arrow';
 import { CorruptFileError, InternalError, InvalidArgumentError, IoError, UnsupportedError } from '../errors.js';
 import { maxDeletionFileBytes, parseDeletionFile } from '../format/deletion.js';
 import type { FileMetadata } from '../format/file-metadata.js';
-import { parseManifest, versionOfManifestName } from '../format/manifest.js';
+import { parseManifest } from '../format/manifest.js';
 import type { DataFileProto, ManifestProto } from '../format/proto/messages.js';
 import { buildFieldTree, flattenFields, toArrowSchema, type LanceField } from '../format/schema.js';
 import { decodeWholePage } from '../decode-workers/encodings/decode-task.js';
 import { createPageCache, type DecodedPageBudget, type PageCache } from '../io/plan.js';
 import { fetchFileMetadata } from '../io/open-file.js';
-import { readRegularFile } from '../io/regular-file.js';
-import { FileSource } from '../io/source.js';
+import { FileSource, type ByteSource } from '../io/source.js';
+import type { RemoteIoOptions } from '../io/remote/remote-options.js';
+import type { StorageOptions } from '../io/remote/storage-options.js';
 import { checkReadableFields, createOutputs, selectFields, toRecordBatch } from './columns.js';
 import {
   checkBatchSize,
@@ -33,7 +33,8 @@ import {
 import { columnRead, readInline, type ColumnRead, type FileRead, type OutputTask } from './read-rows.js';
 import { sortWithSlots, toRowOffsets } from './rows.js';
 import { allSettledOrFirstError } from './settle.js';
-import { explainNotADataset, toLocalPath, type DatasetLocation, type LocationArgument } from './location.js';
+import { resolveLocation, type DatasetLocation, type LocationArgument } from './location.js';
+import { insideDirectory, LocalStorage, RemoteStorage, type DatasetStorage, type RemoteAccess } from './storage.js';
 
 /** Options of {@link openDataset}. */
 export interface OpenDatasetOptions {
@@ -55,6 +56,15 @@ export interface OpenDatasetOptions {
    * an `IoError`; `'all'` every one, as Lance does. The dataset directory itself may be a symlink.
    */
   followSymlinks?: FollowSymlinks;
+  /**
+   * Credentials, region and endpoint of an `s3://` dataset, named as LanceDB's `storageOptions`
+   * (`endpoint`, `region`, `aws_access_key_id`/`accessKeyId`, `aws_secret_access_key`,
+   * `aws_session_token`, `allow_http`, `virtual_hosted_style_request`). Unset ones come from the `AWS_*`
+   * environment variables (`AWS_ACCESS_KEY_ID`, `AWS_REGION`, `AWS_ENDPOINT_URL`, …).
+   */
+  storage?: StorageOptions;
+  /** How a remote dataset is read: requests in flight, timeouts, retries, the local range cache. */
+  remote?: RemoteIoOptions;
 }
 
 /** See {@link OpenDatasetOptions.followSymlinks}. */
@@ -90,7 +100,7 @@ export interface VersionInfo {
 }
 
 interface OpenDataFile {
-  source: FileSource;
+  source: ByteSource;
   meta: FileMetadata;
   cache: PageCache;
   columnOf: Map<number, number>;
@@ -105,56 +115,34 @@ interface Fragment {
   deletedRank: Float64Array;
 }
 
-function insideDirectory(root: string, path: string, what: string, manifestPath?: string): string {
-  const full = resolve(root, path);
-  const rel = relative(root, full);
-  if (rel === '' || rel.startsWith('..' + sep) || rel === '..' || isAbsolute(rel)) {
-    const source = manifestPath ? `${manifestPath}: manifest` : 'manifest';
-    throw new CorruptFileError(`${source} names ${what} "${path}", which lies outside ${root}`, {
-      path,
-      root,
-      manifest: manifestPath,
-    });
-  }
-  return full;
-}
-
-/** Reads and parses the manifest at `path`, refusing what cannot be one (regular-file.ts). */
-async function fetchManifest(path: string, inside: string | undefined): Promise<ManifestProto> {
-  return parseManifest(await readRegularFile(path, { what: 'manifest', maxBytes: MAX_MANIFEST_BYTES, inside }), path);
+/** Reads and parses manifest `file` of `_versions/`, refusing what cannot be one. */
+async function fetchManifest(
+  storage: DatasetStorage,
+  file: string,
+): Promise<{ manifest: ManifestProto; path: string }> {
+  const { bytes, path } = await storage.readWhole(`_versions/${file}`, 'manifest', MAX_MANIFEST_BYTES);
+  return { manifest: parseManifest(bytes, path), path };
 }
 
 const OPEN_DATASET: LocationArgument = {
   name: 'openDataset(path)',
-  accepts: 'a dataset directory: a path, a file: URL or a LanceDB Table',
+  accepts: 'a dataset directory: a path, a file:, s3:// or http(s):// URL, or a LanceDB Table',
   tables: true,
+  remote: true,
 };
 
 /**
- * Opens a Lance dataset directory at its latest version (or `options.version`). `location` is a local
- * path, a `file:` URL or an open local LanceDB `Table` (read at its directory, latest version unless
- * `options.version` says otherwise); remote URLs are rejected with an `UnsupportedError`.
+ * Opens a Lance dataset at its latest version (or `options.version`). `location` is a local path, a
+ * `file:` URL, an `s3://bucket/prefix/table.lance` or `https://host/path/table.lance` URL (see
+ * {@link OpenDatasetOptions.storage} and {@link OpenDatasetOptions.remote}), or an open LanceDB `Table`
+ * (read at its location, latest version unless `options.version` says otherwise).
  */
 export async function openDataset(location: DatasetLocation, options: OpenDatasetOptions = {}): Promise<Dataset> {
-  const path = toLocalPath(location, OPEN_DATASET);
+  const where = resolveLocation(location, OPEN_DATASET);
   checkOptionsArgument(options, 'openDataset', '{ version: 3 }');
   if (options.version !== undefined && (!Number.isInteger(options.version) || options.version <= 0)) {
     throw new InvalidArgumentError(`options.version must be a positive integer, got ${String(options.version)}`);
   }
-  const root = resolve(path);
-  const versions = await listVersions(root);
-  const latest = versions[versions.length - 1];
-  if (latest === undefined)
-    throw new IoError(`${root} is not a Lance dataset: _versions/ holds no manifest`, { path: root });
-  const version = options.version ?? latest.version;
-  const entry = versions.find((v) => v.version === version);
-  if (!entry) {
-    throw new InvalidArgumentError(
-      `${root} has no version ${version}; its versions are ${versions.map((v) => v.version).join(', ')}`,
-      { version },
-    );
-  }
-  const manifestPath = join(root, '_versions', entry.file);
   const cacheBytes = options.cacheBytes ?? 0;
   if (!Number.isSafeInteger(cacheBytes) || cacheBytes < 0)
     throw new InvalidArgumentError(
@@ -165,33 +153,30 @@ export async function openDataset(location: DatasetLocation, options: OpenDatase
     throw new InvalidArgumentError(
       `options.followSymlinks must be 'inside' or 'all', got ${JSON.stringify(options.followSymlinks)}`,
     );
-  const inside = followSymlinks === 'inside' ? await realpath(root) : undefined;
-  const manifest = await fetchManifest(manifestPath, inside);
-  return Dataset.create(root, manifest, manifestPath, { bytesLeft: cacheBytes }, followSymlinks, inside);
-}
-
-async function listVersions(root: string): Promise<{ version: number; file: string }[]> {
-  let names: string[];
+  const storage =
+    where.kind === 'local'
+      ? await LocalStorage.open(where.path, followSymlinks)
+      : RemoteStorage.open(where.url, options.storage, options.remote, 'remote');
   try {
-    if (!(await stat(root)).isDirectory()) throw new IoError(`${root} is not a directory`, { path: root });
-    names = await readdir(join(root, '_versions'));
-  } catch (cause) {
-    // A LanceDB database folder or a data file is a common mistake: say what it is and what to pass.
-    const explained = await explainNotADataset(root);
-    if (explained) throw explained;
-    if (cause instanceof IoError) throw cause;
-    throw new IoError(
-      `${root} is not a Lance dataset (cannot list _versions/: ${(cause as Error).message})`,
-      { path: root },
-      { cause },
-    );
+    const { root } = storage;
+    const versions = await storage.listManifests(options.version);
+    const latest = versions[versions.length - 1];
+    if (latest === undefined)
+      throw new IoError(`${root} is not a Lance dataset: _versions/ holds no manifest`, { path: root });
+    const version = options.version ?? latest.version;
+    const entry = versions.find((v) => v.version === version);
+    if (!entry) {
+      throw new InvalidArgumentError(
+        `${root} has no version ${version}; its versions are ${versions.map((v) => v.version).join(', ')}`,
+        { version },
+      );
+    }
+    const { manifest, path } = await fetchManifest(storage, entry.file);
+    return await Dataset.create(storage, manifest, path, { bytesLeft: cacheBytes }, followSymlinks);
+  } catch (error) {
+    storage.close();
+    throw error;
   }
-  const versions: { version: number; file: string }[] = [];
-  for (const file of names) {
-    const version = versionOfManifestName(file);
-    if (version !== undefined) versions.push({ version, file });
-  }
-  return versions.sort((a, b) => a.version - b.version);
 }
 
 /** A Lance dataset opened at one version. */
@@ -209,18 +194,21 @@ export class Dataset {
   private readonly files = new Map<string, Promise<OpenDataFile>>();
   private closed = false;
 
+  /** The dataset directory (absolute), or its URL (without credentials or query string). */
+  readonly path: string;
+
   private constructor(
-    /** The dataset directory (absolute). */
-    readonly path: string,
+    /** Where the dataset's files come from. */
+    private readonly storage: DatasetStorage,
     manifest: ManifestProto,
     fragments: Fragment[],
     /** Shared by the page caches of every data file. */
     private readonly budget: DecodedPageBudget,
     /** @internal The symlink policy the dataset was opened with (workers open it the same way). */
     readonly followSymlinks: FollowSymlinks,
-    /** The real path every file must resolve inside, or undefined to follow every symlink. */
-    private readonly inside: string | undefined,
   ) {
+    const path = storage.root;
+    this.path = path;
     this.fieldTree = buildFieldTree(manifest.fields, path);
     this.schema = toArrowSchema(this.fieldTree, manifest.schema_metadata);
     this.version = manifest.version;
@@ -232,13 +220,13 @@ export class Dataset {
 
   /** @internal */
   static async create(
-    root: string,
+    storage: DatasetStorage,
     manifest: ManifestProto,
     manifestPath: string,
     budget: DecodedPageBudget,
     followSymlinks: FollowSymlinks,
-    inside: string | undefined,
   ): Promise<Dataset> {
+    const { root } = storage;
     const dataDir = join(root, 'data');
     const fragments = await allSettledOrFirstError(
       manifest.fragments.map(async (proto): Promise<Fragment> => {
@@ -257,11 +245,11 @@ export class Dataset {
             throw new UnsupportedError(`${manifestPath}: deletion file under another base path is not supported`);
           const ext = d.file_type === 'BITMAP' ? 'bin' : 'arrow';
           deletionFile = `_deletions/${proto.id}-${d.read_version}-${d.id}.${ext}`;
-          const full = insideDirectory(root, deletionFile, 'deletion file', manifestPath);
+          insideDirectory(root, deletionFile, 'deletion file', manifestPath);
           const kind = d.file_type === 'BITMAP' ? 'bitmap' : 'arrow';
           const maxBytes = maxDeletionFileBytes(kind, proto.physical_rows);
-          const bytes = await readRegularFile(full, { what: 'deletion file', maxBytes, inside });
-          deleted = parseDeletionFile(bytes, kind, full, proto.physical_rows);
+          const { bytes, path } = await storage.readWhole(deletionFile, 'deletion file', maxBytes);
+          deleted = parseDeletionFile(bytes, kind, path, proto.physical_rows);
         }
         const deletedRank = new Float64Array(deleted.length);
         for (let j = 0; j < deleted.length; j++) deletedRank[j] = (deleted[j] as number) - j;
@@ -285,12 +273,17 @@ export class Dataset {
         };
       }),
     );
-    return new Dataset(root, manifest, fragments, budget, followSymlinks, inside);
+    return new Dataset(storage, manifest, fragments, budget, followSymlinks);
   }
 
   /** The fragments of this version, in row order. */
   get fragments(): FragmentInfo[] {
     return this.fragmentList.map((f) => f.info);
+  }
+
+  /** @internal How a remote dataset was opened (the loader's workers open it the same way); undefined when local. */
+  get remote(): RemoteAccess | undefined {
+    return this.storage.remote;
   }
 
   /** @internal Bytes of OpenDatasetOptions.cacheBytes not yet spent on kept pages (the loader's memory metrics). */
@@ -312,17 +305,21 @@ export class Dataset {
    */
   async openedFiles(): Promise<Record<string, string>> {
     const opened: Record<string, string> = {};
-    for (const [path, file] of this.files) opened[path] = (await file).source.identity;
+    for (const [path, file] of this.files) {
+      const { source } = await file;
+      // Objects in a bucket have no device and inode; a remote loader's workers read what the URLs serve.
+      if (source instanceof FileSource) opened[path] = source.identity;
+    }
     return opened;
   }
 
   /** Every version of the dataset, oldest first. */
   async versions(): Promise<VersionInfo[]> {
     this.checkOpen();
-    const versions = await listVersions(this.path);
+    const versions = await this.storage.listManifests(this.version);
     return allSettledOrFirstError(
       versions.map(async ({ version, file }) => {
-        const manifest = await fetchManifest(join(this.path, '_versions', file), this.inside);
+        const { manifest } = await fetchManifest(this.storage, file);
         const ts = manifest.timestamp;
         return { version, timestamp: ts ? new Date(ts.seconds * 1000 + Math.floor(ts.nanos / 1e6)) : null };
       }),
@@ -372,9 +369,10 @@ export class Dataset {
     }
   }
 
-  /** Closes every open data file. */
+  /** Closes every open data file; requests to a remote dataset still in flight are aborted. */
   async close(): Promise<void> {
     this.closed = true;
+    this.storage.close();
     const files = [...this.files.values()];
     this.files.clear();
     await Promise.all(files.map(async (p) => (await p.catch(() => undefined))?.source.close()));
@@ -510,11 +508,11 @@ export class Dataset {
   }
 
   private openDataFile(file: DataFileProto, fragment: Fragment): Promise<OpenDataFile> {
-    const path = insideDirectory(join(this.path, 'data'), file.path, 'data file');
-    let opened = this.files.get(path);
+    let opened = this.files.get(file.path);
     if (!opened) {
       opened = (async () => {
-        const source = await FileSource.open(path, { inside: this.inside });
+        const source = await this.storage.openDataFile(file.path, file.file_size_bytes);
+        const { path } = source;
         try {
           const meta = await fetchFileMetadata(source);
           if (meta.numRows !== fragment.info.physicalRows) {
@@ -534,8 +532,8 @@ export class Dataset {
           throw error;
         }
       })();
-      opened.catch(() => this.files.delete(path));
-      this.files.set(path, opened);
+      opened.catch(() => this.files.delete(file.path));
+      this.files.set(file.path, opened);
     }
     return opened;
   }

@@ -1,9 +1,10 @@
 /**
- * What may be passed where a dataset or a data file is expected, turned into a local path or a typed
- * error before anything is opened; and, when a path turns out not to be a dataset, what it is instead.
+ * What may be passed where a dataset or a data file is expected, turned into a local path, a remote URL
+ * or a typed error before anything is opened; and, when a path turns out not to be a dataset, what it is instead.
  *
  *   string ─┬─ "scheme://…" ─┬─ file:// ──fileURLToPath──► local path
- *   URL ────┘                └─ s3, gs, az, http(s), … ──► UnsupportedError (remote reads do not exist yet)
+ *   URL ────┘                ├─ s3, http(s) ─────────────► remote URL (datasets only; else UnsupportedError)
+ *                            └─ gs, az, … ───────────────► UnsupportedError
  *           └─ anything else ────────────────────────────► local path (relative to the working directory)
  *   LanceDB Table ──display(): "NativeTable(name, uri=…, …)"──► the uri, as a string above
  *                 └─ "RemoteTable(name)" (LanceDB Cloud) ─────► UnsupportedError
@@ -16,7 +17,7 @@ import type { Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InvalidArgumentError, UnsupportedError } from '../errors.js';
+import { InternalError, InvalidArgumentError, UnsupportedError } from '../errors.js';
 
 /**
  * The part of a LanceDB `Table` (`@lancedb/lancedb`) lance-loader uses: an open local table is read at
@@ -29,8 +30,8 @@ export interface LanceDbTableLike {
 
 /**
  * Where a dataset is: a local path (relative to the working directory), a `file:` URL (string or `URL`),
- * or an open local LanceDB `Table`. Remote URLs (`s3://`, `gs://`, `az://`, `https://`, …) are
- * recognised and rejected with an `UnsupportedError`: remote reads are not implemented yet.
+ * an `s3://bucket/prefix/table.lance` or `https://host/path/table.lance` URL, or an open LanceDB `Table`
+ * (local or on S3). Other URLs (`gs://`, `az://`, …) are rejected with an `UnsupportedError`.
  */
 export type DatasetLocation = string | URL | LanceDbTableLike;
 
@@ -42,21 +43,36 @@ export interface LocationArgument {
   accepts: string;
   /** Whether a LanceDB Table may stand for the path (tables are datasets, never single files). */
   tables: boolean;
+  /** Whether an s3:// or http(s):// URL is accepted (datasets are; single files and inspect are local only). */
+  remote?: boolean;
 }
+
+/** A resolved location: a local path, or a remote dataset's URL (s3, http, https) as given. */
+export type ResolvedLocation = { kind: 'local'; path: string } | { kind: 'remote'; url: string };
+
+/** URL schemes read remotely. */
+const REMOTE_SCHEMES = new Set(['s3', 'http', 'https']);
 
 const SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
 
 /** The local path `value` names, or a typed error naming `argument` and what was passed. */
 export function toLocalPath(value: unknown, argument: LocationArgument): string {
-  if (typeof value === 'string') return pathOfString(value, argument);
-  if (value instanceof URL) return pathOfString(value.href, argument);
+  const location = resolveLocation(value, { ...argument, remote: false });
+  if (location.kind === 'remote') throw new InternalError(`${argument.name} resolved to a remote URL`);
+  return location.path;
+}
+
+/** Where `value` is (local, or remote when `argument.remote`), or a typed error naming `argument` and what was passed. */
+export function resolveLocation(value: unknown, argument: LocationArgument): ResolvedLocation {
+  if (typeof value === 'string') return locationOfString(value, argument);
+  if (value instanceof URL) return locationOfString(value.href, argument);
   if (isLanceDbTable(value)) {
     if (!argument.tables)
       throw new InvalidArgumentError(
         `${argument.name} must be ${argument.accepts}; got ${describeValue(value)}, which is a dataset: open it with openDataset`,
         { argument: argument.name, received: 'LanceDB Table' },
       );
-    return pathOfString(locationOfTable(value, argument), argument);
+    return locationOfString(locationOfTable(value, argument), argument);
   }
   throw new InvalidArgumentError(`${argument.name} must be ${argument.accepts}; got ${describeValue(value)}`, {
     argument: argument.name,
@@ -64,22 +80,23 @@ export function toLocalPath(value: unknown, argument: LocationArgument): string 
   });
 }
 
-function pathOfString(text: string, argument: LocationArgument): string {
+function locationOfString(text: string, argument: LocationArgument): ResolvedLocation {
   if (text.length === 0)
     throw new InvalidArgumentError(`${argument.name} must be ${argument.accepts}; got an empty string`, {
       argument: argument.name,
     });
   const scheme = SCHEME.exec(text)?.[1]?.toLowerCase();
-  if (scheme === undefined) return text;
+  if (scheme === undefined) return { kind: 'local', path: text };
   if (scheme !== 'file') {
     const url = redactUrl(text);
-    throw new UnsupportedError(
-      `${url} is a remote URL (${scheme}://): lance-loader reads local datasets only, remote datasets are not readable yet; copy or mount the dataset locally and pass its path`,
-      { url, scheme },
-    );
+    if (REMOTE_SCHEMES.has(scheme) && argument.remote) return { kind: 'remote', url: text };
+    const readable = REMOTE_SCHEMES.has(scheme)
+      ? `${argument.name} reads local files only (openDataset and createLoader read s3:// and http(s):// datasets)`
+      : 'lance-loader cannot read it: it reads local, s3:// and http(s):// datasets; copy or mount the dataset locally and pass its path';
+    throw new UnsupportedError(`${url} is a remote URL (${scheme}://): ${readable}`, { url, scheme });
   }
   try {
-    return fileURLToPath(text);
+    return { kind: 'local', path: fileURLToPath(text) };
   } catch (cause) {
     throw new InvalidArgumentError(
       `${argument.name}: ${redactUrl(text)} names no local path (${(cause as Error).message}); write file:///absolute/path or pass the path itself`,
@@ -124,7 +141,7 @@ function locationOfTable(table: LanceDbTableLike & { isOpen(): boolean }, argume
   if (uri !== undefined) return uri;
   if (shown.startsWith('RemoteTable('))
     throw new UnsupportedError(
-      `${argument.name} got a remote LanceDB Table ("${table.name}"): remote datasets are not readable yet`,
+      `${argument.name} got a LanceDB Cloud Table ("${table.name}"), which lance-loader cannot read; pass the s3:// URL of its dataset if you have one`,
       { argument: argument.name, table: table.name },
     );
   throw new InvalidArgumentError(

@@ -13,6 +13,7 @@
  */
 import type { ErrorRecord } from '../errors.js';
 import type { FollowSymlinks } from '../dataset/dataset.js';
+import type { RemoteAccess } from '../dataset/storage.js';
 import type { ReadEngine } from '../io/native-read.js';
 import type { ReadStats } from '../io/source.js';
 
@@ -92,6 +93,8 @@ export interface DatasetRef {
   version: number;
   /** The symlink policy the loader's dataset was opened with (OpenDatasetOptions.followSymlinks; default 'inside'). */
   followSymlinks?: FollowSymlinks;
+  /** A remote dataset's storage options and this worker's share of the request limits; absent for local ones. */
+  remote?: RemoteAccess;
   /** The columns to load, in output order. */
   columns: string[];
   /** O_DIRECT, as DirectFileSourceOptions.direct. */

@@ -19,6 +19,7 @@ export async function openVersion(ref: DatasetRef): Promise<Dataset> {
       version: ref.version,
       cacheBytes: ref.memory.cacheBytes,
       followSymlinks: ref.followSymlinks,
+      ...(ref.remote && { storage: ref.remote.storage, remote: ref.remote.io }),
     });
   } catch (error) {
     if (error instanceof InvalidArgumentError && error.details.version === ref.version) {

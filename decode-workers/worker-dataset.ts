@@ -55,7 +55,8 @@ import { fixedByteWidth, isVariableWidth, valueTypeOf } from '../dataset/arrow-b
 import { createOutputs } from '../dataset/columns.js';
 import type { Dataset } from '../dataset/dataset.js';
 import { checkSameDataset, openVersion, replaced } from './same-dataset.js';
-import { fetchFileTasks, type OutputTask } from '../dataset/read-rows.js';
+import { fetchFileTasks, type FileRead, type OutputTask } from '../dataset/read-rows.js';
+import { RemoteSource } from '../io/remote/remote-source.js';
 
 /** Rows that {@link WorkerDataset.keepSmallColumns} reads to touch every page of the small columns. */
 const KEEP_ROWS = 4096;
@@ -113,6 +114,8 @@ interface Lane {
   memory: SlabPool;
   sources: Map<string, Promise<DirectFileSource>>;
   opened: DirectFileSource[];
+  /** Requests of a remote dataset's files made for this lane's batches. */
+  remoteReads: ReadStats;
 }
 
 export class WorkerDataset {
@@ -157,6 +160,7 @@ export class WorkerDataset {
         }),
         sources: new Map<string, Promise<DirectFileSource>>(),
         opened: [],
+        remoteReads: emptyReadStats(),
       }));
       return new WorkerDataset(ref, dataset, fields, lanes, files);
     } catch (error) {
@@ -314,9 +318,7 @@ export class WorkerDataset {
     try {
       const plan = await this.dataset.planRead(rows, fields);
       const perFile = await Promise.all(
-        plan.files.map(async (file) =>
-          fetchFileTasks(file, this.leasing(await this.sourceFor(lane, file.path), leases), placed),
-        ),
+        plan.files.map(async (file) => fetchFileTasks(file, await this.laneSource(lane, file, leases), placed)),
       );
       const read = performance.now();
       const result = decode([...perFile.flat(), ...plan.nullFills]);
@@ -454,6 +456,16 @@ export class WorkerDataset {
     return source;
   }
 
+  /**
+   * Where a lane reads `file`: a local file through the lane's own descriptor and read memory; a remote
+   * one through the dataset's source (one tail read and metadata per worker), its requests landing in
+   * fresh memory bounded by the worker's io.remote.bytesInFlight share, counted for the lane.
+   */
+  private async laneSource(lane: Lane, file: FileRead, leases: (() => void)[]): Promise<ByteSource> {
+    if (file.source instanceof RemoteSource) return file.source.countingInto(lane.remoteReads);
+    return this.leasing(await this.sourceFor(lane, file.path), leases);
+  }
+
   /** A view of `source` whose reads lease pool memory (zero-copy) and record the release in `leases`. */
   private leasing(source: DirectFileSource, leases: (() => void)[]): ByteSource {
     return {
@@ -513,7 +525,7 @@ function evenlySpaced(numRows: number, count: number): Uint32Array {
 
 /** The summed counters of a lane's sources. */
 function counters(lane: Lane): ReadStats {
-  const sum = emptyReadStats();
+  const sum = addReadStats(emptyReadStats(), lane.remoteReads);
   for (const { stats } of lane.opened) addReadStats(sum, stats);
   return sum;
 }

@@ -6,6 +6,8 @@ import type { ShuffleMode, SamplerState } from '../samplers/index.js';
 import { describeValue } from '../samplers/options.js';
 import { isOptionsObject } from '../dataset/file.js';
 import { defaultWorkerCount } from '../decode-workers/pool.js';
+import { resolveRemoteIo, type RemoteIoOptions, type ResolvedRemoteIo } from '../io/remote/remote-options.js';
+import type { StorageOptions } from '../io/remote/storage-options.js';
 
 /** I/O settings of the loader. */
 export interface LoaderIoOptions {
@@ -42,6 +44,13 @@ export interface LoaderIoOptions {
    * 0 turns it off.
    */
   cacheBytes?: number;
+  /**
+   * Requests of a remote (`s3://`, `https://`) dataset: `concurrency` and `bytesInFlight` bound the
+   * loader's requests in flight (split equally between its workers), `timeoutMs`, `retries` and
+   * `retryTimeoutMs` each request, `cacheDir` and `cacheBytes` the local range cache. Defaults: those of
+   * the Dataset passed, else of {@link RemoteIoOptions}.
+   */
+  remote?: RemoteIoOptions;
 }
 
 /** Options of {@link createLoader}. */
@@ -75,6 +84,8 @@ export interface LoaderOptions {
   shapes?: Record<string, readonly number[]>;
   /** A state from `loader.state()` to continue from. */
   resume?: LoaderState;
+  /** Credentials, region and endpoint of an `s3://` dataset, as OpenDatasetOptions.storage. */
+  storage?: StorageOptions;
 }
 
 /** A JSON-serialisable position of the loader. */
@@ -102,6 +113,8 @@ export interface ResolvedLoaderOptions {
   memoryBytes: number;
   shapes: Record<string, readonly number[]>;
   resume: LoaderState | undefined;
+  /** io.remote checked, or undefined when not given. */
+  remote: ResolvedRemoteIo | undefined;
 }
 
 function integer(value: unknown, path: string, min: number, max: number, fallback?: number): number {
@@ -184,5 +197,6 @@ export function resolveLoaderOptions(options: LoaderOptions): ResolvedLoaderOpti
     memoryBytes: integer(options.memoryBytes, 'memoryBytes', 1 << 20, Number.MAX_SAFE_INTEGER, 512 * 1024 * 1024),
     shapes: checkShapes(options.shapes),
     resume,
+    remote: io.remote === undefined ? undefined : resolveRemoteIo(io.remote as RemoteIoOptions, 'io.remote'),
   };
 }

@@ -30,7 +30,8 @@ import { createBatch, type Batch, type BatchColumn, type BatchLease } from './ba
 import { planBatchLayout, type BatchLayout } from './batch-layout.js';
 import { planMemoryBudget, type MemoryBudget } from './budget.js';
 import { Dataset, openDataset } from '../dataset/dataset.js';
-import { toLocalPath, type DatasetLocation, type LocationArgument } from '../dataset/location.js';
+import { resolveLocation, type DatasetLocation, type LocationArgument } from '../dataset/location.js';
+import { shareRemoteIo } from '../io/remote/remote-options.js';
 import {
   resolveLoaderOptions,
   type LoaderOptions,
@@ -109,9 +110,7 @@ export class DataLoader {
   static async create(pathOrDataset: DatasetLocation | Dataset, options: LoaderOptions): Promise<DataLoader> {
     const resolved = resolveLoaderOptions(options);
     const dataset =
-      pathOrDataset instanceof Dataset
-        ? pathOrDataset
-        : await openDataset(toLocalPath(pathOrDataset, DATASET_ARGUMENT));
+      pathOrDataset instanceof Dataset ? pathOrDataset : await openLocation(pathOrDataset, options, resolved);
     const owns = dataset !== pathOrDataset;
     let pool: DecodePool | undefined;
     try {
@@ -157,6 +156,12 @@ export class DataLoader {
         path: dataset.path,
         version: dataset.version,
         followSymlinks: dataset.followSymlinks,
+        ...(dataset.remote && {
+          remote: {
+            storage: dataset.remote.storage,
+            io: shareRemoteIo(resolved.remote ?? dataset.remote.io, resolved.workers),
+          },
+        }),
         columns: fields.map((f) => f.name),
         direct,
         queueDepth: resolved.queueDepth,
@@ -307,6 +312,9 @@ export class DataLoader {
 
   private async shutDown(): Promise<void> {
     this.isClosed = true;
+    // A remote batch may wait minutes on its requests (timeouts times retries); its worker has no kernel
+    // reads into its memory in flight, so stopping the threads now ends those requests safely.
+    if (this.ref.remote) await this.pool.destroy();
     await Promise.allSettled([...this.loading]);
     // Workers' file descriptors are closed when their threads stop (Piscina tracks fds opened in workers).
     await this.pool.destroy();
@@ -423,14 +431,26 @@ export class DataLoader {
 
 const DATASET_ARGUMENT: LocationArgument = {
   name: 'createLoader(dataset)',
-  accepts: 'a dataset directory (a path, a file: URL or a LanceDB Table) or an open Dataset',
+  accepts: 'a dataset (a path, a file:, s3:// or http(s):// URL, or a LanceDB Table) or an open Dataset',
   tables: true,
+  remote: true,
 };
 
+/** Opens the dataset at `location` for a loader: a remote one with options.storage and options.io.remote. */
+function openLocation(
+  location: DatasetLocation,
+  options: LoaderOptions,
+  resolved: ResolvedLoaderOptions,
+): Promise<Dataset> {
+  const where = resolveLocation(location, DATASET_ARGUMENT);
+  if (where.kind === 'local') return openDataset(where.path);
+  return openDataset(where.url, { storage: options.storage, ...(resolved.remote && { remote: resolved.remote }) });
+}
+
 /**
- * Creates a loader over a dataset directory (opened and closed by the loader) or an open {@link Dataset}
- * (left open). The directory is given as for `openDataset`: a local path, a `file:` URL or an open local
- * LanceDB `Table`.
+ * Creates a loader over a dataset (opened and closed by the loader) or an open {@link Dataset} (left
+ * open). The dataset is given as for `openDataset`: a local path, a `file:` URL, an `s3://` or
+ * `http(s)://` URL (with `options.storage` and `options.io.remote`), or an open LanceDB `Table`.
  */
 export function createLoader(pathOrDataset: DatasetLocation | Dataset, options: LoaderOptions): Promise<DataLoader> {
   return DataLoader.create(pathOrDataset, options);

@@ -182,10 +182,12 @@ describe('lance-loader errors and usage', () => {
     expect(stdout).toMatch(new RegExp(`^dataset +${escape(dataset)}$`, 'm'));
   });
 
-  it('exits 1 for a remote URL, saying remote datasets are not readable yet', async () => {
+  it('exits 1 for a remote URL, saying inspect reads local files only', async () => {
     const { code, stderr } = await runMain('inspect', 's3://bucket/t.lance?X-Amz-Credential=secret');
     expect(code).toBe(1);
-    expect(stderr).toMatch(/^lance-loader: s3:\/\/bucket\/t\.lance is a remote URL \(s3:\/\/\).*not readable yet/);
+    expect(stderr).toMatch(
+      /^lance-loader: s3:\/\/bucket\/t\.lance is a remote URL \(s3:\/\/\): inspect\(path\) reads local files only/,
+    );
     expect(stderr).not.toContain('secret');
   });
 

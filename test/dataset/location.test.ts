@@ -1,6 +1,6 @@
 /**
  * What may be passed where a dataset is expected (dataset/location.ts), through the public entry points:
- * local paths, `file:` URLs and real LanceDB `Table` objects open; remote URLs, closed tables and values of
+ * local paths, `file:` URLs and real LanceDB `Table` objects open; unreadable URLs, closed tables and values of
  * the wrong type are typed errors naming what was passed; a LanceDB database folder lists its tables.
  * Datasets are written by LanceDB into one database folder holding two tables; the LanceDB Cloud table is
  * LanceDB's own RemoteTable, opened against a local HTTP server.
@@ -99,57 +99,53 @@ describe('a local location', () => {
 
 describe('a remote URL', () => {
   it.each([
-    ['s3://bucket/datasets/images.lance', 's3://bucket/datasets/images.lance'],
     ['gs://bucket/images.lance', 'gs://bucket/images.lance'],
     ['az://container/images.lance', 'az://container/images.lance'],
-    ['http://example.com/images.lance', 'http://example.com/images.lance'],
-    ['S3://bucket/images.lance', 's3://bucket/images.lance'],
-  ])('%s is an UnsupportedError saying remote datasets are not readable yet', async (url, shown) => {
+    ['GS://bucket/images.lance', 'gs://bucket/images.lance'],
+  ])('%s is an UnsupportedError naming the schemes lance-loader reads', async (url, shown) => {
     const error = await expectFailure(
       () => openDataset(url),
       UnsupportedError,
       'UNSUPPORTED',
       `${shown} is a remote URL`,
-      'remote datasets are not readable yet',
+      'it reads local, s3:// and http(s):// datasets',
     );
     expect(error.details).toMatchObject({ url: shown });
   });
 
-  it('is named without its credentials, query string or fragment', async () => {
+  it('with credentials in it is refused before any request, named without them, its query string or fragment', async () => {
     const error = await expectFailure(
       () => openDataset('https://user:hunter2@example.com/data/images.lance?X-Amz-Signature=abc123#frag'),
-      UnsupportedError,
-      'UNSUPPORTED',
-      'https://example.com/data/images.lance is a remote URL',
+      InvalidArgumentError,
+      'INVALID_ARGUMENT',
+      'https://example.com/data/images.lance: credentials in the URL are not accepted',
     );
     expect(error.message).not.toMatch(/hunter2|user|abc123|Signature|frag/);
   });
 
   it('given as a URL object is the same UnsupportedError', async () => {
     await expectFailure(
-      () => openDataset(new URL('s3://bucket/images.lance?versionId=7')),
+      () => openDataset(new URL('gs://bucket/images.lance?generation=7')),
       UnsupportedError,
       'UNSUPPORTED',
-      's3://bucket/images.lance is a remote URL',
+      'gs://bucket/images.lance is a remote URL',
     );
   });
 
-  it('given to openFile is the same UnsupportedError', async () => {
-    await expectFailure(
-      () => openFile('gs://bucket/images.lance/data/0.lance'),
-      UnsupportedError,
-      'UNSUPPORTED',
-      'gs://bucket/images.lance/data/0.lance is a remote URL',
-    );
-  });
+  it.each(['gs://bucket/images.lance/data/0.lance', 's3://bucket/images.lance/data/0.lance'])(
+    '%s given to openFile is an UnsupportedError: single files are read locally',
+    async (url) => {
+      await expectFailure(() => openFile(url), UnsupportedError, 'UNSUPPORTED', `${url} is a remote URL`);
+    },
+  );
 
   it('given to createLoader is the same UnsupportedError', async () => {
     await expectFailure(
-      () => createLoader('s3://bucket/images.lance', { batchSize: 8 }),
+      () => createLoader('az://container/images.lance', { batchSize: 8 }),
       UnsupportedError,
       'UNSUPPORTED',
-      's3://bucket/images.lance is a remote URL',
-      'not readable yet',
+      'az://container/images.lance is a remote URL',
+      'lance-loader cannot read it',
     );
   });
 });
@@ -210,7 +206,7 @@ describe('a LanceDB Table', () => {
     );
   });
 
-  it('of LanceDB Cloud is an UnsupportedError saying remote datasets are not readable yet', async () => {
+  it('of LanceDB Cloud is an UnsupportedError asking for the s3:// URL of its dataset', async () => {
     // A real RemoteTable: LanceDB's client opens it with one describe request, answered here locally.
     const server = http.createServer((request, response) => {
       request.resume().on('end', () => {
@@ -232,7 +228,7 @@ describe('a LanceDB Table', () => {
         () => openDataset(remote),
         UnsupportedError,
         'UNSUPPORTED',
-        'openDataset(path) got a remote LanceDB Table ("images"): remote datasets are not readable yet',
+        'openDataset(path) got a LanceDB Cloud Table ("images"), which lance-loader cannot read',
       );
     } finally {
       remote.close();
@@ -269,7 +265,7 @@ describe('a value that is no location', () => {
       () => openDataset(value as string),
       InvalidArgumentError,
       'INVALID_ARGUMENT',
-      'openDataset(path) must be a dataset directory: a path, a file: URL or a LanceDB Table',
+      'openDataset(path) must be a dataset directory: a path, a file:, s3:// or http(s):// URL, or a LanceDB Table',
       `; got ${got}`,
     );
   });
@@ -281,7 +277,7 @@ describe('a value that is no location', () => {
         () => createLoader(value as string, { batchSize: 8 }),
         InvalidArgumentError,
         'INVALID_ARGUMENT',
-        'createLoader(dataset) must be a dataset directory (a path, a file: URL or a LanceDB Table) or an open Dataset',
+        'createLoader(dataset) must be a dataset (a path, a file:, s3:// or http(s):// URL, or a LanceDB Table) or an open Dataset',
         `; got ${got}`,
       );
     },

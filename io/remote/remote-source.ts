@@ -1,0 +1,131 @@
+/**
+ * A remote object read as a {@link ByteSource}: the same plan → read → decode path as a local file, with
+ * ranges merged across gaps suited to object storage (RemoteIoOptions.maxGapBytes) and every merged read
+ * one GET, all of a call's GETs in flight at once within the store's limits.
+ *
+ * Opening reads the object's tail speculatively (the last TAIL_BYTES), as Lance does: the footer, the
+ * column metadata and the schema of a data file usually lie there, so the metadata costs one request.
+ * Reads inside the tail are served from it. With a {@link RangeCache}, requested ranges are looked up on
+ * local disk first, and merged reads are kept there after they are fetched.
+ *
+ * Copies: undici's body into a fresh buffer per GET; views handed back alias it.
+ */
+import { IoError } from '../../errors.js';
+import type { ByteRange } from '../../format/file-metadata.js';
+import { planCoalescedReads, viewsOfRanges } from '../coalesce.js';
+import { emptyReadStats, type ByteSource, type ReadStats } from '../source.js';
+import type { ObjectStore } from './object-store.js';
+import type { RangeCache } from './range-cache.js';
+import type { ResolvedRemoteIo } from './remote-options.js';
+
+/** Bytes read from the end of an object when it is opened (Lance's cloud block size). */
+export const TAIL_BYTES = 64 * 1024;
+
+export class RemoteSource implements ByteSource {
+  readonly stats: ReadStats = emptyReadStats();
+
+  private constructor(
+    readonly path: string,
+    readonly size: number,
+    private readonly store: ObjectStore,
+    private readonly key: string,
+    /** The last bytes of the object, from the speculative read. */
+    private readonly tail: Uint8Array,
+    private readonly options: ResolvedRemoteIo,
+    private readonly cache: RangeCache | undefined,
+  ) {}
+
+  /**
+   * Opens `key` of `store` with one GET of its tail: the last TAIL_BYTES of `size` bytes when the size is
+   * known (a manifest records it), else a suffix range, whose answer also gives the size.
+   */
+  static async open(
+    store: ObjectStore,
+    key: string,
+    options: ResolvedRemoteIo,
+    size: number | undefined,
+    cache?: RangeCache,
+  ): Promise<RemoteSource> {
+    const range =
+      size === undefined
+        ? { suffix: TAIL_BYTES }
+        : { offset: Math.max(0, size - TAIL_BYTES), size: Math.min(size, TAIL_BYTES) };
+    const { bytes, objectSize } = await store.get(key, range);
+    const path = `${store.root}/${key}`;
+    if (size !== undefined && objectSize !== size)
+      throw new IoError(`${path}: the object is ${objectSize} bytes, but the manifest says ${size}`, {
+        url: path,
+        size,
+        objectSize,
+      });
+    const source = new RemoteSource(path, objectSize, store, key, bytes, options, cache);
+    source.stats.readsIssued++;
+    source.stats.bytesRead += bytes.length;
+    return source;
+  }
+
+  readRanges(ranges: readonly ByteRange[]): Promise<Uint8Array[]> {
+    return this.readCounted(ranges, this.stats);
+  }
+
+  /** A view of this source whose reads are counted in `stats` instead (a loader worker's per-batch counters). */
+  countingInto(stats: ReadStats): ByteSource {
+    return {
+      path: this.path,
+      size: this.size,
+      stats,
+      readRanges: (ranges) => this.readCounted(ranges, stats),
+      close: () => this.close(),
+    };
+  }
+
+  private async readCounted(ranges: readonly ByteRange[], stats: ReadStats): Promise<Uint8Array[]> {
+    const tailStart = this.size - this.tail.length;
+    const views: Uint8Array[] = new Array(ranges.length);
+    const fetched: ByteRange[] = [];
+    const fetchedAt: number[] = [];
+    ranges.forEach((r, i) => {
+      if (!(r.offset >= 0 && r.size >= 0 && r.offset + r.size <= this.size))
+        throw new IoError(
+          `${this.path}: read of bytes ${r.offset}..${r.offset + r.size} is outside the object (${this.size} bytes)`,
+          {
+            url: this.path,
+            offset: r.offset,
+            size: r.size,
+          },
+        );
+      stats.bytesRequested += r.size;
+      if (r.offset >= tailStart) views[i] = this.tail.subarray(r.offset - tailStart, r.offset - tailStart + r.size);
+    });
+    stats.rangesRequested += ranges.length;
+    // Ranges are looked up in the cache one by one, before merging: a merged read would also span gaps
+    // no earlier read fetched.
+    for (let i = 0; i < ranges.length; i++) {
+      if (views[i] !== undefined) continue;
+      const r = ranges[i] as ByteRange;
+      const cached = await this.cache?.read(this.path, this.size, r);
+      if (cached) views[i] = cached;
+      else {
+        fetched.push(r);
+        fetchedAt.push(i);
+      }
+    }
+    if (fetched.length === 0) return views;
+    const plan = planCoalescedReads(fetched, this.options);
+    const bytes = await Promise.all(plan.reads.map((read) => this.fetchRange(read, stats)));
+    viewsOfRanges(fetched, plan, bytes).forEach((view, k) => (views[fetchedAt[k] as number] = view));
+    return views;
+  }
+
+  /** Nothing to release: the store is closed with the dataset. */
+  async close(): Promise<void> {}
+
+  /** Fetches one merged read and keeps it in the range cache; `stats` counts requests sent. */
+  private async fetchRange(range: ByteRange, stats: ReadStats): Promise<Uint8Array> {
+    const { bytes } = await this.store.get(this.key, range);
+    stats.readsIssued++;
+    stats.bytesRead += bytes.length;
+    await this.cache?.write(this.path, this.size, range, bytes);
+    return bytes;
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * The local range cache (io/remote/range-cache.ts) on real files: ranges come back as written, partial
+ * coverage is a miss, two instances on one directory share what either wrote, and the directory stays
+ * within its bound by dropping the least recently used objects.
+ */
+import { readdirSync } from 'node:fs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { RangeCache } from '../../../io/remote/range-cache.js';
+import { temporaryDirectory } from './servers.js';
+
+let dir: ReturnType<typeof temporaryDirectory>;
+const caches: RangeCache[] = [];
+
+function cacheOf(maxBytes = 1 << 30): RangeCache {
+  const cache = new RangeCache(`${dir.dir}/cache`, maxBytes);
+  caches.push(cache);
+  return cache;
+}
+
+const bytesOf = (length: number, seed: number) => Uint8Array.from({ length }, (_, i) => (i * seed + 1) & 0xff);
+
+beforeEach(() => {
+  dir = temporaryDirectory('lance-loader-cache-');
+});
+
+afterEach(async () => {
+  await Promise.all(caches.splice(0).map((c) => c.close()));
+  dir.remove();
+});
+
+describe('the range cache', () => {
+  it('returns a kept range, and any range inside kept ones', async () => {
+    const cache = cacheOf();
+    const a = bytesOf(1000, 3);
+    const b = bytesOf(500, 5);
+    await cache.write('s3://b/x', 10_000, { offset: 2000, size: 1000 }, a);
+    await cache.write('s3://b/x', 10_000, { offset: 3000, size: 500 }, b);
+    expect(await cache.read('s3://b/x', 10_000, { offset: 2000, size: 1000 })).toEqual(a);
+    const across = await cache.read('s3://b/x', 10_000, { offset: 2900, size: 200 });
+    expect(across).toEqual(Uint8Array.from([...a.subarray(900), ...b.subarray(0, 100)]));
+  });
+
+  it('misses a range only partly kept, and the same URL with another size', async () => {
+    const cache = cacheOf();
+    await cache.write('s3://b/x', 10_000, { offset: 0, size: 100 }, bytesOf(100, 7));
+    expect(await cache.read('s3://b/x', 10_000, { offset: 50, size: 100 })).toBeUndefined();
+    expect(await cache.read('s3://b/x', 20_000, { offset: 0, size: 100 })).toBeUndefined();
+    expect(cache.stats).toMatchObject({ hits: 0, misses: 2 });
+  });
+
+  it('is shared by two instances on one directory (workers of a loader, later processes)', async () => {
+    const writer = cacheOf();
+    const reader = cacheOf();
+    expect(await reader.read('s3://b/y', 5000, { offset: 100, size: 100 })).toBeUndefined();
+    await writer.write('s3://b/y', 5000, { offset: 0, size: 4000 }, bytesOf(4000, 11));
+    expect(await reader.read('s3://b/y', 5000, { offset: 100, size: 100 })).toEqual(
+      bytesOf(4000, 11).subarray(100, 200),
+    );
+  });
+
+  it('stays within its bound by dropping the least recently used objects', async () => {
+    const maxBytes = 1 << 20;
+    const cache = cacheOf(maxBytes);
+    for (let i = 0; i < 8; i++) {
+      await cache.write(`s3://b/object-${i}`, 1 << 20, { offset: 0, size: 256 * 1024 }, bytesOf(256 * 1024, i + 1));
+    }
+    expect(cache.stats.objectsEvicted).toBeGreaterThan(0);
+    expect(readdirSync(`${dir.dir}/cache`).filter((n) => n.endsWith('.data')).length).toBeLessThanOrEqual(4);
+    expect(await cache.read('s3://b/object-0', 1 << 20, { offset: 0, size: 10 })).toBeUndefined();
+    expect(await cache.read('s3://b/object-7', 1 << 20, { offset: 0, size: 10 })).toEqual(bytesOf(10, 8));
+  });
+});
