@@ -305,10 +305,10 @@ export class Dataset {
    */
   async openedFiles(): Promise<Record<string, string>> {
     const opened: Record<string, string> = {};
-    for (const [path, file] of this.files) {
+    for (const file of this.files.values()) {
       const { source } = await file;
       // Objects in a bucket have no device and inode; a remote loader's workers read what the URLs serve.
-      if (source instanceof FileSource) opened[path] = source.identity;
+      if (source instanceof FileSource) opened[source.path] = source.identity;
     }
     return opened;
   }
