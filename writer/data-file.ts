@@ -142,10 +142,12 @@ export class DataFileWriter {
   private appendPage(page: EncodedPage, firstRow: number): PageEntry {
     const entry: PageEntry = { offsets: [], sizes: [], rows: page.rows, firstRow, encoding: page.encoding };
     for (const buffer of page.buffers) {
+      const pieces = Array.isArray(buffer) ? buffer : [buffer];
+      const size = pieces.reduce((sum, piece) => sum + piece.length, 0);
       entry.offsets.push(this.position + this.queuedBytes);
-      entry.sizes.push(buffer.length);
-      this.queue(buffer);
-      const pad = (ALIGNMENT - (buffer.length % ALIGNMENT)) % ALIGNMENT;
+      entry.sizes.push(size);
+      for (const piece of pieces) this.queue(piece);
+      const pad = (ALIGNMENT - (size % ALIGNMENT)) % ALIGNMENT;
       if (pad > 0) this.queue(padding.subarray(0, pad));
     }
     return entry;

@@ -13,7 +13,7 @@
 import type { FullZipLayoutProto } from '../format/proto/messages.js';
 import { valueEncoding } from './miniblock.js';
 import type { ColumnKind } from './schema.js';
-import { rowBytes, type PageValues } from './values.js';
+import { rowBytes, type PageBuffer, type PageValues } from './values.js';
 
 function packedWidth(maxValue: number): 1 | 2 | 4 | 8 {
   if (maxValue <= 0xff) return 1;
@@ -41,7 +41,13 @@ function fixedRows(width: number, values: PageValues): Uint8Array {
   return out;
 }
 
-function variableRows(offsetBytes: 4 | 8, values: PageValues): Uint8Array[] {
+/**
+ * Values from this size on (on average) are not copied into buffer 0: the buffer is handed on as
+ * pieces, each row's control word and length then its bytes where they lie, for one gathered write.
+ */
+const PIECES_FROM_BYTES = 4096;
+
+function variableRows(offsetBytes: 4 | 8, values: PageValues): PageBuffer[] {
   const { rows, validity, bytes } = values;
   const offsets = values.offsets as Float64Array;
   const control = validity ? 1 : 0;
@@ -50,33 +56,45 @@ function variableRows(offsetBytes: 4 | 8, values: PageValues): Uint8Array[] {
     if (!validity || validity[r]) size += offsetBytes + (offsets[r + 1] as number) - (offsets[r] as number);
   }
   size += control * rows;
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
+  const asPieces = bytes.length >= PIECES_FROM_BYTES * rows;
+  const heads = new Uint8Array(asPieces ? rows * (control + offsetBytes) : size);
+  const view = new DataView(heads.buffer);
+  const pieces: Uint8Array[] = [];
   const worstCase = bytes.length + control * rows + offsetBytes * rows;
   const indexWidth = packedWidth(worstCase);
   const index = new Uint8Array((rows + 1) * indexWidth);
   const indexView = new DataView(index.buffer);
-  let at = 0;
+  let at = 0; // position in buffer 0
+  let headAt = 0; // position in `heads`
   for (let r = 0; r < rows; r++) {
     writeUint(indexView, r * indexWidth, indexWidth, at);
-    if (validity) out[at++] = validity[r] ? 0 : 1;
-    if (validity && !validity[r]) continue;
+    const headStart = headAt;
+    if (validity) heads[headAt++] = validity[r] ? 0 : 1;
+    const valid = !validity || validity[r];
     const start = offsets[r] as number;
-    const length = (offsets[r + 1] as number) - start;
-    writeUint(view, at, offsetBytes, length);
-    at += offsetBytes;
-    out.set(bytes.subarray(start, start + length), at);
-    at += length;
+    const length = valid ? (offsets[r + 1] as number) - start : 0;
+    if (valid) {
+      writeUint(view, headAt, offsetBytes, length);
+      headAt += offsetBytes;
+    }
+    if (asPieces) {
+      pieces.push(heads.subarray(headStart, headAt));
+      if (length > 0) pieces.push(bytes.subarray(start, start + length));
+    } else {
+      heads.set(bytes.subarray(start, start + length), headAt);
+      headAt += length;
+    }
+    at += headAt - headStart + (asPieces ? length : 0);
   }
   writeUint(indexView, rows * indexWidth, indexWidth, at);
-  return [out, index];
+  return [asPieces ? pieces : heads, index];
 }
 
 /** A page encoded as full-zip rows: its buffers and its layout message. */
 export function encodeFullZipPage(
   kind: ColumnKind,
   values: PageValues,
-): { buffers: Uint8Array[]; layout: FullZipLayoutProto } {
+): { buffers: PageBuffer[]; layout: FullZipLayoutProto } {
   const layout: FullZipLayoutProto = {
     bits_rep: 0,
     bits_def: values.validity ? 1 : 0,

@@ -13,7 +13,7 @@ import type { PageLayoutProto } from '../format/proto/messages.js';
 import { encodeFullZipPage } from './fullzip.js';
 import { encodeMiniBlockPage } from './miniblock.js';
 import type { ColumnKind } from './schema.js';
-import { rowBytes, type PageValues } from './values.js';
+import { rowBytes, type PageBuffer, type PageValues } from './values.js';
 
 /** Values of this many bytes or more go to full-zip. */
 const MINIBLOCK_MAX_VALUE_BYTES = 256;
@@ -21,7 +21,7 @@ const MINIBLOCK_MAX_VALUE_BYTES = 256;
 /** An encoded page: its buffers in order and its `Page.encoding` bytes (an Any of a PageLayout). */
 export interface EncodedPage {
   rows: number;
-  buffers: Uint8Array[];
+  buffers: PageBuffer[];
   encoding: Uint8Array;
 }
 
@@ -41,7 +41,7 @@ function widestValue(kind: ColumnKind, values: PageValues): number {
 /** Encodes one page of a column. */
 export function encodePage(kind: ColumnKind, values: PageValues): EncodedPage {
   let layout: PageLayoutProto;
-  let buffers: Uint8Array[];
+  let buffers: PageBuffer[];
   if (values.nullCount === values.rows) {
     layout = { constant_layout: { layers: ['REPDEF_NULLABLE_ITEM'], num_rep_values: 0, num_def_values: 0 } };
     buffers = [];

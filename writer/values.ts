@@ -21,6 +21,9 @@ export interface PageValues {
   offsets?: Float64Array;
 }
 
+/** One buffer of an encoded page: its bytes, or its bytes as consecutive pieces (written gathered). */
+export type PageBuffer = Uint8Array | Uint8Array[];
+
 /** Bytes per row of a fixed-width kind (bool and variable have none). */
 export function rowBytes(kind: ColumnKind): number {
   if (kind.kind === 'fixed') return kind.byteWidth;
@@ -34,6 +37,11 @@ function bytesOf(view: ArrayBufferView, byteLength: number): Uint8Array {
 
 function bitAt(bits: Uint8Array, index: number): number {
   return ((bits[index >> 3] as number) >> (index & 7)) & 1;
+}
+
+function variableBytesOf(data: arrow.Data): Uint8Array {
+  const offsets = data.valueOffsets as Int32Array | BigInt64Array;
+  return (data.values as Uint8Array).subarray(Number(offsets[0]), Number(offsets[data.length]));
 }
 
 /** The payload bytes a chunk adds to a page (what the page size limit counts). */
@@ -52,8 +60,16 @@ export function chunkBytes(kind: ColumnKind, data: arrow.Data, column: string): 
   return data.length * rowBytes(kind);
 }
 
-/** Copies `chunks` (Arrow data of one column, in row order) into one page's buffers. */
+/**
+ * Copies `chunks` (Arrow data of one column, in row order) into one page's buffers; a single chunk of
+ * fixed-width values without nulls is used where it lies, without a copy.
+ */
 export function gatherPageValues(kind: ColumnKind, chunks: readonly arrow.Data[]): PageValues {
+  const [only] = chunks;
+  if (chunks.length === 1 && only && only.nullCount === 0 && (kind.kind === 'fixed' || kind.kind === 'fsl')) {
+    const values = (kind.kind === 'fsl' ? only.children[0]?.values : only.values) as ArrayBufferView;
+    return { rows: only.length, nullCount: 0, bytes: bytesOf(values, only.length * rowBytes(kind)) };
+  }
   let rows = 0;
   let nullCount = 0;
   let payload = 0;
@@ -70,7 +86,8 @@ export function gatherPageValues(kind: ColumnKind, chunks: readonly arrow.Data[]
   let offsets: Float64Array | undefined;
   if (kind.kind === 'bool') bytes = new Uint8Array(Math.ceil(rows / 8));
   else if (kind.kind === 'variable') {
-    bytes = new Uint8Array(payload);
+    // One chunk's bytes are used where they lie; several are concatenated.
+    bytes = chunks.length === 1 && only ? variableBytesOf(only) : new Uint8Array(payload);
     offsets = new Float64Array(rows + 1);
   } else bytes = new Uint8Array(rows * rowBytes(kind));
 
@@ -92,7 +109,7 @@ export function gatherPageValues(kind: ColumnKind, chunks: readonly arrow.Data[]
       const source = data.valueOffsets as Int32Array | BigInt64Array;
       const first = Number(source[0]);
       const last = Number(source[n]);
-      bytes.set((data.values as Uint8Array).subarray(first, last), byteAt);
+      if (chunks.length > 1) bytes.set(variableBytesOf(data), byteAt);
       for (let i = 1; i <= n; i++) offsets[row + i] = byteAt + Number(source[i]) - first;
       byteAt += last - first;
     } else {
