@@ -74,7 +74,12 @@ async function* fromRows(
   let rowNumber = 0;
   const build = (): arrow.RecordBatch => {
     const children = schema.fields.map((field) => {
-      const values = pending.map((row) => row[field.name] ?? null);
+      const wide = arrow.DataType.isInt(field.type) && field.type.bitWidth === 64;
+      // 64-bit integer builders take bigints only; plain numbers are what JSON and most rows hold.
+      const values = pending.map((row) => {
+        const value = row[field.name] ?? null;
+        return wide && typeof value === 'number' && Number.isInteger(value) ? BigInt(value) : value;
+      });
       try {
         return arrow.vectorFromArray(values, field.type).data[0] as arrow.Data;
       } catch (cause) {

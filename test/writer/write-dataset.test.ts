@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import * as lancedb from '@lancedb/lancedb';
 import * as arrow from 'apache-arrow';
 import { afterAll, describe, expect, it } from 'vitest';
+import { rejection } from '../caught.js';
 import { openDataset, writeDataset } from '../../index.js';
 import { toLanceDbArrow } from '../fixtures/arrow-bridge.js';
 import { expectTablesEqual } from '../fixtures/compare.js';
@@ -18,15 +19,6 @@ const root = fs.mkdtempSync(join(os.tmpdir(), 'writer-dataset-'));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 let counter = 0;
 
-/** The error a promise rejects with (failing the test when it resolves). */
-async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error & { code?: string };
-  }
-  throw new Error('expected a rejection');
-}
 const freshPath = (): string => join(root, `t${counter++}.lance`);
 
 function makeTable(from: number, count: number): arrow.Table {
