@@ -7,13 +7,15 @@
  *     u16 num_levels | u16 def_bytes (if def) | u16 value_bytes | pad to 8 (0xFE)
  *     def levels (u16 each, Flat(16b)), pad to 8 | value buffer, pad to 8
  *
- * Chunks follow LanceDB's sizes: fixed-width values in power-of-two counts of at most 4096 values and
+ * Integers, dates, timestamps and floats of 8–64 bits are bit-packed (writer/bitpack.ts) when that makes
+ * them smaller, in chunks of 1024 values. Otherwise chunks follow LanceDB's sizes: fixed-width values in power-of-two counts of at most 4096 values and
  * under 8 KiB (bools in whole bytes of 8), variable-width values in power-of-two counts whose offsets
  * plus bytes fit in 4 KiB (`Variable`: offsets relative to the chunk buffer, then the bytes, padded to
  * the offset width with 0x48). Every chunk but the last holds a power of two of values.
  */
 import { InternalError } from '../errors.js';
 import type { CompressiveEncodingProto, MiniBlockLayoutProto } from '../format/proto/messages.js';
+import { bitpackChunks } from './bitpack.js';
 import type { ColumnKind } from './schema.js';
 import { rowBytes, type PageValues } from './values.js';
 
@@ -111,6 +113,16 @@ function variableChunks(values: PageValues, offsetBytes: 4 | 8): Chunk[] {
   return chunks;
 }
 
+/** InlineBitpacking chunks of 1024 values (the last one marked 0), when they are smaller than the values. */
+function bitpackedChunks(values: PageValues, elemBits: number): Chunk[] | undefined {
+  const blocks = bitpackChunks(values.bytes, values.rows, elemBits);
+  return blocks?.map((block, i) => {
+    const rowStart = i * 1024;
+    const rowEnd = Math.min(values.rows, rowStart + 1024);
+    return { rowStart, rowEnd, log2Values: i === blocks.length - 1 ? 0 : 10, values: block };
+  });
+}
+
 /** The compressive encoding of uncompressed values of a column kind (mini-block and full-zip alike). */
 export function valueEncoding(kind: ColumnKind): CompressiveEncodingProto {
   switch (kind.kind) {
@@ -136,7 +148,10 @@ export function encodeMiniBlockPage(
   kind: ColumnKind,
   values: PageValues,
 ): { buffers: Uint8Array[]; layout: MiniBlockLayoutProto } {
-  const chunks = kind.kind === 'variable' ? variableChunks(values, kind.offsetBytes) : fixedChunks(kind, values);
+  const elemBits = kind.kind === 'fixed' && [1, 2, 4, 8].includes(kind.byteWidth) ? kind.byteWidth * 8 : 0;
+  const packed = elemBits > 0 ? bitpackedChunks(values, elemBits) : undefined;
+  const chunks =
+    packed ?? (kind.kind === 'variable' ? variableChunks(values, kind.offsetBytes) : fixedChunks(kind, values));
   const validity = values.validity;
   let total = 0;
   const sizes = chunks.map((chunk) => {
@@ -184,7 +199,7 @@ export function encodeMiniBlockPage(
     wordView.setUint16(i * 2, (((at - start) / ALIGNMENT - 1) << 4) | chunk.log2Values, true);
   });
   const layout: MiniBlockLayoutProto = {
-    value_compression: valueEncoding(kind),
+    value_compression: packed ? { inline_bitpacking: { uncompressed_bits_per_value: elemBits } } : valueEncoding(kind),
     num_dictionary_items: 0,
     layers: [validity ? 'REPDEF_NULLABLE_ITEM' : 'REPDEF_ALL_VALID_ITEM'],
     num_buffers: 1,
