@@ -5,7 +5,7 @@
  *   buffer 0: one u16 word per chunk   ((chunk_bytes / 8 − 1) << 4) | log2(values in chunk)  (last: 0)
  *   buffer 1: the chunks, each 8-byte aligned:
  *     u16 num_levels | u16 def_bytes (if def) | u16 value_bytes | pad to 8 (0xFE)
- *     def levels (u16 each, Flat(16b)), pad to 8 | value buffer, pad to 8
+ *     def levels (u16 each: Flat(16b), or bit-packed as LanceDB picks), pad to 8 | value buffer, pad to 8
  *
  * Integers, dates, timestamps and floats of 8–64 bits are bit-packed (writer/bitpack.ts) when that makes
  * them smaller, in chunks of 1024 values. Otherwise chunks follow LanceDB's sizes: fixed-width values in power-of-two counts of at most 4096 values and
@@ -15,7 +15,7 @@
  */
 import { InternalError } from '../errors.js';
 import type { CompressiveEncodingProto, MiniBlockLayoutProto } from '../format/proto/messages.js';
-import { bitpackChunks } from './bitpack.js';
+import { bitpackChunks, levelCodec } from './bitpack.js';
 import type { ColumnKind } from './schema.js';
 import { rowBytes, type PageValues } from './values.js';
 
@@ -153,10 +153,16 @@ export function encodeMiniBlockPage(
   const chunks =
     packed ?? (kind.kind === 'variable' ? variableChunks(values, kind.offsetBytes) : fixedChunks(kind, values));
   const validity = values.validity;
+  // Definition levels: 0 = valid, 1 = null, one u16 per row, compressed chunk by chunk.
+  const levels = validity ? Uint16Array.from(validity, (valid) => (valid ? 0 : 1)) : undefined;
+  const codec = levels && levelCodec(levels);
+  const defs = chunks.map((chunk) =>
+    levels && codec ? codec.compress(levels.subarray(chunk.rowStart, chunk.rowEnd)) : undefined,
+  );
   let total = 0;
-  const sizes = chunks.map((chunk) => {
+  const sizes = chunks.map((chunk, i) => {
     const header = 2 + (validity ? 2 : 0) + 2;
-    const defBytes = validity ? (chunk.rowEnd - chunk.rowStart) * 2 : 0;
+    const defBytes = defs[i]?.length ?? 0;
     const size =
       header +
       pad(header, ALIGNMENT) +
@@ -179,18 +185,20 @@ export function encodeMiniBlockPage(
     const start = at;
     view.setUint16(at, validity ? n : 0, true);
     at += 2;
-    if (validity) {
-      view.setUint16(at, n * 2, true);
+    const def = defs[i];
+    if (def) {
+      view.setUint16(at, def.length, true);
       at += 2;
     }
     view.setUint16(at, chunk.values.length, true);
     at += 2;
     data.fill(FILL_BYTE, at, at + pad(at - start, ALIGNMENT));
     at += pad(at - start, ALIGNMENT);
-    if (validity) {
-      for (let r = chunk.rowStart; r < chunk.rowEnd; r++, at += 2) view.setUint16(at, validity[r] ? 0 : 1, true);
-      data.fill(FILL_BYTE, at, at + pad(n * 2, ALIGNMENT));
-      at += pad(n * 2, ALIGNMENT);
+    if (def) {
+      data.set(def, at);
+      at += def.length;
+      data.fill(FILL_BYTE, at, at + pad(def.length, ALIGNMENT));
+      at += pad(def.length, ALIGNMENT);
     }
     data.set(chunk.values, at);
     at += chunk.values.length;
@@ -206,6 +214,6 @@ export function encodeMiniBlockPage(
     repetition_index_depth: 0,
     num_items: values.rows,
   };
-  if (validity) layout.def_compression = { flat: { bits_per_value: 16 } };
+  if (codec) layout.def_compression = codec.encoding;
   return { buffers: [words, data], layout };
 }
