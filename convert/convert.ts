@@ -1,7 +1,7 @@
 /**
  * `convertToLance`: files in other formats → a Lance dataset, through `writeDataset`:
  *
- *   npy     .npy / .npz files, or directories of them    (convert/npy.ts)
+ *   npy     .npy / .npz files, or directories of them, or an indexed batch-file directory (convert/npy.ts)
  *   jsonl   one JSON Lines file                          (convert/records.ts)
  *   csv     one CSV file with a header row               (convert/records.ts)
  *   images  an image folder in the class/*.jpg layout    (convert/images.ts)
@@ -14,7 +14,7 @@ import cliProgress from 'cli-progress';
 import { InvalidArgumentError } from '../errors.js';
 import { writeDataset, type WriteDatasetOptions, type WriteResult } from '../writer/write-dataset.js';
 import { imageFolderBatches, imageFolderSchema, listImageFolder } from './images.js';
-import { listNpyFiles, npyBatches } from './npy.js';
+import { listNpyFiles, npyBatches, readNpyIndex } from './npy.js';
 import { openRecords, type OnError, type SkippedRecord } from './records.js';
 
 /** The input formats {@link convertToLance} reads. */
@@ -78,7 +78,10 @@ export async function convertToLance(
   let batches: AsyncIterable<arrow.RecordBatch> | AsyncIterable<Record<string, unknown>>;
   let skipped: SkippedRecord[] = [];
   if (format === 'npy') {
-    batches = npyBatches(listNpyFiles(inputs), options.column);
+    const indexed = inputs.length === 1 ? readNpyIndex(inputs[0] as string) : undefined;
+    batches = indexed
+      ? npyBatches(indexed.files, options.column, indexed.ids)
+      : npyBatches(listNpyFiles(inputs), options.column);
   } else if (format === 'images') {
     const root = single();
     const entries = listImageFolder(root);

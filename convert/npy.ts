@@ -8,7 +8,8 @@
  *   y.npz                      → one column per member array (`name.npy` → `name`), same first axis
  *
  * Several files (or a directory of them, in name order) are rows one after the other; their columns
- * must agree. `.npz` members may be stored or deflated (fflate inflates them). Formats: NPY 1.0, 2.0
+ * must agree. A directory with an `index.json` of row ids (the batch-file layout of the Lance-vs-NumPy
+ * investigation) is read in the index's file order, with an `id` column holding each row's id. `.npz` members may be stored or deflated (fflate inflates them). Formats: NPY 1.0, 2.0
  * and 3.0, C order, little-endian or byte-sized int/uint/float dtypes, and bool (as uint8 0/1).
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -141,6 +142,47 @@ function arraysOf(path: string, column: string): [string, NpyData][] {
     .map((name) => [name.slice(0, -4), parseNpy(members[name] as Uint8Array, `${path}:${name}`)]);
 }
 
+/** The files of an indexed batch-file directory, and the id of every row of each file. */
+export interface IndexedNpyFiles {
+  files: string[];
+  ids: (bigint | string)[][];
+}
+
+/**
+ * The batch files and row ids of a directory holding an `index.json` (the NumPy batch-file layout of the
+ * Lance-vs-NumPy investigation, as examples/npy.ts writes it: `{ files: [...], rows: { "<id>": [file,
+ * row] } }`), or undefined when there is none. Ids that are all decimal integers become int64, others utf8.
+ */
+export function readNpyIndex(dir: string): IndexedNpyFiles | undefined {
+  const path = join(dir, 'index.json');
+  let index: { files?: unknown; rows?: unknown };
+  try {
+    if (!statSync(dir).isDirectory()) return undefined;
+    index = JSON.parse(readFileSync(path, 'utf8')) as typeof index;
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new InvalidArgumentError(`${path}: not a readable index: ${(cause as Error).message}`, { path });
+  }
+  const { files, rows } = index;
+  if (!Array.isArray(files) || typeof rows !== 'object' || rows === null)
+    throw new InvalidArgumentError(`${path}: expected { files: [...], rows: { "<id>": [file, row] } }`, { path });
+  const numeric = Object.keys(rows).every((id) => /^-?\d{1,18}$/.test(id));
+  const ids: (bigint | string)[][] = files.map(() => []);
+  for (const [id, place] of Object.entries(rows as Record<string, unknown>)) {
+    const [file, row] = Array.isArray(place) ? (place as unknown[]) : [];
+    const slots = typeof file === 'number' ? ids[file] : undefined;
+    if (!slots || typeof row !== 'number' || !Number.isInteger(row) || row < 0)
+      throw new InvalidArgumentError(
+        `${path}: id ${id} points at ${JSON.stringify(place)}, not a [file, row] of the index`,
+        {
+          path,
+        },
+      );
+    slots[row] = numeric ? BigInt(id) : id;
+  }
+  return { files: files.map((name) => join(dir, String(name))), ids };
+}
+
 /** The .npy/.npz files named by `inputs` (files, or directories read in name order). */
 export function listNpyFiles(inputs: readonly string[]): string[] {
   const files = inputs.flatMap((input) =>
@@ -157,15 +199,21 @@ export function listNpyFiles(inputs: readonly string[]): string[] {
 
 /**
  * The record batches of `files`, one per file; `column` names the column of plain .npy files (default:
- * the first file's name without extension).
+ * the first file's name without extension). With `ids` (an indexed directory), an `id` column comes first.
  */
-export async function* npyBatches(files: readonly string[], column?: string): AsyncGenerator<arrow.RecordBatch> {
+export async function* npyBatches(
+  files: readonly string[],
+  column?: string,
+  ids?: (bigint | string)[][],
+): AsyncGenerator<arrow.RecordBatch> {
   let schema: arrow.Schema | undefined;
   const name = column ?? basename(files[0] ?? 'data', extname(files[0] ?? ''));
   for (const path of files) {
     const arrays = arraysOf(path, name);
     const rows = arrays[0]?.[1].shape[0] ?? 0;
-    const fields = arrays.map(([n, array]) => {
+    const fileIds = ids?.[files.indexOf(path)];
+    const idVector = fileIds && idColumn(fileIds, rows, path);
+    const arrayFields = arrays.map(([n, array]) => {
       if (array.shape[0] !== rows)
         throw new InvalidArgumentError(
           `${path}: array "${n}" has ${array.shape[0]} rows, "${arrays[0]?.[0]}" has ${rows}`,
@@ -175,6 +223,7 @@ export async function* npyBatches(files: readonly string[], column?: string): As
         );
       return npyField(n, array);
     });
+    const fields = idVector ? [new arrow.Field('id', idVector.type, false), ...arrayFields] : arrayFields;
     const fileSchema = new arrow.Schema(fields);
     if (schema && !sameFields(schema, fileSchema)) {
       throw new InvalidArgumentError(
@@ -183,12 +232,25 @@ export async function* npyBatches(files: readonly string[], column?: string): As
       );
     }
     schema ??= fileSchema;
-    const children = arrays.map(([, array], i) => columnData(fields[i] as arrow.Field, array));
+    const children = arrays.map(([, array], i) => columnData(arrayFields[i] as arrow.Field, array));
+    if (idVector) children.unshift(idVector.data[0] as arrow.Data);
     yield new arrow.RecordBatch(
       schema,
       arrow.makeData({ type: new arrow.Struct(schema.fields), length: rows, nullCount: 0, children }),
     );
   }
+}
+
+/** The id column of one indexed file: every row must have an id. */
+function idColumn(ids: (bigint | string)[], rows: number, path: string): arrow.Vector {
+  const missing = Array.from({ length: rows }, (_, r) => r).find((r) => ids[r] === undefined);
+  if (missing !== undefined || ids.length !== rows)
+    throw new InvalidArgumentError(`${path}: the index gives no id to row ${missing ?? rows} of its ${rows} rows`, {
+      path,
+    });
+  return typeof ids[0] === 'bigint'
+    ? arrow.makeVector(BigInt64Array.from(ids as bigint[]))
+    : arrow.vectorFromArray(ids as string[], new arrow.Utf8());
 }
 
 function describe(schema: arrow.Schema): string {

@@ -9,6 +9,7 @@ import { zipSync } from 'fflate';
 import { afterAll, describe, expect, it } from 'vitest';
 import { rejection } from '../caught.js';
 import { main } from '../../cli.js';
+import { writeNpyBatchFiles } from '../../examples/npy.js';
 import { convertToLance } from '../../index.js';
 import { oracleScan, oracleSchema } from '../fixtures/oracle.js';
 
@@ -58,6 +59,22 @@ describe('convertToLance npy', () => {
       { id: 8n, x: [2.5, 3.5] },
       { id: 9n, x: [4.5, 5.5] },
     ]);
+  });
+
+  it('keeps the ids of an indexed batch-file directory as an id column', async () => {
+    const dir = fresh('store');
+    const ids = BigInt64Array.from([50n, 10n, 40n, 20n, 30n, 60n, 70n]);
+    const values = Float32Array.from({ length: 7 * 4 }, (_, i) => i);
+    await writeNpyBatchFiles(dir, ids, values, 4, 3);
+    const out = fresh('store.lance');
+    expect(await convertToLance('npy', [dir], out, { column: 'tensor' })).toMatchObject({ rows: 7, files: 1 });
+    const table = await oracleScan(out);
+    expect(table.schema.fields.map((f) => `${f.name}: ${String(f.type)}`)).toEqual([
+      'id: Int64',
+      'tensor: FixedSizeList[4]<Float32>',
+    ]);
+    const byId = new Map(table.toArray().map((r) => [r.id as bigint, Array.from(r.tensor as Iterable<number>)]));
+    ids.forEach((id, i) => expect(byId.get(id)).toEqual(Array.from(values.subarray(i * 4, i * 4 + 4))));
   });
 
   it('refuses a truncated .npy, naming the file', async () => {
