@@ -21,7 +21,7 @@ import { InvalidArgumentError, UnsupportedError } from '../errors.js';
 /** Field metadata key holding the trailing shape of an N-dimensional array column. */
 export const SHAPE_METADATA = 'lance-loader:shape';
 
-type TypedArrayType = new (buffer: ArrayBuffer) => ArrayBufferView;
+type TypedArrayType = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => ArrayBufferView;
 
 /** The dtypes converted, with their Arrow type and the typed array Arrow keeps their values in. */
 const DTYPES: Record<string, { type: () => arrow.DataType; bytes: number; array: TypedArrayType }> = {
@@ -108,11 +108,13 @@ export function npyField(name: string, array: NpyData): arrow.Field {
   );
 }
 
-/** The values as their typed array, over an aligned copy (a file's data need not be aligned). */
+/** The values as their typed array: a view of the file's bytes when aligned (NPY pads data to 64), else a copy. */
 function valuesOf(array: NpyData): ArrayBufferView {
-  const copy = new Uint8Array(array.bytes.length);
-  copy.set(array.bytes);
-  return new (DTYPES[array.descr] as { array: TypedArrayType }).array(copy.buffer);
+  const dtype = DTYPES[array.descr] as { array: TypedArrayType; bytes: number };
+  const aligned = array.bytes.byteOffset % dtype.bytes === 0 ? array.bytes : array.bytes.slice();
+  return new (
+    dtype.array as unknown as new (buffer: ArrayBufferLike, byteOffset: number, length: number) => ArrayBufferView
+  )(aligned.buffer, aligned.byteOffset, aligned.length / dtype.bytes);
 }
 
 function columnData(field: arrow.Field, array: NpyData): arrow.Data {

@@ -29,9 +29,9 @@ function writeUint(view: DataView, at: number, width: number, value: number): vo
   else view.setBigUint64(at, BigInt(value), true);
 }
 
-function fixedRows(width: number, values: PageValues): Uint8Array {
+function fixedRows(width: number, values: PageValues): PageBuffer {
   const validity = values.validity;
-  if (!validity) return values.bytes;
+  if (!validity) return values.pieces ?? values.bytes;
   const stride = width + 1;
   const out = new Uint8Array(values.rows * stride);
   for (let r = 0; r < values.rows; r++) {

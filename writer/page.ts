@@ -13,10 +13,7 @@ import type { PageLayoutProto } from '../format/proto/messages.js';
 import { encodeFullZipPage } from './fullzip.js';
 import { encodeMiniBlockPage } from './miniblock.js';
 import type { ColumnKind } from './schema.js';
-import { rowBytes, type PageBuffer, type PageValues } from './values.js';
-
-/** Values of this many bytes or more go to full-zip. */
-const MINIBLOCK_MAX_VALUE_BYTES = 256;
+import { rowBytes, WIDE_ROW_BYTES, type PageBuffer, type PageValues } from './values.js';
 
 /** An encoded page: its buffers in order and its `Page.encoding` bytes (an Any of a PageLayout). */
 export interface EncodedPage {
@@ -45,7 +42,7 @@ export function encodePage(kind: ColumnKind, values: PageValues): EncodedPage {
   if (values.nullCount === values.rows) {
     layout = { constant_layout: { layers: ['REPDEF_NULLABLE_ITEM'], num_rep_values: 0, num_def_values: 0 } };
     buffers = [];
-  } else if (widestValue(kind, values) < MINIBLOCK_MAX_VALUE_BYTES) {
+  } else if (widestValue(kind, values) < WIDE_ROW_BYTES) {
     const page = encodeMiniBlockPage(kind, values);
     layout = { mini_block_layout: page.layout };
     buffers = page.buffers;

@@ -17,9 +17,17 @@ export interface PageValues {
   validity?: Uint8Array;
   /** fixed / fsl: rows × width bytes; bool: rows bits, LSB first; variable: the concatenated values. */
   bytes: Uint8Array;
+  /**
+   * Wide fixed-width rows without nulls from several chunks: the chunks' bytes where they lie, in
+   * order (`bytes` is then empty); only full-zip pages take them, as one gathered write.
+   */
+  pieces?: Uint8Array[];
   /** variable only: rows + 1 offsets into `bytes`, starting at 0. */
   offsets?: Float64Array;
 }
+
+/** Rows this wide go to full-zip pages (writer/page.ts), which can write several chunks without a copy. */
+export const WIDE_ROW_BYTES = 256;
 
 /** One buffer of an encoded page: its bytes, or its bytes as consecutive pieces (written gathered). */
 export type PageBuffer = Uint8Array | Uint8Array[];
@@ -66,9 +74,17 @@ export function chunkBytes(kind: ColumnKind, data: arrow.Data, column: string): 
  */
 export function gatherPageValues(kind: ColumnKind, chunks: readonly arrow.Data[]): PageValues {
   const [only] = chunks;
+  const fixedBytes = (data: arrow.Data): Uint8Array =>
+    bytesOf(
+      (kind.kind === 'fsl' ? data.children[0]?.values : data.values) as ArrayBufferView,
+      data.length * rowBytes(kind),
+    );
   if (chunks.length === 1 && only && only.nullCount === 0 && (kind.kind === 'fixed' || kind.kind === 'fsl')) {
-    const values = (kind.kind === 'fsl' ? only.children[0]?.values : only.values) as ArrayBufferView;
-    return { rows: only.length, nullCount: 0, bytes: bytesOf(values, only.length * rowBytes(kind)) };
+    return { rows: only.length, nullCount: 0, bytes: fixedBytes(only) };
+  }
+  if (rowBytes(kind) >= WIDE_ROW_BYTES && chunks.every((data) => data.nullCount === 0)) {
+    const rows = chunks.reduce((sum, data) => sum + data.length, 0);
+    return { rows, nullCount: 0, bytes: new Uint8Array(0), pieces: chunks.map(fixedBytes) };
   }
   let rows = 0;
   let nullCount = 0;
