@@ -4,6 +4,7 @@
  *
  *   lance-loader inspect <dataset-dir | file.lance> [--version N] [--json]
  *   lance-loader doctor [dir | file] [--json]
+ *   lance-loader convert <npy|jsonl|csv|images> <input...> <output.lance> [--mode M] [--on-error E] [--column C]
  *
  * Exit codes: 0 success, 1 a lance-loader error (printed as `lance-loader: <message>`), 2 bad usage
  * (the message and the usage text). The inspect report is built and formatted in dataset/inspect.ts;
@@ -16,6 +17,7 @@ import { availableParallelism, release, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { convertToLance, type ConvertFormat } from './convert/convert.js';
 import { LanceLoaderError } from './errors.js';
 import { formatInspectReport, inspect } from './dataset/inspect.js';
 import {
@@ -30,6 +32,8 @@ import { readEngine, type ReadEngine } from './io/native-read.js';
 
 const usage = `Usage: lance-loader inspect <dataset-dir | file.lance> [--version N] [--json]
        lance-loader doctor [dir | file] [--json]
+       lance-loader convert <npy|jsonl|csv|images> <input...> <output.lance> [--mode create|append|overwrite]
+                            [--on-error fail|skip] [--column NAME]
 
 inspect  prints what a Lance dataset or a single .lance data file holds: versions, schema, rows,
          fragments and deletions, and per data file and column the pages, rows, page layouts/encodings
@@ -38,10 +42,17 @@ doctor   prints how lance-loader reads on this machine: Node and platform, wheth
          loaded (and why not), the read engine, whether O_DIRECT reads work in dir (default: the current
          directory; a file is read, a directory gets a small test file that is removed again),
          transparent huge pages, and which TensorFlow.js backend loads.
+convert  writes a Lance dataset (file version 2.1, readable by LanceDB) from .npy/.npz files or
+         directories of them (arrays become fixed-size-list columns, one row per first axis), a JSON
+         Lines or CSV file (schema inferred; bad records reported by line), or an image folder in the
+         class/*.jpg layout ({ id, label, label_name, path, image }). Shows a progress bar on a terminal.
 
 Options:
   --version N   inspect: open version N of the dataset (default: the latest)
   --json        print a JSON document instead of text
+  --mode M      convert: create (default; fails if the dataset exists), append or overwrite
+  --on-error E  convert jsonl/csv: fail (default) at the first bad record, or skip bad records (listed)
+  --column NAME convert npy: the column name of plain .npy arrays (default: the first file's name)
   -h, --help    print this help
 `;
 
@@ -63,6 +74,9 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     }
     const [command, path, ...extra] = positionals;
     if (command === undefined) throw new UsageError('missing command');
+    if (command === 'convert') return await convert(positionals.slice(1), values, io);
+    const convertOption = (['mode', 'on-error', 'column'] as const).find((o) => values[o] !== undefined);
+    if (convertOption) throw new UsageError(`--${convertOption} is an option of convert, not of ${command}`);
     if (command !== 'inspect' && command !== 'doctor') throw new UsageError(`unknown command "${command}"`);
     if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
     if (command === 'doctor') {
@@ -100,6 +114,35 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     );
     return 1;
   }
+}
+
+type ParsedOptions = ReturnType<typeof parseCommandLine>['values'];
+
+/** `lance-loader convert <format> <input...> <output>`: prints what was written and each skipped record. */
+async function convert(args: string[], values: ParsedOptions, io: CliIo): Promise<number> {
+  const [format, ...paths] = args;
+  const output = paths.pop();
+  if (format === undefined || output === undefined || paths.length === 0)
+    throw new UsageError('convert needs a format, at least one input and an output dataset path');
+  if (!['npy', 'jsonl', 'csv', 'images'].includes(format))
+    throw new UsageError(`convert: unknown format "${format}" (npy, jsonl, csv or images)`);
+  if (values.mode !== undefined && !['create', 'append', 'overwrite'].includes(values.mode))
+    throw new UsageError(`--mode must be create, append or overwrite, got "${values.mode}"`);
+  const onError = values['on-error'];
+  if (onError !== undefined && onError !== 'fail' && onError !== 'skip')
+    throw new UsageError(`--on-error must be fail or skip, got "${onError}"`);
+  const result = await convertToLance(format as ConvertFormat, paths, output, {
+    mode: values.mode as 'create' | 'append' | 'overwrite' | undefined,
+    onError,
+    column: values.column,
+  });
+  for (const { line, reason } of result.skipped) io.stderr(`lance-loader: skipped line ${line}: ${reason}\n`);
+  io.stdout(
+    `${output}: version ${result.version}, ${result.rows} rows in ${result.files} data file(s)` +
+      (result.skipped.length > 0 ? `, ${result.skipped.length} record(s) skipped` : '') +
+      '\n',
+  );
+  return 0;
 }
 
 /** What `lance-loader doctor` found (its --json document). */
@@ -254,7 +297,14 @@ function parseCommandLine(argv: readonly string[]) {
   try {
     return parseArgs({
       args: [...argv],
-      options: { version: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        version: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+        mode: { type: 'string' },
+        'on-error': { type: 'string' },
+        column: { type: 'string' },
+      },
       allowPositionals: true,
       strict: true,
     });

@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'IO_ERROR'
   | 'ABORTED'
   | 'WORKER_ERROR'
+  | 'COMMIT_CONFLICT'
   | ResourceErrorCode
   | 'INTERNAL';
 
@@ -90,6 +91,18 @@ export class WorkerError extends LanceLoaderError {
 }
 
 /**
+ * Another writer committed the version this write was about to commit, and the write cannot simply be
+ * retried on top of it (creating a dataset that now exists, overwriting one that changed, or an append
+ * that lost too many races in a row). The dataset stays at the other writer's version; nothing of this
+ * write is visible.
+ */
+export class CommitConflictError extends LanceLoaderError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('COMMIT_CONFLICT', message, details);
+  }
+}
+
+/**
  * A bounded resource of the loader ran out: the options are valid, but the memory budget (or the slots
  * the consumer left free) cannot hold what the data asks for. The message says how much was needed and
  * which option to change.
@@ -137,6 +150,7 @@ const rebuilders: Record<ErrorCode, Rebuild> = {
   IO_ERROR: (m, d) => new IoError(m, d),
   ABORTED: (m, d) => new AbortError(m, d),
   WORKER_ERROR: (m, d) => new WorkerError(m, d),
+  COMMIT_CONFLICT: (m, d) => new CommitConflictError(m, d),
   MEMORY_BUDGET: (m, d) => new ResourceError('MEMORY_BUDGET', m, d),
   SLOTS_EXHAUSTED: (m, d) => new ResourceError('SLOTS_EXHAUSTED', m, d),
   READ_MEMORY_TIMEOUT: (m, d) => new ResourceError('READ_MEMORY_TIMEOUT', m, d),

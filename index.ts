@@ -31,8 +31,13 @@ export {
   IoError,
   AbortError,
   WorkerError,
+  CommitConflictError,
   ResourceError,
   InternalError,
   type ErrorCode,
   type ResourceErrorCode,
 } from './errors.js';
+export { writeDataset, type WriteDatasetOptions, type WriteResult } from './writer/write-dataset.js';
+export type { WriteData } from './writer/input.js';
+export { convertToLance, type ConvertFormat, type ConvertOptions, type ConvertResult } from './convert/convert.js';
+export type { SkippedRecord, OnError } from './convert/records.js';

@@ -157,6 +157,15 @@ function chunkRows(kind: BenchKind): number {
   return Math.max(1, Math.floor((32 << 20) / bytesPerRow));
 }
 
+/** The rows of a benchmark dataset, generated in memory as record batches of ~32 MB. */
+export function benchBatches(kind: BenchKind, rows: number): arrow.RecordBatch[] {
+  const batches: arrow.RecordBatch[] = [];
+  const step = chunkRows(kind);
+  for (let start = 0; start < rows; start += step)
+    batches.push(...makeTable(kind, start, Math.min(step, rows - start)).batches);
+  return batches;
+}
+
 /** The table name of a benchmark dataset. */
 export function benchTableName(kind: BenchKind, rows: number, version: FileVersion): string {
   return `${kind}-${rows}-v${version.replace('.', '')}`;
@@ -168,12 +177,8 @@ export async function ensureBenchDataset(kind: BenchKind, rows: number, version:
   const name = benchTableName(kind, rows, version);
   const path = join(dataDir, `${name}.lance`);
   if (existsSync(join(path, '_versions'))) return path;
-  const batches: arrow.RecordBatch[] = [];
-  const step = chunkRows(kind);
-  for (let start = 0; start < rows; start += step)
-    batches.push(...makeTable(kind, start, Math.min(step, rows - start)).batches);
   const db = await lancedb.connect(dataDir);
-  const table = await db.createTable(name, new arrow.Table(batches), {
+  const table = await db.createTable(name, new arrow.Table(benchBatches(kind, rows)), {
     mode: 'overwrite',
     storageOptions: { new_table_data_storage_version: version },
   });

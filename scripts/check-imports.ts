@@ -3,7 +3,7 @@
  * itself through its imports. Run by `npm test` (npm run lint).
  *
  *   errors.ts ◄── format/, samplers/ ◄── io/ ◄── decode-workers/encodings/ ◄── dataset/
- *        ◄── decode-workers/ ◄── loader/ ◄── loader/tfjs/ ◄── entry points (index.ts, tfjs.ts, cli.ts)
+ *        ◄── decode-workers/ ◄── writer/ ◄── convert/ ◄── loader/ ◄── loader/tfjs/ ◄── entry points (index.ts, tfjs.ts, cli.ts)
  *
  * A module may import its own room and the rooms below it; `format/` and `samplers/` share a level but
  * not each other. Type-only imports count: a type is a dependency too. Examples import the public
@@ -20,6 +20,8 @@ const LEVELS: string[][] = [
   ['decode-workers/encodings/'],
   ['dataset/'],
   ['decode-workers/'],
+  ['writer/'],
+  ['convert/'],
   ['loader/'],
   ['loader/tfjs/'],
   ['index.ts', 'tfjs.ts', 'cli.ts'],

@@ -23,11 +23,12 @@ function importInChild(specifier: string): { exports: string[]; tfjsLoaded: bool
 }
 
 describe('the package entries', () => {
-  it('exports the reader, the DataLoader and the errors from lance-loader without loading tfjs', () => {
+  it('exports the reader, the DataLoader, the writer and the errors from lance-loader without loading tfjs', () => {
     const { exports, tfjsLoaded } = importInChild(fileURLToPath(new URL('../index.ts', import.meta.url)));
     expect(exports).toEqual(
       [
         'AbortError',
+        'CommitConflictError',
         'CorruptFileError',
         'DataLoader',
         'Dataset',
@@ -43,6 +44,8 @@ describe('the package entries', () => {
         'createLoader',
         'openDataset',
         'openFile',
+        'writeDataset',
+        'convertToLance',
       ].sort(),
     );
     expect(tfjsLoaded).toBe(false);

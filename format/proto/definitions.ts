@@ -1,8 +1,8 @@
 /**
  * lance-loader's own protobuf definitions of the Lance messages it reads. Field numbers and meanings are
  * facts of the Lance format (protos/file.proto, file2.proto, table.proto, encodings_v2_0.proto and
- * encodings_v2_1.proto of the Lance repository); only the fields a reader needs are declared, unknown
- * fields are skipped by the decoder. Lance 10 additions that the Nov 2025 protos lack are marked.
+ * encodings_v2_1.proto of the Lance repository); only the fields a reader or the writer needs are declared,
+ * unknown fields are skipped by the decoder. Lance 10 additions that the Nov 2025 protos lack are marked.
  *
  * google.protobuf.Any / Empty / Timestamp are declared locally with their standard field numbers so the
  * definitions have no imports.
@@ -21,6 +21,7 @@ message Timestamp { int64 seconds = 1; int32 nanos = 2; }
 const file = `
 syntax = "proto3";
 package lance.file;
+enum Encoding { NONE = 0; PLAIN = 1; VAR_BINARY = 2; DICTIONARY = 3; RLE = 4; }
 message FileDescriptor {
   Schema schema = 1;
   uint64 length = 2;
@@ -37,6 +38,7 @@ message Field {
   int32 parent_id = 4;
   string logical_type = 5;
   bool nullable = 6;
+  Encoding encoding = 7;
   map<string, bytes> metadata = 10;
   string extension_name = 9;
 }
@@ -81,11 +83,20 @@ message Manifest {
   repeated lance.file.Field fields = 1;
   repeated DataFragment fragments = 2;
   uint64 version = 3;
+  uint64 version_aux_data = 4;
   map<string, bytes> schema_metadata = 5;
+  optional uint64 index_section = 6;
   lance.wk.Timestamp timestamp = 7;
   string tag = 8;
   uint64 reader_feature_flags = 9;
   uint64 writer_feature_flags = 10;
+  optional uint32 max_fragment_id = 11;
+  string transaction_file = 12;
+  uint64 next_row_id = 14;
+  map<string, string> config = 16;
+  map<string, string> table_metadata = 19;
+  optional string branch = 20;
+  optional uint64 transaction_section = 21;
   message WriterVersion {
     string library = 1;
     string version = 2;

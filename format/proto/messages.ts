@@ -93,6 +93,8 @@ export interface FieldProto {
   parent_id: number;
   logical_type: string;
   nullable: boolean;
+  /** Field 7: PLAIN for fixed-width values, VAR_BINARY for strings and binary (what LanceDB records). */
+  encoding?: 'NONE' | 'PLAIN' | 'VAR_BINARY' | 'DICTIONARY' | 'RLE';
   metadata: Record<string, Uint8Array>;
   extension_name: string;
 }
@@ -177,6 +179,18 @@ export interface ManifestProto {
   writer_version?: { library: string; version: string };
   data_format?: { file_format: string; version: string };
   base_paths: { id: number; name: string; is_dataset_root: boolean; path: string }[];
+  /** Field 6: byte offset of the IndexSection inside the manifest file. */
+  index_section?: number;
+  /** Field 11. */
+  max_fragment_id?: number;
+  /** Field 12: the `_transactions/` file of this version. */
+  transaction_file?: string;
+  /** Field 14. */
+  next_row_id?: number;
+  /** Field 16: table configuration. */
+  config?: Record<string, string>;
+  /** Field 19. */
+  table_metadata?: Record<string, string>;
 }
 
 type RepDefLayerName =

@@ -1,0 +1,265 @@
+/**
+ * writeDataset's modes, inputs and refusals, on real directories, read back by LanceDB and by
+ * lance-loader.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import * as lancedb from '@lancedb/lancedb';
+import * as arrow from 'apache-arrow';
+import { afterAll, describe, expect, it } from 'vitest';
+import { rejection } from '../caught.js';
+import { openDataset, writeDataset } from '../../index.js';
+import { toLanceDbArrow } from '../fixtures/arrow-bridge.js';
+import { expectTablesEqual } from '../fixtures/compare.js';
+import { oracleCountRows, oracleScan, oracleVersion, oracleVersions } from '../fixtures/oracle.js';
+
+const root = fs.mkdtempSync(join(os.tmpdir(), 'writer-dataset-'));
+afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+let counter = 0;
+
+const freshPath = (): string => join(root, `t${counter++}.lance`);
+
+function makeTable(from: number, count: number): arrow.Table {
+  const ids = BigInt64Array.from({ length: count }, (_, i) => BigInt(from + i));
+  const names = Array.from({ length: count }, (_, i) => ((from + i) % 4 === 0 ? null : `row ${from + i}`));
+  const vectors = Array.from({ length: count }, (_, i) => [from + i, -(from + i), 0.5]);
+  return new arrow.Table({
+    id: arrow.makeVector(ids),
+    name: arrow.vectorFromArray(names, new arrow.Utf8()),
+    vec: arrow.vectorFromArray(vectors, new arrow.FixedSizeList(3, new arrow.Field('item', new arrow.Float32(), true))),
+  });
+}
+
+function concat(...tables: arrow.Table[]): arrow.Table {
+  return new arrow.Table(tables.flatMap((t) => t.batches));
+}
+
+async function scanOurs(path: string): Promise<arrow.Table> {
+  const ds = await openDataset(path);
+  try {
+    const batches: arrow.RecordBatch[] = [];
+    for await (const batch of ds.scan({ batchSize: 4096 })) batches.push(batch);
+    return new arrow.Table(batches);
+  } finally {
+    await ds.close();
+  }
+}
+
+describe('writeDataset modes', () => {
+  it('appends to its own dataset as a new version whose rows follow the old ones', async () => {
+    const path = freshPath();
+    const first = makeTable(0, 1000);
+    const second = makeTable(1000, 500);
+    expect(await writeDataset(path, first)).toEqual({ version: 1, rows: 1000, files: 1 });
+    expect(await writeDataset(path, second, { mode: 'append' })).toEqual({ version: 2, rows: 500, files: 1 });
+    expectTablesEqual(await oracleScan(path), concat(first, second), { label: 'LanceDB' });
+    expectTablesEqual(await scanOurs(path), concat(first, second), { label: 'lance-loader' });
+    expectTablesEqual(await oracleVersion(path, 1), first, { label: 'version 1' });
+  });
+
+  it('overwrites with a new schema while older versions stay readable', async () => {
+    const path = freshPath();
+    const first = makeTable(0, 100);
+    await writeDataset(path, first);
+    const replacement = new arrow.Table({ score: arrow.makeVector(Float64Array.from([1.5, 2.5])) });
+    expect((await writeDataset(path, replacement, { mode: 'overwrite' })).version).toBe(2);
+    expectTablesEqual(await oracleScan(path), replacement);
+    expectTablesEqual(await oracleVersion(path, 1), first);
+    expect(await oracleVersions(path)).toEqual([1, 2]);
+  });
+
+  it('creates a dataset when overwrite finds none', async () => {
+    const path = freshPath();
+    expect((await writeDataset(path, makeTable(0, 10), { mode: 'overwrite' })).version).toBe(1);
+    expect(await oracleCountRows(path)).toBe(10);
+  });
+
+  it('appends to a LanceDB-written dataset and keeps its deletions', async () => {
+    const dir = fs.mkdtempSync(join(root, 'lancedb-'));
+    const first = makeTable(0, 3000);
+    const db = await lancedb.connect(dir);
+    const table = await db.createTable('t', toLanceDbArrow(first), {
+      storageOptions: { new_table_data_storage_version: '2.1' },
+    });
+    await table.delete('id % 3 = 0');
+    table.close();
+    db.close();
+    const path = join(dir, 't.lance');
+    const before = await oracleScan(path);
+    const more = makeTable(3000, 700);
+    expect((await writeDataset(path, more, { mode: 'append' })).version).toBe(3);
+    expect(await oracleCountRows(path)).toBe(2000 + 700);
+    expectTablesEqual(await oracleScan(path), concat(before, more), { label: 'LanceDB' });
+    expectTablesEqual(await scanOurs(path), concat(before, more), { label: 'lance-loader' });
+  });
+
+  it('lets LanceDB append after it', async () => {
+    const path = freshPath();
+    const first = makeTable(0, 300);
+    await writeDataset(path, first);
+    const db = await lancedb.connect(root);
+    const table = await db.openTable(path.slice(root.length + 1, -'.lance'.length));
+    const more = makeTable(300, 200);
+    await table.add(toLanceDbArrow(more));
+    table.close();
+    db.close();
+    expectTablesEqual(await scanOurs(path), concat(first, more));
+  });
+
+  it('cuts a data file, and so a fragment, every maxRowsPerFile rows', async () => {
+    const path = freshPath();
+    const table = makeTable(0, 2500);
+    expect((await writeDataset(path, table, { maxRowsPerFile: 1000 })).files).toBe(3);
+    const ds = await openDataset(path);
+    expect(ds.fragments.map((f) => f.physicalRows)).toEqual([1000, 1000, 500]);
+    await ds.close();
+    expectTablesEqual(await oracleScan(path), table);
+  });
+
+  it('accepts a file: URL as the path', async () => {
+    const path = freshPath();
+    await writeDataset(pathToFileURL(path), makeTable(0, 5));
+    expect(await oracleCountRows(path)).toBe(5);
+  });
+});
+
+describe('writeDataset inputs', () => {
+  it('takes an async iterable of record batches', async () => {
+    const path = freshPath();
+    const table = makeTable(0, 900);
+    async function* batches(): AsyncGenerator<arrow.RecordBatch> {
+      for (let start = 0; start < 900; start += 300) yield* table.slice(start, start + 300).batches;
+    }
+    await writeDataset(path, batches());
+    expectTablesEqual(await oracleScan(path), table);
+  });
+
+  it('takes row objects with a schema', async () => {
+    const path = freshPath();
+    const schema = new arrow.Schema([
+      new arrow.Field('label', new arrow.Int32(), false),
+      new arrow.Field('text', new arrow.Utf8(), true),
+      new arrow.Field('image', new arrow.Binary(), true),
+    ]);
+    const rows = Array.from({ length: 50 }, (_, i) => ({
+      label: i,
+      text: i % 2 ? `t${i}` : null,
+      image: Uint8Array.from({ length: 300 + i }, (_, j) => (i + j) & 255),
+    }));
+    await writeDataset(path, rows, { schema, rowsPerBatch: 16 });
+    const read = await oracleScan(path);
+    expect(read.numRows).toBe(50);
+    expect(read.get(7)?.toJSON()).toMatchObject({ label: 7, text: 't7' });
+    expect(Array.from(read.get(49)?.image as Uint8Array)).toEqual(Array.from(rows[49]?.image as Uint8Array));
+  });
+
+  it('writes dictionary-encoded strings as their values', async () => {
+    const path = freshPath();
+    const table = arrow.tableFromArrays({ kind: ['cat', 'dog', 'cat', 'bird'] });
+    await writeDataset(path, table);
+    const read = await oracleScan(path);
+    expect(String(read.schema.fields[0]?.type)).toBe('Utf8');
+    expect(read.getChild('kind')?.toArray()).toEqual(['cat', 'dog', 'cat', 'bird']);
+  });
+});
+
+describe('writeDataset refusals', () => {
+  it('refuses to create where a dataset exists', async () => {
+    const path = freshPath();
+    await writeDataset(path, makeTable(0, 5));
+    const error = await rejection(writeDataset(path, makeTable(0, 5)));
+    expect(error).toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect((error as Error).message).toContain(
+      "a dataset already exists here (version 1); pass mode 'append' or 'overwrite'",
+    );
+  });
+
+  it('refuses to append where there is no dataset', async () => {
+    const error = await rejection(writeDataset(freshPath(), makeTable(0, 5), { mode: 'append' }));
+    expect(error).toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect((error as Error).message).toContain("there is no dataset to append to; pass mode 'create'");
+  });
+
+  it('refuses an append whose column types differ and leaves the dataset at its version', async () => {
+    const path = freshPath();
+    await writeDataset(path, makeTable(0, 5));
+    const wrong = new arrow.Table({
+      id: arrow.makeVector(Int32Array.from([1])),
+      name: arrow.vectorFromArray(['x'], new arrow.Utf8()),
+      vec: arrow.vectorFromArray([[1, 2, 3]], new arrow.FixedSizeList(3, new arrow.Field('item', new arrow.Float32()))),
+    });
+    const error = await rejection(writeDataset(path, wrong, { mode: 'append' }));
+    expect(error).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      details: { column: 'id', expected: 'int64', actual: 'int32' },
+    });
+    expect((error as Error).message).toContain('column "id" is int32 in the data and int64 in the dataset');
+    expect(await oracleVersions(path)).toEqual([1]);
+    expect(fs.readdirSync(join(path, 'data'))).toHaveLength(1);
+  });
+
+  it('refuses an append that lacks a column of the dataset', async () => {
+    const path = freshPath();
+    await writeDataset(path, makeTable(0, 5));
+    const error = await rejection(writeDataset(path, makeTable(5, 5).select(['id', 'name']), { mode: 'append' }));
+    expect((error as Error).message).toContain('column "vec" (fixed_size_list:float:3) is missing');
+  });
+
+  it('refuses to append 2.1 files to a dataset of another file version', async () => {
+    const dir = fs.mkdtempSync(join(root, 'lancedb-'));
+    const db = await lancedb.connect(dir);
+    (
+      await db.createTable('t', toLanceDbArrow(makeTable(0, 10)), {
+        storageOptions: { new_table_data_storage_version: '2.2' },
+      })
+    ).close();
+    db.close();
+    const error = await rejection(writeDataset(join(dir, 't.lance'), makeTable(10, 10), { mode: 'append' }));
+    expect(error).toMatchObject({ code: 'UNSUPPORTED', details: { fileVersion: '2.2' } });
+    expect(error.message).toContain('the dataset stores file version 2.2; lance-loader appends file version 2.1 only');
+  });
+
+  it('refuses a column type it cannot write, naming the column', async () => {
+    const table = new arrow.Table({
+      tags: arrow.vectorFromArray([[1, 2]], new arrow.List(new arrow.Field('item', new arrow.Int32()))),
+    });
+    const error = await rejection(writeDataset(freshPath(), table));
+    expect(error).toMatchObject({ code: 'UNSUPPORTED', details: { column: 'tags' } });
+    expect((error as Error).message).toContain('column "tags" has Arrow type List<Int32>');
+  });
+
+  it('refuses nulls in a non-nullable column and removes the files it wrote', async () => {
+    const path = freshPath();
+    const schema = new arrow.Schema([new arrow.Field('x', new arrow.Int32(), false)]);
+    async function* batches(): AsyncGenerator<arrow.RecordBatch> {
+      yield new arrow.Table(schema, { x: arrow.makeVector(Int32Array.from([1, 2])) } as never)
+        .batches[0] as arrow.RecordBatch;
+      yield new arrow.RecordBatch(
+        schema,
+        arrow.makeData({
+          type: new arrow.Struct(schema.fields),
+          length: 2,
+          children: [arrow.vectorFromArray([3, null], new arrow.Int32()).data[0] as arrow.Data],
+        }),
+      );
+    }
+    const error = await rejection(writeDataset(path, batches()));
+    expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', details: { column: 'x', row: 2 } });
+    expect((error as Error).message).toContain('column "x" is not nullable but has 1 null(s) in rows 2..3');
+    expect(fs.readdirSync(join(path, 'data'))).toEqual([]);
+    expect(fs.existsSync(join(path, '_versions'))).toBe(false);
+  });
+
+  it('refuses row objects without a schema', async () => {
+    const error = await rejection(writeDataset(freshPath(), [{ a: 1 }]));
+    expect(error).toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect((error as Error).message).toContain('pass options.schema');
+  });
+
+  it('refuses file version 2.2 until it is written', async () => {
+    const error = await rejection(writeDataset(freshPath(), makeTable(0, 1), { fileVersion: '2.2' as '2.1' }));
+    expect(error).toMatchObject({ code: 'UNSUPPORTED', details: { option: 'fileVersion' } });
+  });
+});

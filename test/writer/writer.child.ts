@@ -1,0 +1,47 @@
+/**
+ * A writer in its own process, for the crash, race and disk-full tests:
+ *
+ *   node --import tsx test/writer/writer.child.ts <dataset> <create|append> <rows per write> <writes>
+ *
+ * Writes `writes` times `rows` rows (the first one creates the dataset in mode create) (an int64 id and a 128-float vector per row, so each append is
+ * a full-zip page of rows × 512 bytes) and prints `committed <version>` after each commit. A write that
+ * fails prints `error <code> <message>` and exits 3. SIGXFSZ is ignored, so a file size limit
+ * (`ulimit -f`) makes writes fail with EFBIG instead of killing the process.
+ */
+import * as arrow from 'apache-arrow';
+import { writeDataset } from '../../index.js';
+
+process.on('SIGXFSZ', () => undefined);
+
+const [path, mode, rowsArg, writesArg] = process.argv.slice(2);
+const rows = Number(rowsArg);
+const writes = Number(writesArg);
+
+/** The rows of write `n`: ids continue from earlier writes, vectors are derived from the id. */
+function writeTable(n: number, count: number): arrow.Table {
+  const ids = BigInt64Array.from({ length: count }, (_, i) => BigInt(n * count + i));
+  const values = new Float32Array(count * 128);
+  for (let i = 0; i < values.length; i++) values[i] = n * count + Math.floor(i / 128) + (i % 128) / 128;
+  const type = new arrow.FixedSizeList(128, new arrow.Field('item', new arrow.Float32(), true));
+  const vec = arrow.makeVector(
+    arrow.makeData({
+      type,
+      length: count,
+      nullCount: 0,
+      child: arrow.makeData({ type: new arrow.Float32(), length: values.length, data: values }),
+    }),
+  );
+  return new arrow.Table({ id: arrow.makeVector(ids), vec });
+}
+
+for (let n = 0; n < writes; n++) {
+  try {
+    const writeMode = mode === 'create' && n === 0 ? 'create' : 'append';
+    const { version } = await writeDataset(path as string, writeTable(n, rows), { mode: writeMode });
+    process.stdout.write(`committed ${version}\n`);
+  } catch (error) {
+    const { code, message } = error as { code?: string; message: string };
+    process.stdout.write(`error ${code ?? 'none'} ${message}\n`);
+    process.exit(3);
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * Encoding a page in the 2.1 full-zip layout (format/fullzip-layout.ts reads it back), the layout
+ * LanceDB picks for values of 256 bytes or more: vectors of 64+ floats, images, long strings.
+ *
+ *   buffer 0, per row:  [control byte: 1 = null, when the page has nulls]
+ *                       fixed: the value's bytes (also for a null row)
+ *                       variable: u32 | u64 length + bytes (nothing for a null row)
+ *   buffer 1 (variable only): rows + 1 start offsets into buffer 0, each 1, 2, 4 or 8 bytes, the
+ *                       smallest width that holds buffer 0's worst-case size
+ *
+ * Fixed-width rows without nulls are buffer 0 as it is: no copy is made for them.
+ */
+import type { FullZipLayoutProto } from '../format/proto/messages.js';
+import { valueEncoding } from './miniblock.js';
+import type { ColumnKind } from './schema.js';
+import { rowBytes, type PageBuffer, type PageValues } from './values.js';
+
+function packedWidth(maxValue: number): 1 | 2 | 4 | 8 {
+  if (maxValue <= 0xff) return 1;
+  if (maxValue <= 0xffff) return 2;
+  if (maxValue <= 0xffffffff) return 4;
+  return 8;
+}
+
+function writeUint(view: DataView, at: number, width: number, value: number): void {
+  if (width === 1) view.setUint8(at, value);
+  else if (width === 2) view.setUint16(at, value, true);
+  else if (width === 4) view.setUint32(at, value, true);
+  else view.setBigUint64(at, BigInt(value), true);
+}
+
+function fixedRows(width: number, values: PageValues): PageBuffer {
+  const validity = values.validity;
+  if (!validity) return values.pieces ?? values.bytes;
+  const stride = width + 1;
+  const out = new Uint8Array(values.rows * stride);
+  for (let r = 0; r < values.rows; r++) {
+    out[r * stride] = validity[r] ? 0 : 1;
+    out.set(values.bytes.subarray(r * width, (r + 1) * width), r * stride + 1);
+  }
+  return out;
+}
+
+/**
+ * Values from this size on (on average) are not copied into buffer 0: the buffer is handed on as
+ * pieces, each row's control word and length then its bytes where they lie, for one gathered write.
+ */
+const PIECES_FROM_BYTES = 4096;
+
+function variableRows(offsetBytes: 4 | 8, values: PageValues): PageBuffer[] {
+  const { rows, validity, bytes } = values;
+  const offsets = values.offsets as Float64Array;
+  const control = validity ? 1 : 0;
+  let size = 0;
+  for (let r = 0; r < rows; r++) {
+    if (!validity || validity[r]) size += offsetBytes + (offsets[r + 1] as number) - (offsets[r] as number);
+  }
+  size += control * rows;
+  const asPieces = bytes.length >= PIECES_FROM_BYTES * rows;
+  const heads = new Uint8Array(asPieces ? rows * (control + offsetBytes) : size);
+  const view = new DataView(heads.buffer);
+  const pieces: Uint8Array[] = [];
+  const worstCase = bytes.length + control * rows + offsetBytes * rows;
+  const indexWidth = packedWidth(worstCase);
+  const index = new Uint8Array((rows + 1) * indexWidth);
+  const indexView = new DataView(index.buffer);
+  let at = 0; // position in buffer 0
+  let headAt = 0; // position in `heads`
+  for (let r = 0; r < rows; r++) {
+    writeUint(indexView, r * indexWidth, indexWidth, at);
+    const headStart = headAt;
+    if (validity) heads[headAt++] = validity[r] ? 0 : 1;
+    const valid = !validity || validity[r];
+    const start = offsets[r] as number;
+    const length = valid ? (offsets[r + 1] as number) - start : 0;
+    if (valid) {
+      writeUint(view, headAt, offsetBytes, length);
+      headAt += offsetBytes;
+    }
+    if (asPieces) {
+      pieces.push(heads.subarray(headStart, headAt));
+      if (length > 0) pieces.push(bytes.subarray(start, start + length));
+    } else {
+      heads.set(bytes.subarray(start, start + length), headAt);
+      headAt += length;
+    }
+    at += headAt - headStart + (asPieces ? length : 0);
+  }
+  writeUint(indexView, rows * indexWidth, indexWidth, at);
+  return [asPieces ? pieces : heads, index];
+}
+
+/** A page encoded as full-zip rows: its buffers and its layout message. */
+export function encodeFullZipPage(
+  kind: ColumnKind,
+  values: PageValues,
+): { buffers: PageBuffer[]; layout: FullZipLayoutProto } {
+  const layout: FullZipLayoutProto = {
+    bits_rep: 0,
+    bits_def: values.validity ? 1 : 0,
+    num_items: values.rows,
+    num_visible_items: values.rows,
+    value_compression: valueEncoding(kind),
+    layers: [values.validity ? 'REPDEF_NULLABLE_ITEM' : 'REPDEF_ALL_VALID_ITEM'],
+  };
+  if (kind.kind === 'variable') {
+    layout.bits_per_offset = kind.offsetBytes * 8;
+    return { buffers: variableRows(kind.offsetBytes, values), layout };
+  }
+  const width = rowBytes(kind);
+  layout.bits_per_value = width * 8;
+  return { buffers: [fixedRows(width, values)], layout };
+}

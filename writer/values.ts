@@ -1,0 +1,139 @@
+/**
+ * A column's values gathered for one page: the Arrow chunks of successive record batches are copied,
+ * once, into contiguous buffers in the layout the page encoders take (fixed-width bytes, packed bits, or
+ * offsets + bytes, with one validity byte per row when some row is null). Arrow slices are honoured:
+ * fixed-width buffers come already sliced, bitmaps carry a bit offset, variable-width offsets are
+ * absolute into an unsliced data buffer.
+ */
+import type * as arrow from 'apache-arrow';
+import { UnsupportedError } from '../errors.js';
+import type { ColumnKind } from './schema.js';
+
+/** One page's worth of a column's values. */
+export interface PageValues {
+  rows: number;
+  nullCount: number;
+  /** One byte per row, 1 = valid; undefined when no row is null. */
+  validity?: Uint8Array;
+  /** fixed / fsl: rows × width bytes; bool: rows bits, LSB first; variable: the concatenated values. */
+  bytes: Uint8Array;
+  /**
+   * Wide fixed-width rows without nulls from several chunks: the chunks' bytes where they lie, in
+   * order (`bytes` is then empty); only full-zip pages take them, as one gathered write.
+   */
+  pieces?: Uint8Array[];
+  /** variable only: rows + 1 offsets into `bytes`, starting at 0. */
+  offsets?: Float64Array;
+}
+
+/** Rows this wide go to full-zip pages (writer/page.ts), which can write several chunks without a copy. */
+export const WIDE_ROW_BYTES = 256;
+
+/** One buffer of an encoded page: its bytes, or its bytes as consecutive pieces (written gathered). */
+export type PageBuffer = Uint8Array | Uint8Array[];
+
+/** Bytes per row of a fixed-width kind (bool and variable have none). */
+export function rowBytes(kind: ColumnKind): number {
+  if (kind.kind === 'fixed') return kind.byteWidth;
+  if (kind.kind === 'fsl') return (kind.dimension * kind.itemBits) / 8;
+  return 0;
+}
+
+function bytesOf(view: ArrayBufferView, byteLength: number): Uint8Array {
+  return new Uint8Array(view.buffer, view.byteOffset, byteLength);
+}
+
+function bitAt(bits: Uint8Array, index: number): number {
+  return ((bits[index >> 3] as number) >> (index & 7)) & 1;
+}
+
+function variableBytesOf(data: arrow.Data): Uint8Array {
+  const offsets = data.valueOffsets as Int32Array | BigInt64Array;
+  return (data.values as Uint8Array).subarray(Number(offsets[0]), Number(offsets[data.length]));
+}
+
+/** The payload bytes a chunk adds to a page (what the page size limit counts). */
+export function chunkBytes(kind: ColumnKind, data: arrow.Data, column: string): number {
+  if (kind.kind === 'bool') return Math.ceil(data.length / 8);
+  if (kind.kind === 'variable') {
+    const offsets = data.valueOffsets as Int32Array | BigInt64Array;
+    return Number(offsets[data.length]) - Number(offsets[0]) + data.length * kind.offsetBytes;
+  }
+  if (kind.kind === 'fsl' && (data.children[0]?.nullCount ?? 0) > 0) {
+    throw new UnsupportedError(
+      `column "${column}": null items inside a fixed-size list cannot be written yet (null rows can)`,
+      { column },
+    );
+  }
+  return data.length * rowBytes(kind);
+}
+
+/**
+ * Copies `chunks` (Arrow data of one column, in row order) into one page's buffers; a single chunk of
+ * fixed-width values without nulls is used where it lies, without a copy.
+ */
+export function gatherPageValues(kind: ColumnKind, chunks: readonly arrow.Data[]): PageValues {
+  const [only] = chunks;
+  const fixedBytes = (data: arrow.Data): Uint8Array =>
+    bytesOf(
+      (kind.kind === 'fsl' ? data.children[0]?.values : data.values) as ArrayBufferView,
+      data.length * rowBytes(kind),
+    );
+  if (chunks.length === 1 && only && only.nullCount === 0 && (kind.kind === 'fixed' || kind.kind === 'fsl')) {
+    return { rows: only.length, nullCount: 0, bytes: fixedBytes(only) };
+  }
+  if (rowBytes(kind) >= WIDE_ROW_BYTES && chunks.every((data) => data.nullCount === 0)) {
+    const rows = chunks.reduce((sum, data) => sum + data.length, 0);
+    return { rows, nullCount: 0, bytes: new Uint8Array(0), pieces: chunks.map(fixedBytes) };
+  }
+  let rows = 0;
+  let nullCount = 0;
+  let payload = 0;
+  for (const data of chunks) {
+    rows += data.length;
+    nullCount += data.nullCount;
+    if (kind.kind === 'variable') {
+      const offsets = data.valueOffsets as Int32Array | BigInt64Array;
+      payload += Number(offsets[data.length]) - Number(offsets[0]);
+    }
+  }
+  const validity = nullCount > 0 ? new Uint8Array(rows) : undefined;
+  let bytes: Uint8Array;
+  let offsets: Float64Array | undefined;
+  if (kind.kind === 'bool') bytes = new Uint8Array(Math.ceil(rows / 8));
+  else if (kind.kind === 'variable') {
+    // One chunk's bytes are used where they lie; several are concatenated.
+    bytes = chunks.length === 1 && only ? variableBytesOf(only) : new Uint8Array(payload);
+    offsets = new Float64Array(rows + 1);
+  } else bytes = new Uint8Array(rows * rowBytes(kind));
+
+  let row = 0;
+  let byteAt = 0;
+  for (const data of chunks) {
+    const n = data.length;
+    if (validity) {
+      if (data.nullCount === 0 || !data.nullBitmap) validity.fill(1, row, row + n);
+      else for (let i = 0; i < n; i++) validity[row + i] = bitAt(data.nullBitmap, data.offset + i);
+    }
+    if (kind.kind === 'bool') {
+      const bits = data.values as Uint8Array;
+      for (let i = 0; i < n; i++) {
+        if (bitAt(bits, data.offset + i))
+          bytes[(row + i) >> 3] = (bytes[(row + i) >> 3] as number) | (1 << ((row + i) & 7));
+      }
+    } else if (kind.kind === 'variable' && offsets) {
+      const source = data.valueOffsets as Int32Array | BigInt64Array;
+      const first = Number(source[0]);
+      const last = Number(source[n]);
+      if (chunks.length > 1) bytes.set(variableBytesOf(data), byteAt);
+      for (let i = 1; i <= n; i++) offsets[row + i] = byteAt + Number(source[i]) - first;
+      byteAt += last - first;
+    } else {
+      const width = rowBytes(kind);
+      const values = (kind.kind === 'fsl' ? data.children[0]?.values : data.values) as ArrayBufferView;
+      bytes.set(bytesOf(values, n * width), row * width);
+    }
+    row += n;
+  }
+  return validity ? { rows, nullCount, validity, bytes, offsets } : { rows, nullCount, bytes, offsets };
+}

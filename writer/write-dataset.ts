@@ -1,0 +1,375 @@
+/**
+ * `writeDataset`: record batches → data files → a manifest → a committed version.
+ *
+ *   data ──openInput──► batches ──► DataFileWriter (pages of 8 MiB per column, file cut at
+ *                                   1,048,576 rows) ──fsync──► data/<random>.lance, one fragment each
+ *                                                                   │
+ *   latest manifest (append: fields, fragments, deletions kept) ────┤
+ *                                                                   ▼
+ *                                 manifest of version N + 1 ──commitManifest──► _versions/
+ *
+ * Memory stays bounded: a column holds at most one page's values before they are encoded and written.
+ * An append that loses the race for its version re-reads the winner's manifest and commits on top of it
+ * (its data files are reused: fragment ids live in the manifest only); create and overwrite fail with a
+ * {@link CommitConflictError} instead. On any error the files written so far are removed and the dataset
+ * stays at the version it had.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import { join } from 'node:path';
+import type * as arrow from 'apache-arrow';
+import { CommitConflictError, InvalidArgumentError, UnsupportedError } from '../errors.js';
+import type { FieldProto, ManifestProto } from '../format/proto/messages.js';
+import { toLocalPath } from '../dataset/location.js';
+import {
+  commitManifest,
+  indexSectionOf,
+  manifestFileBytes,
+  readLatestVersion,
+  syncDirectory,
+  type CommittedVersion,
+} from './commit.js';
+import { DataFileWriter, type WrittenFile } from './data-file.js';
+import { openInput, type WriteData } from './input.js';
+import { planColumns, schemaMetadataBytes, type WriteColumn } from './schema.js';
+
+/** Options of {@link writeDataset}. */
+export interface WriteDatasetOptions {
+  /**
+   * `create` (default): a new dataset; fails if one exists at the path. `append`: new fragments after
+   * the existing ones, whose schema the data must match. `overwrite`: a new version holding only this
+   * data (older versions stay readable by time travel); creates the dataset if there is none.
+   */
+  mode?: 'create' | 'append' | 'overwrite';
+  /** The Lance file version of the data files. Only `'2.1'` (LanceDB's default) is written so far. */
+  fileVersion?: '2.1';
+  /** The column types of row objects (required when `data` is rows; ignored for Arrow data). */
+  schema?: arrow.Schema;
+  /** Rows per record batch built from row objects (default 8192). */
+  rowsPerBatch?: number;
+  /** Rows per data file (default 1,048,576, LanceDB's); each data file is one fragment. */
+  maxRowsPerFile?: number;
+}
+
+/** What {@link writeDataset} committed. */
+export interface WriteResult {
+  /** The version committed. */
+  version: number;
+  /** Rows written by this call. */
+  rows: number;
+  /** Data files (fragments) written by this call. */
+  files: number;
+}
+
+const DEFAULT_MAX_ROWS_PER_FILE = 1024 * 1024;
+const MAX_APPEND_ATTEMPTS = 20;
+const WRITER_VERSION = { library: 'lance-loader', version: '0.1.0' };
+// Reader feature flag 2 (stable row ids) needs row-id sequences per fragment, which the writer does not make.
+const FLAG_STABLE_ROW_IDS = 2n;
+
+/** A data file name as Lance makes them: 24 binary digits then 26 hex digits, from 16 random bytes. */
+function dataFileName(): string {
+  const bytes = randomBytes(16);
+  let name = '';
+  for (const byte of bytes.subarray(0, 3)) name += byte.toString(2).padStart(8, '0');
+  return `${name}${bytes.subarray(3).toString('hex')}.lance`;
+}
+
+function checkOptions(options: WriteDatasetOptions): Required<Pick<WriteDatasetOptions, 'mode' | 'maxRowsPerFile'>> {
+  const mode = options.mode ?? 'create';
+  if (!['create', 'append', 'overwrite'].includes(mode)) {
+    throw new InvalidArgumentError(
+      `options.mode must be 'create', 'append' or 'overwrite'; got ${JSON.stringify(mode)}`,
+      {
+        option: 'mode',
+      },
+    );
+  }
+  if (options.fileVersion !== undefined && options.fileVersion !== '2.1') {
+    throw new UnsupportedError(
+      `options.fileVersion ${JSON.stringify(options.fileVersion)} cannot be written yet; lance-loader writes file version '2.1'`,
+      { option: 'fileVersion' },
+    );
+  }
+  const maxRowsPerFile = options.maxRowsPerFile ?? DEFAULT_MAX_ROWS_PER_FILE;
+  if (!Number.isInteger(maxRowsPerFile) || maxRowsPerFile < 1) {
+    throw new InvalidArgumentError(`options.maxRowsPerFile must be a positive integer; got ${String(maxRowsPerFile)}`, {
+      option: 'maxRowsPerFile',
+    });
+  }
+  if (options.rowsPerBatch !== undefined && (!Number.isInteger(options.rowsPerBatch) || options.rowsPerBatch < 1)) {
+    throw new InvalidArgumentError(
+      `options.rowsPerBatch must be a positive integer; got ${String(options.rowsPerBatch)}`,
+      {
+        option: 'rowsPerBatch',
+      },
+    );
+  }
+  return { mode, maxRowsPerFile };
+}
+
+/** The columns an append writes: the dataset's fields, matched by name and type against the data. */
+function appendColumns(root: string, committed: CommittedVersion, schema: arrow.Schema): WriteColumn[] {
+  const { manifest } = committed;
+  if ((manifest.reader_feature_flags & FLAG_STABLE_ROW_IDS) !== 0n) {
+    throw new UnsupportedError(`${root}: the dataset uses stable row ids, which lance-loader cannot append to yet`, {
+      path: root,
+    });
+  }
+  if (manifest.data_format && manifest.data_format.version !== '2.1') {
+    throw new UnsupportedError(
+      `${root}: the dataset stores file version ${manifest.data_format.version}; lance-loader appends file version 2.1 only`,
+      { path: root, fileVersion: manifest.data_format.version },
+    );
+  }
+  const nested = manifest.fields.find((f) => f.parent_id !== -1);
+  if (nested) {
+    throw new UnsupportedError(
+      `${root}: the dataset has nested field "${nested.name}", which lance-loader cannot write yet`,
+      {
+        path: root,
+        field: nested.name,
+      },
+    );
+  }
+  const planned = new Map(planColumns(schema).map((c) => [c.field.name, c]));
+  const mismatch = (message: string, details: Record<string, unknown>): InvalidArgumentError =>
+    new InvalidArgumentError(`${root}: the data does not match the dataset's schema: ${message}`, {
+      path: root,
+      ...details,
+    });
+  const columns = manifest.fields.map((existing: FieldProto) => {
+    const column = planned.get(existing.name);
+    if (!column)
+      throw mismatch(`column "${existing.name}" (${existing.logical_type}) is missing`, { column: existing.name });
+    planned.delete(existing.name);
+    if (column.lance.logical_type !== existing.logical_type) {
+      throw mismatch(
+        `column "${existing.name}" is ${column.lance.logical_type} in the data and ${existing.logical_type} in the dataset`,
+        { column: existing.name, expected: existing.logical_type, actual: column.lance.logical_type },
+      );
+    }
+    return { ...column, lance: { ...existing } };
+  });
+  const [extra] = planned.keys();
+  if (extra !== undefined) throw mismatch(`column "${extra}" is not in the dataset`, { column: extra });
+  return columns;
+}
+
+/** Writes the batches into data files under `dataDir`; returns the files, all fsynced. */
+async function writeFiles(
+  dataDir: string,
+  columns: WriteColumn[],
+  schema: arrow.Schema,
+  batches: AsyncIterable<arrow.RecordBatch>,
+  maxRowsPerFile: number,
+  written: string[],
+): Promise<WrittenFile[]> {
+  const files: WrittenFile[] = [];
+  const metadata = schemaMetadataBytes(schema);
+  const order = columns.map((c) => schema.fields.findIndex((f) => f.name === c.field.name));
+  let writer: DataFileWriter | undefined;
+  let rowsSeen = 0;
+  try {
+    for await (const batch of batches) {
+      const children = order.map((i) => batch.data.children[i] as arrow.Data);
+      checkBatch(batch, columns, children, schema, rowsSeen);
+      let start = 0;
+      while (start < batch.numRows) {
+        if (!writer) {
+          writer = DataFileWriter.create(dataDir, dataFileName(), columns, metadata);
+          written.push(writer.path);
+        }
+        const take = Math.min(batch.numRows - start, maxRowsPerFile - writer.rows);
+        writer.write(
+          start === 0 && take === batch.numRows ? children : children.map((data) => data.slice(start, take)),
+        );
+        start += take;
+        if (writer.rows >= maxRowsPerFile) {
+          files.push(writer.finish());
+          writer = undefined;
+        }
+      }
+      rowsSeen += batch.numRows;
+    }
+    if (writer) files.push(writer.finish());
+  } catch (error) {
+    writer?.abort();
+    throw error;
+  }
+  return files;
+}
+
+function checkBatch(
+  batch: arrow.RecordBatch,
+  columns: WriteColumn[],
+  children: arrow.Data[],
+  schema: arrow.Schema,
+  rowsSeen: number,
+): void {
+  const sameShape =
+    batch.schema.fields.length === schema.fields.length &&
+    batch.schema.fields.every(
+      (f, i) => f.name === schema.fields[i]?.name && String(f.type) === String(schema.fields[i]?.type),
+    );
+  if (!sameShape) {
+    throw new InvalidArgumentError(
+      `data: the record batch starting at row ${rowsSeen} has schema ${batch.schema.fields.map((f) => `${f.name}: ${String(f.type)}`).join(', ')}, unlike the first batch's`,
+      { row: rowsSeen },
+    );
+  }
+  columns.forEach((column, i) => {
+    const data = children[i] as arrow.Data;
+    if (!column.lance.nullable && data.nullCount > 0) {
+      throw new InvalidArgumentError(
+        `data: column "${column.field.name}" is not nullable but has ${data.nullCount} null(s) in rows ${rowsSeen}..${rowsSeen + batch.numRows - 1}`,
+        { column: column.field.name, row: rowsSeen },
+      );
+    }
+  });
+}
+
+/**
+ * The manifest of `version`. From `base` (the previous version, for an append; its configuration only,
+ * for an overwrite) it keeps the fragments with their deletion files, feature flags, table config and
+ * fragment numbering; the transaction fields, which describe the previous commit, are not carried.
+ */
+function buildManifest(
+  base: Partial<ManifestProto>,
+  version: number,
+  fields: FieldProto[],
+  schemaMetadata: Record<string, Uint8Array>,
+  files: WrittenFile[],
+): ManifestProto {
+  const kept = base.fragments ?? [];
+  let nextId = base.max_fragment_id !== undefined ? base.max_fragment_id + 1 : 0;
+  for (const fragment of kept) nextId = Math.max(nextId, fragment.id + 1);
+  const fieldIds = fields.map((f) => f.id);
+  const added = files.map((file) => ({
+    id: nextId++,
+    files: [
+      {
+        path: file.name,
+        fields: fieldIds,
+        column_indices: fieldIds.map((_, i) => i),
+        file_major_version: 2,
+        file_minor_version: 1,
+        file_size_bytes: file.sizeBytes,
+      },
+    ],
+    physical_rows: file.rows,
+  }));
+  const fragments = [...kept, ...added];
+  const now = Date.now();
+  const manifest: ManifestProto = {
+    fields,
+    fragments,
+    version,
+    schema_metadata: schemaMetadata,
+    timestamp: { seconds: Math.floor(now / 1000), nanos: (now % 1000) * 1e6 },
+    tag: '',
+    reader_feature_flags: base.reader_feature_flags ?? 0n,
+    writer_feature_flags: base.writer_feature_flags ?? 0n,
+    writer_version: WRITER_VERSION,
+    data_format: { file_format: 'lance', version: '2.1' },
+    base_paths: base.base_paths ?? [],
+    next_row_id: base.next_row_id ?? 0,
+    config: base.config ?? {},
+    table_metadata: base.table_metadata ?? {},
+  };
+  const maxId = Math.max(nextId - 1, base.max_fragment_id ?? -1);
+  if (maxId >= 0) manifest.max_fragment_id = maxId;
+  return manifest;
+}
+
+/**
+ * Writes `data` as a Lance dataset at `path` (a directory path or a `file:` URL), or appends to or
+ * overwrites the one there, and commits it as a new version that LanceDB and {@link openDataset} read.
+ *
+ * Data files use file version 2.1 with LanceDB's layouts: mini-block pages for values under 256 bytes,
+ * full-zip pages for larger ones (vectors of 64+ floats, images, long strings), values uncompressed.
+ * Writable column types: ints, floats (16/32/64-bit), bool, date32/date64, timestamps, utf8, binary,
+ * large utf8/binary, fixed-size binary, and fixed-size lists of fixed-width values, each nullable or not.
+ *
+ * ```ts
+ * await writeDataset('data/emb.lance', table);                              // a new dataset
+ * await writeDataset('data/emb.lance', moreBatches, { mode: 'append' });
+ * await writeDataset('data/rows.lance', rows(), { schema, mode: 'overwrite' });
+ * ```
+ *
+ * @throws InvalidArgumentError for bad options, a dataset that exists (create) or is missing (append),
+ *   data that does not match the dataset's schema (append), or nulls in a non-nullable column.
+ * @throws UnsupportedError for a column type the writer cannot write.
+ * @throws CommitConflictError when another writer committed first and the write cannot be retried.
+ * @throws IoError when a file cannot be written (the dataset stays at its previous version).
+ */
+export async function writeDataset(
+  path: string | URL,
+  data: WriteData,
+  options: WriteDatasetOptions = {},
+): Promise<WriteResult> {
+  const root = toLocalPath(path, {
+    name: 'writeDataset(path)',
+    accepts: 'a dataset directory: a path or a file: URL',
+    tables: false,
+  });
+  const { mode, maxRowsPerFile } = checkOptions(options);
+  const { schema, batches } = await openInput(data, options);
+  let committed = readLatestVersion(root);
+  if (mode === 'create' && committed) {
+    throw new InvalidArgumentError(
+      `${root}: a dataset already exists here (version ${committed.version}); pass mode 'append' or 'overwrite'`,
+      { path: root, version: committed.version },
+    );
+  }
+  if (mode === 'append' && !committed) {
+    throw new InvalidArgumentError(`${root}: there is no dataset to append to; pass mode 'create'`, { path: root });
+  }
+  const columns = mode === 'append' && committed ? appendColumns(root, committed, schema) : planColumns(schema);
+  const dataDir = join(root, 'data');
+  fs.mkdirSync(dataDir, { recursive: true });
+  const written: string[] = [];
+  try {
+    const files = await writeFiles(dataDir, columns, schema, batches, maxRowsPerFile, written);
+    syncDirectory(dataDir);
+    const fields = columns.map((c) => c.lance);
+    const metadata = mode === 'append' && committed ? committed.manifest.schema_metadata : schemaMetadataBytes(schema);
+    for (let attempt = 1; ; attempt++) {
+      const version = (committed?.version ?? 0) + 1;
+      const base = mode === 'append' ? (committed?.manifest ?? {}) : configOf(committed);
+      const manifest = buildManifest(base, version, fields, metadata, files);
+      const indexSection = mode === 'append' && committed ? indexSectionOf(committed) : undefined;
+      try {
+        commitManifest(root, version, manifestFileBytes(manifest, indexSection));
+        return { version, rows: files.reduce((sum, f) => sum + f.rows, 0), files: files.length };
+      } catch (error) {
+        if (!(error instanceof CommitConflictError) || mode !== 'append' || attempt >= MAX_APPEND_ATTEMPTS) {
+          if (error instanceof CommitConflictError && mode === 'append') {
+            throw new CommitConflictError(`${error.message}, ${attempt} times in a row; giving up`, error.details);
+          }
+          throw error;
+        }
+        committed = readLatestVersion(root);
+        const again = committed && appendColumns(root, committed, schema);
+        if (!again || again.some((c, i) => c.lance.id !== fields[i]?.id)) {
+          throw new CommitConflictError(
+            `${root}: another writer replaced the dataset's schema while this append was written`,
+            {
+              path: root,
+            },
+          );
+        }
+      }
+    }
+  } catch (error) {
+    for (const file of written) fs.rmSync(file, { force: true });
+    throw error;
+  }
+}
+
+/** What an overwrite keeps of the previous version: its table configuration and fragment numbering. */
+function configOf(committed: CommittedVersion | undefined): Partial<ManifestProto> {
+  if (!committed) return {};
+  const { config, table_metadata, max_fragment_id } = committed.manifest;
+  return { config, table_metadata, max_fragment_id };
+}
