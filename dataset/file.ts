@@ -83,7 +83,7 @@ export function summarizeFile(meta: FileMetadata, fieldOfColumn: Map<number, str
       field: fieldOfColumn.get(c.index) ?? null,
       pages: c.pages.map((p) => ({
         rows: p.numRows,
-        layout: describeLayout(p.layout),
+        layout: describeLayout(p.layout, p.buffers.length),
         bufferSizes: p.buffers.map((b) => b.size),
       })),
       bytes: c.pages.reduce((sum, p) => sum + p.buffers.reduce((s, b) => s + b.size, 0), 0),

@@ -45,8 +45,14 @@ import {
   fixedValueBytes,
   parseRepetitionIndex,
 } from '../format/fullzip-layout.js';
-import { checkMiniBlockSupported, parseChunkTable, type ChunkTable } from '../format/miniblock-layout.js';
-import type { FullZipLayoutProto, MiniBlockLayoutProto } from '../format/proto/messages.js';
+import {
+  checkMiniBlockSupported,
+  chunkWordBytes,
+  parseChunkTable,
+  type ChunkTable,
+} from '../format/miniblock-layout.js';
+import { constantBuffers } from '../format/layout.js';
+import type { ConstantLayoutProto, FullZipLayoutProto, MiniBlockLayoutProto } from '../format/proto/messages.js';
 import {
   done,
   planPlacedValues,
@@ -262,13 +268,8 @@ function planLayout(request: PageRequest, cache: PageCache): PlanStep {
       return layout.layout.details === 'bits_per_value'
         ? planFullZipFixed(request)
         : planFullZipVariable(request, cache);
-    case 'constant': {
-      const l = layout.layout;
-      if (l.rep_compression || l.def_compression || page.buffers.length > 0) {
-        throw new UnsupportedError(`${where}: constant pages with buffers (file version 2.2) are not supported`);
-      }
-      return done({ kind: 'constant', where, slots: request.slots, inlineValue: l.inline_value ?? null });
-    }
+    case 'constant':
+      return planConstant(request, layout.layout);
     case 'blob':
       throw new UnsupportedError(`${where}: blob columns are not supported yet`);
     case 'v2.0':
@@ -281,6 +282,41 @@ function pageBuffer(page: PageInfo, index: number, where: string): ByteRange {
   if (!buffer)
     throw new CorruptFileError(`${where}: page has ${page.buffers.length} buffers, buffer ${index} is missing`);
   return buffer;
+}
+
+/**
+ * Constant and all-null pages: nothing to read, or (2.2) the value buffer of a string constant and the
+ * definition levels of a constant with nulls, each read whole.
+ */
+function planConstant(request: PageRequest, layout: ConstantLayoutProto): PlanStep {
+  const { page, rows, slots, where } = request;
+  const buffers = constantBuffers(layout, page.buffers.length, where);
+  const rep = buffers.rep === undefined ? undefined : pageBuffer(page, buffers.rep, where);
+  if (layout.rep_compression || (rep && rep.size > 0)) {
+    throw new UnsupportedError(`${where}: constant pages of list columns (repetition levels) are not supported yet`);
+  }
+  const inlineValue = layout.inline_value ?? null;
+  const ranges: ByteRange[] = [];
+  if (buffers.value !== undefined) ranges.push(pageBuffer(page, buffers.value, where));
+  const def = buffers.def === undefined ? undefined : pageBuffer(page, buffers.def, where);
+  if (def && def.size > 0) ranges.push(def);
+  if (ranges.length === 0) return done({ kind: 'constant', where, slots, inlineValue });
+  return {
+    done: false,
+    ranges,
+    next: (views) => {
+      const task: DecodeTask = { kind: 'constant', where, slots, inlineValue };
+      if (buffers.value !== undefined) task.valueBuffer = views[0];
+      if (def && def.size > 0)
+        task.levels = {
+          bytes: views[views.length - 1] as Uint8Array,
+          compression: layout.def_compression,
+          numLevels: layout.num_def_values || page.numRows,
+          rows,
+        };
+      return done(task);
+    },
+  };
 }
 
 function planMiniBlock(request: PageRequest, layout: MiniBlockLayoutProto, cache: PageCache): PlanStep {
@@ -302,7 +338,13 @@ function planMiniBlock(request: PageRequest, layout: MiniBlockLayoutProto, cache
     done: false,
     ranges,
     next: ([metaBytes, dictionary]) => {
-      const table = parseChunkTable(metaBytes as Uint8Array, layout.num_items, data.size, where);
+      const table = parseChunkTable(
+        metaBytes as Uint8Array,
+        chunkWordBytes(layout),
+        layout.num_items,
+        data.size,
+        where,
+      );
       // Copied: the view may alias pooled read memory that is reused once this read is done.
       const entry = { table, dictionary: dictionary ? dictionary.slice() : null };
       cache.miniblock.set(page, entry);

@@ -15,10 +15,10 @@ import { LanceLoaderError, openDataset, openFile, type ErrorCode } from '../../i
 import { protoSources } from '../../format/proto/definitions.js';
 
 // ---------------------------------------------------------------------------------------------------
-// Fixtures: one small table (id Int32, x Float32, s Utf8) written as file versions 2.0 and 2.1.
+// Fixtures: one small table (id Int32, x Float32, s Utf8) written as file versions 2.0, 2.1 and 2.2.
 
 export const NUM_ROWS = 300;
-export const VERSIONS = ['2.0', '2.1'] as const;
+export const VERSIONS = ['2.0', '2.1', '2.2'] as const;
 type Version = (typeof VERSIONS)[number];
 
 const tempDirs: string[] = [];
