@@ -20,10 +20,10 @@
  * decodes the whole page once instead, keeps the values, and every later read of the page copies straight
  * from them with no I/O ('cached' task). Small pages are fixed-width mini-block pages, 2.0 pages of values
  * at most SMALL_VALUE_BYTES wide, and variable-width mini-block and 2.0 pages of at most
- * SMALL_VARIABLE_ROW_BYTES stored bytes a row. Pages are kept first come, first served until the budget is
- * spent; nothing is evicted. The same budget keeps the parsed repetition indexes of variable-width
- * full-zip pages (8 bytes a row), which takes a read of such a page from two dependent rounds of reads to
- * one.
+ * SMALL_VARIABLE_ROW_BYTES stored bytes a row, and fixed-width constant pages with definition levels
+ * (2.2). Pages are kept first come, first served until the budget is spent; nothing is evicted. The same
+ * budget keeps the parsed repetition indexes of variable-width full-zip pages (8 bytes a row), which takes
+ * a read of such a page from two dependent rounds of reads to one.
  *
  *   small page, kept:       the page's steps for every row → decode all, keep → task
  *   decoded page kept:      (nothing to read)                                 → task
@@ -202,8 +202,10 @@ function keptBytesOf(request: PageRequest, cache: PageCache): number | undefined
   const kind = page.layout.kind;
   const validity = request.nullable ? page.numRows : 0;
   const width = request.fixedWidth;
+  // A constant page with buffers (2.2 definition levels) would otherwise read all of its levels per read.
+  const constantWithLevels = kind === 'constant' && page.buffers.length > 0;
   if (width !== undefined)
-    return kind === 'miniblock' || (kind === 'v2.0' && width <= SMALL_VALUE_BYTES)
+    return kind === 'miniblock' || constantWithLevels || (kind === 'v2.0' && width <= SMALL_VALUE_BYTES)
       ? page.numRows * width + validity
       : undefined;
   if (!request.variableWidth || (kind !== 'miniblock' && kind !== 'v2.0') || cache.tooLarge.has(page)) return undefined;
