@@ -188,7 +188,7 @@ export class LanceFile {
   }
 
   private async readBatch(rows: Uint32Array, fields: LanceField[]): Promise<arrow.RecordBatch> {
-    checkReadableFields(fields);
+    checkReadableFields(fields, this.source.path);
     const sorted = sortWithSlots(rows);
     const columns = fields.map((field, output): ColumnRead => {
       const index = this.columnOf.get(field.id);

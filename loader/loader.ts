@@ -30,6 +30,7 @@ import { createBatch, type Batch, type BatchColumn, type BatchLease } from './ba
 import { planBatchLayout, type BatchLayout } from './batch-layout.js';
 import { planMemoryBudget, type MemoryBudget } from './budget.js';
 import { Dataset, openDataset } from '../dataset/dataset.js';
+import { checkReadableFields } from '../dataset/columns.js';
 import { toLocalPath, type DatasetLocation, type LocationArgument } from '../dataset/location.js';
 import {
   resolveLoaderOptions,
@@ -114,6 +115,7 @@ export class DataLoader {
     let pool: DecodePool | undefined;
     try {
       const fields = dataset.selectFields(resolved.columns);
+      checkReadableFields(fields, dataset.path);
       const layout = planBatchLayout(fields, resolved.batchSize, resolved.shapes);
       const sampler = new BatchSampler({
         numRows: dataset.numRows,
