@@ -60,7 +60,7 @@ export function checkReadableFields(fields: LanceField[], where: string): void {
 }
 
 /** Why lance-loader cannot read a column of `columnType` yet, or undefined when it can. */
-function unreadableReason(columnType: arrow.DataType): string | undefined {
+export function unreadableReason(columnType: arrow.DataType): string | undefined {
   const type = valueTypeOf(columnType);
   if (fixedByteWidth(type) !== undefined || isVariableWidth(type)) return undefined;
   const nested =

@@ -37,20 +37,11 @@
  * known only once decoded: it is charged its stored size, and settled at the decoded size, or dropped
  * (and never tried again) when that no longer fits.
  */
-import { CorruptFileError, UnsupportedError } from '../errors.js';
+import { CorruptFileError, InternalError } from '../errors.js';
 import type { ByteRange, PageInfo } from '../format/file-metadata.js';
-import {
-  checkFullZipSupported,
-  controlWordBytes,
-  fixedValueBytes,
-  parseRepetitionIndex,
-} from '../format/fullzip-layout.js';
-import {
-  checkMiniBlockSupported,
-  chunkWordBytes,
-  parseChunkTable,
-  type ChunkTable,
-} from '../format/miniblock-layout.js';
+import { controlWordBytes, fixedValueBytes, parseRepetitionIndex } from '../format/fullzip-layout.js';
+import { chunkWordBytes, parseChunkTable, type ChunkTable } from '../format/miniblock-layout.js';
+import { checkPageSupported } from '../format/page-support.js';
 import { constantBuffers } from '../format/layout.js';
 import type { ConstantLayoutProto, FullZipLayoutProto, MiniBlockLayoutProto } from '../format/proto/messages.js';
 import {
@@ -262,18 +253,18 @@ function cachedTask(request: PageRequest, kept: KeptValues): DecodeTask {
 function planLayout(request: PageRequest, cache: PageCache): PlanStep {
   const { page, where } = request;
   const layout = page.layout;
+  if (layout.kind !== 'v2.0') checkPageSupported(page, where);
   switch (layout.kind) {
     case 'miniblock':
       return planMiniBlock(request, layout.layout, cache);
     case 'fullzip':
-      checkFullZipSupported(layout.layout, where);
       return layout.layout.details === 'bits_per_value'
         ? planFullZipFixed(request)
         : planFullZipVariable(request, cache);
     case 'constant':
       return planConstant(request, layout.layout);
     case 'blob':
-      throw new UnsupportedError(`${where}: blob columns are not supported yet`);
+      throw new InternalError(`${where}: a blob page passed the support check`);
     case 'v2.0':
       return planV20Page(request, layout.encoding);
   }
@@ -293,10 +284,6 @@ function pageBuffer(page: PageInfo, index: number, where: string): ByteRange {
 function planConstant(request: PageRequest, layout: ConstantLayoutProto): PlanStep {
   const { page, rows, slots, where } = request;
   const buffers = constantBuffers(layout, page.buffers.length, where);
-  const rep = buffers.rep === undefined ? undefined : pageBuffer(page, buffers.rep, where);
-  if (layout.rep_compression || (rep && rep.size > 0)) {
-    throw new UnsupportedError(`${where}: constant pages of list columns (repetition levels) are not supported yet`);
-  }
   const inlineValue = layout.inline_value ?? null;
   const ranges: ByteRange[] = [];
   if (buffers.value !== undefined) ranges.push(pageBuffer(page, buffers.value, where));
@@ -323,7 +310,6 @@ function planConstant(request: PageRequest, layout: ConstantLayoutProto): PlanSt
 
 function planMiniBlock(request: PageRequest, layout: MiniBlockLayoutProto, cache: PageCache): PlanStep {
   const { page, where } = request;
-  checkMiniBlockSupported(layout, where);
   const cached = cache.miniblock.get(page);
   if (cached) return planMiniBlockChunks(request, layout, cached.table, cached.dictionary);
   // Flat (non-list) pages, the only ones lance-loader decodes, hold one item per row.

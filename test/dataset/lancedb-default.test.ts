@@ -17,7 +17,7 @@ import { oracleScan, oracleTake } from '../fixtures/oracle.js';
 import { Rng } from '../fixtures/random.js';
 
 const ROWS = 5000;
-const FLAT = ['id', 'label', 'score', 'name', 'kind', 'done'];
+const FLAT = ['id', 'label', 'score', 'ratio', 'name', 'kind', 'done'];
 let dir: string;
 let tablePath: string;
 
@@ -28,6 +28,7 @@ beforeAll(async () => {
     id: i,
     label: i % 10,
     score: i / 8,
+    ratio: (i % 50) / 7,
     name: `item ${i} ${'x'.repeat(i % 13)}`,
     kind: ['cat', 'dog', 'bird'][i % 3] as string,
     done: i % 4 === 0,
@@ -81,7 +82,7 @@ describe('a table LanceDB 0.39 writes from plain objects with its defaults', () 
       const error = (await ds.take([0]).catch((e: unknown) => e)) as LanceLoaderError;
       expect(error).toBeInstanceOf(UnsupportedError);
       expect(error.code).toBe('UNSUPPORTED');
-      expect(error.message).toContain(`${tablePath}: 2 of the 8 columns asked for cannot be read yet`);
+      expect(error.message).toContain(`${tablePath}: 2 of the 9 columns asked for cannot be read yet`);
       expect(error.message).toContain('"tags" (List<Utf8>: lists and structs are not read yet)');
       expect(error.message).toContain(
         '"meta" (Struct<{width:Float64, source:Utf8}>: lists and structs are not read yet)',
@@ -96,7 +97,7 @@ describe('a table LanceDB 0.39 writes from plain objects with its defaults', () 
       (e: unknown) => e,
     )) as LanceLoaderError;
     expect(error).toBeInstanceOf(UnsupportedError);
-    expect(error.message).toContain('2 of the 8 columns asked for cannot be read yet');
+    expect(error.message).toContain('2 of the 9 columns asked for cannot be read yet');
     expect(error.message).toContain('"tags"');
     expect(error.message).toContain('"meta"');
   });
