@@ -1,5 +1,5 @@
 /**
- * Shared helpers of the bad-input tests: LanceDB-written fixture datasets (file versions 2.0 and 2.1) copied
+ * Shared helpers of the bad-input tests: LanceDB-written fixture datasets (file versions 2.0, 2.1 and 2.2) copied
  * into temp directories to be damaged, readers that touch every byte a reader can see, an assertion on typed
  * errors, a memory bound, and byte surgery on data files and manifests (protobufs re-encoded with protobufjs
  * from lance-loader's own definitions).
