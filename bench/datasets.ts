@@ -31,7 +31,7 @@ import { writeNpyBatchFiles } from '../examples/npy.js';
 export const dataDir = join(import.meta.dirname, '.data');
 
 export type BenchKind = 'emb' | 'mixed' | 'mnist' | 'seed000' | 'images';
-export type FileVersion = '2.0' | '2.1';
+export type FileVersion = '2.0' | '2.1' | '2.2';
 
 /** Rows per dimension of the vector-like column of each kind (for the NumPy store and reports). */
 export const SEED000_DIM = 105_600;

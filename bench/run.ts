@@ -2,7 +2,7 @@
  * The benchmark suite: lance-loader side by side with LanceDB, a NumPy batch-file loader and the disk's
  * own limit (plain preads, fio), on the same datasets and the same shuffled batches, in one run.
  *
- *   npm run bench [-- --quick] [--only emb,mnist,seed000,images,emb-2.1,…] [--methods lance-loader,lancedb,numpy-files,raw-pread]
+ *   npm run bench [-- --quick] [--only emb,mnist,seed000,images,emb-2.2,mnist-2.2,…] [--methods lance-loader,lancedb,numpy-files,raw-pread]
  *                 [--rows-scale 0.05] [--max-seconds 60] [--seed 42] [--rss-epochs 10] [--memory-mb 512] [--out bench/results]
  *   npm run bench -- --from bench/results/results.json     (re-render results.md and the chart, no measuring)
  *
@@ -90,7 +90,7 @@ function selectDatasets(text: string | undefined): DatasetKey[] {
     const matches = DATASET_KEYS.filter((k) => k === word || k.split('-')[0] === word);
     if (matches.length === 0)
       throw new Error(
-        `--only: unknown dataset "${word}" (known: ${DATASET_KEYS.join(', ')}, or emb for both emb versions)`,
+        `--only: unknown dataset "${word}" (known: ${DATASET_KEYS.join(', ')}, or emb / mnist for all their file versions)`,
       );
     for (const m of matches) out.add(m);
   }

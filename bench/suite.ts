@@ -36,8 +36,16 @@ export function warmUpDeadline(task: { maxSeconds: number }): number {
   return performance.now() + Math.min(task.maxSeconds, WARM_UP_MAX_SECONDS) * 1000;
 }
 
-export type DatasetKey = 'emb-2.1' | 'emb-2.0' | 'mnist' | 'seed000' | 'images';
-export const DATASET_KEYS: readonly DatasetKey[] = ['emb-2.1', 'emb-2.0', 'mnist', 'seed000', 'images'];
+export type DatasetKey = 'emb-2.1' | 'emb-2.0' | 'emb-2.2' | 'mnist' | 'mnist-2.2' | 'seed000' | 'images';
+export const DATASET_KEYS: readonly DatasetKey[] = [
+  'emb-2.1',
+  'emb-2.0',
+  'emb-2.2',
+  'mnist',
+  'mnist-2.2',
+  'seed000',
+  'images',
+];
 
 export interface DatasetSpec {
   key: DatasetKey;
@@ -75,6 +83,16 @@ export const DATASET_SPECS: Record<DatasetKey, DatasetSpec> = {
     batchSize: 256,
     describe: 'id int64, label int32, x fixed_size_list<float32>[768]; file version 2.0',
   },
+  // emb-2.2 and mnist-2.2: the same values written as file version 2.2, LanceDB 0.39's default.
+  'emb-2.2': {
+    key: 'emb-2.2',
+    kind: 'emb',
+    version: '2.2',
+    fullRows: 200_000,
+    minRows: 2048,
+    batchSize: 256,
+    describe: 'id int64, label int32, x fixed_size_list<float32>[768]; file version 2.2',
+  },
   mnist: {
     key: 'mnist',
     kind: 'mnist',
@@ -83,6 +101,15 @@ export const DATASET_SPECS: Record<DatasetKey, DatasetSpec> = {
     minRows: 4096,
     batchSize: 256,
     describe: 'label int32, pixels fixed_size_list<uint8>[784]; file version 2.1',
+  },
+  'mnist-2.2': {
+    key: 'mnist-2.2',
+    kind: 'mnist',
+    version: '2.2',
+    fullRows: 1_000_000,
+    minRows: 4096,
+    batchSize: 256,
+    describe: 'label int32, pixels fixed_size_list<uint8>[784]; file version 2.2',
   },
   seed000: {
     key: 'seed000',

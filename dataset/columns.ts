@@ -3,10 +3,10 @@
  * its columns (2.1: one column per leaf field; 2.0: one per field, parents included, in pre-order).
  */
 import * as arrow from 'apache-arrow';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError, UnsupportedError } from '../errors.js';
 import type { FileVersion } from '../format/footer.js';
 import { flattenFields, type LanceField } from '../format/schema.js';
-import { createOutputFor, outputToVector, outputWidthOf } from './arrow-build.js';
+import { createOutputFor, fixedByteWidth, isVariableWidth, outputToVector, valueTypeOf } from './arrow-build.js';
 import type { ColumnOutput } from '../decode-workers/encodings/output.js';
 
 /** The top-level fields named by `columns` (all when undefined), in the requested order. */
@@ -41,9 +41,35 @@ export function columnIndexesOfFile(fields: LanceField[], version: FileVersion):
   return map;
 }
 
-/** Refuses fields of types lance-loader cannot read, before their columns are looked up in any file. */
-export function checkReadableFields(fields: LanceField[]): void {
-  for (const f of fields) outputWidthOf(f.arrowType, f.name);
+/**
+ * Refuses fields of types lance-loader cannot read, before their columns are looked up in any file: one
+ * UnsupportedError names every such field and why, so that reading all columns (the default) tells at
+ * once which ones to leave out. `where` names the dataset or file.
+ */
+export function checkReadableFields(fields: LanceField[], where: string): void {
+  const unreadable = fields.flatMap((f) => {
+    const reason = unreadableReason(f.arrowType);
+    return reason === undefined ? [] : [{ column: f.name, type: String(f.arrowType), reason }];
+  });
+  if (unreadable.length === 0) return;
+  const list = unreadable.map((u) => `"${u.column}" (${u.type}: ${u.reason})`).join(', ');
+  throw new UnsupportedError(
+    `${where}: ${unreadable.length} of the ${fields.length} columns asked for cannot be read yet: ${list}; list the others in options.columns to read them`,
+    { columns: unreadable },
+  );
+}
+
+/** Why lance-loader cannot read a column of `columnType` yet, or undefined when it can. */
+export function unreadableReason(columnType: arrow.DataType): string | undefined {
+  const type = valueTypeOf(columnType);
+  if (fixedByteWidth(type) !== undefined || isVariableWidth(type)) return undefined;
+  const nested =
+    arrow.DataType.isList(type) ||
+    arrow.DataType.isStruct(type) ||
+    arrow.DataType.isMap(type) ||
+    arrow.DataType.isFixedSizeList(type) ||
+    arrow.DataType.isUnion(type);
+  return nested ? 'lists and structs are not read yet' : 'this type is not read yet';
 }
 
 /** Fresh outputs with `numSlots` slots for each field. */

@@ -403,7 +403,7 @@ export class Dataset {
   }
 
   private async readOffsets(offsets: Uint32Array, fields: LanceField[]): Promise<arrow.RecordBatch> {
-    checkReadableFields(fields);
+    checkReadableFields(fields, this.path);
     // Planned before outputs are sized: planning checks each column's width against its pages.
     const plan = await this.planRead(offsets, fields);
     const outputs = createOutputs(fields, offsets.length);

@@ -2,10 +2,11 @@
  * `openFile`: one Lance data file (`.lance`) read on its own, with the schema stored in the file.
  */
 import * as arrow from 'apache-arrow';
-import { CorruptFileError, InvalidArgumentError } from '../errors.js';
+import { CorruptFileError, InvalidArgumentError, LanceLoaderError } from '../errors.js';
 import { describeValue } from '../samplers/options.js';
-import type { FileMetadata } from '../format/file-metadata.js';
+import type { FileMetadata, PageInfo } from '../format/file-metadata.js';
 import { describeLayout } from '../format/layout.js';
+import { checkPageSupported } from '../format/page-support.js';
 import { buildFieldTree, toArrowSchema, type LanceField } from '../format/schema.js';
 import { decodeWholePage } from '../decode-workers/encodings/decode-task.js';
 import { createPageCache, type PageCache } from '../io/plan.js';
@@ -37,7 +38,8 @@ export interface FileSummary {
   columns: {
     index: number;
     field: string | null;
-    pages: { rows: number; layout: string; bufferSizes: number[] }[];
+    /** `unsupported`: why lance-loader cannot decode the page yet (absent when it can). */
+    pages: { rows: number; layout: string; bufferSizes: number[]; unsupported?: string }[];
     bytes: number;
   }[];
 }
@@ -81,14 +83,30 @@ export function summarizeFile(meta: FileMetadata, fieldOfColumn: Map<number, str
     columns: meta.columns.map((c) => ({
       index: c.index,
       field: fieldOfColumn.get(c.index) ?? null,
-      pages: c.pages.map((p) => ({
-        rows: p.numRows,
-        layout: describeLayout(p.layout),
-        bufferSizes: p.buffers.map((b) => b.size),
-      })),
+      pages: c.pages.map((p) => {
+        const page: FileSummary['columns'][number]['pages'][number] = {
+          rows: p.numRows,
+          layout: describeLayout(p.layout, p.buffers.length),
+          bufferSizes: p.buffers.map((b) => b.size),
+        };
+        const unsupported = unsupportedReason(p);
+        if (unsupported !== undefined) page.unsupported = unsupported;
+        return page;
+      }),
       bytes: c.pages.reduce((sum, p) => sum + p.buffers.reduce((s, b) => s + b.size, 0), 0),
     })),
   };
+}
+
+/** Why lance-loader cannot decode a page (the error's text after the page it names), or undefined. */
+function unsupportedReason(page: PageInfo): string | undefined {
+  try {
+    checkPageSupported(page, 'page');
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof LanceLoaderError)) throw error;
+    return error.message.replace(/^page: /, '');
+  }
 }
 
 /** A single Lance data file opened for reading. */
@@ -188,7 +206,7 @@ export class LanceFile {
   }
 
   private async readBatch(rows: Uint32Array, fields: LanceField[]): Promise<arrow.RecordBatch> {
-    checkReadableFields(fields);
+    checkReadableFields(fields, this.source.path);
     const sorted = sortWithSlots(rows);
     const columns = fields.map((field, output): ColumnRead => {
       const index = this.columnOf.get(field.id);

@@ -8,13 +8,15 @@
  *
  * Per column it reports page count, rows, total page-buffer bytes and the page layouts grouped by their
  * layout string in first-seen order (`3 × MiniBlock{values=Flat(32b)}`), so a file with thousands of
- * pages still gives a bounded report.
+ * pages still gives a bounded report. Fields and pages that lance-loader cannot read yet are marked with
+ * the reason (`✗ …`).
  */
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type * as arrow from 'apache-arrow';
 import { InternalError, InvalidArgumentError } from '../errors.js';
 import { openDataset } from './dataset.js';
+import { unreadableReason } from './columns.js';
 import { openFile, type FileSummary } from './file.js';
 import { toLocalPath, type DatasetLocation, type LocationArgument } from './location.js';
 
@@ -30,6 +32,8 @@ export interface FieldReport {
   type: string;
   nullable: boolean;
   metadata: Record<string, string>;
+  /** Why lance-loader cannot read the field yet, or null when it can. */
+  unreadable: string | null;
 }
 
 export interface ColumnReport {
@@ -42,6 +46,8 @@ export interface ColumnReport {
   bytes: number;
   /** Page layouts grouped by layout string, in first-seen order. */
   layouts: { layout: string; pages: number }[];
+  /** Why lance-loader cannot decode some of the column's pages, one entry per reason (empty: it can). */
+  unreadable: { reason: string; pages: number }[];
 }
 
 export interface DataFileReport {
@@ -162,6 +168,7 @@ function reportOfSchema(schema: arrow.Schema): FieldReport[] {
     type: String(f.type),
     nullable: f.nullable,
     metadata: Object.fromEntries(f.metadata),
+    unreadable: unreadableReason(f.type) ?? null,
   }));
 }
 
@@ -174,7 +181,11 @@ export function toFileReport(summary: FileSummary): DataFileReport {
     fileSize: summary.fileSize,
     columns: summary.columns.map((c) => {
       const layouts = new Map<string, number>();
-      for (const p of c.pages) layouts.set(p.layout, (layouts.get(p.layout) ?? 0) + 1);
+      const unreadable = new Map<string, number>();
+      for (const p of c.pages) {
+        layouts.set(p.layout, (layouts.get(p.layout) ?? 0) + 1);
+        if (p.unsupported !== undefined) unreadable.set(p.unsupported, (unreadable.get(p.unsupported) ?? 0) + 1);
+      }
       return {
         index: c.index,
         field: c.field,
@@ -182,6 +193,7 @@ export function toFileReport(summary: FileSummary): DataFileReport {
         rows: c.pages.reduce((sum, p) => sum + p.rows, 0),
         bytes: c.bytes,
         layouts: [...layouts].map(([layout, pages]) => ({ layout, pages })),
+        unreadable: [...unreadable].map(([reason, pages]) => ({ reason, pages })),
       };
     }),
   };
@@ -271,7 +283,13 @@ function formatSchema(fields: FieldReport[], metadata: Record<string, string>): 
   lines.push(
     ...indent(
       formatTable(
-        fields.map((f) => [f.name, f.type, f.nullable ? 'nullable' : 'not null', formatMetadata(f.metadata)]),
+        fields.map((f) => [
+          f.name,
+          f.type,
+          f.nullable ? 'nullable' : 'not null',
+          formatMetadata(f.metadata),
+          f.unreadable === null ? '' : `✗ cannot read yet: ${f.unreadable}`,
+        ]),
       ),
     ),
   );
@@ -287,7 +305,8 @@ function formatColumns(columns: ColumnReport[]): string[] {
     String(c.pages),
     String(c.rows),
     formatBytes(c.bytes),
-    c.layouts.map((l) => `${l.pages} × ${l.layout}`).join(', '),
+    c.layouts.map((l) => `${l.pages} × ${l.layout}`).join(', ') +
+      c.unreadable.map((u) => `  ✗ ${u.pages} page${u.pages === 1 ? '' : 's'} cannot be read: ${u.reason}`).join(''),
   ]);
   return formatTable([header, ...rows], [true, false, true, true, true]);
 }

@@ -34,7 +34,7 @@ export function parsePageLayout(encoding: EncodingProto | undefined, version: Fi
   }
   const any = decodeAny(encoding.direct.encoding, where);
   if (any.type_url.endsWith('lance.encodings21.PageLayout')) {
-    if (version !== '2.1') throw new CorruptFileError(`${where}: a 2.1 page layout in a ${version} file`);
+    if (version === '2.0') throw new CorruptFileError(`${where}: a 2.1 page layout in a ${version} file`);
     const proto = decodePageLayout(any.value, where);
     switch (proto.layout) {
       case 'mini_block_layout':
@@ -58,8 +58,39 @@ export function parsePageLayout(encoding: EncodingProto | undefined, version: Fi
   throw new CorruptFileError(`${where}: unknown page encoding type "${any.type_url}"`);
 }
 
-/** A short human-readable name of a layout and its encodings, for `inspect` and error messages. */
-export function describeLayout(layout: PageLayout): string {
+/**
+ * Where the buffers of a constant page sit (lance 10 ConstantLayout, file version 2.2): a value buffer
+ * when the value is not inline (strings and binaries), then the repetition and definition levels when
+ * the page has nulls or lists:
+ *
+ *   [value]? [rep, def]?
+ *
+ * Without a value (no inline value, no value buffer) the page is all null.
+ */
+export interface ConstantBuffers {
+  value: number | undefined;
+  rep: number | undefined;
+  def: number | undefined;
+}
+
+/** The buffer indexes of a constant page with `bufferCount` buffers. */
+export function constantBuffers(layout: ConstantLayoutProto, bufferCount: number, where: string): ConstantBuffers {
+  const value = layout.inline_value === undefined && bufferCount % 2 === 1 ? 0 : undefined;
+  const levelsAt = value === undefined ? 0 : 1;
+  if (bufferCount !== levelsAt && bufferCount !== levelsAt + 2) {
+    throw new CorruptFileError(
+      `${where}: constant page has ${bufferCount} buffers (expected [value]? [rep, def]?, ${layout.inline_value ? 'inline value' : 'no inline value'})`,
+    );
+  }
+  const levels = bufferCount === levelsAt + 2;
+  return { value, rep: levels ? levelsAt : undefined, def: levels ? levelsAt + 1 : undefined };
+}
+
+/**
+ * A short human-readable name of a layout and its encodings, for `inspect` and error messages; a
+ * constant page's `bufferCount` tells a value buffer from an all-null page.
+ */
+export function describeLayout(layout: PageLayout, bufferCount: number): string {
   switch (layout.kind) {
     case 'miniblock': {
       const l = layout.layout;
@@ -74,8 +105,14 @@ export function describeLayout(layout: PageLayout): string {
       const width = l.details === 'bits_per_offset' ? `offsets=${l.bits_per_offset}b` : `value=${l.bits_per_value}b`;
       return `FullZip{values=${describeCompressive(l.value_compression)}; ${width}; bits_rep=${l.bits_rep}; bits_def=${l.bits_def}}`;
     }
-    case 'constant':
-      return layout.layout.inline_value ? 'Constant{inline}' : 'ConstantOrAllNull{}';
+    case 'constant': {
+      const l = layout.layout;
+      if (!l.inline_value && bufferCount % 2 === 0) return bufferCount > 0 ? 'AllNull{rep/def}' : 'AllNull{}';
+      const parts = [l.inline_value ? `inline=${l.inline_value.length}b` : 'value=buffer'];
+      if (bufferCount >= 2) parts.push(`def=${l.def_compression ? describeCompressive(l.def_compression) : 'u16'}`);
+      if (l.rep_compression) parts.push(`rep=${describeCompressive(l.rep_compression)}`);
+      return `Constant{${parts.join('; ')}}`;
+    }
     case 'blob':
       return 'Blob{}';
     case 'v2.0':

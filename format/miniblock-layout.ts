@@ -2,8 +2,9 @@
  * The 2.1 mini-block layout's page index (lance.encodings21.MiniBlockLayout; lance-encoding
  * encodings/logical/primitive.rs): which bytes of a page hold which items. A page has buffers:
  *
- *   [0] chunk metadata: one u16 word per chunk (2.1); bytes = ((word >> 4) + 1) * 8,
- *       values = 2^(word & 0xF) except the last chunk, which holds the rest of the page's items
+ *   [0] chunk metadata: one word per chunk, u16, or u32 when `has_large_chunk` (2.2);
+ *       bytes = ((word >> 4) + 1) * 8, values = 2^(word & 0xF) except the last chunk, which holds
+ *       the rest of the page's items
  *   [1] chunk data, the chunks back to back
  *   [2] the page dictionary, when `dictionary` is set
  *
@@ -24,17 +25,35 @@ export interface ChunkTable {
   itemStarts: Float64Array;
 }
 
-/** Parses the chunk metadata buffer of a page holding `numItems` items in `dataBytes` of chunk data. */
-export function parseChunkTable(meta: Uint8Array, numItems: number, dataBytes: number, where: string): ChunkTable {
-  if (meta.length % 2 !== 0)
-    throw new CorruptFileError(`${where}: chunk metadata is ${meta.length} bytes, not a whole number of u16 words`);
-  const n = meta.length / 2;
+/** Bytes of one chunk metadata word, and of each buffer size in a chunk's header. */
+export function chunkWordBytes(layout: MiniBlockLayoutProto): 2 | 4 {
+  return layout.has_large_chunk ? 4 : 2;
+}
+
+/**
+ * Parses the chunk metadata buffer of a page holding `numItems` items in `dataBytes` of chunk data, in
+ * words of `wordBytes` ({@link chunkWordBytes}).
+ */
+export function parseChunkTable(
+  meta: Uint8Array,
+  wordBytes: 2 | 4,
+  numItems: number,
+  dataBytes: number,
+  where: string,
+): ChunkTable {
+  if (meta.length % wordBytes !== 0) {
+    throw new CorruptFileError(
+      `${where}: chunk metadata is ${meta.length} bytes, not a whole number of u${wordBytes * 8} words`,
+    );
+  }
+  const n = meta.length / wordBytes;
+  const view = new DataView(meta.buffer, meta.byteOffset, meta.byteLength);
   const byteOffsets = new Float64Array(n + 1);
   const itemStarts = new Float64Array(n + 1);
   let bytes = 0;
   let items = 0;
   for (let i = 0; i < n; i++) {
-    const word = (meta[2 * i] as number) | ((meta[2 * i + 1] as number) << 8);
+    const word = wordBytes === 2 ? view.getUint16(2 * i, true) : view.getUint32(4 * i, true);
     bytes += ((word >>> 4) + 1) * 8;
     const count = i === n - 1 ? numItems - items : 2 ** (word & 0xf);
     // The last chunk holds the rest of the page; like every chunk it has at most 2^15 items.

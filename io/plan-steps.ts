@@ -4,7 +4,7 @@
  * until the last yields a {@link DecodeTask}, plain data that decode-workers/encodings runs.
  */
 import type { ByteRange, PageInfo } from '../format/file-metadata.js';
-import type { FullZipLayoutProto, MiniBlockLayoutProto } from '../format/proto/messages.js';
+import type { CompressiveEncodingProto, FullZipLayoutProto, MiniBlockLayoutProto } from '../format/proto/messages.js';
 import type { V20Shape } from '../format/v20-shape.js';
 
 /** Where fixed-width values of a column go: slot i at i × byteWidth of `values`. */
@@ -102,7 +102,24 @@ export type DecodeTask =
       slots: Uint32Array;
       spans: (RowSpan & { from: number; to: number })[];
     }
-  | { kind: 'constant'; where: string; slots: Uint32Array; inlineValue: Uint8Array | null }
+  | {
+      /**
+       * A constant page, or an all-null one (no value). The value is inline, or in `valueBuffer` (2.2
+       * strings and binaries); `levels` holds the whole page's definition levels when some rows are null
+       * (2.2), and `rows` the page rows of `slots` they are looked up for.
+       */
+      kind: 'constant';
+      where: string;
+      slots: Uint32Array;
+      inlineValue: Uint8Array | null;
+      valueBuffer?: Uint8Array;
+      levels?: {
+        bytes: Uint8Array;
+        compression: CompressiveEncodingProto | undefined;
+        numLevels: number;
+        rows: Uint32Array;
+      };
+    }
   /** Values already read into their slots (io/plan.ts planPlacedValues): nothing left to decode. */
   | { kind: 'placed'; where: string; slots: Uint32Array }
   | {

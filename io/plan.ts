@@ -20,10 +20,10 @@
  * decodes the whole page once instead, keeps the values, and every later read of the page copies straight
  * from them with no I/O ('cached' task). Small pages are fixed-width mini-block pages, 2.0 pages of values
  * at most SMALL_VALUE_BYTES wide, and variable-width mini-block and 2.0 pages of at most
- * SMALL_VARIABLE_ROW_BYTES stored bytes a row. Pages are kept first come, first served until the budget is
- * spent; nothing is evicted. The same budget keeps the parsed repetition indexes of variable-width
- * full-zip pages (8 bytes a row), which takes a read of such a page from two dependent rounds of reads to
- * one.
+ * SMALL_VARIABLE_ROW_BYTES stored bytes a row, and fixed-width constant pages with definition levels
+ * (2.2). Pages are kept first come, first served until the budget is spent; nothing is evicted. The same
+ * budget keeps the parsed repetition indexes of variable-width full-zip pages (8 bytes a row), which takes
+ * a read of such a page from two dependent rounds of reads to one.
  *
  *   small page, kept:       the page's steps for every row → decode all, keep → task
  *   decoded page kept:      (nothing to read)                                 → task
@@ -37,16 +37,13 @@
  * known only once decoded: it is charged its stored size, and settled at the decoded size, or dropped
  * (and never tried again) when that no longer fits.
  */
-import { CorruptFileError, UnsupportedError } from '../errors.js';
+import { CorruptFileError, InternalError } from '../errors.js';
 import type { ByteRange, PageInfo } from '../format/file-metadata.js';
-import {
-  checkFullZipSupported,
-  controlWordBytes,
-  fixedValueBytes,
-  parseRepetitionIndex,
-} from '../format/fullzip-layout.js';
-import { checkMiniBlockSupported, parseChunkTable, type ChunkTable } from '../format/miniblock-layout.js';
-import type { FullZipLayoutProto, MiniBlockLayoutProto } from '../format/proto/messages.js';
+import { controlWordBytes, fixedValueBytes, parseRepetitionIndex } from '../format/fullzip-layout.js';
+import { chunkWordBytes, parseChunkTable, type ChunkTable } from '../format/miniblock-layout.js';
+import { checkPageSupported } from '../format/page-support.js';
+import { constantBuffers } from '../format/layout.js';
+import type { ConstantLayoutProto, FullZipLayoutProto, MiniBlockLayoutProto } from '../format/proto/messages.js';
 import {
   done,
   planPlacedValues,
@@ -196,8 +193,10 @@ function keptBytesOf(request: PageRequest, cache: PageCache): number | undefined
   const kind = page.layout.kind;
   const validity = request.nullable ? page.numRows : 0;
   const width = request.fixedWidth;
+  // A constant page with buffers (2.2 definition levels) would otherwise read all of its levels per read.
+  const constantWithLevels = kind === 'constant' && page.buffers.length > 0;
   if (width !== undefined)
-    return kind === 'miniblock' || (kind === 'v2.0' && width <= SMALL_VALUE_BYTES)
+    return kind === 'miniblock' || constantWithLevels || (kind === 'v2.0' && width <= SMALL_VALUE_BYTES)
       ? page.numRows * width + validity
       : undefined;
   if (!request.variableWidth || (kind !== 'miniblock' && kind !== 'v2.0') || cache.tooLarge.has(page)) return undefined;
@@ -254,23 +253,18 @@ function cachedTask(request: PageRequest, kept: KeptValues): DecodeTask {
 function planLayout(request: PageRequest, cache: PageCache): PlanStep {
   const { page, where } = request;
   const layout = page.layout;
+  if (layout.kind !== 'v2.0') checkPageSupported(page, where);
   switch (layout.kind) {
     case 'miniblock':
       return planMiniBlock(request, layout.layout, cache);
     case 'fullzip':
-      checkFullZipSupported(layout.layout, where);
       return layout.layout.details === 'bits_per_value'
         ? planFullZipFixed(request)
         : planFullZipVariable(request, cache);
-    case 'constant': {
-      const l = layout.layout;
-      if (l.rep_compression || l.def_compression || page.buffers.length > 0) {
-        throw new UnsupportedError(`${where}: constant pages with buffers (file version 2.2) are not supported`);
-      }
-      return done({ kind: 'constant', where, slots: request.slots, inlineValue: l.inline_value ?? null });
-    }
+    case 'constant':
+      return planConstant(request, layout.layout);
     case 'blob':
-      throw new UnsupportedError(`${where}: blob columns are not supported yet`);
+      throw new InternalError(`${where}: a blob page passed the support check`);
     case 'v2.0':
       return planV20Page(request, layout.encoding);
   }
@@ -283,9 +277,39 @@ function pageBuffer(page: PageInfo, index: number, where: string): ByteRange {
   return buffer;
 }
 
+/**
+ * Constant and all-null pages: nothing to read, or (2.2) the value buffer of a string constant and the
+ * definition levels of a constant with nulls, each read whole.
+ */
+function planConstant(request: PageRequest, layout: ConstantLayoutProto): PlanStep {
+  const { page, rows, slots, where } = request;
+  const buffers = constantBuffers(layout, page.buffers.length, where);
+  const inlineValue = layout.inline_value ?? null;
+  const ranges: ByteRange[] = [];
+  if (buffers.value !== undefined) ranges.push(pageBuffer(page, buffers.value, where));
+  const def = buffers.def === undefined ? undefined : pageBuffer(page, buffers.def, where);
+  if (def && def.size > 0) ranges.push(def);
+  if (ranges.length === 0) return done({ kind: 'constant', where, slots, inlineValue });
+  return {
+    done: false,
+    ranges,
+    next: (views) => {
+      const task: DecodeTask = { kind: 'constant', where, slots, inlineValue };
+      if (buffers.value !== undefined) task.valueBuffer = views[0];
+      if (def && def.size > 0)
+        task.levels = {
+          bytes: views[views.length - 1] as Uint8Array,
+          compression: layout.def_compression,
+          numLevels: layout.num_def_values || page.numRows,
+          rows,
+        };
+      return done(task);
+    },
+  };
+}
+
 function planMiniBlock(request: PageRequest, layout: MiniBlockLayoutProto, cache: PageCache): PlanStep {
   const { page, where } = request;
-  checkMiniBlockSupported(layout, where);
   const cached = cache.miniblock.get(page);
   if (cached) return planMiniBlockChunks(request, layout, cached.table, cached.dictionary);
   // Flat (non-list) pages, the only ones lance-loader decodes, hold one item per row.
@@ -302,7 +326,13 @@ function planMiniBlock(request: PageRequest, layout: MiniBlockLayoutProto, cache
     done: false,
     ranges,
     next: ([metaBytes, dictionary]) => {
-      const table = parseChunkTable(metaBytes as Uint8Array, layout.num_items, data.size, where);
+      const table = parseChunkTable(
+        metaBytes as Uint8Array,
+        chunkWordBytes(layout),
+        layout.num_items,
+        data.size,
+        where,
+      );
       // Copied: the view may alias pooled read memory that is reused once this read is done.
       const entry = { table, dictionary: dictionary ? dictionary.slice() : null };
       cache.miniblock.set(page, entry);

@@ -30,6 +30,7 @@ import { createBatch, type Batch, type BatchColumn, type BatchLease } from './ba
 import { planBatchLayout, type BatchLayout } from './batch-layout.js';
 import { planMemoryBudget, type MemoryBudget } from './budget.js';
 import { Dataset, openDataset } from '../dataset/dataset.js';
+import { checkReadableFields } from '../dataset/columns.js';
 import { resolveLocation, type DatasetLocation, type LocationArgument } from '../dataset/location.js';
 import { shareRemoteIo } from '../io/remote/remote-options.js';
 import {
@@ -115,6 +116,7 @@ export class DataLoader {
     let pool: DecodePool | undefined;
     try {
       const fields = dataset.selectFields(resolved.columns);
+      checkReadableFields(fields, dataset.path);
       const layout = planBatchLayout(fields, resolved.batchSize, resolved.shapes);
       // Slots are sized by the schema's widths: a width the pages cannot hold is damage, not a budget matter.
       // This opens every data file the loader reads, whose identities the workers check theirs against.

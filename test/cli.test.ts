@@ -18,6 +18,8 @@ import { formatInspectReport, toFileReport } from '../dataset/inspect.js';
 import { nativeAddon } from '../io/native-addon.js';
 import { readEngine } from '../io/native-read.js';
 import { lanceDbArrow as A } from './fixtures/arrow-bridge.js';
+import { ensureDataset } from './fixtures/datasets.js';
+import { specByName } from './fixtures/matrix.js';
 import { runScript } from './fixtures/run-script.js';
 
 interface CliResult {
@@ -302,6 +304,23 @@ describe('lance-loader doctor', () => {
   });
 });
 
+describe('lance-loader inspect on columns it cannot read yet', () => {
+  it('marks the nested fields and their pages with the reason, and no flat column', async () => {
+    const nested = await ensureDataset(specByName('nested'), '2.2');
+    const { code, stdout } = await runMain('inspect', nested);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(
+      /^ +list_utf8 +List<Utf8> +not null +✗ cannot read yet: lists and structs are not read yet$/m,
+    );
+    expect(stdout).toMatch(/^ +idx +Int64 +not null$/m);
+    expect(stdout).toMatch(
+      /^ +1 +item .*✗ 1 page cannot be read: nested \(list\) mini-block pages are not supported yet$/m,
+    );
+    expect(stdout).toMatch(/^ +4 +a .*✗ 1 page cannot be read: mini-block pages with 2 rep\/def layers/m);
+    expect(stdout).toMatch(/^ +0 +idx +1 +5000 .*InlineBitpacking\(u64\)\}$/m);
+  });
+});
+
 describe('inspect text formatting', () => {
   it('groups identical page layouts of a column with their counts, in first-seen order', () => {
     const page = (layout: string) => ({ rows: 10, layout, bufferSizes: [2, 40] });
@@ -334,6 +353,7 @@ describe('inspect text formatting', () => {
         { layout: 'MiniBlock{values=Flat(32b)}', pages: 3 },
         { layout: 'Constant{inline}', pages: 1 },
       ],
+      unreadable: [],
     });
     const text = formatInspectReport({ kind: 'file', schema: [], schemaMetadata: {}, ...file });
     expect(text).toMatch(/^ +0 +a +4 +40 +168 B +3 × MiniBlock\{values=Flat\(32b\)\}, 1 × Constant\{inline\}$/m);

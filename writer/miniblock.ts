@@ -213,6 +213,7 @@ export function encodeMiniBlockPage(
     num_buffers: 1,
     repetition_index_depth: 0,
     num_items: values.rows,
+    has_large_chunk: false,
   };
   if (codec) layout.def_compression = codec.encoding;
   return { buffers: [words, data], layout };

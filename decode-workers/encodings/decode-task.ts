@@ -5,6 +5,7 @@
  */
 import { InternalError } from '../../errors.js';
 import type { DecodeTask, KeptValues } from '../../io/plan-steps.js';
+import { decodeConstant } from './constant.js';
 import { decodeFullZipSpan } from './fullzip.js';
 import { gatherFixed } from './gather.js';
 import { decodeMiniBlockChunk, decodeMiniBlockDictionary, gatherChunk } from './miniblock.js';
@@ -51,7 +52,7 @@ export function runDecodeTask(task: DecodeTask, out: ColumnOutput): void {
         decodeFullZipSpan(task.layout, span, task.rows, task.slots, span.from, span.to, out, task.where);
       return;
     case 'constant':
-      fillConstant(task.inlineValue, task.slots, out);
+      decodeConstant(task, out);
       return;
     case 'cached':
       copyCached(task, out);
@@ -84,21 +85,6 @@ function copyCached(task: DecodeTask & { kind: 'cached' }, out: ColumnOutput): v
     throw new InternalError(
       `${task.where}: a page kept with ${what(kept)} values is read into a column of ${what(out)} values`,
     );
-  }
-}
-
-/** Writes a constant value (or null when there is none: an all-null page) into every slot. */
-function fillConstant(value: Uint8Array | null, slots: Uint32Array, out: ColumnOutput): void {
-  for (let i = 0; i < slots.length; i++) {
-    const slot = slots[i] as number;
-    if (!value) {
-      setNull(out, slot);
-    } else if (out.kind === 'fixed') {
-      // Bools are stored as one byte; other values are raw little-endian bytes of the column's width.
-      out.values.set(value.subarray(0, out.byteWidth), slot * out.byteWidth);
-    } else {
-      appendVariable(out, slot, value, 0, value.length);
-    }
   }
 }
 

@@ -1,12 +1,14 @@
 /**
- * Decoding 2.1 mini-block chunks (the page index is format/miniblock-layout.ts). One chunk:
+ * Decoding 2.1/2.2 mini-block chunks (the page index is format/miniblock-layout.ts). One chunk:
  *
- *   u16 num_levels | u16 rep_size? | u16 def_size? | num_buffers × u16 buffer sizes | pad to 8
+ *   u16 num_levels | u16 rep_size? | u16 def_size? | num_buffers × (u16, or u32 with has_large_chunk)
+ *   buffer sizes | pad to 8
  *   rep bytes, pad 8 | def bytes, pad 8 | value buffer 0, pad 8 | value buffer 1, pad 8 | …
  *
  * Random access reads whole chunks: a take decodes each touched chunk once and gathers its rows.
  */
 import { CorruptFileError } from '../../errors.js';
+import { chunkWordBytes } from '../../format/miniblock-layout.js';
 import type { MiniBlockLayoutProto } from '../../format/proto/messages.js';
 import { gatherFixed } from './gather.js';
 import { appendFsst, appendVariable, setNull, type ColumnOutput, type VariableOutput } from './output.js';
@@ -37,7 +39,8 @@ export function decodeMiniBlockChunk(
   const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   const numBuffers = layout.num_buffers;
   const hasDef = layout.def_compression !== undefined;
-  const headerBytes = 2 + (hasDef ? 2 : 0) + 2 * numBuffers;
+  const sizeBytes = chunkWordBytes(layout);
+  const headerBytes = 2 + (hasDef ? 2 : 0) + sizeBytes * numBuffers;
   if (numBuffers > 64 || chunk.length < headerBytes) {
     throw new CorruptFileError(
       `${where}: chunk of ${chunk.length} bytes is too small for its header (${numBuffers} buffers)`,
@@ -51,7 +54,8 @@ export function decodeMiniBlockChunk(
     at += 2;
   }
   const sizes: number[] = [];
-  for (let i = 0; i < numBuffers; i++, at += 2) sizes.push(view.getUint16(at, true));
+  for (let i = 0; i < numBuffers; i++, at += sizeBytes)
+    sizes.push(sizeBytes === 2 ? view.getUint16(at, true) : view.getUint32(at, true));
   const pad = (x: number) => x + ((ALIGN - (x % ALIGN)) % ALIGN);
   at = pad(at);
   const take = (size: number, what: string) => {

@@ -14,7 +14,7 @@ import { extractInlineBitpacked } from './bitpack-sparse.js';
 import { decodeByteStreamSplit } from './byte-stream-split.js';
 import { decompressBuffer } from './compression.js';
 import { fsstSymbolTable, type FsstSymbolTable } from './fsst.js';
-import { decodeRle } from './rle.js';
+import { decodeRle, decodeRleBlock } from './rle.js';
 
 /**
  * Values of a chunk or dictionary. Variable-width values may still be FSST-compressed (`fsst` set): they
@@ -321,13 +321,26 @@ export function decodeBlockValues(
   }
 }
 
-/** Decodes repetition or definition levels (u16 before compression) of a mini-block chunk. */
+/**
+ * Decodes repetition or definition levels (u16 before compression) of a mini-block chunk or a constant
+ * page. They are compressed as one block: Rle in its block form (file version 2.2), the others as a
+ * chunk's single value buffer.
+ */
 export function decodeLevels(
   encoding: CompressiveEncodingProto | undefined,
   bytes: Uint8Array,
   numLevels: number,
   where: string,
 ): Uint16Array {
+  if (encoding?.compression === 'rle') {
+    const bits = flatBits(encoding.rle?.values);
+    const runBits = flatBits(encoding.rle?.run_lengths);
+    if (bits !== 16 || (runBits !== 8 && runBits !== 16 && runBits !== 32)) unsupported(encoding, `${where} levels`);
+    checkDecodedBytes(numLevels * 2, where, 'run-length levels');
+    const levels = new Uint16Array(numLevels);
+    decodeRleBlock(bytes, 2, numLevels, new Uint8Array(levels.buffer), 0, (runBits / 8) as 1 | 2 | 4);
+    return levels;
+  }
   const decoded = decodeMiniBlockValues(encoding, [bytes], numLevels, `${where} levels`);
   if (decoded.kind !== 'fixed' || decoded.byteWidth !== 2) {
     throw new CorruptFileError(

@@ -251,7 +251,8 @@ message ColumnEncoding {
 /**
  * protos/encodings_v2_1.proto (package lance.encodings21): structural page layouts and compressive
  * encodings of file versions 2.1 and 2.2. ConstantLayout fields 6..10 are lance 10 additions to the
- * message at PageLayout field 2 (called AllNullLayout in the Nov 2025 protos).
+ * message at PageLayout field 2 (called AllNullLayout in the Nov 2025 protos), and so is
+ * MiniBlockLayout.has_large_chunk = 10 (set on every 2.2 mini-block page LanceDB 0.39 writes).
  */
 const encodings21 = `
 syntax = "proto3";
@@ -275,6 +276,7 @@ message MiniBlockLayout {
   uint64 num_buffers = 7;
   uint32 repetition_index_depth = 8;
   uint64 num_items = 9;
+  bool has_large_chunk = 10;
 }
 message FullZipLayout {
   uint32 bits_rep = 1;

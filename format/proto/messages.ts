@@ -250,6 +250,8 @@ export interface MiniBlockLayoutProto {
   num_buffers: number;
   repetition_index_depth: number;
   num_items: number;
+  /** Chunk metadata words and chunk-header buffer sizes are u32 instead of u16 (file version 2.2). */
+  has_large_chunk: boolean;
 }
 
 /** lance.encodings21.FullZipLayout */

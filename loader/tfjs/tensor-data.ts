@@ -24,6 +24,7 @@
  *   bool                                              → bool
  *   `normalize`                                       → float32 `value * scale + offset` (`true`: uint8 / 255)
  *   `oneHot: classes`                                 → float32 `[rows, classes]` from integer labels
+ *                                                       (or integer-valued float32/float64 ones)
  *   utf8, binary                                      → InvalidArgumentError (not tensors)
  * Nulls cannot be represented in a tensor: a null in a selected column is an InvalidArgumentError.
  */
@@ -236,10 +237,11 @@ function oneHotData(
   spec: ResolvedColumnSpec,
   where: string,
 ): TensorData {
-  const integer = !['float16', 'float32', 'float64', 'bool'].includes(col.dtype);
-  if (!integer || perRow !== 1) {
+  // Float labels are what LanceDB infers from plain JS numbers; each must hold an integer.
+  const floating = col.dtype === 'float32' || col.dtype === 'float64';
+  if (col.dtype === 'float16' || col.dtype === 'bool' || perRow !== 1) {
     throw new InvalidArgumentError(
-      `${where}: oneHot needs one integer label per row, got ${col.dtype} with shape [${col.shape.join(', ')}]`,
+      `${where}: oneHot needs one integer (or integer-valued float32/float64) label per row, got ${col.dtype} with shape [${col.shape.join(', ')}]`,
       { option: `${spec.path}.oneHot`, column: spec.column, dtype: col.dtype },
     );
   }
@@ -250,6 +252,12 @@ function oneHotData(
   for (let r = 0; r < rows; r++) {
     // 64-bit labels: in range iff the high word is 0 and the low word (unsigned) is below `classes`.
     const label = wide === null ? (v[r] as number) : wide.i32[2 * r + HI] === 0 ? wide.u32[2 * r + LO]! : -1;
+    if (floating && !Number.isInteger(label)) {
+      throw new InvalidArgumentError(
+        `${where}: row ${r} holds label ${String(label)}, which is not an integer, for ${spec.path}.oneHot`,
+        { option: `${spec.path}.oneHot`, column: spec.column, row: r },
+      );
+    }
     if (!(label >= 0 && label < classes)) {
       throw new InvalidArgumentError(
         `${where}: row ${r} holds label ${String(v[r])}, outside [0, ${classes}) of ${spec.path}.oneHot`,

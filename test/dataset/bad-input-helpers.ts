@@ -1,5 +1,5 @@
 /**
- * Shared helpers of the bad-input tests: LanceDB-written fixture datasets (file versions 2.0 and 2.1) copied
+ * Shared helpers of the bad-input tests: LanceDB-written fixture datasets (file versions 2.0, 2.1 and 2.2) copied
  * into temp directories to be damaged, readers that touch every byte a reader can see, an assertion on typed
  * errors, a memory bound, and byte surgery on data files and manifests (protobufs re-encoded with protobufjs
  * from lance-loader's own definitions).
@@ -15,10 +15,10 @@ import { LanceLoaderError, openDataset, openFile, type ErrorCode } from '../../i
 import { protoSources } from '../../format/proto/definitions.js';
 
 // ---------------------------------------------------------------------------------------------------
-// Fixtures: one small table (id Int32, x Float32, s Utf8) written as file versions 2.0 and 2.1.
+// Fixtures: one small table (id Int32, x Float32, s Utf8) written as file versions 2.0, 2.1 and 2.2.
 
 export const NUM_ROWS = 300;
-export const VERSIONS = ['2.0', '2.1'] as const;
+export const VERSIONS = ['2.0', '2.1', '2.2'] as const;
 type Version = (typeof VERSIONS)[number];
 
 const tempDirs: string[] = [];

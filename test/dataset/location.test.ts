@@ -34,7 +34,7 @@ let dataFile: string;
 
 const rows = (start: number, n: number) => Array.from({ length: n }, (_, i) => ({ id: start + i, x: (start + i) / 2 }));
 
-/** lance-loader reads file versions 2.0 and 2.1; LanceDB 0.39 writes 2.2 unless told. */
+/** Pinned to file version 2.1 (LanceDB 0.39 writes 2.2 unless told): these tests are about locations, not versions. */
 const V21 = { storageOptions: { new_table_data_storage_version: '2.1' } };
 
 beforeAll(async () => {

@@ -1,5 +1,5 @@
 /**
- * The compatibility matrix: every fixture dataset (written by LanceDB in file versions 2.0 and 2.1) is read
+ * The compatibility matrix: every fixture dataset (written by LanceDB in file versions 2.0, 2.1 and 2.2) is read
  * by lance-loader and compared value for value with LanceDB's own reads: full scans, shuffled takes with
  * duplicates, and every older version. Nested columns must fail with UnsupportedError while the other
  * columns of the same dataset stay readable.

@@ -331,8 +331,12 @@ describe.each(VERSIONS)('a damaged %s data file', (version) => {
   });
 });
 
-describe('a damaged 2.1 mini-block page', () => {
-  /** Column 0 (id) of the 2.1 file: mini-block, buffer 0 = chunk table (u16 words), buffer 1 = chunks. */
+// Chunk table words and chunk-header buffer sizes are u16 in 2.1 and u32 in 2.2 (has_large_chunk).
+describe.each([
+  { version: '2.1' as const, word: 2, huge: [0xff, 0xff], hugeBytes: 32768, hugeSize: 65535 },
+  { version: '2.2' as const, word: 4, huge: [0xff, 0xff, 0xff, 0x00], hugeBytes: 8388608, hugeSize: 16777215 },
+])('a damaged $version mini-block page', ({ version, word, huge, hugeBytes, hugeSize }) => {
+  /** Column 0 (id): mini-block, buffer 0 = chunk table (one word per chunk), buffer 1 = chunks. */
   function idPage(dataFile: string): { table: Range; chunks: Range; layout: Msg } {
     const column = decodeColumn(parseParts(fs.readFileSync(dataFile)), 0);
     const page = column.pages[0];
@@ -344,10 +348,10 @@ describe('a damaged 2.1 mini-block page', () => {
   }
 
   it('whose chunk table claims more bytes than the chunk data buffer is a CorruptFileError', async () => {
-    const { dataFile } = copyDataset('2.1');
+    const { dataFile } = copyDataset(version);
     const { table, chunks } = idPage(dataFile);
-    expect(table.size).toBe(2); // one chunk
-    patchFile(dataFile, table.offset, [0xff, 0xff]); // ((0xFFFF >> 4) + 1) × 8 = 32768 bytes
+    expect(table.size).toBe(word); // one chunk
+    patchFile(dataFile, table.offset, huge); // ((word >> 4) + 1) × 8 bytes
     const lance = await openFile(dataFile);
     try {
       await expectFailure(
@@ -355,7 +359,7 @@ describe('a damaged 2.1 mini-block page', () => {
         CorruptFileError,
         'CORRUPT_FILE',
         `${dataFile} column 0 ("id") page 0`,
-        `chunk table of 1 chunks covers ${NUM_ROWS} items in 32768 bytes, but the page has ${NUM_ROWS} items in ${chunks.size} bytes`,
+        `chunk table of 1 chunks covers ${NUM_ROWS} items in ${hugeBytes} bytes, but the page has ${NUM_ROWS} items in ${chunks.size} bytes`,
       );
     } finally {
       await lance.close();
@@ -363,9 +367,9 @@ describe('a damaged 2.1 mini-block page', () => {
   });
 
   it('whose chunk header claims a buffer larger than the chunk is a CorruptFileError', async () => {
-    const { dataFile } = copyDataset('2.1');
+    const { dataFile } = copyDataset(version);
     const { chunks } = idPage(dataFile);
-    patchFile(dataFile, chunks.offset + 2, [0xff, 0xff]); // the u16 after num_levels: a def or value buffer size
+    patchFile(dataFile, chunks.offset + 2, huge); // the size after num_levels: a def or value buffer size
     const lance = await openFile(dataFile);
     try {
       await expectFailure(
@@ -373,7 +377,7 @@ describe('a damaged 2.1 mini-block page', () => {
         CorruptFileError,
         'CORRUPT_FILE',
         `${dataFile} column 0 ("id") page 0`,
-        '65535 bytes',
+        `${hugeSize} bytes`,
         'runs past the chunk',
       );
     } finally {
@@ -382,7 +386,7 @@ describe('a damaged 2.1 mini-block page', () => {
   });
 
   it('whose layout claims 2^31 items is a CorruptFileError without allocating for them', async () => {
-    const { dataFile } = copyDataset('2.1');
+    const { dataFile } = copyDataset(version);
     rewriteDataFile(dataFile, {
       column: (i, column) => {
         if (i === 0) editPageLayout(column.pages[0], (layout) => (layout.mini_block_layout.num_items = 2 ** 31));
@@ -404,7 +408,7 @@ describe('a damaged 2.1 mini-block page', () => {
     }
   });
   it('whose values claim a fixed-size list of 2^20 bit-packed items each is a CorruptFileError without allocating for them', async () => {
-    const { dataFile } = copyDataset('2.1');
+    const { dataFile } = copyDataset(version);
     rewriteDataFile(dataFile, {
       column: (i, column) => {
         if (i !== 0) return;

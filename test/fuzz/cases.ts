@@ -1,6 +1,6 @@
 /**
  * The fuzz suite's cases. A case is (seed, index): from those two numbers alone it picks a LanceDB-written
- * source dataset (a type from the fixture matrix, file version 2.0 or 2.1), one of its files (a data file, a
+ * source dataset (a type from the fixture matrix, file version 2.0, 2.1 or 2.2), one of its files (a data file, a
  * manifest or a deletion file), a mutation, and whether a one-worker loader epoch runs too. The parent plans
  * cases and the child process re-derives the mutation's bytes from the same seed, so any case reruns alone.
  */
@@ -28,7 +28,7 @@ const SOURCE_SPECS = [
   'versions',
   'vectors',
 ] as const;
-const VERSIONS: readonly StorageVersion[] = ['2.0', '2.1'];
+const VERSIONS: readonly StorageVersion[] = ['2.0', '2.1', '2.2'];
 
 export interface SourceFile {
   /** Path inside the dataset directory, e.g. `data/0101….lance`. */

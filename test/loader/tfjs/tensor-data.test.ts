@@ -106,6 +106,22 @@ describe('toTensorData conversions', () => {
     );
   });
 
+  it('one-hot encodes integer-valued float64 labels (what LanceDB infers from JS numbers)', () => {
+    const batch = batchOf({ y: { dtype: 'float64', values: new Float64Array([2, 0, 1]), shape: [3] } });
+    const t = dataOf(batch, { column: 'y', oneHot: 3, dtype: 'int32' });
+    expect(t.dtype).toBe('int32');
+    expect(Array.from(t.data)).toEqual([0, 0, 1, 1, 0, 0, 0, 1, 0]);
+  });
+
+  it('refuses a float label that is not an integer with an InvalidArgumentError naming the row', () => {
+    const bad = batchOf({ y: { dtype: 'float32', values: new Float32Array([1, 2.5]), shape: [2] } });
+    const error = caught(() => dataOf(bad, { column: 'y', oneHot: 3 }));
+    expect(error.code).toBe('INVALID_ARGUMENT');
+    expect(error.message).toBe(
+      "spec: column 'y' (float32): row 1 holds label 2.5, which is not an integer, for spec.oneHot",
+    );
+  });
+
   it('copies even when the column already has the tensor dtype', () => {
     const values = new Float32Array([1, 2, 3]);
     const t = dataOf(batchOf({ x: { dtype: 'float32', values, shape: [3] } }), 'x');
