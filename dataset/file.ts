@@ -11,7 +11,14 @@ import { decodeWholePage } from '../decode-workers/encodings/decode-task.js';
 import { createPageCache, type PageCache } from '../io/plan.js';
 import { fetchFileMetadata } from '../io/open-file.js';
 import { FileSource, type ByteSource } from '../io/source.js';
-import { checkReadableFields, columnIndexesOfFile, createOutputs, selectFields, toRecordBatch } from './columns.js';
+import {
+  checkReadableFields,
+  columnIndexesOfFile,
+  createOutputs,
+  leafColumns,
+  selectFields,
+  toRecordBatch,
+} from './columns.js';
 import { columnRead, readInline, type ColumnRead } from './read-rows.js';
 import { sortWithSlots, toRowOffsets } from './rows.js';
 import { explainNotAFile, toLocalPath, type LocationArgument } from './location.js';
@@ -190,12 +197,12 @@ export class LanceFile {
   private async readBatch(rows: Uint32Array, fields: LanceField[]): Promise<arrow.RecordBatch> {
     checkReadableFields(fields);
     const sorted = sortWithSlots(rows);
-    const columns = fields.map((field, output): ColumnRead => {
-      const index = this.columnOf.get(field.id);
+    const columns = leafColumns(fields).map((leaf): ColumnRead => {
+      const index = this.columnOf.get(leaf.field.id);
       const column = index === undefined ? undefined : this.meta.columns[index];
       if (!column)
-        throw new InvalidArgumentError(`${this.source.path}: field "${field.name}" has no column in this file`);
-      return columnRead(field, column, index as number, output, this.source.path);
+        throw new InvalidArgumentError(`${this.source.path}: field "${leaf.name}" has no column in this file`);
+      return columnRead(leaf, column, index as number, this.source.path);
     });
     // After columnRead, which checks each column's width against its pages before outputs are sized by it.
     const outputs = createOutputs(fields, rows.length);

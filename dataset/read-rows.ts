@@ -13,11 +13,12 @@
  */
 import * as arrow from 'apache-arrow';
 import { CorruptFileError, InternalError } from '../errors.js';
-import type { LanceField } from '../format/schema.js';
 import { fixedByteWidth, isVariableWidth, valueTypeOf } from './arrow-build.js';
 import type { ByteRange, ColumnInfo } from '../format/file-metadata.js';
 import { runDecodeTask } from '../decode-workers/encodings/decode-task.js';
-import type { ColumnOutput } from '../decode-workers/encodings/output.js';
+import type { ReadOutput } from '../decode-workers/encodings/nested-output.js';
+import type { LayerKind } from '../format/repdef.js';
+import type { LeafColumn } from './columns.js';
 import { planPage, type PageCache } from '../io/plan.js';
 import type { DecodeTask, PageRequest, PlanStep } from '../io/plan-steps.js';
 import type { ByteSource } from '../io/source.js';
@@ -35,6 +36,8 @@ export interface ColumnRead {
   /** The output is variable-width (strings, binaries, dictionaries of them). */
   variableWidth: boolean;
   nullable: boolean;
+  /** A leaf of a nested field: its layers, leaf outwards. */
+  nested?: LayerKind[];
 }
 
 /**
@@ -63,16 +66,19 @@ function checkFixedWidth(column: ColumnInfo, width: number, where: string): void
   );
 }
 
-/** How to read `field`, stored as column `index` (`column`) of the file at `path`, into output `output`. */
-export function columnRead(
-  field: LanceField,
-  column: ColumnInfo,
-  index: number,
-  output: number,
-  path: string,
-): ColumnRead {
+/**
+ * How to read leaf `leaf.field`, stored as column `index` (`column`) of the file at `path`, into output
+ * `leaf.output`.
+ */
+export function columnRead(leaf: LeafColumn, column: ColumnInfo, index: number, path: string): ColumnRead {
+  const { field, output, layers } = leaf;
   const arrowDictionary = arrow.DataType.isDictionary(field.arrowType);
-  const where = `${path} column ${index} ("${field.name}")`;
+  const where = `${path} column ${index} ("${leaf.name}")`;
+  // A nested leaf's outputs grow with its pages' values, never by a schema width times the rows.
+  if (layers) {
+    const flags = { arrowDictionary, fixedWidth: undefined, variableWidth: false, nullable: true };
+    return { column, output, where, ...flags, nested: layers };
+  }
   const fixedWidth = fixedByteWidth(valueTypeOf(field.arrowType));
   if (fixedWidth !== undefined) checkFixedWidth(column, fixedWidth, where);
   return {
@@ -109,7 +115,7 @@ export interface OutputTask {
  * page-relative rows.
  */
 function splitByPage(read: ColumnRead, rows: Uint32Array, slots: Uint32Array): PageRequest[] {
-  const { column, where, arrowDictionary, fixedWidth, variableWidth, nullable } = read;
+  const { column, where, arrowDictionary, fixedWidth, variableWidth, nullable, nested } = read;
   const requests: PageRequest[] = [];
   let p = 0;
   for (let i = 0; i < rows.length;) {
@@ -146,6 +152,7 @@ function splitByPage(read: ColumnRead, rows: Uint32Array, slots: Uint32Array): P
       nullable,
     };
     if (fixedWidth !== undefined) request.fixedWidth = fixedWidth;
+    if (nested) request.nested = nested;
     requests.push(request);
     i = j;
   }
@@ -244,7 +251,7 @@ async function readInto(source: ByteSource, ranges: ByteRange[], targets: Uint8A
 export async function fetchFileTasks(
   read: FileRead,
   source: ByteSource = read.source,
-  into?: readonly (ColumnOutput | undefined)[],
+  into?: readonly (ReadOutput | undefined)[],
 ): Promise<OutputTask[]> {
   const steps: PlanStep[] = [];
   const outputs: number[] = [];
@@ -266,8 +273,7 @@ export async function fetchFileTasks(
 }
 
 /** Reads every file of a plan and decodes in this thread into `outputs`. */
-export async function readInline(files: FileRead[], extraTasks: OutputTask[], outputs: ColumnOutput[]): Promise<void> {
+export async function readInline(files: FileRead[], extraTasks: OutputTask[], outputs: ReadOutput[]): Promise<void> {
   const perFile = await Promise.all(files.map((file) => fetchFileTasks(file, file.source, outputs)));
-  for (const { task, output } of [...perFile.flat(), ...extraTasks])
-    runDecodeTask(task, outputs[output] as ColumnOutput);
+  for (const { task, output } of [...perFile.flat(), ...extraTasks]) runDecodeTask(task, outputs[output] as ReadOutput);
 }

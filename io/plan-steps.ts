@@ -3,8 +3,10 @@
  * 2.0) and by whoever runs them: a {@link PageRequest} becomes {@link PlanStep}s, each listing byte ranges,
  * until the last yields a {@link DecodeTask}, plain data that decode-workers/encodings runs.
  */
+import { CorruptFileError } from '../errors.js';
 import type { ByteRange, PageInfo } from '../format/file-metadata.js';
 import type { FullZipLayoutProto, MiniBlockLayoutProto } from '../format/proto/messages.js';
+import type { LayerKind, PageLevels } from '../format/repdef.js';
 import type { V20Shape } from '../format/v20-shape.js';
 
 /** Where fixed-width values of a column go: slot i at i × byteWidth of `values`. */
@@ -46,7 +48,9 @@ export interface PageRequest {
   variableWidth?: boolean;
   nullable?: boolean;
   /** The output the rows go to, when known while planning: fixed-width values may then be read into place. */
-  output?: FixedPlacement | { kind: 'variable' };
+  output?: FixedPlacement | { kind: 'variable' } | { kind: 'nested' };
+  /** A leaf of a nested field: its layers, leaf outwards (rows then read as level entries and values). */
+  nested?: LayerKind[];
 }
 
 /**
@@ -84,7 +88,51 @@ export interface MiniBlockChunkBytes {
   bytes: Uint8Array;
 }
 
+/** Consecutive mini-block chunks of a nested page read together, and the requested rows they hold. */
+export interface NestedChunkGroup {
+  /** Page row that starts first in the first chunk (after any preamble, items of an earlier row). */
+  firstRow: number;
+  /** Per chunk: its bytes, its item count and how many rows start in it. */
+  chunks: { bytes: Uint8Array; itemCount: number; rowStarts: number }[];
+  /** Entries [from, to) of the task's rows. */
+  from: number;
+  to: number;
+}
+
 export type DecodeTask =
+  | {
+      /** Rows of a mini-block page of a nested column, as level entries and values. */
+      kind: 'miniblock-nested';
+      where: string;
+      layout: MiniBlockLayoutProto;
+      levels: PageLevels;
+      rows: Uint32Array;
+      slots: Uint32Array;
+      dictionary: Uint8Array | null;
+      groups: NestedChunkGroup[];
+    }
+  | {
+      /** Rows of a full-zip page of a nested column. */
+      kind: 'fullzip-nested';
+      where: string;
+      layout: FullZipLayoutProto;
+      levels: PageLevels;
+      rows: Uint32Array;
+      slots: Uint32Array;
+      spans: (RowSpan & { from: number; to: number })[];
+    }
+  | {
+      /** Rows of an all-null page of a nested column: only levels (whole page buffers, null when absent). */
+      kind: 'levels-only';
+      where: string;
+      levels: PageLevels;
+      rows: Uint32Array;
+      slots: Uint32Array;
+      numRows: number;
+      /** u16 levels, one per entry. */
+      rep: Uint8Array | null;
+      def: Uint8Array | null;
+    }
   | {
       kind: 'miniblock';
       where: string;
@@ -149,6 +197,14 @@ export interface V20Buffers {
 }
 
 export const done = (task: DecodeTask): PlanStep => ({ done: true, task });
+
+/** Buffer `index` of a page, or a CorruptFileError naming the page. */
+export function pageBuffer(page: PageInfo, index: number, where: string): ByteRange {
+  const buffer = page.buffers[index];
+  if (!buffer)
+    throw new CorruptFileError(`${where}: page has ${page.buffers.length} buffers, buffer ${index} is missing`);
+  return buffer;
+}
 
 /** Splits ascending rows (duplicates allowed) into runs of consecutive rows. */
 export function rowRuns(rows: Uint32Array): RowRun[] {

@@ -179,7 +179,7 @@ export interface ManifestProto {
   base_paths: { id: number; name: string; is_dataset_root: boolean; path: string }[];
 }
 
-type RepDefLayerName =
+export type RepDefLayerName =
   | 'REPDEF_UNSPECIFIED'
   | 'REPDEF_ALL_VALID_ITEM'
   | 'REPDEF_ALL_VALID_LIST'
