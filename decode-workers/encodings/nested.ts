@@ -241,6 +241,16 @@ function pushChunkValues(
   }
 }
 
+/** Runs a decoder whose kernels' CorruptFileErrors may not name the page: they are rethrown naming `where`. */
+function naming<T>(where: string, run: () => T): T {
+  try {
+    return run();
+  } catch (error) {
+    if (!(error instanceof CorruptFileError) || error.message.startsWith(where)) throw error;
+    throw new CorruptFileError(`${where}: ${error.message}`, error.details, { cause: error });
+  }
+}
+
 /** Rows of a mini-block page of a nested column, group by group. */
 export function gatherNestedChunks(
   task: Task<'miniblock-nested'>,
@@ -256,7 +266,7 @@ export function gatherNestedChunks(
     const chunkEntries = [0];
     let total = 0;
     for (const chunk of group.chunks) {
-      const decoded = decodeMiniBlockChunk(layout, chunk.bytes, chunk.itemCount, where);
+      const decoded = naming(where, () => decodeMiniBlockChunk(layout, chunk.bytes, chunk.itemCount, where));
       const count = decoded.rep?.length ?? decoded.def?.length ?? chunk.itemCount;
       reps.push(decoded.rep);
       defs.push(decoded.def);
