@@ -14,7 +14,7 @@ import { maxDeletionFileBytes, parseDeletionFile } from '../format/deletion.js';
 import type { FileMetadata } from '../format/file-metadata.js';
 import { parseManifest, versionOfManifestName } from '../format/manifest.js';
 import type { DataFileProto, ManifestProto } from '../format/proto/messages.js';
-import { buildFieldTree, flattenFields, toArrowSchema, type LanceField } from '../format/schema.js';
+import { buildFieldTree, fieldPaths, toArrowSchema, type LanceField } from '../format/schema.js';
 import { decodeWholePage } from '../decode-workers/encodings/decode-task.js';
 import { createPageCache, type DecodedPageBudget, type PageCache } from '../io/plan.js';
 import { fetchFileMetadata } from '../io/open-file.js';
@@ -321,7 +321,7 @@ export class Dataset {
   async describeFiles(): Promise<FileSummary[]> {
     this.checkOpen();
     const summaries: FileSummary[] = [];
-    const nameOf = new Map(flattenFields(this.fieldTree).map((f) => [f.id, f.name]));
+    const nameOf = fieldPaths(this.fieldTree);
     for (const fragment of this.fragmentList) {
       for (const file of fragment.files) {
         const opened = await this.openDataFile(file, fragment);

@@ -6,7 +6,8 @@ import { CorruptFileError, InvalidArgumentError } from '../errors.js';
 import { describeValue } from '../samplers/options.js';
 import type { FileMetadata } from '../format/file-metadata.js';
 import { describeLayout } from '../format/layout.js';
-import { buildFieldTree, toArrowSchema, type LanceField } from '../format/schema.js';
+import { describeLayers, pageLayers } from '../format/repdef.js';
+import { buildFieldTree, fieldPaths, toArrowSchema, type LanceField } from '../format/schema.js';
 import { decodeWholePage } from '../decode-workers/encodings/decode-task.js';
 import { createPageCache, type PageCache } from '../io/plan.js';
 import { fetchFileMetadata } from '../io/open-file.js';
@@ -90,7 +91,7 @@ export function summarizeFile(meta: FileMetadata, fieldOfColumn: Map<number, str
       field: fieldOfColumn.get(c.index) ?? null,
       pages: c.pages.map((p) => ({
         rows: p.numRows,
-        layout: describeLayout(p.layout),
+        layout: describeLayout(p.layout) + describeLayers(pageLayers(p.layout)),
         bufferSizes: p.buffers.map((b) => b.size),
       })),
       bytes: c.pages.reduce((sum, p) => sum + p.buffers.reduce((s, b) => s + b.size, 0), 0),
@@ -167,9 +168,9 @@ export class LanceFile {
   /** Versions, columns, pages, layouts, encodings and buffer sizes of the file. */
   metadata(): FileSummary {
     const names = new Map<number, string>();
-    for (const f of this.fields) {
-      const c = this.columnOf.get(f.id);
-      if (c !== undefined) names.set(c, f.name);
+    for (const [id, path] of fieldPaths(this.fields)) {
+      const c = this.columnOf.get(id);
+      if (c !== undefined) names.set(c, path);
     }
     return summarizeFile(this.meta, names);
   }

@@ -14,6 +14,7 @@
  * so outputs of different pages can be concatenated and unravelled the same way.
  */
 import { CorruptFileError } from '../errors.js';
+import type { PageLayout } from './layout.js';
 import type { RepDefLayerName } from './proto/messages.js';
 
 /** The structure of one layer of a column, from its field: a list (list, large_list) or an item (struct, leaf). */
@@ -101,7 +102,20 @@ export function pageLevels(
   };
 }
 
-/** A short form of a page's layers for `inspect`, e.g. `[NULLABLE_ITEM, NULL_AND_EMPTY_LIST]`. */
-export function describeLayers(layers: readonly RepDefLayerName[]): string {
-  return `[${layers.map((l) => l.replace('REPDEF_', '')).join(', ')}]`;
+/** The rep/def layers of a 2.1 page (leaf outwards), or undefined for 2.0 pages. */
+export function pageLayers(layout: PageLayout): readonly RepDefLayerName[] | undefined {
+  return layout.kind === 'v2.0'
+    ? undefined
+    : layout.kind === 'blob'
+      ? layout.layout.blob_layout?.layers
+      : layout.layout.layers;
+}
+
+/**
+ * The layers for `inspect`, e.g. ` layers=[NULLABLE_ITEM, NULL_AND_EMPTY_LIST]`: empty for a 2.0 page and
+ * for a flat column's one all-valid layer.
+ */
+export function describeLayers(layers: readonly RepDefLayerName[] | undefined): string {
+  if (!layers || (layers.length === 1 && layers[0] === 'REPDEF_ALL_VALID_ITEM')) return '';
+  return ` layers=[${layers.map((l) => l.replace('REPDEF_', '')).join(', ')}]`;
 }

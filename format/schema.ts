@@ -212,6 +212,18 @@ export function toArrowSchema(fields: LanceField[], metadata: Record<string, Uin
   return new arrow.Schema(fields.map(toArrowField), meta);
 }
 
+/** The dotted path of every field of the tree (`struct_list.tags.item`), by field id. */
+export function fieldPaths(fields: LanceField[]): Map<number, string> {
+  const paths = new Map<number, string>();
+  const visit = (f: LanceField, prefix: string) => {
+    const path = prefix ? `${prefix}.${f.name}` : f.name;
+    paths.set(f.id, path);
+    for (const child of f.children) visit(child, path);
+  };
+  for (const f of fields) visit(f, '');
+  return paths;
+}
+
 /** Every field of the tree in pre-order (the order Lance lists them in). */
 export function flattenFields(fields: LanceField[]): LanceField[] {
   const out: LanceField[] = [];

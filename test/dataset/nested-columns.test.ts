@@ -75,3 +75,11 @@ describe('the loader', () => {
     expect((error as Error).message).toMatch(/"list_list"/);
   });
 });
+
+describe('inspect', () => {
+  it('names nested columns by their path and shows each page’s rep/def layers', async () => {
+    const [file] = await dataset.describeFiles();
+    const column = file?.columns.find((c) => c.field === 'list_list.item.item');
+    expect(column?.pages[0]?.layout).toContain('layers=[NULLABLE_ITEM, NULL_AND_EMPTY_LIST, NULL_AND_EMPTY_LIST]');
+  });
+});
