@@ -16,7 +16,7 @@ import {
   setNull,
   type ColumnOutput,
 } from './output.js';
-import { decodeFullZipNested, decodeLevelsOnly, fillNullRows, gatherNestedChunks } from './nested.js';
+import { decodeFullZipNested, decodeLevelsOnly, fillNullRows, gatherNestedChunks, struct20Rows } from './nested.js';
 import type { NestedOutput, ReadOutput } from './nested-output.js';
 import { runV20Task } from './v20.js';
 import type { DecodedValues } from './values.js';
@@ -92,6 +92,9 @@ function runNestedTask(task: DecodeTask, out: NestedOutput): void {
     case 'constant':
       if (task.inlineValue) throw new InternalError(`${task.where}: a constant value for a nested column`);
       fillNullRows(out, task.slots);
+      return;
+    case 'v2.0':
+      struct20Rows(task, out);
       return;
     default:
       throw new InternalError(`${task.where}: a ${task.kind} page is read into a nested column's output`);

@@ -32,6 +32,8 @@ import {
   trimValue,
   type NestedOutput,
 } from './nested-output.js';
+import { createFixedOutput, createVariableOutput } from './output.js';
+import { runV20Task } from './v20.js';
 import type { DecodedValues } from './values.js';
 
 type Task<K extends DecodeTask['kind']> = DecodeTask & { kind: K };
@@ -434,5 +436,31 @@ export function fillNullRows(out: NestedOutput, slots: Uint32Array): void {
   for (let i = 0; i < slots.length; i++) {
     beginRow(out, slots[i] as number);
     pushLevel(out, maxRep, def);
+  }
+}
+
+/**
+ * Rows of a 2.0 page of a struct's leaf, which 2.0 stores as a plain column of the struct's rows (no
+ * struct validity): decoded as a flat column into scratch of the task's rows, then one entry per row,
+ * null at the leaf where its value is.
+ */
+export function struct20Rows(task: Task<'v2.0'>, out: NestedOutput): void {
+  const n = task.slots.length;
+  const local = new Uint32Array(n);
+  for (let i = 0; i < n; i++) local[i] = i;
+  const scratch =
+    out.byteWidth === undefined ? createVariableOutput(n, true) : createFixedOutput(n, out.byteWidth, true);
+  runV20Task(task.shape, task.buffers, task.rows, local, scratch, task.where);
+  for (let i = 0; i < n; i++) {
+    const valid = scratch.validity?.[i] !== 0;
+    beginRow(out, task.slots[i] as number);
+    pushLevel(out, 0, valid ? 0 : 1);
+    if (!valid) pushNullValue(out);
+    else if (scratch.kind === 'fixed')
+      pushFixedValues(out, scratch.values, i * scratch.byteWidth, (i + 1) * scratch.byteWidth);
+    else {
+      const start = scratch.starts[i] as number;
+      pushVariableValue(out, scratch.data, start, start + (scratch.lengths[i] as number));
+    }
   }
 }
