@@ -82,6 +82,8 @@ export interface LeafColumn {
   nullable: boolean;
   /** Nested leaves: the layers of its levels (leaf outwards). */
   layers?: LayerKind[];
+  /** Nested leaves: the fields above the leaf, from the selected field down (2.0 stores each as a column). */
+  parents?: LanceField[];
 }
 
 /** The columns (leaves) reading `fields` takes, with their outputs in order. */
@@ -92,15 +94,15 @@ export function leafColumns(fields: LanceField[]): LeafColumn[] {
       out.push({ field, name: field.name, output: out.length, nullable: field.nullable });
       continue;
     }
-    const visit = (f: LanceField, name: string): void => {
+    const visit = (f: LanceField, name: string, parents: LanceField[]): void => {
       if (f.children.length > 0) {
-        for (const child of f.children) visit(child, `${name}.${child.name}`);
+        for (const child of f.children) visit(child, `${name}.${child.name}`, [...parents, f]);
         return;
       }
       const layers = layersOf(field, f) as LayerKind[];
-      out.push({ field: f, name, output: out.length, nullable: field.nullable, layers });
+      out.push({ field: f, name, output: out.length, nullable: field.nullable, layers, parents });
     };
-    visit(field, field.name);
+    visit(field, field.name, []);
   }
   return out;
 }

@@ -473,7 +473,8 @@ export class Dataset {
             throw new CorruptFileError(
               `${opened.source.path}: manifest maps column "${leaf.name}" to column ${index}, but the file has ${opened.meta.columns.length}`,
             );
-          return columnRead(leaf, column, index, opened.source.path);
+          const columnOf = (id: number) => opened.meta.columns[opened.columnOf.get(id) ?? -1];
+          return columnRead(leaf, column, index, opened.source.path, columnOf);
         });
         return { path: opened.source.path, source: opened.source, cache: opened.cache, columns, rows, slots };
       }),

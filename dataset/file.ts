@@ -203,7 +203,8 @@ export class LanceFile {
       const column = index === undefined ? undefined : this.meta.columns[index];
       if (!column)
         throw new InvalidArgumentError(`${this.source.path}: field "${leaf.name}" has no column in this file`);
-      return columnRead(leaf, column, index as number, this.source.path);
+      const columnOf = (id: number) => this.meta.columns[this.columnOf.get(id) ?? -1];
+      return columnRead(leaf, column, index as number, this.source.path, columnOf);
     });
     // After columnRead, which checks each column's width against its pages before outputs are sized by it.
     const outputs = createOutputs(fields, rows.length);

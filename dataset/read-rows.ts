@@ -19,8 +19,10 @@ import { runDecodeTask } from '../decode-workers/encodings/decode-task.js';
 import type { ReadOutput } from '../decode-workers/encodings/nested-output.js';
 import type { LayerKind } from '../format/repdef.js';
 import type { LeafColumn } from './columns.js';
+import { isListType } from '../format/schema.js';
+import { planV20Nested, type V20PathColumn } from '../io/v20-nested-plan.js';
 import { planPage, type PageCache } from '../io/plan.js';
-import type { DecodeTask, PageRequest, PlanStep } from '../io/plan-steps.js';
+import { splitRowsByPage, type DecodeTask, type PageRequest, type PlanStep } from '../io/plan-steps.js';
 import type { ByteSource } from '../io/source.js';
 
 /** One column of one file to read; its values go to output `output` of the read. */
@@ -38,6 +40,8 @@ export interface ColumnRead {
   nullable: boolean;
   /** A leaf of a nested field: its layers, leaf outwards. */
   nested?: LayerKind[];
+  /** A 2.0 leaf under lists: the columns above it, outermost first (io/v20-nested-plan.ts). */
+  v20Path?: V20PathColumn[];
 }
 
 /**
@@ -70,14 +74,23 @@ function checkFixedWidth(column: ColumnInfo, width: number, where: string): void
  * How to read leaf `leaf.field`, stored as column `index` (`column`) of the file at `path`, into output
  * `leaf.output`.
  */
-export function columnRead(leaf: LeafColumn, column: ColumnInfo, index: number, path: string): ColumnRead {
+export function columnRead(
+  leaf: LeafColumn,
+  column: ColumnInfo,
+  index: number,
+  path: string,
+  columnOf: (fieldId: number) => ColumnInfo | undefined,
+): ColumnRead {
   const { field, output, layers } = leaf;
   const arrowDictionary = arrow.DataType.isDictionary(field.arrowType);
   const where = `${path} column ${index} ("${leaf.name}")`;
   // A nested leaf's outputs grow with its pages' values, never by a schema width times the rows.
   if (layers) {
     const flags = { arrowDictionary, fixedWidth: undefined, variableWidth: false, nullable: true };
-    return { column, output, where, ...flags, nested: layers };
+    const read: ColumnRead = { column, output, where, ...flags, nested: layers };
+    const v20 = column.pages[0]?.layout.kind === 'v2.0' && layers.includes('list');
+    if (v20) read.v20Path = v20PathOf(leaf, columnOf, where);
+    return read;
   }
   const fixedWidth = fixedByteWidth(valueTypeOf(field.arrowType));
   if (fixedWidth !== undefined) checkFixedWidth(column, fixedWidth, where);
@@ -90,6 +103,19 @@ export function columnRead(leaf: LeafColumn, column: ColumnInfo, index: number, 
     variableWidth: isVariableWidth(valueTypeOf(field.arrowType)),
     nullable: field.nullable,
   };
+}
+
+/** The columns above a 2.0 leaf under lists: list columns (offsets) and structs, outermost first. */
+function v20PathOf(
+  leaf: LeafColumn,
+  columnOf: (fieldId: number) => ColumnInfo | undefined,
+  where: string,
+): V20PathColumn[] {
+  return (leaf.parents ?? []).map((f) => {
+    const column = columnOf(f.id);
+    if (!column) throw new CorruptFileError(`${where}: the file has no column for its parent field "${f.name}"`);
+    return { kind: isListType(f.logicalType) ? 'list' : 'struct', column };
+  });
 }
 
 /** The columns to read from one data file for some rows (ascending file rows, with output slots). */
@@ -116,36 +142,11 @@ export interface OutputTask {
  */
 function splitByPage(read: ColumnRead, rows: Uint32Array, slots: Uint32Array): PageRequest[] {
   const { column, where, arrowDictionary, fixedWidth, variableWidth, nullable, nested } = read;
-  const requests: PageRequest[] = [];
-  let p = 0;
-  for (let i = 0; i < rows.length;) {
-    const row = rows[i] as number;
-    while (p < column.pages.length) {
-      const page = column.pages[p] as ColumnInfo['pages'][number];
-      if (row < page.rowStart + page.numRows) break;
-      p++;
-    }
-    const page = column.pages[p];
-    if (!page) {
-      const last = column.pages[column.pages.length - 1];
-      const covered = last ? last.rowStart + last.numRows : 0;
-      throw new CorruptFileError(
-        `${where}: row ${row} is past the last page (the column's ${column.pages.length} pages hold ${covered} rows)`,
-        {
-          row,
-          rowsInPages: covered,
-        },
-      );
-    }
-    const end = page.rowStart + page.numRows;
-    let j = i;
-    while (j < rows.length && (rows[j] as number) < end) j++;
-    const pageRows = new Uint32Array(j - i);
-    for (let k = i; k < j; k++) pageRows[k - i] = (rows[k] as number) - page.rowStart;
+  return splitRowsByPage(column, rows, where).map(({ page, rows: pageRows, from, to }) => {
     const request: PageRequest = {
       page,
       rows: pageRows,
-      slots: slots.subarray(i, j),
+      slots: slots.subarray(from, to),
       where: `${where} page ${page.index}`,
       arrowDictionary,
       variableWidth,
@@ -153,10 +154,8 @@ function splitByPage(read: ColumnRead, rows: Uint32Array, slots: Uint32Array): P
     };
     if (fixedWidth !== undefined) request.fixedWidth = fixedWidth;
     if (nested) request.nested = nested;
-    requests.push(request);
-    i = j;
-  }
-  return requests;
+    return request;
+  });
 }
 
 /**
@@ -258,6 +257,21 @@ export async function fetchFileTasks(
   try {
     for (const column of read.columns) {
       const output = into?.[column.output];
+      if (column.v20Path) {
+        steps.push(
+          planV20Nested({
+            path: column.v20Path,
+            leaf: column.column,
+            layers: column.nested ?? [],
+            rows: read.rows,
+            slots: read.slots,
+            where: column.where,
+            arrowDictionary: column.arrowDictionary,
+          }),
+        );
+        outputs.push(column.output);
+        continue;
+      }
       for (const request of splitByPage(column, read.rows, read.slots)) {
         if (output) request.output = output;
         steps.push(planPage(request, read.cache));

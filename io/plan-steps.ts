@@ -4,7 +4,7 @@
  * until the last yields a {@link DecodeTask}, plain data that decode-workers/encodings runs.
  */
 import { CorruptFileError } from '../errors.js';
-import type { ByteRange, PageInfo } from '../format/file-metadata.js';
+import type { ByteRange, ColumnInfo, PageInfo } from '../format/file-metadata.js';
 import type { FullZipLayoutProto, MiniBlockLayoutProto } from '../format/proto/messages.js';
 import type { LayerKind, PageLevels } from '../format/repdef.js';
 import type { V20Shape } from '../format/v20-shape.js';
@@ -99,7 +99,31 @@ export interface NestedChunkGroup {
   to: number;
 }
 
+/**
+ * One 2.0 list level of a read (io/v20-nested-plan.ts): per row of the level, where its items start among
+ * the next level's rows, how many there are, and whether the list is null.
+ */
+export interface V20ListLevel {
+  position: Float64Array;
+  count: Float64Array;
+  nulls: Uint8Array;
+}
+
 export type DecodeTask =
+  | {
+      /** Rows of a 2.0 leaf under lists: the list levels read, then the leaf's items as flat tasks. */
+      kind: 'v2.0-nested';
+      where: string;
+      /** The columns above the leaf, outermost first. */
+      path: ('list' | 'struct')[];
+      levels: V20ListLevel[];
+      /** Per requested row (in `slots` order), its row among the first level's distinct rows. */
+      rowIndex: Uint32Array;
+      slots: Uint32Array;
+      /** Items of the leaf read; the leaf tasks write item i into slot i of a scratch output. */
+      itemCount: number;
+      leafTasks: DecodeTask[];
+    }
   | {
       /** Rows of a mini-block page of a nested column, as level entries and values. */
       kind: 'miniblock-nested';
@@ -243,4 +267,42 @@ export function planPlacedValues(
     i = j;
   }
   return { done: false, ranges, into, next: () => done({ kind: 'placed', where, slots }) };
+}
+
+/**
+ * Splits ascending rows (duplicates allowed) of a column by page: each page's rows, page-relative, and
+ * the entries [from, to) of `rows` they are. A row past the column's pages is a CorruptFileError.
+ */
+export function splitRowsByPage(
+  column: ColumnInfo,
+  rows: Uint32Array,
+  where: string,
+): { page: PageInfo; rows: Uint32Array; from: number; to: number }[] {
+  const out: { page: PageInfo; rows: Uint32Array; from: number; to: number }[] = [];
+  let p = 0;
+  for (let i = 0; i < rows.length;) {
+    const row = rows[i] as number;
+    while (p < column.pages.length) {
+      const page = column.pages[p] as PageInfo;
+      if (row < page.rowStart + page.numRows) break;
+      p++;
+    }
+    const page = column.pages[p];
+    if (!page) {
+      const last = column.pages[column.pages.length - 1];
+      const covered = last ? last.rowStart + last.numRows : 0;
+      throw new CorruptFileError(
+        `${where}: row ${row} is past the last page (the column's ${column.pages.length} pages hold ${covered} rows)`,
+        { row, rowsInPages: covered },
+      );
+    }
+    const end = page.rowStart + page.numRows;
+    let j = i;
+    while (j < rows.length && (rows[j] as number) < end) j++;
+    const pageRows = new Uint32Array(j - i);
+    for (let k = i; k < j; k++) pageRows[k - i] = (rows[k] as number) - page.rowStart;
+    out.push({ page, rows: pageRows, from: i, to: j });
+    i = j;
+  }
+  return out;
 }

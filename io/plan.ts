@@ -292,9 +292,7 @@ function planLayout(request: PageRequest, cache: PageCache): PlanStep {
     case 'blob':
       throw new UnsupportedError(`${where}: blob columns are not supported yet`);
     case 'v2.0':
-      // 2.0 stores a struct's leaves as plain columns of the struct's rows; lists have columns of their own.
-      if (request.nested?.includes('list'))
-        throw new UnsupportedError(`${where}: list columns of file version 2.0 are not supported yet`);
+      // A struct's leaf is a plain column of the struct's rows; leaves under lists: io/v20-nested-plan.ts.
       return planV20Page(request, layout.encoding);
   }
 }

@@ -16,7 +16,15 @@ import {
   setNull,
   type ColumnOutput,
 } from './output.js';
-import { decodeFullZipNested, decodeLevelsOnly, fillNullRows, gatherNestedChunks, struct20Rows } from './nested.js';
+import {
+  createLeafScratch,
+  decodeFullZipNested,
+  decodeLevelsOnly,
+  fillNullRows,
+  gatherNestedChunks,
+  list20Rows,
+  struct20Rows,
+} from './nested.js';
 import type { NestedOutput, ReadOutput } from './nested-output.js';
 import { runV20Task } from './v20.js';
 import type { DecodedValues } from './values.js';
@@ -43,6 +51,7 @@ export function runDecodeTask(task: DecodeTask, out: ReadOutput): void {
     case 'miniblock-nested':
     case 'fullzip-nested':
     case 'levels-only':
+    case 'v2.0-nested':
       throw new InternalError(`${task.where}: a nested column's page is read into a flat column's output`);
     case 'miniblock': {
       const dictionary = dictionaryOf(task);
@@ -96,6 +105,12 @@ function runNestedTask(task: DecodeTask, out: NestedOutput): void {
     case 'v2.0':
       struct20Rows(task, out);
       return;
+    case 'v2.0-nested': {
+      const scratch = createLeafScratch(out, task.itemCount);
+      for (const leaf of task.leafTasks) runDecodeTask(leaf, scratch);
+      list20Rows(task, scratch, out);
+      return;
+    }
     default:
       throw new InternalError(`${task.where}: a ${task.kind} page is read into a nested column's output`);
   }

@@ -32,7 +32,7 @@ import {
   trimValue,
   type NestedOutput,
 } from './nested-output.js';
-import { createFixedOutput, createVariableOutput } from './output.js';
+import { createFixedOutput, createVariableOutput, type ColumnOutput } from './output.js';
 import { runV20Task } from './v20.js';
 import type { DecodedValues } from './values.js';
 
@@ -439,6 +439,24 @@ export function fillNullRows(out: NestedOutput, slots: Uint32Array): void {
   }
 }
 
+/** A flat scratch output of `n` slots for a nested output's leaf values. */
+export function createLeafScratch(out: NestedOutput, n: number): ColumnOutput {
+  return out.byteWidth === undefined ? createVariableOutput(n, true) : createFixedOutput(n, out.byteWidth, true);
+}
+
+/** Appends the leaf entry of scratch slot `i` at repetition level `rep`: its value, or a null item. */
+function pushScratchItem(out: NestedOutput, scratch: ColumnOutput, i: number, rep: number): void {
+  const valid = scratch.validity?.[i] !== 0;
+  pushLevel(out, rep, valid ? 0 : 1);
+  if (!valid) pushNullValue(out);
+  else if (scratch.kind === 'fixed')
+    pushFixedValues(out, scratch.values, i * scratch.byteWidth, (i + 1) * scratch.byteWidth);
+  else {
+    const start = scratch.starts[i] as number;
+    pushVariableValue(out, scratch.data, start, start + (scratch.lengths[i] as number));
+  }
+}
+
 /**
  * Rows of a 2.0 page of a struct's leaf, which 2.0 stores as a plain column of the struct's rows (no
  * struct validity): decoded as a flat column into scratch of the task's rows, then one entry per row,
@@ -448,19 +466,41 @@ export function struct20Rows(task: Task<'v2.0'>, out: NestedOutput): void {
   const n = task.slots.length;
   const local = new Uint32Array(n);
   for (let i = 0; i < n; i++) local[i] = i;
-  const scratch =
-    out.byteWidth === undefined ? createVariableOutput(n, true) : createFixedOutput(n, out.byteWidth, true);
+  const scratch = createLeafScratch(out, n);
   runV20Task(task.shape, task.buffers, task.rows, local, scratch, task.where);
   for (let i = 0; i < n; i++) {
-    const valid = scratch.validity?.[i] !== 0;
     beginRow(out, task.slots[i] as number);
-    pushLevel(out, 0, valid ? 0 : 1);
-    if (!valid) pushNullValue(out);
-    else if (scratch.kind === 'fixed')
-      pushFixedValues(out, scratch.values, i * scratch.byteWidth, (i + 1) * scratch.byteWidth);
-    else {
-      const start = scratch.starts[i] as number;
-      pushVariableValue(out, scratch.data, start, start + (scratch.lengths[i] as number));
+    pushScratchItem(out, scratch, i, 0);
+  }
+}
+
+/**
+ * Rows of a 2.0 leaf under lists (io/v20-nested-plan.ts), its items already decoded into `scratch`: each
+ * row's entries are walked down its list levels, outermost first.
+ */
+export function list20Rows(task: Task<'v2.0-nested'>, scratch: ColumnOutput, out: NestedOutput): void {
+  const { path, levels, layers } = { ...task, layers: out.layers };
+  if (layers.length !== path.length + 1)
+    throw new CorruptFileError(`${task.where}: ${path.length} columns above a leaf of ${layers.length} layers`);
+  const maxRep = path.filter((kind) => kind === 'list').length;
+  const emit = (d: number, level: number, pos: number, rep: number): void => {
+    const kind = path[d];
+    if (kind === undefined) return pushScratchItem(out, scratch, pos, rep);
+    if (kind === 'struct') return emit(d + 1, level, pos, rep);
+    const list = levels[level];
+    if (!list) throw new CorruptFileError(`${task.where}: list level ${level} was not read`);
+    const layer = layers.length - 1 - d;
+    const count = list.count[pos] as number;
+    if (list.nulls[pos] === 1 || count === 0) {
+      pushLevel(out, rep, canonicalDef(layers, layer, list.nulls[pos] === 1 ? 'null' : 'empty'));
+      return;
     }
+    const first = list.position[pos] as number;
+    const number = maxRep - level;
+    for (let k = 0; k < count; k++) emit(d + 1, level + 1, first + k, k === 0 ? rep : number - 1);
+  };
+  for (let i = 0; i < task.slots.length; i++) {
+    beginRow(out, task.slots[i] as number);
+    emit(0, 0, task.rowIndex[i] as number, maxRep);
   }
 }

@@ -1,26 +1,20 @@
 /**
  * The compatibility matrix: every fixture dataset (written by LanceDB in file versions 2.0 and 2.1) is read
  * by lance-loader and compared value for value with LanceDB's own reads: full scans, shuffled takes with
- * duplicates, and every older version. Nested columns (lists, structs) are compared in 2.1, structs in 2.0;
- * 2.0 lists must fail with UnsupportedError while the other columns of the same dataset stay readable.
+ * duplicates, and every older version, nested columns (lists, structs) included.
  */
 import * as arrow from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
-import { openDataset, UnsupportedError, type Dataset } from '../../index.js';
+import { openDataset, type Dataset } from '../../index.js';
 import { ensureDataset } from '../fixtures/datasets.js';
 import { SPECS, specVersions, type DatasetSpec } from '../fixtures/matrix.js';
 import { oracleScan, oracleTake, oracleVersion, oracleVersions } from '../fixtures/oracle.js';
 import { expectTablesEqual } from '../fixtures/compare.js';
 import { Rng } from '../fixtures/random.js';
 
-/** Whether a type is or holds a list (2.0 lists are not read yet). */
-function hasList(type: arrow.DataType): boolean {
-  return arrow.DataType.isList(type) || (type.children ?? []).some((f: arrow.Field) => hasList(f.type));
-}
-
-/** The columns lance-loader reads in a dataset of `version`: all in 2.1, all but lists in 2.0. */
-function readableColumns(ds: Dataset, version: string): string[] {
-  return ds.schema.fields.filter((f) => version !== '2.0' || !hasList(f.type)).map((f) => f.name);
+/** Every column of the dataset, nested ones included. */
+function readableColumns(ds: Dataset): string[] {
+  return ds.schema.fields.map((f) => f.name);
 }
 
 async function scanAll(ds: Dataset, columns: string[], batchSize: number): Promise<arrow.Table> {
@@ -44,7 +38,7 @@ describe.each(cases)('$spec.name written as $version', ({ spec, version }) => {
   it('scans the same values as LanceDB', async () => {
     const path = await ensureDataset(spec, version);
     await withDataset(path, async (ds) => {
-      const columns = readableColumns(ds, version);
+      const columns = readableColumns(ds);
       const expected = await oracleScan(path, columns);
       expect(ds.numRows).toBe(expected.numRows);
       expectTablesEqual(await scanAll(ds, columns, 1000), expected, { label: `${spec.name} v${version} scan` });
@@ -58,7 +52,7 @@ describe.each(cases)('$spec.name written as $version', ({ spec, version }) => {
       const rng = new Rng(7);
       const offsets = Array.from({ length: Math.min(300, ds.numRows * 2) }, () => rng.int(0, ds.numRows));
       offsets.push(0, ds.numRows - 1, offsets[0] as number);
-      const columns = readableColumns(ds, version);
+      const columns = readableColumns(ds);
       expectTablesEqual(await ds.take(offsets, { columns }), await oracleTake(path, offsets, columns), {
         label: `${spec.name} v${version} take`,
       });
@@ -72,7 +66,7 @@ describe.each(cases)('$spec.name written as $version', ({ spec, version }) => {
       if (ds.numRows === 0) return;
       const rng = new Rng(8);
       const offsets = Array.from({ length: Math.min(200, ds.numRows) }, () => rng.int(0, ds.numRows));
-      const columns = readableColumns(ds, version);
+      const columns = readableColumns(ds);
       const expected = await oracleTake(path, offsets, columns);
       // The first take keeps the pages it touches; the second reads them from memory.
       expectTablesEqual(await ds.take(offsets, { columns }), expected, {
@@ -91,7 +85,7 @@ describe.each(cases)('$spec.name written as $version', ({ spec, version }) => {
       await withDataset(
         path,
         async (ds) => {
-          const columns = readableColumns(ds, version);
+          const columns = readableColumns(ds);
           expectTablesEqual(await scanAll(ds, columns, 4096), await oracleVersion(path, v, columns), {
             label: `${spec.name} v${version} @${v}`,
           });
@@ -99,14 +93,5 @@ describe.each(cases)('$spec.name written as $version', ({ spec, version }) => {
         v,
       );
     }
-  });
-
-  it.runIf(version === '2.0')('refuses list columns of 2.0 with UnsupportedError and nothing else', async () => {
-    const path = await ensureDataset(spec, version);
-    await withDataset(path, async (ds) => {
-      for (const field of ds.schema.fields.filter((f) => hasList(f.type))) {
-        await expect(ds.take([0], { columns: [field.name] })).rejects.toBeInstanceOf(UnsupportedError);
-      }
-    });
   });
 });
