@@ -69,6 +69,7 @@ function joinSteps(steps: PlanStep[], then: (tasks: DecodeTask[]) => PlanStep): 
 function planOffsets(
   column: ColumnInfo,
   rows: Uint32Array,
+  itemRows: number,
   where: string,
   then: (level: V20ListLevel, items: Uint32Array) => PlanStep,
 ): PlanStep {
@@ -78,6 +79,12 @@ function planOffsets(
     if (!list) throw new UnsupportedError(`${where} page ${page.index}: a 2.0 list page that is not a List encoding`);
     firstItem[p + 1] = (firstItem[p] as number) + Number(list.num_items ?? 0);
   });
+  // Item counts come from the file: they must add up to the rows of the column holding the items.
+  if (firstItem[column.pages.length] !== itemRows) {
+    throw new CorruptFileError(
+      `${where}: the list pages reference ${firstItem[column.pages.length]} items, the item column holds ${itemRows}`,
+    );
+  }
   const byPage = splitRowsByPage(column, rows, where);
   const ranges = byPage.map(({ page, rows: pageRows }) => {
     const values = offsetsOf(page, where);
@@ -156,7 +163,9 @@ export function planV20Nested(read: V20NestedRead): PlanStep {
     const step = read.path[depth];
     if (!step) return planLeaf(read, levelRows, levels, rowIndex, slots);
     if (step.kind === 'struct') return descend(depth + 1, levelRows);
-    return planOffsets(step.column, levelRows, `${where} (list level ${depth})`, (level, items) => {
+    const next = read.path[depth + 1]?.column ?? read.leaf;
+    const itemRows = next.pages.reduce((sum, page) => sum + page.numRows, 0);
+    return planOffsets(step.column, levelRows, itemRows, `${where} (list level ${depth})`, (level, items) => {
       levels.push(level);
       return descend(depth + 1, items);
     });
