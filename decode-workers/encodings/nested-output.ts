@@ -68,8 +68,26 @@ export function beginRow(out: NestedOutput, slot: number): void {
 
 /** Appends a level entry to the current row. */
 export function pushLevel(out: NestedOutput, rep: number, def: number): void {
-  const at = extendVariable(out.levels, LEVEL_BYTES);
+  const at = extendVariable(out.levels, LEVEL_BYTES); // may grow levels.data: read it after
+  writeLevel(out.levels.data, at, rep, def);
+}
+
+/**
+ * Appends `count` level entries to the current row at once: entry k is written by `write(data, at, k)`
+ * with {@link writeLevel} at byte `at` of `data` (one capacity check for the run instead of one per entry).
+ */
+export function pushLevelRun(
+  out: NestedOutput,
+  count: number,
+  write: (data: Uint8Array, at: number, k: number) => void,
+): void {
+  const start = extendVariable(out.levels, count * LEVEL_BYTES);
   const data = out.levels.data;
+  for (let k = 0; k < count; k++) write(data, start + k * LEVEL_BYTES, k);
+}
+
+/** Writes one level entry (u16 rep, u16 def) at byte `at` of `data`. */
+export function writeLevel(data: Uint8Array, at: number, rep: number, def: number): void {
   data[at] = rep & 0xff;
   data[at + 1] = rep >>> 8;
   data[at + 2] = def & 0xff;

@@ -26,10 +26,12 @@ import {
   beginRow,
   pushFixedValues,
   pushLevel,
+  pushLevelRun,
   pushNullValue,
   pushVariableValue,
   reserveValueBytes,
   trimValue,
+  writeLevel,
   type NestedOutput,
 } from './nested-output.js';
 import { createFixedOutput, createVariableOutput, type ColumnOutput } from './output.js';
@@ -52,8 +54,10 @@ interface Entries {
 /** Appends a row's entries [from, to) to `out`, canonical levels, checking each against the page's layers. */
 function pushLevels(out: NestedOutput, levels: PageLevels, entries: Entries, from: number, to: number): void {
   const { rep, def } = entries;
-  for (let e = from; e < to; e++)
-    pushLevel(out, rep ? (rep[e] as number) : 0, levels.defMap[def ? (def[e] as number) : 0] as number);
+  const { defMap } = levels;
+  pushLevelRun(out, to - from, (data, at, k) =>
+    writeLevel(data, at, rep ? (rep[from + k] as number) : 0, defMap[def ? (def[from + k] as number) : 0] as number),
+  );
 }
 
 /**
