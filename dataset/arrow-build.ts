@@ -6,7 +6,10 @@
  */
 import { constants } from 'node:buffer';
 import * as arrow from 'apache-arrow';
-import { InvalidArgumentError, UnsupportedError } from '../errors.js';
+import { InternalError, InvalidArgumentError, UnsupportedError } from '../errors.js';
+import type { LanceField } from '../format/schema.js';
+import { compactNested, type CompactNested, type NestedOutput } from '../decode-workers/encodings/nested-output.js';
+import { unravelLevels, type UnravelledLayer } from '../decode-workers/encodings/unravel.js';
 import {
   compactVariable,
   createFixedOutput,
@@ -143,15 +146,34 @@ export function outputToVector(type: arrow.DataType, out: ColumnOutput, length: 
   const validity = out.validity ? packBits(out.validity) : null;
   const nullCount = validity?.zeros ?? 0;
   const nullBitmap = nullCount > 0 ? validity?.bitmap : undefined;
-  if (out.kind === 'fixed') {
-    const base = dataOf(type, out.values, length);
-    const data =
-      nullCount > 0
-        ? base.clone(type, 0, length, nullCount, { ...base.buffers, [arrow.BufferType.VALIDITY]: nullBitmap } as never)
-        : base;
-    return arrow.makeVector(data);
-  }
+  if (out.kind === 'fixed') return arrow.makeVector(fixedData(type, out.values, length, nullCount, nullBitmap));
   const { offsets, data } = compactVariable(out);
+  return arrow.makeVector(variableData(type, offsets, data, length, nullCount, nullBitmap));
+}
+
+/** Arrow data of `length` fixed-width values, with a validity bitmap when some are null. */
+function fixedData(
+  type: arrow.DataType,
+  bytes: Uint8Array,
+  length: number,
+  nullCount: number,
+  nullBitmap: Uint8Array | undefined,
+): arrow.Data {
+  const base = dataOf(type, bytes, length);
+  return nullCount > 0
+    ? base.clone(type, 0, length, nullCount, { ...base.buffers, [arrow.BufferType.VALIDITY]: nullBitmap } as never)
+    : base;
+}
+
+/** Arrow data of `length` variable-width values: value i is `data[offsets[i], offsets[i + 1])`. */
+function variableData(
+  type: arrow.DataType,
+  offsets: Float64Array,
+  data: Uint8Array,
+  length: number,
+  nullCount: number,
+  nullBitmap: Uint8Array | undefined,
+): arrow.Data {
   const large = arrow.DataType.isLargeUtf8(type) || arrow.DataType.isLargeBinary(type);
   if (!large && (offsets[length] ?? 0) > 0x7fffffff) {
     throw new InvalidArgumentError(
@@ -159,5 +181,54 @@ export function outputToVector(type: arrow.DataType, out: ColumnOutput, length: 
     );
   }
   const valueOffsets = large ? BigInt64Array.from(offsets, (x) => BigInt(x)) : Int32Array.from(offsets);
-  return arrow.makeVector(arrow.makeData({ type, length, nullCount, nullBitmap, valueOffsets, data } as never));
+  return arrow.makeData({ type, length, nullCount, nullBitmap, valueOffsets, data } as never);
+}
+
+/** A leaf's slot-ordered values and its levels unravelled into layers. */
+interface UnravelledLeaf {
+  layers: UnravelledLayer[];
+  values: CompactNested;
+}
+
+/**
+ * Assembles a nested field (a list, a struct, or a struct child selected by path) from the outputs of its
+ * leaves: each leaf's levels are unravelled into per-layer offsets and validity, and the field's tree is
+ * built from the outermost layer in; a struct's own layers are read from its first leaf (every leaf
+ * below it holds the same ones).
+ */
+export function nestedToVector(
+  field: LanceField,
+  outputs: Map<LanceField, NestedOutput>,
+  numRows: number,
+): arrow.Vector {
+  const leaves = new Map<LanceField, UnravelledLeaf>();
+  for (const [leaf, out] of outputs) {
+    const values = compactNested(out);
+    const where = `column "${field.name}" (leaf "${leaf.name}")`;
+    leaves.set(leaf, { layers: unravelLevels(values.levels, out.layers, numRows, where), values });
+  }
+  return arrow.makeVector(nestedData(field, field.ancestors?.length ?? 0, leaves));
+}
+
+function nestedData(field: LanceField, depth: number, leaves: Map<LanceField, UnravelledLeaf>): arrow.Data {
+  let first = field;
+  while (first.children[0]) first = first.children[0];
+  const leaf = leaves.get(first);
+  const layer = leaf?.layers[leaf.layers.length - 1 - depth];
+  if (!leaf || !layer) throw new InternalError(`field "${field.name}" was read without its leaf "${first.name}"`);
+  const { count: length, nullCount } = layer;
+  const nullBitmap = nullCount > 0 ? packBits(layer.validity).bitmap : undefined;
+  const type = field.arrowType;
+  if (field.children.length === 0) {
+    const { values, valueOffsets } = leaf.values;
+    return valueOffsets
+      ? variableData(type, valueOffsets, values, length, nullCount, nullBitmap)
+      : fixedData(type, values, length, nullCount, nullBitmap);
+  }
+  if (layer.offsets) {
+    const child = nestedData(field.children[0] as LanceField, depth + 1, leaves);
+    return arrow.makeData({ type, length, nullCount, nullBitmap, valueOffsets: layer.offsets, child } as never);
+  }
+  const children = field.children.map((c) => nestedData(c, depth + 1, leaves));
+  return arrow.makeData({ type, length, nullCount, nullBitmap, children } as never);
 }

@@ -14,14 +14,22 @@ import { maxDeletionFileBytes, parseDeletionFile } from '../format/deletion.js';
 import type { FileMetadata } from '../format/file-metadata.js';
 import { parseManifest } from '../format/manifest.js';
 import type { DataFileProto, ManifestProto } from '../format/proto/messages.js';
-import { buildFieldTree, flattenFields, toArrowSchema, type LanceField } from '../format/schema.js';
+import { buildFieldTree, fieldPaths, toArrowSchema, type LanceField } from '../format/schema.js';
 import { decodeWholePage } from '../decode-workers/encodings/decode-task.js';
 import { createPageCache, type DecodedPageBudget, type PageCache } from '../io/plan.js';
 import { fetchFileMetadata } from '../io/open-file.js';
 import { FileSource, type ByteSource } from '../io/source.js';
 import type { RemoteIoOptions } from '../io/remote/remote-options.js';
 import type { StorageOptions } from '../io/remote/storage-options.js';
-import { checkReadableFields, createOutputs, selectFields, toRecordBatch } from './columns.js';
+import {
+  checkReadableFields,
+  createOutputs,
+  leafColumns,
+  resultSchema,
+  selectFields,
+  toRecordBatch,
+  type LeafColumn,
+} from './columns.js';
 import {
   checkBatchSize,
   checkOptionsArgument,
@@ -330,7 +338,7 @@ export class Dataset {
   async describeFiles(): Promise<FileSummary[]> {
     this.checkOpen();
     const summaries: FileSummary[] = [];
-    const nameOf = new Map(flattenFields(this.fieldTree).map((f) => [f.id, f.name]));
+    const nameOf = fieldPaths(this.fieldTree);
     for (const fragment of this.fragmentList) {
       for (const file of fragment.files) {
         const opened = await this.openDataFile(file, fragment);
@@ -383,10 +391,7 @@ export class Dataset {
   }
 
   private schemaOf(fields: LanceField[]): arrow.Schema {
-    return new arrow.Schema(
-      fields.map((f) => this.schema.fields.find((sf) => sf.name === f.name) as arrow.Field),
-      this.schema.metadata,
-    );
+    return resultSchema(fields, this.schema.metadata);
   }
 
   /** Maps a visible offset within a fragment to its physical row. */
@@ -472,35 +477,37 @@ export class Dataset {
     slots: Uint32Array,
     nullFills: OutputTask[],
   ): Promise<FileRead[]> {
-    const byFile = new Map<DataFileProto, { field: LanceField; output: number }[]>();
-    fields.forEach((field, output) => {
+    const byFile = new Map<DataFileProto, LeafColumn[]>();
+    for (const leaf of leafColumns(fields)) {
+      const { field, output } = leaf;
       const file = fragment.files.find((df) =>
         df.fields.some((id, c) => id === field.id && (df.column_indices[c] ?? -1) >= 0),
       );
       if (!file) {
-        if (!field.nullable)
+        if (!leaf.nullable)
           throw new CorruptFileError(
-            `${this.path}: fragment ${fragment.info.id} has no data for non-nullable column "${field.name}"`,
+            `${this.path}: fragment ${fragment.info.id} has no data for non-nullable column "${leaf.name}"`,
           );
         nullFills.push({
           output,
           task: { kind: 'constant', where: `${this.path} fragment ${fragment.info.id}`, slots, inlineValue: null },
         });
-        return;
+        continue;
       }
-      byFile.set(file, [...(byFile.get(file) ?? []), { field, output }]);
-    });
+      byFile.set(file, [...(byFile.get(file) ?? []), leaf]);
+    }
     return Promise.all(
       [...byFile].map(async ([file, wanted]): Promise<FileRead> => {
         const opened = await this.openDataFile(file, fragment);
-        const columns = wanted.map(({ field, output }): ColumnRead => {
-          const index = opened.columnOf.get(field.id) as number;
+        const columns = wanted.map((leaf): ColumnRead => {
+          const index = opened.columnOf.get(leaf.field.id) as number;
           const column = opened.meta.columns[index];
           if (!column)
             throw new CorruptFileError(
-              `${opened.source.path}: manifest maps column "${field.name}" to column ${index}, but the file has ${opened.meta.columns.length}`,
+              `${opened.source.path}: manifest maps column "${leaf.name}" to column ${index}, but the file has ${opened.meta.columns.length}`,
             );
-          return columnRead(field, column, index, output, opened.source.path);
+          const columnOf = (id: number) => opened.meta.columns[opened.columnOf.get(id) ?? -1];
+          return columnRead(leaf, column, index, opened.source.path, columnOf);
         });
         return { path: opened.source.path, source: opened.source, cache: opened.cache, columns, rows, slots };
       }),

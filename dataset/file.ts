@@ -7,12 +7,20 @@ import { describeValue } from '../samplers/options.js';
 import type { FileMetadata, PageInfo } from '../format/file-metadata.js';
 import { describeLayout } from '../format/layout.js';
 import { checkPageSupported } from '../format/page-support.js';
-import { buildFieldTree, toArrowSchema, type LanceField } from '../format/schema.js';
+import { describeLayers, pageLayers } from '../format/repdef.js';
+import { buildFieldTree, fieldPaths, toArrowSchema, type LanceField } from '../format/schema.js';
 import { decodeWholePage } from '../decode-workers/encodings/decode-task.js';
 import { createPageCache, type PageCache } from '../io/plan.js';
 import { fetchFileMetadata } from '../io/open-file.js';
 import { FileSource, type ByteSource } from '../io/source.js';
-import { checkReadableFields, columnIndexesOfFile, createOutputs, selectFields, toRecordBatch } from './columns.js';
+import {
+  checkReadableFields,
+  columnIndexesOfFile,
+  createOutputs,
+  leafColumns,
+  selectFields,
+  toRecordBatch,
+} from './columns.js';
 import { columnRead, readInline, type ColumnRead } from './read-rows.js';
 import { sortWithSlots, toRowOffsets } from './rows.js';
 import { explainNotAFile, toLocalPath, type LocationArgument } from './location.js';
@@ -86,7 +94,7 @@ export function summarizeFile(meta: FileMetadata, fieldOfColumn: Map<number, str
       pages: c.pages.map((p) => {
         const page: FileSummary['columns'][number]['pages'][number] = {
           rows: p.numRows,
-          layout: describeLayout(p.layout, p.buffers.length),
+          layout: describeLayout(p.layout, p.buffers.length) + describeLayers(pageLayers(p.layout)),
           bufferSizes: p.buffers.map((b) => b.size),
         };
         const unsupported = unsupportedReason(p);
@@ -100,6 +108,8 @@ export function summarizeFile(meta: FileMetadata, fieldOfColumn: Map<number, str
 
 /** Why lance-loader cannot decode a page (the error's text after the page it names), or undefined. */
 function unsupportedReason(page: PageInfo): string | undefined {
+  // A nested leaf's pages (more than one rep/def layer) are checked against its field's layers as they are read.
+  if ((pageLayers(page.layout)?.length ?? 0) > 1) return undefined;
   try {
     checkPageSupported(page, 'page');
     return undefined;
@@ -178,9 +188,9 @@ export class LanceFile {
   /** Versions, columns, pages, layouts, encodings and buffer sizes of the file. */
   metadata(): FileSummary {
     const names = new Map<number, string>();
-    for (const f of this.fields) {
-      const c = this.columnOf.get(f.id);
-      if (c !== undefined) names.set(c, f.name);
+    for (const [id, path] of fieldPaths(this.fields)) {
+      const c = this.columnOf.get(id);
+      if (c !== undefined) names.set(c, path);
     }
     return summarizeFile(this.meta, names);
   }
@@ -208,12 +218,13 @@ export class LanceFile {
   private async readBatch(rows: Uint32Array, fields: LanceField[]): Promise<arrow.RecordBatch> {
     checkReadableFields(fields, this.source.path);
     const sorted = sortWithSlots(rows);
-    const columns = fields.map((field, output): ColumnRead => {
-      const index = this.columnOf.get(field.id);
+    const columns = leafColumns(fields).map((leaf): ColumnRead => {
+      const index = this.columnOf.get(leaf.field.id);
       const column = index === undefined ? undefined : this.meta.columns[index];
       if (!column)
-        throw new InvalidArgumentError(`${this.source.path}: field "${field.name}" has no column in this file`);
-      return columnRead(field, column, index as number, output, this.source.path);
+        throw new InvalidArgumentError(`${this.source.path}: field "${leaf.name}" has no column in this file`);
+      const columnOf = (id: number) => this.meta.columns[this.columnOf.get(id) ?? -1];
+      return columnRead(leaf, column, index as number, this.source.path, columnOf);
     });
     // After columnRead, which checks each column's width against its pages before outputs are sized by it.
     const outputs = createOutputs(fields, rows.length);

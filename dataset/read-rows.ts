@@ -13,13 +13,16 @@
  */
 import * as arrow from 'apache-arrow';
 import { CorruptFileError, InternalError } from '../errors.js';
-import type { LanceField } from '../format/schema.js';
 import { fixedByteWidth, isVariableWidth, valueTypeOf } from './arrow-build.js';
 import type { ByteRange, ColumnInfo } from '../format/file-metadata.js';
 import { runDecodeTask } from '../decode-workers/encodings/decode-task.js';
-import type { ColumnOutput } from '../decode-workers/encodings/output.js';
+import type { ReadOutput } from '../decode-workers/encodings/nested-output.js';
+import type { LayerKind } from '../format/repdef.js';
+import type { LeafColumn } from './columns.js';
+import { isListType } from '../format/schema.js';
+import { planV20Nested, type V20PathColumn } from '../io/v20-nested-plan.js';
 import { planPage, type PageCache } from '../io/plan.js';
-import type { DecodeTask, PageRequest, PlanStep } from '../io/plan-steps.js';
+import { splitRowsByPage, type DecodeTask, type PageRequest, type PlanStep } from '../io/plan-steps.js';
 import type { ByteSource } from '../io/source.js';
 
 /** One column of one file to read; its values go to output `output` of the read. */
@@ -35,6 +38,10 @@ export interface ColumnRead {
   /** The output is variable-width (strings, binaries, dictionaries of them). */
   variableWidth: boolean;
   nullable: boolean;
+  /** A leaf of a nested field: its layers, leaf outwards. */
+  nested?: LayerKind[];
+  /** A 2.0 leaf under lists: the columns above it, outermost first (io/v20-nested-plan.ts). */
+  v20Path?: V20PathColumn[];
 }
 
 /**
@@ -63,16 +70,28 @@ function checkFixedWidth(column: ColumnInfo, width: number, where: string): void
   );
 }
 
-/** How to read `field`, stored as column `index` (`column`) of the file at `path`, into output `output`. */
+/**
+ * How to read leaf `leaf.field`, stored as column `index` (`column`) of the file at `path`, into output
+ * `leaf.output`.
+ */
 export function columnRead(
-  field: LanceField,
+  leaf: LeafColumn,
   column: ColumnInfo,
   index: number,
-  output: number,
   path: string,
+  columnOf: (fieldId: number) => ColumnInfo | undefined,
 ): ColumnRead {
+  const { field, output, layers } = leaf;
   const arrowDictionary = arrow.DataType.isDictionary(field.arrowType);
-  const where = `${path} column ${index} ("${field.name}")`;
+  const where = `${path} column ${index} ("${leaf.name}")`;
+  // A nested leaf's outputs grow with its pages' values, never by a schema width times the rows.
+  if (layers) {
+    const flags = { arrowDictionary, fixedWidth: undefined, variableWidth: false, nullable: true };
+    const read: ColumnRead = { column, output, where, ...flags, nested: layers };
+    const v20 = column.pages[0]?.layout.kind === 'v2.0' && layers.includes('list');
+    if (v20) read.v20Path = v20PathOf(leaf, columnOf, where);
+    return read;
+  }
   const fixedWidth = fixedByteWidth(valueTypeOf(field.arrowType));
   if (fixedWidth !== undefined) checkFixedWidth(column, fixedWidth, where);
   return {
@@ -84,6 +103,19 @@ export function columnRead(
     variableWidth: isVariableWidth(valueTypeOf(field.arrowType)),
     nullable: field.nullable,
   };
+}
+
+/** The columns above a 2.0 leaf under lists: list columns (offsets) and structs, outermost first. */
+function v20PathOf(
+  leaf: LeafColumn,
+  columnOf: (fieldId: number) => ColumnInfo | undefined,
+  where: string,
+): V20PathColumn[] {
+  return (leaf.parents ?? []).map((f) => {
+    const column = columnOf(f.id);
+    if (!column) throw new CorruptFileError(`${where}: the file has no column for its parent field "${f.name}"`);
+    return { kind: isListType(f.logicalType) ? 'list' : 'struct', column };
+  });
 }
 
 /** The columns to read from one data file for some rows (ascending file rows, with output slots). */
@@ -109,47 +141,21 @@ export interface OutputTask {
  * page-relative rows.
  */
 function splitByPage(read: ColumnRead, rows: Uint32Array, slots: Uint32Array): PageRequest[] {
-  const { column, where, arrowDictionary, fixedWidth, variableWidth, nullable } = read;
-  const requests: PageRequest[] = [];
-  let p = 0;
-  for (let i = 0; i < rows.length;) {
-    const row = rows[i] as number;
-    while (p < column.pages.length) {
-      const page = column.pages[p] as ColumnInfo['pages'][number];
-      if (row < page.rowStart + page.numRows) break;
-      p++;
-    }
-    const page = column.pages[p];
-    if (!page) {
-      const last = column.pages[column.pages.length - 1];
-      const covered = last ? last.rowStart + last.numRows : 0;
-      throw new CorruptFileError(
-        `${where}: row ${row} is past the last page (the column's ${column.pages.length} pages hold ${covered} rows)`,
-        {
-          row,
-          rowsInPages: covered,
-        },
-      );
-    }
-    const end = page.rowStart + page.numRows;
-    let j = i;
-    while (j < rows.length && (rows[j] as number) < end) j++;
-    const pageRows = new Uint32Array(j - i);
-    for (let k = i; k < j; k++) pageRows[k - i] = (rows[k] as number) - page.rowStart;
+  const { column, where, arrowDictionary, fixedWidth, variableWidth, nullable, nested } = read;
+  return splitRowsByPage(column, rows, where).map(({ page, rows: pageRows, from, to }) => {
     const request: PageRequest = {
       page,
       rows: pageRows,
-      slots: slots.subarray(i, j),
+      slots: slots.subarray(from, to),
       where: `${where} page ${page.index}`,
       arrowDictionary,
       variableWidth,
       nullable,
     };
     if (fixedWidth !== undefined) request.fixedWidth = fixedWidth;
-    requests.push(request);
-    i = j;
-  }
-  return requests;
+    if (nested) request.nested = nested;
+    return request;
+  });
 }
 
 /**
@@ -244,13 +250,28 @@ async function readInto(source: ByteSource, ranges: ByteRange[], targets: Uint8A
 export async function fetchFileTasks(
   read: FileRead,
   source: ByteSource = read.source,
-  into?: readonly (ColumnOutput | undefined)[],
+  into?: readonly (ReadOutput | undefined)[],
 ): Promise<OutputTask[]> {
   const steps: PlanStep[] = [];
   const outputs: number[] = [];
   try {
     for (const column of read.columns) {
       const output = into?.[column.output];
+      if (column.v20Path) {
+        steps.push(
+          planV20Nested({
+            path: column.v20Path,
+            leaf: column.column,
+            layers: column.nested ?? [],
+            rows: read.rows,
+            slots: read.slots,
+            where: column.where,
+            arrowDictionary: column.arrowDictionary,
+          }),
+        );
+        outputs.push(column.output);
+        continue;
+      }
       for (const request of splitByPage(column, read.rows, read.slots)) {
         if (output) request.output = output;
         steps.push(planPage(request, read.cache));
@@ -266,8 +287,7 @@ export async function fetchFileTasks(
 }
 
 /** Reads every file of a plan and decodes in this thread into `outputs`. */
-export async function readInline(files: FileRead[], extraTasks: OutputTask[], outputs: ColumnOutput[]): Promise<void> {
+export async function readInline(files: FileRead[], extraTasks: OutputTask[], outputs: ReadOutput[]): Promise<void> {
   const perFile = await Promise.all(files.map((file) => fetchFileTasks(file, file.source, outputs)));
-  for (const { task, output } of [...perFile.flat(), ...extraTasks])
-    runDecodeTask(task, outputs[output] as ColumnOutput);
+  for (const { task, output } of [...perFile.flat(), ...extraTasks]) runDecodeTask(task, outputs[output] as ReadOutput);
 }

@@ -262,7 +262,8 @@ export class WorkerDataset {
 
   /** Reads and decodes `rows` of `fields` into outputs of its own, for what reading leaves behind (kept pages, compiled code). */
   private async readAndDrop(rows: Uint32Array, fields: LanceField[]): Promise<void> {
-    const columns = createOutputs(fields, rows.length);
+    // The loader batches flat columns only (loader/batch-layout.ts refuses nested ones).
+    const columns = createOutputs(fields, rows.length) as ColumnOutput[];
     await this.readColumns(rows, fields, columns, (tasks) => {
       for (const { task, output } of tasks) runDecodeTask(task, columns[output] as ColumnOutput);
     });

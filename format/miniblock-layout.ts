@@ -74,6 +74,86 @@ export function parseChunkTable(
   return { byteOffsets, itemStarts };
 }
 
+/**
+ * The repetition index of a mini-block page with lists (the buffer after the dictionary):
+ * `repetition_index_depth + 1` u64 words per chunk, the first two being the rows that end in the chunk
+ * and the items of a row left unfinished at its end (lance-encoding MiniBlockRepIndex). A row that does
+ * not fit a chunk continues into the next ones: that chunk has a trailer and the next a preamble.
+ */
+export interface MiniBlockRepIndex {
+  /** The first row that starts in each chunk (after its preamble). */
+  firstRow: Float64Array;
+  /** Rows that start in each chunk (its trailer included). */
+  starts: Float64Array;
+  /** Whether each chunk ends inside a row that the next chunk continues. */
+  hasTrailer: Uint8Array;
+}
+
+/** Parses the repetition index of a page of `numChunks` chunks holding `numRows` rows. */
+export function parseMiniBlockRepIndex(
+  bytes: Uint8Array,
+  depth: number,
+  numChunks: number,
+  numRows: number,
+  where: string,
+): MiniBlockRepIndex {
+  const stride = (depth + 1) * 8;
+  if (depth < 1 || bytes.length !== numChunks * stride) {
+    throw new CorruptFileError(
+      `${where}: repetition index of ${bytes.length} bytes does not hold ${numChunks} chunks of ${depth + 1} u64 words`,
+    );
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const firstRow = new Float64Array(numChunks);
+  const starts = new Float64Array(numChunks);
+  const hasTrailer = new Uint8Array(numChunks);
+  let row = 0;
+  let preamble = 0;
+  for (let i = 0; i < numChunks; i++) {
+    const ends = Number(view.getBigUint64(i * stride, true));
+    const trailer = view.getBigUint64(i * stride + 8, true) > 0n ? 1 : 0;
+    const count = ends + trailer - preamble;
+    if (count < 0 || row + count > numRows) {
+      throw new CorruptFileError(
+        `${where}: repetition index entry ${i} (${ends} rows ending) puts rows past the page's ${numRows}`,
+        { chunk: i },
+      );
+    }
+    firstRow[i] = row;
+    starts[i] = count;
+    hasTrailer[i] = trailer;
+    row += count;
+    preamble = trailer;
+  }
+  if (row !== numRows || preamble === 1) {
+    throw new CorruptFileError(
+      `${where}: repetition index covers ${row} rows${preamble ? ' and ends inside a row' : ''}, the page has ${numRows}`,
+    );
+  }
+  return { firstRow, starts, hasTrailer };
+}
+
+/**
+ * Chunks [first, last] holding row `row`: the chunk it starts in and those its items continue into.
+ * The rows were checked against the page (parseMiniBlockRepIndex), so the search always ends.
+ */
+export function chunksOfRow(index: MiniBlockRepIndex, row: number): { first: number; last: number } {
+  const { firstRow, starts, hasTrailer } = index;
+  let lo = 0;
+  let hi = firstRow.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if ((firstRow[mid] as number) <= row) lo = mid;
+    else hi = mid - 1;
+  }
+  let last = lo;
+  if (row === (firstRow[lo] as number) + (starts[lo] as number) - 1 && hasTrailer[lo] === 1) {
+    last++;
+    while (starts[last] === 0 && hasTrailer[last] === 1) last++;
+  }
+  return { first: lo, last };
+}
+
 /** Checks that lance-loader can decode the page's structure (flat columns, no repetition). */
 export function checkMiniBlockSupported(layout: MiniBlockLayoutProto, where: string): void {
   if (layout.rep_compression || layout.repetition_index_depth > 0) {

@@ -6,6 +6,7 @@
 import * as arrow from 'apache-arrow';
 import { CorruptFileError, UnsupportedError } from '../errors.js';
 import type { FieldProto } from './proto/messages.js';
+import type { LayerKind } from './repdef.js';
 
 /** A Lance field with its children, in schema order. */
 export interface LanceField {
@@ -16,6 +17,11 @@ export interface LanceField {
   metadata: Map<string, string>;
   children: LanceField[];
   arrowType: arrow.DataType;
+  /**
+   * For a struct child selected as a column by its path (`meta.score`, named so): the structs above it,
+   * outermost first. Its columns' levels start at the outermost.
+   */
+  ancestors?: LanceField[];
 }
 
 const utf8 = new TextDecoder('utf-8');
@@ -104,7 +110,7 @@ function arrowTypeOf(field: Omit<LanceField, 'arrowType'>, where: string): arrow
   if (t === 'struct') {
     return new arrow.Struct(field.children.map(toArrowField));
   }
-  if (t === 'list' || t === 'large_list' || t === 'list.struct' || t === 'large_list.struct') {
+  if (isListType(t)) {
     const [child] = field.children;
     if (!child) throw new CorruptFileError(`${where}: list field "${field.name}" has no item field`);
     return new arrow.List(toArrowField(child));
@@ -129,9 +135,33 @@ function arrowTypeOf(field: Omit<LanceField, 'arrowType'>, where: string): arrow
   return type;
 }
 
-/** The Arrow field for a Lance field (metadata carried over). */
-function toArrowField(field: LanceField): arrow.Field {
-  return new arrow.Field(field.name, field.arrowType, field.nullable, field.metadata);
+/**
+ * The Arrow field for a Lance field (metadata carried over); a field selected by path is nullable when
+ * a struct above it is.
+ */
+export function toArrowField(field: LanceField): arrow.Field {
+  const nullable = field.nullable || (field.ancestors ?? []).some((a) => a.nullable);
+  return new arrow.Field(field.name, field.arrowType, nullable, field.metadata);
+}
+
+/** The structure of each level of a field's leaf `leaf` (a descendant or itself), leaf outwards. */
+export function layersOf(field: LanceField, leaf: LanceField): LayerKind[] | undefined {
+  const path: LanceField[] = [];
+  const find = (f: LanceField): boolean => {
+    path.push(f);
+    if (f === leaf || f.children.some(find)) return true;
+    path.pop();
+    return false;
+  };
+  if (!find(field)) return undefined;
+  return [...(field.ancestors ?? []), ...path]
+    .map((f): LayerKind => (isListType(f.logicalType) ? 'list' : 'item'))
+    .reverse();
+}
+
+/** Whether a Lance logical type is a list (its one child is the item field). */
+export function isListType(logicalType: string): boolean {
+  return ['list', 'large_list', 'list.struct', 'large_list.struct'].includes(logicalType);
 }
 
 /** Rebuilds the field tree from Lance's flattened pre-order list. `where` names the file for errors. */
@@ -180,6 +210,18 @@ export function toArrowSchema(fields: LanceField[], metadata: Record<string, Uin
   const meta = new Map<string, string>();
   for (const [key, value] of Object.entries(metadata)) meta.set(key, utf8.decode(value));
   return new arrow.Schema(fields.map(toArrowField), meta);
+}
+
+/** The dotted path of every field of the tree (`struct_list.tags.item`), by field id. */
+export function fieldPaths(fields: LanceField[]): Map<number, string> {
+  const paths = new Map<number, string>();
+  const visit = (f: LanceField, prefix: string) => {
+    const path = prefix ? `${prefix}.${f.name}` : f.name;
+    paths.set(f.id, path);
+    for (const child of f.children) visit(child, path);
+  };
+  for (const f of fields) visit(f, '');
+  return paths;
 }
 
 /** Every field of the tree in pre-order (the order Lance lists them in). */

@@ -3,8 +3,10 @@
  * 2.0) and by whoever runs them: a {@link PageRequest} becomes {@link PlanStep}s, each listing byte ranges,
  * until the last yields a {@link DecodeTask}, plain data that decode-workers/encodings runs.
  */
-import type { ByteRange, PageInfo } from '../format/file-metadata.js';
+import { CorruptFileError } from '../errors.js';
+import type { ByteRange, ColumnInfo, PageInfo } from '../format/file-metadata.js';
 import type { CompressiveEncodingProto, FullZipLayoutProto, MiniBlockLayoutProto } from '../format/proto/messages.js';
+import type { LayerKind, PageLevels } from '../format/repdef.js';
 import type { V20Shape } from '../format/v20-shape.js';
 
 /** Where fixed-width values of a column go: slot i at i × byteWidth of `values`. */
@@ -46,7 +48,9 @@ export interface PageRequest {
   variableWidth?: boolean;
   nullable?: boolean;
   /** The output the rows go to, when known while planning: fixed-width values may then be read into place. */
-  output?: FixedPlacement | { kind: 'variable' };
+  output?: FixedPlacement | { kind: 'variable' } | { kind: 'nested' };
+  /** A leaf of a nested field: its layers, leaf outwards (rows then read as level entries and values). */
+  nested?: LayerKind[];
 }
 
 /**
@@ -84,7 +88,75 @@ export interface MiniBlockChunkBytes {
   bytes: Uint8Array;
 }
 
+/** Consecutive mini-block chunks of a nested page read together, and the requested rows they hold. */
+export interface NestedChunkGroup {
+  /** Page row that starts first in the first chunk (after any preamble, items of an earlier row). */
+  firstRow: number;
+  /** Per chunk: its bytes, its item count and how many rows start in it. */
+  chunks: { bytes: Uint8Array; itemCount: number; rowStarts: number }[];
+  /** Entries [from, to) of the task's rows. */
+  from: number;
+  to: number;
+}
+
+/**
+ * One 2.0 list level of a read (io/v20-nested-plan.ts): per row of the level, where its items start among
+ * the next level's rows, how many there are, and whether the list is null.
+ */
+export interface V20ListLevel {
+  position: Float64Array;
+  count: Float64Array;
+  nulls: Uint8Array;
+}
+
 export type DecodeTask =
+  | {
+      /** Rows of a 2.0 leaf under lists: the list levels read, then the leaf's items as flat tasks. */
+      kind: 'v2.0-nested';
+      where: string;
+      /** The columns above the leaf, outermost first. */
+      path: ('list' | 'struct')[];
+      levels: V20ListLevel[];
+      /** Per requested row (in `slots` order), its row among the first level's distinct rows. */
+      rowIndex: Uint32Array;
+      slots: Uint32Array;
+      /** Items of the leaf read; the leaf tasks write item i into slot i of a scratch output. */
+      itemCount: number;
+      leafTasks: DecodeTask[];
+    }
+  | {
+      /** Rows of a mini-block page of a nested column, as level entries and values. */
+      kind: 'miniblock-nested';
+      where: string;
+      layout: MiniBlockLayoutProto;
+      levels: PageLevels;
+      rows: Uint32Array;
+      slots: Uint32Array;
+      dictionary: Uint8Array | null;
+      groups: NestedChunkGroup[];
+    }
+  | {
+      /** Rows of a full-zip page of a nested column. */
+      kind: 'fullzip-nested';
+      where: string;
+      layout: FullZipLayoutProto;
+      levels: PageLevels;
+      rows: Uint32Array;
+      slots: Uint32Array;
+      spans: (RowSpan & { from: number; to: number })[];
+    }
+  | {
+      /** Rows of an all-null page of a nested column: only levels (whole page buffers, null when absent). */
+      kind: 'levels-only';
+      where: string;
+      levels: PageLevels;
+      rows: Uint32Array;
+      slots: Uint32Array;
+      numRows: number;
+      /** u16 levels, one per entry. */
+      rep: Uint8Array | null;
+      def: Uint8Array | null;
+    }
   | {
       kind: 'miniblock';
       where: string;
@@ -167,6 +239,14 @@ export interface V20Buffers {
 
 export const done = (task: DecodeTask): PlanStep => ({ done: true, task });
 
+/** Buffer `index` of a page, or a CorruptFileError naming the page. */
+export function pageBuffer(page: PageInfo, index: number, where: string): ByteRange {
+  const buffer = page.buffers[index];
+  if (!buffer)
+    throw new CorruptFileError(`${where}: page has ${page.buffers.length} buffers, buffer ${index} is missing`);
+  return buffer;
+}
+
 /** Splits ascending rows (duplicates allowed) into runs of consecutive rows. */
 export function rowRuns(rows: Uint32Array): RowRun[] {
   const runs: RowRun[] = [];
@@ -204,4 +284,42 @@ export function planPlacedValues(
     i = j;
   }
   return { done: false, ranges, into, next: () => done({ kind: 'placed', where, slots }) };
+}
+
+/**
+ * Splits ascending rows (duplicates allowed) of a column by page: each page's rows, page-relative, and
+ * the entries [from, to) of `rows` they are. A row past the column's pages is a CorruptFileError.
+ */
+export function splitRowsByPage(
+  column: ColumnInfo,
+  rows: Uint32Array,
+  where: string,
+): { page: PageInfo; rows: Uint32Array; from: number; to: number }[] {
+  const out: { page: PageInfo; rows: Uint32Array; from: number; to: number }[] = [];
+  let p = 0;
+  for (let i = 0; i < rows.length;) {
+    const row = rows[i] as number;
+    while (p < column.pages.length) {
+      const page = column.pages[p] as PageInfo;
+      if (row < page.rowStart + page.numRows) break;
+      p++;
+    }
+    const page = column.pages[p];
+    if (!page) {
+      const last = column.pages[column.pages.length - 1];
+      const covered = last ? last.rowStart + last.numRows : 0;
+      throw new CorruptFileError(
+        `${where}: row ${row} is past the last page (the column's ${column.pages.length} pages hold ${covered} rows)`,
+        { row, rowsInPages: covered },
+      );
+    }
+    const end = page.rowStart + page.numRows;
+    let j = i;
+    while (j < rows.length && (rows[j] as number) < end) j++;
+    const pageRows = new Uint32Array(j - i);
+    for (let k = i; k < j; k++) pageRows[k - i] = (rows[k] as number) - page.rowStart;
+    out.push({ page, rows: pageRows, from: i, to: j });
+    i = j;
+  }
+  return out;
 }

@@ -39,13 +39,26 @@
  */
 import { CorruptFileError, InternalError } from '../errors.js';
 import type { ByteRange, PageInfo } from '../format/file-metadata.js';
-import { controlWordBytes, fixedValueBytes, parseRepetitionIndex } from '../format/fullzip-layout.js';
-import { chunkWordBytes, parseChunkTable, type ChunkTable } from '../format/miniblock-layout.js';
+import {
+  controlWordBytes,
+  fixedValueBytes,
+  parseRepetitionIndex,
+  variableCodecKind,
+} from '../format/fullzip-layout.js';
+import {
+  chunkWordBytes,
+  parseChunkTable,
+  parseMiniBlockRepIndex,
+  type ChunkTable,
+  type MiniBlockRepIndex,
+} from '../format/miniblock-layout.js';
 import { checkPageSupported } from '../format/page-support.js';
 import { constantBuffers } from '../format/layout.js';
+import { pageLevels, type LayerKind } from '../format/repdef.js';
 import type { ConstantLayoutProto, FullZipLayoutProto, MiniBlockLayoutProto } from '../format/proto/messages.js';
 import {
   done,
+  pageBuffer,
   planPlacedValues,
   rowRuns,
   type DecodeTask,
@@ -57,6 +70,7 @@ import {
   type RowRun,
   type RowSpan,
 } from './plan-steps.js';
+import { planLevelsOnly, planNestedChunks } from './nested-plan.js';
 import { planV20Page } from './v20-plan.js';
 
 /** Bytes of decoded pages that may still be kept; one budget may be shared by the caches of many files. */
@@ -66,8 +80,8 @@ export interface DecodedPageBudget {
 
 /** Per-page state loaded by a first read and reused by later reads of the same page. */
 export interface PageCache {
-  /** Chunk tables and dictionaries of mini-block pages. */
-  miniblock: WeakMap<PageInfo, { table: ChunkTable; dictionary: Uint8Array | null }>;
+  /** Chunk tables, dictionaries and repetition indexes of mini-block pages. */
+  miniblock: WeakMap<PageInfo, MiniBlockIndexes>;
   /** Whole decoded small pages, within `budget`. */
   decoded: WeakMap<PageInfo, KeptValues>;
   /** Whole parsed repetition indexes of variable-width full-zip pages, within `budget`. */
@@ -79,6 +93,13 @@ export interface PageCache {
   budget: DecodedPageBudget;
   /** Decodes a page kept whole: the planner plans, the decoders (which io does not import) decode. */
   decodePage: DecodePage;
+}
+
+/** What the first read of a mini-block page loads: its chunk table, dictionary and repetition index. */
+interface MiniBlockIndexes {
+  table: ChunkTable;
+  dictionary: Uint8Array | null;
+  repIndex: MiniBlockRepIndex | null;
 }
 
 /**
@@ -191,6 +212,7 @@ function loadingSteps(step: PlanStep, load: PageLoad): PlanStep {
 function keptBytesOf(request: PageRequest, cache: PageCache): number | undefined {
   const { page } = request;
   const kind = page.layout.kind;
+  if (request.nested) return undefined;
   const validity = request.nullable ? page.numRows : 0;
   const width = request.fixedWidth;
   // A constant page with buffers (2.2 definition levels) would otherwise read all of its levels per read.
@@ -253,28 +275,26 @@ function cachedTask(request: PageRequest, kept: KeptValues): DecodeTask {
 function planLayout(request: PageRequest, cache: PageCache): PlanStep {
   const { page, where } = request;
   const layout = page.layout;
-  if (layout.kind !== 'v2.0') checkPageSupported(page, where);
+  // Leaves of nested fields are checked as their levels are read (format/repdef.ts pageLevels).
+  if (layout.kind !== 'v2.0' && !request.nested) checkPageSupported(page, where);
   switch (layout.kind) {
     case 'miniblock':
       return planMiniBlock(request, layout.layout, cache);
     case 'fullzip':
+      if (request.nested) return planFullZipNested(request, layout.layout, request.nested, cache);
       return layout.layout.details === 'bits_per_value'
         ? planFullZipFixed(request)
         : planFullZipVariable(request, cache);
     case 'constant':
+      if (request.nested)
+        return planLevelsOnly(request, layout.layout, pageLevels(layout.layout.layers, request.nested, where));
       return planConstant(request, layout.layout);
     case 'blob':
       throw new InternalError(`${where}: a blob page passed the support check`);
     case 'v2.0':
+      // A struct's leaf is a plain column of the struct's rows; leaves under lists: io/v20-nested-plan.ts.
       return planV20Page(request, layout.encoding);
   }
-}
-
-function pageBuffer(page: PageInfo, index: number, where: string): ByteRange {
-  const buffer = page.buffers[index];
-  if (!buffer)
-    throw new CorruptFileError(`${where}: page has ${page.buffers.length} buffers, buffer ${index} is missing`);
-  return buffer;
 }
 
 /**
@@ -309,36 +329,71 @@ function planConstant(request: PageRequest, layout: ConstantLayoutProto): PlanSt
 }
 
 function planMiniBlock(request: PageRequest, layout: MiniBlockLayoutProto, cache: PageCache): PlanStep {
-  const { page, where } = request;
+  const { page, where, nested } = request;
+  const levels = nested ? pageLevels(layout.layers, nested, where) : undefined;
+  const chunks = (entry: MiniBlockIndexes): PlanStep =>
+    levels
+      ? planNestedChunks(request, layout, entry.table, entry.repIndex, entry.dictionary, levels)
+      : planMiniBlockChunks(request, layout, entry.table, entry.dictionary);
   const cached = cache.miniblock.get(page);
-  if (cached) return planMiniBlockChunks(request, layout, cached.table, cached.dictionary);
-  // Flat (non-list) pages, the only ones lance-loader decodes, hold one item per row.
-  if (layout.num_items !== page.numRows) {
+  if (cached) return chunks(cached);
+  // Pages without lists hold one item per row; with lists, the repetition index places rows.
+  const lists = levels !== undefined && levels.maxRep > 0;
+  if (!lists && layout.num_items !== page.numRows) {
     throw new CorruptFileError(
       `${where}: mini-block layout holds ${layout.num_items} items but the page has ${page.numRows} rows`,
     );
   }
+  if (lists && layout.repetition_index_depth === 0)
+    throw new CorruptFileError(`${where}: a mini-block page of lists has no repetition index`);
   const meta = pageBuffer(page, 0, where);
   const data = pageBuffer(page, 1, where);
   const ranges = [meta];
   if (layout.dictionary) ranges.push(pageBuffer(page, 2, where));
+  if (lists) ranges.push(pageBuffer(page, layout.dictionary ? 3 : 2, where));
   return {
     done: false,
     ranges,
-    next: ([metaBytes, dictionary]) => {
-      const table = parseChunkTable(
-        metaBytes as Uint8Array,
-        chunkWordBytes(layout),
-        layout.num_items,
-        data.size,
-        where,
-      );
+    next: (views) => {
+      const table = parseChunkTable(views[0] as Uint8Array, chunkWordBytes(layout), layout.num_items, data.size, where);
+      const dictionary = layout.dictionary ? (views[1] as Uint8Array) : undefined;
+      const repIndex = lists
+        ? parseMiniBlockRepIndex(
+            views[views.length - 1] as Uint8Array,
+            layout.repetition_index_depth,
+            table.itemStarts.length - 1,
+            page.numRows,
+            `${where} repetition index`,
+          )
+        : null;
       // Copied: the view may alias pooled read memory that is reused once this read is done.
-      const entry = { table, dictionary: dictionary ? dictionary.slice() : null };
+      const entry = { table, dictionary: dictionary ? dictionary.slice() : null, repIndex };
       cache.miniblock.set(page, entry);
-      return planMiniBlockChunks(request, layout, table, entry.dictionary);
+      return chunks(entry);
     },
   };
+}
+
+/**
+ * A full-zip page of a nested column: rows are found as for flat pages (by the repetition index when
+ * the page has one, else by stride), then decoded as level entries and values.
+ */
+function planFullZipNested(
+  request: PageRequest,
+  layout: FullZipLayoutProto,
+  nested: LayerKind[],
+  cache: PageCache,
+): PlanStep {
+  const { where } = request;
+  const levels = pageLevels(layout.layers, nested, where);
+  if (layout.details === 'bits_per_value') fixedValueBytes(layout, where);
+  else variableCodecKind(layout.value_compression, where);
+  const indexed = layout.bits_rep > 0 || layout.details === 'bits_per_offset';
+  const steps = indexed ? planFullZipVariable(request, cache) : planFullZipFixed(request);
+  return afterTask(steps, (task) => {
+    if (task.kind !== 'fullzip') throw new CorruptFileError(`${where}: full-zip rows planned as ${task.kind}`);
+    return done({ ...task, kind: 'fullzip-nested', levels });
+  });
 }
 
 function planMiniBlockChunks(

@@ -17,22 +17,45 @@ import {
   setNull,
   type ColumnOutput,
 } from './output.js';
+import {
+  createLeafScratch,
+  decodeFullZipNested,
+  decodeLevelsOnly,
+  fillNullRows,
+  gatherNestedChunks,
+  list20Rows,
+  struct20Rows,
+} from './nested.js';
+import type { NestedOutput, ReadOutput } from './nested-output.js';
 import { runV20Task } from './v20.js';
 import type { DecodedValues } from './values.js';
 
 /** Decoded page dictionaries, keyed by the dictionary's bytes (one decode per page and thread). */
 const dictionaries = new WeakMap<Uint8Array, DecodedValues>();
 
-/** Decodes a task's rows into `out`. */
-export function runDecodeTask(task: DecodeTask, out: ColumnOutput): void {
+/** The decoded dictionary of a mini-block task's page. */
+function dictionaryOf(task: DecodeTask & { kind: 'miniblock' | 'miniblock-nested' }): DecodedValues | null {
+  if (!task.dictionary) return null;
+  const dictionary =
+    dictionaries.get(task.dictionary) ?? decodeMiniBlockDictionary(task.layout, task.dictionary, task.where);
+  dictionaries.set(task.dictionary, dictionary);
+  return dictionary;
+}
+
+/** Decodes a task's rows into `out`: a flat column's output, or a nested column leaf's. */
+export function runDecodeTask(task: DecodeTask, out: ReadOutput): void {
+  if (out.kind === 'nested') {
+    runNestedTask(task, out);
+    return;
+  }
   switch (task.kind) {
+    case 'miniblock-nested':
+    case 'fullzip-nested':
+    case 'levels-only':
+    case 'v2.0-nested':
+      throw new InternalError(`${task.where}: a nested column's page is read into a flat column's output`);
     case 'miniblock': {
-      let dictionary: DecodedValues | null = null;
-      if (task.dictionary) {
-        dictionary =
-          dictionaries.get(task.dictionary) ?? decodeMiniBlockDictionary(task.layout, task.dictionary, task.where);
-        dictionaries.set(task.dictionary, dictionary);
-      }
+      const dictionary = dictionaryOf(task);
       for (const chunk of task.chunks) {
         const where = `${task.where} chunk at item ${chunk.itemStart}`;
         const wanted = { rows: task.rows, from: chunk.from, to: chunk.to, base: chunk.itemStart };
@@ -62,6 +85,35 @@ export function runDecodeTask(task: DecodeTask, out: ColumnOutput): void {
     case 'v2.0':
       runV20Task(task.shape, task.buffers, task.rows, task.slots, out, task.where);
       return;
+  }
+}
+
+function runNestedTask(task: DecodeTask, out: NestedOutput): void {
+  switch (task.kind) {
+    case 'miniblock-nested':
+      gatherNestedChunks(task, dictionaryOf(task), out);
+      return;
+    case 'fullzip-nested':
+      decodeFullZipNested(task, out);
+      return;
+    case 'levels-only':
+      decodeLevelsOnly(task, out);
+      return;
+    case 'constant':
+      if (task.inlineValue) throw new InternalError(`${task.where}: a constant value for a nested column`);
+      fillNullRows(out, task.slots);
+      return;
+    case 'v2.0':
+      struct20Rows(task, out);
+      return;
+    case 'v2.0-nested': {
+      const scratch = createLeafScratch(out, task.itemCount);
+      for (const leaf of task.leafTasks) runDecodeTask(leaf, scratch);
+      list20Rows(task, scratch, out);
+      return;
+    }
+    default:
+      throw new InternalError(`${task.where}: a ${task.kind} page is read into a nested column's output`);
   }
 }
 

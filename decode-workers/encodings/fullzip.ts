@@ -11,17 +11,17 @@ import { fsstSymbolTable, type FsstSymbolTable } from './fsst.js';
 import { appendFsst, appendVariable, reserveVariable, setNull, type ColumnOutput } from './output.js';
 
 /** Largest single value accepted after per-value decompression. */
-const MAX_VALUE_BYTES = 1024 * 1024 * 1024;
+export const MAX_VALUE_BYTES = 1024 * 1024 * 1024;
 
-type VariableCodec = { kind: 'plain' } | { kind: 'fsst'; table: FsstSymbolTable } | { kind: 'zstd' };
+export type VariableCodec = { kind: 'plain' } | { kind: 'fsst'; table: FsstSymbolTable } | { kind: 'zstd' };
 
-function variableCodec(encoding: CompressiveEncodingProto | undefined, where: string): VariableCodec {
+export function variableCodec(encoding: CompressiveEncodingProto | undefined, where: string): VariableCodec {
   const kind = variableCodecKind(encoding, where);
   if (kind !== 'fsst') return { kind };
   return { kind, table: fsstSymbolTable(encoding?.fsst?.symbol_table ?? new Uint8Array(0)) };
 }
 
-function readControl(bytes: Uint8Array, at: number, width: number): number {
+export function readControl(bytes: Uint8Array, at: number, width: number): number {
   if (width === 1) return bytes[at] as number;
   if (width === 2) return (bytes[at] as number) | ((bytes[at + 1] as number) << 8);
   return (

@@ -26,6 +26,8 @@ interface DecodedChunk {
   values: DecodedValues;
   /** Definition levels (0 = valid), or null when every item is valid. */
   def: Uint16Array | null;
+  /** Repetition levels (pages of lists), or null. */
+  rep: Uint16Array | null;
 }
 
 /** Decodes one chunk of `itemCount` items (only the `wanted` ones where that is cheaper). */
@@ -40,7 +42,8 @@ export function decodeMiniBlockChunk(
   const numBuffers = layout.num_buffers;
   const hasDef = layout.def_compression !== undefined;
   const sizeBytes = chunkWordBytes(layout);
-  const headerBytes = 2 + (hasDef ? 2 : 0) + sizeBytes * numBuffers;
+  const hasRep = layout.rep_compression !== undefined;
+  const headerBytes = 2 + (hasRep ? 2 : 0) + (hasDef ? 2 : 0) + sizeBytes * numBuffers;
   if (numBuffers > 64 || chunk.length < headerBytes) {
     throw new CorruptFileError(
       `${where}: chunk of ${chunk.length} bytes is too small for its header (${numBuffers} buffers)`,
@@ -48,6 +51,11 @@ export function decodeMiniBlockChunk(
   }
   const numLevels = view.getUint16(0, true);
   let at = 2;
+  let repSize = 0;
+  if (hasRep) {
+    repSize = view.getUint16(at, true);
+    at += 2;
+  }
   let defSize = 0;
   if (hasDef) {
     defSize = view.getUint16(at, true);
@@ -68,15 +76,18 @@ export function decodeMiniBlockChunk(
     at = pad(at + size);
     return slice;
   };
-  let def: Uint16Array | null = null;
-  if (hasDef) {
-    if (numLevels !== itemCount)
-      throw new CorruptFileError(`${where}: chunk has ${numLevels} levels for ${itemCount} items`);
-    def = decodeLevels(layout.def_compression, take(defSize, 'definition levels'), numLevels, where);
-  }
+  // Null and empty lists have levels but no items: only chunks of lists have more levels than items.
+  if ((hasDef || hasRep) && (hasRep && hasDef ? numLevels < itemCount : numLevels !== itemCount))
+    throw new CorruptFileError(`${where}: chunk has ${numLevels} levels for ${itemCount} items`);
+  const rep = hasRep
+    ? decodeLevels(layout.rep_compression, take(repSize, 'repetition levels'), numLevels, where)
+    : null;
+  const def = hasDef
+    ? decodeLevels(layout.def_compression, take(defSize, 'definition levels'), numLevels, where)
+    : null;
   const buffers = sizes.map((size, i) => take(size, `value buffer ${i}`));
   const values = decodeMiniBlockValues(layout.value_compression, buffers, itemCount, where, wanted);
-  return { values, def };
+  return { values, def, rep };
 }
 
 /** The page dictionary (buffer 2), decoded once per page. */

@@ -83,20 +83,36 @@ export function createVariableOutput(
 /** Reserves `length` bytes for `slot` and returns the byte offset in `out.data` to write them at. */
 export function reserveVariable(out: VariableOutput, slot: number, length: number): number {
   const need = out.used + length;
-  if (need > out.data.length) {
-    let capacity = out.data.length * 2;
-    while (capacity < need) capacity *= 2;
-    if (out.budget) capacity = chargeGrowth(out.budget, out.data.length, capacity, need);
-    const grown = new Uint8Array(capacity);
-    grown.set(out.data.subarray(0, out.used));
-    out.data = grown;
-  }
+  ensureCapacity(out, need);
   const at = out.used;
   out.starts[slot] = at;
   out.lengths[slot] = length;
   out.used = need;
   if (slot <= out.lastSlot) out.inOrder = false;
   out.lastSlot = slot;
+  return at;
+}
+
+/** Grows `out.data` (by doubling, within its budget) to hold at least `need` bytes. */
+function ensureCapacity(out: VariableOutput, need: number): void {
+  if (need <= out.data.length) return;
+  let capacity = out.data.length * 2;
+  while (capacity < need) capacity *= 2;
+  if (out.budget) capacity = chargeGrowth(out.budget, out.data.length, capacity, need);
+  const grown = new Uint8Array(capacity);
+  grown.set(out.data.subarray(0, out.used));
+  out.data = grown;
+}
+
+/**
+ * Lengthens the value of the slot reserved last by `length` bytes and returns the byte offset in
+ * `out.data` to write them at: a value written in pieces (a nested row's items, one at a time).
+ */
+export function extendVariable(out: VariableOutput, length: number): number {
+  ensureCapacity(out, out.used + length);
+  const at = out.used;
+  out.used += length;
+  out.lengths[out.lastSlot] = (out.lengths[out.lastSlot] as number) + length;
   return at;
 }
 

@@ -193,7 +193,7 @@ export interface ManifestProto {
   table_metadata?: Record<string, string>;
 }
 
-type RepDefLayerName =
+export type RepDefLayerName =
   | 'REPDEF_UNSPECIFIED'
   | 'REPDEF_ALL_VALID_ITEM'
   | 'REPDEF_ALL_VALID_LIST'

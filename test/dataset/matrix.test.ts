@@ -1,24 +1,20 @@
 /**
  * The compatibility matrix: every fixture dataset (written by LanceDB in file versions 2.0, 2.1 and 2.2) is read
  * by lance-loader and compared value for value with LanceDB's own reads: full scans, shuffled takes with
- * duplicates, and every older version. Nested columns must fail with UnsupportedError while the other
- * columns of the same dataset stay readable.
+ * duplicates, and every older version, nested columns (lists, structs) included.
  */
 import * as arrow from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
-import { openDataset, UnsupportedError, type Dataset } from '../../index.js';
+import { openDataset, type Dataset } from '../../index.js';
 import { ensureDataset } from '../fixtures/datasets.js';
 import { SPECS, specVersions, type DatasetSpec } from '../fixtures/matrix.js';
 import { oracleScan, oracleTake, oracleVersion, oracleVersions } from '../fixtures/oracle.js';
 import { expectTablesEqual } from '../fixtures/compare.js';
 import { Rng } from '../fixtures/random.js';
 
-function isNested(type: arrow.DataType): boolean {
-  return arrow.DataType.isList(type) || arrow.DataType.isStruct(type);
-}
-
-function flatColumns(ds: Dataset): string[] {
-  return ds.schema.fields.filter((f) => !isNested(f.type)).map((f) => f.name);
+/** Every column of the dataset, nested ones included. */
+function readableColumns(ds: Dataset): string[] {
+  return ds.schema.fields.map((f) => f.name);
 }
 
 async function scanAll(ds: Dataset, columns: string[], batchSize: number): Promise<arrow.Table> {
@@ -42,7 +38,7 @@ describe.each(cases)('$spec.name written as $version', ({ spec, version }) => {
   it('scans the same values as LanceDB', async () => {
     const path = await ensureDataset(spec, version);
     await withDataset(path, async (ds) => {
-      const columns = flatColumns(ds);
+      const columns = readableColumns(ds);
       const expected = await oracleScan(path, columns);
       expect(ds.numRows).toBe(expected.numRows);
       expectTablesEqual(await scanAll(ds, columns, 1000), expected, { label: `${spec.name} v${version} scan` });
@@ -56,7 +52,7 @@ describe.each(cases)('$spec.name written as $version', ({ spec, version }) => {
       const rng = new Rng(7);
       const offsets = Array.from({ length: Math.min(300, ds.numRows * 2) }, () => rng.int(0, ds.numRows));
       offsets.push(0, ds.numRows - 1, offsets[0] as number);
-      const columns = flatColumns(ds);
+      const columns = readableColumns(ds);
       expectTablesEqual(await ds.take(offsets, { columns }), await oracleTake(path, offsets, columns), {
         label: `${spec.name} v${version} take`,
       });
@@ -70,7 +66,7 @@ describe.each(cases)('$spec.name written as $version', ({ spec, version }) => {
       if (ds.numRows === 0) return;
       const rng = new Rng(8);
       const offsets = Array.from({ length: Math.min(200, ds.numRows) }, () => rng.int(0, ds.numRows));
-      const columns = flatColumns(ds);
+      const columns = readableColumns(ds);
       const expected = await oracleTake(path, offsets, columns);
       // The first take keeps the pages it touches; the second reads them from memory.
       expectTablesEqual(await ds.take(offsets, { columns }), expected, {
@@ -89,7 +85,7 @@ describe.each(cases)('$spec.name written as $version', ({ spec, version }) => {
       await withDataset(
         path,
         async (ds) => {
-          const columns = flatColumns(ds);
+          const columns = readableColumns(ds);
           expectTablesEqual(await scanAll(ds, columns, 4096), await oracleVersion(path, v, columns), {
             label: `${spec.name} v${version} @${v}`,
           });
@@ -97,14 +93,5 @@ describe.each(cases)('$spec.name written as $version', ({ spec, version }) => {
         v,
       );
     }
-  });
-
-  it('refuses nested columns with UnsupportedError and nothing else', async () => {
-    const path = await ensureDataset(spec, version);
-    await withDataset(path, async (ds) => {
-      for (const field of ds.schema.fields.filter((f) => isNested(f.type))) {
-        await expect(ds.take([0], { columns: [field.name] })).rejects.toBeInstanceOf(UnsupportedError);
-      }
-    });
   });
 });

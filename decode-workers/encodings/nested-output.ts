@@ -1,0 +1,178 @@
+/**
+ * The output of one leaf column of a nested field (lists, structs): per slot, the row's level entries and
+ * the values of its visible entries, each kept as a variable-width stream (output.ts VariableOutput), so
+ * slots may be written in any order (a shuffled take decodes pages in file order) and are put in slot
+ * order by one compaction, as flat variable-width columns are:
+ *
+ *   levels   per entry 4 bytes: u16 repetition level, u16 canonical definition level (format/repdef.ts)
+ *   values   per visible entry: fixed width: byteWidth bytes (zeros for a null); variable width: the
+ *            bytes of valid values back to back
+ *   lengths  variable width only: per visible entry a u32 byte length (0 for a null)
+ *
+ * A row's pieces are appended together (beginRow, then push*), so a row that spans mini-block chunks is
+ * one value of each stream. Memory is what the decoded pages hold for the rows read: levels come from
+ * chunk headers and page buffers whose sizes were checked against the file. {@link compactNested} gives
+ * the slot-ordered levels and values; decode-workers/encodings/unravel.ts turns levels into Arrow-style
+ * offsets and validity per layer.
+ */
+import type { LayerKind } from '../../format/repdef.js';
+import {
+  compactVariable,
+  createVariableOutput,
+  extendVariable,
+  reserveVariable,
+  type ColumnOutput,
+  type ScratchBudget,
+  type VariableOutput,
+} from './output.js';
+
+export interface NestedOutput {
+  kind: 'nested';
+  /** The column's layers, leaf outwards (format/repdef.ts). */
+  layers: LayerKind[];
+  /** Bytes per leaf value, or undefined for variable-width values. */
+  byteWidth: number | undefined;
+  levels: VariableOutput;
+  values: VariableOutput;
+  lengths: VariableOutput | null;
+}
+
+/** Where a read's decoders write: a flat column's output or a nested column leaf's. */
+export type ReadOutput = ColumnOutput | NestedOutput;
+
+const LEVEL_BYTES = 4;
+
+/** An empty nested output of `numSlots` rows for a leaf of `byteWidth` bytes (undefined: variable width). */
+export function createNestedOutput(
+  numSlots: number,
+  layers: LayerKind[],
+  byteWidth: number | undefined,
+  budget?: ScratchBudget,
+): NestedOutput {
+  return {
+    kind: 'nested',
+    layers,
+    byteWidth,
+    levels: createVariableOutput(numSlots, false, numSlots * LEVEL_BYTES, budget),
+    values: createVariableOutput(numSlots, false, 1024, budget),
+    lengths: byteWidth === undefined ? createVariableOutput(numSlots, false, numSlots * 4, budget) : null,
+  };
+}
+
+/** Starts the row of `slot`: the pushes that follow, until the next beginRow, are its entries and values. */
+export function beginRow(out: NestedOutput, slot: number): void {
+  reserveVariable(out.levels, slot, 0);
+  reserveVariable(out.values, slot, 0);
+  if (out.lengths) reserveVariable(out.lengths, slot, 0);
+}
+
+/** Appends a level entry to the current row. */
+export function pushLevel(out: NestedOutput, rep: number, def: number): void {
+  const at = extendVariable(out.levels, LEVEL_BYTES); // may grow levels.data: read it after
+  writeLevel(out.levels.data, at, rep, def);
+}
+
+/**
+ * Appends `count` level entries to the current row at once: entry k is written by `write(data, at, k)`
+ * with {@link writeLevel} at byte `at` of `data` (one capacity check for the run instead of one per entry).
+ */
+export function pushLevelRun(
+  out: NestedOutput,
+  count: number,
+  write: (data: Uint8Array, at: number, k: number) => void,
+): void {
+  const start = extendVariable(out.levels, count * LEVEL_BYTES);
+  const data = out.levels.data;
+  for (let k = 0; k < count; k++) write(data, start + k * LEVEL_BYTES, k);
+}
+
+/** Writes one level entry (u16 rep, u16 def) at byte `at` of `data`. */
+export function writeLevel(data: Uint8Array, at: number, rep: number, def: number): void {
+  data[at] = rep & 0xff;
+  data[at + 1] = rep >>> 8;
+  data[at + 2] = def & 0xff;
+  data[at + 3] = def >>> 8;
+}
+
+/** Appends fixed-width values `src[start, end)` (whole values) to the current row. */
+export function pushFixedValues(out: NestedOutput, src: Uint8Array, start: number, end: number): void {
+  const at = extendVariable(out.values, end - start);
+  out.values.data.set(src.subarray(start, end), at);
+}
+
+/** Appends one variable-width value `src[start, end)` to the current row. */
+export function pushVariableValue(out: NestedOutput, src: Uint8Array, start: number, end: number): void {
+  const at = reserveValueBytes(out, end - start);
+  out.values.data.set(src.subarray(start, end), at);
+}
+
+/**
+ * Reserves `length` bytes for one variable-width value of the current row and returns where to write
+ * them; {@link trimValue} gives back what a decoder did not use.
+ */
+export function reserveValueBytes(out: NestedOutput, length: number): number {
+  const at = extendVariable(out.values, length);
+  pushLength(out, length);
+  return at;
+}
+
+/** Shortens the current row's last variable-width value to `length` bytes (written from `at`). */
+export function trimValue(out: NestedOutput, at: number, length: number): void {
+  const values = out.values;
+  const reserved = values.used - at;
+  values.used = at + length;
+  values.lengths[values.lastSlot] = (values.lengths[values.lastSlot] as number) - reserved + length;
+  const lengths = out.lengths as VariableOutput;
+  const p = lengths.used - 4;
+  writeU32(lengths.data, p, length);
+}
+
+/** Appends a null visible entry's value: zero bytes of the width, or an empty value. */
+export function pushNullValue(out: NestedOutput): void {
+  if (out.byteWidth === undefined) {
+    pushLength(out, 0);
+    return;
+  }
+  const at = extendVariable(out.values, out.byteWidth);
+  out.values.data.fill(0, at, at + out.byteWidth);
+}
+
+function pushLength(out: NestedOutput, length: number): void {
+  const lengths = out.lengths as VariableOutput;
+  const at = extendVariable(lengths, 4); // may grow lengths.data: read it after
+  writeU32(lengths.data, at, length);
+}
+
+function writeU32(data: Uint8Array, at: number, value: number): void {
+  data[at] = value & 0xff;
+  data[at + 1] = (value >>> 8) & 0xff;
+  data[at + 2] = (value >>> 16) & 0xff;
+  data[at + 3] = value >>> 24;
+}
+
+/** A nested output in slot order. */
+export interface CompactNested {
+  /** Level entries: rep at 2i, canonical def at 2i + 1. */
+  levels: Uint16Array;
+  /** Values of the visible entries, back to back. */
+  values: Uint8Array;
+  /** Variable width: byte offsets of each visible entry's value (entries + 1); null for fixed width. */
+  valueOffsets: Float64Array | null;
+}
+
+/** Puts a nested output in slot order (one copy of each stream unless slots were written in order). */
+export function compactNested(out: NestedOutput): CompactNested {
+  const levelBytes = compactVariable(out.levels).data;
+  const levels =
+    levelBytes.byteOffset % 2 === 0
+      ? new Uint16Array(levelBytes.buffer, levelBytes.byteOffset, levelBytes.length / 2)
+      : new Uint16Array(levelBytes.slice().buffer);
+  const values = compactVariable(out.values).data;
+  if (!out.lengths) return { levels, values, valueOffsets: null };
+  const lengthBytes = compactVariable(out.lengths).data;
+  const view = new DataView(lengthBytes.buffer, lengthBytes.byteOffset, lengthBytes.byteLength);
+  const count = lengthBytes.length / 4;
+  const valueOffsets = new Float64Array(count + 1);
+  for (let i = 0; i < count; i++) valueOffsets[i + 1] = (valueOffsets[i] as number) + view.getUint32(i * 4, true);
+  return { levels, values, valueOffsets };
+}

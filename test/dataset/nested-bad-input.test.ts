@@ -1,0 +1,90 @@
+/**
+ * Damaged nested pages (a LanceDB-written list column whose rows span mini-block chunks, copied and
+ * patched): corrupt repetition levels, a repetition index pointing past the page or ending inside a
+ * row, and level counts past the chunk end with a CorruptFileError naming the file and the column, never
+ * a hang, a raw exception or values taken from other rows.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { CorruptFileError, openDataset } from '../../index.js';
+import type { PageInfo } from '../../format/file-metadata.js';
+import { fetchFileMetadata } from '../../io/open-file.js';
+import { FileSource } from '../../io/source.js';
+import { ensureDataset } from '../fixtures/datasets.js';
+import { specByName } from '../fixtures/matrix.js';
+import { expectFailure, patchFile, removeTempDirs, tempDir, u64Bytes } from './bad-input-helpers.js';
+
+let pristine: string;
+
+beforeAll(async () => {
+  pristine = await ensureDataset(specByName('nested_long'), '2.1');
+});
+
+afterAll(() => removeTempDirs());
+
+/** A copy of nested_long, its data file, and page 0 of the list column (column 1). */
+async function damagedCopy(): Promise<{ root: string; file: string; page: PageInfo }> {
+  const root = path.join(tempDir(), 'nested_long.lance');
+  fs.cpSync(pristine, root, { recursive: true });
+  const name = fs.readdirSync(path.join(root, 'data')).find((f) => f.endsWith('.lance')) as string;
+  const file = path.join(root, 'data', name);
+  const source = await FileSource.open(file);
+  try {
+    const meta = await fetchFileMetadata(source);
+    return { root, file, page: meta.columns[1]?.pages[0] as PageInfo };
+  } finally {
+    await source.close();
+  }
+}
+
+/**
+ * Takes rows of the list column (a run of page 0's rows, and row 0 alone), expecting a CorruptFileError
+ * naming the file, column and `needles`.
+ */
+async function expectCorrupt(root: string, file: string, ...needles: (string | RegExp)[]): Promise<void> {
+  const read = async (rows: number[]) => {
+    const ds = await openDataset(root);
+    try {
+      await ds.take(rows, { columns: ['list_long'] });
+    } finally {
+      await ds.close();
+    }
+  };
+  for (const rows of [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15], [0]]) {
+    await expectFailure(() => read(rows), CorruptFileError, 'CORRUPT_FILE', file, '"list_long.item"', ...needles);
+  }
+}
+
+describe('a damaged list page', () => {
+  it('with a repetition index entry past the page is a CorruptFileError', async () => {
+    const { root, file, page } = await damagedCopy();
+    const index = page.buffers[2] as { offset: number };
+    patchFile(file, index.offset, u64Bytes(1n << 40n));
+    await expectCorrupt(root, file, /repetition index entry 0 .* puts rows past the page/);
+  });
+
+  it('with a repetition index whose last chunk ends inside a row is a CorruptFileError', async () => {
+    const { root, file, page } = await damagedCopy();
+    const index = page.buffers[2] as { offset: number; size: number };
+    patchFile(file, index.offset + index.size - 8, u64Bytes(7n));
+    await expectCorrupt(root, file, /repetition index/);
+  });
+
+  it('with corrupt repetition levels is a CorruptFileError naming the rows read', async () => {
+    const { root, file, page } = await damagedCopy();
+    const data = page.buffers[1] as { offset: number };
+    // Chunk 0: u16 levels, u16 rep size, u16 def size, u16 value size, then its rep bytes: all ones.
+    const bytes = fs.readFileSync(file);
+    const repSize = bytes.readUInt16LE(data.offset + 2);
+    patchFile(file, data.offset + 8, new Uint8Array(repSize).fill(0xff));
+    await expectCorrupt(root, file, /chunks from row 0/);
+  });
+
+  it('with a level count past its chunk is a CorruptFileError', async () => {
+    const { root, file, page } = await damagedCopy();
+    const data = page.buffers[1] as { offset: number };
+    patchFile(file, data.offset, [0xff, 0xff]);
+    await expectCorrupt(root, file);
+  });
+});
