@@ -15,6 +15,7 @@ import * as arrow from 'apache-arrow';
 import { CorruptFileError, InternalError } from '../errors.js';
 import type { LanceField } from '../format/schema.js';
 import { fixedByteWidth, isVariableWidth, valueTypeOf } from './arrow-build.js';
+import { isPackedField, packedRowBytes } from './packed-struct.js';
 import type { ByteRange, ColumnInfo } from '../format/file-metadata.js';
 import { runDecodeTask } from '../decode-workers/encodings/decode-task.js';
 import type { ColumnOutput } from '../decode-workers/encodings/output.js';
@@ -73,7 +74,8 @@ export function columnRead(
 ): ColumnRead {
   const arrowDictionary = arrow.DataType.isDictionary(field.arrowType);
   const where = `${path} column ${index} ("${field.name}")`;
-  const fixedWidth = fixedByteWidth(valueTypeOf(field.arrowType));
+  const packed = isPackedField(field);
+  const fixedWidth = packed ? packedRowBytes(field) : fixedByteWidth(valueTypeOf(field.arrowType));
   if (fixedWidth !== undefined) checkFixedWidth(column, fixedWidth, where);
   return {
     column,
@@ -81,7 +83,7 @@ export function columnRead(
     where,
     arrowDictionary,
     fixedWidth: arrowDictionary ? undefined : fixedWidth,
-    variableWidth: isVariableWidth(valueTypeOf(field.arrowType)),
+    variableWidth: packed ? fixedWidth === undefined : isVariableWidth(valueTypeOf(field.arrowType)),
     nullable: field.nullable,
   };
 }

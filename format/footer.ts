@@ -12,7 +12,7 @@ export const FOOTER_BYTES = 40;
 const MAGIC = [0x4c, 0x41, 0x4e, 0x43]; // "LANC"
 
 /** A Lance data file version this reader knows. Footer 0.3 is what Lance writes for "2.0". */
-export type FileVersion = '2.0' | '2.1';
+export type FileVersion = '2.0' | '2.1' | '2.2';
 
 export interface Footer {
   columnMetaStart: number;
@@ -34,12 +34,13 @@ export function readU64(view: DataView, byteOffset: number, path: string, what: 
   return Number(value);
 }
 
-/** Maps footer version numbers to a file version; 0.1/0.2 (legacy) and 2.2+ are refused. */
+/** Maps footer version numbers to a file version; 0.1/0.2 (legacy) and 2.3+ are refused. */
 function fileVersionOf(major: number, minor: number, path: string): FileVersion {
   if ((major === 0 && minor === 3) || (major === 2 && minor === 0)) return '2.0';
   if (major === 2 && minor === 1) return '2.1';
+  if (major === 2 && minor === 2) return '2.2';
   throw new UnsupportedError(
-    `${path}: Lance file version ${major}.${minor} is not supported (lance-loader reads 2.0 and 2.1)`,
+    `${path}: Lance file version ${major}.${minor} is not supported (lance-loader reads 2.0, 2.1 and 2.2)`,
     { path, majorVersion: major, minorVersion: minor },
   );
 }

@@ -34,7 +34,7 @@ export function parsePageLayout(encoding: EncodingProto | undefined, version: Fi
   }
   const any = decodeAny(encoding.direct.encoding, where);
   if (any.type_url.endsWith('lance.encodings21.PageLayout')) {
-    if (version !== '2.1') throw new CorruptFileError(`${where}: a 2.1 page layout in a ${version} file`);
+    if (version === '2.0') throw new CorruptFileError(`${where}: a 2.1 page layout in a ${version} file`);
     const proto = decodePageLayout(any.value, where);
     switch (proto.layout) {
       case 'mini_block_layout':

@@ -269,8 +269,18 @@ function planLayout(request: PageRequest, cache: PageCache): PlanStep {
       }
       return done({ kind: 'constant', where, slots: request.slots, inlineValue: l.inline_value ?? null });
     }
-    case 'blob':
-      throw new UnsupportedError(`${where}: blob columns are not supported yet`);
+    case 'blob': {
+      // A legacy blob page holds (position, size) descriptors in an inner layout; the bytes lie
+      // elsewhere in the file and are read on demand (dataset.takeBlobs).
+      const inner = layout.layout.blob_layout?.inner_layout;
+      if (inner?.layout !== 'mini_block_layout' || !inner.mini_block_layout)
+        throw new UnsupportedError(
+          `${where}: blob descriptors in a ${inner?.layout ?? 'missing'} layout are not supported`,
+        );
+      return afterTask(planMiniBlock(request, inner.mini_block_layout, cache), (task) =>
+        done({ kind: 'blob-descriptors', where, slots: request.slots, descriptors: task }),
+      );
+    }
     case 'v2.0':
       return planV20Page(request, layout.encoding);
   }
