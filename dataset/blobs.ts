@@ -139,7 +139,7 @@ function externalPath(uri: string, roots: string[], at: string): string {
   const shown = uri.replace(/[?#].*$/, '');
   if (!uri.startsWith('file:'))
     throw new UnsupportedError(
-      `${at}: external blob ${shown} is not a local file: URI, which lance-loader cannot read`,
+      `${at}: external blob "${shown}" is not a local file: URI, which lance-loader cannot read`,
       {
         uri: shown,
       },

@@ -76,8 +76,12 @@ export function describeLayout(layout: PageLayout): string {
     }
     case 'constant':
       return layout.layout.inline_value ? 'Constant{inline}' : 'ConstantOrAllNull{}';
-    case 'blob':
-      return 'Blob{}';
+    case 'blob': {
+      const inner = layout.layout.blob_layout?.inner_layout;
+      return inner?.mini_block_layout
+        ? `Blob{${describeLayout({ kind: 'miniblock', layout: inner.mini_block_layout })}}`
+        : 'Blob{}';
+    }
     case 'v2.0':
       return describeArrayEncoding(layout.encoding);
   }
@@ -114,6 +118,10 @@ export function describeCompressive(encoding: CompressiveEncodingProto | undefin
       return `Dictionary(${inner('indices')},${inner('items')})`;
     case 'packed_struct':
       return `PackedStruct(${inner('values')})`;
+    case 'variable_packed_struct': {
+      const fields = (body['fields'] ?? []) as { value?: CompressiveEncodingProto }[];
+      return `VariablePackedStruct(${fields.map((f) => describeCompressive(f.value)).join(';')})`;
+    }
     default:
       return kind;
   }

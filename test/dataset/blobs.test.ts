@@ -8,7 +8,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CorruptFileError, InvalidArgumentError, IoError, openDataset, type Dataset } from '../../index.js';
+import {
+  CorruptFileError,
+  InvalidArgumentError,
+  IoError,
+  UnsupportedError,
+  openDataset,
+  type Dataset,
+} from '../../index.js';
 import type { Comparable } from '../fixtures/compare.js';
 import { ensureDataset } from '../fixtures/datasets.js';
 import { specByName, type StorageVersion } from '../fixtures/matrix.js';
@@ -139,6 +146,20 @@ function patchOnce(file: string, find: Buffer, replace: Buffer): void {
   fs.writeFileSync(file, bytes);
 }
 
+/** Expects `promise` to reject with an error of class `type` and exactly `message`. */
+async function expectError(
+  promise: Promise<unknown>,
+  type: new (message: string) => Error,
+  message: string,
+): Promise<void> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(type);
+  expect((error as Error).message).toBe(message);
+}
+
 const u64 = (value: bigint) => {
   const b = Buffer.alloc(8);
   b.writeBigUInt64LE(value);
@@ -171,6 +192,86 @@ describe('takeBlobs on damaged descriptors', () => {
       expect((error as Error).message).toContain(`${file} column 1 ("image"): row 4`);
       expect((error as Error).message).toContain(
         `points at bytes ${position}..${position + (1n << 40n)}, past the end`,
+      );
+    } finally {
+      await ds.close();
+    }
+  });
+
+  it('refuses a legacy descriptor size beyond any file size before using it', async () => {
+    const root = await copyOf('blob', '2.0');
+    const { file, position, size } = await descriptorOf(root, 4);
+    patchOnce(file, Buffer.concat([u64(position), u64(size)]), Buffer.concat([u64(position), u64(1n << 63n)]));
+    const ds = await openDataset(root);
+    try {
+      await expectError(
+        ds.takeBlobs([4], 'image'),
+        CorruptFileError,
+        `${file} column 1 ("image"): row 4: blob size is ${1n << 63n}, beyond any file size`,
+      );
+    } finally {
+      await ds.close();
+    }
+  });
+
+  it('refuses an external blob v2 value that is not a local file: URI with UnsupportedError', async () => {
+    const root = await copyOf('blob_v2', '2.2');
+    const { file, position, size } = await descriptorOf(root, 3);
+    // kind 0 (inline) → 3 (external), its blob_uri empty.
+    patchOnce(
+      file,
+      Buffer.concat([Buffer.from([0]), u64(position), u64(size)]),
+      Buffer.concat([Buffer.from([3]), u64(position), u64(size)]),
+    );
+    const ds = await openDataset(root);
+    try {
+      await expectError(
+        ds.takeBlobs([3], 'image'),
+        UnsupportedError,
+        `${file} column 1 ("image"): row 3: external blob "" is not a local file: URI, which lance-loader cannot read`,
+      );
+    } finally {
+      await ds.close();
+    }
+  });
+
+  it('refuses a blob v2 descriptor of an unknown kind', async () => {
+    const root = await copyOf('blob_v2', '2.2');
+    const { file, position, size } = await descriptorOf(root, 3);
+    patchOnce(
+      file,
+      Buffer.concat([Buffer.from([0]), u64(position), u64(size)]),
+      Buffer.concat([Buffer.from([9]), u64(position), u64(size)]),
+    );
+    const ds = await openDataset(root);
+    try {
+      await expectError(
+        ds.takeBlobs([3], 'image'),
+        CorruptFileError,
+        `${file} column 1 ("image"): row 3: blob descriptor of unknown kind 9`,
+      );
+    } finally {
+      await ds.close();
+    }
+  });
+
+  it('refuses a blob v2 descriptor row whose URI length runs past the row, naming file, column and row', async () => {
+    const root = await copyOf('blob_v2', '2.2');
+    const { file, position, size } = await descriptorOf(root, 3);
+    // kind 0 | position | size | blob_id 0 | blob_uri length 0 → length 1000
+    const zeros = Buffer.alloc(4);
+    const length = Buffer.alloc(4);
+    length.writeUInt32LE(1000);
+    const descriptor = (uriLength: Buffer) =>
+      Buffer.concat([Buffer.from([0]), u64(position), u64(size), zeros, uriLength]);
+    patchOnce(file, descriptor(zeros), descriptor(length));
+    const ds = await openDataset(root);
+    try {
+      // Visible row 3 is physical row 4 (idx 1 is deleted).
+      await expectError(
+        ds.take([3], { columns: ['image'] }),
+        CorruptFileError,
+        `${file} column 1 ("image") page 0 row 4: the packed row of 25 bytes ends inside its field 4`,
       );
     } finally {
       await ds.close();
