@@ -17,7 +17,8 @@ import { Rng } from '../fixtures/random.js';
 const CASES: { spec: string; version: StorageVersion; columns: string[] }[] = [
   { spec: 'packed_struct', version: '2.0', columns: ['idx', 'xyc'] },
   { spec: 'packed_struct', version: '2.1', columns: ['idx', 'xyc'] },
-  { spec: 'packed_struct_var', version: '2.2', columns: ['item'] },
+  { spec: 'packed_struct_nulls', version: '2.1', columns: ['idx', 'xyc'] },
+  { spec: 'packed_struct_var', version: '2.2', columns: ['item', 'item_null'] },
   { spec: 'blob', version: '2.0', columns: ['idx', 'image'] },
   { spec: 'blob', version: '2.1', columns: ['idx', 'image'] },
   { spec: 'blob_v2', version: '2.2', columns: ['image'] },
