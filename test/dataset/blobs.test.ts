@@ -7,6 +7,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import * as arrow from 'apache-arrow';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   CorruptFileError,
@@ -16,6 +18,8 @@ import {
   openDataset,
   type Dataset,
 } from '../../index.js';
+import { BlobFiles, createBlobHandles } from '../../dataset/blobs.js';
+import { FileSource } from '../../io/source.js';
 import type { Comparable } from '../fixtures/compare.js';
 import { ensureDataset } from '../fixtures/datasets.js';
 import { specByName, type StorageVersion } from '../fixtures/matrix.js';
@@ -312,5 +316,83 @@ describe('takeBlobs on damaged descriptors', () => {
     } finally {
       await ds.close();
     }
+  });
+});
+
+// ---------------------------------------------------------------------------------------- external
+
+/** A blob v2 descriptor struct of one external (kind 3) value of `size` bytes at `position` of `uri`. */
+function externalDescriptor(uri: string, position: bigint, size: bigint): arrow.Data<arrow.Struct> {
+  const uriBytes = new TextEncoder().encode(uri);
+  const type = new arrow.Struct([
+    new arrow.Field('kind', new arrow.Uint8(), false),
+    new arrow.Field('position', new arrow.Uint64(), true),
+    new arrow.Field('size', new arrow.Uint64(), true),
+    new arrow.Field('blob_id', new arrow.Uint32(), true),
+    new arrow.Field('blob_uri', new arrow.Utf8(), true),
+  ]);
+  return arrow.makeData({
+    type,
+    length: 1,
+    nullCount: 0,
+    children: [
+      arrow.makeData({ type: new arrow.Uint8(), length: 1, data: Uint8Array.of(3) }),
+      arrow.makeData({ type: new arrow.Uint64(), length: 1, data: BigUint64Array.of(position) }),
+      arrow.makeData({ type: new arrow.Uint64(), length: 1, data: BigUint64Array.of(size) }),
+      arrow.makeData({ type: new arrow.Uint32(), length: 1, data: Uint32Array.of(0) }),
+      arrow.makeData({
+        type: new arrow.Utf8(),
+        length: 1,
+        valueOffsets: Int32Array.of(0, uriBytes.length),
+        data: uriBytes,
+      }),
+    ],
+  });
+}
+
+describe('external blobs', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llext-'));
+  temps.push(dir);
+  const media = path.join(dir, 'media');
+  fs.mkdirSync(media);
+  const file = path.join(media, 'clip.bin');
+  fs.writeFileSync(
+    file,
+    Uint8Array.from({ length: 64 }, (_, i) => i),
+  );
+  const handles = async (uri: string, position: bigint, size: bigint, roots?: string[]) => {
+    const source = await FileSource.open(file);
+    const files = new BlobFiles(undefined);
+    try {
+      const origin = { source, where: 'f.lance column 1 ("image")', row: 7 };
+      const [handle] = await createBlobHandles(externalDescriptor(uri, position, size), [origin], files, {
+        externalRoots: roots,
+      });
+      return await handle?.read();
+    } finally {
+      await files.close();
+      await source.close();
+    }
+  };
+
+  it('reads a file: URI under one of externalRoots', async () => {
+    const bytes = await handles(pathToFileURL(file).href, 10n, 5n, [media]);
+    expect([...(bytes as Uint8Array)]).toEqual([10, 11, 12, 13, 14]);
+  });
+
+  it('refuses a file: URI outside externalRoots with UnsupportedError', async () => {
+    await expectError(
+      handles(pathToFileURL(file).href, 0n, 1n, [path.join(dir, 'elsewhere')]),
+      UnsupportedError,
+      `f.lance column 1 ("image"): row 7: external blob ${file} is outside options.externalRoots (${path.join(dir, 'elsewhere')})`,
+    );
+  });
+
+  it('refuses an external value past the end of its file', async () => {
+    await expectError(
+      handles(pathToFileURL(file).href, 60n, 5n, [media]),
+      CorruptFileError,
+      `f.lance column 1 ("image"): row 7 (external blob ${file}): the descriptor points at bytes 60..65, past the end of ${file} (64 bytes)`,
+    );
   });
 });
