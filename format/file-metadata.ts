@@ -160,7 +160,7 @@ export function parseFileMetadata(
       rowStart += page.length;
       return info;
     });
-    // 2.0 list item columns count items, not rows, so only 2.1 pages must add up to the file's rows.
+    // 2.0 list item columns count items, not rows, so only 2.1 and 2.2 pages must add up to the file's rows.
     if (footer.version !== '2.0' && rowStart !== numRows) {
       throw new CorruptFileError(`${where}: pages hold ${rowStart} rows but the file has ${numRows}`, {
         path,
