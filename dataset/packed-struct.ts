@@ -103,10 +103,11 @@ function splitFixedRows(widths: number[], out: FixedOutput, length: number): Fix
   let fieldStart = 0;
   return widths.map((width) => {
     const child = createFixedOutput(length, width, false);
-    for (let row = 0; row < length; row++) {
-      const at = row * rowBytes + fieldStart;
-      child.values.set(out.values.subarray(at, at + width), row * width);
-    }
+    const src = out.values;
+    const dst = child.values;
+    // Byte by byte: fields are a few bytes wide, and a subarray per value would cost more than its copy.
+    for (let row = 0, from = fieldStart, to = 0; row < length; row++, from += rowBytes)
+      for (let b = 0; b < width; b++) dst[to++] = src[from + b] as number;
     fieldStart += width;
     return child;
   });
