@@ -46,7 +46,10 @@ export interface BlobOrigin {
   row: number;
 }
 
-/** Blob v2 descriptor kinds (lance blob v2: BlobKind). */
+/**
+ * Blob v2 descriptor kinds. 0–2 are what LanceDB 0.39 writes for small, large and very large values; 3
+ * (a URI outside the dataset) is written only through Lance's external-base options.
+ */
 const INLINE = 0;
 const PACKED = 1;
 const DEDICATED = 2;

@@ -100,13 +100,14 @@ function timeUnit(unit: string | undefined): arrow.TimeUnit | undefined {
 }
 
 /**
- * How a field is stored as one column of packed rows: a struct with `lance-encoding:packed=true`
- * (its fields side by side in each row), a legacy blob (`lance-encoding:blob=true` on large_binary:
- * (position, size) descriptors, file versions 2.0 and 2.1), or a blob v2 (`lance.blob.v2` extension
- * struct, 2.2: (kind, position, size, blob_id, blob_uri) descriptors). Undefined for any other field.
+ * Fields stored as one column of packed rows: a struct with `lance-encoding:packed=true` (its fields
+ * side by side in each row), a legacy blob (`lance-encoding:blob=true` on large_binary: (position, size)
+ * descriptors, file versions 2.0 and 2.1), or a blob v2 (`lance.blob.v2` extension struct, 2.2: (kind,
+ * position, size, blob_id, blob_uri) descriptors).
  */
 export type PackedFieldKind = 'packed' | 'blob' | 'blob-v2';
 
+/** How `field` is stored as packed rows, or undefined when it is stored some other way. */
 export function packedFieldKind(field: Pick<LanceField, 'logicalType' | 'metadata'>): PackedFieldKind | undefined {
   const { logicalType, metadata } = field;
   // A data file's own schema marks a blob v2 struct with lance-encoding:blob instead of the extension name.
