@@ -15,6 +15,7 @@ export {
   type VersionInfo,
 } from './dataset/dataset.js';
 export type { DatasetLocation, LanceDbTableLike } from './dataset/location.js';
+export type { BlobHandle, TakeBlobsOptions } from './dataset/blobs.js';
 export { openFile, LanceFile, type TakeOptions, type ScanOptions, type FileSummary } from './dataset/file.js';
 export { createLoader, DataLoader } from './loader/loader.js';
 export type { LoaderOptions, LoaderIoOptions, LoaderState } from './loader/loader-options.js';

@@ -23,6 +23,7 @@ import {
 } from './arrow-build.js';
 import type { ColumnOutput } from '../decode-workers/encodings/output.js';
 import { createNestedOutput, type NestedOutput, type ReadOutput } from '../decode-workers/encodings/nested-output.js';
+import { createPackedOutput, isPackedField, packedToData } from './packed-struct.js';
 
 /** The field at `name`: a top-level field, or a struct child by its dotted path. */
 function fieldAt(fields: LanceField[], name: string): LanceField | undefined {
@@ -67,8 +68,13 @@ export function selectFields(
 export function columnIndexesOfFile(fields: LanceField[], version: FileVersion): Map<number, number> {
   const map = new Map<number, number>();
   let next = 0;
+  // A packed struct or blob column is one column: its fields have none of their own.
+  const inPacked = new Set<number>();
   for (const field of flattenFields(fields)) {
-    if (version === '2.0' || field.children.length === 0) map.set(field.id, next++);
+    if (inPacked.has(field.id)) continue;
+    const packed = isPackedField(field);
+    if (packed) for (const inner of flattenFields(field.children)) inPacked.add(inner.id);
+    if (version === '2.0' || packed || field.children.length === 0) map.set(field.id, next++);
   }
   return map;
 }
@@ -109,6 +115,8 @@ export function unreadableReason(columnType: arrow.DataType): string | undefined
 
 /** Whether a selected field is read as levels and values (lists, structs, struct children by path). */
 function isNested(field: LanceField): boolean {
+  // Packed structs (and blob descriptors) are stored as one column of whole rows.
+  if (isPackedField(field)) return false;
   return field.children.length > 0 || (field.ancestors?.length ?? 0) > 0;
 }
 
@@ -154,7 +162,9 @@ export function createOutputs(fields: LanceField[], numSlots: number): ReadOutpu
   return leafColumns(fields).map(({ field, name, layers }) =>
     layers
       ? createNestedOutput(numSlots, layers, outputWidthOf(field.arrowType, name))
-      : createOutputFor(field.arrowType, numSlots, field.nullable, name),
+      : isPackedField(field)
+        ? createPackedOutput(field, numSlots)
+        : createOutputFor(field.arrowType, numSlots, field.nullable, name),
   );
 }
 
@@ -173,6 +183,7 @@ export function toRecordBatch(
   const leaves = leafColumns(fields);
   let next = 0;
   const children = fields.map((f) => {
+    if (isPackedField(f)) return packedToData(f, outputs[next++] as ColumnOutput, numRows);
     if (!isNested(f))
       return outputToVector(f.arrowType, outputs[next++] as ColumnOutput, numRows).data[0] as arrow.Data;
     const mine = new Map<LanceField, NestedOutput>();

@@ -14,11 +14,12 @@ import { maxDeletionFileBytes, parseDeletionFile } from '../format/deletion.js';
 import type { FileMetadata } from '../format/file-metadata.js';
 import { parseManifest } from '../format/manifest.js';
 import type { DataFileProto, ManifestProto } from '../format/proto/messages.js';
-import { buildFieldTree, fieldPaths, toArrowSchema, type LanceField } from '../format/schema.js';
+import { buildFieldTree, fieldPaths, packedFieldKind, toArrowSchema, type LanceField } from '../format/schema.js';
 import { decodeWholePage } from '../decode-workers/encodings/decode-task.js';
+import type { ColumnOutput } from '../decode-workers/encodings/output.js';
 import { createPageCache, type DecodedPageBudget, type PageCache } from '../io/plan.js';
 import { fetchFileMetadata } from '../io/open-file.js';
-import { FileSource, type ByteSource } from '../io/source.js';
+import { addReadStats, FileSource, type ByteSource, type ReadStats } from '../io/source.js';
 import type { RemoteIoOptions } from '../io/remote/remote-options.js';
 import type { StorageOptions } from '../io/remote/storage-options.js';
 import {
@@ -30,6 +31,7 @@ import {
   toRecordBatch,
   type LeafColumn,
 } from './columns.js';
+import { BlobFiles, createBlobHandles, type BlobHandle, type BlobOrigin, type TakeBlobsOptions } from './blobs.js';
 import {
   checkBatchSize,
   checkOptionsArgument,
@@ -38,6 +40,7 @@ import {
   type ScanOptions,
   type TakeOptions,
 } from './file.js';
+import { packedToData } from './packed-struct.js';
 import { columnRead, readInline, type ColumnRead, type FileRead, type OutputTask } from './read-rows.js';
 import { sortWithSlots, toRowOffsets } from './rows.js';
 import { allSettledOrFirstError } from './settle.js';
@@ -200,6 +203,7 @@ export class Dataset {
   /** Visible-row offset of each fragment's first row (n + 1 entries). */
   private readonly starts: Float64Array;
   private readonly files = new Map<string, Promise<OpenDataFile>>();
+  private readonly blobFiles: BlobFiles;
   private closed = false;
 
   /** The dataset directory (absolute), or its URL (without credentials or query string). */
@@ -218,6 +222,7 @@ export class Dataset {
     const path = storage.root;
     this.path = path;
     this.fieldTree = buildFieldTree(manifest.fields, path);
+    this.blobFiles = new BlobFiles(storage instanceof LocalStorage ? storage.inside : undefined);
     this.schema = toArrowSchema(this.fieldTree, manifest.schema_metadata);
     this.version = manifest.version;
     this.fragmentList = fragments;
@@ -377,13 +382,57 @@ export class Dataset {
     }
   }
 
+  /**
+   * Lazy handles on the values of blob column `column` at visible offsets `rowOffsets` (any order,
+   * duplicates allowed), null for null blobs. Only the descriptors are read here; each handle's `size`
+   * comes from its descriptor, and `read(offset, length)` reads just that range of the value.
+   */
+  async takeBlobs(
+    rowOffsets: ArrayLike<number | bigint>,
+    column: string,
+    options: TakeBlobsOptions = {},
+  ): Promise<(BlobHandle | null)[]> {
+    this.checkOpen();
+    checkOptionsArgument(options, 'takeBlobs', "{ externalRoots: ['/data/media'] }");
+    const offsets = toRowOffsets(rowOffsets, this.numRows);
+    const fields = this.selectFields([column]);
+    const field = fields[0] as LanceField;
+    const kind = packedFieldKind(field);
+    if (kind !== 'blob' && kind !== 'blob-v2') {
+      throw new InvalidArgumentError(
+        `${this.path}: column "${column}" is not a blob column (lance-encoding:blob or lance.blob.v2)`,
+        { column },
+      );
+    }
+    const plan = await this.planRead(offsets, fields);
+    const outputs = createOutputs(fields, offsets.length);
+    await readInline(plan.files, plan.nullFills, outputs);
+    const origins: (BlobOrigin | null)[] = new Array<BlobOrigin | null>(offsets.length).fill(null);
+    for (const file of plan.files) {
+      const where = (file.columns[0] as ColumnRead).where;
+      for (const slot of file.slots) origins[slot] = { source: file.source, where, row: offsets[slot] as number };
+    }
+    const descriptors = packedToData(field, outputs[0] as ColumnOutput, offsets.length) as arrow.Data<arrow.Struct>;
+    return createBlobHandles(descriptors, origins, this.blobFiles, options);
+  }
+
+  /** @internal What every file of the dataset opened so far has read (tests count the bytes a read costs). */
+  async readStats(): Promise<ReadStats> {
+    const total = await this.blobFiles.stats();
+    for (const opened of this.files.values()) addReadStats(total, (await opened).source.stats);
+    return total;
+  }
+
   /** Closes every open data file; requests to a remote dataset still in flight are aborted. */
   async close(): Promise<void> {
     this.closed = true;
     this.storage.close();
     const files = [...this.files.values()];
     this.files.clear();
-    await Promise.all(files.map(async (p) => (await p.catch(() => undefined))?.source.close()));
+    await Promise.all([
+      ...files.map(async (p) => (await p.catch(() => undefined))?.source.close()),
+      this.blobFiles.close(),
+    ]);
   }
 
   private checkOpen(): void {

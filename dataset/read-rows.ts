@@ -14,6 +14,7 @@
 import * as arrow from 'apache-arrow';
 import { CorruptFileError, InternalError } from '../errors.js';
 import { fixedByteWidth, isVariableWidth, valueTypeOf } from './arrow-build.js';
+import { isPackedField, packedRowBytes } from './packed-struct.js';
 import type { ByteRange, ColumnInfo } from '../format/file-metadata.js';
 import { runDecodeTask } from '../decode-workers/encodings/decode-task.js';
 import type { ReadOutput } from '../decode-workers/encodings/nested-output.js';
@@ -92,7 +93,8 @@ export function columnRead(
     if (v20) read.v20Path = v20PathOf(leaf, columnOf, where);
     return read;
   }
-  const fixedWidth = fixedByteWidth(valueTypeOf(field.arrowType));
+  const packed = isPackedField(field);
+  const fixedWidth = packed ? packedRowBytes(field) : fixedByteWidth(valueTypeOf(field.arrowType));
   if (fixedWidth !== undefined) checkFixedWidth(column, fixedWidth, where);
   return {
     column,
@@ -100,7 +102,7 @@ export function columnRead(
     where,
     arrowDictionary,
     fixedWidth: arrowDictionary ? undefined : fixedWidth,
-    variableWidth: isVariableWidth(valueTypeOf(field.arrowType)),
+    variableWidth: packed ? fixedWidth === undefined : isVariableWidth(valueTypeOf(field.arrowType)),
     nullable: field.nullable,
   };
 }

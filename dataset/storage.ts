@@ -77,7 +77,7 @@ export class LocalStorage implements DatasetStorage {
 
   constructor(
     readonly root: string,
-    private readonly inside: string | undefined,
+    readonly inside: string | undefined,
   ) {}
 
   static async open(path: string, followSymlinks: 'inside' | 'all'): Promise<LocalStorage> {

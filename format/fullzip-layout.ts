@@ -58,13 +58,15 @@ export function fixedValueBytes(layout: FullZipLayoutProto, where: string): numb
 }
 
 /** How variable-width values are compressed, one value at a time. */
-type VariableCodecKind = 'plain' | 'fsst' | 'zstd';
+type VariableCodecKind = 'plain' | 'fsst' | 'zstd' | 'packed';
 
 /** The codec of a variable-width page's values, or UnsupportedError naming the encoding. */
 export function variableCodecKind(encoding: CompressiveEncodingProto | undefined, where: string): VariableCodecKind {
   switch (encoding?.compression) {
     case 'variable':
       return 'plain';
+    case 'variable_packed_struct':
+      return 'packed';
     case 'fsst':
       if (encoding.fsst?.values?.compression === 'variable') return 'fsst';
       break;

@@ -113,8 +113,12 @@ export function describeLayout(layout: PageLayout, bufferCount: number): string 
       if (l.rep_compression) parts.push(`rep=${describeCompressive(l.rep_compression)}`);
       return `Constant{${parts.join('; ')}}`;
     }
-    case 'blob':
-      return 'Blob{}';
+    case 'blob': {
+      const inner = layout.layout.blob_layout?.inner_layout;
+      return inner?.mini_block_layout
+        ? `Blob{${describeLayout({ kind: 'miniblock', layout: inner.mini_block_layout }, bufferCount)}}`
+        : 'Blob{}';
+    }
     case 'v2.0':
       return describeArrayEncoding(layout.encoding);
   }
@@ -151,6 +155,10 @@ export function describeCompressive(encoding: CompressiveEncodingProto | undefin
       return `Dictionary(${inner('indices')},${inner('items')})`;
     case 'packed_struct':
       return `PackedStruct(${inner('values')})`;
+    case 'variable_packed_struct': {
+      const fields = (body['fields'] ?? []) as { value?: CompressiveEncodingProto }[];
+      return `VariablePackedStruct(${fields.map((f) => describeCompressive(f.value)).join(';')})`;
+    }
     default:
       return kind;
   }

@@ -30,8 +30,16 @@ export function checkPageSupported(page: PageInfo, where: string): void {
       }
       return;
     }
-    case 'blob':
-      throw new UnsupportedError(`${where}: blob columns are not supported yet`);
+    case 'blob': {
+      // Legacy blob pages hold (position, size) descriptors in an inner mini-block layout.
+      const inner = layout.layout.blob_layout?.inner_layout;
+      if (inner?.layout !== 'mini_block_layout' || !inner.mini_block_layout)
+        throw new UnsupportedError(
+          `${where}: blob descriptors in a ${inner?.layout ?? 'missing'} layout are not supported`,
+        );
+      checkMiniBlockSupported(inner.mini_block_layout, where);
+      return;
+    }
     case 'v2.0':
       resolveV20Shape(layout.encoding, page, where);
       return;

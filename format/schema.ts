@@ -105,8 +105,46 @@ function timeUnit(unit: string | undefined): arrow.TimeUnit | undefined {
   return undefined;
 }
 
+/**
+ * Fields stored as one column of packed rows: a struct with `lance-encoding:packed=true` (its fields
+ * side by side in each row), a legacy blob (`lance-encoding:blob=true` on large_binary: (position, size)
+ * descriptors, file versions 2.0 and 2.1), or a blob v2 (`lance.blob.v2` extension struct, 2.2: (kind,
+ * position, size, blob_id, blob_uri) descriptors).
+ */
+export type PackedFieldKind = 'packed' | 'blob' | 'blob-v2';
+
+/** How `field` is stored as packed rows, or undefined when it is stored some other way. */
+export function packedFieldKind(field: Pick<LanceField, 'logicalType' | 'metadata'>): PackedFieldKind | undefined {
+  const { logicalType, metadata } = field;
+  // A data file's own schema marks a blob v2 struct with lance-encoding:blob instead of the extension name.
+  const blob = metadata.get('lance-encoding:blob') === 'true';
+  if (logicalType === 'struct' && (blob || metadata.get('ARROW:extension:name') === 'lance.blob.v2')) return 'blob-v2';
+  if (logicalType === 'large_binary' && blob) return 'blob';
+  if (logicalType === 'struct' && metadata.get('lance-encoding:packed') === 'true') return 'packed';
+  return undefined;
+}
+
+/**
+ * The descriptor structs LanceDB's queries return for blob columns in place of their bytes
+ * (lance-core datatypes.rs BLOB_DESC_FIELDS, BLOB_V2_DESC_FIELDS).
+ */
+const BLOB_DESCRIPTOR_FIELDS = [
+  new arrow.Field('position', new arrow.Uint64(), true),
+  new arrow.Field('size', new arrow.Uint64(), true),
+];
+const BLOB_V2_DESCRIPTOR_FIELDS = [
+  new arrow.Field('kind', new arrow.Uint8(), false),
+  new arrow.Field('position', new arrow.Uint64(), true),
+  new arrow.Field('size', new arrow.Uint64(), true),
+  new arrow.Field('blob_id', new arrow.Uint32(), true),
+  new arrow.Field('blob_uri', new arrow.Utf8(), true),
+];
+
 function arrowTypeOf(field: Omit<LanceField, 'arrowType'>, where: string): arrow.DataType {
   const t = field.logicalType;
+  const packed = packedFieldKind(field);
+  if (packed === 'blob') return new arrow.Struct(BLOB_DESCRIPTOR_FIELDS);
+  if (packed === 'blob-v2') return new arrow.Struct(BLOB_V2_DESCRIPTOR_FIELDS);
   if (t === 'struct') {
     return new arrow.Struct(field.children.map(toArrowField));
   }
@@ -169,7 +207,11 @@ export function buildFieldTree(protos: FieldProto[], where: string): LanceField[
   const byId = new Map<number, LanceField>();
   const top: LanceField[] = [];
   const pending: { field: Omit<LanceField, 'arrowType'>; parentId: number }[] = [];
+  let previous: FieldProto | undefined;
   for (const proto of protos) {
+    // A data file lists a blob v2 column's descriptor fields after it with id -1: they have no column.
+    if (proto.id === -1 && previous?.metadata['lance-encoding:blob'] !== undefined) continue;
+    previous = proto;
     const metadata = new Map<string, string>();
     for (const [key, value] of Object.entries(proto.metadata)) metadata.set(key, utf8.decode(value));
     const field = {

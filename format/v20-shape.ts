@@ -166,7 +166,34 @@ export function resolveV20Shape(
         nullsInItems: arrowDictionary,
       };
     }
+    case 'packed_struct':
+      return { kind: 'fixed', ...packedStructOf(encoding, page, where), validity: null };
     default:
       return unsupported(encoding, where);
   }
+}
+
+/**
+ * A 2.0 PackedStruct (lance-encoding previous/encodings/physical/packed_struct.rs): the fixed-width
+ * fields of each row side by side in one page buffer, read like one fixed-width value per row.
+ */
+function packedStructOf(
+  encoding: ArrayEncodingProto,
+  page: PageInfo,
+  where: string,
+): { bitWidth: number; values: ByteRange } {
+  const packed = encoding.packed_struct;
+  const buffer = packed?.buffer;
+  if (!packed || packed.inner.length === 0 || buffer?.buffer_type !== 'page') unsupported(encoding, where);
+  let bitWidth = 0;
+  for (const inner of packed.inner) {
+    const flat = unwrapNoNull(inner);
+    const bits = flat?.array_encoding === 'flat' ? flat.flat?.bits_per_value : undefined;
+    if (bits === undefined || bits === 0 || bits % 8 !== 0 || flat?.flat?.compression) unsupported(encoding, where);
+    bitWidth += bits;
+  }
+  const values = page.buffers[buffer.buffer_index];
+  if (!values)
+    throw new CorruptFileError(`${where}: encoding names page buffer ${buffer.buffer_index} of ${page.buffers.length}`);
+  return { bitWidth, values };
 }

@@ -192,6 +192,11 @@ export type DecodeTask =
         rows: Uint32Array;
       };
     }
+  /**
+   * Legacy blob descriptors (position u64, size u64 per slot) decoded by `descriptors`; a null blob is
+   * stored as size 0 with a nonzero position (lance-encoding logical/blob.rs).
+   */
+  | { kind: 'blob-descriptors'; where: string; slots: Uint32Array; descriptors: DecodeTask }
   /** Values already read into their slots (io/plan.ts planPlacedValues): nothing left to decode. */
   | { kind: 'placed'; where: string; slots: Uint32Array }
   | {

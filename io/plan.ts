@@ -289,8 +289,15 @@ function planLayout(request: PageRequest, cache: PageCache): PlanStep {
       if (request.nested)
         return planLevelsOnly(request, layout.layout, pageLevels(layout.layout.layers, request.nested, where));
       return planConstant(request, layout.layout);
-    case 'blob':
-      throw new InternalError(`${where}: a blob page passed the support check`);
+    case 'blob': {
+      // A legacy blob page holds (position, size) descriptors in an inner layout; the bytes lie
+      // elsewhere in the file and are read on demand (dataset.takeBlobs).
+      const inner = layout.layout.blob_layout?.inner_layout?.mini_block_layout;
+      if (!inner) throw new InternalError(`${where}: a blob page without descriptors passed the support check`);
+      return afterTask(planMiniBlock(request, inner, cache), (task) =>
+        done({ kind: 'blob-descriptors', where, slots: request.slots, descriptors: task }),
+      );
+    }
     case 'v2.0':
       // A struct's leaf is a plain column of the struct's rows; leaves under lists: io/v20-nested-plan.ts.
       return planV20Page(request, layout.encoding);

@@ -304,20 +304,14 @@ describe('lance-loader doctor', () => {
   });
 });
 
-describe('lance-loader inspect on columns it cannot read yet', () => {
-  it('marks the nested fields and their pages with the reason, and no flat column', async () => {
+describe('lance-loader inspect on nested columns', () => {
+  it('shows their leaves by path with their rep/def layers, and marks none as unreadable', async () => {
     const nested = await ensureDataset(specByName('nested'), '2.2');
     const { code, stdout } = await runMain('inspect', nested);
     expect(code).toBe(0);
-    expect(stdout).toMatch(
-      /^ +list_utf8 +List<Utf8> +not null +✗ cannot read yet: lists and structs are not read yet$/m,
-    );
-    expect(stdout).toMatch(/^ +idx +Int64 +not null$/m);
-    expect(stdout).toMatch(
-      /^ +1 +item .*✗ 1 page cannot be read: nested \(list\) mini-block pages are not supported yet$/m,
-    );
-    expect(stdout).toMatch(/^ +4 +a .*✗ 1 page cannot be read: mini-block pages with 2 rep\/def layers/m);
-    expect(stdout).toMatch(/^ +0 +idx +1 +5000 .*InlineBitpacking\(u64\)\}$/m);
+    expect(stdout).toMatch(/^ +list_utf8 +List<Utf8> +not null$/m);
+    expect(stdout).toMatch(/^ +4 +struct_ab\.a .*layers=\[NULLABLE_ITEM, ALL_VALID_ITEM\]$/m);
+    expect(stdout).not.toContain('✗');
   });
 });
 

@@ -80,6 +80,10 @@ export function runDecodeTask(task: DecodeTask, out: ReadOutput): void {
     case 'cached':
       copyCached(task, out);
       return;
+    case 'blob-descriptors':
+      runDecodeTask(task.descriptors, out);
+      markNullBlobs(task.slots, out);
+      return;
     case 'placed':
       return;
     case 'v2.0':
@@ -137,6 +141,17 @@ function copyCached(task: DecodeTask & { kind: 'cached' }, out: ColumnOutput): v
     throw new InternalError(
       `${task.where}: a page kept with ${what(kept)} values is read into a column of ${what(out)} values`,
     );
+  }
+}
+
+/** Marks null the slots whose blob descriptor is a null's: size 0 and a nonzero position. */
+function markNullBlobs(slots: Uint32Array, out: ColumnOutput): void {
+  if (out.kind !== 'fixed' || out.byteWidth !== 16)
+    throw new InternalError('blob descriptors are read into an output of 16-byte (position, size) rows');
+  const view = new DataView(out.values.buffer, out.values.byteOffset, out.values.byteLength);
+  for (let i = 0; i < slots.length; i++) {
+    const at = (slots[i] as number) * 16;
+    if (view.getBigUint64(at + 8, true) === 0n && view.getBigUint64(at, true) !== 0n) setNull(out, slots[i] as number);
   }
 }
 

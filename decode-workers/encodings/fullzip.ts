@@ -9,14 +9,20 @@ import type { RowSpan } from '../../io/plan-steps.js';
 import { decompressBuffer, decompressBufferInto, zstdDeclaredLength } from './compression.js';
 import { fsstSymbolTable, type FsstSymbolTable } from './fsst.js';
 import { appendFsst, appendVariable, reserveVariable, setNull, type ColumnOutput } from './output.js';
+import { appendPackedRow, packedFieldCodecs, type PackedFieldCodec } from './packed-struct.js';
 
 /** Largest single value accepted after per-value decompression. */
 export const MAX_VALUE_BYTES = 1024 * 1024 * 1024;
 
-export type VariableCodec = { kind: 'plain' } | { kind: 'fsst'; table: FsstSymbolTable } | { kind: 'zstd' };
+export type VariableCodec =
+  | { kind: 'plain' }
+  | { kind: 'fsst'; table: FsstSymbolTable }
+  | { kind: 'zstd' }
+  | { kind: 'packed'; fields: PackedFieldCodec[] };
 
 export function variableCodec(encoding: CompressiveEncodingProto | undefined, where: string): VariableCodec {
   const kind = variableCodecKind(encoding, where);
+  if (kind === 'packed') return { kind, fields: packedFieldCodecs(encoding, where) };
   if (kind !== 'fsst') return { kind };
   return { kind, table: fsstSymbolTable(encoding?.fsst?.symbol_table ?? new Uint8Array(0)) };
 }
@@ -107,6 +113,8 @@ export function decodeFullZipSpan(
       );
     if (codec.kind === 'plain') {
       appendVariable(out, slot, bytes, at, end);
+    } else if (codec.kind === 'packed') {
+      appendPackedRow(out, slot, codec.fields, bytes, at, end, `${where} row ${rows[i]}`);
     } else if (codec.kind === 'zstd') {
       const src = bytes.subarray(at, end);
       const declared = src.length === 0 ? 0 : zstdDeclaredLength(src);

@@ -117,6 +117,15 @@ export function decodeMiniBlockValues(
   wanted?: WantedValues,
 ): DecodedValues {
   switch (encoding?.compression) {
+    case 'packed_struct': {
+      // Rows of the struct's fixed-width fields side by side (lance-encoding physical/packed.rs): one
+      // Flat value per row; the fields are split apart when the Arrow struct is built.
+      const packed = encoding.packed_struct;
+      const rowBits = packed?.bits_per_value.reduce((sum, bits) => sum + Number(bits), 0);
+      if (packed?.values?.compression !== 'flat' || packed.values.flat?.bits_per_value !== rowBits)
+        unsupported(encoding, where);
+      return decodeMiniBlockValues(packed.values, buffers, count, where);
+    }
     case 'flat': {
       const bits = encoding.flat?.bits_per_value ?? 0;
       const buffer = buffers[0];

@@ -208,6 +208,14 @@ interface BufferCompressionProto {
   level?: number;
 }
 
+/** lance.encodings21.VariablePackedStruct.FieldEncoding: one field of a packed row, fixed or length-prefixed. */
+export interface VariablePackedFieldProto {
+  value?: CompressiveEncodingProto;
+  layout?: 'bits_per_value' | 'bits_per_length';
+  bits_per_value?: number;
+  bits_per_length?: number;
+}
+
 /** lance.encodings21.CompressiveEncoding (one member set, named by `compression`). */
 export interface CompressiveEncodingProto {
   compression?:
@@ -236,7 +244,7 @@ export interface CompressiveEncodingProto {
   general?: { compression?: BufferCompressionProto; values?: CompressiveEncodingProto };
   fixed_size_list?: { items_per_value: number; has_validity: boolean; values?: CompressiveEncodingProto };
   packed_struct?: { bits_per_value: number[]; values?: CompressiveEncodingProto };
-  variable_packed_struct?: { fields: unknown[] };
+  variable_packed_struct?: { fields: VariablePackedFieldProto[] };
 }
 
 /** lance.encodings21.MiniBlockLayout */
