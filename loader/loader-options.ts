@@ -6,6 +6,13 @@ import type { ShuffleMode, SamplerState } from '../samplers/index.js';
 import { describeValue } from '../samplers/options.js';
 import { isOptionsObject } from '../dataset/file.js';
 import { defaultWorkerCount } from '../decode-workers/pool.js';
+import { pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
+import {
+  planColumnTransform,
+  type ColumnTransform,
+  type ColumnTransformPlan,
+} from '../decode-workers/transforms/steps.js';
 
 /** I/O settings of the loader. */
 export interface LoaderIoOptions {
@@ -75,6 +82,13 @@ export interface LoaderOptions {
   shapes?: Record<string, readonly number[]>;
   /** A state from `loader.state()` to continue from. */
   resume?: LoaderState;
+  /**
+   * Per column, steps run in the workers on each row's value after it is read (images as encoded bytes
+   * in a binary column → a fixed-shape uint8 or float32 tensor in the batch, under the same name), e.g.
+   * `{ image: { steps: [decodeImage(), randomResizedCrop(224), flipHorizontal(), normalize(MEAN, STD)] } }`.
+   * Random steps are seeded per (seed, epoch, row). See README "Images and transforms".
+   */
+  transforms?: Record<string, ColumnTransform>;
 }
 
 /** A JSON-serialisable position of the loader. */
@@ -102,6 +116,29 @@ export interface ResolvedLoaderOptions {
   memoryBytes: number;
   shapes: Record<string, readonly number[]>;
   resume: LoaderState | undefined;
+  /** Planned transforms by column, user modules as file: URLs. */
+  transforms: Record<string, ColumnTransformPlan>;
+}
+
+/** `transforms` checked and planned; user steps' modules resolved against the working directory. */
+function planTransforms(transforms: unknown): Record<string, ColumnTransformPlan> {
+  if (transforms === undefined) return {};
+  if (!isOptionsObject(transforms))
+    throw new InvalidArgumentError(
+      `options.transforms must be an object of column transforms such as { image: { steps: [decodeImage(), centerCrop(224)] } }, got ${describeValue(transforms)}`,
+      { option: 'transforms' },
+    );
+  const plans: Record<string, ColumnTransformPlan> = {};
+  for (const [column, transform] of Object.entries(transforms)) {
+    const plan = planColumnTransform(column, transform);
+    plan.steps = plan.steps.map((step) =>
+      step.op === 'user' && !step.module.startsWith('file:')
+        ? { ...step, module: pathToFileURL(resolve(step.module)).href }
+        : step,
+    );
+    plans[column] = plan;
+  }
+  return plans;
 }
 
 function integer(value: unknown, path: string, min: number, max: number, fallback?: number): number {
@@ -184,5 +221,6 @@ export function resolveLoaderOptions(options: LoaderOptions): ResolvedLoaderOpti
     memoryBytes: integer(options.memoryBytes, 'memoryBytes', 1 << 20, Number.MAX_SAFE_INTEGER, 512 * 1024 * 1024),
     shapes: checkShapes(options.shapes),
     resume,
+    transforms: planTransforms(options.transforms),
   };
 }
