@@ -39,6 +39,10 @@ export async function writeImageTable(images: (Uint8Array | null)[], labels?: nu
   const table = new arrow.Table({
     id: arrow.makeVector(Int32Array.from(images, (_, i) => i)),
     label: arrow.makeVector(Int32Array.from(labels ?? images.map((_, i) => i % 10))),
+    name: arrow.vectorFromArray(
+      images.map((_, i) => `image-${i}`),
+      new arrow.Utf8(),
+    ),
     image: arrow.vectorFromArray(images, new arrow.Binary()),
   });
   const db = await lancedb.connect(dir);
