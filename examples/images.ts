@@ -9,8 +9,8 @@
  * randomResizedCrop + flipHorizontal, testing with resize + centerCrop; after each epoch it prints
  * loss, accuracy, images/s and the share of the epoch the training loop waited for data.
  *
- *   train.lance ─createLoader(transforms: decode → randomResizedCrop → flip → toFloat)─► fitDataset
- *   test.lance  ─createLoader(transforms: decode → resize → centerCrop → toFloat)──────► evaluateDataset
+ *   train.lance ─createLoader(transforms: decode → randomResizedCrop → flip → normalize)─► fitDataset
+ *   test.lance  ─createLoader(transforms: decode → resize → centerCrop → normalize)──────► evaluateDataset
  */
 import { fileURLToPath } from 'node:url';
 import {
@@ -20,7 +20,7 @@ import {
   flipHorizontal,
   randomResizedCrop,
   resize,
-  toFloat,
+  normalize,
   type LoaderMetrics,
 } from '../index.js';
 import { loadTfBackend, toTfDataset, type Tf } from '../tfjs.js';
@@ -70,7 +70,9 @@ const train = await createLoader(trainPath, {
   seed: 1,
   workers,
   transforms: {
-    image: { steps: [decodeImage(), randomResizedCrop(size, { scale: [0.35, 1] }), flipHorizontal(), toFloat()] },
+    image: {
+      steps: [decodeImage(), randomResizedCrop(size, { scale: [0.5, 1] }), flipHorizontal(), normalize(0.5, 0.25)],
+    },
   },
 });
 const test = await createLoader(testPath, {
@@ -78,7 +80,7 @@ const test = await createLoader(testPath, {
   batchSize: 250,
   shuffle: false,
   workers: 1,
-  transforms: { image: { steps: [decodeImage(), resize(size), centerCrop(size), toFloat()] } },
+  transforms: { image: { steps: [decodeImage(), resize(size), centerCrop(size), normalize(0.5, 0.25)] } },
 });
 const tensors = { xs: { column: 'image' }, ys: { column: 'label', oneHot: JPEG_CLASSES.length } };
 const trainSet = toTfDataset(tf, train, tensors);

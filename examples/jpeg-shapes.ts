@@ -26,13 +26,17 @@ export const JPEG_CLASSES = [
 
 export type JpegDataset = ShapesDataset;
 
-const colour = (r: () => number) => `rgb(${Math.floor(r() * 256)},${Math.floor(r() * 256)},${Math.floor(r() * 256)})`;
+/** A random colour with channels in [low, low + span). */
+const colour = (r: () => number, low = 0, span = 256) =>
+  `rgb(${low + Math.floor(r() * span)},${low + Math.floor(r() * span)},${low + Math.floor(r() * span)})`;
 
 /** The SVG of image `i` of class `label`, `width` × `height` px. */
 function drawSvg(label: number, width: number, height: number, r: () => number): string {
-  const fg = colour(r);
-  const bg = colour(r);
-  const s = Math.min(width, height) * (0.35 + r() * 0.4);
+  // One of the two dark, the other light: the shape always stands out, whatever its hue.
+  const light = r() < 0.5;
+  const fg = colour(r, light ? 150 : 0, 106);
+  const bg = colour(r, light ? 0 : 150, 106);
+  const s = Math.min(width, height) * (0.45 + r() * 0.35);
   const cx = width / 2 + (r() - 0.5) * (width - s) * 0.8;
   const cy = height / 2 + (r() - 0.5) * (height - s) * 0.8;
   const angle = Math.floor(r() * 360);
