@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'ABORTED'
   | 'WORKER_ERROR'
   | 'COMMIT_CONFLICT'
+  | TransformErrorCode
   | ResourceErrorCode
   | 'INTERNAL';
 
@@ -23,6 +24,13 @@ export type ErrorCode =
  * for its worker's read memory (`READ_MEMORY_TIMEOUT`).
  */
 export type ResourceErrorCode = 'MEMORY_BUDGET' | 'SLOTS_EXHAUSTED' | 'READ_MEMORY_TIMEOUT';
+
+/**
+ * The codes of {@link TransformError}: a value a transform cannot decode (`IMAGE_DECODE`: corrupt,
+ * truncated, not an image, null), an image larger than the transform's `maxPixels` (`IMAGE_TOO_LARGE`,
+ * found from its header before any pixel is decoded), or a user transform that threw (`TRANSFORM_ERROR`).
+ */
+export type TransformErrorCode = 'IMAGE_DECODE' | 'IMAGE_TOO_LARGE' | 'TRANSFORM_ERROR';
 
 /** Base class of every error lance-loader throws on purpose. */
 export class LanceLoaderError extends Error {
@@ -115,6 +123,15 @@ export class ResourceError extends LanceLoaderError {
   }
 }
 
+/** A loader transform failed on a row: the message names the row, the column and the step or module. */
+export class TransformError extends LanceLoaderError {
+  declare readonly code: TransformErrorCode;
+
+  constructor(code: TransformErrorCode, message: string, details: Record<string, unknown> = {}) {
+    super(code, message, details);
+  }
+}
+
 const REPORT = '(this is a bug in lance-loader, please report it)';
 
 /** A broken invariant inside lance-loader: please report it. */
@@ -154,6 +171,9 @@ const rebuilders: Record<ErrorCode, Rebuild> = {
   MEMORY_BUDGET: (m, d) => new ResourceError('MEMORY_BUDGET', m, d),
   SLOTS_EXHAUSTED: (m, d) => new ResourceError('SLOTS_EXHAUSTED', m, d),
   READ_MEMORY_TIMEOUT: (m, d) => new ResourceError('READ_MEMORY_TIMEOUT', m, d),
+  IMAGE_DECODE: (m, d) => new TransformError('IMAGE_DECODE', m, d),
+  IMAGE_TOO_LARGE: (m, d) => new TransformError('IMAGE_TOO_LARGE', m, d),
+  TRANSFORM_ERROR: (m, d) => new TransformError('TRANSFORM_ERROR', m, d),
   INTERNAL: (m, d) => new InternalError(m, d),
 };
 

@@ -24,6 +24,22 @@ export type { MemoryPart } from './loader/budget.js';
 export type { ShuffleMode, SamplerState } from './samplers/index.js';
 export type { Batch, BatchColumn, ColumnDType, ColumnValues } from './loader/batch.js';
 export {
+  decodeImage,
+  resize,
+  centerCrop,
+  randomResizedCrop,
+  randomCrop,
+  flipHorizontal,
+  normalize,
+  toFloat,
+  channelsFirst,
+  type TransformStep,
+  type UserTransformStep,
+  type ColumnTransform,
+  type Interpolation,
+} from './decode-workers/transforms/steps.js';
+export type { UserTransformInput, UserTransformFunction, Pixels } from './decode-workers/transforms/run.js';
+export {
   LanceLoaderError,
   InvalidArgumentError,
   InvalidStateError,
@@ -34,9 +50,11 @@ export {
   WorkerError,
   CommitConflictError,
   ResourceError,
+  TransformError,
   InternalError,
   type ErrorCode,
   type ResourceErrorCode,
+  type TransformErrorCode,
 } from './errors.js';
 export { writeDataset, type WriteDatasetOptions, type WriteResult } from './writer/write-dataset.js';
 export type { WriteData } from './writer/input.js';

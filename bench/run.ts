@@ -5,6 +5,7 @@
  *   npm run bench [-- --quick] [--only emb,mnist,seed000,images,emb-2.2,mnist-2.2,…] [--methods lance-loader,lancedb,numpy-files,raw-pread]
  *                 [--rows-scale 0.05] [--max-seconds 60] [--seed 42] [--rss-epochs 10] [--memory-mb 512] [--out bench/results]
  *   npm run bench -- --from bench/results/results.json     (re-render results.md and the chart, no measuring)
+ *   npm run bench -- --only images-transform [--quick]       (JPEG decode + augmentation vs torchvision: bench/images-transform.ts)
  *
  *   datasets (bench/datasets.ts, cached in bench/.data) ──► one process per dataset × method
  *   (bench/methods/*.ts, task and result as JSON files) ──► bench/results/results.json, results.md, throughput.svg
@@ -22,6 +23,7 @@ import { benchTableName, dataFilesOf, ensureBenchDataset, ensureNpyStore } from 
 import { describeMachine } from './machine.js';
 import { renderMarkdown, evaluateTargets, type SuiteReport } from './report.js';
 import { renderChart } from './chart.js';
+import { runImagesTransform } from './images-transform.js';
 import {
   DATASET_KEYS,
   DATASET_SPECS,
@@ -109,11 +111,19 @@ function selectMethods(text: string | undefined): MethodName[] {
   return METHODS.filter((m) => words.includes(m));
 }
 
-const datasetKeys = selectDatasets(args.only);
-const methods = selectMethods(args.methods);
+/** The part that is no dataset of the suite: it runs on its own, before the datasets asked for with it. */
+const IMAGES_TRANSFORM = 'images-transform';
+const onlyWords = (args.only ?? '').split(',').map((s) => s.trim());
+const otherWords = onlyWords.filter((w) => w && w !== IMAGES_TRANSFORM);
 const started = performance.now();
 const say = (message: string) =>
   process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${message}\n`);
+if (!args.only || onlyWords.includes(IMAGES_TRANSFORM)) {
+  await runImagesTransform({ quick, maxSeconds, out: args.out ?? join(repoRoot, 'bench', 'results'), say });
+  if (args.only && otherWords.length === 0) process.exit(0);
+}
+const datasetKeys = selectDatasets(args.only ? otherWords.join(',') : undefined);
+const methods = selectMethods(args.methods);
 
 say(
   `${quick ? 'quick' : 'full'} run: datasets ${datasetKeys.join(', ')}; methods ${methods.join(', ')}; rows × ${rowsScale}; ≤ ${maxSeconds} s per measurement`,

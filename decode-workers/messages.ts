@@ -16,6 +16,7 @@ import type { FollowSymlinks } from '../dataset/dataset.js';
 import type { RemoteAccess } from '../dataset/storage.js';
 import type { ReadEngine } from '../io/native-read.js';
 import type { ReadStats } from '../io/source.js';
+import type { ColumnTransformPlan } from './transforms/steps.js';
 
 /** Where one output column of a batch lives. */
 export type OutputDescriptor =
@@ -31,6 +32,18 @@ export type OutputDescriptor =
     }
   | {
       kind: 'variable';
+      numSlots: number;
+      nullable: boolean;
+    }
+  | {
+      /**
+       * A variable-width column (images as bytes) read like 'variable' and turned by its transform
+       * (DatasetRef.transforms) into fixed-size rows of the slot, byteWidth bytes each.
+       */
+      kind: 'transformed';
+      buffer: SharedArrayBuffer;
+      byteOffset: number;
+      byteWidth: number;
       numSlots: number;
       nullable: boolean;
     };
@@ -58,7 +71,10 @@ export interface WorkerMemoryPlan {
   cacheBytes: number;
   /** Variable-width values decoded before they go to shared memory, their slot indexes and staging. */
   decodeScratchBytes: number;
-  /** Reserved for per-batch transforms: 0 until there are any. */
+  /**
+   * Transforms: the encoded values of the batches being transformed (kept in the worker while their
+   * rows are decoded, one lane at a time) and the largest image one row may decode. 0 without transforms.
+   */
   transformScratchBytes: number;
   /** A batch slot's memory for all of its variable-width values (the most one batch may have). */
   variableSlotBytes: number;
@@ -125,6 +141,10 @@ export interface DatasetRef {
   fragmentsDigest: string;
   /** Device and inode of each data file holding the loaded columns, by absolute path. */
   files: Record<string, string>;
+  /** Per column (in `columns` order), its transform, or null; absent without transforms. */
+  transforms?: (ColumnTransformPlan | null)[];
+  /** The loader's seed: random transform steps draw from streams seeded per (seed, epoch, row). */
+  seed?: number;
 }
 
 /** The `prepare` task: one per worker, all sharing `arrived` (an Int32Array's buffer counting them). */
@@ -138,6 +158,8 @@ export interface LoadJob {
   dataset: DatasetRef;
   /** Visible row offsets of the batch, in batch order (duplicates allowed). */
   rows: Uint32Array;
+  /** The epoch the batch belongs to (random transform steps are seeded with it); 0 when absent. */
+  epoch?: number;
   outputs: OutputDescriptor[];
   /**
    * The batch slot's memory for variable-width values (memory.variableSlotBytes long), null without
@@ -153,6 +175,15 @@ export interface VariableColumn {
   /** A view of the slot's variable-width memory (LoadJob.variableMemory): it reaches the main thread by reference. */
   data: Uint8Array;
   validity: Uint8Array | null;
+}
+
+/** A row replaced in its batch by onError 'skip': its batch position, dataset row, and why. */
+export interface SkippedRow {
+  slot: number;
+  row: number;
+  /** The row whose values took its place. */
+  replacedBy: number;
+  message: string;
 }
 
 /** How a worker reads: whether it loaded the native addon, and its read engine (io/native-read.ts). */
@@ -171,6 +202,10 @@ export type LoadJobResult =
       /** What the job's reads did (the worker's source counters over the job). */
       reads: ReadStats;
       variable: (VariableColumn | null)[];
+      /** Time spent in transforms (after the decode). */
+      transformMs: number;
+      /** Rows that transforms could not make and that onError 'skip' replaced (empty without). */
+      skipped: SkippedRow[];
       /** The worker's memory after the job. */
       memory: WorkerMemoryUse;
     }

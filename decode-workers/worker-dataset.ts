@@ -26,7 +26,7 @@
  * ResourceError (MEMORY_BUDGET) instead of taking memory outside the budget.
  */
 import { threadId } from 'node:worker_threads';
-import { ResourceError } from '../errors.js';
+import { ResourceError, TransformError } from '../errors.js';
 import type { LanceField } from '../format/schema.js';
 import { runDecodeTask } from './encodings/decode-task.js';
 import {
@@ -34,6 +34,7 @@ import {
   VARIABLE_INDEX_BYTES_PER_ROW,
   type DatasetRef,
   type OutputDescriptor,
+  type SkippedRow,
   type VariableColumn,
   type WorkerMemoryUse,
 } from './messages.js';
@@ -57,6 +58,7 @@ import type { Dataset } from '../dataset/dataset.js';
 import { checkSameDataset, openVersion, replaced } from './same-dataset.js';
 import { fetchFileTasks, type FileRead, type OutputTask } from '../dataset/read-rows.js';
 import { RemoteSource } from '../io/remote/remote-source.js';
+import { ColumnTransformer } from './transforms/run.js';
 
 /** Rows that {@link WorkerDataset.keepSmallColumns} reads to touch every page of the small columns. */
 const KEEP_ROWS = 4096;
@@ -100,6 +102,9 @@ export interface LoadedBatch {
   variable: (VariableColumn | null)[];
   readMs: number;
   decodeMs: number;
+  transformMs: number;
+  /** Rows replaced under onError 'skip'. */
+  skipped: SkippedRow[];
   reads: ReadStats;
   /** The worker's memory after the batch. */
   memory: WorkerMemoryUse;
@@ -131,6 +136,16 @@ export class WorkerDataset {
   private staging = new Uint8Array(0);
   /** The most decode scratch (with staging) held at once. */
   private peakScratchBytes = 0;
+  /** Per column, the runner of its transform, or null. */
+  private readonly transformers: (ColumnTransformer | null)[];
+  /**
+   * Batches transform one after another (a lane's reads still overlap another's transforms): a worker
+   * decodes one image at a time, so `workers` is how many cores decode.
+   */
+  private transforming: Promise<unknown> = Promise.resolve();
+  /** Transform scratch held now (encoded values of batches waiting for or in their transforms) and at most. */
+  private transformBytes = 0;
+  private peakTransformBytes = 0;
 
   private constructor(
     private readonly ref: DatasetRef,
@@ -141,6 +156,7 @@ export class WorkerDataset {
     private readonly files: Record<string, string>,
   ) {
     this.free = [...lanes];
+    this.transformers = (ref.transforms ?? []).map((plan) => plan && new ColumnTransformer(plan, ref.seed ?? 0));
   }
 
   static async open(ref: DatasetRef): Promise<WorkerDataset> {
@@ -177,11 +193,16 @@ export class WorkerDataset {
     rows: Uint32Array,
     outputs: OutputDescriptor[],
     variableMemory: SharedArrayBuffer | null,
+    epoch = 0,
   ): Promise<LoadedBatch> {
     const started = performance.now();
     // Fixed-width outputs are known before reading (values may be read straight into them); variable-width
     // ones take the shared scratch memory when their batch decodes.
     const placed = outputs.map((d) => (d.kind === 'fixed' ? openFixedOutput(d) : undefined));
+    let inputs: (VariableColumn | null)[] = [];
+    const release = () => {
+      this.transformBytes -= inputs.reduce((sum, input) => sum + (input?.data.byteLength ?? 0), 0);
+    };
     const {
       read,
       reads,
@@ -190,16 +211,131 @@ export class WorkerDataset {
       const budget = this.scratchBudget(outputs);
       const columns = outputs.map(
         (d, i) =>
-          placed[i] ?? createVariableOutput(d.numSlots, d.kind === 'variable' && d.nullable, this.scratch[i], budget),
+          placed[i] ?? createVariableOutput(d.numSlots, d.kind !== 'fixed' && d.nullable, this.scratch[i], budget),
       );
       try {
         for (const { task, output } of tasks) runDecodeTask(task, columns[output] as ColumnOutput);
-        return this.compactAll(columns, variableMemory, budget);
+        // Values to transform leave the shared scratch (the next batch reuses it) for memory of their own.
+        inputs = columns.map((out, i) =>
+          outputs[i]?.kind === 'transformed' && out.kind === 'variable' ? this.transformInput(out, budget) : null,
+        );
+        return this.compactAll(
+          columns.map((out, i) => (inputs[i] ? null : out)),
+          variableMemory,
+          budget,
+        );
+      } catch (error) {
+        release();
+        throw error;
       } finally {
         this.keepScratch(columns);
       }
     });
-    return { variable, readMs: read - started, decodeMs: performance.now() - read, reads, memory: this.memoryUse() };
+    const decoded = performance.now();
+    const { skipped, transformMs } = inputs.some(Boolean)
+      ? await this.transformInOrder(rows, epoch, outputs, inputs, release)
+      : { skipped: [], transformMs: 0 };
+    return {
+      variable,
+      readMs: read - started,
+      decodeMs: decoded - read,
+      transformMs,
+      skipped,
+      reads,
+      memory: this.memoryUse(),
+    };
+  }
+
+  /** A transformed column's values in memory of their own, charged to the transform scratch until transformed. */
+  private transformInput(out: VariableOutput, budget: ScratchBudget): VariableColumn {
+    const { offsets, data } = compactVariable(
+      out,
+      (bytes) => {
+        const { transformScratchBytes, memoryBytes } = this.ref.memory;
+        if (this.transformBytes + bytes > transformScratchBytes)
+          throw new ResourceError(
+            'MEMORY_BUDGET',
+            `a batch's ${bytes} bytes of values to transform do not fit the worker's transform scratch (${transformScratchBytes} bytes of options.memoryBytes ${memoryBytes}, ${this.transformBytes} held by other batches); raise memoryBytes or lower batchSize`,
+            { neededBytes: bytes, transformScratchBytes },
+          );
+        this.transformBytes += bytes;
+        this.peakTransformBytes = Math.max(this.peakTransformBytes, this.transformBytes);
+        return new Uint8Array(bytes);
+      },
+      (bytes) => this.stagingFor(bytes, budget),
+    );
+    return { offsets, data, validity: out.validity && out.validity.slice(0, out.lengths.length) };
+  }
+
+  /**
+   * Runs the batch's transforms after those of the batches before it on this worker, then `release` frees
+   * its inputs. Resolves to the rows skipped and the time the transforms took (the wait for the turn not included).
+   */
+  private transformInOrder(
+    rows: Uint32Array,
+    epoch: number,
+    outputs: OutputDescriptor[],
+    inputs: (VariableColumn | null)[],
+    release: () => void,
+  ): Promise<{ skipped: SkippedRow[]; transformMs: number }> {
+    const run = this.transforming.then(async () => {
+      const started = performance.now();
+      const skipped = await this.transformBatch(rows, epoch, outputs, inputs);
+      return { skipped, transformMs: performance.now() - started };
+    });
+    this.transforming = run.catch(() => undefined);
+    return run.finally(release);
+  }
+
+  /**
+   * Transforms every row of the transformed columns into the slot, one image at a time. A row that fails
+   * rejects the batch (onError 'raise'), or with 'skip' takes, in every column, the values of the next
+   * row of the batch that did not fail.
+   */
+  private async transformBatch(
+    rows: Uint32Array,
+    epoch: number,
+    outputs: OutputDescriptor[],
+    inputs: (VariableColumn | null)[],
+  ): Promise<SkippedRow[]> {
+    const failed = new Map<number, TransformError>();
+    for (const [i, input] of inputs.entries()) {
+      const d = outputs[i];
+      const transformer = this.transformers[i];
+      if (!input || d?.kind !== 'transformed' || !transformer) continue;
+      const float = transformer.plan.dtype === 'float32';
+      for (let slot = 0; slot < d.numSlots; slot++) {
+        if (failed.has(slot)) continue;
+        const start = input.offsets[slot] as number;
+        const value =
+          input.validity && !input.validity[slot] ? null : input.data.subarray(start, input.offsets[slot + 1]);
+        const at = d.byteOffset + slot * d.byteWidth;
+        const out = float ? new Float32Array(d.buffer, at, d.byteWidth / 4) : new Uint8Array(d.buffer, at, d.byteWidth);
+        try {
+          await transformer.run(value, rows[slot] as number, epoch, out);
+        } catch (error) {
+          if (!(error instanceof TransformError) || transformer.plan.onError === 'raise') throw error;
+          failed.set(slot, error);
+        }
+      }
+    }
+    if (failed.size === 0) return [];
+    if (failed.size === rows.length) {
+      const first = failed.values().next().value as TransformError;
+      throw new TransformError(
+        first.code,
+        `${first.message}; every row of the batch failed, so none could replace it`,
+        first.details,
+      );
+    }
+    const skipped: SkippedRow[] = [];
+    for (const [slot, error] of failed) {
+      let from = (slot + 1) % rows.length;
+      while (failed.has(from)) from = (from + 1) % rows.length;
+      for (const d of outputs) if (d.kind !== 'variable') copyRow(d, from, slot);
+      skipped.push({ slot, row: rows[slot] as number, replacedBy: rows[from] as number, message: error.message });
+    }
+    return skipped;
   }
 
   /** What the worker holds of its budget, by part. */
@@ -219,7 +355,7 @@ export class WorkerDataset {
       readMemory: read,
       pageCaches: { allocated: cached, inUse: cached, peak: cached },
       decodeScratch: { allocated: scratch, inUse: scratch, peak: this.peakScratchBytes },
-      transformScratch: { allocated: 0, inUse: 0, peak: 0 },
+      transformScratch: { allocated: this.transformBytes, inUse: this.transformBytes, peak: this.peakTransformBytes },
     };
   }
 
@@ -336,6 +472,14 @@ export class WorkerDataset {
     await this.dataset.close();
   }
 
+  /**
+   * Loads what the transforms need (sharp, user modules) and runs the image library once, when the
+   * loader is created, so the first batch does not wait for them.
+   */
+  async prepareTransforms(): Promise<void> {
+    await Promise.all(this.transformers.map((t) => t?.prepare()));
+  }
+
   /** Bytes of decode scratch held: the kept variable-width outputs and the staging memory. */
   private scratchBytes(): number {
     return this.scratch.reduce((sum, data) => sum + (data?.byteLength ?? 0), this.staging.byteLength);
@@ -359,17 +503,17 @@ export class WorkerDataset {
    * outputs, which are in the slot); a ResourceError when they do not fit it.
    */
   private compactAll(
-    columns: readonly ColumnOutput[],
+    columns: readonly (ColumnOutput | null)[],
     memory: SharedArrayBuffer | null,
     budget: ScratchBudget,
   ): (VariableColumn | null)[] {
-    const sizes = columns.map((out) => (out.kind === 'variable' ? valueBytes(out) : 0));
+    const sizes = columns.map((out) => (out?.kind === 'variable' ? valueBytes(out) : 0));
     const needed = sizes.reduce((sum, bytes) => sum + alignUp(bytes), 0);
     const target = memory ?? new SharedArrayBuffer(0);
     const slotBytes = target.byteLength;
     if (needed > slotBytes) {
       const shown = columns
-        .map((out, i) => (out.kind === 'variable' ? `"${this.fields[i]?.name}" ${sizes[i]}` : ''))
+        .map((out, i) => (out?.kind === 'variable' ? `"${this.fields[i]?.name}" ${sizes[i]}` : ''))
         .filter(Boolean)
         .join(', ');
       throw new ResourceError(
@@ -380,7 +524,7 @@ export class WorkerDataset {
     }
     let at = 0;
     return columns.map((out) => {
-      if (out.kind !== 'variable') return null;
+      if (out?.kind !== 'variable') return null;
       const start = at;
       const { offsets, data } = compactVariable(
         out,
@@ -539,6 +683,18 @@ function counters(lane: Lane): ReadStats {
 function readsFor(direct: DatasetRef['direct']): BatchReads {
   if (hasQueuedReads()) return 'queued';
   return direct === false ? 'blocking' : 'threadpool';
+}
+
+/** Copies slot `from`'s values (and validity) of a fixed-width or transformed output over slot `to`'s. */
+function copyRow(d: Exclude<OutputDescriptor, { kind: 'variable' }>, from: number, to: number): void {
+  const bytes = new Uint8Array(d.buffer);
+  bytes.copyWithin(
+    d.byteOffset + to * d.byteWidth,
+    d.byteOffset + from * d.byteWidth,
+    d.byteOffset + (from + 1) * d.byteWidth,
+  );
+  if (d.kind === 'fixed' && d.validityOffset >= 0)
+    bytes[d.validityOffset + to] = bytes[d.validityOffset + from] as number;
 }
 
 function openFixedOutput(d: Extract<OutputDescriptor, { kind: 'fixed' }>): ColumnOutput {

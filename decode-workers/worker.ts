@@ -29,7 +29,7 @@ function datasetFor(ref: DatasetRef): Promise<WorkerDataset> {
 /** Loads one batch. */
 export async function loadJob(job: LoadJob): Promise<LoadJobResult> {
   try {
-    const loaded = await (await datasetFor(job.dataset)).load(job.rows, job.outputs, job.variableMemory);
+    const loaded = await (await datasetFor(job.dataset)).load(job.rows, job.outputs, job.variableMemory, job.epoch);
     // Asked after the load: the thread's io_uring is made on first use, and one that fails falls back to pread.
     const native: WorkerReads = { addon: nativeAddon() !== null, engine: readEngine().engine };
     return { ok: true, native, ...loaded };
@@ -62,6 +62,7 @@ export async function prepare(job: PrepareJob): Promise<number | null> {
     await dataset.keepSmallColumns();
     await dataset.warmUp();
     await dataset.prepareLanes();
+    await dataset.prepareTransforms();
   } catch {
     ok = false;
   }

@@ -39,7 +39,26 @@ export interface ShapesDataset {
 }
 
 /** The train and test tables of `rows` images under `dir`, drawn and written on first use. */
-export async function ensureShapesDataset(dir: string, rows: number): Promise<ShapesDataset> {
+export function ensureShapesDataset(dir: string, rows: number): Promise<ShapesDataset> {
+  let drawn: ReturnType<typeof drawShapes> | undefined;
+  return ensureTrainTest(dir, rows, (start, end) => {
+    drawn ??= drawShapes(rows);
+    const { labels, pixels } = drawn;
+    return Promise.resolve(
+      shapesTable(labels.subarray(start, end), pixels.subarray(start * SIDE * SIDE, end * SIDE * SIDE)),
+    );
+  });
+}
+
+/**
+ * `train.lance` (the first 5/6 of `rows`) and `test.lance` (the rest) under `dir`, each the table
+ * `table(start, end)` makes of its rows, written with LanceDB (file version 2.1) on first use.
+ */
+export async function ensureTrainTest(
+  dir: string,
+  rows: number,
+  table: (start: number, end: number) => Promise<arrow.Table>,
+): Promise<ShapesDataset> {
   const trainPath = join(dir, 'train.lance');
   const testPath = join(dir, 'test.lance');
   if (existsSync(trainPath) && existsSync(testPath)) return { trainPath, testPath, written: false };
@@ -48,15 +67,15 @@ export async function ensureShapesDataset(dir: string, rows: number): Promise<Sh
   rmSync(temp, { recursive: true, force: true });
   const removeTemp = removeOnExit(temp);
   try {
-    const { labels, pixels } = drawShapes(rows);
     const testRows = Math.max(1, Math.round(rows / 6));
     const db = await lancedb.connect(temp);
     for (const [name, start, end] of [
       ['train', 0, rows - testRows],
       ['test', rows - testRows, rows],
     ] as const) {
-      const table = shapesTable(labels.subarray(start, end), pixels.subarray(start * SIDE * SIDE, end * SIDE * SIDE));
-      const written = await db.createTable(name, table, { storageOptions: { new_table_data_storage_version: '2.1' } });
+      const written = await db.createTable(name, await table(start, end), {
+        storageOptions: { new_table_data_storage_version: '2.1' },
+      });
       written.close();
     }
     db.close();
@@ -80,7 +99,7 @@ function shapesTable(labels: Int32Array, pixels: Uint8Array): arrow.Table {
 // ── drawing ─────────────────────────────────────────────────────────────────────────────────────────────
 
 /** mulberry32: a seeded generator, so the same row count always draws the same images. */
-function seeded(seed: number): () => number {
+export function seeded(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;

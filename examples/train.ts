@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { createLoader, type LoaderMetrics } from '../index.js';
 import { loadTfBackend, toTfDataset, type Tf } from '../tfjs.js';
 import { parseExampleArgs } from './command-line.js';
+import { fitEpochs } from './fit-epochs.js';
 import { CLASS_NAMES, SIDE, ensureShapesDataset } from './shapes.js';
 
 const started = performance.now();
@@ -93,37 +94,11 @@ function describeEpoch(before: LoaderMetrics, after: LoaderMetrics, wallMs: numb
   ].join(', ');
 }
 
-let epochStarted = 0;
-let metricsBefore = train.metrics();
-let testAccuracy = NaN;
-try {
-  await model.fitDataset(trainSet, {
-    epochs,
-    verbose: 0,
-    callbacks: {
-      onEpochBegin: async () => {
-        epochStarted = performance.now();
-        metricsBefore = train.metrics();
-      },
-      onEpochEnd: async (epoch, logs) => {
-        const wallMs = performance.now() - epochStarted;
-        const metricsAfter = train.metrics();
-        const evaluated = (await model.evaluateDataset(testSet, {})) as ReturnType<Tf['scalar']>[]; // [loss, accuracy]
-        testAccuracy = (await evaluated[1]!.data())[0]!;
-        tf.dispose(evaluated);
-        console.log(
-          `epoch ${epoch + 1}/${epochs}  loss ${logs?.loss?.toFixed(4)}  accuracy ${logs?.acc?.toFixed(4)}  ` +
-            `test accuracy ${testAccuracy.toFixed(4)}  [${(wallMs / 1000).toFixed(1)} s]`,
-        );
-        console.log(`  loader: ${describeEpoch(metricsBefore, metricsAfter, wallMs)}`);
-      },
-    },
-  });
-} finally {
-  model.dispose();
-  await Promise.all([train.close(), test.close()]);
-}
-console.log(
-  `test accuracy ${(testAccuracy * 100).toFixed(1)}% (chance ${(100 / CLASS_NAMES.length).toFixed(0)}%) after ${epochs} epoch${epochs === 1 ? '' : 's'}; ` +
-    `total ${((performance.now() - started) / 1000).toFixed(1)} s`,
-);
+await fitEpochs(tf, model, trainSet, testSet, {
+  epochs,
+  train,
+  test,
+  classes: CLASS_NAMES.length,
+  started,
+  describe: describeEpoch,
+});

@@ -1,7 +1,9 @@
 /**
  * How a batch's columns sit in a slot of shared memory. Fixed-width columns get a region of
  * `batchSize × bytesPerRow` bytes (8-byte aligned) plus, when nullable, one validity byte per row;
- * variable-width columns (utf8, binary) are returned by the workers and live outside the slot.
+ * variable-width columns (utf8, binary) are returned by the workers and live outside the slot, except
+ * those with a transform, whose fixed-shape output (plan.shape, uint8 or float32) gets a region like a
+ * fixed-width column's.
  *
  *   slot: [col A values | pad][col A validity | pad][col B values | pad] …
  */
@@ -10,6 +12,7 @@ import { InvalidArgumentError, UnsupportedError } from '../errors.js';
 import type { LanceField } from '../format/schema.js';
 import type { ColumnDType, ColumnValues } from './batch.js';
 import { fixedByteWidth, isVariableWidth, valueTypeOf } from '../dataset/arrow-build.js';
+import type { ColumnTransformPlan } from '../decode-workers/transforms/steps.js';
 
 type ValuesConstructor = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => ColumnValues;
 
@@ -17,6 +20,8 @@ interface ColumnLayout {
   name: string;
   dtype: ColumnDType;
   variable: boolean;
+  /** Whether the workers transform the column's values into the slot (`variable` is then false). */
+  transformed: boolean;
   nullable: boolean;
   /** Bytes of one row (fixed width). */
   bytesPerRow: number;
@@ -72,20 +77,57 @@ function align8(x: number): number {
   return Math.ceil(x / 8) * 8;
 }
 
-/** Lays out the columns of batches of `batchSize` rows; `shapes` reshapes rows (e.g. `{ pixels: [28, 28, 1] }`). */
+/**
+ * Lays out the columns of batches of `batchSize` rows; `shapes` reshapes rows (e.g. `{ pixels: [28, 28, 1] }`),
+ * `transforms` gives transformed columns their output's shape and dtype.
+ */
 export function planBatchLayout(
   fields: LanceField[],
   batchSize: number,
   shapes: Record<string, readonly number[]> = {},
+  transforms: Record<string, ColumnTransformPlan> = {},
 ): BatchLayout {
   let at = 0;
-  for (const name of Object.keys(shapes)) {
-    if (!fields.some((f) => f.name === name))
-      throw new InvalidArgumentError(`options.shapes.${name} names a column that is not loaded`);
+  for (const [option, names] of [
+    ['shapes', Object.keys(shapes)],
+    ['transforms', Object.keys(transforms)],
+  ] as const) {
+    for (const name of names)
+      if (!fields.some((f) => f.name === name))
+        throw new InvalidArgumentError(`options.${option}.${name} names a column that is not loaded`, {
+          option: `${option}.${name}`,
+        });
   }
   const columns = fields.map((field): ColumnLayout => {
     const type = valueTypeOf(field.arrowType);
     const variable = isVariableWidth(type);
+    const transform = transforms[field.name];
+    if (transform) {
+      if (!variable)
+        throw new InvalidArgumentError(
+          `options.transforms.${field.name}: column "${field.name}" is ${type}; transforms take binary or string columns (encoded images)`,
+          { option: `transforms.${field.name}` },
+        );
+      if (shapes[field.name])
+        throw new InvalidArgumentError(
+          `options.shapes.${field.name}: a transformed column has its transform's shape [${transform.shape.join(', ')}]`,
+          { option: `shapes.${field.name}` },
+        );
+      const valuesOffset = at;
+      at = align8(at + transform.byteWidth * batchSize);
+      return {
+        name: field.name,
+        dtype: transform.dtype,
+        variable: false,
+        transformed: true,
+        nullable: false,
+        bytesPerRow: transform.byteWidth,
+        rowShape: [...transform.shape],
+        ArrayType: transform.dtype === 'float32' ? Float32Array : Uint8Array,
+        valuesOffset,
+        validityOffset: -1,
+      };
+    }
     if (variable) {
       if (shapes[field.name])
         throw new InvalidArgumentError(`options.shapes.${field.name}: a ${type} column cannot be reshaped`);
@@ -94,6 +136,7 @@ export function planBatchLayout(
         name: field.name,
         dtype,
         variable,
+        transformed: false,
         nullable: field.nullable,
         bytesPerRow: 0,
         rowShape: [],
@@ -140,6 +183,7 @@ export function planBatchLayout(
       name: field.name,
       dtype,
       variable,
+      transformed: false,
       nullable: field.nullable,
       bytesPerRow,
       rowShape,

@@ -9,9 +9,9 @@
  *   ├─ readMemory        workers × readMemoryBytes: each lane's slab pool          per worker
  *   ├─ pageCaches        workers × io.cacheBytes: decoded small pages kept         per worker
  *   ├─ decodeScratch     workers × decodeScratchBytes: variable-width decode       per worker
- *   └─ transformScratch  workers × 0: per-batch transforms, when there are any     per worker
+ *   └─ transformScratch  workers × transformScratchBytes: values being transformed  per worker
  *
- * Slots and page caches take what they ask for. Without variable-width columns read memory gets the
+ * Slots, page caches and transform scratch take what they ask for. Without variable-width columns read memory gets the
  * rest. With them, read memory gets half of the rest (at least two lanes of twice an average batch), and
  * the other half is shared out in equal units: one per slot's variable-width memory, DECODE_SCRATCH_COPIES per worker's
  * scratch. Workers receive their share as plain data (DatasetRef.memory), since decode-workers/ cannot
@@ -94,6 +94,23 @@ export interface MemoryBudgetInput {
   cacheBytes: number;
   /** Whether the native addon gathers variable-width values (no staging copy). */
   nativeGather: boolean;
+  /** Per worker, for transforms (transformScratchFor); 0 or absent without. */
+  transformScratchBytes?: number;
+}
+
+/**
+ * Batches' worth of a transformed column's values a worker keeps: up to two batches (lanes) wait for or
+ * are in their transforms at once, each given twice the average batch's bytes for larger values.
+ */
+const TRANSFORM_INPUT_BATCHES = 4;
+
+/**
+ * A worker's transform scratch: the encoded values of the batches it transforms (an average batch's
+ * bytes of the transformed columns, `transformedBatchBytes`) and the largest image one row may decode
+ * (`decodedBytes`: decodeImage's maxPixels × 4 channels, held by the image library while it works).
+ */
+export function transformScratchFor(transformedBatchBytes: number, decodedBytes: number): number {
+  return Math.ceil(TRANSFORM_INPUT_BATCHES * transformedBatchBytes) + decodedBytes;
 }
 
 /** The budget: bytes planned per part (summed over workers), and what each worker and slot gets. */
@@ -134,7 +151,8 @@ export function planMemoryBudget(input: MemoryBudgetInput): MemoryBudget {
     variableColumns === 0
       ? 0
       : Math.max(MIN_VARIABLE_SLOT_BYTES, ceilTo(input.variableBatchBytes * VARIABLE_HEADROOM, VARIABLE_ALIGN_BYTES));
-  const fixedParts = slots + pageCaches + workers * indexBytes;
+  const transformScratchBytes = input.transformScratchBytes ?? 0;
+  const fixedParts = slots + pageCaches + workers * (indexBytes + transformScratchBytes);
   const needed = fixedParts + workers * MIN_WORKER_READ_BYTES + variableUnits * minVariableSlot;
   if (needed > memoryBytes) {
     throw new ResourceError(
@@ -142,6 +160,7 @@ export function planMemoryBudget(input: MemoryBudgetInput): MemoryBudget {
       `options.memoryBytes (${memoryBytes}) is too small: this loader needs at least ${needed} bytes ` +
         `(batch slots ${slots}: (prefetch + 2) ${slotCount} × ${slotBytes}; decoded-page caches ${pageCaches}: ${workers} workers × io.cacheBytes ${cacheBytes}; ` +
         `read memory ${workers} × ${MIN_WORKER_READ_BYTES}` +
+        (transformScratchBytes === 0 ? '' : `; transform scratch ${workers} × ${transformScratchBytes}`) +
         (variableColumns === 0
           ? ''
           : `; variable-width values ${variableUnits * minVariableSlot + workers * indexBytes}: ${variableUnits} × ${minVariableSlot} for ${slotCount} slots and ${workers} workers' decode scratch, plus indexes`) +
@@ -170,7 +189,7 @@ export function planMemoryBudget(input: MemoryBudgetInput): MemoryBudget {
     readMemoryBytes,
     cacheBytes,
     decodeScratchBytes,
-    transformScratchBytes: 0,
+    transformScratchBytes,
     variableSlotBytes,
     variableBytes:
       variableColumns === 0

@@ -8,6 +8,13 @@ import { isOptionsObject } from '../dataset/file.js';
 import { defaultWorkerCount } from '../decode-workers/pool.js';
 import { resolveRemoteIo, type RemoteIoOptions, type ResolvedRemoteIo } from '../io/remote/remote-options.js';
 import type { StorageOptions } from '../io/remote/storage-options.js';
+import { pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
+import {
+  planColumnTransform,
+  type ColumnTransform,
+  type ColumnTransformPlan,
+} from '../decode-workers/transforms/steps.js';
 
 /** I/O settings of the loader. */
 export interface LoaderIoOptions {
@@ -86,6 +93,13 @@ export interface LoaderOptions {
   resume?: LoaderState;
   /** Credentials, region and endpoint of an `s3://` dataset, as OpenDatasetOptions.storage. */
   storage?: StorageOptions;
+  /**
+   * Per column, steps run in the workers on each row's value after it is read (images as encoded bytes
+   * in a binary column → a fixed-shape uint8 or float32 tensor in the batch, under the same name), e.g.
+   * `{ image: { steps: [decodeImage(), randomResizedCrop(224), flipHorizontal(), normalize(MEAN, STD)] } }`.
+   * Random steps are seeded per (seed, epoch, row). See README "Images and transforms".
+   */
+  transforms?: Record<string, ColumnTransform>;
 }
 
 /** A JSON-serialisable position of the loader. */
@@ -115,6 +129,29 @@ export interface ResolvedLoaderOptions {
   resume: LoaderState | undefined;
   /** io.remote checked, or undefined when not given. */
   remote: ResolvedRemoteIo | undefined;
+  /** Planned transforms by column, user modules as file: URLs. */
+  transforms: Record<string, ColumnTransformPlan>;
+}
+
+/** `transforms` checked and planned; user steps' modules resolved against the working directory. */
+function planTransforms(transforms: unknown): Record<string, ColumnTransformPlan> {
+  if (transforms === undefined) return {};
+  if (!isOptionsObject(transforms))
+    throw new InvalidArgumentError(
+      `options.transforms must be an object of column transforms such as { image: { steps: [decodeImage(), centerCrop(224)] } }, got ${describeValue(transforms)}`,
+      { option: 'transforms' },
+    );
+  const plans: Record<string, ColumnTransformPlan> = {};
+  for (const [column, transform] of Object.entries(transforms)) {
+    const plan = planColumnTransform(column, transform);
+    plan.steps = plan.steps.map((step) =>
+      step.op === 'user' && !step.module.startsWith('file:')
+        ? { ...step, module: pathToFileURL(resolve(step.module)).href }
+        : step,
+    );
+    plans[column] = plan;
+  }
+  return plans;
 }
 
 function integer(value: unknown, path: string, min: number, max: number, fallback?: number): number {
@@ -198,5 +235,6 @@ export function resolveLoaderOptions(options: LoaderOptions): ResolvedLoaderOpti
     shapes: checkShapes(options.shapes),
     resume,
     remote: io.remote === undefined ? undefined : resolveRemoteIo(io.remote as RemoteIoOptions, 'io.remote'),
+    transforms: planTransforms(options.transforms),
   };
 }

@@ -28,7 +28,10 @@ import { nativeAddon } from '../io/native-addon.js';
 import type { DatasetRef, OutputDescriptor, VariableColumn } from '../decode-workers/messages.js';
 import { createBatch, type Batch, type BatchColumn, type BatchLease } from './batch.js';
 import { planBatchLayout, type BatchLayout } from './batch-layout.js';
-import { planMemoryBudget, type MemoryBudget } from './budget.js';
+import { planMemoryBudget, transformScratchFor, type MemoryBudget } from './budget.js';
+import { loadSharp } from '../decode-workers/transforms/sharp.js';
+import type { SkippedRow } from '../decode-workers/messages.js';
+import type { ColumnTransformPlan } from '../decode-workers/transforms/steps.js';
 import { Dataset, openDataset } from '../dataset/dataset.js';
 import { checkReadableFields } from '../dataset/columns.js';
 import { resolveLocation, type DatasetLocation, type LocationArgument } from '../dataset/location.js';
@@ -117,7 +120,9 @@ export class DataLoader {
     try {
       const fields = dataset.selectFields(resolved.columns);
       checkReadableFields(fields, dataset.path);
-      const layout = planBatchLayout(fields, resolved.batchSize, resolved.shapes);
+      const layout = planBatchLayout(fields, resolved.batchSize, resolved.shapes, resolved.transforms);
+      const plans = Object.values(resolved.transforms);
+      await checkTransforms(plans, layout);
       // Slots are sized by the schema's widths: a width the pages cannot hold is damage, not a budget matter.
       // This opens every data file the loader reads, whose identities the workers check theirs against.
       await dataset.checkWidths(fields);
@@ -140,19 +145,28 @@ export class DataLoader {
       const direct = resolved.direct === 'auto' ? (datasetBytes > totalmem() / 2 ? 'auto' : false) : resolved.direct;
       const rowBytes = datasetBytes / Math.max(1, dataset.numRows);
       const batchBytes = Math.ceil(resolved.batchSize * rowBytes);
-      const fixedBatchBytes = layout.columns.reduce((sum, c) => sum + c.bytesPerRow * resolved.batchSize, 0);
+      const fixedBatchBytes = layout.columns.reduce(
+        (sum, c) => sum + (c.transformed ? 0 : c.bytesPerRow * resolved.batchSize),
+        0,
+      );
+      const variableBatchBytes = Math.max(0, batchBytes - fixedBatchBytes);
       const budget = planMemoryBudget({
         memoryBytes: resolved.memoryBytes,
         workers: resolved.workers,
         slotCount: resolved.prefetch + 2,
         slotBytes: layout.slotBytes,
         batchSize: resolved.batchSize,
-        variableColumns: layout.columns.filter((c) => c.variable).length,
+        // A transformed column is read and decoded as a variable-width one.
+        variableColumns: layout.columns.filter((c) => c.variable || c.transformed).length,
         batchBytes,
         // What the batch's stored bytes leave after its fixed-width values.
-        variableBatchBytes: Math.max(0, batchBytes - fixedBatchBytes),
+        variableBatchBytes,
         cacheBytes: resolved.cacheBytes,
         nativeGather: nativeAddon() !== null,
+        transformScratchBytes:
+          plans.length === 0
+            ? 0
+            : transformScratchFor(variableBatchBytes, Math.max(...plans.map((p) => p.decodedBytes))),
       });
       const ref: DatasetRef = {
         path: dataset.path,
@@ -176,6 +190,9 @@ export class DataLoader {
         rowBytes,
         fragmentsDigest: dataset.fragmentsDigest,
         files: await dataset.openedFiles(),
+        ...(plans.length === 0
+          ? {}
+          : { transforms: fields.map((f) => resolved.transforms[f.name] ?? null), seed: resolved.seed }),
       };
       pool = new DecodePool({ workers: resolved.workers, tasksPerWorker: ref.lanes });
       // Workers start and open the dataset now, not on the first batch: its latency is then reading only.
@@ -333,6 +350,7 @@ export class DataLoader {
       const result = await this.pool.run({
         dataset: this.ref,
         rows,
+        epoch,
         outputs: this.describeOutputs(slot, rows.length),
         variableMemory: slot.variable,
       });
@@ -342,6 +360,8 @@ export class DataLoader {
       );
       this.counters.readMs += result.readMs;
       this.counters.decodeMs += result.decodeMs;
+      this.counters.transformMs += result.transformMs;
+      if (result.skipped.length > 0) this.reportSkipped(epoch, index, rows, result.skipped);
       this.counters.addReads(result.reads);
       this.counters.addNative(result.native);
       return this.assemble(epoch, index, rows, slot, result.variable);
@@ -355,6 +375,19 @@ export class DataLoader {
         rows: Array.from(rows),
       });
     }
+  }
+
+  /**
+   * Counts rows that onError 'skip' replaced, names them in a warning, and points the batch's rowOffsets
+   * at the rows whose values they now hold.
+   */
+  private reportSkipped(epoch: number, index: number, rows: Uint32Array, skipped: SkippedRow[]): void {
+    this.counters.skippedRows += skipped.length;
+    for (const { slot, replacedBy } of skipped) rows[slot] = replacedBy;
+    const shown = skipped.map((s) => `${s.message} (replaced by row ${s.replacedBy})`).join('; ');
+    process.emitWarning(`lance-loader skipped ${skipped.length} row(s) of epoch ${epoch} batch ${index}: ${shown}`, {
+      code: 'LANCE_LOADER_SKIPPED_ROWS',
+    });
   }
 
   /** Reports the slots and their variable-width memory to the metrics. */
@@ -374,16 +407,26 @@ export class DataLoader {
 
   private describeOutputs(slot: Slot, numRows: number): OutputDescriptor[] {
     return this.layout.columns.map((c): OutputDescriptor =>
-      c.variable
-        ? { kind: 'variable', numSlots: numRows, nullable: c.nullable }
-        : {
-            kind: 'fixed',
+      c.transformed
+        ? {
+            kind: 'transformed',
             buffer: slot.buffer,
             byteOffset: c.valuesOffset,
             byteWidth: c.bytesPerRow,
             numSlots: numRows,
-            validityOffset: c.validityOffset,
-          },
+            // A null value is a row the transform cannot make: the worker needs to see it.
+            nullable: true,
+          }
+        : c.variable
+          ? { kind: 'variable', numSlots: numRows, nullable: c.nullable }
+          : {
+              kind: 'fixed',
+              buffer: slot.buffer,
+              byteOffset: c.valuesOffset,
+              byteWidth: c.bytesPerRow,
+              numSlots: numRows,
+              validityOffset: c.validityOffset,
+            },
     );
   }
 
@@ -429,6 +472,22 @@ export class DataLoader {
       this.trackSlots();
     });
   }
+}
+
+/**
+ * What transforms need beyond their own options: sharp for decodeImage (an UnsupportedError saying how to
+ * install it, before any worker starts), and, with onError 'skip', no variable-width column loaded beside
+ * them (a skipped row is replaced in the slot, where only fixed-size rows can be).
+ */
+async function checkTransforms(plans: ColumnTransformPlan[], layout: BatchLayout): Promise<void> {
+  if (plans.some((p) => p.steps.some((s) => s.op === 'decodeImage'))) await loadSharp();
+  const skipping = plans.find((p) => p.onError === 'skip');
+  const variable = layout.columns.find((c) => c.variable);
+  if (skipping && variable)
+    throw new InvalidArgumentError(
+      `options.transforms.${skipping.column}.onError 'skip' replaces bad rows in every column, which variable-width column "${variable.name}" cannot have done; leave "${variable.name}" out of options.columns or use onError 'raise'`,
+      { option: `transforms.${skipping.column}.onError` },
+    );
 }
 
 const DATASET_ARGUMENT: LocationArgument = {

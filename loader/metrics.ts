@@ -115,6 +115,10 @@ export interface LoaderMetrics {
    */
   readMs: number;
   decodeMs: number;
+  /** Time the workers spent in transforms (decodeImage and the other steps), summed over batches. */
+  transformMs: number;
+  /** Rows that transforms could not make and that onError 'skip' replaced with another row. */
+  skippedRows: number;
   /**
    * How the workers read, as they report it with each batch: `addon` whether the native addon is loaded
    * in every worker, `engine` the slowest read engine any of them uses (`io_uring`, else `pread`, else
@@ -131,6 +135,8 @@ export interface MetricsCounters {
   consumerWaitMs: number;
   readMs: number;
   decodeMs: number;
+  transformMs: number;
+  skippedRows: number;
   /** Adds one batch's read counters (from the worker that loaded it). */
   addReads(reads: ReadStats): void;
   /** Adds how the worker that loaded a batch reads. */
@@ -152,6 +158,8 @@ export function createLoaderMetrics(budget: MemoryBudget): MetricsCounters {
     consumerWaitMs: 0,
     readMs: 0,
     decodeMs: 0,
+    transformMs: 0,
+    skippedRows: 0,
     addReads(batch) {
       addReadStats(reads, batch);
     },
@@ -184,6 +192,8 @@ export function createLoaderMetrics(budget: MemoryBudget): MetricsCounters {
         consumerWaitMs: counters.consumerWaitMs,
         readMs: counters.readMs,
         decodeMs: counters.decodeMs,
+        transformMs: counters.transformMs,
+        skippedRows: counters.skippedRows,
         native: native && { ...native },
         memory: counters.memory.snapshot(),
       };

@@ -22,6 +22,13 @@ const EXAMPLES = [
     badValue: [['--epochs', '2.5'], '--epochs must be an integer ≥ 1, got "2.5"'],
   },
   {
+    script: 'examples/images.ts',
+    name: 'example:images',
+    usage: 'Usage: npm run example:images -- [options]',
+    options: ['--epochs N', '--rows N', '--size PX', '--workers N', '--data DIR'],
+    badValue: [['--size', '8'], '--size must be an integer from 16 to 512, got "8"'],
+  },
+  {
     script: 'examples/random-access.ts',
     name: 'random-access',
     usage: 'Usage: npm run example:random-access -- [options]',

@@ -30,9 +30,13 @@ interface LockEntry {
 /**
  * The entries of the repository's lockfile that lance-loader's dependencies pull in, at the same
  * locations (`node_modules/a/node_modules/b` where the repository nests b), found the way Node resolves:
- * nearest node_modules first.
+ * nearest node_modules first. `optionalRoots` (optional dependencies) and what they pull in are marked optional.
  */
-function dependencyClosure(packages: Record<string, LockEntry>, roots: string[]): Record<string, LockEntry> {
+function dependencyClosure(
+  packages: Record<string, LockEntry>,
+  roots: string[],
+  optionalRoots: string[] = [],
+): Record<string, LockEntry> {
   const found: Record<string, LockEntry> = {};
   const visit = (from: string, name: string, optional: boolean): void => {
     let dir = from;
@@ -56,6 +60,7 @@ function dependencyClosure(packages: Record<string, LockEntry>, roots: string[])
     }
   };
   for (const name of roots) visit('', name, false);
+  for (const name of optionalRoots) visit('', name, true);
   return found;
 }
 
@@ -154,7 +159,11 @@ beforeAll(async () => {
         resolved: `file:${tarball}`,
         integrity: packed.integrity,
       },
-      ...dependencyClosure(lock.packages, Object.keys(repo.dependencies ?? {})),
+      ...dependencyClosure(
+        lock.packages,
+        Object.keys(repo.dependencies ?? {}),
+        Object.keys(repo.optionalDependencies ?? {}),
+      ),
     },
   };
   fs.writeFileSync(path.join(app, 'package-lock.json'), JSON.stringify(appLock, null, 2));

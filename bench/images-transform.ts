@@ -1,0 +1,241 @@
+/**
+ * The images-transform part of the bench: JPEG bytes in a Lance dataset decoded and augmented in
+ * lance-loader's workers, against PyTorch's DataLoader + torchvision's ImageFolder over the same JPEGs as
+ * files, on the same pipeline (RandomResizedCrop 224, horizontal flip, normalize to float32; batch 64,
+ * shuffled), warm and cold, in one run.
+ *
+ *   npm run bench -- --only images-transform [--quick] [--max-seconds 60] [--out bench/results]
+ *
+ *   examples/jpeg-shapes.ts ─► bench/.data/jpeg-<rows>/train.lance ─► lance-loader (1 and 2 workers)
+ *                                           └─ files/<class>/<row>.jpg ─► torchvision-images.py (num_workers 2)
+ *
+ * Also measured, in this thread: sharp's decode alone and its decode + crop + resample + flip (what a
+ * worker's image costs before normalize), for the breakdown of where a row's time goes. Writes
+ * images-transform.json and prints the table that bench/README.md shows.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import {
+  createLoader,
+  decodeImage,
+  flipHorizontal,
+  normalize,
+  openDataset,
+  randomResizedCrop,
+  type LoaderOptions,
+} from '../index.js';
+import { JPEG_CLASSES, ensureJpegDataset } from '../examples/jpeg-shapes.js';
+import { datasetFiles, evictFiles } from './datasets.js';
+import { describeMachine } from './machine.js';
+
+const MEAN = [0.485, 0.456, 0.406];
+const STD = [0.229, 0.224, 0.225];
+const BATCH = 64;
+const PYTHON = '/usr/bin/python3';
+
+export interface ImagesTransformOptions {
+  quick: boolean;
+  maxSeconds: number;
+  out: string;
+  say: (message: string) => void;
+}
+
+interface LoaderRun {
+  imagesPerSecond: number;
+  /** Share of the timed epoch the main thread's event loop was busy (performance.eventLoopUtilization). */
+  mainThreadBusy: number;
+  /** Worker time in transforms per image (ms), summed over workers. */
+  transformMsPerImage: number;
+  images: number;
+  seconds: number;
+}
+
+const transforms: LoaderOptions['transforms'] = {
+  image: { steps: [decodeImage(), randomResizedCrop(224), flipHorizontal(), normalize(MEAN, STD)] },
+};
+
+/** One epoch of lance-loader: warm (one untimed epoch first) or cold (files evicted, createLoader timed). */
+async function runLoader(
+  path: string,
+  workers: number,
+  cache: 'warm' | 'cold',
+  maxSeconds: number,
+): Promise<LoaderRun> {
+  if (cache === 'cold') evictFiles(datasetFiles(path));
+  const started = performance.now();
+  const loader = await createLoader(path, {
+    batchSize: BATCH,
+    shuffle: true,
+    seed: 1,
+    workers,
+    columns: ['image', 'label'],
+    transforms,
+  });
+  try {
+    const pass = async (epoch: number, from: number) => {
+      let images = 0;
+      for await (const batch of loader.epoch(epoch)) {
+        images += batch.numRows;
+        batch.release();
+        if (performance.now() - from > maxSeconds * 1000) {
+          await loader.endEpoch();
+          break;
+        }
+      }
+      return images;
+    };
+    let from = started;
+    if (cache === 'warm') {
+      await pass(0, performance.now());
+      from = performance.now();
+    }
+    const before = loader.metrics();
+    const elu = performance.eventLoopUtilization();
+    const images = await pass(1, from);
+    const busy = performance.eventLoopUtilization(elu);
+    const seconds = (performance.now() - from) / 1000;
+    const after = loader.metrics();
+    return {
+      imagesPerSecond: images / seconds,
+      mainThreadBusy: busy.utilization,
+      transformMsPerImage: (after.transformMs - before.transformMs) / images,
+      images,
+      seconds,
+    };
+  } finally {
+    await loader.close();
+  }
+}
+
+/** torchvision's DataLoader on the files, or why it was skipped. */
+function runTorch(root: string, cache: 'warm' | 'cold', maxSeconds: number): Record<string, unknown> {
+  if (!existsSync(PYTHON)) return { skipped: `${PYTHON} not found` };
+  const script = join(import.meta.dirname, 'torchvision-images.py');
+  const out = execFileSync(
+    PYTHON,
+    [script, root, '--workers', '2', '--cache', cache, '--max-seconds', String(maxSeconds)],
+    {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  return JSON.parse(out.trim().split('\n').pop() as string) as Record<string, unknown>;
+}
+
+/** Images per second of `fn` over `images`, best of two passes, in this thread. */
+async function rate(images: readonly Buffer[], fn: (jpeg: Buffer, i: number) => Promise<unknown>): Promise<number> {
+  let best = 0;
+  for (let pass = 0; pass < 2; pass++) {
+    const t = performance.now();
+    for (const [i, jpeg] of images.entries()) await fn(jpeg, i);
+    best = Math.max(best, (images.length / (performance.now() - t)) * 1000);
+  }
+  return best;
+}
+
+export async function runImagesTransform(options: ImagesTransformOptions): Promise<void> {
+  const { say, maxSeconds } = options;
+  const rows = options.quick ? 640 : 3200;
+  // ensureJpegDataset holds a sixth out as its test table: the train table has `rows`.
+  const dir = join(import.meta.dirname, '.data', `jpeg-${Math.round((rows * 6) / 5)}`);
+  say(`images-transform: preparing ${rows} JPEGs in ${dir}`);
+  const { trainPath } = await ensureJpegDataset(dir, Math.round((rows * 6) / 5));
+  const files = join(dir, 'files');
+  const dataset = await openDataset(trainPath);
+  const jpegs: Buffer[] = [];
+  try {
+    for await (const batch of dataset.scan({ columns: ['image', 'label'] })) {
+      const image = batch.getChild('image');
+      const label = batch.getChild('label');
+      for (let i = 0; i < batch.numRows; i++) {
+        const bytes = Buffer.from(image?.get(i) as Uint8Array);
+        const row = jpegs.push(bytes) - 1;
+        const classDir = join(files, JPEG_CLASSES[label?.get(i) as number] as string);
+        const file = join(classDir, `${row}.jpg`);
+        if (!existsSync(file)) {
+          mkdirSync(classDir, { recursive: true });
+          writeFileSync(file, bytes);
+        }
+      }
+    }
+  } finally {
+    await dataset.close();
+  }
+  const meanBytes = jpegs.reduce((s, b) => s + b.length, 0) / jpegs.length;
+  say(`images-transform: ${jpegs.length} JPEGs, ${Math.round(meanBytes)} B on average`);
+
+  sharp.cache(false);
+  sharp.concurrency(1);
+  const sample = jpegs.slice(0, 300);
+  say('images-transform: sharp in this thread (decode; decode + crop + resize 224 + flip)');
+  const decodeOnly = await rate(sample, (b) => sharp(b).raw().toBuffer());
+  const pipeline = await rate(sample, async (b) => {
+    const { width = 1, height = 1 } = await sharp(b).metadata();
+    const side = Math.floor(Math.min(width, height) * 0.7);
+    return sharp(b)
+      .extract({ left: 0, top: 0, width: side, height: side })
+      .resize(224, 224, { fit: 'fill', kernel: 'linear' })
+      .flop()
+      .raw()
+      .toBuffer();
+  });
+
+  const runs: Record<string, unknown> = {};
+  for (const [name, workers, cache] of [
+    ['lance-loader 2 workers warm', 2, 'warm'],
+    ['lance-loader 1 worker warm', 1, 'warm'],
+    ['lance-loader 2 workers cold', 2, 'cold'],
+  ] as const) {
+    say(`images-transform: ${name}`);
+    runs[name] = await runLoader(trainPath, workers, cache, maxSeconds);
+  }
+  for (const cache of ['warm', 'cold'] as const) {
+    say(`images-transform: torchvision num_workers=2 ${cache}`);
+    runs[`torchvision num_workers=2 ${cache}`] = runTorch(files, cache, maxSeconds);
+  }
+
+  const result = {
+    generatedAt: new Date().toISOString(),
+    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`,
+    machine: describeMachine(join(import.meta.dirname, '..')),
+    loadAverage: (await import('node:os')).loadavg(),
+    rows: jpegs.length,
+    meanJpegBytes: meanBytes,
+    pipeline: 'RandomResizedCrop 224 + horizontal flip + normalize to float32, batch 64, shuffled',
+    inThread: { sharpDecodeImagesPerSecond: decodeOnly, sharpCropResizeFlipImagesPerSecond: pipeline },
+    runs,
+  };
+  mkdirSync(options.out, { recursive: true });
+  writeFileSync(join(options.out, 'images-transform.json'), JSON.stringify(result, null, 2) + '\n');
+  console.log(renderImagesTransform(result));
+}
+
+/** The markdown table of a run (what bench/README.md shows). */
+function renderImagesTransform(result: {
+  runs: Record<string, unknown>;
+  inThread: { sharpDecodeImagesPerSecond: number; sharpCropResizeFlipImagesPerSecond: number };
+}): string {
+  const rateOf = (name: string) => (result.runs[name] as { imagesPerSecond?: number } | undefined)?.imagesPerSecond;
+  const fmt = (n: number | undefined) => (n === undefined ? '—' : n.toFixed(0));
+  const ratio = (a: number | undefined, b: number | undefined) => (a && b ? `${(a / b).toFixed(2)}×` : '—');
+  const ours2 = result.runs['lance-loader 2 workers warm'] as LoaderRun;
+  const lines = [
+    '| run | images/s | main thread busy | transform ms/image (worker) |',
+    '|---|---:|---:|---:|',
+    ...Object.entries(result.runs).map(([name, run]) => {
+      const r = run as Partial<LoaderRun> & { skipped?: string };
+      if (r.skipped) return `| ${name} | skipped: ${r.skipped} | | |`;
+      return `| ${name} | ${fmt(r.imagesPerSecond)} | ${r.mainThreadBusy === undefined ? '—' : `${(r.mainThreadBusy * 100).toFixed(1)} %`} | ${r.transformMsPerImage === undefined ? '—' : r.transformMsPerImage.toFixed(2)} |`;
+    }),
+    '',
+    `- warm vs torchvision: ${ratio(rateOf('lance-loader 2 workers warm'), rateOf('torchvision num_workers=2 warm'))}; cold: ${ratio(rateOf('lance-loader 2 workers cold'), rateOf('torchvision num_workers=2 cold'))} (target ≥ 1.5×)`,
+    `- 2 workers vs 1: ${ratio(rateOf('lance-loader 2 workers warm'), rateOf('lance-loader 1 worker warm'))} (target ≥ 1.8×)`,
+    `- main thread busy while 2 workers decode: ${(ours2.mainThreadBusy * 100).toFixed(1)} % (target ≤ 5 %)`,
+    `- in one thread, sharp: decode only ${fmt(result.inThread.sharpDecodeImagesPerSecond)} images/s (${(1000 / result.inThread.sharpDecodeImagesPerSecond).toFixed(2)} ms), ` +
+      `decode + crop + resize 224 + flip ${fmt(result.inThread.sharpCropResizeFlipImagesPerSecond)} images/s (${(1000 / result.inThread.sharpCropResizeFlipImagesPerSecond).toFixed(2)} ms); ` +
+      `a worker's whole transform (the same plus normalize into the slot) ${ours2.transformMsPerImage.toFixed(2)} ms`,
+  ];
+  return lines.join('\n');
+}
