@@ -14,16 +14,7 @@ import * as lancedb from '@lancedb/lancedb';
 import * as arrow from 'apache-arrow';
 import { fetchNpyFile, writeNpyBatchFiles } from '../examples/npy.js';
 import { convertToLance } from '../index.js';
-import { dataDir, SEED000_DIM } from './datasets.js';
-
-function fsyncAll(dir: string): void {
-  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue;
-    const fd = fs.openSync(join(entry.parentPath, entry.name), 'r');
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-  }
-}
+import { dataDir, fsyncAll, SEED000_DIM } from './datasets.js';
 
 async function viaLanceDb(store: string, scratch: string): Promise<void> {
   const index = JSON.parse(fs.readFileSync(join(store, 'index.json'), 'utf8')) as { files: string[] };

@@ -22,7 +22,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
 import * as arrow from 'apache-arrow';
@@ -303,4 +303,14 @@ export async function ensureNpyStore(
   await writeNpyBatchFiles(dir, ids, values, dim, rowsPerFile);
   execFileSync('sync');
   return dir;
+}
+
+/** fsyncs every file under `dir` (what a writer that does not fsync leaves to the page cache). */
+export function fsyncAll(dir: string): void {
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const fd = openSync(join(entry.parentPath, entry.name), 'r');
+    fsyncSync(fd);
+    closeSync(fd);
+  }
 }

@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import * as lancedb from '@lancedb/lancedb';
 import * as arrow from 'apache-arrow';
 import { writeDataset } from '../index.js';
-import { benchBatches, dataDir, type BenchKind } from './datasets.js';
+import { benchBatches, dataDir, fsyncAll, type BenchKind } from './datasets.js';
 
 const FULL_ROWS: Partial<Record<BenchKind, number>> = { emb: 200_000, images: 20_000, seed000: 500 };
 const WRITE_BYTES = 16 << 20;
@@ -37,15 +37,6 @@ function valueBytes(table: arrow.Table): number {
     }
   }
   return total;
-}
-
-function fsyncAll(dir: string): void {
-  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue;
-    const fd = fs.openSync(join(entry.parentPath, entry.name), 'r');
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-  }
 }
 
 function npyHeader(descr: string, shape: number[]): Uint8Array {

@@ -73,6 +73,13 @@ function scalarLogicalType(type: arrow.DataType): { name: string; kind: ColumnKi
 
 function logicalType(field: arrow.Field): { name: string; kind: ColumnKind } {
   const type = field.type as arrow.DataType;
+  // Blob values are written out of line with descriptors in the column (a layout of its own).
+  if (isBlobField(field)) {
+    throw new UnsupportedError(
+      `column "${field.name}" is a blob column (lance-encoding:blob or lance.blob.v2), which lance-loader cannot write yet`,
+      { column: field.name, type: String(type) },
+    );
+  }
   if (arrow.DataType.isFixedSizeList(type)) {
     const item = scalarLogicalType(type.children[0]?.type as arrow.DataType);
     if (item && item.kind.kind === 'fixed') {
@@ -88,6 +95,14 @@ function logicalType(field: arrow.Field): { name: string; kind: ColumnKind } {
   throw new UnsupportedError(
     `column "${field.name}" has Arrow type ${String(type)}, which lance-loader cannot write yet (writable: ints, floats, bool, dates, timestamps, utf8/binary and their large forms, fixed-size binary, fixed-size lists of fixed-width values)`,
     { column: field.name, type: String(type) },
+  );
+}
+
+/** Whether LanceDB stores `field` as a blob column. */
+export function isBlobField(field: arrow.Field): boolean {
+  return (
+    field.metadata.get('lance-encoding:blob') === 'true' ||
+    field.metadata.get('ARROW:extension:name') === 'lance.blob.v2'
   );
 }
 

@@ -230,6 +230,25 @@ describe('writeDataset refusals', () => {
     expect((error as Error).message).toContain('column "tags" has Arrow type List<Int32>');
   });
 
+  it('refuses a blob column, naming it', async () => {
+    const field = new arrow.Field('image', new arrow.LargeBinary(), true, new Map([['lance-encoding:blob', 'true']]));
+    const data = arrow.makeData({
+      type: new arrow.LargeBinary(),
+      length: 1,
+      valueOffsets: new BigInt64Array([0n, 3n]),
+      data: new Uint8Array([1, 2, 3]),
+    });
+    const table = new arrow.Table(new arrow.Schema([field]), [
+      new arrow.RecordBatch(
+        new arrow.Schema([field]),
+        arrow.makeData({ type: new arrow.Struct([field]), length: 1, children: [data] }),
+      ),
+    ]);
+    const error = await rejection(writeDataset(freshPath(), table));
+    expect(error).toMatchObject({ code: 'UNSUPPORTED', details: { column: 'image' } });
+    expect((error as Error).message).toContain('column "image" is a blob column');
+  });
+
   it('refuses nulls in a non-nullable column and removes the files it wrote', async () => {
     const path = freshPath();
     const schema = new arrow.Schema([new arrow.Field('x', new arrow.Int32(), false)]);
