@@ -18,7 +18,7 @@ import { CorruptFileError } from '../../errors.js';
 import { flatBits } from '../../format/layout.js';
 import type { CompressiveEncodingProto } from '../../format/proto/messages.js';
 import { canonicalDef, type PageLevels } from '../../format/repdef.js';
-import type { DecodeTask } from '../../io/plan-steps.js';
+import type { DecodeTask, NestedChunkGroup } from '../../io/plan-steps.js';
 import { decompressBuffer } from './compression.js';
 import { decodeFsst, fsstDecodedLengthBound, type FsstSymbolTable } from './fsst.js';
 import { MAX_VALUE_BYTES, readControl, variableCodec, type VariableCodec } from './fullzip.js';
@@ -26,15 +26,15 @@ import { controlWordBytes, fixedValueBytes } from '../../format/fullzip-layout.j
 import { decodeMiniBlockChunk } from './miniblock.js';
 import { constantValue } from './constant.js';
 import {
+  appendLevels,
   beginRow,
   pushFixedValues,
   pushLevel,
-  pushLevelRun,
   pushNullValue,
   pushVariableValue,
+  reserveRows,
   reserveValueBytes,
   trimValue,
-  writeLevel,
   type NestedOutput,
 } from './nested-output.js';
 import { createFixedOutput, createVariableOutput, type ColumnOutput } from './output.js';
@@ -54,13 +54,17 @@ interface Entries {
   rows: number;
 }
 
-/** Appends a row's entries [from, to) to `out`, canonical levels, checking each against the page's layers. */
+/** Appends a row's entries [from, to) to `out`, canonical levels (checked by indexEntries). */
 function pushLevels(out: NestedOutput, levels: PageLevels, entries: Entries, from: number, to: number): void {
   const { rep, def } = entries;
   const { defMap } = levels;
-  pushLevelRun(out, to - from, (data, at, k) =>
-    writeLevel(data, at, rep ? (rep[from + k] as number) : 0, defMap[def ? (def[from + k] as number) : 0] as number),
-  );
+  const words = appendLevels(out, to - from);
+  const n = to - from;
+  const def0 = defMap[0] as number;
+  for (let k = 0; k < n; k++) {
+    words[2 * k] = rep ? (rep[from + k] as number) : 0;
+    words[2 * k + 1] = def ? (defMap[def[from + k] as number] as number) : def0;
+  }
 }
 
 /**
@@ -79,8 +83,12 @@ function indexEntries(
   where: string,
 ): Entries {
   const { maxRep, maxVisibleDef, defMap } = levels;
-  const rowEntry = new Int32Array(count + 1);
-  const rowValue = new Int32Array(count + 1);
+  // Sized by the rows the page index promises: a chunk with more row starts is refused below (the
+  // writes past the end that precede that are dropped), so corrupt levels cannot grow these.
+  let promised = 0;
+  for (const starts of rowStarts) promised += starts;
+  const rowEntry = new Int32Array(Math.min(promised, count) + 1);
+  const rowValue = new Int32Array(rowEntry.length);
   let rows = 0;
   let values = 0;
   for (let c = 0; c + 1 < chunkEntries.length; c++) {
@@ -260,6 +268,25 @@ function naming<T>(where: string, run: () => T): T {
   }
 }
 
+/** Grows `out` once for the group's rows (their entries and, for fixed width, values) instead of per row. */
+function reserveGroupRows(
+  out: NestedOutput,
+  entries: Entries,
+  rows: Uint32Array,
+  group: NestedChunkGroup,
+  values: DecodedValues,
+): void {
+  let levels = 0;
+  let items = 0;
+  for (let i = group.from; i < group.to; i++) {
+    const k = (rows[i] as number) - group.firstRow;
+    if (k < 0 || k >= entries.rows) return; // reported by the row loop
+    levels += (entries.rowEntry[k + 1] as number) - (entries.rowEntry[k] as number);
+    items += (entries.rowValue[k + 1] as number) - (entries.rowValue[k] as number);
+  }
+  reserveRows(out, levels, values.kind === 'fixed' && out.byteWidth !== undefined ? items * out.byteWidth : 0);
+}
+
 /** Rows of a mini-block page of a nested column, group by group. */
 export function gatherNestedChunks(
   task: Task<'miniblock-nested'>,
@@ -294,6 +321,7 @@ export function gatherNestedChunks(
       where,
     );
     const values = joinValues(parts);
+    reserveGroupRows(out, entries, rows, group, values);
     for (let i = group.from; i < group.to; i++) {
       const k = (rows[i] as number) - group.firstRow;
       if (k < 0 || k >= entries.rows)
