@@ -76,6 +76,13 @@ export function unravelLevels(
         `${where}: level entry ${e} continues a list (rep ${rep}) that its definition level ${def} ends`,
       );
     }
+    if (top === 1) {
+      // An item continuing the innermost list (most entries): one leaf element, valid unless def cuts it.
+      const element = count[0] as number;
+      count[0] = element + 1;
+      validity[element] = cut < 0 ? 1 : 0;
+      continue;
+    }
     const empty = cutEmpty[def] as number;
     for (let i = top - 1; i >= 0; i--) {
       const element = count[i] as number;
