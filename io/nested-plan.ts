@@ -5,16 +5,23 @@
  *                           repetition index says which chunks each row needs, so a take of one row
  *                           reads only those chunks. Rows whose chunks touch are read as one group.
  *   mini-block, no lists:   one item per row, as for flat columns (the chunk table alone)
- *   all-null with levels:   the page's rep/def buffers, whole (two bytes per entry)
+ *   constant with levels:   the page's value and rep/def buffers, whole (2.1: all-null pages only)
  *
  * io/plan.ts reads the page indexes (chunk table, repetition index, dictionary) first and caches them.
  */
-import { CorruptFileError, UnsupportedError } from '../errors.js';
-import { describeCompressive, flatBits } from '../format/layout.js';
+import { CorruptFileError } from '../errors.js';
+import { constantBuffers } from '../format/layout.js';
 import { chunksOfRow, type ChunkTable, type MiniBlockRepIndex } from '../format/miniblock-layout.js';
 import type { ConstantLayoutProto, MiniBlockLayoutProto } from '../format/proto/messages.js';
 import type { PageLevels } from '../format/repdef.js';
-import { done, pageBuffer, type NestedChunkGroup, type PageRequest, type PlanStep } from './plan-steps.js';
+import {
+  done,
+  pageBuffer,
+  type DecodeTask,
+  type NestedChunkGroup,
+  type PageRequest,
+  type PlanStep,
+} from './plan-steps.js';
 
 /** A group of chunks [first, last] to read and the entries [from, to) of the request's rows in it. */
 interface ChunkSpan {
@@ -97,29 +104,41 @@ export function planNestedChunks(
   };
 }
 
-/** An all-null page of a nested column: its rep and def buffers (either may be empty), then the task. */
-export function planLevelsOnly(request: PageRequest, layout: ConstantLayoutProto, levels: PageLevels): PlanStep {
+/**
+ * A constant or all-null page of a nested column: its value buffer (2.2 strings and binaries) and
+ * rep/def buffers, each read whole (a page is constant only when it is small or every value is the
+ * same), then the task. Without a value the page is all null.
+ */
+export function planConstantNested(request: PageRequest, layout: ConstantLayoutProto, levels: PageLevels): PlanStep {
   const { page, rows, slots, where } = request;
-  if (layout.inline_value || page.buffers.length > 2) {
-    throw new CorruptFileError(
-      `${where}: a constant page with values in a nested column (file version 2.1 writes only all-null pages)`,
-    );
-  }
-  for (const encoding of [layout.rep_compression, layout.def_compression]) {
-    if (encoding && flatBits(encoding) !== 16)
-      throw new UnsupportedError(`${where}: all-null page levels encoded as ${describeCompressive(encoding)}`);
-  }
-  const buffers = page.buffers.slice(0, 2);
-  const base = { kind: 'levels-only' as const, where, levels, rows, slots, numRows: page.numRows };
-  if (buffers.length === 0) return done({ ...base, rep: null, def: null });
+  const at = constantBuffers(layout, page.buffers.length, where);
+  const base = {
+    kind: 'constant-nested' as const,
+    where,
+    levels,
+    rows,
+    slots,
+    numRows: page.numRows,
+    repCompression: layout.rep_compression,
+    defCompression: layout.def_compression,
+    numRep: layout.num_rep_values,
+    numDef: layout.num_def_values,
+    inlineValue: layout.inline_value ?? null,
+  };
+  const indexes = [at.value, at.rep, at.def].filter((i): i is number => i !== undefined);
+  if (indexes.length === 0) return done({ ...base, rep: null, def: null });
   return {
     done: false,
-    ranges: buffers,
-    next: ([rep, def]) =>
-      done({
-        ...base,
-        rep: rep && rep.length > 0 ? rep : null,
-        def: def && def.length > 0 ? def : null,
-      }),
+    ranges: indexes.map((i) => pageBuffer(page, i, where)),
+    next: (views) => {
+      const view = (i: number | undefined) => {
+        const bytes = i === undefined ? undefined : views[indexes.indexOf(i)];
+        return bytes && bytes.length > 0 ? bytes : null;
+      };
+      const task: DecodeTask = { ...base, rep: view(at.rep), def: view(at.def) };
+      const value = view(at.value);
+      if (value) task.valueBuffer = value;
+      return done(task);
+    },
   };
 }

@@ -146,16 +146,26 @@ export type DecodeTask =
       spans: (RowSpan & { from: number; to: number })[];
     }
   | {
-      /** Rows of an all-null page of a nested column: only levels (whole page buffers, null when absent). */
-      kind: 'levels-only';
+      /**
+       * Rows of a constant or all-null page of a nested column: its levels (whole page buffers, null when
+       * absent; u16 each, or compressed as one block by `repCompression`/`defCompression` into `numRep`/
+       * `numDef` levels) and the value of every valid entry (inline, or in a 2.2 `valueBuffer`; none:
+       * all null).
+       */
+      kind: 'constant-nested';
       where: string;
       levels: PageLevels;
       rows: Uint32Array;
       slots: Uint32Array;
       numRows: number;
-      /** u16 levels, one per entry. */
       rep: Uint8Array | null;
       def: Uint8Array | null;
+      repCompression: CompressiveEncodingProto | undefined;
+      defCompression: CompressiveEncodingProto | undefined;
+      numRep: number;
+      numDef: number;
+      inlineValue: Uint8Array | null;
+      valueBuffer?: Uint8Array;
     }
   | {
       kind: 'miniblock';

@@ -70,7 +70,7 @@ import {
   type RowRun,
   type RowSpan,
 } from './plan-steps.js';
-import { planLevelsOnly, planNestedChunks } from './nested-plan.js';
+import { planConstantNested, planNestedChunks } from './nested-plan.js';
 import { planV20Page } from './v20-plan.js';
 
 /** Bytes of decoded pages that may still be kept; one budget may be shared by the caches of many files. */
@@ -287,7 +287,7 @@ function planLayout(request: PageRequest, cache: PageCache): PlanStep {
         : planFullZipVariable(request, cache);
     case 'constant':
       if (request.nested)
-        return planLevelsOnly(request, layout.layout, pageLevels(layout.layout.layers, request.nested, where));
+        return planConstantNested(request, layout.layout, pageLevels(layout.layout.layers, request.nested, where));
       return planConstant(request, layout.layout);
     case 'blob': {
       // A legacy blob page holds (position, size) descriptors in an inner layout; the bytes lie

@@ -45,7 +45,7 @@ export function decodeConstant(task: DecodeTask & { kind: 'constant' }, out: Col
 }
 
 /** The bytes of the value a 2.2 value buffer holds (see the module comment). */
-function constantValue(buffer: Uint8Array, where: string): Uint8Array {
+export function constantValue(buffer: Uint8Array, where: string): Uint8Array {
   const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   const fail = (what: string): never => {
     throw new CorruptFileError(`${where}: constant value buffer of ${buffer.length} bytes ${what}`);

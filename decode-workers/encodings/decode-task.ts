@@ -20,7 +20,7 @@ import {
 import {
   createLeafScratch,
   decodeFullZipNested,
-  decodeLevelsOnly,
+  decodeConstantNested,
   fillNullRows,
   gatherNestedChunks,
   list20Rows,
@@ -51,7 +51,7 @@ export function runDecodeTask(task: DecodeTask, out: ReadOutput): void {
   switch (task.kind) {
     case 'miniblock-nested':
     case 'fullzip-nested':
-    case 'levels-only':
+    case 'constant-nested':
     case 'v2.0-nested':
       throw new InternalError(`${task.where}: a nested column's page is read into a flat column's output`);
     case 'miniblock': {
@@ -100,8 +100,8 @@ function runNestedTask(task: DecodeTask, out: NestedOutput): void {
     case 'fullzip-nested':
       decodeFullZipNested(task, out);
       return;
-    case 'levels-only':
-      decodeLevelsOnly(task, out);
+    case 'constant-nested':
+      decodeConstantNested(task, out);
       return;
     case 'constant':
       if (task.inlineValue) throw new InternalError(`${task.where}: a constant value for a nested column`);

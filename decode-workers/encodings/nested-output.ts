@@ -20,6 +20,7 @@ import {
   compactVariable,
   createVariableOutput,
   extendVariable,
+  reserveCapacity,
   reserveVariable,
   type ColumnOutput,
   type ScratchBudget,
@@ -73,21 +74,24 @@ export function pushLevel(out: NestedOutput, rep: number, def: number): void {
 }
 
 /**
- * Appends `count` level entries to the current row at once: entry k is written by `write(data, at, k)`
- * with {@link writeLevel} at byte `at` of `data` (one capacity check for the run instead of one per entry).
+ * Appends `count` level entries to the current row at once and returns them to be written: u16 words,
+ * rep of entry k at 2k and its def at 2k + 1 (one capacity check for the run instead of one per entry).
  */
-export function pushLevelRun(
-  out: NestedOutput,
-  count: number,
-  write: (data: Uint8Array, at: number, k: number) => void,
-): void {
-  const start = extendVariable(out.levels, count * LEVEL_BYTES);
+export function appendLevels(out: NestedOutput, count: number): Uint16Array {
+  const at = extendVariable(out.levels, count * LEVEL_BYTES);
   const data = out.levels.data;
-  for (let k = 0; k < count; k++) write(data, start + k * LEVEL_BYTES, k);
+  // Levels are whole 4-byte entries from offset 0 of memory this module allocates: always aligned.
+  return new Uint16Array(data.buffer, data.byteOffset + at, count * 2);
+}
+
+/** Makes room for `entries` more level entries and `valueBytes` more value bytes (grows once, not per row). */
+export function reserveRows(out: NestedOutput, entries: number, valueBytes: number): void {
+  reserveCapacity(out.levels, entries * LEVEL_BYTES);
+  reserveCapacity(out.values, valueBytes);
 }
 
 /** Writes one level entry (u16 rep, u16 def) at byte `at` of `data`. */
-export function writeLevel(data: Uint8Array, at: number, rep: number, def: number): void {
+function writeLevel(data: Uint8Array, at: number, rep: number, def: number): void {
   data[at] = rep & 0xff;
   data[at + 1] = rep >>> 8;
   data[at + 2] = def & 0xff;

@@ -8,35 +8,38 @@
  *   full-zip:    a row's bytes (by its repetition index entries, or by stride) hold its entries:
  *                [control word] then, for a visible entry, its value (fixed: every one, nulls zeroed;
  *                variable: u32|u64 length and bytes for valid entries only)
- *   all-null:    levels only; visible entries are null values
+ *   constant:    the page's levels; visible entries are the page's value, or null (all-null pages)
  *
  * Every count a row's levels imply is checked against what the page holds (values per chunk, row starts
  * per chunk against the repetition index, bytes per row), so corrupt levels end in a CorruptFileError
  * naming the rows, never in values taken from another row.
  */
 import { CorruptFileError } from '../../errors.js';
+import { flatBits } from '../../format/layout.js';
+import type { CompressiveEncodingProto } from '../../format/proto/messages.js';
 import { canonicalDef, type PageLevels } from '../../format/repdef.js';
-import type { DecodeTask } from '../../io/plan-steps.js';
+import type { DecodeTask, NestedChunkGroup } from '../../io/plan-steps.js';
 import { decompressBuffer } from './compression.js';
 import { decodeFsst, fsstDecodedLengthBound, type FsstSymbolTable } from './fsst.js';
 import { MAX_VALUE_BYTES, readControl, variableCodec, type VariableCodec } from './fullzip.js';
 import { controlWordBytes, fixedValueBytes } from '../../format/fullzip-layout.js';
 import { decodeMiniBlockChunk } from './miniblock.js';
+import { constantValue } from './constant.js';
 import {
+  appendLevels,
   beginRow,
   pushFixedValues,
   pushLevel,
-  pushLevelRun,
   pushNullValue,
   pushVariableValue,
+  reserveRows,
   reserveValueBytes,
   trimValue,
-  writeLevel,
   type NestedOutput,
 } from './nested-output.js';
 import { createFixedOutput, createVariableOutput, type ColumnOutput } from './output.js';
 import { runV20Task } from './v20.js';
-import type { DecodedValues } from './values.js';
+import { decodeLevels, type DecodedValues } from './values.js';
 
 type Task<K extends DecodeTask['kind']> = DecodeTask & { kind: K };
 
@@ -51,13 +54,17 @@ interface Entries {
   rows: number;
 }
 
-/** Appends a row's entries [from, to) to `out`, canonical levels, checking each against the page's layers. */
+/** Appends a row's entries [from, to) to `out`, canonical levels (checked by indexEntries). */
 function pushLevels(out: NestedOutput, levels: PageLevels, entries: Entries, from: number, to: number): void {
   const { rep, def } = entries;
   const { defMap } = levels;
-  pushLevelRun(out, to - from, (data, at, k) =>
-    writeLevel(data, at, rep ? (rep[from + k] as number) : 0, defMap[def ? (def[from + k] as number) : 0] as number),
-  );
+  const words = appendLevels(out, to - from);
+  const n = to - from;
+  const def0 = defMap[0] as number;
+  for (let k = 0; k < n; k++) {
+    words[2 * k] = rep ? (rep[from + k] as number) : 0;
+    words[2 * k + 1] = def ? (defMap[def[from + k] as number] as number) : def0;
+  }
 }
 
 /**
@@ -76,8 +83,12 @@ function indexEntries(
   where: string,
 ): Entries {
   const { maxRep, maxVisibleDef, defMap } = levels;
-  const rowEntry = new Int32Array(count + 1);
-  const rowValue = new Int32Array(count + 1);
+  // Sized by the rows the page index promises: a chunk with more row starts is refused below (the
+  // writes past the end that precede that are dropped), so corrupt levels cannot grow these.
+  let promised = 0;
+  for (const starts of rowStarts) promised += starts;
+  const rowEntry = new Int32Array(Math.min(promised, count) + 1);
+  const rowValue = new Int32Array(rowEntry.length);
   let rows = 0;
   let values = 0;
   for (let c = 0; c + 1 < chunkEntries.length; c++) {
@@ -257,6 +268,25 @@ function naming<T>(where: string, run: () => T): T {
   }
 }
 
+/** Grows `out` once for the group's rows (their entries and, for fixed width, values) instead of per row. */
+function reserveGroupRows(
+  out: NestedOutput,
+  entries: Entries,
+  rows: Uint32Array,
+  group: NestedChunkGroup,
+  values: DecodedValues,
+): void {
+  let levels = 0;
+  let items = 0;
+  for (let i = group.from; i < group.to; i++) {
+    const k = (rows[i] as number) - group.firstRow;
+    if (k < 0 || k >= entries.rows) return; // reported by the row loop
+    levels += (entries.rowEntry[k + 1] as number) - (entries.rowEntry[k] as number);
+    items += (entries.rowValue[k + 1] as number) - (entries.rowValue[k] as number);
+  }
+  reserveRows(out, levels, values.kind === 'fixed' && out.byteWidth !== undefined ? items * out.byteWidth : 0);
+}
+
 /** Rows of a mini-block page of a nested column, group by group. */
 export function gatherNestedChunks(
   task: Task<'miniblock-nested'>,
@@ -291,6 +321,7 @@ export function gatherNestedChunks(
       where,
     );
     const values = joinValues(parts);
+    reserveGroupRows(out, entries, rows, group, values);
     for (let i = group.from; i < group.to; i++) {
       const k = (rows[i] as number) - group.firstRow;
       if (k < 0 || k >= entries.rows)
@@ -383,8 +414,18 @@ export function decodeFullZipNested(task: Task<'fullzip-nested'>, out: NestedOut
   }
 }
 
-function rawLevels(bytes: Uint8Array | null, where: string): Uint16Array | null {
+/** A constant page's rep or def levels: raw u16 (2.1), or compressed as one block (2.2). */
+function pageLevelsOf(
+  bytes: Uint8Array | null,
+  compression: CompressiveEncodingProto | undefined,
+  numLevels: number,
+  where: string,
+): Uint16Array | null {
   if (!bytes) return null;
+  if (compression && flatBits(compression) !== 16) {
+    if (numLevels === 0) throw new CorruptFileError(`${where}: compressed levels without a level count`);
+    return decodeLevels(compression, bytes, numLevels, where);
+  }
   if (bytes.length % 2 !== 0)
     throw new CorruptFileError(`${where}: a level buffer of ${bytes.length} bytes (u16 levels)`);
   return bytes.byteOffset % 2 === 0
@@ -392,15 +433,22 @@ function rawLevels(bytes: Uint8Array | null, where: string): Uint16Array | null 
     : new Uint16Array(bytes.slice().buffer);
 }
 
-/** Rows of an all-null page of a nested column: levels, and a null value for each visible entry. */
-export function decodeLevelsOnly(task: Task<'levels-only'>, out: NestedOutput): void {
+/**
+ * Rows of a constant or all-null page of a nested column: levels, and for each visible entry the page's
+ * value (valid) or a null value.
+ */
+export function decodeConstantNested(task: Task<'constant-nested'>, out: NestedOutput): void {
   const { levels, rows, slots, where } = task;
-  const rep = rawLevels(task.rep, where);
-  const def = rawLevels(task.def, where);
+  const rep = pageLevelsOf(task.rep, task.repCompression, task.numRep, `${where} repetition levels`);
+  const def = pageLevelsOf(task.def, task.defCompression, task.numDef, `${where} definition levels`);
   if ((levels.maxRep > 0 && !rep) || (rep && def && rep.length !== def.length))
     throw new CorruptFileError(
-      `${where}: all-null page with ${rep?.length ?? 0} repetition and ${def?.length ?? 0} definition levels`,
+      `${where}: constant page with ${rep?.length ?? 0} repetition and ${def?.length ?? 0} definition levels`,
     );
+  const value = task.valueBuffer ? constantValue(task.valueBuffer, where) : task.inlineValue;
+  const width = out.byteWidth;
+  if (value && width !== undefined && value.length < width)
+    throw new CorruptFileError(`${where}: constant value is ${value.length} bytes, the column's type needs ${width}`);
   const count = rep?.length ?? def?.length ?? task.numRows;
   const entries = indexEntries(
     rep,
@@ -414,14 +462,19 @@ export function decodeLevelsOnly(task: Task<'levels-only'>, out: NestedOutput): 
   );
   for (let i = 0; i < rows.length; i++) {
     const k = rows[i] as number;
+    if (k >= entries.rows)
+      throw new CorruptFileError(`${where}: row ${k} is not among the page's ${entries.rows} rows`, { row: k });
     const from = entries.rowEntry[k] as number;
     const to = entries.rowEntry[k + 1] as number;
     beginRow(out, slots[i] as number);
     pushLevels(out, levels, entries, from, to);
     for (let e = from; e < to; e++) {
       const d = def ? (def[e] as number) : 0;
-      if (d === 0) throw new CorruptFileError(`${where}: row ${k} has a valid value on an all-null page`);
-      if (d <= levels.maxVisibleDef) pushNullValue(out);
+      if (d > levels.maxVisibleDef) continue;
+      if (d !== 0) pushNullValue(out);
+      else if (!value) throw new CorruptFileError(`${where}: row ${k} has a valid value on an all-null page`);
+      else if (width !== undefined) pushFixedValues(out, value, 0, width);
+      else pushVariableValue(out, value, 0, value.length);
     }
   }
 }

@@ -93,6 +93,11 @@ export function reserveVariable(out: VariableOutput, slot: number, length: numbe
   return at;
 }
 
+/** Grows `out.data` to hold `extra` more bytes than it uses, before a run of appends. */
+export function reserveCapacity(out: VariableOutput, extra: number): void {
+  ensureCapacity(out, out.used + extra);
+}
+
 /** Grows `out.data` (by doubling, within its budget) to hold at least `need` bytes. */
 function ensureCapacity(out: VariableOutput, need: number): void {
   if (need <= out.data.length) return;

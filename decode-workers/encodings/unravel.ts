@@ -51,9 +51,14 @@ export function unravelLevels(
       cutEmpty[d++] = 1;
     }
   }
+  // One flat array per kind (layer i's elements at i × entries, list l's offsets at l × (entries + 1)) keeps
+  // the per-entry loop on monomorphic typed-array accesses.
   const count = new Int32Array(n);
-  const validity = layers.map(() => new Uint8Array(entries));
-  const offsets = layers.map((kind) => (kind === 'list' ? new Int32Array(entries + 1) : null));
+  const validity = new Uint8Array(n * entries);
+  const listOf = new Int32Array(n).fill(-1);
+  listIndex.forEach((layer, l) => (listOf[layer] = l));
+  const offsets = new Int32Array(maxRep * (entries + 1));
+  const stride = entries + 1;
   let rows = 0;
   for (let e = 0; e < entries; e++) {
     const rep = levels[2 * e] as number;
@@ -71,13 +76,23 @@ export function unravelLevels(
         `${where}: level entry ${e} continues a list (rep ${rep}) that its definition level ${def} ends`,
       );
     }
+    if (top === 1) {
+      // An item continuing the innermost list (most entries): one leaf element, valid unless def cuts it.
+      const element = count[0] as number;
+      count[0] = element + 1;
+      validity[element] = cut < 0 ? 1 : 0;
+      continue;
+    }
+    const empty = cutEmpty[def] as number;
     for (let i = top - 1; i >= 0; i--) {
       const element = count[i] as number;
       count[i] = element + 1;
-      const list = offsets[i];
-      if (list) list[element] = count[i - 1] as number;
-      (validity[i] as Uint8Array)[element] = i > cut || (i === cut && cutEmpty[def] === 1) ? 1 : 0;
-      if (list && i <= cut) break;
+      validity[i * entries + element] = i > cut || (i === cut && empty === 1) ? 1 : 0;
+      const list = listOf[i] as number;
+      if (list >= 0) {
+        offsets[list * stride + element] = count[i - 1] as number;
+        if (i <= cut) break;
+      }
     }
   }
   if (rows !== numRows) {
@@ -85,11 +100,17 @@ export function unravelLevels(
   }
   return layers.map((_, i) => {
     const c = count[i] as number;
-    const valid = (validity[i] as Uint8Array).subarray(0, c);
+    const valid = validity.subarray(i * entries, i * entries + c);
     let nulls = 0;
-    for (let k = 0; k < c; k++) if (valid[k] === 0) nulls++;
-    const list = offsets[i];
-    if (list) list[c] = count[i - 1] as number;
-    return { count: c, validity: valid, nullCount: nulls, offsets: list ? list.subarray(0, c + 1) : null };
+    for (let k = 0; k < c; k++) nulls += 1 - (valid[k] as number);
+    const list = listOf[i] as number;
+    if (list < 0) return { count: c, validity: valid, nullCount: nulls, offsets: null };
+    offsets[list * stride + c] = count[i - 1] as number;
+    return {
+      count: c,
+      validity: valid,
+      nullCount: nulls,
+      offsets: offsets.subarray(list * stride, list * stride + c + 1),
+    };
   });
 }

@@ -13,26 +13,28 @@ import { fetchFileMetadata } from '../../io/open-file.js';
 import { FileSource } from '../../io/source.js';
 import { ensureDataset } from '../fixtures/datasets.js';
 import { specByName } from '../fixtures/matrix.js';
-import { expectFailure, patchFile, removeTempDirs, tempDir, u64Bytes } from './bad-input-helpers.js';
+import { expectFailure, patchFile, removeTempDirs, tempDir, u32Bytes, u64Bytes } from './bad-input-helpers.js';
 
 let pristine: string;
+let singleRow: string;
 
 beforeAll(async () => {
   pristine = await ensureDataset(specByName('nested_long'), '2.1');
+  singleRow = await ensureDataset(specByName('nested_single_row'), '2.2');
 });
 
 afterAll(() => removeTempDirs());
 
-/** A copy of nested_long, its data file, and page 0 of the list column (column 1). */
-async function damagedCopy(): Promise<{ root: string; file: string; page: PageInfo }> {
-  const root = path.join(tempDir(), 'nested_long.lance');
-  fs.cpSync(pristine, root, { recursive: true });
+/** A copy of a dataset (nested_long: its list column is column 1), its data file, and page 0 of `column`. */
+async function damagedCopy(from = pristine, column = 1): Promise<{ root: string; file: string; page: PageInfo }> {
+  const root = path.join(tempDir(), path.basename(from));
+  fs.cpSync(from, root, { recursive: true });
   const name = fs.readdirSync(path.join(root, 'data')).find((f) => f.endsWith('.lance')) as string;
   const file = path.join(root, 'data', name);
   const source = await FileSource.open(file);
   try {
     const meta = await fetchFileMetadata(source);
-    return { root, file, page: meta.columns[1]?.pages[0] as PageInfo };
+    return { root, file, page: meta.columns[column]?.pages[0] as PageInfo };
   } finally {
     await source.close();
   }
@@ -86,5 +88,34 @@ describe('a damaged list page', () => {
     const data = page.buffers[1] as { offset: number };
     patchFile(file, data.offset, [0xff, 0xff]);
     await expectCorrupt(root, file);
+  });
+});
+
+/** Takes the one row of nested_single_row's `list_utf8`, expecting a CorruptFileError naming `needle`. */
+async function expectCorruptSingleRow(root: string, file: string, needle: RegExp): Promise<void> {
+  const read = async () => {
+    const ds = await openDataset(root);
+    try {
+      await ds.take([0], { columns: ['list_utf8'] });
+    } finally {
+      await ds.close();
+    }
+  };
+  await expectFailure(read, CorruptFileError, 'CORRUPT_FILE', file, '"list_utf8.item"', needle);
+}
+
+describe('a damaged constant page of a list column (file version 2.2)', () => {
+  it('with a value buffer header of the wrong buffer count is a CorruptFileError', async () => {
+    const { root, file, page } = await damagedCopy(singleRow, 2);
+    const value = page.buffers[0] as { offset: number };
+    patchFile(file, value.offset, u32Bytes(5));
+    await expectCorruptSingleRow(root, file, /constant value buffer .* holds 5 buffers/);
+  });
+
+  it('with repetition levels that start no row is a CorruptFileError', async () => {
+    const { root, file, page } = await damagedCopy(singleRow, 2);
+    const rep = page.buffers[1] as { offset: number; size: number };
+    patchFile(file, rep.offset, new Uint8Array(rep.size));
+    await expectCorruptSingleRow(root, file, /0 row starts/);
   });
 });
