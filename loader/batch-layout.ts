@@ -4,11 +4,16 @@
  * variable-width columns (utf8, binary) are returned by the workers and live outside the slot.
  *
  *   slot: [col A values | pad][col A validity | pad][col B values | pad] …
+ *
+ * Nested columns the loader batches are fixed width too: a padded list (options.pad) holds `length` items
+ * per row plus an int32 length per row; a struct child by path (`meta.score`) is a column like a flat
+ * one, null where it or any struct above it is null.
  */
 import * as arrow from 'apache-arrow';
 import { InvalidArgumentError, UnsupportedError } from '../errors.js';
 import type { LanceField } from '../format/schema.js';
 import type { ColumnDType, ColumnValues } from './batch.js';
+import type { PadOptions } from './loader-options.js';
 import { fixedByteWidth, isVariableWidth, valueTypeOf } from '../dataset/arrow-build.js';
 
 type ValuesConstructor = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => ColumnValues;
@@ -26,6 +31,8 @@ interface ColumnLayout {
   /** Byte offsets within the slot (fixed width), or -1. */
   valuesOffset: number;
   validityOffset: number;
+  /** Padded lists: how rows are padded, and the byte offset of one int32 length per row. */
+  pad?: Required<PadOptions> & { lengthsOffset: number; itemBytes: number };
 }
 
 export interface BatchLayout {
@@ -77,15 +84,31 @@ export function planBatchLayout(
   fields: LanceField[],
   batchSize: number,
   shapes: Record<string, readonly number[]> = {},
+  pad: Record<string, PadOptions> = {},
 ): BatchLayout {
   let at = 0;
-  for (const name of Object.keys(shapes)) {
-    if (!fields.some((f) => f.name === name))
-      throw new InvalidArgumentError(`options.shapes.${name} names a column that is not loaded`);
+  for (const [option, names] of [
+    ['shapes', Object.keys(shapes)],
+    ['pad', Object.keys(pad)],
+  ] as const) {
+    for (const name of names)
+      if (!fields.some((f) => f.name === name))
+        throw new InvalidArgumentError(`options.${option}.${name} names a column that is not loaded`, {
+          option: `${option}.${name}`,
+        });
+  }
+  for (const name of Object.keys(pad)) {
+    const type = valueTypeOf((fields.find((f) => f.name === name) as LanceField).arrowType);
+    if (!arrow.DataType.isList(type))
+      throw new InvalidArgumentError(`options.pad.${name}: column "${name}" is ${type}, not a list`, {
+        option: `pad.${name}`,
+      });
   }
   const columns = fields.map((field): ColumnLayout => {
     const type = valueTypeOf(field.arrowType);
     const variable = isVariableWidth(type);
+    // A struct child by path is null where a struct above it is.
+    const nullable = field.nullable || (field.ancestors ?? []).some((a) => a.nullable);
     if (variable) {
       if (shapes[field.name])
         throw new InvalidArgumentError(`options.shapes.${field.name}: a ${type} column cannot be reshaped`);
@@ -94,7 +117,7 @@ export function planBatchLayout(
         name: field.name,
         dtype,
         variable,
-        nullable: field.nullable,
+        nullable,
         bytesPerRow: 0,
         rowShape: [],
         ArrayType: Uint8Array,
@@ -102,10 +125,16 @@ export function planBatchLayout(
         validityOffset: -1,
       };
     }
+    if (arrow.DataType.isList(type))
+      return paddedListLayout(field, type, batchSize, pad[field.name], shapes[field.name], (bytes) => {
+        const start = at;
+        at = align8(at + bytes);
+        return start;
+      });
     const bytesPerRow = fixedByteWidth(type);
     if (bytesPerRow === undefined) {
       throw new UnsupportedError(
-        `column "${field.name}" has type ${type}, which the loader cannot batch yet (nested columns come later)`,
+        `column "${field.name}" has type ${type}, which the loader cannot batch; select its fields by path (e.g. "${field.name}.<field>") or leave it out`,
         { column: field.name },
       );
     }
@@ -132,7 +161,7 @@ export function planBatchLayout(
     const valuesOffset = at;
     at = align8(at + bytesPerRow * batchSize);
     let validityOffset = -1;
-    if (field.nullable) {
+    if (nullable) {
       validityOffset = at;
       at = align8(at + batchSize);
     }
@@ -140,7 +169,7 @@ export function planBatchLayout(
       name: field.name,
       dtype,
       variable,
-      nullable: field.nullable,
+      nullable,
       bytesPerRow,
       rowShape,
       ArrayType,
@@ -149,4 +178,65 @@ export function planBatchLayout(
     };
   });
   return { columns, slotBytes: Math.max(8, at) };
+}
+
+/**
+ * A list column padded to `pad.length` items per row: items of one fixed-width primitive type (lists of
+ * lists, of structs or of strings are refused), `[batch, length]` values, an int32 length per row and,
+ * when the list is nullable, a validity byte per row. `place(bytes)` gives the slot offset of a region.
+ */
+function paddedListLayout(
+  field: LanceField,
+  type: arrow.List,
+  batchSize: number,
+  pad: PadOptions | undefined,
+  shape: readonly number[] | undefined,
+  place: (bytes: number) => number,
+): ColumnLayout {
+  const name = field.name;
+  const item = valueTypeOf(type.children[0]?.type as arrow.DataType);
+  const itemBytes = arrow.DataType.isFixedSizeList(item) ? undefined : fixedByteWidth(item);
+  if (itemBytes === undefined || (field.ancestors?.length ?? 0) > 0)
+    throw new UnsupportedError(
+      `column "${name}" is ${type}: the loader batches lists of fixed-width primitives (int, float, bool) at the top level only`,
+      { column: name },
+    );
+  if (!pad)
+    throw new UnsupportedError(
+      `column "${name}" is a list (${type}); give options.pad.${name} (e.g. { length: 512 }) to batch it as a [batch, length] tensor`,
+      { column: name },
+    );
+  if (shape)
+    throw new InvalidArgumentError(`options.shapes.${name}: a padded list is shaped by options.pad.${name}.length`, {
+      option: `shapes.${name}`,
+    });
+  const { dtype, ArrayType } = scalarDType(item, name);
+  const padValue = pad.value ?? 0;
+  if (dtype === 'float16' && padValue !== 0)
+    throw new InvalidArgumentError(`options.pad.${name}.value must be 0 for a float16 list, got ${padValue}`, {
+      option: `pad.${name}.value`,
+    });
+  if (/int/.test(dtype) && !Number.isInteger(padValue))
+    throw new InvalidArgumentError(
+      `options.pad.${name}.value must be an integer for a ${dtype} list, got ${padValue}`,
+      {
+        option: `pad.${name}.value`,
+      },
+    );
+  const bytesPerRow = pad.length * itemBytes;
+  const valuesOffset = place(bytesPerRow * batchSize);
+  const lengthsOffset = place(4 * batchSize);
+  const validityOffset = field.nullable ? place(batchSize) : -1;
+  return {
+    name,
+    dtype,
+    variable: false,
+    nullable: field.nullable,
+    bytesPerRow,
+    rowShape: [pad.length],
+    ArrayType,
+    valuesOffset,
+    validityOffset,
+    pad: { length: pad.length, value: padValue, truncate: pad.truncate ?? 'end', lengthsOffset, itemBytes },
+  };
 }

@@ -31,6 +31,7 @@ import { planBatchLayout, type BatchLayout } from './batch-layout.js';
 import { planMemoryBudget, type MemoryBudget } from './budget.js';
 import { Dataset, openDataset } from '../dataset/dataset.js';
 import { checkReadableFields } from '../dataset/columns.js';
+import { packedFieldKind, type LanceField } from '../format/schema.js';
 import { resolveLocation, type DatasetLocation, type LocationArgument } from '../dataset/location.js';
 import { shareRemoteIo } from '../io/remote/remote-options.js';
 import {
@@ -115,9 +116,9 @@ export class DataLoader {
     const owns = dataset !== pathOrDataset;
     let pool: DecodePool | undefined;
     try {
-      const fields = dataset.selectFields(resolved.columns);
+      const fields = dataset.selectFields(withStructLeaves(dataset.selectFields(resolved.columns)));
       checkReadableFields(fields, dataset.path);
-      const layout = planBatchLayout(fields, resolved.batchSize, resolved.shapes);
+      const layout = planBatchLayout(fields, resolved.batchSize, resolved.shapes, resolved.pad);
       // Slots are sized by the schema's widths: a width the pages cannot hold is damage, not a budget matter.
       // This opens every data file the loader reads, whose identities the workers check theirs against.
       await dataset.checkWidths(fields);
@@ -140,14 +141,19 @@ export class DataLoader {
       const direct = resolved.direct === 'auto' ? (datasetBytes > totalmem() / 2 ? 'auto' : false) : resolved.direct;
       const rowBytes = datasetBytes / Math.max(1, dataset.numRows);
       const batchBytes = Math.ceil(resolved.batchSize * rowBytes);
-      const fixedBatchBytes = layout.columns.reduce((sum, c) => sum + c.bytesPerRow * resolved.batchSize, 0);
+      // Padded lists are as wide as their padding, not as their stored bytes: they take decode scratch.
+      const fixedBatchBytes = layout.columns.reduce(
+        (sum, c) => sum + (c.pad ? 0 : c.bytesPerRow * resolved.batchSize),
+        0,
+      );
       const budget = planMemoryBudget({
         memoryBytes: resolved.memoryBytes,
         workers: resolved.workers,
         slotCount: resolved.prefetch + 2,
         slotBytes: layout.slotBytes,
         batchSize: resolved.batchSize,
-        variableColumns: layout.columns.filter((c) => c.variable).length,
+        // A nested column's levels and values are decoded in scratch before they go to the slot.
+        variableColumns: layout.columns.filter((c, i) => c.variable || c.pad || fields[i]?.ancestors).length,
         batchBytes,
         // What the batch's stored bytes leave after its fixed-width values.
         variableBatchBytes: Math.max(0, batchBytes - fixedBatchBytes),
@@ -333,7 +339,7 @@ export class DataLoader {
       const result = await this.pool.run({
         dataset: this.ref,
         rows,
-        outputs: this.describeOutputs(slot, rows.length),
+        outputs: this.describeOutputs(slot, rows.length, epoch),
         variableMemory: slot.variable,
       });
       this.counters.memory.setWorker(
@@ -372,18 +378,33 @@ export class DataLoader {
     );
   }
 
-  private describeOutputs(slot: Slot, numRows: number): OutputDescriptor[] {
+  private describeOutputs(slot: Slot, numRows: number, epoch: number): OutputDescriptor[] {
     return this.layout.columns.map((c): OutputDescriptor =>
       c.variable
         ? { kind: 'variable', numSlots: numRows, nullable: c.nullable }
-        : {
-            kind: 'fixed',
-            buffer: slot.buffer,
-            byteOffset: c.valuesOffset,
-            byteWidth: c.bytesPerRow,
-            numSlots: numRows,
-            validityOffset: c.validityOffset,
-          },
+        : c.pad
+          ? {
+              kind: 'padded',
+              buffer: slot.buffer,
+              byteOffset: c.valuesOffset,
+              itemBytes: c.pad.itemBytes,
+              length: c.pad.length,
+              numSlots: numRows,
+              lengthsOffset: c.pad.lengthsOffset,
+              validityOffset: c.validityOffset,
+              padBytes: padBytesOf(c.ArrayType, c.pad.value),
+              truncate: c.pad.truncate,
+              seed: this.options.seed,
+              epoch,
+            }
+          : {
+              kind: 'fixed',
+              buffer: slot.buffer,
+              byteOffset: c.valuesOffset,
+              byteWidth: c.bytesPerRow,
+              numSlots: numRows,
+              validityOffset: c.validityOffset,
+            },
     );
   }
 
@@ -415,6 +436,7 @@ export class DataLoader {
       const values = new c.ArrayType(slot.buffer, c.valuesOffset, numRows * perRow);
       const column: BatchColumn = { dtype: c.dtype, values, shape: [numRows, ...c.rowShape] };
       if (c.validityOffset >= 0) column.validity = new Uint8Array(slot.buffer, c.validityOffset, numRows);
+      if (c.pad) column.lengths = new Int32Array(slot.buffer, c.pad.lengthsOffset, numRows);
       columns[c.name] = column;
       bytes += numRows * c.bytesPerRow;
     });
@@ -429,6 +451,25 @@ export class DataLoader {
       this.trackSlots();
     });
   }
+}
+
+/**
+ * Column names with every selected struct (not a packed one) replaced by the paths of its leaves
+ * (`meta` → `meta.score`, `meta.box.x`): the loader batches struct children as columns of their own.
+ */
+function withStructLeaves(fields: readonly LanceField[]): string[] {
+  const leaves = (field: LanceField, path: string): string[] =>
+    field.logicalType === 'struct' && packedFieldKind(field) === undefined
+      ? field.children.flatMap((child) => leaves(child, `${path}.${child.name}`))
+      : [path];
+  return fields.flatMap((f) => leaves(f, f.name));
+}
+
+/** The `itemBytes` bytes of `value` as an item of a list batched as `ArrayType`. */
+function padBytesOf(ArrayType: BatchLayout['columns'][number]['ArrayType'], value: number): Uint8Array {
+  const one = new ArrayType(new ArrayBuffer(8), 0, 1);
+  one[0] = (one instanceof BigInt64Array || one instanceof BigUint64Array ? BigInt(value) : value) as never;
+  return new Uint8Array(one.buffer, 0, one.byteLength);
 }
 
 const DATASET_ARGUMENT: LocationArgument = {
