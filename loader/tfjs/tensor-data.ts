@@ -26,7 +26,9 @@
  *   `oneHot: classes`                                 → float32 `[rows, classes]` from integer labels
  *                                                       (or integer-valued float32/float64 ones)
  *   utf8, binary                                      → InvalidArgumentError (not tensors)
- * Nulls cannot be represented in a tensor: a null in a selected column is an InvalidArgumentError.
+ *   padded lists (loader options.pad)                 → `[rows, length]` values; `lengths: true`: int32 `[rows]`
+ * Nulls cannot be represented in a tensor: a null in a selected column is an InvalidArgumentError, except
+ * a null padded list, which is a row of padding with length 0.
  */
 import { InternalError, InvalidArgumentError } from '../../errors.js';
 import type { Batch, BatchColumn } from '../batch.js';
@@ -56,12 +58,23 @@ export function toTensorData(batch: Batch, spec: ResolvedColumnSpec): TensorData
     );
   }
   const rows = col.shape[0] ?? 0;
+  if (spec.lengths) {
+    if (!col.lengths)
+      throw new InvalidArgumentError(
+        `${where}: lengths: true is for list columns padded with the loader's options.pad`,
+        {
+          option: `${spec.path}.lengths`,
+          column: spec.column,
+        },
+      );
+    return { data: col.lengths.slice(), shape: [rows], dtype: 'int32' };
+  }
   const rowShape = col.shape.slice(1);
   const perRow = rowShape.reduce((a, b) => a * b, 1);
   if (col.values.length !== rows * perRow) {
     throw new InternalError(`${where}: ${col.values.length} values do not fill shape [${col.shape.join(', ')}]`);
   }
-  checkNoNulls(col, where, spec);
+  if (!col.lengths) checkNoNulls(col, where, spec);
 
   if (spec.oneHot !== null) return oneHotData(col, rows, perRow, spec.oneHot, spec, where);
 

@@ -25,6 +25,8 @@ export interface ColumnTensorSpec {
   dtype?: TensorDType;
   /** Integer class labels → one-hot `[rows, oneHot]` (float32 unless `dtype: 'int32'`). */
   oneHot?: number;
+  /** A padded list column (loader options.pad): its `lengths` as an int32 `[rows]` tensor instead of its values. */
+  lengths?: boolean;
 }
 
 export type ColumnSpecInput = string | ColumnTensorSpec;
@@ -40,6 +42,7 @@ export interface ResolvedColumnSpec {
   normalize: { scale: number; offset: number; uint8Only: boolean } | null;
   dtype: TensorDType | null;
   oneHot: number | null;
+  lengths: boolean;
 }
 
 /** A validated {@link TensorsSpec}: the same tree, each leaf resolved. */
@@ -49,7 +52,7 @@ export type ResolvedTree =
   | { kind: 'record'; specs: [string, ResolvedColumnSpec][] };
 
 const DTYPES: readonly TensorDType[] = ['float32', 'int32', 'bool'];
-const SPEC_KEYS = ['column', 'shape', 'normalize', 'dtype', 'oneHot'];
+const SPEC_KEYS = ['column', 'shape', 'normalize', 'dtype', 'oneHot', 'lengths'];
 
 /** A value as an option message shows it: strings in single quotes, the rest as JSON. */
 export function describeOption(value: unknown): string {
@@ -89,7 +92,7 @@ export function resolveColumnSpec(input: unknown, path: string): ResolvedColumnS
   if (typeof input === 'string') input = { column: input };
   if (!isOptionsObject(input))
     return fail('', 'a column name or { column, shape?, normalize?, dtype?, oneHot? }', input);
-  const { column, shape, normalize, dtype, oneHot } = input;
+  const { column, shape, normalize, dtype, oneHot, lengths } = input;
   for (const key of Object.keys(input)) {
     if (!SPEC_KEYS.includes(key)) fail(`.${key}`, `no such option (${SPEC_KEYS.join(', ')})`, input[key]);
   }
@@ -101,6 +104,7 @@ export function resolveColumnSpec(input: unknown, path: string): ResolvedColumnS
     normalize: null,
     dtype: null,
     oneHot: null,
+    lengths: false,
   };
   if (shape !== undefined) {
     const ok =
@@ -140,6 +144,12 @@ export function resolveColumnSpec(input: unknown, path: string): ResolvedColumnS
       fail('.oneHot', 'no normalize and no shape alongside oneHot', oneHot);
     if (spec.dtype === 'bool') fail('.dtype', "'float32' or 'int32' with oneHot", dtype);
     spec.oneHot = oneHot as number;
+  }
+  if (lengths !== undefined && lengths !== false) {
+    if (lengths !== true) fail('.lengths', 'true or false', lengths);
+    if (shape !== undefined || normalize !== undefined || dtype !== undefined || oneHot !== undefined)
+      fail('.lengths', 'no shape, normalize, dtype or oneHot alongside lengths', lengths);
+    spec.lengths = true;
   }
   return spec;
 }
