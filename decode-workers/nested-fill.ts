@@ -84,10 +84,11 @@ export function fillStructLeaf(d: FixedDescriptor, out: NestedOutput, where: str
 }
 
 /**
- * A variable-width struct child (utf8, binary) as a variable-width output in slot order, for the worker
- * to put in the slot's variable-width memory like a flat one.
+ * A variable-width struct child (utf8, binary) or a ragged list of fixed-width items as a variable-width
+ * output in slot order, for the worker to put in the slot's variable-width memory like a flat string
+ * column: a ragged row's value is its items' bytes, a null item's zeros.
  */
-export function structLeafAsVariable(
+export function nestedAsVariable(
   out: NestedOutput,
   numSlots: number,
   nullable: boolean,
@@ -95,11 +96,30 @@ export function structLeafAsVariable(
 ): VariableOutput {
   const { levels, values, valueOffsets } = compactNested(out);
   const layers = unravelLevels(levels, out.layers, numSlots, where);
-  checkRows(layers, numSlots, valueOffsets?.length === numSlots + 1, where);
-  const starts = (valueOffsets as Float64Array).subarray(0, numSlots);
+  const list = layers[1];
+  let bytes: (k: number) => number;
+  let validity: Uint8Array | null = null;
+  if (out.byteWidth !== undefined && out.layers.length === 2 && list?.offsets) {
+    const w = out.byteWidth;
+    const offsets = list.offsets;
+    checkRows([list], numSlots, values.length === (layers[0]?.count ?? 0) * w, where);
+    bytes = (k) => (offsets[k] as number) * w;
+    if (nullable) validity = list.validity;
+    // The bytes under a null item are whatever the writer left there.
+    const items = layers[0] as UnravelledLayer;
+    if (items.nullCount > 0)
+      for (let k = 0; k < items.count; k++) if (items.validity[k] === 0) values.fill(0, k * w, (k + 1) * w);
+  } else {
+    checkRows(layers, numSlots, valueOffsets?.length === numSlots + 1, where);
+    bytes = (k) => (valueOffsets as Float64Array)[k] as number;
+    if (nullable) validity = structValidity(layers, new Uint8Array(numSlots));
+  }
+  const starts = new Float64Array(numSlots);
   const lengths = new Uint32Array(numSlots);
-  for (let s = 0; s < numSlots; s++)
-    lengths[s] = ((valueOffsets as Float64Array)[s + 1] as number) - (starts[s] as number);
+  for (let s = 0; s < numSlots; s++) {
+    starts[s] = bytes(s);
+    lengths[s] = bytes(s + 1) - bytes(s);
+  }
   return {
     kind: 'variable',
     starts,
@@ -108,7 +128,7 @@ export function structLeafAsVariable(
     used: values.length,
     inOrder: true,
     lastSlot: numSlots - 1,
-    validity: nullable ? structValidity(layers, new Uint8Array(numSlots)) : null,
+    validity,
     budget: undefined,
   };
 }

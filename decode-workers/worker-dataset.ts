@@ -54,7 +54,7 @@ import { SMALL_VALUE_BYTES } from '../io/plan.js';
 import { fixedByteWidth, isVariableWidth, outputWidthOf, valueTypeOf } from '../dataset/arrow-build.js';
 import { createOutputs, leafColumns, type LeafColumn } from '../dataset/columns.js';
 import { createNestedOutput, type ReadOutput } from './encodings/nested-output.js';
-import { fillPadded, fillStructLeaf, structLeafAsVariable } from './nested-fill.js';
+import { fillPadded, fillStructLeaf, nestedAsVariable } from './nested-fill.js';
 import type { Dataset } from '../dataset/dataset.js';
 import { checkSameDataset, openVersion, replaced } from './same-dataset.js';
 import { fetchFileTasks, type FileRead, type OutputTask } from '../dataset/read-rows.js';
@@ -212,7 +212,7 @@ export class WorkerDataset {
           const where = `${this.ref.path}: column "${this.leaves[i]?.name}"`;
           if (d.kind === 'padded') fillPadded(d, out, rows, where);
           else if (d.kind === 'fixed') fillStructLeaf(d, out, where);
-          else columns[i] = structLeafAsVariable(out, d.numSlots, d.nullable, where);
+          else columns[i] = nestedAsVariable(out, d.numSlots, d.nullable, where);
         });
         return this.compactAll(columns, variableMemory, budget);
       } finally {

@@ -31,8 +31,10 @@ interface ColumnLayout {
   /** Byte offsets within the slot (fixed width), or -1. */
   valuesOffset: number;
   validityOffset: number;
+  /** Lists: bytes of one item. */
+  itemBytes?: number;
   /** Padded lists: how rows are padded, and the byte offset of one int32 length per row. */
-  pad?: Required<PadOptions> & { lengthsOffset: number; itemBytes: number };
+  pad?: Required<PadOptions> & { lengthsOffset: number };
 }
 
 export interface BatchLayout {
@@ -126,7 +128,7 @@ export function planBatchLayout(
       };
     }
     if (arrow.DataType.isList(type))
-      return paddedListLayout(field, type, batchSize, pad[field.name], shapes[field.name], (bytes) => {
+      return listLayout(field, type, batchSize, pad[field.name], shapes[field.name], (bytes) => {
         const start = at;
         at = align8(at + bytes);
         return start;
@@ -181,11 +183,12 @@ export function planBatchLayout(
 }
 
 /**
- * A list column padded to `pad.length` items per row: items of one fixed-width primitive type (lists of
- * lists, of structs or of strings are refused), `[batch, length]` values, an int32 length per row and,
- * when the list is nullable, a validity byte per row. `place(bytes)` gives the slot offset of a region.
+ * A list column of items of one fixed-width primitive type (lists of lists, of structs or of strings are
+ * refused). Padded (`pad` given): `[batch, length]` values, an int32 length per row and, when the list is
+ * nullable, a validity byte per row, placed in the slot by `place(bytes)`. Ragged (no `pad`): values and
+ * offsets in the slot's variable-width memory, like strings.
  */
-function paddedListLayout(
+function listLayout(
   field: LanceField,
   type: arrow.List,
   batchSize: number,
@@ -201,16 +204,24 @@ function paddedListLayout(
       `column "${name}" is ${type}: the loader batches lists of fixed-width primitives (int, float, bool) at the top level only`,
       { column: name },
     );
-  if (!pad)
-    throw new UnsupportedError(
-      `column "${name}" is a list (${type}); give options.pad.${name} (e.g. { length: 512 }) to batch it as a [batch, length] tensor`,
-      { column: name },
-    );
   if (shape)
-    throw new InvalidArgumentError(`options.shapes.${name}: a padded list is shaped by options.pad.${name}.length`, {
+    throw new InvalidArgumentError(`options.shapes.${name}: a list is shaped by options.pad.${name}.length`, {
       option: `shapes.${name}`,
     });
   const { dtype, ArrayType } = scalarDType(item, name);
+  if (!pad)
+    return {
+      name,
+      dtype,
+      variable: true,
+      nullable: field.nullable,
+      bytesPerRow: 0,
+      rowShape: [],
+      ArrayType,
+      valuesOffset: -1,
+      validityOffset: -1,
+      itemBytes,
+    };
   const padValue = pad.value ?? 0;
   if (dtype === 'float16' && padValue !== 0)
     throw new InvalidArgumentError(`options.pad.${name}.value must be 0 for a float16 list, got ${padValue}`, {
@@ -237,6 +248,7 @@ function paddedListLayout(
     ArrayType,
     valuesOffset,
     validityOffset,
-    pad: { length: pad.length, value: padValue, truncate: pad.truncate ?? 'end', lengthsOffset, itemBytes },
+    itemBytes,
+    pad: { length: pad.length, value: padValue, truncate: pad.truncate ?? 'end', lengthsOffset },
   };
 }

@@ -387,7 +387,7 @@ export class DataLoader {
               kind: 'padded',
               buffer: slot.buffer,
               byteOffset: c.valuesOffset,
-              itemBytes: c.pad.itemBytes,
+              itemBytes: c.itemBytes as number,
               length: c.pad.length,
               numSlots: numRows,
               lengthsOffset: c.pad.lengthsOffset,
@@ -421,10 +421,12 @@ export class DataLoader {
     this.layout.columns.forEach((c, i) => {
       const v = variable[i];
       if (c.variable && v) {
-        const offsets = Int32Array.from(v.offsets);
+        // A ragged list's offsets count items; its values are 8-byte aligned in the slot (VARIABLE_ALIGN_BYTES).
+        const w = c.itemBytes ?? 1;
+        const offsets = Int32Array.from(v.offsets, (x) => x / w);
         columns[c.name] = {
           dtype: c.dtype,
-          values: v.data,
+          values: c.itemBytes ? new c.ArrayType(v.data.buffer, v.data.byteOffset, v.data.byteLength / w) : v.data,
           shape: [numRows],
           offsets,
           ...(v.validity ? { validity: v.validity } : {}),

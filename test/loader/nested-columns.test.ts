@@ -192,17 +192,35 @@ describe('a loader over list columns padded with options.pad', () => {
     expect(rest).toEqual(all.slice(4));
   });
 
-  it('refuses a list column without options.pad, naming the column and the option', async () => {
-    await expect(createLoader(nested, { columns: ['list_int32'], batchSize: 8, workers: 1 })).rejects.toMatchObject({
-      code: 'UNSUPPORTED',
-      message: expect.stringContaining('options.pad.list_int32'),
-    });
-  });
-
   it('refuses options.pad for a column that is not a list', async () => {
     await expect(
       createLoader(nested, { columns: ['idx'], batchSize: 8, workers: 1, pad: { idx: { length: 4 } } }),
     ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('options.pad.idx') });
+  });
+});
+
+describe('a loader over list columns without options.pad', () => {
+  it('gives each batch ragged values, item offsets and validity, as dataset.take reads them', async () => {
+    const loader = await createLoader(nested, { columns: ['list_int32_null'], batchSize: 64, workers: 2, seed: 1 });
+    try {
+      let seen = 0;
+      for await (const batch of loader.epoch(0)) {
+        const column = batch.columns.list_int32_null as BatchColumn;
+        const expected = await taken(nested, Array.from(batch.rowOffsets), 'list_int32_null');
+        expect(column.values).toBeInstanceOf(Int32Array);
+        expected.forEach((list, r) => {
+          // A null item reads as 0.
+          const [start, end] = [column.offsets?.[r] as number, column.offsets?.[r + 1] as number];
+          expect(column.validity?.[r]).toBe(list === null ? 0 : 1);
+          const items = ((list as (number | null)[] | null) ?? []).map((x) => x ?? 0);
+          expect(Array.from(column.values.subarray(start, end) as Int32Array)).toEqual(items);
+        });
+        batch.release();
+        if (++seen === 3) break;
+      }
+    } finally {
+      await loader.close();
+    }
   });
 });
 

@@ -11,7 +11,16 @@ describe('resolveTensorsSpec', () => {
   it('reads a name, a list and a record as one tensor, inputs in order and inputs by name', () => {
     expect(resolveTensorsSpec('a', 'xs')).toEqual({
       kind: 'one',
-      spec: { path: 'xs', column: 'a', shape: null, normalize: null, dtype: null, oneHot: null, lengths: false },
+      spec: {
+        path: 'xs',
+        column: 'a',
+        shape: null,
+        normalize: null,
+        dtype: null,
+        oneHot: null,
+        lengths: false,
+        rowSplits: false,
+      },
     });
     const list = resolveTensorsSpec(['a', { column: 'b', shape: [2, -1] }], 'xs');
     expect(list.kind === 'list' && list.specs.map((s) => [s.path, s.column, s.shape])).toEqual([
@@ -50,7 +59,7 @@ describe('resolveColumnSpec', () => {
       'xs.shape: expected an array of positive integers with at most one -1 (per-row shape), got [-1,-1]',
     );
     expect(caught(() => resolveColumnSpec({ column: 'a', scale: 2 }, 'xs')).message).toBe(
-      'xs.scale: expected no such option (column, shape, normalize, dtype, oneHot, lengths), got 2',
+      'xs.scale: expected no such option (column, shape, normalize, dtype, oneHot, lengths, rowSplits), got 2',
     );
   });
 
