@@ -426,7 +426,8 @@ export class WorkerDataset {
    */
   private keepScratch(columns: readonly ReadOutput[]): void {
     columns.forEach((out, i) => {
-      if (out.kind === 'variable') this.scratch[i] = out.data;
+      // A nested column's memory is its decoded levels and values, which the next batch does not reuse.
+      if (out.kind === 'variable' && !this.leaves[i]?.layers) this.scratch[i] = out.data;
     });
     this.peakScratchBytes = Math.max(this.peakScratchBytes, this.scratchBytes());
     let kept = this.scratchBytes() - this.staging.byteLength;

@@ -106,7 +106,26 @@ export function planBatchLayout(
         option: `pad.${name}`,
       });
   }
-  const columns = fields.map((field): ColumnLayout => {
+  const refused: UnsupportedError[] = [];
+  const columns = fields.map((field): ColumnLayout | undefined => {
+    try {
+      return columnLayout(field);
+    } catch (error) {
+      if (!(error instanceof UnsupportedError)) throw error;
+      refused.push(error);
+      return undefined;
+    }
+  });
+  // One error naming every column the loader cannot batch, so that loading all columns (the default) says at once which to leave out.
+  if (refused.length === 1) throw refused[0];
+  if (refused.length > 1)
+    throw new UnsupportedError(
+      `${refused.length} of the ${fields.length} columns cannot be batched: ${refused.map((e) => e.message).join('; ')}`,
+      { columns: refused.map((e) => e.details.column) },
+    );
+  return { columns: columns as ColumnLayout[], slotBytes: Math.max(8, at) };
+
+  function columnLayout(field: LanceField): ColumnLayout {
     const type = valueTypeOf(field.arrowType);
     const variable = isVariableWidth(type);
     // A struct child by path is null where a struct above it is.
@@ -178,8 +197,7 @@ export function planBatchLayout(
       valuesOffset,
       validityOffset,
     };
-  });
-  return { columns, slotBytes: Math.max(8, at) };
+  }
 }
 
 /**

@@ -192,6 +192,20 @@ describe('a loader over list columns padded with options.pad', () => {
     expect(rest).toEqual(all.slice(4));
   });
 
+  it('refuses every list column it cannot batch in one error naming each', async () => {
+    const lists = await openDataset(await ensureDataset(specByName('nested_lists'), '2.1'));
+    try {
+      const error = await createLoader(lists, { batchSize: 8, workers: 1 }).catch((e: unknown) => e);
+      expect(error).toMatchObject({
+        code: 'UNSUPPORTED',
+        details: { columns: ['list_list', 'list_fsl', 'list_text'] },
+      });
+      expect((error as Error).message).toContain('3 of the 4 columns cannot be batched');
+    } finally {
+      await lists.close();
+    }
+  });
+
   it('refuses options.pad for a column that is not a list', async () => {
     await expect(
       createLoader(nested, { columns: ['idx'], batchSize: 8, workers: 1, pad: { idx: { length: 4 } } }),
