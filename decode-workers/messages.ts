@@ -46,6 +46,27 @@ export type OutputDescriptor =
       byteWidth: number;
       numSlots: number;
       nullable: boolean;
+    }
+  | {
+      /** A list column padded to `length` items per row (loader options.pad), in the slot's memory. */
+      kind: 'padded';
+      buffer: SharedArrayBuffer;
+      byteOffset: number;
+      /** Bytes of one item. */
+      itemBytes: number;
+      /** Items per row. */
+      length: number;
+      numSlots: number;
+      /** Byte offset of one int32 length per slot. */
+      lengthsOffset: number;
+      /** Byte offset of one validity byte per slot (the list's), or -1 when the column is not nullable. */
+      validityOffset: number;
+      /** The pad value as `itemBytes` little-endian bytes: fills short rows and null items. */
+      padBytes: Uint8Array;
+      truncate: 'end' | 'start' | 'random';
+      /** What random truncation draws from, with the row offset. */
+      seed: number;
+      epoch: number;
     };
 
 /**

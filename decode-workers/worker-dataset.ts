@@ -52,8 +52,10 @@ import { hasQueuedReads } from '../io/native-read.js';
 import { createSlabPool, touchPages, type SlabPool } from '../io/slab.js';
 import { addReadStats, emptyReadStats, type ByteSource, type ReadStats } from '../io/source.js';
 import { SMALL_VALUE_BYTES } from '../io/plan.js';
-import { fixedByteWidth, isVariableWidth, valueTypeOf } from '../dataset/arrow-build.js';
-import { createOutputs } from '../dataset/columns.js';
+import { fixedByteWidth, isVariableWidth, outputWidthOf, valueTypeOf } from '../dataset/arrow-build.js';
+import { createOutputs, leafColumns, type LeafColumn } from '../dataset/columns.js';
+import { createNestedOutput, type ReadOutput } from './encodings/nested-output.js';
+import { fillPadded, fillStructLeaf, nestedAsVariable } from './nested-fill.js';
 import type { Dataset } from '../dataset/dataset.js';
 import { checkSameDataset, openVersion, replaced } from './same-dataset.js';
 import { fetchFileTasks, type FileRead, type OutputTask } from '../dataset/read-rows.js';
@@ -125,6 +127,8 @@ interface Lane {
 
 export class WorkerDataset {
   private readonly free: Lane[];
+  /** The column (leaf) each output reads: nested leaves have layers. */
+  private readonly leaves: LeafColumn[];
   private readonly waiting: ((lane: Lane) => void)[] = [];
   /**
    * Per variable-width output: the memory its values were decoded into last time, reused by the next
@@ -157,6 +161,7 @@ export class WorkerDataset {
   ) {
     this.free = [...lanes];
     this.transformers = (ref.transforms ?? []).map((plan) => plan && new ColumnTransformer(plan, ref.seed ?? 0));
+    this.leaves = leafColumns(fields);
   }
 
   static async open(ref: DatasetRef): Promise<WorkerDataset> {
@@ -196,9 +201,12 @@ export class WorkerDataset {
     epoch = 0,
   ): Promise<LoadedBatch> {
     const started = performance.now();
-    // Fixed-width outputs are known before reading (values may be read straight into them); variable-width
-    // ones take the shared scratch memory when their batch decodes.
-    const placed = outputs.map((d) => (d.kind === 'fixed' ? openFixedOutput(d) : undefined));
+    // Flat fixed-width outputs are known before reading (values may be read straight into them); variable-width
+    // ones take the shared scratch memory when their batch decodes; nested ones decode into fresh
+    // memory from the same scratch budget and are then put in the slot (nested-fill.ts).
+    const placed = outputs.map((d, i) =>
+      d.kind === 'fixed' && !this.leaves[i]?.layers ? openFixedOutput(d) : undefined,
+    );
     let inputs: (VariableColumn | null)[] = [];
     const release = () => {
       this.transformBytes -= inputs.reduce((sum, input) => sum + (input?.data.byteLength ?? 0), 0);
@@ -209,12 +217,23 @@ export class WorkerDataset {
       result: variable,
     } = await this.readColumns(rows, this.fields, placed, (tasks) => {
       const budget = this.scratchBudget(outputs);
-      const columns = outputs.map(
-        (d, i) =>
-          placed[i] ?? createVariableOutput(d.numSlots, d.kind !== 'fixed' && d.nullable, this.scratch[i], budget),
-      );
+      const columns = outputs.map((d, i): ReadOutput => {
+        const leaf = this.leaves[i] as LeafColumn;
+        if (leaf.layers)
+          return createNestedOutput(d.numSlots, leaf.layers, outputWidthOf(leaf.field.arrowType, leaf.name), budget);
+        const nullable = (d.kind === 'variable' || d.kind === 'transformed') && d.nullable;
+        return placed[i] ?? createVariableOutput(d.numSlots, nullable, this.scratch[i], budget);
+      });
       try {
-        for (const { task, output } of tasks) runDecodeTask(task, columns[output] as ColumnOutput);
+        for (const { task, output } of tasks) runDecodeTask(task, columns[output] as ReadOutput);
+        outputs.forEach((d, i) => {
+          const out = columns[i] as ReadOutput;
+          if (out.kind !== 'nested') return;
+          const where = `${this.ref.path}: column "${this.leaves[i]?.name}"`;
+          if (d.kind === 'padded') fillPadded(d, out, rows, where);
+          else if (d.kind === 'fixed') fillStructLeaf(d, out, where);
+          else columns[i] = nestedAsVariable(out, d.numSlots, d.nullable, where);
+        });
         // Values to transform leave the shared scratch (the next batch reuses it) for memory of their own.
         inputs = columns.map((out, i) =>
           outputs[i]?.kind === 'transformed' && out.kind === 'variable' ? this.transformInput(out, budget) : null,
@@ -332,7 +351,7 @@ export class WorkerDataset {
     for (const [slot, error] of failed) {
       let from = (slot + 1) % rows.length;
       while (failed.has(from)) from = (from + 1) % rows.length;
-      for (const d of outputs) if (d.kind !== 'variable') copyRow(d, from, slot);
+      for (const d of outputs) if (d.kind === 'fixed' || d.kind === 'transformed') copyRow(d, from, slot);
       skipped.push({ slot, row: rows[slot] as number, replacedBy: rows[from] as number, message: error.message });
     }
     return skipped;
@@ -398,10 +417,10 @@ export class WorkerDataset {
 
   /** Reads and decodes `rows` of `fields` into outputs of its own, for what reading leaves behind (kept pages, compiled code). */
   private async readAndDrop(rows: Uint32Array, fields: LanceField[]): Promise<void> {
-    // The loader batches flat columns only (loader/batch-layout.ts refuses nested ones).
-    const columns = createOutputs(fields, rows.length) as ColumnOutput[];
-    await this.readColumns(rows, fields, columns, (tasks) => {
-      for (const { task, output } of tasks) runDecodeTask(task, columns[output] as ColumnOutput);
+    const columns = createOutputs(fields, rows.length);
+    const placed = columns.map((out) => (out.kind === 'nested' ? undefined : out));
+    await this.readColumns(rows, fields, placed, (tasks) => {
+      for (const { task, output } of tasks) runDecodeTask(task, columns[output] as ReadOutput);
     });
   }
 
@@ -503,7 +522,7 @@ export class WorkerDataset {
    * outputs, which are in the slot); a ResourceError when they do not fit it.
    */
   private compactAll(
-    columns: readonly (ColumnOutput | null)[],
+    columns: readonly (ReadOutput | null)[],
     memory: SharedArrayBuffer | null,
     budget: ScratchBudget,
   ): (VariableColumn | null)[] {
@@ -548,9 +567,10 @@ export class WorkerDataset {
    * Keeps the batch's variable-width outputs' memory for the next batch, at most a slot's worth in all
    * (the largest dropped first): one large batch of one column does not hold scratch for ever.
    */
-  private keepScratch(columns: readonly ColumnOutput[]): void {
+  private keepScratch(columns: readonly ReadOutput[]): void {
     columns.forEach((out, i) => {
-      if (out.kind === 'variable') this.scratch[i] = out.data;
+      // A nested column's memory is its decoded levels and values, which the next batch does not reuse.
+      if (out.kind === 'variable' && !this.leaves[i]?.layers) this.scratch[i] = out.data;
     });
     this.peakScratchBytes = Math.max(this.peakScratchBytes, this.scratchBytes());
     let kept = this.scratchBytes() - this.staging.byteLength;
@@ -686,7 +706,7 @@ function readsFor(direct: DatasetRef['direct']): BatchReads {
 }
 
 /** Copies slot `from`'s values (and validity) of a fixed-width or transformed output over slot `to`'s. */
-function copyRow(d: Exclude<OutputDescriptor, { kind: 'variable' }>, from: number, to: number): void {
+function copyRow(d: Extract<OutputDescriptor, { kind: 'fixed' | 'transformed' }>, from: number, to: number): void {
   const bytes = new Uint8Array(d.buffer);
   bytes.copyWithin(
     d.byteOffset + to * d.byteWidth,

@@ -6,11 +6,16 @@
  * fixed-width column's.
  *
  *   slot: [col A values | pad][col A validity | pad][col B values | pad] …
+ *
+ * Nested columns the loader batches are fixed width too: a padded list (options.pad) holds `length` items
+ * per row plus an int32 length per row; a struct child by path (`meta.score`) is a column like a flat
+ * one, null where it or any struct above it is null.
  */
 import * as arrow from 'apache-arrow';
 import { InvalidArgumentError, UnsupportedError } from '../errors.js';
 import type { LanceField } from '../format/schema.js';
 import type { ColumnDType, ColumnValues } from './batch.js';
+import type { PadOptions } from './loader-options.js';
 import { fixedByteWidth, isVariableWidth, valueTypeOf } from '../dataset/arrow-build.js';
 import type { ColumnTransformPlan } from '../decode-workers/transforms/steps.js';
 
@@ -31,6 +36,10 @@ interface ColumnLayout {
   /** Byte offsets within the slot (fixed width), or -1. */
   valuesOffset: number;
   validityOffset: number;
+  /** Lists: bytes of one item. */
+  itemBytes?: number;
+  /** Padded lists: how rows are padded, and the byte offset of one int32 length per row. */
+  pad?: Required<PadOptions> & { lengthsOffset: number };
 }
 
 export interface BatchLayout {
@@ -86,11 +95,13 @@ export function planBatchLayout(
   batchSize: number,
   shapes: Record<string, readonly number[]> = {},
   transforms: Record<string, ColumnTransformPlan> = {},
+  pad: Record<string, PadOptions> = {},
 ): BatchLayout {
   let at = 0;
   for (const [option, names] of [
     ['shapes', Object.keys(shapes)],
     ['transforms', Object.keys(transforms)],
+    ['pad', Object.keys(pad)],
   ] as const) {
     for (const name of names)
       if (!fields.some((f) => f.name === name))
@@ -98,9 +109,37 @@ export function planBatchLayout(
           option: `${option}.${name}`,
         });
   }
-  const columns = fields.map((field): ColumnLayout => {
+  for (const name of Object.keys(pad)) {
+    const type = valueTypeOf((fields.find((f) => f.name === name) as LanceField).arrowType);
+    if (!arrow.DataType.isList(type))
+      throw new InvalidArgumentError(`options.pad.${name}: column "${name}" is ${type}, not a list`, {
+        option: `pad.${name}`,
+      });
+  }
+  const refused: UnsupportedError[] = [];
+  const columns = fields.map((field): ColumnLayout | undefined => {
+    try {
+      return columnLayout(field);
+    } catch (error) {
+      if (!(error instanceof UnsupportedError)) throw error;
+      refused.push(error);
+      return undefined;
+    }
+  });
+  // One error naming every column the loader cannot batch, so that loading all columns (the default) says at once which to leave out.
+  if (refused.length === 1) throw refused[0];
+  if (refused.length > 1)
+    throw new UnsupportedError(
+      `${refused.length} of the ${fields.length} columns cannot be batched: ${refused.map((e) => e.message).join('; ')}`,
+      { columns: refused.map((e) => e.details.column) },
+    );
+  return { columns: columns as ColumnLayout[], slotBytes: Math.max(8, at) };
+
+  function columnLayout(field: LanceField): ColumnLayout {
     const type = valueTypeOf(field.arrowType);
     const variable = isVariableWidth(type);
+    // A struct child by path is null where a struct above it is.
+    const nullable = field.nullable || (field.ancestors ?? []).some((a) => a.nullable);
     const transform = transforms[field.name];
     if (transform) {
       if (!variable)
@@ -137,7 +176,7 @@ export function planBatchLayout(
         dtype,
         variable,
         transformed: false,
-        nullable: field.nullable,
+        nullable,
         bytesPerRow: 0,
         rowShape: [],
         ArrayType: Uint8Array,
@@ -145,10 +184,16 @@ export function planBatchLayout(
         validityOffset: -1,
       };
     }
+    if (arrow.DataType.isList(type))
+      return listLayout(field, type, batchSize, pad[field.name], shapes[field.name], (bytes) => {
+        const start = at;
+        at = align8(at + bytes);
+        return start;
+      });
     const bytesPerRow = fixedByteWidth(type);
     if (bytesPerRow === undefined) {
       throw new UnsupportedError(
-        `column "${field.name}" has type ${type}, which the loader cannot batch yet (nested columns come later)`,
+        `column "${field.name}" has type ${type}, which the loader cannot batch; select its fields by path (e.g. "${field.name}.<field>") or leave it out`,
         { column: field.name },
       );
     }
@@ -175,7 +220,7 @@ export function planBatchLayout(
     const valuesOffset = at;
     at = align8(at + bytesPerRow * batchSize);
     let validityOffset = -1;
-    if (field.nullable) {
+    if (nullable) {
       validityOffset = at;
       at = align8(at + batchSize);
     }
@@ -184,13 +229,85 @@ export function planBatchLayout(
       dtype,
       variable,
       transformed: false,
-      nullable: field.nullable,
+      nullable,
       bytesPerRow,
       rowShape,
       ArrayType,
       valuesOffset,
       validityOffset,
     };
-  });
-  return { columns, slotBytes: Math.max(8, at) };
+  }
+}
+
+/**
+ * A list column of items of one fixed-width primitive type (lists of lists, of structs or of strings are
+ * refused). Padded (`pad` given): `[batch, length]` values, an int32 length per row and, when the list is
+ * nullable, a validity byte per row, placed in the slot by `place(bytes)`. Ragged (no `pad`): values and
+ * offsets in the slot's variable-width memory, like strings.
+ */
+function listLayout(
+  field: LanceField,
+  type: arrow.List,
+  batchSize: number,
+  pad: PadOptions | undefined,
+  shape: readonly number[] | undefined,
+  place: (bytes: number) => number,
+): ColumnLayout {
+  const name = field.name;
+  const item = valueTypeOf(type.children[0]?.type as arrow.DataType);
+  const itemBytes = arrow.DataType.isFixedSizeList(item) ? undefined : fixedByteWidth(item);
+  if (itemBytes === undefined || (field.ancestors?.length ?? 0) > 0)
+    throw new UnsupportedError(
+      `column "${name}" is ${type}: the loader batches lists of fixed-width primitives (int, float, bool) at the top level only`,
+      { column: name },
+    );
+  if (shape)
+    throw new InvalidArgumentError(`options.shapes.${name}: a list is shaped by options.pad.${name}.length`, {
+      option: `shapes.${name}`,
+    });
+  const { dtype, ArrayType } = scalarDType(item, name);
+  if (!pad)
+    return {
+      name,
+      dtype,
+      variable: true,
+      transformed: false,
+      nullable: field.nullable,
+      bytesPerRow: 0,
+      rowShape: [],
+      ArrayType,
+      valuesOffset: -1,
+      validityOffset: -1,
+      itemBytes,
+    };
+  const padValue = pad.value ?? 0;
+  if (dtype === 'float16' && padValue !== 0)
+    throw new InvalidArgumentError(`options.pad.${name}.value must be 0 for a float16 list, got ${padValue}`, {
+      option: `pad.${name}.value`,
+    });
+  if (/int/.test(dtype) && !Number.isInteger(padValue))
+    throw new InvalidArgumentError(
+      `options.pad.${name}.value must be an integer for a ${dtype} list, got ${padValue}`,
+      {
+        option: `pad.${name}.value`,
+      },
+    );
+  const bytesPerRow = pad.length * itemBytes;
+  const valuesOffset = place(bytesPerRow * batchSize);
+  const lengthsOffset = place(4 * batchSize);
+  const validityOffset = field.nullable ? place(batchSize) : -1;
+  return {
+    name,
+    dtype,
+    variable: false,
+    transformed: false,
+    nullable: field.nullable,
+    bytesPerRow,
+    rowShape: [pad.length],
+    ArrayType,
+    valuesOffset,
+    validityOffset,
+    itemBytes,
+    pad: { length: pad.length, value: padValue, truncate: pad.truncate ?? 'end', lengthsOffset },
+  };
 }

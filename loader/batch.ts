@@ -57,6 +57,8 @@ export interface BatchColumn {
   offsets?: Int32Array;
   /** One byte per row, 1 = valid; present only when the field is nullable. */
   validity?: Uint8Array;
+  /** Padded lists (options.pad) only: per row, how many of its `shape[1]` values are list items (the rest is padding). */
+  lengths?: Int32Array;
 }
 
 /** A batch of rows from the loader. */

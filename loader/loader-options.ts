@@ -60,6 +60,25 @@ export interface LoaderIoOptions {
   remote?: RemoteIoOptions;
 }
 
+/**
+ * How a list column is batched as a fixed `[batch, length]` tensor (LoaderOptions.pad). A row's items
+ * fill its first `min(items, length)` places and `value` the rest; the batch column's `lengths` says how
+ * many of each row are items, and a null list is a row of `value` with length 0 and validity 0. A null
+ * item inside a list reads as `value` too.
+ */
+export interface PadOptions {
+  /** Items per row. */
+  length: number;
+  /** What pads short rows and stands for null items (default 0; must be 0 for float16 lists). */
+  value?: number;
+  /**
+   * Which items of a row longer than `length` are kept: `'end'` (default) drops the end, `'start'` the
+   * start, `'random'` keeps a window at a random place, drawn from (seed, epoch, row offset) alone, so
+   * it is the same whatever the worker count, and again after a resume.
+   */
+  truncate?: 'end' | 'start' | 'random';
+}
+
 /** Options of {@link createLoader}. */
 export interface LoaderOptions {
   /** Columns to load (default: all). */
@@ -89,6 +108,11 @@ export interface LoaderOptions {
   memoryBytes?: number;
   /** Per-column row shapes, e.g. `{ pixels: [28, 28, 1] }`. */
   shapes?: Record<string, readonly number[]>;
+  /**
+   * List columns to batch as `[batch, length]` tensors with a `lengths` vector, e.g.
+   * `{ tokens: { length: 512, value: 0, truncate: 'random' } }`. A list column the loader loads needs one.
+   */
+  pad?: Record<string, PadOptions>;
   /** A state from `loader.state()` to continue from. */
   resume?: LoaderState;
   /** Credentials, region and endpoint of an `s3://` dataset, as OpenDatasetOptions.storage. */
@@ -126,6 +150,7 @@ export interface ResolvedLoaderOptions {
   cacheBytes: number;
   memoryBytes: number;
   shapes: Record<string, readonly number[]>;
+  pad: Record<string, PadOptions>;
   resume: LoaderState | undefined;
   /** io.remote checked, or undefined when not given. */
   remote: ResolvedRemoteIo | undefined;
@@ -183,6 +208,40 @@ function checkShapes(shapes: unknown): Record<string, readonly number[]> {
   return shapes as Record<string, readonly number[]>;
 }
 
+/** `pad` checked: an object of { length, value?, truncate? } (each matched to its column later). */
+function checkPad(pad: unknown): Record<string, PadOptions> {
+  if (pad === undefined) return {};
+  if (!isOptionsObject(pad))
+    throw new InvalidArgumentError(
+      `options.pad must be an object such as { tokens: { length: 512 } }, got ${describeValue(pad)}`,
+      { option: 'pad' },
+    );
+  const checked: Record<string, PadOptions> = {};
+  for (const [name, spec] of Object.entries(pad)) {
+    if (!isOptionsObject(spec))
+      throw new InvalidArgumentError(
+        `options.pad.${name} must be an object such as { length: 512, value: 0, truncate: 'end' }, got ${describeValue(spec)}`,
+        { option: `pad.${name}` },
+      );
+    const { length, value, truncate } = spec as Partial<PadOptions>;
+    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value)))
+      throw new InvalidArgumentError(`options.pad.${name}.value must be a finite number, got ${describeValue(value)}`, {
+        option: `pad.${name}.value`,
+      });
+    if (truncate !== undefined && truncate !== 'end' && truncate !== 'start' && truncate !== 'random')
+      throw new InvalidArgumentError(
+        `options.pad.${name}.truncate must be 'end', 'start' or 'random', got ${describeValue(truncate)}`,
+        { option: `pad.${name}.truncate` },
+      );
+    checked[name] = {
+      length: integer(length, `pad.${name}.length`, 1, 1 << 24),
+      ...(value !== undefined && { value }),
+      ...(truncate !== undefined && { truncate }),
+    };
+  }
+  return checked;
+}
+
 /** Validates options and fills in defaults. */
 export function resolveLoaderOptions(options: LoaderOptions): ResolvedLoaderOptions {
   if (!isOptionsObject(options))
@@ -233,6 +292,7 @@ export function resolveLoaderOptions(options: LoaderOptions): ResolvedLoaderOpti
     cacheBytes: integer(io.cacheBytes, 'io.cacheBytes', 0, Number.MAX_SAFE_INTEGER, 16 * 1024 * 1024),
     memoryBytes: integer(options.memoryBytes, 'memoryBytes', 1 << 20, Number.MAX_SAFE_INTEGER, 512 * 1024 * 1024),
     shapes: checkShapes(options.shapes),
+    pad: checkPad(options.pad),
     resume,
     remote: io.remote === undefined ? undefined : resolveRemoteIo(io.remote as RemoteIoOptions, 'io.remote'),
     transforms: planTransforms(options.transforms),

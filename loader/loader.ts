@@ -34,6 +34,7 @@ import type { SkippedRow } from '../decode-workers/messages.js';
 import type { ColumnTransformPlan } from '../decode-workers/transforms/steps.js';
 import { Dataset, openDataset } from '../dataset/dataset.js';
 import { checkReadableFields } from '../dataset/columns.js';
+import { packedFieldKind, type LanceField } from '../format/schema.js';
 import { resolveLocation, type DatasetLocation, type LocationArgument } from '../dataset/location.js';
 import { shareRemoteIo } from '../io/remote/remote-options.js';
 import {
@@ -118,9 +119,9 @@ export class DataLoader {
     const owns = dataset !== pathOrDataset;
     let pool: DecodePool | undefined;
     try {
-      const fields = dataset.selectFields(resolved.columns);
+      const fields = dataset.selectFields(withStructLeaves(dataset.selectFields(resolved.columns)));
       checkReadableFields(fields, dataset.path);
-      const layout = planBatchLayout(fields, resolved.batchSize, resolved.shapes, resolved.transforms);
+      const layout = planBatchLayout(fields, resolved.batchSize, resolved.shapes, resolved.transforms, resolved.pad);
       const plans = Object.values(resolved.transforms);
       await checkTransforms(plans, layout);
       // Slots are sized by the schema's widths: a width the pages cannot hold is damage, not a budget matter.
@@ -145,8 +146,9 @@ export class DataLoader {
       const direct = resolved.direct === 'auto' ? (datasetBytes > totalmem() / 2 ? 'auto' : false) : resolved.direct;
       const rowBytes = datasetBytes / Math.max(1, dataset.numRows);
       const batchBytes = Math.ceil(resolved.batchSize * rowBytes);
+      // Transformed columns and padded lists are as wide as their output, not as their stored bytes.
       const fixedBatchBytes = layout.columns.reduce(
-        (sum, c) => sum + (c.transformed ? 0 : c.bytesPerRow * resolved.batchSize),
+        (sum, c) => sum + (c.transformed || c.pad ? 0 : c.bytesPerRow * resolved.batchSize),
         0,
       );
       const variableBatchBytes = Math.max(0, batchBytes - fixedBatchBytes);
@@ -156,8 +158,10 @@ export class DataLoader {
         slotCount: resolved.prefetch + 2,
         slotBytes: layout.slotBytes,
         batchSize: resolved.batchSize,
-        // A transformed column is read and decoded as a variable-width one.
-        variableColumns: layout.columns.filter((c) => c.variable || c.transformed).length,
+        // Transformed columns are read and decoded as variable-width ones; nested columns' levels and
+        // values are decoded in scratch before they go to the slot.
+        variableColumns: layout.columns.filter((c, i) => c.variable || c.transformed || c.pad || fields[i]?.ancestors)
+          .length,
         batchBytes,
         // What the batch's stored bytes leave after its fixed-width values.
         variableBatchBytes,
@@ -351,7 +355,7 @@ export class DataLoader {
         dataset: this.ref,
         rows,
         epoch,
-        outputs: this.describeOutputs(slot, rows.length),
+        outputs: this.describeOutputs(slot, rows.length, epoch),
         variableMemory: slot.variable,
       });
       this.counters.memory.setWorker(
@@ -405,7 +409,7 @@ export class DataLoader {
     );
   }
 
-  private describeOutputs(slot: Slot, numRows: number): OutputDescriptor[] {
+  private describeOutputs(slot: Slot, numRows: number, epoch: number): OutputDescriptor[] {
     return this.layout.columns.map((c): OutputDescriptor =>
       c.transformed
         ? {
@@ -419,14 +423,29 @@ export class DataLoader {
           }
         : c.variable
           ? { kind: 'variable', numSlots: numRows, nullable: c.nullable }
-          : {
-              kind: 'fixed',
-              buffer: slot.buffer,
-              byteOffset: c.valuesOffset,
-              byteWidth: c.bytesPerRow,
-              numSlots: numRows,
-              validityOffset: c.validityOffset,
-            },
+          : c.pad
+            ? {
+                kind: 'padded',
+                buffer: slot.buffer,
+                byteOffset: c.valuesOffset,
+                itemBytes: c.itemBytes as number,
+                length: c.pad.length,
+                numSlots: numRows,
+                lengthsOffset: c.pad.lengthsOffset,
+                validityOffset: c.validityOffset,
+                padBytes: padBytesOf(c.ArrayType, c.pad.value),
+                truncate: c.pad.truncate,
+                seed: this.options.seed,
+                epoch,
+              }
+            : {
+                kind: 'fixed',
+                buffer: slot.buffer,
+                byteOffset: c.valuesOffset,
+                byteWidth: c.bytesPerRow,
+                numSlots: numRows,
+                validityOffset: c.validityOffset,
+              },
     );
   }
 
@@ -443,10 +462,12 @@ export class DataLoader {
     this.layout.columns.forEach((c, i) => {
       const v = variable[i];
       if (c.variable && v) {
-        const offsets = Int32Array.from(v.offsets);
+        // A ragged list's offsets count items; its values are 8-byte aligned in the slot (VARIABLE_ALIGN_BYTES).
+        const w = c.itemBytes ?? 1;
+        const offsets = Int32Array.from(v.offsets, (x) => x / w);
         columns[c.name] = {
           dtype: c.dtype,
-          values: v.data,
+          values: c.itemBytes ? new c.ArrayType(v.data.buffer, v.data.byteOffset, v.data.byteLength / w) : v.data,
           shape: [numRows],
           offsets,
           ...(v.validity ? { validity: v.validity } : {}),
@@ -458,6 +479,7 @@ export class DataLoader {
       const values = new c.ArrayType(slot.buffer, c.valuesOffset, numRows * perRow);
       const column: BatchColumn = { dtype: c.dtype, values, shape: [numRows, ...c.rowShape] };
       if (c.validityOffset >= 0) column.validity = new Uint8Array(slot.buffer, c.validityOffset, numRows);
+      if (c.pad) column.lengths = new Int32Array(slot.buffer, c.pad.lengthsOffset, numRows);
       columns[c.name] = column;
       bytes += numRows * c.bytesPerRow;
     });
@@ -482,12 +504,31 @@ export class DataLoader {
 async function checkTransforms(plans: ColumnTransformPlan[], layout: BatchLayout): Promise<void> {
   if (plans.some((p) => p.steps.some((s) => s.op === 'decodeImage'))) await loadSharp();
   const skipping = plans.find((p) => p.onError === 'skip');
-  const variable = layout.columns.find((c) => c.variable);
+  const variable = layout.columns.find((c) => c.variable || c.pad);
   if (skipping && variable)
     throw new InvalidArgumentError(
-      `options.transforms.${skipping.column}.onError 'skip' replaces bad rows in every column, which variable-width column "${variable.name}" cannot have done; leave "${variable.name}" out of options.columns or use onError 'raise'`,
+      `options.transforms.${skipping.column}.onError 'skip' replaces bad rows in every column, which variable-width or padded list column "${variable.name}" cannot have done; leave "${variable.name}" out of options.columns or use onError 'raise'`,
       { option: `transforms.${skipping.column}.onError` },
     );
+}
+
+/**
+ * Column names with every selected struct (not a packed one) replaced by the paths of its leaves
+ * (`meta` → `meta.score`, `meta.box.x`): the loader batches struct children as columns of their own.
+ */
+function withStructLeaves(fields: readonly LanceField[]): string[] {
+  const leaves = (field: LanceField, path: string): string[] =>
+    field.logicalType === 'struct' && packedFieldKind(field) === undefined
+      ? field.children.flatMap((child) => leaves(child, `${path}.${child.name}`))
+      : [path];
+  return fields.flatMap((f) => leaves(f, f.name));
+}
+
+/** The `itemBytes` bytes of `value` as an item of a list batched as `ArrayType`. */
+function padBytesOf(ArrayType: BatchLayout['columns'][number]['ArrayType'], value: number): Uint8Array {
+  const one = new ArrayType(new ArrayBuffer(8), 0, 1);
+  one[0] = (one instanceof BigInt64Array || one instanceof BigUint64Array ? BigInt(value) : value) as never;
+  return new Uint8Array(one.buffer, 0, one.byteLength);
 }
 
 const DATASET_ARGUMENT: LocationArgument = {

@@ -26,7 +26,10 @@
  *   `oneHot: classes`                                 → float32 `[rows, classes]` from integer labels
  *                                                       (or integer-valued float32/float64 ones)
  *   utf8, binary                                      → InvalidArgumentError (not tensors)
- * Nulls cannot be represented in a tensor: a null in a selected column is an InvalidArgumentError.
+ *   padded lists (loader options.pad)                 → `[rows, length]` values; `lengths: true`: int32 `[rows]`
+ *   ragged lists                                      → `[items]` values; `rowSplits: true`: int32 `[rows + 1]`
+ * Nulls cannot be represented in a tensor: a null in a selected column is an InvalidArgumentError, except
+ * a null list, which is a row of padding with length 0 (padded) or an empty row (ragged).
  */
 import { InternalError, InvalidArgumentError } from '../../errors.js';
 import type { Batch, BatchColumn } from '../batch.js';
@@ -56,16 +59,39 @@ export function toTensorData(batch: Batch, spec: ResolvedColumnSpec): TensorData
     );
   }
   const rows = col.shape[0] ?? 0;
+  if (spec.lengths) {
+    if (!col.lengths)
+      throw new InvalidArgumentError(
+        `${where}: lengths: true is for list columns padded with the loader's options.pad`,
+        {
+          option: `${spec.path}.lengths`,
+          column: spec.column,
+        },
+      );
+    return { data: col.lengths.slice(), shape: [rows], dtype: 'int32' };
+  }
+  // Strings were refused above: offsets here are a ragged list's item offsets.
+  const ragged = col.offsets !== undefined;
+  if (spec.rowSplits || (ragged && (spec.oneHot !== null || spec.shape !== null))) {
+    if (!col.offsets || !spec.rowSplits)
+      throw new InvalidArgumentError(
+        `${where}: ${spec.rowSplits ? 'rowSplits: true is for ragged list columns (no options.pad)' : 'a ragged list takes no oneHot or shape'}`,
+        { option: spec.path, column: spec.column },
+      );
+    return { data: col.offsets.slice(), shape: [rows + 1], dtype: 'int32' };
+  }
   const rowShape = col.shape.slice(1);
   const perRow = rowShape.reduce((a, b) => a * b, 1);
-  if (col.values.length !== rows * perRow) {
+  if (!ragged && col.values.length !== rows * perRow) {
     throw new InternalError(`${where}: ${col.values.length} values do not fill shape [${col.shape.join(', ')}]`);
   }
-  checkNoNulls(col, where, spec);
+  if (!col.lengths && !ragged) checkNoNulls(col, where, spec);
 
   if (spec.oneHot !== null) return oneHotData(col, rows, perRow, spec.oneHot, spec, where);
 
-  const shape = [rows, ...(spec.shape === null ? rowShape : resolveRowShape(spec.shape, perRow, where, spec.path))];
+  const shape = ragged
+    ? [col.values.length]
+    : [rows, ...(spec.shape === null ? rowShape : resolveRowShape(spec.shape, perRow, where, spec.path))];
   const isFloat = col.dtype === 'float16' || col.dtype === 'float32' || col.dtype === 'float64';
   const isBool = col.dtype === 'bool';
   if (spec.normalize !== null) {

@@ -25,6 +25,10 @@ export interface ColumnTensorSpec {
   dtype?: TensorDType;
   /** Integer class labels → one-hot `[rows, oneHot]` (float32 unless `dtype: 'int32'`). */
   oneHot?: number;
+  /** A padded list column (loader options.pad): its `lengths` as an int32 `[rows]` tensor instead of its values. */
+  lengths?: boolean;
+  /** A ragged list column (no options.pad): its row splits (`rows + 1` item offsets) as an int32 tensor instead of its values. */
+  rowSplits?: boolean;
 }
 
 export type ColumnSpecInput = string | ColumnTensorSpec;
@@ -40,6 +44,8 @@ export interface ResolvedColumnSpec {
   normalize: { scale: number; offset: number; uint8Only: boolean } | null;
   dtype: TensorDType | null;
   oneHot: number | null;
+  lengths: boolean;
+  rowSplits: boolean;
 }
 
 /** A validated {@link TensorsSpec}: the same tree, each leaf resolved. */
@@ -49,7 +55,7 @@ export type ResolvedTree =
   | { kind: 'record'; specs: [string, ResolvedColumnSpec][] };
 
 const DTYPES: readonly TensorDType[] = ['float32', 'int32', 'bool'];
-const SPEC_KEYS = ['column', 'shape', 'normalize', 'dtype', 'oneHot'];
+const SPEC_KEYS = ['column', 'shape', 'normalize', 'dtype', 'oneHot', 'lengths', 'rowSplits'];
 
 /** A value as an option message shows it: strings in single quotes, the rest as JSON. */
 export function describeOption(value: unknown): string {
@@ -89,7 +95,7 @@ export function resolveColumnSpec(input: unknown, path: string): ResolvedColumnS
   if (typeof input === 'string') input = { column: input };
   if (!isOptionsObject(input))
     return fail('', 'a column name or { column, shape?, normalize?, dtype?, oneHot? }', input);
-  const { column, shape, normalize, dtype, oneHot } = input;
+  const { column, shape, normalize, dtype, oneHot, lengths, rowSplits } = input;
   for (const key of Object.keys(input)) {
     if (!SPEC_KEYS.includes(key)) fail(`.${key}`, `no such option (${SPEC_KEYS.join(', ')})`, input[key]);
   }
@@ -101,6 +107,8 @@ export function resolveColumnSpec(input: unknown, path: string): ResolvedColumnS
     normalize: null,
     dtype: null,
     oneHot: null,
+    lengths: false,
+    rowSplits: false,
   };
   if (shape !== undefined) {
     const ok =
@@ -141,5 +149,16 @@ export function resolveColumnSpec(input: unknown, path: string): ResolvedColumnS
     if (spec.dtype === 'bool') fail('.dtype', "'float32' or 'int32' with oneHot", dtype);
     spec.oneHot = oneHot as number;
   }
+  for (const [key, value] of [
+    ['lengths', lengths],
+    ['rowSplits', rowSplits],
+  ] as const) {
+    if (value === undefined || value === false) continue;
+    if (value !== true) fail(`.${key}`, 'true or false', value);
+    if (shape !== undefined || normalize !== undefined || dtype !== undefined || oneHot !== undefined)
+      fail(`.${key}`, `no shape, normalize, dtype or oneHot alongside ${key}`, value);
+    spec[key] = true;
+  }
+  if (spec.lengths && spec.rowSplits) fail('.rowSplits', 'not both lengths and rowSplits', rowSplits);
   return spec;
 }

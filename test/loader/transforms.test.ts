@@ -184,7 +184,7 @@ describe('transforms in the loader', () => {
       }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(InvalidArgumentError);
       expect((error as Error).message).toContain(
-        `variable-width column "name" cannot have done; leave "name" out of options.columns or use onError 'raise'`,
+        `variable-width or padded list column "name" cannot have done; leave "name" out of options.columns or use onError 'raise'`,
       );
     } finally {
       rmSync(dirname(path), { recursive: true, force: true });

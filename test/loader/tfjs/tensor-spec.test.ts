@@ -11,7 +11,16 @@ describe('resolveTensorsSpec', () => {
   it('reads a name, a list and a record as one tensor, inputs in order and inputs by name', () => {
     expect(resolveTensorsSpec('a', 'xs')).toEqual({
       kind: 'one',
-      spec: { path: 'xs', column: 'a', shape: null, normalize: null, dtype: null, oneHot: null },
+      spec: {
+        path: 'xs',
+        column: 'a',
+        shape: null,
+        normalize: null,
+        dtype: null,
+        oneHot: null,
+        lengths: false,
+        rowSplits: false,
+      },
     });
     const list = resolveTensorsSpec(['a', { column: 'b', shape: [2, -1] }], 'xs');
     expect(list.kind === 'list' && list.specs.map((s) => [s.path, s.column, s.shape])).toEqual([
@@ -50,7 +59,7 @@ describe('resolveColumnSpec', () => {
       'xs.shape: expected an array of positive integers with at most one -1 (per-row shape), got [-1,-1]',
     );
     expect(caught(() => resolveColumnSpec({ column: 'a', scale: 2 }, 'xs')).message).toBe(
-      'xs.scale: expected no such option (column, shape, normalize, dtype, oneHot), got 2',
+      'xs.scale: expected no such option (column, shape, normalize, dtype, oneHot, lengths, rowSplits), got 2',
     );
   });
 
@@ -63,6 +72,15 @@ describe('resolveColumnSpec', () => {
     );
     expect(caught(() => resolveColumnSpec({ column: 'a', oneHot: 3, dtype: 'bool' }, 'ys')).message).toBe(
       "ys.dtype: expected 'float32' or 'int32' with oneHot, got 'bool'",
+    );
+    expect(caught(() => resolveColumnSpec({ column: 'a', lengths: true, dtype: 'float32' }, 'xs')).message).toBe(
+      'xs.lengths: expected no shape, normalize, dtype or oneHot alongside lengths, got true',
+    );
+  });
+
+  it('rejects lengths that is not a boolean', () => {
+    expect(caught(() => resolveColumnSpec({ column: 'a', lengths: 1 }, 'xs')).message).toBe(
+      'xs.lengths: expected true or false, got 1',
     );
   });
 });

@@ -1,0 +1,149 @@
+/**
+ * Nested columns of a batch, from their decoded levels and values (encodings/nested-output.ts) into the
+ * batch slot's shared memory: a padded list (loader options.pad) as `length` items per row with a length
+ * and validity per row, a struct child by path as a fixed-width column whose row is null when the child
+ * or any struct above it is.
+ *
+ *   levels ─► unravelLevels (offsets and validity per layer) ─► per row: kept items ─► slot, pad after
+ */
+import { CorruptFileError } from '../errors.js';
+import { createRandom, epochSeedKey } from '../samplers/random.js';
+import type { OutputDescriptor } from './messages.js';
+import { compactNested, type NestedOutput } from './encodings/nested-output.js';
+import { unravelLevels, type UnravelledLayer } from './encodings/unravel.js';
+import type { VariableOutput } from './encodings/output.js';
+
+type PaddedDescriptor = Extract<OutputDescriptor, { kind: 'padded' }>;
+type FixedDescriptor = Extract<OutputDescriptor, { kind: 'fixed' }>;
+
+/**
+ * Writes a list column's rows into the slot padded to `d.length` items; `rows` are the batch's row
+ * offsets (what random truncation draws from with the seed and epoch), `where` names the column.
+ */
+export function fillPadded(d: PaddedDescriptor, out: NestedOutput, rows: Uint32Array, where: string): void {
+  const { levels, values } = compactNested(out);
+  const [items, list] = unravelLevels(levels, out.layers, d.numSlots, where);
+  const w = d.itemBytes;
+  if (!items || !list?.offsets || out.layers.length !== 2 || values.length !== items.count * w) {
+    throw new CorruptFileError(`${where}: ${items?.count ?? 0} list items decoded to ${values.length} bytes`, {
+      items: items?.count,
+      bytes: values.length,
+    });
+  }
+  const offsets = list.offsets;
+  const rowBytes = d.length * w;
+  const target = new Uint8Array(d.buffer, d.byteOffset, d.numSlots * rowBytes);
+  const lengths = new Int32Array(d.buffer, d.lengthsOffset, d.numSlots);
+  const validity = d.validityOffset >= 0 ? new Uint8Array(d.buffer, d.validityOffset, d.numSlots) : null;
+  for (let s = 0; s < d.numSlots; s++) {
+    const start = offsets[s] as number;
+    const n = (offsets[s + 1] as number) - start;
+    const kept = Math.min(n, d.length);
+    const first = start + skipped(d, n, rows[s] as number);
+    const at = s * rowBytes;
+    target.set(values.subarray(first * w, (first + kept) * w), at);
+    fillPattern(target, at + kept * w, at + rowBytes, d.padBytes);
+    if (items.nullCount > 0) {
+      for (let k = 0; k < kept; k++) if (items.validity[first + k] === 0) target.set(d.padBytes, at + k * w);
+    }
+    lengths[s] = kept;
+    if (validity) validity[s] = list.validity[s] as number;
+  }
+}
+
+/** Items a row of `n` drops at its start to keep `d.length`. */
+function skipped(d: PaddedDescriptor, n: number, row: number): number {
+  if (n <= d.length || d.truncate === 'end') return 0;
+  if (d.truncate === 'start') return n - d.length;
+  // One stream per row: the same window whichever worker, lane or batch position loads the row.
+  return createRandom(`${epochSeedKey(d.seed, d.epoch)}:${row}`).nextBelow(n - d.length + 1);
+}
+
+/** Fills target[from, to) with copies of `pattern` (to − from is a multiple of its length). */
+function fillPattern(target: Uint8Array, from: number, to: number, pattern: Uint8Array): void {
+  if (from >= to) return;
+  if (pattern.every((b) => b === 0)) {
+    target.fill(0, from, to);
+    return;
+  }
+  target.set(pattern, from);
+  for (let filled = pattern.length; from + filled < to;) {
+    const n = Math.min(filled, to - from - filled);
+    target.copyWithin(from + filled, from, from + n);
+    filled += n;
+  }
+}
+
+/** Writes a struct child's values into the slot; a row is valid when the child and every struct above it are. */
+export function fillStructLeaf(d: FixedDescriptor, out: NestedOutput, where: string): void {
+  const { levels, values } = compactNested(out);
+  const layers = unravelLevels(levels, out.layers, d.numSlots, where);
+  checkRows(layers, d.numSlots, values.length === d.numSlots * d.byteWidth, where);
+  new Uint8Array(d.buffer, d.byteOffset, values.length).set(values);
+  if (d.validityOffset >= 0) structValidity(layers, new Uint8Array(d.buffer, d.validityOffset, d.numSlots));
+}
+
+/**
+ * A variable-width struct child (utf8, binary) or a ragged list of fixed-width items as a variable-width
+ * output in slot order, for the worker to put in the slot's variable-width memory like a flat string
+ * column: a ragged row's value is its items' bytes, a null item's zeros.
+ */
+export function nestedAsVariable(
+  out: NestedOutput,
+  numSlots: number,
+  nullable: boolean,
+  where: string,
+): VariableOutput {
+  const { levels, values, valueOffsets } = compactNested(out);
+  const layers = unravelLevels(levels, out.layers, numSlots, where);
+  const list = layers[1];
+  let bytes: (k: number) => number;
+  let validity: Uint8Array | null = null;
+  if (out.byteWidth !== undefined && out.layers.length === 2 && list?.offsets) {
+    const w = out.byteWidth;
+    const offsets = list.offsets;
+    checkRows([list], numSlots, values.length === (layers[0]?.count ?? 0) * w, where);
+    bytes = (k) => (offsets[k] as number) * w;
+    if (nullable) validity = list.validity;
+    // The bytes under a null item are whatever the writer left there.
+    const items = layers[0] as UnravelledLayer;
+    if (items.nullCount > 0)
+      for (let k = 0; k < items.count; k++) if (items.validity[k] === 0) values.fill(0, k * w, (k + 1) * w);
+  } else {
+    checkRows(layers, numSlots, valueOffsets?.length === numSlots + 1, where);
+    bytes = (k) => (valueOffsets as Float64Array)[k] as number;
+    if (nullable) validity = structValidity(layers, new Uint8Array(numSlots));
+  }
+  const starts = new Float64Array(numSlots);
+  const lengths = new Uint32Array(numSlots);
+  for (let s = 0; s < numSlots; s++) {
+    starts[s] = bytes(s);
+    lengths[s] = bytes(s + 1) - bytes(s);
+  }
+  return {
+    kind: 'variable',
+    starts,
+    lengths,
+    data: values,
+    used: values.length,
+    inOrder: true,
+    lastSlot: numSlots - 1,
+    validity,
+    budget: undefined,
+  };
+}
+
+function checkRows(layers: readonly UnravelledLayer[], numSlots: number, valuesMatch: boolean, where: string): void {
+  if (!valuesMatch || layers.some((l) => l.count !== numSlots))
+    throw new CorruptFileError(`${where}: the levels and values of ${numSlots} rows do not match`, { rows: numSlots });
+}
+
+/** Sets `validity` to 1 where every layer (the child and each struct above it) is valid. */
+function structValidity(layers: readonly UnravelledLayer[], validity: Uint8Array): Uint8Array {
+  validity.fill(1);
+  for (const layer of layers) {
+    if (layer.nullCount === 0) continue;
+    for (let s = 0; s < validity.length; s++) validity[s] = (validity[s] as number) & (layer.validity[s] as number);
+  }
+  return validity;
+}
