@@ -15,6 +15,12 @@ export function removeOnExit(path: string): () => void {
   // maxRetries: a LanceDB writer thread may still be adding files while the folder is removed.
   const remove = () => rmSync(path, { recursive: true, force: true, maxRetries: 3 });
   const onSignal = (signal: NodeJS.Signals) => {
+    // A LanceDB writer thread may also create the folder again (mkdir -p) just after it is removed.
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    for (let i = 0; i < 3; i++) {
+      remove();
+      Atomics.wait(pause, 0, 0, 100);
+    }
     remove();
     process.kill(process.pid, signal);
   };
