@@ -237,6 +237,45 @@ describe('transforms in the loader', () => {
     }
   });
 
+  it("moves a list column's values, padded or ragged, with the rows onError 'skip' replaces", async () => {
+    const jpegs = await mixedJpegs(12);
+    const path = await writeImageTable(
+      jpegs.map((jpeg, r) => (r === 3 || r === 8 ? null : jpeg)),
+      undefined,
+      { tokens: true },
+    );
+    const expected = (r: number) => Array.from({ length: r % 5 }, (_, k) => r + k);
+    try {
+      for (const pad of [{ tokens: { length: 3, value: -1 } }, undefined]) {
+        const loader = await createLoader(path, {
+          batchSize: 6,
+          workers: 1,
+          shuffle: false,
+          columns: ['image', 'tokens'],
+          transforms: augment('skip'),
+          ...(pad && { pad }),
+        });
+        try {
+          for await (const batch of loader.epoch(0)) {
+            const tokens = batch.columns.tokens as BatchColumn;
+            batch.rowOffsets.forEach((r, i) => {
+              const items = pad
+                ? Array.from(tokens.values.subarray(i * 3, i * 3 + (tokens.lengths?.[i] ?? 0)) as Int32Array)
+                : Array.from(tokens.values.subarray(tokens.offsets?.[i], tokens.offsets?.[i + 1]) as Int32Array);
+              expect(items, `row ${r}`).toEqual(pad ? expected(r).slice(0, 3) : expected(r));
+            });
+            expect(Array.from(batch.rowOffsets).filter((r) => r === 3 || r === 8)).toEqual([]);
+            batch.release();
+          }
+        } finally {
+          await loader.close();
+        }
+      }
+    } finally {
+      rmSync(dirname(path), { recursive: true, force: true });
+    }
+  });
+
   it('runs a batch-level user step on whole batches, the same with 1 and 3 workers and after a resume', async () => {
     const one = await batchMeansByBatch({ workers: 1 }, 1);
     expect(one.length).toBe(Math.ceil(ROWS / 7));
