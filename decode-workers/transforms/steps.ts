@@ -71,8 +71,9 @@ export interface ColumnTransform {
   /**
    * A row that cannot be transformed (corrupt, truncated or null image, too large, a user step that
    * throws): `'raise'` (default) rejects the epoch with a TransformError naming the row; `'skip'`
-   * replaces the row, in every column, with the next good row of its batch, counts it in
-   * `metrics().transforms.skippedRows` and names it in a process warning.
+   * replaces the row, in every column (variable-width and list columns included), with the next good row
+   * of its batch, counts it in `metrics().skippedRows` and names it in a process warning. A batch-level
+   * user step that throws rejects the epoch either way.
    */
   onError?: 'raise' | 'skip';
 }
