@@ -38,7 +38,13 @@ export {
   type ColumnTransform,
   type Interpolation,
 } from './decode-workers/transforms/steps.js';
-export type { UserTransformInput, UserTransformFunction, Pixels } from './decode-workers/transforms/run.js';
+export type {
+  UserTransformInput,
+  UserTransformFunction,
+  UserBatchTransformInput,
+  UserBatchTransformFunction,
+  Pixels,
+} from './decode-workers/transforms/run.js';
 export {
   LanceLoaderError,
   InvalidArgumentError,

@@ -14,7 +14,7 @@
  * images-transform.json and prints the table that bench/README.md shows.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import {
@@ -48,8 +48,57 @@ interface LoaderRun {
   mainThreadBusy: number;
   /** Worker time in transforms per image (ms), summed over workers. */
   transformMsPerImage: number;
+  /**
+   * CPU time of the whole process per image (ms, process.cpuUsage over the timed epoch): what an image
+   * costs whatever share of the cores the machine's other jobs leave, unlike images/s.
+   */
+  cpuMsPerImage: number;
+  /** The same by thread: `/proc/self/task/<tid>/stat` ticks, grouped by the thread's name. */
+  cpuMsPerImageByThread: Record<string, number>;
+  /** Cores the process used on average over the timed epoch (CPU time / wall time). */
+  coresUsed: number;
+  /** Worker time reading per image (ms, metrics().readMs). */
+  readMsPerImage: number;
+  /** How long createLoader took (workers started, dataset opened, sharp loaded). */
+  createMs: number;
   images: number;
   seconds: number;
+}
+
+/** Kernel clock ticks per second of /proc's utime and stime (USER_HZ, 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+/** CPU ticks so far of each thread of this process, with its name (`/proc/self/task/<tid>/stat`). */
+function threadTicks(): Map<string, { name: string; ticks: number }> {
+  const threads = new Map<string, { name: string; ticks: number }>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended while the list was read
+    }
+    const close = stat.lastIndexOf(')');
+    const fields = stat.slice(close + 2).split(' ');
+    const name = tid === String(process.pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, close);
+    // Fields 14 and 15 of stat (utime, stime), counted from field 3 after the name.
+    threads.set(tid, { name, ticks: Number(fields[11]) + Number(fields[12]) });
+  }
+  return threads;
+}
+
+/** CPU ms per image by thread name between two threadTicks() (threads that ended in between are missing). */
+function cpuByThread(
+  before: ReturnType<typeof threadTicks>,
+  after: ReturnType<typeof threadTicks>,
+  images: number,
+): Record<string, number> {
+  const byName: Record<string, number> = {};
+  for (const [tid, { name, ticks }] of after) {
+    const ms = ((ticks - (before.get(tid)?.ticks ?? 0)) * 1000) / TICKS_PER_SECOND / images;
+    if (ms > 0) byName[name] = (byName[name] ?? 0) + ms;
+  }
+  return byName;
 }
 
 const transforms: LoaderOptions['transforms'] = {
@@ -73,6 +122,7 @@ async function runLoader(
     columns: ['image', 'label'],
     transforms,
   });
+  const createMs = performance.now() - started;
   try {
     const pass = async (epoch: number, from: number) => {
       let images = 0;
@@ -93,7 +143,11 @@ async function runLoader(
     }
     const before = loader.metrics();
     const elu = performance.eventLoopUtilization();
+    const ticks = threadTicks();
+    const cpu = process.cpuUsage();
     const images = await pass(1, from);
+    const { user, system } = process.cpuUsage(cpu);
+    const byThread = cpuByThread(ticks, threadTicks(), images);
     const busy = performance.eventLoopUtilization(elu);
     const seconds = (performance.now() - from) / 1000;
     const after = loader.metrics();
@@ -101,6 +155,11 @@ async function runLoader(
       imagesPerSecond: images / seconds,
       mainThreadBusy: busy.utilization,
       transformMsPerImage: (after.transformMs - before.transformMs) / images,
+      cpuMsPerImage: (user + system) / 1000 / images,
+      cpuMsPerImageByThread: byThread,
+      coresUsed: (user + system) / 1e6 / seconds,
+      readMsPerImage: (after.readMs - before.readMs) / images,
+      createMs,
       images,
       seconds,
     };
@@ -124,13 +183,24 @@ function runTorch(root: string, cache: 'warm' | 'cold', maxSeconds: number): Rec
   return JSON.parse(out.trim().split('\n').pop() as string) as Record<string, unknown>;
 }
 
-/** Images per second of `fn` over `images`, best of two passes, in this thread. */
-async function rate(images: readonly Buffer[], fn: (jpeg: Buffer, i: number) => Promise<unknown>): Promise<number> {
-  let best = 0;
+/**
+ * Images per second of `fn` over `images` and its CPU time per image (the process's: sharp's threads
+ * included), best of two passes, in this thread.
+ */
+async function rate(
+  images: readonly Buffer[],
+  fn: (jpeg: Buffer, i: number) => Promise<unknown>,
+): Promise<{ imagesPerSecond: number; cpuMsPerImage: number }> {
+  let best = { imagesPerSecond: 0, cpuMsPerImage: Infinity };
   for (let pass = 0; pass < 2; pass++) {
     const t = performance.now();
+    const cpu = process.cpuUsage();
     for (const [i, jpeg] of images.entries()) await fn(jpeg, i);
-    best = Math.max(best, (images.length / (performance.now() - t)) * 1000);
+    const { user, system } = process.cpuUsage(cpu);
+    best = {
+      imagesPerSecond: Math.max(best.imagesPerSecond, (images.length / (performance.now() - t)) * 1000),
+      cpuMsPerImage: Math.min(best.cpuMsPerImage, (user + system) / 1000 / images.length),
+    };
   }
   return best;
 }
@@ -204,7 +274,7 @@ export async function runImagesTransform(options: ImagesTransformOptions): Promi
     rows: jpegs.length,
     meanJpegBytes: meanBytes,
     pipeline: 'RandomResizedCrop 224 + horizontal flip + normalize to float32, batch 64, shuffled',
-    inThread: { sharpDecodeImagesPerSecond: decodeOnly, sharpCropResizeFlipImagesPerSecond: pipeline },
+    inThread: { sharpDecode: decodeOnly, sharpCropResizeFlip: pipeline },
     runs,
   };
   mkdirSync(options.out, { recursive: true });
@@ -215,27 +285,37 @@ export async function runImagesTransform(options: ImagesTransformOptions): Promi
 /** The markdown table of a run (what bench/README.md shows). */
 function renderImagesTransform(result: {
   runs: Record<string, unknown>;
-  inThread: { sharpDecodeImagesPerSecond: number; sharpCropResizeFlipImagesPerSecond: number };
+  inThread: Record<'sharpDecode' | 'sharpCropResizeFlip', Awaited<ReturnType<typeof rate>>>;
 }): string {
   const rateOf = (name: string) => (result.runs[name] as { imagesPerSecond?: number } | undefined)?.imagesPerSecond;
   const fmt = (n: number | undefined) => (n === undefined ? '—' : n.toFixed(0));
   const ratio = (a: number | undefined, b: number | undefined) => (a && b ? `${(a / b).toFixed(2)}×` : '—');
   const ours2 = result.runs['lance-loader 2 workers warm'] as LoaderRun;
+  const cpuOf = (name: string) => (result.runs[name] as { cpuMsPerImage?: number } | undefined)?.cpuMsPerImage;
+  const ms = (n: number | undefined) => (n === undefined ? '—' : n.toFixed(2));
+  const [cpu1, cpu2] = [cpuOf('lance-loader 1 worker warm'), cpuOf('lance-loader 2 workers warm')];
+  const torchWarm = result.runs['torchvision num_workers=2 warm'] as
+    { inThreadCpuMsPerImage?: number; inThreadDecodeCpuMsPerImage?: number } | undefined;
   const lines = [
-    '| run | images/s | main thread busy | transform ms/image (worker) |',
-    '|---|---:|---:|---:|',
+    '| run | images/s | CPU ms/image | cores used | main thread busy | transform ms/image (worker) | read ms/image | createLoader ms |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
     ...Object.entries(result.runs).map(([name, run]) => {
       const r = run as Partial<LoaderRun> & { skipped?: string };
-      if (r.skipped) return `| ${name} | skipped: ${r.skipped} | | |`;
-      return `| ${name} | ${fmt(r.imagesPerSecond)} | ${r.mainThreadBusy === undefined ? '—' : `${(r.mainThreadBusy * 100).toFixed(1)} %`} | ${r.transformMsPerImage === undefined ? '—' : r.transformMsPerImage.toFixed(2)} |`;
+      if (r.skipped) return `| ${name} | skipped: ${r.skipped} | | | | | | |`;
+      return `| ${name} | ${fmt(r.imagesPerSecond)} | ${ms(r.cpuMsPerImage)} | ${ms(r.coresUsed)} | ${r.mainThreadBusy === undefined ? '—' : `${(r.mainThreadBusy * 100).toFixed(1)} %`} | ${ms(r.transformMsPerImage)} | ${ms(r.readMsPerImage)} | ${fmt(r.createMs)} |`;
     }),
     '',
-    `- warm vs torchvision: ${ratio(rateOf('lance-loader 2 workers warm'), rateOf('torchvision num_workers=2 warm'))}; cold: ${ratio(rateOf('lance-loader 2 workers cold'), rateOf('torchvision num_workers=2 cold'))} (target ≥ 1.5×)`,
-    `- 2 workers vs 1: ${ratio(rateOf('lance-loader 2 workers warm'), rateOf('lance-loader 1 worker warm'))} (target ≥ 1.8×)`,
+    `- warm vs torchvision: ${ratio(rateOf('lance-loader 2 workers warm'), rateOf('torchvision num_workers=2 warm'))}; cold: ${ratio(rateOf('lance-loader 2 workers cold'), rateOf('torchvision num_workers=2 cold'))} (target ≥ 1.5×); CPU per image, torchvision's over ours (warm): ${ratio(cpuOf('torchvision num_workers=2 warm'), cpu2)}`,
+    `- 2 workers vs 1: ${ratio(rateOf('lance-loader 2 workers warm'), rateOf('lance-loader 1 worker warm'))} (target ≥ 1.8×); CPU per image ${ms(cpu2)} ms with 2 workers, ${ms(cpu1)} with 1, so two cores of their own would give up to ${cpu1 && cpu2 ? ((2 * cpu1) / cpu2).toFixed(2) : '—'}×`,
+    `- CPU ms per image by thread, 2 workers warm: ${Object.entries(ours2.cpuMsPerImageByThread)
+      .sort((a, b) => b[1] - a[1])
+      .map(([name, v]) => `${name} ${v.toFixed(2)}`)
+      .join(', ')}`,
     `- main thread busy while 2 workers decode: ${(ours2.mainThreadBusy * 100).toFixed(1)} % (target ≤ 5 %)`,
-    `- in one thread, sharp: decode only ${fmt(result.inThread.sharpDecodeImagesPerSecond)} images/s (${(1000 / result.inThread.sharpDecodeImagesPerSecond).toFixed(2)} ms), ` +
-      `decode + crop + resize 224 + flip ${fmt(result.inThread.sharpCropResizeFlipImagesPerSecond)} images/s (${(1000 / result.inThread.sharpCropResizeFlipImagesPerSecond).toFixed(2)} ms); ` +
+    `- in one thread, sharp: decode only ${fmt(result.inThread.sharpDecode.imagesPerSecond)} images/s (${ms(result.inThread.sharpDecode.cpuMsPerImage)} ms CPU an image), ` +
+      `decode + crop + resize 224 + flip ${fmt(result.inThread.sharpCropResizeFlip.imagesPerSecond)} images/s (${ms(result.inThread.sharpCropResizeFlip.cpuMsPerImage)} ms CPU); ` +
       `a worker's whole transform (the same plus normalize into the slot) ${ours2.transformMsPerImage.toFixed(2)} ms`,
+    `- torchvision's pipeline in one thread (ImageFolder item: PIL decode, crop, resize, flip, ToTensor, Normalize): ${ms(torchWarm?.inThreadCpuMsPerImage)} ms CPU an image, PIL's decode alone ${ms(torchWarm?.inThreadDecodeCpuMsPerImage)} ms`,
   ];
   return lines.join('\n');
 }

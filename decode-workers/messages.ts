@@ -79,6 +79,9 @@ export const VARIABLE_INDEX_BYTES_PER_ROW = 21;
 /** Variable-width columns start at multiples of this in a slot's memory (V8 copies fastest between offsets equal mod 8). */
 export const VARIABLE_ALIGN_BYTES = 8;
 
+/** `bytes` rounded up to a multiple of VARIABLE_ALIGN_BYTES: where the next variable-width column starts. */
+export const alignVariable = (bytes: number): number => Math.ceil(bytes / VARIABLE_ALIGN_BYTES) * VARIABLE_ALIGN_BYTES;
+
 /**
  * A worker's share of the loader's memory budget (loader/budget.ts plans it): every byte the worker
  * keeps draws from one of these parts, and what does not fit is refused with a ResourceError.

@@ -26,11 +26,11 @@
  * ResourceError (MEMORY_BUDGET) instead of taking memory outside the budget.
  */
 import { threadId } from 'node:worker_threads';
-import { ResourceError, TransformError } from '../errors.js';
+import { ResourceError } from '../errors.js';
 import type { LanceField } from '../format/schema.js';
 import { runDecodeTask } from './encodings/decode-task.js';
 import {
-  VARIABLE_ALIGN_BYTES,
+  alignVariable,
   VARIABLE_INDEX_BYTES_PER_ROW,
   type DatasetRef,
   type OutputDescriptor,
@@ -61,6 +61,7 @@ import { checkSameDataset, openVersion, replaced } from './same-dataset.js';
 import { fetchFileTasks, type FileRead, type OutputTask } from '../dataset/read-rows.js';
 import { RemoteSource } from '../io/remote/remote-source.js';
 import { ColumnTransformer } from './transforms/run.js';
+import { transformBatch, type BatchTransformJob, type BatchTransformResult } from './transforms/batch.js';
 
 /** Rows that {@link WorkerDataset.keepSmallColumns} reads to touch every page of the small columns. */
 const KEEP_ROWS = 4096;
@@ -208,8 +209,16 @@ export class WorkerDataset {
       d.kind === 'fixed' && !this.leaves[i]?.layers ? openFixedOutput(d) : undefined,
     );
     let inputs: (VariableColumn | null)[] = [];
+    // Transform scratch this batch holds: its values to transform and a batch-level step's stacked input.
+    let held = 0;
+    const allocate = (bytes: number): Uint8Array => {
+      this.chargeTransform(bytes);
+      held += bytes;
+      return new Uint8Array(bytes);
+    };
     const release = () => {
-      this.transformBytes -= inputs.reduce((sum, input) => sum + (input?.data.byteLength ?? 0), 0);
+      this.transformBytes -= held;
+      held = 0;
     };
     const {
       read,
@@ -236,7 +245,9 @@ export class WorkerDataset {
         });
         // Values to transform leave the shared scratch (the next batch reuses it) for memory of their own.
         inputs = columns.map((out, i) =>
-          outputs[i]?.kind === 'transformed' && out.kind === 'variable' ? this.transformInput(out, budget) : null,
+          outputs[i]?.kind === 'transformed' && out.kind === 'variable'
+            ? this.transformInput(out, budget, allocate)
+            : null,
         );
         return this.compactAll(
           columns.map((out, i) => (inputs[i] ? null : out)),
@@ -251,110 +262,62 @@ export class WorkerDataset {
       }
     });
     const decoded = performance.now();
-    const { skipped, transformMs } = inputs.some(Boolean)
-      ? await this.transformInOrder(rows, epoch, outputs, inputs, release)
-      : { skipped: [], transformMs: 0 };
+    const transformed = inputs.some(Boolean)
+      ? await this.transformInOrder(
+          { rows, epoch, outputs, transformers: this.transformers, inputs, variable, variableMemory, allocate },
+          release,
+        )
+      : { skipped: [], variable, transformMs: 0 };
     return {
-      variable,
+      variable: transformed.variable,
       readMs: read - started,
       decodeMs: decoded - read,
-      transformMs,
-      skipped,
+      transformMs: transformed.transformMs,
+      skipped: transformed.skipped,
       reads,
       memory: this.memoryUse(),
     };
   }
 
-  /** A transformed column's values in memory of their own, charged to the transform scratch until transformed. */
-  private transformInput(out: VariableOutput, budget: ScratchBudget): VariableColumn {
-    const { offsets, data } = compactVariable(
-      out,
-      (bytes) => {
-        const { transformScratchBytes, memoryBytes } = this.ref.memory;
-        if (this.transformBytes + bytes > transformScratchBytes)
-          throw new ResourceError(
-            'MEMORY_BUDGET',
-            `a batch's ${bytes} bytes of values to transform do not fit the worker's transform scratch (${transformScratchBytes} bytes of options.memoryBytes ${memoryBytes}, ${this.transformBytes} held by other batches); raise memoryBytes or lower batchSize`,
-            { neededBytes: bytes, transformScratchBytes },
-          );
-        this.transformBytes += bytes;
-        this.peakTransformBytes = Math.max(this.peakTransformBytes, this.transformBytes);
-        return new Uint8Array(bytes);
-      },
-      (bytes) => this.stagingFor(bytes, budget),
-    );
+  /** A transformed column's values in memory of their own (`allocate`: transform scratch) until transformed. */
+  private transformInput(
+    out: VariableOutput,
+    budget: ScratchBudget,
+    allocate: (bytes: number) => Uint8Array,
+  ): VariableColumn {
+    const { offsets, data } = compactVariable(out, allocate, (bytes) => this.stagingFor(bytes, budget));
     return { offsets, data, validity: out.validity && out.validity.slice(0, out.lengths.length) };
   }
 
-  /**
-   * Runs the batch's transforms after those of the batches before it on this worker, then `release` frees
-   * its inputs. Resolves to the rows skipped and the time the transforms took (the wait for the turn not included).
-   */
-  private transformInOrder(
-    rows: Uint32Array,
-    epoch: number,
-    outputs: OutputDescriptor[],
-    inputs: (VariableColumn | null)[],
-    release: () => void,
-  ): Promise<{ skipped: SkippedRow[]; transformMs: number }> {
-    const run = this.transforming.then(async () => {
-      const started = performance.now();
-      const skipped = await this.transformBatch(rows, epoch, outputs, inputs);
-      return { skipped, transformMs: performance.now() - started };
-    });
-    this.transforming = run.catch(() => undefined);
-    return run.finally(release);
+  /** Counts `bytes` more of transform scratch held, or refuses them when they do not fit the worker's share. */
+  private chargeTransform(bytes: number): void {
+    const { transformScratchBytes, memoryBytes } = this.ref.memory;
+    if (this.transformBytes + bytes > transformScratchBytes)
+      throw new ResourceError(
+        'MEMORY_BUDGET',
+        `a batch's ${bytes} bytes of values to transform do not fit the worker's transform scratch (${transformScratchBytes} bytes of options.memoryBytes ${memoryBytes}, ${this.transformBytes} held by other batches); raise memoryBytes or lower batchSize`,
+        { neededBytes: bytes, transformScratchBytes },
+      );
+    this.transformBytes += bytes;
+    this.peakTransformBytes = Math.max(this.peakTransformBytes, this.transformBytes);
   }
 
   /**
-   * Transforms every row of the transformed columns into the slot, one image at a time. A row that fails
-   * rejects the batch (onError 'raise'), or with 'skip' takes, in every column, the values of the next
-   * row of the batch that did not fail.
+   * Runs the batch's transforms (transforms/batch.ts) after those of the batches before it on this
+   * worker, then `release` frees its transform scratch. Resolves to the rows skipped, the variable-width
+   * columns (moved when rows were replaced) and the time the transforms took (the wait for the turn not included).
    */
-  private async transformBatch(
-    rows: Uint32Array,
-    epoch: number,
-    outputs: OutputDescriptor[],
-    inputs: (VariableColumn | null)[],
-  ): Promise<SkippedRow[]> {
-    const failed = new Map<number, TransformError>();
-    for (const [i, input] of inputs.entries()) {
-      const d = outputs[i];
-      const transformer = this.transformers[i];
-      if (!input || d?.kind !== 'transformed' || !transformer) continue;
-      const float = transformer.plan.dtype === 'float32';
-      for (let slot = 0; slot < d.numSlots; slot++) {
-        if (failed.has(slot)) continue;
-        const start = input.offsets[slot] as number;
-        const value =
-          input.validity && !input.validity[slot] ? null : input.data.subarray(start, input.offsets[slot + 1]);
-        const at = d.byteOffset + slot * d.byteWidth;
-        const out = float ? new Float32Array(d.buffer, at, d.byteWidth / 4) : new Uint8Array(d.buffer, at, d.byteWidth);
-        try {
-          await transformer.run(value, rows[slot] as number, epoch, out);
-        } catch (error) {
-          if (!(error instanceof TransformError) || transformer.plan.onError === 'raise') throw error;
-          failed.set(slot, error);
-        }
-      }
-    }
-    if (failed.size === 0) return [];
-    if (failed.size === rows.length) {
-      const first = failed.values().next().value as TransformError;
-      throw new TransformError(
-        first.code,
-        `${first.message}; every row of the batch failed, so none could replace it`,
-        first.details,
-      );
-    }
-    const skipped: SkippedRow[] = [];
-    for (const [slot, error] of failed) {
-      let from = (slot + 1) % rows.length;
-      while (failed.has(from)) from = (from + 1) % rows.length;
-      for (const d of outputs) if (d.kind === 'fixed' || d.kind === 'transformed') copyRow(d, from, slot);
-      skipped.push({ slot, row: rows[slot] as number, replacedBy: rows[from] as number, message: error.message });
-    }
-    return skipped;
+  private transformInOrder(
+    job: BatchTransformJob,
+    release: () => void,
+  ): Promise<BatchTransformResult & { transformMs: number }> {
+    const run = this.transforming.then(async () => {
+      const started = performance.now();
+      const result = await transformBatch(job);
+      return { ...result, transformMs: performance.now() - started };
+    });
+    this.transforming = run.catch(() => undefined);
+    return run.finally(release);
   }
 
   /** What the worker holds of its budget, by part. */
@@ -527,7 +490,7 @@ export class WorkerDataset {
     budget: ScratchBudget,
   ): (VariableColumn | null)[] {
     const sizes = columns.map((out) => (out?.kind === 'variable' ? valueBytes(out) : 0));
-    const needed = sizes.reduce((sum, bytes) => sum + alignUp(bytes), 0);
+    const needed = sizes.reduce((sum, bytes) => sum + alignVariable(bytes), 0);
     const target = memory ?? new SharedArrayBuffer(0);
     const slotBytes = target.byteLength;
     if (needed > slotBytes) {
@@ -550,7 +513,7 @@ export class WorkerDataset {
         (bytes) => new Uint8Array(target, start, bytes),
         (bytes) => this.stagingFor(bytes, budget),
       );
-      at = alignUp(start + data.byteLength);
+      at = alignVariable(start + data.byteLength);
       return { offsets, data, validity: out.validity };
     });
   }
@@ -679,8 +642,6 @@ function valueBytes(out: VariableOutput): number {
   return total;
 }
 
-const alignUp = (bytes: number): number => Math.ceil(bytes / VARIABLE_ALIGN_BYTES) * VARIABLE_ALIGN_BYTES;
-
 /** `count` rows (at most numRows) spread evenly over [0, numRows), ascending. */
 function evenlySpaced(numRows: number, count: number): Uint32Array {
   const rows = new Uint32Array(Math.min(numRows, count));
@@ -703,18 +664,6 @@ function counters(lane: Lane): ReadStats {
 function readsFor(direct: DatasetRef['direct']): BatchReads {
   if (hasQueuedReads()) return 'queued';
   return direct === false ? 'blocking' : 'threadpool';
-}
-
-/** Copies slot `from`'s values (and validity) of a fixed-width or transformed output over slot `to`'s. */
-function copyRow(d: Extract<OutputDescriptor, { kind: 'fixed' | 'transformed' }>, from: number, to: number): void {
-  const bytes = new Uint8Array(d.buffer);
-  bytes.copyWithin(
-    d.byteOffset + to * d.byteWidth,
-    d.byteOffset + from * d.byteWidth,
-    d.byteOffset + (from + 1) * d.byteWidth,
-  );
-  if (d.kind === 'fixed' && d.validityOffset >= 0)
-    bytes[d.validityOffset + to] = bytes[d.validityOffset + from] as number;
 }
 
 function openFixedOutput(d: Extract<OutputDescriptor, { kind: 'fixed' }>): ColumnOutput {

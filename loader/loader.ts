@@ -123,7 +123,7 @@ export class DataLoader {
       checkReadableFields(fields, dataset.path);
       const layout = planBatchLayout(fields, resolved.batchSize, resolved.shapes, resolved.transforms, resolved.pad);
       const plans = Object.values(resolved.transforms);
-      await checkTransforms(plans, layout);
+      await checkTransforms(plans);
       // Slots are sized by the schema's widths: a width the pages cannot hold is damage, not a budget matter.
       // This opens every data file the loader reads, whose identities the workers check theirs against.
       await dataset.checkWidths(fields);
@@ -170,7 +170,12 @@ export class DataLoader {
         transformScratchBytes:
           plans.length === 0
             ? 0
-            : transformScratchFor(variableBatchBytes, Math.max(...plans.map((p) => p.decodedBytes))),
+            : transformScratchFor(
+                variableBatchBytes,
+                Math.max(...plans.map((p) => p.decodedBytes)) +
+                  // A batch-level step's input: the batch's rows stacked, one batch at a time per worker.
+                  resolved.batchSize * plans.reduce((sum, p) => sum + (p.batchStep?.input?.byteWidth ?? 0), 0),
+              ),
       });
       const ref: DatasetRef = {
         path: dataset.path,
@@ -498,18 +503,10 @@ export class DataLoader {
 
 /**
  * What transforms need beyond their own options: sharp for decodeImage (an UnsupportedError saying how to
- * install it, before any worker starts), and, with onError 'skip', no variable-width column loaded beside
- * them (a skipped row is replaced in the slot, where only fixed-size rows can be).
+ * install it, before any worker starts).
  */
-async function checkTransforms(plans: ColumnTransformPlan[], layout: BatchLayout): Promise<void> {
+async function checkTransforms(plans: ColumnTransformPlan[]): Promise<void> {
   if (plans.some((p) => p.steps.some((s) => s.op === 'decodeImage'))) await loadSharp();
-  const skipping = plans.find((p) => p.onError === 'skip');
-  const variable = layout.columns.find((c) => c.variable || c.pad);
-  if (skipping && variable)
-    throw new InvalidArgumentError(
-      `options.transforms.${skipping.column}.onError 'skip' replaces bad rows in every column, which variable-width or padded list column "${variable.name}" cannot have done; leave "${variable.name}" out of options.columns or use onError 'raise'`,
-      { option: `transforms.${skipping.column}.onError` },
-    );
 }
 
 /**

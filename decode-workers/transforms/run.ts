@@ -52,6 +52,28 @@ export interface UserTransformInput {
 /** A user transform: writes one row's output (of the declared shape and dtype) into `output`. */
 export type UserTransformFunction = (input: UserTransformInput, output: Uint8Array | Float32Array) => unknown;
 
+/** What a batch-level user transform function (`level: 'batch'`) receives for each batch. */
+export interface UserBatchTransformInput {
+  /**
+   * The column's values of every row when the step is the only one, else null: row `r` (batch position)
+   * is `data.subarray(offsets[r], offsets[r + 1])`, and a null when `validity[r]` is 0.
+   */
+  values: { data: Uint8Array; offsets: Float64Array; validity: Uint8Array | null } | null;
+  /** The steps before it, every row's output stacked: shape `[rows, ...]`. */
+  pixels: Pixels | null;
+  /** The dataset's visible row offset of each batch position (after onError 'skip' replaced any). */
+  rows: Uint32Array;
+  epoch: number;
+  column: string;
+  /** Uniform in [0, 1), the batch's own seeded stream (see ColumnTransformer.runBatch). */
+  random(): number;
+  /** The step's `options`. */
+  options: unknown;
+}
+
+/** A batch-level user transform: writes the batch's output `[rows, ...shape]` into `output`. */
+export type UserBatchTransformFunction = (input: UserBatchTransformInput, output: Uint8Array | Float32Array) => unknown;
+
 /** One sharp pipeline being built: its input and the operations folded into it so far. */
 interface Pipeline {
   input: Uint8Array;
@@ -69,12 +91,16 @@ const TWO_32 = 2 ** 32;
 
 /** A worker's runner of one column's steps; modules (sharp, user transforms) load on first use. */
 export class ColumnTransformer {
-  private readonly users = new Map<string, Promise<UserTransformFunction>>();
+  private readonly users = new Map<string, Promise<UserTransformFunction | UserBatchTransformFunction>>();
+  /** The steps {@link run} runs on each row: all of them but a batch-level last step. */
+  private readonly rowSteps: ColumnTransformPlan['steps'];
 
   constructor(
     readonly plan: ColumnTransformPlan,
     private readonly seed: number,
-  ) {}
+  ) {
+    this.rowSteps = plan.batchStep ? plan.steps.slice(0, -1) : plan.steps;
+  }
 
   /** Loads sharp and the user modules, and has sharp make one small image (its first call starts libvips). */
   async prepare(): Promise<void> {
@@ -92,8 +118,9 @@ export class ColumnTransformer {
 
   /**
    * Transforms `value` (the column's bytes, or null for a null) of dataset row `row` into `output` (the
-   * row's place in the slot, plan.byteWidth bytes). Every failure is a TransformError naming the row,
-   * the column and the step.
+   * row's place in the slot, plan.byteWidth bytes; with a batch-level step, its place in the stacked
+   * input, plan.batchStep.input.byteWidth). Every failure is a TransformError naming the row, the column
+   * and the step.
    */
   async run(value: Uint8Array | null, row: number, epoch: number, output: Uint8Array | Float32Array): Promise<void> {
     const { column } = this.plan;
@@ -126,7 +153,7 @@ export class ColumnTransformer {
       toChannelsFirst = false;
       return pixels;
     };
-    for (const [i, step] of this.plan.steps.entries()) {
+    for (const [i, step] of this.rowSteps.entries()) {
       const where = `steps[${i}] ${step.op}`;
       switch (step.op) {
         case 'decodeImage': {
@@ -205,7 +232,7 @@ export class ColumnTransformer {
           break;
         case 'user': {
           const input: Pixels | null = bytes === null ? await settleTensor() : null;
-          const fn = await this.userFunction(step, row);
+          const fn = (await this.userFunction(step, row)) as UserTransformFunction;
           const out =
             step.output.dtype === 'float32'
               ? new Float32Array(count(step.output.shape))
@@ -233,9 +260,52 @@ export class ColumnTransformer {
       throw this.error(
         'TRANSFORM_ERROR',
         row,
-        `the steps made [${result.shape.join(', ')}] values, not the planned [${this.plan.shape.join(', ')}]`,
+        `the steps made [${result.shape.join(', ')}] values, not the planned [${(this.plan.batchStep?.input ?? this.plan).shape.join(', ')}]`,
       );
     writeTensor(result, output, affine, toChannelsFirst);
+  }
+
+  /**
+   * Runs the batch-level last step on the batch: `input` is the column's values (the step is the only
+   * one) or the row steps' outputs stacked `[rows, ...]`, `rows` the dataset row of each batch position,
+   * `output` the batch's whole output in the slot (zeroed first, so values the function leaves are 0,
+   * not an earlier batch's). Its random stream is seeded with `${seed}:${epoch}:${column}:batch:${rows}`
+   * (the rows joined by commas): the same batch draws the same whatever worker loads it, and after a
+   * resume. A throw is a TransformError naming the rows, the column and the module.
+   */
+  async runBatch(
+    input: UserBatchTransformInput['values'] | Pixels,
+    rows: Uint32Array,
+    epoch: number,
+    output: Uint8Array | Float32Array,
+  ): Promise<void> {
+    const { column, steps } = this.plan;
+    const step = steps[steps.length - 1] as UserTransformStep;
+    const fn = (await this.userFunction(step, rows)) as UserBatchTransformFunction;
+    const stream = createRandom(`${this.seed}:${epoch}:${column}:batch:${rows.join(',')}`);
+    output.fill(0);
+    const pixels = input && 'shape' in input ? input : null;
+    try {
+      await fn(
+        {
+          values: pixels ? null : (input as UserBatchTransformInput['values']),
+          pixels,
+          rows,
+          epoch,
+          column,
+          random: () => stream.nextUint32() / TWO_32,
+          options: step.options,
+        },
+        output,
+      );
+    } catch (cause) {
+      throw this.error(
+        'TRANSFORM_ERROR',
+        rows,
+        `steps[${steps.length - 1}] user ${step.module}#${step.export ?? 'default'} (batch) threw: ${message(cause)}`,
+        { module: step.module },
+      );
+    }
   }
 
   /** The pipeline a resize may join: the current one unless it already resizes (then it runs first). */
@@ -301,7 +371,10 @@ export class ColumnTransformer {
     }
   }
 
-  private userFunction(step: UserTransformStep, row: number): Promise<UserTransformFunction> {
+  private userFunction(
+    step: UserTransformStep,
+    row: number | Uint32Array,
+  ): Promise<UserTransformFunction | UserBatchTransformFunction> {
     const name = step.export ?? 'default';
     const key = `${step.module}#${name}`;
     let fn = this.users.get(key);
@@ -309,7 +382,7 @@ export class ColumnTransformer {
       fn = import(step.module).then((m: Record<string, unknown>) => {
         const f = m[name];
         if (typeof f !== 'function') throw new Error(`it has no function export "${name}"`);
-        return f as UserTransformFunction;
+        return f as UserTransformFunction | UserBatchTransformFunction;
       });
       this.users.set(key, fn);
     }
@@ -325,14 +398,22 @@ export class ColumnTransformer {
     });
   }
 
+  /** A TransformError naming the column and the row, or a batch's rows (the first 8 and how many). */
   private error(
     code: TransformErrorCode,
-    row: number,
+    row: number | Uint32Array,
     what: string,
     details: Record<string, unknown> = {},
   ): TransformError {
     const { column } = this.plan;
-    return new TransformError(code, `column "${column}", row ${row}: ${what}`, { column, row, ...details });
+    if (typeof row === 'number')
+      return new TransformError(code, `column "${column}", row ${row}: ${what}`, { column, row, ...details });
+    const shown = Array.from(row.subarray(0, 8)).join(', ') + (row.length > 8 ? `, … (${row.length} rows)` : '');
+    return new TransformError(code, `column "${column}", rows ${shown}: ${what}`, {
+      column,
+      rows: Array.from(row),
+      ...details,
+    });
   }
 }
 
@@ -379,6 +460,29 @@ export function resizedCropBox(width: number, height: number, scale: Size2, rati
 }
 
 /**
+ * uint8 pixels, channels last, to float32 `x * scale[k] + offset[k]` (k the channel): the copy of every
+ * normalized image into the slot. RGB, the common case, has a loop of its own with the channels
+ * unrolled, which V8 compiles much tighter than a loop that looks the channel up for every value.
+ */
+function scaleBytes(data: Uint8Array, out: Float32Array, scale: Float64Array, offset: Float64Array): void {
+  const c = scale.length;
+  if (c === 3) {
+    const [s0, s1, s2] = scale as unknown as [number, number, number];
+    const [o0, o1, o2] = offset as unknown as [number, number, number];
+    for (let i = 0; i < data.length; i += 3) {
+      out[i] = (data[i] as number) * s0 + o0;
+      out[i + 1] = (data[i + 1] as number) * s1 + o1;
+      out[i + 2] = (data[i + 2] as number) * s2 + o2;
+    }
+    return;
+  }
+  for (let i = 0, k = 0; i < data.length; i++) {
+    out[i] = (data[i] as number) * (scale[k] as number) + (offset[k] as number);
+    if (++k === c) k = 0;
+  }
+}
+
+/**
  * Writes `p` into `out`, scaled per channel (`affine`, to float32) and in [c, h, w] order
  * (`channelsFirst`); the one copy of the row's values into the slot.
  */
@@ -394,16 +498,20 @@ function writeTensor(
     out.set(data);
     return { data: out, shape };
   }
-  const scale = affine?.scale ?? [1];
-  const offset = affine?.offset ?? [0];
-  const pixelsPerChannel = data.length / c;
-  for (let k = 0; k < c; k++) {
-    const s = scale.length === 1 ? (scale[0] as number) : (scale[k] as number);
-    const o = offset.length === 1 ? (offset[0] as number) : (offset[k] as number);
-    if (channelsFirst) {
+  // Per channel, as typed arrays: the loops below then stay on one element kind each.
+  const scale = Float64Array.from({ length: c }, (_, k) => at(affine?.scale ?? [1], k));
+  const offset = Float64Array.from({ length: c }, (_, k) => at(affine?.offset ?? [0], k));
+  if (channelsFirst) {
+    const pixelsPerChannel = data.length / c;
+    for (let k = 0; k < c; k++) {
+      const s = scale[k] as number;
+      const o = offset[k] as number;
       const base = k * pixelsPerChannel;
       for (let i = 0; i < pixelsPerChannel; i++) out[base + i] = (data[i * c + k] as number) * s + o;
-    } else for (let i = k; i < data.length; i += c) out[i] = (data[i] as number) * s + o;
-  }
+    }
+  } else if (data instanceof Uint8Array && out instanceof Float32Array) scaleBytes(data, out, scale, offset);
+  else
+    for (let i = 0; i < data.length; i++)
+      out[i] = (data[i] as number) * (scale[i % c] as number) + (offset[i % c] as number);
   return { data: out, shape: channelsFirst ? [c, shape[0] as number, shape[1] as number] : shape };
 }

@@ -9,7 +9,8 @@
  *
  * Geometric steps need an image; tensor steps (normalize, toFloat, channelsFirst) need a fixed shape.
  * A user step (`{ module, export, options, output }`) takes the column's bytes or the image so far and
- * writes an output of the shape and dtype it declares.
+ * writes an output of the shape and dtype it declares, for one row; with `level: 'batch'` it is the
+ * last step and takes every row of the batch at once (the bytes, or the row steps' outputs stacked).
  */
 import { InvalidArgumentError } from '../../errors.js';
 
@@ -47,6 +48,20 @@ export interface UserTransformStep {
   options?: unknown;
   /** The shape and dtype of what the function writes for one row. */
   output: { shape: readonly number[]; dtype: 'uint8' | 'float32' };
+  /**
+   * `'row'` (default): called once per row. `'batch'`: called once per batch with every row's input at
+   * once, writing the batch's whole output `[rows, ...output.shape]`; it must be the last step, and the
+   * steps before it must end in a fixed shape.
+   */
+  level?: 'row' | 'batch';
+}
+
+/** The shape and dtype of one row of a tensor. */
+export interface TensorSpec {
+  shape: number[];
+  dtype: 'uint8' | 'float32';
+  /** Bytes of one row. */
+  byteWidth: number;
 }
 
 /** What `transforms.<column>` of the loader options takes. */
@@ -56,8 +71,9 @@ export interface ColumnTransform {
   /**
    * A row that cannot be transformed (corrupt, truncated or null image, too large, a user step that
    * throws): `'raise'` (default) rejects the epoch with a TransformError naming the row; `'skip'`
-   * replaces the row, in every column, with the next good row of its batch, counts it in
-   * `metrics().transforms.skippedRows` and names it in a process warning.
+   * replaces the row, in every column (variable-width and list columns included), with the next good row
+   * of its batch, counts it in `metrics().skippedRows` and names it in a process warning. A batch-level
+   * user step that throws rejects the epoch either way.
    */
   onError?: 'raise' | 'skip';
 }
@@ -138,17 +154,22 @@ function square(size: number | Size2): Size2 {
   return typeof size === 'number' ? [size, size] : size;
 }
 
-/** A column's steps checked, with the output's fixed shape and dtype and what a worker needs to know. */
-export interface ColumnTransformPlan {
+/**
+ * A column's steps checked, with the output's fixed shape and dtype (of one row: TensorSpec) and what a
+ * worker needs to know.
+ */
+export interface ColumnTransformPlan extends TensorSpec {
   column: string;
   steps: TransformStep[];
   onError: 'raise' | 'skip';
-  shape: number[];
-  dtype: 'uint8' | 'float32';
-  /** Bytes of one row's output. */
-  byteWidth: number;
   /** Bytes of the largest image the steps may decode (maxPixels × channels), 0 without decodeImage. */
   decodedBytes: number;
+  /**
+   * With a batch-level user step (the last step): what it takes, the row steps' outputs stacked
+   * `[rows, ...input.shape]` in the worker's transform scratch, or the column's values (`input` null)
+   * when it is the only step. Null without one.
+   */
+  batchStep: { input: TensorSpec | null } | null;
 }
 
 const INTERPOLATIONS: readonly Interpolation[] = ['nearest', 'bilinear', 'bicubic', 'lanczos3'];
@@ -176,6 +197,7 @@ export function planColumnTransform(column: string, transform: unknown): ColumnT
   let shape: number[] = [];
   let dtype = 'uint8' as 'uint8' | 'float32';
   let decodedBytes = 0;
+  let batchStep: ColumnTransformPlan['batchStep'] = null;
   const positive = (at: string, v: unknown) => {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 1 << 16)
       fail(at, `must be an integer from 1 to 65536, got ${String(v)}`);
@@ -189,6 +211,17 @@ export function planColumnTransform(column: string, transform: unknown): ColumnT
   const range = (at: string, r: unknown, min: number) => {
     if (!Array.isArray(r) || r.length !== 2 || !r.every((v) => typeof v === 'number' && v > min) || r[0] > r[1])
       fail(at, `must be [low, high] with ${min} < low <= high, got ${String(r)}`);
+  };
+  /** What a batch-level user step at `i` takes: the column's bytes (null), or the fixed-shape rows so far. */
+  const batchInput = (at: string, i: number): TensorSpec | null => {
+    if (i !== steps.length - 1) fail(at, 'a batch-level user step must be the last step');
+    if (state === 'bytes') return null;
+    if (state === 'image') {
+      if (size === null)
+        fail(at, 'a batch-level user step needs rows of one shape: resize to [height, width] or crop before it');
+      return tensorSpec([...(size as [number, number]), channels], 'uint8');
+    }
+    return tensorSpec(shape, dtype);
   };
   const needImage = (at: string, op: string) => {
     if (state !== 'image') fail(at, `${op} needs an image: put decodeImage() before it, and user steps after it`);
@@ -270,6 +303,9 @@ export function planColumnTransform(column: string, transform: unknown): ColumnT
           fail(`${at}.module`, `must be a path or file: URL of an ES module, got ${String(step.module)}`);
         if (step.export !== undefined && typeof step.export !== 'string')
           fail(`${at}.export`, `must be the name of the module's export, got ${String(step.export)}`);
+        if (step.level !== undefined && step.level !== 'row' && step.level !== 'batch')
+          fail(`${at}.level`, `must be 'row' or 'batch', got ${String(step.level)}`);
+        if (step.level === 'batch') batchStep = { input: batchInput(at, i) };
         const out = step.output as UserTransformStep['output'] | undefined;
         if (
           !out ||
@@ -301,14 +337,10 @@ export function planColumnTransform(column: string, transform: unknown): ColumnT
       );
     shape = [...(size as [number, number]), channels];
   }
+  return { column, steps: [...steps], onError, ...tensorSpec(shape, dtype), decodedBytes, batchStep };
+}
+
+function tensorSpec(shape: readonly number[], dtype: 'uint8' | 'float32'): TensorSpec {
   const count = shape.reduce((a, b) => a * b, 1);
-  return {
-    column,
-    steps: [...steps],
-    onError,
-    shape,
-    dtype,
-    byteWidth: count * (dtype === 'float32' ? 4 : 1),
-    decodedBytes,
-  };
+  return { shape: [...shape], dtype, byteWidth: count * (dtype === 'float32' ? 4 : 1) };
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rmSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   createLoader,
   decodeImage,
@@ -13,9 +14,11 @@ import {
   TransformError,
   type BatchColumn,
   type LoaderOptions,
+  type LoaderState,
+  type TransformStep,
 } from '../../index.js';
 import { batchToTensors, loadTf } from '../../tfjs.js';
-import { encodeImage, mixedJpegs, writeImageTable } from '../decode-workers/transforms/image-fixtures.js';
+import { mixedJpegs, writeImageTable } from '../decode-workers/transforms/image-fixtures.js';
 
 const ROWS = 30;
 /** Rows whose image is broken in the `broken` table: truncated, not an image, null. */
@@ -72,6 +75,49 @@ async function imagesByRow(
   return rows;
 }
 
+/** A batch-level user step of test/decode-workers/transforms/user-batch-transforms.mjs. */
+const batchStep = (name: string, shape: number[], dtype: 'uint8' | 'float32'): TransformStep => ({
+  op: 'user',
+  module: fileURLToPath(new URL('../decode-workers/transforms/user-batch-transforms.mjs', import.meta.url)),
+  export: name,
+  level: 'batch',
+  output: { shape, dtype },
+});
+
+const batchMeans: LoaderOptions['transforms'] = {
+  image: { steps: [decodeImage(), randomResizedCrop(12), flipHorizontal(), batchStep('batchMeans', [3], 'float32')] },
+};
+
+/** Each batch's rows and its batchMeans output (per row: mean, batch mean, batch draw), in epoch `epoch`. */
+async function batchMeansByBatch(options: Partial<LoaderOptions>, epoch: number): Promise<string[]> {
+  const loader = await createLoader(good, { batchSize: 7, seed: 3, transforms: batchMeans, ...options });
+  const batches: string[] = [];
+  try {
+    for await (const batch of loader.epoch(epoch)) {
+      expect(batch.columns.image?.shape).toEqual([batch.numRows, 3]);
+      batches.push(`${batch.rowOffsets.join()}: ${Array.from(batch.columns.image?.values as Float32Array).join()}`);
+      batch.release();
+    }
+  } finally {
+    await loader.close();
+  }
+  return batches;
+}
+
+/** The state of a loader of `good` after it delivered two batches of `epoch`. */
+async function stateAfterTwoBatches(options: LoaderOptions, epoch: number): Promise<LoaderState> {
+  const loader = await createLoader(good, options);
+  try {
+    const it = loader.epoch(epoch);
+    for (let i = 0; i < 2; i++) (await it.next()).value.release();
+    const state = loader.state();
+    await it.return(undefined);
+    return state;
+  } finally {
+    await loader.close();
+  }
+}
+
 describe('transforms in the loader', () => {
   it('delivers float32 [batch, 24, 24, 3] images beside the other columns', async () => {
     const loader = await createLoader(good, { batchSize: 8, workers: 1, transforms: augment() });
@@ -103,16 +149,7 @@ describe('transforms in the loader', () => {
 
   it('gives the rows after a resume the crops they had without it', async () => {
     const whole = await imagesByRow(good, { workers: 2 }, 1);
-    const loader = await createLoader(good, { batchSize: 7, seed: 3, workers: 2, transforms: augment() });
-    let state;
-    try {
-      const it = loader.epoch(1);
-      for (let i = 0; i < 2; i++) (await it.next()).value.release();
-      state = loader.state();
-      await it.return(undefined);
-    } finally {
-      await loader.close();
-    }
+    const state = await stateAfterTwoBatches({ batchSize: 7, seed: 3, workers: 2, transforms: augment() }, 1);
     const rest = await imagesByRow(good, { workers: 3, resume: state }, 1);
     expect(rest.size).toBe(ROWS - 14);
     for (const [row, value] of rest) expect(value).toEqual(whole.get(row));
@@ -174,20 +211,98 @@ describe('transforms in the loader', () => {
     }
   });
 
-  it("refuses onError 'skip' beside a variable-width column it could not replace rows of", async () => {
-    const path = await writeImageTable([await encodeImage(40, 40, 1)]);
+  it("moves a string column's values with the rows onError 'skip' replaces", async () => {
+    const loader = await createLoader(broken, {
+      batchSize: 10,
+      workers: 2,
+      shuffle: false,
+      columns: ['image', 'name', 'label'],
+      transforms: augment('skip'),
+    });
     try {
-      const error = await createLoader(path, {
-        batchSize: 1,
-        workers: 1,
-        transforms: { image: { steps: [decodeImage(), centerCrop(8)], onError: 'skip' } },
-      }).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(InvalidArgumentError);
-      expect((error as Error).message).toContain(
-        `variable-width or padded list column "name" cannot have done; leave "name" out of options.columns or use onError 'raise'`,
-      );
+      const seen: number[] = [];
+      for await (const batch of loader.epoch(0)) {
+        const name = batch.columns.name as BatchColumn;
+        const offsets = name.offsets as Int32Array;
+        const names = Array.from(batch.rowOffsets, (_, i) =>
+          new TextDecoder().decode(name.values.subarray(offsets[i], offsets[i + 1]) as Uint8Array),
+        );
+        expect(names).toEqual(Array.from(batch.rowOffsets, (r) => `image-${r}`));
+        seen.push(...batch.rowOffsets);
+        batch.release();
+      }
+      expect(seen.filter((_, i) => i === 4 || i === 11 || i === 17)).toEqual([5, 12, 18]);
+    } finally {
+      await loader.close();
+    }
+  });
+
+  it("moves a list column's values, padded or ragged, with the rows onError 'skip' replaces", async () => {
+    const jpegs = await mixedJpegs(12);
+    const path = await writeImageTable(
+      jpegs.map((jpeg, r) => (r === 3 || r === 8 ? null : jpeg)),
+      undefined,
+      { tokens: true },
+    );
+    const expected = (r: number) => Array.from({ length: r % 5 }, (_, k) => r + k);
+    try {
+      for (const pad of [{ tokens: { length: 3, value: -1 } }, undefined]) {
+        const loader = await createLoader(path, {
+          batchSize: 6,
+          workers: 1,
+          shuffle: false,
+          columns: ['image', 'tokens'],
+          transforms: augment('skip'),
+          ...(pad && { pad }),
+        });
+        try {
+          for await (const batch of loader.epoch(0)) {
+            const tokens = batch.columns.tokens as BatchColumn;
+            batch.rowOffsets.forEach((r, i) => {
+              const items = pad
+                ? Array.from(tokens.values.subarray(i * 3, i * 3 + (tokens.lengths?.[i] ?? 0)) as Int32Array)
+                : Array.from(tokens.values.subarray(tokens.offsets?.[i], tokens.offsets?.[i + 1]) as Int32Array);
+              expect(items, `row ${r}`).toEqual(pad ? expected(r).slice(0, 3) : expected(r));
+            });
+            expect(Array.from(batch.rowOffsets).filter((r) => r === 3 || r === 8)).toEqual([]);
+            batch.release();
+          }
+        } finally {
+          await loader.close();
+        }
+      }
     } finally {
       rmSync(dirname(path), { recursive: true, force: true });
+    }
+  });
+
+  it('runs a batch-level user step on whole batches, the same with 1 and 3 workers and after a resume', async () => {
+    const one = await batchMeansByBatch({ workers: 1 }, 1);
+    expect(one.length).toBe(Math.ceil(ROWS / 7));
+    expect(await batchMeansByBatch({ workers: 3 }, 1)).toEqual(one);
+    const state = await stateAfterTwoBatches({ batchSize: 7, seed: 3, workers: 2, transforms: batchMeans }, 1);
+    expect(await batchMeansByBatch({ workers: 2, resume: state }, 1)).toEqual(one.slice(2));
+  });
+
+  it('rejects the epoch when a batch-level user step throws, naming the rows, column and module', async () => {
+    const loader = await createLoader(good, {
+      batchSize: 4,
+      workers: 1,
+      shuffle: false,
+      transforms: { image: { steps: [batchStep('batchThrows', [1], 'uint8')], onError: 'skip' } },
+    });
+    try {
+      const error = await loader
+        .epoch(0)
+        .next()
+        .then(() => null)
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TransformError);
+      expect((error as Error).message).toMatch(
+        /^column "image", rows 0, 1, 2, 3: steps\[0\] user file:.*user-batch-transforms\.mjs#batchThrows \(batch\) threw: no batch of 4 rows/,
+      );
+    } finally {
+      await loader.close();
     }
   });
 

@@ -33,10 +33,23 @@ export function encodeImage(
   return (format === 'jpeg' ? image.jpeg({ quality: 92 }) : format === 'png' ? image.png() : image.webp()).toBuffer();
 }
 
-/** Writes `images` (null for a null value) as a table `images.lance` in a new temporary folder; returns its path. */
-export async function writeImageTable(images: (Uint8Array | null)[], labels?: number[]): Promise<string> {
+/**
+ * Writes `images` (null for a null value) as a table `images.lance` in a new temporary folder; returns its
+ * path. With `tokens`, row r also has `tokens: list<int32>` of r % 5 items [r, r + 1, …].
+ */
+export async function writeImageTable(
+  images: (Uint8Array | null)[],
+  labels?: number[],
+  { tokens = false } = {},
+): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'lance-loader-images-'));
   const table = new arrow.Table({
+    ...(tokens && {
+      tokens: arrow.vectorFromArray(
+        images.map((_, r) => Array.from({ length: r % 5 }, (_, k) => r + k)),
+        new arrow.List(new arrow.Field('item', new arrow.Int32(), true)),
+      ),
+    }),
     id: arrow.makeVector(Int32Array.from(images, (_, i) => i)),
     label: arrow.makeVector(Int32Array.from(labels ?? images.map((_, i) => i % 10))),
     name: arrow.vectorFromArray(

@@ -216,6 +216,22 @@ describe('ColumnTransformer', () => {
       expect(out[i]).toBeCloseTo(((px[i] as number) / 255 - (mean[i % 3] as number)) / (std[i % 3] as number), 5);
   });
 
+  it('normalizes each of four channels (RGBA) with its own mean and std', async () => {
+    const bytes = await sharp(drawPixels(5, 5, 2), { raw: { width: 5, height: 5, channels: 3 } })
+      .ensureAlpha(0.5)
+      .png()
+      .toBuffer();
+    const px = await sharp(bytes).raw().toBuffer();
+    const [mean, std] = [
+      [0.1, 0.2, 0.3, 0.4],
+      [0.5, 0.6, 0.7, 0.8],
+    ];
+    const out = await run([decodeImage({ channels: 4 }), centerCrop(5), normalize(mean, std)], bytes);
+    expect(out.length).toBe(px.length);
+    for (let i = 0; i < px.length; i++)
+      expect(out[i]).toBeCloseTo(((px[i] as number) / 255 - (mean[i % 4] as number)) / (std[i % 4] as number), 5);
+  });
+
   it('scales uint8 to [0, 1] float32 with toFloat', async () => {
     const bytes = await png(8, 8);
     const px = await sharp(bytes).raw().toBuffer();

@@ -50,7 +50,37 @@ describe('planColumnTransform', () => {
     expect([plan.shape, plan.dtype]).toEqual([[10], 'float32']);
   });
 
+  it("plans a batch-level user step's input: the rows' fixed shape before it, or the column's values", () => {
+    const batch = { op: 'user', module: './t.js', level: 'batch', output: { shape: [3], dtype: 'float32' } } as const;
+    const after = planColumnTransform('image', { steps: [decodeImage(), centerCrop([4, 6]), toFloat(), batch] });
+    expect([after.shape, after.dtype, after.batchStep]).toEqual([
+      [3],
+      'float32',
+      { input: { shape: [4, 6, 3], dtype: 'float32', byteWidth: 4 * 6 * 3 * 4 } },
+    ]);
+    expect(planColumnTransform('image', { steps: [batch] }).batchStep).toEqual({ input: null });
+    expect(planColumnTransform('image', { steps: [decodeImage(), centerCrop(4)] }).batchStep).toBeNull();
+  });
+
   it.each([
+    [
+      { steps: [{ op: 'user', module: 'm.js', level: 'batch', output: { shape: [2], dtype: 'uint8' } }, toFloat()] },
+      'steps[0] a batch-level user step must be the last step',
+    ],
+    [
+      {
+        steps: [
+          decodeImage(),
+          resize(8),
+          { op: 'user', module: 'm.js', level: 'batch', output: { shape: [2], dtype: 'uint8' } },
+        ],
+      },
+      'steps[2] a batch-level user step needs rows of one shape: resize to [height, width] or crop before it',
+    ],
+    [
+      { steps: [{ op: 'user', module: 'm.js', level: 'rows', output: { shape: [2], dtype: 'uint8' } }] },
+      "steps[0].level must be 'row' or 'batch', got rows",
+    ],
     [{ steps: [decodeImage()] }, 'options.transforms.image.steps must end with a fixed size'],
     [{ steps: [decodeImage(), resize(64)] }, 'options.transforms.image.steps must end with a fixed size'],
     [{ steps: [centerCrop(8)] }, 'options.transforms.image.steps[0] centerCrop needs an image'],
