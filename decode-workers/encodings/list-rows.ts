@@ -269,6 +269,29 @@ export function decodeListChunks(task: DecodeTask & { kind: 'miniblock-nested' }
   return true;
 }
 
+/**
+ * Records page row `row` (first value `start`, `count` values, first entry's def `def`) for the wanted
+ * rows from `j` on that are it (a row may be wanted twice); returns the next wanted row.
+ */
+function recordRows(
+  rows: Uint32Array,
+  from: number,
+  j: number,
+  n: number,
+  row: number,
+  start: number,
+  count: number,
+  def: number,
+): number {
+  while (j < n && rows[from + j] === row) {
+    rowValue[j] = start;
+    rowCount[j] = count;
+    rowDef[j] = def;
+    j++;
+  }
+  return j;
+}
+
 /** Reads a chunk's levels; a kernel's CorruptFileError is rethrown naming `where`. */
 function chunkLevels(
   task: DecodeTask & { kind: 'miniblock-nested' },
@@ -298,26 +321,17 @@ function decodeGroup(
   const nullListDef = canonicalDef(out.layers, 1, 'null');
   const parts: ChunkLevels[] = [];
   // Levels → each wanted row's first value, value count and first entry's def (rows are in page order).
-  let j = 0; // next wanted row (index into the group's rows)
-  let want = n > 0 ? (rows[from] as number) - firstRow : -1;
-  if (want < 0 && n > 0)
-    throw new CorruptFileError(`${where}: row ${rows[from]} is not among the rows its chunks hold`, {
-      row: rows[from],
-    });
+  // Plain locals only (no closure over them), so the entry loops keep them in registers.
+  let j = 0; // wanted rows recorded so far
   let k = -1; // the current row, counted from firstRow (−1: a preamble, items of an earlier row)
   let start = 0;
   let def0 = 0;
   let value = 0;
   let nulls = 0;
-  const close = () => {
-    while (j < n && want === k) {
-      rowValue[j] = start;
-      rowCount[j] = value - start;
-      rowDef[j] = def0;
-      j++;
-      want = j < n ? (rows[from + j] as number) - firstRow : -1;
-    }
-  };
+  if (n > 0 && (rows[from] as number) < firstRow)
+    throw new CorruptFileError(`${where}: row ${rows[from]} is not among the rows its chunks hold`, {
+      row: rows[from],
+    });
   for (let c = 0; c < group.chunks.length; c++) {
     const chunk = group.chunks[c] as (typeof group.chunks)[number];
     const part = chunkLevels(task, chunk, where);
@@ -326,35 +340,18 @@ function decodeGroup(
     const count = rep?.length ?? def?.length ?? chunk.itemCount;
     let starts = 0;
     const visibleBefore = value;
-    if (rep && !def) {
-      // Every entry is a valid item (most pages): only row starts need a look.
-      for (let e = 0; e < count; e++) {
-        const r = rep[e] as number;
-        if (r === 0) continue;
-        if (r !== 1)
-          throw new CorruptFileError(
-            `${where}: level entry ${e} of chunk ${c} (rep ${r}, def 0) is out of range for the page's layers`,
-          );
-        if (k >= 0) {
-          value = visibleBefore + e;
-          close();
-        }
-        k++;
-        starts++;
-        start = visibleBefore + e;
-        def0 = 0;
-      }
-      value = visibleBefore + count;
-    }
-    for (let e = 0; e < (rep && !def ? 0 : count); e++) {
+    for (let e = 0; e < count; e++) {
       const r = rep ? (rep[e] as number) : 1;
+      if (r === 0 && !def) continue; // an item continuing its list (most entries)
       const d = def ? (def[e] as number) : 0;
       if (r > 1 || d >= defMap.length)
         throw new CorruptFileError(
           `${where}: level entry ${e} of chunk ${c} (rep ${r}, def ${d}) is out of range for the page's layers`,
         );
+      // Without def levels every entry is a value: the count so far is the entry's index.
+      if (!def) value = visibleBefore + e;
       if (r === 1) {
-        if (k >= 0) close();
+        if (k >= 0) j = recordRows(rows, from, j, n, firstRow + k, start, value - start, def0);
         k++;
         starts++;
         start = value;
@@ -364,17 +361,18 @@ function decodeGroup(
           `${where}: level entry ${e} of chunk ${c} continues a list (rep ${r}) that its definition level ${def0} ends`,
         );
       }
-      if (d <= maxVisibleDef) {
+      if (def && d <= maxVisibleDef) {
         if (d !== 0 && k >= 0) pushNullValue(nulls++, value);
         value++;
       }
     }
+    if (!def) value = visibleBefore + count;
     if (starts !== chunk.rowStarts || value - visibleBefore !== chunk.itemCount)
       throw new CorruptFileError(
         `${where}: chunk ${c} of the read has ${starts} row starts and ${value - visibleBefore} values in its levels, its page index says ${chunk.rowStarts} and ${chunk.itemCount}`,
       );
   }
-  if (k >= 0) close();
+  if (k >= 0) j = recordRows(rows, from, j, n, firstRow + k, start, value - start, def0);
   if (j < n)
     throw new CorruptFileError(`${where}: row ${rows[from + j]} is not among the ${k + 1} rows its chunks hold`, {
       row: rows[from + j],
