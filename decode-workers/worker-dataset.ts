@@ -432,7 +432,7 @@ export class WorkerDataset {
   /** Reads and decodes `rows` of `fields` into outputs of its own, for what reading leaves behind (kept pages, compiled code). */
   private async readAndDrop(rows: Uint32Array, fields: LanceField[]): Promise<void> {
     const columns = createOutputs(fields, rows.length);
-    const placed = columns.map((out) => (out.kind === 'nested' ? undefined : out));
+    const placed = columns.map((out) => (out.kind === 'nested' || out.kind === 'list' ? undefined : out));
     await this.readColumns(rows, fields, placed, (tasks) => {
       for (const { task, output } of tasks) runDecodeTask(task, columns[output] as ReadOutput);
     });

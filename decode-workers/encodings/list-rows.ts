@@ -61,6 +61,8 @@ export interface ListOutput {
   } | null;
   /** Ragged rows: each slot's items as one value (null items zeroed), validity when the column is nullable. */
   ragged: VariableOutput | null;
+  /** Ragged rows for Arrow: a byte per item (1 = valid), kept like `ragged` (byte k of it is item k there). */
+  itemValidity: VariableOutput | null;
   /** Budget of the general path's scratch, for pages it decodes. */
   budget: ScratchBudget | undefined;
   /** Rows written so far. */
@@ -94,18 +96,23 @@ export function createPaddedListOutput(
       zeroPad: target.padBytes.every((b) => b === 0),
     },
     ragged: null,
+    itemValidity: null,
     budget,
     written: 0,
   };
 }
 
-/** An output writing each row's items as one variable-width value of its slot. */
+/**
+ * An output writing each row's items as one variable-width value of its slot; with `itemValidity`, also
+ * which items are null (for Arrow, where a null item is not a zero).
+ */
 export function createRaggedListOutput(
   numSlots: number,
   byteWidth: number,
   nullable: boolean,
   layers: LayerKind[],
   budget?: ScratchBudget,
+  itemValidity = false,
 ): ListOutput {
   return {
     kind: 'list',
@@ -115,6 +122,7 @@ export function createRaggedListOutput(
     batchRows: new Uint32Array(0),
     padded: null,
     ragged: createVariableOutput(numSlots, nullable, 1024, budget),
+    itemValidity: itemValidity ? createVariableOutput(numSlots, false, 1024, budget) : null,
     budget,
     written: 0,
   };
@@ -155,6 +163,10 @@ function beginRow(out: ListOutput, slot: number, kept: number, valid: boolean): 
     const ragged = out.ragged as VariableOutput;
     const at = reserveVariable(ragged, slot, kept * w);
     if (!valid && ragged.validity) ragged.validity[slot] = 0;
+    if (out.itemValidity) {
+      const first = reserveVariable(out.itemValidity, slot, kept);
+      out.itemValidity.data.fill(1, first, first + kept);
+    }
     return at;
   }
   const rowBytes = padded.target.length * w;
@@ -186,6 +198,8 @@ function writeNullItem(out: ListOutput, at: number): void {
   const w = out.byteWidth;
   if (out.padded) out.padded.values.set(out.padded.target.padBytes, at);
   else (out.ragged as VariableOutput).data.fill(0, at, at + w);
+  // Rows reserve their items' bytes and validity bytes in the same order: item k's byte is k × w there.
+  if (out.itemValidity) out.itemValidity.data[at / w] = 0;
 }
 
 /** Copies `src[start, end)` to byte `at` of the output's memory. */
