@@ -196,9 +196,10 @@ export function listRowsToData(field: LanceField, out: ListOutput, numRows: numb
     throw new InternalError(`column "${field.name}" was read without its list rows and item validity`);
   const { offsets, data } = compactVariable(rows);
   const w = out.byteWidth;
-  const items = packBits(compactVariable(out.itemValidity).data);
   const count = data.length / w;
-  const values = fixedData(child.arrowType, data, count, items.zeros, items.zeros > 0 ? items.bitmap : undefined);
+  // Most lists have no null item: their validity bytes are all ones and need no packing.
+  const items = out.nullItems > 0 ? packBits(compactVariable(out.itemValidity).data) : { zeros: 0, bitmap: undefined };
+  const values = fixedData(child.arrowType, data, count, items.zeros, items.bitmap);
   const valueOffsets = Int32Array.from(offsets, (x) => x / w);
   const lists = rows.validity ? packBits(rows.validity.subarray(0, numRows)) : { zeros: 0, bitmap: undefined };
   return arrow.makeData({

@@ -20,7 +20,13 @@ import type { DecodeTask } from '../../io/plan-steps.js';
 import { createRandom, epochSeedKey } from '../../samplers/random.js';
 import { readMiniBlockChunk, type ChunkLevels } from './miniblock.js';
 import { compactNested, type NestedOutput } from './nested-output.js';
-import { createVariableOutput, reserveVariable, type ScratchBudget, type VariableOutput } from './output.js';
+import {
+  createVariableOutput,
+  reserveCapacity,
+  reserveVariable,
+  type ScratchBudget,
+  type VariableOutput,
+} from './output.js';
 import { unravelLevels } from './unravel.js';
 import { decodeMiniBlockValues } from './values.js';
 
@@ -67,6 +73,8 @@ export interface ListOutput {
   budget: ScratchBudget | undefined;
   /** Rows written so far. */
   written: number;
+  /** Null items written so far. */
+  nullItems: number;
 }
 
 /** Whether a leaf of `layers` and `byteWidth` takes this path: one list over fixed-width items. */
@@ -99,6 +107,7 @@ export function createPaddedListOutput(
     itemValidity: null,
     budget,
     written: 0,
+    nullItems: 0,
   };
 }
 
@@ -125,6 +134,7 @@ export function createRaggedListOutput(
     itemValidity: itemValidity ? createVariableOutput(numSlots, false, 1024, budget) : null,
     budget,
     written: 0,
+    nullItems: 0,
   };
 }
 
@@ -196,6 +206,7 @@ function fillPad(padded: NonNullable<ListOutput['padded']>, from: number, to: nu
 /** Writes a null item at byte `at`: the pad value, or zeros in a ragged row. */
 function writeNullItem(out: ListOutput, at: number): void {
   const w = out.byteWidth;
+  out.nullItems++;
   if (out.padded) out.padded.values.set(out.padded.target.padBytes, at);
   else (out.ragged as VariableOutput).data.fill(0, at, at + w);
   // Rows reserve their items' bytes and validity bytes in the same order: item k's byte is k × w there.
@@ -393,6 +404,13 @@ function decodeGroup(
     });
   // Each row's window and place; rows in page order have windows in order too.
   const w = out.byteWidth;
+  if (out.ragged) {
+    // Grown once for the group's rows rather than row by row.
+    let items = 0;
+    for (let i = 0; i < n; i++) items += rowCount[i] as number;
+    reserveCapacity(out.ragged, items * w);
+    if (out.itemValidity) reserveCapacity(out.itemValidity, items);
+  }
   for (let i = 0; i < n; i++) {
     const slot = slots[from + i] as number;
     const d = defMap[rowDef[i] as number] as number;
