@@ -4,6 +4,11 @@
  * list columns (every page kind those fixtures hold, in file versions 2.0, 2.1 and 2.2) decoded both
  * ways, padded (truncation end, start, random; pad values) and ragged, give the same bytes.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as lancedb from '@lancedb/lancedb';
+import * as arrow from 'apache-arrow';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDataset, type Dataset } from '../../../index.js';
 import { outputWidthOf } from '../../../dataset/arrow-build.js';
@@ -25,8 +30,10 @@ import { ensureDataset } from '../../fixtures/datasets.js';
 import { specByName, type StorageVersion } from '../../fixtures/matrix.js';
 
 const opened: Dataset[] = [];
+const tempDirs: string[] = [];
 afterAll(async () => {
   await Promise.all(opened.map((d) => d.close()));
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });
 
 /** The single-list leaves of a fixture (one list over fixed-width items) and the dataset. */
@@ -187,5 +194,40 @@ describe('list rows of a whole page read in order', () => {
       const [general, fast] = await paddedBoth(dataset, leaf, rows, 1500, 'random');
       expect(firstDifference(fast, general)).toBe(-1);
     }
+  });
+});
+
+describe('list rows of a token-sequence column as LanceDB 0.39 writes it by default', () => {
+  it('pads and gives ragged rows as the general path does (2.2: all-valid layers, bit-packed ids, run-length rep)', async () => {
+    // 3000 rows of 64–1023 ids below 32000: rows over several chunks, no def levels.
+    const random = createRandom('tokens');
+    const valueOffsets = new Int32Array(3001);
+    for (let i = 0; i < 3000; i++) valueOffsets[i + 1] = (valueOffsets[i] as number) + 64 + random.nextBelow(960);
+    const ids = Int32Array.from({ length: valueOffsets[3000] as number }, () => random.nextBelow(32000));
+    const tokens = arrow.makeVector(
+      arrow.makeData({
+        type: new arrow.List(new arrow.Field('item', new arrow.Int32(), true)),
+        length: 3000,
+        nullCount: 0,
+        valueOffsets,
+        child: arrow.makeData({ type: new arrow.Int32(), length: ids.length, data: ids }),
+      }),
+    );
+    const dir = mkdtempSync(join(tmpdir(), 'list-rows-'));
+    tempDirs.push(dir);
+    const db = await lancedb.connect(dir);
+    (await db.createTable('tokens', new arrow.Table({ tokens }))).close();
+    db.close();
+    const dataset = await openDataset(join(dir, 'tokens.lance'));
+    opened.push(dataset);
+    const [leaf] = leafColumns(dataset.selectFields(undefined));
+    if (!leaf) throw new Error('no tokens column');
+    for (const truncate of ['end', 'start', 'random'] as const) {
+      const [general, fast] = await paddedBoth(dataset, leaf, shuffledRows(3000, 256, truncate), 512, truncate);
+      expect(firstDifference(fast, general), truncate).toBe(-1);
+    }
+    const [general, fast] = await raggedBoth(dataset, leaf, shuffledRows(3000, 256, 'ragged'));
+    expect(fast.offsets).toEqual(general.offsets);
+    expect(firstDifference(fast.data, general.data)).toBe(-1);
   });
 });
