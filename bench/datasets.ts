@@ -10,6 +10,8 @@
  *            between a JPEG SOI/APP0 marker FF D8 FF E0 and an EOI marker FF D9, not decodable images;
  *            the loader never decodes them, so only their sizes matter)
  *   mixed    id int64, i32, f64, bool, timestamp, utf8, nullable int32          (bench/scan.ts)
+ *   tokens   id int64, tokens list<int32> of 64–1024 items (mean ~300)          (token sequences: ids drawn
+ *            from a Zipf law over a 32k vocabulary, as a tokenizer's output is distributed)
  *
  * Each dataset is written by one `createTable` call from one multi-batch Arrow table, so it is one
  * fragment with one data file (the row counts stay under LanceDB's 1M-rows-per-file default). Values
@@ -30,13 +32,15 @@ import { writeNpyBatchFiles } from '../examples/npy.js';
 
 export const dataDir = join(import.meta.dirname, '.data');
 
-export type BenchKind = 'emb' | 'mixed' | 'mnist' | 'seed000' | 'images';
+export type BenchKind = 'emb' | 'mixed' | 'mnist' | 'seed000' | 'images' | 'tokens';
 export type FileVersion = '2.0' | '2.1' | '2.2';
 
 /** Rows per dimension of the vector-like column of each kind (for the NumPy store and reports). */
 export const SEED000_DIM = 105_600;
 export const EMB_DIM = 768;
 export const MNIST_PIXELS = 784;
+/** Token ids of the tokens kind: a vocabulary of this many ids. */
+export const TOKENS_VOCABULARY = 32_000;
 
 /** A small seeded PRNG (mulberry32): uniform in [0, 1). */
 export function createRandom(seed: number): () => number {
@@ -94,7 +98,58 @@ function mnistPixels(start: number, n: number): Uint8Array {
   return out;
 }
 
+/**
+ * Cumulative Zipf(s = 1.1) weights of token ids 0..vocabulary−1, rank k weighing (k + 1)^−s, as a
+ * tokenizer's output is distributed (a few ids very common, a long tail).
+ */
+function zipfCdf(vocabulary: number): Float64Array {
+  const cdf = new Float64Array(vocabulary);
+  let sum = 0;
+  for (let k = 0; k < vocabulary; k++) cdf[k] = sum += (k + 1) ** -1.1;
+  for (let k = 0; k < vocabulary; k++) cdf[k] = (cdf[k] as number) / sum;
+  return cdf;
+}
+
+let tokenCdf: Float64Array | undefined;
+
+/**
+ * Token sequences: per row a length of 64–1024 (64 plus an exponential of mean 236, capped: mean ~300,
+ * skewed short like real documents) and that many Zipf-distributed ids.
+ */
+function tokenLists(start: number, n: number): arrow.Vector {
+  const cdf = (tokenCdf ??= zipfCdf(TOKENS_VOCABULARY));
+  const random = createRandom(0x70c5 + start);
+  const valueOffsets = new Int32Array(n + 1);
+  for (let i = 0; i < n; i++) {
+    const length = Math.min(1024, 64 + Math.floor(-236 * Math.log(1 - random())));
+    valueOffsets[i + 1] = (valueOffsets[i] as number) + length;
+  }
+  const ids = new Int32Array(valueOffsets[n] as number);
+  for (let i = 0; i < ids.length; i++) {
+    const u = random();
+    let lo = 0;
+    let hi = cdf.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((cdf[mid] as number) < u) lo = mid + 1;
+      else hi = mid;
+    }
+    ids[i] = lo;
+  }
+  const child = arrow.makeData({ type: new arrow.Int32(), length: ids.length, data: ids });
+  return arrow.makeVector(
+    arrow.makeData({
+      type: new arrow.List(new arrow.Field('item', new arrow.Int32(), true)),
+      length: n,
+      nullCount: 0,
+      valueOffsets,
+      child,
+    }),
+  );
+}
+
 function makeTable(kind: BenchKind, start: number, n: number): arrow.Table {
+  if (kind === 'tokens') return new arrow.Table({ id: int64s(start, n), tokens: tokenLists(start, n) });
   if (kind === 'emb') {
     const x = new Float32Array(n * EMB_DIM);
     for (let i = 0; i < x.length; i++) x[i] = Math.sin(start * EMB_DIM + i);
@@ -153,7 +208,14 @@ function makeTable(kind: BenchKind, start: number, n: number): arrow.Table {
 
 /** Rows per generated Arrow batch, so a batch holds ~32 MB. */
 function chunkRows(kind: BenchKind): number {
-  const bytesPerRow = { emb: 3100, mnist: 790, seed000: SEED000_DIM * 4, images: 70_000, mixed: 60 }[kind];
+  const bytesPerRow = {
+    emb: 3100,
+    mnist: 790,
+    seed000: SEED000_DIM * 4,
+    images: 70_000,
+    mixed: 60,
+    tokens: 1210,
+  }[kind];
   return Math.max(1, Math.floor((32 << 20) / bytesPerRow));
 }
 

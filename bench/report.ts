@@ -142,11 +142,13 @@ export function evaluateTargets(report: SuiteReport): TargetResult[] {
     const cold = find(report, key, 'lance-loader', COLD_INCL_CREATION);
     const after = find(report, key, 'lance-loader', COLD_AFTER_CREATION);
     const lanceBest = best(find(report, key, 'lancedb', 'take ×1 cold'), find(report, key, 'lancedb', 'take ×4 cold'));
+    // Token lists aim higher than the flat datasets' 2×.
+    const threshold = key === 'tokens' ? 3 : 2;
     push(
-      'shuffled epoch, cold, O_DIRECT, createLoader timed: ≥ 2× LanceDB takeOffsets cold, open timed (best of ×1, ×4)',
+      `shuffled epoch, cold, O_DIRECT, createLoader timed: ≥ ${threshold}× LanceDB takeOffsets cold, open timed (best of ×1, ×4)`,
       key,
       ratio(cold, lanceBest),
-      2,
+      threshold,
       `${fmtRate(cold)} vs ${fmtRate(lanceBest)} rows/s (${lanceBest?.variant ?? '—'}); epoch after createLoader: ${fmtRatio(ratio(after, lanceBest))}${cold ? '' : ' (this run has no figure with createLoader timed)'}`,
     );
   }

@@ -146,6 +146,7 @@ async function prepare(key: DatasetKey): Promise<{ dataset: SuiteDataset; genera
     dataFiles,
     dataBytes,
     rowBytes: dataBytes / rows,
+    ...(spec.pad ? { pad: spec.pad } : {}),
   };
   if (spec.npyColumn && methods.includes('numpy-files')) {
     dataset.npyColumn = spec.npyColumn;

@@ -36,7 +36,7 @@ export function warmUpDeadline(task: { maxSeconds: number }): number {
   return performance.now() + Math.min(task.maxSeconds, WARM_UP_MAX_SECONDS) * 1000;
 }
 
-export type DatasetKey = 'emb-2.1' | 'emb-2.0' | 'emb-2.2' | 'mnist' | 'mnist-2.2' | 'seed000' | 'images';
+export type DatasetKey = 'emb-2.1' | 'emb-2.0' | 'emb-2.2' | 'mnist' | 'mnist-2.2' | 'seed000' | 'images' | 'tokens';
 export const DATASET_KEYS: readonly DatasetKey[] = [
   'emb-2.1',
   'emb-2.0',
@@ -45,7 +45,14 @@ export const DATASET_KEYS: readonly DatasetKey[] = [
   'mnist-2.2',
   'seed000',
   'images',
+  'tokens',
 ];
+
+/** A list column the loader pads to `length` items per row (loader options.pad) in the suite's epochs. */
+export interface PaddedColumn {
+  column: string;
+  length: number;
+}
 
 export interface DatasetSpec {
   key: DatasetKey;
@@ -60,6 +67,8 @@ export interface DatasetSpec {
   npyColumn?: { name: string; dim: number };
   /** What a row holds, for the report. */
   describe: string;
+  /** The list column lance-loader's shuffled epochs pad (its ragged epoch is measured warm beside it). */
+  pad?: PaddedColumn;
 }
 
 export const DATASET_SPECS: Record<DatasetKey, DatasetSpec> = {
@@ -131,6 +140,17 @@ export const DATASET_SPECS: Record<DatasetKey, DatasetSpec> = {
     describe:
       'id int64, label int32, image binary 20–120 KB (random bytes between JPEG SOI/EOI markers); file version 2.1',
   },
+  tokens: {
+    key: 'tokens',
+    kind: 'tokens',
+    version: '2.2',
+    fullRows: 1_000_000,
+    minRows: 4096,
+    batchSize: 256,
+    pad: { column: 'tokens', length: 512 },
+    describe:
+      'id int64, tokens list<int32> of 64–1024 Zipf-distributed ids over 32k (mean ~300), padded to 512 by lance-loader; file version 2.2',
+  },
 };
 
 /** A cold variant of lance-loader's shuffled epoch. */
@@ -181,6 +201,7 @@ export interface SuiteDataset {
   /** Directory of the NumPy batch-file store, when the dataset has one. */
   npyDir?: string;
   npyColumn?: { name: string; dim: number };
+  pad?: PaddedColumn;
 }
 
 export type MethodName = 'lance-loader' | 'lancedb' | 'numpy-files' | 'raw-pread';

@@ -10,6 +10,7 @@ import { InternalError, InvalidArgumentError, UnsupportedError } from '../errors
 import type { LanceField } from '../format/schema.js';
 import { compactNested, type CompactNested, type NestedOutput } from '../decode-workers/encodings/nested-output.js';
 import { unravelLevels, type UnravelledLayer } from '../decode-workers/encodings/unravel.js';
+import { finishListOutput, type ListOutput } from '../decode-workers/encodings/list-rows.js';
 import {
   compactVariable,
   createFixedOutput,
@@ -182,6 +183,33 @@ function variableData(
   }
   const valueOffsets = large ? BigInt64Array.from(offsets, (x) => BigInt(x)) : Int32Array.from(offsets);
   return arrow.makeData({ type, length, nullCount, nullBitmap, valueOffsets, data } as never);
+}
+
+/**
+ * A list column of fixed-width items read row by row (list-rows.ts, with item validity) as Arrow List
+ * data: offsets from the rows' lengths, the items as they were written, both validities packed.
+ */
+export function listRowsToData(field: LanceField, out: ListOutput, numRows: number): arrow.Data {
+  const rows = finishListOutput(out, `column "${field.name}"`);
+  const child = field.children[0];
+  if (!rows || !out.itemValidity || !child)
+    throw new InternalError(`column "${field.name}" was read without its list rows and item validity`);
+  const { offsets, data } = compactVariable(rows);
+  const w = out.byteWidth;
+  const count = data.length / w;
+  // Most lists have no null item: their validity bytes are all ones and need no packing.
+  const items = out.nullItems > 0 ? packBits(compactVariable(out.itemValidity).data) : { zeros: 0, bitmap: undefined };
+  const values = fixedData(child.arrowType, data, count, items.zeros, items.bitmap);
+  const valueOffsets = Int32Array.from(offsets, (x) => x / w);
+  const lists = rows.validity ? packBits(rows.validity.subarray(0, numRows)) : { zeros: 0, bitmap: undefined };
+  return arrow.makeData({
+    type: field.arrowType,
+    length: numRows,
+    nullCount: lists.zeros,
+    nullBitmap: lists.zeros > 0 ? lists.bitmap : undefined,
+    valueOffsets,
+    child: values,
+  } as never);
 }
 
 /** A leaf's slot-ordered values and its levels unravelled into layers. */

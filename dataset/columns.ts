@@ -16,13 +16,16 @@ import {
   createOutputFor,
   fixedByteWidth,
   isVariableWidth,
+  listRowsToData,
   nestedToVector,
   outputToVector,
   outputWidthOf,
   valueTypeOf,
 } from './arrow-build.js';
 import type { ColumnOutput } from '../decode-workers/encodings/output.js';
-import { createNestedOutput, type NestedOutput, type ReadOutput } from '../decode-workers/encodings/nested-output.js';
+import { createNestedOutput, type NestedOutput } from '../decode-workers/encodings/nested-output.js';
+import type { DecodeOutput } from '../decode-workers/encodings/decode-task.js';
+import { createRaggedListOutput, isSingleList } from '../decode-workers/encodings/list-rows.js';
 import { createPackedOutput, isPackedField, packedToData } from './packed-struct.js';
 
 /** The field at `name`: a top-level field, or a struct child by its dotted path. */
@@ -158,14 +161,18 @@ export function leafColumns(fields: LanceField[]): LeafColumn[] {
 }
 
 /** Fresh outputs with `numSlots` slots for the leaves of `fields`. */
-export function createOutputs(fields: LanceField[], numSlots: number): ReadOutput[] {
-  return leafColumns(fields).map(({ field, name, layers }) =>
-    layers
-      ? createNestedOutput(numSlots, layers, outputWidthOf(field.arrowType, name))
-      : isPackedField(field)
+export function createOutputs(fields: LanceField[], numSlots: number): DecodeOutput[] {
+  return leafColumns(fields).map(({ field, name, layers, parents }) => {
+    if (!layers)
+      return isPackedField(field)
         ? createPackedOutput(field, numSlots)
-        : createOutputFor(field.arrowType, numSlots, field.nullable, name),
-  );
+        : createOutputFor(field.arrowType, numSlots, field.nullable, name);
+    const width = outputWidthOf(field.arrowType, name);
+    // A List (not LargeList) of fixed-width items is read row by row, straight into its Arrow buffers.
+    if (isSingleList(layers, width) && parents?.[0]?.arrowType.typeId === arrow.Type.List)
+      return createRaggedListOutput(numSlots, width, true, layers, undefined, true);
+    return createNestedOutput(numSlots, layers, width);
+  });
 }
 
 /** The Arrow schema of a read's result. */
@@ -177,7 +184,7 @@ export function resultSchema(fields: LanceField[], metadata: Map<string, string>
 export function toRecordBatch(
   schema: arrow.Schema,
   fields: LanceField[],
-  outputs: ReadOutput[],
+  outputs: DecodeOutput[],
   numRows: number,
 ): arrow.RecordBatch {
   const leaves = leafColumns(fields);
@@ -186,6 +193,11 @@ export function toRecordBatch(
     if (isPackedField(f)) return packedToData(f, outputs[next++] as ColumnOutput, numRows);
     if (!isNested(f))
       return outputToVector(f.arrowType, outputs[next++] as ColumnOutput, numRows).data[0] as arrow.Data;
+    const list = outputs[next];
+    if (list?.kind === 'list') {
+      next++;
+      return listRowsToData(f, list, numRows);
+    }
     const mine = new Map<LanceField, NestedOutput>();
     while (next < leaves.length && leafOf(leaves[next] as LeafColumn, f)) {
       const leaf = leaves[next] as LeafColumn;

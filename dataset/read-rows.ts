@@ -16,7 +16,7 @@ import { CorruptFileError, InternalError } from '../errors.js';
 import { fixedByteWidth, isVariableWidth, valueTypeOf } from './arrow-build.js';
 import { isPackedField, packedRowBytes } from './packed-struct.js';
 import type { ByteRange, ColumnInfo } from '../format/file-metadata.js';
-import { runDecodeTask } from '../decode-workers/encodings/decode-task.js';
+import { runDecodeTask, type DecodeOutput } from '../decode-workers/encodings/decode-task.js';
 import type { ReadOutput } from '../decode-workers/encodings/nested-output.js';
 import type { LayerKind } from '../format/repdef.js';
 import type { LeafColumn } from './columns.js';
@@ -289,7 +289,9 @@ export async function fetchFileTasks(
 }
 
 /** Reads every file of a plan and decodes in this thread into `outputs`. */
-export async function readInline(files: FileRead[], extraTasks: OutputTask[], outputs: ReadOutput[]): Promise<void> {
-  const perFile = await Promise.all(files.map((file) => fetchFileTasks(file, file.source, outputs)));
-  for (const { task, output } of [...perFile.flat(), ...extraTasks]) runDecodeTask(task, outputs[output] as ReadOutput);
+export async function readInline(files: FileRead[], extraTasks: OutputTask[], outputs: DecodeOutput[]): Promise<void> {
+  const into = outputs.map((out) => (out.kind === 'list' ? undefined : out));
+  const perFile = await Promise.all(files.map((file) => fetchFileTasks(file, file.source, into)));
+  for (const { task, output } of [...perFile.flat(), ...extraTasks])
+    runDecodeTask(task, outputs[output] as DecodeOutput);
 }

@@ -17,6 +17,7 @@ import type { RemoteAccess } from '../dataset/storage.js';
 import type { ReadEngine } from '../io/native-read.js';
 import type { ReadStats } from '../io/source.js';
 import type { ColumnTransformPlan } from './transforms/steps.js';
+import type { PaddedTarget } from './encodings/list-rows.js';
 
 /** Where one output column of a batch lives. */
 export type OutputDescriptor =
@@ -47,27 +48,10 @@ export type OutputDescriptor =
       numSlots: number;
       nullable: boolean;
     }
-  | {
+  | ({
       /** A list column padded to `length` items per row (loader options.pad), in the slot's memory. */
       kind: 'padded';
-      buffer: SharedArrayBuffer;
-      byteOffset: number;
-      /** Bytes of one item. */
-      itemBytes: number;
-      /** Items per row. */
-      length: number;
-      numSlots: number;
-      /** Byte offset of one int32 length per slot. */
-      lengthsOffset: number;
-      /** Byte offset of one validity byte per slot (the list's), or -1 when the column is not nullable. */
-      validityOffset: number;
-      /** The pad value as `itemBytes` little-endian bytes: fills short rows and null items. */
-      padBytes: Uint8Array;
-      truncate: 'end' | 'start' | 'random';
-      /** What random truncation draws from, with the row offset. */
-      seed: number;
-      epoch: number;
-    };
+    } & PaddedTarget);
 
 /**
  * Bytes per row and variable-width column of a batch's decode indexes in a worker: start (8) and length

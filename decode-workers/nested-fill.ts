@@ -7,10 +7,10 @@
  *   levels ─► unravelLevels (offsets and validity per layer) ─► per row: kept items ─► slot, pad after
  */
 import { CorruptFileError } from '../errors.js';
-import { createRandom, epochSeedKey } from '../samplers/random.js';
 import type { OutputDescriptor } from './messages.js';
 import { compactNested, type NestedOutput } from './encodings/nested-output.js';
 import { unravelLevels, type UnravelledLayer } from './encodings/unravel.js';
+import { createPaddedListOutput, writeNestedRows } from './encodings/list-rows.js';
 import type { VariableOutput } from './encodings/output.js';
 
 type PaddedDescriptor = Extract<OutputDescriptor, { kind: 'padded' }>;
@@ -21,57 +21,9 @@ type FixedDescriptor = Extract<OutputDescriptor, { kind: 'fixed' }>;
  * offsets (what random truncation draws from with the seed and epoch), `where` names the column.
  */
 export function fillPadded(d: PaddedDescriptor, out: NestedOutput, rows: Uint32Array, where: string): void {
-  const { levels, values } = compactNested(out);
-  const [items, list] = unravelLevels(levels, out.layers, d.numSlots, where);
-  const w = d.itemBytes;
-  if (!items || !list?.offsets || out.layers.length !== 2 || values.length !== items.count * w) {
-    throw new CorruptFileError(`${where}: ${items?.count ?? 0} list items decoded to ${values.length} bytes`, {
-      items: items?.count,
-      bytes: values.length,
-    });
-  }
-  const offsets = list.offsets;
-  const rowBytes = d.length * w;
-  const target = new Uint8Array(d.buffer, d.byteOffset, d.numSlots * rowBytes);
-  const lengths = new Int32Array(d.buffer, d.lengthsOffset, d.numSlots);
-  const validity = d.validityOffset >= 0 ? new Uint8Array(d.buffer, d.validityOffset, d.numSlots) : null;
-  for (let s = 0; s < d.numSlots; s++) {
-    const start = offsets[s] as number;
-    const n = (offsets[s + 1] as number) - start;
-    const kept = Math.min(n, d.length);
-    const first = start + skipped(d, n, rows[s] as number);
-    const at = s * rowBytes;
-    target.set(values.subarray(first * w, (first + kept) * w), at);
-    fillPattern(target, at + kept * w, at + rowBytes, d.padBytes);
-    if (items.nullCount > 0) {
-      for (let k = 0; k < kept; k++) if (items.validity[first + k] === 0) target.set(d.padBytes, at + k * w);
-    }
-    lengths[s] = kept;
-    if (validity) validity[s] = list.validity[s] as number;
-  }
-}
-
-/** Items a row of `n` drops at its start to keep `d.length`. */
-function skipped(d: PaddedDescriptor, n: number, row: number): number {
-  if (n <= d.length || d.truncate === 'end') return 0;
-  if (d.truncate === 'start') return n - d.length;
-  // One stream per row: the same window whichever worker, lane or batch position loads the row.
-  return createRandom(`${epochSeedKey(d.seed, d.epoch)}:${row}`).nextBelow(n - d.length + 1);
-}
-
-/** Fills target[from, to) with copies of `pattern` (to − from is a multiple of its length). */
-function fillPattern(target: Uint8Array, from: number, to: number, pattern: Uint8Array): void {
-  if (from >= to) return;
-  if (pattern.every((b) => b === 0)) {
-    target.fill(0, from, to);
-    return;
-  }
-  target.set(pattern, from);
-  for (let filled = pattern.length; from + filled < to;) {
-    const n = Math.min(filled, to - from - filled);
-    target.copyWithin(from + filled, from, from + n);
-    filled += n;
-  }
+  const slots = new Uint32Array(d.numSlots);
+  for (let s = 0; s < slots.length; s++) slots[s] = s;
+  writeNestedRows(out, slots, createPaddedListOutput(d, rows, out.layers), where);
 }
 
 /** Writes a struct child's values into the slot; a row is valid when the child and every struct above it are. */

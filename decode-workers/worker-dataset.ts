@@ -28,7 +28,13 @@
 import { threadId } from 'node:worker_threads';
 import { ResourceError } from '../errors.js';
 import type { LanceField } from '../format/schema.js';
-import { runDecodeTask } from './encodings/decode-task.js';
+import { runDecodeTask, type DecodeOutput } from './encodings/decode-task.js';
+import {
+  createPaddedListOutput,
+  createRaggedListOutput,
+  finishListOutput,
+  isSingleList,
+} from './encodings/list-rows.js';
 import {
   alignVariable,
   VARIABLE_INDEX_BYTES_PER_ROW,
@@ -226,19 +232,27 @@ export class WorkerDataset {
       result: variable,
     } = await this.readColumns(rows, this.fields, placed, (tasks) => {
       const budget = this.scratchBudget(outputs);
-      const columns = outputs.map((d, i): ReadOutput => {
+      const columns = outputs.map((d, i): DecodeOutput => {
         const leaf = this.leaves[i] as LeafColumn;
-        if (leaf.layers)
-          return createNestedOutput(d.numSlots, leaf.layers, outputWidthOf(leaf.field.arrowType, leaf.name), budget);
+        if (leaf.layers) {
+          const width = outputWidthOf(leaf.field.arrowType, leaf.name);
+          // One list over fixed-width items decodes straight into its rows (list-rows.ts).
+          if (isSingleList(leaf.layers, width) && d.kind === 'padded')
+            return createPaddedListOutput(d, rows, leaf.layers, budget);
+          if (isSingleList(leaf.layers, width) && d.kind === 'variable')
+            return createRaggedListOutput(d.numSlots, width, d.nullable, leaf.layers, budget);
+          return createNestedOutput(d.numSlots, leaf.layers, width, budget);
+        }
         const nullable = (d.kind === 'variable' || d.kind === 'transformed') && d.nullable;
         return placed[i] ?? createVariableOutput(d.numSlots, nullable, this.scratch[i], budget);
       });
       try {
-        for (const { task, output } of tasks) runDecodeTask(task, columns[output] as ReadOutput);
+        for (const { task, output } of tasks) runDecodeTask(task, columns[output] as DecodeOutput);
         outputs.forEach((d, i) => {
-          const out = columns[i] as ReadOutput;
-          if (out.kind !== 'nested') return;
+          const out = columns[i] as DecodeOutput;
           const where = `${this.ref.path}: column "${this.leaves[i]?.name}"`;
+          if (out.kind === 'list') columns[i] = finishListOutput(out, where) ?? out;
+          if (out.kind !== 'nested') return;
           if (d.kind === 'padded') fillPadded(d, out, rows, where);
           else if (d.kind === 'fixed') fillStructLeaf(d, out, where);
           else columns[i] = nestedAsVariable(out, d.numSlots, d.nullable, where);
@@ -381,7 +395,7 @@ export class WorkerDataset {
   /** Reads and decodes `rows` of `fields` into outputs of its own, for what reading leaves behind (kept pages, compiled code). */
   private async readAndDrop(rows: Uint32Array, fields: LanceField[]): Promise<void> {
     const columns = createOutputs(fields, rows.length);
-    const placed = columns.map((out) => (out.kind === 'nested' ? undefined : out));
+    const placed = columns.map((out) => (out.kind === 'nested' || out.kind === 'list' ? undefined : out));
     await this.readColumns(rows, fields, placed, (tasks) => {
       for (const { task, output } of tasks) runDecodeTask(task, columns[output] as ReadOutput);
     });
@@ -485,7 +499,7 @@ export class WorkerDataset {
    * outputs, which are in the slot); a ResourceError when they do not fit it.
    */
   private compactAll(
-    columns: readonly (ReadOutput | null)[],
+    columns: readonly (DecodeOutput | null)[],
     memory: SharedArrayBuffer | null,
     budget: ScratchBudget,
   ): (VariableColumn | null)[] {
@@ -530,7 +544,7 @@ export class WorkerDataset {
    * Keeps the batch's variable-width outputs' memory for the next batch, at most a slot's worth in all
    * (the largest dropped first): one large batch of one column does not hold scratch for ever.
    */
-  private keepScratch(columns: readonly ReadOutput[]): void {
+  private keepScratch(columns: readonly DecodeOutput[]): void {
     columns.forEach((out, i) => {
       // A nested column's memory is its decoded levels and values, which the next batch does not reuse.
       if (out.kind === 'variable' && !this.leaves[i]?.layers) this.scratch[i] = out.data;

@@ -15,6 +15,8 @@
  *   scan warm                             the loader's sequential epoch (shuffle: false, batches of up to 8192
  *                                         rows that fit the slots) as typed arrays, decoded by the workers
  *   rss epochs                            more warm epochs on the warm loader; peak RSS of each
+ *   epoch warm ragged                     datasets with a padded list column (suite.ts DatasetSpec.pad): the
+ *                                         epochs above pad it (options.pad); this warm epoch takes it ragged
  *
  * The consumer only counts rows and releases each batch, so its wait share is close to 100% by design:
  * it says how much of the epoch the loader was the bottleneck, not a training loop's share.
@@ -44,13 +46,15 @@ import {
   type PassResult,
 } from '../suite.js';
 
-async function openLoader(task: MethodTask, direct: boolean): Promise<DataLoader> {
+async function openLoader(task: MethodTask, direct: boolean, ragged = false): Promise<DataLoader> {
+  const pad = task.dataset.pad;
   return createLoader(task.dataset.path, {
     batchSize: task.dataset.batchSize,
     shuffle: true,
     seed: task.seed,
     memoryBytes: task.memoryBytes,
     io: { direct },
+    ...(pad && !ragged ? { pad: { [pad.column]: { length: pad.length } } } : {}),
   });
 }
 
@@ -119,13 +123,14 @@ function metricsSince(loader: DataLoader, before: LoaderMetrics, ms: number): Pa
   return { ...d, consumerWaitShare: (d.consumerWaitMs ?? 0) / ms };
 }
 
-/** The warm epoch; the loader stays open for the RSS epochs. */
+/** The warm epoch (a padded list column ragged when `ragged`); the loader stays open for the RSS epochs. */
 async function warmRun(
   task: MethodTask,
   rss: ReturnType<typeof createRssSampler>,
+  ragged = false,
 ): Promise<{ measurement: Measurement; loader: DataLoader }> {
   warmFiles(datasetFiles(task.dataset.path));
-  const loader = await openLoader(task, false);
+  const loader = await openLoader(task, false, ragged);
   try {
     let before = loader.metrics();
     const timing = await measureWarm(
@@ -136,7 +141,7 @@ async function warmRun(
     );
     const measurement: Measurement = {
       method: 'lance-loader',
-      variant: 'epoch warm',
+      variant: ragged ? 'epoch warm ragged' : 'epoch warm',
       cache: 'warm',
       ...timing,
       ...metricsSince(loader, before, timing.ms),
@@ -285,6 +290,13 @@ await runMethodProcess(async (task, result) => {
       });
     }
     await closeAndCollect(warm.loader);
+  }
+  if (runs('warm') && task.dataset.pad) {
+    const ragged = await attempt('epoch warm ragged', () => warmRun(task, rss, true));
+    if (ragged) {
+      result.measurements.push(ragged.measurement);
+      await closeAndCollect(ragged.loader);
+    }
   }
   for (const variant of LOADER_COLD_VARIANTS) {
     if (!runs(variant.part)) continue;

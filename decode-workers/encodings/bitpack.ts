@@ -146,7 +146,9 @@ export function unpackFastLanesBlock(
 /**
  * Decodes an InlineBitpacking mini-block chunk buffer: consecutive 1024-value blocks, each one T
  * word holding the bit width, followed by 1024*w/8 bytes of packed data. Decodes numValues values
- * (the last block is padded to 1024). Returns the number of bytes consumed.
+ * (the last block is padded to 1024). Returns the number of bytes consumed. With `first`, values
+ * [first, numValues) are written and the ones before may not be (FastLanes rows holding none of them
+ * are skipped, so a list's values cost about their own share of the block).
  */
 export function decodeInlineBitpacking(
   src: Uint8Array,
@@ -154,6 +156,7 @@ export function decodeInlineBitpacking(
   numValues: number,
   out: UnsignedOutput,
   outIndex: number,
+  first = 0,
 ): number {
   checkElemBits(elemBits);
   checkCount('numValues', numValues, Number.MAX_SAFE_INTEGER);
@@ -193,7 +196,8 @@ export function decodeInlineBitpacking(
       );
     }
     const count = Math.min(FASTLANES_BLOCK_VALUES, numValues - done);
-    unpackChecked(src, dataOffset, elemBits, bitWidth, count, out, outIndex + done);
+    if (first < done + count)
+      unpackChecked(src, dataOffset, elemBits, bitWidth, count, out, outIndex + done, Math.max(0, first - done));
     done += count;
     byteOffset = dataOffset + byteLength;
   }
@@ -322,7 +326,10 @@ export function readWidthWord(src: Uint8Array, byteOffset: number, elemBits: Bit
 
 // ── kernels (all lengths already checked) ───────────────────────────────────────────────────────
 
-/** Dispatches one block whose 128·bitWidth bytes at src[byteOffset] are known to be present. */
+/**
+ * Dispatches one block whose 128·bitWidth bytes at src[byteOffset] are known to be present; values
+ * before `first` may be left unwritten (8-, 16- and 32-bit values skip them).
+ */
 function unpackChecked(
   src: Uint8Array,
   byteOffset: number,
@@ -331,6 +338,7 @@ function unpackChecked(
   count: number,
   out: UnsignedOutput,
   outIndex: number,
+  first = 0,
 ): void {
   if (count === 0) return;
   if (bitWidth === 0) {
@@ -341,13 +349,13 @@ function unpackChecked(
   const byteLength = blockByteLength(bitWidth);
   switch (elemBits) {
     case 8:
-      unpackNarrow(src, byteOffset, 8, ROW_BASE_8, bitWidth, count, out, outIndex);
+      unpackNarrow(src, byteOffset, 8, ROW_BASE_8, bitWidth, count, out, outIndex, first);
       return;
     case 16:
-      unpackNarrow(u16Words(src, byteOffset, byteLength), 0, 16, ROW_BASE_16, bitWidth, count, out, outIndex);
+      unpackNarrow(u16Words(src, byteOffset, byteLength), 0, 16, ROW_BASE_16, bitWidth, count, out, outIndex, first);
       return;
     case 32:
-      unpackNarrow(u32Words(src, byteOffset, byteLength), 0, 32, ROW_BASE_32, bitWidth, count, out, outIndex);
+      unpackNarrow(u32Words(src, byteOffset, byteLength), 0, 32, ROW_BASE_32, bitWidth, count, out, outIndex, first);
       return;
     case 64:
       unpackWide(u32Words(src, byteOffset, byteLength), bitWidth, count, out, outIndex);
@@ -374,7 +382,8 @@ function u32Words(src: Uint8Array, byteOffset: number, byteLength: number): Uint
 /**
  * B = 8/16/32: for each row r, the row's w bits sit at the same (word k, shift) in every lane, so
  * one pass over LANES consecutive words yields LANES consecutive values starting at index(r, 0).
- * Rows whose values all lie at or past `count` are skipped, so a partial block reads less.
+ * Only values [first, count) are written: rows whose values all lie outside are skipped, so a partial
+ * block reads less.
  */
 function unpackNarrow(
   words: Uint8Array | Uint16Array | Uint32Array,
@@ -385,25 +394,28 @@ function unpackNarrow(
   count: number,
   out: UnsignedOutput,
   outIndex: number,
+  first: number,
 ): void {
   const lanes = FASTLANES_BLOCK_VALUES / elemBits;
   const mask = (2 ** bitWidth - 1) | 0; // all ones for w = 32
   for (let row = 0; row < elemBits; row++) {
     const base = rowBase[row] ?? 0;
     let n = count - base;
-    if (n <= 0) continue;
+    const from = first > base ? first - base : 0;
     if (n > lanes) n = lanes;
+    if (n <= from) continue;
     const bit = row * bitWidth;
     const shift = bit & (elemBits - 1);
     const lo = wordIndex + ((bit - shift) / elemBits) * lanes;
     const o = outIndex + base;
     if (shift + bitWidth <= elemBits) {
-      for (let l = 0; l < n; l++) out[o + l] = ((words[lo + l] ?? 0) >>> shift) & mask;
+      for (let l = from; l < n; l++) out[o + l] = ((words[lo + l] ?? 0) >>> shift) & mask;
     } else {
       // Straddles into word k+1 (shift > 0 here, so elemBits - shift < elemBits).
       const hi = lo + lanes;
       const up = elemBits - shift;
-      for (let l = 0; l < n; l++) out[o + l] = (((words[lo + l] ?? 0) >>> shift) | ((words[hi + l] ?? 0) << up)) & mask;
+      for (let l = from; l < n; l++)
+        out[o + l] = (((words[lo + l] ?? 0) >>> shift) | ((words[hi + l] ?? 0) << up)) & mask;
     }
   }
 }

@@ -26,7 +26,8 @@ import {
   list20Rows,
   struct20Rows,
 } from './nested.js';
-import type { NestedOutput, ReadOutput } from './nested-output.js';
+import { createNestedOutput, type NestedOutput, type ReadOutput } from './nested-output.js';
+import { decodeListChunks, writeNestedRows, type ListOutput } from './list-rows.js';
 import { runV20Task } from './v20.js';
 import type { DecodedValues } from './values.js';
 
@@ -42,10 +43,17 @@ function dictionaryOf(task: DecodeTask & { kind: 'miniblock' | 'miniblock-nested
   return dictionary;
 }
 
-/** Decodes a task's rows into `out`: a flat column's output, or a nested column leaf's. */
-export function runDecodeTask(task: DecodeTask, out: ReadOutput): void {
+/** Where a task's rows go: a flat column's output, a nested column leaf's, or a single list's rows (list-rows.ts). */
+export type DecodeOutput = ReadOutput | ListOutput;
+
+/** Decodes a task's rows into `out`. */
+export function runDecodeTask(task: DecodeTask, out: DecodeOutput): void {
   if (out.kind === 'nested') {
     runNestedTask(task, out);
+    return;
+  }
+  if (out.kind === 'list') {
+    runListTask(task, out);
     return;
   }
   switch (task.kind) {
@@ -119,6 +127,20 @@ function runNestedTask(task: DecodeTask, out: NestedOutput): void {
     default:
       throw new InternalError(`${task.where}: a ${task.kind} page is read into a nested column's output`);
   }
+}
+
+/**
+ * Rows of a single list column: mini-block pages straight into their rows; other pages through the
+ * general nested path into scratch of the task's rows, then into their rows the same way.
+ */
+function runListTask(task: DecodeTask, out: ListOutput): void {
+  if (task.kind === 'miniblock-nested' && decodeListChunks(task, out)) return;
+  const n = task.slots.length;
+  const local = new Uint32Array(n);
+  for (let i = 0; i < n; i++) local[i] = i;
+  const nested = createNestedOutput(n, out.layers, out.byteWidth, out.budget);
+  runNestedTask({ ...task, slots: local } as DecodeTask, nested);
+  writeNestedRows(nested, task.slots, out, task.where);
 }
 
 /** Copies rows of a page kept decoded into their slots. */

@@ -38,6 +38,25 @@ export function decodeMiniBlockChunk(
   where: string,
   wanted?: WantedValues,
 ): DecodedChunk {
+  const { rep, def, buffers } = readMiniBlockChunk(layout, chunk, itemCount, where);
+  const values = decodeMiniBlockValues(layout.value_compression, buffers, itemCount, where, wanted);
+  return { values, def, rep };
+}
+
+/** A chunk's levels, decoded, and its value buffers, still encoded (decodeMiniBlockValues decodes them). */
+export interface ChunkLevels {
+  def: Uint16Array | null;
+  rep: Uint16Array | null;
+  buffers: Uint8Array[];
+}
+
+/** Reads one chunk's header, decodes its levels and cuts out its value buffers. */
+export function readMiniBlockChunk(
+  layout: MiniBlockLayoutProto,
+  chunk: Uint8Array,
+  itemCount: number,
+  where: string,
+): ChunkLevels {
   const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   const numBuffers = layout.num_buffers;
   const hasDef = layout.def_compression !== undefined;
@@ -86,8 +105,7 @@ export function decodeMiniBlockChunk(
     ? decodeLevels(layout.def_compression, take(defSize, 'definition levels'), numLevels, where)
     : null;
   const buffers = sizes.map((size, i) => take(size, `value buffer ${i}`));
-  const values = decodeMiniBlockValues(layout.value_compression, buffers, itemCount, where, wanted);
-  return { values, def, rep };
+  return { rep, def, buffers };
 }
 
 /** The page dictionary (buffer 2), decoded once per page. */

@@ -105,6 +105,15 @@ export interface WantedValues {
   base: number;
 }
 
+/**
+ * Values [first, end) of a chunk, for a caller that copies a run of them (a list's items): decoders may
+ * fill only those, in this thread's scratch memory, valid until the next decode.
+ */
+export interface WantedRange {
+  first: number;
+  end: number;
+}
+
 /** Fewer wanted values than count / SPARSE_RATIO are extracted one by one instead of unpacking blocks. */
 const SPARSE_RATIO = 16;
 
@@ -114,7 +123,7 @@ export function decodeMiniBlockValues(
   buffers: Uint8Array[],
   count: number,
   where: string,
-  wanted?: WantedValues,
+  wanted?: WantedValues | WantedRange,
 ): DecodedValues {
   switch (encoding?.compression) {
     case 'packed_struct': {
@@ -155,6 +164,16 @@ export function decodeMiniBlockValues(
       const elemBits = elemBitsOf(encoding.inline_bitpacking?.uncompressed_bits_per_value ?? 0, where);
       const src = need(buffers[0], 0, where, 'bit-packed values');
       checkDecodedBytes((count * elemBits) / 8, where, 'bit-packed values');
+      if (wanted && 'first' in wanted) {
+        const end = Math.min(count, wanted.end);
+        const bytes = unpacked(
+          elemBits,
+          count,
+          (out) => decodeInlineBitpacking(src, elemBits, end, out, 0, wanted.first),
+          true,
+        );
+        return { kind: 'fixed', byteWidth: elemBits / 8, bytes, count };
+      }
       const sparse = wanted !== undefined && (wanted.to - wanted.from) * SPARSE_RATIO < count;
       const bytes = unpacked(
         elemBits,

@@ -13,10 +13,14 @@ import { specByName } from '../fixtures/matrix.js';
 import { oracleTake } from '../fixtures/oracle.js';
 
 let path: string;
+let path22: string;
 let dataset: Dataset;
 
 beforeAll(async () => {
-  path = await ensureDataset(specByName('nested_long'), '2.1');
+  [path, path22] = await Promise.all([
+    ensureDataset(specByName('nested_long'), '2.1'),
+    ensureDataset(specByName('nested_long'), '2.2'),
+  ]);
 });
 
 afterEach(async () => {
@@ -71,5 +75,27 @@ describe('a take of one row of a list column spanning chunks', () => {
         },
       );
     }
+  });
+});
+
+describe('a take of one row of a 2.2 list column', () => {
+  it('reads one range, the chunks holding the row, once the page indexes are kept', async () => {
+    dataset = await openDataset(path22);
+    const pages =
+      (await dataset.planRead(Uint32Array.of(0), dataset.selectFields(['list_long']))).files[0]?.columns[0]?.column
+        .pages ?? [];
+    // The rows [start, end) of the page holding row 200 (pages of ~16 rows here).
+    let start = 0;
+    let end = 0;
+    for (const page of pages) {
+      end = start + page.numRows;
+      if (end > 200) break;
+      start = end;
+    }
+    expect(end - start).toBeGreaterThan(3);
+    // The first take in the page reads its chunk table and repetition index together, then the row.
+    expect(await readsFor([start])).toMatchObject({ rounds: 2, ranges: 3 });
+    for (const row of [end - 1, start + 1, start + 2])
+      expect(await readsFor([row]), `row ${row}`).toMatchObject({ rounds: 1, ranges: 1 });
   });
 });

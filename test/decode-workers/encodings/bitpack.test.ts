@@ -304,6 +304,15 @@ describe.each(ELEM_BITS)('decodeInlineBitpacking with %i-bit values', (elemBits)
     expect(readValues(out, elemBits, 0, numValues)).toEqual(values);
   });
 
+  it('decodes values from `first` on, skipping the rows and blocks before it', () => {
+    const src = inlineBuffer(values, elemBits, widths);
+    for (const first of [0, 1, 31, 129, 1023, 1024, 2100, numValues - 1]) {
+      const out = newOutput(elemBits, numValues);
+      decodeInlineBitpacking(src, elemBits, numValues, out, 0, first);
+      expect(readValues(out, elemBits, first, numValues - first), `first ${first}`).toEqual(values.slice(first));
+    }
+  });
+
   it('returns the bytes consumed, width words and padded last block included', () => {
     const src = concat(inlineBuffer(values, elemBits, widths), new Uint8Array(8).fill(0xfe));
     const consumed = decodeInlineBitpacking(src, elemBits, numValues, newOutput(elemBits, numValues), 0);

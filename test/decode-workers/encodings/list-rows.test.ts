@@ -1,0 +1,233 @@
+/**
+ * The single-list rows path (decode-workers/encodings/list-rows.ts) against the general nested path
+ * (nested.ts → unravel.ts → decode-workers/nested-fill.ts): the same planned reads of LanceDB-written
+ * list columns (every page kind those fixtures hold, in file versions 2.0, 2.1 and 2.2) decoded both
+ * ways, padded (truncation end, start, random; pad values) and ragged, give the same bytes.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as lancedb from '@lancedb/lancedb';
+import * as arrow from 'apache-arrow';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openDataset, type Dataset } from '../../../index.js';
+import { outputWidthOf } from '../../../dataset/arrow-build.js';
+import { leafColumns, type LeafColumn } from '../../../dataset/columns.js';
+import { fetchFileTasks, type OutputTask } from '../../../dataset/read-rows.js';
+import { runDecodeTask } from '../../../decode-workers/encodings/decode-task.js';
+import {
+  createPaddedListOutput,
+  createRaggedListOutput,
+  finishListOutput,
+  isSingleList,
+  type PaddedTarget,
+} from '../../../decode-workers/encodings/list-rows.js';
+import { createNestedOutput } from '../../../decode-workers/encodings/nested-output.js';
+import { compactVariable } from '../../../decode-workers/encodings/output.js';
+import { fillPadded, nestedAsVariable } from '../../../decode-workers/nested-fill.js';
+import { createRandom } from '../../../samplers/random.js';
+import { ensureDataset } from '../../fixtures/datasets.js';
+import { specByName, type StorageVersion } from '../../fixtures/matrix.js';
+
+const opened: Dataset[] = [];
+const tempDirs: string[] = [];
+afterAll(async () => {
+  await Promise.all(opened.map((d) => d.close()));
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** The single-list leaves of a fixture (one list over fixed-width items) and the dataset. */
+async function listLeaves(name: string, version: StorageVersion): Promise<{ dataset: Dataset; leaves: LeafColumn[] }> {
+  const dataset = await openDataset(await ensureDataset(specByName(name), version));
+  opened.push(dataset);
+  const leaves = leafColumns(dataset.selectFields(undefined)).filter(
+    (leaf) => leaf.layers && isSingleList(leaf.layers, outputWidthOf(leaf.field.arrowType, leaf.name)),
+  );
+  return { dataset, leaves };
+}
+
+/** The planned decode tasks of `leaf` for `rows` (batch order), read alone. */
+async function tasksOf(dataset: Dataset, leaf: LeafColumn, rows: Uint32Array): Promise<OutputTask[]> {
+  const fields = dataset.selectFields([leaf.name.split('.')[0] as string]);
+  const output = leafColumns(fields).find((l) => l.name === leaf.name)?.output;
+  const plan = await dataset.planRead(rows, fields);
+  const perFile = await Promise.all(plan.files.map((file) => fetchFileTasks(file)));
+  return [...perFile.flat(), ...plan.nullFills].filter((t) => t.output === output);
+}
+
+/** A shuffled batch of `n` distinct visible rows. */
+function shuffledRows(numRows: number, n: number, seed: string): Uint32Array {
+  const random = createRandom(seed);
+  const all = Array.from({ length: numRows }, (_, i) => i);
+  for (let i = all.length - 1; i > 0; i--) {
+    const j = random.nextBelow(i + 1);
+    [all[i], all[j]] = [all[j] as number, all[i] as number];
+  }
+  return Uint32Array.from(all.slice(0, Math.min(n, numRows)));
+}
+
+function paddedTarget(
+  n: number,
+  width: number,
+  length: number,
+  truncate: PaddedTarget['truncate'],
+  padByte: number,
+): PaddedTarget {
+  const valueBytes = n * length * width;
+  return {
+    buffer: new SharedArrayBuffer(valueBytes + n * 5),
+    byteOffset: 0,
+    itemBytes: width,
+    length,
+    numSlots: n,
+    lengthsOffset: valueBytes,
+    validityOffset: valueBytes + n * 4,
+    padBytes: new Uint8Array(width).fill(padByte),
+    truncate,
+    seed: 9,
+    epoch: 2,
+  };
+}
+
+/** Both paths' padded batch of `rows` of `leaf`: the general path's bytes and the list path's. */
+async function paddedBoth(
+  dataset: Dataset,
+  leaf: LeafColumn,
+  rows: Uint32Array,
+  length: number,
+  truncate: PaddedTarget['truncate'],
+): Promise<[Uint8Array, Uint8Array]> {
+  const layers = leaf.layers ?? [];
+  const width = outputWidthOf(leaf.field.arrowType, leaf.name) as number;
+  const tasks = await tasksOf(dataset, leaf, rows);
+  const general = paddedTarget(rows.length, width, length, truncate, 0xab);
+  const nested = createNestedOutput(rows.length, layers, width);
+  for (const { task } of tasks) runDecodeTask(task, nested);
+  fillPadded({ kind: 'padded', ...general }, nested, rows, leaf.name);
+  const fast = paddedTarget(rows.length, width, length, truncate, 0xab);
+  const list = createPaddedListOutput(fast, rows, layers);
+  for (const { task } of tasks) runDecodeTask(task, list);
+  expect(finishListOutput(list, leaf.name)).toBeNull();
+  return [new Uint8Array(general.buffer), new Uint8Array(fast.buffer)];
+}
+
+/** A ragged batch in slot order: each row's byte offsets, the bytes and the validity. */
+interface Ragged {
+  offsets: number[];
+  data: Uint8Array;
+  validity: number[];
+}
+
+/** Both paths' ragged batch of `rows` of `leaf`: the general path's and the list path's. */
+async function raggedBoth(dataset: Dataset, leaf: LeafColumn, rows: Uint32Array): Promise<[Ragged, Ragged]> {
+  const layers = leaf.layers ?? [];
+  const width = outputWidthOf(leaf.field.arrowType, leaf.name) as number;
+  const tasks = await tasksOf(dataset, leaf, rows);
+  const nested = createNestedOutput(rows.length, layers, width);
+  for (const { task } of tasks) runDecodeTask(task, nested);
+  const general = nestedAsVariable(nested, rows.length, true, leaf.name);
+  const list = createRaggedListOutput(rows.length, width, true, layers);
+  for (const { task } of tasks) runDecodeTask(task, list);
+  const fast = finishListOutput(list, leaf.name);
+  if (!fast) throw new Error('a ragged list output gave no rows');
+  const inOrder = (out: typeof general): Ragged => {
+    const { offsets, data } = compactVariable(out);
+    return { offsets: Array.from(offsets), data, validity: Array.from(out.validity ?? []) };
+  };
+  return [inOrder(general), inOrder(fast)];
+}
+
+/** The first byte where `a` and `b` differ (-1: none), compared in one pass instead of value by value. */
+function firstDifference(a: Uint8Array, b: Uint8Array): number {
+  if (Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length))) return -1;
+  for (let i = 0; i < Math.max(a.length, b.length); i++) if (a[i] !== b[i]) return i;
+  return -1;
+}
+
+const FIXTURES: [string, StorageVersion[]][] = [
+  ['nested', ['2.0', '2.1', '2.2']],
+  ['nested_lists', ['2.0', '2.1', '2.2']],
+  ['nested_long', ['2.1', '2.2']],
+  ['nested_types', ['2.1', '2.2']],
+  ['nested_single_row', ['2.1', '2.2']],
+  ['nested_constant', ['2.1', '2.2']],
+];
+
+describe.each(FIXTURES)('list rows of the %s fixture', (name, versions) => {
+  it.each(versions)('pad every single-list column of file version %s as the general path does', async (version) => {
+    const { dataset, leaves } = await listLeaves(name, version);
+    expect(leaves.length).toBeGreaterThan(0);
+    for (const leaf of leaves) {
+      for (const [length, truncate] of [
+        [3, 'end'],
+        [5, 'start'],
+        [4, 'random'],
+        [2000, 'end'],
+      ] as const) {
+        const rows = shuffledRows(dataset.numRows, 300, `${name}:${leaf.name}:${truncate}`);
+        const [general, fast] = await paddedBoth(dataset, leaf, rows, length, truncate);
+        expect(firstDifference(fast, general), `${leaf.name} ${version} pad ${length} ${truncate}`).toBe(-1);
+      }
+    }
+  });
+
+  it.each(versions)(
+    'gives ragged rows of every single-list column of file version %s as the general path does',
+    async (version) => {
+      const { dataset, leaves } = await listLeaves(name, version);
+      for (const leaf of leaves) {
+        const rows = shuffledRows(dataset.numRows, 300, `${name}:${leaf.name}:ragged`);
+        const [general, fast] = await raggedBoth(dataset, leaf, rows);
+        expect(fast.validity, `${leaf.name} ${version}`).toEqual(general.validity);
+        expect(fast.offsets, `${leaf.name} ${version}`).toEqual(general.offsets);
+        expect(firstDifference(fast.data, general.data), `${leaf.name} ${version}`).toBe(-1);
+      }
+    },
+  );
+});
+
+describe('list rows of a whole page read in order', () => {
+  it('pads every row of nested_long (rows over several chunks, one group) as the general path does', async () => {
+    const { dataset, leaves } = await listLeaves('nested_long', '2.2');
+    const rows = Uint32Array.from({ length: dataset.numRows }, (_, i) => i);
+    for (const leaf of leaves) {
+      const [general, fast] = await paddedBoth(dataset, leaf, rows, 1500, 'random');
+      expect(firstDifference(fast, general)).toBe(-1);
+    }
+  });
+});
+
+describe('list rows of a token-sequence column as LanceDB 0.39 writes it by default', () => {
+  it('pads and gives ragged rows as the general path does (2.2: all-valid layers, bit-packed ids, run-length rep)', async () => {
+    // 3000 rows of 64–1023 ids below 32000: rows over several chunks, no def levels.
+    const random = createRandom('tokens');
+    const valueOffsets = new Int32Array(3001);
+    for (let i = 0; i < 3000; i++) valueOffsets[i + 1] = (valueOffsets[i] as number) + 64 + random.nextBelow(960);
+    const ids = Int32Array.from({ length: valueOffsets[3000] as number }, () => random.nextBelow(32000));
+    const tokens = arrow.makeVector(
+      arrow.makeData({
+        type: new arrow.List(new arrow.Field('item', new arrow.Int32(), true)),
+        length: 3000,
+        nullCount: 0,
+        valueOffsets,
+        child: arrow.makeData({ type: new arrow.Int32(), length: ids.length, data: ids }),
+      }),
+    );
+    const dir = mkdtempSync(join(tmpdir(), 'list-rows-'));
+    tempDirs.push(dir);
+    const db = await lancedb.connect(dir);
+    (await db.createTable('tokens', new arrow.Table({ tokens }))).close();
+    db.close();
+    const dataset = await openDataset(join(dir, 'tokens.lance'));
+    opened.push(dataset);
+    const [leaf] = leafColumns(dataset.selectFields(undefined));
+    if (!leaf) throw new Error('no tokens column');
+    for (const truncate of ['end', 'start', 'random'] as const) {
+      const [general, fast] = await paddedBoth(dataset, leaf, shuffledRows(3000, 256, truncate), 512, truncate);
+      expect(firstDifference(fast, general), truncate).toBe(-1);
+    }
+    const [general, fast] = await raggedBoth(dataset, leaf, shuffledRows(3000, 256, 'ragged'));
+    expect(fast.offsets).toEqual(general.offsets);
+    expect(firstDifference(fast.data, general.data)).toBe(-1);
+  });
+});
