@@ -1,16 +1,20 @@
 /**
  * One page of one column: the structural layout chosen as LanceDB chooses it, then encoded.
  *
- *   every row null                      → AllNull (ConstantLayout without a value; no buffers)
+ *   no value slot holds a valid value   → all null: ConstantLayout without a value; no buffers for a
+ *                                          flat column, raw u16 [rep, def] buffers for a nested leaf
+ *   (2.2) every valid value is the same → ConstantLayout with that value (writer/constant.ts)
  *   widest value under 256 bytes        → mini-block
  *   otherwise                           → full-zip
  *
- * Values are written uncompressed (Flat, FixedSizeList(Flat), Variable); definition levels, when a row
- * is null, as Flat(16b).
+ * Values are written uncompressed (Flat, FixedSizeList(Flat), Variable) or bit-packed; levels as
+ * writer/levels.ts picks. A nested leaf's page counts its top-level rows, not its values.
  */
 import { encodeAny, encodePageLayout } from '../format/proto/encode.js';
 import type { PageLayoutProto } from '../format/proto/messages.js';
+import { encodeConstantPage } from './constant.js';
 import { encodeFullZipPage } from './fullzip.js';
+import type { WriteFileVersion } from './levels.js';
 import { encodeMiniBlockPage } from './miniblock.js';
 import type { ColumnKind } from './schema.js';
 import { rowBytes, WIDE_ROW_BYTES, type PageBuffer, type PageValues } from './values.js';
@@ -35,15 +39,34 @@ function widestValue(kind: ColumnKind, values: PageValues): number {
   return widest;
 }
 
-/** Encodes one page of a column. */
-export function encodePage(kind: ColumnKind, values: PageValues): EncodedPage {
+const levelBytes = (levels: Uint16Array | undefined): Uint8Array =>
+  levels ? new Uint8Array(levels.buffer, levels.byteOffset, levels.byteLength) : new Uint8Array(0);
+
+/** The page's levels for a constant page: a flat column's definition levels follow from its validity. */
+function constantLevels(values: PageValues): ReturnType<Parameters<typeof encodeConstantPage>[2]> {
+  if (values.levels) return values.levels;
+  const validity = values.validity;
+  if (!validity) return { layers: ['REPDEF_ALL_VALID_ITEM'] };
+  return { def: Uint16Array.from(validity, (valid) => (valid ? 0 : 1)), layers: ['REPDEF_NULLABLE_ITEM'] };
+}
+
+/** Encodes one page of a column in file version `version`. */
+export function encodePage(kind: ColumnKind, values: PageValues, version: WriteFileVersion): EncodedPage {
   let layout: PageLayoutProto;
   let buffers: PageBuffer[];
-  if (values.nullCount === values.rows) {
+  const levels = values.levels;
+  let constant: ReturnType<typeof encodeConstantPage>;
+  if (values.nullCount === values.rows && levels) {
+    layout = { constant_layout: { layers: levels.layers, num_rep_values: 0, num_def_values: 0 } };
+    buffers = [levelBytes(levels.rep), levelBytes(levels.def)];
+  } else if (values.nullCount === values.rows) {
     layout = { constant_layout: { layers: ['REPDEF_NULLABLE_ITEM'], num_rep_values: 0, num_def_values: 0 } };
     buffers = [];
+  } else if (version === '2.2' && (constant = encodeConstantPage(kind, values, () => constantLevels(values)))) {
+    layout = { constant_layout: constant.layout };
+    buffers = constant.buffers;
   } else if (widestValue(kind, values) < WIDE_ROW_BYTES) {
-    const page = encodeMiniBlockPage(kind, values);
+    const page = encodeMiniBlockPage(kind, values, version);
     layout = { mini_block_layout: page.layout };
     buffers = page.buffers;
   } else {
@@ -52,7 +75,7 @@ export function encodePage(kind: ColumnKind, values: PageValues): EncodedPage {
     buffers = page.buffers;
   }
   return {
-    rows: values.rows,
+    rows: levels?.rows ?? values.rows,
     buffers,
     encoding: encodeAny('lance.encodings21.PageLayout', encodePageLayout(layout)),
   };

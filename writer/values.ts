@@ -7,11 +7,33 @@
  */
 import type * as arrow from 'apache-arrow';
 import { UnsupportedError } from '../errors.js';
+import type { RepDefLayerName } from '../format/proto/messages.js';
 import type { ColumnKind } from './schema.js';
+
+/**
+ * The repetition and definition levels of a page of a nested leaf (format/repdef.ts explains them): one
+ * entry per item, null or empty list, in order.
+ */
+export interface PageLevels {
+  /** Top-level rows the page holds. */
+  rows: number;
+  /** Repetition levels: `maxRep` starts a row (columns with lists only). */
+  rep?: Uint16Array;
+  /** Definition levels: 0 = valid at every layer (columns with a null or empty layer only). */
+  def?: Uint16Array;
+  /** The page's layers, leaf outwards. */
+  layers: RepDefLayerName[];
+  maxRep: number;
+  /** Entries whose definition level is above this have no value (null or empty lists, or under them). */
+  maxVisibleDef: number;
+}
 
 /** One page's worth of a column's values. */
 export interface PageValues {
+  /** Values in the page: rows of a flat column, the items with a value slot of a nested leaf. */
   rows: number;
+  /** The levels of a nested leaf (undefined for a flat column, whose levels follow from `validity`). */
+  levels?: PageLevels;
   nullCount: number;
   /** One byte per row, 1 = valid; undefined when no row is null. */
   validity?: Uint8Array;

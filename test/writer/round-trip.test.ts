@@ -1,6 +1,6 @@
 /**
- * Round trips over the fixture matrix: the rows each spec would hand LanceDB are written by
- * lance-loader's writer instead, then read back by LanceDB (value for value against the rows written)
+ * Round trips over the fixture matrix, in file versions 2.1 and 2.2: the rows each spec would hand
+ * LanceDB are written by lance-loader's writer instead, then read back by LanceDB (value for value against the rows written)
  * and by lance-loader's reader. Nested columns are left out (the writer refuses them).
  */
 import fs from 'node:fs';
@@ -56,12 +56,16 @@ async function scanOurs(path: string): Promise<arrow.Table> {
   }
 }
 
-describe.each(SPECS.map(flatSpec))('$name written by lance-loader', (spec) => {
-  const path = join(root, `${spec.name}.lance`);
+const CASES = (['2.1', '2.2'] as const).flatMap((fileVersion) =>
+  SPECS.map(flatSpec).map((spec) => ({ ...spec, fileVersion })),
+);
+
+describe.each(CASES)('$name written by lance-loader as file version $fileVersion', (spec) => {
+  const path = join(root, `${spec.name}-${spec.fileVersion}.lance`);
   const table = initialTable(spec);
 
   it('is read by LanceDB value for value', async () => {
-    await writeDataset(path, table);
+    await writeDataset(path, table, { fileVersion: spec.fileVersion });
     expect(await oracleCountRows(path)).toBe(spec.rows);
     expectTablesEqual(await oracleScan(path), table, { label: `${spec.name} via LanceDB` });
   });

@@ -10,7 +10,7 @@ import * as lancedb from '@lancedb/lancedb';
 import * as arrow from 'apache-arrow';
 import { afterAll, describe, expect, it } from 'vitest';
 import { rejection } from '../caught.js';
-import { openDataset, writeDataset } from '../../index.js';
+import { openDataset, openFile, writeDataset } from '../../index.js';
 import { toLanceDbArrow } from '../fixtures/arrow-bridge.js';
 import { expectTablesEqual } from '../fixtures/compare.js';
 import { oracleCountRows, oracleScan, oracleVersion, oracleVersions } from '../fixtures/oracle.js';
@@ -91,6 +91,35 @@ describe('writeDataset modes', () => {
     const more = makeTable(3000, 700);
     expect((await writeDataset(path, more, { mode: 'append' })).version).toBe(3);
     expect(await oracleCountRows(path)).toBe(2000 + 700);
+    expectTablesEqual(await oracleScan(path), concat(before, more), { label: 'LanceDB' });
+    expectTablesEqual(await scanOurs(path), concat(before, more), { label: 'lance-loader' });
+  });
+
+  it('writes file version 2.2 by default, as LanceDB 0.39 does', async () => {
+    const path = freshPath();
+    await writeDataset(path, makeTable(0, 10));
+    const ds = await openDataset(path);
+    const [file] = ds.fragments[0]?.files ?? [];
+    await ds.close();
+    const data = await openFile(join(path, 'data', file?.path ?? ''));
+    expect(data.metadata().version).toBe('2.2');
+    await data.close();
+  });
+
+  it('appends file version 2.2 to a LanceDB-written 2.2 dataset that LanceDB then reads whole', async () => {
+    const dir = fs.mkdtempSync(join(root, 'lancedb-'));
+    const first = makeTable(0, 2000);
+    const db = await lancedb.connect(dir);
+    const table = await db.createTable('t', toLanceDbArrow(first), {
+      storageOptions: { new_table_data_storage_version: '2.2' },
+    });
+    await table.delete('id % 5 = 0');
+    table.close();
+    db.close();
+    const path = join(dir, 't.lance');
+    const before = await oracleScan(path);
+    const more = makeTable(2000, 900);
+    expect((await writeDataset(path, more, { mode: 'append' })).version).toBe(3);
     expectTablesEqual(await oracleScan(path), concat(before, more), { label: 'LanceDB' });
     expectTablesEqual(await scanOurs(path), concat(before, more), { label: 'lance-loader' });
   });
@@ -207,18 +236,28 @@ describe('writeDataset refusals', () => {
     expect((error as Error).message).toContain('column "vec" (fixed_size_list:float:3) is missing');
   });
 
-  it('refuses to append 2.1 files to a dataset of another file version', async () => {
+  it("refuses an append whose fileVersion differs from the dataset's", async () => {
+    const path = freshPath();
+    await writeDataset(path, makeTable(0, 5), { fileVersion: '2.1' });
+    const error = await rejection(writeDataset(path, makeTable(5, 5), { mode: 'append', fileVersion: '2.2' }));
+    expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', details: { option: 'fileVersion', fileVersion: '2.1' } });
+    expect(error.message).toContain('options.fileVersion is "2.2" but the dataset stores file version 2.1');
+  });
+
+  it('refuses to append to a dataset of file version 2.0', async () => {
     const dir = fs.mkdtempSync(join(root, 'lancedb-'));
     const db = await lancedb.connect(dir);
     (
       await db.createTable('t', toLanceDbArrow(makeTable(0, 10)), {
-        storageOptions: { new_table_data_storage_version: '2.2' },
+        storageOptions: { new_table_data_storage_version: '2.0' },
       })
     ).close();
     db.close();
     const error = await rejection(writeDataset(join(dir, 't.lance'), makeTable(10, 10), { mode: 'append' }));
-    expect(error).toMatchObject({ code: 'UNSUPPORTED', details: { fileVersion: '2.2' } });
-    expect(error.message).toContain('the dataset stores file version 2.2; lance-loader appends file version 2.1 only');
+    expect(error).toMatchObject({ code: 'UNSUPPORTED', details: { fileVersion: '2.0' } });
+    expect(error.message).toContain(
+      'the dataset stores file version 2.0; lance-loader appends to file versions 2.1 and 2.2',
+    );
   });
 
   it('refuses a column type it cannot write, naming the column', async () => {
@@ -277,8 +316,9 @@ describe('writeDataset refusals', () => {
     expect((error as Error).message).toContain('pass options.schema');
   });
 
-  it('refuses file version 2.2 until it is written', async () => {
-    const error = await rejection(writeDataset(freshPath(), makeTable(0, 1), { fileVersion: '2.2' as '2.1' }));
+  it('refuses a file version it cannot write', async () => {
+    const error = await rejection(writeDataset(freshPath(), makeTable(0, 1), { fileVersion: '2.0' as '2.1' }));
     expect(error).toMatchObject({ code: 'UNSUPPORTED', details: { option: 'fileVersion' } });
+    expect(error.message).toContain('options.fileVersion "2.0" cannot be written');
   });
 });
