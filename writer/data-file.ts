@@ -18,8 +18,8 @@ import type { FieldProto } from '../format/proto/messages.js';
 import { fsError } from './fs-error.js';
 import type { WriteFileVersion } from './levels.js';
 import { encodePage, type EncodedPage } from './page.js';
-import type { WriteColumn } from './schema.js';
-import { chunkBytes, gatherPageValues } from './values.js';
+import { gatherLeafPage, leafChunkBytes } from './nested.js';
+import type { LeafColumn, WriteColumn } from './schema.js';
 
 /** A page is cut once a column has gathered this many bytes. */
 export const PAGE_BYTES = 8 * 1024 * 1024;
@@ -44,8 +44,10 @@ interface PageEntry {
   encoding: Uint8Array;
 }
 
+/** One column of the file: a leaf of top-level field `field` (an index into each batch's data). */
 interface ColumnState {
-  column: WriteColumn;
+  leaf: LeafColumn;
+  field: number;
   pending: arrow.Data[];
   pendingBytes: number;
   pendingRows: number;
@@ -82,15 +84,18 @@ export class DataFileWriter {
     this.version = version;
     this.name = name;
     this.fd = fd;
-    this.columns = columns.map((column) => ({
-      column,
-      pending: [],
-      pendingBytes: 0,
-      pendingRows: 0,
-      rowsFlushed: 0,
-      pages: [],
-    }));
-    this.fields = columns.map((c) => c.lance);
+    this.columns = columns.flatMap((column, field) =>
+      column.leaves.map((leaf) => ({
+        leaf,
+        field,
+        pending: [],
+        pendingBytes: 0,
+        pendingRows: 0,
+        rowsFlushed: 0,
+        pages: [],
+      })),
+    );
+    this.fields = columns.flatMap((c) => c.fields);
     this.schemaMetadata = schemaMetadata;
   }
 
@@ -122,13 +127,13 @@ export class DataFileWriter {
     return this.position;
   }
 
-  /** Appends the rows of one batch: `data[i]` is column i's data, all of the same length. */
+  /** Appends the rows of one batch: `data[i]` is top-level field i's data, all of the same length. */
   write(data: readonly arrow.Data[]): void {
-    this.columns.forEach((state, i) => {
-      const chunk = data[i] as arrow.Data;
+    this.columns.forEach((state) => {
+      const chunk = data[state.field] as arrow.Data;
       state.pending.push(chunk);
       state.pendingRows += chunk.length;
-      state.pendingBytes += chunkBytes(state.column.kind, chunk, state.column.field.name);
+      state.pendingBytes += leafChunkBytes(state.leaf, chunk);
       if (state.pendingBytes >= PAGE_BYTES) this.flushColumn(state);
     });
     this.rowCount += data[0]?.length ?? 0;
@@ -136,7 +141,7 @@ export class DataFileWriter {
 
   private flushColumn(state: ColumnState): void {
     if (state.pendingRows === 0) return;
-    const page = encodePage(state.column.kind, gatherPageValues(state.column.kind, state.pending), this.version);
+    const page = encodePage(state.leaf.kind, gatherLeafPage(state.leaf, state.pending), this.version);
     state.pending = [];
     state.pendingBytes = 0;
     state.pendingRows = 0;

@@ -2,7 +2,7 @@
  * One page of one column: the structural layout chosen as LanceDB chooses it, then encoded.
  *
  *   no value slot holds a valid value   → all null: ConstantLayout without a value; no buffers for a
- *                                          flat column, raw u16 [rep, def] buffers for a nested leaf
+ *                                          flat column, [rep, def] buffers for a nested leaf
  *   (2.2) every valid value is the same → ConstantLayout with that value (writer/constant.ts)
  *   widest value under 256 bytes        → mini-block
  *   otherwise                           → full-zip
@@ -11,13 +11,13 @@
  * writer/levels.ts picks. A nested leaf's page counts its top-level rows, not its values.
  */
 import { encodeAny, encodePageLayout } from '../format/proto/encode.js';
-import type { PageLayoutProto } from '../format/proto/messages.js';
+import type { CompressiveEncodingProto, ConstantLayoutProto, PageLayoutProto } from '../format/proto/messages.js';
 import { encodeConstantPage } from './constant.js';
 import { encodeFullZipPage } from './fullzip.js';
-import type { WriteFileVersion } from './levels.js';
+import { levelCodec, type WriteFileVersion } from './levels.js';
 import { encodeMiniBlockPage } from './miniblock.js';
 import type { ColumnKind } from './schema.js';
-import { rowBytes, WIDE_ROW_BYTES, type PageBuffer, type PageValues } from './values.js';
+import { rowBytes, WIDE_ROW_BYTES, type PageBuffer, type PageLevels, type PageValues } from './values.js';
 
 /** An encoded page: its buffers in order and its `Page.encoding` bytes (an Any of a PageLayout). */
 export interface EncodedPage {
@@ -50,6 +50,30 @@ function constantLevels(values: PageValues): ReturnType<Parameters<typeof encode
   return { def: Uint16Array.from(validity, (valid) => (valid ? 0 : 1)), layers: ['REPDEF_NULLABLE_ITEM'] };
 }
 
+/**
+ * An all-null page of a nested leaf: its levels as [rep, def] buffers, raw u16 in 2.1, each compressed
+ * as one block (and the codec named in the layout) in 2.2, as LanceDB writes them.
+ */
+function allNullLevels(
+  levels: PageLevels,
+  version: WriteFileVersion,
+): { buffers: PageBuffer[]; layout: ConstantLayoutProto } {
+  const layout: ConstantLayoutProto = { layers: levels.layers, num_rep_values: 0, num_def_values: 0 };
+  if (version === '2.1') return { buffers: [levelBytes(levels.rep), levelBytes(levels.def)], layout };
+  const compress = (all: Uint16Array | undefined): { bytes: Uint8Array; encoding?: CompressiveEncodingProto } => {
+    if (!all) return { bytes: new Uint8Array(0) };
+    const codec = levelCodec(all, version);
+    return { bytes: codec.compress(all), encoding: codec.encoding };
+  };
+  const [rep, def] = [compress(levels.rep), compress(levels.def)];
+  // Compressed levels need their counts, which LanceDB records only here.
+  layout.num_rep_values = levels.rep?.length ?? 0;
+  layout.num_def_values = levels.def?.length ?? 0;
+  if (rep.encoding) layout.rep_compression = rep.encoding;
+  if (def.encoding) layout.def_compression = def.encoding;
+  return { buffers: [rep.bytes, def.bytes], layout };
+}
+
 /** Encodes one page of a column in file version `version`. */
 export function encodePage(kind: ColumnKind, values: PageValues, version: WriteFileVersion): EncodedPage {
   let layout: PageLayoutProto;
@@ -57,8 +81,9 @@ export function encodePage(kind: ColumnKind, values: PageValues, version: WriteF
   const levels = values.levels;
   let constant: ReturnType<typeof encodeConstantPage>;
   if (values.nullCount === values.rows && levels) {
-    layout = { constant_layout: { layers: levels.layers, num_rep_values: 0, num_def_values: 0 } };
-    buffers = [levelBytes(levels.rep), levelBytes(levels.def)];
+    const page = allNullLevels(levels, version);
+    layout = { constant_layout: page.layout };
+    buffers = page.buffers;
   } else if (values.nullCount === values.rows) {
     layout = { constant_layout: { layers: ['REPDEF_NULLABLE_ITEM'], num_rep_values: 0, num_def_values: 0 } };
     buffers = [];

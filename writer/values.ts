@@ -74,6 +74,19 @@ function variableBytesOf(data: arrow.Data): Uint8Array {
   return (data.values as Uint8Array).subarray(Number(offsets[0]), Number(offsets[data.length]));
 }
 
+/** Whether a valid row of a fixed-size list holds a null item (null rows' items do not count). */
+function hasNullItems(data: arrow.Data, dimension: number): boolean {
+  const items = data.children[0];
+  if (!items || items.nullCount === 0 || !items.nullBitmap) return false;
+  for (let r = 0; r < data.length; r++) {
+    if (data.nullCount > 0 && data.nullBitmap && !bitAt(data.nullBitmap, data.offset + r)) continue;
+    for (let i = r * dimension; i < (r + 1) * dimension; i++) {
+      if (!bitAt(items.nullBitmap, items.offset + i)) return true;
+    }
+  }
+  return false;
+}
+
 /** The payload bytes a chunk adds to a page (what the page size limit counts). */
 export function chunkBytes(kind: ColumnKind, data: arrow.Data, column: string): number {
   if (kind.kind === 'bool') return Math.ceil(data.length / 8);
@@ -81,7 +94,7 @@ export function chunkBytes(kind: ColumnKind, data: arrow.Data, column: string): 
     const offsets = data.valueOffsets as Int32Array | BigInt64Array;
     return Number(offsets[data.length]) - Number(offsets[0]) + data.length * kind.offsetBytes;
   }
-  if (kind.kind === 'fsl' && (data.children[0]?.nullCount ?? 0) > 0) {
+  if (kind.kind === 'fsl' && hasNullItems(data, kind.dimension)) {
     throw new UnsupportedError(
       `column "${column}": null items inside a fixed-size list cannot be written yet (null rows can)`,
       { column },

@@ -32,7 +32,7 @@ import {
 import { DataFileWriter, type WrittenFile } from './data-file.js';
 import { openInput, type WriteData } from './input.js';
 import type { WriteFileVersion } from './levels.js';
-import { planColumns, schemaMetadataBytes, type WriteColumn } from './schema.js';
+import { fieldShape, planColumns, schemaMetadataBytes, withExistingFields, type WriteColumn } from './schema.js';
 
 /** Options of {@link writeDataset}. */
 export interface WriteDatasetOptions {
@@ -132,38 +132,50 @@ function appendColumns(root: string, committed: CommittedVersion, schema: arrow.
       { path: root, fileVersion: stored },
     );
   }
-  const nested = manifest.fields.find((f) => f.parent_id !== -1);
-  if (nested) {
-    throw new UnsupportedError(
-      `${root}: the dataset has nested field "${nested.name}", which lance-loader cannot write yet`,
-      {
-        path: root,
-        field: nested.name,
-      },
-    );
-  }
   const planned = new Map(planColumns(schema).map((c) => [c.field.name, c]));
   const mismatch = (message: string, details: Record<string, unknown>): InvalidArgumentError =>
     new InvalidArgumentError(`${root}: the data does not match the dataset's schema: ${message}`, {
       path: root,
       ...details,
     });
-  const columns = manifest.fields.map((existing: FieldProto) => {
-    const column = planned.get(existing.name);
-    if (!column)
-      throw mismatch(`column "${existing.name}" (${existing.logical_type}) is missing`, { column: existing.name });
-    planned.delete(existing.name);
-    if (column.lance.logical_type !== existing.logical_type) {
-      throw mismatch(
-        `column "${existing.name}" is ${column.lance.logical_type} in the data and ${existing.logical_type} in the dataset`,
-        { column: existing.name, expected: existing.logical_type, actual: column.lance.logical_type },
-      );
-    }
-    return { ...column, lance: { ...existing } };
-  });
+  const columns = manifest.fields
+    .filter((f) => f.parent_id === -1)
+    .map((existing: FieldProto) => {
+      const column = planned.get(existing.name);
+      if (!column)
+        throw mismatch(`column "${existing.name}" (${existing.logical_type}) is missing`, { column: existing.name });
+      planned.delete(existing.name);
+      const stored = subtree(manifest.fields, existing);
+      if (fieldShape(column.fields) !== fieldShape(stored)) {
+        const [expected, actual] = [describeField(stored), describeField(column.fields)];
+        throw mismatch(`column "${existing.name}" is ${actual} in the data and ${expected} in the dataset`, {
+          column: existing.name,
+          expected,
+          actual,
+        });
+      }
+      return withExistingFields(column, stored);
+    });
   const [extra] = planned.keys();
   if (extra !== undefined) throw mismatch(`column "${extra}" is not in the dataset`, { column: extra });
   return columns;
+}
+
+/** `top` and its descendants among a manifest's fields, in pre-order. */
+function subtree(fields: readonly FieldProto[], top: FieldProto): FieldProto[] {
+  const out = [top];
+  for (const field of fields) if (field.parent_id === top.id) out.push(...subtree(fields, field));
+  return out;
+}
+
+/** A field's logical type with its children's, e.g. `list<string>` or `struct<int32, list<float>>`. */
+function describeField(fields: readonly FieldProto[]): string {
+  const [top] = fields;
+  if (!top) return '';
+  const children = fields.filter((f) => f.parent_id === top.id);
+  if (children.length === 0) return top.logical_type;
+  const inner = children.map((child) => describeField(subtree(fields, child)));
+  return `${top.logical_type.split('.')[0]}<${inner.join(', ')}>`;
 }
 
 /** Writes the batches into data files under `dataDir`; returns the files, all fsynced. */
@@ -249,6 +261,7 @@ function buildManifest(
   base: Partial<ManifestProto>,
   version: number,
   fields: FieldProto[],
+  leafIds: number[],
   schemaMetadata: Record<string, Uint8Array>,
   files: WrittenFile[],
   fileVersion: WriteFileVersion,
@@ -256,14 +269,13 @@ function buildManifest(
   const kept = base.fragments ?? [];
   let nextId = base.max_fragment_id !== undefined ? base.max_fragment_id + 1 : 0;
   for (const fragment of kept) nextId = Math.max(nextId, fragment.id + 1);
-  const fieldIds = fields.map((f) => f.id);
   const added = files.map((file) => ({
     id: nextId++,
     files: [
       {
         path: file.name,
-        fields: fieldIds,
-        column_indices: fieldIds.map((_, i) => i),
+        fields: leafIds,
+        column_indices: leafIds.map((_, i) => i),
         file_major_version: 2,
         file_minor_version: fileVersion === '2.2' ? 2 : 1,
         file_size_bytes: file.sizeBytes,
@@ -347,12 +359,13 @@ export async function writeDataset(
   try {
     const files = await writeFiles(dataDir, columns, schema, batches, maxRowsPerFile, fileVersion, written);
     syncDirectory(dataDir);
-    const fields = columns.map((c) => c.lance);
+    const fields = columns.flatMap((c) => c.fields);
+    const leafIds = columns.flatMap((c) => c.leaves.map((leaf) => leaf.fieldId));
     const metadata = mode === 'append' && committed ? committed.manifest.schema_metadata : schemaMetadataBytes(schema);
     for (let attempt = 1; ; attempt++) {
       const version = (committed?.version ?? 0) + 1;
       const base = mode === 'append' ? (committed?.manifest ?? {}) : configOf(committed);
-      const manifest = buildManifest(base, version, fields, metadata, files, fileVersion);
+      const manifest = buildManifest(base, version, fields, leafIds, metadata, files, fileVersion);
       const indexSection = mode === 'append' && committed ? indexSectionOf(committed) : undefined;
       try {
         commitManifest(root, version, manifestFileBytes(manifest, indexSection));
@@ -366,7 +379,7 @@ export async function writeDataset(
         }
         committed = readLatestVersion(root);
         const again = committed && appendColumns(root, committed, schema);
-        if (!again || again.some((c, i) => c.lance.id !== fields[i]?.id)) {
+        if (!again || again.flatMap((c) => c.fields).some((f, i) => f.id !== fields[i]?.id)) {
           throw new CommitConflictError(
             `${root}: another writer replaced the dataset's schema while this append was written`,
             {

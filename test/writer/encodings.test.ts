@@ -8,10 +8,11 @@ import { join } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
 import * as arrow from 'apache-arrow';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openFile, writeDataset } from '../../index.js';
+import { writeDataset } from '../../index.js';
 import { toLanceDbArrow } from '../fixtures/arrow-bridge.js';
 import { expectTablesEqual } from '../fixtures/compare.js';
 import { oracleScan } from '../fixtures/oracle.js';
+import { layouts } from './read-back.js';
 
 const root = fs.mkdtempSync(join(os.tmpdir(), 'writer-encodings-'));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -60,22 +61,6 @@ function table(): arrow.Table {
       new arrow.Float64(),
     ),
   });
-}
-
-/** Per column: its pages' layouts and its bytes in the data file. */
-async function layouts(path: string): Promise<Record<string, { layout: string; bytes: number }>> {
-  const data = join(path, 'data');
-  const [name] = fs.readdirSync(data);
-  const file = await openFile(join(data, name as string));
-  try {
-    return Object.fromEntries(
-      file
-        .metadata()
-        .columns.map((c) => [c.field, { layout: c.pages.map((p) => p.layout).join(' | '), bytes: c.bytes }]),
-    );
-  } finally {
-    await file.close();
-  }
 }
 
 describe('the writer picks the layouts LanceDB picks', () => {

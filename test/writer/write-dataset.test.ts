@@ -14,6 +14,7 @@ import { openDataset, openFile, writeDataset } from '../../index.js';
 import { toLanceDbArrow } from '../fixtures/arrow-bridge.js';
 import { expectTablesEqual } from '../fixtures/compare.js';
 import { oracleCountRows, oracleScan, oracleVersion, oracleVersions } from '../fixtures/oracle.js';
+import { scanOurs } from './read-back.js';
 
 const root = fs.mkdtempSync(join(os.tmpdir(), 'writer-dataset-'));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -34,17 +35,6 @@ function makeTable(from: number, count: number): arrow.Table {
 
 function concat(...tables: arrow.Table[]): arrow.Table {
   return new arrow.Table(tables.flatMap((t) => t.batches));
-}
-
-async function scanOurs(path: string): Promise<arrow.Table> {
-  const ds = await openDataset(path);
-  try {
-    const batches: arrow.RecordBatch[] = [];
-    for await (const batch of ds.scan({ batchSize: 4096 })) batches.push(batch);
-    return new arrow.Table(batches);
-  } finally {
-    await ds.close();
-  }
 }
 
 describe('writeDataset modes', () => {
@@ -260,13 +250,13 @@ describe('writeDataset refusals', () => {
     );
   });
 
-  it('refuses a column type it cannot write, naming the column', async () => {
+  it('refuses a column type it cannot write, naming the column by its path', async () => {
     const table = new arrow.Table({
-      tags: arrow.vectorFromArray([[1, 2]], new arrow.List(new arrow.Field('item', new arrow.Int32()))),
+      tags: arrow.vectorFromArray([[null]], new arrow.List(new arrow.Field('item', new arrow.Null(), true))),
     });
     const error = await rejection(writeDataset(freshPath(), table));
-    expect(error).toMatchObject({ code: 'UNSUPPORTED', details: { column: 'tags' } });
-    expect((error as Error).message).toContain('column "tags" has Arrow type List<Int32>');
+    expect(error).toMatchObject({ code: 'UNSUPPORTED', details: { column: 'tags.item' } });
+    expect((error as Error).message).toContain('column "tags.item" has Arrow type Null');
   });
 
   it('refuses a blob column, naming it', async () => {
@@ -286,6 +276,15 @@ describe('writeDataset refusals', () => {
     const error = await rejection(writeDataset(freshPath(), table));
     expect(error).toMatchObject({ code: 'UNSUPPORTED', details: { column: 'image' } });
     expect((error as Error).message).toContain('column "image" is a blob column');
+  });
+
+  it('refuses a packed struct column, naming it', async () => {
+    const type = new arrow.Struct([new arrow.Field('x', new arrow.Float32(), true)]);
+    const field = new arrow.Field('xy', type, true, new Map([['lance-encoding:packed', 'true']]));
+    const schema = new arrow.Schema([field]);
+    const error = await rejection(writeDataset(freshPath(), [{ xy: { x: 1 } }], { schema }));
+    expect(error).toMatchObject({ code: 'UNSUPPORTED', details: { column: 'xy' } });
+    expect(error.message).toContain('column "xy" is a packed struct (lance-encoding:packed)');
   });
 
   it('refuses nulls in a non-nullable column and removes the files it wrote', async () => {
