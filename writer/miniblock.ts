@@ -21,6 +21,8 @@ import type { ColumnKind } from './schema.js';
 import { rowBytes, type PageLevels, type PageValues } from './values.js';
 
 const MAX_CHUNK_BYTES = 8 * 1024 - 6;
+/** The most bytes a chunk word can say: (0xFFF + 1) × 8. */
+const MAX_CHUNK_BYTES_WITH_LEVELS = 32 * 1024;
 const MAX_CHUNK_VALUES = 4096;
 const AIM_VARIABLE_CHUNK_BYTES = 4 * 1024;
 const ALIGNMENT = 8;
@@ -206,13 +208,14 @@ function repetitionIndex(rep: Uint16Array, starts: number[], maxRep: number): Ui
 
 /**
  * A page encoded as mini-blocks: its buffers (chunk words, chunk data, and the repetition index when it
- * has lists) and its layout message. File version 2.2 writes chunk words and value sizes as u32.
+ * has lists) and its layout message, or undefined when a nested leaf's levels do not fit its chunks.
+ * File version 2.2 writes chunk words and value sizes as u32.
  */
 export function encodeMiniBlockPage(
   kind: ColumnKind,
   values: PageValues,
   version: WriteFileVersion,
-): { buffers: Uint8Array[]; layout: MiniBlockLayoutProto } {
+): { buffers: Uint8Array[]; layout: MiniBlockLayoutProto } | undefined {
   const elemBits = kind.kind === 'fixed' && [1, 2, 4, 8].includes(kind.byteWidth) ? kind.byteWidth * 8 : 0;
   const packed = elemBits > 0 ? bitpackedChunks(values, elemBits) : undefined;
   const chunks =
@@ -243,6 +246,14 @@ export function encodeMiniBlockPage(
     total += size;
     return size;
   });
+  // Null and empty lists add levels but no values, so a nested leaf's chunk can outgrow the 32 KiB a
+  // chunk word can say (or the u16 level count); such a page goes to full-zip instead.
+  const fits = (i: number): boolean =>
+    (sizes[i] as number) <= MAX_CHUNK_BYTES_WITH_LEVELS && (starts[i + 1] as number) - (starts[i] as number) <= 0xffff;
+  if (!chunks.every((_, i) => fits(i))) {
+    if (values.levels) return undefined;
+    throw new InternalError(`mini-block chunk exceeds 32 KiB`);
+  }
   const data = new Uint8Array(total);
   const view = new DataView(data.buffer);
   const words = new Uint8Array(chunks.length * sizeBytes);
@@ -255,8 +266,6 @@ export function encodeMiniBlockPage(
     at += pad(bytes.length, ALIGNMENT);
   };
   chunks.forEach((chunk, i) => {
-    const size = sizes[i] as number;
-    if (size > 32 * 1024) throw new InternalError(`mini-block chunk of ${size} bytes exceeds 32 KiB`);
     const start = at;
     view.setUint16(at, rep || def ? (starts[i + 1] as number) - (starts[i] as number) : 0, true);
     at += 2;

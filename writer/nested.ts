@@ -44,20 +44,23 @@ function listBounds(data: arrow.Data, i: number): [number, number] {
   return [offsets[i] as number, offsets[i + 1] as number];
 }
 
-/** Growable u16 levels. */
-class Levels {
-  values = new Uint16Array(1024);
+/** A typed array that grows as values are pushed (a page's levels and value slots). */
+class Growing<T extends Uint8Array | Uint16Array | Int32Array> {
+  private values: T;
   length = 0;
-  push(level: number): void {
+  constructor(private readonly make: (length: number) => T) {
+    this.values = make(1024);
+  }
+  push(value: number): void {
     if (this.length === this.values.length) {
-      const grown = new Uint16Array(this.values.length * 2);
+      const grown = this.make(this.length * 2);
       grown.set(this.values);
       this.values = grown;
     }
-    this.values[this.length++] = level;
+    this.values[this.length++] = value;
   }
-  done(): Uint16Array {
-    return this.values.subarray(0, this.length);
+  done(): T {
+    return this.values.subarray(0, this.length) as T;
   }
 }
 
@@ -152,9 +155,9 @@ function numbering(leaf: LeafColumn, datas: arrow.Data[][]): Numbering {
 
 /** The value slots of a page: per slot, its batch, its index in the leaf's data and whether it is valid. */
 interface Slots {
-  batch: number[];
-  index: number[];
-  valid: number[];
+  batch: Int32Array;
+  index: Int32Array;
+  valid: Uint8Array;
 }
 
 /** Bytes of one batch's leaf values (what the page size limit counts), following lists to their items. */
@@ -179,7 +182,7 @@ function gatherSlots(leaf: LeafColumn, leaves: arrow.Data[], slots: Slots): Page
   const rows = slots.index.length;
   let nullCount = 0;
   for (const valid of slots.valid) if (!valid) nullCount++;
-  const validity = nullCount > 0 ? Uint8Array.from(slots.valid) : undefined;
+  const validity = nullCount > 0 ? slots.valid : undefined;
   if (kind.kind === 'variable') {
     const offsets = new Float64Array(rows + 1);
     let total = 0;
@@ -234,9 +237,11 @@ export function gatherLeafPage(leaf: LeafColumn, chunks: readonly arrow.Data[]):
   const depth = leaf.layers.length;
   const datas = chunks.map((top) => layerData(leaf, top));
   const n = numbering(leaf, datas);
-  const rep = new Levels();
-  const def = new Levels();
-  const slots: Slots = { batch: [], index: [], valid: [] };
+  const rep = new Growing((length) => new Uint16Array(length));
+  const def = new Growing((length) => new Uint16Array(length));
+  const slotBatch = new Growing((length) => new Int32Array(length));
+  const slotIndex = new Growing((length) => new Int32Array(length));
+  const slotValid = new Growing((length) => new Uint8Array(length));
   let batch = 0;
   let layers = datas[0] as arrow.Data[];
   const entry = (r: number, d: number): void => {
@@ -244,9 +249,9 @@ export function gatherLeafPage(leaf: LeafColumn, chunks: readonly arrow.Data[]):
     if (n.maxDef > 0) def.push(d);
   };
   const slot = (index: number, valid: boolean): void => {
-    slots.batch.push(batch);
-    slots.index.push(index);
-    slots.valid.push(valid ? 1 : 0);
+    slotBatch.push(batch);
+    slotIndex.push(index);
+    slotValid.push(valid ? 1 : 0);
   };
   const visit = (d: number, i: number, r: number): void => {
     const data = layers[d] as arrow.Data;
@@ -274,6 +279,7 @@ export function gatherLeafPage(leaf: LeafColumn, chunks: readonly arrow.Data[]):
     for (let i = 0; i < top.length; i++) visit(0, i, n.maxRep);
     rows += top.length;
   }
+  const slots = { batch: slotBatch.done(), index: slotIndex.done(), valid: slotValid.done() };
   const values = gatherSlots(
     leaf,
     datas.map((l) => l[depth] as arrow.Data),

@@ -4,7 +4,7 @@
  *   no value slot holds a valid value   → all null: ConstantLayout without a value; no buffers for a
  *                                          flat column, [rep, def] buffers for a nested leaf
  *   (2.2) every valid value is the same → ConstantLayout with that value (writer/constant.ts)
- *   widest value under 256 bytes        → mini-block
+ *   widest value under 256 bytes        → mini-block (unless a nested leaf's levels overflow a chunk)
  *   otherwise                           → full-zip
  *
  * Values are written uncompressed (Flat, FixedSizeList(Flat), Variable) or bit-packed; levels as
@@ -80,6 +80,7 @@ export function encodePage(kind: ColumnKind, values: PageValues, version: WriteF
   let buffers: PageBuffer[];
   const levels = values.levels;
   let constant: ReturnType<typeof encodeConstantPage>;
+  let miniBlock: ReturnType<typeof encodeMiniBlockPage>;
   if (values.nullCount === values.rows && levels) {
     const page = allNullLevels(levels, version);
     layout = { constant_layout: page.layout };
@@ -90,10 +91,9 @@ export function encodePage(kind: ColumnKind, values: PageValues, version: WriteF
   } else if (version === '2.2' && (constant = encodeConstantPage(kind, values, () => constantLevels(values)))) {
     layout = { constant_layout: constant.layout };
     buffers = constant.buffers;
-  } else if (widestValue(kind, values) < WIDE_ROW_BYTES) {
-    const page = encodeMiniBlockPage(kind, values, version);
-    layout = { mini_block_layout: page.layout };
-    buffers = page.buffers;
+  } else if (widestValue(kind, values) < WIDE_ROW_BYTES && (miniBlock = encodeMiniBlockPage(kind, values, version))) {
+    layout = { mini_block_layout: miniBlock.layout };
+    buffers = miniBlock.buffers;
   } else {
     const page = encodeFullZipPage(kind, values);
     layout = { full_zip_layout: page.layout };

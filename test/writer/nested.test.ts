@@ -170,6 +170,22 @@ describe('nested layouts in file version 2.2', () => {
   });
 });
 
+describe('nested pages whose levels outgrow a mini-block chunk', () => {
+  it('are written full-zip and read by LanceDB and lance-loader value for value', async () => {
+    const path = join(root, 'sparse.lance');
+    // 100,000 levels for 1,000 values: one chunk's values would carry more levels than a chunk can say.
+    const sparse = arrow.vectorFromArray(
+      Array.from({ length: 100_000 }, (_, i) => (i % 100 === 0 ? [i] : [])),
+      list(new arrow.Int32()),
+    );
+    const written = new arrow.Table({ sparse });
+    await writeDataset(path, written);
+    expect((await layouts(path))['sparse.item']?.layout).toContain('FullZip{values=Flat(32b)');
+    expectTablesEqual(await oracleScan(path), written, { label: 'LanceDB' });
+    expectTablesEqual(await scanOurs(path), written, { label: 'lance-loader' });
+  });
+});
+
 describe('nested inputs and appends', () => {
   it('takes row objects with a nested schema', async () => {
     const path = join(root, 'rows.lance');
@@ -177,17 +193,20 @@ describe('nested inputs and appends', () => {
       new arrow.Field('id', new arrow.Int32(), false),
       new arrow.Field('tags', list(new arrow.Utf8()), true),
       new arrow.Field('point', struct([['xy', list(new arrow.Float64())]]), true),
+      new arrow.Field('ids', list(new arrow.Int64()), true),
     ]);
     const rows = Array.from({ length: 40 }, (_, i) => ({
       id: i,
       tags: i % 4 === 0 ? null : Array.from({ length: i % 3 }, (_, k) => `tag${k}`),
       point: i % 5 === 0 ? null : { xy: [i, -i] },
+      ids: [i, 2 ** 40 + i],
     }));
     await writeDataset(path, rows, { schema, rowsPerBatch: 16 });
     const read = await oracleScan(path);
     expect(read.getChild('tags')?.get(5)?.toArray()).toEqual(['tag0', 'tag1']);
     expect(read.getChild('tags')?.get(4)).toBeNull();
     expect(Array.from(read.getChild('point')?.get(3)?.toJSON().xy.toArray())).toEqual([3, -3]);
+    expect(Array.from(read.getChild('ids')?.get(7)?.toArray())).toEqual([7n, 2n ** 40n + 7n]);
     expectTablesEqual(await scanOurs(path), read);
   });
 
