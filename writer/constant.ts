@@ -13,7 +13,7 @@
  */
 import type { ConstantLayoutProto } from '../format/proto/messages.js';
 import type { ColumnKind } from './schema.js';
-import { rowBytes, type PageBuffer, type PageValues } from './values.js';
+import { levelBytes, rowBytes, type PageBuffer, type PageValues } from './values.js';
 
 const MAX_INLINE_BYTES = 32;
 const VALUE_HEADER_BYTES = 12;
@@ -69,9 +69,6 @@ function valueBuffer(value: Uint8Array, offsetBytes: 4 | 8): Uint8Array {
   out.set(value, VALUE_HEADER_BYTES + 2 * offsetBytes);
   return out;
 }
-
-const levelBytes = (levels: Uint16Array | undefined): Uint8Array =>
-  levels ? new Uint8Array(levels.buffer, levels.byteOffset, levels.byteLength) : new Uint8Array(0);
 
 /**
  * The page as a 2.2 constant page, or undefined when its values differ. `levelsOf` gives the page's

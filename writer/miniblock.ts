@@ -18,7 +18,7 @@ import type { CompressiveEncodingProto, MiniBlockLayoutProto } from '../format/p
 import { bitpackChunks, type LevelCodec } from './bitpack.js';
 import { levelCodec, type WriteFileVersion } from './levels.js';
 import type { ColumnKind } from './schema.js';
-import { rowBytes, type PageLevels, type PageValues } from './values.js';
+import { levelsOf, rowBytes, type PageValues } from './values.js';
 
 const MAX_CHUNK_BYTES = 8 * 1024 - 6;
 /** The most bytes a chunk word can say: (0xFFF + 1) × 8. */
@@ -144,17 +144,6 @@ export function valueEncoding(kind: ColumnKind): CompressiveEncodingProto {
     case 'variable':
       return { variable: { offsets: { flat: { bits_per_value: kind.offsetBytes * 8 } } } };
   }
-}
-
-/** A page's levels as the mini-block encoder writes them: a flat column's from its validity. */
-function levelsOf(values: PageValues): Pick<PageLevels, 'rep' | 'def' | 'layers' | 'maxVisibleDef'> {
-  if (values.levels) return values.levels;
-  const validity = values.validity;
-  return {
-    def: validity ? Uint16Array.from(validity, (valid) => (valid ? 0 : 1)) : undefined,
-    layers: [validity ? 'REPDEF_NULLABLE_ITEM' : 'REPDEF_ALL_VALID_ITEM'],
-    maxVisibleDef: 1,
-  };
 }
 
 /**

@@ -17,7 +17,15 @@ import { encodeFullZipPage } from './fullzip.js';
 import { levelCodec, type WriteFileVersion } from './levels.js';
 import { encodeMiniBlockPage } from './miniblock.js';
 import type { ColumnKind } from './schema.js';
-import { rowBytes, WIDE_ROW_BYTES, type PageBuffer, type PageLevels, type PageValues } from './values.js';
+import {
+  levelBytes,
+  levelsOf,
+  rowBytes,
+  WIDE_ROW_BYTES,
+  type PageBuffer,
+  type PageLevels,
+  type PageValues,
+} from './values.js';
 
 /** An encoded page: its buffers in order and its `Page.encoding` bytes (an Any of a PageLayout). */
 export interface EncodedPage {
@@ -37,17 +45,6 @@ function widestValue(kind: ColumnKind, values: PageValues): number {
     if (length > widest) widest = length;
   }
   return widest;
-}
-
-const levelBytes = (levels: Uint16Array | undefined): Uint8Array =>
-  levels ? new Uint8Array(levels.buffer, levels.byteOffset, levels.byteLength) : new Uint8Array(0);
-
-/** The page's levels for a constant page: a flat column's definition levels follow from its validity. */
-function constantLevels(values: PageValues): ReturnType<Parameters<typeof encodeConstantPage>[2]> {
-  if (values.levels) return values.levels;
-  const validity = values.validity;
-  if (!validity) return { layers: ['REPDEF_ALL_VALID_ITEM'] };
-  return { def: Uint16Array.from(validity, (valid) => (valid ? 0 : 1)), layers: ['REPDEF_NULLABLE_ITEM'] };
 }
 
 /**
@@ -88,7 +85,7 @@ export function encodePage(kind: ColumnKind, values: PageValues, version: WriteF
   } else if (values.nullCount === values.rows) {
     layout = { constant_layout: { layers: ['REPDEF_NULLABLE_ITEM'], num_rep_values: 0, num_def_values: 0 } };
     buffers = [];
-  } else if (version === '2.2' && (constant = encodeConstantPage(kind, values, () => constantLevels(values)))) {
+  } else if (version === '2.2' && (constant = encodeConstantPage(kind, values, () => levelsOf(values)))) {
     layout = { constant_layout: constant.layout };
     buffers = constant.buffers;
   } else if (widestValue(kind, values) < WIDE_ROW_BYTES && (miniBlock = encodeMiniBlockPage(kind, values, version))) {

@@ -48,6 +48,25 @@ export interface PageValues {
   offsets?: Float64Array;
 }
 
+/**
+ * A page's levels as the page encoders write them: a nested leaf's own, or a flat column's definition
+ * levels from its validity (1 = null), none when no row is null.
+ */
+export function levelsOf(values: PageValues): Pick<PageLevels, 'rep' | 'def' | 'layers' | 'maxVisibleDef'> {
+  if (values.levels) return values.levels;
+  const validity = values.validity;
+  return {
+    def: validity ? Uint16Array.from(validity, (valid) => (valid ? 0 : 1)) : undefined,
+    layers: [validity ? 'REPDEF_NULLABLE_ITEM' : 'REPDEF_ALL_VALID_ITEM'],
+    maxVisibleDef: 1,
+  };
+}
+
+/** The bytes of u16 levels, or an empty buffer for a page without that kind of level. */
+export function levelBytes(levels: Uint16Array | undefined): Uint8Array {
+  return levels ? new Uint8Array(levels.buffer, levels.byteOffset, levels.byteLength) : new Uint8Array(0);
+}
+
 /** Rows this wide go to full-zip pages (writer/page.ts), which can write several chunks without a copy. */
 export const WIDE_ROW_BYTES = 256;
 
