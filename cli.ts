@@ -42,7 +42,7 @@ doctor   prints how lance-loader reads on this machine: Node and platform, wheth
          loaded (and why not), the read engine, whether O_DIRECT reads work in dir (default: the current
          directory; a file is read, a directory gets a small test file that is removed again),
          transparent huge pages, and which TensorFlow.js backend loads.
-convert  writes a Lance dataset (file version 2.1, readable by LanceDB) from .npy/.npz files or
+convert  writes a Lance dataset (file version 2.2, readable by LanceDB) from .npy/.npz files or
          directories of them (arrays become fixed-size-list columns, one row per first axis), a JSON
          Lines or CSV file (schema inferred; bad records reported by line), or an image folder in the
          class/*.jpg layout ({ id, label, label_name, path, image }). Shows a progress bar on a terminal.

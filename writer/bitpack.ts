@@ -145,10 +145,30 @@ const concat = (parts: Uint8Array[]): Uint8Array => {
 };
 
 /**
- * LanceDB's choice for a page's u16 levels (`try_bitpack_for_block`): raw Flat(16b) when some 1024
- * levels are all 0 or packing one block would not shrink it; InlineBitpacking for pages of at most 1024
- * levels; otherwise OutOfLineBitpacking at the page's widest width, whose last partial block is padded
- * and packed only when that is smaller than storing its levels raw.
+ * The bytes LanceDB estimates bit-packing a page's u16 levels takes (`estimate_block_bitpacking_bytes`),
+ * or undefined when that is no smaller than the raw levels: one inline block for at most 1024 levels,
+ * otherwise out-of-line blocks at the widest width, a last partial block padded only when that is smaller.
+ */
+export function packedLevelBytes(levels: Uint16Array): number | undefined {
+  const width = Math.max(0, ...blockWidths(levels, levels.length, 16));
+  const n = levels.length;
+  let words: number;
+  if (n <= BLOCK) words = 1 + (BLOCK * width) / 16;
+  else {
+    if (width >= 16) return undefined;
+    const whole = Math.floor(n / BLOCK);
+    const tail = n - whole * BLOCK;
+    const perBlock = (BLOCK * width) / 16;
+    words = whole * perBlock + (tail === 0 ? 0 : width * (BLOCK - tail) < (16 - width) * tail ? perBlock : tail);
+  }
+  return words * 2 < n * 2 ? words * 2 : undefined;
+}
+
+/**
+ * LanceDB's choice for a page's u16 levels (`try_bitpack_for_block`): raw Flat(16b) when packing one
+ * block would not shrink it; InlineBitpacking for pages of at most 1024 levels; otherwise
+ * OutOfLineBitpacking at the page's widest width, whose last partial block is padded and packed only
+ * when that is smaller than storing its levels raw. Blocks of all-zero levels are packed at that width too.
  */
 export function levelCodec(levels: Uint16Array): LevelCodec {
   const flat: LevelCodec = {
@@ -157,7 +177,7 @@ export function levelCodec(levels: Uint16Array): LevelCodec {
   };
   const widths = blockWidths(levels, levels.length, 16);
   const width = Math.max(...widths);
-  if (widths.includes(0) || (widths.length === 1 && 128 * width >= levels.length * 2)) return flat;
+  if (width === 0 || (widths.length === 1 && 128 * width >= levels.length * 2)) return flat;
   if (levels.length <= BLOCK) {
     return {
       encoding: { inline_bitpacking: { uncompressed_bits_per_value: 16 } },

@@ -1,12 +1,12 @@
 /**
- * Writes one Lance data file (file version 2.1) from record batches, streaming: each column gathers
+ * Writes one Lance data file (file version 2.1 or 2.2) from record batches, streaming: each column gathers
  * its values until a page's worth (8 MiB, LanceDB's per-column cache) is waiting, encodes that page and
  * appends its buffers to the file. The file is laid out as LanceDB lays it out:
  *
  *   [page buffers, each padded with 0x48 to 64 bytes] … (pages of all columns, in the order they fill)
  *   FileDescriptor (global buffer 0: schema + row count)
  *   ColumnMetadata 0 … N−1 | CMO table (u64 pos, u64 size) × N | GBO table × 1
- *   footer: u64 column_meta_start | u64 cmo_start | u64 gbo_start | u32 1 | u32 N | u16 2 | u16 1 | "LANC"
+ *   footer: u64 column_meta_start | u64 cmo_start | u64 gbo_start | u32 1 | u32 N | u16 2 | u16 1 or 2 | "LANC"
  *
  * Writes are gathered into large sequential `writev`s; `finish` fsyncs the file before it returns, so a
  * manifest never names a file whose bytes could still be lost.
@@ -16,9 +16,10 @@ import type * as arrow from 'apache-arrow';
 import { encodeAny, encodeColumnEncoding, encodeColumnMetadata, encodeFileDescriptor } from '../format/proto/encode.js';
 import type { FieldProto } from '../format/proto/messages.js';
 import { fsError } from './fs-error.js';
+import type { WriteFileVersion } from './levels.js';
 import { encodePage, type EncodedPage } from './page.js';
-import type { WriteColumn } from './schema.js';
-import { chunkBytes, gatherPageValues } from './values.js';
+import { gatherLeafPage, leafChunkBytes } from './nested.js';
+import type { LeafColumn, WriteColumn } from './schema.js';
 
 /** A page is cut once a column has gathered this many bytes. */
 export const PAGE_BYTES = 8 * 1024 * 1024;
@@ -43,8 +44,10 @@ interface PageEntry {
   encoding: Uint8Array;
 }
 
+/** One column of the file: a leaf of top-level field `field` (an index into each batch's data). */
 interface ColumnState {
-  column: WriteColumn;
+  leaf: LeafColumn;
+  field: number;
   pending: arrow.Data[];
   pendingBytes: number;
   pendingRows: number;
@@ -63,6 +66,7 @@ export class DataFileWriter {
   private readonly columns: ColumnState[];
   private readonly fields: FieldProto[];
   private readonly schemaMetadata: Record<string, Uint8Array>;
+  private readonly version: WriteFileVersion;
   private position = 0;
   private queued: Uint8Array[] = [];
   private queuedBytes = 0;
@@ -74,28 +78,34 @@ export class DataFileWriter {
     fd: number,
     columns: WriteColumn[],
     schemaMetadata: Record<string, Uint8Array>,
+    version: WriteFileVersion,
   ) {
     this.path = path;
+    this.version = version;
     this.name = name;
     this.fd = fd;
-    this.columns = columns.map((column) => ({
-      column,
-      pending: [],
-      pendingBytes: 0,
-      pendingRows: 0,
-      rowsFlushed: 0,
-      pages: [],
-    }));
-    this.fields = columns.map((c) => c.lance);
+    this.columns = columns.flatMap((column, field) =>
+      column.leaves.map((leaf) => ({
+        leaf,
+        field,
+        pending: [],
+        pendingBytes: 0,
+        pendingRows: 0,
+        rowsFlushed: 0,
+        pages: [],
+      })),
+    );
+    this.fields = columns.flatMap((c) => c.fields);
     this.schemaMetadata = schemaMetadata;
   }
 
-  /** Creates `dir/name` (which must not exist) for the columns given. */
+  /** Creates `dir/name` (which must not exist) for the columns given, in file version `version`. */
   static create(
     dir: string,
     name: string,
     columns: WriteColumn[],
     schemaMetadata: Record<string, Uint8Array>,
+    version: WriteFileVersion,
   ): DataFileWriter {
     const path = `${dir}/${name}`;
     let fd: number;
@@ -104,7 +114,7 @@ export class DataFileWriter {
     } catch (cause) {
       throw fsError('creating the data file', path, cause);
     }
-    return new DataFileWriter(path, name, fd, columns, schemaMetadata);
+    return new DataFileWriter(path, name, fd, columns, schemaMetadata, version);
   }
 
   /** Rows written so far (pending pages included). */
@@ -117,13 +127,13 @@ export class DataFileWriter {
     return this.position;
   }
 
-  /** Appends the rows of one batch: `data[i]` is column i's data, all of the same length. */
+  /** Appends the rows of one batch: `data[i]` is top-level field i's data, all of the same length. */
   write(data: readonly arrow.Data[]): void {
-    this.columns.forEach((state, i) => {
-      const chunk = data[i] as arrow.Data;
+    this.columns.forEach((state) => {
+      const chunk = data[state.field] as arrow.Data;
       state.pending.push(chunk);
       state.pendingRows += chunk.length;
-      state.pendingBytes += chunkBytes(state.column.kind, chunk, state.column.field.name);
+      state.pendingBytes += leafChunkBytes(state.leaf, chunk);
       if (state.pendingBytes >= PAGE_BYTES) this.flushColumn(state);
     });
     this.rowCount += data[0]?.length ?? 0;
@@ -131,7 +141,7 @@ export class DataFileWriter {
 
   private flushColumn(state: ColumnState): void {
     if (state.pendingRows === 0) return;
-    const page = encodePage(state.column.kind, gatherPageValues(state.column.kind, state.pending));
+    const page = encodePage(state.leaf.kind, gatherLeafPage(state.leaf, state.pending), this.version);
     state.pending = [];
     state.pendingBytes = 0;
     state.pendingRows = 0;
@@ -227,7 +237,7 @@ export class DataFileWriter {
     tables.setUint32(footer + 24, 1, true);
     tables.setUint32(footer + 28, this.columns.length, true);
     tables.setUint16(footer + 32, 2, true);
-    tables.setUint16(footer + 34, 1, true);
+    tables.setUint16(footer + 34, this.version === '2.2' ? 2 : 1, true);
     const tail = new Uint8Array(tables.buffer);
     tail.set(MAGIC, footer + 36);
     this.queue(tail);

@@ -13,7 +13,7 @@
 import type { FullZipLayoutProto } from '../format/proto/messages.js';
 import { valueEncoding } from './miniblock.js';
 import type { ColumnKind } from './schema.js';
-import { rowBytes, type PageBuffer, type PageValues } from './values.js';
+import { rowBytes, type PageBuffer, type PageLevels, type PageValues } from './values.js';
 
 function packedWidth(maxValue: number): 1 | 2 | 4 | 8 {
   if (maxValue <= 0xff) return 1;
@@ -90,11 +90,93 @@ function variableRows(offsetBytes: 4 | 8, values: PageValues): PageBuffer[] {
   return [asPieces ? pieces : heads, index];
 }
 
+const bitLength = (x: number): number => 32 - Math.clz32(x);
+
+function maxOf(levels: Uint16Array | undefined): number {
+  let max = 0;
+  if (levels) for (const level of levels) if (level > max) max = level;
+  return max;
+}
+
+/**
+ * A nested leaf's page: per level entry a control word `(rep << bits_def) | def` (1, 2 or 4 bytes, the
+ * widths from the page's highest levels), then for an entry with a value slot the fixed-width value,
+ * or for a valid variable-width value its length and bytes. Buffer 1, the repetition index, holds the
+ * byte offset of each row's first entry and the end (packed as wide as the buffer's worst-case size).
+ */
+function nestedRows(
+  kind: ColumnKind,
+  values: PageValues,
+  levels: PageLevels,
+): { buffers: PageBuffer[]; bitsRep: number; bitsDef: number; numItems: number } {
+  const { rep, def, maxRep, maxVisibleDef } = levels;
+  const bitsRep = bitLength(maxOf(rep));
+  const bitsDef = bitLength(maxOf(def));
+  const bits = bitsRep + bitsDef;
+  const wordBytes = bits === 0 ? 0 : bits <= 8 ? 1 : bits <= 16 ? 2 : 4;
+  const numItems = (rep ?? def)?.length ?? values.rows;
+  const variable = kind.kind === 'variable' ? kind.offsetBytes : 0;
+  const width = variable ? 0 : rowBytes(kind);
+  const offsets = values.offsets as Float64Array;
+  const worstCase = values.bytes.length + wordBytes * numItems + variable * values.rows;
+  const out = new Uint8Array(worstCase);
+  const view = new DataView(out.buffer);
+  const indexWidth = packedWidth(worstCase);
+  const rowStarts: number[] = [];
+  let at = 0;
+  let slot = 0;
+  for (let e = 0; e < numItems; e++) {
+    const r = rep ? (rep[e] as number) : maxRep;
+    const d = def ? (def[e] as number) : 0;
+    if (!rep || r === maxRep) rowStarts.push(at);
+    if (wordBytes > 0) {
+      writeUint(view, at, wordBytes, (r << bitsDef) | d);
+      at += wordBytes;
+    }
+    if (d > maxVisibleDef) continue;
+    if (!variable) {
+      out.set(values.bytes.subarray(slot * width, (slot + 1) * width), at);
+      at += width;
+    } else if (d === 0) {
+      const start = offsets[slot] as number;
+      const length = (offsets[slot + 1] as number) - start;
+      writeUint(view, at, variable, length);
+      out.set(values.bytes.subarray(start, start + length), at + variable);
+      at += variable + length;
+    }
+    slot++;
+  }
+  rowStarts.push(at);
+  const buffers: PageBuffer[] = [out.subarray(0, at)];
+  if (rep || variable) {
+    const index = new Uint8Array(rowStarts.length * indexWidth);
+    const indexView = new DataView(index.buffer);
+    rowStarts.forEach((start, i) => writeUint(indexView, i * indexWidth, indexWidth, start));
+    buffers.push(index);
+  }
+  return { buffers, bitsRep, bitsDef, numItems };
+}
+
 /** A page encoded as full-zip rows: its buffers and its layout message. */
 export function encodeFullZipPage(
   kind: ColumnKind,
   values: PageValues,
 ): { buffers: PageBuffer[]; layout: FullZipLayoutProto } {
+  const levels = values.levels;
+  if (levels) {
+    const rows = nestedRows(kind, values, levels);
+    const layout: FullZipLayoutProto = {
+      bits_rep: rows.bitsRep,
+      bits_def: rows.bitsDef,
+      num_items: rows.numItems,
+      num_visible_items: values.rows,
+      value_compression: valueEncoding(kind),
+      layers: levels.layers,
+    };
+    if (kind.kind === 'variable') layout.bits_per_offset = kind.offsetBytes * 8;
+    else layout.bits_per_value = rowBytes(kind) * 8;
+    return { buffers: rows.buffers, layout };
+  }
   const layout: FullZipLayoutProto = {
     bits_rep: 0,
     bits_def: values.validity ? 1 : 0,

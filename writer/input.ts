@@ -64,6 +64,34 @@ function decodeDictionaries(batch: arrow.RecordBatch): arrow.RecordBatch {
   );
 }
 
+function isWideInt(type: arrow.DataType): boolean {
+  return arrow.DataType.isInt(type) && type.bitWidth === 64;
+}
+
+/** Whether `type` holds 64-bit integers, at the top or inside lists and structs. */
+function hasWideInt(type: arrow.DataType): boolean {
+  return isWideInt(type) || (type.children ?? []).some((child) => hasWideInt(child.type));
+}
+
+/**
+ * `value` with the whole numbers under 64-bit integer types turned into bigints: 64-bit integer
+ * builders take bigints only, and plain numbers are what JSON and most rows hold.
+ */
+function withBigInts(value: unknown, type: arrow.DataType): unknown {
+  if (isWideInt(type)) return typeof value === 'number' && Number.isInteger(value) ? BigInt(value) : value;
+  if (arrow.DataType.isList(type) && Array.isArray(value)) {
+    const item = type.children[0]?.type as arrow.DataType;
+    return value.map((v: unknown) => withBigInts(v ?? null, item));
+  }
+  if (arrow.DataType.isStruct(type) && typeof value === 'object' && value !== null) {
+    const out: Record<string, unknown> = {};
+    for (const child of type.children)
+      out[child.name] = withBigInts((value as Record<string, unknown>)[child.name] ?? null, child.type);
+    return out;
+  }
+  return value;
+}
+
 async function* fromRows(
   first: IteratorResult<unknown>,
   rest: AsyncIterator<unknown> | Iterator<unknown>,
@@ -72,13 +100,12 @@ async function* fromRows(
 ): AsyncGenerator<arrow.RecordBatch> {
   let pending: Record<string, unknown>[] = [];
   let rowNumber = 0;
+  const wide = schema.fields.map((field) => hasWideInt(field.type));
   const build = (): arrow.RecordBatch => {
-    const children = schema.fields.map((field) => {
-      const wide = arrow.DataType.isInt(field.type) && field.type.bitWidth === 64;
-      // 64-bit integer builders take bigints only; plain numbers are what JSON and most rows hold.
+    const children = schema.fields.map((field, f) => {
       const values = pending.map((row) => {
         const value = row[field.name] ?? null;
-        return wide && typeof value === 'number' && Number.isInteger(value) ? BigInt(value) : value;
+        return wide[f] ? withBigInts(value, field.type) : value;
       });
       try {
         return arrow.vectorFromArray(values, field.type).data[0] as arrow.Data;

@@ -15,11 +15,14 @@
  */
 import { InternalError } from '../errors.js';
 import type { CompressiveEncodingProto, MiniBlockLayoutProto } from '../format/proto/messages.js';
-import { bitpackChunks, levelCodec } from './bitpack.js';
+import { bitpackChunks, type LevelCodec } from './bitpack.js';
+import { levelCodec, type WriteFileVersion } from './levels.js';
 import type { ColumnKind } from './schema.js';
-import { rowBytes, type PageValues } from './values.js';
+import { levelsOf, rowBytes, type PageValues } from './values.js';
 
 const MAX_CHUNK_BYTES = 8 * 1024 - 6;
+/** The most bytes a chunk word can say: (0xFFF + 1) × 8. */
+const MAX_CHUNK_BYTES_WITH_LEVELS = 32 * 1024;
 const MAX_CHUNK_VALUES = 4096;
 const AIM_VARIABLE_CHUNK_BYTES = 4 * 1024;
 const ALIGNMENT = 8;
@@ -143,78 +146,149 @@ export function valueEncoding(kind: ColumnKind): CompressiveEncodingProto {
   }
 }
 
-/** A page encoded as mini-blocks: its buffers (chunk words, chunk data) and its layout message. */
+/**
+ * The first level entry of each chunk, and the total: a chunk takes the levels of its values, and null or
+ * empty lists after its last value go to the next chunk (the last chunk takes the rest), as LanceDB cuts them.
+ */
+function chunkLevelStarts(chunks: Chunk[], levels: ReturnType<typeof levelsOf>, numLevels: number): number[] {
+  const starts = chunks.map((chunk) => chunk.rowStart);
+  const { rep, def, maxVisibleDef } = levels;
+  if (rep && def) {
+    let entry = 0;
+    chunks.forEach((chunk, i) => {
+      starts[i] = entry;
+      let taken = 0;
+      const want = chunk.rowEnd - chunk.rowStart;
+      while (taken < want) if ((def[entry++] as number) <= maxVisibleDef) taken++;
+    });
+  }
+  starts.push(numLevels);
+  return starts;
+}
+
+/**
+ * The repetition index (`repetition_index_depth` 1): per chunk, u64 rows that end in it and u64 levels
+ * of a row it leaves unfinished, computed as LanceDB's `compress_levels` does.
+ */
+function repetitionIndex(rep: Uint16Array, starts: number[], maxRep: number): Uint8Array {
+  const chunks = starts.length - 1;
+  const index = new BigUint64Array(chunks * 2);
+  for (let c = 0; c < chunks; c++) {
+    const from = starts[c] as number;
+    const to = starts[c + 1] as number;
+    let rows = 0;
+    for (let i = from + 1; i < to; i++) if (rep[i] === maxRep) rows++;
+    let leftovers = 0;
+    if (c < chunks - 1) {
+      let last = to - 1;
+      while (last >= from && rep[last] !== maxRep) last--;
+      leftovers = last >= from ? to - last : to - from;
+    } else rows++;
+    // A chunk that starts a row finishes the previous chunk's leftover row.
+    if (c > 0 && rep[from] === maxRep && index[2 * c - 1] !== 0n) {
+      index[2 * c - 2] = (index[2 * c - 2] as bigint) + 1n;
+      index[2 * c - 1] = 0n;
+    }
+    index[2 * c] = BigInt(rows);
+    index[2 * c + 1] = BigInt(leftovers);
+  }
+  return new Uint8Array(index.buffer);
+}
+
+/**
+ * A page encoded as mini-blocks: its buffers (chunk words, chunk data, and the repetition index when it
+ * has lists) and its layout message, or undefined when a nested leaf's levels do not fit its chunks.
+ * File version 2.2 writes chunk words and value sizes as u32.
+ */
 export function encodeMiniBlockPage(
   kind: ColumnKind,
   values: PageValues,
-): { buffers: Uint8Array[]; layout: MiniBlockLayoutProto } {
+  version: WriteFileVersion,
+): { buffers: Uint8Array[]; layout: MiniBlockLayoutProto } | undefined {
   const elemBits = kind.kind === 'fixed' && [1, 2, 4, 8].includes(kind.byteWidth) ? kind.byteWidth * 8 : 0;
   const packed = elemBits > 0 ? bitpackedChunks(values, elemBits) : undefined;
   const chunks =
     packed ?? (kind.kind === 'variable' ? variableChunks(values, kind.offsetBytes) : fixedChunks(kind, values));
-  const validity = values.validity;
-  // Definition levels: 0 = valid, 1 = null, one u16 per row, compressed chunk by chunk.
-  const levels = validity ? Uint16Array.from(validity, (valid) => (valid ? 0 : 1)) : undefined;
-  const codec = levels && levelCodec(levels);
-  const defs = chunks.map((chunk) =>
-    levels && codec ? codec.compress(levels.subarray(chunk.rowStart, chunk.rowEnd)) : undefined,
-  );
+  const levels = levelsOf(values);
+  const { rep, def } = levels;
+  const numLevels = (rep ?? def)?.length ?? values.rows;
+  const starts = chunkLevelStarts(chunks, levels, numLevels);
+  const repCodec = rep && levelCodec(rep, version);
+  const defCodec = def && levelCodec(def, version);
+  const chunkLevels = (codec: LevelCodec | undefined, all: Uint16Array | undefined, i: number) =>
+    codec && all ? codec.compress(all.subarray(starts[i], starts[i + 1])) : undefined;
+  const reps = chunks.map((_, i) => chunkLevels(repCodec, rep, i));
+  const defs = chunks.map((_, i) => chunkLevels(defCodec, def, i));
+  const sizeBytes = version === '2.2' ? 4 : 2;
+  const header = 2 + (rep ? 2 : 0) + (def ? 2 : 0) + sizeBytes;
   let total = 0;
   const sizes = chunks.map((chunk, i) => {
-    const header = 2 + (validity ? 2 : 0) + 2;
+    const repBytes = reps[i]?.length ?? 0;
     const defBytes = defs[i]?.length ?? 0;
     const size =
       header +
       pad(header, ALIGNMENT) +
-      defBytes +
-      pad(defBytes, ALIGNMENT) +
+      (rep ? repBytes + pad(repBytes, ALIGNMENT) : 0) +
+      (def ? defBytes + pad(defBytes, ALIGNMENT) : 0) +
       chunk.values.length +
       pad(chunk.values.length, ALIGNMENT);
     total += size;
     return size;
   });
+  // Null and empty lists add levels but no values, so a nested leaf's chunk can outgrow the 32 KiB a
+  // chunk word can say (or the u16 level count); such a page goes to full-zip instead.
+  const fits = (i: number): boolean =>
+    (sizes[i] as number) <= MAX_CHUNK_BYTES_WITH_LEVELS && (starts[i + 1] as number) - (starts[i] as number) <= 0xffff;
+  if (!chunks.every((_, i) => fits(i))) {
+    if (values.levels) return undefined;
+    throw new InternalError(`mini-block chunk exceeds 32 KiB`);
+  }
   const data = new Uint8Array(total);
   const view = new DataView(data.buffer);
-  const words = new Uint8Array(chunks.length * 2);
+  const words = new Uint8Array(chunks.length * sizeBytes);
   const wordView = new DataView(words.buffer);
   let at = 0;
+  const put = (bytes: Uint8Array): void => {
+    data.set(bytes, at);
+    at += bytes.length;
+    data.fill(FILL_BYTE, at, at + pad(bytes.length, ALIGNMENT));
+    at += pad(bytes.length, ALIGNMENT);
+  };
   chunks.forEach((chunk, i) => {
-    const size = sizes[i] as number;
-    if (size > 32 * 1024) throw new InternalError(`mini-block chunk of ${size} bytes exceeds 32 KiB`);
-    const n = chunk.rowEnd - chunk.rowStart;
     const start = at;
-    view.setUint16(at, validity ? n : 0, true);
+    view.setUint16(at, rep || def ? (starts[i + 1] as number) - (starts[i] as number) : 0, true);
     at += 2;
-    const def = defs[i];
-    if (def) {
-      view.setUint16(at, def.length, true);
+    for (const levelBytes of [rep && reps[i], def && defs[i]]) {
+      if (!levelBytes) continue;
+      view.setUint16(at, levelBytes.length, true);
       at += 2;
     }
-    view.setUint16(at, chunk.values.length, true);
-    at += 2;
+    if (sizeBytes === 4) view.setUint32(at, chunk.values.length, true);
+    else view.setUint16(at, chunk.values.length, true);
+    at += sizeBytes;
     data.fill(FILL_BYTE, at, at + pad(at - start, ALIGNMENT));
     at += pad(at - start, ALIGNMENT);
-    if (def) {
-      data.set(def, at);
-      at += def.length;
-      data.fill(FILL_BYTE, at, at + pad(def.length, ALIGNMENT));
-      at += pad(def.length, ALIGNMENT);
-    }
-    data.set(chunk.values, at);
-    at += chunk.values.length;
-    data.fill(FILL_BYTE, at, at + pad(chunk.values.length, ALIGNMENT));
-    at += pad(chunk.values.length, ALIGNMENT);
-    wordView.setUint16(i * 2, (((at - start) / ALIGNMENT - 1) << 4) | chunk.log2Values, true);
+    const repBytes = reps[i];
+    const defBytes = defs[i];
+    if (repBytes) put(repBytes);
+    if (defBytes) put(defBytes);
+    put(chunk.values);
+    const word = (((at - start) / ALIGNMENT - 1) << 4) | chunk.log2Values;
+    if (sizeBytes === 4) wordView.setUint32(i * 4, word, true);
+    else wordView.setUint16(i * 2, word, true);
   });
   const layout: MiniBlockLayoutProto = {
     value_compression: packed ? { inline_bitpacking: { uncompressed_bits_per_value: elemBits } } : valueEncoding(kind),
     num_dictionary_items: 0,
-    layers: [validity ? 'REPDEF_NULLABLE_ITEM' : 'REPDEF_ALL_VALID_ITEM'],
+    layers: levels.layers,
     num_buffers: 1,
-    repetition_index_depth: 0,
+    repetition_index_depth: rep ? 1 : 0,
     num_items: values.rows,
-    has_large_chunk: false,
+    has_large_chunk: version === '2.2',
   };
-  if (codec) layout.def_compression = codec.encoding;
-  return { buffers: [words, data], layout };
+  if (repCodec) layout.rep_compression = repCodec.encoding;
+  if (defCodec) layout.def_compression = defCodec.encoding;
+  const buffers: Uint8Array[] = [words, data];
+  if (rep && values.levels) buffers.push(repetitionIndex(rep, starts, values.levels.maxRep));
+  return { buffers, layout };
 }

@@ -1,9 +1,16 @@
 /**
- * Arrow schemas → the Lance fields a manifest and a data file's FileDescriptor list, and the physical
- * kind of each column. Only flat columns are writable: one Lance field and one column per Arrow field.
+ * Arrow schemas → the Lance fields a manifest and a data file's FileDescriptor list, and the leaf
+ * columns of each field. A flat field is one Lance field and one column; a struct or list field is a
+ * Lance field per node (ids in pre-order, children naming their parent) and one column per leaf, as in
+ * LanceDB's 2.1/2.2 files:
+ *
+ *   tags: List<Utf8>            → tags (list) ─ item (string)            leaf: tags.item
+ *   meta: Struct<{a, b: List}>  → meta (struct) ─ a, b (list) ─ item      leaves: meta.a, meta.b.item
+ *
  * Logical type names are the strings LanceDB writes (`int64`, `timestamp:us:-`,
- * `fixed_size_list:float:768`), and `Field.encoding` is PLAIN for fixed-width values and VAR_BINARY for
- * strings and binary, as in LanceDB's manifests.
+ * `fixed_size_list:float:768`, `list`, `list.struct`, `large_list`, `struct`), and `Field.encoding` is
+ * PLAIN for fixed-width values and lists, VAR_BINARY for strings and binary, NONE for structs, as in
+ * LanceDB's manifests. A fixed-size list of fixed-width values is a leaf (its values are one column).
  */
 import * as arrow from 'apache-arrow';
 import { InvalidArgumentError, UnsupportedError } from '../errors.js';
@@ -20,11 +27,35 @@ export type ColumnKind =
   /** Offsets and bytes; `offsetBytes` is 4 (utf8, binary) or 8 (large forms). */
   | { kind: 'variable'; offsetBytes: 4 | 8 };
 
-/** One writable column: its Arrow field, the Lance field written for it, and its physical kind. */
+/**
+ * A layer above a leaf's values. (apache-arrow 18 has no LargeList type, so lists come with 32-bit
+ * offsets only.)
+ */
+export type NestLayer = 'struct' | 'list';
+
+/** One column of a data file: a leaf of a top-level field. */
+export interface LeafColumn {
+  /** The leaf's dotted path, for messages (`tags.item`; the field's name for a flat field). */
+  name: string;
+  /** Child indexes from the top-level field's data down to the leaf's data. */
+  path: number[];
+  /** The layers above the leaf, outermost (the top-level field) first; empty for a flat field. */
+  layers: NestLayer[];
+  /** Whether the leaf's own values can be null. */
+  nullable: boolean;
+  kind: ColumnKind;
+  /** The leaf's Lance field id. */
+  fieldId: number;
+}
+
+/** One writable top-level field: its Arrow field, the Lance fields written for it and its leaves. */
 export interface WriteColumn {
   field: arrow.Field;
+  /** The top-level Lance field. */
   lance: FieldProto;
-  kind: ColumnKind;
+  /** Every Lance field of it in pre-order, `lance` first. */
+  fields: FieldProto[];
+  leaves: LeafColumn[];
 }
 
 const encoder = new TextEncoder();
@@ -71,31 +102,94 @@ function scalarLogicalType(type: arrow.DataType): { name: string; kind: ColumnKi
   return undefined;
 }
 
-function logicalType(field: arrow.Field): { name: string; kind: ColumnKind } {
+const WRITABLE =
+  'writable: ints, floats, bool, dates, timestamps, utf8/binary and their large forms, fixed-size binary, fixed-size lists of fixed-width values, and lists and structs of these';
+
+function unsupportedType(column: string, type: arrow.DataType): UnsupportedError {
+  return new UnsupportedError(
+    `column "${column}" has Arrow type ${String(type)}, which lance-loader cannot write yet (${WRITABLE})`,
+    { column, type: String(type) },
+  );
+}
+
+/** The Lance logical type of a leaf type, or undefined if it is not a leaf the writer writes. */
+function leafLogicalType(type: arrow.DataType): { name: string; kind: ColumnKind } | undefined {
+  if (!arrow.DataType.isFixedSizeList(type)) return scalarLogicalType(type);
+  const item = scalarLogicalType(type.children[0]?.type as arrow.DataType);
+  if (item?.kind.kind !== 'fixed') return undefined;
+  return {
+    name: `fixed_size_list:${item.name}:${type.listSize}`,
+    kind: { kind: 'fsl', dimension: type.listSize, itemBits: item.kind.byteWidth * 8 },
+  };
+}
+
+/** Lance fields (pre-order) and leaves of `field`, whose id is `ids.next`, below `parentId`. */
+function planField(
+  field: arrow.Field,
+  parentId: number,
+  column: string,
+  ids: { next: number },
+  path: number[],
+  layers: NestLayer[],
+  out: { fields: FieldProto[]; leaves: LeafColumn[] },
+): void {
   const type = field.type as arrow.DataType;
+  const name = path.length === 0 ? field.name : column;
+  const lance: FieldProto = {
+    type: 'PARENT',
+    name: field.name,
+    id: ids.next++,
+    parent_id: parentId,
+    logical_type: '',
+    nullable: field.nullable,
+    encoding: 'PLAIN',
+    metadata: metadataBytes(field.metadata),
+    extension_name: '',
+  };
+  out.fields.push(lance);
+  const leaf = leafLogicalType(type);
+  if (leaf) {
+    lance.logical_type = leaf.name;
+    if (leaf.kind.kind === 'variable') lance.encoding = 'VAR_BINARY';
+    out.leaves.push({ name, path, layers, nullable: field.nullable, kind: leaf.kind, fieldId: lance.id });
+    return;
+  }
+  const children = type.children ?? [];
+  // A packed struct is one column of packed rows (a layout of its own), not a column per child.
+  if (arrow.DataType.isStruct(type) && field.metadata.get('lance-encoding:packed') === 'true') {
+    throw new UnsupportedError(
+      `column "${name}" is a packed struct (lance-encoding:packed), which lance-loader cannot write yet`,
+      { column: name, type: String(type) },
+    );
+  }
+  if (arrow.DataType.isStruct(type) && children.length > 0) {
+    lance.logical_type = 'struct';
+    lance.encoding = 'NONE';
+    children.forEach((child, i) =>
+      planField(child, lance.id, `${name}.${child.name}`, ids, [...path, i], [...layers, 'struct'], out),
+    );
+    return;
+  }
+  const item = children[0];
+  if (arrow.DataType.isList(type) && item) {
+    lance.logical_type = arrow.DataType.isStruct(item.type) ? 'list.struct' : 'list';
+    planField(item, lance.id, `${name}.${item.name}`, ids, [...path, 0], [...layers, 'list'], out);
+    return;
+  }
+  throw unsupportedType(name, type);
+}
+
+function planColumn(field: arrow.Field, ids: { next: number }): WriteColumn {
   // Blob values are written out of line with descriptors in the column (a layout of its own).
   if (isBlobField(field)) {
     throw new UnsupportedError(
       `column "${field.name}" is a blob column (lance-encoding:blob or lance.blob.v2), which lance-loader cannot write yet`,
-      { column: field.name, type: String(type) },
+      { column: field.name, type: String(field.type) },
     );
   }
-  if (arrow.DataType.isFixedSizeList(type)) {
-    const item = scalarLogicalType(type.children[0]?.type as arrow.DataType);
-    if (item && item.kind.kind === 'fixed') {
-      return {
-        name: `fixed_size_list:${item.name}:${type.listSize}`,
-        kind: { kind: 'fsl', dimension: type.listSize, itemBits: item.kind.byteWidth * 8 },
-      };
-    }
-  } else {
-    const scalar = scalarLogicalType(type);
-    if (scalar) return scalar;
-  }
-  throw new UnsupportedError(
-    `column "${field.name}" has Arrow type ${String(type)}, which lance-loader cannot write yet (writable: ints, floats, bool, dates, timestamps, utf8/binary and their large forms, fixed-size binary, fixed-size lists of fixed-width values)`,
-    { column: field.name, type: String(type) },
-  );
+  const out = { fields: [] as FieldProto[], leaves: [] as LeafColumn[] };
+  planField(field, -1, field.name, ids, [], [], out);
+  return { field, lance: out.fields[0] as FieldProto, ...out };
 }
 
 /** Whether LanceDB stores `field` as a blob column. */
@@ -113,11 +207,12 @@ function metadataBytes(metadata: Map<string, string>): Record<string, Uint8Array
 }
 
 /**
- * The columns of `schema`, with Lance field ids `firstId, firstId + 1, …` in schema order. Names must be
- * unique and non-empty.
+ * The columns of `schema`, with Lance field ids `firstId, firstId + 1, …` in pre-order (a nested field's
+ * descendants follow it). Names must be unique and non-empty.
  */
 export function planColumns(schema: arrow.Schema, firstId = 0): WriteColumn[] {
   const seen = new Set<string>();
+  const ids = { next: firstId };
   return schema.fields.map((field, i) => {
     if (field.name === '' || seen.has(field.name)) {
       throw new InvalidArgumentError(
@@ -126,20 +221,28 @@ export function planColumns(schema: arrow.Schema, firstId = 0): WriteColumn[] {
       );
     }
     seen.add(field.name);
-    const { name, kind } = logicalType(field);
-    const lance: FieldProto = {
-      type: 'PARENT',
-      name: field.name,
-      id: firstId + i,
-      parent_id: -1,
-      logical_type: name,
-      nullable: field.nullable,
-      encoding: kind.kind === 'variable' ? 'VAR_BINARY' : 'PLAIN',
-      metadata: metadataBytes(field.metadata),
-      extension_name: '',
-    };
-    return { field, lance, kind };
+    return planColumn(field, ids);
   });
+}
+
+/** A field's Lance fields as (name, logical type) pairs in pre-order: equal shapes write the same columns. */
+export function fieldShape(fields: readonly FieldProto[]): string {
+  return fields.map((f) => `${f.name}:${f.logical_type}`).join(',');
+}
+
+/**
+ * `column` with the Lance fields a dataset already has for it (`existing`, pre-order, same shape): their
+ * ids and metadata, so an append writes the dataset's field ids.
+ */
+export function withExistingFields(column: WriteColumn, existing: readonly FieldProto[]): WriteColumn {
+  const ids = new Map(column.fields.map((f, i) => [f.id, (existing[i] as FieldProto).id]));
+  const fields = existing.map((f) => ({ ...f }));
+  return {
+    ...column,
+    lance: fields[0] as FieldProto,
+    fields,
+    leaves: column.leaves.map((leaf) => ({ ...leaf, fieldId: ids.get(leaf.fieldId) as number })),
+  };
 }
 
 /** Lance field metadata as the `map<string, bytes>` of the proto, from a schema's string metadata. */

@@ -7,11 +7,33 @@
  */
 import type * as arrow from 'apache-arrow';
 import { UnsupportedError } from '../errors.js';
+import type { RepDefLayerName } from '../format/proto/messages.js';
 import type { ColumnKind } from './schema.js';
+
+/**
+ * The repetition and definition levels of a page of a nested leaf (format/repdef.ts explains them): one
+ * entry per item, null or empty list, in order.
+ */
+export interface PageLevels {
+  /** Top-level rows the page holds. */
+  rows: number;
+  /** Repetition levels: `maxRep` starts a row (columns with lists only). */
+  rep?: Uint16Array;
+  /** Definition levels: 0 = valid at every layer (columns with a null or empty layer only). */
+  def?: Uint16Array;
+  /** The page's layers, leaf outwards. */
+  layers: RepDefLayerName[];
+  maxRep: number;
+  /** Entries whose definition level is above this have no value (null or empty lists, or under them). */
+  maxVisibleDef: number;
+}
 
 /** One page's worth of a column's values. */
 export interface PageValues {
+  /** Values in the page: rows of a flat column, the items with a value slot of a nested leaf. */
   rows: number;
+  /** The levels of a nested leaf (undefined for a flat column, whose levels follow from `validity`). */
+  levels?: PageLevels;
   nullCount: number;
   /** One byte per row, 1 = valid; undefined when no row is null. */
   validity?: Uint8Array;
@@ -24,6 +46,25 @@ export interface PageValues {
   pieces?: Uint8Array[];
   /** variable only: rows + 1 offsets into `bytes`, starting at 0. */
   offsets?: Float64Array;
+}
+
+/**
+ * A page's levels as the page encoders write them: a nested leaf's own, or a flat column's definition
+ * levels from its validity (1 = null), none when no row is null.
+ */
+export function levelsOf(values: PageValues): Pick<PageLevels, 'rep' | 'def' | 'layers' | 'maxVisibleDef'> {
+  if (values.levels) return values.levels;
+  const validity = values.validity;
+  return {
+    def: validity ? Uint16Array.from(validity, (valid) => (valid ? 0 : 1)) : undefined,
+    layers: [validity ? 'REPDEF_NULLABLE_ITEM' : 'REPDEF_ALL_VALID_ITEM'],
+    maxVisibleDef: 1,
+  };
+}
+
+/** The bytes of u16 levels, or an empty buffer for a page without that kind of level. */
+export function levelBytes(levels: Uint16Array | undefined): Uint8Array {
+  return levels ? new Uint8Array(levels.buffer, levels.byteOffset, levels.byteLength) : new Uint8Array(0);
 }
 
 /** Rows this wide go to full-zip pages (writer/page.ts), which can write several chunks without a copy. */
@@ -52,6 +93,19 @@ function variableBytesOf(data: arrow.Data): Uint8Array {
   return (data.values as Uint8Array).subarray(Number(offsets[0]), Number(offsets[data.length]));
 }
 
+/** Whether a valid row of a fixed-size list holds a null item (null rows' items do not count). */
+function hasNullItems(data: arrow.Data, dimension: number): boolean {
+  const items = data.children[0];
+  if (!items || items.nullCount === 0 || !items.nullBitmap) return false;
+  for (let r = 0; r < data.length; r++) {
+    if (data.nullCount > 0 && data.nullBitmap && !bitAt(data.nullBitmap, data.offset + r)) continue;
+    for (let i = r * dimension; i < (r + 1) * dimension; i++) {
+      if (!bitAt(items.nullBitmap, items.offset + i)) return true;
+    }
+  }
+  return false;
+}
+
 /** The payload bytes a chunk adds to a page (what the page size limit counts). */
 export function chunkBytes(kind: ColumnKind, data: arrow.Data, column: string): number {
   if (kind.kind === 'bool') return Math.ceil(data.length / 8);
@@ -59,7 +113,7 @@ export function chunkBytes(kind: ColumnKind, data: arrow.Data, column: string): 
     const offsets = data.valueOffsets as Int32Array | BigInt64Array;
     return Number(offsets[data.length]) - Number(offsets[0]) + data.length * kind.offsetBytes;
   }
-  if (kind.kind === 'fsl' && (data.children[0]?.nullCount ?? 0) > 0) {
+  if (kind.kind === 'fsl' && hasNullItems(data, kind.dimension)) {
     throw new UnsupportedError(
       `column "${column}": null items inside a fixed-size list cannot be written yet (null rows can)`,
       { column },

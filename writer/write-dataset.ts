@@ -31,7 +31,8 @@ import {
 } from './commit.js';
 import { DataFileWriter, type WrittenFile } from './data-file.js';
 import { openInput, type WriteData } from './input.js';
-import { planColumns, schemaMetadataBytes, type WriteColumn } from './schema.js';
+import type { WriteFileVersion } from './levels.js';
+import { fieldShape, planColumns, schemaMetadataBytes, withExistingFields, type WriteColumn } from './schema.js';
 
 /** Options of {@link writeDataset}. */
 export interface WriteDatasetOptions {
@@ -41,8 +42,11 @@ export interface WriteDatasetOptions {
    * data (older versions stay readable by time travel); creates the dataset if there is none.
    */
   mode?: 'create' | 'append' | 'overwrite';
-  /** The Lance file version of the data files. Only `'2.1'` (LanceDB's default) is written so far. */
-  fileVersion?: '2.1';
+  /**
+   * The Lance file version of the data files: `'2.2'` (default, as LanceDB 0.39 writes) or `'2.1'`. An
+   * append writes the version the dataset already stores.
+   */
+  fileVersion?: WriteFileVersion;
   /** The column types of row objects (required when `data` is rows; ignored for Arrow data). */
   schema?: arrow.Schema;
   /** Rows per record batch built from row objects (default 8192). */
@@ -62,6 +66,8 @@ export interface WriteResult {
 }
 
 const DEFAULT_MAX_ROWS_PER_FILE = 1024 * 1024;
+const DEFAULT_FILE_VERSION: WriteFileVersion = '2.2';
+const WRITABLE_VERSIONS: readonly string[] = ['2.1', '2.2'];
 const MAX_APPEND_ATTEMPTS = 20;
 const WRITER_VERSION = { library: 'lance-loader', version: '0.1.0' };
 // Reader feature flag 2 (stable row ids) needs row-id sequences per fragment, which the writer does not make.
@@ -75,7 +81,9 @@ function dataFileName(): string {
   return `${name}${bytes.subarray(3).toString('hex')}.lance`;
 }
 
-function checkOptions(options: WriteDatasetOptions): Required<Pick<WriteDatasetOptions, 'mode' | 'maxRowsPerFile'>> {
+function checkOptions(
+  options: WriteDatasetOptions,
+): Required<Pick<WriteDatasetOptions, 'mode' | 'maxRowsPerFile' | 'fileVersion'>> {
   const mode = options.mode ?? 'create';
   if (!['create', 'append', 'overwrite'].includes(mode)) {
     throw new InvalidArgumentError(
@@ -85,9 +93,10 @@ function checkOptions(options: WriteDatasetOptions): Required<Pick<WriteDatasetO
       },
     );
   }
-  if (options.fileVersion !== undefined && options.fileVersion !== '2.1') {
+  const fileVersion = options.fileVersion ?? DEFAULT_FILE_VERSION;
+  if (!WRITABLE_VERSIONS.includes(fileVersion)) {
     throw new UnsupportedError(
-      `options.fileVersion ${JSON.stringify(options.fileVersion)} cannot be written yet; lance-loader writes file version '2.1'`,
+      `options.fileVersion ${JSON.stringify(fileVersion)} cannot be written; lance-loader writes file versions '2.1' and '2.2'`,
       { option: 'fileVersion' },
     );
   }
@@ -105,7 +114,7 @@ function checkOptions(options: WriteDatasetOptions): Required<Pick<WriteDatasetO
       },
     );
   }
-  return { mode, maxRowsPerFile };
+  return { mode, maxRowsPerFile, fileVersion };
 }
 
 /** The columns an append writes: the dataset's fields, matched by name and type against the data. */
@@ -116,20 +125,11 @@ function appendColumns(root: string, committed: CommittedVersion, schema: arrow.
       path: root,
     });
   }
-  if (manifest.data_format && manifest.data_format.version !== '2.1') {
+  const stored = datasetFileVersion(committed);
+  if (!WRITABLE_VERSIONS.includes(stored)) {
     throw new UnsupportedError(
-      `${root}: the dataset stores file version ${manifest.data_format.version}; lance-loader appends file version 2.1 only`,
-      { path: root, fileVersion: manifest.data_format.version },
-    );
-  }
-  const nested = manifest.fields.find((f) => f.parent_id !== -1);
-  if (nested) {
-    throw new UnsupportedError(
-      `${root}: the dataset has nested field "${nested.name}", which lance-loader cannot write yet`,
-      {
-        path: root,
-        field: nested.name,
-      },
+      `${root}: the dataset stores file version ${stored}; lance-loader appends to file versions 2.1 and 2.2`,
+      { path: root, fileVersion: stored },
     );
   }
   const planned = new Map(planColumns(schema).map((c) => [c.field.name, c]));
@@ -138,22 +138,44 @@ function appendColumns(root: string, committed: CommittedVersion, schema: arrow.
       path: root,
       ...details,
     });
-  const columns = manifest.fields.map((existing: FieldProto) => {
-    const column = planned.get(existing.name);
-    if (!column)
-      throw mismatch(`column "${existing.name}" (${existing.logical_type}) is missing`, { column: existing.name });
-    planned.delete(existing.name);
-    if (column.lance.logical_type !== existing.logical_type) {
-      throw mismatch(
-        `column "${existing.name}" is ${column.lance.logical_type} in the data and ${existing.logical_type} in the dataset`,
-        { column: existing.name, expected: existing.logical_type, actual: column.lance.logical_type },
-      );
-    }
-    return { ...column, lance: { ...existing } };
-  });
+  const columns = manifest.fields
+    .filter((f) => f.parent_id === -1)
+    .map((existing: FieldProto) => {
+      const column = planned.get(existing.name);
+      if (!column)
+        throw mismatch(`column "${existing.name}" (${existing.logical_type}) is missing`, { column: existing.name });
+      planned.delete(existing.name);
+      const stored = subtree(manifest.fields, existing);
+      if (fieldShape(column.fields) !== fieldShape(stored)) {
+        const [expected, actual] = [describeField(stored), describeField(column.fields)];
+        throw mismatch(`column "${existing.name}" is ${actual} in the data and ${expected} in the dataset`, {
+          column: existing.name,
+          expected,
+          actual,
+        });
+      }
+      return withExistingFields(column, stored);
+    });
   const [extra] = planned.keys();
   if (extra !== undefined) throw mismatch(`column "${extra}" is not in the dataset`, { column: extra });
   return columns;
+}
+
+/** `top` and its descendants among a manifest's fields, in pre-order. */
+function subtree(fields: readonly FieldProto[], top: FieldProto): FieldProto[] {
+  const out = [top];
+  for (const field of fields) if (field.parent_id === top.id) out.push(...subtree(fields, field));
+  return out;
+}
+
+/** A field's logical type with its children's, e.g. `list<string>` or `struct<int32, list<float>>`. */
+function describeField(fields: readonly FieldProto[]): string {
+  const [top] = fields;
+  if (!top) return '';
+  const children = fields.filter((f) => f.parent_id === top.id);
+  if (children.length === 0) return top.logical_type;
+  const inner = children.map((child) => describeField(subtree(fields, child)));
+  return `${top.logical_type.split('.')[0]}<${inner.join(', ')}>`;
 }
 
 /** Writes the batches into data files under `dataDir`; returns the files, all fsynced. */
@@ -163,6 +185,7 @@ async function writeFiles(
   schema: arrow.Schema,
   batches: AsyncIterable<arrow.RecordBatch>,
   maxRowsPerFile: number,
+  version: WriteFileVersion,
   written: string[],
 ): Promise<WrittenFile[]> {
   const files: WrittenFile[] = [];
@@ -177,7 +200,7 @@ async function writeFiles(
       let start = 0;
       while (start < batch.numRows) {
         if (!writer) {
-          writer = DataFileWriter.create(dataDir, dataFileName(), columns, metadata);
+          writer = DataFileWriter.create(dataDir, dataFileName(), columns, metadata, version);
           written.push(writer.path);
         }
         const take = Math.min(batch.numRows - start, maxRowsPerFile - writer.rows);
@@ -238,22 +261,23 @@ function buildManifest(
   base: Partial<ManifestProto>,
   version: number,
   fields: FieldProto[],
+  leafIds: number[],
   schemaMetadata: Record<string, Uint8Array>,
   files: WrittenFile[],
+  fileVersion: WriteFileVersion,
 ): ManifestProto {
   const kept = base.fragments ?? [];
   let nextId = base.max_fragment_id !== undefined ? base.max_fragment_id + 1 : 0;
   for (const fragment of kept) nextId = Math.max(nextId, fragment.id + 1);
-  const fieldIds = fields.map((f) => f.id);
   const added = files.map((file) => ({
     id: nextId++,
     files: [
       {
         path: file.name,
-        fields: fieldIds,
-        column_indices: fieldIds.map((_, i) => i),
+        fields: leafIds,
+        column_indices: leafIds.map((_, i) => i),
         file_major_version: 2,
-        file_minor_version: 1,
+        file_minor_version: fileVersion === '2.2' ? 2 : 1,
         file_size_bytes: file.sizeBytes,
       },
     ],
@@ -271,7 +295,7 @@ function buildManifest(
     reader_feature_flags: base.reader_feature_flags ?? 0n,
     writer_feature_flags: base.writer_feature_flags ?? 0n,
     writer_version: WRITER_VERSION,
-    data_format: { file_format: 'lance', version: '2.1' },
+    data_format: { file_format: 'lance', version: fileVersion },
     base_paths: base.base_paths ?? [],
     next_row_id: base.next_row_id ?? 0,
     config: base.config ?? {},
@@ -286,8 +310,9 @@ function buildManifest(
  * Writes `data` as a Lance dataset at `path` (a directory path or a `file:` URL), or appends to or
  * overwrites the one there, and commits it as a new version that LanceDB and {@link openDataset} read.
  *
- * Data files use file version 2.1 with LanceDB's layouts: mini-block pages for values under 256 bytes,
- * full-zip pages for larger ones (vectors of 64+ floats, images, long strings), values uncompressed.
+ * Data files use file version 2.2 (LanceDB 0.39's default; `fileVersion: '2.1'` for 2.1) with LanceDB's
+ * layouts: mini-block pages for values under 256 bytes, full-zip pages for larger ones (vectors of 64+
+ * floats, images, long strings), and in 2.2 constant pages where every valid value is the same.
  * Writable column types: ints, floats (16/32/64-bit), bool, date32/date64, timestamps, utf8, binary,
  * large utf8/binary, fixed-size binary, and fixed-size lists of fixed-width values, each nullable or not.
  *
@@ -313,7 +338,8 @@ export async function writeDataset(
     accepts: 'a dataset directory: a path or a file: URL',
     tables: false,
   });
-  const { mode, maxRowsPerFile } = checkOptions(options);
+  const checked = checkOptions(options);
+  const { mode, maxRowsPerFile } = checked;
   const { schema, batches } = await openInput(data, options);
   let committed = readLatestVersion(root);
   if (mode === 'create' && committed) {
@@ -326,18 +352,20 @@ export async function writeDataset(
     throw new InvalidArgumentError(`${root}: there is no dataset to append to; pass mode 'create'`, { path: root });
   }
   const columns = mode === 'append' && committed ? appendColumns(root, committed, schema) : planColumns(schema);
+  const fileVersion = mode === 'append' && committed ? appendVersion(root, committed, options) : checked.fileVersion;
   const dataDir = join(root, 'data');
   fs.mkdirSync(dataDir, { recursive: true });
   const written: string[] = [];
   try {
-    const files = await writeFiles(dataDir, columns, schema, batches, maxRowsPerFile, written);
+    const files = await writeFiles(dataDir, columns, schema, batches, maxRowsPerFile, fileVersion, written);
     syncDirectory(dataDir);
-    const fields = columns.map((c) => c.lance);
+    const fields = columns.flatMap((c) => c.fields);
+    const leafIds = columns.flatMap((c) => c.leaves.map((leaf) => leaf.fieldId));
     const metadata = mode === 'append' && committed ? committed.manifest.schema_metadata : schemaMetadataBytes(schema);
     for (let attempt = 1; ; attempt++) {
       const version = (committed?.version ?? 0) + 1;
       const base = mode === 'append' ? (committed?.manifest ?? {}) : configOf(committed);
-      const manifest = buildManifest(base, version, fields, metadata, files);
+      const manifest = buildManifest(base, version, fields, leafIds, metadata, files, fileVersion);
       const indexSection = mode === 'append' && committed ? indexSectionOf(committed) : undefined;
       try {
         commitManifest(root, version, manifestFileBytes(manifest, indexSection));
@@ -351,7 +379,7 @@ export async function writeDataset(
         }
         committed = readLatestVersion(root);
         const again = committed && appendColumns(root, committed, schema);
-        if (!again || again.some((c, i) => c.lance.id !== fields[i]?.id)) {
+        if (!again || again.flatMap((c) => c.fields).some((f, i) => f.id !== fields[i]?.id)) {
           throw new CommitConflictError(
             `${root}: another writer replaced the dataset's schema while this append was written`,
             {
@@ -365,6 +393,23 @@ export async function writeDataset(
     for (const file of written) fs.rmSync(file, { force: true });
     throw error;
   }
+}
+
+/** The file version a dataset's manifest records (2.0 when it records none, as in the oldest datasets). */
+function datasetFileVersion(committed: CommittedVersion): string {
+  return committed.manifest.data_format?.version ?? '2.0';
+}
+
+/** The file version an append writes: the dataset's, which `options.fileVersion` may name but not change. */
+function appendVersion(root: string, committed: CommittedVersion, options: WriteDatasetOptions): WriteFileVersion {
+  const stored = datasetFileVersion(committed) as WriteFileVersion;
+  if (options.fileVersion !== undefined && options.fileVersion !== stored) {
+    throw new InvalidArgumentError(
+      `${root}: options.fileVersion is ${JSON.stringify(options.fileVersion)} but the dataset stores file version ${stored}; an append writes the dataset's version (leave fileVersion out)`,
+      { path: root, option: 'fileVersion', fileVersion: stored },
+    );
+  }
+  return stored;
 }
 
 /** What an overwrite keeps of the previous version: its table configuration and fragment numbering. */

@@ -10,10 +10,11 @@ import * as lancedb from '@lancedb/lancedb';
 import * as arrow from 'apache-arrow';
 import { afterAll, describe, expect, it } from 'vitest';
 import { rejection } from '../caught.js';
-import { openDataset, writeDataset } from '../../index.js';
+import { openDataset, openFile, writeDataset } from '../../index.js';
 import { toLanceDbArrow } from '../fixtures/arrow-bridge.js';
 import { expectTablesEqual } from '../fixtures/compare.js';
 import { oracleCountRows, oracleScan, oracleVersion, oracleVersions } from '../fixtures/oracle.js';
+import { scanOurs } from './read-back.js';
 
 const root = fs.mkdtempSync(join(os.tmpdir(), 'writer-dataset-'));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -34,17 +35,6 @@ function makeTable(from: number, count: number): arrow.Table {
 
 function concat(...tables: arrow.Table[]): arrow.Table {
   return new arrow.Table(tables.flatMap((t) => t.batches));
-}
-
-async function scanOurs(path: string): Promise<arrow.Table> {
-  const ds = await openDataset(path);
-  try {
-    const batches: arrow.RecordBatch[] = [];
-    for await (const batch of ds.scan({ batchSize: 4096 })) batches.push(batch);
-    return new arrow.Table(batches);
-  } finally {
-    await ds.close();
-  }
 }
 
 describe('writeDataset modes', () => {
@@ -91,6 +81,35 @@ describe('writeDataset modes', () => {
     const more = makeTable(3000, 700);
     expect((await writeDataset(path, more, { mode: 'append' })).version).toBe(3);
     expect(await oracleCountRows(path)).toBe(2000 + 700);
+    expectTablesEqual(await oracleScan(path), concat(before, more), { label: 'LanceDB' });
+    expectTablesEqual(await scanOurs(path), concat(before, more), { label: 'lance-loader' });
+  });
+
+  it('writes file version 2.2 by default, as LanceDB 0.39 does', async () => {
+    const path = freshPath();
+    await writeDataset(path, makeTable(0, 10));
+    const ds = await openDataset(path);
+    const [file] = ds.fragments[0]?.files ?? [];
+    await ds.close();
+    const data = await openFile(join(path, 'data', file?.path ?? ''));
+    expect(data.metadata().version).toBe('2.2');
+    await data.close();
+  });
+
+  it('appends file version 2.2 to a LanceDB-written 2.2 dataset that LanceDB then reads whole', async () => {
+    const dir = fs.mkdtempSync(join(root, 'lancedb-'));
+    const first = makeTable(0, 2000);
+    const db = await lancedb.connect(dir);
+    const table = await db.createTable('t', toLanceDbArrow(first), {
+      storageOptions: { new_table_data_storage_version: '2.2' },
+    });
+    await table.delete('id % 5 = 0');
+    table.close();
+    db.close();
+    const path = join(dir, 't.lance');
+    const before = await oracleScan(path);
+    const more = makeTable(2000, 900);
+    expect((await writeDataset(path, more, { mode: 'append' })).version).toBe(3);
     expectTablesEqual(await oracleScan(path), concat(before, more), { label: 'LanceDB' });
     expectTablesEqual(await scanOurs(path), concat(before, more), { label: 'lance-loader' });
   });
@@ -207,27 +226,37 @@ describe('writeDataset refusals', () => {
     expect((error as Error).message).toContain('column "vec" (fixed_size_list:float:3) is missing');
   });
 
-  it('refuses to append 2.1 files to a dataset of another file version', async () => {
+  it("refuses an append whose fileVersion differs from the dataset's", async () => {
+    const path = freshPath();
+    await writeDataset(path, makeTable(0, 5), { fileVersion: '2.1' });
+    const error = await rejection(writeDataset(path, makeTable(5, 5), { mode: 'append', fileVersion: '2.2' }));
+    expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', details: { option: 'fileVersion', fileVersion: '2.1' } });
+    expect(error.message).toContain('options.fileVersion is "2.2" but the dataset stores file version 2.1');
+  });
+
+  it('refuses to append to a dataset of file version 2.0', async () => {
     const dir = fs.mkdtempSync(join(root, 'lancedb-'));
     const db = await lancedb.connect(dir);
     (
       await db.createTable('t', toLanceDbArrow(makeTable(0, 10)), {
-        storageOptions: { new_table_data_storage_version: '2.2' },
+        storageOptions: { new_table_data_storage_version: '2.0' },
       })
     ).close();
     db.close();
     const error = await rejection(writeDataset(join(dir, 't.lance'), makeTable(10, 10), { mode: 'append' }));
-    expect(error).toMatchObject({ code: 'UNSUPPORTED', details: { fileVersion: '2.2' } });
-    expect(error.message).toContain('the dataset stores file version 2.2; lance-loader appends file version 2.1 only');
+    expect(error).toMatchObject({ code: 'UNSUPPORTED', details: { fileVersion: '2.0' } });
+    expect(error.message).toContain(
+      'the dataset stores file version 2.0; lance-loader appends to file versions 2.1 and 2.2',
+    );
   });
 
-  it('refuses a column type it cannot write, naming the column', async () => {
+  it('refuses a column type it cannot write, naming the column by its path', async () => {
     const table = new arrow.Table({
-      tags: arrow.vectorFromArray([[1, 2]], new arrow.List(new arrow.Field('item', new arrow.Int32()))),
+      tags: arrow.vectorFromArray([[null]], new arrow.List(new arrow.Field('item', new arrow.Null(), true))),
     });
     const error = await rejection(writeDataset(freshPath(), table));
-    expect(error).toMatchObject({ code: 'UNSUPPORTED', details: { column: 'tags' } });
-    expect((error as Error).message).toContain('column "tags" has Arrow type List<Int32>');
+    expect(error).toMatchObject({ code: 'UNSUPPORTED', details: { column: 'tags.item' } });
+    expect((error as Error).message).toContain('column "tags.item" has Arrow type Null');
   });
 
   it('refuses a blob column, naming it', async () => {
@@ -247,6 +276,15 @@ describe('writeDataset refusals', () => {
     const error = await rejection(writeDataset(freshPath(), table));
     expect(error).toMatchObject({ code: 'UNSUPPORTED', details: { column: 'image' } });
     expect((error as Error).message).toContain('column "image" is a blob column');
+  });
+
+  it('refuses a packed struct column, naming it', async () => {
+    const type = new arrow.Struct([new arrow.Field('x', new arrow.Float32(), true)]);
+    const field = new arrow.Field('xy', type, true, new Map([['lance-encoding:packed', 'true']]));
+    const schema = new arrow.Schema([field]);
+    const error = await rejection(writeDataset(freshPath(), [{ xy: { x: 1 } }], { schema }));
+    expect(error).toMatchObject({ code: 'UNSUPPORTED', details: { column: 'xy' } });
+    expect(error.message).toContain('column "xy" is a packed struct (lance-encoding:packed)');
   });
 
   it('refuses nulls in a non-nullable column and removes the files it wrote', async () => {
@@ -277,8 +315,9 @@ describe('writeDataset refusals', () => {
     expect((error as Error).message).toContain('pass options.schema');
   });
 
-  it('refuses file version 2.2 until it is written', async () => {
-    const error = await rejection(writeDataset(freshPath(), makeTable(0, 1), { fileVersion: '2.2' as '2.1' }));
+  it('refuses a file version it cannot write', async () => {
+    const error = await rejection(writeDataset(freshPath(), makeTable(0, 1), { fileVersion: '2.0' as '2.1' }));
     expect(error).toMatchObject({ code: 'UNSUPPORTED', details: { option: 'fileVersion' } });
+    expect(error.message).toContain('options.fileVersion "2.0" cannot be written');
   });
 });

@@ -1,0 +1,36 @@
+/**
+ * Reading back what a writer test wrote: the whole dataset through lance-loader's scan, and the
+ * layouts of a one-file dataset's columns as `openFile().metadata()` describes them.
+ */
+import fs from 'node:fs';
+import { join } from 'node:path';
+import * as arrow from 'apache-arrow';
+import { openDataset, openFile } from '../../index.js';
+
+/** Every row of the dataset at `path`, scanned by lance-loader. */
+export async function scanOurs(path: string): Promise<arrow.Table> {
+  const ds = await openDataset(path);
+  try {
+    const batches: arrow.RecordBatch[] = [];
+    for await (const batch of ds.scan({ batchSize: 1000 })) batches.push(batch);
+    return batches.length > 0 ? new arrow.Table(batches) : new arrow.Table(ds.schema);
+  } finally {
+    await ds.close();
+  }
+}
+
+/** Per column of the dataset's one data file: its pages' layouts and its bytes. */
+export async function layouts(path: string): Promise<Record<string, { layout: string; bytes: number }>> {
+  const data = join(path, 'data');
+  const [name] = fs.readdirSync(data);
+  const file = await openFile(join(data, name as string));
+  try {
+    return Object.fromEntries(
+      file
+        .metadata()
+        .columns.map((c) => [c.field, { layout: c.pages.map((p) => p.layout).join(' | '), bytes: c.bytes }]),
+    );
+  } finally {
+    await file.close();
+  }
+}
