@@ -217,13 +217,16 @@ function gatherSlots(leaf: LeafColumn, leaves: arrow.Data[], slots: Slots): Page
   }
   const width = rowBytes(kind);
   const bytes = new Uint8Array(rows * width);
+  const sources = leaves.map((data) => {
+    const view = (kind.kind === 'fsl' ? data.children[0]?.values : data.values) as ArrayBufferView;
+    return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+  });
   for (let s = 0; s < rows; s++) {
     if (!slots.valid[s]) continue;
-    const data = leaves[slots.batch[s] as number] as arrow.Data;
-    const view = (kind.kind === 'fsl' ? data.children[0]?.values : data.values) as ArrayBufferView;
-    const source = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-    const i = slots.index[s] as number;
-    bytes.set(source.subarray(i * width, (i + 1) * width), s * width);
+    const source = sources[slots.batch[s] as number] as Uint8Array;
+    const from = (slots.index[s] as number) * width;
+    const to = s * width;
+    for (let b = 0; b < width; b++) bytes[to + b] = source[from + b] as number;
   }
   return { rows, nullCount, validity, bytes };
 }
