@@ -6,10 +6,10 @@
  *
  *   levels ─► unravelLevels (offsets and validity per layer) ─► per row: kept items ─► slot, pad after
  */
-import { CorruptFileError } from '../errors.js';
+import { CorruptFileError, UnsupportedError } from '../errors.js';
 import { createRandom, epochSeedKey } from '../samplers/random.js';
 import type { OutputDescriptor } from './messages.js';
-import { compactNested, type NestedOutput } from './encodings/nested-output.js';
+import { compactNested, type NestedOutput, type ReadOutput } from './encodings/nested-output.js';
 import { unravelLevels, type UnravelledLayer } from './encodings/unravel.js';
 import type { VariableOutput } from './encodings/output.js';
 
@@ -146,4 +146,22 @@ function structValidity(layers: readonly UnravelledLayer[], validity: Uint8Array
     for (let s = 0; s < validity.length; s++) validity[s] = (validity[s] as number) & (layer.validity[s] as number);
   }
   return validity;
+}
+
+/**
+ * Refuses a batch whose fixed-size lists hold null items (encodings/item-validity.ts): a batch has no
+ * place for item validity yet, and their values would pass for numbers. `column` names the column.
+ */
+export function refuseNullItems(out: ReadOutput, column: string, where: string): void {
+  const items =
+    out.kind === 'nested'
+      ? out.items?.validity.data.subarray(0, out.items.validity.used)
+      : out.kind === 'fixed'
+        ? out.itemValidity?.bytes
+        : undefined;
+  if (!items || items.indexOf(0) < 0) return;
+  throw new UnsupportedError(
+    `${where}: fixed_size_list items are null in this batch; the loader does not batch null items yet (read the column with dataset.take or leave it out)`,
+    { column },
+  );
 }

@@ -55,7 +55,7 @@ import { SMALL_VALUE_BYTES } from '../io/plan.js';
 import { fixedByteWidth, isVariableWidth, outputWidthOf, valueTypeOf } from '../dataset/arrow-build.js';
 import { createOutputs, leafColumns, type LeafColumn } from '../dataset/columns.js';
 import { createNestedOutput, type ReadOutput } from './encodings/nested-output.js';
-import { fillPadded, fillStructLeaf, nestedAsVariable } from './nested-fill.js';
+import { fillPadded, fillStructLeaf, nestedAsVariable, refuseNullItems } from './nested-fill.js';
 import type { Dataset } from '../dataset/dataset.js';
 import { checkSameDataset, openVersion, replaced } from './same-dataset.js';
 import { fetchFileTasks, type FileRead, type OutputTask } from '../dataset/read-rows.js';
@@ -228,8 +228,9 @@ export class WorkerDataset {
         for (const { task, output } of tasks) runDecodeTask(task, columns[output] as ReadOutput);
         outputs.forEach((d, i) => {
           const out = columns[i] as ReadOutput;
-          if (out.kind !== 'nested') return;
           const where = `${this.ref.path}: column "${this.leaves[i]?.name}"`;
+          refuseNullItems(out, this.leaves[i]?.name ?? '', where);
+          if (out.kind !== 'nested') return;
           if (d.kind === 'padded') fillPadded(d, out, rows, where);
           else if (d.kind === 'fixed') fillStructLeaf(d, out, where);
           else columns[i] = nestedAsVariable(out, d.numSlots, d.nullable, where);
