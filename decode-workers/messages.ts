@@ -196,6 +196,8 @@ export interface VariableColumn {
   /** A view of the slot's variable-width memory (LoadJob.variableMemory): it reaches the main thread by reference. */
   data: Uint8Array;
   validity: Uint8Array | null;
+  /** Ragged lists with a null item in the batch: one byte per item (1 = valid), copied to the main thread. */
+  itemValidity?: Uint8Array;
 }
 
 /** A row replaced in its batch by onError 'skip': its batch position, dataset row, and why. */

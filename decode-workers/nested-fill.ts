@@ -86,19 +86,21 @@ export function fillStructLeaf(d: FixedDescriptor, out: NestedOutput, where: str
 /**
  * A variable-width struct child (utf8, binary) or a ragged list of fixed-width items as a variable-width
  * output in slot order, for the worker to put in the slot's variable-width memory like a flat string
- * column: a ragged row's value is its items' bytes, a null item's zeros.
+ * column: a ragged row's value is its items' bytes, a null item's zeros. With it, a ragged list's item
+ * validity (one byte per item) when some item is null, else null.
  */
 export function nestedAsVariable(
   out: NestedOutput,
   numSlots: number,
   nullable: boolean,
   where: string,
-): VariableOutput {
+): [VariableOutput, Uint8Array | null] {
   const { levels, values, valueOffsets } = compactNested(out);
   const layers = unravelLevels(levels, out.layers, numSlots, where);
   const list = layers[1];
   let bytes: (k: number) => number;
   let validity: Uint8Array | null = null;
+  let itemValidity: Uint8Array | null = null;
   if (out.byteWidth !== undefined && out.layers.length === 2 && list?.offsets) {
     const w = out.byteWidth;
     const offsets = list.offsets;
@@ -107,8 +109,10 @@ export function nestedAsVariable(
     if (nullable) validity = list.validity;
     // The bytes under a null item are whatever the writer left there.
     const items = layers[0] as UnravelledLayer;
-    if (items.nullCount > 0)
+    if (items.nullCount > 0) {
       for (let k = 0; k < items.count; k++) if (items.validity[k] === 0) values.fill(0, k * w, (k + 1) * w);
+      itemValidity = items.validity.slice();
+    }
   } else {
     checkRows(layers, numSlots, valueOffsets?.length === numSlots + 1, where);
     bytes = (k) => (valueOffsets as Float64Array)[k] as number;
@@ -120,7 +124,7 @@ export function nestedAsVariable(
     starts[s] = bytes(s);
     lengths[s] = bytes(s + 1) - bytes(s);
   }
-  return {
+  const output: VariableOutput = {
     kind: 'variable',
     starts,
     lengths,
@@ -131,6 +135,7 @@ export function nestedAsVariable(
     validity,
     budget: undefined,
   };
+  return [output, itemValidity];
 }
 
 function checkRows(layers: readonly UnravelledLayer[], numSlots: number, valuesMatch: boolean, where: string): void {

@@ -226,6 +226,7 @@ export class WorkerDataset {
       });
       try {
         for (const { task, output } of tasks) runDecodeTask(task, columns[output] as ReadOutput);
+        const itemValidity: (Uint8Array | null)[] = [];
         outputs.forEach((d, i) => {
           const out = columns[i] as ReadOutput;
           const where = `${this.ref.path}: column "${this.leaves[i]?.name}"`;
@@ -233,17 +234,22 @@ export class WorkerDataset {
           if (out.kind !== 'nested') return;
           if (d.kind === 'padded') fillPadded(d, out, rows, where);
           else if (d.kind === 'fixed') fillStructLeaf(d, out, where);
-          else columns[i] = nestedAsVariable(out, d.numSlots, d.nullable, where);
+          else [columns[i], itemValidity[i]] = nestedAsVariable(out, d.numSlots, d.nullable, where);
         });
         // Values to transform leave the shared scratch (the next batch reuses it) for memory of their own.
         inputs = columns.map((out, i) =>
           outputs[i]?.kind === 'transformed' && out.kind === 'variable' ? this.transformInput(out, budget) : null,
         );
-        return this.compactAll(
+        const compacted = this.compactAll(
           columns.map((out, i) => (inputs[i] ? null : out)),
           variableMemory,
           budget,
         );
+        itemValidity.forEach((items, i) => {
+          const column = compacted[i];
+          if (items && column) column.itemValidity = items;
+        });
+        return compacted;
       } catch (error) {
         release();
         throw error;

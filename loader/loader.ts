@@ -471,6 +471,7 @@ export class DataLoader {
           shape: [numRows],
           offsets,
           ...(v.validity ? { validity: v.validity } : {}),
+          ...(v.itemValidity ? { itemValidity: v.itemValidity } : {}),
         };
         bytes += v.data.byteLength;
         return;
