@@ -225,6 +225,8 @@ export type LoadJobResult =
       /** What the job's reads did (the worker's source counters over the job). */
       reads: ReadStats;
       variable: (VariableColumn | null)[];
+      /** Fixed-size list columns with a null item in the batch: one byte per item, slot-major; else null. */
+      itemValidity: (Uint8Array | null)[];
       /** Time spent in transforms (after the decode). */
       transformMs: number;
       /** Rows that transforms could not make and that onError 'skip' replaced (empty without). */

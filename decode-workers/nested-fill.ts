@@ -11,7 +11,7 @@ import { createRandom, epochSeedKey } from '../samplers/random.js';
 import type { OutputDescriptor } from './messages.js';
 import { compactNested, type NestedOutput, type ReadOutput } from './encodings/nested-output.js';
 import { unravelLevels, type UnravelledLayer } from './encodings/unravel.js';
-import type { VariableOutput } from './encodings/output.js';
+import type { FixedOutput, VariableOutput } from './encodings/output.js';
 
 type PaddedDescriptor = Extract<OutputDescriptor, { kind: 'padded' }>;
 type FixedDescriptor = Extract<OutputDescriptor, { kind: 'fixed' }>;
@@ -154,19 +154,28 @@ function structValidity(layers: readonly UnravelledLayer[], validity: Uint8Array
 }
 
 /**
- * Refuses a batch whose fixed-size lists hold null items (encodings/item-validity.ts): a batch has no
- * place for item validity yet, and their values would pass for numbers. `column` names the column.
+ * Refuses a batch of a nested column (a struct child) whose fixed-size lists hold null items: such a batch
+ * has no place for item validity yet, and their values would pass for numbers. `column` names the column.
  */
 export function refuseNullItems(out: ReadOutput, column: string, where: string): void {
-  const items =
-    out.kind === 'nested'
-      ? out.items?.validity.data.subarray(0, out.items.validity.used)
-      : out.kind === 'fixed'
-        ? out.itemValidity?.bytes
-        : undefined;
+  const items = out.kind === 'nested' ? out.items?.validity.data.subarray(0, out.items.validity.used) : undefined;
   if (!items || items.indexOf(0) < 0) return;
   throw new UnsupportedError(
-    `${where}: fixed_size_list items are null in this batch; the loader does not batch null items yet (read the column with dataset.take or leave it out)`,
+    `${where}: fixed_size_list items are null in this batch; the loader does not batch null items of struct children yet (read the column with dataset.take or leave it out)`,
     { column },
   );
+}
+
+/**
+ * A flat fixed-size list column's item validity for the batch (one byte per item, slot-major), when some
+ * item is null, else null; the values of null items in the slot are zeroed, as a ragged list's are.
+ */
+export function nullItemsOf(out: FixedOutput): Uint8Array | null {
+  const items = out.itemValidity;
+  if (!items || items.bytes.indexOf(0) < 0) return null;
+  const itemBytes = out.byteWidth / items.perValue;
+  items.bytes.forEach((valid, k) => {
+    if (valid === 0) out.values.fill(0, k * itemBytes, (k + 1) * itemBytes);
+  });
+  return items.bytes.slice();
 }

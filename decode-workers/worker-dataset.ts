@@ -55,7 +55,7 @@ import { SMALL_VALUE_BYTES } from '../io/plan.js';
 import { fixedByteWidth, isVariableWidth, outputWidthOf, valueTypeOf } from '../dataset/arrow-build.js';
 import { createOutputs, leafColumns, type LeafColumn } from '../dataset/columns.js';
 import { createNestedOutput, type ReadOutput } from './encodings/nested-output.js';
-import { fillPadded, fillStructLeaf, nestedAsVariable, refuseNullItems } from './nested-fill.js';
+import { fillPadded, fillStructLeaf, nestedAsVariable, nullItemsOf, refuseNullItems } from './nested-fill.js';
 import type { Dataset } from '../dataset/dataset.js';
 import { checkSameDataset, openVersion, replaced } from './same-dataset.js';
 import { fetchFileTasks, type FileRead, type OutputTask } from '../dataset/read-rows.js';
@@ -102,6 +102,8 @@ function lanePoolSize(laneBytes: number): { slabBytes: number; maxBytes: number 
 /** One batch loaded: variable-width columns (null for fixed-width ones, which are in the slot) and timings. */
 export interface LoadedBatch {
   variable: (VariableColumn | null)[];
+  /** Fixed-size list columns with a null item in the batch: one byte per item (see nullItemsOf), else null. */
+  itemValidity: (Uint8Array | null)[];
   readMs: number;
   decodeMs: number;
   transformMs: number;
@@ -257,12 +259,22 @@ export class WorkerDataset {
         this.keepScratch(columns);
       }
     });
+    const itemValidity = placed.map((out) => (out?.kind === 'fixed' ? nullItemsOf(out) : null));
     const decoded = performance.now();
     const { skipped, transformMs } = inputs.some(Boolean)
       ? await this.transformInOrder(rows, epoch, outputs, inputs, release)
       : { skipped: [], transformMs: 0 };
+    // A skipped row took another row's values (copyRow): its items' validity too.
+    for (const { slot, replacedBy } of skipped) {
+      const from = rows.indexOf(replacedBy);
+      for (const items of itemValidity) {
+        const n = items ? items.length / rows.length : 0;
+        items?.copyWithin(slot * n, from * n, (from + 1) * n);
+      }
+    }
     return {
       variable,
+      itemValidity,
       readMs: read - started,
       decodeMs: decoded - read,
       transformMs,
