@@ -14,22 +14,23 @@ import { SPECS, type DatasetSpec } from '../fixtures/matrix.js';
 import { oracleCountRows, oracleScan } from '../fixtures/oracle.js';
 import { buildWriteTable } from '../fixtures/plan.js';
 import { columnField } from '../fixtures/generators.js';
+import { NULL_ITEM_KINDS } from '../fixtures/generators-nested.js';
 import { isBlobField } from '../../writer/schema.js';
 
 const root = fs.mkdtempSync(join(os.tmpdir(), 'writer-round-trip-'));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
 function isNested(type: arrow.DataType): boolean {
-  return arrow.DataType.isList(type) || arrow.DataType.isStruct(type);
+  return arrow.DataType.isList(type) || arrow.DataType.isStruct(type) || arrow.DataType.isMap(type);
 }
 
-/** The spec with only the columns the writer can write. */
+/** The spec with only the columns the writer can write (fixed-size lists with null items are not written yet). */
 function flatSpec(spec: DatasetSpec): DatasetSpec {
   return {
     ...spec,
     columns: spec.columns.filter((c) => {
       const field = columnField(c);
-      return !isNested(field.type) && !isBlobField(field);
+      return !isNested(field.type) && !isBlobField(field) && !NULL_ITEM_KINDS.has(c.kind);
     }),
   };
 }
