@@ -111,10 +111,15 @@ function typedView(Ctor: TypedArrayConstructor, bytes: Uint8Array): ArrayBufferV
   return copy;
 }
 
-function dataOf(type: arrow.DataType, bytes: Uint8Array, length: number): arrow.Data {
+/** `items`: the validity of the innermost items of fixed-size lists with null items (one byte per item). */
+function dataOf(type: arrow.DataType, bytes: Uint8Array, length: number, items?: Uint8Array): arrow.Data {
   if (arrow.DataType.isFixedSizeList(type)) {
     const childType = type.children[0]?.type as arrow.DataType;
-    const child = dataOf(childType, bytes, length * type.listSize);
+    const count = length * type.listSize;
+    const child =
+      items && !arrow.DataType.isFixedSizeList(childType)
+        ? fixedData(childType, bytes, count, items.subarray(0, count))
+        : dataOf(childType, bytes, count, items);
     return arrow.makeData({ type, length, nullCount: 0, child });
   }
   if (arrow.DataType.isBool(type)) {
@@ -144,25 +149,33 @@ export function outputToVector(type: arrow.DataType, out: ColumnOutput, length: 
       } as never),
     );
   }
+  if (out.kind === 'fixed')
+    return arrow.makeVector(fixedData(type, out.values, length, out.validity, out.itemValidity?.bytes));
   const validity = out.validity ? packBits(out.validity) : null;
   const nullCount = validity?.zeros ?? 0;
   const nullBitmap = nullCount > 0 ? validity?.bitmap : undefined;
-  if (out.kind === 'fixed') return arrow.makeVector(fixedData(type, out.values, length, nullCount, nullBitmap));
   const { offsets, data } = compactVariable(out);
   return arrow.makeVector(variableData(type, offsets, data, length, nullCount, nullBitmap));
 }
 
-/** Arrow data of `length` fixed-width values, with a validity bitmap when some are null. */
+/**
+ * Arrow data of `length` fixed-width values, with a validity bitmap when some are null (`validity`: one
+ * byte per value) and, for fixed-size lists with null items, their items' (`items`: one byte per item).
+ */
 function fixedData(
   type: arrow.DataType,
   bytes: Uint8Array,
   length: number,
-  nullCount: number,
-  nullBitmap: Uint8Array | undefined,
+  validity: Uint8Array | null,
+  items?: Uint8Array,
 ): arrow.Data {
-  const base = dataOf(type, bytes, length);
-  return nullCount > 0
-    ? base.clone(type, 0, length, nullCount, { ...base.buffers, [arrow.BufferType.VALIDITY]: nullBitmap } as never)
+  const base = dataOf(type, bytes, length, items);
+  const packed = validity ? packBits(validity.subarray(0, length)) : null;
+  return packed && packed.zeros > 0
+    ? base.clone(type, 0, length, packed.zeros, {
+        ...base.buffers,
+        [arrow.BufferType.VALIDITY]: packed.bitmap,
+      } as never)
     : base;
 }
 
@@ -198,8 +211,8 @@ export function listRowsToData(field: LanceField, out: ListOutput, numRows: numb
   const w = out.byteWidth;
   const count = data.length / w;
   // Most lists have no null item: their validity bytes are all ones and need no packing.
-  const items = out.nullItems > 0 ? packBits(compactVariable(out.itemValidity).data) : { zeros: 0, bitmap: undefined };
-  const values = fixedData(child.arrowType, data, count, items.zeros, items.bitmap);
+  const items = out.nullItems > 0 ? compactVariable(out.itemValidity).data : null;
+  const values = fixedData(child.arrowType, data, count, items);
   const valueOffsets = Int32Array.from(offsets, (x) => x / w);
   const lists = rows.validity ? packBits(rows.validity.subarray(0, numRows)) : { zeros: 0, bitmap: undefined };
   return arrow.makeData({
@@ -248,10 +261,10 @@ function nestedData(field: LanceField, depth: number, leaves: Map<LanceField, Un
   const nullBitmap = nullCount > 0 ? packBits(layer.validity).bitmap : undefined;
   const type = field.arrowType;
   if (field.children.length === 0) {
-    const { values, valueOffsets } = leaf.values;
+    const { values, valueOffsets, itemValidity } = leaf.values;
     return valueOffsets
       ? variableData(type, valueOffsets, values, length, nullCount, nullBitmap)
-      : fixedData(type, values, length, nullCount, nullBitmap);
+      : fixedData(type, values, length, layer.validity, itemValidity ?? undefined);
   }
   if (layer.offsets) {
     const child = nestedData(field.children[0] as LanceField, depth + 1, leaves);

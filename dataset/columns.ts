@@ -104,16 +104,14 @@ export function checkReadableFields(fields: LanceField[], where: string): void {
 export function unreadableReason(columnType: arrow.DataType): string | undefined {
   const type = valueTypeOf(columnType);
   if (fixedByteWidth(type) !== undefined || isVariableWidth(type)) return undefined;
-  if (arrow.DataType.isList(type) || arrow.DataType.isStruct(type)) {
+  if (arrow.DataType.isList(type) || arrow.DataType.isStruct(type) || arrow.DataType.isMap(type)) {
     for (const child of type.children) {
       const reason = unreadableReason(child.type);
       if (reason !== undefined) return `its field "${child.name}": ${reason}`;
     }
     return undefined;
   }
-  return arrow.DataType.isMap(type)
-    ? 'map columns are not read (LanceDB does not write them)'
-    : 'this type is not read yet';
+  return 'this type is not read yet';
 }
 
 /** Whether a selected field is read as levels and values (lists, structs, struct children by path). */

@@ -183,6 +183,8 @@ export interface VariableColumn {
   /** A view of the slot's variable-width memory (LoadJob.variableMemory): it reaches the main thread by reference. */
   data: Uint8Array;
   validity: Uint8Array | null;
+  /** Ragged lists with a null item in the batch: one byte per item (1 = valid), copied to the main thread. */
+  itemValidity?: Uint8Array;
 }
 
 /** A row replaced in its batch by onError 'skip': its batch position, dataset row, and why. */
@@ -210,6 +212,8 @@ export type LoadJobResult =
       /** What the job's reads did (the worker's source counters over the job). */
       reads: ReadStats;
       variable: (VariableColumn | null)[];
+      /** Fixed-size list columns with a null item in the batch: one byte per item, slot-major; else null. */
+      itemValidity: (Uint8Array | null)[];
       /** Time spent in transforms (after the decode). */
       transformMs: number;
       /** Rows that transforms could not make and that onError 'skip' replaced (empty without). */

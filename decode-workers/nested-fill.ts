@@ -6,12 +6,12 @@
  *
  *   levels ─► unravelLevels (offsets and validity per layer) ─► per row: kept items ─► slot, pad after
  */
-import { CorruptFileError } from '../errors.js';
+import { CorruptFileError, UnsupportedError } from '../errors.js';
 import type { OutputDescriptor } from './messages.js';
-import { compactNested, type NestedOutput } from './encodings/nested-output.js';
+import { compactNested, type NestedOutput, type ReadOutput } from './encodings/nested-output.js';
 import { unravelLevels, type UnravelledLayer } from './encodings/unravel.js';
 import { createPaddedListOutput, writeNestedRows } from './encodings/list-rows.js';
-import type { VariableOutput } from './encodings/output.js';
+import type { FixedOutput, VariableOutput } from './encodings/output.js';
 
 type PaddedDescriptor = Extract<OutputDescriptor, { kind: 'padded' }>;
 type FixedDescriptor = Extract<OutputDescriptor, { kind: 'fixed' }>;
@@ -38,19 +38,21 @@ export function fillStructLeaf(d: FixedDescriptor, out: NestedOutput, where: str
 /**
  * A variable-width struct child (utf8, binary) or a ragged list of fixed-width items as a variable-width
  * output in slot order, for the worker to put in the slot's variable-width memory like a flat string
- * column: a ragged row's value is its items' bytes, a null item's zeros.
+ * column: a ragged row's value is its items' bytes, a null item's zeros. With it, a ragged list's item
+ * validity (one byte per item) when some item is null, else null.
  */
 export function nestedAsVariable(
   out: NestedOutput,
   numSlots: number,
   nullable: boolean,
   where: string,
-): VariableOutput {
+): [VariableOutput, Uint8Array | null] {
   const { levels, values, valueOffsets } = compactNested(out);
   const layers = unravelLevels(levels, out.layers, numSlots, where);
   const list = layers[1];
   let bytes: (k: number) => number;
   let validity: Uint8Array | null = null;
+  let itemValidity: Uint8Array | null = null;
   if (out.byteWidth !== undefined && out.layers.length === 2 && list?.offsets) {
     const w = out.byteWidth;
     const offsets = list.offsets;
@@ -59,8 +61,10 @@ export function nestedAsVariable(
     if (nullable) validity = list.validity;
     // The bytes under a null item are whatever the writer left there.
     const items = layers[0] as UnravelledLayer;
-    if (items.nullCount > 0)
+    if (items.nullCount > 0) {
       for (let k = 0; k < items.count; k++) if (items.validity[k] === 0) values.fill(0, k * w, (k + 1) * w);
+      itemValidity = items.validity.slice();
+    }
   } else {
     checkRows(layers, numSlots, valueOffsets?.length === numSlots + 1, where);
     bytes = (k) => (valueOffsets as Float64Array)[k] as number;
@@ -72,7 +76,7 @@ export function nestedAsVariable(
     starts[s] = bytes(s);
     lengths[s] = bytes(s + 1) - bytes(s);
   }
-  return {
+  const output: VariableOutput = {
     kind: 'variable',
     starts,
     lengths,
@@ -83,6 +87,7 @@ export function nestedAsVariable(
     validity,
     budget: undefined,
   };
+  return [output, itemValidity];
 }
 
 function checkRows(layers: readonly UnravelledLayer[], numSlots: number, valuesMatch: boolean, where: string): void {
@@ -98,4 +103,31 @@ function structValidity(layers: readonly UnravelledLayer[], validity: Uint8Array
     for (let s = 0; s < validity.length; s++) validity[s] = (validity[s] as number) & (layer.validity[s] as number);
   }
   return validity;
+}
+
+/**
+ * Refuses a batch of a nested column (a struct child) whose fixed-size lists hold null items: such a batch
+ * has no place for item validity yet, and their values would pass for numbers. `column` names the column.
+ */
+export function refuseNullItems(out: ReadOutput, column: string, where: string): void {
+  const items = out.kind === 'nested' ? out.items?.validity.data.subarray(0, out.items.validity.used) : undefined;
+  if (!items || items.indexOf(0) < 0) return;
+  throw new UnsupportedError(
+    `${where}: fixed_size_list items are null in this batch; the loader does not batch null items of struct children yet (read the column with dataset.take or leave it out)`,
+    { column },
+  );
+}
+
+/**
+ * A flat fixed-size list column's item validity for the batch (one byte per item, slot-major), when some
+ * item is null, else null; the values of null items in the slot are zeroed, as a ragged list's are.
+ */
+export function nullItemsOf(out: FixedOutput): Uint8Array | null {
+  const items = out.itemValidity;
+  if (!items || items.bytes.indexOf(0) < 0) return null;
+  const itemBytes = out.byteWidth / items.perValue;
+  items.bytes.forEach((valid, k) => {
+    if (valid === 0) out.values.fill(0, k * itemBytes, (k + 1) * itemBytes);
+  });
+  return items.bytes.slice();
 }

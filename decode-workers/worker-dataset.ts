@@ -61,7 +61,7 @@ import { SMALL_VALUE_BYTES } from '../io/plan.js';
 import { fixedByteWidth, isVariableWidth, outputWidthOf, valueTypeOf } from '../dataset/arrow-build.js';
 import { createOutputs, leafColumns, type LeafColumn } from '../dataset/columns.js';
 import { createNestedOutput, type ReadOutput } from './encodings/nested-output.js';
-import { fillPadded, fillStructLeaf, nestedAsVariable } from './nested-fill.js';
+import { fillPadded, fillStructLeaf, nestedAsVariable, nullItemsOf, refuseNullItems } from './nested-fill.js';
 import type { Dataset } from '../dataset/dataset.js';
 import { checkSameDataset, openVersion, replaced } from './same-dataset.js';
 import { fetchFileTasks, type FileRead, type OutputTask } from '../dataset/read-rows.js';
@@ -109,6 +109,8 @@ function lanePoolSize(laneBytes: number): { slabBytes: number; maxBytes: number 
 /** One batch loaded: variable-width columns (null for fixed-width ones, which are in the slot) and timings. */
 export interface LoadedBatch {
   variable: (VariableColumn | null)[];
+  /** Fixed-size list columns with a null item in the batch: one byte per item (see nullItemsOf), else null. */
+  itemValidity: (Uint8Array | null)[];
   readMs: number;
   decodeMs: number;
   transformMs: number;
@@ -240,7 +242,7 @@ export class WorkerDataset {
           if (isSingleList(leaf.layers, width) && d.kind === 'padded')
             return createPaddedListOutput(d, rows, leaf.layers, budget);
           if (isSingleList(leaf.layers, width) && d.kind === 'variable')
-            return createRaggedListOutput(d.numSlots, width, d.nullable, leaf.layers, budget);
+            return createRaggedListOutput(d.numSlots, width, d.nullable, leaf.layers, budget, leaf.field.nullable);
           return createNestedOutput(d.numSlots, leaf.layers, width, budget);
         }
         const nullable = (d.kind === 'variable' || d.kind === 'transformed') && d.nullable;
@@ -248,14 +250,19 @@ export class WorkerDataset {
       });
       try {
         for (const { task, output } of tasks) runDecodeTask(task, columns[output] as DecodeOutput);
+        const itemValidity: (Uint8Array | null)[] = [];
         outputs.forEach((d, i) => {
           const out = columns[i] as DecodeOutput;
           const where = `${this.ref.path}: column "${this.leaves[i]?.name}"`;
-          if (out.kind === 'list') columns[i] = finishListOutput(out, where) ?? out;
+          if (out.kind === 'list') {
+            columns[i] = finishListOutput(out, where) ?? out;
+            if (out.ragged && out.itemValidity && out.nullItems > 0)
+              itemValidity[i] = compactVariable(out.itemValidity).data;
+          } else refuseNullItems(out, this.leaves[i]?.name ?? '', where);
           if (out.kind !== 'nested') return;
           if (d.kind === 'padded') fillPadded(d, out, rows, where);
           else if (d.kind === 'fixed') fillStructLeaf(d, out, where);
-          else columns[i] = nestedAsVariable(out, d.numSlots, d.nullable, where);
+          else [columns[i], itemValidity[i]] = nestedAsVariable(out, d.numSlots, d.nullable, where);
         });
         // Values to transform leave the shared scratch (the next batch reuses it) for memory of their own.
         inputs = columns.map((out, i) =>
@@ -263,11 +270,16 @@ export class WorkerDataset {
             ? this.transformInput(out, budget, allocate)
             : null,
         );
-        return this.compactAll(
+        const compacted = this.compactAll(
           columns.map((out, i) => (inputs[i] ? null : out)),
           variableMemory,
           budget,
         );
+        itemValidity.forEach((items, i) => {
+          const column = compacted[i];
+          if (items && column) column.itemValidity = items;
+        });
+        return compacted;
       } catch (error) {
         release();
         throw error;
@@ -275,6 +287,7 @@ export class WorkerDataset {
         this.keepScratch(columns);
       }
     });
+    const itemValidity = placed.map((out) => (out?.kind === 'fixed' ? nullItemsOf(out) : null));
     const decoded = performance.now();
     const transformed = inputs.some(Boolean)
       ? await this.transformInOrder(
@@ -282,8 +295,17 @@ export class WorkerDataset {
           release,
         )
       : { skipped: [], variable, transformMs: 0 };
+    // A skipped row took another row's values: its items' validity too.
+    for (const { slot, replacedBy } of transformed.skipped) {
+      const from = rows.indexOf(replacedBy);
+      for (const items of itemValidity) {
+        const n = items ? items.length / rows.length : 0;
+        items?.copyWithin(slot * n, from * n, (from + 1) * n);
+      }
+    }
     return {
       variable: transformed.variable,
+      itemValidity,
       readMs: read - started,
       decodeMs: decoded - read,
       transformMs: transformed.transformMs,

@@ -3,7 +3,8 @@
  * serialize_full_zip_*, repdef.rs control words). Used for wide values (vectors of 128+ floats, long
  * strings, large binaries). Buffer 0 holds the rows zipped with their levels:
  *
- *   fixed width:    [control word] value bytes          (null values are zero-filled, same stride)
+ *   fixed width:    [control word] value bytes          (null values are zero-filled, same stride; a
+ *                   fixed_size_list with null items leads each value with its items' bitmap)
  *   variable width: [control word] [u32|u64 length, bytes]   (only for valid values)
  *
  * The control word exists when bits_rep + bits_def > 0: 1, 2 or 4 bytes, value (rep << bits_def) | def.
@@ -55,6 +56,27 @@ export function fixedValueBytes(layout: FullZipLayoutProto, where: string): numb
     );
   }
   return bits / 8;
+}
+
+/**
+ * The item bitmap that leads each fixed-width value of a fixed_size_list with null items (value.rs
+ * nullable_per_value_fsl): `bytes` = ceil(dim / 8) bitmap bytes, then the value's own bytes; null when
+ * the values have no item validity.
+ */
+export function zippedItemValidity(
+  layout: FullZipLayoutProto,
+  where: string,
+): { bytes: number; perValue: number } | null {
+  const fsl =
+    layout.value_compression?.compression === 'fixed_size_list' ? layout.value_compression.fixed_size_list : undefined;
+  if (!fsl?.has_validity) return null;
+  const perValue = fsl.items_per_value;
+  const bytes = Math.ceil(perValue / 8);
+  if (perValue <= 0 || fixedValueBytes(layout, where) !== bytes + (perValue * (flatBits(fsl.values) ?? 0)) / 8)
+    throw new CorruptFileError(
+      `${where}: full-zip values of ${layout.bits_per_value} bits do not hold ${perValue} items and their validity`,
+    );
+  return { bytes, perValue };
 }
 
 /** How variable-width values are compressed, one value at a time. */

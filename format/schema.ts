@@ -151,6 +151,12 @@ function arrowTypeOf(field: Omit<LanceField, 'arrowType'>, where: string): arrow
   if (isListType(t)) {
     const [child] = field.children;
     if (!child) throw new CorruptFileError(`${where}: list field "${field.name}" has no item field`);
+    // A map is stored as a list of its entries struct (key, value), which Arrow's Map type is too.
+    if (t === 'map') {
+      if (!arrow.DataType.isStruct(child.arrowType) || child.arrowType.children.length !== 2)
+        throw new CorruptFileError(`${where}: map field "${field.name}" has no (key, value) entries struct`);
+      return new arrow.Map_(toArrowField(child) as arrow.Field<arrow.Struct>);
+    }
     return new arrow.List(toArrowField(child));
   }
   if (t.startsWith('dict:')) {
@@ -197,9 +203,9 @@ export function layersOf(field: LanceField, leaf: LanceField): LayerKind[] | und
     .reverse();
 }
 
-/** Whether a Lance logical type is a list (its one child is the item field). */
+/** Whether a Lance logical type is a list (its one child is the item field; a map's is its entries struct). */
 export function isListType(logicalType: string): boolean {
-  return ['list', 'large_list', 'list.struct', 'large_list.struct'].includes(logicalType);
+  return ['list', 'large_list', 'list.struct', 'large_list.struct', 'map'].includes(logicalType);
 }
 
 /** Rebuilds the field tree from Lance's flattened pre-order list. `where` names the file for errors. */

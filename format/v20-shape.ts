@@ -28,8 +28,20 @@ export interface V20Binary {
   fsstSymbols: Uint8Array | null;
 }
 
+/** The items' bitmap of fixed-size lists with null items: `perValue` bits per row, row i's from bit i × perValue. */
+export interface V20ItemValidity {
+  range: ByteRange;
+  perValue: number;
+}
+
 export type V20Shape =
-  | { kind: 'fixed'; bitWidth: number; values: ByteRange; validity: ByteRange | null }
+  | {
+      kind: 'fixed';
+      bitWidth: number;
+      values: ByteRange;
+      validity: ByteRange | null;
+      itemValidity: V20ItemValidity | null;
+    }
   | { kind: 'binary'; binary: V20Binary }
   | {
       kind: 'dictionary';
@@ -104,20 +116,32 @@ function binaryOf(
   };
 }
 
+/**
+ * Fixed-width values: Flat, or FixedSizeList(dim, …) of them, whose items may be
+ * Nullable(SomeNull(bitmap), Flat): fixed-size lists with null items (only the innermost items).
+ */
 function fixedOf(
   encoding: ArrayEncodingProto | undefined,
   page: PageInfo,
   where: string,
-): { bitWidth: number; values: ByteRange } {
+): { bitWidth: number; values: ByteRange; itemValidity: V20ItemValidity | null } {
   const e = unwrapNoNull(encoding);
   if (e?.array_encoding === 'fixed_size_list' && e.fixed_size_list) {
-    const inner = fixedOf(e.fixed_size_list.items, page, where);
-    if (e.fixed_size_list.has_validity || inner.bitWidth % 8 !== 0) unsupported(encoding, where);
-    return { bitWidth: inner.bitWidth * e.fixed_size_list.dimension, values: inner.values };
+    const { dimension, items } = e.fixed_size_list;
+    const someNull = items?.array_encoding === 'nullable' && items.nullable?.nullability === 'some_nulls';
+    const inner = fixedOf(someNull ? items.nullable?.some_nulls?.values : items, page, where);
+    if (e.fixed_size_list.has_validity || inner.bitWidth % 8 !== 0 || (someNull && inner.itemValidity))
+      unsupported(encoding, where);
+    const bitmap = someNull ? flatOf(items.nullable?.some_nulls?.validity, page, where) : null;
+    if (bitmap && bitmap.bits !== 1) unsupported(encoding, where);
+    const itemValidity = bitmap
+      ? { range: bitmap.range, perValue: dimension }
+      : inner.itemValidity && { ...inner.itemValidity, perValue: inner.itemValidity.perValue * dimension };
+    return { bitWidth: inner.bitWidth * dimension, values: inner.values, itemValidity };
   }
   const flat = flatOf(e, page, where);
   if (flat.compression || (flat.bits !== 1 && flat.bits % 8 !== 0) || flat.bits === 0) unsupported(encoding, where);
-  return { bitWidth: flat.bits, values: flat.range };
+  return { bitWidth: flat.bits, values: flat.range, itemValidity: null };
 }
 
 /** Reduces a page's encoding tree to a shape lance-loader can read. */
@@ -167,7 +191,7 @@ export function resolveV20Shape(
       };
     }
     case 'packed_struct':
-      return { kind: 'fixed', ...packedStructOf(encoding, page, where), validity: null };
+      return { kind: 'fixed', ...packedStructOf(encoding, page, where), validity: null, itemValidity: null };
     default:
       return unsupported(encoding, where);
   }

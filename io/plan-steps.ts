@@ -17,11 +17,26 @@ export interface FixedPlacement {
 }
 
 /**
+ * Validity of the items of fixed_size_list values with null items: one byte per item (1 = valid),
+ * `perValue` items per value, value i's at i × perValue of `bytes`.
+ */
+export interface ItemValidity {
+  perValue: number;
+  bytes: Uint8Array;
+}
+
+/**
  * Values of a whole page kept decoded, `validity` one byte per row (1 = valid): fixed-width row i at
  * i × byteWidth of `values`; variable-width row i is `data[offsets[i], offsets[i + 1])`.
  */
 export type KeptValues =
-  | { kind: 'fixed'; values: Uint8Array; byteWidth: number; validity: Uint8Array | null }
+  | {
+      kind: 'fixed';
+      values: Uint8Array;
+      byteWidth: number;
+      validity: Uint8Array | null;
+      itemValidity?: ItemValidity;
+    }
   | { kind: 'variable'; offsets: Float64Array; data: Uint8Array; validity: Uint8Array | null };
 
 /**
@@ -241,6 +256,8 @@ export interface V20Buffers {
   values?: Uint8Array[];
   /** fixed with validity: per run, the validity bitmap bytes covering the run (from byte floor(first/8)). */
   validity?: Uint8Array[];
+  /** fixed with null items: per run, the item bitmap bytes covering the run (from byte floor(first × perValue / 8)). */
+  itemValidity?: Uint8Array[];
   /** binary/dictionary: per run, u64 end offsets of rows first-1 (when first > 0) .. last. */
   indices?: Uint8Array[];
   /** binary: per run, the bytes between the run's first start and last end (uncompressed buffers only). */

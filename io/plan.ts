@@ -233,7 +233,7 @@ function keptBytesOf(request: PageRequest, cache: PageCache): number | undefined
 function keptSize(kept: KeptValues): number {
   const validity = kept.validity?.byteLength ?? 0;
   return kept.kind === 'fixed'
-    ? kept.values.byteLength + validity
+    ? kept.values.byteLength + validity + (kept.itemValidity?.bytes.byteLength ?? 0)
     : kept.data.byteLength + kept.offsets.byteLength + validity;
 }
 

@@ -32,7 +32,7 @@ export function planV20Page(request: PageRequest, encoding: ArrayEncodingProto):
     case 'fixed': {
       const w = shape.bitWidth;
       const out = request.output;
-      if (!shape.validity && w % 8 === 0 && out?.kind === 'fixed' && out.byteWidth === w / 8) {
+      if (!shape.validity && !shape.itemValidity && w % 8 === 0 && out?.kind === 'fixed' && out.byteWidth === w / 8) {
         within(shape.values, 0, (page.numRows * w) / 8, 'values');
         return planPlacedValues(request, shape.values.offset, w / 8, out);
       }
@@ -45,11 +45,24 @@ export function planV20Page(request: PageRequest, encoding: ArrayEncodingProto):
       const validityRanges = validity
         ? runs.map(({ first, last }) => within(validity, first >>> 3, (last >>> 3) - (first >>> 3) + 1, 'validity'))
         : [];
+      const items = shape.itemValidity;
+      const itemRanges = items
+        ? runs.map(({ first, last }) => {
+            const from = Math.floor((first * items.perValue) / 8);
+            const to = Math.floor(((last + 1) * items.perValue - 1) / 8);
+            return within(items.range, from, to - from + 1, 'item validity');
+          })
+        : [];
+      const n = runs.length;
       return {
         done: false,
-        ranges: [...valueRanges, ...validityRanges],
+        ranges: [...valueRanges, ...validityRanges, ...itemRanges],
         next: (views) =>
-          finish({ values: views.slice(0, runs.length), ...(validity ? { validity: views.slice(runs.length) } : {}) }),
+          finish({
+            values: views.slice(0, n),
+            ...(validity ? { validity: views.slice(n, 2 * n) } : {}),
+            ...(items ? { itemValidity: views.slice(views.length - n) } : {}),
+          }),
       };
     }
     case 'binary': {

@@ -59,6 +59,11 @@ export interface BatchColumn {
   validity?: Uint8Array;
   /** Padded lists (options.pad) only: per row, how many of its `shape[1]` values are list items (the rest is padding). */
   lengths?: Int32Array;
+  /**
+   * Ragged lists and fixed-size lists, when some item of the batch is null: one byte per item of `values`,
+   * 1 = valid (a null item's value reads as 0). Absent: every item of the batch is valid.
+   */
+  itemValidity?: Uint8Array;
 }
 
 /** A batch of rows from the loader. */

@@ -373,7 +373,7 @@ export class DataLoader {
       if (result.skipped.length > 0) this.reportSkipped(epoch, index, rows, result.skipped);
       this.counters.addReads(result.reads);
       this.counters.addNative(result.native);
-      return this.assemble(epoch, index, rows, slot, result.variable);
+      return this.assemble(epoch, index, rows, slot, result.variable, result.itemValidity);
     } catch (error) {
       slot.free = true;
       this.trackSlots();
@@ -460,6 +460,7 @@ export class DataLoader {
     rows: Uint32Array,
     slot: Slot,
     variable: (VariableColumn | null)[],
+    itemValidity: (Uint8Array | null)[],
   ): Batch {
     const numRows = rows.length;
     const columns: Record<string, BatchColumn> = {};
@@ -476,6 +477,7 @@ export class DataLoader {
           shape: [numRows],
           offsets,
           ...(v.validity ? { validity: v.validity } : {}),
+          ...(v.itemValidity ? { itemValidity: v.itemValidity } : {}),
         };
         bytes += v.data.byteLength;
         return;
@@ -485,6 +487,8 @@ export class DataLoader {
       const column: BatchColumn = { dtype: c.dtype, values, shape: [numRows, ...c.rowShape] };
       if (c.validityOffset >= 0) column.validity = new Uint8Array(slot.buffer, c.validityOffset, numRows);
       if (c.pad) column.lengths = new Int32Array(slot.buffer, c.pad.lengthsOffset, numRows);
+      const items = itemValidity[i];
+      if (items) column.itemValidity = items;
       columns[c.name] = column;
       bytes += numRows * c.bytesPerRow;
     });

@@ -148,7 +148,7 @@ function copyCached(task: DecodeTask & { kind: 'cached' }, out: ColumnOutput): v
   const { rows, slots, kept } = task;
   const { validity } = kept;
   if (kept.kind === 'fixed' && out.kind === 'fixed' && out.byteWidth === kept.byteWidth) {
-    gatherFixed(kept.values, kept.byteWidth, rows, slots, 0, rows.length, 0, out);
+    gatherFixed(kept.values, kept.byteWidth, rows, slots, 0, rows.length, 0, out, kept.itemValidity, task.where);
     if (validity)
       for (let i = 0; i < rows.length; i++) if (validity[rows[i] as number] === 0) setNull(out, slots[i] as number);
   } else if (kept.kind === 'variable' && out.kind === 'variable') {

@@ -3,11 +3,17 @@
  * format/fullzip-layout.ts).
  */
 import { CorruptFileError } from '../../errors.js';
-import { controlWordBytes, fixedValueBytes, variableCodecKind } from '../../format/fullzip-layout.js';
+import {
+  controlWordBytes,
+  fixedValueBytes,
+  variableCodecKind,
+  zippedItemValidity,
+} from '../../format/fullzip-layout.js';
 import type { CompressiveEncodingProto, FullZipLayoutProto } from '../../format/proto/messages.js';
 import type { RowSpan } from '../../io/plan-steps.js';
 import { decompressBuffer, decompressBufferInto, zstdDeclaredLength } from './compression.js';
 import { fsstSymbolTable, type FsstSymbolTable } from './fsst.js';
+import { expandBitmap, outputItemValidity } from './item-validity.js';
 import { appendFsst, appendVariable, reserveVariable, setNull, type ColumnOutput } from './output.js';
 import { appendPackedRow, packedFieldCodecs, type PackedFieldCodec } from './packed-struct.js';
 
@@ -57,8 +63,10 @@ export function decodeFullZipSpan(
   const defMask = (1 << layout.bits_def) - 1;
   const bytes = span.bytes;
   if (layout.details === 'bits_per_value') {
-    const width = fixedValueBytes(layout, where);
-    const stride = ctrl + width;
+    const stride = ctrl + fixedValueBytes(layout, where);
+    const items = zippedItemValidity(layout, where);
+    const lead = ctrl + (items?.bytes ?? 0);
+    const width = stride - lead;
     if (out.kind !== 'fixed' || out.byteWidth !== width)
       throw new CorruptFileError(`${where}: full-zip values are ${width} bytes wide, the column needs another width`);
     if (bytes.length < (span.endRow - span.firstRow) * stride)
@@ -66,6 +74,7 @@ export function decodeFullZipSpan(
         `${where}: full-zip rows ${span.firstRow}..${span.endRow} need ${(span.endRow - span.firstRow) * stride} bytes, got ${bytes.length}`,
       );
     const dst = out.values;
+    const itemValidity = items ? outputItemValidity(out, items.perValue, where) : null;
     for (let i = from; i < to; i++) {
       const at = ((rows[i] as number) - span.firstRow) * stride;
       const slot = slots[i] as number;
@@ -73,7 +82,9 @@ export function decodeFullZipSpan(
         setNull(out, slot);
         continue;
       }
-      dst.set(bytes.subarray(at + ctrl, at + ctrl + width), slot * width);
+      dst.set(bytes.subarray(at + lead, at + stride), slot * width);
+      if (itemValidity && items)
+        expandBitmap(bytes, (at + ctrl) * 8, items.perValue, itemValidity, slot * items.perValue);
     }
     return;
   }

@@ -3,8 +3,11 @@
  * slot `slots[i]`. Widths 1, 2, 4 and 8 use typed views when both sides are aligned (one element move
  * per value, no per-value objects); wide values (vectors) copy with `set` per value.
  */
+import type { ItemValidity } from '../../io/plan-steps.js';
+import { itemValidityOutput } from './item-validity.js';
 import type { FixedOutput } from './output.js';
 
+/** `items`: the values' item validity (fixed-size lists with null items), gathered the same way; `where` names the page. */
 export function gatherFixed(
   src: Uint8Array,
   byteWidth: number,
@@ -14,7 +17,13 @@ export function gatherFixed(
   to: number,
   base: number,
   out: FixedOutput,
+  items?: ItemValidity,
+  where = '',
 ): void {
+  if (items) {
+    const { bytes, perValue } = items;
+    gatherFixed(bytes, perValue, rows, slots, from, to, base, itemValidityOutput(out, perValue, where));
+  }
   const dst = out.values;
   const aligned = src.byteOffset % byteWidth === 0 && dst.byteOffset % byteWidth === 0;
   if (aligned && (byteWidth === 4 || byteWidth === 8)) {

@@ -153,7 +153,7 @@ export function gatherChunk(
         `${where}: page values are ${values.byteWidth} bytes wide, the column's type needs ${out.kind === 'fixed' ? out.byteWidth : 'variable width'}`,
       );
     }
-    gatherFixed(values.bytes, values.byteWidth, rows, slots, from, to, itemStart, out);
+    gatherFixed(values.bytes, values.byteWidth, rows, slots, from, to, itemStart, out, values.itemValidity, where);
     return;
   }
   if (out.kind !== 'variable')

@@ -8,6 +8,8 @@
  *   values   per visible entry: fixed width: byteWidth bytes (zeros for a null); variable width: the
  *            bytes of valid values back to back
  *   lengths  variable width only: per visible entry a u32 byte length (0 for a null)
+ *   items    fixed_size_list leaves with null items only, from the first page that has some: per visible
+ *            entry `perValue` item validity bytes (item-validity.ts; rows written before are all valid)
  *
  * A row's pieces are appended together (beginRow, then push*), so a row that spans mini-block chunks is
  * one value of each stream. Memory is what the decoded pages hold for the rows read: levels come from
@@ -15,7 +17,9 @@
  * the slot-ordered levels and values; decode-workers/encodings/unravel.ts turns levels into Arrow-style
  * offsets and validity per layer.
  */
+import { CorruptFileError } from '../../errors.js';
 import type { LayerKind } from '../../format/repdef.js';
+import type { ItemValidity } from '../../io/plan-steps.js';
 import {
   compactVariable,
   createVariableOutput,
@@ -36,6 +40,7 @@ export interface NestedOutput {
   levels: VariableOutput;
   values: VariableOutput;
   lengths: VariableOutput | null;
+  items: { perValue: number; validity: VariableOutput } | null;
 }
 
 /** Where a read's decoders write: a flat column's output or a nested column leaf's. */
@@ -57,6 +62,7 @@ export function createNestedOutput(
     levels: createVariableOutput(numSlots, false, numSlots * LEVEL_BYTES, budget),
     values: createVariableOutput(numSlots, false, 1024, budget),
     lengths: byteWidth === undefined ? createVariableOutput(numSlots, false, numSlots * 4, budget) : null,
+    items: null,
   };
 }
 
@@ -65,6 +71,7 @@ export function beginRow(out: NestedOutput, slot: number): void {
   reserveVariable(out.levels, slot, 0);
   reserveVariable(out.values, slot, 0);
   if (out.lengths) reserveVariable(out.lengths, slot, 0);
+  if (out.items) reserveVariable(out.items.validity, slot, 0);
 }
 
 /** Appends a level entry to the current row. */
@@ -98,10 +105,58 @@ function writeLevel(data: Uint8Array, at: number, rep: number, def: number): voi
   data[at + 3] = def >>> 8;
 }
 
-/** Appends fixed-width values `src[start, end)` (whole values) to the current row. */
-export function pushFixedValues(out: NestedOutput, src: Uint8Array, start: number, end: number): void {
+/**
+ * Appends fixed-width values `src[start, end)` (whole values) to the current row, with `items`, their
+ * items' validity bytes, when they are fixed-size lists with null items.
+ */
+export function pushFixedValues(
+  out: NestedOutput,
+  src: Uint8Array,
+  start: number,
+  end: number,
+  items?: ItemValidity,
+  firstValue = 0,
+): void {
+  // The item stream first: created now, it gives the entries written before all-valid items.
+  const stream = items ? itemStream(out, items.perValue) : out.items;
   const at = extendVariable(out.values, end - start);
   out.values.data.set(src.subarray(start, end), at);
+  if (!stream) return;
+  const count = (end - start) / (out.byteWidth as number);
+  const perValue = stream.perValue;
+  const to = extendVariable(stream.validity, count * perValue);
+  if (items) {
+    stream.validity.data.set(items.bytes.subarray(firstValue * perValue, (firstValue + count) * perValue), to);
+  } else {
+    stream.validity.data.fill(1, to, to + count * perValue);
+  }
+}
+
+/**
+ * The item validity stream, created on the first values with null items: every visible entry written
+ * before gets all-valid items (the current row's last, so that appends continue it).
+ */
+function itemStream(out: NestedOutput, perValue: number): { perValue: number; validity: VariableOutput } {
+  if (out.items) {
+    if (out.items.perValue !== perValue)
+      throw new CorruptFileError(
+        `item validity of ${perValue} items per value, where an earlier page had ${out.items.perValue}`,
+      );
+    return out.items;
+  }
+  const width = out.byteWidth as number;
+  const values = out.values;
+  const numSlots = values.lengths.length;
+  const validity = createVariableOutput(numSlots, false, (values.used / width) * perValue, values.budget);
+  const fill = (slot: number) => {
+    const bytes = ((values.lengths[slot] as number) / width) * perValue;
+    const at = reserveVariable(validity, slot, bytes);
+    validity.data.fill(1, at, at + bytes);
+  };
+  for (let slot = 0; slot < numSlots; slot++) if (slot !== values.lastSlot && values.lengths[slot]) fill(slot);
+  fill(values.lastSlot);
+  out.items = { perValue, validity };
+  return out.items;
 }
 
 /** Appends one variable-width value `src[start, end)` to the current row. */
@@ -139,6 +194,10 @@ export function pushNullValue(out: NestedOutput): void {
   }
   const at = extendVariable(out.values, out.byteWidth);
   out.values.data.fill(0, at, at + out.byteWidth);
+  if (out.items) {
+    const to = extendVariable(out.items.validity, out.items.perValue);
+    out.items.validity.data.fill(1, to, to + out.items.perValue);
+  }
 }
 
 function pushLength(out: NestedOutput, length: number): void {
@@ -162,6 +221,8 @@ export interface CompactNested {
   values: Uint8Array;
   /** Variable width: byte offsets of each visible entry's value (entries + 1); null for fixed width. */
   valueOffsets: Float64Array | null;
+  /** Fixed-size lists with null items: one byte per item of the visible entries, 1 = valid. */
+  itemValidity: Uint8Array | null;
 }
 
 /** Puts a nested output in slot order (one copy of each stream unless slots were written in order). */
@@ -172,11 +233,12 @@ export function compactNested(out: NestedOutput): CompactNested {
       ? new Uint16Array(levelBytes.buffer, levelBytes.byteOffset, levelBytes.length / 2)
       : new Uint16Array(levelBytes.slice().buffer);
   const values = compactVariable(out.values).data;
-  if (!out.lengths) return { levels, values, valueOffsets: null };
+  const itemValidity = out.items ? compactVariable(out.items.validity).data : null;
+  if (!out.lengths) return { levels, values, valueOffsets: null, itemValidity };
   const lengthBytes = compactVariable(out.lengths).data;
   const view = new DataView(lengthBytes.buffer, lengthBytes.byteOffset, lengthBytes.byteLength);
   const count = lengthBytes.length / 4;
   const valueOffsets = new Float64Array(count + 1);
   for (let i = 0; i < count; i++) valueOffsets[i + 1] = (valueOffsets[i] as number) + view.getUint32(i * 4, true);
-  return { levels, values, valueOffsets };
+  return { levels, values, valueOffsets, itemValidity };
 }

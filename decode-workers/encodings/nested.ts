@@ -22,7 +22,8 @@ import type { DecodeTask, NestedChunkGroup } from '../../io/plan-steps.js';
 import { decompressBuffer } from './compression.js';
 import { decodeFsst, fsstDecodedLengthBound, type FsstSymbolTable } from './fsst.js';
 import { MAX_VALUE_BYTES, readControl, variableCodec, type VariableCodec } from './fullzip.js';
-import { controlWordBytes, fixedValueBytes } from '../../format/fullzip-layout.js';
+import { controlWordBytes, fixedValueBytes, zippedItemValidity } from '../../format/fullzip-layout.js';
+import { expandBitmap } from './item-validity.js';
 import { decodeMiniBlockChunk } from './miniblock.js';
 import { constantValue } from './constant.js';
 import {
@@ -138,13 +139,17 @@ function joinValues(parts: DecodedValues[]): DecodedValues {
   const first = parts[0] as DecodedValues;
   const count = parts.reduce((sum, p) => sum + p.count, 0);
   if (first.kind === 'fixed') {
+    const fixed = parts as (DecodedValues & { kind: 'fixed' })[];
     const bytes = new Uint8Array(count * first.byteWidth);
     let at = 0;
-    for (const p of parts as (DecodedValues & { kind: 'fixed' })[]) {
+    for (const p of fixed) {
       bytes.set(p.bytes.subarray(0, p.count * first.byteWidth), at);
       at += p.count * first.byteWidth;
     }
-    return { kind: 'fixed', byteWidth: first.byteWidth, bytes, count };
+    const joined: DecodedValues = { kind: 'fixed', byteWidth: first.byteWidth, bytes, count };
+    const perValue = fixed.find((p) => p.itemValidity)?.itemValidity?.perValue;
+    if (perValue !== undefined) joined.itemValidity = { perValue, bytes: joinItemValidity(fixed, perValue, count) };
+    return joined;
   }
   const variable = parts as (DecodedValues & { kind: 'variable' })[];
   const offsets = new Uint32Array(count + 1);
@@ -163,6 +168,20 @@ function joinValues(parts: DecodedValues[]): DecodedValues {
   const joined: DecodedValues = { kind: 'variable', offsets, data, count };
   if (first.fsst) joined.fsst = first.fsst;
   return joined;
+}
+
+/** The item validity of chunks' fixed-size lists, joined (a chunk without any: all valid). */
+function joinItemValidity(parts: (DecodedValues & { kind: 'fixed' })[], perValue: number, count: number): Uint8Array {
+  const out = new Uint8Array(count * perValue).fill(1);
+  let at = 0;
+  for (const p of parts) {
+    const items = p.itemValidity;
+    if (items && items.perValue !== perValue)
+      throw new CorruptFileError(`chunks of one page hold ${items.perValue} and ${perValue} items per value`);
+    if (items) out.set(items.bytes.subarray(0, p.count * perValue), at);
+    at += p.count * perValue;
+  }
+  return out;
 }
 
 /** Appends variable-width value `src[start, end)`, expanding FSST when the page's values use it. */
@@ -223,7 +242,7 @@ function pushChunkValues(
       );
     let visible = 0;
     for (let e = from; e < to; e++) if ((def ? (def[e] as number) : 0) <= levels.maxVisibleDef) visible++;
-    pushFixedValues(out, values.bytes, value * width, (value + visible) * width);
+    pushFixedValues(out, values.bytes, value * width, (value + visible) * width, values.itemValidity, value);
     return;
   }
   if (dictionary && values.kind !== 'fixed')
@@ -362,7 +381,10 @@ export function decodeFullZipNested(task: Task<'fullzip-nested'>, out: NestedOut
   const { layout, levels, rows, slots } = task;
   const ctrl = controlWordBytes(layout);
   const defMask = (1 << layout.bits_def) - 1;
-  const fixed = layout.details === 'bits_per_value' ? fixedValueBytes(layout, task.where) : undefined;
+  const zipped = layout.details === 'bits_per_value' ? fixedValueBytes(layout, task.where) : undefined;
+  const items = zipped === undefined ? null : zippedItemValidity(layout, task.where);
+  const fixed = zipped === undefined ? undefined : zipped - (items?.bytes ?? 0);
+  const itemBytes = items ? new Uint8Array(items.perValue) : null;
   if (fixed !== out.byteWidth)
     throw new CorruptFileError(`${task.where}: full-zip values do not match the column's type`);
   const lengthBytes = (layout.bits_per_offset ?? 32) / 8;
@@ -375,8 +397,8 @@ export function decodeFullZipNested(task: Task<'fullzip-nested'>, out: NestedOut
       const row = rows[i] as number;
       const where = `${task.where} row ${row}`;
       const r = row - span.firstRow;
-      const start = span.index ? (span.index[r] as number) - base : r * (ctrl + (fixed as number));
-      const end = span.index ? (span.index[r + 1] as number) - base : start + ctrl + (fixed as number);
+      const start = span.index ? (span.index[r] as number) - base : r * (ctrl + (zipped as number));
+      const end = span.index ? (span.index[r + 1] as number) - base : start + ctrl + (zipped as number);
       if (end > bytes.length || start >= end)
         throw new CorruptFileError(`${where}: spans bytes ${start}..${end} of a ${bytes.length}-byte read`);
       beginRow(out, slots[i] as number);
@@ -393,10 +415,16 @@ export function decodeFullZipNested(task: Task<'fullzip-nested'>, out: NestedOut
         pushLevel(out, rep, levels.defMap[def] as number);
         if (def > levels.maxVisibleDef) continue;
         if (fixed !== undefined) {
-          if (at + fixed > end)
+          const lead = items?.bytes ?? 0;
+          if (at + lead + fixed > end)
             throw new CorruptFileError(`${where}: a value runs past the row's ${end - start} bytes`);
-          pushFixedValues(out, bytes, at, at + fixed);
-          at += fixed;
+          if (items && itemBytes) {
+            expandBitmap(bytes, at * 8, items.perValue, itemBytes, 0);
+            pushFixedValues(out, bytes, at + lead, at + lead + fixed, { perValue: items.perValue, bytes: itemBytes });
+          } else {
+            pushFixedValues(out, bytes, at, at + fixed);
+          }
+          at += lead + fixed;
         } else if (def !== 0) {
           pushNullValue(out);
         } else {
@@ -507,7 +535,7 @@ function pushScratchItem(out: NestedOutput, scratch: ColumnOutput, i: number, re
   pushLevel(out, rep, valid ? 0 : 1);
   if (!valid) pushNullValue(out);
   else if (scratch.kind === 'fixed')
-    pushFixedValues(out, scratch.values, i * scratch.byteWidth, (i + 1) * scratch.byteWidth);
+    pushFixedValues(out, scratch.values, i * scratch.byteWidth, (i + 1) * scratch.byteWidth, scratch.itemValidity, i);
   else {
     const start = scratch.starts[i] as number;
     pushVariableValue(out, scratch.data, start, start + (scratch.lengths[i] as number));

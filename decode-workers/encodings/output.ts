@@ -9,9 +9,11 @@
  *   (which grows by doubling) and its start and length recorded; {@link compactVariable} puts them in
  *   slot order, a copy that is skipped when slots were written in order (scans).
  * - `validity` (one byte per slot, 1 = valid) exists for nullable fields only.
+ * - `itemValidity` (fixed_size_list values with null items, item-validity.ts) exists once a page has some.
  */
 import { ResourceError } from '../../errors.js';
 import { nativeAddon } from '../../io/native-addon.js';
+import type { ItemValidity } from '../../io/plan-steps.js';
 import { decodeFsst, fsstDecodedLengthBound, type FsstSymbolTable } from './fsst.js';
 
 export interface FixedOutput {
@@ -19,6 +21,7 @@ export interface FixedOutput {
   byteWidth: number;
   values: Uint8Array;
   validity: Uint8Array | null;
+  itemValidity?: ItemValidity;
 }
 
 export interface VariableOutput {

@@ -6,6 +6,7 @@ import type { V20Binary, V20Shape } from '../../format/v20-shape.js';
 import type { RowRun, V20Buffers } from '../../io/plan-steps.js';
 import { decompressBuffer } from './compression.js';
 import { fsstSymbolTable, type FsstSymbolTable } from './fsst.js';
+import { expandBitmap, outputItemValidity } from './item-validity.js';
 import { appendFsst, appendVariable, setNull, type ColumnOutput } from './output.js';
 
 /** The largest decompressed 2.0 bytes buffer accepted. */
@@ -62,11 +63,16 @@ export function runV20Task(
           `${where}: page values are ${shape.bitWidth} bits wide, the column's type needs ${out.byteWidth * 8}`,
         );
       }
+      const perValue = shape.itemValidity?.perValue ?? 0;
+      const itemValidity = shape.itemValidity ? outputItemValidity(out, perValue, where) : null;
       for (let k = 0; k < buffers.runs.length; k++) {
         const { from, to, first } = buffers.runs[k] as RowRun;
         const values = buffers.values?.[k];
         const validity = buffers.validity?.[k];
-        if (!values) throw new CorruptFileError(`${where}: missing values for run ${k}`);
+        const items = buffers.itemValidity?.[k];
+        if (!values || (itemValidity && !items)) throw new CorruptFileError(`${where}: missing values for run ${k}`);
+        // The run's item bitmap starts at the byte holding bit first × perValue.
+        const itemBase = Math.floor((first * perValue) / 8) * 8;
         for (let i = from; i < to; i++) {
           const row = rows[i] as number;
           const slot = slots[i] as number;
@@ -85,6 +91,12 @@ export function runV20Task(
             const at = (row - first) * w;
             if (at + w > values.length) throw new CorruptFileError(`${where}: row ${row} is past the values read`);
             out.values.set(values.subarray(at, at + w), slot * w);
+            if (itemValidity && items) {
+              const bit = row * perValue - itemBase;
+              if (bit + perValue > items.length * 8)
+                throw new CorruptFileError(`${where}: row ${row} is past the item validity read`);
+              expandBitmap(items, bit, perValue, itemValidity, slot * perValue);
+            }
           }
         }
       }

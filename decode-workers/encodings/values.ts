@@ -7,6 +7,7 @@
  * FSST expansion). Bools (Flat 1 bit, LSB first) are expanded to one byte per value.
  */
 import { CorruptFileError, UnsupportedError } from '../../errors.js';
+import type { ItemValidity } from '../../io/plan-steps.js';
 import { describeCompressive, flatBits } from '../../format/layout.js';
 import type { CompressiveEncodingProto } from '../../format/proto/messages.js';
 import { decodeInlineBitpacking, decodeOutOfLineBitpacking, type BitWidthElem } from './bitpack.js';
@@ -14,14 +15,16 @@ import { extractInlineBitpacked } from './bitpack-sparse.js';
 import { decodeByteStreamSplit } from './byte-stream-split.js';
 import { decompressBuffer } from './compression.js';
 import { fsstSymbolTable, type FsstSymbolTable } from './fsst.js';
+import { expandBitmap } from './item-validity.js';
 import { decodeRle, decodeRleBlock } from './rle.js';
 
 /**
  * Values of a chunk or dictionary. Variable-width values may still be FSST-compressed (`fsst` set): they
- * are expanded only when copied out, so a sparse take decodes just the rows it needs.
+ * are expanded only when copied out, so a sparse take decodes just the rows it needs. Fixed-size lists
+ * with null items carry their items' validity (item-validity.ts).
  */
 export type DecodedValues =
-  | { kind: 'fixed'; byteWidth: number; bytes: Uint8Array; count: number }
+  | { kind: 'fixed'; byteWidth: number; bytes: Uint8Array; count: number; itemValidity?: ItemValidity }
   | { kind: 'variable'; offsets: Uint32Array; data: Uint8Array; count: number; fsst?: FsstSymbolTable };
 
 /** Largest decompressed size accepted for one chunk buffer. */
@@ -56,11 +59,6 @@ function checkDecodedBytes(bytes: number, where: string, what: string): void {
 function elemBitsOf(bits: number, where: string): BitWidthElem {
   if (bits === 8 || bits === 16 || bits === 32 || bits === 64) return bits;
   throw new CorruptFileError(`${where}: bit-packed values of ${bits} bits (expected 8, 16, 32 or 64)`);
-}
-
-/** Expands an LSB-first bitmap of `count` bits into one byte (0/1) per value. */
-function expandBits(bits: Uint8Array, count: number, out: Uint8Array, outOffset: number): void {
-  for (let i = 0; i < count; i++) out[outOffset + i] = ((bits[i >>> 3] as number) >>> (i & 7)) & 1;
 }
 
 /**
@@ -141,7 +139,7 @@ export function decodeMiniBlockValues(
       if (bits === 1) {
         const packed = need(buffer, Math.ceil(count / 8), where, 'bool values');
         const bytes = new Uint8Array(count);
-        expandBits(packed, count, bytes, 0);
+        expandBitmap(packed, 0, count, bytes, 0);
         return { kind: 'fixed', byteWidth: 1, bytes, count };
       }
       if (bits === 0 || bits % 8 !== 0) unsupported(encoding, where);
@@ -154,11 +152,23 @@ export function decodeMiniBlockValues(
       };
     }
     case 'fixed_size_list': {
+      // A layer with validity has its bitmap buffer before the buffers of the layers below (value.rs
+      // miniblock_fsl); only the innermost layer's, the items', is read (a null inner list is refused).
       const fsl = encoding.fixed_size_list;
-      if (!fsl || fsl.has_validity || fsl.items_per_value <= 0) unsupported(encoding, where);
-      const inner = decodeMiniBlockValues(fsl.values, buffers, count * fsl.items_per_value, where);
+      const dim = fsl?.items_per_value ?? 0;
+      if (!fsl || dim <= 0 || (fsl.has_validity && fsl.values?.compression !== 'flat')) unsupported(encoding, where);
+      const items = count * dim;
+      const inner = decodeMiniBlockValues(fsl.values, fsl.has_validity ? buffers.slice(1) : buffers, items, where);
       if (inner.kind !== 'fixed') unsupported(encoding, where);
-      return { kind: 'fixed', byteWidth: inner.byteWidth * fsl.items_per_value, bytes: inner.bytes, count };
+      const values: DecodedValues = { kind: 'fixed', byteWidth: inner.byteWidth * dim, bytes: inner.bytes, count };
+      if (fsl.has_validity) {
+        const bytes = new Uint8Array(items);
+        expandBitmap(need(buffers[0], Math.ceil(items / 8), where, 'item validity'), 0, items, bytes, 0);
+        values.itemValidity = { perValue: dim, bytes };
+      } else if (inner.itemValidity) {
+        values.itemValidity = { perValue: inner.itemValidity.perValue * dim, bytes: inner.itemValidity.bytes };
+      }
+      return values;
     }
     case 'inline_bitpacking': {
       const elemBits = elemBitsOf(encoding.inline_bitpacking?.uncompressed_bits_per_value ?? 0, where);

@@ -1,13 +1,14 @@
 /**
  * The compatibility matrix: every fixture dataset (written by LanceDB in file versions 2.0, 2.1 and 2.2) is read
  * by lance-loader and compared value for value with LanceDB's own reads: full scans, shuffled takes with
- * duplicates, and every older version, nested columns (lists, structs) included.
+ * duplicates, and every older version, nested columns (lists, structs) included. A subset is also written by
+ * LanceDB 0.37 with its defaults (file version 2.1).
  */
 import * as arrow from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 import { openDataset, type Dataset } from '../../index.js';
-import { ensureDataset } from '../fixtures/datasets.js';
-import { SPECS, specVersions, type DatasetSpec } from '../fixtures/matrix.js';
+import { ensureDataset, type FixtureWriter } from '../fixtures/datasets.js';
+import { LANCEDB_037_SPECS, SPECS, specByName, specVersions, type DatasetSpec } from '../fixtures/matrix.js';
 import { oracleScan, oracleTake, oracleVersion, oracleVersions } from '../fixtures/oracle.js';
 import { expectTablesEqual } from '../fixtures/compare.js';
 import { Rng } from '../fixtures/random.js';
@@ -32,11 +33,20 @@ async function withDataset<T>(path: string, fn: (ds: Dataset) => Promise<T>, ver
   }
 }
 
-const cases = SPECS.flatMap((spec: DatasetSpec) => specVersions(spec).map((version) => ({ spec, version })));
+const cases = [
+  ...SPECS.flatMap((spec: DatasetSpec) =>
+    specVersions(spec).map((version) => ({ spec, version, writer: 'lancedb' as FixtureWriter })),
+  ),
+  ...LANCEDB_037_SPECS.map((name) => ({
+    spec: specByName(name),
+    version: '2.1' as const,
+    writer: 'lancedb-0.37' as FixtureWriter,
+  })),
+];
 
-describe.each(cases)('$spec.name written as $version', ({ spec, version }) => {
+describe.each(cases)('$spec.name written as $version by $writer', ({ spec, version, writer }) => {
   it('scans the same values as LanceDB', async () => {
-    const path = await ensureDataset(spec, version);
+    const path = await ensureDataset(spec, version, writer);
     await withDataset(path, async (ds) => {
       const columns = readableColumns(ds);
       const expected = await oracleScan(path, columns);
@@ -46,7 +56,7 @@ describe.each(cases)('$spec.name written as $version', ({ spec, version }) => {
   });
 
   it('takes shuffled offsets with duplicates like LanceDB', async () => {
-    const path = await ensureDataset(spec, version);
+    const path = await ensureDataset(spec, version, writer);
     await withDataset(path, async (ds) => {
       if (ds.numRows === 0) return;
       const rng = new Rng(7);
@@ -60,7 +70,7 @@ describe.each(cases)('$spec.name written as $version', ({ spec, version }) => {
   });
 
   it('takes the same values as LanceDB with decoded pages kept (cacheBytes)', async () => {
-    const path = await ensureDataset(spec, version);
+    const path = await ensureDataset(spec, version, writer);
     const ds = await openDataset(path, { cacheBytes: 64 * 1024 * 1024 });
     try {
       if (ds.numRows === 0) return;
@@ -79,7 +89,7 @@ describe.each(cases)('$spec.name written as $version', ({ spec, version }) => {
   });
 
   it('reads every older version like LanceDB', async () => {
-    const path = await ensureDataset(spec, version);
+    const path = await ensureDataset(spec, version, writer);
     const versions = await oracleVersions(path);
     for (const v of versions.slice(0, -1)) {
       await withDataset(

@@ -41,21 +41,32 @@ async function damagedCopy(from = pristine, column = 1): Promise<{ root: string;
 }
 
 /**
- * Takes rows of the list column (a run of page 0's rows, and row 0 alone), expecting a CorruptFileError
- * naming the file, column and `needles`.
+ * Takes rows of `column` (a run of page 0's rows, and row 0 alone), expecting a CorruptFileError naming the
+ * file, the column's stored `leaf` and `needles`.
  */
-async function expectCorrupt(root: string, file: string, ...needles: (string | RegExp)[]): Promise<void> {
+async function expectCorruptColumn(
+  root: string,
+  file: string,
+  column: string,
+  leaf: string,
+  ...needles: (string | RegExp)[]
+): Promise<void> {
   const read = async (rows: number[]) => {
     const ds = await openDataset(root);
     try {
-      await ds.take(rows, { columns: ['list_long'] });
+      await ds.take(rows, { columns: [column] });
     } finally {
       await ds.close();
     }
   };
   for (const rows of [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15], [0]]) {
-    await expectFailure(() => read(rows), CorruptFileError, 'CORRUPT_FILE', file, '"list_long.item"', ...needles);
+    await expectFailure(() => read(rows), CorruptFileError, 'CORRUPT_FILE', file, `"${leaf}"`, ...needles);
   }
+}
+
+/** {@link expectCorruptColumn} of nested_long's list column. */
+function expectCorrupt(root: string, file: string, ...needles: (string | RegExp)[]): Promise<void> {
+  return expectCorruptColumn(root, file, 'list_long', 'list_long.item', ...needles);
 }
 
 describe('a damaged list page', () => {
@@ -80,6 +91,17 @@ describe('a damaged list page', () => {
     const bytes = fs.readFileSync(file);
     const repSize = bytes.readUInt16LE(data.offset + 2);
     patchFile(file, data.offset + 8, new Uint8Array(repSize).fill(0xff));
+    await expectCorrupt(root, file, /chunks from row 0/);
+  });
+
+  it('with corrupt definition levels is a CorruptFileError naming the rows read', async () => {
+    const { root, file, page } = await damagedCopy();
+    const data = page.buffers[1] as { offset: number };
+    // Chunk 0: its header (8 bytes), rep bytes padded to 8, then its def bytes: all ones, every entry an empty list.
+    const bytes = fs.readFileSync(file);
+    const repSize = bytes.readUInt16LE(data.offset + 2);
+    const defSize = bytes.readUInt16LE(data.offset + 4);
+    patchFile(file, data.offset + 8 + Math.ceil(repSize / 8) * 8, new Uint8Array(defSize).fill(0xff));
     await expectCorrupt(root, file, /chunks from row 0/);
   });
 
@@ -117,5 +139,30 @@ describe('a damaged constant page of a list column (file version 2.2)', () => {
     const rep = page.buffers[1] as { offset: number; size: number };
     patchFile(file, rep.offset, new Uint8Array(rep.size));
     await expectCorruptSingleRow(root, file, /0 row starts/);
+  });
+});
+
+describe('a damaged full-zip list page', () => {
+  it('with a value length past its row is a CorruptFileError naming the row', async () => {
+    const lists = await ensureDataset(specByName('nested_lists'), '2.1');
+    const { root, file, page } = await damagedCopy(lists, 3);
+    const zipped = page.buffers[0] as { offset: number };
+    // Entries are a 1-byte control word (rep << 2 | def), then a u32 length and the bytes when def is 0.
+    const bytes = fs.readFileSync(file);
+    let at = zipped.offset;
+    while (((bytes[at] as number) & 3) !== 0) at++;
+    patchFile(file, at + 1, u32Bytes(0xffffffff));
+    await expectCorruptColumn(root, file, 'list_text', 'list_text.item', /4294967295-byte value runs past the row/);
+  });
+});
+
+describe('a damaged fixed_size_list page with null items', () => {
+  it('with an item validity buffer shorter than its items is a CorruptFileError', async () => {
+    const fsl = await ensureDataset(specByName('fsl_null_items'), '2.1');
+    const { root, file, page } = await damagedCopy(fsl, 1);
+    const data = page.buffers[1] as { offset: number };
+    // Chunk 0 of a column without levels: u16 level count, then the sizes of its validity and values buffers.
+    patchFile(file, data.offset + 2, [1, 0]);
+    await expectCorruptColumn(root, file, 'fsl', 'fsl', /item validity needs \d+ bytes but has 1/);
   });
 });
