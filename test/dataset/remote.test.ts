@@ -124,7 +124,7 @@ describe('an s3:// dataset', () => {
     const error = await rejection(openDataset(fixture.url, { storage: { ...fixture.s3.storage, awsRegoin: 'x' } }));
     expect(error).toBeInstanceOf(InvalidArgumentError);
     expect(error.message).toBe(
-      'options.storage.awsRegoin is not a storage option lance-loader knows; it takes access_key_id, secret_access_key, session_token, token, region, default_region, endpoint, endpoint_url, allow_http, virtual_hosted_style_request (also as aws_… or camelCase)',
+      'options.storage.awsRegoin is not a storage option lance-loader knows; it takes access_key_id, secret_access_key, session_token, token, region, default_region, endpoint, endpoint_url, allow_http, virtual_hosted_style_request, ca_bundle (also as aws_… or camelCase)',
     );
   });
 
