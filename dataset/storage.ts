@@ -19,6 +19,7 @@ import { ObjectStore } from '../io/remote/object-store.js';
 import { RangeCache } from '../io/remote/range-cache.js';
 import { resolveRemoteIo, type RemoteIoOptions, type ResolvedRemoteIo } from '../io/remote/remote-options.js';
 import { RemoteSource } from '../io/remote/remote-source.js';
+import type { RequestPermits } from '../io/remote/shared-permits.js';
 import type { StorageOptions } from '../io/remote/storage-options.js';
 import { explainNotADataset } from './location.js';
 
@@ -54,6 +55,8 @@ export interface DatasetStorage {
 export interface RemoteAccess {
   storage: StorageOptions | undefined;
   io: ResolvedRemoteIo;
+  /** In a loader's DatasetRef: the request permits its workers share (io's concurrency and bytesInFlight in total). */
+  permits?: RequestPermits;
 }
 
 /** `name` (from a manifest) resolved under `root`, or a CorruptFileError when it escapes it. */

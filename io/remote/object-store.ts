@@ -18,9 +18,10 @@ import { AwsClient } from 'aws4fetch';
 import type { Agent } from 'undici';
 import { InvalidArgumentError, IoError, UnsupportedError } from '../../errors.js';
 import { fetchObject, type ObjectBytes, type ObjectRange } from './fetch-object.js';
-import { RequestLimiter } from './limiter.js';
+import { RequestLimiter, SharedRequestLimiter } from './limiter.js';
 import type { ResolvedRemoteIo } from './remote-options.js';
 import { resolveHttpSettings, resolveS3Settings, type StorageOptions } from './storage-options.js';
+import { permitsOfThisThread } from './shared-permits.js';
 import { createTlsAgent } from './tls.js';
 
 /** An object listed under a prefix: its name below the prefix and its size. */
@@ -48,7 +49,11 @@ export class ObjectStore {
     /** Connections trusting options.storage.ca_bundle, or undefined for Node's global pool. */
     private readonly agent: Agent | undefined,
   ) {
-    this.limiter = new RequestLimiter(policy.concurrency, policy.bytesInFlight);
+    // In a loader's worker, the loader's permits shared by all its workers; else this store's own.
+    const shared = permitsOfThisThread();
+    this.limiter = shared
+      ? new SharedRequestLimiter(shared)
+      : new RequestLimiter(policy.concurrency, policy.bytesInFlight);
     // Every request in flight or waiting listens for close(): hundreds at once are expected, not a leak.
     setMaxListeners(0, this.aborter.signal);
   }
