@@ -219,6 +219,31 @@ export class RemoteStorage implements DatasetStorage {
   }
 }
 
+/**
+ * Opens the object at `url` on its own (a data file, for openFile): its store is rooted at the URL's
+ * folder and closed with the source.
+ */
+export async function openRemoteFile(
+  url: string,
+  storage: StorageOptions | undefined,
+  remote: RemoteIoOptions | undefined,
+): Promise<ByteSource> {
+  const io = resolveRemoteIo(remote, 'remote');
+  const parsed = new URL(url);
+  const slash = parsed.pathname.lastIndexOf('/');
+  const name = decodeURIComponent(parsed.pathname.slice(slash + 1));
+  const store = ObjectStore.open(`${parsed.protocol}//${parsed.host}${parsed.pathname.slice(0, slash)}`, storage, io);
+  try {
+    // The size first, from a small range's Content-Range: s3rver answers a suffix range (the last n bytes)
+    // with the first n, and bytes=0-0 with the whole object; two bytes it answers right.
+    const { objectSize } = await store.get(name, { offset: 0, size: 2 });
+    return await RemoteSource.open(store, name, io, objectSize, undefined, true);
+  } catch (error) {
+    store.close();
+    throw error;
+  }
+}
+
 function manifestEntries(names: readonly string[]): ManifestEntry[] {
   const versions: ManifestEntry[] = [];
   for (const file of names) {

@@ -33,6 +33,8 @@ export class RemoteSource implements ByteSource {
     private readonly tail: Uint8Array,
     private readonly options: ResolvedRemoteIo,
     private readonly cache: RangeCache | undefined,
+    /** Whether closing this source closes the store (a file opened on its own, not a dataset's). */
+    private readonly ownsStore: boolean,
   ) {}
 
   /**
@@ -45,6 +47,7 @@ export class RemoteSource implements ByteSource {
     options: ResolvedRemoteIo,
     size: number | undefined,
     cache?: RangeCache,
+    ownsStore = false,
   ): Promise<RemoteSource> {
     const range =
       size === undefined
@@ -58,7 +61,7 @@ export class RemoteSource implements ByteSource {
         size,
         objectSize,
       });
-    const source = new RemoteSource(path, objectSize, store, key, bytes, options, cache);
+    const source = new RemoteSource(path, objectSize, store, key, bytes, options, cache, ownsStore);
     source.stats.readsIssued++;
     source.stats.bytesRead += bytes.length;
     return source;
@@ -117,8 +120,10 @@ export class RemoteSource implements ByteSource {
     return views;
   }
 
-  /** Nothing to release: the store is closed with the dataset. */
-  async close(): Promise<void> {}
+  /** Closes the store when this source owns it; a dataset's store is closed with the dataset. */
+  async close(): Promise<void> {
+    if (this.ownsStore) this.store.close();
+  }
 
   /** Fetches one merged read and keeps it in the range cache; `stats` counts requests sent. */
   private async fetchRange(range: ByteRange, stats: ReadStats): Promise<Uint8Array> {
