@@ -12,7 +12,12 @@ import { inspect } from '../../dataset/inspect.js';
 import { InvalidArgumentError, IoError, openDataset, openFile, type Dataset } from '../../index.js';
 import { runScript } from '../fixtures/run-script.js';
 import { expectTablesEqual, oracleScan, oracleTake, oracleVersion, Rng } from '../fixtures/index.js';
-import { REMOTE_VERSIONS, writeRemoteFixture, type RemoteFixture } from '../io/remote/remote-fixture.js';
+import {
+  REMOTE_VERSIONS,
+  writeRemote22Table,
+  writeRemoteFixture,
+  type RemoteFixture,
+} from '../io/remote/remote-fixture.js';
 import { startFaultProxy, startStaticServer, type Fault, type LoopbackServer } from '../io/remote/servers.js';
 
 let fixture: RemoteFixture;
@@ -240,5 +245,25 @@ describe('inspect and openFile on remote URLs', () => {
     const file = await runScript('cli.ts', ['inspect', fileUrl]);
     expect(file.stderr).toBe('');
     expect(file.stdout).toMatch(new RegExp(`^file +${fileUrl.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
+  });
+});
+
+describe('an s3:// dataset of file version 2.2 (LanceDB 0.39 default)', () => {
+  let url: string;
+  beforeAll(async () => {
+    url = await writeRemote22Table(fixture, 't22');
+  });
+
+  it('scans and takes shuffled rows value for value as LanceDB reads the same URL', async () => {
+    const dataset = await openDataset(url, { storage: fixture.s3.storage });
+    try {
+      expect(dataset.fragments[0]?.files[0]?.fileVersion).toBe('2.2');
+      expectTablesEqual(await scanAll(dataset), await oracleScan(url));
+      const rng = new Rng(22);
+      const offsets = Array.from({ length: 200 }, () => rng.int(0, dataset.numRows));
+      expectTablesEqual(await dataset.take(offsets), await oracleTake(url, offsets));
+    } finally {
+      await dataset.close();
+    }
   });
 });

@@ -12,7 +12,7 @@ import { rejection } from '../caught.js';
 import type { Batch } from '../../loader/batch.js';
 import { oracleTake, Rng, toComparableRows, type Comparable } from '../fixtures/index.js';
 import { runScript } from '../fixtures/run-script.js';
-import { writeRemoteFixture, type RemoteFixture } from '../io/remote/remote-fixture.js';
+import { writeRemote22Table, writeRemoteFixture, type RemoteFixture } from '../io/remote/remote-fixture.js';
 import { startFaultProxy, temporaryDirectory, type Fault, type FaultProxy } from '../io/remote/servers.js';
 
 let fixture: RemoteFixture;
@@ -90,6 +90,18 @@ describe('a loader over an s3:// dataset', () => {
     expect(three.rows).toEqual(one.rows);
     expect(metrics.readsIssued).toBeGreaterThan(0);
     expect(metrics.bytesRead).toBeGreaterThan(0);
+  });
+
+  it('delivers a shuffled epoch of a 2.2 dataset (LanceDB 0.39 default) as LanceDB takes the same rows', async () => {
+    const url = await writeRemote22Table(fixture, 't22');
+    const loader = await createLoader(url, throughProxy());
+    try {
+      const { offsets, rows } = await collect(loader, 0);
+      expect(offsets.length).toBe(fixture.numRows);
+      expect(rows).toEqual(toComparableRows(await oracleTake(url, offsets)));
+    } finally {
+      await loader.close();
+    }
   });
 
   it('delivers exact epochs over a link with latency, 503s, resets, truncated bodies and stalls', async () => {
