@@ -101,18 +101,25 @@ export class RemoteSource implements ByteSource {
       if (r.offset >= tailStart) views[i] = this.tail.subarray(r.offset - tailStart, r.offset - tailStart + r.size);
     });
     stats.rangesRequested += ranges.length;
-    // Ranges are looked up in the cache one by one, before merging: a merged read would also span gaps
-    // no earlier read fetched.
-    for (let i = 0; i < ranges.length; i++) {
-      if (views[i] !== undefined) continue;
-      const r = ranges[i] as ByteRange;
-      const cached = await this.cache?.read(this.path, this.size, r);
-      if (cached) views[i] = cached;
+    // Ranges are looked up in the cache as asked, before merging: a merged read would also span gaps no
+    // earlier read fetched.
+    const lookedUp: number[] = [];
+    ranges.forEach((_, i) => views[i] === undefined && lookedUp.push(i));
+    const cached = this.cache
+      ? await this.cache.read(
+          this.path,
+          this.size,
+          lookedUp.map((i) => ranges[i] as ByteRange),
+        )
+      : [];
+    lookedUp.forEach((i, k) => {
+      const view = cached[k];
+      if (view) views[i] = view;
       else {
-        fetched.push(r);
+        fetched.push(ranges[i] as ByteRange);
         fetchedAt.push(i);
       }
-    }
+    });
     if (fetched.length === 0) return views;
     const plan = planCoalescedReads(fetched, this.options);
     const bytes = await Promise.all(plan.reads.map((read) => this.fetchRange(read, stats)));
