@@ -2,7 +2,7 @@
 /**
  * The `lance-loader` command line:
  *
- *   lance-loader inspect <dataset-dir | file.lance> [--version N] [--json]
+ *   lance-loader inspect <dataset-dir | file.lance | URL> [--version N] [--json]
  *   lance-loader doctor [dir | file] [--json]
  *   lance-loader convert <npy|jsonl|csv|images> <input...> <output.lance> [--mode M] [--on-error E] [--column C]
  *
@@ -37,7 +37,9 @@ const usage = `Usage: lance-loader inspect <dataset-dir | file.lance> [--version
 
 inspect  prints what a Lance dataset or a single .lance data file holds: versions, schema, rows,
          fragments and deletions, and per data file and column the pages, rows, page layouts/encodings
-         and bytes.
+         and bytes. Either may be an s3:// or http(s):// URL (a file: a .lance object under data/);
+         S3 credentials, region and endpoint come from the AWS_* variables (AWS_ENDPOINT_URL,
+         AWS_ALLOW_HTTP, AWS_REGION, ...), a private certificate authority from AWS_CA_BUNDLE.
 doctor   prints how lance-loader reads on this machine: Node and platform, whether the native addon is
          loaded (and why not), the read engine, whether O_DIRECT reads work in dir (default: the current
          directory; a file is read, a directory gets a small test file that is removed again),

@@ -16,7 +16,14 @@ export {
 } from './dataset/dataset.js';
 export type { DatasetLocation, LanceDbTableLike } from './dataset/location.js';
 export type { BlobHandle, TakeBlobsOptions } from './dataset/blobs.js';
-export { openFile, LanceFile, type TakeOptions, type ScanOptions, type FileSummary } from './dataset/file.js';
+export {
+  openFile,
+  LanceFile,
+  type OpenFileOptions,
+  type TakeOptions,
+  type ScanOptions,
+  type FileSummary,
+} from './dataset/file.js';
 export { createLoader, DataLoader } from './loader/loader.js';
 export type { LoaderOptions, LoaderIoOptions, LoaderState } from './loader/loader-options.js';
 export type { LoaderMetrics, LoaderMemoryMetrics } from './loader/metrics.js';

@@ -13,7 +13,8 @@
  * Datasets come from bench/.data (bench/datasets.ts writes them once; bench/README.md says how to link
  * another checkout's) and are uploaded to the server, whose objects live in a temporary directory.
  * Run alone: `npx tsx bench/remote.ts [--latency-ms 20] [--batches 30] [--workers 2] [--emb-rows 200000]
- * [--images-rows 20000] [--cache-rows 10000]`. Prints a markdown table; numbers go in bench/README.md.
+ * [--images-rows 20000] [--cache-rows 10000] [--only shuffled,bandwidth,cache]`. Prints a markdown table;
+ * numbers go in bench/README.md.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -33,6 +34,9 @@ function option(name: string, fallback: number): number {
 const LATENCY_MS = option('latency-ms', 20);
 const BATCHES = option('batches', 30);
 const WORKERS = option('workers', 2);
+const ONLY = new Set((argv[argv.indexOf('--only') + 1] ?? '').split(','));
+/** Whether part `name` runs (all of them without --only). */
+const runs = (name: 'shuffled' | 'bandwidth' | 'cache') => !argv.includes('--only') || ONLY.has(name);
 const KEY = { awsAccessKeyId: 'S3RVER', awsSecretAccessKey: 'S3RVER', region: 'us-east-1' };
 
 /** Starts bench/remote-server.ts; resolves to its endpoints and a stop function. */
@@ -202,10 +206,12 @@ try {
     '| dataset | lance-loader rows/s | LanceDB take ×1 | ×4 | ratio (best) | bytes read ÷ delivered |',
     '|---|---:|---:|---:|---:|---:|',
   );
-  const shuffled: [BenchKind, number][] = [
-    ['emb', option('emb-rows', 200_000)],
-    ['images', option('images-rows', 20_000)],
-  ];
+  const shuffled: [BenchKind, number][] = runs('shuffled')
+    ? [
+        ['emb', option('emb-rows', 200_000)],
+        ['images', option('images-rows', 20_000)],
+      ]
+    : [];
   for (const [kind, rows] of shuffled) {
     const local = await ensureBenchDataset(kind, rows, '2.1');
     const url = await upload(local, server.endpoint);
@@ -217,32 +223,36 @@ try {
     );
     console.error(lines.at(-1));
   }
-  const seed = await ensureBenchDataset('seed000', 500, '2.1');
-  const seedUrl = await upload(seed, server.endpoint);
-  const link = await linkBytesPerSecond(seed, seedUrl, server.delayed);
-  lines.push('', `seed000: the link (best of 1, 4, 16 ranges of 8 MiB in flight) ${fmt(link / 1e6)} MB/s`);
-  for (const bytesInFlight of [undefined, 8 << 20]) {
-    const remote = bytesInFlight === undefined ? {} : { bytesInFlight };
-    const epoch = await runLoader(seedUrl, { batchSize: 16, storage, io: { remote } }, 1, undefined, [0]);
-    const rate = (epoch.rowsPerSecond * epoch.bytesDelivered) / epoch.batches.flat().length;
-    lines.push(
-      `seed000 shuffled epoch, io.remote.bytesInFlight ${bytesInFlight ?? 'default (256 MiB)'}: ${fmt(rate / 1e6)} MB/s delivered (${fmt(epoch.rowsPerSecond)} rows/s), ${(rate / link).toFixed(2)}× the link`,
-    );
-    console.error(lines.at(-1));
+  if (runs('bandwidth')) {
+    const seed = await ensureBenchDataset('seed000', 500, '2.1');
+    const seedUrl = await upload(seed, server.endpoint);
+    const link = await linkBytesPerSecond(seed, seedUrl, server.delayed);
+    lines.push('', `seed000: the link (best of 1, 4, 16 ranges of 8 MiB in flight) ${fmt(link / 1e6)} MB/s`);
+    for (const bytesInFlight of [undefined, 8 << 20]) {
+      const remote = bytesInFlight === undefined ? {} : { bytesInFlight };
+      const epoch = await runLoader(seedUrl, { batchSize: 16, storage, io: { remote } }, 1, undefined, [0]);
+      const rate = (epoch.rowsPerSecond * epoch.bytesDelivered) / epoch.batches.flat().length;
+      lines.push(
+        `seed000 shuffled epoch, io.remote.bytesInFlight ${bytesInFlight ?? 'default (256 MiB)'}: ${fmt(rate / 1e6)} MB/s delivered (${fmt(epoch.rowsPerSecond)} rows/s), ${(rate / link).toFixed(2)}× the link`,
+      );
+      console.error(lines.at(-1));
+    }
   }
-  const small = await ensureBenchDataset('emb', option('cache-rows', 10_000), '2.1');
-  const smallUrl = await upload(small, server.endpoint);
-  const cached = await runLoader(
-    smallUrl,
-    { batchSize: 256, storage, io: { remote: { cacheDir } } },
-    1,
-    undefined,
-    [0],
-  );
-  const local = await runLoader(small, { batchSize: 256 }, 1, undefined, [0]);
-  lines.push(
-    `${basename(small)} epoch 1 from the range cache: ${fmt(cached.rowsPerSecond)} rows/s (network bytes ${fmt(cached.bytesRead)}), local warm ${fmt(local.rowsPerSecond)} rows/s: ${(cached.rowsPerSecond / local.rowsPerSecond).toFixed(2)}×`,
-  );
+  if (runs('cache')) {
+    const small = await ensureBenchDataset('emb', option('cache-rows', 10_000), '2.1');
+    const smallUrl = await upload(small, server.endpoint);
+    const cached = await runLoader(
+      smallUrl,
+      { batchSize: 256, storage, io: { remote: { cacheDir } } },
+      1,
+      undefined,
+      [0],
+    );
+    const local = await runLoader(small, { batchSize: 256 }, 1, undefined, [0]);
+    lines.push(
+      `${basename(small)} epoch 1 from the range cache: ${fmt(cached.rowsPerSecond)} rows/s (network bytes ${fmt(cached.bytesRead)}), local warm ${fmt(local.rowsPerSecond)} rows/s: ${(cached.rowsPerSecond / local.rowsPerSecond).toFixed(2)}×`,
+    );
+  }
   console.log(lines.join('\n'));
 } finally {
   server.stop();

@@ -23,7 +23,10 @@ import {
 } from './columns.js';
 import { columnRead, readInline, type ColumnRead } from './read-rows.js';
 import { sortWithSlots, toRowOffsets } from './rows.js';
-import { explainNotAFile, toLocalPath, type LocationArgument } from './location.js';
+import type { RemoteIoOptions } from '../io/remote/remote-options.js';
+import type { StorageOptions } from '../io/remote/storage-options.js';
+import { explainNotAFile, resolveLocation, type LocationArgument } from './location.js';
+import { openRemoteFile } from './storage.js';
 
 /** Options of `take`. */
 export interface TakeOptions {
@@ -248,18 +251,32 @@ export class LanceFile {
 
 const OPEN_FILE: LocationArgument = {
   name: 'openFile(path)',
-  accepts: 'a .lance data file: a path or a file: URL',
+  accepts: 'a .lance data file: a path, a file: URL, or an s3:// or http(s):// URL',
   tables: false,
+  remote: true,
 };
 
-/** Opens a single `.lance` data file, given as a local path or a `file:` URL. */
-export async function openFile(location: string | URL): Promise<LanceFile> {
-  const path = toLocalPath(location, OPEN_FILE);
+/** Options of {@link openFile}: how a remote file is reached (as {@link OpenDatasetOptions}). */
+export interface OpenFileOptions {
+  /** Credentials, region and endpoint of an `s3://` file, as OpenDatasetOptions.storage. */
+  storage?: StorageOptions;
+  /** Requests of a remote file: timeouts and retries, as OpenDatasetOptions.remote. */
+  remote?: RemoteIoOptions;
+}
+
+/**
+ * Opens a single `.lance` data file, given as a local path, a `file:` URL, or an `s3://` or `http(s)://`
+ * URL (read by range requests, as a remote dataset's files are).
+ */
+export async function openFile(location: string | URL, options: OpenFileOptions = {}): Promise<LanceFile> {
+  const where = resolveLocation(location, OPEN_FILE);
+  checkOptionsArgument(options, 'openFile', '{ storage: { region: "us-east-1" } }');
+  if (where.kind === 'remote') return LanceFile.open(await openRemoteFile(where.url, options.storage, options.remote));
   let source: FileSource;
   try {
-    source = await FileSource.open(path);
+    source = await FileSource.open(where.path);
   } catch (error) {
-    throw (await explainNotAFile(path)) ?? error;
+    throw (await explainNotAFile(where.path)) ?? error;
   }
   return LanceFile.open(source);
 }

@@ -18,12 +18,18 @@ import { InternalError, InvalidArgumentError } from '../errors.js';
 import { openDataset } from './dataset.js';
 import { unreadableReason } from './columns.js';
 import { openFile, type FileSummary } from './file.js';
-import { toLocalPath, type DatasetLocation, type LocationArgument } from './location.js';
+import type { RemoteIoOptions } from '../io/remote/remote-options.js';
+import type { StorageOptions } from '../io/remote/storage-options.js';
+import { resolveLocation, type DatasetLocation, type LocationArgument } from './location.js';
 
 /** Options of {@link inspect}. */
 export interface InspectOptions {
   /** Dataset version to open (datasets only); default the latest. */
   version?: number;
+  /** Credentials, region and endpoint of an `s3://` dataset or file, as OpenDatasetOptions.storage. */
+  storage?: StorageOptions;
+  /** Requests of a remote dataset or file, as OpenDatasetOptions.remote. */
+  remote?: RemoteIoOptions;
 }
 
 export interface FieldReport {
@@ -51,7 +57,7 @@ export interface ColumnReport {
 }
 
 export interface DataFileReport {
-  /** Absolute path of the file. */
+  /** Absolute path of the file, or its URL (without credentials or query string). */
   path: string;
   /** Lance file format version, e.g. `2.1`. */
   fileVersion: string;
@@ -87,33 +93,43 @@ export type InspectReport =
 
 const INSPECT: LocationArgument = {
   name: 'inspect(path)',
-  accepts: 'a dataset directory or a .lance data file: a path, a file: URL or a LanceDB Table',
+  accepts: 'a dataset directory or a .lance data file: a path, a file:, s3:// or http(s):// URL, or a LanceDB Table',
   tables: true,
+  remote: true,
 };
 
+/** A remote data file's URL: a `.lance` object in a `data/` folder, where Lance keeps them. */
+const REMOTE_DATA_FILE = /\/data\/[^/]+\.lance$/;
+
 /**
- * Inspects a dataset directory, or a single data file when the path ends in `.lance` and is a file.
- * `location` is given as for `openDataset` (a path, a `file:` URL or a LanceDB Table).
+ * Inspects a dataset directory, or a single data file when the path ends in `.lance` and is a file (a
+ * remote URL: when it names a `.lance` object in a `data/` folder). `location` is given as for
+ * `openDataset` (a path, a `file:`, `s3://` or `http(s)://` URL, or a LanceDB Table).
  */
 export async function inspect(location: DatasetLocation, options: InspectOptions = {}): Promise<InspectReport> {
-  const full = resolve(toLocalPath(location, INSPECT));
+  const where = resolveLocation(location, INSPECT);
+  const { storage, remote } = options;
+  const full = where.kind === 'remote' ? where.url : resolve(where.path);
   const isFile =
-    full.endsWith('.lance') &&
-    (await stat(full).then(
-      (s) => s.isFile(),
-      () => false,
-    ));
+    where.kind === 'remote'
+      ? REMOTE_DATA_FILE.test(new URL(where.url).pathname)
+      : full.endsWith('.lance') &&
+        (await stat(full).then(
+          (s) => s.isFile(),
+          () => false,
+        ));
   if (!isFile) return inspectDataset(full, options);
   if (options.version !== undefined)
     throw new InvalidArgumentError(
       `${full} is a single data file, which has no versions; a version applies to datasets only`,
     );
-  const file = await openFile(full);
+  const file = await openFile(full, { storage, remote });
   try {
-    const { path: _path, ...summary } = toFileReport(file.metadata());
+    // A remote file's path is its URL as the store shows it: without credentials or query string.
+    const { path: shown, ...summary } = toFileReport(file.metadata());
     return {
       kind: 'file',
-      path: full,
+      path: where.kind === 'remote' ? shown : full,
       ...summary,
       schema: reportOfSchema(file.schema),
       schemaMetadata: Object.fromEntries(file.schema.metadata),
@@ -124,7 +140,7 @@ export async function inspect(location: DatasetLocation, options: InspectOptions
 }
 
 async function inspectDataset(path: string, options: InspectOptions): Promise<InspectReport> {
-  const ds = await openDataset(path, options.version === undefined ? {} : { version: options.version });
+  const ds = await openDataset(path, options);
   try {
     const versions = (await ds.versions()).map((v) => ({
       version: v.version,

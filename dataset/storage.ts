@@ -19,6 +19,7 @@ import { ObjectStore } from '../io/remote/object-store.js';
 import { RangeCache } from '../io/remote/range-cache.js';
 import { resolveRemoteIo, type RemoteIoOptions, type ResolvedRemoteIo } from '../io/remote/remote-options.js';
 import { RemoteSource } from '../io/remote/remote-source.js';
+import type { RequestPermits } from '../io/remote/shared-permits.js';
 import type { StorageOptions } from '../io/remote/storage-options.js';
 import { explainNotADataset } from './location.js';
 
@@ -54,6 +55,8 @@ export interface DatasetStorage {
 export interface RemoteAccess {
   storage: StorageOptions | undefined;
   io: ResolvedRemoteIo;
+  /** In a loader's DatasetRef: the request permits its workers share (io's concurrency and bytesInFlight in total). */
+  permits?: RequestPermits;
 }
 
 /** `name` (from a manifest) resolved under `root`, or a CorruptFileError when it escapes it. */
@@ -213,6 +216,31 @@ export class RemoteStorage implements DatasetStorage {
         version,
       },
     );
+  }
+}
+
+/**
+ * Opens the object at `url` on its own (a data file, for openFile): its store is rooted at the URL's
+ * folder and closed with the source.
+ */
+export async function openRemoteFile(
+  url: string,
+  storage: StorageOptions | undefined,
+  remote: RemoteIoOptions | undefined,
+): Promise<ByteSource> {
+  const io = resolveRemoteIo(remote, 'remote');
+  const parsed = new URL(url);
+  const slash = parsed.pathname.lastIndexOf('/');
+  const name = decodeURIComponent(parsed.pathname.slice(slash + 1));
+  const store = ObjectStore.open(`${parsed.protocol}//${parsed.host}${parsed.pathname.slice(0, slash)}`, storage, io);
+  try {
+    // The size first, from a small range's Content-Range: s3rver answers a suffix range (the last n bytes)
+    // with the first n, and bytes=0-0 with the whole object; two bytes it answers right.
+    const { objectSize } = await store.get(name, { offset: 0, size: 2 });
+    return await RemoteSource.open(store, name, io, objectSize, undefined, true);
+  } catch (error) {
+    store.close();
+    throw error;
   }
 }
 

@@ -55,6 +55,11 @@ export interface DecodePoolOptions {
   workers?: number;
   /** Jobs a worker runs at once (default 1): with more, a worker's next job waits in the worker, not in the pool. */
   tasksPerWorker?: number;
+  /**
+   * Called when a worker has exited (died, or the pool was destroyed), with the threadIds of the workers
+   * still running (an exited worker's threadId is no longer known: Node sets it to -1).
+   */
+  onWorkerExit?: (liveThreadIds: number[]) => void;
 }
 
 /** Young-generation cap per worker (V8 splits it into two semi-spaces and a large-object space). */
@@ -98,10 +103,12 @@ export class DecodePool {
   /** Set once workers died {@link maxDeathsWithoutProgress} times in a row: every job rejects with it. */
   private failure: WorkerError | undefined;
   private destroyed = false;
+  private readonly onWorkerExit: ((liveThreadIds: number[]) => void) | undefined;
 
   constructor(options: DecodePoolOptions = {}) {
     this.workers = options.workers ?? defaultWorkerCount();
     this.tasksPerWorker = options.tasksPerWorker ?? 1;
+    this.onWorkerExit = options.onWorkerExit;
     this.piscina = this.start();
   }
 
@@ -131,6 +138,7 @@ export class DecodePool {
     });
     // With minThreads = maxThreads Piscina removes a worker only when it died (or on destroy).
     piscina.on('workerDestroy', () => {
+      this.onWorkerExit?.(piscina.threads.map((thread) => thread.threadId).filter((id) => id > 0));
       if (piscina !== this.piscina || this.destroyed || this.failure) return;
       this.deaths++;
       this.deathsWithoutProgress++;

@@ -7,6 +7,7 @@
 import { InvalidArgumentError, IoError } from '../errors.js';
 import type { LanceField } from '../format/schema.js';
 import { openDataset, type Dataset } from '../dataset/dataset.js';
+import { drawFromPermits } from '../io/remote/shared-permits.js';
 import type { DatasetRef } from './messages.js';
 
 /**
@@ -14,6 +15,7 @@ import type { DatasetRef } from './messages.js';
  * naming the version (openDataset's InvalidArgumentError would blame the caller for asking for it).
  */
 export async function openVersion(ref: DatasetRef): Promise<Dataset> {
+  if (ref.remote?.permits) drawFromPermits(ref.remote.permits);
   try {
     return await openDataset(ref.path, {
       version: ref.version,

@@ -9,13 +9,19 @@
  *   ├─ readMemory        workers × readMemoryBytes: each lane's slab pool          per worker
  *   ├─ pageCaches        workers × io.cacheBytes: decoded small pages kept         per worker
  *   ├─ decodeScratch     workers × decodeScratchBytes: variable-width decode       per worker
- *   └─ transformScratch  workers × transformScratchBytes: values being transformed  per worker
+ *   ├─ transformScratch  workers × transformScratchBytes: values being transformed  per worker
+ *   └─ remote            io.remote.bytesInFlight + workers × 4 batches fetched     all workers (remote datasets)
  *
  * Slots, page caches and transform scratch take what they ask for. Without variable-width columns read memory gets the
  * rest. With them, read memory gets half of the rest (at least two lanes of twice an average batch), and
  * the other half is shared out in equal units: one per slot's variable-width memory, DECODE_SCRATCH_COPIES per worker's
  * scratch. Workers receive their share as plain data (DatasetRef.memory), since decode-workers/ cannot
  * import loader/.
+ *
+ * A remote dataset's workers read into fresh buffers, not slabs: its requests in flight (a count shared
+ * by all workers, io/remote/shared-permits.ts) and what they fetched until it is decoded (two lanes of
+ * up to twice a batch per worker, range-cache hits included) are the `remote` part, which must fit like
+ * slots do; each worker's read memory is then only the least a slab pool is made with.
  */
 import { ResourceError } from '../errors.js';
 import {
@@ -25,7 +31,8 @@ import {
 } from '../decode-workers/messages.js';
 
 /** The parts of the budget, each owned by one kind of allocation. */
-export type MemoryPart = 'slots' | 'variable' | 'readMemory' | 'pageCaches' | 'decodeScratch' | 'transformScratch';
+export type MemoryPart =
+  'slots' | 'variable' | 'readMemory' | 'pageCaches' | 'decodeScratch' | 'transformScratch' | 'remote';
 
 export const MEMORY_PARTS: readonly MemoryPart[] = [
   'slots',
@@ -34,6 +41,7 @@ export const MEMORY_PARTS: readonly MemoryPart[] = [
   'pageCaches',
   'decodeScratch',
   'transformScratch',
+  'remote',
 ];
 
 /** Read memory is planned in pages (the slab pool's allocation unit). */
@@ -96,6 +104,8 @@ export interface MemoryBudgetInput {
   nativeGather: boolean;
   /** Per worker, for transforms (transformScratchFor); 0 or absent without. */
   transformScratchBytes?: number;
+  /** A remote dataset's io.remote.bytesInFlight (the loader's total); absent for a local dataset. */
+  remoteBytesInFlight?: number;
 }
 
 /**
@@ -152,7 +162,9 @@ export function planMemoryBudget(input: MemoryBudgetInput): MemoryBudget {
       ? 0
       : Math.max(MIN_VARIABLE_SLOT_BYTES, ceilTo(input.variableBatchBytes * VARIABLE_HEADROOM, VARIABLE_ALIGN_BYTES));
   const transformScratchBytes = input.transformScratchBytes ?? 0;
-  const fixedParts = slots + pageCaches + workers * (indexBytes + transformScratchBytes);
+  const remoteHeld = workers * READ_BATCHES_PER_WORKER * input.batchBytes;
+  const remote = input.remoteBytesInFlight === undefined ? 0 : input.remoteBytesInFlight + remoteHeld;
+  const fixedParts = slots + pageCaches + workers * (indexBytes + transformScratchBytes) + remote;
   const needed = fixedParts + workers * MIN_WORKER_READ_BYTES + variableUnits * minVariableSlot;
   if (needed > memoryBytes) {
     throw new ResourceError(
@@ -161,17 +173,25 @@ export function planMemoryBudget(input: MemoryBudgetInput): MemoryBudget {
         `(batch slots ${slots}: (prefetch + 2) ${slotCount} × ${slotBytes}; decoded-page caches ${pageCaches}: ${workers} workers × io.cacheBytes ${cacheBytes}; ` +
         `read memory ${workers} × ${MIN_WORKER_READ_BYTES}` +
         (transformScratchBytes === 0 ? '' : `; transform scratch ${workers} × ${transformScratchBytes}`) +
+        (remote === 0
+          ? ''
+          : `; remote reads ${remote}: io.remote.bytesInFlight ${input.remoteBytesInFlight} + ${remoteHeld} fetched and not yet decoded`) +
         (variableColumns === 0
           ? ''
           : `; variable-width values ${variableUnits * minVariableSlot + workers * indexBytes}: ${variableUnits} × ${minVariableSlot} for ${slotCount} slots and ${workers} workers' decode scratch, plus indexes`) +
-        `); raise memoryBytes, or lower batchSize, prefetch, workers or io.cacheBytes`,
+        `); raise memoryBytes, or lower batchSize, prefetch, workers or io.cacheBytes` +
+        (remote === 0 ? '' : ' or io.remote.bytesInFlight'),
       { option: 'memoryBytes', memoryBytes, neededBytes: needed },
     );
   }
   const rest = memoryBytes - fixedParts;
   let readMemoryBytes: number;
   let variableSlotBytes = 0;
-  if (variableColumns === 0) {
+  if (remote > 0) {
+    readMemoryBytes = MIN_WORKER_READ_BYTES;
+    if (variableColumns > 0)
+      variableSlotBytes = floorTo((rest - workers * readMemoryBytes) / variableUnits, VARIABLE_ALIGN_BYTES);
+  } else if (variableColumns === 0) {
     readMemoryBytes = floorTo(rest / workers, READ_MEMORY_UNIT_BYTES);
   } else {
     const wanted = Math.max(
@@ -208,10 +228,12 @@ export function planMemoryBudget(input: MemoryBudgetInput): MemoryBudget {
       pageCaches,
       decodeScratch: workers * decodeScratchBytes,
       transformScratch: workers * worker.transformScratchBytes,
+      remote,
     },
     slotCount,
     slotBytes,
     worker,
-    lanes: lanesFor(readMemoryBytes, input.batchBytes),
+    // A remote dataset's two lanes are in the remote part.
+    lanes: remote > 0 ? 2 : lanesFor(readMemoryBytes, input.batchBytes),
   };
 }

@@ -36,7 +36,7 @@ import { Dataset, openDataset } from '../dataset/dataset.js';
 import { checkReadableFields } from '../dataset/columns.js';
 import { packedFieldKind, type LanceField } from '../format/schema.js';
 import { resolveLocation, type DatasetLocation, type LocationArgument } from '../dataset/location.js';
-import { shareRemoteIo } from '../io/remote/remote-options.js';
+import { bytesInFlight, createRequestPermits, releaseHolders } from '../io/remote/shared-permits.js';
 import {
   resolveLoaderOptions,
   type LoaderOptions,
@@ -152,6 +152,16 @@ export class DataLoader {
         0,
       );
       const variableBatchBytes = Math.max(0, batchBytes - fixedBatchBytes);
+      const remoteIo = dataset.remote && {
+        ...(resolved.remote ?? dataset.remote.io),
+        // Unless given, in-flight bytes take at most a quarter of the memory budget.
+        ...(options.io?.remote?.bytesInFlight === undefined && {
+          bytesInFlight: Math.min(
+            (resolved.remote ?? dataset.remote.io).bytesInFlight,
+            Math.floor(resolved.memoryBytes / 4),
+          ),
+        }),
+      };
       const budget = planMemoryBudget({
         memoryBytes: resolved.memoryBytes,
         workers: resolved.workers,
@@ -176,15 +186,18 @@ export class DataLoader {
                   // A batch-level step's input: the batch's rows stacked, one batch at a time per worker.
                   resolved.batchSize * plans.reduce((sum, p) => sum + (p.batchStep?.input?.byteWidth ?? 0), 0),
               ),
+        ...(remoteIo && { remoteBytesInFlight: remoteIo.bytesInFlight }),
       });
       const ref: DatasetRef = {
         path: dataset.path,
         version: dataset.version,
         followSymlinks: dataset.followSymlinks,
-        ...(dataset.remote && {
+        ...(remoteIo && {
           remote: {
-            storage: dataset.remote.storage,
-            io: shareRemoteIo(resolved.remote ?? dataset.remote.io, resolved.workers),
+            storage: dataset.remote?.storage,
+            io: remoteIo,
+            // Slots for every worker and as many replacements starting while dead ones are given back.
+            permits: createRequestPermits(remoteIo.concurrency, remoteIo.bytesInFlight, 2 * resolved.workers),
           },
         }),
         columns: fields.map((f) => f.name),
@@ -203,7 +216,13 @@ export class DataLoader {
           ? {}
           : { transforms: fields.map((f) => resolved.transforms[f.name] ?? null), seed: resolved.seed }),
       };
-      pool = new DecodePool({ workers: resolved.workers, tasksPerWorker: ref.lanes });
+      const permits = ref.remote?.permits;
+      pool = new DecodePool({
+        workers: resolved.workers,
+        tasksPerWorker: ref.lanes,
+        // A worker killed mid-request never gives back its permits: give them back for it.
+        ...(permits && { onWorkerExit: (live: number[]) => releaseHolders(permits, live) }),
+      });
       // Workers start and open the dataset now, not on the first batch: its latency is then reading only.
       await pool.prepare(ref);
       return new DataLoader(dataset, owns, layout, sampler, pool, resolved, ref, budget, resumeAt);
@@ -412,6 +431,11 @@ export class DataLoader {
       this.slots.reduce((sum, s) => sum + s.variableTouched, 0),
       held.reduce((sum, s) => sum + s.variableBytes, 0),
     );
+    const permits = this.ref.remote?.permits;
+    if (permits) {
+      const inFlight = bytesInFlight(permits);
+      this.counters.memory.setMain('remote', inFlight, inFlight);
+    }
   }
 
   private describeOutputs(slot: Slot, numRows: number, epoch: number): OutputDescriptor[] {

@@ -24,7 +24,8 @@ export interface MemoryPartMetrics {
 /**
  * The memory budget by part: `slots` (batch slots; in use: those holding a batch), `variable` (the slots'
  * variable-width memory; in use: their batches' values), and summed over workers `readMemory` (read
- * slabs; in use: leased), `pageCaches` (decoded pages kept), `decodeScratch` and `transformScratch`.
+ * slabs; in use: leased), `pageCaches` (decoded pages kept), `decodeScratch` and `transformScratch`;
+ * for a remote dataset `remote` (bytes of requests in flight from all workers when the last batch came).
  * Worker parts are as of each worker's last batch.
  */
 export interface LoaderMemoryMetrics {
@@ -37,7 +38,7 @@ export interface LoaderMemoryMetrics {
   inUseBytes: number;
 }
 
-type MainPart = 'slots' | 'variable';
+type MainPart = 'slots' | 'variable' | 'remote';
 type WorkerPart = Exclude<MemoryPart, MainPart>;
 
 /** The budget's parts as the main thread and the workers report them. */
@@ -53,10 +54,11 @@ function createMemoryTracker(budget: MemoryBudget): MemoryTracker {
   const main: Record<MainPart, MemoryPartUse> = {
     slots: { allocated: 0, inUse: 0, peak: 0 },
     variable: { allocated: 0, inUse: 0, peak: 0 },
+    remote: { allocated: 0, inUse: 0, peak: 0 },
   };
   const workers = new Map<number, WorkerMemoryUse>();
   const usage = (part: MemoryPart): MemoryPartUse => {
-    if (part === 'slots' || part === 'variable') return main[part];
+    if (part === 'slots' || part === 'variable' || part === 'remote') return main[part];
     const sum = { allocated: 0, inUse: 0, peak: 0 };
     for (const use of workers.values()) {
       const one = use[part as WorkerPart];

@@ -184,11 +184,11 @@ describe('lance-loader errors and usage', () => {
     expect(stdout).toMatch(new RegExp(`^dataset +${escape(dataset)}$`, 'm'));
   });
 
-  it('exits 1 for a remote URL, saying inspect reads local files only', async () => {
-    const { code, stderr } = await runMain('inspect', 's3://bucket/t.lance?X-Amz-Credential=secret');
+  it('exits 1 for a URL of a store it cannot read, naming it without its query string', async () => {
+    const { code, stderr } = await runMain('inspect', 'gs://bucket/t.lance?X-Goog-Credential=secret');
     expect(code).toBe(1);
     expect(stderr).toMatch(
-      /^lance-loader: s3:\/\/bucket\/t\.lance is a remote URL \(s3:\/\/\): inspect\(path\) reads local files only/,
+      /^lance-loader: gs:\/\/bucket\/t\.lance is a remote URL \(gs:\/\/\): lance-loader cannot read it/,
     );
     expect(stderr).not.toContain('secret');
   });

@@ -12,8 +12,10 @@
  */
 import { AbortError, IoError } from '../../errors.js';
 import type { ByteRange } from '../../format/file-metadata.js';
+import type { Agent } from 'undici';
 import type { RequestLimiter } from './limiter.js';
 import type { ResolvedRemoteIo } from './remote-options.js';
+import { untrustedCertificateReason } from './tls.js';
 
 /** What to get: the whole object, a byte range, or its last `suffix` bytes. */
 export type ObjectRange = ByteRange | { suffix: number } | undefined;
@@ -25,6 +27,8 @@ export interface ObjectRequest {
   range: ObjectRange;
   /** Builds the request of one attempt (a signature carries its time, so each attempt signs anew). */
   build(headers: Record<string, string>): Request | Promise<Request>;
+  /** The connections to send it on: a store's own (trusting its ca_bundle), or undefined for Node's global pool. */
+  agent: Agent | undefined;
 }
 
 /** The bytes received and the object's whole size. */
@@ -113,7 +117,10 @@ async function attempt(request: ObjectRequest, timeoutMs: number, closed: AbortS
     if (range !== undefined)
       headers.range =
         'suffix' in range ? `bytes=-${range.suffix}` : `bytes=${range.offset}-${range.offset + range.size - 1}`;
-    const response = await fetch(await request.build(headers), { signal: controller.signal });
+    const response = await fetch(await request.build(headers), {
+      signal: controller.signal,
+      ...(request.agent && { dispatcher: request.agent }),
+    });
     if (response.status !== 200 && response.status !== 206) {
       const body = await response.text().catch(() => '');
       throw statusFailure(response.status, body);
@@ -128,6 +135,9 @@ async function attempt(request: ObjectRequest, timeoutMs: number, closed: AbortS
       );
     if (timedOut)
       throw new AttemptFailure(`no complete answer within ${timeoutMs} ms (io.remote.timeoutMs)`, true, undefined);
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    const untrusted = untrustedCertificateReason(cause?.code, cause?.message ?? '');
+    if (untrusted) throw new AttemptFailure(untrusted, false, undefined);
     throw new AttemptFailure(`connection failed: ${networkReason(error)}`, true, undefined);
   } finally {
     clearTimeout(timer);

@@ -2,8 +2,13 @@
  * Requests in flight, bounded by count and by bytes, granted first come, first served (so the batch
  * that asked first, the one due first, is not overtaken by later ones). A request larger than the whole
  * byte budget goes alone when nothing else is in flight, so it waits but is never refused.
+ *
+ * {@link RequestLimiter} counts for one thread. {@link SharedRequestLimiter} counts in shared memory for
+ * every thread of a loader (see shared-permits.ts): each thread keeps its own waiters in order and the
+ * first of them takes from the shared counts when they have room, woken by other threads' releases.
  */
 import { AbortError } from '../../errors.js';
+import type { SharedPermits } from './shared-permits.js';
 
 interface Waiter {
   bytes: number;
@@ -13,7 +18,7 @@ interface Waiter {
 export class RequestLimiter {
   private requests = 0;
   private bytes = 0;
-  private readonly queue: Waiter[] = [];
+  protected readonly queue: Waiter[] = [];
 
   constructor(
     readonly maxRequests: number,
@@ -23,7 +28,7 @@ export class RequestLimiter {
   /** Waits for room for one request of `bytes`; resolves to its release. Rejects with an AbortError once `signal` aborts. */
   acquire(bytes: number, signal: AbortSignal): Promise<() => void> {
     if (signal.aborted) return Promise.reject(closedError());
-    if (this.queue.length === 0 && this.fits(bytes)) return Promise.resolve(this.take(bytes));
+    if (this.queue.length === 0 && this.tryTake(bytes)) return Promise.resolve(this.releaser(bytes));
     return new Promise((resolve, reject) => {
       const onAbort = () => {
         this.queue.splice(this.queue.indexOf(waiter), 1);
@@ -39,31 +44,72 @@ export class RequestLimiter {
       };
       signal.addEventListener('abort', onAbort, { once: true });
       this.queue.push(waiter);
+      this.waitForRoom();
     });
   }
 
-  private fits(bytes: number): boolean {
-    return this.requests === 0 || (this.requests < this.maxRequests && this.bytes + bytes <= this.maxBytes);
+  /** Counts one request of `bytes` in flight if it fits; whether it did. */
+  protected tryTake(bytes: number): boolean {
+    const fits = this.requests === 0 || (this.requests < this.maxRequests && this.bytes + bytes <= this.maxBytes);
+    if (fits) {
+      this.requests++;
+      this.bytes += bytes;
+    }
+    return fits;
   }
 
-  private take(bytes: number): () => void {
-    this.requests++;
-    this.bytes += bytes;
+  /** Uncounts one request of `bytes`. */
+  protected give(bytes: number): void {
+    this.requests--;
+    this.bytes -= bytes;
+  }
+
+  /** Arranges for grantWaiting to run when room may have been made elsewhere (here, releases call it). */
+  protected waitForRoom(): void {}
+
+  private releaser(bytes: number): () => void {
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      this.requests--;
-      this.bytes -= bytes;
+      this.give(bytes);
       this.grantWaiting();
     };
   }
 
-  private grantWaiting(): void {
-    for (let next = this.queue[0]; next !== undefined && this.fits(next.bytes); next = this.queue[0]) {
+  protected grantWaiting(): void {
+    for (let next = this.queue[0]; next !== undefined && this.tryTake(next.bytes); next = this.queue[0]) {
       this.queue.shift();
-      next.grant(this.take(next.bytes));
+      next.grant(this.releaser(next.bytes));
     }
+  }
+}
+
+/** A {@link RequestLimiter} drawing from permits shared with the loader's other threads. */
+export class SharedRequestLimiter extends RequestLimiter {
+  private waiting = false;
+
+  constructor(private readonly shared: SharedPermits) {
+    super(shared.permits.maxRequests, shared.permits.maxBytes);
+  }
+
+  protected override tryTake(bytes: number): boolean {
+    return this.shared.tryTake(bytes);
+  }
+
+  protected override give(bytes: number): void {
+    this.shared.give(bytes);
+  }
+
+  /** Waits (without blocking the thread) for another thread's release, then grants; again while any wait. */
+  protected override waitForRoom(): void {
+    if (this.waiting) return;
+    this.waiting = true;
+    void this.shared.released().then(() => {
+      this.waiting = false;
+      this.grantWaiting();
+      if (this.queue.length > 0) this.waitForRoom();
+    });
   }
 }
 

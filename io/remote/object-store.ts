@@ -15,11 +15,14 @@
  */
 import { setMaxListeners } from 'node:events';
 import { AwsClient } from 'aws4fetch';
+import type { Agent } from 'undici';
 import { InvalidArgumentError, IoError, UnsupportedError } from '../../errors.js';
 import { fetchObject, type ObjectBytes, type ObjectRange } from './fetch-object.js';
-import { RequestLimiter } from './limiter.js';
+import { RequestLimiter, SharedRequestLimiter } from './limiter.js';
 import type { ResolvedRemoteIo } from './remote-options.js';
-import { resolveS3Settings, type StorageOptions } from './storage-options.js';
+import { resolveHttpSettings, resolveS3Settings, type StorageOptions } from './storage-options.js';
+import { permitsOfThisThread } from './shared-permits.js';
+import { createTlsAgent } from './tls.js';
 
 /** An object listed under a prefix: its name below the prefix and its size. */
 export interface ListedObject {
@@ -43,8 +46,14 @@ export class ObjectStore {
     /** How to list keys under the root (S3), or undefined (plain http). */
     private readonly listing: { bucketUrl: string; prefix: string } | undefined,
     private readonly policy: ResolvedRemoteIo,
+    /** Connections trusting options.storage.ca_bundle, or undefined for Node's global pool. */
+    private readonly agent: Agent | undefined,
   ) {
-    this.limiter = new RequestLimiter(policy.concurrency, policy.bytesInFlight);
+    // In a loader's worker, the loader's permits shared by all its workers; else this store's own.
+    const shared = permitsOfThisThread();
+    this.limiter = shared
+      ? new SharedRequestLimiter(shared)
+      : new RequestLimiter(policy.concurrency, policy.bytesInFlight);
     // Every request in flight or waiting listens for close(): hundreds at once are expected, not a leak.
     setMaxListeners(0, this.aborter.signal);
   }
@@ -61,12 +70,8 @@ export class ObjectStore {
         },
       );
     if (parsed.protocol === 'http:' || parsed.protocol === 'https:') {
-      if (storage !== undefined && Object.keys(storage).length > 0)
-        throw new InvalidArgumentError(`${root}: options.storage applies to s3:// URLs, not to ${parsed.protocol}//`, {
-          url: root,
-          option: 'storage',
-        });
-      return new ObjectStore(root, `${root}/`, undefined, undefined, policy);
+      const { caBundle } = resolveHttpSettings(storage, root);
+      return new ObjectStore(root, `${root}/`, undefined, undefined, policy, createTlsAgent(caBundle));
     }
     if (parsed.protocol !== 's3:')
       throw new UnsupportedError(
@@ -107,6 +112,7 @@ export class ObjectStore {
       signer,
       { bucketUrl, prefix: `${prefix}/` },
       policy,
+      createTlsAgent(s3.caBundle),
     );
   }
 
@@ -122,6 +128,7 @@ export class ObjectStore {
         shown: `${this.root}/${key}`,
         range,
         build: (headers) => this.request(`${this.base}${encodeKey(key)}`, headers),
+        agent: this.agent,
       },
       this.policy,
       this.limiter,
@@ -145,6 +152,7 @@ export class ObjectStore {
           shown: `${this.root}/${dir}/ (listing)`,
           range: undefined,
           build: (headers) => this.request(`${bucketUrl}?${query}`, headers),
+          agent: this.agent,
         },
         this.policy,
         this.limiter,
@@ -167,6 +175,7 @@ export class ObjectStore {
   /** Aborts every request in flight or waiting; later requests fail with an AbortError. */
   close(): void {
     this.aborter.abort();
+    void this.agent?.destroy();
   }
 
   private request(url: string, headers: Record<string, string>): Request | Promise<Request> {

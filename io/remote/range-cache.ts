@@ -64,22 +64,31 @@ export class RangeCache {
     readonly maxBytes: number,
   ) {}
 
-  /** The bytes of `range` of the object at `url` (`size` bytes), if all of them are cached. */
-  async read(url: string, size: number, range: ByteRange): Promise<Uint8Array | undefined> {
+  /**
+   * The bytes of each of `ranges` of the object at `url` (`size` bytes) that is cached whole, undefined
+   * for the others. Hits are read into one buffer, one pread each (page-cache copies, cheaper blocking
+   * than through the threadpool).
+   */
+  async read(url: string, size: number, ranges: readonly ByteRange[]): Promise<(Uint8Array | undefined)[]> {
     const object = await this.object(url, size);
-    const { offset } = range;
-    // The log is read again only when what this instance knows does not cover the range.
-    if (!covers(object.present, offset, offset + range.size)) await this.readLog(object);
-    if (!covers(object.present, offset, offset + range.size)) {
-      this.stats.misses++;
-      return undefined;
-    }
-    // A blocking read: a hit is a page-cache copy, cheaper than a trip through the threadpool.
-    const bytes = new Uint8Array(range.size);
-    if (readSync(object.data.fd, bytes, 0, range.size, offset) !== range.size) return undefined;
-    this.stats.hits++;
-    await this.touch(object);
-    return bytes;
+    const cached = (r: ByteRange) => covers(object.present, r.offset, r.offset + r.size);
+    // The log is read again only when what this instance knows does not cover every range.
+    if (!ranges.every(cached)) await this.readLog(object);
+    const hits = ranges.map(cached);
+    const views = ranges.map((): Uint8Array | undefined => undefined);
+    const buffer = new Uint8Array(ranges.reduce((sum, r, i) => sum + (hits[i] ? r.size : 0), 0));
+    let at = 0;
+    ranges.forEach((r, i) => {
+      if (!hits[i]) return;
+      const view = buffer.subarray(at, at + r.size);
+      if (readSync(object.data.fd, view, 0, r.size, r.offset) === r.size) views[i] = view;
+      at += r.size;
+    });
+    const found = views.filter((v) => v !== undefined).length;
+    this.stats.hits += found;
+    this.stats.misses += ranges.length - found;
+    if (found > 0) await this.touch(object);
+    return views;
   }
 
   /** Keeps `bytes`, the range `range` of the object at `url` (`size` bytes). */
@@ -149,13 +158,18 @@ export class RangeCache {
     return object;
   }
 
-  /** Adds the records other threads appended since the last look. */
+  /**
+   * Adds the records other threads appended since the last look. Two lanes of a worker may look at once:
+   * each reads from where the log was read up to when it started and moves that mark only forward, so
+   * no record is skipped (one read by both is added twice, which changes nothing).
+   */
   private async readLog(object: CachedObject): Promise<void> {
     const { size } = await object.log.stat();
     const complete = Math.floor(size / RECORD_BYTES) * RECORD_BYTES;
-    if (complete <= object.logBytes) return;
-    const bytes = new Uint8Array(complete - object.logBytes);
-    const { bytesRead } = await object.log.read(bytes, 0, bytes.length, object.logBytes);
+    const from = object.logBytes;
+    if (complete <= from) return;
+    const bytes = new Uint8Array(complete - from);
+    const { bytesRead } = await object.log.read(bytes, 0, bytes.length, from);
     const records = new Float64Array(bytes.buffer, 0, Math.floor(bytesRead / RECORD_BYTES) * 2);
     for (let i = 0; i < records.length; i += 2) {
       const start = records[i] as number;
@@ -163,7 +177,7 @@ export class RangeCache {
       if (Number.isSafeInteger(start) && Number.isSafeInteger(length) && start >= 0 && length > 0)
         addRange(object.present, start, start + length);
     }
-    object.logBytes += records.length * 8;
+    object.logBytes = Math.max(object.logBytes, from + records.length * 8);
   }
 
   /** Records a use of `object` for eviction order (on disk, so other processes see it). */
@@ -218,13 +232,16 @@ export class RangeCache {
   }
 }
 
-/** Whether the merged ranges `present` cover [start, end). */
+/** Whether the merged ranges `present` cover [start, end): a binary search for the last range starting at or before `start`. */
 function covers(present: readonly number[], start: number, end: number): boolean {
-  for (let i = 0; i < present.length; i += 2) {
-    if ((present[i] as number) > start) return false;
-    if ((present[i + 1] as number) >= end) return true;
+  let low = 0;
+  let high = present.length / 2; // ranges [low, high) may hold it
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if ((present[2 * mid] as number) <= start) low = mid + 1;
+    else high = mid;
   }
-  return false;
+  return low > 0 && (present[2 * low - 1] as number) >= end;
 }
 
 /** Adds [start, end) to the sorted, merged ranges `present`. */

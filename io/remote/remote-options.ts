@@ -8,11 +8,15 @@ import { InvalidArgumentError } from '../../errors.js';
 /** Options for reading remote datasets (`s3://`, `https://`): `remote` of openDataset, `io.remote` of createLoader. */
 export interface RemoteIoOptions {
   /**
-   * Requests in flight at once (default 64). A loader splits this between its workers (each at least
-   * one), so it bounds the loader's total; each worker keeps to its share.
+   * Requests in flight at once (default 64). A loader's workers draw from one count in shared memory, so
+   * this bounds the loader's total and a worker may use what the others leave.
    */
   concurrency?: number;
-  /** Bytes of requests in flight at once (default 256 MiB), split between a loader's workers like `concurrency`. */
+  /**
+   * Bytes of requests in flight at once (default 256 MiB; a loader's default is a quarter of
+   * `memoryBytes` when that is less), shared by a loader's workers like `concurrency`. A loader counts
+   * it in `memoryBytes`, as its `remote` part.
+   */
   bytesInFlight?: number;
   /**
    * Largest gap of unwanted bytes read to merge two ranges into one request (default 64 KiB, Lance's block
@@ -84,14 +88,5 @@ export function resolveRemoteIo(options: RemoteIoOptions | undefined, at: string
     retryTimeoutMs: integer(o.retryTimeoutMs, `${at}.retryTimeoutMs`, 0, 3_600_000, 60_000),
     cacheDir: o.cacheDir,
     cacheBytes: integer(o.cacheBytes, `${at}.cacheBytes`, 0, Number.MAX_SAFE_INTEGER, 4 * 1024 * 1024 * 1024),
-  };
-}
-
-/** A worker's share of `remote`'s limits when `workers` share them (each at least one request). */
-export function shareRemoteIo(remote: ResolvedRemoteIo, workers: number): ResolvedRemoteIo {
-  return {
-    ...remote,
-    concurrency: Math.max(1, Math.floor(remote.concurrency / workers)),
-    bytesInFlight: Math.max(1, Math.floor(remote.bytesInFlight / workers)),
   };
 }

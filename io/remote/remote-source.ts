@@ -33,6 +33,8 @@ export class RemoteSource implements ByteSource {
     private readonly tail: Uint8Array,
     private readonly options: ResolvedRemoteIo,
     private readonly cache: RangeCache | undefined,
+    /** Whether closing this source closes the store (a file opened on its own, not a dataset's). */
+    private readonly ownsStore: boolean,
   ) {}
 
   /**
@@ -45,6 +47,7 @@ export class RemoteSource implements ByteSource {
     options: ResolvedRemoteIo,
     size: number | undefined,
     cache?: RangeCache,
+    ownsStore = false,
   ): Promise<RemoteSource> {
     const range =
       size === undefined
@@ -58,7 +61,7 @@ export class RemoteSource implements ByteSource {
         size,
         objectSize,
       });
-    const source = new RemoteSource(path, objectSize, store, key, bytes, options, cache);
+    const source = new RemoteSource(path, objectSize, store, key, bytes, options, cache, ownsStore);
     source.stats.readsIssued++;
     source.stats.bytesRead += bytes.length;
     return source;
@@ -98,18 +101,25 @@ export class RemoteSource implements ByteSource {
       if (r.offset >= tailStart) views[i] = this.tail.subarray(r.offset - tailStart, r.offset - tailStart + r.size);
     });
     stats.rangesRequested += ranges.length;
-    // Ranges are looked up in the cache one by one, before merging: a merged read would also span gaps
-    // no earlier read fetched.
-    for (let i = 0; i < ranges.length; i++) {
-      if (views[i] !== undefined) continue;
-      const r = ranges[i] as ByteRange;
-      const cached = await this.cache?.read(this.path, this.size, r);
-      if (cached) views[i] = cached;
+    // Ranges are looked up in the cache as asked, before merging: a merged read would also span gaps no
+    // earlier read fetched.
+    const lookedUp: number[] = [];
+    ranges.forEach((_, i) => views[i] === undefined && lookedUp.push(i));
+    const cached = this.cache
+      ? await this.cache.read(
+          this.path,
+          this.size,
+          lookedUp.map((i) => ranges[i] as ByteRange),
+        )
+      : [];
+    lookedUp.forEach((i, k) => {
+      const view = cached[k];
+      if (view) views[i] = view;
       else {
-        fetched.push(r);
+        fetched.push(ranges[i] as ByteRange);
         fetchedAt.push(i);
       }
-    }
+    });
     if (fetched.length === 0) return views;
     const plan = planCoalescedReads(fetched, this.options);
     const bytes = await Promise.all(plan.reads.map((read) => this.fetchRange(read, stats)));
@@ -117,8 +127,10 @@ export class RemoteSource implements ByteSource {
     return views;
   }
 
-  /** Nothing to release: the store is closed with the dataset. */
-  async close(): Promise<void> {}
+  /** Closes the store when this source owns it; a dataset's store is closed with the dataset. */
+  async close(): Promise<void> {
+    if (this.ownsStore) this.store.close();
+  }
 
   /** Fetches one merged read and keeps it in the range cache; `stats` counts requests sent. */
   private async fetchRange(range: ByteRange, stats: ReadStats): Promise<Uint8Array> {

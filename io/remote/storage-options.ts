@@ -10,7 +10,9 @@ import { InvalidArgumentError } from '../../errors.js';
 /**
  * Object storage settings, named as LanceDB's `storageOptions`: `endpoint`, `region`,
  * `access_key_id`/`aws_access_key_id`/`awsAccessKeyId`, `secret_access_key`, `session_token`,
- * `allow_http`, `virtual_hosted_style_request`. Values are strings (`'true'`) or booleans.
+ * `allow_http`, `virtual_hosted_style_request`, and `ca_bundle` (a PEM file of certificate authorities to
+ * trust, as the AWS CLI and SDKs name it; the only setting an `https://` dataset takes). Values are strings
+ * (`'true'`) or booleans.
  */
 export type StorageOptions = Readonly<Record<string, string | boolean | undefined>>;
 
@@ -25,6 +27,8 @@ export interface S3Settings {
   allowHttp: boolean;
   /** Requests to `<bucket>.<host>` instead of `<host>/<bucket>`. */
   virtualHostedStyle: boolean;
+  /** A PEM file of certificate authorities trusted beside Node's own, or undefined. */
+  caBundle: string | undefined;
 }
 
 type Setting =
@@ -34,7 +38,8 @@ type Setting =
   | 'region'
   | 'endpoint'
   | 'allow_http'
-  | 'virtual_hosted_style_request';
+  | 'virtual_hosted_style_request'
+  | 'ca_bundle';
 
 /** Accepted spellings (after lower-casing camelCase to snake_case and dropping `aws_`) → setting. */
 const NAMES: Readonly<Record<string, Setting>> = {
@@ -48,6 +53,7 @@ const NAMES: Readonly<Record<string, Setting>> = {
   endpoint_url: 'endpoint',
   allow_http: 'allow_http',
   virtual_hosted_style_request: 'virtual_hosted_style_request',
+  ca_bundle: 'ca_bundle',
 };
 
 /** Environment variables read for each setting, first found wins (options win over all of them). */
@@ -59,6 +65,7 @@ const ENVIRONMENT: Readonly<Record<Setting, readonly string[]>> = {
   endpoint: ['AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL', 'AWS_ENDPOINT'],
   allow_http: ['AWS_ALLOW_HTTP'],
   virtual_hosted_style_request: ['AWS_VIRTUAL_HOSTED_STYLE_REQUEST'],
+  ca_bundle: ['AWS_CA_BUNDLE'],
 };
 
 function canonicalName(name: string): string {
@@ -78,11 +85,11 @@ function flag(value: string | undefined, name: string): boolean {
   });
 }
 
-/** Checks `options` (the `storage` option) and merges it over `env`. */
-export function resolveS3Settings(
+/** Checks `options` (the `storage` option) and merges it over `env`: each setting's value, options first. */
+function settingsOf(
   options: StorageOptions | undefined,
-  env: NodeJS.ProcessEnv = process.env,
-): S3Settings {
+  env: NodeJS.ProcessEnv,
+): (setting: Setting) => string | undefined {
   if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options)))
     throw new InvalidArgumentError(
       `options.storage must be an object of LanceDB storage options such as { region: 'us-east-1' }, got ${options === null ? 'null' : typeof options}`,
@@ -103,9 +110,36 @@ export function resolveS3Settings(
       });
     given.set(setting, String(value));
   }
-  const get = (setting: Setting): string | undefined =>
+  return (setting) =>
     given.get(setting) ??
     ENVIRONMENT[setting].map((variable) => env[variable]).find((v) => v !== undefined && v !== '');
+}
+
+/**
+ * The settings of an `http(s)://` dataset: only `ca_bundle` (or AWS_CA_BUNDLE), since a plain server
+ * takes no credentials, region or endpoint; any other option is refused, naming it.
+ */
+export function resolveHttpSettings(
+  options: StorageOptions | undefined,
+  url: string,
+  env: NodeJS.ProcessEnv = process.env,
+): { caBundle: string | undefined } {
+  const get = settingsOf(options, env);
+  for (const [name, value] of Object.entries(options ?? {}))
+    if (value !== undefined && NAMES[canonicalName(name)] !== 'ca_bundle')
+      throw new InvalidArgumentError(
+        `${url}: options.storage.${name} applies to s3:// URLs; an http(s):// dataset takes only ca_bundle`,
+        { url, option: `storage.${name}` },
+      );
+  return { caBundle: get('ca_bundle') };
+}
+
+/** Checks `options` (the `storage` option) and merges it over `env`. */
+export function resolveS3Settings(
+  options: StorageOptions | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): S3Settings {
+  const get = settingsOf(options, env);
   const endpoint = get('endpoint')?.replace(/\/+$/, '');
   const allowHttp = flag(get('allow_http'), 'allow_http');
   if (endpoint !== undefined) {
@@ -148,5 +182,6 @@ export function resolveS3Settings(
     sessionToken: get('session_token'),
     allowHttp,
     virtualHostedStyle: flag(get('virtual_hosted_style_request'), 'virtual_hosted_style_request'),
+    caBundle: get('ca_bundle'),
   };
 }

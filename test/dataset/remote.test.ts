@@ -8,9 +8,16 @@ import { join } from 'node:path';
 import * as arrow from 'apache-arrow';
 import { rejection } from '../caught.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidArgumentError, IoError, openDataset, type Dataset } from '../../index.js';
+import { inspect } from '../../dataset/inspect.js';
+import { InvalidArgumentError, IoError, openDataset, openFile, type Dataset } from '../../index.js';
+import { runScript } from '../fixtures/run-script.js';
 import { expectTablesEqual, oracleScan, oracleTake, oracleVersion, Rng } from '../fixtures/index.js';
-import { REMOTE_VERSIONS, writeRemoteFixture, type RemoteFixture } from '../io/remote/remote-fixture.js';
+import {
+  REMOTE_VERSIONS,
+  writeRemote22Table,
+  writeRemoteFixture,
+  type RemoteFixture,
+} from '../io/remote/remote-fixture.js';
 import { startFaultProxy, startStaticServer, type Fault, type LoopbackServer } from '../io/remote/servers.js';
 
 let fixture: RemoteFixture;
@@ -124,7 +131,7 @@ describe('an s3:// dataset', () => {
     const error = await rejection(openDataset(fixture.url, { storage: { ...fixture.s3.storage, awsRegoin: 'x' } }));
     expect(error).toBeInstanceOf(InvalidArgumentError);
     expect(error.message).toBe(
-      'options.storage.awsRegoin is not a storage option lance-loader knows; it takes access_key_id, secret_access_key, session_token, token, region, default_region, endpoint, endpoint_url, allow_http, virtual_hosted_style_request (also as aws_… or camelCase)',
+      'options.storage.awsRegoin is not a storage option lance-loader knows; it takes access_key_id, secret_access_key, session_token, token, region, default_region, endpoint, endpoint_url, allow_http, virtual_hosted_style_request, ca_bundle (also as aws_… or camelCase)',
     );
   });
 
@@ -193,5 +200,70 @@ describe('an http:// dataset', () => {
     await expect(openDataset(`${http.url}/t.lance`, { version: 9 })).rejects.toThrow(
       /has no version 9 \(neither _versions\/18446744073709551606\.manifest nor _versions\/9\.manifest exists\)/,
     );
+  });
+});
+
+describe('inspect and openFile on remote URLs', () => {
+  it('inspect reports an s3:// dataset as it reports the same dataset written locally', async () => {
+    const [remote, local] = await Promise.all([
+      inspect(fixture.url, { storage: fixture.s3.storage }),
+      inspect(fixture.localPath),
+    ]);
+    if (remote.kind !== 'dataset' || local.kind !== 'dataset') throw new Error('expected dataset reports');
+    expect(remote.path).toBe(fixture.url);
+    expect(remote.versions.map((v) => v.version)).toEqual(local.versions.map((v) => v.version));
+    expect(remote.schema).toEqual(local.schema);
+    expect(remote.numRows).toBe(local.numRows);
+    const rowsOf = (report: typeof remote) => report.fragments.map((f) => [f.physicalRows, f.deletedRows]);
+    expect(rowsOf(remote)).toEqual(rowsOf(local));
+  });
+
+  it('openFile reads a data file of an s3:// dataset by range requests', async () => {
+    const dataset = await openDataset(fixture.url, { storage: fixture.s3.storage });
+    const [fragment] = dataset.fragments;
+    await dataset.close();
+    const file = await openFile(`${fixture.url}/data/${fragment?.files[0]?.path}`, { storage: fixture.s3.storage });
+    try {
+      expect(file.numRows).toBe(fragment?.physicalRows);
+      const ids = (await file.take([0, 599, 7], { columns: ['id'] })).getChild('id')?.toArray();
+      expect(Array.from(ids as BigInt64Array)).toEqual([0n, 599n, 7n]);
+    } finally {
+      await file.close();
+    }
+  });
+
+  it('the CLI inspects an s3:// dataset and one of its data files, reaching the store through AWS_*', async () => {
+    const dataset = await runScript('cli.ts', ['inspect', fixture.url, '--json']);
+    expect(dataset.stderr).toBe('');
+    const report = JSON.parse(dataset.stdout) as {
+      kind: string;
+      numRows: number;
+      fragments: { files: { path: string }[] }[];
+    };
+    expect(report).toMatchObject({ kind: 'dataset', numRows: fixture.numRows });
+    const fileUrl = `${fixture.url}/data/${report.fragments[0]?.files[0]?.path}`;
+    const file = await runScript('cli.ts', ['inspect', fileUrl]);
+    expect(file.stderr).toBe('');
+    expect(file.stdout).toMatch(new RegExp(`^file +${fileUrl.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
+  });
+});
+
+describe('an s3:// dataset of file version 2.2 (LanceDB 0.39 default)', () => {
+  let url: string;
+  beforeAll(async () => {
+    url = await writeRemote22Table(fixture, 't22');
+  });
+
+  it('scans and takes shuffled rows value for value as LanceDB reads the same URL', async () => {
+    const dataset = await openDataset(url, { storage: fixture.s3.storage });
+    try {
+      expect(dataset.fragments[0]?.files[0]?.fileVersion).toBe('2.2');
+      expectTablesEqual(await scanAll(dataset), await oracleScan(url));
+      const rng = new Rng(22);
+      const offsets = Array.from({ length: 200 }, () => rng.int(0, dataset.numRows));
+      expectTablesEqual(await dataset.take(offsets), await oracleTake(url, offsets));
+    } finally {
+      await dataset.close();
+    }
   });
 });

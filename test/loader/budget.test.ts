@@ -51,6 +51,7 @@ const inputs = fc.record({
   variableBatchBytes: fc.integer({ min: 0, max: 64 * MiB }),
   cacheBytes: fc.integer({ min: 0, max: 64 * MiB }),
   nativeGather: fc.boolean(),
+  remoteBytesInFlight: fc.option(fc.integer({ min: 1, max: 1024 * MiB }), { nil: undefined }),
 });
 
 describe('planMemoryBudget', () => {
@@ -120,5 +121,26 @@ describe('planMemoryBudget', () => {
   it('loads two batches per worker at once only when half its read memory holds two batches', () => {
     expect(planMemoryBudget(FLAT).lanes).toBe(2);
     expect(planMemoryBudget({ ...FLAT, memoryBytes: 64 * MiB, batchBytes: 8 * MiB }).lanes).toBe(1);
+  });
+
+  it("counts a remote dataset's requests in flight and fetched batches as its remote part, leaving read memory the least", () => {
+    const { parts, worker, lanes } = planMemoryBudget({ ...VARIABLE, remoteBytesInFlight: 64 * MiB });
+    expect(parts.remote).toBe(64 * MiB + 2 * 4 * 5 * MiB);
+    expect(worker.readMemoryBytes).toBe(MIN_WORKER_READ_BYTES);
+    expect(lanes).toBe(2);
+    expect(MEMORY_PARTS.reduce((sum, part) => sum + parts[part], 0)).toBeLessThanOrEqual(512 * MiB);
+  });
+
+  it('plans no remote part for a local dataset', () => {
+    expect(planMemoryBudget(VARIABLE).parts.remote).toBe(0);
+  });
+
+  it('refuses remote requests in flight that memoryBytes cannot hold, naming io.remote.bytesInFlight', () => {
+    const error = refusal({ ...FLAT, remoteBytesInFlight: 600 * MiB });
+    expect(error.code).toBe('MEMORY_BUDGET');
+    expect(error.message).toContain(
+      `remote reads ${600 * MiB + 40 * MiB}: io.remote.bytesInFlight ${600 * MiB} + ${40 * MiB} fetched and not yet decoded`,
+    );
+    expect(error.message).toMatch(/or io\.cacheBytes or io\.remote\.bytesInFlight$/);
   });
 });

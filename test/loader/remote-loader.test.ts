@@ -3,13 +3,16 @@
  * takes of the same rows, the same for any worker count; a fault-injecting proxy (latency, 503s, resets
  * mid-body, truncated bodies, stalls) gives exact epochs or a typed error, never a hang or a wrong
  * value; close() ends requests in flight; four processes as four ranks read every row exactly once.
+ * io.remote.concurrency bounds all workers' requests together, workers killed holding permits do not
+ * take them with them, and the remote part of memoryBytes is planned and reported.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLoader, IoError, type DataLoader, type LoaderOptions } from '../../index.js';
+import { createLoader, IoError, ResourceError, type DataLoader, type LoaderOptions } from '../../index.js';
+import { rejection } from '../caught.js';
 import type { Batch } from '../../loader/batch.js';
 import { oracleTake, Rng, toComparableRows, type Comparable } from '../fixtures/index.js';
 import { runScript } from '../fixtures/run-script.js';
-import { writeRemoteFixture, type RemoteFixture } from '../io/remote/remote-fixture.js';
+import { writeRemote22Table, writeRemoteFixture, type RemoteFixture } from '../io/remote/remote-fixture.js';
 import { startFaultProxy, temporaryDirectory, type Fault, type FaultProxy } from '../io/remote/servers.js';
 
 let fixture: RemoteFixture;
@@ -87,6 +90,18 @@ describe('a loader over an s3:// dataset', () => {
     expect(three.rows).toEqual(one.rows);
     expect(metrics.readsIssued).toBeGreaterThan(0);
     expect(metrics.bytesRead).toBeGreaterThan(0);
+  });
+
+  it('delivers a shuffled epoch of a 2.2 dataset (LanceDB 0.39 default) as LanceDB takes the same rows', async () => {
+    const url = await writeRemote22Table(fixture, 't22');
+    const loader = await createLoader(url, throughProxy());
+    try {
+      const { offsets, rows } = await collect(loader, 0);
+      expect(offsets.length).toBe(fixture.numRows);
+      expect(rows).toEqual(toComparableRows(await oracleTake(url, offsets)));
+    } finally {
+      await loader.close();
+    }
   });
 
   it('delivers exact epochs over a link with latency, 503s, resets, truncated bodies and stalls', async () => {
@@ -180,5 +195,65 @@ describe('a loader over an s3:// dataset', () => {
       return JSON.parse(r.stdout) as number[];
     });
     expect(rows.sort((a, b) => a - b)).toEqual(Array.from({ length: fixture.numRows }, (_, i) => i));
+  });
+});
+
+describe("a remote loader's request limits", () => {
+  async function expectExact({ offsets, rows }: Awaited<ReturnType<typeof collect>>): Promise<void> {
+    expect(rows).toEqual(toComparableRows(await oracleTake(fixture.url, offsets)));
+  }
+
+  it('bound the requests of all its workers together, which use all of them', async () => {
+    const loader = await createLoader(fixture.url, throughProxy({ workers: 3, io: { remote: { concurrency: 2 } } }));
+    proxy.delayMs = 10;
+    proxy.peakInFlight = 0;
+    try {
+      await expectExact(await collect(loader, 0));
+      expect(proxy.peakInFlight).toBe(2);
+    } finally {
+      proxy.delayMs = 0;
+      await loader.close();
+    }
+  });
+
+  it('are given back for workers killed while their requests were in flight, so the epoch ends exactly', async () => {
+    const loader = await createLoader(
+      fixture.url,
+      throughProxy({ workers: 2, io: { remote: { concurrency: 1, timeoutMs: 600_000 } } }),
+    );
+    const before = proxy.requests;
+    // The one permit is held by a request that never ends, until its worker is killed.
+    proxy.fault = () => ({ kind: 'stall' });
+    try {
+      const epoch = collect(loader, 0);
+      while (proxy.requests === before) await new Promise((resolve) => setTimeout(resolve, 5));
+      proxy.fault = () => ({ kind: 'pass' });
+      await Promise.all(loader.decodePool.threads.map((thread) => thread.terminate()));
+      await expectExact(await epoch);
+    } finally {
+      proxy.fault = () => ({ kind: 'pass' });
+      await loader.close();
+    }
+  });
+
+  it('count in memoryBytes as its remote part, planned and reported', async () => {
+    const loader = await createLoader(fixture.url, throughProxy({ io: { remote: { bytesInFlight: 8 << 20 } } }));
+    try {
+      await collect(loader, 0);
+      const { remote } = loader.metrics().memory.parts;
+      expect(remote.plannedBytes).toBeGreaterThan(8 << 20);
+      expect(remote.peakBytes).toBeGreaterThan(0);
+      expect(remote.peakBytes).toBeLessThanOrEqual(8 << 20);
+    } finally {
+      await loader.close();
+    }
+  });
+
+  it('refuse requests in flight that memoryBytes cannot hold', async () => {
+    const error = await rejection(
+      createLoader(fixture.url, throughProxy({ memoryBytes: 64 << 20, io: { remote: { bytesInFlight: 64 << 20 } } })),
+    );
+    expect(error).toBeInstanceOf(ResourceError);
+    expect(error.message).toContain(`io.remote.bytesInFlight ${64 << 20}`);
   });
 });

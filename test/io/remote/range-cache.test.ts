@@ -35,27 +35,53 @@ describe('the range cache', () => {
     const b = bytesOf(500, 5);
     await cache.write('s3://b/x', 10_000, { offset: 2000, size: 1000 }, a);
     await cache.write('s3://b/x', 10_000, { offset: 3000, size: 500 }, b);
-    expect(await cache.read('s3://b/x', 10_000, { offset: 2000, size: 1000 })).toEqual(a);
-    const across = await cache.read('s3://b/x', 10_000, { offset: 2900, size: 200 });
+    expect((await cache.read('s3://b/x', 10_000, [{ offset: 2000, size: 1000 }]))[0]).toEqual(a);
+    const across = (await cache.read('s3://b/x', 10_000, [{ offset: 2900, size: 200 }]))[0];
     expect(across).toEqual(Uint8Array.from([...a.subarray(900), ...b.subarray(0, 100)]));
+  });
+
+  it('answers every range of one lookup, in order: kept ones with their bytes, the others missing', async () => {
+    const cache = cacheOf();
+    const kept = new Map([1000, 5000, 9000].map((offset) => [offset, bytesOf(1000, offset / 1000)]));
+    for (const [offset, bytes] of kept) await cache.write('s3://b/z', 20_000, { offset, size: 1000 }, bytes);
+    const ranges = [9000, 100, 5500, 1000, 8999].map((offset) => ({ offset, size: 300 }));
+    const views = await cache.read('s3://b/z', 20_000, ranges);
+    expect(views.map((v) => v !== undefined)).toEqual([true, false, true, true, false]);
+    expect(views[0]).toEqual(kept.get(9000)?.subarray(0, 300));
+    expect(views[2]).toEqual(kept.get(5000)?.subarray(500, 800));
+    expect(views[3]).toEqual(kept.get(1000)?.subarray(0, 300));
+    expect(cache.stats).toMatchObject({ hits: 3, misses: 2 });
   });
 
   it('misses a range only partly kept, and the same URL with another size', async () => {
     const cache = cacheOf();
     await cache.write('s3://b/x', 10_000, { offset: 0, size: 100 }, bytesOf(100, 7));
-    expect(await cache.read('s3://b/x', 10_000, { offset: 50, size: 100 })).toBeUndefined();
-    expect(await cache.read('s3://b/x', 20_000, { offset: 0, size: 100 })).toBeUndefined();
+    expect((await cache.read('s3://b/x', 10_000, [{ offset: 50, size: 100 }]))[0]).toBeUndefined();
+    expect((await cache.read('s3://b/x', 20_000, [{ offset: 0, size: 100 }]))[0]).toBeUndefined();
     expect(cache.stats).toMatchObject({ hits: 0, misses: 2 });
   });
 
   it('is shared by two instances on one directory (workers of a loader, later processes)', async () => {
     const writer = cacheOf();
     const reader = cacheOf();
-    expect(await reader.read('s3://b/y', 5000, { offset: 100, size: 100 })).toBeUndefined();
+    expect((await reader.read('s3://b/y', 5000, [{ offset: 100, size: 100 }]))[0]).toBeUndefined();
     await writer.write('s3://b/y', 5000, { offset: 0, size: 4000 }, bytesOf(4000, 11));
-    expect(await reader.read('s3://b/y', 5000, { offset: 100, size: 100 })).toEqual(
+    expect((await reader.read('s3://b/y', 5000, [{ offset: 100, size: 100 }]))[0]).toEqual(
       bytesOf(4000, 11).subarray(100, 200),
     );
+  });
+
+  it("sees every range another instance keeps after two lookups at once read that instance's log", async () => {
+    const [writer, reader] = [cacheOf(), cacheOf()];
+    const url = 's3://b/w';
+    await writer.write(url, 9000, { offset: 0, size: 100 }, bytesOf(100, 1));
+    await writer.write(url, 9000, { offset: 1000, size: 100 }, bytesOf(100, 2));
+    await Promise.all([
+      reader.read(url, 9000, [{ offset: 0, size: 100 }]),
+      reader.read(url, 9000, [{ offset: 1000, size: 100 }]),
+    ]);
+    await writer.write(url, 9000, { offset: 2000, size: 100 }, bytesOf(100, 3));
+    expect((await reader.read(url, 9000, [{ offset: 2000, size: 100 }]))[0]).toEqual(bytesOf(100, 3));
   });
 
   it('stays within its bound by dropping the least recently used objects', async () => {
@@ -66,7 +92,7 @@ describe('the range cache', () => {
     }
     expect(cache.stats.objectsEvicted).toBeGreaterThan(0);
     expect(readdirSync(`${dir.dir}/cache`).filter((n) => n.endsWith('.data')).length).toBeLessThanOrEqual(4);
-    expect(await cache.read('s3://b/object-0', 1 << 20, { offset: 0, size: 10 })).toBeUndefined();
-    expect(await cache.read('s3://b/object-7', 1 << 20, { offset: 0, size: 10 })).toEqual(bytesOf(10, 8));
+    expect((await cache.read('s3://b/object-0', 1 << 20, [{ offset: 0, size: 10 }]))[0]).toBeUndefined();
+    expect((await cache.read('s3://b/object-7', 1 << 20, [{ offset: 0, size: 10 }]))[0]).toEqual(bytesOf(10, 8));
   });
 });

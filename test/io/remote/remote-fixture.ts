@@ -1,7 +1,8 @@
 /**
  * A dataset written by LanceDB into a loopback S3 server (s3rver) and, by the same calls, into a local
  * directory (served over HTTP by the tests): 3 fragments of an id, a label, a 16-d float32 vector, a
- * string and a 0.2–2 KB binary, then a delete, so versions 1–4 with a deletion file per fragment.
+ * string and a 0.2–2 KB binary, then a delete, so versions 1–4 with a deletion file per fragment
+ * (file version 2.1; writeRemote22Table writes the same in 2.2).
  *
  * LanceDB reads the same URLs as the oracle: the AWS_* variables set here are how its object store finds
  * the server (test/fixtures/oracle.ts opens tables without storage options); they are restored by close().
@@ -47,12 +48,18 @@ const schema = new A.Schema([
   new A.Field('blob', new A.Binary(), true),
 ]);
 
-async function writeTable(dbUri: string, storageOptions: Record<string, string>): Promise<void> {
+/** Writes table `name` (file version `fileVersion`) into the database at `dbUri`. */
+async function writeTable(
+  dbUri: string,
+  storageOptions: Record<string, string>,
+  name = 't',
+  fileVersion = '2.1',
+): Promise<void> {
   const db = await lancedb.connect(dbUri, { storageOptions });
   let start = 0;
   const [first, ...rest] = BATCHES;
-  const table = await db.createTable('t', lancedb.makeArrowTable(rowsOf(0, first as number), { schema }), {
-    storageOptions: { new_table_data_storage_version: '2.1' },
+  const table = await db.createTable(name, lancedb.makeArrowTable(rowsOf(0, first as number), { schema }), {
+    storageOptions: { new_table_data_storage_version: fileVersion },
   });
   start += first as number;
   for (const count of rest) {
@@ -91,4 +98,13 @@ export async function writeRemoteFixture(): Promise<RemoteFixture> {
       await s3.close();
     },
   };
+}
+
+/**
+ * Writes the same rows, fragments and deletions as table `name` in file version 2.2 (LanceDB 0.39's
+ * default) to the fixture's S3 server; resolves to its URL.
+ */
+export async function writeRemote22Table(fixture: RemoteFixture, name: string): Promise<string> {
+  await writeTable('s3://lance/db', fixture.s3.storage, name, '2.2');
+  return `s3://lance/db/${name}.lance`;
 }

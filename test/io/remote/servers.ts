@@ -12,6 +12,7 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, normalize } from 'node:path';
@@ -58,13 +59,13 @@ export interface LoopbackServer {
   close(): Promise<void>;
 }
 
-function listen(server: Server, sockets: Set<Socket>): Promise<string> {
+function listen(server: Server, sockets: Set<Socket>, protocol = 'http'): Promise<string> {
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
   return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)),
+    server.listen(0, '127.0.0.1', () => resolve(`${protocol}://127.0.0.1:${(server.address() as AddressInfo).port}`)),
   );
 }
 
@@ -73,15 +74,19 @@ function closeServer(server: Server, sockets: Set<Socket>): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-/** Serves the files under `root` over HTTP with single-range support (bytes=a-b, bytes=a-, bytes=-n). */
-export async function startStaticServer(root: string): Promise<LoopbackServer> {
+/**
+ * Serves the files under `root` over HTTP with single-range support (bytes=a-b, bytes=a-, bytes=-n); over
+ * HTTPS with `tls`'s key and certificate.
+ */
+export async function startStaticServer(root: string, tls?: { key: string; cert: string }): Promise<LoopbackServer> {
   const sockets = new Set<Socket>();
   const served: LoopbackServer = { url: '', requests: 0, close: () => closeServer(server, sockets) };
-  const server = createServer((req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     served.requests++;
     void serveFile(root, req, res);
-  });
-  served.url = await listen(server, sockets);
+  };
+  const server: Server = tls ? createHttpsServer(tls, handle) : createServer(handle);
+  served.url = await listen(server, sockets, tls ? 'https' : 'http');
   return served;
 }
 
@@ -131,8 +136,11 @@ export interface FaultProxy extends LoopbackServer {
   peakInFlight: number;
 }
 
-/** A proxy in front of `target` that adds latency and the faults `proxy.fault` picks. */
-export async function startFaultProxy(target: string): Promise<FaultProxy> {
+/**
+ * A proxy in front of `target` that adds latency and the faults `proxy.fault` picks; it listens over HTTPS
+ * with `tls`'s key and certificate (a TLS endpoint in front of a plain one).
+ */
+export async function startFaultProxy(target: string, tls?: { key: string; cert: string }): Promise<FaultProxy> {
   const sockets = new Set<Socket>();
   const stalled = new Set<ServerResponse>();
   const proxy: FaultProxy = {
@@ -147,7 +155,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     },
   };
   let inFlight = 0;
-  const server = createServer((req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     const fault = proxy.fault(req, proxy.requests++);
     proxy.peakInFlight = Math.max(proxy.peakInFlight, ++inFlight);
     res.on('close', () => inFlight--);
@@ -176,8 +184,9 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     };
     if (proxy.delayMs > 0) setTimeout(forward, proxy.delayMs);
     else forward();
-  });
-  proxy.url = await listen(server, sockets);
+  };
+  const server: Server = tls ? createHttpsServer(tls, handle) : createServer(handle);
+  proxy.url = await listen(server, sockets, tls ? 'https' : 'http');
   return proxy;
 }
 
