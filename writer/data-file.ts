@@ -16,7 +16,7 @@ import type * as arrow from 'apache-arrow';
 import { encodeAny, encodeColumnEncoding, encodeColumnMetadata, encodeFileDescriptor } from '../format/proto/encode.js';
 import type { FieldProto } from '../format/proto/messages.js';
 import { fsError } from './fs-error.js';
-import { encodePage, type EncodedPage } from './page.js';
+import { encodePage, pageHints, type EncodedPage, type PageHints } from './page.js';
 import type { WriteColumn } from './schema.js';
 import { chunkBytes, gatherPageValues } from './values.js';
 
@@ -45,6 +45,7 @@ interface PageEntry {
 
 interface ColumnState {
   column: WriteColumn;
+  hints: PageHints;
   pending: arrow.Data[];
   pendingBytes: number;
   pendingRows: number;
@@ -73,13 +74,15 @@ export class DataFileWriter {
     name: string,
     fd: number,
     columns: WriteColumn[],
+    hints: PageHints[],
     schemaMetadata: Record<string, Uint8Array>,
   ) {
     this.path = path;
     this.name = name;
     this.fd = fd;
-    this.columns = columns.map((column) => ({
+    this.columns = columns.map((column, i) => ({
       column,
+      hints: hints[i] as PageHints,
       pending: [],
       pendingBytes: 0,
       pendingRows: 0,
@@ -98,13 +101,14 @@ export class DataFileWriter {
     schemaMetadata: Record<string, Uint8Array>,
   ): DataFileWriter {
     const path = `${dir}/${name}`;
+    const hints = columns.map((column) => pageHints(column.field));
     let fd: number;
     try {
       fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
     } catch (cause) {
       throw fsError('creating the data file', path, cause);
     }
-    return new DataFileWriter(path, name, fd, columns, schemaMetadata);
+    return new DataFileWriter(path, name, fd, columns, hints, schemaMetadata);
   }
 
   /** Rows written so far (pending pages included). */
@@ -131,7 +135,7 @@ export class DataFileWriter {
 
   private flushColumn(state: ColumnState): void {
     if (state.pendingRows === 0) return;
-    const page = encodePage(state.column.kind, gatherPageValues(state.column.kind, state.pending));
+    const page = encodePage(state.column.kind, gatherPageValues(state.column.kind, state.pending), state.hints);
     state.pending = [];
     state.pendingBytes = 0;
     state.pendingRows = 0;

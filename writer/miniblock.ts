@@ -16,6 +16,8 @@
 import { InternalError } from '../errors.js';
 import type { CompressiveEncodingProto, MiniBlockLayoutProto } from '../format/proto/messages.js';
 import { bitpackChunks, levelCodec } from './bitpack.js';
+import { compressFirstBuffers, generalEncoding, type GeneralCompression } from './general-compression.js';
+import { rleBytes, rleChunks, rleEncoding } from './rle.js';
 import type { ColumnKind } from './schema.js';
 import { rowBytes, type PageValues } from './values.js';
 
@@ -26,12 +28,18 @@ const ALIGNMENT = 8;
 const FILL_BYTE = 0xfe;
 const VARIABLE_PAD_BYTE = 0x48;
 
-/** One chunk before serialization: which values it holds and its value buffer. */
+/** One chunk before serialization: which values it holds and its value buffers. */
 interface Chunk {
   rowStart: number;
   rowEnd: number; // exclusive
   log2Values: number;
-  values: Uint8Array;
+  buffers: Uint8Array[];
+}
+
+/** A page's values cut into chunks, and the compressive encoding that reads them back. */
+interface ValueChunks {
+  chunks: Chunk[];
+  encoding: CompressiveEncodingProto;
 }
 
 const pad = (n: number, to: number): number => (to - (n % to)) % to;
@@ -60,7 +68,7 @@ function fixedChunks(kind: ColumnKind, values: PageValues): Chunk[] {
     const byteEnd = Math.ceil((rowEnd * bits) / 8);
     // Only a partial last chunk is marked 0: when the rows fill whole chunks, LanceDB's last word keeps its count.
     const log2Values = rowEnd - rowStart === count ? log2 : 0;
-    chunks.push({ rowStart, rowEnd, log2Values, values: values.bytes.subarray(byteStart, byteEnd) });
+    chunks.push({ rowStart, rowEnd, log2Values, buffers: [values.bytes.subarray(byteStart, byteEnd)] });
   }
   return chunks;
 }
@@ -107,7 +115,12 @@ function variableChunks(values: PageValues, offsetBytes: 4 | 8): Chunk[] {
     }
     buffer.set(values.bytes.subarray(dataStart, dataStart + dataBytes), head);
     buffer.fill(VARIABLE_PAD_BYTE, size);
-    chunks.push({ rowStart: start, rowEnd: end, log2Values: end === values.rows ? 0 : Math.log2(n), values: buffer });
+    chunks.push({
+      rowStart: start,
+      rowEnd: end,
+      log2Values: end === values.rows ? 0 : Math.log2(n),
+      buffers: [buffer],
+    });
     start = end;
   }
   return chunks;
@@ -119,8 +132,43 @@ function bitpackedChunks(values: PageValues, elemBits: number): Chunk[] | undefi
   return blocks?.map((block, i) => {
     const rowStart = i * 1024;
     const rowEnd = Math.min(values.rows, rowStart + 1024);
-    return { rowStart, rowEnd, log2Values: i === blocks.length - 1 ? 0 : 10, values: block };
+    return { rowStart, rowEnd, log2Values: i === blocks.length - 1 ? 0 : 10, buffers: [block] };
   });
+}
+
+const byteCount = (chunks: Chunk[]): number =>
+  chunks.reduce((sum, chunk) => sum + chunk.buffers.reduce((n, b) => n + b.length, 0), 0);
+
+/**
+ * Integers, floats, dates and timestamps of 8–64 bits as LanceDB compresses them: run-length encoded,
+ * bit-packed or plain, whichever takes the fewest bytes (plain on a tie). Undefined for other widths.
+ */
+function compressedFixedChunks(values: PageValues, byteWidth: number): ValueChunks | undefined {
+  if (![1, 2, 4, 8].includes(byteWidth)) return undefined;
+  const elemBits = byteWidth * 8;
+  const plainBytes = values.rows * byteWidth;
+  const runBytes = rleBytes(values.bytes, values.rows, byteWidth);
+  const packed = bitpackedChunks(values, elemBits);
+  const packedBytes = packed ? byteCount(packed) : plainBytes;
+  if (runBytes < plainBytes && runBytes < packedBytes) {
+    const chunks = rleChunks(values.bytes, values.rows, byteWidth).map((chunk, i, all) => ({
+      ...chunk,
+      log2Values: i === all.length - 1 ? 0 : Math.log2(chunk.rowEnd - chunk.rowStart),
+    }));
+    return { chunks, encoding: rleEncoding(byteWidth) };
+  }
+  if (packed) return { chunks: packed, encoding: { inline_bitpacking: { uncompressed_bits_per_value: elemBits } } };
+  return undefined;
+}
+
+/** The page's values in chunks, compressed as LanceDB picks for the kind. */
+function valueChunks(kind: ColumnKind, values: PageValues, plain: boolean): ValueChunks {
+  if (kind.kind === 'fixed' && !plain) {
+    const compressed = compressedFixedChunks(values, kind.byteWidth);
+    if (compressed) return compressed;
+  }
+  const chunks = kind.kind === 'variable' ? variableChunks(values, kind.offsetBytes) : fixedChunks(kind, values);
+  return { chunks, encoding: valueEncoding(kind) };
 }
 
 /** The compressive encoding of uncompressed values of a column kind (mini-block and full-zip alike). */
@@ -143,15 +191,37 @@ export function valueEncoding(kind: ColumnKind): CompressiveEncodingProto {
   }
 }
 
-/** A page encoded as mini-blocks: its buffers (chunk words, chunk data) and its layout message. */
+/** What a mini-block page adds to its values: a dictionary, a wrapper around the value encoding, general compression. */
+export interface MiniBlockOptions {
+  /** The values are indices into this dictionary (buffer 2). */
+  dictionary?: { items: Uint8Array; itemCount: number; encoding: CompressiveEncodingProto };
+  /** Wraps the value encoding (Fsst around the Variable encoding of compressed strings). */
+  wrapEncoding?: (inner: CompressiveEncodingProto) => CompressiveEncodingProto;
+  /** Compresses each chunk's first value buffer (`lance-encoding:compression`). */
+  general?: GeneralCompression;
+  /** Fixed-width values stay plain (`lance-encoding:compression: none`). */
+  plain?: boolean;
+}
+
+/** A page encoded as mini-blocks: its buffers (chunk words, chunk data, dictionary) and its layout message. */
 export function encodeMiniBlockPage(
   kind: ColumnKind,
   values: PageValues,
+  options: MiniBlockOptions = {},
 ): { buffers: Uint8Array[]; layout: MiniBlockLayoutProto } {
-  const elemBits = kind.kind === 'fixed' && [1, 2, 4, 8].includes(kind.byteWidth) ? kind.byteWidth * 8 : 0;
-  const packed = elemBits > 0 ? bitpackedChunks(values, elemBits) : undefined;
-  const chunks =
-    packed ?? (kind.kind === 'variable' ? variableChunks(values, kind.offsetBytes) : fixedChunks(kind, values));
+  const picked = valueChunks(kind, values, options.plain ?? false);
+  const chunks = picked.chunks;
+  let encoding = options.wrapEncoding ? options.wrapEncoding(picked.encoding) : picked.encoding;
+  if (options.general) {
+    const compressed = compressFirstBuffers(
+      chunks.map((chunk) => chunk.buffers[0] as Uint8Array),
+      options.general,
+    );
+    if (compressed) {
+      chunks.forEach((chunk, i) => (chunk.buffers[0] = compressed[i] as Uint8Array));
+      encoding = generalEncoding(options.general, encoding);
+    }
+  }
   const validity = values.validity;
   // Definition levels: 0 = valid, 1 = null, one u16 per row, compressed chunk by chunk.
   const levels = validity ? Uint16Array.from(validity, (valid) => (valid ? 0 : 1)) : undefined;
@@ -159,17 +229,13 @@ export function encodeMiniBlockPage(
   const defs = chunks.map((chunk) =>
     levels && codec ? codec.compress(levels.subarray(chunk.rowStart, chunk.rowEnd)) : undefined,
   );
+  const bufferCount = chunks[0]?.buffers.length ?? 1;
+  const header = 2 + (validity ? 2 : 0) + 2 * bufferCount;
   let total = 0;
   const sizes = chunks.map((chunk, i) => {
-    const header = 2 + (validity ? 2 : 0) + 2;
     const defBytes = defs[i]?.length ?? 0;
-    const size =
-      header +
-      pad(header, ALIGNMENT) +
-      defBytes +
-      pad(defBytes, ALIGNMENT) +
-      chunk.values.length +
-      pad(chunk.values.length, ALIGNMENT);
+    let size = header + pad(header, ALIGNMENT) + defBytes + pad(defBytes, ALIGNMENT);
+    for (const buffer of chunk.buffers) size += buffer.length + pad(buffer.length, ALIGNMENT);
     total += size;
     return size;
   });
@@ -178,6 +244,12 @@ export function encodeMiniBlockPage(
   const words = new Uint8Array(chunks.length * 2);
   const wordView = new DataView(words.buffer);
   let at = 0;
+  const append = (bytes: Uint8Array): void => {
+    data.set(bytes, at);
+    at += bytes.length;
+    data.fill(FILL_BYTE, at, at + pad(bytes.length, ALIGNMENT));
+    at += pad(bytes.length, ALIGNMENT);
+  };
   chunks.forEach((chunk, i) => {
     const size = sizes[i] as number;
     if (size > 32 * 1024) throw new InternalError(`mini-block chunk of ${size} bytes exceeds 32 KiB`);
@@ -190,31 +262,27 @@ export function encodeMiniBlockPage(
       view.setUint16(at, def.length, true);
       at += 2;
     }
-    view.setUint16(at, chunk.values.length, true);
-    at += 2;
+    for (const buffer of chunk.buffers) {
+      view.setUint16(at, buffer.length, true);
+      at += 2;
+    }
     data.fill(FILL_BYTE, at, at + pad(at - start, ALIGNMENT));
     at += pad(at - start, ALIGNMENT);
-    if (def) {
-      data.set(def, at);
-      at += def.length;
-      data.fill(FILL_BYTE, at, at + pad(def.length, ALIGNMENT));
-      at += pad(def.length, ALIGNMENT);
-    }
-    data.set(chunk.values, at);
-    at += chunk.values.length;
-    data.fill(FILL_BYTE, at, at + pad(chunk.values.length, ALIGNMENT));
-    at += pad(chunk.values.length, ALIGNMENT);
+    if (def) append(def);
+    for (const buffer of chunk.buffers) append(buffer);
     wordView.setUint16(i * 2, (((at - start) / ALIGNMENT - 1) << 4) | chunk.log2Values, true);
   });
   const layout: MiniBlockLayoutProto = {
-    value_compression: packed ? { inline_bitpacking: { uncompressed_bits_per_value: elemBits } } : valueEncoding(kind),
-    num_dictionary_items: 0,
+    value_compression: encoding,
+    num_dictionary_items: options.dictionary?.itemCount ?? 0,
     layers: [validity ? 'REPDEF_NULLABLE_ITEM' : 'REPDEF_ALL_VALID_ITEM'],
-    num_buffers: 1,
+    num_buffers: bufferCount,
     repetition_index_depth: 0,
     num_items: values.rows,
     has_large_chunk: false,
   };
   if (codec) layout.def_compression = codec.encoding;
-  return { buffers: [words, data], layout };
+  if (!options.dictionary) return { buffers: [words, data], layout };
+  layout.dictionary = options.dictionary.encoding;
+  return { buffers: [words, data, options.dictionary.items], layout };
 }

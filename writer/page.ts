@@ -1,17 +1,27 @@
 /**
  * One page of one column: the structural layout chosen as LanceDB chooses it, then encoded.
  *
- *   every row null                      → AllNull (ConstantLayout without a value; no buffers)
- *   widest value under 256 bytes        → mini-block
- *   otherwise                           → full-zip
+ *   every row null                            → AllNull (ConstantLayout without a value; no buffers)
+ *   strings/binary of few distinct values     → mini-block of dictionary indices (writer/dictionary.ts)
+ *   widest value under 256 bytes              → mini-block
+ *   otherwise                                 → full-zip
  *
- * Values are written uncompressed (Flat, FixedSizeList(Flat), Variable); definition levels, when a row
- * is null, as Flat(16b).
+ * Compression as LanceDB picks it by default: fixed-width mini-block values run-length encoded,
+ * bit-packed or plain, whichever is smallest (writer/miniblock.ts); strings (utf8) of at least 32 KiB
+ * with a value of 5 bytes or more FSST-compressed (writer/fsst.ts), in either layout. A field's
+ * `lance-encoding:compression` changes that: `none` leaves values plain (dictionary indices too), `fsst`
+ * asks for FSST on any strings, `zstd`/`lz4` compress mini-block value buffers instead of FSST
+ * (writer/general-compression.ts). Definition levels, when a row is null, are bit-packed or Flat(16b).
  */
+import type * as arrow from 'apache-arrow';
+import { InvalidArgumentError } from '../errors.js';
 import { encodeAny, encodePageLayout } from '../format/proto/encode.js';
-import type { PageLayoutProto } from '../format/proto/messages.js';
+import type { CompressiveEncodingProto, PageLayoutProto } from '../format/proto/messages.js';
+import { encodeDictionary } from './dictionary.js';
+import { compressFsst } from './fsst.js';
 import { encodeFullZipPage } from './fullzip.js';
-import { encodeMiniBlockPage } from './miniblock.js';
+import { loadZstd, type GeneralCompression } from './general-compression.js';
+import { encodeMiniBlockPage, type MiniBlockOptions } from './miniblock.js';
 import type { ColumnKind } from './schema.js';
 import { rowBytes, WIDE_ROW_BYTES, type PageBuffer, type PageValues } from './values.js';
 
@@ -20,6 +30,47 @@ export interface EncodedPage {
   rows: number;
   buffers: PageBuffer[];
   encoding: Uint8Array;
+}
+
+/** What a column's field asks of its pages' compression, and whether its values are text. */
+export interface PageHints {
+  /** `lance-encoding:compression`, with `lance-encoding:compression-level` for zstd. */
+  compression?: GeneralCompression | 'none' | 'fsst';
+  /** utf8 values (FSST is for text; binary values stay as they are). */
+  text: boolean;
+}
+
+const COMPRESSION_KEY = 'lance-encoding:compression';
+const LEVEL_KEY = 'lance-encoding:compression-level';
+/** FSST pays from this many bytes of strings with a value at least this long (LanceDB's thresholds). */
+const FSST_MIN_PAGE_BYTES = 32 * 1024;
+const FSST_MIN_LONGEST = 5;
+
+/** The hints of a column's Arrow field; an unknown compression is an InvalidArgumentError naming the column. */
+export function pageHints(field: arrow.Field): PageHints {
+  const typeName = String(field.type);
+  const text = typeName === 'Utf8' || typeName === 'LargeUtf8';
+  const scheme = field.metadata.get(COMPRESSION_KEY);
+  if (scheme === undefined) return { text };
+  if (scheme === 'none' || scheme === 'fsst') return { text, compression: scheme };
+  if (scheme !== 'zstd' && scheme !== 'lz4') {
+    throw new InvalidArgumentError(
+      `column "${field.name}": ${COMPRESSION_KEY} is ${JSON.stringify(scheme)}; accepted: zstd, lz4, fsst, none`,
+      { column: field.name, option: COMPRESSION_KEY },
+    );
+  }
+  const level = Number(field.metadata.get(LEVEL_KEY));
+  // LanceDB ignores a level that is not an integer, as it does here.
+  return { text, compression: Number.isInteger(level) ? { scheme, level } : { scheme } };
+}
+
+/**
+ * Checks every column's compression metadata (InvalidArgumentError before any file is written) and loads
+ * zstd when a column asks for it.
+ */
+export async function prepareCompression(fields: readonly arrow.Field[]): Promise<void> {
+  const hints = fields.map(pageHints);
+  if (hints.some((h) => typeof h.compression === 'object' && h.compression.scheme === 'zstd')) await loadZstd();
 }
 
 function widestValue(kind: ColumnKind, values: PageValues): number {
@@ -35,21 +86,60 @@ function widestValue(kind: ColumnKind, values: PageValues): number {
   return widest;
 }
 
+/** Whether LanceDB would FSST-compress this page of variable-width values. */
+function wantsFsst(hints: PageHints, values: PageValues, widest: number, offsetBytes: number): boolean {
+  if (hints.compression === 'fsst') return true;
+  if (!hints.text || hints.compression !== undefined) return false;
+  const offsets = values.offsets as Float64Array;
+  const dataBytes = (offsets[values.rows] as number) - (offsets[0] as number) + (values.rows + 1) * offsetBytes;
+  return widest >= FSST_MIN_LONGEST && dataBytes >= FSST_MIN_PAGE_BYTES;
+}
+
+/** The page's values, FSST-compressed when LanceDB would compress them, and the wrapper that says so. */
+function fsstValues(
+  kind: ColumnKind,
+  values: PageValues,
+  widest: number,
+  hints: PageHints,
+): { values: PageValues; wrapEncoding?: (inner: CompressiveEncodingProto) => CompressiveEncodingProto } {
+  if (kind.kind !== 'variable' || !wantsFsst(hints, values, widest, kind.offsetBytes)) return { values };
+  const fsst = compressFsst(values);
+  if (!fsst) return { values };
+  return {
+    values: fsst.values,
+    wrapEncoding: (inner) => ({ fsst: { symbol_table: fsst.symbolTable, values: inner } }),
+  };
+}
+
 /** Encodes one page of a column. */
-export function encodePage(kind: ColumnKind, values: PageValues): EncodedPage {
+export function encodePage(kind: ColumnKind, values: PageValues, hints: PageHints = { text: false }): EncodedPage {
   let layout: PageLayoutProto;
   let buffers: PageBuffer[];
+  const general = typeof hints.compression === 'object' ? hints.compression : undefined;
+  const plain = hints.compression === 'none';
+  const dictionary =
+    kind.kind === 'variable' && values.nullCount < values.rows ? encodeDictionary(values, kind.offsetBytes) : undefined;
   if (values.nullCount === values.rows) {
     layout = { constant_layout: { layers: ['REPDEF_NULLABLE_ITEM'], num_rep_values: 0, num_def_values: 0 } };
     buffers = [];
-  } else if (widestValue(kind, values) < WIDE_ROW_BYTES) {
-    const page = encodeMiniBlockPage(kind, values);
+  } else if (dictionary) {
+    const indices: PageValues = { ...values, bytes: dictionary.indices, offsets: undefined };
+    const page = encodeMiniBlockPage({ kind: 'fixed', byteWidth: 4 }, indices, { dictionary, general, plain });
     layout = { mini_block_layout: page.layout };
     buffers = page.buffers;
   } else {
-    const page = encodeFullZipPage(kind, values);
-    layout = { full_zip_layout: page.layout };
-    buffers = page.buffers;
+    const widest = widestValue(kind, values);
+    const compressed = fsstValues(kind, values, widest, hints);
+    if (widest < WIDE_ROW_BYTES) {
+      const options: MiniBlockOptions = { wrapEncoding: compressed.wrapEncoding, general, plain };
+      const page = encodeMiniBlockPage(kind, compressed.values, options);
+      layout = { mini_block_layout: page.layout };
+      buffers = page.buffers;
+    } else {
+      const page = encodeFullZipPage(kind, compressed.values, compressed.wrapEncoding);
+      layout = { full_zip_layout: page.layout };
+      buffers = page.buffers;
+    }
   }
   return {
     rows: values.rows,

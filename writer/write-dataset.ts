@@ -31,6 +31,7 @@ import {
 } from './commit.js';
 import { DataFileWriter, type WrittenFile } from './data-file.js';
 import { openInput, type WriteData } from './input.js';
+import { prepareCompression } from './page.js';
 import { planColumns, schemaMetadataBytes, type WriteColumn } from './schema.js';
 
 /** Options of {@link writeDataset}. */
@@ -326,6 +327,7 @@ export async function writeDataset(
     throw new InvalidArgumentError(`${root}: there is no dataset to append to; pass mode 'create'`, { path: root });
   }
   const columns = mode === 'append' && committed ? appendColumns(root, committed, schema) : planColumns(schema);
+  await prepareCompression(columns.map((c) => c.field));
   const dataDir = join(root, 'data');
   fs.mkdirSync(dataDir, { recursive: true });
   const written: string[] = [];
