@@ -10,7 +10,8 @@
  * often each symbol (or escaped byte) occurs and how often each pair follows each other, and keep the
  * 255 candidates — symbols, escaped bytes and concatenated pairs of at most 8 bytes — that save the most
  * bytes (count × length). Compression takes the longest symbol at each position (symbols are found
- * through their first two bytes), so each string is coded on its own and decodes on its own.
+ * through their first two bytes), so each string is coded on its own and decodes on its own. Counting
+ * and lookups use typed arrays only: no object per symbol or position.
  */
 import type { PageValues } from './values.js';
 
@@ -27,86 +28,120 @@ interface SymbolTable {
   count: number;
   symbols: Uint8Array;
   lengths: Uint8Array;
-  /** Codes of symbols of ≥ 2 bytes by their first two bytes (b0 << 8 | b1), longest first. */
-  byPair: Map<number, number[]>;
+  /** Symbols of ≥ 2 bytes by their first two bytes p = b0 << 8 | b1: codes `pairCodes[pairStart[p] … pairStart[p + 1])`, longest first. */
+  pairStart: Int32Array;
+  pairCodes: Uint8Array;
   /** The code of the 1-byte symbol for each byte, or −1. */
   single: Int16Array;
 }
 
-function createTable(symbols: Uint8Array[]): SymbolTable {
-  const count = symbols.length;
-  const table: SymbolTable = {
-    count,
-    symbols: new Uint8Array(256 * MAX_SYMBOL_BYTES),
-    lengths: new Uint8Array(256),
-    byPair: new Map(),
-    single: new Int16Array(256).fill(-1),
-  };
-  symbols.forEach((symbol, code) => {
-    table.symbols.set(symbol, code * MAX_SYMBOL_BYTES);
-    table.lengths[code] = symbol.length;
-    if (symbol.length === 1) table.single[symbol[0] as number] = code;
+const pairOf = (symbols: Uint8Array, code: number): number =>
+  ((symbols[code * MAX_SYMBOL_BYTES] as number) << 8) | (symbols[code * MAX_SYMBOL_BYTES + 1] as number);
+
+function createTable(symbols: Uint8Array, lengths: Uint8Array, count: number): SymbolTable {
+  const single = new Int16Array(256).fill(-1);
+  const pairStart = new Int32Array(65537);
+  const multi: number[] = [];
+  for (let code = 0; code < count; code++) {
+    if (lengths[code] === 1) single[symbols[code * MAX_SYMBOL_BYTES] as number] = code;
     else {
-      const pair = ((symbol[0] as number) << 8) | (symbol[1] as number);
-      const list = table.byPair.get(pair) ?? [];
-      list.push(code);
-      table.byPair.set(pair, list);
+      multi.push(code);
+      const next = pairOf(symbols, code) + 1;
+      pairStart[next] = (pairStart[next] as number) + 1;
     }
-  });
-  for (const list of table.byPair.values())
-    list.sort((a, b) => (table.lengths[b] as number) - (table.lengths[a] as number));
-  return table;
+  }
+  for (let p = 0; p < 65536; p++) pairStart[p + 1] = (pairStart[p + 1] as number) + (pairStart[p] as number);
+  multi.sort((a, b) => pairOf(symbols, a) - pairOf(symbols, b) || (lengths[b] as number) - (lengths[a] as number));
+  return { count, symbols, lengths, pairStart, pairCodes: Uint8Array.from(multi), single };
 }
 
-/** The code of the longest symbol at `bytes[at]` (before `end`), and its length; −1 for an escape. */
+/** The code of the longest symbol at `bytes[at]` (before `end`), or −1 for an escape. */
 function longestMatch(table: SymbolTable, bytes: Uint8Array, at: number, end: number): number {
   if (at + 1 < end) {
-    const list = table.byPair.get(((bytes[at] as number) << 8) | (bytes[at + 1] as number));
-    if (list !== undefined) {
-      for (const code of list) {
-        const length = table.lengths[code] as number;
-        if (at + length > end) continue;
-        const base = code * MAX_SYMBOL_BYTES;
-        let i = 2;
-        while (i < length && table.symbols[base + i] === bytes[at + i]) i++;
-        if (i === length) return code;
-      }
+    const pair = ((bytes[at] as number) << 8) | (bytes[at + 1] as number);
+    const last = table.pairStart[pair + 1] as number;
+    for (let k = table.pairStart[pair] as number; k < last; k++) {
+      const code = table.pairCodes[k] as number;
+      const length = table.lengths[code] as number;
+      if (at + length > end) continue;
+      const base = code * MAX_SYMBOL_BYTES;
+      let i = 2;
+      while (i < length && table.symbols[base + i] === bytes[at + i]) i++;
+      if (i === length) return code;
     }
   }
   return table.single[bytes[at] as number] as number;
 }
 
-/** Candidate symbols keyed by their bytes (as a latin1 string), with the bytes they would save. */
-function addGain(gains: Map<string, number>, symbol: string, gain: number): void {
-  gains.set(symbol, (gains.get(symbol) ?? 0) + gain);
+/** Candidates are numbered as the paper numbers them: codes 0…254 for symbols, 256 + b for escaped byte b. */
+const CANDIDATES = 512;
+
+function candidateBytes(table: SymbolTable, candidate: number): Uint8Array {
+  if (candidate >= 256) return Uint8Array.of(candidate - 256);
+  const base = candidate * MAX_SYMBOL_BYTES;
+  return table.symbols.subarray(base, base + (table.lengths[candidate] as number));
 }
 
-const symbolString = (bytes: Uint8Array, start: number, length: number): string =>
-  String.fromCharCode(...bytes.subarray(start, start + length));
-
-/** One generation: the sample compressed with `table`, and the best 255 symbols for the next table. */
-function nextSymbols(table: SymbolTable, sample: Uint8Array[]): Uint8Array[] {
-  const gains = new Map<string, number>();
+/**
+ * One generation: the sample compressed with `table`, counting each symbol (or escaped byte) and each
+ * pair of neighbours, then the 255 candidates with the highest gain (occurrences × length, the paper's
+ * measure) — symbols, escaped bytes, and pairs of at most 8 bytes joined — as the next table.
+ */
+function nextTable(table: SymbolTable, sample: Uint8Array[]): SymbolTable {
+  const single = new Float64Array(CANDIDATES);
+  const pairs = new Float64Array(CANDIDATES * CANDIDATES);
+  const length = (c: number): number => (c >= 256 ? 1 : (table.lengths[c] as number));
   for (const bytes of sample) {
     let at = 0;
-    let previous = '';
+    let previous = -1;
     while (at < bytes.length) {
       const code = longestMatch(table, bytes, at, bytes.length);
-      const length = code < 0 ? 1 : (table.lengths[code] as number);
-      const current = symbolString(bytes, at, length);
-      // The paper's gain: occurrences × length, for the symbol (or escaped byte) and for the pair it ends.
-      addGain(gains, current, length);
-      if (previous !== '' && previous.length + current.length <= MAX_SYMBOL_BYTES) {
-        addGain(gains, previous + current, previous.length + current.length);
-      }
+      const current = code < 0 ? 256 + (bytes[at] as number) : code;
+      single[current] = (single[current] as number) + 1;
+      if (previous >= 0)
+        pairs[previous * CANDIDATES + current] = (pairs[previous * CANDIDATES + current] as number) + 1;
       previous = current;
-      at += length;
+      at += length(current);
     }
   }
-  return [...gains.entries()]
-    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
-    .slice(0, MAX_SYMBOLS)
-    .map(([symbol]) => Uint8Array.from(symbol, (c) => c.charCodeAt(0)));
+  const gains: number[] = [];
+  const ids: number[] = [];
+  for (let c = 0; c < CANDIDATES; c++) {
+    if (single[c] === 0) continue;
+    gains.push((single[c] as number) * length(c));
+    ids.push(c);
+  }
+  for (let i = 0; i < pairs.length; i++) {
+    const count = pairs[i] as number;
+    if (count === 0) continue;
+    const joined = length(Math.floor(i / CANDIDATES)) + length(i % CANDIDATES);
+    if (joined > MAX_SYMBOL_BYTES) continue;
+    gains.push(count * joined);
+    ids.push(CANDIDATES + i);
+  }
+  const order = Array.from(gains.keys()).sort((a, b) => (gains[b] as number) - (gains[a] as number) || a - b);
+  const symbols = new Uint8Array(256 * MAX_SYMBOL_BYTES);
+  const lengths = new Uint8Array(256);
+  const seen = new Set<string>();
+  let count = 0;
+  for (const k of order) {
+    if (count === MAX_SYMBOLS) break;
+    const id = ids[k] as number;
+    const symbol =
+      id < CANDIDATES
+        ? candidateBytes(table, id)
+        : Uint8Array.from([
+            ...candidateBytes(table, Math.floor((id - CANDIDATES) / CANDIDATES)),
+            ...candidateBytes(table, (id - CANDIDATES) % CANDIDATES),
+          ]);
+    const key = String.fromCharCode(...symbol);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    symbols.set(symbol, count * MAX_SYMBOL_BYTES);
+    lengths[count] = symbol.length;
+    count++;
+  }
+  return createTable(symbols, lengths, count);
 }
 
 /** About {@link SAMPLE_BYTES} of whole strings, taken at even steps over the page. */
@@ -129,8 +164,8 @@ function sampleOf(values: PageValues): Uint8Array[] {
 /** A symbol table built for the page's strings (variable-width values). */
 function buildTable(values: PageValues): SymbolTable {
   const sample = sampleOf(values);
-  let table = createTable([]);
-  for (let g = 0; g < GENERATIONS; g++) table = createTable(nextSymbols(table, sample));
+  let table = createTable(new Uint8Array(256 * MAX_SYMBOL_BYTES), new Uint8Array(256), 0);
+  for (let g = 0; g < GENERATIONS; g++) table = nextTable(table, sample);
   return table;
 }
 
