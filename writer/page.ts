@@ -11,7 +11,11 @@
  * with a value of 5 bytes or more FSST-compressed (writer/fsst.ts), in either layout. A field's
  * `lance-encoding:compression` changes that: `none` leaves values plain (dictionary indices too), `fsst`
  * asks for FSST on any strings, `zstd`/`lz4` compress mini-block value buffers instead of FSST
- * (writer/general-compression.ts). Definition levels, when a row is null, are bit-packed or Flat(16b).
+ * (writer/general-compression.ts), and wide strings/binary (full-zip) value by value with zstd.
+ * Definition levels, when a row is null, are bit-packed or Flat(16b).
+ *
+ * Unlike LanceDB, wide values over 32 KiB are not zstd-compressed unless the field asks: images and
+ * other already-compressed blobs would cost the time without saving bytes.
  */
 import type * as arrow from 'apache-arrow';
 import { InvalidArgumentError } from '../errors.js';
@@ -20,7 +24,7 @@ import type { CompressiveEncodingProto, PageLayoutProto } from '../format/proto/
 import { encodeDictionary } from './dictionary.js';
 import { compressFsst } from './fsst.js';
 import { encodeFullZipPage } from './fullzip.js';
-import { loadZstd, type GeneralCompression } from './general-compression.js';
+import { compressBuffer, generalEncoding, loadZstd, type GeneralCompression } from './general-compression.js';
 import { encodeMiniBlockPage, type MiniBlockOptions } from './miniblock.js';
 import type { ColumnKind } from './schema.js';
 import { rowBytes, WIDE_ROW_BYTES, type PageBuffer, type PageValues } from './values.js';
@@ -70,7 +74,8 @@ export function pageHints(field: arrow.Field): PageHints {
  */
 export async function prepareCompression(fields: readonly arrow.Field[]): Promise<void> {
   const hints = fields.map(pageHints);
-  if (hints.some((h) => typeof h.compression === 'object' && h.compression.scheme === 'zstd')) await loadZstd();
+  // lz4 too: wide values are compressed with zstd whichever was asked.
+  if (hints.some((h) => typeof h.compression === 'object')) await loadZstd();
 }
 
 function widestValue(kind: ColumnKind, values: PageValues): number {
@@ -95,13 +100,40 @@ function wantsFsst(hints: PageHints, values: PageValues, widest: number, offsetB
   return widest >= FSST_MIN_LONGEST && dataBytes >= FSST_MIN_PAGE_BYTES;
 }
 
+/** Page values as they go into a layout, and the wrapper that names their compression. */
+interface CompressedValues {
+  values: PageValues;
+  wrapEncoding?: (inner: CompressiveEncodingProto) => CompressiveEncodingProto;
+}
+
+/**
+ * Wide values of a field that asks for zstd or lz4, compressed one by one with zstd at its default level
+ * (LanceDB writes zstd here whichever of the two was asked), when the page holds at least 32 KiB.
+ */
+function zstdPerValue(values: PageValues, offsetBytes: number): CompressedValues {
+  const offsets = values.offsets as Float64Array;
+  const dataBytes = (offsets[values.rows] as number) - (offsets[0] as number) + (values.rows + 1) * offsetBytes;
+  if (dataBytes < FSST_MIN_PAGE_BYTES) return { values };
+  const pieces: Uint8Array[] = [];
+  const out = new Float64Array(values.rows + 1);
+  for (let r = 0; r < values.rows; r++) {
+    const valid = !values.validity || values.validity[r];
+    const piece = valid
+      ? compressBuffer(values.bytes.subarray(offsets[r] as number, offsets[r + 1] as number), { scheme: 'zstd' })
+      : new Uint8Array(0);
+    pieces.push(piece);
+    out[r + 1] = (out[r] as number) + piece.length;
+  }
+  const bytes = new Uint8Array(out[values.rows] as number);
+  pieces.forEach((piece, r) => bytes.set(piece, out[r] as number));
+  return {
+    values: { ...values, bytes, offsets: out },
+    wrapEncoding: (inner) => generalEncoding({ scheme: 'zstd', level: 0 }, inner),
+  };
+}
+
 /** The page's values, FSST-compressed when LanceDB would compress them, and the wrapper that says so. */
-function fsstValues(
-  kind: ColumnKind,
-  values: PageValues,
-  widest: number,
-  hints: PageHints,
-): { values: PageValues; wrapEncoding?: (inner: CompressiveEncodingProto) => CompressiveEncodingProto } {
+function fsstValues(kind: ColumnKind, values: PageValues, widest: number, hints: PageHints): CompressedValues {
   if (kind.kind !== 'variable' || !wantsFsst(hints, values, widest, kind.offsetBytes)) return { values };
   const fsst = compressFsst(values);
   if (!fsst) return { values };
@@ -136,7 +168,8 @@ export function encodePage(kind: ColumnKind, values: PageValues, hints: PageHint
       layout = { mini_block_layout: page.layout };
       buffers = page.buffers;
     } else {
-      const page = encodeFullZipPage(kind, compressed.values, compressed.wrapEncoding);
+      const wide = kind.kind === 'variable' && general ? zstdPerValue(values, kind.offsetBytes) : compressed;
+      const page = encodeFullZipPage(kind, wide.values, wide.wrapEncoding);
       layout = { full_zip_layout: page.layout };
       buffers = page.buffers;
     }

@@ -30,6 +30,8 @@ const sentence = (words: number): string =>
   );
 const sentences = (words: () => number): string[] => Array.from({ length: N }, () => sentence(words()));
 const short = (): number => 5 + Math.floor(random() * 15);
+/** 2000 strings of 300–500 bytes: full-zip values (the other rows of their column are null). */
+const longSentences = (): string[] => Array.from({ length: 2000 }, () => sentence(60 + Math.floor(random() * 20)));
 
 function column(name: string, type: arrow.DataType, values: unknown[], metadata: Record<string, string> = {}) {
   return { field: new arrow.Field(name, type, true, new Map(Object.entries(metadata))), values };
@@ -52,11 +54,9 @@ const COLUMNS = [
     Array.from({ length: N }, () => pick(COLORS)),
   ),
   column('text', new arrow.Utf8(), sentences(short)),
-  column(
-    'long_text',
-    new arrow.Utf8(),
-    Array.from({ length: 2000 }, () => sentence(60 + Math.floor(random() * 20))),
-  ),
+  column('long_text', new arrow.Utf8(), longSentences()),
+  column('zstd_long', new arrow.Utf8(), longSentences(), { 'lance-encoding:compression': 'zstd' }),
+  column('lz4_long', new arrow.Utf8(), longSentences(), { 'lance-encoding:compression': 'lz4' }),
   column(
     'runs',
     new arrow.Int32(),
@@ -175,6 +175,8 @@ describe('the writer compresses columns as LanceDB does', () => {
     ['large_color', 'dict=Variable(Flat(64b))'],
     ['text', 'MiniBlock{values=Fsst(Variable(Flat(32b)))}'],
     ['long_text', 'FullZip{values=Fsst(Variable(Flat(32b)))'],
+    ['zstd_long', 'FullZip{values=General(zstd,Variable(Flat(32b)))'],
+    ['lz4_long', 'FullZip{values=General(zstd,Variable(Flat(32b)))'],
     ['runs', 'MiniBlock{values=Rle(Flat(32b),Flat(8b))}'],
     ['three_f64', 'MiniBlock{values=Rle(Flat(64b),Flat(8b))}'],
     ['sorted', 'MiniBlock{values=InlineBitpacking(u64)}'],
