@@ -10,8 +10,9 @@
  * often each symbol (or escaped byte) occurs and how often each pair follows each other, and keep the
  * 255 candidates — symbols, escaped bytes and concatenated pairs of at most 8 bytes — that save the most
  * bytes (count × length). Compression takes the longest symbol at each position (symbols are found
- * through their first two bytes), so each string is coded on its own and decodes on its own. Counting
- * and lookups use typed arrays only: no object per symbol or position.
+ * through their first two bytes, then checked as two masked 32-bit words), so each string is coded on
+ * its own and decodes on its own. Counting and lookups use typed arrays only: no object per symbol or
+ * position.
  */
 import type { PageValues } from './values.js';
 
@@ -33,6 +34,11 @@ interface SymbolTable {
   pairCodes: Uint8Array;
   /** The code of the 1-byte symbol for each byte, or −1. */
   single: Int16Array;
+  /** Symbol c as little-endian words (bytes 0–3, 4–7) and the masks that keep its length's bytes. */
+  wordLow: Uint32Array;
+  wordHigh: Uint32Array;
+  maskLow: Uint32Array;
+  maskHigh: Uint32Array;
 }
 
 const pairOf = (symbols: Uint8Array, code: number): number =>
@@ -52,7 +58,30 @@ function createTable(symbols: Uint8Array, lengths: Uint8Array, count: number): S
   }
   for (let p = 0; p < 65536; p++) pairStart[p + 1] = (pairStart[p + 1] as number) + (pairStart[p] as number);
   multi.sort((a, b) => pairOf(symbols, a) - pairOf(symbols, b) || (lengths[b] as number) - (lengths[a] as number));
-  return { count, symbols, lengths, pairStart, pairCodes: Uint8Array.from(multi), single };
+  const words = new Uint32Array(symbols.buffer, symbols.byteOffset, 512);
+  const wordLow = new Uint32Array(256);
+  const wordHigh = new Uint32Array(256);
+  const maskLow = new Uint32Array(256);
+  const maskHigh = new Uint32Array(256);
+  for (let code = 0; code < count; code++) {
+    const length = lengths[code] as number;
+    maskLow[code] = length >= 4 ? 0xffffffff : 2 ** (8 * length) - 1;
+    maskHigh[code] = length >= 8 ? 0xffffffff : length <= 4 ? 0 : 2 ** (8 * (length - 4)) - 1;
+    wordLow[code] = (words[2 * code] as number) & (maskLow[code] as number);
+    wordHigh[code] = (words[2 * code + 1] as number) & (maskHigh[code] as number);
+  }
+  return {
+    count,
+    symbols,
+    lengths,
+    pairStart,
+    pairCodes: Uint8Array.from(multi),
+    single,
+    wordLow,
+    wordHigh,
+    maskLow,
+    maskHigh,
+  };
 }
 
 /** The code of the longest symbol at `bytes[at]` (before `end`), or −1 for an escape. */
@@ -197,18 +226,40 @@ export function compressFsst(values: PageValues): FsstPage | undefined {
   const inputBytes = (offsets[values.rows] as number) - (offsets[0] as number);
   const out = new Uint8Array(2 * inputBytes);
   const outOffsets = new Float64Array(values.rows + 1);
+  const { pairStart, pairCodes, lengths, single, wordLow, wordHigh, maskLow, maskHigh } = table;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // Positions from here on cannot load 8 bytes: they take the byte-by-byte match.
+  const wordsEnd = bytes.length - MAX_SYMBOL_BYTES;
   let at = 0;
   for (let r = 0; r < values.rows; r++) {
     const end = offsets[r + 1] as number;
     let i = offsets[r] as number;
     while (i < end) {
-      const code = longestMatch(table, bytes, i, end);
+      let code = -1;
+      if (i <= wordsEnd && i + 1 < end) {
+        const low = view.getUint32(i, true);
+        const high = view.getUint32(i + 4, true);
+        const pair = ((low & 0xff) << 8) | ((low >>> 8) & 0xff);
+        const last = pairStart[pair + 1] as number;
+        for (let k = pairStart[pair] as number; k < last; k++) {
+          const c = pairCodes[k] as number;
+          if (
+            (low & (maskLow[c] as number)) >>> 0 === wordLow[c] &&
+            (high & (maskHigh[c] as number)) >>> 0 === wordHigh[c] &&
+            i + (lengths[c] as number) <= end
+          ) {
+            code = c;
+            break;
+          }
+        }
+        if (code < 0) code = single[low & 0xff] as number;
+      } else code = longestMatch(table, bytes, i, end);
       if (code < 0) {
         out[at++] = ESCAPE;
         out[at++] = bytes[i++] as number;
       } else {
         out[at++] = code;
-        i += table.lengths[code] as number;
+        i += lengths[code] as number;
       }
     }
     outOffsets[r + 1] = at;
