@@ -9,11 +9,12 @@ import { join } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
 import * as arrow from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidArgumentError, openDataset, openFile, writeDataset } from '../../index.js';
+import { InvalidArgumentError, openDataset, writeDataset } from '../../index.js';
 import { toLanceDbArrow } from '../fixtures/arrow-bridge.js';
 import { expectTablesEqual } from '../fixtures/compare.js';
 import { oracleScan } from '../fixtures/oracle.js';
 import { Rng } from '../fixtures/random.js';
+import { columnLayouts, type ColumnLayout } from './layouts.js';
 
 const root = fs.mkdtempSync(join(os.tmpdir(), 'writer-compression-'));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -121,28 +122,12 @@ function table(): arrow.Table {
   return new arrow.Table([new arrow.RecordBatch(new arrow.Schema(fields), data)]);
 }
 
-/** Per column: its pages' layouts and its bytes in the data file. */
-async function layouts(path: string): Promise<Record<string, { layout: string; bytes: number }>> {
-  const data = join(path, 'data');
-  const [name] = fs.readdirSync(data);
-  const file = await openFile(join(data, name as string));
-  try {
-    return Object.fromEntries(
-      file
-        .metadata()
-        .columns.map((c) => [c.field, { layout: c.pages.map((p) => p.layout).join(' | '), bytes: c.bytes }]),
-    );
-  } finally {
-    await file.close();
-  }
-}
-
 describe('the writer compresses columns as LanceDB does', () => {
   const ours = join(root, 'ours.lance');
   const theirs = join(root, 'theirs.lance');
   const written = table();
-  let mine: Record<string, { layout: string; bytes: number }> = {};
-  let lance: Record<string, { layout: string; bytes: number }> = {};
+  let mine: Record<string, ColumnLayout> = {};
+  let lance: Record<string, ColumnLayout> = {};
 
   beforeAll(async () => {
     await writeDataset(ours, written);
@@ -153,7 +138,7 @@ describe('the writer compresses columns as LanceDB does', () => {
       })
     ).close();
     db.close();
-    [mine, lance] = [await layouts(ours), await layouts(theirs)];
+    [mine, lance] = [await columnLayouts(ours), await columnLayouts(theirs)];
   });
 
   it('writes a table LanceDB reads value for value', async () => {

@@ -8,10 +8,11 @@ import { join } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
 import * as arrow from 'apache-arrow';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openFile, writeDataset } from '../../index.js';
+import { writeDataset } from '../../index.js';
 import { toLanceDbArrow } from '../fixtures/arrow-bridge.js';
 import { expectTablesEqual } from '../fixtures/compare.js';
 import { oracleScan } from '../fixtures/oracle.js';
+import { columnLayouts } from './layouts.js';
 
 const root = fs.mkdtempSync(join(os.tmpdir(), 'writer-encodings-'));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -62,22 +63,6 @@ function table(): arrow.Table {
   });
 }
 
-/** Per column: its pages' layouts and its bytes in the data file. */
-async function layouts(path: string): Promise<Record<string, { layout: string; bytes: number }>> {
-  const data = join(path, 'data');
-  const [name] = fs.readdirSync(data);
-  const file = await openFile(join(data, name as string));
-  try {
-    return Object.fromEntries(
-      file
-        .metadata()
-        .columns.map((c) => [c.field, { layout: c.pages.map((p) => p.layout).join(' | '), bytes: c.bytes }]),
-    );
-  } finally {
-    await file.close();
-  }
-}
-
 describe('the writer picks the layouts LanceDB picks', () => {
   const ours = join(root, 'ours.lance');
   const theirs = join(root, 'theirs.lance');
@@ -106,13 +91,13 @@ describe('the writer picks the layouts LanceDB picks', () => {
     ['maybe', 'MiniBlock{values=Flat(32b); def=OutOfLineBitpacking(u16,Flat(1b))}'],
     ['none', 'AllNull'],
   ])('gives column %s the layout LanceDB gives it, byte for byte in size (%s)', async (column, encoding) => {
-    const [mine, lance] = [await layouts(ours), await layouts(theirs)];
+    const [mine, lance] = [await columnLayouts(ours), await columnLayouts(theirs)];
     expect(mine[column]?.layout).toContain(encoding);
     expect(mine[column]).toEqual(lance[column]);
   });
 
   it('gives short strings the layout LanceDB gives them, cut into chunks a little differently', async () => {
-    const [mine, lance] = [await layouts(ours), await layouts(theirs)];
+    const [mine, lance] = [await columnLayouts(ours), await columnLayouts(theirs)];
     expect(mine.word?.layout).toBe('MiniBlock{values=Variable(Flat(32b))}');
     expect(mine.word?.layout).toBe(lance.word?.layout);
   });
