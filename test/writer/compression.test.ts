@@ -123,39 +123,52 @@ function table(): arrow.Table {
   return new arrow.Table([new arrow.RecordBatch(new arrow.Schema(fields), data)]);
 }
 
+/** Both writers' layouts of one table, per column, filled before the tests run. */
+interface BothLayouts {
+  mine: Record<string, ColumnLayout>;
+  lance: Record<string, ColumnLayout>;
+}
+
+/**
+ * Writes `written` with lance-loader and with LanceDB as file version `version` before the enclosing
+ * describe's tests, adds the tests that LanceDB and lance-loader read ours back value for value, and
+ * returns both writers' layouts.
+ */
+function writtenByBoth(name: string, version: '2.1' | '2.2', written: arrow.Table): BothLayouts {
+  const ours = join(root, `${name}-ours-${version}.lance`);
+  const theirs = `${name}-theirs-${version}`;
+  const both: BothLayouts = { mine: {}, lance: {} };
+  beforeAll(async () => {
+    await writeDataset(ours, written, { fileVersion: version });
+    const db = await lancedb.connect(root);
+    (
+      await db.createTable(theirs, toLanceDbArrow(written), {
+        storageOptions: { new_table_data_storage_version: version },
+      })
+    ).close();
+    db.close();
+    [both.mine, both.lance] = [await layouts(ours), await layouts(join(root, `${theirs}.lance`))];
+  });
+
+  it('writes a table LanceDB reads value for value', async () => {
+    expectTablesEqual(await oracleScan(ours), written);
+  });
+
+  it('writes a table lance-loader reads value for value', async () => {
+    const dataset = await openDataset(ours);
+    try {
+      expectTablesEqual(await dataset.take(Array.from({ length: written.numRows }, (_, i) => i)), written);
+    } finally {
+      await dataset.close();
+    }
+  });
+  return both;
+}
+
 describe.each(['2.1', '2.2'] as const)(
   'the writer compresses columns as LanceDB does in file version %s',
   (version) => {
-    const ours = join(root, `ours-${version}.lance`);
-    const theirs = join(root, `theirs-${version}.lance`);
-    const written = table();
-    let mine: Record<string, ColumnLayout> = {};
-    let lance: Record<string, ColumnLayout> = {};
-
-    beforeAll(async () => {
-      await writeDataset(ours, written, { fileVersion: version });
-      const db = await lancedb.connect(root);
-      (
-        await db.createTable(`theirs-${version}`, toLanceDbArrow(written), {
-          storageOptions: { new_table_data_storage_version: version },
-        })
-      ).close();
-      db.close();
-      [mine, lance] = [await layouts(ours), await layouts(theirs)];
-    });
-
-    it('writes a table LanceDB reads value for value', async () => {
-      expectTablesEqual(await oracleScan(ours), written);
-    });
-
-    it('writes a table lance-loader reads value for value', async () => {
-      const dataset = await openDataset(ours);
-      try {
-        expectTablesEqual(await dataset.take(Array.from({ length: N }, (_, i) => i)), written);
-      } finally {
-        await dataset.close();
-      }
-    });
+    const both = writtenByBoth('flat', version, table());
 
     // 2.2 wraps a page's dictionary in lz4.
     const dict = (bits: number): string =>
@@ -184,19 +197,59 @@ describe.each(['2.1', '2.2'] as const)(
         ['none_text', 'MiniBlock{values=Variable(Flat(32b))}'],
       ].filter(([name]) => !differs(name as string)),
     )('gives column %s the encoding LanceDB gives it (%s)', (name, encoding) => {
-      expect({ name, layout: mine[name]?.layout }).toEqual({ name, layout: lance[name]?.layout });
-      expect(mine[name]?.layout).toContain(encoding);
-      expect(mine[name]?.layout).toBe(lance[name]?.layout);
+      expect({ name, layout: both.mine[name]?.layout }).toEqual({ name, layout: both.lance[name]?.layout });
+      expect(both.mine[name]?.layout).toContain(encoding);
+      expect(both.mine[name]?.layout).toBe(both.lance[name]?.layout);
     });
 
     it.each(COLUMNS.map((c) => c.field.name).filter((name) => !differs(name)))(
       'stores column %s in at most 1.1 × the bytes LanceDB takes',
       (name) => {
-        expect(mine[name]?.bytes).toBeLessThanOrEqual(1.1 * (lance[name]?.bytes ?? 0));
+        expect(both.mine[name]?.bytes).toBeLessThanOrEqual(1.1 * (both.lance[name]?.bytes ?? 0));
       },
     );
   },
 );
+
+/** Lists and structs whose leaves LanceDB compresses: dictionary strings, runs of numbers, FSST text. */
+function nestedTable(): arrow.Table {
+  const rows = 3000;
+  const item = (type: arrow.DataType): arrow.List => new arrow.List(new arrow.Field('item', type, true));
+  return new arrow.Table({
+    list_color: arrow.vectorFromArray(
+      Array.from({ length: rows }, (_, i) => Array.from({ length: i % 4 }, () => pick(COLORS))),
+      item(new arrow.Utf8()),
+    ),
+    list_runs: arrow.vectorFromArray(
+      Array.from({ length: rows }, (_, i) => Array<number>(3).fill(Math.floor(i / 100))),
+      item(new arrow.Int32()),
+    ),
+    list_text: arrow.vectorFromArray(
+      Array.from({ length: rows }, () => [sentence(short()), sentence(short())]),
+      item(new arrow.Utf8()),
+    ),
+    st: arrow.vectorFromArray(
+      Array.from({ length: rows }, (_, i) => ({ c: pick(COLORS), n: i % 2 })),
+      new arrow.Struct([new arrow.Field('c', new arrow.Utf8(), true), new arrow.Field('n', new arrow.Int32(), true)]),
+    ),
+  });
+}
+
+describe.each(['2.1', '2.2'] as const)('nested leaves in file version %s', (version) => {
+  const both = writtenByBoth('nested', version, nestedTable());
+
+  it.each([
+    ['list_color.item', 'dict='],
+    ['list_runs.item', 'values=Rle('],
+    ['list_text.item', 'values=Fsst('],
+    ['st.c', 'dict='],
+    ['st.n', 'values=InlineBitpacking(u32)'],
+  ])('give leaf %s the encoding LanceDB gives it (%s…) in at most 1.1 × its bytes', (name, encoding) => {
+    expect(both.mine[name]?.layout).toContain(encoding);
+    expect(both.mine[name]?.layout).toBe(both.lance[name]?.layout);
+    expect(both.mine[name]?.bytes).toBeLessThanOrEqual(1.1 * (both.lance[name]?.bytes ?? 0));
+  });
+});
 
 describe('lance-encoding:compression', () => {
   it('that names an unknown scheme is an InvalidArgumentError naming the column, and nothing is written', async () => {
