@@ -17,9 +17,9 @@ import { encodeAny, encodeColumnEncoding, encodeColumnMetadata, encodeFileDescri
 import type { FieldProto } from '../format/proto/messages.js';
 import { fsError } from './fs-error.js';
 import type { WriteFileVersion } from './levels.js';
-import { encodePage, type EncodedPage } from './page.js';
 import { gatherLeafPage, leafChunkBytes } from './nested.js';
-import type { LeafColumn, WriteColumn } from './schema.js';
+import { encodePage, pageHints, type EncodedPage, type PageHints } from './page.js';
+import { leafField, type LeafColumn, type WriteColumn } from './schema.js';
 
 /** A page is cut once a column has gathered this many bytes. */
 export const PAGE_BYTES = 8 * 1024 * 1024;
@@ -48,6 +48,7 @@ interface PageEntry {
 interface ColumnState {
   leaf: LeafColumn;
   field: number;
+  hints: PageHints;
   pending: arrow.Data[];
   pendingBytes: number;
   pendingRows: number;
@@ -88,6 +89,7 @@ export class DataFileWriter {
       column.leaves.map((leaf) => ({
         leaf,
         field,
+        hints: pageHints(leafField(column, leaf)),
         pending: [],
         pendingBytes: 0,
         pendingRows: 0,
@@ -141,7 +143,7 @@ export class DataFileWriter {
 
   private flushColumn(state: ColumnState): void {
     if (state.pendingRows === 0) return;
-    const page = encodePage(state.leaf.kind, gatherLeafPage(state.leaf, state.pending), this.version);
+    const page = encodePage(state.leaf.kind, gatherLeafPage(state.leaf, state.pending), this.version, state.hints);
     state.pending = [];
     state.pendingBytes = 0;
     state.pendingRows = 0;
