@@ -8,14 +8,14 @@
  *   ColumnMetadata 0 … N−1 | CMO table (u64 pos, u64 size) × N | GBO table × 1
  *   footer: u64 column_meta_start | u64 cmo_start | u64 gbo_start | u32 1 | u32 N | u16 2 | u16 1 | "LANC"
  *
- * Writes are gathered into large sequential `writev`s; `finish` fsyncs the file before it returns, so a
- * manifest never names a file whose bytes could still be lost.
+ * Bytes go to a {@link FileSink}, which writes them behind the caller in large sequential `writev`s;
+ * `finish` fsyncs the file before it resolves, so a manifest never names a file whose bytes could still
+ * be lost.
  */
-import fs from 'node:fs';
 import type * as arrow from 'apache-arrow';
 import { encodeAny, encodeColumnEncoding, encodeColumnMetadata, encodeFileDescriptor } from '../format/proto/encode.js';
 import type { FieldProto } from '../format/proto/messages.js';
-import { fsError } from './fs-error.js';
+import { FileSink } from './file-sink.js';
 import { encodePage, type EncodedPage } from './page.js';
 import type { WriteColumn } from './schema.js';
 import { chunkBytes, gatherPageValues } from './values.js';
@@ -24,7 +24,6 @@ import { chunkBytes, gatherPageValues } from './values.js';
 export const PAGE_BYTES = 8 * 1024 * 1024;
 const ALIGNMENT = 64;
 const PAD_BYTE = 0x48;
-const FLUSH_BYTES = 8 * 1024 * 1024;
 const MAGIC = new Uint8Array([0x4c, 0x41, 0x4e, 0x43]);
 
 /** What the manifest needs to know about a finished data file. */
@@ -59,25 +58,21 @@ const columnEncoding = encodeAny('lance.encodings.ColumnEncoding', encodeColumnE
 export class DataFileWriter {
   readonly path: string;
   readonly name: string;
-  private readonly fd: number;
+  private readonly sink: FileSink;
   private readonly columns: ColumnState[];
   private readonly fields: FieldProto[];
   private readonly schemaMetadata: Record<string, Uint8Array>;
-  private position = 0;
-  private queued: Uint8Array[] = [];
-  private queuedBytes = 0;
   private rowCount = 0;
 
   private constructor(
-    path: string,
     name: string,
-    fd: number,
+    sink: FileSink,
     columns: WriteColumn[],
     schemaMetadata: Record<string, Uint8Array>,
   ) {
-    this.path = path;
+    this.path = sink.path;
     this.name = name;
-    this.fd = fd;
+    this.sink = sink;
     this.columns = columns.map((column) => ({
       column,
       pending: [],
@@ -97,14 +92,7 @@ export class DataFileWriter {
     columns: WriteColumn[],
     schemaMetadata: Record<string, Uint8Array>,
   ): DataFileWriter {
-    const path = `${dir}/${name}`;
-    let fd: number;
-    try {
-      fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
-    } catch (cause) {
-      throw fsError('creating the data file', path, cause);
-    }
-    return new DataFileWriter(path, name, fd, columns, schemaMetadata);
+    return new DataFileWriter(name, FileSink.create(`${dir}/${name}`), columns, schemaMetadata);
   }
 
   /** Rows written so far (pending pages included). */
@@ -112,12 +100,11 @@ export class DataFileWriter {
     return this.rowCount;
   }
 
-  /** Bytes the file holds so far, pending pages excluded. */
-  get bytesWritten(): number {
-    return this.position;
-  }
-
-  /** Appends the rows of one batch: `data[i]` is column i's data, all of the same length. */
+  /**
+   * Appends the rows of one batch: `data[i]` is column i's data, all of the same length. Their memory
+   * must not change until {@link finish} resolves (values are written where they lie). Await
+   * {@link waitForRoom} before the next batch, so that memory stays bounded.
+   */
   write(data: readonly arrow.Data[]): void {
     this.columns.forEach((state, i) => {
       const chunk = data[i] as arrow.Data;
@@ -127,6 +114,11 @@ export class DataFileWriter {
       if (state.pendingBytes >= PAGE_BYTES) this.flushColumn(state);
     });
     this.rowCount += data[0]?.length ?? 0;
+  }
+
+  /** Resolves once the bytes waiting to be written are few enough to take more rows. */
+  waitForRoom(): Promise<void> {
+    return this.sink.waitForRoom();
   }
 
   private flushColumn(state: ColumnState): void {
@@ -144,7 +136,7 @@ export class DataFileWriter {
     for (const buffer of page.buffers) {
       const pieces = Array.isArray(buffer) ? buffer : [buffer];
       const size = pieces.reduce((sum, piece) => sum + piece.length, 0);
-      entry.offsets.push(this.position + this.queuedBytes);
+      entry.offsets.push(this.sink.position);
       entry.sizes.push(size);
       for (const piece of pieces) this.queue(piece);
       const pad = (ALIGNMENT - (size % ALIGNMENT)) % ALIGNMENT;
@@ -154,49 +146,19 @@ export class DataFileWriter {
   }
 
   private queue(bytes: Uint8Array): void {
-    this.queued.push(bytes);
-    this.queuedBytes += bytes.length;
-    if (this.queuedBytes >= FLUSH_BYTES) this.flushQueue();
-  }
-
-  private flushQueue(): void {
-    let pieces = this.queued;
-    let left = this.queuedBytes;
-    this.queued = [];
-    this.queuedBytes = 0;
-    try {
-      while (left > 0) {
-        // writev takes at most IOV_MAX (1024) pieces per call.
-        const batch = pieces.slice(0, 1024);
-        let written = fs.writevSync(this.fd, batch, this.position);
-        this.position += written;
-        left -= written;
-        // A short write: drop what was written and retry the rest.
-        const rest: Uint8Array[] = [];
-        for (const piece of pieces) {
-          if (written >= piece.length) written -= piece.length;
-          else {
-            rest.push(written > 0 ? piece.subarray(written) : piece);
-            written = 0;
-          }
-        }
-        pieces = rest;
-      }
-    } catch (cause) {
-      throw fsError('writing the data file', this.path, cause);
-    }
+    this.sink.append(bytes);
   }
 
   /** Flushes every column's last page, writes the metadata and footer, fsyncs and closes the file. */
-  finish(): WrittenFile {
+  async finish(): Promise<WrittenFile> {
     for (const state of this.columns) this.flushColumn(state);
     const descriptor = encodeFileDescriptor({
       schema: { fields: this.fields, metadata: this.schemaMetadata },
       length: this.rowCount,
     });
-    const gbo = [this.position + this.queuedBytes, descriptor.length];
+    const gbo = [this.sink.position, descriptor.length];
     this.queue(descriptor);
-    const columnMetaStart = this.position + this.queuedBytes;
+    const columnMetaStart = this.sink.position;
     const cmo: number[] = [];
     for (const state of this.columns) {
       const bytes = encodeColumnMetadata({
@@ -211,10 +173,10 @@ export class DataFileWriter {
         buffer_offsets: [],
         buffer_sizes: [],
       });
-      cmo.push(this.position + this.queuedBytes, bytes.length);
+      cmo.push(this.sink.position, bytes.length);
       this.queue(bytes);
     }
-    const cmoStart = this.position + this.queuedBytes;
+    const cmoStart = this.sink.position;
     const tables = new DataView(new ArrayBuffer((cmo.length + 2) * 8 + 40));
     cmo.forEach((value, i) => tables.setBigUint64(i * 8, BigInt(value), true));
     const gboStart = cmoStart + cmo.length * 8;
@@ -231,23 +193,12 @@ export class DataFileWriter {
     const tail = new Uint8Array(tables.buffer);
     tail.set(MAGIC, footer + 36);
     this.queue(tail);
-    this.flushQueue();
-    try {
-      fs.fsyncSync(this.fd);
-      fs.closeSync(this.fd);
-    } catch (cause) {
-      throw fsError('syncing the data file', this.path, cause);
-    }
-    return { name: this.name, rows: this.rowCount, sizeBytes: this.position };
+    const sizeBytes = await this.sink.close();
+    return { name: this.name, rows: this.rowCount, sizeBytes };
   }
 
-  /** Closes and removes the unfinished file (after an error). */
-  abort(): void {
-    try {
-      fs.closeSync(this.fd);
-    } catch {
-      // already closed by finish
-    }
-    fs.rmSync(this.path, { force: true });
+  /** Stops writing, closes and removes the unfinished file (after an error). */
+  abort(): Promise<void> {
+    return this.sink.abort();
   }
 }

@@ -8,7 +8,8 @@
  *                                                                   ▼
  *                                 manifest of version N + 1 ──commitManifest──► _versions/
  *
- * Memory stays bounded: a column holds at most one page's values before they are encoded and written.
+ * Memory stays bounded: a column holds at most one page's values before they are encoded, and at most
+ * 64 MiB of encoded pages wait to be written (writer/file-sink.ts writes them behind the encoding).
  * An append that loses the race for its version re-reads the winner's manifest and commits on top of it
  * (its data files are reused: fragment ids live in the manifest only); create and overwrite fail with a
  * {@link CommitConflictError} instead. On any error the files written so far are removed and the dataset
@@ -186,15 +187,15 @@ async function writeFiles(
         );
         start += take;
         if (writer.rows >= maxRowsPerFile) {
-          files.push(writer.finish());
+          files.push(await writer.finish());
           writer = undefined;
-        }
+        } else await writer.waitForRoom();
       }
       rowsSeen += batch.numRows;
     }
-    if (writer) files.push(writer.finish());
+    if (writer) files.push(await writer.finish());
   } catch (error) {
-    writer?.abort();
+    await writer?.abort();
     throw error;
   }
   return files;
