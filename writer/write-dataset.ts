@@ -6,6 +6,8 @@
  *                                                                   │
  *   latest manifest (append: fields, fragments, deletions kept) ────┤
  *                                                                   ▼
+ *        _transactions/<read version>-<uuid>.txn (what this commit does, for Lance's conflict checks)
+ *                                                                   ▼
  *                                 manifest of version N + 1 ──commitManifest──► _versions/
  *
  * Memory stays bounded: a column holds at most one page's values before they are encoded, and at most
@@ -28,6 +30,7 @@ import {
   manifestFileBytes,
   readLatestVersion,
   syncDirectory,
+  writeTransactionFile,
   type CommittedVersion,
 } from './commit.js';
 import { DataFileWriter, type WrittenFile } from './data-file.js';
@@ -230,29 +233,16 @@ function checkBatch(
   });
 }
 
-/**
- * The manifest of `version`. From `base` (the previous version, for an append; its configuration only,
- * for an overwrite) it keeps the fragments with their deletion files, feature flags, table config and
- * fragment numbering; the transaction fields, which describe the previous commit, are not carried.
- */
-function buildManifest(
-  base: Partial<ManifestProto>,
-  version: number,
-  fields: FieldProto[],
-  schemaMetadata: Record<string, Uint8Array>,
-  files: WrittenFile[],
-): ManifestProto {
-  const kept = base.fragments ?? [];
-  let nextId = base.max_fragment_id !== undefined ? base.max_fragment_id + 1 : 0;
-  for (const fragment of kept) nextId = Math.max(nextId, fragment.id + 1);
+/** The fragments of the files written, one each, numbered from `firstId`. */
+function fragmentsOf(files: WrittenFile[], fields: FieldProto[], firstId: number): ManifestProto['fragments'] {
   const fieldIds = fields.map((f) => f.id);
-  const added = files.map((file) => ({
-    id: nextId++,
+  return files.map((file, i) => ({
+    id: firstId + i,
     files: [
       {
         path: file.name,
         fields: fieldIds,
-        column_indices: fieldIds.map((_, i) => i),
+        column_indices: fieldIds.map((_, c) => c),
         file_major_version: 2,
         file_minor_version: 1,
         file_size_bytes: file.sizeBytes,
@@ -260,7 +250,27 @@ function buildManifest(
     ],
     physical_rows: file.rows,
   }));
-  const fragments = [...kept, ...added];
+}
+
+/**
+ * The manifest of `version`. From `base` (the previous version, for an append; its configuration only,
+ * for an overwrite) it keeps the fragments with their deletion files, feature flags, table config and
+ * fragment numbering; the transaction fields, which describe the previous commit, are replaced by
+ * `transactionFile`.
+ */
+function buildManifest(
+  base: Partial<ManifestProto>,
+  version: number,
+  fields: FieldProto[],
+  schemaMetadata: Record<string, Uint8Array>,
+  files: WrittenFile[],
+  transactionFile: string,
+): ManifestProto {
+  const kept = base.fragments ?? [];
+  let nextId = base.max_fragment_id !== undefined ? base.max_fragment_id + 1 : 0;
+  for (const fragment of kept) nextId = Math.max(nextId, fragment.id + 1);
+  const fragments = [...kept, ...fragmentsOf(files, fields, nextId)];
+  nextId += files.length;
   const now = Date.now();
   const manifest: ManifestProto = {
     fields,
@@ -277,6 +287,7 @@ function buildManifest(
     next_row_id: base.next_row_id ?? 0,
     config: base.config ?? {},
     table_metadata: base.table_metadata ?? {},
+    transaction_file: transactionFile,
   };
   const maxId = Math.max(nextId - 1, base.max_fragment_id ?? -1);
   if (maxId >= 0) manifest.max_fragment_id = maxId;
@@ -335,10 +346,19 @@ export async function writeDataset(
     syncDirectory(dataDir);
     const fields = columns.map((c) => c.lance);
     const metadata = mode === 'append' && committed ? committed.manifest.schema_metadata : schemaMetadataBytes(schema);
+    const fragments = fragmentsOf(files, fields, 0);
+    const readVersion = committed?.version ?? 0;
+    const transactionFile = writeTransactionFile(
+      root,
+      mode === 'append'
+        ? { readVersion, operation: 'append', fragments }
+        : { readVersion, operation: 'overwrite', fragments, fields, schemaMetadata: metadata },
+    );
+    written.push(join(root, '_transactions', transactionFile));
     for (let attempt = 1; ; attempt++) {
       const version = (committed?.version ?? 0) + 1;
       const base = mode === 'append' ? (committed?.manifest ?? {}) : configOf(committed);
-      const manifest = buildManifest(base, version, fields, metadata, files);
+      const manifest = buildManifest(base, version, fields, metadata, files, transactionFile);
       const indexSection = mode === 'append' && committed ? indexSectionOf(committed) : undefined;
       try {
         commitManifest(root, version, manifestFileBytes(manifest, indexSection));
