@@ -1,9 +1,10 @@
 /**
  * Writes one Lance data file (file version 2.1) from record batches, streaming: each column gathers
- * its values until a page's worth (8 MiB, LanceDB's per-column cache) is waiting, encodes that page and
- * appends its buffers to the file. The file is laid out as LanceDB lays it out:
+ * its values until a page's worth (8 MiB, LanceDB's per-column cache) is waiting, encodes that page (in
+ * a worker thread when that pays: writer/encode-pool.ts) and appends its buffers to the file. The file is
+ * laid out as LanceDB lays it out:
  *
- *   [page buffers, each padded with 0x48 to 64 bytes] … (pages of all columns, in the order they fill)
+ *   [page buffers, each padded with 0x48 to 64 bytes] … (pages of all columns, in the order they are encoded)
  *   FileDescriptor (global buffer 0: schema + row count)
  *   ColumnMetadata 0 … N−1 | CMO table (u64 pos, u64 size) × N | GBO table × 1
  *   footer: u64 column_meta_start | u64 cmo_start | u64 gbo_start | u32 1 | u32 N | u16 2 | u16 1 | "LANC"
@@ -16,12 +17,15 @@ import type * as arrow from 'apache-arrow';
 import { encodeAny, encodeColumnEncoding, encodeColumnMetadata, encodeFileDescriptor } from '../format/proto/encode.js';
 import type { FieldProto } from '../format/proto/messages.js';
 import { FileSink } from './file-sink.js';
-import { encodePage, type EncodedPage } from './page.js';
+import { encodePageSomewhere } from './encode-pool.js';
+import type { EncodedPage } from './page.js';
 import type { WriteColumn } from './schema.js';
 import { chunkBytes, gatherPageValues } from './values.js';
 
 /** A page is cut once a column has gathered this many bytes. */
 export const PAGE_BYTES = 8 * 1024 * 1024;
+/** Value bytes of pages in encode workers after which the writer waits (a few pages per worker). */
+const ENCODING_BYTES = 32 * 1024 * 1024;
 const ALIGNMENT = 64;
 const PAD_BYTE = 0x48;
 const MAGIC = new Uint8Array([0x4c, 0x41, 0x4e, 0x43]);
@@ -63,6 +67,10 @@ export class DataFileWriter {
   private readonly fields: FieldProto[];
   private readonly schemaMetadata: Record<string, Uint8Array>;
   private rowCount = 0;
+  /** Pages being encoded in workers, and their value bytes. */
+  private readonly encodes = new Set<Promise<void>>();
+  private encodingBytes = 0;
+  private encodeFailure: unknown;
 
   private constructor(
     name: string,
@@ -116,19 +124,45 @@ export class DataFileWriter {
     this.rowCount += data[0]?.length ?? 0;
   }
 
-  /** Resolves once the bytes waiting to be written are few enough to take more rows. */
-  waitForRoom(): Promise<void> {
-    return this.sink.waitForRoom();
+  /** Resolves once the pages being encoded and the bytes waiting to be written are few enough to take more rows. */
+  async waitForRoom(): Promise<void> {
+    while (this.encodingBytes > ENCODING_BYTES) await Promise.race(this.encodes);
+    if (this.encodeFailure !== undefined) throw this.encodeFailure;
+    await this.sink.waitForRoom();
   }
 
   private flushColumn(state: ColumnState): void {
     if (state.pendingRows === 0) return;
-    const page = encodePage(state.column.kind, gatherPageValues(state.column.kind, state.pending));
+    const values = gatherPageValues(state.column.kind, state.pending);
+    const firstRow = state.rowsFlushed;
+    const page = encodePageSomewhere(state.column.kind, values);
     state.pending = [];
     state.pendingBytes = 0;
     state.pendingRows = 0;
-    state.pages.push(this.appendPage(page, state.rowsFlushed));
-    state.rowsFlushed += page.rows;
+    state.rowsFlushed += values.rows;
+    if (!(page instanceof Promise)) {
+      state.pages.push(this.appendPage(page, firstRow));
+      return;
+    }
+    // Encoded in a worker: appended when it comes back, perhaps after later pages of other columns.
+    const bytes = values.bytes.length;
+    this.encodingBytes += bytes;
+    const encoding = page
+      .then(
+        (encoded) => void state.pages.push(this.appendPage(encoded, firstRow)),
+        (error: unknown) => void (this.encodeFailure ??= error),
+      )
+      .finally(() => {
+        this.encodes.delete(encoding);
+        this.encodingBytes -= bytes;
+      });
+    this.encodes.add(encoding);
+  }
+
+  /** Waits for the pages in workers; throws the first encode failure. */
+  private async encoded(): Promise<void> {
+    await Promise.all(this.encodes);
+    if (this.encodeFailure !== undefined) throw this.encodeFailure;
   }
 
   private appendPage(page: EncodedPage, firstRow: number): PageEntry {
@@ -152,6 +186,7 @@ export class DataFileWriter {
   /** Flushes every column's last page, writes the metadata and footer, fsyncs and closes the file. */
   async finish(): Promise<WrittenFile> {
     for (const state of this.columns) this.flushColumn(state);
+    await this.encoded();
     const descriptor = encodeFileDescriptor({
       schema: { fields: this.fields, metadata: this.schemaMetadata },
       length: this.rowCount,
@@ -163,13 +198,15 @@ export class DataFileWriter {
     for (const state of this.columns) {
       const bytes = encodeColumnMetadata({
         encoding: { direct: { encoding: columnEncoding } },
-        pages: state.pages.map((page) => ({
-          buffer_offsets: page.offsets,
-          buffer_sizes: page.sizes,
-          length: page.rows,
-          encoding: { direct: { encoding: page.encoding } },
-          priority: page.firstRow,
-        })),
+        pages: state.pages
+          .sort((a, b) => a.firstRow - b.firstRow)
+          .map((page) => ({
+            buffer_offsets: page.offsets,
+            buffer_sizes: page.sizes,
+            length: page.rows,
+            encoding: { direct: { encoding: page.encoding } },
+            priority: page.firstRow,
+          })),
         buffer_offsets: [],
         buffer_sizes: [],
       });
@@ -198,7 +235,8 @@ export class DataFileWriter {
   }
 
   /** Stops writing, closes and removes the unfinished file (after an error). */
-  abort(): Promise<void> {
-    return this.sink.abort();
+  async abort(): Promise<void> {
+    await Promise.all(this.encodes);
+    await this.sink.abort();
   }
 }
