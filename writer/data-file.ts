@@ -18,14 +18,12 @@ import { encodeAny, encodeColumnEncoding, encodeColumnMetadata, encodeFileDescri
 import type { FieldProto } from '../format/proto/messages.js';
 import { FileSink } from './file-sink.js';
 import { encodePageSomewhere } from './encode-pool.js';
-import type { EncodedPage } from './page.js';
+import { encodePage, type EncodedPage } from './page.js';
 import type { WriteColumn } from './schema.js';
 import { chunkBytes, gatherPageValues } from './values.js';
 
 /** A page is cut once a column has gathered this many bytes. */
 export const PAGE_BYTES = 8 * 1024 * 1024;
-/** Value bytes of pages in encode workers after which the writer waits (a few pages per worker). */
-const ENCODING_BYTES = 32 * 1024 * 1024;
 const ALIGNMENT = 64;
 const PAD_BYTE = 0x48;
 const MAGIC = new Uint8Array([0x4c, 0x41, 0x4e, 0x43]);
@@ -77,6 +75,7 @@ export class DataFileWriter {
     sink: FileSink,
     columns: WriteColumn[],
     schemaMetadata: Record<string, Uint8Array>,
+    private readonly encodeInWorkers: boolean,
   ) {
     this.path = sink.path;
     this.name = name;
@@ -93,14 +92,18 @@ export class DataFileWriter {
     this.schemaMetadata = schemaMetadata;
   }
 
-  /** Creates `dir/name` (which must not exist) for the columns given. */
+  /**
+   * Creates `dir/name` (which must not exist) for the columns given; with `encodeInWorkers`, large pages
+   * that cost CPU to encode may go to worker threads (writer/encode-pool.ts).
+   */
   static create(
     dir: string,
     name: string,
     columns: WriteColumn[],
     schemaMetadata: Record<string, Uint8Array>,
+    encodeInWorkers: boolean,
   ): DataFileWriter {
-    return new DataFileWriter(name, FileSink.create(`${dir}/${name}`), columns, schemaMetadata);
+    return new DataFileWriter(name, FileSink.create(`${dir}/${name}`), columns, schemaMetadata, encodeInWorkers);
   }
 
   /** Rows written so far (pending pages included). */
@@ -124,9 +127,8 @@ export class DataFileWriter {
     this.rowCount += data[0]?.length ?? 0;
   }
 
-  /** Resolves once the pages being encoded and the bytes waiting to be written are few enough to take more rows. */
+  /** Resolves once the bytes waiting to be written are few enough to take more rows. */
   async waitForRoom(): Promise<void> {
-    while (this.encodingBytes > ENCODING_BYTES) await Promise.race(this.encodes);
     if (this.encodeFailure !== undefined) throw this.encodeFailure;
     await this.sink.waitForRoom();
   }
@@ -135,7 +137,9 @@ export class DataFileWriter {
     if (state.pendingRows === 0) return;
     const values = gatherPageValues(state.column.kind, state.pending);
     const firstRow = state.rowsFlushed;
-    const page = encodePageSomewhere(state.column.kind, values);
+    const page = this.encodeInWorkers
+      ? encodePageSomewhere(state.column.kind, values, this.encodingBytes)
+      : encodePage(state.column.kind, values);
     state.pending = [];
     state.pendingBytes = 0;
     state.pendingRows = 0;

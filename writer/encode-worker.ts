@@ -47,3 +47,8 @@ export default function encodeJob(job: EncodeJob): EncodeJobResult | object {
     return { ok: false, error: toErrorRecord(error) } satisfies EncodeJobResult;
   }
 }
+
+/** Piscina task `warmUp`: answers once this thread has loaded the encoder, so pages can be sent. */
+export function warmUp(): boolean {
+  return true;
+}

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as arrow from 'apache-arrow';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDataset, writeDataset } from '../../index.js';
-import { encodePageSomewhere } from '../../writer/encode-pool.js';
+import { encodePageSomewhere, encodeWorkersLoaded, IN_WORKERS_BYTES } from '../../writer/encode-pool.js';
 import { encodePage, type EncodedPage } from '../../writer/page.js';
 import type { PageValues } from '../../writer/values.js';
 import { expectTablesEqual } from '../fixtures/compare.js';
@@ -30,9 +30,14 @@ function flat(page: EncodedPage): number[] {
 }
 
 describe('encodePageSomewhere', () => {
-  it('encodes a large mini-block page in a worker, byte for byte as inline', async () => {
+  it('encodes a large page inline while the pool starts, without waiting for it', () => {
+    expect(encodePageSomewhere({ kind: 'fixed', byteWidth: 8 }, int64Page(200_000), 0)).not.toBeInstanceOf(Promise);
+  });
+
+  it('encodes a large mini-block page in a worker once the pool has loaded, byte for byte as inline', async () => {
+    expect(await encodeWorkersLoaded()).toBe(true);
     const values = int64Page(200_000);
-    const pending = encodePageSomewhere({ kind: 'fixed', byteWidth: 8 }, values);
+    const pending = encodePageSomewhere({ kind: 'fixed', byteWidth: 8 }, values, 0);
     expect(pending).toBeInstanceOf(Promise);
     const inWorker = await pending;
     const inline = encodePage({ kind: 'fixed', byteWidth: 8 }, values);
@@ -42,18 +47,26 @@ describe('encodePageSomewhere', () => {
   });
 
   it('leaves the values it was given in place: they are copied to the worker, not moved', async () => {
+    expect(await encodeWorkersLoaded()).toBe(true);
     const values = int64Page(200_000);
-    await encodePageSomewhere({ kind: 'fixed', byteWidth: 8 }, values);
+    await encodePageSomewhere({ kind: 'fixed', byteWidth: 8 }, values, 0);
     expect(values.bytes.byteLength).toBe(1_600_000);
     expect(values.validity?.byteLength).toBe(200_000);
   });
 
-  it('encodes a small page inline', () => {
-    expect(encodePageSomewhere({ kind: 'fixed', byteWidth: 8 }, int64Page(1000))).not.toBeInstanceOf(Promise);
+  it('encodes a small page inline', async () => {
+    expect(await encodeWorkersLoaded()).toBe(true);
+    expect(encodePageSomewhere({ kind: 'fixed', byteWidth: 8 }, int64Page(1000), 0)).not.toBeInstanceOf(Promise);
+  });
+
+  it('encodes a page inline when the writer has IN_WORKERS_BYTES in workers already', async () => {
+    expect(await encodeWorkersLoaded()).toBe(true);
+    const page = encodePageSomewhere({ kind: 'fixed', byteWidth: 8 }, int64Page(200_000), IN_WORKERS_BYTES);
+    expect(page).not.toBeInstanceOf(Promise);
   });
 });
 
-describe('writeDataset with pages encoded in workers', () => {
+describe('writeDataset with encodeInWorkers', () => {
   it('writes large int and string columns that LanceDB and lance-loader read value for value', async () => {
     const rows = 150_000;
     const table = new arrow.Table({
@@ -68,7 +81,7 @@ describe('writeDataset with pages encoded in workers', () => {
       ),
     });
     const path = join(root, 'large.lance');
-    await writeDataset(path, table);
+    await writeDataset(path, table, { encodeInWorkers: true });
     expectTablesEqual(await oracleScan(path), table, { label: 'LanceDB' });
     const ds = await openDataset(path);
     const batches: arrow.RecordBatch[] = [];

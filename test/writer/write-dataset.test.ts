@@ -303,6 +303,12 @@ describe('writeDataset refusals', () => {
     expect(fs.existsSync(join(path, '_versions'))).toBe(false);
   });
 
+  it('refuses an encodeInWorkers that is not a boolean, naming the option', async () => {
+    const error = await rejection(writeDataset(freshPath(), makeTable(0, 5), { encodeInWorkers: 'yes' as never }));
+    expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', details: { option: 'encodeInWorkers' } });
+    expect(error.message).toContain('options.encodeInWorkers must be true or false; got "yes"');
+  });
+
   it('refuses row objects without a schema', async () => {
     const error = await rejection(writeDataset(freshPath(), [{ a: 1 }]));
     expect(error).toMatchObject({ code: 'INVALID_ARGUMENT' });

@@ -5,12 +5,13 @@
  *
  * Writes `writes` times `rows` rows (the first one creates the dataset in mode create) (an int64 id and a 128-float vector per row, so each append is
  * a full-zip page of rows × 512 bytes; with `ints`, an int64 id and an int32 label, whose pages of 1 MiB and
- * more are encoded in worker threads) and prints `committed <version>` after each commit. A write that
+ * more are encoded in worker threads, loaded before the first write) and prints `committed <version>` after each commit. A write that
  * fails prints `error <code> <message>` and exits 3. SIGXFSZ is ignored, so a file size limit
  * (`ulimit -f`) makes writes fail with EFBIG instead of killing the process.
  */
 import * as arrow from 'apache-arrow';
 import { writeDataset } from '../../index.js';
+import { encodeWorkersLoaded } from '../../writer/encode-pool.js';
 
 process.on('SIGXFSZ', () => undefined);
 
@@ -42,15 +43,16 @@ function writeTable(n: number, count: number): arrow.Table {
   return new arrow.Table({ id: arrow.makeVector(ids), vec });
 }
 
+// With ints, the encode workers are loaded first, so that the pages go to them rather than inline.
+if (shape === 'ints' && !(await encodeWorkersLoaded())) process.exit(4);
+
 for (let n = 0; n < writes; n++) {
   try {
     const writeMode = mode === 'create' && n === 0 ? 'create' : 'append';
     const { version } = await writeDataset(
       path as string,
       shape === 'ints' ? intsTable(n, rows) : writeTable(n, rows),
-      {
-        mode: writeMode,
-      },
+      { mode: writeMode, encodeInWorkers: shape === 'ints' },
     );
     process.stdout.write(`committed ${version}\n`);
   } catch (error) {
