@@ -20,8 +20,8 @@ import { FileSink } from './file-sink.js';
 import { encodePageSomewhere } from './encode-pool.js';
 import type { WriteFileVersion } from './levels.js';
 import { gatherLeafPage, leafChunkBytes } from './nested.js';
-import { encodePage, type EncodedPage } from './page.js';
-import type { LeafColumn, WriteColumn } from './schema.js';
+import { encodePage, pageHints, type EncodedPage, type PageHints } from './page.js';
+import { leafField, type LeafColumn, type WriteColumn } from './schema.js';
 
 /** A page is cut once a column has gathered this many bytes. */
 export const PAGE_BYTES = 8 * 1024 * 1024;
@@ -49,6 +49,7 @@ interface PageEntry {
 interface ColumnState {
   leaf: LeafColumn;
   field: number;
+  hints: PageHints;
   pending: arrow.Data[];
   pendingBytes: number;
   pendingRows: number;
@@ -89,6 +90,7 @@ export class DataFileWriter {
       column.leaves.map((leaf) => ({
         leaf,
         field,
+        hints: pageHints(leafField(column, leaf)),
         pending: [],
         pendingBytes: 0,
         pendingRows: 0,
@@ -149,8 +151,8 @@ export class DataFileWriter {
     const values = gatherLeafPage(state.leaf, state.pending);
     const firstRow = state.rowsFlushed;
     const page = this.encodeInWorkers
-      ? encodePageSomewhere(state.leaf.kind, values, this.version, this.encodingBytes)
-      : encodePage(state.leaf.kind, values, this.version);
+      ? encodePageSomewhere(state.leaf.kind, values, this.version, state.hints, this.encodingBytes)
+      : encodePage(state.leaf.kind, values, this.version, state.hints);
     // Top-level rows: a nested leaf's page holds more values than rows.
     state.rowsFlushed += state.pendingRows;
     state.pending = [];

@@ -21,7 +21,7 @@ import { workerExecArgv, workerFilename } from '../decode-workers/pool.js';
 import type { EncodeJob, EncodeJobResult } from './encode-worker.js';
 import { PIECES_FROM_BYTES } from './fullzip.js';
 import type { WriteFileVersion } from './levels.js';
-import { encodePage, type EncodedPage } from './page.js';
+import { encodePage, type EncodedPage, type PageHints } from './page.js';
 import type { ColumnKind } from './schema.js';
 import { rowBytes, WIDE_ROW_BYTES, type PageValues } from './values.js';
 
@@ -84,8 +84,8 @@ function worthAWorker(kind: ColumnKind, values: PageValues): boolean {
 }
 
 /**
- * Encodes one page of a column in file version `version`: inline, or in a worker when that pays (see the
- * module comment).
+ * Encodes one page of a column in file version `version`, compressed as its field's `hints` ask: inline,
+ * or in a worker when that pays (see the module comment).
  * `inWorkersBytes` is what the caller has in workers already: past IN_WORKERS_BYTES the page is encoded
  * inline, so the calling thread encodes instead of waiting, and memory stays bounded.
  */
@@ -93,13 +93,14 @@ export function encodePageSomewhere(
   kind: ColumnKind,
   values: PageValues,
   version: WriteFileVersion,
+  hints: PageHints,
   inWorkersBytes: number,
 ): EncodedPage | Promise<EncodedPage> {
-  if (!worthAWorker(kind, values)) return encodePage(kind, values, version);
+  if (!worthAWorker(kind, values)) return encodePage(kind, values, version, hints);
   if (!pool) startPool();
   const running = pool;
   if (!running?.ready || inWorkersBytes + values.bytes.length > IN_WORKERS_BYTES) {
-    return encodePage(kind, values, version);
+    return encodePage(kind, values, version, hints);
   }
   keepAlive(running);
   // Copies, moved to the worker: posting a view would clone all of the buffer under it (often a whole
@@ -114,6 +115,7 @@ export function encodePageSomewhere(
   const job: EncodeJob = {
     kind,
     version,
+    hints,
     values: {
       rows: values.rows,
       nullCount: values.nullCount,

@@ -1,22 +1,24 @@
 /**
  * The writer's encode worker (a Piscina task): one page of one column (a flat column or a nested leaf,
- * with its levels), gathered on the main thread, encoded here in the file's version (layout choice,
- * bit-packing, chunking, full-zip rows) and handed back. Errors come back as records, since structured
+ * with its levels), gathered on the main thread, encoded here in the file's version with its field's
+ * compression hints (layout choice, compression, chunking, full-zip rows) and handed back. Errors come back as records, since structured
  * clone would drop their class and code.
  *
- *   main ── EncodeJob { kind, version, values } (moved) ──► worker: encodePage ──► { ok, page } (buffers moved) ──► main
+ *   main ── EncodeJob { kind, version, hints, values } (moved) ──► worker: encodePage ──► { ok, page } (buffers moved) ──► main
  */
 import { Piscina } from 'piscina';
 import { toErrorRecord, type ErrorRecord } from '../errors.js';
 import type { WriteFileVersion } from './levels.js';
-import { encodePage, type EncodedPage } from './page.js';
+import { loadZstd } from './general-compression.js';
+import { encodePage, needsZstd, type EncodedPage, type PageHints } from './page.js';
 import type { ColumnKind } from './schema.js';
 import type { PageValues } from './values.js';
 
-/** One page to encode, in file version `version`. */
+/** One page to encode, in file version `version`, compressed as `hints` ask. */
 export interface EncodeJob {
   kind: ColumnKind;
   version: WriteFileVersion;
+  hints: PageHints;
   values: PageValues;
 }
 
@@ -40,10 +42,14 @@ function movableBuffers(page: EncodedPage): ArrayBuffer[] {
   return [...buffers];
 }
 
-/** Encodes one page; its large buffers are moved back to the main thread. */
-export default function encodeJob(job: EncodeJob): EncodeJobResult | object {
+/**
+ * Encodes one page; its large buffers are moved back to the main thread. zstd's WebAssembly is loaded in
+ * this thread (once) before the first page that may use it: the main thread's load does not reach here.
+ */
+export default async function encodeJob(job: EncodeJob): Promise<EncodeJobResult | object> {
   try {
-    const result: EncodeJobResult = { ok: true, page: encodePage(job.kind, job.values, job.version) };
+    if (needsZstd(job.hints)) await loadZstd();
+    const result: EncodeJobResult = { ok: true, page: encodePage(job.kind, job.values, job.version, job.hints) };
     const moved = { [Piscina.transferableSymbol]: movableBuffers(result.page), [Piscina.valueSymbol]: result };
     return Piscina.move(moved as unknown as Parameters<typeof Piscina.move>[0]);
   } catch (error) {

@@ -8,9 +8,10 @@
  *   buffer 1 (variable only): rows + 1 start offsets into buffer 0, each 1, 2, 4 or 8 bytes, the
  *                       smallest width that holds buffer 0's worst-case size
  *
- * Fixed-width rows without nulls are buffer 0 as it is: no copy is made for them.
+ * Fixed-width rows without nulls are buffer 0 as it is: no copy is made for them. Strings may come
+ * FSST-compressed (`wrapEncoding` then wraps the Variable encoding in Fsst).
  */
-import type { FullZipLayoutProto } from '../format/proto/messages.js';
+import type { CompressiveEncodingProto, FullZipLayoutProto } from '../format/proto/messages.js';
 import { valueEncoding } from './miniblock.js';
 import type { ColumnKind } from './schema.js';
 import { rowBytes, type PageBuffer, type PageLevels, type PageValues } from './values.js';
@@ -161,7 +162,9 @@ function nestedRows(
 export function encodeFullZipPage(
   kind: ColumnKind,
   values: PageValues,
+  wrapEncoding?: (inner: CompressiveEncodingProto) => CompressiveEncodingProto,
 ): { buffers: PageBuffer[]; layout: FullZipLayoutProto } {
+  const valueCompression = wrapEncoding ? wrapEncoding(valueEncoding(kind)) : valueEncoding(kind);
   const levels = values.levels;
   if (levels) {
     const rows = nestedRows(kind, values, levels);
@@ -170,7 +173,7 @@ export function encodeFullZipPage(
       bits_def: rows.bitsDef,
       num_items: rows.numItems,
       num_visible_items: values.rows,
-      value_compression: valueEncoding(kind),
+      value_compression: valueCompression,
       layers: levels.layers,
     };
     if (kind.kind === 'variable') layout.bits_per_offset = kind.offsetBytes * 8;
@@ -182,7 +185,7 @@ export function encodeFullZipPage(
     bits_def: values.validity ? 1 : 0,
     num_items: values.rows,
     num_visible_items: values.rows,
-    value_compression: valueEncoding(kind),
+    value_compression: valueCompression,
     layers: [values.validity ? 'REPDEF_NULLABLE_ITEM' : 'REPDEF_ALL_VALID_ITEM'],
   };
   if (kind.kind === 'variable') {

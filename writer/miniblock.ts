@@ -2,21 +2,27 @@
  * Encoding a page in the 2.1 mini-block layout (format/miniblock-layout.ts reads it back), the layout
  * LanceDB picks for values under 256 bytes.
  *
- *   buffer 0: one u16 word per chunk   ((chunk_bytes / 8 − 1) << 4) | log2(values in chunk)  (last: 0)
+ *   buffer 0: one word per chunk (u16; u32 in 2.2)   ((chunk_bytes / 8 − 1) << 4) | log2(values in chunk)
  *   buffer 1: the chunks, each 8-byte aligned:
- *     u16 num_levels | u16 def_bytes (if def) | u16 value_bytes | pad to 8 (0xFE)
- *     def levels (u16 each: Flat(16b), or bit-packed as LanceDB picks), pad to 8 | value buffer, pad to 8
+ *     u16 num_levels | u16 rep_bytes (if rep) | u16 def_bytes (if def) | value_bytes per value buffer
+ *     (u16; u32 in 2.2) | pad to 8 (0xFE) | rep levels, pad to 8 | def levels, pad to 8 | each value
+ *     buffer, pad to 8
+ *   buffer 2: the dictionary, when the values are dictionary indices
+ *   buffer 2 or 3: the repetition index, when the page has lists
  *
- * Integers, dates, timestamps and floats of 8–64 bits are bit-packed (writer/bitpack.ts) when that makes
- * them smaller, in chunks of 1024 values. Otherwise chunks follow LanceDB's sizes: fixed-width values in power-of-two counts of at most 4096 values and
- * under 8 KiB (bools in whole bytes of 8), variable-width values in power-of-two counts whose offsets
- * plus bytes fit in 4 KiB (`Variable`: offsets relative to the chunk buffer, then the bytes, padded to
- * the offset width with 0x48). Every chunk but the last holds a power of two of values.
+ * Integers, dates, timestamps and floats of 8–64 bits are run-length encoded (writer/rle.ts) or bit-packed
+ * (writer/bitpack.ts, chunks of 1024 values) when that makes them smallest. Otherwise chunks follow
+ * LanceDB's sizes: fixed-width values in power-of-two counts of at most 4096 values and under 8 KiB (bools
+ * in whole bytes of 8), variable-width values in power-of-two counts whose offsets plus bytes fit in 4 KiB
+ * (`Variable`: offsets relative to the chunk buffer, then the bytes, padded to the offset width with 0x48).
+ * Every chunk but the last holds a power of two of values.
  */
 import { InternalError } from '../errors.js';
 import type { CompressiveEncodingProto, MiniBlockLayoutProto } from '../format/proto/messages.js';
 import { bitpackChunks, type LevelCodec } from './bitpack.js';
+import { compressFirstBuffers, generalEncoding, type GeneralCompression } from './general-compression.js';
 import { levelCodec, type WriteFileVersion } from './levels.js';
+import { rleBytes, rleChunks, rleEncoding } from './rle.js';
 import type { ColumnKind } from './schema.js';
 import { levelsOf, rowBytes, type PageValues } from './values.js';
 
@@ -29,12 +35,18 @@ const ALIGNMENT = 8;
 const FILL_BYTE = 0xfe;
 const VARIABLE_PAD_BYTE = 0x48;
 
-/** One chunk before serialization: which values it holds and its value buffer. */
+/** One chunk before serialization: which values it holds and its value buffers. */
 interface Chunk {
   rowStart: number;
   rowEnd: number; // exclusive
   log2Values: number;
-  values: Uint8Array;
+  buffers: Uint8Array[];
+}
+
+/** A page's values cut into chunks, and the compressive encoding that reads them back. */
+interface ValueChunks {
+  chunks: Chunk[];
+  encoding: CompressiveEncodingProto;
 }
 
 const pad = (n: number, to: number): number => (to - (n % to)) % to;
@@ -63,7 +75,7 @@ function fixedChunks(kind: ColumnKind, values: PageValues): Chunk[] {
     const byteEnd = Math.ceil((rowEnd * bits) / 8);
     // Only a partial last chunk is marked 0: when the rows fill whole chunks, LanceDB's last word keeps its count.
     const log2Values = rowEnd - rowStart === count ? log2 : 0;
-    chunks.push({ rowStart, rowEnd, log2Values, values: values.bytes.subarray(byteStart, byteEnd) });
+    chunks.push({ rowStart, rowEnd, log2Values, buffers: [values.bytes.subarray(byteStart, byteEnd)] });
   }
   return chunks;
 }
@@ -110,7 +122,12 @@ function variableChunks(values: PageValues, offsetBytes: 4 | 8): Chunk[] {
     }
     buffer.set(values.bytes.subarray(dataStart, dataStart + dataBytes), head);
     buffer.fill(VARIABLE_PAD_BYTE, size);
-    chunks.push({ rowStart: start, rowEnd: end, log2Values: end === values.rows ? 0 : Math.log2(n), values: buffer });
+    chunks.push({
+      rowStart: start,
+      rowEnd: end,
+      log2Values: end === values.rows ? 0 : Math.log2(n),
+      buffers: [buffer],
+    });
     start = end;
   }
   return chunks;
@@ -122,8 +139,43 @@ function bitpackedChunks(values: PageValues, elemBits: number): Chunk[] | undefi
   return blocks?.map((block, i) => {
     const rowStart = i * 1024;
     const rowEnd = Math.min(values.rows, rowStart + 1024);
-    return { rowStart, rowEnd, log2Values: i === blocks.length - 1 ? 0 : 10, values: block };
+    return { rowStart, rowEnd, log2Values: i === blocks.length - 1 ? 0 : 10, buffers: [block] };
   });
+}
+
+const byteCount = (chunks: Chunk[]): number =>
+  chunks.reduce((sum, chunk) => sum + chunk.buffers.reduce((n, b) => n + b.length, 0), 0);
+
+/**
+ * Integers, floats, dates and timestamps of 8–64 bits as LanceDB compresses them: run-length encoded,
+ * bit-packed or plain, whichever takes the fewest bytes (plain on a tie). Undefined for other widths.
+ */
+function compressedFixedChunks(values: PageValues, byteWidth: number): ValueChunks | undefined {
+  if (![1, 2, 4, 8].includes(byteWidth)) return undefined;
+  const elemBits = byteWidth * 8;
+  const plainBytes = values.rows * byteWidth;
+  const runBytes = rleBytes(values.bytes, values.rows, byteWidth);
+  const packed = bitpackedChunks(values, elemBits);
+  const packedBytes = packed ? byteCount(packed) : plainBytes;
+  if (runBytes < plainBytes && runBytes < packedBytes) {
+    const chunks = rleChunks(values.bytes, values.rows, byteWidth).map((chunk, i, all) => ({
+      ...chunk,
+      log2Values: i === all.length - 1 ? 0 : Math.log2(chunk.rowEnd - chunk.rowStart),
+    }));
+    return { chunks, encoding: rleEncoding(byteWidth) };
+  }
+  if (packed) return { chunks: packed, encoding: { inline_bitpacking: { uncompressed_bits_per_value: elemBits } } };
+  return undefined;
+}
+
+/** The page's values in chunks, compressed as LanceDB picks for the kind. */
+function valueChunks(kind: ColumnKind, values: PageValues, plain: boolean): ValueChunks {
+  if (kind.kind === 'fixed' && !plain) {
+    const compressed = compressedFixedChunks(values, kind.byteWidth);
+    if (compressed) return compressed;
+  }
+  const chunks = kind.kind === 'variable' ? variableChunks(values, kind.offsetBytes) : fixedChunks(kind, values);
+  return { chunks, encoding: valueEncoding(kind) };
 }
 
 /** The compressive encoding of uncompressed values of a column kind (mini-block and full-zip alike). */
@@ -195,20 +247,42 @@ function repetitionIndex(rep: Uint16Array, starts: number[], maxRep: number): Ui
   return new Uint8Array(index.buffer);
 }
 
+/** What a mini-block page adds to its values: a dictionary, a wrapper around the value encoding, general compression. */
+export interface MiniBlockOptions {
+  /** The values are indices into this dictionary (buffer 2). */
+  dictionary?: { items: Uint8Array; itemCount: number; encoding: CompressiveEncodingProto };
+  /** Wraps the value encoding (Fsst around the Variable encoding of compressed strings). */
+  wrapEncoding?: (inner: CompressiveEncodingProto) => CompressiveEncodingProto;
+  /** Compresses each chunk's first value buffer (`lance-encoding:compression`). */
+  general?: GeneralCompression;
+  /** Fixed-width values stay plain (`lance-encoding:compression: none`). */
+  plain?: boolean;
+}
+
 /**
- * A page encoded as mini-blocks: its buffers (chunk words, chunk data, and the repetition index when it
- * has lists) and its layout message, or undefined when a nested leaf's levels do not fit its chunks.
- * File version 2.2 writes chunk words and value sizes as u32.
+ * A page encoded as mini-blocks: its buffers (chunk words, chunk data, the dictionary when it has one,
+ * and the repetition index when it has lists) and its layout message, or undefined when a nested leaf's
+ * levels do not fit its chunks. File version 2.2 writes chunk words and value sizes as u32.
  */
 export function encodeMiniBlockPage(
   kind: ColumnKind,
   values: PageValues,
   version: WriteFileVersion,
+  options: MiniBlockOptions = {},
 ): { buffers: Uint8Array[]; layout: MiniBlockLayoutProto } | undefined {
-  const elemBits = kind.kind === 'fixed' && [1, 2, 4, 8].includes(kind.byteWidth) ? kind.byteWidth * 8 : 0;
-  const packed = elemBits > 0 ? bitpackedChunks(values, elemBits) : undefined;
-  const chunks =
-    packed ?? (kind.kind === 'variable' ? variableChunks(values, kind.offsetBytes) : fixedChunks(kind, values));
+  const picked = valueChunks(kind, values, options.plain ?? false);
+  const chunks = picked.chunks;
+  let encoding = options.wrapEncoding ? options.wrapEncoding(picked.encoding) : picked.encoding;
+  if (options.general) {
+    const compressed = compressFirstBuffers(
+      chunks.map((chunk) => chunk.buffers[0] as Uint8Array),
+      options.general,
+    );
+    if (compressed) {
+      chunks.forEach((chunk, i) => (chunk.buffers[0] = compressed[i] as Uint8Array));
+      encoding = generalEncoding(options.general, encoding);
+    }
+  }
   const levels = levelsOf(values);
   const { rep, def } = levels;
   const numLevels = (rep ?? def)?.length ?? values.rows;
@@ -220,18 +294,18 @@ export function encodeMiniBlockPage(
   const reps = chunks.map((_, i) => chunkLevels(repCodec, rep, i));
   const defs = chunks.map((_, i) => chunkLevels(defCodec, def, i));
   const sizeBytes = version === '2.2' ? 4 : 2;
-  const header = 2 + (rep ? 2 : 0) + (def ? 2 : 0) + sizeBytes;
+  const bufferCount = chunks[0]?.buffers.length ?? 1;
+  const header = 2 + (rep ? 2 : 0) + (def ? 2 : 0) + sizeBytes * bufferCount;
   let total = 0;
   const sizes = chunks.map((chunk, i) => {
     const repBytes = reps[i]?.length ?? 0;
     const defBytes = defs[i]?.length ?? 0;
-    const size =
+    let size =
       header +
       pad(header, ALIGNMENT) +
       (rep ? repBytes + pad(repBytes, ALIGNMENT) : 0) +
-      (def ? defBytes + pad(defBytes, ALIGNMENT) : 0) +
-      chunk.values.length +
-      pad(chunk.values.length, ALIGNMENT);
+      (def ? defBytes + pad(defBytes, ALIGNMENT) : 0);
+    for (const buffer of chunk.buffers) size += buffer.length + pad(buffer.length, ALIGNMENT);
     total += size;
     return size;
   });
@@ -263,25 +337,27 @@ export function encodeMiniBlockPage(
       view.setUint16(at, levelBytes.length, true);
       at += 2;
     }
-    if (sizeBytes === 4) view.setUint32(at, chunk.values.length, true);
-    else view.setUint16(at, chunk.values.length, true);
-    at += sizeBytes;
+    for (const buffer of chunk.buffers) {
+      if (sizeBytes === 4) view.setUint32(at, buffer.length, true);
+      else view.setUint16(at, buffer.length, true);
+      at += sizeBytes;
+    }
     data.fill(FILL_BYTE, at, at + pad(at - start, ALIGNMENT));
     at += pad(at - start, ALIGNMENT);
     const repBytes = reps[i];
     const defBytes = defs[i];
     if (repBytes) put(repBytes);
     if (defBytes) put(defBytes);
-    put(chunk.values);
+    for (const buffer of chunk.buffers) put(buffer);
     const word = (((at - start) / ALIGNMENT - 1) << 4) | chunk.log2Values;
     if (sizeBytes === 4) wordView.setUint32(i * 4, word, true);
     else wordView.setUint16(i * 2, word, true);
   });
   const layout: MiniBlockLayoutProto = {
-    value_compression: packed ? { inline_bitpacking: { uncompressed_bits_per_value: elemBits } } : valueEncoding(kind),
-    num_dictionary_items: 0,
+    value_compression: encoding,
+    num_dictionary_items: options.dictionary?.itemCount ?? 0,
     layers: levels.layers,
-    num_buffers: 1,
+    num_buffers: bufferCount,
     repetition_index_depth: rep ? 1 : 0,
     num_items: values.rows,
     has_large_chunk: version === '2.2',
@@ -289,6 +365,10 @@ export function encodeMiniBlockPage(
   if (repCodec) layout.rep_compression = repCodec.encoding;
   if (defCodec) layout.def_compression = defCodec.encoding;
   const buffers: Uint8Array[] = [words, data];
+  if (options.dictionary) {
+    layout.dictionary = options.dictionary.encoding;
+    buffers.push(options.dictionary.items);
+  }
   if (rep && values.levels) buffers.push(repetitionIndex(rep, starts, values.levels.maxRep));
   return { buffers, layout };
 }

@@ -230,6 +230,13 @@ export function fieldShape(fields: readonly FieldProto[]): string {
   return fields.map((f) => `${f.name}:${f.logical_type}`).join(',');
 }
 
+/** The Arrow field a leaf's values come from (its `lance-encoding:*` metadata drives their compression). */
+export function leafField(column: WriteColumn, leaf: LeafColumn): arrow.Field {
+  let field = column.field;
+  for (const child of leaf.path) field = field.type.children[child] as arrow.Field;
+  return field;
+}
+
 /**
  * `column` with the Lance fields a dataset already has for it (`existing`, pre-order, same shape): their
  * ids and metadata, so an append writes the dataset's field ids.

@@ -36,7 +36,15 @@ import {
 import { DataFileWriter, type WrittenFile } from './data-file.js';
 import { openInput, type WriteData } from './input.js';
 import type { WriteFileVersion } from './levels.js';
-import { fieldShape, planColumns, schemaMetadataBytes, withExistingFields, type WriteColumn } from './schema.js';
+import { prepareCompression } from './page.js';
+import {
+  fieldShape,
+  leafField,
+  planColumns,
+  schemaMetadataBytes,
+  withExistingFields,
+  type WriteColumn,
+} from './schema.js';
 
 /** Options of {@link writeDataset}. */
 export interface WriteDatasetOptions {
@@ -383,6 +391,7 @@ export async function writeDataset(
   }
   const columns = mode === 'append' && committed ? appendColumns(root, committed, schema) : planColumns(schema);
   const fileVersion = mode === 'append' && committed ? appendVersion(root, committed, options) : checked.fileVersion;
+  await prepareCompression(columns.flatMap((c) => c.leaves.map((leaf) => leafField(c, leaf))));
   const dataDir = join(root, 'data');
   fs.mkdirSync(dataDir, { recursive: true });
   const written: string[] = [];

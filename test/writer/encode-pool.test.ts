@@ -11,7 +11,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { writeDataset } from '../../index.js';
 import { encodePageSomewhere, encodeWorkersLoaded, IN_WORKERS_BYTES } from '../../writer/encode-pool.js';
 import { gatherLeafPage } from '../../writer/nested.js';
-import { encodePage, type EncodedPage } from '../../writer/page.js';
+import { loadZstd } from '../../writer/general-compression.js';
+import { encodePage, type EncodedPage, type PageHints } from '../../writer/page.js';
 import { planColumns } from '../../writer/schema.js';
 import type { PageValues } from '../../writer/values.js';
 import { expectTablesEqual } from '../fixtures/compare.js';
@@ -19,6 +20,8 @@ import { oracleScan } from '../fixtures/oracle.js';
 import { scanOurs } from './read-back.js';
 
 const root = fs.mkdtempSync(join(os.tmpdir(), 'encode-pool-'));
+/** A field that asks for nothing: compressions as LanceDB picks them by default. */
+const NO_HINTS: PageHints = { text: false };
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
 /** `rows` int64 values in 8 bytes each (a page the mini-block encoder bit-packs), every 7th row null. */
@@ -50,9 +53,9 @@ function flat(page: EncodedPage): number[] {
 
 describe('encodePageSomewhere', () => {
   it('encodes a large page inline while the pool starts, without waiting for it', () => {
-    expect(encodePageSomewhere({ kind: 'fixed', byteWidth: 8 }, int64Page(200_000), '2.2', 0)).not.toBeInstanceOf(
-      Promise,
-    );
+    expect(
+      encodePageSomewhere({ kind: 'fixed', byteWidth: 8 }, int64Page(200_000), '2.2', NO_HINTS, 0),
+    ).not.toBeInstanceOf(Promise);
   });
 
   it.each(['2.1', '2.2'] as const)(
@@ -60,10 +63,10 @@ describe('encodePageSomewhere', () => {
     async (version) => {
       expect(await encodeWorkersLoaded()).toBe(true);
       const values = int64Page(200_000);
-      const pending = encodePageSomewhere({ kind: 'fixed', byteWidth: 8 }, values, version, 0);
+      const pending = encodePageSomewhere({ kind: 'fixed', byteWidth: 8 }, values, version, NO_HINTS, 0);
       expect(pending).toBeInstanceOf(Promise);
       const inWorker = await pending;
-      const inline = encodePage({ kind: 'fixed', byteWidth: 8 }, values, version);
+      const inline = encodePage({ kind: 'fixed', byteWidth: 8 }, values, version, NO_HINTS);
       expect(inWorker.rows).toBe(inline.rows);
       expect(Array.from(inWorker.encoding)).toEqual(Array.from(inline.encoding));
       expect(flat(inWorker)).toEqual(flat(inline));
@@ -79,32 +82,53 @@ describe('encodePageSomewhere', () => {
       const leaf = column?.leaves[0];
       if (!leaf) throw new Error('planColumns gave no leaf for a list<int32> column');
       const values = gatherLeafPage(leaf, tags.data);
-      const pending = encodePageSomewhere(leaf.kind, values, version, 0);
+      const pending = encodePageSomewhere(leaf.kind, values, version, NO_HINTS, 0);
       expect(pending).toBeInstanceOf(Promise);
       const inWorker = await pending;
-      const inline = encodePage(leaf.kind, values, version);
+      const inline = encodePage(leaf.kind, values, version, NO_HINTS);
       expect(inWorker.rows).toBe(200_000);
       expect(Array.from(inWorker.encoding)).toEqual(Array.from(inline.encoding));
       expect(flat(inWorker)).toEqual(flat(inline));
     },
   );
 
+  it('loads zstd in the worker before encoding a page whose field asks for it, byte for byte as inline', async () => {
+    expect(await encodeWorkersLoaded()).toBe(true);
+    const hints: PageHints = { text: false, compression: { scheme: 'zstd', level: 3 } };
+    const values = int64Page(200_000);
+    const pending = encodePageSomewhere({ kind: 'fixed', byteWidth: 8 }, values, '2.2', hints, 0);
+    expect(pending).toBeInstanceOf(Promise);
+    const inWorker = await pending;
+    await loadZstd();
+    const inline = encodePage({ kind: 'fixed', byteWidth: 8 }, values, '2.2', hints);
+    expect(Array.from(inWorker.encoding)).toEqual(Array.from(inline.encoding));
+    expect(flat(inWorker)).toEqual(flat(inline));
+  });
+
   it('leaves the values it was given in place: they are copied to the worker, not moved', async () => {
     expect(await encodeWorkersLoaded()).toBe(true);
     const values = int64Page(200_000);
-    await encodePageSomewhere({ kind: 'fixed', byteWidth: 8 }, values, '2.2', 0);
+    await encodePageSomewhere({ kind: 'fixed', byteWidth: 8 }, values, '2.2', NO_HINTS, 0);
     expect(values.bytes.byteLength).toBe(1_600_000);
     expect(values.validity?.byteLength).toBe(200_000);
   });
 
   it('encodes a small page inline', async () => {
     expect(await encodeWorkersLoaded()).toBe(true);
-    expect(encodePageSomewhere({ kind: 'fixed', byteWidth: 8 }, int64Page(1000), '2.2', 0)).not.toBeInstanceOf(Promise);
+    expect(
+      encodePageSomewhere({ kind: 'fixed', byteWidth: 8 }, int64Page(1000), '2.2', NO_HINTS, 0),
+    ).not.toBeInstanceOf(Promise);
   });
 
   it('encodes a page inline when the writer has IN_WORKERS_BYTES in workers already', async () => {
     expect(await encodeWorkersLoaded()).toBe(true);
-    const page = encodePageSomewhere({ kind: 'fixed', byteWidth: 8 }, int64Page(200_000), '2.2', IN_WORKERS_BYTES);
+    const page = encodePageSomewhere(
+      { kind: 'fixed', byteWidth: 8 },
+      int64Page(200_000),
+      '2.2',
+      NO_HINTS,
+      IN_WORKERS_BYTES,
+    );
     expect(page).not.toBeInstanceOf(Promise);
   });
 });
@@ -135,6 +159,31 @@ describe('writeDataset with encodeInWorkers', () => {
         ),
       });
       await expectWrittenInWorkers('large', table, fileVersion);
+    },
+  );
+
+  it.each(['2.1', '2.2'] as const)(
+    'writes large columns asking for zstd and lz4 in file version %s that LanceDB and lance-loader read value for value',
+    async (fileVersion) => {
+      const rows = 150_000;
+      const asking = (scheme: string): Map<string, string> => new Map([['lance-encoding:compression', scheme]]);
+      const fields = [
+        new arrow.Field('zstd_text', new arrow.Utf8(), true, asking('zstd')),
+        new arrow.Field('lz4_text', new arrow.Utf8(), true, asking('lz4')),
+        new arrow.Field('zstd_ids', new arrow.Int64(), true, asking('zstd')),
+      ];
+      const text = Array.from({ length: rows }, (_, i) =>
+        i % 13 === 0 ? null : `note ${i % 5000} ${'y'.repeat(i % 9)}`,
+      );
+      const ids = BigInt64Array.from({ length: rows }, (_, i) => BigInt((i * 7919) % 100_000));
+      const children = [
+        arrow.vectorFromArray(text, new arrow.Utf8()),
+        arrow.vectorFromArray(text, new arrow.Utf8()),
+        arrow.makeVector(ids),
+      ].map((vector) => vector.data[0] as arrow.Data);
+      const data = arrow.makeData({ type: new arrow.Struct(fields), length: rows, nullCount: 0, children });
+      const table = new arrow.Table([new arrow.RecordBatch(new arrow.Schema(fields), data)]);
+      await expectWrittenInWorkers('compressed', table, fileVersion);
     },
   );
 

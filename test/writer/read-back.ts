@@ -19,8 +19,14 @@ export async function scanOurs(path: string): Promise<arrow.Table> {
   }
 }
 
+/** One column: its pages' layouts (joined with ` | `) and its bytes in the data file. */
+export interface ColumnLayout {
+  layout: string;
+  bytes: number;
+}
+
 /** Per column of the dataset's one data file: its pages' layouts and its bytes. */
-export async function layouts(path: string): Promise<Record<string, { layout: string; bytes: number }>> {
+export async function layouts(path: string): Promise<Record<string, ColumnLayout>> {
   const data = join(path, 'data');
   const [name] = fs.readdirSync(data);
   const file = await openFile(join(data, name as string));
