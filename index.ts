@@ -10,12 +10,14 @@ export {
   openDataset,
   Dataset,
   type OpenDatasetOptions,
+  type TakeByIdsOptions,
   type FollowSymlinks,
   type FragmentInfo,
   type VersionInfo,
 } from './dataset/dataset.js';
 export type { DatasetLocation, LanceDbTableLike } from './dataset/location.js';
 export type { BlobHandle, TakeBlobsOptions } from './dataset/blobs.js';
+export type { RowId } from './dataset/id-index.js';
 export {
   openFile,
   LanceFile,

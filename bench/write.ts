@@ -2,6 +2,7 @@
  * Write throughput, side by side in one run on the same in-memory batches (`npm run bench:write`):
  *
  *   lance-loader  writeDataset(dir, table): encode, write, fsync data files, commit
+ *   lance-loader-workers  the same with { encodeInWorkers: true }: large CPU-heavy pages in worker threads
  *   lancedb       db.createTable(name, table), then fsync of its data files (LanceDB returns before
  *                 its files are durable; the fsync makes the two comparable)
  *   npy           one NPY v1.0 file per column (values as they sit in Arrow: vectors as an N × dim
@@ -12,6 +13,7 @@
  *
  *   npm run bench:write                                   # emb 200,000 rows and images 20,000 rows
  *   npm run bench:write -- --kinds emb --rows-scale 0.25 --repeats 3
+ *   npm run bench:write -- --kinds mixed --methods lance-loader,lance-loader-workers,lancedb   # 1M rows of 7 scalar/string columns
  */
 import fs from 'node:fs';
 import { join } from 'node:path';
@@ -21,10 +23,10 @@ import * as arrow from 'apache-arrow';
 import { writeDataset } from '../index.js';
 import { benchBatches, dataDir, fsyncAll, type BenchKind } from './datasets.js';
 
-const FULL_ROWS: Partial<Record<BenchKind, number>> = { emb: 200_000, images: 20_000, seed000: 500 };
+const FULL_ROWS: Partial<Record<BenchKind, number>> = { emb: 200_000, images: 20_000, seed000: 500, mixed: 1_000_000 };
 const WRITE_BYTES = 16 << 20;
 
-type Method = 'lance-loader' | 'lancedb' | 'npy';
+type Method = 'lance-loader' | 'lance-loader-workers' | 'lancedb' | 'npy';
 
 /** Bytes of values in the table: what every method must write at least. */
 function valueBytes(table: arrow.Table): number {
@@ -131,8 +133,8 @@ async function runMethod(method: Method, kind: BenchKind, table: arrow.Table, sc
   fs.rmSync(path, { recursive: true, force: true });
   fs.rmSync(join(scratch, `${name}.npy`), { recursive: true, force: true });
   const start = process.hrtime.bigint();
-  if (method === 'lance-loader') {
-    await writeDataset(path, table);
+  if (method === 'lance-loader' || method === 'lance-loader-workers') {
+    await writeDataset(path, table, { encodeInWorkers: method === 'lance-loader-workers' });
   } else if (method === 'lancedb') {
     const db = await lancedb.connect(scratch);
     (

@@ -13,10 +13,12 @@
  * and 3.0, C order, little-endian or byte-sized int/uint/float dtypes, and bool (as uint8 0/1).
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import * as arrow from 'apache-arrow';
 import { unzipSync } from 'fflate';
 import { InvalidArgumentError, UnsupportedError } from '../errors.js';
+import { fsError } from '../writer/fs-error.js';
 
 /** Field metadata key holding the trailing shape of an N-dimensional array column. */
 export const SHAPE_METADATA = 'lance-loader:shape';
@@ -128,9 +130,8 @@ function columnData(field: arrow.Field, array: NpyData): arrow.Data {
   return arrow.makeData({ type: field.type, length: rows, nullCount: 0, child });
 }
 
-/** The arrays of one .npy or .npz file, as (column name, array) pairs. */
-function arraysOf(path: string, column: string): [string, NpyData][] {
-  const file = readFileSync(path);
+/** The arrays of one .npy or .npz file (its bytes `file`), as (column name, array) pairs. */
+function arraysOf(path: string, file: Uint8Array, column: string): [string, NpyData][] {
   if (extname(path) === '.npy') return [[column, parseNpy(file, path)]];
   let members: Record<string, Uint8Array>;
   try {
@@ -210,10 +211,10 @@ export async function* npyBatches(
 ): AsyncGenerator<arrow.RecordBatch> {
   let schema: arrow.Schema | undefined;
   const name = column ?? basename(files[0] ?? 'data', extname(files[0] ?? ''));
-  for (const path of files) {
-    const arrays = arraysOf(path, name);
+  for await (const [index, path, file] of readAhead(files)) {
+    const arrays = arraysOf(path, file, name);
     const rows = arrays[0]?.[1].shape[0] ?? 0;
-    const fileIds = ids?.[files.indexOf(path)];
+    const fileIds = ids?.[index];
     const idVector = fileIds && idColumn(fileIds, rows, path);
     const arrayFields = arrays.map(([n, array]) => {
       if (array.shape[0] !== rows)
@@ -240,6 +241,44 @@ export async function* npyBatches(
       schema,
       arrow.makeData({ type: new arrow.Struct(schema.fields), length: rows, nullCount: 0, children }),
     );
+  }
+}
+
+/** Bytes of input files read ahead of the one being converted (at least one file is). */
+const READ_AHEAD_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The files' bytes in order, as [index, path, bytes]. Reads run on libuv's threadpool up to
+ * READ_AHEAD_BYTES ahead, so they overlap with the encoding and writing of the files before them.
+ */
+async function* readAhead(files: readonly string[]): AsyncGenerator<[number, string, Uint8Array]> {
+  const ahead: { path: string; bytes: number; read: Promise<Uint8Array> }[] = [];
+  let aheadBytes = 0;
+  let next = 0;
+  for (let index = 0; index < files.length; index++) {
+    while (next < files.length && (ahead.length === 0 || aheadBytes < READ_AHEAD_BYTES)) {
+      const path = files[next++] as string;
+      let bytes: number;
+      try {
+        bytes = statSync(path).size;
+      } catch (cause) {
+        throw fsError('reading the input file', path, cause);
+      }
+      const read = readFile(path);
+      // Rejections are handled where the read is awaited; this keeps one that is never awaited quiet.
+      read.catch(() => undefined);
+      ahead.push({ path, bytes, read });
+      aheadBytes += bytes;
+    }
+    const { path, bytes, read } = ahead.shift() as (typeof ahead)[number];
+    aheadBytes -= bytes;
+    let file: Uint8Array;
+    try {
+      file = await read;
+    } catch (cause) {
+      throw fsError('reading the input file', path, cause);
+    }
+    yield [index, path, file];
   }
 }
 

@@ -40,12 +40,19 @@ import {
   type ScanOptions,
   type TakeOptions,
 } from './file.js';
+import { findIdRows, IdIndex, type RowId } from './id-index.js';
 import { packedToData } from './packed-struct.js';
 import { columnRead, readInline, type ColumnRead, type FileRead, type OutputTask } from './read-rows.js';
 import { sortWithSlots, toRowOffsets } from './rows.js';
 import { allSettledOrFirstError } from './settle.js';
 import { resolveLocation, type DatasetLocation, type LocationArgument } from './location.js';
 import { insideDirectory, LocalStorage, RemoteStorage, type DatasetStorage, type RemoteAccess } from './storage.js';
+
+/** Options of {@link Dataset.takeByIds}. */
+export interface TakeByIdsOptions extends TakeOptions {
+  /** The column holding the ids (default `'id'`). */
+  idColumn?: string;
+}
 
 /** Options of {@link openDataset}. */
 export interface OpenDatasetOptions {
@@ -204,6 +211,8 @@ export class Dataset {
   private readonly starts: Float64Array;
   private readonly files = new Map<string, Promise<OpenDataFile>>();
   private readonly blobFiles: BlobFiles;
+  /** Id indexes by column, built by the first takeByIds on the column. */
+  private readonly idIndexes = new Map<string, Promise<IdIndex>>();
   private closed = false;
 
   /** The dataset directory (absolute), or its URL (without credentials or query string). */
@@ -380,6 +389,41 @@ export class Dataset {
         yield await this.readOffsets(offsets, fields);
       }
     }
+  }
+
+  /**
+   * Reads the rows holding `ids` in the id column (`options.idColumn`, default `'id'`: integers or
+   * strings), in the order given (duplicates allowed). The first call for a column scans it once and
+   * keeps an index of 12 bytes per row until the dataset is closed; later calls read only their rows.
+   * Where several rows hold an id, the first in row order is read.
+   *
+   * @throws InvalidArgumentError naming the first id that no row holds, or an id of the wrong kind.
+   * @throws UnsupportedError when the id column is neither integers nor strings.
+   */
+  async takeByIds(ids: ArrayLike<RowId>, options: TakeByIdsOptions = {}): Promise<arrow.Table> {
+    this.checkOpen();
+    checkOptionsArgument(options, 'takeByIds', "{ idColumn: 'object_id', columns: ['tensor'] }");
+    if (ids === null || typeof ids !== 'object' || typeof ids.length !== 'number')
+      throw new InvalidArgumentError(`takeByIds: ids must be an array of numbers, bigints or strings`);
+    const column = options.idColumn ?? 'id';
+    let index = this.idIndexes.get(column);
+    if (!index) {
+      const field = this.schema.fields.find((f) => f.name === column);
+      if (!field)
+        throw new InvalidArgumentError(`${this.path}: there is no id column "${column}"; pass options.idColumn`, {
+          column,
+        });
+      index = IdIndex.build(column, field.type, this.numRows, this.scan({ columns: [column], batchSize: 65536 }));
+      this.idIndexes.set(column, index);
+      index.catch(() => this.idIndexes.delete(column));
+    }
+    const rows = await findIdRows(
+      await index,
+      ids,
+      this.path,
+      async (offsets) => (await this.take(offsets, { columns: [column] })).getChildAt(0) as arrow.Vector,
+    );
+    return this.take(rows, { columns: options.columns });
   }
 
   /**

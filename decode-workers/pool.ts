@@ -31,9 +31,14 @@ const DEATHS_PER_WORKER_WITHOUT_PROGRESS = 4;
  * never closed. require() reads with synchronous opens, which Node tracks and closes when a thread
  * stops (trackUnmanagedFds).
  */
-const WORKER_FILENAME = fromSource
-  ? join(ioDir, '..', 'decode-workers', 'worker.ts')
-  : join(ioDir, '..', ...(basename(join(ioDir, '..')) === 'cjs' ? [] : ['cjs']), 'decode-workers', 'worker.js');
+const WORKER_FILENAME = workerFilename('decode-workers', 'worker');
+
+/** A worker script `folder/name` of lance-loader: the source through tsx, or the CommonJS build's (see WORKER_FILENAME). */
+export function workerFilename(folder: string, name: string): string {
+  return fromSource
+    ? join(ioDir, '..', folder, `${name}.ts`)
+    : join(ioDir, '..', ...(basename(join(ioDir, '..')) === 'cjs' ? [] : ['cjs']), folder, `${name}.js`);
+}
 
 /**
  * Piscina require()s its worker file first and import()s it only if that throws. A require() of an ES
@@ -46,6 +51,9 @@ const WORKER_FILENAME = fromSource
 const WORKER_EXEC_ARGV = process.allowedNodeEnvironmentFlags.has('--no-experimental-require-module')
   ? ['--no-experimental-require-module']
   : [];
+
+/** Node flags of lance-loader's worker threads (see WORKER_EXEC_ARGV; tsx when the sources run). */
+export const workerExecArgv: readonly string[] = [...WORKER_EXEC_ARGV, ...(fromSource ? ['--import', 'tsx'] : [])];
 
 /** What Piscina rejects a queued task with when its instance is destroyed. */
 const PISCINA_DESTROYED = 'Terminating worker thread';
@@ -124,7 +132,7 @@ export class DecodePool {
       maxThreads: this.workers,
       concurrentTasksPerWorker: this.tasksPerWorker,
       loadBalancer: prepareOnIdleWorkers(this.tasksPerWorker),
-      execArgv: [...WORKER_EXEC_ARGV, ...(fromSource ? ['--import', 'tsx'] : [])],
+      execArgv: [...workerExecArgv],
       // Workers open the dataset's files themselves; Node closes those descriptors when a worker stops.
       trackUnmanagedFds: true,
       // A worker's garbage lives for one batch: a small young generation is enough, and it keeps V8 from

@@ -12,13 +12,18 @@
  * complete one (plus unreferenced files, which readers never open). The manifest file is what Lance
  * writes: `[index section] u32 len | Manifest | i64 position | u16 0 | u16 2 | "LANC"`, named with
  * Lance's V2 scheme so the newest version sorts first.
+ *
+ * Each commit also records what it did in `_transactions/{read_version}-{uuid}.txn` (a Transaction
+ * message, protos/transaction.proto), named by the manifest's `transaction_file` (field 12): a Lance
+ * writer that loses a race to one of our commits reads it to decide whether its own commit still
+ * applies, and fails without it.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import { join } from 'node:path';
 import { CommitConflictError, CorruptFileError } from '../errors.js';
 import { parseManifest, versionOfManifestName } from '../format/manifest.js';
-import { encodeManifest } from '../format/proto/encode.js';
+import { encodeManifest, encodeTransaction } from '../format/proto/encode.js';
 import type { ManifestProto } from '../format/proto/messages.js';
 import { fsError } from './fs-error.js';
 
@@ -31,6 +36,20 @@ export interface CommittedVersion {
   manifest: ManifestProto;
   bytes: Uint8Array;
 }
+
+/**
+ * What a commit did (protos/transaction.proto, Transaction): `readVersion` is the version the write
+ * started from (0 for a new dataset). Fragments carry no ids yet: Lance assigns them at commit.
+ */
+export type TransactionRecord = { readVersion: number } & (
+  | { operation: 'append'; fragments: ManifestProto['fragments'] }
+  | {
+      operation: 'overwrite';
+      fragments: ManifestProto['fragments'];
+      fields: ManifestProto['fields'];
+      schemaMetadata: ManifestProto['schema_metadata'];
+    }
+);
 
 /** The file name of `version` under `_versions/` (Lance's V2 naming). */
 export function manifestFileName(version: number): string {
@@ -111,6 +130,38 @@ function writeSynced(path: string, bytes: Uint8Array): void {
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/**
+ * Writes the transaction file of a commit about to be made, fsynced with its directory entry (the
+ * manifest will name it); returns its name inside `_transactions/`.
+ */
+export function writeTransactionFile(root: string, transaction: TransactionRecord): string {
+  const uuid = randomUUID();
+  const name = `${transaction.readVersion}-${uuid}.txn`;
+  const fragments = transaction.fragments.map((fragment) => ({ ...fragment, id: 0 }));
+  const operation =
+    transaction.operation === 'append'
+      ? { append: { fragments } }
+      : {
+          overwrite: {
+            fragments,
+            schema: transaction.fields,
+            schema_metadata: transaction.schemaMetadata,
+            config_upsert_values: {},
+          },
+        };
+  const dir = join(root, '_transactions');
+  const path = join(dir, name);
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    writeSynced(path, encodeTransaction({ read_version: transaction.readVersion, uuid, tag: '', ...operation }));
+    syncDirectory(dir);
+  } catch (cause) {
+    fs.rmSync(path, { force: true });
+    throw fsError('writing the transaction file', path, cause);
+  }
+  return name;
 }
 
 /** fsyncs a directory, so the names created in it survive a crash. */

@@ -1,21 +1,23 @@
 /**
  * Writes one Lance data file (file version 2.1 or 2.2) from record batches, streaming: each column gathers
- * its values until a page's worth (8 MiB, LanceDB's per-column cache) is waiting, encodes that page and
- * appends its buffers to the file. The file is laid out as LanceDB lays it out:
+ * its values until a page's worth (8 MiB, LanceDB's per-column cache) is waiting, encodes that page (in
+ * a worker thread when that pays: writer/encode-pool.ts) and appends its buffers to the file. The file is
+ * laid out as LanceDB lays it out:
  *
- *   [page buffers, each padded with 0x48 to 64 bytes] … (pages of all columns, in the order they fill)
+ *   [page buffers, each padded with 0x48 to 64 bytes] … (pages of all columns, in the order they are encoded)
  *   FileDescriptor (global buffer 0: schema + row count)
  *   ColumnMetadata 0 … N−1 | CMO table (u64 pos, u64 size) × N | GBO table × 1
  *   footer: u64 column_meta_start | u64 cmo_start | u64 gbo_start | u32 1 | u32 N | u16 2 | u16 1 or 2 | "LANC"
  *
- * Writes are gathered into large sequential `writev`s; `finish` fsyncs the file before it returns, so a
- * manifest never names a file whose bytes could still be lost.
+ * Bytes go to a {@link FileSink}, which writes them behind the caller in large sequential `writev`s;
+ * `finish` fsyncs the file before it resolves, so a manifest never names a file whose bytes could still
+ * be lost.
  */
-import fs from 'node:fs';
 import type * as arrow from 'apache-arrow';
 import { encodeAny, encodeColumnEncoding, encodeColumnMetadata, encodeFileDescriptor } from '../format/proto/encode.js';
 import type { FieldProto } from '../format/proto/messages.js';
-import { fsError } from './fs-error.js';
+import { FileSink } from './file-sink.js';
+import { encodePageSomewhere } from './encode-pool.js';
 import type { WriteFileVersion } from './levels.js';
 import { gatherLeafPage, leafChunkBytes } from './nested.js';
 import { encodePage, pageHints, type EncodedPage, type PageHints } from './page.js';
@@ -25,7 +27,6 @@ import { leafField, type LeafColumn, type WriteColumn } from './schema.js';
 export const PAGE_BYTES = 8 * 1024 * 1024;
 const ALIGNMENT = 64;
 const PAD_BYTE = 0x48;
-const FLUSH_BYTES = 8 * 1024 * 1024;
 const MAGIC = new Uint8Array([0x4c, 0x41, 0x4e, 0x43]);
 
 /** What the manifest needs to know about a finished data file. */
@@ -63,28 +64,28 @@ const columnEncoding = encodeAny('lance.encodings.ColumnEncoding', encodeColumnE
 export class DataFileWriter {
   readonly path: string;
   readonly name: string;
-  private readonly fd: number;
+  private readonly sink: FileSink;
   private readonly columns: ColumnState[];
   private readonly fields: FieldProto[];
   private readonly schemaMetadata: Record<string, Uint8Array>;
   private readonly version: WriteFileVersion;
-  private position = 0;
-  private queued: Uint8Array[] = [];
-  private queuedBytes = 0;
   private rowCount = 0;
+  /** Pages being encoded in workers, and their value bytes. */
+  private readonly encodes = new Set<Promise<void>>();
+  private encodingBytes = 0;
+  private encodeFailure: unknown;
 
   private constructor(
-    path: string,
     name: string,
-    fd: number,
+    sink: FileSink,
     columns: WriteColumn[],
     schemaMetadata: Record<string, Uint8Array>,
     version: WriteFileVersion,
+    private readonly encodeInWorkers: boolean,
   ) {
-    this.path = path;
-    this.version = version;
+    this.path = sink.path;
     this.name = name;
-    this.fd = fd;
+    this.sink = sink;
     this.columns = columns.flatMap((column, field) =>
       column.leaves.map((leaf) => ({
         leaf,
@@ -99,24 +100,23 @@ export class DataFileWriter {
     );
     this.fields = columns.flatMap((c) => c.fields);
     this.schemaMetadata = schemaMetadata;
+    this.version = version;
   }
 
-  /** Creates `dir/name` (which must not exist) for the columns given, in file version `version`. */
+  /**
+   * Creates `dir/name` (which must not exist) for the columns given, in file version `version`; with
+   * `encodeInWorkers`, large pages that cost CPU to encode may go to worker threads (writer/encode-pool.ts).
+   */
   static create(
     dir: string,
     name: string,
     columns: WriteColumn[],
     schemaMetadata: Record<string, Uint8Array>,
     version: WriteFileVersion,
+    encodeInWorkers: boolean,
   ): DataFileWriter {
-    const path = `${dir}/${name}`;
-    let fd: number;
-    try {
-      fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
-    } catch (cause) {
-      throw fsError('creating the data file', path, cause);
-    }
-    return new DataFileWriter(path, name, fd, columns, schemaMetadata, version);
+    const sink = FileSink.create(`${dir}/${name}`);
+    return new DataFileWriter(name, sink, columns, schemaMetadata, version, encodeInWorkers);
   }
 
   /** Rows written so far (pending pages included). */
@@ -124,12 +124,11 @@ export class DataFileWriter {
     return this.rowCount;
   }
 
-  /** Bytes the file holds so far, pending pages excluded. */
-  get bytesWritten(): number {
-    return this.position;
-  }
-
-  /** Appends the rows of one batch: `data[i]` is top-level field i's data, all of the same length. */
+  /**
+   * Appends the rows of one batch: `data[i]` is top-level field i's data, all of the same length. Their memory
+   * must not change until {@link finish} resolves (values are written where they lie). Await
+   * {@link waitForRoom} before the next batch, so that memory stays bounded.
+   */
   write(data: readonly arrow.Data[]): void {
     this.columns.forEach((state) => {
       const chunk = data[state.field] as arrow.Data;
@@ -141,14 +140,47 @@ export class DataFileWriter {
     this.rowCount += data[0]?.length ?? 0;
   }
 
+  /** Resolves once the bytes waiting to be written are few enough to take more rows. */
+  async waitForRoom(): Promise<void> {
+    if (this.encodeFailure !== undefined) throw this.encodeFailure;
+    await this.sink.waitForRoom();
+  }
+
   private flushColumn(state: ColumnState): void {
     if (state.pendingRows === 0) return;
-    const page = encodePage(state.leaf.kind, gatherLeafPage(state.leaf, state.pending), this.version, state.hints);
+    const values = gatherLeafPage(state.leaf, state.pending);
+    const firstRow = state.rowsFlushed;
+    const page = this.encodeInWorkers
+      ? encodePageSomewhere(state.leaf.kind, values, this.version, state.hints, this.encodingBytes)
+      : encodePage(state.leaf.kind, values, this.version, state.hints);
+    // Top-level rows: a nested leaf's page holds more values than rows.
+    state.rowsFlushed += state.pendingRows;
     state.pending = [];
     state.pendingBytes = 0;
     state.pendingRows = 0;
-    state.pages.push(this.appendPage(page, state.rowsFlushed));
-    state.rowsFlushed += page.rows;
+    if (!(page instanceof Promise)) {
+      state.pages.push(this.appendPage(page, firstRow));
+      return;
+    }
+    // Encoded in a worker: appended when it comes back, perhaps after later pages of other columns.
+    const bytes = values.bytes.length;
+    this.encodingBytes += bytes;
+    const encoding = page
+      .then(
+        (encoded) => void state.pages.push(this.appendPage(encoded, firstRow)),
+        (error: unknown) => void (this.encodeFailure ??= error),
+      )
+      .finally(() => {
+        this.encodes.delete(encoding);
+        this.encodingBytes -= bytes;
+      });
+    this.encodes.add(encoding);
+  }
+
+  /** Waits for the pages in workers; throws the first encode failure. */
+  private async encoded(): Promise<void> {
+    await Promise.all(this.encodes);
+    if (this.encodeFailure !== undefined) throw this.encodeFailure;
   }
 
   private appendPage(page: EncodedPage, firstRow: number): PageEntry {
@@ -156,7 +188,7 @@ export class DataFileWriter {
     for (const buffer of page.buffers) {
       const pieces = Array.isArray(buffer) ? buffer : [buffer];
       const size = pieces.reduce((sum, piece) => sum + piece.length, 0);
-      entry.offsets.push(this.position + this.queuedBytes);
+      entry.offsets.push(this.sink.position);
       entry.sizes.push(size);
       for (const piece of pieces) this.queue(piece);
       const pad = (ALIGNMENT - (size % ALIGNMENT)) % ALIGNMENT;
@@ -166,67 +198,40 @@ export class DataFileWriter {
   }
 
   private queue(bytes: Uint8Array): void {
-    this.queued.push(bytes);
-    this.queuedBytes += bytes.length;
-    if (this.queuedBytes >= FLUSH_BYTES) this.flushQueue();
-  }
-
-  private flushQueue(): void {
-    let pieces = this.queued;
-    let left = this.queuedBytes;
-    this.queued = [];
-    this.queuedBytes = 0;
-    try {
-      while (left > 0) {
-        // writev takes at most IOV_MAX (1024) pieces per call.
-        const batch = pieces.slice(0, 1024);
-        let written = fs.writevSync(this.fd, batch, this.position);
-        this.position += written;
-        left -= written;
-        // A short write: drop what was written and retry the rest.
-        const rest: Uint8Array[] = [];
-        for (const piece of pieces) {
-          if (written >= piece.length) written -= piece.length;
-          else {
-            rest.push(written > 0 ? piece.subarray(written) : piece);
-            written = 0;
-          }
-        }
-        pieces = rest;
-      }
-    } catch (cause) {
-      throw fsError('writing the data file', this.path, cause);
-    }
+    this.sink.append(bytes);
   }
 
   /** Flushes every column's last page, writes the metadata and footer, fsyncs and closes the file. */
-  finish(): WrittenFile {
+  async finish(): Promise<WrittenFile> {
     for (const state of this.columns) this.flushColumn(state);
+    await this.encoded();
     const descriptor = encodeFileDescriptor({
       schema: { fields: this.fields, metadata: this.schemaMetadata },
       length: this.rowCount,
     });
-    const gbo = [this.position + this.queuedBytes, descriptor.length];
+    const gbo = [this.sink.position, descriptor.length];
     this.queue(descriptor);
-    const columnMetaStart = this.position + this.queuedBytes;
+    const columnMetaStart = this.sink.position;
     const cmo: number[] = [];
     for (const state of this.columns) {
       const bytes = encodeColumnMetadata({
         encoding: { direct: { encoding: columnEncoding } },
-        pages: state.pages.map((page) => ({
-          buffer_offsets: page.offsets,
-          buffer_sizes: page.sizes,
-          length: page.rows,
-          encoding: { direct: { encoding: page.encoding } },
-          priority: page.firstRow,
-        })),
+        pages: state.pages
+          .sort((a, b) => a.firstRow - b.firstRow)
+          .map((page) => ({
+            buffer_offsets: page.offsets,
+            buffer_sizes: page.sizes,
+            length: page.rows,
+            encoding: { direct: { encoding: page.encoding } },
+            priority: page.firstRow,
+          })),
         buffer_offsets: [],
         buffer_sizes: [],
       });
-      cmo.push(this.position + this.queuedBytes, bytes.length);
+      cmo.push(this.sink.position, bytes.length);
       this.queue(bytes);
     }
-    const cmoStart = this.position + this.queuedBytes;
+    const cmoStart = this.sink.position;
     const tables = new DataView(new ArrayBuffer((cmo.length + 2) * 8 + 40));
     cmo.forEach((value, i) => tables.setBigUint64(i * 8, BigInt(value), true));
     const gboStart = cmoStart + cmo.length * 8;
@@ -243,23 +248,13 @@ export class DataFileWriter {
     const tail = new Uint8Array(tables.buffer);
     tail.set(MAGIC, footer + 36);
     this.queue(tail);
-    this.flushQueue();
-    try {
-      fs.fsyncSync(this.fd);
-      fs.closeSync(this.fd);
-    } catch (cause) {
-      throw fsError('syncing the data file', this.path, cause);
-    }
-    return { name: this.name, rows: this.rowCount, sizeBytes: this.position };
+    const sizeBytes = await this.sink.close();
+    return { name: this.name, rows: this.rowCount, sizeBytes };
   }
 
-  /** Closes and removes the unfinished file (after an error). */
-  abort(): void {
-    try {
-      fs.closeSync(this.fd);
-    } catch {
-      // already closed by finish
-    }
-    fs.rmSync(this.path, { force: true });
+  /** Stops writing, closes and removes the unfinished file (after an error). */
+  async abort(): Promise<void> {
+    await Promise.all(this.encodes);
+    await this.sink.abort();
   }
 }

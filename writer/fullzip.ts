@@ -46,7 +46,7 @@ function fixedRows(width: number, values: PageValues): PageBuffer {
  * Values from this size on (on average) are not copied into buffer 0: the buffer is handed on as
  * pieces, each row's control word and length then its bytes where they lie, for one gathered write.
  */
-const PIECES_FROM_BYTES = 4096;
+export const PIECES_FROM_BYTES = 4096;
 
 function variableRows(offsetBytes: 4 | 8, values: PageValues): PageBuffer[] {
   const { rows, validity, bytes } = values;

@@ -86,9 +86,12 @@ export function pageHints(field: arrow.Field): PageHints {
  * zstd when a column asks for it.
  */
 export async function prepareCompression(fields: readonly arrow.Field[]): Promise<void> {
-  const hints = fields.map(pageHints);
-  // lz4 too: wide values are compressed with zstd whichever was asked.
-  if (hints.some((h) => typeof h.compression === 'object')) await loadZstd();
+  if (fields.map(pageHints).some(needsZstd)) await loadZstd();
+}
+
+/** Whether pages with these hints may compress with zstd: lz4 too, as wide values get zstd whichever was asked. */
+export function needsZstd(hints: PageHints): boolean {
+  return typeof hints.compression === 'object';
 }
 
 function widestValue(kind: ColumnKind, values: PageValues): number {

@@ -109,6 +109,28 @@ message Manifest {
   DataStorageFormat data_format = 15;
   repeated BasePath base_paths = 18;
 }
+// protos/transaction.proto: what a commit did, in _transactions/{read_version}-{uuid}.txn, named by
+// Manifest.transaction_file; Lance reads it to check a concurrent commit against its own. Only the
+// operations the writer makes are declared.
+message Transaction {
+  uint64 read_version = 1;
+  string uuid = 2;
+  string tag = 3;
+  map<string, string> transaction_properties = 4;
+  message Append {
+    repeated DataFragment fragments = 1;
+  }
+  message Overwrite {
+    repeated DataFragment fragments = 1;
+    repeated lance.file.Field schema = 2;
+    map<string, bytes> schema_metadata = 3;
+    map<string, string> config_upsert_values = 4;
+  }
+  oneof operation {
+    Append append = 100;
+    Overwrite overwrite = 102;
+  }
+}
 message BasePath {
   uint32 id = 1;
   string name = 2;

@@ -49,6 +49,8 @@ export const encodePageLayout = encoder('lance.encodings21.PageLayout');
 export const encodeColumnEncoding = encoder('lance.encodings.ColumnEncoding');
 /** lance.table.Manifest */
 export const encodeManifest = encoder('lance.table.Manifest');
+/** lance.table.Transaction */
+export const encodeTransaction = encoder('lance.table.Transaction');
 
 const encodeAnyMessage = encoder('lance.wk.Any');
 

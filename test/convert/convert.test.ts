@@ -85,6 +85,17 @@ describe('convertToLance npy', () => {
     expect(error.message).toContain(`${path}: holds 22 data bytes, its shape needs 160`);
   });
 
+  it('refuses an input it cannot read with an IoError naming it, writing nothing', async () => {
+    const dir = fresh('unreadable');
+    fs.mkdirSync(join(dir, 'b.npy'), { recursive: true });
+    fs.writeFileSync(join(dir, 'a.npy'), npy('<f4', [2], Float32Array.from([1, 2])));
+    const out = fresh('unreadable.lance');
+    const error = await rejection(convertToLance('npy', [dir], out, { progress: false }));
+    expect(error).toMatchObject({ code: 'IO_ERROR', details: { path: join(dir, 'b.npy'), code: 'EISDIR' } });
+    expect(error.message).toContain('reading the input file failed');
+    expect(fs.existsSync(join(out, '_versions'))).toBe(false);
+  });
+
   it('refuses files whose arrays differ from the first', async () => {
     const dir = fresh('mixed');
     fs.mkdirSync(dir);

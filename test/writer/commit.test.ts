@@ -149,29 +149,51 @@ describe('a writer killed mid-write', () => {
   });
 });
 
+/** Runs the child writer appending `rows` rows under a 2 MiB file size limit (ulimit -f counts 1024-byte blocks). */
+function appendUnderFileLimit(
+  path: string,
+  rows: number,
+  shape = 'vectors',
+): Promise<{ code: number | null; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      'bash',
+      ['-c', `ulimit -f 2048 && exec "${process.execPath}" --import tsx ${CHILD} "$0" append ${rows} 1 ${shape}`, path],
+      {
+        cwd: REPO_ROOT,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout }));
+  });
+}
+
 describe('a write that runs out of space', () => {
   it('fails with an IoError and leaves the dataset at its version', async () => {
     const path = freshPath();
     await runScript(CHILD, [path, 'create', '100', '1']);
     const filesBefore = fs.readdirSync(join(path, 'data'));
-    // ulimit -f counts 1024-byte blocks: 2 MiB, while one append of 20,000 vectors is 10 MB.
-    const run = await new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {
-      const child = spawn(
-        'bash',
-        ['-c', `ulimit -f 2048 && exec "${process.execPath}" --import tsx ${CHILD} "$0" append ${ROWS} 1`, path],
-        {
-          cwd: REPO_ROOT,
-          stdio: ['ignore', 'pipe', 'inherit'],
-        },
-      );
-      let stdout = '';
-      child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout }));
-    });
+    // 2 MiB, while one append of 20,000 vectors is 10 MB.
+    const run = await appendUnderFileLimit(path, ROWS);
     expect(run.code).toBe(3);
     expect(run.stdout).toMatch(/^error IO_ERROR .*writing the data file failed: EFBIG/);
     expect(fs.readdirSync(join(path, 'data'))).toEqual(filesBefore);
+    expect(await countOurs(path)).toEqual({ version: 1, rows: 100 });
+  });
+
+  it('fails with an IoError while a page is encoded in a worker thread, and leaves the dataset at its version', async () => {
+    const path = freshPath();
+    await runScript(CHILD, [path, 'create', '100', '1', 'ints']);
+    const filesBefore = fs.readdirSync(join(path, 'data'));
+    // 3,000,000 rows: pages of 8 MiB of ids and of labels, encoded in workers, written past the limit.
+    const run = await appendUnderFileLimit(path, 3_000_000, 'ints');
+    expect(run.code).toBe(3);
+    expect(run.stdout).toMatch(/^error IO_ERROR .*writing the data file failed: EFBIG/);
+    expect(fs.readdirSync(join(path, 'data'))).toEqual(filesBefore);
+    expect(fs.readdirSync(join(path, '_transactions'))).toHaveLength(1);
     expect(await countOurs(path)).toEqual({ version: 1, rows: 100 });
   });
 });

@@ -9,12 +9,15 @@ import os from 'node:os';
 import { join } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
 import * as arrow from 'apache-arrow';
+import protobuf from 'protobufjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rejection } from '../caught.js';
+import { protoSources } from '../../format/proto/definitions.js';
 import { openDataset, writeDataset } from '../../index.js';
+import { readLatestVersion } from '../../writer/commit.js';
 import { toLanceDbArrow } from '../fixtures/arrow-bridge.js';
 import { expectTablesEqual } from '../fixtures/compare.js';
-import { oracleScan, oracleTake } from '../fixtures/oracle.js';
+import { oracleScan, oracleTake, oracleVersions } from '../fixtures/oracle.js';
 import { layouts, scanOurs } from './read-back.js';
 
 const root = fs.mkdtempSync(join(os.tmpdir(), 'writer-nested-'));
@@ -224,6 +227,33 @@ describe('nested inputs and appends', () => {
     expect((await writeDataset(path, table.slice(2000), { mode: 'append' })).version).toBe(2);
     expectTablesEqual(await oracleScan(path), table, { label: 'LanceDB' });
     expectTablesEqual(await scanOurs(path), table, { label: 'lance-loader' });
+  });
+
+  it("records nested writes' transactions with every nested field and the manifest's leaf ids, and a stale LanceDB handle appends after them", async () => {
+    const path = join(root, 'transactions.lance');
+    const table = nestedTable().select(['idx', 'list_list', 'struct_list', 'list_struct']);
+    await writeDataset(path, table.slice(0, 1000));
+    const db = await lancedb.connect(root);
+    const stale = await db.openTable('transactions');
+    await writeDataset(path, table.slice(1000, 2000), { mode: 'append' });
+    const ours = readLatestVersion(path)?.manifest;
+    const leafIds = ours?.fragments[0]?.files[0]?.fields;
+    expect(leafIds?.length).toBeGreaterThan(4);
+    const protos = new protobuf.Root();
+    for (const source of protoSources) protobuf.parse(source, protos, { keepCase: true });
+    const Transaction = protos.resolveAll().lookupType('lance.table.Transaction');
+    const [create, append] = fs
+      .readdirSync(join(path, '_transactions'))
+      .map((name) => Transaction.toObject(Transaction.decode(fs.readFileSync(join(path, '_transactions', name)))))
+      .sort((a, b) => Number(a.read_version) - Number(b.read_version));
+    expect(create?.overwrite.schema.map((f: { id: number }) => f.id)).toEqual(ours?.fields.map((f) => f.id));
+    expect(create?.overwrite.fragments[0].files[0].fields).toEqual(leafIds);
+    expect(append?.append.fragments[0].files[0].fields).toEqual(leafIds);
+    await stale.add(toLanceDbArrow(table.slice(2000)));
+    stale.close();
+    db.close();
+    expect(await oracleVersions(path)).toEqual([1, 2, 3]);
+    expectTablesEqual(await oracleScan(path), table, { label: 'LanceDB' });
   });
 
   it('refuses an append whose nested column has another shape, naming both', async () => {

@@ -127,6 +127,38 @@ describe('writeDataset modes', () => {
     expectTablesEqual(await scanOurs(path), concat(first, more));
   });
 
+  it('records each commit in _transactions/ so that a LanceDB handle opened before its append still appends', async () => {
+    const path = freshPath();
+    const first = makeTable(0, 100);
+    await writeDataset(path, first);
+    const db = await lancedb.connect(root);
+    const table = await db.openTable(path.slice(root.length + 1, -'.lance'.length));
+    const second = makeTable(100, 50);
+    await writeDataset(path, second, { mode: 'append' });
+    // The handle still reads version 1: LanceDB commits version 3 after checking our version 2's transaction.
+    const third = makeTable(150, 20);
+    await table.add(toLanceDbArrow(third));
+    expect(await table.version()).toBe(3);
+    table.close();
+    db.close();
+    // Named by the version each write read: ours 0 and 1, LanceDB's 1 too.
+    const names = fs.readdirSync(join(path, '_transactions'));
+    expect(names.every((name) => /^\d+-[0-9a-f-]{36}\.txn$/.test(name))).toBe(true);
+    expect(names.map((name) => name.split('-')[0]).sort()).toEqual(['0', '1', '1']);
+    expectTablesEqual(await oracleScan(path), concat(first, second, third));
+  });
+
+  it('lets LanceDB list its versions and check each one out', async () => {
+    const path = freshPath();
+    await writeDataset(path, makeTable(0, 30));
+    await writeDataset(path, makeTable(30, 20), { mode: 'append' });
+    await writeDataset(path, makeTable(0, 5), { mode: 'overwrite' });
+    expect(await oracleVersions(path)).toEqual([1, 2, 3]);
+    expect([await oracleCountRows(path, 1), await oracleCountRows(path, 2), await oracleCountRows(path, 3)]).toEqual([
+      30, 50, 5,
+    ]);
+  });
+
   it('cuts a data file, and so a fragment, every maxRowsPerFile rows', async () => {
     const path = freshPath();
     const table = makeTable(0, 2500);
@@ -307,6 +339,12 @@ describe('writeDataset refusals', () => {
     expect((error as Error).message).toContain('column "x" is not nullable but has 1 null(s) in rows 2..3');
     expect(fs.readdirSync(join(path, 'data'))).toEqual([]);
     expect(fs.existsSync(join(path, '_versions'))).toBe(false);
+  });
+
+  it('refuses an encodeInWorkers that is not a boolean, naming the option', async () => {
+    const error = await rejection(writeDataset(freshPath(), makeTable(0, 5), { encodeInWorkers: 'yes' as never }));
+    expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', details: { option: 'encodeInWorkers' } });
+    expect(error.message).toContain('options.encodeInWorkers must be true or false; got "yes"');
   });
 
   it('refuses row objects without a schema', async () => {
