@@ -167,7 +167,7 @@ export function createOutputs(fields: LanceField[], numSlots: number): DecodeOut
         : createOutputFor(field.arrowType, numSlots, field.nullable, name);
     const width = outputWidthOf(field.arrowType, name);
     // A List (not LargeList) of fixed-width items is read row by row, straight into its Arrow buffers.
-    if (isSingleList(layers, width) && parents?.[0]?.arrowType.typeId === arrow.Type.List)
+    if (isSingleList(layers, width, field.arrowType) && parents?.[0]?.arrowType.typeId === arrow.Type.List)
       return createRaggedListOutput(numSlots, width, true, layers, undefined, true);
     return createNestedOutput(numSlots, layers, width);
   });

@@ -239,9 +239,9 @@ export class WorkerDataset {
         if (leaf.layers) {
           const width = outputWidthOf(leaf.field.arrowType, leaf.name);
           // One list over fixed-width items decodes straight into its rows (list-rows.ts).
-          if (isSingleList(leaf.layers, width) && d.kind === 'padded')
+          if (isSingleList(leaf.layers, width, leaf.field.arrowType) && d.kind === 'padded')
             return createPaddedListOutput(d, rows, leaf.layers, budget);
-          if (isSingleList(leaf.layers, width) && d.kind === 'variable')
+          if (isSingleList(leaf.layers, width, leaf.field.arrowType) && d.kind === 'variable')
             return createRaggedListOutput(d.numSlots, width, d.nullable, leaf.layers, budget, leaf.field.nullable);
           return createNestedOutput(d.numSlots, leaf.layers, width, budget);
         }

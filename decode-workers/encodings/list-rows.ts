@@ -14,6 +14,7 @@
  * the general path's (decode-workers/nested-fill.ts) whatever the page kinds: null lists are all padding
  * (validity 0), empty lists valid with length 0, null items the pad value (padded) or zeros (ragged).
  */
+import * as arrow from 'apache-arrow';
 import { CorruptFileError } from '../../errors.js';
 import { canonicalDef, type LayerKind } from '../../format/repdef.js';
 import type { DecodeTask } from '../../io/plan-steps.js';
@@ -78,8 +79,16 @@ export interface ListOutput {
 }
 
 /** Whether a leaf of `layers` and `byteWidth` takes this path: one list over fixed-width items. */
-export function isSingleList(layers: readonly LayerKind[], byteWidth: number | undefined): byteWidth is number {
-  return byteWidth !== undefined && layers.length === 2 && layers[0] === 'item' && layers[1] === 'list';
+export function isSingleList(
+  layers: readonly LayerKind[],
+  byteWidth: number | undefined,
+  leafType: arrow.DataType,
+): byteWidth is number {
+  // Fixed-size lists with nullable items carry item validity buffers this path does not read.
+  const nullableItems = arrow.DataType.isFixedSizeList(leafType) && leafType.children[0]?.nullable !== false;
+  return (
+    byteWidth !== undefined && !nullableItems && layers.length === 2 && layers[0] === 'item' && layers[1] === 'list'
+  );
 }
 
 /** An output writing rows padded into `target`; `batchRows` are the batch's row offsets by slot. */

@@ -29,7 +29,10 @@ afterAll(() => removeTempDirs());
 async function damagedCopy(from = pristine, column = 1): Promise<{ root: string; file: string; page: PageInfo }> {
   const root = path.join(tempDir(), path.basename(from));
   fs.cpSync(from, root, { recursive: true });
-  const name = fs.readdirSync(path.join(root, 'data')).find((f) => f.endsWith('.lance')) as string;
+  // The first fragment's file: the rows the tests take are its rows.
+  const ds = await openDataset(root);
+  const name = ds.fragments[0]?.files[0]?.path as string;
+  await ds.close();
   const file = path.join(root, 'data', name);
   const source = await FileSource.open(file);
   try {

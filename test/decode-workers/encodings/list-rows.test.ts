@@ -41,7 +41,8 @@ async function listLeaves(name: string, version: StorageVersion): Promise<{ data
   const dataset = await openDataset(await ensureDataset(specByName(name), version));
   opened.push(dataset);
   const leaves = leafColumns(dataset.selectFields(undefined)).filter(
-    (leaf) => leaf.layers && isSingleList(leaf.layers, outputWidthOf(leaf.field.arrowType, leaf.name)),
+    (leaf) =>
+      leaf.layers && isSingleList(leaf.layers, outputWidthOf(leaf.field.arrowType, leaf.name), leaf.field.arrowType),
   );
   return { dataset, leaves };
 }
@@ -144,11 +145,11 @@ function firstDifference(a: Uint8Array, b: Uint8Array): number {
   return -1;
 }
 
+// nested_lists and nested_types are left out: their single lists are list<fixed_size_list> of nullable
+// items, which may carry item validity buffers and so are read by the general path.
 const FIXTURES: [string, StorageVersion[]][] = [
   ['nested', ['2.0', '2.1', '2.2']],
-  ['nested_lists', ['2.0', '2.1', '2.2']],
   ['nested_long', ['2.1', '2.2']],
-  ['nested_types', ['2.1', '2.2']],
   ['nested_single_row', ['2.1', '2.2']],
   ['nested_constant', ['2.1', '2.2']],
 ];
