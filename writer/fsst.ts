@@ -14,15 +14,17 @@
  * its own and decodes on its own. Counting and lookups use typed arrays only: no object per symbol or
  * position.
  */
+import {
+  FSST_ESCAPE as ESCAPE,
+  FSST_MAGIC,
+  FSST_MAX_SYMBOL_BYTES as MAX_SYMBOL_BYTES,
+  FSST_SYMBOL_TABLE_BYTES as TABLE_BYTES,
+} from '../format/fsst-table.js';
 import type { PageValues } from './values.js';
 
 const MAX_SYMBOLS = 255;
-const MAX_SYMBOL_BYTES = 8;
-const ESCAPE = 255;
 const GENERATIONS = 5;
 const SAMPLE_BYTES = 32 * 1024;
-const TABLE_BYTES = 8 + 256 * 8 + 256;
-const FSST_MAGIC = 0x46535354;
 
 /** A symbol table for compressing: symbol bytes (8 per code), lengths, and lookups by leading bytes. */
 interface SymbolTable {

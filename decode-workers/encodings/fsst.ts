@@ -34,15 +34,8 @@
  * {@link CorruptFileError} up to 7 bytes past the partial output may hold scratch.
  */
 import { CorruptFileError, InvalidArgumentError } from '../../errors.js';
+import { FSST_ESCAPE, FSST_MAGIC, FSST_MAX_SYMBOL_BYTES } from '../../format/fsst-table.js';
 
-/** Size of the symbol table buffer Lance writes: 8-byte header, 256 × u64 symbols, 256 × u8 lengths. */
-export const FSST_SYMBOL_TABLE_BYTES = 8 + 256 * 8 + 256;
-/** The code that announces a literal byte. */
-const FSST_ESCAPE = 255;
-/** A code expands to at most this many bytes. */
-const FSST_MAX_SYMBOL_BYTES = 8;
-/** "FSST" as the high 32 bits of the header. */
-const FSST_MAGIC = 0x46535354;
 const HEADER_BYTES = 8;
 /** Input bytes at the end of a range that are decoded with exact-length copies (≥ 8 output bytes). */
 const EXACT_TAIL_BYTES = 16;

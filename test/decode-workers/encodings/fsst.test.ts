@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
+import { FSST_SYMBOL_TABLE_BYTES } from '../../../format/fsst-table.js';
 import {
-  FSST_SYMBOL_TABLE_BYTES,
   decodeFsst,
   fsstDecodedLength,
   fsstDecodedLengthBound,
