@@ -10,7 +10,7 @@ import { InternalError, InvalidArgumentError, UnsupportedError } from '../errors
 import type { LanceField } from '../format/schema.js';
 import { compactNested, type CompactNested, type NestedOutput } from '../decode-workers/encodings/nested-output.js';
 import { unravelLevels, type UnravelledLayer } from '../decode-workers/encodings/unravel.js';
-import { finishListOutput, type ListOutput } from '../decode-workers/encodings/list-rows.js';
+import { finishListOutput, listItemValidity, type ListOutput } from '../decode-workers/encodings/list-rows.js';
 import {
   compactVariable,
   createFixedOutput,
@@ -211,8 +211,7 @@ export function listRowsToData(field: LanceField, out: ListOutput, numRows: numb
   const w = out.byteWidth;
   const count = data.length / w;
   // Most lists have no null item: their validity bytes are all ones and need no packing.
-  const items = out.nullItems > 0 ? compactVariable(out.itemValidity).data : null;
-  const values = fixedData(child.arrowType, data, count, items);
+  const values = fixedData(child.arrowType, data, count, listItemValidity(out));
   const valueOffsets = Int32Array.from(offsets, (x) => x / w);
   const lists = rows.validity ? packBits(rows.validity.subarray(0, numRows)) : { zeros: 0, bitmap: undefined };
   return arrow.makeData({

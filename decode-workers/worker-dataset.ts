@@ -33,6 +33,7 @@ import {
   createPaddedListOutput,
   createRaggedListOutput,
   finishListOutput,
+  listItemValidity,
   isSingleList,
 } from './encodings/list-rows.js';
 import {
@@ -256,8 +257,7 @@ export class WorkerDataset {
           const where = `${this.ref.path}: column "${this.leaves[i]?.name}"`;
           if (out.kind === 'list') {
             columns[i] = finishListOutput(out, where) ?? out;
-            if (out.ragged && out.itemValidity && out.nullItems > 0)
-              itemValidity[i] = compactVariable(out.itemValidity).data;
+            if (out.ragged) itemValidity[i] = listItemValidity(out);
           } else refuseNullItems(out, this.leaves[i]?.name ?? '', where);
           if (out.kind !== 'nested') return;
           if (d.kind === 'padded') fillPadded(d, out, rows, where);

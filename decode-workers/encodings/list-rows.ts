@@ -22,6 +22,7 @@ import { createRandom, epochSeedKey } from '../../samplers/random.js';
 import { readMiniBlockChunk, type ChunkLevels } from './miniblock.js';
 import { compactNested, type NestedOutput } from './nested-output.js';
 import {
+  compactVariable,
   createVariableOutput,
   reserveCapacity,
   reserveVariable,
@@ -158,6 +159,11 @@ export function finishListOutput(out: ListOutput, where: string): VariableOutput
       numRows: out.numSlots,
     });
   return out.ragged;
+}
+
+/** The rows' item validity in row order (one byte per item), or null when no item is null. */
+export function listItemValidity(out: ListOutput): Uint8Array | null {
+  return out.itemValidity && out.nullItems > 0 ? compactVariable(out.itemValidity).data : null;
 }
 
 /** Items a row of `n` drops at its start to keep the padded length (the general path's rule). */
