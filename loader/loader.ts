@@ -29,7 +29,7 @@ import type { DatasetRef, OutputDescriptor, VariableColumn } from '../decode-wor
 import { createBatch, type Batch, type BatchColumn, type BatchLease } from './batch.js';
 import { planBatchLayout, type BatchLayout } from './batch-layout.js';
 import { planMemoryBudget, transformScratchFor, type MemoryBudget } from './budget.js';
-import { loadSharp } from '../decode-workers/transforms/sharp.js';
+import { loadImageLibrary } from '../decode-workers/transforms/image-library.js';
 import type { SkippedRow } from '../decode-workers/messages.js';
 import type { ColumnTransformPlan } from '../decode-workers/transforms/steps.js';
 import { Dataset, openDataset } from '../dataset/dataset.js';
@@ -530,11 +530,11 @@ export class DataLoader {
 }
 
 /**
- * What transforms need beyond their own options: sharp for decodeImage (an UnsupportedError saying how to
+ * What transforms need beyond their own options: @napi-rs/image for decodeImage (an UnsupportedError saying how to
  * install it, before any worker starts).
  */
 async function checkTransforms(plans: ColumnTransformPlan[]): Promise<void> {
-  if (plans.some((p) => p.steps.some((s) => s.op === 'decodeImage'))) await loadSharp();
+  if (plans.some((p) => p.steps.some((s) => s.op === 'decodeImage'))) await loadImageLibrary();
 }
 
 /**

@@ -84,8 +84,8 @@ export const DEFAULT_MAX_PIXELS = 4096 * 4096;
 /**
  * Decodes a JPEG, PNG or WebP value into pixels `[h, w, channels]` uint8 (1: grey, 3: RGB, 4: RGBA;
  * converted from whatever the file holds). An image whose header says more than `maxPixels` pixels
- * (width × height) is refused before it is decoded (a decompression bomb). Needs the optional
- * dependency `sharp`.
+ * (width × height) is refused before it is decoded (a decompression bomb), and a JPEG cut short is
+ * refused. Needs the optional dependency `@napi-rs/image`.
  */
 export function decodeImage(options: { channels?: 1 | 3 | 4; maxPixels?: number } = {}): TransformStep {
   return { op: 'decodeImage', channels: options.channels ?? 3, maxPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS };
@@ -162,7 +162,11 @@ export interface ColumnTransformPlan extends TensorSpec {
   column: string;
   steps: TransformStep[];
   onError: 'raise' | 'skip';
-  /** Bytes of the largest image the steps may decode (maxPixels × channels), 0 without decodeImage. */
+  /**
+   * Bytes a worker holds for the largest image the steps may decode, 0 without decodeImage: maxPixels ×
+   * 8, the library's decoded pixels (up to 4 bytes a pixel for 8-bit images) and their crop copied out as
+   * RGBA for its resampler.
+   */
   decodedBytes: number;
   /**
    * With a batch-level user step (the last step): what it takes, the row steps' outputs stacked
@@ -240,7 +244,7 @@ export function planColumnTransform(column: string, transform: unknown): ColumnT
           fail(`${at}.maxPixels`, `must be a positive integer, got ${String(step.maxPixels)}`);
         state = 'image';
         channels = step.channels;
-        decodedBytes = step.maxPixels * step.channels;
+        decodedBytes = step.maxPixels * 8;
         return;
       case 'resize':
         needImage(at, 'resize');
