@@ -43,6 +43,7 @@ import {
   type LoaderState,
   type ResolvedLoaderOptions,
 } from './loader-options.js';
+import { resolveTransformInputs } from './transform-inputs.js';
 import { createLoaderMetrics, type LoaderMetrics, type MetricsCounters } from './metrics.js';
 
 interface Slot extends BatchLease {
@@ -122,6 +123,7 @@ export class DataLoader {
       const fields = dataset.selectFields(withStructLeaves(dataset.selectFields(resolved.columns)));
       checkReadableFields(fields, dataset.path);
       const layout = planBatchLayout(fields, resolved.batchSize, resolved.shapes, resolved.transforms, resolved.pad);
+      resolveTransformInputs(resolved.transforms, layout);
       const plans = Object.values(resolved.transforms);
       await checkTransforms(plans);
       // Slots are sized by the schema's widths: a width the pages cannot hold is damage, not a budget matter.

@@ -35,12 +35,42 @@ export interface Pixels {
   shape: number[];
 }
 
+/**
+ * A value of another column (a user step's `inputs`), a view of the batch slot to read, not write: a
+ * fixed-width column's values as a typed array of its type (one number, or a fixed-size list's items),
+ * a string's or binary's bytes.
+ */
+export type ColumnValue =
+  | Int8Array
+  | Uint8Array
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | Float32Array
+  | Float64Array
+  | BigInt64Array
+  | BigUint64Array;
+
+/**
+ * Another column's values of a whole batch (a batch-level user step's `inputs`): a fixed-width column's
+ * values of every row `[rows × values a row]` (offsets null), or strings' and binaries' bytes with row
+ * `r`'s at `data.subarray(offsets[r], offsets[r + 1])`; `validity[r]` 0 for a null (null when none can be).
+ */
+export interface BatchColumnValues {
+  data: ColumnValue;
+  offsets: Float64Array | null;
+  validity: Uint8Array | null;
+}
+
 /** What a user transform function receives for each row. */
 export interface UserTransformInput {
   /** The column's value (the encoded bytes) when the step is the first, else null. */
   bytes: Uint8Array | null;
   /** The previous steps' output, when there are any. */
   pixels: Pixels | null;
+  /** The row's values of the columns the step names in `inputs` (null where the row's value is null). */
+  columns: Record<string, ColumnValue | null>;
   /** The dataset's visible row offset, the epoch and the column. */
   row: number;
   epoch: number;
@@ -63,6 +93,8 @@ export interface UserBatchTransformInput {
   values: { data: Uint8Array; offsets: Float64Array; validity: Uint8Array | null } | null;
   /** The steps before it, every row's output stacked: shape `[rows, ...]`. */
   pixels: Pixels | null;
+  /** The batch's values of the columns the step names in `inputs`, in batch order. */
+  columns: Record<string, BatchColumnValues>;
   /** The dataset's visible row offset of each batch position (after onError 'skip' replaced any). */
   rows: Uint32Array;
   epoch: number;
@@ -148,10 +180,16 @@ export class ColumnTransformer {
   /**
    * Transforms `value` (the column's bytes, or null for a null) of dataset row `row` into `output` (the
    * row's place in the slot, plan.byteWidth bytes; with a batch-level step, its place in the stacked
-   * input, plan.batchStep.input.byteWidth). Every failure is a TransformError naming the row, the column
-   * and the step.
+   * input, plan.batchStep.input.byteWidth); `columns` holds the row's values of plan.inputs. Every
+   * failure is a TransformError naming the row, the column and the step.
    */
-  async run(value: Uint8Array | null, row: number, epoch: number, output: Uint8Array | Float32Array): Promise<void> {
+  async run(
+    value: Uint8Array | null,
+    row: number,
+    epoch: number,
+    output: Uint8Array | Float32Array,
+    columns: Readonly<Record<string, ColumnValue | null>> = {},
+  ): Promise<void> {
     const { column } = this.plan;
     if (value === null) throw this.error('IMAGE_DECODE', row, 'the value is null');
     const stream = createRandom(`${this.seed}:${epoch}:${row}:${column}`);
@@ -296,7 +334,10 @@ export class ColumnTransformer {
               ? new Float32Array(count(step.output.shape))
               : new Uint8Array(count(step.output.shape));
           try {
-            await fn({ bytes, pixels: input, row, epoch, column, random, options: step.options }, out);
+            await fn(
+              { bytes, pixels: input, columns: pick(columns, step), row, epoch, column, random, options: step.options },
+              out,
+            );
           } catch (cause) {
             throw this.error(
               'TRANSFORM_ERROR',
@@ -337,13 +378,15 @@ export class ColumnTransformer {
    * `output` the batch's whole output in the slot (zeroed first, so values the function leaves are 0,
    * not an earlier batch's). Its random stream is seeded with `${seed}:${epoch}:${column}:batch:${rows}`
    * (the rows joined by commas): the same batch draws the same whatever worker loads it, and after a
-   * resume. A throw is a TransformError naming the rows, the column and the module.
+   * resume. `columns` holds the batch's values of plan.inputs. A throw is a TransformError naming the
+   * rows, the column and the module.
    */
   async runBatch(
     input: UserBatchTransformInput['values'] | Pixels,
     rows: Uint32Array,
     epoch: number,
     output: Uint8Array | Float32Array,
+    columns: Readonly<Record<string, BatchColumnValues>> = {},
   ): Promise<void> {
     const { column, steps } = this.plan;
     const step = steps[steps.length - 1] as UserTransformStep;
@@ -356,6 +399,7 @@ export class ColumnTransformer {
         {
           values: pixels ? null : (input as UserBatchTransformInput['values']),
           pixels,
+          columns: pick(columns, step),
           rows,
           epoch,
           column,
@@ -486,6 +530,10 @@ export class ColumnTransformer {
 const at = (values: readonly number[], k: number): number => (values.length === 1 ? values[0] : values[k]) as number;
 
 const count = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** The step's `inputs` of `columns`. */
+const pick = <T>(columns: Readonly<Record<string, T>>, step: UserTransformStep): Record<string, T> =>
+  Object.fromEntries((step.inputs ?? []).map((name) => [name, columns[name] as T]));
 
 const message = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause));
 

@@ -11,6 +11,7 @@
  * A user step (`{ module, export, options, output }`) takes the column's bytes or the image so far and
  * writes an output of the shape and dtype it declares, for one row; with `level: 'batch'` it is the
  * last step and takes every row of the batch at once (the bytes, or the row steps' outputs stacked).
+ * With `inputs: ['label', …]` it also takes those columns' values of the row (or the batch).
  */
 import { InvalidArgumentError } from '../../errors.js';
 
@@ -49,11 +50,40 @@ export interface UserTransformStep {
   /** The shape and dtype of what the function writes for one row. */
   output: { shape: readonly number[]; dtype: 'uint8' | 'float32' };
   /**
+   * Other loaded columns the function also takes, by name, in `input.columns`: fixed-width columns
+   * (numbers, fixed-size lists) as typed arrays, strings and binaries as their bytes.
+   */
+  inputs?: readonly string[];
+  /**
    * `'row'` (default): called once per row. `'batch'`: called once per batch with every row's input at
    * once, writing the batch's whole output `[rows, ...output.shape]`; it must be the last step, and the
    * steps before it must end in a fixed shape.
    */
   level?: 'row' | 'batch';
+}
+
+/** The typed arrays a fixed-width column given to a user step comes in. */
+export type TypedArrayName =
+  | 'Int8Array'
+  | 'Uint8Array'
+  | 'Int16Array'
+  | 'Uint16Array'
+  | 'Int32Array'
+  | 'Uint32Array'
+  | 'Float32Array'
+  | 'Float64Array'
+  | 'BigInt64Array'
+  | 'BigUint64Array';
+
+/**
+ * A column that user steps take beside their own (`inputs`), as the loader lays it out in the batch:
+ * fixed-width, `valuesPerRow` values of `array` a row, or variable-width bytes.
+ */
+export interface TransformInput {
+  name: string;
+  /** Its position among the batch's columns. */
+  column: number;
+  layout: { kind: 'fixed'; array: TypedArrayName; valuesPerRow: number } | { kind: 'bytes' };
 }
 
 /** The shape and dtype of one row of a tensor. */
@@ -174,6 +204,8 @@ export interface ColumnTransformPlan extends TensorSpec {
    * when it is the only step. Null without one.
    */
   batchStep: { input: TensorSpec | null } | null;
+  /** Every column the user steps name in `inputs`; empty until the loader lays the batch out. */
+  inputs: TransformInput[];
 }
 
 const INTERPOLATIONS: readonly Interpolation[] = ['nearest', 'bilinear', 'bicubic', 'lanczos3'];
@@ -310,6 +342,16 @@ export function planColumnTransform(column: string, transform: unknown): ColumnT
         if (step.level !== undefined && step.level !== 'row' && step.level !== 'batch')
           fail(`${at}.level`, `must be 'row' or 'batch', got ${String(step.level)}`);
         if (step.level === 'batch') batchStep = { input: batchInput(at, i) };
+        if (
+          step.inputs !== undefined &&
+          (!Array.isArray(step.inputs) ||
+            !step.inputs.every((name) => typeof name === 'string' && name !== '' && name !== column) ||
+            new Set(step.inputs).size !== step.inputs.length)
+        )
+          fail(
+            `${at}.inputs`,
+            `must be names of other loaded columns, each once (not "${column}" itself), got ${String(step.inputs)}`,
+          );
         const out = step.output as UserTransformStep['output'] | undefined;
         if (
           !out ||
@@ -341,7 +383,7 @@ export function planColumnTransform(column: string, transform: unknown): ColumnT
       );
     shape = [...(size as [number, number]), channels];
   }
-  return { column, steps: [...steps], onError, ...tensorSpec(shape, dtype), decodedBytes, batchStep };
+  return { column, steps: [...steps], onError, ...tensorSpec(shape, dtype), decodedBytes, batchStep, inputs: [] };
 }
 
 function tensorSpec(shape: readonly number[], dtype: 'uint8' | 'float32'): TensorSpec {
