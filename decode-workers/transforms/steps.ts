@@ -193,9 +193,9 @@ export interface ColumnTransformPlan extends TensorSpec {
   steps: TransformStep[];
   onError: 'raise' | 'skip';
   /**
-   * Bytes a worker holds for the largest image the steps may decode, 0 without decodeImage: maxPixels ×
-   * 8, the library's decoded pixels (up to 4 bytes a pixel for 8-bit images) and their crop copied out as
-   * RGBA for its resampler.
+   * Bytes a worker keeps for the largest image the steps may decode, 0 without decodeImage: maxPixels ×
+   * 4, the buffer it reuses for a crop as RGBA (what the resampler takes). The library's decoded pixels,
+   * up to as much again while the crop is copied out, are freed after each image and not counted.
    */
   decodedBytes: number;
   /**
@@ -276,7 +276,7 @@ export function planColumnTransform(column: string, transform: unknown): ColumnT
           fail(`${at}.maxPixels`, `must be a positive integer, got ${String(step.maxPixels)}`);
         state = 'image';
         channels = step.channels;
-        decodedBytes = step.maxPixels * 8;
+        decodedBytes = step.maxPixels * 4;
         return;
       case 'resize':
         needImage(at, 'resize');
