@@ -245,10 +245,14 @@ export async function runImagesTransform(options: ImagesTransformOptions): Promi
     const { width, height } = image.metadataSync();
     const rgb = image.rawPixelsSync();
     const side = Math.floor(Math.min(width, height) * 0.7);
-    const rgba = new Uint8Array(side * side * 4).fill(255);
-    for (let y = 0; y < side; y++)
-      for (let x = 0; x < side; x++)
-        rgba.set(rgb.subarray((y * width + x) * 3, (y * width + x) * 3 + 3), (y * side + x) * 4);
+    const rgba = new Uint8Array(side * side * 4);
+    for (let y = 0, o = 0; y < side; y++)
+      for (let s = y * width * 3, end = s + side * 3; s < end; s += 3, o += 4) {
+        rgba[o] = rgb[s] as number;
+        rgba[o + 1] = rgb[s + 1] as number;
+        rgba[o + 2] = rgb[s + 2] as number;
+        rgba[o + 3] = 255;
+      }
     return Transformer.fromRgbaPixels(rgba, side, side)
       .fastResize({ width: 224, height: 224, filter: FastResizeFilter.Bilinear, fit: ResizeFit.Fill })
       .rawPixelsSync();
