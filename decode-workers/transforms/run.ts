@@ -126,8 +126,8 @@ interface RgbaView {
 
 /** One pipeline being built: its input and the operations folded into it so far. */
 interface Pipeline {
-  /** Encoded bytes, or the pixels a previous pipeline made. */
-  input: Uint8Array | Decoded;
+  /** Encoded bytes with the size their header declares, or the pixels a previous pipeline made. */
+  input: { encoded: Uint8Array; width: number; height: number } | Decoded;
   pre: Box | null;
   resize: { width: number; height: number; kernel: Interpolation } | null;
   post: Box | null;
@@ -262,7 +262,7 @@ export class ColumnTransformer {
             throw this.error('IMAGE_DECODE', row, 'decodeImage: the JPEG is cut short (no end-of-image marker)');
           ({ width, height } = size);
           channels = step.channels;
-          pipeline = { input: bytes, pre: null, resize: null, post: null, flip: false };
+          pipeline = { input: { encoded: bytes, width, height }, pre: null, resize: null, post: null, flip: false };
           bytes = null;
           break;
         }
@@ -425,7 +425,7 @@ export class ColumnTransformer {
   private async runPipeline(p: Pipeline, row: number): Promise<RgbaView> {
     const library = await loadImageLibrary();
     try {
-      const source = p.input instanceof Uint8Array ? decode(library, p.input) : p.input;
+      const source = 'encoded' in p.input ? decode(library, p.input) : p.input;
       const box = p.pre ?? { left: 0, top: 0, width: source.width, height: source.height };
       const rgba = this.cropToRgba(source, box);
       if (!p.resize) return { data: rgba, width: box.width, box: { ...box, left: 0, top: 0 }, flip: p.flip };
@@ -576,11 +576,16 @@ export function resizedCropBox(width: number, height: number, scale: Size2, rati
 /**
  * Decodes an image with @napi-rs/image into 8-bit pixels of the channels it holds (16-bit values to 8
  * bits as the library rounds them). Its metadata call decodes the image and keeps it, so the pixels come
- * from one decode.
+ * from one decode. An image of another size than its header declared (which the crops were drawn from)
+ * is an error.
  */
-function decode(library: ImageLibrary, bytes: Uint8Array): Decoded {
-  const image = new library.Transformer(bytes);
+function decode(library: ImageLibrary, header: { encoded: Uint8Array; width: number; height: number }): Decoded {
+  const image = new library.Transformer(header.encoded);
   const { width, height, colorType } = image.metadataSync();
+  if (width !== header.width || height !== header.height)
+    throw new Error(
+      `it decodes to ${width} × ${height} pixels, not the ${header.width} × ${header.height} of its header`,
+    );
   const type = COLOR_TYPES[colorType];
   if (!type) throw new Error(`its pixels are of @napi-rs/image colour type ${colorType}, not 8 or 16 bits`);
   const raw = image.rawPixelsSync();
