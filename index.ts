@@ -53,6 +53,8 @@ export type {
   UserBatchTransformInput,
   UserBatchTransformFunction,
   Pixels,
+  ColumnValue,
+  BatchColumnValues,
 } from './decode-workers/transforms/run.js';
 export {
   LanceLoaderError,

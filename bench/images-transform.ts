@@ -9,14 +9,14 @@
  *   examples/jpeg-shapes.ts ─► bench/.data/jpeg-<rows>/train.lance ─► lance-loader (1 and 2 workers)
  *                                           └─ files/<class>/<row>.jpg ─► torchvision-images.py (num_workers 2)
  *
- * Also measured, in this thread: sharp's decode alone and its decode + crop + resample + flip (what a
- * worker's image costs before normalize), for the breakdown of where a row's time goes. Writes
+ * Also measured, in this thread: @napi-rs/image's decode alone and its decode + crop + resample (what a
+ * worker's image costs before the write into the slot), for the breakdown of where a row's time goes. Writes
  * images-transform.json and prints the table that bench/README.md shows.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import sharp from 'sharp';
+import { FastResizeFilter, ResizeFit, Transformer } from '@napi-rs/image';
 import {
   createLoader,
   decodeImage,
@@ -59,7 +59,7 @@ interface LoaderRun {
   coresUsed: number;
   /** Worker time reading per image (ms, metrics().readMs). */
   readMsPerImage: number;
-  /** How long createLoader took (workers started, dataset opened, sharp loaded). */
+  /** How long createLoader took (workers started, dataset opened, @napi-rs/image loaded). */
   createMs: number;
   images: number;
   seconds: number;
@@ -184,18 +184,18 @@ function runTorch(root: string, cache: 'warm' | 'cold', maxSeconds: number): Rec
 }
 
 /**
- * Images per second of `fn` over `images` and its CPU time per image (the process's: sharp's threads
+ * Images per second of `fn` over `images` and its CPU time per image (the process's, all threads
  * included), best of two passes, in this thread.
  */
 async function rate(
   images: readonly Buffer[],
-  fn: (jpeg: Buffer, i: number) => Promise<unknown>,
+  fn: (jpeg: Buffer, i: number) => unknown,
 ): Promise<{ imagesPerSecond: number; cpuMsPerImage: number }> {
   let best = { imagesPerSecond: 0, cpuMsPerImage: Infinity };
   for (let pass = 0; pass < 2; pass++) {
     const t = performance.now();
     const cpu = process.cpuUsage();
-    for (const [i, jpeg] of images.entries()) await fn(jpeg, i);
+    for (const [i, jpeg] of images.entries()) fn(jpeg, i);
     const { user, system } = process.cpuUsage(cpu);
     best = {
       imagesPerSecond: Math.max(best.imagesPerSecond, (images.length / (performance.now() - t)) * 1000),
@@ -236,20 +236,26 @@ export async function runImagesTransform(options: ImagesTransformOptions): Promi
   const meanBytes = jpegs.reduce((s, b) => s + b.length, 0) / jpegs.length;
   say(`images-transform: ${jpegs.length} JPEGs, ${Math.round(meanBytes)} B on average`);
 
-  sharp.cache(false);
-  sharp.concurrency(1);
   const sample = jpegs.slice(0, 300);
-  say('images-transform: sharp in this thread (decode; decode + crop + resize 224 + flip)');
-  const decodeOnly = await rate(sample, (b) => sharp(b).raw().toBuffer());
-  const pipeline = await rate(sample, async (b) => {
-    const { width = 1, height = 1 } = await sharp(b).metadata();
+  say('images-transform: @napi-rs/image in this thread (decode; decode + crop + resize 224)');
+  const decodeOnly = await rate(sample, (b) => new Transformer(b).rawPixelsSync());
+  // The worker's pipeline without its writes: decode, the crop copied out as RGBA, the resample.
+  const pipeline = await rate(sample, (b) => {
+    const image = new Transformer(b);
+    const { width, height } = image.metadataSync();
+    const rgb = image.rawPixelsSync();
     const side = Math.floor(Math.min(width, height) * 0.7);
-    return sharp(b)
-      .extract({ left: 0, top: 0, width: side, height: side })
-      .resize(224, 224, { fit: 'fill', kernel: 'linear' })
-      .flop()
-      .raw()
-      .toBuffer();
+    const rgba = new Uint8Array(side * side * 4);
+    for (let y = 0, o = 0; y < side; y++)
+      for (let s = y * width * 3, end = s + side * 3; s < end; s += 3, o += 4) {
+        rgba[o] = rgb[s] as number;
+        rgba[o + 1] = rgb[s + 1] as number;
+        rgba[o + 2] = rgb[s + 2] as number;
+        rgba[o + 3] = 255;
+      }
+    return Transformer.fromRgbaPixels(rgba, side, side)
+      .fastResize({ width: 224, height: 224, filter: FastResizeFilter.Bilinear, fit: ResizeFit.Fill })
+      .rawPixelsSync();
   });
 
   const runs: Record<string, unknown> = {};
@@ -274,7 +280,7 @@ export async function runImagesTransform(options: ImagesTransformOptions): Promi
     rows: jpegs.length,
     meanJpegBytes: meanBytes,
     pipeline: 'RandomResizedCrop 224 + horizontal flip + normalize to float32, batch 64, shuffled',
-    inThread: { sharpDecode: decodeOnly, sharpCropResizeFlip: pipeline },
+    inThread: { decode: decodeOnly, decodeCropResize: pipeline },
     runs,
   };
   mkdirSync(options.out, { recursive: true });
@@ -285,7 +291,7 @@ export async function runImagesTransform(options: ImagesTransformOptions): Promi
 /** The markdown table of a run (what bench/README.md shows). */
 function renderImagesTransform(result: {
   runs: Record<string, unknown>;
-  inThread: Record<'sharpDecode' | 'sharpCropResizeFlip', Awaited<ReturnType<typeof rate>>>;
+  inThread: Record<'decode' | 'decodeCropResize', Awaited<ReturnType<typeof rate>>>;
 }): string {
   const rateOf = (name: string) => (result.runs[name] as { imagesPerSecond?: number } | undefined)?.imagesPerSecond;
   const fmt = (n: number | undefined) => (n === undefined ? '—' : n.toFixed(0));
@@ -312,9 +318,9 @@ function renderImagesTransform(result: {
       .map(([name, v]) => `${name} ${v.toFixed(2)}`)
       .join(', ')}`,
     `- main thread busy while 2 workers decode: ${(ours2.mainThreadBusy * 100).toFixed(1)} % (target ≤ 5 %)`,
-    `- in one thread, sharp: decode only ${fmt(result.inThread.sharpDecode.imagesPerSecond)} images/s (${ms(result.inThread.sharpDecode.cpuMsPerImage)} ms CPU an image), ` +
-      `decode + crop + resize 224 + flip ${fmt(result.inThread.sharpCropResizeFlip.imagesPerSecond)} images/s (${ms(result.inThread.sharpCropResizeFlip.cpuMsPerImage)} ms CPU); ` +
-      `a worker's whole transform (the same plus normalize into the slot) ${ours2.transformMsPerImage.toFixed(2)} ms`,
+    `- in one thread, @napi-rs/image: decode only ${fmt(result.inThread.decode.imagesPerSecond)} images/s (${ms(result.inThread.decode.cpuMsPerImage)} ms CPU an image), ` +
+      `decode + crop + resize 224 ${fmt(result.inThread.decodeCropResize.imagesPerSecond)} images/s (${ms(result.inThread.decodeCropResize.cpuMsPerImage)} ms CPU); ` +
+      `a worker's whole transform (the same plus flip and normalize into the slot) ${ours2.transformMsPerImage.toFixed(2)} ms`,
     `- torchvision's pipeline in one thread (ImageFolder item: PIL decode, crop, resize, flip, ToTensor, Normalize): ${ms(torchWarm?.inThreadCpuMsPerImage)} ms CPU an image, PIL's decode alone ${ms(torchWarm?.inThreadDecodeCpuMsPerImage)} ms`,
   ];
   return lines.join('\n');

@@ -491,7 +491,7 @@ export class WorkerDataset {
   }
 
   /**
-   * Loads what the transforms need (sharp, user modules) and runs the image library once, when the
+   * Loads what the transforms need (@napi-rs/image, user modules) and runs the image library once, when the
    * loader is created, so the first batch does not wait for them.
    */
   async prepareTransforms(): Promise<void> {

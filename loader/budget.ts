@@ -117,7 +117,7 @@ const TRANSFORM_INPUT_BATCHES = 4;
 /**
  * A worker's transform scratch: the encoded values of the batches it transforms (an average batch's
  * bytes of the transformed columns, `transformedBatchBytes`) and the largest image one row may decode
- * (`decodedBytes`: decodeImage's maxPixels × 4 channels, held by the image library while it works).
+ * (`decodedBytes`: decodeImage's maxPixels × 4, the RGBA buffer a worker reuses for its crops).
  */
 export function transformScratchFor(transformedBatchBytes: number, decodedBytes: number): number {
   return Math.ceil(TRANSFORM_INPUT_BATCHES * transformedBatchBytes) + decodedBytes;

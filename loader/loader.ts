@@ -29,7 +29,7 @@ import type { DatasetRef, OutputDescriptor, VariableColumn } from '../decode-wor
 import { createBatch, type Batch, type BatchColumn, type BatchLease } from './batch.js';
 import { planBatchLayout, type BatchLayout } from './batch-layout.js';
 import { planMemoryBudget, transformScratchFor, type MemoryBudget } from './budget.js';
-import { loadSharp } from '../decode-workers/transforms/sharp.js';
+import { loadImageLibrary } from '../decode-workers/transforms/image-library.js';
 import type { SkippedRow } from '../decode-workers/messages.js';
 import type { ColumnTransformPlan } from '../decode-workers/transforms/steps.js';
 import { Dataset, openDataset } from '../dataset/dataset.js';
@@ -43,6 +43,7 @@ import {
   type LoaderState,
   type ResolvedLoaderOptions,
 } from './loader-options.js';
+import { resolveTransformInputs } from './transform-inputs.js';
 import { createLoaderMetrics, type LoaderMetrics, type MetricsCounters } from './metrics.js';
 
 interface Slot extends BatchLease {
@@ -122,6 +123,7 @@ export class DataLoader {
       const fields = dataset.selectFields(withStructLeaves(dataset.selectFields(resolved.columns)));
       checkReadableFields(fields, dataset.path);
       const layout = planBatchLayout(fields, resolved.batchSize, resolved.shapes, resolved.transforms, resolved.pad);
+      resolveTransformInputs(resolved.transforms, layout);
       const plans = Object.values(resolved.transforms);
       await checkTransforms(plans);
       // Slots are sized by the schema's widths: a width the pages cannot hold is damage, not a budget matter.
@@ -530,11 +532,11 @@ export class DataLoader {
 }
 
 /**
- * What transforms need beyond their own options: sharp for decodeImage (an UnsupportedError saying how to
+ * What transforms need beyond their own options: @napi-rs/image for decodeImage (an UnsupportedError saying how to
  * install it, before any worker starts).
  */
 async function checkTransforms(plans: ColumnTransformPlan[]): Promise<void> {
-  if (plans.some((p) => p.steps.some((s) => s.op === 'decodeImage'))) await loadSharp();
+  if (plans.some((p) => p.steps.some((s) => s.op === 'decodeImage'))) await loadImageLibrary();
 }
 
 /**

@@ -11,9 +11,10 @@
  * laid out again in the slot's variable-width memory with the replacing row's values in the replaced
  * row's place, which only happens in batches that skipped a row.
  */
-import { ResourceError, TransformError } from '../../errors.js';
+import { InternalError, ResourceError, TransformError } from '../../errors.js';
 import { alignVariable, type OutputDescriptor, type SkippedRow, type VariableColumn } from '../messages.js';
-import type { ColumnTransformer, Pixels } from './run.js';
+import type { BatchColumnValues, ColumnTransformer, ColumnValue, Pixels } from './run.js';
+import type { TransformInput, TypedArrayName } from './steps.js';
 
 export interface BatchTransformJob {
   /** The dataset row of each batch position. */
@@ -62,6 +63,7 @@ export async function transformBatch(job: BatchTransformJob): Promise<BatchTrans
       const data = float ? new Float32Array(target.buffer, target.byteOffset, target.byteLength / 4) : target;
       stacked[i] = { data, shape: [d.numSlots, ...spec.shape] };
     }
+    const others = plan.inputs.length === 0 ? null : batchColumns(job, plan.inputs);
     for (let slot = 0; slot < d.numSlots; slot++) {
       if (failed.has(slot)) continue;
       const start = input.offsets[slot] as number;
@@ -72,7 +74,8 @@ export async function transformBatch(job: BatchTransformJob): Promise<BatchTrans
         ? new Float32Array(target.buffer, at, spec.byteWidth / 4)
         : new Uint8Array(target.buffer, at, spec.byteWidth);
       try {
-        await transformer.run(value, rows[slot] as number, epoch, out);
+        const columns = others && rowColumns(others, plan.inputs, slot);
+        await transformer.run(value, rows[slot] as number, epoch, out, columns ?? undefined);
       } catch (error) {
         if (!(error instanceof TransformError) || plan.onError === 'raise') throw error;
         failed.set(slot, error);
@@ -90,9 +93,69 @@ export async function transformBatch(job: BatchTransformJob): Promise<BatchTrans
         ? new Float32Array(d.buffer, d.byteOffset, (d.numSlots * d.byteWidth) / 4)
         : new Uint8Array(d.buffer, d.byteOffset, d.numSlots * d.byteWidth);
     const values = source ? moveValues(input, input.data, source, job.allocate(valueBytes(input, source))) : input;
-    await transformer.runBatch(stacked[i] ?? values, delivered, epoch, output);
+    await transformer.runBatch(
+      stacked[i] ?? values,
+      delivered,
+      epoch,
+      output,
+      batchColumns(job, transformer.plan.inputs),
+    );
   }
   return { skipped, variable: job.variable };
+}
+
+const TYPED_ARRAYS: Record<
+  TypedArrayName,
+  new (buffer: ArrayBufferLike, byteOffset: number, length: number) => ColumnValue
+> = {
+  Int8Array,
+  Uint8Array,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
+};
+
+/** The batch's values of `inputs`, as they are in the slot (after any replaced rows moved). */
+function batchColumns(job: BatchTransformJob, inputs: readonly TransformInput[]): Record<string, BatchColumnValues> {
+  const columns: Record<string, BatchColumnValues> = {};
+  for (const { name, column, layout } of inputs) {
+    const d = job.outputs[column];
+    const c = job.variable[column];
+    if (layout.kind === 'fixed' && d?.kind === 'fixed')
+      columns[name] = {
+        data: new TYPED_ARRAYS[layout.array](d.buffer, d.byteOffset, d.numSlots * layout.valuesPerRow),
+        offsets: null,
+        validity: d.validityOffset < 0 ? null : new Uint8Array(d.buffer, d.validityOffset, d.numSlots),
+      };
+    else if (layout.kind === 'bytes' && c) columns[name] = { data: c.data, offsets: c.offsets, validity: c.validity };
+    else throw new InternalError(`the batch has no ${layout.kind} values of column "${name}" for a user transform`);
+  }
+  return columns;
+}
+
+/** Slot `slot`'s values of `inputs`: views of the batch's (`batch`, from batchColumns), null for a null. */
+function rowColumns(
+  batch: Record<string, BatchColumnValues>,
+  inputs: readonly TransformInput[],
+  slot: number,
+): Record<string, ColumnValue | null> {
+  const columns: Record<string, ColumnValue | null> = {};
+  for (const { name, layout } of inputs) {
+    const { data, offsets, validity } = batch[name] as BatchColumnValues;
+    const perRow = layout.kind === 'fixed' ? layout.valuesPerRow : 0;
+    columns[name] =
+      validity && !validity[slot]
+        ? null
+        : offsets
+          ? data.subarray(offsets[slot] as number, offsets[slot + 1] as number)
+          : data.subarray(slot * perRow, (slot + 1) * perRow);
+  }
+  return columns;
 }
 
 /**

@@ -51,3 +51,19 @@ function webpSize(b: Uint8Array): ImageSize | null {
   if (chunk === 'VP8X') return { width: u24le(b, 24) + 1, height: u24le(b, 27) + 1 };
   return null;
 }
+
+/**
+ * Whether `b` is a JPEG with no end-of-image marker after its first scan: cut short. zune-jpeg decodes
+ * such a file without an error (what is missing comes out grey), where libjpeg and PIL refuse it. The
+ * marker is looked for from the end back to the scan, so an embedded thumbnail's (in APP1, before the
+ * scan) does not count.
+ */
+export function isTruncatedJpeg(b: Uint8Array): boolean {
+  if (b.length < 4 || b[0] !== 0xff || b[1] !== 0xd8) return false;
+  let at = 2;
+  while (at + 4 <= b.length && b[at] === 0xff && b[at + 1] !== 0xda)
+    at += b[at + 1] === 0xff ? 1 : 2 + u16be(b, at + 2); // fill byte, else a segment with its length
+  if (at + 4 > b.length || b[at] !== 0xff) return true;
+  for (let end = b.length - 1; end > at; end--) if (b[end] === 0xd9 && b[end - 1] === 0xff) return false;
+  return true;
+}

@@ -2,12 +2,14 @@
  * Runs one column's transform steps on one row, in a worker, writing the result into the row's place in
  * the batch slot.
  *
- * Geometric steps do not run one by one: they are folded into as few sharp pipelines as they allow,
- * each `extract → resize → extract → flop`, and a pipeline runs when a step cannot join it (a second
- * resize, a tensor or user step, the end). A crop after a pending flip is mirrored so the flip can stay
- * last. So `randomResizedCrop + flipHorizontal` is one decode with its crop, resample and mirror, and
- * the pixels are copied once, from sharp's output into the slot, with normalize and channelsFirst
- * applied in that copy.
+ * Geometric steps do not run one by one: they are folded into as few pipelines as they allow, each
+ * `crop → resize → crop → mirror`, and a pipeline runs when a step cannot join it (a second resize, a
+ * tensor or user step, the end). A crop after a pending mirror is mirrored so the mirror can stay last.
+ * A pipeline decodes with @napi-rs/image (image-library.ts), copies the first crop out as RGBA (the
+ * library resamples RGBA only), resamples it in the library, and leaves the second crop and the mirror
+ * to the one pass that writes the pixels into the slot, with channel conversion, normalize and
+ * channelsFirst in the same pass. So `randomResizedCrop + flipHorizontal + normalize` is one decode, one
+ * crop copy, one resample and one write.
  *
  * Randomness: every random draw of a row comes from its own stream, seeded with
  * `${seed}:${epoch}:${row}:${column}` (samplers/random.ts createRandom; `row` the dataset's visible row
@@ -15,8 +17,8 @@
  */
 import { TransformError, type TransformErrorCode } from '../../errors.js';
 import { createRandom } from '../../samplers/random.js';
-import { readImageSize } from './image-header.js';
-import { loadSharp, type Sharp } from './sharp.js';
+import { isTruncatedJpeg, readImageSize } from './image-header.js';
+import { loadImageLibrary, type ImageLibrary } from './image-library.js';
 import type { ColumnTransformPlan, Interpolation, Size2, UserTransformStep } from './steps.js';
 
 /** A region of an image in pixels. */
@@ -33,12 +35,42 @@ export interface Pixels {
   shape: number[];
 }
 
+/**
+ * A value of another column (a user step's `inputs`), a view of the batch slot to read, not write: a
+ * fixed-width column's values as a typed array of its type (one number, or a fixed-size list's items),
+ * a string's or binary's bytes.
+ */
+export type ColumnValue =
+  | Int8Array
+  | Uint8Array
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | Float32Array
+  | Float64Array
+  | BigInt64Array
+  | BigUint64Array;
+
+/**
+ * Another column's values of a whole batch (a batch-level user step's `inputs`): a fixed-width column's
+ * values of every row `[rows × values a row]` (offsets null), or strings' and binaries' bytes with row
+ * `r`'s at `data.subarray(offsets[r], offsets[r + 1])`; `validity[r]` 0 for a null (null when none can be).
+ */
+export interface BatchColumnValues {
+  data: ColumnValue;
+  offsets: Float64Array | null;
+  validity: Uint8Array | null;
+}
+
 /** What a user transform function receives for each row. */
 export interface UserTransformInput {
   /** The column's value (the encoded bytes) when the step is the first, else null. */
   bytes: Uint8Array | null;
   /** The previous steps' output, when there are any. */
   pixels: Pixels | null;
+  /** The row's values of the columns the step names in `inputs` (null where the row's value is null). */
+  columns: Record<string, ColumnValue | null>;
   /** The dataset's visible row offset, the epoch and the column. */
   row: number;
   epoch: number;
@@ -61,6 +93,8 @@ export interface UserBatchTransformInput {
   values: { data: Uint8Array; offsets: Float64Array; validity: Uint8Array | null } | null;
   /** The steps before it, every row's output stacked: shape `[rows, ...]`. */
   pixels: Pixels | null;
+  /** The batch's values of the columns the step names in `inputs`, in batch order. */
+  columns: Record<string, BatchColumnValues>;
   /** The dataset's visible row offset of each batch position (after onError 'skip' replaced any). */
   rows: Uint32Array;
   epoch: number;
@@ -74,26 +108,59 @@ export interface UserBatchTransformInput {
 /** A batch-level user transform: writes the batch's output `[rows, ...shape]` into `output`. */
 export type UserBatchTransformFunction = (input: UserBatchTransformInput, output: Uint8Array | Float32Array) => unknown;
 
-/** One sharp pipeline being built: its input and the operations folded into it so far. */
+/** Decoded 8-bit pixels, `channels` values a pixel (1 grey, 2 grey + alpha, 3 RGB, 4 RGBA), row-major. */
+interface Decoded {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  channels: number;
+}
+
+/** RGBA pixels `width` wide and the part of them the steps came to: `box`, mirrored when `flip`. */
+interface RgbaView {
+  data: Uint8Array;
+  width: number;
+  box: Box;
+  flip: boolean;
+}
+
+/** One pipeline being built: its input and the operations folded into it so far. */
 interface Pipeline {
-  input: Uint8Array;
-  /** Raw pixels (a previous pipeline's output), else encoded bytes. */
-  raw: { width: number; height: number; channels: 1 | 3 | 4 } | null;
+  /** Encoded bytes with the size their header declares, or the pixels a previous pipeline made. */
+  input: { encoded: Uint8Array; width: number; height: number } | Decoded;
   pre: Box | null;
   resize: { width: number; height: number; kernel: Interpolation } | null;
   post: Box | null;
   flip: boolean;
 }
 
-const KERNELS = { nearest: 'nearest', bilinear: 'linear', bicubic: 'cubic', lanczos3: 'lanczos3' } as const;
+/** @napi-rs/image's fastResize filters by kernel (nearest is its plain resize: fastResize has no nearest). */
+const FAST_FILTERS = { bilinear: 'Bilinear', bicubic: 'CatmullRom', lanczos3: 'Lanczos3' } as const;
+
+/** Values a pixel and bytes a value of @napi-rs/image's colour types (JsColorType L8 … Rgba16), by index. */
+const COLOR_TYPES: readonly { channels: number; bytes: 1 | 2 }[] = [
+  { channels: 1, bytes: 1 },
+  { channels: 2, bytes: 1 },
+  { channels: 3, bytes: 1 },
+  { channels: 4, bytes: 1 },
+  { channels: 1, bytes: 2 },
+  { channels: 2, bytes: 2 },
+  { channels: 3, bytes: 2 },
+  { channels: 4, bytes: 2 },
+];
 
 const TWO_32 = 2 ** 32;
 
-/** A worker's runner of one column's steps; modules (sharp, user transforms) load on first use. */
+/** A worker's runner of one column's steps; modules (@napi-rs/image, user transforms) load on first use. */
 export class ColumnTransformer {
   private readonly users = new Map<string, Promise<UserTransformFunction | UserBatchTransformFunction>>();
   /** The steps {@link run} runs on each row: all of them but a batch-level last step. */
   private readonly rowSteps: ColumnTransformPlan['steps'];
+  /**
+   * The first crop of a pipeline as RGBA, reused from row to row: at most maxPixels × 4 bytes (a crop
+   * lies inside an image decodeImage accepted), counted in the plan's decodedBytes.
+   */
+  private rgba = new Uint8Array(0);
 
   constructor(
     readonly plan: ColumnTransformPlan,
@@ -102,33 +169,35 @@ export class ColumnTransformer {
     this.rowSteps = plan.batchStep ? plan.steps.slice(0, -1) : plan.steps;
   }
 
-  /** Loads sharp and the user modules, and has sharp make one small image (its first call starts libvips). */
+  /** Loads @napi-rs/image and the user modules. */
   async prepare(): Promise<void> {
     for (const [i, step] of this.plan.steps.entries()) {
       if (step.op === 'user') await this.userFunction(step, -1).catch(() => undefined);
-      if (step.op === 'decodeImage' && i === 0) {
-        const sharp = await loadSharp();
-        await sharp({ create: { width: 8, height: 8, channels: 3, background: '#808080' } })
-          .resize(4, 4)
-          .raw()
-          .toBuffer();
-      }
+      if (step.op === 'decodeImage' && i === 0) await loadImageLibrary();
     }
   }
 
   /**
    * Transforms `value` (the column's bytes, or null for a null) of dataset row `row` into `output` (the
    * row's place in the slot, plan.byteWidth bytes; with a batch-level step, its place in the stacked
-   * input, plan.batchStep.input.byteWidth). Every failure is a TransformError naming the row, the column
-   * and the step.
+   * input, plan.batchStep.input.byteWidth); `columns` holds the row's values of plan.inputs. Every
+   * failure is a TransformError naming the row, the column and the step.
    */
-  async run(value: Uint8Array | null, row: number, epoch: number, output: Uint8Array | Float32Array): Promise<void> {
+  async run(
+    value: Uint8Array | null,
+    row: number,
+    epoch: number,
+    output: Uint8Array | Float32Array,
+    columns: Readonly<Record<string, ColumnValue | null>> = {},
+  ): Promise<void> {
     const { column } = this.plan;
     if (value === null) throw this.error('IMAGE_DECODE', row, 'the value is null');
     const stream = createRandom(`${this.seed}:${epoch}:${row}:${column}`);
     const random = () => stream.nextUint32() / TWO_32;
     let bytes: Uint8Array | null = value;
+    // The row's values so far: a user step's output, or a pipeline's RGBA not yet written out.
     let pixels: Pixels | null = null;
+    let view: RgbaView | null = null;
     let pipeline: Pipeline | null = null;
     let channels: 1 | 3 | 4 = 3;
     let width = 0;
@@ -136,38 +205,64 @@ export class ColumnTransformer {
     // Per-channel scale and offset of the pending tensor steps, and whether channels go first.
     let affine: { scale: number[]; offset: number[] } | null = null;
     let toChannelsFirst = false;
-    const flush = async (): Promise<Pixels> => {
+    const flush = async (): Promise<void> => {
       if (pipeline) {
-        pixels = await this.runPipeline(pipeline, channels, row);
+        view = await this.runPipeline(pipeline, row);
         pipeline = null;
       }
-      if (!pixels) throw this.error('TRANSFORM_ERROR', row, 'the steps made no pixels');
-      return pixels;
     };
+    /** The values so far as a tensor of their own, with the pending tensor steps applied. */
     const settleTensor = async (): Promise<Pixels> => {
-      const p = await flush();
-      if (!affine && !toChannelsFirst) return p;
-      const out = affine ? new Float32Array(p.data.length) : new Uint8Array(p.data.length);
-      pixels = writeTensor(p, out, affine, toChannelsFirst);
+      await flush();
+      const data = affine ? new Float32Array(this.valueCount(view, pixels, channels)) : null;
+      if (view) {
+        const out = data ?? new Uint8Array(view.box.width * view.box.height * channels);
+        pixels = writePixels(view, channels, out, affine, toChannelsFirst);
+        view = null;
+      } else if (pixels && (affine || toChannelsFirst))
+        pixels = writeTensor(pixels, data ?? new Uint8Array(pixels.data.length), affine, toChannelsFirst);
+      if (!pixels) throw this.error('TRANSFORM_ERROR', row, 'the steps made no pixels');
       affine = null;
       toChannelsFirst = false;
       return pixels;
+    };
+    /** A pipeline a resize may join: the current one unless it already resizes (then it runs first). */
+    const resizing = async (): Promise<Pipeline> => {
+      if (pipeline && !pipeline.resize && !pipeline.post) return pipeline;
+      await flush();
+      const v = view as RgbaView | null;
+      if (!v) throw this.error('TRANSFORM_ERROR', row, 'geometric steps need an image');
+      const data = new Uint8Array(v.box.width * v.box.height * 4);
+      writePixels(v, 4, data, null, false);
+      view = null;
+      const input = { data, width: v.box.width, height: v.box.height, channels: 4 };
+      return { input, pre: null, resize: null, post: null, flip: false };
     };
     for (const [i, step] of this.rowSteps.entries()) {
       const where = `steps[${i}] ${step.op}`;
       switch (step.op) {
         case 'decodeImage': {
           if (bytes === null) throw this.error('TRANSFORM_ERROR', row, `${where} must be the first step`);
-          const size = readImageSize(bytes) ?? (await this.sizeFromSharp(bytes, row, where));
+          // The library has no header-only read (its metadata decodes the image), so the size the crops
+          // are drawn from and the bomb check come from the header, before anything is decoded.
+          const size = readImageSize(bytes);
+          if (!size)
+            throw this.error(
+              'IMAGE_DECODE',
+              row,
+              `${where}: ${bytes.length} bytes that are no image (no JPEG, PNG or WebP header with a size)`,
+            );
           if (size.width * size.height > step.maxPixels)
             throw this.error(
               'IMAGE_TOO_LARGE',
               row,
               `${where}: the image is ${size.width} × ${size.height} = ${size.width * size.height} pixels, more than maxPixels ${step.maxPixels}`,
             );
+          if (isTruncatedJpeg(bytes))
+            throw this.error('IMAGE_DECODE', row, 'decodeImage: the JPEG is cut short (no end-of-image marker)');
           ({ width, height } = size);
           channels = step.channels;
-          pipeline = { input: bytes, raw: null, pre: null, resize: null, post: null, flip: false };
+          pipeline = { input: { encoded: bytes, width, height }, pre: null, resize: null, post: null, flip: false };
           bytes = null;
           break;
         }
@@ -178,7 +273,7 @@ export class ColumnTransformer {
                 ? [Math.floor((step.size * height) / width), step.size]
                 : [step.size, Math.floor((step.size * width) / height)]
               : step.size;
-          pipeline = await this.resizing(pipeline, channels, row, () => flush());
+          pipeline = await resizing();
           pipeline.resize = { width: w, height: h, kernel: step.interpolation };
           [width, height] = [w, h];
           break;
@@ -201,7 +296,7 @@ export class ColumnTransformer {
         case 'randomResizedCrop': {
           crop(pipeline, resizedCropBox(width, height, step.scale, step.ratio, random), width);
           const [h, w] = step.size;
-          pipeline = await this.resizing(pipeline, channels, row, () => flush());
+          pipeline = await resizing();
           pipeline.resize = { width: w, height: h, kernel: step.interpolation };
           [width, height] = [w, h];
           break;
@@ -211,12 +306,13 @@ export class ColumnTransformer {
           break;
         case 'toFloat':
         case 'normalize': {
-          const p = await flush();
-          // Pixels stay [h, w, c] until writeTensor: a pending channelsFirst is only a flag.
-          const perChannel = p.shape.length === 3 ? (p.shape[2] as number) : 1;
+          await flush();
+          // Values stay [h, w, c] until they are written: a pending channelsFirst is only a flag.
+          const p = pixels as Pixels | null;
+          const perChannel = view ? channels : p && p.shape.length === 3 ? (p.shape[2] as number) : 1;
           // uint8 values enter as x / 255; float32 values as they are.
           affine ??= {
-            scale: Array<number>(perChannel).fill(p.data instanceof Uint8Array ? 1 / 255 : 1),
+            scale: Array<number>(perChannel).fill(p?.data instanceof Float32Array ? 1 : 1 / 255),
             offset: Array<number>(perChannel).fill(0),
           };
           if (step.op === 'normalize') {
@@ -238,7 +334,10 @@ export class ColumnTransformer {
               ? new Float32Array(count(step.output.shape))
               : new Uint8Array(count(step.output.shape));
           try {
-            await fn({ bytes, pixels: input, row, epoch, column, random, options: step.options }, out);
+            await fn(
+              { bytes, pixels: input, columns: pick(columns, step), row, epoch, column, random, options: step.options },
+              out,
+            );
           } catch (cause) {
             throw this.error(
               'TRANSFORM_ERROR',
@@ -255,14 +354,22 @@ export class ColumnTransformer {
         }
       }
     }
-    const result = await flush();
-    if (result.data.length * (affine ? 4 : result.data.BYTES_PER_ELEMENT) !== output.byteLength)
+    await flush();
+    const made = this.valueCount(view, pixels, channels);
+    const bytesPerValue = affine || pixels?.data instanceof Float32Array ? 4 : 1;
+    if (made * bytesPerValue !== output.byteLength)
       throw this.error(
         'TRANSFORM_ERROR',
         row,
-        `the steps made [${result.shape.join(', ')}] values, not the planned [${(this.plan.batchStep?.input ?? this.plan).shape.join(', ')}]`,
+        `the steps made ${made} values, not the planned [${(this.plan.batchStep?.input ?? this.plan).shape.join(', ')}]`,
       );
-    writeTensor(result, output, affine, toChannelsFirst);
+    if (view) writePixels(view, channels, output, affine, toChannelsFirst);
+    else if (pixels) writeTensor(pixels, output, affine, toChannelsFirst);
+  }
+
+  /** Values the row has so far: the pipeline's view in `channels`, or the pixels. */
+  private valueCount(view: RgbaView | null, pixels: Pixels | null, channels: number): number {
+    return view ? view.box.width * view.box.height * channels : (pixels?.data.length ?? 0);
   }
 
   /**
@@ -271,13 +378,15 @@ export class ColumnTransformer {
    * `output` the batch's whole output in the slot (zeroed first, so values the function leaves are 0,
    * not an earlier batch's). Its random stream is seeded with `${seed}:${epoch}:${column}:batch:${rows}`
    * (the rows joined by commas): the same batch draws the same whatever worker loads it, and after a
-   * resume. A throw is a TransformError naming the rows, the column and the module.
+   * resume. `columns` holds the batch's values of plan.inputs. A throw is a TransformError naming the
+   * rows, the column and the module.
    */
   async runBatch(
     input: UserBatchTransformInput['values'] | Pixels,
     rows: Uint32Array,
     epoch: number,
     output: Uint8Array | Float32Array,
+    columns: Readonly<Record<string, BatchColumnValues>> = {},
   ): Promise<void> {
     const { column, steps } = this.plan;
     const step = steps[steps.length - 1] as UserTransformStep;
@@ -290,6 +399,7 @@ export class ColumnTransformer {
         {
           values: pixels ? null : (input as UserBatchTransformInput['values']),
           pixels,
+          columns: pick(columns, step),
           rows,
           epoch,
           column,
@@ -308,67 +418,67 @@ export class ColumnTransformer {
     }
   }
 
-  /** The pipeline a resize may join: the current one unless it already resizes (then it runs first). */
-  private async resizing(
-    pipeline: Pipeline | null,
-    channels: 1 | 3 | 4,
-    row: number,
-    flush: () => Promise<Pixels>,
-  ): Promise<Pipeline> {
-    if (pipeline && !pipeline.resize && !pipeline.post) return pipeline;
-    const p = await flush();
-    const [height, width] = p.shape as [number, number, number];
-    if (!(p.data instanceof Uint8Array))
-      throw this.error(
-        'TRANSFORM_ERROR',
-        row,
-        'geometric steps need uint8 pixels; put toFloat and normalize after them',
-      );
-    return { input: p.data, raw: { width, height, channels }, pre: null, resize: null, post: null, flip: false };
-  }
-
-  private async runPipeline(p: Pipeline, channels: 1 | 3 | 4, row: number): Promise<Pixels> {
-    const sharp = await loadSharp();
-    const maxPixels = this.plan.steps[0]?.op === 'decodeImage' ? this.plan.steps[0].maxPixels : false;
+  /**
+   * Runs a pipeline: decodes (or takes the pixels of a previous one), copies the first crop out as RGBA
+   * into the reused scratch, resamples it; the second crop and the mirror stay in the view.
+   */
+  private async runPipeline(p: Pipeline, row: number): Promise<RgbaView> {
+    const library = await loadImageLibrary();
     try {
-      let image = sharp(p.input, p.raw ? { raw: p.raw } : { limitInputPixels: maxPixels, sequentialRead: true });
-      if (p.pre) image = image.extract(p.pre);
-      if (p.resize)
-        image = image.resize(p.resize.width, p.resize.height, { fit: 'fill', kernel: KERNELS[p.resize.kernel] });
-      if (p.post) image = image.extract(p.post);
-      if (p.flip) image = image.flop();
-      if (!p.raw) {
-        if (channels === 1) image = image.toColourspace('b-w');
-        else image = (channels === 3 ? image.removeAlpha() : image.ensureAlpha()).toColourspace('srgb');
-      }
-      const { data, info } = await image.raw().toBuffer({ resolveWithObject: true });
-      if (info.channels !== channels) throw new Error(`sharp made ${info.channels} channels, not ${channels}`);
+      const source = 'encoded' in p.input ? decode(library, p.input) : p.input;
+      const box = p.pre ?? { left: 0, top: 0, width: source.width, height: source.height };
+      const rgba = this.cropToRgba(source, box);
+      if (!p.resize) return { data: rgba, width: box.width, box: { ...box, left: 0, top: 0 }, flip: p.flip };
+      const { width, height, kernel } = p.resize;
+      const { Transformer, FastResizeFilter, ResizeFilterType, ResizeFit } = library;
+      const image = Transformer.fromRgbaPixels(rgba, box.width, box.height);
+      const resized = (
+        kernel === 'nearest'
+          ? image.resize({ width, height, filter: ResizeFilterType.Nearest, fit: ResizeFit.Fill })
+          : image.fastResize({ width, height, filter: FastResizeFilter[FAST_FILTERS[kernel]], fit: ResizeFit.Fill })
+      ).rawPixelsSync();
+      if (resized.length !== width * height * 4)
+        throw new Error(`@napi-rs/image resized to ${resized.length} bytes, not ${width} × ${height} RGBA`);
       return {
-        data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-        shape: [info.height, info.width, channels],
+        data: new Uint8Array(resized.buffer, resized.byteOffset, resized.length),
+        width,
+        box: p.post ?? { left: 0, top: 0, width, height },
+        flip: p.flip,
       };
     } catch (cause) {
       throw this.error('IMAGE_DECODE', row, `decodeImage: ${message(cause)}`);
     }
   }
 
-  private async sizeFromSharp(
-    bytes: Uint8Array,
-    row: number,
-    where: string,
-  ): Promise<{ width: number; height: number }> {
-    const sharp: Sharp = await loadSharp();
-    try {
-      const { width, height } = await sharp(bytes).metadata();
-      if (width && height) return { width, height };
-      throw new Error('no size in its header');
-    } catch (cause) {
-      throw this.error(
-        'IMAGE_DECODE',
-        row,
-        `${where}: ${bytes.length} bytes that are no image sharp can read (${message(cause)})`,
-      );
+  /** `box` of `source` as RGBA in the scratch (grey repeated, alpha 255 where the source has none). */
+  private cropToRgba(source: Decoded, box: Box): Uint8Array {
+    const n = box.width * box.height * 4;
+    if (this.rgba.length < n) this.rgba = new Uint8Array(n);
+    const out = this.rgba.subarray(0, n);
+    const { data, width, channels: c } = source;
+    for (let y = 0, o = 0; y < box.height; y++) {
+      let s = ((box.top + y) * width + box.left) * c;
+      const end = o + box.width * 4;
+      if (c === 3)
+        for (; o < end; o += 4, s += 3) {
+          out[o] = data[s] as number;
+          out[o + 1] = data[s + 1] as number;
+          out[o + 2] = data[s + 2] as number;
+          out[o + 3] = 255;
+        }
+      else if (c === 4) {
+        out.set(data.subarray(s, s + box.width * 4), o);
+        o = end;
+      } else
+        for (; o < end; o += 4, s += c) {
+          const v = data[s] as number;
+          out[o] = v;
+          out[o + 1] = v;
+          out[o + 2] = v;
+          out[o + 3] = c === 2 ? (data[s + 1] as number) : 255;
+        }
     }
+    return out;
   }
 
   private userFunction(
@@ -421,6 +531,10 @@ const at = (values: readonly number[], k: number): number => (values.length === 
 
 const count = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
+/** The step's `inputs` of `columns`. */
+const pick = <T>(columns: Readonly<Record<string, T>>, step: UserTransformStep): Record<string, T> =>
+  Object.fromEntries((step.inputs ?? []).map((name) => [name, columns[name] as T]));
+
 const message = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause));
 
 /** An integer in [0, n) from a uniform draw. */
@@ -460,31 +574,96 @@ export function resizedCropBox(width: number, height: number, scale: Size2, rati
 }
 
 /**
- * uint8 pixels, channels last, to float32 `x * scale[k] + offset[k]` (k the channel): the copy of every
- * normalized image into the slot. RGB, the common case, has a loop of its own with the channels
- * unrolled, which V8 compiles much tighter than a loop that looks the channel up for every value.
+ * Decodes an image with @napi-rs/image into 8-bit pixels of the channels it holds (16-bit values to 8
+ * bits as the library rounds them). Its metadata call decodes the image and keeps it, so the pixels come
+ * from one decode. An image of another size than its header declared (which the crops were drawn from)
+ * is an error.
  */
-function scaleBytes(data: Uint8Array, out: Float32Array, scale: Float64Array, offset: Float64Array): void {
-  const c = scale.length;
-  if (c === 3) {
-    const [s0, s1, s2] = scale as unknown as [number, number, number];
-    const [o0, o1, o2] = offset as unknown as [number, number, number];
-    for (let i = 0; i < data.length; i += 3) {
-      out[i] = (data[i] as number) * s0 + o0;
-      out[i + 1] = (data[i + 1] as number) * s1 + o1;
-      out[i + 2] = (data[i + 2] as number) * s2 + o2;
-    }
-    return;
+function decode(library: ImageLibrary, header: { encoded: Uint8Array; width: number; height: number }): Decoded {
+  const image = new library.Transformer(header.encoded);
+  const { width, height, colorType } = image.metadataSync();
+  if (width !== header.width || height !== header.height)
+    throw new Error(
+      `it decodes to ${width} × ${height} pixels, not the ${header.width} × ${header.height} of its header`,
+    );
+  const type = COLOR_TYPES[colorType];
+  if (!type) throw new Error(`its pixels are of @napi-rs/image colour type ${colorType}, not 8 or 16 bits`);
+  const raw = image.rawPixelsSync();
+  const values = width * height * type.channels;
+  if (raw.length !== values * type.bytes)
+    throw new Error(`the library decoded ${raw.length} bytes for a ${width} × ${height} image`);
+  let data = new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
+  if (type.bytes === 2) {
+    const wide = data;
+    data = new Uint8Array(values);
+    // Native-endian 16-bit values (little-endian on the platforms it ships for).
+    for (let i = 0; i < values; i++)
+      data[i] = (((wide[2 * i] as number) | ((wide[2 * i + 1] as number) << 8)) + 128) / 257;
   }
-  for (let i = 0, k = 0; i < data.length; i++) {
-    out[i] = (data[i] as number) * (scale[k] as number) + (offset[k] as number);
-    if (++k === c) k = 0;
-  }
+  return { data, width, height, channels: type.channels };
 }
 
 /**
- * Writes `p` into `out`, scaled per channel (`affine`, to float32) and in [c, h, w] order
- * (`channelsFirst`); the one copy of the row's values into the slot.
+ * Writes the view's pixels into `out` in `channels` (RGB, RGBA, or grey as Rec. 601 luma like PIL's
+ * `convert('L')`), mirrored when the view says, scaled per channel (`affine`, into float32) and in
+ * [c, h, w] order (`channelsFirst`): the one pass from the resampled RGBA into the slot.
+ */
+function writePixels(
+  view: RgbaView,
+  channels: 1 | 3 | 4,
+  out: Uint8Array | Float32Array,
+  affine: { scale: number[]; offset: number[] } | null,
+  channelsFirst: boolean,
+): Pixels {
+  const { data, width, box, flip } = view;
+  const [s0, s1, s2, s3] = [0, 1, 2, 3].map((k) => at(affine?.scale ?? [1], Math.min(k, channels - 1))) as [
+    number,
+    number,
+    number,
+    number,
+  ];
+  const [o0, o1, o2, o3] = [0, 1, 2, 3].map((k) => at(affine?.offset ?? [0], Math.min(k, channels - 1))) as [
+    number,
+    number,
+    number,
+    number,
+  ];
+  // Between a channel's values of neighbouring pixels, and between a pixel's channels.
+  const pixelStep = channelsFirst ? 1 : channels;
+  const channelStep = channelsFirst ? box.width * box.height : 1;
+  const [c1, c2, c3] = [channelStep, 2 * channelStep, 3 * channelStep];
+  const step = flip ? -4 : 4;
+  for (let y = 0; y < box.height; y++) {
+    let s = ((box.top + y) * width + box.left + (flip ? box.width - 1 : 0)) * 4;
+    let o = y * box.width * pixelStep;
+    const end = o + box.width * pixelStep;
+    if (channels === 3)
+      for (; o < end; o += pixelStep, s += step) {
+        out[o] = (data[s] as number) * s0 + o0;
+        out[o + c1] = (data[s + 1] as number) * s1 + o1;
+        out[o + c2] = (data[s + 2] as number) * s2 + o2;
+      }
+    else if (channels === 4)
+      for (; o < end; o += pixelStep, s += step) {
+        out[o] = (data[s] as number) * s0 + o0;
+        out[o + c1] = (data[s + 1] as number) * s1 + o1;
+        out[o + c2] = (data[s + 2] as number) * s2 + o2;
+        out[o + c3] = (data[s + 3] as number) * s3 + o3;
+      }
+    else
+      for (; o < end; o += pixelStep, s += step) {
+        const luma =
+          ((data[s] as number) * 19595 + (data[s + 1] as number) * 38470 + (data[s + 2] as number) * 7471 + 32768) >>>
+          16;
+        out[o] = luma * s0 + o0;
+      }
+  }
+  return { data: out, shape: channelsFirst ? [channels, box.height, box.width] : [box.height, box.width, channels] };
+}
+
+/**
+ * Writes a user step's output `p` into `out`, scaled per channel (`affine`, to float32) and in [c, h, w]
+ * order (`channelsFirst`); the one copy of the row's values into the slot.
  */
 function writeTensor(
   p: Pixels,
@@ -501,17 +680,12 @@ function writeTensor(
   // Per channel, as typed arrays: the loops below then stay on one element kind each.
   const scale = Float64Array.from({ length: c }, (_, k) => at(affine?.scale ?? [1], k));
   const offset = Float64Array.from({ length: c }, (_, k) => at(affine?.offset ?? [0], k));
-  if (channelsFirst) {
-    const pixelsPerChannel = data.length / c;
-    for (let k = 0; k < c; k++) {
-      const s = scale[k] as number;
-      const o = offset[k] as number;
-      const base = k * pixelsPerChannel;
-      for (let i = 0; i < pixelsPerChannel; i++) out[base + i] = (data[i * c + k] as number) * s + o;
-    }
-  } else if (data instanceof Uint8Array && out instanceof Float32Array) scaleBytes(data, out, scale, offset);
-  else
-    for (let i = 0; i < data.length; i++)
-      out[i] = (data[i] as number) * (scale[i % c] as number) + (offset[i % c] as number);
+  const pixelsPerChannel = data.length / c;
+  for (let k = 0; k < c; k++) {
+    const s = scale[k] as number;
+    const o = offset[k] as number;
+    for (let i = 0; i < pixelsPerChannel; i++)
+      out[channelsFirst ? k * pixelsPerChannel + i : i * c + k] = (data[i * c + k] as number) * s + o;
+  }
   return { data: out, shape: channelsFirst ? [c, shape[0] as number, shape[1] as number] : shape };
 }

@@ -11,6 +11,7 @@
  * A user step (`{ module, export, options, output }`) takes the column's bytes or the image so far and
  * writes an output of the shape and dtype it declares, for one row; with `level: 'batch'` it is the
  * last step and takes every row of the batch at once (the bytes, or the row steps' outputs stacked).
+ * With `inputs: ['label', …]` it also takes those columns' values of the row (or the batch).
  */
 import { InvalidArgumentError } from '../../errors.js';
 
@@ -49,11 +50,40 @@ export interface UserTransformStep {
   /** The shape and dtype of what the function writes for one row. */
   output: { shape: readonly number[]; dtype: 'uint8' | 'float32' };
   /**
+   * Other loaded columns the function also takes, by name, in `input.columns`: fixed-width columns
+   * (numbers, fixed-size lists) as typed arrays, strings and binaries as their bytes.
+   */
+  inputs?: readonly string[];
+  /**
    * `'row'` (default): called once per row. `'batch'`: called once per batch with every row's input at
    * once, writing the batch's whole output `[rows, ...output.shape]`; it must be the last step, and the
    * steps before it must end in a fixed shape.
    */
   level?: 'row' | 'batch';
+}
+
+/** The typed arrays a fixed-width column given to a user step comes in. */
+export type TypedArrayName =
+  | 'Int8Array'
+  | 'Uint8Array'
+  | 'Int16Array'
+  | 'Uint16Array'
+  | 'Int32Array'
+  | 'Uint32Array'
+  | 'Float32Array'
+  | 'Float64Array'
+  | 'BigInt64Array'
+  | 'BigUint64Array';
+
+/**
+ * A column that user steps take beside their own (`inputs`), as the loader lays it out in the batch:
+ * fixed-width, `valuesPerRow` values of `array` a row, or variable-width bytes.
+ */
+export interface TransformInput {
+  name: string;
+  /** Its position among the batch's columns. */
+  column: number;
+  layout: { kind: 'fixed'; array: TypedArrayName; valuesPerRow: number } | { kind: 'bytes' };
 }
 
 /** The shape and dtype of one row of a tensor. */
@@ -84,8 +114,8 @@ export const DEFAULT_MAX_PIXELS = 4096 * 4096;
 /**
  * Decodes a JPEG, PNG or WebP value into pixels `[h, w, channels]` uint8 (1: grey, 3: RGB, 4: RGBA;
  * converted from whatever the file holds). An image whose header says more than `maxPixels` pixels
- * (width × height) is refused before it is decoded (a decompression bomb). Needs the optional
- * dependency `sharp`.
+ * (width × height) is refused before it is decoded (a decompression bomb), and a JPEG cut short is
+ * refused. Needs the optional dependency `@napi-rs/image`.
  */
 export function decodeImage(options: { channels?: 1 | 3 | 4; maxPixels?: number } = {}): TransformStep {
   return { op: 'decodeImage', channels: options.channels ?? 3, maxPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS };
@@ -162,7 +192,11 @@ export interface ColumnTransformPlan extends TensorSpec {
   column: string;
   steps: TransformStep[];
   onError: 'raise' | 'skip';
-  /** Bytes of the largest image the steps may decode (maxPixels × channels), 0 without decodeImage. */
+  /**
+   * Bytes a worker keeps for the largest image the steps may decode, 0 without decodeImage: maxPixels ×
+   * 4, the buffer it reuses for a crop as RGBA (what the resampler takes). The library's decoded pixels,
+   * up to as much again while the crop is copied out, are freed after each image and not counted.
+   */
   decodedBytes: number;
   /**
    * With a batch-level user step (the last step): what it takes, the row steps' outputs stacked
@@ -170,6 +204,8 @@ export interface ColumnTransformPlan extends TensorSpec {
    * when it is the only step. Null without one.
    */
   batchStep: { input: TensorSpec | null } | null;
+  /** Every column the user steps name in `inputs`; empty until the loader lays the batch out. */
+  inputs: TransformInput[];
 }
 
 const INTERPOLATIONS: readonly Interpolation[] = ['nearest', 'bilinear', 'bicubic', 'lanczos3'];
@@ -240,7 +276,7 @@ export function planColumnTransform(column: string, transform: unknown): ColumnT
           fail(`${at}.maxPixels`, `must be a positive integer, got ${String(step.maxPixels)}`);
         state = 'image';
         channels = step.channels;
-        decodedBytes = step.maxPixels * step.channels;
+        decodedBytes = step.maxPixels * 4;
         return;
       case 'resize':
         needImage(at, 'resize');
@@ -306,6 +342,16 @@ export function planColumnTransform(column: string, transform: unknown): ColumnT
         if (step.level !== undefined && step.level !== 'row' && step.level !== 'batch')
           fail(`${at}.level`, `must be 'row' or 'batch', got ${String(step.level)}`);
         if (step.level === 'batch') batchStep = { input: batchInput(at, i) };
+        if (
+          step.inputs !== undefined &&
+          (!Array.isArray(step.inputs) ||
+            !step.inputs.every((name) => typeof name === 'string' && name !== '' && name !== column) ||
+            new Set(step.inputs).size !== step.inputs.length)
+        )
+          fail(
+            `${at}.inputs`,
+            `must be names of other loaded columns, each once (not "${column}" itself), got ${String(step.inputs)}`,
+          );
         const out = step.output as UserTransformStep['output'] | undefined;
         if (
           !out ||
@@ -337,7 +383,7 @@ export function planColumnTransform(column: string, transform: unknown): ColumnT
       );
     shape = [...(size as [number, number]), channels];
   }
-  return { column, steps: [...steps], onError, ...tensorSpec(shape, dtype), decodedBytes, batchStep };
+  return { column, steps: [...steps], onError, ...tensorSpec(shape, dtype), decodedBytes, batchStep, inputs: [] };
 }
 
 function tensorSpec(shape: readonly number[], dtype: 'uint8' | 'float32'): TensorSpec {

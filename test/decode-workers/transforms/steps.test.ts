@@ -102,6 +102,14 @@ describe('planColumnTransform', () => {
       { steps: [{ op: 'user', module: 'm.js', output: { shape: [2] } }] },
       "steps[0].output must declare { shape: [...], dtype: 'uint8' | 'float32' }",
     ],
+    [
+      { steps: [{ op: 'user', module: 'm.js', output: { shape: [2], dtype: 'uint8' }, inputs: ['label', 'image'] }] },
+      'steps[0].inputs must be names of other loaded columns, each once (not "image" itself), got label,image',
+    ],
+    [
+      { steps: [{ op: 'user', module: 'm.js', output: { shape: [2], dtype: 'uint8' }, inputs: ['label', 'label'] }] },
+      'steps[0].inputs must be names of other loaded columns, each once',
+    ],
   ])('refuses %j with an InvalidArgumentError', (transform, message) => {
     const error = caught(() => planColumnTransform('image', transform));
     expect(error).toBeInstanceOf(InvalidArgumentError);
