@@ -21,13 +21,14 @@
  * (`npm run bench -- --only remote`). Prints a markdown table; numbers go in bench/README.md.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import * as lancedb from '@lancedb/lancedb';
 import { AwsClient } from 'aws4fetch';
 import { createLoader, type LoaderOptions } from '../index.js';
+import { uploadDirectory } from '../test/io/remote/servers.js';
 import { dataDir, ensureBenchDataset, type BenchKind } from './datasets.js';
 
 const argv = process.argv.slice(2);
@@ -115,38 +116,14 @@ function costCells(cost: Cost, rows: number): string {
   return `${(cost.requests / rows).toFixed(2)} | ${(cost.serverCpuMs / cost.requests).toFixed(3)} | ${(cost.clientCpuMs / cost.requests).toFixed(3)}`;
 }
 
-/** Every file under `dir`, relative to it. */
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => relative(dir, join(e.parentPath, e.name)));
-}
-
 /**
  * The s3:// URL of the dataset at `local`: the lean store serves bench/.data as it is; s3rver gets it
  * uploaded to s3://bench/db/<name>, straight to the server (no delay).
  */
 async function upload(local: string, endpoint: string): Promise<string> {
   if (STORE !== 's3rver') return `s3://bench/${relative(dataDir, local)}`;
-  const client = new AwsClient({
-    accessKeyId: 'S3RVER',
-    secretAccessKey: 'S3RVER',
-    region: 'us-east-1',
-    service: 's3',
-  });
-  const files = filesUnder(local);
   const name = basename(local);
-  for (let i = 0; i < files.length; i += 8) {
-    await Promise.all(
-      files.slice(i, i + 8).map(async (file) => {
-        const response = await client.fetch(`${endpoint}/bench/db/${name}/${file}`, {
-          method: 'PUT',
-          body: readFileSync(join(local, file)),
-        });
-        if (!response.ok) throw new Error(`upload of ${file}: HTTP ${response.status}`);
-      }),
-    );
-  }
+  await uploadDirectory(endpoint, local, 'bench', `db/${name}`);
   return `s3://bench/db/${name}`;
 }
 
