@@ -209,7 +209,9 @@ async function runLanceDb(
 
 /**
  * The link's rate through `endpoint`: every data file of `local` fetched in 8 MiB ranges, 1, 4 and 16 at a
- * time; the best, in bytes/s (s3rver serves parallel large ranges far more slowly than one at a time).
+ * time after an untimed pass (the store's files then come from the page cache, as they do for the loader's
+ * timed epoch after its untimed one); the best, in bytes/s (s3rver serves parallel large ranges far more
+ * slowly than one at a time).
  */
 async function linkBytesPerSecond(local: string, url: string, endpoint: string): Promise<number> {
   const client = new AwsClient({
@@ -226,7 +228,7 @@ async function linkBytesPerSecond(local: string, url: string, endpoint: string):
       ranges.push({ file, start, end: Math.min(size, start + (8 << 20)) - 1 });
   }
   let best = 0;
-  for (const inFlight of [1, 4, 16]) {
+  for (const [pass, inFlight] of [16, 1, 4, 16].entries()) {
     let next = 0;
     let bytes = 0;
     const started = performance.now();
@@ -243,7 +245,7 @@ async function linkBytesPerSecond(local: string, url: string, endpoint: string):
         }
       }),
     );
-    best = Math.max(best, bytes / ((performance.now() - started) / 1000));
+    if (pass > 0) best = Math.max(best, bytes / ((performance.now() - started) / 1000));
   }
   return best;
 }
