@@ -27,6 +27,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import * as lancedb from '@lancedb/lancedb';
 import { AwsClient } from 'aws4fetch';
+import { request } from 'undici';
 import { createLoader, type LoaderOptions } from '../index.js';
 import { uploadDirectory } from '../test/io/remote/servers.js';
 import { dataDir, ensureBenchDataset, type BenchKind } from './datasets.js';
@@ -208,8 +209,8 @@ async function runLanceDb(
 }
 
 /**
- * The link's rate through `endpoint`: every data file of `local` fetched in 8 MiB ranges, 1, 4 and 16 at a
- * time after an untimed pass (the store's files then come from the page cache, as they do for the loader's
+ * The link's rate through `endpoint`: every data file of `local` fetched in 8 MiB ranges (undici requests,
+ * signed as lance-loader signs them), 1, 4 and 16 at a time after an untimed pass (the store's files then come from the page cache, as they do for the loader's
  * timed epoch after its untimed one); the best, in bytes/s (s3rver serves parallel large ranges far more
  * slowly than one at a time).
  */
@@ -236,12 +237,12 @@ async function linkBytesPerSecond(local: string, url: string, endpoint: string):
       Array.from({ length: inFlight }, async () => {
         while (next < ranges.length) {
           const { file, start, end } = ranges[next++] as (typeof ranges)[number];
-          const response = await client.fetch(`${endpoint}/bench/${key}/data/${file}`, {
-            headers: { range: `bytes=${start}-${end}` },
-          });
-          if (response.status !== 206)
-            throw new Error(`link measurement: ${file} bytes ${start}-${end}: HTTP ${response.status}`);
-          bytes += (await response.arrayBuffer()).byteLength;
+          const object = `${endpoint}/bench/${key}/data/${file}`;
+          const signed = Object.fromEntries((await client.sign(object, { method: 'GET' })).headers);
+          const response = await request(object, { headers: { ...signed, range: `bytes=${start}-${end}` } });
+          if (response.statusCode !== 206)
+            throw new Error(`link measurement: ${file} bytes ${start}-${end}: HTTP ${response.statusCode}`);
+          bytes += (await response.body.arrayBuffer()).byteLength;
         }
       }),
     );

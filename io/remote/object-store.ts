@@ -190,8 +190,11 @@ export class ObjectStore {
   }
 
   /** A GET of `url` with `headers` (Range, Accept-Encoding) unsigned beside the URL's signed headers. */
-  private async request(url: string, headers: Record<string, string>): Promise<Request> {
-    if (!this.signer) return new Request(url, { headers });
+  private async request(
+    url: string,
+    headers: Record<string, string>,
+  ): Promise<{ url: string; headers: Record<string, string> }> {
+    if (!this.signer) return { url, headers };
     const now = Date.now();
     let signature = this.signatures.get(url);
     if (!signature || now - signature.signedAt > SIGNATURE_REUSE_MS) {
@@ -199,7 +202,7 @@ export class ObjectStore {
       signature = { headers: Object.fromEntries(signed.headers), signedAt: now };
       this.signatures.set(url, signature);
     }
-    return new Request(url, { headers: { ...signature.headers, ...headers } });
+    return { url, headers: { ...signature.headers, ...headers } };
   }
 }
 
