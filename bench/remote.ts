@@ -6,8 +6,8 @@
  * (`--store s3rver`: s3rver behind a delaying proxy, the datasets uploaded to it first).
  *
  *   shuffled   emb 2.1 and images: the first --batches batches of epoch 1 (seed 42, 256 rows), lance-loader
- *              (createLoader not timed; default options, then with --prefetch batches ahead and with a
- *              --gap-kib merge gap) vs LanceDB takeOffsets with 1 and 4 batches in flight; for each, the
+ *              (createLoader not timed; default options, then with --prefetch batches ahead, with a
+ *              --gap-kib merge gap, and with --prefetch and --concurrency requests in flight) vs LanceDB takeOffsets with 1 and 4 batches in flight; for each, the
  *              requests per row, the store's CPU per request and the reading process's CPU per request
  *   bandwidth  seed000 (500 × 422 KB): a whole shuffled epoch's bytes per second against the link's own
  *              rate (every data file fetched in 8 MiB ranges, 1, 4 or 16 at a time, the best)
@@ -16,7 +16,7 @@
  *
  * Datasets come from bench/.data (bench/datasets.ts writes them once; bench/README.md says how to link
  * another checkout's). Run alone: `npx tsx bench/remote.ts [--latency-ms 20] [--batches 30] [--workers 2]
- * [--store lean|s3rver] [--server-processes 2] [--prefetch 16] [--gap-kib 1024] [--emb-rows 200000]
+ * [--store lean|s3rver] [--server-processes 2] [--prefetch 16] [--gap-kib 1024] [--concurrency 256] [--emb-rows 200000]
  * [--images-rows 20000] [--cache-rows 10000] [--only shuffled,bandwidth,cache]`, or as part of the suite
  * (`npm run bench -- --only remote`). Prints a markdown table; numbers go in bench/README.md.
  */
@@ -42,6 +42,7 @@ const BATCHES = option('batches', 30);
 const WORKERS = option('workers', 2);
 const PREFETCH = option('prefetch', 16);
 const GAP_KIB = option('gap-kib', 1024);
+const CONCURRENCY = option('concurrency', 256);
 const STORE = argv.includes('--store') ? argv[argv.indexOf('--store') + 1] : 'lean';
 const ONLY = new Set((argv[argv.indexOf('--only') + 1] ?? '').split(','));
 /** Whether part `name` runs (all of them without --only). */
@@ -279,6 +280,10 @@ try {
       ['lance-loader', {}],
       [`lance-loader prefetch ${PREFETCH}`, { prefetch: PREFETCH }],
       [`lance-loader gap ${GAP_KIB} KiB`, { io: { remote: { maxGapBytes: GAP_KIB << 10 } } }],
+      [
+        `lance-loader prefetch ${PREFETCH}, concurrency ${CONCURRENCY}`,
+        { prefetch: PREFETCH, io: { remote: { concurrency: CONCURRENCY } } },
+      ],
     ];
     let batches: number[][] = [];
     let best = 0;
