@@ -1,30 +1,36 @@
 /**
- * The remote part of the benchmarks: lance-loader reading s3:// datasets from a local S3 server (s3rver)
- * behind a proxy that delays every request by --latency-ms (20 by default), against LanceDB's
- * `takeOffsets` on the same URLs through the same proxy, on the same shuffled batches.
+ * The remote part of the benchmarks: lance-loader reading s3:// datasets from a local object store that
+ * answers every request after --latency-ms (20 by default), against LanceDB's `takeOffsets` on the same
+ * URLs and store, on the same shuffled batches. The store (bench/remote-server.ts) runs in processes of its
+ * own: by default a lean S3 read endpoint over bench/.data with --server-processes cluster workers
+ * (`--store s3rver`: s3rver behind a delaying proxy, the datasets uploaded to it first).
  *
  *   shuffled   emb 2.1 and images: the first --batches batches of epoch 1 (seed 42, 256 rows), lance-loader
- *              (createLoader not timed) vs LanceDB takeOffsets with 1 and 4 batches in flight
+ *              (createLoader not timed; default options, then with --prefetch batches ahead, with a
+ *              --gap-kib merge gap, and with --prefetch and --concurrency requests in flight) vs LanceDB takeOffsets with 1 and 4 batches in flight; for each, the
+ *              requests per row, the store's CPU per request and the reading process's CPU per request
  *   bandwidth  seed000 (500 × 422 KB): a whole shuffled epoch's bytes per second against the link's own
- *              rate (every data file fetched in 8 MiB ranges, 16 at a time, through the same proxy)
+ *              rate (every data file fetched in 8 MiB ranges, 1, 4 or 16 at a time, the best)
  *   cache      emb with io.remote.cacheDir: epoch 0 fills the cache, epoch 1 is timed, against the same
  *              loader on the local copy (warm page cache, epoch 0 untimed)
  *
  * Datasets come from bench/.data (bench/datasets.ts writes them once; bench/README.md says how to link
- * another checkout's) and are uploaded to the server, whose objects live in a temporary directory.
- * Run alone: `npx tsx bench/remote.ts [--latency-ms 20] [--batches 30] [--workers 2] [--emb-rows 200000]
- * [--images-rows 20000] [--cache-rows 10000] [--only shuffled,bandwidth,cache]`. Prints a markdown table;
- * numbers go in bench/README.md.
+ * another checkout's). Run alone: `npx tsx bench/remote.ts [--latency-ms 20] [--batches 30] [--workers 2]
+ * [--store lean|s3rver] [--server-processes 2] [--prefetch 16] [--gap-kib 1024] [--concurrency 256] [--emb-rows 200000]
+ * [--images-rows 20000] [--cache-rows 10000] [--only shuffled,bandwidth,cache]`, or as part of the suite
+ * (`npm run bench -- --only remote`). Prints a markdown table; numbers go in bench/README.md.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import * as lancedb from '@lancedb/lancedb';
 import { AwsClient } from 'aws4fetch';
+import { request } from 'undici';
 import { createLoader, type LoaderOptions } from '../index.js';
-import { ensureBenchDataset, type BenchKind } from './datasets.js';
+import { uploadDirectory } from '../test/io/remote/servers.js';
+import { dataDir, ensureBenchDataset, type BenchKind } from './datasets.js';
 
 const argv = process.argv.slice(2);
 function option(name: string, fallback: number): number {
@@ -34,56 +40,92 @@ function option(name: string, fallback: number): number {
 const LATENCY_MS = option('latency-ms', 20);
 const BATCHES = option('batches', 30);
 const WORKERS = option('workers', 2);
+const PREFETCH = option('prefetch', 16);
+const GAP_KIB = option('gap-kib', 1024);
+const CONCURRENCY = option('concurrency', 256);
+const STORE = argv.includes('--store') ? argv[argv.indexOf('--store') + 1] : 'lean';
 const ONLY = new Set((argv[argv.indexOf('--only') + 1] ?? '').split(','));
 /** Whether part `name` runs (all of them without --only). */
 const runs = (name: 'shuffled' | 'bandwidth' | 'cache') => !argv.includes('--only') || ONLY.has(name);
 const KEY = { awsAccessKeyId: 'S3RVER', awsSecretAccessKey: 'S3RVER', region: 'us-east-1' };
 
-/** Starts bench/remote-server.ts; resolves to its endpoints and a stop function. */
-async function startServer(): Promise<{ endpoint: string; delayed: string; stop: () => void }> {
+interface Server {
+  /** The store without the added latency (uploads), and with it (what the readers use). */
+  endpoint: string;
+  delayed: string;
+  /** Requests served and CPU spent by the store so far (lean store; zeros for s3rver). */
+  stats: () => Promise<{ requests: number; cpuMs: number }>;
+  stop: () => void;
+}
+
+/** Starts bench/remote-server.ts over bench/.data. */
+async function startServer(): Promise<Server> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join(import.meta.dirname, 'remote-server.ts'), String(LATENCY_MS)],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
+    [
+      '--import',
+      'tsx',
+      join(import.meta.dirname, 'remote-server.ts'),
+      ...['--store', String(STORE), '--dir', dataDir, '--bucket', 'bench'],
+      ...['--delay-ms', String(LATENCY_MS), '--processes', String(option('server-processes', 2))],
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
   );
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`bench/remote-server.ts exited with ${code}`)));
-  });
-  const { endpoint, delayed } = JSON.parse(line) as { endpoint: string; delayed: string };
-  return { endpoint, delayed, stop: () => child.kill('SIGTERM') };
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async () => {
+    const line = await lines.next();
+    if (line.done) throw new Error(`bench/remote-server.ts exited with ${child.exitCode}`);
+    return JSON.parse(line.value) as unknown;
+  };
+  const { endpoint, delayed } = (await next()) as { endpoint: string; delayed: string };
+  return {
+    endpoint,
+    delayed,
+    stats: async () => {
+      if (STORE === 's3rver') return { requests: 0, cpuMs: 0 };
+      child.stdin.write('stats\n');
+      return (await next()) as { requests: number; cpuMs: number };
+    },
+    stop: () => child.kill('SIGTERM'),
+  };
 }
 
-/** Every file under `dir`, relative to it. */
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => relative(dir, join(e.parentPath, e.name)));
+/** What one measured run cost: requests and the store's and this process's CPU milliseconds. */
+interface Cost {
+  requests: number;
+  serverCpuMs: number;
+  clientCpuMs: number;
 }
 
-/** Uploads the dataset at `local` to s3://bench/db/<name> straight to the server (no delay). */
+/** Starts measuring the cost of what follows on `server`; the function returned ends it. */
+async function startCost(server: Server): Promise<() => Promise<Cost>> {
+  const before = await server.stats();
+  const cpu = process.cpuUsage();
+  return async () => {
+    const { user, system } = process.cpuUsage(cpu);
+    const after = await server.stats();
+    return {
+      requests: after.requests - before.requests,
+      serverCpuMs: after.cpuMs - before.cpuMs,
+      clientCpuMs: (user + system) / 1000,
+    };
+  };
+}
+
+/** Requests per row, and the store's and the reader's CPU ms per request, as table cells. */
+function costCells(cost: Cost, rows: number): string {
+  if (cost.requests === 0) return '– | – | –';
+  return `${(cost.requests / rows).toFixed(2)} | ${(cost.serverCpuMs / cost.requests).toFixed(3)} | ${(cost.clientCpuMs / cost.requests).toFixed(3)}`;
+}
+
+/**
+ * The s3:// URL of the dataset at `local`: the lean store serves bench/.data as it is; s3rver gets it
+ * uploaded to s3://bench/db/<name>, straight to the server (no delay).
+ */
 async function upload(local: string, endpoint: string): Promise<string> {
-  const client = new AwsClient({
-    accessKeyId: 'S3RVER',
-    secretAccessKey: 'S3RVER',
-    region: 'us-east-1',
-    service: 's3',
-  });
-  const files = filesUnder(local);
+  if (STORE !== 's3rver') return `s3://bench/${relative(dataDir, local)}`;
   const name = basename(local);
-  for (let i = 0; i < files.length; i += 8) {
-    await Promise.all(
-      files.slice(i, i + 8).map(async (file) => {
-        const response = await client.fetch(`${endpoint}/bench/db/${name}/${file}`, {
-          method: 'PUT',
-          body: readFileSync(join(local, file)),
-        });
-        if (!response.ok) throw new Error(`upload of ${file}: HTTP ${response.status}`);
-      }),
-    );
-  }
+  await uploadDirectory(endpoint, local, 'bench', `db/${name}`);
   return `s3://bench/db/${name}`;
 }
 
@@ -92,6 +134,8 @@ interface LoaderRun {
   batches: number[][];
   bytesRead: number;
   bytesDelivered: number;
+  /** Of the timed epoch, up to its last batch. */
+  cost: Cost;
 }
 
 /** Times `limit` batches (all when undefined) of `epoch`, after `untimed` whole epochs. */
@@ -102,10 +146,12 @@ async function runLoader(
   limit: number | undefined,
   untimed: number[] = [],
 ): Promise<LoaderRun> {
+  const server = await serverStarted;
   const loader = await createLoader(location, { seed: 42, workers: WORKERS, ...options });
   try {
     for (const e of untimed) for await (const batch of loader.epoch(e)) batch.release();
     const before = loader.metrics();
+    const endCost = await startCost(server);
     const batches: number[][] = [];
     let rows = 0;
     const started = performance.now();
@@ -116,8 +162,10 @@ async function runLoader(
       if (limit !== undefined && batches.length >= limit) break;
     }
     const seconds = (performance.now() - started) / 1000;
+    const cost = await endCost();
     const after = loader.metrics();
     return {
+      cost,
       rowsPerSecond: rows / seconds,
       batches,
       bytesRead: after.bytesRead - before.bytesRead,
@@ -128,15 +176,22 @@ async function runLoader(
   }
 }
 
-/** LanceDB `takeOffsets` of `batches` with `inFlight` batches at once, through `endpoint`; rows/s. */
-async function runLanceDb(url: string, endpoint: string, batches: number[][], inFlight: number): Promise<number> {
+/** LanceDB `takeOffsets` of `batches` with `inFlight` batches at once, through `endpoint`; rows/s and cost. */
+async function runLanceDb(
+  url: string,
+  endpoint: string,
+  batches: number[][],
+  inFlight: number,
+): Promise<{ rowsPerSecond: number; cost: Cost }> {
+  const server = await serverStarted;
   const storageOptions = { ...KEY, endpoint, allowHttp: 'true' };
-  const db = await lancedb.connect('s3://bench/db', { storageOptions });
+  const db = await lancedb.connect(dirname(url), { storageOptions });
   const table = await db.openTable(basename(url).replace(/\.lance$/, ''));
   try {
     await table.takeOffsets(batches[0] as number[]).toArrow();
     let next = 0;
     let rows = 0;
+    const endCost = await startCost(server);
     const started = performance.now();
     await Promise.all(
       Array.from({ length: inFlight }, async () => {
@@ -146,7 +201,8 @@ async function runLanceDb(url: string, endpoint: string, batches: number[][], in
         }
       }),
     );
-    return rows / ((performance.now() - started) / 1000);
+    const seconds = (performance.now() - started) / 1000;
+    return { rowsPerSecond: rows / seconds, cost: await endCost() };
   } finally {
     table.close();
     db.close();
@@ -154,8 +210,10 @@ async function runLanceDb(url: string, endpoint: string, batches: number[][], in
 }
 
 /**
- * The link's rate through `endpoint`: every data file of `local` fetched in 8 MiB ranges, 1, 4 and 16 at a
- * time; the best, in bytes/s (s3rver serves parallel large ranges far more slowly than one at a time).
+ * The link's rate through `endpoint`: every data file of `local` fetched in 8 MiB ranges (undici requests,
+ * signed as lance-loader signs them), 1, 4 and 16 at a time after an untimed pass (the store's files then come from the page cache, as they do for the loader's
+ * timed epoch after its untimed one); the best, in bytes/s (s3rver serves parallel large ranges far more
+ * slowly than one at a time).
  */
 async function linkBytesPerSecond(local: string, url: string, endpoint: string): Promise<number> {
   const client = new AwsClient({
@@ -172,7 +230,7 @@ async function linkBytesPerSecond(local: string, url: string, endpoint: string):
       ranges.push({ file, start, end: Math.min(size, start + (8 << 20)) - 1 });
   }
   let best = 0;
-  for (const inFlight of [1, 4, 16]) {
+  for (const [pass, inFlight] of [16, 1, 4, 16].entries()) {
     let next = 0;
     let bytes = 0;
     const started = performance.now();
@@ -180,31 +238,33 @@ async function linkBytesPerSecond(local: string, url: string, endpoint: string):
       Array.from({ length: inFlight }, async () => {
         while (next < ranges.length) {
           const { file, start, end } = ranges[next++] as (typeof ranges)[number];
-          const response = await client.fetch(`${endpoint}/bench/${key}/data/${file}`, {
-            headers: { range: `bytes=${start}-${end}` },
-          });
-          if (response.status !== 206)
-            throw new Error(`link measurement: ${file} bytes ${start}-${end}: HTTP ${response.status}`);
-          bytes += (await response.arrayBuffer()).byteLength;
+          const object = `${endpoint}/bench/${key}/data/${file}`;
+          const signed = Object.fromEntries((await client.sign(object, { method: 'GET' })).headers);
+          const response = await request(object, { headers: { ...signed, range: `bytes=${start}-${end}` } });
+          if (response.statusCode !== 206)
+            throw new Error(`link measurement: ${file} bytes ${start}-${end}: HTTP ${response.statusCode}`);
+          bytes += (await response.body.arrayBuffer()).byteLength;
         }
       }),
     );
-    best = Math.max(best, bytes / ((performance.now() - started) / 1000));
+    if (pass > 0) best = Math.max(best, bytes / ((performance.now() - started) / 1000));
   }
   return best;
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
-const server = await startServer();
+const serverStarted = startServer();
+const server = await serverStarted;
 const cacheDir = mkdtempSync(join(tmpdir(), 'lance-loader-bench-cache-'));
 const lines: string[] = [];
 try {
   const storage = { ...KEY, endpoint: server.delayed, allowHttp: 'true' };
-  lines.push(`latency ${LATENCY_MS} ms per request, ${WORKERS} workers, first ${BATCHES} batches of epoch 1`, '');
   lines.push(
-    '| dataset | lance-loader rows/s | LanceDB take ×1 | ×4 | ratio (best) | bytes read ÷ delivered |',
-    '|---|---:|---:|---:|---:|---:|',
+    `store ${STORE} (${STORE === 's3rver' ? 'one process' : `${option('server-processes', 2)} processes`}), latency ${LATENCY_MS} ms per request, ${WORKERS} workers, first ${BATCHES} batches of epoch 1`,
+    '',
+    '| dataset | reader | rows/s | requests/row | store CPU ms/request | reader CPU ms/request | bytes read ÷ delivered |',
+    '|---|---|---:|---:|---:|---:|---:|',
   );
   const shuffled: [BenchKind, number][] = runs('shuffled')
     ? [
@@ -215,13 +275,38 @@ try {
   for (const [kind, rows] of shuffled) {
     const local = await ensureBenchDataset(kind, rows, '2.1');
     const url = await upload(local, server.endpoint);
-    const ours = await runLoader(url, { batchSize: 256, storage }, 1, BATCHES);
-    const one = await runLanceDb(url, server.delayed, ours.batches, 1);
-    const four = await runLanceDb(url, server.delayed, ours.batches, 4);
-    lines.push(
-      `| ${basename(local)} | ${fmt(ours.rowsPerSecond)} | ${fmt(one)} | ${fmt(four)} | ${(ours.rowsPerSecond / Math.max(one, four)).toFixed(2)}× | ${(ours.bytesRead / ours.bytesDelivered).toFixed(2)} |`,
-    );
-    console.error(lines.at(-1));
+    const name = basename(local);
+    const variants: [string, Partial<LoaderOptions>][] = [
+      ['lance-loader', {}],
+      [`lance-loader prefetch ${PREFETCH}`, { prefetch: PREFETCH }],
+      [`lance-loader gap ${GAP_KIB} KiB`, { io: { remote: { maxGapBytes: GAP_KIB << 10 } } }],
+      [
+        `lance-loader prefetch ${PREFETCH}, concurrency ${CONCURRENCY}`,
+        { prefetch: PREFETCH, io: { remote: { concurrency: CONCURRENCY } } },
+      ],
+    ];
+    let batches: number[][] = [];
+    let best = 0;
+    for (const [label, options] of variants) {
+      const ours = await runLoader(url, { memoryBytes: 1 << 30, ...options, batchSize: 256, storage }, 1, BATCHES);
+      batches = ours.batches;
+      best = Math.max(best, ours.rowsPerSecond);
+      const delivered = ours.batches.flat().length;
+      lines.push(
+        `| ${name} | ${label} | ${fmt(ours.rowsPerSecond)} | ${costCells(ours.cost, delivered)} | ${(ours.bytesRead / ours.bytesDelivered).toFixed(2)} |`,
+      );
+      console.error(lines.at(-1));
+    }
+    let lanceDb = 0;
+    for (const inFlight of [1, 4]) {
+      const { rowsPerSecond: rate, cost } = await runLanceDb(url, server.delayed, batches, inFlight);
+      lanceDb = Math.max(lanceDb, rate);
+      lines.push(
+        `| ${name} | LanceDB takeOffsets ×${inFlight} | ${fmt(rate)} | ${costCells(cost, batches.flat().length)} | – |`,
+      );
+      console.error(lines.at(-1));
+    }
+    lines.push(`| ${name} | **best lance-loader ÷ best LanceDB** | **${(best / lanceDb).toFixed(2)}×** | | | | |`);
   }
   if (runs('bandwidth')) {
     const seed = await ensureBenchDataset('seed000', 500, '2.1');

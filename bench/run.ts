@@ -6,6 +6,7 @@
  *                 [--rows-scale 0.05] [--max-seconds 60] [--seed 42] [--rss-epochs 10] [--memory-mb 512] [--out bench/results]
  *   npm run bench -- --from bench/results/results.json     (re-render results.md and the chart, no measuring)
  *   npm run bench -- --only images-transform [--quick]       (JPEG decode + augmentation vs torchvision: bench/images-transform.ts)
+ *   npm run bench -- --only remote [--quick]                 (s3:// with a 20 ms round trip vs LanceDB: bench/remote.ts, only when asked for)
  *
  *   datasets (bench/datasets.ts, cached in bench/.data) ──► one process per dataset × method
  *   (bench/methods/*.ts, task and result as JSON files) ──► bench/results/results.json, results.md, throughput.svg
@@ -113,11 +114,32 @@ function selectMethods(text: string | undefined): MethodName[] {
 
 /** The part that is no dataset of the suite: it runs on its own, before the datasets asked for with it. */
 const IMAGES_TRANSFORM = 'images-transform';
+/** Object storage, run only when asked for (it starts a store of its own): bench/remote.ts in its own process. */
+const REMOTE = 'remote';
 const onlyWords = (args.only ?? '').split(',').map((s) => s.trim());
-const otherWords = onlyWords.filter((w) => w && w !== IMAGES_TRANSFORM);
+const otherWords = onlyWords.filter((w) => w && w !== IMAGES_TRANSFORM && w !== REMOTE);
 const started = performance.now();
 const say = (message: string) =>
   process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${message}\n`);
+if (onlyWords.includes(REMOTE)) {
+  const out = args.out ?? join(repoRoot, 'bench', 'results');
+  say(`remote: bench/remote.ts${quick ? ' --batches 10' : ''} → ${join(out, 'remote.md')}`);
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(import.meta.dirname, 'remote.ts'), ...(quick ? ['--batches', '10'] : [])],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const chunks: Buffer[] = [];
+  child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const code = await new Promise<number | null>((done) => child.on('close', done));
+  if (code !== 0) throw new Error(`bench/remote.ts exited with ${code}`);
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'remote.md'), Buffer.concat(chunks));
+  process.stdout.write(Buffer.concat(chunks));
+  if (otherWords.length === 0 && !onlyWords.includes(IMAGES_TRANSFORM)) process.exit(0);
+}
 if (!args.only || onlyWords.includes(IMAGES_TRANSFORM)) {
   await runImagesTransform({ quick, maxSeconds, out: args.out ?? join(repoRoot, 'bench', 'results'), say });
   if (args.only && otherWords.length === 0) process.exit(0);

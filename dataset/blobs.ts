@@ -6,17 +6,22 @@
  *   legacy blob (2.0, 2.1)   (position, size)             → bytes [position, position + size) of the data file
  *   blob v2 (2.2), by kind   0 inline                     → the same, in the data file
  *                            1 packed, 2 dedicated sidecar → data/<data file stem>/<blob_id name>.blob
- *                            3 external                   → blob_uri (file: URIs under options.externalRoots)
+ *                            3 external                   → blob_uri: local datasets, file: URIs under
+ *                                                           options.externalRoots; remote datasets, a URI
+ *                                                           relative to the dataset or an absolute one under it
  *
  * Every descriptor is checked against the size of the file it points into before a handle is made, so
  * a damaged descriptor is a CorruptFileError naming the file, column and row, never a huge allocation.
- * Sidecar and external files are opened once per dataset and closed with it.
+ * Sidecar and external files are opened once per dataset (through its storage: a remote one learns a
+ * file's size from a 2-byte GET, and each read is then one ranged GET of just the bytes asked for) and
+ * closed with it.
  */
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { isAbsolute, posix, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as arrow from 'apache-arrow';
 import { CorruptFileError, InvalidArgumentError, UnsupportedError } from '../errors.js';
 import { addReadStats, emptyReadStats, FileSource, type ByteSource, type ReadStats } from '../io/source.js';
+import type { DatasetStorage } from './storage.js';
 
 /** A lazy handle on one blob value: nothing is read until `read` or `arrayBuffer` is called. */
 export interface BlobHandle {
@@ -31,8 +36,10 @@ export interface BlobHandle {
 /** Options of `dataset.takeBlobs`. */
 export interface TakeBlobsOptions {
   /**
-   * Directories whose files external blobs (blob v2 kind 3, `file:` URIs) may be read from; default
-   * none. An external blob outside them, or with another scheme, gets an `UnsupportedError`.
+   * Directories whose files external blobs (blob v2 kind 3, `file:` URIs) of a local dataset may be read
+   * from; default none. An external blob outside them, or with another scheme, gets an `UnsupportedError`.
+   * A remote dataset's external blobs are read when their URI is relative to the dataset or lies under
+   * it (the same store and credentials); others get an `UnsupportedError`.
    */
   externalRoots?: readonly string[];
 }
@@ -57,15 +64,21 @@ const EXTERNAL = 3;
 
 /** Sidecar and external files opened for blobs, shared by a dataset's takeBlobs calls. */
 export class BlobFiles {
-  private readonly opened = new Map<string, Promise<FileSource>>();
+  private readonly opened = new Map<string, Promise<ByteSource>>();
 
-  /** `inside`: the real path sidecars must resolve in (the dataset's symlink policy), or undefined. */
-  constructor(private readonly inside: string | undefined) {}
+  /** `storage`: the dataset's, which opens the files; undefined: local files, every symlink followed. */
+  constructor(private readonly storage: DatasetStorage | undefined) {}
 
-  open(path: string, what: string, inside: string | undefined = this.inside): Promise<ByteSource> {
+  /** The root external blobs must lie under when the dataset is remote, else undefined. */
+  get remoteRoot(): string | undefined {
+    return this.storage?.remote ? this.storage.root : undefined;
+  }
+
+  /** `external`: a file outside the dataset's folders (a local one is not held to its symlink policy). */
+  open(path: string, what: string, external = false): Promise<ByteSource> {
     let source = this.opened.get(path);
     if (!source) {
-      source = FileSource.open(path, { what, inside });
+      source = this.storage ? this.storage.openBlobFile(path, what, external) : FileSource.open(path, { what });
       source.catch(() => this.opened.delete(path));
       this.opened.set(path, source);
     }
@@ -116,13 +129,16 @@ export async function createBlobHandles(
       const kind = kinds ? (kinds.get(i) as number) : INLINE;
       if (kind === INLINE) return blobIn(origin.source, position, size, `${at} (inline blob)`);
       if (kind === PACKED || kind === DEDICATED) {
-        const path = join(origin.source.path.replace(/\.lance$/, ''), sidecarName(ids?.get(i) as number));
+        // A '/' join: the path may be a URL, where path.join would fold "s3://" into "s3:/".
+        const path = `${origin.source.path.replace(/\.lance$/, '')}/${sidecarName(ids?.get(i) as number)}`;
         const source = await files.open(path, 'blob sidecar file');
         return blobIn(source, position, size, `${at} (blob in sidecar ${path})`);
       }
       if (kind === EXTERNAL) {
-        const path = externalPath(String(uris?.get(i) ?? ''), roots, at);
-        const source = await files.open(path, 'external blob file', undefined);
+        const uri = String(uris?.get(i) ?? '');
+        const remoteRoot = files.remoteRoot;
+        const path = remoteRoot === undefined ? externalPath(uri, roots, at) : remoteExternalUrl(uri, remoteRoot, at);
+        const source = await files.open(path, 'external blob file', true);
         return blobIn(source, position, size, `${at} (external blob ${path})`);
       }
       throw new CorruptFileError(`${at}: blob descriptor of unknown kind ${kind}`, { row: origin.row, kind });
@@ -158,6 +174,34 @@ function externalPath(uri: string, roots: string[], at: string): string {
       { path, externalRoots: roots },
     );
   return path;
+}
+
+/**
+ * The URL of a remote dataset's external blob: `uri` relative to the dataset root `root`, or absolute and
+ * under it (the store the dataset's storage options reach); anything else is refused.
+ */
+function remoteExternalUrl(uri: string, root: string, at: string): string {
+  const shown = uri.replace(/[?#].*$/, '');
+  const rootUrl = new URL(`${root}/`);
+  let url: URL | undefined;
+  try {
+    url = /^[a-z][a-z0-9+.-]*:/i.test(uri) ? new URL(uri) : new URL(posix.normalize(uri), rootUrl);
+  } catch {
+    url = undefined;
+  }
+  const under =
+    url !== undefined &&
+    url.protocol === rootUrl.protocol &&
+    url.host === rootUrl.host &&
+    url.search === '' &&
+    url.pathname.startsWith(rootUrl.pathname) &&
+    url.pathname.length > rootUrl.pathname.length;
+  if (!url || !under)
+    throw new UnsupportedError(
+      `${at}: external blob "${shown}" lies outside the dataset ${root}; a remote dataset's external blobs are read only under it`,
+      { uri: shown, root },
+    );
+  return `${root}/${decodeURIComponent(url.pathname.slice(rootUrl.pathname.length))}`;
 }
 
 function safeNumber(value: bigint | null | undefined, what: string): number {

@@ -11,7 +11,7 @@
  */
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { CorruptFileError, InvalidArgumentError, IoError } from '../errors.js';
+import { CorruptFileError, InternalError, InvalidArgumentError, IoError } from '../errors.js';
 import { versionOfManifestName } from '../format/manifest.js';
 import { readRegularFile } from '../io/regular-file.js';
 import { FileSource, type ByteSource } from '../io/source.js';
@@ -45,6 +45,11 @@ export interface DatasetStorage {
   readWhole(name: string, what: string, maxBytes: number): Promise<WholeFile>;
   /** Opens data file `name` (relative to `data/`) whose manifest records `sizeBytes` (0: not recorded). */
   openDataFile(name: string, sizeBytes: number): Promise<ByteSource>;
+  /**
+   * Opens a file blob descriptors point at, by its full path or URL: a sidecar under the dataset's data/,
+   * or (`external`) an external blob's file, already checked by the caller to be one it may read.
+   */
+  openBlobFile(path: string, what: string, external: boolean): Promise<ByteSource>;
   /** Ends requests in flight (remote); local files are closed by their sources. */
   close(): void;
   /** How a remote dataset was opened (workers open it the same way), or undefined for a local one. */
@@ -119,6 +124,10 @@ export class LocalStorage implements DatasetStorage {
     return FileSource.open(insideDirectory(join(this.root, 'data'), name, 'data file'), { inside: this.inside });
   }
 
+  openBlobFile(path: string, what: string, external: boolean): Promise<ByteSource> {
+    return FileSource.open(path, { what, inside: external ? undefined : this.inside });
+  }
+
   close(): void {}
 }
 
@@ -177,6 +186,12 @@ export class RemoteStorage implements DatasetStorage {
       sizeBytes > 0 ? sizeBytes : undefined,
       this.cache,
     );
+  }
+
+  openBlobFile(path: string, what: string): Promise<ByteSource> {
+    if (!path.startsWith(`${this.root}/`))
+      throw new InternalError(`${what} ${path} is not under the dataset ${this.root}`, { path, root: this.root });
+    return RemoteSource.openUntailed(this.store, path.slice(this.root.length + 1), this.remote.io, this.cache);
   }
 
   close(): void {

@@ -7,12 +7,13 @@
  * strings), the range, the last status and the attempts. Closing the store aborts attempts in flight and
  * backoffs, with an AbortError.
  *
- * Keep-alive: requests go through Node's fetch (undici), whose global dispatcher keeps connections open
- * and reuses them per origin.
+ * Keep-alive: requests go through undici's `request` (the client under Node's fetch, without the WHATWG
+ * Request, Response and stream objects fetch builds per request), whose global dispatcher keeps
+ * connections open and reuses them per origin.
  */
 import { AbortError, IoError } from '../../errors.js';
 import type { ByteRange } from '../../format/file-metadata.js';
-import type { Agent } from 'undici';
+import { request as undiciRequest, type Agent } from 'undici';
 import type { RequestLimiter } from './limiter.js';
 import type { ResolvedRemoteIo } from './remote-options.js';
 import { untrustedCertificateReason } from './tls.js';
@@ -25,8 +26,8 @@ export interface ObjectRequest {
   /** The object's URL without credentials or query string. */
   shown: string;
   range: ObjectRange;
-  /** Builds the request of one attempt (a signature carries its time, so each attempt signs anew). */
-  build(headers: Record<string, string>): Request | Promise<Request>;
+  /** The URL and headers of one attempt with `headers` added (signed when the store signs). */
+  build(headers: Record<string, string>): Promise<{ url: string; headers: Record<string, string> }>;
   /** The connections to send it on: a store's own (trusting its ca_bundle), or undefined for Node's global pool. */
   agent: Agent | undefined;
 }
@@ -117,16 +118,19 @@ async function attempt(request: ObjectRequest, timeoutMs: number, closed: AbortS
     if (range !== undefined)
       headers.range =
         'suffix' in range ? `bytes=-${range.suffix}` : `bytes=${range.offset}-${range.offset + range.size - 1}`;
-    const response = await fetch(await request.build(headers), {
+    const built = await request.build(headers);
+    const response = await undiciRequest(built.url, {
+      method: 'GET',
+      headers: built.headers,
       signal: controller.signal,
       ...(request.agent && { dispatcher: request.agent }),
     });
-    if (response.status !== 200 && response.status !== 206) {
-      const body = await response.text().catch(() => '');
-      throw statusFailure(response.status, body);
+    if (response.statusCode !== 200 && response.statusCode !== 206) {
+      const body = await response.body.text().catch(() => '');
+      throw statusFailure(response.statusCode, body);
     }
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    return checkBody(response, bytes, range);
+    const bytes = new Uint8Array(await response.body.arrayBuffer());
+    return checkBody(response.statusCode, response.headers, bytes, range);
   } catch (error) {
     if (error instanceof AttemptFailure || error instanceof IoError) throw error;
     if (closed.aborted)
@@ -135,8 +139,12 @@ async function attempt(request: ObjectRequest, timeoutMs: number, closed: AbortS
       );
     if (timedOut)
       throw new AttemptFailure(`no complete answer within ${timeoutMs} ms (io.remote.timeoutMs)`, true, undefined);
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    const untrusted = untrustedCertificateReason(cause?.code, cause?.message ?? '');
+    const { code, message, cause } = error as {
+      code?: string;
+      message?: string;
+      cause?: { code?: string; message?: string };
+    };
+    const untrusted = untrustedCertificateReason(cause?.code ?? code, cause?.message ?? message ?? '');
     if (untrusted) throw new AttemptFailure(untrusted, false, undefined);
     throw new AttemptFailure(`connection failed: ${networkReason(error)}`, true, undefined);
   } finally {
@@ -161,9 +169,14 @@ function statusFailure(status: number, body: string): AttemptFailure {
 }
 
 /** Checks that the body is the range asked for (a short body is retried); resolves the object size. */
-function checkBody(response: Response, bytes: Uint8Array, range: ObjectRange): ObjectBytes {
-  const contentRange = response.headers.get('content-range');
-  if (response.status === 206) {
+function checkBody(
+  status: number,
+  headers: Record<string, string | string[] | undefined>,
+  bytes: Uint8Array,
+  range: ObjectRange,
+): ObjectBytes {
+  const contentRange = String(headers['content-range'] ?? '');
+  if (status === 206) {
     const match = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(contentRange ?? '');
     if (!match) throw new AttemptFailure(`206 answer with an unreadable Content-Range "${contentRange}"`, false, 206);
     const [first, last, total] = [Number(match[1]), Number(match[2]), Number(match[3])];
@@ -182,7 +195,7 @@ function checkBody(response: Response, bytes: Uint8Array, range: ObjectRange): O
       throw new AttemptFailure(`the object is ${total} bytes, too short for the range asked for`, false, 206);
     return { bytes, objectSize: total };
   }
-  const length = Number(response.headers.get('content-length') ?? bytes.length);
+  const length = Number(headers['content-length'] ?? bytes.length);
   if (bytes.length !== length)
     throw new AttemptFailure(`short body: ${bytes.length} of ${length} bytes arrived`, true, 200);
   const whole = range === undefined || 'suffix' in range || (range.offset === 0 && range.size === bytes.length);
@@ -195,10 +208,10 @@ function checkBody(response: Response, bytes: Uint8Array, range: ObjectRange): O
   return { bytes, objectSize: bytes.length };
 }
 
-/** A fetch failure's reason, from undici's `cause` (ECONNRESET, ECONNREFUSED, "other side closed"). */
+/** A request failure's reason: undici's code, or its cause's (ECONNRESET, ECONNREFUSED, UND_ERR_SOCKET). */
 function networkReason(error: unknown): string {
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? (error as Error).message ?? String(error);
+  const { code, cause } = error as { code?: string; cause?: { code?: string; message?: string } };
+  return cause?.code ?? code ?? cause?.message ?? (error as Error).message ?? String(error);
 }
 
 function sleep(ms: number, closed: AbortSignal): Promise<void> {

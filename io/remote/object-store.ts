@@ -12,6 +12,12 @@
  * Signing uses aws4fetch: SigV4 over WebCrypto, no dependencies, a few hundred lines that cache the
  * derived signing key per day and region. @smithy/signature-v4 (the AWS SDK's) would bring a dozen
  * @smithy packages and a separate SHA-256 implementation for the same four HMACs.
+ *
+ * A GET's signature covers its URL and the host and x-amz-* headers only, not Range (SigV4 signs the
+ * headers it lists; S3 requires only host and x-amz-*): the signed headers of an object are reused for
+ * SIGNATURE_REUSE_MS with every range read from it, instead of four WebCrypto HMACs per request, which
+ * were most of the reader's own CPU per request on a shuffled epoch. S3 accepts a signature for 15
+ * minutes after its x-amz-date.
  */
 import { setMaxListeners } from 'node:events';
 import { AwsClient } from 'aws4fetch';
@@ -30,12 +36,17 @@ export interface ListedObject {
   size: number;
 }
 
+/** How long an object's signed headers are reused (well inside the 15 minutes S3 accepts them). */
+const SIGNATURE_REUSE_MS = 60_000;
+
 /** Most pages of a listing followed (1000 keys each): more is a runaway listing, not a dataset. */
 const MAX_LIST_PAGES = 10_000;
 
 export class ObjectStore {
   private readonly aborter = new AbortController();
   private readonly limiter: RequestLimiter;
+  /** Per URL, its signed headers and when they were signed. */
+  private readonly signatures = new Map<string, { headers: Record<string, string>; signedAt: number }>();
 
   private constructor(
     /** The dataset's URL without credentials or query string (`s3://bucket/prefix/table.lance`). */
@@ -178,8 +189,20 @@ export class ObjectStore {
     void this.agent?.destroy();
   }
 
-  private request(url: string, headers: Record<string, string>): Request | Promise<Request> {
-    return this.signer ? this.signer.sign(url, { method: 'GET', headers }) : new Request(url, { headers });
+  /** A GET of `url` with `headers` (Range, Accept-Encoding) unsigned beside the URL's signed headers. */
+  private async request(
+    url: string,
+    headers: Record<string, string>,
+  ): Promise<{ url: string; headers: Record<string, string> }> {
+    if (!this.signer) return { url, headers };
+    const now = Date.now();
+    let signature = this.signatures.get(url);
+    if (!signature || now - signature.signedAt > SIGNATURE_REUSE_MS) {
+      const signed = await this.signer.sign(url, { method: 'GET' });
+      signature = { headers: Object.fromEntries(signed.headers), signedAt: now };
+      this.signatures.set(url, signature);
+    }
+    return { url, headers: { ...signature.headers, ...headers } };
   }
 }
 

@@ -67,6 +67,32 @@ export class RemoteSource implements ByteSource {
     return source;
   }
 
+  /**
+   * Opens `key` of `store` without a tail read, for objects read a range at a time (blob sidecars): its
+   * size comes from a 2-byte GET (s3rver answers a suffix range with the object's first bytes).
+   */
+  static async openUntailed(
+    store: ObjectStore,
+    key: string,
+    options: ResolvedRemoteIo,
+    cache: RangeCache | undefined,
+  ): Promise<RemoteSource> {
+    const { bytes, objectSize } = await store.get(key, { offset: 0, size: 2 });
+    const source = new RemoteSource(
+      `${store.root}/${key}`,
+      objectSize,
+      store,
+      key,
+      new Uint8Array(0),
+      options,
+      cache,
+      false,
+    );
+    source.stats.readsIssued++;
+    source.stats.bytesRead += bytes.length;
+    return source;
+  }
+
   readRanges(ranges: readonly ByteRange[]): Promise<Uint8Array[]> {
     return this.readCounted(ranges, this.stats);
   }

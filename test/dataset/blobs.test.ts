@@ -8,7 +8,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import * as arrow from 'apache-arrow';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   CorruptFileError,
@@ -20,29 +19,10 @@ import {
 } from '../../index.js';
 import { BlobFiles, createBlobHandles } from '../../dataset/blobs.js';
 import { FileSource } from '../../io/source.js';
-import type { Comparable } from '../fixtures/compare.js';
 import { ensureDataset } from '../fixtures/datasets.js';
 import { specByName, type StorageVersion } from '../fixtures/matrix.js';
-import { expectedComparable } from '../fixtures/plan.js';
 import { oracleTake } from '../fixtures/oracle.js';
-
-const CASES: { spec: string; version: StorageVersion }[] = [
-  { spec: 'blob', version: '2.0' },
-  { spec: 'blob', version: '2.1' },
-  { spec: 'blob_v2', version: '2.2' },
-];
-
-/** The bytes written for column `image` of each visible row, as hex (null for a null blob). */
-function writtenBlobs(spec: string): (string | null)[] {
-  const expected = expectedComparable(specByName(spec));
-  const column = expected.columns[expected.fields.findIndex((f) => f.name === 'image')] as Comparable[];
-  // blob_v2 was written as struct<data, uri>: the bytes are its data field.
-  return column.map((value) =>
-    value !== null && typeof value === 'object'
-      ? ((value as Record<string, Comparable>)['data'] as string)
-      : (value as string | null),
-  );
-}
+import { BLOB_CASES as CASES, externalDescriptor, writtenBlobs } from './blob-fixtures.js';
 
 async function withBlobs<T>(spec: string, version: StorageVersion, fn: (ds: Dataset) => Promise<T>): Promise<T> {
   const ds = await openDataset(await ensureDataset(specByName(spec), version));
@@ -320,35 +300,6 @@ describe('takeBlobs on damaged descriptors', () => {
 });
 
 // ---------------------------------------------------------------------------------------- external
-
-/** A blob v2 descriptor struct of one external (kind 3) value of `size` bytes at `position` of `uri`. */
-function externalDescriptor(uri: string, position: bigint, size: bigint): arrow.Data<arrow.Struct> {
-  const uriBytes = new TextEncoder().encode(uri);
-  const type = new arrow.Struct([
-    new arrow.Field('kind', new arrow.Uint8(), false),
-    new arrow.Field('position', new arrow.Uint64(), true),
-    new arrow.Field('size', new arrow.Uint64(), true),
-    new arrow.Field('blob_id', new arrow.Uint32(), true),
-    new arrow.Field('blob_uri', new arrow.Utf8(), true),
-  ]);
-  return arrow.makeData({
-    type,
-    length: 1,
-    nullCount: 0,
-    children: [
-      arrow.makeData({ type: new arrow.Uint8(), length: 1, data: Uint8Array.of(3) }),
-      arrow.makeData({ type: new arrow.Uint64(), length: 1, data: BigUint64Array.of(position) }),
-      arrow.makeData({ type: new arrow.Uint64(), length: 1, data: BigUint64Array.of(size) }),
-      arrow.makeData({ type: new arrow.Uint32(), length: 1, data: Uint32Array.of(0) }),
-      arrow.makeData({
-        type: new arrow.Utf8(),
-        length: 1,
-        valueOffsets: Int32Array.of(0, uriBytes.length),
-        data: uriBytes,
-      }),
-    ],
-  });
-}
 
 describe('external blobs', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llext-'));

@@ -3,7 +3,7 @@
  * directory), a plain HTTP server answering Range requests over a local directory, and a fault-injecting
  * proxy in front of either. Every server listens on 127.0.0.1 on a port the OS picks.
  */
-import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import {
   createServer,
@@ -15,7 +15,8 @@ import {
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, normalize } from 'node:path';
+import { join, normalize, relative } from 'node:path';
+import { AwsClient } from 'aws4fetch';
 import S3rver from 's3rver';
 
 /** Credentials s3rver accepts (its defaults), as LanceDB's storageOptions name them. */
@@ -50,6 +51,30 @@ export async function startS3(buckets: readonly string[]): Promise<S3Server> {
       rmSync(directory, { recursive: true, force: true });
     },
   };
+}
+
+/** Uploads every file under the local directory `dir` to `<endpoint>/<bucket>/<prefix>/…`, 8 at a time. */
+export async function uploadDirectory(endpoint: string, dir: string, bucket: string, prefix: string): Promise<void> {
+  const client = new AwsClient({
+    accessKeyId: S3_KEY.awsAccessKeyId,
+    secretAccessKey: S3_KEY.awsSecretAccessKey,
+    region: S3_KEY.region,
+    service: 's3',
+  });
+  const files = readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => relative(dir, join(e.parentPath, e.name)));
+  for (let i = 0; i < files.length; i += 8) {
+    await Promise.all(
+      files.slice(i, i + 8).map(async (file) => {
+        const response = await client.fetch(`${endpoint}/${bucket}/${prefix}/${file}`, {
+          method: 'PUT',
+          body: readFileSync(join(dir, file)),
+        });
+        if (!response.ok) throw new Error(`upload of ${file}: HTTP ${response.status}`);
+      }),
+    );
+  }
 }
 
 export interface LoopbackServer {
