@@ -131,27 +131,52 @@ static int decode_inline_bitpacking(const uint8_t *src, size_t len, int tb, size
     if (data + bytes > len) return CORRUPT;
     size_t n = count - done < BLOCK ? count - done : BLOCK;
     if (end > done && first < done + n) {
-      size_t from = first > done ? first - done : 0;
-      unpack_block(src + data, tb, (int)w, (int)n, (int)from, out + done * (size_t)tb);
+      size_t from = first > done ? first - done : 0, to = end - done < n ? end - done : n;
+      unpack_block(src + data, tb, (int)w, (int)to, (int)from, out + done * (size_t)tb);
     }
     at = data + bytes;
   }
   return DONE;
 }
 
-/* Rle block form: u64 values length | u16 values | run lengths; exactly `count` levels into out. */
-static int decode_rle_levels(const uint8_t *src, size_t len, int run_bytes, size_t count, uint16_t *out) {
+/* Runs of u16 levels (the Rle block form, run lengths of `bytes` bytes), read in place. */
+typedef struct {
+  const uint8_t *values, *lengths;
+  size_t count;
+  int bytes;
+} Runs;
+
+/* Rle block form: u64 values length | u16 values | run lengths (each run checked where it is read). */
+static int read_runs(const uint8_t *src, size_t len, int run_bytes, Runs *runs) {
   if (len < 8) return CORRUPT;
   uint64_t values_len = load_le(src, 8);
   if (values_len > len - 8 || values_len % 2 != 0) return CORRUPT;
-  const uint8_t *values = src + 8, *runs = src + 8 + values_len;
-  size_t runs_len = len - 8 - (size_t)values_len;
-  if (runs_len % (size_t)run_bytes != 0 || runs_len / (size_t)run_bytes != values_len / 2) return CORRUPT;
-  size_t n = (size_t)values_len / 2, decoded = 0;
-  for (size_t r = 0; r < n; r++) {
-    size_t length = (size_t)load_le(runs + r * (size_t)run_bytes, run_bytes);
+  size_t lengths_len = len - 8 - (size_t)values_len;
+  if (lengths_len % (size_t)run_bytes != 0 || lengths_len / (size_t)run_bytes != values_len / 2) return CORRUPT;
+  runs->values = src + 8;
+  runs->lengths = src + 8 + values_len;
+  runs->count = (size_t)values_len / 2;
+  runs->bytes = run_bytes;
+  return DONE;
+}
+
+static inline size_t run_length(const Runs *runs, size_t r) {
+  switch (runs->bytes) {
+    case 1: return runs->lengths[r];
+    case 2: return (size_t)load_le(runs->lengths + 2 * r, 2);
+    default: return (size_t)load_le(runs->lengths + 4 * r, 4);
+  }
+}
+
+/* Exactly `count` levels into out; no run may be empty. */
+static int decode_rle_levels(const uint8_t *src, size_t len, int run_bytes, size_t count, uint16_t *out) {
+  Runs runs;
+  if (read_runs(src, len, run_bytes, &runs)) return CORRUPT;
+  size_t decoded = 0;
+  for (size_t r = 0; r < runs.count; r++) {
+    size_t length = run_length(&runs, r);
     if (length == 0 || length > count - decoded) return CORRUPT;
-    uint16_t v = (uint16_t)load_le(values + 2 * r, 2);
+    uint16_t v = (uint16_t)load_le(runs.values + 2 * r, 2);
     for (size_t i = 0; i < length; i++) out[decoded + i] = v;
     decoded += length;
   }
@@ -206,6 +231,9 @@ typedef struct {
   size_t null_cap;
   uint8_t *unpacked;
   size_t unpacked_cap;
+  /* The chunk's rep levels as runs, not expanded (Rle rep levels without def levels: the commonest page). */
+  Runs rep_runs;
+  int has_runs;
 } Scratch;
 
 static int grow(void **p, size_t *cap, size_t need, size_t size) {
@@ -238,7 +266,11 @@ static int read_chunk(const int32_t *params, const uint8_t *bytes, size_t len, s
     s->levels = grown;
     s->level_cap = levels + 1024;
   }
-  if (has_rep) {
+  s->has_runs = has_rep && !has_def && params[P_REP_KIND] == LEVELS_RLE;
+  if (s->has_runs) {
+    if (at + rep_size > len || read_runs(bytes + at, rep_size, params[P_REP_RUN], &s->rep_runs)) return CORRUPT;
+    at = (at + rep_size + 7) & ~(size_t)7;
+  } else if (has_rep) {
     if (at + rep_size > len) return CORRUPT;
     if (decode_levels(params[P_REP_KIND], params[P_REP_RUN], bytes + at, rep_size, levels, s->levels)) return CORRUPT;
     at = (at + rep_size + 7) & ~(size_t)7;
@@ -376,6 +408,34 @@ static int decode_group(Task *t, size_t first_chunk, size_t num_chunks, double f
     const uint16_t *rep = has_rep ? s->levels : NULL, *def = has_def ? s->levels + s->level_cap : NULL;
     size_t count = (rep || def) ? levels : item_count, starts = 0;
     double visible_before = value;
+    if (s->has_runs) {
+      /* Every entry is a value; a run of 0s continues the current row, each entry of a run of 1s starts one. */
+      size_t e = 0;
+      for (size_t q = 0; q < s->rep_runs.count; q++) {
+        size_t length = run_length(&s->rep_runs, q);
+        unsigned r = (unsigned)load_le(s->rep_runs.values + 2 * q, 2);
+        if (length == 0 || length > count - e || r > 1) return CORRUPT;
+        if (r == 1) {
+          for (size_t i = e; i < e + length; i++) {
+            value = visible_before + (double)i;
+            if (k >= 0) {
+              double row = first_row + k;
+              while (j < n && (double)t->rows[from + j] == row) {
+                rows[j].value = start, rows[j].count = value - start, rows[j].def = 0;
+                j++;
+              }
+            }
+            k++;
+            start = value;
+          }
+          starts += length;
+        }
+        e += length;
+      }
+      if (e != count) return CORRUPT;
+      rep = NULL;
+      count = 0; /* the entries are read */
+    }
     for (size_t e = 0; e < count; e++) {
       unsigned r = rep ? rep[e] : 1;
       if (r == 0 && !def) continue;
@@ -405,7 +465,7 @@ static int decode_group(Task *t, size_t first_chunk, size_t num_chunks, double f
         value++;
       }
     }
-    if (!def) value = visible_before + (double)count;
+    if (!def) value = visible_before + (double)levels;
     if ((double)starts != info[1] || value - visible_before != (double)item_count) return CORRUPT;
   }
   if (k >= 0) {

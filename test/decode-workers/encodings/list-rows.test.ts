@@ -197,7 +197,7 @@ describe.each(FIXTURES)('list rows of the %s fixture', (name, versions) => {
   );
 });
 
-/** The mini-block tasks of `tasks` decoded into two outputs, by the kernel and by JavaScript; how many the kernel took. */
+/** The mini-block tasks of `tasks` decoded into two outputs, by the kernel and by JavaScript; how many it took. */
 function nativeAndJs(
   tasks: OutputTask[],
   make: () => ListOutput,
@@ -215,11 +215,19 @@ function nativeAndJs(
   return { native, js, taken };
 }
 
+/** A fixture's single-list leaves, or the token-sequence table's ('tokens'). */
+function leavesOf(name: string, version: StorageVersion): Promise<{ dataset: Dataset; leaves: LeafColumn[] }> {
+  return name === 'tokens' ? tokensDataset() : listLeaves(name, version);
+}
+
 describe.runIf(nativeAddon())('the native list-rows kernel', () => {
-  it.each(FIXTURES.flatMap(([name, versions]) => versions.filter((v) => v !== '2.0').map((v) => [name, v] as const)))(
+  it.each([
+    ...FIXTURES.flatMap(([name, versions]) => versions.filter((v) => v !== '2.0').map((v) => [name, v] as const)),
+    ['tokens', '2.2'] as const,
+  ])(
     'writes the rows of %s (file version %s) byte for byte as the JavaScript path does, padded and ragged',
     async (name, version) => {
-      const { dataset, leaves } = await listLeaves(name, version);
+      const { dataset, leaves } = await leavesOf(name, version);
       let taken = 0;
       for (const leaf of leaves) {
         const layers = leaf.layers ?? [];
@@ -288,16 +296,20 @@ function damaged(
 }
 
 describe.runIf(nativeAddon())('the native list-rows kernel on damaged chunks', () => {
-  it.each(['2.1', '2.2'] as const)(
-    "gives the JavaScript path's rows or leaves the page to it, never other bytes (nested_long, file version %s)",
-    async (version) => {
-      const { dataset, leaves } = await listLeaves('nested_long', version);
+  it.each([
+    ['nested_long', '2.1'],
+    ['nested_long', '2.2'],
+    ['tokens', '2.2'],
+  ] as const)(
+    "gives the JavaScript path's rows or leaves the page to it, never other bytes (%s, file version %s)",
+    async (name, version) => {
+      const { dataset, leaves } = await leavesOf(name, version);
       const leaf = leaves[0] as LeafColumn;
       const rows = Uint32Array.from({ length: 24 }, (_, i) => i * 3);
       const [first] = (await tasksOf(dataset, leaf, rows)).filter(({ task }) => task.kind === 'miniblock-nested');
       const task = first?.task as DecodeTask & { kind: 'miniblock-nested' };
       const numChunks = task.groups.reduce((sum, group) => sum + group.chunks.length, 0);
-      const random = createRandom(`damaged:${version}`);
+      const random = createRandom(`damaged:${name}:${version}`);
       let refused = 0;
       for (let trial = 0; trial < 300; trial++) {
         const chunk = random.nextBelow(numChunks);
@@ -346,14 +358,18 @@ describe('list rows of a whole page read in order', () => {
   });
 });
 
-describe('list rows of a token-sequence column as LanceDB 0.39 writes it by default', () => {
-  it('pads and gives ragged rows as the general path does (2.2: all-valid layers, bit-packed ids, run-length rep)', async () => {
-    // 3000 rows of 64–1023 ids below 32000: rows over several chunks, no def levels.
+/**
+ * 3000 rows of 64–1023 ids below 32000 as LanceDB 0.39 writes them by default (2.2: all-valid layers,
+ * bit-packed ids, run-length rep, no def levels): rows over several chunks.
+ */
+let tokens: Promise<{ dataset: Dataset; leaves: LeafColumn[] }> | undefined;
+function tokensDataset(): Promise<{ dataset: Dataset; leaves: LeafColumn[] }> {
+  tokens ??= (async () => {
     const random = createRandom('tokens');
     const valueOffsets = new Int32Array(3001);
     for (let i = 0; i < 3000; i++) valueOffsets[i + 1] = (valueOffsets[i] as number) + 64 + random.nextBelow(960);
     const ids = Int32Array.from({ length: valueOffsets[3000] as number }, () => random.nextBelow(32000));
-    const tokens = arrow.makeVector(
+    const column = arrow.makeVector(
       arrow.makeData({
         type: new arrow.List(new arrow.Field('item', new arrow.Int32(), true)),
         length: 3000,
@@ -365,11 +381,19 @@ describe('list rows of a token-sequence column as LanceDB 0.39 writes it by defa
     const dir = mkdtempSync(join(tmpdir(), 'list-rows-'));
     tempDirs.push(dir);
     const db = await lancedb.connect(dir);
-    (await db.createTable('tokens', new arrow.Table({ tokens }))).close();
+    (await db.createTable('tokens', new arrow.Table({ tokens: column }))).close();
     db.close();
     const dataset = await openDataset(join(dir, 'tokens.lance'));
     opened.push(dataset);
-    const [leaf] = leafColumns(dataset.selectFields(undefined));
+    return { dataset, leaves: leafColumns(dataset.selectFields(undefined)) };
+  })();
+  return tokens;
+}
+
+describe('list rows of a token-sequence column as LanceDB 0.39 writes it by default', () => {
+  it('pads and gives ragged rows as the general path does (2.2: all-valid layers, bit-packed ids, run-length rep)', async () => {
+    const { dataset, leaves } = await tokensDataset();
+    const [leaf] = leaves;
     if (!leaf) throw new Error('no tokens column');
     for (const truncate of ['end', 'start', 'random'] as const) {
       const [general, fast] = await paddedBoth(dataset, leaf, shuffledRows(3000, 256, truncate), 512, truncate);
