@@ -43,6 +43,23 @@ export interface NativeAddon {
   engine(): 'io_uring' | 'pread';
   /** Copies source[starts[i], starts[i] + lengths[i]) for every i, one after the other, into target; returns the bytes. */
   gatherValues(target: Uint8Array, source: Uint8Array, starts: Float64Array, lengths: Uint32Array): number;
+  /**
+   * The rows of a single list over fixed-width items out of a mini-block page's chunks, every group of a
+   * decode task in one call (native/list_rows.c has the arguments): 0 done, 1 the bytes break a rule,
+   * 2 ragged rows need more bytes.
+   */
+  decodeListRows(
+    chunks: Uint8Array[],
+    chunkInfo: Float64Array,
+    groupInfo: Float64Array,
+    rows: Uint32Array,
+    slots: Uint32Array,
+    params: Int32Array,
+    defMap: Uint16Array,
+    perRow: Int32Array,
+    outputs: (Uint8Array | Int32Array | Uint32Array | Float64Array | null)[],
+    state: Float64Array,
+  ): number;
   /** Zeroed memory of at least `bytes` bytes advised for transparent huge pages, or undefined where it cannot be made. */
   hugePageBuffer(bytes: number): ArrayBuffer | undefined;
 }

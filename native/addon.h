@@ -15,6 +15,9 @@ napi_value GatherValues(napi_env env, napi_callback_info info);
 /* readBatchAsync(fd, positions, targets, queueDepth, direct, results, maxBytesInFlight, done): native/async_read.c. */
 napi_value ReadBatchAsync(napi_env env, napi_callback_info info);
 
+/* decodeListRows(chunks, chunkInfo, groupInfo, rows, slots, params, defMap, perRow, outputs, state): native/list_rows.c. */
+napi_value DecodeListRows(napi_env env, napi_callback_info info);
+
 /* hugePageBuffer(bytes) -> ArrayBuffer | undefined: native/memory.c. */
 napi_value HugePageBuffer(napi_env env, napi_callback_info info);
 

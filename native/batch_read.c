@@ -223,6 +223,7 @@ NAPI_MODULE_INIT() {
       {"readBatchAsync", NULL, ReadBatchAsync, NULL, NULL, NULL, napi_default, NULL},
       {"gatherValues", NULL, GatherValues, NULL, NULL, NULL, napi_default, NULL},
       {"hugePageBuffer", NULL, HugePageBuffer, NULL, NULL, NULL, napi_default, NULL},
+      {"decodeListRows", NULL, DecodeListRows, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   return exports;

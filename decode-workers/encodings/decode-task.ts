@@ -28,6 +28,7 @@ import {
 } from './nested.js';
 import { createNestedOutput, type NestedOutput, type ReadOutput } from './nested-output.js';
 import { decodeListChunks, writeNestedRows, type ListOutput } from './list-rows.js';
+import { decodeListRowsNative } from './list-rows-native.js';
 import { runV20Task } from './v20.js';
 import type { DecodedValues } from './values.js';
 
@@ -134,7 +135,7 @@ function runNestedTask(task: DecodeTask, out: NestedOutput): void {
  * general nested path into scratch of the task's rows, then into their rows the same way.
  */
 function runListTask(task: DecodeTask, out: ListOutput): void {
-  if (task.kind === 'miniblock-nested' && decodeListChunks(task, out)) return;
+  if (task.kind === 'miniblock-nested' && (decodeListRowsNative(task, out) || decodeListChunks(task, out))) return;
   const n = task.slots.length;
   const local = new Uint32Array(n);
   for (let i = 0; i < n; i++) local[i] = i;

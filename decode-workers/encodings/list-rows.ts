@@ -167,7 +167,7 @@ export function listItemValidity(out: ListOutput): Uint8Array | null {
 }
 
 /** Items a row of `n` drops at its start to keep the padded length (the general path's rule). */
-function skippedItems(out: ListOutput, slot: number, n: number): number {
+export function skippedItems(out: ListOutput, slot: number, n: number): number {
   const target = out.padded?.target;
   if (!target || n <= target.length || target.truncate === 'end') return 0;
   if (target.truncate === 'start') return n - target.length;

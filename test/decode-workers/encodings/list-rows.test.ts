@@ -2,7 +2,8 @@
  * The single-list rows path (decode-workers/encodings/list-rows.ts) against the general nested path
  * (nested.ts → unravel.ts → decode-workers/nested-fill.ts): the same planned reads of LanceDB-written
  * list columns (every page kind those fixtures hold, in file versions 2.0, 2.1 and 2.2) decoded both
- * ways, padded (truncation end, start, random; pad values) and ragged, give the same bytes.
+ * ways, padded (truncation end, start, random; pad values) and ragged, give the same bytes; and the native
+ * kernel (list-rows-native.ts, native/list_rows.c) against list-rows.ts's JavaScript on the same tasks.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,10 +19,16 @@ import { runDecodeTask } from '../../../decode-workers/encodings/decode-task.js'
 import {
   createPaddedListOutput,
   createRaggedListOutput,
+  decodeListChunks,
   finishListOutput,
   isSingleList,
+  listItemValidity,
+  type ListOutput,
   type PaddedTarget,
 } from '../../../decode-workers/encodings/list-rows.js';
+import { decodeListRowsNative } from '../../../decode-workers/encodings/list-rows-native.js';
+import { nativeAddon } from '../../../io/native-addon.js';
+import type { DecodeTask } from '../../../io/plan-steps.js';
 import { createNestedOutput } from '../../../decode-workers/encodings/nested-output.js';
 import { compactVariable } from '../../../decode-workers/encodings/output.js';
 import { fillPadded, nestedAsVariable } from '../../../decode-workers/nested-fill.js';
@@ -154,17 +161,20 @@ const FIXTURES: [string, StorageVersion[]][] = [
   ['nested_constant', ['2.1', '2.2']],
 ];
 
+/** Padded lengths and truncations: shorter than most rows (each way), and longer than any. */
+const PAD_CASES = [
+  [3, 'end'],
+  [5, 'start'],
+  [4, 'random'],
+  [2000, 'end'],
+] as const;
+
 describe.each(FIXTURES)('list rows of the %s fixture', (name, versions) => {
   it.each(versions)('pad every single-list column of file version %s as the general path does', async (version) => {
     const { dataset, leaves } = await listLeaves(name, version);
     expect(leaves.length).toBeGreaterThan(0);
     for (const leaf of leaves) {
-      for (const [length, truncate] of [
-        [3, 'end'],
-        [5, 'start'],
-        [4, 'random'],
-        [2000, 'end'],
-      ] as const) {
+      for (const [length, truncate] of PAD_CASES) {
         const rows = shuffledRows(dataset.numRows, 300, `${name}:${leaf.name}:${truncate}`);
         const [general, fast] = await paddedBoth(dataset, leaf, rows, length, truncate);
         expect(firstDifference(fast, general), `${leaf.name} ${version} pad ${length} ${truncate}`).toBe(-1);
@@ -187,6 +197,156 @@ describe.each(FIXTURES)('list rows of the %s fixture', (name, versions) => {
   );
 });
 
+/** The mini-block tasks of `tasks` decoded into two outputs, by the kernel and by JavaScript; how many it took. */
+function nativeAndJs(
+  tasks: OutputTask[],
+  make: () => ListOutput,
+): { native: ListOutput; js: ListOutput; taken: number } {
+  const native = make();
+  const js = make();
+  let taken = 0;
+  for (const { task } of tasks) {
+    if (task.kind !== 'miniblock-nested') continue;
+    const mini = task as DecodeTask & { kind: 'miniblock-nested' };
+    if (decodeListRowsNative(mini, native)) taken++;
+    else decodeListChunks(mini, native);
+    decodeListChunks(mini, js);
+  }
+  return { native, js, taken };
+}
+
+/** A fixture's single-list leaves, or the token-sequence table's ('tokens'). */
+function leavesOf(name: string, version: StorageVersion): Promise<{ dataset: Dataset; leaves: LeafColumn[] }> {
+  return name === 'tokens' ? tokensDataset() : listLeaves(name, version);
+}
+
+describe.runIf(nativeAddon())('the native list-rows kernel', () => {
+  it.each([
+    ...FIXTURES.flatMap(([name, versions]) => versions.filter((v) => v !== '2.0').map((v) => [name, v] as const)),
+    ['tokens', '2.2'] as const,
+  ])(
+    'writes the rows of %s (file version %s) byte for byte as the JavaScript path does, padded and ragged',
+    async (name, version) => {
+      const { dataset, leaves } = await leavesOf(name, version);
+      let taken = 0;
+      for (const leaf of leaves) {
+        const layers = leaf.layers ?? [];
+        const width = outputWidthOf(leaf.field.arrowType, leaf.name) as number;
+        for (const [length, truncate] of PAD_CASES) {
+          const rows = shuffledRows(dataset.numRows, 300, `${name}:${leaf.name}:native:${truncate}`);
+          rows.sort();
+          const tasks = await tasksOf(dataset, leaf, rows);
+          const targets: PaddedTarget[] = [];
+          const run = nativeAndJs(tasks, () => {
+            const target = paddedTarget(rows.length, width, length, truncate, 0xcd);
+            targets.push(target);
+            return createPaddedListOutput(target, rows, layers);
+          });
+          taken += run.taken;
+          const [native, js] = targets.map((t) => new Uint8Array(t.buffer)) as [Uint8Array, Uint8Array];
+          expect(firstDifference(native, js), `${leaf.name} pad ${length} ${truncate}`).toBe(-1);
+          expect([run.native.written, run.native.nullItems]).toEqual([run.js.written, run.js.nullItems]);
+        }
+        const rows = Uint32Array.from({ length: dataset.numRows }, (_, i) => i);
+        const run = nativeAndJs(await tasksOf(dataset, leaf, rows), () =>
+          createRaggedListOutput(rows.length, width, true, layers, undefined, true),
+        );
+        const [native, js] = [run.native, run.js].map((out) => {
+          const ragged = finishListOutput(out, leaf.name);
+          if (!ragged) throw new Error('a ragged list output gave no rows');
+          const { offsets, data } = compactVariable(ragged);
+          return {
+            offsets: Array.from(offsets),
+            data,
+            validity: Array.from(ragged.validity ?? []),
+            items: listItemValidity(out),
+          };
+        }) as [Ragged & { items: Uint8Array | null }, Ragged & { items: Uint8Array | null }];
+        expect(native.offsets, leaf.name).toEqual(js.offsets);
+        expect(native.validity, leaf.name).toEqual(js.validity);
+        expect(firstDifference(native.data, js.data), leaf.name).toBe(-1);
+        expect(native.items, leaf.name).toEqual(js.items);
+      }
+      expect(taken).toBeGreaterThan(0);
+    },
+  );
+});
+
+/** `task` with its chunks copied, then one byte of chunk `chunk` set to `value` or the chunk cut to `cut` bytes. */
+function damaged(
+  task: DecodeTask & { kind: 'miniblock-nested' },
+  chunk: number,
+  at: number,
+  value: number,
+  cut: number,
+): DecodeTask & { kind: 'miniblock-nested' } {
+  let c = 0;
+  const groups = task.groups.map((group) => ({
+    ...group,
+    chunks: group.chunks.map((part) => {
+      let bytes = part.bytes.slice();
+      if (c++ === chunk) {
+        if (at < bytes.length) bytes[at] = value;
+        if (cut < bytes.length) bytes = bytes.subarray(0, cut);
+      }
+      return { ...part, bytes };
+    }),
+  }));
+  return { ...task, groups };
+}
+
+describe.runIf(nativeAddon())('the native list-rows kernel on damaged chunks', () => {
+  it.each([
+    ['nested_long', '2.1'],
+    ['nested_long', '2.2'],
+    ['tokens', '2.2'],
+  ] as const)(
+    "gives the JavaScript path's rows or leaves the page to it, never other bytes (%s, file version %s)",
+    async (name, version) => {
+      const { dataset, leaves } = await leavesOf(name, version);
+      const leaf = leaves[0] as LeafColumn;
+      const rows = Uint32Array.from({ length: 24 }, (_, i) => i * 3);
+      const [first] = (await tasksOf(dataset, leaf, rows)).filter(({ task }) => task.kind === 'miniblock-nested');
+      const task = first?.task as DecodeTask & { kind: 'miniblock-nested' };
+      const numChunks = task.groups.reduce((sum, group) => sum + group.chunks.length, 0);
+      const random = createRandom(`damaged:${name}:${version}`);
+      let refused = 0;
+      for (let trial = 0; trial < 300; trial++) {
+        const chunk = random.nextBelow(numChunks);
+        const size = task.groups.flatMap((g) => g.chunks)[chunk]?.bytes.length ?? 0;
+        // Headers and levels are where a byte changes rows; a cut anywhere.
+        const bad = damaged(
+          task,
+          chunk,
+          random.nextBelow(Math.min(size, 64)),
+          random.nextBelow(256),
+          trial % 3 === 0 ? random.nextBelow(size) : size,
+        );
+        const make = (target: PaddedTarget) => createPaddedListOutput(target, rows, leaf.layers ?? []);
+        const nativeTarget = paddedTarget(rows.length, 4, 700, 'random', 7);
+        const jsTarget = paddedTarget(rows.length, 4, 700, 'random', 7);
+        const taken = decodeListRowsNative(bad, make(nativeTarget));
+        let jsError: unknown;
+        try {
+          decodeListChunks(bad, make(jsTarget));
+        } catch (error) {
+          jsError = error;
+        }
+        if (!taken) {
+          refused++;
+          continue;
+        }
+        expect(jsError, `trial ${trial}`).toBeUndefined();
+        expect(
+          firstDifference(new Uint8Array(nativeTarget.buffer), new Uint8Array(jsTarget.buffer)),
+          `trial ${trial}`,
+        ).toBe(-1);
+      }
+      expect(refused).toBeGreaterThan(0);
+    },
+  );
+});
+
 describe('list rows of a whole page read in order', () => {
   it('pads every row of nested_long (rows over several chunks, one group) as the general path does', async () => {
     const { dataset, leaves } = await listLeaves('nested_long', '2.2');
@@ -198,14 +358,18 @@ describe('list rows of a whole page read in order', () => {
   });
 });
 
-describe('list rows of a token-sequence column as LanceDB 0.39 writes it by default', () => {
-  it('pads and gives ragged rows as the general path does (2.2: all-valid layers, bit-packed ids, run-length rep)', async () => {
-    // 3000 rows of 64–1023 ids below 32000: rows over several chunks, no def levels.
+/**
+ * 3000 rows of 64–1023 ids below 32000 as LanceDB 0.39 writes them by default (2.2: all-valid layers,
+ * bit-packed ids, run-length rep, no def levels): rows over several chunks.
+ */
+let tokens: Promise<{ dataset: Dataset; leaves: LeafColumn[] }> | undefined;
+function tokensDataset(): Promise<{ dataset: Dataset; leaves: LeafColumn[] }> {
+  tokens ??= (async () => {
     const random = createRandom('tokens');
     const valueOffsets = new Int32Array(3001);
     for (let i = 0; i < 3000; i++) valueOffsets[i + 1] = (valueOffsets[i] as number) + 64 + random.nextBelow(960);
     const ids = Int32Array.from({ length: valueOffsets[3000] as number }, () => random.nextBelow(32000));
-    const tokens = arrow.makeVector(
+    const column = arrow.makeVector(
       arrow.makeData({
         type: new arrow.List(new arrow.Field('item', new arrow.Int32(), true)),
         length: 3000,
@@ -217,11 +381,19 @@ describe('list rows of a token-sequence column as LanceDB 0.39 writes it by defa
     const dir = mkdtempSync(join(tmpdir(), 'list-rows-'));
     tempDirs.push(dir);
     const db = await lancedb.connect(dir);
-    (await db.createTable('tokens', new arrow.Table({ tokens }))).close();
+    (await db.createTable('tokens', new arrow.Table({ tokens: column }))).close();
     db.close();
     const dataset = await openDataset(join(dir, 'tokens.lance'));
     opened.push(dataset);
-    const [leaf] = leafColumns(dataset.selectFields(undefined));
+    return { dataset, leaves: leafColumns(dataset.selectFields(undefined)) };
+  })();
+  return tokens;
+}
+
+describe('list rows of a token-sequence column as LanceDB 0.39 writes it by default', () => {
+  it('pads and gives ragged rows as the general path does (2.2: all-valid layers, bit-packed ids, run-length rep)', async () => {
+    const { dataset, leaves } = await tokensDataset();
+    const [leaf] = leaves;
     if (!leaf) throw new Error('no tokens column');
     for (const truncate of ['end', 'start', 'random'] as const) {
       const [general, fast] = await paddedBoth(dataset, leaf, shuffledRows(3000, 256, truncate), 512, truncate);
