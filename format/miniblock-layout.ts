@@ -110,8 +110,11 @@ export function parseMiniBlockRepIndex(
   let row = 0;
   let preamble = 0;
   for (let i = 0; i < numChunks; i++) {
-    const ends = Number(view.getBigUint64(i * stride, true));
-    const trailer = view.getBigUint64(i * stride + 8, true) > 0n ? 1 : 0;
+    // u64 words as two u32 halves: getBigUint64 makes a BigInt per word, and a page of long lists has
+    // thousands of chunks.
+    const at = i * stride;
+    const ends = view.getUint32(at, true) + view.getUint32(at + 4, true) * 2 ** 32;
+    const trailer = (view.getUint32(at + 8, true) | view.getUint32(at + 12, true)) !== 0 ? 1 : 0;
     const count = ends + trailer - preamble;
     if (count < 0 || row + count > numRows) {
       throw new CorruptFileError(
