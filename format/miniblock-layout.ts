@@ -55,7 +55,8 @@ export function parseChunkTable(
   for (let i = 0; i < n; i++) {
     const word = wordBytes === 2 ? view.getUint16(2 * i, true) : view.getUint32(4 * i, true);
     bytes += ((word >>> 4) + 1) * 8;
-    const count = i === n - 1 ? numItems - items : 2 ** (word & 0xf);
+    // A shift, not 2 ** x: V8 computes that as a float power, several times slower over a page's chunks.
+    const count = i === n - 1 ? numItems - items : 1 << (word & 0xf);
     // The last chunk holds the rest of the page; like every chunk it has at most 2^15 items.
     if (count < 0 || count > MAX_CHUNK_ITEMS) {
       throw new CorruptFileError(
