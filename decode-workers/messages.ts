@@ -84,6 +84,8 @@ export interface WorkerMemoryPlan {
    * rows are decoded, one lane at a time) and the largest image one row may decode. 0 without transforms.
    */
   transformScratchBytes: number;
+  /** List columns' per-row scratch and levels on the fast path (decode-workers/encodings/list-rows.ts); 0 without. */
+  listScratchBytes: number;
   /** A batch slot's memory for all of its variable-width values (the most one batch may have). */
   variableSlotBytes: number;
   /** An average batch's variable-width bytes, per column, with headroom: the decode scratch prepared ahead. */
@@ -108,6 +110,7 @@ export interface WorkerMemoryUse {
   pageCaches: MemoryPartUse;
   decodeScratch: MemoryPartUse;
   transformScratch: MemoryPartUse;
+  listScratch: MemoryPartUse;
 }
 
 /** How a worker opens and reads the loader's dataset: the same for every job of a loader. */

@@ -34,6 +34,7 @@ import {
   createRaggedListOutput,
   finishListOutput,
   listItemValidity,
+  listScratchBytes,
   isSingleList,
 } from './encodings/list-rows.js';
 import {
@@ -368,12 +369,15 @@ export class WorkerDataset {
     // Pages are kept until the worker stops, never evicted: what is held is the most held.
     const cached = this.ref.memory.cacheBytes - this.dataset.cacheBytesLeft;
     const scratch = this.scratchBytes();
+    const list = this.ref.memory.listScratchBytes === 0 ? 0 : listScratchBytes();
     return {
       worker: threadId,
       readMemory: read,
       pageCaches: { allocated: cached, inUse: cached, peak: cached },
       decodeScratch: { allocated: scratch, inUse: scratch, peak: this.peakScratchBytes },
       transformScratch: { allocated: this.transformBytes, inUse: this.transformBytes, peak: this.peakTransformBytes },
+      // Grown, never shrunk: what is held is the most held.
+      listScratch: { allocated: list, inUse: list, peak: list },
     };
   }
 

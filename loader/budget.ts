@@ -10,10 +10,11 @@
  *   ├─ pageCaches        workers × io.cacheBytes: decoded small pages kept         per worker
  *   ├─ decodeScratch     workers × decodeScratchBytes: variable-width decode       per worker
  *   ├─ transformScratch  workers × transformScratchBytes: values being transformed  per worker
+ *   ├─ listScratch       workers × listScratchBytes: list columns' rows and levels   per worker
  *   └─ remote            io.remote.bytesInFlight + workers × 4 batches fetched     all workers (remote datasets)
  *
- * Slots, page caches and transform scratch take what they ask for. Without variable-width columns read memory gets the
- * rest. With them, read memory gets half of the rest (at least two lanes of twice an average batch), and
+ * Slots, page caches, transform scratch and list scratch take what they ask for. Without variable-width
+ * columns read memory gets the rest. With them, read memory gets half of the rest (at least two lanes of twice an average batch), and
  * the other half is shared out in equal units: one per slot's variable-width memory, DECODE_SCRATCH_COPIES per worker's
  * scratch. Workers receive their share as plain data (DatasetRef.memory), since decode-workers/ cannot
  * import loader/.
@@ -32,7 +33,7 @@ import {
 
 /** The parts of the budget, each owned by one kind of allocation. */
 export type MemoryPart =
-  'slots' | 'variable' | 'readMemory' | 'pageCaches' | 'decodeScratch' | 'transformScratch' | 'remote';
+  'slots' | 'variable' | 'readMemory' | 'pageCaches' | 'decodeScratch' | 'transformScratch' | 'listScratch' | 'remote';
 
 export const MEMORY_PARTS: readonly MemoryPart[] = [
   'slots',
@@ -41,6 +42,7 @@ export const MEMORY_PARTS: readonly MemoryPart[] = [
   'pageCaches',
   'decodeScratch',
   'transformScratch',
+  'listScratch',
   'remote',
 ];
 
@@ -83,6 +85,21 @@ const MIN_VARIABLE_SLOT_BYTES = 64 * 1024;
  */
 const VARIABLE_HEADROOM = 1.25;
 
+/**
+ * A list column's rows, per worker, on the fast path (decode-workers/encodings/list-rows.ts): five
+ * Float64Arrays and a Uint16Array a row, kept by the thread, made for LIST_ROW_SCRATCH_MIN_ROWS rows and
+ * grown by doubling, so up to twice the larger of a batch and that.
+ */
+export const LIST_ROW_SCRATCH_BYTES = 2 * (5 * 8 + 2);
+export const LIST_ROW_SCRATCH_MIN_ROWS = 256;
+
+/**
+ * A list column's levels and values while a group of chunks is decoded, in batches' worth of its stored
+ * bytes: a rep and a def level of 2 bytes an item and the window's decoded values, against the ~2 stored
+ * bytes an item of bit-packed ids and RLE levels take.
+ */
+const LIST_LEVEL_SCRATCH_BATCHES = 4;
+
 /** What the plan is made from: the resolved options and the estimates of one batch's bytes. */
 export interface MemoryBudgetInput {
   memoryBytes: number;
@@ -106,6 +123,8 @@ export interface MemoryBudgetInput {
   transformScratchBytes?: number;
   /** A remote dataset's io.remote.bytesInFlight (the loader's total); absent for a local dataset. */
   remoteBytesInFlight?: number;
+  /** List columns loaded (padded or ragged); 0 or absent without. */
+  listColumns?: number;
 }
 
 /**
@@ -162,9 +181,14 @@ export function planMemoryBudget(input: MemoryBudgetInput): MemoryBudget {
       ? 0
       : Math.max(MIN_VARIABLE_SLOT_BYTES, ceilTo(input.variableBatchBytes * VARIABLE_HEADROOM, VARIABLE_ALIGN_BYTES));
   const transformScratchBytes = input.transformScratchBytes ?? 0;
+  const listScratchBytes =
+    (input.listColumns ?? 0) === 0
+      ? 0
+      : Math.max(input.batchSize, LIST_ROW_SCRATCH_MIN_ROWS) * LIST_ROW_SCRATCH_BYTES +
+        Math.ceil(LIST_LEVEL_SCRATCH_BATCHES * input.variableBatchBytes);
   const remoteHeld = workers * READ_BATCHES_PER_WORKER * input.batchBytes;
   const remote = input.remoteBytesInFlight === undefined ? 0 : input.remoteBytesInFlight + remoteHeld;
-  const fixedParts = slots + pageCaches + workers * (indexBytes + transformScratchBytes) + remote;
+  const fixedParts = slots + pageCaches + workers * (indexBytes + transformScratchBytes + listScratchBytes) + remote;
   const needed = fixedParts + workers * MIN_WORKER_READ_BYTES + variableUnits * minVariableSlot;
   if (needed > memoryBytes) {
     throw new ResourceError(
@@ -173,6 +197,7 @@ export function planMemoryBudget(input: MemoryBudgetInput): MemoryBudget {
         `(batch slots ${slots}: (prefetch + 2) ${slotCount} × ${slotBytes}; decoded-page caches ${pageCaches}: ${workers} workers × io.cacheBytes ${cacheBytes}; ` +
         `read memory ${workers} × ${MIN_WORKER_READ_BYTES}` +
         (transformScratchBytes === 0 ? '' : `; transform scratch ${workers} × ${transformScratchBytes}`) +
+        (listScratchBytes === 0 ? '' : `; list rows and levels ${workers} × ${listScratchBytes}`) +
         (remote === 0
           ? ''
           : `; remote reads ${remote}: io.remote.bytesInFlight ${input.remoteBytesInFlight} + ${remoteHeld} fetched and not yet decoded`) +
@@ -210,6 +235,7 @@ export function planMemoryBudget(input: MemoryBudgetInput): MemoryBudget {
     cacheBytes,
     decodeScratchBytes,
     transformScratchBytes,
+    listScratchBytes,
     variableSlotBytes,
     variableBytes:
       variableColumns === 0
@@ -228,6 +254,7 @@ export function planMemoryBudget(input: MemoryBudgetInput): MemoryBudget {
       pageCaches,
       decodeScratch: workers * decodeScratchBytes,
       transformScratch: workers * worker.transformScratchBytes,
+      listScratch: workers * listScratchBytes,
       remote,
     },
     slotCount,

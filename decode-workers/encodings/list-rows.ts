@@ -276,6 +276,11 @@ let rowDef = new Uint16Array(256);
 /** Group value indices of null items. */
 let nullValues = new Float64Array(64);
 
+/** Bytes this thread's list scratch holds (the loader's listScratch part, loader/budget.ts). */
+export function listScratchBytes(): number {
+  return 5 * 8 * windowStart.length + 2 * rowDef.length + nullValues.byteLength;
+}
+
 function ensureRowScratch(n: number): void {
   if (windowStart.length >= n) return;
   const size = Math.max(n, 2 * windowStart.length);

@@ -10,8 +10,9 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
-import { Agent } from 'undici';
+import type { Agent } from 'undici';
 import { InvalidArgumentError } from '../../errors.js';
+import { packageRequire } from '../module-dir.cjs';
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
@@ -51,7 +52,9 @@ export function createTlsAgent(caBundle: string | undefined): Agent | undefined 
   const extra = process.env.NODE_EXTRA_CA_CERTS;
   // Node itself only warns when NODE_EXTRA_CA_CERTS cannot be read; so does this (by leaving it out).
   const extraCertificates = extra ? (readFileSafely(extra).match(PEM_CERTIFICATE) ?? []) : [];
-  return new Agent({ connect: { ca: [...rootCertificates, ...extraCertificates, ...readBundle(caBundle)] } });
+  // Loaded here, not at import: undici is a quarter of the modules every decode worker would load at start.
+  const { Agent: UndiciAgent } = packageRequire('undici') as typeof import('undici');
+  return new UndiciAgent({ connect: { ca: [...rootCertificates, ...extraCertificates, ...readBundle(caBundle)] } });
 }
 
 function readFileSafely(path: string): string {

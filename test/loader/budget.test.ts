@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   DECODE_SCRATCH_COPIES,
+  LIST_ROW_SCRATCH_BYTES,
   MEMORY_PARTS,
   MIN_WORKER_READ_BYTES,
   planMemoryBudget,
@@ -51,6 +52,7 @@ const inputs = fc.record({
   variableBatchBytes: fc.integer({ min: 0, max: 64 * MiB }),
   cacheBytes: fc.integer({ min: 0, max: 64 * MiB }),
   nativeGather: fc.boolean(),
+  listColumns: fc.integer({ min: 0, max: 2 }),
   remoteBytesInFlight: fc.option(fc.integer({ min: 1, max: 1024 * MiB }), { nil: undefined }),
 });
 
@@ -129,6 +131,29 @@ describe('planMemoryBudget', () => {
     expect(worker.readMemoryBytes).toBe(MIN_WORKER_READ_BYTES);
     expect(lanes).toBe(2);
     expect(MEMORY_PARTS.reduce((sum, part) => sum + parts[part], 0)).toBeLessThanOrEqual(512 * MiB);
+  });
+
+  it("plans each worker's list scratch: twice a batch of row scratch and four batches of the list's stored bytes", () => {
+    const { parts, worker } = planMemoryBudget({ ...VARIABLE, listColumns: 1 });
+    expect(worker.listScratchBytes).toBe(1024 * LIST_ROW_SCRATCH_BYTES + 4 * 4 * MiB);
+    expect(parts.listScratch).toBe(2 * worker.listScratchBytes);
+  });
+
+  it('plans no list scratch without list columns', () => {
+    expect(planMemoryBudget(VARIABLE).parts.listScratch).toBe(0);
+  });
+
+  it('takes the list scratch out of what the other parts get, and refuses a budget that cannot hold it', () => {
+    const without = planMemoryBudget(VARIABLE);
+    const withList = planMemoryBudget({ ...VARIABLE, listColumns: 1 });
+    expect(MEMORY_PARTS.reduce((sum, part) => sum + withList.parts[part], 0)).toBeLessThanOrEqual(512 * MiB);
+    expect(withList.parts.readMemory + withList.parts.variable).toBeLessThan(
+      without.parts.readMemory + without.parts.variable,
+    );
+    const needed = refusal({ ...VARIABLE, memoryBytes: 64 * MiB }).details.neededBytes as number;
+    const error = refusal({ ...VARIABLE, listColumns: 1, memoryBytes: needed });
+    expect(error.details.neededBytes).toBe(needed + 2 * withList.worker.listScratchBytes);
+    expect(error.message).toContain(`list rows and levels 2 × ${withList.worker.listScratchBytes}`);
   });
 
   it('plans no remote part for a local dataset', () => {

@@ -238,6 +238,26 @@ describe('a loader over list columns without options.pad', () => {
   });
 });
 
+describe("a loader's list scratch", () => {
+  it('is charged to the memory budget: planned for a list column and held by the workers within that plan', async () => {
+    const loader = await createLoader(long, {
+      columns: ['list_long'],
+      batchSize: 64,
+      workers: 2,
+      pad: { list_long: { length: 100 } },
+    });
+    try {
+      for await (const batch of loader.epoch(0)) batch.release();
+      const { listScratch } = loader.metrics().memory.parts;
+      expect(listScratch.plannedBytes).toBeGreaterThan(0);
+      expect(listScratch.allocatedBytes).toBeGreaterThan(0);
+      expect(listScratch.peakBytes).toBeLessThanOrEqual(listScratch.plannedBytes);
+    } finally {
+      await loader.close();
+    }
+  });
+});
+
 describe('a loader over struct columns', () => {
   it('gives a struct child selected by path as a column holding what dataset.take reads', async () => {
     const [batch] = await batchesOf(nested, { columns: ['struct_ab.a'], batchSize: 100, workers: 1 }, 1);
