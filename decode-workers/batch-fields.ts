@@ -37,17 +37,19 @@ function isExpanded(field: LanceField): boolean {
  */
 function leavesOf(dataset: Dataset, field: LanceField, name: string, inList = false): LanceField[] {
   if (!isExpanded(field)) return [{ ...field, name }];
-  const pruned = (f: LanceField, path: string): { path: string; field: LanceField; list: boolean }[] => {
+  // `through`: the path goes through a list's items (else only through structs, to a leaf or a list of leaves).
+  const pruned = (f: LanceField, path: string): { path: string; field: LanceField; through: boolean }[] => {
     const list = isListType(f.logicalType);
-    if (!isExpanded(f) || (list && !isExpanded(f.children[0] as LanceField))) return [{ path, field: f, list }];
+    if (!isExpanded(f) || (list && !isExpanded(f.children[0] as LanceField)))
+      return [{ path, field: f, through: false }];
     // A list's item field adds no name to the path; a struct's children do.
     const children = list
       ? pruned(f.children[0] as LanceField, path)
       : f.children.flatMap((c) => pruned(c, `${path}.${c.name}`));
-    return children.map((c) => ({ path: c.path, field: { ...f, children: [c.field] }, list: list || c.list }));
+    return children.map((c) => ({ path: c.path, field: { ...f, children: [c.field] }, through: list || c.through }));
   };
   return pruned(field, name).map((leaf) =>
-    inList || leaf.list || leaf.path === name
+    inList || leaf.through || leaf.path === name
       ? { ...leaf.field, name: leaf.path }
       : (dataset.selectFields([leaf.path])[0] as LanceField),
   );

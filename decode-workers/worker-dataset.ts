@@ -270,14 +270,14 @@ export class WorkerDataset {
         const listItemBytes: number[] = [];
         outputs.forEach((d, i) => {
           const out = columns[i] as DecodeOutput;
-          const where = `${this.ref.path}: column "${this.ref.columns[i]}"`;
+          const where = `${this.ref.path}: column "${this.fields[i]?.name}"`;
           if (out.kind === 'list') {
             columns[i] = finishListOutput(out, where) ?? out;
             if (out.ragged) {
               itemValidity[i] = listItemValidity(out);
               listItemBytes[i] = out.byteWidth;
             } else paddedItems[i] = paddedItemValidity(out);
-          } else refuseNullItems(out, this.ref.columns[i] ?? '', where);
+          } else refuseNullItems(out, this.fields[i]?.name ?? '', where);
           if (out.kind !== 'nested') return;
           if (d.kind === 'padded') paddedItems[i] = fillPadded(d, out, rows, where);
           else if (d.kind === 'fixed') fillStructLeaf(d, out, where);

@@ -536,9 +536,8 @@ function raggedColumn(c: BatchLayout['columns'][number], v: VariableColumn, numR
   const values = c.itemBytes
     ? new c.ArrayType(v.data.buffer, v.data.byteOffset, v.data.byteLength / c.ArrayType.BYTES_PER_ELEMENT)
     : v.data;
-  // A single list of fixed-width items from the fast path: its row offsets in bytes count its items.
-  const w = c.itemBytes ?? 1;
-  const offsets = levels?.offsets[0] ?? Int32Array.from(v.offsets, (x) => x / w);
+  // Strings and binaries have no levels: their row offsets are byte offsets.
+  const offsets = levels?.offsets[0] ?? Int32Array.from(v.offsets);
   return {
     dtype: c.dtype,
     values,

@@ -143,6 +143,22 @@ describe('a loader over lists of strings', () => {
     expect(batch?.columns['struct_list.tags']).toEqual(await taken(dataset, batch?.rows ?? [], 'struct_list.tags'));
   });
 
+  it('gives every leaf of every column when no columns are named, lists inside structs as lists', async () => {
+    const dataset = datasets.types22 as Dataset;
+    const [batch] = await batchesOf(dataset, { batchSize: 100, workers: 1 }, 1);
+    // The ragged ones (rowsOf leaves out idx, struct_list.score and struct_nested's leaves).
+    expect(Object.keys(batch?.columns ?? {})).toEqual([
+      'list_list',
+      'list_struct.k',
+      'list_struct.v',
+      'struct_list.tags',
+      'list_fsl',
+      'list_text',
+      'list_vec',
+    ]);
+    expect(batch?.columns['struct_list.tags']).toEqual(await taken(dataset, batch?.rows ?? [], 'struct_list.tags'));
+  });
+
   it('marks null strings in itemValidity and leaves them empty', async () => {
     const loader = await createLoader(datasets.nested as Dataset, {
       columns: ['list_utf8'],
