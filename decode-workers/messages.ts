@@ -188,6 +188,24 @@ export interface VariableColumn {
   validity: Uint8Array | null;
   /** Ragged lists with a null item in the batch: one byte per item (1 = valid), copied to the main thread. */
   itemValidity?: Uint8Array;
+  /** Ragged lists decoded by the general nested path: their levels below the rows, copied to the main thread. */
+  levels?: RaggedLevels;
+}
+
+/**
+ * A ragged column's structure below its rows (lists of lists, of strings, of structs), in the slot's order:
+ * `values` hold the items back to back, row by row.
+ */
+export interface RaggedLevels {
+  /**
+   * Per list level, outermost first: its elements' offsets into the next level's elements (the items,
+   * after the last level). The first level's elements are the rows (rows + 1 offsets).
+   */
+  offsets: Int32Array[];
+  /** Per list level after the first: one byte per element, 1 = valid (a null inner list is empty). */
+  validity: Uint8Array[];
+  /** String and binary items: items + 1 byte offsets into the values; null for fixed-width items. */
+  itemOffsets: Int32Array | null;
 }
 
 /** A row replaced in its batch by onError 'skip': its batch position, dataset row, and why. */

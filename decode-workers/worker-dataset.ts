@@ -42,6 +42,7 @@ import {
   VARIABLE_INDEX_BYTES_PER_ROW,
   type DatasetRef,
   type OutputDescriptor,
+  type RaggedLevels,
   type SkippedRow,
   type VariableColumn,
   type WorkerMemoryUse,
@@ -63,9 +64,19 @@ import { SMALL_VALUE_BYTES } from '../io/plan.js';
 import { fixedByteWidth, isVariableWidth, outputWidthOf, valueTypeOf } from '../dataset/arrow-build.js';
 import { createOutputs, leafColumns, type LeafColumn } from '../dataset/columns.js';
 import { createNestedOutput, type ReadOutput } from './encodings/nested-output.js';
-import { fillPadded, fillStructLeaf, nestedAsVariable, nullItemsOf, refuseNullItems } from './nested-fill.js';
+import {
+  fillPadded,
+  fillStructLeaf,
+  moveRaggedLevels,
+  nestedAsVariable,
+  nullItemsOf,
+  paddedItemValidity,
+  refuseNullItems,
+  singleListLevels,
+} from './nested-fill.js';
 import type { Dataset } from '../dataset/dataset.js';
 import { checkSameDataset, openVersion, replaced } from './same-dataset.js';
+import { selectBatchFields } from './batch-fields.js';
 import { fetchFileTasks, type FileRead, type OutputTask } from '../dataset/read-rows.js';
 import { RemoteSource } from '../io/remote/remote-source.js';
 import { ColumnTransformer } from './transforms/run.js';
@@ -178,7 +189,7 @@ export class WorkerDataset {
   static async open(ref: DatasetRef): Promise<WorkerDataset> {
     const dataset = await openVersion(ref);
     try {
-      const fields = dataset.selectFields(ref.columns);
+      const fields = selectBatchFields(dataset, ref.columns);
       const files = await checkSameDataset(ref, dataset, fields);
       const laneBytes = Math.floor(ref.memory.readMemoryBytes / ref.lanes / READ_UNIT_BYTES) * READ_UNIT_BYTES;
       // Plain memory: reads and decodes happen on this thread, and copies out of plain memory are fast.
@@ -219,6 +230,8 @@ export class WorkerDataset {
       d.kind === 'fixed' && !this.leaves[i]?.layers ? openFixedOutput(d) : undefined,
     );
     let inputs: (VariableColumn | null)[] = [];
+    // Padded lists with a null item in the batch: their item validity (nested-fill.ts paddedItemValidity).
+    const paddedItems: (Uint8Array | null)[] = [];
     // Transform scratch this batch holds: its values to transform and a batch-level step's stacked input.
     let held = 0;
     const allocate = (bytes: number): Uint8Array => {
@@ -253,17 +266,28 @@ export class WorkerDataset {
       try {
         for (const { task, output } of tasks) runDecodeTask(task, columns[output] as DecodeOutput);
         const itemValidity: (Uint8Array | null)[] = [];
+        const levels: (RaggedLevels | null)[] = [];
+        // Ragged lists from the fast path: their items' width, for their levels once compacted.
+        const listItemBytes: number[] = [];
         outputs.forEach((d, i) => {
           const out = columns[i] as DecodeOutput;
-          const where = `${this.ref.path}: column "${this.leaves[i]?.name}"`;
+          const where = `${this.ref.path}: column "${this.fields[i]?.name}"`;
           if (out.kind === 'list') {
             columns[i] = finishListOutput(out, where) ?? out;
-            if (out.ragged) itemValidity[i] = listItemValidity(out);
-          } else refuseNullItems(out, this.leaves[i]?.name ?? '', where);
+            if (out.ragged) {
+              itemValidity[i] = listItemValidity(out);
+              listItemBytes[i] = out.byteWidth;
+            } else paddedItems[i] = paddedItemValidity(out);
+          } else refuseNullItems(out, this.fields[i]?.name ?? '', where);
           if (out.kind !== 'nested') return;
-          if (d.kind === 'padded') fillPadded(d, out, rows, where);
+          if (d.kind === 'padded') paddedItems[i] = fillPadded(d, out, rows, where);
           else if (d.kind === 'fixed') fillStructLeaf(d, out, where);
-          else [columns[i], itemValidity[i]] = nestedAsVariable(out, d.numSlots, d.nullable, where);
+          else {
+            const ragged = nestedAsVariable(out, d.numSlots, d.nullable, where);
+            columns[i] = ragged.output;
+            itemValidity[i] = ragged.itemValidity;
+            levels[i] = ragged.levels;
+          }
         });
         // Values to transform leave the shared scratch (the next batch reuses it) for memory of their own.
         inputs = columns.map((out, i) =>
@@ -276,9 +300,12 @@ export class WorkerDataset {
           variableMemory,
           budget,
         );
-        itemValidity.forEach((items, i) => {
-          const column = compacted[i];
+        compacted.forEach((column, i) => {
+          const items = itemValidity[i];
           if (items && column) column.itemValidity = items;
+          const width = listItemBytes[i];
+          const below = levels[i] ?? (column && width ? singleListLevels(column.offsets, width) : null);
+          if (below && column) column.levels = below;
         });
         return compacted;
       } catch (error) {
@@ -288,7 +315,7 @@ export class WorkerDataset {
         this.keepScratch(columns);
       }
     });
-    const itemValidity = placed.map((out) => (out?.kind === 'fixed' ? nullItemsOf(out) : null));
+    const itemValidity = placed.map((out, i) => (out?.kind === 'fixed' ? nullItemsOf(out) : (paddedItems[i] ?? null)));
     const decoded = performance.now();
     const transformed = inputs.some(Boolean)
       ? await this.transformInOrder(
@@ -296,6 +323,15 @@ export class WorkerDataset {
           release,
         )
       : { skipped: [], variable, transformMs: 0 };
+    if (transformed.skipped.length > 0) {
+      const source = Uint32Array.from(rows, (_, slot) => slot);
+      for (const { slot, replacedBy } of transformed.skipped) source[slot] = rows.indexOf(replacedBy);
+      transformed.variable.forEach((column, i) => {
+        const before = variable[i];
+        if (column && before?.levels)
+          Object.assign(column, moveRaggedLevels(before.levels, before.itemValidity, source));
+      });
+    }
     // A skipped row took another row's values: its items' validity too.
     for (const { slot, replacedBy } of transformed.skipped) {
       const from = rows.indexOf(replacedBy);

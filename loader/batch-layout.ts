@@ -7,19 +7,22 @@
  *
  *   slot: [col A values | pad][col A validity | pad][col B values | pad] …
  *
- * Nested columns the loader batches are fixed width too: a padded list (options.pad) holds `length` items
- * per row plus an int32 length per row; a struct child by path (`meta.score`) is a column like a flat
- * one, null where it or any struct above it is null.
+ * Nested columns: a padded list (options.pad) is fixed width, `length` items per row plus an int32
+ * length per row; a ragged list (lists of numbers, strings, lists, the leaves of lists of structs) is
+ * variable width, its items with each level's offsets; a struct child by path (`meta.score`) is a column
+ * like a flat one, null where it or any struct above it is null.
  */
 import * as arrow from 'apache-arrow';
 import { InvalidArgumentError, UnsupportedError } from '../errors.js';
-import type { LanceField } from '../format/schema.js';
+import { isListType, packedFieldKind, type LanceField } from '../format/schema.js';
 import type { ColumnDType, ColumnValues } from './batch.js';
 import type { PadOptions } from './loader-options.js';
 import { fixedByteWidth, isVariableWidth, valueTypeOf } from '../dataset/arrow-build.js';
 import type { ColumnTransformPlan } from '../decode-workers/transforms/steps.js';
 
-type ValuesConstructor = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => ColumnValues;
+type ValuesConstructor = (new (buffer: ArrayBufferLike, byteOffset: number, length: number) => ColumnValues) & {
+  BYTES_PER_ELEMENT: number;
+};
 
 interface ColumnLayout {
   name: string;
@@ -36,8 +39,10 @@ interface ColumnLayout {
   /** Byte offsets within the slot (fixed width), or -1. */
   valuesOffset: number;
   validityOffset: number;
-  /** Lists: bytes of one item. */
+  /** Lists of fixed-width items: bytes of one item. */
   itemBytes?: number;
+  /** Ragged lists of fixed-size lists: the shape of one item. */
+  itemShape?: number[];
   /** Padded lists: how rows are padded, and the byte offset of one int32 length per row. */
   pad?: Required<PadOptions> & { lengthsOffset: number };
 }
@@ -110,8 +115,9 @@ export function planBatchLayout(
         });
   }
   for (const name of Object.keys(pad)) {
-    const type = valueTypeOf((fields.find((f) => f.name === name) as LanceField).arrowType);
-    if (!arrow.DataType.isList(type))
+    const field = fields.find((f) => f.name === name) as LanceField;
+    const type = valueTypeOf(field.arrowType);
+    if (!isListType(field.logicalType))
       throw new InvalidArgumentError(`options.pad.${name}: column "${name}" is ${type}, not a list`, {
         option: `pad.${name}`,
       });
@@ -184,8 +190,8 @@ export function planBatchLayout(
         validityOffset: -1,
       };
     }
-    if (arrow.DataType.isList(type))
-      return listLayout(field, type, batchSize, pad[field.name], shapes[field.name], (bytes) => {
+    if (isListType(field.logicalType))
+      return listLayout(field, batchSize, pad[field.name], shapes[field.name], (bytes) => {
         const start = at;
         at = align8(at + bytes);
         return start;
@@ -240,46 +246,68 @@ export function planBatchLayout(
 }
 
 /**
- * A list column of items of one fixed-width primitive type (lists of lists, of structs or of strings are
- * refused). Padded (`pad` given): `[batch, length]` values, an int32 length per row and, when the list is
- * nullable, a validity byte per row, placed in the slot by `place(bytes)`. Ragged (no `pad`): values and
- * offsets in the slot's variable-width memory, like strings.
+ * A list column: the list levels from the field down to its one leaf (a list of lists, a list of
+ * structs pruned to one leaf by decode-workers/batch-fields.ts). Ragged (no `pad`): the items in the
+ * slot's variable-width memory, like strings, with the offsets of each level; items are fixed-width
+ * values (numbers, bool, fixed-size lists) or strings and binaries. Padded (`pad` given, one list level
+ * of fixed-width numbers): `[batch, length]` values, an int32 length per row and, when the list is
+ * nullable, a validity byte per row, placed in the slot by `place(bytes)`.
  */
 function listLayout(
   field: LanceField,
-  type: arrow.List,
   batchSize: number,
   pad: PadOptions | undefined,
   shape: readonly number[] | undefined,
   place: (bytes: number) => number,
 ): ColumnLayout {
   const name = field.name;
-  const item = valueTypeOf(type.children[0]?.type as arrow.DataType);
-  const itemBytes = arrow.DataType.isFixedSizeList(item) ? undefined : fixedByteWidth(item);
-  if (itemBytes === undefined || (field.ancestors?.length ?? 0) > 0)
+  let leaf = field;
+  let lists = 0;
+  while (leaf.children.length > 0 && packedFieldKind(leaf) === undefined) {
+    if (isListType(leaf.logicalType)) lists++;
+    leaf = leaf.children[0] as LanceField;
+  }
+  const item = valueTypeOf(leaf.arrowType);
+  const stringItems = isVariableWidth(item);
+  const itemBytes = stringItems ? undefined : fixedByteWidth(item);
+  if (!stringItems && itemBytes === undefined)
     throw new UnsupportedError(
-      `column "${name}" is ${type}: the loader batches lists of fixed-width primitives (int, float, bool) at the top level only`,
+      `column "${name}" is ${field.arrowType}: the loader does not batch list items of type ${item}`,
       { column: name },
     );
   if (shape)
     throw new InvalidArgumentError(`options.shapes.${name}: a list is shaped by options.pad.${name}.length`, {
       option: `shapes.${name}`,
     });
-  const { dtype, ArrayType } = scalarDType(item, name);
+  const itemShape = arrow.DataType.isFixedSizeList(item) ? [item.listSize] : undefined;
+  const scalar = itemShape ? (item.children[0]?.type as arrow.DataType) : item;
+  const { dtype, ArrayType } = stringItems
+    ? {
+        dtype: (arrow.DataType.isUtf8(item) || arrow.DataType.isLargeUtf8(item) ? 'utf8' : 'binary') as ColumnDType,
+        ArrayType: Uint8Array,
+      }
+    : scalarDType(scalar, name);
+  const nullable = field.nullable || (field.ancestors ?? []).some((a) => a.nullable);
   if (!pad)
     return {
       name,
       dtype,
       variable: true,
       transformed: false,
-      nullable: field.nullable,
+      nullable,
       bytesPerRow: 0,
       rowShape: [],
       ArrayType,
       valuesOffset: -1,
       validityOffset: -1,
-      itemBytes,
+      ...(itemBytes !== undefined && { itemBytes }),
+      ...(itemShape && { itemShape }),
     };
+  if (lists !== 1 || itemBytes === undefined || itemShape)
+    throw new InvalidArgumentError(
+      `options.pad.${name}: column "${name}" is ${field.arrowType}; pad takes a list of numbers or bools (one list level), leave it ragged`,
+      { option: `pad.${name}` },
+    );
   const padValue = pad.value ?? 0;
   if (dtype === 'float16' && padValue !== 0)
     throw new InvalidArgumentError(`options.pad.${name}.value must be 0 for a float16 list, got ${padValue}`, {
@@ -295,13 +323,13 @@ function listLayout(
   const bytesPerRow = pad.length * itemBytes;
   const valuesOffset = place(bytesPerRow * batchSize);
   const lengthsOffset = place(4 * batchSize);
-  const validityOffset = field.nullable ? place(batchSize) : -1;
+  const validityOffset = nullable ? place(batchSize) : -1;
   return {
     name,
     dtype,
     variable: false,
     transformed: false,
-    nullable: field.nullable,
+    nullable,
     bytesPerRow,
     rowShape: [pad.length],
     ArrayType,

@@ -53,15 +53,34 @@ export interface BatchColumn {
   values: ColumnValues;
   /** `[rows, ...per-row dims]`: `[rows]` for scalars, `[rows, dim]` for fixed-size lists, or the column's `shape` option. */
   shape: number[];
-  /** utf8/binary only: `rows + 1` byte offsets into `values`. */
+  /**
+   * utf8/binary: `rows + 1` byte offsets into `values`. Ragged lists: `rows + 1` offsets into the list's
+   * elements: the items (row `r` is items `offsets[r] .. offsets[r + 1]`), or for a list of lists the
+   * inner lists (`innerOffsets[0]`).
+   */
   offsets?: Int32Array;
+  /**
+   * Ragged lists of lists only: for each list level below the rows, outermost first, `elements + 1`
+   * offsets into the next level's elements, the last level's into the items (nested row splits).
+   */
+  innerOffsets?: Int32Array[];
+  /** Ragged lists of lists only: per level of `innerOffsets`, one byte per element, 1 = valid (a null inner list is empty). */
+  innerValidity?: Uint8Array[];
+  /**
+   * Ragged lists of strings or binaries only: `items + 1` byte offsets into `values` (item `k` is
+   * `values[itemOffsets[k] .. itemOffsets[k + 1]]`; a null item is empty).
+   */
+  itemOffsets?: Int32Array;
+  /** Ragged lists of fixed-size lists (e.g. boxes of 4 floats): the shape of one item; `values` holds items × its product. */
+  itemShape?: number[];
   /** One byte per row, 1 = valid; present only when the field is nullable. */
   validity?: Uint8Array;
   /** Padded lists (options.pad) only: per row, how many of its `shape[1]` values are list items (the rest is padding). */
   lengths?: Int32Array;
   /**
-   * Ragged lists and fixed-size lists, when some item of the batch is null: one byte per item of `values`,
-   * 1 = valid (a null item's value reads as 0). Absent: every item of the batch is valid.
+   * When some item of the batch is null (absent: every item is valid), 1 = valid: ragged lists and
+   * fixed-size lists one byte per item (a null item reads as 0, or empty for strings; an item under a
+   * null struct of a list of structs is null); padded lists `[rows × length]` bytes, 0 also on padding.
    */
   itemValidity?: Uint8Array;
 }

@@ -31,10 +31,10 @@ import { planBatchLayout, type BatchLayout } from './batch-layout.js';
 import { planMemoryBudget, transformScratchFor, type MemoryBudget } from './budget.js';
 import { loadImageLibrary } from '../decode-workers/transforms/image-library.js';
 import type { SkippedRow } from '../decode-workers/messages.js';
+import { selectBatchFields } from '../decode-workers/batch-fields.js';
 import type { ColumnTransformPlan } from '../decode-workers/transforms/steps.js';
 import { Dataset, openDataset } from '../dataset/dataset.js';
 import { checkReadableFields } from '../dataset/columns.js';
-import { packedFieldKind, type LanceField } from '../format/schema.js';
 import { resolveLocation, type DatasetLocation, type LocationArgument } from '../dataset/location.js';
 import { bytesInFlight, createRequestPermits, releaseHolders } from '../io/remote/shared-permits.js';
 import {
@@ -120,7 +120,7 @@ export class DataLoader {
     const owns = dataset !== pathOrDataset;
     let pool: DecodePool | undefined;
     try {
-      const fields = dataset.selectFields(withStructLeaves(dataset.selectFields(resolved.columns)));
+      const fields = selectBatchFields(dataset, resolved.columns);
       checkReadableFields(fields, dataset.path);
       const layout = planBatchLayout(fields, resolved.batchSize, resolved.shapes, resolved.transforms, resolved.pad);
       resolveTransformInputs(resolved.transforms, layout);
@@ -496,17 +496,7 @@ export class DataLoader {
     this.layout.columns.forEach((c, i) => {
       const v = variable[i];
       if (c.variable && v) {
-        // A ragged list's offsets count items; its values are 8-byte aligned in the slot (VARIABLE_ALIGN_BYTES).
-        const w = c.itemBytes ?? 1;
-        const offsets = Int32Array.from(v.offsets, (x) => x / w);
-        columns[c.name] = {
-          dtype: c.dtype,
-          values: c.itemBytes ? new c.ArrayType(v.data.buffer, v.data.byteOffset, v.data.byteLength / w) : v.data,
-          shape: [numRows],
-          offsets,
-          ...(v.validity ? { validity: v.validity } : {}),
-          ...(v.itemValidity ? { itemValidity: v.itemValidity } : {}),
-        };
+        columns[c.name] = raggedColumn(c, v, numRows);
         bytes += v.data.byteLength;
         return;
       }
@@ -542,15 +532,29 @@ async function checkTransforms(plans: ColumnTransformPlan[]): Promise<void> {
 }
 
 /**
- * Column names with every selected struct (not a packed one) replaced by the paths of its leaves
- * (`meta` → `meta.score`, `meta.box.x`): the loader batches struct children as columns of their own.
+ * A variable-width column of a batch: strings and binaries as bytes and offsets, ragged lists as their
+ * items (8-byte aligned in the slot, VARIABLE_ALIGN_BYTES) and the offsets of each list level.
  */
-function withStructLeaves(fields: readonly LanceField[]): string[] {
-  const leaves = (field: LanceField, path: string): string[] =>
-    field.logicalType === 'struct' && packedFieldKind(field) === undefined
-      ? field.children.flatMap((child) => leaves(child, `${path}.${child.name}`))
-      : [path];
-  return fields.flatMap((f) => leaves(f, f.name));
+function raggedColumn(c: BatchLayout['columns'][number], v: VariableColumn, numRows: number): BatchColumn {
+  const levels = v.levels;
+  const values = c.itemBytes
+    ? new c.ArrayType(v.data.buffer, v.data.byteOffset, v.data.byteLength / c.ArrayType.BYTES_PER_ELEMENT)
+    : v.data;
+  // Strings and binaries have no levels: their row offsets are byte offsets.
+  const offsets = levels?.offsets[0] ?? Int32Array.from(v.offsets);
+  return {
+    dtype: c.dtype,
+    values,
+    shape: [numRows],
+    offsets,
+    ...(v.validity ? { validity: v.validity } : {}),
+    ...(v.itemValidity ? { itemValidity: v.itemValidity } : {}),
+    ...(levels && levels.offsets.length > 1
+      ? { innerOffsets: levels.offsets.slice(1), innerValidity: levels.validity }
+      : {}),
+    ...(levels?.itemOffsets ? { itemOffsets: levels.itemOffsets } : {}),
+    ...(c.itemShape ? { itemShape: c.itemShape } : {}),
+  };
 }
 
 /** The `itemBytes` bytes of `value` as an item of a list batched as `ArrayType`. */

@@ -66,6 +66,8 @@ export interface ListOutput {
     lengths: Int32Array;
     validity: Uint8Array | null;
     zeroPad: boolean;
+    /** Places (item index in `values`) written with a null item: the batch's item validity comes from them. */
+    nullPlaces: number[];
   } | null;
   /** Ragged rows: each slot's items as one value (null items zeroed), validity when the column is nullable. */
   ragged: VariableOutput | null;
@@ -112,6 +114,7 @@ export function createPaddedListOutput(
       lengths: new Int32Array(buffer, target.lengthsOffset, numSlots),
       validity: target.validityOffset >= 0 ? new Uint8Array(buffer, target.validityOffset, numSlots) : null,
       zeroPad: target.padBytes.every((b) => b === 0),
+      nullPlaces: [],
     },
     ragged: null,
     itemValidity: null,
@@ -222,8 +225,10 @@ function fillPad(padded: NonNullable<ListOutput['padded']>, from: number, to: nu
 function writeNullItem(out: ListOutput, at: number): void {
   const w = out.byteWidth;
   out.nullItems++;
-  if (out.padded) out.padded.values.set(out.padded.target.padBytes, at);
-  else (out.ragged as VariableOutput).data.fill(0, at, at + w);
+  if (out.padded) {
+    out.padded.values.set(out.padded.target.padBytes, at);
+    out.padded.nullPlaces.push(at / w);
+  } else (out.ragged as VariableOutput).data.fill(0, at, at + w);
   // Rows reserve their items' bytes and validity bytes in the same order: item k's byte is k × w there.
   if (out.itemValidity) out.itemValidity.data[at / w] = 0;
 }
@@ -252,16 +257,31 @@ export function writeNestedRows(nested: NestedOutput, slots: Uint32Array, out: L
       items: items?.count,
       bytes: values.length,
     });
+  writeListRows(out, slots, list.offsets, list.validity, items.nullCount > 0 ? items.validity : null, values);
+}
+
+/**
+ * Writes rows given as list `offsets` (slots.length + 1, into the items) and `validity` over the items'
+ * `values` (byteWidth each; `itemValidity` null when every item is valid) into `out`.
+ */
+export function writeListRows(
+  out: ListOutput,
+  slots: Uint32Array,
+  offsets: Int32Array,
+  validity: Uint8Array,
+  itemValidity: Uint8Array | null,
+  values: Uint8Array,
+): void {
+  const w = out.byteWidth;
   for (let i = 0; i < slots.length; i++) {
     const slot = slots[i] as number;
-    const start = list.offsets[i] as number;
-    const n = (list.offsets[i + 1] as number) - start;
+    const start = offsets[i] as number;
+    const n = (offsets[i + 1] as number) - start;
     const kept = keptItems(out, n);
     const first = start + skippedItems(out, slot, n);
-    const at = beginRow(out, slot, kept, list.validity[i] === 1);
+    const at = beginRow(out, slot, kept, validity[i] === 1);
     copyItems(out, values, first * w, (first + kept) * w, at);
-    if (items.nullCount > 0)
-      for (let k = 0; k < kept; k++) if (items.validity[first + k] === 0) writeNullItem(out, at + k * w);
+    if (itemValidity) for (let k = 0; k < kept; k++) if (itemValidity[first + k] === 0) writeNullItem(out, at + k * w);
   }
 }
 

@@ -27,9 +27,14 @@
  *                                                       (or integer-valued float32/float64 ones)
  *   utf8, binary                                      → InvalidArgumentError (not tensors)
  *   padded lists (loader options.pad)                 → `[rows, length]` values; `lengths: true`: int32 `[rows]`
- *   ragged lists                                      → `[items]` values; `rowSplits: true`: int32 `[rows + 1]`
+ *   ragged lists                                      → `[items, ...itemShape]` values; `rowSplits: true` (or 0):
+ *                                                       int32 `[rows + 1]`; lists of lists `rowSplits: k`: the
+ *                                                       k-th inner level's splits (tfjs has no RaggedTensor:
+ *                                                       values and splits are tensors side by side)
+ *   `itemValidity: true`                              → bool, one per item place (see tensor-spec.ts)
  * Nulls cannot be represented in a tensor: a null in a selected column is an InvalidArgumentError, except
- * a null list, which is a row of padding with length 0 (padded) or an empty row (ragged).
+ * a null list, which is a row of padding with length 0 (padded) or an empty row (ragged), and a null item
+ * of a list or fixed-size list, which reads as the pad value or 0 (`itemValidity` says where).
  */
 import { InternalError, InvalidArgumentError } from '../../errors.js';
 import type { Batch, BatchColumn } from '../batch.js';
@@ -52,13 +57,14 @@ export function toTensorData(batch: Batch, spec: ResolvedColumnSpec): TensorData
     );
   }
   const where = `${spec.path}: column '${spec.column}' (${col.dtype})`;
+  const rows = col.shape[0] ?? 0;
+  if (spec.itemValidity) return itemValidityData(col, rows, where, spec);
   if (col.dtype === 'utf8' || col.dtype === 'binary') {
     throw new InvalidArgumentError(
       `${where} cannot become a tensor: strings and binary values are not numbers; leave it out of xs/ys`,
       { option: spec.path, column: spec.column, dtype: col.dtype },
     );
   }
-  const rows = col.shape[0] ?? 0;
   if (spec.lengths) {
     if (!col.lengths)
       throw new InvalidArgumentError(
@@ -72,13 +78,15 @@ export function toTensorData(batch: Batch, spec: ResolvedColumnSpec): TensorData
   }
   // Strings were refused above: offsets here are a ragged list's item offsets.
   const ragged = col.offsets !== undefined;
-  if (spec.rowSplits || (ragged && (spec.oneHot !== null || spec.shape !== null))) {
-    if (!col.offsets || !spec.rowSplits)
+  if (spec.rowSplits !== null || (ragged && (spec.oneHot !== null || spec.shape !== null))) {
+    const levels = col.offsets ? [col.offsets, ...(col.innerOffsets ?? [])] : [];
+    const splits = levels[spec.rowSplits ?? -1];
+    if (!splits)
       throw new InvalidArgumentError(
-        `${where}: ${spec.rowSplits ? 'rowSplits: true is for ragged list columns (no options.pad)' : 'a ragged list takes no oneHot or shape'}`,
+        `${where}: ${spec.rowSplits === null ? 'a ragged list takes no oneHot or shape' : col.offsets ? `rowSplits: ${spec.rowSplits} names no list level (the column has ${levels.length})` : 'rowSplits is for ragged list columns (no options.pad)'}`,
         { option: spec.path, column: spec.column },
       );
-    return { data: col.offsets.slice(), shape: [rows + 1], dtype: 'int32' };
+    return { data: splits.slice(), shape: [splits.length], dtype: 'int32' };
   }
   const rowShape = col.shape.slice(1);
   const perRow = rowShape.reduce((a, b) => a * b, 1);
@@ -89,8 +97,9 @@ export function toTensorData(batch: Batch, spec: ResolvedColumnSpec): TensorData
 
   if (spec.oneHot !== null) return oneHotData(col, rows, perRow, spec.oneHot, spec, where);
 
+  const itemShape = col.itemShape ?? [];
   const shape = ragged
-    ? [col.values.length]
+    ? [col.values.length / itemShape.reduce((a, b) => a * b, 1), ...itemShape]
     : [rows, ...(spec.shape === null ? rowShape : resolveRowShape(spec.shape, perRow, where, spec.path))];
   const isFloat = col.dtype === 'float16' || col.dtype === 'float32' || col.dtype === 'float64';
   const isBool = col.dtype === 'bool';
@@ -112,6 +121,22 @@ export function toTensorData(batch: Batch, spec: ResolvedColumnSpec): TensorData
   }
   if (dtype === 'bool') return { data: values(col, Uint8Array).slice(), shape, dtype };
   return { data: dtype === 'int32' ? toInt32(col, where, perRow, spec) : toFloat32(col), shape, dtype };
+}
+
+/** Which item places of a list or fixed-size list column hold a valid item, as a bool tensor's data. */
+function itemValidityData(col: BatchColumn, rows: number, where: string, spec: ResolvedColumnSpec): TensorData {
+  const per = col.shape.slice(1).reduce((a, b) => a * b, 1);
+  const shape = col.offsets ? [col.values.length / (col.itemShape ?? []).reduce((a, b) => a * b, 1)] : col.shape;
+  if (col.dtype === 'utf8' || col.dtype === 'binary' || (!col.offsets && per === 1))
+    throw new InvalidArgumentError(`${where}: itemValidity: true is for list and fixed-size list columns`, {
+      option: `${spec.path}.itemValidity`,
+      column: spec.column,
+    });
+  if (col.itemValidity) return { data: col.itemValidity.slice(), shape, dtype: 'bool' };
+  const data = new Uint8Array(shape.reduce((a, b) => a * b, 1));
+  if (!col.lengths) data.fill(1);
+  else for (let r = 0; r < rows; r++) data.fill(1, r * per, r * per + (col.lengths[r] as number));
+  return { data, shape, dtype: 'bool' };
 }
 
 function checkNoNulls(col: BatchColumn, where: string, spec: ResolvedColumnSpec): void {

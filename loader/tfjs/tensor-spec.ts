@@ -27,8 +27,18 @@ export interface ColumnTensorSpec {
   oneHot?: number;
   /** A padded list column (loader options.pad): its `lengths` as an int32 `[rows]` tensor instead of its values. */
   lengths?: boolean;
-  /** A ragged list column (no options.pad): its row splits (`rows + 1` item offsets) as an int32 tensor instead of its values. */
-  rowSplits?: boolean;
+  /**
+   * A ragged list column (no options.pad): its row splits as an int32 tensor instead of its values. `true`
+   * or 0: the rows' (`rows + 1` offsets); for a list of lists, `k` ≥ 1: the k-th inner level's
+   * (the batch column's `innerOffsets[k - 1]`), so `[values, splits 0, splits 1]` is a nested ragged tensor.
+   */
+  rowSplits?: boolean | number;
+  /**
+   * A list or fixed-size list column: which items are valid, as a bool tensor instead of its values:
+   * `[rows, length]` for a padded list (false also on padding), `[items]` for a ragged one, `[rows, dim]`
+   * for a fixed-size list; all true (padded: where an item is) when the batch has no null item.
+   */
+  itemValidity?: boolean;
 }
 
 export type ColumnSpecInput = string | ColumnTensorSpec;
@@ -45,7 +55,9 @@ export interface ResolvedColumnSpec {
   dtype: TensorDType | null;
   oneHot: number | null;
   lengths: boolean;
-  rowSplits: boolean;
+  /** The list level whose row splits the tensor is, or null for the values. */
+  rowSplits: number | null;
+  itemValidity: boolean;
 }
 
 /** A validated {@link TensorsSpec}: the same tree, each leaf resolved. */
@@ -55,7 +67,7 @@ export type ResolvedTree =
   | { kind: 'record'; specs: [string, ResolvedColumnSpec][] };
 
 const DTYPES: readonly TensorDType[] = ['float32', 'int32', 'bool'];
-const SPEC_KEYS = ['column', 'shape', 'normalize', 'dtype', 'oneHot', 'lengths', 'rowSplits'];
+const SPEC_KEYS = ['column', 'shape', 'normalize', 'dtype', 'oneHot', 'lengths', 'rowSplits', 'itemValidity'];
 
 /** A value as an option message shows it: strings in single quotes, the rest as JSON. */
 export function describeOption(value: unknown): string {
@@ -95,7 +107,7 @@ export function resolveColumnSpec(input: unknown, path: string): ResolvedColumnS
   if (typeof input === 'string') input = { column: input };
   if (!isOptionsObject(input))
     return fail('', 'a column name or { column, shape?, normalize?, dtype?, oneHot? }', input);
-  const { column, shape, normalize, dtype, oneHot, lengths, rowSplits } = input;
+  const { column, shape, normalize, dtype, oneHot, lengths, rowSplits, itemValidity } = input;
   for (const key of Object.keys(input)) {
     if (!SPEC_KEYS.includes(key)) fail(`.${key}`, `no such option (${SPEC_KEYS.join(', ')})`, input[key]);
   }
@@ -108,7 +120,8 @@ export function resolveColumnSpec(input: unknown, path: string): ResolvedColumnS
     dtype: null,
     oneHot: null,
     lengths: false,
-    rowSplits: false,
+    rowSplits: null,
+    itemValidity: false,
   };
   if (shape !== undefined) {
     const ok =
@@ -149,16 +162,27 @@ export function resolveColumnSpec(input: unknown, path: string): ResolvedColumnS
     if (spec.dtype === 'bool') fail('.dtype', "'float32' or 'int32' with oneHot", dtype);
     spec.oneHot = oneHot as number;
   }
+  const instead: string[] = [];
   for (const [key, value] of [
     ['lengths', lengths],
     ['rowSplits', rowSplits],
+    ['itemValidity', itemValidity],
   ] as const) {
     if (value === undefined || value === false) continue;
-    if (value !== true) fail(`.${key}`, 'true or false', value);
+    const level = key === 'rowSplits' && Number.isInteger(value) && (value as number) >= 0;
+    if (value !== true && !level)
+      fail(`.${key}`, key === 'rowSplits' ? 'true, false or a list level (integer ≥ 0)' : 'true or false', value);
     if (shape !== undefined || normalize !== undefined || dtype !== undefined || oneHot !== undefined)
       fail(`.${key}`, `no shape, normalize, dtype or oneHot alongside ${key}`, value);
-    spec[key] = true;
+    if (key === 'rowSplits') spec.rowSplits = value === true ? 0 : (value as number);
+    else spec[key] = true;
+    instead.push(key);
   }
-  if (spec.lengths && spec.rowSplits) fail('.rowSplits', 'not both lengths and rowSplits', rowSplits);
+  if (instead.length > 1)
+    fail(
+      `.${instead[1]}`,
+      `one of lengths, rowSplits and itemValidity, not ${instead.join(' and ')}`,
+      input[instead[1] as string],
+    );
   return spec;
 }

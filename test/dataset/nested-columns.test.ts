@@ -4,7 +4,7 @@
  * refusal of paths that do not name a struct child, and the loader's refusal naming the nested column.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLoader, InvalidArgumentError, openDataset, UnsupportedError, type Dataset } from '../../index.js';
+import { createLoader, InvalidArgumentError, openDataset, type Dataset } from '../../index.js';
 import { ensureDataset } from '../fixtures/datasets.js';
 import { specByName } from '../fixtures/matrix.js';
 import { oracleScan } from '../fixtures/oracle.js';
@@ -67,12 +67,19 @@ describe('a selected struct', () => {
 });
 
 describe('the loader', () => {
-  it('refuses a nested column, naming it', async () => {
-    const error = await createLoader(path, { columns: ['idx', 'list_list'], batchSize: 16, workers: 1 }).catch(
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(UnsupportedError);
-    expect((error as Error).message).toMatch(/"list_list"/);
+  it('batches a list of lists with the offsets of both levels', async () => {
+    const loader = await createLoader(path, { columns: ['idx', 'list_list'], batchSize: 16, workers: 1 });
+    try {
+      for await (const batch of loader.epoch(0)) {
+        const column = batch.columns.list_list;
+        expect(column?.offsets?.length).toBe(17);
+        expect(column?.innerOffsets?.[0]?.length).toBe((column?.offsets?.[16] ?? 0) + 1);
+        batch.release();
+        break;
+      }
+    } finally {
+      await loader.close();
+    }
   });
 });
 

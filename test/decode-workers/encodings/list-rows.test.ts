@@ -133,7 +133,7 @@ async function raggedBoth(dataset: Dataset, leaf: LeafColumn, rows: Uint32Array)
   const tasks = await tasksOf(dataset, leaf, rows);
   const nested = createNestedOutput(rows.length, layers, width);
   for (const { task } of tasks) runDecodeTask(task, nested);
-  const [general] = nestedAsVariable(nested, rows.length, true, leaf.name);
+  const general = nestedAsVariable(nested, rows.length, true, leaf.name).output;
   const list = createRaggedListOutput(rows.length, width, true, layers);
   for (const { task } of tasks) runDecodeTask(task, list);
   const fast = finishListOutput(list, leaf.name);

@@ -19,7 +19,8 @@ describe('resolveTensorsSpec', () => {
         dtype: null,
         oneHot: null,
         lengths: false,
-        rowSplits: false,
+        rowSplits: null,
+        itemValidity: false,
       },
     });
     const list = resolveTensorsSpec(['a', { column: 'b', shape: [2, -1] }], 'xs');
@@ -59,7 +60,7 @@ describe('resolveColumnSpec', () => {
       'xs.shape: expected an array of positive integers with at most one -1 (per-row shape), got [-1,-1]',
     );
     expect(caught(() => resolveColumnSpec({ column: 'a', scale: 2 }, 'xs')).message).toBe(
-      'xs.scale: expected no such option (column, shape, normalize, dtype, oneHot, lengths, rowSplits), got 2',
+      'xs.scale: expected no such option (column, shape, normalize, dtype, oneHot, lengths, rowSplits, itemValidity), got 2',
     );
   });
 
