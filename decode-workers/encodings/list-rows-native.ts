@@ -164,6 +164,9 @@ export function decodeListRowsNative(task: NestedTask, out: ListOutput): boolean
       addon.decodeListRows(chunks, chunkInfo, groupInfo, rows, slots, params, defMap, perRow, outputs, state) !== DONE
     )
       return false;
+    // The kernel pads null items but keeps no places for them; the JavaScript writer records those for
+    // the batch's item validity, so a task that met one is written again by it.
+    if (state[5] !== out.nullItems) return false;
     out.written = state[4] as number;
     out.nullItems = state[5] as number;
     return true;

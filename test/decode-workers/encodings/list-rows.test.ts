@@ -251,6 +251,7 @@ describe.runIf(nativeAddon())('the native list-rows kernel', () => {
         const run = nativeAndJs(await tasksOf(dataset, leaf, rows), () =>
           createRaggedListOutput(rows.length, width, true, layers, undefined, true),
         );
+        taken += run.taken;
         const [native, js] = [run.native, run.js].map((out) => {
           const ragged = finishListOutput(out, leaf.name);
           if (!ragged) throw new Error('a ragged list output gave no rows');
