@@ -16,23 +16,16 @@ import { oracleCountRows, oracleScan } from '../fixtures/oracle.js';
 import { scanOurs } from './read-back.js';
 import { buildWriteTable } from '../fixtures/plan.js';
 import { columnField } from '../fixtures/generators.js';
-import { NULL_ITEM_KINDS } from '../fixtures/generators-nested.js';
 import { isBlobField } from '../../writer/schema.js';
 
 const root = fs.mkdtempSync(join(os.tmpdir(), 'writer-round-trip-'));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
-/**
- * Whether the writer writes the column: blob columns, packed structs, maps and fixed-size lists with
- * null items it refuses.
- */
+/** Whether the writer writes the column: blob columns, packed structs and maps it refuses. */
 function isWritable(column: DatasetSpec['columns'][number]): boolean {
   const field = columnField(column);
   return (
-    !isBlobField(field) &&
-    field.metadata.get('lance-encoding:packed') !== 'true' &&
-    !arrow.DataType.isMap(field.type) &&
-    !NULL_ITEM_KINDS.has(column.kind)
+    !isBlobField(field) && field.metadata.get('lance-encoding:packed') !== 'true' && !arrow.DataType.isMap(field.type)
   );
 }
 
