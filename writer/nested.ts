@@ -17,6 +17,7 @@
 import type * as arrow from 'apache-arrow';
 import { InternalError } from '../errors.js';
 import type { RepDefLayerName } from '../format/proto/messages.js';
+import { packStructRows } from './packed.js';
 import type { LeafColumn } from './schema.js';
 import {
   chunkBytes,
@@ -250,6 +251,12 @@ function gatherSlots(leaf: LeafColumn, leaves: arrow.Data[], slots: Slots): Page
  * leaf, its levels. A flat leaf's values are gathered as before (values.ts).
  */
 export function gatherLeafPage(leaf: LeafColumn, chunks: readonly arrow.Data[]): PageValues {
+  const packed = leaf.packed;
+  if (packed)
+    return gatherPageValues(
+      leaf.kind,
+      chunks.map((data) => packStructRows(leaf.name, data, packed)),
+    );
   if (leaf.layers.length === 0) return gatherPageValues(leaf.kind, chunks);
   const depth = leaf.layers.length;
   const datas = chunks.map((top) => layerData(leaf, top));

@@ -30,7 +30,8 @@ import { encodeFullZipPage } from './fullzip.js';
 import { compressBuffer, generalEncoding, loadZstd, type GeneralCompression } from './general-compression.js';
 import { levelCodec, type WriteFileVersion } from './levels.js';
 import { encodeMiniBlockPage, type MiniBlockOptions } from './miniblock.js';
-import type { ColumnKind } from './schema.js';
+import { packedEncoding } from './packed.js';
+import { packedBits, type ColumnKind } from './schema.js';
 import {
   levelBytes,
   levelsOf,
@@ -54,6 +55,8 @@ export interface PageHints {
   compression?: GeneralCompression | 'none' | 'fsst';
   /** utf8 values (FSST is for text; binary values stay as they are). */
   text: boolean;
+  /** A packed struct's rows: the bits of each child (writer/packed.ts); they stay plain, as in LanceDB. */
+  packed?: number[];
 }
 
 const COMPRESSION_KEY = 'lance-encoding:compression';
@@ -65,6 +68,8 @@ const LZ4: GeneralCompression = { scheme: 'lz4' };
 
 /** The hints of a column's Arrow field; an unknown compression is an InvalidArgumentError naming the column. */
 export function pageHints(field: arrow.Field): PageHints {
+  const packed = packedBits(field);
+  if (packed) return { text: false, packed };
   const typeName = String(field.type);
   const text = typeName === 'Utf8' || typeName === 'LargeUtf8';
   const scheme = field.metadata.get(COMPRESSION_KEY);
@@ -199,6 +204,17 @@ function encodeLayout(
     }
     const page = allNullLevels(values.levels, version);
     return { layout: { constant_layout: page.layout }, buffers: page.buffers };
+  }
+  const packed = hints.packed;
+  if (packed) {
+    const wrapEncoding = (inner: CompressiveEncodingProto): CompressiveEncodingProto => packedEncoding(packed, inner);
+    const page =
+      rowBytes(kind) < WIDE_ROW_BYTES
+        ? encodeMiniBlockPage(kind, values, version, { plain: true, wrapEncoding })
+        : undefined;
+    if (page) return { layout: { mini_block_layout: page.layout }, buffers: page.buffers };
+    const wide = encodeFullZipPage(kind, values, wrapEncoding);
+    return { layout: { full_zip_layout: wide.layout }, buffers: wide.buffers };
   }
   const constant = version === '2.2' ? encodeConstantPage(kind, values, () => levelsOf(values)) : undefined;
   if (constant) return { layout: { constant_layout: constant.layout }, buffers: constant.buffers };
