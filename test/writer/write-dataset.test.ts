@@ -303,15 +303,6 @@ describe('writeDataset refusals', () => {
     expect((error as Error).message).toContain('column "image" is a blob v2 column (lance.blob.v2)');
   });
 
-  it('refuses a packed struct column, naming it', async () => {
-    const type = new arrow.Struct([new arrow.Field('x', new arrow.Float32(), true)]);
-    const field = new arrow.Field('xy', type, true, new Map([['lance-encoding:packed', 'true']]));
-    const schema = new arrow.Schema([field]);
-    const error = await rejection(writeDataset(freshPath(), [{ xy: { x: 1 } }], { schema }));
-    expect(error).toMatchObject({ code: 'UNSUPPORTED', details: { column: 'xy' } });
-    expect(error.message).toContain('column "xy" is a packed struct (lance-encoding:packed)');
-  });
-
   it('refuses nulls in a non-nullable column and removes the files it wrote', async () => {
     const path = freshPath();
     const schema = new arrow.Schema([new arrow.Field('x', new arrow.Int32(), false)]);
