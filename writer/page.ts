@@ -4,7 +4,8 @@
  *   no value slot holds a valid value        → all null: ConstantLayout without a value; no buffers for a
  *                                               flat column, [rep, def] buffers for a nested leaf
  *   (2.2) every valid value is the same      → ConstantLayout with that value (writer/constant.ts)
- *   strings/binary of few distinct values    → mini-block of dictionary indices (writer/dictionary.ts)
+ *   strings/binary of few distinct values    → mini-block of dictionary indices (writer/dictionary.ts);
+ *   (2.2) 64-bit values of few distinct ones   the same, with their values as the dictionary
  *   widest value under 256 bytes             → mini-block (unless a nested leaf's levels overflow a chunk)
  *   otherwise                                → full-zip
  *
@@ -24,7 +25,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { encodeAny, encodePageLayout } from '../format/proto/encode.js';
 import type { CompressiveEncodingProto, ConstantLayoutProto, PageLayoutProto } from '../format/proto/messages.js';
 import { encodeConstantPage } from './constant.js';
-import { encodeDictionary } from './dictionary.js';
+import { encodeDictionary, encodeFixedDictionary } from './dictionary.js';
 import { compressFsst } from './fsst.js';
 import { encodeFullZipPage } from './fullzip.js';
 import { compressBuffer, generalEncoding, loadZstd, type GeneralCompression } from './general-compression.js';
@@ -220,7 +221,12 @@ function encodeLayout(
   if (constant) return { layout: { constant_layout: constant.layout }, buffers: constant.buffers };
   const general = typeof hints.compression === 'object' ? hints.compression : undefined;
   const plain = hints.compression === 'none';
-  const dictionary = kind.kind === 'variable' ? encodeDictionary(values, kind.offsetBytes) : undefined;
+  const dictionary =
+    kind.kind === 'variable'
+      ? encodeDictionary(values, kind.offsetBytes)
+      : kind.kind === 'fixed' && version === '2.2' && hints.compression === undefined
+        ? encodeFixedDictionary(values, kind.byteWidth)
+        : undefined;
   if (dictionary) {
     const indices: PageValues = { ...values, bytes: dictionary.indices, offsets: undefined };
     // LanceDB 0.39 wraps a 2.2 page's dictionary in lz4 (2.1 leaves it plain).
