@@ -8,7 +8,7 @@
  *   meta: Struct<{a, b: List}>  → meta (struct) ─ a, b (list) ─ item      leaves: meta.a, meta.b.item
  *
  * Logical type names are the strings LanceDB writes (`int64`, `timestamp:us:-`,
- * `fixed_size_list:float:768`, `list`, `list.struct`, `large_list`, `struct`), and `Field.encoding` is
+ * `fixed_size_list:float:768`, `list`, `list.struct`, `map`, `struct`), and `Field.encoding` is
  * PLAIN for fixed-width values and lists, VAR_BINARY for strings and binary, NONE for structs, as in
  * LanceDB's manifests. A fixed-size list of fixed-width values is a leaf (its values are one column).
  */
@@ -114,7 +114,7 @@ function scalarLogicalType(type: arrow.DataType): { name: string; kind: ColumnKi
 }
 
 const WRITABLE =
-  'writable: ints, floats, bool, dates, timestamps, utf8/binary and their large forms, fixed-size binary, fixed-size lists of fixed-width values, and lists and structs of these';
+  'writable: ints, floats, bool, dates, timestamps, utf8/binary and their large forms, fixed-size binary, fixed-size lists of fixed-width values, and lists, maps and structs of these';
 
 function unsupportedType(column: string, type: arrow.DataType): UnsupportedError {
   return new UnsupportedError(
@@ -225,8 +225,13 @@ function planField(
     return;
   }
   const item = children[0];
-  if (arrow.DataType.isList(type) && item) {
-    lance.logical_type = arrow.DataType.isStruct(item.type) ? 'list.struct' : 'list';
+  // A map is a list of its entries (struct<key, value>) with a logical type of its own, as in LanceDB.
+  if ((arrow.DataType.isList(type) || arrow.DataType.isMap(type)) && item) {
+    lance.logical_type = arrow.DataType.isMap(type)
+      ? 'map'
+      : arrow.DataType.isStruct(item.type)
+        ? 'list.struct'
+        : 'list';
     planField(item, lance.id, `${name}.${item.name}`, ids, [...path, 0], [...layers, 'list'], out);
     return;
   }
