@@ -4,7 +4,8 @@
  * a worker thread when that pays: writer/encode-pool.ts) and appends its buffers to the file. The file is
  * laid out as LanceDB lays it out:
  *
- *   [page buffers, each padded with 0x48 to 64 bytes] … (pages of all columns, in the order they are encoded)
+ *   [page buffers, each padded with 0x48 to 64 bytes] … (pages of all columns, in the order they are encoded;
+ *    a blob page's values first, each padded the same way: writer/blob.ts)
  *   FileDescriptor (global buffer 0: schema + row count)
  *   ColumnMetadata 0 … N−1 | CMO table (u64 pos, u64 size) × N | GBO table × 1
  *   footer: u64 column_meta_start | u64 cmo_start | u64 gbo_start | u32 1 | u32 N | u16 2 | u16 1 or 2 | "LANC"
@@ -16,6 +17,7 @@
 import type * as arrow from 'apache-arrow';
 import { encodeAny, encodeColumnEncoding, encodeColumnMetadata, encodeFileDescriptor } from '../format/proto/encode.js';
 import type { FieldProto } from '../format/proto/messages.js';
+import { encodeBlobPage } from './blob.js';
 import { FileSink } from './file-sink.js';
 import { encodePageSomewhere } from './encode-pool.js';
 import type { WriteFileVersion } from './levels.js';
@@ -150,9 +152,11 @@ export class DataFileWriter {
     if (state.pendingRows === 0) return;
     const values = gatherLeafPage(state.leaf, state.pending);
     const firstRow = state.rowsFlushed;
-    const page = this.encodeInWorkers
-      ? encodePageSomewhere(state.leaf.kind, values, this.version, state.hints, this.encodingBytes)
-      : encodePage(state.leaf.kind, values, this.version, state.hints);
+    const page = state.leaf.blob
+      ? encodeBlobPage(state.leaf.name, values, this.version, (bytes) => this.appendBuffer([bytes]))
+      : this.encodeInWorkers
+        ? encodePageSomewhere(state.leaf.kind, values, this.version, state.hints, this.encodingBytes)
+        : encodePage(state.leaf.kind, values, this.version, state.hints);
     // Top-level rows: a nested leaf's page holds more values than rows.
     state.rowsFlushed += state.pendingRows;
     state.pending = [];
@@ -187,14 +191,24 @@ export class DataFileWriter {
     const entry: PageEntry = { offsets: [], sizes: [], rows: page.rows, firstRow, encoding: page.encoding };
     for (const buffer of page.buffers) {
       const pieces = Array.isArray(buffer) ? buffer : [buffer];
-      const size = pieces.reduce((sum, piece) => sum + piece.length, 0);
       entry.offsets.push(this.sink.position);
-      entry.sizes.push(size);
-      for (const piece of pieces) this.queue(piece);
-      const pad = (ALIGNMENT - (size % ALIGNMENT)) % ALIGNMENT;
-      if (pad > 0) this.queue(padding.subarray(0, pad));
+      entry.sizes.push(pieces.reduce((sum, piece) => sum + piece.length, 0));
+      this.appendBuffer(pieces);
     }
     return entry;
+  }
+
+  /** Queues one buffer (its pieces in order) padded to 64 bytes; returns its file offset. */
+  private appendBuffer(pieces: readonly Uint8Array[]): number {
+    const at = this.sink.position;
+    let size = 0;
+    for (const piece of pieces) {
+      this.queue(piece);
+      size += piece.length;
+    }
+    const pad = (ALIGNMENT - (size % ALIGNMENT)) % ALIGNMENT;
+    if (pad > 0) this.queue(padding.subarray(0, pad));
+    return at;
   }
 
   private queue(bytes: Uint8Array): void {

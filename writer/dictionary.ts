@@ -1,5 +1,6 @@
 /**
- * Dictionary encoding of a page of strings or binary values, as LanceDB decides it: a page of at least
+ * Dictionary encoding of a page of strings or binary values (and, in file version 2.2, of 64-bit values:
+ * encodeFixedDictionary), as LanceDB decides it: a page of at least
  * 100 non-null values whose dictionary form is estimated under 0.8 × its plain size is stored as u32
  * indices (the mini-block values, compressed like any fixed-width values) and the distinct values once,
  * in buffer 2. Null rows do not count (LanceDB 0.39 leaves pages of many nulls and few distinct values
@@ -59,19 +60,16 @@ function sameValue(bytes: Uint8Array, a: number, aEnd: number, b: number, bEnd: 
 }
 
 /**
- * The page as dictionary indices and items when LanceDB would dictionary-encode it (variable-width
- * values with `offsetBytes` 4 or 8), else undefined.
+ * Each valid row's index into the distinct values of `rows` rows (the byte range of row r is
+ * `range(r)`), in the order of their first row; undefined once there would be more than `maxDistinct`.
  */
-export function encodeDictionary(values: PageValues, offsetBytes: 4 | 8): DictionaryPage | undefined {
-  const { rows, offsets, validity, bytes } = values;
+function dictionaryIndices(
+  values: PageValues,
+  range: (row: number) => [number, number],
+  maxDistinct: number,
+): { indices: Uint32Array; itemRows: Int32Array; count: number } | undefined {
+  const { rows, validity, bytes } = values;
   const valid = rows - values.nullCount;
-  if (valid < MIN_ROWS || !offsets) return undefined;
-  const plain = (offsets[rows] as number) - (offsets[0] as number) + (valid + 1) * offsetBytes;
-  const average = Math.floor(plain / valid);
-  // distinct × (average + offsetBytes) + valid rows × offsetBytes < 0.8 × plain
-  const maxDistinct = Math.ceil((MAX_SIZE_RATIO * plain - valid * offsetBytes) / (average + offsetBytes)) - 1;
-  if (maxDistinct < 1) return undefined;
-
   // Open addressing: slot → 1 + item, items → the row that first held them.
   const slots = new Int32Array(2 ** Math.ceil(Math.log2(2 * Math.min(valid, maxDistinct + 1))));
   const mask = slots.length - 1;
@@ -80,15 +78,14 @@ export function encodeDictionary(values: PageValues, offsetBytes: 4 | 8): Dictio
   const indices = new Uint32Array(rows);
   for (let r = 0; r < rows; r++) {
     if (validity && !validity[r]) continue;
-    const start = offsets[r] as number;
-    const end = offsets[r + 1] as number;
+    const [start, end] = range(r);
     let slot = hashValue(bytes, start, end) & mask;
     let index = -1;
     for (;;) {
       const held = slots[slot] as number;
       if (held === 0) break;
-      const row = itemRows[held - 1] as number;
-      if (sameValue(bytes, offsets[row] as number, offsets[row + 1] as number, start, end)) {
+      const [heldStart, heldEnd] = range(itemRows[held - 1] as number);
+      if (sameValue(bytes, heldStart, heldEnd, start, end)) {
         index = held - 1;
         break;
       }
@@ -102,6 +99,25 @@ export function encodeDictionary(values: PageValues, offsetBytes: 4 | 8): Dictio
     }
     indices[r] = index;
   }
+  return { indices, itemRows: itemRows.subarray(0, count), count };
+}
+
+/**
+ * The page as dictionary indices and items when LanceDB would dictionary-encode it (variable-width
+ * values with `offsetBytes` 4 or 8), else undefined.
+ */
+export function encodeDictionary(values: PageValues, offsetBytes: 4 | 8): DictionaryPage | undefined {
+  const { rows, offsets, bytes } = values;
+  const valid = rows - values.nullCount;
+  if (valid < MIN_ROWS || !offsets) return undefined;
+  const plain = (offsets[rows] as number) - (offsets[0] as number) + (valid + 1) * offsetBytes;
+  const average = Math.floor(plain / valid);
+  // distinct × (average + offsetBytes) + valid rows × offsetBytes < 0.8 × plain
+  const maxDistinct = Math.ceil((MAX_SIZE_RATIO * plain - valid * offsetBytes) / (average + offsetBytes)) - 1;
+  if (maxDistinct < 1) return undefined;
+  const found = dictionaryIndices(values, (r) => [offsets[r] as number, offsets[r + 1] as number], maxDistinct);
+  if (!found) return undefined;
+  const { indices, itemRows, count } = found;
 
   const wide = offsetBytes === 8;
   const header = wide ? 16 : 8;
@@ -120,7 +136,7 @@ export function encodeDictionary(values: PageValues, offsetBytes: 4 | 8): Dictio
   put(0, offsetBytes * 8);
   put(wide ? 8 : 4, bytesStart);
   let at = 0;
-  itemRows.subarray(0, count).forEach((r, i) => {
+  itemRows.forEach((r, i) => {
     const start = offsets[r] as number;
     const end = offsets[r + 1] as number;
     put(header + i * offsetBytes, at);
@@ -133,5 +149,34 @@ export function encodeDictionary(values: PageValues, offsetBytes: 4 | 8): Dictio
     items,
     itemCount: count,
     encoding: { variable: { offsets: { flat: { bits_per_value: offsetBytes * 8 } } } },
+  };
+}
+
+/** Bytes per index in LanceDB's estimate of a fixed-width dictionary page. */
+const INDEX_BYTES = 4;
+
+/**
+ * The page as dictionary indices and items when LanceDB 0.39 would dictionary-encode it in file version
+ * 2.2 (64-bit values: ints, floats, dates, timestamps), else undefined. LanceDB estimates a page of
+ * `rows` values as distinct × value bytes + rows × 4 bytes of indices and takes the dictionary under 0.8 ×
+ * its plain size (rows × value bytes): at most 0.3 × rows distinct 64-bit values, never for narrower ones.
+ * Items are the distinct values in the order of their first row, `Flat` encoded.
+ */
+export function encodeFixedDictionary(values: PageValues, byteWidth: number): DictionaryPage | undefined {
+  const { rows } = values;
+  if (byteWidth !== 8 || rows < MIN_ROWS || values.nullCount === rows) return undefined;
+  // distinct × byteWidth + rows × 4 < 0.8 × rows × byteWidth
+  const maxDistinct = Math.ceil((MAX_SIZE_RATIO * rows * byteWidth - rows * INDEX_BYTES) / byteWidth) - 1;
+  if (maxDistinct < 1) return undefined;
+  const found = dictionaryIndices(values, (r) => [r * byteWidth, (r + 1) * byteWidth], maxDistinct);
+  if (!found) return undefined;
+  const { indices, itemRows, count } = found;
+  const items = new Uint8Array(count * byteWidth);
+  itemRows.forEach((r, i) => items.set(values.bytes.subarray(r * byteWidth, (r + 1) * byteWidth), i * byteWidth));
+  return {
+    indices: new Uint8Array(indices.buffer),
+    items,
+    itemCount: count,
+    encoding: { flat: { bits_per_value: byteWidth * 8 } },
   };
 }

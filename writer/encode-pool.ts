@@ -122,6 +122,7 @@ export function encodePageSomewhere(
       bytes: copy(values.bytes),
       ...(values.validity && { validity: copy(values.validity) }),
       ...(values.offsets && { offsets: copy(values.offsets) }),
+      ...(values.itemValidity && { itemValidity: copy(values.itemValidity) }),
       ...(levels && {
         levels: {
           ...levels,

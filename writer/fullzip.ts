@@ -8,7 +8,9 @@
  *   buffer 1 (variable only): rows + 1 start offsets into buffer 0, each 1, 2, 4 or 8 bytes, the
  *                       smallest width that holds buffer 0's worst-case size
  *
- * Fixed-width rows without nulls are buffer 0 as it is: no copy is made for them. Strings may come
+ * Fixed-width rows without nulls are buffer 0 as it is: no copy is made for them. A fixed-size list
+ * whose items have nulls carries their bitmap in front of each value (ceil(dimension / 8) bytes, part of
+ * the value's `bits_per_value`). Strings may come
  * FSST-compressed (`wrapEncoding` then wraps the Variable encoding in Fsst).
  */
 import type { CompressiveEncodingProto, FullZipLayoutProto } from '../format/proto/messages.js';
@@ -107,6 +109,7 @@ function maxOf(levels: Uint16Array | undefined): number {
  */
 function nestedRows(
   kind: ColumnKind,
+  width: number,
   values: PageValues,
   levels: PageLevels,
 ): { buffers: PageBuffer[]; bitsRep: number; bitsDef: number; numItems: number } {
@@ -117,7 +120,6 @@ function nestedRows(
   const wordBytes = bits === 0 ? 0 : bits <= 8 ? 1 : bits <= 16 ? 2 : 4;
   const numItems = (rep ?? def)?.length ?? values.rows;
   const variable = kind.kind === 'variable' ? kind.offsetBytes : 0;
-  const width = variable ? 0 : rowBytes(kind);
   const offsets = values.offsets as Float64Array;
   const worstCase = values.bytes.length + wordBytes * numItems + variable * values.rows;
   const out = new Uint8Array(worstCase);
@@ -158,16 +160,50 @@ function nestedRows(
   return { buffers, bitsRep, bitsDef, numItems };
 }
 
+/**
+ * Fixed-size-list values with the bitmap of their items in front of each (ceil(dimension / 8) bytes),
+ * as LanceDB's nullable_per_value_fsl zips them, and the width of one such value.
+ */
+function zipItemValidity(
+  dimension: number,
+  valueBytes: number,
+  values: PageValues,
+): { bytes: Uint8Array; width: number } {
+  const bits = values.itemValidity as Uint8Array;
+  const bitmapBytes = Math.ceil(dimension / 8);
+  const width = bitmapBytes + valueBytes;
+  const bytes = new Uint8Array(values.rows * width);
+  for (let r = 0; r < values.rows; r++) {
+    const at = r * width;
+    for (let k = 0; k < dimension; k++) {
+      const bit = r * dimension + k;
+      if (((bits[bit >> 3] as number) >> (bit & 7)) & 1)
+        bytes[at + (k >> 3)] = (bytes[at + (k >> 3)] as number) | (1 << (k & 7));
+    }
+    bytes.set(values.bytes.subarray(r * valueBytes, (r + 1) * valueBytes), at + bitmapBytes);
+  }
+  return { bytes, width };
+}
+
 /** A page encoded as full-zip rows: its buffers and its layout message. */
 export function encodeFullZipPage(
   kind: ColumnKind,
-  values: PageValues,
+  page: PageValues,
   wrapEncoding?: (inner: CompressiveEncodingProto) => CompressiveEncodingProto,
 ): { buffers: PageBuffer[]; layout: FullZipLayoutProto } {
-  const valueCompression = wrapEncoding ? wrapEncoding(valueEncoding(kind)) : valueEncoding(kind);
+  const itemValidity = page.itemValidity !== undefined;
+  const inner = valueEncoding(kind, itemValidity);
+  const valueCompression = wrapEncoding ? wrapEncoding(inner) : inner;
+  let values = page;
+  let width = rowBytes(kind);
+  if (kind.kind === 'fsl' && itemValidity) {
+    const zipped = zipItemValidity(kind.dimension, width, page);
+    values = { ...page, bytes: zipped.bytes, itemValidity: undefined };
+    width = zipped.width;
+  }
   const levels = values.levels;
   if (levels) {
-    const rows = nestedRows(kind, values, levels);
+    const rows = nestedRows(kind, width, values, levels);
     const layout: FullZipLayoutProto = {
       bits_rep: rows.bitsRep,
       bits_def: rows.bitsDef,
@@ -177,7 +213,7 @@ export function encodeFullZipPage(
       layers: levels.layers,
     };
     if (kind.kind === 'variable') layout.bits_per_offset = kind.offsetBytes * 8;
-    else layout.bits_per_value = rowBytes(kind) * 8;
+    else layout.bits_per_value = width * 8;
     return { buffers: rows.buffers, layout };
   }
   const layout: FullZipLayoutProto = {
@@ -192,7 +228,6 @@ export function encodeFullZipPage(
     layout.bits_per_offset = kind.offsetBytes * 8;
     return { buffers: variableRows(kind.offsetBytes, values), layout };
   }
-  const width = rowBytes(kind);
   layout.bits_per_value = width * 8;
   return { buffers: [fixedRows(width, values)], layout };
 }

@@ -64,10 +64,30 @@ function fixedChunkValues(bytesPerWord: number, valuesPerWord: number): { log2: 
   return { log2, count };
 }
 
+/** Bits `start, start + count` of an LSB-first bitmap, shifted to start at bit 0 (LanceDB's `bit_slice_le_with_length`). */
+function bitSlice(bits: Uint8Array, start: number, count: number): Uint8Array {
+  const out = new Uint8Array(Math.ceil(count / 8));
+  if (start % 8 === 0) {
+    out.set(bits.subarray(start / 8, start / 8 + out.length));
+    if (count % 8 !== 0) out[out.length - 1] = (out[out.length - 1] as number) & ((1 << (count % 8)) - 1);
+    return out;
+  }
+  for (let i = 0; i < count; i++) {
+    const bit = start + i;
+    if (((bits[bit >> 3] as number) >> (bit & 7)) & 1) out[i >> 3] = (out[i >> 3] as number) | (1 << (i & 7));
+  }
+  return out;
+}
+
 function fixedChunks(kind: ColumnKind, values: PageValues): Chunk[] {
   const bits = kind.kind === 'bool' ? 1 : rowBytes(kind) * 8;
   const [bytesPerWord, valuesPerWord] = bits % 8 === 0 ? [bits / 8, 1] : [bits, 8];
-  const { log2, count } = fixedChunkValues(bytesPerWord, valuesPerWord);
+  // Item validity is a buffer of its own in each chunk, counted in the chunk's rows as LanceDB's chunk_fsl
+  // counts it: ceil(dimension / 8) bytes more per row.
+  const itemValidity = kind.kind === 'fsl' ? values.itemValidity : undefined;
+  const dimension = kind.kind === 'fsl' ? kind.dimension : 0;
+  const validityBytes = itemValidity ? Math.ceil(dimension / 8) : 0;
+  const { log2, count } = fixedChunkValues(bytesPerWord + validityBytes, valuesPerWord);
   const chunks: Chunk[] = [];
   for (let rowStart = 0; rowStart < values.rows; rowStart += count) {
     const rowEnd = Math.min(values.rows, rowStart + count);
@@ -75,7 +95,9 @@ function fixedChunks(kind: ColumnKind, values: PageValues): Chunk[] {
     const byteEnd = Math.ceil((rowEnd * bits) / 8);
     // Only a partial last chunk is marked 0: when the rows fill whole chunks, LanceDB's last word keeps its count.
     const log2Values = rowEnd - rowStart === count ? log2 : 0;
-    chunks.push({ rowStart, rowEnd, log2Values, buffers: [values.bytes.subarray(byteStart, byteEnd)] });
+    const buffers = [values.bytes.subarray(byteStart, byteEnd)];
+    if (itemValidity) buffers.unshift(bitSlice(itemValidity, rowStart * dimension, (rowEnd - rowStart) * dimension));
+    chunks.push({ rowStart, rowEnd, log2Values, buffers });
   }
   return chunks;
 }
@@ -175,11 +197,14 @@ function valueChunks(kind: ColumnKind, values: PageValues, plain: boolean): Valu
     if (compressed) return compressed;
   }
   const chunks = kind.kind === 'variable' ? variableChunks(values, kind.offsetBytes) : fixedChunks(kind, values);
-  return { chunks, encoding: valueEncoding(kind) };
+  return { chunks, encoding: valueEncoding(kind, values.itemValidity !== undefined) };
 }
 
-/** The compressive encoding of uncompressed values of a column kind (mini-block and full-zip alike). */
-export function valueEncoding(kind: ColumnKind): CompressiveEncodingProto {
+/**
+ * The compressive encoding of uncompressed values of a column kind (mini-block and full-zip alike);
+ * `itemValidity`: a fixed-size list's values carry their items' validity.
+ */
+export function valueEncoding(kind: ColumnKind, itemValidity = false): CompressiveEncodingProto {
   switch (kind.kind) {
     case 'bool':
       return { flat: { bits_per_value: 1 } };
@@ -189,7 +214,7 @@ export function valueEncoding(kind: ColumnKind): CompressiveEncodingProto {
       return {
         fixed_size_list: {
           items_per_value: kind.dimension,
-          has_validity: false,
+          has_validity: itemValidity,
           values: { flat: { bits_per_value: kind.itemBits } },
         },
       };
@@ -273,7 +298,8 @@ export function encodeMiniBlockPage(
   const picked = valueChunks(kind, values, options.plain ?? false);
   const chunks = picked.chunks;
   let encoding = options.wrapEncoding ? options.wrapEncoding(picked.encoding) : picked.encoding;
-  if (options.general) {
+  // General compression takes a chunk's first buffer, which is the item validity when there is one.
+  if (options.general && !values.itemValidity) {
     const compressed = compressFirstBuffers(
       chunks.map((chunk) => chunk.buffers[0] as Uint8Array),
       options.general,

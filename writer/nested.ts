@@ -17,8 +17,17 @@
 import type * as arrow from 'apache-arrow';
 import { InternalError } from '../errors.js';
 import type { RepDefLayerName } from '../format/proto/messages.js';
+import { packStructRows } from './packed.js';
 import type { LeafColumn } from './schema.js';
-import { chunkBytes, gatherPageValues, rowBytes, type PageLevels, type PageValues } from './values.js';
+import {
+  chunkBytes,
+  copyItemValidity,
+  gatherPageValues,
+  hasNullItems,
+  rowBytes,
+  type PageLevels,
+  type PageValues,
+} from './values.js';
 
 function bitAt(bits: Uint8Array, index: number): number {
   return ((bits[index >> 3] as number) >> (index & 7)) & 1;
@@ -162,7 +171,7 @@ interface Slots {
 
 /** Bytes of one batch's leaf values (what the page size limit counts), following lists to their items. */
 export function leafChunkBytes(leaf: LeafColumn, top: arrow.Data): number {
-  if (leaf.layers.length === 0) return chunkBytes(leaf.kind, top, leaf.name);
+  if (leaf.layers.length === 0) return chunkBytes(leaf.kind, top);
   const layers = layerData(leaf, top);
   let start = 0;
   let end = top.length;
@@ -173,7 +182,7 @@ export function leafChunkBytes(leaf: LeafColumn, top: arrow.Data): number {
     }
   });
   const data = (layers[layers.length - 1] as arrow.Data).slice(start, end - start);
-  return chunkBytes(leaf.kind, data, leaf.name);
+  return chunkBytes(leaf.kind, data);
 }
 
 /** Copies the values of the page's slots into the layout the page encoders take. */
@@ -228,7 +237,13 @@ function gatherSlots(leaf: LeafColumn, leaves: arrow.Data[], slots: Slots): Page
     const to = s * width;
     for (let b = 0; b < width; b++) bytes[to + b] = source[from + b] as number;
   }
-  return { rows, nullCount, validity, bytes };
+  if (kind.kind !== 'fsl' || !leaves.some(hasNullItems)) return { rows, nullCount, validity, bytes };
+  const itemValidity = new Uint8Array(Math.ceil((rows * kind.dimension) / 8));
+  for (let s = 0; s < rows; s++) {
+    const data = leaves[slots.batch[s] as number] as arrow.Data;
+    copyItemValidity(data, slots.index[s] as number, kind.dimension, itemValidity, s);
+  }
+  return { rows, nullCount, validity, bytes, itemValidity };
 }
 
 /**
@@ -236,6 +251,12 @@ function gatherSlots(leaf: LeafColumn, leaves: arrow.Data[], slots: Slots): Page
  * leaf, its levels. A flat leaf's values are gathered as before (values.ts).
  */
 export function gatherLeafPage(leaf: LeafColumn, chunks: readonly arrow.Data[]): PageValues {
+  const packed = leaf.packed;
+  if (packed)
+    return gatherPageValues(
+      leaf.kind,
+      chunks.map((data) => packStructRows(leaf.name, data, packed)),
+    );
   if (leaf.layers.length === 0) return gatherPageValues(leaf.kind, chunks);
   const depth = leaf.layers.length;
   const datas = chunks.map((top) => layerData(leaf, top));

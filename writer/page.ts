@@ -4,7 +4,8 @@
  *   no value slot holds a valid value        → all null: ConstantLayout without a value; no buffers for a
  *                                               flat column, [rep, def] buffers for a nested leaf
  *   (2.2) every valid value is the same      → ConstantLayout with that value (writer/constant.ts)
- *   strings/binary of few distinct values    → mini-block of dictionary indices (writer/dictionary.ts)
+ *   strings/binary of few distinct values    → mini-block of dictionary indices (writer/dictionary.ts);
+ *   (2.2) 64-bit values of few distinct ones   the same, with their values as the dictionary
  *   widest value under 256 bytes             → mini-block (unless a nested leaf's levels overflow a chunk)
  *   otherwise                                → full-zip
  *
@@ -24,13 +25,14 @@ import { InvalidArgumentError } from '../errors.js';
 import { encodeAny, encodePageLayout } from '../format/proto/encode.js';
 import type { CompressiveEncodingProto, ConstantLayoutProto, PageLayoutProto } from '../format/proto/messages.js';
 import { encodeConstantPage } from './constant.js';
-import { encodeDictionary } from './dictionary.js';
+import { encodeDictionary, encodeFixedDictionary } from './dictionary.js';
 import { compressFsst } from './fsst.js';
 import { encodeFullZipPage } from './fullzip.js';
 import { compressBuffer, generalEncoding, loadZstd, type GeneralCompression } from './general-compression.js';
 import { levelCodec, type WriteFileVersion } from './levels.js';
 import { encodeMiniBlockPage, type MiniBlockOptions } from './miniblock.js';
-import type { ColumnKind } from './schema.js';
+import { packedEncoding } from './packed.js';
+import { packedBits, type ColumnKind } from './schema.js';
 import {
   levelBytes,
   levelsOf,
@@ -54,6 +56,8 @@ export interface PageHints {
   compression?: GeneralCompression | 'none' | 'fsst';
   /** utf8 values (FSST is for text; binary values stay as they are). */
   text: boolean;
+  /** A packed struct's rows: the bits of each child (writer/packed.ts); they stay plain, as in LanceDB. */
+  packed?: number[];
 }
 
 const COMPRESSION_KEY = 'lance-encoding:compression';
@@ -65,6 +69,8 @@ const LZ4: GeneralCompression = { scheme: 'lz4' };
 
 /** The hints of a column's Arrow field; an unknown compression is an InvalidArgumentError naming the column. */
 export function pageHints(field: arrow.Field): PageHints {
+  const packed = packedBits(field);
+  if (packed) return { text: false, packed };
   const typeName = String(field.type);
   const text = typeName === 'Utf8' || typeName === 'LargeUtf8';
   const scheme = field.metadata.get(COMPRESSION_KEY);
@@ -200,11 +206,27 @@ function encodeLayout(
     const page = allNullLevels(values.levels, version);
     return { layout: { constant_layout: page.layout }, buffers: page.buffers };
   }
+  const packed = hints.packed;
+  if (packed) {
+    const wrapEncoding = (inner: CompressiveEncodingProto): CompressiveEncodingProto => packedEncoding(packed, inner);
+    const page =
+      rowBytes(kind) < WIDE_ROW_BYTES
+        ? encodeMiniBlockPage(kind, values, version, { plain: true, wrapEncoding })
+        : undefined;
+    if (page) return { layout: { mini_block_layout: page.layout }, buffers: page.buffers };
+    const wide = encodeFullZipPage(kind, values, wrapEncoding);
+    return { layout: { full_zip_layout: wide.layout }, buffers: wide.buffers };
+  }
   const constant = version === '2.2' ? encodeConstantPage(kind, values, () => levelsOf(values)) : undefined;
   if (constant) return { layout: { constant_layout: constant.layout }, buffers: constant.buffers };
   const general = typeof hints.compression === 'object' ? hints.compression : undefined;
   const plain = hints.compression === 'none';
-  const dictionary = kind.kind === 'variable' ? encodeDictionary(values, kind.offsetBytes) : undefined;
+  const dictionary =
+    kind.kind === 'variable'
+      ? encodeDictionary(values, kind.offsetBytes)
+      : kind.kind === 'fixed' && version === '2.2' && hints.compression === undefined
+        ? encodeFixedDictionary(values, kind.byteWidth)
+        : undefined;
   if (dictionary) {
     const indices: PageValues = { ...values, bytes: dictionary.indices, offsets: undefined };
     // LanceDB 0.39 wraps a 2.2 page's dictionary in lz4 (2.1 leaves it plain).

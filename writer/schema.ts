@@ -8,7 +8,7 @@
  *   meta: Struct<{a, b: List}>  → meta (struct) ─ a, b (list) ─ item      leaves: meta.a, meta.b.item
  *
  * Logical type names are the strings LanceDB writes (`int64`, `timestamp:us:-`,
- * `fixed_size_list:float:768`, `list`, `list.struct`, `large_list`, `struct`), and `Field.encoding` is
+ * `fixed_size_list:float:768`, `list`, `list.struct`, `map`, `struct`), and `Field.encoding` is
  * PLAIN for fixed-width values and lists, VAR_BINARY for strings and binary, NONE for structs, as in
  * LanceDB's manifests. A fixed-size list of fixed-width values is a leaf (its values are one column).
  */
@@ -46,6 +46,16 @@ export interface LeafColumn {
   kind: ColumnKind;
   /** The leaf's Lance field id. */
   fieldId: number;
+  /**
+   * A blob column: its values go out of line and the column holds where they are (writer/blob.ts).
+   * `legacy`: `lance-encoding:blob` on large_binary (file version 2.1).
+   */
+  blob?: 'legacy';
+  /**
+   * A packed struct (`lance-encoding:packed`): one column of whole rows, each its children's fixed-width
+   * values one after another (`kind` is their total width); the bits of each child.
+   */
+  packed?: number[];
 }
 
 /** One writable top-level field: its Arrow field, the Lance fields written for it and its leaves. */
@@ -59,6 +69,7 @@ export interface WriteColumn {
 }
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 function timeUnitName(unit: arrow.TimeUnit): string {
   return ['s', 'ms', 'us', 'ns'][unit] as string;
@@ -103,7 +114,7 @@ function scalarLogicalType(type: arrow.DataType): { name: string; kind: ColumnKi
 }
 
 const WRITABLE =
-  'writable: ints, floats, bool, dates, timestamps, utf8/binary and their large forms, fixed-size binary, fixed-size lists of fixed-width values, and lists and structs of these';
+  'writable: ints, floats, bool, dates, timestamps, utf8/binary and their large forms, fixed-size binary, fixed-size lists of fixed-width values, and lists, maps and structs of these';
 
 function unsupportedType(column: string, type: arrow.DataType): UnsupportedError {
   return new UnsupportedError(
@@ -121,6 +132,21 @@ function leafLogicalType(type: arrow.DataType): { name: string; kind: ColumnKind
     name: `fixed_size_list:${item.name}:${type.listSize}`,
     kind: { kind: 'fsl', dimension: type.listSize, itemBits: item.kind.byteWidth * 8 },
   };
+}
+
+/**
+ * The bits of each child of a packed struct field (`lance-encoding:packed`) whose children are all
+ * fixed-width; undefined for any other field.
+ */
+export function packedBits(field: arrow.Field): number[] | undefined {
+  if (!arrow.DataType.isStruct(field.type) || field.metadata.get('lance-encoding:packed') !== 'true') return undefined;
+  const bits: number[] = [];
+  for (const child of field.type.children) {
+    const scalar = scalarLogicalType(child.type);
+    if (scalar?.kind.kind !== 'fixed') return undefined;
+    bits.push(scalar.kind.byteWidth * 8);
+  }
+  return bits.length > 0 ? bits : undefined;
 }
 
 /** Lance fields (pre-order) and leaves of `field`, whose id is `ids.next`, below `parentId`. */
@@ -157,10 +183,38 @@ function planField(
   const children = type.children ?? [];
   // A packed struct is one column of packed rows (a layout of its own), not a column per child.
   if (arrow.DataType.isStruct(type) && field.metadata.get('lance-encoding:packed') === 'true') {
-    throw new UnsupportedError(
-      `column "${name}" is a packed struct (lance-encoding:packed), which lance-loader cannot write yet`,
-      { column: name, type: String(type) },
+    if (layers.length > 0) {
+      throw new UnsupportedError(
+        `column "${name}" is a packed struct (lance-encoding:packed) inside another column, which lance-loader cannot write yet (top-level packed structs it can)`,
+        { column: name, type: String(type) },
+      );
+    }
+    const bits = packedBits(field);
+    if (!bits) {
+      throw new UnsupportedError(
+        `column "${name}" is a packed struct (lance-encoding:packed) of Arrow type ${String(type)}; lance-loader packs fixed-width children only (ints, floats, dates, timestamps, fixed-size binary)`,
+        { column: name, type: String(type) },
+      );
+    }
+    lance.logical_type = 'struct';
+    lance.encoding = 'NONE';
+    children.forEach((child, i) =>
+      planField(child, lance.id, `${name}.${child.name}`, ids, [...path, i], [...layers, 'struct'], {
+        fields: out.fields,
+        leaves: [],
+      }),
     );
+    const byteWidth = bits.reduce((sum, b) => sum + b, 0) / 8;
+    out.leaves.push({
+      name,
+      path,
+      layers,
+      nullable: field.nullable,
+      kind: { kind: 'fixed', byteWidth },
+      fieldId: lance.id,
+      packed: bits,
+    });
+    return;
   }
   if (arrow.DataType.isStruct(type) && children.length > 0) {
     lance.logical_type = 'struct';
@@ -171,8 +225,13 @@ function planField(
     return;
   }
   const item = children[0];
-  if (arrow.DataType.isList(type) && item) {
-    lance.logical_type = arrow.DataType.isStruct(item.type) ? 'list.struct' : 'list';
+  // A map is a list of its entries (struct<key, value>) with a logical type of its own, as in LanceDB.
+  if ((arrow.DataType.isList(type) || arrow.DataType.isMap(type)) && item) {
+    lance.logical_type = arrow.DataType.isMap(type)
+      ? 'map'
+      : arrow.DataType.isStruct(item.type)
+        ? 'list.struct'
+        : 'list';
     planField(item, lance.id, `${name}.${item.name}`, ids, [...path, 0], [...layers, 'list'], out);
     return;
   }
@@ -180,16 +239,32 @@ function planField(
 }
 
 function planColumn(field: arrow.Field, ids: { next: number }): WriteColumn {
-  // Blob values are written out of line with descriptors in the column (a layout of its own).
-  if (isBlobField(field)) {
+  const out = { fields: [] as FieldProto[], leaves: [] as LeafColumn[] };
+  if (isBlobField(field)) planBlob(field, ids, out);
+  else planField(field, -1, field.name, ids, [], [], out);
+  return { field, lance: out.fields[0] as FieldProto, ...out };
+}
+
+/** A blob column's Lance field and its one leaf: large_binary values written out of line. */
+function planBlob(
+  field: arrow.Field,
+  ids: { next: number },
+  out: { fields: FieldProto[]; leaves: LeafColumn[] },
+): void {
+  if (field.metadata.get('ARROW:extension:name') === 'lance.blob.v2') {
     throw new UnsupportedError(
-      `column "${field.name}" is a blob column (lance-encoding:blob or lance.blob.v2), which lance-loader cannot write yet`,
+      `column "${field.name}" is a blob v2 column (lance.blob.v2), which lance-loader cannot write yet`,
       { column: field.name, type: String(field.type) },
     );
   }
-  const out = { fields: [] as FieldProto[], leaves: [] as LeafColumn[] };
+  if (!arrow.DataType.isLargeBinary(field.type)) {
+    throw new UnsupportedError(
+      `column "${field.name}" is a blob column (lance-encoding:blob) of Arrow type ${String(field.type)}; blob columns are large_binary, as LanceDB writes them`,
+      { column: field.name, type: String(field.type) },
+    );
+  }
   planField(field, -1, field.name, ids, [], [], out);
-  return { field, lance: out.fields[0] as FieldProto, ...out };
+  (out.leaves[0] as LeafColumn).blob = 'legacy';
 }
 
 /** Whether LanceDB stores `field` as a blob column. */
@@ -244,11 +319,18 @@ export function leafField(column: WriteColumn, leaf: LeafColumn): arrow.Field {
 export function withExistingFields(column: WriteColumn, existing: readonly FieldProto[]): WriteColumn {
   const ids = new Map(column.fields.map((f, i) => [f.id, (existing[i] as FieldProto).id]));
   const fields = existing.map((f) => ({ ...f }));
+  // The dataset's field decides whether values go out of line, whatever metadata the data carries.
+  const blobBytes = fields[0]?.metadata['lance-encoding:blob'];
+  const blob = blobBytes !== undefined && decoder.decode(blobBytes) === 'true';
   return {
     ...column,
     lance: fields[0] as FieldProto,
     fields,
-    leaves: column.leaves.map((leaf) => ({ ...leaf, fieldId: ids.get(leaf.fieldId) as number })),
+    leaves: column.leaves.map(({ blob: _asked, ...leaf }) => ({
+      ...leaf,
+      fieldId: ids.get(leaf.fieldId) as number,
+      ...(blob && { blob: 'legacy' as const }),
+    })),
   };
 }
 

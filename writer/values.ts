@@ -6,7 +6,6 @@
  * absolute into an unsliced data buffer.
  */
 import type * as arrow from 'apache-arrow';
-import { UnsupportedError } from '../errors.js';
 import type { RepDefLayerName } from '../format/proto/messages.js';
 import type { ColumnKind } from './schema.js';
 
@@ -46,6 +45,12 @@ export interface PageValues {
   pieces?: Uint8Array[];
   /** variable only: rows + 1 offsets into `bytes`, starting at 0. */
   offsets?: Float64Array;
+  /**
+   * fsl only, when an item of the page is null: rows × dimension bits, LSB first, 1 = valid. LanceDB
+   * keeps it beside the values (a bitmap buffer per mini-block chunk, a bitmap before each full-zip value)
+   * rather than in the levels.
+   */
+  itemValidity?: Uint8Array;
 }
 
 /**
@@ -93,31 +98,39 @@ function variableBytesOf(data: arrow.Data): Uint8Array {
   return (data.values as Uint8Array).subarray(Number(offsets[0]), Number(offsets[data.length]));
 }
 
-/** Whether a valid row of a fixed-size list holds a null item (null rows' items do not count). */
-function hasNullItems(data: arrow.Data, dimension: number): boolean {
+/**
+ * Whether the items of a fixed-size-list chunk have nulls. Items under null rows count: LanceDB keeps
+ * the child array's bitmap whole, and apache-arrow marks a null vector's items null.
+ */
+export function hasNullItems(data: arrow.Data): boolean {
   const items = data.children[0];
-  if (!items || items.nullCount === 0 || !items.nullBitmap) return false;
-  for (let r = 0; r < data.length; r++) {
-    if (data.nullCount > 0 && data.nullBitmap && !bitAt(data.nullBitmap, data.offset + r)) continue;
-    for (let i = r * dimension; i < (r + 1) * dimension; i++) {
-      if (!bitAt(items.nullBitmap, items.offset + i)) return true;
-    }
+  return items !== undefined && items.nullCount > 0 && items.nullBitmap !== undefined && items.nullBitmap !== null;
+}
+
+/** Sets the validity bits of the items of row `row` of a fixed-size-list chunk at row `outRow` of `out`. */
+export function copyItemValidity(
+  data: arrow.Data,
+  row: number,
+  dimension: number,
+  out: Uint8Array,
+  outRow: number,
+): void {
+  const items = data.children[0];
+  const bits = items?.nullCount ? items.nullBitmap : undefined;
+  const from = (items?.offset ?? 0) + row * dimension;
+  const to = outRow * dimension;
+  for (let k = 0; k < dimension; k++) {
+    if (bits && !bitAt(bits, from + k)) continue;
+    out[(to + k) >> 3] = (out[(to + k) >> 3] as number) | (1 << ((to + k) & 7));
   }
-  return false;
 }
 
 /** The payload bytes a chunk adds to a page (what the page size limit counts). */
-export function chunkBytes(kind: ColumnKind, data: arrow.Data, column: string): number {
+export function chunkBytes(kind: ColumnKind, data: arrow.Data): number {
   if (kind.kind === 'bool') return Math.ceil(data.length / 8);
   if (kind.kind === 'variable') {
     const offsets = data.valueOffsets as Int32Array | BigInt64Array;
     return Number(offsets[data.length]) - Number(offsets[0]) + data.length * kind.offsetBytes;
-  }
-  if (kind.kind === 'fsl' && hasNullItems(data, kind.dimension)) {
-    throw new UnsupportedError(
-      `column "${column}": null items inside a fixed-size list cannot be written yet (null rows can)`,
-      { column },
-    );
   }
   return data.length * rowBytes(kind);
 }
@@ -133,10 +146,17 @@ export function gatherPageValues(kind: ColumnKind, chunks: readonly arrow.Data[]
       (kind.kind === 'fsl' ? data.children[0]?.values : data.values) as ArrayBufferView,
       data.length * rowBytes(kind),
     );
-  if (chunks.length === 1 && only && only.nullCount === 0 && (kind.kind === 'fixed' || kind.kind === 'fsl')) {
+  const nullItems = kind.kind === 'fsl' && chunks.some(hasNullItems);
+  if (
+    chunks.length === 1 &&
+    only &&
+    only.nullCount === 0 &&
+    !nullItems &&
+    (kind.kind === 'fixed' || kind.kind === 'fsl')
+  ) {
     return { rows: only.length, nullCount: 0, bytes: fixedBytes(only) };
   }
-  if (rowBytes(kind) >= WIDE_ROW_BYTES && chunks.every((data) => data.nullCount === 0)) {
+  if (rowBytes(kind) >= WIDE_ROW_BYTES && !nullItems && chunks.every((data) => data.nullCount === 0)) {
     const rows = chunks.reduce((sum, data) => sum + data.length, 0);
     return { rows, nullCount: 0, bytes: new Uint8Array(0), pieces: chunks.map(fixedBytes) };
   }
@@ -160,6 +180,8 @@ export function gatherPageValues(kind: ColumnKind, chunks: readonly arrow.Data[]
     bytes = chunks.length === 1 && only ? variableBytesOf(only) : new Uint8Array(payload);
     offsets = new Float64Array(rows + 1);
   } else bytes = new Uint8Array(rows * rowBytes(kind));
+  const dimension = kind.kind === 'fsl' ? kind.dimension : 0;
+  const itemValidity = nullItems ? new Uint8Array(Math.ceil((rows * dimension) / 8)) : undefined;
 
   let row = 0;
   let byteAt = 0;
@@ -186,8 +208,12 @@ export function gatherPageValues(kind: ColumnKind, chunks: readonly arrow.Data[]
       const width = rowBytes(kind);
       const values = (kind.kind === 'fsl' ? data.children[0]?.values : data.values) as ArrayBufferView;
       bytes.set(bytesOf(values, n * width), row * width);
+      if (itemValidity) for (let i = 0; i < n; i++) copyItemValidity(data, i, dimension, itemValidity, row + i);
     }
     row += n;
   }
-  return validity ? { rows, nullCount, validity, bytes, offsets } : { rows, nullCount, bytes, offsets };
+  const page: PageValues = { rows, nullCount, bytes, offsets };
+  if (validity) page.validity = validity;
+  if (itemValidity) page.itemValidity = itemValidity;
+  return page;
 }

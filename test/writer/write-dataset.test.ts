@@ -291,32 +291,16 @@ describe('writeDataset refusals', () => {
     expect((error as Error).message).toContain('column "tags.item" has Arrow type Null');
   });
 
-  it('refuses a blob column, naming it', async () => {
-    const field = new arrow.Field('image', new arrow.LargeBinary(), true, new Map([['lance-encoding:blob', 'true']]));
-    const data = arrow.makeData({
-      type: new arrow.LargeBinary(),
-      length: 1,
-      valueOffsets: new BigInt64Array([0n, 3n]),
-      data: new Uint8Array([1, 2, 3]),
-    });
-    const table = new arrow.Table(new arrow.Schema([field]), [
-      new arrow.RecordBatch(
-        new arrow.Schema([field]),
-        arrow.makeData({ type: new arrow.Struct([field]), length: 1, children: [data] }),
-      ),
+  it('refuses a blob v2 column, naming it', async () => {
+    const type = new arrow.Struct([
+      new arrow.Field('data', new arrow.LargeBinary(), true),
+      new arrow.Field('uri', new arrow.Utf8(), true),
     ]);
-    const error = await rejection(writeDataset(freshPath(), table));
-    expect(error).toMatchObject({ code: 'UNSUPPORTED', details: { column: 'image' } });
-    expect((error as Error).message).toContain('column "image" is a blob column');
-  });
-
-  it('refuses a packed struct column, naming it', async () => {
-    const type = new arrow.Struct([new arrow.Field('x', new arrow.Float32(), true)]);
-    const field = new arrow.Field('xy', type, true, new Map([['lance-encoding:packed', 'true']]));
+    const field = new arrow.Field('image', type, true, new Map([['ARROW:extension:name', 'lance.blob.v2']]));
     const schema = new arrow.Schema([field]);
-    const error = await rejection(writeDataset(freshPath(), [{ xy: { x: 1 } }], { schema }));
-    expect(error).toMatchObject({ code: 'UNSUPPORTED', details: { column: 'xy' } });
-    expect(error.message).toContain('column "xy" is a packed struct (lance-encoding:packed)');
+    const error = await rejection(writeDataset(freshPath(), [{ image: { data: null, uri: null } }], { schema }));
+    expect(error).toMatchObject({ code: 'UNSUPPORTED', details: { column: 'image' } });
+    expect((error as Error).message).toContain('column "image" is a blob v2 column (lance.blob.v2)');
   });
 
   it('refuses nulls in a non-nullable column and removes the files it wrote', async () => {
