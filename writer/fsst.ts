@@ -159,6 +159,15 @@ function longestMatch(table: SymbolTable, bytes: Uint8Array, at: number, end: nu
 
 /** Candidates are numbered as the paper numbers them: codes 0…254 for symbols, 256 + b for escaped byte b. */
 const CANDIDATES = 512;
+/** More than the candidates a generation can rank (singles plus pairs seen in a 32 KiB sample). */
+const POSITIONS = 2 ** 20;
+
+/** Counting arrays shared by a table's generations: pairs are zeroed as they are read, by `touched`. */
+interface Counts {
+  single: Float64Array;
+  pairs: Uint32Array;
+  touched: Int32Array;
+}
 
 function candidateBytes(table: SymbolTable, candidate: number): Uint8Array {
   if (candidate >= 256) return Uint8Array.of(candidate - 256);
@@ -171,9 +180,10 @@ function candidateBytes(table: SymbolTable, candidate: number): Uint8Array {
  * pair of neighbours, then the 255 candidates with the highest gain (occurrences × length, the paper's
  * measure) — symbols, escaped bytes, and pairs of at most 8 bytes joined — as the next table.
  */
-function nextTable(table: SymbolTable, sample: Uint8Array[]): SymbolTable {
-  const single = new Float64Array(CANDIDATES);
-  const pairs = new Float64Array(CANDIDATES * CANDIDATES);
+function nextTable(table: SymbolTable, sample: Uint8Array[], counts: Counts): SymbolTable {
+  const { single, pairs, touched } = counts;
+  single.fill(0);
+  let touchedCount = 0;
   const length = (c: number): number => (c >= 256 ? 1 : (table.lengths[c] as number));
   for (const bytes of sample) {
     let at = 0;
@@ -182,35 +192,45 @@ function nextTable(table: SymbolTable, sample: Uint8Array[]): SymbolTable {
       const code = longestMatch(table, bytes, at, bytes.length);
       const current = code < 0 ? 256 + (bytes[at] as number) : code;
       single[current] = (single[current] as number) + 1;
-      if (previous >= 0)
-        pairs[previous * CANDIDATES + current] = (pairs[previous * CANDIDATES + current] as number) + 1;
+      if (previous >= 0) {
+        const pair = previous * CANDIDATES + current;
+        if (pairs[pair] === 0) touched[touchedCount++] = pair;
+        pairs[pair] = (pairs[pair] as number) + 1;
+      }
       previous = current;
       at += length(current);
     }
   }
-  const gains: number[] = [];
-  const ids: number[] = [];
+  // Candidates ordered by gain, ties in candidate order (singles, then pairs by number): sort keys are
+  // gain · 2^20 + (2^20 − 1 − position), exact in a double, so one numeric sort orders them.
+  touched.subarray(0, touchedCount).sort();
+  const keys = new Float64Array(CANDIDATES + touchedCount);
+  let keyCount = 0;
+  const position = new Int32Array(CANDIDATES + touchedCount);
   for (let c = 0; c < CANDIDATES; c++) {
     if (single[c] === 0) continue;
-    gains.push((single[c] as number) * length(c));
-    ids.push(c);
+    position[keyCount] = c;
+    keys[keyCount] = (single[c] as number) * length(c) * POSITIONS + (POSITIONS - 1 - keyCount);
+    keyCount++;
   }
-  for (let i = 0; i < pairs.length; i++) {
+  for (let t = 0; t < touchedCount; t++) {
+    const i = touched[t] as number;
     const count = pairs[i] as number;
-    if (count === 0) continue;
+    pairs[i] = 0;
     const joined = length(Math.floor(i / CANDIDATES)) + length(i % CANDIDATES);
     if (joined > MAX_SYMBOL_BYTES) continue;
-    gains.push(count * joined);
-    ids.push(CANDIDATES + i);
+    position[keyCount] = CANDIDATES + i;
+    keys[keyCount] = count * joined * POSITIONS + (POSITIONS - 1 - keyCount);
+    keyCount++;
   }
-  const order = Array.from(gains.keys()).sort((a, b) => (gains[b] as number) - (gains[a] as number) || a - b);
+  const sorted = keys.subarray(0, keyCount).sort();
   const symbols = new Uint8Array(256 * MAX_SYMBOL_BYTES);
   const lengths = new Uint8Array(256);
   const seen = new Set<string>();
   let count = 0;
-  for (const k of order) {
+  for (let k = keyCount - 1; k >= 0; k--) {
     if (count === MAX_SYMBOLS) break;
-    const id = ids[k] as number;
+    const id = position[POSITIONS - 1 - ((sorted[k] as number) % POSITIONS)] as number;
     const symbol =
       id < CANDIDATES
         ? candidateBytes(table, id)
@@ -249,7 +269,12 @@ function sampleOf(values: PageValues): Uint8Array[] {
 function buildTable(values: PageValues): SymbolTable {
   const sample = sampleOf(values);
   let table = createTable(new Uint8Array(256 * MAX_SYMBOL_BYTES), new Uint8Array(256), 0);
-  for (let g = 0; g < GENERATIONS; g++) table = nextTable(table, sample);
+  const counts: Counts = {
+    single: new Float64Array(CANDIDATES),
+    pairs: new Uint32Array(CANDIDATES * CANDIDATES),
+    touched: new Int32Array(sample.reduce((sum, bytes) => sum + bytes.length, 0)),
+  };
+  for (let g = 0; g < GENERATIONS; g++) table = nextTable(table, sample, counts);
   return table;
 }
 
