@@ -14,7 +14,7 @@ import cliProgress from 'cli-progress';
 import { InvalidArgumentError } from '../errors.js';
 import { writeDataset, type WriteDatasetOptions, type WriteResult } from '../writer/write-dataset.js';
 import { imageFolderBatches, imageFolderSchema, listImageFolder } from './images.js';
-import { listNpyFiles, npyBatches, readNpyIndex } from './npy.js';
+import { FileBuffers, listNpyFiles, npyBatches, readNpyIndex } from './npy.js';
 import { openRecords, type OnError, type SkippedRecord } from './records.js';
 
 /** The input formats {@link convertToLance} reads. */
@@ -77,11 +77,14 @@ export async function convertToLance(
   let schema: arrow.Schema | undefined;
   let batches: AsyncIterable<arrow.RecordBatch> | AsyncIterable<Record<string, unknown>>;
   let skipped: SkippedRecord[] = [];
+  let releaseBuffer: ((buffer: ArrayBufferLike) => void) | undefined;
   if (format === 'npy') {
     const indexed = inputs.length === 1 ? readNpyIndex(inputs[0] as string) : undefined;
+    const buffers = new FileBuffers();
+    releaseBuffer = buffers.give;
     batches = indexed
-      ? npyBatches(indexed.files, options.column, indexed.ids)
-      : npyBatches(listNpyFiles(inputs), options.column);
+      ? npyBatches(indexed.files, options.column, indexed.ids, buffers)
+      : npyBatches(listNpyFiles(inputs), options.column, undefined, buffers);
   } else if (format === 'images') {
     const root = single();
     const entries = listImageFolder(root);
@@ -114,6 +117,7 @@ export async function convertToLance(
       mode: options.mode,
       maxRowsPerFile: options.maxRowsPerFile,
       schema,
+      releaseBuffer,
     });
     return { ...result, skipped };
   } finally {

@@ -13,7 +13,7 @@
  * and 3.0, C order, little-endian or byte-sized int/uint/float dtypes, and bool (as uint8 0/1).
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import * as arrow from 'apache-arrow';
 import { unzipSync } from 'fflate';
@@ -201,17 +201,43 @@ export function listNpyFiles(inputs: readonly string[]): string[] {
 }
 
 /**
+ * Memory for the bytes of .npy files, reused once the writer lets go of it (`writeDataset`'s
+ * `releaseBuffer`, given {@link FileBuffers.give}): after the first few files a conversion reads into
+ * memory it already has instead of allocating, faulting in and garbage-collecting every file's bytes.
+ */
+export class FileBuffers {
+  private readonly free: ArrayBuffer[] = [];
+  private readonly own = new WeakSet<ArrayBufferLike>();
+
+  /** `bytes` bytes of a free buffer (or a new one when none is free and large enough). */
+  take(bytes: number): Uint8Array {
+    const at = this.free.findIndex((buffer) => buffer.byteLength >= bytes);
+    const buffer = at >= 0 ? (this.free.splice(at, 1)[0] as ArrayBuffer) : new ArrayBuffer(bytes);
+    this.own.add(buffer);
+    return new Uint8Array(buffer, 0, bytes);
+  }
+
+  /** Takes back a buffer that {@link take} handed out; other buffers are not this pool's and are left alone. */
+  readonly give = (buffer: ArrayBufferLike): void => {
+    if (this.own.has(buffer)) this.free.push(buffer as ArrayBuffer);
+  };
+}
+
+/**
  * The record batches of `files`, one per file; `column` names the column of plain .npy files (default:
  * the first file's name without extension). With `ids` (an indexed directory), an `id` column comes first.
+ * With `buffers`, .npy files are read into its memory, which must not be reused before the consumer of
+ * the batches gives it back.
  */
 export async function* npyBatches(
   files: readonly string[],
   column?: string,
   ids?: (bigint | string)[][],
+  buffers?: FileBuffers,
 ): AsyncGenerator<arrow.RecordBatch> {
   let schema: arrow.Schema | undefined;
   const name = column ?? basename(files[0] ?? 'data', extname(files[0] ?? ''));
-  for await (const [index, path, file] of readAhead(files)) {
+  for await (const [index, path, file] of readAhead(files, buffers)) {
     const arrays = arraysOf(path, file, name);
     const rows = arrays[0]?.[1].shape[0] ?? 0;
     const fileIds = ids?.[index];
@@ -245,13 +271,33 @@ export async function* npyBatches(
 }
 
 /** Bytes of input files read ahead of the one being converted (at least one file is). */
-const READ_AHEAD_BYTES = 32 * 1024 * 1024;
+const READ_AHEAD_BYTES = 8 * 1024 * 1024;
+
+/** The whole file at `path` (`into.length` bytes long when stat'ed) read into `into`. */
+async function readInto(path: string, into: Uint8Array): Promise<Uint8Array> {
+  const handle = await open(path, 'r');
+  try {
+    let at = 0;
+    while (at < into.length) {
+      const { bytesRead } = await handle.read(into, at, into.length - at, at);
+      if (bytesRead === 0) break;
+      at += bytesRead;
+    }
+    return into.subarray(0, at);
+  } finally {
+    await handle.close();
+  }
+}
 
 /**
  * The files' bytes in order, as [index, path, bytes]. Reads run on libuv's threadpool up to
  * READ_AHEAD_BYTES ahead, so they overlap with the encoding and writing of the files before them.
+ * .npy files go into `buffers` when given (.npz archives are unzipped into new memory anyway).
  */
-async function* readAhead(files: readonly string[]): AsyncGenerator<[number, string, Uint8Array]> {
+async function* readAhead(
+  files: readonly string[],
+  buffers: FileBuffers | undefined,
+): AsyncGenerator<[number, string, Uint8Array]> {
   const ahead: { path: string; bytes: number; read: Promise<Uint8Array> }[] = [];
   let aheadBytes = 0;
   let next = 0;
@@ -264,7 +310,7 @@ async function* readAhead(files: readonly string[]): AsyncGenerator<[number, str
       } catch (cause) {
         throw fsError('reading the input file', path, cause);
       }
-      const read = readFile(path);
+      const read = buffers && extname(path) === '.npy' ? readInto(path, buffers.take(bytes)) : readFile(path);
       // Rejections are handled where the read is awaited; this keeps one that is never awaited quiet.
       read.catch(() => undefined);
       ahead.push({ path, bytes, read });

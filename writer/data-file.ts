@@ -53,6 +53,8 @@ interface ColumnState {
   field: number;
   hints: PageHints;
   pending: arrow.Data[];
+  /** The memory of the pending chunks, counted in `held` (only with a `releaseBuffer` callback). */
+  pendingBuffers: ArrayBufferLike[];
   pendingBytes: number;
   pendingRows: number;
   rowsFlushed: number;
@@ -61,6 +63,40 @@ interface ColumnState {
 
 const padding = new Uint8Array(ALIGNMENT).fill(PAD_BYTE);
 const columnEncoding = encodeAny('lance.encodings.ColumnEncoding', encodeColumnEncoding({ values: {} }));
+
+/**
+ * The ArrayBuffers of the data being written, each with the number of column chunks (of any data file)
+ * still referencing it; `release` is called with one when that number drops to 0.
+ */
+export class HeldBuffers {
+  private readonly counts = new Map<ArrayBufferLike, number>();
+  constructor(private readonly release: (buffer: ArrayBufferLike) => void) {}
+
+  /** Counts each ArrayBuffer behind `data` (once, however many of its arrays it backs); returns them. */
+  hold(data: arrow.Data): ArrayBufferLike[] {
+    const buffers = new Set<ArrayBufferLike>();
+    const visit = (d: arrow.Data): void => {
+      for (const array of [d.values, d.valueOffsets, d.nullBitmap, d.typeIds] as unknown[])
+        if (ArrayBuffer.isView(array) && array.byteLength > 0) buffers.add(array.buffer);
+      d.children.forEach(visit);
+    };
+    visit(data);
+    for (const buffer of buffers) this.counts.set(buffer, (this.counts.get(buffer) ?? 0) + 1);
+    return [...buffers];
+  }
+
+  /** Drops one count of each of `buffers`, releasing those left with none. */
+  letGo(buffers: readonly ArrayBufferLike[]): void {
+    for (const buffer of buffers) {
+      const count = (this.counts.get(buffer) ?? 1) - 1;
+      if (count > 0) this.counts.set(buffer, count);
+      else {
+        this.counts.delete(buffer);
+        this.release(buffer);
+      }
+    }
+  }
+}
 
 /** One data file being written. Not safe for concurrent use. */
 export class DataFileWriter {
@@ -84,6 +120,7 @@ export class DataFileWriter {
     schemaMetadata: Record<string, Uint8Array>,
     version: WriteFileVersion,
     private readonly encodeInWorkers: boolean,
+    private readonly held: HeldBuffers | undefined,
   ) {
     this.path = sink.path;
     this.name = name;
@@ -94,6 +131,7 @@ export class DataFileWriter {
         field,
         hints: pageHints(leafField(column, leaf)),
         pending: [],
+        pendingBuffers: [],
         pendingBytes: 0,
         pendingRows: 0,
         rowsFlushed: 0,
@@ -108,6 +146,7 @@ export class DataFileWriter {
   /**
    * Creates `dir/name` (which must not exist) for the columns given, in file version `version`; with
    * `encodeInWorkers`, large pages that cost CPU to encode may go to worker threads (writer/encode-pool.ts).
+   * With `held`, the memory of the data written is counted there and let go once its pages are written.
    */
   static create(
     dir: string,
@@ -116,9 +155,10 @@ export class DataFileWriter {
     schemaMetadata: Record<string, Uint8Array>,
     version: WriteFileVersion,
     encodeInWorkers: boolean,
+    held?: HeldBuffers,
   ): DataFileWriter {
     const sink = FileSink.create(`${dir}/${name}`);
-    return new DataFileWriter(name, sink, columns, schemaMetadata, version, encodeInWorkers);
+    return new DataFileWriter(name, sink, columns, schemaMetadata, version, encodeInWorkers, held);
   }
 
   /** Rows written so far (pending pages included). */
@@ -128,13 +168,15 @@ export class DataFileWriter {
 
   /**
    * Appends the rows of one batch: `data[i]` is top-level field i's data, all of the same length. Their memory
-   * must not change until {@link finish} resolves (values are written where they lie). Await
+   * must not change until {@link finish} resolves (values are written where they lie), or, with
+   * {@link HeldBuffers}, until they release that memory's ArrayBuffer. Await
    * {@link waitForRoom} before the next batch, so that memory stays bounded.
    */
   write(data: readonly arrow.Data[]): void {
     this.columns.forEach((state) => {
       const chunk = data[state.field] as arrow.Data;
       state.pending.push(chunk);
+      if (this.held) state.pendingBuffers.push(...this.held.hold(chunk));
       state.pendingRows += chunk.length;
       state.pendingBytes += leafChunkBytes(state.leaf, chunk);
       if (state.pendingBytes >= PAGE_BYTES) this.flushColumn(state);
@@ -148,9 +190,18 @@ export class DataFileWriter {
     await this.sink.waitForRoom();
   }
 
+  /** Once the sink has written what is appended so far, lets go of `buffers` (a page's pending memory). */
+  private releaseWhenWritten(buffers: ArrayBufferLike[]): void {
+    const held = this.held;
+    if (!held || buffers.length === 0) return;
+    this.sink.whenWritten(() => held.letGo(buffers));
+  }
+
   private flushColumn(state: ColumnState): void {
     if (state.pendingRows === 0) return;
     const values = gatherLeafPage(state.leaf, state.pending);
+    const buffers = state.pendingBuffers;
+    state.pendingBuffers = [];
     const firstRow = state.rowsFlushed;
     const page = state.leaf.blob
       ? encodeBlobPage(state.leaf.name, values, this.version, (bytes) => this.appendBuffer([bytes]))
@@ -164,6 +215,7 @@ export class DataFileWriter {
     state.pendingRows = 0;
     if (!(page instanceof Promise)) {
       state.pages.push(this.appendPage(page, firstRow));
+      this.releaseWhenWritten(buffers);
       return;
     }
     // Encoded in a worker: appended when it comes back, perhaps after later pages of other columns.
@@ -177,6 +229,7 @@ export class DataFileWriter {
       .finally(() => {
         this.encodes.delete(encoding);
         this.encodingBytes -= bytes;
+        this.releaseWhenWritten(buffers);
       });
     this.encodes.add(encoding);
   }

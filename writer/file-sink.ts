@@ -18,7 +18,7 @@ import { fsError } from './fs-error.js';
 /** Queued bytes are handed to one writev once they reach this size. */
 const FLUSH_BYTES = 8 * 1024 * 1024;
 /** Bytes queued or being written after which the caller waits. */
-const IN_FLIGHT_BYTES = 64 * 1024 * 1024;
+const IN_FLIGHT_BYTES = 24 * 1024 * 1024;
 /** Bytes written between background fdatasyncs. */
 const SYNC_EVERY_BYTES = 32 * 1024 * 1024;
 /** writev takes at most IOV_MAX (1024) pieces per call. */
@@ -72,6 +72,10 @@ export class FileSink {
   private aborted = false;
   private closed = false;
   private room: { bytes: number; resolve: () => void } | undefined;
+  /** Bytes from the file's start that writes have completed (or given up on, after a failure). */
+  private done = 0;
+  /** Callbacks waiting for bytes up to `position` to be written, in position order. */
+  private waiters: { position: number; callback: () => void }[] = [];
 
   private constructor(path: string, fd: number) {
     this.path = path;
@@ -131,6 +135,8 @@ export class FileSink {
         }
       }
       this.writingBytes -= bytes;
+      this.done = position + bytes;
+      this.callWaiters();
       this.bytesSinceSync += bytes;
       if (this.bytesSinceSync >= SYNC_EVERY_BYTES && !this.syncing && this.failure === undefined && !this.aborted)
         this.startSync();
@@ -140,6 +146,23 @@ export class FileSink {
         room.resolve();
       }
     });
+  }
+
+  /**
+   * Calls `callback` once every byte appended so far has been handed to the file (or its write has
+   * failed, or the sink was aborted): the sink then holds no reference to them, and their memory may
+   * be reused. Bytes still queued are written when the queue fills or the sink closes.
+   */
+  whenWritten(callback: () => void): void {
+    if (this.done >= this.appended) callback();
+    else this.waiters.push({ position: this.appended, callback });
+  }
+
+  private callWaiters(): void {
+    let called = 0;
+    while (called < this.waiters.length && (this.waiters[called]?.position as number) <= this.done) called++;
+    const ready = this.waiters.splice(0, called);
+    for (const { callback } of ready) callback();
   }
 
   private startSync(): void {
@@ -180,6 +203,8 @@ export class FileSink {
     this.aborted = true;
     await this.writes;
     await this.syncing;
+    this.done = this.appended;
+    this.callWaiters();
     // Once closed, the descriptor's number may already belong to another file.
     if (!this.closed) {
       this.closed = true;

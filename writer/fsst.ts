@@ -9,9 +9,11 @@
  * over the page): start empty, then five times compress the sample with the current table, counting how
  * often each symbol (or escaped byte) occurs and how often each pair follows each other, and keep the
  * 255 candidates — symbols, escaped bytes and concatenated pairs of at most 8 bytes — that save the most
- * bytes (count × length). Compression takes the longest symbol at each position (symbols are found
- * through their first two bytes, then checked as two masked 32-bit words), so each string is coded on
- * its own and decodes on its own. Counting and lookups use typed arrays only: no object per symbol or
+ * bytes (count × length). Compression takes the longest symbol at each position, so each string is
+ * coded on its own and decodes on its own: symbols of 4+ bytes are looked up in buckets by a hash of
+ * their first 4 bytes and checked as two masked 32-bit words, 3-byte ones by a hash of their 3 bytes,
+ * 2- and 1-byte ones in tables indexed by the bytes (training's byte-by-byte match, over a small sample,
+ * finds symbols through their first two bytes). Counting and lookups use typed arrays only: no object per symbol or
  * position.
  */
 import {
@@ -36,11 +38,43 @@ interface SymbolTable {
   pairCodes: Uint8Array;
   /** The code of the 1-byte symbol for each byte, or −1. */
   single: Int16Array;
-  /** Symbol c as little-endian words (bytes 0–3, 4–7) and the masks that keep its length's bytes. */
+  /**
+   * For compressing: symbols of ≥ 4 bytes in buckets by a hash of their first 4 bytes, and of 3 bytes
+   * by a hash of those 3 (codes `longCodes[longStart[h] … longStart[h + 1])`, longest first), and the
+   * 2-byte symbol of each pair of bytes b0 | b1 << 8, or −1.
+   */
+  longStart: Int32Array;
+  longCodes: Uint8Array;
+  tripleStart: Int32Array;
+  tripleCodes: Uint8Array;
+  doubles: Int16Array;
+  /** Symbol c as little-endian words (bytes 0–3, 4–7, each masked to the symbol's length), and the mask of word 2. */
   wordLow: Uint32Array;
   wordHigh: Uint32Array;
-  maskLow: Uint32Array;
   maskHigh: Uint32Array;
+}
+
+const BUCKET_BITS = 10;
+const bucketOf = (key: number): number => Math.imul(key, 0x9e3779b1) >>> (32 - BUCKET_BITS);
+
+/** The codes `accept`ed, in buckets by `key` (CSR: starts and codes), longest first within a bucket. */
+function bucketCodes(
+  count: number,
+  lengths: Uint8Array,
+  accept: (code: number) => boolean,
+  key: (code: number) => number,
+): { start: Int32Array; codes: Uint8Array } {
+  const start = new Int32Array((1 << BUCKET_BITS) + 1);
+  const codes: number[] = [];
+  for (let code = 0; code < count; code++) {
+    if (!accept(code)) continue;
+    codes.push(code);
+    const next = bucketOf(key(code)) + 1;
+    start[next] = (start[next] as number) + 1;
+  }
+  for (let b = 0; b < 1 << BUCKET_BITS; b++) start[b + 1] = (start[b + 1] as number) + (start[b] as number);
+  codes.sort((a, b) => bucketOf(key(a)) - bucketOf(key(b)) || (lengths[b] as number) - (lengths[a] as number));
+  return { start, codes: Uint8Array.from(codes) };
 }
 
 const pairOf = (symbols: Uint8Array, code: number): number =>
@@ -63,14 +97,29 @@ function createTable(symbols: Uint8Array, lengths: Uint8Array, count: number): S
   const words = new Uint32Array(symbols.buffer, symbols.byteOffset, 512);
   const wordLow = new Uint32Array(256);
   const wordHigh = new Uint32Array(256);
-  const maskLow = new Uint32Array(256);
   const maskHigh = new Uint32Array(256);
   for (let code = 0; code < count; code++) {
     const length = lengths[code] as number;
-    maskLow[code] = length >= 4 ? 0xffffffff : 2 ** (8 * length) - 1;
+    const maskLow = length >= 4 ? 0xffffffff : 2 ** (8 * length) - 1;
     maskHigh[code] = length >= 8 ? 0xffffffff : length <= 4 ? 0 : 2 ** (8 * (length - 4)) - 1;
-    wordLow[code] = (words[2 * code] as number) & (maskLow[code] as number);
+    wordLow[code] = (words[2 * code] as number) & maskLow;
     wordHigh[code] = (words[2 * code + 1] as number) & (maskHigh[code] as number);
+  }
+  const long = bucketCodes(
+    count,
+    lengths,
+    (c) => (lengths[c] as number) >= 4,
+    (c) => wordLow[c] as number,
+  );
+  const triple = bucketCodes(
+    count,
+    lengths,
+    (c) => lengths[c] === 3,
+    (c) => wordLow[c] as number,
+  );
+  const doubles = new Int16Array(65536).fill(-1);
+  for (let code = 0; code < count; code++) {
+    if (lengths[code] === 2) doubles[(wordLow[code] as number) & 0xffff] = code;
   }
   return {
     count,
@@ -79,9 +128,13 @@ function createTable(symbols: Uint8Array, lengths: Uint8Array, count: number): S
     pairStart,
     pairCodes: Uint8Array.from(multi),
     single,
+    longStart: long.start,
+    longCodes: long.codes,
+    tripleStart: triple.start,
+    tripleCodes: triple.codes,
+    doubles,
     wordLow,
     wordHigh,
-    maskLow,
     maskHigh,
   };
 }
@@ -106,6 +159,15 @@ function longestMatch(table: SymbolTable, bytes: Uint8Array, at: number, end: nu
 
 /** Candidates are numbered as the paper numbers them: codes 0…254 for symbols, 256 + b for escaped byte b. */
 const CANDIDATES = 512;
+/** More than the candidates a generation can rank (singles plus pairs seen in a 32 KiB sample). */
+const POSITIONS = 2 ** 20;
+
+/** Counting arrays shared by a table's generations: pairs are zeroed as they are read, by `touched`. */
+interface Counts {
+  single: Float64Array;
+  pairs: Uint32Array;
+  touched: Int32Array;
+}
 
 function candidateBytes(table: SymbolTable, candidate: number): Uint8Array {
   if (candidate >= 256) return Uint8Array.of(candidate - 256);
@@ -118,9 +180,10 @@ function candidateBytes(table: SymbolTable, candidate: number): Uint8Array {
  * pair of neighbours, then the 255 candidates with the highest gain (occurrences × length, the paper's
  * measure) — symbols, escaped bytes, and pairs of at most 8 bytes joined — as the next table.
  */
-function nextTable(table: SymbolTable, sample: Uint8Array[]): SymbolTable {
-  const single = new Float64Array(CANDIDATES);
-  const pairs = new Float64Array(CANDIDATES * CANDIDATES);
+function nextTable(table: SymbolTable, sample: Uint8Array[], counts: Counts): SymbolTable {
+  const { single, pairs, touched } = counts;
+  single.fill(0);
+  let touchedCount = 0;
   const length = (c: number): number => (c >= 256 ? 1 : (table.lengths[c] as number));
   for (const bytes of sample) {
     let at = 0;
@@ -129,35 +192,45 @@ function nextTable(table: SymbolTable, sample: Uint8Array[]): SymbolTable {
       const code = longestMatch(table, bytes, at, bytes.length);
       const current = code < 0 ? 256 + (bytes[at] as number) : code;
       single[current] = (single[current] as number) + 1;
-      if (previous >= 0)
-        pairs[previous * CANDIDATES + current] = (pairs[previous * CANDIDATES + current] as number) + 1;
+      if (previous >= 0) {
+        const pair = previous * CANDIDATES + current;
+        if (pairs[pair] === 0) touched[touchedCount++] = pair;
+        pairs[pair] = (pairs[pair] as number) + 1;
+      }
       previous = current;
       at += length(current);
     }
   }
-  const gains: number[] = [];
-  const ids: number[] = [];
+  // Candidates ordered by gain, ties in candidate order (singles, then pairs by number): sort keys are
+  // gain · 2^20 + (2^20 − 1 − position), exact in a double, so one numeric sort orders them.
+  touched.subarray(0, touchedCount).sort();
+  const keys = new Float64Array(CANDIDATES + touchedCount);
+  let keyCount = 0;
+  const position = new Int32Array(CANDIDATES + touchedCount);
   for (let c = 0; c < CANDIDATES; c++) {
     if (single[c] === 0) continue;
-    gains.push((single[c] as number) * length(c));
-    ids.push(c);
+    position[keyCount] = c;
+    keys[keyCount] = (single[c] as number) * length(c) * POSITIONS + (POSITIONS - 1 - keyCount);
+    keyCount++;
   }
-  for (let i = 0; i < pairs.length; i++) {
+  for (let t = 0; t < touchedCount; t++) {
+    const i = touched[t] as number;
     const count = pairs[i] as number;
-    if (count === 0) continue;
+    pairs[i] = 0;
     const joined = length(Math.floor(i / CANDIDATES)) + length(i % CANDIDATES);
     if (joined > MAX_SYMBOL_BYTES) continue;
-    gains.push(count * joined);
-    ids.push(CANDIDATES + i);
+    position[keyCount] = CANDIDATES + i;
+    keys[keyCount] = count * joined * POSITIONS + (POSITIONS - 1 - keyCount);
+    keyCount++;
   }
-  const order = Array.from(gains.keys()).sort((a, b) => (gains[b] as number) - (gains[a] as number) || a - b);
+  const sorted = keys.subarray(0, keyCount).sort();
   const symbols = new Uint8Array(256 * MAX_SYMBOL_BYTES);
   const lengths = new Uint8Array(256);
   const seen = new Set<string>();
   let count = 0;
-  for (const k of order) {
+  for (let k = keyCount - 1; k >= 0; k--) {
     if (count === MAX_SYMBOLS) break;
-    const id = ids[k] as number;
+    const id = position[POSITIONS - 1 - ((sorted[k] as number) % POSITIONS)] as number;
     const symbol =
       id < CANDIDATES
         ? candidateBytes(table, id)
@@ -196,7 +269,12 @@ function sampleOf(values: PageValues): Uint8Array[] {
 function buildTable(values: PageValues): SymbolTable {
   const sample = sampleOf(values);
   let table = createTable(new Uint8Array(256 * MAX_SYMBOL_BYTES), new Uint8Array(256), 0);
-  for (let g = 0; g < GENERATIONS; g++) table = nextTable(table, sample);
+  const counts: Counts = {
+    single: new Float64Array(CANDIDATES),
+    pairs: new Uint32Array(CANDIDATES * CANDIDATES),
+    touched: new Int32Array(sample.reduce((sum, bytes) => sum + bytes.length, 0)),
+  };
+  for (let g = 0; g < GENERATIONS; g++) table = nextTable(table, sample, counts);
   return table;
 }
 
@@ -228,7 +306,8 @@ export function compressFsst(values: PageValues): FsstPage | undefined {
   const inputBytes = (offsets[values.rows] as number) - (offsets[0] as number);
   const out = new Uint8Array(2 * inputBytes);
   const outOffsets = new Float64Array(values.rows + 1);
-  const { pairStart, pairCodes, lengths, single, wordLow, wordHigh, maskLow, maskHigh } = table;
+  const { longStart, longCodes, tripleStart, tripleCodes, doubles, lengths, single, wordLow, wordHigh, maskHigh } =
+    table;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   // Positions from here on cannot load 8 bytes: they take the byte-by-byte match.
   const wordsEnd = bytes.length - MAX_SYMBOL_BYTES;
@@ -238,22 +317,39 @@ export function compressFsst(values: PageValues): FsstPage | undefined {
     let i = offsets[r] as number;
     while (i < end) {
       let code = -1;
-      if (i <= wordsEnd && i + 1 < end) {
+      const left = end - i;
+      if (i <= wordsEnd && left >= 2) {
+        // The longest symbol that matches: of ≥ 4 bytes, else 3, else 2, else 1.
         const low = view.getUint32(i, true);
-        const high = view.getUint32(i + 4, true);
-        const pair = ((low & 0xff) << 8) | ((low >>> 8) & 0xff);
-        const last = pairStart[pair + 1] as number;
-        for (let k = pairStart[pair] as number; k < last; k++) {
-          const c = pairCodes[k] as number;
-          if (
-            (low & (maskLow[c] as number)) >>> 0 === wordLow[c] &&
-            (high & (maskHigh[c] as number)) >>> 0 === wordHigh[c] &&
-            i + (lengths[c] as number) <= end
-          ) {
-            code = c;
-            break;
+        if (left >= 4) {
+          const high = view.getUint32(i + 4, true);
+          const bucket = bucketOf(low);
+          const last = longStart[bucket + 1] as number;
+          for (let k = longStart[bucket] as number; k < last; k++) {
+            const c = longCodes[k] as number;
+            if (
+              wordLow[c] === low &&
+              (high & (maskHigh[c] as number)) >>> 0 === wordHigh[c] &&
+              (lengths[c] as number) <= left
+            ) {
+              code = c;
+              break;
+            }
           }
         }
+        if (code < 0 && left >= 3) {
+          const key = low & 0xffffff;
+          const bucket = bucketOf(key);
+          const last = tripleStart[bucket + 1] as number;
+          for (let k = tripleStart[bucket] as number; k < last; k++) {
+            const c = tripleCodes[k] as number;
+            if (wordLow[c] === key) {
+              code = c;
+              break;
+            }
+          }
+        }
+        if (code < 0) code = doubles[low & 0xffff] as number;
         if (code < 0) code = single[low & 0xff] as number;
       } else code = longestMatch(table, bytes, i, end);
       if (code < 0) {

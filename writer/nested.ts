@@ -246,6 +246,67 @@ function gatherSlots(leaf: LeafColumn, leaves: arrow.Data[], slots: Slots): Page
   return { rows, nullCount, validity, bytes, itemValidity };
 }
 
+/** Whether the leaf is fixed-width items without nulls directly under one list (list<int32> tokens). */
+function isSimpleList(leaf: LeafColumn, datas: arrow.Data[][]): boolean {
+  return (
+    leaf.kind.kind === 'fixed' &&
+    leaf.layers.length === 1 &&
+    leaf.layers[0] === 'list' &&
+    datas.every((layers) => (layers[1] as arrow.Data).nullCount === 0)
+  );
+}
+
+/**
+ * The page of a simple list (see {@link isSimpleList}), as the general walk makes it but row by row:
+ * a list's items are one entry each (rep 1 for the first, 0 after) and their values one copy; a null
+ * or empty list is one entry without a value.
+ */
+function gatherSimpleList(leaf: LeafColumn, datas: arrow.Data[][], n: Numbering): PageValues {
+  const width = rowBytes(leaf.kind);
+  let entries = 0;
+  let slots = 0;
+  for (const [top] of datas) {
+    const list = top as arrow.Data;
+    for (let i = 0; i < list.length; i++) {
+      const [from, to] = isValid(list, i) ? listBounds(list, i) : [0, 0];
+      entries += Math.max(1, to - from);
+      slots += to - from;
+    }
+  }
+  const rep = new Uint16Array(entries);
+  const def = n.maxDef > 0 ? new Uint16Array(entries) : undefined;
+  const bytes = new Uint8Array(slots * width);
+  let entry = 0;
+  let at = 0;
+  let rows = 0;
+  for (const [top, items] of datas) {
+    const list = top as arrow.Data;
+    const view = (items as arrow.Data).values as ArrayBufferView;
+    const source = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+    for (let i = 0; i < list.length; i++) {
+      rep[entry] = n.maxRep;
+      if (!isValid(list, i)) {
+        if (def) def[entry] = n.nullLevel[0] as number;
+        entry++;
+        continue;
+      }
+      const [from, to] = listBounds(list, i);
+      if (from === to) {
+        if (def) def[entry] = n.emptyLevel[0] as number;
+        entry++;
+        continue;
+      }
+      entry += to - from; // rep and def of the items after the first are 0
+      bytes.set(source.subarray(from * width, to * width), at);
+      at += (to - from) * width;
+    }
+    rows += list.length;
+  }
+  const levels: PageLevels = { rows, layers: n.layers, maxRep: n.maxRep, maxVisibleDef: n.maxVisibleDef, rep };
+  if (def) levels.def = def;
+  return { rows: slots, nullCount: 0, bytes, levels };
+}
+
 /**
  * One page of `leaf` from the top-level data of successive batches: its value slots and, for a nested
  * leaf, its levels. A flat leaf's values are gathered as before (values.ts).
@@ -261,6 +322,7 @@ export function gatherLeafPage(leaf: LeafColumn, chunks: readonly arrow.Data[]):
   const depth = leaf.layers.length;
   const datas = chunks.map((top) => layerData(leaf, top));
   const n = numbering(leaf, datas);
+  if (isSimpleList(leaf, datas)) return gatherSimpleList(leaf, datas, n);
   const rep = new Growing((length) => new Uint16Array(length));
   const def = new Growing((length) => new Uint16Array(length));
   const slotBatch = new Growing((length) => new Int32Array(length));

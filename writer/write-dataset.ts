@@ -11,7 +11,7 @@
  *                                 manifest of version N + 1 ──commitManifest──► _versions/
  *
  * Memory stays bounded: a column holds at most one page's values before they are encoded, and at most
- * 64 MiB of encoded pages wait to be written (writer/file-sink.ts writes them behind the encoding).
+ * 24 MiB of encoded pages wait to be written (writer/file-sink.ts writes them behind the encoding).
  * An append that loses the race for its version re-reads the winner's manifest and commits on top of it
  * (its data files are reused: fragment ids live in the manifest only); create and overwrite fail with a
  * {@link CommitConflictError} instead. On any error the files written so far are removed and the dataset
@@ -33,7 +33,7 @@ import {
   writeTransactionFile,
   type CommittedVersion,
 } from './commit.js';
-import { DataFileWriter, type WrittenFile } from './data-file.js';
+import { DataFileWriter, HeldBuffers, type WrittenFile } from './data-file.js';
 import { openInput, type WriteData } from './input.js';
 import type { WriteFileVersion } from './levels.js';
 import { prepareCompression } from './page.js';
@@ -71,6 +71,13 @@ export interface WriteDatasetOptions {
    * calling thread). It pays where cores are free: on a busy 2-core machine it measured slower.
    */
   encodeInWorkers?: boolean;
+  /**
+   * Called with each ArrayBuffer behind the data's columns once the writer holds no reference to it any
+   * more (its bytes are in the data file, or encoded into other memory), so that a producer of batches
+   * can reuse that memory for later ones. Without it, a batch's memory must not change until
+   * `writeDataset` resolves: values are written where they lie.
+   */
+  releaseBuffer?: (buffer: ArrayBufferLike) => void;
 }
 
 /** What {@link writeDataset} committed. */
@@ -129,6 +136,11 @@ function checkOptions(
       `options.encodeInWorkers must be true or false; got ${JSON.stringify(options.encodeInWorkers)}`,
       { option: 'encodeInWorkers' },
     );
+  }
+  if (options.releaseBuffer !== undefined && typeof options.releaseBuffer !== 'function') {
+    throw new InvalidArgumentError(`options.releaseBuffer must be a function; got ${typeof options.releaseBuffer}`, {
+      option: 'releaseBuffer',
+    });
   }
   if (options.rowsPerBatch !== undefined && (!Number.isInteger(options.rowsPerBatch) || options.rowsPerBatch < 1)) {
     throw new InvalidArgumentError(
@@ -212,8 +224,10 @@ async function writeFiles(
   version: WriteFileVersion,
   encodeInWorkers: boolean,
   written: string[],
+  releaseBuffer: ((buffer: ArrayBufferLike) => void) | undefined,
 ): Promise<WrittenFile[]> {
   const files: WrittenFile[] = [];
+  const held = releaseBuffer && new HeldBuffers(releaseBuffer);
   const metadata = schemaMetadataBytes(schema);
   const order = columns.map((c) => schema.fields.findIndex((f) => f.name === c.field.name));
   let writer: DataFileWriter | undefined;
@@ -222,10 +236,12 @@ async function writeFiles(
     for await (const batch of batches) {
       const children = order.map((i) => batch.data.children[i] as arrow.Data);
       checkBatch(batch, columns, children, schema, rowsSeen);
+      // Held here too, so that a data file finished mid-batch does not release what the next one takes.
+      const batchBuffers = held && children.flatMap((data) => held.hold(data));
       let start = 0;
       while (start < batch.numRows) {
         if (!writer) {
-          writer = DataFileWriter.create(dataDir, dataFileName(), columns, metadata, version, encodeInWorkers);
+          writer = DataFileWriter.create(dataDir, dataFileName(), columns, metadata, version, encodeInWorkers, held);
           written.push(writer.path);
         }
         const take = Math.min(batch.numRows - start, maxRowsPerFile - writer.rows);
@@ -238,6 +254,7 @@ async function writeFiles(
           writer = undefined;
         } else await writer.waitForRoom();
       }
+      if (batchBuffers) held.letGo(batchBuffers);
       rowsSeen += batch.numRows;
     }
     if (writer) files.push(await writer.finish());
@@ -405,6 +422,7 @@ export async function writeDataset(
       fileVersion,
       encodeInWorkers,
       written,
+      options.releaseBuffer,
     );
     syncDirectory(dataDir);
     const fields = columns.flatMap((c) => c.fields);

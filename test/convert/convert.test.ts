@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
+import type * as arrow from 'apache-arrow';
 import { zipSync } from 'fflate';
 import { afterAll, describe, expect, it } from 'vitest';
 import { rejection } from '../caught.js';
@@ -75,6 +76,33 @@ describe('convertToLance npy', () => {
     ]);
     const byId = new Map(table.toArray().map((r) => [r.id as bigint, Array.from(r.tensor as Iterable<number>)]));
     ids.forEach((id, i) => expect(byId.get(id)).toEqual(Array.from(values.subarray(i * 4, i * 4 + 4))));
+  });
+
+  it('keeps every file of a directory larger than the memory it is read into', async () => {
+    const dir = fresh('large');
+    const dim = 131_072;
+    const rows = 120; // 63 MB of files, read into memory the writer gives back as it writes
+    const values = new Float32Array(rows * dim);
+    for (let r = 0; r < rows; r++) values.fill(r, r * dim, (r + 1) * dim);
+    await writeNpyBatchFiles(
+      dir,
+      BigInt64Array.from({ length: rows }, (_, i) => BigInt(i)),
+      values,
+      dim,
+      1,
+    );
+    const out = fresh('large.lance');
+    await convertToLance('npy', [dir], out, { column: 'tensor', progress: false });
+    const table = await oracleScan(out);
+    expect(table.numRows).toBe(rows);
+    for (let r = 0; r < rows; r++) {
+      const row = table.get(r)?.toJSON() as { id: bigint; tensor: arrow.Vector };
+      const tensor = row.tensor.toArray() as Float32Array;
+      expect(
+        tensor.findIndex((v) => v !== Number(row.id)),
+        `row ${r} (id ${row.id})`,
+      ).toBe(-1);
+    }
   });
 
   it('refuses a truncated .npy, naming the file', async () => {

@@ -271,3 +271,22 @@ describe('nested inputs and appends', () => {
     expect(error.message).toContain('column "list_int32" is list<string> in the data and list<int32> in the dataset');
   });
 });
+
+describe.each(['2.1', '2.2'] as const)('lists of fixed-width items without nulls in file version %s', (fileVersion) => {
+  it('are read by LanceDB and lance-loader value for value, null and empty lists included', async () => {
+    const path = join(root, `simple-lists-${fileVersion}.lance`);
+    const items = new arrow.Field('item', new arrow.Int64(), false);
+    const table = new arrow.Table({
+      tokens: column(new arrow.List(items), (i) => maybeList(i, (k) => BigInt(i * 10 + k))),
+      dense: column(new arrow.List(new arrow.Field('item', new arrow.Int32(), false)), (i) => [i, -i]),
+    });
+    // Batches of 700 rows: pages gather several sliced chunks.
+    await writeDataset(
+      path,
+      new arrow.Table(table.batches.flatMap((b) => [0, 700, 1400, 2100, 2800].map((s) => b.slice(s, s + 700)))),
+      { fileVersion },
+    );
+    expectTablesEqual(await oracleScan(path), table, { label: 'LanceDB' });
+    expectTablesEqual(await scanOurs(path), table, { label: 'lance-loader' });
+  });
+});

@@ -206,6 +206,49 @@ describe('writeDataset inputs', () => {
     expect(Array.from(read.get(49)?.image as Uint8Array)).toEqual(Array.from(rows[49]?.image as Uint8Array));
   });
 
+  it('lets a producer reuse the memory of batches it is told are released, without changing what was written', async () => {
+    const path = freshPath();
+    const dim = 65_536;
+    const rowsPerBatch = 4;
+    const batchCount = 48; // 48 MiB of vectors: more than the writer ever holds at once
+    const type = new arrow.FixedSizeList(dim, new arrow.Field('item', new arrow.Float32(), true));
+    const schema = new arrow.Schema([new arrow.Field('vec', type, false)]);
+    const free: ArrayBuffer[] = [];
+    let allocated = 0;
+    async function* batches(): AsyncGenerator<arrow.RecordBatch> {
+      for (let b = 0; b < batchCount; b++) {
+        const buffer = free.pop() ?? (allocated++, new ArrayBuffer(rowsPerBatch * dim * 4));
+        const values = new Float32Array(buffer);
+        for (let r = 0; r < rowsPerBatch; r++) values.fill(b * rowsPerBatch + r, r * dim, (r + 1) * dim);
+        const child = arrow.makeData({ type: new arrow.Float32(), length: values.length, data: values });
+        const vec = arrow.makeData({ type, length: rowsPerBatch, nullCount: 0, child });
+        yield new arrow.RecordBatch(
+          schema,
+          arrow.makeData({ type: new arrow.Struct(schema.fields), length: rowsPerBatch, children: [vec] }),
+        );
+      }
+    }
+    // Released memory is scribbled over at once: a release that came early would show in the file.
+    const releaseBuffer = (buffer: ArrayBufferLike): void => {
+      if (buffer.byteLength !== rowsPerBatch * dim * 4) return; // not one of ours
+      new Float32Array(buffer).fill(Number.NaN);
+      free.push(buffer as ArrayBuffer);
+    };
+    // 50 rows per file: a batch's memory is shared by two data files at each cut.
+    await writeDataset(path, batches(), { releaseBuffer, maxRowsPerFile: 50 });
+    expect(allocated).toBeLessThan(batchCount);
+    const vectors = (await scanOurs(path)).getChild('vec')?.data ?? [];
+    let row = 0;
+    for (const data of vectors) {
+      const values = data.children[0]?.values as Float32Array;
+      for (let r = 0; r < data.length; r++, row++) {
+        const wrong = values.subarray(r * dim, (r + 1) * dim).findIndex((v) => v !== row);
+        expect(wrong, `row ${row}`).toBe(-1);
+      }
+    }
+    expect(row).toBe(batchCount * rowsPerBatch);
+  });
+
   it('writes dictionary-encoded strings as their values', async () => {
     const path = freshPath();
     const table = arrow.tableFromArrays({ kind: ['cat', 'dog', 'cat', 'bird'] });
@@ -329,6 +372,12 @@ describe('writeDataset refusals', () => {
     const error = await rejection(writeDataset(freshPath(), makeTable(0, 5), { encodeInWorkers: 'yes' as never }));
     expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', details: { option: 'encodeInWorkers' } });
     expect(error.message).toContain('options.encodeInWorkers must be true or false; got "yes"');
+  });
+
+  it('refuses a releaseBuffer that is not a function, naming the option', async () => {
+    const error = await rejection(writeDataset(freshPath(), makeTable(0, 5), { releaseBuffer: 1 as never }));
+    expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', details: { option: 'releaseBuffer' } });
+    expect(error.message).toContain('options.releaseBuffer must be a function; got number');
   });
 
   it('refuses row objects without a schema', async () => {
