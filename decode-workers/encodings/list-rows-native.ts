@@ -94,7 +94,8 @@ function paramsOf(task: NestedTask, out: ListOutput): Int32Array | null {
   const layout: MiniBlockLayoutProto = task.layout;
   const rep = levelKind(layout.rep_compression);
   const def = levelKind(layout.def_compression);
-  const values = valueKind(layout.value_compression, out.byteWidth);
+  // The kernel copies items of 1 to 8 bytes; wider ones (fixed_size_binary(16), …) take the JavaScript path.
+  const values = out.byteWidth <= 8 ? valueKind(layout.value_compression, out.byteWidth) : 0;
   if (!rep || rep[0] === LEVELS_NONE || !def || values === 0 || layout.num_buffers < 1) return null;
   const params = new Int32Array(P.Count);
   params[P.SizeBytes] = chunkWordBytes(layout);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
 import * as arrow from 'apache-arrow';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openDataset, type Dataset } from '../../../index.js';
+import { openDataset, writeDataset, type Dataset } from '../../../index.js';
 import { outputWidthOf } from '../../../dataset/arrow-build.js';
 import { leafColumns, type LeafColumn } from '../../../dataset/columns.js';
 import { fetchFileTasks, type OutputTask } from '../../../dataset/read-rows.js';
@@ -403,5 +403,39 @@ describe('list rows of a token-sequence column as LanceDB 0.39 writes it by defa
     const [general, fast] = await raggedBoth(dataset, leaf, shuffledRows(3000, 256, 'ragged'));
     expect(fast.offsets).toEqual(general.offsets);
     expect(firstDifference(fast.data, general.data)).toBe(-1);
+  });
+});
+
+describe('lists of items wider than the native kernel copies', () => {
+  it('takes rows of list<fixed_size_binary(16)> stored as 128-bit flat mini-block values, value for value', async () => {
+    const numRows = 200;
+    const valueOffsets = Int32Array.from({ length: numRows + 1 }, (_, i) => 3 * i);
+    const bytes = Uint8Array.from({ length: 16 * 3 * numRows }, (_, i) => (i * 7 + (i >> 4)) & 0xff);
+    const column = arrow.makeVector(
+      arrow.makeData({
+        type: new arrow.List(new arrow.Field('item', new arrow.FixedSizeBinary(16), false)),
+        length: numRows,
+        nullCount: 0,
+        valueOffsets,
+        child: arrow.makeData({ type: new arrow.FixedSizeBinary(16), length: 3 * numRows, data: bytes }),
+      }),
+    );
+    const dir = mkdtempSync(join(tmpdir(), 'list-rows-wide-'));
+    tempDirs.push(dir);
+    await writeDataset(join(dir, 'wide.lance'), new arrow.Table({ ids: column }));
+    const dataset = await openDataset(join(dir, 'wide.lance'));
+    opened.push(dataset);
+    const rows = [199, 0, 57, 58, 120];
+    const taken = (await dataset.take(rows)).getChild('ids');
+    rows.forEach((row, i) => {
+      const items = taken?.get(i) as arrow.Vector;
+      expect(items.length).toBe(3);
+      for (let k = 0; k < 3; k++) {
+        const start = 16 * (3 * row + k);
+        expect(Array.from(items.get(k) as Uint8Array), `row ${row} item ${k}`).toEqual(
+          Array.from(bytes.subarray(start, start + 16)),
+        );
+      }
+    });
   });
 });
