@@ -39,6 +39,8 @@ interface ColumnLayout {
   /** Byte offsets within the slot (fixed width), or -1. */
   valuesOffset: number;
   validityOffset: number;
+  /** List columns, padded or ragged, whatever their items. */
+  list?: true;
   /** Lists of fixed-width items: bytes of one item. */
   itemBytes?: number;
   /** Ragged lists of fixed-size lists: the shape of one item. */
@@ -300,6 +302,7 @@ function listLayout(
       ArrayType,
       valuesOffset: -1,
       validityOffset: -1,
+      list: true,
       ...(itemBytes !== undefined && { itemBytes }),
       ...(itemShape && { itemShape }),
     };
@@ -335,6 +338,7 @@ function listLayout(
     ArrayType,
     valuesOffset,
     validityOffset,
+    list: true,
     itemBytes,
     pad: { length: pad.length, value: padValue, truncate: pad.truncate ?? 'end', lengthsOffset },
   };

@@ -24,7 +24,7 @@ export function resolveTransformInputs(plans: Record<string, ColumnTransformPlan
         };
         if (!c) return refuse('is not loaded (add it to options.columns)');
         if (c.transformed) refuse('is transformed itself; take its bytes in a step of its own column');
-        if (c.itemBytes !== undefined) refuse('is a list; user steps take fixed-width, string and binary columns');
+        if (c.list) refuse('is a list; user steps take fixed-width, string and binary columns');
         const array = c.ArrayType as unknown as { name: TypedArrayName; BYTES_PER_ELEMENT: number };
         plan.inputs.push({
           name,

@@ -94,4 +94,22 @@ describe('user transforms with inputs', () => {
       'options.transforms.image.steps[0].inputs: column "label" is not loaded (add it to options.columns)',
     );
   });
+
+  it('refuses inputs that name a list of strings, whose rows a step would get without item boundaries', async () => {
+    const tagged = await writeImageTable(jpegs.slice(0, 4), LABELS.slice(0, 4), { tags: true });
+    try {
+      const error = await createLoader(tagged, {
+        batchSize: 2,
+        workers: 1,
+        columns: ['image', 'tags'],
+        transforms: { image: { steps: [step('withColumns', [5], ['tags'])] } },
+      }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidArgumentError);
+      expect((error as Error).message).toBe(
+        'options.transforms.image.steps[0].inputs: column "tags" is a list; user steps take fixed-width, string and binary columns',
+      );
+    } finally {
+      rmSync(dirname(tagged), { recursive: true, force: true });
+    }
+  });
 });

@@ -40,7 +40,7 @@ export function encodeImage(
 export async function writeImageTable(
   images: (Uint8Array | null)[],
   labels?: number[],
-  { tokens = false } = {},
+  { tokens = false, tags = false } = {},
 ): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'lance-loader-images-'));
   const table = new arrow.Table({
@@ -48,6 +48,12 @@ export async function writeImageTable(
       tokens: arrow.vectorFromArray(
         images.map((_, r) => Array.from({ length: r % 5 }, (_, k) => r + k)),
         new arrow.List(new arrow.Field('item', new arrow.Int32(), true)),
+      ),
+    }),
+    ...(tags && {
+      tags: arrow.vectorFromArray(
+        images.map((_, r) => Array.from({ length: r % 3 }, (_, k) => `tag-${r}-${k}`)),
+        new arrow.List(new arrow.Field('item', new arrow.Utf8(), true)),
       ),
     }),
     id: arrow.makeVector(Int32Array.from(images, (_, i) => i)),
