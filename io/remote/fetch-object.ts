@@ -30,6 +30,8 @@ export interface ObjectRequest {
   build(headers: Record<string, string>): Promise<{ url: string; headers: Record<string, string> }>;
   /** The connections to send it on: a store's own (trusting its ca_bundle), or undefined for Node's global pool. */
   agent: Agent | undefined;
+  /** Redirects followed: none for signed requests, whose headers must not reach another host. */
+  maxRedirections: number;
 }
 
 /** The bytes received and the object's whole size. */
@@ -123,6 +125,7 @@ async function attempt(request: ObjectRequest, timeoutMs: number, closed: AbortS
       method: 'GET',
       headers: built.headers,
       signal: controller.signal,
+      maxRedirections: request.maxRedirections,
       ...(request.agent && { dispatcher: request.agent }),
     });
     if (response.statusCode !== 200 && response.statusCode !== 206) {

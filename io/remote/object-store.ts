@@ -39,6 +39,9 @@ export interface ListedObject {
 /** How long an object's signed headers are reused (well inside the 15 minutes S3 accepts them). */
 const SIGNATURE_REUSE_MS = 60_000;
 
+/** Redirects an unsigned request follows, as fetch would (it follows up to 20). */
+const MAX_REDIRECTIONS = 5;
+
 /** Most pages of a listing followed (1000 keys each): more is a runaway listing, not a dataset. */
 const MAX_LIST_PAGES = 10_000;
 
@@ -127,6 +130,11 @@ export class ObjectStore {
     );
   }
 
+  /** An unsigned store follows redirects (an http dataset behind a CDN); a signed one never sends its headers on. */
+  private get maxRedirections(): number {
+    return this.signer ? 0 : MAX_REDIRECTIONS;
+  }
+
   /** Whether keys can be listed (S3) or only fetched by name (http). */
   get canList(): boolean {
     return this.listing !== undefined;
@@ -140,6 +148,7 @@ export class ObjectStore {
         range,
         build: (headers) => this.request(`${this.base}${encodeKey(key)}`, headers),
         agent: this.agent,
+        maxRedirections: this.maxRedirections,
       },
       this.policy,
       this.limiter,
@@ -164,6 +173,7 @@ export class ObjectStore {
           range: undefined,
           build: (headers) => this.request(`${bucketUrl}?${query}`, headers),
           agent: this.agent,
+          maxRedirections: this.maxRedirections,
         },
         this.policy,
         this.limiter,

@@ -4,6 +4,8 @@
  * per-request timeouts on stalled bodies, the in-flight limit, and close() aborting requests in flight.
  */
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { rejection } from '../../caught.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AbortError, IoError } from '../../../errors.js';
@@ -55,6 +57,22 @@ describe('a GET of a byte range', () => {
     const { bytes, objectSize } = await storeOf().get('object.bin', { offset: 1000, size: 5000 });
     expect(objectSize).toBe(BYTES.length);
     expect(bytes).toEqual(BYTES.subarray(1000, 6000));
+  });
+
+  it('from an http server that redirects (as a CDN does) follows the redirect to the bytes', async () => {
+    const redirector = createServer((request, response) => {
+      response.writeHead(302, { location: `${server.url}/${(request.url ?? '').replace(/^\/moved\//, '')}` });
+      response.end();
+    });
+    await new Promise<void>((resolve) => redirector.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = redirector.address() as AddressInfo;
+      const store = ObjectStore.open(`http://127.0.0.1:${port}/moved`, undefined, resolveRemoteIo({}, 'remote'));
+      const { bytes } = await store.get('object.bin', { offset: 10, size: 20 });
+      expect(bytes).toEqual(BYTES.subarray(10, 30));
+    } finally {
+      redirector.close();
+    }
   });
 
   it('of the last bytes (a suffix range) learns the object size', async () => {
