@@ -128,6 +128,7 @@ export function decodeListRowsNative(task: NestedTask, out: ListOutput): boolean
   const chunks: Uint8Array[] = [];
   const groupInfo = new Float64Array(4 * task.groups.length);
   let items = 0;
+  let chunkRows = 0;
   for (let g = 0; g < task.groups.length; g++) {
     const group = task.groups[g] as NestedTask['groups'][number];
     groupInfo[4 * g] = group.firstRow;
@@ -143,6 +144,7 @@ export function decodeListRowsNative(task: NestedTask, out: ListOutput): boolean
       chunkInfo[c++] = chunk.itemCount;
       chunkInfo[c++] = chunk.rowStarts;
       items += chunk.itemCount;
+      chunkRows += chunk.rowStarts;
     }
   const defMap = levels.defMap;
   const perRow = new Int32Array(rows.length);
@@ -172,7 +174,10 @@ export function decodeListRowsNative(task: NestedTask, out: ListOutput): boolean
     out.nullItems = state[5] as number;
     return true;
   }
-  return decodeRagged(addon, task, out, [chunks, chunkInfo, groupInfo, params, perRow, state], items);
+  // The wanted rows at the chunks' mean row length, not every item of the chunks: a shuffled batch wants
+  // about one row of each chunk. A row longer than that asks for more (NEED_BYTES).
+  const wantedItems = Math.min(items, Math.ceil((items / Math.max(1, chunkRows)) * rows.length));
+  return decodeRagged(addon, task, out, [chunks, chunkInfo, groupInfo, params, perRow, state], wantedItems);
 }
 
 function paddedOutputs(out: ListOutput): (Uint8Array | Int32Array | null)[] {
@@ -180,7 +185,7 @@ function paddedOutputs(out: ListOutput): (Uint8Array | Int32Array | null)[] {
   return [padded.values, padded.lengths, padded.validity, padded.target.padBytes];
 }
 
-/** Ragged rows: bytes reserved for the chunks' items (more, and a second call, for rows wanted twice). */
+/** Ragged rows: bytes reserved for `items` items, doubled and the call repeated while the kernel needs more. */
 function decodeRagged(
   addon: NonNullable<ReturnType<typeof nativeAddon>>,
   task: NestedTask,
@@ -198,7 +203,7 @@ function decodeRagged(
   const ragged = out.ragged;
   const itemValidity = out.itemValidity;
   if (!ragged) return false;
-  for (let reserve = items; ; reserve *= 2) {
+  for (let reserve = Math.max(1, items); ; reserve *= 2) {
     reserveCapacity(ragged, reserve * out.byteWidth);
     if (itemValidity) reserveCapacity(itemValidity, reserve);
     state[0] = ragged.used;

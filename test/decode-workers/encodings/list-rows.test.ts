@@ -439,3 +439,25 @@ describe('lists of items wider than the native kernel copies', () => {
     });
   });
 });
+
+describe.runIf(nativeAddon())('the native list-rows kernel, ragged', () => {
+  it("holds about the wanted rows' items for a shuffled batch, not every item of the chunks they are in", async () => {
+    const { dataset, leaves } = await listLeaves('nested', '2.2');
+    const leaf = leaves[0] as LeafColumn;
+    const rows = shuffledRows(dataset.numRows, 32, 'ragged-reserve');
+    rows.sort();
+    const tasks = (await tasksOf(dataset, leaf, rows)).filter(({ task }) => task.kind === 'miniblock-nested');
+    const out = createRaggedListOutput(rows.length, 4, false, leaf.layers ?? []);
+    let chunkItems = 0;
+    for (const { task } of tasks) {
+      const mini = task as DecodeTask & { kind: 'miniblock-nested' };
+      for (const group of mini.groups) for (const chunk of group.chunks) chunkItems += chunk.itemCount;
+      expect(decodeListRowsNative(mini, out)).toBe(true);
+    }
+    const ragged = finishListOutput(out, leaf.name);
+    if (!ragged) throw new Error('a ragged list output gave no rows');
+    const wantedBytes = compactVariable(ragged).data.length;
+    expect(ragged.data.length).toBeLessThanOrEqual(4 * wantedBytes);
+    expect(chunkItems * 4).toBeGreaterThan(8 * wantedBytes);
+  });
+});
