@@ -13,7 +13,7 @@ import * as lancedb from '@lancedb/lancedb';
 import * as arrow from 'apache-arrow';
 import { openDataset } from '../index.js';
 import { parseExampleArgs } from './command-line.js';
-import { removeOnExit } from './remove-on-exit.js';
+import { removeAfterWriting, removeOnExit } from './remove-on-exit.js';
 
 const args = parseExampleArgs({
   name: 'quickstart',
@@ -85,7 +85,7 @@ if (path === undefined) {
   const dir = mkdtempSync(join(tmpdir(), 'lance-loader-quickstart-'));
   removeOnExit(dir);
   console.log(`writing ${rows} rows with LanceDB into ${dir} (removed when the quickstart ends)`);
-  path = await writeExample(dir, rows);
+  path = await removeAfterWriting(writeExample(dir, rows));
 }
 const dataset = await openDataset(path);
 try {

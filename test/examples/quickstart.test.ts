@@ -104,4 +104,25 @@ describe('quickstart', () => {
     expect(signal).toBe('SIGINT');
     expect(left).toEqual([]);
   });
+
+  it('removes its temporary folder and ends by Ctrl-C when interrupted while LanceDB commits the table', async () => {
+    // LanceDB's threads go on adding files while the signal is handled: the folder must not outlive them.
+    let interrupted = false;
+    const { signal, left } = await runQuickstart(['--rows', '500000'], {
+      onStdout: (child, stdout) => {
+        const dir = /^writing 500000 rows with LanceDB into (\S+)/m.exec(stdout)?.[1];
+        if (interrupted || dir === undefined) return;
+        interrupted = true;
+        const poll = setInterval(() => {
+          if (!fs.existsSync(path.join(dir, 'images.lance', '_versions'))) return;
+          clearInterval(poll);
+          child.kill('SIGINT');
+        }, 2);
+        child.on('exit', () => clearInterval(poll));
+      },
+    });
+    expect(interrupted).toBe(true);
+    expect(signal).toBe('SIGINT');
+    expect(left).toEqual([]);
+  });
 });
