@@ -189,8 +189,8 @@ export class DataLoader {
                   resolved.batchSize * plans.reduce((sum, p) => sum + (p.batchStep?.input?.byteWidth ?? 0), 0),
               ),
         ...(remoteIo && { remoteBytesInFlight: remoteIo.bytesInFlight }),
-        // Padded lists and ragged lists of fixed-width items (variable with an item width).
-        listColumns: layout.columns.filter((c) => c.pad || (c.variable && c.itemBytes)).length,
+        // Lists of fixed-width items, padded or ragged: the ones the list-rows path decodes.
+        listColumns: layout.columns.filter((c) => c.list && c.itemBytes !== undefined).length,
       });
       const ref: DatasetRef = {
         path: dataset.path,
