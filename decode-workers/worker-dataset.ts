@@ -74,6 +74,7 @@ import {
   singleListLevels,
   valuesPerItem,
 } from './nested-fill.js';
+import { isPackedOutput, splitPackedRows } from './packed-fill.js';
 import type { Dataset } from '../dataset/dataset.js';
 import { checkSameDataset, openVersion, replaced } from './same-dataset.js';
 import { selectBatchFields } from './batch-fields.js';
@@ -346,6 +347,8 @@ export class WorkerDataset {
         items?.copyWithin(slot * n, from * n, (from + 1) * n);
       }
     }
+    // After the transforms: a row they replaced was copied as a whole packed row.
+    for (const d of outputs) if (isPackedOutput(d)) splitPackedRows(d);
     return {
       variable: transformed.variable,
       itemValidity,
