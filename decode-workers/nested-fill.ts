@@ -112,9 +112,9 @@ export function fillStructLeaf(d: FixedDescriptor, out: NestedOutput, where: str
   const layers = unravelLevels(levels, out.layers, d.numSlots, where);
   checkRows(layers, d.numSlots, values.length === d.numSlots * d.byteWidth, where);
   const rows = structValidity(layers, new Uint8Array(d.numSlots));
-  const items =
-    out.items && itemValidity?.includes(0) ? valueValidity(rows, itemValidity, out.items.perValue, where) : null;
-  if (items) zeroNullValues(values, items, d.byteWidth / (out.items as { perValue: number }).perValue);
+  const perValue = out.items?.perValue ?? 1;
+  const items = itemValidity?.includes(0) ? valueValidity(rows, itemValidity, perValue, where) : null;
+  if (items) zeroNullValues(values, items, d.byteWidth / perValue);
   new Uint8Array(d.buffer, d.byteOffset, values.length).set(values);
   if (d.validityOffset >= 0) new Uint8Array(d.buffer, d.validityOffset, d.numSlots).set(rows);
   return items;
