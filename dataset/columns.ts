@@ -37,7 +37,8 @@ function fieldAt(fields: LanceField[], name: string): LanceField | undefined {
   let level = fields;
   for (let i = 0; i < parts.length - 1; i++) {
     const parent = level.find((f) => f.name === parts[i]);
-    if (!parent || parent.logicalType !== 'struct') return undefined;
+    // A packed struct's fields are stored together in one column, read with the struct.
+    if (!parent || parent.logicalType !== 'struct' || isPackedField(parent)) return undefined;
     ancestors.push(parent);
     level = parent.children;
   }
@@ -58,8 +59,11 @@ export function selectFields(
   return columns.map((name) => {
     const field = fieldAt(fields, name);
     if (!field) {
+      const packed = fields.find((f) => name.startsWith(`${f.name}.`) && isPackedField(f));
       throw new InvalidArgumentError(
-        `${where} has no column "${name}"; its columns are: ${fields.map((f) => f.name).join(', ')} (struct fields by path, e.g. "struct.child")`,
+        packed
+          ? `${where} has no column "${name}": "${packed.name}" is a packed struct (or blob), whose fields are stored together; select "${packed.name}"`
+          : `${where} has no column "${name}"; its columns are: ${fields.map((f) => f.name).join(', ')} (struct fields by path, e.g. "struct.child")`,
         { column: name },
       );
     }

@@ -99,18 +99,31 @@ export function packedToData(field: LanceField, out: ColumnOutput, length: numbe
 
 /** One fixed-width output per field, copied out of rows of `widths` summed bytes. */
 function splitFixedRows(widths: number[], out: FixedOutput, length: number): FixedOutput[] {
-  const rowBytes = out.byteWidth;
   let fieldStart = 0;
   return widths.map((width) => {
     const child = createFixedOutput(length, width, false);
-    const src = out.values;
-    const dst = child.values;
-    // Byte by byte: fields are a few bytes wide, and a subarray per value would cost more than its copy.
-    for (let row = 0, from = fieldStart, to = 0; row < length; row++, from += rowBytes)
-      for (let b = 0; b < width; b++) dst[to++] = src[from + b] as number;
+    copyPackedField(out.values, out.byteWidth, fieldStart, width, length, child.values, 0);
     fieldStart += width;
     return child;
   });
+}
+
+/**
+ * Copies one field's values out of `length` packed rows of `rowBytes` in `src` (the field's `width` bytes
+ * at `fieldStart` of each row) into `dst` from byte `to`, one value after another.
+ */
+export function copyPackedField(
+  src: Uint8Array,
+  rowBytes: number,
+  fieldStart: number,
+  width: number,
+  length: number,
+  dst: Uint8Array,
+  to: number,
+): void {
+  // Byte by byte: fields are a few bytes wide, and a subarray per value would cost more than its copy.
+  for (let row = 0, from = fieldStart; row < length; row++, from += rowBytes)
+    for (let b = 0; b < width; b++) dst[to++] = src[from + b] as number;
 }
 
 /** One output per field, parsed out of plain variable rows (fixed bytes, or u32 length + bytes). */

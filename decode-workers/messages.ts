@@ -30,6 +30,12 @@ export type OutputDescriptor =
       numSlots: number;
       /** Byte offset of one validity byte per slot, or -1 when the column is not nullable. */
       validityOffset: number;
+      /**
+       * A packed struct: its rows (`byteWidth` bytes, the fields side by side) are decoded into the column's
+       * place and then split into one run of values per field, of `byteWidths[f]` bytes each, at
+       * `byteOffsets[f]` in the slot (decode-workers/packed-fill.ts).
+       */
+      packed?: { byteWidths: number[]; byteOffsets: number[] };
     }
   | {
       kind: 'variable';

@@ -12,9 +12,10 @@
  * the level it is in, so its validity is and-ed into that level's (a null struct makes its lists null and
  * its items null), and each list's offsets lead to the next level.
  */
-import { CorruptFileError, UnsupportedError } from '../errors.js';
+import * as arrow from 'apache-arrow';
+import { CorruptFileError } from '../errors.js';
 import type { OutputDescriptor, RaggedLevels } from './messages.js';
-import { compactNested, type NestedOutput, type ReadOutput } from './encodings/nested-output.js';
+import { compactNested, type NestedOutput } from './encodings/nested-output.js';
 import { unravelLevels, type UnravelledLayer } from './encodings/unravel.js';
 import { createPaddedListOutput, writeListRows, type ListOutput } from './encodings/list-rows.js';
 import type { FixedOutput, VariableOutput } from './encodings/output.js';
@@ -101,19 +102,55 @@ export function paddedItemValidity(out: ListOutput): Uint8Array | null {
   return validity;
 }
 
-/** Writes a struct child's values into the slot; a row is valid when the child and every struct above it are. */
-export function fillStructLeaf(d: FixedDescriptor, out: NestedOutput, where: string): void {
-  const { levels, values } = compactNested(out);
+/**
+ * Writes a struct child's values into the slot; a row is valid when the child and every struct above it
+ * are. Returns the batch's item validity when the child is a fixed-size list with a null item in the batch
+ * (`[rows × size]` bytes, 1 = the item and its row are valid; the null items' values zeroed), else null.
+ */
+export function fillStructLeaf(d: FixedDescriptor, out: NestedOutput, where: string): Uint8Array | null {
+  const { levels, values, itemValidity } = compactNested(out);
   const layers = unravelLevels(levels, out.layers, d.numSlots, where);
   checkRows(layers, d.numSlots, values.length === d.numSlots * d.byteWidth, where);
+  const rows = structValidity(layers, new Uint8Array(d.numSlots));
+  const perValue = out.items?.perValue ?? 1;
+  const items = itemValidity?.includes(0) ? valueValidity(rows, itemValidity, perValue, where) : null;
+  if (items) zeroNullValues(values, items, d.byteWidth / perValue);
   new Uint8Array(d.buffer, d.byteOffset, values.length).set(values);
-  if (d.validityOffset >= 0) structValidity(layers, new Uint8Array(d.buffer, d.validityOffset, d.numSlots));
+  if (d.validityOffset >= 0) new Uint8Array(d.buffer, d.validityOffset, d.numSlots).set(rows);
+  return items;
+}
+
+/**
+ * One byte per value of fixed-size list items (`perItem` each), 1 where the item (`items`, one byte each) and
+ * the value (`values`, the file's item validity; null when every value is valid) are both valid.
+ */
+function valueValidity(items: Uint8Array, values: Uint8Array | null, perItem: number, where: string): Uint8Array {
+  if (values && values.length !== items.length * perItem)
+    throw new CorruptFileError(
+      `${where}: ${values.length} item validity bytes for ${items.length} fixed-size lists of ${perItem}`,
+      { items: items.length },
+    );
+  const out = new Uint8Array(items.length * perItem);
+  for (let k = 0; k < items.length; k++) {
+    if (items[k] === 0) continue;
+    if (values) out.set(values.subarray(k * perItem, (k + 1) * perItem), k * perItem);
+    else out.fill(1, k * perItem, (k + 1) * perItem);
+  }
+  return out;
+}
+
+/** Zeroes the values (of `width` bytes) whose `validity` byte is 0: the bytes under them are whatever the writer left. */
+function zeroNullValues(values: Uint8Array, validity: Uint8Array, width: number): void {
+  for (let k = 0; k < validity.length; k++) if (validity[k] === 0) values.fill(0, k * width, (k + 1) * width);
 }
 
 /** A nested column as a variable-width output in slot order, with its item validity and list levels. */
 export interface NestedAsVariable {
   output: VariableOutput;
-  /** One byte per item (1 = valid) when some item of the batch is null, else null. */
+  /**
+   * One byte per item (1 = valid) when some item of the batch is null, else null; for items that are
+   * fixed-size lists one byte per value (`[items × size]`), 0 under a null item or a null value.
+   */
   itemValidity: Uint8Array | null;
   /** The list levels below the rows; null for a struct child by path. */
   levels: RaggedLevels | null;
@@ -123,14 +160,16 @@ export interface NestedAsVariable {
  * A variable-width struct child (utf8, binary) or a ragged list column as a variable-width output in slot
  * order, for the worker to put in the slot's variable-width memory like a flat string column: a ragged
  * row's value is its items' bytes back to back (a null fixed-width item's zeros, a null string empty).
+ * `perItem`: values per item (a fixed-size list leaf's size, see {@link valuesPerItem}).
  */
 export function nestedAsVariable(
   out: NestedOutput,
   numSlots: number,
   nullable: boolean,
   where: string,
+  perItem = 1,
 ): NestedAsVariable {
-  const { levels, values, valueOffsets } = compactNested(out);
+  const { levels, values, valueOffsets, itemValidity: itemValues } = compactNested(out);
   const layers = unravelLevels(levels, out.layers, numSlots, where);
   const starts = new Float64Array(numSlots);
   const lengths = new Uint32Array(numSlots);
@@ -160,9 +199,13 @@ export function nestedAsVariable(
   const items = split.items.length;
   if (w === undefined ? valueOffsets?.length !== items + 1 : values.length !== items * w)
     throw new CorruptFileError(`${where}: the levels and values of ${numSlots} rows do not match`, { rows: numSlots });
-  // The bytes under a null fixed-width item are whatever the writer left there.
-  if (w !== undefined && split.itemNulls > 0)
-    for (let k = 0; k < items; k++) if (split.items[k] === 0) values.fill(0, k * w, (k + 1) * w);
+  // A list of fixed-size lists gives one validity byte per value, [items × size], as a flat one does.
+  const valueNulls = out.items !== null && itemValues?.includes(0) === true;
+  const perValue = perItem > 1 && (split.itemNulls > 0 || valueNulls) ? perItem : 1;
+  const itemValidity =
+    perValue > 1 ? valueValidity(split.items, itemValues, perItem, where) : split.itemNulls > 0 ? split.items : null;
+  // The bytes under a null value are whatever the writer left there.
+  if (w !== undefined && itemValidity) zeroNullValues(values, itemValidity, w / perValue);
   const byteAt = (item: number) => (w === undefined ? ((valueOffsets as Float64Array)[item] as number) : item * w);
   for (let s = 0; s < numSlots; s++) {
     let first = s;
@@ -177,13 +220,18 @@ export function nestedAsVariable(
   if (nullable) output.validity = (split.lists[0] as ListLevels['lists'][number]).validity;
   return {
     output,
-    itemValidity: split.itemNulls > 0 ? split.items : null,
+    itemValidity,
     levels: {
       offsets: split.lists.map((l) => l.offsets.slice()),
       validity: split.lists.slice(1).map((l) => l.validity),
       itemOffsets: w === undefined ? Int32Array.from(valueOffsets as Float64Array) : null,
     },
   };
+}
+
+/** Values per item of a nested leaf of type `leafType`: a fixed-size list's size, else 1. */
+export function valuesPerItem(leafType: arrow.DataType | undefined): number {
+  return leafType && arrow.DataType.isFixedSizeList(leafType) ? leafType.listSize : 1;
 }
 
 function checkRows(layers: readonly UnravelledLayer[], numSlots: number, valuesMatch: boolean, where: string): void {
@@ -199,19 +247,6 @@ function structValidity(layers: readonly UnravelledLayer[], validity: Uint8Array
     for (let s = 0; s < validity.length; s++) validity[s] = (validity[s] as number) & (layer.validity[s] as number);
   }
   return validity;
-}
-
-/**
- * Refuses a batch of a nested column (a struct child) whose fixed-size lists hold null items: such a batch
- * has no place for item validity yet, and their values would pass for numbers. `column` names the column.
- */
-export function refuseNullItems(out: ReadOutput, column: string, where: string): void {
-  const items = out.kind === 'nested' ? out.items?.validity.data.subarray(0, out.items.validity.used) : undefined;
-  if (!items || items.indexOf(0) < 0) return;
-  throw new UnsupportedError(
-    `${where}: fixed_size_list items are null in this batch; the loader does not batch null items of struct children yet (read the column with dataset.take or leave it out)`,
-    { column },
-  );
 }
 
 /**
@@ -270,8 +305,11 @@ export function moveRaggedLevels(
         ((itemOffsets as Int32Array)[j] as number) + (oldItems[k + 1] as number) - (oldItems[k] as number);
     });
   }
-  return {
-    levels: { offsets, validity, itemOffsets },
-    ...(itemValidity && { itemValidity: Uint8Array.from(elements, (k) => itemValidity[k] as number) }),
-  };
+  if (!itemValidity) return { levels: { offsets, validity, itemOffsets } };
+  // One byte per item, or per value of fixed-size list items.
+  const items = levels.offsets.at(-1)?.at(-1) ?? 0;
+  const per = items > 0 ? itemValidity.length / items : 1;
+  const moved = new Uint8Array(elements.length * per);
+  elements.forEach((k, j) => moved.set(itemValidity.subarray(k * per, (k + 1) * per), j * per));
+  return { levels: { offsets, validity, itemOffsets }, itemValidity: moved };
 }

@@ -71,9 +71,10 @@ import {
   nestedAsVariable,
   nullItemsOf,
   paddedItemValidity,
-  refuseNullItems,
   singleListLevels,
+  valuesPerItem,
 } from './nested-fill.js';
+import { isPackedOutput, splitPackedRows } from './packed-fill.js';
 import type { Dataset } from '../dataset/dataset.js';
 import { checkSameDataset, openVersion, replaced } from './same-dataset.js';
 import { selectBatchFields } from './batch-fields.js';
@@ -230,7 +231,7 @@ export class WorkerDataset {
       d.kind === 'fixed' && !this.leaves[i]?.layers ? openFixedOutput(d) : undefined,
     );
     let inputs: (VariableColumn | null)[] = [];
-    // Padded lists with a null item in the batch: their item validity (nested-fill.ts paddedItemValidity).
+    // Padded lists and struct children with a null item in the batch: their item validity (nested-fill.ts).
     const paddedItems: (Uint8Array | null)[] = [];
     // Transform scratch this batch holds: its values to transform and a batch-level step's stacked input.
     let held = 0;
@@ -278,12 +279,18 @@ export class WorkerDataset {
               itemValidity[i] = listItemValidity(out);
               listItemBytes[i] = out.byteWidth;
             } else paddedItems[i] = paddedItemValidity(out);
-          } else refuseNullItems(out, this.fields[i]?.name ?? '', where);
+          }
           if (out.kind !== 'nested') return;
           if (d.kind === 'padded') paddedItems[i] = fillPadded(d, out, rows, where);
-          else if (d.kind === 'fixed') fillStructLeaf(d, out, where);
+          else if (d.kind === 'fixed') paddedItems[i] = fillStructLeaf(d, out, where);
           else {
-            const ragged = nestedAsVariable(out, d.numSlots, d.nullable, where);
+            const ragged = nestedAsVariable(
+              out,
+              d.numSlots,
+              d.nullable,
+              where,
+              valuesPerItem(this.leaves[i]?.field.arrowType),
+            );
             columns[i] = ragged.output;
             itemValidity[i] = ragged.itemValidity;
             levels[i] = ragged.levels;
@@ -340,6 +347,8 @@ export class WorkerDataset {
         items?.copyWithin(slot * n, from * n, (from + 1) * n);
       }
     }
+    // After the transforms: a row they replaced was copied as a whole packed row.
+    for (const d of outputs) if (isPackedOutput(d)) splitPackedRows(d);
     return {
       variable: transformed.variable,
       itemValidity,

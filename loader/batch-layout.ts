@@ -47,6 +47,21 @@ interface ColumnLayout {
   itemShape?: number[];
   /** Padded lists: how rows are padded, and the byte offset of one int32 length per row. */
   pad?: Required<PadOptions> & { lengthsOffset: number };
+  /**
+   * Packed structs: the workers decode whole rows (`bytesPerRow`) into the column's place and split them
+   * into these fields' places; each field is a batch column of its own, named by its path.
+   */
+  packed?: PackedFieldLayout[];
+}
+
+/** One field of a packed struct in a batch slot: `byteWidth` bytes per row from `byteOffset`. */
+interface PackedFieldLayout {
+  name: string;
+  dtype: ColumnDType;
+  ArrayType: ValuesConstructor;
+  rowShape: number[];
+  byteWidth: number;
+  byteOffset: number;
 }
 
 export interface BatchLayout {
@@ -87,6 +102,14 @@ function scalarDType(type: arrow.DataType, name: string): { dtype: ColumnDType; 
       : { dtype: 'int64', ArrayType: BigInt64Array };
   if (arrow.DataType.isFixedSizeBinary(type)) return { dtype: 'uint8', ArrayType: Uint8Array };
   throw new UnsupportedError(`column "${name}" has type ${type}, which the loader cannot batch`, { column: name });
+}
+
+/** The scalar type of a fixed-width type's values and how many of them a value holds. */
+function scalarsOf(type: arrow.DataType): { scalarType: arrow.DataType; items: number } {
+  if (arrow.DataType.isFixedSizeList(type))
+    return { scalarType: type.children[0]?.type as arrow.DataType, items: type.listSize };
+  if (arrow.DataType.isFixedSizeBinary(type)) return { scalarType: type, items: type.byteWidth };
+  return { scalarType: type, items: 1 };
 }
 
 function align8(x: number): number {
@@ -145,6 +168,18 @@ export function planBatchLayout(
 
   function columnLayout(field: LanceField): ColumnLayout {
     const type = valueTypeOf(field.arrowType);
+    const packed = packedFieldKind(field);
+    if (packed === 'blob' || packed === 'blob-v2')
+      throw new UnsupportedError(
+        `column "${field.name}" is a blob column: the loader does not batch blob values (one may be megabytes); read them with dataset.takeBlobs(rows, '${field.name}'), whose handles read only the ranges asked for, or leave the column out`,
+        { column: field.name },
+      );
+    if (packed === 'packed')
+      return packedLayout(field, batchSize, shapes[field.name], (bytes) => {
+        const start = at;
+        at = align8(at + bytes);
+        return start;
+      });
     const variable = isVariableWidth(type);
     // A struct child by path is null where a struct above it is.
     const nullable = field.nullable || (field.ancestors ?? []).some((a) => a.nullable);
@@ -205,14 +240,7 @@ export function planBatchLayout(
         { column: field.name },
       );
     }
-    let scalarType = type;
-    let items = 1;
-    if (arrow.DataType.isFixedSizeList(type)) {
-      scalarType = type.children[0]?.type as arrow.DataType;
-      items = type.listSize;
-    } else if (arrow.DataType.isFixedSizeBinary(type)) {
-      items = type.byteWidth;
-    }
+    const { scalarType, items } = scalarsOf(type);
     const { dtype, ArrayType } = scalarDType(scalarType, field.name);
     let rowShape = items === 1 ? [] : [items];
     const shape = shapes[field.name];
@@ -341,5 +369,56 @@ function listLayout(
     list: true,
     itemBytes,
     pad: { length: pad.length, value: padValue, truncate: pad.truncate ?? 'end', lengthsOffset },
+  };
+}
+
+/**
+ * A packed struct of fixed-width fields (numbers, fixed-size lists and binaries): the workers decode its
+ * rows into its place and split them into one place per field (decode-workers/packed-fill.ts), each 8-byte
+ * aligned, together at least as large as the rows; `place(bytes)` places each part in the slot.
+ */
+function packedLayout(
+  field: LanceField,
+  batchSize: number,
+  shape: readonly number[] | undefined,
+  place: (bytes: number) => number,
+): ColumnLayout {
+  const name = field.name;
+  if (shape)
+    throw new InvalidArgumentError(
+      `options.shapes.${name}: "${name}" is a packed struct, whose fields are columns of their own ("${name}.<field>")`,
+      { option: `shapes.${name}` },
+    );
+  const fields = (field.arrowType as arrow.Struct).children.map((child): PackedFieldLayout => {
+    // Lance packs bools as variable-width rows, like strings.
+    const byteWidth = arrow.DataType.isBool(child.type) ? undefined : fixedByteWidth(child.type);
+    if (byteWidth === undefined)
+      throw new UnsupportedError(
+        `column "${name}" is a packed struct with field "${child.name}" of type ${child.type}: the loader batches packed structs of fixed-width fields (numbers, fixed-size lists), not of strings, binaries or bools; read it with dataset.take or leave it out`,
+        { column: name },
+      );
+    const { scalarType, items } = scalarsOf(child.type);
+    const path = `${name}.${child.name}`;
+    return {
+      name: path,
+      ...scalarDType(scalarType, path),
+      rowShape: items === 1 ? [] : [items],
+      byteWidth,
+      byteOffset: place(byteWidth * batchSize),
+    };
+  });
+  const nullable = field.nullable || (field.ancestors ?? []).some((a) => a.nullable);
+  return {
+    name,
+    dtype: 'uint8',
+    variable: false,
+    transformed: false,
+    nullable,
+    bytesPerRow: fields.reduce((sum, f) => sum + f.byteWidth, 0),
+    rowShape: [],
+    ArrayType: Uint8Array,
+    valuesOffset: fields[0]?.byteOffset ?? place(0),
+    validityOffset: nullable ? place(batchSize) : -1,
+    packed: fields,
   };
 }

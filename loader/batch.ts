@@ -80,7 +80,9 @@ export interface BatchColumn {
   /**
    * When some item of the batch is null (absent: every item is valid), 1 = valid: ragged lists and
    * fixed-size lists one byte per item (a null item reads as 0, or empty for strings; an item under a
-   * null struct of a list of structs is null); padded lists `[rows × length]` bytes, 0 also on padding.
+   * null struct of a list of structs is null), ragged lists of fixed-size lists one byte per value of
+   * `values` (`[items × size]`, 0 under a null item or a null value); padded lists `[rows × length]`
+   * bytes, 0 also on padding.
    */
   itemValidity?: Uint8Array;
 }

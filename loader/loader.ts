@@ -478,6 +478,12 @@ export class DataLoader {
                 byteWidth: c.bytesPerRow,
                 numSlots: numRows,
                 validityOffset: c.validityOffset,
+                ...(c.packed && {
+                  packed: {
+                    byteWidths: c.packed.map((f) => f.byteWidth),
+                    byteOffsets: c.packed.map((f) => f.byteOffset),
+                  },
+                }),
               },
     );
   }
@@ -500,6 +506,11 @@ export class DataLoader {
         bytes += v.data.byteLength;
         return;
       }
+      bytes += numRows * c.bytesPerRow;
+      if (c.packed) {
+        for (const f of c.packed) columns[f.name] = packedFieldColumn(f, c.validityOffset, slot.buffer, numRows);
+        return;
+      }
       const perRow = c.rowShape.reduce((a, b) => a * b, 1);
       const values = new c.ArrayType(slot.buffer, c.valuesOffset, numRows * perRow);
       const column: BatchColumn = { dtype: c.dtype, values, shape: [numRows, ...c.rowShape] };
@@ -508,7 +519,6 @@ export class DataLoader {
       const items = itemValidity[i];
       if (items) column.itemValidity = items;
       columns[c.name] = column;
-      bytes += numRows * c.bytesPerRow;
     });
     this.counters.bytesDelivered += bytes;
     slot.variableBytes = variable.reduce((sum, v) => sum + (v?.data.byteLength ?? 0), 0);
@@ -529,6 +539,22 @@ export class DataLoader {
  */
 async function checkTransforms(plans: ColumnTransformPlan[]): Promise<void> {
   if (plans.some((p) => p.steps.some((s) => s.op === 'decodeImage'))) await loadImageLibrary();
+}
+
+/** A field of a packed struct as a batch column: its values, and the struct's validity when it is nullable. */
+function packedFieldColumn(
+  f: NonNullable<BatchLayout['columns'][number]['packed']>[number],
+  validityOffset: number,
+  buffer: SharedArrayBuffer,
+  numRows: number,
+): BatchColumn {
+  const perRow = f.rowShape.reduce((a, b) => a * b, 1);
+  return {
+    dtype: f.dtype,
+    values: new f.ArrayType(buffer, f.byteOffset, numRows * perRow),
+    shape: [numRows, ...f.rowShape],
+    ...(validityOffset >= 0 && { validity: new Uint8Array(buffer, validityOffset, numRows) }),
+  };
 }
 
 /**

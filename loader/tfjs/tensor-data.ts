@@ -126,7 +126,8 @@ export function toTensorData(batch: Batch, spec: ResolvedColumnSpec): TensorData
 /** Which item places of a list or fixed-size list column hold a valid item, as a bool tensor's data. */
 function itemValidityData(col: BatchColumn, rows: number, where: string, spec: ResolvedColumnSpec): TensorData {
   const per = col.shape.slice(1).reduce((a, b) => a * b, 1);
-  const shape = col.offsets ? [col.values.length / (col.itemShape ?? []).reduce((a, b) => a * b, 1)] : col.shape;
+  const itemShape = col.itemShape ?? [];
+  const shape = col.offsets ? [col.values.length / itemShape.reduce((a, b) => a * b, 1), ...itemShape] : col.shape;
   if (col.dtype === 'utf8' || col.dtype === 'binary' || (!col.offsets && per === 1))
     throw new InvalidArgumentError(`${where}: itemValidity: true is for list and fixed-size list columns`, {
       option: `${spec.path}.itemValidity`,

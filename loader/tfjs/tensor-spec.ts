@@ -35,8 +35,9 @@ export interface ColumnTensorSpec {
   rowSplits?: boolean | number;
   /**
    * A list or fixed-size list column: which items are valid, as a bool tensor instead of its values:
-   * `[rows, length]` for a padded list (false also on padding), `[items]` for a ragged one, `[rows, dim]`
-   * for a fixed-size list; all true (padded: where an item is) when the batch has no null item.
+   * `[rows, length]` for a padded list (false also on padding), `[items, ...itemShape]` for a ragged one
+   * (the shape of its values), `[rows, dim]` for a fixed-size list; all true (padded: where an item is) when
+   * the batch has no null item.
    */
   itemValidity?: boolean;
 }

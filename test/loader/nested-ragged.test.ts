@@ -62,14 +62,14 @@ async function taken(dataset: Dataset, rows: ArrayLike<number>, column: string):
   return Array.from((table.getChild(column) ?? []) as Iterable<unknown>, plain);
 }
 
-/** One item of a ragged column (k-th of values) as plain JS. */
+/** One item of a ragged column (k-th of values) as plain JS (a fixed-size list item is null where all its values are). */
 function itemOf(column: BatchColumn, k: number): unknown {
-  if (column.itemValidity?.[k] === 0) return null;
+  const per = (column.itemShape ?? []).reduce((a, b) => a * b, 1);
+  if (column.itemValidity?.subarray(k * per, (k + 1) * per).every((v) => v === 0)) return null;
   if (column.itemOffsets) {
     const bytes = (column.values as Uint8Array).subarray(column.itemOffsets[k], column.itemOffsets[k + 1]);
     return column.dtype === 'utf8' ? text.decode(bytes) : Array.from(bytes);
   }
-  const per = (column.itemShape ?? []).reduce((a, b) => a * b, 1);
   const values = Array.from(column.values.subarray(k * per, (k + 1) * per) as ArrayLike<number>, Number);
   return column.itemShape ? values : values[0];
 }

@@ -1,0 +1,127 @@
+/**
+ * The DataLoader over packed structs and blob columns (LanceDB-written `packed_struct`,
+ * `packed_struct_nulls`, `packed_struct_var`, `blob`, `blob_v2`). A packed struct of fixed-width fields
+ * (stored as one column of whole rows) is batched like a plain struct: each field a column of its own named
+ * by its path, null where the struct is, value for value as `dataset.take` reads the rows, with real worker
+ * threads, over fragments and deletions in file versions 2.0, 2.1 and 2.2. Packed structs with string
+ * fields and blob columns are refused with typed errors that say what to do instead.
+ */
+import { describe, expect, it } from 'vitest';
+import { openDataset, type Dataset } from '../../index.js';
+import { createLoader } from '../../loader/loader.js';
+import type { BatchColumn } from '../../loader/batch.js';
+import type { LoaderOptions } from '../../loader/loader-options.js';
+import { ensureDataset } from '../fixtures/datasets.js';
+import { specByName, type StorageVersion } from '../fixtures/matrix.js';
+
+async function withDataset<T>(
+  spec: string,
+  version: StorageVersion,
+  use: (dataset: Dataset) => Promise<T>,
+): Promise<T> {
+  const dataset = await openDataset(await ensureDataset(specByName(spec), version));
+  try {
+    return await use(dataset);
+  } finally {
+    await dataset.close();
+  }
+}
+
+type Row = { x: number; y: number; cls: number } | null;
+
+/** Every batch of an epoch of `xyc`: its rows rebuilt from the field columns, and as dataset.take reads them. */
+async function epochRows(dataset: Dataset, options: LoaderOptions): Promise<{ given: Row[]; taken: Row[] }[]> {
+  const loader = await createLoader(dataset, options);
+  const out: { given: Row[]; taken: Row[] }[] = [];
+  try {
+    for await (const batch of loader.epoch(0)) {
+      expect(Object.keys(batch.columns)).toEqual(['xyc.x', 'xyc.y', 'xyc.cls']);
+      const [x, y, cls] = ['xyc.x', 'xyc.y', 'xyc.cls'].map((name) => batch.columns[name] as BatchColumn) as [
+        BatchColumn,
+        BatchColumn,
+        BatchColumn,
+      ];
+      expect([x.values, y.values, cls.values].map((v) => v.constructor)).toEqual([
+        Float32Array,
+        Float32Array,
+        Int32Array,
+      ]);
+      const given = Array.from(batch.rowOffsets, (_, r) =>
+        x.validity?.[r] === 0
+          ? null
+          : { x: x.values[r] as number, y: y.values[r] as number, cls: cls.values[r] as number },
+      );
+      const vector = (await dataset.take(Array.from(batch.rowOffsets), { columns: ['xyc'] })).getChild('xyc');
+      const taken = Array.from(batch.rowOffsets, (_, r) => {
+        const row = vector?.get(r)?.toJSON() as { x: number; y: number; cls: number } | undefined;
+        return row ? { x: Math.fround(row.x), y: Math.fround(row.y), cls: row.cls } : null;
+      });
+      out.push({ given, taken });
+      batch.release();
+    }
+  } finally {
+    await loader.close();
+  }
+  return out;
+}
+
+describe('a loader over a packed struct', () => {
+  for (const version of ['2.0', '2.1', '2.2'] as const) {
+    it(`gives each field as a column of its own by path, as dataset.take reads the rows (${version})`, async () => {
+      await withDataset('packed_struct', version, async (dataset) => {
+        const batches = await epochRows(dataset, { columns: ['xyc'], batchSize: 100, workers: 2, seed: 3 });
+        expect(batches.reduce((n, b) => n + b.given.length, 0)).toBe(dataset.numRows);
+        for (const { given, taken } of batches) expect(given).toEqual(taken);
+      });
+    });
+  }
+
+  for (const version of ['2.1', '2.2'] as const) {
+    it(`marks the rows where the packed struct is null in each field's validity (${version})`, async () => {
+      await withDataset('packed_struct_nulls', version, async (dataset) => {
+        const batches = await epochRows(dataset, { columns: ['xyc'], batchSize: 250, workers: 2, seed: 1 });
+        expect(batches.some((b) => b.taken.includes(null))).toBe(true);
+        for (const { given, taken } of batches) expect(given).toEqual(taken);
+      });
+    });
+  }
+
+  it('refuses a field selected by path, naming the packed struct to select', async () => {
+    await withDataset('packed_struct', '2.2', async (dataset) => {
+      await expect(createLoader(dataset, { columns: ['xyc.x'], batchSize: 8, workers: 1 })).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringContaining('"xyc" is a packed struct'),
+      });
+    });
+  });
+
+  it('refuses a packed struct with a string field, naming the column and the field', async () => {
+    await withDataset('packed_struct_var', '2.2', async (dataset) => {
+      await expect(createLoader(dataset, { columns: ['item'], batchSize: 8, workers: 1 })).rejects.toMatchObject({
+        code: 'UNSUPPORTED',
+        message: expect.stringMatching(/column "item" is a packed struct with field "name" of type Utf8/),
+      });
+    });
+  });
+});
+
+describe('a loader over a blob column', () => {
+  for (const [spec, version] of [
+    ['blob', '2.1'],
+    ['blob_v2', '2.2'],
+  ] as const) {
+    it(`refuses it, pointing at dataset.takeBlobs (${spec} ${version})`, async () => {
+      await withDataset(spec, version, async (dataset) => {
+        await expect(
+          createLoader(dataset, { columns: ['idx', 'image'], batchSize: 8, workers: 1 }),
+        ).rejects.toMatchObject({
+          code: 'UNSUPPORTED',
+          message: expect.stringContaining(`column "image" is a blob column`),
+        });
+        await expect(createLoader(dataset, { columns: ['image'], batchSize: 8, workers: 1 })).rejects.toThrow(
+          /dataset\.takeBlobs\(rows, 'image'\)/,
+        );
+      });
+    });
+  }
+});
