@@ -15,26 +15,30 @@ import { chunksOfRow, type ChunkTable, type MiniBlockRepIndex } from '../format/
 import type { ConstantLayoutProto, MiniBlockLayoutProto } from '../format/proto/messages.js';
 import type { PageLevels } from '../format/repdef.js';
 import {
+  CHUNK_FIELDS,
   done,
+  GROUP_FIELDS,
   pageBuffer,
   type DecodeTask,
-  type NestedChunkGroup,
   type PageRequest,
   type PlanStep,
 } from './plan-steps.js';
 
-/** A group of chunks [first, last] to read and the entries [from, to) of the request's rows in it. */
-interface ChunkSpan {
-  first: number;
-  last: number;
-  from: number;
-  to: number;
-}
+/** Numbers per span in chunkSpans's result: first and last chunk, entries [from, to) of the rows. */
+const SPAN_FIELDS = 4;
 
-/** Groups the request's rows by the chunks they need: rows of touching chunks share one group. */
-function chunkSpans(request: PageRequest, table: ChunkTable, repIndex: MiniBlockRepIndex | null): ChunkSpan[] {
+/**
+ * Groups the request's rows by the chunks they need, rows of touching chunks in one group: SPAN_FIELDS
+ * numbers per group (first chunk, last chunk, entries [from, to) of the rows), the groups in `count`.
+ */
+function chunkSpans(
+  request: PageRequest,
+  table: ChunkTable,
+  repIndex: MiniBlockRepIndex | null,
+): { spans: Float64Array; count: number } {
   const { rows } = request;
-  const spans: ChunkSpan[] = [];
+  const spans = new Float64Array(SPAN_FIELDS * rows.length);
+  let count = 0;
   let chunk = 0;
   const numChunks = table.itemStarts.length - 1;
   for (let i = 0; i < rows.length; i++) {
@@ -52,15 +56,19 @@ function chunkSpans(request: PageRequest, table: ChunkTable, repIndex: MiniBlock
         );
       first = last = chunk;
     }
-    const previous = spans[spans.length - 1];
-    if (previous && first <= previous.last) {
-      previous.last = Math.max(previous.last, last);
-      previous.to = i + 1;
+    const previous = SPAN_FIELDS * (count - 1);
+    if (count > 0 && first <= (spans[previous + 1] as number)) {
+      spans[previous + 1] = Math.max(spans[previous + 1] as number, last);
+      spans[previous + 3] = i + 1;
     } else {
-      spans.push({ first, last, from: i, to: i + 1 });
+      const at = SPAN_FIELDS * count++;
+      spans[at] = first;
+      spans[at + 1] = last;
+      spans[at + 2] = i;
+      spans[at + 3] = i + 1;
     }
   }
-  return spans;
+  return { spans, count };
 }
 
 /** Reads the chunks the request's rows need, then yields a 'miniblock-nested' task. */
@@ -74,32 +82,42 @@ export function planNestedChunks(
 ): PlanStep {
   const { page, rows, slots, where } = request;
   const data = pageBuffer(page, 1, where);
-  const spans = chunkSpans(request, table, repIndex);
-  const ranges = spans.map(({ first, last }) => ({
-    offset: data.offset + (table.byteOffsets[first] as number),
-    size: (table.byteOffsets[last + 1] as number) - (table.byteOffsets[first] as number),
-  }));
+  const { spans, count } = chunkSpans(request, table, repIndex);
+  const { byteOffsets, itemStarts } = table;
+  const ranges: { offset: number; size: number }[] = new Array(count);
+  let numChunks = 0;
+  for (let k = 0; k < count; k++) {
+    const first = spans[SPAN_FIELDS * k] as number;
+    const last = spans[SPAN_FIELDS * k + 1] as number;
+    const offset = byteOffsets[first] as number;
+    ranges[k] = { offset: data.offset + offset, size: (byteOffsets[last + 1] as number) - offset };
+    numChunks += last - first + 1;
+  }
   return {
     done: false,
     ranges,
     next: (views) => {
-      const groups = spans.map(({ first, last, from, to }, k): NestedChunkGroup => {
-        const view = views[k] as Uint8Array;
-        const base = table.byteOffsets[first] as number;
-        const chunks: NestedChunkGroup['chunks'] = [];
-        for (let c = first; c <= last; c++) {
-          chunks.push({
-            bytes: view.subarray((table.byteOffsets[c] as number) - base, (table.byteOffsets[c + 1] as number) - base),
-            itemCount: (table.itemStarts[c + 1] as number) - (table.itemStarts[c] as number),
-            rowStarts: repIndex
-              ? (repIndex.starts[c] as number)
-              : (table.itemStarts[c + 1] as number) - (table.itemStarts[c] as number),
-          });
+      const groups = new Float64Array(GROUP_FIELDS * count);
+      const chunks = new Float64Array(CHUNK_FIELDS * numChunks);
+      let c = 0;
+      for (let k = 0; k < count; k++) {
+        const first = spans[SPAN_FIELDS * k] as number;
+        const last = spans[SPAN_FIELDS * k + 1] as number;
+        const base = byteOffsets[first] as number;
+        const g = GROUP_FIELDS * k;
+        groups[g] = repIndex ? (repIndex.firstRow[first] as number) : (itemStarts[first] as number);
+        groups[g + 1] = spans[SPAN_FIELDS * k + 2] as number;
+        groups[g + 2] = spans[SPAN_FIELDS * k + 3] as number;
+        groups[g + 3] = last - first + 1;
+        for (let i = first; i <= last; i++, c += CHUNK_FIELDS) {
+          const items = (itemStarts[i + 1] as number) - (itemStarts[i] as number);
+          chunks[c] = (byteOffsets[i] as number) - base;
+          chunks[c + 1] = (byteOffsets[i + 1] as number) - base;
+          chunks[c + 2] = items;
+          chunks[c + 3] = repIndex ? (repIndex.starts[i] as number) : items;
         }
-        const firstRow = repIndex ? (repIndex.firstRow[first] as number) : (table.itemStarts[first] as number);
-        return { firstRow, chunks, from, to };
-      });
-      return done({ kind: 'miniblock-nested', where, layout, levels, rows, slots, dictionary, groups });
+      }
+      return done({ kind: 'miniblock-nested', where, layout, levels, rows, slots, dictionary, views, groups, chunks });
     },
   };
 }
