@@ -24,21 +24,14 @@ import {
   type PlanStep,
 } from './plan-steps.js';
 
-/** Numbers per span in chunkSpans's result: first and last chunk, entries [from, to) of the rows. */
-const SPAN_FIELDS = 4;
-
 /**
- * Groups the request's rows by the chunks they need, rows of touching chunks in one group: SPAN_FIELDS
- * numbers per group (first chunk, last chunk, entries [from, to) of the rows), the groups in `count`.
+ * Groups the request's rows by the chunks they need, rows of touching chunks in one group: four numbers
+ * per group (first chunk, last chunk, entries [from, to) of the rows). A plain array: V8 makes one far
+ * faster than a typed array, and it is read once, right away.
  */
-function chunkSpans(
-  request: PageRequest,
-  table: ChunkTable,
-  repIndex: MiniBlockRepIndex | null,
-): { spans: Float64Array; count: number } {
+function chunkSpans(request: PageRequest, table: ChunkTable, repIndex: MiniBlockRepIndex | null): number[] {
   const { rows } = request;
-  const spans = new Float64Array(SPAN_FIELDS * rows.length);
-  let count = 0;
+  const spans: number[] = [];
   let chunk = 0;
   const numChunks = table.itemStarts.length - 1;
   for (let i = 0; i < rows.length; i++) {
@@ -56,19 +49,15 @@ function chunkSpans(
         );
       first = last = chunk;
     }
-    const previous = SPAN_FIELDS * (count - 1);
-    if (count > 0 && first <= (spans[previous + 1] as number)) {
+    const previous = spans.length - 4;
+    if (previous >= 0 && first <= (spans[previous + 1] as number)) {
       spans[previous + 1] = Math.max(spans[previous + 1] as number, last);
       spans[previous + 3] = i + 1;
     } else {
-      const at = SPAN_FIELDS * count++;
-      spans[at] = first;
-      spans[at + 1] = last;
-      spans[at + 2] = i;
-      spans[at + 3] = i + 1;
+      spans.push(first, last, i, i + 1);
     }
   }
-  return { spans, count };
+  return spans;
 }
 
 /** Reads the chunks the request's rows need, then yields a 'miniblock-nested' task. */
@@ -82,43 +71,40 @@ export function planNestedChunks(
 ): PlanStep {
   const { page, rows, slots, where } = request;
   const data = pageBuffer(page, 1, where);
-  const { spans, count } = chunkSpans(request, table, repIndex);
+  const spans = chunkSpans(request, table, repIndex);
+  const count = spans.length / 4;
   const { byteOffsets, itemStarts } = table;
-  const ranges: { offset: number; size: number }[] = new Array(count);
   let numChunks = 0;
+  for (let k = 0; k < spans.length; k += 4) numChunks += (spans[k + 1] as number) - (spans[k] as number) + 1;
+  // The task's groups, then its chunks, in one array.
+  const info = new Float64Array(GROUP_FIELDS * count + CHUNK_FIELDS * numChunks);
+  const ranges: { offset: number; size: number }[] = new Array(count);
+  let c = GROUP_FIELDS * count;
   for (let k = 0; k < count; k++) {
-    const first = spans[SPAN_FIELDS * k] as number;
-    const last = spans[SPAN_FIELDS * k + 1] as number;
-    const offset = byteOffsets[first] as number;
-    ranges[k] = { offset: data.offset + offset, size: (byteOffsets[last + 1] as number) - offset };
-    numChunks += last - first + 1;
+    const first = spans[4 * k] as number;
+    const last = spans[4 * k + 1] as number;
+    const base = byteOffsets[first] as number;
+    ranges[k] = { offset: data.offset + base, size: (byteOffsets[last + 1] as number) - base };
+    const g = GROUP_FIELDS * k;
+    info[g] = repIndex ? (repIndex.firstRow[first] as number) : (itemStarts[first] as number);
+    info[g + 1] = spans[4 * k + 2] as number;
+    info[g + 2] = spans[4 * k + 3] as number;
+    info[g + 3] = last - first + 1;
+    for (let i = first; i <= last; i++, c += CHUNK_FIELDS) {
+      const items = (itemStarts[i + 1] as number) - (itemStarts[i] as number);
+      info[c] = (byteOffsets[i] as number) - base;
+      info[c + 1] = (byteOffsets[i + 1] as number) - base;
+      info[c + 2] = items;
+      info[c + 3] = repIndex ? (repIndex.starts[i] as number) : items;
+    }
   }
+  const groups = info.subarray(0, GROUP_FIELDS * count);
+  const chunks = info.subarray(GROUP_FIELDS * count);
   return {
     done: false,
     ranges,
-    next: (views) => {
-      const groups = new Float64Array(GROUP_FIELDS * count);
-      const chunks = new Float64Array(CHUNK_FIELDS * numChunks);
-      let c = 0;
-      for (let k = 0; k < count; k++) {
-        const first = spans[SPAN_FIELDS * k] as number;
-        const last = spans[SPAN_FIELDS * k + 1] as number;
-        const base = byteOffsets[first] as number;
-        const g = GROUP_FIELDS * k;
-        groups[g] = repIndex ? (repIndex.firstRow[first] as number) : (itemStarts[first] as number);
-        groups[g + 1] = spans[SPAN_FIELDS * k + 2] as number;
-        groups[g + 2] = spans[SPAN_FIELDS * k + 3] as number;
-        groups[g + 3] = last - first + 1;
-        for (let i = first; i <= last; i++, c += CHUNK_FIELDS) {
-          const items = (itemStarts[i + 1] as number) - (itemStarts[i] as number);
-          chunks[c] = (byteOffsets[i] as number) - base;
-          chunks[c + 1] = (byteOffsets[i + 1] as number) - base;
-          chunks[c + 2] = items;
-          chunks[c + 3] = repIndex ? (repIndex.starts[i] as number) : items;
-        }
-      }
-      return done({ kind: 'miniblock-nested', where, layout, levels, rows, slots, dictionary, views, groups, chunks });
-    },
+    next: (views) =>
+      done({ kind: 'miniblock-nested', where, layout, levels, rows, slots, dictionary, views, groups, chunks }),
   };
 }
 
