@@ -50,8 +50,7 @@ export interface NativeAddon {
    */
   decodeListRows(
     views: Uint8Array[],
-    chunkInfo: Float64Array,
-    groupInfo: Float64Array,
+    info: Float64Array,
     rows: Uint32Array,
     slots: Uint32Array,
     params: Int32Array,

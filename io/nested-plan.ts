@@ -14,20 +14,11 @@ import { constantBuffers } from '../format/layout.js';
 import { chunksOfRow, type ChunkTable, type MiniBlockRepIndex } from '../format/miniblock-layout.js';
 import type { ConstantLayoutProto, MiniBlockLayoutProto } from '../format/proto/messages.js';
 import type { PageLevels } from '../format/repdef.js';
-import {
-  CHUNK_FIELDS,
-  done,
-  GROUP_FIELDS,
-  pageBuffer,
-  type DecodeTask,
-  type PageRequest,
-  type PlanStep,
-} from './plan-steps.js';
+import { done, pageBuffer, type DecodeTask, type PageRequest, type PlanStep } from './plan-steps.js';
 
 /**
  * Groups the request's rows by the chunks they need, rows of touching chunks in one group: four numbers
- * per group (first chunk, last chunk, entries [from, to) of the rows). A plain array: V8 makes one far
- * faster than a typed array, and it is read once, right away.
+ * per group (first chunk, last chunk, entries [from, to) of the rows).
  */
 function chunkSpans(request: PageRequest, table: ChunkTable, repIndex: MiniBlockRepIndex | null): number[] {
   const { rows } = request;
@@ -72,34 +63,24 @@ export function planNestedChunks(
   const { page, rows, slots, where } = request;
   const data = pageBuffer(page, 1, where);
   const spans = chunkSpans(request, table, repIndex);
-  const count = spans.length / 4;
   const { byteOffsets, itemStarts } = table;
-  let numChunks = 0;
-  for (let k = 0; k < spans.length; k += 4) numChunks += (spans[k + 1] as number) - (spans[k] as number) + 1;
-  // The task's groups, then its chunks, in one array.
-  const info = new Float64Array(GROUP_FIELDS * count + CHUNK_FIELDS * numChunks);
-  const ranges: { offset: number; size: number }[] = new Array(count);
-  let c = GROUP_FIELDS * count;
-  for (let k = 0; k < count; k++) {
-    const first = spans[4 * k] as number;
-    const last = spans[4 * k + 1] as number;
+  // Plain arrays: V8 makes a typed array of more than 64 bytes far more slowly (its own backing store).
+  const groups: number[] = [];
+  const chunks: number[] = [];
+  const ranges: { offset: number; size: number }[] = [];
+  for (let k = 0; k < spans.length; k += 4) {
+    const first = spans[k] as number;
+    const last = spans[k + 1] as number;
     const base = byteOffsets[first] as number;
-    ranges[k] = { offset: data.offset + base, size: (byteOffsets[last + 1] as number) - base };
-    const g = GROUP_FIELDS * k;
-    info[g] = repIndex ? (repIndex.firstRow[first] as number) : (itemStarts[first] as number);
-    info[g + 1] = spans[4 * k + 2] as number;
-    info[g + 2] = spans[4 * k + 3] as number;
-    info[g + 3] = last - first + 1;
-    for (let i = first; i <= last; i++, c += CHUNK_FIELDS) {
+    ranges.push({ offset: data.offset + base, size: (byteOffsets[last + 1] as number) - base });
+    const firstRow = repIndex ? (repIndex.firstRow[first] as number) : (itemStarts[first] as number);
+    groups.push(firstRow, spans[k + 2] as number, spans[k + 3] as number, last - first + 1);
+    for (let i = first; i <= last; i++) {
       const items = (itemStarts[i + 1] as number) - (itemStarts[i] as number);
-      info[c] = (byteOffsets[i] as number) - base;
-      info[c + 1] = (byteOffsets[i + 1] as number) - base;
-      info[c + 2] = items;
-      info[c + 3] = repIndex ? (repIndex.starts[i] as number) : items;
+      const rowStarts = repIndex ? (repIndex.starts[i] as number) : items;
+      chunks.push((byteOffsets[i] as number) - base, (byteOffsets[i + 1] as number) - base, items, rowStarts);
     }
   }
-  const groups = info.subarray(0, GROUP_FIELDS * count);
-  const chunks = info.subarray(GROUP_FIELDS * count);
   return {
     done: false,
     ranges,

@@ -191,8 +191,8 @@ export type DecodeTask =
        * end in its group's view, item count, rows starting in it). chunkGroupsOf gives them as objects.
        */
       views: Uint8Array[];
-      groups: Float64Array;
-      chunks: Float64Array;
+      groups: number[];
+      chunks: number[];
     }
   | {
       /** Rows of a full-zip page of a nested column. */

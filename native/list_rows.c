@@ -8,11 +8,12 @@
  *              ─► its window (truncation) and place (padded slot, or ragged bytes)
  *              ─► values of the windows only (InlineBitpacking 8/16/32/64 or Flat), copied in place
  *
- * decodeListRows(views, chunkInfo, groupInfo, rows, slots, params, defMap, perRow, outputs, state) -> code
+ * decodeListRows(views, info, rows, slots, params, defMap, perRow, outputs, state) -> code
  *   views      Uint8Array per group: the group's chunks back to back, as read
- *   chunkInfo  Float64Array, per chunk (the groups' chunks one after the other): byte start and end in
- *              its group's view, item count, rows starting in it (the page index's)
- *   groupInfo  Float64Array, per group: first row, from, to (entries of rows/slots), chunk count
+ *   info       Float64Array: per group (views.length of them) its first row, from, to (entries of
+ *              rows/slots), chunk count; then per chunk (params[P_NUM_CHUNKS] of them, the groups' chunks
+ *              one after the other) its byte start and end in its group's view, item count, rows
+ *              starting in it (the page index's); longer is fine
  *   params     Int32Array, P_* below
  *   defMap     Uint16Array: canonical def of each page def level
  *   perRow     Int32Array, per entry of rows: the count (MODE_COUNTS writes it) or the items a random
@@ -51,6 +52,7 @@ enum {
   P_MODE,         /* MODE_* */
   P_PAD_LENGTH,   /* items per padded row, or -1 for ragged rows */
   P_TRUNCATE,     /* 0 end, 1 start, 2 random */
+  P_NUM_CHUNKS,   /* chunks in info */
   P_COUNT
 };
 enum { LEVELS_NONE, LEVELS_RLE, LEVELS_FLAT, LEVELS_BITPACK, LEVELS_OUT_OF_LINE };
@@ -588,33 +590,34 @@ static napi_value result_of(napi_env env, int code) {
 }
 
 napi_value DecodeListRows(napi_env env, napi_callback_info info) {
-  size_t argc = 10;
-  napi_value argv[10];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 10)
-    return throw_type(env, "decodeListRows takes 10 arguments");
-  double *chunk_info, *group_info, *state;
+  size_t argc = 9;
+  napi_value argv[9];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 9)
+    return throw_type(env, "decodeListRows takes 9 arguments");
+  double *group_info, *state;
   uint32_t *rows, *slots;
   int32_t *params, *per_row;
   uint16_t *def_map;
-  size_t chunk_info_len, group_info_len, num_rows, num_slots, params_len, def_map_len, per_row_len, state_len;
+  size_t info_len, num_rows, num_slots, params_len, def_map_len, per_row_len, state_len;
   bool is_array;
   uint32_t num_groups, num_outputs;
   if (napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array ||
       napi_get_array_length(env, argv[0], &num_groups) != napi_ok ||
-      !typed_array_of(env, argv[1], napi_float64_array, (void **)&chunk_info, &chunk_info_len) ||
-      !typed_array_of(env, argv[2], napi_float64_array, (void **)&group_info, &group_info_len) ||
-      !typed_array_of(env, argv[3], napi_uint32_array, (void **)&rows, &num_rows) ||
-      !typed_array_of(env, argv[4], napi_uint32_array, (void **)&slots, &num_slots) ||
-      !typed_array_of(env, argv[5], napi_int32_array, (void **)&params, &params_len) ||
-      !typed_array_of(env, argv[6], napi_uint16_array, (void **)&def_map, &def_map_len) ||
-      !typed_array_of(env, argv[7], napi_int32_array, (void **)&per_row, &per_row_len) ||
-      napi_is_array(env, argv[8], &is_array) != napi_ok || !is_array ||
-      napi_get_array_length(env, argv[8], &num_outputs) != napi_ok ||
-      !typed_array_of(env, argv[9], napi_float64_array, (void **)&state, &state_len))
+      !typed_array_of(env, argv[1], napi_float64_array, (void **)&group_info, &info_len) ||
+      !typed_array_of(env, argv[2], napi_uint32_array, (void **)&rows, &num_rows) ||
+      !typed_array_of(env, argv[3], napi_uint32_array, (void **)&slots, &num_slots) ||
+      !typed_array_of(env, argv[4], napi_int32_array, (void **)&params, &params_len) ||
+      !typed_array_of(env, argv[5], napi_uint16_array, (void **)&def_map, &def_map_len) ||
+      !typed_array_of(env, argv[6], napi_int32_array, (void **)&per_row, &per_row_len) ||
+      napi_is_array(env, argv[7], &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, argv[7], &num_outputs) != napi_ok ||
+      !typed_array_of(env, argv[8], napi_float64_array, (void **)&state, &state_len))
     return throw_type(env, "decodeListRows: an argument is not of its type");
-  if (chunk_info_len % 4 != 0 || group_info_len != 4 * (size_t)num_groups || num_slots != num_rows ||
-      params_len != P_COUNT || per_row_len < num_rows || state_len != 6 || def_map_len == 0)
+  if (params_len != P_COUNT || params[P_NUM_CHUNKS] < 0 ||
+      info_len < 4 * ((size_t)num_groups + (size_t)params[P_NUM_CHUNKS]) || num_slots != num_rows ||
+      per_row_len < num_rows || state_len != 6 || def_map_len == 0)
     return throw_type(env, "decodeListRows: argument lengths disagree");
+  const double *chunk_info = group_info + 4 * (size_t)num_groups;
   const int w = params[P_WIDTH];
   if (w < 1 || w > 8 || (params[P_VALUE_KIND] == VALUES_BITPACK && w != 1 && w != 2 && w != 4 && w != 8) ||
       (params[P_SIZE_BYTES] != 2 && params[P_SIZE_BYTES] != 4))
@@ -624,25 +627,25 @@ napi_value DecodeListRows(napi_env env, napi_callback_info info) {
   out.written = state[4], out.null_items = state[5];
   int ok;
   if (params[P_PAD_LENGTH] >= 0) {
-    ok = num_outputs == 5 && element_of(env, argv[8], 0, napi_uint8_array, (void **)&out.values, &out.values_len, 0) &&
-         element_of(env, argv[8], 1, napi_int32_array, (void **)&out.lengths, &out.lengths_len, 0) &&
-         element_of(env, argv[8], 2, napi_uint8_array, (void **)&out.validity, &out.validity_len, 1) &&
-         element_of(env, argv[8], 3, napi_uint8_array, (void **)&out.pad, &out.pad_len, 0) && out.pad_len == (size_t)w &&
-         element_of(env, argv[8], 4, napi_float64_array, (void **)&out.null_places, &out.null_places_len, 0);
+    ok = num_outputs == 5 && element_of(env, argv[7], 0, napi_uint8_array, (void **)&out.values, &out.values_len, 0) &&
+         element_of(env, argv[7], 1, napi_int32_array, (void **)&out.lengths, &out.lengths_len, 0) &&
+         element_of(env, argv[7], 2, napi_uint8_array, (void **)&out.validity, &out.validity_len, 1) &&
+         element_of(env, argv[7], 3, napi_uint8_array, (void **)&out.pad, &out.pad_len, 0) && out.pad_len == (size_t)w &&
+         element_of(env, argv[7], 4, napi_float64_array, (void **)&out.null_places, &out.null_places_len, 0);
   } else {
     size_t lengths_len, item_lengths_len;
-    ok = num_outputs == 7 && element_of(env, argv[8], 0, napi_uint8_array, (void **)&out.values, &out.values_len, 0) &&
-         element_of(env, argv[8], 1, napi_float64_array, (void **)&out.starts, &out.starts_len, 0) &&
-         element_of(env, argv[8], 2, napi_uint32_array, (void **)&out.ragged_lengths, &lengths_len, 0) &&
-         element_of(env, argv[8], 3, napi_uint8_array, (void **)&out.validity, &out.validity_len, 1) &&
-         element_of(env, argv[8], 4, napi_uint8_array, (void **)&out.items, &out.items_len, 1) &&
-         element_of(env, argv[8], 5, napi_float64_array, (void **)&out.item_starts, &out.item_starts_len, 1) &&
-         element_of(env, argv[8], 6, napi_uint32_array, (void **)&out.item_lengths, &item_lengths_len, 1) &&
+    ok = num_outputs == 7 && element_of(env, argv[7], 0, napi_uint8_array, (void **)&out.values, &out.values_len, 0) &&
+         element_of(env, argv[7], 1, napi_float64_array, (void **)&out.starts, &out.starts_len, 0) &&
+         element_of(env, argv[7], 2, napi_uint32_array, (void **)&out.ragged_lengths, &lengths_len, 0) &&
+         element_of(env, argv[7], 3, napi_uint8_array, (void **)&out.validity, &out.validity_len, 1) &&
+         element_of(env, argv[7], 4, napi_uint8_array, (void **)&out.items, &out.items_len, 1) &&
+         element_of(env, argv[7], 5, napi_float64_array, (void **)&out.item_starts, &out.item_starts_len, 1) &&
+         element_of(env, argv[7], 6, napi_uint32_array, (void **)&out.item_lengths, &item_lengths_len, 1) &&
          lengths_len == out.starts_len && item_lengths_len == out.item_starts_len &&
          (out.items == NULL) == (out.item_starts == NULL);
   }
   if (!ok) return throw_type(env, "decodeListRows: bad outputs");
-  const size_t num_chunks = chunk_info_len / 4;
+  const size_t num_chunks = (size_t)params[P_NUM_CHUNKS];
   const uint8_t **chunk_bytes = malloc((num_chunks + 1) * sizeof *chunk_bytes);
   size_t *chunk_lens = malloc((num_chunks + 1) * sizeof *chunk_lens);
   Row *row_scratch = malloc((num_rows + 1) * sizeof *row_scratch);

@@ -3,8 +3,8 @@
  * (native/list_rows.c) per decode task: levels, rows, windows and values of every group in C, written
  * straight into the output, with the same bytes as list-rows.ts decodeListChunks gives.
  *
- *   task ─► its group views and per-chunk and per-group numbers as planned, params (typed arrays, kept
- *           per page layout) ─► decodeListRows
+ *   task ─► its group views, its per-group and per-chunk numbers (copied into this thread's scratch),
+ *           params (kept per page layout) ─► decodeListRows
  *        ─► 0: done (state: bytes used, rows written, null items; padded: the null items' places)
  *           1: the bytes break a rule ─► false: the caller decodes in JavaScript, whose error names
  *              file, column and rows (nothing the native call wrote is kept: every row it touched is
@@ -42,7 +42,8 @@ const P = {
   Mode: 11,
   PadLength: 12,
   Truncate: 13,
-  Count: 14,
+  NumChunks: 14,
+  Count: 15,
 } as const;
 const LEVELS_NONE = 0;
 const LEVELS_RLE = 1;
@@ -131,6 +132,8 @@ function paramsOf(task: NestedTask, out: ListOutput): Int32Array | null {
   return params;
 }
 
+/** A task's group numbers then chunk numbers, as the kernel reads them; grown, kept across calls. */
+let info = new Float64Array(1024);
 /** The kernel's in/out state (its six numbers), kept across calls. */
 const state = new Float64Array(6);
 /** Per row of a task: counts, or the items a random truncation skips; grown, kept across calls. */
@@ -153,21 +156,25 @@ export function decodeListRowsNative(task: NestedTask, out: ListOutput): boolean
   if (!params) return false;
   if (perRow.length < rows.length) perRow = new Int32Array(Math.max(rows.length, 2 * perRow.length));
   const { views, chunks, groups } = task;
+  const size = groups.length + chunks.length;
+  if (info.length < size) info = new Float64Array(Math.max(size, 2 * info.length));
+  for (let i = 0; i < groups.length; i++) info[i] = groups[i] as number;
+  for (let i = 0; i < chunks.length; i++) info[groups.length + i] = chunks[i] as number;
+  params[P.NumChunks] = chunks.length / CHUNK_FIELDS;
   const defMap = levels.defMap;
   const padded = out.padded;
   if (!padded) return decodeRagged(addon, task, out, params);
   const outputs = [padded.values, padded.lengths, padded.validity, padded.target.padBytes, nullPlaces];
   if (padded.target.truncate === 'random') {
     params[P.Mode] = MODE_COUNTS;
-    if (addon.decodeListRows(views, chunks, groups, rows, slots, params, defMap, perRow, outputs, state) !== DONE)
-      return false;
+    if (addon.decodeListRows(views, info, rows, slots, params, defMap, perRow, outputs, state) !== DONE) return false;
     for (let i = 0; i < rows.length; i++) perRow[i] = skippedItems(out, slots[i] as number, perRow[i] as number);
     params[P.Mode] = MODE_ROWS;
   }
   for (;;) {
     state[4] = out.written;
     state[5] = out.nullItems;
-    const code = addon.decodeListRows(views, chunks, groups, rows, slots, params, defMap, perRow, outputs, state);
+    const code = addon.decodeListRows(views, info, rows, slots, params, defMap, perRow, outputs, state);
     if (code === NEED_BYTES) {
       // More null items than places: rows written again are written the same.
       nullPlaces = new Float64Array(2 * nullPlaces.length);
@@ -193,7 +200,7 @@ function decodeRagged(
   const ragged = out.ragged;
   const itemValidity = out.itemValidity;
   if (!ragged) return false;
-  const { views, chunks, groups, rows, slots } = task;
+  const { views, chunks, rows, slots } = task;
   let items = 0;
   let chunkRows = 0;
   for (let c = 0; c < chunks.length; c += CHUNK_FIELDS) {
@@ -221,18 +228,7 @@ function decodeRagged(
       itemValidity?.starts ?? null,
       itemValidity?.lengths ?? null,
     ];
-    const code = addon.decodeListRows(
-      views,
-      chunks,
-      groups,
-      rows,
-      slots,
-      params,
-      task.levels.defMap,
-      perRow,
-      outputs,
-      state,
-    );
+    const code = addon.decodeListRows(views, info, rows, slots, params, task.levels.defMap, perRow, outputs, state);
     if (code === NEED_BYTES) continue;
     if (code !== DONE) return false;
     ragged.used = state[0] as number;
