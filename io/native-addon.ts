@@ -46,12 +46,11 @@ export interface NativeAddon {
   /**
    * The rows of a single list over fixed-width items out of a mini-block page's chunks, every group of a
    * decode task in one call (native/list_rows.c has the arguments): 0 done, 1 the bytes break a rule,
-   * 2 ragged rows need more bytes.
+   * 2 ragged rows need more bytes or padded rows more null places.
    */
   decodeListRows(
-    chunks: Uint8Array[],
-    chunkInfo: Float64Array,
-    groupInfo: Float64Array,
+    views: Uint8Array[],
+    info: Float64Array,
     rows: Uint32Array,
     slots: Uint32Array,
     params: Int32Array,

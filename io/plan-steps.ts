@@ -114,6 +114,41 @@ export interface NestedChunkGroup {
   to: number;
 }
 
+/** Numbers per group in a 'miniblock-nested' task's `groups`: first row, from, to, chunk count. */
+export const GROUP_FIELDS = 4;
+/** Numbers per chunk in a 'miniblock-nested' task's `chunks`: byte start, byte end, item count, row starts. */
+export const CHUNK_FIELDS = 4;
+
+/**
+ * A 'miniblock-nested' task's groups as objects, each chunk a view of its bytes: for the general paths,
+ * which decode chunk by chunk. The list paths read the task's numbers directly.
+ */
+export function chunkGroupsOf(task: DecodeTask & { kind: 'miniblock-nested' }): NestedChunkGroup[] {
+  const { views, groups, chunks } = task;
+  const result: NestedChunkGroup[] = [];
+  let c = 0;
+  for (let g = 0; g < views.length; g++) {
+    const view = views[g] as Uint8Array;
+    const at = GROUP_FIELDS * g;
+    const group: NestedChunkGroup = {
+      firstRow: groups[at] as number,
+      from: groups[at + 1] as number,
+      to: groups[at + 2] as number,
+      chunks: [],
+    };
+    for (let end = c + (groups[at + 3] as number); c < end; c++) {
+      const info = CHUNK_FIELDS * c;
+      group.chunks.push({
+        bytes: view.subarray(chunks[info] as number, chunks[info + 1] as number),
+        itemCount: chunks[info + 2] as number,
+        rowStarts: chunks[info + 3] as number,
+      });
+    }
+    result.push(group);
+  }
+  return result;
+}
+
 /**
  * One 2.0 list level of a read (io/v20-nested-plan.ts): per row of the level, where its items start among
  * the next level's rows, how many there are, and whether the list is null.
@@ -148,7 +183,16 @@ export type DecodeTask =
       rows: Uint32Array;
       slots: Uint32Array;
       dictionary: Uint8Array | null;
-      groups: NestedChunkGroup[];
+      /**
+       * The chunks read, in groups of consecutive chunks read together, as numbers (no object per row
+       * or chunk): `views[g]` holds group g's chunks back to back; `groups` has GROUP_FIELDS numbers per
+       * group (the page row starting first in its first chunk, entries [from, to) of `rows`, its chunk
+       * count) and `chunks` CHUNK_FIELDS per chunk, the groups' chunks one after another (byte start and
+       * end in its group's view, item count, rows starting in it). chunkGroupsOf gives them as objects.
+       */
+      views: Uint8Array[];
+      groups: number[];
+      chunks: number[];
     }
   | {
       /** Rows of a full-zip page of a nested column. */

@@ -8,22 +8,26 @@
  *              ─► its window (truncation) and place (padded slot, or ragged bytes)
  *              ─► values of the windows only (InlineBitpacking 8/16/32/64 or Flat), copied in place
  *
- * decodeListRows(chunks, chunkInfo, groupInfo, rows, slots, params, defMap, perRow, outputs, state) -> code
- *   chunks     Uint8Array per chunk, the task's groups' chunks one after the other
- *   chunkInfo  Float64Array, per chunk: item count, rows starting in it (the page index's)
- *   groupInfo  Float64Array, per group: first row, from, to (entries of rows/slots), chunk count
+ * decodeListRows(views, info, rows, slots, params, defMap, perRow, outputs, state) -> code
+ *   views      Uint8Array per group: the group's chunks back to back, as read
+ *   info       Float64Array: per group (views.length of them) its first row, from, to (entries of
+ *              rows/slots), chunk count; then per chunk (params[P_NUM_CHUNKS] of them, the groups' chunks
+ *              one after the other) its byte start and end in its group's view, item count, rows
+ *              starting in it (the page index's); longer is fine
  *   params     Int32Array, P_* below
  *   defMap     Uint16Array: canonical def of each page def level
  *   perRow     Int32Array, per entry of rows: the count (MODE_COUNTS writes it) or the items a random
  *              truncation skips (MODE_ROWS reads it when truncating at random)
- *   outputs    padded: [values Uint8Array, lengths Int32Array, validity Uint8Array | null, pad Uint8Array]
+ *   outputs    padded: [values Uint8Array, lengths Int32Array, validity Uint8Array | null, pad Uint8Array,
+ *                       nullPlaces Float64Array: the item index in values of each null item this call writes]
  *              ragged: [data Uint8Array, starts Float64Array, lengths Uint32Array, validity | null,
  *                       itemData Uint8Array | null, itemStarts Float64Array | null, itemLengths Uint32Array | null]
  *   state      Float64Array in/out: bytes used, item bytes used, last slot, in order (1/0), rows written,
  *              null items written
  * Returns 0 when done, 1 when the bytes break a rule (the caller then decodes in JavaScript, whose error
- * names file, column and rows), 2 when ragged rows need more bytes than `data` or `itemData` holds (the
- * caller grows them and calls again; nothing of the state was advanced). Every length and offset from the
+ * names file, column and rows), 2 when ragged rows need more bytes than `data` or `itemData` holds, or
+ * padded rows more null places than `nullPlaces` (the caller grows them and calls again; nothing of the
+ * state was advanced, and a padded row written again is written the same). Every length and offset from the
  * file is checked against its buffer before it is used; nothing is written outside the outputs.
  * Argument types are checked too (a TypeError): only list-rows-native.ts calls this.
  */
@@ -48,6 +52,7 @@ enum {
   P_MODE,         /* MODE_* */
   P_PAD_LENGTH,   /* items per padded row, or -1 for ragged rows */
   P_TRUNCATE,     /* 0 end, 1 start, 2 random */
+  P_NUM_CHUNKS,   /* chunks in info */
   P_COUNT
 };
 enum { LEVELS_NONE, LEVELS_RLE, LEVELS_FLAT, LEVELS_BITPACK, LEVELS_OUT_OF_LINE };
@@ -310,6 +315,8 @@ typedef struct {
   size_t validity_len;
   uint8_t *pad;
   size_t pad_len;
+  double *null_places;
+  size_t null_places_len, null_places_used;
   /* ragged */
   double *starts, *item_starts;
   uint32_t *ragged_lengths, *item_lengths;
@@ -354,15 +361,19 @@ static double begin_row(Out *o, const int32_t *params, uint32_t slot, size_t kep
   return (double)at;
 }
 
-static void write_null_item(Out *o, const int32_t *params, double at) {
+/* Writes a null item at byte `at` (as list-rows.ts writeNullItem); 0, or NEED_BYTES when its place does not fit. */
+static int write_null_item(Out *o, const int32_t *params, double at) {
   const size_t w = (size_t)params[P_WIDTH];
   o->null_items++;
   if (params[P_PAD_LENGTH] >= 0) {
     memcpy(o->values + (size_t)at, o->pad, w);
+    if (o->null_places_used >= o->null_places_len) return NEED_BYTES;
+    o->null_places[o->null_places_used++] = at / (double)w;
   } else {
     memset(o->values + (size_t)at, 0, w);
     if (o->items && (size_t)at / w < o->items_len) o->items[(size_t)at / w] = 0;
   }
+  return 0;
 }
 
 /* Items kept of a row of n: a padded row keeps at most its length. */
@@ -399,8 +410,8 @@ static int decode_group(Task *t, size_t first_chunk, size_t num_chunks, double f
   double k = -1, start = 0, value = 0;
   uint16_t def0 = 0;
   for (size_t c = 0; c < num_chunks; c++) {
-    const double *info = t->chunk_info + 2 * (first_chunk + c);
-    size_t item_count = (size_t)info[0], levels;
+    const double *info = t->chunk_info + 4 * (first_chunk + c);
+    size_t item_count = (size_t)info[2], levels;
     Chunk *chunk = t->chunk_scratch + c;
     if (read_chunk(params, t->chunk_bytes[first_chunk + c], t->chunk_lens[first_chunk + c], item_count, s, &levels,
                    chunk))
@@ -466,7 +477,7 @@ static int decode_group(Task *t, size_t first_chunk, size_t num_chunks, double f
       }
     }
     if (!def) value = visible_before + (double)levels;
-    if ((double)starts != info[1] || value - visible_before != (double)item_count) return CORRUPT;
+    if ((double)starts != info[3] || value - visible_before != (double)item_count) return CORRUPT;
   }
   if (k >= 0) {
     double row = first_row + k;
@@ -549,7 +560,8 @@ static int decode_group(Task *t, size_t first_chunk, size_t num_chunks, double f
     double v = s->nulls[q];
     while (r < n && rows[r].end <= v) r++;
     for (size_t i = r; i < n && rows[i].start <= v; i++)
-      if (v < rows[i].end) write_null_item(o, params, rows[i].place + (v - rows[i].start) * (double)w);
+      if (v < rows[i].end && write_null_item(o, params, rows[i].place + (v - rows[i].start) * (double)w))
+        return NEED_BYTES;
   }
   return DONE;
 }
@@ -578,33 +590,34 @@ static napi_value result_of(napi_env env, int code) {
 }
 
 napi_value DecodeListRows(napi_env env, napi_callback_info info) {
-  size_t argc = 10;
-  napi_value argv[10];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 10)
-    return throw_type(env, "decodeListRows takes 10 arguments");
-  double *chunk_info, *group_info, *state;
+  size_t argc = 9;
+  napi_value argv[9];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 9)
+    return throw_type(env, "decodeListRows takes 9 arguments");
+  double *group_info, *state;
   uint32_t *rows, *slots;
   int32_t *params, *per_row;
   uint16_t *def_map;
-  size_t chunk_info_len, group_info_len, num_rows, num_slots, params_len, def_map_len, per_row_len, state_len;
+  size_t info_len, num_rows, num_slots, params_len, def_map_len, per_row_len, state_len;
   bool is_array;
-  uint32_t num_chunks, num_outputs;
+  uint32_t num_groups, num_outputs;
   if (napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array ||
-      napi_get_array_length(env, argv[0], &num_chunks) != napi_ok ||
-      !typed_array_of(env, argv[1], napi_float64_array, (void **)&chunk_info, &chunk_info_len) ||
-      !typed_array_of(env, argv[2], napi_float64_array, (void **)&group_info, &group_info_len) ||
-      !typed_array_of(env, argv[3], napi_uint32_array, (void **)&rows, &num_rows) ||
-      !typed_array_of(env, argv[4], napi_uint32_array, (void **)&slots, &num_slots) ||
-      !typed_array_of(env, argv[5], napi_int32_array, (void **)&params, &params_len) ||
-      !typed_array_of(env, argv[6], napi_uint16_array, (void **)&def_map, &def_map_len) ||
-      !typed_array_of(env, argv[7], napi_int32_array, (void **)&per_row, &per_row_len) ||
-      napi_is_array(env, argv[8], &is_array) != napi_ok || !is_array ||
-      napi_get_array_length(env, argv[8], &num_outputs) != napi_ok ||
-      !typed_array_of(env, argv[9], napi_float64_array, (void **)&state, &state_len))
+      napi_get_array_length(env, argv[0], &num_groups) != napi_ok ||
+      !typed_array_of(env, argv[1], napi_float64_array, (void **)&group_info, &info_len) ||
+      !typed_array_of(env, argv[2], napi_uint32_array, (void **)&rows, &num_rows) ||
+      !typed_array_of(env, argv[3], napi_uint32_array, (void **)&slots, &num_slots) ||
+      !typed_array_of(env, argv[4], napi_int32_array, (void **)&params, &params_len) ||
+      !typed_array_of(env, argv[5], napi_uint16_array, (void **)&def_map, &def_map_len) ||
+      !typed_array_of(env, argv[6], napi_int32_array, (void **)&per_row, &per_row_len) ||
+      napi_is_array(env, argv[7], &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, argv[7], &num_outputs) != napi_ok ||
+      !typed_array_of(env, argv[8], napi_float64_array, (void **)&state, &state_len))
     return throw_type(env, "decodeListRows: an argument is not of its type");
-  if (chunk_info_len != 2 * (size_t)num_chunks || group_info_len % 4 != 0 || num_slots != num_rows ||
-      params_len != P_COUNT || per_row_len != num_rows || state_len != 6 || def_map_len == 0)
+  if (params_len != P_COUNT || params[P_NUM_CHUNKS] < 0 ||
+      info_len < 4 * ((size_t)num_groups + (size_t)params[P_NUM_CHUNKS]) || num_slots != num_rows ||
+      per_row_len < num_rows || state_len != 6 || def_map_len == 0)
     return throw_type(env, "decodeListRows: argument lengths disagree");
+  const double *chunk_info = group_info + 4 * (size_t)num_groups;
   const int w = params[P_WIDTH];
   if (w < 1 || w > 8 || (params[P_VALUE_KIND] == VALUES_BITPACK && w != 1 && w != 2 && w != 4 && w != 8) ||
       (params[P_SIZE_BYTES] != 2 && params[P_SIZE_BYTES] != 4))
@@ -614,43 +627,65 @@ napi_value DecodeListRows(napi_env env, napi_callback_info info) {
   out.written = state[4], out.null_items = state[5];
   int ok;
   if (params[P_PAD_LENGTH] >= 0) {
-    ok = num_outputs == 4 && element_of(env, argv[8], 0, napi_uint8_array, (void **)&out.values, &out.values_len, 0) &&
-         element_of(env, argv[8], 1, napi_int32_array, (void **)&out.lengths, &out.lengths_len, 0) &&
-         element_of(env, argv[8], 2, napi_uint8_array, (void **)&out.validity, &out.validity_len, 1) &&
-         element_of(env, argv[8], 3, napi_uint8_array, (void **)&out.pad, &out.pad_len, 0) && out.pad_len == (size_t)w;
+    ok = num_outputs == 5 && element_of(env, argv[7], 0, napi_uint8_array, (void **)&out.values, &out.values_len, 0) &&
+         element_of(env, argv[7], 1, napi_int32_array, (void **)&out.lengths, &out.lengths_len, 0) &&
+         element_of(env, argv[7], 2, napi_uint8_array, (void **)&out.validity, &out.validity_len, 1) &&
+         element_of(env, argv[7], 3, napi_uint8_array, (void **)&out.pad, &out.pad_len, 0) && out.pad_len == (size_t)w &&
+         element_of(env, argv[7], 4, napi_float64_array, (void **)&out.null_places, &out.null_places_len, 0);
   } else {
     size_t lengths_len, item_lengths_len;
-    ok = num_outputs == 7 && element_of(env, argv[8], 0, napi_uint8_array, (void **)&out.values, &out.values_len, 0) &&
-         element_of(env, argv[8], 1, napi_float64_array, (void **)&out.starts, &out.starts_len, 0) &&
-         element_of(env, argv[8], 2, napi_uint32_array, (void **)&out.ragged_lengths, &lengths_len, 0) &&
-         element_of(env, argv[8], 3, napi_uint8_array, (void **)&out.validity, &out.validity_len, 1) &&
-         element_of(env, argv[8], 4, napi_uint8_array, (void **)&out.items, &out.items_len, 1) &&
-         element_of(env, argv[8], 5, napi_float64_array, (void **)&out.item_starts, &out.item_starts_len, 1) &&
-         element_of(env, argv[8], 6, napi_uint32_array, (void **)&out.item_lengths, &item_lengths_len, 1) &&
+    ok = num_outputs == 7 && element_of(env, argv[7], 0, napi_uint8_array, (void **)&out.values, &out.values_len, 0) &&
+         element_of(env, argv[7], 1, napi_float64_array, (void **)&out.starts, &out.starts_len, 0) &&
+         element_of(env, argv[7], 2, napi_uint32_array, (void **)&out.ragged_lengths, &lengths_len, 0) &&
+         element_of(env, argv[7], 3, napi_uint8_array, (void **)&out.validity, &out.validity_len, 1) &&
+         element_of(env, argv[7], 4, napi_uint8_array, (void **)&out.items, &out.items_len, 1) &&
+         element_of(env, argv[7], 5, napi_float64_array, (void **)&out.item_starts, &out.item_starts_len, 1) &&
+         element_of(env, argv[7], 6, napi_uint32_array, (void **)&out.item_lengths, &item_lengths_len, 1) &&
          lengths_len == out.starts_len && item_lengths_len == out.item_starts_len &&
          (out.items == NULL) == (out.item_starts == NULL);
   }
   if (!ok) return throw_type(env, "decodeListRows: bad outputs");
+  const size_t num_chunks = (size_t)params[P_NUM_CHUNKS];
   const uint8_t **chunk_bytes = malloc((num_chunks + 1) * sizeof *chunk_bytes);
   size_t *chunk_lens = malloc((num_chunks + 1) * sizeof *chunk_lens);
   Row *row_scratch = malloc((num_rows + 1) * sizeof *row_scratch);
   Chunk *chunk_scratch = malloc((num_chunks + 1) * sizeof *chunk_scratch);
   Scratch scratch = {0};
   int code = chunk_bytes && chunk_lens && row_scratch && chunk_scratch ? DONE : CORRUPT;
-  for (uint32_t c = 0; code == DONE && c < num_chunks; c++) {
-    if (!element_of(env, argv[0], c, napi_uint8_array, (void **)&chunk_bytes[c], &chunk_lens[c], 0)) {
+  /* Each chunk's bytes: a range of its group's view, checked against the view. */
+  size_t c = 0;
+  for (uint32_t g = 0; code == DONE && g < num_groups; g++) {
+    const uint8_t *view;
+    size_t view_len;
+    if (!element_of(env, argv[0], g, napi_uint8_array, (void **)&view, &view_len, 0)) {
       free(chunk_bytes), free(chunk_lens), free(row_scratch), free(chunk_scratch);
-      return throw_type(env, "decodeListRows: chunks must be Uint8Arrays");
+      return throw_type(env, "decodeListRows: views must be Uint8Arrays");
+    }
+    const double chunks = group_info[4 * g + 3];
+    if (!(chunks >= 0 && chunks <= (double)(num_chunks - c) && chunks == (double)(size_t)chunks)) {
+      code = CORRUPT;
+      break;
+    }
+    for (size_t end = c + (size_t)chunks; c < end; c++) {
+      const double start = chunk_info[4 * c], stop = chunk_info[4 * c + 1];
+      if (!(start >= 0 && start <= stop && stop <= (double)view_len && start == (double)(size_t)start &&
+            stop == (double)(size_t)stop)) {
+        code = CORRUPT;
+        break;
+      }
+      chunk_bytes[c] = view + (size_t)start;
+      chunk_lens[c] = (size_t)(stop - start);
     }
   }
+  if (code == DONE && c != num_chunks) code = CORRUPT;
   Task task = {chunk_bytes, chunk_lens, chunk_info, rows, slots, num_rows, params, def_map, def_map_len,
                per_row, &out, &scratch, row_scratch, chunk_scratch};
   size_t next_chunk = 0;
-  for (size_t g = 0; code == DONE && g < group_info_len / 4; g++) {
+  for (size_t g = 0; code == DONE && g < num_groups; g++) {
     const double *group = group_info + 4 * g;
     double from = group[1], to = group[2], chunks = group[3];
-    if (!(from >= 0 && from <= to && to <= (double)num_rows && chunks >= 0 &&
-          chunks <= (double)(num_chunks - next_chunk))) {
+    if (!(from >= 0 && from <= to && to <= (double)num_rows && from == (double)(size_t)from &&
+          to == (double)(size_t)to)) {
       code = CORRUPT;
       break;
     }

@@ -3,12 +3,13 @@
  * (native/list_rows.c) per decode task: levels, rows, windows and values of every group in C, written
  * straight into the output, with the same bytes as list-rows.ts decodeListChunks gives.
  *
- *   task ─► chunk views, per-chunk and per-group numbers, params (typed arrays) ─► decodeListRows
- *        ─► 0: done (state: bytes used, rows written, null items)
+ *   task ─► its group views, its per-group and per-chunk numbers (copied into this thread's scratch),
+ *           params (kept per page layout) ─► decodeListRows
+ *        ─► 0: done (state: bytes used, rows written, null items; padded: the null items' places)
  *           1: the bytes break a rule ─► false: the caller decodes in JavaScript, whose error names
  *              file, column and rows (nothing the native call wrote is kept: every row it touched is
  *              written again)
- *           2: ragged rows need more bytes ─► grow, call again
+ *           2: ragged rows need more bytes, or padded rows more null places ─► grow, call again
  *
  * Random truncation draws from a seeded stream per row (list-rows.ts skippedItems) that needs the row's
  * item count: a first call counts the rows' items, JavaScript draws, the second call writes.
@@ -21,7 +22,7 @@ import { flatBits } from '../../format/layout.js';
 import { chunkWordBytes } from '../../format/miniblock-layout.js';
 import { canonicalDef } from '../../format/repdef.js';
 import { nativeAddon } from '../../io/native-addon.js';
-import type { DecodeTask } from '../../io/plan-steps.js';
+import { CHUNK_FIELDS, type DecodeTask } from '../../io/plan-steps.js';
 import { skippedItems, type ListOutput } from './list-rows.js';
 import { reserveCapacity } from './output.js';
 
@@ -41,7 +42,8 @@ const P = {
   Mode: 11,
   PadLength: 12,
   Truncate: 13,
-  Count: 14,
+  NumChunks: 14,
+  Count: 15,
 } as const;
 const LEVELS_NONE = 0;
 const LEVELS_RLE = 1;
@@ -89,13 +91,15 @@ function valueKind(encoding: CompressiveEncodingProto | undefined, width: number
   return 0;
 }
 
-/** The kernel's params for `layout` and `out`, or null when it does not read the page. */
-function paramsOf(task: NestedTask, out: ListOutput): Int32Array | null {
-  const layout: MiniBlockLayoutProto = task.layout;
+/** The kernel's params per page layout (levels and values encodings, filled once), or null when it does not read the page. */
+const layoutParams = new WeakMap<MiniBlockLayoutProto, Int32Array | null>();
+
+/** Params of a page's layout for items of `width` bytes: a new array, or null when the kernel does not read it. */
+function layoutParamsOf(layout: MiniBlockLayoutProto, width: number): Int32Array | null {
   const rep = levelKind(layout.rep_compression);
   const def = levelKind(layout.def_compression);
   // The kernel copies items of 1 to 8 bytes; wider ones (fixed_size_binary(16), …) take the JavaScript path.
-  const values = out.byteWidth <= 8 ? valueKind(layout.value_compression, out.byteWidth) : 0;
+  const values = width <= 8 ? valueKind(layout.value_compression, width) : 0;
   if (!rep || rep[0] === LEVELS_NONE || !def || values === 0 || layout.num_buffers < 1) return null;
   const params = new Int32Array(P.Count);
   params[P.SizeBytes] = chunkWordBytes(layout);
@@ -103,14 +107,39 @@ function paramsOf(task: NestedTask, out: ListOutput): Int32Array | null {
   [params[P.RepKind], params[P.RepRun]] = rep;
   [params[P.DefKind], params[P.DefRun]] = def;
   params[P.ValueKind] = values;
-  params[P.Width] = out.byteWidth;
+  params[P.Width] = width;
+  return params;
+}
+
+/**
+ * The kernel's params for `task` and `out`, or null when it does not read the page. The array is the
+ * layout's, kept across tasks: its output fields are set again on every call.
+ */
+function paramsOf(task: NestedTask, out: ListOutput): Int32Array | null {
+  const layout: MiniBlockLayoutProto = task.layout;
+  let params = layoutParams.get(layout);
+  if (params === undefined || (params !== null && params[P.Width] !== out.byteWidth)) {
+    params = layoutParamsOf(layout, out.byteWidth);
+    layoutParams.set(layout, params);
+  }
+  if (!params) return null;
   params[P.MaxVisibleDef] = task.levels.maxVisibleDef;
   params[P.NullItemDef] = canonicalDef(out.layers, 0, 'null');
   params[P.NullListDef] = canonicalDef(out.layers, 1, 'null');
   params[P.PadLength] = out.padded ? out.padded.target.length : -1;
   params[P.Truncate] = out.padded ? TRUNCATE[out.padded.target.truncate] : 0;
+  params[P.Mode] = MODE_ROWS;
   return params;
 }
+
+/** A task's group numbers then chunk numbers, as the kernel reads them; grown, kept across calls. */
+let info = new Float64Array(1024);
+/** The kernel's in/out state (its six numbers), kept across calls. */
+const state = new Float64Array(6);
+/** Per row of a task: counts, or the items a random truncation skips; grown, kept across calls. */
+let perRow = new Int32Array(256);
+/** Null places (item indexes) a padded call writes; grown when a task has more, kept across calls. */
+let nullPlaces = new Float64Array(64);
 
 /**
  * Writes the rows of a single-list mini-block task into `out` natively; false when the addon is absent,
@@ -125,85 +154,63 @@ export function decodeListRowsNative(task: NestedTask, out: ListOutput): boolean
   for (let i = 1; i < rows.length; i++) if ((rows[i] as number) < (rows[i - 1] as number)) return false;
   const params = paramsOf(task, out);
   if (!params) return false;
-  const chunks: Uint8Array[] = [];
-  const groupInfo = new Float64Array(4 * task.groups.length);
-  let items = 0;
-  let chunkRows = 0;
-  for (let g = 0; g < task.groups.length; g++) {
-    const group = task.groups[g] as NestedTask['groups'][number];
-    groupInfo[4 * g] = group.firstRow;
-    groupInfo[4 * g + 1] = group.from;
-    groupInfo[4 * g + 2] = group.to;
-    groupInfo[4 * g + 3] = group.chunks.length;
-    for (const chunk of group.chunks) chunks.push(chunk.bytes);
-  }
-  const chunkInfo = new Float64Array(2 * chunks.length);
-  let c = 0;
-  for (const group of task.groups)
-    for (const chunk of group.chunks) {
-      chunkInfo[c++] = chunk.itemCount;
-      chunkInfo[c++] = chunk.rowStarts;
-      items += chunk.itemCount;
-      chunkRows += chunk.rowStarts;
-    }
+  if (perRow.length < rows.length) perRow = new Int32Array(Math.max(rows.length, 2 * perRow.length));
+  const { views, chunks, groups } = task;
+  const size = groups.length + chunks.length;
+  if (info.length < size) info = new Float64Array(Math.max(size, 2 * info.length));
+  for (let i = 0; i < groups.length; i++) info[i] = groups[i] as number;
+  for (let i = 0; i < chunks.length; i++) info[groups.length + i] = chunks[i] as number;
+  params[P.NumChunks] = chunks.length / CHUNK_FIELDS;
   const defMap = levels.defMap;
-  const perRow = new Int32Array(rows.length);
-  const state = new Float64Array(6);
-  if (out.padded?.target.truncate === 'random') {
+  const padded = out.padded;
+  if (!padded) return decodeRagged(addon, task, out, params);
+  const outputs = [padded.values, padded.lengths, padded.validity, padded.target.padBytes, nullPlaces];
+  if (padded.target.truncate === 'random') {
     params[P.Mode] = MODE_COUNTS;
-    const outputs = paddedOutputs(out);
-    if (
-      addon.decodeListRows(chunks, chunkInfo, groupInfo, rows, slots, params, defMap, perRow, outputs, state) !== DONE
-    )
-      return false;
+    if (addon.decodeListRows(views, info, rows, slots, params, defMap, perRow, outputs, state) !== DONE) return false;
     for (let i = 0; i < rows.length; i++) perRow[i] = skippedItems(out, slots[i] as number, perRow[i] as number);
     params[P.Mode] = MODE_ROWS;
   }
-  if (out.padded) {
+  for (;;) {
     state[4] = out.written;
     state[5] = out.nullItems;
-    const outputs = paddedOutputs(out);
-    if (
-      addon.decodeListRows(chunks, chunkInfo, groupInfo, rows, slots, params, defMap, perRow, outputs, state) !== DONE
-    )
-      return false;
-    // The kernel pads null items but keeps no places for them; the JavaScript writer records those for
-    // the batch's item validity, so a task that met one is written again by it.
-    if (state[5] !== out.nullItems) return false;
+    const code = addon.decodeListRows(views, info, rows, slots, params, defMap, perRow, outputs, state);
+    if (code === NEED_BYTES) {
+      // More null items than places: rows written again are written the same.
+      nullPlaces = new Float64Array(2 * nullPlaces.length);
+      outputs[4] = nullPlaces;
+      continue;
+    }
+    if (code !== DONE) return false;
+    const written = (state[5] as number) - out.nullItems;
+    for (let q = 0; q < written; q++) padded.nullPlaces.push(nullPlaces[q] as number);
     out.written = state[4] as number;
     out.nullItems = state[5] as number;
     return true;
   }
-  // The wanted rows at the chunks' mean row length, not every item of the chunks: a shuffled batch wants
-  // about one row of each chunk. A row longer than that asks for more (NEED_BYTES).
-  const wantedItems = Math.min(items, Math.ceil((items / Math.max(1, chunkRows)) * rows.length));
-  return decodeRagged(addon, task, out, [chunks, chunkInfo, groupInfo, params, perRow, state], wantedItems);
 }
 
-function paddedOutputs(out: ListOutput): (Uint8Array | Int32Array | null)[] {
-  const padded = out.padded as NonNullable<ListOutput['padded']>;
-  return [padded.values, padded.lengths, padded.validity, padded.target.padBytes];
-}
-
-/** Ragged rows: bytes reserved for `items` items, doubled and the call repeated while the kernel needs more. */
+/** Ragged rows: bytes reserved for the wanted rows, doubled and the call repeated while the kernel needs more. */
 function decodeRagged(
   addon: NonNullable<ReturnType<typeof nativeAddon>>,
   task: NestedTask,
   out: ListOutput,
-  [chunks, chunkInfo, groupInfo, params, perRow, state]: [
-    Uint8Array[],
-    Float64Array,
-    Float64Array,
-    Int32Array,
-    Int32Array,
-    Float64Array,
-  ],
-  items: number,
+  params: Int32Array,
 ): boolean {
   const ragged = out.ragged;
   const itemValidity = out.itemValidity;
   if (!ragged) return false;
-  for (let reserve = Math.max(1, items); ; reserve *= 2) {
+  const { views, chunks, rows, slots } = task;
+  let items = 0;
+  let chunkRows = 0;
+  for (let c = 0; c < chunks.length; c += CHUNK_FIELDS) {
+    items += chunks[c + 2] as number;
+    chunkRows += chunks[c + 3] as number;
+  }
+  // The wanted rows at the chunks' mean row length, not every item of the chunks: a shuffled batch wants
+  // about one row of each chunk. A row longer than that asks for more (NEED_BYTES).
+  const wantedItems = Math.min(items, Math.ceil((items / Math.max(1, chunkRows)) * rows.length));
+  for (let reserve = Math.max(1, wantedItems); ; reserve *= 2) {
     reserveCapacity(ragged, reserve * out.byteWidth);
     if (itemValidity) reserveCapacity(itemValidity, reserve);
     state[0] = ragged.used;
@@ -221,18 +228,7 @@ function decodeRagged(
       itemValidity?.starts ?? null,
       itemValidity?.lengths ?? null,
     ];
-    const code = addon.decodeListRows(
-      chunks,
-      chunkInfo,
-      groupInfo,
-      task.rows,
-      task.slots,
-      params,
-      task.levels.defMap,
-      perRow,
-      outputs,
-      state,
-    );
+    const code = addon.decodeListRows(views, info, rows, slots, params, task.levels.defMap, perRow, outputs, state);
     if (code === NEED_BYTES) continue;
     if (code !== DONE) return false;
     ragged.used = state[0] as number;

@@ -17,7 +17,7 @@
 import * as arrow from 'apache-arrow';
 import { CorruptFileError } from '../../errors.js';
 import { canonicalDef, type LayerKind } from '../../format/repdef.js';
-import type { DecodeTask } from '../../io/plan-steps.js';
+import { chunkGroupsOf, type DecodeTask, type NestedChunkGroup } from '../../io/plan-steps.js';
 import { createRandom, epochSeedKey } from '../../samplers/random.js';
 import { readMiniBlockChunk, type ChunkLevels } from './miniblock.js';
 import { compactNested, type NestedOutput } from './nested-output.js';
@@ -330,7 +330,7 @@ export function decodeListChunks(task: DecodeTask & { kind: 'miniblock-nested' }
   const { rows, levels } = task;
   if (task.dictionary || levels.maxRep !== 1) return false;
   for (let i = 1; i < rows.length; i++) if ((rows[i] as number) < (rows[i - 1] as number)) return false;
-  for (const group of task.groups) decodeGroup(task, group, out);
+  for (const group of chunkGroupsOf(task)) decodeGroup(task, group, out);
   return true;
 }
 
@@ -371,11 +371,7 @@ function chunkLevels(
   }
 }
 
-function decodeGroup(
-  task: DecodeTask & { kind: 'miniblock-nested' },
-  group: (DecodeTask & { kind: 'miniblock-nested' })['groups'][number],
-  out: ListOutput,
-): void {
+function decodeGroup(task: DecodeTask & { kind: 'miniblock-nested' }, group: NestedChunkGroup, out: ListOutput): void {
   const { rows, slots, levels, layout } = task;
   const { defMap, maxVisibleDef } = levels;
   const where = `${task.where} chunks from row ${group.firstRow}`;

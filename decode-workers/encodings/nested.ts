@@ -18,7 +18,7 @@ import { CorruptFileError } from '../../errors.js';
 import { flatBits } from '../../format/layout.js';
 import type { CompressiveEncodingProto } from '../../format/proto/messages.js';
 import { canonicalDef, type PageLevels } from '../../format/repdef.js';
-import type { DecodeTask, NestedChunkGroup } from '../../io/plan-steps.js';
+import { chunkGroupsOf, type DecodeTask, type NestedChunkGroup } from '../../io/plan-steps.js';
 import { decompressBuffer } from './compression.js';
 import { decodeFsst, fsstDecodedLengthBound, type FsstSymbolTable } from './fsst.js';
 import { MAX_VALUE_BYTES, readControl, variableCodec, type VariableCodec } from './fullzip.js';
@@ -313,7 +313,7 @@ export function gatherNestedChunks(
   out: NestedOutput,
 ): void {
   const { layout, levels, rows, slots } = task;
-  for (const group of task.groups) {
+  for (const group of chunkGroupsOf(task)) {
     const where = `${task.where} chunks from row ${group.firstRow}`;
     const reps: (Uint16Array | null)[] = [];
     const defs: (Uint16Array | null)[] = [];

@@ -28,7 +28,7 @@ import {
 } from '../../../decode-workers/encodings/list-rows.js';
 import { decodeListRowsNative } from '../../../decode-workers/encodings/list-rows-native.js';
 import { nativeAddon } from '../../../io/native-addon.js';
-import type { DecodeTask } from '../../../io/plan-steps.js';
+import { CHUNK_FIELDS, GROUP_FIELDS, type DecodeTask } from '../../../io/plan-steps.js';
 import { createNestedOutput } from '../../../decode-workers/encodings/nested-output.js';
 import { compactVariable } from '../../../decode-workers/encodings/output.js';
 import { fillPadded, nestedAsVariable } from '../../../decode-workers/nested-fill.js';
@@ -246,6 +246,7 @@ describe.runIf(nativeAddon())('the native list-rows kernel', () => {
           const [native, js] = targets.map((t) => new Uint8Array(t.buffer)) as [Uint8Array, Uint8Array];
           expect(firstDifference(native, js), `${leaf.name} pad ${length} ${truncate}`).toBe(-1);
           expect([run.native.written, run.native.nullItems]).toEqual([run.js.written, run.js.nullItems]);
+          expect(run.native.padded?.nullPlaces).toEqual(run.js.padded?.nullPlaces);
         }
         const rows = Uint32Array.from({ length: dataset.numRows }, (_, i) => i);
         const run = nativeAndJs(await tasksOf(dataset, leaf, rows), () =>
@@ -273,7 +274,7 @@ describe.runIf(nativeAddon())('the native list-rows kernel', () => {
   );
 });
 
-/** `task` with its chunks copied, then one byte of chunk `chunk` set to `value` or the chunk cut to `cut` bytes. */
+/** `task` with its bytes copied, then one byte of chunk `chunk` set to `value` or the chunk cut to `cut` bytes. */
 function damaged(
   task: DecodeTask & { kind: 'miniblock-nested' },
   chunk: number,
@@ -281,19 +282,23 @@ function damaged(
   value: number,
   cut: number,
 ): DecodeTask & { kind: 'miniblock-nested' } {
-  let c = 0;
-  const groups = task.groups.map((group) => ({
-    ...group,
-    chunks: group.chunks.map((part) => {
-      let bytes = part.bytes.slice();
-      if (c++ === chunk) {
-        if (at < bytes.length) bytes[at] = value;
-        if (cut < bytes.length) bytes = bytes.subarray(0, cut);
-      }
-      return { ...part, bytes };
-    }),
-  }));
-  return { ...task, groups };
+  const views = task.views.map((view) => view.slice());
+  const chunks = task.chunks.slice();
+  const start = chunks[CHUNK_FIELDS * chunk] as number;
+  const size = (chunks[CHUNK_FIELDS * chunk + 1] as number) - start;
+  const view = views[groupOfChunk(task, chunk)] as Uint8Array;
+  if (at < size) view[start + at] = value;
+  if (cut < size) chunks[CHUNK_FIELDS * chunk + 1] = start + cut;
+  return { ...task, views, chunks };
+}
+
+/** The group holding chunk `chunk` of a task. */
+function groupOfChunk(task: DecodeTask & { kind: 'miniblock-nested' }, chunk: number): number {
+  for (let g = 0, end = 0; g < task.views.length; g++) {
+    end += task.groups[GROUP_FIELDS * g + 3] as number;
+    if (chunk < end) return g;
+  }
+  throw new Error(`chunk ${chunk} is past the task's chunks`);
 }
 
 describe.runIf(nativeAddon())('the native list-rows kernel on damaged chunks', () => {
@@ -309,12 +314,12 @@ describe.runIf(nativeAddon())('the native list-rows kernel on damaged chunks', (
       const rows = Uint32Array.from({ length: 24 }, (_, i) => i * 3);
       const [first] = (await tasksOf(dataset, leaf, rows)).filter(({ task }) => task.kind === 'miniblock-nested');
       const task = first?.task as DecodeTask & { kind: 'miniblock-nested' };
-      const numChunks = task.groups.reduce((sum, group) => sum + group.chunks.length, 0);
+      const numChunks = task.chunks.length / CHUNK_FIELDS;
       const random = createRandom(`damaged:${name}:${version}`);
       let refused = 0;
       for (let trial = 0; trial < 300; trial++) {
         const chunk = random.nextBelow(numChunks);
-        const size = task.groups.flatMap((g) => g.chunks)[chunk]?.bytes.length ?? 0;
+        const size = (task.chunks[CHUNK_FIELDS * chunk + 1] as number) - (task.chunks[CHUNK_FIELDS * chunk] as number);
         // Headers and levels are where a byte changes rows; a cut anywhere.
         const bad = damaged(
           task,
@@ -440,6 +445,32 @@ describe('lists of items wider than the native kernel copies', () => {
   });
 });
 
+describe.runIf(nativeAddon())('the native list-rows kernel, padded', () => {
+  it.each(['2.1', '2.2'] as const)(
+    'decodes the padded tasks that meet null items itself and records where they went (file version %s)',
+    async (version) => {
+      const { dataset, leaves } = await listLeaves('nested', version);
+      const rows = Uint32Array.from({ length: dataset.numRows }, (_, i) => i);
+      let nullTasks = 0;
+      for (const leaf of leaves) {
+        const width = outputWidthOf(leaf.field.arrowType, leaf.name) as number;
+        for (const { task } of await tasksOf(dataset, leaf, rows)) {
+          if (task.kind !== 'miniblock-nested') continue;
+          const make = () =>
+            createPaddedListOutput(paddedTarget(rows.length, width, 4, 'end', 0), rows, leaf.layers ?? []);
+          const [native, js] = [make(), make()];
+          decodeListChunks(task, js);
+          if (js.nullItems === 0) continue;
+          nullTasks++;
+          expect(decodeListRowsNative(task, native), leaf.name).toBe(true);
+          expect(native.padded?.nullPlaces, leaf.name).toEqual(js.padded?.nullPlaces);
+        }
+      }
+      expect(nullTasks).toBeGreaterThan(0);
+    },
+  );
+});
+
 describe.runIf(nativeAddon())('the native list-rows kernel, ragged', () => {
   it("holds about the wanted rows' items for a shuffled batch, not every item of the chunks they are in", async () => {
     const { dataset, leaves } = await listLeaves('nested', '2.2');
@@ -451,7 +482,7 @@ describe.runIf(nativeAddon())('the native list-rows kernel, ragged', () => {
     let chunkItems = 0;
     for (const { task } of tasks) {
       const mini = task as DecodeTask & { kind: 'miniblock-nested' };
-      for (const group of mini.groups) for (const chunk of group.chunks) chunkItems += chunk.itemCount;
+      for (let c = 0; c < mini.chunks.length; c += CHUNK_FIELDS) chunkItems += mini.chunks[c + 2] as number;
       expect(decodeListRowsNative(mini, out)).toBe(true);
     }
     const ragged = finishListOutput(out, leaf.name);
