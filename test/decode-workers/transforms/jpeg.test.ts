@@ -20,6 +20,7 @@ import {
   planColumnTransform,
   randomResizedCrop,
   resize,
+  toFloat,
   type TransformStep,
 } from '../../../decode-workers/transforms/steps.js';
 import { TransformError } from '../../../errors.js';
@@ -77,6 +78,24 @@ sys.stdout.buffer.write(((x - mean) / std).astype(np.float32).tobytes())`;
       }
     },
   );
+
+  it('hands a user step after a JPEG pipeline the pixels the pipeline writes when it ends the steps', async () => {
+    const jpeg = await encodeImage(90, 70, 3);
+    const pipeline = [decodeImage(), randomResizedCrop(32), flipHorizontal(), toFloat()];
+    const user: TransformStep = {
+      op: 'user',
+      module: join(import.meta.dirname, 'user-transforms.ts'),
+      export: 'meanColour',
+      output: { shape: [4], dtype: 'float32' },
+    };
+    for (let row = 0; row < 4; row++) {
+      const pixels = await run(pipeline, jpeg, row);
+      const means = new Float32Array(4);
+      for (let i = 0; i < pixels.length; i++) (means[i % 3] as number) += (pixels[i] as number) / (pixels.length / 3);
+      const out = await run([...pipeline, user], jpeg, row);
+      expect(Array.from(out.subarray(0, 3))).toEqual(Array.from(means.subarray(0, 3)));
+    }
+  });
 
   it('decodes a CMYK JPEG, which libjpeg-turbo cannot convert to RGB, to the pixels of @napi-rs/image', async () => {
     const cmyk = await sharp(drawPixels(48, 32, 1), { raw: { width: 48, height: 32, channels: 3 } })
