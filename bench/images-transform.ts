@@ -9,8 +9,10 @@
  *   examples/jpeg-shapes.ts ─► bench/.data/jpeg-<rows>/train.lance ─► lance-loader (1 and 2 workers)
  *                                           └─ files/<class>/<row>.jpg ─► torchvision-images.py (num_workers 2)
  *
- * Also measured, in this thread: @napi-rs/image's decode alone and its decode + crop + resample (what a
- * worker's image costs before the write into the slot), for the breakdown of where a row's time goes. Writes
+ * Also measured, in this thread, for the breakdown of where a row's time goes: the addon's libjpeg-turbo
+ * path (native/jpeg.c: the crop's region decoded; + the resample to 224; + the mirror and normalize into
+ * float32, the worker's whole pipeline) where the addon has it, and @napi-rs/image's decode alone and its
+ * decode + crop + resample (what the other path costs before the write into the slot). Writes
  * images-transform.json and prints the table that bench/README.md shows.
  */
 import { execFileSync } from 'node:child_process';
@@ -27,6 +29,8 @@ import {
   type LoaderOptions,
 } from '../index.js';
 import { JPEG_CLASSES, ensureJpegDataset } from '../examples/jpeg-shapes.js';
+import { readImageSize } from '../decode-workers/transforms/image-header.js';
+import { nativeAddon } from '../io/native-addon.js';
 import { datasetFiles, evictFiles } from './datasets.js';
 import { describeMachine } from './machine.js';
 
@@ -53,7 +57,11 @@ interface LoaderRun {
    * costs whatever share of the cores the machine's other jobs leave, unlike images/s.
    */
   cpuMsPerImage: number;
-  /** The same by thread: `/proc/self/task/<tid>/stat` ticks, grouped by the thread's name. */
+  /**
+   * The same by thread (`/proc/self/task/<tid>/stat` ticks): the main thread, the `workers` busiest
+   * other threads (Node names no thread, so the workers are told apart by being the busiest: each
+   * decodes most of the epoch) and the rest (V8's GC and compiler threads, libuv's pool).
+   */
   cpuMsPerImageByThread: Record<string, number>;
   /** Cores the process used on average over the timed epoch (CPU time / wall time). */
   coresUsed: number;
@@ -68,9 +76,9 @@ interface LoaderRun {
 /** Kernel clock ticks per second of /proc's utime and stime (USER_HZ, 100 on Linux). */
 const TICKS_PER_SECOND = 100;
 
-/** CPU ticks so far of each thread of this process, with its name (`/proc/self/task/<tid>/stat`). */
-function threadTicks(): Map<string, { name: string; ticks: number }> {
-  const threads = new Map<string, { name: string; ticks: number }>();
+/** CPU ticks so far of each thread of this process (`/proc/self/task/<tid>/stat`), `main` or not. */
+function threadTicks(): Map<string, { main: boolean; ticks: number }> {
+  const threads = new Map<string, { main: boolean; ticks: number }>();
   for (const tid of readdirSync('/proc/self/task')) {
     let stat: string;
     try {
@@ -78,27 +86,36 @@ function threadTicks(): Map<string, { name: string; ticks: number }> {
     } catch {
       continue; // the thread ended while the list was read
     }
-    const close = stat.lastIndexOf(')');
-    const fields = stat.slice(close + 2).split(' ');
-    const name = tid === String(process.pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, close);
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // Fields 14 and 15 of stat (utime, stime), counted from field 3 after the name.
-    threads.set(tid, { name, ticks: Number(fields[11]) + Number(fields[12]) });
+    threads.set(tid, { main: tid === String(process.pid), ticks: Number(fields[11]) + Number(fields[12]) });
   }
   return threads;
 }
 
-/** CPU ms per image by thread name between two threadTicks() (threads that ended in between are missing). */
+/**
+ * CPU ms per image between two threadTicks(): the main thread, the `workers` busiest others and the
+ * rest (threads that ended in between are missing).
+ */
 function cpuByThread(
   before: ReturnType<typeof threadTicks>,
   after: ReturnType<typeof threadTicks>,
   images: number,
+  workers: number,
 ): Record<string, number> {
-  const byName: Record<string, number> = {};
-  for (const [tid, { name, ticks }] of after) {
-    const ms = ((ticks - (before.get(tid)?.ticks ?? 0)) * 1000) / TICKS_PER_SECOND / images;
-    if (ms > 0) byName[name] = (byName[name] ?? 0) + ms;
-  }
-  return byName;
+  const ms = (tid: string, ticks: number) =>
+    ((ticks - (before.get(tid)?.ticks ?? 0)) * 1000) / TICKS_PER_SECOND / images;
+  const others = [...after]
+    .filter(([, t]) => !t.main)
+    .map(([tid, t]) => ms(tid, t.ticks))
+    .sort((a, b) => b - a);
+  const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+  const main = [...after].find(([, t]) => t.main);
+  return {
+    main: main ? ms(main[0], main[1].ticks) : 0,
+    [`${workers} busiest (workers)`]: sum(others.slice(0, workers)),
+    'other threads': sum(others.slice(workers)),
+  };
 }
 
 const transforms: LoaderOptions['transforms'] = {
@@ -147,7 +164,7 @@ async function runLoader(
     const cpu = process.cpuUsage();
     const images = await pass(1, from);
     const { user, system } = process.cpuUsage(cpu);
-    const byThread = cpuByThread(ticks, threadTicks(), images);
+    const byThread = cpuByThread(ticks, threadTicks(), images, workers);
     const busy = performance.eventLoopUtilization(elu);
     const seconds = (performance.now() - from) / 1000;
     const after = loader.metrics();
@@ -205,6 +222,50 @@ async function rate(
   return best;
 }
 
+/**
+ * The addon's JPEG path in this thread in three stages, on the same square crop (0.7 of the shorter side,
+ * at the top left) as the @napi-rs/image measure: the crop's region decoded (its rows resampled to one,
+ * so every row passes through libjpeg and the resample is a sliver), + the resample to 224 × 224 uint8,
+ * + the mirror (every other image) and normalize into float32 (the worker's whole pipeline). Null where
+ * the addon has no decodeJpeg.
+ */
+async function nativeStages(
+  images: readonly Buffer[],
+): Promise<Record<'region' | 'resample' | 'pipeline', Awaited<ReturnType<typeof rate>>> | null> {
+  const decodeJpeg = nativeAddon()?.decodeJpeg;
+  if (!decodeJpeg) return null;
+  let scratch = new Uint8Array(1 << 20);
+  const float = new Float32Array(224 * 224 * 3);
+  const stage = (kind: 'region' | 'resample' | 'pipeline') => (jpeg: Buffer, i: number) => {
+    const { width, height } = readImageSize(jpeg) as { width: number; height: number };
+    const side = Math.floor(Math.min(width, height) * 0.7);
+    const [w, h] = kind === 'region' ? [side, 1] : [224, 224];
+    const pipeline = kind === 'pipeline';
+    const scale = STD.map((s) => (pipeline ? 1 / 255 / s : 1));
+    const offset = MEAN.map((m, c) => (pipeline ? -m / (STD[c] as number) : 0));
+    const params = Float64Array.of(
+      ...[width, height, 0, 0, side, side, w, h, 0, 0, w, h],
+      ...[0, pipeline ? i & 1 : 0, 3, 0, 8],
+      ...scale,
+      1,
+      ...offset,
+      0,
+    );
+    const out = pipeline ? float : new Uint8Array(w * h * 3);
+    let result = decodeJpeg(jpeg, params, scratch, out);
+    if (result > 0) {
+      scratch = new Uint8Array(result);
+      result = decodeJpeg(jpeg, params, scratch, out);
+    }
+    if (result !== 0) throw new Error(`decodeJpeg returned ${result}`);
+  };
+  return {
+    region: await rate(images, stage('region')),
+    resample: await rate(images, stage('resample')),
+    pipeline: await rate(images, stage('pipeline')),
+  };
+}
+
 export async function runImagesTransform(options: ImagesTransformOptions): Promise<void> {
   const { say, maxSeconds } = options;
   const rows = options.quick ? 640 : 3200;
@@ -258,6 +319,8 @@ export async function runImagesTransform(options: ImagesTransformOptions): Promi
       .rawPixelsSync();
   });
 
+  const native = await nativeStages(sample);
+
   const runs: Record<string, unknown> = {};
   for (const [name, workers, cache] of [
     ['lance-loader 2 workers warm', 2, 'warm'],
@@ -280,7 +343,8 @@ export async function runImagesTransform(options: ImagesTransformOptions): Promi
     rows: jpegs.length,
     meanJpegBytes: meanBytes,
     pipeline: 'RandomResizedCrop 224 + horizontal flip + normalize to float32, batch 64, shuffled',
-    inThread: { decode: decodeOnly, decodeCropResize: pipeline },
+    jpegPath: native ? 'libjpeg-turbo (the addon)' : '@napi-rs/image (the addon has no decodeJpeg)',
+    inThread: { decode: decodeOnly, decodeCropResize: pipeline, native },
     runs,
   };
   mkdirSync(options.out, { recursive: true });
@@ -291,7 +355,10 @@ export async function runImagesTransform(options: ImagesTransformOptions): Promi
 /** The markdown table of a run (what bench/README.md shows). */
 function renderImagesTransform(result: {
   runs: Record<string, unknown>;
-  inThread: Record<'decode' | 'decodeCropResize', Awaited<ReturnType<typeof rate>>>;
+  jpegPath: string;
+  inThread: Record<'decode' | 'decodeCropResize', Awaited<ReturnType<typeof rate>>> & {
+    native: Awaited<ReturnType<typeof nativeStages>>;
+  };
 }): string {
   const rateOf = (name: string) => (result.runs[name] as { imagesPerSecond?: number } | undefined)?.imagesPerSecond;
   const fmt = (n: number | undefined) => (n === undefined ? '—' : n.toFixed(0));
@@ -313,11 +380,22 @@ function renderImagesTransform(result: {
     '',
     `- warm vs torchvision: ${ratio(rateOf('lance-loader 2 workers warm'), rateOf('torchvision num_workers=2 warm'))}; cold: ${ratio(rateOf('lance-loader 2 workers cold'), rateOf('torchvision num_workers=2 cold'))} (target ≥ 1.5×); CPU per image, torchvision's over ours (warm): ${ratio(cpuOf('torchvision num_workers=2 warm'), cpu2)}`,
     `- 2 workers vs 1: ${ratio(rateOf('lance-loader 2 workers warm'), rateOf('lance-loader 1 worker warm'))} (target ≥ 1.8×); CPU per image ${ms(cpu2)} ms with 2 workers, ${ms(cpu1)} with 1, so two cores of their own would give up to ${cpu1 && cpu2 ? ((2 * cpu1) / cpu2).toFixed(2) : '—'}×`,
-    `- CPU ms per image by thread, 2 workers warm: ${Object.entries(ours2.cpuMsPerImageByThread)
-      .sort((a, b) => b[1] - a[1])
-      .map(([name, v]) => `${name} ${v.toFixed(2)}`)
-      .join(', ')}`,
+    ...(['lance-loader 2 workers warm', 'lance-loader 1 worker warm'] as const).map(
+      (name) =>
+        `- CPU ms per image by thread, ${name.slice('lance-loader '.length)}: ${Object.entries(
+          (result.runs[name] as LoaderRun).cpuMsPerImageByThread,
+        )
+          .map(([thread, v]) => `${thread} ${v.toFixed(2)}`)
+          .join(', ')}`,
+    ),
     `- main thread busy while 2 workers decode: ${(ours2.mainThreadBusy * 100).toFixed(1)} % (target ≤ 5 %)`,
+    `- JPEGs decoded by ${result.jpegPath}`,
+    ...(result.inThread.native
+      ? [
+          `- in one thread, the addon's libjpeg-turbo path on a 0.7 square crop: the crop's region decoded ${ms(result.inThread.native.region.cpuMsPerImage)} ms CPU an image, ` +
+            `+ resample to 224 ${ms(result.inThread.native.resample.cpuMsPerImage)}, + mirror and normalize into float32 (the whole pipeline) ${ms(result.inThread.native.pipeline.cpuMsPerImage)} (${fmt(result.inThread.native.pipeline.imagesPerSecond)} images/s)`,
+        ]
+      : []),
     `- in one thread, @napi-rs/image: decode only ${fmt(result.inThread.decode.imagesPerSecond)} images/s (${ms(result.inThread.decode.cpuMsPerImage)} ms CPU an image), ` +
       `decode + crop + resize 224 ${fmt(result.inThread.decodeCropResize.imagesPerSecond)} images/s (${ms(result.inThread.decodeCropResize.cpuMsPerImage)} ms CPU); ` +
       `a worker's whole transform (the same plus flip and normalize into the slot) ${ours2.transformMsPerImage.toFixed(2)} ms`,

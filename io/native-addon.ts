@@ -61,6 +61,13 @@ export interface NativeAddon {
   ): number;
   /** Zeroed memory of at least `bytes` bytes advised for transparent huge pages, or undefined where it cannot be made. */
   hugePageBuffer(bytes: number): ArrayBuffer | undefined;
+  /**
+   * A JPEG's crop decoded, resampled, mirrored and written into `out` (native/jpeg.c has the params):
+   * 0 done, -1 a JPEG this path leaves to another decoder, else the scratch bytes it needs. Throws an
+   * Error with code ERR_JPEG for a corrupt or cut-short JPEG. Absent where the addon was built without
+   * libjpeg-turbo.
+   */
+  decodeJpeg?(jpeg: Uint8Array, params: Float64Array, scratch: Uint8Array, out: Uint8Array | Float32Array): number;
 }
 
 /** build/ sits at the package root: next to the sources, above dist/, or above dist/cjs/. */

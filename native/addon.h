@@ -21,4 +21,12 @@ napi_value DecodeListRows(napi_env env, napi_callback_info info);
 /* hugePageBuffer(bytes) -> ArrayBuffer | undefined: native/memory.c. */
 napi_value HugePageBuffer(napi_env env, napi_callback_info info);
 
+#ifdef LANCE_LOADER_JPEG
+/* decodeJpeg(jpeg, params, scratch, out): native/jpeg.c, built where libjpeg-turbo is (binding.gyp). */
+napi_value DecodeJpeg(napi_env env, napi_callback_info info);
+#define JPEG_PROPERTIES {"decodeJpeg", NULL, DecodeJpeg, NULL, NULL, NULL, napi_default, NULL},
+#else
+#define JPEG_PROPERTIES
+#endif
+
 #endif

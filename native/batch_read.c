@@ -17,6 +17,7 @@
  * engine() -> "io_uring" | "pread"
  * gatherValues(...): native/gather.c
  * hugePageBuffer(bytes): native/memory.c
+ * decodeJpeg(...): native/jpeg.c, where libjpeg-turbo is
  */
 #define _GNU_SOURCE
 #include <stdlib.h>
@@ -224,6 +225,7 @@ NAPI_MODULE_INIT() {
       {"gatherValues", NULL, GatherValues, NULL, NULL, NULL, napi_default, NULL},
       {"hugePageBuffer", NULL, HugePageBuffer, NULL, NULL, NULL, napi_default, NULL},
       {"decodeListRows", NULL, DecodeListRows, NULL, NULL, NULL, napi_default, NULL},
+      JPEG_PROPERTIES
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   return exports;

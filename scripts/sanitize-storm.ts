@@ -9,8 +9,11 @@
  * Storms: concurrent (batches at once, queued and blocking, buffered and O_DIRECT, gatherValues),
  * workers (reader threads terminated or exiting mid-read), close (a queued DirectFileSource closed with
  * reads queued), detach (targets, results and positions detached or replaced before a batch settles),
- * teardown (processes that end with batches pending), arguments (every function called with bad values).
+ * teardown (processes that end with batches pending), arguments (every function called with bad values),
+ * jpeg (decodeJpeg on random JPEGs, whole, cut short or with bytes flipped, with random crops, resizes,
+ * kept boxes, filters, channels and scratch sizes; none where the addon has no libjpeg-turbo).
  */
+import { Transformer } from '@napi-rs/image';
 import { execFile } from 'node:child_process';
 import { closeSync, constants, openSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
@@ -32,6 +35,9 @@ export interface Counts {
   processes?: number;
   calls?: number;
   refused?: number;
+  /** decodeJpeg calls that decoded, and those that threw ERR_JPEG for bad bytes. */
+  decodes?: number;
+  corrupt?: number;
 }
 
 /** The data file, read whole once to check every byte read from it. */
@@ -380,7 +386,93 @@ async function badArguments(rounds: number, rng: Rng, data: Data): Promise<Count
   return { rounds, calls, refused };
 }
 
-const STORMS = { concurrent, workers, close, detach, teardown, arguments: badArguments };
+/** A random JPEG (smooth gradients and noise) of `width` × `height` from @napi-rs/image's encoder. */
+function randomJpeg(rng: Rng, width: number, height: number): Uint8Array {
+  const rgba = new Uint8Array(width * height * 4);
+  const noise = rng.int(0, 80);
+  for (let i = 0; i < width * height; i++) {
+    const [x, y] = [i % width, Math.floor(i / width)];
+    rgba.set([(x * 255) / width + rng.int(0, noise + 1), (y * 255) / height, (x ^ y) & 255, 255], i * 4);
+  }
+  return new Uint8Array(Transformer.fromRgbaPixels(rgba, width, height).jpegSync(rng.int(10, 101)));
+}
+
+/**
+ * decodeJpeg on random JPEGs, whole, cut short or with bytes flipped, each with a random crop, resize,
+ * kept box, filter, channels, channel order, IDCT scaling and output type, and a scratch of the size it
+ * asks for or smaller. A whole JPEG must decode; damaged bytes may decode or throw ERR_JPEG.
+ */
+async function jpeg(rounds: number, rng: Rng): Promise<Counts> {
+  const decodeJpeg = addon().decodeJpeg;
+  if (!decodeJpeg) return { rounds: 0, decodes: 0, corrupt: 0 };
+  let decodes = 0;
+  let corrupt = 0;
+  const box = (size: number): [number, number] => {
+    const length = rng.int(1, size + 1);
+    return [rng.int(0, size - length + 1), length];
+  };
+  for (let round = 0; round < rounds; round++) {
+    const [width, height] = [rng.int(1, 300), rng.int(1, 300)];
+    const whole = randomJpeg(rng, width, height);
+    for (let call = 0; call < 20; call++) {
+      const kind = rng.int(0, 3); // whole, cut short, bytes flipped
+      let bytes = whole;
+      if (kind === 1) bytes = whole.subarray(0, rng.int(2, whole.length));
+      if (kind === 2) {
+        bytes = whole.slice();
+        for (let k = rng.int(1, 20); k > 0; k--) bytes[rng.int(0, bytes.length)] = rng.int(0, 256);
+      }
+      const [left, cropWidth] = box(width);
+      const [top, cropHeight] = box(height);
+      const [resizeWidth, resizeHeight] = [rng.int(1, 260), rng.int(1, 260)];
+      const [keepLeft, keepWidth] = box(resizeWidth);
+      const [keepTop, keepHeight] = box(resizeHeight);
+      const channels = [1, 3, 4][rng.int(0, 3)] as number;
+      const params = Float64Array.of(
+        width,
+        height,
+        left,
+        top,
+        cropWidth,
+        cropHeight,
+        resizeWidth,
+        resizeHeight,
+        keepLeft,
+        keepTop,
+        keepWidth,
+        keepHeight,
+        rng.int(0, 3),
+        rng.int(0, 2),
+        channels,
+        rng.int(0, 2),
+        [1, 2, 4, 8][rng.int(0, 4)] as number,
+        0.5,
+        1,
+        2,
+        3,
+        -1,
+        0,
+        1,
+        2,
+      );
+      const values = keepWidth * keepHeight * channels;
+      const out = rng.int(0, 2) === 0 ? new Uint8Array(values) : new Float32Array(values);
+      try {
+        let result = decodeJpeg(bytes, params, new Uint8Array(rng.int(0, 64)), out);
+        if (result > 0) result = decodeJpeg(bytes, params, new Uint8Array(result + rng.int(0, 2) * 16), out);
+        if (result !== 0) fail(`decodeJpeg returned ${result} for a ${width} × ${height} JPEG`);
+        decodes++;
+      } catch (error) {
+        if (kind === 0 || (error as { code?: string }).code !== 'ERR_JPEG') throw error;
+        corrupt++;
+      }
+    }
+    gc();
+  }
+  return { rounds, decodes, corrupt };
+}
+
+const STORMS = { concurrent, workers, close, detach, teardown, arguments: badArguments, jpeg };
 
 if (!isMainThread) {
   await readerThread();

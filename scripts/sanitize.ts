@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util';
 import { Rng } from '../test/fixtures/random.js';
 import type { Counts } from './sanitize-storm.js';
 
-const STORMS = ['concurrent', 'workers', 'close', 'detach', 'teardown', 'arguments'] as const;
+const STORMS = ['concurrent', 'workers', 'close', 'detach', 'teardown', 'arguments', 'jpeg'] as const;
 /** Patterns of a sanitizer or valgrind report in a child's stderr. */
 const REPORT =
   /ERROR: AddressSanitizer|runtime error:|UndefinedBehaviorSanitizer|ERROR SUMMARY: [1-9]|Invalid (read|write)/;
@@ -75,10 +75,38 @@ function nodeHeaders(): string {
   return found ?? usage(`Node's headers (node_api.h) not found in ${candidates.join(' or ')}`);
 }
 
-/** The addon's sources, as binding.gyp lists them. */
-const sources =
-  (JSON.parse(readFileSync(join(root, 'binding.gyp'), 'utf8')) as { targets: Array<{ sources: string[] }> }).targets[0]
-    ?.sources ?? [];
+interface GypTarget {
+  sources: string[];
+  defines?: string[];
+  libraries?: string[];
+}
+
+/**
+ * The addon's sources, defines and libraries as binding.gyp lists them, with its libjpeg-turbo block
+ * (native/jpeg.c) where scripts/has-libjpeg.js finds the library, as node-gyp decides.
+ */
+function gypTarget(): Required<GypTarget> {
+  const target = (
+    JSON.parse(readFileSync(join(root, 'binding.gyp'), 'utf8')) as {
+      targets: Array<GypTarget & { conditions?: [string, GypTarget][] }>;
+    }
+  ).targets[0];
+  if (!target) return usage('binding.gyp has no target');
+  const hasLibjpeg = execFileSync(process.execPath, [join(root, 'scripts', 'has-libjpeg.js')], { encoding: 'utf8' });
+  const blocks = (target.conditions ?? [])
+    .filter(([condition]) => condition === "has_libjpeg=='true'" && hasLibjpeg.trim() === 'true')
+    .map(([, block]) => block);
+  return [target, ...blocks].reduce<Required<GypTarget>>(
+    (all, block) => ({
+      sources: [...all.sources, ...block.sources],
+      defines: [...all.defines, ...(block.defines ?? [])],
+      libraries: [...all.libraries, ...(block.libraries ?? [])],
+    }),
+    { sources: [], defines: [], libraries: [] },
+  );
+}
+
+const { sources, defines, libraries } = gypTarget();
 
 /** The addon compiled for the sanitizers (or for valgrind: -O0 -g). */
 function buildAddon(): string {
@@ -98,7 +126,9 @@ function buildAddon(): string {
       ...sanitizers,
       '-I',
       nodeHeaders(),
+      ...defines.map((name) => `-D${name}`),
       ...sources,
+      ...libraries,
       '-o',
       addon,
     ],
@@ -195,6 +225,6 @@ for (const r of failed) console.error(`\n--- ${r.storm}: exit ${r.code}\n${r.std
 const total = (unit: keyof Counts) => results.reduce((sum, r) => sum + (r.counts?.[unit] ?? 0), 0);
 const tool = values.valgrind ? 'valgrind memcheck' : 'AddressSanitizer + UBSan';
 console.log(
-  `sanitize: ${results.length} storms, ${total('rounds')} rounds, ${total('reads')} reads checked, ${total('processes')} processes ended with batches pending, ${total('calls')} calls with bad arguments; ${failed.length} failed (${tool}, seed ${seed}) in ${((performance.now() - started) / 1000).toFixed(0)} s`,
+  `sanitize: ${results.length} storms, ${total('rounds')} rounds, ${total('reads')} reads checked, ${total('processes')} processes ended with batches pending, ${total('calls')} calls with bad arguments, ${total('decodes')} JPEG decodes (${total('corrupt')} refused as corrupt); ${failed.length} failed (${tool}, seed ${seed}) in ${((performance.now() - started) / 1000).toFixed(0)} s`,
 );
 process.exitCode = failed.length > 0 ? 1 : 0;

@@ -5,10 +5,13 @@
  * Geometric steps do not run one by one: they are folded into as few pipelines as they allow, each
  * `crop → resize → crop → mirror`, and a pipeline runs when a step cannot join it (a second resize, a
  * tensor or user step, the end). A crop after a pending mirror is mirrored so the mirror can stay last.
- * A pipeline decodes with @napi-rs/image (image-library.ts), copies the first crop out as RGBA (the
- * library resamples RGBA only), resamples it in the library, and leaves the second crop and the mirror
- * to the one pass that writes the pixels into the slot, with channel conversion, normalize and
- * channelsFirst in the same pass. So `randomResizedCrop + flipHorizontal + normalize` is one decode, one
+ * A JPEG pipeline whose tensor steps come after it runs as one native call where the addon has
+ * libjpeg-turbo (jpeg.ts): it decodes only the crop's region and resamples and writes it straight into
+ * the slot, normalize, mirror and channelsFirst included. Any other pipeline decodes with @napi-rs/image
+ * (image-library.ts), copies the first crop out as RGBA (the library resamples RGBA only), resamples it
+ * in the library, and leaves the second crop and the mirror to the one pass that writes the pixels into
+ * the slot, with channel conversion, normalize and channelsFirst in the same pass. So
+ * `randomResizedCrop + flipHorizontal + normalize` is one native call for a JPEG, else one decode, one
  * crop copy, one resample and one write.
  *
  * Randomness: every random draw of a row comes from its own stream, seeded with
@@ -19,6 +22,7 @@ import { TransformError, type TransformErrorCode } from '../../errors.js';
 import { createRandom } from '../../samplers/random.js';
 import { isTruncatedJpeg, readImageSize } from './image-header.js';
 import { loadImageLibrary, type ImageLibrary } from './image-library.js';
+import { decodeJpegInto, nativeJpeg, nativeKernel } from './jpeg.js';
 import type { ColumnTransformPlan, Interpolation, Size2, UserTransformStep } from './steps.js';
 
 /** A region of an image in pixels. */
@@ -157,10 +161,11 @@ export class ColumnTransformer {
   /** The steps {@link run} runs on each row: all of them but a batch-level last step. */
   private readonly rowSteps: ColumnTransformPlan['steps'];
   /**
-   * The first crop of a pipeline as RGBA, reused from row to row: at most maxPixels × 4 bytes (a crop
-   * lies inside an image decodeImage accepted), counted in the plan's decodedBytes.
+   * Reused from row to row: the first crop of a pipeline as RGBA, at most maxPixels × 4 bytes (a crop
+   * lies inside an image decodeImage accepted), or the native JPEG path's rows, kept within that; counted
+   * in the plan's decodedBytes.
    */
-  private rgba = new Uint8Array(0);
+  private scratch = { bytes: new Uint8Array(0) };
 
   constructor(
     readonly plan: ColumnTransformPlan,
@@ -213,6 +218,21 @@ export class ColumnTransformer {
     };
     /** The values so far as a tensor of their own, with the pending tensor steps applied. */
     const settleTensor = async (): Promise<Pixels> => {
+      if (pipeline) {
+        const kept = keptBox(pipeline, width, height);
+        const n = kept.width * kept.height * channels;
+        const data = affine ? new Float32Array(n) : new Uint8Array(n);
+        if (this.runNative(pipeline, kept, channels, data, affine, toChannelsFirst, row)) {
+          pixels = {
+            data,
+            shape: toChannelsFirst ? [channels, kept.height, kept.width] : [kept.height, kept.width, channels],
+          };
+          pipeline = null;
+          affine = null;
+          toChannelsFirst = false;
+          return pixels;
+        }
+      }
       await flush();
       const data = affine ? new Float32Array(this.valueCount(view, pixels, channels)) : null;
       if (view) {
@@ -306,10 +326,11 @@ export class ColumnTransformer {
           break;
         case 'toFloat':
         case 'normalize': {
-          await flush();
+          // A pipeline stays pending (only tensor steps follow): it may then write the slot itself.
+          if (!pipeline) await flush();
           // Values stay [h, w, c] until they are written: a pending channelsFirst is only a flag.
           const p = pixels as Pixels | null;
-          const perChannel = view ? channels : p && p.shape.length === 3 ? (p.shape[2] as number) : 1;
+          const perChannel = view || pipeline ? channels : p && p.shape.length === 3 ? (p.shape[2] as number) : 1;
           // uint8 values enter as x / 255; float32 values as they are.
           affine ??= {
             scale: Array<number>(perChannel).fill(p?.data instanceof Float32Array ? 1 : 1 / 255),
@@ -323,7 +344,7 @@ export class ColumnTransformer {
           break;
         }
         case 'channelsFirst':
-          await flush();
+          if (!pipeline) await flush();
           toChannelsFirst = true;
           break;
         case 'user': {
@@ -354,8 +375,8 @@ export class ColumnTransformer {
         }
       }
     }
-    await flush();
-    const made = this.valueCount(view, pixels, channels);
+    const kept = pipeline ? keptBox(pipeline, width, height) : null;
+    const made = kept ? kept.width * kept.height * channels : this.valueCount(view, pixels, channels);
     const bytesPerValue = affine || pixels?.data instanceof Float32Array ? 4 : 1;
     if (made * bytesPerValue !== output.byteLength)
       throw this.error(
@@ -363,6 +384,8 @@ export class ColumnTransformer {
         row,
         `the steps made ${made} values, not the planned [${(this.plan.batchStep?.input ?? this.plan).shape.join(', ')}]`,
       );
+    if (pipeline && kept && this.runNative(pipeline, kept, channels, output, affine, toChannelsFirst, row)) return;
+    await flush();
     if (view) writePixels(view, channels, output, affine, toChannelsFirst);
     else if (pixels) writeTensor(pixels, output, affine, toChannelsFirst);
   }
@@ -419,6 +442,42 @@ export class ColumnTransformer {
   }
 
   /**
+   * Runs a JPEG pipeline into `out` in one native call (jpeg.ts), `kept` its kept box; false (nothing
+   * written) when it is no JPEG, the addon lacks the path, or the path gives the pipeline back.
+   */
+  private runNative(
+    p: Pipeline,
+    kept: Box,
+    channels: 1 | 3 | 4,
+    out: Uint8Array | Float32Array,
+    affine: { scale: number[]; offset: number[] } | null,
+    channelsFirst: boolean,
+    row: number,
+  ): boolean {
+    const input = p.input;
+    if (!('encoded' in input) || !nativeJpeg(input.encoded) || (p.resize && !nativeKernel(p.resize.kernel)))
+      return false;
+    const crop = p.pre ?? { left: 0, top: 0, width: input.width, height: input.height };
+    const job = {
+      jpeg: input.encoded,
+      width: input.width,
+      height: input.height,
+      crop,
+      resize: p.resize ?? { width: crop.width, height: crop.height, kernel: 'bilinear' as const },
+      keep: kept,
+      flip: p.flip,
+      channels,
+      channelsFirst,
+      affine,
+    };
+    try {
+      return decodeJpegInto(job, this.scratch, this.plan.decodedBytes, out);
+    } catch (cause) {
+      throw this.error('IMAGE_DECODE', row, `decodeImage: ${message(cause)}`);
+    }
+  }
+
+  /**
    * Runs a pipeline: decodes (or takes the pixels of a previous one), copies the first crop out as RGBA
    * into the reused scratch, resamples it; the second crop and the mirror stay in the view.
    */
@@ -453,8 +512,8 @@ export class ColumnTransformer {
   /** `box` of `source` as RGBA in the scratch (grey repeated, alpha 255 where the source has none). */
   private cropToRgba(source: Decoded, box: Box): Uint8Array {
     const n = box.width * box.height * 4;
-    if (this.rgba.length < n) this.rgba = new Uint8Array(n);
-    const out = this.rgba.subarray(0, n);
+    if (this.scratch.bytes.length < n) this.scratch.bytes = new Uint8Array(n);
+    const out = this.scratch.bytes.subarray(0, n);
     const { data, width, channels: c } = source;
     for (let y = 0, o = 0; y < box.height; y++) {
       let s = ((box.top + y) * width + box.left) * c;
@@ -548,6 +607,12 @@ function crop(pipeline: Pipeline | null, box: Box, width: number): void {
   const key = pipeline.resize ? 'post' : 'pre';
   const prior = pipeline[key];
   pipeline[key] = prior ? { ...b, left: prior.left + b.left, top: prior.top + b.top } : b;
+}
+
+/** The part of a pipeline's result it keeps, in the pixels of its resize (`width` × `height` it ends at). */
+function keptBox(p: Pipeline, width: number, height: number): Box {
+  if (p.post) return p.post;
+  return { left: 0, top: 0, width, height };
 }
 
 /**

@@ -58,7 +58,8 @@ beforeAll(async () => {
   fs.mkdirSync(path.join(pkg, 'scripts'), { recursive: true });
   fs.cpSync(path.join(repoRoot, 'native'), path.join(pkg, 'native'), { recursive: true });
   fs.copyFileSync(path.join(repoRoot, 'binding.gyp'), path.join(pkg, 'binding.gyp'));
-  fs.copyFileSync(path.join(repoRoot, 'scripts', 'install-native.js'), path.join(pkg, 'scripts', 'install-native.js'));
+  for (const script of ['install-native.js', 'has-libjpeg.js'])
+    fs.copyFileSync(path.join(repoRoot, 'scripts', script), path.join(pkg, 'scripts', script));
   const { scripts } = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
     scripts: { install: string };
   };
