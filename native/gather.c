@@ -53,6 +53,8 @@ napi_value GatherValues(napi_env env, napi_callback_info info) {
   }
   size_t at = 0;
   for (size_t i = 0; i < count; i++) {
+    /* An empty buffer's data pointer may be NULL, which memmove may not be given even for 0 bytes. */
+    if (lengths[i] == 0) continue;
     memmove(target + at, source + (size_t)starts[i], lengths[i]);
     at += lengths[i];
   }
