@@ -205,7 +205,8 @@ function variableData(
 export function listRowsToData(field: LanceField, out: ListOutput, numRows: number): arrow.Data {
   const rows = finishListOutput(out, `column "${field.name}"`);
   const child = field.children[0];
-  if (!rows || !out.itemValidity || !child)
+  // Item validity is left out only where no item can be null (read-rows.ts sizeListOutputs).
+  if (!rows || (!out.itemValidity && out.nullItems > 0) || !child)
     throw new InternalError(`column "${field.name}" was read without its list rows and item validity`);
   const { offsets, data } = compactVariable(rows);
   const w = out.byteWidth;

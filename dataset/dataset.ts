@@ -379,6 +379,27 @@ export class Dataset {
     checkOptionsArgument(options, 'scan', "{ batchSize: 4096, columns: ['id'] }");
     const batchSize = checkBatchSize(options.batchSize);
     const fields = this.selectFields(options.columns);
+    const batches = this.scanOffsets(batchSize);
+    const read = () => {
+      const next = batches.next();
+      return next.done ? undefined : this.readOffsets(next.value, fields);
+    };
+    // One batch ahead: the next batch's reads (libuv's threadpool) overlap this one's decode and the
+    // caller's work. Leaving the loop waits for the batch ahead, so no read outlives the iteration.
+    let ahead = read();
+    try {
+      while (ahead) {
+        const current = ahead;
+        ahead = read();
+        yield await current;
+      }
+    } finally {
+      await ahead?.catch(() => undefined);
+    }
+  }
+
+  /** The visible offsets of a scan, batch by batch: at most `batchSize` rows, never across fragments. */
+  private *scanOffsets(batchSize: number): Generator<Uint32Array> {
     for (let f = 0; f < this.fragmentList.length; f++) {
       const start = this.starts[f] as number;
       const end = this.starts[f + 1] as number;
@@ -386,7 +407,7 @@ export class Dataset {
         const n = Math.min(batchSize, end - at);
         const offsets = new Uint32Array(n);
         for (let i = 0; i < n; i++) offsets[i] = at + i;
-        yield await this.readOffsets(offsets, fields);
+        yield offsets;
       }
     }
   }
