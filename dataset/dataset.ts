@@ -382,7 +382,12 @@ export class Dataset {
     const batches = this.scanOffsets(batchSize);
     const read = () => {
       const next = batches.next();
-      return next.done ? undefined : this.readOffsets(next.value, fields);
+      if (next.done) return undefined;
+      const batch = this.readOffsets(next.value, fields);
+      // Its error is thrown where the loop reaches it; until then (the caller may close the dataset while
+      // holding the batch before) it is not an unhandled rejection.
+      batch.catch(() => undefined);
+      return batch;
     };
     // One batch ahead: the next batch's reads (libuv's threadpool) overlap this one's decode and the
     // caller's work. Leaving the loop waits for the batch ahead, so no read outlives the iteration.

@@ -1,7 +1,8 @@
 /**
  * `dataset.scan()` of list columns on LanceDB-written data: the same values as LanceDB's scan whatever
  * the batch size (batches that cut through chunks and pages), the list values in Arrow memory sized by
- * the chunks read, and the batch read ahead finished before the iteration ends.
+ * the chunks read, and the batch read ahead finished before the iteration ends, its error thrown where the
+ * loop reaches it.
  */
 import * as arrow from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,6 +43,18 @@ describe.each(['2.1', '2.2'] as const)('a scan of list<int32> columns (file vers
     expect(values?.length).toBeGreaterThan(0);
     expect(values?.byteOffset).toBe(0);
     expect(values?.buffer.byteLength).toBe(values?.byteLength);
+  });
+
+  it('throws the error of a batch read ahead when the loop reaches it, not before', async () => {
+    const opened = await openDataset(path);
+    const batches = opened.scan({ batchSize: 1000, columns: ['list_int32'] })[Symbol.asyncIterator]();
+    expect((await batches.next()).value?.numRows).toBe(1000);
+    await opened.close();
+    // The caller holds each batch for a turn of the event loop, as a training step would.
+    const rest = async () => {
+      while (!(await batches.next()).done) await new Promise((resolve) => setImmediate(resolve));
+    };
+    await expect(rest()).rejects.toThrow(/is closed/);
   });
 
   it('has read the batch ahead in full when the loop is left after the first batch', async () => {
