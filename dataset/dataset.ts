@@ -373,7 +373,11 @@ export class Dataset {
     return new arrow.Table(this.schemaOf(fields), [await this.readOffsets(offsets, fields)]);
   }
 
-  /** Reads every visible row in order; batches hold at most `batchSize` rows and never span fragments. */
+  /**
+   * Reads every visible row in order; batches hold at most `batchSize` rows and never span fragments. The
+   * next batch is read while the caller holds one (two batches in memory at once); leaving the loop waits
+   * for it, and its error, if any, is thrown when the loop reaches it.
+   */
   async *scan(options: ScanOptions = {}): AsyncIterable<arrow.RecordBatch> {
     this.checkOpen();
     checkOptionsArgument(options, 'scan', "{ batchSize: 4096, columns: ['id'] }");
