@@ -205,14 +205,17 @@ function variableData(
 export function listRowsToData(field: LanceField, out: ListOutput, numRows: number): arrow.Data {
   const rows = finishListOutput(out, `column "${field.name}"`);
   const child = field.children[0];
-  if (!rows || !out.itemValidity || !child)
+  // Item validity is left out only where no item can be null (read-rows.ts sizeListOutputs).
+  if (!rows || (!out.itemValidity && out.nullItems > 0) || !child)
     throw new InternalError(`column "${field.name}" was read without its list rows and item validity`);
   const { offsets, data } = compactVariable(rows);
   const w = out.byteWidth;
   const count = data.length / w;
   // Most lists have no null item: their validity bytes are all ones and need no packing.
   const values = fixedData(child.arrowType, data, count, listItemValidity(out));
-  const valueOffsets = Int32Array.from(offsets, (x) => x / w);
+  // A plain loop: Int32Array.from with a map function calls it once per row (a scan's batch has thousands).
+  const valueOffsets = new Int32Array(offsets.length);
+  for (let i = 0; i < offsets.length; i++) valueOffsets[i] = (offsets[i] as number) / w;
   const lists = rows.validity ? packBits(rows.validity.subarray(0, numRows)) : { zeros: 0, bitmap: undefined };
   return arrow.makeData({
     type: field.arrowType,

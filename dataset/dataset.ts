@@ -373,12 +373,42 @@ export class Dataset {
     return new arrow.Table(this.schemaOf(fields), [await this.readOffsets(offsets, fields)]);
   }
 
-  /** Reads every visible row in order; batches hold at most `batchSize` rows and never span fragments. */
+  /**
+   * Reads every visible row in order; batches hold at most `batchSize` rows and never span fragments. The
+   * next batch is read while the caller holds one (two batches in memory at once); leaving the loop waits
+   * for it, and its error, if any, is thrown when the loop reaches it.
+   */
   async *scan(options: ScanOptions = {}): AsyncIterable<arrow.RecordBatch> {
     this.checkOpen();
     checkOptionsArgument(options, 'scan', "{ batchSize: 4096, columns: ['id'] }");
     const batchSize = checkBatchSize(options.batchSize);
     const fields = this.selectFields(options.columns);
+    const batches = this.scanOffsets(batchSize);
+    const read = () => {
+      const next = batches.next();
+      if (next.done) return undefined;
+      const batch = this.readOffsets(next.value, fields);
+      // Its error is thrown where the loop reaches it; until then (the caller may close the dataset while
+      // holding the batch before) it is not an unhandled rejection.
+      batch.catch(() => undefined);
+      return batch;
+    };
+    // One batch ahead: the next batch's reads (libuv's threadpool) overlap this one's decode and the
+    // caller's work. Leaving the loop waits for the batch ahead, so no read outlives the iteration.
+    let ahead = read();
+    try {
+      while (ahead) {
+        const current = ahead;
+        ahead = read();
+        yield await current;
+      }
+    } finally {
+      await ahead?.catch(() => undefined);
+    }
+  }
+
+  /** The visible offsets of a scan, batch by batch: at most `batchSize` rows, never across fragments. */
+  private *scanOffsets(batchSize: number): Generator<Uint32Array> {
     for (let f = 0; f < this.fragmentList.length; f++) {
       const start = this.starts[f] as number;
       const end = this.starts[f + 1] as number;
@@ -386,7 +416,7 @@ export class Dataset {
         const n = Math.min(batchSize, end - at);
         const offsets = new Uint32Array(n);
         for (let i = 0; i < n; i++) offsets[i] = at + i;
-        yield await this.readOffsets(offsets, fields);
+        yield offsets;
       }
     }
   }

@@ -17,6 +17,7 @@ import { fixedByteWidth, isVariableWidth, valueTypeOf } from './arrow-build.js';
 import { isPackedField, packedRowBytes } from './packed-struct.js';
 import type { ByteRange, ColumnInfo } from '../format/file-metadata.js';
 import { runDecodeTask, type DecodeOutput } from '../decode-workers/encodings/decode-task.js';
+import { reserveExactly } from '../decode-workers/encodings/output.js';
 import type { ReadOutput } from '../decode-workers/encodings/nested-output.js';
 import type { LayerKind } from '../format/repdef.js';
 import type { LeafColumn } from './columns.js';
@@ -292,6 +293,45 @@ export async function fetchFileTasks(
 export async function readInline(files: FileRead[], extraTasks: OutputTask[], outputs: DecodeOutput[]): Promise<void> {
   const into = outputs.map((out) => (out.kind === 'list' ? undefined : out));
   const perFile = await Promise.all(files.map((file) => fetchFileTasks(file, file.source, into)));
-  for (const { task, output } of [...perFile.flat(), ...extraTasks])
-    runDecodeTask(task, outputs[output] as DecodeOutput);
+  const tasks = [...perFile.flat(), ...extraTasks];
+  sizeListOutputs(tasks, outputs);
+  for (const { task, output } of tasks) runDecodeTask(task, outputs[output] as DecodeOutput);
+}
+
+/**
+ * Ragged list outputs (Arrow List buffers) whose rows are read from mini-block chunks alone, sized before
+ * decoding. Rows that fill most of their chunks (a scan) get memory for the chunks' items, the most they
+ * can hold, at once: no regrowth and copy as rows are written, no slack in the buffer handed to Arrow.
+ * Item validity is dropped when no page read has def levels: no item can then be null.
+ */
+function sizeListOutputs(tasks: readonly OutputTask[], outputs: DecodeOutput[]): void {
+  const n = outputs.length;
+  const items = new Float64Array(n);
+  const rowStarts = new Float64Array(n);
+  const rows = new Float64Array(n);
+  const chunksOnly = new Uint8Array(n).fill(1);
+  const defLevels = new Uint8Array(n);
+  for (const { task, output } of tasks) {
+    if (task.kind !== 'miniblock-nested') {
+      chunksOnly[output] = 0;
+      continue;
+    }
+    if (task.layout.def_compression) defLevels[output] = 1;
+    let chunkItems = 0;
+    let chunkRows = 0;
+    for (const group of task.groups)
+      for (const chunk of group.chunks) {
+        chunkItems += chunk.itemCount;
+        chunkRows += chunk.rowStarts;
+      }
+    items[output] = (items[output] as number) + chunkItems;
+    rowStarts[output] = (rowStarts[output] as number) + chunkRows;
+    rows[output] = (rows[output] as number) + task.rows.length;
+  }
+  outputs.forEach((out, i) => {
+    if (out.kind !== 'list' || !out.ragged || chunksOnly[i] === 0) return;
+    if (defLevels[i] === 0) out.itemValidity = null;
+    if ((rows[i] as number) >= (rowStarts[i] as number) / 2)
+      reserveExactly(out.ragged, (items[i] as number) * out.byteWidth);
+  });
 }

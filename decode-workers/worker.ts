@@ -59,8 +59,9 @@ export async function prepare(job: PrepareJob): Promise<number | null> {
   let ok = true;
   try {
     const dataset = await datasetFor(job.dataset);
-    await dataset.keepSmallColumns();
-    await dataset.warmUp();
+    // Side by side: on a cold disk both wait for reads round after round, and each has its own lane when
+    // the worker has two (with one, they take turns).
+    await Promise.all([dataset.keepSmallColumns(), dataset.warmUp()]);
     await dataset.prepareLanes();
     await dataset.prepareTransforms();
   } catch {

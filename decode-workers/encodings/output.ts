@@ -101,6 +101,19 @@ export function reserveCapacity(out: VariableOutput, extra: number): void {
   ensureCapacity(out, out.used + extra);
 }
 
+/**
+ * Grows `out.data` to exactly `extra` more bytes than it uses, when it holds less: for a caller that knows
+ * the most a read can write (no doubling, so no slack left in memory handed on, e.g. to Arrow).
+ */
+export function reserveExactly(out: VariableOutput, extra: number): void {
+  const need = out.used + extra;
+  if (need <= out.data.length) return;
+  const capacity = out.budget ? chargeGrowth(out.budget, out.data.length, need, need) : need;
+  const grown = new Uint8Array(capacity);
+  grown.set(out.data.subarray(0, out.used));
+  out.data = grown;
+}
+
 /** Grows `out.data` (by doubling, within its budget) to hold at least `need` bytes. */
 function ensureCapacity(out: VariableOutput, need: number): void {
   if (need <= out.data.length) return;

@@ -13,10 +13,17 @@
  */
 import { AbortError, IoError } from '../../errors.js';
 import type { ByteRange } from '../../format/file-metadata.js';
-import { request as undiciRequest, type Agent } from 'undici';
+import type { Agent } from 'undici';
+import { packageRequire } from '../module-dir.cjs';
 import type { RequestLimiter } from './limiter.js';
 import type { ResolvedRemoteIo } from './remote-options.js';
 import { untrustedCertificateReason } from './tls.js';
+
+/**
+ * undici's request, loaded on the first GET rather than at import: undici is a quarter of the modules
+ * every decode worker would load at start, and a local dataset's workers never send a request.
+ */
+let undiciRequest: typeof import('undici').request | undefined;
 
 /** What to get: the whole object, a byte range, or its last `suffix` bytes. */
 export type ObjectRange = ByteRange | { suffix: number } | undefined;
@@ -121,6 +128,7 @@ async function attempt(request: ObjectRequest, timeoutMs: number, closed: AbortS
       headers.range =
         'suffix' in range ? `bytes=-${range.suffix}` : `bytes=${range.offset}-${range.offset + range.size - 1}`;
     const built = await request.build(headers);
+    undiciRequest ??= (packageRequire('undici') as typeof import('undici')).request;
     const response = await undiciRequest(built.url, {
       method: 'GET',
       headers: built.headers,
