@@ -24,7 +24,7 @@ import type { LeafColumn } from './columns.js';
 import { isListType } from '../format/schema.js';
 import { planV20Nested, type V20PathColumn } from '../io/v20-nested-plan.js';
 import { planPage, type PageCache } from '../io/plan.js';
-import { splitRowsByPage, type DecodeTask, type PageRequest, type PlanStep } from '../io/plan-steps.js';
+import { CHUNK_FIELDS, splitRowsByPage, type DecodeTask, type PageRequest, type PlanStep } from '../io/plan-steps.js';
 import type { ByteSource } from '../io/source.js';
 
 /** One column of one file to read; its values go to output `output` of the read. */
@@ -319,11 +319,10 @@ function sizeListOutputs(tasks: readonly OutputTask[], outputs: DecodeOutput[]):
     if (task.layout.def_compression) defLevels[output] = 1;
     let chunkItems = 0;
     let chunkRows = 0;
-    for (const group of task.groups)
-      for (const chunk of group.chunks) {
-        chunkItems += chunk.itemCount;
-        chunkRows += chunk.rowStarts;
-      }
+    for (let info = 0; info < task.chunks.length; info += CHUNK_FIELDS) {
+      chunkItems += task.chunks[info + 2] as number;
+      chunkRows += task.chunks[info + 3] as number;
+    }
     items[output] = (items[output] as number) + chunkItems;
     rowStarts[output] = (rowStarts[output] as number) + chunkRows;
     rows[output] = (rows[output] as number) + task.rows.length;
