@@ -249,6 +249,12 @@ describe("a remote loader's request limits", () => {
     }
   });
 
+  it('keep 16 batches in flight by default (4 for a local dataset), in slots planned in memoryBytes', async () => {
+    const planned = async (options: Partial<LoaderOptions>) =>
+      withLoader(throughProxy(options), async (loader) => loader.metrics().memory.parts.slots.plannedBytes);
+    expect(await planned({})).toBe(((16 + 2) / (4 + 2)) * (await planned({ prefetch: 4 })));
+  });
+
   it('refuse requests in flight that memoryBytes cannot hold', async () => {
     const error = await rejection(
       createLoader(fixture.url, throughProxy({ memoryBytes: 64 << 20, io: { remote: { bytesInFlight: 64 << 20 } } })),
