@@ -50,6 +50,8 @@ interface CachedObject {
   /** Bytes of the log read so far. */
   logBytes: number;
   touchedAt: number;
+  /** Set before its files are closed: a lookup that waited meanwhile must not read a descriptor number that may be another file's by then. */
+  closed: boolean;
 }
 
 /** Counters of a cache, for tests and metrics. */
@@ -95,7 +97,7 @@ export class RangeCache {
       await this.readLog(object);
       hits = this.hitsOf(object, ranges);
     }
-    if (hits.length > 0) {
+    if (hits.length > 0 && !object.closed) {
       const wanted = hits.map((i) => ranges[i] as ByteRange);
       if (targets) {
         const into = hits.map((i) => targets[i] as Uint8Array);
@@ -154,6 +156,7 @@ export class RangeCache {
   async close(): Promise<void> {
     const objects = await Promise.all([...this.objects.values()].map((p) => p.catch(() => undefined)));
     this.objects.clear();
+    for (const o of objects) if (o) o.closed = true;
     await Promise.all(objects.flatMap((o) => (o ? [o.data.close(), o.log.close()] : [])));
   }
 
@@ -181,6 +184,7 @@ export class RangeCache {
             present: [],
             logBytes: 0,
             touchedAt: 0,
+            closed: false,
           };
         } catch (cause) {
           throw new IoError(
@@ -202,11 +206,13 @@ export class RangeCache {
    * no record is skipped (one read by both is added twice, which changes nothing).
    */
   private async readLog(object: CachedObject): Promise<void> {
+    if (object.closed) return;
     const { size } = await object.log.stat();
     const complete = Math.floor(size / RECORD_BYTES) * RECORD_BYTES;
     const from = object.logBytes;
     if (complete <= from) return;
     const bytes = new Uint8Array(complete - from);
+    if (object.closed) return;
     const { bytesRead } = await object.log.read(bytes, 0, bytes.length, from);
     const records = new Float64Array(bytes.buffer, 0, Math.floor(bytesRead / RECORD_BYTES) * 2);
     for (let i = 0; i < records.length; i += 2) {
@@ -265,6 +271,7 @@ export class RangeCache {
       if (exists) continue;
       this.objects.delete(name);
       const object = await pending.catch(() => undefined);
+      if (object) object.closed = true;
       await Promise.all([object?.data.close(), object?.log.close()]);
     }
   }

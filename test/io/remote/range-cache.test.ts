@@ -93,6 +93,17 @@ describe('the range cache', () => {
     expect(into.map((v) => v !== undefined)).toEqual([true, false]);
   });
 
+  it('answers a lookup that was waiting when the cache closed its files with misses, not a read of a closed file', async () => {
+    const writer = cacheOf();
+    const reader = new RangeCache(`${dir.dir}/cache`, 1 << 30);
+    await writer.write('s3://b/c', 9000, { offset: 0, size: 100 }, bytesOf(100, 5));
+    await reader.read('s3://b/c', 9000, [{ offset: 0, size: 100 }]);
+    await writer.write('s3://b/c', 9000, { offset: 1000, size: 100 }, bytesOf(100, 6));
+    const pending = reader.read('s3://b/c', 9000, [{ offset: 1000, size: 100 }]);
+    await reader.close();
+    expect(await pending).toEqual([undefined]);
+  });
+
   it('misses a range only partly kept, and the same URL with another size', async () => {
     const cache = cacheOf();
     await cache.write('s3://b/x', 10_000, { offset: 0, size: 100 }, bytesOf(100, 7));
