@@ -11,13 +11,14 @@
  *              requests per row, the store's CPU per request and the reading process's CPU per request
  *   bandwidth  seed000 (500 × 422 KB): a whole shuffled epoch's bytes per second against the link's own
  *              rate (every data file fetched in 8 MiB ranges, 1, 4 or 16 at a time, the best)
- *   cache      emb with io.remote.cacheDir: epoch 0 fills the cache, epoch 1 is timed, against the same
- *              loader on the local copy (warm page cache, epoch 0 untimed)
+ *   cache      emb with io.remote.cacheDir: epoch 0 fills the cache, epochs 1 to --cache-epochs are timed,
+ *              against the same loader on the local copy (warm page cache, epoch 0 untimed); --cache-pairs
+ *              pairs run alternately (the cache stays filled after the first), each with its CPU per row
  *
  * Datasets come from bench/.data (bench/datasets.ts writes them once; bench/README.md says how to link
  * another checkout's). Run alone: `npx tsx bench/remote.ts [--latency-ms 20] [--batches 30] [--workers 2]
  * [--store lean|s3rver] [--server-processes 2] [--prefetch 16] [--gap-kib 1024] [--concurrency 256] [--emb-rows 200000]
- * [--images-rows 20000] [--cache-rows 10000] [--only shuffled,bandwidth,cache]`, or as part of the suite
+ * [--images-rows 20000] [--cache-rows 10000] [--cache-epochs 5] [--cache-pairs 3] [--only shuffled,bandwidth,cache]`, or as part of the suite
  * (`npm run bench -- --only remote`). Prints a markdown table; numbers go in bench/README.md.
  */
 import { spawn } from 'node:child_process';
@@ -138,11 +139,11 @@ interface LoaderRun {
   cost: Cost;
 }
 
-/** Times `limit` batches (all when undefined) of `epoch`, after `untimed` whole epochs. */
+/** Times `limit` batches (all when undefined) of each of `epochs`, after `untimed` whole epochs. */
 async function runLoader(
   location: string,
   options: LoaderOptions,
-  epoch: number,
+  epochs: readonly number[],
   limit: number | undefined,
   untimed: number[] = [],
 ): Promise<LoaderRun> {
@@ -155,12 +156,13 @@ async function runLoader(
     const batches: number[][] = [];
     let rows = 0;
     const started = performance.now();
-    for await (const batch of loader.epoch(epoch)) {
-      batches.push(Array.from(batch.rowOffsets));
-      rows += batch.numRows;
-      batch.release();
-      if (limit !== undefined && batches.length >= limit) break;
-    }
+    for (const epoch of epochs)
+      for await (const batch of loader.epoch(epoch)) {
+        batches.push(Array.from(batch.rowOffsets));
+        rows += batch.numRows;
+        batch.release();
+        if (limit !== undefined && batches.length >= limit) break;
+      }
     const seconds = (performance.now() - started) / 1000;
     const cost = await endCost();
     const after = loader.metrics();
@@ -288,7 +290,7 @@ try {
     let batches: number[][] = [];
     let best = 0;
     for (const [label, options] of variants) {
-      const ours = await runLoader(url, { memoryBytes: 1 << 30, ...options, batchSize: 256, storage }, 1, BATCHES);
+      const ours = await runLoader(url, { memoryBytes: 1 << 30, ...options, batchSize: 256, storage }, [1], BATCHES);
       batches = ours.batches;
       best = Math.max(best, ours.rowsPerSecond);
       const delivered = ours.batches.flat().length;
@@ -315,7 +317,7 @@ try {
     lines.push('', `seed000: the link (best of 1, 4, 16 ranges of 8 MiB in flight) ${fmt(link / 1e6)} MB/s`);
     for (const bytesInFlight of [undefined, 8 << 20]) {
       const remote = bytesInFlight === undefined ? {} : { bytesInFlight };
-      const epoch = await runLoader(seedUrl, { batchSize: 16, storage, io: { remote } }, 1, undefined, [0]);
+      const epoch = await runLoader(seedUrl, { batchSize: 16, storage, io: { remote } }, [1], undefined, [0]);
       const rate = (epoch.rowsPerSecond * epoch.bytesDelivered) / epoch.batches.flat().length;
       lines.push(
         `seed000 shuffled epoch, io.remote.bytesInFlight ${bytesInFlight ?? 'default (256 MiB)'}: ${fmt(rate / 1e6)} MB/s delivered (${fmt(epoch.rowsPerSecond)} rows/s), ${(rate / link).toFixed(2)}× the link`,
@@ -326,17 +328,34 @@ try {
   if (runs('cache')) {
     const small = await ensureBenchDataset('emb', option('cache-rows', 10_000), '2.1');
     const smallUrl = await upload(small, server.endpoint);
-    const cached = await runLoader(
-      smallUrl,
-      { batchSize: 256, storage, io: { remote: { cacheDir } } },
-      1,
-      undefined,
-      [0],
-    );
-    const local = await runLoader(small, { batchSize: 256 }, 1, undefined, [0]);
+    const timed = Array.from({ length: option('cache-epochs', 5) }, (_, e) => e + 1);
     lines.push(
-      `${basename(small)} epoch 1 from the range cache: ${fmt(cached.rowsPerSecond)} rows/s (network bytes ${fmt(cached.bytesRead)}), local warm ${fmt(local.rowsPerSecond)} rows/s: ${(cached.rowsPerSecond / local.rowsPerSecond).toFixed(2)}×`,
+      '',
+      `${basename(small)}, epochs 1–${timed.length} timed after epoch 0 (which fills the cache in the first pair), alternately:`,
+      '',
+      '| pair | range cache rows/s | local warm rows/s | ratio | range cache CPU µs/row | local CPU µs/row |',
+      '|---|---:|---:|---:|---:|---:|',
     );
+    const ratios: number[] = [];
+    for (let pair = 1; pair <= option('cache-pairs', 3); pair++) {
+      const cached = await runLoader(
+        smallUrl,
+        { batchSize: 256, storage, io: { remote: { cacheDir } } },
+        timed,
+        undefined,
+        [0],
+      );
+      const local = await runLoader(small, { batchSize: 256 }, timed, undefined, [0]);
+      if (cached.bytesRead > 0) throw new Error(`the range cache epochs read ${cached.bytesRead} bytes from the store`);
+      ratios.push(cached.rowsPerSecond / local.rowsPerSecond);
+      const cpu = (run: LoaderRun) => ((run.cost.clientCpuMs * 1000) / run.batches.flat().length).toFixed(2);
+      lines.push(
+        `| ${pair} | ${fmt(cached.rowsPerSecond)} | ${fmt(local.rowsPerSecond)} | ${(ratios.at(-1) as number).toFixed(2)}× | ${cpu(cached)} | ${cpu(local)} |`,
+      );
+      console.error(lines.at(-1));
+    }
+    ratios.sort((a, b) => a - b);
+    lines.push(`| **median ratio** | | | **${(ratios[ratios.length >> 1] as number).toFixed(2)}×** | | |`);
   }
   console.log(lines.join('\n'));
 } finally {

@@ -38,6 +38,7 @@ import { checkReadableFields } from '../dataset/columns.js';
 import { resolveLocation, type DatasetLocation, type LocationArgument } from '../dataset/location.js';
 import { bytesInFlight, createRequestPermits, releaseHolders } from '../io/remote/shared-permits.js';
 import {
+  REMOTE_PREFETCH,
   resolveLoaderOptions,
   type LoaderOptions,
   type LoaderState,
@@ -65,6 +66,24 @@ function touchedShared(bytes: number, touchBytes = bytes): SharedArrayBuffer {
   const buffer = new SharedArrayBuffer(bytes);
   touchPages(new Uint8Array(buffer, 0, Math.min(bytes, touchBytes)));
   return buffer;
+}
+
+type BudgetInput = Parameters<typeof planMemoryBudget>[0];
+
+/**
+ * The budget of a remote dataset's loader without options.prefetch: its batches each wait round trips for
+ * their reads, so REMOTE_PREFETCH of them are in flight (and `resolved.prefetch` says so) where the budget
+ * holds their slots; else the default's.
+ */
+function planRemoteBudget(resolved: ResolvedLoaderOptions, input: BudgetInput): MemoryBudget {
+  try {
+    const budget = planMemoryBudget({ ...input, slotCount: REMOTE_PREFETCH + 2 });
+    resolved.prefetch = REMOTE_PREFETCH;
+    return budget;
+  } catch (error) {
+    if (!(error instanceof ResourceError)) throw error;
+    return planMemoryBudget(input);
+  }
 }
 
 /** Shuffled, multi-threaded batches of a Lance dataset. Create with {@link createLoader}. */
@@ -164,7 +183,7 @@ export class DataLoader {
           ),
         }),
       };
-      const budget = planMemoryBudget({
+      const budgetInput: BudgetInput = {
         memoryBytes: resolved.memoryBytes,
         workers: resolved.workers,
         slotCount: resolved.prefetch + 2,
@@ -191,7 +210,11 @@ export class DataLoader {
         ...(remoteIo && { remoteBytesInFlight: remoteIo.bytesInFlight }),
         // Lists of fixed-width items, padded or ragged: the ones the list-rows path decodes.
         listColumns: layout.columns.filter((c) => c.list && c.itemBytes !== undefined).length,
-      });
+      };
+      const budget =
+        remoteIo && options.prefetch === undefined
+          ? planRemoteBudget(resolved, budgetInput)
+          : planMemoryBudget(budgetInput);
       const ref: DatasetRef = {
         path: dataset.path,
         version: dataset.version,

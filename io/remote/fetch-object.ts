@@ -7,35 +7,37 @@
  * strings), the range, the last status and the attempts. Closing the store aborts attempts in flight and
  * backoffs, with an AbortError.
  *
- * Keep-alive: requests go through undici's `request` (the client under Node's fetch, without the WHATWG
- * Request, Response and stream objects fetch builds per request), whose global dispatcher keeps
- * connections open and reuses them per origin.
+ * Keep-alive: requests go to undici's dispatcher (the client under Node's fetch), whose global pool keeps
+ * connections open and reuses them per origin, with a handler of this module's own: no WHATWG Request and
+ * Response, no Readable body, AbortController or timer per request, which were most of the reader's CPU
+ * per request. undici is loaded with the first request.
  */
+import type { Agent, Dispatcher } from 'undici';
 import { AbortError, IoError } from '../../errors.js';
 import type { ByteRange } from '../../format/file-metadata.js';
-import type { Agent } from 'undici';
 import { packageRequire } from '../module-dir.cjs';
 import type { RequestLimiter } from './limiter.js';
 import type { ResolvedRemoteIo } from './remote-options.js';
 import { untrustedCertificateReason } from './tls.js';
 
-/**
- * undici's request, loaded on the first GET rather than at import: undici is a quarter of the modules
- * every decode worker would load at start, and a local dataset's workers never send a request.
- */
-let undiciRequest: typeof import('undici').request | undefined;
-
 /** What to get: the whole object, a byte range, or its last `suffix` bytes. */
 export type ObjectRange = ByteRange | { suffix: number } | undefined;
+
+/** Where an attempt goes: origin, path and query, and its headers as name, value pairs (signed when the store signs). */
+export interface RequestTarget {
+  origin: string;
+  path: string;
+  headers: readonly string[];
+}
 
 /** A request to send, with what is shown of it in messages. */
 export interface ObjectRequest {
   /** The object's URL without credentials or query string. */
   shown: string;
   range: ObjectRange;
-  /** The URL and headers of one attempt with `headers` added (signed when the store signs). */
-  build(headers: Record<string, string>): Promise<{ url: string; headers: Record<string, string> }>;
-  /** The connections to send it on: a store's own (trusting its ca_bundle), or undefined for Node's global pool. */
+  /** Where each attempt goes, without Range: at once when known (a reused signature), else once signed. */
+  target(): RequestTarget | Promise<RequestTarget>;
+  /** The connections to send it on: a store's own (trusting its ca_bundle), or undefined for undici's global pool. */
   agent: Agent | undefined;
   /** Redirects followed: none for signed requests, whose headers must not reach another host. */
   maxRedirections: number;
@@ -49,6 +51,12 @@ export interface ObjectBytes {
 
 const BACKOFF_BASE_MS = 50;
 const BACKOFF_MAX_MS = 5_000;
+
+/** Largest Content-Length of a whole-object answer given its buffer up front; beyond, the body grows as it arrives. */
+const WHOLE_OBJECT_PREALLOCATED_BYTES = 64 * 1024 * 1024;
+
+/** Bytes of an error answer's body kept to find its S3 `<Code>`. */
+const ERROR_BODY_BYTES = 4096;
 
 /** Why an attempt failed, and whether another may succeed. */
 class AttemptFailure {
@@ -66,90 +74,156 @@ export function describeRange(range: ObjectRange): string {
   return `bytes ${range.offset}..${range.offset + range.size}`;
 }
 
-/** Gets `request`'s bytes, retrying within `policy`'s budget; `closed` aborts everything. */
+/**
+ * The attempts of one store in flight, in the order they started, which is the order of their deadlines
+ * (a store's attempts all have the same timeout): one timer, set for the earliest deadline, times them
+ * out, and one listener on the store's `closed` signal aborts them all, instead of a timer, an
+ * AbortController and a listener per attempt.
+ */
+export class Attempts {
+  private readonly inFlight = new Set<BodyCollector>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly timeoutMs: number,
+    /** Aborted when the store closes. */
+    readonly closed: AbortSignal,
+  ) {
+    closed.addEventListener('abort', () => {
+      clearTimeout(this.timer);
+      for (const collector of this.inFlight) collector.cancel('closed');
+      this.inFlight.clear();
+    });
+  }
+
+  add(collector: BodyCollector): void {
+    if (this.closed.aborted) {
+      collector.cancel('closed');
+      return;
+    }
+    this.inFlight.add(collector);
+    if (this.timer === undefined) this.expireAt(collector.deadline);
+  }
+
+  delete(collector: BodyCollector): void {
+    // The timer stays: when it fires it finds the next deadline.
+    this.inFlight.delete(collector);
+  }
+
+  private expireAt(deadline: number): void {
+    this.timer = setTimeout(() => this.expire(), Math.max(0, deadline - performance.now()));
+    // Requests in flight keep the process alive by their sockets, not by this timer.
+    this.timer.unref();
+  }
+
+  private expire(): void {
+    this.timer = undefined;
+    const now = performance.now();
+    for (const collector of this.inFlight) {
+      if (collector.deadline > now) {
+        this.expireAt(collector.deadline);
+        return;
+      }
+      this.inFlight.delete(collector);
+      collector.cancel('timeout');
+    }
+  }
+}
+
+/** Gets `request`'s bytes, retrying within `policy`'s budget; closing the store (`attempts.closed`) aborts everything. */
 export async function fetchObject(
   request: ObjectRequest,
   policy: ResolvedRemoteIo,
   limiter: RequestLimiter,
-  closed: AbortSignal,
+  attempts: Attempts,
 ): Promise<ObjectBytes> {
   const started = performance.now();
   const expected =
     request.range === undefined ? 0 : 'suffix' in request.range ? request.range.suffix : request.range.size;
   let failure: AttemptFailure | undefined;
-  let attempts = 0;
+  let tries = 0;
   for (;;) {
-    attempts++;
-    const release = await limiter.acquire(expected, closed);
+    tries++;
+    const waiting = limiter.acquire(expected, attempts.closed);
+    if (waiting) await waiting;
     try {
-      return await attempt(request, policy.timeoutMs, closed);
+      return await attempt(request, attempts);
     } catch (error) {
       if (!(error instanceof AttemptFailure)) throw error;
       failure = error;
     } finally {
-      release();
+      limiter.release(expected);
     }
-    const delay = Math.random() * Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (attempts - 1));
+    const delay = Math.random() * Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (tries - 1));
     const spent = performance.now() - started;
-    if (!failure.retryable || attempts > policy.retries || spent + delay > policy.retryTimeoutMs) break;
-    await sleep(delay, closed);
+    if (!failure.retryable || tries > policy.retries || spent + delay > policy.retryTimeoutMs) break;
+    await sleep(delay, attempts.closed);
   }
   const { shown, range } = request;
   const budget = failure.retryable
     ? ` (retry budget: ${policy.retries} retries within ${policy.retryTimeoutMs} ms)`
     : '';
   throw new IoError(
-    `${shown}: GET of ${describeRange(range)} failed after ${attempts} attempt${attempts === 1 ? '' : 's'}${budget}: ${failure.reason}`,
+    `${shown}: GET of ${describeRange(range)} failed after ${tries} attempt${tries === 1 ? '' : 's'}${budget}: ${failure.reason}`,
     {
       url: shown,
       ...(range && 'offset' in range ? { offset: range.offset, size: range.size } : {}),
       ...(range && 'suffix' in range ? { suffix: range.suffix } : {}),
       status: failure.status,
-      attempts,
+      attempts: tries,
     },
   );
 }
 
-async function attempt(request: ObjectRequest, timeoutMs: number, closed: AbortSignal): Promise<ObjectBytes> {
-  const controller = new AbortController();
-  let timedOut = false;
-  // A timer cleared when the attempt ends (AbortSignal.timeout would keep each signal alive until it fires).
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort();
-  }, timeoutMs);
-  const onClose = () => controller.abort();
-  closed.addEventListener('abort', onClose, { once: true });
+/** undici, loaded on the first request: a process that reads only local datasets never loads it. */
+let undici: typeof import('undici') | undefined;
+
+async function attempt(request: ObjectRequest, attempts: Attempts): Promise<ObjectBytes> {
+  const { range } = request;
+  const collector = new BodyCollector(range, attempts.timeoutMs);
   try {
-    const { range } = request;
+    const pending = request.target();
+    const target = pending instanceof Promise ? await pending : pending;
     // Identity: a compressed body would not match the range's length.
-    const headers: Record<string, string> = { 'accept-encoding': 'identity' };
+    const headers = [...target.headers, 'accept-encoding', 'identity'];
     if (range !== undefined)
-      headers.range =
-        'suffix' in range ? `bytes=-${range.suffix}` : `bytes=${range.offset}-${range.offset + range.size - 1}`;
-    const built = await request.build(headers);
-    undiciRequest ??= (packageRequire('undici') as typeof import('undici')).request;
-    const response = await undiciRequest(built.url, {
+      headers.push(
+        'range',
+        'suffix' in range ? `bytes=-${range.suffix}` : `bytes=${range.offset}-${range.offset + range.size - 1}`,
+      );
+    undici ??= packageRequire('undici') as typeof import('undici');
+    const dispatcher = request.agent ?? undici.getGlobalDispatcher();
+    const done = collector.done();
+    attempts.add(collector);
+    // undici's own header and body timeouts are off: the attempt's deadline (Attempts) covers both.
+    const options = {
+      origin: target.origin,
+      path: target.path,
       method: 'GET',
-      headers: built.headers,
-      signal: controller.signal,
-      maxRedirections: request.maxRedirections,
-      ...(request.agent && { dispatcher: request.agent }),
-    });
-    if (response.statusCode !== 200 && response.statusCode !== 206) {
-      const body = await response.body.text().catch(() => '');
-      throw statusFailure(response.statusCode, body);
-    }
-    const bytes = new Uint8Array(await response.body.arrayBuffer());
-    return checkBody(response.statusCode, response.headers, bytes, range);
+      headers,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    };
+    dispatcher.dispatch(
+      { ...options, maxRedirections: request.maxRedirections } as Dispatcher.DispatchOptions,
+      collector,
+    );
+    await done;
+    if (collector.refusal) throw collector.refusal;
+    if (collector.status !== 200 && collector.status !== 206)
+      throw statusFailure(collector.status, collector.errorText);
+    return checkBody(collector.status, collector.contentRange, collector.contentLength, collector.bytes(), range);
   } catch (error) {
     if (error instanceof AttemptFailure || error instanceof IoError) throw error;
-    if (closed.aborted)
-      throw new AbortError(
-        `${request.shown}: the dataset was closed while ${describeRange(request.range)} were being fetched`,
+    if (collector.refusal) throw collector.refusal;
+    if (collector.cancelled === 'closed' || attempts.closed.aborted)
+      throw new AbortError(`${request.shown}: the dataset was closed while ${describeRange(range)} were being fetched`);
+    if (collector.cancelled === 'timeout')
+      throw new AttemptFailure(
+        `no complete answer within ${attempts.timeoutMs} ms (io.remote.timeoutMs)`,
+        true,
+        undefined,
       );
-    if (timedOut)
-      throw new AttemptFailure(`no complete answer within ${timeoutMs} ms (io.remote.timeoutMs)`, true, undefined);
     const { code, message, cause } = error as {
       code?: string;
       message?: string;
@@ -159,9 +233,140 @@ async function attempt(request: ObjectRequest, timeoutMs: number, closed: AbortS
     if (untrusted) throw new AttemptFailure(untrusted, false, undefined);
     throw new AttemptFailure(`connection failed: ${networkReason(error)}`, true, undefined);
   } finally {
-    clearTimeout(timer);
-    closed.removeEventListener('abort', onClose);
+    attempts.delete(collector);
   }
+}
+
+/**
+ * One attempt's answer as undici's dispatcher hands it over (its handler interface: no Request, Readable
+ * or AbortSignal per request). The body goes straight from undici's chunks into one buffer of the
+ * answer's Content-Length (one copy); without a usable length, chunks are kept and joined at the end.
+ */
+class BodyCollector implements Dispatcher.DispatchHandlers {
+  readonly deadline: number;
+  /** Why the attempt was abandoned: its deadline passed, or the store closed. */
+  cancelled: 'timeout' | 'closed' | undefined;
+  /** Set when the headers alone show the answer is unusable; the request is then aborted. */
+  refusal: AttemptFailure | undefined;
+  status = 0;
+  contentRange = '';
+  /** -1 when the answer gave none. */
+  contentLength = -1;
+  errorText = '';
+  private abortRequest: ((error: Error) => void) | undefined;
+  private body: Uint8Array | undefined;
+  private chunks: Uint8Array[] | undefined;
+  private received = 0;
+  private settle: ((error?: Error) => void) | undefined;
+
+  constructor(
+    private readonly range: ObjectRange,
+    timeoutMs: number,
+  ) {
+    this.deadline = performance.now() + timeoutMs;
+  }
+
+  /** Settles when the answer is complete, or rejects with what ended it. */
+  done(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.settle = (error) => (error ? reject(error) : resolve());
+    });
+  }
+
+  cancel(why: 'timeout' | 'closed'): void {
+    this.cancelled ??= why;
+    this.abortRequest?.(new Error(why));
+  }
+
+  /** The body received. */
+  bytes(): Uint8Array {
+    if (this.chunks) return joinChunks(this.chunks, this.received);
+    return this.body && this.received === this.body.length
+      ? this.body
+      : (this.body ?? new Uint8Array(0)).subarray(0, this.received);
+  }
+
+  onConnect(abort: (error: Error) => void): void {
+    this.abortRequest = abort;
+    if (this.cancelled) abort(new Error(this.cancelled));
+  }
+
+  onHeaders(status: number, rawHeaders: Buffer[] | string[] | null, _resume: () => void): boolean {
+    if (status < 200) return true;
+    this.status = status;
+    for (let i = 0; rawHeaders && i + 1 < rawHeaders.length; i += 2) {
+      // Names are compared as text only when their length matches: most headers are never turned into strings.
+      const length = (rawHeaders[i] as Buffer | string).length;
+      if (length !== 13 && length !== 14) continue;
+      const name = String(rawHeaders[i]).toLowerCase();
+      if (name === 'content-range') this.contentRange = String(rawHeaders[i + 1]);
+      else if (name === 'content-length') {
+        const value = Number(String(rawHeaders[i + 1]));
+        if (Number.isSafeInteger(value) && value >= 0) this.contentLength = value;
+      }
+    }
+    const { range } = this;
+    if (
+      status === 200 &&
+      range !== undefined &&
+      !('suffix' in range) &&
+      !(range.offset === 0 && range.size === this.contentLength)
+    ) {
+      // The whole object for a range: refused, without reading the object.
+      this.refusal = wholeObjectRefusal();
+      this.abortRequest?.(new Error('refused'));
+      return false;
+    }
+    const limit = range === undefined ? WHOLE_OBJECT_PREALLOCATED_BYTES : 'suffix' in range ? range.suffix : range.size;
+    if ((status === 200 || status === 206) && this.contentLength >= 0 && this.contentLength <= limit)
+      this.body = new Uint8Array(this.contentLength);
+    else this.chunks = [];
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.status !== 200 && this.status !== 206) {
+      if (this.errorText.length < ERROR_BODY_BYTES) this.errorText += chunk.toString('latin1', 0, ERROR_BODY_BYTES);
+      return true;
+    }
+    if (this.body && this.received + chunk.length <= this.body.length) this.body.set(chunk, this.received);
+    else {
+      // More than Content-Length said: kept, so the length check names what arrived.
+      this.chunks ??= this.body ? [this.body.subarray(0, this.received)] : [];
+      this.body = undefined;
+      this.chunks.push(new Uint8Array(chunk));
+    }
+    this.received += chunk.length;
+    return true;
+  }
+
+  onComplete(): void {
+    this.settle?.();
+  }
+
+  onError(error: Error): void {
+    this.settle?.(error);
+  }
+
+  onUpgrade(): void {}
+}
+
+function joinChunks(chunks: readonly Uint8Array[], length: number): Uint8Array {
+  const joined = new Uint8Array(length);
+  let at = 0;
+  for (const chunk of chunks) {
+    joined.set(chunk, at);
+    at += chunk.length;
+  }
+  return joined;
+}
+
+function wholeObjectRefusal(): AttemptFailure {
+  return new AttemptFailure(
+    'the server answered a range request with the whole object (200): it does not serve Range requests',
+    false,
+    200,
+  );
 }
 
 /** The failure a non-2xx status stands for; an S3 error body's `<Code>` is named (its other fields may echo a key id). */
@@ -182,13 +387,13 @@ function statusFailure(status: number, body: string): AttemptFailure {
 /** Checks that the body is the range asked for (a short body is retried); resolves the object size. */
 function checkBody(
   status: number,
-  headers: Record<string, string | string[] | undefined>,
+  contentRange: string,
+  contentLength: number,
   bytes: Uint8Array,
   range: ObjectRange,
 ): ObjectBytes {
-  const contentRange = String(headers['content-range'] ?? '');
   if (status === 206) {
-    const match = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(contentRange ?? '');
+    const match = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(contentRange);
     if (!match) throw new AttemptFailure(`206 answer with an unreadable Content-Range "${contentRange}"`, false, 206);
     const [first, last, total] = [Number(match[1]), Number(match[2]), Number(match[3])];
     const wantFirst = range === undefined ? 0 : 'suffix' in range ? Math.max(0, total - range.suffix) : range.offset;
@@ -206,16 +411,11 @@ function checkBody(
       throw new AttemptFailure(`the object is ${total} bytes, too short for the range asked for`, false, 206);
     return { bytes, objectSize: total };
   }
-  const length = Number(headers['content-length'] ?? bytes.length);
+  const length = contentLength >= 0 ? contentLength : bytes.length;
   if (bytes.length !== length)
     throw new AttemptFailure(`short body: ${bytes.length} of ${length} bytes arrived`, true, 200);
   const whole = range === undefined || 'suffix' in range || (range.offset === 0 && range.size === bytes.length);
-  if (!whole)
-    throw new AttemptFailure(
-      'the server answered a range request with the whole object (200): it does not serve Range requests',
-      false,
-      200,
-    );
+  if (!whole) throw wholeObjectRefusal();
   return { bytes, objectSize: bytes.length };
 }
 

@@ -12,7 +12,7 @@ import type { SharedPermits } from './shared-permits.js';
 
 interface Waiter {
   bytes: number;
-  grant: (release: () => void) => void;
+  grant: () => void;
 }
 
 export class RequestLimiter {
@@ -25,10 +25,14 @@ export class RequestLimiter {
     readonly maxBytes: number,
   ) {}
 
-  /** Waits for room for one request of `bytes`; resolves to its release. Rejects with an AbortError once `signal` aborts. */
-  acquire(bytes: number, signal: AbortSignal): Promise<() => void> {
+  /**
+   * Takes room for one request of `bytes`: undefined when it was taken at once (no promise made on the
+   * common path), else a promise that resolves once it is, or rejects with an AbortError once `signal`
+   * aborts. Whoever took it gives it back with {@link release}, once.
+   */
+  acquire(bytes: number, signal: AbortSignal): Promise<void> | undefined {
     if (signal.aborted) return Promise.reject(closedError());
-    if (this.queue.length === 0 && this.tryTake(bytes)) return Promise.resolve(this.releaser(bytes));
+    if (this.queue.length === 0 && this.tryTake(bytes)) return undefined;
     return new Promise((resolve, reject) => {
       const onAbort = () => {
         this.queue.splice(this.queue.indexOf(waiter), 1);
@@ -37,15 +41,21 @@ export class RequestLimiter {
       };
       const waiter: Waiter = {
         bytes,
-        grant: (release) => {
+        grant: () => {
           signal.removeEventListener('abort', onAbort);
-          resolve(release);
+          resolve();
         },
       };
       signal.addEventListener('abort', onAbort, { once: true });
       this.queue.push(waiter);
       this.waitForRoom();
     });
+  }
+
+  /** Gives back the room of one request of `bytes` taken by {@link acquire}. */
+  release(bytes: number): void {
+    this.give(bytes);
+    this.grantWaiting();
   }
 
   /** Counts one request of `bytes` in flight if it fits; whether it did. */
@@ -67,20 +77,10 @@ export class RequestLimiter {
   /** Arranges for grantWaiting to run when room may have been made elsewhere (here, releases call it). */
   protected waitForRoom(): void {}
 
-  private releaser(bytes: number): () => void {
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.give(bytes);
-      this.grantWaiting();
-    };
-  }
-
   protected grantWaiting(): void {
     for (let next = this.queue[0]; next !== undefined && this.tryTake(next.bytes); next = this.queue[0]) {
       this.queue.shift();
-      next.grant(this.releaser(next.bytes));
+      next.grant();
     }
   }
 }

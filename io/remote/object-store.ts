@@ -23,7 +23,7 @@ import { setMaxListeners } from 'node:events';
 import { AwsClient } from 'aws4fetch';
 import type { Agent } from 'undici';
 import { InvalidArgumentError, IoError, UnsupportedError } from '../../errors.js';
-import { fetchObject, type ObjectBytes, type ObjectRange } from './fetch-object.js';
+import { Attempts, fetchObject, type ObjectBytes, type ObjectRange, type RequestTarget } from './fetch-object.js';
 import { RequestLimiter, SharedRequestLimiter } from './limiter.js';
 import type { ResolvedRemoteIo } from './remote-options.js';
 import { resolveHttpSettings, resolveS3Settings, type StorageOptions } from './storage-options.js';
@@ -39,6 +39,9 @@ export interface ListedObject {
 /** How long an object's signed headers are reused (well inside the 15 minutes S3 accepts them). */
 const SIGNATURE_REUSE_MS = 60_000;
 
+/** Objects whose address and signed headers a store keeps; the least recently signed go first. */
+const MAX_KEPT_TARGETS = 1024;
+
 /** Redirects an unsigned request follows, as fetch would (it follows up to 20). */
 const MAX_REDIRECTIONS = 5;
 
@@ -48,8 +51,12 @@ const MAX_LIST_PAGES = 10_000;
 export class ObjectStore {
   private readonly aborter = new AbortController();
   private readonly limiter: RequestLimiter;
-  /** Per URL, its signed headers and when they were signed. */
-  private readonly signatures = new Map<string, { headers: Record<string, string>; signedAt: number }>();
+  private readonly attempts: Attempts;
+  /**
+   * Per key, where its GETs go and their signed headers, kept for SIGNATURE_REUSE_MS (for ever when
+   * unsigned), in the order they were signed, at most MAX_KEPT_TARGETS.
+   */
+  private readonly targets = new Map<string, { target: RequestTarget; signedAt: number }>();
 
   private constructor(
     /** The dataset's URL without credentials or query string (`s3://bucket/prefix/table.lance`). */
@@ -68,8 +75,9 @@ export class ObjectStore {
     this.limiter = shared
       ? new SharedRequestLimiter(shared)
       : new RequestLimiter(policy.concurrency, policy.bytesInFlight);
-    // Every request in flight or waiting listens for close(): hundreds at once are expected, not a leak.
+    // Requests waiting for room listen for close(): hundreds at once are expected, not a leak.
     setMaxListeners(0, this.aborter.signal);
+    this.attempts = new Attempts(policy.timeoutMs, this.aborter.signal);
   }
 
   /** The store of `url` (`s3://bucket/prefix`, `http(s)://host/path`), with `storage` settings for S3. */
@@ -146,13 +154,13 @@ export class ObjectStore {
       {
         shown: `${this.root}/${key}`,
         range,
-        build: (headers) => this.request(`${this.base}${encodeKey(key)}`, headers),
+        target: () => this.targetOf(key),
         agent: this.agent,
         maxRedirections: this.maxRedirections,
       },
       this.policy,
       this.limiter,
-      this.aborter.signal,
+      this.attempts,
     );
   }
 
@@ -171,13 +179,13 @@ export class ObjectStore {
         {
           shown: `${this.root}/${dir}/ (listing)`,
           range: undefined,
-          build: (headers) => this.request(`${bucketUrl}?${query}`, headers),
+          target: () => this.sign(`${bucketUrl}?${query}`),
           agent: this.agent,
           maxRedirections: this.maxRedirections,
         },
         this.policy,
         this.limiter,
-        this.aborter.signal,
+        this.attempts,
       );
       const xml = new TextDecoder().decode(bytes);
       for (const [, body] of xml.matchAll(/<Contents>([\s\S]*?)<\/Contents>/g)) {
@@ -199,20 +207,37 @@ export class ObjectStore {
     void this.agent?.destroy();
   }
 
-  /** A GET of `url` with `headers` (Range, Accept-Encoding) unsigned beside the URL's signed headers. */
-  private async request(
-    url: string,
-    headers: Record<string, string>,
-  ): Promise<{ url: string; headers: Record<string, string> }> {
-    if (!this.signer) return { url, headers };
+  /** Where GETs of `key` go, with its signed headers: the kept ones while they may be reused. */
+  private targetOf(key: string): RequestTarget | Promise<RequestTarget> {
+    const kept = this.targets.get(key);
     const now = Date.now();
-    let signature = this.signatures.get(url);
-    if (!signature || now - signature.signedAt > SIGNATURE_REUSE_MS) {
-      const signed = await this.signer.sign(url, { method: 'GET' });
-      signature = { headers: Object.fromEntries(signed.headers), signedAt: now };
-      this.signatures.set(url, signature);
-    }
-    return { url, headers: { ...signature.headers, ...headers } };
+    if (kept && now - kept.signedAt <= SIGNATURE_REUSE_MS) return kept.target;
+    const signing = this.sign(`${this.base}${encodeKey(key)}`);
+    const keep = (target: RequestTarget) => {
+      this.targets.delete(key);
+      this.targets.set(key, { target, signedAt: this.signer ? now : Infinity });
+      for (const [oldest, { signedAt }] of this.targets) {
+        if (this.targets.size <= MAX_KEPT_TARGETS && now - signedAt <= SIGNATURE_REUSE_MS) break;
+        this.targets.delete(oldest);
+      }
+      return target;
+    };
+    return signing instanceof Promise ? signing.then(keep) : keep(signing);
+  }
+
+  /**
+   * Where a GET of `url` goes, with its signed headers when the store signs. SigV4 signs the URL and the
+   * host and x-amz-* headers only, so Range and Accept-Encoding go unsigned beside them.
+   */
+  private sign(url: string): RequestTarget | Promise<RequestTarget> {
+    const { origin, pathname, search } = new URL(url);
+    const path = `${pathname}${search}`;
+    if (!this.signer) return { origin, path, headers: [] };
+    return this.signer.sign(url, { method: 'GET' }).then((signed) => ({
+      origin,
+      path,
+      headers: [...signed.headers].flat(),
+    }));
   }
 }
 

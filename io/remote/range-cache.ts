@@ -17,13 +17,20 @@
  * by this instance, so all writers together may overshoot it by that much each.
  */
 import { createHash } from 'node:crypto';
-import { readSync } from 'node:fs';
 import { mkdir, open, readdir, stat, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IoError } from '../../errors.js';
 import type { ByteRange } from '../../format/file-metadata.js';
+import { planCoalescedReads, viewsOfRanges } from '../coalesce.js';
+import { readBatchSync } from '../native-read.js';
 
 const RECORD_BYTES = 16;
+
+/** How hits are merged into reads: a local file's gap (loader io.maxGapBytes), holes in between read as zeros. */
+const CACHE_READ_COALESCE = { maxGapBytes: 4 * 1024, maxReadBytes: 8 * 1024 * 1024 };
+
+/** Reads of one lookup in flight at once where they miss the page cache (io_uring). */
+const CACHE_QUEUE_DEPTH = 16;
 
 /** Bytes written by one instance between checks of the directory's size. */
 const CHECK_EVERY_BYTES = 64 * 1024 * 1024;
@@ -43,6 +50,8 @@ interface CachedObject {
   /** Bytes of the log read so far. */
   logBytes: number;
   touchedAt: number;
+  /** Set before its files are closed: a lookup that waited meanwhile must not read a descriptor number that may be another file's by then. */
+  closed: boolean;
 }
 
 /** Counters of a cache, for tests and metrics. */
@@ -56,6 +65,8 @@ export interface RangeCacheStats {
 export class RangeCache {
   readonly stats: RangeCacheStats = { hits: 0, misses: 0, bytesWritten: 0, objectsEvicted: 0 };
   private readonly objects = new Map<string, Promise<CachedObject>>();
+  /** File names of the objects looked up, by URL and size (a hash per lookup cost more than the read). */
+  private readonly names = new Map<string, string>();
   private writtenSinceCheck = 0;
   private ready: Promise<void> | undefined;
 
@@ -66,29 +77,53 @@ export class RangeCache {
 
   /**
    * The bytes of each of `ranges` of the object at `url` (`size` bytes) that is cached whole, undefined
-   * for the others. Hits are read into one buffer, one pread each (page-cache copies, cheaper blocking
-   * than through the threadpool).
+   * for the others. Hits are read by one batched read (native-read.ts: io_uring or a pread loop in the
+   * addon, no crossing into Node per range): with `targets` (one per range, each its range's size),
+   * straight into them, and the view of a hit is its target; without, into one buffer, nearby hits merged
+   * as a local file's reads are. A read that comes back short (the file cut by something else) leaves
+   * its ranges missing.
    */
-  async read(url: string, size: number, ranges: readonly ByteRange[]): Promise<(Uint8Array | undefined)[]> {
+  async read(
+    url: string,
+    size: number,
+    ranges: readonly ByteRange[],
+    targets?: readonly Uint8Array[],
+  ): Promise<(Uint8Array | undefined)[]> {
     const object = await this.object(url, size);
-    const cached = (r: ByteRange) => covers(object.present, r.offset, r.offset + r.size);
+    const views: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(ranges.length).fill(undefined);
+    let hits = this.hitsOf(object, ranges);
     // The log is read again only when what this instance knows does not cover every range.
-    if (!ranges.every(cached)) await this.readLog(object);
-    const hits = ranges.map(cached);
-    const views = ranges.map((): Uint8Array | undefined => undefined);
-    const buffer = new Uint8Array(ranges.reduce((sum, r, i) => sum + (hits[i] ? r.size : 0), 0));
-    let at = 0;
-    ranges.forEach((r, i) => {
-      if (!hits[i]) return;
-      const view = buffer.subarray(at, at + r.size);
-      if (readSync(object.data.fd, view, 0, r.size, r.offset) === r.size) views[i] = view;
-      at += r.size;
-    });
-    const found = views.filter((v) => v !== undefined).length;
+    if (hits.length < ranges.length) {
+      await this.readLog(object);
+      hits = this.hitsOf(object, ranges);
+    }
+    if (hits.length > 0 && !object.closed) {
+      const wanted = hits.map((i) => ranges[i] as ByteRange);
+      if (targets) {
+        const into = hits.map((i) => targets[i] as Uint8Array);
+        const read = readAll(object.data.fd, wanted, into);
+        for (let k = 0; k < hits.length; k++)
+          if (read[k] === (wanted[k] as ByteRange).size) views[hits[k] as number] = into[k];
+      } else {
+        readMerged(object.data.fd, wanted).forEach((view, k) => (views[hits[k] as number] = view));
+      }
+    }
+    let found = 0;
+    for (const view of views) if (view) found++;
     this.stats.hits += found;
     this.stats.misses += ranges.length - found;
     if (found > 0) await this.touch(object);
     return views;
+  }
+
+  /** Indexes of the ranges `object`'s known present ranges cover. */
+  private hitsOf(object: CachedObject, ranges: readonly ByteRange[]): number[] {
+    const hits: number[] = [];
+    for (let i = 0; i < ranges.length; i++) {
+      const r = ranges[i] as ByteRange;
+      if (covers(object.present, r.offset, r.offset + r.size)) hits.push(i);
+    }
+    return hits;
   }
 
   /** Keeps `bytes`, the range `range` of the object at `url` (`size` bytes). */
@@ -121,11 +156,17 @@ export class RangeCache {
   async close(): Promise<void> {
     const objects = await Promise.all([...this.objects.values()].map((p) => p.catch(() => undefined)));
     this.objects.clear();
+    for (const o of objects) if (o) o.closed = true;
     await Promise.all(objects.flatMap((o) => (o ? [o.data.close(), o.log.close()] : [])));
   }
 
   private object(url: string, size: number): Promise<CachedObject> {
-    const name = createHash('sha256').update(`${url}\0${size}`).digest('hex').slice(0, 40);
+    const key = `${url}\0${size}`;
+    let name = this.names.get(key);
+    if (name === undefined) {
+      name = createHash('sha256').update(key).digest('hex').slice(0, 40);
+      this.names.set(key, name);
+    }
     let object = this.objects.get(name);
     if (!object) {
       object = (async () => {
@@ -143,6 +184,7 @@ export class RangeCache {
             present: [],
             logBytes: 0,
             touchedAt: 0,
+            closed: false,
           };
         } catch (cause) {
           throw new IoError(
@@ -164,11 +206,13 @@ export class RangeCache {
    * no record is skipped (one read by both is added twice, which changes nothing).
    */
   private async readLog(object: CachedObject): Promise<void> {
+    if (object.closed) return;
     const { size } = await object.log.stat();
     const complete = Math.floor(size / RECORD_BYTES) * RECORD_BYTES;
     const from = object.logBytes;
     if (complete <= from) return;
     const bytes = new Uint8Array(complete - from);
+    if (object.closed) return;
     const { bytesRead } = await object.log.read(bytes, 0, bytes.length, from);
     const records = new Float64Array(bytes.buffer, 0, Math.floor(bytesRead / RECORD_BYTES) * 2);
     for (let i = 0; i < records.length; i += 2) {
@@ -227,9 +271,40 @@ export class RangeCache {
       if (exists) continue;
       this.objects.delete(name);
       const object = await pending.catch(() => undefined);
+      if (object) object.closed = true;
       await Promise.all([object?.data.close(), object?.log.close()]);
     }
   }
+}
+
+/**
+ * The bytes of `ranges` of the file `fd`, read through one buffer, nearby ranges merged into one read;
+ * undefined for those a read that came back short did not reach.
+ */
+function readMerged(fd: number, ranges: readonly ByteRange[]): (Uint8Array | undefined)[] {
+  const plan = planCoalescedReads(ranges, CACHE_READ_COALESCE);
+  let total = 0;
+  for (const r of plan.reads) total += r.size;
+  const buffer = new Uint8Array(total);
+  const targets: Uint8Array[] = [];
+  let at = 0;
+  for (const r of plan.reads) {
+    targets.push(buffer.subarray(at, at + r.size));
+    at += r.size;
+  }
+  const read = readAll(fd, plan.reads, targets);
+  return viewsOfRanges(ranges, plan, targets).map((view, i) =>
+    (plan.offsetInRead[i] as number) + view.length <= (read[plan.readOf[i] as number] as number) ? view : undefined,
+  );
+}
+
+/** Reads each of `ranges` of the file `fd` into its target (one batch); the bytes read of each, negative on an error. */
+function readAll(fd: number, ranges: readonly ByteRange[], targets: Uint8Array[]): Float64Array {
+  const positions = new Float64Array(ranges.length);
+  for (let i = 0; i < ranges.length; i++) positions[i] = (ranges[i] as ByteRange).offset;
+  const results = new Float64Array(ranges.length);
+  readBatchSync(fd, positions, targets, CACHE_QUEUE_DEPTH, false, results);
+  return results;
 }
 
 /** Whether the merged ranges `present` cover [start, end): a binary search for the last range starting at or before `start`. */

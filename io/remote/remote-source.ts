@@ -8,9 +8,11 @@
  * Reads inside the tail are served from it. With a {@link RangeCache}, requested ranges are looked up on
  * local disk first, and merged reads are kept there after they are fetched.
  *
- * Copies: undici's body into a fresh buffer per GET; views handed back alias it.
+ * Copies: undici's body into a fresh buffer per GET; views handed back alias it, and readInto copies
+ * them into its targets. Cached ranges: readInto reads them from the cache's file straight into its
+ * targets (one copy, out of the page cache, as a local file's), readRanges into a fresh buffer.
  */
-import { IoError } from '../../errors.js';
+import { InvalidArgumentError, IoError } from '../../errors.js';
 import type { ByteRange } from '../../format/file-metadata.js';
 import { planCoalescedReads, viewsOfRanges } from '../coalesce.js';
 import { emptyReadStats, type ByteSource, type ReadStats } from '../source.js';
@@ -94,7 +96,12 @@ export class RemoteSource implements ByteSource {
   }
 
   readRanges(ranges: readonly ByteRange[]): Promise<Uint8Array[]> {
-    return this.readCounted(ranges, this.stats);
+    return this.readCounted(ranges, this.stats, undefined);
+  }
+
+  /** {@link ByteSource.readInto}: cached ranges are read from the range cache straight into their targets. */
+  async readInto(ranges: readonly ByteRange[], targets: readonly Uint8Array[]): Promise<void> {
+    await this.readCounted(ranges, this.stats, targets);
   }
 
   /** A view of this source whose reads are counted in `stats` instead (a loader worker's per-batch counters). */
@@ -103,17 +110,30 @@ export class RemoteSource implements ByteSource {
       path: this.path,
       size: this.size,
       stats,
-      readRanges: (ranges) => this.readCounted(ranges, stats),
+      readRanges: (ranges) => this.readCounted(ranges, stats, undefined),
+      readInto: async (ranges, targets) => {
+        await this.readCounted(ranges, stats, targets);
+      },
       close: () => this.close(),
     };
   }
 
-  private async readCounted(ranges: readonly ByteRange[], stats: ReadStats): Promise<Uint8Array[]> {
+  /**
+   * The bytes of `ranges`, from the tail, the range cache or the store; with `targets` (one per range,
+   * each its range's size), each range's bytes end up in its target.
+   */
+  private async readCounted(
+    ranges: readonly ByteRange[],
+    stats: ReadStats,
+    targets: readonly Uint8Array[] | undefined,
+  ): Promise<Uint8Array[]> {
     const tailStart = this.size - this.tail.length;
     const views: Uint8Array[] = new Array(ranges.length);
-    const fetched: ByteRange[] = [];
-    const fetchedAt: number[] = [];
-    ranges.forEach((r, i) => {
+    // Ranges are looked up in the cache as asked, before merging: a merged read would also span gaps no
+    // earlier read fetched.
+    const lookedUp: number[] = [];
+    for (let i = 0; i < ranges.length; i++) {
+      const r = ranges[i] as ByteRange;
       if (!(r.offset >= 0 && r.size >= 0 && r.offset + r.size <= this.size))
         throw new IoError(
           `${this.path}: read of bytes ${r.offset}..${r.offset + r.size} is outside the object (${this.size} bytes)`,
@@ -123,33 +143,42 @@ export class RemoteSource implements ByteSource {
             size: r.size,
           },
         );
+      if (targets && targets[i]?.byteLength !== r.size)
+        throw new InvalidArgumentError(
+          `${this.path}: readInto target ${i} holds ${targets[i]?.byteLength} bytes for a range of ${r.size}`,
+          { option: 'targets' },
+        );
       stats.bytesRequested += r.size;
       if (r.offset >= tailStart) views[i] = this.tail.subarray(r.offset - tailStart, r.offset - tailStart + r.size);
-    });
+      else lookedUp.push(i);
+    }
     stats.rangesRequested += ranges.length;
-    // Ranges are looked up in the cache as asked, before merging: a merged read would also span gaps no
-    // earlier read fetched.
-    const lookedUp: number[] = [];
-    ranges.forEach((_, i) => views[i] === undefined && lookedUp.push(i));
-    const cached = this.cache
-      ? await this.cache.read(
-          this.path,
-          this.size,
-          lookedUp.map((i) => ranges[i] as ByteRange),
-        )
-      : [];
-    lookedUp.forEach((i, k) => {
-      const view = cached[k];
-      if (view) views[i] = view;
-      else {
-        fetched.push(ranges[i] as ByteRange);
-        fetchedAt.push(i);
-      }
-    });
-    if (fetched.length === 0) return views;
-    const plan = planCoalescedReads(fetched, this.options);
-    const bytes = await Promise.all(plan.reads.map((read) => this.fetchRange(read, stats)));
-    viewsOfRanges(fetched, plan, bytes).forEach((view, k) => (views[fetchedAt[k] as number] = view));
+    let fetchedAt = lookedUp;
+    if (this.cache && lookedUp.length > 0) {
+      const cached = await this.cache.read(
+        this.path,
+        this.size,
+        lookedUp.map((i) => ranges[i] as ByteRange),
+        targets && lookedUp.map((i) => targets[i] as Uint8Array),
+      );
+      fetchedAt = [];
+      lookedUp.forEach((i, k) => {
+        const view = cached[k];
+        if (view) views[i] = view;
+        else fetchedAt.push(i);
+      });
+    }
+    if (fetchedAt.length > 0) {
+      const fetched = fetchedAt.map((i) => ranges[i] as ByteRange);
+      const plan = planCoalescedReads(fetched, this.options);
+      const bytes = await Promise.all(plan.reads.map((read) => this.fetchRange(read, stats)));
+      viewsOfRanges(fetched, plan, bytes).forEach((view, k) => (views[fetchedAt[k] as number] = view));
+    }
+    if (targets)
+      views.forEach((view, i) => {
+        const target = targets[i] as Uint8Array;
+        if (view !== target) target.set(view);
+      });
     return views;
   }
 

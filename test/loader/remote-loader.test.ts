@@ -249,6 +249,27 @@ describe("a remote loader's request limits", () => {
     }
   });
 
+  it('keep 16 batches in flight by default (4 for a local dataset), in slots planned in memoryBytes', async () => {
+    const planned = async (options: Partial<LoaderOptions>) =>
+      withLoader(throughProxy(options), async (loader) => loader.metrics().memory.parts.slots.plannedBytes);
+    expect(await planned({})).toBe(((16 + 2) / (4 + 2)) * (await planned({ prefetch: 4 })));
+  });
+
+  it('keep 4 batches in flight by default where memoryBytes cannot hold the slots of 16', async () => {
+    const remote = { bytesInFlight: 4 << 20 };
+    const refused = await rejection(
+      createLoader(fixture.url, throughProxy({ prefetch: 16, memoryBytes: 1 << 20, io: { remote } })),
+    );
+    expect(refused).toBeInstanceOf(ResourceError);
+    const memoryBytes = (refused.details as { neededBytes: number }).neededBytes - 1;
+    const planned = async (options: Partial<LoaderOptions>) =>
+      withLoader(
+        throughProxy({ memoryBytes, io: { remote }, ...options }),
+        async (loader) => loader.metrics().memory.parts.slots.plannedBytes,
+      );
+    expect(await planned({})).toBe(await planned({ prefetch: 4 }));
+  });
+
   it('refuse requests in flight that memoryBytes cannot hold', async () => {
     const error = await rejection(
       createLoader(fixture.url, throughProxy({ memoryBytes: 64 << 20, io: { remote: { bytesInFlight: 64 << 20 } } })),

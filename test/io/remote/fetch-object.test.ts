@@ -137,6 +137,38 @@ describe('a GET of a byte range', () => {
     expect(error.message).toContain('no complete answer within 200 ms (io.remote.timeoutMs)');
   });
 
+  it('answered with the whole object (a server without Range support) fails at once, saying so', async () => {
+    const plain = createServer((_, response) => {
+      response.writeHead(200, { 'content-length': BYTES.length });
+      response.end(BYTES);
+    });
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = plain.address() as AddressInfo;
+      const store = ObjectStore.open(`http://127.0.0.1:${port}/d`, undefined, resolveRemoteIo({}, 'remote'));
+      const error = await rejection(store.get('object.bin', { offset: 10, size: 20 }));
+      expect(error).toBeInstanceOf(IoError);
+      expect(error.message).toContain(
+        'failed after 1 attempt: the server answered a range request with the whole object (200): it does not serve Range requests',
+      );
+    } finally {
+      plain.close();
+    }
+  });
+
+  it('stalled, started at different times, each time out and are retried', async () => {
+    proxy.fault = (_, n) => (n < 3 ? { kind: 'stall' } : { kind: 'pass' });
+    const store = storeOf({ timeoutMs: 300 });
+    const gets: Promise<{ bytes: Uint8Array }>[] = [];
+    for (let i = 0; i < 3; i++) {
+      gets.push(store.get('object.bin', { offset: i * 1000, size: 1000 }));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const got = await Promise.all(gets);
+    got.forEach(({ bytes }, i) => expect(bytes).toEqual(BYTES.subarray(i * 1000, i * 1000 + 1000)));
+    expect(proxy.requests).toBe(6);
+  });
+
   it('in flight is aborted by close() with an AbortError', async () => {
     proxy.fault = () => ({ kind: 'stall' });
     const store = storeOf({ timeoutMs: 600_000 });

@@ -3,7 +3,7 @@
  * coverage is a miss, two instances on one directory share what either wrote, and the directory stays
  * within its bound by dropping the least recently used objects.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, truncateSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RangeCache } from '../../../io/remote/range-cache.js';
 import { temporaryDirectory } from './servers.js';
@@ -51,6 +51,57 @@ describe('the range cache', () => {
     expect(views[2]).toEqual(kept.get(5000)?.subarray(500, 800));
     expect(views[3]).toEqual(kept.get(1000)?.subarray(0, 300));
     expect(cache.stats).toMatchObject({ hits: 3, misses: 2 });
+  });
+
+  it('reads kept ranges straight into the targets given, and leaves the targets of missing ones alone', async () => {
+    const cache = cacheOf();
+    const kept = bytesOf(4000, 13);
+    await cache.write('s3://b/t', 50_000, { offset: 10_000, size: 4000 }, kept);
+    const ranges = [
+      { offset: 12_000, size: 100 },
+      { offset: 20_000, size: 50 },
+      { offset: 10_000, size: 300 },
+    ];
+    const targets = ranges.map((r) => new Uint8Array(r.size).fill(0xee));
+    const views = await cache.read('s3://b/t', 50_000, ranges, targets);
+    expect(views[0]).toBe(targets[0]);
+    expect(views[1]).toBeUndefined();
+    expect(views[2]).toBe(targets[2]);
+    expect(targets[0]).toEqual(kept.subarray(2000, 2100));
+    expect(targets[1]).toEqual(new Uint8Array(50).fill(0xee));
+    expect(targets[2]).toEqual(kept.subarray(0, 300));
+  });
+
+  it('misses kept ranges whose bytes its data file no longer holds, with or without targets', async () => {
+    const cache = cacheOf();
+    await cache.write('s3://b/cut', 10_000, { offset: 0, size: 3000 }, bytesOf(3000, 17));
+    const [data] = readdirSync(`${dir.dir}/cache`).filter((n) => n.endsWith('.data'));
+    truncateSync(`${dir.dir}/cache/${data}`, 1000);
+    const ranges = [
+      { offset: 0, size: 500 },
+      { offset: 2000, size: 500 },
+    ];
+    const views = await cache.read('s3://b/cut', 10_000, ranges);
+    expect(views[0]).toEqual(bytesOf(500, 17));
+    expect(views[1]).toBeUndefined();
+    const into = await cache.read(
+      's3://b/cut',
+      10_000,
+      ranges,
+      ranges.map((r) => new Uint8Array(r.size)),
+    );
+    expect(into.map((v) => v !== undefined)).toEqual([true, false]);
+  });
+
+  it('answers a lookup that was waiting when the cache closed its files with misses, not a read of a closed file', async () => {
+    const writer = cacheOf();
+    const reader = new RangeCache(`${dir.dir}/cache`, 1 << 30);
+    await writer.write('s3://b/c', 9000, { offset: 0, size: 100 }, bytesOf(100, 5));
+    await reader.read('s3://b/c', 9000, [{ offset: 0, size: 100 }]);
+    await writer.write('s3://b/c', 9000, { offset: 1000, size: 100 }, bytesOf(100, 6));
+    const pending = reader.read('s3://b/c', 9000, [{ offset: 1000, size: 100 }]);
+    await reader.close();
+    expect(await pending).toEqual([undefined]);
   });
 
   it('misses a range only partly kept, and the same URL with another size', async () => {
