@@ -28,6 +28,13 @@ export type ColumnKind =
   | { kind: 'variable'; offsetBytes: 4 | 8 };
 
 /**
+ * A child of a packed struct with variable-width children (file version 2.2's VariablePackedStruct): its
+ * bytes per value, or the bytes of the length before its value, and what its field asks of compression.
+ */
+export type PackedChild =
+  { kind: 'fixed'; byteWidth: number } | { kind: 'variable'; lengthBytes: 4 | 8; compression?: 'none' | 'fsst' };
+
+/**
  * A layer above a leaf's values. (apache-arrow 18 has no LargeList type, so lists come with 32-bit
  * offsets only.)
  */
@@ -48,14 +55,20 @@ export interface LeafColumn {
   fieldId: number;
   /**
    * A blob column: its values go out of line and the column holds where they are (writer/blob.ts).
-   * `legacy`: `lance-encoding:blob` on large_binary (file version 2.1).
+   * `legacy`: `lance-encoding:blob` on large_binary (file version 2.1); `v2`: a `lance.blob.v2` struct
+   * of `data` and `uri` (file version 2.2), whose leaf gathers the `data` child.
    */
-  blob?: 'legacy';
+  blob?: 'legacy' | 'v2';
   /**
    * A packed struct (`lance-encoding:packed`): one column of whole rows, each its children's fixed-width
    * values one after another (`kind` is their total width); the bits of each child.
    */
   packed?: number[];
+  /**
+   * A packed struct with variable-width children (file version 2.2): one column of whole rows, each its
+   * children's values in the plain form writer/packed.ts describes (`kind` is variable).
+   */
+  packedChildren?: PackedChild[];
 }
 
 /** One writable top-level field: its Arrow field, the Lance fields written for it and its leaves. */
@@ -66,6 +79,11 @@ export interface WriteColumn {
   /** Every Lance field of it in pre-order, `lance` first. */
   fields: FieldProto[];
   leaves: LeafColumn[];
+  /**
+   * The fields the data file's own schema lists for the column when they differ from `fields`: a blob
+   * v2 column's descriptor struct, as LanceDB writes it.
+   */
+  fileFields?: FieldProto[];
 }
 
 const encoder = new TextEncoder();
@@ -149,6 +167,28 @@ export function packedBits(field: arrow.Field): number[] | undefined {
   return bits.length > 0 ? bits : undefined;
 }
 
+/**
+ * The children of a packed struct field (`lance-encoding:packed`) with at least one variable-width child
+ * and otherwise fixed-width ones; undefined for any other field.
+ */
+export function packedChildren(field: arrow.Field): PackedChild[] | undefined {
+  if (!arrow.DataType.isStruct(field.type) || field.metadata.get('lance-encoding:packed') !== 'true') return undefined;
+  const children: PackedChild[] = [];
+  for (const child of field.type.children) {
+    const scalar = scalarLogicalType(child.type);
+    if (scalar?.kind.kind === 'fixed') children.push({ kind: 'fixed', byteWidth: scalar.kind.byteWidth });
+    else if (scalar?.kind.kind === 'variable') {
+      const compression = child.metadata.get('lance-encoding:compression');
+      children.push({
+        kind: 'variable',
+        lengthBytes: scalar.kind.offsetBytes,
+        ...((compression === 'none' || compression === 'fsst') && { compression }),
+      });
+    } else return undefined;
+  }
+  return children.some((child) => child.kind === 'variable') ? children : undefined;
+}
+
 /** Lance fields (pre-order) and leaves of `field`, whose id is `ids.next`, below `parentId`. */
 function planField(
   field: arrow.Field,
@@ -190,9 +230,10 @@ function planField(
       );
     }
     const bits = packedBits(field);
-    if (!bits) {
+    const variableChildren = bits ? undefined : packedChildren(field);
+    if (!bits && !variableChildren) {
       throw new UnsupportedError(
-        `column "${name}" is a packed struct (lance-encoding:packed) of Arrow type ${String(type)}; lance-loader packs fixed-width children only (ints, floats, dates, timestamps, fixed-size binary)`,
+        `column "${name}" is a packed struct (lance-encoding:packed) of Arrow type ${String(type)}; lance-loader packs fixed-width children (ints, floats, dates, timestamps, fixed-size binary) and, in file version 2.2, strings and binary`,
         { column: name, type: String(type) },
       );
     }
@@ -204,16 +245,11 @@ function planField(
         leaves: [],
       }),
     );
-    const byteWidth = bits.reduce((sum, b) => sum + b, 0) / 8;
-    out.leaves.push({
-      name,
-      path,
-      layers,
-      nullable: field.nullable,
-      kind: { kind: 'fixed', byteWidth },
-      fieldId: lance.id,
-      packed: bits,
-    });
+    const base = { name, path, layers, nullable: field.nullable, fieldId: lance.id };
+    if (bits) {
+      const byteWidth = bits.reduce((sum, b) => sum + b, 0) / 8;
+      out.leaves.push({ ...base, kind: { kind: 'fixed', byteWidth }, packed: bits });
+    } else out.leaves.push({ ...base, kind: { kind: 'variable', offsetBytes: 4 }, packedChildren: variableChildren });
     return;
   }
   if (arrow.DataType.isStruct(type) && children.length > 0) {
