@@ -17,6 +17,7 @@
 import type * as arrow from 'apache-arrow';
 import { InternalError } from '../errors.js';
 import type { RepDefLayerName } from '../format/proto/messages.js';
+import { blobV2Data } from './blob.js';
 import { packStructRows, packVariableRows } from './packed.js';
 import type { ColumnKind, LeafColumn, PackedChild } from './schema.js';
 import {
@@ -180,6 +181,7 @@ export function leafChunkBytes(leaf: LeafColumn, top: arrow.Data): number {
       return sum + chunkBytes(kind, child);
     }, 0);
   }
+  if (leaf.blob === 'v2') return chunkBytes(leaf.kind, top.children[0] as arrow.Data);
   if (leaf.layers.length === 0) return chunkBytes(leaf.kind, top);
   const layers = layerData(leaf, top);
   let start = 0;
@@ -326,6 +328,11 @@ export function gatherLeafPage(leaf: LeafColumn, chunks: readonly arrow.Data[]):
     return gatherPageValues(
       leaf.kind,
       chunks.map((data) => packStructRows(leaf.name, data, packed)),
+    );
+  if (leaf.blob === 'v2')
+    return gatherPageValues(
+      leaf.kind,
+      chunks.map((data) => blobV2Data(leaf.name, data)),
     );
   const packedChildren = leaf.packedChildren;
   if (packedChildren)

@@ -275,7 +275,7 @@ function planField(
 }
 
 function planColumn(field: arrow.Field, ids: { next: number }): WriteColumn {
-  const out = { fields: [] as FieldProto[], leaves: [] as LeafColumn[] };
+  const out: { fields: FieldProto[]; leaves: LeafColumn[]; fileFields?: FieldProto[] } = { fields: [], leaves: [] };
   if (isBlobField(field)) planBlob(field, ids, out);
   else planField(field, -1, field.name, ids, [], [], out);
   return { field, lance: out.fields[0] as FieldProto, ...out };
@@ -285,13 +285,11 @@ function planColumn(field: arrow.Field, ids: { next: number }): WriteColumn {
 function planBlob(
   field: arrow.Field,
   ids: { next: number },
-  out: { fields: FieldProto[]; leaves: LeafColumn[] },
+  out: { fields: FieldProto[]; leaves: LeafColumn[]; fileFields?: FieldProto[] },
 ): void {
-  if (field.metadata.get('ARROW:extension:name') === 'lance.blob.v2') {
-    throw new UnsupportedError(
-      `column "${field.name}" is a blob v2 column (lance.blob.v2), which lance-loader cannot write yet`,
-      { column: field.name, type: String(field.type) },
-    );
+  if (field.metadata.get('ARROW:extension:name') === BLOB_V2) {
+    planBlobV2(field, ids, out);
+    return;
   }
   if (!arrow.DataType.isLargeBinary(field.type)) {
     throw new UnsupportedError(
@@ -301,6 +299,84 @@ function planBlob(
   }
   planField(field, -1, field.name, ids, [], [], out);
   (out.leaves[0] as LeafColumn).blob = 'legacy';
+}
+
+const BLOB_V2 = 'lance.blob.v2';
+
+/**
+ * A blob v2 column: the Lance fields LanceDB's manifest lists (the struct, `data` and `uri`), one leaf
+ * gathering `data`, and the descriptor struct the data file's own schema lists instead (children with
+ * id -1, as LanceDB writes them).
+ */
+function planBlobV2(
+  field: arrow.Field,
+  ids: { next: number },
+  out: { fields: FieldProto[]; leaves: LeafColumn[]; fileFields?: FieldProto[] },
+): void {
+  const [data, uri, ...rest] = field.type.children ?? [];
+  if (
+    !arrow.DataType.isStruct(field.type) ||
+    data?.name !== 'data' ||
+    !arrow.DataType.isLargeBinary(data.type) ||
+    uri?.name !== 'uri' ||
+    !arrow.DataType.isUtf8(uri.type) ||
+    rest.length > 0
+  ) {
+    throw new UnsupportedError(
+      `column "${field.name}" is a blob v2 column (lance.blob.v2) of Arrow type ${String(field.type)}; blob v2 columns are struct<data: large_binary, uri: utf8>, as LanceDB takes them`,
+      { column: field.name, type: String(field.type) },
+    );
+  }
+  planField(field, -1, field.name, ids, [], [], { fields: out.fields, leaves: [] });
+  const lance = out.fields[0] as FieldProto;
+  lance.extension_name = BLOB_V2;
+  out.leaves.push({
+    name: field.name,
+    path: [],
+    layers: [],
+    nullable: field.nullable,
+    kind: { kind: 'variable', offsetBytes: 8 },
+    fieldId: lance.id,
+    blob: 'v2',
+  });
+  out.fileFields = blobV2FileFields(lance);
+}
+
+/** The data file's schema entries of a blob v2 column whose manifest field is `lance`. */
+function blobV2FileFields(lance: FieldProto): FieldProto[] {
+  const descriptor = (name: string, logicalType: string): FieldProto => ({
+    type: 'PARENT',
+    name,
+    id: -1,
+    parent_id: -1,
+    logical_type: logicalType,
+    nullable: false,
+    encoding: logicalType === 'string' ? 'VAR_BINARY' : 'PLAIN',
+    metadata: {},
+    extension_name: '',
+  });
+  return [
+    {
+      ...lance,
+      extension_name: '',
+      metadata: metadataBytes(
+        new Map([
+          ['lance-encoding:blob', 'true'],
+          ['lance-encoding:packed', 'true'],
+        ]),
+      ),
+    },
+    descriptor('kind', 'uint8'),
+    descriptor('position', 'uint64'),
+    descriptor('size', 'uint64'),
+    descriptor('blob_id', 'uint32'),
+    descriptor('blob_uri', 'string'),
+  ];
+}
+
+/** Whether a dataset's top-level Lance field is a blob v2 column. */
+export function isBlobV2Field(lance: FieldProto): boolean {
+  return lance.extension_name === BLOB_V2;
 }
 
 /** Whether LanceDB stores `field` as a blob column. */
@@ -356,17 +432,20 @@ export function withExistingFields(column: WriteColumn, existing: readonly Field
   const ids = new Map(column.fields.map((f, i) => [f.id, (existing[i] as FieldProto).id]));
   const fields = existing.map((f) => ({ ...f }));
   // The dataset's field decides whether values go out of line, whatever metadata the data carries.
-  const blobBytes = fields[0]?.metadata['lance-encoding:blob'];
-  const blob = blobBytes !== undefined && decoder.decode(blobBytes) === 'true';
+  const top = fields[0] as FieldProto;
+  const blobBytes = top.metadata['lance-encoding:blob'];
+  const legacy = blobBytes !== undefined && decoder.decode(blobBytes) === 'true';
   return {
     ...column,
-    lance: fields[0] as FieldProto,
+    lance: top,
     fields,
-    leaves: column.leaves.map(({ blob: _asked, ...leaf }) => ({
+    leaves: column.leaves.map(({ blob: asked, ...leaf }) => ({
       ...leaf,
       fieldId: ids.get(leaf.fieldId) as number,
-      ...(blob && { blob: 'legacy' as const }),
+      ...(legacy && { blob: 'legacy' as const }),
+      ...(asked === 'v2' && { blob: 'v2' as const }),
     })),
+    ...(column.fileFields && { fileFields: blobV2FileFields(top) }),
   };
 }
 

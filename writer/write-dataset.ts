@@ -39,6 +39,7 @@ import type { WriteFileVersion } from './levels.js';
 import { prepareCompression } from './page.js';
 import {
   fieldShape,
+  isBlobV2Field,
   leafField,
   planColumns,
   schemaMetadataBytes,
@@ -189,6 +190,15 @@ function appendColumns(root: string, committed: CommittedVersion, schema: arrow.
           expected,
           actual,
         });
+      }
+      if (isBlobV2Field(existing) !== (column.fileFields !== undefined)) {
+        const [expected, actual] = isBlobV2Field(existing)
+          ? ['a blob v2 column', 'not']
+          : ['not a blob v2 column', 'is'];
+        throw mismatch(
+          `column "${existing.name}" is ${expected} (lance.blob.v2) in the dataset, and ${actual} in the data`,
+          { column: existing.name },
+        );
       }
       return withExistingFields(column, stored);
     });
@@ -466,7 +476,11 @@ export async function writeDataset(
       }
     }
   } catch (error) {
-    for (const file of written) fs.rmSync(file, { force: true });
+    // A data file's blob sidecars are in the folder named after it.
+    for (const file of written) {
+      fs.rmSync(file, { force: true });
+      fs.rmSync(file.replace(/\.lance$/, ''), { recursive: true, force: true });
+    }
     throw error;
   }
 }
