@@ -412,9 +412,14 @@ export function planColumns(schema: arrow.Schema, firstId = 0): WriteColumn[] {
   });
 }
 
-/** A field's Lance fields as (name, logical type) pairs in pre-order: equal shapes write the same columns. */
+/**
+ * A field's Lance fields as (name, logical type) pairs in pre-order: equal shapes write the same columns.
+ * A large_list has a list's shape: file versions 2.1 and 2.2 store a list's items and levels, never its
+ * offsets, so list data written under a dataset's large_list field is what LanceDB writes for it (and
+ * apache-arrow 18 has no LargeList type to hand the writer one).
+ */
 export function fieldShape(fields: readonly FieldProto[]): string {
-  return fields.map((f) => `${f.name}:${f.logical_type}`).join(',');
+  return fields.map((f) => `${f.name}:${f.logical_type.replace(/^large_list/, 'list')}`).join(',');
 }
 
 /** The Arrow field a leaf's values come from (its `lance-encoding:*` metadata drives their compression). */
