@@ -34,6 +34,7 @@ import {
   type CommittedVersion,
 } from './commit.js';
 import { DataFileWriter, HeldBuffers, type WrittenFile } from './data-file.js';
+import { encodeInWorkersByDefault } from './encode-pool.js';
 import { openInput, type WriteData } from './input.js';
 import type { WriteFileVersion } from './levels.js';
 import { prepareCompression } from './page.js';
@@ -68,8 +69,9 @@ export interface WriteDatasetOptions {
   maxRowsPerFile?: number;
   /**
    * Encode large pages whose encoding costs CPU (bit-packed integers, short strings) in worker threads,
-   * in parallel with each other and with the calling thread (default false: every page is encoded on the
-   * calling thread). It pays where cores are free: on a busy 2-core machine it measured slower.
+   * in parallel with each other and with the calling thread. Default: on when the machine has more than
+   * 2 cores (`os.availableParallelism()`), else every page is encoded on the calling thread: moving a
+   * page to a worker and back costs CPU, which only spare cores repay.
    */
   encodeInWorkers?: boolean;
   /**
@@ -151,7 +153,8 @@ function checkOptions(
       },
     );
   }
-  return { mode, maxRowsPerFile, fileVersion, encodeInWorkers: options.encodeInWorkers ?? false };
+  const encodeInWorkers = options.encodeInWorkers ?? encodeInWorkersByDefault();
+  return { mode, maxRowsPerFile, fileVersion, encodeInWorkers };
 }
 
 /** The columns an append writes: the dataset's fields, matched by name and type against the data. */
