@@ -160,7 +160,10 @@ export function packVariableRows(column: string, data: arrow.Data, children: rea
 /** FSST pays from this many bytes of a child's values with one at least this long (LanceDB's thresholds). */
 const FSST_MIN_BYTES = 32 * 1024;
 const FSST_MIN_LONGEST = 5;
-/** LanceDB compresses a child with values longer than this with zstd value by value, not FSST. */
+/**
+ * LanceDB compresses a child with values longer than this with zstd value by value, which
+ * lance-loader's reader does not read inside packed rows: such a child is written plain.
+ */
 const FSST_MAX_LONGEST = 32 * 1024;
 
 function readLength(view: DataView, at: number, lengthBytes: 4 | 8): number {
