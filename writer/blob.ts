@@ -20,8 +20,11 @@
  * page, and where the bytes go depends on their size (LanceDB's defaults, surveyed value by value):
  *
  *   size ≤ 64 KiB          kind 0 (inline)     in the data file, 64-byte aligned, ahead of the page
- *   64 KiB < size ≤ 4 MiB  kind 1 (packed)     appended to the data file's one packed sidecar
+ *   64 KiB < size ≤ 4 MiB  kind 1 (packed)     appended to the data file's packed sidecar
  *   size > 4 MiB           kind 2 (dedicated)  a sidecar of its own
+ *
+ * (the limits a field's `lance-encoding:blob-*-threshold` metadata sets, as LanceDB's `blob()` records
+ * them, replace these; a pack-file threshold starts a new packed sidecar before one would pass it)
  *
  *   descriptor: kind u8 | position u64 | size u64 | blob_id u32 | u32 length + blob_uri ("")
  *   sidecars:   data/<data file stem>/<blob_id, 32 bits LSB first>.blob, ids from 1 in order of use
@@ -41,7 +44,7 @@ import type { WriteFileVersion } from './levels.js';
 import { encodeMiniBlockPage } from './miniblock.js';
 import { encodeVariablePackedPage } from './packed.js';
 import type { EncodedPage } from './page.js';
-import type { PackedChild } from './schema.js';
+import type { BlobV2Limits, PackedChild } from './schema.js';
 import type { PageValues } from './values.js';
 
 /** The definition level of a null row of a flat nullable column. */
@@ -95,10 +98,6 @@ export function encodeBlobPage(
   };
 }
 
-/** Blob v2 values up to this size are inline, in the data file. */
-const INLINE_MAX_BYTES = 64 * 1024;
-/** Blob v2 values up to this size share the packed sidecar; larger ones get a sidecar each. */
-const PACKED_MAX_BYTES = 4 * 1024 * 1024;
 const KIND_INLINE = 0;
 const KIND_PACKED = 1;
 const KIND_DEDICATED = 2;
@@ -181,8 +180,12 @@ export class BlobSidecars {
     }
   }
 
-  /** Appends a value to the packed sidecar; returns its blob id and position there. */
-  appendPacked(bytes: Uint8Array): { id: number; position: number } {
+  /**
+   * Appends a value to the packed sidecar, first closing it for a new one when the value would take it
+   * past `packFileMaxBytes`; returns the value's blob id and position.
+   */
+  appendPacked(bytes: Uint8Array, packFileMaxBytes: number): { id: number; position: number } {
+    if (this.packed && this.packed.size > 0 && this.packed.size + bytes.length > packFileMaxBytes) this.closePacked();
     if (!this.packed) {
       const id = this.nextId++;
       this.packed = { ...this.create(id), id, size: 0 };
@@ -206,17 +209,20 @@ export class BlobSidecars {
     return id;
   }
 
+  private closePacked(): void {
+    if (!this.packed) return;
+    const { fd } = this.packed;
+    this.packed = undefined;
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
   /** fsyncs and closes the packed sidecar and the sidecar folder, so a manifest never names lost bytes. */
   finish(): void {
-    if (this.packed) {
-      const { fd } = this.packed;
-      this.packed = undefined;
-      try {
-        fs.fsyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
-    }
+    this.closePacked();
     if (this.written.length > 0) syncDirectory(this.dir);
   }
 
@@ -239,6 +245,7 @@ export function encodeBlobV2Page(
   version: WriteFileVersion,
   appendInline: (bytes: Uint8Array) => number,
   sidecars: BlobSidecars,
+  limits: BlobV2Limits,
 ): EncodedPage {
   if (version !== '2.2') {
     throw new UnsupportedError(
@@ -255,9 +262,9 @@ export function encodeBlobV2Page(
     if (!values.validity || values.validity[r]) {
       const bytes = values.bytes.subarray(offsets[r] as number, offsets[r + 1] as number);
       let [kind, position, id] = [KIND_INLINE, 0, 0];
-      if (bytes.length > PACKED_MAX_BYTES) [kind, id] = [KIND_DEDICATED, sidecars.writeDedicated(bytes)];
-      else if (bytes.length > INLINE_MAX_BYTES) {
-        const packed = sidecars.appendPacked(bytes);
+      if (bytes.length > limits.packedMaxBytes) [kind, id] = [KIND_DEDICATED, sidecars.writeDedicated(bytes)];
+      else if (bytes.length > limits.inlineMaxBytes) {
+        const packed = sidecars.appendPacked(bytes, limits.packFileMaxBytes);
         [kind, position, id] = [KIND_PACKED, packed.position, packed.id];
       } else position = appendInline(bytes);
       view.setUint8(at, kind);

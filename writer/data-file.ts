@@ -24,7 +24,7 @@ import { encodePageSomewhere } from './encode-pool.js';
 import type { WriteFileVersion } from './levels.js';
 import { gatherLeafPage, leafChunkBytes } from './nested.js';
 import { encodePage, pageHints, type EncodedPage, type PageHints } from './page.js';
-import { leafField, type LeafColumn, type WriteColumn } from './schema.js';
+import { leafField, type BlobV2Limits, type LeafColumn, type WriteColumn } from './schema.js';
 
 /** A page is cut once a column has gathered this many bytes. */
 export const PAGE_BYTES = 8 * 1024 * 1024;
@@ -210,7 +210,14 @@ export class DataFileWriter {
     const appendBlob = (bytes: Uint8Array): number => this.appendBuffer([bytes]);
     const page = state.leaf.blob
       ? state.leaf.blob === 'v2'
-        ? encodeBlobV2Page(state.leaf.name, values, this.version, appendBlob, this.sidecars)
+        ? encodeBlobV2Page(
+            state.leaf.name,
+            values,
+            this.version,
+            appendBlob,
+            this.sidecars,
+            state.leaf.blobLimits as BlobV2Limits,
+          )
         : encodeBlobPage(state.leaf.name, values, this.version, appendBlob)
       : this.encodeInWorkers
         ? encodePageSomewhere(state.leaf.kind, values, this.version, state.hints, this.encodingBytes)

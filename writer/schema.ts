@@ -59,6 +59,8 @@ export interface LeafColumn {
    * of `data` and `uri` (file version 2.2), whose leaf gathers the `data` child.
    */
   blob?: 'legacy' | 'v2';
+  /** A blob v2 column's size limits, from its Lance field's metadata (the dataset's, on append). */
+  blobLimits?: BlobV2Limits;
   /**
    * A packed struct (`lance-encoding:packed`): one column of whole rows, each its children's fixed-width
    * values one after another (`kind` is their total width); the bits of each child.
@@ -304,6 +306,53 @@ function planBlob(
 const BLOB_V2 = 'lance.blob.v2';
 
 /**
+ * Where blob v2 values go by size: inline up to `inlineMaxBytes`, packed up to `packedMaxBytes`, the
+ * packed sidecar closed for a new one before it passes `packFileMaxBytes`; dedicated beyond.
+ */
+export interface BlobV2Limits {
+  inlineMaxBytes: number;
+  packedMaxBytes: number;
+  packFileMaxBytes: number;
+}
+
+/** LanceDB's defaults (the pack file's is not known: 600 MiB of values still went to one in the survey). */
+const DEFAULT_LIMITS: BlobV2Limits = {
+  inlineMaxBytes: 64 * 1024,
+  packedMaxBytes: 4 * 1024 * 1024,
+  packFileMaxBytes: Number.MAX_SAFE_INTEGER,
+};
+
+/** The field metadata LanceDB's `blob(name, options)` records the limits in, and each one's minimum. */
+const LIMIT_KEYS: [keyof BlobV2Limits, string, number][] = [
+  ['inlineMaxBytes', 'lance-encoding:blob-inline-size-threshold', 0],
+  ['packedMaxBytes', 'lance-encoding:blob-dedicated-size-threshold', 1],
+  ['packFileMaxBytes', 'lance-encoding:blob-pack-file-size-threshold', 1],
+];
+
+/**
+ * A blob v2 column's limits from its Lance field's metadata (the dataset's, on append), LanceDB's
+ * defaults where it has none; a value that is not a safe integer at least its minimum is an
+ * InvalidArgumentError naming the column and key.
+ */
+function blobV2Limits(column: string, metadata: Record<string, Uint8Array>): BlobV2Limits {
+  const limits = { ...DEFAULT_LIMITS };
+  for (const [name, key, minimum] of LIMIT_KEYS) {
+    const bytes = metadata[key];
+    if (bytes === undefined) continue;
+    const text = new TextDecoder().decode(bytes);
+    const value = Number(text);
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < minimum) {
+      throw new InvalidArgumentError(
+        `column "${column}": ${key} is ${JSON.stringify(text)}; accepted: an integer of at least ${minimum} (bytes)`,
+        { column, option: key },
+      );
+    }
+    limits[name] = value;
+  }
+  return limits;
+}
+
+/**
  * A blob v2 column: the Lance fields LanceDB's manifest lists (the struct, `data` and `uri`), one leaf
  * gathering `data`, and the descriptor struct the data file's own schema lists instead (children with
  * id -1, as LanceDB writes them).
@@ -338,6 +387,7 @@ function planBlobV2(
     kind: { kind: 'variable', offsetBytes: 8 },
     fieldId: lance.id,
     blob: 'v2',
+    blobLimits: blobV2Limits(field.name, lance.metadata),
   });
   out.fileFields = blobV2FileFields(lance);
 }
@@ -448,7 +498,7 @@ export function withExistingFields(column: WriteColumn, existing: readonly Field
       ...leaf,
       fieldId: ids.get(leaf.fieldId) as number,
       ...(legacy && { blob: 'legacy' as const }),
-      ...(asked === 'v2' && { blob: 'v2' as const }),
+      ...(asked === 'v2' && { blob: 'v2' as const, blobLimits: blobV2Limits(leaf.name, top.metadata) }),
     })),
     ...(column.fileFields && { fileFields: blobV2FileFields(top) }),
   };

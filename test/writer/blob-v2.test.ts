@@ -45,8 +45,8 @@ function blobOf(i: number): Uint8Array | undefined {
     : Uint8Array.from({ length: size }, (_, j) => (i * 7 + j * 31 + (j >> 8)) & 0xff);
 }
 
-/** `{ idx: int32, image: blob v2 }` for rows [from, to). */
-function blobTable(from: number, to: number): arrow.Table {
+/** `{ idx: int32, image: blob v2 }` for rows [from, to); `metadata` on the image field. */
+function blobTable(from: number, to: number, metadata = BLOB_V2): arrow.Table {
   const n = to - from;
   const values = Array.from({ length: n }, (_, k) => blobOf(from + k));
   const offsets = new BigInt64Array(n + 1);
@@ -82,7 +82,7 @@ function blobTable(from: number, to: number): arrow.Table {
   });
   const schema = new arrow.Schema([
     new arrow.Field('idx', new arrow.Int32(), false),
-    new arrow.Field('image', blobType, true, BLOB_V2),
+    new arrow.Field('image', blobType, true, metadata),
   ]);
   const idx = arrow.makeData({
     type: new arrow.Int32(),
@@ -169,6 +169,36 @@ describe('a blob v2 column written as file version 2.2', () => {
     ]);
     expect(mine).toEqual(lance);
   });
+});
+
+it("follows the field's blob thresholds as LanceDB does: inline, packed, pack-file and dedicated sizes", async () => {
+  const metadata = new Map([
+    ...BLOB_V2,
+    ['lance-encoding:blob-inline-size-threshold', '200'],
+    ['lance-encoding:blob-dedicated-size-threshold', '150000'],
+    ['lance-encoding:blob-pack-file-size-threshold', '250000'],
+  ]);
+  const dir = fs.mkdtempSync(join(root, 'thresholds-'));
+  const ours = join(dir, 'ours.lance');
+  await writeDataset(ours, blobTable(0, 120, metadata), { fileVersion: '2.2' });
+  const theirs = await lanceDbTable(dir, 'theirs', blobTable(0, 120, metadata));
+  expectTablesEqual(await oracleScan(ours), await oracleScan(theirs), { label: 'descriptors' });
+  expect(sidecars(ours)).toEqual(sidecars(theirs));
+  expect(await ourBlobs(ours)).toEqual(expected(0, 120));
+});
+
+it('refuses a blob threshold that is not a byte count, naming the column and key', async () => {
+  const metadata = new Map([...BLOB_V2, ['lance-encoding:blob-dedicated-size-threshold', '0']]);
+  const path = join(root, 'bad-threshold.lance');
+  const error = await rejection(writeDataset(path, blobTable(0, 10, metadata), { fileVersion: '2.2' }));
+  expect(error).toMatchObject({
+    code: 'INVALID_ARGUMENT',
+    details: { column: 'image', option: 'lance-encoding:blob-dedicated-size-threshold' },
+  });
+  expect(error.message).toContain(
+    'lance-encoding:blob-dedicated-size-threshold is "0"; accepted: an integer of at least 1',
+  );
+  expect(fs.existsSync(path)).toBe(false);
 });
 
 it('appends blobs to a LanceDB-written blob v2 table that LanceDB and lance-loader then read whole', async () => {
