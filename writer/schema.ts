@@ -159,7 +159,7 @@ function leafLogicalType(type: arrow.DataType): { name: string; kind: ColumnKind
  * fixed-width; undefined for any other field.
  */
 export function packedBits(field: arrow.Field): number[] | undefined {
-  if (!arrow.DataType.isStruct(field.type) || field.metadata.get('lance-encoding:packed') !== 'true') return undefined;
+  if (!arrow.DataType.isStruct(field.type) || !isPacked(field.metadata)) return undefined;
   const bits: number[] = [];
   for (const child of field.type.children) {
     const scalar = scalarLogicalType(child.type);
@@ -169,12 +169,25 @@ export function packedBits(field: arrow.Field): number[] | undefined {
   return bits.length > 0 ? bits : undefined;
 }
 
+const PACKED_KEY = 'lance-encoding:packed';
+
+/** Whether a struct field asks to be packed. */
+function isPacked(metadata: Map<string, string>): boolean {
+  return metadata.get(PACKED_KEY) === 'true';
+}
+
+/** Whether a Lance field (a dataset's, or one planned from data) is a packed struct. */
+export function isPackedField(field: FieldProto): boolean {
+  const value = field.metadata[PACKED_KEY];
+  return value !== undefined && decoder.decode(value) === 'true';
+}
+
 /**
  * The children of a packed struct field (`lance-encoding:packed`) with at least one variable-width child
  * and otherwise fixed-width ones; undefined for any other field.
  */
 export function packedChildren(field: arrow.Field): PackedChild[] | undefined {
-  if (!arrow.DataType.isStruct(field.type) || field.metadata.get('lance-encoding:packed') !== 'true') return undefined;
+  if (!arrow.DataType.isStruct(field.type) || !isPacked(field.metadata)) return undefined;
   const children: PackedChild[] = [];
   for (const child of field.type.children) {
     const scalar = scalarLogicalType(child.type);
@@ -224,7 +237,7 @@ function planField(
   }
   const children = type.children ?? [];
   // A packed struct is one column of packed rows (a layout of its own), not a column per child.
-  if (arrow.DataType.isStruct(type) && field.metadata.get('lance-encoding:packed') === 'true') {
+  if (arrow.DataType.isStruct(type) && isPacked(field.metadata)) {
     if (layers.length > 0) {
       throw new UnsupportedError(
         `column "${name}" is a packed struct (lance-encoding:packed) inside another column, which lance-loader cannot write yet (top-level packed structs it can)`,

@@ -41,6 +41,7 @@ import { prepareCompression } from './page.js';
 import {
   fieldShape,
   isBlobV2Field,
+  isPackedField,
   leafField,
   planColumns,
   schemaMetadataBytes,
@@ -193,6 +194,18 @@ function appendColumns(root: string, committed: CommittedVersion, schema: arrow.
           expected,
           actual,
         });
+      }
+      // Packing decides the columns: the data and the dataset must agree on it, field by field.
+      const packing = stored.findIndex(
+        (field, i) => isPackedField(field) !== isPackedField(column.fields[i] as FieldProto),
+      );
+      if (packing >= 0) {
+        const field = stored[packing] as FieldProto;
+        const [expected, actual] = isPackedField(field) ? ['packed', 'not'] : ['not packed', 'is'];
+        throw mismatch(
+          `column "${existing.name}": struct "${field.name}" is ${expected} (lance-encoding:packed) in the dataset, and ${actual} in the data`,
+          { column: existing.name },
+        );
       }
       if (isBlobV2Field(existing) !== (column.fileFields !== undefined)) {
         const [expected, actual] = isBlobV2Field(existing)

@@ -153,6 +153,25 @@ it('appends packed string rows to a LanceDB-written table that LanceDB and lance
   expectTablesEqual(await scanOurs(path), packedTable(0, 2500), { label: 'lance-loader' });
 });
 
+it('refuses to append packed rows to a struct the dataset does not pack, naming the column', async () => {
+  const dir = fs.mkdtempSync(join(root, 'unpacked-'));
+  const plain = packedTable(0, 100);
+  const unpacked = new arrow.Schema(plain.schema.fields.map((f) => new arrow.Field(f.name, f.type, f.nullable)));
+  const path = await lanceDbTable(
+    dir,
+    't',
+    new arrow.Table(
+      unpacked,
+      plain.batches.map((b) => new arrow.RecordBatch(unpacked, b.data)),
+    ),
+  );
+  const error = await rejection(writeDataset(path, packedTable(100, 200), { mode: 'append' }));
+  expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', details: { column: 'item' } });
+  expect(error.message).toContain(
+    'column "item": struct "item" is not packed (lance-encoding:packed) in the dataset, and is in the data',
+  );
+});
+
 it('refuses a packed struct with a string child in file version 2.1, as LanceDB does', async () => {
   const path = join(root, 'v21.lance');
   const error = await rejection(writeDataset(path, packedTable(0, 10), { fileVersion: '2.1' }));
