@@ -13,8 +13,9 @@
  *   tokens   id int64, tokens list<int32> of 64–1024 items (mean ~300)          (token sequences: ids drawn
  *            from a Zipf law over a 32k vocabulary, as a tokenizer's output is distributed)
  *
- * Each dataset is written by one `createTable` call from one multi-batch Arrow table, so it is one
- * fragment with one data file (the row counts stay under LanceDB's 1M-rows-per-file default). Values
+ * Each dataset is written by one `createTable` call from one multi-batch Arrow table (or, for the
+ * `-ours` variants, one lance-loader `writeDataset` call: the loader bench then reads our files beside
+ * LanceDB's), so it is one fragment with one data file (the row counts stay under LanceDB's 1M-rows-per-file default). Values
  * are deterministic (seeded), except the image bytes, which are random (only their seeded sizes matter).
  *
  * Cold-cache runs evict every file of the dataset (datasetFiles) with posix_fadvise(POSIX_FADV_DONTNEED) —
@@ -28,6 +29,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, sta
 import { join } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
 import * as arrow from 'apache-arrow';
+import { writeDataset } from '../index.js';
 import { writeNpyBatchFiles } from '../examples/npy.js';
 
 export const dataDir = join(import.meta.dirname, '.data');
@@ -228,17 +230,35 @@ export function benchBatches(kind: BenchKind, rows: number): arrow.RecordBatch[]
   return batches;
 }
 
-/** The table name of a benchmark dataset. */
-export function benchTableName(kind: BenchKind, rows: number, version: FileVersion): string {
-  return `${kind}-${rows}-v${version.replace('.', '')}`;
+/** Who writes a benchmark dataset: LanceDB (`createTable`) or lance-loader (`writeDataset`). */
+export type DatasetWriter = 'lancedb' | 'lance-loader';
+
+/** The table name of a benchmark dataset (`-ours` when lance-loader wrote it). */
+export function benchTableName(
+  kind: BenchKind,
+  rows: number,
+  version: FileVersion,
+  writer: DatasetWriter = 'lancedb',
+): string {
+  return `${kind}-${rows}-v${version.replace('.', '')}${writer === 'lance-loader' ? '-ours' : ''}`;
 }
 
 /** Writes the dataset if it is not cached yet; returns its directory. */
-export async function ensureBenchDataset(kind: BenchKind, rows: number, version: FileVersion): Promise<string> {
+export async function ensureBenchDataset(
+  kind: BenchKind,
+  rows: number,
+  version: FileVersion,
+  writer: DatasetWriter = 'lancedb',
+): Promise<string> {
   mkdirSync(dataDir, { recursive: true });
-  const name = benchTableName(kind, rows, version);
+  const name = benchTableName(kind, rows, version, writer);
   const path = join(dataDir, `${name}.lance`);
   if (existsSync(join(path, '_versions'))) return path;
+  if (writer === 'lance-loader') {
+    if (version === '2.0') throw new Error('lance-loader writes file versions 2.1 and 2.2');
+    await writeDataset(path, new arrow.Table(benchBatches(kind, rows)), { fileVersion: version });
+    return path;
+  }
   const db = await lancedb.connect(dataDir);
   const table = await db.createTable(name, new arrow.Table(benchBatches(kind, rows)), {
     mode: 'overwrite',

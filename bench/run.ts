@@ -156,7 +156,7 @@ async function prepare(key: DatasetKey): Promise<{ dataset: SuiteDataset; genera
   const spec = DATASET_SPECS[key];
   const rows = Math.max(spec.minRows, Math.round(spec.fullRows * rowsScale));
   const t0 = performance.now();
-  const path = await ensureBenchDataset(spec.kind, rows, spec.version);
+  const path = await ensureBenchDataset(spec.kind, rows, spec.version, spec.writer);
   const dataFiles = dataFilesOf(path);
   const dataBytes = dataFiles.reduce((s, f) => s + f.sizeBytes, 0);
   const dataset: SuiteDataset = {
@@ -164,7 +164,7 @@ async function prepare(key: DatasetKey): Promise<{ dataset: SuiteDataset; genera
     rows,
     batchSize: spec.batchSize,
     path,
-    tableName: benchTableName(spec.kind, rows, spec.version),
+    tableName: benchTableName(spec.kind, rows, spec.version, spec.writer),
     dataFiles,
     dataBytes,
     rowBytes: dataBytes / rows,

@@ -10,7 +10,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { BatchSampler } from '../samplers/index.js';
-import { cachedBytes, evictFiles, type BenchKind, type FileVersion } from './datasets.js';
+import { cachedBytes, evictFiles, type BenchKind, type DatasetWriter, type FileVersion } from './datasets.js';
 
 /**
  * The warm-up every method gets before a warm measurement (measureWarm): one whole pass over another
@@ -36,11 +36,13 @@ export function warmUpDeadline(task: { maxSeconds: number }): number {
   return performance.now() + Math.min(task.maxSeconds, WARM_UP_MAX_SECONDS) * 1000;
 }
 
-export type DatasetKey = 'emb-2.1' | 'emb-2.0' | 'emb-2.2' | 'mnist' | 'mnist-2.2' | 'seed000' | 'images' | 'tokens';
+export type DatasetKey =
+  'emb-2.1' | 'emb-2.0' | 'emb-2.2' | 'emb-2.2-ours' | 'mnist' | 'mnist-2.2' | 'seed000' | 'images' | 'tokens';
 export const DATASET_KEYS: readonly DatasetKey[] = [
   'emb-2.1',
   'emb-2.0',
   'emb-2.2',
+  'emb-2.2-ours',
   'mnist',
   'mnist-2.2',
   'seed000',
@@ -69,6 +71,8 @@ export interface DatasetSpec {
   describe: string;
   /** The list column lance-loader's shuffled epochs pad (its ragged epoch is measured warm beside it). */
   pad?: PaddedColumn;
+  /** Who writes the dataset (LanceDB unless said). */
+  writer?: DatasetWriter;
 }
 
 export const DATASET_SPECS: Record<DatasetKey, DatasetSpec> = {
@@ -101,6 +105,17 @@ export const DATASET_SPECS: Record<DatasetKey, DatasetSpec> = {
     minRows: 2048,
     batchSize: 256,
     describe: 'id int64, label int32, x fixed_size_list<float32>[768]; file version 2.2',
+  },
+  // The same values written by lance-loader's writeDataset: our files read through both loaders.
+  'emb-2.2-ours': {
+    key: 'emb-2.2-ours',
+    kind: 'emb',
+    version: '2.2',
+    fullRows: 200_000,
+    minRows: 2048,
+    batchSize: 256,
+    writer: 'lance-loader',
+    describe: 'emb-2.2 written by lance-loader (writeDataset) instead of LanceDB; file version 2.2',
   },
   mnist: {
     key: 'mnist',

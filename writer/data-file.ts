@@ -5,7 +5,8 @@
  * laid out as LanceDB lays it out:
  *
  *   [page buffers, each padded with 0x48 to 64 bytes] … (pages of all columns, in the order they are encoded;
- *    a blob page's values first, each padded the same way: writer/blob.ts)
+ *    a blob page's values first, each padded the same way: writer/blob.ts; larger blob v2 values go to
+ *    sidecar files beside the data file)
  *   FileDescriptor (global buffer 0: schema + row count)
  *   ColumnMetadata 0 … N−1 | CMO table (u64 pos, u64 size) × N | GBO table × 1
  *   footer: u64 column_meta_start | u64 cmo_start | u64 gbo_start | u32 1 | u32 N | u16 2 | u16 1 or 2 | "LANC"
@@ -17,13 +18,13 @@
 import type * as arrow from 'apache-arrow';
 import { encodeAny, encodeColumnEncoding, encodeColumnMetadata, encodeFileDescriptor } from '../format/proto/encode.js';
 import type { FieldProto } from '../format/proto/messages.js';
-import { encodeBlobPage } from './blob.js';
+import { BlobSidecars, encodeBlobPage, encodeBlobV2Page } from './blob.js';
 import { FileSink } from './file-sink.js';
 import { encodePageSomewhere } from './encode-pool.js';
 import type { WriteFileVersion } from './levels.js';
 import { gatherLeafPage, leafChunkBytes } from './nested.js';
 import { encodePage, pageHints, type EncodedPage, type PageHints } from './page.js';
-import { leafField, type LeafColumn, type WriteColumn } from './schema.js';
+import { leafField, type BlobV2Limits, type LeafColumn, type WriteColumn } from './schema.js';
 
 /** A page is cut once a column has gathered this many bytes. */
 export const PAGE_BYTES = 8 * 1024 * 1024;
@@ -112,8 +113,10 @@ export class DataFileWriter {
   private readonly encodes = new Set<Promise<void>>();
   private encodingBytes = 0;
   private encodeFailure: unknown;
+  private readonly sidecars: BlobSidecars;
 
   private constructor(
+    dir: string,
     name: string,
     sink: FileSink,
     columns: WriteColumn[],
@@ -138,7 +141,8 @@ export class DataFileWriter {
         pages: [],
       })),
     );
-    this.fields = columns.flatMap((c) => c.fields);
+    this.fields = columns.flatMap((c) => c.fileFields ?? c.fields);
+    this.sidecars = new BlobSidecars(dir, name);
     this.schemaMetadata = schemaMetadata;
     this.version = version;
   }
@@ -158,7 +162,7 @@ export class DataFileWriter {
     held?: HeldBuffers,
   ): DataFileWriter {
     const sink = FileSink.create(`${dir}/${name}`);
-    return new DataFileWriter(name, sink, columns, schemaMetadata, version, encodeInWorkers, held);
+    return new DataFileWriter(dir, name, sink, columns, schemaMetadata, version, encodeInWorkers, held);
   }
 
   /** Rows written so far (pending pages included). */
@@ -203,8 +207,18 @@ export class DataFileWriter {
     const buffers = state.pendingBuffers;
     state.pendingBuffers = [];
     const firstRow = state.rowsFlushed;
+    const appendBlob = (bytes: Uint8Array): number => this.appendBuffer([bytes]);
     const page = state.leaf.blob
-      ? encodeBlobPage(state.leaf.name, values, this.version, (bytes) => this.appendBuffer([bytes]))
+      ? state.leaf.blob === 'v2'
+        ? encodeBlobV2Page(
+            state.leaf.name,
+            values,
+            this.version,
+            appendBlob,
+            this.sidecars,
+            state.leaf.blobLimits as BlobV2Limits,
+          )
+        : encodeBlobPage(state.leaf.name, values, this.version, appendBlob)
       : this.encodeInWorkers
         ? encodePageSomewhere(state.leaf.kind, values, this.version, state.hints, this.encodingBytes)
         : encodePage(state.leaf.kind, values, this.version, state.hints);
@@ -315,6 +329,7 @@ export class DataFileWriter {
     const tail = new Uint8Array(tables.buffer);
     tail.set(MAGIC, footer + 36);
     this.queue(tail);
+    this.sidecars.finish();
     const sizeBytes = await this.sink.close();
     return { name: this.name, rows: this.rowCount, sizeBytes };
   }
@@ -322,6 +337,7 @@ export class DataFileWriter {
   /** Stops writing, closes and removes the unfinished file (after an error). */
   async abort(): Promise<void> {
     await Promise.all(this.encodes);
+    this.sidecars.abort();
     await this.sink.abort();
   }
 }

@@ -11,6 +11,14 @@
  *   buffer 2  = u32 32 | u32 bytes_start | (distinct + 1) u32 offsets from 0 | value bytes
  *               (u64 fields for 64-bit offsets: the `Variable` block encoding)
  *
+ * LanceDB (lance-encoding `should_dictionary_encode`) compares the same estimate with 0.8, but with the
+ * distinct count from a HyperLogLog of precision 4 (16 registers) over xxh3 hashes, so within about ±15 %
+ * of the threshold its choice follows the hashes of the values: on 3000-row pages it kept dictionaries
+ * up to 1,358 distinct 8-byte values where this count stops at 1,028, and stopped at 1,470 for 20- and
+ * 60-byte values where this count goes on to 1,591 and 2,016. Counting exactly, the writer picks the
+ * smaller encoding there; further from the threshold both choose alike
+ * (test/writer/dictionary-choice.test.ts).
+ *
  * Items keep the order of their first row. Counting stops as soon as the distinct values pass what the
  * estimate allows. Values are hashed (whole up to 256 bytes; longer ones by their length, 16 bytes at
  * each end and 32 spread over them) into an open-addressing table of typed arrays, and compared whole

@@ -29,8 +29,19 @@ import { rowBytes, WIDE_ROW_BYTES, type PageValues } from './values.js';
 const ENCODE_IN_WORKER_BYTES = 1024 * 1024;
 /** Value bytes of pages in workers (per writer) beyond which the next page is encoded inline. */
 export const IN_WORKERS_BYTES = 32 * 1024 * 1024;
+/** Pages go to workers by default from this many cores. */
+const ENCODE_IN_WORKERS_FROM_CORES = 3;
 /** The pool is torn down this long after its last page. */
 const IDLE_TIMEOUT_MS = 5000;
+
+/**
+ * Whether a write encodes in workers when not told (`encodeInWorkers`): with a spare core or more. A page
+ * moved to a worker and back costs CPU on top of its encoding, which only cores the calling thread does
+ * not use repay (bench/README.md, "Writing": on 2 cores it was slower).
+ */
+export function encodeInWorkersByDefault(cores = availableParallelism()): boolean {
+  return cores >= ENCODE_IN_WORKERS_FROM_CORES;
+}
 
 /** The pool, and whether its threads have loaded the encoder (until then pages are encoded inline). */
 let pool: { piscina: Piscina; ready: boolean; loaded: Promise<boolean>; idle?: NodeJS.Timeout } | undefined;

@@ -17,8 +17,9 @@
 import type * as arrow from 'apache-arrow';
 import { InternalError } from '../errors.js';
 import type { RepDefLayerName } from '../format/proto/messages.js';
-import { packStructRows } from './packed.js';
-import type { LeafColumn } from './schema.js';
+import { blobV2Data } from './blob.js';
+import { packStructRows, packVariableRows } from './packed.js';
+import type { ColumnKind, LeafColumn, PackedChild } from './schema.js';
 import {
   chunkBytes,
   copyItemValidity,
@@ -171,6 +172,16 @@ interface Slots {
 
 /** Bytes of one batch's leaf values (what the page size limit counts), following lists to their items. */
 export function leafChunkBytes(leaf: LeafColumn, top: arrow.Data): number {
+  // A packed struct's children, each as if a column of its own.
+  const packedChildren = leaf.packedChildren;
+  if (packedChildren) {
+    return top.children.reduce((sum, child, c) => {
+      const spec = packedChildren[c] as PackedChild;
+      const kind: ColumnKind = spec.kind === 'fixed' ? spec : { kind: 'variable', offsetBytes: spec.lengthBytes };
+      return sum + chunkBytes(kind, child);
+    }, 0);
+  }
+  if (leaf.blob === 'v2') return chunkBytes(leaf.kind, top.children[0] as arrow.Data);
   if (leaf.layers.length === 0) return chunkBytes(leaf.kind, top);
   const layers = layerData(leaf, top);
   let start = 0;
@@ -317,6 +328,17 @@ export function gatherLeafPage(leaf: LeafColumn, chunks: readonly arrow.Data[]):
     return gatherPageValues(
       leaf.kind,
       chunks.map((data) => packStructRows(leaf.name, data, packed)),
+    );
+  if (leaf.blob === 'v2')
+    return gatherPageValues(
+      leaf.kind,
+      chunks.map((data) => blobV2Data(leaf.name, data)),
+    );
+  const packedChildren = leaf.packedChildren;
+  if (packedChildren)
+    return gatherPageValues(
+      leaf.kind,
+      chunks.map((data) => packVariableRows(leaf.name, data, packedChildren)),
     );
   if (leaf.layers.length === 0) return gatherPageValues(leaf.kind, chunks);
   const depth = leaf.layers.length;

@@ -31,8 +31,8 @@ import { encodeFullZipPage } from './fullzip.js';
 import { compressBuffer, generalEncoding, loadZstd, type GeneralCompression } from './general-compression.js';
 import { levelCodec, type WriteFileVersion } from './levels.js';
 import { encodeMiniBlockPage, type MiniBlockOptions } from './miniblock.js';
-import { packedEncoding } from './packed.js';
-import { packedBits, type ColumnKind } from './schema.js';
+import { encodeVariablePackedPage, packedEncoding } from './packed.js';
+import { packedBits, packedChildren, type ColumnKind, type PackedChild } from './schema.js';
 import {
   levelBytes,
   levelsOf,
@@ -58,6 +58,8 @@ export interface PageHints {
   text: boolean;
   /** A packed struct's rows: the bits of each child (writer/packed.ts); they stay plain, as in LanceDB. */
   packed?: number[];
+  /** A packed struct with variable-width children: its children (writer/packed.ts), and the column's name. */
+  packedChildren?: { column: string; children: PackedChild[] };
 }
 
 const COMPRESSION_KEY = 'lance-encoding:compression';
@@ -71,6 +73,8 @@ const LZ4: GeneralCompression = { scheme: 'lz4' };
 export function pageHints(field: arrow.Field): PageHints {
   const packed = packedBits(field);
   if (packed) return { text: false, packed };
+  const children = packedChildren(field);
+  if (children) return { text: false, packedChildren: { column: field.name, children } };
   const typeName = String(field.type);
   const text = typeName === 'Utf8' || typeName === 'LargeUtf8';
   const scheme = field.metadata.get(COMPRESSION_KEY);
@@ -205,6 +209,11 @@ function encodeLayout(
     }
     const page = allNullLevels(values.levels, version);
     return { layout: { constant_layout: page.layout }, buffers: page.buffers };
+  }
+  if (hints.packedChildren) {
+    const { column, children } = hints.packedChildren;
+    const page = encodeVariablePackedPage(column, values, children, version);
+    return { layout: { full_zip_layout: page.layout }, buffers: page.buffers };
   }
   const packed = hints.packed;
   if (packed) {

@@ -28,6 +28,13 @@ export type ColumnKind =
   | { kind: 'variable'; offsetBytes: 4 | 8 };
 
 /**
+ * A child of a packed struct with variable-width children (file version 2.2's VariablePackedStruct): its
+ * bytes per value, or the bytes of the length before its value, and what its field asks of compression.
+ */
+export type PackedChild =
+  { kind: 'fixed'; byteWidth: number } | { kind: 'variable'; lengthBytes: 4 | 8; compression?: 'none' | 'fsst' };
+
+/**
  * A layer above a leaf's values. (apache-arrow 18 has no LargeList type, so lists come with 32-bit
  * offsets only.)
  */
@@ -48,14 +55,22 @@ export interface LeafColumn {
   fieldId: number;
   /**
    * A blob column: its values go out of line and the column holds where they are (writer/blob.ts).
-   * `legacy`: `lance-encoding:blob` on large_binary (file version 2.1).
+   * `legacy`: `lance-encoding:blob` on large_binary (file version 2.1); `v2`: a `lance.blob.v2` struct
+   * of `data` and `uri` (file version 2.2), whose leaf gathers the `data` child.
    */
-  blob?: 'legacy';
+  blob?: 'legacy' | 'v2';
+  /** A blob v2 column's size limits, from its Lance field's metadata (the dataset's, on append). */
+  blobLimits?: BlobV2Limits;
   /**
    * A packed struct (`lance-encoding:packed`): one column of whole rows, each its children's fixed-width
    * values one after another (`kind` is their total width); the bits of each child.
    */
   packed?: number[];
+  /**
+   * A packed struct with variable-width children (file version 2.2): one column of whole rows, each its
+   * children's values in the plain form writer/packed.ts describes (`kind` is variable).
+   */
+  packedChildren?: PackedChild[];
 }
 
 /** One writable top-level field: its Arrow field, the Lance fields written for it and its leaves. */
@@ -66,6 +81,11 @@ export interface WriteColumn {
   /** Every Lance field of it in pre-order, `lance` first. */
   fields: FieldProto[];
   leaves: LeafColumn[];
+  /**
+   * The fields the data file's own schema lists for the column when they differ from `fields`: a blob
+   * v2 column's descriptor struct, as LanceDB writes it.
+   */
+  fileFields?: FieldProto[];
 }
 
 const encoder = new TextEncoder();
@@ -139,7 +159,7 @@ function leafLogicalType(type: arrow.DataType): { name: string; kind: ColumnKind
  * fixed-width; undefined for any other field.
  */
 export function packedBits(field: arrow.Field): number[] | undefined {
-  if (!arrow.DataType.isStruct(field.type) || field.metadata.get('lance-encoding:packed') !== 'true') return undefined;
+  if (!arrow.DataType.isStruct(field.type) || !isPacked(field.metadata)) return undefined;
   const bits: number[] = [];
   for (const child of field.type.children) {
     const scalar = scalarLogicalType(child.type);
@@ -147,6 +167,41 @@ export function packedBits(field: arrow.Field): number[] | undefined {
     bits.push(scalar.kind.byteWidth * 8);
   }
   return bits.length > 0 ? bits : undefined;
+}
+
+const PACKED_KEY = 'lance-encoding:packed';
+
+/** Whether a struct field asks to be packed. */
+function isPacked(metadata: Map<string, string>): boolean {
+  return metadata.get(PACKED_KEY) === 'true';
+}
+
+/** Whether a Lance field (a dataset's, or one planned from data) is a packed struct. */
+export function isPackedField(field: FieldProto): boolean {
+  const value = field.metadata[PACKED_KEY];
+  return value !== undefined && decoder.decode(value) === 'true';
+}
+
+/**
+ * The children of a packed struct field (`lance-encoding:packed`) with at least one variable-width child
+ * and otherwise fixed-width ones; undefined for any other field.
+ */
+export function packedChildren(field: arrow.Field): PackedChild[] | undefined {
+  if (!arrow.DataType.isStruct(field.type) || !isPacked(field.metadata)) return undefined;
+  const children: PackedChild[] = [];
+  for (const child of field.type.children) {
+    const scalar = scalarLogicalType(child.type);
+    if (scalar?.kind.kind === 'fixed') children.push({ kind: 'fixed', byteWidth: scalar.kind.byteWidth });
+    else if (scalar?.kind.kind === 'variable') {
+      const compression = child.metadata.get('lance-encoding:compression');
+      children.push({
+        kind: 'variable',
+        lengthBytes: scalar.kind.offsetBytes,
+        ...((compression === 'none' || compression === 'fsst') && { compression }),
+      });
+    } else return undefined;
+  }
+  return children.some((child) => child.kind === 'variable') ? children : undefined;
 }
 
 /** Lance fields (pre-order) and leaves of `field`, whose id is `ids.next`, below `parentId`. */
@@ -182,7 +237,7 @@ function planField(
   }
   const children = type.children ?? [];
   // A packed struct is one column of packed rows (a layout of its own), not a column per child.
-  if (arrow.DataType.isStruct(type) && field.metadata.get('lance-encoding:packed') === 'true') {
+  if (arrow.DataType.isStruct(type) && isPacked(field.metadata)) {
     if (layers.length > 0) {
       throw new UnsupportedError(
         `column "${name}" is a packed struct (lance-encoding:packed) inside another column, which lance-loader cannot write yet (top-level packed structs it can)`,
@@ -190,9 +245,10 @@ function planField(
       );
     }
     const bits = packedBits(field);
-    if (!bits) {
+    const variableChildren = bits ? undefined : packedChildren(field);
+    if (!bits && !variableChildren) {
       throw new UnsupportedError(
-        `column "${name}" is a packed struct (lance-encoding:packed) of Arrow type ${String(type)}; lance-loader packs fixed-width children only (ints, floats, dates, timestamps, fixed-size binary)`,
+        `column "${name}" is a packed struct (lance-encoding:packed) of Arrow type ${String(type)}; lance-loader packs fixed-width children (ints, floats, dates, timestamps, fixed-size binary) and, in file version 2.2, strings and binary`,
         { column: name, type: String(type) },
       );
     }
@@ -204,16 +260,11 @@ function planField(
         leaves: [],
       }),
     );
-    const byteWidth = bits.reduce((sum, b) => sum + b, 0) / 8;
-    out.leaves.push({
-      name,
-      path,
-      layers,
-      nullable: field.nullable,
-      kind: { kind: 'fixed', byteWidth },
-      fieldId: lance.id,
-      packed: bits,
-    });
+    const base = { name, path, layers, nullable: field.nullable, fieldId: lance.id };
+    if (bits) {
+      const byteWidth = bits.reduce((sum, b) => sum + b, 0) / 8;
+      out.leaves.push({ ...base, kind: { kind: 'fixed', byteWidth }, packed: bits });
+    } else out.leaves.push({ ...base, kind: { kind: 'variable', offsetBytes: 4 }, packedChildren: variableChildren });
     return;
   }
   if (arrow.DataType.isStruct(type) && children.length > 0) {
@@ -239,7 +290,7 @@ function planField(
 }
 
 function planColumn(field: arrow.Field, ids: { next: number }): WriteColumn {
-  const out = { fields: [] as FieldProto[], leaves: [] as LeafColumn[] };
+  const out: { fields: FieldProto[]; leaves: LeafColumn[]; fileFields?: FieldProto[] } = { fields: [], leaves: [] };
   if (isBlobField(field)) planBlob(field, ids, out);
   else planField(field, -1, field.name, ids, [], [], out);
   return { field, lance: out.fields[0] as FieldProto, ...out };
@@ -249,13 +300,11 @@ function planColumn(field: arrow.Field, ids: { next: number }): WriteColumn {
 function planBlob(
   field: arrow.Field,
   ids: { next: number },
-  out: { fields: FieldProto[]; leaves: LeafColumn[] },
+  out: { fields: FieldProto[]; leaves: LeafColumn[]; fileFields?: FieldProto[] },
 ): void {
-  if (field.metadata.get('ARROW:extension:name') === 'lance.blob.v2') {
-    throw new UnsupportedError(
-      `column "${field.name}" is a blob v2 column (lance.blob.v2), which lance-loader cannot write yet`,
-      { column: field.name, type: String(field.type) },
-    );
+  if (field.metadata.get('ARROW:extension:name') === BLOB_V2) {
+    planBlobV2(field, ids, out);
+    return;
   }
   if (!arrow.DataType.isLargeBinary(field.type)) {
     throw new UnsupportedError(
@@ -265,6 +314,132 @@ function planBlob(
   }
   planField(field, -1, field.name, ids, [], [], out);
   (out.leaves[0] as LeafColumn).blob = 'legacy';
+}
+
+const BLOB_V2 = 'lance.blob.v2';
+
+/**
+ * Where blob v2 values go by size: inline up to `inlineMaxBytes`, packed up to `packedMaxBytes`, the
+ * packed sidecar closed for a new one before it passes `packFileMaxBytes`; dedicated beyond.
+ */
+export interface BlobV2Limits {
+  inlineMaxBytes: number;
+  packedMaxBytes: number;
+  packFileMaxBytes: number;
+}
+
+/** LanceDB's defaults (the pack file's is not known: 600 MiB of values still went to one in the survey). */
+const DEFAULT_LIMITS: BlobV2Limits = {
+  inlineMaxBytes: 64 * 1024,
+  packedMaxBytes: 4 * 1024 * 1024,
+  packFileMaxBytes: Number.MAX_SAFE_INTEGER,
+};
+
+/** The field metadata LanceDB's `blob(name, options)` records the limits in, and each one's minimum. */
+const LIMIT_KEYS: [keyof BlobV2Limits, string, number][] = [
+  ['inlineMaxBytes', 'lance-encoding:blob-inline-size-threshold', 0],
+  ['packedMaxBytes', 'lance-encoding:blob-dedicated-size-threshold', 1],
+  ['packFileMaxBytes', 'lance-encoding:blob-pack-file-size-threshold', 1],
+];
+
+/**
+ * A blob v2 column's limits from its Lance field's metadata (the dataset's, on append), LanceDB's
+ * defaults where it has none; a value that is not a safe integer at least its minimum is an
+ * InvalidArgumentError naming the column and key.
+ */
+function blobV2Limits(column: string, metadata: Record<string, Uint8Array>): BlobV2Limits {
+  const limits = { ...DEFAULT_LIMITS };
+  for (const [name, key, minimum] of LIMIT_KEYS) {
+    const bytes = metadata[key];
+    if (bytes === undefined) continue;
+    const text = new TextDecoder().decode(bytes);
+    const value = Number(text);
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < minimum) {
+      throw new InvalidArgumentError(
+        `column "${column}": ${key} is ${JSON.stringify(text)}; accepted: an integer of at least ${minimum} (bytes)`,
+        { column, option: key },
+      );
+    }
+    limits[name] = value;
+  }
+  return limits;
+}
+
+/**
+ * A blob v2 column: the Lance fields LanceDB's manifest lists (the struct, `data` and `uri`), one leaf
+ * gathering `data`, and the descriptor struct the data file's own schema lists instead (children with
+ * id -1, as LanceDB writes them).
+ */
+function planBlobV2(
+  field: arrow.Field,
+  ids: { next: number },
+  out: { fields: FieldProto[]; leaves: LeafColumn[]; fileFields?: FieldProto[] },
+): void {
+  const [data, uri, ...rest] = field.type.children ?? [];
+  if (
+    !arrow.DataType.isStruct(field.type) ||
+    data?.name !== 'data' ||
+    !arrow.DataType.isLargeBinary(data.type) ||
+    uri?.name !== 'uri' ||
+    !arrow.DataType.isUtf8(uri.type) ||
+    rest.length > 0
+  ) {
+    throw new UnsupportedError(
+      `column "${field.name}" is a blob v2 column (lance.blob.v2) of Arrow type ${String(field.type)}; blob v2 columns are struct<data: large_binary, uri: utf8>, as LanceDB takes them`,
+      { column: field.name, type: String(field.type) },
+    );
+  }
+  planField(field, -1, field.name, ids, [], [], { fields: out.fields, leaves: [] });
+  const lance = out.fields[0] as FieldProto;
+  lance.extension_name = BLOB_V2;
+  out.leaves.push({
+    name: field.name,
+    path: [],
+    layers: [],
+    nullable: field.nullable,
+    kind: { kind: 'variable', offsetBytes: 8 },
+    fieldId: lance.id,
+    blob: 'v2',
+    blobLimits: blobV2Limits(field.name, lance.metadata),
+  });
+  out.fileFields = blobV2FileFields(lance);
+}
+
+/** The data file's schema entries of a blob v2 column whose manifest field is `lance`. */
+function blobV2FileFields(lance: FieldProto): FieldProto[] {
+  const descriptor = (name: string, logicalType: string): FieldProto => ({
+    type: 'PARENT',
+    name,
+    id: -1,
+    parent_id: -1,
+    logical_type: logicalType,
+    nullable: false,
+    encoding: logicalType === 'string' ? 'VAR_BINARY' : 'PLAIN',
+    metadata: {},
+    extension_name: '',
+  });
+  return [
+    {
+      ...lance,
+      extension_name: '',
+      metadata: metadataBytes(
+        new Map([
+          ['lance-encoding:blob', 'true'],
+          ['lance-encoding:packed', 'true'],
+        ]),
+      ),
+    },
+    descriptor('kind', 'uint8'),
+    descriptor('position', 'uint64'),
+    descriptor('size', 'uint64'),
+    descriptor('blob_id', 'uint32'),
+    descriptor('blob_uri', 'string'),
+  ];
+}
+
+/** Whether a dataset's top-level Lance field is a blob v2 column. */
+export function isBlobV2Field(lance: FieldProto): boolean {
+  return lance.extension_name === BLOB_V2;
 }
 
 /** Whether LanceDB stores `field` as a blob column. */
@@ -300,9 +475,14 @@ export function planColumns(schema: arrow.Schema, firstId = 0): WriteColumn[] {
   });
 }
 
-/** A field's Lance fields as (name, logical type) pairs in pre-order: equal shapes write the same columns. */
+/**
+ * A field's Lance fields as (name, logical type) pairs in pre-order: equal shapes write the same columns.
+ * A large_list has a list's shape: file versions 2.1 and 2.2 store a list's items and levels, never its
+ * offsets, so list data written under a dataset's large_list field is what LanceDB writes for it (and
+ * apache-arrow 18 has no LargeList type to hand the writer one).
+ */
 export function fieldShape(fields: readonly FieldProto[]): string {
-  return fields.map((f) => `${f.name}:${f.logical_type}`).join(',');
+  return fields.map((f) => `${f.name}:${f.logical_type.replace(/^large_list/, 'list')}`).join(',');
 }
 
 /** The Arrow field a leaf's values come from (its `lance-encoding:*` metadata drives their compression). */
@@ -320,17 +500,20 @@ export function withExistingFields(column: WriteColumn, existing: readonly Field
   const ids = new Map(column.fields.map((f, i) => [f.id, (existing[i] as FieldProto).id]));
   const fields = existing.map((f) => ({ ...f }));
   // The dataset's field decides whether values go out of line, whatever metadata the data carries.
-  const blobBytes = fields[0]?.metadata['lance-encoding:blob'];
-  const blob = blobBytes !== undefined && decoder.decode(blobBytes) === 'true';
+  const top = fields[0] as FieldProto;
+  const blobBytes = top.metadata['lance-encoding:blob'];
+  const legacy = blobBytes !== undefined && decoder.decode(blobBytes) === 'true';
   return {
     ...column,
-    lance: fields[0] as FieldProto,
+    lance: top,
     fields,
-    leaves: column.leaves.map(({ blob: _asked, ...leaf }) => ({
+    leaves: column.leaves.map(({ blob: asked, ...leaf }) => ({
       ...leaf,
       fieldId: ids.get(leaf.fieldId) as number,
-      ...(blob && { blob: 'legacy' as const }),
+      ...(legacy && { blob: 'legacy' as const }),
+      ...(asked === 'v2' && { blob: 'v2' as const, blobLimits: blobV2Limits(leaf.name, top.metadata) }),
     })),
+    ...(column.fileFields && { fileFields: blobV2FileFields(top) }),
   };
 }
 

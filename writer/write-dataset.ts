@@ -34,11 +34,14 @@ import {
   type CommittedVersion,
 } from './commit.js';
 import { DataFileWriter, HeldBuffers, type WrittenFile } from './data-file.js';
+import { encodeInWorkersByDefault } from './encode-pool.js';
 import { openInput, type WriteData } from './input.js';
 import type { WriteFileVersion } from './levels.js';
 import { prepareCompression } from './page.js';
 import {
   fieldShape,
+  isBlobV2Field,
+  isPackedField,
   leafField,
   planColumns,
   schemaMetadataBytes,
@@ -67,8 +70,9 @@ export interface WriteDatasetOptions {
   maxRowsPerFile?: number;
   /**
    * Encode large pages whose encoding costs CPU (bit-packed integers, short strings) in worker threads,
-   * in parallel with each other and with the calling thread (default false: every page is encoded on the
-   * calling thread). It pays where cores are free: on a busy 2-core machine it measured slower.
+   * in parallel with each other and with the calling thread. Default: on when the machine has more than
+   * 2 cores (`os.availableParallelism()`), else every page is encoded on the calling thread: moving a
+   * page to a worker and back costs CPU, which only spare cores repay.
    */
   encodeInWorkers?: boolean;
   /**
@@ -150,7 +154,8 @@ function checkOptions(
       },
     );
   }
-  return { mode, maxRowsPerFile, fileVersion, encodeInWorkers: options.encodeInWorkers ?? false };
+  const encodeInWorkers = options.encodeInWorkers ?? encodeInWorkersByDefault();
+  return { mode, maxRowsPerFile, fileVersion, encodeInWorkers };
 }
 
 /** The columns an append writes: the dataset's fields, matched by name and type against the data. */
@@ -189,6 +194,27 @@ function appendColumns(root: string, committed: CommittedVersion, schema: arrow.
           expected,
           actual,
         });
+      }
+      // Packing decides the columns: the data and the dataset must agree on it, field by field.
+      const packing = stored.findIndex(
+        (field, i) => isPackedField(field) !== isPackedField(column.fields[i] as FieldProto),
+      );
+      if (packing >= 0) {
+        const field = stored[packing] as FieldProto;
+        const [expected, actual] = isPackedField(field) ? ['packed', 'not'] : ['not packed', 'is'];
+        throw mismatch(
+          `column "${existing.name}": struct "${field.name}" is ${expected} (lance-encoding:packed) in the dataset, and ${actual} in the data`,
+          { column: existing.name },
+        );
+      }
+      if (isBlobV2Field(existing) !== (column.fileFields !== undefined)) {
+        const [expected, actual] = isBlobV2Field(existing)
+          ? ['a blob v2 column', 'not']
+          : ['not a blob v2 column', 'is'];
+        throw mismatch(
+          `column "${existing.name}" is ${expected} (lance.blob.v2) in the dataset, and ${actual} in the data`,
+          { column: existing.name },
+        );
       }
       return withExistingFields(column, stored);
     });
@@ -466,7 +492,11 @@ export async function writeDataset(
       }
     }
   } catch (error) {
-    for (const file of written) fs.rmSync(file, { force: true });
+    // A data file's blob sidecars are in the folder named after it.
+    for (const file of written) {
+      fs.rmSync(file, { force: true });
+      fs.rmSync(file.replace(/\.lance$/, ''), { recursive: true, force: true });
+    }
     throw error;
   }
 }

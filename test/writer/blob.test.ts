@@ -11,12 +11,12 @@ import * as lancedb from '@lancedb/lancedb';
 import * as arrow from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rejection } from '../caught.js';
-import { openDataset, writeDataset } from '../../index.js';
+import { writeDataset } from '../../index.js';
 import { toLanceDbArrow } from '../fixtures/arrow-bridge.js';
 import { expectTablesEqual } from '../fixtures/compare.js';
 import { oracleScan } from '../fixtures/oracle.js';
 import { readLatestVersion } from '../../writer/commit.js';
-import { layouts } from './read-back.js';
+import { hex, layouts, ourBlobs } from './read-back.js';
 
 const root = fs.mkdtempSync(join(os.tmpdir(), 'writer-blob-'));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -61,9 +61,6 @@ function blobTable(from: number, to: number): arrow.Table {
   return new arrow.Table(schema, [new arrow.RecordBatch(schema, struct)]);
 }
 
-const hex = (bytes: Uint8Array | null | undefined): string | null =>
-  bytes ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex') : null;
-
 /**
  * Every row's blob where LanceDB's scan says it is: LanceDB's JS client fetches bytes of blob v2 columns
  * only, so each (position, size) descriptor it returns is read from its fragment's data file.
@@ -91,20 +88,6 @@ async function lanceDbBlobs(path: string): Promise<(string | null)[]> {
   } finally {
     table.close();
     db.close();
-  }
-}
-
-/** Every row's blob as lance-loader's `takeBlobs` returns it. */
-async function ourBlobs(path: string): Promise<(string | null)[]> {
-  const ds = await openDataset(path);
-  try {
-    const handles = await ds.takeBlobs(
-      Array.from({ length: ds.numRows }, (_, i) => i),
-      'image',
-    );
-    return Promise.all(handles.map(async (h) => (h ? hex(new Uint8Array(await h.arrayBuffer())) : null)));
-  } finally {
-    await ds.close();
   }
 }
 

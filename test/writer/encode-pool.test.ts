@@ -1,6 +1,7 @@
 /**
  * Page encoding in worker threads (writer/encode-pool.ts): which pages go to a worker, that a worker's
- * page (flat or a nested leaf's, in 2.1 and 2.2) is byte for byte the page encoded inline, and large
+ * page (flat or a nested leaf's, in 2.1 and 2.2) is byte for byte the page encoded inline, when writes
+ * use workers without being told, and large
  * flat and nested writes through the workers read back by LanceDB and lance-loader.
  */
 import fs from 'node:fs';
@@ -9,7 +10,12 @@ import { join } from 'node:path';
 import * as arrow from 'apache-arrow';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeDataset } from '../../index.js';
-import { encodePageSomewhere, encodeWorkersLoaded, IN_WORKERS_BYTES } from '../../writer/encode-pool.js';
+import {
+  encodeInWorkersByDefault,
+  encodePageSomewhere,
+  encodeWorkersLoaded,
+  IN_WORKERS_BYTES,
+} from '../../writer/encode-pool.js';
 import { gatherLeafPage } from '../../writer/nested.js';
 import { loadZstd } from '../../writer/general-compression.js';
 import { encodePage, type EncodedPage, type PageHints } from '../../writer/page.js';
@@ -208,4 +214,14 @@ describe('writeDataset with encodeInWorkers', () => {
       await expectWrittenInWorkers('nested', table, fileVersion);
     },
   );
+});
+
+describe('encodeInWorkersByDefault', () => {
+  it('keeps pages on the calling thread with 2 cores or fewer', () => {
+    expect([1, 2].map((cores) => encodeInWorkersByDefault(cores))).toEqual([false, false]);
+  });
+
+  it('sends pages to workers from 3 cores on', () => {
+    expect([3, 4, 64].map((cores) => encodeInWorkersByDefault(cores))).toEqual([true, true, true]);
+  });
 });

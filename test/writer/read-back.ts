@@ -1,6 +1,6 @@
 /**
- * Reading back what a writer test wrote: the whole dataset through lance-loader's scan, and the
- * layouts of a one-file dataset's columns as `openFile().metadata()` describes them.
+ * Reading back what a writer test wrote: the whole dataset through lance-loader's scan, blobs through
+ * its takeBlobs, and the layouts of a one-file dataset's columns as `openFile().metadata()` describes them.
  */
 import fs from 'node:fs';
 import { join } from 'node:path';
@@ -14,6 +14,24 @@ export async function scanOurs(path: string): Promise<arrow.Table> {
     const batches: arrow.RecordBatch[] = [];
     for await (const batch of ds.scan({ batchSize: 1000 })) batches.push(batch);
     return batches.length > 0 ? new arrow.Table(batches) : new arrow.Table(ds.schema);
+  } finally {
+    await ds.close();
+  }
+}
+
+/** Bytes as hex, null for none. */
+export const hex = (bytes: Uint8Array | null | undefined): string | null =>
+  bytes ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex') : null;
+
+/** Every row's blob of column `image` as lance-loader's `takeBlobs` returns it, as hex. */
+export async function ourBlobs(path: string): Promise<(string | null)[]> {
+  const ds = await openDataset(path);
+  try {
+    const handles = await ds.takeBlobs(
+      Array.from({ length: ds.numRows }, (_, i) => i),
+      'image',
+    );
+    return Promise.all(handles.map(async (h) => (h ? hex(new Uint8Array(await h.arrayBuffer())) : null)));
   } finally {
     await ds.close();
   }

@@ -334,18 +334,6 @@ describe('writeDataset refusals', () => {
     expect((error as Error).message).toContain('column "tags.item" has Arrow type Null');
   });
 
-  it('refuses a blob v2 column, naming it', async () => {
-    const type = new arrow.Struct([
-      new arrow.Field('data', new arrow.LargeBinary(), true),
-      new arrow.Field('uri', new arrow.Utf8(), true),
-    ]);
-    const field = new arrow.Field('image', type, true, new Map([['ARROW:extension:name', 'lance.blob.v2']]));
-    const schema = new arrow.Schema([field]);
-    const error = await rejection(writeDataset(freshPath(), [{ image: { data: null, uri: null } }], { schema }));
-    expect(error).toMatchObject({ code: 'UNSUPPORTED', details: { column: 'image' } });
-    expect((error as Error).message).toContain('column "image" is a blob v2 column (lance.blob.v2)');
-  });
-
   it('refuses nulls in a non-nullable column and removes the files it wrote', async () => {
     const path = freshPath();
     const schema = new arrow.Schema([new arrow.Field('x', new arrow.Int32(), false)]);
