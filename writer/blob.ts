@@ -30,7 +30,12 @@
  *   sidecars:   data/<data file stem>/<blob_id, 32 bits LSB first>.blob, ids from 1 in order of use
  *
  * An empty value is inline at the position the next inline value would take; a null row (or a valid struct whose `data` is null) is a null
- * descriptor. External URIs (`uri` set) are not written: UnsupportedError.
+ * descriptor. External URIs (`uri` set) are not written: UnsupportedError. LanceDB 0.39 stores one only
+ * under an external base registered in the manifest (`base_paths`, which its JS API cannot register;
+ * outside a base only with Lance's `allow_external_blob_outside_bases`, which it does not expose either):
+ * kind 3, position 0, size 0 (the whole object, sized when read), blob_id the base's id, blob_uri
+ * relative to the base, and reader and writer feature flag 16 on the manifest. Writing that needs base
+ * registration in the commit, and the reader to resolve such descriptors, first.
  */
 import fs from 'node:fs';
 import { join } from 'node:path';
