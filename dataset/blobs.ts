@@ -136,10 +136,19 @@ export async function createBlobHandles(
       }
       if (kind === EXTERNAL) {
         const uri = String(uris?.get(i) ?? '');
+        const base = (ids?.get(i) as number | null) ?? 0;
+        // LanceDB stores a URI under a registered external base relative to it, with the base's id here.
+        if (base !== 0)
+          throw new UnsupportedError(
+            `${at}: external blob "${uri}" is relative to the dataset's external base ${base}, which lance-loader cannot read`,
+            { row: origin.row, base },
+          );
         const remoteRoot = files.remoteRoot;
         const path = remoteRoot === undefined ? externalPath(uri, roots, at) : remoteExternalUrl(uri, remoteRoot, at);
         const source = await files.open(path, 'external blob file', true);
-        return blobIn(source, position, size, `${at} (external blob ${path})`);
+        // LanceDB records size 0 for an external file it did not measure, and reads it as the whole file.
+        const length = size === 0 ? Math.max(0, source.size - position) : size;
+        return blobIn(source, position, length, `${at} (external blob ${path})`);
       }
       throw new CorruptFileError(`${at}: blob descriptor of unknown kind ${kind}`, { row: origin.row, kind });
     }),

@@ -26,7 +26,7 @@ export function writtenBlobs(spec: string): (string | null)[] {
 }
 
 /** A blob v2 descriptor struct of one external (kind 3) value of `size` bytes at `position` of `uri`. */
-export function externalDescriptor(uri: string, position: bigint, size: bigint): arrow.Data<arrow.Struct> {
+export function externalDescriptor(uri: string, position: bigint, size: bigint, base = 0): arrow.Data<arrow.Struct> {
   const uriBytes = new TextEncoder().encode(uri);
   const type = new arrow.Struct([
     new arrow.Field('kind', new arrow.Uint8(), false),
@@ -43,7 +43,7 @@ export function externalDescriptor(uri: string, position: bigint, size: bigint):
       arrow.makeData({ type: new arrow.Uint8(), length: 1, data: Uint8Array.of(3) }),
       arrow.makeData({ type: new arrow.Uint64(), length: 1, data: BigUint64Array.of(position) }),
       arrow.makeData({ type: new arrow.Uint64(), length: 1, data: BigUint64Array.of(size) }),
-      arrow.makeData({ type: new arrow.Uint32(), length: 1, data: Uint32Array.of(0) }),
+      arrow.makeData({ type: new arrow.Uint32(), length: 1, data: Uint32Array.of(base) }),
       arrow.makeData({
         type: new arrow.Utf8(),
         length: 1,

@@ -311,12 +311,12 @@ describe('external blobs', () => {
     file,
     Uint8Array.from({ length: 64 }, (_, i) => i),
   );
-  const handles = async (uri: string, position: bigint, size: bigint, roots?: string[]) => {
+  const handles = async (uri: string, position: bigint, size: bigint, roots?: string[], base = 0) => {
     const source = await FileSource.open(file);
     const files = new BlobFiles(undefined);
     try {
       const origin = { source, where: 'f.lance column 1 ("image")', row: 7 };
-      const [handle] = await createBlobHandles(externalDescriptor(uri, position, size), [origin], files, {
+      const [handle] = await createBlobHandles(externalDescriptor(uri, position, size, base), [origin], files, {
         externalRoots: roots,
       });
       return await handle?.read();
@@ -336,6 +336,19 @@ describe('external blobs', () => {
       handles(pathToFileURL(file).href, 0n, 1n, [path.join(dir, 'elsewhere')]),
       UnsupportedError,
       `f.lance column 1 ("image"): row 7: external blob ${file} is outside options.externalRoots (${path.join(dir, 'elsewhere')})`,
+    );
+  });
+
+  it('reads an external blob of size 0 as the whole file, as LanceDB does', async () => {
+    const bytes = await handles(pathToFileURL(file).href, 0n, 0n, [media]);
+    expect([...(bytes as Uint8Array)]).toEqual(Array.from({ length: 64 }, (_, i) => i));
+  });
+
+  it('refuses an external blob relative to an external base with UnsupportedError', async () => {
+    await expectError(
+      handles('clip.bin', 0n, 0n, [media], 1),
+      UnsupportedError,
+      'f.lance column 1 ("image"): row 7: external blob "clip.bin" is relative to the dataset\'s external base 1, which lance-loader cannot read',
     );
   });
 
