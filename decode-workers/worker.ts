@@ -7,6 +7,7 @@
  */
 import { threadId } from 'node:worker_threads';
 import { toErrorRecord } from '../errors.js';
+import { allSettledOrFirstError } from '../dataset/settle.js';
 import { nativeAddon } from '../io/native-addon.js';
 import { readEngine } from '../io/native-read.js';
 import { WorkerDataset } from './worker-dataset.js';
@@ -60,8 +61,9 @@ export async function prepare(job: PrepareJob): Promise<number | null> {
   try {
     const dataset = await datasetFor(job.dataset);
     // Side by side: on a cold disk both wait for reads round after round, and each has its own lane when
-    // the worker has two (with one, they take turns).
-    await Promise.all([dataset.keepSmallColumns(), dataset.warmUp()]);
+    // the worker has two (with one, they take turns). A failure of one is reported only once the other has
+    // settled, so no read of this task is still on a lane when prepare reports.
+    await allSettledOrFirstError<void>([dataset.keepSmallColumns(), dataset.warmUp()]);
     await dataset.prepareLanes();
     await dataset.prepareTransforms();
   } catch {

@@ -264,3 +264,24 @@ export function planMemoryBudget(input: MemoryBudgetInput): MemoryBudget {
     lanes: remote > 0 ? 2 : lanesFor(readMemoryBytes, input.batchBytes),
   };
 }
+
+/**
+ * The plan of the deepest prefetch in (input.slotCount − 2)..`mostPrefetch` that fits and still gives each
+ * slot at least the variable-width memory of input's own plan: a deeper ring only hides more round trips
+ * when its slots still hold the larger-than-average batches a shuffle draws, so a dataset whose variable-width
+ * values would be squeezed keeps input's prefetch. A ResourceError when input's own plan does not fit.
+ */
+export function planDeepestBudget(input: MemoryBudgetInput, mostPrefetch: number): MemoryBudget {
+  const base = planMemoryBudget(input);
+  for (let slotCount = mostPrefetch + 2; slotCount > input.slotCount; slotCount--) {
+    let deeper: MemoryBudget;
+    try {
+      deeper = planMemoryBudget({ ...input, slotCount });
+    } catch (error) {
+      if (error instanceof ResourceError) continue;
+      throw error;
+    }
+    if (deeper.worker.variableSlotBytes >= base.worker.variableSlotBytes) return deeper;
+  }
+  return base;
+}

@@ -16,7 +16,7 @@ import {
   type ColumnTransformPlan,
 } from '../decode-workers/transforms/steps.js';
 
-/** {@link LoaderOptions.prefetch}'s default for a remote dataset, where the memory budget holds its slots. */
+/** The deepest {@link LoaderOptions.prefetch} a remote dataset gets by default, where the memory budget holds it. */
 export const REMOTE_PREFETCH = 16;
 
 /** I/O settings of the loader. */
@@ -100,9 +100,10 @@ export interface LoaderOptions {
   /** Decode worker threads (default: the number of cores). */
   workers?: number;
   /**
-   * Batches in flight ahead of the consumer (default 4; for a remote dataset 16 where `memoryBytes` holds
-   * their slots, else 4: its batches each wait round trips for their reads, and with 256 requests in
-   * flight 16 batches ahead read 1.4–1.7× the rows/s of 4 through a 20 ms round trip).
+   * Batches in flight ahead of the consumer (default 4; for a remote dataset up to 16: the most that
+   * `memoryBytes` holds without giving each slot less variable-width memory than 4 do. Its batches each
+   * wait round trips for their reads, and with 256 requests in flight 16 batches ahead read 1.4–1.7× the
+   * rows/s of 4 through a 20 ms round trip).
    */
   prefetch?: number;
   io?: LoaderIoOptions;

@@ -28,7 +28,7 @@ import { nativeAddon } from '../io/native-addon.js';
 import type { DatasetRef, OutputDescriptor, VariableColumn } from '../decode-workers/messages.js';
 import { createBatch, type Batch, type BatchColumn, type BatchLease } from './batch.js';
 import { planBatchLayout, type BatchLayout } from './batch-layout.js';
-import { planMemoryBudget, transformScratchFor, type MemoryBudget } from './budget.js';
+import { planDeepestBudget, planMemoryBudget, transformScratchFor, type MemoryBudget } from './budget.js';
 import { loadImageLibrary } from '../decode-workers/transforms/image-library.js';
 import type { SkippedRow } from '../decode-workers/messages.js';
 import { selectBatchFields } from '../decode-workers/batch-fields.js';
@@ -72,18 +72,13 @@ type BudgetInput = Parameters<typeof planMemoryBudget>[0];
 
 /**
  * The budget of a remote dataset's loader without options.prefetch: its batches each wait round trips for
- * their reads, so REMOTE_PREFETCH of them are in flight (and `resolved.prefetch` says so) where the budget
- * holds their slots; else the default's.
+ * their reads, so up to REMOTE_PREFETCH of them are in flight (and `resolved.prefetch` says how many) when
+ * the budget holds their slots without shrinking each slot's variable-width memory below the default's.
  */
 function planRemoteBudget(resolved: ResolvedLoaderOptions, input: BudgetInput): MemoryBudget {
-  try {
-    const budget = planMemoryBudget({ ...input, slotCount: REMOTE_PREFETCH + 2 });
-    resolved.prefetch = REMOTE_PREFETCH;
-    return budget;
-  } catch (error) {
-    if (!(error instanceof ResourceError)) throw error;
-    return planMemoryBudget(input);
-  }
+  const budget = planDeepestBudget(input, REMOTE_PREFETCH);
+  resolved.prefetch = budget.slotCount - 2;
+  return budget;
 }
 
 /** Shuffled, multi-threaded batches of a Lance dataset. Create with {@link createLoader}. */

@@ -33,6 +33,11 @@ export const IN_WORKERS_BYTES = 32 * 1024 * 1024;
 const ENCODE_IN_WORKERS_FROM_CORES = 3;
 /** The pool is torn down this long after its last page. */
 const IDLE_TIMEOUT_MS = 5000;
+/**
+ * Encode threads at most: each holds ~35 MiB (its isolate and the encoder), and IN_WORKERS_BYTES of pages
+ * in workers keep no more than a few busy at once.
+ */
+const MAX_ENCODE_THREADS = 8;
 
 /**
  * Whether a write encodes in workers when not told (`encodeInWorkers`): with a spare core or more. A page
@@ -43,15 +48,27 @@ export function encodeInWorkersByDefault(cores = availableParallelism()): boolea
   return cores >= ENCODE_IN_WORKERS_FROM_CORES;
 }
 
+/**
+ * Encode threads on a machine of `cores`: one per core the calling thread leaves, at least one, at most
+ * MAX_ENCODE_THREADS.
+ */
+export function encodeThreadsFor(cores = availableParallelism()): number {
+  return Math.max(1, Math.min(cores - 1, MAX_ENCODE_THREADS));
+}
+
 /** The pool, and whether its threads have loaded the encoder (until then pages are encoded inline). */
 let pool: { piscina: Piscina; ready: boolean; loaded: Promise<boolean>; idle?: NodeJS.Timeout } | undefined;
 
-/** Starts the threads; pages go to them once one has answered its warm-up task. */
+/**
+ * Starts one thread; pages go to the pool once it has answered its warm-up task. Piscina starts more, up
+ * to encodeThreadsFor(), only while pages wait for a thread, and keeps them until the pool stops.
+ */
 function startPool(): void {
   const piscina = new Piscina({
     filename: workerFilename('writer', 'encode-worker'),
-    minThreads: Math.max(1, availableParallelism()),
-    maxThreads: Math.max(1, availableParallelism()),
+    minThreads: 1,
+    maxThreads: encodeThreadsFor(),
+    idleTimeout: IDLE_TIMEOUT_MS,
     execArgv: [...workerExecArgv],
   });
   const loaded = piscina.run(null, { name: 'warmUp' }).then(

@@ -72,7 +72,9 @@ export interface WriteDatasetOptions {
    * Encode large pages whose encoding costs CPU (bit-packed integers, short strings) in worker threads,
    * in parallel with each other and with the calling thread. Default: on when the machine has more than
    * 2 cores (`os.availableParallelism()`), else every page is encoded on the calling thread: moving a
-   * page to a worker and back costs CPU, which only spare cores repay.
+   * page to a worker and back costs CPU, which only spare cores repay. The threads are shared by every
+   * write of the process: one per core the calling thread leaves, at most 8 (each holds ~35 MiB), started
+   * as pages wait for them and stopped 5 s after the last page.
    */
   encodeInWorkers?: boolean;
   /**

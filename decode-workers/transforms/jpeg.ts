@@ -10,6 +10,7 @@
  * pipeline back (false) for a CMYK/YCCK or non-8-bit JPEG, or when its scratch would exceed the
  * plan's decodedBytes. The crop box and mirror come from the caller: the same seeded draws either way.
  */
+import { InvalidArgumentError } from '../../errors.js';
 import { nativeAddon } from '../../io/native-addon.js';
 import type { Interpolation } from './steps.js';
 
@@ -42,6 +43,9 @@ export interface JpegJob {
 
 const FILTERS: Partial<Record<Interpolation, number>> = { bilinear: 0, bicubic: 1, lanczos3: 2 };
 
+/** The longest side native/jpeg.c takes (its MAX_SIDE), of the image, the crop, the resize and the kept box. */
+export const JPEG_MAX_SIDE = 65536;
+
 /** Largest IDCT scaling denominator (libjpeg scales by 1/1, 1/2, 1/4 or 1/8). */
 const MAX_DCT_SCALE = 8;
 
@@ -59,8 +63,44 @@ export function nativeKernel(kernel: Interpolation): boolean {
 }
 
 /**
+ * What of `job` native/jpeg.c would refuse as out of range, or null: checked here so that a bad job is
+ * an InvalidArgumentError naming the field, and the addon's only other throw is ERR_JPEG for bad bytes.
+ */
+function outOfRange(job: JpegJob, outLength: number): string | null {
+  const { crop, resize, keep } = job;
+  const sides: Record<string, number> = {
+    width: job.width,
+    height: job.height,
+    'crop.width': crop.width,
+    'crop.height': crop.height,
+    'resize.width': resize.width,
+    'resize.height': resize.height,
+    'keep.width': keep.width,
+    'keep.height': keep.height,
+  };
+  for (const [name, side] of Object.entries(sides))
+    if (!Number.isInteger(side) || side < 1 || side > JPEG_MAX_SIDE)
+      return `${name} ${side} is not an integer from 1 to ${JPEG_MAX_SIDE}`;
+  const inside = (box: JpegBox, width: number, height: number) =>
+    Number.isInteger(box.left) &&
+    Number.isInteger(box.top) &&
+    box.left >= 0 &&
+    box.top >= 0 &&
+    box.left + box.width <= width &&
+    box.top + box.height <= height;
+  if (!inside(crop, job.width, job.height))
+    return `crop ${JSON.stringify(crop)} is not inside the ${job.width} × ${job.height} image`;
+  if (!inside(keep, resize.width, resize.height))
+    return `keep ${JSON.stringify(keep)} is not inside the ${resize.width} × ${resize.height} resize`;
+  if (outLength !== keep.width * keep.height * job.channels)
+    return `the output's ${outLength} values are not the kept ${keep.width} × ${keep.height} × ${job.channels}`;
+  return null;
+}
+
+/**
  * Runs `job` into `out`. `scratch` holds the reused scratch, grown here up to `maxScratch` bytes; false
- * when the job is left to the other path (nothing written). Throws the addon's ERR_JPEG Error for bad bytes.
+ * when the job is left to the other path (nothing written). Throws the addon's ERR_JPEG Error for bad
+ * bytes, and an InvalidArgumentError for a job out of the addon's range.
  */
 export function decodeJpegInto(
   job: JpegJob,
@@ -71,6 +111,8 @@ export function decodeJpegInto(
   const decode = nativeAddon()?.decodeJpeg;
   const filter = FILTERS[job.resize.kernel];
   if (!decode || filter === undefined) return false;
+  const problem = outOfRange(job, out.length);
+  if (problem !== null) throw new InvalidArgumentError(`decodeJpeg: ${problem}`, { job });
   const { crop, keep, affine, channels } = job;
   params.set([
     job.width,

@@ -22,7 +22,7 @@ import { TransformError, type TransformErrorCode } from '../../errors.js';
 import { createRandom } from '../../samplers/random.js';
 import { isTruncatedJpeg, readImageSize } from './image-header.js';
 import { loadImageLibrary, type ImageLibrary } from './image-library.js';
-import { decodeJpegInto, nativeJpeg, nativeKernel } from './jpeg.js';
+import { decodeJpegInto, JPEG_MAX_SIDE, nativeJpeg, nativeKernel } from './jpeg.js';
 import type { ColumnTransformPlan, Interpolation, Size2, UserTransformStep } from './steps.js';
 
 /** A region of an image in pixels. */
@@ -293,6 +293,12 @@ export class ColumnTransformer {
                 ? [Math.floor((step.size * height) / width), step.size]
                 : [step.size, Math.floor((step.size * width) / height)]
               : step.size;
+          if (h > JPEG_MAX_SIDE || w > JPEG_MAX_SIDE)
+            throw this.error(
+              'TRANSFORM_ERROR',
+              row,
+              `${where}: the ${width} × ${height} image resized to ${w} × ${h} is more than ${JPEG_MAX_SIDE} pixels a side`,
+            );
           pipeline = await resizing();
           pipeline.resize = { width: w, height: h, kernel: step.interpolation };
           [width, height] = [w, h];
@@ -473,6 +479,8 @@ export class ColumnTransformer {
     try {
       return decodeJpegInto(job, this.scratch, this.plan.decodedBytes, out);
     } catch (cause) {
+      // Only libjpeg's own errors are the image's; anything else is the job's.
+      if ((cause as { code?: unknown }).code !== 'ERR_JPEG') throw cause;
       throw this.error('IMAGE_DECODE', row, `decodeImage: ${message(cause)}`);
     }
   }

@@ -9,6 +9,7 @@ import {
   LIST_ROW_SCRATCH_BYTES,
   MEMORY_PARTS,
   MIN_WORKER_READ_BYTES,
+  planDeepestBudget,
   planMemoryBudget,
   type MemoryBudgetInput,
 } from '../../loader/budget.js';
@@ -167,5 +168,40 @@ describe('planMemoryBudget', () => {
       `remote reads ${600 * MiB + 40 * MiB}: io.remote.bytesInFlight ${600 * MiB} + ${40 * MiB} fetched and not yet decoded`,
     );
     expect(error.message).toMatch(/or io\.cacheBytes or io\.remote\.bytesInFlight$/);
+  });
+});
+
+describe('planDeepestBudget', () => {
+  /** A remote loader of 2 workers at prefetch 4 with one variable-width column of 8 MiB a batch. */
+  const REMOTE: MemoryBudgetInput = {
+    ...VARIABLE,
+    slotBytes: 256 * 8,
+    batchSize: 256,
+    batchBytes: 8 * MiB,
+    variableBatchBytes: 8 * MiB,
+    remoteBytesInFlight: 128 * MiB,
+  };
+  const REMOTE_FLAT: MemoryBudgetInput = { ...REMOTE, variableColumns: 0, variableBatchBytes: 0 };
+
+  it("keeps input's prefetch where a deeper one would shrink each slot's variable-width memory", () => {
+    const budget = planDeepestBudget(REMOTE, 16);
+    expect(budget.slotCount).toBe(6);
+    expect(budget.worker.variableSlotBytes).toBe(planMemoryBudget(REMOTE).worker.variableSlotBytes);
+  });
+
+  it('takes the deepest prefetch without variable-width columns', () => {
+    expect(planDeepestBudget(REMOTE_FLAT, 16).slotCount).toBe(18);
+  });
+
+  it('takes the deepest prefetch memoryBytes holds when the deepest asked for does not fit', () => {
+    const needed = refusal({ ...REMOTE_FLAT, slotCount: 18, slotBytes: 8 * MiB, memoryBytes: 64 * MiB }).details
+      .neededBytes as number;
+    expect(planDeepestBudget({ ...REMOTE_FLAT, slotBytes: 8 * MiB, memoryBytes: needed - 1 }, 16).slotCount).toBe(17);
+  });
+
+  it("refuses with MEMORY_BUDGET when input's own prefetch does not fit", () => {
+    expect(() => planDeepestBudget({ ...REMOTE, memoryBytes: 64 * MiB }, 16)).toThrow(
+      expect.objectContaining({ code: 'MEMORY_BUDGET' }),
+    );
   });
 });

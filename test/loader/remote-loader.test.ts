@@ -249,25 +249,36 @@ describe("a remote loader's request limits", () => {
     }
   });
 
-  it('keep 16 batches in flight by default (4 for a local dataset), in slots planned in memoryBytes', async () => {
+  it('keep 16 batches of fixed-width columns in flight by default (4 for a local dataset), in slots planned in memoryBytes', async () => {
+    const columns = ['id', 'label', 'vec'];
     const planned = async (options: Partial<LoaderOptions>) =>
-      withLoader(throughProxy(options), async (loader) => loader.metrics().memory.parts.slots.plannedBytes);
+      withLoader(
+        throughProxy({ columns, ...options }),
+        async (loader) => loader.metrics().memory.parts.slots.plannedBytes,
+      );
     expect(await planned({})).toBe(((16 + 2) / (4 + 2)) * (await planned({ prefetch: 4 })));
   });
 
-  it('keep 4 batches in flight by default where memoryBytes cannot hold the slots of 16', async () => {
+  it('keep as many batches in flight by default as memoryBytes holds below the slots of 16', async () => {
+    const columns = ['id', 'label', 'vec'];
     const remote = { bytesInFlight: 4 << 20 };
     const refused = await rejection(
-      createLoader(fixture.url, throughProxy({ prefetch: 16, memoryBytes: 1 << 20, io: { remote } })),
+      createLoader(fixture.url, throughProxy({ columns, prefetch: 16, memoryBytes: 1 << 20, io: { remote } })),
     );
     expect(refused).toBeInstanceOf(ResourceError);
     const memoryBytes = (refused.details as { neededBytes: number }).neededBytes - 1;
     const planned = async (options: Partial<LoaderOptions>) =>
       withLoader(
-        throughProxy({ memoryBytes, io: { remote }, ...options }),
+        throughProxy({ columns, memoryBytes, io: { remote }, ...options }),
         async (loader) => loader.metrics().memory.parts.slots.plannedBytes,
       );
-    expect(await planned({})).toBe(await planned({ prefetch: 4 }));
+    expect(await planned({})).toBe(await planned({ prefetch: 15 }));
+  });
+
+  it('keep 4 batches in flight by default where 16 would shrink the variable-width memory of each slot', async () => {
+    const variable = async (options: Partial<LoaderOptions>) =>
+      withLoader(throughProxy(options), async (loader) => loader.metrics().memory.parts.variable.plannedBytes);
+    expect(await variable({})).toBe(await variable({ prefetch: 4 }));
   });
 
   it('refuse requests in flight that memoryBytes cannot hold', async () => {

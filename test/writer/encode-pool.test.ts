@@ -13,6 +13,7 @@ import { writeDataset } from '../../index.js';
 import {
   encodeInWorkersByDefault,
   encodePageSomewhere,
+  encodeThreadsFor,
   encodeWorkersLoaded,
   IN_WORKERS_BYTES,
 } from '../../writer/encode-pool.js';
@@ -223,5 +224,15 @@ describe('encodeInWorkersByDefault', () => {
 
   it('sends pages to workers from 3 cores on', () => {
     expect([3, 4, 64].map((cores) => encodeInWorkersByDefault(cores))).toEqual([true, true, true]);
+  });
+});
+
+describe('encodeThreadsFor', () => {
+  it('starts one thread per core the calling thread leaves, at least one', () => {
+    expect([1, 2, 3, 4, 9].map((cores) => encodeThreadsFor(cores))).toEqual([1, 1, 2, 3, 8]);
+  });
+
+  it('starts at most 8 threads however many cores the machine has', () => {
+    expect([16, 64, 256].map((cores) => encodeThreadsFor(cores))).toEqual([8, 8, 8]);
   });
 });

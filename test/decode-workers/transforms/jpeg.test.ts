@@ -11,8 +11,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { Transformer } from '@napi-rs/image';
+import { decodeJpegInto } from '../../../decode-workers/transforms/jpeg.js';
 import { ColumnTransformer, resizedCropBox } from '../../../decode-workers/transforms/run.js';
 import {
+  centerCrop,
   channelsFirst,
   decodeImage,
   flipHorizontal,
@@ -23,7 +25,7 @@ import {
   toFloat,
   type TransformStep,
 } from '../../../decode-workers/transforms/steps.js';
-import { TransformError } from '../../../errors.js';
+import { InvalidArgumentError, TransformError } from '../../../errors.js';
 import { nativeAddon } from '../../../io/native-addon.js';
 import { createRandom } from '../../../samplers/random.js';
 import { drawPixels, encodeImage } from './image-fixtures.js';
@@ -119,6 +121,43 @@ sys.stdout.buffer.write(((x - mean) / std).astype(np.float32).tobytes())`;
     expect(error).toBeInstanceOf(TransformError);
     expect((error as TransformError).code).toBe('IMAGE_DECODE');
     expect((error as TransformError).message).toMatch(/column "image", row 12: decodeImage: .*bogus marker length/i);
+  });
+
+  it('refuses a resize of the shorter side that makes the longer one exceed 65536 with a TRANSFORM_ERROR naming the step', async () => {
+    const jpeg = await encodeImage(4, 400, 1);
+    const error = await run([decodeImage(), resize(1000), centerCrop(8)], jpeg, 5).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(TransformError);
+    expect((error as TransformError).code).toBe('TRANSFORM_ERROR');
+    expect((error as TransformError).message).toMatch(/column "image", row 5: steps\[1\] resize: .*65536/);
+  });
+
+  it("refuses a job out of the addon's range with an InvalidArgumentError naming the field, not an image error", async () => {
+    const jpeg = new Uint8Array(await encodeImage(48, 32, 1));
+    const job = {
+      jpeg,
+      width: 48,
+      height: 32,
+      crop: { left: 0, top: 0, width: 48, height: 32 },
+      resize: { width: 70000, height: 4, kernel: 'bilinear' as const },
+      keep: { left: 0, top: 0, width: 4, height: 4 },
+      flip: false,
+      channels: 3 as const,
+      channelsFirst: false,
+      affine: null,
+    };
+    let error: unknown = null;
+    try {
+      decodeJpegInto(job, { bytes: new Uint8Array(0) }, 1 << 20, new Uint8Array(4 * 4 * 3));
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect((error as InvalidArgumentError).message).toBe(
+      'decodeJpeg: resize.width 70000 is not an integer from 1 to 65536',
+    );
   });
 
   it('decodes a JPEG with an EXIF orientation as stored, unrotated, as Pillow and torchvision do', async () => {
