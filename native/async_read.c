@@ -285,8 +285,6 @@ static void on_ready(uv_poll_t *handle, int status, int events) {
   if (status < 0) {
     drop_ring(e);
   } else {
-    /* With deferred task work, completions are only posted when this thread enters the ring. */
-    if (e->ring->flags & IORING_SETUP_DEFER_TASKRUN) ring_enter(e->ring, 0, 0, IORING_ENTER_GETEVENTS);
     reap(e);
     pump(e);
   }
@@ -307,7 +305,13 @@ static void on_closed(uv_handle_t *handle) {
 /* A ring with an eventfd the thread's event loop watches, or none (reads then go through pread). */
 static void open_ring(Engine *e) {
   e->event_fd = -1;
-  e->ring = ring_open();
+  /* Not IORING_SETUP_DEFER_TASKRUN: that leaves completion work to the thread's next entry into the ring
+     with GETEVENTS, and the event loop enters only when the eventfd fires. A buffered read that misses
+     the page cache completes through such work, which the kernel may leave pending without signalling
+     the eventfd (the thread then waits for good with its batch unsettled); with cooperative task work the
+     kernel posts the completion and signals the eventfd at the thread's next kernel transition, waking
+     it from its epoll wait. */
+  e->ring = ring_open(IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN);
   if (!e->ring) return;
   uv_loop_t *loop;
   e->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

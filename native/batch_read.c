@@ -66,7 +66,9 @@ void **async_engine_slot(napi_env env) {
 #ifdef HAVE_IO_URING
 static Ring *ring_of(Thread *thread) {
   if (!thread->ring && !thread->ring_failed) {
-    thread->ring = ring_open();
+    /* The thread waits for its reads inside io_uring_enter, where deferred completion work runs: none
+       of it has to interrupt the thread (kernels >= 6.1). */
+    thread->ring = ring_open(IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
     thread->ring_failed = thread->ring == NULL;
   }
   return thread->ring;

@@ -71,7 +71,6 @@ void read_with_pread(int fd, Request *requests, size_t count, int direct);
 #ifdef HAVE_IO_URING
 typedef struct {
   int fd;
-  unsigned flags; /* the IORING_SETUP_* flags it was set up with */
   unsigned *sq_head, *sq_tail, *sq_mask, *sq_array;
   unsigned *cq_head, *cq_tail, *cq_mask;
   struct io_uring_sqe *sqes;
@@ -81,8 +80,11 @@ typedef struct {
   size_t sq_map_bytes, cq_map_bytes, sqe_map_bytes;
 } Ring;
 
-/* A ring of RING_ENTRIES for this thread alone (task work deferred to its waits where the kernel can), or NULL. */
-Ring *ring_open(void);
+/*
+ * A ring of RING_ENTRIES for this thread alone, set up with the IORING_SETUP_* `flags` where the kernel
+ * takes them and with none where it does not; or NULL.
+ */
+Ring *ring_open(unsigned flags);
 void ring_close(Ring *ring);
 
 /* Puts a read of the rest of `r` at submission-queue position `tail` (published later by the caller). */

@@ -54,12 +54,10 @@ void ring_close(Ring *ring) {
   free(ring);
 }
 
-Ring *ring_open(void) {
+Ring *ring_open(unsigned flags) {
   struct io_uring_params params;
   memset(&params, 0, sizeof params);
-  /* Only this thread submits, and completions are reaped when it enters the ring: completion work is
-     deferred to that call instead of interrupting the thread (kernels >= 6.1; else plain flags). */
-  params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  params.flags = flags;
   int fd = (int)syscall(__NR_io_uring_setup, RING_ENTRIES, &params);
   if (fd < 0) {
     memset(&params, 0, sizeof params);
@@ -72,7 +70,6 @@ Ring *ring_open(void) {
     return NULL;
   }
   ring->fd = fd;
-  ring->flags = params.flags;
   ring->entries = params.sq_entries;
   ring->sq_map_bytes = params.sq_off.array + params.sq_entries * sizeof(unsigned);
   ring->cq_map_bytes = params.cq_off.cqes + params.cq_entries * sizeof(struct io_uring_cqe);

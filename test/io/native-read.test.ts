@@ -223,6 +223,56 @@ describe.runIf(addonBuilt && ioUringEnabled)('readBatchQueued on the ring', () =
     expectWholeReads(positions, targets, results);
   });
 
+  it.skipIf(isOnTmpfs(root))(
+    'settles batches whose reads miss the page cache while its pages are being evicted',
+    async () => {
+      // A buffered read that misses the page cache completes in the kernel after the call returned, and
+      // when its pages are evicted under it (memory pressure) it is retried there: the ring must post
+      // its completion without the thread asking. A worker evicts the file's pages over and over by
+      // rewriting it with O_DIRECT while this thread is blocked and every read completes.
+      const { readBatchQueued } = await loadEngine(true);
+      const count = 64;
+      const stride = 256 * 1024;
+      const evicted = join(dir, 'evicted.bin');
+      writeFileSync(evicted, new Rng(11).bytes(count * stride));
+      const stop = new Int32Array(new SharedArrayBuffer(4));
+      const addonPath = join(import.meta.dirname, '..', '..', 'build', 'Release', 'lance_loader_native.node');
+      const evictor = new Worker(
+        `
+        const { workerData } = require('node:worker_threads');
+        const { openSync, readFileSync, writeSync, constants } = require('node:fs');
+        const content = readFileSync(workerData.path);
+        const memory = new Uint8Array(require(workerData.addonPath).hugePageBuffer(content.byteLength));
+        memory.set(content);
+        const fd = openSync(workerData.path, constants.O_WRONLY | constants.O_DIRECT);
+        while (Atomics.load(workerData.stop, 0) === 0) writeSync(fd, memory, 0, memory.byteLength, 0);
+        `,
+        { eval: true, workerData: { path: evicted, addonPath, stop } },
+      );
+      const reader = openSync(evicted, 'r');
+      try {
+        const content = readFileSync(evicted);
+        for (let round = 0; round < 10; round++) {
+          const positions = new Float64Array(count).map((_, i) => i * stride);
+          const targets = Array.from({ length: count }, () => new Uint8Array(4096));
+          const results = new Float64Array(count);
+          const settled = readBatchQueued(reader, positions, targets, count, false, results);
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+          await settled;
+          targets.forEach((target, i) => {
+            const at = positions[i] as number;
+            expect(results[i]).toBe(4096);
+            expect(Buffer.from(target).equals(content.subarray(at, at + 4096))).toBe(true);
+          });
+        }
+      } finally {
+        Atomics.store(stop, 0, 1);
+        closeSync(reader);
+        await new Promise((resolve) => evictor.once('exit', resolve));
+      }
+    },
+  );
+
   it('rejects a negative or non-numeric maxBytesInFlight with a TypeError', async () => {
     const { readBatchQueued } = await loadEngine(true);
     await expect(
