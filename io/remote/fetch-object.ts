@@ -182,7 +182,7 @@ async function attempt(request: ObjectRequest, attempts: Attempts): Promise<Obje
   const { range } = request;
   const collector = new BodyCollector(range, attempts.timeoutMs);
   try {
-    const pending = request.target();
+    const pending = targetOf(request);
     const target = pending instanceof Promise ? await pending : pending;
     // Identity: a compressed body would not match the range's length.
     const headers = [...target.headers, 'accept-encoding', 'identity'];
@@ -234,6 +234,27 @@ async function attempt(request: ObjectRequest, attempts: Attempts): Promise<Obje
     throw new AttemptFailure(`connection failed: ${networkReason(error)}`, true, undefined);
   } finally {
     attempts.delete(collector);
+  }
+}
+
+/**
+ * Where `request`'s attempt goes: at once when its target is known, else once signed. A failure to sign
+ * is an IoError, not retried (signing again fails the same way); its message names the error's kind
+ * only and it carries no cause, as the signer's own message may quote a credential.
+ */
+function targetOf(request: ObjectRequest): RequestTarget | Promise<RequestTarget> {
+  const failed = (error: unknown): never => {
+    const { range } = request;
+    throw new IoError(
+      `${request.shown}: signing the GET of ${describeRange(range)} failed (${error instanceof Error ? error.name : typeof error}): check the credentials in options.storage`,
+      { url: request.shown, ...(range && 'offset' in range ? { offset: range.offset, size: range.size } : {}) },
+    );
+  };
+  try {
+    const pending = request.target();
+    return pending instanceof Promise ? pending.catch(failed) : pending;
+  } catch (error) {
+    return failed(error);
   }
 }
 

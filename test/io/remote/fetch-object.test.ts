@@ -120,6 +120,34 @@ describe('a GET of a byte range', () => {
     expect(proxy.requests).toBe(1);
   });
 
+  it('whose signing fails is an IoError at once, never retried, that names no credential', async () => {
+    // A session token no header may carry: the signer rejects it, quoting it in its own message.
+    const store = ObjectStore.open(
+      's3://bucket/table.lance',
+      {
+        aws_access_key_id: 'AKIDEXAMPLE',
+        aws_secret_access_key: 'SECRETKEY',
+        aws_session_token: 'SESSIONTOKEN\u0000',
+        aws_endpoint: proxy.url,
+        aws_region: 'us-east-1',
+        allow_http: 'true',
+      },
+      resolveRemoteIo({ retries: 2, timeoutMs: 5_000 }, 'remote'),
+    );
+    try {
+      const error = await rejection(store.get('object.bin', { offset: 10, size: 10 }));
+      expect(error).toBeInstanceOf(IoError);
+      expect(error.code).toBe('IO_ERROR');
+      expect(error.message).toBe(
+        `s3://bucket/table.lance/object.bin: signing the GET of bytes 10..20 failed (TypeError): check the credentials in options.storage`,
+      );
+      expect(error.message).not.toMatch(/SESSIONTOKEN|SECRETKEY/);
+      expect(proxy.requests).toBe(0);
+    } finally {
+      store.close();
+    }
+  });
+
   it('whose body stalls is abandoned after timeoutMs and retried', async () => {
     proxy.fault = (_, n) => (n === 0 ? { kind: 'stall' } : { kind: 'pass' });
     const { bytes } = await storeOf({ timeoutMs: 300 }).get('object.bin', { offset: 0, size: 80_000 });
