@@ -75,8 +75,9 @@ export function describeRange(range: ObjectRange): string {
 }
 
 /**
- * The attempts of one store in flight, in the order they started, which is the order of their deadlines
- * (a store's attempts all have the same timeout): one timer, set for the earliest deadline, times them
+ * The attempts of one store in flight, in the order they were added, which is the order of their
+ * deadlines (each is set when its attempt is added, just before it is sent, and a store's attempts all
+ * have the same timeout; signing, which may wait, comes before): one timer, set for the earliest deadline, times them
  * out, and one listener on the store's `closed` signal aborts them all, instead of a timer, an
  * AbortController and a listener per attempt.
  */
@@ -101,6 +102,7 @@ export class Attempts {
       collector.cancel('closed');
       return;
     }
+    collector.deadline = performance.now() + this.timeoutMs;
     this.inFlight.add(collector);
     if (this.timer === undefined) this.expireAt(collector.deadline);
   }
@@ -180,7 +182,7 @@ let undici: typeof import('undici') | undefined;
 
 async function attempt(request: ObjectRequest, attempts: Attempts): Promise<ObjectBytes> {
   const { range } = request;
-  const collector = new BodyCollector(range, attempts.timeoutMs);
+  const collector = new BodyCollector(range);
   try {
     const pending = targetOf(request);
     const target = pending instanceof Promise ? await pending : pending;
@@ -264,7 +266,8 @@ function targetOf(request: ObjectRequest): RequestTarget | Promise<RequestTarget
  * answer's Content-Length (one copy); without a usable length, chunks are kept and joined at the end.
  */
 class BodyCollector implements Dispatcher.DispatchHandlers {
-  readonly deadline: number;
+  /** When the attempt times out: set by Attempts.add. */
+  deadline = Infinity;
   /** Why the attempt was abandoned: its deadline passed, or the store closed. */
   cancelled: 'timeout' | 'closed' | undefined;
   /** Set when the headers alone show the answer is unusable; the request is then aborted. */
@@ -280,12 +283,7 @@ class BodyCollector implements Dispatcher.DispatchHandlers {
   private received = 0;
   private settle: ((error?: Error) => void) | undefined;
 
-  constructor(
-    private readonly range: ObjectRange,
-    timeoutMs: number,
-  ) {
-    this.deadline = performance.now() + timeoutMs;
-  }
+  constructor(private readonly range: ObjectRange) {}
 
   /** Settles when the answer is complete, or rejects with what ended it. */
   done(): Promise<void> {

@@ -9,6 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { rejection } from '../../caught.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AbortError, IoError } from '../../../errors.js';
+import { Attempts, fetchObject, type ObjectRequest } from '../../../io/remote/fetch-object.js';
+import { RequestLimiter } from '../../../io/remote/limiter.js';
 import { ObjectStore } from '../../../io/remote/object-store.js';
 import { resolveRemoteIo, type RemoteIoOptions } from '../../../io/remote/remote-options.js';
 import {
@@ -146,6 +148,29 @@ describe('a GET of a byte range', () => {
     } finally {
       store.close();
     }
+  });
+
+  it('whose signing takes longer than timeoutMs is timed from when it is sent, not from when signing began', async () => {
+    const timeoutMs = 200;
+    const request: ObjectRequest = {
+      shown: `${proxy.url}/object.bin`,
+      range: { offset: 0, size: 100 },
+      // A signer slower than the timeout (a loaded machine, a credentials provider that waits).
+      target: () =>
+        new Promise((resolve) =>
+          setTimeout(() => resolve({ origin: proxy.url, path: '/object.bin', headers: [] }), 2 * timeoutMs),
+        ),
+      agent: undefined,
+      maxRedirections: 0,
+    };
+    const { bytes } = await fetchObject(
+      request,
+      resolveRemoteIo({ retries: 2, timeoutMs }, 'remote'),
+      new RequestLimiter(8, 1 << 30),
+      new Attempts(timeoutMs, new AbortController().signal),
+    );
+    expect(bytes).toEqual(BYTES.subarray(0, 100));
+    expect(proxy.requests).toBe(1);
   });
 
   it('whose body stalls is abandoned after timeoutMs and retried', async () => {
