@@ -14,6 +14,7 @@
  */
 import type { Agent, Dispatcher } from 'undici';
 import { AbortError, IoError } from '../../errors.js';
+import { concatBytes } from '../../format/bytes.js';
 import type { ByteRange } from '../../format/file-metadata.js';
 import { packageRequire } from '../module-dir.cjs';
 import type { RequestLimiter } from './limiter.js';
@@ -299,7 +300,7 @@ class BodyCollector implements Dispatcher.DispatchHandlers {
 
   /** The body received. */
   bytes(): Uint8Array {
-    if (this.chunks) return joinChunks(this.chunks, this.received);
+    if (this.chunks) return concatBytes(this.chunks);
     return this.body && this.received === this.body.length
       ? this.body
       : (this.body ?? new Uint8Array(0)).subarray(0, this.received);
@@ -368,16 +369,6 @@ class BodyCollector implements Dispatcher.DispatchHandlers {
   }
 
   onUpgrade(): void {}
-}
-
-function joinChunks(chunks: readonly Uint8Array[], length: number): Uint8Array {
-  const joined = new Uint8Array(length);
-  let at = 0;
-  for (const chunk of chunks) {
-    joined.set(chunk, at);
-    at += chunk.length;
-  }
-  return joined;
 }
 
 function wholeObjectRefusal(): AttemptFailure {
