@@ -35,6 +35,7 @@
 import { decompress as fzstdDecompress } from 'fzstd';
 
 import { CorruptFileError, InvalidArgumentError, LanceLoaderError, UnsupportedError } from '../../errors.js';
+import { concatBytes } from '../../format/bytes.js';
 import { parseZstdFrames, ZSTD_MAGIC, type ZstdFrame } from '../../format/zstd-frame.js';
 import { decodeLz4Block } from './lz4.js';
 
@@ -213,14 +214,7 @@ function decodeZstdPieces(src: Uint8Array, frames: ZstdFrame[], limit: number): 
     }
     pieces.push(piece);
   }
-  if (pieces.length === 1 && pieces[0] !== undefined) return pieces[0];
-  const out = new Uint8Array(total);
-  let position = 0;
-  for (const piece of pieces) {
-    out.set(piece, position);
-    position += piece.length;
-  }
-  return out;
+  return concatBytes(pieces);
 }
 
 /** Lance's test for the raw (unprefixed) zstd format, `ZstdBufferCompressor::is_raw_stream_format`. */

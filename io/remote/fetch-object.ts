@@ -14,6 +14,7 @@
  */
 import type { Agent, Dispatcher } from 'undici';
 import { AbortError, IoError } from '../../errors.js';
+import { concatBytes } from '../../format/bytes.js';
 import type { ByteRange } from '../../format/file-metadata.js';
 import { packageRequire } from '../module-dir.cjs';
 import type { RequestLimiter } from './limiter.js';
@@ -75,8 +76,9 @@ export function describeRange(range: ObjectRange): string {
 }
 
 /**
- * The attempts of one store in flight, in the order they started, which is the order of their deadlines
- * (a store's attempts all have the same timeout): one timer, set for the earliest deadline, times them
+ * The attempts of one store in flight, in the order they were added, which is the order of their
+ * deadlines (each is set when its attempt is added, just before it is sent, and a store's attempts all
+ * have the same timeout; signing, which may wait, comes before): one timer, set for the earliest deadline, times them
  * out, and one listener on the store's `closed` signal aborts them all, instead of a timer, an
  * AbortController and a listener per attempt.
  */
@@ -101,6 +103,7 @@ export class Attempts {
       collector.cancel('closed');
       return;
     }
+    collector.deadline = performance.now() + this.timeoutMs;
     this.inFlight.add(collector);
     if (this.timer === undefined) this.expireAt(collector.deadline);
   }
@@ -180,9 +183,9 @@ let undici: typeof import('undici') | undefined;
 
 async function attempt(request: ObjectRequest, attempts: Attempts): Promise<ObjectBytes> {
   const { range } = request;
-  const collector = new BodyCollector(range, attempts.timeoutMs);
+  const collector = new BodyCollector(range);
   try {
-    const pending = request.target();
+    const pending = targetOf(request);
     const target = pending instanceof Promise ? await pending : pending;
     // Identity: a compressed body would not match the range's length.
     const headers = [...target.headers, 'accept-encoding', 'identity'];
@@ -238,12 +241,34 @@ async function attempt(request: ObjectRequest, attempts: Attempts): Promise<Obje
 }
 
 /**
+ * Where `request`'s attempt goes: at once when its target is known, else once signed. A failure to sign
+ * is an IoError, not retried (signing again fails the same way); its message names the error's kind
+ * only and it carries no cause, as the signer's own message may quote a credential.
+ */
+function targetOf(request: ObjectRequest): RequestTarget | Promise<RequestTarget> {
+  const failed = (error: unknown): never => {
+    const { range } = request;
+    throw new IoError(
+      `${request.shown}: signing the GET of ${describeRange(range)} failed (${error instanceof Error ? error.name : typeof error}): check the credentials in options.storage`,
+      { url: request.shown, ...(range && 'offset' in range ? { offset: range.offset, size: range.size } : {}) },
+    );
+  };
+  try {
+    const pending = request.target();
+    return pending instanceof Promise ? pending.catch(failed) : pending;
+  } catch (error) {
+    return failed(error);
+  }
+}
+
+/**
  * One attempt's answer as undici's dispatcher hands it over (its handler interface: no Request, Readable
  * or AbortSignal per request). The body goes straight from undici's chunks into one buffer of the
  * answer's Content-Length (one copy); without a usable length, chunks are kept and joined at the end.
  */
 class BodyCollector implements Dispatcher.DispatchHandlers {
-  readonly deadline: number;
+  /** When the attempt times out: set by Attempts.add. */
+  deadline = Infinity;
   /** Why the attempt was abandoned: its deadline passed, or the store closed. */
   cancelled: 'timeout' | 'closed' | undefined;
   /** Set when the headers alone show the answer is unusable; the request is then aborted. */
@@ -259,12 +284,7 @@ class BodyCollector implements Dispatcher.DispatchHandlers {
   private received = 0;
   private settle: ((error?: Error) => void) | undefined;
 
-  constructor(
-    private readonly range: ObjectRange,
-    timeoutMs: number,
-  ) {
-    this.deadline = performance.now() + timeoutMs;
-  }
+  constructor(private readonly range: ObjectRange) {}
 
   /** Settles when the answer is complete, or rejects with what ended it. */
   done(): Promise<void> {
@@ -280,7 +300,7 @@ class BodyCollector implements Dispatcher.DispatchHandlers {
 
   /** The body received. */
   bytes(): Uint8Array {
-    if (this.chunks) return joinChunks(this.chunks, this.received);
+    if (this.chunks) return concatBytes(this.chunks);
     return this.body && this.received === this.body.length
       ? this.body
       : (this.body ?? new Uint8Array(0)).subarray(0, this.received);
@@ -349,16 +369,6 @@ class BodyCollector implements Dispatcher.DispatchHandlers {
   }
 
   onUpgrade(): void {}
-}
-
-function joinChunks(chunks: readonly Uint8Array[], length: number): Uint8Array {
-  const joined = new Uint8Array(length);
-  let at = 0;
-  for (const chunk of chunks) {
-    joined.set(chunk, at);
-    at += chunk.length;
-  }
-  return joined;
 }
 
 function wholeObjectRefusal(): AttemptFailure {

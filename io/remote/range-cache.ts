@@ -11,7 +11,7 @@
  * (a 16-byte O_APPEND write, atomic), so a record always names bytes that are there. Two threads
  * writing the same range write the same bytes. An object evicted while another thread holds it open
  * still reads correctly from the old file until that thread notices (at its next eviction check) and
- * lets it go.
+ * lets it go, once the writes to it in flight end (a write never finds its file closed under it).
  *
  * The bound is checked against the directory's allocated blocks after every CHECK_EVERY_BYTES written
  * by this instance, so all writers together may overshoot it by that much each.
@@ -52,6 +52,8 @@ interface CachedObject {
   touchedAt: number;
   /** Set before its files are closed: a lookup that waited meanwhile must not read a descriptor number that may be another file's by then. */
   closed: boolean;
+  /** Writes in flight: its files are closed when the last one ends, so none writes to a closed handle. */
+  writes: number;
 }
 
 /** Counters of a cache, for tests and metrics. */
@@ -60,10 +62,12 @@ export interface RangeCacheStats {
   misses: number;
   bytesWritten: number;
   objectsEvicted: number;
+  /** Writes that failed (disk full, files removed meanwhile): the cache is best-effort, the range is fetched again next time. */
+  writesFailed: number;
 }
 
 export class RangeCache {
-  readonly stats: RangeCacheStats = { hits: 0, misses: 0, bytesWritten: 0, objectsEvicted: 0 };
+  readonly stats: RangeCacheStats = { hits: 0, misses: 0, bytesWritten: 0, objectsEvicted: 0, writesFailed: 0 };
   private readonly objects = new Map<string, Promise<CachedObject>>();
   /** File names of the objects looked up, by URL and size (a hash per lookup cost more than the read). */
   private readonly names = new Map<string, string>();
@@ -126,38 +130,51 @@ export class RangeCache {
     return hits;
   }
 
-  /** Keeps `bytes`, the range `range` of the object at `url` (`size` bytes). */
+  /**
+   * Keeps `bytes`, the range `range` of the object at `url` (`size` bytes). Best-effort: it never
+   * rejects, a failure is counted in `stats.writesFailed`, and a range whose bytes were not all written
+   * gets no record, so no lookup finds it.
+   */
   async write(url: string, size: number, range: ByteRange, bytes: Uint8Array): Promise<void> {
     if (this.maxBytes === 0 || bytes.length === 0) return;
-    const object = await this.object(url, size);
+    let object: CachedObject;
     try {
-      await object.data.write(bytes, 0, bytes.length, range.offset);
+      object = await this.object(url, size);
+    } catch {
+      this.stats.writesFailed++;
+      return;
+    }
+    // Let go of (its files evicted, or the cache closed) while this write waited for it.
+    if (object.closed) {
+      this.stats.writesFailed++;
+      return;
+    }
+    object.writes++;
+    try {
+      const { bytesWritten } = await object.data.write(bytes, 0, bytes.length, range.offset);
+      if (bytesWritten !== bytes.length) throw new Error(`${bytesWritten} of ${bytes.length} bytes written`);
       const record = new Float64Array([range.offset, bytes.length]);
       await object.log.appendFile(new Uint8Array(record.buffer));
-    } catch (cause) {
-      throw new IoError(
-        `range cache ${this.dir}: cannot keep ${url} bytes ${range.offset}..${range.offset + bytes.length}: ${(cause as Error).message}`,
-        {
-          path: this.dir,
-        },
-        { cause },
-      );
+    } catch {
+      this.stats.writesFailed++;
+      return;
+    } finally {
+      if (--object.writes === 0 && object.closed) await closeFiles(object);
     }
     addRange(object.present, range.offset, range.offset + bytes.length);
     this.stats.bytesWritten += bytes.length;
     this.writtenSinceCheck += bytes.length;
     if (this.writtenSinceCheck >= Math.min(CHECK_EVERY_BYTES, this.maxBytes / 4)) {
       this.writtenSinceCheck = 0;
-      await this.evict();
+      await this.evict().catch(() => undefined);
     }
   }
 
-  /** Closes every file this instance holds open. */
+  /** Closes every file this instance holds open (an object's files once its writes in flight end). */
   async close(): Promise<void> {
     const objects = await Promise.all([...this.objects.values()].map((p) => p.catch(() => undefined)));
     this.objects.clear();
-    for (const o of objects) if (o) o.closed = true;
-    await Promise.all(objects.flatMap((o) => (o ? [o.data.close(), o.log.close()] : [])));
+    await Promise.all(objects.map((o) => o && release(o)));
   }
 
   private object(url: string, size: number): Promise<CachedObject> {
@@ -185,6 +202,7 @@ export class RangeCache {
             logBytes: 0,
             touchedAt: 0,
             closed: false,
+            writes: 0,
           };
         } catch (cause) {
           throw new IoError(
@@ -271,10 +289,20 @@ export class RangeCache {
       if (exists) continue;
       this.objects.delete(name);
       const object = await pending.catch(() => undefined);
-      if (object) object.closed = true;
-      await Promise.all([object?.data.close(), object?.log.close()]);
+      if (object) await release(object);
     }
   }
+}
+
+/** Marks `object` closed and closes its files now, or when its last write in flight ends. */
+async function release(object: CachedObject): Promise<void> {
+  if (object.closed) return;
+  object.closed = true;
+  if (object.writes === 0) await closeFiles(object);
+}
+
+async function closeFiles(object: CachedObject): Promise<void> {
+  await Promise.all([object.data.close(), object.log.close()]).catch(() => undefined);
 }
 
 /**

@@ -9,6 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { rejection } from '../../caught.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AbortError, IoError } from '../../../errors.js';
+import { Attempts, fetchObject, type ObjectRequest } from '../../../io/remote/fetch-object.js';
+import { RequestLimiter } from '../../../io/remote/limiter.js';
 import { ObjectStore } from '../../../io/remote/object-store.js';
 import { resolveRemoteIo, type RemoteIoOptions } from '../../../io/remote/remote-options.js';
 import {
@@ -117,6 +119,57 @@ describe('a GET of a byte range', () => {
     const error = await rejection(storeOf().get('object.bin', { offset: 0, size: 10 }));
     expect(error).toBeInstanceOf(IoError);
     expect(error.message).toContain(`failed after 1 attempt: HTTP ${status} Injected: ${says}`);
+    expect(proxy.requests).toBe(1);
+  });
+
+  it('whose signing fails is an IoError at once, never retried, that names no credential', async () => {
+    // A session token no header may carry: the signer rejects it, quoting it in its own message.
+    const store = ObjectStore.open(
+      's3://bucket/table.lance',
+      {
+        aws_access_key_id: 'AKIDEXAMPLE',
+        aws_secret_access_key: 'SECRETKEY',
+        aws_session_token: 'SESSIONTOKEN\u0000',
+        aws_endpoint: proxy.url,
+        aws_region: 'us-east-1',
+        allow_http: 'true',
+      },
+      resolveRemoteIo({ retries: 2, timeoutMs: 5_000 }, 'remote'),
+    );
+    try {
+      const error = await rejection(store.get('object.bin', { offset: 10, size: 10 }));
+      expect(error).toBeInstanceOf(IoError);
+      expect(error.code).toBe('IO_ERROR');
+      expect(error.message).toBe(
+        `s3://bucket/table.lance/object.bin: signing the GET of bytes 10..20 failed (TypeError): check the credentials in options.storage`,
+      );
+      expect(error.message).not.toMatch(/SESSIONTOKEN|SECRETKEY/);
+      expect(proxy.requests).toBe(0);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('whose signing takes longer than timeoutMs is timed from when it is sent, not from when signing began', async () => {
+    const timeoutMs = 200;
+    const request: ObjectRequest = {
+      shown: `${proxy.url}/object.bin`,
+      range: { offset: 0, size: 100 },
+      // A signer slower than the timeout (a loaded machine, a credentials provider that waits).
+      target: () =>
+        new Promise((resolve) =>
+          setTimeout(() => resolve({ origin: proxy.url, path: '/object.bin', headers: [] }), 2 * timeoutMs),
+        ),
+      agent: undefined,
+      maxRedirections: 0,
+    };
+    const { bytes } = await fetchObject(
+      request,
+      resolveRemoteIo({ retries: 2, timeoutMs }, 'remote'),
+      new RequestLimiter(8, 1 << 30),
+      new Attempts(timeoutMs, new AbortController().signal),
+    );
+    expect(bytes).toEqual(BYTES.subarray(0, 100));
     expect(proxy.requests).toBe(1);
   });
 

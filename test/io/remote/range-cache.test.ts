@@ -135,6 +135,46 @@ describe('the range cache', () => {
     expect((await reader.read(url, 9000, [{ offset: 2000, size: 100 }]))[0]).toEqual(bytesOf(100, 3));
   });
 
+  it("keeps writing an object another instance evicted, without failing, and never answers a lookup with another range's bytes", async () => {
+    const MiB = 1 << 20;
+    const [a, b] = [cacheOf(4 * MiB), cacheOf(4 * MiB)];
+    const url = 's3://b/evicted';
+    await a.write(url, 128 * MiB, { offset: 0, size: MiB / 4 }, bytesOf(MiB / 4, 1));
+    // b fills the directory past the bound and drops the least recently used object, a's.
+    for (let i = 0; i < 20; i++)
+      await b.write('s3://b/filler', 128 * MiB, { offset: i * MiB, size: MiB / 4 }, bytesOf(MiB / 4, 2));
+    expect(b.stats.objectsEvicted).toBeGreaterThan(0);
+    // A small write to another object ends first and checks the directory: a lets go of the evicted
+    // object's files while its large writes are still in flight.
+    const big = bytesOf(8 * MiB, 3);
+    const writes = [
+      a.write('s3://b/other', 128 * MiB, { offset: 0, size: MiB }, bytesOf(MiB, 4)),
+      ...Array.from({ length: 12 }, (_, i) =>
+        a.write(url, 128 * MiB, { offset: (i + 1) * 8 * MiB, size: 8 * MiB }, big),
+      ),
+    ];
+    await expect(Promise.all(writes)).resolves.toHaveLength(13);
+    for (let i = 0; i < 12; i++) {
+      const [view] = await a.read(url, 128 * MiB, [{ offset: (i + 1) * 8 * MiB, size: 8 * MiB }]);
+      if (view) expect(view).toEqual(big);
+    }
+  });
+
+  it('lets the writes in flight when it closes end and keep their ranges, then closes the files', async () => {
+    const MiB = 1 << 20;
+    const writer = new RangeCache(`${dir.dir}/cache`, 1 << 30);
+    const url = 's3://b/closing';
+    await writer.write(url, 64 * MiB, { offset: 0, size: 100 }, bytesOf(100, 1));
+    const big = bytesOf(8 * MiB, 2);
+    const writes = Array.from({ length: 4 }, (_, i) =>
+      writer.write(url, 64 * MiB, { offset: (i + 1) * 8 * MiB, size: 8 * MiB }, big),
+    );
+    await writer.close();
+    await expect(Promise.all(writes)).resolves.toHaveLength(4);
+    const [view] = await cacheOf().read(url, 64 * MiB, [{ offset: 32 * MiB, size: 8 * MiB }]);
+    expect(view).toEqual(big);
+  });
+
   it('stays within its bound by dropping the least recently used objects', async () => {
     const maxBytes = 1 << 20;
     const cache = cacheOf(maxBytes);
