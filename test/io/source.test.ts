@@ -3,11 +3,12 @@
  * with an IoError, and no read ever uses the descriptor number after it was closed, when the next open
  * may have given it to another file.
  */
-import { closeSync, mkdtempSync, openSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { FileSource } from '../../io/source.js';
+import { openFds } from '../fixtures/fds.js';
 
 const root = mkdtempSync(join(os.tmpdir(), 'file-source-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -25,15 +26,7 @@ function fileOf(name: string, fill: number): string {
 
 /** The descriptor numbers this process has open on `path`. */
 function fdsOn(path: string): number[] {
-  return readdirSync('/proc/self/fd')
-    .filter((fd) => {
-      try {
-        return readlinkSync(`/proc/self/fd/${fd}`) === path;
-      } catch {
-        return false; // the fd of the listing itself, closed by now
-      }
-    })
-    .map(Number);
+  return [...openFds()].filter(([, target]) => target === path).map(([fd]) => fd);
 }
 
 it('fails reads queued behind a close with an IoError, and never reads the file that reuses the descriptor number', async () => {
