@@ -497,7 +497,11 @@ export class Dataset {
     return total;
   }
 
-  /** Closes every open data file; requests to a remote dataset still in flight are aborted. */
+  /**
+   * Closes every open data file and blob file. A local file is closed once the reads already handed to
+   * the OS have returned (they keep their bytes); its reads still queued, and reads asked for later, fail
+   * with an IoError. Requests to a remote dataset still in flight are aborted.
+   */
   async close(): Promise<void> {
     this.closed = true;
     this.storage.close();

@@ -1,9 +1,14 @@
 /**
  * Byte sources: where the bytes of a file come from. {@link FileSource} reads a local file with buffered
- * positional reads (`pread` through fs.FileHandle), merging nearby ranges (coalesce.ts) and keeping at
- * most `queueDepth` reads in flight. A short read is an {@link IoError}, never placeholder data.
+ * positional reads (`pread` of its descriptor on libuv's threadpool), merging nearby ranges (coalesce.ts)
+ * and keeping at most `queueDepth` reads in flight. A short read is an {@link IoError}, never placeholder
+ * data.
  *
  * Copies: one, from the kernel page cache into a fresh buffer per merged read; views handed back alias it.
+ *
+ * Closing: {@link FileSource.close} waits for the reads already handed to the OS and fails the ones still
+ * queued with an IoError. A descriptor closed under a queued read is worse than an EBADF: once the number
+ * is reused by the next open, the read would return that other file's bytes.
  */
 import { close, read } from 'node:fs';
 import { promisify } from 'node:util';
@@ -60,6 +65,9 @@ interface FileSourceOptions extends Partial<RegularFileOptions> {
 export class FileSource implements ByteSource {
   readonly stats: ReadStats = emptyReadStats();
   private closed = false;
+  /** Reads handed to the OS and not yet returned; close() waits for zero before closing the fd. */
+  private readsInFlight = 0;
+  private onIdle: (() => void) | undefined;
   private constructor(
     readonly path: string,
     readonly size: number,
@@ -106,6 +114,7 @@ export class FileSource implements ByteSource {
   }
 
   private checkRanges(ranges: readonly ByteRange[]): void {
+    if (this.closed) throw new IoError(`${this.path}: source is closed`, { path: this.path });
     for (const r of ranges) {
       if (!(r.offset >= 0 && r.size >= 0 && r.offset + r.size <= this.size)) {
         throw new IoError(
@@ -126,7 +135,11 @@ export class FileSource implements ByteSource {
     let done = 0;
     this.stats.readsIssued++;
     while (done < range.size) {
+      // close() may have run while this read waited in the queue: the fd number may name another file now.
+      if (this.closed)
+        throw new IoError(`${this.path}: source closed while a read was queued`, { path: this.path, ...range });
       let bytesRead: number;
+      this.readsInFlight++;
       try {
         ({ bytesRead } = await readAsync(this.fd, buffer, done, range.size - done, range.offset + done));
       } catch (cause) {
@@ -135,6 +148,8 @@ export class FileSource implements ByteSource {
           { path: this.path, ...range },
           { cause },
         );
+      } finally {
+        if (--this.readsInFlight === 0) this.onIdle?.();
       }
       if (bytesRead === 0) {
         throw new IoError(
@@ -148,10 +163,15 @@ export class FileSource implements ByteSource {
     return buffer;
   }
 
-  /** Closes the file; closing again does nothing (the descriptor number may belong to another file by then). */
+  /**
+   * Closes the file once the reads handed to the OS have returned; reads still queued, and reads asked for
+   * later, fail with an IoError. Closing again does nothing (the descriptor number may belong to another
+   * file by then).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.readsInFlight > 0) await new Promise<void>((resolve) => (this.onIdle = resolve));
     await closeAsync(this.fd);
   }
 }

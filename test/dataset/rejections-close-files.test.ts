@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDataset, openFile } from '../../index.js';
 import { ensureDataset } from '../fixtures/datasets.js';
+import { fdsUnder } from '../fixtures/fds.js';
 import { specByName } from '../fixtures/matrix.js';
 
 let pristine: string;
@@ -18,20 +19,6 @@ beforeAll(async () => {
   pristine = await ensureDataset(specByName('deletions_arrow'), '2.1');
 });
 afterAll(() => fs.rmSync(temp, { recursive: true, force: true }));
-
-/** Descriptors of this process open on files under `root` (Linux). */
-function fdsUnder(root: string): string[] {
-  const open: string[] = [];
-  for (const fd of fs.readdirSync('/proc/self/fd')) {
-    try {
-      const target = fs.readlinkSync(`/proc/self/fd/${fd}`);
-      if (target.startsWith(root)) open.push(target);
-    } catch {
-      // closed between the listing and the look
-    }
-  }
-  return open;
-}
 
 let copies = 0;
 function copyDataset(): string {

@@ -122,12 +122,12 @@ async function runCase({ fuzzCase: c, sourceRoot }: CaseRequest): Promise<CaseRe
   });
   try {
     await exercise(root, c, rng);
-    return reply('data');
+    return await reply('data');
   } catch (error) {
-    if (error instanceof LanceLoaderError) return reply('typed', error.code, error.message);
+    if (error instanceof LanceLoaderError) return await reply('typed', error.code, error.message);
     const e = error instanceof Error ? error : new Error(String(error));
     const at = e.stack?.split('\n')[1]?.trim() ?? '';
-    return reply('raw', e.name, `${e.message} ${at}`);
+    return await reply('raw', e.name, `${e.message} ${at}`);
   } finally {
     fs.writeFileSync(target, original);
   }

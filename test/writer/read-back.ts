@@ -31,7 +31,8 @@ export async function ourBlobs(path: string): Promise<(string | null)[]> {
       Array.from({ length: ds.numRows }, (_, i) => i),
       'image',
     );
-    return Promise.all(handles.map(async (h) => (h ? hex(new Uint8Array(await h.arrayBuffer())) : null)));
+    // Awaited here: a returned promise would let the finally close the dataset under the reads.
+    return await Promise.all(handles.map(async (h) => (h ? hex(new Uint8Array(await h.arrayBuffer())) : null)));
   } finally {
     await ds.close();
   }
