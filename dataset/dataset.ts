@@ -231,7 +231,7 @@ export class Dataset {
     const path = storage.root;
     this.path = path;
     this.fieldTree = buildFieldTree(manifest.fields, path);
-    this.blobFiles = new BlobFiles(storage);
+    this.blobFiles = new BlobFiles(storage, manifest.base_paths);
     this.schema = toArrowSchema(this.fieldTree, manifest.schema_metadata);
     this.version = manifest.version;
     this.fragmentList = fragments;
