@@ -237,6 +237,12 @@ function isStrictlyUnder(root: string, path: string): boolean {
   return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
 }
 
+/** The local directory of a base path (a file: URL or an absolute path, as Lance takes it), else undefined. */
+export function localBaseDirectory(base: BasePathProto): string | undefined {
+  if (base.path.startsWith('file:')) return localPathOf(base.path);
+  return isAbsolute(base.path) ? resolve(base.path) : undefined;
+}
+
 /**
  * Where an external blob relative to `base` lies: `uri` (a relative path, as LanceDB stores it) under
  * the base's directory, itself held to the rules for absolute external blobs: a local dataset's base is
@@ -283,7 +289,7 @@ function basedPath(
       );
     return remoteExternalUrl(new URL(uri, baseUrl).href, remoteRoot, at);
   }
-  const dir = base.path.startsWith('file:') ? localPathOf(base.path) : isAbsolute(base.path) ? base.path : undefined;
+  const dir = localBaseDirectory(base);
   if (dir === undefined)
     throw new UnsupportedError(
       `${at}: external blob "${uri}" is relative to ${named}, which is not a local directory (a file: URL or an absolute path); a local dataset's external bases must be`,
