@@ -253,10 +253,14 @@ export class Dataset {
     const fragments = await allSettledOrFirstError(
       manifest.fragments.map(async (proto): Promise<Fragment> => {
         for (const file of proto.files) {
-          if (file.base_id !== undefined)
+          if (file.base_id !== undefined) {
+            // LanceDB's shallow clones (cloneTable) leave the source's files under its root, base 0.
+            const base = manifest.base_paths.find((b) => b.id === file.base_id);
             throw new UnsupportedError(
-              `${manifestPath}: data file ${file.path} lives under another base path, which lance-loader does not support`,
+              `${manifestPath}: data file ${file.path} lives under base path ${file.base_id} (${base?.path ?? 'not registered'}${base?.is_dataset_root ? ", another dataset's root, as in a shallow clone" : ''}), which lance-loader does not read; open that dataset, or make a deep clone`,
+              { path: file.path, base: file.base_id },
             );
+          }
           insideDirectory(dataDir, file.path, 'data file', manifestPath);
         }
         let deleted: Uint32Array = new Uint32Array(0);
