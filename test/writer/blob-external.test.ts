@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as lancedb from '@lancedb/lancedb';
 import * as arrow from 'apache-arrow';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -25,15 +25,19 @@ import { hex, scanOurs } from './read-back.js';
 const root = fs.mkdtempSync(join(os.tmpdir(), 'writer-blob-external-'));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
-/** External files: `media/` (a base), `media/sub/` inside it, `other/` outside every base. */
-const media = join(root, 'media');
+/**
+ * External files: `me dia/` (a base), a folder inside it whose name has what URLs escape (stored as
+ * LanceDB stores it), `other/` outside every base.
+ */
+const media = join(root, 'me dia');
+const sub = 'sub #%41é';
 const other = join(root, 'other');
-fs.mkdirSync(join(media, 'sub'), { recursive: true });
+fs.mkdirSync(join(media, sub), { recursive: true });
 fs.mkdirSync(other);
 const bytesOf = (seed: number, size: number) => Uint8Array.from({ length: size }, (_, j) => (seed * 13 + j * 7) & 0xff);
 const files: Record<string, Uint8Array> = {
   [join(media, 'a.bin')]: bytesOf(1, 1000),
-  [join(media, 'sub', 'big.bin')]: bytesOf(2, 200_000),
+  [join(media, sub, 'big.bin')]: bytesOf(2, 200_000),
   [join(media, 'c.bin')]: bytesOf(3, 0),
   [join(other, 'd.bin')]: bytesOf(4, 5000),
 };
@@ -77,7 +81,7 @@ function expected(blobs: Blob[]): (string | null)[] {
   return blobs.map((blob) => {
     if (blob === null) return null;
     if ('data' in blob) return hex(blob.data);
-    const path = blob.uri.startsWith('file:') ? new URL(blob.uri).pathname : blob.uri;
+    const path = blob.uri.startsWith('file:') ? fileURLToPath(blob.uri) : blob.uri;
     return hex(files[path]);
   });
 }
@@ -136,12 +140,12 @@ describe('external blobs under a base, written by lance-loader and LanceDB into 
   const ours: Blob[] = [
     { data: bytesOf(9, 300) },
     { uri: join(media, 'a.bin') },
-    { uri: pathToFileURL(join(media, 'sub', 'big.bin')).href },
+    { uri: pathToFileURL(join(media, sub, 'big.bin')).href },
     null,
     { uri: join(media, 'c.bin') },
   ];
-  const theirs: Blob[] = [{ uri: pathToFileURL(join(media, 'a.bin')).href }, { uri: join(media, 'sub', 'big.bin') }];
-  const ourAppend: Blob[] = [{ uri: join(media, 'sub', 'big.bin') }, { data: bytesOf(8, 70_000) }];
+  const theirs: Blob[] = [{ uri: pathToFileURL(join(media, 'a.bin')).href }, { uri: join(media, sub, 'big.bin') }];
+  const ourAppend: Blob[] = [{ uri: join(media, sub, 'big.bin') }, { data: bytesOf(8, 70_000) }];
   const all = [...ours, ...theirs, ...ourAppend];
 
   it('is created by lance-loader with the base registered and flag 16 set, as LanceDB sets it', async () => {
@@ -161,7 +165,7 @@ describe('external blobs under a base, written by lance-loader and LanceDB into 
     expect(await descriptors(path, 1, 3)).toEqual(await descriptors(path, 5, 7));
     expect(await descriptors(path, 1, 3)).toEqual([
       { kind: 3, position: 0, size: 0, blob_id: 1, blob_uri: 'a.bin' },
-      { kind: 3, position: 0, size: 0, blob_id: 1, blob_uri: 'sub/big.bin' },
+      { kind: 3, position: 0, size: 0, blob_id: 1, blob_uri: `${sub}/big.bin` },
     ]);
   });
 
@@ -173,7 +177,7 @@ describe('external blobs under a base, written by lance-loader and LanceDB into 
     const { manifest } = readLatestVersion(path) ?? {};
     expect(manifest?.base_paths.map((b) => b.id)).toEqual([1]);
     expect(await descriptors(path, 7, 8)).toEqual([
-      { kind: 3, position: 0, size: 0, blob_id: 1, blob_uri: 'sub/big.bin' },
+      { kind: 3, position: 0, size: 0, blob_id: 1, blob_uri: `${sub}/big.bin` },
     ]);
   });
 
