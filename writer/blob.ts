@@ -47,6 +47,8 @@ import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as arrow from 'apache-arrow';
 import { InternalError, InvalidArgumentError, UnsupportedError } from '../errors.js';
+import { isStrictlyUnder } from '../dataset/blobs.js';
+import { concatBytes } from '../format/bytes.js';
 import { encodeAny, encodePageLayout } from '../format/proto/encode.js';
 import type { PageLayoutProto } from '../format/proto/messages.js';
 import { syncDirectory } from './commit.js';
@@ -151,11 +153,8 @@ function storedExternal(uri: string, policy: ExternalBlobPolicy): { baseId: numb
   else if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) return 'is neither an absolute path nor a URI';
   if (path !== undefined) {
     let best: { id: number; dir: string } | undefined;
-    for (const base of policy.bases) {
-      const rel = relative(base.dir, path);
-      const under = rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
-      if (under && (!best || base.dir.length > best.dir.length)) best = base;
-    }
+    for (const base of policy.bases)
+      if (isStrictlyUnder(base.dir, path) && (!best || base.dir.length > best.dir.length)) best = base;
     if (best) return { baseId: best.id, uri: relative(best.dir, path).split(sep).join('/') };
   }
   if (!policy.allowOutsideBases) {
@@ -181,7 +180,7 @@ export function resolveExternalBlobs(
   const [bytes, uri] = data.children as [arrow.Data, arrow.Data];
   if (uri.nullCount === uri.length) return data;
   const n = data.length;
-  const stored: string[] = [];
+  const stored: Uint8Array[] = [];
   const ids = new Uint32Array(n);
   const idBitmap = new Uint8Array(Math.ceil(n / 8));
   const uriOffsets = new Int32Array(n + 1);
@@ -201,14 +200,14 @@ export function resolveExternalBlobs(
     const resolved = storedExternal(text, policy);
     if (typeof resolved === 'string') throw fail(resolved);
     const encoded = new TextEncoder().encode(resolved.uri);
-    stored.push(resolved.uri);
+    stored.push(encoded);
     length += encoded.length;
     ids[r] = resolved.baseId;
     idBitmap[r >> 3] = (idBitmap[r >> 3] as number) | (1 << (r & 7));
     external++;
   }
   uriOffsets[n] = length;
-  const uriBytes = new TextEncoder().encode(stored.join(''));
+  const uriBytes = concatBytes(stored);
   const storedUri = arrow.makeData({
     type: new arrow.Utf8(),
     length: n,
