@@ -232,8 +232,7 @@ function underRoots(path: string, roots: string[], at: string): string {
   return path;
 }
 
-/** Whether `path` lies inside the directory `root` (not `root` itself). */
-export function isStrictlyUnder(root: string, path: string): boolean {
+function isStrictlyUnder(root: string, path: string): boolean {
   const rel = relative(root, path);
   return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
 }

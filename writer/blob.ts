@@ -43,11 +43,10 @@
  * `allowExternalBlobOutsideBases`, is refused as LanceDB refuses it.
  */
 import fs from 'node:fs';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { isAbsolute, join, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as arrow from 'apache-arrow';
 import { InternalError, InvalidArgumentError, UnsupportedError } from '../errors.js';
-import { isStrictlyUnder } from '../dataset/blobs.js';
 import { concatBytes } from '../format/bytes.js';
 import { encodeAny, encodePageLayout } from '../format/proto/encode.js';
 import type { PageLayoutProto } from '../format/proto/messages.js';
@@ -131,8 +130,8 @@ function bitAt(bits: Uint8Array, index: number): number {
 
 /** The external bases a write may store URIs under, and whether a URI outside them is stored as it is. */
 export interface ExternalBlobPolicy {
-  /** Local bases (directories, absolute), by the id the manifest registers them under. */
-  bases: readonly { id: number; dir: string }[];
+  /** Local bases by the id the manifest registers them under: each directory (resolved), and it with a '/' after. */
+  bases: readonly { id: number; dir: string; prefix: string }[];
   /** LanceDB's `allow_external_blob_outside_bases`: store a URI outside every base as absolute (blob_id 0). */
   allowOutsideBases: boolean;
 }
@@ -140,22 +139,29 @@ export interface ExternalBlobPolicy {
 const isValidAt = (d: arrow.Data, r: number): boolean =>
   d.nullCount === 0 || !d.nullBitmap || bitAt(d.nullBitmap, d.offset + r) === 1;
 
+/** A local path as `path.resolve` would give it, without its cost when it is already in that form. */
+function normalPath(path: string): string {
+  return path.length > 1 && !path.endsWith('/') && !/\/\.{0,2}(\/|$)/.test(path) ? path : resolve(path);
+}
+
 /** What the descriptor stores for an external blob at `uri` (see the module comment), or an error's reason. */
 function storedExternal(uri: string, policy: ExternalBlobPolicy): { baseId: number; uri: string } | string {
   let path: string | undefined;
   if (uri.startsWith('file:')) {
     try {
-      path = fileURLToPath(uri);
+      path = normalPath(fileURLToPath(uri));
     } catch {
       return 'is not a local file: URL';
     }
-  } else if (isAbsolute(uri)) path = resolve(uri);
+  } else if (isAbsolute(uri)) path = normalPath(uri);
   else if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) return 'is neither an absolute path nor a URI';
   if (path !== undefined) {
-    let best: { id: number; dir: string } | undefined;
-    for (const base of policy.bases)
-      if (isStrictlyUnder(base.dir, path) && (!best || base.dir.length > best.dir.length)) best = base;
-    if (best) return { baseId: best.id, uri: relative(best.dir, path).split(sep).join('/') };
+    // Paths and base directories are normalized, so a prefix ending in '/' is "inside".
+    let best: { id: number; prefix: string } | undefined;
+    for (const { id, prefix } of policy.bases)
+      if (path.length > prefix.length && path.startsWith(prefix) && (!best || prefix.length > best.prefix.length))
+        best = { id, prefix };
+    if (best) return { baseId: best.id, uri: path.slice(best.prefix.length).split(sep).join('/') };
   }
   if (!policy.allowOutsideBases) {
     const bases = policy.bases.map((b) => b.dir).join(', ') || 'none';
@@ -185,21 +191,22 @@ export function resolveExternalBlobs(
   const idBitmap = new Uint8Array(Math.ceil(n / 8));
   const uriOffsets = new Int32Array(n + 1);
   const texts = new arrow.Vector([uri]);
+  const encoder = new TextEncoder();
+  const fail = (r: number, text: string, reason: string): InvalidArgumentError =>
+    new InvalidArgumentError(
+      `data: column "${column}": row ${firstRow + r} is an external blob whose uri ${JSON.stringify(text)} ${reason}`,
+      { column, row: firstRow + r, uri: text },
+    );
   let external = 0;
   let length = 0;
   for (let r = 0; r < n; r++) {
     uriOffsets[r] = length;
     if (!isValidAt(data, r) || !isValidAt(uri, r)) continue;
     const text = texts.get(r) as string;
-    const fail = (reason: string): InvalidArgumentError =>
-      new InvalidArgumentError(
-        `data: column "${column}": row ${firstRow + r} is an external blob whose uri ${JSON.stringify(text)} ${reason}`,
-        { column, row: firstRow + r, uri: text },
-      );
-    if (isValidAt(bytes, r)) throw fail('comes with data as well; give a blob its bytes or its uri, not both');
+    if (isValidAt(bytes, r)) throw fail(r, text, 'comes with data as well; give a blob its bytes or its uri, not both');
     const resolved = storedExternal(text, policy);
-    if (typeof resolved === 'string') throw fail(resolved);
-    const encoded = new TextEncoder().encode(resolved.uri);
+    if (typeof resolved === 'string') throw fail(r, text, resolved);
+    const encoded = encoder.encode(resolved.uri);
     stored.push(encoded);
     length += encoded.length;
     ids[r] = resolved.baseId;
@@ -278,13 +285,11 @@ export function gatherBlobV2Page(chunks: readonly arrow.Data[]): BlobV2PageValue
   const external: (ExternalBlob | undefined)[] = [];
   for (const data of chunks) {
     const [, uri, ids] = data.children as [arrow.Data, arrow.Data, arrow.Data | undefined];
-    const texts = new arrow.Vector([uri]);
+    const [offsets, text] = [uri.valueOffsets as Int32Array, uri.values as Uint8Array];
     for (let r = 0; r < data.length; r++) {
       const resolved = ids !== undefined && isValidAt(data, r) && isValidAt(ids, r);
       external.push(
-        resolved
-          ? { baseId: ids.values[r] as number, uri: new TextEncoder().encode(texts.get(r) as string) }
-          : undefined,
+        resolved ? { baseId: ids.values[r] as number, uri: text.subarray(offsets[r], offsets[r + 1]) } : undefined,
       );
     }
   }

@@ -615,7 +615,7 @@ function externalBasesOf(existing: readonly BasePathProto[], options: WriteDatas
   });
   const bases = basePaths.flatMap((b) => {
     const dir = b.is_dataset_root ? undefined : localBaseDirectory(b);
-    return dir === undefined ? [] : [{ id: b.id, dir }];
+    return dir === undefined ? [] : [{ id: b.id, dir, prefix: dir.endsWith('/') ? dir : `${dir}/` }];
   });
   return { basePaths, added, policy: { bases, allowOutsideBases: options.allowExternalBlobOutsideBases ?? false } };
 }
