@@ -202,6 +202,17 @@ describe('external blobs under a base, written by lance-loader and LanceDB into 
   });
 });
 
+it("keeps the dataset's bases on overwrite, as Lance does, and resolves URIs against them", async () => {
+  const path = join(root, 'overwritten.lance');
+  await writeDataset(path, blobTable(0, [{ uri: join(media, 'a.bin') }]), { externalBases: [media] });
+  await writeDataset(path, blobTable(0, [{ uri: join(media, 'c.bin') }]), { mode: 'overwrite' });
+  const { manifest } = readLatestVersion(path) ?? {};
+  expect(manifest?.base_paths.map((b) => [b.id, b.path])).toEqual([[1, pathToFileURL(media).href]]);
+  expect(manifest?.reader_feature_flags).toBe(16n);
+  expect(await descriptors(path, 0, 1)).toEqual([{ kind: 3, position: 0, size: 0, blob_id: 1, blob_uri: 'c.bin' }]);
+  expect(await lanceDbBlobs(path)).toEqual([hex(files[join(media, 'c.bin')])]);
+});
+
 describe('absolute external blobs', () => {
   const path = join(root, 'absolute.lance');
   const blobs: Blob[] = [
