@@ -6,9 +6,16 @@
  *   legacy blob (2.0, 2.1)   (position, size)             → bytes [position, position + size) of the data file
  *   blob v2 (2.2), by kind   0 inline                     → the same, in the data file
  *                            1 packed, 2 dedicated sidecar → data/<data file stem>/<blob_id name>.blob
- *                            3 external                   → blob_uri: local datasets, file: URIs under
+ *                            3 external, blob_id 0        → blob_uri: local datasets, file: URIs under
  *                                                           options.externalRoots; remote datasets, a URI
  *                                                           relative to the dataset or an absolute one under it
+ *                            3 external, blob_id = a base  → blob_uri relative to that base of the manifest's
+ *                                                           base_paths, held to the same rules (a local base's
+ *                                                           files under options.externalRoots, a remote one's
+ *                                                           under the dataset); never a `..` out of the base
+ *
+ * Size 0 on an external blob is the whole file from its position: LanceDB records 0 for a file it did
+ * not measure (it never stats one when writing) and reads it that way.
  *
  * Every descriptor is checked against the size of the file it points into before a handle is made, so
  * a damaged descriptor is a CorruptFileError naming the file, column and row, never a huge allocation.
@@ -19,7 +26,8 @@
 import { isAbsolute, posix, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as arrow from 'apache-arrow';
-import { CorruptFileError, InvalidArgumentError, UnsupportedError } from '../errors.js';
+import { CorruptFileError, InvalidArgumentError, IoError, UnsupportedError } from '../errors.js';
+import type { BasePathProto } from '../format/proto/messages.js';
 import { addReadStats, emptyReadStats, FileSource, type ByteSource, type ReadStats } from '../io/source.js';
 import type { DatasetStorage } from './storage.js';
 
@@ -38,8 +46,10 @@ export interface TakeBlobsOptions {
   /**
    * Directories whose files external blobs (blob v2 kind 3, `file:` URIs) of a local dataset may be read
    * from; default none. An external blob outside them, or with another scheme, gets an `UnsupportedError`.
+   * This holds for blobs relative to an external base the manifest registers too: the manifest names the
+   * base, the caller allows it (`externalRoots: ['/data/media']` for a base at `file:///data/media`).
    * A remote dataset's external blobs are read when their URI is relative to the dataset or lies under
-   * it (the same store and credentials); others get an `UnsupportedError`.
+   * it (the same store and credentials), through a base or not; others get an `UnsupportedError`.
    */
   externalRoots?: readonly string[];
 }
@@ -65,9 +75,29 @@ const EXTERNAL = 3;
 /** Sidecar and external files opened for blobs, shared by a dataset's takeBlobs calls. */
 export class BlobFiles {
   private readonly opened = new Map<string, Promise<ByteSource>>();
+  private readonly bases: ReadonlyMap<number, BasePathProto>;
 
-  /** `storage`: the dataset's, which opens the files; undefined: local files, every symlink followed. */
-  constructor(private readonly storage: DatasetStorage | undefined) {}
+  /**
+   * `storage`: the dataset's, which opens the files; undefined: local files, every symlink followed.
+   * `bases`: the manifest's base_paths, which base-relative external blobs name by id.
+   */
+  constructor(
+    private readonly storage: DatasetStorage | undefined,
+    bases: readonly BasePathProto[] = [],
+  ) {
+    this.bases = new Map(bases.map((base) => [base.id, base]));
+  }
+
+  /** The base registered under `id`, or a CorruptFileError naming the ids there are. */
+  base(id: number, at: string): BasePathProto {
+    const base = this.bases.get(id);
+    if (!base)
+      throw new CorruptFileError(
+        `${at}: external blob names external base ${id}, which the manifest does not register (bases: ${[...this.bases.keys()].join(', ') || 'none'})`,
+        { base: id },
+      );
+    return base;
+  }
 
   /** The root external blobs must lie under when the dataset is remote, else undefined. */
   get remoteRoot(): string | undefined {
@@ -136,17 +166,24 @@ export async function createBlobHandles(
       }
       if (kind === EXTERNAL) {
         const uri = String(uris?.get(i) ?? '');
-        const base = (ids?.get(i) as number | null) ?? 0;
-        // LanceDB stores a URI under a registered external base relative to it, with the base's id here.
-        if (base !== 0)
-          throw new UnsupportedError(
-            `${at}: external blob "${uri}" is relative to the dataset's external base ${base}, which lance-loader cannot read`,
-            { row: origin.row, base },
-          );
+        const baseId = (ids?.get(i) as number | null) ?? 0;
         const remoteRoot = files.remoteRoot;
-        const path = remoteRoot === undefined ? externalPath(uri, roots, at) : remoteExternalUrl(uri, remoteRoot, at);
-        const source = await files.open(path, 'external blob file', true);
-        // LanceDB records size 0 for an external file it did not measure, and reads it as the whole file.
+        let path: string;
+        if (baseId !== 0) path = basedPath(files.base(baseId, at), uri, roots, remoteRoot, at);
+        else path = remoteRoot === undefined ? externalPath(uri, roots, at) : remoteExternalUrl(uri, remoteRoot, at);
+        const source = await files.open(path, 'external blob file', true).catch((cause: unknown) => {
+          const shown = uri.replace(/[?#].*$/, '');
+          if (!(cause instanceof IoError)) throw cause;
+          throw new IoError(
+            `${at}: external blob "${shown}" cannot be read: ${cause.message}`,
+            {
+              row: origin.row,
+              uri: shown,
+              path,
+            },
+            { cause },
+          );
+        });
         const length = size === 0 ? Math.max(0, source.size - position) : size;
         return blobIn(source, position, length, `${at} (external blob ${path})`);
       }
@@ -165,24 +202,100 @@ function checkExternalRoots(roots: readonly string[] | undefined): string[] {
 /** The local path of an external blob's URI, when it is a file: URI under one of `roots`. */
 function externalPath(uri: string, roots: string[], at: string): string {
   const shown = uri.replace(/[?#].*$/, '');
-  if (!uri.startsWith('file:'))
+  const path = uri.startsWith('file:') ? localPathOf(uri) : undefined;
+  if (path === undefined)
     throw new UnsupportedError(
       `${at}: external blob "${shown}" is not a local file: URI, which lance-loader cannot read`,
       {
         uri: shown,
       },
     );
-  const path = fileURLToPath(uri);
-  const under = roots.some((root) => {
-    const rel = relative(root, path);
-    return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
-  });
-  if (!under)
+  return underRoots(path, roots, at);
+}
+
+/** The local path of a file: URL, or undefined when it names none (another host, bad escapes). */
+function localPathOf(url: string): string | undefined {
+  try {
+    return fileURLToPath(url);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `path` when it lies under one of `roots`, else an UnsupportedError naming them. */
+function underRoots(path: string, roots: string[], at: string): string {
+  if (!roots.some((root) => isStrictlyUnder(root, path)))
     throw new UnsupportedError(
       `${at}: external blob ${path} is outside options.externalRoots (${roots.join(', ') || 'none given'})`,
       { path, externalRoots: roots },
     );
   return path;
+}
+
+function isStrictlyUnder(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+}
+
+/** The local directory of a base path (a file: URL or an absolute path, as Lance takes it), else undefined. */
+export function localBaseDirectory(base: BasePathProto): string | undefined {
+  if (base.path.startsWith('file:')) return localPathOf(base.path);
+  return isAbsolute(base.path) ? resolve(base.path) : undefined;
+}
+
+/**
+ * Where an external blob relative to `base` lies: `uri` (a relative path, as LanceDB stores it) under
+ * the base's directory, itself held to the rules for absolute external blobs: a local dataset's base is
+ * a local directory (file: URL or absolute path) and the file lies under options.externalRoots; a
+ * remote dataset's base lies under the dataset. A `uri` that is absolute or climbs out of its base with
+ * `..` is a CorruptFileError: LanceDB never writes one.
+ */
+function basedPath(
+  base: BasePathProto,
+  uri: string,
+  roots: string[],
+  remoteRoot: string | undefined,
+  at: string,
+): string {
+  const named = `external base ${base.id} (${base.path.replace(/[?#].*$/, '')})`;
+  const parts = uri.split('/');
+  if (
+    uri === '' ||
+    uri.startsWith('/') ||
+    /^[a-z][a-z0-9+.-]*:/i.test(uri) ||
+    parts.some((p) => p === '..' || p === '.')
+  )
+    throw new CorruptFileError(`${at}: external blob "${uri}" of ${named} is not a path inside its base`, {
+      uri,
+      base: base.id,
+    });
+  if (remoteRoot !== undefined) {
+    const rootUrl = new URL(`${remoteRoot}/`);
+    let baseUrl: URL | undefined;
+    try {
+      baseUrl = new URL(base.path.endsWith('/') ? base.path : `${base.path}/`);
+    } catch {
+      baseUrl = undefined;
+    }
+    const inside =
+      baseUrl?.protocol === rootUrl.protocol &&
+      baseUrl.host === rootUrl.host &&
+      baseUrl.search === '' &&
+      baseUrl.pathname.startsWith(rootUrl.pathname);
+    if (!baseUrl || !inside)
+      throw new UnsupportedError(
+        `${at}: external blob "${uri}" is relative to ${named}, outside the dataset ${remoteRoot}; a remote dataset's external blobs are read only under it`,
+        { uri, base: base.id, root: remoteRoot },
+      );
+    return remoteExternalUrl(new URL(uri, baseUrl).href, remoteRoot, at);
+  }
+  const dir = localBaseDirectory(base);
+  if (dir === undefined)
+    throw new UnsupportedError(
+      `${at}: external blob "${uri}" is relative to ${named}, which is not a local directory (a file: URL or an absolute path); a local dataset's external bases must be`,
+      { uri, base: base.id },
+    );
+  return underRoots(resolve(dir, ...parts), roots, at);
 }
 
 /**

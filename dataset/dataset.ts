@@ -231,7 +231,7 @@ export class Dataset {
     const path = storage.root;
     this.path = path;
     this.fieldTree = buildFieldTree(manifest.fields, path);
-    this.blobFiles = new BlobFiles(storage);
+    this.blobFiles = new BlobFiles(storage, manifest.base_paths);
     this.schema = toArrowSchema(this.fieldTree, manifest.schema_metadata);
     this.version = manifest.version;
     this.fragmentList = fragments;
@@ -253,10 +253,14 @@ export class Dataset {
     const fragments = await allSettledOrFirstError(
       manifest.fragments.map(async (proto): Promise<Fragment> => {
         for (const file of proto.files) {
-          if (file.base_id !== undefined)
+          if (file.base_id !== undefined) {
+            // LanceDB's shallow clones (cloneTable) leave the source's files under its root, base 0.
+            const base = manifest.base_paths.find((b) => b.id === file.base_id);
             throw new UnsupportedError(
-              `${manifestPath}: data file ${file.path} lives under another base path, which lance-loader does not support`,
+              `${manifestPath}: data file ${file.path} lives under base path ${file.base_id} (${base?.path ?? 'not registered'}${base?.is_dataset_root ? ", another dataset's root, as in a shallow clone" : ''}), which lance-loader does not read; open that dataset, or make a deep clone`,
+              { path: file.path, base: file.base_id },
             );
+          }
           insideDirectory(dataDir, file.path, 'data file', manifestPath);
         }
         let deleted: Uint32Array = new Uint32Array(0);

@@ -17,8 +17,13 @@ const FLAG_DELETION_FILES = 1n;
 const FLAG_STABLE_ROW_IDS = 2n;
 const FLAG_USE_V2_FORMAT_DEPRECATED = 4n;
 const FLAG_TABLE_CONFIG = 8n;
+/**
+ * The manifest registers base paths (`base_paths`): external blobs relative to one are resolved by
+ * dataset/blobs.ts; data or deletion files under another base are refused by dataset/dataset.ts.
+ */
+export const FLAG_BASE_PATHS = 16n;
 const KNOWN_READER_FLAGS =
-  FLAG_DELETION_FILES | FLAG_STABLE_ROW_IDS | FLAG_USE_V2_FORMAT_DEPRECATED | FLAG_TABLE_CONFIG;
+  FLAG_DELETION_FILES | FLAG_STABLE_ROW_IDS | FLAG_USE_V2_FORMAT_DEPRECATED | FLAG_TABLE_CONFIG | FLAG_BASE_PATHS;
 
 /** The numbers (0..63) of the bits set in `flags`. */
 function bitsOf(flags: bigint): number[] {

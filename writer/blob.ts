@@ -30,17 +30,24 @@
  *   sidecars:   data/<data file stem>/<blob_id, 32 bits LSB first>.blob, ids from 1 in order of use
  *
  * An empty value is inline at the position the next inline value would take; a null row (or a valid struct whose `data` is null) is a null
- * descriptor. External URIs (`uri` set) are not written: UnsupportedError. LanceDB 0.39 stores one only
- * under an external base registered in the manifest (`base_paths`, which its JS API cannot register;
- * outside a base only with Lance's `allow_external_blob_outside_bases`, which it does not expose either):
- * kind 3, position 0, size 0 (the whole object, sized when read), blob_id the base's id, blob_uri
- * relative to the base, and reader and writer feature flag 16 on the manifest. Writing that needs base
- * registration in the commit, and the reader to resolve such descriptors, first.
+ * descriptor. A row with a `uri` instead of `data` is an external blob, written as LanceDB 0.39 writes
+ * one (resolveExternalBlobs):
+ *
+ *   under a base the manifest registers   kind 3 | position 0 | size 0 | blob_id = the base's id | the
+ *   (the longest that holds it)           path relative to the base, '/'-separated
+ *   elsewhere, when allowed               kind 3 | position 0 | size 0 | blob_id 0 | the absolute URI
+ *                                         (a local path as its file: URL)
+ *
+ * Size 0 is "the whole object, sized when read": LanceDB never stats the file when writing, so a file
+ * that is missing or changes later is the reader's to report. A URI outside every base, without
+ * `allowExternalBlobOutsideBases`, is refused as LanceDB refuses it.
  */
 import fs from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, resolve, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as arrow from 'apache-arrow';
-import { InternalError, UnsupportedError } from '../errors.js';
+import { InternalError, InvalidArgumentError, UnsupportedError } from '../errors.js';
+import { concatBytes } from '../format/bytes.js';
 import { encodeAny, encodePageLayout } from '../format/proto/encode.js';
 import type { PageLayoutProto } from '../format/proto/messages.js';
 import { syncDirectory } from './commit.js';
@@ -50,7 +57,7 @@ import { encodeMiniBlockPage } from './miniblock.js';
 import { encodeVariablePackedPage } from './packed.js';
 import type { EncodedPage } from './page.js';
 import type { BlobV2Limits, PackedChild } from './schema.js';
-import type { PageValues } from './values.js';
+import { gatherPageValues, type PageValues } from './values.js';
 
 /** The definition level of a null row of a flat nullable column. */
 const NULL_DEF = 1;
@@ -106,7 +113,8 @@ export function encodeBlobPage(
 const KIND_INLINE = 0;
 const KIND_PACKED = 1;
 const KIND_DEDICATED = 2;
-/** kind | position | size | blob_id | blob_uri (length-prefixed, always empty here). */
+const KIND_EXTERNAL = 3;
+/** kind | position | size | blob_id | blob_uri (length-prefixed; empty but for external blobs). */
 const DESCRIPTOR_CHILDREN: PackedChild[] = [
   { kind: 'fixed', byteWidth: 1 },
   { kind: 'fixed', byteWidth: 8 },
@@ -120,28 +128,144 @@ function bitAt(bits: Uint8Array, index: number): number {
   return ((bits[index >> 3] as number) >> (index & 7)) & 1;
 }
 
+/** The external bases a write may store URIs under, and whether a URI outside them is stored as it is. */
+export interface ExternalBlobPolicy {
+  /** Local bases by the id the manifest registers them under: each directory (resolved), and it with a '/' after. */
+  bases: readonly { id: number; dir: string; prefix: string }[];
+  /** LanceDB's `allow_external_blob_outside_bases`: store a URI outside every base as absolute (blob_id 0). */
+  allowOutsideBases: boolean;
+}
+
+const isValidAt = (d: arrow.Data, r: number): boolean =>
+  d.nullCount === 0 || !d.nullBitmap || bitAt(d.nullBitmap, d.offset + r) === 1;
+
+/** A local path as `path.resolve` would give it, without its cost when it is already in that form. */
+function normalPath(path: string): string {
+  return path.length > 1 && !path.endsWith('/') && !/\/\.{0,2}(\/|$)/.test(path) ? path : resolve(path);
+}
+
+/** What the descriptor stores for an external blob at `uri` (see the module comment), or an error's reason. */
+function storedExternal(uri: string, policy: ExternalBlobPolicy): { baseId: number; uri: string } | string {
+  let path: string | undefined;
+  if (uri.startsWith('file:')) {
+    try {
+      path = normalPath(fileURLToPath(uri));
+    } catch {
+      return 'is not a local file: URL';
+    }
+  } else if (isAbsolute(uri)) path = normalPath(uri);
+  else if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) return 'is neither an absolute path nor a URI';
+  if (path !== undefined) {
+    // Paths and base directories are normalized, so a prefix ending in '/' is "inside".
+    let best: { id: number; prefix: string } | undefined;
+    for (const { id, prefix } of policy.bases)
+      if (path.length > prefix.length && path.startsWith(prefix) && (!best || prefix.length > best.prefix.length))
+        best = { id, prefix };
+    if (best) return { baseId: best.id, uri: path.slice(best.prefix.length).split(sep).join('/') };
+  }
+  if (!policy.allowOutsideBases) {
+    const bases = policy.bases.map((b) => b.dir).join(', ') || 'none';
+    return `lies outside every external base (options.externalBases and the dataset's: ${bases}); register a directory holding it in options.externalBases, or pass allowExternalBlobOutsideBases: true to store it as an absolute URI`;
+  }
+  return { baseId: 0, uri: path !== undefined ? pathToFileURL(path).href : new URL(uri).href };
+}
+
 /**
- * One batch of a blob v2 column: its `data` child as large_binary, null where the struct or its data is
- * null; UnsupportedError for a row with a `uri` (an external blob).
+ * One batch of a blob v2 column with its external rows (a `uri` and no `data`) resolved: the same data
+ * when no row has a uri, else a struct of `data`, the URI each external row's descriptor stores, and
+ * its blob_id (the base's id, or 0). A row with both, an empty or relative URI, or one outside every
+ * base (unless `policy` allows it) is an InvalidArgumentError naming the column and the row
+ * (`firstRow` + its index in the batch).
  */
-export function blobV2Data(column: string, data: arrow.Data): arrow.Data {
+export function resolveExternalBlobs(
+  column: string,
+  data: arrow.Data,
+  firstRow: number,
+  policy: ExternalBlobPolicy,
+): arrow.Data {
   const [bytes, uri] = data.children as [arrow.Data, arrow.Data];
-  const isValid = (d: arrow.Data, r: number): boolean =>
-    d.nullCount === 0 || !d.nullBitmap || bitAt(d.nullBitmap, d.offset + r) === 1;
+  if (uri.nullCount === uri.length) return data;
+  const n = data.length;
+  const stored: Uint8Array[] = [];
+  const ids = new Uint32Array(n);
+  const idBitmap = new Uint8Array(Math.ceil(n / 8));
+  const uriOffsets = new Int32Array(n + 1);
+  const texts = new arrow.Vector([uri]);
+  const encoder = new TextEncoder();
+  const fail = (r: number, text: string, reason: string): InvalidArgumentError =>
+    new InvalidArgumentError(
+      `data: column "${column}": row ${firstRow + r} is an external blob whose uri ${JSON.stringify(text)} ${reason}`,
+      { column, row: firstRow + r, uri: text },
+    );
+  let external = 0;
+  let length = 0;
+  for (let r = 0; r < n; r++) {
+    uriOffsets[r] = length;
+    if (!isValidAt(data, r) || !isValidAt(uri, r)) continue;
+    const text = texts.get(r) as string;
+    if (isValidAt(bytes, r)) throw fail(r, text, 'comes with data as well; give a blob its bytes or its uri, not both');
+    const resolved = storedExternal(text, policy);
+    if (typeof resolved === 'string') throw fail(r, text, resolved);
+    const encoded = encoder.encode(resolved.uri);
+    stored.push(encoded);
+    length += encoded.length;
+    ids[r] = resolved.baseId;
+    idBitmap[r >> 3] = (idBitmap[r >> 3] as number) | (1 << (r & 7));
+    external++;
+  }
+  uriOffsets[n] = length;
+  const uriBytes = concatBytes(stored);
+  const storedUri = arrow.makeData({
+    type: new arrow.Utf8(),
+    length: n,
+    nullCount: n - external,
+    nullBitmap: idBitmap,
+    valueOffsets: uriOffsets,
+    data: uriBytes,
+  });
+  const blobIds = arrow.makeData({
+    type: new arrow.Uint32(),
+    length: n,
+    nullCount: n - external,
+    nullBitmap: idBitmap,
+    data: ids,
+  });
+  const type = new arrow.Struct([
+    ...(data.type as arrow.Struct).children,
+    new arrow.Field('blob_id', new arrow.Uint32(), true),
+  ]);
+  return arrow.makeData({
+    type,
+    length: n,
+    nullCount: data.nullCount,
+    nullBitmap: data.nullBitmap,
+    offset: data.offset,
+    children: [bytes, storedUri, blobIds],
+  });
+}
+
+/** An external blob's descriptor fields, as {@link resolveExternalBlobs} resolved them. */
+interface ExternalBlob {
+  baseId: number;
+  uri: Uint8Array;
+}
+
+/** A blob v2 page's values: the `data` bytes, and per row the external blob a row is (undefined for others). */
+export interface BlobV2PageValues extends PageValues {
+  external?: (ExternalBlob | undefined)[];
+}
+
+/**
+ * One batch of a blob v2 column: its `data` child as large_binary, null where the struct is null or
+ * has neither data nor a resolved uri (an external row is valid, its bytes unused).
+ */
+function blobV2Data(data: arrow.Data): arrow.Data {
+  const [bytes, , ids] = data.children as [arrow.Data, arrow.Data, arrow.Data | undefined];
   const nullBitmap = new Uint8Array(Math.ceil(data.length / 8));
   let nullCount = 0;
   for (let r = 0; r < data.length; r++) {
-    if (!isValid(data, r)) {
-      nullCount++;
-      continue;
-    }
-    if (isValid(uri, r)) {
-      throw new UnsupportedError(
-        `column "${column}": row ${r} of its batch is an external blob (uri set), which lance-loader cannot write yet; give its bytes as data`,
-        { column, row: r },
-      );
-    }
-    if (isValid(bytes, r)) nullBitmap[r >> 3] = (nullBitmap[r >> 3] as number) | (1 << (r & 7));
+    if (isValidAt(data, r) && (isValidAt(bytes, r) || (ids !== undefined && isValidAt(ids, r))))
+      nullBitmap[r >> 3] = (nullBitmap[r >> 3] as number) | (1 << (r & 7));
     else nullCount++;
   }
   return arrow.makeData({
@@ -152,6 +276,25 @@ export function blobV2Data(column: string, data: arrow.Data): arrow.Data {
     valueOffsets: bytes.valueOffsets as BigInt64Array,
     data: bytes.values as Uint8Array,
   });
+}
+
+/** A page of blob v2 values from successive batches (as {@link resolveExternalBlobs} left them). */
+export function gatherBlobV2Page(chunks: readonly arrow.Data[]): BlobV2PageValues {
+  const values: BlobV2PageValues = gatherPageValues({ kind: 'variable', offsetBytes: 8 }, chunks.map(blobV2Data));
+  if (chunks.every((data) => data.children.length < 3)) return values;
+  const external: (ExternalBlob | undefined)[] = [];
+  for (const data of chunks) {
+    const [, uri, ids] = data.children as [arrow.Data, arrow.Data, arrow.Data | undefined];
+    const [offsets, text] = [uri.valueOffsets as Int32Array, uri.values as Uint8Array];
+    for (let r = 0; r < data.length; r++) {
+      const resolved = ids !== undefined && isValidAt(data, r) && isValidAt(ids, r);
+      external.push(
+        resolved ? { baseId: ids.values[r] as number, uri: text.subarray(offsets[r], offsets[r + 1]) } : undefined,
+      );
+    }
+  }
+  values.external = external;
+  return values;
 }
 
 /** The sidecar files of one data file's blob v2 values: `data/<stem>/<blob_id>.blob`. */
@@ -240,13 +383,13 @@ export class BlobSidecars {
 }
 
 /**
- * Encodes a page of a blob v2 column (its `data` values, as {@link blobV2Data} gives them): inline
+ * Encodes a page of a blob v2 column (as {@link gatherBlobV2Page} gathers it): external blobs' descriptors as resolved, inline
  * values through `appendInline` (which writes them into the data file, aligned as page buffers are, and
  * returns their offset), larger ones into `sidecars`, then the descriptors as a full-zip page.
  */
 export function encodeBlobV2Page(
   column: string,
-  values: PageValues,
+  values: BlobV2PageValues,
   version: WriteFileVersion,
   appendInline: (bytes: Uint8Array) => number,
   sidecars: BlobSidecars,
@@ -259,12 +402,22 @@ export function encodeBlobV2Page(
     );
   }
   const offsets = values.offsets as Float64Array;
+  const external = values.external;
   const rowOffsets = new Float64Array(values.rows + 1);
-  const rows = new Uint8Array((values.rows - values.nullCount) * DESCRIPTOR_BYTES);
+  let uriBytes = 0;
+  for (const blob of external ?? []) uriBytes += blob?.uri.length ?? 0;
+  const rows = new Uint8Array((values.rows - values.nullCount) * DESCRIPTOR_BYTES + uriBytes);
   const view = new DataView(rows.buffer);
   let at = 0;
   for (let r = 0; r < values.rows; r++) {
-    if (!values.validity || values.validity[r]) {
+    const blob = external?.[r];
+    if (blob) {
+      view.setUint8(at, KIND_EXTERNAL);
+      view.setUint32(at + 17, blob.baseId, true);
+      view.setUint32(at + 21, blob.uri.length, true);
+      rows.set(blob.uri, at + DESCRIPTOR_BYTES);
+      at += DESCRIPTOR_BYTES + blob.uri.length;
+    } else if (!values.validity || values.validity[r]) {
       const bytes = values.bytes.subarray(offsets[r] as number, offsets[r + 1] as number);
       let [kind, position, id] = [KIND_INLINE, 0, 0];
       if (bytes.length > limits.packedMaxBytes) [kind, id] = [KIND_DEDICATED, sidecars.writeDedicated(bytes)];

@@ -48,6 +48,8 @@ export type TransactionRecord = { readVersion: number } & (
       fragments: ManifestProto['fragments'];
       fields: ManifestProto['fields'];
       schemaMetadata: ManifestProto['schema_metadata'];
+      /** External bases this write registers (Transaction.Overwrite.initial_bases, field 5). */
+      initialBases?: ManifestProto['base_paths'];
     }
 );
 
@@ -149,6 +151,7 @@ export function writeTransactionFile(root: string, transaction: TransactionRecor
             schema: transaction.fields,
             schema_metadata: transaction.schemaMetadata,
             config_upsert_values: {},
+            initial_bases: transaction.initialBases ?? [],
           },
         };
   const dir = join(root, '_transactions');

@@ -17,7 +17,7 @@
 import type * as arrow from 'apache-arrow';
 import { InternalError } from '../errors.js';
 import type { RepDefLayerName } from '../format/proto/messages.js';
-import { blobV2Data } from './blob.js';
+import { gatherBlobV2Page } from './blob.js';
 import { packStructRows, packVariableRows } from './packed.js';
 import type { ColumnKind, LeafColumn, PackedChild } from './schema.js';
 import {
@@ -329,11 +329,7 @@ export function gatherLeafPage(leaf: LeafColumn, chunks: readonly arrow.Data[]):
       leaf.kind,
       chunks.map((data) => packStructRows(leaf.name, data, packed)),
     );
-  if (leaf.blob === 'v2')
-    return gatherPageValues(
-      leaf.kind,
-      chunks.map((data) => blobV2Data(leaf.name, data)),
-    );
+  if (leaf.blob === 'v2') return gatherBlobV2Page(chunks);
   const packedChildren = leaf.packedChildren;
   if (packedChildren)
     return gatherPageValues(

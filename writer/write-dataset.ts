@@ -20,9 +20,13 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type * as arrow from 'apache-arrow';
 import { CommitConflictError, InvalidArgumentError, UnsupportedError } from '../errors.js';
-import type { FieldProto, ManifestProto } from '../format/proto/messages.js';
+import { FLAG_BASE_PATHS } from '../format/manifest.js';
+import type { BasePathProto, FieldProto, ManifestProto } from '../format/proto/messages.js';
+import { resolveExternalBlobs, type ExternalBlobPolicy } from './blob.js';
+import { localBaseDirectory } from '../dataset/blobs.js';
 import { toLocalPath } from '../dataset/location.js';
 import {
   commitManifest,
@@ -84,6 +88,21 @@ export interface WriteDatasetOptions {
    * `writeDataset` resolves: values are written where they lie.
    */
   releaseBuffer?: (buffer: ArrayBufferLike) => void;
+  /**
+   * Directories (absolute paths or `file:` URLs) that blob v2 rows given as `{ data: null, uri }` may
+   * point into: each is registered in the manifest as an external base (LanceDB's `base_paths`, with
+   * reader and writer feature flag 16), and a URI under one is stored relative to it, with its id. A
+   * base the dataset already registers keeps its id; the dataset's own bases count without being
+   * listed here. LanceDB reads such rows with `fetchBlobs`, lance-loader with `takeBlobs` (given the
+   * base in `externalRoots`).
+   */
+  externalBases?: readonly (string | URL)[];
+  /**
+   * Store a blob's URI that lies under no external base as it is, absolute (a local path as its
+   * `file:` URL), as Lance's `allow_external_blob_outside_bases` does. Default false: such a row is an
+   * InvalidArgumentError naming its column and row, as in LanceDB.
+   */
+  allowExternalBlobOutsideBases?: boolean;
 }
 
 /** What {@link writeDataset} committed. */
@@ -157,6 +176,15 @@ function checkOptions(
     );
   }
   const encodeInWorkers = options.encodeInWorkers ?? encodeInWorkersByDefault();
+  const allow = options.allowExternalBlobOutsideBases;
+  if (allow !== undefined && typeof allow !== 'boolean') {
+    throw new InvalidArgumentError(
+      `options.allowExternalBlobOutsideBases must be true or false; got ${JSON.stringify(allow)}`,
+      {
+        option: 'allowExternalBlobOutsideBases',
+      },
+    );
+  }
   return { mode, maxRowsPerFile, fileVersion, encodeInWorkers };
 }
 
@@ -253,6 +281,7 @@ async function writeFiles(
   encodeInWorkers: boolean,
   written: string[],
   releaseBuffer: ((buffer: ArrayBufferLike) => void) | undefined,
+  external: ExternalBlobPolicy,
 ): Promise<WrittenFile[]> {
   const files: WrittenFile[] = [];
   const held = releaseBuffer && new HeldBuffers(releaseBuffer);
@@ -266,6 +295,12 @@ async function writeFiles(
       checkBatch(batch, columns, children, schema, rowsSeen);
       // Held here too, so that a data file finished mid-batch does not release what the next one takes.
       const batchBuffers = held && children.flatMap((data) => held.hold(data));
+      const resolved = children.map((data, i) => {
+        const column = columns[i] as WriteColumn;
+        return column.leaves[0]?.blob === 'v2'
+          ? resolveExternalBlobs(column.field.name, data, rowsSeen, external)
+          : data;
+      });
       let start = 0;
       while (start < batch.numRows) {
         if (!writer) {
@@ -274,7 +309,7 @@ async function writeFiles(
         }
         const take = Math.min(batch.numRows - start, maxRowsPerFile - writer.rows);
         writer.write(
-          start === 0 && take === batch.numRows ? children : children.map((data) => data.slice(start, take)),
+          start === 0 && take === batch.numRows ? resolved : resolved.map((data) => data.slice(start, take)),
         );
         start += take;
         if (writer.rows >= maxRowsPerFile) {
@@ -360,7 +395,10 @@ function buildManifest(
   added: NewFiles,
   schemaMetadata: Record<string, Uint8Array>,
   transactionFile: string,
+  basePaths: BasePathProto[],
 ): ManifestProto {
+  // Lance sets feature flag 16 for readers and writers whenever the manifest registers a base path.
+  const baseFlag = basePaths.length > 0 ? FLAG_BASE_PATHS : 0n;
   const kept = base.fragments ?? [];
   let nextId = base.max_fragment_id !== undefined ? base.max_fragment_id + 1 : 0;
   for (const fragment of kept) nextId = Math.max(nextId, fragment.id + 1);
@@ -374,11 +412,11 @@ function buildManifest(
     schema_metadata: schemaMetadata,
     timestamp: { seconds: Math.floor(now / 1000), nanos: (now % 1000) * 1e6 },
     tag: '',
-    reader_feature_flags: base.reader_feature_flags ?? 0n,
-    writer_feature_flags: base.writer_feature_flags ?? 0n,
+    reader_feature_flags: (base.reader_feature_flags ?? 0n) | baseFlag,
+    writer_feature_flags: (base.writer_feature_flags ?? 0n) | baseFlag,
     writer_version: WRITER_VERSION,
     data_format: { file_format: 'lance', version: added.fileVersion },
-    base_paths: base.base_paths ?? [],
+    base_paths: basePaths,
     next_row_id: base.next_row_id ?? 0,
     config: base.config ?? {},
     table_metadata: base.table_metadata ?? {},
@@ -436,6 +474,7 @@ export async function writeDataset(
   }
   const columns = mode === 'append' && committed ? appendColumns(root, committed, schema) : planColumns(schema);
   const fileVersion = mode === 'append' && committed ? appendVersion(root, committed, options) : checked.fileVersion;
+  const bases = externalBasesOf(mode === 'create' ? [] : (committed?.manifest.base_paths ?? []), options);
   await prepareCompression(columns.flatMap((c) => c.leaves.map((leaf) => leafField(c, leaf))));
   const dataDir = join(root, 'data');
   fs.mkdirSync(dataDir, { recursive: true });
@@ -451,6 +490,7 @@ export async function writeDataset(
       encodeInWorkers,
       written,
       options.releaseBuffer,
+      bases.policy,
     );
     syncDirectory(dataDir);
     const fields = columns.flatMap((c) => c.fields);
@@ -463,13 +503,20 @@ export async function writeDataset(
       root,
       mode === 'append'
         ? { readVersion, operation: 'append', fragments }
-        : { readVersion, operation: 'overwrite', fragments, fields, schemaMetadata: metadata },
+        : {
+            readVersion,
+            operation: 'overwrite',
+            fragments,
+            fields,
+            schemaMetadata: metadata,
+            initialBases: bases.added,
+          },
     );
     written.push(join(root, '_transactions', transactionFile));
     for (let attempt = 1; ; attempt++) {
       const version = (committed?.version ?? 0) + 1;
       const base = mode === 'append' ? (committed?.manifest ?? {}) : configOf(committed);
-      const manifest = buildManifest(base, version, added, metadata, transactionFile);
+      const manifest = buildManifest(base, version, added, metadata, transactionFile, bases.basePaths);
       const indexSection = mode === 'append' && committed ? indexSectionOf(committed) : undefined;
       try {
         commitManifest(root, version, manifestFileBytes(manifest, indexSection));
@@ -482,6 +529,7 @@ export async function writeDataset(
           throw error;
         }
         committed = readLatestVersion(root);
+        if (committed) bases.basePaths = rebasePaths(root, committed.manifest.base_paths, bases.added);
         const again = committed && appendColumns(root, committed, schema);
         if (!again || again.flatMap((c) => c.fields).some((f, i) => f.id !== fields[i]?.id)) {
           throw new CommitConflictError(
@@ -518,6 +566,79 @@ function appendVersion(root: string, committed: CommittedVersion, options: Write
     );
   }
   return stored;
+}
+
+/** The base paths a write commits, the ones it adds, and how its blob URIs resolve against them. */
+interface WriteBases {
+  basePaths: BasePathProto[];
+  added: BasePathProto[];
+  policy: ExternalBlobPolicy;
+}
+
+/** The directory options.externalBases[index] names: an absolute path or a file: URL. */
+function baseDirectory(base: unknown, index: number): string {
+  const option = `options.externalBases[${index}]`;
+  const text = base instanceof URL ? base.href : base;
+  const dir =
+    typeof text !== 'string' ? undefined : localBaseDirectory({ id: 0, name: '', is_dataset_root: false, path: text });
+  if (dir === undefined)
+    throw new InvalidArgumentError(
+      `${option} must be an absolute directory path or a file: URL; got ${JSON.stringify(String(base))}`,
+      { option },
+    );
+  return dir;
+}
+
+/**
+ * The base paths after this write: the dataset's `existing` ones (kept, as Lance keeps them) and the
+ * directories of options.externalBases not among them, numbered after the largest id; URIs resolve
+ * against every local base that is not another dataset's root, as Lance resolves them.
+ */
+function externalBasesOf(existing: readonly BasePathProto[], options: WriteDatasetOptions): WriteBases {
+  const given: unknown = options.externalBases ?? [];
+  if (!Array.isArray(given))
+    throw new InvalidArgumentError(
+      'options.externalBases must be an array of directories (absolute paths or file: URLs)',
+      {
+        option: 'externalBases',
+      },
+    );
+  const basePaths = [...existing];
+  const added: BasePathProto[] = [];
+  let nextId = Math.max(0, ...existing.map((b) => b.id)) + 1;
+  given.forEach((base: unknown, index) => {
+    const dir = baseDirectory(base, index);
+    if (basePaths.some((b) => !b.is_dataset_root && localBaseDirectory(b) === dir)) return;
+    const path: BasePathProto = { id: nextId++, name: '', is_dataset_root: false, path: pathToFileURL(dir).href };
+    basePaths.push(path);
+    added.push(path);
+  });
+  const bases = basePaths.flatMap((b) => {
+    const dir = b.is_dataset_root ? undefined : localBaseDirectory(b);
+    return dir === undefined ? [] : [{ id: b.id, dir, prefix: dir.endsWith('/') ? dir : `${dir}/` }];
+  });
+  return { basePaths, added, policy: { bases, allowOutsideBases: options.allowExternalBlobOutsideBases ?? false } };
+}
+
+/**
+ * An append's base paths on top of a version another writer committed meanwhile: its bases and this
+ * write's new ones, which keep the ids this write's descriptors already store; a CommitConflictError
+ * when the other writer took one of those ids or registered one of those directories under another.
+ */
+function rebasePaths(
+  root: string,
+  committed: readonly BasePathProto[],
+  added: readonly BasePathProto[],
+): BasePathProto[] {
+  for (const mine of added) {
+    const other = committed.find((b) => b.id === mine.id || b.path === mine.path);
+    if (other && (other.id !== mine.id || other.path !== mine.path))
+      throw new CommitConflictError(
+        `${root}: another writer registered external base ${other.id} (${other.path}) while this append stored blobs under base ${mine.id} (${mine.path})`,
+        { path: root },
+      );
+  }
+  return [...committed, ...added.filter((mine) => !committed.some((b) => b.id === mine.id))];
 }
 
 /** What an overwrite keeps of the previous version: its table configuration and fragment numbering. */

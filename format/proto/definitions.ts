@@ -125,6 +125,7 @@ message Transaction {
     repeated lance.file.Field schema = 2;
     map<string, bytes> schema_metadata = 3;
     map<string, string> config_upsert_values = 4;
+    repeated BasePath initial_bases = 5;
   }
   oneof operation {
     Append append = 100;

@@ -165,6 +165,18 @@ interface DataFragmentProto {
 }
 
 /** lance.table.Manifest */
+/** lance.table.BasePath (table.proto): a directory or dataset root a manifest registers under an id. */
+export interface BasePathProto {
+  /** Field 1: the id data files (`base_id`) and external blob descriptors (`blob_id`) refer to it by. */
+  id: number;
+  /** Field 2: an optional alias ('' when none). */
+  name: string;
+  /** Field 3: true for another dataset's root (shallow clones), false for a directory of files. */
+  is_dataset_root: boolean;
+  /** Field 4: an absolute path or URL (`file:///data/media`, `s3://bucket/media`). */
+  path: string;
+}
+
 export interface ManifestProto {
   fields: FieldProto[];
   fragments: DataFragmentProto[];
@@ -178,7 +190,7 @@ export interface ManifestProto {
   writer_feature_flags: bigint;
   writer_version?: { library: string; version: string };
   data_format?: { file_format: string; version: string };
-  base_paths: { id: number; name: string; is_dataset_root: boolean; path: string }[];
+  base_paths: BasePathProto[];
   /** Field 6: byte offset of the IndexSection inside the manifest file. */
   index_section?: number;
   /** Field 11. */

@@ -311,9 +311,9 @@ describe('external blobs', () => {
     file,
     Uint8Array.from({ length: 64 }, (_, i) => i),
   );
-  const handles = async (uri: string, position: bigint, size: bigint, roots?: string[], base = 0) => {
+  const handles = async (uri: string, position: bigint, size: bigint, roots?: string[], base = 0, basePath = '') => {
     const source = await FileSource.open(file);
-    const files = new BlobFiles(undefined);
+    const files = new BlobFiles(undefined, [{ id: 2, name: '', is_dataset_root: false, path: basePath }]);
     try {
       const origin = { source, where: 'f.lance column 1 ("image")', row: 7 };
       const [handle] = await createBlobHandles(externalDescriptor(uri, position, size, base), [origin], files, {
@@ -344,12 +344,56 @@ describe('external blobs', () => {
     expect([...(bytes as Uint8Array)]).toEqual(Array.from({ length: 64 }, (_, i) => i));
   });
 
-  it('refuses an external blob relative to an external base with UnsupportedError', async () => {
+  const at = 'f.lance column 1 ("image"): row 7';
+  it('reads an external blob relative to a registered base under externalRoots', async () => {
+    const bytes = await handles('clip.bin', 10n, 3n, [media], 2, pathToFileURL(media).href);
+    expect([...(bytes as Uint8Array)]).toEqual([10, 11, 12]);
+  });
+
+  it('reads a base given as an absolute path, as Lance accepts it', async () => {
+    const bytes = await handles('clip.bin', 0n, 0n, [dir], 2, media);
+    expect(bytes?.length).toBe(64);
+  });
+
+  it('refuses a blob relative to a base outside externalRoots with UnsupportedError', async () => {
     await expectError(
-      handles('clip.bin', 0n, 0n, [media], 1),
+      handles('clip.bin', 0n, 0n, [path.join(dir, 'elsewhere')], 2, pathToFileURL(media).href),
       UnsupportedError,
-      'f.lance column 1 ("image"): row 7: external blob "clip.bin" is relative to the dataset\'s external base 1, which lance-loader cannot read',
+      `${at}: external blob ${file} is outside options.externalRoots (${path.join(dir, 'elsewhere')})`,
     );
+  });
+
+  it('refuses a base id the manifest does not register with CorruptFileError', async () => {
+    await expectError(
+      handles('clip.bin', 0n, 0n, [media], 5, pathToFileURL(media).href),
+      CorruptFileError,
+      `${at}: external blob names external base 5, which the manifest does not register (bases: 2)`,
+    );
+  });
+
+  it('refuses a base-relative URI that climbs out of its base with CorruptFileError', async () => {
+    await expectError(
+      handles('../media/clip.bin', 0n, 0n, [dir], 2, pathToFileURL(media).href),
+      CorruptFileError,
+      `${at}: external blob "../media/clip.bin" of external base 2 (${pathToFileURL(media).href}) is not a path inside its base`,
+    );
+  });
+
+  it("refuses a local dataset's base that is not a local directory with UnsupportedError", async () => {
+    await expectError(
+      handles('clip.bin', 0n, 0n, [media], 2, 's3://bucket/media'),
+      UnsupportedError,
+      `${at}: external blob "clip.bin" is relative to external base 2 (s3://bucket/media), which is not a local directory (a file: URL or an absolute path); a local dataset's external bases must be`,
+    );
+  });
+
+  it('refuses a missing external file with an IoError naming the row and the URI', async () => {
+    const error = await handles('gone.bin', 0n, 0n, [media], 2, pathToFileURL(media).href).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(IoError);
+    expect((error as IoError).message).toMatch(
+      new RegExp(`^${at.replace(/[().]/g, '\\$&')}: external blob "gone.bin" cannot be read: .*gone\\.bin`),
+    );
+    expect((error as IoError).details).toMatchObject({ row: 7, uri: 'gone.bin' });
   });
 
   it('refuses an external value past the end of its file', async () => {

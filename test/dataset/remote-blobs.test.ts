@@ -143,13 +143,19 @@ describe("a remote dataset's external blobs", () => {
   });
 
   /** The bytes [position, position + size) of external blob `uri` of a dataset at `root`. */
-  async function readExternal(uri: string, position: bigint, size: bigint): Promise<Uint8Array | undefined> {
+  async function readExternal(
+    uri: string,
+    position: bigint,
+    size: bigint,
+    base?: string,
+  ): Promise<Uint8Array | undefined> {
     const storage = RemoteStorage.open(root, s3.storage, undefined, 'remote');
-    const files = new BlobFiles(storage);
+    const files = new BlobFiles(storage, base ? [{ id: 1, name: '', is_dataset_root: false, path: base }] : []);
     try {
       const source = await storage.openBlobFile(`${root}/media/clip.bin`, 'origin');
       const origin = { source, where: 'f.lance column 1 ("image")', row: 7 };
-      const [handle] = await createBlobHandles(externalDescriptor(uri, position, size), [origin], files, {});
+      const descriptor = externalDescriptor(uri, position, size, base ? 1 : 0);
+      const [handle] = await createBlobHandles(descriptor, [origin], files, {});
       return await handle?.read();
     } finally {
       await files.close();
@@ -163,6 +169,18 @@ describe("a remote dataset's external blobs", () => {
 
   it('reads an absolute URI under the dataset', async () => {
     expect([...((await readExternal(`${root}/media/clip.bin`, 60n, 4n)) as Uint8Array)]).toEqual([60, 61, 62, 63]);
+  });
+
+  it('reads a URI relative to an external base under the dataset', async () => {
+    expect([...((await readExternal('clip.bin', 0n, 0n, `${root}/media`)) as Uint8Array)]).toEqual([...clip]);
+  });
+
+  it('refuses a URI relative to an external base outside the dataset, naming the base', async () => {
+    const error = await rejection(readExternal('clip.bin', 0n, 0n, 's3://blobs/elsewhere'));
+    expect(error).toBeInstanceOf(UnsupportedError);
+    expect((error as Error).message).toBe(
+      `f.lance column 1 ("image"): row 7: external blob "clip.bin" is relative to external base 1 (s3://blobs/elsewhere), outside the dataset ${root}; a remote dataset's external blobs are read only under it`,
+    );
   });
 
   it.each([

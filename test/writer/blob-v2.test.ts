@@ -220,13 +220,15 @@ it('refuses a blob v2 column in file version 2.1, naming the column and the vers
   expect(fs.existsSync(join(path, '_versions'))).toBe(false);
 });
 
-it('refuses an external blob (a uri instead of bytes), naming the column and row, and leaves no sidecar behind', async () => {
+it('refuses an external blob (a uri instead of bytes) under no external base, naming the column and row, and leaves no sidecar behind', async () => {
   const path = join(root, 'external.lance');
   const schema = new arrow.Schema([new arrow.Field('image', blobType, true, BLOB_V2)]);
   const rows = [{ image: { data: new Uint8Array(200_000), uri: null } }, { image: { data: null, uri: 'file:///x' } }];
   const error = await rejection(writeDataset(path, rows, { schema, fileVersion: '2.2' }));
-  expect(error).toMatchObject({ code: 'UNSUPPORTED', details: { column: 'image', row: 1 } });
-  expect(error.message).toContain('column "image": row 1 of its batch is an external blob (uri set)');
+  expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', details: { column: 'image', row: 1 } });
+  expect(error.message).toContain(
+    'column "image": row 1 is an external blob whose uri "file:///x" lies outside every external base',
+  );
   expect(fs.existsSync(join(path, '_versions'))).toBe(false);
   expect(fs.existsSync(join(path, 'data')) ? fs.readdirSync(join(path, 'data')) : []).toEqual([]);
 });
