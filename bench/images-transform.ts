@@ -468,7 +468,7 @@ function renderImagesTransform(result: {
     '',
     `- warm vs torchvision: ${ratio(rateOf('lance-loader 2 workers warm'), rateOf('torchvision num_workers=2 warm'))}; cold: ${ratio(rateOf('lance-loader 2 workers cold'), rateOf('torchvision num_workers=2 cold'))} (target ≥ 1.5×); CPU per image, torchvision's over ours (warm): ${ratio(cpuOf('torchvision num_workers=2 warm'), cpu2)}`,
     `- 2 workers vs 1: ${ratio(rateOf('lance-loader 2 workers warm'), rateOf('lance-loader 1 worker warm'))} (target ≥ 1.8×); CPU per image ${ms(cpu2)} ms with 2 workers, ${ms(cpu1)} with 1, so two cores of their own would give up to ${cpu1 && cpu2 ? ((2 * cpu1) / cpu2).toFixed(2) : '—'}×`,
-    `- 2 workers vs 1 over ${result.scaling.pairs.length} alternated pairs of warm runs, median: ${result.scaling.imagesPerSecond.toFixed(2)}× images/s (pairs ${result.scaling.pairs.map((p) => `${p.imagesPerSecond.toFixed(2)}×`).join(', ')}), ${result.scaling.byCpu.toFixed(2)}× by CPU per image (${result.scaling.pairs.map((p) => `${p.byCpu.toFixed(2)}×`).join(', ')})`,
+    `- 2 workers vs 1 over ${result.scaling.pairs.length} alternated pairs of warm epochs, median: ${result.scaling.imagesPerSecond.toFixed(2)}× images/s (pairs ${result.scaling.pairs.map((p) => `${p.imagesPerSecond.toFixed(2)}×`).join(', ')}), ${result.scaling.byCpu.toFixed(2)}× by CPU per image (${result.scaling.pairs.map((p) => `${p.byCpu.toFixed(2)}×`).join(', ')})`,
     ...(['lance-loader 2 workers warm', 'lance-loader 1 worker warm'] as const).map(
       (name) =>
         `- CPU ms per image by thread, ${name.slice('lance-loader '.length)}: ${Object.entries(
