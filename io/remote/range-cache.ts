@@ -189,14 +189,21 @@ export class RangeCache {
       object = (async () => {
         this.ready ??= mkdir(this.dir, { recursive: true }).then(() => undefined);
         await this.ready;
+        const opened: FileHandle[] = [];
+        const openFile = async (suffix: string, flags: string) => {
+          const handle = await open(join(this.dir, `${name}.${suffix}`), flags);
+          opened.push(handle);
+          return handle;
+        };
         try {
-          const data = await open(join(this.dir, `${name}.data`), 'a+');
-          const log = await open(join(this.dir, `${name}.ranges`), 'a+');
+          const created = await openFile('data', 'a+');
+          const log = await openFile('ranges', 'a+');
           // 'a+' appends every write; data goes at its own offsets, so reopen it for positioned writes.
-          await data.close();
+          const data = await openFile('data', 'r+');
+          await created.close();
           return {
             name,
-            data: await open(join(this.dir, `${name}.data`), 'r+'),
+            data,
             log,
             present: [],
             logBytes: 0,
@@ -205,6 +212,8 @@ export class RangeCache {
             writes: 0,
           };
         } catch (cause) {
+          // A handle left open here would be closed only when garbage collected.
+          await Promise.all(opened.map((h) => h.close().catch(() => undefined)));
           throw new IoError(
             `range cache ${this.dir}: cannot open its files: ${(cause as Error).message}`,
             { path: this.dir },
