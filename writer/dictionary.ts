@@ -85,36 +85,49 @@ function sameValue(bytes: Uint8Array, a: number, aEnd: number, b: number, bEnd: 
   return true;
 }
 
+/** A page's values: row r is bytes[offsets[r]..offsets[r + 1]], or `width` bytes at r × width. */
+interface ValueBytes {
+  bytes: Uint8Array;
+  offsets: Float64Array | undefined;
+  width: number;
+}
+
 /**
- * The distinct values among `rows` (row numbers of the page, in order; the byte range of row r is
- * `range(r)`): each listed row's index into them, in the order of their first row. Undefined as soon as
- * the items pass `budget`, whose size counts an index for every one of the page's `pageRows`.
+ * The distinct values among the page's rows (those listed in `rows`, in order, or all `pageRows` of
+ * them): each such row's index into them, in the order of their first row. Undefined as soon as the
+ * items pass `budget`, whose size counts an index for every one of the page's rows.
  */
 function dictionaryIndices(
-  bytes: Uint8Array,
-  range: (row: number) => [number, number],
-  rows: Int32Array,
+  values: ValueBytes,
+  rows: Int32Array | undefined,
   pageRows: number,
   budget: DictionaryBudget,
 ): { indices: Uint32Array; itemRows: Int32Array; count: number } | undefined {
-  const maxItems = Math.min(budget.maxItems, rows.length);
+  const { bytes, offsets, width } = values;
+  const listed = rows ? rows.length : pageRows;
+  const maxItems = Math.min(budget.maxItems, listed);
   // Open addressing: slot → 1 + item, items → the row that first held them.
   const slots = new Int32Array(2 ** Math.ceil(Math.log2(2 * maxItems + 2)));
   const mask = slots.length - 1;
   const itemRows = new Int32Array(maxItems);
   // Indices and the first offset cost the same whatever the items are.
   const fixedBytes = pageRows * INDEX_BYTES + budget.offsetBytes;
+  const { maxBytes, offsetBytes } = budget;
   let itemBytes = 0;
   let count = 0;
-  const indices = new Uint32Array(rows.length);
-  for (let i = 0; i < rows.length; i++) {
-    const [start, end] = range(rows[i] as number);
+  const indices = new Uint32Array(listed);
+  for (let i = 0; i < listed; i++) {
+    const row = rows ? (rows[i] as number) : i;
+    const start = offsets ? (offsets[row] as number) : row * width;
+    const end = offsets ? (offsets[row + 1] as number) : start + width;
     let slot = hashValue(bytes, start, end) & mask;
     let index = -1;
     for (;;) {
       const held = slots[slot] as number;
       if (held === 0) break;
-      const [heldStart, heldEnd] = range(itemRows[held - 1] as number);
+      const heldRow = itemRows[held - 1] as number;
+      const heldStart = offsets ? (offsets[heldRow] as number) : heldRow * width;
+      const heldEnd = offsets ? (offsets[heldRow + 1] as number) : heldStart + width;
       if (sameValue(bytes, heldStart, heldEnd, start, end)) {
         index = held - 1;
         break;
@@ -123,10 +136,10 @@ function dictionaryIndices(
     }
     if (index < 0) {
       if (count >= maxItems) return undefined;
-      itemBytes += end - start + budget.offsetBytes;
-      if (itemBytes + fixedBytes > budget.maxBytes) return undefined;
+      itemBytes += end - start + offsetBytes;
+      if (itemBytes + fixedBytes > maxBytes) return undefined;
       index = count++;
-      itemRows[index] = rows[i] as number;
+      itemRows[index] = row;
       slots[slot] = index + 1;
     }
     indices[i] = index;
@@ -155,8 +168,7 @@ function sampleRows(rows: number): Int32Array | undefined {
  * values than the budget allows.
  */
 function budgetOf(
-  bytes: Uint8Array,
-  range: (row: number) => [number, number],
+  values: ValueBytes,
   rows: number,
   plainBytes: number,
   offsetBytes: number,
@@ -166,15 +178,12 @@ function budgetOf(
   const sampled = sampleRows(rows);
   if (sampled && sampled.length >= MIN_SAMPLES) {
     const unlimited = { maxItems: sampled.length, maxBytes: Infinity, offsetBytes: 0 };
-    const unique = dictionaryIndices(bytes, range, sampled, 0, unlimited)?.count ?? sampled.length;
+    const unique = dictionaryIndices(values, sampled, 0, unlimited)?.count ?? sampled.length;
     const ratio = unique / sampled.length;
     if (ratio >= NEAR_UNIQUE || Math.ceil(ratio * rows) > maxItems) return undefined;
   }
   return { maxItems, maxBytes: Math.floor(plainBytes * MAX_SIZE_RATIO), offsetBytes };
 }
-
-/** 0, 1, …, rows − 1. */
-const everyRow = (rows: number): Int32Array => Int32Array.from({ length: rows }, (_, i) => i);
 
 /**
  * The page as dictionary indices and items when LanceDB would dictionary-encode it (variable-width
@@ -183,10 +192,10 @@ const everyRow = (rows: number): Int32Array => Int32Array.from({ length: rows },
 export function encodeDictionary(values: PageValues, offsetBytes: 4 | 8): DictionaryPage | undefined {
   const { rows, offsets, bytes } = values;
   if (!offsets) return undefined;
-  const range = (r: number): [number, number] => [offsets[r] as number, offsets[r + 1] as number];
   const plain = (offsets[rows] as number) - (offsets[0] as number) + (rows + 1) * offsetBytes;
-  const budget = budgetOf(bytes, range, rows, plain, offsetBytes);
-  const found = budget && dictionaryIndices(bytes, range, everyRow(rows), rows, budget);
+  const page = { bytes, offsets, width: 0 };
+  const budget = budgetOf(page, rows, plain, offsetBytes);
+  const found = budget && dictionaryIndices(page, undefined, rows, budget);
   if (!found) return undefined;
   const { indices, itemRows, count } = found;
 
@@ -233,9 +242,9 @@ export function encodeDictionary(values: PageValues, offsetBytes: 4 | 8): Dictio
 export function encodeFixedDictionary(values: PageValues, byteWidth: number): DictionaryPage | undefined {
   const { rows, bytes } = values;
   if (byteWidth !== 8 || values.nullCount === rows) return undefined;
-  const range = (r: number): [number, number] => [r * byteWidth, (r + 1) * byteWidth];
-  const budget = budgetOf(bytes, range, rows, rows * byteWidth, 0);
-  const found = budget && dictionaryIndices(bytes, range, everyRow(rows), rows, budget);
+  const page = { bytes, offsets: undefined, width: byteWidth };
+  const budget = budgetOf(page, rows, rows * byteWidth, 0);
+  const found = budget && dictionaryIndices(page, undefined, rows, budget);
   if (!found) return undefined;
   const { indices, itemRows, count } = found;
   const items = new Uint8Array(count * byteWidth);
