@@ -1,34 +1,43 @@
 /**
  * Dictionary encoding of a page of strings or binary values (and, in file version 2.2, of 64-bit values:
- * encodeFixedDictionary), as LanceDB decides it: a page of at least
- * 100 non-null values whose dictionary form is estimated under 0.8 × its plain size is stored as u32
- * indices (the mini-block values, compressed like any fixed-width values) and the distinct values once,
- * in buffer 2. Null rows do not count (LanceDB 0.39 leaves pages of many nulls and few distinct values
- * undictionaried, which only this reading of its estimate explains):
+ * encodeFixedDictionary), exactly where LanceDB 0.39 (lance-encoding 12) uses it. Its rule, from
+ * `PrimitiveStructuralEncoder::should_dictionary_encode` and `dict::dictionary_encode`:
  *
- *   estimate  = distinct × (average value bytes + offset bytes) + valid × offset bytes
- *   plain     = value bytes + (valid + 1) × offset bytes         (average = plain / valid, rounded down)
- *   buffer 2  = u32 32 | u32 bytes_start | (distinct + 1) u32 offsets from 0 | value bytes
- *               (u64 fields for 64-bit offsets: the `Variable` block encoding)
+ *   1. a page of at least 100 values (null rows count: their slots are values too, usually empty);
+ *   2. a sample of min(values, 4096) rows, when at least 1024: 32 blocks spread over the page, the
+ *      first ⌊samples / 32⌋ rows of each. With `unique` distinct values among them, the page is left
+ *      alone when unique / sampled ≥ 0.98, or when ⌈unique / sampled × values⌉ > ⌊values / 2⌋;
+ *   3. the dictionary is then built in row order and given up once it would hold more than
+ *      ⌊values / 2⌋ items (at most 100,000), or once its encoded size passes ⌊0.8 × plain size⌋:
  *
- * LanceDB (lance-encoding `should_dictionary_encode`) compares the same estimate with 0.8, but with the
- * distinct count from a HyperLogLog of precision 4 (16 registers) over xxh3 hashes, so within about ±15 %
- * of the threshold its choice follows the hashes of the values: on 3000-row pages it kept dictionaries
- * up to 1,358 distinct 8-byte values where this count stops at 1,028, and stopped at 1,470 for 20- and
- * 60-byte values where this count goes on to 1,591 and 2,016. Counting exactly, the writer picks the
- * smaller encoding there; further from the threshold both choose alike
- * (test/writer/dictionary-choice.test.ts).
+ *        encoded = item bytes + values × 4 (u32 indices) + (items + 1) × offset bytes (none for 64-bit)
+ *        plain   = value bytes + (values + 1) × offset bytes                        (values × 8 for 64-bit)
  *
- * Items keep the order of their first row. Counting stops as soon as the distinct values pass what the
- * estimate allows. Values are hashed (whole up to 256 bytes; longer ones by their length, 16 bytes at
- * each end and 32 spread over them) into an open-addressing table of typed arrays, and compared whole
- * only when hashes meet, so long values (images) are not read byte by byte. A null row gets index 0.
+ * Every count is exact, so the choice is the same as LanceDB's for every page (the sample counts the
+ * distinct xxh3 hashes of values, the same number barring a 64-bit collision). Dictionary items are the
+ * distinct values in the order of their first row, null rows' slots included, as LanceDB keeps them:
+ *
+ *   buffer 2 (strings) = u32 32 | u32 bytes_start | (items + 1) u32 offsets from 0 | value bytes
+ *                        (u64 fields for 64-bit offsets: the `Variable` block encoding)
+ *
+ * Values are hashed (whole up to 256 bytes; longer ones by their length, 16 bytes at each end and 32
+ * spread over them) into an open-addressing table of typed arrays, and compared whole only when hashes
+ * meet, so long values (images) are not read byte by byte.
  */
 import type { CompressiveEncodingProto } from '../format/proto/messages.js';
 import type { PageValues } from './values.js';
 
 const MIN_ROWS = 100;
 const MAX_SIZE_RATIO = 0.8;
+/** Items allowed: ⌊values / DIVISOR⌋, at most MAX_ITEMS. */
+const DIVISOR = 2;
+const MAX_ITEMS = 100_000;
+/** Bytes per index in LanceDB's size budget (u32 indices). */
+const INDEX_BYTES = 4;
+const MAX_SAMPLES = 4096;
+const MIN_SAMPLES = 1024;
+const SAMPLE_BLOCKS = 32;
+const NEAR_UNIQUE = 0.98;
 /** Values up to this long are hashed whole; longer ones by their length, both ends and 32 spread bytes. */
 const WHOLE_HASH_BYTES = 256;
 const HASHED_END_BYTES = 16;
@@ -42,6 +51,15 @@ export interface DictionaryPage {
   items: Uint8Array;
   itemCount: number;
   encoding: CompressiveEncodingProto;
+}
+
+/** What LanceDB lets a page's dictionary cost before it gives up on it. */
+interface DictionaryBudget {
+  maxItems: number;
+  /** ⌊0.8 × plain size⌋: item bytes + indices + item offsets may not pass it. */
+  maxBytes: number;
+  /** Bytes per item offset in the encoded size (0 for 64-bit values). */
+  offsetBytes: number;
 }
 
 const mix = (hash: number, byte: number): number => Math.imul(hash ^ byte, 0x01000193);
@@ -67,32 +85,49 @@ function sameValue(bytes: Uint8Array, a: number, aEnd: number, b: number, bEnd: 
   return true;
 }
 
+/** A page's values: row r is bytes[offsets[r]..offsets[r + 1]], or `width` bytes at r × width. */
+interface ValueBytes {
+  bytes: Uint8Array;
+  offsets: Float64Array | undefined;
+  width: number;
+}
+
 /**
- * Each valid row's index into the distinct values of `rows` rows (the byte range of row r is
- * `range(r)`), in the order of their first row; undefined once there would be more than `maxDistinct`.
+ * The distinct values among the page's rows (those listed in `rows`, in order, or all `pageRows` of
+ * them): each such row's index into them, in the order of their first row. Undefined as soon as the
+ * items pass `budget`, whose size counts an index for every one of the page's rows.
  */
 function dictionaryIndices(
-  values: PageValues,
-  range: (row: number) => [number, number],
-  maxDistinct: number,
+  values: ValueBytes,
+  rows: Int32Array | undefined,
+  pageRows: number,
+  budget: DictionaryBudget,
 ): { indices: Uint32Array; itemRows: Int32Array; count: number } | undefined {
-  const { rows, validity, bytes } = values;
-  const valid = rows - values.nullCount;
+  const { bytes, offsets, width } = values;
+  const listed = rows ? rows.length : pageRows;
+  const maxItems = Math.min(budget.maxItems, listed);
   // Open addressing: slot → 1 + item, items → the row that first held them.
-  const slots = new Int32Array(2 ** Math.ceil(Math.log2(2 * Math.min(valid, maxDistinct + 1))));
+  const slots = new Int32Array(2 ** Math.ceil(Math.log2(2 * maxItems + 2)));
   const mask = slots.length - 1;
-  const itemRows = new Int32Array(Math.min(valid, maxDistinct));
+  const itemRows = new Int32Array(maxItems);
+  // Indices and the first offset cost the same whatever the items are.
+  const fixedBytes = pageRows * INDEX_BYTES + budget.offsetBytes;
+  const { maxBytes, offsetBytes } = budget;
+  let itemBytes = 0;
   let count = 0;
-  const indices = new Uint32Array(rows);
-  for (let r = 0; r < rows; r++) {
-    if (validity && !validity[r]) continue;
-    const [start, end] = range(r);
+  const indices = new Uint32Array(listed);
+  for (let i = 0; i < listed; i++) {
+    const row = rows ? (rows[i] as number) : i;
+    const start = offsets ? (offsets[row] as number) : row * width;
+    const end = offsets ? (offsets[row + 1] as number) : start + width;
     let slot = hashValue(bytes, start, end) & mask;
     let index = -1;
     for (;;) {
       const held = slots[slot] as number;
       if (held === 0) break;
-      const [heldStart, heldEnd] = range(itemRows[held - 1] as number);
+      const heldRow = itemRows[held - 1] as number;
+      const heldStart = offsets ? (offsets[heldRow] as number) : heldRow * width;
+      const heldEnd = offsets ? (offsets[heldRow + 1] as number) : heldStart + width;
       if (sameValue(bytes, heldStart, heldEnd, start, end)) {
         index = held - 1;
         break;
@@ -100,14 +135,54 @@ function dictionaryIndices(
       slot = (slot + 1) & mask;
     }
     if (index < 0) {
-      if (count >= maxDistinct) return undefined;
+      if (count >= maxItems) return undefined;
+      itemBytes += end - start + offsetBytes;
+      if (itemBytes + fixedBytes > maxBytes) return undefined;
       index = count++;
-      itemRows[index] = r;
+      itemRows[index] = row;
       slots[slot] = index + 1;
     }
-    indices[r] = index;
+    indices[i] = index;
   }
   return { indices, itemRows: itemRows.subarray(0, count), count };
+}
+
+/** The rows LanceDB samples from a page of `rows` values (none when under 1024 would be sampled). */
+function sampleRows(rows: number): Int32Array | undefined {
+  const samples = Math.min(rows, MAX_SAMPLES);
+  if (samples < MIN_SAMPLES) return undefined;
+  const perBlock = Math.floor(samples / SAMPLE_BLOCKS);
+  const sampled = new Int32Array(perBlock * SAMPLE_BLOCKS);
+  let at = 0;
+  for (let block = 0; block < SAMPLE_BLOCKS; block++) {
+    const start = Math.floor((block * rows) / SAMPLE_BLOCKS);
+    const next = Math.floor(((block + 1) * rows) / SAMPLE_BLOCKS);
+    for (let row = start; row < start + Math.min(perBlock, next - start); row++) sampled[at++] = row;
+  }
+  return sampled.subarray(0, at);
+}
+
+/**
+ * LanceDB's budget for a dictionary of the page's `rows` values of `plainBytes`, or undefined when
+ * it does not try one: too few values, or a sample that looks near-unique or projects more distinct
+ * values than the budget allows.
+ */
+function budgetOf(
+  values: ValueBytes,
+  rows: number,
+  plainBytes: number,
+  offsetBytes: number,
+): DictionaryBudget | undefined {
+  if (rows < MIN_ROWS || plainBytes === 0) return undefined;
+  const maxItems = Math.min(Math.floor(rows / DIVISOR), MAX_ITEMS);
+  const sampled = sampleRows(rows);
+  if (sampled && sampled.length >= MIN_SAMPLES) {
+    const unlimited = { maxItems: sampled.length, maxBytes: Infinity, offsetBytes: 0 };
+    const unique = dictionaryIndices(values, sampled, 0, unlimited)?.count ?? sampled.length;
+    const ratio = unique / sampled.length;
+    if (ratio >= NEAR_UNIQUE || Math.ceil(ratio * rows) > maxItems) return undefined;
+  }
+  return { maxItems, maxBytes: Math.floor(plainBytes * MAX_SIZE_RATIO), offsetBytes };
 }
 
 /**
@@ -116,14 +191,11 @@ function dictionaryIndices(
  */
 export function encodeDictionary(values: PageValues, offsetBytes: 4 | 8): DictionaryPage | undefined {
   const { rows, offsets, bytes } = values;
-  const valid = rows - values.nullCount;
-  if (valid < MIN_ROWS || !offsets) return undefined;
-  const plain = (offsets[rows] as number) - (offsets[0] as number) + (valid + 1) * offsetBytes;
-  const average = Math.floor(plain / valid);
-  // distinct × (average + offsetBytes) + valid rows × offsetBytes < 0.8 × plain
-  const maxDistinct = Math.ceil((MAX_SIZE_RATIO * plain - valid * offsetBytes) / (average + offsetBytes)) - 1;
-  if (maxDistinct < 1) return undefined;
-  const found = dictionaryIndices(values, (r) => [offsets[r] as number, offsets[r + 1] as number], maxDistinct);
+  if (!offsets) return undefined;
+  const plain = (offsets[rows] as number) - (offsets[0] as number) + (rows + 1) * offsetBytes;
+  const page = { bytes, offsets, width: 0 };
+  const budget = budgetOf(page, rows, plain, offsetBytes);
+  const found = budget && dictionaryIndices(page, undefined, rows, budget);
   if (!found) return undefined;
   const { indices, itemRows, count } = found;
 
@@ -160,27 +232,23 @@ export function encodeDictionary(values: PageValues, offsetBytes: 4 | 8): Dictio
   };
 }
 
-/** Bytes per index in LanceDB's estimate of a fixed-width dictionary page. */
-const INDEX_BYTES = 4;
-
 /**
  * The page as dictionary indices and items when LanceDB 0.39 would dictionary-encode it in file version
- * 2.2 (64-bit values: ints, floats, dates, timestamps), else undefined. LanceDB estimates a page of
- * `rows` values as distinct × value bytes + rows × 4 bytes of indices and takes the dictionary under 0.8 ×
- * its plain size (rows × value bytes): at most 0.3 × rows distinct 64-bit values, never for narrower ones.
- * Items are the distinct values in the order of their first row, `Flat` encoded.
+ * 2.2 (64-bit values: ints, floats, dates, timestamps), else undefined: the same rule as for strings,
+ * with items of 8 bytes and no offsets, so at most 0.3 × values distinct ones (items × 8 + values × 4 ≤
+ * ⌊0.8 × values × 8⌋), never for narrower values. Items are the distinct values in the order of their
+ * first row, `Flat` encoded.
  */
 export function encodeFixedDictionary(values: PageValues, byteWidth: number): DictionaryPage | undefined {
-  const { rows } = values;
-  if (byteWidth !== 8 || rows < MIN_ROWS || values.nullCount === rows) return undefined;
-  // distinct × byteWidth + rows × 4 < 0.8 × rows × byteWidth
-  const maxDistinct = Math.ceil((MAX_SIZE_RATIO * rows * byteWidth - rows * INDEX_BYTES) / byteWidth) - 1;
-  if (maxDistinct < 1) return undefined;
-  const found = dictionaryIndices(values, (r) => [r * byteWidth, (r + 1) * byteWidth], maxDistinct);
+  const { rows, bytes } = values;
+  if (byteWidth !== 8 || values.nullCount === rows) return undefined;
+  const page = { bytes, offsets: undefined, width: byteWidth };
+  const budget = budgetOf(page, rows, rows * byteWidth, 0);
+  const found = budget && dictionaryIndices(page, undefined, rows, budget);
   if (!found) return undefined;
   const { indices, itemRows, count } = found;
   const items = new Uint8Array(count * byteWidth);
-  itemRows.forEach((r, i) => items.set(values.bytes.subarray(r * byteWidth, (r + 1) * byteWidth), i * byteWidth));
+  itemRows.forEach((r, i) => items.set(bytes.subarray(r * byteWidth, (r + 1) * byteWidth), i * byteWidth));
   return {
     indices: new Uint8Array(indices.buffer),
     items,

@@ -1,8 +1,8 @@
 /**
- * Which string pages become dictionaries, FSST or plain, against LanceDB 0.39 on the same pages: the
- * same choice wherever the page's distinct values are clearly under or over LanceDB's 0.8 size ratio.
- * (Near the ratio LanceDB decides on a HyperLogLog estimate of 16 registers, which lance-loader does not
- * reproduce: writer/dictionary.ts.)
+ * Which string pages become dictionaries, FSST or plain, against LanceDB 0.39 on the same pages: a few
+ * typical pages, then a sweep of distinct counts across both of LanceDB's limits (the size budget and
+ * the item budget with its sampled projection, writer/dictionary.ts) for values of 8, 20 and 60 bytes
+ * and random mixes with nulls, in file versions 2.1 and 2.2: the same layout for every column.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -12,7 +12,10 @@ import * as arrow from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeDataset } from '../../index.js';
 import { toLanceDbArrow } from '../fixtures/arrow-bridge.js';
-import { layouts } from './read-back.js';
+import { expectTablesEqual } from '../fixtures/compare.js';
+import { oracleScan } from '../fixtures/oracle.js';
+import { Rng } from '../fixtures/random.js';
+import { layouts, type ColumnLayout } from './read-back.js';
 
 const root = fs.mkdtempSync(join(os.tmpdir(), 'writer-dictionary-choice-'));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -54,5 +57,68 @@ describe.each(CASES)('a page of $name', ({ name, distinct, length, kind }) => {
     const [mine, lance] = [(await layouts(ours))['s'], (await layouts(`${theirs}.lance`))['s']];
     expect(kindOf(mine?.layout)).toBe(kind);
     expect(mine?.layout).toBe(lance?.layout);
+  });
+});
+
+/** 900 to 2,100 distinct values every 16, and each side of where LanceDB's choice flips on 3000 rows. */
+const SWEEP = [...Array.from({ length: 76 }, (_, k) => 900 + 16 * k), 1399, 1400, 1488, 1489, 1500, 1501];
+
+/** Rows drawn at random from `distinct` strings of 4 to 40 characters, a tenth of them null. */
+function randomMix(rng: Rng, distinct: number): (string | null)[] {
+  const pool = Array.from({ length: distinct }, (_, k) => `${k}`.padStart(rng.int(4, 41), 'q'));
+  return Array.from({ length: ROWS }, () => (rng.bool(0.1) ? null : (pool[rng.int(0, distinct)] as string)));
+}
+
+function sweepTable(): arrow.Table {
+  const columns: Record<string, arrow.Vector> = {};
+  for (const length of [8, 20, 60]) {
+    for (const distinct of SWEEP)
+      columns[`w${length}_d${distinct}`] = arrow.vectorFromArray(strings(distinct, length), new arrow.Utf8());
+  }
+  const rng = new Rng(14);
+  for (let k = 0; k < 24; k++) {
+    columns[`mix${k}`] = arrow.vectorFromArray(randomMix(rng, rng.int(600, 2400)), new arrow.Utf8());
+  }
+  return new arrow.Table(columns);
+}
+
+const kinds = (columns: Record<string, ColumnLayout>): Record<string, string> =>
+  Object.fromEntries(Object.entries(columns).map(([name, c]) => [name, kindOf(c.layout)]));
+
+describe.each(['2.1', '2.2'] as const)('a sweep of distinct counts written as file version %s', (version) => {
+  const table = sweepTable();
+  const ours = join(root, `ours-sweep-${version}.lance`);
+  let mine: Record<string, ColumnLayout>;
+  let lance: Record<string, ColumnLayout>;
+
+  beforeAll(async () => {
+    await writeDataset(ours, table, { fileVersion: version });
+    const db = await lancedb.connect(root);
+    (
+      await db.createTable(`sweep-${version}`, toLanceDbArrow(table), {
+        storageOptions: { new_table_data_storage_version: version },
+      })
+    ).close();
+    db.close();
+    [mine, lance] = [await layouts(ours), await layouts(join(root, `sweep-${version}.lance`))];
+  });
+
+  it("crosses LanceDB's choice both ways at every value width", () => {
+    const theirs = kinds(lance);
+    for (const length of [8, 20, 60]) {
+      const chosen = SWEEP.map((distinct) => theirs[`w${length}_d${distinct}`]);
+      expect(chosen).toContain('dictionary');
+      expect(chosen).toContain('fsst');
+    }
+  });
+
+  it('gives every column the layout LanceDB gives it', () => {
+    expect(Object.fromEntries(Object.entries(mine).map(([name, c]) => [name, c.layout]))).toEqual(
+      Object.fromEntries(Object.entries(lance).map(([name, c]) => [name, c.layout])),
+    );
+  });
+
+  it('is read by LanceDB value for value', async () => {
+    expectTablesEqual(await oracleScan(ours), table, { label: 'LanceDB' });
   });
 });

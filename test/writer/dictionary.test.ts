@@ -50,14 +50,26 @@ describe('encodeDictionary', () => {
     expect(resolve(pageOf(strings), strings)).toEqual(strings);
   });
 
-  it('leaves null rows out of the items', () => {
+  it("keeps null rows' empty slots as an item, as LanceDB does", () => {
     const strings = colors.map((c, i) => (i % 5 === 0 ? null : c));
-    expect(encodeDictionary(pageOf(strings), 4)?.itemCount).toBe(3);
+    expect(encodeDictionary(pageOf(strings), 4)?.itemCount).toBe(4);
     expect(resolve(pageOf(strings), strings)).toEqual(strings);
   });
 
-  it('declines fewer than 100 non-null values', () => {
+  it('declines fewer than 100 values', () => {
     expect(encodeDictionary(pageOf(colors.slice(0, 99)), 4)).toBeUndefined();
+  });
+
+  it('counts null rows among the 100 values', () => {
+    const strings = colors.slice(0, 100).map((c, i) => (i < 10 ? null : c));
+    expect(encodeDictionary(pageOf(strings), 4)?.itemCount).toBe(4);
+  });
+
+  it('declines a dictionary of more items than half the values', () => {
+    const strings = (distinct: number): string[] =>
+      Array.from({ length: 1000 }, (_, i) => `${'x'.repeat(40)}${i % distinct}`);
+    expect(encodeDictionary(pageOf(strings(501)), 4)).toBeUndefined();
+    expect(encodeDictionary(pageOf(strings(500)), 4)?.itemCount).toBe(500);
   });
 
   it('declines values that are mostly distinct', () => {

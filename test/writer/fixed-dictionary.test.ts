@@ -106,3 +106,39 @@ it('leaves a page of fewer than 100 values undictionaried, as LanceDB does', asy
   await writeDataset(path, small);
   expect((await layouts(path))['v']?.layout).toBe('MiniBlock{values=Flat(64b)}');
 });
+
+describe("64-bit values at the edge of LanceDB's size budget (items × 8 + values × 4 ≤ ⌊0.8 × values × 8⌋)", () => {
+  const ROWS = 3000;
+  const table = new arrow.Table(
+    Object.fromEntries(
+      [899, 900, 901].map((distinct) => [
+        `d${distinct}`,
+        arrow.makeVector(
+          BigInt64Array.from({ length: ROWS }, (_, i) => BigInt((i * 7919 + 13) % distinct) * 1_000_003n),
+        ),
+      ]),
+    ),
+  );
+  const ours = join(root, 'edge-ours.lance');
+  let mine: Record<string, ColumnLayout>;
+  let lance: Record<string, ColumnLayout>;
+
+  beforeAll(async () => {
+    await writeDataset(ours, table, { fileVersion: '2.2' });
+    const db = await lancedb.connect(root);
+    (
+      await db.createTable('edge-theirs', toLanceDbArrow(table), {
+        storageOptions: { new_table_data_storage_version: '2.2' },
+      })
+    ).close();
+    db.close();
+    [mine, lance] = [await layouts(ours), await layouts(join(root, 'edge-theirs.lance'))];
+  });
+
+  it('takes a dictionary of 900 items of 3000 values and not of 901, as LanceDB does', () => {
+    const dictionaries = (columns: Record<string, ColumnLayout>): boolean[] =>
+      ['d899', 'd900', 'd901'].map((name) => columns[name]?.layout.includes('dict=') ?? false);
+    expect(dictionaries(lance)).toEqual([true, true, false]);
+    expect(dictionaries(mine)).toEqual(dictionaries(lance));
+  });
+});
