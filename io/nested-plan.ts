@@ -17,12 +17,33 @@ import type { PageLevels } from '../format/repdef.js';
 import { done, pageBuffer, type DecodeTask, type PageRequest, type PlanStep } from './plan-steps.js';
 
 /**
- * Groups the request's rows by the chunks they need, rows of touching chunks in one group: four numbers
- * per group (first chunk, last chunk, entries [from, to) of the rows).
+ * Spans of the call in progress, kept for the next (planning is synchronous, so one per thread is enough,
+ * and the step keeps only what it copies out); a page request of more than KEPT_SPAN_ROWS rows gets
+ * spans of its own, so a huge scan batch does not leave a huge array behind.
  */
-function chunkSpans(request: PageRequest, table: ChunkTable, repIndex: MiniBlockRepIndex | null): number[] {
+const KEPT_SPAN_ROWS = 4096;
+let keptSpans = new Float64Array(4 * 256);
+
+function spansFor(rows: number): Float64Array {
+  if (4 * rows <= keptSpans.length) return keptSpans;
+  const spans = new Float64Array(4 * rows);
+  if (rows <= KEPT_SPAN_ROWS) keptSpans = spans;
+  return spans;
+}
+
+/**
+ * Groups the request's rows by the chunks they need, rows of touching chunks in one group, into `spans`
+ * (room for four numbers a row): four numbers per group (first chunk, last chunk, entries [from, to) of
+ * the rows). Returns the groups.
+ */
+function chunkSpans(
+  request: PageRequest,
+  table: ChunkTable,
+  repIndex: MiniBlockRepIndex | null,
+  spans: Float64Array,
+): number {
   const { rows } = request;
-  const spans: number[] = [];
+  let groups = 0;
   let chunk = 0;
   const numChunks = table.itemStarts.length - 1;
   for (let i = 0; i < rows.length; i++) {
@@ -40,15 +61,19 @@ function chunkSpans(request: PageRequest, table: ChunkTable, repIndex: MiniBlock
         );
       first = last = chunk;
     }
-    const previous = spans.length - 4;
-    if (previous >= 0 && first <= (spans[previous + 1] as number)) {
+    const previous = 4 * (groups - 1);
+    if (groups > 0 && first <= (spans[previous + 1] as number)) {
       spans[previous + 1] = Math.max(spans[previous + 1] as number, last);
       spans[previous + 3] = i + 1;
     } else {
-      spans.push(first, last, i, i + 1);
+      const at = 4 * groups++;
+      spans[at] = first;
+      spans[at + 1] = last;
+      spans[at + 2] = i;
+      spans[at + 3] = i + 1;
     }
   }
-  return spans;
+  return groups;
 }
 
 /** Reads the chunks the request's rows need, then yields a 'miniblock-nested' task. */
@@ -62,23 +87,32 @@ export function planNestedChunks(
 ): PlanStep {
   const { page, rows, slots, where } = request;
   const data = pageBuffer(page, 1, where);
-  const spans = chunkSpans(request, table, repIndex);
+  const spans = spansFor(rows.length);
+  const numGroups = chunkSpans(request, table, repIndex, spans);
   const { byteOffsets, itemStarts } = table;
-  // Plain arrays: V8 makes a typed array of more than 64 bytes far more slowly (its own backing store).
-  const groups: number[] = [];
-  const chunks: number[] = [];
-  const ranges: { offset: number; size: number }[] = [];
-  for (let k = 0; k < spans.length; k += 4) {
-    const first = spans[k] as number;
-    const last = spans[k + 1] as number;
+  let numChunks = 0;
+  for (let k = 0; k < 4 * numGroups; k += 4) numChunks += (spans[k + 1] as number) - (spans[k] as number) + 1;
+  // Plain arrays of their final length (a pushed array leaves its outgrown copies as garbage): V8 makes
+  // a typed array of more than 64 bytes far more slowly (its own backing store).
+  const groups = new Array<number>(4 * numGroups);
+  const chunks = new Array<number>(4 * numChunks);
+  const ranges = new Array<{ offset: number; size: number }>(numGroups);
+  let at = 0;
+  for (let g = 0; g < numGroups; g++) {
+    const first = spans[4 * g] as number;
+    const last = spans[4 * g + 1] as number;
     const base = byteOffsets[first] as number;
-    ranges.push({ offset: data.offset + base, size: (byteOffsets[last + 1] as number) - base });
-    const firstRow = repIndex ? (repIndex.firstRow[first] as number) : (itemStarts[first] as number);
-    groups.push(firstRow, spans[k + 2] as number, spans[k + 3] as number, last - first + 1);
-    for (let i = first; i <= last; i++) {
+    ranges[g] = { offset: data.offset + base, size: (byteOffsets[last + 1] as number) - base };
+    groups[4 * g] = repIndex ? (repIndex.firstRow[first] as number) : (itemStarts[first] as number);
+    groups[4 * g + 1] = spans[4 * g + 2] as number;
+    groups[4 * g + 2] = spans[4 * g + 3] as number;
+    groups[4 * g + 3] = last - first + 1;
+    for (let i = first; i <= last; i++, at += 4) {
       const items = (itemStarts[i + 1] as number) - (itemStarts[i] as number);
-      const rowStarts = repIndex ? (repIndex.starts[i] as number) : items;
-      chunks.push((byteOffsets[i] as number) - base, (byteOffsets[i + 1] as number) - base, items, rowStarts);
+      chunks[at] = (byteOffsets[i] as number) - base;
+      chunks[at + 1] = (byteOffsets[i + 1] as number) - base;
+      chunks[at + 2] = items;
+      chunks[at + 3] = repIndex ? (repIndex.starts[i] as number) : items;
     }
   }
   return {

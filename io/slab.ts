@@ -194,6 +194,33 @@ export function createSlabPool(options: SlabPoolOptions): SlabPool {
   );
 }
 
+/**
+ * A leased region: one small object with its `release` on the prototype, not an object plus a closure
+ * and its context, since a batch takes a lease per read and they are the worker's garbage.
+ */
+class Lease implements SlabLease {
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+  readonly byteOffset: number;
+  private released = false;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly slab: Slab,
+    private readonly start: number,
+    private readonly units: number,
+    readonly byteLength: number,
+  ) {
+    this.buffer = slab.buffer;
+    this.byteOffset = (slab.phase ?? 0) + start * pool.unitBytes;
+  }
+
+  release(): void {
+    if (this.released) return this.pool.countDoubleRelease();
+    this.released = true;
+    this.pool.giveBack(this.slab, this.start, this.units);
+  }
+}
+
 class Pool implements SlabPool {
   private readonly slabs: Slab[] = [];
   private readonly queue: Waiter[] = [];
@@ -403,31 +430,26 @@ class Pool implements SlabPool {
   }
 
   private lease(slab: Slab, start: number, units: number, bytes: number): SlabLease {
-    const reserved = units * this.unitBytes;
     slab.usedUnits += units;
-    this.bytesInUse += reserved;
+    this.bytesInUse += units * this.unitBytes;
     this.peakBytesInUse = Math.max(this.peakBytesInUse, this.bytesInUse);
     this.leases++;
-    let released = false;
-    const byteOffset = (slab.phase ?? 0) + start * this.unitBytes;
-    return {
-      buffer: slab.buffer,
-      byteOffset,
-      byteLength: bytes,
-      release: () => {
-        if (released) {
-          this.doubleReleases++;
-          return;
-        }
-        released = true;
-        giveRun(slab, start, units);
-        slab.usedUnits -= units;
-        this.bytesInUse -= reserved;
-        this.leases--;
-        if (slab.usedUnits === 0) this.retireIfIdle(slab);
-        this.pump();
-      },
-    };
+    return new Lease(this, slab, start, units, bytes);
+  }
+
+  /** Takes back a lease's region (Lease.release, once per lease). */
+  giveBack(slab: Slab, start: number, units: number): void {
+    giveRun(slab, start, units);
+    slab.usedUnits -= units;
+    this.bytesInUse -= units * this.unitBytes;
+    this.leases--;
+    if (slab.usedUnits === 0) this.retireIfIdle(slab);
+    this.pump();
+  }
+
+  /** Counts a release of a lease already released. */
+  countDoubleRelease(): void {
+    this.doubleReleases++;
   }
 
   private retireIfIdle(slab: Slab): void {
@@ -465,8 +487,8 @@ function takeRun(slab: Slab, units: number): number {
     const end = slab.freeEnd[i] as number;
     if (end - start < units) continue;
     if (end - start === units) {
-      slab.freeStart.splice(i, 1);
-      slab.freeEnd.splice(i, 1);
+      removeAt(slab.freeStart, i);
+      removeAt(slab.freeEnd, i);
     } else {
       slab.freeStart[i] = start + units;
     }
@@ -484,14 +506,27 @@ function giveRun(slab: Slab, start: number, units: number): void {
   const mergesRight = i < slab.freeStart.length && slab.freeStart[i] === end;
   if (mergesLeft && mergesRight) {
     slab.freeEnd[i - 1] = slab.freeEnd[i] as number;
-    slab.freeStart.splice(i, 1);
-    slab.freeEnd.splice(i, 1);
+    removeAt(slab.freeStart, i);
+    removeAt(slab.freeEnd, i);
   } else if (mergesLeft) {
     slab.freeEnd[i - 1] = end;
   } else if (mergesRight) {
     slab.freeStart[i] = start;
   } else {
-    slab.freeStart.splice(i, 0, start);
-    slab.freeEnd.splice(i, 0, end);
+    insertAt(slab.freeStart, i, start);
+    insertAt(slab.freeEnd, i, end);
   }
+}
+
+/** Removes list[i] in place (splice would allocate the array of removed elements on every lease). */
+function removeAt(list: number[], i: number): void {
+  for (let k = i + 1; k < list.length; k++) list[k - 1] = list[k] as number;
+  list.pop();
+}
+
+/** Inserts value at list[i] in place (as removeAt, without splice's garbage). */
+function insertAt(list: number[], i: number, value: number): void {
+  list.push(value);
+  for (let k = list.length - 1; k > i; k--) list[k] = list[k - 1] as number;
+  list[i] = value;
 }

@@ -70,11 +70,21 @@ static inline uint64_t load_le(const uint8_t *p, int bytes) {
 }
 
 /*
+ * GCC's default -O2 cost model vectorizes no loop whose trip count is unknown, such as a FastLanes row's
+ * lanes below; the dynamic model does (16-byte vectors, no -march needed).
+ */
+#if defined(__GNUC__) && !defined(__clang__)
+#define VECTORIZE __attribute__((optimize("vect-cost-model=dynamic")))
+#else
+#define VECTORIZE
+#endif
+
+/*
  * One FastLanes block of T packed at w bits (bitpack.ts has the layout): values [first, count) of the
  * block to out; rows holding none of them are skipped. One function per T, so loads are plain words.
  */
 #define UNPACK_BLOCK(NAME, T)                                                                               \
-  static void NAME(const uint8_t *src, int w, int count, int first, uint8_t *out) {                        \
+  VECTORIZE static void NAME(const uint8_t *restrict src, int w, int count, int first, uint8_t *restrict out) { \
     const int bits = 8 * (int)sizeof(T), lanes = BLOCK / bits;                                             \
     if (w == 0) {                                                                                          \
       memset(out + (size_t)first * sizeof(T), 0, (size_t)(count - first) * sizeof(T));                     \
@@ -228,7 +238,7 @@ typedef struct {
   size_t item_count;
 } Chunk;
 
-/* Growable scratch of one call (freed at its end: worker threads share the addon's globals). */
+/* Growable scratch, one per thread (see Held). */
 typedef struct {
   uint16_t *levels; /* rep levels, then def levels at levels + level_cap */
   size_t level_cap;
@@ -250,6 +260,17 @@ static int grow(void **p, size_t *cap, size_t need, size_t size) {
   *p = q;
   *cap = n;
   return 1;
+}
+
+/* Copies the w-byte pad over `bytes` bytes (a multiple of w) at dst: zeros as one memset, else doubling copies. */
+static void fill_pad(uint8_t *dst, size_t bytes, const uint8_t *pad, size_t w, int pad_zero) {
+  if (bytes == 0) return;
+  if (pad_zero) {
+    memset(dst, 0, bytes);
+    return;
+  }
+  memcpy(dst, pad, w);
+  for (size_t done = w; done < bytes; done *= 2) memcpy(dst + done, dst, done < bytes - done ? done : bytes - done);
 }
 
 static int read_chunk(const int32_t *params, const uint8_t *bytes, size_t len, size_t item_count, Scratch *s,
@@ -315,6 +336,7 @@ typedef struct {
   size_t validity_len;
   uint8_t *pad;
   size_t pad_len;
+  int pad_zero;
   double *null_places;
   size_t null_places_len, null_places_used;
   /* ragged */
@@ -357,7 +379,7 @@ static double begin_row(Out *o, const int32_t *params, uint32_t slot, size_t kep
   size_t at = slot * row_bytes;
   o->lengths[slot] = (int32_t)kept;
   if (o->validity) o->validity[slot] = valid ? 1 : 0;
-  for (size_t b = at + kept * w; b < at + row_bytes; b += w) memcpy(o->values + b, o->pad, w);
+  fill_pad(o->values + at + kept * w, row_bytes - kept * w, o->pad, w, o->pad_zero);
   return (double)at;
 }
 
@@ -566,6 +588,63 @@ static int decode_group(Task *t, size_t first_chunk, size_t num_chunks, double f
   return DONE;
 }
 
+/*
+ * Each thread's scratch, kept across calls so that a decode task allocates nothing in the steady state.
+ * Worker threads share the addon's globals, hence thread-local; the env's cleanup hook frees it
+ * when the thread's Node environment stops. A buffer grown past KEEP_BYTES by an unusual page is freed at
+ * the end of the call that grew it, so what a thread keeps stays small.
+ */
+#define KEEP_BYTES ((size_t)1 << 20)
+typedef struct {
+  const uint8_t **chunk_bytes;
+  size_t *chunk_lens;
+  Chunk *chunks;
+  Row *rows;
+  size_t chunk_bytes_cap, chunk_lens_cap, chunks_cap, rows_cap;
+  Scratch scratch;
+  int hooked;
+} Held;
+static _Thread_local Held held;
+
+static void free_held(void *unused) {
+  (void)unused;
+  free(held.chunk_bytes), free(held.chunk_lens), free(held.chunks), free(held.rows);
+  free(held.scratch.levels), free(held.scratch.nulls), free(held.scratch.unpacked);
+  memset(&held, 0, sizeof held);
+}
+
+/* Room for num_chunks chunks and num_rows rows (and the cleanup hook registered), or 0. */
+static int hold_room(napi_env env, size_t num_chunks, size_t num_rows) {
+  if (!held.hooked) {
+    if (napi_add_env_cleanup_hook(env, free_held, NULL) != napi_ok) return 0;
+    held.hooked = 1;
+  }
+  return grow((void **)&held.chunk_bytes, &held.chunk_bytes_cap, num_chunks + 1, sizeof *held.chunk_bytes) &&
+         grow((void **)&held.chunk_lens, &held.chunk_lens_cap, num_chunks + 1, sizeof *held.chunk_lens) &&
+         grow((void **)&held.chunks, &held.chunks_cap, num_chunks + 1, sizeof *held.chunks) &&
+         grow((void **)&held.rows, &held.rows_cap, num_rows + 1, sizeof *held.rows);
+}
+
+/* Frees a buffer of `size`-byte elements holding more than KEEP_BYTES. */
+static void trim(void **p, size_t *cap, size_t size) {
+  if (*cap * size <= KEEP_BYTES) return;
+  free(*p);
+  *p = NULL;
+  *cap = 0;
+}
+
+/* Frees what an unusual call grew past KEEP_BYTES (the next call grows it again if it needs to). */
+static void trim_held(void) {
+  Scratch *s = &held.scratch;
+  trim((void **)&held.chunk_bytes, &held.chunk_bytes_cap, sizeof *held.chunk_bytes);
+  trim((void **)&held.chunk_lens, &held.chunk_lens_cap, sizeof *held.chunk_lens);
+  trim((void **)&held.chunks, &held.chunks_cap, sizeof *held.chunks);
+  trim((void **)&held.rows, &held.rows_cap, sizeof *held.rows);
+  trim((void **)&s->levels, &s->level_cap, 2 * sizeof *s->levels);
+  trim((void **)&s->nulls, &s->null_cap, sizeof *s->nulls);
+  trim((void **)&s->unpacked, &s->unpacked_cap, 1);
+}
+
 static napi_value throw_type(napi_env env, const char *message) {
   napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
   return NULL;
@@ -645,20 +724,19 @@ napi_value DecodeListRows(napi_env env, napi_callback_info info) {
          (out.items == NULL) == (out.item_starts == NULL);
   }
   if (!ok) return throw_type(env, "decodeListRows: bad outputs");
+  out.pad_zero = 1;
+  for (size_t b = 0; b < out.pad_len; b++) out.pad_zero &= out.pad[b] == 0;
   const size_t num_chunks = (size_t)params[P_NUM_CHUNKS];
-  const uint8_t **chunk_bytes = malloc((num_chunks + 1) * sizeof *chunk_bytes);
-  size_t *chunk_lens = malloc((num_chunks + 1) * sizeof *chunk_lens);
-  Row *row_scratch = malloc((num_rows + 1) * sizeof *row_scratch);
-  Chunk *chunk_scratch = malloc((num_chunks + 1) * sizeof *chunk_scratch);
-  Scratch scratch = {0};
-  int code = chunk_bytes && chunk_lens && row_scratch && chunk_scratch ? DONE : CORRUPT;
+  int code = hold_room(env, num_chunks, num_rows) ? DONE : CORRUPT;
+  const uint8_t **chunk_bytes = held.chunk_bytes;
+  size_t *chunk_lens = held.chunk_lens;
   /* Each chunk's bytes: a range of its group's view, checked against the view. */
   size_t c = 0;
   for (uint32_t g = 0; code == DONE && g < num_groups; g++) {
     const uint8_t *view;
     size_t view_len;
     if (!element_of(env, argv[0], g, napi_uint8_array, (void **)&view, &view_len, 0)) {
-      free(chunk_bytes), free(chunk_lens), free(row_scratch), free(chunk_scratch);
+      trim_held();
       return throw_type(env, "decodeListRows: views must be Uint8Arrays");
     }
     const double chunks = group_info[4 * g + 3];
@@ -679,7 +757,7 @@ napi_value DecodeListRows(napi_env env, napi_callback_info info) {
   }
   if (code == DONE && c != num_chunks) code = CORRUPT;
   Task task = {chunk_bytes, chunk_lens, chunk_info, rows, slots, num_rows, params, def_map, def_map_len,
-               per_row, &out, &scratch, row_scratch, chunk_scratch};
+               per_row, &out, &held.scratch, held.rows, held.chunks};
   size_t next_chunk = 0;
   for (size_t g = 0; code == DONE && g < num_groups; g++) {
     const double *group = group_info + 4 * g;
@@ -692,8 +770,7 @@ napi_value DecodeListRows(napi_env env, napi_callback_info info) {
     code = decode_group(&task, next_chunk, (size_t)chunks, group[0], (size_t)from, (size_t)to);
     next_chunk += (size_t)chunks;
   }
-  free(chunk_bytes), free(chunk_lens), free(row_scratch), free(chunk_scratch);
-  free(scratch.levels), free(scratch.nulls), free(scratch.unpacked);
+  trim_held();
   if (code == DONE) {
     state[0] = out.used, state[1] = out.item_used, state[2] = out.last_slot, state[3] = out.in_order;
     state[4] = out.written, state[5] = out.null_items;
