@@ -1,10 +1,10 @@
 /**
- * The DataLoader over packed structs and blob columns (LanceDB-written `packed_struct`,
- * `packed_struct_nulls`, `packed_struct_var`, `blob`, `blob_v2`). A packed struct of fixed-width fields
+ * The DataLoader over packed structs (LanceDB-written `packed_struct`, `packed_struct_nulls`,
+ * `packed_struct_var`; blob columns: blob-columns.test.ts). A packed struct of fixed-width fields
  * (stored as one column of whole rows) is batched like a plain struct: each field a column of its own named
  * by its path, null where the struct is, value for value as `dataset.take` reads the rows, with real worker
  * threads, over fragments and deletions in file versions 2.0, 2.1 and 2.2. Packed structs with string
- * fields and blob columns are refused with typed errors that say what to do instead.
+ * fields are refused with typed errors that say what to do instead.
  */
 import { describe, expect, it } from 'vitest';
 import { openDataset, type Dataset } from '../../index.js';
@@ -103,25 +103,4 @@ describe('a loader over a packed struct', () => {
       });
     });
   });
-});
-
-describe('a loader over a blob column', () => {
-  for (const [spec, version] of [
-    ['blob', '2.1'],
-    ['blob_v2', '2.2'],
-  ] as const) {
-    it(`refuses it, pointing at dataset.takeBlobs (${spec} ${version})`, async () => {
-      await withDataset(spec, version, async (dataset) => {
-        await expect(
-          createLoader(dataset, { columns: ['idx', 'image'], batchSize: 8, workers: 1 }),
-        ).rejects.toMatchObject({
-          code: 'UNSUPPORTED',
-          message: expect.stringContaining(`column "image" is a blob column`),
-        });
-        await expect(createLoader(dataset, { columns: ['image'], batchSize: 8, workers: 1 })).rejects.toThrow(
-          /dataset\.takeBlobs\(rows, 'image'\)/,
-        );
-      });
-    });
-  }
 });
