@@ -78,7 +78,8 @@ import { isPackedOutput, splitPackedRows } from './packed-fill.js';
 import { isBlobColumn, loadBlobColumn } from './blob-fill.js';
 import type { Dataset } from '../dataset/dataset.js';
 import { checkSameDataset, openVersion, replaced } from './same-dataset.js';
-import { selectBatchFields } from './batch-fields.js';
+import { packedChildOf, selectBatchFields } from './batch-fields.js';
+import { keepPackedField } from './packed-leaf.js';
 import { fetchFileTasks, type FileRead, type OutputTask } from '../dataset/read-rows.js';
 import { RemoteSource } from '../io/remote/remote-source.js';
 import { ColumnTransformer } from './transforms/run.js';
@@ -168,6 +169,8 @@ export class WorkerDataset {
   private peakScratchBytes = 0;
   /** Per column, whether it is a blob column (blob-fill.ts). */
   private readonly isBlob: boolean[];
+  /** Per column, the field it keeps of a packed struct with strings (packed-leaf.ts), or undefined. */
+  private readonly packedChild: (number | undefined)[];
   /** Per column, the runner of its transform, or null. */
   private readonly transformers: (ColumnTransformer | null)[];
   /**
@@ -191,6 +194,7 @@ export class WorkerDataset {
     this.transformers = (ref.transforms ?? []).map((plan) => plan && new ColumnTransformer(plan, ref.seed ?? 0));
     this.leaves = leafColumns(fields);
     this.isBlob = fields.map(isBlobColumn);
+    this.packedChild = fields.map(packedChildOf);
   }
 
   static async open(ref: DatasetRef): Promise<WorkerDataset> {
@@ -234,7 +238,9 @@ export class WorkerDataset {
     // ones take the shared scratch memory when their batch decodes; nested ones decode into fresh
     // memory from the same scratch budget and are then put in the slot (nested-fill.ts).
     const placed = outputs.map((d, i) =>
-      d.kind === 'fixed' && !this.leaves[i]?.layers ? openFixedOutput(d) : undefined,
+      d.kind === 'fixed' && !this.leaves[i]?.layers && this.packedChild[i] === undefined
+        ? openFixedOutput(d)
+        : undefined,
     );
     const blobs = await this.loadBlobs(rows, outputs);
     let inputs: (VariableColumn | null)[] = [];
@@ -260,6 +266,9 @@ export class WorkerDataset {
       const columns = outputs.map((d, i): DecodeOutput => {
         const blob = blobs[i];
         if (blob) return blob;
+        // A packed struct's field: its rows in plain form first (packed-leaf.ts).
+        if (this.packedChild[i] !== undefined)
+          return createVariableOutput(d.numSlots, !!this.fields[i]?.nullable, undefined, budget);
         const leaf = this.leaves[i] as LeafColumn;
         if (leaf.layers) {
           const width = outputWidthOf(leaf.field.arrowType, leaf.name);
@@ -282,6 +291,11 @@ export class WorkerDataset {
         outputs.forEach((d, i) => {
           const out = columns[i] as DecodeOutput;
           const where = `${this.ref.path}: column "${this.fields[i]?.name}"`;
+          const child = this.packedChild[i];
+          if (child !== undefined && out.kind === 'variable') {
+            columns[i] = keepPackedField(out, this.fields[i] as LanceField, child, d, this.scratch[i], budget, where);
+            return;
+          }
           if (out.kind === 'list') {
             columns[i] = finishListOutput(out, where) ?? out;
             if (out.ragged) {

@@ -20,6 +20,7 @@ import type { PadOptions } from './loader-options.js';
 import { fixedByteWidth, isVariableWidth, valueTypeOf } from '../dataset/arrow-build.js';
 import type { ColumnTransformPlan } from '../decode-workers/transforms/steps.js';
 import { isBlobColumn } from '../decode-workers/blob-fill.js';
+import { packedChildOf } from '../decode-workers/batch-fields.js';
 
 type ValuesConstructor = (new (buffer: ArrayBufferLike, byteOffset: number, length: number) => ColumnValues) & {
   BYTES_PER_ELEMENT: number;
@@ -168,6 +169,17 @@ export function planBatchLayout(
   return { columns: columns as ColumnLayout[], slotBytes: Math.max(8, at) };
 
   function columnLayout(field: LanceField): ColumnLayout {
+    // A field of a packed struct with strings by path (decode-workers/packed-leaf.ts): a column like the
+    // field's own, null where the struct is.
+    const [child] = field.children;
+    if (packedChildOf(field) !== undefined && child)
+      return columnLayout({
+        ...field,
+        arrowType: child.arrowType,
+        logicalType: child.logicalType,
+        metadata: child.metadata,
+        children: [],
+      });
     const type = valueTypeOf(field.arrowType);
     const packed = packedFieldKind(field);
     if (packed === 'packed')

@@ -1,10 +1,10 @@
 /**
- * The DataLoader over packed structs (LanceDB-written `packed_struct`, `packed_struct_nulls`,
- * `packed_struct_var`; blob columns: blob-columns.test.ts). A packed struct of fixed-width fields
- * (stored as one column of whole rows) is batched like a plain struct: each field a column of its own named
- * by its path, null where the struct is, value for value as `dataset.take` reads the rows, with real worker
- * threads, over fragments and deletions in file versions 2.0, 2.1 and 2.2. Packed structs with string
- * fields are refused with typed errors that say what to do instead.
+ * The DataLoader over packed structs of fixed-width fields (LanceDB-written `packed_struct`,
+ * `packed_struct_nulls`; packed structs with strings: packed-strings.test.ts; blob columns:
+ * blob-columns.test.ts). A packed struct of fixed-width fields (stored as one column of whole rows) is
+ * batched like a plain struct: each field a column of its own named by its path, null where the struct
+ * is, value for value as `dataset.take` reads the rows, with real worker threads, over fragments and
+ * deletions in file versions 2.0, 2.1 and 2.2.
  */
 import { describe, expect, it } from 'vitest';
 import { openDataset, type Dataset } from '../../index.js';
@@ -91,15 +91,6 @@ describe('a loader over a packed struct', () => {
       await expect(createLoader(dataset, { columns: ['xyc.x'], batchSize: 8, workers: 1 })).rejects.toMatchObject({
         code: 'INVALID_ARGUMENT',
         message: expect.stringContaining('"xyc" is a packed struct'),
-      });
-    });
-  });
-
-  it('refuses a packed struct with a string field, naming the column and the field', async () => {
-    await withDataset('packed_struct_var', '2.2', async (dataset) => {
-      await expect(createLoader(dataset, { columns: ['item'], batchSize: 8, workers: 1 })).rejects.toMatchObject({
-        code: 'UNSUPPORTED',
-        message: expect.stringMatching(/column "item" is a packed struct with field "name" of type Utf8/),
       });
     });
   });
