@@ -147,6 +147,39 @@ describe('a loader over damaged or out-of-reach blobs', () => {
     }
   });
 
+  it('rejects the epoch with an UnsupportedError naming column and row for an external blob it may not read', async () => {
+    const root = await copyOf('blob_v2', '2.2');
+    const dataset = await openDataset(root);
+    let file: string;
+    let descriptor: { position: bigint; size: bigint };
+    try {
+      file = path.join(root, 'data', dataset.fragments[0]?.files[0]?.path as string);
+      descriptor = (await dataset.take([3], { columns: ['image'] })).getChild('image')?.get(0) as typeof descriptor;
+    } finally {
+      await dataset.close();
+    }
+    // Row 3's inline descriptor (kind | position | size | blob_id | uri length) made external (kind 3).
+    const u64 = (value: bigint) => Buffer.from(BigUint64Array.of(value).buffer);
+    const rest = Buffer.concat([u64(descriptor.position), u64(descriptor.size), Buffer.alloc(8)]);
+    const bytes = fs.readFileSync(file);
+    const at = bytes.indexOf(Buffer.concat([Buffer.of(0), rest]));
+    expect(at).toBeGreaterThanOrEqual(0);
+    bytes[at] = 3;
+    fs.writeFileSync(file, bytes);
+    const patched = await openDataset(root);
+    try {
+      const error = await epochValues(patched, { workers: 1, shuffle: false, externalRoots: [os.tmpdir()] }).catch(
+        (e: unknown) => e,
+      );
+      expect(error).toMatchObject({ code: 'UNSUPPORTED' });
+      expect((error as Error).message).toMatch(
+        /column 1 \("image"\): row 3: external blob "" is not a local file: URI/,
+      );
+    } finally {
+      await patched.close();
+    }
+  });
+
   it('refuses a batch whose blobs need more than a slot holds, naming the column and the bytes', async () => {
     await withDataset('blob_v2', '2.2', async (dataset) => {
       const error = await epochValues(dataset, {
