@@ -15,6 +15,7 @@ import type { LoaderOptions } from '../../loader/loader-options.js';
 import { ensureDataset } from '../fixtures/datasets.js';
 import { specByName, type StorageVersion } from '../fixtures/matrix.js';
 import { BLOB_CASES, writtenBlobs } from '../dataset/blob-fixtures.js';
+import { startStaticServer } from '../io/remote/servers.js';
 
 const temps: string[] = [];
 afterAll(() => {
@@ -118,6 +119,28 @@ describe('a loader over a blob column, in any worker count and across a resume',
         expect([...first.rows, ...rest.rows]).toEqual(whole.rows);
         expect([...first.values, ...rest.values]).toEqual(whole.values);
       });
+    });
+  }
+});
+
+describe('a loader over a remote dataset with blob columns', () => {
+  for (const { spec, version } of BLOB_CASES.filter((c) => c.version !== '2.0')) {
+    it(`batches over http the bytes takeBlobs reads from the local copy (${spec} ${version})`, async () => {
+      const local = await ensureDataset(specByName(spec), version);
+      const server = await startStaticServer(path.dirname(local));
+      try {
+        const latest = await openDataset(local);
+        const dataset = await openDataset(`${server.url}/${path.basename(local)}`, { version: latest.version });
+        try {
+          const { rows, values } = await epochValues(dataset, { workers: 2, seed: 6 });
+          expect(rows).toHaveLength(latest.numRows);
+          expect(values).toEqual(await takenValues(latest, rows));
+        } finally {
+          await Promise.all([dataset.close(), latest.close()]);
+        }
+      } finally {
+        await server.close();
+      }
     });
   }
 });
