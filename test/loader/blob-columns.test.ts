@@ -14,6 +14,7 @@ import type { BatchColumn } from '../../loader/batch.js';
 import type { LoaderOptions } from '../../loader/loader-options.js';
 import { ensureDataset } from '../fixtures/datasets.js';
 import { specByName, type StorageVersion } from '../fixtures/matrix.js';
+import { withDataset } from './fixture-dataset.js';
 import { BLOB_CASES, writtenBlobs } from '../dataset/blob-fixtures.js';
 import { startStaticServer } from '../io/remote/servers.js';
 
@@ -29,19 +30,6 @@ async function copyOf(spec: string, version: StorageVersion): Promise<string> {
   const target = path.join(dir, `${spec}.lance`);
   fs.cpSync(await ensureDataset(specByName(spec), version), target, { recursive: true });
   return target;
-}
-
-async function withDataset<T>(
-  spec: string,
-  version: StorageVersion,
-  use: (dataset: Dataset) => Promise<T>,
-): Promise<T> {
-  const dataset = await openDataset(await ensureDataset(specByName(spec), version));
-  try {
-    return await use(dataset);
-  } finally {
-    await dataset.close();
-  }
 }
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');

@@ -94,14 +94,10 @@ async function writeBlobTable(images: (Uint8Array | null)[], kind: 'blob' | 'blo
         ['lance-encoding:blob-dedicated-size-threshold', third(2)],
       ]),
     );
-    const uri = arrow.makeData({
-      type: new arrow.Utf8(),
-      length: n,
-      nullCount: n,
-      nullBitmap: new Uint8Array((n + 7) >>> 3),
-      valueOffsets: new Int32Array(n + 1),
-      data: new Uint8Array(0),
-    });
+    const uri = arrow.vectorFromArray(
+      images.map(() => null),
+      new arrow.Utf8(),
+    ).data[0] as arrow.Data;
     data = arrow.makeData({
       type,
       length: n,

@@ -7,25 +7,11 @@
  * deletions in file versions 2.0, 2.1 and 2.2.
  */
 import { describe, expect, it } from 'vitest';
-import { openDataset, type Dataset } from '../../index.js';
+import type { Dataset } from '../../index.js';
 import { createLoader } from '../../loader/loader.js';
 import type { BatchColumn } from '../../loader/batch.js';
 import type { LoaderOptions } from '../../loader/loader-options.js';
-import { ensureDataset } from '../fixtures/datasets.js';
-import { specByName, type StorageVersion } from '../fixtures/matrix.js';
-
-async function withDataset<T>(
-  spec: string,
-  version: StorageVersion,
-  use: (dataset: Dataset) => Promise<T>,
-): Promise<T> {
-  const dataset = await openDataset(await ensureDataset(specByName(spec), version));
-  try {
-    return await use(dataset);
-  } finally {
-    await dataset.close();
-  }
-}
+import { withDataset } from './fixture-dataset.js';
 
 type Row = { x: number; y: number; cls: number } | null;
 

@@ -15,8 +15,7 @@ import { createLoader } from '../../loader/loader.js';
 import type { BatchColumn } from '../../loader/batch.js';
 import type { LoaderOptions } from '../../loader/loader-options.js';
 import { toLanceDbArrow } from '../fixtures/arrow-bridge.js';
-import { ensureDataset } from '../fixtures/datasets.js';
-import { specByName } from '../fixtures/matrix.js';
+import { withDataset } from './fixture-dataset.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -73,14 +72,7 @@ async function compareEpoch(
   return rows;
 }
 
-async function withFixture<T>(use: (dataset: Dataset) => Promise<T>): Promise<T> {
-  const dataset = await openDataset(await ensureDataset(specByName('packed_struct_var'), '2.2'));
-  try {
-    return await use(dataset);
-  } finally {
-    await dataset.close();
-  }
-}
+const withFixture = <T>(use: (dataset: Dataset) => Promise<T>) => withDataset('packed_struct_var', '2.2', use);
 
 describe('a loader over a packed struct with a string field', () => {
   it('gives each field as a column of its own by path, as dataset.take reads the rows', async () => {
