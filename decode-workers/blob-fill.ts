@@ -16,7 +16,7 @@ import { ResourceError } from '../errors.js';
 import { packedFieldKind, type LanceField } from '../format/schema.js';
 import type { Dataset } from '../dataset/dataset.js';
 import type { BlobRange } from '../dataset/blobs.js';
-import type { ByteSource } from '../io/source.js';
+import { addReadStats, type ByteSource, type ReadStats } from '../io/source.js';
 import {
   chargeGrowth,
   createVariableOutput,
@@ -34,7 +34,8 @@ export function isBlobColumn(field: Pick<LanceField, 'logicalType' | 'metadata'>
 
 /**
  * The values of blob column `column` at `rows` (visible offsets, batch order) as a variable-width output of
- * `rows.length` slots, read into memory charged to `budget`. `externalRoots`: where external blobs may be read.
+ * `rows.length` slots, read into memory charged to `budget`. `externalRoots`: where external blobs may be read;
+ * `reads` counts the value reads (one per non-empty value: they are not merged).
  */
 export async function loadBlobColumn(
   dataset: Dataset,
@@ -43,6 +44,7 @@ export async function loadBlobColumn(
   nullable: boolean,
   externalRoots: readonly string[],
   budget: ScratchBudget,
+  reads: ReadStats,
 ): Promise<VariableOutput> {
   const ranges = await dataset.takeBlobRanges(rows, column, { externalRoots });
   let total = 0;
@@ -63,6 +65,7 @@ export async function loadBlobColumn(
     }
     const at = reserveVariable(out, slot, range.size);
     if (range.size === 0) return;
+    addReadStats(reads, { readsIssued: 1, bytesRead: range.size, rangesRequested: 1, bytesRequested: range.size });
     let group = bySource.get(range.source);
     if (!group) bySource.set(range.source, (group = { ranges: [], targets: [] }));
     group.ranges.push(range);

@@ -242,7 +242,8 @@ export class WorkerDataset {
         ? openFixedOutput(d)
         : undefined,
     );
-    const blobs = await this.loadBlobs(rows, outputs);
+    const blobReads = emptyReadStats();
+    const blobs = await this.loadBlobs(rows, outputs, blobReads);
     let inputs: (VariableColumn | null)[] = [];
     // Padded lists and struct children with a null item in the batch: their item validity (nested-fill.ts).
     const paddedItems: (Uint8Array | null)[] = [];
@@ -379,18 +380,19 @@ export class WorkerDataset {
       decodeMs: decoded - read,
       transformMs: transformed.transformMs,
       skipped: transformed.skipped,
-      reads,
+      reads: addReadStats(reads, blobReads),
       memory: this.memoryUse(),
     };
   }
 
   /**
    * The batch's blob columns' values (blob-fill.ts) by output, undefined for other columns, counted as
-   * decode scratch until {@link releaseBlobs}.
+   * decode scratch until {@link releaseBlobs}; their value reads are added to `reads`.
    */
   private async loadBlobs(
     rows: Uint32Array,
     outputs: readonly OutputDescriptor[],
+    reads: ReadStats,
   ): Promise<(VariableOutput | undefined)[]> {
     const blobs: (VariableOutput | undefined)[] = [];
     if (!this.isBlob.includes(true)) return blobs;
@@ -399,7 +401,15 @@ export class WorkerDataset {
       const d = outputs[i];
       if (!this.isBlob[i] || !d) continue;
       const nullable = (d.kind === 'variable' || d.kind === 'transformed') && d.nullable;
-      blobs[i] = await loadBlobColumn(this.dataset, rows, field.name, nullable, this.ref.externalRoots ?? [], budget);
+      blobs[i] = await loadBlobColumn(
+        this.dataset,
+        rows,
+        field.name,
+        nullable,
+        this.ref.externalRoots ?? [],
+        budget,
+        reads,
+      );
     }
     for (const out of blobs) this.blobBytes += out?.data.byteLength ?? 0;
     this.peakScratchBytes = Math.max(this.peakScratchBytes, this.scratchBytes());

@@ -111,6 +111,23 @@ describe('a loader over a blob column, in any worker count and across a resume',
   }
 });
 
+describe("a loader's metrics over a blob column", () => {
+  it('count the bytes of the blob values read, at least the bytes delivered', async () => {
+    await withDataset('blob_v2', '2.2', async (dataset) => {
+      const loader = await createLoader(dataset, { columns: ['image'], batchSize: 32, workers: 1 });
+      try {
+        for await (const batch of loader.epoch(0)) batch.release();
+        const { bytesRead, bytesDelivered } = loader.metrics();
+        // The fixture holds two 5 MB values: an epoch delivers them, and must have read them.
+        expect(bytesDelivered).toBeGreaterThan(10_000_000);
+        expect(bytesRead).toBeGreaterThanOrEqual(bytesDelivered);
+      } finally {
+        await loader.close();
+      }
+    });
+  });
+});
+
 describe('a loader over a remote dataset with blob columns', () => {
   for (const { spec, version } of BLOB_CASES.filter((c) => c.version !== '2.0')) {
     it(`batches over http the bytes takeBlobs reads from the local copy (${spec} ${version})`, async () => {
