@@ -41,6 +41,16 @@ export interface BlobHandle {
   arrayBuffer(): Promise<ArrayBuffer>;
 }
 
+/**
+ * A handle and where its bytes lie, for readers that batch many values into memory of their own (the
+ * DataLoader's workers, decode-workers/blob-fill.ts); not part of the public API.
+ */
+export interface BlobRange extends BlobHandle {
+  readonly source: ByteSource;
+  /** Byte offset of the value in `source`. */
+  readonly position: number;
+}
+
 /** Options of `dataset.takeBlobs`. */
 export interface TakeBlobsOptions {
   /**
@@ -145,7 +155,7 @@ export async function createBlobHandles(
   origins: (BlobOrigin | null)[],
   files: BlobFiles,
   options: TakeBlobsOptions,
-): Promise<(BlobHandle | null)[]> {
+): Promise<(BlobRange | null)[]> {
   const vector = arrow.makeVector(descriptors);
   const child = (name: string) => vector.getChild(name);
   const [positions, sizes, kinds, ids, uris] = ['position', 'size', 'kind', 'blob_id', 'blob_uri'].map(child);
@@ -192,7 +202,8 @@ export async function createBlobHandles(
   );
 }
 
-function checkExternalRoots(roots: readonly string[] | undefined): string[] {
+/** `roots` (options.externalRoots) checked and resolved to absolute paths; [] when not given. */
+export function checkExternalRoots(roots: readonly string[] | undefined): string[] {
   if (roots === undefined) return [];
   if (!Array.isArray(roots) || roots.some((r) => typeof r !== 'string'))
     throw new InvalidArgumentError('options.externalRoots must be an array of directory paths');
@@ -334,7 +345,7 @@ function safeNumber(value: bigint | null | undefined, what: string): number {
 }
 
 /** A handle on bytes [position, position + size) of `source`, checked to lie inside it. */
-function blobIn(source: ByteSource, position: number, size: number, where: string): BlobHandle {
+function blobIn(source: ByteSource, position: number, size: number, where: string): BlobRange {
   if (position + size > source.size)
     throw new CorruptFileError(
       `${where}: the descriptor points at bytes ${position}..${position + size}, past the end of ${source.path} (${source.size} bytes)`,
@@ -353,6 +364,8 @@ function blobIn(source: ByteSource, position: number, size: number, where: strin
   };
   return {
     size,
+    source,
+    position,
     read,
     arrayBuffer: async () => {
       const bytes = await read();

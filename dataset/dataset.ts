@@ -31,7 +31,14 @@ import {
   toRecordBatch,
   type LeafColumn,
 } from './columns.js';
-import { BlobFiles, createBlobHandles, type BlobHandle, type BlobOrigin, type TakeBlobsOptions } from './blobs.js';
+import {
+  BlobFiles,
+  createBlobHandles,
+  type BlobHandle,
+  type BlobOrigin,
+  type BlobRange,
+  type TakeBlobsOptions,
+} from './blobs.js';
 import {
   checkBatchSize,
   checkOptionsArgument,
@@ -470,6 +477,15 @@ export class Dataset {
     column: string,
     options: TakeBlobsOptions = {},
   ): Promise<(BlobHandle | null)[]> {
+    return this.takeBlobRanges(rowOffsets, column, options);
+  }
+
+  /** @internal takeBlobs' handles with where each value lies, for the loader's workers to read values in bulk. */
+  async takeBlobRanges(
+    rowOffsets: ArrayLike<number | bigint>,
+    column: string,
+    options: TakeBlobsOptions = {},
+  ): Promise<(BlobRange | null)[]> {
     this.checkOpen();
     checkOptionsArgument(options, 'takeBlobs', "{ externalRoots: ['/data/media'] }");
     const offsets = toRowOffsets(rowOffsets, this.numRows);

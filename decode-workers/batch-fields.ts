@@ -5,21 +5,30 @@
  *
  *   meta: struct<score, box: struct<x>>        → meta.score, meta.box.x   (struct children by path)
  *   boxes: list<struct<xyxy: fsl<f32, 4>, cls>> → boxes.xyxy, boxes.cls    (leaves of a list's structs)
+ *   item: packed struct<id, name: utf8>         → item.id, item.name      (fields of a 2.2 VariablePackedStruct)
  *
  * A struct child is the dataset's field selected by path (its `ancestors` give the struct levels). A path
  * through a list is the outermost list field pruned to the one leaf (each struct on the way keeps that
  * child alone) and named by the path, which skips the lists' item fields: it reads as a column of its own
- * with every list level above the leaf, so the leaves of one list share its row splits.
+ * with every list level above the leaf, so the leaves of one list share its row splits. A field of a
+ * packed struct with string or binary fields (stored as one column of whole rows) is the packed struct
+ * named by the field's path with that field alone as its child ({@link packedChildOf}): the worker decodes
+ * the rows and keeps that field (packed-leaf.ts). Packed structs of fixed-width fields stay one column
+ * whose fields the worker splits in the slot (packed-fill.ts).
  */
+import type * as arrow from 'apache-arrow';
 import { InvalidArgumentError } from '../errors.js';
 import { isListType, packedFieldKind, type LanceField } from '../format/schema.js';
 import type { Dataset } from '../dataset/dataset.js';
+import { packedRowBytes } from '../dataset/packed-struct.js';
 
 /** The batch fields for `columns` (all top-level columns when undefined): selected fields with struct and list-of-struct leaves expanded. */
 export function selectBatchFields(dataset: Dataset, columns: readonly string[] | undefined): LanceField[] {
   if (columns === undefined) return dataset.selectFields(undefined).flatMap((f) => leavesOf(dataset, f, f.name));
   if (!Array.isArray(columns) || columns.some((c) => typeof c !== 'string')) return dataset.selectFields(columns);
   return columns.flatMap((name) => {
+    const packedLeaf = packedLeafAt(dataset, name);
+    if (packedLeaf) return [packedLeaf];
     const listed = throughLists(dataset, name);
     if (!listed) return leavesOf(dataset, dataset.selectFields([name])[0] as LanceField, name);
     return leavesOf(dataset, listed.end, name, true).map((leaf) => ({ ...listed.wrap(leaf), name: leaf.name }));
@@ -36,6 +45,8 @@ function isExpanded(field: LanceField): boolean {
  * when no list is on the way, else `field` pruned to the leaf.
  */
 function leavesOf(dataset: Dataset, field: LanceField, name: string, inList = false): LanceField[] {
+  if (isSplitPacked(field) && !inList && !field.ancestors)
+    return field.children.map((c) => ({ ...field, name: `${name}.${c.name}`, children: [c] }));
   if (!isExpanded(field)) return [{ ...field, name }];
   // `through`: the path goes through a list's items (else only through structs, to a leaf or a list of leaves).
   const pruned = (f: LanceField, path: string): { path: string; field: LanceField; through: boolean }[] => {
@@ -53,6 +64,31 @@ function leavesOf(dataset: Dataset, field: LanceField, name: string, inList = fa
       ? { ...leaf.field, name: leaf.path }
       : (dataset.selectFields([leaf.path])[0] as LanceField),
   );
+}
+
+/** Whether `field` is a packed struct the loader batches field by field: one with a string or binary field. */
+function isSplitPacked(field: LanceField): boolean {
+  return packedFieldKind(field) === 'packed' && packedRowBytes(field) === undefined;
+}
+
+/**
+ * The index in the packed struct's Arrow type of the one field a batch field of a split packed struct
+ * ({@link isSplitPacked}) keeps, or undefined for other fields.
+ */
+export function packedChildOf(field: LanceField): number | undefined {
+  const [child] = field.children;
+  if (!child || field.children.length !== 1 || !isSplitPacked(field)) return undefined;
+  const index = (field.arrowType as arrow.Struct).children.findIndex((c) => c.name === child.name);
+  return index < 0 ? undefined : index;
+}
+
+/** The batch field a path to a field of a top-level split packed struct names (`item.name`), else undefined. */
+function packedLeafAt(dataset: Dataset, name: string): LanceField | undefined {
+  const dot = name.indexOf('.');
+  if (dot < 0) return undefined;
+  const top = dataset.selectFields(undefined).find((f) => f.name === name.slice(0, dot));
+  const child = top?.children.find((c) => c.name === name.slice(dot + 1));
+  return top && child && isSplitPacked(top) ? { ...top, name, children: [child] } : undefined;
 }
 
 /**

@@ -160,6 +160,8 @@ export interface DatasetRef {
   files: Record<string, string>;
   /** Per column (in `columns` order), its transform, or null; absent without transforms. */
   transforms?: (ColumnTransformPlan | null)[];
+  /** Directories external blobs may be read from (LoaderOptions.externalRoots), resolved; absent for none. */
+  externalRoots?: string[];
   /** The loader's seed: random transform steps draw from streams seeded per (seed, epoch, row). */
   seed?: number;
 }

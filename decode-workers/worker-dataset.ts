@@ -75,9 +75,11 @@ import {
   valuesPerItem,
 } from './nested-fill.js';
 import { isPackedOutput, splitPackedRows } from './packed-fill.js';
+import { isBlobColumn, loadBlobColumn } from './blob-fill.js';
 import type { Dataset } from '../dataset/dataset.js';
 import { checkSameDataset, openVersion, replaced } from './same-dataset.js';
-import { selectBatchFields } from './batch-fields.js';
+import { packedChildOf, selectBatchFields } from './batch-fields.js';
+import { keepPackedField } from './packed-leaf.js';
 import { fetchFileTasks, type FileRead, type OutputTask } from '../dataset/read-rows.js';
 import { RemoteSource } from '../io/remote/remote-source.js';
 import { ColumnTransformer } from './transforms/run.js';
@@ -161,8 +163,14 @@ export class WorkerDataset {
   private readonly scratch: (Uint8Array | undefined)[] = [];
   /** Without the addon: plain memory where variable-width values are put in slot order before one copy into shared memory. */
   private staging = new Uint8Array(0);
+  /** Blob values of batches in progress (blob-fill.ts), part of the decode scratch until their batch is decoded. */
+  private blobBytes = 0;
   /** The most decode scratch (with staging) held at once. */
   private peakScratchBytes = 0;
+  /** Per column, whether it is a blob column (blob-fill.ts). */
+  private readonly isBlob: boolean[];
+  /** Per column, the field it keeps of a packed struct with strings (packed-leaf.ts), or undefined. */
+  private readonly packedChild: (number | undefined)[];
   /** Per column, the runner of its transform, or null. */
   private readonly transformers: (ColumnTransformer | null)[];
   /**
@@ -185,6 +193,8 @@ export class WorkerDataset {
     this.free = [...lanes];
     this.transformers = (ref.transforms ?? []).map((plan) => plan && new ColumnTransformer(plan, ref.seed ?? 0));
     this.leaves = leafColumns(fields);
+    this.isBlob = fields.map(isBlobColumn);
+    this.packedChild = fields.map(packedChildOf);
   }
 
   static async open(ref: DatasetRef): Promise<WorkerDataset> {
@@ -228,8 +238,12 @@ export class WorkerDataset {
     // ones take the shared scratch memory when their batch decodes; nested ones decode into fresh
     // memory from the same scratch budget and are then put in the slot (nested-fill.ts).
     const placed = outputs.map((d, i) =>
-      d.kind === 'fixed' && !this.leaves[i]?.layers ? openFixedOutput(d) : undefined,
+      d.kind === 'fixed' && !this.leaves[i]?.layers && this.packedChild[i] === undefined
+        ? openFixedOutput(d)
+        : undefined,
     );
+    const blobReads = emptyReadStats();
+    const blobs = await this.loadBlobs(rows, outputs, blobReads);
     let inputs: (VariableColumn | null)[] = [];
     // Padded lists and struct children with a null item in the batch: their item validity (nested-fill.ts).
     const paddedItems: (Uint8Array | null)[] = [];
@@ -251,6 +265,11 @@ export class WorkerDataset {
     } = await this.readColumns(rows, this.fields, placed, (tasks) => {
       const budget = this.scratchBudget(outputs);
       const columns = outputs.map((d, i): DecodeOutput => {
+        const blob = blobs[i];
+        if (blob) return blob;
+        // A packed struct's field: its rows in plain form first (packed-leaf.ts).
+        if (this.packedChild[i] !== undefined)
+          return createVariableOutput(d.numSlots, !!this.fields[i]?.nullable, undefined, budget);
         const leaf = this.leaves[i] as LeafColumn;
         if (leaf.layers) {
           const width = outputWidthOf(leaf.field.arrowType, leaf.name);
@@ -273,6 +292,11 @@ export class WorkerDataset {
         outputs.forEach((d, i) => {
           const out = columns[i] as DecodeOutput;
           const where = `${this.ref.path}: column "${this.fields[i]?.name}"`;
+          const child = this.packedChild[i];
+          if (child !== undefined && out.kind === 'variable') {
+            columns[i] = keepPackedField(out, this.fields[i] as LanceField, child, d, this.scratch[i], budget, where);
+            return;
+          }
           if (out.kind === 'list') {
             columns[i] = finishListOutput(out, where) ?? out;
             if (out.ragged) {
@@ -321,7 +345,7 @@ export class WorkerDataset {
       } finally {
         this.keepScratch(columns);
       }
-    });
+    }).finally(() => this.releaseBlobs(blobs));
     const itemValidity = placed.map((out, i) => (out?.kind === 'fixed' ? nullItemsOf(out) : (paddedItems[i] ?? null)));
     const decoded = performance.now();
     const transformed = inputs.some(Boolean)
@@ -356,9 +380,44 @@ export class WorkerDataset {
       decodeMs: decoded - read,
       transformMs: transformed.transformMs,
       skipped: transformed.skipped,
-      reads,
+      reads: addReadStats(reads, blobReads),
       memory: this.memoryUse(),
     };
+  }
+
+  /**
+   * The batch's blob columns' values (blob-fill.ts) by output, undefined for other columns, counted as
+   * decode scratch until {@link releaseBlobs}; their value reads are added to `reads`.
+   */
+  private async loadBlobs(
+    rows: Uint32Array,
+    outputs: readonly OutputDescriptor[],
+    reads: ReadStats,
+  ): Promise<(VariableOutput | undefined)[]> {
+    const blobs: (VariableOutput | undefined)[] = [];
+    if (!this.isBlob.includes(true)) return blobs;
+    const budget = this.scratchBudget(outputs);
+    for (const [i, field] of this.fields.entries()) {
+      const d = outputs[i];
+      if (!this.isBlob[i] || !d) continue;
+      const nullable = (d.kind === 'variable' || d.kind === 'transformed') && d.nullable;
+      blobs[i] = await loadBlobColumn(
+        this.dataset,
+        rows,
+        field.name,
+        nullable,
+        this.ref.externalRoots ?? [],
+        budget,
+        reads,
+      );
+    }
+    for (const out of blobs) this.blobBytes += out?.data.byteLength ?? 0;
+    this.peakScratchBytes = Math.max(this.peakScratchBytes, this.scratchBytes());
+    return blobs;
+  }
+
+  private releaseBlobs(blobs: readonly (VariableOutput | undefined)[]): void {
+    for (const out of blobs) this.blobBytes -= out?.data.byteLength ?? 0;
   }
 
   /** A transformed column's values in memory of their own (`allocate`: transform scratch) until transformed. */
@@ -519,13 +578,18 @@ export class WorkerDataset {
     const before = counters(lane);
     // Views of leased read memory are valid until the tasks have run; released in `finally`.
     const leases: (() => void)[] = [];
+    // Blob columns' values are read by loadBlobs: the plan numbers its outputs among the other fields.
+    const kept = fields.flatMap((f, i) => (isBlobColumn(f) ? [] : [i]));
+    const all = kept.length === fields.length;
     try {
-      const plan = await this.dataset.planRead(rows, fields);
+      const plan = await this.dataset.planRead(rows, all ? fields : kept.map((i) => fields[i] as LanceField));
+      const into = all ? placed : kept.map((i) => placed[i]);
       const perFile = await Promise.all(
-        plan.files.map(async (file) => fetchFileTasks(file, await this.laneSource(lane, file, leases), placed)),
+        plan.files.map(async (file) => fetchFileTasks(file, await this.laneSource(lane, file, leases), into)),
       );
       const read = performance.now();
-      const result = decode([...perFile.flat(), ...plan.nullFills]);
+      const tasks = [...perFile.flat(), ...plan.nullFills];
+      const result = decode(all ? tasks : tasks.map(({ task, output }) => ({ task, output: kept[output] as number })));
       return { read, reads: addReadStats(counters(lane), before, -1), result };
     } finally {
       for (const release of leases) release();
@@ -549,7 +613,7 @@ export class WorkerDataset {
 
   /** Bytes of decode scratch held: the kept variable-width outputs and the staging memory. */
   private scratchBytes(): number {
-    return this.scratch.reduce((sum, data) => sum + (data?.byteLength ?? 0), this.staging.byteLength);
+    return this.scratch.reduce((sum, data) => sum + (data?.byteLength ?? 0), this.staging.byteLength + this.blobBytes);
   }
 
   /** What a batch's variable-width outputs may grow by: the scratch part less its indexes and what is kept. */
@@ -617,11 +681,12 @@ export class WorkerDataset {
    */
   private keepScratch(columns: readonly DecodeOutput[]): void {
     columns.forEach((out, i) => {
-      // A nested column's memory is its decoded levels and values, which the next batch does not reuse.
-      if (out.kind === 'variable' && !this.leaves[i]?.layers) this.scratch[i] = out.data;
+      // A nested column's memory is its decoded levels and values, and a blob column's is fresh per batch:
+      // the next batch does not reuse them.
+      if (out.kind === 'variable' && !this.leaves[i]?.layers && !this.isBlob[i]) this.scratch[i] = out.data;
     });
     this.peakScratchBytes = Math.max(this.peakScratchBytes, this.scratchBytes());
-    let kept = this.scratchBytes() - this.staging.byteLength;
+    let kept = this.scratchBytes() - this.staging.byteLength - this.blobBytes;
     while (kept > this.ref.memory.variableSlotBytes) {
       let largest = -1;
       this.scratch.forEach((data, i) => {

@@ -19,6 +19,8 @@ import type { ColumnDType, ColumnValues } from './batch.js';
 import type { PadOptions } from './loader-options.js';
 import { fixedByteWidth, isVariableWidth, valueTypeOf } from '../dataset/arrow-build.js';
 import type { ColumnTransformPlan } from '../decode-workers/transforms/steps.js';
+import { isBlobColumn } from '../decode-workers/blob-fill.js';
+import { packedChildOf } from '../decode-workers/batch-fields.js';
 
 type ValuesConstructor = (new (buffer: ArrayBufferLike, byteOffset: number, length: number) => ColumnValues) & {
   BYTES_PER_ELEMENT: number;
@@ -167,20 +169,28 @@ export function planBatchLayout(
   return { columns: columns as ColumnLayout[], slotBytes: Math.max(8, at) };
 
   function columnLayout(field: LanceField): ColumnLayout {
+    // A field of a packed struct with strings by path (decode-workers/packed-leaf.ts): a column like the
+    // field's own, null where the struct is.
+    const [child] = field.children;
+    if (packedChildOf(field) !== undefined && child)
+      return columnLayout({
+        ...field,
+        arrowType: child.arrowType,
+        logicalType: child.logicalType,
+        metadata: child.metadata,
+        children: [],
+      });
     const type = valueTypeOf(field.arrowType);
     const packed = packedFieldKind(field);
-    if (packed === 'blob' || packed === 'blob-v2')
-      throw new UnsupportedError(
-        `column "${field.name}" is a blob column: the loader does not batch blob values (one may be megabytes); read them with dataset.takeBlobs(rows, '${field.name}'), whose handles read only the ranges asked for, or leave the column out`,
-        { column: field.name },
-      );
     if (packed === 'packed')
       return packedLayout(field, batchSize, shapes[field.name], (bytes) => {
         const start = at;
         at = align8(at + bytes);
         return start;
       });
-    const variable = isVariableWidth(type);
+    // A blob column's values are binary values (decode-workers/blob-fill.ts), its stored type their descriptors'.
+    const blob = isBlobColumn(field);
+    const variable = blob || isVariableWidth(type);
     // A struct child by path is null where a struct above it is.
     const nullable = field.nullable || (field.ancestors ?? []).some((a) => a.nullable);
     const transform = transforms[field.name];
@@ -213,7 +223,8 @@ export function planBatchLayout(
     if (variable) {
       if (shapes[field.name])
         throw new InvalidArgumentError(`options.shapes.${field.name}: a ${type} column cannot be reshaped`);
-      const dtype: ColumnDType = arrow.DataType.isUtf8(type) || arrow.DataType.isLargeUtf8(type) ? 'utf8' : 'binary';
+      const dtype: ColumnDType =
+        !blob && (arrow.DataType.isUtf8(type) || arrow.DataType.isLargeUtf8(type)) ? 'utf8' : 'binary';
       return {
         name: field.name,
         dtype,

@@ -5,6 +5,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { ShuffleMode, SamplerState } from '../samplers/index.js';
 import { describeValue } from '../samplers/options.js';
 import { isOptionsObject } from '../dataset/file.js';
+import { checkExternalRoots } from '../dataset/blobs.js';
 import { defaultWorkerCount } from '../decode-workers/pool.js';
 import { resolveRemoteIo, type RemoteIoOptions, type ResolvedRemoteIo } from '../io/remote/remote-options.js';
 import type { StorageOptions } from '../io/remote/storage-options.js';
@@ -132,6 +133,11 @@ export interface LoaderOptions {
    * Random steps are seeded per (seed, epoch, row). See README "Images and transforms".
    */
   transforms?: Record<string, ColumnTransform>;
+  /**
+   * Directories whose files a blob column's external values (blob v2 kind 3, `file:` URIs) may be read
+   * from, as `dataset.takeBlobs`' option of that name; default none (such a row is an `UnsupportedError`).
+   */
+  externalRoots?: readonly string[];
 }
 
 /** A JSON-serialisable position of the loader. */
@@ -164,6 +170,8 @@ export interface ResolvedLoaderOptions {
   remote: ResolvedRemoteIo | undefined;
   /** Planned transforms by column, user modules as file: URLs. */
   transforms: Record<string, ColumnTransformPlan>;
+  /** options.externalRoots as absolute paths ([] when not given). */
+  externalRoots: string[];
 }
 
 /** `transforms` checked and planned; user steps' modules resolved against the working directory. */
@@ -304,5 +312,6 @@ export function resolveLoaderOptions(options: LoaderOptions): ResolvedLoaderOpti
     resume,
     remote: io.remote === undefined ? undefined : resolveRemoteIo(io.remote as RemoteIoOptions, 'io.remote'),
     transforms: planTransforms(options.transforms),
+    externalRoots: checkExternalRoots(options.externalRoots),
   };
 }

@@ -234,6 +234,7 @@ export class DataLoader {
         rowBytes,
         fragmentsDigest: dataset.fragmentsDigest,
         files: await dataset.openedFiles(),
+        ...(resolved.externalRoots.length > 0 && { externalRoots: resolved.externalRoots }),
         ...(plans.length === 0
           ? {}
           : { transforms: fields.map((f) => resolved.transforms[f.name] ?? null), seed: resolved.seed }),

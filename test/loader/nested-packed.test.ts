@@ -1,31 +1,17 @@
 /**
- * The DataLoader over packed structs and blob columns (LanceDB-written `packed_struct`,
- * `packed_struct_nulls`, `packed_struct_var`, `blob`, `blob_v2`). A packed struct of fixed-width fields
- * (stored as one column of whole rows) is batched like a plain struct: each field a column of its own named
- * by its path, null where the struct is, value for value as `dataset.take` reads the rows, with real worker
- * threads, over fragments and deletions in file versions 2.0, 2.1 and 2.2. Packed structs with string
- * fields and blob columns are refused with typed errors that say what to do instead.
+ * The DataLoader over packed structs of fixed-width fields (LanceDB-written `packed_struct`,
+ * `packed_struct_nulls`; packed structs with strings: packed-strings.test.ts; blob columns:
+ * blob-columns.test.ts). A packed struct of fixed-width fields (stored as one column of whole rows) is
+ * batched like a plain struct: each field a column of its own named by its path, null where the struct
+ * is, value for value as `dataset.take` reads the rows, with real worker threads, over fragments and
+ * deletions in file versions 2.0, 2.1 and 2.2.
  */
 import { describe, expect, it } from 'vitest';
-import { openDataset, type Dataset } from '../../index.js';
+import type { Dataset } from '../../index.js';
 import { createLoader } from '../../loader/loader.js';
 import type { BatchColumn } from '../../loader/batch.js';
 import type { LoaderOptions } from '../../loader/loader-options.js';
-import { ensureDataset } from '../fixtures/datasets.js';
-import { specByName, type StorageVersion } from '../fixtures/matrix.js';
-
-async function withDataset<T>(
-  spec: string,
-  version: StorageVersion,
-  use: (dataset: Dataset) => Promise<T>,
-): Promise<T> {
-  const dataset = await openDataset(await ensureDataset(specByName(spec), version));
-  try {
-    return await use(dataset);
-  } finally {
-    await dataset.close();
-  }
-}
+import { withDataset } from './fixture-dataset.js';
 
 type Row = { x: number; y: number; cls: number } | null;
 
@@ -94,34 +80,4 @@ describe('a loader over a packed struct', () => {
       });
     });
   });
-
-  it('refuses a packed struct with a string field, naming the column and the field', async () => {
-    await withDataset('packed_struct_var', '2.2', async (dataset) => {
-      await expect(createLoader(dataset, { columns: ['item'], batchSize: 8, workers: 1 })).rejects.toMatchObject({
-        code: 'UNSUPPORTED',
-        message: expect.stringMatching(/column "item" is a packed struct with field "name" of type Utf8/),
-      });
-    });
-  });
-});
-
-describe('a loader over a blob column', () => {
-  for (const [spec, version] of [
-    ['blob', '2.1'],
-    ['blob_v2', '2.2'],
-  ] as const) {
-    it(`refuses it, pointing at dataset.takeBlobs (${spec} ${version})`, async () => {
-      await withDataset(spec, version, async (dataset) => {
-        await expect(
-          createLoader(dataset, { columns: ['idx', 'image'], batchSize: 8, workers: 1 }),
-        ).rejects.toMatchObject({
-          code: 'UNSUPPORTED',
-          message: expect.stringContaining(`column "image" is a blob column`),
-        });
-        await expect(createLoader(dataset, { columns: ['image'], batchSize: 8, workers: 1 })).rejects.toThrow(
-          /dataset\.takeBlobs\(rows, 'image'\)/,
-        );
-      });
-    });
-  }
 });

@@ -1,0 +1,84 @@
+/**
+ * Blob columns of a batch. A blob column stores per row a descriptor of where its bytes lie (the data
+ * file, a sidecar next to it, or an external file: dataset/blobs.ts); the loader batches the bytes
+ * themselves, as a binary column's values, so that transforms take them like any encoded image:
+ *
+ *   rows ─► descriptors (dataset.takeBlobRanges: each checked against the size of its file)
+ *        ─► one read per value, grouped by file, straight into the batch's output at its slot's place
+ *        ─► a variable-width output in slot order (null blob: validity 0, an empty value)
+ *
+ * The output's memory is drawn from the worker's decode scratch like any variable-width column's and
+ * then goes into the slot's variable-width memory with the batch's other columns, so a batch of blobs
+ * larger than a slot allows is refused with the same ResourceError (MEMORY_BUDGET) as one of large binary
+ * values. It is fresh per batch: a worker's two lanes hold their blob bytes across reads at the same time.
+ */
+import { ResourceError } from '../errors.js';
+import { packedFieldKind, type LanceField } from '../format/schema.js';
+import type { Dataset } from '../dataset/dataset.js';
+import type { BlobRange } from '../dataset/blobs.js';
+import { addReadStats, type ByteSource, type ReadStats } from '../io/source.js';
+import {
+  chargeGrowth,
+  createVariableOutput,
+  reserveVariable,
+  setNull,
+  type ScratchBudget,
+  type VariableOutput,
+} from './encodings/output.js';
+
+/** Whether the loader batches `field` as a blob column's values (2.0/2.1 `lance-encoding:blob`, 2.2 blob v2). */
+export function isBlobColumn(field: Pick<LanceField, 'logicalType' | 'metadata'>): boolean {
+  const kind = packedFieldKind(field);
+  return kind === 'blob' || kind === 'blob-v2';
+}
+
+/**
+ * The values of blob column `column` at `rows` (visible offsets, batch order) as a variable-width output of
+ * `rows.length` slots, read into memory charged to `budget`. `externalRoots`: where external blobs may be read;
+ * `reads` counts the value reads (one per non-empty value: they are not merged).
+ */
+export async function loadBlobColumn(
+  dataset: Dataset,
+  rows: Uint32Array,
+  column: string,
+  nullable: boolean,
+  externalRoots: readonly string[],
+  budget: ScratchBudget,
+  reads: ReadStats,
+): Promise<VariableOutput> {
+  const ranges = await dataset.takeBlobRanges(rows, column, { externalRoots });
+  let total = 0;
+  for (const range of ranges) total += range?.size ?? 0;
+  if (total > budget.bytesLeft)
+    throw new ResourceError(
+      'MEMORY_BUDGET',
+      `column "${column}": the batch's blob values need ${total} bytes, but ${budget.source} has ${budget.bytesLeft} left; raise memoryBytes or lower batchSize`,
+      { column, neededBytes: total, bytesLeft: budget.bytesLeft },
+    );
+  const out = createVariableOutput(rows.length, nullable, chargeGrowth(budget, 0, total, total));
+  // Each value's place in slot order, its reads grouped by the file they read.
+  const bySource = new Map<ByteSource, { ranges: BlobRange[]; targets: Uint8Array[] }>();
+  ranges.forEach((range, slot) => {
+    if (!range) {
+      setNull(out, slot);
+      return;
+    }
+    const at = reserveVariable(out, slot, range.size);
+    if (range.size === 0) return;
+    addReadStats(reads, { readsIssued: 1, bytesRead: range.size, rangesRequested: 1, bytesRequested: range.size });
+    let group = bySource.get(range.source);
+    if (!group) bySource.set(range.source, (group = { ranges: [], targets: [] }));
+    group.ranges.push(range);
+    group.targets.push(out.data.subarray(at, at + range.size));
+  });
+  await Promise.all([...bySource].map(([source, group]) => readInto(source, group.ranges, group.targets)));
+  return out;
+}
+
+/** Reads each range's value into its target: straight in where the source can, else through its views. */
+async function readInto(source: ByteSource, ranges: BlobRange[], targets: Uint8Array[]): Promise<void> {
+  const wanted = ranges.map((r) => ({ offset: r.position, size: r.size }));
+  if (source.readInto) return source.readInto(wanted, targets);
+  const views = await source.readRanges(wanted);
+  views.forEach((view, k) => targets[k]?.set(view));
+}

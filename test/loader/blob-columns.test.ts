@@ -1,0 +1,223 @@
+/**
+ * The DataLoader over blob columns (LanceDB-written `blob` in 2.0/2.1: bytes in the data file; `blob_v2`
+ * in 2.2: inline, packed-sidecar and dedicated-sidecar values). A blob column is batched as binary values
+ * (offsets + bytes, validity for null blobs), value for value as `dataset.takeBlobs` reads them, with real
+ * worker threads, in the same order for 1 and 2 workers, and across a resume.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openDataset, type Dataset } from '../../index.js';
+import { createLoader } from '../../loader/loader.js';
+import type { BatchColumn } from '../../loader/batch.js';
+import type { LoaderOptions } from '../../loader/loader-options.js';
+import { ensureDataset } from '../fixtures/datasets.js';
+import { specByName, type StorageVersion } from '../fixtures/matrix.js';
+import { withDataset } from './fixture-dataset.js';
+import { BLOB_CASES, writtenBlobs } from '../dataset/blob-fixtures.js';
+import { startStaticServer } from '../io/remote/servers.js';
+
+const temps: string[] = [];
+afterAll(() => {
+  for (const dir of temps) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A copy of a fixture dataset that a test may damage. */
+async function copyOf(spec: string, version: StorageVersion): Promise<string> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llblob-loader-'));
+  temps.push(dir);
+  const target = path.join(dir, `${spec}.lance`);
+  fs.cpSync(await ensureDataset(specByName(spec), version), target, { recursive: true });
+  return target;
+}
+
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+
+/** An epoch's rows in batch order: each row's offset and its `image` value as hex (null for a null blob). */
+async function epochValues(
+  dataset: Dataset,
+  options: Omit<LoaderOptions, 'batchSize'> & { batchSize?: number },
+  epoch = 0,
+  stopAfter = Infinity,
+): Promise<{
+  rows: number[];
+  values: (string | null)[];
+  state: ReturnType<Awaited<ReturnType<typeof createLoader>>['state']>;
+}> {
+  const loader = await createLoader(dataset, { columns: ['image'], batchSize: 32, ...options });
+  const rows: number[] = [];
+  const values: (string | null)[] = [];
+  try {
+    let batches = 0;
+    for await (const batch of loader.epoch(epoch)) {
+      const image = batch.columns['image'] as BatchColumn;
+      expect(image.dtype).toBe('binary');
+      const offsets = image.offsets as ArrayLike<number>;
+      batch.rowOffsets.forEach((row, r) => {
+        rows.push(row);
+        values.push(
+          image.validity?.[r] === 0
+            ? null
+            : hex((image.values as Uint8Array).subarray(offsets[r] as number, offsets[r + 1] as number)),
+        );
+      });
+      batch.release();
+      if (++batches === stopAfter) break;
+    }
+    return { rows, values, state: loader.state() };
+  } finally {
+    await loader.close();
+  }
+}
+
+/** What dataset.takeBlobs reads for `rows`, as hex (null for a null blob). */
+async function takenValues(dataset: Dataset, rows: number[]): Promise<(string | null)[]> {
+  const handles = await dataset.takeBlobs(rows, 'image');
+  return Promise.all(handles.map(async (h) => (h === null ? null : hex(new Uint8Array(await h.arrayBuffer())))));
+}
+
+describe.each(BLOB_CASES)('a loader over the blob column of $spec written as $version', ({ spec, version }) => {
+  it('batches every row of a shuffled epoch as the bytes takeBlobs reads, null blobs as validity 0', async () => {
+    await withDataset(spec, version, async (dataset) => {
+      const { rows, values } = await epochValues(dataset, { workers: 2, seed: 5 });
+      expect([...rows].sort((a, b) => a - b)).toEqual(Array.from({ length: dataset.numRows }, (_, i) => i));
+      expect(values).toEqual(await takenValues(dataset, rows));
+      if (version !== '2.0') expect(values).toContain(null);
+    });
+  });
+});
+
+describe('a loader over a blob column, in any worker count and across a resume', () => {
+  for (const { spec, version } of BLOB_CASES.filter((c) => c.version !== '2.0')) {
+    it(`gives the same rows and values in the same order with 1 and 2 workers (${spec} ${version})`, async () => {
+      await withDataset(spec, version, async (dataset) => {
+        const one = await epochValues(dataset, { workers: 1, seed: 9 }, 1);
+        const two = await epochValues(dataset, { workers: 2, seed: 9 }, 1);
+        expect(two.rows).toEqual(one.rows);
+        expect(two.values).toEqual(one.values);
+      });
+    });
+
+    it(`continues a saved state with the batches that were left (${spec} ${version})`, async () => {
+      await withDataset(spec, version, async (dataset) => {
+        const whole = await epochValues(dataset, { workers: 2, seed: 4 });
+        const first = await epochValues(dataset, { workers: 2, seed: 4 }, 0, 2);
+        const rest = await epochValues(dataset, { workers: 1, seed: 4, resume: first.state });
+        expect([...first.rows, ...rest.rows]).toEqual(whole.rows);
+        expect([...first.values, ...rest.values]).toEqual(whole.values);
+      });
+    });
+  }
+});
+
+describe("a loader's metrics over a blob column", () => {
+  it('count the bytes of the blob values read, at least the bytes delivered', async () => {
+    await withDataset('blob_v2', '2.2', async (dataset) => {
+      const loader = await createLoader(dataset, { columns: ['image'], batchSize: 32, workers: 1 });
+      try {
+        for await (const batch of loader.epoch(0)) batch.release();
+        const { bytesRead, bytesDelivered } = loader.metrics();
+        // The fixture holds two 5 MB values: an epoch delivers them, and must have read them.
+        expect(bytesDelivered).toBeGreaterThan(10_000_000);
+        expect(bytesRead).toBeGreaterThanOrEqual(bytesDelivered);
+      } finally {
+        await loader.close();
+      }
+    });
+  });
+});
+
+describe('a loader over a remote dataset with blob columns', () => {
+  for (const { spec, version } of BLOB_CASES.filter((c) => c.version !== '2.0')) {
+    it(`batches over http the bytes takeBlobs reads from the local copy (${spec} ${version})`, async () => {
+      const local = await ensureDataset(specByName(spec), version);
+      const server = await startStaticServer(path.dirname(local));
+      try {
+        const latest = await openDataset(local);
+        const dataset = await openDataset(`${server.url}/${path.basename(local)}`, { version: latest.version });
+        try {
+          const { rows, values } = await epochValues(dataset, { workers: 2, seed: 6 });
+          expect(rows).toHaveLength(latest.numRows);
+          expect(values).toEqual(await takenValues(latest, rows));
+        } finally {
+          await Promise.all([dataset.close(), latest.close()]);
+        }
+      } finally {
+        await server.close();
+      }
+    });
+  }
+});
+
+describe('a loader over damaged or out-of-reach blobs', () => {
+  it('rejects the epoch with a CorruptFileError naming the sidecar, column and row when a value lies past its end', async () => {
+    const root = await copyOf('blob_v2', '2.2');
+    const sidecars = fs
+      .readdirSync(path.join(root, 'data'), { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile() && e.name.endsWith('.blob'))
+      .map((e) => path.join(e.parentPath, e.name));
+    // The largest sidecar holds one 5 MB value (rows 11 and 111 of the fixture).
+    const largest = sidecars.reduce((a, b) => (fs.statSync(a).size >= fs.statSync(b).size ? a : b));
+    fs.truncateSync(largest, 1000);
+    const dataset = await openDataset(root);
+    try {
+      const row = writtenBlobs('blob_v2').findIndex((v) => v !== null && v.length / 2 === 5_000_000);
+      const error = await epochValues(dataset, { workers: 1, shuffle: false, batchSize: 64 }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'CORRUPT_FILE' });
+      expect((error as Error).message).toMatch(
+        new RegExp(
+          `column 1 \\("image"\\): row ${row} \\(blob in sidecar ${largest}\\): the descriptor points at bytes \\d+\\.\\.\\d+, past the end of ${largest} \\(1000 bytes\\)`,
+        ),
+      );
+    } finally {
+      await dataset.close();
+    }
+  });
+
+  it('rejects the epoch with an UnsupportedError naming column and row for an external blob it may not read', async () => {
+    const root = await copyOf('blob_v2', '2.2');
+    const dataset = await openDataset(root);
+    let file: string;
+    let descriptor: { position: bigint; size: bigint };
+    try {
+      file = path.join(root, 'data', dataset.fragments[0]?.files[0]?.path as string);
+      descriptor = (await dataset.take([3], { columns: ['image'] })).getChild('image')?.get(0) as typeof descriptor;
+    } finally {
+      await dataset.close();
+    }
+    // Row 3's inline descriptor (kind | position | size | blob_id | uri length) made external (kind 3).
+    const u64 = (value: bigint) => Buffer.from(BigUint64Array.of(value).buffer);
+    const rest = Buffer.concat([u64(descriptor.position), u64(descriptor.size), Buffer.alloc(8)]);
+    const bytes = fs.readFileSync(file);
+    const at = bytes.indexOf(Buffer.concat([Buffer.of(0), rest]));
+    expect(at).toBeGreaterThanOrEqual(0);
+    bytes[at] = 3;
+    fs.writeFileSync(file, bytes);
+    const patched = await openDataset(root);
+    try {
+      const error = await epochValues(patched, { workers: 1, shuffle: false, externalRoots: [os.tmpdir()] }).catch(
+        (e: unknown) => e,
+      );
+      expect(error).toMatchObject({ code: 'UNSUPPORTED' });
+      expect((error as Error).message).toMatch(
+        /column 1 \("image"\): row 3: external blob "" is not a local file: URI/,
+      );
+    } finally {
+      await patched.close();
+    }
+  });
+
+  it('refuses a batch whose blobs need more than a slot holds, naming the column and the bytes', async () => {
+    await withDataset('blob_v2', '2.2', async (dataset) => {
+      const error = await epochValues(dataset, {
+        workers: 1,
+        shuffle: false,
+        batchSize: 64,
+        memoryBytes: 24 << 20,
+      }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'MEMORY_BUDGET' });
+      expect((error as Error).message).toMatch(/"image"\D+\d+ bytes/);
+    });
+  });
+});
