@@ -294,7 +294,7 @@ async function writeFiles(
       const children = order.map((i) => batch.data.children[i] as arrow.Data);
       checkBatch(batch, columns, children, schema, rowsSeen);
       // Held here too, so that a data file finished mid-batch does not release what the next one takes.
-      const batchBuffers = held && children.flatMap((data) => held.hold(data));
+      const batchBuffers = held && children.flatMap((data) => held.take(data));
       const resolved = children.map((data, i) => {
         const column = columns[i] as WriteColumn;
         return column.leaves[0]?.blob === 'v2'
