@@ -84,8 +84,9 @@ export interface WriteDatasetOptions {
   /**
    * Called with each ArrayBuffer behind the data's columns once the writer holds no reference to it any
    * more (its bytes are in the data file, or encoded into other memory), so that a producer of batches
-   * can reuse that memory for later ones. Without it, a batch's memory must not change until
-   * `writeDataset` resolves: values are written where they lie.
+   * can reuse that memory for later ones; never with memory the writer makes itself (such as resolved
+   * external blob URIs). Without it, a batch's memory must not change until `writeDataset` resolves:
+   * values are written where they lie.
    */
   releaseBuffer?: (buffer: ArrayBufferLike) => void;
   /**
