@@ -23,7 +23,7 @@
  * file's size from a 2-byte GET, and each read is then one ranged GET of just the bytes asked for) and
  * closed with it.
  */
-import { isAbsolute, posix, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, posix, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as arrow from 'apache-arrow';
 import { CorruptFileError, InvalidArgumentError, IoError, UnsupportedError } from '../errors.js';
@@ -233,11 +233,12 @@ function localPathOf(url: string): string | undefined {
   }
 }
 
-/** `path` when it lies under one of `roots`, else an UnsupportedError naming them. */
+/** `path` when it lies under one of `roots`, else an UnsupportedError naming them and the root to add. */
 function underRoots(path: string, roots: string[], at: string): string {
   if (!roots.some((root) => isStrictlyUnder(root, path)))
     throw new UnsupportedError(
-      `${at}: external blob ${path} is outside options.externalRoots (${roots.join(', ') || 'none given'})`,
+      `${at}: external blob ${path} is outside options.externalRoots (${roots.join(', ') || 'none given'}); ` +
+        `to read it, add a directory holding it, e.g. externalRoots: [${JSON.stringify(dirname(path))}]`,
       { path, externalRoots: roots },
     );
   return path;

@@ -66,24 +66,23 @@ const padding = new Uint8Array(ALIGNMENT).fill(PAD_BYTE);
 const columnEncoding = encodeAny('lance.encodings.ColumnEncoding', encodeColumnEncoding({ values: {} }));
 
 /**
- * The ArrayBuffers of the data being written, each with the number of column chunks (of any data file)
- * still referencing it; `release` is called with one when that number drops to 0.
+ * The ArrayBuffers of the caller's data being written, each with the number of column chunks (of any data
+ * file) still referencing it; `release` is called with one when that number drops to 0. Only buffers
+ * the caller gave ({@link take}) are counted and released: those the writer makes from them (resolved
+ * external blob URIs) are its own, and the caller's callback must never see them.
  */
 export class HeldBuffers {
   private readonly counts = new Map<ArrayBufferLike, number>();
   constructor(private readonly release: (buffer: ArrayBufferLike) => void) {}
 
-  /** Counts each ArrayBuffer behind `data` (once, however many of its arrays it backs); returns them. */
+  /** Counts each ArrayBuffer behind `data`, one of the caller's batches' columns; returns them. */
+  take(data: arrow.Data): ArrayBufferLike[] {
+    return this.count(buffersOf(data));
+  }
+
+  /** Counts those ArrayBuffers behind `data` that are already held (the caller's); returns them. */
   hold(data: arrow.Data): ArrayBufferLike[] {
-    const buffers = new Set<ArrayBufferLike>();
-    const visit = (d: arrow.Data): void => {
-      for (const array of [d.values, d.valueOffsets, d.nullBitmap, d.typeIds] as unknown[])
-        if (ArrayBuffer.isView(array) && array.byteLength > 0) buffers.add(array.buffer);
-      d.children.forEach(visit);
-    };
-    visit(data);
-    for (const buffer of buffers) this.counts.set(buffer, (this.counts.get(buffer) ?? 0) + 1);
-    return [...buffers];
+    return this.count([...buffersOf(data)].filter((buffer) => this.counts.has(buffer)));
   }
 
   /** Drops one count of each of `buffers`, releasing those left with none. */
@@ -97,6 +96,23 @@ export class HeldBuffers {
       }
     }
   }
+
+  private count(buffers: Iterable<ArrayBufferLike>): ArrayBufferLike[] {
+    for (const buffer of buffers) this.counts.set(buffer, (this.counts.get(buffer) ?? 0) + 1);
+    return [...buffers];
+  }
+}
+
+/** The ArrayBuffers behind `data` and its children, each once however many of their arrays it backs. */
+function buffersOf(data: arrow.Data): Set<ArrayBufferLike> {
+  const buffers = new Set<ArrayBufferLike>();
+  const visit = (d: arrow.Data): void => {
+    for (const array of [d.values, d.valueOffsets, d.nullBitmap, d.typeIds] as unknown[])
+      if (ArrayBuffer.isView(array) && array.byteLength > 0) buffers.add(array.buffer);
+    d.children.forEach(visit);
+  };
+  visit(data);
+  return buffers;
 }
 
 /** One data file being written. Not safe for concurrent use. */

@@ -84,8 +84,9 @@ export interface WriteDatasetOptions {
   /**
    * Called with each ArrayBuffer behind the data's columns once the writer holds no reference to it any
    * more (its bytes are in the data file, or encoded into other memory), so that a producer of batches
-   * can reuse that memory for later ones. Without it, a batch's memory must not change until
-   * `writeDataset` resolves: values are written where they lie.
+   * can reuse that memory for later ones; never with memory the writer makes itself (such as resolved
+   * external blob URIs). Without it, a batch's memory must not change until `writeDataset` resolves:
+   * values are written where they lie.
    */
   releaseBuffer?: (buffer: ArrayBufferLike) => void;
   /**
@@ -294,7 +295,7 @@ async function writeFiles(
       const children = order.map((i) => batch.data.children[i] as arrow.Data);
       checkBatch(batch, columns, children, schema, rowsSeen);
       // Held here too, so that a data file finished mid-batch does not release what the next one takes.
-      const batchBuffers = held && children.flatMap((data) => held.hold(data));
+      const batchBuffers = held && children.flatMap((data) => held.take(data));
       const resolved = children.map((data, i) => {
         const column = columns[i] as WriteColumn;
         return column.leaves[0]?.blob === 'v2'

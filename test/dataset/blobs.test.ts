@@ -335,7 +335,8 @@ describe('external blobs', () => {
     await expectError(
       handles(pathToFileURL(file).href, 0n, 1n, [path.join(dir, 'elsewhere')]),
       UnsupportedError,
-      `f.lance column 1 ("image"): row 7: external blob ${file} is outside options.externalRoots (${path.join(dir, 'elsewhere')})`,
+      `f.lance column 1 ("image"): row 7: external blob ${file} is outside options.externalRoots (${path.join(dir, 'elsewhere')})` +
+        `; to read it, add a directory holding it, e.g. externalRoots: [${JSON.stringify(media)}]`,
     );
   });
 
@@ -359,7 +360,8 @@ describe('external blobs', () => {
     await expectError(
       handles('clip.bin', 0n, 0n, [path.join(dir, 'elsewhere')], 2, pathToFileURL(media).href),
       UnsupportedError,
-      `${at}: external blob ${file} is outside options.externalRoots (${path.join(dir, 'elsewhere')})`,
+      `${at}: external blob ${file} is outside options.externalRoots (${path.join(dir, 'elsewhere')})` +
+        `; to read it, add a directory holding it, e.g. externalRoots: [${JSON.stringify(media)}]`,
     );
   });
 

@@ -2,13 +2,15 @@
  * The DataLoader over blob columns (LanceDB-written `blob` in 2.0/2.1: bytes in the data file; `blob_v2`
  * in 2.2: inline, packed-sidecar and dedicated-sidecar values). A blob column is batched as binary values
  * (offsets + bytes, validity for null blobs), value for value as `dataset.takeBlobs` reads them, with real
- * worker threads, in the same order for 1 and 2 workers, and across a resume.
+ * worker threads, in the same order for 1 and 2 workers, and across a resume; external values (absolute
+ * and base-relative, written by lance-loader's writer) read from under `externalRoots`.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import * as arrow from 'apache-arrow';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openDataset, type Dataset } from '../../index.js';
+import { IoError, UnsupportedError, openDataset, writeDataset, type Dataset } from '../../index.js';
 import { createLoader } from '../../loader/loader.js';
 import type { BatchColumn } from '../../loader/batch.js';
 import type { LoaderOptions } from '../../loader/loader-options.js';
@@ -33,6 +35,12 @@ async function copyOf(spec: string, version: StorageVersion): Promise<string> {
 }
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+
+const BLOB_V2 = new Map([['ARROW:extension:name', 'lance.blob.v2']]);
+const blobType = new arrow.Struct([
+  new arrow.Field('data', new arrow.LargeBinary(), true),
+  new arrow.Field('uri', new arrow.Utf8(), true),
+]);
 
 /** An epoch's rows in batch order: each row's offset and its `image` value as hex (null for a null blob). */
 async function epochValues(
@@ -220,4 +228,102 @@ describe('a loader over damaged or out-of-reach blobs', () => {
       expect((error as Error).message).toMatch(/"image"\D+\d+ bytes/);
     });
   });
+});
+
+/**
+ * A blob v2 dataset whose `image` rows cycle through inline bytes, files under an external base `media/`
+ * (stored relative to it) and files in `other/`, outside every base (stored as absolute file: URIs).
+ * Each test writes its own, in its own directory.
+ */
+describe('a loader over a blob v2 column with external blobs', () => {
+  const rowCount = 60;
+  const bytesOf = (row: number) => Uint8Array.from({ length: (row * 37) % 900 }, (_, j) => (row * 11 + j) & 0xff);
+
+  async function writeExternal(): Promise<{
+    dataset: Dataset;
+    root: string;
+    media: string;
+    fileOf: (row: number) => string | undefined;
+  }> {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'llblob-external-'));
+    temps.push(root);
+    const [media, other] = [path.join(root, 'media'), path.join(root, 'other')];
+    fs.mkdirSync(media);
+    fs.mkdirSync(other);
+    /** Row r's external file, or undefined for an inline row. */
+    const fileOf = (row: number): string | undefined =>
+      row % 3 === 0 ? undefined : path.join(row % 3 === 1 ? media : other, `${row}.bin`);
+    const image = arrow.makeBuilder({ type: blobType, nullValues: [null, undefined] });
+    for (let row = 0; row < rowCount; row++) {
+      const file = fileOf(row);
+      if (file !== undefined) fs.writeFileSync(file, bytesOf(row));
+      image.append({ data: file === undefined ? bytesOf(row) : null, uri: file ?? null } as never);
+    }
+    const schema = new arrow.Schema([new arrow.Field('image', blobType, true, BLOB_V2)]);
+    const data = arrow.makeData({
+      type: new arrow.Struct(schema.fields),
+      length: rowCount,
+      children: [image.finish().flush()],
+    });
+    const target = path.join(root, 'external.lance');
+    await writeDataset(target, new arrow.Table(schema, [new arrow.RecordBatch(schema, data)]), {
+      externalBases: [media],
+      allowExternalBlobOutsideBases: true,
+    });
+    return { dataset: await openDataset(target), root, media, fileOf };
+  }
+
+  it('batches every row of a shuffled epoch as the bytes takeBlobs and the files hold', async () => {
+    const { dataset, root, fileOf } = await writeExternal();
+    try {
+      const { rows, values } = await epochValues(dataset, { workers: 2, seed: 3, batchSize: 8, externalRoots: [root] });
+      expect([...rows].sort((a, b) => a - b)).toEqual(Array.from({ length: rowCount }, (_, i) => i));
+      expect(rows).not.toEqual([...rows].sort((a, b) => a - b));
+      const handles = await dataset.takeBlobs(rows, 'image', { externalRoots: [root] });
+      const taken = await Promise.all(
+        handles.map(async (h) => (h === null ? null : hex(new Uint8Array(await h.arrayBuffer())))),
+      );
+      expect(values).toEqual(taken);
+      const file = (row: number) => fileOf(row) as string;
+      expect(values).toEqual(rows.map((row) => hex(fileOf(row) ? fs.readFileSync(file(row)) : bytesOf(row))));
+    } finally {
+      await dataset.close();
+    }
+  });
+
+  it('rejects the epoch without externalRoots with an UnsupportedError naming the column, the row and the root to add', async () => {
+    const { dataset, media } = await writeExternal();
+    try {
+      const error = await epochValues(dataset, { workers: 1, shuffle: false }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(UnsupportedError);
+      expect((error as Error).message).toContain(
+        `column 0 ("image"): row 1: external blob ${path.join(media, '1.bin')} is outside options.externalRoots (none given); ` +
+          `to read it, add a directory holding it, e.g. externalRoots: [${JSON.stringify(media)}]`,
+      );
+    } finally {
+      await dataset.close();
+    }
+  });
+
+  for (const [kind, row] of [
+    ['base-relative', 4],
+    ['absolute', 5],
+  ] as const) {
+    it(`rejects the epoch with an IoError naming the row and the path of a removed ${kind} external file`, async () => {
+      const { dataset, root, fileOf } = await writeExternal();
+      const gone = fileOf(row) as string;
+      fs.rmSync(gone);
+      try {
+        const error = await epochValues(dataset, { workers: 2, seed: 1, batchSize: 8, externalRoots: [root] }).catch(
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(IoError);
+        expect(error).toMatchObject({ details: { row, path: gone } });
+        expect((error as Error).message).toMatch(new RegExp(`row ${row}: external blob "[^"]+" cannot be read`));
+        expect((error as Error).message).toContain(`cannot open external blob file ${gone}: ENOENT`);
+      } finally {
+        await dataset.close();
+      }
+    });
+  }
 });

@@ -302,3 +302,28 @@ describe('bad external blob input', () => {
     );
   });
 });
+
+describe('external blobs with releaseBuffer', () => {
+  it("hands back only the caller's buffers, not those the writer makes for resolved URIs", async () => {
+    const blobs: Blob[] = [
+      { data: bytesOf(6, 40) },
+      { uri: join(media, 'a.bin') },
+      null,
+      { uri: join(media, 'c.bin') },
+    ];
+    const table = blobTable(0, blobs);
+    const given = new Set<ArrayBufferLike>();
+    const visit = (data: arrow.Data): void => {
+      for (const array of [data.values, data.valueOffsets, data.nullBitmap] as unknown[])
+        if (ArrayBuffer.isView(array)) given.add(array.buffer);
+      data.children.forEach(visit);
+    };
+    table.batches.forEach((batch) => visit(batch.data));
+    const released: ArrayBufferLike[] = [];
+    const path = join(root, 'release.lance');
+    await writeDataset(path, table, { externalBases: [media], releaseBuffer: (buffer) => released.push(buffer) });
+    expect(released.length).toBeGreaterThan(0);
+    expect(released.filter((buffer) => !given.has(buffer))).toEqual([]);
+    expect(await ourBlobs(path, [media])).toEqual(expected(blobs));
+  });
+});
