@@ -208,6 +208,31 @@ describe('a loader over damaged or out-of-reach blobs', () => {
     }
   });
 
+  it("never holds more blob bytes than the worker's decode scratch when both lanes read a batch too large for two", async () => {
+    await withDataset('blob_v2', '2.2', async (dataset) => {
+      // 80 MiB plans about 8 MB of decode scratch per worker: one batch's 5 MB value fits, two do not.
+      const loader = await createLoader(dataset, {
+        columns: ['image'],
+        batchSize: 64,
+        workers: 1,
+        prefetch: 4,
+        shuffle: false,
+        memoryBytes: 80 << 20,
+      });
+      try {
+        const error = await (async () => {
+          for await (const batch of loader.epoch(0)) batch.release();
+        })().catch((e: unknown) => e);
+        if (error !== undefined) expect(error).toMatchObject({ code: 'MEMORY_BUDGET' });
+        const scratch = loader.metrics().memory.parts.decodeScratch;
+        expect(scratch.peakBytes).toBeGreaterThan(5_000_000);
+        expect(scratch.peakBytes).toBeLessThanOrEqual(scratch.plannedBytes);
+      } finally {
+        await loader.close();
+      }
+    });
+  });
+
   it('refuses a batch whose blobs need more than a slot holds, naming the column and the bytes', async () => {
     await withDataset('blob_v2', '2.2', async (dataset) => {
       const error = await epochValues(dataset, {
