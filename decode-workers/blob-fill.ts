@@ -49,6 +49,24 @@ export async function loadBlobColumn(
   reads: ReadStats,
 ): Promise<VariableOutput> {
   const ranges = await dataset.takeBlobRanges(rows, column, { externalRoots });
+  try {
+    return await readBlobs(ranges, rows.length, column, nullable, budget, hold, reads);
+  } finally {
+    // The sidecar and external files may be closed now (at most a bounded number stay open: dataset/open-files.ts).
+    dataset.releaseBlobRanges(ranges);
+  }
+}
+
+/** The values of `ranges` (slot order) read into one variable-width output held from the scratch. */
+async function readBlobs(
+  ranges: readonly (BlobRange | null)[],
+  numSlots: number,
+  column: string,
+  nullable: boolean,
+  budget: () => ScratchBudget,
+  hold: (bytes: number) => void,
+  reads: ReadStats,
+): Promise<VariableOutput> {
   let total = 0;
   for (const range of ranges) total += range?.size ?? 0;
   // Checked and held with no await between: the worker's other lane may have held scratch meanwhile.
@@ -59,7 +77,7 @@ export async function loadBlobColumn(
       `column "${column}": the batch's blob values need ${total} bytes, but ${left.source} has ${left.bytesLeft} left; raise memoryBytes or lower batchSize`,
       { column, neededBytes: total, bytesLeft: left.bytesLeft },
     );
-  const out = createVariableOutput(rows.length, nullable, chargeGrowth(left, 0, total, total));
+  const out = createVariableOutput(numSlots, nullable, chargeGrowth(left, 0, total, total));
   hold(out.data.byteLength);
   // Each value's place in slot order, its reads grouped by the file they read.
   const bySource = new Map<ByteSource, { ranges: BlobRange[]; targets: Uint8Array[] }>();
