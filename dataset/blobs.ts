@@ -28,8 +28,9 @@ import { fileURLToPath } from 'node:url';
 import * as arrow from 'apache-arrow';
 import { CorruptFileError, InvalidArgumentError, IoError, UnsupportedError } from '../errors.js';
 import type { BasePathProto } from '../format/proto/messages.js';
-import { addReadStats, emptyReadStats, FileSource, type ByteSource, type ReadStats } from '../io/source.js';
+import { FileSource, type ByteSource, type ReadStats } from '../io/source.js';
 import type { DatasetStorage } from './storage.js';
+import { OpenFiles } from './open-files.js';
 
 /** A lazy handle on one blob value: nothing is read until `read` or `arrayBuffer` is called. */
 export interface BlobHandle {
@@ -82,20 +83,26 @@ const PACKED = 1;
 const DEDICATED = 2;
 const EXTERNAL = 3;
 
+/** How many blob files a dataset keeps open when none is being read (dataset/open-files.ts). */
+const MAX_OPEN_BLOB_FILES = 128;
+
 /** Sidecar and external files opened for blobs, shared by a dataset's takeBlobs calls. */
 export class BlobFiles {
-  private readonly opened = new Map<string, Promise<ByteSource>>();
+  private readonly opened: OpenFiles;
   private readonly bases: ReadonlyMap<number, BasePathProto>;
 
   /**
    * `storage`: the dataset's, which opens the files; undefined: local files, every symlink followed.
-   * `bases`: the manifest's base_paths, which base-relative external blobs name by id.
+   * `bases`: the manifest's base_paths, which base-relative external blobs name by id. `maxOpen`: how many
+   * files stay open when none of them is in use.
    */
   constructor(
     private readonly storage: DatasetStorage | undefined,
     bases: readonly BasePathProto[] = [],
+    maxOpen = MAX_OPEN_BLOB_FILES,
   ) {
     this.bases = new Map(bases.map((base) => [base.id, base]));
+    this.opened = new OpenFiles(maxOpen);
   }
 
   /** The base registered under `id`, or a CorruptFileError naming the ids there are. */
@@ -115,27 +122,25 @@ export class BlobFiles {
   }
 
   /** `external`: a file outside the dataset's folders (a local one is not held to its symlink policy). */
+  /** In use until {@link release} (takeBlobs' handles keep theirs open until the dataset closes). */
   open(path: string, what: string, external = false): Promise<ByteSource> {
-    let source = this.opened.get(path);
-    if (!source) {
-      source = this.storage ? this.storage.openBlobFile(path, what, external) : FileSource.open(path, { what });
-      source.catch(() => this.opened.delete(path));
-      this.opened.set(path, source);
-    }
-    return source;
+    return this.opened.acquire(path, () =>
+      this.storage ? this.storage.openBlobFile(path, what, external) : FileSource.open(path, { what }),
+    );
+  }
+
+  /** Ends the use of the files of `ranges` that open() gave, once their values are read. */
+  release(ranges: readonly (BlobRange | null)[]): void {
+    for (const range of ranges) if (range) this.opened.release(range.source);
   }
 
   /** What every file opened here has read so far. */
-  async stats(): Promise<ReadStats> {
-    const total = emptyReadStats();
-    for (const source of await Promise.all(this.opened.values())) addReadStats(total, source.stats);
-    return total;
+  stats(): Promise<ReadStats> {
+    return this.opened.stats();
   }
 
-  async close(): Promise<void> {
-    const sources = [...this.opened.values()];
-    this.opened.clear();
-    await Promise.all(sources.map(async (s) => (await s.catch(() => undefined))?.close()));
+  close(): Promise<void> {
+    return this.opened.close();
   }
 }
 

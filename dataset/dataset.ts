@@ -510,6 +510,11 @@ export class Dataset {
     return createBlobHandles(descriptors, origins, this.blobFiles, options);
   }
 
+  /** @internal Ends the loader's use of the blob files of `ranges` (from takeBlobRanges) once their values are read. */
+  releaseBlobRanges(ranges: readonly (BlobRange | null)[]): void {
+    this.blobFiles.release(ranges);
+  }
+
   /** @internal What every file of the dataset opened so far has read (tests count the bytes a read costs). */
   async readStats(): Promise<ReadStats> {
     const total = await this.blobFiles.stats();

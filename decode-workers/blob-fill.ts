@@ -34,7 +34,8 @@ export function isBlobColumn(field: Pick<LanceField, 'logicalType' | 'metadata'>
 
 /**
  * The values of blob column `column` at `rows` (visible offsets, batch order) as a variable-width output of
- * `rows.length` slots, read into memory charged to `budget`. `externalRoots`: where external blobs may be read;
+ * `rows.length` slots. `budget` gives the scratch left once the descriptors are known, and `hold` takes the
+ * output's bytes from it in the same synchronous step. `externalRoots`: where external blobs may be read;
  * `reads` counts the value reads (one per non-empty value: they are not merged).
  */
 export async function loadBlobColumn(
@@ -43,19 +44,41 @@ export async function loadBlobColumn(
   column: string,
   nullable: boolean,
   externalRoots: readonly string[],
-  budget: ScratchBudget,
+  budget: () => ScratchBudget,
+  hold: (bytes: number) => void,
   reads: ReadStats,
 ): Promise<VariableOutput> {
   const ranges = await dataset.takeBlobRanges(rows, column, { externalRoots });
+  try {
+    return await readBlobs(ranges, rows.length, column, nullable, budget, hold, reads);
+  } finally {
+    // The sidecar and external files may be closed now (at most a bounded number stay open: dataset/open-files.ts).
+    dataset.releaseBlobRanges(ranges);
+  }
+}
+
+/** The values of `ranges` (slot order) read into one variable-width output held from the scratch. */
+async function readBlobs(
+  ranges: readonly (BlobRange | null)[],
+  numSlots: number,
+  column: string,
+  nullable: boolean,
+  budget: () => ScratchBudget,
+  hold: (bytes: number) => void,
+  reads: ReadStats,
+): Promise<VariableOutput> {
   let total = 0;
   for (const range of ranges) total += range?.size ?? 0;
-  if (total > budget.bytesLeft)
+  // Checked and held with no await between: the worker's other lane may have held scratch meanwhile.
+  const left = budget();
+  if (total > left.bytesLeft)
     throw new ResourceError(
       'MEMORY_BUDGET',
-      `column "${column}": the batch's blob values need ${total} bytes, but ${budget.source} has ${budget.bytesLeft} left; raise memoryBytes or lower batchSize`,
-      { column, neededBytes: total, bytesLeft: budget.bytesLeft },
+      `column "${column}": the batch's blob values need ${total} bytes, but ${left.source} has ${left.bytesLeft} left; raise memoryBytes or lower batchSize`,
+      { column, neededBytes: total, bytesLeft: left.bytesLeft },
     );
-  const out = createVariableOutput(rows.length, nullable, chargeGrowth(budget, 0, total, total));
+  const out = createVariableOutput(numSlots, nullable, chargeGrowth(left, 0, total, total));
+  hold(out.data.byteLength);
   // Each value's place in slot order, its reads grouped by the file they read.
   const bySource = new Map<ByteSource, { ranges: BlobRange[]; targets: Uint8Array[] }>();
   ranges.forEach((range, slot) => {

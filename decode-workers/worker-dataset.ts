@@ -396,23 +396,32 @@ export class WorkerDataset {
   ): Promise<(VariableOutput | undefined)[]> {
     const blobs: (VariableOutput | undefined)[] = [];
     if (!this.isBlob.includes(true)) return blobs;
-    const budget = this.scratchBudget(outputs);
-    for (const [i, field] of this.fields.entries()) {
-      const d = outputs[i];
-      if (!this.isBlob[i] || !d) continue;
-      const nullable = (d.kind === 'variable' || d.kind === 'transformed') && d.nullable;
-      blobs[i] = await loadBlobColumn(
-        this.dataset,
-        rows,
-        field.name,
-        nullable,
-        this.ref.externalRoots ?? [],
-        budget,
-        reads,
-      );
+    let held = 0;
+    const hold = (bytes: number) => {
+      this.blobBytes += bytes;
+      held += bytes;
+      this.peakScratchBytes = Math.max(this.peakScratchBytes, this.scratchBytes());
+    };
+    try {
+      for (const [i, field] of this.fields.entries()) {
+        const d = outputs[i];
+        if (!this.isBlob[i] || !d) continue;
+        const nullable = (d.kind === 'variable' || d.kind === 'transformed') && d.nullable;
+        blobs[i] = await loadBlobColumn(
+          this.dataset,
+          rows,
+          field.name,
+          nullable,
+          this.ref.externalRoots ?? [],
+          () => this.scratchBudget(outputs),
+          hold,
+          reads,
+        );
+      }
+    } catch (error) {
+      this.blobBytes -= held;
+      throw error;
     }
-    for (const out of blobs) this.blobBytes += out?.data.byteLength ?? 0;
-    this.peakScratchBytes = Math.max(this.peakScratchBytes, this.scratchBytes());
     return blobs;
   }
 

@@ -1,7 +1,7 @@
 /**
  * The DataLoader over blob columns (LanceDB-written `blob` in 2.0/2.1: bytes in the data file; `blob_v2`
  * in 2.2: inline, packed-sidecar and dedicated-sidecar values). A blob column is batched as binary values
- * (offsets + bytes, validity for null blobs), value for value as `dataset.takeBlobs` reads them, with real
+ * (offsets + bytes, validity for null blobs), value for value as the fixture wrote them, with real
  * worker threads, in the same order for 1 and 2 workers, and across a resume; external values (absolute
  * and base-relative, written by lance-loader's writer) read from under `externalRoots`.
  */
@@ -18,6 +18,8 @@ import { ensureDataset } from '../fixtures/datasets.js';
 import { specByName, type StorageVersion } from '../fixtures/matrix.js';
 import { withDataset } from './fixture-dataset.js';
 import { BLOB_CASES, writtenBlobs } from '../dataset/blob-fixtures.js';
+import type { Comparable } from '../fixtures/compare.js';
+import { expectedComparable } from '../fixtures/plan.js';
 import { startStaticServer } from '../io/remote/servers.js';
 
 const temps: string[] = [];
@@ -51,11 +53,14 @@ async function epochValues(
 ): Promise<{
   rows: number[];
   values: (string | null)[];
+  /** The epoch's values of the other (fixed-width) columns asked for, as numbers in batch order. */
+  columns: Record<string, number[]>;
   state: ReturnType<Awaited<ReturnType<typeof createLoader>>['state']>;
 }> {
   const loader = await createLoader(dataset, { columns: ['image'], batchSize: 32, ...options });
   const rows: number[] = [];
   const values: (string | null)[] = [];
+  const columns: Record<string, number[]> = {};
   try {
     let batches = 0;
     for await (const batch of loader.epoch(epoch)) {
@@ -70,28 +75,46 @@ async function epochValues(
             : hex((image.values as Uint8Array).subarray(offsets[r] as number, offsets[r + 1] as number)),
         );
       });
+      for (const [name, column] of Object.entries(batch.columns)) {
+        if (name === 'image') continue;
+        const taken = Array.from(column.values as ArrayLike<number | bigint>, Number);
+        (columns[name] ??= []).push(...taken.slice(0, batch.rowOffsets.length));
+      }
       batch.release();
       if (++batches === stopAfter) break;
     }
-    return { rows, values, state: loader.state() };
+    return { rows, values, columns, state: loader.state() };
   } finally {
     await loader.close();
   }
 }
 
-/** What dataset.takeBlobs reads for `rows`, as hex (null for a null blob). */
-async function takenValues(dataset: Dataset, rows: number[]): Promise<(string | null)[]> {
-  const handles = await dataset.takeBlobs(rows, 'image');
-  return Promise.all(handles.map(async (h) => (h === null ? null : hex(new Uint8Array(await h.arrayBuffer())))));
+/**
+ * The bytes the fixture wrote for `rows` (visible offsets), as hex: null for a null blob, which 2.0 keeps
+ * as an empty (position 1, size 0) descriptor, like LanceDB's scan of it.
+ */
+function writtenValues(spec: string, version: StorageVersion, rows: number[]): (string | null)[] {
+  const written = writtenBlobs(spec);
+  return rows.map((row) => written[row] ?? (version === '2.0' ? '' : null));
 }
 
 describe.each(BLOB_CASES)('a loader over the blob column of $spec written as $version', ({ spec, version }) => {
-  it('batches every row of a shuffled epoch as the bytes takeBlobs reads, null blobs as validity 0', async () => {
+  it('batches every row of a shuffled epoch as the bytes the fixture wrote, null blobs as validity 0', async () => {
     await withDataset(spec, version, async (dataset) => {
       const { rows, values } = await epochValues(dataset, { workers: 2, seed: 5 });
       expect([...rows].sort((a, b) => a - b)).toEqual(Array.from({ length: dataset.numRows }, (_, i) => i));
-      expect(values).toEqual(await takenValues(dataset, rows));
+      expect(values).toEqual(writtenValues(spec, version, rows));
       if (version !== '2.0') expect(values).toContain(null);
+    });
+  });
+
+  it('batches the blob column beside a fixed-width column, each row with its own idx', async () => {
+    await withDataset(spec, version, async (dataset) => {
+      const expected = expectedComparable(specByName(spec));
+      const idx = expected.columns[expected.fields.findIndex((f) => f.name === 'idx')] as Comparable[];
+      const { rows, values, columns } = await epochValues(dataset, { workers: 2, seed: 3, columns: ['idx', 'image'] });
+      expect(values).toEqual(writtenValues(spec, version, rows));
+      expect(columns['idx']).toEqual(rows.map((row) => Number(idx[row])));
     });
   });
 });
@@ -147,7 +170,7 @@ describe('a loader over a remote dataset with blob columns', () => {
         try {
           const { rows, values } = await epochValues(dataset, { workers: 2, seed: 6 });
           expect(rows).toHaveLength(latest.numRows);
-          expect(values).toEqual(await takenValues(latest, rows));
+          expect(values).toEqual(writtenValues(spec, version, rows));
         } finally {
           await Promise.all([dataset.close(), latest.close()]);
         }
@@ -214,6 +237,31 @@ describe('a loader over damaged or out-of-reach blobs', () => {
     } finally {
       await patched.close();
     }
+  });
+
+  it("never holds more blob bytes than the worker's decode scratch when both lanes read a batch too large for two", async () => {
+    await withDataset('blob_v2', '2.2', async (dataset) => {
+      // 80 MiB plans about 8 MB of decode scratch per worker: one batch's 5 MB value fits, two do not.
+      const loader = await createLoader(dataset, {
+        columns: ['image'],
+        batchSize: 64,
+        workers: 1,
+        prefetch: 4,
+        shuffle: false,
+        memoryBytes: 80 << 20,
+      });
+      try {
+        const error = await (async () => {
+          for await (const batch of loader.epoch(0)) batch.release();
+        })().catch((e: unknown) => e);
+        if (error !== undefined) expect(error).toMatchObject({ code: 'MEMORY_BUDGET' });
+        const scratch = loader.metrics().memory.parts.decodeScratch;
+        expect(scratch.peakBytes).toBeGreaterThan(5_000_000);
+        expect(scratch.peakBytes).toBeLessThanOrEqual(scratch.plannedBytes);
+      } finally {
+        await loader.close();
+      }
+    });
   });
 
   it('refuses a batch whose blobs need more than a slot holds, naming the column and the bytes', async () => {
