@@ -23,7 +23,7 @@
  * file's size from a 2-byte GET, and each read is then one ranged GET of just the bytes asked for) and
  * closed with it.
  */
-import { isAbsolute, posix, relative, resolve } from 'node:path';
+import { isAbsolute, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as arrow from 'apache-arrow';
 import { CorruptFileError, InvalidArgumentError, IoError, UnsupportedError } from '../errors.js';
@@ -269,13 +269,8 @@ function basedPath(
   at: string,
 ): string {
   const named = `external base ${base.id} (${base.path.replace(/[?#].*$/, '')})`;
-  const parts = uri.split('/');
-  if (
-    uri === '' ||
-    uri.startsWith('/') ||
-    /^[a-z][a-z0-9+.-]*:/i.test(uri) ||
-    parts.some((p) => p === '..' || p === '.')
-  )
+  const parts = pathSegments(uri);
+  if (!parts || /^[a-z][a-z0-9+.-]*:/i.test(uri))
     throw new CorruptFileError(`${at}: external blob "${uri}" of ${named} is not a path inside its base`, {
       uri,
       base: base.id,
@@ -292,13 +287,14 @@ function basedPath(
       baseUrl?.protocol === rootUrl.protocol &&
       baseUrl.host === rootUrl.host &&
       baseUrl.search === '' &&
+      baseUrl.hash === '' &&
       baseUrl.pathname.startsWith(rootUrl.pathname);
     if (!baseUrl || !inside)
       throw new UnsupportedError(
         `${at}: external blob "${uri}" is relative to ${named}, outside the dataset ${remoteRoot}; a remote dataset's external blobs are read only under it`,
         { uri, base: base.id, root: remoteRoot },
       );
-    return remoteExternalUrl(new URL(uri, baseUrl).href, remoteRoot, at);
+    return remoteExternalUrl(joinUrl(baseUrl, parts), remoteRoot, at);
   }
   const dir = localBaseDirectory(base);
   if (dir === undefined)
@@ -318,7 +314,11 @@ function remoteExternalUrl(uri: string, root: string, at: string): string {
   const rootUrl = new URL(`${root}/`);
   let url: URL | undefined;
   try {
-    url = /^[a-z][a-z0-9+.-]*:/i.test(uri) ? new URL(uri) : new URL(posix.normalize(uri), rootUrl);
+    if (/^[a-z][a-z0-9+.-]*:/i.test(uri)) url = new URL(uri);
+    else {
+      const parts = pathSegments(uri);
+      url = parts && new URL(joinUrl(rootUrl, parts));
+    }
   } catch {
     url = undefined;
   }
@@ -327,6 +327,7 @@ function remoteExternalUrl(uri: string, root: string, at: string): string {
     url.protocol === rootUrl.protocol &&
     url.host === rootUrl.host &&
     url.search === '' &&
+    url.hash === '' &&
     url.pathname.startsWith(rootUrl.pathname) &&
     url.pathname.length > rootUrl.pathname.length;
   if (!url || !under)
@@ -334,7 +335,27 @@ function remoteExternalUrl(uri: string, root: string, at: string): string {
       `${at}: external blob "${shown}" lies outside the dataset ${root}; a remote dataset's external blobs are read only under it`,
       { uri: shown, root },
     );
-  return `${root}/${decodeURIComponent(url.pathname.slice(rootUrl.pathname.length))}`;
+  try {
+    return `${root}/${decodeURIComponent(url.pathname.slice(rootUrl.pathname.length))}`;
+  } catch {
+    throw new CorruptFileError(`${at}: external blob "${shown}" has a malformed %-escape in its path`, {
+      uri: shown,
+    });
+  }
+}
+
+/**
+ * The segments of `uri`, a stored relative path (a path, never a URL: '#', '?' and '%' are file name
+ * characters); undefined when one is empty, '.', '..' or holds a backslash.
+ */
+function pathSegments(uri: string): string[] | undefined {
+  const parts = uri.split('/');
+  return parts.every((p) => p !== '' && p !== '.' && p !== '..' && !p.includes('\\')) ? parts : undefined;
+}
+
+/** The URL of path `parts` under `dir` (a URL ending in '/'), each segment escaped so it stays one name. */
+function joinUrl(dir: URL, parts: string[]): string {
+  return dir.href + parts.map(encodeURIComponent).join('/');
 }
 
 function safeNumber(value: bigint | null | undefined, what: string): number {
