@@ -85,6 +85,7 @@ const EXTERNAL = 3;
 /** Sidecar and external files opened for blobs, shared by a dataset's takeBlobs calls. */
 export class BlobFiles {
   private readonly opened = new Map<string, Promise<ByteSource>>();
+  private closed = false;
   private readonly bases: ReadonlyMap<number, BasePathProto>;
 
   /**
@@ -116,9 +117,16 @@ export class BlobFiles {
 
   /** `external`: a file outside the dataset's folders (a local one is not held to its symlink policy). */
   open(path: string, what: string, external = false): Promise<ByteSource> {
+    if (this.closed) return Promise.reject(closedError(path, what));
     let source = this.opened.get(path);
     if (!source) {
-      source = this.storage ? this.storage.openBlobFile(path, what, external) : FileSource.open(path, { what });
+      const opening = this.storage ? this.storage.openBlobFile(path, what, external) : FileSource.open(path, { what });
+      // An open still in flight when close() runs is closed as it completes, and its caller told why.
+      source = opening.then(async (opened) => {
+        if (!this.closed) return opened;
+        await opened.close();
+        throw closedError(path, what);
+      });
       source.catch(() => this.opened.delete(path));
       this.opened.set(path, source);
     }
@@ -133,10 +141,15 @@ export class BlobFiles {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     const sources = [...this.opened.values()];
     this.opened.clear();
     await Promise.all(sources.map(async (s) => (await s.catch(() => undefined))?.close()));
   }
+}
+
+function closedError(path: string, what: string): IoError {
+  return new IoError(`${what} ${path} cannot be opened: its dataset is closed`, { path });
 }
 
 /** The 32-character sidecar name of a blob id: its bits, least significant first (as Lance names it). */
