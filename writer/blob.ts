@@ -167,7 +167,12 @@ function storedExternal(uri: string, policy: ExternalBlobPolicy): { baseId: numb
     const bases = policy.bases.map((b) => b.dir).join(', ') || 'none';
     return `lies outside every external base (options.externalBases and the dataset's: ${bases}); register a directory holding it in options.externalBases, or pass allowExternalBlobOutsideBases: true to store it as an absolute URI`;
   }
-  return { baseId: 0, uri: path !== undefined ? pathToFileURL(path).href : new URL(uri).href };
+  if (path !== undefined) return { baseId: 0, uri: pathToFileURL(path).href };
+  try {
+    return { baseId: 0, uri: new URL(uri).href };
+  } catch {
+    return 'is not a valid URI';
+  }
 }
 
 /**

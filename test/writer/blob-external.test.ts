@@ -272,6 +272,15 @@ describe('bad external blob input', () => {
     expect(error.message).toContain(reason);
   });
 
+  it('refuses a URI that does not parse, outside every base, naming the row', async () => {
+    const uri = 's3://bad host/x.bin';
+    const error = await rejection(
+      writeDataset(join(root, 'badurl.lance'), blobTable(0, [null, { uri }]), { allowExternalBlobOutsideBases: true }),
+    );
+    expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', details: { column: 'image', row: 1, uri } });
+    expect(error.message).toBe(`data: column "image": row 1 is an external blob whose uri "${uri}" is not a valid URI`);
+  });
+
   it('refuses an external base that is not an absolute directory, naming the option', async () => {
     const error = await rejection(
       writeDataset(join(root, 'relbase.lance'), blobTable(0, [null]), { externalBases: [media, 'media'] }),
