@@ -263,8 +263,9 @@ function isStrictlyUnder(root: string, path: string): boolean {
 
 /** The local directory of a base path (a file: URL or an absolute path, as Lance takes it), else undefined. */
 export function localBaseDirectory(base: BasePathProto): string | undefined {
-  if (base.path.startsWith('file:')) return localPathOf(base.path);
-  return isAbsolute(base.path) ? resolve(base.path) : undefined;
+  const path = base.path.startsWith('file:') ? localPathOf(base.path) : base.path;
+  // Resolved, so one directory is one string however it was spelled (a trailing '/', a file: URL).
+  return path !== undefined && isAbsolute(path) ? resolve(path) : undefined;
 }
 
 /**

@@ -288,6 +288,15 @@ describe('bad external blob input', () => {
     expect(() => gatherBlobV2Page([image])).toThrow(InternalError);
   });
 
+  it('registers a directory given twice, as a file: URL with a trailing slash and as a path, once', async () => {
+    const path = join(root, 'twice.lance');
+    await writeDataset(path, blobTable(0, [{ uri: join(media, 'a.bin') }]), {
+      externalBases: [`${pathToFileURL(media).href}/`, media, `${media}/`],
+    });
+    const { manifest } = readLatestVersion(path) ?? {};
+    expect(manifest?.base_paths.map((b) => b.path)).toEqual([pathToFileURL(media).href]);
+  });
+
   it('refuses an external base that is not an absolute directory, naming the option', async () => {
     const error = await rejection(
       writeDataset(join(root, 'relbase.lance'), blobTable(0, [null]), { externalBases: [media, 'media'] }),
