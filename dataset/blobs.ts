@@ -23,7 +23,7 @@
  * file's size from a 2-byte GET, and each read is then one ranged GET of just the bytes asked for) and
  * closed with it.
  */
-import { dirname, isAbsolute, posix, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as arrow from 'apache-arrow';
 import { CorruptFileError, InvalidArgumentError, IoError, UnsupportedError } from '../errors.js';
@@ -89,6 +89,7 @@ const MAX_OPEN_BLOB_FILES = 128;
 /** Sidecar and external files opened for blobs, shared by a dataset's takeBlobs calls. */
 export class BlobFiles {
   private readonly opened: OpenFiles;
+  private closed = false;
   private readonly bases: ReadonlyMap<number, BasePathProto>;
 
   /**
@@ -121,12 +122,22 @@ export class BlobFiles {
     return this.storage?.remote ? this.storage.root : undefined;
   }
 
-  /** `external`: a file outside the dataset's folders (a local one is not held to its symlink policy). */
-  /** In use until {@link release} (takeBlobs' handles keep theirs open until the dataset closes). */
+  /**
+   * The source of `path`, in use until {@link release} (takeBlobs' handles keep theirs open until the
+   * dataset closes). `external`: a file outside the dataset's folders (a local one is not held to its
+   * symlink policy).
+   */
   open(path: string, what: string, external = false): Promise<ByteSource> {
-    return this.opened.acquire(path, () =>
-      this.storage ? this.storage.openBlobFile(path, what, external) : FileSource.open(path, { what }),
-    );
+    if (this.closed) return Promise.reject(closedError(path, what));
+    return this.opened.acquire(path, async () => {
+      const opened = await (this.storage
+        ? this.storage.openBlobFile(path, what, external)
+        : FileSource.open(path, { what }));
+      // An open still in flight when close() runs is closed as it completes, and its caller told why.
+      if (!this.closed) return opened;
+      await opened.close();
+      throw closedError(path, what);
+    });
   }
 
   /** Ends the use of the files of `ranges` that open() gave, once their values are read. */
@@ -140,8 +151,13 @@ export class BlobFiles {
   }
 
   close(): Promise<void> {
+    this.closed = true;
     return this.opened.close();
   }
+}
+
+function closedError(path: string, what: string): IoError {
+  return new IoError(`${what} ${path} cannot be opened: its dataset is closed`, { path });
 }
 
 /** The 32-character sidecar name of a blob id: its bits, least significant first (as Lance names it). */
@@ -256,8 +272,9 @@ function isStrictlyUnder(root: string, path: string): boolean {
 
 /** The local directory of a base path (a file: URL or an absolute path, as Lance takes it), else undefined. */
 export function localBaseDirectory(base: BasePathProto): string | undefined {
-  if (base.path.startsWith('file:')) return localPathOf(base.path);
-  return isAbsolute(base.path) ? resolve(base.path) : undefined;
+  const path = base.path.startsWith('file:') ? localPathOf(base.path) : base.path;
+  // Resolved, so one directory is one string however it was spelled (a trailing '/', a file: URL).
+  return path !== undefined && isAbsolute(path) ? resolve(path) : undefined;
 }
 
 /**
@@ -275,13 +292,8 @@ function basedPath(
   at: string,
 ): string {
   const named = `external base ${base.id} (${base.path.replace(/[?#].*$/, '')})`;
-  const parts = uri.split('/');
-  if (
-    uri === '' ||
-    uri.startsWith('/') ||
-    /^[a-z][a-z0-9+.-]*:/i.test(uri) ||
-    parts.some((p) => p === '..' || p === '.')
-  )
+  const parts = pathSegments(uri);
+  if (!parts || /^[a-z][a-z0-9+.-]*:/i.test(uri))
     throw new CorruptFileError(`${at}: external blob "${uri}" of ${named} is not a path inside its base`, {
       uri,
       base: base.id,
@@ -298,13 +310,14 @@ function basedPath(
       baseUrl?.protocol === rootUrl.protocol &&
       baseUrl.host === rootUrl.host &&
       baseUrl.search === '' &&
+      baseUrl.hash === '' &&
       baseUrl.pathname.startsWith(rootUrl.pathname);
     if (!baseUrl || !inside)
       throw new UnsupportedError(
         `${at}: external blob "${uri}" is relative to ${named}, outside the dataset ${remoteRoot}; a remote dataset's external blobs are read only under it`,
         { uri, base: base.id, root: remoteRoot },
       );
-    return remoteExternalUrl(new URL(uri, baseUrl).href, remoteRoot, at);
+    return remoteExternalUrl(joinUrl(baseUrl, parts), remoteRoot, at);
   }
   const dir = localBaseDirectory(base);
   if (dir === undefined)
@@ -324,7 +337,11 @@ function remoteExternalUrl(uri: string, root: string, at: string): string {
   const rootUrl = new URL(`${root}/`);
   let url: URL | undefined;
   try {
-    url = /^[a-z][a-z0-9+.-]*:/i.test(uri) ? new URL(uri) : new URL(posix.normalize(uri), rootUrl);
+    if (/^[a-z][a-z0-9+.-]*:/i.test(uri)) url = new URL(uri);
+    else {
+      const parts = pathSegments(uri);
+      url = parts && new URL(joinUrl(rootUrl, parts));
+    }
   } catch {
     url = undefined;
   }
@@ -333,6 +350,7 @@ function remoteExternalUrl(uri: string, root: string, at: string): string {
     url.protocol === rootUrl.protocol &&
     url.host === rootUrl.host &&
     url.search === '' &&
+    url.hash === '' &&
     url.pathname.startsWith(rootUrl.pathname) &&
     url.pathname.length > rootUrl.pathname.length;
   if (!url || !under)
@@ -340,7 +358,27 @@ function remoteExternalUrl(uri: string, root: string, at: string): string {
       `${at}: external blob "${shown}" lies outside the dataset ${root}; a remote dataset's external blobs are read only under it`,
       { uri: shown, root },
     );
-  return `${root}/${decodeURIComponent(url.pathname.slice(rootUrl.pathname.length))}`;
+  try {
+    return `${root}/${decodeURIComponent(url.pathname.slice(rootUrl.pathname.length))}`;
+  } catch {
+    throw new CorruptFileError(`${at}: external blob "${shown}" has a malformed %-escape in its path`, {
+      uri: shown,
+    });
+  }
+}
+
+/**
+ * The segments of `uri`, a stored relative path (a path, never a URL: '#', '?' and '%' are file name
+ * characters); undefined when one is empty, '.', '..' or holds a backslash.
+ */
+function pathSegments(uri: string): string[] | undefined {
+  const parts = uri.split('/');
+  return parts.every((p) => p !== '' && p !== '.' && p !== '..' && !p.includes('\\')) ? parts : undefined;
+}
+
+/** The URL of path `parts` under `dir` (a URL ending in '/'), each segment escaped so it stays one name. */
+function joinUrl(dir: URL, parts: string[]): string {
+  return dir.href + parts.map(encodeURIComponent).join('/');
 }
 
 function safeNumber(value: bigint | null | undefined, what: string): number {

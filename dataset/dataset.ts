@@ -501,6 +501,8 @@ export class Dataset {
     const plan = await this.planRead(offsets, fields);
     const outputs = createOutputs(fields, offsets.length);
     await readInline(plan.files, plan.nullFills, outputs);
+    // close() may have run during the reads: the blob files must not be opened after it.
+    this.checkOpen();
     const origins: (BlobOrigin | null)[] = new Array<BlobOrigin | null>(offsets.length).fill(null);
     for (const file of plan.files) {
       const where = (file.columns[0] as ColumnRead).where;

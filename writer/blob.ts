@@ -167,7 +167,12 @@ function storedExternal(uri: string, policy: ExternalBlobPolicy): { baseId: numb
     const bases = policy.bases.map((b) => b.dir).join(', ') || 'none';
     return `lies outside every external base (options.externalBases and the dataset's: ${bases}); register a directory holding it in options.externalBases, or pass allowExternalBlobOutsideBases: true to store it as an absolute URI`;
   }
-  return { baseId: 0, uri: path !== undefined ? pathToFileURL(path).href : new URL(uri).href };
+  if (path !== undefined) return { baseId: 0, uri: pathToFileURL(path).href };
+  try {
+    return { baseId: 0, uri: new URL(uri).href };
+  } catch {
+    return 'is not a valid URI';
+  }
 }
 
 /**
@@ -260,11 +265,16 @@ export interface BlobV2PageValues extends PageValues {
  * has neither data nor a resolved uri (an external row is valid, its bytes unused).
  */
 function blobV2Data(data: arrow.Data): arrow.Data {
-  const [bytes, , ids] = data.children as [arrow.Data, arrow.Data, arrow.Data | undefined];
+  const [bytes, uri, ids] = data.children as [arrow.Data, arrow.Data | undefined, arrow.Data | undefined];
   const nullBitmap = new Uint8Array(Math.ceil(data.length / 8));
   let nullCount = 0;
   for (let r = 0; r < data.length; r++) {
-    if (isValidAt(data, r) && (isValidAt(bytes, r) || (ids !== undefined && isValidAt(ids, r))))
+    const valid = isValidAt(data, r);
+    const resolved = ids !== undefined && isValidAt(ids, r);
+    // A uri that resolveExternalBlobs never saw would otherwise be written as a null blob.
+    if (valid && !resolved && !isValidAt(bytes, r) && uri !== undefined && isValidAt(uri, r))
+      throw new InternalError(`blob v2 row ${r} of its batch has a uri but no resolved blob id`, { row: r });
+    if (valid && (isValidAt(bytes, r) || resolved))
       nullBitmap[r >> 3] = (nullBitmap[r >> 3] as number) | (1 << (r & 7));
     else nullCount++;
   }

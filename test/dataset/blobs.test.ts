@@ -19,6 +19,7 @@ import {
 } from '../../index.js';
 import { BlobFiles, createBlobHandles } from '../../dataset/blobs.js';
 import { FileSource } from '../../io/source.js';
+import { fdsUnder } from '../fixtures/fds.js';
 import { ensureDataset } from '../fixtures/datasets.js';
 import { specByName, type StorageVersion } from '../fixtures/matrix.js';
 import { oracleTake } from '../fixtures/oracle.js';
@@ -404,5 +405,22 @@ describe('external blobs', () => {
       CorruptFileError,
       `f.lance column 1 ("image"): row 7 (external blob ${file}): the descriptor points at bytes 60..65, past the end of ${file} (64 bytes)`,
     );
+  });
+});
+
+describe("a dataset's blob files after close", () => {
+  it('refuses to open one with an IoError, leaving no file of the dataset open', async () => {
+    const root = fs.realpathSync(await ensureDataset(specByName('blob_v2'), '2.2'));
+    const [dataFile] = fs.readdirSync(path.join(root, 'data')).filter((name) => name.endsWith('.lance'));
+    const file = path.join(root, 'data', dataFile as string);
+    const files = new BlobFiles(undefined);
+    const opening = files.open(file, 'blob sidecar file');
+    await files.close();
+    await expect(files.open(file, 'blob sidecar file')).rejects.toMatchObject({
+      code: 'IO_ERROR',
+      message: `blob sidecar file ${file} cannot be opened: its dataset is closed`,
+    });
+    await opening.catch(() => undefined);
+    expect(fdsUnder(root)).toEqual([]);
   });
 });

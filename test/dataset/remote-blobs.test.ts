@@ -7,10 +7,11 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlobFiles, createBlobHandles } from '../../dataset/blobs.js';
 import { RemoteStorage } from '../../dataset/storage.js';
-import { openDataset, UnsupportedError, type Dataset } from '../../index.js';
+import { CorruptFileError, openDataset, UnsupportedError, type Dataset } from '../../index.js';
 import { ensureDataset } from '../fixtures/datasets.js';
 import { specByName } from '../fixtures/matrix.js';
 import { rejection } from '../caught.js';
@@ -192,6 +193,104 @@ describe("a remote dataset's external blobs", () => {
     expect(error).toBeInstanceOf(UnsupportedError);
     expect((error as Error).message).toBe(
       `f.lance column 1 ("image"): row 7: external blob "${uri}" lies outside the dataset ${root}; a remote dataset's external blobs are read only under it`,
+    );
+  });
+});
+
+describe('a base-relative external blob URI read locally and remotely', () => {
+  const root = 's3://blobs/names/t.lance';
+  // Decoys: what a URI parsed as a URL would open instead of the file it names.
+  const files: Record<string, string> = {
+    'media/clip#1.mp4': 'clip number one',
+    'media/clip': 'decoy before the #',
+    'media/a b.jpg': 'a space b',
+    'media/100%.jpg': 'one hundred percent',
+    'media/x?y.jpg': 'x question y',
+    'media/x': 'decoy before the ?',
+    'media/%2e%2e/secret.bin': 'inside the base',
+    'secret.bin': 'decoy outside the base',
+  };
+  let local: { dir: string; remove: () => void };
+  let server: LoopbackServer;
+
+  beforeAll(async () => {
+    local = temporaryDirectory('llrnames-');
+    for (const [name, text] of Object.entries(files)) {
+      mkdirSync(dirname(join(local.dir, 'media', '..', name)), { recursive: true });
+      writeFileSync(join(local.dir, name), text);
+    }
+    await uploadDirectory(s3.endpoint, local.dir, 'blobs', 'names/t.lance');
+    server = await startStaticServer(dirname(local.dir));
+    http.push(server);
+  });
+
+  afterAll(() => local.remove());
+
+  /** The text of external blob `uri` relative to base 1, the media folder: locally, over s3 or over http. */
+  async function read(uri: string, where: 'local' | 's3' | 'http'): Promise<string> {
+    const remoteRoot = where === 's3' ? root : `${server.url}/${basename(local.dir)}`;
+    const storage =
+      where === 'local'
+        ? undefined
+        : RemoteStorage.open(remoteRoot, where === 's3' ? s3.storage : undefined, undefined, 'remote');
+    const base = where === 'local' ? pathToFileURL(join(local.dir, 'media')).href : `${remoteRoot}/media`;
+    const blobs = new BlobFiles(storage, [{ id: 1, name: '', is_dataset_root: false, path: base }]);
+    try {
+      const source = storage
+        ? await storage.openBlobFile(`${remoteRoot}/secret.bin`, 'origin')
+        : await blobs.open(join(local.dir, 'secret.bin'), 'origin');
+      const origin = { source, where: 'f.lance column 1 ("image")', row: 7 };
+      const [handle] = await createBlobHandles(externalDescriptor(uri, 0n, 0n, 1), [origin], blobs, {
+        externalRoots: [local.dir],
+      });
+      return new TextDecoder().decode(await handle?.read());
+    } finally {
+      await blobs.close();
+      storage?.close();
+    }
+  }
+
+  it.each(['clip#1.mp4', 'a b.jpg', '100%.jpg', 'x?y.jpg', '%2e%2e/secret.bin'])(
+    'reads the same file for %s locally, over s3 and over http',
+    async (uri) => {
+      const text = files[`media/${uri}`];
+      expect([await read(uri, 'local'), await read(uri, 's3'), await read(uri, 'http')]).toEqual([text, text, text]);
+    },
+  );
+
+  it.each(['a//b.jpg', './a b.jpg', 'a\\b.jpg'])('refuses %s locally and remotely as CorruptFileError', async (uri) => {
+    for (const where of ['local', 's3'] as const) {
+      const error = await rejection(read(uri, where));
+      expect(error).toBeInstanceOf(CorruptFileError);
+      expect(error.message).toContain(`row 7: external blob "${uri}"`);
+    }
+  });
+});
+
+describe("a remote dataset's absolute external blob URI", () => {
+  /** The rejection of reading external blob `uri` (absolute, base 0) of the dataset s3://blobs/names/t.lance. */
+  async function refusal(uri: string): Promise<Error> {
+    const storage = RemoteStorage.open('s3://blobs/names/t.lance', s3.storage, undefined, 'remote');
+    const blobs = new BlobFiles(storage);
+    try {
+      const source = await storage.openBlobFile('s3://blobs/names/t.lance/secret.bin', 'origin');
+      const descriptor = externalDescriptor(uri, 0n, 0n);
+      return await rejection(createBlobHandles(descriptor, [{ source, where: 'f', row: 3 }], blobs, {}));
+    } finally {
+      await blobs.close();
+      storage.close();
+    }
+  }
+
+  it('is refused with a hash, not read as the file before it', async () => {
+    expect(await refusal('s3://blobs/names/t.lance/media/clip#1.mp4')).toBeInstanceOf(UnsupportedError);
+  });
+
+  it('with a malformed %-escape is a CorruptFileError naming the row and URI', async () => {
+    const error = await refusal('s3://blobs/names/t.lance/media/100%.jpg');
+    expect(error).toBeInstanceOf(CorruptFileError);
+    expect(error.message).toBe(
+      'f: row 3: external blob "s3://blobs/names/t.lance/media/100%.jpg" has a malformed %-escape in its path',
     );
   });
 });

@@ -14,10 +14,11 @@ import * as lancedb from '@lancedb/lancedb';
 import * as arrow from 'apache-arrow';
 import { afterAll, describe, expect, it } from 'vitest';
 import { rejection } from '../caught.js';
-import { CorruptFileError, IoError, UnsupportedError, openDataset, writeDataset } from '../../index.js';
+import { CorruptFileError, InternalError, IoError, UnsupportedError, openDataset, writeDataset } from '../../index.js';
 import { toLanceDbArrow } from '../fixtures/arrow-bridge.js';
 import { expectTablesEqual } from '../fixtures/compare.js';
 import { oracleScan } from '../fixtures/oracle.js';
+import { gatherBlobV2Page } from '../../writer/blob.js';
 import { readLatestVersion } from '../../writer/commit.js';
 import { editManifest } from '../dataset/bad-input-helpers.js';
 import { hex, scanOurs } from './read-back.js';
@@ -270,6 +271,30 @@ describe('bad external blob input', () => {
     const error = await rejection(writeDataset(join(root, 'bad.lance'), rows, { schema, externalBases: [media] }));
     expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', details: { column: 'image', row: 1 } });
     expect(error.message).toContain(reason);
+  });
+
+  it('refuses a URI that does not parse, outside every base, naming the row', async () => {
+    const uri = 's3://bad host/x.bin';
+    const error = await rejection(
+      writeDataset(join(root, 'badurl.lance'), blobTable(0, [null, { uri }]), { allowExternalBlobOutsideBases: true }),
+    );
+    expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', details: { column: 'image', row: 1, uri } });
+    expect(error.message).toBe(`data: column "image": row 1 is an external blob whose uri "${uri}" is not a valid URI`);
+  });
+
+  it('stops a batch whose uri rows were never resolved with an InternalError, not a null blob', () => {
+    const batch = blobTable(0, [{ data: bytesOf(1, 3) }, { uri: join(media, 'a.bin') }]);
+    const image = batch.batches[0]!.data.children[1] as arrow.Data;
+    expect(() => gatherBlobV2Page([image])).toThrow(InternalError);
+  });
+
+  it('registers a directory given twice, as a file: URL with a trailing slash and as a path, once', async () => {
+    const path = join(root, 'twice.lance');
+    await writeDataset(path, blobTable(0, [{ uri: join(media, 'a.bin') }]), {
+      externalBases: [`${pathToFileURL(media).href}/`, media, `${media}/`],
+    });
+    const { manifest } = readLatestVersion(path) ?? {};
+    expect(manifest?.base_paths.map((b) => b.path)).toEqual([pathToFileURL(media).href]);
   });
 
   it('refuses an external base that is not an absolute directory, naming the option', async () => {

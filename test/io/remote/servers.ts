@@ -67,7 +67,8 @@ export async function uploadDirectory(endpoint: string, dir: string, bucket: str
   for (let i = 0; i < files.length; i += 8) {
     await Promise.all(
       files.slice(i, i + 8).map(async (file) => {
-        const response = await client.fetch(`${endpoint}/${bucket}/${prefix}/${file}`, {
+        const key = file.split('/').map(encodeURIComponent).join('/');
+        const response = await client.fetch(`${endpoint}/${bucket}/${prefix}/${key}`, {
           method: 'PUT',
           body: readFileSync(join(dir, file)),
         });
