@@ -25,7 +25,7 @@ import { isListType } from '../format/schema.js';
 import { planV20Nested, type V20PathColumn } from '../io/v20-nested-plan.js';
 import { planPage, type PageCache } from '../io/plan.js';
 import { CHUNK_FIELDS, splitRowsByPage, type DecodeTask, type PageRequest, type PlanStep } from '../io/plan-steps.js';
-import type { ByteSource } from '../io/source.js';
+import { readIntoTargets, type ByteSource } from '../io/source.js';
 
 /** One column of one file to read; its values go to output `output` of the read. */
 export interface ColumnRead {
@@ -207,7 +207,7 @@ async function fetchDecodeTasks(steps: PlanStep[], source: ByteSource): Promise<
       round++;
       const [views] = await Promise.all([
         ranges.length > 0 ? source.readRanges(ranges) : [],
-        readInto(source, placedRanges, targets),
+        readIntoTargets(source, placedRanges, targets),
       ]);
       let at = 0;
       pending = pending.map((s) => {
@@ -236,14 +236,6 @@ function afterWaiting(step: PlanStep): PlanStep {
 /** Gives back what steps that will never run hold. */
 function abandonSteps(steps: PlanStep[]): void {
   for (const step of steps) if (!step.done) step.abandon?.();
-}
-
-/** Reads each range into its target: with the source's readInto, else through readRanges and a copy. */
-async function readInto(source: ByteSource, ranges: ByteRange[], targets: Uint8Array[]): Promise<void> {
-  if (ranges.length === 0) return;
-  if (source.readInto) return source.readInto(ranges, targets);
-  const views = await source.readRanges(ranges);
-  views.forEach((view, k) => (targets[k] as Uint8Array).set(view));
 }
 
 /**

@@ -16,7 +16,8 @@ import { ResourceError } from '../errors.js';
 import { packedFieldKind, type LanceField } from '../format/schema.js';
 import type { Dataset } from '../dataset/dataset.js';
 import type { BlobRange } from '../dataset/blobs.js';
-import { addReadStats, type ByteSource, type ReadStats } from '../io/source.js';
+import type { ByteRange } from '../format/file-metadata.js';
+import { addReadStats, readIntoTargets, type ByteSource, type ReadStats } from '../io/source.js';
 import {
   chargeGrowth,
   createVariableOutput,
@@ -80,7 +81,7 @@ async function readBlobs(
   const out = createVariableOutput(numSlots, nullable, chargeGrowth(left, 0, total, total));
   hold(out.data.byteLength);
   // Each value's place in slot order, its reads grouped by the file they read.
-  const bySource = new Map<ByteSource, { ranges: BlobRange[]; targets: Uint8Array[] }>();
+  const bySource = new Map<ByteSource, { ranges: ByteRange[]; targets: Uint8Array[] }>();
   ranges.forEach((range, slot) => {
     if (!range) {
       setNull(out, slot);
@@ -91,17 +92,9 @@ async function readBlobs(
     addReadStats(reads, { readsIssued: 1, bytesRead: range.size, rangesRequested: 1, bytesRequested: range.size });
     let group = bySource.get(range.source);
     if (!group) bySource.set(range.source, (group = { ranges: [], targets: [] }));
-    group.ranges.push(range);
+    group.ranges.push({ offset: range.position, size: range.size });
     group.targets.push(out.data.subarray(at, at + range.size));
   });
-  await Promise.all([...bySource].map(([source, group]) => readInto(source, group.ranges, group.targets)));
+  await Promise.all([...bySource].map(([source, group]) => readIntoTargets(source, group.ranges, group.targets)));
   return out;
-}
-
-/** Reads each range's value into its target: straight in where the source can, else through its views. */
-async function readInto(source: ByteSource, ranges: BlobRange[], targets: Uint8Array[]): Promise<void> {
-  const wanted = ranges.map((r) => ({ offset: r.position, size: r.size }));
-  if (source.readInto) return source.readInto(wanted, targets);
-  const views = await source.readRanges(wanted);
-  views.forEach((view, k) => targets[k]?.set(view));
 }

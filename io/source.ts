@@ -61,6 +61,18 @@ interface FileSourceOptions extends Partial<RegularFileOptions> {
   queueDepth?: number;
 }
 
+/** Reads each range into its target: with the source's readInto, else through readRanges and a copy. */
+export async function readIntoTargets(
+  source: ByteSource,
+  ranges: readonly ByteRange[],
+  targets: readonly Uint8Array[],
+): Promise<void> {
+  if (ranges.length === 0) return;
+  if (source.readInto) return source.readInto(ranges, targets);
+  const views = await source.readRanges(ranges);
+  views.forEach((view, k) => (targets[k] as Uint8Array).set(view));
+}
+
 /** Buffered reads of a local file. */
 export class FileSource implements ByteSource {
   readonly stats: ReadStats = emptyReadStats();
