@@ -57,7 +57,7 @@ import { defaultCoalesceOptions, planCoalescedReads, viewsOfRanges, type Coalesc
 import { readBatchQueued, readBatchSync, readEngine, type ReadEngine } from './native-read.js';
 import { openRegularFile, reopenRegularFile } from './regular-file.js';
 import { createSlabPool, type AcquireOptions, type SlabLease, type SlabPool } from './slab.js';
-import { emptyReadStats, type ByteSource, type ReadStats } from './source.js';
+import { emptyReadStats, PendingReads, type ByteSource, type ReadStats } from './source.js';
 
 type ReadMode = 'direct' | 'buffered';
 
@@ -132,9 +132,8 @@ export class DirectFileSource implements ByteSource {
   readonly stats: DirectReadStats;
   private closed = false;
   private inFlight = 0;
-  /** Reads holding or waiting for a slot; close() waits for zero. */
-  private pendingReads = 0;
-  private onIdle: (() => void) | undefined;
+  /** Reads holding or waiting for a slot, and batches in the ring; close() waits for none. */
+  private readonly pending = new PendingReads();
   private readonly slotWaiters: Array<() => void> = [];
   private readonly phaseOf: AcquireOptions['phaseOf'];
   /** Positional read of one span: async on the threadpool, or readSync when reads are batched. */
@@ -404,7 +403,7 @@ export class DirectFileSource implements ByteSource {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.pendingReads > 0) await new Promise<void>((resolve) => (this.onIdle = resolve));
+    await this.pending.idle();
     if (this.directFd >= 0) closeSync(this.directFd);
     closeSync(this.bufferedFd);
     if (this.ownsPool) this.pool.close();
@@ -559,7 +558,7 @@ export class DirectFileSource implements ByteSource {
       readBatchSync(fd, positions, targets as Uint8Array[], this.queueDepth, direct, results);
     } else {
       // Counted as pending: close() must not close the fd while the ring still holds reads of it.
-      this.pendingReads++;
+      this.pending.begin();
       try {
         await readBatchQueued(
           fd,
@@ -571,7 +570,7 @@ export class DirectFileSource implements ByteSource {
           this.bytesInFlight,
         );
       } finally {
-        if (--this.pendingReads === 0) this.onIdle?.();
+        this.pending.end();
       }
     }
     const misaligned = new Set<number>();
@@ -612,7 +611,7 @@ export class DirectFileSource implements ByteSource {
 
   /** Runs `fn` holding one of `queueDepth` slots; slots are handed over FIFO. */
   private async withSlot<T>(signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
-    this.pendingReads++;
+    this.pending.begin();
     try {
       if (this.inFlight < this.queueDepth) this.inFlight++;
       else await new Promise<void>((resolve) => this.slotWaiters.push(resolve)); // the slot is handed over
@@ -627,7 +626,7 @@ export class DirectFileSource implements ByteSource {
         else this.inFlight--;
       }
     } finally {
-      if (--this.pendingReads === 0) this.onIdle?.();
+      this.pending.end();
     }
   }
 }

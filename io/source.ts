@@ -61,6 +61,28 @@ interface FileSourceOptions extends Partial<RegularFileOptions> {
   queueDepth?: number;
 }
 
+/**
+ * Reads of a descriptor handed to the OS (or holding a place to be) and not yet returned. A source closes
+ * its descriptor only once none is left: closed under a read, the number could name the next file opened.
+ */
+export class PendingReads {
+  private count = 0;
+  private onIdle: (() => void) | undefined;
+
+  begin(): void {
+    this.count++;
+  }
+
+  end(): void {
+    if (--this.count === 0) this.onIdle?.();
+  }
+
+  /** Resolves once no read is pending (for close(), which runs once). */
+  idle(): Promise<void> {
+    return this.count === 0 ? Promise.resolve() : new Promise<void>((resolve) => (this.onIdle = resolve));
+  }
+}
+
 /** Reads each range into its target: with the source's readInto, else through readRanges and a copy. */
 export async function readIntoTargets(
   source: ByteSource,
@@ -77,9 +99,8 @@ export async function readIntoTargets(
 export class FileSource implements ByteSource {
   readonly stats: ReadStats = emptyReadStats();
   private closed = false;
-  /** Reads handed to the OS and not yet returned; close() waits for zero before closing the fd. */
-  private readsInFlight = 0;
-  private onIdle: (() => void) | undefined;
+  /** Reads handed to the OS and not yet returned; close() waits for none before closing the fd. */
+  private readonly pending = new PendingReads();
   private constructor(
     readonly path: string,
     readonly size: number,
@@ -151,7 +172,7 @@ export class FileSource implements ByteSource {
       if (this.closed)
         throw new IoError(`${this.path}: source closed while a read was queued`, { path: this.path, ...range });
       let bytesRead: number;
-      this.readsInFlight++;
+      this.pending.begin();
       try {
         ({ bytesRead } = await readAsync(this.fd, buffer, done, range.size - done, range.offset + done));
       } catch (cause) {
@@ -161,7 +182,7 @@ export class FileSource implements ByteSource {
           { cause },
         );
       } finally {
-        if (--this.readsInFlight === 0) this.onIdle?.();
+        this.pending.end();
       }
       if (bytesRead === 0) {
         throw new IoError(
@@ -183,7 +204,7 @@ export class FileSource implements ByteSource {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.readsInFlight > 0) await new Promise<void>((resolve) => (this.onIdle = resolve));
+    await this.pending.idle();
     await closeAsync(this.fd);
   }
 }
