@@ -121,6 +121,28 @@ describe('planMemoryBudget', () => {
     expect(worker.variableSlotBytes).toBeGreaterThanOrEqual(4 * MiB);
   });
 
+  it('gives each slot and worker scratch room for an average batch of blob values outside the data files too', () => {
+    const { worker } = planMemoryBudget({ ...VARIABLE, blobBatchBytes: 20 * MiB });
+    expect(worker.variableSlotBytes).toBeGreaterThanOrEqual(24 * MiB);
+    expect(worker.decodeScratchBytes).toBeGreaterThanOrEqual(DECODE_SCRATCH_COPIES.native * 24 * MiB);
+  });
+
+  it('leaves the list scratch to the stored bytes, not the blob values beside them', () => {
+    const list = { ...VARIABLE, listColumns: 1 };
+    expect(planMemoryBudget({ ...list, blobBatchBytes: 20 * MiB }).worker.listScratchBytes).toBe(
+      planMemoryBudget(list).worker.listScratchBytes,
+    );
+  });
+
+  it("refuses a budget that cannot hold an average batch's blob values, naming their bytes", () => {
+    expect(() => planMemoryBudget(VARIABLE)).not.toThrow();
+    const error = refusal({ ...VARIABLE, blobBatchBytes: 60 * MiB });
+    expect(error.code).toBe('MEMORY_BUDGET');
+    expect(error.message).toContain(
+      `(an average batch holds ${60 * MiB} bytes of blob values in sidecars or external files)`,
+    );
+  });
+
   it('loads two batches per worker at once only when half its read memory holds two batches', () => {
     expect(planMemoryBudget(FLAT).lanes).toBe(2);
     expect(planMemoryBudget({ ...FLAT, memoryBytes: 64 * MiB, batchBytes: 8 * MiB }).lanes).toBe(1);
