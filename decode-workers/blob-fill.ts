@@ -31,27 +31,30 @@ import {
 const BLOB_SAMPLE_ROWS = 1024;
 
 /**
- * The average bytes a row of the blob columns among `fields` keeps outside the data files, which the data
+ * Per blob v2 column among `fields`, the average bytes a row keeps outside the data files, which the data
  * files' sizes do not count: blob v2 values in packed or dedicated sidecars, and external values whose
  * descriptor records a size (size 0, the whole file, is not measured here). Read from the descriptors of up to
  * BLOB_SAMPLE_ROWS evenly spaced rows, without opening any sidecar. Inline blob v2 values and 2.0/2.1 blob
  * columns lie in the data files, whose sizes count them already.
  */
-export async function blobBytesOutsideFiles(dataset: Dataset, fields: readonly LanceField[]): Promise<number> {
+export async function blobBytesOutsideFiles(
+  dataset: Dataset,
+  fields: readonly LanceField[],
+): Promise<{ column: string; bytesPerRow: number }[]> {
   const columns = fields.filter((f) => packedFieldKind(f) === 'blob-v2').map((f) => f.name);
   const numRows = dataset.numRows;
-  if (columns.length === 0 || numRows === 0) return 0;
+  if (columns.length === 0 || numRows === 0) return [];
   const count = Math.min(numRows, BLOB_SAMPLE_ROWS);
   const rows = Array.from({ length: count }, (_, i) => Math.floor((i * numRows) / count));
   const descriptors = await dataset.take(rows, { columns });
-  let bytes = 0;
-  for (const name of columns) {
+  return columns.map((name) => {
     const column = descriptors.getChild(name);
     const [kinds, sizes] = [column?.getChild('kind'), column?.getChild('size')];
+    let bytes = 0;
     for (let i = 0; i < count; i++)
       if (column?.isValid(i) && kinds?.get(i) !== INLINE) bytes += Number(sizes?.get(i) ?? 0);
-  }
-  return bytes / count;
+    return { column: name, bytesPerRow: bytes / count };
+  });
 }
 
 /** Whether the loader batches `field` as a blob column's values (2.0/2.1 `lance-encoding:blob`, 2.2 blob v2). */

@@ -116,10 +116,10 @@ export interface MemoryBudgetInput {
   /** An average batch's stored bytes of its variable-width columns. */
   variableBatchBytes: number;
   /**
-   * An average batch's blob values outside the data files (blob v2 sidecars, external files), which
-   * variableBatchBytes, made from the data files' sizes, leaves out; 0 or absent without.
+   * Per blob column, an average batch's values outside the data files (blob v2 sidecars, external files),
+   * which variableBatchBytes, made from the data files' sizes, leaves out; empty or absent without.
    */
-  blobBatchBytes?: number;
+  blobColumns?: readonly { column: string; batchBytes: number }[];
   /** io.cacheBytes (per worker). */
   cacheBytes: number;
   /** Whether the native addon gathers variable-width values (no staging copy). */
@@ -181,7 +181,8 @@ export function planMemoryBudget(input: MemoryBudgetInput): MemoryBudget {
   const indexBytes = input.batchSize * VARIABLE_INDEX_BYTES_PER_ROW * variableColumns;
   // Units of variable-width memory: one per slot, `copies` per worker's decode scratch.
   const variableUnits = variableColumns === 0 ? 0 : slotCount + workers * copies;
-  const blobBatchBytes = input.blobBatchBytes ?? 0;
+  const blobColumns = input.blobColumns ?? [];
+  const blobBatchBytes = blobColumns.reduce((sum, c) => sum + c.batchBytes, 0);
   // A batch's variable-width values: stored in the data files, and blob values beside them.
   const variableBatchBytes = input.variableBatchBytes + blobBatchBytes;
   const minVariableSlot =
@@ -214,7 +215,7 @@ export function planMemoryBudget(input: MemoryBudgetInput): MemoryBudget {
           : `; variable-width values ${variableUnits * minVariableSlot + workers * indexBytes}: ${variableUnits} × ${minVariableSlot} for ${slotCount} slots and ${workers} workers' decode scratch, plus indexes` +
             (blobBatchBytes === 0
               ? ''
-              : ` (an average batch holds ${blobBatchBytes} bytes of blob values in sidecars or external files)`)) +
+              : ` (an average batch's blob values in sidecars or external files: ${blobColumns.map((c) => `"${c.column}" ${c.batchBytes} bytes`).join(', ')})`)) +
         `); raise memoryBytes, or lower batchSize, prefetch, workers or io.cacheBytes` +
         (remote === 0 ? '' : ' or io.remote.bytesInFlight'),
       { option: 'memoryBytes', memoryBytes, neededBytes: needed },

@@ -170,7 +170,11 @@ export class DataLoader {
       );
       const variableBatchBytes = Math.max(0, batchBytes - fixedBatchBytes);
       // Blob values in sidecars and external files: variable-width values the data files' sizes leave out.
-      const blobBatchBytes = Math.ceil(resolved.batchSize * (await blobBytesOutsideFiles(dataset, fields)));
+      const blobColumns = (await blobBytesOutsideFiles(dataset, fields)).map(({ column, bytesPerRow }) => ({
+        column,
+        batchBytes: Math.ceil(resolved.batchSize * bytesPerRow),
+      }));
+      const blobBatchBytes = blobColumns.reduce((sum, c) => sum + c.batchBytes, 0);
       const remoteIo = dataset.remote && {
         ...(resolved.remote ?? dataset.remote.io),
         // Unless given, in-flight bytes take at most a quarter of the memory budget.
@@ -194,7 +198,7 @@ export class DataLoader {
         batchBytes,
         // What the batch's stored bytes leave after its fixed-width values.
         variableBatchBytes,
-        blobBatchBytes,
+        blobColumns,
         cacheBytes: resolved.cacheBytes,
         nativeGather: nativeAddon() !== null,
         transformScratchBytes:

@@ -133,7 +133,7 @@ describe('the memory budget of a loader over sidecar blobs', () => {
     const refused = createLoader(dataset, { ...options, memoryBytes: 32 * MiB });
     await expect(refused).rejects.toMatchObject({
       code: 'MEMORY_BUDGET',
-      message: expect.stringContaining(`an average batch holds ${8 * SIZE} bytes of blob values in sidecars`),
+      message: expect.stringContaining(`blob values in sidecars or external files: "image" ${8 * SIZE} bytes`),
     });
   });
 

@@ -122,24 +122,29 @@ describe('planMemoryBudget', () => {
   });
 
   it('gives each slot and worker scratch room for an average batch of blob values outside the data files too', () => {
-    const { worker } = planMemoryBudget({ ...VARIABLE, blobBatchBytes: 20 * MiB });
+    const { worker } = planMemoryBudget({ ...VARIABLE, blobColumns: [{ column: 'image', batchBytes: 20 * MiB }] });
     expect(worker.variableSlotBytes).toBeGreaterThanOrEqual(24 * MiB);
     expect(worker.decodeScratchBytes).toBeGreaterThanOrEqual(DECODE_SCRATCH_COPIES.native * 24 * MiB);
   });
 
   it('leaves the list scratch to the stored bytes, not the blob values beside them', () => {
     const list = { ...VARIABLE, listColumns: 1 };
-    expect(planMemoryBudget({ ...list, blobBatchBytes: 20 * MiB }).worker.listScratchBytes).toBe(
+    const blobColumns = [{ column: 'image', batchBytes: 20 * MiB }];
+    expect(planMemoryBudget({ ...list, blobColumns }).worker.listScratchBytes).toBe(
       planMemoryBudget(list).worker.listScratchBytes,
     );
   });
 
   it("refuses a budget that cannot hold an average batch's blob values, naming their bytes", () => {
     expect(() => planMemoryBudget(VARIABLE)).not.toThrow();
-    const error = refusal({ ...VARIABLE, blobBatchBytes: 60 * MiB });
+    const blobColumns = [
+      { column: 'image', batchBytes: 50 * MiB },
+      { column: 'audio', batchBytes: 10 * MiB },
+    ];
+    const error = refusal({ ...VARIABLE, blobColumns });
     expect(error.code).toBe('MEMORY_BUDGET');
     expect(error.message).toContain(
-      `(an average batch holds ${60 * MiB} bytes of blob values in sidecars or external files)`,
+      `(an average batch's blob values in sidecars or external files: "image" ${50 * MiB} bytes, "audio" ${10 * MiB} bytes)`,
     );
   });
 
