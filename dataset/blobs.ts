@@ -78,7 +78,7 @@ export interface BlobOrigin {
  * Blob v2 descriptor kinds. 0–2 are what LanceDB 0.39 writes for small, large and very large values; 3
  * (a URI outside the dataset) is written only through Lance's external-base options.
  */
-const INLINE = 0;
+export const INLINE = 0;
 const PACKED = 1;
 const DEDICATED = 2;
 const EXTERNAL = 3;

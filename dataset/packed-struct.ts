@@ -9,19 +9,19 @@
  *                  | id i32 | u32 length | name bytes | → one variable-width output of rows
  *
  * Here the rows are split into one Arrow child per field when the record batch is built (one copy of
- * each field's bytes); the struct's validity is the output's.
+ * each field's bytes; variable rows by that file's splitPlainPackedRows, the loader's walker too); the
+ * struct's validity is the output's.
  */
 import * as arrow from 'apache-arrow';
 import { CorruptFileError, UnsupportedError } from '../errors.js';
 import {
-  appendVariable,
-  compactVariable,
   createFixedOutput,
   createVariableOutput,
-  setNull,
   type ColumnOutput,
   type FixedOutput,
+  type VariableOutput,
 } from '../decode-workers/encodings/output.js';
+import { splitPlainPackedRows } from '../decode-workers/encodings/packed-struct.js';
 import { packedFieldKind, type LanceField } from '../format/schema.js';
 import { fixedByteWidth, isVariableWidth, outputToVector } from './arrow-build.js';
 
@@ -126,41 +126,17 @@ export function copyPackedField(
     for (let b = 0; b < width; b++) dst[to++] = src[from + b] as number;
 }
 
-/** One output per field, parsed out of plain variable rows (fixed bytes, or u32 length + bytes). */
+/** One output per field, split out of plain variable rows (fixed bytes, or u32 length + bytes). */
 function splitVariableRows(
   field: LanceField,
   widths: (number | undefined)[],
-  out: ColumnOutput & { kind: 'variable' },
+  out: VariableOutput,
   length: number,
 ): ColumnOutput[] {
   const children = widths.map((w) =>
     w === undefined ? createVariableOutput(length, false) : createFixedOutput(length, w, false),
   );
-  const { offsets, data } = compactVariable(out);
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  for (let row = 0; row < length; row++) {
-    let at = offsets[row] as number;
-    const end = offsets[row + 1] as number;
-    if (out.validity?.[row] === 0) {
-      for (const child of children) if (child.kind === 'variable') setNull(child, row);
-      continue;
-    }
-    children.forEach((child, i) => {
-      const width = widths[i];
-      if (child.kind === 'fixed' && width !== undefined) {
-        if (at + width > end) throw shortRow(field, row, end - (offsets[row] as number));
-        child.values.set(data.subarray(at, at + width), row * width);
-        at += width;
-      } else if (child.kind === 'variable') {
-        if (at + 4 > end) throw shortRow(field, row, end - (offsets[row] as number));
-        const bytes = view.getUint32(at, true);
-        if (at + 4 + bytes > end) throw shortRow(field, row, end - (offsets[row] as number));
-        appendVariable(child, row, data, at + 4, at + 4 + bytes);
-        at += 4 + bytes;
-      }
-    });
-    if (at !== end) throw shortRow(field, row, end - (offsets[row] as number));
-  }
+  splitPlainPackedRows(out, widths, children, (row, bytes) => shortRow(field, row, bytes));
   return children;
 }
 

@@ -13,7 +13,7 @@
  * with every list level above the leaf, so the leaves of one list share its row splits. A field of a
  * packed struct with string or binary fields (stored as one column of whole rows) is the packed struct
  * named by the field's path with that field alone as its child ({@link packedChildOf}): the worker decodes
- * the rows and keeps that field (packed-leaf.ts). Packed structs of fixed-width fields stay one column
+ * the rows once for all such fields of the struct and keeps each one's field (packed-leaf.ts). Packed structs of fixed-width fields stay one column
  * whose fields the worker splits in the slot (packed-fill.ts).
  */
 import type * as arrow from 'apache-arrow';

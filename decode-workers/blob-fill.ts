@@ -15,7 +15,7 @@
 import { ResourceError } from '../errors.js';
 import { packedFieldKind, type LanceField } from '../format/schema.js';
 import type { Dataset } from '../dataset/dataset.js';
-import type { BlobRange } from '../dataset/blobs.js';
+import { INLINE, type BlobRange } from '../dataset/blobs.js';
 import type { ByteRange } from '../format/file-metadata.js';
 import { addReadStats, readIntoTargets, type ByteSource, type ReadStats } from '../io/source.js';
 import {
@@ -26,6 +26,36 @@ import {
   type ScratchBudget,
   type VariableOutput,
 } from './encodings/output.js';
+
+/** Rows whose descriptors {@link blobBytesOutsideFiles} reads, evenly spaced over the dataset. */
+const BLOB_SAMPLE_ROWS = 1024;
+
+/**
+ * Per blob v2 column among `fields`, the average bytes a row keeps outside the data files, which the data
+ * files' sizes do not count: blob v2 values in packed or dedicated sidecars, and external values whose
+ * descriptor records a size (size 0, the whole file, is not measured here). Read from the descriptors of up to
+ * BLOB_SAMPLE_ROWS evenly spaced rows, without opening any sidecar. Inline blob v2 values and 2.0/2.1 blob
+ * columns lie in the data files, whose sizes count them already.
+ */
+export async function blobBytesOutsideFiles(
+  dataset: Dataset,
+  fields: readonly LanceField[],
+): Promise<{ column: string; bytesPerRow: number }[]> {
+  const columns = fields.filter((f) => packedFieldKind(f) === 'blob-v2').map((f) => f.name);
+  const numRows = dataset.numRows;
+  if (columns.length === 0 || numRows === 0) return [];
+  const count = Math.min(numRows, BLOB_SAMPLE_ROWS);
+  const rows = Array.from({ length: count }, (_, i) => Math.floor((i * numRows) / count));
+  const descriptors = await dataset.take(rows, { columns });
+  return columns.map((name) => {
+    const column = descriptors.getChild(name);
+    const [kinds, sizes] = [column?.getChild('kind'), column?.getChild('size')];
+    let bytes = 0;
+    for (let i = 0; i < count; i++)
+      if (column?.isValid(i) && kinds?.get(i) !== INLINE) bytes += Number(sizes?.get(i) ?? 0);
+    return { column: name, bytesPerRow: bytes / count };
+  });
+}
 
 /** Whether the loader batches `field` as a blob column's values (2.0/2.1 `lance-encoding:blob`, 2.2 blob v2). */
 export function isBlobColumn(field: Pick<LanceField, 'logicalType' | 'metadata'>): boolean {

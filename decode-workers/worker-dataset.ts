@@ -26,7 +26,7 @@
  * ResourceError (MEMORY_BUDGET) instead of taking memory outside the budget.
  */
 import { threadId } from 'node:worker_threads';
-import { ResourceError } from '../errors.js';
+import { CorruptFileError, ResourceError } from '../errors.js';
 import type { LanceField } from '../format/schema.js';
 import { runDecodeTask, type DecodeOutput } from './encodings/decode-task.js';
 import {
@@ -79,7 +79,7 @@ import { isBlobColumn, loadBlobColumn } from './blob-fill.js';
 import type { Dataset } from '../dataset/dataset.js';
 import { checkSameDataset, openVersion, replaced } from './same-dataset.js';
 import { packedChildOf, selectBatchFields } from './batch-fields.js';
-import { keepPackedField } from './packed-leaf.js';
+import { keepPackedFields, packedGroups, readsOwnColumn, type PackedGroup } from './packed-leaf.js';
 import { fetchFileTasks, type FileRead, type OutputTask } from '../dataset/read-rows.js';
 import { RemoteSource } from '../io/remote/remote-source.js';
 import { ColumnTransformer } from './transforms/run.js';
@@ -171,6 +171,8 @@ export class WorkerDataset {
   private readonly isBlob: boolean[];
   /** Per column, the field it keeps of a packed struct with strings (packed-leaf.ts), or undefined. */
   private readonly packedChild: (number | undefined)[];
+  /** The columns that keep fields of one packed struct's rows, each group's rows decoded once (packed-leaf.ts). */
+  private readonly packedGroups: PackedGroup[];
   /** Per column, the runner of its transform, or null. */
   private readonly transformers: (ColumnTransformer | null)[];
   /**
@@ -195,6 +197,7 @@ export class WorkerDataset {
     this.leaves = leafColumns(fields);
     this.isBlob = fields.map(isBlobColumn);
     this.packedChild = fields.map(packedChildOf);
+    this.packedGroups = packedGroups(fields);
   }
 
   static async open(ref: DatasetRef): Promise<WorkerDataset> {
@@ -267,9 +270,12 @@ export class WorkerDataset {
       const columns = outputs.map((d, i): DecodeOutput => {
         const blob = blobs[i];
         if (blob) return blob;
-        // A packed struct's field: its rows in plain form first (packed-leaf.ts).
+        // A packed struct's fields: its rows in plain form first, decoded by the group's first field
+        // (packed-leaf.ts); the others read nothing and are given their values from those rows.
         if (this.packedChild[i] !== undefined)
-          return createVariableOutput(d.numSlots, !!this.fields[i]?.nullable, undefined, budget);
+          return this.packedGroups.some((g) => g.rows === i)
+            ? createVariableOutput(d.numSlots, !!this.fields[i]?.nullable, undefined, budget)
+            : NOT_READ;
         const leaf = this.leaves[i] as LeafColumn;
         if (leaf.layers) {
           const width = outputWidthOf(leaf.field.arrowType, leaf.name);
@@ -285,6 +291,13 @@ export class WorkerDataset {
       });
       try {
         for (const { task, output } of tasks) runDecodeTask(task, columns[output] as DecodeOutput);
+        for (const group of this.packedGroups) {
+          const packedRows = columns[group.rows] as VariableOutput;
+          const where = `${this.ref.path}: column "${packedStructName(this.fields[group.rows] as LanceField)}"`;
+          keepPackedFields(packedRows, group, outputs, this.scratch, budget, columns, (slot, bytes) =>
+            badPackedRow(where, rows, slot, bytes),
+          );
+        }
         const itemValidity: (Uint8Array | null)[] = [];
         const levels: (RaggedLevels | null)[] = [];
         // Ragged lists from the fast path: their items' width, for their levels once compacted.
@@ -292,11 +305,6 @@ export class WorkerDataset {
         outputs.forEach((d, i) => {
           const out = columns[i] as DecodeOutput;
           const where = `${this.ref.path}: column "${this.fields[i]?.name}"`;
-          const child = this.packedChild[i];
-          if (child !== undefined && out.kind === 'variable') {
-            columns[i] = keepPackedField(out, this.fields[i] as LanceField, child, d, this.scratch[i], budget, where);
-            return;
-          }
           if (out.kind === 'list') {
             columns[i] = finishListOutput(out, where) ?? out;
             if (out.ragged) {
@@ -587,8 +595,10 @@ export class WorkerDataset {
     const before = counters(lane);
     // Views of leased read memory are valid until the tasks have run; released in `finally`.
     const leases: (() => void)[] = [];
-    // Blob columns' values are read by loadBlobs: the plan numbers its outputs among the other fields.
-    const kept = fields.flatMap((f, i) => (isBlobColumn(f) ? [] : [i]));
+    // Blob columns' values are read by loadBlobs, and a packed struct's rows by its group's first field
+    // (packed-leaf.ts): the plan numbers its outputs among the other fields.
+    const own = readsOwnColumn(fields);
+    const kept = fields.flatMap((f, i) => (isBlobColumn(f) || !own[i] ? [] : [i]));
     const all = kept.length === fields.length;
     try {
       const plan = await this.dataset.planRead(rows, all ? fields : kept.map((i) => fields[i] as LanceField));
@@ -834,4 +844,21 @@ function openFixedOutput(d: Extract<OutputDescriptor, { kind: 'fixed' }>): Colum
     values: new Uint8Array(d.buffer, d.byteOffset, d.numSlots * d.byteWidth),
     validity,
   };
+}
+
+/** What a packed group's fields after its first hold until the group's rows are split: nothing read. */
+const NOT_READ: ColumnOutput = { kind: 'fixed', byteWidth: 0, values: new Uint8Array(0), validity: null };
+
+/** The packed struct a batch field of it (`item.name`, one child) belongs to: its name less the child's. */
+function packedStructName(field: LanceField): string {
+  const child = field.children[0]?.name ?? '';
+  return field.name.slice(0, field.name.length - child.length - 1);
+}
+
+/** A packed row whose fields do not add up to its length, named by its dataset row and batch row. */
+function badPackedRow(where: string, rows: Uint32Array, slot: number, bytes: number): CorruptFileError {
+  return new CorruptFileError(
+    `${where}: the packed row of row ${rows[slot]} (batch row ${slot}, ${bytes} bytes) does not hold the struct's fields`,
+    { row: rows[slot], slot, bytes },
+  );
 }

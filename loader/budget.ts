@@ -115,6 +115,11 @@ export interface MemoryBudgetInput {
   batchBytes: number;
   /** An average batch's stored bytes of its variable-width columns. */
   variableBatchBytes: number;
+  /**
+   * Per blob column, an average batch's values outside the data files (blob v2 sidecars, external files),
+   * which variableBatchBytes, made from the data files' sizes, leaves out; empty or absent without.
+   */
+  blobColumns?: readonly { column: string; batchBytes: number }[];
   /** io.cacheBytes (per worker). */
   cacheBytes: number;
   /** Whether the native addon gathers variable-width values (no staging copy). */
@@ -176,10 +181,14 @@ export function planMemoryBudget(input: MemoryBudgetInput): MemoryBudget {
   const indexBytes = input.batchSize * VARIABLE_INDEX_BYTES_PER_ROW * variableColumns;
   // Units of variable-width memory: one per slot, `copies` per worker's decode scratch.
   const variableUnits = variableColumns === 0 ? 0 : slotCount + workers * copies;
+  const blobColumns = input.blobColumns ?? [];
+  const blobBatchBytes = blobColumns.reduce((sum, c) => sum + c.batchBytes, 0);
+  // A batch's variable-width values: stored in the data files, and blob values beside them.
+  const variableBatchBytes = input.variableBatchBytes + blobBatchBytes;
   const minVariableSlot =
     variableColumns === 0
       ? 0
-      : Math.max(MIN_VARIABLE_SLOT_BYTES, ceilTo(input.variableBatchBytes * VARIABLE_HEADROOM, VARIABLE_ALIGN_BYTES));
+      : Math.max(MIN_VARIABLE_SLOT_BYTES, ceilTo(variableBatchBytes * VARIABLE_HEADROOM, VARIABLE_ALIGN_BYTES));
   const transformScratchBytes = input.transformScratchBytes ?? 0;
   const listScratchBytes =
     (input.listColumns ?? 0) === 0
@@ -203,7 +212,10 @@ export function planMemoryBudget(input: MemoryBudgetInput): MemoryBudget {
           : `; remote reads ${remote}: io.remote.bytesInFlight ${input.remoteBytesInFlight} + ${remoteHeld} fetched and not yet decoded`) +
         (variableColumns === 0
           ? ''
-          : `; variable-width values ${variableUnits * minVariableSlot + workers * indexBytes}: ${variableUnits} × ${minVariableSlot} for ${slotCount} slots and ${workers} workers' decode scratch, plus indexes`) +
+          : `; variable-width values ${variableUnits * minVariableSlot + workers * indexBytes}: ${variableUnits} × ${minVariableSlot} for ${slotCount} slots and ${workers} workers' decode scratch, plus indexes` +
+            (blobBatchBytes === 0
+              ? ''
+              : ` (an average batch's blob values in sidecars or external files: ${blobColumns.map((c) => `"${c.column}" ${c.batchBytes} bytes`).join(', ')})`)) +
         `); raise memoryBytes, or lower batchSize, prefetch, workers or io.cacheBytes` +
         (remote === 0 ? '' : ' or io.remote.bytesInFlight'),
       { option: 'memoryBytes', memoryBytes, neededBytes: needed },
@@ -242,7 +254,7 @@ export function planMemoryBudget(input: MemoryBudgetInput): MemoryBudget {
         ? 0
         : Math.min(
             Math.floor(variableSlotBytes / variableColumns),
-            Math.ceil((input.variableBatchBytes / variableColumns) * VARIABLE_HEADROOM),
+            Math.ceil((variableBatchBytes / variableColumns) * VARIABLE_HEADROOM),
           ),
   };
   return {

@@ -32,6 +32,7 @@ import { planDeepestBudget, planMemoryBudget, transformScratchFor, type MemoryBu
 import { loadImageLibrary } from '../decode-workers/transforms/image-library.js';
 import type { SkippedRow } from '../decode-workers/messages.js';
 import { selectBatchFields } from '../decode-workers/batch-fields.js';
+import { blobBytesOutsideFiles } from '../decode-workers/blob-fill.js';
 import type { ColumnTransformPlan } from '../decode-workers/transforms/steps.js';
 import { Dataset, openDataset } from '../dataset/dataset.js';
 import { checkReadableFields } from '../dataset/columns.js';
@@ -168,6 +169,12 @@ export class DataLoader {
         0,
       );
       const variableBatchBytes = Math.max(0, batchBytes - fixedBatchBytes);
+      // Blob values in sidecars and external files: variable-width values the data files' sizes leave out.
+      const blobColumns = (await blobBytesOutsideFiles(dataset, fields)).map(({ column, bytesPerRow }) => ({
+        column,
+        batchBytes: Math.ceil(resolved.batchSize * bytesPerRow),
+      }));
+      const blobBatchBytes = blobColumns.reduce((sum, c) => sum + c.batchBytes, 0);
       const remoteIo = dataset.remote && {
         ...(resolved.remote ?? dataset.remote.io),
         // Unless given, in-flight bytes take at most a quarter of the memory budget.
@@ -191,13 +198,14 @@ export class DataLoader {
         batchBytes,
         // What the batch's stored bytes leave after its fixed-width values.
         variableBatchBytes,
+        blobColumns,
         cacheBytes: resolved.cacheBytes,
         nativeGather: nativeAddon() !== null,
         transformScratchBytes:
           plans.length === 0
             ? 0
             : transformScratchFor(
-                variableBatchBytes,
+                variableBatchBytes + blobBatchBytes,
                 Math.max(...plans.map((p) => p.decodedBytes)) +
                   // A batch-level step's input: the batch's rows stacked, one batch at a time per worker.
                   resolved.batchSize * plans.reduce((sum, p) => sum + (p.batchStep?.input?.byteWidth ?? 0), 0),

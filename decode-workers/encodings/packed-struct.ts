@@ -5,15 +5,21 @@
  *
  *   | id: 4 bytes | u32 length | name bytes (plain or FSST) |
  *
- * The row goes to the output in one plain form whatever the page stored (dataset/packed-struct.ts
- * splits it into Arrow fields): fixed fields as stored, variable ones as a u32 length and the
- * decompressed bytes.
+ * The row goes to the output in one plain form whatever the page stored: fixed fields as stored,
+ * variable ones as a u32 length and the decompressed bytes. {@link splitPlainPackedRows} walks those rows
+ * once and hands each field its values, for the Arrow struct (dataset/packed-struct.ts) and for the
+ * loader's batch columns (decode-workers/packed-leaf.ts) alike:
+ *
+ *   | id | u32 len | name bytes | u32 len | payload bytes |   a plain row
+ *     │               │                      │
+ *     ▼               ▼                      ▼
+ *   fields[0]      fields[1]              fields[2]          (undefined: walked over, not kept)
  */
 import { CorruptFileError, UnsupportedError } from '../../errors.js';
 import { describeCompressive } from '../../format/layout.js';
 import type { CompressiveEncodingProto } from '../../format/proto/messages.js';
 import { decodeFsst, fsstDecodedLengthBound, fsstSymbolTable, type FsstSymbolTable } from './fsst.js';
-import { reserveVariable, type VariableOutput } from './output.js';
+import { reserveVariable, setNull, type ColumnOutput, type VariableOutput } from './output.js';
 
 /** How to read one field of a packed row. */
 export type PackedFieldCodec =
@@ -100,4 +106,63 @@ function readLength(view: DataView, at: number, bytes: 4 | 8): number {
   if (bytes === 4) return view.getUint32(at, true);
   const length = view.getBigUint64(at, true);
   return length > BigInt(view.byteLength) ? view.byteLength + 1 : Number(length);
+}
+
+/**
+ * Splits plain packed rows (`rows`, as {@link appendPackedRow} writes them) into their fields in one pass.
+ * `widths` gives each field of the row in order: its byte width, or undefined for a variable-width field
+ * (a u32 length and its bytes). Field `f` goes to `fields[f]` at the row's slot: a fixed-width output of
+ * that width, a variable-width output, or undefined to step over it. A row where `rows` is null is null
+ * in every field (validity 0 where the field has validity; an empty value, or zero bytes). A row whose
+ * fields do not add up to exactly its length is `badRow(slot, bytes)`.
+ */
+export function splitPlainPackedRows(
+  rows: VariableOutput,
+  widths: readonly (number | undefined)[],
+  fields: readonly (ColumnOutput | undefined)[],
+  badRow: (slot: number, bytes: number) => CorruptFileError,
+): void {
+  const { data, starts, lengths, validity } = rows;
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const numFields = widths.length;
+  for (let slot = 0; slot < lengths.length; slot++) {
+    const valid = validity === null || validity[slot] !== 0;
+    if (!valid) {
+      for (const out of fields) if (out) nullField(out, slot);
+      continue;
+    }
+    const start = starts[slot] as number;
+    const end = start + (lengths[slot] as number);
+    let at = start;
+    for (let f = 0; f < numFields; f++) {
+      const width = widths[f];
+      let from = at;
+      if (width === undefined) {
+        if (at + 4 > end) throw badRow(slot, end - start);
+        from = at + 4;
+        at = from + view.getUint32(at, true);
+      } else at += width;
+      if (at > end) throw badRow(slot, end - start);
+      const out = fields[f];
+      if (out === undefined) continue;
+      if (out.validity) out.validity[slot] = 1;
+      if (out.kind === 'variable') {
+        const to = reserveVariable(out, slot, at - from);
+        copyBytes(data, from, at, out.data, to);
+      } else copyBytes(data, from, at, out.values, slot * out.byteWidth);
+    }
+    if (at !== end) throw badRow(slot, end - start);
+  }
+}
+
+/** Marks `slot` of one field null: an empty value, or zero bytes (slot memory is reused batch after batch). */
+function nullField(out: ColumnOutput, slot: number): void {
+  setNull(out, slot);
+  if (out.kind === 'fixed') out.values.fill(0, slot * out.byteWidth, (slot + 1) * out.byteWidth);
+}
+
+/** Copies `src[from, end)` to `dst` at `to`: byte by byte for the few bytes most fields hold, where a subarray would cost more than the copy. */
+function copyBytes(src: Uint8Array, from: number, end: number, dst: Uint8Array, to: number): void {
+  if (end - from > 32) dst.set(src.subarray(from, end), to);
+  else for (let i = from; i < end; i++) dst[to++] = src[i] as number;
 }

@@ -121,6 +121,33 @@ describe('planMemoryBudget', () => {
     expect(worker.variableSlotBytes).toBeGreaterThanOrEqual(4 * MiB);
   });
 
+  it('gives each slot and worker scratch room for an average batch of blob values outside the data files too', () => {
+    const { worker } = planMemoryBudget({ ...VARIABLE, blobColumns: [{ column: 'image', batchBytes: 20 * MiB }] });
+    expect(worker.variableSlotBytes).toBeGreaterThanOrEqual(24 * MiB);
+    expect(worker.decodeScratchBytes).toBeGreaterThanOrEqual(DECODE_SCRATCH_COPIES.native * 24 * MiB);
+  });
+
+  it('leaves the list scratch to the stored bytes, not the blob values beside them', () => {
+    const list = { ...VARIABLE, listColumns: 1 };
+    const blobColumns = [{ column: 'image', batchBytes: 20 * MiB }];
+    expect(planMemoryBudget({ ...list, blobColumns }).worker.listScratchBytes).toBe(
+      planMemoryBudget(list).worker.listScratchBytes,
+    );
+  });
+
+  it("refuses a budget that cannot hold an average batch's blob values, naming their bytes", () => {
+    expect(() => planMemoryBudget(VARIABLE)).not.toThrow();
+    const blobColumns = [
+      { column: 'image', batchBytes: 50 * MiB },
+      { column: 'audio', batchBytes: 10 * MiB },
+    ];
+    const error = refusal({ ...VARIABLE, blobColumns });
+    expect(error.code).toBe('MEMORY_BUDGET');
+    expect(error.message).toContain(
+      `(an average batch's blob values in sidecars or external files: "image" ${50 * MiB} bytes, "audio" ${10 * MiB} bytes)`,
+    );
+  });
+
   it('loads two batches per worker at once only when half its read memory holds two batches', () => {
     expect(planMemoryBudget(FLAT).lanes).toBe(2);
     expect(planMemoryBudget({ ...FLAT, memoryBytes: 64 * MiB, batchBytes: 8 * MiB }).lanes).toBe(1);

@@ -4,9 +4,15 @@
  * form (fixed bytes, u32 length, bytes).
  */
 import { describe, expect, it } from 'vitest';
-import { createVariableOutput } from '../../../decode-workers/encodings/output.js';
+import {
+  appendVariable,
+  createFixedOutput,
+  createVariableOutput,
+  setNull,
+} from '../../../decode-workers/encodings/output.js';
 import {
   appendPackedRow,
+  splitPlainPackedRows,
   packedFieldCodecs,
   type PackedFieldCodec,
 } from '../../../decode-workers/encodings/packed-struct.js';
@@ -59,6 +65,72 @@ describe('appendPackedRow', () => {
     const out = createVariableOutput(1, false);
     expect(() => appendPackedRow(out, 0, ID_NAME_32, row, 0, row.length, 'row 1')).toThrow(
       'row 1: the packed row has 1 bytes after its last field',
+    );
+  });
+});
+
+/** Plain rows (appendPackedRow's form) of struct<id: u8, name: utf8, tag: u16>; null where a row is null. */
+function plainRows(rows: (number[] | null)[]): ReturnType<typeof createVariableOutput> {
+  const out = createVariableOutput(rows.length, rows.includes(null));
+  rows.forEach((row, slot) =>
+    row ? appendVariable(out, slot, Uint8Array.from(row), 0, row.length) : setNull(out, slot),
+  );
+  return out;
+}
+
+const ID_NAME_TAG = [1, undefined, 2];
+const bad = (slot: number, bytes: number) => new CorruptFileError(`row ${slot} of ${bytes} bytes`);
+
+describe('splitPlainPackedRows', () => {
+  it('hands each field its values in one walk over the rows', () => {
+    // id 5 | length 2 | "hi" | tag 0x0102 ;  id 6 | length 0 | tag 0x0304
+    const rows = plainRows([
+      [5, 2, 0, 0, 0, 0x68, 0x69, 2, 1],
+      [6, 0, 0, 0, 0, 4, 3],
+    ]);
+    const id = createFixedOutput(2, 1, false);
+    const name = createVariableOutput(2, false);
+    const tag = createFixedOutput(2, 2, false);
+    splitPlainPackedRows(rows, ID_NAME_TAG, [id, name, tag], bad);
+    expect([...id.values]).toEqual([5, 6]);
+    expect([...name.lengths]).toEqual([2, 0]);
+    expect(slotBytes(name, 0)).toEqual([0x68, 0x69]);
+    expect([...tag.values]).toEqual([2, 1, 4, 3]);
+  });
+
+  it('steps over a field that no output keeps', () => {
+    const rows = plainRows([[5, 3, 0, 0, 0, 0x61, 0x62, 0x63, 9, 9]]);
+    const tag = createFixedOutput(1, 2, false);
+    splitPlainPackedRows(rows, ID_NAME_TAG, [undefined, undefined, tag], bad);
+    expect([...tag.values]).toEqual([9, 9]);
+  });
+
+  it('makes a null row null in every field, with zero bytes in a fixed-width one', () => {
+    const rows = plainRows([null, [5, 0, 0, 0, 0, 1, 1]]);
+    const id = createFixedOutput(2, 1, true);
+    id.values.fill(0xee);
+    const name = createVariableOutput(2, true);
+    splitPlainPackedRows(rows, ID_NAME_TAG, [id, name, undefined], bad);
+    expect([...(id.validity as Uint8Array)]).toEqual([0, 1]);
+    expect([...id.values]).toEqual([0, 5]);
+    expect([...(name.validity as Uint8Array)]).toEqual([0, 1]);
+    expect(name.lengths[0]).toBe(0);
+  });
+
+  it('refuses a row with bytes after its last field, naming the row', () => {
+    const rows = plainRows([
+      [5, 0, 0, 0, 0, 1, 1],
+      [5, 0, 0, 0, 0, 1, 1, 0xff],
+    ]);
+    expect(() => splitPlainPackedRows(rows, ID_NAME_TAG, [undefined, undefined, undefined], bad)).toThrow(
+      'row 1 of 8 bytes',
+    );
+  });
+
+  it('refuses a row whose length runs past its end, naming the row', () => {
+    const rows = plainRows([[5, 9, 0, 0, 0, 0x61, 1, 1]]);
+    expect(() => splitPlainPackedRows(rows, ID_NAME_TAG, [undefined, createVariableOutput(1, false)], bad)).toThrow(
+      'row 0 of 8 bytes',
     );
   });
 });
