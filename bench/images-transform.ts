@@ -139,10 +139,10 @@ const transforms: LoaderOptions['transforms'] = {
 };
 
 /**
- * Untimed epochs of a warm loader before its timed ones. The per-batch functions of a worker run once a
- * batch, and V8 optimizes a function only after many calls: with one epoch (50 batches, 25 a worker
- * with two) they were still being compiled (on V8's threads, beside the workers) in the timed epoch,
- * more so with two workers than with one.
+ * Untimed epochs of a warm loader before its timed ones, per worker: the 2-worker loader warms twice as
+ * many. The per-batch functions of a worker run once a batch in that worker's own isolate, and V8
+ * optimizes a function only after many calls: with the same epochs each, a worker of two had seen half
+ * the batches and was still compiling (on V8's threads, beside the workers) in the timed epochs.
  */
 const WARM_EPOCHS = 3;
 
@@ -236,13 +236,13 @@ async function runWarm(path: string, maxSeconds: number): Promise<Record<1 | 2, 
   const opened = { 1: await openLoader(path, 1), 2: await openLoader(path, 2) };
   try {
     for (const workers of [1, 2] as const)
-      for (let epoch = 0; epoch < WARM_EPOCHS; epoch++)
+      for (let epoch = 0; epoch < WARM_EPOCHS * workers; epoch++)
         await readEpoch(opened[workers].loader, epoch, performance.now(), maxSeconds);
     const runs: Record<1 | 2, LoaderRun[]> = { 1: [], 2: [] };
     for (let pair = 0; pair < SCALING_PAIRS; pair++) {
       const [first, second] = pair % 2 === 0 ? ([2, 1] as const) : ([1, 2] as const);
       for (const workers of [first, second, second, first]) {
-        const epoch = WARM_EPOCHS + runs[workers].length;
+        const epoch = WARM_EPOCHS * workers + runs[workers].length;
         runs[workers].push(await timeEpoch(opened[workers], workers, epoch, performance.now(), maxSeconds));
       }
     }
