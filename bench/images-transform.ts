@@ -15,7 +15,8 @@
  * decode + crop + resample (what the other path costs before the write into the slot). Writes
  * images-transform.json and prints the table that bench/README.md shows.
  *
- * 2 workers against 1 is measured over three alternated pairs of warm epochs (runWarm), not one.
+ * 2 workers against 1 is measured over five alternated pairs of warm epochs, two epochs of each loader a
+ * pair (runWarm), not over one epoch of each.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -76,7 +77,7 @@ interface LoaderRun {
   seconds: number;
 }
 
-/** 2 workers against 1, per alternated pair of warm epochs and the medians (scalingOf). */
+/** 2 workers against 1, per alternated pair of two warm epochs each and the medians (scalingOf). */
 interface ScalingResult {
   pairs: {
     one: Pick<LoaderRun, 'imagesPerSecond' | 'cpuMsPerImage'>;
@@ -138,10 +139,10 @@ const transforms: LoaderOptions['transforms'] = {
 };
 
 /**
- * Untimed epochs of a warm loader before its timed ones. The per-batch functions of a worker run once a
- * batch, and V8 optimizes a function only after many calls: with one epoch (50 batches, 25 a worker
- * with two) they were still being compiled (on V8's threads, beside the workers) in the timed epoch,
- * more so with two workers than with one.
+ * Untimed epochs of a warm loader before its timed ones, per worker: the 2-worker loader warms twice as
+ * many. The per-batch functions of a worker run once a batch in that worker's own isolate, and V8
+ * optimizes a function only after many calls: with the same epochs each, a worker of two had seen half
+ * the batches and was still compiling (on V8's threads, beside the workers) in the timed epochs.
  */
 const WARM_EPOCHS = 3;
 
@@ -219,33 +220,62 @@ async function runCold(path: string, workers: number, maxSeconds: number): Promi
 }
 
 /**
+ * Pairs of the 2-vs-1 comparison. The VM's speed drifts by a fifth within seconds, so one epoch of
+ * each loader, taken apart, can say 1.5× or 2×: each pair times two epochs of each loader in the order
+ * 2 1 1 2 (1 2 2 1 in the next pair), so that a steady drift within a pair weighs on both alike, and
+ * the median of the pairs leaves out a pair a burst of the machine's other work fell on.
+ */
+const SCALING_PAIRS = 5;
+
+/**
  * Warm epochs of a 1-worker and a 2-worker loader, both open at once and warmed, their timed epochs
- * alternated (2 1, 1 2, 2 1): the VM's speed moves by a fifth between runs seconds apart, so one epoch
- * of each, taken apart, can say 1.5× or 2×. The idle loader's workers wait without using a core.
+ * alternated in SCALING_PAIRS pairs (above): per worker count, its timed epochs in order, two a pair.
+ * The idle loader's workers wait without using a core.
  */
 async function runWarm(path: string, maxSeconds: number): Promise<Record<1 | 2, LoaderRun[]>> {
   const opened = { 1: await openLoader(path, 1), 2: await openLoader(path, 2) };
   try {
     for (const workers of [1, 2] as const)
-      for (let epoch = 0; epoch < WARM_EPOCHS; epoch++)
+      for (let epoch = 0; epoch < WARM_EPOCHS * workers; epoch++)
         await readEpoch(opened[workers].loader, epoch, performance.now(), maxSeconds);
     const runs: Record<1 | 2, LoaderRun[]> = { 1: [], 2: [] };
-    for (const [round, order] of SCALING_ORDER.entries())
-      for (const workers of order)
-        runs[workers].push(
-          await timeEpoch(opened[workers], workers, WARM_EPOCHS + round, performance.now(), maxSeconds),
-        );
+    for (let pair = 0; pair < SCALING_PAIRS; pair++) {
+      const [first, second] = pair % 2 === 0 ? ([2, 1] as const) : ([1, 2] as const);
+      for (const workers of [first, second, second, first]) {
+        const epoch = WARM_EPOCHS * workers + runs[workers].length;
+        runs[workers].push(await timeEpoch(opened[workers], workers, epoch, performance.now(), maxSeconds));
+      }
+    }
     return runs;
   } finally {
     await Promise.all([opened[1].loader.close(), opened[2].loader.close()]);
   }
 }
 
-const SCALING_ORDER = [
-  [2, 1],
-  [1, 2],
-  [2, 1],
-] as const;
+/**
+ * Timed epochs of one loader as one run: images/s over their summed time, per-image figures weighted by
+ * images, the main thread's busy share by time.
+ */
+function combineRuns(runs: readonly LoaderRun[]): LoaderRun {
+  const images = runs.reduce((sum, r) => sum + r.images, 0);
+  const seconds = runs.reduce((sum, r) => sum + r.seconds, 0);
+  const perImage = (value: (r: LoaderRun) => number) => runs.reduce((sum, r) => sum + value(r) * r.images, 0) / images;
+  const threads = Object.keys(runs[0]?.cpuMsPerImageByThread ?? {});
+  return {
+    imagesPerSecond: images / seconds,
+    mainThreadBusy: runs.reduce((sum, r) => sum + r.mainThreadBusy * r.seconds, 0) / seconds,
+    transformMsPerImage: perImage((r) => r.transformMsPerImage),
+    cpuMsPerImage: perImage((r) => r.cpuMsPerImage),
+    cpuMsPerImageByThread: Object.fromEntries(
+      threads.map((thread) => [thread, perImage((r) => r.cpuMsPerImageByThread[thread] ?? 0)]),
+    ),
+    coresUsed: runs.reduce((sum, r) => sum + r.coresUsed * r.seconds, 0) / seconds,
+    readMsPerImage: perImage((r) => r.readMsPerImage),
+    createMs: runs[0]?.createMs ?? 0,
+    images,
+    seconds,
+  };
+}
 
 /** torchvision's DataLoader on the files, or why it was skipped. */
 function runTorch(root: string, cache: 'warm' | 'cold', maxSeconds: number): Record<string, unknown> {
@@ -329,21 +359,21 @@ async function nativeStages(
 }
 
 /**
- * 2 workers against 1 per alternated pair of warm epochs (runWarm): each pair's images/s ratio and
- * `2 × cpu₁ / cpu₂` (what two cores of their own would give at each epoch's CPU per image), and the
- * median of each.
+ * 2 workers against 1 per alternated pair of warm epochs (runWarm: two epochs of each loader a pair):
+ * each pair's images/s ratio and `2 × cpu₁ / cpu₂` (what two cores of their own would give at the
+ * pair's CPU per image), and the median of each.
  */
 function scalingOf(one: readonly LoaderRun[], two: readonly LoaderRun[]): ScalingResult {
-  const pairs = one.map((run, i) => {
-    const other = two[i] as LoaderRun;
+  const pairs = Array.from({ length: Math.floor(one.length / 2) }, (_, i) => {
+    const [a, b] = [combineRuns(one.slice(2 * i, 2 * i + 2)), combineRuns(two.slice(2 * i, 2 * i + 2))];
     return {
-      one: { imagesPerSecond: run.imagesPerSecond, cpuMsPerImage: run.cpuMsPerImage },
-      two: { imagesPerSecond: other.imagesPerSecond, cpuMsPerImage: other.cpuMsPerImage },
-      imagesPerSecond: other.imagesPerSecond / run.imagesPerSecond,
-      byCpu: (2 * run.cpuMsPerImage) / other.cpuMsPerImage,
+      one: { imagesPerSecond: a.imagesPerSecond, cpuMsPerImage: a.cpuMsPerImage },
+      two: { imagesPerSecond: b.imagesPerSecond, cpuMsPerImage: b.cpuMsPerImage },
+      imagesPerSecond: b.imagesPerSecond / a.imagesPerSecond,
+      byCpu: (2 * a.cpuMsPerImage) / b.cpuMsPerImage,
     };
   });
-  // Three pairs: the middle value.
+  // An odd number of pairs: the middle value.
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1] as number;
   return {
     pairs,
@@ -410,9 +440,9 @@ export async function runImagesTransform(options: ImagesTransformOptions): Promi
   const runs: Record<string, unknown> = {};
   say('images-transform: lance-loader 1 and 2 workers warm, timed epochs alternated');
   const warm = await runWarm(trainPath, maxSeconds);
-  // The first round's epochs are the table's warm runs.
-  runs['lance-loader 2 workers warm'] = warm[2][0];
-  runs['lance-loader 1 worker warm'] = warm[1][0];
+  // The table's warm runs: all timed epochs of each loader together.
+  runs['lance-loader 2 workers warm'] = combineRuns(warm[2]);
+  runs['lance-loader 1 worker warm'] = combineRuns(warm[1]);
   say('images-transform: lance-loader 2 workers cold');
   runs['lance-loader 2 workers cold'] = await runCold(trainPath, 2, maxSeconds);
   const scaling = scalingOf(warm[1], warm[2]);
@@ -468,7 +498,7 @@ function renderImagesTransform(result: {
     '',
     `- warm vs torchvision: ${ratio(rateOf('lance-loader 2 workers warm'), rateOf('torchvision num_workers=2 warm'))}; cold: ${ratio(rateOf('lance-loader 2 workers cold'), rateOf('torchvision num_workers=2 cold'))} (target ≥ 1.5×); CPU per image, torchvision's over ours (warm): ${ratio(cpuOf('torchvision num_workers=2 warm'), cpu2)}`,
     `- 2 workers vs 1: ${ratio(rateOf('lance-loader 2 workers warm'), rateOf('lance-loader 1 worker warm'))} (target ≥ 1.8×); CPU per image ${ms(cpu2)} ms with 2 workers, ${ms(cpu1)} with 1, so two cores of their own would give up to ${cpu1 && cpu2 ? ((2 * cpu1) / cpu2).toFixed(2) : '—'}×`,
-    `- 2 workers vs 1 over ${result.scaling.pairs.length} alternated pairs of warm epochs, median: ${result.scaling.imagesPerSecond.toFixed(2)}× images/s (pairs ${result.scaling.pairs.map((p) => `${p.imagesPerSecond.toFixed(2)}×`).join(', ')}), ${result.scaling.byCpu.toFixed(2)}× by CPU per image (${result.scaling.pairs.map((p) => `${p.byCpu.toFixed(2)}×`).join(', ')})`,
+    `- 2 workers vs 1 over ${result.scaling.pairs.length} alternated pairs of two warm epochs each, median: ${result.scaling.imagesPerSecond.toFixed(2)}× images/s, ${result.scaling.byCpu.toFixed(2)}× by CPU per image; per pair (images/s, by CPU per image, CPU ms an image with 1 / 2 workers): ${result.scaling.pairs.map((p) => `${p.imagesPerSecond.toFixed(2)}× ${p.byCpu.toFixed(2)}× ${ms(p.one.cpuMsPerImage)}/${ms(p.two.cpuMsPerImage)}`).join(', ')}`,
     ...(['lance-loader 2 workers warm', 'lance-loader 1 worker warm'] as const).map(
       (name) =>
         `- CPU ms per image by thread, ${name.slice('lance-loader '.length)}: ${Object.entries(

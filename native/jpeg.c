@@ -14,7 +14,8 @@
  *
  *   jpeg ─libjpeg: scale 1/d, crop columns, skip rows above, stop after the last row─► one row of
  *        the crop ─horizontal pass─► rows [crop height, kept width] uint8 (scratch)
- *        ─vertical pass─► value × scale + offset, mirrored, [h, w, c] or [c, h, w] ─► out
+ *        ─vertical pass─► mirrored, [h, w, c] or [c, h, w] ─► out (a float out: value × scale + offset,
+ *        streamed past the caches)
  *
  * Only the crop's pixels are colour-converted and (for the rows) inverse-DCT'd, and a crop at least
  * twice the output in both directions is decoded at 1/2, 1/4 or 1/8 scale by the IDCT itself. The
@@ -169,12 +170,13 @@ static void on_message(j_common_ptr cinfo, int level) {
 
 /* Where everything of one call lives in the scratch; sizes first, pointers once it is big enough. */
 typedef struct {
-  size_t row_bytes, between_bytes, sums_bytes, line_bytes, bounds_bytes, kk_bytes;
+  size_t row_bytes, between_bytes, sums_bytes, line_bytes, arranged_bytes, affine_bytes, bounds_bytes, kk_bytes;
   int taps_x, taps_y;
 } Layout;
 
 static size_t layout_total(const Layout *l) {
-  return l->row_bytes + l->between_bytes + l->sums_bytes + l->line_bytes + 2 * l->bounds_bytes + l->kk_bytes;
+  return l->row_bytes + l->between_bytes + l->sums_bytes + l->line_bytes + l->arranged_bytes + 2 * l->affine_bytes + 2 * l->bounds_bytes +
+         l->kk_bytes;
 }
 
 #define ALIGN16(n) (((n) + 15) & ~(size_t)15)
@@ -243,11 +245,47 @@ HOT static void resample_across(const uint8_t *in, uint8_t *to, int width, int c
 }
 
 /*
- * Output row `y` of the kept box: the rows across (`between`, `values` a row) resampled down into
- * `line`, then written into `out` mirrored, scaled and in the asked channel order.
+ * Float values go to the output with non-temporal (streaming) stores where the CPU has them (SSE2, every
+ * x86-64): a batch slot of 224 × 224 × 3 float32 images is tens of megabytes, far beyond the caches, and
+ * its reader is another thread later on, so plain stores would first read every destination line in
+ * (read-for-ownership) only to overwrite it, and two workers would share that memory traffic. `n`
+ * values `from[i] × scale[i] + offset[i]`; the caller fences once after its last row (store_fence).
  */
-HOT static void resample_down(const uint8_t *between, size_t values, int32_t *sums, uint8_t *line, const int32_t *bounds, const int32_t *k,
-                          int y, const Params *p, int components, void *out, int float_out) {
+#if defined(__SSE2__)
+#include <immintrin.h>
+static inline void store_affine(float *to, const uint8_t *from, const float *scale, const float *offset, size_t n) {
+  size_t i = 0;
+  for (; i < n && ((uintptr_t)(to + i) & 15) != 0; i++) to[i] = from[i] * scale[i] + offset[i];
+  const __m128i zero = _mm_setzero_si128();
+  for (; i + 16 <= n; i += 16) {
+    __m128i bytes = _mm_loadu_si128((const __m128i *)(from + i));
+    __m128i low = _mm_unpacklo_epi8(bytes, zero), high = _mm_unpackhi_epi8(bytes, zero);
+    __m128i words[4] = {_mm_unpacklo_epi16(low, zero), _mm_unpackhi_epi16(low, zero), _mm_unpacklo_epi16(high, zero),
+                        _mm_unpackhi_epi16(high, zero)};
+    for (size_t j = 0; j < 4; j++) {
+      __m128 v = _mm_mul_ps(_mm_cvtepi32_ps(words[j]), _mm_loadu_ps(scale + i + 4 * j));
+      _mm_stream_ps(to + i + 4 * j, _mm_add_ps(v, _mm_loadu_ps(offset + i + 4 * j)));
+    }
+  }
+  for (; i < n; i++) to[i] = from[i] * scale[i] + offset[i];
+}
+static inline void store_fence(void) { _mm_sfence(); }
+#else
+static inline void store_affine(float *to, const uint8_t *from, const float *scale, const float *offset, size_t n) {
+  for (size_t i = 0; i < n; i++) to[i] = from[i] * scale[i] + offset[i];
+}
+static inline void store_fence(void) {}
+#endif
+
+/*
+ * Output row `y` of the kept box: the rows across (`between`, `values` a row) resampled down into
+ * `line`, then mirrored and put in the asked channel order: straight into a uint8 `out`; for a float
+ * `out` into `arranged` (one row in the output's order, the planes' rows one after another when
+ * channels come first), from where store_affine scales it by `scale`/`offset` (the same order) into `out`.
+ */
+HOT static void resample_down(const uint8_t *between, size_t values, int32_t *sums, uint8_t *line, uint8_t *arranged, const float *scale,
+                              const float *offset, const int32_t *bounds, const int32_t *k, int y, const Params *p, int components, void *out,
+                              int float_out) {
   for (size_t i = 0; i < values; i++) sums[i] = 1 << (PRECISION_BITS - 1);
   for (int t = 0, n = bounds[1]; t < n; t++) {
     const uint8_t *s = between + (size_t)(bounds[0] + t) * values;
@@ -255,32 +293,29 @@ HOT static void resample_down(const uint8_t *between, size_t values, int32_t *su
     for (size_t i = 0; i < values; i++) sums[i] += s[i] * w;
   }
   for (size_t i = 0; i < values; i++) line[i] = clip8(sums[i]);
-  /* Between neighbouring pixels and between channels of one pixel, in `out`. */
+  /* Between neighbouring pixels and between channels of one pixel, in `out` or `arranged`. */
+  size_t width = (size_t)p->keep_width, plane = width * p->keep_height;
   ptrdiff_t pixel_step = p->channels_first ? 1 : p->channels;
-  size_t channel_step = p->channels_first ? (size_t)p->keep_width * p->keep_height : 1;
-  size_t row_start = p->channels_first ? (size_t)y * p->keep_width : (size_t)y * p->keep_width * p->channels;
+  size_t channel_step = !p->channels_first ? 1 : float_out ? width : plane;
+  uint8_t *to = float_out ? arranged : (uint8_t *)out + (p->channels_first ? y * width : y * width * p->channels);
   if (p->flip) {
-    row_start += (size_t)(p->keep_width - 1) * pixel_step;
+    to += (width - 1) * pixel_step;
     pixel_step = -pixel_step;
   }
   for (int c = 0; c < p->channels; c++) {
-    size_t at = row_start + c * channel_step;
-    if (c >= components) { /* alpha */
-      for (int x = 0; x < p->keep_width; x++, at += pixel_step)
-        if (float_out)
-          ((float *)out)[at] = 255 * p->scale[c] + p->offset[c];
-        else
-          ((uint8_t *)out)[at] = 255;
-    } else if (float_out) {
-      float *o = (float *)out + at, scale = p->scale[c], offset = p->offset[c];
-      const uint8_t *s = line + c;
-      for (int x = 0; x < p->keep_width; x++) o[x * pixel_step] = s[(size_t)x * components] * scale + offset;
-    } else {
-      uint8_t *o = (uint8_t *)out + at;
-      const uint8_t *s = line + c;
-      for (int x = 0; x < p->keep_width; x++) o[x * pixel_step] = s[(size_t)x * components];
-    }
+    uint8_t *o = to + c * channel_step;
+    const uint8_t *s = line + c;
+    if (c >= components) /* alpha */
+      for (size_t x = 0; x < width; x++) o[x * pixel_step] = 255;
+    else
+      for (size_t x = 0; x < width; x++) o[x * pixel_step] = s[x * components];
   }
+  if (!float_out) return;
+  if (p->channels_first)
+    for (int c = 0; c < p->channels; c++)
+      store_affine((float *)out + c * plane + y * width, arranged + c * width, scale + c * width, offset + c * width, width);
+  else
+    store_affine((float *)out + y * width * p->channels, arranged, scale, offset, width * p->channels);
 }
 
 /*
@@ -322,6 +357,9 @@ __attribute__((noinline)) static double decode(struct jpeg_decompress_struct *ci
   l.between_bytes = ALIGN16((size_t)span_y * p->keep_width * components);
   l.sums_bytes = ALIGN16((size_t)p->keep_width * components * sizeof(int32_t));
   l.line_bytes = ALIGN16((size_t)p->keep_width * components);
+  /* A float output's row in its order, and each value's scale and offset in the same order. */
+  l.arranged_bytes = float_out ? ALIGN16((size_t)p->keep_width * p->channels) : 0;
+  l.affine_bytes = float_out ? ALIGN16((size_t)p->keep_width * p->channels * sizeof(float)) : 0;
   size_t most = (size_t)(p->keep_width > p->keep_height ? p->keep_width : p->keep_height);
   l.bounds_bytes = ALIGN16(most * 2 * sizeof(int32_t));
   l.kk_bytes = ALIGN16(((size_t)p->keep_width * l.taps_x + (size_t)p->keep_height * l.taps_y) * sizeof(int32_t));
@@ -332,10 +370,20 @@ __attribute__((noinline)) static double decode(struct jpeg_decompress_struct *ci
   uint8_t *between = row + l.row_bytes;
   int32_t *sums = (int32_t *)(between + l.between_bytes);
   uint8_t *line = (uint8_t *)sums + l.sums_bytes;
-  int32_t *bounds_x = (int32_t *)(line + l.line_bytes);
+  uint8_t *arranged = line + l.line_bytes;
+  float *scale = (float *)(arranged + l.arranged_bytes);
+  float *offset = (float *)((uint8_t *)scale + l.affine_bytes);
+  int32_t *bounds_x = (int32_t *)((uint8_t *)offset + l.affine_bytes);
   int32_t *bounds_y = (int32_t *)((uint8_t *)bounds_x + l.bounds_bytes);
   int32_t *kk_x = (int32_t *)((uint8_t *)bounds_y + l.bounds_bytes);
   int32_t *kk_y = kk_x + (size_t)p->keep_width * l.taps_x;
+  if (float_out)
+    for (int c = 0; c < p->channels; c++)
+      for (int x = 0; x < p->keep_width; x++) {
+        size_t at = p->channels_first ? (size_t)c * p->keep_width + x : (size_t)x * p->channels + c;
+        scale[at] = p->scale[c];
+        offset[at] = p->offset[c];
+      }
   coefficients(f, span_x, in_left - x0, in_right - x0, p->resize_width, p->keep_left, p->keep_width, l.taps_x, bounds_x, kk_x);
   coefficients(f, span_y, in_top - y0, in_bottom - y0, p->resize_height, p->keep_top, p->keep_height, l.taps_y, bounds_y, kk_y);
   /* Only the rows the kept outputs read. */
@@ -369,8 +417,9 @@ __attribute__((noinline)) static double decode(struct jpeg_decompress_struct *ci
   /* The rows below are never decoded: libjpeg is stopped where it is (the caller destroys it). */
   for (int i = 0; i < p->keep_height; i++) bounds_y[2 * i] -= row_first;
   for (int y = 0; y < p->keep_height; y++)
-    resample_down(between, (size_t)p->keep_width * components, sums, line, bounds_y + 2 * y, kk_y + (size_t)y * l.taps_y, y, p, components,
-                  out, float_out);
+    resample_down(between, (size_t)p->keep_width * components, sums, line, arranged, scale, offset, bounds_y + 2 * y, kk_y + (size_t)y * l.taps_y, y,
+                  p, components, out, float_out);
+  if (float_out) store_fence();
   return 0;
 }
 

@@ -214,6 +214,32 @@ describe.skipIf(!decodeJpeg)("the addon's decodeJpeg", () => {
         }
   });
 
+  it('mirrors and scales channels last, alpha included, into a float output starting at any 4-byte offset', async () => {
+    // The float rows are streamed 16 bytes at a time from the first 16-byte boundary: every start
+    // within 16 bytes, and a row length (37 × 4 values) that leaves a tail.
+    const jpeg = await encodeImage(W, H, 8);
+    const call: Call = { width: W, height: H, crop: [9, 4, 150, 110], resize: [37, 29], channels: 4 };
+    const plain = decode(jpeg, call);
+    const scale = [1 / 51, 2 / 255, 3 / 255, 1 / 255];
+    const offset = [-0.5, 0.25, -1, 2];
+    const [w, h] = [37, 29];
+    const want = Float32Array.from({ length: w * h * 4 }, (_, i) => {
+      const [x, y, c] = [Math.floor(i / 4) % w, Math.floor(i / 4 / w), i % 4];
+      const v = plain[(y * w + (w - 1 - x)) * 4 + c] as number;
+      return Math.fround(Math.fround(v * Math.fround(scale[c] as number)) + Math.fround(offset[c] as number));
+    });
+    const params = paramsOf({ ...call, flip: true, affine: { scale, offset } });
+    const scratch = new Uint8Array(1 << 20);
+    for (let start = 0; start < 4; start++) {
+      const all = new Float32Array(want.length + 8).fill(-7);
+      const out = all.subarray(start, start + want.length);
+      expect(decodeJpeg?.(jpeg, params, scratch, out)).toBe(0);
+      const worst = Math.max(...Array.from(out, (v, i) => Math.abs(v - (want[i] as number))));
+      expect(worst, `start ${start}`).toBeLessThan(1e-6);
+      expect([...all.subarray(0, start), ...all.subarray(start + want.length)]).toEqual(Array(8).fill(-7));
+    }
+  });
+
   it('returns the scratch bytes it needs and writes nothing when the scratch is smaller', async () => {
     const jpeg = await encodeImage(64, 48, 1);
     const out = new Uint8Array(64 * 48 * 3).fill(7);
