@@ -68,6 +68,16 @@ export interface WriteDatasetOptions {
   fileVersion?: WriteFileVersion;
   /** The column types of row objects (required when `data` is rows; ignored for Arrow data). */
   schema?: arrow.Schema;
+  /**
+   * List fields to store as `large_list` (64-bit offsets in Arrow), by dotted path from the top-level
+   * column down: `['tags', 'meta.boxes', 'nested.item']`. apache-arrow 18 has no LargeList type, so the
+   * data brings these fields as lists; their pages are the same in file versions 2.1 and 2.2, only the
+   * schema differs, and LanceDB then reads them as `LargeList`. A path that names no field of the data,
+   * or a field that is not a list, is an InvalidArgumentError naming it. On append the dataset's types
+   * stand: a path here must name a large_list field of the dataset, and a large_list field not named
+   * here takes list data as well.
+   */
+  largeLists?: readonly string[];
   /** Rows per record batch built from row objects (default 8192). */
   rowsPerBatch?: number;
   /** Rows per data file (default 1,048,576, LanceDB's); each data file is one fragment. */
@@ -179,6 +189,13 @@ function checkOptions(
       },
     );
   }
+  const largeLists: unknown = options.largeLists;
+  if (largeLists !== undefined && (!Array.isArray(largeLists) || !largeLists.every((p) => typeof p === 'string'))) {
+    throw new InvalidArgumentError(
+      `options.largeLists must be an array of dotted field paths (strings), such as ['tags', 'meta.boxes']; got ${JSON.stringify(largeLists)}`,
+      { option: 'largeLists' },
+    );
+  }
   const encodeInWorkers = options.encodeInWorkers ?? encodeInWorkersByDefault();
   const allow = options.allowExternalBlobOutsideBases;
   if (allow !== undefined && typeof allow !== 'boolean') {
@@ -193,7 +210,12 @@ function checkOptions(
 }
 
 /** The columns an append writes: the dataset's fields, matched by name and type against the data. */
-function appendColumns(root: string, committed: CommittedVersion, schema: arrow.Schema): WriteColumn[] {
+function appendColumns(
+  root: string,
+  committed: CommittedVersion,
+  schema: arrow.Schema,
+  largeLists: readonly string[],
+): WriteColumn[] {
   const { manifest } = committed;
   if ((manifest.reader_feature_flags & FLAG_STABLE_ROW_IDS) !== 0n) {
     throw new UnsupportedError(`${root}: the dataset uses stable row ids, which lance-loader cannot append to yet`, {
@@ -207,7 +229,7 @@ function appendColumns(root: string, committed: CommittedVersion, schema: arrow.
       { path: root, fileVersion: stored },
     );
   }
-  const planned = new Map(planColumns(schema).map((c) => [c.field.name, c]));
+  const planned = new Map(planColumns(schema, 0, largeLists).map((c) => [c.field.name, c]));
   const mismatch = (message: string, details: Record<string, unknown>): InvalidArgumentError =>
     new InvalidArgumentError(`${root}: the data does not match the dataset's schema: ${message}`, {
       path: root,
@@ -228,6 +250,17 @@ function appendColumns(root: string, committed: CommittedVersion, schema: arrow.
           expected,
           actual,
         });
+      }
+      // A large_list asked for must be one in the dataset; a dataset's large_list takes list data too.
+      const widened = column.fields.findIndex(
+        (field, i) => field.logical_type.startsWith('large_') && !stored[i]?.logical_type.startsWith('large_'),
+      );
+      if (widened >= 0) {
+        const field = stored[widened] as FieldProto;
+        throw mismatch(
+          `column "${existing.name}": options.largeLists names field "${field.name}", which the dataset stores as ${field.logical_type}; an append keeps the dataset's types`,
+          { column: existing.name, option: 'largeLists' },
+        );
       }
       // Packing decides the columns: the data and the dataset must agree on it, field by field.
       const packing = stored.findIndex(
@@ -439,7 +472,8 @@ function buildManifest(
  * layouts: mini-block pages for values under 256 bytes, full-zip pages for larger ones (vectors of 64+
  * floats, images, long strings), and in 2.2 constant pages where every valid value is the same.
  * Writable column types: ints, floats (16/32/64-bit), bool, date32/date64, timestamps, utf8, binary,
- * large utf8/binary, fixed-size binary, and fixed-size lists of fixed-width values, each nullable or not.
+ * large utf8/binary, fixed-size binary, and fixed-size lists of fixed-width values, each nullable or not,
+ * and lists (`large_list` by `options.largeLists`), maps and structs of these.
  *
  * ```ts
  * await writeDataset('data/emb.lance', table);                              // a new dataset
@@ -476,7 +510,11 @@ export async function writeDataset(
   if (mode === 'append' && !committed) {
     throw new InvalidArgumentError(`${root}: there is no dataset to append to; pass mode 'create'`, { path: root });
   }
-  const columns = mode === 'append' && committed ? appendColumns(root, committed, schema) : planColumns(schema);
+  const largeLists = options.largeLists ?? [];
+  const columns =
+    mode === 'append' && committed
+      ? appendColumns(root, committed, schema, largeLists)
+      : planColumns(schema, 0, largeLists);
   const fileVersion = mode === 'append' && committed ? appendVersion(root, committed, options) : checked.fileVersion;
   const bases = externalBasesOf(
     mode === 'create' ? [] : (committed?.manifest.base_paths ?? []),
@@ -543,7 +581,7 @@ export async function writeDataset(
           throw error;
         }
         committed = readLatestVersion(root);
-        const again = committed && appendColumns(root, committed, schema);
+        const again = committed && appendColumns(root, committed, schema, largeLists);
         if (!again || again.flatMap((c) => c.fields).some((f, i) => f.id !== fields[i]?.id)) {
           throw new CommitConflictError(
             `${root}: another writer replaced the dataset's schema while this append was written`,
