@@ -107,7 +107,8 @@ export interface WriteDatasetOptions {
    * listed here. LanceDB reads such rows with `fetchBlobs`, lance-loader with `takeBlobs` (given the
    * base in `externalRoots`). An append that registers a new base commits two versions, as Lance
    * does: an UpdateBases version that registers it, then the Append (Lance's Append transaction cannot
-   * register a base). A directory is one base however it is spelled (a path or a `file:` URL, with or
+   * register a base); should the Append then fail, the dataset keeps that version, as after Lance's
+   * `add_bases`. A directory is one base however it is spelled (a path or a `file:` URL, with or
    * without a trailing '/').
    */
   externalBases?: readonly (string | URL)[];
