@@ -8,9 +8,9 @@
  *   meta: Struct<{a, b: List}>  → meta (struct) ─ a, b (list) ─ item      leaves: meta.a, meta.b.item
  *
  * Logical type names are the strings LanceDB writes (`int64`, `timestamp:us:-`,
- * `fixed_size_list:float:768`, `list`, `list.struct`, `large_list`, `large_list.struct`, `map`, `struct`), and `Field.encoding` is
- * PLAIN for fixed-width values and lists, VAR_BINARY for strings and binary, NONE for structs, as in
- * LanceDB's manifests. A fixed-size list of fixed-width values is a leaf (its values are one column).
+ * `fixed_size_list:float:768`, `list`, `list.struct`, `large_list`, `large_list.struct`, `map`,
+ * `struct`), and `Field.encoding` is PLAIN for fixed-width values and lists, VAR_BINARY for strings and
+ * binary, NONE for structs, as in LanceDB's manifests. A fixed-size list of fixed-width values is a leaf (its values are one column).
  */
 import * as arrow from 'apache-arrow';
 import { InvalidArgumentError, UnsupportedError } from '../errors.js';
@@ -36,7 +36,8 @@ export type PackedChild =
 
 /**
  * A layer above a leaf's values. (apache-arrow 18 has no LargeList type, so lists come with 32-bit
- * offsets only; a large_list field, asked for by path, is written from them: writeDataset's `largeLists`.)
+ * offsets only; a large_list field, asked for by path with writeDataset's `largeLists`, is written
+ * from them.)
  */
 export type NestLayer = 'struct' | 'list';
 

@@ -14,9 +14,9 @@
  * 24 MiB of encoded pages wait to be written (writer/file-sink.ts writes them behind the encoding).
  * An append that loses the race for its version re-reads the winner's manifest and commits on top of it
  * (its data files are reused: fragment ids live in the manifest only); an append that registers new
- * external bases commits them first in an UpdateBases version of their own (writer/bases.ts). Create and
- * overwrite fail with a {@link CommitConflictError} instead. On any error the files written so far are removed and the dataset
- * stays at the version it had.
+ * external bases commits them first in an UpdateBases version of their own (writer/bases.ts). Create
+ * and overwrite fail with a {@link CommitConflictError} instead. On any error the files written so far
+ * are removed and the dataset stays at the version it had.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
