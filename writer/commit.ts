@@ -51,7 +51,29 @@ export type TransactionRecord = { readVersion: number } & (
       /** External bases this write registers (Transaction.Overwrite.initial_bases, field 5). */
       initialBases?: ManifestProto['base_paths'];
     }
+  | {
+      /** Registers external bases and changes nothing else (Transaction.UpdateBases, field 114). */
+      operation: 'updateBases';
+      /** UpdateBases.new_bases (field 1), with their ids. */
+      newBases: ManifestProto['base_paths'];
+    }
 );
+
+/** The Transaction message's operation (its oneof member) for `transaction`. */
+function transactionOperation(transaction: TransactionRecord): object {
+  if (transaction.operation === 'updateBases') return { update_bases: { new_bases: transaction.newBases } };
+  const fragments = transaction.fragments.map((fragment) => ({ ...fragment, id: 0 }));
+  if (transaction.operation === 'append') return { append: { fragments } };
+  return {
+    overwrite: {
+      fragments,
+      schema: transaction.fields,
+      schema_metadata: transaction.schemaMetadata,
+      config_upsert_values: {},
+      initial_bases: transaction.initialBases ?? [],
+    },
+  };
+}
 
 /** The file name of `version` under `_versions/` (Lance's V2 naming). */
 export function manifestFileName(version: number): string {
@@ -141,19 +163,7 @@ function writeSynced(path: string, bytes: Uint8Array): void {
 export function writeTransactionFile(root: string, transaction: TransactionRecord): string {
   const uuid = randomUUID();
   const name = `${transaction.readVersion}-${uuid}.txn`;
-  const fragments = transaction.fragments.map((fragment) => ({ ...fragment, id: 0 }));
-  const operation =
-    transaction.operation === 'append'
-      ? { append: { fragments } }
-      : {
-          overwrite: {
-            fragments,
-            schema: transaction.fields,
-            schema_metadata: transaction.schemaMetadata,
-            config_upsert_values: {},
-            initial_bases: transaction.initialBases ?? [],
-          },
-        };
+  const operation = transactionOperation(transaction);
   const dir = join(root, '_transactions');
   const path = join(dir, name);
   try {

@@ -8,9 +8,9 @@
  *   meta: Struct<{a, b: List}>  → meta (struct) ─ a, b (list) ─ item      leaves: meta.a, meta.b.item
  *
  * Logical type names are the strings LanceDB writes (`int64`, `timestamp:us:-`,
- * `fixed_size_list:float:768`, `list`, `list.struct`, `map`, `struct`), and `Field.encoding` is
- * PLAIN for fixed-width values and lists, VAR_BINARY for strings and binary, NONE for structs, as in
- * LanceDB's manifests. A fixed-size list of fixed-width values is a leaf (its values are one column).
+ * `fixed_size_list:float:768`, `list`, `list.struct`, `large_list`, `large_list.struct`, `map`,
+ * `struct`), and `Field.encoding` is PLAIN for fixed-width values and lists, VAR_BINARY for strings and
+ * binary, NONE for structs, as in LanceDB's manifests. A fixed-size list of fixed-width values is a leaf (its values are one column).
  */
 import * as arrow from 'apache-arrow';
 import { InvalidArgumentError, UnsupportedError } from '../errors.js';
@@ -36,7 +36,8 @@ export type PackedChild =
 
 /**
  * A layer above a leaf's values. (apache-arrow 18 has no LargeList type, so lists come with 32-bit
- * offsets only.)
+ * offsets only; a large_list field, asked for by path with writeDataset's `largeLists`, is written
+ * from them.)
  */
 export type NestLayer = 'struct' | 'list';
 
@@ -458,12 +459,13 @@ function metadataBytes(metadata: Map<string, string>): Record<string, Uint8Array
 
 /**
  * The columns of `schema`, with Lance field ids `firstId, firstId + 1, …` in pre-order (a nested field's
- * descendants follow it). Names must be unique and non-empty.
+ * descendants follow it), the list fields at the dotted paths `largeLists` stored as large_list. Names
+ * must be unique and non-empty.
  */
-export function planColumns(schema: arrow.Schema, firstId = 0): WriteColumn[] {
+export function planColumns(schema: arrow.Schema, firstId = 0, largeLists: readonly string[] = []): WriteColumn[] {
   const seen = new Set<string>();
   const ids = { next: firstId };
-  return schema.fields.map((field, i) => {
+  const columns = schema.fields.map((field, i) => {
     if (field.name === '' || seen.has(field.name)) {
       throw new InvalidArgumentError(
         `data: column names must be unique and non-empty; column ${i} is named ${JSON.stringify(field.name)}`,
@@ -473,13 +475,55 @@ export function planColumns(schema: arrow.Schema, firstId = 0): WriteColumn[] {
     seen.add(field.name);
     return planColumn(field, ids);
   });
+  markLargeLists(columns, largeLists);
+  return columns;
+}
+
+/**
+ * Gives the list fields at `paths` the logical type `large_list` (`large_list.struct` for a list of
+ * structs), as LanceDB names a LargeList field: in file versions 2.1 and 2.2 a large_list's pages are a
+ * list's (items and levels, no offsets), so only the schema tells them apart. A path names a field by
+ * its names from the top-level column down (`tags`, `meta.b`, `ll.item`); one that names no field, or a
+ * field that is not a list (a map included), is an InvalidArgumentError naming it.
+ */
+function markLargeLists(columns: readonly WriteColumn[], paths: readonly string[]): void {
+  if (paths.length === 0) return;
+  const byPath = new Map<string, FieldProto>();
+  for (const column of columns) {
+    const names = new Map<number, string>();
+    for (const field of column.fields) {
+      const parent = names.get(field.parent_id);
+      const path = parent === undefined ? field.name : `${parent}.${field.name}`;
+      names.set(field.id, path);
+      byPath.set(path, field);
+    }
+  }
+  paths.forEach((path, i) => {
+    const option = `options.largeLists[${i}]`;
+    const field = byPath.get(path);
+    if (field === undefined) {
+      const lists = [...byPath].filter(([, f]) => /^(large_)?list(\.struct)?$/.test(f.logical_type)).map(([p]) => p);
+      throw new InvalidArgumentError(
+        `${option} is ${JSON.stringify(path)}, which names no field of the data; accepted: the dotted path of a list field (the data's: ${lists.join(', ') || 'none'})`,
+        { option, path },
+      );
+    }
+    if (field.logical_type === 'list' || field.logical_type === 'list.struct') {
+      field.logical_type = `large_${field.logical_type}`;
+    } else if (!field.logical_type.startsWith('large_list')) {
+      throw new InvalidArgumentError(
+        `${option} is ${JSON.stringify(path)}, a field of logical type ${field.logical_type}, not a list; only list fields can be stored as large_list`,
+        { option, path },
+      );
+    }
+  });
 }
 
 /**
  * A field's Lance fields as (name, logical type) pairs in pre-order: equal shapes write the same columns.
  * A large_list has a list's shape: file versions 2.1 and 2.2 store a list's items and levels, never its
  * offsets, so list data written under a dataset's large_list field is what LanceDB writes for it (and
- * apache-arrow 18 has no LargeList type to hand the writer one).
+ * apache-arrow 18 has no LargeList type to hand the writer one: planColumns' `largeLists` names them).
  */
 export function fieldShape(fields: readonly FieldProto[]): string {
   return fields.map((f) => `${f.name}:${f.logical_type.replace(/^large_list/, 'list')}`).join(',');

@@ -13,21 +13,21 @@
  * Memory stays bounded: a column holds at most one page's values before they are encoded, and at most
  * 24 MiB of encoded pages wait to be written (writer/file-sink.ts writes them behind the encoding).
  * An append that loses the race for its version re-reads the winner's manifest and commits on top of it
- * (its data files are reused: fragment ids live in the manifest only); create and overwrite fail with a
- * {@link CommitConflictError} instead. On any error the files written so far are removed and the dataset
- * stays at the version it had.
+ * (its data files are reused: fragment ids live in the manifest only); an append that registers new
+ * external bases commits them first in an UpdateBases version of their own (writer/bases.ts). Create
+ * and overwrite fail with a {@link CommitConflictError} instead. On any error the files written so far
+ * are removed and the dataset stays at the version it had.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type * as arrow from 'apache-arrow';
 import { CommitConflictError, InvalidArgumentError, UnsupportedError } from '../errors.js';
 import { FLAG_BASE_PATHS } from '../format/manifest.js';
 import type { BasePathProto, FieldProto, ManifestProto } from '../format/proto/messages.js';
-import { resolveExternalBlobs, type ExternalBlobPolicy } from './blob.js';
-import { localBaseDirectory } from '../dataset/blobs.js';
 import { toLocalPath } from '../dataset/location.js';
+import { commitBases, externalBasesOf, missingBases } from './bases.js';
+import { resolveExternalBlobs, type ExternalBlobPolicy } from './blob.js';
 import {
   commitManifest,
   indexSectionOf,
@@ -68,6 +68,16 @@ export interface WriteDatasetOptions {
   fileVersion?: WriteFileVersion;
   /** The column types of row objects (required when `data` is rows; ignored for Arrow data). */
   schema?: arrow.Schema;
+  /**
+   * List fields to store as `large_list` (64-bit offsets in Arrow), by dotted path from the top-level
+   * column down: `['tags', 'meta.boxes', 'nested.item']`. apache-arrow 18 has no LargeList type, so the
+   * data brings these fields as lists; their pages are the same in file versions 2.1 and 2.2, only the
+   * schema differs, and LanceDB then reads them as `LargeList`. A path that names no field of the data,
+   * or a field that is not a list, is an InvalidArgumentError naming it. On append the dataset's types
+   * stand: a path here must name a large_list field of the dataset, and a large_list field not named
+   * here takes list data as well.
+   */
+  largeLists?: readonly string[];
   /** Rows per record batch built from row objects (default 8192). */
   rowsPerBatch?: number;
   /** Rows per data file (default 1,048,576, LanceDB's); each data file is one fragment. */
@@ -95,7 +105,11 @@ export interface WriteDatasetOptions {
    * reader and writer feature flag 16), and a URI under one is stored relative to it, with its id. A
    * base the dataset already registers keeps its id; the dataset's own bases count without being
    * listed here. LanceDB reads such rows with `fetchBlobs`, lance-loader with `takeBlobs` (given the
-   * base in `externalRoots`).
+   * base in `externalRoots`). An append that registers a new base commits two versions, as Lance
+   * does: an UpdateBases version that registers it, then the Append (Lance's Append transaction cannot
+   * register a base); should the Append then fail, the dataset keeps that version, as after Lance's
+   * `add_bases`. A directory is one base however it is spelled (a path or a `file:` URL, with or
+   * without a trailing '/').
    */
   externalBases?: readonly (string | URL)[];
   /**
@@ -176,6 +190,13 @@ function checkOptions(
       },
     );
   }
+  const largeLists: unknown = options.largeLists;
+  if (largeLists !== undefined && (!Array.isArray(largeLists) || !largeLists.every((p) => typeof p === 'string'))) {
+    throw new InvalidArgumentError(
+      `options.largeLists must be an array of dotted field paths (strings), such as ['tags', 'meta.boxes']; got ${JSON.stringify(largeLists)}`,
+      { option: 'largeLists' },
+    );
+  }
   const encodeInWorkers = options.encodeInWorkers ?? encodeInWorkersByDefault();
   const allow = options.allowExternalBlobOutsideBases;
   if (allow !== undefined && typeof allow !== 'boolean') {
@@ -190,7 +211,12 @@ function checkOptions(
 }
 
 /** The columns an append writes: the dataset's fields, matched by name and type against the data. */
-function appendColumns(root: string, committed: CommittedVersion, schema: arrow.Schema): WriteColumn[] {
+function appendColumns(
+  root: string,
+  committed: CommittedVersion,
+  schema: arrow.Schema,
+  largeLists: readonly string[],
+): WriteColumn[] {
   const { manifest } = committed;
   if ((manifest.reader_feature_flags & FLAG_STABLE_ROW_IDS) !== 0n) {
     throw new UnsupportedError(`${root}: the dataset uses stable row ids, which lance-loader cannot append to yet`, {
@@ -204,7 +230,7 @@ function appendColumns(root: string, committed: CommittedVersion, schema: arrow.
       { path: root, fileVersion: stored },
     );
   }
-  const planned = new Map(planColumns(schema).map((c) => [c.field.name, c]));
+  const planned = new Map(planColumns(schema, 0, largeLists).map((c) => [c.field.name, c]));
   const mismatch = (message: string, details: Record<string, unknown>): InvalidArgumentError =>
     new InvalidArgumentError(`${root}: the data does not match the dataset's schema: ${message}`, {
       path: root,
@@ -225,6 +251,17 @@ function appendColumns(root: string, committed: CommittedVersion, schema: arrow.
           expected,
           actual,
         });
+      }
+      // A large_list asked for must be one in the dataset; a dataset's large_list takes list data too.
+      const widened = column.fields.findIndex(
+        (field, i) => field.logical_type.startsWith('large_') && !stored[i]?.logical_type.startsWith('large_'),
+      );
+      if (widened >= 0) {
+        const field = stored[widened] as FieldProto;
+        throw mismatch(
+          `column "${existing.name}": options.largeLists names field "${field.name}", which the dataset stores as ${field.logical_type}; an append keeps the dataset's types`,
+          { column: existing.name, option: 'largeLists' },
+        );
       }
       // Packing decides the columns: the data and the dataset must agree on it, field by field.
       const packing = stored.findIndex(
@@ -436,7 +473,8 @@ function buildManifest(
  * layouts: mini-block pages for values under 256 bytes, full-zip pages for larger ones (vectors of 64+
  * floats, images, long strings), and in 2.2 constant pages where every valid value is the same.
  * Writable column types: ints, floats (16/32/64-bit), bool, date32/date64, timestamps, utf8, binary,
- * large utf8/binary, fixed-size binary, and fixed-size lists of fixed-width values, each nullable or not.
+ * large utf8/binary, fixed-size binary, and fixed-size lists of fixed-width values, each nullable or not,
+ * and lists (`large_list` by `options.largeLists`), maps and structs of these.
  *
  * ```ts
  * await writeDataset('data/emb.lance', table);                              // a new dataset
@@ -473,9 +511,17 @@ export async function writeDataset(
   if (mode === 'append' && !committed) {
     throw new InvalidArgumentError(`${root}: there is no dataset to append to; pass mode 'create'`, { path: root });
   }
-  const columns = mode === 'append' && committed ? appendColumns(root, committed, schema) : planColumns(schema);
+  const largeLists = options.largeLists ?? [];
+  const columns =
+    mode === 'append' && committed
+      ? appendColumns(root, committed, schema, largeLists)
+      : planColumns(schema, 0, largeLists);
   const fileVersion = mode === 'append' && committed ? appendVersion(root, committed, options) : checked.fileVersion;
-  const bases = externalBasesOf(mode === 'create' ? [] : (committed?.manifest.base_paths ?? []), options);
+  const bases = externalBasesOf(
+    mode === 'create' ? [] : (committed?.manifest.base_paths ?? []),
+    options.externalBases,
+    options.allowExternalBlobOutsideBases ?? false,
+  );
   await prepareCompression(columns.flatMap((c) => c.leaves.map((leaf) => leafField(c, leaf))));
   const dataDir = join(root, 'data');
   fs.mkdirSync(dataDir, { recursive: true });
@@ -515,11 +561,17 @@ export async function writeDataset(
     );
     written.push(join(root, '_transactions', transactionFile));
     for (let attempt = 1; ; attempt++) {
-      const version = (committed?.version ?? 0) + 1;
-      const base = mode === 'append' ? (committed?.manifest ?? {}) : configOf(committed);
-      const manifest = buildManifest(base, version, added, metadata, transactionFile, bases.basePaths);
-      const indexSection = mode === 'append' && committed ? indexSectionOf(committed) : undefined;
+      // Lance's Append cannot register bases: an UpdateBases version registers them first. A base
+      // another writer registered differently is a conflict no retry mends.
+      const newBases =
+        mode === 'append' && committed ? missingBases(root, committed.manifest.base_paths, bases.added) : [];
       try {
+        if (committed && newBases.length > 0) committed = commitBases(root, committed, newBases, WRITER_VERSION);
+        const version = (committed?.version ?? 0) + 1;
+        const base = mode === 'append' ? (committed?.manifest ?? {}) : configOf(committed);
+        const basePaths = mode === 'append' ? (committed?.manifest.base_paths ?? []) : bases.basePaths;
+        const manifest = buildManifest(base, version, added, metadata, transactionFile, basePaths);
+        const indexSection = mode === 'append' && committed ? indexSectionOf(committed) : undefined;
         commitManifest(root, version, manifestFileBytes(manifest, indexSection));
         return { version, rows: files.reduce((sum, f) => sum + f.rows, 0), files: files.length };
       } catch (error) {
@@ -530,8 +582,7 @@ export async function writeDataset(
           throw error;
         }
         committed = readLatestVersion(root);
-        if (committed) bases.basePaths = rebasePaths(root, committed.manifest.base_paths, bases.added);
-        const again = committed && appendColumns(root, committed, schema);
+        const again = committed && appendColumns(root, committed, schema, largeLists);
         if (!again || again.flatMap((c) => c.fields).some((f, i) => f.id !== fields[i]?.id)) {
           throw new CommitConflictError(
             `${root}: another writer replaced the dataset's schema while this append was written`,
@@ -567,79 +618,6 @@ function appendVersion(root: string, committed: CommittedVersion, options: Write
     );
   }
   return stored;
-}
-
-/** The base paths a write commits, the ones it adds, and how its blob URIs resolve against them. */
-interface WriteBases {
-  basePaths: BasePathProto[];
-  added: BasePathProto[];
-  policy: ExternalBlobPolicy;
-}
-
-/** The directory options.externalBases[index] names: an absolute path or a file: URL. */
-function baseDirectory(base: unknown, index: number): string {
-  const option = `options.externalBases[${index}]`;
-  const text = base instanceof URL ? base.href : base;
-  const dir =
-    typeof text !== 'string' ? undefined : localBaseDirectory({ id: 0, name: '', is_dataset_root: false, path: text });
-  if (dir === undefined)
-    throw new InvalidArgumentError(
-      `${option} must be an absolute directory path or a file: URL; got ${JSON.stringify(String(base))}`,
-      { option },
-    );
-  return dir;
-}
-
-/**
- * The base paths after this write: the dataset's `existing` ones (kept, as Lance keeps them) and the
- * directories of options.externalBases not among them, numbered after the largest id; URIs resolve
- * against every local base that is not another dataset's root, as Lance resolves them.
- */
-function externalBasesOf(existing: readonly BasePathProto[], options: WriteDatasetOptions): WriteBases {
-  const given: unknown = options.externalBases ?? [];
-  if (!Array.isArray(given))
-    throw new InvalidArgumentError(
-      'options.externalBases must be an array of directories (absolute paths or file: URLs)',
-      {
-        option: 'externalBases',
-      },
-    );
-  const basePaths = [...existing];
-  const added: BasePathProto[] = [];
-  let nextId = Math.max(0, ...existing.map((b) => b.id)) + 1;
-  given.forEach((base: unknown, index) => {
-    const dir = baseDirectory(base, index);
-    if (basePaths.some((b) => !b.is_dataset_root && localBaseDirectory(b) === dir)) return;
-    const path: BasePathProto = { id: nextId++, name: '', is_dataset_root: false, path: pathToFileURL(dir).href };
-    basePaths.push(path);
-    added.push(path);
-  });
-  const bases = basePaths.flatMap((b) => {
-    const dir = b.is_dataset_root ? undefined : localBaseDirectory(b);
-    return dir === undefined ? [] : [{ id: b.id, dir, prefix: dir.endsWith('/') ? dir : `${dir}/` }];
-  });
-  return { basePaths, added, policy: { bases, allowOutsideBases: options.allowExternalBlobOutsideBases ?? false } };
-}
-
-/**
- * An append's base paths on top of a version another writer committed meanwhile: its bases and this
- * write's new ones, which keep the ids this write's descriptors already store; a CommitConflictError
- * when the other writer took one of those ids or registered one of those directories under another.
- */
-function rebasePaths(
-  root: string,
-  committed: readonly BasePathProto[],
-  added: readonly BasePathProto[],
-): BasePathProto[] {
-  for (const mine of added) {
-    const other = committed.find((b) => b.id === mine.id || b.path === mine.path);
-    if (other && (other.id !== mine.id || other.path !== mine.path))
-      throw new CommitConflictError(
-        `${root}: another writer registered external base ${other.id} (${other.path}) while this append stored blobs under base ${mine.id} (${mine.path})`,
-        { path: root },
-      );
-  }
-  return [...committed, ...added.filter((mine) => !committed.some((b) => b.id === mine.id))];
 }
 
 /** What an overwrite keeps of the previous version: its table configuration and fragment numbering. */

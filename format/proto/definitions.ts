@@ -127,9 +127,13 @@ message Transaction {
     map<string, string> config_upsert_values = 4;
     repeated BasePath initial_bases = 5;
   }
+  message UpdateBases {
+    repeated BasePath new_bases = 1;
+  }
   oneof operation {
     Append append = 100;
     Overwrite overwrite = 102;
+    UpdateBases update_bases = 114;
   }
 }
 message BasePath {

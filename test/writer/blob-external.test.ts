@@ -12,14 +12,18 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as lancedb from '@lancedb/lancedb';
 import * as arrow from 'apache-arrow';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import protobuf from 'protobufjs';
 import { rejection } from '../caught.js';
 import { CorruptFileError, InternalError, IoError, UnsupportedError, openDataset, writeDataset } from '../../index.js';
 import { toLanceDbArrow } from '../fixtures/arrow-bridge.js';
 import { expectTablesEqual } from '../fixtures/compare.js';
 import { oracleScan } from '../fixtures/oracle.js';
 import { gatherBlobV2Page } from '../../writer/blob.js';
-import { readLatestVersion } from '../../writer/commit.js';
+import { manifestFileName, readLatestVersion } from '../../writer/commit.js';
+import { parseManifest } from '../../format/manifest.js';
+import type { ManifestProto } from '../../format/proto/messages.js';
+import { protoSources } from '../../format/proto/definitions.js';
 import { editManifest } from '../dataset/bad-input-helpers.js';
 import { hex, scanOurs } from './read-back.js';
 
@@ -98,9 +102,10 @@ async function withTable<T>(path: string, use: (table: lancedb.Table) => Promise
   }
 }
 
-/** Every row's blob as LanceDB's `fetchBlobs` returns it (hex), in row order. */
-function lanceDbBlobs(path: string): Promise<(string | null)[]> {
+/** Every row's blob as LanceDB's `fetchBlobs` returns it (hex), in row order, at `version` (default: the latest). */
+function lanceDbBlobs(path: string, version?: number): Promise<(string | null)[]> {
   return withTable(path, async (table) => {
+    if (version !== undefined) await table.checkout(version);
     const rows = await table.query().select(['idx']).withRowId().toArray();
     const blobs = await table.fetchBlobs(
       'image',
@@ -212,6 +217,125 @@ it("keeps the dataset's bases on overwrite, as Lance does, and resolves URIs aga
   expect(manifest?.reader_feature_flags).toBe(16n);
   expect(await descriptors(path, 0, 1)).toEqual([{ kind: 3, position: 0, size: 0, blob_id: 1, blob_uri: 'c.bin' }]);
   expect(await lanceDbBlobs(path)).toEqual([hex(files[join(media, 'c.bin')])]);
+});
+
+/** The operation (oneof member) of each transaction file, by the version whose manifest names it. */
+function transactionsByVersion(path: string): Record<number, Record<string, unknown>> {
+  const protos = new protobuf.Root();
+  for (const source of protoSources) protobuf.parse(source, protos, { keepCase: true });
+  const Transaction = protos.resolveAll().lookupType('lance.table.Transaction');
+  const out: Record<number, Record<string, unknown>> = {};
+  for (const name of fs.readdirSync(join(path, '_versions')).filter((n) => n.endsWith('.manifest'))) {
+    const manifest = parseManifest(fs.readFileSync(join(path, '_versions', name)), name);
+    const bytes = fs.readFileSync(join(path, '_transactions', manifest.transaction_file ?? ''));
+    out[manifest.version] = Transaction.toObject(Transaction.decode(bytes), { longs: Number });
+  }
+  return out;
+}
+
+/** A dataset's manifest at `version`. */
+function manifestAt(path: string, version: number): ManifestProto {
+  const name = manifestFileName(version);
+  return parseManifest(fs.readFileSync(join(path, '_versions', name)), name);
+}
+
+describe('an append that registers a new external base', () => {
+  const path = join(root, 'update-bases.lance');
+  const created: Blob[] = [{ uri: join(media, 'a.bin') }];
+  const appended: Blob[] = [{ uri: join(other, 'd.bin') }, { data: bytesOf(7, 900) }];
+  const theirs: Blob[] = [{ data: bytesOf(6, 20) }];
+  let stale: { table: lancedb.Table; db: lancedb.Connection } | undefined;
+
+  beforeAll(async () => {
+    await writeDataset(path, blobTable(0, created), { externalBases: [media] });
+    const db = await lancedb.connect(root);
+    const table = await db.openTable('update-bases');
+    await table.countRows();
+    stale = { table, db };
+    await writeDataset(path, blobTable(1, appended), { mode: 'append', externalBases: [other] });
+  });
+  afterAll(() => {
+    stale?.table.close();
+    stale?.db.close();
+  });
+
+  it("commits the base in an UpdateBases version of its own, then the Append, as Lance's add_bases does", () => {
+    const [v1, v2, v3] = [1, 2, 3].map((v) => manifestAt(path, v));
+    const bases = [
+      { id: 1, name: '', is_dataset_root: false, path: pathToFileURL(media).href },
+      { id: 2, name: '', is_dataset_root: false, path: pathToFileURL(other).href },
+    ];
+    expect(v2?.fragments).toEqual(v1?.fragments);
+    expect([v2?.base_paths, v2?.reader_feature_flags, v2?.writer_feature_flags]).toEqual([bases, 16n, 16n]);
+    expect([v3?.fragments.length, v3?.base_paths]).toEqual([2, bases]);
+    const transactions = transactionsByVersion(path);
+    expect(transactions[2]?.update_bases).toEqual({ new_bases: bases.slice(1) });
+    expect(transactions[2]?.read_version).toBe(1);
+    expect(Object.keys(transactions[3] ?? {})).toContain('append');
+  });
+
+  it('is read by LanceDB at every version, with every blob fetched', async () => {
+    expect(await lanceDbBlobs(path, 1)).toEqual(expected(created));
+    expect(await lanceDbBlobs(path, 2)).toEqual(expected(created));
+    expect(await lanceDbBlobs(path, 3)).toEqual(expected([...created, ...appended]));
+  });
+
+  it('lets a LanceDB handle opened before both versions append after them', async () => {
+    await stale?.table.add(toLanceDbArrow(blobTable(3, theirs)));
+    expect(await stale?.table.version()).toBe(4);
+    const all = [...created, ...appended, ...theirs];
+    expect(await lanceDbBlobs(path)).toEqual(expected(all));
+    expect(await ourBlobs(path, [media, other])).toEqual(expected(all));
+  });
+});
+
+/**
+ * `table`'s batches, the rest only once `gate` resolves; `reached` is called when the writer asks for
+ * the second batch (it has read the dataset's latest version by then).
+ */
+async function* heldBack(
+  table: arrow.Table,
+  reached: () => void,
+  gate: Promise<unknown>,
+): AsyncGenerator<arrow.RecordBatch> {
+  const [first, ...rest] = table.batches;
+  if (first) yield first;
+  reached();
+  await gate;
+  yield* rest;
+}
+
+it('registers one base when two racing appends both register its directory', async () => {
+  const path = join(root, 'race-bases.lance');
+  await writeDataset(path, blobTable(0, [{ data: bytesOf(1, 3) }]));
+  const late: Blob[] = [null, { uri: join(other, 'd.bin') }];
+  const early: Blob[] = [{ uri: pathToFileURL(join(other, 'd.bin')).href }];
+  let reached = (): void => undefined;
+  let open = (): void => undefined;
+  const waiting = new Promise<void>((resolve) => (reached = resolve));
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const lateTable = new arrow.Table([
+    ...blobTable(1, late.slice(0, 1)).batches,
+    ...blobTable(2, late.slice(1)).batches,
+  ]);
+  const loser = writeDataset(path, heldBack(lateTable, reached, gate), { mode: 'append', externalBases: [other] });
+  await waiting;
+  const winner = await writeDataset(path, blobTable(3, early), {
+    mode: 'append',
+    externalBases: [`${pathToFileURL(other).href}/`],
+  });
+  open();
+  // The winner's UpdateBases took version 2 and its Append 3; the loser, which read version 1, finds
+  // the base registered under the id its blobs name and appends as version 4.
+  expect([winner.version, (await loser).version]).toEqual([3, 4]);
+  const { manifest } = readLatestVersion(path) ?? {};
+  expect(manifest?.base_paths).toEqual([{ id: 1, name: '', is_dataset_root: false, path: pathToFileURL(other).href }]);
+  const transactions = transactionsByVersion(path);
+  expect([transactions[4]?.read_version, Object.keys(transactions[4] ?? {})]).toEqual([
+    1,
+    expect.arrayContaining(['append']),
+  ]);
+  expect(await lanceDbBlobs(path)).toEqual(expected([{ data: bytesOf(1, 3) }, ...early, ...late]));
 });
 
 describe('absolute external blobs', () => {
