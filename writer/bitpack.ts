@@ -1,7 +1,7 @@
 /**
  * FastLanes bit-packing for `InlineBitpacking` mini-block values and for blocks (`InlineBitpacking` /
- * `OutOfLineBitpacking` block compression) of definition levels and of 64-bit page dictionaries, the inverse of
- * decode-workers/encodings/bitpack.ts (whose module comment draws the block layout):
+ * `OutOfLineBitpacking` block compression) of definition levels and of 64-bit page dictionaries, the
+ * inverse of decode-workers/encodings/bitpack.ts (whose module comment draws the block layout):
  *
  *   chunk = [w as one T word][1024 values of T packed at w bits: 128·w bytes]
  *   word k of lane l = packed word LANES·k + l, LANES = 1024 / B; row r of lane l (value
@@ -176,7 +176,8 @@ interface BlockPacking {
  * leaves them as they are: when every value is 0, or when one block of 1024 packed values (128·w bytes)
  * would be no smaller than the values. InlineBitpacking for at most 1024 values; otherwise
  * OutOfLineBitpacking at the widest block's width, whose last partial block is padded and packed only when
- * that is smaller than storing its values raw. Blocks of all-zero values are packed at that width too.
+ * that is smaller than storing its values raw. Blocks of all-zero values are packed at that width too: the
+ * 0.39 binary does so, although the `try_bitpack_for_block` source leaves a page with such a block unpacked.
  */
 function blockPacking(units: ArrayLike<number>, count: number, elemBits: number): BlockPacking | undefined {
   const widths = blockWidths(units, count, elemBits);
