@@ -1,7 +1,7 @@
 /**
- * FastLanes bit-packing for `InlineBitpacking` mini-block values and for definition levels
- * (`InlineBitpacking` / `OutOfLineBitpacking` block compression), the inverse of
- * decode-workers/encodings/bitpack.ts (whose module comment draws the block layout):
+ * FastLanes bit-packing for `InlineBitpacking` mini-block values and for blocks (`InlineBitpacking` /
+ * `OutOfLineBitpacking` block compression) of definition levels and of 64-bit page dictionaries, the
+ * inverse of decode-workers/encodings/bitpack.ts (whose module comment draws the block layout):
  *
  *   chunk = [w as one T word][1024 values of T packed at w bits: 128·w bytes]
  *   word k of lane l = packed word LANES·k + l, LANES = 1024 / B; row r of lane l (value
@@ -164,45 +164,83 @@ export function packedLevelBytes(levels: Uint16Array): number | undefined {
   return words * 2 < n * 2 ? words * 2 : undefined;
 }
 
+/** How LanceDB bit-packs a block of values, chosen for a whole page of them, and the encoding that says so. */
+interface BlockPacking {
+  encoding: CompressiveEncodingProto;
+  /** Packs `count` values of `units` (any part of the page; levels are packed chunk by chunk). */
+  pack(units: Uint8Array | Uint16Array | Uint32Array, count: number): Uint8Array;
+}
+
 /**
- * LanceDB's choice for a page's u16 levels (`try_bitpack_for_block`): raw Flat(16b) when packing one
- * block would not shrink it; InlineBitpacking for pages of at most 1024 levels; otherwise
- * OutOfLineBitpacking at the page's widest width, whose last partial block is padded and packed only
- * when that is smaller than storing its levels raw. Blocks of all-zero levels are packed at that width too.
+ * LanceDB 0.39's block bit-packing (`try_bitpack_for_block`) of `count` B-bit values, or undefined when it
+ * leaves them as they are: when every value is 0, or when one block of 1024 packed values (128·w bytes)
+ * would be no smaller than the values. InlineBitpacking for at most 1024 values; otherwise
+ * OutOfLineBitpacking at the widest block's width, whose last partial block is padded and packed only when
+ * that is smaller than storing its values raw. Blocks of all-zero values are packed at that width too: the
+ * 0.39 binary does so, although the `try_bitpack_for_block` source leaves a page with such a block unpacked.
  */
-export function levelCodec(levels: Uint16Array): LevelCodec {
-  const flat: LevelCodec = {
-    encoding: { flat: { bits_per_value: 16 } },
-    compress: (chunk) => new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
-  };
-  const widths = blockWidths(levels, levels.length, 16);
+function blockPacking(units: ArrayLike<number>, count: number, elemBits: number): BlockPacking | undefined {
+  const widths = blockWidths(units, count, elemBits);
   const width = Math.max(...widths);
-  if (width === 0 || (widths.length === 1 && 128 * width >= levels.length * 2)) return flat;
-  if (levels.length <= BLOCK) {
+  if (width === 0 || (widths.length === 1 && 128 * width >= (count * elemBits) / 8)) return undefined;
+  if (count <= BLOCK) {
     return {
-      encoding: { inline_bitpacking: { uncompressed_bits_per_value: 16 } },
-      compress: (chunk) => concat(inlineChunks(chunk, chunk.length, 16, blockWidths(chunk, chunk.length, 16))),
+      encoding: { inline_bitpacking: { uncompressed_bits_per_value: elemBits } },
+      pack: (part, n) => concat(inlineChunks(part, n, elemBits, blockWidths(part, n, elemBits))),
     };
   }
+  const pairs = elemBits === 64 ? 2 : 1;
   return {
     encoding: {
-      out_of_line_bitpacking: { uncompressed_bits_per_value: 16, values: { flat: { bits_per_value: width } } },
+      out_of_line_bitpacking: {
+        uncompressed_bits_per_value: elemBits,
+        values: { flat: { bits_per_value: width } },
+      },
     },
-    compress: (chunk) => {
-      const whole = Math.floor(chunk.length / BLOCK);
+    pack: (part, n) => {
+      const whole = Math.floor(n / BLOCK);
       const parts: Uint8Array[] = [];
-      for (let b = 0; b < whole; b++) parts.push(packedBlock(chunk, b * BLOCK, chunk.length, 16, width));
-      const tail = chunk.length - whole * BLOCK;
+      for (let b = 0; b < whole; b++) parts.push(packedBlock(part, b * BLOCK, n, elemBits, width));
+      const tail = n - whole * BLOCK;
       if (tail > 0) {
-        const padded = width * (BLOCK - tail) < (16 - width) * tail;
-        const rest = chunk.subarray(whole * BLOCK);
+        const padded = width * (BLOCK - tail) < (elemBits - width) * tail;
+        const rest = part.subarray(whole * BLOCK * pairs, n * pairs);
         parts.push(
           padded
-            ? packedBlock(chunk, whole * BLOCK, chunk.length, 16, width)
+            ? packedBlock(part, whole * BLOCK, n, elemBits, width)
             : new Uint8Array(rest.buffer, rest.byteOffset, rest.byteLength),
         );
       }
       return concat(parts);
     },
   };
+}
+
+/**
+ * LanceDB's choice for a page's u16 levels: raw Flat(16b) unless block bit-packing (`blockPacking`)
+ * shrinks them. Each mini-block chunk's levels are packed as the page's choice says.
+ */
+export function levelCodec(levels: Uint16Array): LevelCodec {
+  const packing = blockPacking(levels, levels.length, 16);
+  if (!packing) {
+    return {
+      encoding: { flat: { bits_per_value: 16 } },
+      compress: (chunk) => new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+    };
+  }
+  return { encoding: packing.encoding, compress: (chunk) => packing.pack(chunk, chunk.length) };
+}
+
+/**
+ * `count` little-endian values of `elemBits` (8, 16, 32 or 64) as one bit-packed block, as LanceDB
+ * compresses a page's dictionary of fixed-width items (`blockPacking`), or undefined when it would not.
+ */
+export function bitpackBlock(
+  bytes: Uint8Array,
+  count: number,
+  elemBits: number,
+): { bytes: Uint8Array; encoding: CompressiveEncodingProto } | undefined {
+  const units = unitsOf(bytes, elemBits);
+  const packing = blockPacking(units, count, elemBits);
+  return packing && { bytes: packing.pack(units, count), encoding: packing.encoding };
 }

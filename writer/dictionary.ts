@@ -25,6 +25,8 @@
  * meet, so long values (images) are not read byte by byte.
  */
 import type { CompressiveEncodingProto } from '../format/proto/messages.js';
+import { bitpackBlock } from './bitpack.js';
+import { compressBuffer, generalEncoding, type GeneralCompression } from './general-compression.js';
 import type { PageValues } from './values.js';
 
 const MIN_ROWS = 100;
@@ -42,6 +44,7 @@ const NEAR_UNIQUE = 0.98;
 const WHOLE_HASH_BYTES = 256;
 const HASHED_END_BYTES = 16;
 const SPREAD_BYTES = 32;
+const LZ4: GeneralCompression = { scheme: 'lz4' };
 
 /** A page's values as dictionary indices and the dictionary block that resolves them. */
 export interface DictionaryPage {
@@ -255,4 +258,17 @@ export function encodeFixedDictionary(values: PageValues, byteWidth: number): Di
     itemCount: count,
     encoding: { flat: { bits_per_value: byteWidth * 8 } },
   };
+}
+
+/**
+ * A file version 2.2 page's dictionary compressed as one block, as LanceDB 0.39 compresses it
+ * (`create_block_compressor`): 64-bit items bit-packed when that shrinks them (writer/bitpack.ts's
+ * `bitpackBlock`: InlineBitpacking up to 1024 items, OutOfLineBitpacking at the widest width above),
+ * otherwise, and always for strings and binary values, lz4 around the items' own encoding.
+ */
+export function compressDictionary(dictionary: DictionaryPage): DictionaryPage {
+  const { items, itemCount, encoding } = dictionary;
+  const packed = encoding.flat ? bitpackBlock(items, itemCount, encoding.flat.bits_per_value) : undefined;
+  if (packed) return { ...dictionary, items: packed.bytes, encoding: packed.encoding };
+  return { ...dictionary, items: compressBuffer(items, LZ4), encoding: generalEncoding(LZ4, encoding) };
 }

@@ -25,7 +25,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { encodeAny, encodePageLayout } from '../format/proto/encode.js';
 import type { CompressiveEncodingProto, ConstantLayoutProto, PageLayoutProto } from '../format/proto/messages.js';
 import { encodeConstantPage } from './constant.js';
-import { encodeDictionary, encodeFixedDictionary } from './dictionary.js';
+import { compressDictionary, encodeDictionary, encodeFixedDictionary } from './dictionary.js';
 import { compressFsst } from './fsst.js';
 import { encodeFullZipPage } from './fullzip.js';
 import { compressBuffer, generalEncoding, loadZstd, type GeneralCompression } from './general-compression.js';
@@ -67,7 +67,6 @@ const LEVEL_KEY = 'lance-encoding:compression-level';
 /** FSST pays from this many bytes of strings with a value at least this long (LanceDB's thresholds). */
 const FSST_MIN_PAGE_BYTES = 32 * 1024;
 const FSST_MIN_LONGEST = 5;
-const LZ4: GeneralCompression = { scheme: 'lz4' };
 
 /** The hints of a column's Arrow field; an unknown compression is an InvalidArgumentError naming the column. */
 export function pageHints(field: arrow.Field): PageHints {
@@ -238,12 +237,12 @@ function encodeLayout(
         : undefined;
   if (dictionary) {
     const indices: PageValues = { ...values, bytes: dictionary.indices, offsets: undefined };
-    // LanceDB 0.39 wraps a 2.2 page's dictionary in lz4 (2.1 leaves it plain).
-    if (version === '2.2') {
-      dictionary.items = compressBuffer(dictionary.items, LZ4);
-      dictionary.encoding = generalEncoding(LZ4, dictionary.encoding);
-    }
-    const options: MiniBlockOptions = { dictionary, general, plain };
+    // LanceDB 0.39 compresses a 2.2 page's dictionary (2.1 leaves it plain).
+    const options: MiniBlockOptions = {
+      dictionary: version === '2.2' ? compressDictionary(dictionary) : dictionary,
+      general,
+      plain,
+    };
     const page = encodeMiniBlockPage({ kind: 'fixed', byteWidth: 4 }, indices, version, options);
     if (page) return { layout: { mini_block_layout: page.layout }, buffers: page.buffers };
   }

@@ -298,7 +298,8 @@ function decodeVariableChunk(
 /**
  * Decodes a whole-buffer ("block") encoding of `count` values, as used for mini-block dictionaries:
  * Variable = `u32 bits_per_offset | u32 bytes_start | offsets | bytes` (u64 fields for 64-bit offsets),
- * General = a compressed buffer around another block encoding, Flat = plain values.
+ * General = a compressed buffer around another block encoding, Flat = plain values, InlineBitpacking
+ * and OutOfLineBitpacking = bit-packed integers (LanceDB 0.39's 2.2 dictionaries of narrow 64-bit values).
  */
 export function decodeBlockValues(
   encoding: CompressiveEncodingProto | undefined,
@@ -308,6 +309,8 @@ export function decodeBlockValues(
 ): DecodedValues {
   switch (encoding?.compression) {
     case 'flat':
+    case 'inline_bitpacking':
+    case 'out_of_line_bitpacking':
       return decodeMiniBlockValues(encoding, [buffer], count, where);
     case 'general': {
       const scheme = encoding.general?.compression?.scheme;

@@ -7,15 +7,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import * as lancedb from '@lancedb/lancedb';
 import * as arrow from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeDataset } from '../../index.js';
-import { toLanceDbArrow } from '../fixtures/arrow-bridge.js';
 import { expectTablesEqual } from '../fixtures/compare.js';
 import { oracleScan } from '../fixtures/oracle.js';
 import { Rng } from '../fixtures/random.js';
-import { layouts, type ColumnLayout } from './read-back.js';
+import { writeSideBySide, type ColumnLayout, type SideBySide } from './read-back.js';
 
 const root = fs.mkdtempSync(join(os.tmpdir(), 'writer-dictionary-choice-'));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -38,23 +35,16 @@ function kindOf(layout: string | undefined): string {
   return layout?.includes('Fsst') ? 'fsst' : 'plain';
 }
 
-describe.each(CASES)('a page of $name', ({ name, distinct, length, kind }) => {
+describe.each(CASES)('a page of $name', ({ distinct, length, kind }) => {
   const table = new arrow.Table({ s: arrow.vectorFromArray(strings(distinct, length), new arrow.Utf8()) });
-  const [ours, theirs] = [join(root, `ours-${name}.lance`), join(root, `${distinct}-${length}`)];
+  let written: SideBySide;
 
   beforeAll(async () => {
-    await writeDataset(ours, table, { fileVersion: '2.2' });
-    const db = await lancedb.connect(root);
-    (
-      await db.createTable(`${distinct}-${length}`, toLanceDbArrow(table), {
-        storageOptions: { new_table_data_storage_version: '2.2' },
-      })
-    ).close();
-    db.close();
+    written = await writeSideBySide(root, `${distinct}-${length}`, table, '2.2');
   });
 
-  it(`is written as ${kind}, as LanceDB writes it`, async () => {
-    const [mine, lance] = [(await layouts(ours))['s'], (await layouts(`${theirs}.lance`))['s']];
+  it(`is written as ${kind}, as LanceDB writes it`, () => {
+    const [mine, lance] = [written.mine['s'], written.lance['s']];
     expect(kindOf(mine?.layout)).toBe(kind);
     expect(mine?.layout).toBe(lance?.layout);
   });
@@ -87,20 +77,12 @@ const kinds = (columns: Record<string, ColumnLayout>): Record<string, string> =>
 
 describe.each(['2.1', '2.2'] as const)('a sweep of distinct counts written as file version %s', (version) => {
   const table = sweepTable();
-  const ours = join(root, `ours-sweep-${version}.lance`);
+  let ours: string;
   let mine: Record<string, ColumnLayout>;
   let lance: Record<string, ColumnLayout>;
 
   beforeAll(async () => {
-    await writeDataset(ours, table, { fileVersion: version });
-    const db = await lancedb.connect(root);
-    (
-      await db.createTable(`sweep-${version}`, toLanceDbArrow(table), {
-        storageOptions: { new_table_data_storage_version: version },
-      })
-    ).close();
-    db.close();
-    [mine, lance] = [await layouts(ours), await layouts(join(root, `sweep-${version}.lance`))];
+    ({ ours, mine, lance } = await writeSideBySide(root, `sweep-${version}`, table, version));
   });
 
   it("crosses LanceDB's choice both ways at every value width", () => {

@@ -7,15 +7,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import * as lancedb from '@lancedb/lancedb';
 import * as arrow from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeDataset } from '../../index.js';
-import { toLanceDbArrow } from '../fixtures/arrow-bridge.js';
 import { expectTablesEqual } from '../fixtures/compare.js';
 import { oracleScan } from '../fixtures/oracle.js';
 import { Rng } from '../fixtures/random.js';
-import { layouts, scanOurs, type ColumnLayout } from './read-back.js';
+import { layouts, scanOurs, writeSideBySide, type ColumnLayout } from './read-back.js';
 
 const root = fs.mkdtempSync(join(os.tmpdir(), 'writer-fixed-dictionary-'));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -54,20 +52,12 @@ const COLUMNS = fewTable().schema.fields.map((f) => f.name);
 
 describe.each(['2.1', '2.2'] as const)('64-bit values of few distinct ones written as file version %s', (version) => {
   const table = fewTable();
-  const ours = join(root, `ours-${version}.lance`);
+  let ours: string;
   let mine: Record<string, ColumnLayout>;
   let lance: Record<string, ColumnLayout>;
 
   beforeAll(async () => {
-    await writeDataset(ours, table, { fileVersion: version });
-    const db = await lancedb.connect(root);
-    (
-      await db.createTable(`theirs-${version}`, toLanceDbArrow(table), {
-        storageOptions: { new_table_data_storage_version: version },
-      })
-    ).close();
-    db.close();
-    [mine, lance] = [await layouts(ours), await layouts(join(root, `theirs-${version}.lance`))];
+    ({ ours, mine, lance } = await writeSideBySide(root, `few-${version}`, table, version));
   });
 
   it('are read by LanceDB value for value', async () => {
@@ -119,20 +109,11 @@ describe("64-bit values at the edge of LanceDB's size budget (items × 8 + value
       ]),
     ),
   );
-  const ours = join(root, 'edge-ours.lance');
   let mine: Record<string, ColumnLayout>;
   let lance: Record<string, ColumnLayout>;
 
   beforeAll(async () => {
-    await writeDataset(ours, table, { fileVersion: '2.2' });
-    const db = await lancedb.connect(root);
-    (
-      await db.createTable('edge-theirs', toLanceDbArrow(table), {
-        storageOptions: { new_table_data_storage_version: '2.2' },
-      })
-    ).close();
-    db.close();
-    [mine, lance] = [await layouts(ours), await layouts(join(root, 'edge-theirs.lance'))];
+    ({ mine, lance } = await writeSideBySide(root, 'edge', table, '2.2'));
   });
 
   it('takes a dictionary of 900 items of 3000 values and not of 901, as LanceDB does', () => {

@@ -1,11 +1,14 @@
 /**
  * Reading back what a writer test wrote: the whole dataset through lance-loader's scan, blobs through
- * its takeBlobs, and the layouts of a one-file dataset's columns as `openFile().metadata()` describes them.
+ * its takeBlobs, and the layouts of a one-file dataset's columns as `openFile().metadata()` describes them,
+ * also beside LanceDB's for the same table.
  */
 import fs from 'node:fs';
 import { join } from 'node:path';
+import * as lancedb from '@lancedb/lancedb';
 import * as arrow from 'apache-arrow';
-import { openDataset, openFile } from '../../index.js';
+import { openDataset, openFile, writeDataset } from '../../index.js';
+import { toLanceDbArrow } from '../fixtures/arrow-bridge.js';
 
 /** Every row of the dataset at `path`, scanned by lance-loader. */
 export async function scanOurs(path: string): Promise<arrow.Table> {
@@ -58,4 +61,34 @@ export async function layouts(path: string): Promise<Record<string, ColumnLayout
   } finally {
     await file.close();
   }
+}
+
+/** One table written by lance-loader and by LanceDB: both datasets' paths and their columns' layouts. */
+export interface SideBySide {
+  ours: string;
+  theirs: string;
+  mine: Record<string, ColumnLayout>;
+  lance: Record<string, ColumnLayout>;
+}
+
+/**
+ * Writes `table` in file version `version` twice under `root`, as `ours-<name>.lance` by lance-loader's
+ * writeDataset and as `<name>.lance` by LanceDB's createTable, and reads both datasets' layouts.
+ */
+export async function writeSideBySide(
+  root: string,
+  name: string,
+  table: arrow.Table,
+  version: '2.1' | '2.2',
+): Promise<SideBySide> {
+  const [ours, theirs] = [join(root, `ours-${name}.lance`), join(root, `${name}.lance`)];
+  await writeDataset(ours, table, { fileVersion: version });
+  const db = await lancedb.connect(root);
+  try {
+    const options = { storageOptions: { new_table_data_storage_version: version } };
+    (await db.createTable(name, toLanceDbArrow(table), options)).close();
+  } finally {
+    db.close();
+  }
+  return { ours, theirs, mine: await layouts(ours), lance: await layouts(theirs) };
 }
