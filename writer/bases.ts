@@ -52,7 +52,7 @@ function baseDirectory(base: unknown, index: number): string {
 
 /** The local directory a base path names, resolved; undefined for a remote URL or a relative path. */
 function directoryOf(path: string): string | undefined {
-  return localBaseDirectory({ id: 0, name: '', is_dataset_root: false, path });
+  return localBaseDirectory({ id: 0, is_dataset_root: false, path });
 }
 
 /** Whether two base paths name one directory (or, remote, are the same URL). */
@@ -86,7 +86,6 @@ export function externalBasesOf(
   given.forEach((base: unknown, index) => {
     const path: BasePathProto = {
       id: nextId,
-      name: '',
       is_dataset_root: false,
       path: pathToFileURL(baseDirectory(base, index)).href,
     };

@@ -138,7 +138,7 @@ message Transaction {
 }
 message BasePath {
   uint32 id = 1;
-  string name = 2;
+  optional string name = 2;
   bool is_dataset_root = 3;
   string path = 4;
 }

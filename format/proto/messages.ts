@@ -169,8 +169,8 @@ interface DataFragmentProto {
 export interface BasePathProto {
   /** Field 1: the id data files (`base_id`) and external blob descriptors (`blob_id`) refer to it by. */
   id: number;
-  /** Field 2: an optional alias ('' when none). */
-  name: string;
+  /** Field 2: an optional alias (a shallow clone's tag name), absent when none. */
+  name?: string;
   /** Field 3: true for another dataset's root (shallow clones), false for a directory of files. */
   is_dataset_root: boolean;
   /** Field 4: an absolute path or URL (`file:///data/media`, `s3://bucket/media`). */

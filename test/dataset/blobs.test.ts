@@ -314,7 +314,7 @@ describe('external blobs', () => {
   );
   const handles = async (uri: string, position: bigint, size: bigint, roots?: string[], base = 0, basePath = '') => {
     const source = await FileSource.open(file);
-    const files = new BlobFiles(undefined, [{ id: 2, name: '', is_dataset_root: false, path: basePath }]);
+    const files = new BlobFiles(undefined, [{ id: 2, is_dataset_root: false, path: basePath }]);
     try {
       const origin = { source, where: 'f.lance column 1 ("image")', row: 7 };
       const [handle] = await createBlobHandles(externalDescriptor(uri, position, size, base), [origin], files, {

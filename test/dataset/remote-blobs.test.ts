@@ -151,7 +151,7 @@ describe("a remote dataset's external blobs", () => {
     base?: string,
   ): Promise<Uint8Array | undefined> {
     const storage = RemoteStorage.open(root, s3.storage, undefined, 'remote');
-    const files = new BlobFiles(storage, base ? [{ id: 1, name: '', is_dataset_root: false, path: base }] : []);
+    const files = new BlobFiles(storage, base ? [{ id: 1, is_dataset_root: false, path: base }] : []);
     try {
       const source = await storage.openBlobFile(`${root}/media/clip.bin`, 'origin');
       const origin = { source, where: 'f.lance column 1 ("image")', row: 7 };
@@ -234,7 +234,7 @@ describe('a base-relative external blob URI read locally and remotely', () => {
         ? undefined
         : RemoteStorage.open(remoteRoot, where === 's3' ? s3.storage : undefined, undefined, 'remote');
     const base = where === 'local' ? pathToFileURL(join(local.dir, 'media')).href : `${remoteRoot}/media`;
-    const blobs = new BlobFiles(storage, [{ id: 1, name: '', is_dataset_root: false, path: base }]);
+    const blobs = new BlobFiles(storage, [{ id: 1, is_dataset_root: false, path: base }]);
     try {
       const source = storage
         ? await storage.openBlobFile(`${remoteRoot}/secret.bin`, 'origin')

@@ -8,7 +8,7 @@ import { CommitConflictError } from '../../index.js';
 import type { BasePathProto } from '../../format/proto/messages.js';
 import { missingBases } from '../../writer/bases.js';
 
-const base = (id: number, path: string): BasePathProto => ({ id, name: '', is_dataset_root: false, path });
+const base = (id: number, path: string): BasePathProto => ({ id, is_dataset_root: false, path });
 const mine = base(2, 'file:///data/media');
 
 describe('missingBases', () => {

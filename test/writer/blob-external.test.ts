@@ -157,9 +157,7 @@ describe('external blobs under a base, written by lance-loader and LanceDB into 
   it('is created by lance-loader with the base registered and flag 16 set, as LanceDB sets it', async () => {
     await writeDataset(path, blobTable(0, ours), { externalBases: [media] });
     const { manifest } = readLatestVersion(path) ?? {};
-    expect(manifest?.base_paths).toEqual([
-      { id: 1, name: '', is_dataset_root: false, path: pathToFileURL(media).href },
-    ]);
+    expect(manifest?.base_paths).toEqual([{ id: 1, is_dataset_root: false, path: pathToFileURL(media).href }]);
     expect([manifest?.reader_feature_flags, manifest?.writer_feature_flags]).toEqual([16n, 16n]);
   });
 
@@ -262,8 +260,8 @@ describe('an append that registers a new external base', () => {
   it("commits the base in an UpdateBases version of its own, then the Append, as Lance's add_bases does", () => {
     const [v1, v2, v3] = [1, 2, 3].map((v) => manifestAt(path, v));
     const bases = [
-      { id: 1, name: '', is_dataset_root: false, path: pathToFileURL(media).href },
-      { id: 2, name: '', is_dataset_root: false, path: pathToFileURL(other).href },
+      { id: 1, is_dataset_root: false, path: pathToFileURL(media).href },
+      { id: 2, is_dataset_root: false, path: pathToFileURL(other).href },
     ];
     expect(v2?.fragments).toEqual(v1?.fragments);
     expect([v2?.base_paths, v2?.reader_feature_flags, v2?.writer_feature_flags]).toEqual([bases, 16n, 16n]);
@@ -329,7 +327,7 @@ it('registers one base when two racing appends both register its directory', asy
   // the base registered under the id its blobs name and appends as version 4.
   expect([winner.version, (await loser).version]).toEqual([3, 4]);
   const { manifest } = readLatestVersion(path) ?? {};
-  expect(manifest?.base_paths).toEqual([{ id: 1, name: '', is_dataset_root: false, path: pathToFileURL(other).href }]);
+  expect(manifest?.base_paths).toEqual([{ id: 1, is_dataset_root: false, path: pathToFileURL(other).href }]);
   const transactions = transactionsByVersion(path);
   expect([transactions[4]?.read_version, Object.keys(transactions[4] ?? {})]).toEqual([
     1,
