@@ -148,6 +148,10 @@ interface Lane {
   opened: DirectFileSource[];
   /** Requests of a remote dataset's files made for this lane's batches. */
   remoteReads: ReadStats;
+  /** Per file, the lane's source as the batch reads it (leasing): made once, not per batch. */
+  leasing: Map<string, ByteSource>;
+  /** Releases of the read memory the lane's batch in progress holds (its views are valid until then). */
+  leases: (() => void)[];
 }
 
 export class WorkerDataset {
@@ -215,6 +219,8 @@ export class WorkerDataset {
         sources: new Map<string, Promise<DirectFileSource>>(),
         opened: [],
         remoteReads: emptyReadStats(),
+        leasing: new Map(),
+        leases: [],
       }));
       return new WorkerDataset(ref, dataset, fields, lanes, files);
     } catch (error) {
@@ -585,8 +591,6 @@ export class WorkerDataset {
   ): Promise<{ read: number; reads: ReadStats; result: T }> {
     const lane = await this.takeLane();
     const before = counters(lane);
-    // Views of leased read memory are valid until the tasks have run; released in `finally`.
-    const leases: (() => void)[] = [];
     // Blob columns' values are read by loadBlobs: the plan numbers its outputs among the other fields.
     const kept = fields.flatMap((f, i) => (isBlobColumn(f) ? [] : [i]));
     const all = kept.length === fields.length;
@@ -594,14 +598,16 @@ export class WorkerDataset {
       const plan = await this.dataset.planRead(rows, all ? fields : kept.map((i) => fields[i] as LanceField));
       const into = all ? placed : kept.map((i) => placed[i]);
       const perFile = await Promise.all(
-        plan.files.map(async (file) => fetchFileTasks(file, await this.laneSource(lane, file, leases), into)),
+        plan.files.map(async (file) => fetchFileTasks(file, await this.laneSource(lane, file), into)),
       );
       const read = performance.now();
       const tasks = [...perFile.flat(), ...plan.nullFills];
       const result = decode(all ? tasks : tasks.map(({ task, output }) => ({ task, output: kept[output] as number })));
       return { read, reads: addReadStats(counters(lane), before, -1), result };
     } finally {
-      for (const release of leases) release();
+      // Views of leased read memory are valid until the tasks have run.
+      for (const release of lane.leases) release();
+      lane.leases.length = 0;
       this.returnLane(lane);
     }
   }
@@ -748,12 +754,20 @@ export class WorkerDataset {
    * one through the dataset's source (one tail read and metadata per worker), its requests landing in
    * fresh memory bounded by the worker's io.remote.bytesInFlight share, counted for the lane.
    */
-  private async laneSource(lane: Lane, file: FileRead, leases: (() => void)[]): Promise<ByteSource> {
+  private async laneSource(lane: Lane, file: FileRead): Promise<ByteSource> {
     if (file.source instanceof RemoteSource) return file.source.countingInto(lane.remoteReads);
-    return this.leasing(await this.sourceFor(lane, file.path), leases);
+    let source = lane.leasing.get(file.path);
+    if (!source) {
+      source = this.leasing(await this.sourceFor(lane, file.path), lane.leases);
+      lane.leasing.set(file.path, source);
+    }
+    return source;
   }
 
-  /** A view of `source` whose reads lease pool memory (zero-copy) and record the release in `leases`. */
+  /**
+   * A view of `source` whose reads lease pool memory (zero-copy) and record the release in `leases`. Reads
+   * straight into their targets take no pool memory, so they need no timer for a wait that cannot happen.
+   */
   private leasing(source: DirectFileSource, leases: (() => void)[]): ByteSource {
     return {
       path: source.path,
@@ -765,7 +779,10 @@ export class WorkerDataset {
           leases.push(leased.release);
           return leased.views;
         }),
-      readInto: (ranges, targets) => this.waitingForMemory((signal) => source.readInto(ranges, targets, { signal })),
+      readInto: (ranges, targets) =>
+        source.readsIntoTargets
+          ? source.readInto(ranges, targets)
+          : this.waitingForMemory((signal) => source.readInto(ranges, targets, { signal })),
       close: () => source.close(),
     };
   }
