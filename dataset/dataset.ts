@@ -131,6 +131,15 @@ interface OpenDataFile {
   columnOf: Map<number, number>;
 }
 
+/**
+ * Which of a fragment's data files hold which leaves of some fields, and the leaves it has no data for;
+ * each file's column reads are added once the file is open.
+ */
+interface FragmentLeaves {
+  files: { file: DataFileProto; leaves: LeafColumn[]; columns?: ColumnRead[] }[];
+  missing: LeafColumn[];
+}
+
 interface Fragment {
   info: FragmentInfo;
   files: DataFileProto[];
@@ -217,6 +226,11 @@ export class Dataset {
   /** Visible-row offset of each fragment's first row (n + 1 entries). */
   private readonly starts: Float64Array;
   private readonly files = new Map<string, Promise<OpenDataFile>>();
+  /**
+   * Per fields array, per fragment: where its leaves are (planFragment). A loader's worker passes the same
+   * array with every batch, so a batch does not match leaves to files and check column widths again.
+   */
+  private readonly fragmentLeaves = new WeakMap<readonly LanceField[], Map<Fragment, FragmentLeaves>>();
   private readonly blobFiles: BlobFiles;
   /** Id indexes by column, built by the first takeByIds on the column. */
   private readonly idIndexes = new Map<string, Promise<IdIndex>>();
@@ -631,29 +645,16 @@ export class Dataset {
     slots: Uint32Array,
     nullFills: OutputTask[],
   ): Promise<FileRead[]> {
-    const byFile = new Map<DataFileProto, LeafColumn[]>();
-    for (const leaf of leafColumns(fields)) {
-      const { field, output } = leaf;
-      const file = fragment.files.find((df) =>
-        df.fields.some((id, c) => id === field.id && (df.column_indices[c] ?? -1) >= 0),
-      );
-      if (!file) {
-        if (!leaf.nullable)
-          throw new CorruptFileError(
-            `${this.path}: fragment ${fragment.info.id} has no data for non-nullable column "${leaf.name}"`,
-          );
-        nullFills.push({
-          output,
-          task: { kind: 'constant', where: `${this.path} fragment ${fragment.info.id}`, slots, inlineValue: null },
-        });
-        continue;
-      }
-      byFile.set(file, [...(byFile.get(file) ?? []), leaf]);
-    }
+    const { files, missing } = this.leavesOf(fragment, fields);
+    for (const { output } of missing)
+      nullFills.push({
+        output,
+        task: { kind: 'constant', where: `${this.path} fragment ${fragment.info.id}`, slots, inlineValue: null },
+      });
     return Promise.all(
-      [...byFile].map(async ([file, wanted]): Promise<FileRead> => {
-        const opened = await this.openDataFile(file, fragment);
-        const columns = wanted.map((leaf): ColumnRead => {
+      files.map(async (entry): Promise<FileRead> => {
+        const opened = await this.openDataFile(entry.file, fragment);
+        entry.columns ??= entry.leaves.map((leaf): ColumnRead => {
           const index = opened.columnOf.get(leaf.field.id) as number;
           const column = opened.meta.columns[index];
           if (!column)
@@ -663,9 +664,38 @@ export class Dataset {
           const columnOf = (id: number) => opened.meta.columns[opened.columnOf.get(id) ?? -1];
           return columnRead(leaf, column, index, opened.source.path, columnOf);
         });
-        return { path: opened.source.path, source: opened.source, cache: opened.cache, columns, rows, slots };
+        const { source, cache } = opened;
+        return { path: source.path, source, cache, columns: entry.columns, rows, slots };
       }),
     );
+  }
+
+  /** Which data file of `fragment` holds each leaf of `fields` (kept per fields array and fragment). */
+  private leavesOf(fragment: Fragment, fields: LanceField[]): FragmentLeaves {
+    let byFragment = this.fragmentLeaves.get(fields);
+    if (!byFragment) this.fragmentLeaves.set(fields, (byFragment = new Map()));
+    const known = byFragment.get(fragment);
+    if (known) return known;
+    const byFile = new Map<DataFileProto, LeafColumn[]>();
+    const missing: LeafColumn[] = [];
+    for (const leaf of leafColumns(fields)) {
+      const { field } = leaf;
+      const file = fragment.files.find((df) =>
+        df.fields.some((id, c) => id === field.id && (df.column_indices[c] ?? -1) >= 0),
+      );
+      if (!file) {
+        if (!leaf.nullable)
+          throw new CorruptFileError(
+            `${this.path}: fragment ${fragment.info.id} has no data for non-nullable column "${leaf.name}"`,
+          );
+        missing.push(leaf);
+        continue;
+      }
+      byFile.set(file, [...(byFile.get(file) ?? []), leaf]);
+    }
+    const leaves = { files: [...byFile].map(([file, wanted]) => ({ file, leaves: wanted })), missing };
+    byFragment.set(fragment, leaves);
+    return leaves;
   }
 
   private openDataFile(file: DataFileProto, fragment: Fragment): Promise<OpenDataFile> {

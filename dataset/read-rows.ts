@@ -87,12 +87,20 @@ export function columnRead(
   const arrowDictionary = arrow.DataType.isDictionary(field.arrowType);
   const where = `${path} column ${index} ("${leaf.name}")`;
   // A nested leaf's outputs grow with its pages' values, never by a schema width times the rows.
+  // Every ColumnRead has every field, in one order: one object shape for the planner's hot loops.
   if (layers) {
-    const flags = { arrowDictionary, fixedWidth: undefined, variableWidth: false, nullable: true };
-    const read: ColumnRead = { column, output, where, ...flags, nested: layers };
     const v20 = column.pages[0]?.layout.kind === 'v2.0' && layers.includes('list');
-    if (v20) read.v20Path = v20PathOf(leaf, columnOf, where);
-    return read;
+    return {
+      column,
+      output,
+      where,
+      arrowDictionary,
+      fixedWidth: undefined,
+      variableWidth: false,
+      nullable: true,
+      nested: layers,
+      v20Path: v20 ? v20PathOf(leaf, columnOf, where) : undefined,
+    };
   }
   const packed = isPackedField(field);
   const fixedWidth = packed ? packedRowBytes(field) : fixedByteWidth(valueTypeOf(field.arrowType));
@@ -105,6 +113,8 @@ export function columnRead(
     fixedWidth: arrowDictionary ? undefined : fixedWidth,
     variableWidth: packed ? fixedWidth === undefined : isVariableWidth(valueTypeOf(field.arrowType)),
     nullable: field.nullable,
+    nested: undefined,
+    v20Path: undefined,
   };
 }
 
@@ -141,24 +151,28 @@ export interface OutputTask {
 
 /**
  * Splits rows (ascending file rows; duplicates allowed) of one column into per-page requests with
- * page-relative rows.
+ * page-relative rows, going to `output` when it is known.
  */
-function splitByPage(read: ColumnRead, rows: Uint32Array, slots: Uint32Array): PageRequest[] {
+function splitByPage(
+  read: ColumnRead,
+  rows: Uint32Array,
+  slots: Uint32Array,
+  output: PageRequest['output'],
+): PageRequest[] {
   const { column, where, arrowDictionary, fixedWidth, variableWidth, nullable, nested } = read;
-  return splitRowsByPage(column, rows, where).map(({ page, rows: pageRows, from, to }) => {
-    const request: PageRequest = {
-      page,
-      rows: pageRows,
-      slots: slots.subarray(from, to),
-      where: `${where} page ${page.index}`,
-      arrowDictionary,
-      variableWidth,
-      nullable,
-    };
-    if (fixedWidth !== undefined) request.fixedWidth = fixedWidth;
-    if (nested) request.nested = nested;
-    return request;
-  });
+  // One object shape for every request (absent fields undefined), so planPage's property loads stay monomorphic.
+  return splitRowsByPage(column, rows, where).map(({ page, rows: pageRows, from, to }): PageRequest => ({
+    page,
+    rows: pageRows,
+    slots: slots.subarray(from, to),
+    where: `${where} page ${page.index}`,
+    arrowDictionary,
+    fixedWidth,
+    variableWidth,
+    nullable,
+    output,
+    nested,
+  }));
 }
 
 /**
@@ -267,8 +281,7 @@ export async function fetchFileTasks(
         outputs.push(column.output);
         continue;
       }
-      for (const request of splitByPage(column, read.rows, read.slots)) {
-        if (output) request.output = output;
+      for (const request of splitByPage(column, read.rows, read.slots, output)) {
         steps.push(planPage(request, read.cache));
         outputs.push(column.output);
       }

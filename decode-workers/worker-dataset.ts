@@ -148,6 +148,10 @@ interface Lane {
   opened: DirectFileSource[];
   /** Requests of a remote dataset's files made for this lane's batches. */
   remoteReads: ReadStats;
+  /** Per file, the lane's source as the batch reads it (leasing): made once, not per batch. */
+  leasing: Map<string, ByteSource>;
+  /** Releases of the read memory the lane's batch in progress holds (its views are valid until then). */
+  leases: (() => void)[];
 }
 
 export class WorkerDataset {
@@ -173,6 +177,8 @@ export class WorkerDataset {
   private readonly packedChild: (number | undefined)[];
   /** The columns that keep fields of one packed struct's rows, each group's rows decoded once (packed-leaf.ts). */
   private readonly packedGroups: PackedGroup[];
+  /** Per fields array, the fields its reads plan (fieldsRead). */
+  private readonly readFields = new WeakMap<LanceField[], { kept: number[]; read: LanceField[] }>();
   /** Per column, the runner of its transform, or null. */
   private readonly transformers: (ColumnTransformer | null)[];
   /**
@@ -218,6 +224,8 @@ export class WorkerDataset {
         sources: new Map<string, Promise<DirectFileSource>>(),
         opened: [],
         remoteReads: emptyReadStats(),
+        leasing: new Map(),
+        leases: [],
       }));
       return new WorkerDataset(ref, dataset, fields, lanes, files);
     } catch (error) {
@@ -593,27 +601,40 @@ export class WorkerDataset {
   ): Promise<{ read: number; reads: ReadStats; result: T }> {
     const lane = await this.takeLane();
     const before = counters(lane);
-    // Views of leased read memory are valid until the tasks have run; released in `finally`.
-    const leases: (() => void)[] = [];
-    // Blob columns' values are read by loadBlobs, and a packed struct's rows by its group's first field
-    // (packed-leaf.ts): the plan numbers its outputs among the other fields.
-    const own = readsOwnColumn(fields);
-    const kept = fields.flatMap((f, i) => (isBlobColumn(f) || !own[i] ? [] : [i]));
+    const { kept, read: readFields } = this.fieldsRead(fields);
     const all = kept.length === fields.length;
     try {
-      const plan = await this.dataset.planRead(rows, all ? fields : kept.map((i) => fields[i] as LanceField));
+      const plan = await this.dataset.planRead(rows, readFields);
       const into = all ? placed : kept.map((i) => placed[i]);
       const perFile = await Promise.all(
-        plan.files.map(async (file) => fetchFileTasks(file, await this.laneSource(lane, file, leases), into)),
+        plan.files.map(async (file) => fetchFileTasks(file, await this.laneSource(lane, file), into)),
       );
       const read = performance.now();
       const tasks = [...perFile.flat(), ...plan.nullFills];
       const result = decode(all ? tasks : tasks.map(({ task, output }) => ({ task, output: kept[output] as number })));
       return { read, reads: addReadStats(counters(lane), before, -1), result };
     } finally {
-      for (const release of leases) release();
+      // Views of leased read memory are valid until the tasks have run.
+      for (const release of lane.leases) release();
+      lane.leases.length = 0;
       this.returnLane(lane);
     }
+  }
+
+  /**
+   * Which of `fields` a read plans, one array per `fields` array (the dataset keeps its plans per array):
+   * blob columns' values are read by loadBlobs, and a packed struct's rows by its group's first field
+   * (packed-leaf.ts), so the plan numbers its outputs among the other fields.
+   */
+  private fieldsRead(fields: LanceField[]): { kept: number[]; read: LanceField[] } {
+    let known = this.readFields.get(fields);
+    if (!known) {
+      const own = readsOwnColumn(fields);
+      const kept = fields.flatMap((f, i) => (isBlobColumn(f) || !own[i] ? [] : [i]));
+      known = { kept, read: kept.length === fields.length ? fields : kept.map((i) => fields[i] as LanceField) };
+      this.readFields.set(fields, known);
+    }
+    return known;
   }
 
   /** Closes the dataset and every lane's files (a loader's workers leave that to their thread's exit). */
@@ -758,12 +779,20 @@ export class WorkerDataset {
    * one through the dataset's source (one tail read and metadata per worker), its requests landing in
    * fresh memory bounded by the worker's io.remote.bytesInFlight share, counted for the lane.
    */
-  private async laneSource(lane: Lane, file: FileRead, leases: (() => void)[]): Promise<ByteSource> {
+  private async laneSource(lane: Lane, file: FileRead): Promise<ByteSource> {
     if (file.source instanceof RemoteSource) return file.source.countingInto(lane.remoteReads);
-    return this.leasing(await this.sourceFor(lane, file.path), leases);
+    let source = lane.leasing.get(file.path);
+    if (!source) {
+      source = this.leasing(await this.sourceFor(lane, file.path), lane.leases);
+      lane.leasing.set(file.path, source);
+    }
+    return source;
   }
 
-  /** A view of `source` whose reads lease pool memory (zero-copy) and record the release in `leases`. */
+  /**
+   * A view of `source` whose reads lease pool memory (zero-copy) and record the release in `leases`. Reads
+   * straight into their targets take no pool memory, so they need no timer for a wait that cannot happen.
+   */
   private leasing(source: DirectFileSource, leases: (() => void)[]): ByteSource {
     return {
       path: source.path,
@@ -775,7 +804,10 @@ export class WorkerDataset {
           leases.push(leased.release);
           return leased.views;
         }),
-      readInto: (ranges, targets) => this.waitingForMemory((signal) => source.readInto(ranges, targets, { signal })),
+      readInto: (ranges, targets) =>
+        source.readsIntoTargets
+          ? source.readInto(ranges, targets)
+          : this.waitingForMemory((signal) => source.readInto(ranges, targets, { signal })),
       close: () => source.close(),
     };
   }

@@ -361,6 +361,11 @@ export class DirectFileSource implements ByteSource {
     return viewsOfRanges(ranges, plan, results);
   }
 
+  /** Whether {@link readInto} reads straight into its targets (buffered batch reads), taking no pool memory. */
+  get readsIntoTargets(): boolean {
+    return this.reads !== 'threadpool' && this.directFd < 0;
+  }
+
   /**
    * {@link ByteSource.readInto}: each range into its target. Blocking buffered sources read straight into
    * the targets (one batch, no pool memory). Others read through pool memory and copy, because O_DIRECT
@@ -372,7 +377,7 @@ export class DirectFileSource implements ByteSource {
     targets: readonly Uint8Array[],
     options: { signal?: AbortSignal } = {},
   ): Promise<void> {
-    if (this.reads !== 'threadpool' && this.directFd < 0) {
+    if (this.readsIntoTargets) {
       this.checkRanges(ranges);
       // Straight into the targets: each must be exactly its range's size (a batch read fills whole targets).
       ranges.forEach((r, k) => {
