@@ -68,9 +68,14 @@ export interface DecodePoolOptions {
    * still running (an exited worker's threadId is no longer known: Node sets it to -1).
    */
   onWorkerExit?: (liveThreadIds: number[]) => void;
+  /**
+   * Young-generation cap per worker in MiB (default 8; V8 splits it into two semi-spaces and a
+   * large-object space): larger where a worker's garbage outlives a few milliseconds (remote requests).
+   */
+  youngGenerationMb?: number;
 }
 
-/** Young-generation cap per worker (V8 splits it into two semi-spaces and a large-object space). */
+/** Young-generation cap per worker by default. */
 const WORKER_YOUNG_GENERATION_MB = 8;
 
 export type LoadBalancer = NonNullable<NonNullable<ConstructorParameters<typeof Piscina>[0]>['loadBalancer']>;
@@ -112,10 +117,12 @@ export class DecodePool {
   private failure: WorkerError | undefined;
   private destroyed = false;
   private readonly onWorkerExit: ((liveThreadIds: number[]) => void) | undefined;
+  private readonly youngGenerationMb: number;
 
   constructor(options: DecodePoolOptions = {}) {
     this.workers = options.workers ?? defaultWorkerCount();
     this.tasksPerWorker = options.tasksPerWorker ?? 1;
+    this.youngGenerationMb = options.youngGenerationMb ?? WORKER_YOUNG_GENERATION_MB;
     this.onWorkerExit = options.onWorkerExit;
     this.piscina = this.start();
   }
@@ -137,7 +144,7 @@ export class DecodePool {
       trackUnmanagedFds: true,
       // A worker's garbage lives for one batch: a small young generation is enough, and it keeps V8 from
       // growing each worker's semi-spaces over the first epochs, which shows as RSS creeping up.
-      resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
+      resourceLimits: { maxYoungGenerationSizeMb: this.youngGenerationMb },
       // No maxQueue: the loader's slot ring bounds the jobs in flight (prefetch), so the queue cannot grow.
     });
     // A worker that fails while it has no task is reported as an 'error' event, which would otherwise throw.

@@ -72,6 +72,13 @@ function touchedShared(bytes: number, touchBytes = bytes): SharedArrayBuffer {
 type BudgetInput = Parameters<typeof planMemoryBudget>[0];
 
 /**
+ * A remote dataset's workers' young generation (V8's default size for a 64-bit process): each request's
+ * objects live a round trip or longer while hundreds are in flight, so with the 8 MiB of a local
+ * dataset's workers they were scavenged several times, promoted and left to full collections.
+ */
+const REMOTE_WORKER_YOUNG_GENERATION_MB = 48;
+
+/**
  * The budget of a remote dataset's loader without options.prefetch: its batches each wait round trips for
  * their reads, so up to REMOTE_PREFETCH of them are in flight (and `resolved.prefetch` says how many) when
  * the budget holds their slots without shrinking each slot's variable-width memory below the default's.
@@ -253,6 +260,7 @@ export class DataLoader {
         tasksPerWorker: ref.lanes,
         // A worker killed mid-request never gives back its permits: give them back for it.
         ...(permits && { onWorkerExit: (live: number[]) => releaseHolders(permits, live) }),
+        ...(permits && { youngGenerationMb: REMOTE_WORKER_YOUNG_GENERATION_MB }),
       });
       // Workers start and open the dataset now, not on the first batch: its latency is then reading only.
       await pool.prepare(ref);

@@ -36,6 +36,8 @@ export interface ObjectRequest {
   /** The object's URL without credentials or query string. */
   shown: string;
   range: ObjectRange;
+  /** Memory of the range's size to receive the body in, instead of a buffer of its own; undefined for one. */
+  into?: Uint8Array | undefined;
   /** Where each attempt goes, without Range: at once when known (a reused signature), else once signed. */
   target(): RequestTarget | Promise<RequestTarget>;
   /** The connections to send it on: a store's own (trusting its ca_bundle), or undefined for undici's global pool. */
@@ -183,7 +185,7 @@ let undici: typeof import('undici') | undefined;
 
 async function attempt(request: ObjectRequest, attempts: Attempts): Promise<ObjectBytes> {
   const { range } = request;
-  const collector = new BodyCollector(range);
+  const collector = new BodyCollector(range, request.into);
   try {
     const pending = targetOf(request);
     const target = pending instanceof Promise ? await pending : pending;
@@ -263,8 +265,9 @@ function targetOf(request: ObjectRequest): RequestTarget | Promise<RequestTarget
 
 /**
  * One attempt's answer as undici's dispatcher hands it over (its handler interface: no Request, Readable
- * or AbortSignal per request). The body goes straight from undici's chunks into one buffer of the
- * answer's Content-Length (one copy); without a usable length, chunks are kept and joined at the end.
+ * or AbortSignal per request). The body goes straight from undici's chunks into the request's `into` or
+ * one buffer of the answer's Content-Length (one copy); without a usable length, chunks are kept and
+ * joined at the end. A cancelled attempt takes no more chunks, so a retry alone writes `into`.
  */
 class BodyCollector implements Dispatcher.DispatchHandlers {
   /** When the attempt times out: set by Attempts.add. */
@@ -284,7 +287,10 @@ class BodyCollector implements Dispatcher.DispatchHandlers {
   private received = 0;
   private settle: ((error?: Error) => void) | undefined;
 
-  constructor(private readonly range: ObjectRange) {}
+  constructor(
+    private readonly range: ObjectRange,
+    private readonly into: Uint8Array | undefined,
+  ) {}
 
   /** Settles when the answer is complete, or rejects with what ended it. */
   done(): Promise<void> {
@@ -339,12 +345,13 @@ class BodyCollector implements Dispatcher.DispatchHandlers {
     }
     const limit = range === undefined ? WHOLE_OBJECT_PREALLOCATED_BYTES : 'suffix' in range ? range.suffix : range.size;
     if ((status === 200 || status === 206) && this.contentLength >= 0 && this.contentLength <= limit)
-      this.body = new Uint8Array(this.contentLength);
+      this.body = this.into?.length === this.contentLength ? this.into : uninitializedBytes(this.contentLength);
     else this.chunks = [];
     return true;
   }
 
   onData(chunk: Buffer): boolean {
+    if (this.cancelled) return false;
     if (this.status !== 200 && this.status !== 206) {
       if (this.errorText.length < ERROR_BODY_BYTES) this.errorText += chunk.toString('latin1', 0, ERROR_BODY_BYTES);
       return true;
@@ -369,6 +376,15 @@ class BodyCollector implements Dispatcher.DispatchHandlers {
   }
 
   onUpgrade(): void {}
+}
+
+/**
+ * `length` bytes of fresh memory, not zeroed (zeroing a 70 KB image row costs more than its copy): a body
+ * is written in full before it is read, and only what arrived is ever handed out. A plain Uint8Array over
+ * an ArrayBuffer of its own, not a Buffer, whose slice() would alias.
+ */
+function uninitializedBytes(length: number): Uint8Array {
+  return new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
 }
 
 function wholeObjectRefusal(): AttemptFailure {

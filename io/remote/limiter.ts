@@ -12,13 +12,17 @@ import type { SharedPermits } from './shared-permits.js';
 
 interface Waiter {
   bytes: number;
+  signal: AbortSignal;
   grant: () => void;
+  refuse: (error: AbortError) => void;
 }
 
 export class RequestLimiter {
   private requests = 0;
   private bytes = 0;
   protected readonly queue: Waiter[] = [];
+  /** Signals listened to: one listener per signal (a store's), not one per waiting request. */
+  private readonly watched = new WeakSet<AbortSignal>();
 
   constructor(
     readonly maxRequests: number,
@@ -33,21 +37,12 @@ export class RequestLimiter {
   acquire(bytes: number, signal: AbortSignal): Promise<void> | undefined {
     if (signal.aborted) return Promise.reject(closedError());
     if (this.queue.length === 0 && this.tryTake(bytes)) return undefined;
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        this.queue.splice(this.queue.indexOf(waiter), 1);
-        reject(closedError());
-        this.grantWaiting();
-      };
-      const waiter: Waiter = {
-        bytes,
-        grant: () => {
-          signal.removeEventListener('abort', onAbort);
-          resolve();
-        },
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.queue.push(waiter);
+    if (!this.watched.has(signal)) {
+      this.watched.add(signal);
+      signal.addEventListener('abort', () => this.refuseAborted(), { once: true });
+    }
+    return new Promise((grant, refuse) => {
+      this.queue.push({ bytes, signal, grant, refuse });
       this.waitForRoom();
     });
   }
@@ -76,6 +71,15 @@ export class RequestLimiter {
 
   /** Arranges for grantWaiting to run when room may have been made elsewhere (here, releases call it). */
   protected waitForRoom(): void {}
+
+  /** Refuses the waiters whose signal aborted; those behind them may then fit. */
+  private refuseAborted(): void {
+    const waiting = this.queue.splice(0);
+    for (const waiter of waiting)
+      if (waiter.signal.aborted) waiter.refuse(closedError());
+      else this.queue.push(waiter);
+    this.grantWaiting();
+  }
 
   protected grantWaiting(): void {
     for (let next = this.queue[0]; next !== undefined && this.tryTake(next.bytes); next = this.queue[0]) {

@@ -75,7 +75,7 @@ export class ObjectStore {
     this.limiter = shared
       ? new SharedRequestLimiter(shared)
       : new RequestLimiter(policy.concurrency, policy.bytesInFlight);
-    // Requests waiting for room listen for close(): hundreds at once are expected, not a leak.
+    // Requests waiting to be retried listen for close(): hundreds at once are expected, not a leak.
     setMaxListeners(0, this.aborter.signal);
     this.attempts = new Attempts(policy.timeoutMs, this.aborter.signal);
   }
@@ -148,12 +148,16 @@ export class ObjectStore {
     return this.listing !== undefined;
   }
 
-  /** Gets `range` of the object at `key` (relative to the root). */
-  get(key: string, range: ObjectRange): Promise<ObjectBytes> {
+  /**
+   * Gets `range` of the object at `key` (relative to the root); with `into` (the range's size), the body
+   * is received straight into it, and it is the bytes returned.
+   */
+  get(key: string, range: ObjectRange, into?: Uint8Array): Promise<ObjectBytes> {
     return fetchObject(
       {
         shown: `${this.root}/${key}`,
         range,
+        into,
         target: () => this.targetOf(key),
         agent: this.agent,
         maxRedirections: this.maxRedirections,

@@ -8,8 +8,9 @@
  * Reads inside the tail are served from it. With a {@link RangeCache}, requested ranges are looked up on
  * local disk first, and merged reads are kept there after they are fetched.
  *
- * Copies: undici's body into a fresh buffer per GET; views handed back alias it, and readInto copies
- * them into its targets. Cached ranges: readInto reads them from the cache's file straight into its
+ * Copies: undici's body into a fresh buffer per GET, views handed back alias it, and readInto copies
+ * them into its targets; a GET of one range with a target (readInto) has its body received into the
+ * target instead. Cached ranges: readInto reads them from the cache's file straight into its
  * targets (one copy, out of the page cache, as a local file's), readRanges into a fresh buffer.
  */
 import { InvalidArgumentError, IoError } from '../../errors.js';
@@ -171,13 +172,20 @@ export class RemoteSource implements ByteSource {
     if (fetchedAt.length > 0) {
       const fetched = fetchedAt.map((i) => ranges[i] as ByteRange);
       const plan = planCoalescedReads(fetched, this.options);
-      const bytes = await Promise.all(plan.reads.map((read) => this.fetchRange(read, stats)));
+      // A read that is one range with a target (a shuffled batch's rows, far apart) is received into it.
+      const into: (Uint8Array | undefined)[] = new Array(plan.reads.length);
+      if (targets)
+        fetchedAt.forEach((i, k) => {
+          const read = plan.readOf[k] as number;
+          if ((plan.reads[read] as ByteRange).size === (ranges[i] as ByteRange).size) into[read] = targets[i];
+        });
+      const bytes = await Promise.all(plan.reads.map((read, r) => this.fetchRange(read, stats, into[r])));
       viewsOfRanges(fetched, plan, bytes).forEach((view, k) => (views[fetchedAt[k] as number] = view));
     }
     if (targets)
       views.forEach((view, i) => {
         const target = targets[i] as Uint8Array;
-        if (view !== target) target.set(view);
+        if (view.buffer !== target.buffer || view.byteOffset !== target.byteOffset) target.set(view);
       });
     return views;
   }
@@ -187,9 +195,9 @@ export class RemoteSource implements ByteSource {
     if (this.ownsStore) this.store.close();
   }
 
-  /** Fetches one merged read and keeps it in the range cache; `stats` counts requests sent. */
-  private async fetchRange(range: ByteRange, stats: ReadStats): Promise<Uint8Array> {
-    const { bytes } = await this.store.get(this.key, range);
+  /** Fetches one merged read (into `into` when given) and keeps it in the range cache; `stats` counts requests sent. */
+  private async fetchRange(range: ByteRange, stats: ReadStats, into: Uint8Array | undefined): Promise<Uint8Array> {
+    const { bytes } = await this.store.get(this.key, range, into);
     stats.readsIssued++;
     stats.bytesRead += bytes.length;
     await this.cache?.write(this.path, this.size, range, bytes);

@@ -3,6 +3,7 @@
  * fault-injecting proxy: what is retried and what is not, the typed error after the retry budget,
  * per-request timeouts on stalled bodies, the in-flight limit, and close() aborting requests in flight.
  */
+import { getEventListeners } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -92,6 +93,16 @@ describe('a GET of a byte range', () => {
     proxy.fault = (__, n) => (n < 2 ? fault : { kind: 'pass' });
     const { bytes } = await storeOf().get('object.bin', { offset: 10, size: 50_000 });
     expect(bytes).toEqual(BYTES.subarray(10, 50_010));
+    expect(proxy.requests).toBe(3);
+  });
+
+  it('into memory given for it receives the body there, and after a body cut short and a stall holds exactly the range', async () => {
+    proxy.fault = (_, n) => (n === 0 ? { kind: 'truncate' } : n === 1 ? { kind: 'stall' } : { kind: 'pass' });
+    const into = new Uint8Array(new SharedArrayBuffer(70_000), 10_000, 50_000);
+    const { bytes } = await storeOf({ timeoutMs: 300 }).get('object.bin', { offset: 10, size: 50_000 }, into);
+    expect(bytes.buffer).toBe(into.buffer);
+    expect(bytes.byteOffset).toBe(into.byteOffset);
+    expect(into).toEqual(BYTES.subarray(10, 50_010));
     expect(proxy.requests).toBe(3);
   });
 
@@ -237,6 +248,19 @@ describe('a GET of a byte range', () => {
 });
 
 describe('requests in flight', () => {
+  it('waiting for room add one listener to the signal that aborts them, and all of them reject when it does', async () => {
+    const limiter = new RequestLimiter(1, 1 << 30);
+    const closed = new AbortController();
+    expect(limiter.acquire(10, closed.signal)).toBeUndefined();
+    const waiting = Array.from({ length: 50 }, () => rejection(limiter.acquire(10, closed.signal) as Promise<void>));
+    expect(getEventListeners(closed.signal, 'abort')).toHaveLength(1);
+    closed.abort();
+    for (const error of await Promise.all(waiting)) {
+      expect(error).toBeInstanceOf(AbortError);
+      expect(error.message).toBe('the dataset was closed while a request waited to be sent');
+    }
+  });
+
   it('never exceed the concurrency limit', async () => {
     proxy.delayMs = 30;
     const store = storeOf({ concurrency: 3 });
