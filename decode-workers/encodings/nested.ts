@@ -40,7 +40,7 @@ import {
 } from './nested-output.js';
 import { createFixedOutput, createVariableOutput, type ColumnOutput } from './output.js';
 import { runV20Task } from './v20.js';
-import { decodeLevels, type DecodedValues } from './values.js';
+import { decodeLevels, naming, type DecodedValues } from './values.js';
 
 type Task<K extends DecodeTask['kind']> = DecodeTask & { kind: K };
 
@@ -274,16 +274,6 @@ function pushChunkValues(
         source.offsets[item + 1] as number,
         source.fsst,
       );
-  }
-}
-
-/** Runs a decoder whose kernels' CorruptFileErrors may not name the page: they are rethrown naming `where`. */
-function naming<T>(where: string, run: () => T): T {
-  try {
-    return run();
-  } catch (error) {
-    if (!(error instanceof CorruptFileError) || error.message.startsWith(where)) throw error;
-    throw new CorruptFileError(`${where}: ${error.message}`, error.details, { cause: error });
   }
 }
 

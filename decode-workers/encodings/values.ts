@@ -179,7 +179,7 @@ export function decodeMiniBlockValues(
         const bytes = unpacked(
           elemBits,
           count,
-          (out) => decodeInlineBitpacking(src, elemBits, end, out, 0, wanted.first),
+          (out) => naming(where, () => decodeInlineBitpacking(src, elemBits, end, out, 0, wanted.first)),
           true,
         );
         return { kind: 'fixed', byteWidth: elemBits / 8, bytes, count };
@@ -191,7 +191,7 @@ export function decodeMiniBlockValues(
         (out) =>
           sparse
             ? extractInlineBitpacked(src, elemBits, count, wanted.rows, wanted.from, wanted.to, wanted.base, out, where)
-            : decodeInlineBitpacking(src, elemBits, count, out, 0),
+            : naming(where, () => decodeInlineBitpacking(src, elemBits, count, out, 0)),
         sparse,
       );
       return { kind: 'fixed', byteWidth: elemBits / 8, bytes, count };
@@ -204,7 +204,7 @@ export function decodeMiniBlockValues(
       const src = need(buffers[0], 0, where, 'bit-packed values');
       checkDecodedBytes((count * elemBits) / 8, where, 'bit-packed values');
       const bytes = unpacked(elemBits, count, (out) =>
-        decodeOutOfLineBitpacking(src, elemBits, bitWidth, count, out, 0),
+        naming(where, () => decodeOutOfLineBitpacking(src, elemBits, bitWidth, count, out, 0)),
       );
       return { kind: 'fixed', byteWidth: elemBits / 8, bytes, count };
     }
@@ -293,6 +293,16 @@ function decodeVariableChunk(
     previous = offset;
   }
   return { kind: 'variable', offsets, data: buffer.subarray(first, previous), count };
+}
+
+/** Runs a decoder whose kernels' CorruptFileErrors may not name the page: they are rethrown naming `where`. */
+export function naming<T>(where: string, run: () => T): T {
+  try {
+    return run();
+  } catch (error) {
+    if (!(error instanceof CorruptFileError) || error.message.startsWith(where)) throw error;
+    throw new CorruptFileError(`${where}: ${error.message}`, error.details, { cause: error });
+  }
 }
 
 /**
