@@ -96,6 +96,11 @@ export interface WorkerMemoryPlan {
   variableSlotBytes: number;
   /** An average batch's variable-width bytes, per column, with headroom: the decode scratch prepared ahead. */
   variableBytes: number;
+  /**
+   * A remote dataset's receive memory a worker keeps for its next batches once their values are decoded
+   * (io/remote/receive-pool.ts): its share of the `remote` part's fetched values. 0 for a local dataset.
+   */
+  remoteKeptBytes: number;
 }
 
 /**

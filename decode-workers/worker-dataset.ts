@@ -59,7 +59,7 @@ import { DirectFileSource, type BatchReads } from '../io/direct-source.js';
 import { nativeAddon, readMemory } from '../io/native-addon.js';
 import { hasQueuedReads } from '../io/native-read.js';
 import { createSlabPool, touchPages, type SlabPool } from '../io/slab.js';
-import { addReadStats, emptyReadStats, type ByteSource, type ReadStats } from '../io/source.js';
+import { addReadStats, emptyReadStats, readIntoTargets, type ByteSource, type ReadStats } from '../io/source.js';
 import { SMALL_VALUE_BYTES } from '../io/plan.js';
 import { fixedByteWidth, isVariableWidth, outputWidthOf, valueTypeOf } from '../dataset/arrow-build.js';
 import { createOutputs, leafColumns, type LeafColumn } from '../dataset/columns.js';
@@ -82,6 +82,7 @@ import { packedChildOf, selectBatchFields } from './batch-fields.js';
 import { keepPackedFields, packedGroups, readsOwnColumn, type PackedGroup } from './packed-leaf.js';
 import { fetchFileTasks, type FileRead, type OutputTask } from '../dataset/read-rows.js';
 import { RemoteSource } from '../io/remote/remote-source.js';
+import { ReceivePool } from '../io/remote/receive-pool.js';
 import { ColumnTransformer } from './transforms/run.js';
 import { transformBatch, type BatchTransformJob, type BatchTransformResult } from './transforms/batch.js';
 
@@ -177,6 +178,8 @@ export class WorkerDataset {
   private readonly packedChild: (number | undefined)[];
   /** The columns that keep fields of one packed struct's rows, each group's rows decoded once (packed-leaf.ts). */
   private readonly packedGroups: PackedGroup[];
+  /** A remote dataset's receive memory, reused across batches (empty and unused for a local one). */
+  private readonly receivePool: ReceivePool;
   /** Per fields array, the fields its reads plan (fieldsRead). */
   private readonly readFields = new WeakMap<LanceField[], { kept: number[]; read: LanceField[] }>();
   /** Per column, the runner of its transform, or null. */
@@ -204,6 +207,7 @@ export class WorkerDataset {
     this.isBlob = fields.map(isBlobColumn);
     this.packedChild = fields.map(packedChildOf);
     this.packedGroups = packedGroups(fields);
+    this.receivePool = new ReceivePool(ref.memory.remoteKeptBytes);
   }
 
   static async open(ref: DatasetRef): Promise<WorkerDataset> {
@@ -780,13 +784,33 @@ export class WorkerDataset {
    * fresh memory bounded by the worker's io.remote.bytesInFlight share, counted for the lane.
    */
   private async laneSource(lane: Lane, file: FileRead): Promise<ByteSource> {
-    if (file.source instanceof RemoteSource) return file.source.countingInto(lane.remoteReads);
     let source = lane.leasing.get(file.path);
     if (!source) {
-      source = this.leasing(await this.sourceFor(lane, file.path), lane.leases);
+      source =
+        file.source instanceof RemoteSource
+          ? this.receiving(file.source.countingInto(lane.remoteReads), lane.leases)
+          : this.leasing(await this.sourceFor(lane, file.path), lane.leases);
       lane.leasing.set(file.path, source);
     }
     return source;
+  }
+
+  /**
+   * A view of a remote `source` whose reads receive their bodies into the worker's receive pool and
+   * record giving them back in `leases`, as leased slabs are: a batch's bodies are reused by later
+   * batches instead of becoming garbage.
+   */
+  private receiving(source: ByteSource, leases: (() => void)[]): ByteSource {
+    const pool = this.receivePool;
+    return {
+      ...source,
+      readRanges: async (ranges) => {
+        const targets = ranges.map((r) => pool.take(r.size));
+        leases.push(() => pool.give(targets));
+        await readIntoTargets(source, ranges, targets);
+        return targets;
+      },
+    };
   }
 
   /**

@@ -19,9 +19,10 @@
  * scratch. Workers receive their share as plain data (DatasetRef.memory), since decode-workers/ cannot
  * import loader/.
  *
- * A remote dataset's workers read into fresh buffers, not slabs: its requests in flight (a count shared
+ * A remote dataset's workers read into receive buffers, not slabs: its requests in flight (a count shared
  * by all workers, io/remote/shared-permits.ts) and what they fetched until it is decoded (two lanes of
- * up to twice a batch per worker, range-cache hits included) are the `remote` part, which must fit like
+ * up to twice a batch per worker, range-cache hits included; the buffers a worker keeps for reuse are
+ * bounded by the same amount, io/remote/receive-pool.ts) are the `remote` part, which must fit like
  * slots do; each worker's read memory is then only the least a slab pool is made with.
  */
 import { ResourceError } from '../errors.js';
@@ -249,6 +250,7 @@ export function planMemoryBudget(input: MemoryBudgetInput): MemoryBudget {
     transformScratchBytes,
     listScratchBytes,
     variableSlotBytes,
+    remoteKeptBytes: remote === 0 ? 0 : READ_BATCHES_PER_WORKER * input.batchBytes,
     variableBytes:
       variableColumns === 0
         ? 0
