@@ -5,7 +5,7 @@
  * own: by default a lean S3 read endpoint over bench/.data with --server-processes cluster workers
  * (`--store s3rver`: s3rver behind a delaying proxy, the datasets uploaded to it first).
  *
- *   shuffled   emb 2.1 and images: the first --batches batches of epoch 1 (seed 42, 256 rows), lance-loader
+ *   shuffled   emb (2.1 and 2.2) and images (2.1): the first --batches batches of epoch 1 (seed 42, 256 rows), lance-loader
  *              (createLoader not timed; default options, then with --prefetch batches ahead, with a
  *              --gap-kib merge gap, and with --prefetch and --concurrency requests in flight) vs LanceDB takeOffsets with 1 and 4 batches in flight; for each, the
  *              requests per row, the store's CPU per request and the reading process's CPU per request
@@ -16,8 +16,8 @@
  *              pairs run alternately (the cache stays filled after the first), each with its CPU per row
  *
  * Datasets come from bench/.data (bench/datasets.ts writes them once; bench/README.md says how to link
- * another checkout's). Run alone: `npx tsx bench/remote.ts [--latency-ms 20] [--batches 30] [--workers 2]
- * [--store lean|s3rver] [--server-processes 2] [--prefetch 16] [--gap-kib 1024] [--concurrency 256] [--emb-rows 200000]
+ * another checkout's). Run alone: `npx tsx bench/remote.ts [--latency-ms 20] [--batches 120] [--workers 2]
+ * [--store lean|s3rver] [--server-processes 2] [--prefetch 16] [--gap-kib 1024] [--concurrency 512] [--emb-rows 200000]
  * [--images-rows 20000] [--cache-rows 10000] [--cache-epochs 5] [--cache-pairs 3] [--only shuffled,bandwidth,cache]`, or as part of the suite
  * (`npm run bench -- --only remote`). Prints a markdown table; numbers go in bench/README.md.
  */
@@ -39,11 +39,11 @@ function option(name: string, fallback: number): number {
   return at >= 0 ? Number(argv[at + 1]) : fallback;
 }
 const LATENCY_MS = option('latency-ms', 20);
-const BATCHES = option('batches', 30);
+const BATCHES = option('batches', 120);
 const WORKERS = option('workers', 2);
 const PREFETCH = option('prefetch', 16);
 const GAP_KIB = option('gap-kib', 1024);
-const CONCURRENCY = option('concurrency', 256);
+const CONCURRENCY = option('concurrency', 512);
 const STORE = argv.includes('--store') ? argv[argv.indexOf('--store') + 1] : 'lean';
 const ONLY = new Set((argv[argv.indexOf('--only') + 1] ?? '').split(','));
 /** Whether part `name` runs (all of them without --only). */
@@ -268,14 +268,15 @@ try {
     '| dataset | reader | rows/s | requests/row | store CPU ms/request | reader CPU ms/request | bytes read ÷ delivered |',
     '|---|---|---:|---:|---:|---:|---:|',
   );
-  const shuffled: [BenchKind, number][] = runs('shuffled')
+  const shuffled: [BenchKind, number, '2.1' | '2.2'][] = runs('shuffled')
     ? [
-        ['emb', option('emb-rows', 200_000)],
-        ['images', option('images-rows', 20_000)],
+        ['emb', option('emb-rows', 200_000), '2.1'],
+        ['emb', option('emb-rows', 200_000), '2.2'],
+        ['images', option('images-rows', 20_000), '2.1'],
       ]
     : [];
-  for (const [kind, rows] of shuffled) {
-    const local = await ensureBenchDataset(kind, rows, '2.1');
+  for (const [kind, rows, version] of shuffled) {
+    const local = await ensureBenchDataset(kind, rows, version);
     const url = await upload(local, server.endpoint);
     const name = basename(local);
     const variants: [string, Partial<LoaderOptions>][] = [
