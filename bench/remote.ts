@@ -17,7 +17,7 @@
  *
  * Datasets come from bench/.data (bench/datasets.ts writes them once; bench/README.md says how to link
  * another checkout's). Run alone: `npx tsx bench/remote.ts [--latency-ms 20] [--batches 120] [--workers 2]
- * [--store lean|s3rver] [--server-processes 2] [--prefetch 16] [--gap-kib 1024] [--concurrency 512] [--emb-rows 200000]
+ * [--store lean|s3rver] [--server-processes 2] [--prefetch 16] [--gap-kib 1024] [--concurrency 1024] [--emb-rows 200000]
  * [--images-rows 20000] [--cache-rows 10000] [--cache-epochs 5] [--cache-pairs 3] [--only shuffled,bandwidth,cache]`, or as part of the suite
  * (`npm run bench -- --only remote`). Prints a markdown table; numbers go in bench/README.md.
  */
@@ -43,7 +43,7 @@ const BATCHES = option('batches', 120);
 const WORKERS = option('workers', 2);
 const PREFETCH = option('prefetch', 16);
 const GAP_KIB = option('gap-kib', 1024);
-const CONCURRENCY = option('concurrency', 512);
+const CONCURRENCY = option('concurrency', 1024);
 const STORE = argv.includes('--store') ? argv[argv.indexOf('--store') + 1] : 'lean';
 const ONLY = new Set((argv[argv.indexOf('--only') + 1] ?? '').split(','));
 /** Whether part `name` runs (all of them without --only). */
