@@ -12,13 +12,13 @@
  *   bandwidth  seed000 (500 × 422 KB): a whole shuffled epoch's bytes per second against the link's own
  *              rate (every data file fetched in 8 MiB ranges, 1, 4 or 16 at a time, the best)
  *   cache      emb with io.remote.cacheDir: epoch 0 fills the cache, epochs 1 to --cache-epochs are timed,
- *              against the same loader on the local copy (warm page cache, epoch 0 untimed); --cache-pairs
+ *              against the same loader (prefetch 4 both) on the local copy (warm page cache, epoch 0 untimed); --cache-pairs
  *              pairs run alternately (the cache stays filled after the first), each with its CPU per row
  *
  * Datasets come from bench/.data (bench/datasets.ts writes them once; bench/README.md says how to link
  * another checkout's). Run alone: `npx tsx bench/remote.ts [--latency-ms 20] [--batches 120] [--workers 2]
  * [--store lean|s3rver] [--server-processes 2] [--prefetch 16] [--gap-kib 1024] [--concurrency 1024] [--emb-rows 200000]
- * [--images-rows 20000] [--cache-rows 10000] [--cache-epochs 5] [--cache-pairs 3] [--only shuffled,bandwidth,cache]`, or as part of the suite
+ * [--images-rows 20000] [--cache-rows 10000] [--cache-epochs 20] [--cache-pairs 3] [--only shuffled,bandwidth,cache]`, or as part of the suite
  * (`npm run bench -- --only remote`). Prints a markdown table; numbers go in bench/README.md.
  */
 import { spawn } from 'node:child_process';
@@ -44,6 +44,12 @@ const WORKERS = option('workers', 2);
 const PREFETCH = option('prefetch', 16);
 const GAP_KIB = option('gap-kib', 1024);
 const CONCURRENCY = option('concurrency', 1024);
+/**
+ * The cache part's prefetch for both loaders: a local dataset's default. A remote dataset's default (16)
+ * keeps round trips in flight; an epoch from the range cache has none, and the part compares reading
+ * from the cache with reading the local copy, so both loaders get the same options but the URL.
+ */
+const LOCAL_PREFETCH = 4;
 const STORE = argv.includes('--store') ? argv[argv.indexOf('--store') + 1] : 'lean';
 const ONLY = new Set((argv[argv.indexOf('--only') + 1] ?? '').split(','));
 /** Whether part `name` runs (all of them without --only). */
@@ -329,7 +335,7 @@ try {
   if (runs('cache')) {
     const small = await ensureBenchDataset('emb', option('cache-rows', 10_000), '2.1');
     const smallUrl = await upload(small, server.endpoint);
-    const timed = Array.from({ length: option('cache-epochs', 5) }, (_, e) => e + 1);
+    const timed = Array.from({ length: option('cache-epochs', 20) }, (_, e) => e + 1);
     lines.push(
       '',
       `${basename(small)}, epochs 1–${timed.length} timed after epoch 0 (which fills the cache in the first pair), alternately:`,
@@ -341,12 +347,12 @@ try {
     for (let pair = 1; pair <= option('cache-pairs', 3); pair++) {
       const cached = await runLoader(
         smallUrl,
-        { batchSize: 256, storage, io: { remote: { cacheDir } } },
+        { batchSize: 256, prefetch: LOCAL_PREFETCH, storage, io: { remote: { cacheDir } } },
         timed,
         undefined,
         [0],
       );
-      const local = await runLoader(small, { batchSize: 256 }, timed, undefined, [0]);
+      const local = await runLoader(small, { batchSize: 256, prefetch: LOCAL_PREFETCH }, timed, undefined, [0]);
       if (cached.bytesRead > 0) throw new Error(`the range cache epochs read ${cached.bytesRead} bytes from the store`);
       ratios.push(cached.rowsPerSecond / local.rowsPerSecond);
       const cpu = (run: LoaderRun) => ((run.cost.clientCpuMs * 1000) / run.batches.flat().length).toFixed(2);
