@@ -298,17 +298,19 @@ HOT static void resample_down(const uint8_t *between, size_t values, int32_t *su
   ptrdiff_t pixel_step = p->channels_first ? 1 : p->channels;
   size_t channel_step = !p->channels_first ? 1 : float_out ? width : plane;
   uint8_t *to = float_out ? arranged : (uint8_t *)out + (p->channels_first ? y * width : y * width * p->channels);
+  /* Signed indexes: a flip steps backwards, and an unsigned x * pixel_step would wrap. */
+  ptrdiff_t across = (ptrdiff_t)width;
   if (p->flip) {
-    to += (width - 1) * pixel_step;
+    to += (across - 1) * pixel_step;
     pixel_step = -pixel_step;
   }
   for (int c = 0; c < p->channels; c++) {
     uint8_t *o = to + c * channel_step;
     const uint8_t *s = line + c;
     if (c >= components) /* alpha */
-      for (size_t x = 0; x < width; x++) o[x * pixel_step] = 255;
+      for (ptrdiff_t x = 0; x < across; x++) o[x * pixel_step] = 255;
     else
-      for (size_t x = 0; x < width; x++) o[x * pixel_step] = s[x * components];
+      for (ptrdiff_t x = 0; x < across; x++) o[x * pixel_step] = s[x * components];
   }
   if (!float_out) return;
   if (p->channels_first)

@@ -1,6 +1,6 @@
 /**
  * External bases of a write (`options.externalBases`): which directories blob v2 URIs resolve against,
- * and how an append registers new ones the way Lance does.
+ * and how an append or overwrite registers new ones the way Lance does.
  *
  * Lance's Append transaction cannot register a base (its data may only refer to bases the manifest
  * already lists); Lance registers bases with an UpdateBases transaction of their own
@@ -9,12 +9,18 @@
  *
  *   version N ──UpdateBases (N + 1: N's fragments, plus the new base_paths)──► Append (N + 2)
  *
- * A create or overwrite registers them in its own version, as Overwrite.initial_bases. A base is one
- * directory however it is spelled (a `file:` URL or a path, a trailing '/', '.' and '..' segments): two
- * spellings are compared by the directory the reader resolves them to (dataset/blobs.ts).
+ * An overwrite of an existing dataset does the same (Lance refuses Overwrite.initial_bases unless the
+ * write creates the dataset); only a create registers them in its own version, as
+ * Overwrite.initial_bases. A base is one directory however it is spelled (a `file:` URL or a path, a
+ * trailing '/', '.' and '..' segments): two spellings are compared by the directory the reader
+ * resolves them to (dataset/blobs.ts).
+ *
+ * Every base registered gets a name no other base of the dataset has: Lance's UpdateBases refuses a
+ * new base whose name or path equals a registered base's, two unnamed ones included (None == None in
+ * its check), so Lance never registers an unnamed base beside another one that way.
  */
 import fs from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CommitConflictError, InvalidArgumentError } from '../errors.js';
 import { FLAG_BASE_PATHS, parseManifest } from '../format/manifest.js';
@@ -63,9 +69,23 @@ function sameBase(a: BasePathProto, b: BasePathProto): boolean {
 }
 
 /**
+ * `base` with a name none of `others` has: its own when free, else its directory's last segment
+ * (`media`), suffixed `-2`, `-3`… until free.
+ */
+function named(base: BasePathProto, others: readonly BasePathProto[]): BasePathProto {
+  const taken = new Set(others.map((b) => b.name));
+  if (base.name !== undefined && !taken.has(base.name)) return base;
+  const stem = basename(localBaseDirectory(base) ?? base.path) || 'base';
+  let name = stem;
+  for (let n = 2; taken.has(name); n++) name = `${stem}-${n}`;
+  return { ...base, name };
+}
+
+/**
  * The base paths after this write: the dataset's `existing` ones (kept, as Lance keeps them) and the
- * directories of options.externalBases not among them, numbered after the largest id; URIs resolve
- * against every local base that is not another dataset's root, as Lance resolves them.
+ * directories of options.externalBases not among them, numbered after the largest id and named after
+ * their directories; URIs resolve against every local base that is not another dataset's root, as
+ * Lance resolves them.
  */
 export function externalBasesOf(
   existing: readonly BasePathProto[],
@@ -91,8 +111,9 @@ export function externalBasesOf(
     };
     if (basePaths.some((b) => sameBase(b, path))) return;
     nextId++;
-    basePaths.push(path);
-    added.push(path);
+    const registered = named(path, basePaths);
+    basePaths.push(registered);
+    added.push(registered);
   });
   const bases = basePaths.flatMap((b) => {
     const dir = b.is_dataset_root ? undefined : localBaseDirectory(b);
@@ -124,16 +145,19 @@ export function missingBases(
 }
 
 /**
- * Commits version `committed.version + 1`: `committed`'s data with `newBases` registered, through an
- * UpdateBases transaction, as Lance's `add_bases` commits it; returns that version. A
+ * Commits version `committed.version + 1`: `committed`'s data with `bases` registered, through an
+ * UpdateBases transaction, as Lance's `add_bases` commits it; returns that version. A base whose name
+ * `committed` (written meanwhile by another writer) has taken is renamed: blobs name bases by id. A
  * CommitConflictError when the version is taken (its transaction file is removed then).
  */
 export function commitBases(
   root: string,
   committed: CommittedVersion,
-  newBases: BasePathProto[],
+  bases: readonly BasePathProto[],
   writerVersion: ManifestProto['writer_version'],
 ): CommittedVersion {
+  const newBases: BasePathProto[] = [];
+  for (const base of bases) newBases.push(named(base, [...committed.manifest.base_paths, ...newBases]));
   const version = committed.version + 1;
   const transactionFile = writeTransactionFile(root, {
     readVersion: committed.version,

@@ -105,11 +105,14 @@ export interface WriteDatasetOptions {
    * reader and writer feature flag 16), and a URI under one is stored relative to it, with its id. A
    * base the dataset already registers keeps its id; the dataset's own bases count without being
    * listed here. LanceDB reads such rows with `fetchBlobs`, lance-loader with `takeBlobs` (given the
-   * base in `externalRoots`). An append that registers a new base commits two versions, as Lance
-   * does: an UpdateBases version that registers it, then the Append (Lance's Append transaction cannot
-   * register a base); should the Append then fail, the dataset keeps that version, as after Lance's
-   * `add_bases`. A directory is one base however it is spelled (a path or a `file:` URL, with or
-   * without a trailing '/').
+   * base in `externalRoots`). An append, or an overwrite of an existing dataset, that registers a new
+   * base commits two versions, as Lance does: an UpdateBases version that registers it, then the
+   * Append or Overwrite (Lance registers bases in neither; only a create registers them in its own
+   * version); should the second fail, the dataset keeps the first, as after Lance's `add_bases`. A
+   * directory is one base however it is spelled (a path or a `file:` URL, with or without a trailing
+   * '/'). Each base registered is named after its directory's last segment (`media`; `media-2` when
+   * the dataset has a base of that name), as Lance's `add_bases` needs: it refuses a base whose name a
+   * registered base has, two unnamed ones included.
    */
   externalBases?: readonly (string | URL)[];
   /**
@@ -556,20 +559,21 @@ export async function writeDataset(
             fragments,
             fields,
             schemaMetadata: metadata,
-            initialBases: bases.added,
+            // Lance registers bases in an Overwrite only when it creates the dataset.
+            initialBases: committed ? [] : bases.added,
           },
     );
     written.push(join(root, '_transactions', transactionFile));
     for (let attempt = 1; ; attempt++) {
-      // Lance's Append cannot register bases: an UpdateBases version registers them first. A base
-      // another writer registered differently is a conflict no retry mends.
-      const newBases =
-        mode === 'append' && committed ? missingBases(root, committed.manifest.base_paths, bases.added) : [];
+      // Lance's Append, and its Overwrite of an existing dataset, cannot register bases: an UpdateBases
+      // version registers them first. A base another writer registered differently is a conflict no
+      // retry mends.
+      const newBases = committed ? missingBases(root, committed.manifest.base_paths, bases.added) : [];
       try {
         if (committed && newBases.length > 0) committed = commitBases(root, committed, newBases, WRITER_VERSION);
         const version = (committed?.version ?? 0) + 1;
         const base = mode === 'append' ? (committed?.manifest ?? {}) : configOf(committed);
-        const basePaths = mode === 'append' ? (committed?.manifest.base_paths ?? []) : bases.basePaths;
+        const basePaths = committed?.manifest.base_paths ?? bases.basePaths;
         const manifest = buildManifest(base, version, added, metadata, transactionFile, basePaths);
         const indexSection = mode === 'append' && committed ? indexSectionOf(committed) : undefined;
         commitManifest(root, version, manifestFileBytes(manifest, indexSection));

@@ -1,12 +1,18 @@
 /**
  * Comparing an append's new external bases with the ones a version committed meanwhile registers:
  * one directory is one base however it is spelled, and an id or a directory taken differently is a
- * conflict.
+ * conflict; a name taken meanwhile is not, the base is renamed.
  */
-import { describe, expect, it } from 'vitest';
-import { CommitConflictError } from '../../index.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { tableFromArrays } from 'apache-arrow';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CommitConflictError, writeDataset } from '../../index.js';
 import type { BasePathProto } from '../../format/proto/messages.js';
-import { missingBases } from '../../writer/bases.js';
+import { commitBases, missingBases } from '../../writer/bases.js';
+import { readLatestVersion } from '../../writer/commit.js';
 
 const base = (id: number, path: string): BasePathProto => ({ id, is_dataset_root: false, path });
 const mine = base(2, 'file:///data/media');
@@ -33,5 +39,23 @@ describe('missingBases', () => {
 
   it('refuses a committed base that registered the directory under another id', () => {
     expect(() => missingBases('/t.lance', [base(3, '/data/media/')], [mine])).toThrow(CommitConflictError);
+  });
+});
+
+describe('commitBases', () => {
+  const root = fs.mkdtempSync(join(os.tmpdir(), 'writer-bases-'));
+  afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  it('renames a new base whose name a base registered meanwhile has, after its directory', async () => {
+    const path = join(root, 'renamed.lance');
+    await writeDataset(path, tableFromArrays({ id: Int32Array.of(1) }), { externalBases: [join(root, 'media')] });
+    const committed = readLatestVersion(path);
+    if (!committed) throw new Error(`no dataset at ${path}`);
+    const taken = { ...base(2, pathToFileURL(join(root, 'clips')).href), name: 'media' };
+    const { manifest } = commitBases(path, committed, [taken], { library: 'test', version: '0' });
+    expect(manifest.base_paths.map((b) => [b.id, b.name])).toEqual([
+      [1, 'media'],
+      [2, 'clips'],
+    ]);
   });
 });

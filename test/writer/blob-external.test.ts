@@ -22,7 +22,7 @@ import { oracleScan } from '../fixtures/oracle.js';
 import { gatherBlobV2Page } from '../../writer/blob.js';
 import { manifestFileName, readLatestVersion } from '../../writer/commit.js';
 import { parseManifest } from '../../format/manifest.js';
-import type { ManifestProto } from '../../format/proto/messages.js';
+import type { BasePathProto, ManifestProto } from '../../format/proto/messages.js';
 import { protoSources } from '../../format/proto/definitions.js';
 import { editManifest } from '../dataset/bad-input-helpers.js';
 import { hex, scanOurs } from './read-back.js';
@@ -132,6 +132,14 @@ function lanceDbAdd(path: string, first: number, blobs: Blob[]): Promise<void> {
   return withTable(path, async (table) => void (await table.add(toLanceDbArrow(blobTable(first, blobs)))));
 }
 
+/**
+ * A manifest's base paths, each as its four fields: a parsed optional field (`name`) also comes with
+ * protobufjs's `_name`, its synthetic oneof.
+ */
+function basesOf(manifest: ManifestProto | undefined): BasePathProto[] | undefined {
+  return manifest?.base_paths.map(({ id, name, is_dataset_root, path }) => ({ id, name, is_dataset_root, path }));
+}
+
 /** The descriptors LanceDB's query returns for rows `from`..`to` (exclusive) of the image column. */
 async function descriptors(path: string, from: number, to: number): Promise<unknown[]> {
   const table = await oracleScan(path, ['image']);
@@ -157,7 +165,9 @@ describe('external blobs under a base, written by lance-loader and LanceDB into 
   it('is created by lance-loader with the base registered and flag 16 set, as LanceDB sets it', async () => {
     await writeDataset(path, blobTable(0, ours), { externalBases: [media] });
     const { manifest } = readLatestVersion(path) ?? {};
-    expect(manifest?.base_paths).toEqual([{ id: 1, is_dataset_root: false, path: pathToFileURL(media).href }]);
+    expect(basesOf(manifest)).toEqual([
+      { id: 1, name: 'me dia', is_dataset_root: false, path: pathToFileURL(media).href },
+    ]);
     expect([manifest?.reader_feature_flags, manifest?.writer_feature_flags]).toEqual([16n, 16n]);
   });
 
@@ -226,7 +236,7 @@ function transactionsByVersion(path: string): Record<number, Record<string, unkn
   for (const name of fs.readdirSync(join(path, '_versions')).filter((n) => n.endsWith('.manifest'))) {
     const manifest = parseManifest(fs.readFileSync(join(path, '_versions', name)), name);
     const bytes = fs.readFileSync(join(path, '_transactions', manifest.transaction_file ?? ''));
-    out[manifest.version] = Transaction.toObject(Transaction.decode(bytes), { longs: Number });
+    out[manifest.version] = Transaction.toObject(Transaction.decode(bytes), { longs: Number, arrays: true });
   }
   return out;
 }
@@ -260,12 +270,12 @@ describe('an append that registers a new external base', () => {
   it("commits the base in an UpdateBases version of its own, then the Append, as Lance's add_bases does", () => {
     const [v1, v2, v3] = [1, 2, 3].map((v) => manifestAt(path, v));
     const bases = [
-      { id: 1, is_dataset_root: false, path: pathToFileURL(media).href },
-      { id: 2, is_dataset_root: false, path: pathToFileURL(other).href },
+      { id: 1, name: 'me dia', is_dataset_root: false, path: pathToFileURL(media).href },
+      { id: 2, name: 'other', is_dataset_root: false, path: pathToFileURL(other).href },
     ];
     expect(v2?.fragments).toEqual(v1?.fragments);
-    expect([v2?.base_paths, v2?.reader_feature_flags, v2?.writer_feature_flags]).toEqual([bases, 16n, 16n]);
-    expect([v3?.fragments.length, v3?.base_paths]).toEqual([2, bases]);
+    expect([basesOf(v2), v2?.reader_feature_flags, v2?.writer_feature_flags]).toEqual([bases, 16n, 16n]);
+    expect([v3?.fragments.length, basesOf(v3)]).toEqual([2, bases]);
     const transactions = transactionsByVersion(path);
     expect(transactions[2]?.update_bases).toEqual({ new_bases: bases.slice(1) });
     expect(transactions[2]?.read_version).toBe(1);
@@ -285,6 +295,54 @@ describe('an append that registers a new external base', () => {
     expect(await lanceDbBlobs(path)).toEqual(expected(all));
     expect(await ourBlobs(path, [media, other])).toEqual(expected(all));
   });
+});
+
+describe('an overwrite of a dataset that registers a new external base', () => {
+  const path = join(root, 'overwrite-bases.lance');
+  const created: Blob[] = [{ uri: join(media, 'a.bin') }, { data: bytesOf(2, 40) }];
+  const overwritten: Blob[] = [{ uri: join(other, 'd.bin') }, { uri: join(media, 'c.bin') }, null];
+  const bases = [
+    { id: 1, name: 'me dia', is_dataset_root: false, path: pathToFileURL(media).href },
+    { id: 2, name: 'other', is_dataset_root: false, path: pathToFileURL(other).href },
+  ];
+
+  beforeAll(async () => {
+    await writeDataset(path, blobTable(0, created), { externalBases: [media] });
+    await writeDataset(path, blobTable(0, overwritten), { mode: 'overwrite', externalBases: [other] });
+  });
+
+  it('registers the base in an UpdateBases version, then commits an Overwrite that registers none', () => {
+    const transactions = transactionsByVersion(path);
+    expect(transactions[1]?.overwrite).toMatchObject({ initial_bases: bases.slice(0, 1) });
+    expect([transactions[2]?.update_bases, transactions[2]?.read_version]).toEqual([{ new_bases: bases.slice(1) }, 1]);
+    expect(transactions[3]?.overwrite).toMatchObject({ initial_bases: [] });
+  });
+
+  it('keeps the old rows in the UpdateBases version and ends with both bases and only the new rows', () => {
+    const [v1, v2, v3] = [1, 2, 3].map((v) => manifestAt(path, v));
+    expect([v2?.fragments, basesOf(v2)]).toEqual([v1?.fragments, bases]);
+    expect([v3?.fragments.map((f) => f.physical_rows), basesOf(v3)]).toEqual([[overwritten.length], bases]);
+    expect([v3?.reader_feature_flags, v3?.writer_feature_flags]).toEqual([16n, 16n]);
+  });
+
+  it('is read by LanceDB at every version, with every blob fetched', async () => {
+    expect(await lanceDbBlobs(path, 1)).toEqual(expected(created));
+    expect(await lanceDbBlobs(path, 2)).toEqual(expected(created));
+    expect(await lanceDbBlobs(path, 3)).toEqual(expected(overwritten));
+  });
+});
+
+it('names each base it registers after its directory, suffixed when the dataset has a base of that name', async () => {
+  const path = join(root, 'named.lance');
+  const clips = ['a', 'b', 'c'].map((parent) => join(root, parent, 'clips'));
+  await writeDataset(path, blobTable(0, [null]), { externalBases: clips.slice(0, 2) });
+  await writeDataset(path, blobTable(1, [null]), { mode: 'append', externalBases: clips });
+  const { manifest } = readLatestVersion(path) ?? {};
+  expect(manifest?.base_paths.map((b) => [b.id, b.name])).toEqual([
+    [1, 'clips'],
+    [2, 'clips-2'],
+    [3, 'clips-3'],
+  ]);
 });
 
 /**
@@ -327,7 +385,9 @@ it('registers one base when two racing appends both register its directory', asy
   // the base registered under the id its blobs name and appends as version 4.
   expect([winner.version, (await loser).version]).toEqual([3, 4]);
   const { manifest } = readLatestVersion(path) ?? {};
-  expect(manifest?.base_paths).toEqual([{ id: 1, is_dataset_root: false, path: pathToFileURL(other).href }]);
+  expect(basesOf(manifest)).toEqual([
+    { id: 1, name: 'other', is_dataset_root: false, path: pathToFileURL(other).href },
+  ]);
   const transactions = transactionsByVersion(path);
   expect([transactions[4]?.read_version, Object.keys(transactions[4] ?? {})]).toEqual([
     1,
