@@ -85,7 +85,10 @@ export interface PadOptions {
 
 /** Options of {@link createLoader}. */
 export interface LoaderOptions {
-  /** Columns to load (default: all). */
+  /**
+   * Columns to load (default: all). A struct gives its fields as columns of their own, by path; a column
+   * named twice, or a struct and a field of it, is one batch column, where it is first named.
+   */
   columns?: readonly string[];
   /** Rows per batch. */
   batchSize: number;
