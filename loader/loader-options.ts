@@ -116,6 +116,10 @@ export interface LoaderOptions {
    * their variable-width memory, each worker's read memory, decoded-page cache (io.cacheBytes) and decode
    * scratch (loader/budget.ts); `metrics().memory` reports each part. Too small for the least each part
    * needs: createLoader rejects with a ResourceError (MEMORY_BUDGET) saying how many bytes it needs.
+   * Variable-width memory is sized from the data files' average bytes a row, with headroom, and for blob
+   * columns from the values of up to 1,024 sampled rows: at least a batch holding the largest sampled
+   * value. A batch that needs more (longer values, a blob larger than any sampled) rejects the epoch with
+   * a ResourceError (MEMORY_BUDGET) naming the column and the bytes.
    */
   memoryBytes?: number;
   /** Per-column row shapes, e.g. `{ pixels: [28, 28, 1] }`. */
