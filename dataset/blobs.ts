@@ -81,7 +81,7 @@ export interface BlobOrigin {
 export const INLINE = 0;
 const PACKED = 1;
 const DEDICATED = 2;
-const EXTERNAL = 3;
+export const EXTERNAL = 3;
 
 /** How many blob files a dataset keeps open when none is being read (dataset/open-files.ts). */
 const MAX_OPEN_BLOB_FILES = 128;

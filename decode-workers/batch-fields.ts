@@ -22,16 +22,27 @@ import { isListType, packedFieldKind, type LanceField } from '../format/schema.j
 import type { Dataset } from '../dataset/dataset.js';
 import { packedRowBytes } from '../dataset/packed-struct.js';
 
-/** The batch fields for `columns` (all top-level columns when undefined): selected fields with struct and list-of-struct leaves expanded. */
+/**
+ * The batch fields for `columns` (all top-level columns when undefined): selected fields with struct and
+ * list-of-struct leaves expanded, each path once.
+ */
 export function selectBatchFields(dataset: Dataset, columns: readonly string[] | undefined): LanceField[] {
   if (columns === undefined) return dataset.selectFields(undefined).flatMap((f) => leavesOf(dataset, f, f.name));
   if (!Array.isArray(columns) || columns.some((c) => typeof c !== 'string')) return dataset.selectFields(columns);
-  return columns.flatMap((name) => {
+  const fields = columns.flatMap((name) => {
     const packedLeaf = packedLeafAt(dataset, name);
     if (packedLeaf) return [packedLeaf];
     const listed = throughLists(dataset, name);
     if (!listed) return leavesOf(dataset, dataset.selectFields([name])[0] as LanceField, name);
     return leavesOf(dataset, listed.end, name, true).map((leaf) => ({ ...listed.wrap(leaf), name: leaf.name }));
+  });
+  // A batch has one column per path: a column named twice, or a struct and a field of it, is read once,
+  // where it is first named (packed-leaf.ts groups a packed struct's fields by the child each keeps).
+  const named = new Set<string>();
+  return fields.filter((field) => {
+    if (named.has(field.name)) return false;
+    named.add(field.name);
+    return true;
   });
 }
 

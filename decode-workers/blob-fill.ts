@@ -12,10 +12,10 @@
  * larger than a slot allows is refused with the same ResourceError (MEMORY_BUDGET) as one of large binary
  * values. It is fresh per batch: a worker's two lanes hold their blob bytes across reads at the same time.
  */
-import { ResourceError } from '../errors.js';
+import { IoError, ResourceError, UnsupportedError } from '../errors.js';
 import { packedFieldKind, type LanceField } from '../format/schema.js';
 import type { Dataset } from '../dataset/dataset.js';
-import { INLINE, type BlobRange } from '../dataset/blobs.js';
+import { EXTERNAL, INLINE, type BlobRange } from '../dataset/blobs.js';
 import type { ByteRange } from '../format/file-metadata.js';
 import { addReadStats, readIntoTargets, type ByteSource, type ReadStats } from '../io/source.js';
 import {
@@ -27,34 +27,92 @@ import {
   type VariableOutput,
 } from './encodings/output.js';
 
+/**
+ * A blob column's values outside the data files, from the descriptors of a sample of rows: the mean
+ * bytes a row and the largest value.
+ */
+export interface BlobColumnBytes {
+  column: string;
+  meanBytes: number;
+  largestBytes: number;
+}
+
 /** Rows whose descriptors {@link blobBytesOutsideFiles} reads, evenly spaced over the dataset. */
 const BLOB_SAMPLE_ROWS = 1024;
 
 /**
- * Per blob v2 column among `fields`, the average bytes a row keeps outside the data files, which the data
- * files' sizes do not count: blob v2 values in packed or dedicated sidecars, and external values whose
- * descriptor records a size (size 0, the whole file, is not measured here). Read from the descriptors of up to
- * BLOB_SAMPLE_ROWS evenly spaced rows, without opening any sidecar. Inline blob v2 values and 2.0/2.1 blob
- * columns lie in the data files, whose sizes count them already.
+ * Per blob v2 column among `fields`, the bytes a row keeps outside the data files, which the data files'
+ * sizes do not count: blob v2 values in packed or dedicated sidecars, and external values. Their mean and
+ * largest value, read from the descriptors of up to BLOB_SAMPLE_ROWS evenly spaced rows, without opening
+ * any sidecar. An external value of size 0 (the whole file from its position, as LanceDB records a file
+ * it did not measure) is measured by opening its file when the dataset is local (a stat) and the file may
+ * be read (under `externalRoots`); else, or when it cannot be opened (the batch reading it reports why), it
+ * counts 0 bytes. Inline blob v2 values and 2.0/2.1 blob columns lie in the data files, whose sizes count
+ * them already.
  */
 export async function blobBytesOutsideFiles(
   dataset: Dataset,
   fields: readonly LanceField[],
-): Promise<{ column: string; bytesPerRow: number }[]> {
+  externalRoots: readonly string[],
+): Promise<BlobColumnBytes[]> {
   const columns = fields.filter((f) => packedFieldKind(f) === 'blob-v2').map((f) => f.name);
   const numRows = dataset.numRows;
   if (columns.length === 0 || numRows === 0) return [];
   const count = Math.min(numRows, BLOB_SAMPLE_ROWS);
   const rows = Array.from({ length: count }, (_, i) => Math.floor((i * numRows) / count));
   const descriptors = await dataset.take(rows, { columns });
-  return columns.map((name) => {
-    const column = descriptors.getChild(name);
-    const [kinds, sizes] = [column?.getChild('kind'), column?.getChild('size')];
-    let bytes = 0;
-    for (let i = 0; i < count; i++)
-      if (column?.isValid(i) && kinds?.get(i) !== INLINE) bytes += Number(sizes?.get(i) ?? 0);
-    return { column: name, bytesPerRow: bytes / count };
-  });
+  return Promise.all(
+    columns.map(async (name) => {
+      const column = descriptors.getChild(name);
+      const [kinds, sizes] = [column?.getChild('kind'), column?.getChild('size')];
+      const bytes = new Float64Array(count);
+      // Samples of external values of unrecorded size.
+      const wholeFiles: number[] = [];
+      for (let i = 0; i < count; i++) {
+        if (!column?.isValid(i) || kinds?.get(i) === INLINE) continue;
+        bytes[i] = Number(sizes?.get(i) ?? 0);
+        if (bytes[i] === 0 && kinds?.get(i) === EXTERNAL) wholeFiles.push(i);
+      }
+      const measured = await wholeFileSizes(
+        dataset,
+        name,
+        wholeFiles.map((i) => rows[i] as number),
+        externalRoots,
+      );
+      measured?.forEach((size, k) => (bytes[wholeFiles[k] as number] = size));
+      let total = 0;
+      let largestBytes = 0;
+      for (const size of bytes) {
+        total += size;
+        largestBytes = Math.max(largestBytes, size);
+      }
+      return { column: name, meanBytes: total / count, largestBytes };
+    }),
+  );
+}
+
+/**
+ * The sizes of the whole-file external values of column `column` at `rows`, from their files' sizes, when
+ * the dataset is local and every file may be opened; else undefined.
+ */
+async function wholeFileSizes(
+  dataset: Dataset,
+  column: string,
+  rows: number[],
+  externalRoots: readonly string[],
+): Promise<number[] | undefined> {
+  // A remote dataset learns a file's size with a request of its own: too many for an estimate.
+  if (rows.length === 0 || dataset.remote) return undefined;
+  let ranges: (BlobRange | null)[];
+  try {
+    ranges = await dataset.takeBlobRanges(rows, column, { externalRoots });
+  } catch (error) {
+    // Outside externalRoots or gone: the epoch's batch that reads the row reports it, naming the row.
+    if (error instanceof UnsupportedError || error instanceof IoError) return undefined;
+    throw error;
+  }
+  dataset.releaseBlobRanges(ranges);
+  return ranges.map((range) => range?.size ?? 0);
 }
 
 /** Whether the loader batches `field` as a blob column's values (2.0/2.1 `lance-encoding:blob`, 2.2 blob v2). */
@@ -99,14 +157,18 @@ async function readBlobs(
   reads: ReadStats,
 ): Promise<VariableOutput> {
   let total = 0;
-  for (const range of ranges) total += range?.size ?? 0;
+  let largest = 0;
+  for (const range of ranges) {
+    total += range?.size ?? 0;
+    largest = Math.max(largest, range?.size ?? 0);
+  }
   // Checked and held with no await between: the worker's other lane may have held scratch meanwhile.
   const left = budget();
   if (total > left.bytesLeft)
     throw new ResourceError(
       'MEMORY_BUDGET',
-      `column "${column}": the batch's blob values need ${total} bytes, but ${left.source} has ${left.bytesLeft} left; raise memoryBytes or lower batchSize`,
-      { column, neededBytes: total, bytesLeft: left.bytesLeft },
+      `column "${column}": the batch's blob values need ${total} bytes (the largest ${largest}), but ${left.source} has ${left.bytesLeft} left; raise memoryBytes or lower batchSize`,
+      { column, neededBytes: total, largestBytes: largest, bytesLeft: left.bytesLeft },
     );
   const out = createVariableOutput(numSlots, nullable, chargeGrowth(left, 0, total, total));
   hold(out.data.byteLength);

@@ -14,7 +14,7 @@
  * A row where the struct is null is null in each field (validity 0; an empty value or zero bytes).
  */
 import type * as arrow from 'apache-arrow';
-import type { CorruptFileError } from '../errors.js';
+import { InternalError, type CorruptFileError } from '../errors.js';
 import type { LanceField } from '../format/schema.js';
 import { fixedByteWidth } from '../dataset/arrow-build.js';
 import {
@@ -38,7 +38,10 @@ export interface PackedGroup {
   outputs: number[];
 }
 
-/** The packed groups among batch fields `fields` (output `i` is field `i`), in the order of their first field. */
+/**
+ * The packed groups among batch fields `fields` (output `i` is field `i`, each path once: selectBatchFields),
+ * in the order of their first field.
+ */
 export function packedGroups(fields: readonly LanceField[]): PackedGroup[] {
   const byStruct = new Map<number, PackedGroup>();
   fields.forEach((field, output) => {
@@ -50,6 +53,9 @@ export function packedGroups(fields: readonly LanceField[]): PackedGroup[] {
       group = { rows: output, widths: children.map((c) => fixedByteWidth(c.type)), outputs: children.map(() => -1) };
       byStruct.set(field.id, group);
     }
+    // selectBatchFields names each path once: a second output for the field would keep the raw rows.
+    if ((group.outputs[child] as number) >= 0)
+      throw new InternalError(`batch field "${field.name}" is selected twice`, { output });
     group.outputs[child] = output;
   });
   return [...byStruct.values()];

@@ -31,6 +31,7 @@ import {
   VARIABLE_INDEX_BYTES_PER_ROW,
   type WorkerMemoryPlan,
 } from '../decode-workers/messages.js';
+import type { BlobColumnBytes } from '../decode-workers/blob-fill.js';
 
 /** The parts of the budget, each owned by one kind of allocation. */
 export type MemoryPart =
@@ -117,10 +118,11 @@ export interface MemoryBudgetInput {
   /** An average batch's stored bytes of its variable-width columns. */
   variableBatchBytes: number;
   /**
-   * Per blob column, an average batch's values outside the data files (blob v2 sidecars, external files),
-   * which variableBatchBytes, made from the data files' sizes, leaves out; empty or absent without.
+   * Per blob column, its values outside the data files (blob v2 sidecars, external files), which
+   * variableBatchBytes, made from the data files' sizes, leaves out: their mean and largest bytes a row in
+   * a sample of rows (decode-workers/blob-fill.ts blobBytesOutsideFiles); empty or absent without.
    */
-  blobColumns?: readonly { column: string; batchBytes: number }[];
+  blobColumns?: readonly BlobColumnBytes[];
   /** io.cacheBytes (per worker). */
   cacheBytes: number;
   /** Whether the native addon gathers variable-width values (no staging copy). */
@@ -141,11 +143,42 @@ const TRANSFORM_INPUT_BATCHES = 4;
 
 /**
  * A worker's transform scratch: the encoded values of the batches it transforms (an average batch's
- * bytes of the transformed columns, `transformedBatchBytes`) and the largest image one row may decode
- * (`decodedBytes`: decodeImage's maxPixels × 4, the RGBA buffer a worker reuses for its crops).
+ * bytes of the transformed columns, `transformedBatchBytes`, or `fullBatchBytes` for one lane's batch
+ * holding the largest blob values sampled: {@link blobBatchBytes}) and the largest image one row may
+ * decode (`decodedBytes`: decodeImage's maxPixels × 4, the RGBA buffer a worker reuses for its crops).
  */
-export function transformScratchFor(transformedBatchBytes: number, decodedBytes: number): number {
-  return Math.ceil(TRANSFORM_INPUT_BATCHES * transformedBatchBytes) + decodedBytes;
+export function transformScratchFor(
+  transformedBatchBytes: number,
+  decodedBytes: number,
+  fullBatchBytes = transformedBatchBytes,
+): number {
+  const inputBytes = Math.max(
+    TRANSFORM_INPUT_BATCHES * transformedBatchBytes,
+    (TRANSFORM_INPUT_BATCHES / 2) * transformedBatchBytes + fullBatchBytes,
+  );
+  return Math.ceil(inputBytes) + decodedBytes;
+}
+
+/**
+ * A batch of `batchSize` rows' blob values outside the data files, summed over `columns`: an average
+ * batch's, and a full batch's, which holds each column's largest sampled value beside average ones. Only
+ * the sample is known: a batch with a larger value than any sampled can need more.
+ */
+export function blobBatchBytes(
+  columns: readonly BlobColumnBytes[],
+  batchSize: number,
+): { averageBytes: number; fullBytes: number } {
+  let averageBytes = 0;
+  let fullBytes = 0;
+  for (const c of columns) {
+    averageBytes += Math.ceil(batchSize * c.meanBytes);
+    fullBytes += fullBlobBatchBytes(c, batchSize);
+  }
+  return { averageBytes, fullBytes };
+}
+
+function fullBlobBatchBytes(column: BlobColumnBytes, batchSize: number): number {
+  return Math.ceil(column.largestBytes + (batchSize - 1) * column.meanBytes);
 }
 
 /** The budget: bytes planned per part (summed over workers), and what each worker and slot gets. */
@@ -183,13 +216,23 @@ export function planMemoryBudget(input: MemoryBudgetInput): MemoryBudget {
   // Units of variable-width memory: one per slot, `copies` per worker's decode scratch.
   const variableUnits = variableColumns === 0 ? 0 : slotCount + workers * copies;
   const blobColumns = input.blobColumns ?? [];
-  const blobBatchBytes = blobColumns.reduce((sum, c) => sum + c.batchBytes, 0);
-  // A batch's variable-width values: stored in the data files, and blob values beside them.
-  const variableBatchBytes = input.variableBatchBytes + blobBatchBytes;
+  const blobs = blobBatchBytes(blobColumns, input.batchSize);
+  // An average batch's variable-width values: stored in the data files, and blob values beside them.
+  const variableBatchBytes = input.variableBatchBytes + blobs.averageBytes;
+  // A slot holds an average batch with headroom, and a batch holding the largest blob values sampled.
   const minVariableSlot =
     variableColumns === 0
       ? 0
-      : Math.max(MIN_VARIABLE_SLOT_BYTES, ceilTo(variableBatchBytes * VARIABLE_HEADROOM, VARIABLE_ALIGN_BYTES));
+      : Math.max(
+          MIN_VARIABLE_SLOT_BYTES,
+          ceilTo(
+            Math.max(
+              variableBatchBytes * VARIABLE_HEADROOM,
+              input.variableBatchBytes * VARIABLE_HEADROOM + blobs.fullBytes,
+            ),
+            VARIABLE_ALIGN_BYTES,
+          ),
+        );
   const transformScratchBytes = input.transformScratchBytes ?? 0;
   const listScratchBytes =
     (input.listColumns ?? 0) === 0
@@ -214,9 +257,9 @@ export function planMemoryBudget(input: MemoryBudgetInput): MemoryBudget {
         (variableColumns === 0
           ? ''
           : `; variable-width values ${variableUnits * minVariableSlot + workers * indexBytes}: ${variableUnits} × ${minVariableSlot} for ${slotCount} slots and ${workers} workers' decode scratch, plus indexes` +
-            (blobBatchBytes === 0
+            (blobs.fullBytes === 0
               ? ''
-              : ` (an average batch's blob values in sidecars or external files: ${blobColumns.map((c) => `"${c.column}" ${c.batchBytes} bytes`).join(', ')})`)) +
+              : ` (a batch's blob values in sidecars or external files, with the largest value sampled: ${blobColumns.map((c) => `"${c.column}" ${fullBlobBatchBytes(c, input.batchSize)} bytes (largest ${c.largestBytes}, mean ${Math.round(c.meanBytes)} a row)`).join(', ')})`)) +
         `); raise memoryBytes, or lower batchSize, prefetch, workers or io.cacheBytes` +
         (remote === 0 ? '' : ' or io.remote.bytesInFlight'),
       { option: 'memoryBytes', memoryBytes, neededBytes: needed },

@@ -85,7 +85,10 @@ export interface PadOptions {
 
 /** Options of {@link createLoader}. */
 export interface LoaderOptions {
-  /** Columns to load (default: all). */
+  /**
+   * Columns to load (default: all). A struct gives its fields as columns of their own, by path; a column
+   * named twice, or a struct and a field of it, is one batch column, where it is first named.
+   */
   columns?: readonly string[];
   /** Rows per batch. */
   batchSize: number;
@@ -113,6 +116,10 @@ export interface LoaderOptions {
    * their variable-width memory, each worker's read memory, decoded-page cache (io.cacheBytes) and decode
    * scratch (loader/budget.ts); `metrics().memory` reports each part. Too small for the least each part
    * needs: createLoader rejects with a ResourceError (MEMORY_BUDGET) saying how many bytes it needs.
+   * Variable-width memory is sized from the data files' average bytes a row, with headroom, and for blob
+   * columns from the values of up to 1,024 sampled rows: at least a batch holding the largest sampled
+   * value. A batch that needs more (longer values, a blob larger than any sampled) rejects the epoch with
+   * a ResourceError (MEMORY_BUDGET) naming the column and the bytes.
    */
   memoryBytes?: number;
   /** Per-column row shapes, e.g. `{ pixels: [28, 28, 1] }`. */

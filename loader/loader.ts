@@ -28,7 +28,13 @@ import { nativeAddon } from '../io/native-addon.js';
 import type { DatasetRef, OutputDescriptor, VariableColumn } from '../decode-workers/messages.js';
 import { createBatch, type Batch, type BatchColumn, type BatchLease } from './batch.js';
 import { planBatchLayout, type BatchLayout } from './batch-layout.js';
-import { planDeepestBudget, planMemoryBudget, transformScratchFor, type MemoryBudget } from './budget.js';
+import {
+  blobBatchBytes,
+  planDeepestBudget,
+  planMemoryBudget,
+  transformScratchFor,
+  type MemoryBudget,
+} from './budget.js';
 import { loadImageLibrary } from '../decode-workers/transforms/image-library.js';
 import type { SkippedRow } from '../decode-workers/messages.js';
 import { selectBatchFields } from '../decode-workers/batch-fields.js';
@@ -177,11 +183,8 @@ export class DataLoader {
       );
       const variableBatchBytes = Math.max(0, batchBytes - fixedBatchBytes);
       // Blob values in sidecars and external files: variable-width values the data files' sizes leave out.
-      const blobColumns = (await blobBytesOutsideFiles(dataset, fields)).map(({ column, bytesPerRow }) => ({
-        column,
-        batchBytes: Math.ceil(resolved.batchSize * bytesPerRow),
-      }));
-      const blobBatchBytes = blobColumns.reduce((sum, c) => sum + c.batchBytes, 0);
+      const blobColumns = await blobBytesOutsideFiles(dataset, fields, resolved.externalRoots);
+      const blobs = blobBatchBytes(blobColumns, resolved.batchSize);
       const remoteIo = dataset.remote && {
         ...(resolved.remote ?? dataset.remote.io),
         // Unless given, in-flight bytes take at most a quarter of the memory budget.
@@ -212,10 +215,11 @@ export class DataLoader {
           plans.length === 0
             ? 0
             : transformScratchFor(
-                variableBatchBytes + blobBatchBytes,
+                variableBatchBytes + blobs.averageBytes,
                 Math.max(...plans.map((p) => p.decodedBytes)) +
                   // A batch-level step's input: the batch's rows stacked, one batch at a time per worker.
                   resolved.batchSize * plans.reduce((sum, p) => sum + (p.batchStep?.input?.byteWidth ?? 0), 0),
+                variableBatchBytes + blobs.fullBytes,
               ),
         ...(remoteIo && { remoteBytesInFlight: remoteIo.bytesInFlight }),
         // Lists of fixed-width items, padded or ragged: the ones the list-rows path decodes.

@@ -239,22 +239,19 @@ describe('a loader over damaged or out-of-reach blobs', () => {
     }
   });
 
-  it("never holds more blob bytes than the worker's decode scratch when both lanes read a batch too large for two", async () => {
+  it("never holds more blob bytes than the worker's decode scratch while both lanes read batches of 5 MB values", async () => {
     await withDataset('blob_v2', '2.2', async (dataset) => {
-      // 80 MiB plans about 8 MB of decode scratch per worker: one batch's 5 MB value fits, two do not.
+      // 160 MiB: read memory for two lanes, and each slot a batch with a 5 MB value and average ones.
       const loader = await createLoader(dataset, {
         columns: ['image'],
         batchSize: 64,
         workers: 1,
         prefetch: 4,
         shuffle: false,
-        memoryBytes: 80 << 20,
+        memoryBytes: 160 << 20,
       });
       try {
-        const error = await (async () => {
-          for await (const batch of loader.epoch(0)) batch.release();
-        })().catch((e: unknown) => e);
-        if (error !== undefined) expect(error).toMatchObject({ code: 'MEMORY_BUDGET' });
+        for await (const batch of loader.epoch(0)) batch.release();
         const scratch = loader.metrics().memory.parts.decodeScratch;
         expect(scratch.peakBytes).toBeGreaterThan(5_000_000);
         expect(scratch.peakBytes).toBeLessThanOrEqual(scratch.plannedBytes);
@@ -264,19 +261,18 @@ describe('a loader over damaged or out-of-reach blobs', () => {
     });
   });
 
-  it('refuses a batch whose blobs need more than a slot holds, naming the column and the bytes', async () => {
+  it('holds every batch in the least budget it takes: each of its rows is sampled, the 5 MB values too', async () => {
     await withDataset('blob_v2', '2.2', async (dataset) => {
       const options = { workers: 1, shuffle: false, batchSize: 64 };
-      // The least budget createLoader takes holds an average batch, not the first (a 5 MB value and two of 100 KB).
-      const refusal = await createLoader(dataset, { ...options, columns: ['image'], memoryBytes: 24 << 20 }).catch(
-        (e: unknown) => e as { code: string; details: { neededBytes: number } },
+      const refusal = await createLoader(dataset, { ...options, columns: ['image'], memoryBytes: 24 << 20 }).then(
+        () => undefined,
+        (e: unknown) => e as { code: string; message: string; details: { neededBytes: number } },
       );
       expect(refusal).toMatchObject({ code: 'MEMORY_BUDGET' });
-      const memoryBytes = (refusal as { details: { neededBytes: number } }).details.neededBytes;
-      const error = await epochValues(dataset, { ...options, memoryBytes }).catch((e: unknown) => e);
-      expect(error).toMatchObject({ code: 'MEMORY_BUDGET' });
-      // The batch's blob bytes, the column's among them, against the slot's.
-      expect((error as Error).message).toMatch(/need \d+ bytes \("image" \d+\), more than a batch slot's \d+ bytes/);
+      expect(refusal?.message).toMatch(/"image" \d+ bytes \(largest 5000000, mean \d+ a row\)/);
+      const memoryBytes = refusal?.details.neededBytes;
+      const { rows, values } = await epochValues(dataset, { ...options, memoryBytes });
+      expect(values).toEqual(writtenValues('blob_v2', '2.2', rows));
     });
   });
 });
@@ -337,6 +333,32 @@ describe('a loader over a blob v2 column with external blobs', () => {
       expect(values).toEqual(taken);
       const file = (row: number) => fileOf(row) as string;
       expect(values).toEqual(rows.map((row) => hex(fileOf(row) ? fs.readFileSync(file(row)) : bytesOf(row))));
+    } finally {
+      await dataset.close();
+    }
+  });
+
+  it('budgets external values of unrecorded size by their files, read under externalRoots', async () => {
+    const { dataset, root, fileOf } = await writeExternal();
+    try {
+      // The writer records size 0 (the whole file) for an external value, as LanceDB does.
+      const sizes = Array.from({ length: rowCount }, (_, row) => (fileOf(row) ? bytesOf(row).length : 0));
+      const largest = Math.max(...sizes);
+      const mean = sizes.reduce((sum, size) => sum + size, 0) / rowCount;
+      const options = { columns: ['image'], batchSize: 8, memoryBytes: 1 << 20 };
+      await expect(createLoader(dataset, { ...options, externalRoots: [root] })).rejects.toMatchObject({
+        code: 'MEMORY_BUDGET',
+        message: expect.stringContaining(
+          `"image" ${Math.ceil(largest + 7 * mean)} bytes (largest ${largest}, mean ${Math.round(mean)} a row)`,
+        ),
+      });
+      // Files it may not read are left to the epoch, which names the row.
+      const refusal = await createLoader(dataset, options).then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+      expect(refusal).toMatchObject({ code: 'MEMORY_BUDGET' });
+      expect(refusal?.message).not.toContain('external files');
     } finally {
       await dataset.close();
     }

@@ -5,7 +5,8 @@
  *   sidecars than that holds a bounded number of descriptors, with every value right, and closing the
  *   loader closes them all;
  * - the memory budget counts the sidecars' bytes, which the data files' sizes leave out: createLoader
- *   refuses a memoryBytes that cannot hold an average batch of them, and a budget it accepts holds them.
+ *   refuses a memoryBytes that cannot hold a batch of average ones with the largest it samples, and a
+ *   budget it accepts holds them; a value larger than any sampled makes its batch refuse with MEMORY_BUDGET.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -35,10 +36,11 @@ function valueOf(i: number, size = 40 + (i % 60)): Uint8Array {
 }
 
 /**
- * A LanceDB-written 2.2 table of `values` whose blob v2 column `image` puts every value in a sidecar of its own
- * (values above 16 bytes).
+ * A LanceDB-written 2.2 table of `values` whose blob v2 column `image` puts every value above
+ * `dedicatedAbove` bytes (default 16) in a sidecar of its own, and those of 9 bytes up to it in one
+ * packed sidecar.
  */
-async function writeDedicatedSidecars(values: Uint8Array[]): Promise<string> {
+async function writeSidecars(values: Uint8Array[], dedicatedAbove = 16): Promise<string> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llblob-sidecars-'));
   temps.push(dir);
   const ROWS = values.length;
@@ -68,7 +70,7 @@ async function writeDedicatedSidecars(values: Uint8Array[]): Promise<string> {
     new Map([
       ['ARROW:extension:name', 'lance.blob.v2'],
       ['lance-encoding:blob-inline-size-threshold', '8'],
-      ['lance-encoding:blob-dedicated-size-threshold', '16'],
+      ['lance-encoding:blob-dedicated-size-threshold', String(dedicatedAbove)],
     ]),
   );
   const schema = new arrow.Schema([field]);
@@ -91,7 +93,7 @@ function sidecarsUnder(dir: string): string[] {
 }
 
 it('keeps the open blob files bounded over an epoch of many more sidecars than it keeps, values right', async () => {
-  const dataset = await writeDedicatedSidecars(Array.from({ length: ROWS }, (_, i) => valueOf(i)));
+  const dataset = await writeSidecars(Array.from({ length: ROWS }, (_, i) => valueOf(i)));
   const dataDir = path.join(dataset, 'data');
   expect(sidecarsUnder(dataDir).length).toBe(ROWS);
   const openSidecars = () => fdsUnder(dataDir).filter((target) => target.endsWith('.blob')).length;
@@ -121,42 +123,84 @@ it('keeps the open blob files bounded over an epoch of many more sidecars than i
   expect(openSidecars()).toBe(0);
 });
 
+/** Checks every value of an epoch against `expected` (by row); resolves to the rows seen. */
+async function checkEpoch(
+  dataset: string,
+  options: Parameters<typeof createLoader>[1],
+  expected: (row: number) => Uint8Array,
+): Promise<number> {
+  const loader = await createLoader(dataset, options);
+  let rows = 0;
+  try {
+    for await (const batch of loader.epoch(0)) {
+      const { values, offsets } = batch.columns['image'] as BatchColumn;
+      const at = offsets as ArrayLike<number>;
+      batch.rowOffsets.forEach((row, r) => {
+        const value = (values as Uint8Array).subarray(at[r] as number, at[r + 1] as number);
+        expect(Buffer.compare(value, expected(row)), `row ${row}`).toBe(0);
+      });
+      rows += batch.numRows;
+      batch.release();
+    }
+  } finally {
+    await loader.close();
+  }
+  return rows;
+}
+
+/** The bytes the least budget createLoader takes for `options` needs, from its refusal of 1 MiB. */
+async function leastBudget(dataset: string, options: Parameters<typeof createLoader>[1]): Promise<number> {
+  const refusal = await createLoader(dataset, { ...options, memoryBytes: MiB }).catch(
+    (error: { code: string; details: { neededBytes: number } }) => error,
+  );
+  expect(refusal).toMatchObject({ code: 'MEMORY_BUDGET' });
+  return (refusal as { details: { neededBytes: number } }).details.neededBytes;
+}
+
 describe('the memory budget of a loader over sidecar blobs', () => {
   const SIZE = 300_000;
   const options = { columns: ['image'], batchSize: 8, workers: 1, prefetch: 4, seed: 2 };
   let dataset = '';
   beforeAll(async () => {
-    dataset = await writeDedicatedSidecars(Array.from({ length: 48 }, (_, i) => valueOf(i, SIZE)));
+    dataset = await writeSidecars(Array.from({ length: 48 }, (_, i) => valueOf(i, SIZE)));
   });
 
   it('refuses a memoryBytes that cannot hold an average batch of sidecar values, naming their bytes', async () => {
     const refused = createLoader(dataset, { ...options, memoryBytes: 32 * MiB });
     await expect(refused).rejects.toMatchObject({
       code: 'MEMORY_BUDGET',
-      message: expect.stringContaining(`blob values in sidecars or external files: "image" ${8 * SIZE} bytes`),
+      message: expect.stringContaining(`"image" ${8 * SIZE} bytes (largest ${SIZE}, mean ${SIZE} a row)`),
     });
   });
 
   it('holds every batch of sidecar values in a budget it accepts, values right', async () => {
-    const needed = await createLoader(dataset, { ...options, memoryBytes: 32 * MiB }).catch(
-      (error: { details: { neededBytes: number } }) => error.details.neededBytes,
+    const memoryBytes = await leastBudget(dataset, options);
+    expect(await checkEpoch(dataset, { ...options, memoryBytes }, (row) => valueOf(row, SIZE))).toBe(48);
+  });
+
+  it('holds every batch in the least budget it accepts when one sampled value is far larger than the mean', async () => {
+    const sizeOf = (row: number) => (row === 7 ? 3 * MiB : 1000);
+    const skewed = await writeSidecars(Array.from({ length: 48 }, (_, i) => valueOf(i, sizeOf(i))));
+    const memoryBytes = await leastBudget(skewed, options);
+    expect(await checkEpoch(skewed, { ...options, memoryBytes }, (row) => valueOf(row, sizeOf(row)))).toBe(48);
+  });
+
+  it('refuses the batch of a value larger than any sampled, naming the column and the bytes', async () => {
+    // 2,048 rows, of which the budget samples the even ones: odd row 1001's value is 100 times the others'.
+    const sizeOf = (row: number) => (row === 1001 ? 100_000 : 1000);
+    const unsampled = await writeSidecars(
+      Array.from({ length: 2048 }, (_, i) => valueOf(i, sizeOf(i))),
+      4 * MiB,
     );
-    const loader = await createLoader(dataset, { ...options, memoryBytes: needed as number });
-    let rows = 0;
-    try {
-      for await (const batch of loader.epoch(0)) {
-        const { values, offsets } = batch.columns['image'] as BatchColumn;
-        const at = offsets as ArrayLike<number>;
-        batch.rowOffsets.forEach((row, r) => {
-          const value = (values as Uint8Array).subarray(at[r] as number, at[r + 1] as number);
-          expect(Buffer.compare(value, valueOf(row, SIZE)), `row ${row}`).toBe(0);
-        });
-        rows += batch.numRows;
-        batch.release();
-      }
-    } finally {
-      await loader.close();
-    }
-    expect(rows).toBe(48);
+    const inOrder = { ...options, shuffle: false };
+    const memoryBytes = await leastBudget(unsampled, inOrder);
+    const error = await checkEpoch(unsampled, { ...inOrder, memoryBytes }, (row) => valueOf(row, sizeOf(row))).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ code: 'MEMORY_BUDGET' });
+    // Row 1001 and the 7 other rows of its batch, against the slot's bytes.
+    expect((error as Error).message).toMatch(
+      new RegExp(`need \\d+ bytes \\("image" ${100_000 + 7 * 1000}\\), more than a batch slot's \\d+ bytes`),
+    );
   });
 });

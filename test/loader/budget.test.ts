@@ -11,6 +11,7 @@ import {
   MIN_WORKER_READ_BYTES,
   planDeepestBudget,
   planMemoryBudget,
+  transformScratchFor,
   type MemoryBudgetInput,
 } from '../../loader/budget.js';
 import type { LanceLoaderError } from '../../errors.js';
@@ -55,6 +56,12 @@ const inputs = fc.record({
   nativeGather: fc.boolean(),
   listColumns: fc.integer({ min: 0, max: 2 }),
   remoteBytesInFlight: fc.option(fc.integer({ min: 1, max: 1024 * MiB }), { nil: undefined }),
+  blobColumns: fc.array(
+    fc
+      .tuple(fc.integer({ min: 0, max: MiB }), fc.integer({ min: 0, max: 64 * MiB }))
+      .map(([mean, more]) => ({ column: 'blob', meanBytes: mean, largestBytes: mean + more })),
+    { maxLength: 2 },
+  ),
 });
 
 describe('planMemoryBudget', () => {
@@ -121,30 +128,41 @@ describe('planMemoryBudget', () => {
     expect(worker.variableSlotBytes).toBeGreaterThanOrEqual(4 * MiB);
   });
 
+  /** A blob column of `mean` bytes a row whose largest sampled value is `largest` bytes. */
+  const blob = (column: string, mean: number, largest = mean) => ({ column, meanBytes: mean, largestBytes: largest });
+
   it('gives each slot and worker scratch room for an average batch of blob values outside the data files too', () => {
-    const { worker } = planMemoryBudget({ ...VARIABLE, blobColumns: [{ column: 'image', batchBytes: 20 * MiB }] });
+    const { worker } = planMemoryBudget({ ...VARIABLE, blobColumns: [blob('image', 20 * 1024)] });
     expect(worker.variableSlotBytes).toBeGreaterThanOrEqual(24 * MiB);
     expect(worker.decodeScratchBytes).toBeGreaterThanOrEqual(DECODE_SCRATCH_COPIES.native * 24 * MiB);
   });
 
+  it("gives each slot room for a batch holding a blob column's largest sampled value beside average ones", () => {
+    const input = { ...VARIABLE, blobColumns: [blob('image', 1024, 20 * MiB)] };
+    // The stored values with headroom, and the largest value with 1023 average ones.
+    const full = 4 * MiB * 1.25 + 20 * MiB + 1023 * 1024;
+    expect(planMemoryBudget(input).worker.variableSlotBytes).toBeGreaterThanOrEqual(full);
+    const least = refusal({ ...input, memoryBytes: 64 * MiB }).details.neededBytes as number;
+    expect(planMemoryBudget({ ...input, memoryBytes: least }).worker.variableSlotBytes).toBeGreaterThanOrEqual(full);
+  });
+
   it('leaves the list scratch to the stored bytes, not the blob values beside them', () => {
     const list = { ...VARIABLE, listColumns: 1 };
-    const blobColumns = [{ column: 'image', batchBytes: 20 * MiB }];
+    const blobColumns = [blob('image', 20 * 1024, 5 * MiB)];
     expect(planMemoryBudget({ ...list, blobColumns }).worker.listScratchBytes).toBe(
       planMemoryBudget(list).worker.listScratchBytes,
     );
   });
 
-  it("refuses a budget that cannot hold an average batch's blob values, naming their bytes", () => {
+  it("refuses a budget that cannot hold a batch with each blob column's largest sampled value, naming its bytes", () => {
     expect(() => planMemoryBudget(VARIABLE)).not.toThrow();
-    const blobColumns = [
-      { column: 'image', batchBytes: 50 * MiB },
-      { column: 'audio', batchBytes: 10 * MiB },
-    ];
+    const blobColumns = [blob('image', 50 * 1024), blob('audio', 1000, 6 * MiB)];
     const error = refusal({ ...VARIABLE, blobColumns });
     expect(error.code).toBe('MEMORY_BUDGET');
     expect(error.message).toContain(
-      `(an average batch's blob values in sidecars or external files: "image" ${50 * MiB} bytes, "audio" ${10 * MiB} bytes)`,
+      `(a batch's blob values in sidecars or external files, with the largest value sampled: ` +
+        `"image" ${50 * MiB} bytes (largest ${50 * 1024}, mean ${50 * 1024} a row), ` +
+        `"audio" ${6 * MiB + 1023 * 1000} bytes (largest ${6 * MiB}, mean 1000 a row))`,
     );
   });
 
@@ -195,6 +213,14 @@ describe('planMemoryBudget', () => {
       `remote reads ${600 * MiB + 40 * MiB}: io.remote.bytesInFlight ${600 * MiB} + ${40 * MiB} fetched and not yet decoded`,
     );
     expect(error.message).toMatch(/or io\.cacheBytes or io\.remote\.bytesInFlight$/);
+  });
+});
+
+describe('transformScratchFor', () => {
+  it('holds four average batches, or two and a batch with the largest blob values sampled when that is more', () => {
+    expect(transformScratchFor(MiB, 100)).toBe(4 * MiB + 100);
+    expect(transformScratchFor(MiB, 100, 1.5 * MiB)).toBe(4 * MiB + 100);
+    expect(transformScratchFor(MiB, 100, 10 * MiB)).toBe(12 * MiB + 100);
   });
 });
 

@@ -2,7 +2,8 @@
  * The DataLoader over packed structs with string and binary fields (2.2 VariablePackedStruct, written
  * by LanceDB: the `packed_struct_var` fixture, FSST-compressed names, with and without null structs, and
  * a table with a binary field). Each field is a batch column of its own named by its path, selected with
- * the struct or alone, value for value as `dataset.take` reads the rows, with real worker threads.
+ * the struct or alone, value for value as `dataset.take` reads the rows, with real worker threads; a
+ * field named twice, or with its struct, is one column, as for a plain struct.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -114,7 +115,58 @@ describe('a loader over a packed struct with a string field', () => {
       });
     });
   });
+
+  it('gives a field named with its struct, or twice, as one column of its values', async () => {
+    await withFixture(async (dataset) => {
+      const options = { workers: 2, seed: 5 };
+      const names = ['item.id', 'item.name'];
+      expect(await compareEpoch(dataset, 'item', names, { ...options, columns: ['item', 'item.name'] })).toBe(
+        dataset.numRows,
+      );
+      // Each where first named: the struct's rows are read by its second field.
+      await compareEpoch(dataset, 'item', ['item.name', 'item.id'], {
+        ...options,
+        columns: ['item.name', 'item', 'item.id'],
+      });
+      await compareEpoch(dataset, 'item', ['item.name'], { ...options, columns: ['item.name', 'item.name'] });
+    });
+  });
+
+  it('selects a column named twice as a plain struct and a flat column are selected', async () => {
+    const epochOf = (dataset: Dataset, columns: string[]) => epochColumns(dataset, { columns, workers: 1, seed: 6 });
+    await withDataset('nested', '2.2', async (plain) => {
+      const once = await epochOf(plain, ['idx', 'struct_ab']);
+      expect(Object.keys(once)).toEqual(['idx', 'struct_ab.a', 'struct_ab.b']);
+      expect(await epochOf(plain, ['idx', 'struct_ab', 'struct_ab.b', 'idx'])).toEqual(once);
+      expect(await epochOf(plain, ['struct_ab.b', 'struct_ab.b'])).toEqual({ 'struct_ab.b': once['struct_ab.b'] });
+    });
+    await withFixture(async (packed) => {
+      const once = await epochOf(packed, ['idx', 'item']);
+      expect(Object.keys(once)).toEqual(['idx', 'item.id', 'item.name']);
+      expect(await epochOf(packed, ['idx', 'item', 'item.name', 'idx'])).toEqual(once);
+      expect(await epochOf(packed, ['item.name', 'item.name'])).toEqual({ 'item.name': once['item.name'] });
+    });
+  });
 });
+
+/** An epoch's values per batch column, in batch order, the columns in the batch's order. */
+async function epochColumns(
+  dataset: Dataset,
+  options: Omit<LoaderOptions, 'batchSize'>,
+): Promise<Record<string, Value[]>> {
+  const loader = await createLoader(dataset, { batchSize: 64, ...options });
+  const values: Record<string, Value[]> = {};
+  try {
+    for await (const batch of loader.epoch(0)) {
+      for (const [name, column] of Object.entries(batch.columns))
+        (values[name] ??= []).push(...Array.from(batch.rowOffsets, (_, r) => valueAt(column, r)));
+      batch.release();
+    }
+  } finally {
+    await loader.close();
+  }
+  return values;
+}
 
 /** A LanceDB-written 2.2 table of `n` rows with packed struct `rec: struct<id: int64, payload: binary, score: float32>`. */
 async function writePackedBinary(n: number): Promise<Dataset> {
