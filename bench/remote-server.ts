@@ -23,7 +23,7 @@
 import cluster from 'node:cluster';
 import { openSync, readdirSync, readSync, statSync, type Dirent, type Stats } from 'node:fs';
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
-import { join, normalize, sep } from 'node:path';
+import { join, normalize, resolve, sep } from 'node:path';
 import { createInterface } from 'node:readline';
 import { startFaultProxy, startS3 } from '../test/io/remote/servers.js';
 
@@ -36,7 +36,7 @@ const STORE = flag('store', 'lean');
 const DELAY_MS = Number(flag('delay-ms', '20'));
 const PROCESSES = Number(flag('processes', '2'));
 const BUCKET = flag('bucket', 'bench');
-const ROOT = normalize(flag('dir', '.'));
+const ROOT = resolve(flag('dir', '.'));
 
 /** The blank line ending a request's head; GET and HEAD have no body. */
 const HEAD_END = '\r\n\r\n';
@@ -188,7 +188,8 @@ function answer(socket: Socket, head: string): void {
       return respond(socket, close, '200 OK', 'content-type: application/xml\r\n', list(params));
   }
   const file = fileAt(query >= 0 ? target.slice(0, query) : target);
-  if (!file) return notFound(socket, close, target.startsWith(`/${BUCKET}/`) ? 'NoSuchKey' : 'NoSuchBucket');
+  if (!file)
+    return notFound(socket, close, target.startsWith(`/${BUCKET}/`) ? 'NoSuchKey' : 'NoSuchBucket', method === 'HEAD');
   let start = 0;
   let end = file.size - 1;
   const range = RANGE.exec(lower);
@@ -234,13 +235,22 @@ function send(socket: Socket, bytes: Buffer, close: boolean): void {
   if (close) socket.end();
 }
 
-function respond(socket: Socket, close: boolean, status: string, headers: string, body: string): void {
+/** An answer with `body`, whose bytes a HEAD answer leaves out (its content-length still counts them). */
+function respond(socket: Socket, close: boolean, status: string, headers: string, body: string, head = false): void {
   const length = Buffer.byteLength(body);
-  send(socket, Buffer.from(`HTTP/1.1 ${status}\r\n${headers}content-length: ${length}\r\n\r\n${body}`, 'utf8'), close);
+  const text = `HTTP/1.1 ${status}\r\n${headers}content-length: ${length}\r\n\r\n${head ? '' : body}`;
+  send(socket, Buffer.from(text, 'utf8'), close);
 }
 
-function notFound(socket: Socket, close: boolean, code: string): void {
-  respond(socket, close, '404 Not Found', 'content-type: application/xml\r\n', `<Error><Code>${code}</Code></Error>`);
+function notFound(socket: Socket, close: boolean, code: string, head: boolean): void {
+  respond(
+    socket,
+    close,
+    '404 Not Found',
+    'content-type: application/xml\r\n',
+    `<Error><Code>${code}</Code></Error>`,
+    head,
+  );
 }
 
 function statIfExists(path: string): Stats | undefined {

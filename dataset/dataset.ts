@@ -51,7 +51,7 @@ import { findIdRows, IdIndex, type RowId } from './id-index.js';
 import { packedToData } from './packed-struct.js';
 import { columnRead, readInline, type ColumnRead, type FileRead, type OutputTask } from './read-rows.js';
 import { sortWithSlots, toRowOffsets } from './rows.js';
-import { allSettledOrFirstError } from './settle.js';
+import { allSettledOrFirstError } from '../io/settle.js';
 import { resolveLocation, type DatasetLocation, type LocationArgument } from './location.js';
 import { insideDirectory, LocalStorage, RemoteStorage, type DatasetStorage, type RemoteAccess } from './storage.js';
 

@@ -25,6 +25,7 @@ import { isListType } from '../format/schema.js';
 import { planV20Nested, type V20PathColumn } from '../io/v20-nested-plan.js';
 import { planPage, type PageCache } from '../io/plan.js';
 import { CHUNK_FIELDS, splitRowsByPage, type DecodeTask, type PageRequest, type PlanStep } from '../io/plan-steps.js';
+import { allSettledOrFirstError } from '../io/settle.js';
 import { readIntoTargets, type ByteSource } from '../io/source.js';
 
 /** One column of one file to read; its values go to output `output` of the read. */
@@ -219,8 +220,8 @@ async function fetchDecodeTasks(steps: PlanStep[], source: ByteSource): Promise<
         continue;
       }
       round++;
-      const [views] = await Promise.all([
-        ranges.length > 0 ? source.readRanges(ranges) : [],
+      const [views = []] = await allSettledOrFirstError<Uint8Array[] | void>([
+        ranges.length > 0 ? source.readRanges(ranges) : Promise.resolve([]),
         readIntoTargets(source, placedRanges, targets),
       ]);
       let at = 0;

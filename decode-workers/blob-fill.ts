@@ -12,6 +12,7 @@
  * larger than a slot allows is refused with the same ResourceError (MEMORY_BUDGET) as one of large binary
  * values. It is fresh per batch: a worker's two lanes hold their blob bytes across reads at the same time.
  */
+import { allSettledOrFirstError } from '../io/settle.js';
 import { IoError, ResourceError, UnsupportedError } from '../errors.js';
 import { packedFieldKind, type LanceField } from '../format/schema.js';
 import type { Dataset } from '../dataset/dataset.js';
@@ -187,6 +188,8 @@ async function readBlobs(
     group.ranges.push({ offset: range.position, size: range.size });
     group.targets.push(out.data.subarray(at, at + range.size));
   });
-  await Promise.all([...bySource].map(([source, group]) => readIntoTargets(source, group.ranges, group.targets)));
+  await allSettledOrFirstError(
+    [...bySource].map(([source, group]) => readIntoTargets(source, group.ranges, group.targets)),
+  );
   return out;
 }

@@ -59,6 +59,7 @@ import { DirectFileSource, type BatchReads } from '../io/direct-source.js';
 import { nativeAddon, readMemory } from '../io/native-addon.js';
 import { hasQueuedReads } from '../io/native-read.js';
 import { createSlabPool, touchPages, type SlabPool } from '../io/slab.js';
+import { allSettledOrFirstError } from '../io/settle.js';
 import { addReadStats, emptyReadStats, readIntoTargets, type ByteSource, type ReadStats } from '../io/source.js';
 import { SMALL_VALUE_BYTES } from '../io/plan.js';
 import { fixedByteWidth, isVariableWidth, outputWidthOf, valueTypeOf } from '../dataset/arrow-build.js';
@@ -610,7 +611,7 @@ export class WorkerDataset {
     try {
       const plan = await this.dataset.planRead(rows, readFields);
       const into = all ? placed : kept.map((i) => placed[i]);
-      const perFile = await Promise.all(
+      const perFile = await allSettledOrFirstError(
         plan.files.map(async (file) => fetchFileTasks(file, await this.laneSource(lane, file), into)),
       );
       const read = performance.now();
@@ -781,7 +782,7 @@ export class WorkerDataset {
   /**
    * Where a lane reads `file`: a local file through the lane's own descriptor and read memory; a remote
    * one through the dataset's source (one tail read and metadata per worker), its requests landing in
-   * fresh memory bounded by the worker's io.remote.bytesInFlight share, counted for the lane.
+   * the worker's receive pool (receiving), counted for the lane.
    */
   private async laneSource(lane: Lane, file: FileRead): Promise<ByteSource> {
     let source = lane.leasing.get(file.path);
@@ -806,8 +807,13 @@ export class WorkerDataset {
       ...source,
       readRanges: async (ranges) => {
         const targets = ranges.map((r) => pool.take(r.size));
+        try {
+          await readIntoTargets(source, ranges, targets);
+        } catch (error) {
+          pool.drop(targets);
+          throw error;
+        }
         leases.push(() => pool.give(targets));
-        await readIntoTargets(source, ranges, targets);
         return targets;
       },
     };

@@ -7,7 +7,7 @@
  */
 import { threadId } from 'node:worker_threads';
 import { toErrorRecord } from '../errors.js';
-import { allSettledOrFirstError } from '../dataset/settle.js';
+import { allSettledOrFirstError } from '../io/settle.js';
 import { nativeAddon } from '../io/native-addon.js';
 import { readEngine } from '../io/native-read.js';
 import { WorkerDataset } from './worker-dataset.js';

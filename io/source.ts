@@ -10,6 +10,7 @@
  * queued with an IoError. A descriptor closed under a queued read is worse than an EBADF: once the number
  * is reused by the next open, the read would return that other file's bytes.
  */
+import { allSettledOrFirstError } from './settle.js';
 import { close, read } from 'node:fs';
 import { promisify } from 'node:util';
 import { IoError } from '../errors.js';
@@ -143,7 +144,7 @@ export class FileSource implements ByteSource {
     const worker = async () => {
       while (next < count) await read(next++);
     };
-    await Promise.all(Array.from({ length: Math.min(this.options.queueDepth, count) }, worker));
+    await allSettledOrFirstError(Array.from({ length: Math.min(this.options.queueDepth, count) }, worker));
   }
 
   private checkRanges(ranges: readonly ByteRange[]): void {

@@ -10,14 +10,17 @@
  *
  * Copies: undici's body into a fresh buffer per GET, views handed back alias it, and readInto copies
  * them into its targets; a GET of one range with a target (readInto) has its body received into the
- * target instead. Cached ranges: readInto reads them from the cache's file straight into its
- * targets (one copy, out of the page cache, as a local file's), readRanges into a fresh buffer.
+ * target instead (a loader's workers read through readInto, into slots or their receive pool).
+ * Cached ranges: readInto reads them from the cache's file straight into its targets (one copy, out of
+ * the page cache, as a local file's), readRanges into a fresh buffer. A readInto that fails settles
+ * every request first, so nothing writes into its targets once it has rejected.
  */
 import { InvalidArgumentError, IoError } from '../../errors.js';
 import type { ByteRange } from '../../format/file-metadata.js';
 import { planCoalescedReads, viewsOfRanges } from '../coalesce.js';
 import { emptyReadStats, type ByteSource, type ReadStats } from '../source.js';
 import type { ObjectStore } from './object-store.js';
+import { allSettledOrFirstError } from '../settle.js';
 import type { RangeCache } from './range-cache.js';
 import type { ResolvedRemoteIo } from './remote-options.js';
 
@@ -179,7 +182,7 @@ export class RemoteSource implements ByteSource {
           const read = plan.readOf[k] as number;
           if ((plan.reads[read] as ByteRange).size === (ranges[i] as ByteRange).size) into[read] = targets[i];
         });
-      const bytes = await Promise.all(plan.reads.map((read, r) => this.fetchRange(read, stats, into[r])));
+      const bytes = await allSettledOrFirstError(plan.reads.map((read, r) => this.fetchRange(read, stats, into[r])));
       viewsOfRanges(fetched, plan, bytes).forEach((view, k) => (views[fetchedAt[k] as number] = view));
     }
     if (targets)

@@ -29,4 +29,24 @@ describe('ReceivePool', () => {
     const reused = [pool.take(70_000), pool.take(70_000)].filter((v) => views.some((w) => w.buffer === v.buffer));
     expect(reused).toHaveLength(1);
   });
+
+  it('drops kept buffers of another size when a take would pass its bound', () => {
+    const pool = new ReceivePool(100_000);
+    const small = pool.take(40_000);
+    pool.give([small]);
+    pool.take(90_000);
+    const again = pool.take(40_000);
+    expect(again.buffer).not.toBe(small.buffer);
+  });
+
+  it('does not reuse the buffers of a read that failed', () => {
+    const pool = new ReceivePool(1 << 20);
+    const failed = pool.take(70_000);
+    pool.drop([failed]);
+    expect(pool.take(70_000).buffer).not.toBe(failed.buffer);
+  });
+
+  it('gives a tiny range a buffer of its own size class, not a page', () => {
+    expect(new ReceivePool(0).take(16).buffer.byteLength).toBe(64);
+  });
 });

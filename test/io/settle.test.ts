@@ -2,7 +2,7 @@
  * allSettledOrFirstError: parallel work whose failure is reported only once every sibling has settled.
  */
 import { describe, expect, it } from 'vitest';
-import { allSettledOrFirstError } from '../../dataset/settle.js';
+import { allSettledOrFirstError } from '../../io/settle.js';
 
 describe('allSettledOrFirstError', () => {
   it('resolves to the values in order', async () => {
