@@ -179,6 +179,8 @@ export class WorkerDataset {
   private readonly packedChild: (number | undefined)[];
   /** The columns that keep fields of one packed struct's rows, each group's rows decoded once (packed-leaf.ts). */
   private readonly packedGroups: PackedGroup[];
+  /** Per column, whether it reads its own column: false for a packed group's fields after its first. */
+  private readonly readsOwn: boolean[];
   /** A remote dataset's receive memory, reused across batches (empty and unused for a local one). */
   private readonly receivePool: ReceivePool;
   /** Per fields array, the fields its reads plan (fieldsRead). */
@@ -208,6 +210,7 @@ export class WorkerDataset {
     this.isBlob = fields.map(isBlobColumn);
     this.packedChild = fields.map(packedChildOf);
     this.packedGroups = packedGroups(fields);
+    this.readsOwn = readsOwnColumn(fields);
     this.receivePool = new ReceivePool(ref.memory.remoteKeptBytes);
   }
 
@@ -286,7 +289,7 @@ export class WorkerDataset {
         // A packed struct's fields: its rows in plain form first, decoded by the group's first field
         // (packed-leaf.ts); the others read nothing and are given their values from those rows.
         if (this.packedChild[i] !== undefined)
-          return this.packedGroups.some((g) => g.rows === i)
+          return this.readsOwn[i]
             ? createVariableOutput(d.numSlots, !!this.fields[i]?.nullable, undefined, budget)
             : NOT_READ;
         const leaf = this.leaves[i] as LeafColumn;

@@ -32,6 +32,7 @@ import {
   indexSectionOf,
   manifestFileBytes,
   manifestFileName,
+  manifestTimestamp,
   writeTransactionFile,
   type CommittedVersion,
 } from './commit.js';
@@ -164,7 +165,6 @@ export function commitBases(
     operation: 'updateBases',
     newBases,
   });
-  const now = Date.now();
   const previous = committed.manifest;
   const manifest: ManifestProto = {
     ...previous,
@@ -173,7 +173,7 @@ export function commitBases(
     // Lance sets feature flag 16 for readers and writers whenever the manifest registers a base path.
     reader_feature_flags: previous.reader_feature_flags | FLAG_BASE_PATHS,
     writer_feature_flags: previous.writer_feature_flags | FLAG_BASE_PATHS,
-    timestamp: { seconds: Math.floor(now / 1000), nanos: (now % 1000) * 1e6 },
+    timestamp: manifestTimestamp(),
     writer_version: writerVersion,
     transaction_file: transactionFile,
   };

@@ -128,6 +128,12 @@ export function indexSectionOf(committed: CommittedVersion): Uint8Array | undefi
   return committed.bytes.subarray(at, at + 4 + view.getUint32(at, true));
 }
 
+/** A manifest's `timestamp`: now, in seconds and nanoseconds. */
+export function manifestTimestamp(): ManifestProto['timestamp'] {
+  const now = Date.now();
+  return { seconds: Math.floor(now / 1000), nanos: (now % 1000) * 1e6 };
+}
+
 /** The bytes of a manifest file: the index section first when there is one, then the manifest and footer. */
 export function manifestFileBytes(manifest: ManifestProto, indexSection?: Uint8Array): Uint8Array {
   const prefix = indexSection ?? new Uint8Array(0);

@@ -32,6 +32,7 @@ import {
   commitManifest,
   indexSectionOf,
   manifestFileBytes,
+  manifestTimestamp,
   readLatestVersion,
   syncDirectory,
   writeTransactionFile,
@@ -445,13 +446,12 @@ function buildManifest(
   for (const fragment of kept) nextId = Math.max(nextId, fragment.id + 1);
   const fragments = [...kept, ...fragmentsOf(added, nextId)];
   nextId += added.files.length;
-  const now = Date.now();
   const manifest: ManifestProto = {
     fields: added.fields,
     fragments,
     version,
     schema_metadata: schemaMetadata,
-    timestamp: { seconds: Math.floor(now / 1000), nanos: (now % 1000) * 1e6 },
+    timestamp: manifestTimestamp(),
     tag: '',
     reader_feature_flags: (base.reader_feature_flags ?? 0n) | baseFlag,
     writer_feature_flags: (base.writer_feature_flags ?? 0n) | baseFlag,
