@@ -258,7 +258,7 @@ function targetOf(request: ObjectRequest): RequestTarget | Promise<RequestTarget
 }
 
 /**
- * One attempt's answer as http1-client.ts hands it over. The body goes straight from the socket's chunks
+ * One attempt's answer as http1-client.ts hands it over. The body goes straight from the socket's receive buffer
  * into the request's `into` or one buffer of the answer's Content-Length (one copy); without a usable
  * length, chunks are kept and joined at the end. A cancelled attempt takes no more chunks, so a retry
  * alone writes `into`.

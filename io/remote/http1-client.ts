@@ -1,8 +1,8 @@
 /**
  * A lean HTTP/1.1 client for object GETs: keep-alive connections per origin over `net` or `tls`, one
  * write per request, and a parser that reads the status line and headers of an answer and hands its
- * body's bytes to the request's {@link ResponseHandler} as they arrive, slices of the socket's own chunks.
- * No Readable stream, timer or AbortController per request: the caller times its attempts (fetch-object.ts
+ * body's bytes to the request's {@link ResponseHandler} as they arrive, slices of one receive buffer that
+ * every socket reads into. No Readable stream, timer or AbortController per request: the caller times its attempts (fetch-object.ts
  * does, with one timer per store) and cancels one with {@link Exchange.abort}.
  *
  *   request ──► Agent ──► Pool (origin) ──► idle Connection (newest first) or a new socket
@@ -22,14 +22,24 @@
  * Only GET is sent, so a body ends where its framing says (no HEAD answers without bodies). Requests ask
  * for `identity` when the caller says so; bodies are never decompressed.
  */
-import { connect as connectTcp, isIP, type Socket } from 'node:net';
-import { connect as connectTls, createSecureContext, type SecureContext } from 'node:tls';
+import { connect as connectTcp, isIP, type OnReadOpts, type Socket } from 'node:net';
+import { connect as connectTls, createSecureContext, type ConnectionOptions, type SecureContext } from 'node:tls';
 
 /** Largest status line and headers of one answer. */
 const MAX_HEAD_BYTES = 16 * 1024;
 
 /** How long a connection stays open unused. */
 const IDLE_MS = 4_000;
+
+/** Bytes one read of a socket takes, as many as libuv's own reads. */
+const RECEIVE_BYTES = 64 * 1024;
+
+/**
+ * The memory every socket of this thread reads into (net's `onread`): each read is parsed, and its body
+ * bytes copied out, before the next read of any socket, so one buffer serves all, instead of a Buffer
+ * and a Readable stream push per read.
+ */
+let receiveBuffer: Buffer | undefined;
 
 /** An answer the client cannot read as HTTP/1.1: the server (or something between) is broken. */
 export class ProtocolError extends Error {}
@@ -42,7 +52,7 @@ export interface ResponseHandler {
    * false refuses it: the connection is closed and nothing more arrives but onEnd.
    */
   onHead(status: number, contentLength: number, contentRange: string): boolean;
-  /** Bytes `start..end` of `chunk` are the next bytes of the body; `chunk` is not kept by the client. */
+  /** Bytes `start..end` of `chunk` are the next bytes of the body; `chunk` is reused after the call: copy what is kept. */
   onBody(chunk: Buffer, start: number, end: number): void;
   /** The answer is complete (undefined) or failed. */
   onEnd(error: Error | undefined): void;
@@ -168,16 +178,21 @@ class Pool {
     this.hostLine = `host: ${url.host}\r\n`;
   }
 
-  connect(): Socket {
-    if (!this.tls) return connectTcp({ host: this.hostname, port: this.port });
-    return connectTls({
+  /** A new socket to the origin, whose reads go to `receive` (`length` bytes at the start of `bytes`). */
+  connect(receive: (length: number, bytes: Buffer) => boolean): Socket {
+    const onread: OnReadOpts = { buffer: (receiveBuffer ??= Buffer.allocUnsafeSlow(RECEIVE_BYTES)), callback: receive };
+    if (!this.tls) return connectTcp({ host: this.hostname, port: this.port, onread });
+    // tls.connect takes onread too (Node 14.18), which @types/node leaves out of ConnectionOptions.
+    const options: ConnectionOptions & { onread: OnReadOpts } = {
       host: this.hostname,
       port: this.port,
+      onread,
       // SNI takes a name, never an address.
       ...(isIP(this.hostname) === 0 ? { servername: this.hostname } : {}),
       secureContext: this.agent.secureContext,
       ALPNProtocols: ['http/1.1'],
-    });
+    };
+    return connectTls(options);
   }
 
   release(connection: Connection): void {
@@ -249,10 +264,12 @@ class Connection {
 
   constructor(private readonly pool: Pool) {
     pool.open.add(this);
-    const socket = pool.connect();
+    const socket = pool.connect((length, bytes) => {
+      this.receive(bytes.subarray(0, length));
+      return true;
+    });
     this.socket = socket;
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('end', () => this.ended());
     socket.on('error', (error: Error) => (this.error ??= error));
     socket.on('close', () => this.closed());
