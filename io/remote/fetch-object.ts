@@ -277,6 +277,8 @@ class BodyCollector implements ResponseHandler {
   errorText = '';
   /** The request on its way, once sent. */
   exchange: Exchange | undefined;
+  /** The most body bytes a range request takes (a suffix's or range's size). */
+  private rangeBytes = Infinity;
   private body: Uint8Array | undefined;
   private chunks: Uint8Array[] | undefined;
   private received = 0;
@@ -323,6 +325,7 @@ class BodyCollector implements ResponseHandler {
       return false;
     }
     const limit = range === undefined ? WHOLE_OBJECT_PREALLOCATED_BYTES : 'suffix' in range ? range.suffix : range.size;
+    if (range !== undefined) this.rangeBytes = limit;
     if ((status === 200 || status === 206) && this.contentLength >= 0 && this.contentLength <= limit)
       this.body = this.into?.length === this.contentLength ? this.into : uninitializedBytes(this.contentLength);
     else this.chunks = [];
@@ -337,7 +340,16 @@ class BodyCollector implements ResponseHandler {
     }
     const length = end - start;
     if (this.body && this.received + length <= this.body.length) chunk.copy(this.body, this.received, start, end);
-    else {
+    else if (this.received + length > this.rangeBytes) {
+      // A body without a length (chunked) going past the range: refused before it takes more memory.
+      this.refusal = new AttemptFailure(
+        `the server sent more than the ${this.rangeBytes} bytes asked for`,
+        false,
+        this.status,
+      );
+      this.exchange?.abort(new Error('refused'));
+      return;
+    } else {
       // Without a usable Content-Length (chunked, or past the limit): kept, and joined at the end.
       this.chunks ??= this.body ? [this.body.subarray(0, this.received)] : [];
       this.body = undefined;

@@ -107,9 +107,9 @@ export class Agent {
 
   constructor(private readonly ca: readonly string[] | undefined) {}
 
-  /** The TLS context trusting `ca`, made once (parsing a bundle of roots per connection would cost milliseconds); undefined for Node's. */
-  get secureContext(): SecureContext | undefined {
-    if (this.ca !== undefined) this.context ??= createSecureContext({ ca: [...this.ca] });
+  /** The TLS context of every connection, trusting `ca` (Node's roots when undefined), made once rather than per connection. */
+  get secureContext(): SecureContext {
+    this.context ??= createSecureContext(this.ca === undefined ? {} : { ca: [...this.ca] });
     return this.context;
   }
 

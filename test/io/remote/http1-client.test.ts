@@ -191,6 +191,19 @@ describe('the HTTP/1.1 client', () => {
     );
   });
 
+  it('refuses a chunked body that runs past the range asked for before it is all received', async () => {
+    const raw = await startRawServer((socket) => {
+      socket.write(
+        'HTTP/1.1 206 Partial Content\r\ncontent-range: bytes 0-3/100\r\ntransfer-encoding: chunked\r\n\r\n',
+      );
+      socket.write(`100000\r\n${'x'.repeat(0x10000)}`);
+    });
+    const error = await rejection(raw.store.get('o', { offset: 0, size: 4 }));
+    expect(error).toBeInstanceOf(IoError);
+    expect(error.message).toContain('failed after 1 attempt: the server sent more than the 4 bytes asked for');
+    await raw.allClosed();
+  });
+
   it('closes a connection on which bytes arrive while no request waits, and answers the next request on another', async () => {
     const raw = await startRawServer((socket, { n }) => {
       socket.write(answerOf(`answer ${n}`));
