@@ -7,16 +7,15 @@
  * strings), the range, the last status and the attempts. Closing the store aborts attempts in flight and
  * backoffs, with an AbortError.
  *
- * Keep-alive: requests go to undici's dispatcher (the client under Node's fetch), whose global pool keeps
- * connections open and reuses them per origin, with a handler of this module's own: no WHATWG Request and
- * Response, no Readable body, AbortController or timer per request, which were most of the reader's CPU
- * per request. undici is loaded with the first request.
+ * Keep-alive: requests go to http1-client.ts, whose connections stay open per origin, one request in
+ * flight on each, and whose parser hands the body's bytes straight to this module's BodyCollector: no
+ * WHATWG Request and Response, no Readable body, AbortController or timer per request, which were most
+ * of the reader's CPU per request.
  */
-import type { Agent, Dispatcher } from 'undici';
 import { AbortError, IoError } from '../../errors.js';
 import { concatBytes } from '../../format/bytes.js';
 import type { ByteRange } from '../../format/file-metadata.js';
-import { packageRequire } from '../module-dir.cjs';
+import { Agent, ProtocolError, type Exchange, type ResponseHandler } from './http1-client.js';
 import type { RequestLimiter } from './limiter.js';
 import type { ResolvedRemoteIo } from './remote-options.js';
 import { untrustedCertificateReason } from './tls.js';
@@ -40,7 +39,7 @@ export interface ObjectRequest {
   into?: Uint8Array | undefined;
   /** Where each attempt goes, without Range: at once when known (a reused signature), else once signed. */
   target(): RequestTarget | Promise<RequestTarget>;
-  /** The connections to send it on: a store's own (trusting its ca_bundle), or undefined for undici's global pool. */
+  /** The connections to send it on: a store's own (trusting its ca_bundle), or undefined for this thread's shared ones. */
   agent: Agent | undefined;
   /** Redirects followed: none for signed requests, whose headers must not reach another host. */
   maxRedirections: number;
@@ -180,8 +179,8 @@ export async function fetchObject(
   );
 }
 
-/** undici, loaded on the first request: a process that reads only local datasets never loads it. */
-let undici: typeof import('undici') | undefined;
+/** The connections of requests without an agent of their own (no ca_bundle), shared by this thread's stores. */
+let sharedAgent: Agent | undefined;
 
 async function attempt(request: ObjectRequest, attempts: Attempts): Promise<ObjectBytes> {
   const { range } = request;
@@ -189,30 +188,22 @@ async function attempt(request: ObjectRequest, attempts: Attempts): Promise<Obje
   try {
     const pending = targetOf(request);
     const target = pending instanceof Promise ? await pending : pending;
+    let headerLines = '';
+    for (let i = 0; i + 1 < target.headers.length; i += 2)
+      headerLines += `${target.headers[i]}: ${target.headers[i + 1]}\r\n`;
     // Identity: a compressed body would not match the range's length.
-    const headers = [...target.headers, 'accept-encoding', 'identity'];
+    headerLines += 'accept-encoding: identity\r\n';
     if (range !== undefined)
-      headers.push(
-        'range',
-        'suffix' in range ? `bytes=-${range.suffix}` : `bytes=${range.offset}-${range.offset + range.size - 1}`,
-      );
-    undici ??= packageRequire('undici') as typeof import('undici');
-    const dispatcher = request.agent ?? undici.getGlobalDispatcher();
+      headerLines +=
+        'suffix' in range
+          ? `range: bytes=-${range.suffix}\r\n`
+          : `range: bytes=${range.offset}-${range.offset + range.size - 1}\r\n`;
+    const agent = request.agent ?? (sharedAgent ??= new Agent(undefined));
     const done = collector.done();
     attempts.add(collector);
-    // undici's own header and body timeouts are off: the attempt's deadline (Attempts) covers both.
-    const options = {
-      origin: target.origin,
-      path: target.path,
-      method: 'GET',
-      headers,
-      headersTimeout: 0,
-      bodyTimeout: 0,
-    };
-    dispatcher.dispatch(
-      { ...options, maxRedirections: request.maxRedirections } as Dispatcher.DispatchOptions,
-      collector,
-    );
+    if (collector.cancelled === undefined)
+      collector.exchange = agent.request(target.origin, target.path, headerLines, request.maxRedirections, collector);
+    else collector.onEnd(new Error(collector.cancelled));
     await done;
     if (collector.refusal) throw collector.refusal;
     if (collector.status !== 200 && collector.status !== 206)
@@ -229,6 +220,9 @@ async function attempt(request: ObjectRequest, attempts: Attempts): Promise<Obje
         true,
         undefined,
       );
+    // The server does not speak HTTP/1.1 as it should: asking again would get the same answer.
+    if (error instanceof ProtocolError)
+      throw new AttemptFailure(`unreadable answer: ${error.message}`, false, collector.status || undefined);
     const { code, message, cause } = error as {
       code?: string;
       message?: string;
@@ -264,12 +258,12 @@ function targetOf(request: ObjectRequest): RequestTarget | Promise<RequestTarget
 }
 
 /**
- * One attempt's answer as undici's dispatcher hands it over (its handler interface: no Request, Readable
- * or AbortSignal per request). The body goes straight from undici's chunks into the request's `into` or
- * one buffer of the answer's Content-Length (one copy); without a usable length, chunks are kept and
- * joined at the end. A cancelled attempt takes no more chunks, so a retry alone writes `into`.
+ * One attempt's answer as http1-client.ts hands it over. The body goes straight from the socket's receive buffer
+ * into the request's `into` or one buffer of the answer's Content-Length (one copy); without a usable
+ * length, chunks are kept and joined at the end. A cancelled attempt takes no more chunks, so a retry
+ * alone writes `into`.
  */
-class BodyCollector implements Dispatcher.DispatchHandlers {
+class BodyCollector implements ResponseHandler {
   /** When the attempt times out: set by Attempts.add. */
   deadline = Infinity;
   /** Why the attempt was abandoned: its deadline passed, or the store closed. */
@@ -281,7 +275,10 @@ class BodyCollector implements Dispatcher.DispatchHandlers {
   /** -1 when the answer gave none. */
   contentLength = -1;
   errorText = '';
-  private abortRequest: ((error: Error) => void) | undefined;
+  /** The request on its way, once sent. */
+  exchange: Exchange | undefined;
+  /** The most body bytes a range request takes (a suffix's or range's size). */
+  private rangeBytes = Infinity;
   private body: Uint8Array | undefined;
   private chunks: Uint8Array[] | undefined;
   private received = 0;
@@ -301,7 +298,7 @@ class BodyCollector implements Dispatcher.DispatchHandlers {
 
   cancel(why: 'timeout' | 'closed'): void {
     this.cancelled ??= why;
-    this.abortRequest?.(new Error(why));
+    this.exchange?.abort(new Error(why));
   }
 
   /** The body received. */
@@ -312,25 +309,10 @@ class BodyCollector implements Dispatcher.DispatchHandlers {
       : (this.body ?? new Uint8Array(0)).subarray(0, this.received);
   }
 
-  onConnect(abort: (error: Error) => void): void {
-    this.abortRequest = abort;
-    if (this.cancelled) abort(new Error(this.cancelled));
-  }
-
-  onHeaders(status: number, rawHeaders: Buffer[] | string[] | null, _resume: () => void): boolean {
-    if (status < 200) return true;
+  onHead(status: number, contentLength: number, contentRange: string): boolean {
     this.status = status;
-    for (let i = 0; rawHeaders && i + 1 < rawHeaders.length; i += 2) {
-      // Names are compared as text only when their length matches: most headers are never turned into strings.
-      const length = (rawHeaders[i] as Buffer | string).length;
-      if (length !== 13 && length !== 14) continue;
-      const name = String(rawHeaders[i]).toLowerCase();
-      if (name === 'content-range') this.contentRange = String(rawHeaders[i + 1]);
-      else if (name === 'content-length') {
-        const value = Number(String(rawHeaders[i + 1]));
-        if (Number.isSafeInteger(value) && value >= 0) this.contentLength = value;
-      }
-    }
+    this.contentLength = contentLength;
+    this.contentRange = contentRange;
     const { range } = this;
     if (
       status === 200 &&
@@ -340,42 +322,45 @@ class BodyCollector implements Dispatcher.DispatchHandlers {
     ) {
       // The whole object for a range: refused, without reading the object.
       this.refusal = wholeObjectRefusal();
-      this.abortRequest?.(new Error('refused'));
       return false;
     }
     const limit = range === undefined ? WHOLE_OBJECT_PREALLOCATED_BYTES : 'suffix' in range ? range.suffix : range.size;
+    if (range !== undefined) this.rangeBytes = limit;
     if ((status === 200 || status === 206) && this.contentLength >= 0 && this.contentLength <= limit)
       this.body = this.into?.length === this.contentLength ? this.into : uninitializedBytes(this.contentLength);
     else this.chunks = [];
     return true;
   }
 
-  onData(chunk: Buffer): boolean {
-    if (this.cancelled) return false;
+  onBody(chunk: Buffer, start: number, end: number): void {
     if (this.status !== 200 && this.status !== 206) {
-      if (this.errorText.length < ERROR_BODY_BYTES) this.errorText += chunk.toString('latin1', 0, ERROR_BODY_BYTES);
-      return true;
+      if (this.errorText.length < ERROR_BODY_BYTES)
+        this.errorText += chunk.toString('latin1', start, Math.min(end, start + ERROR_BODY_BYTES));
+      return;
     }
-    if (this.body && this.received + chunk.length <= this.body.length) this.body.set(chunk, this.received);
-    else {
-      // More than Content-Length said: kept, so the length check names what arrived.
+    const length = end - start;
+    if (this.body && this.received + length <= this.body.length) chunk.copy(this.body, this.received, start, end);
+    else if (this.received + length > this.rangeBytes) {
+      // A body without a length (chunked) going past the range: refused before it takes more memory.
+      this.refusal = new AttemptFailure(
+        `the server sent more than the ${this.rangeBytes} bytes asked for`,
+        false,
+        this.status,
+      );
+      this.exchange?.abort(new Error('refused'));
+      return;
+    } else {
+      // Without a usable Content-Length (chunked, or past the limit): kept, and joined at the end.
       this.chunks ??= this.body ? [this.body.subarray(0, this.received)] : [];
       this.body = undefined;
-      this.chunks.push(new Uint8Array(chunk));
+      this.chunks.push(Uint8Array.prototype.slice.call(chunk, start, end));
     }
-    this.received += chunk.length;
-    return true;
+    this.received += length;
   }
 
-  onComplete(): void {
-    this.settle?.();
-  }
-
-  onError(error: Error): void {
+  onEnd(error: Error | undefined): void {
     this.settle?.(error);
   }
-
-  onUpgrade(): void {}
 }
 
 /**
@@ -445,7 +430,7 @@ function checkBody(
   return { bytes, objectSize: bytes.length };
 }
 
-/** A request failure's reason: undici's code, or its cause's (ECONNRESET, ECONNREFUSED, UND_ERR_SOCKET). */
+/** A request failure's reason: the socket error's code (ECONNRESET, ECONNREFUSED), or what ended the answer. */
 function networkReason(error: unknown): string {
   const { code, cause } = error as { code?: string; cause?: { code?: string; message?: string } };
   return cause?.code ?? code ?? cause?.message ?? (error as Error).message ?? String(error);

@@ -21,8 +21,8 @@
  */
 import { setMaxListeners } from 'node:events';
 import { AwsClient } from 'aws4fetch';
-import type { Agent } from 'undici';
 import { InvalidArgumentError, IoError, UnsupportedError } from '../../errors.js';
+import type { Agent } from './http1-client.js';
 import { Attempts, fetchObject, type ObjectBytes, type ObjectRange, type RequestTarget } from './fetch-object.js';
 import { RequestLimiter, SharedRequestLimiter } from './limiter.js';
 import type { ResolvedRemoteIo } from './remote-options.js';

@@ -1,7 +1,7 @@
 /**
  * Which servers a store trusts. By default Node's: its root certificates and NODE_EXTRA_CA_CERTS (read by
  * Node at startup, in every thread). With `ca_bundle` (a PEM file of certificate authorities, as the AWS
- * CLI and SDKs name it), the store gets an undici Agent of its own that trusts those beside Node's; giving
+ * CLI and SDKs name it), the store gets connections of its own (http1-client.ts) trusting those beside Node's; giving
  * TLS a `ca` list replaces its defaults, so Node's roots and NODE_EXTRA_CA_CERTS are put in the list too.
  *
  * A certificate that is not trusted fails the request at once (fetch-object.ts does not retry it): no
@@ -10,9 +10,8 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
-import type { Agent } from 'undici';
 import { InvalidArgumentError } from '../../errors.js';
-import { packageRequire } from '../module-dir.cjs';
+import { Agent } from './http1-client.js';
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
@@ -46,15 +45,13 @@ function readBundle(path: string): string[] {
   return certificates;
 }
 
-/** A connection pool trusting `caBundle`'s authorities beside Node's, or undefined for Node's global one. */
+/** Connections trusting `caBundle`'s authorities beside Node's, or undefined for the thread's shared ones (Node's trust). */
 export function createTlsAgent(caBundle: string | undefined): Agent | undefined {
   if (caBundle === undefined) return undefined;
   const extra = process.env.NODE_EXTRA_CA_CERTS;
   // Node itself only warns when NODE_EXTRA_CA_CERTS cannot be read; so does this (by leaving it out).
   const extraCertificates = extra ? (readFileSafely(extra).match(PEM_CERTIFICATE) ?? []) : [];
-  // Loaded here, not at import: undici is a quarter of the modules every decode worker would load at start.
-  const { Agent: UndiciAgent } = packageRequire('undici') as typeof import('undici');
-  return new UndiciAgent({ connect: { ca: [...rootCertificates, ...extraCertificates, ...readBundle(caBundle)] } });
+  return new Agent([...rootCertificates, ...extraCertificates, ...readBundle(caBundle)]);
 }
 
 function readFileSafely(path: string): string {
@@ -65,7 +62,7 @@ function readFileSafely(path: string): string {
   }
 }
 
-/** Node's error codes for a certificate that does not verify (undici passes them as the fetch error's cause). */
+/** Node's error codes for a certificate that does not verify (the TLS socket's error code). */
 const UNTRUSTED_CODES =
   /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_[A-Z_]+|ERR_TLS_CERT_ALTNAME_INVALID)$/;
 
