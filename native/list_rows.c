@@ -471,8 +471,8 @@ OPAQUE static int decode_group(Task *t, size_t first_chunk, size_t num_chunks, d
   uint16_t def0 = 0;
   for (size_t c = 0; c < num_chunks; c++) {
     const double *info = t->chunk_info + 4 * (first_chunk + c);
-    if (first_chunk + c + 2 < t->num_chunks)
-      prefetch_chunk(t->chunk_bytes[first_chunk + c + 2], t->chunk_lens[first_chunk + c + 2]);
+    if (first_chunk + c + 1 < t->num_chunks)
+      prefetch_chunk(t->chunk_bytes[first_chunk + c + 1], t->chunk_lens[first_chunk + c + 1]);
     size_t item_count = (size_t)info[2], levels;
     Chunk *chunk = t->chunk_scratch + c;
     if (read_chunk(params, t->chunk_bytes[first_chunk + c], t->chunk_lens[first_chunk + c], item_count, s, &levels,
@@ -787,7 +787,7 @@ napi_value DecodeListRows(napi_env env, napi_callback_info info) {
     }
   }
   if (code == DONE && c != num_chunks) code = CORRUPT;
-  for (size_t p = 0; code == DONE && p < 2 && p < num_chunks; p++) prefetch_chunk(chunk_bytes[p], chunk_lens[p]);
+  if (code == DONE && num_chunks > 0) prefetch_chunk(chunk_bytes[0], chunk_lens[0]);
   Task task = {chunk_bytes, chunk_lens, num_chunks, chunk_info, rows, slots, num_rows, params, def_map, def_map_len,
                per_row, &out, &held.scratch, held.rows, held.chunks};
   size_t next_chunk = 0;
