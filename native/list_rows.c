@@ -6,7 +6,8 @@
  *   per group: chunk header ─► rep/def levels (Rle block, Flat u16 or InlineBitpacking u16)
  *              ─► each wanted row's first value, value count, first entry's def
  *              ─► its window (truncation) and place (padded slot, or ragged bytes)
- *              ─► values of the windows only (InlineBitpacking 8/16/32/64 or Flat), copied in place
+ *              ─► values of the windows only (InlineBitpacking 8/16/32/64 or Flat), unpacked or copied
+ *                 straight into their place, each chunk's bytes prefetched while the one before decodes
  *
  * decodeListRows(views, info, rows, slots, params, defMap, perRow, outputs, state) -> code
  *   views      Uint8Array per group: the group's chunks back to back, as read
