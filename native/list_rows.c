@@ -6,7 +6,8 @@
  *   per group: chunk header ─► rep/def levels (Rle block, Flat u16 or InlineBitpacking u16)
  *              ─► each wanted row's first value, value count, first entry's def
  *              ─► its window (truncation) and place (padded slot, or ragged bytes)
- *              ─► values of the windows only (InlineBitpacking 8/16/32/64 or Flat), copied in place
+ *              ─► values of the windows only (InlineBitpacking 8/16/32/64 or Flat), unpacked or copied
+ *                 straight into their place, each chunk's bytes prefetched while the one before decodes
  *
  * decodeListRows(views, info, rows, slots, params, defMap, perRow, outputs, state) -> code
  *   views      Uint8Array per group: the group's chunks back to back, as read
@@ -64,9 +65,13 @@ enum { DONE = 0, CORRUPT = 1, NEED_BYTES = 2 };
 static const uint16_t FL_ORDER[8] = {0, 4, 2, 6, 1, 5, 3, 7};
 
 static inline uint64_t load_le(const uint8_t *p, int bytes) {
-  uint64_t v = 0;
-  memcpy(&v, p, (size_t)bytes); /* little-endian host (x86-64, arm64) */
-  return v;
+  /* Constant sizes, so that each load is one instruction rather than a call to memcpy. */
+  switch (bytes) {
+    case 1: return *p;
+    case 2: { uint16_t v; memcpy(&v, p, 2); return v; } /* little-endian host (x86-64, arm64) */
+    case 4: { uint32_t v; memcpy(&v, p, 4); return v; }
+    default: { uint64_t v; memcpy(&v, p, 8); return v; }
+  }
 }
 
 /*
@@ -80,42 +85,44 @@ static inline uint64_t load_le(const uint8_t *p, int bytes) {
 #endif
 
 /*
- * One FastLanes block of T packed at w bits (bitpack.ts has the layout): values [first, count) of the
- * block to out; rows holding none of them are skipped. One function per T, so loads are plain words.
+ * Values [first, end) of one FastLanes block of T packed at w bits (bitpack.ts has the layout), value i
+ * to out + (i - first)·sizeof(T); nothing else of the block is unpacked. Value i sits in lane i % lanes of
+ * row FL_ORDER[(i % 128) / 16 rounded down to a row's lanes]·8 + i / 128, so the range is walked as runs of
+ * consecutive lanes of one row each, in value order: a row's lanes hold consecutive values.
+ * One function per T, so loads are plain words.
  */
 #define UNPACK_BLOCK(NAME, T)                                                                               \
-  VECTORIZE static void NAME(const uint8_t *restrict src, int w, int count, int first, uint8_t *restrict out) { \
+  VECTORIZE static void NAME(const uint8_t *restrict src, int w, int first, int end, uint8_t *restrict out) { \
     const int bits = 8 * (int)sizeof(T), lanes = BLOCK / bits;                                             \
     if (w == 0) {                                                                                          \
-      memset(out + (size_t)first * sizeof(T), 0, (size_t)(count - first) * sizeof(T));                     \
+      memset(out, 0, (size_t)(end - first) * sizeof(T));                                                  \
       return;                                                                                              \
     }                                                                                                      \
     const T mask = (T)(w == bits ? ~(T)0 : (T)(((uint64_t)1 << w) - 1));                                   \
-    for (int row = 0; row < bits; row++) {                                                                 \
-      const int base = FL_ORDER[row >> 3] * 16 + (row & 7) * 128;                                          \
-      int n = count - base;                                                                                \
-      const int from = first > base ? first - base : 0;                                                    \
-      if (n > lanes) n = lanes;                                                                            \
-      if (n <= from) continue;                                                                             \
+    for (int i = first; i < end;) {                                                                        \
+      const int row = FL_ORDER[(i & 127) / lanes * lanes / 16] * 8 + (i >> 7), lane = i % lanes;          \
+      const int n = lanes - lane < end - i ? lanes - lane : end - i;                                       \
       const int bit = row * w, shift = bit % bits, k = bit / bits;                                         \
-      const uint8_t *lo = src + (size_t)k * lanes * sizeof(T), *hi = lo + (size_t)lanes * sizeof(T);       \
-      uint8_t *o = out + (size_t)base * sizeof(T);                                                         \
+      const uint8_t *lo = src + ((size_t)k * lanes + (size_t)lane) * sizeof(T);                            \
+      uint8_t *o = out + (size_t)(i - first) * sizeof(T);                                                  \
       T a, b, v;                                                                                           \
       if (shift + w <= bits) {                                                                             \
-        for (int l = from; l < n; l++) {                                                                   \
+        for (int l = 0; l < n; l++) {                                                                      \
           memcpy(&a, lo + (size_t)l * sizeof(T), sizeof(T));                                               \
           v = (T)(a >> shift) & mask;                                                                      \
           memcpy(o + (size_t)l * sizeof(T), &v, sizeof(T));                                                \
         }                                                                                                  \
       } else {                                                                                             \
         const int up = bits - shift;                                                                       \
-        for (int l = from; l < n; l++) {                                                                   \
+        const uint8_t *hi = lo + (size_t)lanes * sizeof(T);                                                \
+        for (int l = 0; l < n; l++) {                                                                      \
           memcpy(&a, lo + (size_t)l * sizeof(T), sizeof(T));                                               \
           memcpy(&b, hi + (size_t)l * sizeof(T), sizeof(T));                                               \
           v = (T)((T)(a >> shift) | (T)(b << up)) & mask;                                                  \
           memcpy(o + (size_t)l * sizeof(T), &v, sizeof(T));                                                \
         }                                                                                                  \
       }                                                                                                    \
+      i += n;                                                                                              \
     }                                                                                                      \
   }
 UNPACK_BLOCK(unpack_block8, uint8_t)
@@ -123,20 +130,28 @@ UNPACK_BLOCK(unpack_block16, uint16_t)
 UNPACK_BLOCK(unpack_block32, uint32_t)
 UNPACK_BLOCK(unpack_block64, uint64_t)
 
-static void unpack_block(const uint8_t *src, int tb, int w, int count, int first, uint8_t *out) {
+static void unpack_block(const uint8_t *src, int tb, int w, int first, int end, uint8_t *out) {
   switch (tb) {
-    case 1: unpack_block8(src, w, count, first, out); return;
-    case 2: unpack_block16(src, w, count, first, out); return;
-    case 4: unpack_block32(src, w, count, first, out); return;
-    default: unpack_block64(src, w, count, first, out); return;
+    case 1: unpack_block8(src, w, first, end, out); return;
+    case 2: unpack_block16(src, w, first, end, out); return;
+    case 4: unpack_block32(src, w, first, end, out); return;
+    default: unpack_block64(src, w, first, end, out); return;
   }
 }
 
+/* Values [first, end) of a run of values, value `first` to out. */
+typedef struct {
+  size_t first, end;
+  uint8_t *out;
+} Window;
+
 /*
  * InlineBitpacking (a T width word, then 128·w bytes, per 1024 values) of `count` values of tb bytes:
- * values [first, end) into out, value i at out + i·tb. 0, or CORRUPT when a block runs past `len`.
+ * each window's values unpacked to its out (value i at out + (i - first)·tb), and only those. Every
+ * block's header is checked, wanted or not. 0, or CORRUPT when a block runs past `len`.
  */
-static int decode_inline_bitpacking(const uint8_t *src, size_t len, int tb, size_t count, size_t first, size_t end, uint8_t *out) {
+static int decode_inline_bitpacking(const uint8_t *src, size_t len, int tb, size_t count, const Window *windows,
+                                    size_t num_windows) {
   size_t at = 0;
   for (size_t done = 0; done < count; done += BLOCK) {
     if (at + (size_t)tb > len) return CORRUPT;
@@ -145,9 +160,11 @@ static int decode_inline_bitpacking(const uint8_t *src, size_t len, int tb, size
     size_t data = at + (size_t)tb, bytes = 128 * (size_t)w;
     if (data + bytes > len) return CORRUPT;
     size_t n = count - done < BLOCK ? count - done : BLOCK;
-    if (end > done && first < done + n) {
-      size_t from = first > done ? first - done : 0, to = end - done < n ? end - done : n;
-      unpack_block(src + data, tb, (int)w, (int)to, (int)from, out + done * (size_t)tb);
+    for (size_t i = 0; i < num_windows; i++) {
+      const Window *win = windows + i;
+      if (win->end <= done || win->first >= done + n) continue;
+      size_t from = win->first > done ? win->first - done : 0, to = win->end - done < n ? win->end - done : n;
+      unpack_block(src + data, tb, (int)w, (int)from, (int)to, win->out + (done + from - win->first) * (size_t)tb);
     }
     at = data + bytes;
   }
@@ -208,9 +225,9 @@ static int decode_out_of_line_levels(const uint8_t *src, size_t len, int w, size
   const size_t full_bytes = full * block_bytes;
   const int tail_raw = tail > 0 && len == full_bytes + 2 * tail;
   if (!tail_raw && len < full_bytes + (tail > 0 ? block_bytes : 0)) return CORRUPT;
-  for (size_t b = 0; b < full; b++) unpack_block(src + b * block_bytes, 2, w, BLOCK, 0, (uint8_t *)(out + b * BLOCK));
+  for (size_t b = 0; b < full; b++) unpack_block(src + b * block_bytes, 2, w, 0, BLOCK, (uint8_t *)(out + b * BLOCK));
   if (tail_raw) memcpy(out + full * BLOCK, src + full_bytes, 2 * tail);
-  else if (tail > 0) unpack_block(src + full_bytes, 2, w, (int)tail, 0, (uint8_t *)(out + full * BLOCK));
+  else if (tail > 0) unpack_block(src + full_bytes, 2, w, 0, (int)tail, (uint8_t *)(out + full * BLOCK));
   return DONE;
 }
 
@@ -222,8 +239,10 @@ static int decode_levels(int kind, int run, const uint8_t *src, size_t len, size
       if (len < 2 * count) return CORRUPT;
       memcpy(out, src, 2 * count);
       return DONE;
-    case LEVELS_BITPACK:
-      return decode_inline_bitpacking(src, len, 2, count, 0, count, (uint8_t *)out);
+    case LEVELS_BITPACK: {
+      const Window all = {0, count, (uint8_t *)out};
+      return decode_inline_bitpacking(src, len, 2, count, &all, 1);
+    }
     case LEVELS_OUT_OF_LINE:
       return decode_out_of_line_levels(src, len, run, count, out);
     default:
@@ -244,8 +263,8 @@ typedef struct {
   size_t level_cap;
   double *nulls;
   size_t null_cap;
-  uint8_t *unpacked;
-  size_t unpacked_cap;
+  Window *windows; /* a chunk's wanted value ranges */
+  size_t window_cap;
   /* The chunk's rep levels as runs, not expanded (Rle rep levels without def levels: the commonest page). */
   Runs rep_runs;
   int has_runs;
@@ -406,6 +425,7 @@ static size_t kept_items(const int32_t *params, size_t n) {
 typedef struct {
   const uint8_t **chunk_bytes;
   const size_t *chunk_lens;
+  size_t num_chunks; /* of the whole call, every group's */
   const double *chunk_info;
   const uint32_t *rows, *slots;
   size_t num_rows;
@@ -419,7 +439,26 @@ typedef struct {
   Chunk *chunk_scratch;
 } Task;
 
-static int decode_group(Task *t, size_t first_chunk, size_t num_chunks, double first_row, size_t from, size_t to) {
+/*
+ * Asks for a chunk's bytes (up to 4 KiB) ahead of its decode. A shuffled batch's chunks are rarely in
+ * cache: their header, run lengths and width word are otherwise read one miss after another.
+ */
+static inline void prefetch_chunk(const uint8_t *bytes, size_t len) {
+  if (len > 4096) len = 4096;
+  for (size_t at = 0; at < len; at += 64) __builtin_prefetch(bytes + at);
+}
+
+/*
+ * Neither inlined nor specialised: where GCC sees that the scratch is the thread-local one, it reads its
+ * address (a call to __tls_get_addr) afresh at each use inside the loops; here it is a plain pointer.
+ */
+#if defined(__GNUC__) && !defined(__clang__)
+#define OPAQUE __attribute__((noipa))
+#else
+#define OPAQUE __attribute__((noinline))
+#endif
+OPAQUE static int decode_group(Task *t, size_t first_chunk, size_t num_chunks, double first_row, size_t from,
+                               size_t to) {
   const int32_t *params = t->params;
   Scratch *s = t->scratch;
   Out *o = t->out;
@@ -433,6 +472,8 @@ static int decode_group(Task *t, size_t first_chunk, size_t num_chunks, double f
   uint16_t def0 = 0;
   for (size_t c = 0; c < num_chunks; c++) {
     const double *info = t->chunk_info + 4 * (first_chunk + c);
+    if (first_chunk + c + 1 < t->num_chunks)
+      prefetch_chunk(t->chunk_bytes[first_chunk + c + 1], t->chunk_lens[first_chunk + c + 1]);
     size_t item_count = (size_t)info[2], levels;
     Chunk *chunk = t->chunk_scratch + c;
     if (read_chunk(params, t->chunk_bytes[first_chunk + c], t->chunk_lens[first_chunk + c], item_count, s, &levels,
@@ -537,41 +578,32 @@ static int decode_group(Task *t, size_t first_chunk, size_t num_chunks, double f
     if (place < 0) return CORRUPT;
     row->place = place;
   }
-  /* Values, chunk by chunk, for the windows reaching into each. */
+  /* Values, chunk by chunk: each window's part in the chunk decoded straight to its place. */
   size_t lo = 0;
   double chunk_start = 0;
   for (size_t c = 0; c < num_chunks; c++) {
     Chunk *chunk = t->chunk_scratch + c;
     double chunk_end = chunk_start + (double)chunk->item_count;
     while (lo < n && rows[lo].end <= chunk_start) lo++;
-    double first = chunk_end, end = chunk_start;
+    size_t num_windows = 0;
     for (size_t i = lo; i < n && rows[i].start < chunk_end; i++) {
-      if (rows[i].end <= rows[i].start) continue;
       double a = rows[i].start > chunk_start ? rows[i].start : chunk_start;
       double b = rows[i].end < chunk_end ? rows[i].end : chunk_end;
-      if (a < first) first = a;
-      if (b > end) end = b;
+      if (a >= b) continue;
+      if (!grow((void **)&s->windows, &s->window_cap, num_windows + 1, sizeof *s->windows)) return CORRUPT;
+      s->windows[num_windows++] = (Window){(size_t)(a - chunk_start), (size_t)(b - chunk_start),
+                                           o->values + (size_t)(rows[i].place + (a - rows[i].start) * (double)w)};
     }
-    if (first < end) {
-      const size_t f = (size_t)(first - chunk_start), e = (size_t)(end - chunk_start);
-      const uint8_t *src;
+    if (num_windows > 0) {
       if (params[P_VALUE_KIND] == VALUES_FLAT) {
         if (chunk->values_len < chunk->item_count * w) return CORRUPT;
-        src = chunk->values;
-      } else {
-        size_t blocks = (chunk->item_count + BLOCK - 1) / BLOCK;
-        if (chunk->item_count * w > 64u * 1024 * 1024) return CORRUPT;
-        if (!grow((void **)&s->unpacked, &s->unpacked_cap, blocks * BLOCK * w, 1)) return CORRUPT;
-        if (decode_inline_bitpacking(chunk->values, chunk->values_len, (int)w, chunk->item_count, f, e, s->unpacked))
-          return CORRUPT;
-        src = s->unpacked;
-      }
-      for (size_t i = lo; i < n && rows[i].start < chunk_end; i++) {
-        double a = rows[i].start > chunk_start ? rows[i].start : chunk_start;
-        double b = rows[i].end < chunk_end ? rows[i].end : chunk_end;
-        if (a >= b) continue;
-        memcpy(o->values + (size_t)(rows[i].place + (a - rows[i].start) * (double)w),
-               src + (size_t)(a - chunk_start) * w, (size_t)(b - a) * w);
+        for (size_t i = 0; i < num_windows; i++) {
+          const Window *win = s->windows + i;
+          memcpy(win->out, chunk->values + win->first * w, (win->end - win->first) * w);
+        }
+      } else if (decode_inline_bitpacking(chunk->values, chunk->values_len, (int)w, chunk->item_count, s->windows,
+                                          num_windows)) {
+        return CORRUPT;
       }
     }
     chunk_start = chunk_end;
@@ -609,7 +641,7 @@ static _Thread_local Held held;
 static void free_held(void *unused) {
   (void)unused;
   free(held.chunk_bytes), free(held.chunk_lens), free(held.chunks), free(held.rows);
-  free(held.scratch.levels), free(held.scratch.nulls), free(held.scratch.unpacked);
+  free(held.scratch.levels), free(held.scratch.nulls), free(held.scratch.windows);
   memset(&held, 0, sizeof held);
 }
 
@@ -642,7 +674,7 @@ static void trim_held(void) {
   trim((void **)&held.rows, &held.rows_cap, sizeof *held.rows);
   trim((void **)&s->levels, &s->level_cap, 2 * sizeof *s->levels);
   trim((void **)&s->nulls, &s->null_cap, sizeof *s->nulls);
-  trim((void **)&s->unpacked, &s->unpacked_cap, 1);
+  trim((void **)&s->windows, &s->window_cap, sizeof *s->windows);
 }
 
 static napi_value throw_type(napi_env env, const char *message) {
@@ -756,7 +788,8 @@ napi_value DecodeListRows(napi_env env, napi_callback_info info) {
     }
   }
   if (code == DONE && c != num_chunks) code = CORRUPT;
-  Task task = {chunk_bytes, chunk_lens, chunk_info, rows, slots, num_rows, params, def_map, def_map_len,
+  if (code == DONE && num_chunks > 0) prefetch_chunk(chunk_bytes[0], chunk_lens[0]);
+  Task task = {chunk_bytes, chunk_lens, num_chunks, chunk_info, rows, slots, num_rows, params, def_map, def_map_len,
                per_row, &out, &held.scratch, held.rows, held.chunks};
   size_t next_chunk = 0;
   for (size_t g = 0; code == DONE && g < num_groups; g++) {

@@ -14,7 +14,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openDataset, writeDataset, type Dataset } from '../../../index.js';
 import { outputWidthOf } from '../../../dataset/arrow-build.js';
 import { leafColumns, type LeafColumn } from '../../../dataset/columns.js';
-import { fetchFileTasks, type OutputTask } from '../../../dataset/read-rows.js';
 import { runDecodeTask } from '../../../decode-workers/encodings/decode-task.js';
 import {
   createPaddedListOutput,
@@ -23,7 +22,6 @@ import {
   finishListOutput,
   isSingleList,
   listItemValidity,
-  type ListOutput,
   type PaddedTarget,
 } from '../../../decode-workers/encodings/list-rows.js';
 import { decodeListRowsNative } from '../../../decode-workers/encodings/list-rows-native.js';
@@ -35,6 +33,7 @@ import { fillPadded, nestedAsVariable } from '../../../decode-workers/nested-fil
 import { createRandom } from '../../../samplers/random.js';
 import { ensureDataset } from '../../fixtures/datasets.js';
 import { specByName, type StorageVersion } from '../../fixtures/matrix.js';
+import { firstDifference, nativeAndJs, paddedTarget, tasksOf } from './list-tasks.js';
 
 const opened: Dataset[] = [];
 const tempDirs: string[] = [];
@@ -54,15 +53,6 @@ async function listLeaves(name: string, version: StorageVersion): Promise<{ data
   return { dataset, leaves };
 }
 
-/** The planned decode tasks of `leaf` for `rows` (batch order), read alone. */
-async function tasksOf(dataset: Dataset, leaf: LeafColumn, rows: Uint32Array): Promise<OutputTask[]> {
-  const fields = dataset.selectFields([leaf.name.split('.')[0] as string]);
-  const output = leafColumns(fields).find((l) => l.name === leaf.name)?.output;
-  const plan = await dataset.planRead(rows, fields);
-  const perFile = await Promise.all(plan.files.map((file) => fetchFileTasks(file)));
-  return [...perFile.flat(), ...plan.nullFills].filter((t) => t.output === output);
-}
-
 /** A shuffled batch of `n` distinct visible rows. */
 function shuffledRows(numRows: number, n: number, seed: string): Uint32Array {
   const random = createRandom(seed);
@@ -72,29 +62,6 @@ function shuffledRows(numRows: number, n: number, seed: string): Uint32Array {
     [all[i], all[j]] = [all[j] as number, all[i] as number];
   }
   return Uint32Array.from(all.slice(0, Math.min(n, numRows)));
-}
-
-function paddedTarget(
-  n: number,
-  width: number,
-  length: number,
-  truncate: PaddedTarget['truncate'],
-  padByte: number,
-): PaddedTarget {
-  const valueBytes = n * length * width;
-  return {
-    buffer: new SharedArrayBuffer(valueBytes + n * 5),
-    byteOffset: 0,
-    itemBytes: width,
-    length,
-    numSlots: n,
-    lengthsOffset: valueBytes,
-    validityOffset: valueBytes + n * 4,
-    padBytes: new Uint8Array(width).fill(padByte),
-    truncate,
-    seed: 9,
-    epoch: 2,
-  };
 }
 
 /** Both paths' padded batch of `rows` of `leaf`: the general path's bytes and the list path's. */
@@ -145,13 +112,6 @@ async function raggedBoth(dataset: Dataset, leaf: LeafColumn, rows: Uint32Array)
   return [inOrder(general), inOrder(fast)];
 }
 
-/** The first byte where `a` and `b` differ (-1: none), compared in one pass instead of value by value. */
-function firstDifference(a: Uint8Array, b: Uint8Array): number {
-  if (Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length))) return -1;
-  for (let i = 0; i < Math.max(a.length, b.length); i++) if (a[i] !== b[i]) return i;
-  return -1;
-}
-
 // nested_lists and nested_types are left out: their single lists are list<fixed_size_list> of nullable
 // items, which may carry item validity buffers and so are read by the general path.
 const FIXTURES: [string, StorageVersion[]][] = [
@@ -196,24 +156,6 @@ describe.each(FIXTURES)('list rows of the %s fixture', (name, versions) => {
     },
   );
 });
-
-/** The mini-block tasks of `tasks` decoded into two outputs, by the kernel and by JavaScript; how many it took. */
-function nativeAndJs(
-  tasks: OutputTask[],
-  make: () => ListOutput,
-): { native: ListOutput; js: ListOutput; taken: number } {
-  const native = make();
-  const js = make();
-  let taken = 0;
-  for (const { task } of tasks) {
-    if (task.kind !== 'miniblock-nested') continue;
-    const mini = task as DecodeTask & { kind: 'miniblock-nested' };
-    if (decodeListRowsNative(mini, native)) taken++;
-    else decodeListChunks(mini, native);
-    decodeListChunks(mini, js);
-  }
-  return { native, js, taken };
-}
 
 /** A fixture's single-list leaves, or the token-sequence table's ('tokens'). */
 function leavesOf(name: string, version: StorageVersion): Promise<{ dataset: Dataset; leaves: LeafColumn[] }> {
