@@ -141,9 +141,12 @@ export function parseMiniBlockRepIndex(
       `${where}: repetition index covers ${row} rows${preamble ? ' and ends inside a row' : ''}, the page has ${numRows}`,
     );
   }
+  // Page rows are asked for as Uint32 values, so the steps cover at most 2^32 rows: at most
+  // max(numChunks, 2) entries, however many rows the page claims.
+  const indexedRows = Math.min(numRows, 2 ** 32);
   let rowShift = 0;
-  while (rowShift < 30 && 2 ** rowShift * numChunks < numRows) rowShift++;
-  const steps = Math.ceil(numRows / 2 ** rowShift);
+  while (rowShift < 31 && 2 ** rowShift * numChunks < indexedRows) rowShift++;
+  const steps = Math.ceil(indexedRows / 2 ** rowShift);
   const stepChunks = new Uint32Array(steps + 1);
   let chunk = 0;
   for (let k = 0; k < steps; k++) {

@@ -68,6 +68,12 @@ describe('the mini-block repetition index', () => {
     );
   });
 
+  it('keeps a small step table for a page that claims more rows than a row number can name', () => {
+    const huge = parseMiniBlockRepIndex(repIndex([2 ** 40, 0]), 1, 1, 2 ** 40, 'p');
+    expect(huge.stepChunks.length).toBeLessThanOrEqual(3);
+    expect(chunksOfRow(huge, 2 ** 32 - 1)).toEqual({ first: 0, last: 0 });
+  });
+
   it('refuses an index with rows past the page or ending inside a row', () => {
     expect(() => parseMiniBlockRepIndex(repIndex([2, 0], [9, 0]), 1, 2, 4, 'file column 1 page 0')).toThrow(
       /file column 1 page 0: repetition index entry 1 \(9 rows ending\) puts rows past the page's 4/,
