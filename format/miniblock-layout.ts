@@ -88,6 +88,13 @@ export interface MiniBlockRepIndex {
   starts: Float64Array;
   /** Whether each chunk ends inside a row that the next chunk continues. */
   hasTrailer: Uint8Array;
+  /**
+   * The chunk row `k << rowShift` starts in, for each k, then the last chunk: a row's chunk lies between
+   * two neighbouring entries, so finding it is a search over the few chunks of one step of rows, not the page.
+   */
+  stepChunks: Uint32Array;
+  /** log2 of the rows between entries of stepChunks: about the rows a chunk holds, so ~1 entry a chunk. */
+  rowShift: number;
 }
 
 /** Parses the repetition index of a page of `numChunks` chunks holding `numRows` rows. */
@@ -134,7 +141,21 @@ export function parseMiniBlockRepIndex(
       `${where}: repetition index covers ${row} rows${preamble ? ' and ends inside a row' : ''}, the page has ${numRows}`,
     );
   }
-  return { firstRow, starts, hasTrailer };
+  // Page rows are asked for as Uint32 values, so the steps cover at most 2^32 rows: at most
+  // max(numChunks, 2) entries, however many rows the page claims.
+  const indexedRows = Math.min(numRows, 2 ** 32);
+  let rowShift = 0;
+  while (rowShift < 31 && 2 ** rowShift * numChunks < indexedRows) rowShift++;
+  const steps = Math.ceil(indexedRows / 2 ** rowShift);
+  const stepChunks = new Uint32Array(steps + 1);
+  let chunk = 0;
+  for (let k = 0; k < steps; k++) {
+    const stepRow = k * 2 ** rowShift;
+    while (chunk + 1 < numChunks && (firstRow[chunk + 1] as number) <= stepRow) chunk++;
+    stepChunks[k] = chunk;
+  }
+  stepChunks[steps] = Math.max(numChunks - 1, 0);
+  return { firstRow, starts, hasTrailer, stepChunks, rowShift };
 }
 
 /**
@@ -142,9 +163,10 @@ export function parseMiniBlockRepIndex(
  * The rows were checked against the page (parseMiniBlockRepIndex), so the search always ends.
  */
 export function chunksOfRow(index: MiniBlockRepIndex, row: number): { first: number; last: number } {
-  const { firstRow, starts, hasTrailer } = index;
-  let lo = 0;
-  let hi = firstRow.length - 1;
+  const { firstRow, starts, hasTrailer, stepChunks, rowShift } = index;
+  const step = row >>> rowShift;
+  let lo = stepChunks[step] as number;
+  let hi = stepChunks[step + 1] as number;
   while (lo < hi) {
     const mid = (lo + hi + 1) >>> 1;
     if ((firstRow[mid] as number) <= row) lo = mid;

@@ -39,16 +39,22 @@ export function planCoalescedReads(
     );
   }
   const n = ranges.length;
-  const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  order.sort((a, b) => (ranges[a] as ByteRange).offset - (ranges[b] as ByteRange).offset);
+  // The planners' ranges mostly come in file order (pages in order, a page's rows ascending): then no sort.
+  let ascending = true;
+  for (let i = 1; i < n && ascending; i++)
+    ascending = (ranges[i - 1] as ByteRange).offset <= (ranges[i] as ByteRange).offset;
+  const order = ascending ? null : new Uint32Array(n);
+  if (order) {
+    for (let i = 0; i < n; i++) order[i] = i;
+    order.sort((a, b) => (ranges[a] as ByteRange).offset - (ranges[b] as ByteRange).offset);
+  }
   const reads: ByteRange[] = [];
   const readOf = new Uint32Array(n);
   const offsetInRead = new Float64Array(n);
   let start = -1;
   let end = -1;
   for (let k = 0; k < n; k++) {
-    const i = order[k] as number;
+    const i = order ? (order[k] as number) : k;
     const r = ranges[i] as ByteRange;
     const rEnd = r.offset + r.size;
     const fits =
@@ -68,15 +74,21 @@ export function planCoalescedReads(
   return { reads, readOf, offsetInRead };
 }
 
-/** The view of each requested range, given the bytes of each merged read. */
+/**
+ * The view of each requested range, given the bytes of each merged read: a range that is its whole read
+ * (the usual case for a shuffled batch's far-apart rows) gets that read's view itself, not a second one.
+ */
 export function viewsOfRanges(
   ranges: readonly ByteRange[],
   plan: CoalescedPlan,
   readBytes: readonly Uint8Array[],
 ): Uint8Array[] {
-  return ranges.map((r, i) => {
+  const views = new Array<Uint8Array>(ranges.length);
+  for (let i = 0; i < ranges.length; i++) {
     const bytes = readBytes[plan.readOf[i] as number] as Uint8Array;
     const at = plan.offsetInRead[i] as number;
-    return bytes.subarray(at, at + r.size);
-  });
+    const size = (ranges[i] as ByteRange).size;
+    views[i] = at === 0 && size === bytes.length ? bytes : bytes.subarray(at, at + size);
+  }
+  return views;
 }

@@ -54,7 +54,7 @@ import {
 } from '../format/miniblock-layout.js';
 import { checkPageSupported } from '../format/page-support.js';
 import { constantBuffers } from '../format/layout.js';
-import { pageLevels, type LayerKind } from '../format/repdef.js';
+import { pageLevels, type LayerKind, type PageLevels } from '../format/repdef.js';
 import type { ConstantLayoutProto, FullZipLayoutProto, MiniBlockLayoutProto } from '../format/proto/messages.js';
 import {
   done,
@@ -100,6 +100,8 @@ interface MiniBlockIndexes {
   table: ChunkTable;
   dictionary: Uint8Array | null;
   repIndex: MiniBlockRepIndex | null;
+  /** A nested column's page: its levels against the column's layers (checked once, when the page is first read). */
+  levels: PageLevels | undefined;
 }
 
 /**
@@ -335,15 +337,19 @@ function planConstant(request: PageRequest, layout: ConstantLayoutProto): PlanSt
   };
 }
 
+/** The chunks of a mini-block page whose indexes are loaded. */
+function planMiniBlockRows(request: PageRequest, layout: MiniBlockLayoutProto, entry: MiniBlockIndexes): PlanStep {
+  return entry.levels
+    ? planNestedChunks(request, layout, entry.table, entry.repIndex, entry.dictionary, entry.levels)
+    : planMiniBlockChunks(request, layout, entry.table, entry.dictionary);
+}
+
 function planMiniBlock(request: PageRequest, layout: MiniBlockLayoutProto, cache: PageCache): PlanStep {
+  const cached = cache.miniblock.get(request.page);
+  // A page is read by one column: its levels, checked when its indexes were loaded, hold for every request.
+  if (cached) return planMiniBlockRows(request, layout, cached);
   const { page, where, nested } = request;
   const levels = nested ? pageLevels(layout.layers, nested, where) : undefined;
-  const chunks = (entry: MiniBlockIndexes): PlanStep =>
-    levels
-      ? planNestedChunks(request, layout, entry.table, entry.repIndex, entry.dictionary, levels)
-      : planMiniBlockChunks(request, layout, entry.table, entry.dictionary);
-  const cached = cache.miniblock.get(page);
-  if (cached) return chunks(cached);
   // Pages without lists hold one item per row; with lists, the repetition index places rows.
   const lists = levels !== undefined && levels.maxRep > 0;
   if (!lists && layout.num_items !== page.numRows) {
@@ -374,9 +380,9 @@ function planMiniBlock(request: PageRequest, layout: MiniBlockLayoutProto, cache
           )
         : null;
       // Copied: the view may alias pooled read memory that is reused once this read is done.
-      const entry = { table, dictionary: dictionary ? dictionary.slice() : null, repIndex };
+      const entry = { table, dictionary: dictionary ? dictionary.slice() : null, repIndex, levels };
       cache.miniblock.set(page, entry);
-      return chunks(entry);
+      return planMiniBlockRows(request, layout, entry);
     },
   };
 }

@@ -1,7 +1,8 @@
 /** Page rep/def layers read against a column's structure, and mini-block repetition indexes (hand-built bytes). */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CorruptFileError } from '../../errors.js';
-import { chunksOfRow, parseMiniBlockRepIndex } from '../../format/miniblock-layout.js';
+import { chunksOfRow, parseMiniBlockRepIndex, type MiniBlockRepIndex } from '../../format/miniblock-layout.js';
 import { pageLevels } from '../../format/repdef.js';
 
 describe('pageLevels', () => {
@@ -45,6 +46,34 @@ describe('the mini-block repetition index', () => {
     expect(chunksOfRow(index, 3)).toEqual({ first: 2, last: 2 });
   });
 
+  it('places every row of pages with short and long rows as a walk over all the chunks does', () => {
+    // Per chunk: rows that end in it (up to 9) and whether a row continues past its end. Rows over many
+    // chunks give pages with fewer rows than chunks, short rows pages with several rows a chunk.
+    const chunk = fc.tuple(fc.nat({ max: 9 }), fc.boolean());
+    fc.assert(
+      fc.property(fc.array(chunk, { minLength: 1, maxLength: 60 }), (drawn) => {
+        let preamble = false;
+        const entries = drawn.map(([ends, trailer], i): [number, number] => {
+          const continues = trailer && i < drawn.length - 1;
+          // A chunk that finishes the row continued into it ends at least that row.
+          const ending = preamble && !continues ? Math.max(ends, 1) : ends;
+          preamble = continues;
+          return [ending, continues ? 1 : 0];
+        });
+        const numRows = entries.reduce((rows, [ends]) => rows + ends, 0);
+        const index = parseMiniBlockRepIndex(repIndex(...entries), 1, entries.length, numRows, 'p');
+        for (let row = 0; row < numRows; row++) expect(chunksOfRow(index, row)).toEqual(walk(index, row));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keeps a small step table for a page that claims more rows than a row number can name', () => {
+    const huge = parseMiniBlockRepIndex(repIndex([2 ** 40, 0]), 1, 1, 2 ** 40, 'p');
+    expect(huge.stepChunks.length).toBeLessThanOrEqual(3);
+    expect(chunksOfRow(huge, 2 ** 32 - 1)).toEqual({ first: 0, last: 0 });
+  });
+
   it('refuses an index with rows past the page or ending inside a row', () => {
     expect(() => parseMiniBlockRepIndex(repIndex([2, 0], [9, 0]), 1, 2, 4, 'file column 1 page 0')).toThrow(
       /file column 1 page 0: repetition index entry 1 \(9 rows ending\) puts rows past the page's 4/,
@@ -53,3 +82,14 @@ describe('the mini-block repetition index', () => {
     expect(() => parseMiniBlockRepIndex(new Uint8Array(8), 1, 1, 1, 'p')).toThrow(CorruptFileError);
   });
 });
+
+/** Chunks [first, last] holding `row`, by walking every chunk: where it starts, then while it continues. */
+function walk(index: MiniBlockRepIndex, row: number): { first: number; last: number } {
+  const { firstRow, starts, hasTrailer } = index;
+  let first = 0;
+  while (row >= (firstRow[first] as number) + (starts[first] as number)) first++;
+  let last = first;
+  if (row === (firstRow[first] as number) + (starts[first] as number) - 1)
+    while (hasTrailer[last] === 1 && (last === first || starts[last] === 0)) last++;
+  return { first, last };
+}
