@@ -195,7 +195,7 @@ static size_t copy_guarded(const Mapping *mapping, Request *requests, size_t fro
   guard_jump = &jump;
   for (; at < count; at++) {
     Request *r = &requests[at];
-    memcpy(r->data, mapping->base + r->position, r->length);
+    if (r->length) memcpy(r->data, mapping->base + r->position, r->length); /* an empty target's data may be NULL */
     r->done = r->length;
     if ((at + 1 - from) % FAULT_CHECK_RANGES == 0 && major_faults() != faults) {
       at++;
