@@ -36,6 +36,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -61,12 +62,16 @@ static pthread_once_t handler_once = PTHREAD_ONCE_INIT;
 static int handler_error;
 static struct sigaction previous_bus;
 
+/* Copies in progress in any thread: while there are none, the handler does not touch thread-local
+   storage, whose first use in a thread can allocate (not async-signal-safe). */
+static atomic_int copies;
+
 /* The thread's guard: set only while it copies out of a mapping. */
 static __thread sigjmp_buf *guard_jump;
 static __thread const uint8_t *guard_start, *guard_end;
 
 static void on_bus(int sig, siginfo_t *info, void *context) {
-  sigjmp_buf *jump = guard_jump;
+  sigjmp_buf *jump = atomic_load(&copies) > 0 ? guard_jump : NULL;
   const uint8_t *address = info->si_addr;
   if (jump && address >= guard_start && address < guard_end) {
     guard_jump = NULL;
@@ -250,10 +255,12 @@ napi_value CopyMapped(napi_env env, napi_callback_info info) {
     long faults = major_faults();
     int faulted;
     if (handler_in_place()) {
+      atomic_fetch_add(&copies, 1);
       do {
         stopped = copy_guarded(mapping, requests, stopped, count, faults, &faulted);
         if (faulted) requests[stopped++].error = EFAULT;
       } while (faulted && stopped < count);
+      atomic_fetch_sub(&copies, 1);
     }
     for (size_t i = stopped; i < count; i++) requests[i].error = EAGAIN;
     /* Looked at after the copy: a file cut short before or during it shows here, and one cut after it
