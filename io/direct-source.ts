@@ -39,7 +39,8 @@
  * or page-cache lookup per read. A copy that takes major faults (pages not in the page cache, each one
  * a synchronous read) stops and leaves the rest of the batch, and the source's next COLD_BATCHES batches,
  * to the batch reads, which keep `queueDepth` reads in flight; then the mapping is tried again, so a cold
- * epoch reads as fast as without it. `stats.mapped` and `stats.mappedReason` say whether and why.
+ * epoch keeps its queue depth. `stats.mapped` and `stats.mappedReason` say whether and why, and
+ * `stats.mappedReads` how many reads were copies.
  *
  * Memory ownership: a leased result keeps its slab regions out of the pool until `release()`; the views
  * must not be used afterwards (the memory is reused by later reads). Release is idempotent.
@@ -576,8 +577,8 @@ export class DirectFileSource implements ByteSource {
 
   /**
    * Buffered spans[k] into targets[k]: copied out of the mapping where the pages are in the page cache,
-   * the rest as one batch read. Throws an IoError for a failed or short read, or pages gone from under the
-   * mapping.
+   * the rest as one batch read (with the ranges whose pages went from under the mapping). Throws an
+   * IoError for a failed or short read.
    */
   private async readBuffered(spans: readonly ByteRange[], targets: readonly Uint8Array[]): Promise<void> {
     if (!this.mapping || this.coldBatches > 0) {
