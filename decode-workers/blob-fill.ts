@@ -182,7 +182,13 @@ async function readBlobs(
     }
     const at = reserveVariable(out, slot, range.size);
     if (range.size === 0) return;
-    addReadStats(reads, { readsIssued: 1, bytesRead: range.size, rangesRequested: 1, bytesRequested: range.size });
+    addReadStats(reads, {
+      readsIssued: 1,
+      bytesRead: range.size,
+      rangesRequested: 1,
+      bytesRequested: range.size,
+      mappedReads: 0,
+    });
     let group = bySource.get(range.source);
     if (!group) bySource.set(range.source, (group = { ranges: [], targets: [] }));
     group.ranges.push({ offset: range.position, size: range.size });

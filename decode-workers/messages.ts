@@ -137,6 +137,8 @@ export interface DatasetRef {
   columns: string[];
   /** O_DIRECT, as DirectFileSourceOptions.direct. */
   direct: boolean | 'auto';
+  /** Buffered reads copied out of a mapping of the file, as DirectFileSourceOptions.mapped (default true). */
+  mapped?: boolean;
   queueDepth: number;
   bytesInFlight: number;
   maxGapBytes: number;

@@ -759,10 +759,11 @@ export class WorkerDataset {
   private sourceFor(lane: Lane, path: string): Promise<DirectFileSource> {
     let source = lane.sources.get(path);
     if (!source) {
-      const { direct, queueDepth, bytesInFlight, maxGapBytes, maxReadBytes } = this.ref;
+      const { direct, mapped, queueDepth, bytesInFlight, maxGapBytes, maxReadBytes } = this.ref;
       const expected = this.files[path];
       source = DirectFileSource.open(path, {
         direct,
+        mapped,
         reads: readsFor(direct),
         queueDepth,
         bytesInFlight,

@@ -34,6 +34,14 @@
  * thread's event loop reap the reads, so the batches of calls in progress together share the queue.
  * Without the addon both are one fs.readSync after another. `stats.engine` says which engine.
  *
+ * Mapped reads: a buffered source with batch reads also maps the file read-only (`mapped`, default true;
+ * native-read.ts MappedFile) and copies a batch's ranges out of the mapping in one call, with no syscall
+ * or page-cache lookup per read. A copy that takes major faults (pages not in the page cache, each one
+ * a synchronous read) stops and leaves the rest of the batch, and the source's next COLD_BATCHES batches,
+ * to the batch reads, which keep `queueDepth` reads in flight; then the mapping is tried again, so a cold
+ * epoch keeps its queue depth. `stats.mapped` and `stats.mappedReason` say whether and why, and
+ * `stats.mappedReads` how many reads were copies.
+ *
  * Memory ownership: a leased result keeps its slab regions out of the pool until `release()`; the views
  * must not be used afterwards (the memory is reused by later reads). Release is idempotent.
  */
@@ -54,7 +62,7 @@ import {
   PROBE_SCAN_BYTES,
 } from './align.js';
 import { defaultCoalesceOptions, planCoalescedReads, viewsOfRanges, type CoalesceOptions } from './coalesce.js';
-import { readBatchQueued, readBatchSync, readEngine, type ReadEngine } from './native-read.js';
+import { MappedFile, readBatchQueued, readBatchSync, readEngine, type ReadEngine } from './native-read.js';
 import { openRegularFile, reopenRegularFile } from './regular-file.js';
 import { createSlabPool, type AcquireOptions, type SlabLease, type SlabPool } from './slab.js';
 import { emptyReadStats, PendingReads, type ByteSource, type ReadStats } from './source.js';
@@ -73,6 +81,10 @@ interface DirectReadStats extends ReadStats {
   blockBytes: number;
   /** How reads are issued: 'fs.read' (async, libuv threadpool), or the engine of batch reads (options.reads). */
   engine: ReadEngine | 'fs.read';
+  /** Whether buffered reads are copied out of a mapping of the file (see the module comment). */
+  mapped: boolean;
+  /** 'mmap', or why the file is not mapped (e.g. "mapped: false", "O_DIRECT", the mmap error). */
+  mappedReason: string;
   // readsIssued counts merged reads (as FileSource); bytesRead counts bytes the kernel delivered, which in
   // direct mode includes the widening to blockBytes.
 }
@@ -110,6 +122,11 @@ export interface DirectFileSourceOptions {
    * every batch on it.
    */
   bytesInFlight?: number;
+  /**
+   * Buffered mode with `reads: 'blocking'` or `'queued'`: copy reads out of a read-only mapping of the file
+   * where its pages are in the page cache (default true; see the module comment). Needs the native addon.
+   */
+  mapped?: boolean;
 }
 
 /** How a {@link DirectFileSource} issues its reads; see DirectFileSourceOptions.reads. */
@@ -124,6 +141,8 @@ interface LeasedViews {
 const DEFAULT_QUEUE_DEPTH = 16;
 const DEFAULT_SLAB_BYTES = 4 * 1024 * 1024;
 const DEFAULT_POOL_BYTES = 64 * 1024 * 1024;
+/** Batches of a source read without its mapping after a copy out of it took major faults. */
+const COLD_BATCHES = 32;
 /** readRanges copies through pieces of at most this many bytes, so any read fits any pool. */
 const MAX_PIECE_BYTES = 8 * 1024 * 1024;
 
@@ -135,6 +154,8 @@ export class DirectFileSource implements ByteSource {
   /** Reads holding or waiting for a slot, and batches in the ring; close() waits for none. */
   private readonly pending = new PendingReads();
   private readonly slotWaiters: Array<() => void> = [];
+  /** Batches left to read without the mapping (COLD_BATCHES after a copy took major faults). */
+  private coldBatches = 0;
   private readonly phaseOf: AcquireOptions['phaseOf'];
   /** Positional read of one span: async on the threadpool, or readSync when reads are batched. */
   private readonly readAt: (
@@ -161,6 +182,9 @@ export class DirectFileSource implements ByteSource {
     modeReason: string,
     private readonly reads: BatchReads,
     private readonly bytesInFlight: number,
+    /** Buffered batch reads copy out of it where the pages are in the page cache; closed by close(). */
+    private readonly mapping: MappedFile | null,
+    mappedReason: string,
   ) {
     this.readAt = reads === 'threadpool' ? pread : readSync;
     const mode: ReadMode = directFd >= 0 ? 'direct' : 'buffered';
@@ -172,6 +196,9 @@ export class DirectFileSource implements ByteSource {
       bufferedReads: 0,
       blockBytes: mode === 'direct' ? blockBytes : 0,
       engine: reads === 'threadpool' ? 'fs.read' : readEngine().engine,
+      mapped: mapping !== null,
+      mappedReason,
+      mappedReads: 0,
     };
     const unit = pool.unitBytes;
     this.phaseOf =
@@ -230,6 +257,13 @@ export class DirectFileSource implements ByteSource {
         { option: 'blockBytes' },
       );
     }
+    const mapped = options.mapped ?? true;
+    if (typeof mapped !== 'boolean') {
+      throw new InvalidArgumentError(
+        `DirectFileSource option mapped must be true or false, got ${JSON.stringify(mapped)}`,
+        { option: 'mapped' },
+      );
+    }
     const coalesce = options.coalesce ?? defaultCoalesceOptions;
     const pool = options.pool ?? createSlabPool({ slabBytes: DEFAULT_SLAB_BYTES, maxBytes: DEFAULT_POOL_BYTES });
     if (pool.maxBytes < 2 * blockBytes) {
@@ -262,6 +296,7 @@ export class DirectFileSource implements ByteSource {
       if (directFd < 0 && direct === true) {
         throw new IoError(`${path}: direct: true but O_DIRECT is not usable: ${reason}`, { path, reason });
       }
+      const mapping = directFd < 0 ? mapFor(bufferedFd, size, mapped, reads) : 'O_DIRECT';
       return new DirectFileSource(
         path,
         size,
@@ -276,6 +311,8 @@ export class DirectFileSource implements ByteSource {
         reason,
         reads,
         bytesInFlight,
+        typeof mapping === 'string' ? null : mapping,
+        typeof mapping === 'string' ? mapping : 'mmap',
       );
     } catch (error) {
       if (directFd >= 0) closeSync(directFd);
@@ -387,7 +424,7 @@ export class DirectFileSource implements ByteSource {
             { option: 'targets' },
           );
       });
-      await this.readBatch(ranges, targets, false);
+      await this.readBuffered(ranges, targets);
       return;
     }
     const needed = ranges.reduce((sum, r) => sum + this.leaseBytesFor(r), 0);
@@ -409,6 +446,7 @@ export class DirectFileSource implements ByteSource {
     if (this.closed) return;
     this.closed = true;
     await this.pending.idle();
+    this.mapping?.close();
     if (this.directFd >= 0) closeSync(this.directFd);
     closeSync(this.bufferedFd);
     if (this.ownsPool) this.pool.close();
@@ -529,13 +567,49 @@ export class DirectFileSource implements ByteSource {
         const lease = leaseOf[i] as SlabLease;
         return (views[i] = new Uint8Array(lease.buffer, lease.byteOffset, (reads[i] as ByteRange).size));
       });
-      await this.readBatch(
+      await this.readBuffered(
         buffered.map((i) => reads[i] as ByteRange),
         targets,
-        false,
       );
     }
     return views;
+  }
+
+  /**
+   * Buffered spans[k] into targets[k]: copied out of the mapping where the pages are in the page cache,
+   * the rest as one batch read (with the ranges whose pages went from under the mapping). Throws an
+   * IoError for a failed or short read.
+   */
+  private async readBuffered(spans: readonly ByteRange[], targets: readonly Uint8Array[]): Promise<void> {
+    if (!this.mapping || this.coldBatches > 0) {
+      if (this.coldBatches > 0) this.coldBatches--;
+      await this.readBatch(spans, targets, false);
+      return;
+    }
+    // Checked before the copy, which does not yield: close() cannot unmap the file under it.
+    if (this.closed) throw new IoError(`${this.path}: source closed while a read was queued`, { path: this.path });
+    const positions = new Float64Array(spans.length);
+    for (let k = 0; k < spans.length; k++) positions[k] = (spans[k] as ByteRange).offset;
+    const results = new Float64Array(spans.length);
+    if (this.mapping.copy(positions, targets as Uint8Array[], results) > 0) this.coldBatches = COLD_BATCHES;
+    let rest: number[] | undefined;
+    for (let k = 0; k < spans.length; k++) {
+      const done = results[k] as number;
+      // Not copied (pages not in the page cache, or the file now ends before the range does), or pages gone
+      // from under the mapping: a read says what the file holds now, or fails as a short read.
+      if (done < 0) (rest ??= []).push(k);
+      else {
+        this.stats.mappedReads++;
+        this.stats.readsIssued++;
+        this.stats.bytesRead += done;
+      }
+    }
+    if (rest)
+      await this.readBatch(
+        rest.map((k) => spans[k] as ByteRange),
+        rest.map((k) => targets[k] as Uint8Array),
+        false,
+      );
   }
 
   /**
@@ -668,6 +742,17 @@ function pread(fd: number, view: Uint8Array, offset: number, length: number, pos
   return new Promise((resolve, reject) => {
     readCallback(fd, view, offset, length, position, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead)));
   });
+}
+
+/**
+ * A mapping of the file for a buffered source's reads, or why there is none: only batch reads use it
+ * (threadpool reads exist for builds without the addon, which has the mapping).
+ */
+function mapFor(fd: number, size: number, mapped: boolean, reads: BatchReads): MappedFile | string {
+  if (!mapped) return 'mapped: false';
+  if (reads === 'threadpool') return "reads: 'threadpool'";
+  if (size === 0) return 'empty file';
+  return MappedFile.open(fd, size);
 }
 
 /** Batch reads report errors as negative errno values. */

@@ -59,6 +59,19 @@ export interface NativeAddon {
     outputs: (Uint8Array | Int32Array | Uint32Array | Float64Array | null)[],
     state: Float64Array,
   ): number;
+  /**
+   * A read-only shared mapping of the first `bytes` bytes of `fd` (native/map_read.c), or why the file
+   * cannot be mapped.
+   */
+  mapFile(fd: number, bytes: number): object | string;
+  /** Unmaps a mapping now (idempotent); copyMapped on it afterwards throws (code ERR_UNMAPPED). */
+  unmapFile(mapping: object): void;
+  /**
+   * Copies each target's bytes at its position out of the mapping; results[i] gets the bytes, -EFAULT
+   * (the file was truncated under the mapping) or -EAGAIN (not copied: the thread took major faults, so
+   * the pages are not in the page cache). Returns the major faults the thread took meanwhile.
+   */
+  copyMapped(mapping: object, positions: Float64Array, targets: Uint8Array[], results: Float64Array): number;
   /** Zeroed memory of at least `bytes` bytes advised for transparent huge pages, or undefined where it cannot be made. */
   hugePageBuffer(bytes: number): ArrayBuffer | undefined;
   /**

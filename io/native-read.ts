@@ -13,13 +13,19 @@
  * reads reach the disk at most libuv-threadpool-size at a time. One call per batch removes the per-read
  * crossing into Node, and the ring keeps the disk's queue full from a single worker thread.
  *
+ * Warm buffered reads can instead be copied out of a read-only mapping of the file ({@link MappedFile},
+ * native/map_read.c): one call per batch, no syscall and no page-cache lookup per read once the pages
+ * are mapped. A copy stops where the thread takes major faults (the pages are not in the page cache) and
+ * leaves the rest to the batch reads above, which keep a queue of reads in flight; a file truncated
+ * under the mapping makes its ranges fail (SIGBUS caught in the addon), never the process.
+ *
  * When the addon is missing (no compiler at install, another platform) or `LANCE_LOADER_NATIVE=0` is set,
  * both do the same with fs.readSync (blocking), and `engine` says so. Results are identical either way;
  * the tests run both.
  */
 import { readSync } from 'node:fs';
 import { InvalidStateError } from '../errors.js';
-import { nativeAddon, nativeAddonReason } from './native-addon.js';
+import { nativeAddon, nativeAddonReason, type NativeAddon } from './native-addon.js';
 
 /** How a batch of reads is issued. */
 export type ReadEngine = 'io_uring' | 'pread' | 'fs.readSync';
@@ -99,4 +105,35 @@ export async function readBatchQueued(
       else reject(error);
     }),
   );
+}
+
+/**
+ * A read-only shared mapping of a file, for reads out of the page cache without a syscall per read. The
+ * mapping is address space: its pages are the page cache's, not memory of the reader's budget.
+ */
+export class MappedFile {
+  private constructor(private readonly mapping: object) {}
+
+  /** Maps the first `bytes` (> 0) bytes of `fd`; or why not (no addon, mmap failed). */
+  static open(fd: number, bytes: number): MappedFile | string {
+    const native = nativeAddon();
+    if (!native) return nativeAddonReason();
+    const mapping = native.mapFile(fd, bytes);
+    return typeof mapping === 'string' ? mapping : new MappedFile(mapping);
+  }
+
+  /**
+   * Copies `targets[i].byteLength` bytes at `positions[i]` into each target: `results[i]` gets the bytes,
+   * -EFAULT (SIGBUS: the pages are gone, the file was truncated) or -EAGAIN (not copied: read it another
+   * way; native/map_read.c says when). Returns the major page faults the thread took meanwhile
+   * (0 when every page was in the page cache). Throws after {@link close}.
+   */
+  copy(positions: Float64Array, targets: Uint8Array[], results: Float64Array): number {
+    return (nativeAddon() as NativeAddon).copyMapped(this.mapping, positions, targets, results);
+  }
+
+  /** Unmaps the file; nothing may copy from it afterwards (idempotent). */
+  close(): void {
+    (nativeAddon() as NativeAddon).unmapFile(this.mapping);
+  }
 }

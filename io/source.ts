@@ -29,11 +29,13 @@ export interface ReadStats {
   /** Byte ranges asked for, and their bytes (before merging). */
   rangesRequested: number;
   bytesRequested: number;
+  /** Of readsIssued, those copied out of a mapping of the file instead (direct-source.ts, mapped reads). */
+  mappedReads: number;
 }
 
 /** A zeroed {@link ReadStats}. */
 export function emptyReadStats(): ReadStats {
-  return { readsIssued: 0, bytesRead: 0, rangesRequested: 0, bytesRequested: 0 };
+  return { readsIssued: 0, bytesRead: 0, rangesRequested: 0, bytesRequested: 0, mappedReads: 0 };
 }
 
 /** Adds `sign` × `from` into `into`, counter by counter (sign -1 subtracts: a delta between snapshots). */
@@ -42,6 +44,7 @@ export function addReadStats(into: ReadStats, from: ReadStats, sign: 1 | -1 = 1)
   into.bytesRead += sign * from.bytesRead;
   into.rangesRequested += sign * from.rangesRequested;
   into.bytesRequested += sign * from.bytesRequested;
+  into.mappedReads += sign * from.mappedReads;
   return into;
 }
 

@@ -29,6 +29,13 @@ export interface LoaderIoOptions {
    */
   direct?: boolean | 'auto';
   /**
+   * Buffered reads (`direct: false`, or `'auto'` choosing buffered) copied out of a read-only mapping of
+   * each data file where its pages are in the page cache (default true, with the native addon): a batch
+   * of reads is one copy, with no system call per read. Where the pages are not cached, reads go through
+   * the io_uring queue as without it. `false` always reads.
+   */
+  mapped?: boolean;
+  /**
    * Merged reads in flight per worker (default 256). With the native addon's io_uring a worker queues
    * its batches' reads on its own ring, at most this many in flight (the ring holds 256); without it,
    * per data file, and async O_DIRECT reads are limited by the libuv threadpool (UV_THREADPOOL_SIZE, 4
@@ -164,6 +171,7 @@ export interface ResolvedLoaderOptions {
   workers: number;
   prefetch: number;
   direct: boolean | 'auto';
+  mapped: boolean;
   queueDepth: number;
   bytesInFlight: number;
   maxGapBytes: number;
@@ -287,6 +295,11 @@ export function resolveLoaderOptions(options: LoaderOptions): ResolvedLoaderOpti
   const direct = io.direct ?? 'auto';
   if (direct !== true && direct !== false && direct !== 'auto')
     throw new InvalidArgumentError(`options.io.direct must be true, false or 'auto', got ${String(direct)}`);
+  const mapped = io.mapped ?? true;
+  if (typeof mapped !== 'boolean')
+    throw new InvalidArgumentError(`options.io.mapped must be true or false, got ${describeValue(mapped)}`, {
+      option: 'io.mapped',
+    });
   const resume = options.resume;
   if (
     resume !== undefined &&
@@ -308,6 +321,7 @@ export function resolveLoaderOptions(options: LoaderOptions): ResolvedLoaderOpti
     workers: integer(options.workers, 'workers', 1, 256, defaultWorkerCount()),
     prefetch: integer(options.prefetch, 'prefetch', 1, 1024, 4),
     direct,
+    mapped,
     queueDepth: integer(io.queueDepth, 'io.queueDepth', 1, 1024, 256),
     bytesInFlight: integer(io.bytesInFlight, 'io.bytesInFlight', 0, Number.MAX_SAFE_INTEGER, 4 * 1024 * 1024),
     maxGapBytes: integer(io.maxGapBytes, 'io.maxGapBytes', 0, 1 << 30, 4096),

@@ -243,6 +243,7 @@ export class DataLoader {
         }),
         columns: fields.map((f) => f.name),
         direct,
+        mapped: resolved.mapped,
         queueDepth: resolved.queueDepth,
         bytesInFlight: resolved.bytesInFlight,
         maxGapBytes: resolved.maxGapBytes,

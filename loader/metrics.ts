@@ -109,6 +109,11 @@ export interface LoaderMetrics {
   readsIssued: number;
   rangesRequested: number;
   coalescingRatio: number;
+  /**
+   * Of readsIssued, those copied out of a read-only mapping of the file, with no system call: buffered
+   * reads (`io.direct: false`) of pages already in the page cache.
+   */
+  mappedReads: number;
   /** Time the consumer spent waiting inside the iterator for a batch. */
   consumerWaitMs: number;
   /**
@@ -191,6 +196,7 @@ export function createLoaderMetrics(budget: MemoryBudget): MetricsCounters {
         readsIssued,
         rangesRequested,
         coalescingRatio: readsIssued > 0 ? rangesRequested / readsIssued : 0,
+        mappedReads: reads.mappedReads,
         consumerWaitMs: counters.consumerWaitMs,
         readMs: counters.readMs,
         decodeMs: counters.decodeMs,

@@ -18,6 +18,11 @@ napi_value ReadBatchAsync(napi_env env, napi_callback_info info);
 /* decodeListRows(chunks, chunkInfo, groupInfo, rows, slots, params, defMap, perRow, outputs, state): native/list_rows.c. */
 napi_value DecodeListRows(napi_env env, napi_callback_info info);
 
+/* mapFile(fd, bytes), unmapFile(mapping), copyMapped(mapping, positions, targets, results): native/map_read.c. */
+napi_value MapFile(napi_env env, napi_callback_info info);
+napi_value UnmapFile(napi_env env, napi_callback_info info);
+napi_value CopyMapped(napi_env env, napi_callback_info info);
+
 /* hugePageBuffer(bytes) -> ArrayBuffer | undefined: native/memory.c. */
 napi_value HugePageBuffer(napi_env env, napi_callback_info info);
 

@@ -354,7 +354,7 @@ async function badArguments(rounds: number, rng: Rng, data: Data): Promise<Count
     ] as const;
     const arity = rng.int(0, 10) === 0 ? rng.int(0, 9) : 8;
     try {
-      switch (rng.int(0, 4)) {
+      switch (rng.int(0, 5)) {
         case 0:
           (native.readBatch as (...a: unknown[]) => void)(...args.slice(0, Math.min(arity, 6)));
           break;
@@ -372,6 +372,20 @@ async function badArguments(rounds: number, rng: Rng, data: Data): Promise<Count
           const starts = rng.int(0, 4) === 0 ? pick(others) : positionsOf(n);
           const lengths = Uint32Array.from({ length: n }, () => pick([0, 1, 99, 0xffffffff]));
           native.gatherValues(new Uint8Array(pick([0, 100, 1 << 16])), source, starts as Float64Array, lengths);
+          break;
+        }
+        case 3: {
+          const mapping = native.mapFile(
+            args[0] as number,
+            rng.int(0, 2) === 0 ? data.bytes.byteLength : pick(numbers),
+          );
+          if (typeof mapping === 'string') break;
+          try {
+            const target = rng.int(0, 8) === 0 ? (pick(others) as object) : mapping;
+            native.copyMapped(target, args[1] as Float64Array, args[2] as Uint8Array[], args[5] as Float64Array);
+          } finally {
+            native.unmapFile(mapping);
+          }
           break;
         }
         default:

@@ -1,0 +1,287 @@
+/*
+ * Buffered reads out of a read-only shared mapping of a file: one call copies a whole batch of ranges
+ * from the mapping into their targets, with no syscall and no page-cache lookup per range once the
+ * file's pages are mapped (a pread or an io_uring read walks the page cache and copies through the
+ * kernel's iterator for every range).
+ *
+ * mapFile(fd, bytes) -> mapping | string
+ *   Maps the first `bytes` bytes of `fd` (PROT_READ, MAP_SHARED) advised MADV_RANDOM (a fault reads
+ *   only its page: rows are read in shuffled order, so read-around would read neighbours nobody asked
+ *   for); returns a handle, or why the file cannot be mapped (then the caller reads as before).
+ * unmapFile(mapping)
+ *   Unmaps it now (idempotent); the handle's finalizer unmaps a mapping never unmapped.
+ * copyMapped(mapping, positions: Float64Array, targets: Uint8Array[], results: Float64Array) -> number
+ *   Copies targets[i].byteLength bytes at positions[i] of the mapping into targets[i], in order, and
+ *   returns the major page faults the thread took meanwhile. results[i] gets the bytes copied, -EFAULT
+ *   when the pages under the range are gone (the file was truncated: SIGBUS), or -EAGAIN when the range
+ *   was not copied: the copy stops at the first look at the thread's major faults that finds new ones,
+ *   since pages not in the page cache fault in one synchronous read each, where io_uring keeps a queue
+ *   of reads in flight; the caller reads those ranges another way. A range that ends past the file's
+ *   size after the copy gets -EAGAIN too: its last page may still be mapped, past the end of the file
+ *   it reads as zeros where a read would stop short.
+ *
+ * SIGBUS: an access to a mapped page past the file's end raises it. A handler (SA_SIGINFO, SA_ONSTACK,
+ * SA_NODEFER) is installed once, the first time a file is mapped. During a copy the thread's guard holds
+ * a jump buffer and the mapping's bounds: a SIGBUS at an address inside them jumps back out of the copy
+ * and the range gets -EFAULT. Any other SIGBUS goes to the handler installed before this one, or to the
+ * default action (the process ends as it would have). A handler installed over this one later (a
+ * `process.on('SIGBUS')` listener: libuv's) would return into the fault for ever, so each copy first
+ * checks that the handler is still this one, and copies nothing otherwise (every range -EAGAIN).
+ * SIGSEGV is left alone (V8 owns it). SA_NODEFER
+ * keeps SIGBUS unblocked after the jump, so the jump buffer need not save the signal mask (sigsetjmp
+ * with 0: no syscall per copy).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include "addon.h"
+#include "read.h"
+
+/* Ranges copied between two looks at the thread's major faults: a cold file costs at most this many
+   synchronous faults per call before the caller turns to queued reads. */
+#define FAULT_CHECK_RANGES 8
+
+typedef struct {
+  uint8_t *base;
+  size_t bytes; /* 0 once unmapped */
+  int fd; /* the caller's, open while the mapping is */
+} Mapping;
+
+static pthread_once_t handler_once = PTHREAD_ONCE_INIT;
+static int handler_error;
+static struct sigaction previous_bus;
+
+/* Copies in progress in any thread: while there are none, the handler does not touch thread-local
+   storage, whose first use in a thread can allocate (not async-signal-safe). */
+static atomic_int copies;
+
+/* The thread's guard: set only while it copies out of a mapping. */
+static __thread sigjmp_buf *guard_jump;
+static __thread const uint8_t *guard_start, *guard_end;
+
+static void on_bus(int sig, siginfo_t *info, void *context) {
+  sigjmp_buf *jump = atomic_load(&copies) > 0 ? guard_jump : NULL;
+  const uint8_t *address = info->si_addr;
+  if (jump && address >= guard_start && address < guard_end) {
+    guard_jump = NULL;
+    siglongjmp(*jump, 1);
+  }
+  if (previous_bus.sa_flags & SA_SIGINFO) {
+    previous_bus.sa_sigaction(sig, info, context);
+    return;
+  }
+  if (previous_bus.sa_handler != SIG_DFL && previous_bus.sa_handler != SIG_IGN) {
+    previous_bus.sa_handler(sig);
+    return;
+  }
+  /* The default action: a fault re-executes and ends the process with SIGBUS as before this handler; a
+     SIGBUS sent by someone is sent again. */
+  struct sigaction fallback;
+  memset(&fallback, 0, sizeof fallback);
+  fallback.sa_handler = SIG_DFL;
+  sigemptyset(&fallback.sa_mask);
+  sigaction(SIGBUS, &fallback, NULL);
+  if (info->si_code <= 0) raise(sig);
+}
+
+static void install_handler(void) {
+  struct sigaction action;
+  memset(&action, 0, sizeof action);
+  action.sa_sigaction = on_bus;
+  action.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+  sigemptyset(&action.sa_mask);
+  if (sigaction(SIGBUS, &action, &previous_bus) != 0) handler_error = errno;
+}
+
+static void mapping_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  Mapping *mapping = data;
+  if (mapping->bytes) munmap(mapping->base, mapping->bytes);
+  free(mapping);
+}
+
+static Mapping *mapping_of(napi_env env, napi_value value) {
+  napi_valuetype type;
+  void *data = NULL;
+  if (napi_typeof(env, value, &type) != napi_ok || type != napi_external || napi_get_value_external(env, value, &data) != napi_ok) return NULL;
+  return data;
+}
+
+static napi_value string_of(napi_env env, const char *what, int error) {
+  char message[160];
+  snprintf(message, sizeof message, "%s: %s", what, strerror(error));
+  napi_value result;
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &result);
+  return result;
+}
+
+napi_value MapFile(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], result;
+  double fd_number, requested;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2 || napi_get_value_double(env, argv[0], &fd_number) != napi_ok ||
+      napi_get_value_double(env, argv[1], &requested) != napi_ok || !(fd_number >= 0 && fd_number <= 2147483647.0) ||
+      fd_number != (double)(int32_t)fd_number || !(requested >= 1 && requested <= 9007199254740991.0) || requested != (double)(uint64_t)requested ||
+      (uint64_t)requested > SIZE_MAX) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "mapFile takes a file descriptor and a byte count >= 1");
+    return NULL;
+  }
+  pthread_once(&handler_once, install_handler);
+  if (handler_error) return string_of(env, "SIGBUS handler not installed", handler_error);
+  size_t bytes = (size_t)requested;
+  void *base = mmap(NULL, bytes, PROT_READ, MAP_SHARED, (int)fd_number, 0);
+  if (base == MAP_FAILED) return string_of(env, "mmap failed", errno);
+  madvise(base, bytes, MADV_RANDOM);
+  Mapping *mapping = malloc(sizeof *mapping);
+  if (!mapping) {
+    munmap(base, bytes);
+    return string_of(env, "mapping state", ENOMEM);
+  }
+  mapping->base = base;
+  mapping->bytes = bytes;
+  mapping->fd = (int)fd_number;
+  if (napi_create_external(env, mapping, mapping_finalize, NULL, &result) != napi_ok) {
+    munmap(base, bytes);
+    free(mapping);
+    return string_of(env, "mapping handle", ENOMEM);
+  }
+  return result;
+}
+
+napi_value UnmapFile(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  Mapping *mapping;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 || !(mapping = mapping_of(env, argv[0]))) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "unmapFile takes a mapping from mapFile");
+    return NULL;
+  }
+  if (mapping->bytes) munmap(mapping->base, mapping->bytes);
+  mapping->bytes = 0;
+  return NULL;
+}
+
+static int handler_in_place(void) {
+  struct sigaction current;
+  return sigaction(SIGBUS, NULL, &current) == 0 && (current.sa_flags & SA_SIGINFO) && current.sa_sigaction == on_bus;
+}
+
+static long major_faults(void) {
+  struct rusage usage;
+  return getrusage(RUSAGE_THREAD, &usage) == 0 ? usage.ru_majflt : 0;
+}
+
+/*
+ * Copies requests[from ..) out of the mapping until one faults (returned, with *faulted set), a look at
+ * the thread's major faults finds new ones, or all are done; returns the index it stopped at.
+ */
+static size_t copy_guarded(const Mapping *mapping, Request *requests, size_t from, size_t count, long faults, int *faulted) {
+  sigjmp_buf jump;
+  volatile size_t at = from;
+  *faulted = 0;
+  if (sigsetjmp(jump, 0)) {
+    *faulted = 1;
+    return at;
+  }
+  guard_start = mapping->base;
+  guard_end = mapping->base + mapping->bytes;
+  guard_jump = &jump;
+  for (; at < count; at++) {
+    Request *r = &requests[at];
+    if (r->length) memcpy(r->data, mapping->base + r->position, r->length); /* an empty target's data may be NULL */
+    r->done = r->length;
+    if ((at + 1 - from) % FAULT_CHECK_RANGES == 0 && major_faults() != faults) {
+      at++;
+      break;
+    }
+  }
+  guard_jump = NULL;
+  return at;
+}
+
+napi_value CopyMapped(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4], result;
+  Mapping *mapping;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 4 || !(mapping = mapping_of(env, argv[0]))) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "copyMapped takes a mapping, positions, targets and results");
+    return NULL;
+  }
+  if (!mapping->bytes) {
+    napi_throw_error(env, "ERR_UNMAPPED", "copyMapped: the file was unmapped");
+    return NULL;
+  }
+  BatchArgs args = {.positions = argv[1], .targets = argv[2], .results = argv[3]};
+  void *data;
+  size_t result_count;
+  bool is_array;
+  uint32_t target_count;
+  if (!typed_array_of(env, args.positions, napi_float64_array, &data, &args.count) || napi_is_array(env, args.targets, &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, args.targets, &target_count) != napi_ok || !typed_array_of(env, args.results, napi_float64_array, &data, &result_count) ||
+      target_count != args.count || result_count < args.count) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "copyMapped: positions (Float64Array), targets (Uint8Array[]) and results (Float64Array) of one length");
+    return NULL;
+  }
+  size_t count = args.count;
+  Request *requests = malloc((count ? count : 1) * sizeof *requests);
+  napi_value *values = malloc((count ? count : 1) * sizeof *values);
+  if (!requests || !values) {
+    free(requests);
+    free(values);
+    napi_throw_error(env, "ENOMEM", "copyMapped: out of memory for the request table");
+    return NULL;
+  }
+  size_t stopped = 0;
+  result = NULL;
+  if (batch_requests(env, &args, requests, values)) {
+    for (size_t i = 0; i < count; i++) {
+      if (requests[i].position > mapping->bytes || requests[i].length > mapping->bytes - requests[i].position) {
+        napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "copyMapped: a range runs past the mapping");
+        goto done;
+      }
+    }
+    long faults = major_faults();
+    int faulted;
+    if (handler_in_place()) {
+      atomic_fetch_add(&copies, 1);
+      do {
+        stopped = copy_guarded(mapping, requests, stopped, count, faults, &faulted);
+        if (faulted) requests[stopped++].error = EFAULT;
+      } while (faulted && stopped < count);
+      atomic_fetch_sub(&copies, 1);
+    }
+    for (size_t i = stopped; i < count; i++) requests[i].error = EAGAIN;
+    /* Looked at after the copy: a file cut short before or during it shows here, and one cut after it
+       was read whole before the cut, as a read would have been. */
+    struct stat file;
+    uint64_t size = fstat(mapping->fd, &file) == 0 ? (uint64_t)file.st_size : 0;
+    if (size < mapping->bytes) {
+      for (size_t i = 0; i < stopped; i++) {
+        if (!requests[i].error && requests[i].position + requests[i].length > size) requests[i].error = EAGAIN;
+      }
+    }
+    faults = major_faults() - faults;
+    /* Checked by batch_requests, and no JavaScript ran since. */
+    double *results;
+    if (batch_results_memory(env, args.results, count, &results)) batch_results(requests, count, results);
+    napi_create_double(env, (double)faults, &result);
+  }
+done:
+  free(requests);
+  free(values);
+  bool pending;
+  if (napi_is_exception_pending(env, &pending) != napi_ok || pending) return NULL;
+  return result;
+}
