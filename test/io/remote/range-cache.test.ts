@@ -68,13 +68,11 @@ describe('the range cache', () => {
       { offset: 10_000, size: 300 },
     ];
     const targets = ranges.map((r) => new Uint8Array(r.size).fill(0xee));
-    const views = await cache.read('s3://b/t', 50_000, ranges, targets);
-    expect(views[0]).toBe(targets[0]);
-    expect(views[1]).toBeUndefined();
-    expect(views[2]).toBe(targets[2]);
+    expect(await cache.readInto('s3://b/t', 50_000, ranges, targets)).toEqual([1]);
     expect(targets[0]).toEqual(kept.subarray(2000, 2100));
     expect(targets[1]).toEqual(new Uint8Array(50).fill(0xee));
     expect(targets[2]).toEqual(kept.subarray(0, 300));
+    expect(cache.stats).toMatchObject({ hits: 2, misses: 1 });
   });
 
   it('misses kept ranges whose bytes its data file no longer holds, with or without targets', async () => {
@@ -89,24 +87,24 @@ describe('the range cache', () => {
     const views = await cache.read('s3://b/cut', 10_000, ranges);
     expect(views[0]).toEqual(bytesOf(500, 17));
     expect(views[1]).toBeUndefined();
-    const into = await cache.read(
-      's3://b/cut',
-      10_000,
-      ranges,
-      ranges.map((r) => new Uint8Array(r.size)),
-    );
-    expect(into.map((v) => v !== undefined)).toEqual([true, false]);
+    const targets = ranges.map((r) => new Uint8Array(r.size));
+    expect(await cache.readInto('s3://b/cut', 10_000, ranges, targets)).toEqual([1]);
+    expect(targets[0]).toEqual(bytesOf(500, 17));
   });
 
-  it('answers a lookup that was waiting when the cache closed its files with misses, not a read of a closed file', async () => {
+  it('lets the lookups that were opening its files when it closes read them, then closes every file', async () => {
     const writer = cacheOf();
     const reader = new RangeCache(`${dir.dir}/cache`, 1 << 30);
     await writer.write('s3://b/c', 9000, { offset: 0, size: 100 }, bytesOf(100, 5));
-    await reader.read('s3://b/c', 9000, [{ offset: 0, size: 100 }]);
-    await writer.write('s3://b/c', 9000, { offset: 1000, size: 100 }, bytesOf(100, 6));
-    const pending = reader.read('s3://b/c', 9000, [{ offset: 1000, size: 100 }]);
+    const writers = fdsUnder(`${dir.dir}/cache`).length;
+    const pending = reader.read('s3://b/c', 9000, [{ offset: 0, size: 100 }]);
+    const target = new Uint8Array(100);
+    const into = reader.readInto('s3://b/c', 9000, [{ offset: 0, size: 100 }], [target]);
     await reader.close();
-    expect(await pending).toEqual([undefined]);
+    expect(await pending).toEqual([bytesOf(100, 5)]);
+    expect(await into).toEqual([]);
+    expect(target).toEqual(bytesOf(100, 5));
+    expect(fdsUnder(`${dir.dir}/cache`)).toHaveLength(writers);
   });
 
   it('fails a lookup whose files cannot all be opened with an IoError, and leaves none of them open', async () => {
