@@ -11,10 +11,14 @@
  * (a 16-byte O_APPEND write, atomic), so a record always names bytes that are there. Two threads
  * writing the same range write the same bytes. An object evicted while another thread holds it open
  * still reads correctly from the old file until that thread notices (at its next eviction check) and
- * lets it go, once the writes to it in flight end (a write never finds its file closed under it).
+ * lets it go.
  *
  * The bound is checked against the directory's allocated blocks after every CHECK_EVERY_BYTES written
  * by this instance, so all writers together may overshoot it by that much each.
+ *
+ * A range's bytes and its record are written synchronously, in the thread that fetched them (a write
+ * into the page cache costs less than a hand-off to libuv's threadpool and back, and no write is then
+ * ever in flight when an object's files are closed).
  *
  * Hits are read as a local file's ranges are, by a {@link DirectFileSource} of the `.data` file in
  * buffered mode: one blocking batch per lookup, straight into the caller's targets (a cached epoch
@@ -24,7 +28,7 @@
  * at its open.
  */
 import { createHash } from 'node:crypto';
-import { fstatSync, readSync } from 'node:fs';
+import { fstatSync, readSync, writeSync } from 'node:fs';
 import { mkdir, open, readdir, stat, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IoError } from '../../errors.js';
@@ -45,6 +49,10 @@ const EVICT_TO = 0.9;
 /** Last-use times are written to disk at most this often per object. */
 const TOUCH_EVERY_MS = 1_000;
 
+/** A log record, written from here by one synchronous write at a time. */
+const record = new Float64Array(2);
+const recordBytes = new Uint8Array(record.buffer);
+
 /** No index: what a lookup that found every range answers (shared, never written). */
 const NONE: readonly number[] = Object.freeze([]);
 
@@ -57,15 +65,13 @@ interface CachedObject {
   /** Reads of kept ranges: the `.data` file read as a local file is (buffered batches, io/direct-source.ts). */
   reader: DirectFileSource;
   log: FileHandle;
-  /** Present ranges, sorted and merged, as [start, end) pairs. */
-  present: number[];
+  /** The ranges its data file holds. */
+  present: PresentRanges;
   /** Bytes of the log read so far. */
   logBytes: number;
   touchedAt: number;
   /** Set before its files are closed: a lookup that waited meanwhile must not read a descriptor number that may be another file's by then. */
   closed: boolean;
-  /** Writes in flight: its files are closed when the last one ends, so none writes to a closed handle. */
-  writes: number;
 }
 
 /** Counters of a cache, for tests and metrics. */
@@ -159,19 +165,17 @@ export class RangeCache {
       this.stats.writesFailed++;
       return;
     }
-    object.writes++;
     try {
-      const { bytesWritten } = await object.data.write(bytes, 0, bytes.length, range.offset);
-      if (bytesWritten !== bytes.length) throw new Error(`${bytesWritten} of ${bytes.length} bytes written`);
-      const record = new Float64Array([range.offset, bytes.length]);
-      await object.log.appendFile(new Uint8Array(record.buffer));
+      if (writeSync(object.data.fd, bytes, 0, bytes.length, range.offset) !== bytes.length)
+        throw new Error('short write');
+      record[0] = range.offset;
+      record[1] = bytes.length;
+      writeSync(object.log.fd, recordBytes);
     } catch {
       this.stats.writesFailed++;
       return;
-    } finally {
-      if (--object.writes === 0 && object.closed) await closeFiles(object);
     }
-    addRange(object.present, range.offset, range.offset + bytes.length);
+    object.present.add(range.offset, range.offset + bytes.length);
     this.stats.bytesWritten += bytes.length;
     this.writtenSinceCheck += bytes.length;
     if (this.writtenSinceCheck >= Math.min(CHECK_EVERY_BYTES, this.maxBytes / 4)) {
@@ -180,7 +184,7 @@ export class RangeCache {
     }
   }
 
-  /** Closes every file this instance holds open (an object's files once its writes in flight end). */
+  /** Closes every file this instance holds open. */
   async close(): Promise<void> {
     const objects = await Promise.all([...this.objects.values()].map((p) => p.catch(() => undefined)));
     this.objects.clear();
@@ -233,7 +237,17 @@ export class RangeCache {
         queueDepth: CACHE_QUEUE_DEPTH,
       });
       opened.push(reader);
-      return { key, name, data, reader, log, present: [], logBytes: 0, touchedAt: 0, closed: false, writes: 0 };
+      return {
+        key,
+        name,
+        data,
+        reader,
+        log,
+        present: new PresentRanges(),
+        logBytes: 0,
+        touchedAt: 0,
+        closed: false,
+      };
     } catch (cause) {
       // A handle left open here would be closed only when garbage collected.
       await Promise.all(opened.map((h) => h.close().catch(() => undefined)));
@@ -300,14 +314,10 @@ export class RangeCache {
   }
 }
 
-/** Marks `object` closed and closes its files now, or when its last write in flight ends. */
+/** Marks `object` closed (no lookup or write uses its descriptors from then on) and closes its files. */
 async function release(object: CachedObject): Promise<void> {
   if (object.closed) return;
   object.closed = true;
-  if (object.writes === 0) await closeFiles(object);
-}
-
-async function closeFiles(object: CachedObject): Promise<void> {
   await Promise.all([object.data.close(), object.log.close(), object.reader.close()]).catch(() => undefined);
 }
 
@@ -330,12 +340,12 @@ function missingOf(object: CachedObject, ranges: readonly ByteRange[]): readonly
   return missing;
 }
 
-/** Indexes of the ranges the merged ranges `present` do not cover ({@link NONE} when it covers all). */
-function uncovered(present: readonly number[], ranges: readonly ByteRange[]): readonly number[] {
+/** Indexes of the ranges `present` does not cover ({@link NONE} when it covers all). */
+function uncovered(present: PresentRanges, ranges: readonly ByteRange[]): readonly number[] {
   let missing: number[] | undefined;
   for (let i = 0; i < ranges.length; i++) {
     const r = ranges[i] as ByteRange;
-    if (!covers(present, r.offset, r.offset + r.size)) (missing ??= []).push(i);
+    if (!present.covers(r.offset, r.offset + r.size)) (missing ??= []).push(i);
   }
   return missing ?? NONE;
 }
@@ -356,8 +366,15 @@ function readLog(object: CachedObject): void {
     for (let i = 0; i < records.length; i += 2) {
       const start = records[i] as number;
       const length = records[i + 1] as number;
-      if (Number.isSafeInteger(start) && Number.isSafeInteger(length) && start >= 0 && length > 0)
-        addRange(object.present, start, start + length);
+      // This instance's own records are already there.
+      if (
+        Number.isSafeInteger(start) &&
+        Number.isSafeInteger(length) &&
+        start >= 0 &&
+        length > 0 &&
+        !object.present.covers(start, start + length)
+      )
+        object.present.add(start, start + length);
     }
     object.logBytes = from + records.length * 8;
   } catch {
@@ -402,22 +419,90 @@ function union(a: readonly number[], b: readonly number[]): number[] {
   return [...a, ...b].sort((x, y) => x - y);
 }
 
-/** Whether the merged ranges `present` cover [start, end): a binary search for the last range starting at or before `start`. */
+/** Pairs the recent tier of {@link PresentRanges} holds before it is folded into the settled one. */
+const RECENT_PAIRS = 256;
+
+/**
+ * The ranges an object's data file holds, as sorted, merged [start, end) pairs in two tiers: ranges are
+ * added to `recent`, which is folded into `settled` once it holds RECENT_PAIRS pairs. A shuffled epoch
+ * adds a range per row, far apart: with one sorted array each addition moved every pair after it
+ * (quadratic over an epoch); here it costs a pass over at most RECENT_PAIRS pairs, and a fold one pass
+ * over both tiers.
+ */
+class PresentRanges {
+  private settled: number[] = [];
+  private recent: number[] = [];
+
+  add(start: number, end: number): void {
+    addRange(this.recent, start, end);
+    if (this.recent.length >= 2 * RECENT_PAIRS) this.fold();
+  }
+
+  /** Whether [start, end) is held: by one tier, or by the two together (then folded first). */
+  covers(start: number, end: number): boolean {
+    if (covers(this.settled, start, end) || covers(this.recent, start, end)) return true;
+    if (!(overlaps(this.settled, start, end) && overlaps(this.recent, start, end))) return false;
+    this.fold();
+    return covers(this.settled, start, end);
+  }
+
+  private fold(): void {
+    this.settled = mergeRanges(this.settled, this.recent);
+    this.recent = [];
+  }
+}
+
+/** Whether the merged ranges `present` cover [start, end): the last one starting at or before `start` does. */
 function covers(present: readonly number[], start: number, end: number): boolean {
+  const i = countBefore(present, 0, start, true) - 1;
+  return i >= 0 && (present[2 * i + 1] as number) >= end;
+}
+
+/** Whether one of the merged ranges `present` shares a byte with [start, end): the last one starting before `end` does. */
+function overlaps(present: readonly number[], start: number, end: number): boolean {
+  const i = countBefore(present, 0, end, false) - 1;
+  return i >= 0 && (present[2 * i + 1] as number) > start;
+}
+
+/**
+ * How many of the merged ranges `present` have their start (`field` 0) or end (1) before `at`, or at it
+ * with `orAt`: a binary search (starts and ends of merged ranges both ascend).
+ */
+function countBefore(present: readonly number[], field: 0 | 1, at: number, orAt: boolean): number {
   let low = 0;
-  let high = present.length / 2; // ranges [low, high) may hold it
+  let high = present.length / 2; // the count is low once [low, high) is empty
   while (low < high) {
     const mid = (low + high) >>> 1;
-    if ((present[2 * mid] as number) <= start) low = mid + 1;
+    const value = present[2 * mid + field] as number;
+    if (value < at || (orAt && value === at)) low = mid + 1;
     else high = mid;
   }
-  return low > 0 && (present[2 * low - 1] as number) >= end;
+  return low;
+}
+
+/** The sorted, merged ranges `a` and `b` together, sorted and merged. */
+function mergeRanges(a: readonly number[], b: readonly number[]): number[] {
+  const out: number[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const fromA = j >= b.length || (i < a.length && (a[i] as number) <= (b[j] as number));
+    const from = fromA ? a : b;
+    const k = fromA ? i : j;
+    const s = from[k] as number;
+    const e = from[k + 1] as number;
+    if (fromA) i += 2;
+    else j += 2;
+    if (out.length > 0 && s <= (out[out.length - 1] as number))
+      out[out.length - 1] = Math.max(out[out.length - 1] as number, e);
+    else out.push(s, e);
+  }
+  return out;
 }
 
 /** Adds [start, end) to the sorted, merged ranges `present`. */
 function addRange(present: number[], start: number, end: number): void {
-  let i = 0;
-  while (i < present.length && (present[i + 1] as number) < start) i += 2;
+  const i = 2 * countBefore(present, 1, start, false); // the first range that ends at or after `start`
   let j = i;
   let s = start;
   let e = end;

@@ -116,6 +116,33 @@ describe('the range cache', () => {
     expect(fdsUnder(`${dir.dir}/cache`)).toEqual([]);
   });
 
+  it('finds each of a shuffled epoch of ranges kept one at a time, and a range two of them cover together', async () => {
+    const cache = cacheOf();
+    const url = 's3://b/shuffled';
+    // 1,200 slots of 16 bytes: slots 0 and 2 kept first, every other even one after them in shuffled
+    // order (the ranges arrive far apart), then slot 1: slots 0-2 are kept by a range kept first and one
+    // kept last.
+    const kept = [0, 2, ...Array.from({ length: 598 }, (_, i) => 2 * i + 4)];
+    let seed = 5;
+    for (let i = kept.length - 1; i > 2; i--) {
+      seed = (seed * 48271) % 2147483647;
+      const j = 2 + (seed % (i - 1));
+      [kept[i], kept[j]] = [kept[j] as number, kept[i] as number];
+    }
+    for (const slot of kept) await cache.write(url, 1 << 20, { offset: slot * 16, size: 16 }, bytesOf(16, slot + 1));
+    // A lookup that misses has read the log to its end: what follows is known from the write alone.
+    expect(await cache.read(url, 1 << 20, [{ offset: 16, size: 16 }])).toEqual([undefined]);
+    await cache.write(url, 1 << 20, { offset: 16, size: 16 }, bytesOf(16, 2));
+    const ranges = [...kept, 1].map((slot) => ({ offset: slot * 16, size: 16 }));
+    expect((await cache.read(url, 1 << 20, ranges)).every((v) => v !== undefined)).toBe(true);
+    const [across] = await cache.read(url, 1 << 20, [{ offset: 8, size: 32 }]);
+    expect(across).toEqual(
+      Uint8Array.from([...bytesOf(16, 1).subarray(8), ...bytesOf(16, 2), ...bytesOf(16, 3).subarray(0, 8)]),
+    );
+    const gaps = [3, 5, 1197].map((slot) => ({ offset: slot * 16, size: 16 }));
+    expect(await cache.read(url, 1 << 20, gaps)).toEqual([undefined, undefined, undefined]);
+  });
+
   it('misses a range only partly kept, and the same URL with another size', async () => {
     const cache = cacheOf();
     await cache.write('s3://b/x', 10_000, { offset: 0, size: 100 }, bytesOf(100, 7));
@@ -172,7 +199,7 @@ describe('the range cache', () => {
     }
   });
 
-  it('lets the writes in flight when it closes end and keep their ranges, then closes the files', async () => {
+  it('keeps the ranges of writes begun before it closes, then closes the files', async () => {
     const MiB = 1 << 20;
     const writer = new RangeCache(`${dir.dir}/cache`, 1 << 30);
     const url = 's3://b/closing';
