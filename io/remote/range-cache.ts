@@ -118,12 +118,8 @@ export class RangeCache {
     if (missing.length < ranges.length) {
       // Usually every range is kept: the caller's arrays are read as they are.
       const kept = missing.length === 0 ? undefined : complement(missing, ranges.length);
-      const failed = await readKept(
-        object,
-        kept ? kept.map((i) => ranges[i] as ByteRange) : ranges,
-        kept ? kept.map((i) => targets[i] as Uint8Array) : targets,
-      );
-      if (failed.length > 0) missing = union(missing, kept ? failed.map((k) => kept[k] as number) : failed);
+      const failed = await readKept(object, kept ? pick(ranges, kept) : ranges, kept ? pick(targets, kept) : targets);
+      if (failed.length > 0) missing = union(missing, kept ? pick(kept, failed) : failed);
     }
     this.stats.hits += ranges.length - missing.length;
     this.stats.misses += missing.length;
@@ -401,6 +397,17 @@ async function readKept(
       await object.reader.readInto([ranges[i] as ByteRange], [targets[i] as Uint8Array]).catch(() => failed.push(i));
     return failed;
   }
+}
+
+/**
+ * The items of `items` at the indexes `at`, in an array built by push, as the planner builds the arrays
+ * of ranges and targets it reads: an array from map() has another map (holey), and passing both kinds
+ * down the read path deoptimised its functions, to be compiled again, in every worker.
+ */
+export function pick<T>(items: readonly T[], at: readonly number[]): T[] {
+  const out: T[] = [];
+  for (const i of at) out.push(items[i] as T);
+  return out;
 }
 
 /** The indexes below `count` not in `indexes` (ascending). */

@@ -21,7 +21,7 @@ import { planCoalescedReads, viewsOfRanges } from '../coalesce.js';
 import { emptyReadStats, type ByteSource, type ReadStats } from '../source.js';
 import type { ObjectStore } from './object-store.js';
 import { allSettledOrFirstError } from '../settle.js';
-import type { RangeCache } from './range-cache.js';
+import { pick, type RangeCache } from './range-cache.js';
 import type { ResolvedRemoteIo } from './remote-options.js';
 
 /** Bytes read from the end of an object when it is opened (Lance's cloud block size). */
@@ -128,11 +128,7 @@ export class RemoteSource implements ByteSource {
     // earlier read fetched.
     let fetchedAt = away;
     if (this.cache && away.length > 0) {
-      const cached = await this.cache.read(
-        this.path,
-        this.size,
-        away.map((i) => ranges[i] as ByteRange),
-      );
+      const cached = await this.cache.read(this.path, this.size, pick(ranges, away));
       fetchedAt = [];
       away.forEach((i, k) => {
         const view = cached[k];
@@ -141,11 +137,7 @@ export class RemoteSource implements ByteSource {
       });
     }
     if (fetchedAt.length > 0) {
-      const fetched = await this.fetch(
-        fetchedAt.map((i) => ranges[i] as ByteRange),
-        undefined,
-        stats,
-      );
+      const fetched = await this.fetch(pick(ranges, fetchedAt), undefined, stats);
       fetchedAt.forEach((i, k) => (views[i] = fetched[k] as Uint8Array));
     }
     return views;
@@ -163,13 +155,13 @@ export class RemoteSource implements ByteSource {
     const away = this.serveTail(ranges, targets, stats, undefined);
     if (away.length === 0) return;
     // Usually no range is in the tail: the caller's arrays are passed on as they are.
-    let wanted = away.length === ranges.length ? ranges : away.map((i) => ranges[i] as ByteRange);
-    let into = away.length === ranges.length ? targets : away.map((i) => targets[i] as Uint8Array);
+    let wanted = away.length === ranges.length ? ranges : pick(ranges, away);
+    let into = away.length === ranges.length ? targets : pick(targets, away);
     if (this.cache) {
       const missing = await this.cache.readInto(this.path, this.size, wanted, into);
       if (missing.length === 0) return;
-      wanted = missing.map((k) => wanted[k] as ByteRange);
-      into = missing.map((k) => into[k] as Uint8Array);
+      wanted = pick(wanted, missing);
+      into = pick(into, missing);
     }
     const fetched = await this.fetch(wanted, into, stats);
     fetched.forEach((view, k) => {
