@@ -21,7 +21,7 @@ import { planCoalescedReads, viewsOfRanges } from '../coalesce.js';
 import { emptyReadStats, type ByteSource, type ReadStats } from '../source.js';
 import type { ObjectStore } from './object-store.js';
 import { allSettledOrFirstError } from '../settle.js';
-import type { RangeCache } from './range-cache.js';
+import { pick, type RangeCache } from './range-cache.js';
 import type { ResolvedRemoteIo } from './remote-options.js';
 
 /** Bytes read from the end of an object when it is opened (Lance's cloud block size). */
@@ -100,12 +100,12 @@ export class RemoteSource implements ByteSource {
   }
 
   readRanges(ranges: readonly ByteRange[]): Promise<Uint8Array[]> {
-    return this.readCounted(ranges, this.stats, undefined);
+    return this.readCounted(ranges, this.stats);
   }
 
   /** {@link ByteSource.readInto}: cached ranges are read from the range cache straight into their targets. */
-  async readInto(ranges: readonly ByteRange[], targets: readonly Uint8Array[]): Promise<void> {
-    await this.readCounted(ranges, this.stats, targets);
+  readInto(ranges: readonly ByteRange[], targets: readonly Uint8Array[]): Promise<void> {
+    return this.readIntoCounted(ranges, targets, this.stats);
   }
 
   /** A view of this source whose reads are counted in `stats` instead (a loader worker's per-batch counters). */
@@ -114,28 +114,74 @@ export class RemoteSource implements ByteSource {
       path: this.path,
       size: this.size,
       stats,
-      readRanges: (ranges) => this.readCounted(ranges, stats, undefined),
-      readInto: async (ranges, targets) => {
-        await this.readCounted(ranges, stats, targets);
-      },
+      readRanges: (ranges) => this.readCounted(ranges, stats),
+      readInto: (ranges, targets) => this.readIntoCounted(ranges, targets, stats),
       close: () => this.close(),
     };
   }
 
-  /**
-   * The bytes of `ranges`, from the tail, the range cache or the store; with `targets` (one per range,
-   * each its range's size), each range's bytes end up in its target.
-   */
-  private async readCounted(
-    ranges: readonly ByteRange[],
-    stats: ReadStats,
-    targets: readonly Uint8Array[] | undefined,
-  ): Promise<Uint8Array[]> {
-    const tailStart = this.size - this.tail.length;
+  /** The bytes of `ranges`, from the tail, the range cache or the store, counted in `stats`. */
+  private async readCounted(ranges: readonly ByteRange[], stats: ReadStats): Promise<Uint8Array[]> {
     const views: Uint8Array[] = new Array(ranges.length);
+    const away = this.serveTail(ranges, undefined, stats, views);
     // Ranges are looked up in the cache as asked, before merging: a merged read would also span gaps no
     // earlier read fetched.
-    const lookedUp: number[] = [];
+    let fetchedAt = away;
+    if (this.cache && away.length > 0) {
+      const cached = await this.cache.read(this.path, this.size, pick(ranges, away));
+      fetchedAt = [];
+      away.forEach((i, k) => {
+        const view = cached[k];
+        if (view) views[i] = view;
+        else fetchedAt.push(i);
+      });
+    }
+    if (fetchedAt.length > 0) {
+      const fetched = await this.fetch(pick(ranges, fetchedAt), undefined, stats);
+      fetchedAt.forEach((i, k) => (views[i] = fetched[k] as Uint8Array));
+    }
+    return views;
+  }
+
+  /**
+   * Reads each of `ranges` into its target (one per range, each its range's size), from the tail, the
+   * range cache or the store, counted in `stats`.
+   */
+  private async readIntoCounted(
+    ranges: readonly ByteRange[],
+    targets: readonly Uint8Array[],
+    stats: ReadStats,
+  ): Promise<void> {
+    const away = this.serveTail(ranges, targets, stats, undefined);
+    if (away.length === 0) return;
+    // Usually no range is in the tail: the caller's arrays are passed on as they are.
+    let wanted = away.length === ranges.length ? ranges : pick(ranges, away);
+    let into = away.length === ranges.length ? targets : pick(targets, away);
+    if (this.cache) {
+      const missing = await this.cache.readInto(this.path, this.size, wanted, into);
+      if (missing.length === 0) return;
+      wanted = pick(wanted, missing);
+      into = pick(into, missing);
+    }
+    const fetched = await this.fetch(wanted, into, stats);
+    fetched.forEach((view, k) => {
+      const target = into[k] as Uint8Array;
+      if (view.buffer !== target.buffer || view.byteOffset !== target.byteOffset) target.set(view);
+    });
+  }
+
+  /**
+   * Checks and counts `ranges` (and that each of `targets` is its range's size); serves those inside the
+   * tail (copied into their targets, or their views put in `views`) and returns the indexes of the others.
+   */
+  private serveTail(
+    ranges: readonly ByteRange[],
+    targets: readonly Uint8Array[] | undefined,
+    stats: ReadStats,
+    views: Uint8Array[] | undefined,
+  ): number[] {
+    const tailStart = this.size - this.tail.length;
+    const away: number[] = [];
     for (let i = 0; i < ranges.length; i++) {
       const r = ranges[i] as ByteRange;
       if (!(r.offset >= 0 && r.size >= 0 && r.offset + r.size <= this.size))
@@ -147,50 +193,43 @@ export class RemoteSource implements ByteSource {
             size: r.size,
           },
         );
-      if (targets && targets[i]?.byteLength !== r.size)
+      const target = targets?.[i];
+      if (targets && target?.byteLength !== r.size)
         throw new InvalidArgumentError(
-          `${this.path}: readInto target ${i} holds ${targets[i]?.byteLength} bytes for a range of ${r.size}`,
+          `${this.path}: readInto target ${i} holds ${target?.byteLength} bytes for a range of ${r.size}`,
           { option: 'targets' },
         );
       stats.bytesRequested += r.size;
-      if (r.offset >= tailStart) views[i] = this.tail.subarray(r.offset - tailStart, r.offset - tailStart + r.size);
-      else lookedUp.push(i);
+      if (r.offset < tailStart) away.push(i);
+      else {
+        const view = this.tail.subarray(r.offset - tailStart, r.offset - tailStart + r.size);
+        if (target) target.set(view);
+        else if (views) views[i] = view;
+      }
     }
     stats.rangesRequested += ranges.length;
-    let fetchedAt = lookedUp;
-    if (this.cache && lookedUp.length > 0) {
-      const cached = await this.cache.read(
-        this.path,
-        this.size,
-        lookedUp.map((i) => ranges[i] as ByteRange),
-        targets && lookedUp.map((i) => targets[i] as Uint8Array),
-      );
-      fetchedAt = [];
-      lookedUp.forEach((i, k) => {
-        const view = cached[k];
-        if (view) views[i] = view;
-        else fetchedAt.push(i);
-      });
-    }
-    if (fetchedAt.length > 0) {
-      const fetched = fetchedAt.map((i) => ranges[i] as ByteRange);
-      const plan = planCoalescedReads(fetched, this.options);
-      // A read that is one range with a target (a shuffled batch's rows, far apart) is received into it.
-      const into: (Uint8Array | undefined)[] = new Array(plan.reads.length);
-      if (targets)
-        fetchedAt.forEach((i, k) => {
-          const read = plan.readOf[k] as number;
-          if ((plan.reads[read] as ByteRange).size === (ranges[i] as ByteRange).size) into[read] = targets[i];
-        });
-      const bytes = await allSettledOrFirstError(plan.reads.map((read, r) => this.fetchRange(read, stats, into[r])));
-      viewsOfRanges(fetched, plan, bytes).forEach((view, k) => (views[fetchedAt[k] as number] = view));
-    }
+    return away;
+  }
+
+  /**
+   * Fetches `ranges` from the store, merged across gaps suited to object storage, all GETs in flight at
+   * once; a merged read that is one range with a target (a shuffled batch's rows, far apart) is received
+   * into it. Resolves to one view per range (a target received into is its own view).
+   */
+  private async fetch(
+    ranges: readonly ByteRange[],
+    targets: readonly Uint8Array[] | undefined,
+    stats: ReadStats,
+  ): Promise<Uint8Array[]> {
+    const plan = planCoalescedReads(ranges, this.options);
+    const into: (Uint8Array | undefined)[] = new Array(plan.reads.length);
     if (targets)
-      views.forEach((view, i) => {
-        const target = targets[i] as Uint8Array;
-        if (view.buffer !== target.buffer || view.byteOffset !== target.byteOffset) target.set(view);
+      ranges.forEach((range, k) => {
+        const read = plan.readOf[k] as number;
+        if ((plan.reads[read] as ByteRange).size === range.size) into[read] = targets[k];
       });
-    return views;
+    const bytes = await allSettledOrFirstError(plan.reads.map((read, r) => this.fetchRange(read, stats, into[r])));
+    return viewsOfRanges(ranges, plan, bytes);
   }
 
   /** Closes the store when this source owns it; a dataset's store is closed with the dataset. */

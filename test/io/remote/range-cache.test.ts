@@ -68,13 +68,11 @@ describe('the range cache', () => {
       { offset: 10_000, size: 300 },
     ];
     const targets = ranges.map((r) => new Uint8Array(r.size).fill(0xee));
-    const views = await cache.read('s3://b/t', 50_000, ranges, targets);
-    expect(views[0]).toBe(targets[0]);
-    expect(views[1]).toBeUndefined();
-    expect(views[2]).toBe(targets[2]);
+    expect(await cache.readInto('s3://b/t', 50_000, ranges, targets)).toEqual([1]);
     expect(targets[0]).toEqual(kept.subarray(2000, 2100));
     expect(targets[1]).toEqual(new Uint8Array(50).fill(0xee));
     expect(targets[2]).toEqual(kept.subarray(0, 300));
+    expect(cache.stats).toMatchObject({ hits: 2, misses: 1 });
   });
 
   it('misses kept ranges whose bytes its data file no longer holds, with or without targets', async () => {
@@ -89,24 +87,24 @@ describe('the range cache', () => {
     const views = await cache.read('s3://b/cut', 10_000, ranges);
     expect(views[0]).toEqual(bytesOf(500, 17));
     expect(views[1]).toBeUndefined();
-    const into = await cache.read(
-      's3://b/cut',
-      10_000,
-      ranges,
-      ranges.map((r) => new Uint8Array(r.size)),
-    );
-    expect(into.map((v) => v !== undefined)).toEqual([true, false]);
+    const targets = ranges.map((r) => new Uint8Array(r.size));
+    expect(await cache.readInto('s3://b/cut', 10_000, ranges, targets)).toEqual([1]);
+    expect(targets[0]).toEqual(bytesOf(500, 17));
   });
 
-  it('answers a lookup that was waiting when the cache closed its files with misses, not a read of a closed file', async () => {
+  it('lets the lookups that were opening its files when it closes read them, then closes every file', async () => {
     const writer = cacheOf();
     const reader = new RangeCache(`${dir.dir}/cache`, 1 << 30);
     await writer.write('s3://b/c', 9000, { offset: 0, size: 100 }, bytesOf(100, 5));
-    await reader.read('s3://b/c', 9000, [{ offset: 0, size: 100 }]);
-    await writer.write('s3://b/c', 9000, { offset: 1000, size: 100 }, bytesOf(100, 6));
-    const pending = reader.read('s3://b/c', 9000, [{ offset: 1000, size: 100 }]);
+    const writers = fdsUnder(`${dir.dir}/cache`).length;
+    const pending = reader.read('s3://b/c', 9000, [{ offset: 0, size: 100 }]);
+    const target = new Uint8Array(100);
+    const into = reader.readInto('s3://b/c', 9000, [{ offset: 0, size: 100 }], [target]);
     await reader.close();
-    expect(await pending).toEqual([undefined]);
+    expect(await pending).toEqual([bytesOf(100, 5)]);
+    expect(await into).toEqual([]);
+    expect(target).toEqual(bytesOf(100, 5));
+    expect(fdsUnder(`${dir.dir}/cache`)).toHaveLength(writers);
   });
 
   it('fails a lookup whose files cannot all be opened with an IoError, and leaves none of them open', async () => {
@@ -116,6 +114,33 @@ describe('the range cache', () => {
     mkdirSync(`${dir.dir}/cache/${name}.ranges`, { recursive: true });
     await expect(cache.read('s3://b/x', 10_000, [{ offset: 0, size: 10 }])).rejects.toMatchObject({ code: 'IO_ERROR' });
     expect(fdsUnder(`${dir.dir}/cache`)).toEqual([]);
+  });
+
+  it('finds each of a shuffled epoch of ranges kept one at a time, and a range two of them cover together', async () => {
+    const cache = cacheOf();
+    const url = 's3://b/shuffled';
+    // 1,200 slots of 16 bytes: slots 0 and 2 kept first, every other even one after them in shuffled
+    // order (the ranges arrive far apart), then slot 1: slots 0-2 are kept by a range kept first and one
+    // kept last.
+    const kept = [0, 2, ...Array.from({ length: 598 }, (_, i) => 2 * i + 4)];
+    let seed = 5;
+    for (let i = kept.length - 1; i > 2; i--) {
+      seed = (seed * 48271) % 2147483647;
+      const j = 2 + (seed % (i - 1));
+      [kept[i], kept[j]] = [kept[j] as number, kept[i] as number];
+    }
+    for (const slot of kept) await cache.write(url, 1 << 20, { offset: slot * 16, size: 16 }, bytesOf(16, slot + 1));
+    // A lookup that misses has read the log to its end: what follows is known from the write alone.
+    expect(await cache.read(url, 1 << 20, [{ offset: 16, size: 16 }])).toEqual([undefined]);
+    await cache.write(url, 1 << 20, { offset: 16, size: 16 }, bytesOf(16, 2));
+    const ranges = [...kept, 1].map((slot) => ({ offset: slot * 16, size: 16 }));
+    expect((await cache.read(url, 1 << 20, ranges)).every((v) => v !== undefined)).toBe(true);
+    const [across] = await cache.read(url, 1 << 20, [{ offset: 8, size: 32 }]);
+    expect(across).toEqual(
+      Uint8Array.from([...bytesOf(16, 1).subarray(8), ...bytesOf(16, 2), ...bytesOf(16, 3).subarray(0, 8)]),
+    );
+    const gaps = [3, 5, 1197].map((slot) => ({ offset: slot * 16, size: 16 }));
+    expect(await cache.read(url, 1 << 20, gaps)).toEqual([undefined, undefined, undefined]);
   });
 
   it('misses a range only partly kept, and the same URL with another size', async () => {
@@ -174,7 +199,7 @@ describe('the range cache', () => {
     }
   });
 
-  it('lets the writes in flight when it closes end and keep their ranges, then closes the files', async () => {
+  it('keeps the ranges of writes begun before it closes, then closes the files', async () => {
     const MiB = 1 << 20;
     const writer = new RangeCache(`${dir.dir}/cache`, 1 << 30);
     const url = 's3://b/closing';
