@@ -24,6 +24,7 @@
  */
 import { connect as connectTcp, isIP, type OnReadOpts, type Socket } from 'node:net';
 import { connect as connectTls, createSecureContext, type ConnectionOptions, type SecureContext } from 'node:tls';
+import { InternalError } from '../../errors.js';
 
 /** Largest status line and headers of one answer. */
 const MAX_HEAD_BYTES = 16 * 1024;
@@ -41,8 +42,13 @@ const RECEIVE_BYTES = 64 * 1024;
  */
 let receiveBuffer: Buffer | undefined;
 
-/** An answer the client cannot read as HTTP/1.1: the server (or something between) is broken. */
-export class ProtocolError extends Error {}
+/**
+ * An answer the client cannot read as HTTP/1.1: the server (or something between) is broken. fetch-object
+ * wraps it into an IoError naming the URL.
+ */
+export class ProtocolError extends Error {
+  readonly code = 'HTTP_PROTOCOL';
+}
 
 /** What a request's answer is handed to. Each exchange calls onEnd exactly once, last. */
 export interface ResponseHandler {
@@ -305,8 +311,16 @@ class Connection {
       // Requests are not pipelined: bytes after an answer belong to none.
       if (at < chunk.length) this.destroy();
     } catch (error) {
-      if (!(error instanceof ProtocolError)) throw error;
-      exchange.abort(error);
+      // Thrown out of this socket callback, any error would end the thread.
+      exchange.abort(
+        error instanceof ProtocolError
+          ? error
+          : new InternalError(
+              `reading the answer from ${exchange.origin} failed: ${String(error)}`,
+              {},
+              { cause: error },
+            ),
+      );
     }
   }
 

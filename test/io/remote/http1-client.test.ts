@@ -7,7 +7,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { IoError } from '../../../errors.js';
+import { InternalError, IoError } from '../../../errors.js';
+import { Agent, ProtocolError } from '../../../io/remote/http1-client.js';
 import { ObjectStore } from '../../../io/remote/object-store.js';
 import { resolveRemoteIo } from '../../../io/remote/remote-options.js';
 import { rejection } from '../../caught.js';
@@ -226,5 +227,40 @@ describe('the HTTP/1.1 client', () => {
       'failed after 1 attempt: unreadable answer: the status line and headers of the answer are longer than 16384 bytes',
     );
     await raw.allClosed();
+  });
+
+  it('ends an exchange whose handler throws with an InternalError instead of throwing out of the socket', async () => {
+    await startRawServer((socket) => socket.write(answerOf('body')));
+    const agent = new Agent(undefined);
+    const ended = await new Promise<Error | undefined>((resolve) =>
+      agent.request(`http://127.0.0.1:${(servers[0]?.address() as AddressInfo).port}`, '/o', '', 0, {
+        onHead: () => true,
+        onBody: () => {
+          throw new RangeError('a handler bug');
+        },
+        onEnd: resolve,
+      }),
+    );
+    agent.destroy();
+    expect(ended).toBeInstanceOf(InternalError);
+    expect(ended?.message).toMatch(
+      /^reading the answer from http:\/\/127\.0\.0\.1:\d+ failed: RangeError: a handler bug /,
+    );
+  });
+
+  it('gives its protocol errors a machine-readable code', async () => {
+    const raw = await startRawServer((socket) => socket.write('SSH-2.0-OpenSSH_9.6\r\n\r\n'));
+    const agent = new Agent(undefined);
+    const ended = await new Promise<Error | undefined>((resolve) =>
+      agent.request(`http://127.0.0.1:${(servers[0]?.address() as AddressInfo).port}`, '/o', '', 0, {
+        onHead: () => true,
+        onBody: () => {},
+        onEnd: resolve,
+      }),
+    );
+    agent.destroy();
+    expect(raw.requests).toHaveLength(1);
+    expect(ended).toBeInstanceOf(ProtocolError);
+    expect((ended as ProtocolError).code).toBe('HTTP_PROTOCOL');
   });
 });
