@@ -13,7 +13,8 @@
  *           ◄── onEnd(error?)             ──► the connection goes back to its pool, or is closed
  *
  * What it refuses, as a {@link ProtocolError}: a status line that is not HTTP/1.x, a head past
- * MAX_HEAD_BYTES, a malformed Content-Length or chunk, bytes past the end of a body. Requests are never
+ * MAX_HEAD_BYTES, a malformed Content-Length or chunk, a Transfer-Encoding other than `chunked`, bytes
+ * past the end of a body. Requests are never
  * pipelined: a byte arriving on an idle connection closes it. A request whose reused connection closes
  * before any byte of the answer arrives (the server closed it while idle: the keep-alive race) is sent
  * again once on a new connection. Idle connections are closed after IDLE_MS, before servers commonly
@@ -435,7 +436,8 @@ class Connection {
           contentLength = Number(value);
         } else if (name === 'content-range') contentRange = value;
         else if (name === 'transfer-encoding') {
-          if (!/(^|,)\s*chunked$/i.test(value))
+          // Any coding besides chunked (gzip, chunked) would hand over coded bytes: bodies are never decoded.
+          if (chunked || value.toLowerCase() !== 'chunked')
             throw new ProtocolError(`unsupported Transfer-Encoding "${value.slice(0, 40)}"`);
           chunked = true;
         } else if (name === 'connection') {
@@ -446,7 +448,8 @@ class Connection {
       }
       from = to + 2;
     }
-    this.keepAlive = !close;
+    // Both lengths: chunked frames the body, and the connection is not reused (RFC 9112 §6.3).
+    this.keepAlive = !close && !(chunked && contentLength >= 0);
     if (REDIRECTS.has(status) && location !== undefined && exchange.redirectsLeft > 0) this.location = location;
     else if (!exchange.handler.onHead(status, chunked ? -1 : contentLength, contentRange)) {
       exchange.abort(new Error('the answer was refused'));

@@ -263,4 +263,41 @@ describe('the HTTP/1.1 client', () => {
     expect(ended).toBeInstanceOf(ProtocolError);
     expect((ended as ProtocolError).code).toBe('HTTP_PROTOCOL');
   });
+
+  it('fails an answer with a transfer coding other than chunked, whose body it would not decode', async () => {
+    const raw = await startRawServer((socket) =>
+      socket.write('HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n4\r\n0123\r\n0\r\n\r\n'),
+    );
+    const error = await rejection(raw.store.get('o', undefined));
+    expect(error).toBeInstanceOf(IoError);
+    expect(error.message).toContain(
+      'failed after 1 attempt: unreadable answer: unsupported Transfer-Encoding "gzip, chunked"',
+    );
+  });
+
+  it('fails an answer whose transfer codings are split over two header lines', async () => {
+    const raw = await startRawServer((socket) =>
+      socket.write(
+        'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ntransfer-encoding: chunked\r\n\r\n4\r\n0123\r\n0\r\n\r\n',
+      ),
+    );
+    const error = await rejection(raw.store.get('o', undefined));
+    expect(error).toBeInstanceOf(IoError);
+    expect(error.message).toContain(
+      'failed after 1 attempt: unreadable answer: unsupported Transfer-Encoding "chunked"',
+    );
+  });
+
+  it('reads an answer with both Content-Length and chunked by its chunks, and does not reuse its connection', async () => {
+    const raw = await startRawServer((socket, { n }) =>
+      socket.write(
+        n === 0
+          ? 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\ntransfer-encoding: chunked\r\n\r\n4\r\n0123\r\n0\r\n\r\n'
+          : answerOf('second'),
+      ),
+    );
+    expect(text((await raw.store.get('o', undefined)).bytes)).toBe('0123');
+    expect(text((await raw.store.get('o', undefined)).bytes)).toBe('second');
+    expect(raw.connections).toBe(2);
+  });
 });
