@@ -262,6 +262,8 @@ class Connection {
   private answered = false;
   private error: Error | undefined;
   private phase = Phase.Head;
+  /** Whether the current answer has been read to its end (receive() then finishes it). */
+  private complete = false;
   /** Bytes of a head (or a chunk-size or trailer line) received in earlier chunks. */
   private partial: Buffer | undefined;
   private contentLeft = 0;
@@ -308,9 +310,14 @@ class Connection {
     this.answered = true;
     let at = 0;
     try {
-      while (at < chunk.length && this.exchange === exchange && !exchange.done) at = this.parse(exchange, chunk, at);
+      // The loop stops at the end of an answer, before the connection is released or sent a redirect's
+      // request, so that its bytes are never read as the next answer.
+      while (at < chunk.length && !this.complete && !exchange.done) at = this.parse(exchange, chunk, at);
+      // Refused or cancelled, the connection is closed already and what else arrived is dropped.
+      if (exchange.done || !this.complete) return;
       // Requests are not pipelined: bytes after an answer belong to none.
-      if (at < chunk.length) this.destroy();
+      if (at < chunk.length) throw new ProtocolError(`${chunk.length - at} bytes arrived past the end of the answer`);
+      this.finish(exchange);
     } catch (error) {
       // Thrown out of this socket callback, any error would end the thread.
       exchange.abort(
@@ -334,11 +341,7 @@ class Connection {
         const end = Math.min(chunk.length, at + this.contentLeft);
         this.deliver(exchange, chunk, at, end);
         this.contentLeft -= end - at;
-        if (this.contentLeft === 0) {
-          if (end < chunk.length)
-            throw new ProtocolError(`${chunk.length - end} bytes arrived past the body's Content-Length`);
-          this.finish(exchange);
-        }
+        if (this.contentLeft === 0) this.complete = true;
         return end;
       }
       case Phase.UntilClose:
@@ -362,7 +365,7 @@ class Connection {
         return at;
       case Phase.ChunkSize:
       case Phase.Trailers:
-        return this.parseChunkLine(exchange, chunk, at);
+        return this.parseChunkLine(chunk, at);
     }
   }
 
@@ -456,7 +459,7 @@ class Connection {
       return;
     }
     if (chunked) this.phase = Phase.ChunkSize;
-    else if (status === 204 || status === 304 || contentLength === 0) this.finish(exchange);
+    else if (status === 204 || status === 304 || contentLength === 0) this.complete = true;
     else if (contentLength > 0) {
       this.phase = Phase.Length;
       this.contentLeft = contentLength;
@@ -467,12 +470,12 @@ class Connection {
   }
 
   /** Reads a chunk-size line, or a trailer line after the last chunk; where its bytes end. */
-  private parseChunkLine(exchange: Exchange, chunk: Buffer, at: number): number {
+  private parseChunkLine(chunk: Buffer, at: number): number {
     const line = this.line(chunk, at, '\r\n', 'a chunk-size or trailer line');
     if (line === undefined) return chunk.length;
     const { bytes, start, end, after } = line;
     if (this.phase === Phase.Trailers) {
-      if (end === start) this.finish(exchange);
+      if (end === start) this.complete = true;
       return after;
     }
     // The size in hex, then optional extensions after `;`.
@@ -494,6 +497,7 @@ class Connection {
     this.exchange = undefined;
     this.reused = true;
     this.phase = Phase.Head;
+    this.complete = false;
     const { location } = this;
     if (this.keepAlive && !this.socket.destroyed) {
       this.socket.unref();

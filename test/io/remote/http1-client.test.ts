@@ -188,7 +188,7 @@ describe('the HTTP/1.1 client', () => {
     const error = await rejection(raw.store.get('o', undefined));
     expect(error).toBeInstanceOf(IoError);
     expect(error.message).toContain(
-      "failed after 1 attempt: unreadable answer: 15 bytes arrived past the body's Content-Length",
+      'failed after 1 attempt: unreadable answer: 15 bytes arrived past the end of the answer',
     );
   });
 
@@ -299,5 +299,32 @@ describe('the HTTP/1.1 client', () => {
     expect(text((await raw.store.get('o', undefined)).bytes)).toBe('0123');
     expect(text((await raw.store.get('o', undefined)).bytes)).toBe('second');
     expect(raw.connections).toBe(2);
+  });
+
+  it('fails a chunked answer followed by more bytes in the same read', async () => {
+    const raw = await startRawServer((socket) =>
+      socket.write(`HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4\r\n0123\r\n0\r\n\r\n${answerOf('stale')}`),
+    );
+    const error = await rejection(raw.store.get('o', undefined));
+    expect(error).toBeInstanceOf(IoError);
+    expect(error.message).toContain(
+      'failed after 1 attempt: unreadable answer: 43 bytes arrived past the end of the answer',
+    );
+  });
+
+  it('fails a same-origin redirect whose read carries more bytes instead of reading them as the redirected answer', async () => {
+    const raw = await startRawServer((socket, { n }) =>
+      socket.write(
+        n === 0
+          ? `HTTP/1.1 302 Found\r\nlocation: /d/other\r\ncontent-length: 0\r\n\r\n${answerOf('stale')}`
+          : answerOf('fresh'),
+      ),
+    );
+    const error = await rejection(raw.store.get('o', undefined));
+    expect(error).toBeInstanceOf(IoError);
+    expect(error.message).toContain(
+      'failed after 1 attempt: unreadable answer: 43 bytes arrived past the end of the answer',
+    );
+    expect(raw.requests).toHaveLength(1);
   });
 });
