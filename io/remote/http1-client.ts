@@ -2,8 +2,8 @@
  * A lean HTTP/1.1 client for object GETs: keep-alive connections per origin over `net` or `tls`, one
  * write per request, and a parser that reads the status line and headers of an answer and hands its
  * body's bytes to the request's {@link ResponseHandler} as they arrive, slices of one receive buffer that
- * every socket reads into. No Readable stream, timer or AbortController per request: the caller times its attempts (fetch-object.ts
- * does, with one timer per store) and cancels one with {@link Exchange.abort}.
+ * every socket reads into. No Readable stream, timer or AbortController per request: the caller times its
+ * attempts (fetch-object.ts does, with one timer per store) and cancels one with {@link Exchange.abort}.
  *
  *   request ──► Agent ──► Pool (origin) ──► idle Connection (newest first) or a new socket
  *                                               │ "GET path HTTP/1.1 ..." in one write
@@ -14,10 +14,12 @@
  *
  * What it refuses, as a {@link ProtocolError}: a status line that is not HTTP/1.x, a head past
  * MAX_HEAD_BYTES, a malformed Content-Length or chunk, a Transfer-Encoding other than `chunked`, bytes
- * past the end of a body. Requests are never
- * pipelined: a byte arriving on an idle connection closes it. A request whose reused connection closes
- * before any byte of the answer arrives (the server closed it while idle: the keep-alive race) is sent
- * again once on a new connection. Idle connections are closed after IDLE_MS, before servers commonly
+ * past the end of a body, in the same read as the answer. Requests are never pipelined: a released
+ * connection sends its next request only after the event loop has polled its socket once more, and a
+ * byte arriving while no request is sent on it closes it (the request waiting goes to a new connection).
+ * Bytes a server sends after that poll would still be read as the next answer: HTTP/1.1 cannot tell
+ * them apart. A request whose reused connection closes before any byte of the answer arrives (the
+ * server closed it while idle: the keep-alive race) is sent again once on a new connection. Idle connections are closed after IDLE_MS, before servers commonly
  * close theirs (Node's http server: 5 s), and do not keep the process alive.
  *
  * Only GET is sent, so a body ends where its framing says (no HEAD answers without bodies). Requests ask
@@ -232,6 +234,29 @@ class Pool {
   }
 }
 
+/** Connections released since the last immediate, and whether it is scheduled. */
+let released: Connection[] = [];
+let settleScheduled = false;
+
+/**
+ * Settles `connection` two immediates later, one pair for all connections released in a turn: the first
+ * runs in the same turn of the event loop as the read that ended the answer, the second after the next
+ * poll, which has read (and so closed the connection on) any bytes that arrived after the answer.
+ */
+function settleLater(connection: Connection): void {
+  released.push(connection);
+  if (settleScheduled) return;
+  settleScheduled = true;
+  setImmediate(() => {
+    const batch = released;
+    released = [];
+    settleScheduled = false;
+    setImmediate(() => {
+      for (const each of batch) each.settled();
+    });
+  });
+}
+
 /** Where the parser is in the current answer. */
 const enum Phase {
   Head,
@@ -258,6 +283,11 @@ class Connection {
   idleSince = 0;
   /** Whether an answer was read on it before (only then can the server have closed it while idle). */
   private reused = false;
+  /**
+   * Released, but not yet through a poll of the sockets: a request sent on it waits (see settleLater), as
+   * bytes the server sent after its answer may already be in the kernel's buffer.
+   */
+  private settling = false;
   /** Whether any byte of the current answer arrived. */
   private answered = false;
   private error: Error | undefined;
@@ -290,9 +320,19 @@ class Connection {
     this.answered = false;
     this.phase = Phase.Head;
     this.location = undefined;
-    const { pool } = this;
     this.socket.ref();
-    this.socket.write(`GET ${exchange.path} HTTP/1.1\r\n${pool.hostLine}${exchange.headerLines}\r\n`, 'latin1');
+    if (!this.settling) this.write(exchange);
+  }
+
+  private write(exchange: Exchange): void {
+    this.socket.write(`GET ${exchange.path} HTTP/1.1\r\n${this.pool.hostLine}${exchange.headerLines}\r\n`, 'latin1');
+  }
+
+  /** Sends the request that waited for the connection to settle, if any (see settleLater). */
+  settled(): void {
+    this.settling = false;
+    const { exchange } = this;
+    if (exchange !== undefined && !this.socket.destroyed) this.write(exchange);
   }
 
   destroy(): void {
@@ -302,8 +342,9 @@ class Connection {
 
   private receive(chunk: Buffer): void {
     const exchange = this.exchange;
-    if (exchange === undefined) {
-      // Nothing was asked: what arrives belongs to no request.
+    if (exchange === undefined || this.settling) {
+      // Nothing was asked (a request waiting for the settling is not sent yet): what arrives belongs to no
+      // request. A waiting request is sent again on a new connection when this one has closed.
       this.destroy();
       return;
     }
@@ -501,6 +542,8 @@ class Connection {
     const { location } = this;
     if (this.keepAlive && !this.socket.destroyed) {
       this.socket.unref();
+      this.settling = true;
+      settleLater(this);
       this.pool.release(this);
     } else this.destroy();
     if (location === undefined) {

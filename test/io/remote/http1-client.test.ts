@@ -327,4 +327,19 @@ describe('the HTTP/1.1 client', () => {
     );
     expect(raw.requests).toHaveLength(1);
   });
+
+  it('sends a request on a new connection when the reused one receives bytes after its last answer before the request is sent', async () => {
+    // The stray bytes come two immediates after the answer: after the client's read of the answer and the
+    // next request it queues at once, before that request's answer.
+    const raw = await startRawServer((socket, { n }) => {
+      socket.write(answerOf(n === 0 ? 'first' : 'fresh'));
+      if (n === 0) setImmediate(() => setImmediate(() => socket.write(answerOf('stale'))));
+    });
+    const first = raw.store.get('o', undefined).then(({ bytes }) => {
+      expect(text(bytes)).toBe('first');
+      return raw.store.get('o', undefined);
+    });
+    expect(text((await first).bytes)).toBe('fresh');
+    expect(raw.connections).toBe(2);
+  });
 });
