@@ -19,8 +19,9 @@
  * byte arriving while no request is sent on it closes it (the request waiting goes to a new connection).
  * Bytes a server sends after that poll would still be read as the next answer: HTTP/1.1 cannot tell
  * them apart. A request whose reused connection closes before any byte of the answer arrives (the
- * server closed it while idle: the keep-alive race) is sent again once on a new connection. Idle connections are closed after IDLE_MS, before servers commonly
- * close theirs (Node's http server: 5 s), and do not keep the process alive.
+ * server closed it while idle: the keep-alive race) is sent again once on a new connection. Idle
+ * connections are closed after IDLE_MS, before servers commonly close theirs (Node's http server: 5 s),
+ * and do not keep the process alive.
  *
  * Only GET is sent, so a body ends where its framing says (no HEAD answers without bodies). Requests ask
  * for `identity` when the caller says so; bodies are never decompressed.
