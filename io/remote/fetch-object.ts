@@ -12,7 +12,7 @@
  * WHATWG Request and Response, no Readable body, AbortController or timer per request, which were most
  * of the reader's CPU per request.
  */
-import { AbortError, IoError } from '../../errors.js';
+import { AbortError, InternalError, IoError } from '../../errors.js';
 import { concatBytes } from '../../format/bytes.js';
 import type { ByteRange } from '../../format/file-metadata.js';
 import { Agent, ProtocolError, type Exchange, type ResponseHandler } from './http1-client.js';
@@ -223,6 +223,7 @@ async function attempt(request: ObjectRequest, attempts: Attempts): Promise<Obje
     // The server does not speak HTTP/1.1 as it should: asking again would get the same answer.
     if (error instanceof ProtocolError)
       throw new AttemptFailure(`unreadable answer: ${error.message}`, false, collector.status || undefined);
+    if (error instanceof InternalError) throw new AttemptFailure(error.message, false, collector.status || undefined);
     const { code, message, cause } = error as {
       code?: string;
       message?: string;

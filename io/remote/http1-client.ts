@@ -2,8 +2,8 @@
  * A lean HTTP/1.1 client for object GETs: keep-alive connections per origin over `net` or `tls`, one
  * write per request, and a parser that reads the status line and headers of an answer and hands its
  * body's bytes to the request's {@link ResponseHandler} as they arrive, slices of one receive buffer that
- * every socket reads into. No Readable stream, timer or AbortController per request: the caller times its attempts (fetch-object.ts
- * does, with one timer per store) and cancels one with {@link Exchange.abort}.
+ * every socket reads into. No Readable stream, timer or AbortController per request: the caller times its
+ * attempts (fetch-object.ts does, with one timer per store) and cancels one with {@link Exchange.abort}.
  *
  *   request ──► Agent ──► Pool (origin) ──► idle Connection (newest first) or a new socket
  *                                               │ "GET path HTTP/1.1 ..." in one write
@@ -13,17 +13,22 @@
  *           ◄── onEnd(error?)             ──► the connection goes back to its pool, or is closed
  *
  * What it refuses, as a {@link ProtocolError}: a status line that is not HTTP/1.x, a head past
- * MAX_HEAD_BYTES, a malformed Content-Length or chunk, bytes past the end of a body. Requests are never
- * pipelined: a byte arriving on an idle connection closes it. A request whose reused connection closes
- * before any byte of the answer arrives (the server closed it while idle: the keep-alive race) is sent
- * again once on a new connection. Idle connections are closed after IDLE_MS, before servers commonly
- * close theirs (Node's http server: 5 s), and do not keep the process alive.
+ * MAX_HEAD_BYTES, a malformed Content-Length or chunk, a Transfer-Encoding other than `chunked`, bytes
+ * past the end of a body, in the same read as the answer. Requests are never pipelined: a released
+ * connection sends its next request only after the event loop has polled its socket once more, and a
+ * byte arriving while no request is sent on it closes it (the request waiting goes to a new connection).
+ * Bytes a server sends after that poll would still be read as the next answer: HTTP/1.1 cannot tell
+ * them apart. A request whose reused connection closes before any byte of the answer arrives (the
+ * server closed it while idle: the keep-alive race) is sent again once on a new connection. Idle
+ * connections are closed after IDLE_MS, before servers commonly close theirs (Node's http server: 5 s),
+ * and do not keep the process alive.
  *
  * Only GET is sent, so a body ends where its framing says (no HEAD answers without bodies). Requests ask
  * for `identity` when the caller says so; bodies are never decompressed.
  */
 import { connect as connectTcp, isIP, type OnReadOpts, type Socket } from 'node:net';
 import { connect as connectTls, createSecureContext, type ConnectionOptions, type SecureContext } from 'node:tls';
+import { InternalError } from '../../errors.js';
 
 /** Largest status line and headers of one answer. */
 const MAX_HEAD_BYTES = 16 * 1024;
@@ -41,8 +46,13 @@ const RECEIVE_BYTES = 64 * 1024;
  */
 let receiveBuffer: Buffer | undefined;
 
-/** An answer the client cannot read as HTTP/1.1: the server (or something between) is broken. */
-export class ProtocolError extends Error {}
+/**
+ * An answer the client cannot read as HTTP/1.1: the server (or something between) is broken. fetch-object
+ * wraps it into an IoError naming the URL.
+ */
+export class ProtocolError extends Error {
+  readonly code = 'HTTP_PROTOCOL';
+}
 
 /** What a request's answer is handed to. Each exchange calls onEnd exactly once, last. */
 export interface ResponseHandler {
@@ -225,6 +235,29 @@ class Pool {
   }
 }
 
+/** Connections released since the last immediate, and whether it is scheduled. */
+let released: Connection[] = [];
+let settleScheduled = false;
+
+/**
+ * Settles `connection` two immediates later, one pair for all connections released in a turn: the first
+ * runs in the same turn of the event loop as the read that ended the answer, the second after the next
+ * poll, which has read (and so closed the connection on) any bytes that arrived after the answer.
+ */
+function settleLater(connection: Connection): void {
+  released.push(connection);
+  if (settleScheduled) return;
+  settleScheduled = true;
+  setImmediate(() => {
+    const batch = released;
+    released = [];
+    settleScheduled = false;
+    setImmediate(() => {
+      for (const each of batch) each.settled();
+    });
+  });
+}
+
 /** Where the parser is in the current answer. */
 const enum Phase {
   Head,
@@ -251,10 +284,17 @@ class Connection {
   idleSince = 0;
   /** Whether an answer was read on it before (only then can the server have closed it while idle). */
   private reused = false;
+  /**
+   * Released, but not yet through a poll of the sockets: a request sent on it waits (see settleLater), as
+   * bytes the server sent after its answer may already be in the kernel's buffer.
+   */
+  private settling = false;
   /** Whether any byte of the current answer arrived. */
   private answered = false;
   private error: Error | undefined;
   private phase = Phase.Head;
+  /** Whether the current answer has been read to its end (receive() then finishes it). */
+  private complete = false;
   /** Bytes of a head (or a chunk-size or trailer line) received in earlier chunks. */
   private partial: Buffer | undefined;
   private contentLeft = 0;
@@ -281,9 +321,19 @@ class Connection {
     this.answered = false;
     this.phase = Phase.Head;
     this.location = undefined;
-    const { pool } = this;
     this.socket.ref();
-    this.socket.write(`GET ${exchange.path} HTTP/1.1\r\n${pool.hostLine}${exchange.headerLines}\r\n`, 'latin1');
+    if (!this.settling) this.write(exchange);
+  }
+
+  private write(exchange: Exchange): void {
+    this.socket.write(`GET ${exchange.path} HTTP/1.1\r\n${this.pool.hostLine}${exchange.headerLines}\r\n`, 'latin1');
+  }
+
+  /** Sends the request that waited for the connection to settle, if any (see settleLater). */
+  settled(): void {
+    this.settling = false;
+    const { exchange } = this;
+    if (exchange !== undefined && !this.socket.destroyed) this.write(exchange);
   }
 
   destroy(): void {
@@ -293,20 +343,34 @@ class Connection {
 
   private receive(chunk: Buffer): void {
     const exchange = this.exchange;
-    if (exchange === undefined) {
-      // Nothing was asked: what arrives belongs to no request.
+    if (exchange === undefined || this.settling) {
+      // Nothing was asked (a request waiting for the settling is not sent yet): what arrives belongs to no
+      // request. A waiting request is sent again on a new connection when this one has closed.
       this.destroy();
       return;
     }
     this.answered = true;
     let at = 0;
     try {
-      while (at < chunk.length && this.exchange === exchange && !exchange.done) at = this.parse(exchange, chunk, at);
+      // The loop stops at the end of an answer, before the connection is released or sent a redirect's
+      // request, so that its bytes are never read as the next answer.
+      while (at < chunk.length && !this.complete && !exchange.done) at = this.parse(exchange, chunk, at);
+      // Refused or cancelled, the connection is closed already and what else arrived is dropped.
+      if (exchange.done || !this.complete) return;
       // Requests are not pipelined: bytes after an answer belong to none.
-      if (at < chunk.length) this.destroy();
+      if (at < chunk.length) throw new ProtocolError(`${chunk.length - at} bytes arrived past the end of the answer`);
+      this.finish(exchange);
     } catch (error) {
-      if (!(error instanceof ProtocolError)) throw error;
-      exchange.abort(error);
+      // Thrown out of this socket callback, any error would end the thread.
+      exchange.abort(
+        error instanceof ProtocolError
+          ? error
+          : new InternalError(
+              `reading the answer from ${exchange.origin} failed: ${String(error)}`,
+              {},
+              { cause: error },
+            ),
+      );
     }
   }
 
@@ -319,11 +383,7 @@ class Connection {
         const end = Math.min(chunk.length, at + this.contentLeft);
         this.deliver(exchange, chunk, at, end);
         this.contentLeft -= end - at;
-        if (this.contentLeft === 0) {
-          if (end < chunk.length)
-            throw new ProtocolError(`${chunk.length - end} bytes arrived past the body's Content-Length`);
-          this.finish(exchange);
-        }
+        if (this.contentLeft === 0) this.complete = true;
         return end;
       }
       case Phase.UntilClose:
@@ -347,7 +407,7 @@ class Connection {
         return at;
       case Phase.ChunkSize:
       case Phase.Trailers:
-        return this.parseChunkLine(exchange, chunk, at);
+        return this.parseChunkLine(chunk, at);
     }
   }
 
@@ -421,7 +481,8 @@ class Connection {
           contentLength = Number(value);
         } else if (name === 'content-range') contentRange = value;
         else if (name === 'transfer-encoding') {
-          if (!/(^|,)\s*chunked$/i.test(value))
+          // Any coding besides chunked (gzip, chunked) would hand over coded bytes: bodies are never decoded.
+          if (chunked || value.toLowerCase() !== 'chunked')
             throw new ProtocolError(`unsupported Transfer-Encoding "${value.slice(0, 40)}"`);
           chunked = true;
         } else if (name === 'connection') {
@@ -432,14 +493,15 @@ class Connection {
       }
       from = to + 2;
     }
-    this.keepAlive = !close;
+    // Both lengths: chunked frames the body, and the connection is not reused (RFC 9112 §6.3).
+    this.keepAlive = !close && !(chunked && contentLength >= 0);
     if (REDIRECTS.has(status) && location !== undefined && exchange.redirectsLeft > 0) this.location = location;
     else if (!exchange.handler.onHead(status, chunked ? -1 : contentLength, contentRange)) {
       exchange.abort(new Error('the answer was refused'));
       return;
     }
     if (chunked) this.phase = Phase.ChunkSize;
-    else if (status === 204 || status === 304 || contentLength === 0) this.finish(exchange);
+    else if (status === 204 || status === 304 || contentLength === 0) this.complete = true;
     else if (contentLength > 0) {
       this.phase = Phase.Length;
       this.contentLeft = contentLength;
@@ -450,12 +512,12 @@ class Connection {
   }
 
   /** Reads a chunk-size line, or a trailer line after the last chunk; where its bytes end. */
-  private parseChunkLine(exchange: Exchange, chunk: Buffer, at: number): number {
+  private parseChunkLine(chunk: Buffer, at: number): number {
     const line = this.line(chunk, at, '\r\n', 'a chunk-size or trailer line');
     if (line === undefined) return chunk.length;
     const { bytes, start, end, after } = line;
     if (this.phase === Phase.Trailers) {
-      if (end === start) this.finish(exchange);
+      if (end === start) this.complete = true;
       return after;
     }
     // The size in hex, then optional extensions after `;`.
@@ -477,9 +539,12 @@ class Connection {
     this.exchange = undefined;
     this.reused = true;
     this.phase = Phase.Head;
+    this.complete = false;
     const { location } = this;
     if (this.keepAlive && !this.socket.destroyed) {
       this.socket.unref();
+      this.settling = true;
+      settleLater(this);
       this.pool.release(this);
     } else this.destroy();
     if (location === undefined) {

@@ -7,7 +7,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { IoError } from '../../../errors.js';
+import { InternalError, IoError } from '../../../errors.js';
+import { Agent, ProtocolError } from '../../../io/remote/http1-client.js';
 import { ObjectStore } from '../../../io/remote/object-store.js';
 import { resolveRemoteIo } from '../../../io/remote/remote-options.js';
 import { rejection } from '../../caught.js';
@@ -187,7 +188,7 @@ describe('the HTTP/1.1 client', () => {
     const error = await rejection(raw.store.get('o', undefined));
     expect(error).toBeInstanceOf(IoError);
     expect(error.message).toContain(
-      "failed after 1 attempt: unreadable answer: 15 bytes arrived past the body's Content-Length",
+      'failed after 1 attempt: unreadable answer: 15 bytes arrived past the end of the answer',
     );
   });
 
@@ -226,5 +227,119 @@ describe('the HTTP/1.1 client', () => {
       'failed after 1 attempt: unreadable answer: the status line and headers of the answer are longer than 16384 bytes',
     );
     await raw.allClosed();
+  });
+
+  it('ends an exchange whose handler throws with an InternalError instead of throwing out of the socket', async () => {
+    await startRawServer((socket) => socket.write(answerOf('body')));
+    const agent = new Agent(undefined);
+    const ended = await new Promise<Error | undefined>((resolve) =>
+      agent.request(`http://127.0.0.1:${(servers[0]?.address() as AddressInfo).port}`, '/o', '', 0, {
+        onHead: () => true,
+        onBody: () => {
+          throw new RangeError('a handler bug');
+        },
+        onEnd: resolve,
+      }),
+    );
+    agent.destroy();
+    expect(ended).toBeInstanceOf(InternalError);
+    expect(ended?.message).toMatch(
+      /^reading the answer from http:\/\/127\.0\.0\.1:\d+ failed: RangeError: a handler bug /,
+    );
+  });
+
+  it('gives its protocol errors a machine-readable code', async () => {
+    const raw = await startRawServer((socket) => socket.write('SSH-2.0-OpenSSH_9.6\r\n\r\n'));
+    const agent = new Agent(undefined);
+    const ended = await new Promise<Error | undefined>((resolve) =>
+      agent.request(`http://127.0.0.1:${(servers[0]?.address() as AddressInfo).port}`, '/o', '', 0, {
+        onHead: () => true,
+        onBody: () => {},
+        onEnd: resolve,
+      }),
+    );
+    agent.destroy();
+    expect(raw.requests).toHaveLength(1);
+    expect(ended).toBeInstanceOf(ProtocolError);
+    expect((ended as ProtocolError).code).toBe('HTTP_PROTOCOL');
+  });
+
+  it('fails an answer with a transfer coding other than chunked, whose body it would not decode', async () => {
+    const raw = await startRawServer((socket) =>
+      socket.write('HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n4\r\n0123\r\n0\r\n\r\n'),
+    );
+    const error = await rejection(raw.store.get('o', undefined));
+    expect(error).toBeInstanceOf(IoError);
+    expect(error.message).toContain(
+      'failed after 1 attempt: unreadable answer: unsupported Transfer-Encoding "gzip, chunked"',
+    );
+  });
+
+  it('fails an answer whose transfer codings are split over two header lines', async () => {
+    const raw = await startRawServer((socket) =>
+      socket.write(
+        'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ntransfer-encoding: chunked\r\n\r\n4\r\n0123\r\n0\r\n\r\n',
+      ),
+    );
+    const error = await rejection(raw.store.get('o', undefined));
+    expect(error).toBeInstanceOf(IoError);
+    expect(error.message).toContain(
+      'failed after 1 attempt: unreadable answer: unsupported Transfer-Encoding "chunked"',
+    );
+  });
+
+  it('reads an answer with both Content-Length and chunked by its chunks, and does not reuse its connection', async () => {
+    const raw = await startRawServer((socket, { n }) =>
+      socket.write(
+        n === 0
+          ? 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\ntransfer-encoding: chunked\r\n\r\n4\r\n0123\r\n0\r\n\r\n'
+          : answerOf('second'),
+      ),
+    );
+    expect(text((await raw.store.get('o', undefined)).bytes)).toBe('0123');
+    expect(text((await raw.store.get('o', undefined)).bytes)).toBe('second');
+    expect(raw.connections).toBe(2);
+  });
+
+  it('fails a chunked answer followed by more bytes in the same read', async () => {
+    const raw = await startRawServer((socket) =>
+      socket.write(`HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4\r\n0123\r\n0\r\n\r\n${answerOf('stale')}`),
+    );
+    const error = await rejection(raw.store.get('o', undefined));
+    expect(error).toBeInstanceOf(IoError);
+    expect(error.message).toContain(
+      'failed after 1 attempt: unreadable answer: 43 bytes arrived past the end of the answer',
+    );
+  });
+
+  it('fails a same-origin redirect whose read carries more bytes instead of reading them as the redirected answer', async () => {
+    const raw = await startRawServer((socket, { n }) =>
+      socket.write(
+        n === 0
+          ? `HTTP/1.1 302 Found\r\nlocation: /d/other\r\ncontent-length: 0\r\n\r\n${answerOf('stale')}`
+          : answerOf('fresh'),
+      ),
+    );
+    const error = await rejection(raw.store.get('o', undefined));
+    expect(error).toBeInstanceOf(IoError);
+    expect(error.message).toContain(
+      'failed after 1 attempt: unreadable answer: 43 bytes arrived past the end of the answer',
+    );
+    expect(raw.requests).toHaveLength(1);
+  });
+
+  it('sends a request on a new connection when the reused one receives bytes after its last answer before the request is sent', async () => {
+    // The stray bytes come two immediates after the answer: after the client's read of the answer and the
+    // next request it queues at once, before that request's answer.
+    const raw = await startRawServer((socket, { n }) => {
+      socket.write(answerOf(n === 0 ? 'first' : 'fresh'));
+      if (n === 0) setImmediate(() => setImmediate(() => socket.write(answerOf('stale'))));
+    });
+    const first = raw.store.get('o', undefined).then(({ bytes }) => {
+      expect(text(bytes)).toBe('first');
+      return raw.store.get('o', undefined);
+    });
+    expect(text((await first).bytes)).toBe('fresh');
+    expect(raw.connections).toBe(2);
   });
 });
