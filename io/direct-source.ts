@@ -37,7 +37,7 @@
  * Mapped reads: a buffered source with batch reads also maps the file read-only (`mapped`, default true;
  * native-read.ts MappedFile) and copies a batch's ranges out of the mapping in one call, with no syscall
  * or page-cache lookup per read. A copy that takes major faults (pages not in the page cache, each one
- * a synchronous read) stops and leaves the rest of the batch, and the source's next COLD_BATCHES batches,
+ * a synchronous read) stops within 64 KiB of them (map_read.c) and leaves the rest of the batch, and the source's next COLD_BATCHES batches,
  * to the batch reads, which keep `queueDepth` reads in flight; then the mapping is tried again, so a cold
  * epoch keeps its queue depth. `stats.mapped` and `stats.mappedReason` say whether and why, and
  * `stats.mappedReads` how many reads were copies.

@@ -15,8 +15,8 @@
  *
  * Warm buffered reads can instead be copied out of a read-only mapping of the file ({@link MappedFile},
  * native/map_read.c): one call per batch, no syscall and no page-cache lookup per read once the pages
- * are mapped. A copy stops where the thread takes major faults (the pages are not in the page cache) and
- * leaves the rest to the batch reads above, which keep a queue of reads in flight; a file truncated
+ * are mapped. A copy stops within 64 KiB of where the thread takes major faults (the pages are not in
+ * the page cache) and leaves the rest to the batch reads above, which keep a queue of reads in flight; a file truncated
  * under the mapping makes its ranges fail (SIGBUS caught in the addon), never the process.
  *
  * When the addon is missing (no compiler at install, another platform) or `LANCE_LOADER_NATIVE=0` is set,

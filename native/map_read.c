@@ -14,9 +14,12 @@
  *   Copies targets[i].byteLength bytes at positions[i] of the mapping into targets[i], in order, and
  *   returns the major page faults the thread took meanwhile. results[i] gets the bytes copied, -EFAULT
  *   when the pages under the range are gone (the file was truncated: SIGBUS), or -EAGAIN when the range
- *   was not copied: the copy stops at the first look at the thread's major faults that finds new ones,
- *   since pages not in the page cache fault in one synchronous read each, where io_uring keeps a queue
- *   of reads in flight; the caller reads those ranges another way. A range that ends past the file's
+ *   was not copied: the copy looks at the thread's major faults after every FAULT_CHECK_BYTES copied
+ *   (a large range is copied in pieces of that size) or FAULT_CHECK_RANGES ranges, whichever comes
+ *   first, and stops at the first look that finds new ones, since pages not in the page cache fault in
+ *   one synchronous read each (MADV_RANDOM: one page a fault), where io_uring keeps a queue of reads in
+ *   flight; the caller reads the range it stopped in and those after it another way. A cold call so
+ *   costs at most FAULT_CHECK_BYTES / 4 KiB synchronous page reads. A range that ends past the file's
  *   size after the copy gets -EAGAIN too: its last page may still be mapped, past the end of the file
  *   it reads as zeros where a read would stop short.
  *
@@ -48,8 +51,10 @@
 #include "addon.h"
 #include "read.h"
 
-/* Ranges copied between two looks at the thread's major faults: a cold file costs at most this many
-   synchronous faults per call before the caller turns to queued reads. */
+/* Bytes and ranges copied between two looks at the thread's major faults (a getrusage each): a cold
+   file costs at most this many bytes of synchronous page faults per call before the caller turns to
+   queued reads, and a warm one a look per 64 KiB copied, small beside the copy itself. */
+#define FAULT_CHECK_BYTES ((size_t)64 * 1024)
 #define FAULT_CHECK_RANGES 8
 
 typedef struct {
@@ -185,7 +190,8 @@ static long major_faults(void) {
 
 /*
  * Copies requests[from ..) out of the mapping until one faults (returned, with *faulted set), a look at
- * the thread's major faults finds new ones, or all are done; returns the index it stopped at.
+ * the thread's major faults finds new ones, or all are done; returns the index of the first range not
+ * copied whole (a range the look stopped inside is left with done 0, for the caller to read again).
  */
 static size_t copy_guarded(const Mapping *mapping, Request *requests, size_t from, size_t count, long faults, int *faulted) {
   sigjmp_buf jump;
@@ -198,12 +204,30 @@ static size_t copy_guarded(const Mapping *mapping, Request *requests, size_t fro
   guard_start = mapping->base;
   guard_end = mapping->base + mapping->bytes;
   guard_jump = &jump;
+  size_t bytes_unlooked = 0, ranges_unlooked = 0;
   for (; at < count; at++) {
     Request *r = &requests[at];
-    if (r->length) memcpy(r->data, mapping->base + r->position, r->length); /* an empty target's data may be NULL */
-    r->done = r->length;
-    if ((at + 1 - from) % FAULT_CHECK_RANGES == 0 && major_faults() != faults) {
-      at++;
+    const uint8_t *source = mapping->base + r->position;
+    size_t copied = 0;
+    int cold = 0;
+    while (copied < r->length) { /* an empty target's data may be NULL: never touched */
+      size_t piece = r->length - copied;
+      if (piece > FAULT_CHECK_BYTES - bytes_unlooked) piece = FAULT_CHECK_BYTES - bytes_unlooked;
+      memcpy(r->data + copied, source + copied, piece);
+      copied += piece;
+      bytes_unlooked += piece;
+      if (bytes_unlooked == FAULT_CHECK_BYTES) {
+        bytes_unlooked = ranges_unlooked = 0;
+        if ((cold = major_faults() != faults)) break;
+      }
+    }
+    if (copied == r->length && !cold && ++ranges_unlooked == FAULT_CHECK_RANGES) {
+      bytes_unlooked = ranges_unlooked = 0;
+      cold = major_faults() != faults;
+    }
+    if (copied == r->length) r->done = r->length;
+    if (cold) {
+      if (copied == r->length) at++;
       break;
     }
   }

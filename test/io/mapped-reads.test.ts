@@ -59,6 +59,20 @@ function copyOf(name: string): string {
   return copy;
 }
 
+/** A fresh copy of the test file, none of its pages in the page cache. */
+function evictedCopyOf(name: string): string {
+  const copy = copyOf(name);
+  const fd = openSync(copy, 'r+');
+  fsyncSync(fd); // dirty pages would stay in the cache
+  closeSync(fd);
+  execFileSync('python3', [
+    '-c',
+    'import os,sys\nfd=os.open(sys.argv[1],os.O_RDONLY); os.posix_fadvise(fd,0,0,os.POSIX_FADV_DONTNEED); os.close(fd)',
+    copy,
+  ]);
+  return copy;
+}
+
 function scatteredRanges(rng: Rng, count: number, size = FILE_BYTES): ByteRange[] {
   return Array.from({ length: count }, () => {
     const length = rng.int(1, 20_000);
@@ -145,6 +159,26 @@ describe.skipIf(noAddon)('MappedFile (skipped without the native addon)', () => 
       closeSync(fd);
     }
   });
+
+  it.skipIf(isOnTmpfs(root))(
+    'stops a large copy of pages not in the page cache after at most 64 KiB of faults (skipped on tmpfs)',
+    () => {
+      const cold = evictedCopyOf('cold-large.bin');
+      const fd = openSync(cold, 'r');
+      const mapping = MappedFile.open(fd, FILE_BYTES) as MappedFile;
+      try {
+        const target = new Uint8Array(4 * MiB);
+        const results = new Float64Array(1);
+        const faults = mapping.copy(Float64Array.of(0), [target], results);
+        expect(faults).toBeGreaterThan(0);
+        expect(faults).toBeLessThanOrEqual((64 * KiB) / 4096);
+        expect(results[0]).toBe(EAGAIN);
+      } finally {
+        mapping.close();
+        closeSync(fd);
+      }
+    },
+  );
 
   it('refuses to copy out of a file it unmapped, with ERR_UNMAPPED', () => {
     const fd = openSync(path, 'r');
@@ -297,15 +331,7 @@ describe.skipIf(noAddon)('DirectFileSource mapped reads (skipped without the nat
   it.skipIf(isOnTmpfs(root))(
     'reads pages that are not in the page cache through the ring once the copy takes major faults (skipped on tmpfs)',
     async () => {
-      const cold = copyOf('cold.bin');
-      const fd = openSync(cold, 'r+');
-      fsyncSync(fd); // dirty pages would stay in the cache
-      closeSync(fd);
-      execFileSync('python3', [
-        '-c',
-        'import os,sys\nfd=os.open(sys.argv[1],os.O_RDONLY); os.posix_fadvise(fd,0,0,os.POSIX_FADV_DONTNEED); os.close(fd)',
-        cold,
-      ]);
+      const cold = evictedCopyOf('cold.bin');
       const source = await DirectFileSource.open(cold, { direct: false, reads: 'queued' });
       try {
         // One small range per 64 KiB: every one on a page of its own.
