@@ -26,8 +26,9 @@
  * SIGBUS: an access to a mapped page past the file's end raises it. A handler (SA_SIGINFO, SA_ONSTACK,
  * SA_NODEFER) is installed once, the first time a file is mapped. During a copy the thread's guard holds
  * a jump buffer and the mapping's bounds: a SIGBUS at an address inside them jumps back out of the copy
- * and the range gets -EFAULT. Any other SIGBUS goes to the handler installed before this one, or to the
- * default action (the process ends as it would have). A handler installed over this one later (a
+ * and the range gets -EFAULT. Any other SIGBUS goes to the handler installed before this one, is ignored
+ * if that was SIG_IGN (a sent one; a fault's cannot be ignored), or gets the default action (the process
+ * ends as it would have). A handler installed over this one later (a
  * `process.on('SIGBUS')` listener: libuv's) would return into the fault for ever, so each copy first
  * checks that the handler is still this one, and copies nothing otherwise (every range -EAGAIN).
  * SIGSEGV is left alone (V8 owns it). SA_NODEFER
@@ -67,16 +68,15 @@ static pthread_once_t handler_once = PTHREAD_ONCE_INIT;
 static int handler_error;
 static struct sigaction previous_bus;
 
-/* Copies in progress in any thread: while there are none, the handler does not touch thread-local
-   storage, whose first use in a thread can allocate (not async-signal-safe). */
-static atomic_int copies;
-
-/* The thread's guard: set only while it copies out of a mapping. */
-static __thread sigjmp_buf *guard_jump;
-static __thread const uint8_t *guard_start, *guard_end;
+/* The thread's guard: set only while it copies out of a mapping. Initial-exec: in the static TLS block
+   set up with the thread, so the handler's reads never allocate (a dynamic TLS block is allocated on a
+   thread's first access, which is not async-signal-safe). */
+#define SIGNAL_SAFE_TLS __thread __attribute__((tls_model("initial-exec")))
+static SIGNAL_SAFE_TLS sigjmp_buf *guard_jump;
+static SIGNAL_SAFE_TLS const uint8_t *guard_start, *guard_end;
 
 static void on_bus(int sig, siginfo_t *info, void *context) {
-  sigjmp_buf *jump = atomic_load(&copies) > 0 ? guard_jump : NULL;
+  sigjmp_buf *jump = guard_jump;
   const uint8_t *address = info->si_addr;
   if (jump && address >= guard_start && address < guard_end) {
     guard_jump = NULL;
@@ -86,6 +86,10 @@ static void on_bus(int sig, siginfo_t *info, void *context) {
     previous_bus.sa_sigaction(sig, info, context);
     return;
   }
+  /* Ignored before this handler: a SIGBUS sent by someone is ignored still. A fault is not: the kernel
+     never lets a process ignore a fault's SIGBUS (it resets the action to the default), so it gets the
+     default action below as it would have. */
+  if (previous_bus.sa_handler == SIG_IGN && info->si_code <= 0) return;
   if (previous_bus.sa_handler != SIG_DFL && previous_bus.sa_handler != SIG_IGN) {
     previous_bus.sa_handler(sig);
     return;
@@ -279,12 +283,10 @@ napi_value CopyMapped(napi_env env, napi_callback_info info) {
     long faults = major_faults();
     int faulted;
     if (handler_in_place()) {
-      atomic_fetch_add(&copies, 1);
       do {
         stopped = copy_guarded(mapping, requests, stopped, count, faults, &faulted);
         if (faulted) requests[stopped++].error = EFAULT;
       } while (faulted && stopped < count);
-      atomic_fetch_sub(&copies, 1);
     }
     for (size_t i = stopped; i < count; i++) requests[i].error = EAGAIN;
     /* Looked at after the copy: a file cut short before or during it shows here, and one cut after it
