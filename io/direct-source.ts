@@ -182,8 +182,11 @@ export class DirectFileSource implements ByteSource {
     modeReason: string,
     private readonly reads: BatchReads,
     private readonly bytesInFlight: number,
-    /** Buffered batch reads copy out of it where the pages are in the page cache; closed by close(). */
-    private readonly mapping: MappedFile | null,
+    /**
+     * Buffered batch reads copy out of it where the pages are in the page cache; closed by close(), or
+     * dropped for good when copies turn out impossible (a later SIGBUS handler).
+     */
+    private mapping: MappedFile | null,
     mappedReason: string,
   ) {
     this.readAt = reads === 'threadpool' ? pread : readSync;
@@ -275,6 +278,7 @@ export class DirectFileSource implements ByteSource {
 
     const { fd: bufferedFd, size, identity } = await openRegularFile(path, { what: 'data file' });
     let directFd = -1;
+    let mapping: MappedFile | string | undefined;
     try {
       let reason: string;
       if (direct === false) {
@@ -296,7 +300,7 @@ export class DirectFileSource implements ByteSource {
       if (directFd < 0 && direct === true) {
         throw new IoError(`${path}: direct: true but O_DIRECT is not usable: ${reason}`, { path, reason });
       }
-      const mapping = directFd < 0 ? mapFor(bufferedFd, size, mapped, reads) : 'O_DIRECT';
+      mapping = directFd < 0 ? mapFor(bufferedFd, size, mapped, reads) : 'O_DIRECT';
       return new DirectFileSource(
         path,
         size,
@@ -315,6 +319,7 @@ export class DirectFileSource implements ByteSource {
         typeof mapping === 'string' ? mapping : 'mmap',
       );
     } catch (error) {
+      if (mapping instanceof MappedFile) mapping.close();
       if (directFd >= 0) closeSync(directFd);
       closeSync(bufferedFd);
       if (options.pool === undefined) pool.close();
@@ -450,6 +455,14 @@ export class DirectFileSource implements ByteSource {
     if (this.directFd >= 0) closeSync(this.directFd);
     closeSync(this.bufferedFd);
     if (this.ownsPool) this.pool.close();
+  }
+
+  /** Reads without the mapping from now on (every range of the batch that found out is -EAGAIN: read). */
+  private dropMapping(reason: string): void {
+    this.mapping?.close();
+    this.mapping = null;
+    this.stats.mapped = false;
+    this.stats.mappedReason = reason;
   }
 
   private checkRanges(ranges: readonly ByteRange[]): void {
@@ -591,7 +604,9 @@ export class DirectFileSource implements ByteSource {
     const positions = new Float64Array(spans.length);
     for (let k = 0; k < spans.length; k++) positions[k] = (spans[k] as ByteRange).offset;
     const results = new Float64Array(spans.length);
-    if (this.mapping.copy(positions, targets as Uint8Array[], results) > 0) this.coldBatches = COLD_BATCHES;
+    const faults = this.mapping.copy(positions, targets as Uint8Array[], results);
+    if (faults > 0) this.coldBatches = COLD_BATCHES;
+    else if (faults < 0) this.dropMapping("a later SIGBUS handler replaced the addon's: no copies");
     let rest: number[] | undefined;
     for (let k = 0; k < spans.length; k++) {
       const done = results[k] as number;

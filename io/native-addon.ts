@@ -69,7 +69,8 @@ export interface NativeAddon {
   /**
    * Copies each target's bytes at its position out of the mapping; results[i] gets the bytes, -EFAULT
    * (the file was truncated under the mapping) or -EAGAIN (not copied: the thread took major faults, so
-   * the pages are not in the page cache). Returns the major faults the thread took meanwhile.
+   * the pages are not in the page cache). Returns the major faults the thread took meanwhile, or -1 when
+   * it copied nothing because a later SIGBUS handler replaced the addon's (native/map_read.c).
    */
   copyMapped(mapping: object, positions: Float64Array, targets: Uint8Array[], results: Float64Array): number;
   /** Zeroed memory of at least `bytes` bytes advised for transparent huge pages, or undefined where it cannot be made. */

@@ -126,7 +126,8 @@ export class MappedFile {
    * Copies `targets[i].byteLength` bytes at `positions[i]` into each target: `results[i]` gets the bytes,
    * -EFAULT (SIGBUS: the pages are gone, the file was truncated) or -EAGAIN (not copied: read it another
    * way; native/map_read.c says when). Returns the major page faults the thread took meanwhile
-   * (0 when every page was in the page cache). Throws after {@link close}.
+   * (0 when every page was in the page cache), or -1 when nothing can be copied in this process any more
+   * (a later SIGBUS handler replaced the addon's). Throws after {@link close}.
    */
   copy(positions: Float64Array, targets: Uint8Array[], results: Float64Array): number {
     return (nativeAddon() as NativeAddon).copyMapped(this.mapping, positions, targets, results);

@@ -12,7 +12,8 @@
  *   Unmaps it now (idempotent); the handle's finalizer unmaps a mapping never unmapped.
  * copyMapped(mapping, positions: Float64Array, targets: Uint8Array[], results: Float64Array) -> number
  *   Copies targets[i].byteLength bytes at positions[i] of the mapping into targets[i], in order, and
- *   returns the major page faults the thread took meanwhile. results[i] gets the bytes copied, -EFAULT
+ *   returns the major page faults the thread took meanwhile (-1: nothing copied, the SIGBUS handler was
+ *   replaced; see below). results[i] gets the bytes copied, -EFAULT
  *   when the pages under the range are gone (the file was truncated: SIGBUS), or -EAGAIN when the range
  *   was not copied: the copy looks at the thread's major faults after every FAULT_CHECK_BYTES copied
  *   (a large range is copied in pieces of that size) or FAULT_CHECK_RANGES ranges, whichever comes
@@ -30,7 +31,8 @@
  * if that was SIG_IGN (a sent one; a fault's cannot be ignored), or gets the default action (the process
  * ends as it would have). A handler installed over this one later (a
  * `process.on('SIGBUS')` listener: libuv's) would return into the fault for ever, so each copy first
- * checks that the handler is still this one, and copies nothing otherwise (every range -EAGAIN).
+ * checks that the handler is still this one, and copies nothing otherwise (every range -EAGAIN, and
+ * copyMapped returns -1 rather than a count of faults, so the caller can stop trying).
  * SIGSEGV is left alone (V8 owns it). SA_NODEFER
  * keeps SIGBUS unblocked after the jump, so the jump buffer need not save the signal mask (sigsetjmp
  * with 0: no syscall per copy).
@@ -282,7 +284,8 @@ napi_value CopyMapped(napi_env env, napi_callback_info info) {
     }
     long faults = major_faults();
     int faulted;
-    if (handler_in_place()) {
+    int in_place = handler_in_place();
+    if (in_place) {
       do {
         stopped = copy_guarded(mapping, requests, stopped, count, faults, &faulted);
         if (faulted) requests[stopped++].error = EFAULT;
@@ -302,7 +305,7 @@ napi_value CopyMapped(napi_env env, napi_callback_info info) {
     /* Checked by batch_requests, and no JavaScript ran since. */
     double *results;
     if (batch_results_memory(env, args.results, count, &results)) batch_results(requests, count, results);
-    napi_create_double(env, (double)faults, &result);
+    napi_create_double(env, in_place ? (double)faults : -1, &result);
   }
 done:
   free(requests);

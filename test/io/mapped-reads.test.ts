@@ -277,6 +277,33 @@ describe.skipIf(noAddon)('DirectFileSource mapped reads (skipped without the nat
     }
   });
 
+  it("reads without its mapping for good once a later SIGBUS handler replaced the addon's (in a child process)", async () => {
+    const script = `import { DirectFileSource } from ${JSON.stringify(join(import.meta.dirname, '..', '..', 'io', 'direct-source.ts'))};
+      const source = await DirectFileSource.open(${JSON.stringify(path)}, { direct: false, reads: 'blocking' });
+      process.on('SIGBUS', () => {}); // after the first mapping: replaces the addon's handler
+      const views = [];
+      for (const offset of [0, 5000]) {
+        const leased = await source.readRangesLeased([{ offset, size: 64 }]);
+        views.push([...leased.views[0]]);
+        leased.release();
+      }
+      console.log(JSON.stringify({ stats: source.stats, views }));
+      await source.close();`;
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      { timeout: 30_000 },
+    );
+    const { stats, views } = JSON.parse(stdout) as { stats: Record<string, unknown>; views: number[][] };
+    expect(stats).toMatchObject({
+      mapped: false,
+      mappedReason: "a later SIGBUS handler replaced the addon's: no copies",
+      mappedReads: 0,
+      bufferedReads: 2,
+    });
+    expect(views).toEqual([[...bytes.subarray(0, 64)], [...bytes.subarray(5000, 5064)]]);
+  });
+
   it('rejects a mapped option that is not a boolean with InvalidArgumentError', async () => {
     await expect(DirectFileSource.open(path, { mapped: 'yes' as unknown as boolean })).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
