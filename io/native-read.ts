@@ -114,7 +114,10 @@ export async function readBatchQueued(
 export class MappedFile {
   private constructor(private readonly mapping: object) {}
 
-  /** Maps the first `bytes` (> 0) bytes of `fd`; or why not (no addon, mmap failed). */
+  /**
+   * Maps the first `bytes` (> 0) bytes of `fd` (the mapping keeps its own duplicate of `fd`); or why not
+   * (no addon, mmap failed, too many files mapped in the process).
+   */
   static open(fd: number, bytes: number): MappedFile | string {
     const native = nativeAddon();
     if (!native) return nativeAddonReason();

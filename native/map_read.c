@@ -8,8 +8,15 @@
  *   Maps the first `bytes` bytes of `fd` (PROT_READ, MAP_SHARED) advised MADV_RANDOM (a fault reads
  *   only its page: rows are read in shuffled order, so read-around would read neighbours nobody asked
  *   for); returns a handle, or why the file cannot be mapped (then the caller reads as before).
+ *   The mapping keeps a duplicate of `fd` (closed with it), so it outlives the caller's descriptor and
+ *   can be shared by several readers of the file. At most mapLimit() files are mapped in the process at
+ *   once (each mapping is an entry of vm.max_map_count, past which every mmap of the process fails: V8's
+ *   and malloc's too); beyond that mapFile returns "too many mapped files".
  * unmapFile(mapping)
  *   Unmaps it now (idempotent); the handle's finalizer unmaps a mapping never unmapped.
+ * mapLimit(files?) -> number
+ *   The most files mapped at once: min(4096, vm.max_map_count / 8) unless set (internal: tests set a
+ *   small one). Returns the limit in force.
  * copyMapped(mapping, positions: Float64Array, targets: Uint8Array[], results: Float64Array) -> number
  *   Copies targets[i].byteLength bytes at positions[i] of the mapping into targets[i], in order, and
  *   returns the major page faults the thread took meanwhile (-1: nothing copied, the SIGBUS handler was
@@ -50,6 +57,8 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "addon.h"
 #include "read.h"
@@ -60,15 +69,43 @@
 #define FAULT_CHECK_BYTES ((size_t)64 * 1024)
 #define FAULT_CHECK_RANGES 8
 
+/* The most files mapped at once when vm.max_map_count does not say less (an eighth of it). */
+#define MAPPED_FILES_LIMIT 4096
+
 typedef struct {
   uint8_t *base;
   size_t bytes; /* 0 once unmapped */
-  int fd; /* the caller's, open while the mapping is */
+  int fd; /* a duplicate of the caller's, closed with the mapping (fstat after the copy) */
 } Mapping;
 
 static pthread_once_t handler_once = PTHREAD_ONCE_INIT;
 static int handler_error;
 static struct sigaction previous_bus;
+
+/* Files mapped now in the process, and the most allowed (set once by limit_once, or by mapLimit). */
+static atomic_long mapped_files;
+static atomic_long mapped_files_limit;
+static pthread_once_t limit_once = PTHREAD_ONCE_INIT;
+
+static void set_default_limit(void) {
+  long limit = MAPPED_FILES_LIMIT;
+  FILE *file = fopen("/proc/sys/vm/max_map_count", "r");
+  long max_map_count;
+  if (file) {
+    if (fscanf(file, "%ld", &max_map_count) == 1 && max_map_count / 8 < limit) limit = max_map_count / 8;
+    fclose(file);
+  }
+  atomic_store(&mapped_files_limit, limit);
+}
+
+/* Unmaps and closes the mapping's descriptor once; the count of mapped files goes down with it. */
+static void unmap(Mapping *mapping) {
+  if (!mapping->bytes) return;
+  munmap(mapping->base, mapping->bytes);
+  close(mapping->fd);
+  mapping->bytes = 0;
+  atomic_fetch_sub(&mapped_files, 1);
+}
 
 /* The thread's guard: set only while it copies out of a mapping. Initial-exec: in the static TLS block
    set up with the thread, so the handler's reads never allocate (a dynamic TLS block is allocated on a
@@ -119,7 +156,7 @@ static void mapping_finalize(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
   Mapping *mapping = data;
-  if (mapping->bytes) munmap(mapping->base, mapping->bytes);
+  unmap(mapping);
   free(mapping);
 }
 
@@ -151,23 +188,67 @@ napi_value MapFile(napi_env env, napi_callback_info info) {
   }
   pthread_once(&handler_once, install_handler);
   if (handler_error) return string_of(env, "SIGBUS handler not installed", handler_error);
+  pthread_once(&limit_once, set_default_limit);
+  long limit = atomic_load(&mapped_files_limit);
+  if (atomic_fetch_add(&mapped_files, 1) >= limit) {
+    atomic_fetch_sub(&mapped_files, 1);
+    char message[96];
+    snprintf(message, sizeof message, "too many mapped files (%ld in this process at most)", limit);
+    napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &result);
+    return result;
+  }
   size_t bytes = (size_t)requested;
+  const char *failed = NULL;
+  int error = 0;
+  Mapping *mapping = NULL;
   void *base = mmap(NULL, bytes, PROT_READ, MAP_SHARED, (int)fd_number, 0);
-  if (base == MAP_FAILED) return string_of(env, "mmap failed", errno);
+  if (base == MAP_FAILED) {
+    failed = "mmap failed";
+    error = errno;
+    goto fail;
+  }
   madvise(base, bytes, MADV_RANDOM);
-  Mapping *mapping = malloc(sizeof *mapping);
+  int fd = fcntl((int)fd_number, F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) {
+    failed = "dup failed";
+    error = errno;
+    munmap(base, bytes);
+    goto fail;
+  }
+  mapping = malloc(sizeof *mapping);
   if (!mapping) {
     munmap(base, bytes);
-    return string_of(env, "mapping state", ENOMEM);
+    close(fd);
+    failed = "mapping state";
+    error = ENOMEM;
+    goto fail;
   }
   mapping->base = base;
   mapping->bytes = bytes;
-  mapping->fd = (int)fd_number;
+  mapping->fd = fd;
   if (napi_create_external(env, mapping, mapping_finalize, NULL, &result) != napi_ok) {
-    munmap(base, bytes);
+    unmap(mapping);
     free(mapping);
     return string_of(env, "mapping handle", ENOMEM);
   }
+  return result;
+fail:
+  atomic_fetch_sub(&mapped_files, 1);
+  return string_of(env, failed, error);
+}
+
+napi_value MapLimit(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  double files;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc > 1 ||
+      (argc == 1 && (napi_get_value_double(env, argv[0], &files) != napi_ok || !(files >= 0 && files <= 1e9) || files != (double)(long)files))) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "mapLimit takes nothing or a count of files >= 0");
+    return NULL;
+  }
+  pthread_once(&limit_once, set_default_limit);
+  if (argc == 1) atomic_store(&mapped_files_limit, (long)files);
+  napi_create_double(env, (double)atomic_load(&mapped_files_limit), &result);
   return result;
 }
 
@@ -179,8 +260,7 @@ napi_value UnmapFile(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "unmapFile takes a mapping from mapFile");
     return NULL;
   }
-  if (mapping->bytes) munmap(mapping->base, mapping->bytes);
-  mapping->bytes = 0;
+  unmap(mapping);
   return NULL;
 }
 

@@ -304,6 +304,33 @@ describe.skipIf(noAddon)('DirectFileSource mapped reads (skipped without the nat
     expect(views).toEqual([[...bytes.subarray(0, 64)], [...bytes.subarray(5000, 5064)]]);
   });
 
+  it('shares one mapping between the sources of a file, each closing on its own, within the files-mapped limit', async () => {
+    const native = nativeAddon() as NonNullable<ReturnType<typeof nativeAddon>>;
+    const other = copyOf('other.bin');
+    const limit = native.mapLimit();
+    native.mapLimit(1);
+    try {
+      const first = await DirectFileSource.open(path, { direct: false, reads: 'queued' });
+      const second = await DirectFileSource.open(path, { direct: false, reads: 'blocking' });
+      const refused = await DirectFileSource.open(other, { direct: false, reads: 'queued' });
+      await refused.close();
+      expect([first.stats.mapped, second.stats.mapped, refused.stats.mapped]).toEqual([true, true, false]);
+      expect(refused.stats.mappedReason).toBe('too many mapped files (1 in this process at most)');
+      await first.close();
+      const ranges = scatteredRanges(new Rng(8), 30);
+      const leased = await second.readRangesLeased(ranges);
+      expectBytes(leased.views, ranges);
+      leased.release();
+      expect(second.stats.mappedReads).toBe(second.stats.readsIssued);
+      await second.close();
+      const mapped = await DirectFileSource.open(other, { direct: false, reads: 'queued' });
+      await mapped.close();
+      expect(mapped.stats.mapped).toBe(true);
+    } finally {
+      native.mapLimit(limit);
+    }
+  });
+
   it('rejects a mapped option that is not a boolean with InvalidArgumentError', async () => {
     await expect(DirectFileSource.open(path, { mapped: 'yes' as unknown as boolean })).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
