@@ -304,31 +304,52 @@ describe.skipIf(noAddon)('DirectFileSource mapped reads (skipped without the nat
     expect(views).toEqual([[...bytes.subarray(0, 64)], [...bytes.subarray(5000, 5064)]]);
   });
 
-  it('shares one mapping between the sources of a file, each closing on its own, within the files-mapped limit', async () => {
+  /** Runs `fn` with at most `files` files mapped in the process (the addon's internal limit). */
+  async function withMapLimit(files: number, fn: () => Promise<void>): Promise<void> {
     const native = nativeAddon() as NonNullable<ReturnType<typeof nativeAddon>>;
-    const other = copyOf('other.bin');
     const limit = native.mapLimit();
-    native.mapLimit(1);
+    native.mapLimit(files);
     try {
-      const first = await DirectFileSource.open(path, { direct: false, reads: 'queued' });
-      const second = await DirectFileSource.open(path, { direct: false, reads: 'blocking' });
-      const refused = await DirectFileSource.open(other, { direct: false, reads: 'queued' });
-      await refused.close();
-      expect([first.stats.mapped, second.stats.mapped, refused.stats.mapped]).toEqual([true, true, false]);
-      expect(refused.stats.mappedReason).toBe('too many mapped files (1 in this process at most)');
-      await first.close();
-      const ranges = scatteredRanges(new Rng(8), 30);
-      const leased = await second.readRangesLeased(ranges);
-      expectBytes(leased.views, ranges);
-      leased.release();
-      expect(second.stats.mappedReads).toBe(second.stats.readsIssued);
-      await second.close();
-      const mapped = await DirectFileSource.open(other, { direct: false, reads: 'queued' });
-      await mapped.close();
-      expect(mapped.stats.mapped).toBe(true);
+      await fn();
     } finally {
       native.mapLimit(limit);
     }
+  }
+
+  it('shares one mapping between the sources of a file, which keeps copying after the first closes', async () => {
+    await withMapLimit(1, async () => {
+      const first = await DirectFileSource.open(path, { direct: false, reads: 'queued' });
+      const second = await DirectFileSource.open(path, { direct: false, reads: 'blocking' });
+      try {
+        expect([first.stats.mapped, second.stats.mapped]).toEqual([true, true]);
+        await first.close();
+        const ranges = scatteredRanges(new Rng(8), 30);
+        const leased = await second.readRangesLeased(ranges);
+        expectBytes(leased.views, ranges);
+        leased.release();
+        expect(second.stats.mappedReads).toBe(second.stats.readsIssued);
+      } finally {
+        await first.close();
+        await second.close();
+      }
+    });
+  });
+
+  it('reads files past the limit of mapped files without a mapping, and maps again once one is unmapped', async () => {
+    const other = copyOf('other.bin');
+    await withMapLimit(1, async () => {
+      const mapped = await DirectFileSource.open(path, { direct: false, reads: 'queued' });
+      const refused = await DirectFileSource.open(other, { direct: false, reads: 'queued' });
+      await refused.close();
+      await mapped.close();
+      expect(refused.stats).toMatchObject({
+        mapped: false,
+        mappedReason: 'too many mapped files (1 in this process at most)',
+      });
+      const again = await DirectFileSource.open(other, { direct: false, reads: 'queued' });
+      await again.close();
+      expect(again.stats.mapped).toBe(true);
+    });
   });
 
   it('rejects a mapped option that is not a boolean with InvalidArgumentError', async () => {
