@@ -37,10 +37,13 @@
  * Mapped reads: a buffered source with batch reads also maps the file read-only (`mapped`, default true;
  * native-read.ts MappedFile) and copies a batch's ranges out of the mapping in one call, with no syscall
  * or page-cache lookup per read. A copy that takes major faults (pages not in the page cache, each one
- * a synchronous read) stops and leaves the rest of the batch, and the source's next COLD_BATCHES batches,
+ * a synchronous read) stops within 64 KiB of them (map_read.c) and leaves the rest of the batch, and the source's next COLD_BATCHES batches,
  * to the batch reads, which keep `queueDepth` reads in flight; then the mapping is tried again, so a cold
- * epoch keeps its queue depth. `stats.mapped` and `stats.mappedReason` say whether and why, and
- * `stats.mappedReads` how many reads were copies.
+ * epoch keeps its queue depth. The sources of one file (same inode and size) in a thread share one
+ * mapping, unmapped when the last of them closes: every mapping is an entry of the process's
+ * vm.max_map_count, and a loader's lanes and workers each open every data file. The addon maps at most
+ * a few thousand files per process (mapLimit); sources past that read without a mapping. `stats.mapped`
+ * and `stats.mappedReason` say whether and why, and `stats.mappedReads` how many reads were copies.
  *
  * Memory ownership: a leased result keeps its slab regions out of the pool until `release()`; the views
  * must not be used afterwards (the memory is reused by later reads). Release is idempotent.
@@ -182,8 +185,11 @@ export class DirectFileSource implements ByteSource {
     modeReason: string,
     private readonly reads: BatchReads,
     private readonly bytesInFlight: number,
-    /** Buffered batch reads copy out of it where the pages are in the page cache; closed by close(). */
-    private readonly mapping: MappedFile | null,
+    /**
+     * Buffered batch reads copy out of it where the pages are in the page cache; closed by close(), or
+     * dropped for good when copies turn out impossible (a later SIGBUS handler).
+     */
+    private mapping: SharedMapping | null,
     mappedReason: string,
   ) {
     this.readAt = reads === 'threadpool' ? pread : readSync;
@@ -275,6 +281,7 @@ export class DirectFileSource implements ByteSource {
 
     const { fd: bufferedFd, size, identity } = await openRegularFile(path, { what: 'data file' });
     let directFd = -1;
+    let mapping: SharedMapping | string | undefined;
     try {
       let reason: string;
       if (direct === false) {
@@ -296,7 +303,7 @@ export class DirectFileSource implements ByteSource {
       if (directFd < 0 && direct === true) {
         throw new IoError(`${path}: direct: true but O_DIRECT is not usable: ${reason}`, { path, reason });
       }
-      const mapping = directFd < 0 ? mapFor(bufferedFd, size, mapped, reads) : 'O_DIRECT';
+      mapping = directFd < 0 ? mapFor(bufferedFd, size, identity, mapped, reads) : 'O_DIRECT';
       return new DirectFileSource(
         path,
         size,
@@ -315,6 +322,7 @@ export class DirectFileSource implements ByteSource {
         typeof mapping === 'string' ? mapping : 'mmap',
       );
     } catch (error) {
+      if (typeof mapping === 'object') mapping.release();
       if (directFd >= 0) closeSync(directFd);
       closeSync(bufferedFd);
       if (options.pool === undefined) pool.close();
@@ -446,10 +454,18 @@ export class DirectFileSource implements ByteSource {
     if (this.closed) return;
     this.closed = true;
     await this.pending.idle();
-    this.mapping?.close();
+    this.mapping?.release();
     if (this.directFd >= 0) closeSync(this.directFd);
     closeSync(this.bufferedFd);
     if (this.ownsPool) this.pool.close();
+  }
+
+  /** Reads without the mapping from now on (every range of the batch that found out is -EAGAIN: read). */
+  private dropMapping(reason: string): void {
+    this.mapping?.release();
+    this.mapping = null;
+    this.stats.mapped = false;
+    this.stats.mappedReason = reason;
   }
 
   private checkRanges(ranges: readonly ByteRange[]): void {
@@ -591,7 +607,9 @@ export class DirectFileSource implements ByteSource {
     const positions = new Float64Array(spans.length);
     for (let k = 0; k < spans.length; k++) positions[k] = (spans[k] as ByteRange).offset;
     const results = new Float64Array(spans.length);
-    if (this.mapping.copy(positions, targets as Uint8Array[], results) > 0) this.coldBatches = COLD_BATCHES;
+    const faults = this.mapping.file.copy(positions, targets as Uint8Array[], results);
+    if (faults > 0) this.coldBatches = COLD_BATCHES;
+    else if (faults < 0) this.dropMapping("a later SIGBUS handler replaced the addon's: no copies");
     let rest: number[] | undefined;
     for (let k = 0; k < spans.length; k++) {
       const done = results[k] as number;
@@ -744,15 +762,51 @@ function pread(fd: number, view: Uint8Array, offset: number, length: number, pos
   });
 }
 
+/** A mapping shared by the sources of one file in this thread; `release` once per source that took it. */
+interface SharedMapping {
+  readonly file: MappedFile;
+  release(): void;
+}
+
+/** This thread's mappings by file identity and size, with the sources holding each. */
+const sharedMappings = new Map<string, { file: MappedFile; sources: number }>();
+
 /**
- * A mapping of the file for a buffered source's reads, or why there is none: only batch reads use it
- * (threadpool reads exist for builds without the addon, which has the mapping).
+ * A mapping of the file for a buffered source's reads, shared with the thread's other sources of the
+ * same file, or why there is none: only batch reads use it (threadpool reads exist for builds without
+ * the addon, which has the mapping).
  */
-function mapFor(fd: number, size: number, mapped: boolean, reads: BatchReads): MappedFile | string {
+function mapFor(
+  fd: number,
+  size: number,
+  identity: string,
+  mapped: boolean,
+  reads: BatchReads,
+): SharedMapping | string {
   if (!mapped) return 'mapped: false';
   if (reads === 'threadpool') return "reads: 'threadpool'";
   if (size === 0) return 'empty file';
-  return MappedFile.open(fd, size);
+  // The size is part of the key: a source opened after the file grew maps (and may read) more of it.
+  const key = `${identity}:${size}`;
+  let shared = sharedMappings.get(key);
+  if (!shared) {
+    const file = MappedFile.open(fd, size);
+    if (typeof file === 'string') return file;
+    sharedMappings.set(key, (shared = { file, sources: 0 }));
+  }
+  shared.sources++;
+  const entry = shared;
+  let released = false;
+  return {
+    file: entry.file,
+    release() {
+      if (released) return;
+      released = true;
+      if (--entry.sources > 0) return;
+      sharedMappings.delete(key);
+      entry.file.close();
+    },
+  };
 }
 
 /** Batch reads report errors as negative errno values. */

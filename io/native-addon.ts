@@ -60,8 +60,8 @@ export interface NativeAddon {
     state: Float64Array,
   ): number;
   /**
-   * A read-only shared mapping of the first `bytes` bytes of `fd` (native/map_read.c), or why the file
-   * cannot be mapped.
+   * A read-only shared mapping of the first `bytes` bytes of `fd` (native/map_read.c; it keeps a duplicate
+   * of `fd`), or why the file cannot be mapped, e.g. "too many mapped files" past mapLimit().
    */
   mapFile(fd: number, bytes: number): object | string;
   /** Unmaps a mapping now (idempotent); copyMapped on it afterwards throws (code ERR_UNMAPPED). */
@@ -69,9 +69,15 @@ export interface NativeAddon {
   /**
    * Copies each target's bytes at its position out of the mapping; results[i] gets the bytes, -EFAULT
    * (the file was truncated under the mapping) or -EAGAIN (not copied: the thread took major faults, so
-   * the pages are not in the page cache). Returns the major faults the thread took meanwhile.
+   * the pages are not in the page cache). Returns the major faults the thread took meanwhile, or -1 when
+   * it copied nothing because a later SIGBUS handler replaced the addon's (native/map_read.c).
    */
   copyMapped(mapping: object, positions: Float64Array, targets: Uint8Array[], results: Float64Array): number;
+  /**
+   * The most files mapped at once in the process (default min(4096, vm.max_map_count / 8)); with
+   * `files`, sets it first. Internal: tests set a small one.
+   */
+  mapLimit(files?: number): number;
   /** Zeroed memory of at least `bytes` bytes advised for transparent huge pages, or undefined where it cannot be made. */
   hugePageBuffer(bytes: number): ArrayBuffer | undefined;
   /**

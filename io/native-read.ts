@@ -15,8 +15,8 @@
  *
  * Warm buffered reads can instead be copied out of a read-only mapping of the file ({@link MappedFile},
  * native/map_read.c): one call per batch, no syscall and no page-cache lookup per read once the pages
- * are mapped. A copy stops where the thread takes major faults (the pages are not in the page cache) and
- * leaves the rest to the batch reads above, which keep a queue of reads in flight; a file truncated
+ * are mapped. A copy stops within 64 KiB of where the thread takes major faults (the pages are not in
+ * the page cache) and leaves the rest to the batch reads above, which keep a queue of reads in flight; a file truncated
  * under the mapping makes its ranges fail (SIGBUS caught in the addon), never the process.
  *
  * When the addon is missing (no compiler at install, another platform) or `LANCE_LOADER_NATIVE=0` is set,
@@ -114,7 +114,10 @@ export async function readBatchQueued(
 export class MappedFile {
   private constructor(private readonly mapping: object) {}
 
-  /** Maps the first `bytes` (> 0) bytes of `fd`; or why not (no addon, mmap failed). */
+  /**
+   * Maps the first `bytes` (> 0) bytes of `fd` (the mapping keeps its own duplicate of `fd`); or why not
+   * (no addon, mmap failed, too many files mapped in the process).
+   */
   static open(fd: number, bytes: number): MappedFile | string {
     const native = nativeAddon();
     if (!native) return nativeAddonReason();
@@ -126,7 +129,8 @@ export class MappedFile {
    * Copies `targets[i].byteLength` bytes at `positions[i]` into each target: `results[i]` gets the bytes,
    * -EFAULT (SIGBUS: the pages are gone, the file was truncated) or -EAGAIN (not copied: read it another
    * way; native/map_read.c says when). Returns the major page faults the thread took meanwhile
-   * (0 when every page was in the page cache). Throws after {@link close}.
+   * (0 when every page was in the page cache), or -1 when nothing can be copied in this process any more
+   * (a later SIGBUS handler replaced the addon's). Throws after {@link close}.
    */
   copy(positions: Float64Array, targets: Uint8Array[], results: Float64Array): number {
     return (nativeAddon() as NativeAddon).copyMapped(this.mapping, positions, targets, results);

@@ -31,8 +31,11 @@ export interface LoaderIoOptions {
   /**
    * Buffered reads (`direct: false`, or `'auto'` choosing buffered) copied out of a read-only mapping of
    * each data file where its pages are in the page cache (default true, with the native addon): a batch
-   * of reads is one copy, with no system call per read. Where the pages are not cached, reads go through
-   * the io_uring queue as without it. `false` always reads.
+   * of reads is one copy, with no system call per read. A copy that meets pages not in the page cache
+   * (each one a synchronous read) stops within 64 KiB of them, and the rest of the batch and the file's
+   * next batches in that worker go through the io_uring queue as without it. A worker maps a file once
+   * for all its lanes, and at most min(4096, vm.max_map_count / 8) files are mapped per process; files
+   * past that are read as with `false`, which always reads.
    */
   mapped?: boolean;
   /**

@@ -111,7 +111,8 @@ export interface LoaderMetrics {
   coalescingRatio: number;
   /**
    * Of readsIssued, those copied out of a read-only mapping of the file, with no system call: buffered
-   * reads (`io.direct: false`) of pages already in the page cache.
+   * reads (`io.direct: false`, or `'auto'` choosing buffered, e.g. on tmpfs) of pages already in the
+   * page cache.
    */
   mappedReads: number;
   /** Time the consumer spent waiting inside the iterator for a batch. */

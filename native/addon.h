@@ -22,6 +22,8 @@ napi_value DecodeListRows(napi_env env, napi_callback_info info);
 napi_value MapFile(napi_env env, napi_callback_info info);
 napi_value UnmapFile(napi_env env, napi_callback_info info);
 napi_value CopyMapped(napi_env env, napi_callback_info info);
+/* mapLimit(files?): native/map_read.c. */
+napi_value MapLimit(napi_env env, napi_callback_info info);
 
 /* hugePageBuffer(bytes) -> ArrayBuffer | undefined: native/memory.c. */
 napi_value HugePageBuffer(napi_env env, napi_callback_info info);

@@ -17,7 +17,7 @@
  * engine() -> "io_uring" | "pread"
  * gatherValues(...): native/gather.c
  * hugePageBuffer(bytes): native/memory.c
- * mapFile(...), unmapFile(...), copyMapped(...): native/map_read.c
+ * mapFile(...), unmapFile(...), copyMapped(...), mapLimit(...): native/map_read.c
  * decodeJpeg(...): native/jpeg.c, where libjpeg-turbo is
  */
 #define _GNU_SOURCE
@@ -231,6 +231,7 @@ NAPI_MODULE_INIT() {
       {"mapFile", NULL, MapFile, NULL, NULL, NULL, napi_default, NULL},
       {"unmapFile", NULL, UnmapFile, NULL, NULL, NULL, napi_default, NULL},
       {"copyMapped", NULL, CopyMapped, NULL, NULL, NULL, napi_default, NULL},
+      {"mapLimit", NULL, MapLimit, NULL, NULL, NULL, napi_default, NULL},
       JPEG_PROPERTIES
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);

@@ -59,6 +59,20 @@ function copyOf(name: string): string {
   return copy;
 }
 
+/** A fresh copy of the test file, none of its pages in the page cache. */
+function evictedCopyOf(name: string): string {
+  const copy = copyOf(name);
+  const fd = openSync(copy, 'r+');
+  fsyncSync(fd); // dirty pages would stay in the cache
+  closeSync(fd);
+  execFileSync('python3', [
+    '-c',
+    'import os,sys\nfd=os.open(sys.argv[1],os.O_RDONLY); os.posix_fadvise(fd,0,0,os.POSIX_FADV_DONTNEED); os.close(fd)',
+    copy,
+  ]);
+  return copy;
+}
+
 function scatteredRanges(rng: Rng, count: number, size = FILE_BYTES): ByteRange[] {
   return Array.from({ length: count }, () => {
     const length = rng.int(1, 20_000);
@@ -145,6 +159,26 @@ describe.skipIf(noAddon)('MappedFile (skipped without the native addon)', () => 
       closeSync(fd);
     }
   });
+
+  it.skipIf(isOnTmpfs(root))(
+    'stops a large copy of pages not in the page cache after at most 64 KiB of faults (skipped on tmpfs)',
+    () => {
+      const cold = evictedCopyOf('cold-large.bin');
+      const fd = openSync(cold, 'r');
+      const mapping = MappedFile.open(fd, FILE_BYTES) as MappedFile;
+      try {
+        const target = new Uint8Array(4 * MiB);
+        const results = new Float64Array(1);
+        const faults = mapping.copy(Float64Array.of(0), [target], results);
+        expect(faults).toBeGreaterThan(0);
+        expect(faults).toBeLessThanOrEqual((64 * KiB) / 4096);
+        expect(results[0]).toBe(EAGAIN);
+      } finally {
+        mapping.close();
+        closeSync(fd);
+      }
+    },
+  );
 
   it('refuses to copy out of a file it unmapped, with ERR_UNMAPPED', () => {
     const fd = openSync(path, 'r');
@@ -243,6 +277,81 @@ describe.skipIf(noAddon)('DirectFileSource mapped reads (skipped without the nat
     }
   });
 
+  it("reads without its mapping for good once a later SIGBUS handler replaced the addon's (in a child process)", async () => {
+    const script = `import { DirectFileSource } from ${JSON.stringify(join(import.meta.dirname, '..', '..', 'io', 'direct-source.ts'))};
+      const source = await DirectFileSource.open(${JSON.stringify(path)}, { direct: false, reads: 'blocking' });
+      process.on('SIGBUS', () => {}); // after the first mapping: replaces the addon's handler
+      const views = [];
+      for (const offset of [0, 5000]) {
+        const leased = await source.readRangesLeased([{ offset, size: 64 }]);
+        views.push([...leased.views[0]]);
+        leased.release();
+      }
+      console.log(JSON.stringify({ stats: source.stats, views }));
+      await source.close();`;
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      { timeout: 30_000 },
+    );
+    const { stats, views } = JSON.parse(stdout) as { stats: Record<string, unknown>; views: number[][] };
+    expect(stats).toMatchObject({
+      mapped: false,
+      mappedReason: "a later SIGBUS handler replaced the addon's: no copies",
+      mappedReads: 0,
+      bufferedReads: 2,
+    });
+    expect(views).toEqual([[...bytes.subarray(0, 64)], [...bytes.subarray(5000, 5064)]]);
+  });
+
+  /** Runs `fn` with at most `files` files mapped in the process (the addon's internal limit). */
+  async function withMapLimit(files: number, fn: () => Promise<void>): Promise<void> {
+    const native = nativeAddon() as NonNullable<ReturnType<typeof nativeAddon>>;
+    const limit = native.mapLimit();
+    native.mapLimit(files);
+    try {
+      await fn();
+    } finally {
+      native.mapLimit(limit);
+    }
+  }
+
+  it('shares one mapping between the sources of a file, which keeps copying after the first closes', async () => {
+    await withMapLimit(1, async () => {
+      const first = await DirectFileSource.open(path, { direct: false, reads: 'queued' });
+      const second = await DirectFileSource.open(path, { direct: false, reads: 'blocking' });
+      try {
+        expect([first.stats.mapped, second.stats.mapped]).toEqual([true, true]);
+        await first.close();
+        const ranges = scatteredRanges(new Rng(8), 30);
+        const leased = await second.readRangesLeased(ranges);
+        expectBytes(leased.views, ranges);
+        leased.release();
+        expect(second.stats.mappedReads).toBe(second.stats.readsIssued);
+      } finally {
+        await first.close();
+        await second.close();
+      }
+    });
+  });
+
+  it('reads files past the limit of mapped files without a mapping, and maps again once one is unmapped', async () => {
+    const other = copyOf('other.bin');
+    await withMapLimit(1, async () => {
+      const mapped = await DirectFileSource.open(path, { direct: false, reads: 'queued' });
+      const refused = await DirectFileSource.open(other, { direct: false, reads: 'queued' });
+      await refused.close();
+      await mapped.close();
+      expect(refused.stats).toMatchObject({
+        mapped: false,
+        mappedReason: 'too many mapped files (1 in this process at most)',
+      });
+      const again = await DirectFileSource.open(other, { direct: false, reads: 'queued' });
+      await again.close();
+      expect(again.stats.mapped).toBe(true);
+    });
+  });
+
   it('rejects a mapped option that is not a boolean with InvalidArgumentError', async () => {
     await expect(DirectFileSource.open(path, { mapped: 'yes' as unknown as boolean })).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
@@ -297,15 +406,7 @@ describe.skipIf(noAddon)('DirectFileSource mapped reads (skipped without the nat
   it.skipIf(isOnTmpfs(root))(
     'reads pages that are not in the page cache through the ring once the copy takes major faults (skipped on tmpfs)',
     async () => {
-      const cold = copyOf('cold.bin');
-      const fd = openSync(cold, 'r+');
-      fsyncSync(fd); // dirty pages would stay in the cache
-      closeSync(fd);
-      execFileSync('python3', [
-        '-c',
-        'import os,sys\nfd=os.open(sys.argv[1],os.O_RDONLY); os.posix_fadvise(fd,0,0,os.POSIX_FADV_DONTNEED); os.close(fd)',
-        cold,
-      ]);
+      const cold = evictedCopyOf('cold.bin');
       const source = await DirectFileSource.open(cold, { direct: false, reads: 'queued' });
       try {
         // One small range per 64 KiB: every one on a page of its own.
