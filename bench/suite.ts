@@ -318,17 +318,32 @@ export function procIoSince(before: ProcIo): ProcIo {
   };
 }
 
-/** Samples process RSS every 50 ms; `peak()` is the highest since the last `reset()`. */
+/**
+ * The process's resident memory other than mapped file pages: RssAnon + RssShmem from /proc/self/status
+ * (heaps, buffers, shared memory). RssFile is left out: a method that maps files (lance-loader's warm
+ * buffered reads, `io.mapped`) sees the page cache it touches there, memory the kernel owns and reclaims,
+ * which a method reading with pread holds too without it showing in its RSS. Falls back to the whole RSS
+ * where the fields are missing.
+ */
+function ownedRss(): number {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const anon = /^RssAnon:\s+(\d+) kB/m.exec(status);
+  const shmem = /^RssShmem:\s+(\d+) kB/m.exec(status);
+  if (!anon || !shmem) return process.memoryUsage.rss();
+  return (Number(anon[1]) + Number(shmem[1])) * 1024;
+}
+
+/** Samples ownedRss every 50 ms; `peak()` is the highest since the last `reset()`. */
 export function createRssSampler(): { peak(): number; reset(): void; stop(): void } {
-  let peak = process.memoryUsage.rss();
+  let peak = ownedRss();
   const timer = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage.rss());
+    peak = Math.max(peak, ownedRss());
   }, 50);
   timer.unref();
   return {
-    peak: () => Math.max(peak, process.memoryUsage.rss()),
+    peak: () => Math.max(peak, ownedRss()),
     reset: () => {
-      peak = process.memoryUsage.rss();
+      peak = ownedRss();
     },
     stop: () => clearInterval(timer),
   };
