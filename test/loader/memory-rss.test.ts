@@ -9,9 +9,14 @@
  *   measured once by the same script;
  * - JS_HEAP_BYTES_PER_THREAD for the main thread and each worker: per-batch JS objects (plan steps, one
  *   view per read range, Piscina's messages) are collected in waves, and the allowance is above the
- *   highest wave of a worker over eight epochs of the variable-width run.
+ *   highest wave of a worker over eight epochs of the variable-width run;
+ * - the data files' pages that warm buffered reads map (`io.mapped`): page cache, not memory of the budget,
+ *   counted in RSS as RssFile. The allowance is the RssFile the loader run ends with beyond the baseline's,
+ *   and a test checks that it is no more than each worker's mapping of every data file.
  */
 import { execFileSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { LoaderOptions } from '../../index.js';
@@ -61,12 +66,17 @@ function runChild(job: RssRun): RssResult {
   return JSON.parse(out) as RssResult;
 }
 
-let baselineBytes: number;
+let baseline: RssResult;
 
 beforeAll(async () => {
   await Promise.all([ensureDataset(FLAT, '2.1'), ensureDataset(VARIABLE, '2.1')]);
-  baselineBytes = runChild({ mode: 'baseline', workers: WORKERS }).peakRssBytes;
+  baseline = runChild({ mode: 'baseline', workers: WORKERS });
 });
+
+function dataFileBytes(path: string): number {
+  const data = join(path, 'data');
+  return readdirSync(data).reduce((sum, name) => sum + statSync(join(data, name)).size, 0);
+}
 
 describe.skipIf(process.platform !== 'linux').each([
   // 8000 rows of 3 KB: eight slots take 197 MB of the 256 MiB.
@@ -75,20 +85,28 @@ describe.skipIf(process.platform !== 'linux').each([
   { spec: VARIABLE, options: { batchSize: 9000, prefetch: 4 } },
 ])('a loader over $spec.name', ({ spec, options }) => {
   let result: RssResult;
+  let path: string;
 
   beforeAll(async () => {
+    path = await ensureDataset(spec, '2.1');
     const loaderOptions: LoaderOptions = {
       ...options,
       workers: WORKERS,
       memoryBytes: MEMORY_BYTES,
       io: { cacheBytes: MiB },
     };
-    result = runChild({ mode: 'loader', path: await ensureDataset(spec, '2.1'), options: loaderOptions, epochs: 2 });
+    result = runChild({ mode: 'loader', path, options: loaderOptions, epochs: 2 });
   });
 
-  it('keeps its peak RSS within memoryBytes plus the process without a loader and its JS heaps', () => {
-    const overhead = baselineBytes + (WORKERS + 1) * JS_HEAP_BYTES_PER_THREAD;
+  it('keeps its peak RSS within memoryBytes plus the process without a loader, its JS heaps and its mapped data pages', () => {
+    const mapped = Math.max(0, result.rssFileBytes - baseline.rssFileBytes);
+    const overhead = baseline.peakRssBytes + (WORKERS + 1) * JS_HEAP_BYTES_PER_THREAD + mapped;
     expect(result.peakRssBytes).toBeLessThanOrEqual(MEMORY_BYTES + overhead);
+  });
+
+  it('maps no more file pages than one mapping of each data file per worker', () => {
+    // Beyond the data files: the addon and the modules a loader loads and the baseline does not.
+    expect(result.rssFileBytes - baseline.rssFileBytes).toBeLessThanOrEqual(WORKERS * dataFileBytes(path) + 8 * MiB);
   });
 
   it('fills two thirds of the budget at least, so the bound says something', () => {

@@ -1,5 +1,6 @@
 /**
- * Run in a child process by memory-rss.test.ts: prints the process's peak RSS (VmHWM) as JSON after
+ * Run in a child process by memory-rss.test.ts: prints the process's peak RSS (VmHWM) and its resident
+ * pages of mapped files (RssFile) as JSON after
  * either a loader run (`loader`: createLoader over a dataset, whole epochs, every batch released) or
  * the same process without a loader (`baseline`: Node, tsx, and a decode pool whose worker threads
  * have loaded the worker module), which is the fixed overhead a loader's budget does not cover.
@@ -16,15 +17,21 @@ export type RssRun =
 
 export interface RssResult {
   peakRssBytes: number;
+  /** Resident pages of mapped files (RssFile) at the end: the binaries', and the data files' that warm buffered reads map. */
+  rssFileBytes: number;
   /** The loader's metrics().memory at the end (loader runs only). */
   memory?: unknown;
 }
 
-/** The process's peak resident set (VmHWM in /proc/self/status), in bytes. */
-function peakRssBytes(): number {
-  const match = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
-  if (!match) throw new Error('no VmHWM in /proc/self/status');
+/** A field of /proc/self/status in bytes: VmHWM, the peak resident set, or RssFile. */
+function statusBytes(field: 'VmHWM' | 'RssFile'): number {
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync('/proc/self/status', 'utf8'));
+  if (!match) throw new Error(`no ${field} in /proc/self/status`);
   return Number(match[1]) * 1024;
+}
+
+function measure(): Pick<RssResult, 'peakRssBytes' | 'rssFileBytes'> {
+  return { peakRssBytes: statusBytes('VmHWM'), rssFileBytes: statusBytes('RssFile') };
 }
 
 async function run(job: RssRun): Promise<RssResult> {
@@ -32,14 +39,14 @@ async function run(job: RssRun): Promise<RssResult> {
     const pool = new DecodePool({ workers: job.workers });
     // A dataset that does not exist: each worker loads its module and fails to open it, nothing more.
     await pool.prepare(await workerRefFor('single_row', { path: '/nonexistent.lance' }));
-    const peak = peakRssBytes();
+    const peak = measure();
     await pool.destroy();
-    return { peakRssBytes: peak };
+    return peak;
   }
   const loader = await createLoader(job.path, job.options);
   try {
     for (let epoch = 0; epoch < job.epochs; epoch++) for await (const batch of loader.epoch(epoch)) batch.release();
-    return { peakRssBytes: peakRssBytes(), memory: loader.metrics().memory };
+    return { ...measure(), memory: loader.metrics().memory };
   } finally {
     await loader.close();
   }
