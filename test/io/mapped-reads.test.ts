@@ -101,26 +101,31 @@ function copy(mapping: MappedFile, ranges: readonly ByteRange[]): { targets: Uin
   return { targets, results: [...results] };
 }
 
+/** Maps `file` as the source would (its first FILE_BYTES), runs `body`, then unmaps and closes it. */
+function withMapping(file: string, body: (mapping: MappedFile) => void): void {
+  const fd = openSync(file, 'r');
+  const mapping = MappedFile.open(fd, FILE_BYTES) as MappedFile;
+  try {
+    body(mapping);
+  } finally {
+    mapping.close();
+    closeSync(fd);
+  }
+}
+
 describe.skipIf(noAddon)('MappedFile (skipped without the native addon)', () => {
   it('copies the same bytes as the file holds, anywhere in it', () => {
-    const fd = openSync(path, 'r');
-    const mapping = MappedFile.open(fd, FILE_BYTES) as MappedFile;
-    try {
+    withMapping(path, (mapping) => {
       const ranges = [...scatteredRanges(new Rng(1), 300), { offset: FILE_BYTES - 1, size: 1 }, { offset: 0, size: 0 }];
       const { targets, results } = copy(mapping, ranges);
       expect(results).toEqual(ranges.map((r) => r.size));
       expectBytes(targets, ranges);
-    } finally {
-      mapping.close();
-      closeSync(fd);
-    }
+    });
   });
 
   it('survives a file truncated under the mapping: pages gone are -EFAULT, the cut page -EAGAIN, the rest copied', () => {
     const truncated = copyOf('truncated.bin');
-    const fd = openSync(truncated, 'r');
-    const mapping = MappedFile.open(fd, FILE_BYTES) as MappedFile;
-    try {
+    withMapping(truncated, (mapping) => {
       truncateSync(truncated, 5000);
       const ranges = [
         { offset: 0, size: 100 },
@@ -133,17 +138,12 @@ describe.skipIf(noAddon)('MappedFile (skipped without the native addon)', () => 
       expectBytes([targets[0], targets[3]] as Uint8Array[], [ranges[0], ranges[3]] as ByteRange[]);
       // The guard holds for the next copies too.
       expect(copy(mapping, [{ offset: 2 * MiB, size: 10 }]).results).toEqual([EFAULT]);
-    } finally {
-      mapping.close();
-      closeSync(fd);
-    }
+    });
   });
 
   it('copies what a file that grew holds now, and refuses ranges past the size it was mapped at', () => {
     const grown = copyOf('grown.bin');
-    const fd = openSync(grown, 'r');
-    const mapping = MappedFile.open(fd, FILE_BYTES) as MappedFile;
-    try {
+    withMapping(grown, (mapping) => {
       appendFileSync(grown, new Uint8Array(MiB).fill(9));
       const writer = openSync(grown, 'r+');
       writeSync(writer, new Uint8Array(10).fill(0xee), 0, 10, 100);
@@ -154,29 +154,21 @@ describe.skipIf(noAddon)('MappedFile (skipped without the native addon)', () => 
       expect(() => copy(mapping, [{ offset: FILE_BYTES - 10, size: 20 }])).toThrow(
         expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }),
       );
-    } finally {
-      mapping.close();
-      closeSync(fd);
-    }
+    });
   });
 
   it.skipIf(isOnTmpfs(root))(
     'stops a large copy of pages not in the page cache after at most 64 KiB of faults (skipped on tmpfs)',
     () => {
       const cold = evictedCopyOf('cold-large.bin');
-      const fd = openSync(cold, 'r');
-      const mapping = MappedFile.open(fd, FILE_BYTES) as MappedFile;
-      try {
+      withMapping(cold, (mapping) => {
         const target = new Uint8Array(4 * MiB);
         const results = new Float64Array(1);
         const faults = mapping.copy(Float64Array.of(0), [target], results);
         expect(faults).toBeGreaterThan(0);
         expect(faults).toBeLessThanOrEqual((64 * KiB) / 4096);
         expect(results[0]).toBe(EAGAIN);
-      } finally {
-        mapping.close();
-        closeSync(fd);
-      }
+      });
     },
   );
 
